@@ -1,0 +1,553 @@
+//! The Automerge document underneath every field document, and the conventions they share.
+//!
+//! Every document's root holds `schema` (an integer), `kind` and `id`. Fields several
+//! people may set at once are stored *stamped*: a small map `{v, by, at}` instead of a bare
+//! value, so that when two devices set the field concurrently Automerge keeps both maps and
+//! [`Versions`] can show every value with who wrote it and when. Each commit carries a
+//! JSON message `{"by": user, "what": summary}` and the device time, which is the history
+//! a reviewer reads ("who changed what, and when").
+//!
+//! No Automerge type leaves this crate: the typed document modules read and write through
+//! [`Doc`], and the public API speaks in plain Rust types.
+
+use std::collections::{HashMap, HashSet};
+
+use automerge::hydrate;
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{
+    ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value,
+};
+
+use crate::error::{Error, Result};
+use crate::ids::{DocId, DocKind};
+use crate::time::Timestamp;
+
+/// The newest document schema this build reads and writes.
+pub const DOC_SCHEMA_VERSION: i64 = 1;
+
+/// Who makes an edit, and when by the device's clock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stamp {
+    pub by: String,
+    pub at: Timestamp,
+}
+
+/// One value of a field, with who wrote it and when.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Written<T> {
+    pub value: T,
+    pub by: String,
+    pub at: Timestamp,
+}
+
+/// Every value a field holds. Usually one; several when people set it concurrently offline.
+/// `current` is the value every device shows (Automerge picks it the same way everywhere);
+/// `others` are the concurrent values it won over, for an app to show as a conflict.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Versions<T> {
+    pub current: Written<T>,
+    pub others: Vec<Written<T>>,
+}
+
+impl<T> Versions<T> {
+    pub fn is_conflict(&self) -> bool {
+        !self.others.is_empty()
+    }
+
+    pub fn value(&self) -> &T {
+        &self.current.value
+    }
+
+    /// Every value, the current one first.
+    pub fn all(&self) -> impl Iterator<Item = &Written<T>> {
+        std::iter::once(&self.current).chain(self.others.iter())
+    }
+
+    pub(crate) fn map<U>(self, f: impl Fn(T) -> U) -> Versions<U> {
+        let conv = |w: Written<T>| Written {
+            value: f(w.value),
+            by: w.by,
+            at: w.at,
+        };
+        Versions {
+            current: conv(self.current),
+            others: self.others.into_iter().map(conv).collect(),
+        }
+    }
+}
+
+/// One entry of a document's history.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistoryEntry {
+    /// Hex hash of the Automerge change.
+    pub change: String,
+    pub by: String,
+    pub at: Timestamp,
+    pub what: String,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CommitMessage {
+    by: String,
+    what: String,
+}
+
+/// An Automerge document of a known kind.
+#[derive(Debug)]
+pub(crate) struct Doc {
+    pub(crate) id: DocId,
+    pub(crate) kind: DocKind,
+    pub(crate) am: AutoCommit,
+}
+
+impl Doc {
+    /// A new document whose root is `fields` plus the shared header, in one change.
+    pub(crate) fn create(
+        id: DocId,
+        kind: DocKind,
+        actor: &ActorId,
+        mut fields: HashMap<&str, hydrate::Value>,
+        stamp: &Stamp,
+    ) -> Result<Doc> {
+        fields.insert("schema", hydrate::Value::from(DOC_SCHEMA_VERSION));
+        fields.insert("kind", str_value(kind.as_str()));
+        fields.insert("id", str_value(id.as_str()));
+        let mut am = AutoCommit::new().with_actor(actor.clone());
+        am.init_root_from_hydrate(&hydrate::Map::from(fields))?;
+        let mut doc = Doc { id, kind, am };
+        doc.commit(stamp, &format!("create {kind}"));
+        Ok(doc)
+    }
+
+    /// Rebuilds a document from its compacted snapshot (if any) and the incremental chunks
+    /// saved after it, checking it is of `kind` and of a schema this build understands.
+    pub(crate) fn load<'a>(
+        id: &DocId,
+        kind: DocKind,
+        actor: &ActorId,
+        snapshot: Option<&[u8]>,
+        chunks: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<Doc> {
+        let corrupt = |e: automerge::AutomergeError| Error::corrupt(id.as_str(), e.to_string());
+        let mut am = match snapshot {
+            Some(bytes) => AutoCommit::load(bytes).map_err(corrupt)?,
+            None => AutoCommit::new(),
+        };
+        for chunk in chunks {
+            am.load_incremental(chunk).map_err(corrupt)?;
+        }
+        let doc = Doc {
+            id: id.clone(),
+            kind,
+            am: am.with_actor(actor.clone()),
+        };
+        doc.check_header()?;
+        Ok(doc)
+    }
+
+    /// A document received whole from a peer (its kind read from its own header).
+    pub(crate) fn from_bytes(bytes: &[u8], actor: &ActorId) -> Result<Doc> {
+        let am = AutoCommit::load(bytes)
+            .map_err(|e| Error::invalid("document", format!("not an automerge document: {e}")))?;
+        let id_text =
+            read_str(&am, &ROOT, "id").ok_or_else(|| Error::invalid("document", "has no `id`"))?;
+        let id = DocId::parse("document.id", &id_text)?;
+        let kind_text = read_str(&am, &ROOT, "kind")
+            .ok_or_else(|| Error::invalid("document", "has no `kind`"))?;
+        let kind = DocKind::parse(&kind_text)?;
+        let doc = Doc {
+            id,
+            kind,
+            am: am.with_actor(actor.clone()),
+        };
+        doc.check_header()?;
+        Ok(doc)
+    }
+
+    fn check_header(&self) -> Result<()> {
+        let kind = self.req_str(&ROOT, "kind")?;
+        if kind != self.kind.as_str() {
+            return Err(Error::corrupt(
+                self.id.as_str(),
+                format!("stored as {} but its kind is `{kind}`", self.kind),
+            ));
+        }
+        let schema = self.req_i64(&ROOT, "schema")?;
+        if schema > DOC_SCHEMA_VERSION {
+            return Err(Error::SchemaTooNew {
+                what: format!("{} `{}`", self.kind, self.id),
+                found: schema,
+                supported: DOC_SCHEMA_VERSION,
+            });
+        }
+        Ok(())
+    }
+
+    /// Closes the pending edits into one change stamped with who and when.
+    pub(crate) fn commit(&mut self, stamp: &Stamp, what: &str) -> Option<ChangeHash> {
+        let message = serde_json::to_string(&CommitMessage {
+            by: stamp.by.clone(),
+            what: what.to_owned(),
+        })
+        .unwrap_or_default();
+        self.am.commit_with(
+            CommitOptions::default()
+                .with_message(message)
+                .with_time(stamp.at.0),
+        )
+    }
+
+    pub(crate) fn heads(&mut self) -> Vec<ChangeHash> {
+        self.am.get_heads()
+    }
+
+    // ---- reading -------------------------------------------------------------------------
+
+    pub(crate) fn scalar(&self, obj: &ObjId, key: &str) -> Option<ScalarValue> {
+        match self.am.get(obj, key) {
+            Ok(Some((Value::Scalar(s), _))) => Some(s.into_owned()),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn str(&self, obj: &ObjId, key: &str) -> Option<String> {
+        read_str(&self.am, obj, key)
+    }
+
+    pub(crate) fn i64(&self, obj: &ObjId, key: &str) -> Option<i64> {
+        self.scalar(obj, key).and_then(|s| scalar_i64(&s))
+    }
+
+    pub(crate) fn f64(&self, obj: &ObjId, key: &str) -> Option<f64> {
+        self.scalar(obj, key).and_then(|s| scalar_f64(&s))
+    }
+
+    pub(crate) fn bool(&self, obj: &ObjId, key: &str) -> Option<bool> {
+        match self.scalar(obj, key) {
+            Some(ScalarValue::Boolean(b)) => Some(b),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn time(&self, obj: &ObjId, key: &str) -> Option<Timestamp> {
+        self.i64(obj, key).map(Timestamp)
+    }
+
+    pub(crate) fn req_str(&self, obj: &ObjId, key: &str) -> Result<String> {
+        self.str(obj, key).ok_or_else(|| self.missing(key))
+    }
+
+    pub(crate) fn req_i64(&self, obj: &ObjId, key: &str) -> Result<i64> {
+        self.i64(obj, key).ok_or_else(|| self.missing(key))
+    }
+
+    pub(crate) fn missing(&self, key: &str) -> Error {
+        Error::corrupt(
+            self.id.as_str(),
+            format!("field `{key}` is missing or has the wrong type"),
+        )
+    }
+
+    /// The map object at `key`, if there is one.
+    pub(crate) fn obj(&self, obj: &ObjId, key: &str) -> Option<ObjId> {
+        match self.am.get(obj, key) {
+            Ok(Some((Value::Object(ObjType::Map | ObjType::Table), id))) => Some(id),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn keys(&self, obj: &ObjId) -> Vec<String> {
+        self.am.keys(obj).collect()
+    }
+
+    pub(crate) fn text(&self, obj: &ObjId, key: &str) -> Option<String> {
+        match self.am.get(obj, key) {
+            Ok(Some((Value::Object(ObjType::Text), id))) => self.am.text(&id).ok(),
+            _ => None,
+        }
+    }
+
+    /// Every entry of a stamped field (the map objects holding `v`, `by`, `at` and any extra
+    /// fields), or `None` when it was never set or was cleared.
+    pub(crate) fn entries(&self, obj: &ObjId, key: &str) -> Option<Versions<ObjId>> {
+        let winner = match self.am.get(obj, key).ok()? {
+            Some((Value::Object(ObjType::Map), id)) => id,
+            _ => return None,
+        };
+        let mut others = Vec::new();
+        let mut current = None;
+        for (value, id) in self.am.get_all(obj, key).ok()? {
+            if !matches!(value, Value::Object(ObjType::Map)) {
+                continue;
+            }
+            let written = Written {
+                by: self.str(&id, "by").unwrap_or_default(),
+                at: self.time(&id, "at").unwrap_or(Timestamp(0)),
+                value: id.clone(),
+            };
+            if id == winner {
+                current = Some(written);
+            } else {
+                others.push(written);
+            }
+        }
+        // Newest first among the values that lost, so an app can list them as they came.
+        others.sort_by(|a, b| b.at.cmp(&a.at));
+        current.map(|current| Versions { current, others })
+    }
+
+    /// Every value of a stamped field (its `v`).
+    pub(crate) fn stamped(&self, obj: &ObjId, key: &str) -> Option<Versions<ScalarValue>> {
+        self.entries(obj, key)
+            .map(|v| v.map(|entry| self.scalar(&entry, "v").unwrap_or(ScalarValue::Null)))
+    }
+
+    // ---- writing -------------------------------------------------------------------------
+
+    pub(crate) fn put(
+        &mut self,
+        obj: &ObjId,
+        key: &str,
+        value: impl Into<ScalarValue>,
+    ) -> Result<()> {
+        self.am.put(obj, key, value)?;
+        Ok(())
+    }
+
+    pub(crate) fn put_opt_str(
+        &mut self,
+        obj: &ObjId,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<()> {
+        match value {
+            Some(v) => self.put(obj, key, v),
+            None => self.delete(obj, key),
+        }
+    }
+
+    pub(crate) fn delete(&mut self, obj: &ObjId, key: &str) -> Result<()> {
+        if self.am.get(obj, key)?.is_some() {
+            self.am.delete(obj, key)?;
+        }
+        Ok(())
+    }
+
+    /// Writes `{v, by, at}` at `key` in one batch operation.
+    pub(crate) fn put_stamped(
+        &mut self,
+        obj: &ObjId,
+        key: &str,
+        value: impl Into<ScalarValue>,
+        stamp: &Stamp,
+    ) -> Result<()> {
+        self.put_entry(obj, key, vec![("v", value.into())], stamp)
+    }
+
+    /// Writes a stamped entry with several fields (`by` and `at` are added) in one batch
+    /// operation, so that fields which belong together (a verdict and its note) conflict
+    /// and win together.
+    pub(crate) fn put_entry(
+        &mut self,
+        obj: &ObjId,
+        key: &str,
+        fields: Vec<(&str, ScalarValue)>,
+        stamp: &Stamp,
+    ) -> Result<()> {
+        let entry = entry_value(fields, stamp);
+        self.am.batch_create_object(obj, key, &entry, false)?;
+        Ok(())
+    }
+
+    /// Writes a whole object (a map of scalars, say) at `key` in one batch operation.
+    pub(crate) fn put_value(
+        &mut self,
+        obj: &ObjId,
+        key: &str,
+        value: &hydrate::Value,
+    ) -> Result<()> {
+        self.am.batch_create_object(obj, key, value, false)?;
+        Ok(())
+    }
+
+    /// The map at `key`, created empty if absent. Two devices creating the same map
+    /// concurrently would each make their own object and one would hide the other, so the
+    /// maps created here are the document's fixed containers, made when it is created.
+    pub(crate) fn container(&mut self, obj: &ObjId, key: &str) -> Result<ObjId> {
+        match self.obj(obj, key) {
+            Some(id) => Ok(id),
+            None => Ok(self.am.put_object(obj, key, ObjType::Map)?),
+        }
+    }
+
+    /// Replaces the text at `key` with `new`, as a minimal diff so concurrent edits by
+    /// other people elsewhere in the text survive.
+    pub(crate) fn update_text(&mut self, obj: &ObjId, key: &str, new: &str) -> Result<()> {
+        let id = match self.am.get(obj, key)? {
+            Some((Value::Object(ObjType::Text), id)) => id,
+            _ => self.am.put_object(obj, key, ObjType::Text)?,
+        };
+        self.am.update_text(&id, new)?;
+        Ok(())
+    }
+
+    /// Appends `text` at the end of the text at `key`.
+    pub(crate) fn append_text(&mut self, obj: &ObjId, key: &str, text: &str) -> Result<()> {
+        let id = match self.am.get(obj, key)? {
+            Some((Value::Object(ObjType::Text), id)) => id,
+            _ => self.am.put_object(obj, key, ObjType::Text)?,
+        };
+        let end = self.am.length(&id);
+        self.am.splice_text(&id, end, 0, text)?;
+        Ok(())
+    }
+
+    // ---- history -------------------------------------------------------------------------
+
+    /// Every change, oldest first, with who made it and what it did.
+    pub(crate) fn history(&mut self) -> Vec<HistoryEntry> {
+        let mut entries: Vec<HistoryEntry> = self
+            .am
+            .get_changes_meta(&[])
+            .into_iter()
+            .map(|meta| {
+                let parsed = meta
+                    .message
+                    .as_deref()
+                    .and_then(|m| serde_json::from_str::<CommitMessage>(m).ok());
+                let (by, what) = match parsed {
+                    Some(m) => (m.by, m.what),
+                    None => (
+                        String::new(),
+                        meta.message.as_deref().unwrap_or_default().to_owned(),
+                    ),
+                };
+                HistoryEntry {
+                    change: meta.hash.to_string(),
+                    by,
+                    at: Timestamp(meta.timestamp),
+                    what,
+                }
+            })
+            .collect();
+        entries.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.change.cmp(&b.change)));
+        entries
+    }
+
+    /// The document as it was at the end of `at`: every change made at or before `at` by its
+    /// author's clock, plus whatever those changes built on (a drifting clock cannot make a
+    /// change appear without its causes).
+    pub(crate) fn as_of(&mut self, at: Timestamp) -> Result<Doc> {
+        let metas: Vec<(ChangeHash, i64, Vec<ChangeHash>)> = self
+            .am
+            .get_changes_meta(&[])
+            .into_iter()
+            .map(|m| (m.hash, m.timestamp, m.deps))
+            .collect();
+        let deps_of: HashMap<ChangeHash, &Vec<ChangeHash>> =
+            metas.iter().map(|(h, _, d)| (*h, d)).collect();
+        let mut included: HashSet<ChangeHash> = HashSet::new();
+        let mut stack: Vec<ChangeHash> = metas
+            .iter()
+            .filter(|(_, t, _)| *t <= at.0)
+            .map(|(h, _, _)| *h)
+            .collect();
+        // Bounded by the number of changes: each hash is expanded once.
+        while let Some(hash) = stack.pop() {
+            if included.insert(hash) {
+                if let Some(deps) = deps_of.get(&hash) {
+                    stack.extend(deps.iter().copied());
+                }
+            }
+        }
+        let referenced: HashSet<ChangeHash> = included
+            .iter()
+            .filter_map(|h| deps_of.get(h))
+            .flat_map(|d| d.iter().copied())
+            .collect();
+        let heads: Vec<ChangeHash> = included
+            .iter()
+            .filter(|h| !referenced.contains(h))
+            .copied()
+            .collect();
+        let am = self.am.fork_at(&heads)?;
+        Ok(Doc {
+            id: self.id.clone(),
+            kind: self.kind,
+            am,
+        })
+    }
+}
+
+pub(crate) fn str_value(s: &str) -> hydrate::Value {
+    hydrate::Value::from(ScalarValue::Str(s.into()))
+}
+
+pub(crate) fn opt_str_value(s: Option<&str>) -> hydrate::Value {
+    match s {
+        Some(s) => str_value(s),
+        None => hydrate::Value::from(ScalarValue::Null),
+    }
+}
+
+/// A `{v, by, at}` map for a stamped field, ready for batch creation.
+pub(crate) fn stamped_value(value: impl Into<ScalarValue>, stamp: &Stamp) -> hydrate::Value {
+    entry_value(vec![("v", value.into())], stamp)
+}
+
+/// A stamped entry with several fields, ready for batch creation.
+pub(crate) fn entry_value(fields: Vec<(&str, ScalarValue)>, stamp: &Stamp) -> hydrate::Value {
+    let mut map: HashMap<&str, hydrate::Value> = fields
+        .into_iter()
+        .map(|(k, v)| (k, hydrate::Value::from(v)))
+        .collect();
+    map.insert("by", str_value(&stamp.by));
+    map.insert("at", hydrate::Value::from(stamp.at.0));
+    hydrate::Value::from(map)
+}
+
+pub(crate) fn empty_map() -> hydrate::Value {
+    hydrate::Value::map()
+}
+
+pub(crate) fn text_value(s: &str) -> hydrate::Value {
+    hydrate::Value::text(automerge::TextEncoding::platform_default(), s)
+}
+
+fn read_str(am: &AutoCommit, obj: &ObjId, key: &str) -> Option<String> {
+    match am.get(obj, key) {
+        Ok(Some((Value::Scalar(s), _))) => s.as_str().map(str::to_owned),
+        _ => None,
+    }
+}
+
+pub(crate) fn scalar_i64(s: &ScalarValue) -> Option<i64> {
+    match s {
+        ScalarValue::Int(i) => Some(*i),
+        ScalarValue::Uint(u) => i64::try_from(*u).ok(),
+        ScalarValue::Timestamp(t) => Some(*t),
+        ScalarValue::Counter(c) => Some(i64::from(c)),
+        _ => None,
+    }
+}
+
+pub(crate) fn scalar_f64(s: &ScalarValue) -> Option<f64> {
+    match s {
+        ScalarValue::F64(f) => Some(*f),
+        ScalarValue::Int(i) => Some(*i as f64),
+        ScalarValue::Uint(u) => Some(*u as f64),
+        _ => None,
+    }
+}
+
+pub(crate) fn scalar_str(s: &ScalarValue) -> Option<String> {
+    match s {
+        ScalarValue::Str(s) => Some(s.to_string()),
+        _ => None,
+    }
+}
+
+pub(crate) use automerge::ROOT as DOC_ROOT;
+pub(crate) type Obj = ObjId;
+pub(crate) type Scalar = ScalarValue;
+pub(crate) type HydrateValue = hydrate::Value;

@@ -1,0 +1,43 @@
+//! fieldsync-core: the engine inside the phone.
+//!
+//! Account managers, the market team and supervisors record store visits, shelf-display
+//! checks, inventory counts, scorecards, rectification tasks and complaints, mostly with no
+//! signal. Each record is an Automerge document (so edits made offline on several phones
+//! merge per field), kept in one SQLite file per device by [`LocalStore`], with index
+//! tables from which the offline rule queries of `shared/domain.md` (R1–R10) are answered.
+//!
+//! Use it like this: open a [`LocalStore`] with the device's [`DeviceIdentity`], create and
+//! edit documents through its typed methods (`create_visit`, `check_out_visit`,
+//! `mark_display_standard`, `set_counted`, ...), read them back as plain structs, and ask
+//! the rule queries (`stores_due_visit`, ...). No Automerge or SQLite type appears in
+//! this API; conflicts between concurrent edits are shown as [`Versions`].
+
+mod complaint;
+mod doc;
+mod error;
+pub mod fixtures;
+mod geo;
+mod ids;
+mod inventory_count;
+mod local_store;
+mod retail_store;
+mod scorecard;
+mod shelf_display;
+mod task;
+mod time;
+mod visit;
+
+pub use doc::{DOC_SCHEMA_VERSION, HistoryEntry, Stamp, Versions, Written};
+pub use error::{Error, Result};
+pub use geo::{DEFAULT_GEOFENCE_M, GeoPoint, GpsFix};
+pub use ids::{DeviceIdentity, DocId, DocKind};
+pub use local_store::{Clock, LocalStore, PendingDocument, STORE_SCHEMA_VERSION, StoreOptions};
+pub use retail_store::{
+    MarketType, NewStore, STORE_FIELDS, Store, StoreClassification, StoreContact, StoreFormat,
+    StoreSize, TerminalRating, ValueTier,
+};
+pub use time::{FieldCalendar, Timestamp};
+pub use visit::{
+    CheckPoint, NewVisit, PhotoRef, RecordedCheckPoint, TrainingActivity, Visit, VisitComment,
+    VisitKind,
+};

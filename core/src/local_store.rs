@@ -1,0 +1,663 @@
+//! The offline local store: one SQLite file per device holding every document it has.
+//!
+//! A document lives as an optional compacted snapshot plus the incremental chunks saved
+//! after it (`documents`, `chunks`). Each local edit commits, in one SQLite transaction, the
+//! document's new chunk, its refreshed index rows and its outbox entry (what the server has
+//! not confirmed yet), so a crash leaves either all of them or none. Opening the store
+//! reads nothing but the schema version and the device's actor id: documents are loaded on
+//! first use and kept in a small cache, and the rule queries read only index tables.
+//!
+//! The database is opened in exclusive locking mode: one `LocalStore` per file, because
+//! two writers sharing the device's Automerge actor would corrupt its change sequence.
+
+mod migrate;
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use automerge::ActorId;
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use crate::doc::{Doc, HistoryEntry, HydrateValue, Stamp};
+use crate::error::{Error, Result};
+use crate::ids::{DeviceIdentity, DocId, DocKind};
+use crate::time::{FieldCalendar, Timestamp};
+
+pub use migrate::LATEST as STORE_SCHEMA_VERSION;
+
+/// Where edits take their time from. The default is the device's clock.
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// Settings of a local store; `Default` is what a phone uses.
+#[derive(Clone)]
+pub struct StoreOptions {
+    pub calendar: FieldCalendar,
+    /// Documents kept loaded in memory.
+    pub cache_capacity: usize,
+    pub clock: Clock,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            calendar: FieldCalendar::default(),
+            cache_capacity: 64,
+            clock: Arc::new(Timestamp::now),
+        }
+    }
+}
+
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("calendar", &self.calendar)
+            .field("cache_capacity", &self.cache_capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A document with local edits the server has not confirmed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PendingDocument {
+    pub id: DocId,
+    pub kind: DocKind,
+    /// Local commits made to it on this device.
+    pub local_edits: i64,
+    /// How many of those the server has confirmed holding.
+    pub confirmed_edits: i64,
+    pub first_edit_at: Timestamp,
+    /// The server's reason, when it refused this document's changes.
+    pub rejected: Option<String>,
+}
+
+/// The device's local database of field documents.
+pub struct LocalStore {
+    path: PathBuf,
+    identity: DeviceIdentity,
+    calendar: FieldCalendar,
+    inner: Mutex<Inner>,
+}
+
+impl std::fmt::Debug for LocalStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalStore")
+            .field("path", &self.path)
+            .field("identity", &self.identity)
+            .finish()
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) conn: Connection,
+    actor: ActorId,
+    clock: Clock,
+    cache: DocCache,
+}
+
+impl LocalStore {
+    /// Opens (creating if needed) the store at `path` for the user of this device.
+    pub fn open(
+        path: impl AsRef<Path>,
+        identity: DeviceIdentity,
+        options: StoreOptions,
+    ) -> Result<LocalStore> {
+        let path = path.as_ref().to_path_buf();
+        if identity.user_id.trim().is_empty() {
+            return Err(Error::invalid("identity.user_id", "must not be empty"));
+        }
+        let mut conn = Connection::open(&path)?;
+        conn.busy_timeout(std::time::Duration::from_millis(0))?;
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Take the exclusive lock now, so a second opener fails here and not mid-edit.
+        conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;")
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.code == rusqlite::ErrorCode::DatabaseBusy =>
+                {
+                    Error::Locked {
+                        path: path.display().to_string(),
+                    }
+                }
+                other => Error::Sqlite(other),
+            })?;
+        migrate::migrate(&mut conn)?;
+        let actor = load_or_make_actor(&conn)?;
+        Ok(LocalStore {
+            path,
+            identity,
+            calendar: options.calendar,
+            inner: Mutex::new(Inner {
+                conn,
+                actor,
+                clock: options.clock,
+                cache: DocCache::new(options.cache_capacity.max(1)),
+            }),
+        })
+    }
+
+    pub fn identity(&self) -> &DeviceIdentity {
+        &self.identity
+    }
+
+    pub fn calendar(&self) -> &FieldCalendar {
+        &self.calendar
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The device's Automerge actor id, hex.
+    pub fn actor_id(&self) -> Result<String> {
+        Ok(self.lock()?.actor.to_hex_string())
+    }
+
+    /// Replaces the clock edits are stamped with (tests and replays use a fixed clock).
+    pub fn set_clock(&self, clock: Clock) -> Result<()> {
+        self.lock()?.clock = clock;
+        Ok(())
+    }
+
+    /// The instant the next edit would be stamped with.
+    pub fn now(&self) -> Result<Timestamp> {
+        Ok((self.lock()?.clock)())
+    }
+
+    pub(crate) fn lock(&self) -> Result<MutexGuard<'_, Inner>> {
+        // A panic while holding the lock cannot leave SQLite half-written (the transaction
+        // rolls back on drop); the cache is dropped so no half-edited document survives.
+        match self.inner.lock() {
+            Ok(guard) => Ok(guard),
+            Err(poisoned) => {
+                let mut guard = poisoned.into_inner();
+                guard.cache.clear();
+                self.inner.clear_poison();
+                Ok(guard)
+            }
+        }
+    }
+
+    fn stamp(&self, inner: &Inner) -> Stamp {
+        Stamp {
+            by: self.identity.user_id.clone(),
+            at: (inner.clock)(),
+        }
+    }
+
+    // ---- the generic document operations the typed modules build on ----------------------
+
+    /// Creates a document: `build` validates the input (it may read the index through the
+    /// connection) and returns the root fields. Nothing is written when it fails.
+    pub(crate) fn create_doc(
+        &self,
+        kind: DocKind,
+        build: impl FnOnce(&Connection, &Stamp) -> Result<HashMap<&'static str, HydrateValue>>,
+    ) -> Result<DocId> {
+        let mut inner = self.lock()?;
+        let stamp = self.stamp(&inner);
+        let fields = build(&inner.conn, &stamp)?;
+        let id = DocId::new();
+        let mut doc = Doc::create(id.clone(), kind, &inner.actor, fields, &stamp)?;
+        let snapshot = doc.am.save();
+        let heads = heads_blob(&doc.heads());
+        let tx = inner.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO documents (id, kind, store_id, snapshot, heads, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![id.as_str(), kind.as_str(), index::store_of(&doc), snapshot, heads, stamp.at.0],
+        )?;
+        index::reindex(&tx, &doc)?;
+        record_local_edit(&tx, &id, stamp.at)?;
+        tx.commit()?;
+        inner.cache.put(doc);
+        Ok(id)
+    }
+
+    /// Edits a document of `kind` in one change described by `what`. When `edit` fails,
+    /// its operations are rolled back and nothing is written.
+    pub(crate) fn edit_doc(
+        &self,
+        id: &DocId,
+        kind: DocKind,
+        what: &str,
+        edit: impl FnOnce(&mut Doc, &Stamp, &Connection) -> Result<()>,
+    ) -> Result<()> {
+        let mut inner = self.lock()?;
+        let stamp = self.stamp(&inner);
+        let mut doc = inner.take_doc(id, kind)?;
+        if let Err(e) = edit(&mut doc, &stamp, &inner.conn) {
+            doc.am.rollback();
+            inner.cache.put(doc);
+            return Err(e);
+        }
+        if doc.commit(&stamp, what).is_none() {
+            inner.cache.put(doc);
+            return Ok(()); // nothing changed
+        }
+        // On failure `doc` is dropped, not cached: memory must not hold what disk lacks.
+        inner.persist(&mut doc, stamp.at, true)?;
+        inner.cache.put(doc);
+        Ok(())
+    }
+
+    /// Reads a document of `kind`.
+    pub(crate) fn read_doc<T>(
+        &self,
+        id: &DocId,
+        kind: DocKind,
+        read: impl FnOnce(&Doc) -> Result<T>,
+    ) -> Result<T> {
+        let mut inner = self.lock()?;
+        let doc = inner.take_doc(id, kind)?;
+        let result = read(&doc);
+        inner.cache.put(doc);
+        result
+    }
+
+    /// Reads a document as it was at the end of `at` (see [`Doc::as_of`]).
+    pub(crate) fn read_doc_as_of<T>(
+        &self,
+        id: &DocId,
+        kind: DocKind,
+        at: Timestamp,
+        read: impl FnOnce(&Doc) -> Result<T>,
+    ) -> Result<T> {
+        let mut inner = self.lock()?;
+        let mut doc = inner.take_doc(id, kind)?;
+        let past = doc.as_of(at);
+        inner.cache.put(doc);
+        read(&past?)
+    }
+
+    /// The kind of a stored document.
+    pub fn kind_of(&self, id: &DocId) -> Result<DocKind> {
+        self.lock()?.stored_kind(id)
+    }
+
+    /// Ids of every document of `kind` on this device.
+    pub fn document_ids(&self, kind: DocKind) -> Result<Vec<DocId>> {
+        let inner = self.lock()?;
+        let mut stmt = inner
+            .conn
+            .prepare("SELECT id FROM documents WHERE kind = ?1 ORDER BY id")?;
+        let ids = stmt
+            .query_map([kind.as_str()], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(ids
+            .into_iter()
+            .map(|s| DocId::parse("id", &s))
+            .collect::<Result<Vec<_>>>()?)
+    }
+
+    /// Who changed a document, what, and when, oldest first.
+    pub fn history(&self, id: &DocId) -> Result<Vec<HistoryEntry>> {
+        let mut inner = self.lock()?;
+        let kind = inner.stored_kind(id)?;
+        let mut doc = inner.take_doc(id, kind)?;
+        let history = doc.history();
+        inner.cache.put(doc);
+        Ok(history)
+    }
+
+    // ---- exchange with peers (the sync client builds on these) ---------------------------
+
+    /// The document's current heads, as hex change hashes.
+    pub fn heads(&self, id: &DocId) -> Result<Vec<String>> {
+        let mut inner = self.lock()?;
+        let kind = inner.stored_kind(id)?;
+        let mut doc = inner.take_doc(id, kind)?;
+        let heads = doc.heads().iter().map(|h| h.to_string()).collect();
+        inner.cache.put(doc);
+        Ok(heads)
+    }
+
+    /// The changes of a document that are not reachable from `since` (hex heads; empty:
+    /// the whole document), as bytes another device can merge.
+    pub fn export_changes(&self, id: &DocId, since: &[String]) -> Result<Vec<u8>> {
+        let since = since
+            .iter()
+            .map(|h| {
+                h.parse::<automerge::ChangeHash>()
+                    .map_err(|_| Error::invalid("since", format!("`{h}` is not a change hash")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut inner = self.lock()?;
+        let kind = inner.stored_kind(id)?;
+        let mut doc = inner.take_doc(id, kind)?;
+        let bytes = doc.am.save_after(&since);
+        inner.cache.put(doc);
+        Ok(bytes)
+    }
+
+    /// Merges changes made elsewhere (by [`export_changes`](Self::export_changes) or a
+    /// server) into document `id`, creating it if this device does not have it yet. Merged
+    /// changes are not local edits: they add nothing to the outbox.
+    pub fn merge_changes(&self, id: &DocId, bytes: &[u8]) -> Result<()> {
+        let mut inner = self.lock()?;
+        let exists = inner.stored_kind(id).ok();
+        let mut doc = match exists {
+            Some(kind) => inner.take_doc(id, kind)?,
+            None => {
+                let doc = Doc::from_bytes(bytes, &inner.actor)?;
+                if &doc.id != id {
+                    return Err(Error::invalid(
+                        "changes",
+                        format!("they belong to document `{}`, not `{id}`", doc.id),
+                    ));
+                }
+                let now = (inner.clock)();
+                let mut doc = doc;
+                let snapshot = doc.am.save();
+                let heads = heads_blob(&doc.heads());
+                let tx = inner.conn.transaction()?;
+                tx.execute(
+                    "INSERT INTO documents (id, kind, store_id, snapshot, heads, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![id.as_str(), doc.kind.as_str(), index::store_of(&doc), snapshot, heads, now.0],
+                )?;
+                index::reindex(&tx, &doc)?;
+                tx.commit()?;
+                inner.cache.put(doc);
+                return Ok(());
+            }
+        };
+        let before = doc.heads();
+        if let Err(e) = doc.am.load_incremental(bytes) {
+            // The in-memory document may hold part of the bytes: drop it, disk is the truth.
+            return Err(Error::invalid(
+                "changes",
+                format!("not automerge changes of `{id}`: {e}"),
+            ));
+        }
+        if doc.heads() == before {
+            inner.cache.put(doc);
+            return Ok(());
+        }
+        let now = (inner.clock)();
+        inner.persist(&mut doc, now, false)?;
+        inner.cache.put(doc);
+        Ok(())
+    }
+
+    // ---- outbox and maintenance -----------------------------------------------------------
+
+    /// Documents with local edits the server has not confirmed, oldest first.
+    pub fn pending_documents(&self) -> Result<Vec<PendingDocument>> {
+        let inner = self.lock()?;
+        let mut stmt = inner.conn.prepare(
+            "SELECT o.doc_id, d.kind, o.local_edits, o.confirmed_edits, o.first_edit_at, o.rejected
+             FROM outbox o JOIN documents d ON d.id = o.doc_id
+             WHERE o.local_edits > o.confirmed_edits ORDER BY o.first_edit_at, o.doc_id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(
+                |(id, kind, local_edits, confirmed_edits, first, rejected)| {
+                    Ok(PendingDocument {
+                        id: DocId::parse("id", &id)?,
+                        kind: DocKind::parse(&kind)?,
+                        local_edits,
+                        confirmed_edits,
+                        first_edit_at: Timestamp(first),
+                        rejected,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// Folds the incremental chunks of up to `max_docs` documents that have at least
+    /// `min_chunks` of them into a fresh snapshot; returns how many were compacted. Run it
+    /// when the app is idle: it is never done on the path of an edit.
+    pub fn compact(&self, min_chunks: usize, max_docs: usize) -> Result<usize> {
+        let mut inner = self.lock()?;
+        let candidates: Vec<(String, String)> = {
+            let mut stmt = inner.conn.prepare(
+                "SELECT id, kind FROM documents WHERE chunk_count >= ?1 ORDER BY chunk_count DESC LIMIT ?2",
+            )?;
+            stmt.query_map(params![min_chunks.max(1) as i64, max_docs as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        let mut done = 0;
+        for (id, kind) in candidates {
+            let id = DocId::parse("id", &id)?;
+            let mut doc = inner.take_doc(&id, DocKind::parse(&kind)?)?;
+            let snapshot = doc.am.save();
+            let tx = inner.conn.transaction()?;
+            tx.execute("DELETE FROM chunks WHERE doc_id = ?1", [id.as_str()])?;
+            tx.execute(
+                "UPDATE documents SET snapshot = ?2, chunk_count = 0, chunk_bytes = 0 WHERE id = ?1",
+                params![id.as_str(), snapshot],
+            )?;
+            tx.commit()?;
+            inner.cache.put(doc);
+            done += 1;
+        }
+        Ok(done)
+    }
+
+    /// Bytes stored for documents of `kind` (snapshots plus chunks) and how many there are.
+    pub fn stored_bytes(&self, kind: DocKind) -> Result<(i64, i64)> {
+        let inner = self.lock()?;
+        Ok(inner.conn.query_row(
+            "SELECT COALESCE(SUM(LENGTH(snapshot)), 0) + COALESCE(SUM(chunk_bytes), 0), COUNT(*) FROM documents WHERE kind = ?1",
+            [kind.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    }
+
+    /// SQLite's `PRAGMA integrity_check`: `"ok"` when the file is sound.
+    pub fn integrity_check(&self) -> Result<String> {
+        let inner = self.lock()?;
+        Ok(inner
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+}
+
+impl Inner {
+    fn stored_kind(&self, id: &DocId) -> Result<DocKind> {
+        let kind: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT kind FROM documents WHERE id = ?1",
+                [id.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match kind {
+            Some(k) => DocKind::parse(&k),
+            None => Err(Error::UnknownDocument { id: id.to_string() }),
+        }
+    }
+
+    /// Takes the document out of the cache (or loads it); the caller puts it back.
+    fn take_doc(&mut self, id: &DocId, kind: DocKind) -> Result<Doc> {
+        if let Some(doc) = self.cache.take(id) {
+            if doc.kind != kind {
+                let actual = doc.kind;
+                self.cache.put(doc);
+                return Err(Error::WrongKind {
+                    id: id.to_string(),
+                    expected: kind,
+                    actual,
+                });
+            }
+            return Ok(doc);
+        }
+        let row: Option<(String, Option<Vec<u8>>)> = self
+            .conn
+            .query_row(
+                "SELECT kind, snapshot FROM documents WHERE id = ?1",
+                [id.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((stored_kind, snapshot)) = row else {
+            return Err(Error::not_found(kind, id.as_str()));
+        };
+        let actual = DocKind::parse(&stored_kind)?;
+        if actual != kind {
+            return Err(Error::WrongKind {
+                id: id.to_string(),
+                expected: kind,
+                actual,
+            });
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT bytes FROM chunks WHERE doc_id = ?1 ORDER BY seq")?;
+        let chunks = stmt
+            .query_map([id.as_str()], |r| r.get::<_, Vec<u8>>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        drop(stmt);
+        Doc::load(
+            id,
+            kind,
+            &self.actor,
+            snapshot.as_deref(),
+            chunks.iter().map(Vec::as_slice),
+        )
+    }
+
+    /// Writes what changed in `doc` since its last save, with its index rows and (for a
+    /// local edit) its outbox entry, in one transaction.
+    fn persist(&mut self, doc: &mut Doc, at: Timestamp, local: bool) -> Result<()> {
+        let chunk = doc.am.save_incremental();
+        let heads = heads_blob(&doc.heads());
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO chunks (doc_id, seq, bytes)
+             VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM chunks WHERE doc_id = ?1), ?2)",
+            params![doc.id.as_str(), chunk],
+        )?;
+        tx.execute(
+            "UPDATE documents SET chunk_count = chunk_count + 1, chunk_bytes = chunk_bytes + ?2, heads = ?3,
+             updated_at = ?4, store_id = ?5 WHERE id = ?1",
+            params![doc.id.as_str(), chunk.len() as i64, heads, at.0, index::store_of(doc)],
+        )?;
+        index::reindex(&tx, doc)?;
+        if local {
+            record_local_edit(&tx, &doc.id, at)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+fn record_local_edit(tx: &Transaction<'_>, id: &DocId, at: Timestamp) -> Result<()> {
+    tx.execute(
+        "INSERT INTO outbox (doc_id, local_edits, first_edit_at) VALUES (?1, 1, ?2)
+         ON CONFLICT (doc_id) DO UPDATE SET local_edits = local_edits + 1",
+        params![id.as_str(), at.0],
+    )?;
+    Ok(())
+}
+
+fn load_or_make_actor(conn: &Connection) -> Result<ActorId> {
+    let stored: Option<Vec<u8>> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'actor'", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    if let Some(bytes) = stored {
+        return Ok(ActorId::from(bytes));
+    }
+    let actor = ActorId::random();
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('actor', ?1)",
+        [actor.to_bytes()],
+    )?;
+    Ok(actor)
+}
+
+fn heads_blob(heads: &[automerge::ChangeHash]) -> Vec<u8> {
+    heads.iter().flat_map(|h| h.0).collect()
+}
+
+/// A small cache of loaded documents, evicting the oldest inserted first.
+struct DocCache {
+    capacity: usize,
+    docs: HashMap<DocId, Doc>,
+    order: VecDeque<DocId>,
+}
+
+impl DocCache {
+    fn new(capacity: usize) -> Self {
+        DocCache {
+            capacity,
+            docs: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    fn take(&mut self, id: &DocId) -> Option<Doc> {
+        self.docs.remove(id)
+    }
+
+    fn put(&mut self, doc: Doc) {
+        let id = doc.id.clone();
+        if self.docs.insert(id.clone(), doc).is_none() {
+            self.order.retain(|o| o != &id);
+            self.order.push_back(id);
+        }
+        // Bounded: each pass removes one entry or stops.
+        while self.docs.len() > self.capacity {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.docs.remove(&old);
+                }
+                None => break,
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.docs.clear();
+        self.order.clear();
+    }
+}
+
+pub(crate) mod index {
+    //! Dispatches a document to the module that derives its index rows.
+    use rusqlite::Transaction;
+
+    use crate::doc::{DOC_ROOT, Doc};
+    use crate::error::Result;
+    use crate::ids::DocKind;
+
+    pub(crate) fn reindex(tx: &Transaction<'_>, doc: &Doc) -> Result<()> {
+        match doc.kind {
+            DocKind::Store => crate::retail_store::index(tx, doc),
+            DocKind::Visit => crate::visit::index(tx, doc),
+            DocKind::ShelfDisplay => crate::shelf_display::index(tx, doc),
+            DocKind::InventoryCount => crate::inventory_count::index(tx, doc),
+            DocKind::Scorecard => crate::scorecard::index(tx, doc),
+            DocKind::Task => crate::task::index(tx, doc),
+            DocKind::Complaint => crate::complaint::index(tx, doc),
+        }
+    }
+
+    /// The retail store a document is about.
+    pub(crate) fn store_of(doc: &Doc) -> Option<String> {
+        match doc.kind {
+            DocKind::Store => Some(doc.id.to_string()),
+            _ => doc.str(&DOC_ROOT, "store_id"),
+        }
+    }
+}

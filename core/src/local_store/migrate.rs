@@ -1,0 +1,67 @@
+//! Schema migrations of the local store: append-only numbered SQL files, each applied in
+//! one transaction together with the `user_version` it brings the database to.
+
+use rusqlite::Connection;
+
+use crate::error::{Error, Result};
+
+/// `(version, sql)`, in order. Never edit a released file: add the next one.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/001_init.sql"))];
+
+/// The schema version this build writes.
+pub const LATEST: i64 = 1;
+
+/// Brings the database to [`LATEST`]; refuses a database written by a newer build.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > LATEST {
+        return Err(Error::SchemaTooNew {
+            what: "the local store".into(),
+            found: current,
+            supported: LATEST,
+        });
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        // PRAGMA takes no parameters; the version is a constant of this build.
+        tx.execute_batch(&format!("PRAGMA user_version = {version}"))?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_numbered_without_gaps_up_to_latest() {
+        for (i, (version, _)) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(*version, i as i64 + 1);
+        }
+        assert_eq!(MIGRATIONS.last().map(|m| m.0), Some(LATEST));
+    }
+
+    #[test]
+    fn migrating_twice_changes_nothing_the_second_time() -> Result<()> {
+        let mut conn = Connection::open_in_memory()?;
+        migrate(&mut conn)?;
+        migrate(&mut conn)?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        assert_eq!(version, LATEST);
+        Ok(())
+    }
+
+    #[test]
+    fn a_database_from_a_newer_build_is_refused() -> Result<()> {
+        let mut conn = Connection::open_in_memory()?;
+        conn.execute_batch("PRAGMA user_version = 99")?;
+        let err = migrate(&mut conn).expect_err("must refuse");
+        assert!(
+            matches!(err, Error::SchemaTooNew { found: 99, .. }),
+            "{err}"
+        );
+        Ok(())
+    }
+}

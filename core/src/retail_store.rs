@@ -1,0 +1,531 @@
+//! The store document (零售客户): a licensed retailer, its classification and its territory.
+//!
+//! Created by an admin import; the account manager updates contact details; an admin
+//! reassigns it. Every field is stamped, so concurrent edits (an account manager fixing
+//! the phone number while the office does too) show up as a conflict with both values.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use crate::doc::{
+    DOC_ROOT, Doc, Scalar, Versions, scalar_f64, scalar_i64, scalar_str, stamped_value,
+};
+use crate::error::{Error, Result};
+use crate::geo::{DEFAULT_GEOFENCE_M, GeoPoint};
+use crate::ids::{DocId, DocKind};
+use crate::local_store::LocalStore;
+
+/// Format (业态), the seven classes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StoreFormat {
+    /// Z 食杂店
+    Grocery,
+    /// B 便利店
+    Convenience,
+    /// S 超市
+    Supermarket,
+    /// N 商场
+    Mall,
+    /// Y 烟酒商店
+    TobaccoLiquor,
+    /// F 娱乐服务
+    Entertainment,
+    /// Q 其他
+    Other,
+}
+
+/// Market type: C 城镇 urban or X 乡村 rural.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MarketType {
+    Urban,
+    Rural,
+}
+
+/// Size: 1 large, 2 medium, 3 small.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StoreSize {
+    Large,
+    Medium,
+    Small,
+}
+
+/// Value tier (customer grading by value).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ValueTier {
+    A,
+    B,
+    C,
+}
+
+/// Quarterly rating of a functional terminal (R7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TerminalRating {
+    Excellent,
+    Good,
+    Qualified,
+    Unqualified,
+}
+
+macro_rules! codes {
+    ($ty:ty, $field:literal, $($variant:path => $code:literal),+ $(,)?) => {
+        impl $ty {
+            pub fn code(self) -> &'static str {
+                match self { $($variant => $code,)+ }
+            }
+            pub fn parse(text: &str) -> Result<Self> {
+                match text {
+                    $($code => Ok($variant),)+
+                    other => Err(Error::invalid($field, format!("unknown code `{other}`"))),
+                }
+            }
+        }
+    };
+}
+
+codes!(StoreFormat, "format",
+    StoreFormat::Grocery => "Z", StoreFormat::Convenience => "B", StoreFormat::Supermarket => "S",
+    StoreFormat::Mall => "N", StoreFormat::TobaccoLiquor => "Y", StoreFormat::Entertainment => "F",
+    StoreFormat::Other => "Q");
+codes!(MarketType, "market", MarketType::Urban => "C", MarketType::Rural => "X");
+codes!(StoreSize, "size", StoreSize::Large => "1", StoreSize::Medium => "2", StoreSize::Small => "3");
+codes!(ValueTier, "tier", ValueTier::A => "A", ValueTier::B => "B", ValueTier::C => "C");
+codes!(TerminalRating, "rating",
+    TerminalRating::Excellent => "excellent", TerminalRating::Good => "good",
+    TerminalRating::Qualified => "qualified", TerminalRating::Unqualified => "unqualified");
+
+/// What an import or an admin gives to create a store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewStore {
+    pub licence: String,
+    pub name: String,
+    pub owner: String,
+    pub phone: String,
+    pub address: String,
+    pub location: GeoPoint,
+    /// Geofence radius in metres; `None` is the default 200 m.
+    pub geofence_m: Option<f64>,
+    pub format: StoreFormat,
+    pub market: MarketType,
+    pub size: StoreSize,
+    pub tier: ValueTier,
+    /// Monthly volume in cartons (条).
+    pub monthly_volume: i64,
+    pub demo_street: bool,
+    pub functional_terminal: bool,
+    pub rating: Option<TerminalRating>,
+    /// The account manager whose territory holds the store.
+    pub territory: String,
+}
+
+/// A store as read from its document.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Store {
+    pub id: DocId,
+    pub licence: String,
+    pub name: String,
+    pub owner: String,
+    pub phone: String,
+    pub address: String,
+    pub location: GeoPoint,
+    pub geofence_m: f64,
+    pub format: StoreFormat,
+    pub market: MarketType,
+    pub size: StoreSize,
+    pub tier: ValueTier,
+    pub monthly_volume: i64,
+    pub demo_street: bool,
+    pub functional_terminal: bool,
+    pub rating: Option<TerminalRating>,
+    pub territory: String,
+}
+
+impl Store {
+    /// The classification code, market + format + size: `CZ3`.
+    pub fn code(&self) -> String {
+        format!(
+            "{}{}{}",
+            self.market.code(),
+            self.format.code(),
+            self.size.code()
+        )
+    }
+
+    /// R1's exemption: small grocery stores (decided: format Z and size 3).
+    pub fn is_small_grocery(&self) -> bool {
+        self.format == StoreFormat::Grocery && self.size == StoreSize::Small
+    }
+}
+
+/// A change to a store's contact details; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StoreContact {
+    pub name: Option<String>,
+    pub owner: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+}
+
+/// A change to a store's classification and flags (an admin's edit); `None` leaves a field.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StoreClassification {
+    pub format: Option<StoreFormat>,
+    pub market: Option<MarketType>,
+    pub size: Option<StoreSize>,
+    pub tier: Option<ValueTier>,
+    pub monthly_volume: Option<i64>,
+    pub demo_street: Option<bool>,
+    pub functional_terminal: Option<bool>,
+    /// `Some(None)` clears the rating.
+    pub rating: Option<Option<TerminalRating>>,
+    pub location: Option<GeoPoint>,
+    pub geofence_m: Option<f64>,
+}
+
+/// The stamped fields of a store, by name, for [`LocalStore::store_field_versions`].
+pub const STORE_FIELDS: [&str; 16] = [
+    "licence",
+    "name",
+    "owner",
+    "phone",
+    "address",
+    "lat",
+    "lng",
+    "geofence_m",
+    "format",
+    "market",
+    "size",
+    "tier",
+    "monthly_volume",
+    "demo_street",
+    "functional",
+    "territory",
+];
+
+impl LocalStore {
+    /// Creates a store document. Refuses an empty or duplicate licence, a bad phone number,
+    /// impossible coordinates, a negative volume, or a rating on a store that is not a
+    /// functional terminal.
+    pub fn create_store(&self, new: NewStore) -> Result<DocId> {
+        validate_text("licence", &new.licence)?;
+        validate_text("name", &new.name)?;
+        validate_phone(&new.phone)?;
+        new.location.validate("location")?;
+        let geofence = validate_geofence(new.geofence_m.unwrap_or(DEFAULT_GEOFENCE_M))?;
+        validate_volume(new.monthly_volume)?;
+        validate_text("territory", &new.territory)?;
+        validate_rating(new.functional_terminal, new.rating)?;
+        self.create_doc(DocKind::Store, |conn, stamp| {
+            if store_by_licence(conn, &new.licence)?.is_some() {
+                return Err(Error::invalid(
+                    "licence",
+                    format!("a store with licence `{}` exists already", new.licence),
+                ));
+            }
+            let s = |v: Scalar| stamped_value(v, stamp);
+            let mut fields: HashMap<&'static str, _> = HashMap::from([
+                ("licence", s(new.licence.as_str().into())),
+                ("name", s(new.name.as_str().into())),
+                ("owner", s(new.owner.as_str().into())),
+                ("phone", s(new.phone.as_str().into())),
+                ("address", s(new.address.as_str().into())),
+                ("lat", s(new.location.lat.into())),
+                ("lng", s(new.location.lng.into())),
+                ("geofence_m", s(geofence.into())),
+                ("format", s(new.format.code().into())),
+                ("market", s(new.market.code().into())),
+                ("size", s(new.size.code().into())),
+                ("tier", s(new.tier.code().into())),
+                ("monthly_volume", s(new.monthly_volume.into())),
+                ("demo_street", s(new.demo_street.into())),
+                ("functional", s(new.functional_terminal.into())),
+                ("territory", s(new.territory.as_str().into())),
+            ]);
+            if let Some(rating) = new.rating {
+                fields.insert("rating", s(rating.code().into()));
+            }
+            Ok(fields)
+        })
+    }
+
+    /// Reads a store.
+    pub fn store(&self, id: &DocId) -> Result<Store> {
+        self.read_doc(id, DocKind::Store, read)
+    }
+
+    /// The store with this licence number, if this device has it.
+    pub fn store_by_licence(&self, licence: &str) -> Result<Option<DocId>> {
+        store_by_licence(&self.lock()?.conn, licence)
+    }
+
+    /// Updates contact details (what an account manager may edit).
+    pub fn update_store_contact(&self, id: &DocId, contact: StoreContact) -> Result<()> {
+        if let Some(name) = &contact.name {
+            validate_text("name", name)?;
+        }
+        if let Some(phone) = &contact.phone {
+            validate_phone(phone)?;
+        }
+        self.edit_doc(id, DocKind::Store, "update contact", |doc, stamp, _| {
+            for (key, value) in [
+                ("name", &contact.name),
+                ("owner", &contact.owner),
+                ("phone", &contact.phone),
+                ("address", &contact.address),
+            ] {
+                if let Some(v) = value {
+                    doc.put_stamped(&DOC_ROOT, key, v.as_str(), stamp)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Changes classification, flags or location (an admin's edit).
+    pub fn update_store_classification(
+        &self,
+        id: &DocId,
+        change: StoreClassification,
+    ) -> Result<()> {
+        if let Some(v) = change.monthly_volume {
+            validate_volume(v)?;
+        }
+        if let Some(p) = change.location {
+            p.validate("location")?;
+        }
+        if let Some(g) = change.geofence_m {
+            validate_geofence(g)?;
+        }
+        self.edit_doc(
+            id,
+            DocKind::Store,
+            "update classification",
+            |doc, stamp, _| {
+                let current = read(doc)?;
+                let functional = change
+                    .functional_terminal
+                    .unwrap_or(current.functional_terminal);
+                let rating = change.rating.unwrap_or(current.rating);
+                validate_rating(functional, rating)?;
+                let puts: [(&str, Option<Scalar>); 10] = [
+                    ("format", change.format.map(|v| v.code().into())),
+                    ("market", change.market.map(|v| v.code().into())),
+                    ("size", change.size.map(|v| v.code().into())),
+                    ("tier", change.tier.map(|v| v.code().into())),
+                    ("monthly_volume", change.monthly_volume.map(Scalar::from)),
+                    ("demo_street", change.demo_street.map(Scalar::from)),
+                    ("functional", change.functional_terminal.map(Scalar::from)),
+                    ("lat", change.location.map(|p| p.lat.into())),
+                    ("lng", change.location.map(|p| p.lng.into())),
+                    ("geofence_m", change.geofence_m.map(Scalar::from)),
+                ];
+                for (key, value) in puts {
+                    if let Some(v) = value {
+                        doc.put_stamped(&DOC_ROOT, key, v, stamp)?;
+                    }
+                }
+                match change.rating {
+                    Some(Some(r)) => doc.put_stamped(&DOC_ROOT, "rating", r.code(), stamp)?,
+                    Some(None) => doc.delete(&DOC_ROOT, "rating")?,
+                    None => {}
+                }
+                Ok(())
+            },
+        )
+    }
+
+    /// Moves a store to another account manager's territory, with its history.
+    pub fn reassign_store(&self, id: &DocId, territory: &str) -> Result<()> {
+        validate_text("territory", territory)?;
+        self.edit_doc(
+            id,
+            DocKind::Store,
+            &format!("reassign to {territory}"),
+            |doc, stamp, _| doc.put_stamped(&DOC_ROOT, "territory", territory, stamp),
+        )
+    }
+
+    /// Every value a store field holds (one of [`STORE_FIELDS`]), rendered as text, with who
+    /// wrote each and when: more than one when people edited it concurrently.
+    pub fn store_field_versions(
+        &self,
+        id: &DocId,
+        field: &str,
+    ) -> Result<Option<Versions<String>>> {
+        if !STORE_FIELDS.contains(&field) && field != "rating" {
+            return Err(Error::invalid(
+                "field",
+                format!("`{field}` is not a store field"),
+            ));
+        }
+        self.read_doc(id, DocKind::Store, |doc| {
+            Ok(doc.stamped(&DOC_ROOT, field).map(|v| v.map(|s| render(&s))))
+        })
+    }
+}
+
+fn render(s: &Scalar) -> String {
+    match s {
+        Scalar::Str(t) => t.to_string(),
+        other => other.to_string(),
+    }
+}
+
+pub(crate) fn read(doc: &Doc) -> Result<Store> {
+    let field = |key: &str| doc.stamped(&DOC_ROOT, key).map(|v| v.current.value);
+    let text = |key: &str| {
+        field(key)
+            .as_ref()
+            .and_then(scalar_str)
+            .ok_or_else(|| doc.missing(key))
+    };
+    let float = |key: &str| {
+        field(key)
+            .as_ref()
+            .and_then(scalar_f64)
+            .ok_or_else(|| doc.missing(key))
+    };
+    let flag = |key: &str| match field(key) {
+        Some(Scalar::Boolean(b)) => Ok(b),
+        _ => Err(doc.missing(key)),
+    };
+    let bad = |e: Error| Error::corrupt(doc.id.as_str(), e.to_string());
+    Ok(Store {
+        id: doc.id.clone(),
+        licence: text("licence")?,
+        name: text("name")?,
+        owner: text("owner")?,
+        phone: text("phone")?,
+        address: text("address")?,
+        location: GeoPoint {
+            lat: float("lat")?,
+            lng: float("lng")?,
+        },
+        geofence_m: float("geofence_m")?,
+        format: StoreFormat::parse(&text("format")?).map_err(bad)?,
+        market: MarketType::parse(&text("market")?).map_err(bad)?,
+        size: StoreSize::parse(&text("size")?).map_err(bad)?,
+        tier: ValueTier::parse(&text("tier")?).map_err(bad)?,
+        monthly_volume: field("monthly_volume")
+            .as_ref()
+            .and_then(scalar_i64)
+            .ok_or_else(|| doc.missing("monthly_volume"))?,
+        demo_street: flag("demo_street")?,
+        functional_terminal: flag("functional")?,
+        rating: match field("rating").as_ref().and_then(scalar_str) {
+            Some(code) => Some(TerminalRating::parse(&code).map_err(bad)?),
+            None => None,
+        },
+        territory: text("territory")?,
+    })
+}
+
+pub(crate) fn index(tx: &Transaction<'_>, doc: &Doc) -> Result<()> {
+    let s = read(doc)?;
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO store_index (id, licence, name, format, market, size, tier, demo_street,
+         functional, rating, territory, lat, lng, geofence_m) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
+    )?
+    .execute(params![
+        s.id.as_str(),
+        s.licence,
+        s.name,
+        s.format.code(),
+        s.market.code(),
+        s.size.code(),
+        s.tier.code(),
+        s.demo_street,
+        s.functional_terminal,
+        s.rating.map(TerminalRating::code),
+        s.territory,
+        s.location.lat,
+        s.location.lng,
+        s.geofence_m,
+    ])?;
+    Ok(())
+}
+
+/// What a visit copies from the store's index when it is created.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct StoreFacts {
+    pub location: GeoPoint,
+    pub geofence_m: f64,
+    pub market: MarketType,
+}
+
+/// Looks a store up in the index; `field` names the input in the error when it is unknown.
+pub(crate) fn store_facts(conn: &Connection, field: &str, id: &DocId) -> Result<StoreFacts> {
+    let row: Option<(f64, f64, f64, String)> = conn
+        .prepare_cached("SELECT lat, lng, geofence_m, market FROM store_index WHERE id = ?1")?
+        .query_row([id.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()?;
+    match row {
+        Some((lat, lng, geofence_m, market)) => Ok(StoreFacts {
+            location: GeoPoint { lat, lng },
+            geofence_m,
+            market: MarketType::parse(&market)?,
+        }),
+        None => Err(Error::invalid(field, format!("unknown store `{id}`"))),
+    }
+}
+
+fn store_by_licence(conn: &Connection, licence: &str) -> Result<Option<DocId>> {
+    let id: Option<String> = conn
+        .prepare_cached("SELECT id FROM store_index WHERE licence = ?1")?
+        .query_row([licence], |r| r.get(0))
+        .optional()?;
+    id.map(|s| DocId::parse("id", &s)).transpose()
+}
+
+fn validate_text(field: &str, value: &str) -> Result<()> {
+    if value.trim().is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    Ok(())
+}
+
+fn validate_phone(phone: &str) -> Result<()> {
+    let digits = phone.chars().filter(char::is_ascii_digit).count();
+    let allowed = phone
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ' | '(' | ')'));
+    if !phone.is_empty() && (!allowed || !(5..=20).contains(&digits)) {
+        return Err(Error::invalid(
+            "phone",
+            format!("`{phone}` is not a phone number"),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_geofence(metres: f64) -> Result<f64> {
+    if !metres.is_finite() || !(10.0..=5_000.0).contains(&metres) {
+        return Err(Error::invalid(
+            "geofence_m",
+            format!("`{metres}` must be between 10 and 5000 metres"),
+        ));
+    }
+    Ok(metres)
+}
+
+fn validate_volume(cartons: i64) -> Result<()> {
+    if cartons < 0 {
+        return Err(Error::invalid(
+            "monthly_volume",
+            format!("`{cartons}` cartons must not be negative"),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_rating(functional: bool, rating: Option<TerminalRating>) -> Result<()> {
+    if !functional && rating.is_some() {
+        return Err(Error::invalid(
+            "rating",
+            "only a functional terminal has a quarterly rating",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,184 @@
+//! Time as the field records it, and the district's calendar.
+//!
+//! Documents store instants as milliseconds since the Unix epoch (UTC) from the device's
+//! clock. Rules are about local days, ISO weeks, months and working hours, so they go
+//! through a [`FieldCalendar`] that knows the district's UTC offset and working hours.
+
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveTime, TimeZone, Weekday};
+
+use crate::error::{Error, Result};
+
+/// An instant: milliseconds since 1970-01-01T00:00:00Z.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// The device's clock now.
+    pub fn now() -> Self {
+        Timestamp(chrono::Utc::now().timestamp_millis())
+    }
+
+    pub fn millis(self) -> i64 {
+        self.0
+    }
+
+    pub fn plus_hours(self, hours: i64) -> Self {
+        Timestamp(self.0 + hours * 3_600_000)
+    }
+
+    /// Parses RFC 3339 (`2026-11-23T09:30:00+08:00`); handy in tests and imports.
+    pub fn parse(field: &str, text: &str) -> Result<Self> {
+        DateTime::parse_from_rfc3339(text)
+            .map(|t| Timestamp(t.timestamp_millis()))
+            .map_err(|e| Error::invalid(field, format!("`{text}` is not an RFC 3339 time: {e}")))
+    }
+}
+
+/// The district's calendar: its UTC offset (China: +08:00) and working hours.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldCalendar {
+    pub utc_offset: FixedOffset,
+    pub work_starts: NaiveTime,
+    pub work_ends: NaiveTime,
+}
+
+impl Default for FieldCalendar {
+    /// Decided: UTC+8, working hours 08:30–17:30, Monday to Friday.
+    fn default() -> Self {
+        FieldCalendar {
+            utc_offset: FixedOffset::east_opt(8 * 3600)
+                .unwrap_or(FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!())),
+            work_starts: NaiveTime::from_hms_opt(8, 30, 0).unwrap_or_default(),
+            work_ends: NaiveTime::from_hms_opt(17, 30, 0).unwrap_or_default(),
+        }
+    }
+}
+
+impl FieldCalendar {
+    pub fn local(&self, t: Timestamp) -> DateTime<FixedOffset> {
+        self.utc_offset
+            .timestamp_millis_opt(t.0)
+            .single()
+            .unwrap_or_else(|| {
+                // Out of chrono's range (±262,000 years): clamp instead of panicking.
+                self.utc_offset
+                    .timestamp_millis_opt(0)
+                    .single()
+                    .unwrap_or_default()
+            })
+    }
+
+    /// The local calendar day of an instant.
+    pub fn date(&self, t: Timestamp) -> NaiveDate {
+        self.local(t).date_naive()
+    }
+
+    /// The first instant of a local day.
+    pub fn start_of(&self, day: NaiveDate) -> Timestamp {
+        let midnight = day.and_time(NaiveTime::MIN);
+        Timestamp(
+            (midnight - Duration::seconds(i64::from(self.utc_offset.local_minus_utc())))
+                .and_utc()
+                .timestamp_millis(),
+        )
+    }
+
+    /// Monday of the ISO week holding `day`.
+    pub fn week_start(day: NaiveDate) -> NaiveDate {
+        day - Duration::days(i64::from(day.weekday().num_days_from_monday()))
+    }
+
+    /// The first day of `day`'s month.
+    pub fn month_start(day: NaiveDate) -> NaiveDate {
+        day.with_day(1).unwrap_or(day)
+    }
+
+    /// The first day of the month after `day`'s.
+    pub fn next_month_start(day: NaiveDate) -> NaiveDate {
+        let first = Self::month_start(day);
+        first
+            .checked_add_months(chrono::Months::new(1))
+            .unwrap_or(first)
+    }
+
+    pub fn is_working_day(day: NaiveDate) -> bool {
+        !matches!(day.weekday(), Weekday::Sat | Weekday::Sun)
+    }
+
+    /// Whether `t` falls inside working hours on a working day.
+    pub fn in_working_hours(&self, t: Timestamp) -> bool {
+        let local = self.local(t);
+        let time = local.time();
+        Self::is_working_day(local.date_naive())
+            && time >= self.work_starts
+            && time < self.work_ends
+    }
+
+    /// The end of the `n`th working day after the day of `t` (R9's "within 3 working days"):
+    /// the deadline falls at local midnight closing that day. Public holidays are not known
+    /// to the core (decided: Monday to Friday are working days).
+    pub fn after_working_days(&self, t: Timestamp, n: u32) -> Timestamp {
+        let mut day = self.date(t);
+        let mut left = n;
+        // Bounded: n working days are at most n + 2·(n/5 + 1) calendar days away.
+        for _ in 0..(n as usize * 2 + 8) {
+            if left == 0 {
+                break;
+            }
+            day = day.succ_opt().unwrap_or(day);
+            if Self::is_working_day(day) {
+                left -= 1;
+            }
+        }
+        self.start_of(day.succ_opt().unwrap_or(day))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: &str) -> Timestamp {
+        Timestamp::parse("t", s).expect("valid time")
+    }
+
+    #[test]
+    fn local_dates_follow_the_district_offset_not_utc() {
+        let cal = FieldCalendar::default();
+        // 23:30 UTC on Sunday is already Monday 07:30 in UTC+8.
+        let t = ts("2026-11-22T23:30:00Z");
+        assert_eq!(
+            cal.date(t),
+            NaiveDate::from_ymd_opt(2026, 11, 23).expect("date")
+        );
+        assert_eq!(cal.start_of(cal.date(t)), ts("2026-11-23T00:00:00+08:00"));
+    }
+
+    #[test]
+    fn working_hours_exclude_weekends_and_evenings() {
+        let cal = FieldCalendar::default();
+        assert!(cal.in_working_hours(ts("2026-11-23T08:30:00+08:00")));
+        assert!(!cal.in_working_hours(ts("2026-11-23T17:30:00+08:00")));
+        assert!(!cal.in_working_hours(ts("2026-11-22T10:00:00+08:00")));
+    }
+
+    #[test]
+    fn three_working_days_from_a_friday_end_on_wednesday_night() {
+        let cal = FieldCalendar::default();
+        let friday = ts("2026-11-27T15:00:00+08:00");
+        assert_eq!(
+            cal.after_working_days(friday, 3),
+            ts("2026-12-03T00:00:00+08:00")
+        );
+    }
+
+    #[test]
+    fn iso_weeks_start_on_monday_across_a_year_boundary() {
+        // 2027-01-01 is a Friday; its ISO week starts on Monday 2026-12-28.
+        let day = NaiveDate::from_ymd_opt(2027, 1, 1).expect("date");
+        assert_eq!(
+            FieldCalendar::week_start(day),
+            NaiveDate::from_ymd_opt(2026, 12, 28).expect("date")
+        );
+    }
+}
