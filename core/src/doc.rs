@@ -145,21 +145,19 @@ impl Doc {
         Ok(doc)
     }
 
-    /// A document received whole from a peer (its kind read from its own header).
-    pub(crate) fn from_bytes(bytes: &[u8], actor: &ActorId) -> Result<Doc> {
-        let am = AutoCommit::load(bytes)
-            .map_err(|e| Error::invalid("document", format!("not an automerge document: {e}")))?;
-        let id_text =
-            read_str(&am, &ROOT, "id").ok_or_else(|| Error::invalid("document", "has no `id`"))?;
-        let id = DocId::parse("document.id", &id_text)?;
-        let kind_text = read_str(&am, &ROOT, "kind")
-            .ok_or_else(|| Error::invalid("document", "has no `kind`"))?;
+    /// A document this device does not have yet, built from a peer's changes (its kind
+    /// read from its own header, which must name `id`).
+    pub(crate) fn from_changes(id: &DocId, changes: Vec<automerge::Change>, actor: &ActorId) -> Result<Doc> {
+        let mut am = AutoCommit::new().with_actor(actor.clone());
+        am.apply_changes(changes)?;
+        let incomplete = || Error::invalid("changes", format!("they do not hold the creation of `{id}`"));
+        let header_id = read_str(&am, &ROOT, "id").ok_or_else(incomplete)?;
+        if header_id != id.as_str() {
+            return Err(Error::invalid("changes", format!("they belong to document `{header_id}`, not `{id}`")));
+        }
+        let kind_text = read_str(&am, &ROOT, "kind").ok_or_else(incomplete)?;
         let kind = DocKind::parse(&kind_text)?;
-        let doc = Doc {
-            id,
-            kind,
-            am: am.with_actor(actor.clone()),
-        };
+        let doc = Doc { id: id.clone(), kind, am };
         doc.check_header()?;
         Ok(doc)
     }
@@ -404,9 +402,10 @@ impl Doc {
 
     // ---- history -------------------------------------------------------------------------
 
-    /// Every change, oldest first, with who made it and what it did.
+    /// Every change in causal order (a change after everything it built on), with who made
+    /// it and what it did. Device clocks drift, so the order is not sorted by `at`.
     pub(crate) fn history(&mut self) -> Vec<HistoryEntry> {
-        let mut entries: Vec<HistoryEntry> = self
+        self
             .am
             .get_changes_meta(&[])
             .into_iter()
@@ -429,9 +428,7 @@ impl Doc {
                     what,
                 }
             })
-            .collect();
-        entries.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.change.cmp(&b.change)));
-        entries
+            .collect()
     }
 
     /// The document as it was at the end of `at`: every change made at or before `at` by its

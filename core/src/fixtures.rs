@@ -65,3 +65,33 @@ impl ManualClock {
         Arc::new(move || Timestamp(inner.load(Ordering::SeqCst)))
     }
 }
+
+/// Opens a device's store at `path` for `user`, with a [`ManualClock`] set to `start`.
+pub fn device(path: impl AsRef<std::path::Path>, user: &str, start: Timestamp) -> crate::Result<(crate::LocalStore, ManualClock)> {
+    let clock = ManualClock::starting_at(start);
+    let options = crate::StoreOptions { clock: clock.clock(), ..crate::StoreOptions::default() };
+    let identity = crate::DeviceIdentity::new(user, format!("{user}-phone"));
+    Ok((crate::LocalStore::open(path, identity, options)?, clock))
+}
+
+/// Parses an RFC 3339 time written in a test or a demo script; panics on a typo there.
+pub fn at(rfc3339: &str) -> Timestamp {
+    match Timestamp::parse("time", rfc3339) {
+        Ok(t) => t,
+        Err(e) => panic!("fixture time {rfc3339}: {e}"),
+    }
+}
+
+/// Copies every document `from` has into `to` (both ways gives two devices the same
+/// documents), as a sync would; returns how many documents were sent.
+pub fn exchange(from: &crate::LocalStore, to: &crate::LocalStore) -> crate::Result<usize> {
+    let mut sent = 0;
+    for kind in crate::DocKind::ALL {
+        for id in from.document_ids(kind)? {
+            let bytes = from.export_changes(&id, &[])?;
+            to.merge_changes(&id, &bytes)?;
+            sent += 1;
+        }
+    }
+    Ok(sent)
+}

@@ -17,6 +17,15 @@ impl DocId {
         DocId(uuid::Uuid::now_v7().hyphenated().to_string())
     }
 
+    /// The id of the one document of `kind` that belongs to `parent` (the shelf display of
+    /// a store): every device derives the same id, so two phones that start it offline
+    /// start the same document and their edits merge instead of making two.
+    pub fn derived(kind: DocKind, parent: &DocId) -> Self {
+        const NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6a1e_55c0_f1e1_d5f0_8d2b_0c0f_1e1d_5a11);
+        let name = format!("{}/{}", kind.as_str(), parent.as_str());
+        DocId(uuid::Uuid::new_v5(&NAMESPACE, name.as_bytes()).hyphenated().to_string())
+    }
+
     /// Parses an id received from an app or a peer; `field` names it in the error.
     pub fn parse(field: &str, text: &str) -> Result<Self> {
         uuid::Uuid::try_parse(text)

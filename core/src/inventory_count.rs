@@ -1,10 +1,311 @@
-//! (being written)
+//! The inventory count document: one per counting session in a store (R3).
+//!
+//! Lines hold a sku's book quantity (账面, from the system) and its counted quantity (实际
+//! 库存). Two people may count different shelves at once: their lines merge; if both count
+//! the same sku concurrently, both values are kept and shown as a conflict. A finished
+//! count is closed to edits. The error rate of a count is Σ|book − counted| ÷ Σ book over
+//! its lines, computed in exact integers; a book total of 0 makes it undefined.
 
-use rusqlite::Transaction;
+use std::collections::{HashMap, HashSet};
 
-use crate::doc::Doc;
-use crate::error::Result;
+use rusqlite::{Transaction, params};
 
-pub(crate) fn index(_tx: &Transaction<'_>, _doc: &Doc) -> Result<()> {
+use crate::doc::{DOC_ROOT, Doc, HydrateValue, Versions, empty_map, scalar_i64, str_value};
+use crate::error::{Error, Result};
+use crate::ids::{DocId, DocKind};
+use crate::local_store::LocalStore;
+use crate::retail_store::store_facts;
+use crate::shelf_display::validate_sku;
+use crate::time::Timestamp;
+
+/// A line given when a count starts or a sku is added.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewCountLine {
+    pub sku: String,
+    pub name: String,
+    /// The book quantity, in packs or cartons as the district counts.
+    pub book: i64,
+}
+
+/// What the app gives to start a count.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewInventoryCount {
+    pub store_id: DocId,
+    pub lines: Vec<NewCountLine>,
+}
+
+/// One line as read back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CountLine {
+    pub sku: String,
+    pub name: String,
+    pub book: i64,
+    /// Every counted value (several when two people counted it concurrently).
+    pub counted: Option<Versions<i64>>,
+}
+
+impl CountLine {
+    /// counted − book, by the current counted value.
+    pub fn variance(&self) -> Option<i64> {
+        self.counted.as_ref().map(|c| c.value() - self.book)
+    }
+}
+
+/// R3's error rate of a count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorRate {
+    /// Σ book is 0: no rate can be computed, and the count is reported so.
+    Undefined,
+    /// Σ|book − counted| over Σ book.
+    Rate { abs_diff: i64, book_total: i64 },
+}
+
+impl ErrorRate {
+    pub fn of(lines: impl IntoIterator<Item = (i64, i64)>) -> ErrorRate {
+        let (mut abs_diff, mut book_total) = (0i64, 0i64);
+        for (book, counted) in lines {
+            abs_diff = abs_diff.saturating_add((book - counted).abs());
+            book_total = book_total.saturating_add(book);
+        }
+        if book_total == 0 { ErrorRate::Undefined } else { ErrorRate::Rate { abs_diff, book_total } }
+    }
+
+    /// As a fraction (0.1 is 10%), when defined.
+    pub fn ratio(self) -> Option<f64> {
+        match self {
+            ErrorRate::Undefined => None,
+            ErrorRate::Rate { abs_diff, book_total } => Some(abs_diff as f64 / book_total as f64),
+        }
+    }
+
+    /// R3: more than 10% is a violation; exactly 10% is not. Compared in integers.
+    pub fn exceeds_limit(self) -> bool {
+        match self {
+            ErrorRate::Undefined => false,
+            ErrorRate::Rate { abs_diff, book_total } => {
+                i128::from(abs_diff) * 100 > i128::from(book_total) * i128::from(crate::rules::MAX_COUNT_ERROR_PERCENT)
+            }
+        }
+    }
+}
+
+/// An inventory count as read from its document.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InventoryCount {
+    pub id: DocId,
+    pub store_id: DocId,
+    pub started_by: String,
+    pub started_at: Timestamp,
+    /// Who finished it and when.
+    pub finished: Option<(String, Timestamp)>,
+    pub lines: Vec<CountLine>,
+}
+
+impl InventoryCount {
+    /// The error rate over the lines counted so far (all of them, once finished).
+    pub fn error_rate(&self) -> ErrorRate {
+        ErrorRate::of(self.lines.iter().filter_map(|l| l.counted.as_ref().map(|c| (l.book, *c.value()))))
+    }
+}
+
+impl LocalStore {
+    /// Starts a count in a store. Refuses an unknown store, a duplicated or empty sku and a
+    /// negative book quantity.
+    pub fn create_inventory_count(&self, new: NewInventoryCount) -> Result<DocId> {
+        let mut seen = HashSet::new();
+        for line in &new.lines {
+            validate_line(line)?;
+            if !seen.insert(line.sku.as_str()) {
+                return Err(Error::invalid("lines", format!("`{}` is listed twice", line.sku)));
+            }
+        }
+        self.create_doc(DocKind::InventoryCount, |conn, stamp| {
+            store_facts(conn, "store_id", &new.store_id)?;
+            let book: HashMap<&str, HydrateValue> =
+                new.lines.iter().map(|l| (l.sku.as_str(), HydrateValue::from(l.book))).collect();
+            let names: HashMap<&str, HydrateValue> =
+                new.lines.iter().map(|l| (l.sku.as_str(), str_value(&l.name))).collect();
+            Ok(HashMap::from([
+                ("store_id", str_value(new.store_id.as_str())),
+                ("started_by", str_value(&stamp.by)),
+                ("started_at", HydrateValue::from(stamp.at.0)),
+                ("book", HydrateValue::from(book)),
+                ("names", HydrateValue::from(names)),
+                ("counted", empty_map()),
+            ]))
+        })
+    }
+
+    /// Reads a count.
+    pub fn inventory_count(&self, id: &DocId) -> Result<InventoryCount> {
+        self.read_doc(id, DocKind::InventoryCount, read)
+    }
+
+    /// Adds a sku to an unfinished count (a product found on the shelf but not in the book
+    /// list has book 0).
+    pub fn add_count_line(&self, id: &DocId, line: NewCountLine) -> Result<()> {
+        validate_line(&line)?;
+        self.edit_doc(id, DocKind::InventoryCount, &format!("add line {}", line.sku), |doc, _, _| {
+            refuse_if_finished(doc)?;
+            let book = doc.container(&DOC_ROOT, "book")?;
+            if doc.i64(&book, &line.sku).is_some() {
+                return Err(Error::invalid("sku", format!("`{}` is already a line of this count", line.sku)));
+            }
+            doc.put(&book, &line.sku, line.book)?;
+            let names = doc.container(&DOC_ROOT, "names")?;
+            doc.put(&names, &line.sku, line.name.as_str())
+        })
+    }
+
+    /// Records the counted quantity of one sku (the common single edit during a count).
+    pub fn set_counted(&self, id: &DocId, sku: &str, counted: i64) -> Result<()> {
+        self.set_counted_many(id, &[(sku.to_owned(), counted)])
+    }
+
+    /// Records several counted quantities in one change.
+    pub fn set_counted_many(&self, id: &DocId, counts: &[(String, i64)]) -> Result<()> {
+        for (sku, qty) in counts {
+            if *qty < 0 {
+                return Err(Error::invalid(
+                    format!("counted.{sku}"),
+                    format!("count for `{sku}` must not be negative (got `{qty}`)"),
+                ));
+            }
+        }
+        let what = match counts {
+            [(sku, qty)] => format!("count {sku} = {qty}"),
+            _ => format!("count {} lines", counts.len()),
+        };
+        self.edit_doc(id, DocKind::InventoryCount, &what, |doc, stamp, _| {
+            refuse_if_finished(doc)?;
+            let book = doc.obj(&DOC_ROOT, "book").ok_or_else(|| doc.missing("book"))?;
+            let counted = doc.container(&DOC_ROOT, "counted")?;
+            for (sku, qty) in counts {
+                if doc.i64(&book, sku).is_none() {
+                    return Err(Error::invalid("sku", format!("`{sku}` is not a line of this count")));
+                }
+                doc.put_stamped(&counted, sku, *qty, stamp)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Closes the count. Refuses while a line has no counted quantity, so an error rate
+    /// can never be improved by leaving a line out.
+    pub fn finish_count(&self, id: &DocId) -> Result<()> {
+        self.edit_doc(id, DocKind::InventoryCount, "finish", |doc, stamp, _| {
+            refuse_if_finished(doc)?;
+            let count = read(doc)?;
+            if let Some(line) = count.lines.iter().find(|l| l.counted.is_none()) {
+                return Err(Error::invalid("lines", format!("`{}` has no counted quantity yet", line.sku)));
+            }
+            doc.put_stamped(&DOC_ROOT, "finished", true, stamp)
+        })
+    }
+
+    /// Counts of a store, newest first.
+    pub fn inventory_counts_of_store(&self, store_id: &DocId) -> Result<Vec<DocId>> {
+        let inner = self.lock()?;
+        let mut stmt =
+            inner.conn.prepare_cached("SELECT id FROM count_index WHERE store_id = ?1 ORDER BY started_at DESC")?;
+        let ids = stmt.query_map([store_id.as_str()], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        ids.iter().map(|s| DocId::parse("id", s)).collect()
+    }
+}
+
+fn validate_line(line: &NewCountLine) -> Result<()> {
+    validate_sku(&line.sku)?;
+    if line.book < 0 {
+        return Err(Error::invalid(
+            format!("book.{}", line.sku),
+            format!("book quantity for `{}` must not be negative (got `{}`)", line.sku, line.book),
+        ));
+    }
     Ok(())
+}
+
+fn refuse_if_finished(doc: &Doc) -> Result<()> {
+    if doc.stamped(&DOC_ROOT, "finished").is_some() {
+        return Err(Error::invalid("count", format!("count `{}` is finished", doc.id)));
+    }
+    Ok(())
+}
+
+pub(crate) fn read(doc: &Doc) -> Result<InventoryCount> {
+    let book = doc.obj(&DOC_ROOT, "book").ok_or_else(|| doc.missing("book"))?;
+    let names = doc.obj(&DOC_ROOT, "names");
+    let counted = doc.obj(&DOC_ROOT, "counted");
+    let mut lines: Vec<CountLine> = doc
+        .keys(&book)
+        .into_iter()
+        .map(|sku| CountLine {
+            book: doc.i64(&book, &sku).unwrap_or(0),
+            name: names.as_ref().and_then(|n| doc.str(n, &sku)).unwrap_or_default(),
+            counted: counted
+                .as_ref()
+                .and_then(|c| doc.stamped(c, &sku))
+                .map(|v| v.map(|s| scalar_i64(&s).unwrap_or(0))),
+            sku,
+        })
+        .collect();
+    lines.sort_by(|a, b| a.sku.cmp(&b.sku));
+    Ok(InventoryCount {
+        id: doc.id.clone(),
+        store_id: DocId::parse("store_id", &doc.req_str(&DOC_ROOT, "store_id")?)?,
+        started_by: doc.req_str(&DOC_ROOT, "started_by")?,
+        started_at: doc.time(&DOC_ROOT, "started_at").ok_or_else(|| doc.missing("started_at"))?,
+        finished: doc.stamped(&DOC_ROOT, "finished").map(|v| (v.current.by, v.current.at)),
+        lines,
+    })
+}
+
+pub(crate) fn index(tx: &Transaction<'_>, doc: &Doc) -> Result<()> {
+    let count = read(doc)?;
+    let (abs_diff, book_total) = match count.error_rate() {
+        ErrorRate::Undefined => (0, 0),
+        ErrorRate::Rate { abs_diff, book_total } => (abs_diff, book_total),
+    };
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO count_index (id, store_id, started_at, finished_at, lines, book_total, abs_diff_total)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        count.id.as_str(),
+        count.store_id.as_str(),
+        count.started_at.0,
+        count.finished.as_ref().map(|f| f.1.0),
+        count.lines.len() as i64,
+        book_total,
+        abs_diff,
+    ])?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorRate;
+
+    #[test]
+    fn exactly_ten_percent_is_within_the_limit_and_a_hair_more_is_not() {
+        let at_limit = ErrorRate::of([(60, 54), (40, 36)]); // 10 of 100
+        assert_eq!(at_limit, ErrorRate::Rate { abs_diff: 10, book_total: 100 });
+        assert!(!at_limit.exceeds_limit());
+        let over = ErrorRate::of([(1000, 899)]); // 10.1%
+        assert!(over.exceeds_limit());
+    }
+
+    #[test]
+    fn surpluses_and_shortages_do_not_cancel_out() {
+        let rate = ErrorRate::of([(50, 60), (50, 40)]);
+        assert_eq!(rate, ErrorRate::Rate { abs_diff: 20, book_total: 100 });
+        assert!(rate.exceeds_limit());
+    }
+
+    #[test]
+    fn a_count_whose_book_total_is_zero_has_an_undefined_rate() {
+        let rate = ErrorRate::of([(0, 5)]);
+        assert_eq!(rate, ErrorRate::Undefined);
+        assert!(!rate.exceeds_limit());
+        assert_eq!(rate.ratio(), None);
+    }
 }

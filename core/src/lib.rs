@@ -21,12 +21,17 @@ mod ids;
 mod inventory_count;
 mod local_store;
 mod retail_store;
+mod rules;
 mod scorecard;
 mod shelf_display;
 mod task;
 mod time;
 mod visit;
 
+pub use complaint::{
+    ClockState, Complaint, ComplaintClocks, ComplaintEvent, ComplaintKind, EventRecord,
+    NewComplaint,
+};
 pub use doc::{DOC_SCHEMA_VERSION, HistoryEntry, Stamp, Versions, Written};
 pub use error::{Error, Result};
 pub use geo::{DEFAULT_GEOFENCE_M, GeoPoint, GpsFix};
@@ -36,6 +41,19 @@ pub use retail_store::{
     MarketType, NewStore, STORE_FIELDS, Store, StoreClassification, StoreContact, StoreFormat,
     StoreSize, TerminalRating, ValueTier,
 };
+pub use inventory_count::{CountLine, ErrorRate, InventoryCount, NewCountLine, NewInventoryCount};
+pub use rules::{
+    CountFinding, DEFAULT_MIN_MONTHLY_VISITS, FollowUp, FollowUpAction, MAX_COUNT_ERROR_PERCENT,
+    MAX_MISSING_PRICE_TAGS, MonthlyVisits, PriceTagFinding, StoreDue,
+};
+pub use scorecard::{
+    Acknowledgement, NewScorecard, ScoreDimension, ScoreWeights, Scorecard, ScorecardOutcome,
+};
+pub use shelf_display::{
+    DisplayCheck, DisplayProduct, DisplayStandard, NewProductZone, ProductOnDisplay, ShelfDisplay, StandardCheck,
+    Verdict,
+};
+pub use task::{NewTask, Task, TaskDue, TaskOrigin, TaskState};
 pub use time::{FieldCalendar, Timestamp};
 pub use visit::{
     CheckPoint, NewVisit, PhotoRef, RecordedCheckPoint, TrainingActivity, Visit, VisitComment,

@@ -106,26 +106,30 @@ impl LocalStore {
         if identity.user_id.trim().is_empty() {
             return Err(Error::invalid("identity.user_id", "must not be empty"));
         }
-        let mut conn = Connection::open(&path)?;
-        conn.busy_timeout(std::time::Duration::from_millis(0))?;
-        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let locked = |e: rusqlite::Error| match e {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DatabaseBusy => {
+                Error::Locked { path: path.display().to_string() }
+            }
+            other => Error::Sqlite(other),
+        };
+        let relock = |e: Error| match e {
+            Error::Sqlite(inner) => locked(inner),
+            other => other,
+        };
+        let mut conn = Connection::open(&path).map_err(locked)?;
+        conn.busy_timeout(std::time::Duration::from_millis(0)).map_err(locked)?;
+        for (pragma, value) in [
+            ("locking_mode", "EXCLUSIVE"),
+            ("journal_mode", "WAL"),
+            ("synchronous", "FULL"),
+            ("foreign_keys", "ON"),
+        ] {
+            conn.pragma_update(None, pragma, value).map_err(locked)?;
+        }
         // Take the exclusive lock now, so a second opener fails here and not mid-edit.
-        conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;")
-            .map_err(|e| match e {
-                rusqlite::Error::SqliteFailure(f, _)
-                    if f.code == rusqlite::ErrorCode::DatabaseBusy =>
-                {
-                    Error::Locked {
-                        path: path.display().to_string(),
-                    }
-                }
-                other => Error::Sqlite(other),
-            })?;
-        migrate::migrate(&mut conn)?;
-        let actor = load_or_make_actor(&conn)?;
+        conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;").map_err(locked)?;
+        migrate::migrate(&mut conn).map_err(relock)?;
+        let actor = load_or_make_actor(&conn).map_err(relock)?;
         Ok(LocalStore {
             path,
             identity,
@@ -197,10 +201,22 @@ impl LocalStore {
         kind: DocKind,
         build: impl FnOnce(&Connection, &Stamp) -> Result<HashMap<&'static str, HydrateValue>>,
     ) -> Result<DocId> {
+        self.create_doc_with_id(kind, DocId::new(), build)
+    }
+
+    /// As [`create_doc`](Self::create_doc), with an id chosen by the caller (a derived id).
+    pub(crate) fn create_doc_with_id(
+        &self,
+        kind: DocKind,
+        id: DocId,
+        build: impl FnOnce(&Connection, &Stamp) -> Result<HashMap<&'static str, HydrateValue>>,
+    ) -> Result<DocId> {
         let mut inner = self.lock()?;
         let stamp = self.stamp(&inner);
         let fields = build(&inner.conn, &stamp)?;
-        let id = DocId::new();
+        if inner.stored_kind(&id).is_ok() {
+            return Err(Error::invalid("id", format!("{kind} `{id}` exists already")));
+        }
         let mut doc = Doc::create(id.clone(), kind, &inner.actor, fields, &stamp)?;
         let snapshot = doc.am.save();
         let heads = heads_blob(&doc.heads());
@@ -315,8 +331,8 @@ impl LocalStore {
     }
 
     /// The changes of a document that are not reachable from `since` (hex heads; empty:
-    /// the whole document), as bytes another device can merge.
-    pub fn export_changes(&self, id: &DocId, since: &[String]) -> Result<Vec<u8>> {
+    /// the whole document), one encoded Automerge change each, oldest first.
+    pub fn export_changes(&self, id: &DocId, since: &[String]) -> Result<Vec<Vec<u8>>> {
         let since = since
             .iter()
             .map(|h| {
@@ -327,48 +343,40 @@ impl LocalStore {
         let mut inner = self.lock()?;
         let kind = inner.stored_kind(id)?;
         let mut doc = inner.take_doc(id, kind)?;
-        let bytes = doc.am.save_after(&since);
+        let changes = doc.am.get_changes(&since).into_iter().map(|mut c| c.bytes().into_owned()).collect();
         inner.cache.put(doc);
-        Ok(bytes)
+        Ok(changes)
     }
 
-    /// Merges changes made elsewhere (by [`export_changes`](Self::export_changes) or a
-    /// server) into document `id`, creating it if this device does not have it yet. Merged
-    /// changes are not local edits: they add nothing to the outbox.
-    pub fn merge_changes(&self, id: &DocId, bytes: &[u8]) -> Result<()> {
+    /// Merges changes made elsewhere (by [`export_changes`](Self::export_changes) on another
+    /// device, or a server) into document `id`, creating it if this device does not have
+    /// it yet. Every change must parse and every dependency must be present, or nothing is
+    /// merged. Merged changes are not local edits: they add nothing to the outbox.
+    pub fn merge_changes(&self, id: &DocId, changes: &[Vec<u8>]) -> Result<()> {
+        let parsed = changes
+            .iter()
+            .enumerate()
+            .map(|(i, bytes)| {
+                automerge::Change::try_from(bytes.as_slice())
+                    .map_err(|e| Error::invalid("changes", format!("change {i} of `{id}` is not an automerge change: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let mut inner = self.lock()?;
-        let exists = inner.stored_kind(id).ok();
-        let mut doc = match exists {
+        let existing = inner.stored_kind(id).ok();
+        let mut doc = match existing {
             Some(kind) => inner.take_doc(id, kind)?,
-            None => {
-                let doc = Doc::from_bytes(bytes, &inner.actor)?;
-                if &doc.id != id {
-                    return Err(Error::invalid(
-                        "changes",
-                        format!("they belong to document `{}`, not `{id}`", doc.id),
-                    ));
-                }
-                let now = (inner.clock)();
-                let mut doc = doc;
-                let snapshot = doc.am.save();
-                let heads = heads_blob(&doc.heads());
-                let tx = inner.conn.transaction()?;
-                tx.execute(
-                    "INSERT INTO documents (id, kind, store_id, snapshot, heads, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![id.as_str(), doc.kind.as_str(), index::store_of(&doc), snapshot, heads, now.0],
-                )?;
-                index::reindex(&tx, &doc)?;
-                tx.commit()?;
-                inner.cache.put(doc);
-                return Ok(());
-            }
+            None => Doc::from_changes(id, parsed.clone(), &inner.actor)?,
         };
-        let before = doc.heads();
-        if let Err(e) = doc.am.load_incremental(bytes) {
-            // The in-memory document may hold part of the bytes: drop it, disk is the truth.
+        let before = if existing.is_some() { doc.heads() } else { Vec::new() };
+        if existing.is_some() {
+            // On any failure below `doc` is dropped: disk still holds the document as it was.
+            doc.am.apply_changes(parsed)?;
+        }
+        let missing = doc.am.get_missing_deps(&[]);
+        if let Some(hash) = missing.first() {
             return Err(Error::invalid(
                 "changes",
-                format!("not automerge changes of `{id}`: {e}"),
+                format!("they depend on change `{hash}` of `{id}`, which this device does not have"),
             ));
         }
         if doc.heads() == before {
@@ -376,7 +384,19 @@ impl LocalStore {
             return Ok(());
         }
         let now = (inner.clock)();
-        inner.persist(&mut doc, now, false)?;
+        if existing.is_some() {
+            inner.persist(&mut doc, now, false)?;
+        } else {
+            let snapshot = doc.am.save();
+            let heads = heads_blob(&doc.heads());
+            let tx = inner.conn.transaction()?;
+            tx.execute(
+                "INSERT INTO documents (id, kind, store_id, snapshot, heads, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id.as_str(), doc.kind.as_str(), index::store_of(&doc), snapshot, heads, now.0],
+            )?;
+            index::reindex(&tx, &doc)?;
+            tx.commit()?;
+        }
         inner.cache.put(doc);
         Ok(())
     }

@@ -1,10 +1,412 @@
-//! (being written)
+//! The shelf display document: one per store, long-lived, checked by everyone who visits.
+//!
+//! The account manager checks it daily on the demo street, the market team weekly, a
+//! supervisor monthly (R5). Each check records the R6 standards as pass / fail / n.a. with
+//! a note, and the products on display with whether each has its price tag (R2).
+//!
+//! Everything lives in stamped entries at the document's root (`standard.<code>`,
+//! `product.<sku>`, `new_product_zone`) and the id is derived from the store's id, so two
+//! phones that start a store's display offline start the *same* document and their checks
+//! merge. Two verdicts on one standard made concurrently are both kept and shown as a
+//! conflict; the history answers "what did this shelf look like on date X, and who
+//! changed what".
 
-use rusqlite::Transaction;
+use std::collections::HashMap;
 
-use crate::doc::Doc;
-use crate::error::Result;
+use rusqlite::{Transaction, params};
 
-pub(crate) fn index(_tx: &Transaction<'_>, _doc: &Doc) -> Result<()> {
+use crate::doc::{DOC_ROOT, Doc, Scalar, Stamp, Versions, Written, str_value};
+use crate::error::{Error, Result};
+use crate::ids::{DocId, DocKind};
+use crate::local_store::LocalStore;
+use crate::retail_store::store_facts;
+use crate::time::Timestamp;
+
+/// The display standards of the demo street (R6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DisplayStandard {
+    /// 价签盒: the store has the price-tag box.
+    PriceTagBox,
+    /// 价签规范: price tags are used as the standard says.
+    PriceTags,
+    /// 新品展示专区: the new-product display zone.
+    NewProductZone,
+    /// 统一陈列: unified display.
+    UnifiedDisplay,
+    /// 盒包陈列: pack display standard.
+    PackDisplay,
+    /// 条包陈列: carton display standard.
+    CartonDisplay,
+    /// 柜台整齐: tidy counter.
+    TidyCounter,
+    /// 店面生动醒目: bright storefront.
+    BrightStorefront,
+}
+
+impl DisplayStandard {
+    pub const ALL: [DisplayStandard; 8] = [
+        DisplayStandard::PriceTagBox,
+        DisplayStandard::PriceTags,
+        DisplayStandard::NewProductZone,
+        DisplayStandard::UnifiedDisplay,
+        DisplayStandard::PackDisplay,
+        DisplayStandard::CartonDisplay,
+        DisplayStandard::TidyCounter,
+        DisplayStandard::BrightStorefront,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            DisplayStandard::PriceTagBox => "price_tag_box",
+            DisplayStandard::PriceTags => "price_tags",
+            DisplayStandard::NewProductZone => "new_product_zone",
+            DisplayStandard::UnifiedDisplay => "unified_display",
+            DisplayStandard::PackDisplay => "pack_display",
+            DisplayStandard::CartonDisplay => "carton_display",
+            DisplayStandard::TidyCounter => "tidy_counter",
+            DisplayStandard::BrightStorefront => "bright_storefront",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.code() == text)
+            .ok_or_else(|| Error::invalid("standard", format!("unknown display standard `{text}`")))
+    }
+}
+
+/// The verdict on one standard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Verdict {
+    Pass,
+    Fail,
+    NotApplicable,
+}
+
+impl Verdict {
+    pub fn code(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::NotApplicable => "na",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "pass" => Ok(Verdict::Pass),
+            "fail" => Ok(Verdict::Fail),
+            "na" => Ok(Verdict::NotApplicable),
+            other => Err(Error::invalid("verdict", format!("unknown verdict `{other}`"))),
+        }
+    }
+}
+
+/// One standard as checked: the verdict, a note, and photo content hashes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StandardCheck {
+    pub standard: DisplayStandard,
+    pub verdict: Verdict,
+    pub note: String,
+    pub photos: Vec<String>,
+}
+
+/// A product on display and whether its price tag is there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProductOnDisplay {
+    pub sku: String,
+    pub name: String,
+    pub price_tag: bool,
+}
+
+/// What a checker records in one go; every part is optional.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DisplayCheck {
+    pub standards: Vec<StandardCheck>,
+    /// Products seen on display, added or updated.
+    pub products: Vec<ProductOnDisplay>,
+    /// Products no longer on display.
+    pub removed_products: Vec<String>,
+    /// The new-product zone: whether it is there and which skus it shows.
+    pub new_product_zone: Option<NewProductZone>,
+}
+
+/// The new-product display zone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewProductZone {
+    pub present: bool,
+    pub skus: Vec<String>,
+    pub note: String,
+}
+
+/// A product on display as read back, with every concurrent verdict on its tag.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DisplayProduct {
+    pub sku: String,
+    pub name: String,
+    pub price_tag: Versions<bool>,
+}
+
+/// A shelf display as read from its document (now, or as it was at some instant).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShelfDisplay {
+    pub id: DocId,
+    pub store_id: DocId,
+    /// Every standard, with its verdicts once checked.
+    pub standards: Vec<(DisplayStandard, Option<Versions<StandardCheck>>)>,
+    pub products: Vec<DisplayProduct>,
+    pub new_product_zone: Option<Versions<NewProductZone>>,
+}
+
+impl ShelfDisplay {
+    /// Skus on display whose price tag is missing (by the current verdicts; R2).
+    pub fn missing_price_tags(&self) -> Vec<&str> {
+        self.products.iter().filter(|p| !p.price_tag.value()).map(|p| p.sku.as_str()).collect()
+    }
+
+    /// R2: at most 3 missing price tags; 4 or more is a violation.
+    pub fn violates_price_tag_rule(&self) -> bool {
+        self.missing_price_tags().len() > crate::rules::MAX_MISSING_PRICE_TAGS
+    }
+
+    /// Standards whose current verdict is fail.
+    pub fn failed_standards(&self) -> Vec<DisplayStandard> {
+        self.standards
+            .iter()
+            .filter(|(_, v)| v.as_ref().is_some_and(|v| v.value().verdict == Verdict::Fail))
+            .map(|(s, _)| *s)
+            .collect()
+    }
+
+    /// The verdicts on one standard.
+    pub fn standard(&self, standard: DisplayStandard) -> Option<&Versions<StandardCheck>> {
+        self.standards.iter().find(|(s, _)| *s == standard).and_then(|(_, v)| v.as_ref())
+    }
+}
+
+const STANDARD_PREFIX: &str = "standard.";
+const PRODUCT_PREFIX: &str = "product.";
+
+impl LocalStore {
+    /// Starts the shelf display of a store (its id is derived from the store's). Refuses
+    /// an unknown store, or a display this device already has.
+    pub fn create_shelf_display(&self, store_id: &DocId) -> Result<DocId> {
+        let id = DocId::derived(DocKind::ShelfDisplay, store_id);
+        self.create_doc_with_id(DocKind::ShelfDisplay, id, |conn, _| {
+            store_facts(conn, "store_id", store_id)?;
+            Ok(HashMap::from([("store_id", str_value(store_id.as_str()))]))
+        })
+    }
+
+    /// The id of a store's shelf display, whether or not this device has it yet.
+    pub fn shelf_display_id(store_id: &DocId) -> DocId {
+        DocId::derived(DocKind::ShelfDisplay, store_id)
+    }
+
+    /// Reads a shelf display as it is now.
+    pub fn shelf_display(&self, id: &DocId) -> Result<ShelfDisplay> {
+        self.read_doc(id, DocKind::ShelfDisplay, read)
+    }
+
+    /// Reads a shelf display as it was at the end of `at` (by the checkers' clocks).
+    pub fn shelf_display_as_of(&self, id: &DocId, at: Timestamp) -> Result<ShelfDisplay> {
+        self.read_doc_as_of(id, DocKind::ShelfDisplay, at, read)
+    }
+
+    /// Records a check of the display in one change: verdicts, products, the new-product
+    /// zone. Refuses unknown or duplicated entries and empty skus; nothing is written then.
+    pub fn record_display_check(&self, id: &DocId, check: &DisplayCheck) -> Result<()> {
+        validate_check(check)?;
+        let what = describe(check);
+        self.edit_doc(id, DocKind::ShelfDisplay, &what, |doc, stamp, _| apply_check(doc, stamp, check))
+    }
+
+    /// Marks one standard (the common single edit during a visit).
+    pub fn mark_display_standard(&self, id: &DocId, standard: DisplayStandard, verdict: Verdict, note: &str) -> Result<()> {
+        let check = DisplayCheck {
+            standards: vec![StandardCheck { standard, verdict, note: note.to_owned(), photos: Vec::new() }],
+            ..DisplayCheck::default()
+        };
+        self.record_display_check(id, &check)
+    }
+}
+
+fn validate_check(check: &DisplayCheck) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for s in &check.standards {
+        if !seen.insert(s.standard) {
+            return Err(Error::invalid("standards", format!("`{}` is checked twice", s.standard.code())));
+        }
+        for hash in &s.photos {
+            crate::visit::validate_photo_hash(hash)?;
+        }
+    }
+    let mut skus = std::collections::HashSet::new();
+    for p in &check.products {
+        validate_sku(&p.sku)?;
+        if !skus.insert(p.sku.as_str()) {
+            return Err(Error::invalid("products", format!("`{}` is listed twice", p.sku)));
+        }
+    }
+    for sku in &check.removed_products {
+        validate_sku(sku)?;
+        if skus.contains(sku.as_str()) {
+            return Err(Error::invalid("removed_products", format!("`{sku}` is both on display and removed")));
+        }
+    }
+    if let Some(zone) = &check.new_product_zone {
+        for sku in &zone.skus {
+            validate_sku(sku)?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn validate_sku(sku: &str) -> Result<()> {
+    if sku.trim().is_empty() || sku.len() > 64 || sku.contains(',') {
+        return Err(Error::invalid("sku", format!("`{sku}` is not a product code (1–64 characters, no commas)")));
+    }
+    Ok(())
+}
+
+fn describe(check: &DisplayCheck) -> String {
+    let mut parts: Vec<String> =
+        check.standards.iter().map(|s| format!("{} {}", s.standard.code(), s.verdict.code())).collect();
+    for p in &check.products {
+        parts.push(format!("{} tag {}", p.sku, if p.price_tag { "present" } else { "missing" }));
+    }
+    for sku in &check.removed_products {
+        parts.push(format!("{sku} removed"));
+    }
+    if let Some(zone) = &check.new_product_zone {
+        parts.push(format!("new-product zone {}", if zone.present { "present" } else { "absent" }));
+    }
+    format!("check: {}", parts.join(", "))
+}
+
+fn apply_check(doc: &mut Doc, stamp: &Stamp, check: &DisplayCheck) -> Result<()> {
+    for s in &check.standards {
+        let key = format!("{STANDARD_PREFIX}{}", s.standard.code());
+        let fields = vec![
+            ("v", Scalar::from(s.verdict.code())),
+            ("note", Scalar::from(s.note.as_str())),
+            ("photos", Scalar::from(s.photos.join(",").as_str())),
+        ];
+        doc.put_entry(&DOC_ROOT, &key, fields, stamp)?;
+    }
+    for p in &check.products {
+        let key = format!("{PRODUCT_PREFIX}{}", p.sku);
+        let fields = vec![("v", Scalar::Boolean(p.price_tag)), ("name", Scalar::from(p.name.as_str()))];
+        doc.put_entry(&DOC_ROOT, &key, fields, stamp)?;
+    }
+    for sku in &check.removed_products {
+        doc.delete(&DOC_ROOT, &format!("{PRODUCT_PREFIX}{sku}"))?;
+    }
+    if let Some(zone) = &check.new_product_zone {
+        let fields = vec![
+            ("v", Scalar::Boolean(zone.present)),
+            ("skus", Scalar::from(zone.skus.join(",").as_str())),
+            ("note", Scalar::from(zone.note.as_str())),
+        ];
+        doc.put_entry(&DOC_ROOT, "new_product_zone", fields, stamp)?;
+    }
+    Ok(())
+}
+
+fn split_list(s: Option<String>) -> Vec<String> {
+    s.map(|s| s.split(',').filter(|p| !p.is_empty()).map(str::to_owned).collect()).unwrap_or_default()
+}
+
+pub(crate) fn read(doc: &Doc) -> Result<ShelfDisplay> {
+    let mut standards = Vec::with_capacity(DisplayStandard::ALL.len());
+    for standard in DisplayStandard::ALL {
+        let versions = doc.entries(&DOC_ROOT, &format!("{STANDARD_PREFIX}{}", standard.code()));
+        let versions = match versions {
+            Some(v) => Some(read_versions(v, |entry| {
+                let verdict = Verdict::parse(&doc.str(entry, "v").unwrap_or_default())
+                    .map_err(|e| Error::corrupt(doc.id.as_str(), e.to_string()))?;
+                Ok(StandardCheck {
+                    standard,
+                    verdict,
+                    note: doc.str(entry, "note").unwrap_or_default(),
+                    photos: split_list(doc.str(entry, "photos")),
+                })
+            })?),
+            None => None,
+        };
+        standards.push((standard, versions));
+    }
+    let mut products = Vec::new();
+    for key in doc.keys(&DOC_ROOT) {
+        let Some(sku) = key.strip_prefix(PRODUCT_PREFIX) else { continue };
+        let Some(entries) = doc.entries(&DOC_ROOT, &key) else { continue };
+        let name = doc.str(&entries.current.value, "name").unwrap_or_default();
+        let price_tag = read_versions(entries, |entry| Ok(doc.bool(entry, "v").unwrap_or(false)))?;
+        products.push(DisplayProduct { sku: sku.to_owned(), name, price_tag });
+    }
+    let new_product_zone = match doc.entries(&DOC_ROOT, "new_product_zone") {
+        Some(v) => Some(read_versions(v, |entry| {
+            Ok(NewProductZone {
+                present: doc.bool(entry, "v").unwrap_or(false),
+                skus: split_list(doc.str(entry, "skus")),
+                note: doc.str(entry, "note").unwrap_or_default(),
+            })
+        })?),
+        None => None,
+    };
+    Ok(ShelfDisplay {
+        id: doc.id.clone(),
+        store_id: DocId::parse("store_id", &doc.req_str(&DOC_ROOT, "store_id")?)?,
+        standards,
+        products,
+        new_product_zone,
+    })
+}
+
+fn read_versions<T>(v: Versions<crate::doc::Obj>, read: impl Fn(&crate::doc::Obj) -> Result<T>) -> Result<Versions<T>> {
+    let conv = |w: Written<crate::doc::Obj>| -> Result<Written<T>> { Ok(Written { value: read(&w.value)?, by: w.by, at: w.at }) };
+    Ok(Versions { current: conv(v.current)?, others: v.others.into_iter().map(conv).collect::<Result<Vec<_>>>()? })
+}
+
+pub(crate) fn index(tx: &Transaction<'_>, doc: &Doc) -> Result<()> {
+    let display = read(doc)?;
+    // Who checked, and when last: every stamp of every value, conflicting ones included.
+    let mut checkers: HashMap<String, i64> = HashMap::new();
+    let mut note = |by: &str, at: Timestamp| {
+        let last = checkers.entry(by.to_owned()).or_insert(at.0);
+        *last = (*last).max(at.0);
+    };
+    for (_, versions) in &display.standards {
+        for w in versions.iter().flat_map(|v| v.all()) {
+            note(&w.by, w.at);
+        }
+    }
+    for w in display.products.iter().flat_map(|p| p.price_tag.all()) {
+        note(&w.by, w.at);
+    }
+    for w in display.new_product_zone.iter().flat_map(|z| z.all()) {
+        note(&w.by, w.at);
+    }
+    let last_checked = checkers.values().copied().max();
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO display_index (id, store_id, missing_tags, failed_standards, last_checked_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        display.id.as_str(),
+        display.store_id.as_str(),
+        display.missing_price_tags().len() as i64,
+        display.failed_standards().len() as i64,
+        last_checked,
+    ])?;
+    tx.prepare_cached("DELETE FROM display_check_index WHERE display_id = ?1")?.execute([display.id.as_str()])?;
+    let mut insert =
+        tx.prepare_cached("INSERT INTO display_check_index (display_id, checker, last_at) VALUES (?1, ?2, ?3)")?;
+    for (checker, at) in checkers {
+        if !checker.is_empty() {
+            insert.execute(params![display.id.as_str(), checker, at])?;
+        }
+    }
     Ok(())
 }

@@ -366,7 +366,7 @@ fn photos_obj(doc: &mut Doc) -> Result<Obj> {
     doc.container(&DOC_ROOT, "photos")
 }
 
-fn validate_photo_hash(hash: &str) -> Result<()> {
+pub(crate) fn validate_photo_hash(hash: &str) -> Result<()> {
     let ok = hash.strip_prefix("sha256:").is_some_and(|hex| {
         hex.len() == 64 && hex.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'))
     });

@@ -1,0 +1,287 @@
+//! The field rules, answered offline from the index tables (R1, R2, R3, R5, R7, R9).
+//!
+//! Each query is for one account manager (the territory holder) as of a local day of the
+//! district's calendar. The rules about scorecards (R4), rectification tasks and complaint
+//! clocks (R9) live beside their documents in `scorecard.rs`, `task.rs`, `complaint.rs`.
+
+use chrono::{Datelike, NaiveDate};
+use rusqlite::params;
+
+use crate::error::Result;
+use crate::ids::DocId;
+use crate::inventory_count::ErrorRate;
+use crate::local_store::LocalStore;
+use crate::retail_store::TerminalRating;
+use crate::time::{FieldCalendar, Timestamp};
+
+/// R2: a store may have at most this many products missing a price tag.
+pub const MAX_MISSING_PRICE_TAGS: usize = 3;
+/// R3: a functional terminal's count may be off by at most this many percent.
+pub const MAX_COUNT_ERROR_PERCENT: i64 = 10;
+/// R9: the decided default minimum of visits per R1-covered store per month.
+pub const DEFAULT_MIN_MONTHLY_VISITS: u32 = 4;
+
+/// A store and when its account manager last visited it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoreDue {
+    pub store_id: DocId,
+    pub name: String,
+    pub licence: String,
+    pub last_visit: Option<Timestamp>,
+}
+
+/// A store whose shelf display breaks R2.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PriceTagFinding {
+    pub store_id: DocId,
+    pub name: String,
+    pub missing: u32,
+}
+
+/// A functional terminal whose latest finished count breaks R3 or has no defined rate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CountFinding {
+    pub store_id: DocId,
+    pub name: String,
+    pub count_id: DocId,
+    pub finished_at: Timestamp,
+    pub error_rate: ErrorRate,
+}
+
+/// What R7 asks for a functional terminal of a given rating.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FollowUpAction {
+    /// Excellent: personalised guidance every month.
+    MonthlyGuidance,
+    /// Good: in-store service by the account manager every week.
+    WeeklyInStoreService,
+    /// Qualified: a study visit to an excellent store every quarter.
+    QuarterlyStudyVisit,
+    /// Unqualified: a rectification notice with a deadline.
+    RectificationNotice,
+}
+
+/// The R7 follow-up of one functional terminal in the current period.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FollowUp {
+    pub store_id: DocId,
+    pub name: String,
+    pub rating: TerminalRating,
+    pub action: FollowUpAction,
+    /// First day of the period the action is due in (month, ISO week or quarter).
+    pub period_start: NaiveDate,
+    /// Whether the records show it done this period: guidance and in-store service by a
+    /// visit of the account manager, the notice by a rectification task for the store whose
+    /// deadline falls in or after the quarter. `None` where the app keeps no record of the
+    /// action (a study visit happens in another store), so it is listed as due.
+    pub done: Option<bool>,
+}
+
+/// R9's monthly visit commitment for one account manager.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MonthlyVisits {
+    pub month_start: NaiveDate,
+    pub minimum_per_store: u32,
+    /// Every R1-covered store with the visits its account manager made in the month.
+    pub stores: Vec<(DocId, String, u32)>,
+}
+
+impl MonthlyVisits {
+    pub fn required(&self) -> u32 {
+        self.minimum_per_store * self.stores.len() as u32
+    }
+
+    pub fn made(&self) -> u32 {
+        self.stores.iter().map(|s| s.2).sum()
+    }
+
+    /// Stores visited fewer times than the minimum.
+    pub fn below_minimum(&self) -> impl Iterator<Item = &(DocId, String, u32)> {
+        self.stores.iter().filter(|s| s.2 < self.minimum_per_store)
+    }
+}
+
+/// SQL for "not a small grocery store" (R1's exemption: format Z, size 3).
+const COVERED_BY_R1: &str = "NOT (s.format = 'Z' AND s.size = '3')";
+
+impl LocalStore {
+    /// R1: stores of `manager`'s territory with no visit by `manager` in the ISO week of
+    /// `day`, small grocery stores (Z3) excepted. Never-visited stores come first.
+    pub fn stores_due_visit(&self, manager: &str, day: NaiveDate) -> Result<Vec<StoreDue>> {
+        let cal = self.calendar();
+        let week = FieldCalendar::week_start(day);
+        let (from, to) = (cal.start_of(week), cal.start_of(week + chrono::Duration::days(7)));
+        let inner = self.lock()?;
+        let sql = format!(
+            "SELECT s.id, s.name, s.licence,
+                    (SELECT MAX(v.check_in_at) FROM visit_index v WHERE v.store_id = s.id AND v.visitor = ?1)
+             FROM store_index s
+             WHERE s.territory = ?1 AND {COVERED_BY_R1}
+               AND NOT EXISTS (SELECT 1 FROM visit_index v WHERE v.store_id = s.id AND v.visitor = ?1
+                               AND v.check_in_at >= ?2 AND v.check_in_at < ?3)
+             ORDER BY 4 IS NOT NULL, 4, s.name"
+        );
+        let mut stmt = inner.conn.prepare_cached(&sql)?;
+        let rows = stmt
+            .query_map(params![manager, from.0, to.0], |r| {
+                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get::<_, Option<i64>>(3)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|(id, name, licence, last)| {
+                Ok(StoreDue { store_id: DocId::parse("id", &id)?, name, licence, last_visit: last.map(Timestamp) })
+            })
+            .collect()
+    }
+
+    /// R5: demo-street stores of `manager`'s territory whose shelf display `manager` has
+    /// not checked on `day` (meant for today: a display remembers each checker's latest
+    /// check, so for a past day a later check hides an earlier one).
+    pub fn demo_street_unchecked(&self, manager: &str, day: NaiveDate) -> Result<Vec<(DocId, String)>> {
+        let cal = self.calendar();
+        let (from, to) = (cal.start_of(day), cal.start_of(day + chrono::Duration::days(1)));
+        let inner = self.lock()?;
+        let mut stmt = inner.conn.prepare_cached(
+            "SELECT s.id, s.name FROM store_index s
+             WHERE s.territory = ?1 AND s.demo_street = 1
+               AND NOT EXISTS (SELECT 1 FROM display_index d JOIN display_check_index c ON c.display_id = d.id
+                               WHERE d.store_id = s.id AND c.checker = ?1 AND c.last_at >= ?2 AND c.last_at < ?3)
+             ORDER BY s.name",
+        )?;
+        let rows = stmt
+            .query_map(params![manager, from.0, to.0], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter().map(|(id, name)| Ok((DocId::parse("id", &id)?, name))).collect()
+    }
+
+    /// R2: stores of `manager`'s territory whose shelf display has more than 3 products
+    /// missing a price tag, most missing first.
+    pub fn stores_missing_price_tags(&self, manager: &str) -> Result<Vec<PriceTagFinding>> {
+        let inner = self.lock()?;
+        let mut stmt = inner.conn.prepare_cached(
+            "SELECT s.id, s.name, d.missing_tags FROM store_index s JOIN display_index d ON d.store_id = s.id
+             WHERE s.territory = ?1 AND d.missing_tags > ?2 ORDER BY d.missing_tags DESC, s.name",
+        )?;
+        let rows = stmt
+            .query_map(params![manager, MAX_MISSING_PRICE_TAGS as i64], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, u32>(2)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|(id, name, missing)| Ok(PriceTagFinding { store_id: DocId::parse("id", &id)?, name, missing }))
+            .collect()
+    }
+
+    /// R3: functional terminals of `manager`'s territory whose latest finished count is off
+    /// by more than 10%, or whose rate is undefined (book total 0), which is reported too.
+    pub fn count_findings(&self, manager: &str) -> Result<Vec<CountFinding>> {
+        let inner = self.lock()?;
+        let mut stmt = inner.conn.prepare_cached(
+            "SELECT s.id, s.name, c.id, c.finished_at, c.abs_diff_total, c.book_total
+             FROM store_index s JOIN count_index c ON c.store_id = s.id
+             WHERE s.territory = ?1 AND s.functional = 1 AND c.finished_at IS NOT NULL
+               AND c.id = (SELECT c2.id FROM count_index c2 WHERE c2.store_id = s.id AND c2.finished_at IS NOT NULL
+                           ORDER BY c2.finished_at DESC, c2.id DESC LIMIT 1)
+             ORDER BY s.name",
+        )?;
+        let rows = stmt
+            .query_map([manager], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut findings = Vec::new();
+        for (store, name, count, finished_at, abs_diff, book_total) in rows {
+            let error_rate =
+                if book_total == 0 { ErrorRate::Undefined } else { ErrorRate::Rate { abs_diff, book_total } };
+            if error_rate == ErrorRate::Undefined || error_rate.exceeds_limit() {
+                findings.push(CountFinding {
+                    store_id: DocId::parse("id", &store)?,
+                    name,
+                    count_id: DocId::parse("id", &count)?,
+                    finished_at: Timestamp(finished_at),
+                    error_rate,
+                });
+            }
+        }
+        Ok(findings)
+    }
+
+    /// R7: the follow-up each rated functional terminal of `manager`'s territory needs in
+    /// the period holding `day`, and whether the records show it done.
+    pub fn terminal_follow_ups(&self, manager: &str, day: NaiveDate) -> Result<Vec<FollowUp>> {
+        let cal = self.calendar();
+        let month = FieldCalendar::month_start(day);
+        let week = FieldCalendar::week_start(day);
+        let quarter = NaiveDate::from_ymd_opt(day.year(), (day.month0() / 3) * 3 + 1, 1).unwrap_or(month);
+        let inner = self.lock()?;
+        let mut stores = inner.conn.prepare_cached(
+            "SELECT s.id, s.name, s.rating FROM store_index s
+             WHERE s.territory = ?1 AND s.functional = 1 AND s.rating IS NOT NULL ORDER BY s.name",
+        )?;
+        let rows = stores
+            .query_map([manager], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut visited = inner.conn.prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM visit_index WHERE store_id = ?1 AND visitor = ?2 AND check_in_at >= ?3 AND check_in_at < ?4)",
+        )?;
+        let mut noticed = inner
+            .conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM task_index WHERE store_id = ?1 AND deadline >= ?2)")?;
+        let mut follow_ups = Vec::with_capacity(rows.len());
+        for (id, name, rating) in rows {
+            let rating = TerminalRating::parse(&rating)?;
+            let (action, period_start, done) = match rating {
+                TerminalRating::Excellent => {
+                    let to = FieldCalendar::next_month_start(month);
+                    let done: bool = visited.query_row(params![id, manager, cal.start_of(month).0, cal.start_of(to).0], |r| r.get(0))?;
+                    (FollowUpAction::MonthlyGuidance, month, Some(done))
+                }
+                TerminalRating::Good => {
+                    let to = week + chrono::Duration::days(7);
+                    let done: bool = visited.query_row(params![id, manager, cal.start_of(week).0, cal.start_of(to).0], |r| r.get(0))?;
+                    (FollowUpAction::WeeklyInStoreService, week, Some(done))
+                }
+                TerminalRating::Qualified => (FollowUpAction::QuarterlyStudyVisit, quarter, None),
+                TerminalRating::Unqualified => {
+                    let done: bool = noticed.query_row(params![id, cal.start_of(quarter).0], |r| r.get(0))?;
+                    (FollowUpAction::RectificationNotice, quarter, Some(done))
+                }
+            };
+            follow_ups.push(FollowUp { store_id: DocId::parse("id", &id)?, name, rating, action, period_start, done });
+        }
+        Ok(follow_ups)
+    }
+
+    /// R9: visits `manager` made in the month holding `day` to each R1-covered store of the
+    /// territory, against `minimum_per_store` (decided default [`DEFAULT_MIN_MONTHLY_VISITS`]).
+    pub fn monthly_visits(&self, manager: &str, day: NaiveDate, minimum_per_store: u32) -> Result<MonthlyVisits> {
+        let cal = self.calendar();
+        let month = FieldCalendar::month_start(day);
+        let (from, to) = (cal.start_of(month), cal.start_of(FieldCalendar::next_month_start(month)));
+        let inner = self.lock()?;
+        let sql = format!(
+            "SELECT s.id, s.name,
+                    (SELECT COUNT(*) FROM visit_index v WHERE v.store_id = s.id AND v.visitor = ?1
+                     AND v.check_in_at >= ?2 AND v.check_in_at < ?3)
+             FROM store_index s WHERE s.territory = ?1 AND {COVERED_BY_R1} ORDER BY s.name"
+        );
+        let mut stmt = inner.conn.prepare_cached(&sql)?;
+        let rows = stmt
+            .query_map(params![manager, from.0, to.0], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, u32>(2)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let stores = rows
+            .into_iter()
+            .map(|(id, name, made)| Ok((DocId::parse("id", &id)?, name, made)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(MonthlyVisits { month_start: month, minimum_per_store, stores })
+    }
+}
