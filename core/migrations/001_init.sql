@@ -50,7 +50,7 @@ CREATE TABLE store_index (
     name           TEXT NOT NULL,
     format         TEXT NOT NULL,
     market         TEXT NOT NULL,
-    size           INTEGER NOT NULL,
+    size           TEXT NOT NULL,
     tier           TEXT NOT NULL,
     demo_street    INTEGER NOT NULL,
     functional     INTEGER NOT NULL,
@@ -108,6 +108,7 @@ CREATE TABLE scorecard_index (
     manager    TEXT NOT NULL,
     month      TEXT NOT NULL,
     supervisor TEXT NOT NULL,
+    -- NULL until all four dimensions are scored
     total      REAL,
     acknowledged_at INTEGER
 ) STRICT;
@@ -116,17 +117,34 @@ CREATE INDEX scorecard_by_manager ON scorecard_index (manager, month);
 CREATE TABLE task_index (
     id        TEXT PRIMARY KEY REFERENCES documents (id) ON DELETE CASCADE,
     store_id  TEXT NOT NULL,
+    title     TEXT NOT NULL,
     assignee  TEXT NOT NULL,
+    -- the current state (the one every device shows when there is a conflict)
     state     TEXT NOT NULL,
-    deadline  INTEGER NOT NULL
+    deadline  INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
 ) STRICT;
-CREATE INDEX task_by_assignee ON task_index (assignee, state, deadline);
+CREATE INDEX task_by_assignee ON task_index (assignee, deadline);
+CREATE INDEX task_by_store ON task_index (store_id, deadline);
 
+-- One row per complaint or request, with the instant of each event recorded so far (the
+-- current value; NULL until recorded), so R9's clocks are computed without the document.
 CREATE TABLE complaint_index (
-    id          TEXT PRIMARY KEY REFERENCES documents (id) ON DELETE CASCADE,
-    store_id    TEXT NOT NULL,
-    kind        TEXT NOT NULL,
-    received_at INTEGER NOT NULL,
-    closed      INTEGER NOT NULL
+    id              TEXT PRIMARY KEY REFERENCES documents (id) ON DELETE CASCADE,
+    store_id        TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    received_at     INTEGER NOT NULL,
+    on_site_applies INTEGER NOT NULL,
+    refund_due      INTEGER,
+    on_site_at      INTEGER,
+    handled_at      INTEGER,
+    callback_at     INTEGER,
+    replaced_at     INTEGER,
+    refunded_at     INTEGER,
+    replied_at      INTEGER,
+    visited_at      INTEGER,
+    satisfaction_callback_at INTEGER,
+    -- when every required event had happened and every clock was final; NULL while open
+    closed_at       INTEGER
 ) STRICT;
-CREATE INDEX complaint_by_store ON complaint_index (store_id, closed);
+CREATE INDEX complaint_by_store ON complaint_index (store_id, closed_at);

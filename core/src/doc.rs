@@ -98,6 +98,8 @@ pub(crate) struct Doc {
     pub(crate) id: DocId,
     pub(crate) kind: DocKind,
     pub(crate) am: AutoCommit,
+    /// Heads of what SQLite holds: the next chunk is every change after them.
+    saved: Vec<ChangeHash>,
 }
 
 impl Doc {
@@ -114,7 +116,12 @@ impl Doc {
         fields.insert("id", str_value(id.as_str()));
         let mut am = AutoCommit::new().with_actor(actor.clone());
         am.init_root_from_hydrate(&hydrate::Map::from(fields))?;
-        let mut doc = Doc { id, kind, am };
+        let mut doc = Doc {
+            id,
+            kind,
+            am,
+            saved: Vec::new(),
+        };
         doc.commit(stamp, &format!("create {kind}"));
         Ok(doc)
     }
@@ -136,10 +143,12 @@ impl Doc {
         for chunk in chunks {
             am.load_incremental(chunk).map_err(corrupt)?;
         }
+        let saved = am.get_heads();
         let doc = Doc {
             id: id.clone(),
             kind,
             am: am.with_actor(actor.clone()),
+            saved,
         };
         doc.check_header()?;
         Ok(doc)
@@ -147,17 +156,34 @@ impl Doc {
 
     /// A document this device does not have yet, built from a peer's changes (its kind
     /// read from its own header, which must name `id`).
-    pub(crate) fn from_changes(id: &DocId, changes: Vec<automerge::Change>, actor: &ActorId) -> Result<Doc> {
+    pub(crate) fn from_changes(
+        id: &DocId,
+        changes: Vec<automerge::Change>,
+        actor: &ActorId,
+    ) -> Result<Doc> {
         let mut am = AutoCommit::new().with_actor(actor.clone());
         am.apply_changes(changes)?;
-        let incomplete = || Error::invalid("changes", format!("they do not hold the creation of `{id}`"));
+        let incomplete = || {
+            Error::invalid(
+                "changes",
+                format!("they do not hold the creation of `{id}`"),
+            )
+        };
         let header_id = read_str(&am, &ROOT, "id").ok_or_else(incomplete)?;
         if header_id != id.as_str() {
-            return Err(Error::invalid("changes", format!("they belong to document `{header_id}`, not `{id}`")));
+            return Err(Error::invalid(
+                "changes",
+                format!("they belong to document `{header_id}`, not `{id}`"),
+            ));
         }
         let kind_text = read_str(&am, &ROOT, "kind").ok_or_else(incomplete)?;
         let kind = DocKind::parse(&kind_text)?;
-        let doc = Doc { id: id.clone(), kind, am };
+        let doc = Doc {
+            id: id.clone(),
+            kind,
+            am,
+            saved: Vec::new(),
+        };
         doc.check_header()?;
         Ok(doc)
     }
@@ -193,6 +219,22 @@ impl Doc {
                 .with_message(message)
                 .with_time(stamp.at.0),
         )
+    }
+
+    /// The whole document in Automerge's compact format (a snapshot).
+    pub(crate) fn save_full(&mut self) -> Vec<u8> {
+        let bytes = self.am.save();
+        self.saved = self.am.get_heads();
+        bytes
+    }
+
+    /// Every change made since SQLite last got this document (a chunk). Automerge's own
+    /// `save_incremental` would repeat the whole history after a load, whose save point
+    /// starts empty; this one starts from the heads that were loaded.
+    pub(crate) fn save_new_changes(&mut self) -> Vec<u8> {
+        let bytes = self.am.save_after(&self.saved);
+        self.saved = self.am.get_heads();
+        bytes
     }
 
     pub(crate) fn heads(&mut self) -> Vec<ChangeHash> {
@@ -290,7 +332,7 @@ impl Doc {
             }
         }
         // Newest first among the values that lost, so an app can list them as they came.
-        others.sort_by(|a, b| b.at.cmp(&a.at));
+        others.sort_by_key(|w| std::cmp::Reverse(w.at));
         current.map(|current| Versions { current, others })
     }
 
@@ -310,18 +352,6 @@ impl Doc {
     ) -> Result<()> {
         self.am.put(obj, key, value)?;
         Ok(())
-    }
-
-    pub(crate) fn put_opt_str(
-        &mut self,
-        obj: &ObjId,
-        key: &str,
-        value: Option<&str>,
-    ) -> Result<()> {
-        match value {
-            Some(v) => self.put(obj, key, v),
-            None => self.delete(obj, key),
-        }
     }
 
     pub(crate) fn delete(&mut self, obj: &ObjId, key: &str) -> Result<()> {
@@ -405,8 +435,7 @@ impl Doc {
     /// Every change in causal order (a change after everything it built on), with who made
     /// it and what it did. Device clocks drift, so the order is not sorted by `at`.
     pub(crate) fn history(&mut self) -> Vec<HistoryEntry> {
-        self
-            .am
+        self.am
             .get_changes_meta(&[])
             .into_iter()
             .map(|meta| {
@@ -451,10 +480,10 @@ impl Doc {
             .collect();
         // Bounded by the number of changes: each hash is expanded once.
         while let Some(hash) = stack.pop() {
-            if included.insert(hash) {
-                if let Some(deps) = deps_of.get(&hash) {
-                    stack.extend(deps.iter().copied());
-                }
+            if included.insert(hash)
+                && let Some(deps) = deps_of.get(&hash)
+            {
+                stack.extend(deps.iter().copied());
             }
         }
         let referenced: HashSet<ChangeHash> = included
@@ -472,19 +501,13 @@ impl Doc {
             id: self.id.clone(),
             kind: self.kind,
             am,
+            saved: heads,
         })
     }
 }
 
 pub(crate) fn str_value(s: &str) -> hydrate::Value {
     hydrate::Value::from(ScalarValue::Str(s.into()))
-}
-
-pub(crate) fn opt_str_value(s: Option<&str>) -> hydrate::Value {
-    match s {
-        Some(s) => str_value(s),
-        None => hydrate::Value::from(ScalarValue::Null),
-    }
 }
 
 /// A `{v, by, at}` map for a stamped field, ready for batch creation.
@@ -548,3 +571,100 @@ pub(crate) use automerge::ROOT as DOC_ROOT;
 pub(crate) type Obj = ObjId;
 pub(crate) type Scalar = ScalarValue;
 pub(crate) type HydrateValue = hydrate::Value;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp(by: &str, at: i64) -> Stamp {
+        Stamp {
+            by: by.into(),
+            at: Timestamp(at),
+        }
+    }
+
+    #[test]
+    fn a_document_written_by_a_newer_schema_is_refused_on_load() -> Result<()> {
+        let actor = ActorId::random();
+        let id = DocId::new();
+        let mut doc = Doc::create(
+            id.clone(),
+            DocKind::Visit,
+            &actor,
+            HashMap::new(),
+            &stamp("u", 1),
+        )?;
+        doc.put(&ROOT, "schema", DOC_SCHEMA_VERSION + 1)?;
+        doc.commit(&stamp("u", 2), "from the future");
+        let bytes = doc.am.save();
+        let err =
+            Doc::load(&id, DocKind::Visit, &actor, Some(&bytes), []).expect_err("must refuse");
+        assert!(
+            matches!(
+                err,
+                Error::SchemaTooNew {
+                    found: 2,
+                    supported: 1,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn stored_bytes_of_one_kind_are_refused_as_another() -> Result<()> {
+        let actor = ActorId::random();
+        let id = DocId::new();
+        let mut doc = Doc::create(
+            id.clone(),
+            DocKind::Store,
+            &actor,
+            HashMap::new(),
+            &stamp("u", 1),
+        )?;
+        let bytes = doc.am.save();
+        let err = Doc::load(&id, DocKind::Task, &actor, Some(&bytes), []).expect_err("must refuse");
+        assert!(
+            err.to_string()
+                .contains("stored as task but its kind is `store`"),
+            "{err}"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn concurrent_stamped_writes_are_all_returned_with_the_same_winner_everywhere() -> Result<()> {
+        let id = DocId::new();
+        let mut a = Doc::create(
+            id.clone(),
+            DocKind::Store,
+            &ActorId::random(),
+            HashMap::new(),
+            &stamp("a", 1),
+        )?;
+        let mut b = Doc {
+            id: id.clone(),
+            kind: DocKind::Store,
+            am: a.am.fork().with_actor(ActorId::random()),
+            saved: Vec::new(),
+        };
+        a.put_stamped(&ROOT, "phone", "111", &stamp("a", 10))?;
+        a.commit(&stamp("a", 10), "a");
+        b.put_stamped(&ROOT, "phone", "222", &stamp("b", 20))?;
+        b.commit(&stamp("b", 20), "b");
+        a.am.merge(&mut b.am)?;
+        b.am.merge(&mut a.am)?;
+        let (va, vb) = (
+            a.stamped(&ROOT, "phone").expect("set"),
+            b.stamped(&ROOT, "phone").expect("set"),
+        );
+        assert_eq!(va, vb);
+        assert!(va.is_conflict());
+        let mut who: Vec<&str> = va.all().map(|w| w.by.as_str()).collect();
+        who.sort_unstable();
+        assert_eq!(who, vec!["a", "b"]);
+        Ok(())
+    }
+}

@@ -67,9 +67,16 @@ impl ManualClock {
 }
 
 /// Opens a device's store at `path` for `user`, with a [`ManualClock`] set to `start`.
-pub fn device(path: impl AsRef<std::path::Path>, user: &str, start: Timestamp) -> crate::Result<(crate::LocalStore, ManualClock)> {
+pub fn device(
+    path: impl AsRef<std::path::Path>,
+    user: &str,
+    start: Timestamp,
+) -> crate::Result<(crate::LocalStore, ManualClock)> {
     let clock = ManualClock::starting_at(start);
-    let options = crate::StoreOptions { clock: clock.clock(), ..crate::StoreOptions::default() };
+    let options = crate::StoreOptions {
+        clock: clock.clock(),
+        ..crate::StoreOptions::default()
+    };
     let identity = crate::DeviceIdentity::new(user, format!("{user}-phone"));
     Ok((crate::LocalStore::open(path, identity, options)?, clock))
 }

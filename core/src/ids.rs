@@ -21,9 +21,14 @@ impl DocId {
     /// a store): every device derives the same id, so two phones that start it offline
     /// start the same document and their edits merge instead of making two.
     pub fn derived(kind: DocKind, parent: &DocId) -> Self {
-        const NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6a1e_55c0_f1e1_d5f0_8d2b_0c0f_1e1d_5a11);
+        const NAMESPACE: uuid::Uuid =
+            uuid::Uuid::from_u128(0x6a1e_55c0_f1e1_d5f0_8d2b_0c0f_1e1d_5a11);
         let name = format!("{}/{}", kind.as_str(), parent.as_str());
-        DocId(uuid::Uuid::new_v5(&NAMESPACE, name.as_bytes()).hyphenated().to_string())
+        DocId(
+            uuid::Uuid::new_v5(&NAMESPACE, name.as_bytes())
+                .hyphenated()
+                .to_string(),
+        )
     }
 
     /// Parses an id received from an app or a peer; `field` names it in the error.

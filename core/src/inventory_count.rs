@@ -67,14 +67,24 @@ impl ErrorRate {
             abs_diff = abs_diff.saturating_add((book - counted).abs());
             book_total = book_total.saturating_add(book);
         }
-        if book_total == 0 { ErrorRate::Undefined } else { ErrorRate::Rate { abs_diff, book_total } }
+        if book_total == 0 {
+            ErrorRate::Undefined
+        } else {
+            ErrorRate::Rate {
+                abs_diff,
+                book_total,
+            }
+        }
     }
 
     /// As a fraction (0.1 is 10%), when defined.
     pub fn ratio(self) -> Option<f64> {
         match self {
             ErrorRate::Undefined => None,
-            ErrorRate::Rate { abs_diff, book_total } => Some(abs_diff as f64 / book_total as f64),
+            ErrorRate::Rate {
+                abs_diff,
+                book_total,
+            } => Some(abs_diff as f64 / book_total as f64),
         }
     }
 
@@ -82,8 +92,12 @@ impl ErrorRate {
     pub fn exceeds_limit(self) -> bool {
         match self {
             ErrorRate::Undefined => false,
-            ErrorRate::Rate { abs_diff, book_total } => {
-                i128::from(abs_diff) * 100 > i128::from(book_total) * i128::from(crate::rules::MAX_COUNT_ERROR_PERCENT)
+            ErrorRate::Rate {
+                abs_diff,
+                book_total,
+            } => {
+                i128::from(abs_diff) * 100
+                    > i128::from(book_total) * i128::from(crate::rules::MAX_COUNT_ERROR_PERCENT)
             }
         }
     }
@@ -104,7 +118,11 @@ pub struct InventoryCount {
 impl InventoryCount {
     /// The error rate over the lines counted so far (all of them, once finished).
     pub fn error_rate(&self) -> ErrorRate {
-        ErrorRate::of(self.lines.iter().filter_map(|l| l.counted.as_ref().map(|c| (l.book, *c.value()))))
+        ErrorRate::of(
+            self.lines
+                .iter()
+                .filter_map(|l| l.counted.as_ref().map(|c| (l.book, *c.value()))),
+        )
     }
 }
 
@@ -116,15 +134,24 @@ impl LocalStore {
         for line in &new.lines {
             validate_line(line)?;
             if !seen.insert(line.sku.as_str()) {
-                return Err(Error::invalid("lines", format!("`{}` is listed twice", line.sku)));
+                return Err(Error::invalid(
+                    "lines",
+                    format!("`{}` is listed twice", line.sku),
+                ));
             }
         }
         self.create_doc(DocKind::InventoryCount, |conn, stamp| {
             store_facts(conn, "store_id", &new.store_id)?;
-            let book: HashMap<&str, HydrateValue> =
-                new.lines.iter().map(|l| (l.sku.as_str(), HydrateValue::from(l.book))).collect();
-            let names: HashMap<&str, HydrateValue> =
-                new.lines.iter().map(|l| (l.sku.as_str(), str_value(&l.name))).collect();
+            let book: HashMap<&str, HydrateValue> = new
+                .lines
+                .iter()
+                .map(|l| (l.sku.as_str(), HydrateValue::from(l.book)))
+                .collect();
+            let names: HashMap<&str, HydrateValue> = new
+                .lines
+                .iter()
+                .map(|l| (l.sku.as_str(), str_value(&l.name)))
+                .collect();
             Ok(HashMap::from([
                 ("store_id", str_value(new.store_id.as_str())),
                 ("started_by", str_value(&stamp.by)),
@@ -145,16 +172,24 @@ impl LocalStore {
     /// list has book 0).
     pub fn add_count_line(&self, id: &DocId, line: NewCountLine) -> Result<()> {
         validate_line(&line)?;
-        self.edit_doc(id, DocKind::InventoryCount, &format!("add line {}", line.sku), |doc, _, _| {
-            refuse_if_finished(doc)?;
-            let book = doc.container(&DOC_ROOT, "book")?;
-            if doc.i64(&book, &line.sku).is_some() {
-                return Err(Error::invalid("sku", format!("`{}` is already a line of this count", line.sku)));
-            }
-            doc.put(&book, &line.sku, line.book)?;
-            let names = doc.container(&DOC_ROOT, "names")?;
-            doc.put(&names, &line.sku, line.name.as_str())
-        })
+        self.edit_doc(
+            id,
+            DocKind::InventoryCount,
+            &format!("add line {}", line.sku),
+            |doc, _, _| {
+                refuse_if_finished(doc)?;
+                let book = doc.container(&DOC_ROOT, "book")?;
+                if doc.i64(&book, &line.sku).is_some() {
+                    return Err(Error::invalid(
+                        "sku",
+                        format!("`{}` is already a line of this count", line.sku),
+                    ));
+                }
+                doc.put(&book, &line.sku, line.book)?;
+                let names = doc.container(&DOC_ROOT, "names")?;
+                doc.put(&names, &line.sku, line.name.as_str())
+            },
+        )
     }
 
     /// Records the counted quantity of one sku (the common single edit during a count).
@@ -178,11 +213,16 @@ impl LocalStore {
         };
         self.edit_doc(id, DocKind::InventoryCount, &what, |doc, stamp, _| {
             refuse_if_finished(doc)?;
-            let book = doc.obj(&DOC_ROOT, "book").ok_or_else(|| doc.missing("book"))?;
+            let book = doc
+                .obj(&DOC_ROOT, "book")
+                .ok_or_else(|| doc.missing("book"))?;
             let counted = doc.container(&DOC_ROOT, "counted")?;
             for (sku, qty) in counts {
                 if doc.i64(&book, sku).is_none() {
-                    return Err(Error::invalid("sku", format!("`{sku}` is not a line of this count")));
+                    return Err(Error::invalid(
+                        "sku",
+                        format!("`{sku}` is not a line of this count"),
+                    ));
                 }
                 doc.put_stamped(&counted, sku, *qty, stamp)?;
             }
@@ -197,7 +237,10 @@ impl LocalStore {
             refuse_if_finished(doc)?;
             let count = read(doc)?;
             if let Some(line) = count.lines.iter().find(|l| l.counted.is_none()) {
-                return Err(Error::invalid("lines", format!("`{}` has no counted quantity yet", line.sku)));
+                return Err(Error::invalid(
+                    "lines",
+                    format!("`{}` has no counted quantity yet", line.sku),
+                ));
             }
             doc.put_stamped(&DOC_ROOT, "finished", true, stamp)
         })
@@ -206,9 +249,12 @@ impl LocalStore {
     /// Counts of a store, newest first.
     pub fn inventory_counts_of_store(&self, store_id: &DocId) -> Result<Vec<DocId>> {
         let inner = self.lock()?;
-        let mut stmt =
-            inner.conn.prepare_cached("SELECT id FROM count_index WHERE store_id = ?1 ORDER BY started_at DESC")?;
-        let ids = stmt.query_map([store_id.as_str()], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut stmt = inner.conn.prepare_cached(
+            "SELECT id FROM count_index WHERE store_id = ?1 ORDER BY started_at DESC",
+        )?;
+        let ids = stmt
+            .query_map([store_id.as_str()], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         ids.iter().map(|s| DocId::parse("id", s)).collect()
     }
 }
@@ -218,7 +264,10 @@ fn validate_line(line: &NewCountLine) -> Result<()> {
     if line.book < 0 {
         return Err(Error::invalid(
             format!("book.{}", line.sku),
-            format!("book quantity for `{}` must not be negative (got `{}`)", line.sku, line.book),
+            format!(
+                "book quantity for `{}` must not be negative (got `{}`)",
+                line.sku, line.book
+            ),
         ));
     }
     Ok(())
@@ -226,13 +275,18 @@ fn validate_line(line: &NewCountLine) -> Result<()> {
 
 fn refuse_if_finished(doc: &Doc) -> Result<()> {
     if doc.stamped(&DOC_ROOT, "finished").is_some() {
-        return Err(Error::invalid("count", format!("count `{}` is finished", doc.id)));
+        return Err(Error::invalid(
+            "count",
+            format!("count `{}` is finished", doc.id),
+        ));
     }
     Ok(())
 }
 
 pub(crate) fn read(doc: &Doc) -> Result<InventoryCount> {
-    let book = doc.obj(&DOC_ROOT, "book").ok_or_else(|| doc.missing("book"))?;
+    let book = doc
+        .obj(&DOC_ROOT, "book")
+        .ok_or_else(|| doc.missing("book"))?;
     let names = doc.obj(&DOC_ROOT, "names");
     let counted = doc.obj(&DOC_ROOT, "counted");
     let mut lines: Vec<CountLine> = doc
@@ -240,7 +294,10 @@ pub(crate) fn read(doc: &Doc) -> Result<InventoryCount> {
         .into_iter()
         .map(|sku| CountLine {
             book: doc.i64(&book, &sku).unwrap_or(0),
-            name: names.as_ref().and_then(|n| doc.str(n, &sku)).unwrap_or_default(),
+            name: names
+                .as_ref()
+                .and_then(|n| doc.str(n, &sku))
+                .unwrap_or_default(),
             counted: counted
                 .as_ref()
                 .and_then(|c| doc.stamped(c, &sku))
@@ -253,8 +310,12 @@ pub(crate) fn read(doc: &Doc) -> Result<InventoryCount> {
         id: doc.id.clone(),
         store_id: DocId::parse("store_id", &doc.req_str(&DOC_ROOT, "store_id")?)?,
         started_by: doc.req_str(&DOC_ROOT, "started_by")?,
-        started_at: doc.time(&DOC_ROOT, "started_at").ok_or_else(|| doc.missing("started_at"))?,
-        finished: doc.stamped(&DOC_ROOT, "finished").map(|v| (v.current.by, v.current.at)),
+        started_at: doc
+            .time(&DOC_ROOT, "started_at")
+            .ok_or_else(|| doc.missing("started_at"))?,
+        finished: doc
+            .stamped(&DOC_ROOT, "finished")
+            .map(|v| (v.current.by, v.current.at)),
         lines,
     })
 }
@@ -263,7 +324,10 @@ pub(crate) fn index(tx: &Transaction<'_>, doc: &Doc) -> Result<()> {
     let count = read(doc)?;
     let (abs_diff, book_total) = match count.error_rate() {
         ErrorRate::Undefined => (0, 0),
-        ErrorRate::Rate { abs_diff, book_total } => (abs_diff, book_total),
+        ErrorRate::Rate {
+            abs_diff,
+            book_total,
+        } => (abs_diff, book_total),
     };
     tx.prepare_cached(
         "INSERT OR REPLACE INTO count_index (id, store_id, started_at, finished_at, lines, book_total, abs_diff_total)
@@ -288,7 +352,13 @@ mod tests {
     #[test]
     fn exactly_ten_percent_is_within_the_limit_and_a_hair_more_is_not() {
         let at_limit = ErrorRate::of([(60, 54), (40, 36)]); // 10 of 100
-        assert_eq!(at_limit, ErrorRate::Rate { abs_diff: 10, book_total: 100 });
+        assert_eq!(
+            at_limit,
+            ErrorRate::Rate {
+                abs_diff: 10,
+                book_total: 100
+            }
+        );
         assert!(!at_limit.exceeds_limit());
         let over = ErrorRate::of([(1000, 899)]); // 10.1%
         assert!(over.exceeds_limit());
@@ -297,7 +367,13 @@ mod tests {
     #[test]
     fn surpluses_and_shortages_do_not_cancel_out() {
         let rate = ErrorRate::of([(50, 60), (50, 40)]);
-        assert_eq!(rate, ErrorRate::Rate { abs_diff: 20, book_total: 100 });
+        assert_eq!(
+            rate,
+            ErrorRate::Rate {
+                abs_diff: 20,
+                book_total: 100
+            }
+        );
         assert!(rate.exceeds_limit());
     }
 

@@ -36,12 +36,12 @@ pub use doc::{DOC_SCHEMA_VERSION, HistoryEntry, Stamp, Versions, Written};
 pub use error::{Error, Result};
 pub use geo::{DEFAULT_GEOFENCE_M, GeoPoint, GpsFix};
 pub use ids::{DeviceIdentity, DocId, DocKind};
+pub use inventory_count::{CountLine, ErrorRate, InventoryCount, NewCountLine, NewInventoryCount};
 pub use local_store::{Clock, LocalStore, PendingDocument, STORE_SCHEMA_VERSION, StoreOptions};
 pub use retail_store::{
     MarketType, NewStore, STORE_FIELDS, Store, StoreClassification, StoreContact, StoreFormat,
     StoreSize, TerminalRating, ValueTier,
 };
-pub use inventory_count::{CountLine, ErrorRate, InventoryCount, NewCountLine, NewInventoryCount};
 pub use rules::{
     CountFinding, DEFAULT_MIN_MONTHLY_VISITS, FollowUp, FollowUpAction, MAX_COUNT_ERROR_PERCENT,
     MAX_MISSING_PRICE_TAGS, MonthlyVisits, PriceTagFinding, StoreDue,
@@ -50,8 +50,8 @@ pub use scorecard::{
     Acknowledgement, NewScorecard, ScoreDimension, ScoreWeights, Scorecard, ScorecardOutcome,
 };
 pub use shelf_display::{
-    DisplayCheck, DisplayProduct, DisplayStandard, NewProductZone, ProductOnDisplay, ShelfDisplay, StandardCheck,
-    Verdict,
+    DisplayCheck, DisplayProduct, DisplayStandard, NewProductZone, ProductOnDisplay, ShelfDisplay,
+    StandardCheck, Verdict,
 };
 pub use task::{NewTask, Task, TaskDue, TaskOrigin, TaskState};
 pub use time::{FieldCalendar, Timestamp};

@@ -108,7 +108,9 @@ impl LocalStore {
         }
         let locked = |e: rusqlite::Error| match e {
             rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DatabaseBusy => {
-                Error::Locked { path: path.display().to_string() }
+                Error::Locked {
+                    path: path.display().to_string(),
+                }
             }
             other => Error::Sqlite(other),
         };
@@ -117,7 +119,8 @@ impl LocalStore {
             other => other,
         };
         let mut conn = Connection::open(&path).map_err(locked)?;
-        conn.busy_timeout(std::time::Duration::from_millis(0)).map_err(locked)?;
+        conn.busy_timeout(std::time::Duration::from_millis(0))
+            .map_err(locked)?;
         for (pragma, value) in [
             ("locking_mode", "EXCLUSIVE"),
             ("journal_mode", "WAL"),
@@ -127,7 +130,8 @@ impl LocalStore {
             conn.pragma_update(None, pragma, value).map_err(locked)?;
         }
         // Take the exclusive lock now, so a second opener fails here and not mid-edit.
-        conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;").map_err(locked)?;
+        conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;")
+            .map_err(locked)?;
         migrate::migrate(&mut conn).map_err(relock)?;
         let actor = load_or_make_actor(&conn).map_err(relock)?;
         Ok(LocalStore {
@@ -215,10 +219,13 @@ impl LocalStore {
         let stamp = self.stamp(&inner);
         let fields = build(&inner.conn, &stamp)?;
         if inner.stored_kind(&id).is_ok() {
-            return Err(Error::invalid("id", format!("{kind} `{id}` exists already")));
+            return Err(Error::invalid(
+                "id",
+                format!("{kind} `{id}` exists already"),
+            ));
         }
         let mut doc = Doc::create(id.clone(), kind, &inner.actor, fields, &stamp)?;
-        let snapshot = doc.am.save();
+        let snapshot = doc.save_full();
         let heads = heads_blob(&doc.heads());
         let tx = inner.conn.transaction()?;
         tx.execute(
@@ -302,10 +309,7 @@ impl LocalStore {
         let ids = stmt
             .query_map([kind.as_str()], |r| r.get::<_, String>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(ids
-            .into_iter()
-            .map(|s| DocId::parse("id", &s))
-            .collect::<Result<Vec<_>>>()?)
+        ids.into_iter().map(|s| DocId::parse("id", &s)).collect()
     }
 
     /// Who changed a document, what, and when, oldest first.
@@ -343,7 +347,12 @@ impl LocalStore {
         let mut inner = self.lock()?;
         let kind = inner.stored_kind(id)?;
         let mut doc = inner.take_doc(id, kind)?;
-        let changes = doc.am.get_changes(&since).into_iter().map(|mut c| c.bytes().into_owned()).collect();
+        let changes = doc
+            .am
+            .get_changes(&since)
+            .into_iter()
+            .map(|mut c| c.bytes().into_owned())
+            .collect();
         inner.cache.put(doc);
         Ok(changes)
     }
@@ -357,8 +366,12 @@ impl LocalStore {
             .iter()
             .enumerate()
             .map(|(i, bytes)| {
-                automerge::Change::try_from(bytes.as_slice())
-                    .map_err(|e| Error::invalid("changes", format!("change {i} of `{id}` is not an automerge change: {e}")))
+                automerge::Change::try_from(bytes.as_slice()).map_err(|e| {
+                    Error::invalid(
+                        "changes",
+                        format!("change {i} of `{id}` is not an automerge change: {e}"),
+                    )
+                })
             })
             .collect::<Result<Vec<_>>>()?;
         let mut inner = self.lock()?;
@@ -367,7 +380,11 @@ impl LocalStore {
             Some(kind) => inner.take_doc(id, kind)?,
             None => Doc::from_changes(id, parsed.clone(), &inner.actor)?,
         };
-        let before = if existing.is_some() { doc.heads() } else { Vec::new() };
+        let before = if existing.is_some() {
+            doc.heads()
+        } else {
+            Vec::new()
+        };
         if existing.is_some() {
             // On any failure below `doc` is dropped: disk still holds the document as it was.
             doc.am.apply_changes(parsed)?;
@@ -376,7 +393,9 @@ impl LocalStore {
         if let Some(hash) = missing.first() {
             return Err(Error::invalid(
                 "changes",
-                format!("they depend on change `{hash}` of `{id}`, which this device does not have"),
+                format!(
+                    "they depend on change `{hash}` of `{id}`, which this device does not have"
+                ),
             ));
         }
         if doc.heads() == before {
@@ -387,7 +406,7 @@ impl LocalStore {
         if existing.is_some() {
             inner.persist(&mut doc, now, false)?;
         } else {
-            let snapshot = doc.am.save();
+            let snapshot = doc.save_full();
             let heads = heads_blob(&doc.heads());
             let tx = inner.conn.transaction()?;
             tx.execute(
@@ -441,7 +460,8 @@ impl LocalStore {
 
     /// Folds the incremental chunks of up to `max_docs` documents that have at least
     /// `min_chunks` of them into a fresh snapshot; returns how many were compacted. Run it
-    /// when the app is idle: it is never done on the path of an edit.
+    /// when the app is idle: it is never done on the path of an edit. Documents that fail
+    /// to load are skipped (reading them reports the damage).
     pub fn compact(&self, min_chunks: usize, max_docs: usize) -> Result<usize> {
         let mut inner = self.lock()?;
         let candidates: Vec<(String, String)> = {
@@ -456,8 +476,14 @@ impl LocalStore {
         let mut done = 0;
         for (id, kind) in candidates {
             let id = DocId::parse("id", &id)?;
-            let mut doc = inner.take_doc(&id, DocKind::parse(&kind)?)?;
-            let snapshot = doc.am.save();
+            let mut doc = match inner.take_doc(&id, DocKind::parse(&kind)?) {
+                Ok(doc) => doc,
+                // A damaged document is reported when it is read; it must not stop the
+                // others from being compacted.
+                Err(Error::Corrupt { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            let snapshot = doc.save_full();
             let tx = inner.conn.transaction()?;
             tx.execute("DELETE FROM chunks WHERE doc_id = ?1", [id.as_str()])?;
             tx.execute(
@@ -558,7 +584,7 @@ impl Inner {
     /// Writes what changed in `doc` since its last save, with its index rows and (for a
     /// local edit) its outbox entry, in one transaction.
     fn persist(&mut self, doc: &mut Doc, at: Timestamp, local: bool) -> Result<()> {
-        let chunk = doc.am.save_incremental();
+        let chunk = doc.save_new_changes();
         let heads = heads_blob(&doc.heads());
         let tx = self.conn.transaction()?;
         tx.execute(

@@ -71,8 +71,8 @@ pub struct FollowUp {
     /// First day of the period the action is due in (month, ISO week or quarter).
     pub period_start: NaiveDate,
     /// Whether the records show it done this period: guidance and in-store service by a
-    /// visit of the account manager, the notice by a rectification task for the store whose
-    /// deadline falls in or after the quarter. `None` where the app keeps no record of the
+    /// visit of the account manager, the notice by a rectification task for the store created
+    /// in the quarter. `None` where the app keeps no record of the
     /// action (a study visit happens in another store), so it is listed as due.
     pub done: Option<bool>,
 }
@@ -110,7 +110,10 @@ impl LocalStore {
     pub fn stores_due_visit(&self, manager: &str, day: NaiveDate) -> Result<Vec<StoreDue>> {
         let cal = self.calendar();
         let week = FieldCalendar::week_start(day);
-        let (from, to) = (cal.start_of(week), cal.start_of(week + chrono::Duration::days(7)));
+        let (from, to) = (
+            cal.start_of(week),
+            cal.start_of(week + chrono::Duration::days(7)),
+        );
         let inner = self.lock()?;
         let sql = format!(
             "SELECT s.id, s.name, s.licence,
@@ -124,12 +127,22 @@ impl LocalStore {
         let mut stmt = inner.conn.prepare_cached(&sql)?;
         let rows = stmt
             .query_map(params![manager, from.0, to.0], |r| {
-                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get::<_, Option<i64>>(3)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get::<_, Option<i64>>(3)?,
+                ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         rows.into_iter()
             .map(|(id, name, licence, last)| {
-                Ok(StoreDue { store_id: DocId::parse("id", &id)?, name, licence, last_visit: last.map(Timestamp) })
+                Ok(StoreDue {
+                    store_id: DocId::parse("id", &id)?,
+                    name,
+                    licence,
+                    last_visit: last.map(Timestamp),
+                })
             })
             .collect()
     }
@@ -137,9 +150,16 @@ impl LocalStore {
     /// R5: demo-street stores of `manager`'s territory whose shelf display `manager` has
     /// not checked on `day` (meant for today: a display remembers each checker's latest
     /// check, so for a past day a later check hides an earlier one).
-    pub fn demo_street_unchecked(&self, manager: &str, day: NaiveDate) -> Result<Vec<(DocId, String)>> {
+    pub fn demo_street_unchecked(
+        &self,
+        manager: &str,
+        day: NaiveDate,
+    ) -> Result<Vec<(DocId, String)>> {
         let cal = self.calendar();
-        let (from, to) = (cal.start_of(day), cal.start_of(day + chrono::Duration::days(1)));
+        let (from, to) = (
+            cal.start_of(day),
+            cal.start_of(day + chrono::Duration::days(1)),
+        );
         let inner = self.lock()?;
         let mut stmt = inner.conn.prepare_cached(
             "SELECT s.id, s.name FROM store_index s
@@ -149,9 +169,13 @@ impl LocalStore {
              ORDER BY s.name",
         )?;
         let rows = stmt
-            .query_map(params![manager, from.0, to.0], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+            .query_map(params![manager, from.0, to.0], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        rows.into_iter().map(|(id, name)| Ok((DocId::parse("id", &id)?, name))).collect()
+        rows.into_iter()
+            .map(|(id, name)| Ok((DocId::parse("id", &id)?, name)))
+            .collect()
     }
 
     /// R2: stores of `manager`'s territory whose shelf display has more than 3 products
@@ -164,11 +188,21 @@ impl LocalStore {
         )?;
         let rows = stmt
             .query_map(params![manager, MAX_MISSING_PRICE_TAGS as i64], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, u32>(2)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, u32>(2)?,
+                ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         rows.into_iter()
-            .map(|(id, name, missing)| Ok(PriceTagFinding { store_id: DocId::parse("id", &id)?, name, missing }))
+            .map(|(id, name, missing)| {
+                Ok(PriceTagFinding {
+                    store_id: DocId::parse("id", &id)?,
+                    name,
+                    missing,
+                })
+            })
             .collect()
     }
 
@@ -198,8 +232,14 @@ impl LocalStore {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let mut findings = Vec::new();
         for (store, name, count, finished_at, abs_diff, book_total) in rows {
-            let error_rate =
-                if book_total == 0 { ErrorRate::Undefined } else { ErrorRate::Rate { abs_diff, book_total } };
+            let error_rate = if book_total == 0 {
+                ErrorRate::Undefined
+            } else {
+                ErrorRate::Rate {
+                    abs_diff,
+                    book_total,
+                }
+            };
             if error_rate == ErrorRate::Undefined || error_rate.exceeds_limit() {
                 findings.push(CountFinding {
                     store_id: DocId::parse("id", &store)?,
@@ -219,52 +259,81 @@ impl LocalStore {
         let cal = self.calendar();
         let month = FieldCalendar::month_start(day);
         let week = FieldCalendar::week_start(day);
-        let quarter = NaiveDate::from_ymd_opt(day.year(), (day.month0() / 3) * 3 + 1, 1).unwrap_or(month);
+        let quarter =
+            NaiveDate::from_ymd_opt(day.year(), (day.month0() / 3) * 3 + 1, 1).unwrap_or(month);
         let inner = self.lock()?;
         let mut stores = inner.conn.prepare_cached(
             "SELECT s.id, s.name, s.rating FROM store_index s
              WHERE s.territory = ?1 AND s.functional = 1 AND s.rating IS NOT NULL ORDER BY s.name",
         )?;
         let rows = stores
-            .query_map([manager], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?
+            .query_map([manager], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let mut visited = inner.conn.prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM visit_index WHERE store_id = ?1 AND visitor = ?2 AND check_in_at >= ?3 AND check_in_at < ?4)",
         )?;
-        let mut noticed = inner
-            .conn
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM task_index WHERE store_id = ?1 AND deadline >= ?2)")?;
+        let mut noticed = inner.conn.prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM task_index WHERE store_id = ?1 AND created_at >= ?2)",
+        )?;
         let mut follow_ups = Vec::with_capacity(rows.len());
         for (id, name, rating) in rows {
             let rating = TerminalRating::parse(&rating)?;
             let (action, period_start, done) = match rating {
                 TerminalRating::Excellent => {
                     let to = FieldCalendar::next_month_start(month);
-                    let done: bool = visited.query_row(params![id, manager, cal.start_of(month).0, cal.start_of(to).0], |r| r.get(0))?;
+                    let done: bool = visited.query_row(
+                        params![id, manager, cal.start_of(month).0, cal.start_of(to).0],
+                        |r| r.get(0),
+                    )?;
                     (FollowUpAction::MonthlyGuidance, month, Some(done))
                 }
                 TerminalRating::Good => {
                     let to = week + chrono::Duration::days(7);
-                    let done: bool = visited.query_row(params![id, manager, cal.start_of(week).0, cal.start_of(to).0], |r| r.get(0))?;
+                    let done: bool = visited.query_row(
+                        params![id, manager, cal.start_of(week).0, cal.start_of(to).0],
+                        |r| r.get(0),
+                    )?;
                     (FollowUpAction::WeeklyInStoreService, week, Some(done))
                 }
                 TerminalRating::Qualified => (FollowUpAction::QuarterlyStudyVisit, quarter, None),
                 TerminalRating::Unqualified => {
-                    let done: bool = noticed.query_row(params![id, cal.start_of(quarter).0], |r| r.get(0))?;
+                    let done: bool =
+                        noticed.query_row(params![id, cal.start_of(quarter).0], |r| r.get(0))?;
                     (FollowUpAction::RectificationNotice, quarter, Some(done))
                 }
             };
-            follow_ups.push(FollowUp { store_id: DocId::parse("id", &id)?, name, rating, action, period_start, done });
+            follow_ups.push(FollowUp {
+                store_id: DocId::parse("id", &id)?,
+                name,
+                rating,
+                action,
+                period_start,
+                done,
+            });
         }
         Ok(follow_ups)
     }
 
     /// R9: visits `manager` made in the month holding `day` to each R1-covered store of the
     /// territory, against `minimum_per_store` (decided default [`DEFAULT_MIN_MONTHLY_VISITS`]).
-    pub fn monthly_visits(&self, manager: &str, day: NaiveDate, minimum_per_store: u32) -> Result<MonthlyVisits> {
+    pub fn monthly_visits(
+        &self,
+        manager: &str,
+        day: NaiveDate,
+        minimum_per_store: u32,
+    ) -> Result<MonthlyVisits> {
         let cal = self.calendar();
         let month = FieldCalendar::month_start(day);
-        let (from, to) = (cal.start_of(month), cal.start_of(FieldCalendar::next_month_start(month)));
+        let (from, to) = (
+            cal.start_of(month),
+            cal.start_of(FieldCalendar::next_month_start(month)),
+        );
         let inner = self.lock()?;
         let sql = format!(
             "SELECT s.id, s.name,
@@ -275,13 +344,21 @@ impl LocalStore {
         let mut stmt = inner.conn.prepare_cached(&sql)?;
         let rows = stmt
             .query_map(params![manager, from.0, to.0], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, u32>(2)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, u32>(2)?,
+                ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let stores = rows
             .into_iter()
             .map(|(id, name, made)| Ok((DocId::parse("id", &id)?, name, made)))
             .collect::<Result<Vec<_>>>()?;
-        Ok(MonthlyVisits { month_start: month, minimum_per_store, stores })
+        Ok(MonthlyVisits {
+            month_start: month,
+            minimum_per_store,
+            stores,
+        })
     }
 }

@@ -1,10 +1,467 @@
-//! (being written)
+//! The monthly scorecard (R4): a supervisor scores one account manager's month on four
+//! dimensions, notes the evidence, and the account manager acknowledges it.
+//!
+//! Weights, pass mark and bonus mark are configuration ([`ScoreWeights`]); a scorecard copies
+//! them when it is created, so a later change of configuration leaves old scorecards as they
+//! were scored. Each dimension's score is stamped, so two supervisors scoring the same
+//! dimension offline show as a conflict with both values. Evidence notes are collaborative
+//! text. Points are kept to one decimal and summed in tenths, so the pass and bonus verdicts
+//! never depend on floating-point rounding (79.9 fails a pass mark of 80, 80 passes).
 
-use rusqlite::Transaction;
+use std::collections::HashMap;
 
-use crate::doc::Doc;
-use crate::error::Result;
+use rusqlite::{Connection, Transaction, params};
 
-pub(crate) fn index(_tx: &Transaction<'_>, _doc: &Doc) -> Result<()> {
+use crate::doc::{
+    DOC_ROOT, Doc, HydrateValue, Obj, Scalar, Versions, entry_value, scalar_f64, str_value,
+    text_value,
+};
+use crate::error::{Error, Result};
+use crate::ids::{DocId, DocKind};
+use crate::local_store::LocalStore;
+use crate::time::Timestamp;
+
+/// The four dimensions a supervisor scores (R4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ScoreDimension {
+    VisitFrequency,
+    BrandPromotion,
+    TerminalImage,
+    ServiceAttitude,
+}
+
+impl ScoreDimension {
+    pub const ALL: [ScoreDimension; 4] = [
+        ScoreDimension::VisitFrequency,
+        ScoreDimension::BrandPromotion,
+        ScoreDimension::TerminalImage,
+        ScoreDimension::ServiceAttitude,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            ScoreDimension::VisitFrequency => "visit_frequency",
+            ScoreDimension::BrandPromotion => "brand_promotion",
+            ScoreDimension::TerminalImage => "terminal_image",
+            ScoreDimension::ServiceAttitude => "service_attitude",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|d| d.code() == text)
+            .ok_or_else(|| Error::invalid("dimension", format!("unknown dimension `{text}`")))
+    }
+}
+
+/// The scoring configuration: the most points each dimension gives, the pass mark (below
+/// it: assessment) and the bonus mark (at or above it: benchmark bonus). Points have at most
+/// one decimal; the four weights add up to 100.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ScoreWeights {
+    pub visit_frequency: f64,
+    pub brand_promotion: f64,
+    pub terminal_image: f64,
+    pub service_attitude: f64,
+    pub pass_mark: f64,
+    pub bonus_mark: f64,
+}
+
+impl Default for ScoreWeights {
+    /// Decided (domain R4): 25 points each, pass mark 80, bonus mark 90.
+    fn default() -> Self {
+        ScoreWeights {
+            visit_frequency: 25.0,
+            brand_promotion: 25.0,
+            terminal_image: 25.0,
+            service_attitude: 25.0,
+            pass_mark: 80.0,
+            bonus_mark: 90.0,
+        }
+    }
+}
+
+impl ScoreWeights {
+    /// The most points `dimension` gives.
+    pub fn weight(&self, dimension: ScoreDimension) -> f64 {
+        match dimension {
+            ScoreDimension::VisitFrequency => self.visit_frequency,
+            ScoreDimension::BrandPromotion => self.brand_promotion,
+            ScoreDimension::TerminalImage => self.terminal_image,
+            ScoreDimension::ServiceAttitude => self.service_attitude,
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        let mut sum = 0;
+        for d in ScoreDimension::ALL {
+            let field = format!("weights.{}", d.code());
+            let w = tenths(&field, self.weight(d))?;
+            if w < 0 {
+                return Err(Error::invalid(
+                    field,
+                    format!("`{}` is negative", self.weight(d)),
+                ));
+            }
+            sum += w;
+        }
+        if sum != 1000 {
+            return Err(Error::invalid(
+                "weights",
+                format!(
+                    "the four weights add up to `{}`, not `100`",
+                    sum as f64 / 10.0
+                ),
+            ));
+        }
+        let pass = tenths("weights.pass_mark", self.pass_mark)?;
+        let bonus = tenths("weights.bonus_mark", self.bonus_mark)?;
+        if !(0..=1000).contains(&pass) || !(pass..=1000).contains(&bonus) {
+            return Err(Error::invalid(
+                "weights",
+                format!(
+                    "marks must satisfy 0 <= pass `{}` <= bonus `{}` <= 100",
+                    self.pass_mark, self.bonus_mark
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What a supervisor gives to start a scorecard.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewScorecard {
+    /// The account manager being scored.
+    pub manager: String,
+    /// The month scored, `YYYY-MM` (`2026-11`).
+    pub month: String,
+    /// The configuration in force now; copied into the scorecard.
+    pub weights: ScoreWeights,
+}
+
+/// The account manager's acknowledgement of the scores.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Acknowledgement {
+    pub by: String,
+    pub at: Timestamp,
+    pub comment: Option<String>,
+    /// The total the account manager saw when acknowledging.
+    pub total: f64,
+}
+
+/// A scorecard as read from its document.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scorecard {
+    pub id: DocId,
+    pub manager: String,
+    pub month: String,
+    /// Who created it.
+    pub supervisor: String,
+    pub weights: ScoreWeights,
+    /// Each dimension, in [`ScoreDimension::ALL`] order, with its score once given.
+    pub scores: Vec<(ScoreDimension, Option<Versions<f64>>)>,
+    /// Each dimension, in [`ScoreDimension::ALL`] order, with its evidence notes.
+    pub evidence: Vec<(ScoreDimension, String)>,
+    pub acknowledgement: Option<Acknowledgement>,
+}
+
+/// The verdict of a scorecard (R4).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScorecardOutcome {
+    /// The sum of the four scores; `None` until all four are scored.
+    pub total: Option<f64>,
+    /// At or above the pass mark; `Some(false)` means assessment.
+    pub passes: Option<bool>,
+    /// At or above the bonus mark (benchmark management bonus).
+    pub bonus: Option<bool>,
+    /// Dimensions not scored yet.
+    pub missing: Vec<ScoreDimension>,
+    /// Dimensions whose score is in conflict: the total uses the value every device shows.
+    pub conflicts: Vec<ScoreDimension>,
+}
+
+impl Scorecard {
+    /// The total and verdicts, from the current value of each score.
+    pub fn outcome(&self) -> ScorecardOutcome {
+        let mut total = 0;
+        let mut missing = Vec::new();
+        let mut conflicts = Vec::new();
+        for (d, score) in &self.scores {
+            match score {
+                Some(v) => {
+                    total += (v.value() * 10.0).round() as i64;
+                    if v.is_conflict() {
+                        conflicts.push(*d);
+                    }
+                }
+                None => missing.push(*d),
+            }
+        }
+        let complete = missing.is_empty();
+        let pass = (self.weights.pass_mark * 10.0).round() as i64;
+        let bonus = (self.weights.bonus_mark * 10.0).round() as i64;
+        ScorecardOutcome {
+            total: complete.then_some(total as f64 / 10.0),
+            passes: complete.then_some(total >= pass),
+            bonus: complete.then_some(total >= bonus),
+            missing,
+            conflicts,
+        }
+    }
+}
+
+impl LocalStore {
+    /// Starts a scorecard of `manager` for `month`, by this device's user (the supervisor).
+    /// Refuses a malformed month or configuration, and a second scorecard of the same
+    /// manager and month on this device.
+    pub fn create_scorecard(&self, new: NewScorecard) -> Result<DocId> {
+        if new.manager.trim().is_empty() {
+            return Err(Error::invalid("manager", "must not be empty"));
+        }
+        validate_month(&new.month)?;
+        new.weights.validate()?;
+        if new.manager == self.identity().user_id {
+            return Err(Error::invalid(
+                "manager",
+                format!("`{}` cannot score their own month", new.manager),
+            ));
+        }
+        self.create_doc(DocKind::Scorecard, |conn, stamp| {
+            if let Some(existing) = scorecard_ids(conn, &new.manager, &new.month)?.first() {
+                return Err(Error::invalid(
+                    "month",
+                    format!(
+                        "`{}` already has scorecard `{existing}` for `{}`",
+                        new.manager, new.month
+                    ),
+                ));
+            }
+            let w = &new.weights;
+            let mut weights: HashMap<&str, HydrateValue> = ScoreDimension::ALL
+                .into_iter()
+                .map(|d| (d.code(), HydrateValue::from(w.weight(d))))
+                .collect();
+            weights.insert("pass_mark", HydrateValue::from(w.pass_mark));
+            weights.insert("bonus_mark", HydrateValue::from(w.bonus_mark));
+            let evidence: HashMap<&str, HydrateValue> = ScoreDimension::ALL
+                .into_iter()
+                .map(|d| (d.code(), text_value("")))
+                .collect();
+            Ok(HashMap::from([
+                ("manager", str_value(&new.manager)),
+                ("month", str_value(&new.month)),
+                ("supervisor", str_value(&stamp.by)),
+                ("weights", HydrateValue::from(weights)),
+                ("scores", HydrateValue::map()),
+                ("evidence", HydrateValue::from(evidence)),
+            ]))
+        })
+    }
+
+    /// Reads a scorecard.
+    pub fn scorecard(&self, id: &DocId) -> Result<Scorecard> {
+        self.read_doc(id, DocKind::Scorecard, read)
+    }
+
+    /// The total and verdicts of a scorecard.
+    pub fn scorecard_outcome(&self, id: &DocId) -> Result<ScorecardOutcome> {
+        Ok(self.scorecard(id)?.outcome())
+    }
+
+    /// Scores one dimension (0 up to its weight, one decimal at most). Refused once the
+    /// account manager has acknowledged the scores.
+    pub fn score_dimension(&self, id: &DocId, dimension: ScoreDimension, score: f64) -> Result<()> {
+        let field = format!("scores.{}", dimension.code());
+        let what = format!("score {}", dimension.code());
+        self.edit_doc(id, DocKind::Scorecard, &what, |doc, stamp, _| {
+            let card = read(doc)?;
+            let weight = card.weights.weight(dimension);
+            let points = tenths(&field, score)?;
+            if !(0..=(weight * 10.0).round() as i64).contains(&points) {
+                return Err(Error::invalid(
+                    field,
+                    format!("score `{score}` is outside 0..={weight}"),
+                ));
+            }
+            if let Some(ack) = &card.acknowledgement {
+                return Err(Error::invalid(
+                    field,
+                    format!("the scores are final: `{}` acknowledged them", ack.by),
+                ));
+            }
+            let scores = doc.container(&DOC_ROOT, "scores")?;
+            doc.put_stamped(&scores, dimension.code(), points as f64 / 10.0, stamp)
+        })
+    }
+
+    /// Replaces the evidence notes of one dimension (a minimal text diff, so concurrent
+    /// edits merge).
+    pub fn set_scorecard_evidence(
+        &self,
+        id: &DocId,
+        dimension: ScoreDimension,
+        text: &str,
+    ) -> Result<()> {
+        let what = format!("edit evidence of {}", dimension.code());
+        self.edit_doc(id, DocKind::Scorecard, &what, |doc, _, _| {
+            let evidence = doc.container(&DOC_ROOT, "evidence")?;
+            doc.update_text(&evidence, dimension.code(), text)
+        })
+    }
+
+    /// The account manager acknowledges the scores, with an optional comment. Only the
+    /// scored account manager may, and only once all four dimensions are scored.
+    pub fn acknowledge_scorecard(&self, id: &DocId, comment: Option<&str>) -> Result<()> {
+        self.edit_doc(id, DocKind::Scorecard, "acknowledge", |doc, stamp, _| {
+            let card = read(doc)?;
+            if stamp.by != card.manager {
+                return Err(Error::invalid(
+                    "acknowledgement",
+                    format!("only `{}` acknowledges this scorecard", card.manager),
+                ));
+            }
+            let outcome = card.outcome();
+            let Some(total) = outcome.total else {
+                let missing: Vec<&str> = outcome.missing.iter().map(|d| d.code()).collect();
+                return Err(Error::invalid(
+                    "acknowledgement",
+                    format!("not scored yet: `{}`", missing.join("`, `")),
+                ));
+            };
+            let comment = match comment.map(str::trim) {
+                Some(c) if !c.is_empty() => Scalar::Str(c.into()),
+                _ => Scalar::Null,
+            };
+            let entry = entry_value(vec![("comment", comment), ("total", total.into())], stamp);
+            doc.put_value(&DOC_ROOT, "acknowledgement", &entry)
+        })
+    }
+
+    /// Scorecards of `manager` for `month`: one, unless two devices created one offline.
+    pub fn scorecards_of(&self, manager: &str, month: &str) -> Result<Vec<DocId>> {
+        validate_month(month)?;
+        scorecard_ids(&self.lock()?.conn, manager, month)
+    }
+}
+
+fn scorecard_ids(conn: &Connection, manager: &str, month: &str) -> Result<Vec<DocId>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM scorecard_index WHERE manager = ?1 AND month = ?2 ORDER BY id",
+    )?;
+    let ids = stmt
+        .query_map([manager, month], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    ids.iter().map(|s| DocId::parse("id", s)).collect()
+}
+
+/// `value` in tenths of a point; refuses what is not a number with at most one decimal.
+fn tenths(field: &str, value: f64) -> Result<i64> {
+    let scaled = value * 10.0;
+    if !scaled.is_finite() || scaled.abs() > 1e9 || (scaled - scaled.round()).abs() > 1e-6 {
+        return Err(Error::invalid(
+            field,
+            format!("`{value}` is not a number with at most one decimal"),
+        ));
+    }
+    Ok(scaled.round() as i64)
+}
+
+/// A month as `YYYY-MM`.
+pub(crate) fn validate_month(month: &str) -> Result<()> {
+    let b = month.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    let ok = b.len() == 7
+        && b[4] == b'-'
+        && digits(0..4)
+        && digits(5..7)
+        && (1..=12).contains(&((b[5] - b'0') * 10 + (b[6] - b'0')));
+    if !ok {
+        return Err(Error::invalid(
+            "month",
+            format!("`{month}` is not a month like `2026-11`"),
+        ));
+    }
+    Ok(())
+}
+
+fn read_weights(doc: &Doc) -> Result<ScoreWeights> {
+    let obj = doc
+        .obj(&DOC_ROOT, "weights")
+        .ok_or_else(|| doc.missing("weights"))?;
+    let w = |key: &str| {
+        doc.f64(&obj, key)
+            .ok_or_else(|| doc.missing(&format!("weights.{key}")))
+    };
+    Ok(ScoreWeights {
+        visit_frequency: w("visit_frequency")?,
+        brand_promotion: w("brand_promotion")?,
+        terminal_image: w("terminal_image")?,
+        service_attitude: w("service_attitude")?,
+        pass_mark: w("pass_mark")?,
+        bonus_mark: w("bonus_mark")?,
+    })
+}
+
+fn read_score(doc: &Doc, scores: &Obj, d: ScoreDimension) -> Result<Option<Versions<f64>>> {
+    let Some(versions) = doc.stamped(scores, d.code()) else {
+        return Ok(None);
+    };
+    if versions.all().any(|w| scalar_f64(&w.value).is_none()) {
+        return Err(doc.missing(&format!("scores.{}", d.code())));
+    }
+    Ok(Some(versions.map(|s| scalar_f64(&s).unwrap_or_default())))
+}
+
+pub(crate) fn read(doc: &Doc) -> Result<Scorecard> {
+    let scores = doc
+        .obj(&DOC_ROOT, "scores")
+        .ok_or_else(|| doc.missing("scores"))?;
+    let evidence = doc.obj(&DOC_ROOT, "evidence");
+    let acknowledgement = doc
+        .obj(&DOC_ROOT, "acknowledgement")
+        .map(|ack| Acknowledgement {
+            by: doc.str(&ack, "by").unwrap_or_default(),
+            at: doc.time(&ack, "at").unwrap_or(Timestamp(0)),
+            comment: doc.str(&ack, "comment"),
+            total: doc.f64(&ack, "total").unwrap_or_default(),
+        });
+    Ok(Scorecard {
+        id: doc.id.clone(),
+        manager: doc.req_str(&DOC_ROOT, "manager")?,
+        month: doc.req_str(&DOC_ROOT, "month")?,
+        supervisor: doc.req_str(&DOC_ROOT, "supervisor")?,
+        weights: read_weights(doc)?,
+        scores: ScoreDimension::ALL
+            .into_iter()
+            .map(|d| Ok((d, read_score(doc, &scores, d)?)))
+            .collect::<Result<Vec<_>>>()?,
+        evidence: ScoreDimension::ALL
+            .into_iter()
+            .map(|d| {
+                let text = evidence.as_ref().and_then(|e| doc.text(e, d.code()));
+                (d, text.unwrap_or_default())
+            })
+            .collect(),
+        acknowledgement,
+    })
+}
+
+pub(crate) fn index(tx: &Transaction<'_>, doc: &Doc) -> Result<()> {
+    let card = read(doc)?;
+    let outcome = card.outcome();
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO scorecard_index (id, manager, month, supervisor, total, acknowledged_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        card.id.as_str(),
+        card.manager,
+        card.month,
+        card.supervisor,
+        outcome.total,
+        card.acknowledgement.map(|a| a.at.0),
+    ])?;
     Ok(())
 }

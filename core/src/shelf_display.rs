@@ -98,7 +98,10 @@ impl Verdict {
             "pass" => Ok(Verdict::Pass),
             "fail" => Ok(Verdict::Fail),
             "na" => Ok(Verdict::NotApplicable),
-            other => Err(Error::invalid("verdict", format!("unknown verdict `{other}`"))),
+            other => Err(Error::invalid(
+                "verdict",
+                format!("unknown verdict `{other}`"),
+            )),
         }
     }
 }
@@ -162,7 +165,11 @@ pub struct ShelfDisplay {
 impl ShelfDisplay {
     /// Skus on display whose price tag is missing (by the current verdicts; R2).
     pub fn missing_price_tags(&self) -> Vec<&str> {
-        self.products.iter().filter(|p| !p.price_tag.value()).map(|p| p.sku.as_str()).collect()
+        self.products
+            .iter()
+            .filter(|p| !p.price_tag.value())
+            .map(|p| p.sku.as_str())
+            .collect()
     }
 
     /// R2: at most 3 missing price tags; 4 or more is a violation.
@@ -174,14 +181,20 @@ impl ShelfDisplay {
     pub fn failed_standards(&self) -> Vec<DisplayStandard> {
         self.standards
             .iter()
-            .filter(|(_, v)| v.as_ref().is_some_and(|v| v.value().verdict == Verdict::Fail))
+            .filter(|(_, v)| {
+                v.as_ref()
+                    .is_some_and(|v| v.value().verdict == Verdict::Fail)
+            })
             .map(|(s, _)| *s)
             .collect()
     }
 
     /// The verdicts on one standard.
     pub fn standard(&self, standard: DisplayStandard) -> Option<&Versions<StandardCheck>> {
-        self.standards.iter().find(|(s, _)| *s == standard).and_then(|(_, v)| v.as_ref())
+        self.standards
+            .iter()
+            .find(|(s, _)| *s == standard)
+            .and_then(|(_, v)| v.as_ref())
     }
 }
 
@@ -219,13 +232,26 @@ impl LocalStore {
     pub fn record_display_check(&self, id: &DocId, check: &DisplayCheck) -> Result<()> {
         validate_check(check)?;
         let what = describe(check);
-        self.edit_doc(id, DocKind::ShelfDisplay, &what, |doc, stamp, _| apply_check(doc, stamp, check))
+        self.edit_doc(id, DocKind::ShelfDisplay, &what, |doc, stamp, _| {
+            apply_check(doc, stamp, check)
+        })
     }
 
     /// Marks one standard (the common single edit during a visit).
-    pub fn mark_display_standard(&self, id: &DocId, standard: DisplayStandard, verdict: Verdict, note: &str) -> Result<()> {
+    pub fn mark_display_standard(
+        &self,
+        id: &DocId,
+        standard: DisplayStandard,
+        verdict: Verdict,
+        note: &str,
+    ) -> Result<()> {
         let check = DisplayCheck {
-            standards: vec![StandardCheck { standard, verdict, note: note.to_owned(), photos: Vec::new() }],
+            standards: vec![StandardCheck {
+                standard,
+                verdict,
+                note: note.to_owned(),
+                photos: Vec::new(),
+            }],
             ..DisplayCheck::default()
         };
         self.record_display_check(id, &check)
@@ -236,7 +262,10 @@ fn validate_check(check: &DisplayCheck) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
     for s in &check.standards {
         if !seen.insert(s.standard) {
-            return Err(Error::invalid("standards", format!("`{}` is checked twice", s.standard.code())));
+            return Err(Error::invalid(
+                "standards",
+                format!("`{}` is checked twice", s.standard.code()),
+            ));
         }
         for hash in &s.photos {
             crate::visit::validate_photo_hash(hash)?;
@@ -246,13 +275,19 @@ fn validate_check(check: &DisplayCheck) -> Result<()> {
     for p in &check.products {
         validate_sku(&p.sku)?;
         if !skus.insert(p.sku.as_str()) {
-            return Err(Error::invalid("products", format!("`{}` is listed twice", p.sku)));
+            return Err(Error::invalid(
+                "products",
+                format!("`{}` is listed twice", p.sku),
+            ));
         }
     }
     for sku in &check.removed_products {
         validate_sku(sku)?;
         if skus.contains(sku.as_str()) {
-            return Err(Error::invalid("removed_products", format!("`{sku}` is both on display and removed")));
+            return Err(Error::invalid(
+                "removed_products",
+                format!("`{sku}` is both on display and removed"),
+            ));
         }
     }
     if let Some(zone) = &check.new_product_zone {
@@ -265,22 +300,35 @@ fn validate_check(check: &DisplayCheck) -> Result<()> {
 
 pub(crate) fn validate_sku(sku: &str) -> Result<()> {
     if sku.trim().is_empty() || sku.len() > 64 || sku.contains(',') {
-        return Err(Error::invalid("sku", format!("`{sku}` is not a product code (1–64 characters, no commas)")));
+        return Err(Error::invalid(
+            "sku",
+            format!("`{sku}` is not a product code (1–64 characters, no commas)"),
+        ));
     }
     Ok(())
 }
 
 fn describe(check: &DisplayCheck) -> String {
-    let mut parts: Vec<String> =
-        check.standards.iter().map(|s| format!("{} {}", s.standard.code(), s.verdict.code())).collect();
+    let mut parts: Vec<String> = check
+        .standards
+        .iter()
+        .map(|s| format!("{} {}", s.standard.code(), s.verdict.code()))
+        .collect();
     for p in &check.products {
-        parts.push(format!("{} tag {}", p.sku, if p.price_tag { "present" } else { "missing" }));
+        parts.push(format!(
+            "{} tag {}",
+            p.sku,
+            if p.price_tag { "present" } else { "missing" }
+        ));
     }
     for sku in &check.removed_products {
         parts.push(format!("{sku} removed"));
     }
     if let Some(zone) = &check.new_product_zone {
-        parts.push(format!("new-product zone {}", if zone.present { "present" } else { "absent" }));
+        parts.push(format!(
+            "new-product zone {}",
+            if zone.present { "present" } else { "absent" }
+        ));
     }
     format!("check: {}", parts.join(", "))
 }
@@ -297,7 +345,10 @@ fn apply_check(doc: &mut Doc, stamp: &Stamp, check: &DisplayCheck) -> Result<()>
     }
     for p in &check.products {
         let key = format!("{PRODUCT_PREFIX}{}", p.sku);
-        let fields = vec![("v", Scalar::Boolean(p.price_tag)), ("name", Scalar::from(p.name.as_str()))];
+        let fields = vec![
+            ("v", Scalar::Boolean(p.price_tag)),
+            ("name", Scalar::from(p.name.as_str())),
+        ];
         doc.put_entry(&DOC_ROOT, &key, fields, stamp)?;
     }
     for sku in &check.removed_products {
@@ -315,7 +366,13 @@ fn apply_check(doc: &mut Doc, stamp: &Stamp, check: &DisplayCheck) -> Result<()>
 }
 
 fn split_list(s: Option<String>) -> Vec<String> {
-    s.map(|s| s.split(',').filter(|p| !p.is_empty()).map(str::to_owned).collect()).unwrap_or_default()
+    s.map(|s| {
+        s.split(',')
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 pub(crate) fn read(doc: &Doc) -> Result<ShelfDisplay> {
@@ -339,11 +396,19 @@ pub(crate) fn read(doc: &Doc) -> Result<ShelfDisplay> {
     }
     let mut products = Vec::new();
     for key in doc.keys(&DOC_ROOT) {
-        let Some(sku) = key.strip_prefix(PRODUCT_PREFIX) else { continue };
-        let Some(entries) = doc.entries(&DOC_ROOT, &key) else { continue };
+        let Some(sku) = key.strip_prefix(PRODUCT_PREFIX) else {
+            continue;
+        };
+        let Some(entries) = doc.entries(&DOC_ROOT, &key) else {
+            continue;
+        };
         let name = doc.str(&entries.current.value, "name").unwrap_or_default();
         let price_tag = read_versions(entries, |entry| Ok(doc.bool(entry, "v").unwrap_or(false)))?;
-        products.push(DisplayProduct { sku: sku.to_owned(), name, price_tag });
+        products.push(DisplayProduct {
+            sku: sku.to_owned(),
+            name,
+            price_tag,
+        });
     }
     let new_product_zone = match doc.entries(&DOC_ROOT, "new_product_zone") {
         Some(v) => Some(read_versions(v, |entry| {
@@ -364,9 +429,21 @@ pub(crate) fn read(doc: &Doc) -> Result<ShelfDisplay> {
     })
 }
 
-fn read_versions<T>(v: Versions<crate::doc::Obj>, read: impl Fn(&crate::doc::Obj) -> Result<T>) -> Result<Versions<T>> {
-    let conv = |w: Written<crate::doc::Obj>| -> Result<Written<T>> { Ok(Written { value: read(&w.value)?, by: w.by, at: w.at }) };
-    Ok(Versions { current: conv(v.current)?, others: v.others.into_iter().map(conv).collect::<Result<Vec<_>>>()? })
+fn read_versions<T>(
+    v: Versions<crate::doc::Obj>,
+    read: impl Fn(&crate::doc::Obj) -> Result<T>,
+) -> Result<Versions<T>> {
+    let conv = |w: Written<crate::doc::Obj>| -> Result<Written<T>> {
+        Ok(Written {
+            value: read(&w.value)?,
+            by: w.by,
+            at: w.at,
+        })
+    };
+    Ok(Versions {
+        current: conv(v.current)?,
+        others: v.others.into_iter().map(conv).collect::<Result<Vec<_>>>()?,
+    })
 }
 
 pub(crate) fn index(tx: &Transaction<'_>, doc: &Doc) -> Result<()> {
@@ -400,9 +477,11 @@ pub(crate) fn index(tx: &Transaction<'_>, doc: &Doc) -> Result<()> {
         display.failed_standards().len() as i64,
         last_checked,
     ])?;
-    tx.prepare_cached("DELETE FROM display_check_index WHERE display_id = ?1")?.execute([display.id.as_str()])?;
-    let mut insert =
-        tx.prepare_cached("INSERT INTO display_check_index (display_id, checker, last_at) VALUES (?1, ?2, ?3)")?;
+    tx.prepare_cached("DELETE FROM display_check_index WHERE display_id = ?1")?
+        .execute([display.id.as_str()])?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO display_check_index (display_id, checker, last_at) VALUES (?1, ?2, ?3)",
+    )?;
     for (checker, at) in checkers {
         if !checker.is_empty() {
             insert.execute(params![display.id.as_str(), checker, at])?;

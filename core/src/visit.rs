@@ -476,7 +476,7 @@ pub(crate) fn read(doc: &Doc) -> Result<Visit> {
                 .collect()
         })
         .unwrap_or_default();
-    comments.sort_by(|a, b| a.at.cmp(&b.at));
+    comments.sort_by_key(|c| c.at);
     let kind = VisitKind::parse(&doc.req_str(&DOC_ROOT, "visit_kind")?)
         .map_err(|e| Error::corrupt(doc.id.as_str(), e.to_string()))?;
     let training = match (kind, doc.obj(&DOC_ROOT, "training")) {

@@ -4,20 +4,40 @@ use fieldsync_core::fixtures::{at, device, exchange, sample_store};
 use fieldsync_core::{Error, ErrorRate, LocalStore, NewCountLine, NewInventoryCount, Result};
 
 fn lines(n: usize, book: i64) -> Vec<NewCountLine> {
-    (0..n).map(|i| NewCountLine { sku: format!("sku-{i:03}"), name: format!("Brand {i}"), book }).collect()
+    (0..n)
+        .map(|i| NewCountLine {
+            sku: format!("sku-{i:03}"),
+            name: format!("Brand {i}"),
+            book,
+        })
+        .collect()
 }
 
 fn functional_store(db: &LocalStore, n: u32) -> Result<fieldsync_core::DocId> {
-    db.create_store(fieldsync_core::NewStore { functional_terminal: true, ..sample_store("am-li", n) })
+    db.create_store(fieldsync_core::NewStore {
+        functional_terminal: true,
+        ..sample_store("am-li", n)
+    })
 }
 
 #[test]
 fn two_people_counting_different_shelves_at_once_keep_both_sets_of_lines() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let (a, _) = device(dir.path().join("a.db"), "am-li", at("2026-11-23T09:00:00+08:00"))?;
-    let (b, _) = device(dir.path().join("b.db"), "mk-zhao", at("2026-11-23T09:00:00+08:00"))?;
+    let (a, _) = device(
+        dir.path().join("a.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    let (b, _) = device(
+        dir.path().join("b.db"),
+        "mk-zhao",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
     let store = functional_store(&a, 1)?;
-    let count = a.create_inventory_count(NewInventoryCount { store_id: store, lines: lines(4, 10) })?;
+    let count = a.create_inventory_count(NewInventoryCount {
+        store_id: store,
+        lines: lines(4, 10),
+    })?;
     exchange(&a, &b)?;
     a.set_counted_many(&count, &[("sku-000".into(), 10), ("sku-001".into(), 9)])?;
     b.set_counted_many(&count, &[("sku-002".into(), 8), ("sku-003".into(), 10)])?;
@@ -25,19 +45,39 @@ fn two_people_counting_different_shelves_at_once_keep_both_sets_of_lines() -> Re
     exchange(&b, &a)?;
     let merged = a.inventory_count(&count)?;
     assert_eq!(merged, b.inventory_count(&count)?);
-    let counted: Vec<Option<i64>> = merged.lines.iter().map(|l| l.counted.as_ref().map(|c| *c.value())).collect();
+    let counted: Vec<Option<i64>> = merged
+        .lines
+        .iter()
+        .map(|l| l.counted.as_ref().map(|c| *c.value()))
+        .collect();
     assert_eq!(counted, vec![Some(10), Some(9), Some(8), Some(10)]);
-    assert!(merged.lines.iter().all(|l| !l.counted.as_ref().is_some_and(|c| c.is_conflict())));
+    assert!(
+        merged
+            .lines
+            .iter()
+            .all(|l| !l.counted.as_ref().is_some_and(|c| c.is_conflict()))
+    );
     Ok(())
 }
 
 #[test]
 fn two_counted_quantities_for_one_sku_both_survive_with_who_and_when() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let (a, a_clock) = device(dir.path().join("a.db"), "am-li", at("2026-11-23T09:00:00+08:00"))?;
-    let (b, b_clock) = device(dir.path().join("b.db"), "mk-zhao", at("2026-11-23T09:00:00+08:00"))?;
+    let (a, a_clock) = device(
+        dir.path().join("a.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    let (b, b_clock) = device(
+        dir.path().join("b.db"),
+        "mk-zhao",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
     let store = functional_store(&a, 1)?;
-    let count = a.create_inventory_count(NewInventoryCount { store_id: store, lines: lines(1, 20) })?;
+    let count = a.create_inventory_count(NewInventoryCount {
+        store_id: store,
+        lines: lines(1, 20),
+    })?;
     exchange(&a, &b)?;
     a_clock.set(at("2026-11-23T09:10:00+08:00"));
     a.set_counted(&count, "sku-000", 18)?;
@@ -49,7 +89,10 @@ fn two_counted_quantities_for_one_sku_both_survive_with_who_and_when() -> Result
     let line = a.inventory_count(&count)?.lines.remove(0);
     let counted = line.counted.expect("counted");
     assert!(counted.is_conflict());
-    let mut all: Vec<(String, i64, i64)> = counted.all().map(|w| (w.by.clone(), w.value, w.at.0)).collect();
+    let mut all: Vec<(String, i64, i64)> = counted
+        .all()
+        .map(|w| (w.by.clone(), w.value, w.at.0))
+        .collect();
     all.sort();
     assert_eq!(
         all,
@@ -59,7 +102,12 @@ fn two_counted_quantities_for_one_sku_both_survive_with_who_and_when() -> Result
         ]
     );
     // Deterministic: both devices show the same current value.
-    let on_b = b.inventory_count(&count)?.lines.remove(0).counted.expect("counted");
+    let on_b = b
+        .inventory_count(&count)?
+        .lines
+        .remove(0)
+        .counted
+        .expect("counted");
     assert_eq!(on_b.value(), counted.value());
     Ok(())
 }
@@ -67,73 +115,140 @@ fn two_counted_quantities_for_one_sku_both_survive_with_who_and_when() -> Result
 #[test]
 fn a_negative_count_is_refused_naming_the_sku_and_nothing_is_written() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let (db, _) = device(dir.path().join("a.db"), "am-li", at("2026-11-23T09:00:00+08:00"))?;
+    let (db, _) = device(
+        dir.path().join("a.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
     let store = functional_store(&db, 1)?;
-    let count = db.create_inventory_count(NewInventoryCount { store_id: store, lines: lines(2, 10) })?;
+    let count = db.create_inventory_count(NewInventoryCount {
+        store_id: store,
+        lines: lines(2, 10),
+    })?;
     let heads = db.heads(&count)?;
     let err = db
         .set_counted_many(&count, &[("sku-000".into(), 5), ("sku-001".into(), -1)])
         .expect_err("must refuse");
-    assert_eq!(err.to_string(), "invalid `counted.sku-001`: count for `sku-001` must not be negative (got `-1`)");
+    assert_eq!(
+        err.to_string(),
+        "invalid `counted.sku-001`: count for `sku-001` must not be negative (got `-1`)"
+    );
     assert_eq!(db.heads(&count)?, heads);
-    assert!(db.inventory_count(&count)?.lines.iter().all(|l| l.counted.is_none()), "the valid half was not written either");
-    let unknown = db.set_counted(&count, "sku-999", 1).expect_err("unknown sku");
-    assert!(matches!(unknown, Error::InvalidField { ref field, .. } if field == "sku"), "{unknown}");
+    assert!(
+        db.inventory_count(&count)?
+            .lines
+            .iter()
+            .all(|l| l.counted.is_none()),
+        "the valid half was not written either"
+    );
+    let unknown = db
+        .set_counted(&count, "sku-999", 1)
+        .expect_err("unknown sku");
+    assert!(
+        matches!(unknown, Error::InvalidField { ref field, .. } if field == "sku"),
+        "{unknown}"
+    );
     Ok(())
 }
 
 #[test]
 fn a_count_cannot_finish_with_an_uncounted_line_and_is_closed_once_finished() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let (db, _) = device(dir.path().join("a.db"), "am-li", at("2026-11-23T09:00:00+08:00"))?;
+    let (db, _) = device(
+        dir.path().join("a.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
     let store = functional_store(&db, 1)?;
-    let count = db.create_inventory_count(NewInventoryCount { store_id: store, lines: lines(2, 10) })?;
+    let count = db.create_inventory_count(NewInventoryCount {
+        store_id: store,
+        lines: lines(2, 10),
+    })?;
     db.set_counted(&count, "sku-000", 10)?;
     let err = db.finish_count(&count).expect_err("sku-001 is not counted");
-    assert_eq!(err.to_string(), "invalid `lines`: `sku-001` has no counted quantity yet");
+    assert_eq!(
+        err.to_string(),
+        "invalid `lines`: `sku-001` has no counted quantity yet"
+    );
     db.set_counted(&count, "sku-001", 9)?;
     db.finish_count(&count)?;
     assert!(db.inventory_count(&count)?.finished.is_some());
-    assert!(db.set_counted(&count, "sku-001", 10).is_err(), "a finished count is closed");
+    assert!(
+        db.set_counted(&count, "sku-001", 10).is_err(),
+        "a finished count is closed"
+    );
     Ok(())
 }
 
 #[test]
 fn r3_reports_a_terminal_over_ten_percent_but_not_one_at_exactly_ten() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let (db, clock) = device(dir.path().join("a.db"), "am-li", at("2026-11-23T09:00:00+08:00"))?;
+    let (db, clock) = device(
+        dir.path().join("a.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
     let exactly_ten = functional_store(&db, 1)?;
     let over_ten = functional_store(&db, 2)?;
     let zero_book = functional_store(&db, 3)?;
     let not_functional = db.create_store(sample_store("am-li", 4))?;
-    for (store, counted) in [(&exactly_ten, [45, 45]), (&over_ten, [45, 44]), (&not_functional, [0, 0])] {
-        let count = db.create_inventory_count(NewInventoryCount { store_id: store.clone(), lines: lines(2, 50) })?;
-        db.set_counted_many(&count, &[("sku-000".into(), counted[0]), ("sku-001".into(), counted[1])])?;
+    for (store, counted) in [
+        (&exactly_ten, [45, 45]),
+        (&over_ten, [45, 44]),
+        (&not_functional, [0, 0]),
+    ] {
+        let count = db.create_inventory_count(NewInventoryCount {
+            store_id: store.clone(),
+            lines: lines(2, 50),
+        })?;
+        db.set_counted_many(
+            &count,
+            &[
+                ("sku-000".into(), counted[0]),
+                ("sku-001".into(), counted[1]),
+            ],
+        )?;
         db.finish_count(&count)?;
     }
-    let zero = db.create_inventory_count(NewInventoryCount { store_id: zero_book.clone(), lines: lines(1, 0) })?;
+    let zero = db.create_inventory_count(NewInventoryCount {
+        store_id: zero_book.clone(),
+        lines: lines(1, 0),
+    })?;
     db.set_counted(&zero, "sku-000", 3)?;
     db.finish_count(&zero)?;
 
     let findings = db.count_findings("am-li")?;
-    let by_store: Vec<(&fieldsync_core::DocId, ErrorRate)> = findings.iter().map(|f| (&f.store_id, f.error_rate)).collect();
-    assert_eq!(
-        by_store,
-        {
-            let mut expected = vec![
-                (&over_ten, ErrorRate::Rate { abs_diff: 11, book_total: 100 }),
-                (&zero_book, ErrorRate::Undefined),
-            ];
-            expected.sort_by_key(|(id, _)| db.store(id).map(|s| s.name).unwrap_or_default());
-            expected
-        }
-    );
+    let by_store: Vec<(&fieldsync_core::DocId, ErrorRate)> = findings
+        .iter()
+        .map(|f| (&f.store_id, f.error_rate))
+        .collect();
+    assert_eq!(by_store, {
+        let mut expected = vec![
+            (
+                &over_ten,
+                ErrorRate::Rate {
+                    abs_diff: 11,
+                    book_total: 100,
+                },
+            ),
+            (&zero_book, ErrorRate::Undefined),
+        ];
+        expected.sort_by_key(|(id, _)| db.store(id).map(|s| s.name).unwrap_or_default());
+        expected
+    });
 
     // A newer count that is back within the limit clears the finding: only the latest counts.
     clock.advance_minutes(60);
-    let recount = db.create_inventory_count(NewInventoryCount { store_id: over_ten.clone(), lines: lines(2, 50) })?;
+    let recount = db.create_inventory_count(NewInventoryCount {
+        store_id: over_ten.clone(),
+        lines: lines(2, 50),
+    })?;
     db.set_counted_many(&recount, &[("sku-000".into(), 50), ("sku-001".into(), 48)])?;
     db.finish_count(&recount)?;
-    assert!(db.count_findings("am-li")?.iter().all(|f| f.store_id != over_ten));
+    assert!(
+        db.count_findings("am-li")?
+            .iter()
+            .all(|f| f.store_id != over_ten)
+    );
     Ok(())
 }

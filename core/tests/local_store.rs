@@ -9,7 +9,10 @@ fn new_visit(store: &fieldsync_core::DocId) -> NewVisit {
     NewVisit {
         store_id: store.clone(),
         kind: VisitKind::Routine,
-        check_in: CheckPoint { at: at("2026-11-23T09:05:00+08:00"), gps: None },
+        check_in: CheckPoint {
+            at: at("2026-11-23T09:05:00+08:00"),
+            gps: None,
+        },
         complaint_id: None,
     }
 }
@@ -17,8 +20,16 @@ fn new_visit(store: &fieldsync_core::DocId) -> NewVisit {
 #[test]
 fn every_local_edit_waits_in_the_outbox_but_merged_changes_do_not() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let (a, _) = device(dir.path().join("a.db"), "am-li", at("2026-11-23T09:00:00+08:00"))?;
-    let (b, _) = device(dir.path().join("b.db"), "sup-wang", at("2026-11-23T09:00:00+08:00"))?;
+    let (a, _) = device(
+        dir.path().join("a.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    let (b, _) = device(
+        dir.path().join("b.db"),
+        "sup-wang",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
     let store = a.create_store(sample_store("am-li", 1))?;
     let visit = a.create_visit(new_visit(&store))?;
     a.set_visit_notes(&visit, "first")?;
@@ -27,9 +38,18 @@ fn every_local_edit_waits_in_the_outbox_but_merged_changes_do_not() -> Result<()
     let edits: Vec<(DocKind, i64)> = pending.iter().map(|p| (p.kind, p.local_edits)).collect();
     assert_eq!(edits, vec![(DocKind::Store, 1), (DocKind::Visit, 3)]);
     exchange(&a, &b)?;
-    assert!(b.pending_documents()?.is_empty(), "what b merged is not b's to upload");
+    assert!(
+        b.pending_documents()?.is_empty(),
+        "what b merged is not b's to upload"
+    );
     b.comment_on_visit(&visit, "good notes")?;
-    assert_eq!(b.pending_documents()?.iter().map(|p| &p.id).collect::<Vec<_>>(), vec![&visit]);
+    assert_eq!(
+        b.pending_documents()?
+            .iter()
+            .map(|p| &p.id)
+            .collect::<Vec<_>>(),
+        vec![&visit]
+    );
     Ok(())
 }
 
@@ -43,7 +63,11 @@ fn a_second_opener_of_the_same_file_is_refused_while_the_first_holds_it() -> Res
     assert!(matches!(err, Error::Locked { .. }), "{err:?}");
     drop(first);
     let (again, _) = device(&path, "am-li", at("2026-11-23T09:00:00+08:00"))?;
-    assert_eq!(again.actor_id()?, actor, "the device keeps its actor across opens");
+    assert_eq!(
+        again.actor_id()?,
+        actor,
+        "the device keeps its actor across opens"
+    );
     Ok(())
 }
 
@@ -57,13 +81,26 @@ fn opening_a_store_reads_no_document_so_one_damaged_document_spoils_only_itself(
     drop(db);
     {
         let conn = rusqlite::Connection::open(&path)?;
-        conn.execute("UPDATE documents SET snapshot = x'00010203' WHERE id = ?1", [visit.as_str()])?;
+        conn.execute(
+            "UPDATE documents SET snapshot = x'00010203' WHERE id = ?1",
+            [visit.as_str()],
+        )?;
     }
     let (db, _) = device(&path, "am-li", at("2026-11-23T09:00:00+08:00"))?;
-    assert_eq!(db.stores_due_visit("am-li", chrono::NaiveDate::from_ymd_opt(2026, 11, 30).expect("date"))?.len(), 1);
+    assert_eq!(
+        db.stores_due_visit(
+            "am-li",
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 30).expect("date")
+        )?
+        .len(),
+        1
+    );
     assert_eq!(db.store(&store)?.name, "Store 1");
     let err = db.visit(&visit).expect_err("damaged");
-    assert!(matches!(err, Error::Corrupt { ref id, .. } if id == visit.as_str()), "{err}");
+    assert!(
+        matches!(err, Error::Corrupt { ref id, .. } if id == visit.as_str()),
+        "{err}"
+    );
     Ok(())
 }
 
@@ -76,17 +113,41 @@ fn compaction_folds_chunks_into_a_snapshot_and_keeps_content_and_history() -> Re
     let display = db.create_shelf_display(&store)?;
     for (i, standard) in DisplayStandard::ALL.into_iter().enumerate() {
         clock.advance_minutes(1);
-        db.mark_display_standard(&display, standard, if i % 2 == 0 { Verdict::Pass } else { Verdict::Fail }, "")?;
+        db.mark_display_standard(
+            &display,
+            standard,
+            if i % 2 == 0 {
+                Verdict::Pass
+            } else {
+                Verdict::Fail
+            },
+            "",
+        )?;
     }
-    let before = (db.shelf_display(&display)?, db.history(&display)?, db.heads(&display)?);
+    let before = (
+        db.shelf_display(&display)?,
+        db.history(&display)?,
+        db.heads(&display)?,
+    );
     let (bytes_before, _) = db.stored_bytes(DocKind::ShelfDisplay)?;
-    assert_eq!(db.compact(4, 10)?, 1, "only the display has 4 chunks or more");
+    assert_eq!(
+        db.compact(4, 10)?,
+        1,
+        "only the display has 4 chunks or more"
+    );
     assert_eq!(db.compact(4, 10)?, 0, "nothing left to compact");
     let (bytes_after, _) = db.stored_bytes(DocKind::ShelfDisplay)?;
     assert!(bytes_after < bytes_before, "{bytes_after} < {bytes_before}");
     drop(db);
     let (db, _) = device(&path, "am-li", at("2026-11-23T09:00:00+08:00"))?;
-    assert_eq!((db.shelf_display(&display)?, db.history(&display)?, db.heads(&display)?), before);
+    assert_eq!(
+        (
+            db.shelf_display(&display)?,
+            db.history(&display)?,
+            db.heads(&display)?
+        ),
+        before
+    );
     assert_eq!(db.integrity_check()?, "ok");
     Ok(())
 }
@@ -94,35 +155,71 @@ fn compaction_folds_chunks_into_a_snapshot_and_keeps_content_and_history() -> Re
 #[test]
 fn garbage_offered_as_changes_is_refused_and_the_document_is_unchanged() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let (a, _) = device(dir.path().join("a.db"), "am-li", at("2026-11-23T09:00:00+08:00"))?;
+    let (a, _) = device(
+        dir.path().join("a.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
     let store = a.create_store(sample_store("am-li", 1))?;
     let heads = a.heads(&store)?;
-    let err = a.merge_changes(&store, &[b"not automerge at all".to_vec()]).expect_err("garbage");
-    assert!(matches!(err, Error::InvalidField { ref field, .. } if field == "changes"), "{err}");
+    let err = a
+        .merge_changes(&store, &[b"not automerge at all".to_vec()])
+        .expect_err("garbage");
+    assert!(
+        matches!(err, Error::InvalidField { ref field, .. } if field == "changes"),
+        "{err}"
+    );
     assert_eq!(a.heads(&store)?, heads);
     assert_eq!(a.store(&store)?.name, "Store 1");
 
     // Valid changes that build on what the device has are accepted.
-    let (b, _) = device(dir.path().join("b.db"), "am-li-tablet", at("2026-11-23T10:00:00+08:00"))?;
+    let (b, _) = device(
+        dir.path().join("b.db"),
+        "am-li-tablet",
+        at("2026-11-23T10:00:00+08:00"),
+    )?;
     exchange(&a, &b)?;
-    b.update_store_contact(&store, StoreContact { owner: Some("Mrs Zhou".into()), ..Default::default() })?;
+    b.update_store_contact(
+        &store,
+        StoreContact {
+            owner: Some("Mrs Zhou".into()),
+            ..Default::default()
+        },
+    )?;
     a.merge_changes(&store, &b.export_changes(&store, &heads)?)?;
     assert_eq!(a.store(&store)?.owner, "Mrs Zhou");
 
     let other = a.create_store(sample_store("am-li", 2))?;
     let stranger = fieldsync_core::DocId::new();
     let bytes = a.export_changes(&other, &[])?;
-    let err = a.merge_changes(&stranger, &bytes).expect_err("bytes of another document");
+    let err = a
+        .merge_changes(&stranger, &bytes)
+        .expect_err("bytes of another document");
     assert!(err.to_string().contains("belong to document"), "{err}");
     assert!(a.kind_of(&stranger).is_err());
 
     // A change whose predecessor the device lacks is refused rather than half-merged.
-    b.update_store_contact(&store, StoreContact { owner: Some("Mr Zhou".into()), ..Default::default() })?;
+    b.update_store_contact(
+        &store,
+        StoreContact {
+            owner: Some("Mr Zhou".into()),
+            ..Default::default()
+        },
+    )?;
     let b_heads = b.heads(&store)?;
-    b.update_store_contact(&store, StoreContact { owner: Some("Mr and Mrs Zhou".into()), ..Default::default() })?;
+    b.update_store_contact(
+        &store,
+        StoreContact {
+            owner: Some("Mr and Mrs Zhou".into()),
+            ..Default::default()
+        },
+    )?;
     let only_the_last = b.export_changes(&store, &b_heads)?;
     let err = a.merge_changes(&store, &only_the_last).expect_err("a gap");
-    assert!(err.to_string().contains("which this device does not have"), "{err}");
+    assert!(
+        err.to_string().contains("which this device does not have"),
+        "{err}"
+    );
     assert_eq!(a.store(&store)?.owner, "Mrs Zhou");
     Ok(())
 }
@@ -130,36 +227,115 @@ fn garbage_offered_as_changes_is_refused_and_the_document_is_unchanged() -> Resu
 #[test]
 fn reading_a_document_as_the_wrong_kind_names_both_kinds() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let (a, _) = device(dir.path().join("a.db"), "am-li", at("2026-11-23T09:00:00+08:00"))?;
+    let (a, _) = device(
+        dir.path().join("a.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
     let store = a.create_store(sample_store("am-li", 1))?;
     let err = a.visit(&store).expect_err("a store is not a visit");
-    assert_eq!(err.to_string(), format!("document `{store}` is a store, not a visit"));
+    assert_eq!(
+        err.to_string(),
+        format!("document `{store}` is a store, not a visit")
+    );
     Ok(())
 }
 
 #[test]
-fn concurrent_contact_edits_show_both_phone_numbers_and_a_reassignment_moves_the_store() -> Result<()> {
+fn concurrent_contact_edits_show_both_phone_numbers_and_a_reassignment_moves_the_store()
+-> Result<()> {
     let dir = tempfile::tempdir()?;
-    let (am, _) = device(dir.path().join("am.db"), "am-li", at("2026-11-23T09:00:00+08:00"))?;
-    let (office, _) = device(dir.path().join("of.db"), "admin-chen", at("2026-11-23T09:30:00+08:00"))?;
+    let (am, _) = device(
+        dir.path().join("am.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    let (office, _) = device(
+        dir.path().join("of.db"),
+        "admin-chen",
+        at("2026-11-23T09:30:00+08:00"),
+    )?;
     let store = office.create_store(sample_store("am-li", 1))?;
     exchange(&office, &am)?;
-    am.update_store_contact(&store, StoreContact { phone: Some("13900000001".into()), ..Default::default() })?;
-    office.update_store_contact(&store, StoreContact { phone: Some("13900000002".into()), ..Default::default() })?;
+    am.update_store_contact(
+        &store,
+        StoreContact {
+            phone: Some("13900000001".into()),
+            ..Default::default()
+        },
+    )?;
+    office.update_store_contact(
+        &store,
+        StoreContact {
+            phone: Some("13900000002".into()),
+            ..Default::default()
+        },
+    )?;
     office.reassign_store(&store, "am-wu")?;
     exchange(&office, &am)?;
     exchange(&am, &office)?;
     let phones = am.store_field_versions(&store, "phone")?.expect("set");
     assert!(phones.is_conflict());
-    let mut values: Vec<(String, String)> = phones.all().map(|w| (w.by.clone(), w.value.clone())).collect();
+    let mut values: Vec<(String, String)> = phones
+        .all()
+        .map(|w| (w.by.clone(), w.value.clone()))
+        .collect();
     values.sort();
-    assert_eq!(values, vec![("admin-chen".into(), "13900000002".into()), ("am-li".into(), "13900000001".into())]);
+    assert_eq!(
+        values,
+        vec![
+            ("admin-chen".into(), "13900000002".into()),
+            ("am-li".into(), "13900000001".into())
+        ]
+    );
     assert_eq!(am.store(&store)?, office.store(&store)?);
     assert_eq!(am.store(&store)?.territory, "am-wu");
     let week = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).expect("date");
     assert!(am.stores_due_visit("am-li", week)?.is_empty());
     assert_eq!(am.stores_due_visit("am-wu", week)?.len(), 1);
-    let bad = am.update_store_contact(&store, StoreContact { phone: Some("call me".into()), ..Default::default() });
-    assert_eq!(bad.expect_err("bad phone").to_string(), "invalid `phone`: `call me` is not a phone number");
+    let bad = am.update_store_contact(
+        &store,
+        StoreContact {
+            phone: Some("call me".into()),
+            ..Default::default()
+        },
+    );
+    assert_eq!(
+        bad.expect_err("bad phone").to_string(),
+        "invalid `phone`: `call me` is not a phone number"
+    );
+    Ok(())
+}
+
+#[test]
+fn an_edit_after_reopening_stores_only_the_new_change_not_the_whole_history() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("a.db");
+    let chunk_sizes = |path: &std::path::Path| -> Result<Vec<i64>> {
+        let conn = rusqlite::Connection::open(path)?;
+        let mut stmt = conn.prepare("SELECT LENGTH(bytes) FROM chunks ORDER BY doc_id, seq")?;
+        let sizes = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<i64>>>()?;
+        Ok(sizes)
+    };
+    let (db, _) = device(&path, "am-li", at("2026-11-23T09:00:00+08:00"))?;
+    let store = db.create_store(sample_store("am-li", 1))?;
+    let visit = db.create_visit(new_visit(&store))?;
+    drop(db);
+    for round in 0..4 {
+        let (db, _) = device(&path, "am-li", at("2026-11-23T09:00:00+08:00"))?;
+        db.set_visit_notes(&visit, &format!("round {round}"))?;
+    }
+    let sizes = chunk_sizes(&path)?;
+    assert_eq!(sizes.len(), 4);
+    // One notes edit is about 150 bytes; the visit's creation alone is over 1 KB, so a chunk
+    // that repeated the history (Automerge's save point starts empty after a load) fails here.
+    assert!(
+        sizes.iter().all(|&n| n < 400),
+        "each chunk holds one small change: {sizes:?}"
+    );
+    let (db, _) = device(&path, "am-li", at("2026-11-23T09:00:00+08:00"))?;
+    assert_eq!(db.visit(&visit)?.notes, "round 3");
     Ok(())
 }
