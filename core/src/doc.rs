@@ -93,7 +93,7 @@ struct CommitMessage {
 }
 
 /// An Automerge document of a known kind.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Doc {
     pub(crate) id: DocId,
     pub(crate) kind: DocKind,
@@ -103,6 +103,15 @@ pub(crate) struct Doc {
 }
 
 impl Doc {
+    pub(crate) fn from_parts(id: DocId, kind: DocKind, am: AutoCommit) -> Doc {
+        Doc {
+            id,
+            kind,
+            am,
+            saved: Vec::new(),
+        }
+    }
+
     /// A new document whose root is `fields` plus the shared header, in one change.
     pub(crate) fn create(
         id: DocId,
@@ -188,7 +197,7 @@ impl Doc {
         Ok(doc)
     }
 
-    fn check_header(&self) -> Result<()> {
+    pub(crate) fn check_header(&self) -> Result<()> {
         let kind = self.req_str(&ROOT, "kind")?;
         if kind != self.kind.as_str() {
             return Err(Error::corrupt(

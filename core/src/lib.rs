@@ -20,6 +20,8 @@ mod geo;
 mod ids;
 mod inventory_count;
 mod local_store;
+pub mod protocol;
+mod replica;
 mod retail_store;
 mod rules;
 mod scorecard;
@@ -27,6 +29,7 @@ mod shelf_display;
 mod task;
 mod time;
 mod visit;
+mod write_rules;
 
 pub use complaint::{
     ClockState, Complaint, ComplaintClocks, ComplaintEvent, ComplaintKind, EventRecord,
@@ -37,7 +40,8 @@ pub use error::{Error, Result};
 pub use geo::{DEFAULT_GEOFENCE_M, GeoPoint, GpsFix};
 pub use ids::{DeviceIdentity, DocId, DocKind};
 pub use inventory_count::{CountLine, ErrorRate, InventoryCount, NewCountLine, NewInventoryCount};
-pub use local_store::{Clock, LocalStore, PendingDocument, STORE_SCHEMA_VERSION, StoreOptions};
+pub use local_store::{Clock, LocalStore, OutgoingDocument, PendingDocument, STORE_SCHEMA_VERSION, StoreOptions};
+pub use replica::{IncomingChange, Replica};
 pub use retail_store::{
     MarketType, NewStore, STORE_FIELDS, Store, StoreClassification, StoreContact, StoreFormat,
     StoreSize, TerminalRating, ValueTier,
@@ -59,3 +63,4 @@ pub use visit::{
     CheckPoint, NewVisit, PhotoRef, RecordedCheckPoint, TrainingActivity, Visit, VisitComment,
     VisitKind,
 };
+pub use write_rules::{DocSummary, Effect, Role, RuleViolation, Writer, check as check_write};

@@ -1,0 +1,399 @@
+//! Who may write what: the server's write rules, checked on what changes *do*.
+//!
+//! The server applies a device's new changes to a copy of the document, then asks
+//! [`check`] with what it sees: the document before and after (its [`DocSummary`]), the
+//! root fields the changes touched, every author stamp (`by`) they wrote, and who sent them.
+//! Nothing the client claims is trusted: the author of a stamp must be the sender.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use crate::error::{Error, Result};
+use crate::ids::DocKind;
+
+/// A user's role in the district (see `shared/domain.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    AccountManager,
+    MarketTeam,
+    Supervisor,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [
+        Role::AccountManager,
+        Role::MarketTeam,
+        Role::Supervisor,
+        Role::Admin,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::AccountManager => "account_manager",
+            Role::MarketTeam => "market_team",
+            Role::Supervisor => "supervisor",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.code() == text)
+            .ok_or_else(|| Error::invalid("role", format!("unknown role `{text}`")))
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// What the server knows of a document, read from its content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DocSummary {
+    pub kind: DocKind,
+    /// The store the document is about (the store itself for a store document).
+    pub store_id: Option<String>,
+    /// A store document's territory (account manager) and demo-street flag.
+    pub territory: Option<String>,
+    pub demo_street: Option<bool>,
+    /// A visit's visitor.
+    pub visitor: Option<String>,
+    /// A scorecard's scored account manager.
+    pub manager: Option<String>,
+}
+
+/// The device sending changes, as the server authenticated it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Writer<'a> {
+    pub user: &'a str,
+    pub role: Role,
+    /// Whether the document's store was in the writer's read scope before these changes.
+    pub store_in_scope: bool,
+}
+
+/// What a set of changes does to a document.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Effect {
+    /// Root fields whose value changed, conflicted or was removed.
+    pub touched: BTreeSet<String>,
+    /// Every author stamp the changes wrote.
+    pub stamped_by: BTreeSet<String>,
+}
+
+/// A refused write: the rule and what broke it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleViolation {
+    pub rule: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for RuleViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.rule, self.message)
+    }
+}
+
+fn refuse(
+    rule: &'static str,
+    message: impl Into<String>,
+) -> std::result::Result<(), RuleViolation> {
+    Err(RuleViolation {
+        rule,
+        message: message.into(),
+    })
+}
+
+const STORE_CONTACT_FIELDS: [&str; 4] = ["name", "owner", "phone", "address"];
+
+/// Checks a write. `before` is `None` when the changes create the document.
+pub fn check(
+    before: Option<&DocSummary>,
+    after: &DocSummary,
+    effect: &Effect,
+    writer: &Writer<'_>,
+) -> std::result::Result<(), RuleViolation> {
+    if let Some(other) = effect
+        .stamped_by
+        .iter()
+        .find(|by| by.as_str() != writer.user)
+    {
+        return refuse(
+            "stamp_author",
+            format!(
+                "a change is stamped as written by `{other}` but `{}` sent it",
+                writer.user
+            ),
+        );
+    }
+    if let Some(before) = before {
+        if before.kind != after.kind {
+            return refuse(
+                "kind_fixed",
+                format!("a {} cannot become a {}", before.kind, after.kind),
+            );
+        }
+        if before.store_id != after.store_id {
+            return refuse("store_fixed", "the store a document is about cannot change");
+        }
+    }
+    let only = |allowed: &[&str]| effect.touched.iter().all(|k| allowed.contains(&k.as_str()));
+    let privileged = matches!(writer.role, Role::Supervisor | Role::Admin);
+    match after.kind {
+        DocKind::Store => match (writer.role, before) {
+            (Role::Admin, _) => Ok(()),
+            (_, None) => refuse("store_admin_only", "only an admin creates stores"),
+            (Role::AccountManager, Some(_))
+                if writer.store_in_scope && only(&STORE_CONTACT_FIELDS) =>
+            {
+                Ok(())
+            }
+            (Role::AccountManager, Some(_)) if writer.store_in_scope => refuse(
+                "store_contact_only",
+                format!(
+                    "an account manager edits only contact fields, not {}",
+                    list(&effect.touched, &STORE_CONTACT_FIELDS)
+                ),
+            ),
+            _ => refuse(
+                "store_not_writable",
+                format!("a {} does not edit this store", writer.role),
+            ),
+        },
+        DocKind::Visit => {
+            let visitor = after.visitor.as_deref().unwrap_or_default();
+            if before.is_some_and(|b| b.visitor != after.visitor) {
+                return refuse(
+                    "visit_visitor_fixed",
+                    "the visitor of a visit cannot change",
+                );
+            }
+            if visitor == writer.user {
+                if before.is_none() && !(writer.store_in_scope || privileged) {
+                    return refuse("store_scope", "the store is not in the visitor's scope");
+                }
+                Ok(())
+            } else if before.is_some() && writer.role == Role::Supervisor && only(&["comments"]) {
+                Ok(())
+            } else {
+                refuse(
+                    "visit_visitor_only",
+                    format!(
+                        "a visit is written by its visitor `{visitor}` (supervisors may comment)"
+                    ),
+                )
+            }
+        }
+        DocKind::ShelfDisplay | DocKind::InventoryCount | DocKind::Task | DocKind::Complaint => {
+            if writer.store_in_scope || privileged {
+                Ok(())
+            } else {
+                refuse(
+                    "store_scope",
+                    format!(
+                        "the store of this {} is not in `{}`'s scope",
+                        after.kind, writer.user
+                    ),
+                )
+            }
+        }
+        DocKind::Scorecard => {
+            let manager = after.manager.as_deref().unwrap_or_default();
+            if writer.role == Role::Supervisor {
+                Ok(())
+            } else if before.is_some() && manager == writer.user && only(&["acknowledgement"]) {
+                Ok(())
+            } else {
+                refuse(
+                    "scorecard_supervisor_only",
+                    "only supervisors write scorecards (the scored manager acknowledges)",
+                )
+            }
+        }
+    }
+}
+
+fn list(touched: &BTreeSet<String>, allowed: &[&str]) -> String {
+    let forbidden: Vec<String> = touched
+        .iter()
+        .filter(|k| !allowed.contains(&k.as_str()))
+        .map(|k| format!("`{k}`"))
+        .collect();
+    forbidden.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(territory: &str) -> DocSummary {
+        DocSummary {
+            kind: DocKind::Store,
+            store_id: Some("s1".into()),
+            territory: Some(territory.into()),
+            demo_street: Some(false),
+            visitor: None,
+            manager: None,
+        }
+    }
+
+    fn effect(keys: &[&str], by: &[&str]) -> Effect {
+        Effect {
+            touched: keys.iter().map(|k| k.to_string()).collect(),
+            stamped_by: by.iter().map(|k| k.to_string()).collect(),
+        }
+    }
+
+    fn am(user: &str, in_scope: bool) -> Writer<'_> {
+        Writer {
+            user,
+            role: Role::AccountManager,
+            store_in_scope: in_scope,
+        }
+    }
+
+    #[test]
+    fn an_account_manager_edits_contact_fields_of_their_store_but_not_its_territory() {
+        let s = store("am-li");
+        assert_eq!(
+            check(
+                Some(&s),
+                &s,
+                &effect(&["phone"], &["am-li"]),
+                &am("am-li", true)
+            ),
+            Ok(())
+        );
+        let err = check(
+            Some(&s),
+            &store("am-li"),
+            &effect(&["territory", "phone"], &["am-li"]),
+            &am("am-li", true),
+        );
+        assert_eq!(err.map_err(|v| v.rule), Err("store_contact_only"));
+        let err = check(
+            Some(&s),
+            &s,
+            &effect(&["phone"], &["am-wu"]),
+            &am("am-wu", false),
+        );
+        assert_eq!(
+            err.map_err(|v| v.rule),
+            Err("stamp_author"),
+            "the stamp names someone else"
+        );
+        let err = check(
+            Some(&s),
+            &s,
+            &effect(&["phone"], &["am-wu"]),
+            &Writer {
+                user: "am-wu",
+                role: Role::AccountManager,
+                store_in_scope: false,
+            },
+        );
+        assert_eq!(err.map_err(|v| v.rule), Err("store_not_writable"));
+    }
+
+    #[test]
+    fn a_stamp_in_someone_elses_name_is_refused_whoever_sends_it() {
+        let s = store("am-li");
+        let admin = Writer {
+            user: "admin-chen",
+            role: Role::Admin,
+            store_in_scope: true,
+        };
+        let err = check(Some(&s), &s, &effect(&["phone"], &["am-li"]), &admin);
+        assert_eq!(err.map_err(|v| v.rule), Err("stamp_author"));
+    }
+
+    #[test]
+    fn only_supervisors_write_scorecards_and_the_manager_only_acknowledges() {
+        let card = DocSummary {
+            kind: DocKind::Scorecard,
+            store_id: None,
+            territory: None,
+            demo_street: None,
+            visitor: None,
+            manager: Some("am-li".into()),
+        };
+        let sup = Writer {
+            user: "sup-wang",
+            role: Role::Supervisor,
+            store_in_scope: true,
+        };
+        assert_eq!(
+            check(None, &card, &effect(&["scores"], &["sup-wang"]), &sup),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                Some(&card),
+                &card,
+                &effect(&["acknowledgement"], &["am-li"]),
+                &am("am-li", true)
+            ),
+            Ok(())
+        );
+        let err = check(
+            Some(&card),
+            &card,
+            &effect(&["scores"], &["am-li"]),
+            &am("am-li", true),
+        );
+        assert_eq!(err.map_err(|v| v.rule), Err("scorecard_supervisor_only"));
+        let err = check(
+            None,
+            &card,
+            &effect(&["scores"], &["admin-chen"]),
+            &Writer {
+                user: "admin-chen",
+                role: Role::Admin,
+                store_in_scope: true,
+            },
+        );
+        assert_eq!(err.map_err(|v| v.rule), Err("scorecard_supervisor_only"));
+    }
+
+    #[test]
+    fn a_visit_is_written_by_its_visitor_and_supervisors_only_comment() {
+        let visit = DocSummary {
+            kind: DocKind::Visit,
+            store_id: Some("s1".into()),
+            territory: None,
+            demo_street: None,
+            visitor: Some("am-li".into()),
+            manager: None,
+        };
+        assert_eq!(
+            check(None, &visit, &effect(&["notes"], &[]), &am("am-li", true)),
+            Ok(())
+        );
+        let sup = Writer {
+            user: "sup-wang",
+            role: Role::Supervisor,
+            store_in_scope: true,
+        };
+        assert_eq!(
+            check(
+                Some(&visit),
+                &visit,
+                &effect(&["comments"], &["sup-wang"]),
+                &sup
+            ),
+            Ok(())
+        );
+        let err = check(Some(&visit), &visit, &effect(&["notes"], &[]), &sup);
+        assert_eq!(err.map_err(|v| v.rule), Err("visit_visitor_only"));
+        let err = check(
+            Some(&visit),
+            &visit,
+            &effect(&["notes"], &[]),
+            &am("am-wu", true),
+        );
+        assert_eq!(err.map_err(|v| v.rule), Err("visit_visitor_only"));
+    }
+}

@@ -1,0 +1,81 @@
+//! Device identity: one-time enrollment codes, bearer tokens, and the extractor that turns
+//! a request's `Authorization: Bearer` header into the device that sent it.
+//!
+//! Only SHA-256 hashes of codes and tokens are stored; a token is shown once, to the device
+//! that enrolls. A revoked device's token stops working on its next request.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use rand::Rng;
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+use crate::error::AppError;
+use crate::storage::DeviceInfo;
+
+/// How long an enrollment code stays valid.
+pub const CODE_VALID_FOR_MS: i64 = 7 * 24 * 3_600_000;
+
+/// SHA-256 of a secret.
+pub fn hash_secret(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.trim().as_bytes()).to_vec()
+}
+
+/// A new bearer token: 32 random bytes, hex.
+pub fn new_token() -> String {
+    let bytes: [u8; 32] = rand::rng().random();
+    hex::encode(bytes)
+}
+
+/// A new enrollment code a person can type: 12 characters without look-alikes, in groups.
+pub fn new_code() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    let chars: Vec<char> =
+        (0..12).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+    chars.chunks(4).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join("-")
+}
+
+/// The device that sent the request, authenticated by its bearer token.
+#[derive(Clone, Debug)]
+pub struct Authed(pub DeviceInfo);
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or_else(|| AppError::Unauthorized("missing `Authorization: Bearer <token>` header".into()))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| AppError::Unauthorized("the `Authorization` header is not `Bearer <token>`".into()))?;
+        let hash = hash_secret(token);
+        let storage = state.storage.clone();
+        let device = tokio::task::spawn_blocking(move || storage.authenticate(&hash))
+            .await
+            .map_err(AppError::internal)??;
+        device
+            .map(Authed)
+            .ok_or_else(|| AppError::Unauthorized("unknown or revoked device token".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_typeable_and_tokens_are_long_and_both_differ_each_time() {
+        let code = new_code();
+        assert_eq!(code.len(), 14);
+        assert!(code.chars().all(|c| c == '-' || c.is_ascii_uppercase() || c.is_ascii_digit()));
+        assert_ne!(new_code(), code);
+        assert_eq!(new_token().len(), 64);
+        assert_eq!(hash_secret(" ABCD "), hash_secret("ABCD"), "surrounding spaces from a copy-paste do not matter");
+    }
+}

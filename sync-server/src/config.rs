@@ -1,0 +1,77 @@
+//! Command line and environment configuration.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// fieldsync-server: merges field edits from phones when they come back online.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the sync server (embedded SQLite in the data folder).
+    Serve(ServeArgs),
+    /// Administer users, devices and stores (works while the server runs).
+    Admin(crate::admin::AdminArgs),
+}
+
+/// Where the server keeps its data.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// Folder for the database (created if missing).
+    #[arg(long, env = "FIELDSYNC_DATA", default_value = "fieldsync-data")]
+    pub data_dir: PathBuf,
+}
+
+impl DataArgs {
+    pub fn database(&self) -> PathBuf {
+        self.data_dir.join("fieldsync.db")
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on. Loopback by default: put a TLS proxy in front to
+    /// serve phones.
+    #[arg(long, env = "FIELDSYNC_LISTEN", default_value = "127.0.0.1:7878")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub data: DataArgs,
+
+    /// Seed a demo district (users, a demo street, about 1,000 stores) if the database is
+    /// empty, and print how to enroll a device.
+    #[arg(long)]
+    pub demo: bool,
+
+    #[command(flatten)]
+    pub limits: Limits,
+}
+
+/// Limits on what one request may carry; exceeding one gets a 4xx naming it.
+#[derive(Debug, Clone, Args)]
+pub struct Limits {
+    /// Largest request body, after decompression, in bytes.
+    #[arg(long, env = "FIELDSYNC_MAX_BODY_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Most changes one push may carry (a larger backlog is sent in several pushes).
+    #[arg(long, env = "FIELDSYNC_MAX_CHANGES_PER_PUSH", default_value_t = 20_000)]
+    pub max_changes_per_push: usize,
+
+    /// Most bytes of changes in one response; a longer catch-up continues with `more`.
+    #[arg(long, env = "FIELDSYNC_RESPONSE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub response_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_body_bytes: 32 * 1024 * 1024, max_changes_per_push: 20_000, response_bytes: 4 * 1024 * 1024 }
+    }
+}

@@ -1,0 +1,80 @@
+//! The one interface between the sync logic and where it is stored.
+//!
+//! Methods are blocking; the HTTP layer calls them on tokio's blocking pool. SQLite
+//! (`storage::sqlite`) is the default; a PostgreSQL backend shared by several server
+//! instances implements the same trait (its own issue). Whatever the backend, `log.seq`
+//! must be a cursor that never skips a committed row: see `docs/protocol.md`.
+
+pub mod sqlite;
+
+use fieldsync_core::protocol::{Accepted, DocChanges, Rejection};
+use fieldsync_core::{DocId, IncomingChange, Role};
+
+use crate::error::AppResult;
+
+/// An enrolled, authenticated device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceInfo {
+    pub device_id: String,
+    pub user_id: String,
+    pub role: Role,
+}
+
+/// A user of the district.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub role: Role,
+    pub name: String,
+}
+
+/// What one feed read returns.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Feed {
+    pub changes: Vec<DocChanges>,
+    pub removed: Vec<String>,
+    pub cursor: u64,
+    pub more: bool,
+}
+
+/// The outcome of a push that passed every rule.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Pushed {
+    pub accepted: Vec<Accepted>,
+    /// Changes newly stored (duplicates of stored changes are not counted).
+    pub applied: usize,
+}
+
+/// The result of a push: stored, or refused as a whole with every broken rule.
+pub type PushResult = Result<Pushed, Vec<Rejection>>;
+
+/// Storage of users, devices, documents and the change feed.
+pub trait SyncStorage: Send + Sync + 'static {
+    /// The device holding this token hash, unless unknown or revoked.
+    fn authenticate(&self, token_hash: &[u8]) -> AppResult<Option<DeviceInfo>>;
+
+    /// Turns a one-time code into a device with a token (hashes only are given and kept).
+    fn enroll(&self, code_hash: &[u8], device_name: &str, token_hash: &[u8], now: i64) -> AppResult<DeviceInfo>;
+
+    /// Applies a device's changes, all or nothing: every document's changes must pass the
+    /// actor binding and the write rules, or nothing is stored.
+    fn push(&self, device: &DeviceInfo, docs: Vec<(DocId, Vec<IncomingChange>)>, now: i64) -> AppResult<PushResult>;
+
+    /// Changes in the device's scope after `cursor`, not made by the device, up to about
+    /// `max_bytes`, and the documents that left its scope.
+    fn feed(&self, device: &DeviceInfo, cursor: u64, max_bytes: usize) -> AppResult<Feed>;
+
+    fn add_user(&self, user: &User, now: i64) -> AppResult<()>;
+    fn user(&self, id: &str) -> AppResult<Option<User>>;
+    fn users(&self) -> AppResult<Vec<User>>;
+    /// Stores a one-time enrollment code's hash for `user_id`, valid until `expires_at`.
+    fn add_enrollment_code(&self, user_id: &str, code_hash: &[u8], now: i64, expires_at: i64) -> AppResult<()>;
+    /// Revokes a device; returns false when there is no such device.
+    fn revoke_device(&self, device_id: &str, now: i64) -> AppResult<bool>;
+    /// Registers a device directly (the server's own admin device), with a token hash.
+    fn add_device(&self, device: &DeviceInfo, name: &str, token_hash: &[u8], now: i64) -> AppResult<()>;
+    /// Every change of a document, oldest first (for the admin tools).
+    fn document_changes(&self, doc: &str) -> AppResult<Vec<Vec<u8>>>;
+    /// Ids of every document of the district, with their kinds.
+    fn documents(&self) -> AppResult<Vec<(String, String)>>;
+}

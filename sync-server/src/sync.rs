@@ -1,0 +1,136 @@
+//! The sync and enrollment endpoints: the HTTP layer only moves bytes; the rules live in
+//! core (`write_rules`) and the storage.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use fieldsync_core::protocol::{
+    self, EnrollRequest, EnrollResponse, PROTOCOL_VERSION, SyncRequest, SyncResponse,
+};
+use fieldsync_core::{DocId, IncomingChange};
+
+use crate::AppState;
+use crate::auth::{Authed, hash_secret, new_token};
+use crate::error::{AppError, AppResult};
+
+/// `POST /v1/sync`: push the device's new changes, pull what changed in its scope.
+pub async fn sync(State(state): State<AppState>, Authed(device): Authed, headers: HeaderMap, body: Body) -> AppResult<Response> {
+    let started = Instant::now();
+    check_content_type(&headers)?;
+    let body = read_body(body, state.limits.max_body_bytes).await?;
+    let request: SyncRequest = protocol::decode("sync request", &body)?;
+    if request.protocol != PROTOCOL_VERSION {
+        return Err(AppError::BadRequest(format!(
+            "protocol `{}` is not spoken here; this server speaks `{PROTOCOL_VERSION}`",
+            request.protocol
+        )));
+    }
+    let cursor = match request.cursor.as_deref() {
+        None => 0,
+        Some(c) => c.parse::<u64>().map_err(|_| AppError::BadRequest(format!("cursor `{c}` is not one this server gave")))?,
+    };
+    let limits = state.limits.clone();
+    let total: usize = request.push.iter().map(|d| d.changes.len()).sum();
+    if total > limits.max_changes_per_push {
+        return Err(AppError::TooLarge(format!(
+            "{total} changes in one push; the limit is {} (send them in several pushes)",
+            limits.max_changes_per_push
+        )));
+    }
+    let mut docs = Vec::with_capacity(request.push.len());
+    for entry in request.push {
+        let id = DocId::parse("push.doc", &entry.doc)?;
+        let changes = entry
+            .changes
+            .iter()
+            .map(|c| IncomingChange::parse(c).map_err(|e| AppError::BadRequest(format!("document `{id}`: {e}"))))
+            .collect::<AppResult<Vec<_>>>()?;
+        docs.push((id, changes));
+    }
+    let max_bytes = request
+        .max_response_bytes
+        .map(|b| usize::try_from(b).unwrap_or(usize::MAX))
+        .unwrap_or(limits.response_bytes)
+        .clamp(1, limits.response_bytes);
+    let storage = state.storage.clone();
+    let now = chrono::Utc::now().timestamp_millis();
+    let pushed_docs = docs.len();
+    let response = tokio::task::spawn_blocking(move || -> AppResult<SyncResponse> {
+        let pushed = match storage.push(&device, docs, now)? {
+            Ok(pushed) => pushed,
+            Err(rejected) => return Err(AppError::Rejected(rejected)),
+        };
+        metrics::counter!("fieldsync_changes_applied_total").increment(pushed.applied as u64);
+        let feed = storage.feed(&device, cursor, max_bytes)?;
+        Ok(SyncResponse {
+            accepted: pushed.accepted,
+            changes: feed.changes,
+            removed: feed.removed,
+            cursor: feed.cursor.to_string(),
+            more: feed.more,
+        })
+    })
+    .await
+    .map_err(AppError::internal)??;
+    let bytes = protocol::encode(&response);
+    metrics::histogram!("fieldsync_sync_seconds").record(started.elapsed().as_secs_f64());
+    tracing::info!(
+        pushed_docs,
+        pulled_docs = response.changes.len(),
+        removed = response.removed.len(),
+        more = response.more,
+        bytes = bytes.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "sync"
+    );
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static(protocol::CONTENT_TYPE))], bytes).into_response())
+}
+
+/// `POST /v1/enroll`: trade a one-time code for a device token.
+pub async fn enroll(State(state): State<AppState>, body: Body) -> AppResult<Json<EnrollResponse>> {
+    let body = read_body(body, 16 * 1024).await?;
+    let request: EnrollRequest = serde_json::from_slice(&body)
+        .map_err(|e| AppError::BadRequest(format!("enrollment body is not `{{\"code\", \"device_name\"}}` JSON: {e}")))?;
+    let name = request.device_name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(AppError::BadRequest("`device_name` must be 1 to 100 characters".into()));
+    }
+    let token = new_token();
+    let (code_hash, token_hash, name) = (hash_secret(&request.code), hash_secret(&token), name.to_owned());
+    let storage = state.storage.clone();
+    let now = chrono::Utc::now().timestamp_millis();
+    let device = tokio::task::spawn_blocking(move || storage.enroll(&code_hash, &name, &token_hash, now))
+        .await
+        .map_err(AppError::internal)??;
+    tracing::info!(device = %device.device_id, user = %device.user_id, "enrolled");
+    Ok(Json(EnrollResponse { device_id: device.device_id, token, user_id: device.user_id, role: device.role.code().into() }))
+}
+
+fn check_content_type(headers: &HeaderMap) -> AppResult<()> {
+    let ok = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim() == protocol::CONTENT_TYPE));
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::BadRequest(format!("send the body as `Content-Type: {}`", protocol::CONTENT_TYPE)))
+    }
+}
+
+/// Reads a (decompressed) body, refusing one larger than `limit` bytes.
+async fn read_body(body: Body, limit: usize) -> AppResult<Bytes> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let too_large = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if too_large {
+            AppError::TooLarge(format!("the body is larger than the limit of {limit} bytes"))
+        } else {
+            AppError::BadRequest(format!("could not read the body: {e}"))
+        }
+    })
+}
