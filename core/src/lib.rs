@@ -40,7 +40,9 @@ pub use error::{Error, Result};
 pub use geo::{DEFAULT_GEOFENCE_M, GeoPoint, GpsFix};
 pub use ids::{DeviceIdentity, DocId, DocKind};
 pub use inventory_count::{CountLine, ErrorRate, InventoryCount, NewCountLine, NewInventoryCount};
-pub use local_store::{Clock, LocalStore, OutgoingDocument, PendingDocument, STORE_SCHEMA_VERSION, StoreOptions};
+pub use local_store::{
+    Clock, LocalStore, OutgoingDocument, PendingDocument, STORE_SCHEMA_VERSION, StoreOptions,
+};
 pub use replica::{IncomingChange, Replica};
 pub use retail_store::{
     MarketType, NewStore, STORE_FIELDS, Store, StoreClassification, StoreContact, StoreFormat,

@@ -445,8 +445,10 @@ impl LocalStore {
                  WHERE o.local_edits > o.confirmed_edits AND o.rejected IS NULL
                  ORDER BY o.first_edit_at, o.doc_id LIMIT ?1",
             )?;
-            stmt.query_map([max_docs as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?
+            stmt.query_map([max_docs as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?
         };
         let mut out = Vec::with_capacity(rows.len());
         for (id, kind, local_edits, server_heads) in rows {
@@ -456,10 +458,20 @@ impl LocalStore {
                 .filter_map(|c| automerge::ChangeHash::try_from(c).ok())
                 .collect();
             let mut doc = inner.take_doc(&id, DocKind::parse(&kind)?)?;
-            let changes = doc.am.get_changes(&since).into_iter().map(|mut c| c.bytes().into_owned()).collect();
+            let changes = doc
+                .am
+                .get_changes(&since)
+                .into_iter()
+                .map(|mut c| c.bytes().into_owned())
+                .collect();
             let heads = doc.heads().iter().map(|h| h.to_string()).collect();
             inner.cache.put(doc);
-            out.push(OutgoingDocument { id, changes, local_edits, heads });
+            out.push(OutgoingDocument {
+                id,
+                changes,
+                local_edits,
+                heads,
+            });
         }
         Ok(out)
     }
@@ -467,17 +479,28 @@ impl LocalStore {
     /// Records that the server durably holds a document's changes up to `local_edits` local
     /// edits and `server_heads` (the [`OutgoingDocument::heads`] that were pushed); the
     /// document leaves the outbox when no newer local edit waits.
-    pub fn confirm_pushed(&self, id: &DocId, local_edits: i64, server_heads: &[String]) -> Result<()> {
+    pub fn confirm_pushed(
+        &self,
+        id: &DocId,
+        local_edits: i64,
+        server_heads: &[String],
+    ) -> Result<()> {
         let heads = server_heads
             .iter()
-            .map(|h| h.parse::<automerge::ChangeHash>().map_err(|_| Error::invalid("heads", format!("`{h}` is not a change hash"))))
+            .map(|h| {
+                h.parse::<automerge::ChangeHash>()
+                    .map_err(|_| Error::invalid("heads", format!("`{h}` is not a change hash")))
+            })
             .collect::<Result<Vec<_>>>()?;
         let inner = self.lock()?;
         inner.conn.execute(
             "UPDATE outbox SET confirmed_edits = MAX(confirmed_edits, ?2), server_heads = ?3, rejected = NULL WHERE doc_id = ?1",
             params![id.as_str(), local_edits, heads_blob(&heads)],
         )?;
-        inner.conn.execute("DELETE FROM outbox WHERE doc_id = ?1 AND confirmed_edits >= local_edits", [id.as_str()])?;
+        inner.conn.execute(
+            "DELETE FROM outbox WHERE doc_id = ?1 AND confirmed_edits >= local_edits",
+            [id.as_str()],
+        )?;
         Ok(())
     }
 
@@ -485,15 +508,22 @@ impl LocalStore {
     /// on the device and are shown to the user.
     pub fn mark_rejected(&self, id: &DocId, reason: &str) -> Result<()> {
         let inner = self.lock()?;
-        inner.conn.execute("UPDATE outbox SET rejected = ?2 WHERE doc_id = ?1", params![id.as_str(), reason])?;
+        inner.conn.execute(
+            "UPDATE outbox SET rejected = ?2 WHERE doc_id = ?1",
+            params![id.as_str(), reason],
+        )?;
         Ok(())
     }
 
     /// The feed cursor the server last gave this device.
     pub fn sync_cursor(&self) -> Result<Option<String>> {
         let inner = self.lock()?;
-        let value: Option<Vec<u8>> =
-            inner.conn.query_row("SELECT value FROM meta WHERE key = 'cursor'", [], |r| r.get(0)).optional()?;
+        let value: Option<Vec<u8>> = inner
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'cursor'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
         Ok(value.map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
@@ -506,7 +536,6 @@ impl LocalStore {
         )?;
         Ok(())
     }
-
 
     /// Documents with local edits the server has not confirmed, oldest first.
     pub fn pending_documents(&self) -> Result<Vec<PendingDocument>> {

@@ -202,9 +202,8 @@ pub fn check(
         }
         DocKind::Scorecard => {
             let manager = after.manager.as_deref().unwrap_or_default();
-            if writer.role == Role::Supervisor {
-                Ok(())
-            } else if before.is_some() && manager == writer.user && only(&["acknowledgement"]) {
+            let acknowledging = before.is_some() && manager == writer.user && only(&["acknowledgement"]);
+            if writer.role == Role::Supervisor || acknowledging {
                 Ok(())
             } else {
                 refuse(

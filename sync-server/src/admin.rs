@@ -32,7 +32,11 @@ pub struct AdminArgs {
 #[derive(Debug, Clone, Subcommand)]
 pub enum AdminCommand {
     /// Add a user: `add-user am-li account_manager "Li Wei"`.
-    AddUser { id: String, role: String, name: String },
+    AddUser {
+        id: String,
+        role: String,
+        name: String,
+    },
     /// List users.
     Users,
     /// Make a one-time enrollment code for a user's new device (valid 7 days).
@@ -50,7 +54,14 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
         AdminCommand::AddUser { id, role, name } => {
             let role = Role::parse(role)?;
             validate_user_id(id)?;
-            storage.add_user(&User { id: id.clone(), role, name: name.clone() }, now)?;
+            storage.add_user(
+                &User {
+                    id: id.clone(),
+                    role,
+                    name: name.clone(),
+                },
+                now,
+            )?;
             println!("added {role} `{id}` ({name})");
         }
         AdminCommand::Users => {
@@ -83,11 +94,15 @@ pub fn enrollment_code(storage: &dyn SyncStorage, user: &str, now: i64) -> AppRe
 pub fn validate_user_id(id: &str) -> AppResult<()> {
     let ok = !id.is_empty()
         && id.len() <= 64
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if ok {
         Ok(())
     } else {
-        Err(AppError::BadRequest(format!("user id `{id}` must be 1 to 64 letters, digits, `-`, `_` or `.`")))
+        Err(AppError::BadRequest(format!(
+            "user id `{id}` must be 1 to 64 letters, digits, `-`, `_` or `.`"
+        )))
     }
 }
 
@@ -101,7 +116,9 @@ pub struct AdminDevice<'a> {
 
 impl std::fmt::Debug for AdminDevice<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AdminDevice").field("device", &self.device).finish_non_exhaustive()
+        f.debug_struct("AdminDevice")
+            .field("device", &self.device)
+            .finish_non_exhaustive()
     }
 }
 
@@ -110,17 +127,37 @@ impl<'a> AdminDevice<'a> {
     pub fn open(data_dir: &Path, storage: &'a dyn SyncStorage) -> AppResult<AdminDevice<'a>> {
         let now = chrono::Utc::now().timestamp_millis();
         if storage.user(ADMIN_USER)?.is_none() {
-            storage.add_user(&User { id: ADMIN_USER.into(), role: Role::Admin, name: "District office".into() }, now)?;
+            storage.add_user(
+                &User {
+                    id: ADMIN_USER.into(),
+                    role: Role::Admin,
+                    name: "District office".into(),
+                },
+                now,
+            )?;
         }
-        let device = DeviceInfo { device_id: ADMIN_DEVICE.into(), user_id: ADMIN_USER.into(), role: Role::Admin };
+        let device = DeviceInfo {
+            device_id: ADMIN_DEVICE.into(),
+            user_id: ADMIN_USER.into(),
+            role: Role::Admin,
+        };
         // The admin device never authenticates over HTTP: its token is thrown away.
-        storage.add_device(&device, "server admin tools", &hash_secret(&new_token()), now)?;
+        storage.add_device(
+            &device,
+            "server admin tools",
+            &hash_secret(&new_token()),
+            now,
+        )?;
         let local = LocalStore::open(
             data_dir.join("admin-device.db"),
             DeviceIdentity::new(ADMIN_USER, ADMIN_DEVICE),
             StoreOptions::default(),
         )?;
-        Ok(AdminDevice { local, storage, device })
+        Ok(AdminDevice {
+            local,
+            storage,
+            device,
+        })
     }
 
     /// Merges everything new on the server into the admin device.
@@ -128,7 +165,11 @@ impl<'a> AdminDevice<'a> {
         let mut merged = 0;
         // Bounded: each round advances the cursor; a district's log ends.
         for _ in 0..1_000_000 {
-            let cursor = self.local.sync_cursor()?.and_then(|c| c.parse::<u64>().ok()).unwrap_or(0);
+            let cursor = self
+                .local
+                .sync_cursor()?
+                .and_then(|c| c.parse::<u64>().ok())
+                .unwrap_or(0);
             let feed = self.storage.feed(&self.device, cursor, 8 * 1024 * 1024)?;
             for doc in &feed.changes {
                 let id = DocId::parse("doc", &doc.doc)?;

@@ -31,9 +31,14 @@ pub fn new_token() -> String {
 pub fn new_code() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rng();
-    let chars: Vec<char> =
-        (0..12).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
-    chars.chunks(4).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join("-")
+    let chars: Vec<char> = (0..12)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect();
+    chars
+        .chunks(4)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 /// The device that sent the request, authenticated by its bearer token.
@@ -43,17 +48,24 @@ pub struct Authed(pub DeviceInfo);
 impl FromRequestParts<AppState> for Authed {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| AppError::Unauthorized("missing `Authorization: Bearer <token>` header".into()))?;
+            .ok_or_else(|| {
+                AppError::Unauthorized("missing `Authorization: Bearer <token>` header".into())
+            })?;
         let token = header
             .to_str()
             .ok()
             .and_then(|h| h.strip_prefix("Bearer "))
             .filter(|t| !t.trim().is_empty())
-            .ok_or_else(|| AppError::Unauthorized("the `Authorization` header is not `Bearer <token>`".into()))?;
+            .ok_or_else(|| {
+                AppError::Unauthorized("the `Authorization` header is not `Bearer <token>`".into())
+            })?;
         let hash = hash_secret(token);
         let storage = state.storage.clone();
         let device = tokio::task::spawn_blocking(move || storage.authenticate(&hash))
@@ -73,9 +85,16 @@ mod tests {
     fn codes_are_typeable_and_tokens_are_long_and_both_differ_each_time() {
         let code = new_code();
         assert_eq!(code.len(), 14);
-        assert!(code.chars().all(|c| c == '-' || c.is_ascii_uppercase() || c.is_ascii_digit()));
+        assert!(
+            code.chars()
+                .all(|c| c == '-' || c.is_ascii_uppercase() || c.is_ascii_digit())
+        );
         assert_ne!(new_code(), code);
         assert_eq!(new_token().len(), 64);
-        assert_eq!(hash_secret(" ABCD "), hash_secret("ABCD"), "surrounding spaces from a copy-paste do not matter");
+        assert_eq!(
+            hash_secret(" ABCD "),
+            hash_secret("ABCD"),
+            "surrounding spaces from a copy-paste do not matter"
+        );
     }
 }

@@ -72,6 +72,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_body_bytes: 32 * 1024 * 1024, max_changes_per_push: 20_000, response_bytes: 4 * 1024 * 1024 }
+        Limits {
+            max_body_bytes: 32 * 1024 * 1024,
+            max_changes_per_push: 20_000,
+            response_bytes: 4 * 1024 * 1024,
+        }
     }
 }

@@ -71,11 +71,24 @@ impl IntoResponse for AppError {
                 ("internal error".to_owned(), Vec::new())
             }
             AppError::Rejected(rejected) => {
-                let first = rejected.first().map(|r| format!("`{}` broke `{}`: {}", r.doc, r.rule, r.message));
-                (first.unwrap_or_else(|| "a write rule refused the push".into()), rejected)
+                let first = rejected
+                    .first()
+                    .map(|r| format!("`{}` broke `{}`: {}", r.doc, r.rule, r.message));
+                (
+                    first.unwrap_or_else(|| "a write rule refused the push".into()),
+                    rejected,
+                )
             }
             other => (other.to_string(), Vec::new()),
         };
-        (status, Json(ErrorBody { error: code.to_owned(), message, rejected })).into_response()
+        (
+            status,
+            Json(ErrorBody {
+                error: code.to_owned(),
+                message,
+                rejected,
+            }),
+        )
+            .into_response()
     }
 }

@@ -37,7 +37,9 @@ pub struct AppState {
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").field("limits", &self.limits).finish_non_exhaustive()
+        f.debug_struct("AppState")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
     }
 }
 
@@ -59,15 +61,24 @@ pub fn app(state: AppState) -> Router {
 
 async fn healthz(State(state): State<AppState>) -> Result<&'static str, error::AppError> {
     let storage = state.storage.clone();
-    tokio::task::spawn_blocking(move || storage.users().map(|_| ())).await.map_err(error::AppError::internal)??;
+    tokio::task::spawn_blocking(move || storage.users().map(|_| ()))
+        .await
+        .map_err(error::AppError::internal)??;
     Ok("ok\n")
 }
 
 async fn metrics(State(state): State<AppState>) -> String {
-    state.metrics.as_ref().map(PrometheusHandle::render).unwrap_or_default()
+    state
+        .metrics
+        .as_ref()
+        .map(PrometheusHandle::render)
+        .unwrap_or_default()
 }
 
-async fn count_requests(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+async fn count_requests(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     let path: &'static str = match request.uri().path() {
         "/v1/sync" => "/v1/sync",
         "/v1/enroll" => "/v1/enroll",
@@ -85,18 +96,29 @@ async fn count_requests(request: axum::extract::Request, next: axum::middleware:
     let status = response.status().as_u16().to_string();
     metrics::counter!("fieldsync_requests_total", "path" => path, "status" => status).increment(1);
     metrics::counter!("fieldsync_request_bytes_total", "path" => path).increment(bytes_in);
-    if let Some(out) = response.headers().get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()) {
-        metrics::counter!("fieldsync_response_bytes_total", "path" => path).increment(out.parse::<u64>().unwrap_or(0));
+    if let Some(out) = response
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+    {
+        metrics::counter!("fieldsync_response_bytes_total", "path" => path)
+            .increment(out.parse::<u64>().unwrap_or(0));
     }
     response
 }
 
 /// Binds `listen` and serves until SIGTERM or Ctrl-C; in-flight requests finish first.
-pub async fn serve(state: AppState, listen: SocketAddr, ready: impl FnOnce(SocketAddr)) -> std::io::Result<()> {
+pub async fn serve(
+    state: AppState,
+    listen: SocketAddr,
+    ready: impl FnOnce(SocketAddr),
+) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let bound = listener.local_addr()?;
     ready(bound);
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
 }
 
 async fn shutdown_signal() {

@@ -26,13 +26,21 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run_server(args: fieldsync_server::config::ServeArgs) -> Result<(), String> {
-    std::fs::create_dir_all(&args.data.data_dir)
-        .map_err(|e| format!("cannot create data folder `{}`: {e}", args.data.data_dir.display()))?;
+    std::fs::create_dir_all(&args.data.data_dir).map_err(|e| {
+        format!(
+            "cannot create data folder `{}`: {e}",
+            args.data.data_dir.display()
+        )
+    })?;
     let storage = SqliteStorage::open(&args.data.database()).map_err(|e| e.to_string())?;
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .map_err(|e| format!("metrics: {e}"))?;
-    let state = AppState { storage: std::sync::Arc::new(storage), limits: args.limits.clone(), metrics: Some(metrics) };
+    let state = AppState {
+        storage: std::sync::Arc::new(storage),
+        limits: args.limits.clone(),
+        metrics: Some(metrics),
+    };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime
         .block_on(serve(state, args.listen, |bound| {

@@ -54,11 +54,22 @@ pub trait SyncStorage: Send + Sync + 'static {
     fn authenticate(&self, token_hash: &[u8]) -> AppResult<Option<DeviceInfo>>;
 
     /// Turns a one-time code into a device with a token (hashes only are given and kept).
-    fn enroll(&self, code_hash: &[u8], device_name: &str, token_hash: &[u8], now: i64) -> AppResult<DeviceInfo>;
+    fn enroll(
+        &self,
+        code_hash: &[u8],
+        device_name: &str,
+        token_hash: &[u8],
+        now: i64,
+    ) -> AppResult<DeviceInfo>;
 
     /// Applies a device's changes, all or nothing: every document's changes must pass the
     /// actor binding and the write rules, or nothing is stored.
-    fn push(&self, device: &DeviceInfo, docs: Vec<(DocId, Vec<IncomingChange>)>, now: i64) -> AppResult<PushResult>;
+    fn push(
+        &self,
+        device: &DeviceInfo,
+        docs: Vec<(DocId, Vec<IncomingChange>)>,
+        now: i64,
+    ) -> AppResult<PushResult>;
 
     /// Changes in the device's scope after `cursor`, not made by the device, up to about
     /// `max_bytes`, and the documents that left its scope.
@@ -68,11 +79,23 @@ pub trait SyncStorage: Send + Sync + 'static {
     fn user(&self, id: &str) -> AppResult<Option<User>>;
     fn users(&self) -> AppResult<Vec<User>>;
     /// Stores a one-time enrollment code's hash for `user_id`, valid until `expires_at`.
-    fn add_enrollment_code(&self, user_id: &str, code_hash: &[u8], now: i64, expires_at: i64) -> AppResult<()>;
+    fn add_enrollment_code(
+        &self,
+        user_id: &str,
+        code_hash: &[u8],
+        now: i64,
+        expires_at: i64,
+    ) -> AppResult<()>;
     /// Revokes a device; returns false when there is no such device.
     fn revoke_device(&self, device_id: &str, now: i64) -> AppResult<bool>;
     /// Registers a device directly (the server's own admin device), with a token hash.
-    fn add_device(&self, device: &DeviceInfo, name: &str, token_hash: &[u8], now: i64) -> AppResult<()>;
+    fn add_device(
+        &self,
+        device: &DeviceInfo,
+        name: &str,
+        token_hash: &[u8],
+        now: i64,
+    ) -> AppResult<()>;
     /// Every change of a document, oldest first (for the admin tools).
     fn document_changes(&self, doc: &str) -> AppResult<Vec<Vec<u8>>>;
     /// Ids of every document of the district, with their kinds.

@@ -18,7 +18,12 @@ use crate::auth::{Authed, hash_secret, new_token};
 use crate::error::{AppError, AppResult};
 
 /// `POST /v1/sync`: push the device's new changes, pull what changed in its scope.
-pub async fn sync(State(state): State<AppState>, Authed(device): Authed, headers: HeaderMap, body: Body) -> AppResult<Response> {
+pub async fn sync(
+    State(state): State<AppState>,
+    Authed(device): Authed,
+    headers: HeaderMap,
+    body: Body,
+) -> AppResult<Response> {
     let started = Instant::now();
     check_content_type(&headers)?;
     let body = read_body(body, state.limits.max_body_bytes).await?;
@@ -31,7 +36,9 @@ pub async fn sync(State(state): State<AppState>, Authed(device): Authed, headers
     }
     let cursor = match request.cursor.as_deref() {
         None => 0,
-        Some(c) => c.parse::<u64>().map_err(|_| AppError::BadRequest(format!("cursor `{c}` is not one this server gave")))?,
+        Some(c) => c.parse::<u64>().map_err(|_| {
+            AppError::BadRequest(format!("cursor `{c}` is not one this server gave"))
+        })?,
     };
     let limits = state.limits.clone();
     let total: usize = request.push.iter().map(|d| d.changes.len()).sum();
@@ -47,7 +54,10 @@ pub async fn sync(State(state): State<AppState>, Authed(device): Authed, headers
         let changes = entry
             .changes
             .iter()
-            .map(|c| IncomingChange::parse(c).map_err(|e| AppError::BadRequest(format!("document `{id}`: {e}"))))
+            .map(|c| {
+                IncomingChange::parse(c)
+                    .map_err(|e| AppError::BadRequest(format!("document `{id}`: {e}")))
+            })
             .collect::<AppResult<Vec<_>>>()?;
         docs.push((id, changes));
     }
@@ -87,38 +97,67 @@ pub async fn sync(State(state): State<AppState>, Authed(device): Authed, headers
         ms = started.elapsed().as_millis() as u64,
         "sync"
     );
-    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static(protocol::CONTENT_TYPE))], bytes).into_response())
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(protocol::CONTENT_TYPE),
+        )],
+        bytes,
+    )
+        .into_response())
 }
 
 /// `POST /v1/enroll`: trade a one-time code for a device token.
 pub async fn enroll(State(state): State<AppState>, body: Body) -> AppResult<Json<EnrollResponse>> {
     let body = read_body(body, 16 * 1024).await?;
-    let request: EnrollRequest = serde_json::from_slice(&body)
-        .map_err(|e| AppError::BadRequest(format!("enrollment body is not `{{\"code\", \"device_name\"}}` JSON: {e}")))?;
+    let request: EnrollRequest = serde_json::from_slice(&body).map_err(|e| {
+        AppError::BadRequest(format!(
+            "enrollment body is not `{{\"code\", \"device_name\"}}` JSON: {e}"
+        ))
+    })?;
     let name = request.device_name.trim();
     if name.is_empty() || name.len() > 100 {
-        return Err(AppError::BadRequest("`device_name` must be 1 to 100 characters".into()));
+        return Err(AppError::BadRequest(
+            "`device_name` must be 1 to 100 characters".into(),
+        ));
     }
     let token = new_token();
-    let (code_hash, token_hash, name) = (hash_secret(&request.code), hash_secret(&token), name.to_owned());
+    let (code_hash, token_hash, name) = (
+        hash_secret(&request.code),
+        hash_secret(&token),
+        name.to_owned(),
+    );
     let storage = state.storage.clone();
     let now = chrono::Utc::now().timestamp_millis();
-    let device = tokio::task::spawn_blocking(move || storage.enroll(&code_hash, &name, &token_hash, now))
-        .await
-        .map_err(AppError::internal)??;
+    let device =
+        tokio::task::spawn_blocking(move || storage.enroll(&code_hash, &name, &token_hash, now))
+            .await
+            .map_err(AppError::internal)??;
     tracing::info!(device = %device.device_id, user = %device.user_id, "enrolled");
-    Ok(Json(EnrollResponse { device_id: device.device_id, token, user_id: device.user_id, role: device.role.code().into() }))
+    Ok(Json(EnrollResponse {
+        device_id: device.device_id,
+        token,
+        user_id: device.user_id,
+        role: device.role.code().into(),
+    }))
 }
 
 fn check_content_type(headers: &HeaderMap) -> AppResult<()> {
     let ok = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim() == protocol::CONTENT_TYPE));
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|t| t.trim() == protocol::CONTENT_TYPE)
+        });
     if ok {
         Ok(())
     } else {
-        Err(AppError::BadRequest(format!("send the body as `Content-Type: {}`", protocol::CONTENT_TYPE)))
+        Err(AppError::BadRequest(format!(
+            "send the body as `Content-Type: {}`",
+            protocol::CONTENT_TYPE
+        )))
     }
 }
 
@@ -128,7 +167,9 @@ async fn read_body(body: Body, limit: usize) -> AppResult<Bytes> {
         let too_large = std::error::Error::source(&e)
             .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
         if too_large {
-            AppError::TooLarge(format!("the body is larger than the limit of {limit} bytes"))
+            AppError::TooLarge(format!(
+                "the body is larger than the limit of {limit} bytes"
+            ))
         } else {
             AppError::BadRequest(format!("could not read the body: {e}"))
         }

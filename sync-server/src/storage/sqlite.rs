@@ -11,7 +11,9 @@ use std::sync::Mutex;
 
 use fieldsync_core::protocol::{Accepted, DocChanges, Rejection};
 use fieldsync_core::{DocId, DocKind, IncomingChange, Replica, Role, Writer, check_write};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
 use serde_bytes::ByteBuf;
 
 use super::{DeviceInfo, Feed, PushResult, Pushed, SyncStorage, User};
@@ -42,7 +44,9 @@ struct ReplicaCache {
 
 impl std::fmt::Debug for SqliteStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStorage").field("path", &self.path).finish()
+        f.debug_struct("SqliteStorage")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -56,19 +60,29 @@ impl SqliteStorage {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
         Ok(SqliteStorage {
-            writer: Mutex::new(WriterState { conn, cache: ReplicaCache::default() }),
+            writer: Mutex::new(WriterState {
+                conn,
+                cache: ReplicaCache::default(),
+            }),
             readers: Mutex::new(Vec::new()),
             path: path.to_path_buf(),
         })
     }
 
     fn with_writer<T>(&self, f: impl FnOnce(&mut WriterState) -> AppResult<T>) -> AppResult<T> {
-        let mut guard = self.writer.lock().map_err(|_| AppError::internal("writer lock poisoned"))?;
+        let mut guard = self
+            .writer
+            .lock()
+            .map_err(|_| AppError::internal("writer lock poisoned"))?;
         f(&mut guard)
     }
 
     fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> AppResult<T>) -> AppResult<T> {
-        let pooled = self.readers.lock().map_err(|_| AppError::internal("reader pool poisoned"))?.pop();
+        let pooled = self
+            .readers
+            .lock()
+            .map_err(|_| AppError::internal("reader pool poisoned"))?
+            .pop();
         let conn = match pooled {
             Some(c) => c,
             None => {
@@ -136,8 +150,11 @@ impl ReplicaCache {
             return Ok(r.clone());
         }
         let id = DocId::parse("doc", doc)?;
-        let mut stmt = conn.prepare_cached("SELECT bytes FROM changes WHERE doc_id = ?1 ORDER BY seq")?;
-        let stored = stmt.query_map([doc], |r| r.get::<_, Vec<u8>>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut stmt =
+            conn.prepare_cached("SELECT bytes FROM changes WHERE doc_id = ?1 ORDER BY seq")?;
+        let stored = stmt
+            .query_map([doc], |r| r.get::<_, Vec<u8>>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         if stored.is_empty() {
             return Ok(Replica::empty(&id));
         }
@@ -177,12 +194,24 @@ impl SyncStorage for SqliteStorage {
                 )?
                 .query_row([token_hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .optional()?;
-            row.map(|(device_id, user_id, role)| Ok(DeviceInfo { device_id, user_id, role: Role::parse(&role)? }))
-                .transpose()
+            row.map(|(device_id, user_id, role)| {
+                Ok(DeviceInfo {
+                    device_id,
+                    user_id,
+                    role: Role::parse(&role)?,
+                })
+            })
+            .transpose()
         })
     }
 
-    fn enroll(&self, code_hash: &[u8], device_name: &str, token_hash: &[u8], now: i64) -> AppResult<DeviceInfo> {
+    fn enroll(
+        &self,
+        code_hash: &[u8],
+        device_name: &str,
+        token_hash: &[u8],
+        now: i64,
+    ) -> AppResult<DeviceInfo> {
         self.with_writer(|w| {
             let tx = w.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let row: Option<(String, String, i64, Option<i64>)> = tx
@@ -216,7 +245,12 @@ impl SyncStorage for SqliteStorage {
         })
     }
 
-    fn push(&self, device: &DeviceInfo, docs: Vec<(DocId, Vec<IncomingChange>)>, now: i64) -> AppResult<PushResult> {
+    fn push(
+        &self,
+        device: &DeviceInfo,
+        docs: Vec<(DocId, Vec<IncomingChange>)>,
+        now: i64,
+    ) -> AppResult<PushResult> {
         self.with_writer(|w| {
             let mut staged: Vec<Staged> = Vec::new();
             let mut rejections: Vec<Rejection> = Vec::new();
@@ -331,11 +365,20 @@ impl SyncStorage for SqliteStorage {
     fn user(&self, id: &str) -> AppResult<Option<User>> {
         self.with_reader(|conn| {
             let row: Option<(String, String, String)> = conn
-                .query_row("SELECT id, role, name FROM users WHERE id = ?1", [id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })
+                .query_row(
+                    "SELECT id, role, name FROM users WHERE id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
                 .optional()?;
-            row.map(|(id, role, name)| Ok(User { id, role: Role::parse(&role)?, name })).transpose()
+            row.map(|(id, role, name)| {
+                Ok(User {
+                    id,
+                    role: Role::parse(&role)?,
+                    name,
+                })
+            })
+            .transpose()
         })
     }
 
@@ -343,13 +386,33 @@ impl SyncStorage for SqliteStorage {
         self.with_reader(|conn| {
             let mut stmt = conn.prepare("SELECT id, role, name FROM users ORDER BY id")?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            rows.into_iter().map(|(id, role, name)| Ok(User { id, role: Role::parse(&role)?, name })).collect()
+            rows.into_iter()
+                .map(|(id, role, name)| {
+                    Ok(User {
+                        id,
+                        role: Role::parse(&role)?,
+                        name,
+                    })
+                })
+                .collect()
         })
     }
 
-    fn add_enrollment_code(&self, user_id: &str, code_hash: &[u8], now: i64, expires_at: i64) -> AppResult<()> {
+    fn add_enrollment_code(
+        &self,
+        user_id: &str,
+        code_hash: &[u8],
+        now: i64,
+        expires_at: i64,
+    ) -> AppResult<()> {
         self.with_writer(|w| {
             let known: bool =
                 w.conn.query_row("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1)", [user_id], |r| r.get(0))?;
@@ -374,7 +437,13 @@ impl SyncStorage for SqliteStorage {
         })
     }
 
-    fn add_device(&self, device: &DeviceInfo, name: &str, token_hash: &[u8], now: i64) -> AppResult<()> {
+    fn add_device(
+        &self,
+        device: &DeviceInfo,
+        name: &str,
+        token_hash: &[u8],
+        now: i64,
+    ) -> AppResult<()> {
         self.with_writer(|w| {
             w.conn.execute(
                 "INSERT INTO devices (id, user_id, name, token_hash, enrolled_at) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -387,15 +456,20 @@ impl SyncStorage for SqliteStorage {
 
     fn document_changes(&self, doc: &str) -> AppResult<Vec<Vec<u8>>> {
         self.with_reader(|conn| {
-            let mut stmt = conn.prepare_cached("SELECT bytes FROM changes WHERE doc_id = ?1 ORDER BY seq")?;
-            Ok(stmt.query_map([doc], |r| r.get(0))?.collect::<rusqlite::Result<Vec<Vec<u8>>>>()?)
+            let mut stmt =
+                conn.prepare_cached("SELECT bytes FROM changes WHERE doc_id = ?1 ORDER BY seq")?;
+            Ok(stmt
+                .query_map([doc], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<Vec<u8>>>>()?)
         })
     }
 
     fn documents(&self) -> AppResult<Vec<(String, String)>> {
         self.with_reader(|conn| {
             let mut stmt = conn.prepare("SELECT id, kind FROM docs ORDER BY id")?;
-            Ok(stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?)
+            Ok(stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }
 }
@@ -417,7 +491,14 @@ fn record_store_scope(tx: &Transaction<'_>, s: &Staged, now: i64) -> AppResult<(
             "INSERT INTO log (kind, store_id, old_territory, new_territory, old_demo, new_demo, at)
              VALUES ('scope', ?1, ?2, ?3, ?4, ?5, ?6)",
         )?
-        .execute(params![s.doc, before.territory, territory, before.demo_street, demo, now])?;
+        .execute(params![
+            s.doc,
+            before.territory,
+            territory,
+            before.demo_street,
+            demo,
+            now
+        ])?;
     }
     Ok(())
 }
@@ -425,9 +506,15 @@ fn record_store_scope(tx: &Transaction<'_>, s: &Staged, now: i64) -> AppResult<(
 /// Rows read per query while filling a feed.
 const FEED_PAGE: i64 = 2_000;
 
-fn read_feed(conn: &Connection, device: &DeviceInfo, cursor: u64, max_bytes: usize) -> AppResult<Feed> {
+fn read_feed(
+    conn: &Connection,
+    device: &DeviceInfo,
+    cursor: u64,
+    max_bytes: usize,
+) -> AppResult<Feed> {
     let max_seq: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM log", [], |r| r.get(0))?;
-    let cursor = i64::try_from(cursor).map_err(|_| AppError::BadRequest("cursor is out of range".into()))?;
+    let cursor =
+        i64::try_from(cursor).map_err(|_| AppError::BadRequest("cursor is out of range".into()))?;
     if cursor > max_seq {
         return Err(AppError::Conflict(format!(
             "cursor `{cursor}` is ahead of this server (at `{max_seq}`): sync again from the start"
@@ -444,17 +531,43 @@ fn read_feed(conn: &Connection, device: &DeviceInfo, cursor: u64, max_bytes: usi
         scope_sql(device.role)
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let mut feed = Feed { cursor: cursor as u64, ..Feed::default() };
+    let mut feed = Feed {
+        cursor: cursor as u64,
+        ..Feed::default()
+    };
     let mut bytes = 0usize;
     let mut by_doc: HashMap<String, usize> = HashMap::new();
     let mut position = cursor;
     // Bounded: each page advances `position`, and the loop stops at the end of the log.
     loop {
-        type Row = (i64, String, Option<String>, Option<Vec<u8>>, Option<String>, Option<String>, Option<String>, Option<bool>, Option<bool>);
+        type Row = (
+            i64,
+            String,
+            Option<String>,
+            Option<Vec<u8>>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<bool>,
+            Option<bool>,
+        );
         let rows: Vec<Row> = stmt
-            .query_map(params![position, device.device_id, device.user_id, FEED_PAGE], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
-            })?
+            .query_map(
+                params![position, device.device_id, device.user_id, FEED_PAGE],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                    ))
+                },
+            )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let page_len = rows.len() as i64;
         for (seq, kind, doc, change, store, old_t, new_t, old_d, new_d) in rows {
@@ -468,12 +581,28 @@ fn read_feed(conn: &Connection, device: &DeviceInfo, cursor: u64, max_bytes: usi
                     push_change(&mut feed.changes, &mut by_doc, doc, change);
                 }
             } else if let Some(store) = store {
-                let was = store_in_scope(device, old_t.as_deref().unwrap_or_default(), old_d.unwrap_or(false));
-                let is = store_in_scope(device, new_t.as_deref().unwrap_or_default(), new_d.unwrap_or(false));
+                let was = store_in_scope(
+                    device,
+                    old_t.as_deref().unwrap_or_default(),
+                    old_d.unwrap_or(false),
+                );
+                let is = store_in_scope(
+                    device,
+                    new_t.as_deref().unwrap_or_default(),
+                    new_d.unwrap_or(false),
+                );
                 if is && !was {
-                    bytes += send_store_whole(conn, device, &store, seq, &mut feed.changes, &mut by_doc)?;
+                    bytes += send_store_whole(
+                        conn,
+                        device,
+                        &store,
+                        seq,
+                        &mut feed.changes,
+                        &mut by_doc,
+                    )?;
                 } else if was && !is {
-                    let mut docs = conn.prepare_cached("SELECT id FROM docs WHERE store_id = ?1 ORDER BY id")?;
+                    let mut docs =
+                        conn.prepare_cached("SELECT id FROM docs WHERE store_id = ?1 ORDER BY id")?;
                     for id in docs.query_map([&store], |r| r.get::<_, String>(0))? {
                         feed.removed.push(id?);
                     }
@@ -503,7 +632,9 @@ fn send_store_whole(
          WHERE d.store_id = ?1 AND c.seq <= ?2 AND l.device_id IS NOT ?3 ORDER BY c.seq",
     )?;
     let mut bytes = 0;
-    for row in stmt.query_map(params![store, upto, device.device_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))? {
+    for row in stmt.query_map(params![store, upto, device.device_id], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+    })? {
         let (doc, change) = row?;
         bytes += change.len();
         push_change(out, by_doc, doc, change);
@@ -511,9 +642,17 @@ fn send_store_whole(
     Ok(bytes)
 }
 
-fn push_change(out: &mut Vec<DocChanges>, by_doc: &mut HashMap<String, usize>, doc: String, change: Vec<u8>) {
+fn push_change(
+    out: &mut Vec<DocChanges>,
+    by_doc: &mut HashMap<String, usize>,
+    doc: String,
+    change: Vec<u8>,
+) {
     let index = *by_doc.entry(doc.clone()).or_insert_with(|| {
-        out.push(DocChanges { doc, changes: Vec::new() });
+        out.push(DocChanges {
+            doc,
+            changes: Vec::new(),
+        });
         out.len() - 1
     });
     if let Some(entry) = out.get_mut(index) {

@@ -1,0 +1,490 @@
+//! The sync server through its HTTP routes (no socket): enrollment, push and pull, scopes,
+//! write rules, actor binding, revocation and reassignment.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use fieldsync_core::fixtures::{at, device, sample_store};
+use fieldsync_core::protocol::{
+    self, DocChanges, EnrollResponse, ErrorBody, SyncRequest, SyncResponse,
+};
+use fieldsync_core::{
+    CheckPoint, DocId, LocalStore, NewStore, NewVisit, StoreClassification, ValueTier, VisitKind,
+};
+use fieldsync_server::admin::{AdminDevice, enrollment_code};
+use fieldsync_server::storage::{SyncStorage, User};
+use fieldsync_server::{AppState, Limits, SqliteStorage, app};
+use serde_bytes::ByteBuf;
+use tower::ServiceExt;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+struct District {
+    _dir: tempfile::TempDir,
+    dir: std::path::PathBuf,
+    storage: Arc<SqliteStorage>,
+    router: axum::Router,
+}
+
+impl District {
+    fn new() -> Result<District, Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().to_path_buf();
+        let storage = Arc::new(SqliteStorage::open(&path.join("fieldsync.db"))?);
+        for (id, role) in [
+            ("am-li", "account_manager"),
+            ("am-wu", "account_manager"),
+            ("sup-wang", "supervisor"),
+            ("mk-zhao", "market_team"),
+        ] {
+            storage.add_user(
+                &User {
+                    id: id.into(),
+                    role: fieldsync_core::Role::parse(role)?,
+                    name: id.into(),
+                },
+                0,
+            )?;
+        }
+        let state = AppState {
+            storage: storage.clone(),
+            limits: Limits::default(),
+            metrics: None,
+        };
+        Ok(District {
+            _dir: dir,
+            dir: path,
+            storage,
+            router: app(state),
+        })
+    }
+
+    fn admin(&self) -> Result<AdminDevice<'_>, Box<dyn std::error::Error>> {
+        Ok(AdminDevice::open(&self.dir, self.storage.as_ref())?)
+    }
+
+    async fn enroll(&self, user: &str) -> Result<String, Box<dyn std::error::Error>> {
+        let code = enrollment_code(
+            self.storage.as_ref(),
+            user,
+            chrono::Utc::now().timestamp_millis(),
+        )?;
+        let body =
+            serde_json::json!({"code": code, "device_name": format!("{user}'s phone")}).to_string();
+        let response = self
+            .router
+            .clone()
+            .oneshot(
+                Request::post("/v1/enroll")
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(body))?,
+            )
+            .await?;
+        assert_eq!(response.status(), StatusCode::OK);
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await?;
+        Ok(serde_json::from_slice::<EnrollResponse>(&bytes)?.token)
+    }
+
+    async fn post(
+        &self,
+        token: &str,
+        request: &SyncRequest,
+    ) -> Result<(StatusCode, Vec<u8>), Box<dyn std::error::Error>> {
+        let response = self
+            .router
+            .clone()
+            .oneshot(
+                Request::post("/v1/sync")
+                    .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                    .header(header::CONTENT_TYPE, protocol::CONTENT_TYPE)
+                    .body(Body::from(protocol::encode(request)))?,
+            )
+            .await?;
+        let status = response.status();
+        Ok((
+            status,
+            axum::body::to_bytes(response.into_body(), 64 << 20)
+                .await?
+                .to_vec(),
+        ))
+    }
+
+    /// One device's whole sync: push its outbox, merge the feed, store the cursor.
+    async fn sync(
+        &self,
+        token: &str,
+        local: &LocalStore,
+    ) -> Result<SyncResponse, Box<dyn std::error::Error>> {
+        let batch = local.outbox_batch(1000)?;
+        let push = batch
+            .iter()
+            .map(|d| DocChanges {
+                doc: d.id.to_string(),
+                changes: d.changes.iter().cloned().map(ByteBuf::from).collect(),
+            })
+            .collect();
+        let request = SyncRequest {
+            protocol: 1,
+            cursor: local.sync_cursor()?,
+            push,
+            max_response_bytes: None,
+        };
+        let (status, body) = self.post(token, &request).await?;
+        if status != StatusCode::OK {
+            return Err(format!("{status}: {}", String::from_utf8_lossy(&body)).into());
+        }
+        let response: SyncResponse = protocol::decode("sync response", &body)?;
+        for d in &batch {
+            local.confirm_pushed(&d.id, d.local_edits, &d.heads)?;
+        }
+        for doc in &response.changes {
+            let changes: Vec<Vec<u8>> = doc.changes.iter().map(|c| c.to_vec()).collect();
+            local.merge_changes(&DocId::parse("doc", &doc.doc)?, &changes)?;
+        }
+        local.set_sync_cursor(&response.cursor)?;
+        Ok(response)
+    }
+}
+
+fn visit(store: &DocId) -> NewVisit {
+    NewVisit {
+        store_id: store.clone(),
+        kind: VisitKind::Routine,
+        check_in: CheckPoint {
+            at: at("2026-11-23T09:05:00+08:00"),
+            gps: None,
+        },
+        complaint_id: None,
+    }
+}
+
+#[tokio::test]
+async fn an_account_manager_receives_only_the_stores_of_their_territory_and_never_their_own_changes()
+-> TestResult {
+    let district = District::new()?;
+    let admin = district.admin()?;
+    let li_store = admin.local.create_store(sample_store("am-li", 1))?;
+    let wu_store = admin.local.create_store(sample_store("am-wu", 2))?;
+    admin.push()?;
+
+    let token = district.enroll("am-li").await?;
+    let (phone, _) = device(
+        district.dir.join("li.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    let first = district.sync(&token, &phone).await?;
+    assert_eq!(
+        first
+            .changes
+            .iter()
+            .map(|d| d.doc.as_str())
+            .collect::<Vec<_>>(),
+        vec![li_store.as_str()]
+    );
+    assert!(
+        phone.store(&wu_store).is_err(),
+        "another territory's store never reaches the phone"
+    );
+
+    let v = phone.create_visit(visit(&li_store))?;
+    let second = district.sync(&token, &phone).await?;
+    assert_eq!(
+        second
+            .accepted
+            .iter()
+            .map(|a| a.doc.as_str())
+            .collect::<Vec<_>>(),
+        vec![v.as_str()]
+    );
+    assert!(
+        second.changes.is_empty(),
+        "the server does not send the phone its own visit back"
+    );
+    assert!(
+        phone.pending_documents()?.is_empty(),
+        "the visit is confirmed"
+    );
+
+    let sup_token = district.enroll("sup-wang").await?;
+    let (sup_phone, _) = device(
+        district.dir.join("sup.db"),
+        "sup-wang",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    district.sync(&sup_token, &sup_phone).await?;
+    assert_eq!(
+        sup_phone.visit(&v)?.visitor,
+        "am-li",
+        "a supervisor sees the whole district"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_push_that_breaks_a_write_rule_is_refused_whole_and_changes_nothing() -> TestResult {
+    let district = District::new()?;
+    let admin = district.admin()?;
+    let store = admin.local.create_store(sample_store("am-li", 1))?;
+    admin.push()?;
+    let token = district.enroll("am-li").await?;
+    let (phone, _) = device(
+        district.dir.join("li.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    district.sync(&token, &phone).await?;
+
+    let v = phone.create_visit(visit(&store))?;
+    phone.update_store_classification(
+        &store,
+        StoreClassification {
+            tier: Some(ValueTier::A),
+            ..Default::default()
+        },
+    )?;
+    let before = district.storage.document_changes(store.as_str())?;
+    let err = district
+        .sync(&token, &phone)
+        .await
+        .expect_err("must be refused");
+    let message = err.to_string();
+    assert!(message.starts_with("403"), "{message}");
+    let body: ErrorBody = serde_json::from_str(message.trim_start_matches("403 Forbidden: "))?;
+    assert_eq!(body.error, "write_rule");
+    assert_eq!(body.rejected.len(), 1);
+    assert_eq!(
+        (
+            body.rejected[0].doc.as_str(),
+            body.rejected[0].rule.as_str()
+        ),
+        (store.as_str(), "store_contact_only")
+    );
+    assert_eq!(
+        district.storage.document_changes(store.as_str())?,
+        before,
+        "the store is unchanged"
+    );
+    assert!(
+        district.storage.document_changes(v.as_str())?.is_empty(),
+        "refused as a whole: the visit waits too"
+    );
+    assert_eq!(
+        phone.pending_documents()?.len(),
+        2,
+        "the phone keeps both edits"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_change_made_by_another_devices_actor_is_refused_unless_the_server_has_it() -> TestResult
+{
+    let district = District::new()?;
+    let admin = district.admin()?;
+    let store = admin.local.create_store(NewStore {
+        territory: "am-li".into(),
+        ..sample_store("am-li", 1)
+    })?;
+    admin.push()?;
+    let li = district.enroll("am-li").await?;
+    let li_tablet = district.enroll("am-li").await?;
+    let (phone, _) = device(
+        district.dir.join("li.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    district.sync(&li, &phone).await?;
+    let v = phone.create_visit(visit(&store))?;
+    let changes: Vec<ByteBuf> = phone
+        .export_changes(&v, &[])?
+        .into_iter()
+        .map(ByteBuf::from)
+        .collect();
+
+    // The same user's second device replays the phone's change before the phone pushed it.
+    let stolen = SyncRequest {
+        protocol: 1,
+        cursor: None,
+        push: vec![DocChanges {
+            doc: v.to_string(),
+            changes: changes.clone(),
+        }],
+        max_response_bytes: None,
+    };
+    let (status, _) = district.post(&li, &stolen).await?;
+    assert_eq!(status, StatusCode::OK, "the phone pushes its own change");
+    let (status, body) = district.post(&li_tablet, &stolen).await?;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a change the server already has is harmless: {}",
+        String::from_utf8_lossy(&body)
+    );
+
+    phone.set_visit_notes(&v, "only the phone may write this")?;
+    let newer: Vec<ByteBuf> = phone
+        .export_changes(&v, &[])?
+        .into_iter()
+        .map(ByteBuf::from)
+        .collect();
+    let forged = SyncRequest {
+        protocol: 1,
+        cursor: None,
+        push: vec![DocChanges {
+            doc: v.to_string(),
+            changes: newer,
+        }],
+        max_response_bytes: None,
+    };
+    let (status, body) = district.post(&li_tablet, &forged).await?;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let body: ErrorBody = serde_json::from_slice(&body)?;
+    assert_eq!(body.rejected[0].rule, "actor_binding");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_revoked_device_is_refused_on_its_next_request() -> TestResult {
+    let district = District::new()?;
+    let token = district.enroll("am-li").await?;
+    let (phone, _) = device(
+        district.dir.join("li.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    district.sync(&token, &phone).await?;
+    let device_id = {
+        let conn = rusqlite::Connection::open(district.dir.join("fieldsync.db"))?;
+        conn.query_row("SELECT id FROM devices WHERE user_id = 'am-li'", [], |r| {
+            r.get::<_, String>(0)
+        })?
+    };
+    assert!(district.storage.revoke_device(&device_id, 1)?);
+    let (status, body) = district
+        .post(
+            &token,
+            &SyncRequest {
+                protocol: 1,
+                ..Default::default()
+            },
+        )
+        .await?;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        serde_json::from_slice::<ErrorBody>(&body)?.error,
+        "unauthorized"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_reassigned_store_arrives_whole_at_its_new_manager_and_is_announced_gone_to_the_old()
+-> TestResult {
+    let district = District::new()?;
+    let admin = district.admin()?;
+    let store = admin.local.create_store(sample_store("am-li", 1))?;
+    admin.push()?;
+    let (li_token, wu_token) = (
+        district.enroll("am-li").await?,
+        district.enroll("am-wu").await?,
+    );
+    let (li, _) = device(
+        district.dir.join("li.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    let (wu, _) = device(
+        district.dir.join("wu.db"),
+        "am-wu",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    district.sync(&li_token, &li).await?;
+    district.sync(&wu_token, &wu).await?;
+    let v = li.create_visit(visit(&store))?;
+    let display = li.create_shelf_display(&store)?;
+    li.mark_display_standard(
+        &display,
+        fieldsync_core::DisplayStandard::TidyCounter,
+        fieldsync_core::Verdict::Pass,
+        "",
+    )?;
+    district.sync(&li_token, &li).await?;
+    assert!(wu.visit(&v).is_err());
+
+    admin.pull()?;
+    admin.local.reassign_store(&store, "am-wu")?;
+    admin.push()?;
+
+    let to_wu = district.sync(&wu_token, &wu).await?;
+    assert_eq!(
+        wu.visit(&v)?.visitor,
+        "am-li",
+        "the store's history moves with it"
+    );
+    assert_eq!(wu.store(&store)?.territory, "am-wu");
+    assert!(
+        wu.shelf_display(&display)?
+            .standard(fieldsync_core::DisplayStandard::TidyCounter)
+            .is_some()
+    );
+    assert!(to_wu.removed.is_empty());
+    let to_li = district.sync(&li_token, &li).await?;
+    let mut removed = to_li.removed.clone();
+    removed.sort();
+    let mut expected = vec![store.to_string(), v.to_string(), display.to_string()];
+    expected.sort();
+    assert_eq!(removed, expected);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_large_catch_up_arrives_in_bounded_batches_that_resume_where_they_stopped() -> TestResult
+{
+    let district = District::new()?;
+    let admin = district.admin()?;
+    for n in 0..40 {
+        admin.local.create_store(sample_store("am-li", n))?;
+    }
+    admin.push()?;
+    let token = district.enroll("am-li").await?;
+    let (phone, _) = device(
+        district.dir.join("li.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    let mut rounds = 0;
+    let mut docs = 0;
+    loop {
+        rounds += 1;
+        let request = SyncRequest {
+            protocol: 1,
+            cursor: phone.sync_cursor()?,
+            push: vec![],
+            max_response_bytes: Some(4_000),
+        };
+        let (status, body) = district.post(&token, &request).await?;
+        assert_eq!(status, StatusCode::OK);
+        let response: SyncResponse = protocol::decode("sync response", &body)?;
+        for doc in &response.changes {
+            let changes: Vec<Vec<u8>> = doc.changes.iter().map(|c| c.to_vec()).collect();
+            phone.merge_changes(&DocId::parse("doc", &doc.doc)?, &changes)?;
+            docs += 1;
+        }
+        phone.set_sync_cursor(&response.cursor)?;
+        if !response.more || rounds > 100 {
+            break;
+        }
+    }
+    assert!(
+        rounds > 3,
+        "a 4 kB budget splits 40 stores into several batches ({rounds})"
+    );
+    assert_eq!(docs, 40, "nothing is sent twice and nothing is missing");
+    assert_eq!(
+        phone.document_ids(fieldsync_core::DocKind::Store)?.len(),
+        40
+    );
+    Ok(())
+}
