@@ -316,6 +316,30 @@ impl Doc {
         }
     }
 
+    /// The map at `key` of `obj` (or `obj` itself), read whole in one pass: the fast way
+    /// to read many entries, where per-key reads cost a lookup each.
+    pub(crate) fn snapshot(&self, obj: &ObjId, key: Option<&str>) -> Option<MapSnapshot> {
+        let id = match key {
+            Some(k) => self.obj(obj, k)?,
+            None => obj.clone(),
+        };
+        match self.am.hydrate(&id, None).ok()? {
+            hydrate::Value::Map(map) => {
+                let conflicted = map
+                    .iter()
+                    .filter(|(_, v)| v.conflict)
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                Some(MapSnapshot {
+                    obj: id,
+                    map,
+                    conflicted,
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// Every entry of a stamped field (the map objects holding `v`, `by`, `at` and any extra
     /// fields), or `None` when it was never set or was cleared.
     pub(crate) fn entries(&self, obj: &ObjId, key: &str) -> Option<Versions<ObjId>> {
@@ -573,6 +597,102 @@ pub(crate) fn scalar_str(s: &ScalarValue) -> Option<String> {
     match s {
         ScalarValue::Str(s) => Some(s.to_string()),
         _ => None,
+    }
+}
+
+/// A map read whole by [`Doc::snapshot`].
+#[derive(Clone, Debug)]
+pub(crate) struct MapSnapshot {
+    obj: ObjId,
+    map: hydrate::Map,
+    conflicted: HashSet<String>,
+}
+
+impl MapSnapshot {
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &String> {
+        self.map.iter().map(|(k, _)| k)
+    }
+
+    pub(crate) fn scalar(&self, key: &str) -> Option<&ScalarValue> {
+        match self.map.get(key) {
+            Some(hydrate::Value::Scalar(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Every version of the stamped entry at `key`: straight from the snapshot when there
+    /// is one value, through Automerge's conflict list when there are several.
+    pub(crate) fn entry_versions(&self, doc: &Doc, key: &str) -> Option<Versions<Fields>> {
+        if !self.conflicted.contains(key) {
+            let fields = Fields::from_hydrate(self.map.get(key)?)?;
+            let (by, at) = (
+                fields.str("by").unwrap_or_default(),
+                Timestamp(fields.i64("at").unwrap_or(0)),
+            );
+            return Some(Versions {
+                current: Written {
+                    value: fields,
+                    by,
+                    at,
+                },
+                others: Vec::new(),
+            });
+        }
+        doc.entries(&self.obj, key).map(|v| {
+            let convert = |w: Written<ObjId>| Written {
+                value: Fields::of_object(doc, &w.value),
+                by: w.by,
+                at: w.at,
+            };
+            Versions {
+                current: convert(v.current),
+                others: v.others.into_iter().map(convert).collect(),
+            }
+        })
+    }
+}
+
+/// The scalar fields of one map object (a stamped entry), read in one go.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Fields(HashMap<String, ScalarValue>);
+
+impl Fields {
+    fn from_hydrate(value: &hydrate::Value) -> Option<Fields> {
+        match value {
+            hydrate::Value::Map(map) => Some(Fields(
+                map.iter()
+                    .filter_map(|(k, v)| match &v.value {
+                        hydrate::Value::Scalar(s) => Some((k.clone(), s.clone())),
+                        _ => None,
+                    })
+                    .collect(),
+            )),
+            _ => None,
+        }
+    }
+
+    fn of_object(doc: &Doc, obj: &ObjId) -> Fields {
+        Fields(
+            doc.keys(obj)
+                .into_iter()
+                .filter_map(|k| doc.scalar(obj, &k).map(|v| (k, v)))
+                .collect(),
+        )
+    }
+
+    pub(crate) fn str(&self, key: &str) -> Option<String> {
+        self.0.get(key).and_then(scalar_str)
+    }
+
+    pub(crate) fn i64(&self, key: &str) -> Option<i64> {
+        self.0.get(key).and_then(scalar_i64)
+    }
+
+    pub(crate) fn bool(&self, key: &str) -> Option<bool> {
+        match self.0.get(key) {
+            Some(ScalarValue::Boolean(b)) => Some(*b),
+            _ => None,
+        }
     }
 }
 

@@ -10,7 +10,9 @@ use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Transaction, params};
 
-use crate::doc::{DOC_ROOT, Doc, HydrateValue, Versions, empty_map, scalar_i64, str_value};
+use crate::doc::{
+    DOC_ROOT, Doc, HydrateValue, Versions, empty_map, scalar_i64, scalar_str, str_value,
+};
 use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
 use crate::local_store::LocalStore;
@@ -235,11 +237,19 @@ impl LocalStore {
     pub fn finish_count(&self, id: &DocId) -> Result<()> {
         self.edit_doc(id, DocKind::InventoryCount, "finish", |doc, stamp, _| {
             refuse_if_finished(doc)?;
-            let count = read(doc)?;
-            if let Some(line) = count.lines.iter().find(|l| l.counted.is_none()) {
+            let book = doc
+                .obj(&DOC_ROOT, "book")
+                .ok_or_else(|| doc.missing("book"))?;
+            let counted: std::collections::HashSet<String> = doc
+                .obj(&DOC_ROOT, "counted")
+                .map(|c| doc.keys(&c).into_iter().collect())
+                .unwrap_or_default();
+            let mut skus = doc.keys(&book);
+            skus.sort();
+            if let Some(sku) = skus.iter().find(|sku| !counted.contains(*sku)) {
                 return Err(Error::invalid(
                     "lines",
-                    format!("`{}` has no counted quantity yet", line.sku),
+                    format!("`{sku}` has no counted quantity yet"),
                 ));
             }
             doc.put_stamped(&DOC_ROOT, "finished", true, stamp)
@@ -284,25 +294,26 @@ fn refuse_if_finished(doc: &Doc) -> Result<()> {
 }
 
 pub(crate) fn read(doc: &Doc) -> Result<InventoryCount> {
+    // Each map is read in one pass; only conflicted counts are read key by key.
     let book = doc
-        .obj(&DOC_ROOT, "book")
+        .snapshot(&DOC_ROOT, Some("book"))
         .ok_or_else(|| doc.missing("book"))?;
-    let names = doc.obj(&DOC_ROOT, "names");
-    let counted = doc.obj(&DOC_ROOT, "counted");
-    let mut lines: Vec<CountLine> = doc
-        .keys(&book)
-        .into_iter()
+    let names = doc.snapshot(&DOC_ROOT, Some("names"));
+    let counted = doc.snapshot(&DOC_ROOT, Some("counted"));
+    let mut lines: Vec<CountLine> = book
+        .keys()
         .map(|sku| CountLine {
-            book: doc.i64(&book, &sku).unwrap_or(0),
+            book: book.scalar(sku).and_then(scalar_i64).unwrap_or(0),
             name: names
                 .as_ref()
-                .and_then(|n| doc.str(n, &sku))
+                .and_then(|n| n.scalar(sku))
+                .and_then(scalar_str)
                 .unwrap_or_default(),
             counted: counted
                 .as_ref()
-                .and_then(|c| doc.stamped(c, &sku))
-                .map(|v| v.map(|s| scalar_i64(&s).unwrap_or(0))),
-            sku,
+                .and_then(|c| c.entry_versions(doc, sku))
+                .map(|v| v.map(|f| f.i64("v").unwrap_or(0))),
+            sku: sku.clone(),
         })
         .collect();
     lines.sort_by(|a, b| a.sku.cmp(&b.sku));

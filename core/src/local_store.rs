@@ -237,13 +237,18 @@ impl LocalStore {
             ));
         }
         let mut doc = Doc::create(id.clone(), kind, &inner.actor, fields, &stamp)?;
-        let snapshot = doc.save_full();
+        // The creating change is the first chunk: compressing a snapshot of a new document
+        // costs more than it saves; compaction makes the snapshot later.
+        let chunk = doc.save_new_changes();
         let heads = heads_blob(&doc.heads());
         let tx = inner.conn.transaction()?;
-        tx.execute(
-            "INSERT INTO documents (id, kind, store_id, snapshot, heads, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![id.as_str(), kind.as_str(), index::store_of(&doc), snapshot, heads, stamp.at.0],
-        )?;
+        tx.prepare_cached(
+            "INSERT INTO documents (id, kind, store_id, chunk_count, chunk_bytes, heads, updated_at)
+             VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6)",
+        )?
+        .execute(params![id.as_str(), kind.as_str(), index::store_of(&doc), chunk.len() as i64, heads, stamp.at.0])?;
+        tx.prepare_cached("INSERT INTO chunks (doc_id, seq, bytes) VALUES (?1, 1, ?2)")?
+            .execute(params![id.as_str(), chunk])?;
         index::reindex(&tx, &doc)?;
         record_local_edit(&tx, &id, stamp.at)?;
         tx.commit()?;
@@ -702,16 +707,16 @@ impl Inner {
         let chunk = doc.save_new_changes();
         let heads = heads_blob(&doc.heads());
         let tx = self.conn.transaction()?;
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO chunks (doc_id, seq, bytes)
              VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM chunks WHERE doc_id = ?1), ?2)",
-            params![doc.id.as_str(), chunk],
-        )?;
-        tx.execute(
+        )?
+        .execute(params![doc.id.as_str(), chunk])?;
+        tx.prepare_cached(
             "UPDATE documents SET chunk_count = chunk_count + 1, chunk_bytes = chunk_bytes + ?2, heads = ?3,
              updated_at = ?4, store_id = ?5 WHERE id = ?1",
-            params![doc.id.as_str(), chunk.len() as i64, heads, at.0, index::store_of(doc)],
-        )?;
+        )?
+        .execute(params![doc.id.as_str(), chunk.len() as i64, heads, at.0, index::store_of(doc)])?;
         index::reindex(&tx, doc)?;
         if local {
             record_local_edit(&tx, &doc.id, at)?;
@@ -722,11 +727,11 @@ impl Inner {
 }
 
 fn record_local_edit(tx: &Transaction<'_>, id: &DocId, at: Timestamp) -> Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO outbox (doc_id, local_edits, first_edit_at) VALUES (?1, 1, ?2)
          ON CONFLICT (doc_id) DO UPDATE SET local_edits = local_edits + 1",
-        params![id.as_str(), at.0],
-    )?;
+    )?
+    .execute(params![id.as_str(), at.0])?;
     Ok(())
 }
 

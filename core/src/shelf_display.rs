@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use rusqlite::{Transaction, params};
 
-use crate::doc::{DOC_ROOT, Doc, Scalar, Stamp, Versions, Written, str_value};
+use crate::doc::{DOC_ROOT, Doc, Fields, Scalar, Stamp, Versions, Written, str_value};
 use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
 use crate::local_store::LocalStore;
@@ -376,18 +376,22 @@ fn split_list(s: Option<String>) -> Vec<String> {
 }
 
 pub(crate) fn read(doc: &Doc) -> Result<ShelfDisplay> {
+    // One pass over the root; only conflicted entries are read key by key.
+    let root = doc
+        .snapshot(&DOC_ROOT, None)
+        .ok_or_else(|| doc.missing("root"))?;
     let mut standards = Vec::with_capacity(DisplayStandard::ALL.len());
     for standard in DisplayStandard::ALL {
-        let versions = doc.entries(&DOC_ROOT, &format!("{STANDARD_PREFIX}{}", standard.code()));
-        let versions = match versions {
-            Some(v) => Some(read_versions(v, |entry| {
-                let verdict = Verdict::parse(&doc.str(entry, "v").unwrap_or_default())
+        let key = format!("{STANDARD_PREFIX}{}", standard.code());
+        let versions = match root.entry_versions(doc, &key) {
+            Some(v) => Some(try_map(v, |f| {
+                let verdict = Verdict::parse(&f.str("v").unwrap_or_default())
                     .map_err(|e| Error::corrupt(doc.id.as_str(), e.to_string()))?;
                 Ok(StandardCheck {
                     standard,
                     verdict,
-                    note: doc.str(entry, "note").unwrap_or_default(),
-                    photos: split_list(doc.str(entry, "photos")),
+                    note: f.str("note").unwrap_or_default(),
+                    photos: split_list(f.str("photos")),
                 })
             })?),
             None => None,
@@ -395,45 +399,51 @@ pub(crate) fn read(doc: &Doc) -> Result<ShelfDisplay> {
         standards.push((standard, versions));
     }
     let mut products = Vec::new();
-    for key in doc.keys(&DOC_ROOT) {
+    for key in root.keys() {
         let Some(sku) = key.strip_prefix(PRODUCT_PREFIX) else {
             continue;
         };
-        let Some(entries) = doc.entries(&DOC_ROOT, &key) else {
+        let Some(entries) = root.entry_versions(doc, key) else {
             continue;
         };
-        let name = doc.str(&entries.current.value, "name").unwrap_or_default();
-        let price_tag = read_versions(entries, |entry| Ok(doc.bool(entry, "v").unwrap_or(false)))?;
+        let name = entries.current.value.str("name").unwrap_or_default();
+        let price_tag = try_map(entries, |f| Ok(f.bool("v").unwrap_or(false)))?;
         products.push(DisplayProduct {
             sku: sku.to_owned(),
             name,
             price_tag,
         });
     }
-    let new_product_zone = match doc.entries(&DOC_ROOT, "new_product_zone") {
-        Some(v) => Some(read_versions(v, |entry| {
+    products.sort_by(|a, b| a.sku.cmp(&b.sku));
+    let new_product_zone = match root.entry_versions(doc, "new_product_zone") {
+        Some(v) => Some(try_map(v, |f| {
             Ok(NewProductZone {
-                present: doc.bool(entry, "v").unwrap_or(false),
-                skus: split_list(doc.str(entry, "skus")),
-                note: doc.str(entry, "note").unwrap_or_default(),
+                present: f.bool("v").unwrap_or(false),
+                skus: split_list(f.str("skus")),
+                note: f.str("note").unwrap_or_default(),
             })
         })?),
         None => None,
     };
+    let store_id = root
+        .scalar("store_id")
+        .and_then(crate::doc::scalar_str)
+        .ok_or_else(|| doc.missing("store_id"))?;
     Ok(ShelfDisplay {
         id: doc.id.clone(),
-        store_id: DocId::parse("store_id", &doc.req_str(&DOC_ROOT, "store_id")?)?,
+        store_id: DocId::parse("store_id", &store_id)?,
         standards,
         products,
         new_product_zone,
     })
 }
 
-fn read_versions<T>(
-    v: Versions<crate::doc::Obj>,
-    read: impl Fn(&crate::doc::Obj) -> Result<T>,
+/// Converts every version of an entry, failing if any does not read.
+pub(crate) fn try_map<T>(
+    v: Versions<Fields>,
+    read: impl Fn(&Fields) -> Result<T>,
 ) -> Result<Versions<T>> {
-    let conv = |w: Written<crate::doc::Obj>| -> Result<Written<T>> {
+    let conv = |w: Written<Fields>| -> Result<Written<T>> {
         Ok(Written {
             value: read(&w.value)?,
             by: w.by,

@@ -202,7 +202,8 @@ pub fn check(
         }
         DocKind::Scorecard => {
             let manager = after.manager.as_deref().unwrap_or_default();
-            let acknowledging = before.is_some() && manager == writer.user && only(&["acknowledgement"]);
+            let acknowledging =
+                before.is_some() && manager == writer.user && only(&["acknowledgement"]);
             if writer.role == Role::Supervisor || acknowledging {
                 Ok(())
             } else {
@@ -276,7 +277,7 @@ mod tests {
         let err = check(
             Some(&s),
             &s,
-            &effect(&["phone"], &["am-wu"]),
+            &effect(&["phone"], &["am-li"]),
             &am("am-wu", false),
         );
         assert_eq!(
