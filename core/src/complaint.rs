@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, params};
 
 use crate::doc::{DOC_ROOT, Doc, HydrateValue, Scalar, Versions, Written, str_value, text_value};
 use crate::error::{Error, Result};
@@ -452,13 +452,11 @@ pub(crate) fn read(doc: &Doc) -> Result<Complaint> {
             let Some(entries) = doc.entries(&obj, e.code()) else {
                 continue;
             };
-            let record = |w: &Written<crate::doc::Obj>| {
+            let record = |w: &Written<crate::doc::Fields>| {
                 Ok(Written {
                     value: EventRecord {
-                        happened_at: doc
-                            .time(&w.value, "when")
-                            .ok_or_else(|| doc.missing("when"))?,
-                        note: doc.str(&w.value, "note").unwrap_or_default(),
+                        happened_at: w.value.time("when").ok_or_else(|| doc.missing("when"))?,
+                        note: w.value.str("note").unwrap_or_default(),
                     },
                     by: w.by.clone(),
                     at: w.at,
@@ -485,7 +483,7 @@ pub(crate) fn read(doc: &Doc) -> Result<Complaint> {
     })
 }
 
-pub(crate) fn index(tx: &Transaction<'_>, doc: &Doc) -> Result<()> {
+pub(crate) fn index(tx: &Connection, doc: &Doc) -> Result<()> {
     let c = read(doc)?;
     let facts = c.facts();
     let h = |e: ComplaintEvent| facts.happened[e.slot()].map(|t| t.0);

@@ -340,24 +340,22 @@ impl Doc {
         }
     }
 
-    /// Every entry of a stamped field (the map objects holding `v`, `by`, `at` and any extra
-    /// fields), or `None` when it was never set or was cleared.
-    pub(crate) fn entries(&self, obj: &ObjId, key: &str) -> Option<Versions<ObjId>> {
+    /// Every entry of a stamped field, or `None` when it was never set or was cleared.
+    pub(crate) fn entries(&self, obj: &ObjId, key: &str) -> Option<Versions<Fields>> {
         let winner = match self.am.get(obj, key).ok()? {
-            Some((Value::Object(ObjType::Map), id)) => id,
+            Some((Value::Scalar(_), id)) => id,
             _ => return None,
         };
         let mut others = Vec::new();
         let mut current = None;
         for (value, id) in self.am.get_all(obj, key).ok()? {
-            if !matches!(value, Value::Object(ObjType::Map)) {
+            let Some(fields) = (match &value {
+                Value::Scalar(s) => s.as_str().and_then(Fields::parse),
+                _ => None,
+            }) else {
                 continue;
-            }
-            let written = Written {
-                by: self.str(&id, "by").unwrap_or_default(),
-                at: self.time(&id, "at").unwrap_or(Timestamp(0)),
-                value: id.clone(),
             };
+            let written = fields.written();
             if id == winner {
                 current = Some(written);
             } else {
@@ -369,10 +367,18 @@ impl Doc {
         current.map(|current| Versions { current, others })
     }
 
+    /// The current entry of a stamped field (the value every device shows).
+    pub(crate) fn entry(&self, obj: &ObjId, key: &str) -> Option<Fields> {
+        match self.am.get(obj, key).ok()? {
+            Some((Value::Scalar(s), _)) => s.as_str().and_then(Fields::parse),
+            _ => None,
+        }
+    }
+
     /// Every value of a stamped field (its `v`).
     pub(crate) fn stamped(&self, obj: &ObjId, key: &str) -> Option<Versions<ScalarValue>> {
         self.entries(obj, key)
-            .map(|v| v.map(|entry| self.scalar(&entry, "v").unwrap_or(ScalarValue::Null)))
+            .map(|v| v.map(|entry| entry.0.get("v").cloned().unwrap_or(ScalarValue::Null)))
     }
 
     // ---- writing -------------------------------------------------------------------------
@@ -394,7 +400,7 @@ impl Doc {
         Ok(())
     }
 
-    /// Writes `{v, by, at}` at `key` in one batch operation.
+    /// Writes a stamped value `{v, by, at}` at `key`.
     pub(crate) fn put_stamped(
         &mut self,
         obj: &ObjId,
@@ -405,9 +411,9 @@ impl Doc {
         self.put_entry(obj, key, vec![("v", value.into())], stamp)
     }
 
-    /// Writes a stamped entry with several fields (`by` and `at` are added) in one batch
-    /// operation, so that fields which belong together (a verdict and its note) conflict
-    /// and win together.
+    /// Writes a stamped entry with several fields (`by` and `at` are added) as one value,
+    /// so that fields which belong together (a verdict and its note) conflict and win
+    /// together.
     pub(crate) fn put_entry(
         &mut self,
         obj: &ObjId,
@@ -415,19 +421,27 @@ impl Doc {
         fields: Vec<(&str, ScalarValue)>,
         stamp: &Stamp,
     ) -> Result<()> {
-        let entry = entry_value(fields, stamp);
-        self.am.batch_create_object(obj, key, &entry, false)?;
+        self.am
+            .put(obj, key, ScalarValue::Str(entry_json(fields, stamp).into()))?;
         Ok(())
     }
 
-    /// Writes a whole object (a map of scalars, say) at `key` in one batch operation.
+    /// Writes a value built for creation (an entry, or a whole object such as a check-in)
+    /// at `key`; objects go in one batch operation.
     pub(crate) fn put_value(
         &mut self,
         obj: &ObjId,
         key: &str,
         value: &hydrate::Value,
     ) -> Result<()> {
-        self.am.batch_create_object(obj, key, value, false)?;
+        match value {
+            hydrate::Value::Scalar(s) => {
+                self.am.put(obj, key, s.clone())?;
+            }
+            other => {
+                self.am.batch_create_object(obj, key, other, false)?;
+            }
+        }
         Ok(())
     }
 
@@ -543,20 +557,54 @@ pub(crate) fn str_value(s: &str) -> hydrate::Value {
     hydrate::Value::from(ScalarValue::Str(s.into()))
 }
 
-/// A `{v, by, at}` map for a stamped field, ready for batch creation.
+/// A stamped value `{v, by, at}`, ready for document creation.
 pub(crate) fn stamped_value(value: impl Into<ScalarValue>, stamp: &Stamp) -> hydrate::Value {
     entry_value(vec![("v", value.into())], stamp)
 }
 
-/// A stamped entry with several fields, ready for batch creation.
+/// A stamped entry with several fields, ready for document creation.
 pub(crate) fn entry_value(fields: Vec<(&str, ScalarValue)>, stamp: &Stamp) -> hydrate::Value {
-    let mut map: HashMap<&str, hydrate::Value> = fields
-        .into_iter()
-        .map(|(k, v)| (k, hydrate::Value::from(v)))
-        .collect();
-    map.insert("by", str_value(&stamp.by));
-    map.insert("at", hydrate::Value::from(stamp.at.0));
-    hydrate::Value::from(map)
+    hydrate::Value::from(ScalarValue::Str(entry_json(fields, stamp).into()))
+}
+
+/// A stamped entry as stored: one JSON object in one string, so writing it is one
+/// Automerge operation and concurrent writes conflict as whole entries.
+fn entry_json(fields: Vec<(&str, ScalarValue)>, stamp: &Stamp) -> String {
+    let mut map = serde_json::Map::new();
+    for (k, v) in fields {
+        map.insert(k.to_owned(), scalar_to_json(&v));
+    }
+    map.insert("by".into(), serde_json::Value::from(stamp.by.as_str()));
+    map.insert("at".into(), serde_json::Value::from(stamp.at.0));
+    serde_json::Value::Object(map).to_string()
+}
+
+fn scalar_to_json(v: &ScalarValue) -> serde_json::Value {
+    match v {
+        ScalarValue::Str(s) => serde_json::Value::from(s.as_str()),
+        ScalarValue::Int(i) | ScalarValue::Timestamp(i) => serde_json::Value::from(*i),
+        ScalarValue::Uint(u) => serde_json::Value::from(*u),
+        ScalarValue::F64(f) => serde_json::Number::from_f64(*f)
+            .map(serde_json::Value::Number)
+            .unwrap_or_default(),
+        ScalarValue::Boolean(b) => serde_json::Value::from(*b),
+        _ => serde_json::Value::Null,
+    }
+}
+
+fn json_to_scalar(v: &serde_json::Value) -> ScalarValue {
+    match v {
+        serde_json::Value::String(s) => ScalarValue::Str(s.as_str().into()),
+        serde_json::Value::Bool(b) => ScalarValue::Boolean(*b),
+        serde_json::Value::Number(n) if n.is_f64() => {
+            ScalarValue::F64(n.as_f64().unwrap_or_default())
+        }
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .map(ScalarValue::Int)
+            .unwrap_or_else(|| ScalarValue::F64(n.as_f64().unwrap_or_default())),
+        _ => ScalarValue::Null,
+    }
 }
 
 pub(crate) fn empty_map() -> hydrate::Value {
@@ -623,61 +671,45 @@ impl MapSnapshot {
     /// Every version of the stamped entry at `key`: straight from the snapshot when there
     /// is one value, through Automerge's conflict list when there are several.
     pub(crate) fn entry_versions(&self, doc: &Doc, key: &str) -> Option<Versions<Fields>> {
-        if !self.conflicted.contains(key) {
-            let fields = Fields::from_hydrate(self.map.get(key)?)?;
-            let (by, at) = (
-                fields.str("by").unwrap_or_default(),
-                Timestamp(fields.i64("at").unwrap_or(0)),
-            );
-            return Some(Versions {
-                current: Written {
-                    value: fields,
-                    by,
-                    at,
-                },
-                others: Vec::new(),
-            });
+        if self.conflicted.contains(key) {
+            return doc.entries(&self.obj, key);
         }
-        doc.entries(&self.obj, key).map(|v| {
-            let convert = |w: Written<ObjId>| Written {
-                value: Fields::of_object(doc, &w.value),
-                by: w.by,
-                at: w.at,
-            };
-            Versions {
-                current: convert(v.current),
-                others: v.others.into_iter().map(convert).collect(),
-            }
+        let fields = Fields::parse(self.scalar(key)?.as_str()?)?;
+        Some(Versions {
+            current: fields.written(),
+            others: Vec::new(),
         })
     }
 }
 
-/// The scalar fields of one map object (a stamped entry), read in one go.
+/// The fields of one stamped entry.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Fields(HashMap<String, ScalarValue>);
 
 impl Fields {
-    fn from_hydrate(value: &hydrate::Value) -> Option<Fields> {
-        match value {
-            hydrate::Value::Map(map) => Some(Fields(
+    /// Reads an entry as stored; `None` when the string is not an entry.
+    pub(crate) fn parse(text: &str) -> Option<Fields> {
+        match serde_json::from_str::<serde_json::Value>(text).ok()? {
+            serde_json::Value::Object(map) => Some(Fields(
                 map.iter()
-                    .filter_map(|(k, v)| match &v.value {
-                        hydrate::Value::Scalar(s) => Some((k.clone(), s.clone())),
-                        _ => None,
-                    })
+                    .map(|(k, v)| (k.clone(), json_to_scalar(v)))
                     .collect(),
             )),
             _ => None,
         }
     }
 
-    fn of_object(doc: &Doc, obj: &ObjId) -> Fields {
-        Fields(
-            doc.keys(obj)
-                .into_iter()
-                .filter_map(|k| doc.scalar(obj, &k).map(|v| (k, v)))
-                .collect(),
-        )
+    /// The entry with its author and time taken out.
+    fn written(self) -> Written<Fields> {
+        let (by, at) = (
+            self.str("by").unwrap_or_default(),
+            Timestamp(self.i64("at").unwrap_or(0)),
+        );
+        Written {
+            value: self,
+            by,
+            at,
+        }
     }
 
     pub(crate) fn str(&self, key: &str) -> Option<String> {
@@ -688,11 +720,19 @@ impl Fields {
         self.0.get(key).and_then(scalar_i64)
     }
 
+    pub(crate) fn f64(&self, key: &str) -> Option<f64> {
+        self.0.get(key).and_then(scalar_f64)
+    }
+
     pub(crate) fn bool(&self, key: &str) -> Option<bool> {
         match self.0.get(key) {
             Some(ScalarValue::Boolean(b)) => Some(*b),
             _ => None,
         }
+    }
+
+    pub(crate) fn time(&self, key: &str) -> Option<Timestamp> {
+        self.i64(key).map(Timestamp)
     }
 }
 

@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, params};
 
 use crate::doc::{
     DOC_ROOT, Doc, HydrateValue, Versions, empty_map, scalar_i64, scalar_str, str_value,
@@ -331,7 +331,7 @@ pub(crate) fn read(doc: &Doc) -> Result<InventoryCount> {
     })
 }
 
-pub(crate) fn index(tx: &Transaction<'_>, doc: &Doc) -> Result<()> {
+pub(crate) fn index(tx: &Connection, doc: &Doc) -> Result<()> {
     let count = read(doc)?;
     let (abs_diff, book_total) = match count.error_rate() {
         ErrorRate::Undefined => (0, 0),

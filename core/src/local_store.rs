@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use automerge::ActorId;
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::doc::{Doc, HistoryEntry, HydrateValue, Stamp};
 use crate::error::{Error, Result};
@@ -208,6 +208,39 @@ impl LocalStore {
         }
     }
 
+    /// Runs `edits` so that everything they write commits together, with one wait for the
+    /// disk, or not at all: for a screen that saves several edits at once (a visit saved
+    /// whole at check-out) and for imports. Reads inside see the edits made so far. Nested
+    /// calls join the outer one.
+    pub fn in_one_transaction<T>(&self, edits: impl FnOnce(&LocalStore) -> Result<T>) -> Result<T> {
+        {
+            let inner = self.lock()?;
+            if !inner.conn.is_autocommit() {
+                drop(inner);
+                return edits(self);
+            }
+            inner.conn.execute_batch("BEGIN IMMEDIATE")?;
+        }
+        // Rolls back if `edits` fails or panics, and forgets the cached documents, whose
+        // changes would otherwise outlive the rollback.
+        struct Abort<'a>(&'a LocalStore, bool);
+        impl Drop for Abort<'_> {
+            fn drop(&mut self) {
+                if self.1
+                    && let Ok(mut inner) = self.0.lock()
+                {
+                    let _ = inner.conn.execute_batch("ROLLBACK");
+                    inner.cache.clear();
+                }
+            }
+        }
+        let mut abort = Abort(self, true);
+        let value = edits(self)?;
+        self.lock()?.conn.execute_batch("COMMIT")?;
+        abort.1 = false;
+        Ok(value)
+    }
+
     // ---- the generic document operations the typed modules build on ----------------------
 
     /// Creates a document: `build` validates the input (it may read the index through the
@@ -241,7 +274,7 @@ impl LocalStore {
         // costs more than it saves; compaction makes the snapshot later.
         let chunk = doc.save_new_changes();
         let heads = heads_blob(&doc.heads());
-        let tx = inner.conn.transaction()?;
+        let tx = inner.conn.savepoint()?;
         tx.prepare_cached(
             "INSERT INTO documents (id, kind, store_id, chunk_count, chunk_bytes, heads, updated_at)
              VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6)",
@@ -425,7 +458,7 @@ impl LocalStore {
         } else {
             let snapshot = doc.save_full();
             let heads = heads_blob(&doc.heads());
-            let tx = inner.conn.transaction()?;
+            let tx = inner.conn.savepoint()?;
             tx.execute(
                 "INSERT INTO documents (id, kind, store_id, snapshot, heads, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![id.as_str(), doc.kind.as_str(), index::store_of(&doc), snapshot, heads, now.0],
@@ -604,7 +637,7 @@ impl LocalStore {
                 Err(e) => return Err(e),
             };
             let snapshot = doc.save_full();
-            let tx = inner.conn.transaction()?;
+            let tx = inner.conn.savepoint()?;
             tx.execute("DELETE FROM chunks WHERE doc_id = ?1", [id.as_str()])?;
             tx.execute(
                 "UPDATE documents SET snapshot = ?2, chunk_count = 0, chunk_bytes = 0 WHERE id = ?1",
@@ -706,7 +739,7 @@ impl Inner {
     fn persist(&mut self, doc: &mut Doc, at: Timestamp, local: bool) -> Result<()> {
         let chunk = doc.save_new_changes();
         let heads = heads_blob(&doc.heads());
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         tx.prepare_cached(
             "INSERT INTO chunks (doc_id, seq, bytes)
              VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM chunks WHERE doc_id = ?1), ?2)",
@@ -726,7 +759,7 @@ impl Inner {
     }
 }
 
-fn record_local_edit(tx: &Transaction<'_>, id: &DocId, at: Timestamp) -> Result<()> {
+fn record_local_edit(tx: &Connection, id: &DocId, at: Timestamp) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO outbox (doc_id, local_edits, first_edit_at) VALUES (?1, 1, ?2)
          ON CONFLICT (doc_id) DO UPDATE SET local_edits = local_edits + 1",
@@ -801,13 +834,13 @@ impl DocCache {
 
 pub(crate) mod index {
     //! Dispatches a document to the module that derives its index rows.
-    use rusqlite::Transaction;
+    use rusqlite::Connection;
 
     use crate::doc::{DOC_ROOT, Doc};
     use crate::error::Result;
     use crate::ids::DocKind;
 
-    pub(crate) fn reindex(tx: &Transaction<'_>, doc: &Doc) -> Result<()> {
+    pub(crate) fn reindex(tx: &Connection, doc: &Doc) -> Result<()> {
         match doc.kind {
             DocKind::Store => crate::retail_store::index(tx, doc),
             DocKind::Visit => crate::visit::index(tx, doc),

@@ -14,8 +14,9 @@ use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
 use crate::write_rules::{DocSummary, Effect};
 
-/// Fields whose string value names an author; they must name the sender.
-const AUTHOR_KEYS: [&str; 4] = ["by", "visitor", "started_by", "supervisor"];
+/// Fields whose string value names an author; they must name the sender (as must the
+/// `by` of every stamped entry).
+const AUTHOR_KEYS: [&str; 3] = ["visitor", "started_by", "supervisor"];
 
 /// One change a device sent, parsed and verified (its hash is checked on parsing).
 #[derive(Clone, Debug)]
@@ -51,7 +52,8 @@ impl IncomingChange {
         self.change.bytes().into_owned()
     }
 
-    /// Author names the change writes (see `AUTHOR_KEYS`).
+    /// Author names the change writes: the `by` of every stamped entry, and the fields in
+    /// `AUTHOR_KEYS`.
     fn authors(&self) -> impl Iterator<Item = String> {
         self.change
             .decode()
@@ -60,8 +62,16 @@ impl IncomingChange {
             .filter_map(|op| match (&op.key, &op.action) {
                 (
                     automerge::legacy::Key::Map(key),
-                    automerge::legacy::OpType::Put(ScalarValue::Str(name)),
-                ) if AUTHOR_KEYS.contains(&key.as_str()) => Some(name.to_string()),
+                    automerge::legacy::OpType::Put(ScalarValue::Str(text)),
+                ) => {
+                    if AUTHOR_KEYS.contains(&key.as_str()) {
+                        Some(text.to_string())
+                    } else if text.starts_with('{') {
+                        crate::doc::Fields::parse(text).and_then(|f| f.str("by"))
+                    } else {
+                        None
+                    }
+                }
                 _ => None,
             })
     }

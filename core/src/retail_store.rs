@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::doc::{
     DOC_ROOT, Doc, Scalar, Versions, scalar_f64, scalar_i64, scalar_str, stamped_value,
@@ -420,7 +420,7 @@ pub(crate) fn read(doc: &Doc) -> Result<Store> {
     })
 }
 
-pub(crate) fn index(tx: &Transaction<'_>, doc: &Doc) -> Result<()> {
+pub(crate) fn index(tx: &Connection, doc: &Doc) -> Result<()> {
     let s = read(doc)?;
     tx.prepare_cached(
         "INSERT OR REPLACE INTO store_index (id, licence, name, format, market, size, tier, demo_street,

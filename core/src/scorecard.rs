@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, params};
 
 use crate::doc::{
     DOC_ROOT, Doc, HydrateValue, Obj, Scalar, Versions, entry_value, scalar_f64, str_value,
@@ -420,12 +420,12 @@ pub(crate) fn read(doc: &Doc) -> Result<Scorecard> {
         .ok_or_else(|| doc.missing("scores"))?;
     let evidence = doc.obj(&DOC_ROOT, "evidence");
     let acknowledgement = doc
-        .obj(&DOC_ROOT, "acknowledgement")
+        .entry(&DOC_ROOT, "acknowledgement")
         .map(|ack| Acknowledgement {
-            by: doc.str(&ack, "by").unwrap_or_default(),
-            at: doc.time(&ack, "at").unwrap_or(Timestamp(0)),
-            comment: doc.str(&ack, "comment"),
-            total: doc.f64(&ack, "total").unwrap_or_default(),
+            by: ack.str("by").unwrap_or_default(),
+            at: ack.time("at").unwrap_or(Timestamp(0)),
+            comment: ack.str("comment"),
+            total: ack.f64("total").unwrap_or_default(),
         });
     Ok(Scorecard {
         id: doc.id.clone(),
@@ -448,7 +448,7 @@ pub(crate) fn read(doc: &Doc) -> Result<Scorecard> {
     })
 }
 
-pub(crate) fn index(tx: &Transaction<'_>, doc: &Doc) -> Result<()> {
+pub(crate) fn index(tx: &Connection, doc: &Doc) -> Result<()> {
     let card = read(doc)?;
     let outcome = card.outcome();
     tx.prepare_cached(

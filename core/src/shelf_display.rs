@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, params};
 
 use crate::doc::{DOC_ROOT, Doc, Fields, Scalar, Stamp, Versions, Written, str_value};
 use crate::error::{Error, Result};
@@ -456,7 +456,7 @@ pub(crate) fn try_map<T>(
     })
 }
 
-pub(crate) fn index(tx: &Transaction<'_>, doc: &Doc) -> Result<()> {
+pub(crate) fn index(tx: &Connection, doc: &Doc) -> Result<()> {
     let display = read(doc)?;
     // Who checked, and when last: every stamp of every value, conflicting ones included.
     let mut checkers: HashMap<String, i64> = HashMap::new();

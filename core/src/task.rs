@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, params};
 
 use crate::doc::{
     DOC_ROOT, Doc, HydrateValue, Scalar, Stamp, Versions, Written, entry_value, str_value,
@@ -299,9 +299,10 @@ pub(crate) fn read(doc: &Doc) -> Result<Task> {
     let entries = doc
         .entries(&DOC_ROOT, "state")
         .ok_or_else(|| doc.missing("state"))?;
-    let written = |w: &Written<crate::doc::Obj>| {
-        let value = doc
-            .str(&w.value, "v")
+    let written = |w: &Written<crate::doc::Fields>| {
+        let value = w
+            .value
+            .str("v")
             .and_then(|code| TaskState::parse(&code).ok())
             .ok_or_else(|| doc.missing("state.v"))?;
         Ok(Written {
@@ -314,18 +315,18 @@ pub(crate) fn read(doc: &Doc) -> Result<Task> {
         current: written(&entries.current)?,
         others: entries.others.iter().map(written).collect::<Result<_>>()?,
     };
-    let state_note = doc.str(&entries.current.value, "note");
+    let state_note = entries.current.value.str("note");
     let mut after_photos: Vec<PhotoRef> = doc
         .obj(&DOC_ROOT, "photos")
         .map(|obj| {
             doc.keys(&obj)
                 .into_iter()
                 .filter_map(|hash| {
-                    let entry = doc.obj(&obj, &hash)?;
+                    let entry = doc.entry(&obj, &hash)?;
                     Some(PhotoRef {
-                        caption: doc.str(&entry, "caption").unwrap_or_default(),
-                        by: doc.str(&entry, "by").unwrap_or_default(),
-                        at: doc.time(&entry, "at").unwrap_or(Timestamp(0)),
+                        caption: entry.str("caption").unwrap_or_default(),
+                        by: entry.str("by").unwrap_or_default(),
+                        at: entry.time("at").unwrap_or(Timestamp(0)),
                         hash,
                     })
                 })
@@ -353,7 +354,7 @@ pub(crate) fn read(doc: &Doc) -> Result<Task> {
     })
 }
 
-pub(crate) fn index(tx: &Transaction<'_>, doc: &Doc) -> Result<()> {
+pub(crate) fn index(tx: &Connection, doc: &Doc) -> Result<()> {
     let task = read(doc)?;
     tx.prepare_cached(
         "INSERT OR REPLACE INTO task_index (id, store_id, title, assignee, state, deadline, created_at)

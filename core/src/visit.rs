@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, params};
 
 use crate::doc::{
     DOC_ROOT, Doc, HydrateValue, Obj, Scalar, Versions, empty_map, scalar_str, str_value,
@@ -448,11 +448,11 @@ pub(crate) fn read(doc: &Doc) -> Result<Visit> {
             doc.keys(&obj)
                 .into_iter()
                 .filter_map(|hash| {
-                    let entry = doc.obj(&obj, &hash)?;
+                    let entry = doc.entry(&obj, &hash)?;
                     Some(PhotoRef {
-                        caption: doc.str(&entry, "caption").unwrap_or_default(),
-                        by: doc.str(&entry, "by").unwrap_or_default(),
-                        at: doc.time(&entry, "at").unwrap_or(Timestamp(0)),
+                        caption: entry.str("caption").unwrap_or_default(),
+                        by: entry.str("by").unwrap_or_default(),
+                        at: entry.time("at").unwrap_or(Timestamp(0)),
                         hash,
                     })
                 })
@@ -466,11 +466,11 @@ pub(crate) fn read(doc: &Doc) -> Result<Visit> {
             doc.keys(&obj)
                 .into_iter()
                 .filter_map(|key| {
-                    let entry = doc.obj(&obj, &key)?;
+                    let entry = doc.entry(&obj, &key)?;
                     Some(VisitComment {
-                        by: doc.str(&entry, "by").unwrap_or_default(),
-                        at: doc.time(&entry, "at").unwrap_or(Timestamp(0)),
-                        text: doc.str(&entry, "text").unwrap_or_default(),
+                        by: entry.str("by").unwrap_or_default(),
+                        at: entry.time("at").unwrap_or(Timestamp(0)),
+                        text: entry.str("text").unwrap_or_default(),
                     })
                 })
                 .collect()
@@ -516,7 +516,7 @@ pub(crate) fn read(doc: &Doc) -> Result<Visit> {
     })
 }
 
-pub(crate) fn index(tx: &Transaction<'_>, doc: &Doc) -> Result<()> {
+pub(crate) fn index(tx: &Connection, doc: &Doc) -> Result<()> {
     let check_in = read_checkpoint(doc, "check_in")?;
     let check_out = match doc.obj(&DOC_ROOT, "check_out") {
         Some(_) => Some(read_checkpoint(doc, "check_out")?),

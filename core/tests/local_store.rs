@@ -341,3 +341,55 @@ fn an_edit_after_reopening_stores_only_the_new_change_not_the_whole_history() ->
     assert_eq!(db.visit(&visit)?.notes, "round 3");
     Ok(())
 }
+
+#[test]
+fn edits_in_one_transaction_are_all_kept_or_all_forgotten() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("a.db");
+    let (db, _) = device(&path, "am-li", at("2026-11-23T09:00:00+08:00"))?;
+    let store = db.create_store(sample_store("am-li", 1))?;
+    let before = db.pending_documents()?;
+
+    let err = db
+        .in_one_transaction(|db| {
+            let visit = db.create_visit(new_visit(&store))?;
+            db.set_visit_notes(&visit, "half a visit")?;
+            db.update_store_contact(
+                &store,
+                StoreContact {
+                    phone: Some("not a phone".into()),
+                    ..Default::default()
+                },
+            )?;
+            Ok(visit)
+        })
+        .expect_err("the bad phone number fails the whole transaction");
+    assert!(err.to_string().contains("`phone`"), "{err}");
+    assert!(
+        db.document_ids(DocKind::Visit)?.is_empty(),
+        "the visit made inside is gone"
+    );
+    assert_eq!(db.pending_documents()?, before);
+
+    let visit = db.in_one_transaction(|db| {
+        let visit = db.create_visit(new_visit(&store))?;
+        db.set_visit_notes(&visit, "whole visit")?;
+        db.check_out_visit(
+            &visit,
+            CheckPoint {
+                at: at("2026-11-23T09:30:00+08:00"),
+                gps: None,
+            },
+        )?;
+        Ok(visit)
+    })?;
+    drop(db);
+    let (db, _) = device(&path, "am-li", at("2026-11-23T09:00:00+08:00"))?;
+    let v = db.visit(&visit)?;
+    assert_eq!(
+        (v.notes.as_str(), v.check_out.is_some()),
+        ("whole visit", true)
+    );
+    assert_eq!(db.integrity_check()?, "ok");
+    Ok(())
+}
