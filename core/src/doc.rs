@@ -216,6 +216,33 @@ impl Doc {
         Ok(())
     }
 
+    /// Refuses a document whose identity was rewritten: changes of another document merged
+    /// in would leave two different values under `id` (or `kind`), one of which may win
+    /// silently.
+    pub(crate) fn check_identity(&self) -> Result<()> {
+        for key in ["id", "kind"] {
+            let values = self.am.get_all(&ROOT, key)?;
+            // Several equal values are fine: two phones may start the same derived document.
+            let first = values.first().map(|(v, _)| v.to_string());
+            if values.iter().any(|(v, _)| Some(v.to_string()) != first) {
+                return Err(Error::invalid(
+                    "changes",
+                    format!(
+                        "they rewrite the `{key}` of document `{}`: they belong to another document",
+                        self.id
+                    ),
+                ));
+            }
+        }
+        if self.str(&ROOT, "id").as_deref() != Some(self.id.as_str()) {
+            return Err(Error::invalid(
+                "changes",
+                format!("they belong to another document than `{}`", self.id),
+            ));
+        }
+        Ok(())
+    }
+
     /// Closes the pending edits into one change stamped with who and when.
     pub(crate) fn commit(&mut self, stamp: &Stamp, what: &str) -> Option<ChangeHash> {
         let message = serde_json::to_string(&CommitMessage {

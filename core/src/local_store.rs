@@ -439,6 +439,7 @@ impl LocalStore {
             // On any failure below `doc` is dropped: disk still holds the document as it was.
             doc.am.apply_changes(parsed)?;
         }
+        doc.check_identity()?;
         let missing = doc.am.get_missing_deps(&[]);
         if let Some(hash) = missing.first() {
             return Err(Error::invalid(

@@ -182,12 +182,7 @@ impl Replica {
                 format!("they do not create document `{}`", self.doc.id),
             )
         })?;
-        if self.doc.str(&DOC_ROOT, "id").as_deref() != Some(self.doc.id.as_str()) {
-            return Err(Error::invalid(
-                "changes",
-                format!("they belong to another document than `{}`", self.doc.id),
-            ));
-        }
+        self.doc.check_identity()?;
         self.doc.kind = kind;
         self.doc.check_header()?;
         // Reading the document as its kind proves it has the shape the apps expect.

@@ -393,3 +393,33 @@ fn edits_in_one_transaction_are_all_kept_or_all_forgotten() -> Result<()> {
     assert_eq!(db.integrity_check()?, "ok");
     Ok(())
 }
+
+#[test]
+fn changes_of_one_document_offered_under_another_existing_id_are_refused() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (a, _) = device(
+        dir.path().join("a.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    let (b, _) = device(
+        dir.path().join("b.db"),
+        "am-li-tablet",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    let store = a.create_store(sample_store("am-li", 1))?;
+    fieldsync_core::fixtures::exchange(&a, &b)?;
+    let mine = a.create_visit(new_visit(&store))?;
+    let theirs = b.create_visit(new_visit(&store))?;
+    let heads = a.heads(&mine)?;
+    let err = a
+        .merge_changes(&mine, &b.export_changes(&theirs, &[])?)
+        .expect_err("another visit");
+    assert!(
+        err.to_string().contains("belong to another document"),
+        "{err}"
+    );
+    assert_eq!(a.heads(&mine)?, heads);
+    assert_eq!(a.visit(&mine)?.id, mine);
+    Ok(())
+}

@@ -3,19 +3,28 @@
 //! Store documents are made the way phones make documents: the server keeps an admin
 //! device of its own (a core `LocalStore` in the data folder, user `admin`) that edits
 //! documents locally and pushes them through the same write path, rules and feed as any
-//! phone. It pulls the district's documents before it reads them, so reports and
-//! reassignments work on the current state.
+//! phone. It pulls the district's documents before it reads them, so imports, reports and
+//! reassignments work on the current state. Importing stores is [`import`]; the
+//! compliance report is [`report`].
 
-use std::path::Path;
+mod device;
+pub mod import;
+pub mod report;
+mod store_row;
 
+pub use device::AdminDevice;
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
 use clap::{Args, Subcommand};
-use fieldsync_core::{DeviceIdentity, DocId, LocalStore, Role, StoreOptions};
+use fieldsync_core::Role;
 
-use crate::auth::{CODE_VALID_FOR_MS, hash_secret, new_code, new_token};
+use crate::auth::{CODE_VALID_FOR_MS, hash_secret, new_code};
 use crate::config::DataArgs;
 use crate::error::{AppError, AppResult};
 use crate::storage::sqlite::SqliteStorage;
-use crate::storage::{DeviceInfo, SyncStorage, User};
+use crate::storage::{SyncStorage, User};
 
 /// The user and device id of the server's own admin device.
 pub const ADMIN_USER: &str = "admin";
@@ -32,22 +41,77 @@ pub struct AdminArgs {
 #[derive(Debug, Clone, Subcommand)]
 pub enum AdminCommand {
     /// Add a user: `add-user am-li account_manager "Li Wei"`.
+    ///
+    /// An account manager's id is the territory name that store rows refer to.
     AddUser {
+        /// Letters, digits, `-`, `_` or `.`, at most 64 (`am-li`).
         id: String,
+        /// One of `account_manager`, `market_team`, `supervisor`, `admin`.
         role: String,
+        /// The person's name as the apps show it.
         name: String,
     },
-    /// List users.
+    /// List users: id, role, name.
     Users,
+    /// List enrolled devices: id, user, name, enrolled, revoked (times in UTC).
+    Devices {
+        /// Only this user's devices.
+        #[arg(long)]
+        user: Option<String>,
+    },
     /// Make a one-time enrollment code for a user's new device (valid 7 days).
-    EnrollCode { user: String },
-    /// Revoke a device: its next request is refused.
-    Revoke { device: String },
+    ///
+    /// The phone trades it for its token at `POST /v1/enroll`.
+    EnrollCode {
+        /// The user the device will belong to.
+        user: String,
+    },
+    /// Revoke a device: its next request is refused. Find its id with `devices`.
+    Revoke {
+        /// The device id (`devices` lists them).
+        device: String,
+    },
+    /// Import stores from a CSV file; bad rows are reported and skipped.
+    #[command(long_about = import::HELP)]
+    ImportStores {
+        /// The CSV file (UTF-8, comma-separated, with the header line).
+        file: PathBuf,
+    },
+    /// Move a store, with its history, to another account manager's territory.
+    Reassign {
+        /// The store's licence number or document id.
+        store: String,
+        /// The account manager (user id) who takes it over.
+        territory: String,
+    },
+    /// Write the compliance report (R1–R9), one row per account manager, as CSV.
+    #[command(long_about = report::HELP)]
+    Report {
+        /// The month reported, `YYYY-MM`; default: the month of `--day`.
+        #[arg(long, value_parser = report::parse_month)]
+        month: Option<NaiveDate>,
+        /// The day the weekly and daily rules (R1, R5, R7) are judged on, `YYYY-MM-DD`;
+        /// default: today if it is in `--month`, else the last day of `--month`.
+        #[arg(long)]
+        day: Option<NaiveDate>,
+        /// R9's minimum of visits per month to each store R1 covers.
+        #[arg(long, default_value_t = fieldsync_core::DEFAULT_MIN_MONTHLY_VISITS)]
+        min_visits: u32,
+        /// Write the CSV to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 /// Runs an admin command against the data folder.
 pub fn run(args: &AdminArgs) -> AppResult<()> {
-    std::fs::create_dir_all(&args.data.data_dir).map_err(AppError::internal)?;
+    let data_dir = &args.data.data_dir;
+    std::fs::create_dir_all(data_dir).map_err(|e| {
+        AppError::Internal(format!(
+            "cannot create data folder `{}`: {e}",
+            data_dir.display()
+        ))
+    })?;
     let storage = SqliteStorage::open(&args.data.database())?;
     let now = chrono::Utc::now().timestamp_millis();
     match &args.command {
@@ -69,18 +133,99 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
                 println!("{}\t{}\t{}", u.id, u.role, u.name);
             }
         }
+        AdminCommand::Devices { user } => {
+            for d in storage.devices()? {
+                if user.as_ref().is_some_and(|u| *u != d.user_id) {
+                    continue;
+                }
+                let revoked = d.revoked_at.map(utc).unwrap_or_else(|| "-".into());
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    d.device_id,
+                    d.user_id,
+                    d.name,
+                    utc(d.enrolled_at),
+                    revoked
+                );
+            }
+        }
         AdminCommand::EnrollCode { user } => {
             let code = enrollment_code(&storage, user, now)?;
             println!("{code}");
         }
         AdminCommand::Revoke { device } => {
+            if device == ADMIN_DEVICE {
+                return Err(AppError::BadRequest(format!(
+                    "`{ADMIN_DEVICE}` is the server's own admin device and is not revoked"
+                )));
+            }
             if !storage.revoke_device(device, now)? {
                 return Err(AppError::NotFound(format!("no device `{device}`")));
             }
             println!("revoked `{device}`");
         }
+        AdminCommand::ImportStores { file } => {
+            let input = std::fs::File::open(file).map_err(|e| {
+                AppError::BadRequest(format!("cannot read `{}`: {e}", file.display()))
+            })?;
+            let admin = AdminDevice::open(data_dir, &storage)?;
+            let report = import::import_stores(&admin, input)?;
+            print!("{report}");
+            if !report.bad.is_empty() {
+                return Err(AppError::BadRequest(format!(
+                    "{} row(s) of `{}` were refused (listed above); fix them and import the \
+                     file again: rows imported already are left as they are",
+                    report.bad_lines(),
+                    file.display()
+                )));
+            }
+        }
+        AdminCommand::Reassign { store, territory } => {
+            let admin = AdminDevice::open(data_dir, &storage)?;
+            let moved = admin.reassign(store, territory)?;
+            println!("{moved}");
+        }
+        AdminCommand::Report {
+            month,
+            day,
+            min_visits,
+            out,
+        } => {
+            let admin = AdminDevice::open(data_dir, &storage)?;
+            let options = report::ReportOptions::resolve(
+                *month,
+                *day,
+                *min_visits,
+                admin.local.calendar(),
+                fieldsync_core::Timestamp(now),
+            )?;
+            admin.pull()?;
+            let rows = report::compliance_report(&admin, &options)?;
+            match out {
+                Some(path) => {
+                    let file = std::fs::File::create(path).map_err(|e| {
+                        AppError::BadRequest(format!("cannot write `{}`: {e}", path.display()))
+                    })?;
+                    report::write_csv(&rows, file)?;
+                    eprintln!(
+                        "wrote {} account manager(s) for {} as of {} to `{}`",
+                        rows.len(),
+                        options.month.format("%Y-%m"),
+                        options.day,
+                        path.display()
+                    );
+                }
+                None => report::write_csv(&rows, std::io::stdout().lock())?,
+            }
+        }
     }
     Ok(())
+}
+
+fn utc(millis: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(millis)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|| millis.to_string())
 }
 
 /// A one-time code for `user`, stored as a hash.
@@ -103,119 +248,5 @@ pub fn validate_user_id(id: &str) -> AppResult<()> {
         Err(AppError::BadRequest(format!(
             "user id `{id}` must be 1 to 64 letters, digits, `-`, `_` or `.`"
         )))
-    }
-}
-
-/// The server's own admin device: a local store that edits documents and pushes them
-/// through the normal write path.
-pub struct AdminDevice<'a> {
-    pub local: LocalStore,
-    storage: &'a dyn SyncStorage,
-    device: DeviceInfo,
-}
-
-impl std::fmt::Debug for AdminDevice<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AdminDevice")
-            .field("device", &self.device)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<'a> AdminDevice<'a> {
-    /// Opens the admin device in `data_dir`, registering the admin user and device on first use.
-    pub fn open(data_dir: &Path, storage: &'a dyn SyncStorage) -> AppResult<AdminDevice<'a>> {
-        let now = chrono::Utc::now().timestamp_millis();
-        if storage.user(ADMIN_USER)?.is_none() {
-            storage.add_user(
-                &User {
-                    id: ADMIN_USER.into(),
-                    role: Role::Admin,
-                    name: "District office".into(),
-                },
-                now,
-            )?;
-        }
-        let device = DeviceInfo {
-            device_id: ADMIN_DEVICE.into(),
-            user_id: ADMIN_USER.into(),
-            role: Role::Admin,
-        };
-        // The admin device never authenticates over HTTP: its token is thrown away.
-        storage.add_device(
-            &device,
-            "server admin tools",
-            &hash_secret(&new_token()),
-            now,
-        )?;
-        let local = LocalStore::open(
-            data_dir.join("admin-device.db"),
-            DeviceIdentity::new(ADMIN_USER, ADMIN_DEVICE),
-            StoreOptions::default(),
-        )?;
-        Ok(AdminDevice {
-            local,
-            storage,
-            device,
-        })
-    }
-
-    /// Merges everything new on the server into the admin device.
-    pub fn pull(&self) -> AppResult<usize> {
-        let mut merged = 0;
-        // Bounded: each round advances the cursor; a district's log ends.
-        for _ in 0..1_000_000 {
-            let cursor = self
-                .local
-                .sync_cursor()?
-                .and_then(|c| c.parse::<u64>().ok())
-                .unwrap_or(0);
-            let feed = self.storage.feed(&self.device, cursor, 8 * 1024 * 1024)?;
-            for doc in &feed.changes {
-                let id = DocId::parse("doc", &doc.doc)?;
-                let changes: Vec<Vec<u8>> = doc.changes.iter().map(|c| c.to_vec()).collect();
-                self.local.merge_changes(&id, &changes)?;
-                merged += 1;
-            }
-            self.local.set_sync_cursor(&feed.cursor.to_string())?;
-            if !feed.more {
-                break;
-            }
-        }
-        Ok(merged)
-    }
-
-    /// Pushes the admin device's pending edits; a refusal is an error naming the rule.
-    pub fn push(&self) -> AppResult<usize> {
-        let mut pushed = 0;
-        // Bounded: every round confirms the documents it sent.
-        for _ in 0..100_000 {
-            let batch = self.local.outbox_batch(500)?;
-            if batch.is_empty() {
-                break;
-            }
-            let docs = batch
-                .iter()
-                .map(|d| {
-                    let changes = d
-                        .changes
-                        .iter()
-                        .map(|c| fieldsync_core::IncomingChange::parse(c))
-                        .collect::<fieldsync_core::Result<Vec<_>>>()?;
-                    Ok((d.id.clone(), changes))
-                })
-                .collect::<AppResult<Vec<_>>>()?;
-            let now = chrono::Utc::now().timestamp_millis();
-            match self.storage.push(&self.device, docs, now)? {
-                Ok(_) => {
-                    for d in &batch {
-                        self.local.confirm_pushed(&d.id, d.local_edits, &d.heads)?;
-                        pushed += 1;
-                    }
-                }
-                Err(rejected) => return Err(AppError::Rejected(rejected)),
-            }
-        }
-        Ok(pushed)
     }
 }

@@ -58,10 +58,13 @@ impl FromRequestParts<AppState> for Authed {
             .ok_or_else(|| {
                 AppError::Unauthorized("missing `Authorization: Bearer <token>` header".into())
             })?;
+        // The scheme is case-insensitive (RFC 9110, section 11.1).
         let token = header
             .to_str()
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
+            .and_then(|h| h.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token)
             .filter(|t| !t.trim().is_empty())
             .ok_or_else(|| {
                 AppError::Unauthorized("the `Authorization` header is not `Bearer <token>`".into())

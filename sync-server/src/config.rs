@@ -25,7 +25,12 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
     /// Folder for the database (created if missing).
-    #[arg(long, env = "FIELDSYNC_DATA", default_value = "fieldsync-data")]
+    #[arg(
+        long,
+        env = "FIELDSYNC_DATA",
+        default_value = "fieldsync-data",
+        global = true
+    )]
     pub data_dir: PathBuf,
 }
 
@@ -45,8 +50,10 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub data: DataArgs,
 
-    /// Seed a demo district (users, a demo street, about 1,000 stores) if the database is
-    /// empty, and print how to enroll a device.
+    /// Seed a demo district if the database has no users yet: four account managers, a
+    /// market-team user, a supervisor and about 1,000 stores (30 on the demo street),
+    /// imported from `demo-stores.csv`, which it writes into the data folder. Prints an
+    /// enrollment code for each user; on a later start it says the data is there already.
     #[arg(long)]
     pub demo: bool,
 

@@ -2,7 +2,10 @@
 //! rejected documents for a write rule); 5xx log the cause and say "internal error".
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use fieldsync_core::protocol::{ErrorBody, Rejection};
 
@@ -91,4 +94,62 @@ impl IntoResponse for AppError {
         )
             .into_response()
     }
+}
+
+/// Gives a JSON `{error, message}` body to the error responses that the router and its
+/// layers make without one: no such route, a method a route does not take, a
+/// `Content-Encoding` the server does not decode. Clients parse every error the same way.
+pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let encoding = request
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (code, message) = match status {
+        StatusCode::NOT_FOUND => ("not_found", format!("there is no `{path}` here")),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            format!("`{path}` does not take `{method}`"),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_encoding",
+            format!(
+                "`Content-Encoding: {}` is not supported: send `gzip`, `zstd` or no encoding",
+                encoding.unwrap_or_default()
+            ),
+        ),
+        s if s.is_server_error() => ("internal", "internal error".to_owned()),
+        s => (
+            "bad_request",
+            format!(
+                "the request was refused: {}",
+                s.canonical_reason().unwrap_or("bad request").to_lowercase()
+            ),
+        ),
+    };
+    let body = ErrorBody {
+        error: code.to_owned(),
+        message,
+        rejected: Vec::new(),
+    };
+    let (mut parts, _) = response.into_parts();
+    // Keep what the layer said (`Allow`, `Accept-Encoding`), but not the old body's framing.
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.remove(header::CONTENT_ENCODING);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let json = serde_json::to_vec(&body).unwrap_or_default();
+    Response::from_parts(parts, Body::from(json))
 }

@@ -1,23 +1,28 @@
 //! fieldsync-server: the sync server that merges field edits when phones come back online.
 //!
 //! [`app`] builds the router from an [`AppState`] (tests call it without a socket);
-//! [`serve`] binds it and runs until SIGTERM or Ctrl-C, finishing in-flight requests.
+//! [`serve`] binds it and runs until the shutdown future it is given completes (the binary
+//! passes SIGTERM or Ctrl-C), finishing in-flight requests.
 //! The protocol is `docs/protocol.md`; its message types live in `fieldsync_core::protocol`
 //! so the client and this server share them.
 
 pub mod admin;
 pub mod auth;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod storage;
 pub mod sync;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use axum::body::{Body, HttpBody};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::{get, post};
+use http_body_util::BodyExt;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::compression::CompressionLayer;
 use tower_http::decompression::RequestDecompressionLayer;
@@ -26,6 +31,9 @@ use tower_http::trace::TraceLayer;
 pub use config::Limits;
 pub use storage::SyncStorage;
 pub use storage::sqlite::SqliteStorage;
+
+/// How often the Prometheus recorder drains its histograms.
+const METRICS_UPKEEP: Duration = Duration::from_secs(5);
 
 /// What every request handler shares.
 #[derive(Clone)]
@@ -53,6 +61,8 @@ pub fn app(state: AppState) -> Router {
         // Bodies are limited by the handlers after decompression, with a JSON error.
         .layer(DefaultBodyLimit::disable())
         .layer(RequestDecompressionLayer::new())
+        // Outside the decompression layer, so its bodyless 415 gets a JSON body too.
+        .layer(axum::middleware::from_fn(error::json_errors))
         .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn(count_requests))
         .layer(TraceLayer::new_for_http())
@@ -75,6 +85,10 @@ async fn metrics(State(state): State<AppState>) -> String {
         .unwrap_or_default()
 }
 
+/// Counts requests by path and status, and the bytes that crossed the wire each way (as sent,
+/// before decompression and after compression): request bytes as the handler reads them, so
+/// that a chunked or compressed body counts too; response bytes by their length, or as
+/// they stream when the length is not known (a compressed response).
 async fn count_requests(
     request: axum::extract::Request,
     next: axum::middleware::Next,
@@ -86,59 +100,62 @@ async fn count_requests(
         "/metrics" => "/metrics",
         _ => "other",
     };
-    let bytes_in = request
-        .headers()
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0);
+    let bytes_in = metrics::counter!("fieldsync_request_bytes_total", "path" => path);
+    let request = request.map(|body| count_frames(body, bytes_in));
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
     metrics::counter!("fieldsync_requests_total", "path" => path, "status" => status).increment(1);
-    metrics::counter!("fieldsync_request_bytes_total", "path" => path).increment(bytes_in);
-    if let Some(out) = response
-        .headers()
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-    {
-        metrics::counter!("fieldsync_response_bytes_total", "path" => path)
-            .increment(out.parse::<u64>().unwrap_or(0));
+    let bytes_out = metrics::counter!("fieldsync_response_bytes_total", "path" => path);
+    match response.body().size_hint().exact() {
+        // Left as it is, so that it goes out with a `Content-Length`.
+        Some(len) => {
+            bytes_out.increment(len);
+            response
+        }
+        None => response.map(|body| count_frames(body, bytes_out)),
     }
-    response
 }
 
-/// Binds `listen` and serves until SIGTERM or Ctrl-C; in-flight requests finish first.
+fn count_frames(body: Body, counter: metrics::Counter) -> Body {
+    Body::new(body.map_frame(move |frame| {
+        if let Some(data) = frame.data_ref() {
+            counter.increment(data.len() as u64);
+        }
+        frame
+    }))
+}
+
+/// Binds `listen` and serves until `shutdown` completes (`main` passes SIGTERM or Ctrl-C);
+/// then it stops accepting connections and finishes the requests in flight.
 pub async fn serve(
     state: AppState,
     listen: SocketAddr,
     ready: impl FnOnce(SocketAddr),
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let bound = listener.local_addr()?;
-    ready(bound);
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    // A recorder installed without its exporter's own task needs upkeep, or its histograms
+    // grow without bound between scrapes.
+    let upkeep = state.metrics.clone().map(|handle| {
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(METRICS_UPKEEP);
+            // Ends when `serve` returns and aborts it.
+            loop {
+                every.tick().await;
+                handle.run_upkeep();
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
+        })
+    });
+    ready(bound);
+    let served = axum::serve(listener, app(state))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+        })
+        .await;
+    if let Some(upkeep) = upkeep {
+        upkeep.abort();
     }
-    tracing::info!("shutting down: finishing in-flight requests");
+    served
 }

@@ -100,4 +100,18 @@ pub trait SyncStorage: Send + Sync + 'static {
     fn document_changes(&self, doc: &str) -> AppResult<Vec<Vec<u8>>>;
     /// Ids of every document of the district, with their kinds.
     fn documents(&self) -> AppResult<Vec<(String, String)>>;
+    /// Every enrolled device, revoked ones too, oldest first (for the admin tools).
+    fn devices(&self) -> AppResult<Vec<DeviceRecord>>;
+    /// The cursor of the newest feed row: every change stored so far is at or before it.
+    fn log_position(&self) -> AppResult<u64>;
+}
+
+/// An enrolled device as the admin tools list it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceRecord {
+    pub device_id: String,
+    pub user_id: String,
+    pub name: String,
+    pub enrolled_at: i64,
+    pub revoked_at: Option<i64>,
 }

@@ -1,6 +1,7 @@
 //! The sync and enrollment endpoints: the HTTP layer only moves bytes; the rules live in
 //! core (`write_rules`) and the storage.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use axum::Json;
@@ -48,7 +49,16 @@ pub async fn sync(
             limits.max_changes_per_push
         )));
     }
-    let mut docs = Vec::with_capacity(request.push.len());
+    // Each document costs a lookup under the write lock, changes or not.
+    if request.push.len() > limits.max_changes_per_push {
+        return Err(AppError::TooLarge(format!(
+            "{} documents in one push; the limit is {} (send them in several pushes)",
+            request.push.len(),
+            limits.max_changes_per_push
+        )));
+    }
+    let mut docs: Vec<(DocId, Vec<IncomingChange>)> = Vec::with_capacity(request.push.len());
+    let mut listed: HashMap<DocId, usize> = HashMap::with_capacity(request.push.len());
     for entry in request.push {
         let id = DocId::parse("push.doc", &entry.doc)?;
         let changes = entry
@@ -59,7 +69,15 @@ pub async fn sync(
                     .map_err(|e| AppError::BadRequest(format!("document `{id}`: {e}")))
             })
             .collect::<AppResult<Vec<_>>>()?;
-        docs.push((id, changes));
+        // A document listed twice is one document: storage applies each entry to the
+        // replica it had before the push, so two entries would store a change twice.
+        match listed.get(&id).and_then(|&i| docs.get_mut(i)) {
+            Some((_, earlier)) => earlier.extend(changes),
+            None => {
+                listed.insert(id.clone(), docs.len());
+                docs.push((id, changes));
+            }
+        }
     }
     let max_bytes = request
         .max_response_bytes
@@ -70,11 +88,21 @@ pub async fn sync(
     let now = chrono::Utc::now().timestamp_millis();
     let pushed_docs = docs.len();
     let response = tokio::task::spawn_blocking(move || -> AppResult<SyncResponse> {
+        // A cursor the feed would refuse must refuse the request before the push is
+        // stored. The log only grows, so a cursor within it now is within it at the feed.
+        let position = storage.log_position()?;
+        if cursor > position {
+            return Err(AppError::Conflict(format!(
+                "cursor `{cursor}` is ahead of this server (at `{position}`): sync again from the start"
+            )));
+        }
         let pushed = match storage.push(&device, docs, now)? {
             Ok(pushed) => pushed,
             Err(rejected) => return Err(AppError::Rejected(rejected)),
         };
         metrics::counter!("fieldsync_changes_applied_total").increment(pushed.applied as u64);
+        // After the push, so that what it stored for a store that left the device's scope
+        // is announced removed with that store.
         let feed = storage.feed(&device, cursor, max_bytes)?;
         Ok(SyncResponse {
             accepted: pushed.accepted,
@@ -116,7 +144,7 @@ pub async fn enroll(State(state): State<AppState>, body: Body) -> AppResult<Json
         ))
     })?;
     let name = request.device_name.trim();
-    if name.is_empty() || name.len() > 100 {
+    if name.is_empty() || name.chars().count() > 100 {
         return Err(AppError::BadRequest(
             "`device_name` must be 1 to 100 characters".into(),
         ));

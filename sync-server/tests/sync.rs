@@ -488,3 +488,44 @@ async fn a_large_catch_up_arrives_in_bounded_batches_that_resume_where_they_stop
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_visit_recorded_offline_before_its_store_moved_is_still_accepted() -> TestResult {
+    let district = District::new()?;
+    let admin = district.admin()?;
+    let store = admin.local.create_store(sample_store("am-li", 1))?;
+    admin.push()?;
+    let li_token = district.enroll("am-li").await?;
+    let (li, _) = device(
+        district.dir.join("li.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    district.sync(&li_token, &li).await?;
+
+    // Offline on Monday: Li visits the store. On Tuesday the office moves it to Wu.
+    let v = li.create_visit(visit(&store))?;
+    admin.pull()?;
+    admin.local.reassign_store(&store, "am-wu")?;
+    admin.push()?;
+
+    let response = district.sync(&li_token, &li).await?;
+    assert_eq!(
+        response
+            .accepted
+            .iter()
+            .map(|a| a.doc.as_str())
+            .collect::<Vec<_>>(),
+        vec![v.as_str()]
+    );
+    assert!(
+        response.removed.contains(&v.to_string()),
+        "then announced gone, with the store: {response:?}"
+    );
+    assert!(
+        li.pending_documents()?.is_empty(),
+        "nothing of Li's is lost or left pending"
+    );
+    assert_eq!(district.storage.document_changes(v.as_str())?.len(), 1);
+    Ok(())
+}

@@ -298,7 +298,10 @@ impl SyncStorage for SqliteStorage {
                         _ => after.store_id.clone(),
                     };
                     let store_in_scope = match &scope_store {
-                        Some(store) => store_facts(&tx, store)?.is_some_and(|(t, d)| store_in_scope(device, &t, d)),
+                        Some(store) => {
+                            store_facts(&tx, store)?.is_some_and(|(t, d)| store_in_scope(device, &t, d))
+                                || left_scope_recently(&tx, device, store, now)?
+                        }
                         None => matches!(device.role, Role::Supervisor | Role::Admin),
                     };
                     let writer = Writer { user: &device.user_id, role: device.role, store_in_scope };
@@ -472,6 +475,58 @@ impl SyncStorage for SqliteStorage {
                 .collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }
+
+    fn devices(&self) -> AppResult<Vec<super::DeviceRecord>> {
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT id, user_id, name, enrolled_at, revoked_at FROM devices ORDER BY enrolled_at, id",
+            )?;
+            Ok(stmt
+                .query_map([], |r| {
+                    Ok(super::DeviceRecord {
+                        device_id: r.get(0)?,
+                        user_id: r.get(1)?,
+                        name: r.get(2)?,
+                        enrolled_at: r.get(3)?,
+                        revoked_at: r.get(4)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn log_position(&self) -> AppResult<u64> {
+        self.with_reader(|conn| {
+            let seq: i64 =
+                conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM log", [], |r| r.get(0))?;
+            Ok(u64::try_from(seq).unwrap_or(0))
+        })
+    }
+}
+
+/// How long a device may still write documents of a store that left its scope: edits it
+/// made offline before the move are accepted, not lost.
+pub const SCOPE_GRACE_MS: i64 = 30 * 24 * 3_600_000;
+
+/// Whether the store was in the device's scope before a move made in the last
+/// [`SCOPE_GRACE_MS`].
+fn left_scope_recently(
+    tx: &Transaction<'_>,
+    device: &DeviceInfo,
+    store: &str,
+    now: i64,
+) -> AppResult<bool> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT old_territory, old_demo FROM log WHERE kind = 'scope' AND store_id = ?1 AND at >= ?2",
+    )?;
+    let moves = stmt
+        .query_map(params![store, now - SCOPE_GRACE_MS], |r| {
+            Ok((r.get::<_, Option<String>>(0)?, r.get::<_, Option<bool>>(1)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(moves
+        .iter()
+        .any(|(t, d)| store_in_scope(device, t.as_deref().unwrap_or_default(), d.unwrap_or(false))))
 }
 
 /// Upserts a store's scope facts and, when they moved, appends a scope row to the log.

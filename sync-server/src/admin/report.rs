@@ -1,0 +1,397 @@
+//! `admin report`: the district's compliance report (R1–R9), one row per account manager.
+//!
+//! Every figure comes from core's rule queries run on the admin device's local store after
+//! a pull: the same code the phones run, over the whole district. Where core has a query
+//! for one rule (R1, R2, R3, R5, R7, R9's visits and open clocks, tasks) the report counts
+//! its answer; R4, R6, R8 and the month's breached complaint clocks are read from the
+//! documents with core's own verdicts (`Scorecard::outcome`, `ShelfDisplay::failed_standards`,
+//! `Complaint::clocks`). The columns are described in [`HELP`].
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use chrono::{Duration, NaiveDate};
+use fieldsync_core::{
+    ClockState, DocId, DocKind, FieldCalendar, LocalStore, Timestamp, TrainingActivity, VisitKind,
+};
+
+use super::AdminDevice;
+use crate::error::{AppError, AppResult};
+
+/// The `--help` text of `admin report`.
+pub const HELP: &str = "\
+Write the compliance report (R1–R9), one row per account manager, as CSV.
+
+Figures are computed by core's rule queries (the code the phones run) on the server's admin
+device after it pulled the district's documents. `--day` is the day weekly and daily rules
+are judged on (default: today if it is in `--month`, else the month's last day); clocks and
+deadlines are judged as of the end of `--day`, or now if that is earlier. Columns:
+
+  manager                     account manager (user id = territory)
+  name                        the account manager's name
+  month                       the month reported, YYYY-MM
+  stores                      stores in the territory
+  r1_due_this_week            R1: stores not visited by the manager in the ISO week of --day
+                              (small grocery Z3 stores are exempt)
+  r2_price_tag_violations     R2: stores whose shelf display lacks more than 3 price tags
+  r3_count_findings           R3: functional terminals whose latest finished count is off by
+                              more than 10%, or has an undefined rate (book total 0)
+  r4_total                    R4: the month's scorecard total (empty: none, or not fully scored)
+  r4_passes                   R4: yes if the total reaches the pass mark, no means assessment
+  r4_bonus                    R4: yes if the total reaches the bonus mark (benchmark bonus)
+  r5_demo_street_unchecked    R5: demo-street stores the manager has not checked on --day
+  r6_demo_street_failing      R6: demo-street stores whose display fails a standard now
+  r7_follow_ups               R7: rated functional terminals (one follow-up each per period)
+  r7_not_done                 R7: follow-ups the records show not done in their period
+                              (month, ISO week or quarter holding --day); study visits to
+                              another store leave no record and are not counted here
+  r8_training_days            R8: training-day visits by the manager in a functional terminal
+                              in the month with all four activities recorded (1 is required)
+  r9_visits_made              R9: visits by the manager in the month to stores R1 covers
+  r9_visits_required          R9: --min-visits times the stores R1 covers
+  r9_stores_below_minimum     R9: stores R1 covers visited fewer than --min-visits times
+  r9_clocks_breached          R9: service clocks breached, of complaints received in the month
+  r9_clocks_running           R9: clocks still running, of complaints open at the end of --day
+  tasks_open                  rectification tasks assigned to the manager, not verified
+  tasks_overdue               of those, past their deadline";
+
+/// The header of the report, in order.
+pub const COLUMNS: [&str; 22] = [
+    "manager",
+    "name",
+    "month",
+    "stores",
+    "r1_due_this_week",
+    "r2_price_tag_violations",
+    "r3_count_findings",
+    "r4_total",
+    "r4_passes",
+    "r4_bonus",
+    "r5_demo_street_unchecked",
+    "r6_demo_street_failing",
+    "r7_follow_ups",
+    "r7_not_done",
+    "r8_training_days",
+    "r9_visits_made",
+    "r9_visits_required",
+    "r9_stores_below_minimum",
+    "r9_clocks_breached",
+    "r9_clocks_running",
+    "tasks_open",
+    "tasks_overdue",
+];
+
+/// The period a report covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportOptions {
+    /// The first day of the month reported.
+    pub month: NaiveDate,
+    /// The day R1, R5 and R7 are judged on.
+    pub day: NaiveDate,
+    /// The instant clocks and deadlines are judged at.
+    pub as_of: Timestamp,
+    /// R9's minimum of visits per R1-covered store.
+    pub min_visits: u32,
+}
+
+/// Parses `YYYY-MM` into the month's first day (clap's value parser for `--month`).
+pub fn parse_month(text: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(&format!("{}-01", text.trim()), "%Y-%m-%d")
+        .map_err(|_| format!("`{text}` is not a month written `YYYY-MM`"))
+}
+
+impl ReportOptions {
+    /// Fills in what the command line left out (see [`HELP`]); `now` is the current instant.
+    pub fn resolve(
+        month: Option<NaiveDate>,
+        day: Option<NaiveDate>,
+        min_visits: u32,
+        calendar: &FieldCalendar,
+        now: Timestamp,
+    ) -> AppResult<ReportOptions> {
+        let today = calendar.date(now);
+        let month = FieldCalendar::month_start(month.or(day).unwrap_or(today));
+        let next = FieldCalendar::next_month_start(month);
+        let day = match day {
+            Some(d) if FieldCalendar::month_start(d) != month => {
+                return Err(AppError::BadRequest(format!(
+                    "`--day` {d} is not in `--month` {}",
+                    month.format("%Y-%m")
+                )));
+            }
+            Some(d) => d,
+            None if today >= month && today < next => today,
+            None if today >= next => next - Duration::days(1),
+            None => month,
+        };
+        let end_of_day = Timestamp(calendar.start_of(day + Duration::days(1)).0 - 1);
+        Ok(ReportOptions {
+            month,
+            day,
+            as_of: end_of_day.min(now),
+            min_visits,
+        })
+    }
+}
+
+/// One account manager's line of the report.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ManagerRow {
+    pub manager: String,
+    pub name: String,
+    pub stores: usize,
+    pub r1_due_this_week: usize,
+    pub r2_price_tag_violations: usize,
+    pub r3_count_findings: usize,
+    /// `YYYY-MM`.
+    pub month: String,
+    pub r4_total: Option<f64>,
+    pub r4_passes: Option<bool>,
+    pub r4_bonus: Option<bool>,
+    pub r5_demo_street_unchecked: usize,
+    pub r6_demo_street_failing: usize,
+    pub r7_follow_ups: usize,
+    pub r7_not_done: usize,
+    pub r8_training_days: usize,
+    pub r9_visits_made: u32,
+    pub r9_visits_required: u32,
+    pub r9_stores_below_minimum: usize,
+    pub r9_clocks_breached: usize,
+    pub r9_clocks_running: usize,
+    pub tasks_open: usize,
+    pub tasks_overdue: usize,
+}
+
+impl ManagerRow {
+    /// The row's fields in [`COLUMNS`] order.
+    pub fn record(&self) -> Vec<String> {
+        let yes_no = |b: Option<bool>| match b {
+            Some(true) => "yes".to_owned(),
+            Some(false) => "no".to_owned(),
+            None => String::new(),
+        };
+        vec![
+            self.manager.clone(),
+            self.name.clone(),
+            self.month.clone(),
+            self.stores.to_string(),
+            self.r1_due_this_week.to_string(),
+            self.r2_price_tag_violations.to_string(),
+            self.r3_count_findings.to_string(),
+            self.r4_total.map(|t| format!("{t:.1}")).unwrap_or_default(),
+            yes_no(self.r4_passes),
+            yes_no(self.r4_bonus),
+            self.r5_demo_street_unchecked.to_string(),
+            self.r6_demo_street_failing.to_string(),
+            self.r7_follow_ups.to_string(),
+            self.r7_not_done.to_string(),
+            self.r8_training_days.to_string(),
+            self.r9_visits_made.to_string(),
+            self.r9_visits_required.to_string(),
+            self.r9_stores_below_minimum.to_string(),
+            self.r9_clocks_breached.to_string(),
+            self.r9_clocks_running.to_string(),
+            self.tasks_open.to_string(),
+            self.tasks_overdue.to_string(),
+        ]
+    }
+}
+
+/// What the report needs to know of each store, read once.
+struct StoreFacts {
+    territory: String,
+    demo_street: bool,
+    functional: bool,
+}
+
+/// Computes the report from the admin device's local store (pull first).
+pub fn compliance_report(
+    admin: &AdminDevice<'_>,
+    options: &ReportOptions,
+) -> AppResult<Vec<ManagerRow>> {
+    let local = &admin.local;
+    let calendar = local.calendar();
+    let month_from = calendar.start_of(options.month);
+    let month_to = calendar.start_of(FieldCalendar::next_month_start(options.month));
+    let month = options.month.format("%Y-%m").to_string();
+
+    let mut stores: HashMap<DocId, StoreFacts> = HashMap::new();
+    for id in local.document_ids(DocKind::Store)? {
+        let s = local.store(&id)?;
+        stores.insert(
+            id,
+            StoreFacts {
+                territory: s.territory,
+                demo_street: s.demo_street,
+                functional: s.functional_terminal,
+            },
+        );
+    }
+    let breached = breached_clocks(local, &stores, month_from, options.as_of)?;
+
+    let managers = admin
+        .storage()
+        .users()?
+        .into_iter()
+        .filter(|u| u.role == fieldsync_core::Role::AccountManager);
+    let mut rows = Vec::new();
+    for user in managers {
+        let m = user.id.as_str();
+        let own = || stores.iter().filter(move |(_, s)| s.territory == m);
+        let mut row = ManagerRow {
+            manager: user.id.clone(),
+            name: user.name.clone(),
+            month: month.clone(),
+            stores: own().count(),
+            ..ManagerRow::default()
+        };
+        row.r1_due_this_week = local.stores_due_visit(m, options.day)?.len();
+        row.r2_price_tag_violations = local.stores_missing_price_tags(m)?.len();
+        row.r3_count_findings = local.count_findings(m)?.len();
+        if let Some(card) = local.scorecards_of(m, &month)?.first() {
+            let outcome = local.scorecard_outcome(card)?;
+            (row.r4_total, row.r4_passes, row.r4_bonus) =
+                (outcome.total, outcome.passes, outcome.bonus);
+        }
+        row.r5_demo_street_unchecked = local.demo_street_unchecked(m, options.day)?.len();
+        for (id, _) in own().filter(|(_, s)| s.demo_street) {
+            let display = LocalStore::shelf_display_id(id);
+            if local.kind_of(&display).is_ok()
+                && !local.shelf_display(&display)?.failed_standards().is_empty()
+            {
+                row.r6_demo_street_failing += 1;
+            }
+        }
+        let follow_ups = local.terminal_follow_ups(m, options.day)?;
+        row.r7_follow_ups = follow_ups.len();
+        row.r7_not_done = follow_ups.iter().filter(|f| f.done == Some(false)).count();
+        for (id, _) in own().filter(|(_, s)| s.functional) {
+            row.r8_training_days += training_days(local, id, m, month_from, month_to)?;
+        }
+        let visits = local.monthly_visits(m, options.day, options.min_visits)?;
+        row.r9_visits_made = visits.made();
+        row.r9_visits_required = visits.required();
+        row.r9_stores_below_minimum = visits.below_minimum().count();
+        row.r9_clocks_breached = breached.get(m).copied().unwrap_or(0);
+        row.r9_clocks_running = local
+            .complaint_clocks(m, options.as_of)?
+            .iter()
+            .flat_map(|c| &c.clocks)
+            .filter(|(_, state)| matches!(state, ClockState::Running { .. }))
+            .count();
+        let tasks = local.open_tasks(m, options.as_of)?;
+        row.tasks_open = tasks.len();
+        row.tasks_overdue = tasks.iter().filter(|t| t.overdue).count();
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// Complete training days (R8) `manager` spent in store `store` in the month.
+fn training_days(
+    local: &LocalStore,
+    store: &DocId,
+    manager: &str,
+    from: Timestamp,
+    to: Timestamp,
+) -> AppResult<usize> {
+    let mut days = 0;
+    // Newest first: stop at the first visit before the month.
+    for id in local.visits_of_store(store)? {
+        let visit = local.visit(&id)?;
+        if visit.check_in.at < from {
+            break;
+        }
+        let complete = visit.training.len() == TrainingActivity::ALL.len()
+            && visit.training.iter().all(|(_, note)| note.is_some());
+        if visit.check_in.at < to
+            && visit.kind == VisitKind::TrainingDay
+            && visit.visitor == manager
+            && complete
+        {
+            days += 1;
+        }
+    }
+    Ok(days)
+}
+
+/// Breached clocks of the complaints received in the month up to `as_of`, by the territory
+/// their store is in now.
+fn breached_clocks(
+    local: &LocalStore,
+    stores: &HashMap<DocId, StoreFacts>,
+    from: Timestamp,
+    as_of: Timestamp,
+) -> AppResult<HashMap<String, usize>> {
+    let mut breached: HashMap<String, usize> = HashMap::new();
+    for id in local.document_ids(DocKind::Complaint)? {
+        let complaint = local.complaint(&id)?;
+        if complaint.received_at < from || complaint.received_at > as_of {
+            continue;
+        }
+        let Some(store) = stores.get(&complaint.store_id) else {
+            continue;
+        };
+        let n = complaint
+            .clocks(as_of)
+            .iter()
+            .filter(|(_, state)| matches!(state, ClockState::Breached { .. }))
+            .count();
+        *breached.entry(store.territory.clone()).or_default() += n;
+    }
+    Ok(breached)
+}
+
+/// Writes the report as CSV with the [`COLUMNS`] header.
+pub fn write_csv(rows: &[ManagerRow], out: impl Write) -> AppResult<()> {
+    let mut writer = csv::Writer::from_writer(out);
+    let io = |e: csv::Error| AppError::Internal(format!("cannot write the report: {e}"));
+    writer.write_record(COLUMNS).map_err(io)?;
+    for row in rows {
+        writer.write_record(row.record()).map_err(io)?;
+    }
+    writer
+        .flush()
+        .map_err(|e| AppError::Internal(format!("cannot write the report: {e}")))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("test date")
+    }
+
+    #[test]
+    fn a_past_month_is_judged_on_its_last_day_and_the_current_month_on_today() {
+        let cal = FieldCalendar::default();
+        let now = fieldsync_core::fixtures::at("2026-11-18T10:00:00+08:00");
+        let past =
+            ReportOptions::resolve(Some(day("2026-10-01")), None, 4, &cal, now).expect("options");
+        assert_eq!(past.day, day("2026-10-31"));
+        assert_eq!(
+            past.as_of,
+            fieldsync_core::fixtures::at("2026-10-31T23:59:59.999+08:00")
+        );
+        let current = ReportOptions::resolve(None, None, 4, &cal, now).expect("options");
+        assert_eq!(
+            (current.month, current.day, current.as_of),
+            (day("2026-11-01"), day("2026-11-18"), now)
+        );
+        assert!(
+            ReportOptions::resolve(
+                Some(day("2026-11-01")),
+                Some(day("2026-10-30")),
+                4,
+                &cal,
+                now
+            )
+            .is_err(),
+            "a day outside the month is refused"
+        );
+        assert_eq!(parse_month("2026-11"), Ok(day("2026-11-01")));
+        assert!(parse_month("2026-13").is_err());
+    }
+}

@@ -1,0 +1,420 @@
+//! `serve --demo`: a demo district, so a new user sees the server work in one command.
+//!
+//! On an empty database it adds four account managers, a market-team user and a
+//! supervisor, writes a generated store file (`demo-stores.csv` in the data folder, about
+//! 1,000 stores, some on the demo street, some functional terminals with ratings, about a
+//! fifth small grocery stores) and imports it with the same code as `admin import-stores`.
+//! It then makes an enrollment code for each user. The file is deterministic: every demo
+//! district has the same stores (their document ids differ). A database that has users
+//! already is left alone.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use fieldsync_core::Role;
+
+use crate::admin::import::{COLUMNS, ImportReport, import_stores};
+use crate::admin::{ADMIN_USER, AdminDevice, enrollment_code};
+use crate::error::{AppError, AppResult};
+use crate::storage::{SyncStorage, User};
+
+/// The store file the demo writes into the data folder.
+pub const DEMO_CSV: &str = "demo-stores.csv";
+/// How many stores the demo district has.
+pub const DEMO_STORES: u32 = 1_000;
+/// How many of them are on the demo street.
+pub const DEMO_STREET_STORES: u32 = 30;
+
+/// An account manager of the demo district and their territory.
+#[derive(Clone, Copy)]
+struct Territory {
+    id: &'static str,
+    name: &'static str,
+    streets: [&'static str; 3],
+    /// Where the territory's stores are spread around (latitude, longitude).
+    centre: (f64, f64),
+}
+
+const MANAGERS: [Territory; 4] = [
+    Territory {
+        id: "am-li",
+        name: "李伟 Li Wei",
+        streets: ["延安路", "庆春路", "解放路"],
+        centre: (30.2590, 120.1640),
+    },
+    Territory {
+        id: "am-wang",
+        name: "王芳 Wang Fang",
+        streets: ["体育场路", "环城北路", "中山北路"],
+        centre: (30.2790, 120.1660),
+    },
+    Territory {
+        id: "am-zhang",
+        name: "张强 Zhang Qiang",
+        streets: ["文三路", "教工路", "学院路"],
+        centre: (30.2780, 120.1400),
+    },
+    Territory {
+        id: "am-chen",
+        name: "陈静 Chen Jing",
+        streets: ["秋涛路", "凯旋路", "景芳路"],
+        centre: (30.2680, 120.1900),
+    },
+];
+
+/// The demo district's users: four account managers, a market-team user, a supervisor.
+pub fn demo_users() -> Vec<User> {
+    let mut users: Vec<User> = MANAGERS
+        .iter()
+        .map(|t| User {
+            id: t.id.into(),
+            role: Role::AccountManager,
+            name: t.name.into(),
+        })
+        .collect();
+    users.push(User {
+        id: "mk-zhao".into(),
+        role: Role::MarketTeam,
+        name: "赵敏 Zhao Min".into(),
+    });
+    users.push(User {
+        id: "sup-liu".into(),
+        role: Role::Supervisor,
+        name: "刘洋 Liu Yang".into(),
+    });
+    users
+}
+
+/// What seeding did.
+#[derive(Debug)]
+pub enum Seeded {
+    /// The district was made now.
+    New(DemoDistrict),
+    /// The database had users already; nothing was added.
+    Existing { users: usize },
+}
+
+/// A freshly seeded demo district: its users with their enrollment codes.
+#[derive(Debug)]
+pub struct DemoDistrict {
+    pub users: Vec<(User, String)>,
+    pub csv: PathBuf,
+    pub import: ImportReport,
+    /// Time spent importing the file (stores, displays, push).
+    pub import_took: Duration,
+    /// Time spent in all, from writing the file to the last enrollment code.
+    pub took: Duration,
+}
+
+/// Seeds the demo district in `data_dir` unless the database has users (other than the
+/// server's own admin user).
+pub fn seed(data_dir: &Path, storage: &dyn SyncStorage) -> AppResult<Seeded> {
+    let existing = storage
+        .users()?
+        .into_iter()
+        .filter(|u| u.id != ADMIN_USER)
+        .count();
+    if existing > 0 {
+        return Ok(Seeded::Existing { users: existing });
+    }
+    let started = Instant::now();
+    let csv = data_dir.join(DEMO_CSV);
+    std::fs::write(&csv, demo_csv())
+        .map_err(|e| AppError::Internal(format!("cannot write `{}`: {e}", csv.display())))?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let users = demo_users();
+    for user in &users {
+        storage.add_user(user, now)?;
+    }
+    let admin = AdminDevice::open(data_dir, storage)?;
+    let import_started = Instant::now();
+    let file = std::fs::File::open(&csv)
+        .map_err(|e| AppError::Internal(format!("cannot read `{}`: {e}", csv.display())))?;
+    let import = import_stores(&admin, file)?;
+    let import_took = import_started.elapsed();
+    drop(admin);
+    if !import.bad.is_empty() {
+        return Err(AppError::Internal(format!(
+            "the generated demo file has bad rows:\n{import}"
+        )));
+    }
+    let mut with_codes = Vec::new();
+    for user in users {
+        let code = enrollment_code(storage, &user.id, now)?;
+        with_codes.push((user, code));
+    }
+    Ok(Seeded::New(DemoDistrict {
+        users: with_codes,
+        csv,
+        import,
+        import_took,
+        took: started.elapsed(),
+    }))
+}
+
+impl Seeded {
+    /// What to print once the server listens on `listen`.
+    pub fn instructions(&self, listen: SocketAddr) -> String {
+        let mut out = String::new();
+        match self {
+            Seeded::Existing { users } => {
+                let _ = writeln!(
+                    out,
+                    "demo: the database has {users} user(s) already, so the demo district \
+                     is not seeded again.\n      Make an enrollment code with \
+                     `fieldsync-server admin enroll-code am-li` (same --data-dir)."
+                );
+            }
+            Seeded::New(d) => {
+                let _ = writeln!(
+                    out,
+                    "demo: seeded a district of {} users and {} stores from `{}` in {:.1} s \
+                     (import, shelf displays and push: {:.1} s)",
+                    d.users.len(),
+                    d.import.imported,
+                    d.csv.display(),
+                    d.took.as_secs_f64(),
+                    d.import_took.as_secs_f64()
+                );
+                let _ = writeln!(
+                    out,
+                    "\nEnroll a phone or a test client: each code works once, for 7 days, \
+                     and the answer\ncarries the device's bearer token for `POST /v1/sync` \
+                     (see docs/protocol.md).\n"
+                );
+                for (user, code) in &d.users {
+                    let _ = writeln!(
+                        out,
+                        "  {} ({}, {})  code {code}\n    curl -s -X POST http://{listen}/v1/enroll \
+                         -H 'Content-Type: application/json' \\\n      -d '{{\"code\": \"{code}\", \
+                         \"device_name\": \"{} demo phone\"}}'",
+                        user.id, user.role, user.name, user.id
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "\nMore codes: `fieldsync-server admin enroll-code USER`. Report: \
+                     `fieldsync-server admin report`."
+                );
+            }
+        }
+        out
+    }
+}
+
+/// A small deterministic random source (SplitMix64), so the demo file never changes.
+struct Dice(u64);
+
+impl Dice {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A whole number in `0..n`.
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    /// A number in `0.0..1.0`.
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// One of `items` with the given weights.
+    fn weighted(&mut self, items: &[(&'static str, u64)]) -> &'static str {
+        let total: u64 = items.iter().map(|(_, w)| w).sum();
+        let mut roll = self.below(total);
+        for (item, weight) in items {
+            if roll < *weight {
+                return item;
+            }
+            roll -= weight;
+        }
+        items.last().map(|(item, _)| *item).unwrap_or_default()
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items
+            .get(self.below(items.len() as u64) as usize)
+            .copied()
+            .unwrap_or_default()
+    }
+}
+
+const SHOP_NAMES: [&str; 16] = [
+    "惠民",
+    "金叶",
+    "万家",
+    "顺发",
+    "佳佳",
+    "利民",
+    "鑫源",
+    "好邻居",
+    "新华",
+    "百姓",
+    "福满",
+    "永兴",
+    "联华",
+    "红梅",
+    "兴旺",
+    "阳光",
+];
+const SURNAMES: [&str; 12] = [
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "周", "吴", "徐", "孙",
+];
+const GIVEN: [&str; 12] = [
+    "建国", "秀英", "伟", "芳", "军", "丽", "强", "敏", "磊", "静", "海燕", "志明",
+];
+
+/// The demo store file: [`DEMO_STORES`] rows with the [`COLUMNS`] header, the first
+/// [`DEMO_STREET_STORES`] on the demo street (延安路, in `am-li`'s and `am-wang`'s
+/// territories), the rest spread evenly over the four account managers.
+pub fn demo_csv() -> String {
+    let mut dice = Dice(20_261_123);
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for n in 0..DEMO_STORES {
+        let on_demo_street = n < DEMO_STREET_STORES;
+        let manager = if on_demo_street {
+            usize::from(n >= DEMO_STREET_STORES * 2 / 3)
+        } else {
+            (n % MANAGERS.len() as u32) as usize
+        };
+        let Territory {
+            id: territory,
+            streets,
+            centre: (lat0, lng0),
+            ..
+        } = MANAGERS[manager % MANAGERS.len()];
+        let format = if on_demo_street {
+            dice.weighted(&[("B", 5), ("Y", 4), ("S", 2), ("F", 1)])
+        } else {
+            dice.weighted(&[
+                ("Z", 40),
+                ("B", 25),
+                ("Y", 12),
+                ("S", 8),
+                ("F", 7),
+                ("Q", 5),
+                ("N", 3),
+            ])
+        };
+        let size = if on_demo_street {
+            dice.weighted(&[("1", 1), ("2", 2)])
+        } else {
+            dice.weighted(&[("1", 10), ("2", 35), ("3", 55)])
+        };
+        let market = if on_demo_street {
+            "C"
+        } else {
+            dice.weighted(&[("C", 3), ("X", 1)])
+        };
+        let volume = 20 + dice.below(if format == "Z" { 160 } else { 560 });
+        let tier = match volume {
+            v if v >= 300 => "A",
+            v if v >= 120 => "B",
+            _ => "C",
+        };
+        let functional = if on_demo_street {
+            n % 3 == 0
+        } else {
+            dice.below(16) == 0 && format != "Z"
+        };
+        let rating = if functional {
+            dice.weighted(&[
+                ("excellent", 2),
+                ("good", 4),
+                ("qualified", 3),
+                ("unqualified", 1),
+            ])
+        } else {
+            ""
+        };
+        let house = if on_demo_street {
+            100 + 2 * u64::from(n)
+        } else {
+            1 + dice.below(400)
+        };
+        let (street, lat, lng) = if on_demo_street {
+            // One street running east, a store every 25 m or so.
+            ("延安路", 30.2585, 120.1625 + f64::from(n) * 0.00026)
+        } else {
+            let street = dice.pick(&streets);
+            let lat = lat0 + (dice.unit() - 0.5) * 0.03;
+            let lng = lng0 + (dice.unit() - 0.5) * 0.03;
+            (street, lat, lng)
+        };
+        let suffix = match format {
+            "Z" => "食杂店",
+            "B" => "便利店",
+            "S" => "超市",
+            "N" => "商场烟柜",
+            "Y" => "烟酒商行",
+            "F" => "棋牌休闲",
+            _ => "商店",
+        };
+        let demo_flag = if on_demo_street { "1" } else { "0" };
+        rows.push(vec![
+            format!("3301021{n:05}"),
+            format!("{}{suffix}·{street}{house}号", dice.pick(&SHOP_NAMES)),
+            format!("{}{}", dice.pick(&SURNAMES), dice.pick(&GIVEN)),
+            format!("13{}{:08}", 5 + dice.below(5), dice.below(100_000_000)),
+            format!("杭州市{street}{house}号"),
+            format!("{lat:.6}"),
+            format!("{lng:.6}"),
+            format.into(),
+            market.into(),
+            size.into(),
+            tier.into(),
+            volume.to_string(),
+            demo_flag.into(),
+            if functional { "1" } else { "0" }.into(),
+            rating.into(),
+            territory.into(),
+        ]);
+    }
+    let mut written = out.write_record(COLUMNS).is_ok();
+    for row in &rows {
+        written &= out.write_record(row).is_ok();
+    }
+    let bytes = out.into_inner().unwrap_or_default();
+    debug_assert!(written, "writing CSV to memory does not fail");
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_file_is_the_same_every_time_and_has_the_promised_mix() {
+        let csv = demo_csv();
+        assert_eq!(csv, demo_csv(), "deterministic");
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        let rows: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>().expect("csv");
+        assert_eq!(rows.len(), DEMO_STORES as usize);
+        let col = |name: &str| COLUMNS.iter().position(|c| *c == name).expect("column");
+        let count = |f: &dyn Fn(&csv::StringRecord) -> bool| rows.iter().filter(|r| f(r)).count();
+        assert_eq!(count(&|r| &r[col("demo_street")] == "1"), 30);
+        let z3 = count(&|r| &r[col("format")] == "Z" && &r[col("size")] == "3");
+        assert!(
+            (150..=300).contains(&z3),
+            "about a fifth are small grocery stores: {z3}"
+        );
+        let rated = count(&|r| !r[col("rating")].is_empty());
+        assert!(
+            (40..=120).contains(&rated),
+            "some functional terminals with ratings: {rated}"
+        );
+        for Territory { id: manager, .. } in MANAGERS {
+            let n = count(&|r| &r[col("territory")] == manager);
+            assert!((150..=300).contains(&n), "{manager} serves {n} stores");
+        }
+    }
+}
