@@ -20,12 +20,14 @@ mod geo;
 mod ids;
 mod inventory_count;
 mod local_store;
+mod outbox;
 pub mod protocol;
 mod replica;
 mod retail_store;
 mod rules;
 mod scorecard;
 mod shelf_display;
+mod sync_client;
 mod task;
 mod time;
 mod visit;
@@ -40,9 +42,8 @@ pub use error::{Error, Result};
 pub use geo::{DEFAULT_GEOFENCE_M, GeoPoint, GpsFix};
 pub use ids::{DeviceIdentity, DocId, DocKind};
 pub use inventory_count::{CountLine, ErrorRate, InventoryCount, NewCountLine, NewInventoryCount};
-pub use local_store::{
-    Clock, LocalStore, OutgoingDocument, PendingDocument, STORE_SCHEMA_VERSION, StoreOptions,
-};
+pub use local_store::{Clock, LocalStore, STORE_SCHEMA_VERSION, StoreOptions};
+pub use outbox::{OutgoingDocument, PendingDocument, Receipt};
 pub use replica::{IncomingChange, Replica};
 pub use retail_store::{
     MarketType, NewStore, STORE_FIELDS, Store, StoreClassification, StoreContact, StoreFormat,
@@ -58,6 +59,9 @@ pub use scorecard::{
 pub use shelf_display::{
     DisplayCheck, DisplayProduct, DisplayStandard, NewProductZone, ProductOnDisplay, ShelfDisplay,
     StandardCheck, Verdict,
+};
+pub use sync_client::{
+    SyncClient, SyncConfig, SyncFailure, SyncPhase, SyncProgress, SyncReport, backoff,
 };
 pub use task::{NewTask, Task, TaskDue, TaskOrigin, TaskState};
 pub use time::{FieldCalendar, Timestamp};

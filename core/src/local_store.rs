@@ -57,32 +57,6 @@ impl std::fmt::Debug for StoreOptions {
     }
 }
 
-/// A document with local edits the server has not confirmed.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PendingDocument {
-    pub id: DocId,
-    pub kind: DocKind,
-    /// Local commits made to it on this device.
-    pub local_edits: i64,
-    /// How many of those the server has confirmed holding.
-    pub confirmed_edits: i64,
-    pub first_edit_at: Timestamp,
-    /// The server's reason, when it refused this document's changes.
-    pub rejected: Option<String>,
-}
-
-/// A document's changes on their way to the server.
-#[derive(Clone, Debug, PartialEq)]
-pub struct OutgoingDocument {
-    pub id: DocId,
-    /// Encoded Automerge changes the server has not confirmed.
-    pub changes: Vec<Vec<u8>>,
-    /// The local edit count these changes cover (hand it back to `confirm_pushed`).
-    pub local_edits: i64,
-    /// The document's heads these changes lead to (hand them back to `confirm_pushed`).
-    pub heads: Vec<String>,
-}
-
 /// The device's local database of field documents.
 pub struct LocalStore {
     path: PathBuf,
@@ -104,7 +78,7 @@ pub(crate) struct Inner {
     pub(crate) conn: Connection,
     actor: ActorId,
     clock: Clock,
-    cache: DocCache,
+    pub(crate) cache: DocCache,
 }
 
 impl LocalStore {
@@ -145,7 +119,9 @@ impl LocalStore {
         conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;")
             .map_err(locked)?;
         migrate::migrate(&mut conn).map_err(relock)?;
-        let actor = load_or_make_actor(&conn).map_err(relock)?;
+        // A fresh actor for every opening: a device restored from an old backup, or reopened
+        // after a crash that lost an uncommitted change, must never reuse a sequence number.
+        let actor = ActorId::random();
         Ok(LocalStore {
             path,
             identity,
@@ -473,145 +449,6 @@ impl LocalStore {
 
     // ---- outbox and maintenance -----------------------------------------------------------
 
-    /// Up to `max_docs` documents with unconfirmed local edits (oldest first), each with the
-    /// changes the server has not confirmed and the edit count they cover. Rejected
-    /// documents are left out: they wait for the user, not the network.
-    pub fn outbox_batch(&self, max_docs: usize) -> Result<Vec<OutgoingDocument>> {
-        let mut inner = self.lock()?;
-        let rows: Vec<(String, String, i64, Vec<u8>)> = {
-            let mut stmt = inner.conn.prepare_cached(
-                "SELECT o.doc_id, d.kind, o.local_edits, o.server_heads FROM outbox o JOIN documents d ON d.id = o.doc_id
-                 WHERE o.local_edits > o.confirmed_edits AND o.rejected IS NULL
-                 ORDER BY o.first_edit_at, o.doc_id LIMIT ?1",
-            )?;
-            stmt.query_map([max_docs as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?
-        };
-        let mut out = Vec::with_capacity(rows.len());
-        for (id, kind, local_edits, server_heads) in rows {
-            let id = DocId::parse("id", &id)?;
-            let since: Vec<automerge::ChangeHash> = server_heads
-                .chunks_exact(32)
-                .filter_map(|c| automerge::ChangeHash::try_from(c).ok())
-                .collect();
-            let mut doc = inner.take_doc(&id, DocKind::parse(&kind)?)?;
-            let changes = doc
-                .am
-                .get_changes(&since)
-                .into_iter()
-                .map(|mut c| c.bytes().into_owned())
-                .collect();
-            let heads = doc.heads().iter().map(|h| h.to_string()).collect();
-            inner.cache.put(doc);
-            out.push(OutgoingDocument {
-                id,
-                changes,
-                local_edits,
-                heads,
-            });
-        }
-        Ok(out)
-    }
-
-    /// Records that the server durably holds a document's changes up to `local_edits` local
-    /// edits and `server_heads` (the [`OutgoingDocument::heads`] that were pushed); the
-    /// document leaves the outbox when no newer local edit waits.
-    pub fn confirm_pushed(
-        &self,
-        id: &DocId,
-        local_edits: i64,
-        server_heads: &[String],
-    ) -> Result<()> {
-        let heads = server_heads
-            .iter()
-            .map(|h| {
-                h.parse::<automerge::ChangeHash>()
-                    .map_err(|_| Error::invalid("heads", format!("`{h}` is not a change hash")))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let inner = self.lock()?;
-        inner.conn.execute(
-            "UPDATE outbox SET confirmed_edits = MAX(confirmed_edits, ?2), server_heads = ?3, rejected = NULL WHERE doc_id = ?1",
-            params![id.as_str(), local_edits, heads_blob(&heads)],
-        )?;
-        inner.conn.execute(
-            "DELETE FROM outbox WHERE doc_id = ?1 AND confirmed_edits >= local_edits",
-            [id.as_str()],
-        )?;
-        Ok(())
-    }
-
-    /// Marks a document's pending edits as refused by the server, with its reason; they stay
-    /// on the device and are shown to the user.
-    pub fn mark_rejected(&self, id: &DocId, reason: &str) -> Result<()> {
-        let inner = self.lock()?;
-        inner.conn.execute(
-            "UPDATE outbox SET rejected = ?2 WHERE doc_id = ?1",
-            params![id.as_str(), reason],
-        )?;
-        Ok(())
-    }
-
-    /// The feed cursor the server last gave this device.
-    pub fn sync_cursor(&self) -> Result<Option<String>> {
-        let inner = self.lock()?;
-        let value: Option<Vec<u8>> = inner
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = 'cursor'", [], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        Ok(value.map(|v| String::from_utf8_lossy(&v).into_owned()))
-    }
-
-    /// Stores the feed cursor, after the changes it covers were merged.
-    pub fn set_sync_cursor(&self, cursor: &str) -> Result<()> {
-        let inner = self.lock()?;
-        inner.conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('cursor', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [cursor.as_bytes()],
-        )?;
-        Ok(())
-    }
-
-    /// Documents with local edits the server has not confirmed, oldest first.
-    pub fn pending_documents(&self) -> Result<Vec<PendingDocument>> {
-        let inner = self.lock()?;
-        let mut stmt = inner.conn.prepare(
-            "SELECT o.doc_id, d.kind, o.local_edits, o.confirmed_edits, o.first_edit_at, o.rejected
-             FROM outbox o JOIN documents d ON d.id = o.doc_id
-             WHERE o.local_edits > o.confirmed_edits ORDER BY o.first_edit_at, o.doc_id",
-        )?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, Option<String>>(5)?,
-                ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        rows.into_iter()
-            .map(
-                |(id, kind, local_edits, confirmed_edits, first, rejected)| {
-                    Ok(PendingDocument {
-                        id: DocId::parse("id", &id)?,
-                        kind: DocKind::parse(&kind)?,
-                        local_edits,
-                        confirmed_edits,
-                        first_edit_at: Timestamp(first),
-                        rejected,
-                    })
-                },
-            )
-            .collect()
-    }
-
     /// Folds the incremental chunks of up to `max_docs` documents that have at least
     /// `min_chunks` of them into a fresh snapshot; returns how many were compacted. Run it
     /// when the app is idle: it is never done on the path of an edit. Documents that fail
@@ -671,6 +508,11 @@ impl LocalStore {
 }
 
 impl Inner {
+    /// Drops a document from the cache (it was deleted).
+    pub(crate) fn forget(&mut self, id: &DocId) {
+        self.cache.take(id);
+    }
+
     fn stored_kind(&self, id: &DocId) -> Result<DocKind> {
         let kind: Option<String> = self
             .conn
@@ -687,7 +529,7 @@ impl Inner {
     }
 
     /// Takes the document out of the cache (or loads it); the caller puts it back.
-    fn take_doc(&mut self, id: &DocId, kind: DocKind) -> Result<Doc> {
+    pub(crate) fn take_doc(&mut self, id: &DocId, kind: DocKind) -> Result<Doc> {
         if let Some(doc) = self.cache.take(id) {
             if doc.kind != kind {
                 let actual = doc.kind;
@@ -769,29 +611,12 @@ fn record_local_edit(tx: &Connection, id: &DocId, at: Timestamp) -> Result<()> {
     Ok(())
 }
 
-fn load_or_make_actor(conn: &Connection) -> Result<ActorId> {
-    let stored: Option<Vec<u8>> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'actor'", [], |r| {
-            r.get(0)
-        })
-        .optional()?;
-    if let Some(bytes) = stored {
-        return Ok(ActorId::from(bytes));
-    }
-    let actor = ActorId::random();
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES ('actor', ?1)",
-        [actor.to_bytes()],
-    )?;
-    Ok(actor)
-}
-
-fn heads_blob(heads: &[automerge::ChangeHash]) -> Vec<u8> {
+pub(crate) fn heads_blob(heads: &[automerge::ChangeHash]) -> Vec<u8> {
     heads.iter().flat_map(|h| h.0).collect()
 }
 
 /// A small cache of loaded documents, evicting the oldest inserted first.
-struct DocCache {
+pub(crate) struct DocCache {
     capacity: usize,
     docs: HashMap<DocId, Doc>,
     order: VecDeque<DocId>,
@@ -806,11 +631,11 @@ impl DocCache {
         }
     }
 
-    fn take(&mut self, id: &DocId) -> Option<Doc> {
+    pub(crate) fn take(&mut self, id: &DocId) -> Option<Doc> {
         self.docs.remove(id)
     }
 
-    fn put(&mut self, doc: Doc) {
+    pub(crate) fn put(&mut self, doc: Doc) {
         let id = doc.id.clone();
         if self.docs.insert(id.clone(), doc).is_none() {
             self.order.retain(|o| o != &id);

@@ -63,10 +63,10 @@ fn a_second_opener_of_the_same_file_is_refused_while_the_first_holds_it() -> Res
     assert!(matches!(err, Error::Locked { .. }), "{err:?}");
     drop(first);
     let (again, _) = device(&path, "am-li", at("2026-11-23T09:00:00+08:00"))?;
-    assert_eq!(
+    assert_ne!(
         again.actor_id()?,
         actor,
-        "the device keeps its actor across opens"
+        "every opening writes as a new actor, so a restored backup never reuses one"
     );
     Ok(())
 }
@@ -421,5 +421,29 @@ fn changes_of_one_document_offered_under_another_existing_id_are_refused() -> Re
     );
     assert_eq!(a.heads(&mine)?, heads);
     assert_eq!(a.visit(&mine)?.id, mine);
+    Ok(())
+}
+
+#[test]
+fn a_store_written_by_schema_1_opens_migrated_with_its_documents() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("a.db");
+    let (db, _) = device(&path, "am-li", at("2026-11-23T09:00:00+08:00"))?;
+    let store = db.create_store(sample_store("am-li", 1))?;
+    let visit = db.create_visit(new_visit(&store))?;
+    drop(db);
+    {
+        // Turn the file back into what schema 1 wrote.
+        let conn = rusqlite::Connection::open(&path)?;
+        conn.execute_batch("ALTER TABLE outbox DROP COLUMN uploading; DROP TABLE leaving; PRAGMA user_version = 1;")?;
+    }
+    let (db, _) = device(&path, "am-li", at("2026-11-23T09:00:00+08:00"))?;
+    assert_eq!(db.visit(&visit)?.store_id, store);
+    assert_eq!(db.receipt(&visit)?, fieldsync_core::Receipt::SavedOnPhone);
+    assert_eq!(db.pending_documents()?.len(), 2);
+    drop(db);
+    let version: i64 =
+        rusqlite::Connection::open(&path)?.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    assert_eq!(version, fieldsync_core::STORE_SCHEMA_VERSION);
     Ok(())
 }

@@ -66,6 +66,10 @@ pub fn app(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn(count_requests))
         .layer(TraceLayer::new_for_http())
+        // A panic in a handler is a bug; it becomes a logged 500, not a dropped connection.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
         .with_state(state)
 }
 
@@ -158,4 +162,15 @@ pub async fn serve(
         upkeep.abort();
     }
     served
+}
+
+fn panic_response(cause: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let cause = cause
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| cause.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic");
+    axum::response::IntoResponse::into_response(error::AppError::Internal(format!(
+        "handler panicked: {cause}"
+    )))
 }

@@ -70,10 +70,18 @@ impl SqliteStorage {
     }
 
     fn with_writer<T>(&self, f: impl FnOnce(&mut WriterState) -> AppResult<T>) -> AppResult<T> {
-        let mut guard = self
-            .writer
-            .lock()
-            .map_err(|_| AppError::internal("writer lock poisoned"))?;
+        // A panic while writing rolled its SQLite transaction back (dropped), and replicas
+        // are cached only after a commit, so the state behind a poisoned lock is sound:
+        // recover it rather than refuse every write until a restart.
+        let mut guard = match self.writer.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => {
+                self.writer.clear_poison();
+                let mut guard = poisoned.into_inner();
+                guard.cache = ReplicaCache::default();
+                guard
+            }
+        };
         f(&mut guard)
     }
 

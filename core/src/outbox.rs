@@ -1,0 +1,312 @@
+//! The outbox and the sync bookkeeping of a device: what the server has not confirmed,
+//! what it refused, the feed cursor, receipts, and documents leaving the device's scope.
+//!
+//! The sync client drives these; apps read [`LocalStore::receipt`] and
+//! [`LocalStore::pending_documents`] to show the user where each record stands.
+
+use rusqlite::{OptionalExtension, params};
+
+use crate::error::{Error, Result};
+use crate::ids::{DocId, DocKind};
+use crate::local_store::{LocalStore, heads_blob};
+use crate::time::Timestamp;
+
+/// A document with local edits the server has not confirmed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PendingDocument {
+    pub id: DocId,
+    pub kind: DocKind,
+    /// Local commits made to it on this device.
+    pub local_edits: i64,
+    /// How many of those the server has confirmed holding.
+    pub confirmed_edits: i64,
+    pub first_edit_at: Timestamp,
+    /// The server's reason, when it refused this document's changes.
+    pub rejected: Option<String>,
+}
+
+/// A document's changes on their way to the server.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutgoingDocument {
+    pub id: DocId,
+    /// Encoded Automerge changes the server has not confirmed.
+    pub changes: Vec<Vec<u8>>,
+    /// The local edit count these changes cover (hand it back to `confirm_pushed`).
+    pub local_edits: i64,
+    /// The document's heads these changes lead to (hand them back to `confirm_pushed`).
+    pub heads: Vec<String>,
+}
+
+/// Where a document stands, as an app shows it next to a record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Receipt {
+    /// Saved on this phone; the server has not confirmed it yet.
+    SavedOnPhone,
+    /// On its way: a sync is sending it now.
+    Uploading,
+    /// The server durably holds every local edit.
+    OnServer,
+    /// The server refused it; the edits stay on the phone. The reason names the rule.
+    Rejected(String),
+}
+
+impl LocalStore {
+    /// Up to `max_docs` documents with unconfirmed local edits (oldest first), each with the
+    /// changes the server has not confirmed and the edit count they cover. Rejected
+    /// documents are left out: they wait for the user, not the network.
+    pub fn outbox_batch(&self, max_docs: usize) -> Result<Vec<OutgoingDocument>> {
+        let mut inner = self.lock()?;
+        let rows: Vec<(String, String, i64, Vec<u8>)> = {
+            let mut stmt = inner.conn.prepare_cached(
+                "SELECT o.doc_id, d.kind, o.local_edits, o.server_heads FROM outbox o JOIN documents d ON d.id = o.doc_id
+                 WHERE o.local_edits > o.confirmed_edits AND o.rejected IS NULL
+                 ORDER BY o.first_edit_at, o.doc_id LIMIT ?1",
+            )?;
+            stmt.query_map([max_docs as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, kind, local_edits, server_heads) in rows {
+            let id = DocId::parse("id", &id)?;
+            let since: Vec<automerge::ChangeHash> = server_heads
+                .chunks_exact(32)
+                .filter_map(|c| automerge::ChangeHash::try_from(c).ok())
+                .collect();
+            let mut doc = inner.take_doc(&id, DocKind::parse(&kind)?)?;
+            let changes = doc
+                .am
+                .get_changes(&since)
+                .into_iter()
+                .map(|mut c| c.bytes().into_owned())
+                .collect();
+            let heads = doc.heads().iter().map(|h| h.to_string()).collect();
+            inner.cache.put(doc);
+            out.push(OutgoingDocument {
+                id,
+                changes,
+                local_edits,
+                heads,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Records that the server durably holds a document's changes up to `local_edits` local
+    /// edits and `server_heads` (the [`OutgoingDocument::heads`] that were pushed); the
+    /// document leaves the outbox when no newer local edit waits.
+    pub fn confirm_pushed(
+        &self,
+        id: &DocId,
+        local_edits: i64,
+        server_heads: &[String],
+    ) -> Result<()> {
+        let heads = server_heads
+            .iter()
+            .map(|h| {
+                h.parse::<automerge::ChangeHash>()
+                    .map_err(|_| Error::invalid("heads", format!("`{h}` is not a change hash")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let inner = self.lock()?;
+        inner.conn.execute(
+            "UPDATE outbox SET confirmed_edits = MAX(confirmed_edits, ?2), server_heads = ?3, rejected = NULL, uploading = 0
+             WHERE doc_id = ?1",
+            params![id.as_str(), local_edits, heads_blob(&heads)],
+        )?;
+        inner.conn.execute(
+            "DELETE FROM outbox WHERE doc_id = ?1 AND confirmed_edits >= local_edits",
+            [id.as_str()],
+        )?;
+        Ok(())
+    }
+
+    /// Marks a document's pending edits as refused by the server, with its reason; they stay
+    /// on the device and are shown to the user.
+    pub fn mark_rejected(&self, id: &DocId, reason: &str) -> Result<()> {
+        let inner = self.lock()?;
+        inner.conn.execute(
+            "UPDATE outbox SET rejected = ?2, uploading = 0 WHERE doc_id = ?1",
+            params![id.as_str(), reason],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets the feed cursor: the next sync receives the whole scope again (after the
+    /// server said the cursor is ahead of it, say after a server restore).
+    pub fn reset_sync_cursor(&self) -> Result<()> {
+        let inner = self.lock()?;
+        inner
+            .conn
+            .execute("DELETE FROM meta WHERE key = 'cursor'", [])?;
+        Ok(())
+    }
+
+    /// The feed cursor the server last gave this device.
+    pub fn sync_cursor(&self) -> Result<Option<String>> {
+        let inner = self.lock()?;
+        let value: Option<Vec<u8>> = inner
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'cursor'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(value.map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Stores the feed cursor, after the changes it covers were merged.
+    pub fn set_sync_cursor(&self, cursor: &str) -> Result<()> {
+        let inner = self.lock()?;
+        inner.conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('cursor', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [cursor.as_bytes()],
+        )?;
+        Ok(())
+    }
+
+    /// Documents with local edits the server has not confirmed, oldest first.
+    pub fn pending_documents(&self) -> Result<Vec<PendingDocument>> {
+        let inner = self.lock()?;
+        let mut stmt = inner.conn.prepare(
+            "SELECT o.doc_id, d.kind, o.local_edits, o.confirmed_edits, o.first_edit_at, o.rejected
+             FROM outbox o JOIN documents d ON d.id = o.doc_id
+             WHERE o.local_edits > o.confirmed_edits ORDER BY o.first_edit_at, o.doc_id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(
+                |(id, kind, local_edits, confirmed_edits, first, rejected)| {
+                    Ok(PendingDocument {
+                        id: DocId::parse("id", &id)?,
+                        kind: DocKind::parse(&kind)?,
+                        local_edits,
+                        confirmed_edits,
+                        first_edit_at: Timestamp(first),
+                        rejected,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// Where a document stands (see [`Receipt`]).
+    pub fn receipt(&self, id: &DocId) -> Result<Receipt> {
+        let inner = self.lock()?;
+        let row: Option<(i64, i64, i64, Option<String>)> = inner
+            .conn
+            .prepare_cached("SELECT local_edits, confirmed_edits, uploading, rejected FROM outbox WHERE doc_id = ?1")?
+            .query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .optional()?;
+        let exists: bool = inner
+            .conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM documents WHERE id = ?1)")?
+            .query_row([id.as_str()], |r| r.get(0))?;
+        if !exists {
+            return Err(Error::UnknownDocument { id: id.to_string() });
+        }
+        Ok(match row {
+            None => Receipt::OnServer,
+            Some((local, confirmed, _, _)) if confirmed >= local => Receipt::OnServer,
+            Some((_, _, _, Some(reason))) => Receipt::Rejected(reason),
+            Some((_, _, uploading, None)) if uploading != 0 => Receipt::Uploading,
+            Some(_) => Receipt::SavedOnPhone,
+        })
+    }
+
+    /// Marks documents as being sent (`true`) or no longer in flight (`false`).
+    pub fn mark_uploading(&self, ids: &[DocId], uploading: bool) -> Result<()> {
+        let mut inner = self.lock()?;
+        let tx = inner.conn.savepoint()?;
+        {
+            let mut stmt =
+                tx.prepare_cached("UPDATE outbox SET uploading = ?2 WHERE doc_id = ?1")?;
+            for id in ids {
+                stmt.execute(params![id.as_str(), uploading])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Documents the server refused, with the reason, so an app can list them.
+    pub fn rejected_documents(&self) -> Result<Vec<(DocId, String)>> {
+        let inner = self.lock()?;
+        let mut stmt = inner.conn.prepare_cached(
+            "SELECT doc_id, rejected FROM outbox WHERE rejected IS NOT NULL ORDER BY doc_id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|(id, why)| Ok((DocId::parse("id", &id)?, why)))
+            .collect()
+    }
+
+    /// Takes a refused document back into the queue (after the user fixed it, or when a
+    /// rule changed): its next sync sends it again.
+    pub fn retry_rejected(&self, id: &DocId) -> Result<()> {
+        let inner = self.lock()?;
+        inner.conn.execute(
+            "UPDATE outbox SET rejected = NULL WHERE doc_id = ?1",
+            [id.as_str()],
+        )?;
+        Ok(())
+    }
+
+    /// Notes that documents left this device's scope; each is dropped as soon as none of
+    /// its local edits waits for the server (at once, for most). Returns how many were
+    /// dropped now.
+    pub fn documents_left_scope(&self, ids: &[DocId]) -> Result<usize> {
+        {
+            let mut inner = self.lock()?;
+            let tx = inner.conn.savepoint()?;
+            {
+                let mut stmt =
+                    tx.prepare_cached("INSERT OR IGNORE INTO leaving (doc_id) VALUES (?1)")?;
+                for id in ids {
+                    stmt.execute([id.as_str()])?;
+                }
+            }
+            tx.commit()?;
+        }
+        self.drop_left_documents()
+    }
+
+    /// Drops documents that left the scope and have nothing pending. A document whose edits
+    /// were refused stays: the user must see them.
+    pub fn drop_left_documents(&self) -> Result<usize> {
+        let mut inner = self.lock()?;
+        let ids: Vec<String> = {
+            let mut stmt = inner.conn.prepare_cached(
+                "SELECT l.doc_id FROM leaving l LEFT JOIN outbox o ON o.doc_id = l.doc_id
+                 WHERE o.doc_id IS NULL OR o.confirmed_edits >= o.local_edits",
+            )?;
+            stmt.query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        let tx = inner.conn.savepoint()?;
+        for id in &ids {
+            tx.execute("DELETE FROM documents WHERE id = ?1", [id])?;
+            tx.execute("DELETE FROM leaving WHERE doc_id = ?1", [id])?;
+        }
+        tx.commit()?;
+        for id in &ids {
+            if let Ok(id) = DocId::parse("id", id) {
+                inner.forget(&id);
+            }
+        }
+        Ok(ids.len())
+    }
+}

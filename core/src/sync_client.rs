@@ -1,0 +1,471 @@
+//! The sync client: one call, [`SyncClient::sync`], pushes what the server has not
+//! confirmed and pulls what changed in the device's scope, in as few round trips as the
+//! protocol allows (one, for a day's work), in bounded batches that resume after an
+//! interruption without redoing what was confirmed.
+//!
+//! Nothing counts as on the server until a response says it is stored. Transient failures
+//! (no network, a server that is down or overloaded, a response cut short) are retried with
+//! exponential backoff and jitter; the state lives in the local store, so a later call (or
+//! the app's scheduler) always picks up whatever is pending. A document the server refuses
+//! is marked rejected with its reason and stays on the phone; the others go on.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_bytes::ByteBuf;
+
+use crate::error::{Error, Result};
+use crate::ids::DocId;
+use crate::local_store::LocalStore;
+use crate::outbox::OutgoingDocument;
+use crate::protocol::{self, DocChanges, ErrorBody, PROTOCOL_VERSION, SyncRequest, SyncResponse};
+
+/// How a device reaches its server.
+#[derive(Clone, Debug)]
+pub struct SyncConfig {
+    /// `https://sync.example.org` (plain `http://` is for loopback tests).
+    pub server_url: String,
+    /// The device token from enrollment.
+    pub token: String,
+    /// Most changes in one push (the server's default limit is 20,000).
+    pub max_changes_per_push: usize,
+    /// Most bytes of changes the device wants in one response.
+    pub max_response_bytes: u64,
+    /// Attempts per round trip before a transient failure is given up for this call.
+    pub max_attempts: u32,
+    /// First backoff; it doubles per attempt, up to `max_backoff`, with full jitter.
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Time allowed for one round trip.
+    pub request_timeout: Duration,
+}
+
+impl SyncConfig {
+    pub fn new(server_url: impl Into<String>, token: impl Into<String>) -> Self {
+        SyncConfig {
+            server_url: server_url.into(),
+            token: token.into(),
+            max_changes_per_push: 5_000,
+            max_response_bytes: 4 * 1024 * 1024,
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Where a sync stands, for a progress bar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncPhase {
+    /// Sending the device's changes (and receiving what the same round trip brings back).
+    Pushing,
+    /// Receiving the rest of a catch-up.
+    Pulling,
+    Done,
+}
+
+/// A progress event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyncProgress {
+    pub phase: SyncPhase,
+    /// Documents pushed so far, of those pending when the sync started.
+    pub docs_pushed: usize,
+    pub docs_to_push: usize,
+    /// Documents received so far.
+    pub docs_pulled: usize,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+}
+
+/// What one [`SyncClient::sync`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    pub round_trips: u32,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub docs_pushed: usize,
+    pub docs_pulled: usize,
+    pub docs_removed: usize,
+    /// Documents the server refused in this sync: id, rule, message.
+    pub rejected: Vec<(DocId, String, String)>,
+    /// Failed attempts that were retried.
+    pub retries: u32,
+}
+
+/// Why a sync did not finish.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SyncFailure {
+    /// The server could not be reached (no network, DNS, refused connection).
+    #[error("offline: {0}")]
+    Offline(String),
+    /// The server answered 5xx, timed out, or cut a response short.
+    #[error("server unavailable: {0}")]
+    ServerUnavailable(String),
+    /// The token is unknown or the device was revoked: enroll again.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// The server refused the request as malformed: a bug on one side, not retried.
+    #[error("refused by the server: {0}")]
+    Refused(String),
+    /// The local store failed.
+    #[error("local store: {0}")]
+    Local(String),
+}
+
+impl SyncFailure {
+    /// Whether waiting and trying again may help.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            SyncFailure::Offline(_) | SyncFailure::ServerUnavailable(_)
+        )
+    }
+}
+
+impl From<Error> for SyncFailure {
+    fn from(e: Error) -> Self {
+        SyncFailure::Local(e.to_string())
+    }
+}
+
+/// One device's connection to its sync server.
+#[derive(Clone, Debug)]
+pub struct SyncClient {
+    http: reqwest::Client,
+    config: SyncConfig,
+    store: Arc<LocalStore>,
+}
+
+/// Upper bound of round trips in one call, so no loop runs forever.
+const MAX_ROUNDS: u32 = 100_000;
+
+impl SyncClient {
+    /// A client for `store`. HTTPS verifies the server against the Mozilla roots bundled in
+    /// the library (webpki-roots), with rustls and ring: no platform verifier to initialise,
+    /// nothing for the NDK to cross-compile but ring's C (see `docs/android.md`).
+    pub fn new(config: SyncConfig, store: Arc<LocalStore>) -> Result<SyncClient> {
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::invalid("tls", e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .timeout(config.request_timeout)
+            .connect_timeout(Duration::from_secs(20))
+            .build()
+            .map_err(|e| {
+                Error::invalid("server_url", format!("cannot build an HTTP client: {e}"))
+            })?;
+        if !(config.server_url.starts_with("https://") || config.server_url.starts_with("http://"))
+        {
+            return Err(Error::invalid(
+                "server_url",
+                format!("`{}` is not an http(s) URL", config.server_url),
+            ));
+        }
+        Ok(SyncClient {
+            http,
+            config,
+            store,
+        })
+    }
+
+    pub fn store(&self) -> &Arc<LocalStore> {
+        &self.store
+    }
+
+    /// Pushes everything pending and pulls everything new, retrying transient failures.
+    pub async fn sync(
+        &self,
+        progress: &(dyn Fn(SyncProgress) + Send + Sync),
+    ) -> Result<SyncReport, SyncFailure> {
+        let mut report = SyncReport::default();
+        let docs_to_push = self
+            .blocking(|s| {
+                Ok(s.pending_documents()?
+                    .iter()
+                    .filter(|p| p.rejected.is_none())
+                    .count())
+            })
+            .await?;
+        let mut pushed_total = 0usize;
+        let mut pulled_total = 0usize;
+        let mut phase = SyncPhase::Pushing;
+        let mut push_limit = self.config.max_changes_per_push.max(1);
+        for _ in 0..MAX_ROUNDS {
+            let batch = self.next_batch(push_limit).await?;
+            let ids: Vec<DocId> = batch.iter().map(|d| d.id.clone()).collect();
+            if batch.is_empty() && phase == SyncPhase::Pushing {
+                phase = SyncPhase::Pulling;
+            }
+            self.blocking({
+                let ids = ids.clone();
+                move |s| s.mark_uploading(&ids, true)
+            })
+            .await?;
+            let outcome = self.round_trip_with_retries(&batch, &mut report).await;
+            self.blocking({
+                let ids = ids.clone();
+                move |s| s.mark_uploading(&ids, false)
+            })
+            .await?;
+            match outcome? {
+                Outcome::Stored(response) => {
+                    let more = response.more;
+                    let (pulled, removed) = self.apply(&batch, response).await?;
+                    pushed_total += batch.len();
+                    pulled_total += pulled;
+                    report.docs_pushed += batch.len();
+                    report.docs_pulled += pulled;
+                    report.docs_removed += removed;
+                    progress(SyncProgress {
+                        phase,
+                        docs_pushed: pushed_total,
+                        docs_to_push,
+                        docs_pulled: pulled_total,
+                        bytes_sent: report.bytes_sent,
+                        bytes_received: report.bytes_received,
+                    });
+                    let pending = self.next_batch(1).await?;
+                    if pending.is_empty() && !more {
+                        break;
+                    }
+                }
+                Outcome::Rejected(rejected) => {
+                    for r in rejected {
+                        let id = DocId::parse("doc", &r.doc).map_err(SyncFailure::from)?;
+                        let reason = format!("{}: {}", r.rule, r.message);
+                        self.blocking({
+                            let id = id.clone();
+                            move |s| s.mark_rejected(&id, &reason)
+                        })
+                        .await?;
+                        report.rejected.push((id, r.rule, r.message));
+                    }
+                }
+                Outcome::CursorAhead => {
+                    self.blocking(|s| s.reset_sync_cursor()).await?;
+                }
+                Outcome::TooLarge(message) => {
+                    if push_limit == 1 {
+                        return Err(SyncFailure::Refused(message));
+                    }
+                    push_limit = (push_limit / 2).max(1);
+                }
+            }
+        }
+        progress(SyncProgress {
+            phase: SyncPhase::Done,
+            docs_pushed: pushed_total,
+            docs_to_push,
+            docs_pulled: pulled_total,
+            bytes_sent: report.bytes_sent,
+            bytes_received: report.bytes_received,
+        });
+        Ok(report)
+    }
+
+    /// Pending documents whose changes fit in `limit` changes (at least one document).
+    async fn next_batch(&self, limit: usize) -> Result<Vec<OutgoingDocument>, SyncFailure> {
+        self.blocking(move |s| {
+            let mut batch = Vec::new();
+            let mut changes = 0;
+            for doc in s.outbox_batch(500)? {
+                if !batch.is_empty() && changes + doc.changes.len() > limit {
+                    break;
+                }
+                changes += doc.changes.len();
+                batch.push(doc);
+            }
+            Ok(batch)
+        })
+        .await
+    }
+
+    async fn round_trip_with_retries(
+        &self,
+        batch: &[OutgoingDocument],
+        report: &mut SyncReport,
+    ) -> Result<Outcome, SyncFailure> {
+        let cursor = self.blocking(|s| s.sync_cursor()).await?;
+        let request = SyncRequest {
+            protocol: PROTOCOL_VERSION,
+            cursor,
+            push: batch
+                .iter()
+                .map(|d| DocChanges {
+                    doc: d.id.to_string(),
+                    changes: d.changes.iter().cloned().map(ByteBuf::from).collect(),
+                })
+                .collect(),
+            max_response_bytes: Some(self.config.max_response_bytes),
+        };
+        let body = protocol::encode(&request);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            report.round_trips += 1;
+            report.bytes_sent += body.len() as u64;
+            match self.round_trip(body.clone(), report).await {
+                Ok(outcome) => return Ok(outcome),
+                Err(failure) if failure.is_transient() && attempt < self.config.max_attempts => {
+                    report.retries += 1;
+                    tokio::time::sleep(backoff(&self.config, attempt)).await;
+                }
+                Err(failure) => return Err(failure),
+            }
+        }
+    }
+
+    async fn round_trip(
+        &self,
+        body: Vec<u8>,
+        report: &mut SyncReport,
+    ) -> Result<Outcome, SyncFailure> {
+        let url = format!("{}/v1/sync", self.config.server_url.trim_end_matches('/'));
+        let response = self
+            .http
+            .post(url)
+            .bearer_auth(&self.config.token)
+            .header(reqwest::header::CONTENT_TYPE, protocol::CONTENT_TYPE)
+            .body(body)
+            .send()
+            .await
+            .map_err(classify)?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(classify)?;
+        report.bytes_received += bytes.len() as u64;
+        if status.is_success() {
+            let decoded: SyncResponse = protocol::decode("sync response", &bytes).map_err(|e| {
+                SyncFailure::ServerUnavailable(format!(
+                    "the response was cut short or garbled: {e}"
+                ))
+            })?;
+            return Ok(Outcome::Stored(decoded));
+        }
+        let error: ErrorBody = serde_json::from_slice(&bytes).unwrap_or_else(|_| ErrorBody {
+            error: status.as_str().to_owned(),
+            message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+            rejected: Vec::new(),
+        });
+        match status.as_u16() {
+            401 => Err(SyncFailure::Unauthorized(error.message)),
+            403 if error.error == "write_rule" && !error.rejected.is_empty() => {
+                Ok(Outcome::Rejected(error.rejected))
+            }
+            409 => Ok(Outcome::CursorAhead),
+            413 => Ok(Outcome::TooLarge(error.message)),
+            429 | 500..=599 => Err(SyncFailure::ServerUnavailable(format!(
+                "{status}: {}",
+                error.message
+            ))),
+            _ => Err(SyncFailure::Refused(format!("{status}: {}", error.message))),
+        }
+    }
+
+    /// Confirms the pushed documents, merges the feed, drops what left the scope, and only
+    /// then stores the cursor (a crash in between repeats the feed, which merges twice
+    /// harmlessly, rather than skipping it).
+    async fn apply(
+        &self,
+        batch: &[OutgoingDocument],
+        response: SyncResponse,
+    ) -> Result<(usize, usize), SyncFailure> {
+        let confirmed: Vec<(DocId, i64, Vec<String>)> = batch
+            .iter()
+            .map(|d| (d.id.clone(), d.local_edits, d.heads.clone()))
+            .collect();
+        self.blocking(move |s| {
+            for (id, edits, heads) in &confirmed {
+                s.confirm_pushed(id, *edits, heads)?;
+            }
+            let mut pulled = 0;
+            for doc in &response.changes {
+                let id = DocId::parse("doc", &doc.doc)?;
+                let changes: Vec<Vec<u8>> = doc.changes.iter().map(|c| c.to_vec()).collect();
+                s.merge_changes(&id, &changes)?;
+                pulled += 1;
+            }
+            let removed = response
+                .removed
+                .iter()
+                .map(|r| DocId::parse("removed", r))
+                .collect::<Result<Vec<_>>>()?;
+            s.documents_left_scope(&removed)?;
+            s.set_sync_cursor(&response.cursor)?;
+            Ok((pulled, removed.len()))
+        })
+        .await
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&LocalStore) -> Result<T> + Send + 'static,
+    ) -> Result<T, SyncFailure> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || work(&store))
+            .await
+            .map_err(|e| SyncFailure::Local(e.to_string()))?
+            .map_err(SyncFailure::from)
+    }
+}
+
+enum Outcome {
+    Stored(SyncResponse),
+    Rejected(Vec<protocol::Rejection>),
+    CursorAhead,
+    TooLarge(String),
+}
+
+fn classify(e: reqwest::Error) -> SyncFailure {
+    if e.is_connect() {
+        SyncFailure::Offline(e.to_string())
+    } else {
+        // Timeouts, resets and bodies cut short: the server may or may not have stored the
+        // push; retrying is safe because pushes are idempotent.
+        SyncFailure::ServerUnavailable(e.to_string())
+    }
+}
+
+/// Exponential backoff with full jitter: a random wait up to `initial · 2^(attempt-1)`,
+/// capped at `max_backoff`.
+pub fn backoff(config: &SyncConfig, attempt: u32) -> Duration {
+    let exp = config
+        .initial_backoff
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
+    let cap = exp.min(config.max_backoff);
+    let millis = cap.as_millis().min(u128::from(u64::MAX)) as u64;
+    Duration::from_millis(rand::random_range(0..=millis))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_stays_under_its_cap() {
+        let mut config = SyncConfig::new("http://127.0.0.1:1", "t");
+        config.initial_backoff = Duration::from_millis(100);
+        config.max_backoff = Duration::from_secs(2);
+        for attempt in 1..40 {
+            let wait = backoff(&config, attempt);
+            let bound = Duration::from_millis(100 * (1u64 << (attempt - 1).min(20)))
+                .min(config.max_backoff);
+            assert!(wait <= bound, "attempt {attempt}: {wait:?} > {bound:?}");
+        }
+    }
+
+    #[test]
+    fn only_network_and_server_failures_are_retried() {
+        assert!(SyncFailure::Offline("x".into()).is_transient());
+        assert!(SyncFailure::ServerUnavailable("x".into()).is_transient());
+        assert!(!SyncFailure::Unauthorized("x".into()).is_transient());
+        assert!(!SyncFailure::Refused("x".into()).is_transient());
+    }
+}
