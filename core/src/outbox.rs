@@ -109,16 +109,16 @@ impl LocalStore {
                     .map_err(|_| Error::invalid("heads", format!("`{h}` is not a change hash")))
             })
             .collect::<Result<Vec<_>>>()?;
-        let inner = self.lock()?;
-        inner.conn.execute(
+        let mut inner = self.lock()?;
+        let tx = inner.conn.savepoint()?;
+        tx.prepare_cached(
             "UPDATE outbox SET confirmed_edits = MAX(confirmed_edits, ?2), server_heads = ?3, rejected = NULL, uploading = 0
              WHERE doc_id = ?1",
-            params![id.as_str(), local_edits, heads_blob(&heads)],
-        )?;
-        inner.conn.execute(
-            "DELETE FROM outbox WHERE doc_id = ?1 AND confirmed_edits >= local_edits",
-            [id.as_str()],
-        )?;
+        )?
+        .execute(params![id.as_str(), local_edits, heads_blob(&heads)])?;
+        tx.prepare_cached("DELETE FROM outbox WHERE doc_id = ?1 AND confirmed_edits >= local_edits")?
+            .execute([id.as_str()])?;
+        tx.commit()?;
         Ok(())
     }
 

@@ -381,7 +381,8 @@ impl SyncClient {
             .iter()
             .map(|d| (d.id.clone(), d.local_edits, d.heads.clone()))
             .collect();
-        self.blocking(move |s| {
+        // One transaction: one wait for the disk per response, not one per document.
+        self.blocking(move |store| store.in_one_transaction(|s| {
             for (id, edits, heads) in &confirmed {
                 s.confirm_pushed(id, *edits, heads)?;
             }
@@ -400,7 +401,7 @@ impl SyncClient {
             s.documents_left_scope(&removed)?;
             s.set_sync_cursor(&response.cursor)?;
             Ok((pulled, removed.len()))
-        })
+        }))
         .await
     }
 

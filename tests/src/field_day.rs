@@ -123,7 +123,7 @@ fn display_check(n: usize) -> DisplayCheck {
             .enumerate()
             .map(|(k, s)| StandardCheck {
                 standard: *s,
-                verdict: if (n + k) % 11 == 0 {
+                verdict: if (n + k).is_multiple_of(11) {
                     Verdict::Fail
                 } else {
                     Verdict::Pass
@@ -136,7 +136,7 @@ fn display_check(n: usize) -> DisplayCheck {
             .map(|p| ProductOnDisplay {
                 sku: format!("sku-{p:03}"),
                 name: format!("Product {p}"),
-                price_tag: (n + p) % 5 != 0,
+                price_tag: !(n + p).is_multiple_of(5),
             })
             .collect(),
         ..DisplayCheck::default()

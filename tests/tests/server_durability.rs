@@ -137,11 +137,12 @@ async fn honest_phone(phone: Phone, stores: Vec<DocId>, seed: u64, shared: Arc<S
             return;
         }
         let draining = shared.stop_editing.load(Ordering::SeqCst);
-        if !draining && visits.len() < MAX_VISITS_PER_PHONE {
-            if let Err(e) = edit(&phone, &stores, &mut visits, &mut rng, round).await {
-                shared.error(format!("{}: edit failed: {e}", phone.user));
-                return;
-            }
+        if !draining
+            && visits.len() < MAX_VISITS_PER_PHONE
+            && let Err(e) = edit(&phone, &stores, &mut visits, &mut rng, round).await
+        {
+            shared.error(format!("{}: edit failed: {e}", phone.user));
+            return;
         }
         match phone.sync_once().await {
             Ok(synced) => {

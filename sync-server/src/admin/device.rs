@@ -152,10 +152,13 @@ impl<'a> AdminDevice<'a> {
             let now = chrono::Utc::now().timestamp_millis();
             match self.storage.push(&self.device, docs, now)? {
                 Ok(_) => {
-                    for d in &batch {
-                        self.local.confirm_pushed(&d.id, d.local_edits, &d.heads)?;
-                        pushed += 1;
-                    }
+                    self.local.in_one_transaction(|local| {
+                        for d in &batch {
+                            local.confirm_pushed(&d.id, d.local_edits, &d.heads)?;
+                        }
+                        Ok(())
+                    })?;
+                    pushed += batch.len();
                 }
                 Err(rejected) => return Err(AppError::Rejected(rejected)),
             }

@@ -153,9 +153,18 @@ struct Staged {
 }
 
 impl ReplicaCache {
+    /// The replica of `doc` as the database holds it now. A cached copy is used only if
+    /// its heads are the stored heads: another process (the admin tools) may have written.
     fn get(&self, conn: &Connection, doc: &str) -> AppResult<Replica> {
-        if let Some(r) = self.replicas.get(doc) {
-            return Ok(r.clone());
+        if let Some(cached) = self.replicas.get(doc) {
+            let stored: Option<String> = conn
+                .prepare_cached("SELECT heads FROM docs WHERE id = ?1")?
+                .query_row([doc], |r| r.get(0))
+                .optional()?;
+            let mut replica = cached.clone();
+            if stored.as_deref() == Some(replica.heads().join(",").as_str()) {
+                return Ok(replica);
+            }
         }
         let id = DocId::parse("doc", doc)?;
         let mut stmt =
