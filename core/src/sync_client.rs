@@ -306,12 +306,12 @@ impl SyncClient {
                 .collect(),
             max_response_bytes: Some(self.config.max_response_bytes),
         };
-        let body = protocol::encode(&request);
+        let body = compress(protocol::encode(&request));
         let mut attempt = 0;
         loop {
             attempt += 1;
             report.round_trips += 1;
-            report.bytes_sent += body.len() as u64;
+            report.bytes_sent += body.bytes.len() as u64;
             match self.round_trip(body.clone(), report).await {
                 Ok(outcome) => return Ok(outcome),
                 Err(failure) if failure.is_transient() && attempt < self.config.max_attempts => {
@@ -325,16 +325,20 @@ impl SyncClient {
 
     async fn round_trip(
         &self,
-        body: Vec<u8>,
+        body: Body,
         report: &mut SyncReport,
     ) -> Result<Outcome, SyncFailure> {
         let url = format!("{}/v1/sync", self.config.server_url.trim_end_matches('/'));
-        let response = self
+        let mut request = self
             .http
             .post(url)
             .bearer_auth(&self.config.token)
-            .header(reqwest::header::CONTENT_TYPE, protocol::CONTENT_TYPE)
-            .body(body)
+            .header(reqwest::header::CONTENT_TYPE, protocol::CONTENT_TYPE);
+        if body.compressed {
+            request = request.header(reqwest::header::CONTENT_ENCODING, "gzip");
+        }
+        let response = request
+            .body(body.bytes)
             .send()
             .await
             .map_err(classify)?;
@@ -414,6 +418,27 @@ impl SyncClient {
             .await
             .map_err(|e| SyncFailure::Local(e.to_string()))?
             .map_err(SyncFailure::from)
+    }
+}
+
+/// A request body, gzip-compressed when that makes it smaller.
+#[derive(Clone)]
+struct Body {
+    bytes: Vec<u8>,
+    compressed: bool,
+}
+
+/// Small bodies go as they are; larger ones are gzip-compressed (pure Rust, so nothing to
+/// cross-compile), which the server accepts as `Content-Encoding: gzip`.
+fn compress(plain: Vec<u8>) -> Body {
+    use std::io::Write;
+    if plain.len() < 1024 {
+        return Body { bytes: plain, compressed: false };
+    }
+    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(plain.len() / 2), flate2::Compression::fast());
+    match encoder.write_all(&plain).and_then(|()| encoder.finish()) {
+        Ok(zipped) if zipped.len() < plain.len() => Body { bytes: zipped, compressed: true },
+        _ => Body { bytes: plain, compressed: false },
     }
 }
 
