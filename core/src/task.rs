@@ -316,24 +316,7 @@ pub(crate) fn read(doc: &Doc) -> Result<Task> {
         others: entries.others.iter().map(written).collect::<Result<_>>()?,
     };
     let state_note = entries.current.value.str("note");
-    let mut after_photos: Vec<PhotoRef> = doc
-        .obj(&DOC_ROOT, "photos")
-        .map(|obj| {
-            doc.keys(&obj)
-                .into_iter()
-                .filter_map(|hash| {
-                    let entry = doc.entry(&obj, &hash)?;
-                    Some(PhotoRef {
-                        caption: entry.str("caption").unwrap_or_default(),
-                        by: entry.str("by").unwrap_or_default(),
-                        at: entry.time("at").unwrap_or(Timestamp(0)),
-                        hash,
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    after_photos.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.hash.cmp(&b.hash)));
+    let after_photos = crate::visit::read_photos(doc, "photos");
     Ok(Task {
         id: doc.id.clone(),
         store_id: DocId::parse("store_id", &doc.req_str(&DOC_ROOT, "store_id")?)?,

@@ -441,9 +441,10 @@ fn opt_id(doc: &Doc, key: &str) -> Result<Option<DocId>> {
         .transpose()
 }
 
-pub(crate) fn read(doc: &Doc) -> Result<Visit> {
-    let photos_obj = doc.obj(&DOC_ROOT, "photos");
-    let mut photos: Vec<PhotoRef> = photos_obj
+/// Photo references kept in the map at `key`, oldest first (visits and tasks share them).
+pub(crate) fn read_photos(doc: &Doc, key: &str) -> Vec<PhotoRef> {
+    let mut photos: Vec<PhotoRef> = doc
+        .obj(&DOC_ROOT, key)
         .map(|obj| {
             doc.keys(&obj)
                 .into_iter()
@@ -460,6 +461,11 @@ pub(crate) fn read(doc: &Doc) -> Result<Visit> {
         })
         .unwrap_or_default();
     photos.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.hash.cmp(&b.hash)));
+    photos
+}
+
+pub(crate) fn read(doc: &Doc) -> Result<Visit> {
+    let photos = read_photos(doc, "photos");
     let mut comments: Vec<VisitComment> = doc
         .obj(&DOC_ROOT, "comments")
         .map(|obj| {
