@@ -116,8 +116,10 @@ impl LocalStore {
              WHERE doc_id = ?1",
         )?
         .execute(params![id.as_str(), local_edits, heads_blob(&heads)])?;
-        tx.prepare_cached("DELETE FROM outbox WHERE doc_id = ?1 AND confirmed_edits >= local_edits")?
-            .execute([id.as_str()])?;
+        tx.prepare_cached(
+            "DELETE FROM outbox WHERE doc_id = ?1 AND confirmed_edits >= local_edits",
+        )?
+        .execute([id.as_str()])?;
         tx.commit()?;
         Ok(())
     }

@@ -337,11 +337,7 @@ impl SyncClient {
         if body.compressed {
             request = request.header(reqwest::header::CONTENT_ENCODING, "gzip");
         }
-        let response = request
-            .body(body.bytes)
-            .send()
-            .await
-            .map_err(classify)?;
+        let response = request.body(body.bytes).send().await.map_err(classify)?;
         let status = response.status();
         let bytes = response.bytes().await.map_err(classify)?;
         report.bytes_received += bytes.len() as u64;
@@ -386,26 +382,28 @@ impl SyncClient {
             .map(|d| (d.id.clone(), d.local_edits, d.heads.clone()))
             .collect();
         // One transaction: one wait for the disk per response, not one per document.
-        self.blocking(move |store| store.in_one_transaction(|s| {
-            for (id, edits, heads) in &confirmed {
-                s.confirm_pushed(id, *edits, heads)?;
-            }
-            let mut pulled = 0;
-            for doc in &response.changes {
-                let id = DocId::parse("doc", &doc.doc)?;
-                let changes: Vec<Vec<u8>> = doc.changes.iter().map(|c| c.to_vec()).collect();
-                s.merge_changes(&id, &changes)?;
-                pulled += 1;
-            }
-            let removed = response
-                .removed
-                .iter()
-                .map(|r| DocId::parse("removed", r))
-                .collect::<Result<Vec<_>>>()?;
-            s.documents_left_scope(&removed)?;
-            s.set_sync_cursor(&response.cursor)?;
-            Ok((pulled, removed.len()))
-        }))
+        self.blocking(move |store| {
+            store.in_one_transaction(|s| {
+                for (id, edits, heads) in &confirmed {
+                    s.confirm_pushed(id, *edits, heads)?;
+                }
+                let mut pulled = 0;
+                for doc in &response.changes {
+                    let id = DocId::parse("doc", &doc.doc)?;
+                    let changes: Vec<Vec<u8>> = doc.changes.iter().map(|c| c.to_vec()).collect();
+                    s.merge_changes(&id, &changes)?;
+                    pulled += 1;
+                }
+                let removed = response
+                    .removed
+                    .iter()
+                    .map(|r| DocId::parse("removed", r))
+                    .collect::<Result<Vec<_>>>()?;
+                s.documents_left_scope(&removed)?;
+                s.set_sync_cursor(&response.cursor)?;
+                Ok((pulled, removed.len()))
+            })
+        })
         .await
     }
 
@@ -433,12 +431,24 @@ struct Body {
 fn compress(plain: Vec<u8>) -> Body {
     use std::io::Write;
     if plain.len() < 1024 {
-        return Body { bytes: plain, compressed: false };
+        return Body {
+            bytes: plain,
+            compressed: false,
+        };
     }
-    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(plain.len() / 2), flate2::Compression::fast());
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(plain.len() / 2),
+        flate2::Compression::fast(),
+    );
     match encoder.write_all(&plain).and_then(|()| encoder.finish()) {
-        Ok(zipped) if zipped.len() < plain.len() => Body { bytes: zipped, compressed: true },
-        _ => Body { bytes: plain, compressed: false },
+        Ok(zipped) if zipped.len() < plain.len() => Body {
+            bytes: zipped,
+            compressed: true,
+        },
+        _ => Body {
+            bytes: plain,
+            compressed: false,
+        },
     }
 }
 

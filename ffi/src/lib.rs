@@ -1,5 +1,41 @@
-//! fieldsync-ffi: the uniffi face of `fieldsync-core` for Android (and later iOS) apps.
+//! fieldsync-ffi: the uniffi face of `fieldsync-core` for Android (Kotlin) and iOS (Swift).
 //!
-//! Empty on purpose until the app-facing API issue: it will hold only FFI records, the
-//! small `FieldError` enum and conversions, with no logic of its own. Nothing here is
-//! exported yet, so nothing can be mistaken for a working binding.
+//! Only FFI types and conversions live here, no logic: every call parses its plain
+//! arguments (ids and days as strings, instants as milliseconds), calls the core, and turns
+//! the answer into records of strings, numbers, enums and lists. No Automerge or SQLite type
+//! crosses the boundary.
+//!
+//! - [`FieldStore`] opens the device's local store at a path with its identity; its methods
+//!   are the document operations and rule queries. They are plain blocking calls: the app
+//!   runs them off the main thread (the Kotlin shim does, on `Dispatchers.IO`).
+//! - [`FieldSync`] syncs a store with its server: `sync` is `async` on the tokio runtime and
+//!   reports progress to a [`SyncProgressListener`].
+//! - [`FieldStore::subscribe`] registers a [`DocumentsListener`] called after every write made
+//!   through this store and after a sync that brought changes; the returned
+//!   [`Subscription`] unsubscribes when it is dropped (closed, in Kotlin).
+//! - Concurrent edits are shown as `*Versions` records: the current value and the others,
+//!   each with who wrote it and when.
+//! - Every failure is one [`FieldError`].
+//!
+//! Bindings are generated from the compiled, unstripped library by the `uniffi-bindgen`
+//! binary of this crate (`scripts/bindings`), never committed.
+
+uniffi::setup_scaffolding!();
+
+mod changes;
+mod conflict;
+mod error;
+mod inventory_count;
+mod outbox;
+mod parse;
+mod retail_store;
+mod rules;
+mod shelf_display;
+mod store;
+mod sync;
+mod visit;
+
+pub use changes::{DocumentsChanged, DocumentsListener, Subscription};
+pub use error::FieldError;
+pub use store::FieldStore;
+pub use sync::{FieldSync, SyncProgressListener};

@@ -15,14 +15,38 @@
 //!   cursor never skips a change.
 //!
 //! The load benchmark `fieldsync-load` (`src/bin/fieldsync-load.rs`) uses the same pieces
-//! and [`field_day`] to build a realistic day of visits.
+//! and [`field_day`] to build a realistic day of visits:
+//! `cargo run --release -p fieldsync-tests --bin fieldsync-load -- [--quick] [--json PATH]`.
+//!
+//! The server binary is found (and built if stale) as [`server`] describes; set
+//! `FIELDSYNC_SERVER_BIN` to test another build.
+//!
+//! Devices as the app runs them ([`device::Device`]: core's own `SyncClient`) in a district
+//! seeded through the admin CLI ([`district::District`]), with a [`fault_proxy::FaultProxy`]
+//! between them and the server where a test wants faults, and the end state checked by
+//! [`end_state::check_converged`] (identical documents everywhere, no edit lost or stored
+//! twice):
+//! - `tests/field_week.rs`: five devices, a week of concurrent offline edits, syncs in
+//!   varying orders;
+//! - `tests/faults.rs`: latency, a slow link, resets before and after the server applied a
+//!   push, answers cut short, and a fake acknowledgement the check must catch;
+//! - `tests/reassign_revoke_restore.rs`: a store reassigned under pending edits, a revoked
+//!   device, a phone restored from an old backup.
 
 pub mod acknowledged;
+pub mod client_device;
+pub mod convergence;
+pub mod device;
+pub mod district;
+pub mod end_state;
+pub mod fault_proxy;
 pub mod field_day;
+pub mod in_process;
 pub mod phone;
 pub mod seed;
 pub mod server;
 pub mod server_log;
+pub mod territory_year;
 pub mod visit_writer;
 
 pub use acknowledged::{Acks, Checked, Scope, check_store};

@@ -316,6 +316,8 @@ fn every_acknowledged_change_survives_repeated_sigkill_and_retries_are_stored_on
         });
     }
 
+    let setup = started.elapsed();
+    let mut restarting = Duration::ZERO;
     for cycle in 1..=CYCLES {
         let run = rng.random_range(RUN_MS);
         std::thread::sleep(Duration::from_millis(run));
@@ -332,9 +334,11 @@ fn every_acknowledged_change_survives_repeated_sigkill_and_retries_are_stored_on
             ),
         }
         std::thread::sleep(Duration::from_millis(rng.random_range(DOWN_MS)));
+        let restart = Instant::now();
         server.restart().expect("restart the server");
+        restarting += restart.elapsed();
     }
-    let killing = started.elapsed();
+    let killing = started.elapsed() - setup;
 
     shared.stop_editing.store(true, Ordering::SeqCst);
     let drained = runtime.block_on(async {
@@ -429,10 +433,13 @@ fn every_acknowledged_change_survives_repeated_sigkill_and_retries_are_stored_on
         m
     });
     report(&format!(
-        "server durability: {CYCLES} SIGKILL cycles in {:.1} s ({} server starts), {:.1} s in all; \
+        "server durability: setup {:.1} s (incl. building the server if stale); {CYCLES} SIGKILL \
+         cycles in {:.1} s ({} server starts, restarts took {:.0} ms on average); {:.1} s in all; \
          {} syncs completed, {} interrupted by a kill, {} refused while down",
+        setup.as_secs_f64(),
         killing.as_secs_f64(),
         server.starts(),
+        restarting.as_secs_f64() * 1000.0 / CYCLES as f64,
         started.elapsed().as_secs_f64(),
         shared.syncs.load(Ordering::SeqCst),
         interrupted.len(),

@@ -1,0 +1,125 @@
+package org.fieldsync.android
+
+import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.channels.awaitClose
+import kotlinx.coroutines.flow.Flow
+import kotlinx.coroutines.flow.buffer
+import kotlinx.coroutines.flow.callbackFlow
+import kotlinx.coroutines.flow.distinctUntilChanged
+import kotlinx.coroutines.flow.filterNotNull
+import kotlinx.coroutines.flow.flowOn
+import kotlinx.coroutines.flow.map
+import kotlinx.coroutines.withContext
+import org.fieldsync.ffi.CheckPointRecord
+import org.fieldsync.ffi.DisplayCheckRecord
+import org.fieldsync.ffi.DisplayStandard
+import org.fieldsync.ffi.DocumentsChanged
+import org.fieldsync.ffi.DocumentsListener
+import org.fieldsync.ffi.FieldException
+import org.fieldsync.ffi.FieldStore
+import org.fieldsync.ffi.InventoryCountRecord
+import org.fieldsync.ffi.NewCountLineRecord
+import org.fieldsync.ffi.NewVisitRecord
+import org.fieldsync.ffi.ReceiptState
+import org.fieldsync.ffi.ShelfDisplayRecord
+import org.fieldsync.ffi.StoreDueRecord
+import org.fieldsync.ffi.StoreRecord
+import org.fieldsync.ffi.Verdict
+import org.fieldsync.ffi.VisitRecord
+
+/**
+ * The device's local store, for coroutines: every call runs on [io] (Dispatchers.IO by
+ * default), never on the caller's thread, and [documentChanges] is a Flow of what changed.
+ *
+ * The common operations have suspend functions here; every other operation of the
+ * generated [FieldStore] is one [local] call away: `store.local { storesMissingPriceTags(me) }`.
+ * Errors are [FieldException]s (`InvalidInput` carries `field` and `reason`; `toString()` is
+ * a readable sentence).
+ *
+ * Close it when done (`use {}`): the database file accepts one opening at a time.
+ */
+class FieldsyncStore private constructor(
+    /** The generated binding, for what this class does not wrap. */
+    val raw: FieldStore,
+    private val io: CoroutineDispatcher,
+) : AutoCloseable {
+
+    companion object {
+        /** Opens (creating if needed) the store at [path] for the enrolled user and device. */
+        suspend fun open(
+            path: String,
+            userId: String,
+            deviceId: String,
+            io: CoroutineDispatcher = Dispatchers.IO,
+        ): FieldsyncStore = withContext(io) { FieldsyncStore(FieldStore.open(path, userId, deviceId), io) }
+    }
+
+    /** The user every edit is stamped with. */
+    val userId: String get() = raw.userId()
+
+    /** Runs [block] on the generated store, off the caller's thread. */
+    suspend fun <T> local(block: FieldStore.() -> T): T = withContext(io) { raw.block() }
+
+    suspend fun stores(): List<StoreRecord> = local { stores() }
+    suspend fun store(id: String): StoreRecord = local { store(id) }
+
+    suspend fun createVisit(visit: NewVisitRecord): String = local { createVisit(visit) }
+    suspend fun visit(id: String): VisitRecord = local { visit(id) }
+    suspend fun checkOutVisit(id: String, checkOut: CheckPointRecord) = local { checkOutVisit(id, checkOut) }
+    suspend fun appendVisitNotes(id: String, text: String) = local { appendVisitNotes(id, text) }
+    suspend fun addVisitPhoto(id: String, hash: String, caption: String) = local { addVisitPhoto(id, hash, caption) }
+    suspend fun linkVisit(id: String, shelfDisplayId: String?, inventoryCountId: String?) =
+        local { linkVisit(id, shelfDisplayId, inventoryCountId) }
+
+    suspend fun shelfDisplayOf(storeId: String): ShelfDisplayRecord = local { shelfDisplay(shelfDisplayId(storeId)) }
+    suspend fun shelfDisplay(id: String): ShelfDisplayRecord = local { shelfDisplay(id) }
+    suspend fun recordDisplayCheck(id: String, check: DisplayCheckRecord) = local { recordDisplayCheck(id, check) }
+    suspend fun markDisplayStandard(id: String, standard: DisplayStandard, verdict: Verdict, note: String = "") =
+        local { markDisplayStandard(id, standard, verdict, note) }
+
+    suspend fun createInventoryCount(storeId: String, lines: List<NewCountLineRecord>): String =
+        local { createInventoryCount(storeId, lines) }
+    suspend fun setCounted(id: String, sku: String, counted: Long) = local { setCounted(id, sku, counted) }
+    suspend fun finishCount(id: String) = local { finishCount(id) }
+    suspend fun inventoryCount(id: String): InventoryCountRecord = local { inventoryCount(id) }
+
+    /** R1 for [manager] (this user by default) in the week of [day] (`YYYY-MM-DD`, null: today). */
+    suspend fun storesDueVisit(manager: String = userId, day: String? = null): List<StoreDueRecord> =
+        local { storesDueVisit(manager, day) }
+
+    suspend fun receipt(id: String): ReceiptState = local { receipt(id) }
+
+    /**
+     * Every change to documents: after each write through this store (with the ids) and after
+     * each sync that moved documents (no ids: refresh what is on screen). Collect it from a
+     * ViewModel; cancelling the collection unsubscribes.
+     */
+    val documentChanges: Flow<DocumentsChanged> = changes(initial = false).filterNotNull()
+
+    /**
+     * A document's receipt now and after every change: "saved on phone", "on the server",
+     * "rejected". The listener is registered before the first value is read, so no change
+     * between the two is missed.
+     */
+    fun receipts(id: String): Flow<ReceiptState> = changes(initial = true)
+        .map { raw.receipt(id) }
+        .flowOn(io)
+        .distinctUntilChanged()
+
+    // Subscribes, then (if [initial]) emits null once so a reader can load its first state.
+    private fun changes(initial: Boolean): Flow<DocumentsChanged?> = callbackFlow {
+        val subscription = raw.subscribe(object : DocumentsListener {
+            override fun onDocumentsChanged(change: DocumentsChanged) {
+                trySend(change)
+            }
+        })
+        if (initial) send(null)
+        awaitClose { subscription.close() }
+    }.buffer(64)
+
+    override fun close() = raw.close()
+}
+
+/** The readable sentence of a fieldsync error (``invalid `count`: must not be negative``). */
+val FieldException.readable: String get() = toString()

@@ -1,0 +1,80 @@
+package org.fieldsync.android
+
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.asStateFlow
+import kotlinx.coroutines.sync.Mutex
+import kotlinx.coroutines.sync.withLock
+import org.fieldsync.ffi.FieldException
+import org.fieldsync.ffi.FieldSync
+import org.fieldsync.ffi.SyncProgressListener
+import org.fieldsync.ffi.SyncProgressRecord
+import org.fieldsync.ffi.SyncReportRecord
+import org.fieldsync.ffi.SyncSettings
+import org.fieldsync.ffi.defaultSyncSettings
+
+/** Where syncing stands, for a status line. */
+sealed interface SyncStatus {
+    /** No sync has run yet. */
+    data object Idle : SyncStatus
+
+    /** A sync is running; [progress] is null until its first event. */
+    data class Running(val progress: SyncProgressRecord?) : SyncStatus
+
+    data class Succeeded(val report: SyncReportRecord, val atMillis: Long) : SyncStatus
+
+    /**
+     * The last sync failed. [retryInMillis] is set while a [SyncScheduler] waits to retry
+     * (transient failures); null when the user must act (enroll again, fix a record).
+     */
+    data class Failed(val error: FieldException, val atMillis: Long, val retryInMillis: Long? = null) : SyncStatus
+}
+
+/** Whether waiting and retrying may help: offline or server unavailable. */
+val FieldException.isTransient: Boolean get() = this is FieldException.Offline
+
+/**
+ * A store's sync connection. [syncNow] is a suspend function (the network part runs on the
+ * library's own tokio runtime, the local part on its blocking pool); calls never overlap.
+ * [status] is a StateFlow of where syncing stands, progress included.
+ */
+class FieldsyncSync(store: FieldsyncStore, settings: SyncSettings) : AutoCloseable {
+    constructor(store: FieldsyncStore, serverUrl: String, token: String) :
+        this(store, defaultSyncSettings(serverUrl, token))
+
+    /** The generated binding. */
+    val raw: FieldSync = FieldSync(store.raw, settings)
+    private val running = Mutex()
+    private val _status = MutableStateFlow<SyncStatus>(SyncStatus.Idle)
+    val status: StateFlow<SyncStatus> = _status.asStateFlow()
+
+    /**
+     * Pushes what is pending and pulls what is new; throws a [FieldException] when it fails.
+     * [status] shows the latest progress (a StateFlow keeps only the newest); [onProgress]
+     * hears every event, on the library's thread.
+     */
+    suspend fun syncNow(onProgress: ((SyncProgressRecord) -> Unit)? = null): SyncReportRecord = running.withLock {
+        _status.value = SyncStatus.Running(null)
+        val listener = object : SyncProgressListener {
+            override fun onProgress(progress: SyncProgressRecord) {
+                _status.value = SyncStatus.Running(progress)
+                onProgress?.invoke(progress)
+            }
+        }
+        try {
+            raw.sync(listener).also { _status.value = SyncStatus.Succeeded(it, System.currentTimeMillis()) }
+        } catch (e: FieldException) {
+            _status.value = SyncStatus.Failed(e, System.currentTimeMillis())
+            throw e
+        }
+    }
+
+    /** The pause before retry [attempt] (0-based): exponential with jitter, from the library. */
+    fun backoffMillis(attempt: Int): Long = raw.backoffMs(attempt.toUInt()).toLong()
+
+    internal fun retrying(error: FieldException, inMillis: Long) {
+        _status.value = SyncStatus.Failed(error, System.currentTimeMillis(), inMillis)
+    }
+
+    override fun close() = raw.close()
+}

@@ -1,0 +1,93 @@
+//! Concurrent edits, as an app shows them: every value a field holds, with who wrote it and
+//! when. `current` is the value every device shows; `others` are the concurrent values it won
+//! over (empty unless two people set the field offline at once).
+//!
+//! uniffi records cannot be generic, so each value type that can conflict has its own pair
+//! (`WrittenText` + `TextVersions`, ...), all made by one macro from the core's
+//! `Versions<T>`.
+
+use fieldsync_core::{NewProductZone, StandardCheck, Versions, Written};
+
+use crate::shelf_display::{NewProductZoneRecord, StandardCheckRecord};
+
+macro_rules! versions {
+    ($written:ident, $versions:ident, $core:ty, $ffi:ty, $doc_written:literal, $doc_versions:literal) => {
+        #[doc = $doc_written]
+        #[derive(Debug, Clone, PartialEq, uniffi::Record)]
+        pub struct $written {
+            pub value: $ffi,
+            pub by: String,
+            pub at_ms: i64,
+        }
+
+        #[doc = $doc_versions]
+        #[derive(Debug, Clone, PartialEq, uniffi::Record)]
+        pub struct $versions {
+            pub current: $written,
+            pub others: Vec<$written>,
+            /// Whether people set the field concurrently (`others` is not empty).
+            pub conflict: bool,
+        }
+
+        impl From<Written<$core>> for $written {
+            fn from(w: Written<$core>) -> Self {
+                $written {
+                    value: w.value.into(),
+                    by: w.by,
+                    at_ms: w.at.millis(),
+                }
+            }
+        }
+
+        impl From<Versions<$core>> for $versions {
+            fn from(v: Versions<$core>) -> Self {
+                $versions {
+                    conflict: v.is_conflict(),
+                    current: v.current.into(),
+                    others: v.others.into_iter().map(Into::into).collect(),
+                }
+            }
+        }
+    };
+}
+
+versions!(
+    WrittenText,
+    TextVersions,
+    String,
+    String,
+    "One value of a text field, with who wrote it and when (ms since the epoch).",
+    "Every value of a text field: the current one and concurrent others."
+);
+versions!(
+    WrittenBool,
+    BoolVersions,
+    bool,
+    bool,
+    "One value of a yes/no field, with who wrote it and when.",
+    "Every value of a yes/no field: the current one and concurrent others."
+);
+versions!(
+    WrittenCount,
+    CountVersions,
+    i64,
+    i64,
+    "One value of a number field, with who wrote it and when.",
+    "Every value of a number field: the current one and concurrent others."
+);
+versions!(
+    WrittenStandardCheck,
+    StandardCheckVersions,
+    StandardCheck,
+    StandardCheckRecord,
+    "One verdict on a display standard, with who wrote it and when.",
+    "Every verdict on a display standard: the current one and concurrent others."
+);
+versions!(
+    WrittenZone,
+    ZoneVersions,
+    NewProductZone,
+    NewProductZoneRecord,
+    "One state of the new-product zone, with who wrote it and when.",
+    "Every state of the new-product zone: the current one and concurrent others."
+);

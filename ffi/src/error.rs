@@ -1,0 +1,103 @@
+//! The one error type an app sees, mapped once from the core's [`Error`] and from a failed
+//! sync's [`SyncFailure`].
+//!
+//! The cases are the ones an app can act on: show the field next to an input
+//! (`InvalidInput`), refresh a stale screen (`NotFound`), wait for the network (`Offline`),
+//! enroll again (`Unauthorized`), show a refusal (`Rejected`), report a broken phone
+//! (`Storage`) or a bug (`Internal`). `Display` (Kotlin `toString()`, Swift `description`)
+//! is a readable lower-case sentence; `detail` carries the same sentence.
+
+use fieldsync_core::{Error, SyncFailure};
+
+/// Why a fieldsync call failed. In Kotlin a sealed `FieldException`; in Swift an `Error`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+#[uniffi::export(Display)]
+pub enum FieldError {
+    /// A document (or a store) this device does not have.
+    #[error("{detail}")]
+    NotFound { detail: String },
+    /// An argument was refused; nothing was written. `field` names it (`check_in.gps.lat`).
+    #[error("invalid `{field}`: {reason}")]
+    InvalidInput { field: String, reason: String },
+    /// The server could not be reached, or is unavailable for now: try later.
+    #[error("offline: {detail}")]
+    Offline { detail: String },
+    /// The device's token is unknown or revoked: enroll again.
+    #[error("unauthorized: {detail}")]
+    Unauthorized { detail: String },
+    /// Refused by a rule (the server's, or a state machine's); the edits stay on the phone.
+    #[error("rejected: {detail}")]
+    Rejected { detail: String },
+    /// The local database failed, or another opening holds it.
+    #[error("storage: {detail}")]
+    Storage { detail: String },
+    /// A bug on one side; the detail says what.
+    #[error("internal error: {detail}")]
+    Internal { detail: String },
+}
+
+impl From<Error> for FieldError {
+    fn from(e: Error) -> Self {
+        let detail = e.to_string();
+        match e {
+            Error::InvalidField { field, reason } => FieldError::InvalidInput { field, reason },
+            Error::NotFound { .. } | Error::UnknownDocument { .. } => {
+                FieldError::NotFound { detail }
+            }
+            Error::WrongKind { .. } => FieldError::InvalidInput {
+                field: "id".into(),
+                reason: detail,
+            },
+            Error::IllegalTransition { .. } => FieldError::Rejected { detail },
+            Error::Locked { .. }
+            | Error::Sqlite(_)
+            | Error::Io(_)
+            | Error::SchemaTooNew { .. }
+            | Error::Corrupt { .. } => FieldError::Storage { detail },
+            Error::Automerge(_) => FieldError::Internal { detail },
+        }
+    }
+}
+
+impl From<SyncFailure> for FieldError {
+    fn from(f: SyncFailure) -> Self {
+        match f {
+            SyncFailure::Offline(detail) | SyncFailure::ServerUnavailable(detail) => {
+                FieldError::Offline { detail }
+            }
+            SyncFailure::Unauthorized(detail) => FieldError::Unauthorized { detail },
+            SyncFailure::Refused(detail) => FieldError::Rejected { detail },
+            SyncFailure::Local(detail) => FieldError::Storage { detail },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invalid_field_keeps_its_field_and_reason_and_reads_like_the_core() {
+        let e = FieldError::from(Error::invalid("count", "must not be negative"));
+        assert_eq!(
+            e,
+            FieldError::InvalidInput {
+                field: "count".into(),
+                reason: "must not be negative".into()
+            }
+        );
+        assert_eq!(e.to_string(), "invalid `count`: must not be negative");
+    }
+
+    #[test]
+    fn a_server_that_cannot_be_reached_is_offline_and_a_revoked_device_unauthorized() {
+        assert!(matches!(
+            FieldError::from(SyncFailure::ServerUnavailable("503".into())),
+            FieldError::Offline { .. }
+        ));
+        assert!(matches!(
+            FieldError::from(SyncFailure::Unauthorized("revoked".into())),
+            FieldError::Unauthorized { .. }
+        ));
+    }
+}

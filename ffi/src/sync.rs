@@ -1,0 +1,211 @@
+//! [`FieldSync`]: one device's connection to its sync server. `sync` is `async` on the
+//! tokio runtime (a Kotlin `suspend fun`, a Swift `async func`), reports progress to a
+//! [`SyncProgressListener`], retries transient failures inside the call, and tells the
+//! store's documents listeners when it is done.
+//!
+//! HTTPS verifies the server with rustls (ring) against the Mozilla roots bundled in the
+//! library (`docs/android.md`, ADR 0004): nothing to initialise from the app.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fieldsync_core as fc;
+
+use crate::changes::DocumentsChanged;
+use crate::error::FieldError;
+use crate::store::FieldStore;
+
+/// How a device reaches its server. `default_sync_settings` fills in the defaults.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SyncSettings {
+    /// `https://sync.example.org` (plain `http://` only for loopback tests).
+    pub server_url: String,
+    /// The device token from enrollment.
+    pub token: String,
+    /// Attempts per round trip before a transient failure ends the call.
+    pub max_attempts: u32,
+    /// First backoff between attempts; it doubles up to `max_backoff_ms`, with jitter.
+    pub initial_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+    /// Time allowed for one round trip.
+    pub request_timeout_ms: u64,
+}
+
+/// Where a sync stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum SyncPhase {
+    Pushing,
+    Pulling,
+    Done,
+}
+
+/// A progress event, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct SyncProgressRecord {
+    pub phase: SyncPhase,
+    pub docs_pushed: u64,
+    pub docs_to_push: u64,
+    pub docs_pulled: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+}
+
+/// A document the server refused in this sync.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct RejectedInSync {
+    pub id: String,
+    pub rule: String,
+    pub message: String,
+}
+
+/// What one sync did.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SyncReportRecord {
+    pub round_trips: u32,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub docs_pushed: u64,
+    pub docs_pulled: u64,
+    pub docs_removed: u64,
+    pub rejected: Vec<RejectedInSync>,
+    /// Failed attempts that were retried.
+    pub retries: u32,
+}
+
+/// Implemented by the app to follow a sync.
+#[uniffi::export(callback_interface)]
+pub trait SyncProgressListener: Send + Sync {
+    fn on_progress(&self, progress: SyncProgressRecord);
+}
+
+/// The settings a phone uses, for `server_url` and `token`.
+#[uniffi::export]
+pub fn default_sync_settings(server_url: String, token: String) -> SyncSettings {
+    fc::SyncConfig::new(server_url, token).into()
+}
+
+/// A device's sync connection for one store.
+#[derive(Debug, uniffi::Object)]
+pub struct FieldSync {
+    client: fc::SyncClient,
+    config: fc::SyncConfig,
+    store: Arc<FieldStore>,
+}
+
+#[uniffi::export]
+impl FieldSync {
+    /// A connection for `store`; refuses a URL that is not http(s).
+    #[uniffi::constructor]
+    pub fn new(store: Arc<FieldStore>, settings: SyncSettings) -> Result<Arc<Self>, FieldError> {
+        let config = fc::SyncConfig::from(settings);
+        let client = fc::SyncClient::new(config.clone(), store.core.clone())?;
+        Ok(Arc::new(FieldSync {
+            client,
+            config,
+            store,
+        }))
+    }
+
+    /// The pause before retry `attempt` (0-based) of a failed sync: exponential with full
+    /// jitter, capped; for an app's scheduler between calls.
+    pub fn backoff_ms(&self, attempt: u32) -> u64 {
+        millis(fc::backoff(&self.config, attempt))
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl FieldSync {
+    /// Pushes everything pending and pulls everything new. Transient failures are retried
+    /// inside the call; when they persist it fails with `FieldError::Offline`.
+    pub async fn sync(
+        &self,
+        listener: Option<Box<dyn SyncProgressListener>>,
+    ) -> Result<SyncReportRecord, FieldError> {
+        let progress = move |p: fc::SyncProgress| {
+            if let Some(listener) = &listener {
+                listener.on_progress(p.into());
+            }
+        };
+        let result = self.client.sync(&progress).await;
+        // Receipts may have moved even when a later round trip failed.
+        let moved = result.as_ref().map_or(true, |r| {
+            r.docs_pushed + r.docs_pulled + r.docs_removed > 0 || !r.rejected.is_empty()
+        });
+        if moved {
+            self.store.listeners.notify(DocumentsChanged {
+                ids: Vec::new(),
+                from_sync: true,
+            });
+        }
+        Ok(result?.into())
+    }
+}
+
+impl From<SyncSettings> for fc::SyncConfig {
+    fn from(s: SyncSettings) -> Self {
+        fc::SyncConfig {
+            max_attempts: s.max_attempts,
+            initial_backoff: Duration::from_millis(s.initial_backoff_ms),
+            max_backoff: Duration::from_millis(s.max_backoff_ms),
+            request_timeout: Duration::from_millis(s.request_timeout_ms),
+            ..fc::SyncConfig::new(s.server_url, s.token)
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl From<fc::SyncConfig> for SyncSettings {
+    fn from(c: fc::SyncConfig) -> Self {
+        SyncSettings {
+            max_attempts: c.max_attempts,
+            initial_backoff_ms: millis(c.initial_backoff),
+            max_backoff_ms: millis(c.max_backoff),
+            request_timeout_ms: millis(c.request_timeout),
+            server_url: c.server_url,
+            token: c.token,
+        }
+    }
+}
+
+impl From<fc::SyncProgress> for SyncProgressRecord {
+    fn from(p: fc::SyncProgress) -> Self {
+        SyncProgressRecord {
+            phase: match p.phase {
+                fc::SyncPhase::Pushing => SyncPhase::Pushing,
+                fc::SyncPhase::Pulling => SyncPhase::Pulling,
+                fc::SyncPhase::Done => SyncPhase::Done,
+            },
+            docs_pushed: p.docs_pushed as u64,
+            docs_to_push: p.docs_to_push as u64,
+            docs_pulled: p.docs_pulled as u64,
+            bytes_sent: p.bytes_sent,
+            bytes_received: p.bytes_received,
+        }
+    }
+}
+
+impl From<fc::SyncReport> for SyncReportRecord {
+    fn from(r: fc::SyncReport) -> Self {
+        SyncReportRecord {
+            round_trips: r.round_trips,
+            bytes_sent: r.bytes_sent,
+            bytes_received: r.bytes_received,
+            docs_pushed: r.docs_pushed as u64,
+            docs_pulled: r.docs_pulled as u64,
+            docs_removed: r.docs_removed as u64,
+            rejected: r
+                .rejected
+                .into_iter()
+                .map(|(id, rule, message)| RejectedInSync {
+                    id: id.to_string(),
+                    rule,
+                    message,
+                })
+                .collect(),
+            retries: r.retries,
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! Store visits across the boundary: start one with a check-in, check out, notes, photos,
+//! comments, links to the display and count it touched, and read it back.
+
+use fieldsync_core as fc;
+
+use crate::conflict::TextVersions;
+use crate::error::FieldError;
+use crate::parse;
+use crate::store::FieldStore;
+
+/// Why the visit was made (R1, R5, R4, R8, R9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum VisitKind {
+    Routine,
+    DemoStreetDailyCheck,
+    MarketWalkthrough,
+    SupervisionSpotCheck,
+    TrainingDay,
+    ComplaintOnSite,
+}
+
+/// The four activities of a training day (R8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum TrainingActivity {
+    BrandDisplay,
+    NewBrandPromotion,
+    InventoryAnalysis,
+    OrderOptimisation,
+}
+
+/// A GPS fix: degrees (WGS-84) and accuracy in metres.
+#[derive(Debug, Clone, Copy, PartialEq, uniffi::Record)]
+pub struct GpsFixRecord {
+    pub lat: f64,
+    pub lng: f64,
+    pub accuracy_m: f64,
+}
+
+/// A check-in or check-out as the phone records it; `gps` is null without a fix.
+#[derive(Debug, Clone, Copy, PartialEq, uniffi::Record)]
+pub struct CheckPointRecord {
+    pub at_ms: i64,
+    pub gps: Option<GpsFixRecord>,
+}
+
+/// A check-in or check-out as stored, with the geofence verdict (null without a fix).
+#[derive(Debug, Clone, Copy, PartialEq, uniffi::Record)]
+pub struct RecordedCheckPointRecord {
+    pub at_ms: i64,
+    pub gps: Option<GpsFixRecord>,
+    pub distance_m: Option<f64>,
+    pub in_range: Option<bool>,
+}
+
+/// What the app gives to start a visit.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct NewVisitRecord {
+    pub store_id: String,
+    pub kind: VisitKind,
+    pub check_in: CheckPointRecord,
+    /// The complaint handled, for a `ComplaintOnSite` visit.
+    pub complaint_id: Option<String>,
+}
+
+/// A photo reference: `sha256:` content hash, caption, who took it and when.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct PhotoRecord {
+    pub hash: String,
+    pub caption: String,
+    pub by: String,
+    pub at_ms: i64,
+}
+
+/// A supervisor's comment on a visit.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct VisitCommentRecord {
+    pub by: String,
+    pub at_ms: i64,
+    pub text: String,
+}
+
+/// One activity of a training day with its note once recorded.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct TrainingRecord {
+    pub activity: TrainingActivity,
+    pub note: Option<TextVersions>,
+}
+
+/// A visit as read back.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct VisitRecord {
+    pub id: String,
+    pub store_id: String,
+    pub visitor: String,
+    pub kind: VisitKind,
+    pub check_in: RecordedCheckPointRecord,
+    pub check_out: Option<RecordedCheckPointRecord>,
+    /// Out of the store's geofence at check-in or check-out (flagged, never blocking).
+    pub out_of_range: bool,
+    pub complaint_id: Option<String>,
+    pub shelf_display_id: Option<String>,
+    pub inventory_count_id: Option<String>,
+    pub brand_promotion: String,
+    pub notes: String,
+    pub photos: Vec<PhotoRecord>,
+    pub comments: Vec<VisitCommentRecord>,
+    pub training: Vec<TrainingRecord>,
+}
+
+#[uniffi::export]
+impl FieldStore {
+    /// Starts a visit (checks in); returns its id.
+    pub fn create_visit(&self, visit: NewVisitRecord) -> Result<String, FieldError> {
+        let new = fc::NewVisit {
+            store_id: parse::id("store_id", &visit.store_id)?,
+            kind: visit.kind.into(),
+            check_in: visit.check_in.into(),
+            complaint_id: visit
+                .complaint_id
+                .map(|c| parse::id("complaint_id", &c))
+                .transpose()?,
+        };
+        self.create(|s| s.create_visit(new))
+    }
+
+    pub fn visit(&self, id: String) -> Result<VisitRecord, FieldError> {
+        let visit = self.core.visit(&parse::id("id", &id)?)?;
+        Ok(visit.into())
+    }
+
+    /// Visits of a store, by id.
+    pub fn visits_of_store(&self, store_id: String) -> Result<Vec<String>, FieldError> {
+        let ids = self
+            .core
+            .visits_of_store(&parse::id("store_id", &store_id)?)?;
+        Ok(ids.iter().map(ToString::to_string).collect())
+    }
+
+    pub fn check_out_visit(
+        &self,
+        id: String,
+        check_out: CheckPointRecord,
+    ) -> Result<(), FieldError> {
+        let doc = parse::id("id", &id)?;
+        self.write(&[&id], |s| s.check_out_visit(&doc, check_out.into()))
+    }
+
+    /// Records the shelf display and the inventory count the visit touched.
+    pub fn link_visit(
+        &self,
+        id: String,
+        shelf_display_id: Option<String>,
+        inventory_count_id: Option<String>,
+    ) -> Result<(), FieldError> {
+        let doc = parse::id("id", &id)?;
+        let display = shelf_display_id
+            .map(|d| parse::id("shelf_display_id", &d))
+            .transpose()?;
+        let count = inventory_count_id
+            .map(|c| parse::id("inventory_count_id", &c))
+            .transpose()?;
+        self.write(&[&id], |s| {
+            s.link_visit(&doc, display.as_ref(), count.as_ref())
+        })
+    }
+
+    /// Replaces the visit's notes.
+    pub fn set_visit_notes(&self, id: String, text: String) -> Result<(), FieldError> {
+        let doc = parse::id("id", &id)?;
+        self.write(&[&id], |s| s.set_visit_notes(&doc, &text))
+    }
+
+    /// Adds to the end of the notes (merges with another device's additions).
+    pub fn append_visit_notes(&self, id: String, text: String) -> Result<(), FieldError> {
+        let doc = parse::id("id", &id)?;
+        self.write(&[&id], |s| s.append_visit_notes(&doc, &text))
+    }
+
+    pub fn set_visit_brand_promotion(&self, id: String, text: String) -> Result<(), FieldError> {
+        let doc = parse::id("id", &id)?;
+        self.write(&[&id], |s| s.set_visit_brand_promotion(&doc, &text))
+    }
+
+    /// Adds a photo by content hash (`sha256:` + 64 hex digits).
+    pub fn add_visit_photo(
+        &self,
+        id: String,
+        hash: String,
+        caption: String,
+    ) -> Result<(), FieldError> {
+        let doc = parse::id("id", &id)?;
+        self.write(&[&id], |s| s.add_visit_photo(&doc, &hash, &caption))
+    }
+
+    /// A supervisor's comment.
+    pub fn comment_on_visit(&self, id: String, text: String) -> Result<(), FieldError> {
+        let doc = parse::id("id", &id)?;
+        self.write(&[&id], |s| s.comment_on_visit(&doc, &text))
+    }
+
+    /// Records one activity of a training day (R8).
+    pub fn record_training_activity(
+        &self,
+        id: String,
+        activity: TrainingActivity,
+        note: String,
+    ) -> Result<(), FieldError> {
+        let doc = parse::id("id", &id)?;
+        self.write(&[&id], |s| {
+            s.record_training_activity(&doc, activity.into(), &note)
+        })
+    }
+}
+
+impl From<VisitKind> for fc::VisitKind {
+    fn from(k: VisitKind) -> Self {
+        match k {
+            VisitKind::Routine => fc::VisitKind::Routine,
+            VisitKind::DemoStreetDailyCheck => fc::VisitKind::DemoStreetDailyCheck,
+            VisitKind::MarketWalkthrough => fc::VisitKind::MarketWalkthrough,
+            VisitKind::SupervisionSpotCheck => fc::VisitKind::SupervisionSpotCheck,
+            VisitKind::TrainingDay => fc::VisitKind::TrainingDay,
+            VisitKind::ComplaintOnSite => fc::VisitKind::ComplaintOnSite,
+        }
+    }
+}
+
+impl From<fc::VisitKind> for VisitKind {
+    fn from(k: fc::VisitKind) -> Self {
+        match k {
+            fc::VisitKind::Routine => VisitKind::Routine,
+            fc::VisitKind::DemoStreetDailyCheck => VisitKind::DemoStreetDailyCheck,
+            fc::VisitKind::MarketWalkthrough => VisitKind::MarketWalkthrough,
+            fc::VisitKind::SupervisionSpotCheck => VisitKind::SupervisionSpotCheck,
+            fc::VisitKind::TrainingDay => VisitKind::TrainingDay,
+            fc::VisitKind::ComplaintOnSite => VisitKind::ComplaintOnSite,
+        }
+    }
+}
+
+impl From<TrainingActivity> for fc::TrainingActivity {
+    fn from(a: TrainingActivity) -> Self {
+        match a {
+            TrainingActivity::BrandDisplay => fc::TrainingActivity::BrandDisplay,
+            TrainingActivity::NewBrandPromotion => fc::TrainingActivity::NewBrandPromotion,
+            TrainingActivity::InventoryAnalysis => fc::TrainingActivity::InventoryAnalysis,
+            TrainingActivity::OrderOptimisation => fc::TrainingActivity::OrderOptimisation,
+        }
+    }
+}
+
+impl From<fc::TrainingActivity> for TrainingActivity {
+    fn from(a: fc::TrainingActivity) -> Self {
+        match a {
+            fc::TrainingActivity::BrandDisplay => TrainingActivity::BrandDisplay,
+            fc::TrainingActivity::NewBrandPromotion => TrainingActivity::NewBrandPromotion,
+            fc::TrainingActivity::InventoryAnalysis => TrainingActivity::InventoryAnalysis,
+            fc::TrainingActivity::OrderOptimisation => TrainingActivity::OrderOptimisation,
+        }
+    }
+}
+
+impl From<GpsFixRecord> for fc::GpsFix {
+    fn from(g: GpsFixRecord) -> Self {
+        fc::GpsFix {
+            lat: g.lat,
+            lng: g.lng,
+            accuracy_m: g.accuracy_m,
+        }
+    }
+}
+
+impl From<fc::GpsFix> for GpsFixRecord {
+    fn from(g: fc::GpsFix) -> Self {
+        GpsFixRecord {
+            lat: g.lat,
+            lng: g.lng,
+            accuracy_m: g.accuracy_m,
+        }
+    }
+}
+
+impl From<CheckPointRecord> for fc::CheckPoint {
+    fn from(c: CheckPointRecord) -> Self {
+        fc::CheckPoint {
+            at: parse::at(c.at_ms),
+            gps: c.gps.map(Into::into),
+        }
+    }
+}
+
+impl From<fc::RecordedCheckPoint> for RecordedCheckPointRecord {
+    fn from(c: fc::RecordedCheckPoint) -> Self {
+        RecordedCheckPointRecord {
+            at_ms: c.at.millis(),
+            gps: c.gps.map(Into::into),
+            distance_m: c.distance_m,
+            in_range: c.in_range,
+        }
+    }
+}
+
+impl From<fc::Visit> for VisitRecord {
+    fn from(v: fc::Visit) -> Self {
+        VisitRecord {
+            out_of_range: v.out_of_range(),
+            id: v.id.to_string(),
+            store_id: v.store_id.to_string(),
+            visitor: v.visitor,
+            kind: v.kind.into(),
+            check_in: v.check_in.into(),
+            check_out: v.check_out.map(Into::into),
+            complaint_id: v.complaint_id.map(|c| c.to_string()),
+            shelf_display_id: v.shelf_display_id.map(|d| d.to_string()),
+            inventory_count_id: v.inventory_count_id.map(|c| c.to_string()),
+            brand_promotion: v.brand_promotion,
+            notes: v.notes,
+            photos: v
+                .photos
+                .into_iter()
+                .map(|p| PhotoRecord {
+                    hash: p.hash,
+                    caption: p.caption,
+                    by: p.by,
+                    at_ms: p.at.millis(),
+                })
+                .collect(),
+            comments: v
+                .comments
+                .into_iter()
+                .map(|c| VisitCommentRecord {
+                    by: c.by,
+                    at_ms: c.at.millis(),
+                    text: c.text,
+                })
+                .collect(),
+            training: v
+                .training
+                .into_iter()
+                .map(|(activity, note)| TrainingRecord {
+                    activity: activity.into(),
+                    note: note.map(Into::into),
+                })
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,611 @@
+//! Sync benchmark: what one sync costs after "a week offline", and what "a new phone"
+//! downloads.
+//!
+//! ```text
+//! cargo run --release -p fieldsync-tests --bin fieldsync-sync-bench -- [--quick] [--json PATH]
+//! ```
+//!
+//! Setup: the server runs in this process (`fieldsync_server::serve`, release when this is)
+//! on 127.0.0.1:0, its data on disk in the system's temporary folder. The admin device
+//! makes 300 stores for the account manager `am-li`. Her phone (the "old phone") then
+//! records a year of the territory ([`fieldsync_tests::territory_year`]): 15,000 visits,
+//! 60 a day, each with its shelf-display check and a 30-line inventory count, synced every
+//! five days (`--quick`: 1,500 visits). How long that takes is printed; it is setup.
+//!
+//! **A new phone**: a second phone of `am-li` enrolls and downloads its territory from
+//! scratch with core's `SyncClient`, in a child process (this binary re-run with
+//! `--new-phone`), so that its peak memory (`VmHWM`, read at the end) is the phone's own.
+//!
+//! **A week offline**: five days of 12 visits (60 visits: a visit, a display check, a
+//! 30-line count, as above), 10 notes added to older visits and 10 standards marked on
+//! displays not visited that week, then one sync. Measured twice:
+//! - `week_offline_*` on the old phone: every document it holds was synced before (the
+//!   steady state of a phone in use);
+//! - `week_offline_fresh_*` on the new phone after its download: all its documents came
+//!   from the server.
+//!
+//! Bytes on the wire are HTTP bodies as sent, counted by the server's own metrics for
+//! `/v1/sync` (`fieldsync_request_bytes_total`, `fieldsync_response_bytes_total`): requests
+//! as the client sent them (compressed when it compresses), responses after the server's
+//! compression (reqwest, built with its `gzip` and `zstd` features, asks for it). The
+//! client's `SyncReport` counts the response after decompression; both are printed. The
+//! size of the new changes is the sum of the encoded Automerge changes pushed that the
+//! server did not have; `*_pushed_change_bytes` is all the changes the push carried.
+//!
+//! `--json PATH` writes `{"figures": {"<name>": {"value": n, "unit": "..."}}, "config": {...}}`.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use fieldsync_core::fixtures::{ManualClock, at, sample_store};
+use fieldsync_core::{
+    DisplayStandard, DocId, DocKind, IncomingChange, LocalStore, Role, SyncReport, Timestamp,
+    Verdict,
+};
+use fieldsync_server::storage::SyncStorage;
+use fieldsync_tests::client_device::{ClientDevice, Who};
+use fieldsync_tests::field_day::{DayPlan, record_day};
+use fieldsync_tests::in_process::InProcessServer;
+use fieldsync_tests::territory_year::{YearPlan, day_start, record_year};
+use metrics_exporter_prometheus::PrometheusHandle;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+const USAGE: &str = "usage: fieldsync-sync-bench [--quick] [--json PATH]";
+const USER: &str = "am-li";
+const STORES: u32 = 300;
+/// Each week: five days of this many visits.
+const WEEK_DAYS: usize = 5;
+const WEEK_VISITS_PER_DAY: usize = 12;
+const OLDER_EDITS: usize = 10;
+/// Longest the new phone's download may take.
+const CHILD_TIMEOUT: Duration = Duration::from_secs(3 * 3600);
+
+#[derive(Clone, Debug)]
+struct Config {
+    quick: bool,
+    json: Option<PathBuf>,
+    year: YearPlan,
+}
+
+enum Mode {
+    Bench(Config),
+    NewPhone {
+        url: String,
+        token: String,
+        path: PathBuf,
+    },
+}
+
+fn parse_args() -> Result<Mode, String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--new-phone") {
+        return match &args[1..] {
+            [url, token, path] => Ok(Mode::NewPhone {
+                url: url.clone(),
+                token: token.clone(),
+                path: PathBuf::from(path),
+            }),
+            _ => Err("`--new-phone` wants URL TOKEN PATH".into()),
+        };
+    }
+    let mut config = Config {
+        quick: false,
+        json: None,
+        year: YearPlan::year(),
+    };
+    let mut it = args.iter();
+    // Bounded by the argument list.
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--quick" => {
+                config.quick = true;
+                config.year.visits = 1_500;
+            }
+            "--json" => {
+                let path = it.next().ok_or(format!("`--json` needs a path\n{USAGE}"))?;
+                config.json = Some(PathBuf::from(path));
+            }
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
+        }
+    }
+    Ok(Mode::Bench(config))
+}
+
+/// Figures by name, as printed and written.
+#[derive(Debug, Default)]
+struct Figures(BTreeMap<String, (f64, &'static str)>);
+
+impl Figures {
+    fn add(&mut self, name: &str, value: f64, unit: &'static str) {
+        println!("  {name:<40} {value:>14.2} {unit}");
+        self.0.insert(name.to_owned(), (value, unit));
+    }
+
+    fn json(&self, config: &Config) -> serde_json::Value {
+        let figures: serde_json::Map<String, serde_json::Value> = self
+            .0
+            .iter()
+            .map(|(name, (value, unit))| {
+                (
+                    name.clone(),
+                    serde_json::json!({ "value": (value * 1000.0).round() / 1000.0, "unit": unit }),
+                )
+            })
+            .collect();
+        serde_json::json!({
+            "figures": figures,
+            "config": {
+                "quick": config.quick,
+                "stores": STORES,
+                "year_visits": config.year.visits,
+                "count_lines": config.year.count_lines,
+                "week_visits": WEEK_DAYS * WEEK_VISITS_PER_DAY,
+                "week_older_edits": 2 * OLDER_EDITS,
+                "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+                "release": !cfg!(debug_assertions),
+            }
+        })
+    }
+}
+
+/// HTTP body bytes of `/v1/sync` as the server counted them: requests received, responses sent.
+#[derive(Clone, Copy, Debug, Default)]
+struct Wire {
+    sent: u64,
+    received: u64,
+}
+
+impl Wire {
+    fn read(metrics: &PrometheusHandle) -> Wire {
+        let text = metrics.render();
+        let counter = |name: &str| -> u64 {
+            text.lines()
+                .filter(|l| l.starts_with(name) && l.contains("path=\"/v1/sync\""))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .map(|v| v as u64)
+                .sum()
+        };
+        Wire {
+            sent: counter("fieldsync_request_bytes_total"),
+            received: counter("fieldsync_response_bytes_total"),
+        }
+    }
+
+    fn since(self, before: Wire) -> Wire {
+        Wire {
+            sent: self.sent.saturating_sub(before.sent),
+            received: self.received.saturating_sub(before.received),
+        }
+    }
+
+    fn total(self) -> u64 {
+        self.sent + self.received
+    }
+}
+
+/// What an outbox holds: every change it would push, and those the server lacks.
+#[derive(Clone, Copy, Debug, Default)]
+struct Outbox {
+    docs: usize,
+    changes: usize,
+    bytes: u64,
+    new_changes: usize,
+    new_bytes: u64,
+}
+
+fn outbox(local: &LocalStore, storage: &dyn SyncStorage) -> Result<Outbox, BoxError> {
+    let mut out = Outbox::default();
+    for doc in local.outbox_batch(1_000_000)? {
+        let known = storage
+            .document_changes(doc.id.as_str())?
+            .iter()
+            .map(|c| Ok(IncomingChange::parse(c)?.hash()))
+            .collect::<fieldsync_core::Result<HashSet<String>>>()?;
+        out.docs += 1;
+        for change in &doc.changes {
+            out.changes += 1;
+            out.bytes += change.len() as u64;
+            if !known.contains(&IncomingChange::parse(change)?.hash()) {
+                out.new_changes += 1;
+                out.new_bytes += change.len() as u64;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A week of work offline: `WEEK_DAYS` days of visits starting at visit round `first_round`
+/// (see `record_day`), notes on `OLDER_EDITS` older visits from position `older` on, and a
+/// standard marked on the displays of `OLDER_EDITS` stores from `older` on, which the week
+/// does not visit.
+fn record_week(
+    local: &LocalStore,
+    clock: &ManualClock,
+    stores: &[DocId],
+    first_round: usize,
+    older: usize,
+    start: Timestamp,
+) -> Result<usize, BoxError> {
+    clock.set(start);
+    let visits = local.document_ids(DocKind::Visit)?;
+    let stride = (visits.len() / OLDER_EDITS).max(1);
+    for i in 0..OLDER_EDITS {
+        if let Some(visit) = visits.get((older + i * stride) % visits.len().max(1)) {
+            local.append_visit_notes(visit, " Owner called back: wants the slim packs.")?;
+        }
+    }
+    let week: BTreeSet<usize> = (0..WEEK_DAYS * WEEK_VISITS_PER_DAY)
+        .map(|i| (first_round * WEEK_VISITS_PER_DAY + i) % stores.len())
+        .collect();
+    let mut marked = 0;
+    for n in (older..).take(stores.len()) {
+        if marked == OLDER_EDITS {
+            break;
+        }
+        if week.contains(&(n % stores.len())) {
+            continue;
+        }
+        let display = LocalStore::shelf_display_id(&stores[n % stores.len()]);
+        local.mark_display_standard(
+            &display,
+            DisplayStandard::TidyCounter,
+            Verdict::Fail,
+            "counter cluttered",
+        )?;
+        marked += 1;
+    }
+    let mut recorded = 0;
+    for day in 0..WEEK_DAYS {
+        clock.set(Timestamp(start.0 + day as i64 * 86_400_000));
+        let plan = DayPlan {
+            visits: WEEK_VISITS_PER_DAY,
+            count_lines: 30,
+        };
+        recorded += record_day(local, stores, first_round + day, plan)?
+            .visits
+            .len();
+    }
+    Ok(recorded)
+}
+
+/// Records a week on `device` and measures its one sync; adds the figures under `prefix`.
+async fn week_offline(
+    prefix: &str,
+    device: &ClientDevice,
+    server: &InProcessServer,
+    metrics: &PrometheusHandle,
+    stores: &[DocId],
+    (first_round, older, start): (usize, usize, Timestamp),
+    figures: &mut Figures,
+) -> Result<(), BoxError> {
+    let visits = record_week(
+        &device.local,
+        &device.clock,
+        stores,
+        first_round,
+        older,
+        start,
+    )?;
+    let pending = outbox(&device.local, server.storage().as_ref())?;
+    let before = Wire::read(metrics);
+    let began = Instant::now();
+    let report = device.sync().await?;
+    let took = began.elapsed();
+    let wire = Wire::read(metrics).since(before);
+    println!(
+        "{prefix}: {visits} visits and {} older edits; the outbox held {} documents, {} changes \
+         ({} of them new to the server)",
+        2 * OLDER_EDITS,
+        pending.docs,
+        pending.changes,
+        pending.new_changes
+    );
+    figures.add(&format!("{prefix}_ms"), ms(took), "ms");
+    figures.add(
+        &format!("{prefix}_round_trips"),
+        f64::from(report.round_trips),
+        "round trips",
+    );
+    figures.add(&format!("{prefix}_bytes"), wire.total() as f64, "bytes");
+    figures.add(&format!("{prefix}_bytes_sent"), wire.sent as f64, "bytes");
+    figures.add(
+        &format!("{prefix}_bytes_received"),
+        wire.received as f64,
+        "bytes",
+    );
+    client_view(prefix, &report, figures);
+    figures.add(
+        &format!("{prefix}_new_change_bytes"),
+        pending.new_bytes as f64,
+        "bytes",
+    );
+    figures.add(
+        &format!("{prefix}_pushed_change_bytes"),
+        pending.bytes as f64,
+        "bytes",
+    );
+    figures.add(
+        &format!("{prefix}_wire_ratio"),
+        wire.total() as f64 / pending.new_bytes.max(1) as f64,
+        "x",
+    );
+    Ok(())
+}
+
+fn client_view(prefix: &str, report: &SyncReport, figures: &mut Figures) {
+    figures.add(
+        &format!("{prefix}_client_bytes_sent"),
+        report.bytes_sent as f64,
+        "bytes",
+    );
+    figures.add(
+        &format!("{prefix}_client_bytes_received_decoded"),
+        report.bytes_received as f64,
+        "bytes",
+    );
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// A `/proc/self/status` field in KiB (Linux).
+fn status_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+fn new_phone_who() -> Who<'static> {
+    Who {
+        user: USER,
+        role: Role::AccountManager,
+        name: "new-phone",
+    }
+}
+
+/// The child: downloads the territory into a new store and prints one JSON line.
+fn new_phone(url: &str, token: &str, path: &Path) -> Result<serde_json::Value, BoxError> {
+    let rss_at_start = status_kib("VmRSS").unwrap_or(0);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let (report, took, docs) = runtime.block_on(async {
+        let device = ClientDevice::open(url, token, path, new_phone_who(), Timestamp::now())?;
+        let began = Instant::now();
+        let report = device.sync().await?;
+        let took = began.elapsed();
+        let mut docs = 0;
+        for kind in DocKind::ALL {
+            docs += device.local.document_ids(kind)?.len();
+        }
+        Ok::<_, BoxError>((report, took, docs))
+    })?;
+    drop(runtime);
+    Ok(serde_json::json!({
+        "ms": ms(took),
+        "round_trips": report.round_trips,
+        "bytes_sent": report.bytes_sent,
+        "bytes_received": report.bytes_received,
+        "docs": docs,
+        "rss_at_start_kib": rss_at_start,
+        "peak_rss_kib": status_kib("VmHWM").unwrap_or(0),
+    }))
+}
+
+/// Runs the new phone's download in a child process; returns its JSON line.
+async fn run_new_phone(url: &str, token: &str, path: &Path) -> Result<serde_json::Value, BoxError> {
+    let exe = std::env::current_exe()?;
+    let child = tokio::process::Command::new(exe)
+        .arg("--new-phone")
+        .arg(url)
+        .arg(token)
+        .arg(path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()?;
+    let output = tokio::time::timeout(CHILD_TIMEOUT, child.wait_with_output())
+        .await
+        .map_err(|_| "the new phone's download did not finish in time")??;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        return Err(format!("the new phone failed ({}): {stdout}", output.status).into());
+    }
+    let line = stdout.lines().last().unwrap_or_default();
+    Ok(serde_json::from_str(line)?)
+}
+
+fn field(json: &serde_json::Value, name: &str) -> f64 {
+    json.get(name)
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or(f64::NAN)
+}
+
+async fn run(config: &Config, metrics: PrometheusHandle) -> Result<Figures, BoxError> {
+    let mut figures = Figures::default();
+    let dir = tempfile::Builder::new()
+        .prefix("fieldsync-sync-bench-")
+        .tempdir()?;
+    let server = InProcessServer::start(&dir.path().join("server"), Some(metrics.clone())).await?;
+    server.add_user(USER, Role::AccountManager)?;
+    let began = Instant::now();
+    let stores = {
+        let admin = server.admin()?;
+        let mut ids = Vec::with_capacity(STORES as usize);
+        for n in 1..=STORES {
+            ids.push(admin.local.create_store(sample_store(USER, n))?);
+        }
+        admin.push()?;
+        ids
+    };
+    figures.add("seed_stores_ms", ms(began.elapsed()), "ms");
+
+    let year_start = at("2025-11-24T00:00:00+08:00");
+    let phones = dir.path().join("phones");
+    std::fs::create_dir_all(&phones)?;
+    let old = ClientDevice::enroll(
+        &server,
+        &phones,
+        USER,
+        Role::AccountManager,
+        "old-phone",
+        year_start,
+    )
+    .await?;
+    old.sync().await?;
+    println!(
+        "recording a year on the old phone: {} visits, {} a day, synced every {} days",
+        config.year.visits, config.year.visits_per_day, config.year.sync_every_days
+    );
+    let began = Instant::now();
+    let year = record_year(&old, &stores, config.year, year_start, &|line| {
+        eprintln!("{line}")
+    })
+    .await?;
+    figures.add("seed_year_ms", ms(began.elapsed()), "ms");
+    figures.add("seed_year_visits", year.visits as f64, "visits");
+    figures.add("seed_year_edits", year.edits as f64, "changes");
+
+    // A new phone, in a child process.
+    let enrolled = server.enroll(USER, "new-phone").await?;
+    let new_path = phones.join("new-phone.db");
+    let before = Wire::read(&metrics);
+    let child = run_new_phone(&server.url(), &enrolled.token, &new_path).await?;
+    let wire = Wire::read(&metrics).since(before);
+    println!("new phone: downloaded {} documents", field(&child, "docs"));
+    figures.add("new_phone_ms", field(&child, "ms"), "ms");
+    figures.add(
+        "new_phone_round_trips",
+        field(&child, "round_trips"),
+        "round trips",
+    );
+    figures.add("new_phone_bytes", wire.total() as f64, "bytes");
+    figures.add("new_phone_bytes_sent", wire.sent as f64, "bytes");
+    figures.add("new_phone_bytes_received", wire.received as f64, "bytes");
+    figures.add(
+        "new_phone_client_bytes_received_decoded",
+        field(&child, "bytes_received"),
+        "bytes",
+    );
+    figures.add("new_phone_docs", field(&child, "docs"), "documents");
+    figures.add(
+        "new_phone_peak_rss_mb",
+        field(&child, "peak_rss_kib") / 1024.0,
+        "MiB",
+    );
+    figures.add(
+        "new_phone_rss_at_start_mb",
+        field(&child, "rss_at_start_kib") / 1024.0,
+        "MiB",
+    );
+
+    // A week offline on the new phone (its store, opened again here), then on the old one.
+    let after_year = day_start(year_start, config.year.days() + 7);
+    let fresh = ClientDevice::open(
+        &server.url(),
+        &enrolled.token,
+        &new_path,
+        new_phone_who(),
+        after_year,
+    )?;
+    let fresh_week = (0, 0, after_year);
+    week_offline(
+        "week_offline_fresh",
+        &fresh,
+        &server,
+        &metrics,
+        &stores,
+        fresh_week,
+        &mut figures,
+    )
+    .await?;
+    // The old phone takes the new phone's week in, then goes offline for its own week on
+    // other stores, so that its measured sync pushes its week and nothing else.
+    old.sync().await?;
+    let old_week = (10, 150, day_start(year_start, config.year.days() + 14));
+    week_offline(
+        "week_offline",
+        &old,
+        &server,
+        &metrics,
+        &stores,
+        old_week,
+        &mut figures,
+    )
+    .await?;
+    server.stop().await?;
+    Ok(figures)
+}
+
+fn main() -> ExitCode {
+    let config = match parse_args() {
+        Ok(Mode::Bench(config)) => config,
+        Ok(Mode::NewPhone { url, token, path }) => {
+            return match new_phone(&url, &token, &path) {
+                Ok(line) => {
+                    println!("{line}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("new phone: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    if cfg!(debug_assertions) {
+        eprintln!("warning: a debug build measures mostly itself; run with `cargo run --release`");
+    }
+    let metrics = match metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder() {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("cannot install the metrics recorder: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start tokio: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "fieldsync-sync-bench{}: {STORES} stores, a year of {} visits",
+        if config.quick { " --quick" } else { "" },
+        config.year.visits
+    );
+    let figures = match runtime.block_on(run(&config, metrics)) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("sync bench failed: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(path) = &config.json {
+        let written = serde_json::to_string_pretty(&figures.json(&config))
+            .map_err(|e| e.to_string())
+            .and_then(|t| std::fs::write(path, t).map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            eprintln!("cannot write `{}`: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
