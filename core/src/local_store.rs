@@ -605,7 +605,8 @@ impl Inner {
 fn record_local_edit(tx: &Connection, id: &DocId, at: Timestamp) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO outbox (doc_id, local_edits, first_edit_at) VALUES (?1, 1, ?2)
-         ON CONFLICT (doc_id) DO UPDATE SET local_edits = local_edits + 1",
+         ON CONFLICT (doc_id) DO UPDATE SET local_edits = local_edits + 1,
+             first_edit_at = CASE WHEN confirmed_edits >= local_edits THEN excluded.first_edit_at ELSE first_edit_at END",
     )?
     .execute(params![id.as_str(), at.0])?;
     Ok(())

@@ -116,11 +116,34 @@ impl LocalStore {
              WHERE doc_id = ?1",
         )?
         .execute(params![id.as_str(), local_edits, heads_blob(&heads)])?;
-        tx.prepare_cached(
-            "DELETE FROM outbox WHERE doc_id = ?1 AND confirmed_edits >= local_edits",
-        )?
-        .execute([id.as_str()])?;
+        // The row stays: its `server_heads` make the next push send only what is new.
         tx.commit()?;
+        Ok(())
+    }
+
+    /// Merges changes that came from the server. When none of the document's local edits
+    /// waits, the server holds everything this device has of it, which is remembered so a
+    /// later local edit sends only itself.
+    pub fn merge_from_server(&self, id: &DocId, changes: &[Vec<u8>]) -> Result<()> {
+        self.merge_changes(id, changes)?;
+        let heads = self
+            .heads(id)?
+            .iter()
+            .map(|h| {
+                h.parse::<automerge::ChangeHash>()
+                    .map_err(|_| Error::corrupt(id.as_str(), "bad head"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let inner = self.lock()?;
+        inner
+            .conn
+            .prepare_cached(
+                "INSERT INTO outbox (doc_id, local_edits, confirmed_edits, first_edit_at, server_heads)
+                 VALUES (?1, 0, 0, 0, ?2)
+                 ON CONFLICT (doc_id) DO UPDATE SET server_heads = excluded.server_heads
+                 WHERE confirmed_edits >= local_edits",
+            )?
+            .execute(params![id.as_str(), heads_blob(&heads)])?;
         Ok(())
     }
 

@@ -391,7 +391,7 @@ impl SyncClient {
                 for doc in &response.changes {
                     let id = DocId::parse("doc", &doc.doc)?;
                     let changes: Vec<Vec<u8>> = doc.changes.iter().map(|c| c.to_vec()).collect();
-                    s.merge_changes(&id, &changes)?;
+                    s.merge_from_server(&id, &changes)?;
                     pulled += 1;
                 }
                 let removed = response

@@ -71,9 +71,15 @@ pub trait SyncStorage: Send + Sync + 'static {
         now: i64,
     ) -> AppResult<PushResult>;
 
-    /// Changes in the device's scope after `cursor`, not made by the device, up to about
-    /// `max_bytes`, and the documents that left its scope.
-    fn feed(&self, device: &DeviceInfo, cursor: u64, max_bytes: usize) -> AppResult<Feed>;
+    /// Changes in the device's scope after `cursor`, up to about `max_bytes`, except those
+    /// in `just_pushed` (sent in this very request), and the documents that left its scope.
+    fn feed(
+        &self,
+        device: &DeviceInfo,
+        cursor: u64,
+        max_bytes: usize,
+        just_pushed: &std::collections::HashSet<String>,
+    ) -> AppResult<Feed>;
 
     fn add_user(&self, user: &User, now: i64) -> AppResult<()>;
     fn user(&self, id: &str) -> AppResult<Option<User>>;

@@ -1,7 +1,7 @@
 //! The sync and enrollment endpoints: the HTTP layer only moves bytes; the rules live in
 //! core (`write_rules`) and the storage.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use axum::Json;
@@ -96,14 +96,21 @@ pub async fn sync(
                 "cursor `{cursor}` is ahead of this server (at `{position}`): sync again from the start"
             )));
         }
-        let pushed = match storage.push(&device, docs, now)? {
-            Ok(pushed) => pushed,
-            Err(rejected) => return Err(AppError::Rejected(rejected)),
+        let just_pushed: HashSet<String> =
+            docs.iter().flat_map(|(_, changes)| changes.iter().map(IncomingChange::hash)).collect();
+        // A pull-only sync does not queue for the write lock.
+        let pushed = if docs.is_empty() {
+            Default::default()
+        } else {
+            match storage.push(&device, docs, now)? {
+                Ok(pushed) => pushed,
+                Err(rejected) => return Err(AppError::Rejected(rejected)),
+            }
         };
         metrics::counter!("fieldsync_changes_applied_total").increment(pushed.applied as u64);
         // After the push, so that what it stored for a store that left the device's scope
         // is announced removed with that store.
-        let feed = storage.feed(&device, cursor, max_bytes)?;
+        let feed = storage.feed(&device, cursor, max_bytes, &just_pushed)?;
         Ok(SyncResponse {
             accepted: pushed.accepted,
             changes: feed.changes,

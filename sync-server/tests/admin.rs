@@ -115,7 +115,9 @@ impl District {
             .local
             .sync_cursor()?
             .map_or(Ok(0), |c| c.parse::<u64>())?;
-        let feed = self.storage.feed(&phone.info, cursor, 64 << 20)?;
+        let feed = self
+            .storage
+            .feed(&phone.info, cursor, 64 << 20, &Default::default())?;
         for doc in &feed.changes {
             let changes: Vec<Vec<u8>> = doc.changes.iter().map(|c| c.to_vec()).collect();
             phone

@@ -21,7 +21,7 @@ use fieldsync_core::fixtures::ManualClock;
 use fieldsync_core::protocol::{self, DocChanges, PROTOCOL_VERSION, SyncRequest, SyncResponse};
 use fieldsync_core::{
     DeviceIdentity, DocId, LocalStore, OutgoingDocument, Role, StoreOptions, SyncClient,
-    SyncConfig, SyncReport, Timestamp,
+    SyncConfig, SyncProgress, SyncReport, Timestamp,
 };
 use serde_bytes::ByteBuf;
 
@@ -168,9 +168,17 @@ impl ClientDevice {
 
     /// Core's sync, start to finish; a refused document is an error here.
     pub async fn sync(&self) -> HarnessResult<SyncReport> {
+        self.sync_reporting(&|_| {}).await
+    }
+
+    /// [`sync`](Self::sync), with core's progress events (one per round trip).
+    pub async fn sync_reporting(
+        &self,
+        progress: &(dyn Fn(SyncProgress) + Send + Sync),
+    ) -> HarnessResult<SyncReport> {
         let report = self
             .client
-            .sync(&|_| {})
+            .sync(progress)
             .await
             .map_err(|e| err(&format!("{} sync", self.name), e))?;
         if !report.rejected.is_empty() {

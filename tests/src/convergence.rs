@@ -189,6 +189,8 @@ pub struct Checked {
     pub edits: usize,
     /// Stamped values legitimately overwritten by a device that showed them.
     pub superseded: usize,
+    /// Stamped values that ended up beside a concurrent one (a conflict shown to users).
+    pub concurrent: usize,
 }
 
 struct ServerDoc {
@@ -345,7 +347,11 @@ pub fn check(
         }
         for h in in_scope(edit.field.doc(), &mut problem) {
             match versions(h.local, &edit.field) {
-                Ok(v) if v.contains(&edit.version) => {}
+                Ok(v) if v.contains(&edit.version) => {
+                    if v.len() > 1 && h.name == holders.first().map_or("", |f| f.name) {
+                        checked.concurrent += 1;
+                    }
+                }
                 Ok(v) => problem(format!(
                     "{}: lost write to {:?} by {}: {:?} is not among {v:?}",
                     h.name, edit.field, edit.device, edit.version

@@ -4,6 +4,8 @@
 //! every few days. After it the server holds the visits with their counts and the shelf
 //! displays with a year of checks, which is what a new phone of the territory downloads.
 //!
+//! [`record_week`] is a week of the same work done offline, plus edits to older documents.
+//!
 //! A day is saved in one local transaction (one wait for the disk instead of a few hundred),
 //! which is how a bulk of history can be made in minutes; the documents and changes are
 //! the same as a day of separate saves.
@@ -11,11 +13,20 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fieldsync_core::{DocId, Timestamp};
+use std::collections::BTreeSet;
+
+use fieldsync_core::fixtures::ManualClock;
+use fieldsync_core::{DisplayStandard, DocId, DocKind, LocalStore, Timestamp, Verdict};
 
 use crate::client_device::ClientDevice;
 use crate::field_day::{DayPlan, record_day};
 use crate::server::{HarnessError, HarnessResult};
+
+/// A week offline: days of it, visits a day, and older documents edited (visits whose
+/// notes get a line, displays of stores not visited that week that get a standard marked).
+pub const WEEK_DAYS: usize = 5;
+pub const WEEK_VISITS_PER_DAY: usize = 12;
+pub const OLDER_EDITS: usize = 10;
 
 /// How much history to make.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,4 +121,58 @@ pub async fn record_year(
         }
     }
     Ok(done)
+}
+
+/// A week of work offline: `WEEK_DAYS` days of visits starting at visit round `first_round`
+/// (see `record_day`), notes on `OLDER_EDITS` older visits from position `older` on, and a
+/// standard marked on the displays of `OLDER_EDITS` stores from `older` on, which the week
+/// does not visit.
+pub fn record_week(
+    local: &LocalStore,
+    clock: &ManualClock,
+    stores: &[DocId],
+    first_round: usize,
+    older: usize,
+    start: Timestamp,
+) -> fieldsync_core::Result<usize> {
+    clock.set(start);
+    let visits = local.document_ids(DocKind::Visit)?;
+    let stride = (visits.len() / OLDER_EDITS).max(1);
+    for i in 0..OLDER_EDITS {
+        if let Some(visit) = visits.get((older + i * stride) % visits.len().max(1)) {
+            local.append_visit_notes(visit, " Owner called back: wants the slim packs.")?;
+        }
+    }
+    let week: BTreeSet<usize> = (0..WEEK_DAYS * WEEK_VISITS_PER_DAY)
+        .map(|i| (first_round * WEEK_VISITS_PER_DAY + i) % stores.len())
+        .collect();
+    let mut marked = 0;
+    for n in (older..).take(stores.len()) {
+        if marked == OLDER_EDITS {
+            break;
+        }
+        if week.contains(&(n % stores.len())) {
+            continue;
+        }
+        let display = LocalStore::shelf_display_id(&stores[n % stores.len()]);
+        local.mark_display_standard(
+            &display,
+            DisplayStandard::TidyCounter,
+            Verdict::Fail,
+            "counter cluttered",
+        )?;
+        marked += 1;
+    }
+    let mut recorded = 0;
+    for day in 0..WEEK_DAYS {
+        clock.set(Timestamp(start.0 + day as i64 * 86_400_000));
+        let plan = DayPlan {
+            visits: WEEK_VISITS_PER_DAY,
+            count_lines: 30,
+        };
+        recorded += record_day(local, stores, first_round + day, plan)?
+            .visits
+            .len();
+    }
+    Ok(recorded)
 }

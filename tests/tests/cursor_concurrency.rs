@@ -205,6 +205,8 @@ fn missing<'a>(acked: &'a BTreeSet<&'a str>, polled: &Polled) -> Vec<&'a str> {
 
 #[test]
 fn pollers_receive_every_acknowledged_change_while_many_writers_commit_concurrently() {
+    // Built (if stale) before the clock starts: that can take a while when its sources changed.
+    fieldsync_tests::server::server_binary().expect("the server binary");
     let started = Instant::now();
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("server");

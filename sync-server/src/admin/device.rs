@@ -114,11 +114,13 @@ impl<'a> AdminDevice<'a> {
                 .sync_cursor()?
                 .and_then(|c| c.parse::<u64>().ok())
                 .unwrap_or(0);
-            let feed = self.storage.feed(&self.device, cursor, 8 * 1024 * 1024)?;
+            let feed =
+                self.storage
+                    .feed(&self.device, cursor, 8 * 1024 * 1024, &Default::default())?;
             for doc in &feed.changes {
                 let id = DocId::parse("doc", &doc.doc)?;
                 let changes: Vec<Vec<u8>> = doc.changes.iter().map(|c| c.to_vec()).collect();
-                self.local.merge_changes(&id, &changes)?;
+                self.local.merge_from_server(&id, &changes)?;
                 merged += 1;
             }
             self.local.set_sync_cursor(&feed.cursor.to_string())?;

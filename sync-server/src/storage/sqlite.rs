@@ -365,8 +365,14 @@ impl SyncStorage for SqliteStorage {
         })
     }
 
-    fn feed(&self, device: &DeviceInfo, cursor: u64, max_bytes: usize) -> AppResult<Feed> {
-        self.with_reader(|conn| read_feed(conn, device, cursor, max_bytes))
+    fn feed(
+        &self,
+        device: &DeviceInfo,
+        cursor: u64,
+        max_bytes: usize,
+        just_pushed: &HashSet<String>,
+    ) -> AppResult<Feed> {
+        self.with_reader(|conn| read_feed(conn, device, cursor, max_bytes, just_pushed))
     }
 
     fn add_user(&self, user: &User, now: i64) -> AppResult<()> {
@@ -583,6 +589,22 @@ fn read_feed(
     device: &DeviceInfo,
     cursor: u64,
     max_bytes: usize,
+    just_pushed: &HashSet<String>,
+) -> AppResult<Feed> {
+    // One read transaction: the end of the log and the rows read are one snapshot, so a
+    // feed that reaches the end may move the cursor to it (past rows not in scope).
+    conn.execute_batch("BEGIN DEFERRED")?;
+    let result = read_feed_in_snapshot(conn, device, cursor, max_bytes, just_pushed);
+    let _ = conn.execute_batch("COMMIT");
+    result
+}
+
+fn read_feed_in_snapshot(
+    conn: &Connection,
+    device: &DeviceInfo,
+    cursor: u64,
+    max_bytes: usize,
+    just_pushed: &HashSet<String>,
 ) -> AppResult<Feed> {
     let max_seq: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM log", [], |r| r.get(0))?;
     let cursor =
@@ -593,12 +615,13 @@ fn read_feed(
         )));
     }
     let sql = format!(
-        "SELECT l.seq, l.kind, l.doc_id, c.bytes, l.store_id, l.old_territory, l.new_territory, l.old_demo, l.new_demo
+        "SELECT l.seq, l.kind, l.doc_id, c.bytes, l.store_id, l.old_territory, l.new_territory, l.old_demo, l.new_demo,
+                l.change_hash
          FROM log l
          LEFT JOIN changes c ON c.hash = l.change_hash
          LEFT JOIN docs d ON d.id = l.doc_id
          LEFT JOIN stores s ON s.id = d.store_id
-         WHERE l.seq > ?1 AND (l.kind = 'scope' OR (l.device_id IS NOT ?2 AND {}))
+         WHERE l.seq > ?1 AND l.seq <= ?2 AND (l.kind = 'scope' OR {})
          ORDER BY l.seq LIMIT ?4",
         scope_sql(device.role)
     );
@@ -622,33 +645,35 @@ fn read_feed(
             Option<String>,
             Option<bool>,
             Option<bool>,
+            Option<String>,
         );
         let rows: Vec<Row> = stmt
-            .query_map(
-                params![position, device.device_id, device.user_id, FEED_PAGE],
-                |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
-                        r.get(8)?,
-                    ))
-                },
-            )?
+            .query_map(params![position, max_seq, device.user_id, FEED_PAGE], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                ))
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let page_len = rows.len() as i64;
-        for (seq, kind, doc, change, store, old_t, new_t, old_d, new_d) in rows {
+        for (seq, kind, doc, change, store, old_t, new_t, old_d, new_d, hash) in rows {
             if bytes >= max_bytes && !feed.changes.is_empty() {
                 feed.more = true;
                 return Ok(feed);
             }
             if kind == "change" {
-                if let (Some(doc), Some(change)) = (doc, change) {
+                // The device's own changes come back only when it lacks them (its cursor
+                // is behind them: restored from a backup); never the ones it just sent.
+                let sent_now = hash.as_ref().is_some_and(|h| just_pushed.contains(h));
+                if let (Some(doc), Some(change), false) = (doc, change, sent_now) {
                     bytes += change.len();
                     push_change(&mut feed.changes, &mut by_doc, doc, change);
                 }
@@ -666,9 +691,9 @@ fn read_feed(
                 if is && !was {
                     bytes += send_store_whole(
                         conn,
-                        device,
                         &store,
                         seq,
+                        just_pushed,
                         &mut feed.changes,
                         &mut by_doc,
                     )?;
@@ -684,30 +709,40 @@ fn read_feed(
             position = seq;
         }
         if page_len < FEED_PAGE {
+            // Everything up to the end of the snapshot was read: rows not in scope need not
+            // be read again by the next sync.
+            feed.cursor = max_seq as u64;
             return Ok(feed);
         }
     }
 }
 
 /// All changes up to `upto` of every document of a store that entered the device's scope,
-/// except the device's own.
+/// but those the device sent in this very request.
 fn send_store_whole(
     conn: &Connection,
-    device: &DeviceInfo,
     store: &str,
     upto: i64,
+    just_pushed: &HashSet<String>,
     out: &mut Vec<DocChanges>,
     by_doc: &mut HashMap<String, usize>,
 ) -> AppResult<usize> {
     let mut stmt = conn.prepare_cached(
-        "SELECT c.doc_id, c.bytes FROM changes c JOIN docs d ON d.id = c.doc_id JOIN log l ON l.seq = c.seq
-         WHERE d.store_id = ?1 AND c.seq <= ?2 AND l.device_id IS NOT ?3 ORDER BY c.seq",
+        "SELECT c.doc_id, c.bytes, c.hash FROM changes c JOIN docs d ON d.id = c.doc_id
+         WHERE d.store_id = ?1 AND c.seq <= ?2 ORDER BY c.seq",
     )?;
     let mut bytes = 0;
-    for row in stmt.query_map(params![store, upto, device.device_id], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+    for row in stmt.query_map(params![store, upto], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, Vec<u8>>(1)?,
+            r.get::<_, String>(2)?,
+        ))
     })? {
-        let (doc, change) = row?;
+        let (doc, change, hash) = row?;
+        if just_pushed.contains(&hash) {
+            continue;
+        }
         bytes += change.len();
         push_change(out, by_doc, doc, change);
     }

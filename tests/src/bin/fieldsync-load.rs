@@ -107,7 +107,7 @@ impl Figures {
         self.0.insert(name.to_owned(), (value, unit));
     }
 
-    fn json(&self, config: &Config) -> serde_json::Value {
+    fn json(&self, config: &Config, load: (String, String)) -> serde_json::Value {
         let figures: serde_json::Map<String, serde_json::Value> = self
             .0
             .iter()
@@ -130,9 +130,18 @@ impl Figures {
                 "seed": config.seed,
                 "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
                 "release": !cfg!(debug_assertions),
+                "loadavg_before": load.0,
+                "loadavg_after": load.1,
             }
         })
     }
+}
+
+/// The 1, 5 and 15 minute load averages (Linux), to judge how busy the machine was.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 /// Nearest-rank percentile of durations, in milliseconds.
@@ -230,7 +239,7 @@ fn feed_probe(server: &ServerProcess, phones: &[Phone]) -> Result<(f64, f64), Bo
             .unwrap_or(0);
         for (at, into) in [(cursor, &mut at_cursor), (end, &mut at_end)] {
             let began = Instant::now();
-            storage.feed(&device, at, 4 * 1024 * 1024)?;
+            storage.feed(&device, at, 4 * 1024 * 1024, &Default::default())?;
             into.push(began.elapsed());
         }
     }
@@ -430,6 +439,8 @@ fn main() -> ExitCode {
         config.plan.visits,
         config.plan.count_lines
     );
+    let before = load_average();
+    println!("load average before: {before}");
     let figures = match runtime.block_on(run(&config)) {
         Ok(f) => f,
         Err(e) => {
@@ -437,8 +448,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let after = load_average();
+    println!("load average after: {after} (other work on the machine skews the figures)");
     if let Some(path) = &config.json {
-        let text = match serde_json::to_string_pretty(&figures.json(&config)) {
+        let text = match serde_json::to_string_pretty(&figures.json(&config, (before, after))) {
             Ok(t) => t,
             Err(e) => {
                 eprintln!("cannot encode the figures: {e}");

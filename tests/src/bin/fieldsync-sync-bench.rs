@@ -34,21 +34,19 @@
 //!
 //! `--json PATH` writes `{"figures": {"<name>": {"value": n, "unit": "..."}}, "config": {...}}`.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use fieldsync_core::fixtures::{ManualClock, at, sample_store};
-use fieldsync_core::{
-    DisplayStandard, DocId, DocKind, IncomingChange, LocalStore, Role, SyncReport, Timestamp,
-    Verdict,
-};
-use fieldsync_server::storage::SyncStorage;
+use fieldsync_core::fixtures::{at, sample_store};
+use fieldsync_core::{DocId, DocKind, Role, SyncPhase, SyncProgress, SyncReport, Timestamp};
 use fieldsync_tests::client_device::{ClientDevice, Who};
-use fieldsync_tests::field_day::{DayPlan, record_day};
 use fieldsync_tests::in_process::InProcessServer;
-use fieldsync_tests::territory_year::{YearPlan, day_start, record_year};
+use fieldsync_tests::sync_cost::{Wire, outbox};
+use fieldsync_tests::territory_year::{
+    OLDER_EDITS, WEEK_DAYS, WEEK_VISITS_PER_DAY, YearPlan, day_start, record_week, record_year,
+};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -56,10 +54,6 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 const USAGE: &str = "usage: fieldsync-sync-bench [--quick] [--json PATH]";
 const USER: &str = "am-li";
 const STORES: u32 = 300;
-/// Each week: five days of this many visits.
-const WEEK_DAYS: usize = 5;
-const WEEK_VISITS_PER_DAY: usize = 12;
-const OLDER_EDITS: usize = 10;
 /// Longest the new phone's download may take.
 const CHILD_TIMEOUT: Duration = Duration::from_secs(3 * 3600);
 
@@ -152,126 +146,6 @@ impl Figures {
     }
 }
 
-/// HTTP body bytes of `/v1/sync` as the server counted them: requests received, responses sent.
-#[derive(Clone, Copy, Debug, Default)]
-struct Wire {
-    sent: u64,
-    received: u64,
-}
-
-impl Wire {
-    fn read(metrics: &PrometheusHandle) -> Wire {
-        let text = metrics.render();
-        let counter = |name: &str| -> u64 {
-            text.lines()
-                .filter(|l| l.starts_with(name) && l.contains("path=\"/v1/sync\""))
-                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-                .map(|v| v as u64)
-                .sum()
-        };
-        Wire {
-            sent: counter("fieldsync_request_bytes_total"),
-            received: counter("fieldsync_response_bytes_total"),
-        }
-    }
-
-    fn since(self, before: Wire) -> Wire {
-        Wire {
-            sent: self.sent.saturating_sub(before.sent),
-            received: self.received.saturating_sub(before.received),
-        }
-    }
-
-    fn total(self) -> u64 {
-        self.sent + self.received
-    }
-}
-
-/// What an outbox holds: every change it would push, and those the server lacks.
-#[derive(Clone, Copy, Debug, Default)]
-struct Outbox {
-    docs: usize,
-    changes: usize,
-    bytes: u64,
-    new_changes: usize,
-    new_bytes: u64,
-}
-
-fn outbox(local: &LocalStore, storage: &dyn SyncStorage) -> Result<Outbox, BoxError> {
-    let mut out = Outbox::default();
-    for doc in local.outbox_batch(1_000_000)? {
-        let known = storage
-            .document_changes(doc.id.as_str())?
-            .iter()
-            .map(|c| Ok(IncomingChange::parse(c)?.hash()))
-            .collect::<fieldsync_core::Result<HashSet<String>>>()?;
-        out.docs += 1;
-        for change in &doc.changes {
-            out.changes += 1;
-            out.bytes += change.len() as u64;
-            if !known.contains(&IncomingChange::parse(change)?.hash()) {
-                out.new_changes += 1;
-                out.new_bytes += change.len() as u64;
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// A week of work offline: `WEEK_DAYS` days of visits starting at visit round `first_round`
-/// (see `record_day`), notes on `OLDER_EDITS` older visits from position `older` on, and a
-/// standard marked on the displays of `OLDER_EDITS` stores from `older` on, which the week
-/// does not visit.
-fn record_week(
-    local: &LocalStore,
-    clock: &ManualClock,
-    stores: &[DocId],
-    first_round: usize,
-    older: usize,
-    start: Timestamp,
-) -> Result<usize, BoxError> {
-    clock.set(start);
-    let visits = local.document_ids(DocKind::Visit)?;
-    let stride = (visits.len() / OLDER_EDITS).max(1);
-    for i in 0..OLDER_EDITS {
-        if let Some(visit) = visits.get((older + i * stride) % visits.len().max(1)) {
-            local.append_visit_notes(visit, " Owner called back: wants the slim packs.")?;
-        }
-    }
-    let week: BTreeSet<usize> = (0..WEEK_DAYS * WEEK_VISITS_PER_DAY)
-        .map(|i| (first_round * WEEK_VISITS_PER_DAY + i) % stores.len())
-        .collect();
-    let mut marked = 0;
-    for n in (older..).take(stores.len()) {
-        if marked == OLDER_EDITS {
-            break;
-        }
-        if week.contains(&(n % stores.len())) {
-            continue;
-        }
-        let display = LocalStore::shelf_display_id(&stores[n % stores.len()]);
-        local.mark_display_standard(
-            &display,
-            DisplayStandard::TidyCounter,
-            Verdict::Fail,
-            "counter cluttered",
-        )?;
-        marked += 1;
-    }
-    let mut recorded = 0;
-    for day in 0..WEEK_DAYS {
-        clock.set(Timestamp(start.0 + day as i64 * 86_400_000));
-        let plan = DayPlan {
-            visits: WEEK_VISITS_PER_DAY,
-            count_lines: 30,
-        };
-        recorded += record_day(local, stores, first_round + day, plan)?
-            .visits
-            .len();
-    }
-    Ok(recorded)
-}
-
 /// Records a week on `device` and measures its one sync; adds the figures under `prefix`.
 async fn week_offline(
     prefix: &str,
@@ -333,6 +207,17 @@ async fn week_offline(
         wire.total() as f64 / pending.new_bytes.max(1) as f64,
         "x",
     );
+    // What the ratio would be if the push carried only the changes the server lacks.
+    figures.add(
+        &format!("{prefix}_new_only_request_bytes"),
+        pending.new_only_request as f64,
+        "bytes",
+    );
+    figures.add(
+        &format!("{prefix}_wire_ratio_if_only_new"),
+        (pending.new_only_request + wire.received) as f64 / pending.new_bytes.max(1) as f64,
+        "x",
+    );
     Ok(())
 }
 
@@ -377,10 +262,27 @@ fn new_phone(url: &str, token: &str, path: &Path) -> Result<serde_json::Value, B
         .worker_threads(2)
         .enable_all()
         .build()?;
+    let rounds = std::sync::Arc::new(std::sync::Mutex::new(Vec::<serde_json::Value>::new()));
+    let seen = rounds.clone();
+    let began = Instant::now();
+    let progress = move |p: SyncProgress| {
+        if p.phase == SyncPhase::Done {
+            return;
+        }
+        let round = serde_json::json!({
+            "ms": ms(began.elapsed()),
+            "docs_pulled": p.docs_pulled,
+            "rss_kib": status_kib("VmRSS").unwrap_or(0),
+            "peak_rss_kib": status_kib("VmHWM").unwrap_or(0),
+        });
+        if let Ok(mut rounds) = seen.lock() {
+            rounds.push(round);
+        }
+    };
     let (report, took, docs) = runtime.block_on(async {
         let device = ClientDevice::open(url, token, path, new_phone_who(), Timestamp::now())?;
         let began = Instant::now();
-        let report = device.sync().await?;
+        let report = device.sync_reporting(&progress).await?;
         let took = began.elapsed();
         let mut docs = 0;
         for kind in DocKind::ALL {
@@ -397,6 +299,7 @@ fn new_phone(url: &str, token: &str, path: &Path) -> Result<serde_json::Value, B
         "docs": docs,
         "rss_at_start_kib": rss_at_start,
         "peak_rss_kib": status_kib("VmHWM").unwrap_or(0),
+        "rounds": rounds.lock().map(|r| r.clone()).unwrap_or_default(),
     }))
 }
 
@@ -479,15 +382,32 @@ async fn run(config: &Config, metrics: PrometheusHandle) -> Result<Figures, BoxE
     let enrolled = server.enroll(USER, "new-phone").await?;
     let new_path = phones.join("new-phone.db");
     let before = Wire::read(&metrics);
+    let server_before = Wire::server_seconds(&metrics);
     let child = run_new_phone(&server.url(), &enrolled.token, &new_path).await?;
     let wire = Wire::read(&metrics).since(before);
+    let server_ms = (Wire::server_seconds(&metrics) - server_before) * 1000.0;
     println!("new phone: downloaded {} documents", field(&child, "docs"));
+    for round in child
+        .get("rounds")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        println!(
+            "  after {:>8.0} ms: {:>6} documents, RSS {:>6.1} MiB, peak {:>6.1} MiB",
+            field(round, "ms"),
+            field(round, "docs_pulled"),
+            field(round, "rss_kib") / 1024.0,
+            field(round, "peak_rss_kib") / 1024.0
+        );
+    }
     figures.add("new_phone_ms", field(&child, "ms"), "ms");
     figures.add(
         "new_phone_round_trips",
         field(&child, "round_trips"),
         "round trips",
     );
+    figures.add("new_phone_server_ms", server_ms, "ms");
     figures.add("new_phone_bytes", wire.total() as f64, "bytes");
     figures.add("new_phone_bytes_sent", wire.sent as f64, "bytes");
     figures.add("new_phone_bytes_received", wire.received as f64, "bytes");

@@ -1,0 +1,131 @@
+//! What a phone pushes when it edits a document the server already holds: only the new
+//! change, not the document's whole history again.
+//!
+//! Found by the sync benchmark (`fieldsync-sync-bench`, November 2026): core deleted a
+//! document's outbox row, and with it the server heads it recorded, once the server had
+//! confirmed every local edit; the next local edit started a new row with no server heads,
+//! so the next push carried every change of the document since its creation (the server
+//! dropped them as duplicates). A shelf display with a year of weekly checks went whole
+//! each time it was checked again: a week offline pushed 4,110 changes of which 500 were
+//! new. The same happened to a document the phone received from the server and edited for
+//! the first time. Both go through core's own sync client and an in-process server here.
+
+use std::sync::Arc;
+
+use fieldsync_core::fixtures::{at, sample_store};
+use fieldsync_core::{CheckPoint, DocId, LocalStore, NewVisit, Role, VisitKind};
+use fieldsync_tests::client_device::ClientDevice;
+use fieldsync_tests::in_process::InProcessServer;
+use fieldsync_tests::phone::phones_dir;
+
+type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+fn visit(store: &DocId) -> NewVisit {
+    NewVisit {
+        store_id: store.clone(),
+        kind: VisitKind::Routine,
+        check_in: CheckPoint {
+            at: at("2026-11-23T09:05:00+08:00"),
+            gps: None,
+        },
+        complaint_id: None,
+    }
+}
+
+/// Changes of `id` the next push would carry.
+fn pending_changes(
+    local: &Arc<LocalStore>,
+    id: &DocId,
+) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+    Ok(local
+        .outbox_batch(100)?
+        .iter()
+        .filter(|d| d.id == *id)
+        .map(|d| d.changes.len())
+        .sum())
+}
+
+/// A server with one store of `am-li`, and a phone of hers that has synced it.
+async fn district(
+    dir: &std::path::Path,
+) -> Result<(InProcessServer, DocId), Box<dyn std::error::Error + Send + Sync>> {
+    let server = InProcessServer::start(&dir.join("server"), None).await?;
+    server.add_user("am-li", Role::AccountManager)?;
+    let store = {
+        let admin = server.admin()?;
+        let id = admin.local.create_store(sample_store("am-li", 1))?;
+        admin.push()?;
+        id
+    };
+    Ok((server, store))
+}
+
+#[tokio::test]
+async fn an_edit_after_a_confirmed_push_pushes_only_the_new_change() -> TestResult {
+    let dir = phones_dir()?;
+    let (server, store) = district(dir.path()).await?;
+    let start = at("2026-11-23T09:00:00+08:00");
+    let phone = ClientDevice::enroll(
+        &server,
+        dir.path(),
+        "am-li",
+        Role::AccountManager,
+        "li-phone",
+        start,
+    )
+    .await?;
+    phone.sync().await?;
+    let v = phone.local.create_visit(visit(&store))?;
+    phone.local.set_visit_notes(&v, "shelf tidy")?;
+    phone.sync().await?;
+    assert_eq!(pending_changes(&phone.local, &v)?, 0);
+
+    phone
+        .local
+        .append_visit_notes(&v, "; owner wants slim packs")?;
+    assert_eq!(
+        pending_changes(&phone.local, &v)?,
+        1,
+        "the server holds the creation and the first notes already"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_first_edit_of_a_received_document_pushes_only_the_new_change() -> TestResult {
+    let dir = phones_dir()?;
+    let (server, store) = district(dir.path()).await?;
+    let start = at("2026-11-23T09:00:00+08:00");
+    let old = ClientDevice::enroll(
+        &server,
+        dir.path(),
+        "am-li",
+        Role::AccountManager,
+        "old-phone",
+        start,
+    )
+    .await?;
+    old.sync().await?;
+    let v = old.local.create_visit(visit(&store))?;
+    old.local.set_visit_notes(&v, "shelf tidy")?;
+    old.sync().await?;
+
+    let new = ClientDevice::enroll(
+        &server,
+        dir.path(),
+        "am-li",
+        Role::AccountManager,
+        "new-phone",
+        start,
+    )
+    .await?;
+    new.sync().await?;
+    new.local
+        .append_visit_notes(&v, "; owner wants slim packs")?;
+    assert_eq!(
+        pending_changes(&new.local, &v)?,
+        1,
+        "everything the new phone received is on the server"
+    );
+    Ok(())
+}
