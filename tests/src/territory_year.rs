@@ -112,7 +112,7 @@ pub async fn record_year(
             done.syncs += 1;
             done.bytes_sent += report.bytes_sent;
             progress(&format!(
-                "  day {:>3}/{days}: {:>6} visits recorded and synced ({:.0} s recording, {:.0} s syncing)",
+                "  day {:>3}/{days}: {:>6} visits recorded and synced; {:.0} s recording, {:.0} s syncing",
                 day + 1,
                 done.visits,
                 done.recording.as_secs_f64(),

@@ -14,7 +14,10 @@
 //!
 //! **A new phone**: a second phone of `am-li` enrolls and downloads its territory from
 //! scratch with core's `SyncClient`, in a child process (this binary re-run with
-//! `--new-phone`), so that its peak memory (`VmHWM`, read at the end) is the phone's own.
+//! `--new-phone`), so that its peak memory (`VmHWM`, read at the end) is the phone's own;
+//! its memory after each round trip is printed too, and the time the server spent in its
+//! handlers (`new_phone_server_ms`, from the server's `fieldsync_sync_seconds`), the rest
+//! being the phone's merging and the transfer.
 //!
 //! **A week offline**: five days of 12 visits (60 visits: a visit, a display check, a
 //! 30-line count, as above), 10 notes added to older visits and 10 standards marked on
@@ -30,7 +33,11 @@
 //! compression (reqwest, built with its `gzip` and `zstd` features, asks for it). The
 //! client's `SyncReport` counts the response after decompression; both are printed. The
 //! size of the new changes is the sum of the encoded Automerge changes pushed that the
-//! server did not have; `*_pushed_change_bytes` is all the changes the push carried.
+//! server did not have; `*_pushed_change_bytes` is all the changes the push carried, and
+//! `*_wire_ratio_if_only_new` what the ratio would be if the push carried only the new ones
+//! (their request encoded and gzipped as the client does, plus the measured response).
+//! Wall times include the phone's local store work; the phone, the server and the child
+//! share the machine's cores.
 //!
 //! `--json PATH` writes `{"figures": {"<name>": {"value": n, "unit": "..."}}, "config": {...}}`.
 
@@ -370,11 +377,20 @@ async fn run(config: &Config, metrics: PrometheusHandle) -> Result<Figures, BoxE
         config.year.visits, config.year.visits_per_day, config.year.sync_every_days
     );
     let began = Instant::now();
-    let year = record_year(&old, &stores, config.year, year_start, &|line| {
-        eprintln!("{line}")
-    })
-    .await?;
+    let server_before = Wire::server_seconds(&metrics);
+    let progress = |line: &str| {
+        let server = Wire::server_seconds(&metrics) - server_before;
+        eprintln!("{line} (the server {server:.0} s)");
+    };
+    let year = record_year(&old, &stores, config.year, year_start, &progress).await?;
     figures.add("seed_year_ms", ms(began.elapsed()), "ms");
+    figures.add("seed_year_recording_ms", ms(year.recording), "ms");
+    figures.add("seed_year_syncing_ms", ms(year.syncing), "ms");
+    figures.add(
+        "seed_year_server_ms",
+        (Wire::server_seconds(&metrics) - server_before) * 1000.0,
+        "ms",
+    );
     figures.add("seed_year_visits", year.visits as f64, "visits");
     figures.add("seed_year_edits", year.edits as f64, "changes");
 
