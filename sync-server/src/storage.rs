@@ -5,7 +5,11 @@
 //! instances implements the same trait (its own issue). Whatever the backend, `log.seq`
 //! must be a cursor that never skips a committed row: see `docs/protocol.md`.
 
+pub(crate) mod feed;
+pub(crate) mod push;
 pub mod sqlite;
+
+pub use push::SCOPE_GRACE_MS;
 
 use fieldsync_core::protocol::{Accepted, DocChanges, Rejection};
 use fieldsync_core::{DocId, IncomingChange, Role};

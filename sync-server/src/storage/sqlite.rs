@@ -5,23 +5,22 @@
 //! row before it, which is what makes the cursor exact. Reads use a small pool of their own
 //! connections and never wait for the writer (WAL).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Mutex;
 
-use fieldsync_core::protocol::{Accepted, DocChanges, Rejection};
-use fieldsync_core::{DocId, DocKind, IncomingChange, Replica, Role, Writer, check_write};
+use fieldsync_core::{DocId, DocSummary, IncomingChange, Replica, Role};
 use rusqlite::{
     Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
-use serde_bytes::ByteBuf;
 
-use super::{DeviceInfo, Feed, PushResult, Pushed, SyncStorage, User};
+use super::feed::{self, LogRow};
+use super::push::{self, ReplicaCache, ScopeMove};
+use super::{DeviceInfo, Feed, PushResult, SyncStorage, User};
 use crate::error::{AppError, AppResult};
 
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/001_init.sql"))];
 const READERS: usize = 4;
-const REPLICA_CACHE: usize = 2_000;
 
 /// The SQLite storage of one server.
 pub struct SqliteStorage {
@@ -33,13 +32,6 @@ pub struct SqliteStorage {
 struct WriterState {
     conn: Connection,
     cache: ReplicaCache,
-}
-
-/// Replicas of recently written documents, so a push does not reload their history.
-#[derive(Default)]
-struct ReplicaCache {
-    replicas: HashMap<String, Replica>,
-    order: VecDeque<String>,
 }
 
 impl std::fmt::Debug for SqliteStorage {
@@ -78,7 +70,7 @@ impl SqliteStorage {
             Err(poisoned) => {
                 self.writer.clear_poison();
                 let mut guard = poisoned.into_inner();
-                guard.cache = ReplicaCache::default();
+                guard.cache.clear();
                 guard
             }
         };
@@ -126,79 +118,125 @@ fn migrate(conn: &mut Connection) -> AppResult<()> {
     Ok(())
 }
 
-/// Whether a store with these facts is in a device's read scope.
-pub(crate) fn store_in_scope(device: &DeviceInfo, territory: &str, demo_street: bool) -> bool {
-    match device.role {
-        Role::AccountManager => territory == device.user_id,
-        Role::MarketTeam => demo_street,
-        Role::Supervisor | Role::Admin => true,
-    }
+/// [`push::PushTx`] over SQLite's write transaction. There is one writer, so rows are
+/// appended in cursor order with nothing to reserve.
+struct SqlitePush<'a, 'c> {
+    tx: &'a Transaction<'c>,
+    cache: &'a ReplicaCache,
 }
 
-/// The SQL condition for "the document of row `d` (store `s`) is in scope of user `?3`".
-fn scope_sql(role: Role) -> &'static str {
-    match role {
-        Role::AccountManager => "(s.territory = ?3 OR d.manager = ?3)",
-        Role::MarketTeam => "(s.demo_street = 1 AND ?3 IS NOT NULL)",
-        Role::Supervisor | Role::Admin => "(?3 IS NOT NULL)",
-    }
-}
-
-struct Staged {
-    doc: String,
-    replica: Replica,
-    new: Vec<IncomingChange>,
-    before: Option<fieldsync_core::DocSummary>,
-    after: fieldsync_core::DocSummary,
-}
-
-impl ReplicaCache {
-    /// The replica of `doc` as the database holds it now. A cached copy is used only if
-    /// its heads are the stored heads: another process (the admin tools) may have written.
-    fn get(&self, conn: &Connection, doc: &str) -> AppResult<Replica> {
-        if let Some(cached) = self.replicas.get(doc) {
-            let stored: Option<String> = conn
-                .prepare_cached("SELECT heads FROM docs WHERE id = ?1")?
-                .query_row([doc], |r| r.get(0))
-                .optional()?;
-            let mut replica = cached.clone();
-            if stored.as_deref() == Some(replica.heads().join(",").as_str()) {
-                return Ok(replica);
-            }
+impl push::PushTx for SqlitePush<'_, '_> {
+    fn replica(&mut self, doc: &str) -> AppResult<Replica> {
+        let stored: Option<String> = self
+            .tx
+            .prepare_cached("SELECT heads FROM docs WHERE id = ?1")?
+            .query_row([doc], |r| r.get(0))
+            .optional()?;
+        if let Some(replica) = self.cache.fresh(doc, stored.as_deref()) {
+            return Ok(replica);
         }
-        let id = DocId::parse("doc", doc)?;
-        let mut stmt =
-            conn.prepare_cached("SELECT bytes FROM changes WHERE doc_id = ?1 ORDER BY seq")?;
-        let stored = stmt
+        let changes = self
+            .tx
+            .prepare_cached("SELECT bytes FROM changes WHERE doc_id = ?1 ORDER BY seq")?
             .query_map([doc], |r| r.get::<_, Vec<u8>>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        if stored.is_empty() {
-            return Ok(Replica::empty(&id));
-        }
-        Ok(Replica::load(&id, stored.iter().map(Vec::as_slice))?)
+        push::load_replica(doc, &changes)
     }
 
-    fn remember(&mut self, doc: String, replica: Replica) {
-        if self.replicas.insert(doc.clone(), replica).is_none() {
-            self.order.push_back(doc);
-        }
-        // Bounded: each pass removes one entry or stops.
-        while self.replicas.len() > REPLICA_CACHE {
-            match self.order.pop_front() {
-                Some(old) => {
-                    self.replicas.remove(&old);
-                }
-                None => break,
-            }
-        }
+    fn actor_owner(&mut self, actor: &str) -> AppResult<Option<String>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT device_id FROM actors WHERE actor = ?1")?
+            .query_row([actor], |r| r.get(0))
+            .optional()?)
     }
-}
 
-fn store_facts(tx: &Transaction<'_>, store: &str) -> AppResult<Option<(String, bool)>> {
-    Ok(tx
-        .prepare_cached("SELECT territory, demo_street FROM stores WHERE id = ?1")?
-        .query_row([store], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?)
+    fn store_facts(&mut self, store: &str) -> AppResult<Option<(String, bool)>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT territory, demo_street FROM stores WHERE id = ?1")?
+            .query_row([store], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
+    fn moves_since(
+        &mut self,
+        store: &str,
+        since: i64,
+    ) -> AppResult<Vec<(Option<String>, Option<bool>)>> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT old_territory, old_demo FROM log WHERE kind = 'scope' AND store_id = ?1 AND at >= ?2",
+            )?
+            .query_map(params![store, since], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn reserve(&mut self, _rows: usize) -> AppResult<()> {
+        Ok(())
+    }
+
+    fn append_change(
+        &mut self,
+        doc: &str,
+        change: &mut IncomingChange,
+        device: &str,
+        at: i64,
+    ) -> AppResult<()> {
+        let hash = change.hash();
+        self.tx
+            .prepare_cached(
+                "INSERT INTO log (kind, doc_id, change_hash, device_id, at) VALUES ('change', ?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![doc, hash, device, at])?;
+        let seq = self.tx.last_insert_rowid();
+        self.tx
+            .prepare_cached(
+                "INSERT INTO changes (hash, doc_id, seq, bytes) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![hash, doc, seq, change.bytes()])?;
+        self.tx
+            .prepare_cached("INSERT OR IGNORE INTO actors (actor, device_id) VALUES (?1, ?2)")?
+            .execute(params![change.actor(), device])?;
+        Ok(())
+    }
+
+    fn upsert_doc(&mut self, doc: &str, summary: &DocSummary, heads: &[String]) -> AppResult<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO docs (id, kind, store_id, manager, heads) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (id) DO UPDATE SET heads = excluded.heads",
+            )?
+            .execute(params![
+                doc,
+                summary.kind.as_str(),
+                summary.store_id,
+                summary.manager,
+                heads.join(",")
+            ])?;
+        Ok(())
+    }
+
+    fn upsert_store(&mut self, store: &str, territory: &str, demo_street: bool) -> AppResult<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO stores (id, territory, demo_street) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET territory = excluded.territory, demo_street = excluded.demo_street",
+            )?
+            .execute(params![store, territory, demo_street])?;
+        Ok(())
+    }
+
+    fn append_scope(&mut self, m: &ScopeMove, at: i64) -> AppResult<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO log (kind, store_id, old_territory, new_territory, old_demo, new_demo, at)
+                 VALUES ('scope', ?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![m.store, m.old_territory, m.new_territory, m.old_demo, m.new_demo, at])?;
+        Ok(())
+    }
 }
 
 impl SyncStorage for SqliteStorage {
@@ -269,99 +307,16 @@ impl SyncStorage for SqliteStorage {
         now: i64,
     ) -> AppResult<PushResult> {
         self.with_writer(|w| {
-            let mut staged: Vec<Staged> = Vec::new();
-            let mut rejections: Vec<Rejection> = Vec::new();
-            let mut accepted: Vec<Accepted> = Vec::new();
-            {
-                let WriterState { conn, cache } = w;
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                for (doc_id, changes) in docs {
-                    let doc = doc_id.to_string();
-                    let mut replica = cache.get(&tx, &doc)?;
-                    let mut seen = HashSet::new();
-                    let new: Vec<IncomingChange> = changes
-                        .into_iter()
-                        .filter(|c| seen.insert(c.hash()) && !replica.has_change(&c.hash()))
-                        .collect();
-                    if new.is_empty() {
-                        accepted.push(Accepted { doc, heads: replica.heads() });
-                        continue;
-                    }
-                    let mut foreign = None;
-                    for actor in new.iter().map(IncomingChange::actor).collect::<HashSet<_>>() {
-                        let owner: Option<String> = tx
-                            .prepare_cached("SELECT device_id FROM actors WHERE actor = ?1")?
-                            .query_row([&actor], |r| r.get(0))
-                            .optional()?;
-                        if owner.as_ref().is_some_and(|o| o != &device.device_id) {
-                            foreign = Some(actor);
-                        }
-                    }
-                    if let Some(actor) = foreign {
-                        rejections.push(Rejection {
-                            doc,
-                            rule: "actor_binding".into(),
-                            message: format!("actor `{actor}` belongs to another device"),
-                        });
-                        continue;
-                    }
-                    let before = replica.summary()?;
-                    let effect = replica.apply(&new).map_err(|e| AppError::BadRequest(format!("document `{doc}`: {e}")))?;
-                    let after = replica
-                        .summary()?
-                        .ok_or_else(|| AppError::BadRequest(format!("document `{doc}` has no content")))?;
-                    let scope_store = match after.kind {
-                        DocKind::Store => before.as_ref().and_then(|_| after.store_id.clone()),
-                        _ => after.store_id.clone(),
-                    };
-                    let store_in_scope = match &scope_store {
-                        Some(store) => {
-                            store_facts(&tx, store)?.is_some_and(|(t, d)| store_in_scope(device, &t, d))
-                                || left_scope_recently(&tx, device, store, now)?
-                        }
-                        None => matches!(device.role, Role::Supervisor | Role::Admin),
-                    };
-                    let writer = Writer { user: &device.user_id, role: device.role, store_in_scope };
-                    if let Err(v) = check_write(before.as_ref(), &after, &effect, &writer) {
-                        rejections.push(Rejection { doc, rule: v.rule.into(), message: v.message });
-                        continue;
-                    }
-                    staged.push(Staged { doc, replica, new, before, after });
-                }
-                if !rejections.is_empty() {
-                    return Ok(Err(rejections)); // the transaction rolls back on drop
-                }
-                let mut applied = 0;
-                for s in &mut staged {
-                    for change in &mut s.new {
-                        tx.prepare_cached(
-                            "INSERT INTO log (kind, doc_id, change_hash, device_id, at) VALUES ('change', ?1, ?2, ?3, ?4)",
-                        )?
-                        .execute(params![s.doc, change.hash(), device.device_id, now])?;
-                        let seq = tx.last_insert_rowid();
-                        tx.prepare_cached("INSERT INTO changes (hash, doc_id, seq, bytes) VALUES (?1, ?2, ?3, ?4)")?
-                            .execute(params![change.hash(), s.doc, seq, change.bytes()])?;
-                        tx.prepare_cached("INSERT OR IGNORE INTO actors (actor, device_id) VALUES (?1, ?2)")?
-                            .execute(params![change.actor(), device.device_id])?;
-                        applied += 1;
-                    }
-                    let heads = s.replica.heads();
-                    tx.prepare_cached(
-                        "INSERT INTO docs (id, kind, store_id, manager, heads) VALUES (?1, ?2, ?3, ?4, ?5)
-                         ON CONFLICT (id) DO UPDATE SET heads = excluded.heads",
-                    )?
-                    .execute(params![s.doc, s.after.kind.as_str(), s.after.store_id, s.after.manager, heads.join(",")])?;
-                    if s.after.kind == DocKind::Store {
-                        record_store_scope(&tx, s, now)?;
-                    }
-                    accepted.push(Accepted { doc: s.doc.clone(), heads });
-                }
+            let WriterState { conn, cache } = w;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let outcome = push::run(&mut SqlitePush { tx: &tx, cache }, device, docs, now)?;
+            if outcome.result.is_ok() {
                 tx.commit()?;
-                for s in staged {
-                    cache.remember(s.doc, s.replica);
+                for (doc, replica) in outcome.replicas {
+                    cache.remember(doc, replica);
                 }
-                Ok(Ok(Pushed { accepted, applied }))
-            }
+            } // a refused push rolls back when `tx` drops
+            Ok(outcome.result)
         })
     }
 
@@ -527,62 +482,87 @@ impl SyncStorage for SqliteStorage {
     }
 }
 
-/// How long a device may still write documents of a store that left its scope: edits it
-/// made offline before the move are accepted, not lost.
-pub const SCOPE_GRACE_MS: i64 = 30 * 24 * 3_600_000;
-
-/// Whether the store was in the device's scope before a move made in the last
-/// [`SCOPE_GRACE_MS`].
-fn left_scope_recently(
-    tx: &Transaction<'_>,
-    device: &DeviceInfo,
-    store: &str,
-    now: i64,
-) -> AppResult<bool> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT old_territory, old_demo FROM log WHERE kind = 'scope' AND store_id = ?1 AND at >= ?2",
-    )?;
-    let moves = stmt
-        .query_map(params![store, now - SCOPE_GRACE_MS], |r| {
-            Ok((r.get::<_, Option<String>>(0)?, r.get::<_, Option<bool>>(1)?))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(moves
-        .iter()
-        .any(|(t, d)| store_in_scope(device, t.as_deref().unwrap_or_default(), d.unwrap_or(false))))
+/// [`feed::FeedTx`] over a read transaction of one of the reader connections.
+struct SqliteFeed<'a> {
+    conn: &'a Connection,
 }
 
-/// Upserts a store's scope facts and, when they moved, appends a scope row to the log.
-fn record_store_scope(tx: &Transaction<'_>, s: &Staged, now: i64) -> AppResult<()> {
-    let (Some(territory), Some(demo)) = (&s.after.territory, s.after.demo_street) else {
-        return Ok(());
-    };
-    tx.prepare_cached(
-        "INSERT INTO stores (id, territory, demo_street) VALUES (?1, ?2, ?3)
-         ON CONFLICT (id) DO UPDATE SET territory = excluded.territory, demo_street = excluded.demo_street",
-    )?
-    .execute(params![s.doc, territory, demo])?;
-    if let Some(before) = &s.before
-        && (before.territory.as_ref() != Some(territory) || before.demo_street != Some(demo))
-    {
-        tx.prepare_cached(
-            "INSERT INTO log (kind, store_id, old_territory, new_territory, old_demo, new_demo, at)
-             VALUES ('scope', ?1, ?2, ?3, ?4, ?5, ?6)",
-        )?
-        .execute(params![
-            s.doc,
-            before.territory,
-            territory,
-            before.demo_street,
-            demo,
-            now
-        ])?;
+impl feed::FeedTx for SqliteFeed<'_> {
+    fn end(&mut self) -> AppResult<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM log", [], |r| r.get(0))?)
     }
-    Ok(())
-}
 
-/// Rows read per query while filling a feed.
-const FEED_PAGE: i64 = 2_000;
+    fn page(
+        &mut self,
+        device: &DeviceInfo,
+        after: i64,
+        upto: i64,
+        limit: i64,
+    ) -> AppResult<Vec<LogRow>> {
+        let sql = format!(
+            "SELECT l.seq, l.kind, l.doc_id, c.bytes, l.store_id, l.old_territory, l.new_territory, l.old_demo, l.new_demo,
+                    l.change_hash
+             FROM log l
+             LEFT JOIN changes c ON c.hash = l.change_hash
+             LEFT JOIN docs d ON d.id = l.doc_id
+             LEFT JOIN stores s ON s.id = d.store_id
+             WHERE l.seq > ?1 AND l.seq <= ?2 AND (l.kind = 'scope' OR {})
+             ORDER BY l.seq LIMIT ?4",
+            feed::scope_condition(device.role, "?3")
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt
+            .query_map(params![after, upto, device.user_id, limit], |r| {
+                let seq = r.get(0)?;
+                Ok(if r.get::<_, String>(1)? == "change" {
+                    LogRow::Change {
+                        seq,
+                        doc: r.get(2)?,
+                        bytes: r.get(3)?,
+                        hash: r.get(9)?,
+                    }
+                } else {
+                    LogRow::Scope {
+                        seq,
+                        store: r.get(4)?,
+                        old_territory: r.get(5)?,
+                        new_territory: r.get(6)?,
+                        old_demo: r.get(7)?,
+                        new_demo: r.get(8)?,
+                    }
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn store_changes(
+        &mut self,
+        store: &str,
+        upto: i64,
+    ) -> AppResult<Vec<(String, String, Vec<u8>)>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT c.doc_id, c.hash, c.bytes FROM changes c JOIN docs d ON d.id = c.doc_id
+                 WHERE d.store_id = ?1 AND c.seq <= ?2 ORDER BY c.seq",
+            )?
+            .query_map(params![store, upto], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn store_documents(&mut self, store: &str) -> AppResult<Vec<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT id FROM docs WHERE store_id = ?1 ORDER BY id")?
+            .query_map([store], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+}
 
 fn read_feed(
     conn: &Connection,
@@ -591,178 +571,15 @@ fn read_feed(
     max_bytes: usize,
     just_pushed: &HashSet<String>,
 ) -> AppResult<Feed> {
-    // One read transaction: the end of the log and the rows read are one snapshot, so a
-    // feed that reaches the end may move the cursor to it (past rows not in scope).
+    // One read transaction: the end of the log and the rows read are one snapshot.
     conn.execute_batch("BEGIN DEFERRED")?;
-    let result = read_feed_in_snapshot(conn, device, cursor, max_bytes, just_pushed);
+    let result = feed::read(
+        &mut SqliteFeed { conn },
+        device,
+        cursor,
+        max_bytes,
+        just_pushed,
+    );
     let _ = conn.execute_batch("COMMIT");
     result
-}
-
-fn read_feed_in_snapshot(
-    conn: &Connection,
-    device: &DeviceInfo,
-    cursor: u64,
-    max_bytes: usize,
-    just_pushed: &HashSet<String>,
-) -> AppResult<Feed> {
-    let max_seq: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM log", [], |r| r.get(0))?;
-    let cursor =
-        i64::try_from(cursor).map_err(|_| AppError::BadRequest("cursor is out of range".into()))?;
-    if cursor > max_seq {
-        return Err(AppError::Conflict(format!(
-            "cursor `{cursor}` is ahead of this server (at `{max_seq}`): sync again from the start"
-        )));
-    }
-    let sql = format!(
-        "SELECT l.seq, l.kind, l.doc_id, c.bytes, l.store_id, l.old_territory, l.new_territory, l.old_demo, l.new_demo,
-                l.change_hash
-         FROM log l
-         LEFT JOIN changes c ON c.hash = l.change_hash
-         LEFT JOIN docs d ON d.id = l.doc_id
-         LEFT JOIN stores s ON s.id = d.store_id
-         WHERE l.seq > ?1 AND l.seq <= ?2 AND (l.kind = 'scope' OR {})
-         ORDER BY l.seq LIMIT ?4",
-        scope_sql(device.role)
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut feed = Feed {
-        cursor: cursor as u64,
-        ..Feed::default()
-    };
-    let mut bytes = 0usize;
-    let mut by_doc: HashMap<String, usize> = HashMap::new();
-    let mut position = cursor;
-    // Bounded: each page advances `position`, and the loop stops at the end of the log.
-    loop {
-        type Row = (
-            i64,
-            String,
-            Option<String>,
-            Option<Vec<u8>>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<bool>,
-            Option<bool>,
-            Option<String>,
-        );
-        let rows: Vec<Row> = stmt
-            .query_map(params![position, max_seq, device.user_id, FEED_PAGE], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                    r.get(8)?,
-                    r.get(9)?,
-                ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        let page_len = rows.len() as i64;
-        for (seq, kind, doc, change, store, old_t, new_t, old_d, new_d, hash) in rows {
-            if bytes >= max_bytes && !feed.changes.is_empty() {
-                feed.more = true;
-                return Ok(feed);
-            }
-            if kind == "change" {
-                // The device's own changes come back only when it lacks them (its cursor
-                // is behind them: restored from a backup); never the ones it just sent.
-                let sent_now = hash.as_ref().is_some_and(|h| just_pushed.contains(h));
-                if let (Some(doc), Some(change), false) = (doc, change, sent_now) {
-                    bytes += change.len();
-                    push_change(&mut feed.changes, &mut by_doc, doc, change);
-                }
-            } else if let Some(store) = store {
-                let was = store_in_scope(
-                    device,
-                    old_t.as_deref().unwrap_or_default(),
-                    old_d.unwrap_or(false),
-                );
-                let is = store_in_scope(
-                    device,
-                    new_t.as_deref().unwrap_or_default(),
-                    new_d.unwrap_or(false),
-                );
-                if is && !was {
-                    bytes += send_store_whole(
-                        conn,
-                        &store,
-                        seq,
-                        just_pushed,
-                        &mut feed.changes,
-                        &mut by_doc,
-                    )?;
-                } else if was && !is {
-                    let mut docs =
-                        conn.prepare_cached("SELECT id FROM docs WHERE store_id = ?1 ORDER BY id")?;
-                    for id in docs.query_map([&store], |r| r.get::<_, String>(0))? {
-                        feed.removed.push(id?);
-                    }
-                }
-            }
-            feed.cursor = seq as u64;
-            position = seq;
-        }
-        if page_len < FEED_PAGE {
-            // Everything up to the end of the snapshot was read: rows not in scope need not
-            // be read again by the next sync.
-            feed.cursor = max_seq as u64;
-            return Ok(feed);
-        }
-    }
-}
-
-/// All changes up to `upto` of every document of a store that entered the device's scope,
-/// but those the device sent in this very request.
-fn send_store_whole(
-    conn: &Connection,
-    store: &str,
-    upto: i64,
-    just_pushed: &HashSet<String>,
-    out: &mut Vec<DocChanges>,
-    by_doc: &mut HashMap<String, usize>,
-) -> AppResult<usize> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT c.doc_id, c.bytes, c.hash FROM changes c JOIN docs d ON d.id = c.doc_id
-         WHERE d.store_id = ?1 AND c.seq <= ?2 ORDER BY c.seq",
-    )?;
-    let mut bytes = 0;
-    for row in stmt.query_map(params![store, upto], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, Vec<u8>>(1)?,
-            r.get::<_, String>(2)?,
-        ))
-    })? {
-        let (doc, change, hash) = row?;
-        if just_pushed.contains(&hash) {
-            continue;
-        }
-        bytes += change.len();
-        push_change(out, by_doc, doc, change);
-    }
-    Ok(bytes)
-}
-
-fn push_change(
-    out: &mut Vec<DocChanges>,
-    by_doc: &mut HashMap<String, usize>,
-    doc: String,
-    change: Vec<u8>,
-) {
-    let index = *by_doc.entry(doc.clone()).or_insert_with(|| {
-        out.push(DocChanges {
-            doc,
-            changes: Vec::new(),
-        });
-        out.len() - 1
-    });
-    if let Some(entry) = out.get_mut(index) {
-        entry.changes.push(ByteBuf::from(change));
-    }
 }
