@@ -23,7 +23,6 @@ use fieldsync_core::Role;
 use crate::auth::{CODE_VALID_FOR_MS, hash_secret, new_code};
 use crate::config::DataArgs;
 use crate::error::{AppError, AppResult};
-use crate::storage::sqlite::SqliteStorage;
 use crate::storage::{SyncStorage, User};
 
 /// The user and device id of the server's own admin device.
@@ -112,7 +111,8 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
             data_dir.display()
         ))
     })?;
-    let storage = SqliteStorage::open(&args.data.database())?;
+    let storage = args.data.open_storage()?;
+    let storage = storage.as_ref();
     let now = chrono::Utc::now().timestamp_millis();
     match &args.command {
         AdminCommand::AddUser { id, role, name } => {
@@ -150,7 +150,7 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
             }
         }
         AdminCommand::EnrollCode { user } => {
-            let code = enrollment_code(&storage, user, now)?;
+            let code = enrollment_code(storage, user, now)?;
             println!("{code}");
         }
         AdminCommand::Revoke { device } => {
@@ -168,7 +168,7 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
             let input = std::fs::File::open(file).map_err(|e| {
                 AppError::BadRequest(format!("cannot read `{}`: {e}", file.display()))
             })?;
-            let admin = AdminDevice::open(data_dir, &storage)?;
+            let admin = AdminDevice::open(data_dir, storage)?;
             let report = import::import_stores(&admin, input)?;
             print!("{report}");
             if !report.bad.is_empty() {
@@ -181,7 +181,7 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
             }
         }
         AdminCommand::Reassign { store, territory } => {
-            let admin = AdminDevice::open(data_dir, &storage)?;
+            let admin = AdminDevice::open(data_dir, storage)?;
             let moved = admin.reassign(store, territory)?;
             println!("{moved}");
         }
@@ -191,7 +191,7 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
             min_visits,
             out,
         } => {
-            let admin = AdminDevice::open(data_dir, &storage)?;
+            let admin = AdminDevice::open(data_dir, storage)?;
             let options = report::ReportOptions::resolve(
                 *month,
                 *day,

@@ -2,8 +2,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::error::{AppError, AppResult};
+use crate::{PostgresOptions, PostgresStorage, SqliteStorage, SyncStorage};
 
 /// fieldsync-server: merges field edits from phones when they come back online.
 #[derive(Debug, Parser)]
@@ -15,7 +19,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the sync server (embedded SQLite in the data folder).
+    /// Run the sync server (embedded SQLite in the data folder, or `--database postgres://...`).
     Serve(ServeArgs),
     /// Administer users, devices and stores (works while the server runs).
     Admin(crate::admin::AdminArgs),
@@ -32,11 +36,59 @@ pub struct DataArgs {
         global = true
     )]
     pub data_dir: PathBuf,
+
+    /// Keep the data in PostgreSQL (`postgres://user:password@host:port/database`), shared
+    /// by every instance given the same URL, instead of SQLite in the data folder (which
+    /// then holds only the admin tools' own device).
+    #[arg(long, env = "FIELDSYNC_DATABASE", global = true)]
+    pub database: Option<String>,
+
+    /// Most PostgreSQL connections this instance holds open.
+    #[arg(
+        long,
+        env = "FIELDSYNC_DATABASE_POOL",
+        default_value_t = 16,
+        global = true
+    )]
+    pub database_pool: u32,
 }
 
 impl DataArgs {
-    pub fn database(&self) -> PathBuf {
+    /// The SQLite file in the data folder (the default storage).
+    pub fn sqlite_file(&self) -> PathBuf {
         self.data_dir.join("fieldsync.db")
+    }
+
+    /// Opens (creating and migrating) the storage these arguments name.
+    pub fn open_storage(&self) -> AppResult<Arc<dyn SyncStorage>> {
+        Ok(match &self.database {
+            Some(url) if !url.starts_with("postgres://") && !url.starts_with("postgresql://") => {
+                return Err(AppError::BadRequest(format!(
+                    "`--database` must be a `postgres://` URL (SQLite is the default and \
+                     needs none), not `{}`",
+                    url.split('@').next_back().unwrap_or_default()
+                )));
+            }
+            Some(url) => Arc::new(PostgresStorage::open(
+                url,
+                PostgresOptions {
+                    pool_size: self.database_pool,
+                    ..PostgresOptions::default()
+                },
+            )?),
+            None => Arc::new(SqliteStorage::open(&self.sqlite_file())?),
+        })
+    }
+
+    /// Where the data is, for logs (no password).
+    pub fn describe(&self) -> String {
+        match &self.database {
+            Some(url) => format!(
+                "postgres {}",
+                url.split('@').next_back().unwrap_or_default()
+            ),
+            None => self.sqlite_file().display().to_string(),
+        }
     }
 }
 

@@ -30,6 +30,7 @@ use tower_http::trace::TraceLayer;
 
 pub use config::Limits;
 pub use storage::SyncStorage;
+pub use storage::postgres::{PostgresOptions, PostgresStorage};
 pub use storage::sqlite::SqliteStorage;
 
 /// How often the Prometheus recorder drains its histograms.

@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use fieldsync_server::config::{Cli, Command};
-use fieldsync_server::{AppState, SqliteStorage, admin, serve};
+use fieldsync_server::{AppState, admin, serve};
 
 fn main() -> std::process::ExitCode {
     // Logs go to standard error: standard output carries what commands print (a report's CSV).
@@ -34,9 +34,9 @@ fn run_server(args: fieldsync_server::config::ServeArgs) -> Result<(), String> {
             args.data.data_dir.display()
         )
     })?;
-    let storage = SqliteStorage::open(&args.data.database()).map_err(|e| e.to_string())?;
+    let storage = args.data.open_storage().map_err(|e| e.to_string())?;
     let demo = if args.demo {
-        let seeded = fieldsync_server::demo::seed(&args.data.data_dir, &storage)
+        let seeded = fieldsync_server::demo::seed(&args.data.data_dir, storage.as_ref())
             .map_err(|e| format!("cannot seed the demo district: {e}"))?;
         if let fieldsync_server::demo::Seeded::New(d) = &seeded {
             tracing::info!(
@@ -54,7 +54,7 @@ fn run_server(args: fieldsync_server::config::ServeArgs) -> Result<(), String> {
         .install_recorder()
         .map_err(|e| format!("metrics: {e}"))?;
     let state = AppState {
-        storage: std::sync::Arc::new(storage),
+        storage,
         limits: args.limits.clone(),
         metrics: Some(metrics),
     };
@@ -64,7 +64,7 @@ fn run_server(args: fieldsync_server::config::ServeArgs) -> Result<(), String> {
             state,
             args.listen,
             |bound| {
-                tracing::info!(%bound, data = %args.data.data_dir.display(), "fieldsync-server listening");
+                tracing::info!(%bound, data = %args.data.describe(), "fieldsync-server listening");
                 println!("fieldsync-server listening on http://{bound}");
                 if let Some(demo) = &demo {
                     println!("{}", demo.instructions(bound));

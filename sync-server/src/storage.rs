@@ -6,6 +6,7 @@
 //! must be a cursor that never skips a committed row: see `docs/protocol.md`.
 
 pub(crate) mod feed;
+pub mod postgres;
 pub(crate) mod push;
 pub mod sqlite;
 

@@ -1,0 +1,877 @@
+//! The PostgreSQL backend: one database shared by any number of server instances.
+//!
+//! Nothing that matters lives in an instance's memory. The replica cache is only a cache:
+//! an entry is used when its heads are the heads the database holds, read under the
+//! document's lock. What makes it work across instances:
+//!
+//! - **Documents**: a push locks the rows of its documents in `doc_locks`, in id order,
+//!   before it reads them, so two pushes of one document (through two instances) take
+//!   turns and each judges the document as the other left it.
+//! - **The cursor**: a push reserves its log rows by incrementing the single row of
+//!   `log_counter`, as the last thing before it commits, and holds that row's lock until
+//!   it commits. Pushes therefore commit in the order of their cursors, and a snapshot that
+//!   sees row N sees every row before it: the feed never skips a change that committed
+//!   late (docs/protocol.md, "The cursor"). A plain sequence does not give that; the
+//!   [`CursorAllocation::NaiveSequence`] mode exists only so a test can show it fails.
+//! - **Migrations** run on start under a transaction-scoped advisory lock, so instances
+//!   that start together apply each migration once.
+//!
+//! The `postgres` client is blocking (it drives its connection on a runtime of its own),
+//! which fits [`SyncStorage`]'s blocking methods. Such a client must not be used on a
+//! thread that runs async tasks, so every call is made on a short-lived thread of its own
+//! (a few tens of microseconds next to a database round trip).
+
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use fieldsync_core::{DocId, DocSummary, IncomingChange, Replica, Role};
+use postgres::error::SqlState;
+use postgres::{IsolationLevel, NoTls, Transaction};
+use r2d2_postgres::PostgresConnectionManager;
+use rand::Rng;
+
+use super::feed::{self, LogRow};
+use super::push::{self, ReplicaCache, ScopeMove};
+use super::{DeviceInfo, DeviceRecord, Feed, PushResult, SyncStorage, User};
+use crate::error::{AppError, AppResult};
+
+type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+type Client = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
+
+const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../../migrations/postgres/001_init.sql"))];
+/// Key of the advisory lock that migrations run under ("fieldsyn").
+const MIGRATION_LOCK: i64 = 0x6669_656c_6473_796e;
+/// Attempts of one push when the database asks for a retry (a deadlock or, on the
+/// distributed engines, a serialization failure).
+const PUSH_ATTEMPTS: usize = 5;
+
+/// How a push gets its cursors.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CursorAllocation {
+    /// The counter row, locked until commit: exact (the only mode for real use).
+    #[default]
+    LockedCounter,
+    /// `nextval` of a sequence, committed in any order: skips changes. For the test that
+    /// shows why the counter is needed; never use it to serve devices.
+    #[doc(hidden)]
+    NaiveSequence,
+}
+
+/// How to connect and behave.
+#[derive(Clone, Debug)]
+pub struct PostgresOptions {
+    /// Most connections this instance holds open.
+    pub pool_size: u32,
+    #[doc(hidden)]
+    pub cursor: CursorAllocation,
+    /// Sleeps up to this long (at random) just before each push commits: a test's way of
+    /// making transactions commit out of order.
+    #[doc(hidden)]
+    pub commit_delay: Option<Duration>,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        PostgresOptions {
+            pool_size: 16,
+            cursor: CursorAllocation::LockedCounter,
+            commit_delay: None,
+        }
+    }
+}
+
+/// The storage of one server instance on a shared PostgreSQL database.
+pub struct PostgresStorage {
+    pool: Pool,
+    cache: Mutex<ReplicaCache>,
+    options: PostgresOptions,
+    target: String,
+}
+
+impl std::fmt::Debug for PostgresStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStorage")
+            .field("target", &self.target)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<postgres::Error> for AppError {
+    fn from(e: postgres::Error) -> Self {
+        AppError::Internal(describe(&e))
+    }
+}
+
+impl From<r2d2::Error> for AppError {
+    fn from(e: r2d2::Error) -> Self {
+        AppError::Internal(format!("postgres: no connection from the pool: {e}"))
+    }
+}
+
+/// The server's message and code for a database error, the client's otherwise.
+fn describe(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("postgres: {} ({})", db.message(), db.code().code()),
+        None => match std::error::Error::source(e) {
+            Some(source) => format!("postgres: {e}: {source}"),
+            None => format!("postgres: {e}"),
+        },
+    }
+}
+
+fn retryable(e: &postgres::Error) -> bool {
+    matches!(
+        e.code(),
+        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
+    )
+}
+
+/// `host:port/database` of a URL, without the password.
+fn target_of(config: &postgres::Config) -> String {
+    let host = config
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            postgres::config::Host::Tcp(name) => name.clone(),
+            postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .unwrap_or_else(|| "localhost".into());
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let db = config
+        .get_dbname()
+        .or(config.get_user())
+        .unwrap_or("postgres");
+    format!("{host}:{port}/{db}")
+}
+
+impl PostgresStorage {
+    /// Connects to `url` (`postgres://user:password@host:port/database`), runs the
+    /// migrations this database lacks, and returns the storage.
+    pub fn open(url: &str, options: PostgresOptions) -> AppResult<PostgresStorage> {
+        let config = postgres::Config::from_str(url).map_err(|e| {
+            AppError::BadRequest(format!("`--database` is not a PostgreSQL URL: {e}"))
+        })?;
+        let target = target_of(&config);
+        let manager = PostgresConnectionManager::new(config, NoTls);
+        let pool = r2d2::Pool::builder()
+            .max_size(options.pool_size.max(1))
+            .min_idle(Some(0))
+            .connection_timeout(Duration::from_secs(10))
+            .build_unchecked(manager);
+        let storage = PostgresStorage {
+            pool,
+            cache: Mutex::new(ReplicaCache::default()),
+            options,
+            target,
+        };
+        storage.on_own_thread(|storage| {
+            let mut client = storage.pool.get().map_err(|e| {
+                AppError::Internal(format!(
+                    "cannot connect to PostgreSQL at {}: {e}",
+                    storage.target
+                ))
+            })?;
+            migrate(&mut client)?;
+            if storage.options.cursor == CursorAllocation::NaiveSequence {
+                client.batch_execute("CREATE SEQUENCE IF NOT EXISTS fieldsync_naive_seq")?;
+            }
+            Ok(())
+        })?;
+        Ok(storage)
+    }
+
+    /// Runs `f` on a thread of its own (see the module's notes), and waits for it.
+    fn on_own_thread<T: Send>(
+        &self,
+        f: impl FnOnce(&PostgresStorage) -> AppResult<T> + Send,
+    ) -> AppResult<T> {
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("fieldsync-postgres".into())
+                .spawn_scoped(scope, || f(self))
+                .map_err(AppError::internal)?
+                .join()
+                .map_err(|_| AppError::internal("a PostgreSQL call panicked"))?
+        })
+    }
+
+    /// Runs `f` with a pooled connection, on a thread of its own.
+    fn with_client<T: Send>(
+        &self,
+        f: impl FnOnce(&mut Client) -> AppResult<T> + Send,
+    ) -> AppResult<T> {
+        self.on_own_thread(|storage| {
+            let mut client = storage.pool.get()?;
+            f(&mut client)
+        })
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, ReplicaCache> {
+        // The cache holds only copies checked against the database before use.
+        self.cache.lock().unwrap_or_else(|poisoned| {
+            self.cache.clear_poison();
+            let mut guard = poisoned.into_inner();
+            guard.clear();
+            guard
+        })
+    }
+
+    /// One attempt at a push. `Err(e)` with a retryable `e` may be tried again.
+    fn try_push(
+        &self,
+        client: &mut Client,
+        device: &DeviceInfo,
+        docs: Vec<(DocId, Vec<IncomingChange>)>,
+        now: i64,
+    ) -> Result<AppResult<PushResult>, postgres::Error> {
+        let mut tx = client.transaction()?;
+        let mut ids: Vec<String> = docs.iter().map(|(id, _)| id.to_string()).collect();
+        ids.sort();
+        ids.dedup();
+        // In id order, so that two pushes sharing documents cannot deadlock.
+        tx.execute(
+            "INSERT INTO doc_locks (id) SELECT id FROM unnest($1::text[]) WITH ORDINALITY AS t (id, n)
+             ORDER BY n ON CONFLICT (id) DO UPDATE SET id = excluded.id",
+            &[&ids],
+        )?;
+        let mut pg = PgPush {
+            tx: &mut tx,
+            storage: self,
+            mode: self.options.cursor,
+            seqs: Vec::new(),
+            rows: ChangeRows::default(),
+            failed: None,
+        };
+        let outcome = push::run(&mut pg, device, docs, now);
+        let outcome = match (outcome, pg.failed.take()) {
+            (_, Some(e)) => return Err(e),
+            (Err(e), None) => return Ok(Err(e)),
+            (Ok(outcome), None) => outcome,
+        };
+        if outcome.result.is_ok() {
+            pg.flush()?;
+        }
+        drop(pg);
+        if outcome.result.is_err() {
+            tx.rollback()?;
+            return Ok(Ok(outcome.result));
+        }
+        if let Some(max) = self.options.commit_delay {
+            let ms = rand::rng().random_range(0..=max.as_millis() as u64);
+            std::thread::sleep(Duration::from_millis(ms));
+        }
+        tx.commit()?;
+        let mut cache = self.cache();
+        for (doc, replica) in outcome.replicas {
+            cache.remember(doc, replica);
+        }
+        Ok(Ok(outcome.result))
+    }
+}
+
+fn migrate(client: &mut Client) -> AppResult<()> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS fieldsync_schema (
+             version    INTEGER PRIMARY KEY,
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+         )",
+    )?;
+    let current: i32 = tx
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM fieldsync_schema",
+            &[],
+        )?
+        .get(0);
+    let latest = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
+    if current > latest {
+        return Err(AppError::Internal(format!(
+            "the database has schema {current}, newer than this server's {latest}"
+        )));
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        tx.batch_execute(sql)?;
+        tx.execute(
+            "INSERT INTO fieldsync_schema (version) VALUES ($1)",
+            &[version],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Change rows of a push, written in one statement per table when it is about to commit.
+#[derive(Default)]
+struct ChangeRows {
+    seq: Vec<i64>,
+    doc: Vec<String>,
+    hash: Vec<String>,
+    device: Vec<String>,
+    at: Vec<i64>,
+    bytes: Vec<Vec<u8>>,
+    actors: Vec<String>,
+}
+
+/// [`push::PushTx`] over a PostgreSQL transaction that holds its documents' locks.
+struct PgPush<'a, 't> {
+    tx: &'a mut Transaction<'t>,
+    storage: &'a PostgresStorage,
+    mode: CursorAllocation,
+    /// Cursors reserved and not used yet, in order.
+    seqs: Vec<i64>,
+    rows: ChangeRows,
+    /// The database error that failed the push, kept so a retryable one can be retried.
+    failed: Option<postgres::Error>,
+}
+
+impl PgPush<'_, '_> {
+    fn check<T>(&mut self, result: Result<T, postgres::Error>) -> AppResult<T> {
+        result.map_err(|e| {
+            let app = AppError::from(&e);
+            self.failed = Some(e);
+            app
+        })
+    }
+
+    fn next_seq(&mut self) -> AppResult<i64> {
+        if self.seqs.is_empty() {
+            return Err(AppError::internal(
+                "a push wrote more log rows than it reserved",
+            ));
+        }
+        Ok(self.seqs.remove(0))
+    }
+
+    fn flush(&mut self) -> Result<(), postgres::Error> {
+        let r = std::mem::take(&mut self.rows);
+        if r.seq.is_empty() {
+            return Ok(());
+        }
+        self.tx.execute(
+            "INSERT INTO log (seq, kind, doc_id, change_hash, device_id, at)
+             SELECT seq, 'change', doc, hash, device, at
+             FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[])
+                  AS t (seq, doc, hash, device, at)",
+            &[&r.seq, &r.doc, &r.hash, &r.device, &r.at],
+        )?;
+        self.tx.execute(
+            "INSERT INTO changes (hash, doc_id, seq, bytes)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[])",
+            &[&r.hash, &r.doc, &r.seq, &r.bytes],
+        )?;
+        let mut actors = r.actors;
+        actors.sort();
+        actors.dedup();
+        let device = r.device.first().cloned().unwrap_or_default();
+        self.tx.execute(
+            "INSERT INTO actors (actor, device_id) SELECT actor, $2 FROM unnest($1::text[]) AS t (actor)
+             ON CONFLICT (actor) DO NOTHING",
+            &[&actors, &device],
+        )?;
+        Ok(())
+    }
+}
+
+impl From<&postgres::Error> for AppError {
+    fn from(e: &postgres::Error) -> Self {
+        AppError::Internal(describe(e))
+    }
+}
+
+impl push::PushTx for PgPush<'_, '_> {
+    fn replica(&mut self, doc: &str) -> AppResult<Replica> {
+        let stored = self
+            .tx
+            .query_opt("SELECT heads FROM docs WHERE id = $1", &[&doc]);
+        let stored: Option<String> = self.check(stored)?.map(|r| r.get(0));
+        if let Some(replica) = self.storage.cache().fresh(doc, stored.as_deref()) {
+            return Ok(replica);
+        }
+        let rows = self.tx.query(
+            "SELECT bytes FROM changes WHERE doc_id = $1 ORDER BY seq",
+            &[&doc],
+        );
+        let changes: Vec<Vec<u8>> = self.check(rows)?.iter().map(|r| r.get(0)).collect();
+        push::load_replica(doc, &changes)
+    }
+
+    fn actor_owner(&mut self, actor: &str) -> AppResult<Option<String>> {
+        let row = self
+            .tx
+            .query_opt("SELECT device_id FROM actors WHERE actor = $1", &[&actor]);
+        Ok(self.check(row)?.map(|r| r.get(0)))
+    }
+
+    fn store_facts(&mut self, store: &str) -> AppResult<Option<(String, bool)>> {
+        let row = self.tx.query_opt(
+            "SELECT territory, demo_street FROM stores WHERE id = $1",
+            &[&store],
+        );
+        Ok(self.check(row)?.map(|r| (r.get(0), r.get(1))))
+    }
+
+    fn moves_since(
+        &mut self,
+        store: &str,
+        since: i64,
+    ) -> AppResult<Vec<(Option<String>, Option<bool>)>> {
+        let rows = self.tx.query(
+            "SELECT old_territory, old_demo FROM log WHERE kind = 'scope' AND store_id = $1 AND at >= $2",
+            &[&store, &since],
+        );
+        Ok(self
+            .check(rows)?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+    }
+
+    fn reserve(&mut self, rows: usize) -> AppResult<()> {
+        let n = i64::try_from(rows).map_err(AppError::internal)?;
+        let seqs: Vec<i64> = match self.mode {
+            CursorAllocation::LockedCounter => {
+                let row = self.tx.query_one(
+                    "UPDATE log_counter SET last = last + $1 WHERE id = 1 RETURNING last",
+                    &[&n],
+                );
+                let last: i64 = self.check(row)?.get(0);
+                (last - n + 1..=last).collect()
+            }
+            CursorAllocation::NaiveSequence => {
+                let rows = self.tx.query(
+                    "SELECT nextval('fieldsync_naive_seq') FROM generate_series(1, $1::bigint)",
+                    &[&n],
+                );
+                self.check(rows)?.iter().map(|r| r.get(0)).collect()
+            }
+        };
+        self.seqs = seqs;
+        Ok(())
+    }
+
+    fn append_change(
+        &mut self,
+        doc: &str,
+        change: &mut IncomingChange,
+        device: &str,
+        at: i64,
+    ) -> AppResult<()> {
+        let seq = self.next_seq()?;
+        let rows = &mut self.rows;
+        rows.seq.push(seq);
+        rows.doc.push(doc.to_owned());
+        rows.hash.push(change.hash());
+        rows.device.push(device.to_owned());
+        rows.at.push(at);
+        rows.bytes.push(change.bytes());
+        rows.actors.push(change.actor());
+        Ok(())
+    }
+
+    fn upsert_doc(&mut self, doc: &str, summary: &DocSummary, heads: &[String]) -> AppResult<()> {
+        let result = self.tx.execute(
+            "INSERT INTO docs (id, kind, store_id, manager, heads) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (id) DO UPDATE SET heads = excluded.heads",
+            &[
+                &doc,
+                &summary.kind.as_str(),
+                &summary.store_id,
+                &summary.manager,
+                &heads.join(","),
+            ],
+        );
+        self.check(result).map(|_| ())
+    }
+
+    fn upsert_store(&mut self, store: &str, territory: &str, demo_street: bool) -> AppResult<()> {
+        let result = self.tx.execute(
+            "INSERT INTO stores (id, territory, demo_street) VALUES ($1, $2, $3)
+             ON CONFLICT (id) DO UPDATE SET territory = excluded.territory, demo_street = excluded.demo_street",
+            &[&store, &territory, &demo_street],
+        );
+        self.check(result).map(|_| ())
+    }
+
+    fn append_scope(&mut self, m: &ScopeMove, at: i64) -> AppResult<()> {
+        let seq = self.next_seq()?;
+        let result = self.tx.execute(
+            "INSERT INTO log (seq, kind, store_id, old_territory, new_territory, old_demo, new_demo, at)
+             VALUES ($1, 'scope', $2, $3, $4, $5, $6, $7)",
+            &[
+                &seq,
+                &m.store,
+                &m.old_territory,
+                &m.new_territory,
+                &m.old_demo,
+                &m.new_demo,
+                &at,
+            ],
+        );
+        self.check(result).map(|_| ())
+    }
+}
+
+/// [`feed::FeedTx`] over a read-only repeatable-read transaction: one snapshot.
+struct PgFeed<'a, 't> {
+    tx: &'a mut Transaction<'t>,
+}
+
+impl feed::FeedTx for PgFeed<'_, '_> {
+    fn end(&mut self) -> AppResult<i64> {
+        Ok(self
+            .tx
+            .query_one("SELECT COALESCE(MAX(seq), 0)::bigint FROM log", &[])?
+            .get(0))
+    }
+
+    fn page(
+        &mut self,
+        device: &DeviceInfo,
+        after: i64,
+        upto: i64,
+        limit: i64,
+    ) -> AppResult<Vec<LogRow>> {
+        let sql = format!(
+            "SELECT l.seq, l.kind, l.doc_id, c.bytes, l.store_id, l.old_territory, l.new_territory,
+                    l.old_demo, l.new_demo, l.change_hash
+             FROM log l
+             LEFT JOIN changes c ON c.hash = l.change_hash
+             LEFT JOIN docs d ON d.id = l.doc_id
+             LEFT JOIN stores s ON s.id = d.store_id
+             WHERE l.seq > $1 AND l.seq <= $2 AND (l.kind = 'scope' OR {})
+             ORDER BY l.seq LIMIT $4",
+            feed::scope_condition(device.role, "$3::text")
+        );
+        let rows = self
+            .tx
+            .query(&sql, &[&after, &upto, &device.user_id, &limit])?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let seq = r.get(0);
+                if r.get::<_, String>(1) == "change" {
+                    LogRow::Change {
+                        seq,
+                        doc: r.get(2),
+                        bytes: r.get(3),
+                        hash: r.get(9),
+                    }
+                } else {
+                    LogRow::Scope {
+                        seq,
+                        store: r.get(4),
+                        old_territory: r.get(5),
+                        new_territory: r.get(6),
+                        old_demo: r.get(7),
+                        new_demo: r.get(8),
+                    }
+                }
+            })
+            .collect())
+    }
+
+    fn store_changes(
+        &mut self,
+        store: &str,
+        upto: i64,
+    ) -> AppResult<Vec<(String, String, Vec<u8>)>> {
+        Ok(self
+            .tx
+            .query(
+                "SELECT c.doc_id, c.hash, c.bytes FROM changes c JOIN docs d ON d.id = c.doc_id
+                 WHERE d.store_id = $1 AND c.seq <= $2 ORDER BY c.seq",
+                &[&store, &upto],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
+    }
+
+    fn store_documents(&mut self, store: &str) -> AppResult<Vec<String>> {
+        Ok(self
+            .tx
+            .query(
+                "SELECT id FROM docs WHERE store_id = $1 ORDER BY id",
+                &[&store],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+}
+
+impl SyncStorage for PostgresStorage {
+    fn authenticate(&self, token_hash: &[u8]) -> AppResult<Option<DeviceInfo>> {
+        self.with_client(|client| {
+            client
+                .query_opt(
+                    "SELECT d.id, u.id, u.role FROM devices d JOIN users u ON u.id = d.user_id
+                     WHERE d.token_hash = $1 AND d.revoked_at IS NULL",
+                    &[&token_hash],
+                )?
+                .map(|r| {
+                    Ok(DeviceInfo {
+                        device_id: r.get(0),
+                        user_id: r.get(1),
+                        role: Role::parse(r.get(2))?,
+                    })
+                })
+                .transpose()
+        })
+    }
+
+    fn enroll(
+        &self,
+        code_hash: &[u8],
+        device_name: &str,
+        token_hash: &[u8],
+        now: i64,
+    ) -> AppResult<DeviceInfo> {
+        self.with_client(|client| {
+            let mut tx = client.transaction()?;
+            // FOR UPDATE: two instances given the same code at once enroll one device.
+            let row = tx.query_opt(
+                "SELECT c.user_id, u.role, c.expires_at, c.used_at FROM enrollment_codes c
+                 JOIN users u ON u.id = c.user_id WHERE c.code_hash = $1 FOR UPDATE OF c",
+                &[&code_hash],
+            )?;
+            let Some(row) = row else {
+                return Err(AppError::Unauthorized("unknown enrollment code".into()));
+            };
+            let (user_id, role, expires_at, used_at): (String, String, i64, Option<i64>) =
+                (row.get(0), row.get(1), row.get(2), row.get(3));
+            if used_at.is_some() {
+                return Err(AppError::Unauthorized(
+                    "this enrollment code was used already".into(),
+                ));
+            }
+            if expires_at <= now {
+                return Err(AppError::Unauthorized(
+                    "this enrollment code has expired".into(),
+                ));
+            }
+            let device_id = DocId::new().to_string();
+            tx.execute(
+                "INSERT INTO devices (id, user_id, name, token_hash, enrolled_at) VALUES ($1, $2, $3, $4, $5)",
+                &[&device_id, &user_id, &device_name, &token_hash, &now],
+            )?;
+            tx.execute(
+                "UPDATE enrollment_codes SET used_at = $2, device_id = $3 WHERE code_hash = $1",
+                &[&code_hash, &now, &device_id],
+            )?;
+            tx.commit()?;
+            Ok(DeviceInfo {
+                device_id,
+                user_id,
+                role: Role::parse(&role)?,
+            })
+        })
+    }
+
+    fn push(
+        &self,
+        device: &DeviceInfo,
+        docs: Vec<(DocId, Vec<IncomingChange>)>,
+        now: i64,
+    ) -> AppResult<PushResult> {
+        self.with_client(|client| {
+            let mut last = None;
+            for _ in 0..PUSH_ATTEMPTS {
+                match self.try_push(client, device, docs.clone(), now) {
+                    Ok(result) => return result,
+                    Err(e) if retryable(&e) => {
+                        tracing::debug!(error = %describe(&e), "push retried");
+                        last = Some(e);
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(match last {
+                Some(e) => AppError::Internal(format!(
+                    "push failed {PUSH_ATTEMPTS} times: {}",
+                    describe(&e)
+                )),
+                None => AppError::internal("push was never attempted"),
+            })
+        })
+    }
+
+    fn feed(
+        &self,
+        device: &DeviceInfo,
+        cursor: u64,
+        max_bytes: usize,
+        just_pushed: &HashSet<String>,
+    ) -> AppResult<Feed> {
+        self.with_client(|client| {
+            let mut tx = client
+                .build_transaction()
+                .isolation_level(IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()?;
+            let feed = feed::read(
+                &mut PgFeed { tx: &mut tx },
+                device,
+                cursor,
+                max_bytes,
+                just_pushed,
+            )?;
+            tx.commit()?;
+            Ok(feed)
+        })
+    }
+
+    fn add_user(&self, user: &User, now: i64) -> AppResult<()> {
+        self.with_client(|client| {
+            let inserted = client.execute(
+                "INSERT INTO users (id, role, name, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+                &[&user.id, &user.role.code(), &user.name, &now],
+            )?;
+            if inserted == 0 {
+                return Err(AppError::Conflict(format!(
+                    "user `{}` exists already",
+                    user.id
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    fn user(&self, id: &str) -> AppResult<Option<User>> {
+        self.with_client(|client| {
+            client
+                .query_opt("SELECT id, role, name FROM users WHERE id = $1", &[&id])?
+                .map(|r| {
+                    Ok(User {
+                        id: r.get(0),
+                        role: Role::parse(r.get(1))?,
+                        name: r.get(2),
+                    })
+                })
+                .transpose()
+        })
+    }
+
+    fn users(&self) -> AppResult<Vec<User>> {
+        self.with_client(|client| {
+            client
+                .query("SELECT id, role, name FROM users ORDER BY id", &[])?
+                .iter()
+                .map(|r| {
+                    Ok(User {
+                        id: r.get(0),
+                        role: Role::parse(r.get(1))?,
+                        name: r.get(2),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn add_enrollment_code(
+        &self,
+        user_id: &str,
+        code_hash: &[u8],
+        now: i64,
+        expires_at: i64,
+    ) -> AppResult<()> {
+        self.with_client(|client| {
+            let known: bool = client
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)",
+                    &[&user_id],
+                )?
+                .get(0);
+            if !known {
+                return Err(AppError::NotFound(format!("no user `{user_id}`")));
+            }
+            client.execute(
+                "INSERT INTO enrollment_codes (code_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+                &[&code_hash, &user_id, &now, &expires_at],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn revoke_device(&self, device_id: &str, now: i64) -> AppResult<bool> {
+        self.with_client(|client| {
+            let n = client.execute(
+                "UPDATE devices SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1",
+                &[&device_id, &now],
+            )?;
+            Ok(n > 0)
+        })
+    }
+
+    fn add_device(
+        &self,
+        device: &DeviceInfo,
+        name: &str,
+        token_hash: &[u8],
+        now: i64,
+    ) -> AppResult<()> {
+        self.with_client(|client| {
+            client.execute(
+                "INSERT INTO devices (id, user_id, name, token_hash, enrolled_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, revoked_at = NULL",
+                &[&device.device_id, &device.user_id, &name, &token_hash, &now],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn document_changes(&self, doc: &str) -> AppResult<Vec<Vec<u8>>> {
+        self.with_client(|client| {
+            Ok(client
+                .query(
+                    "SELECT bytes FROM changes WHERE doc_id = $1 ORDER BY seq",
+                    &[&doc],
+                )?
+                .iter()
+                .map(|r| r.get(0))
+                .collect())
+        })
+    }
+
+    fn documents(&self) -> AppResult<Vec<(String, String)>> {
+        self.with_client(|client| {
+            Ok(client
+                .query("SELECT id, kind FROM docs ORDER BY id", &[])?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect())
+        })
+    }
+
+    fn devices(&self) -> AppResult<Vec<DeviceRecord>> {
+        self.with_client(|client| {
+            Ok(client
+                .query(
+                    "SELECT id, user_id, name, enrolled_at, revoked_at FROM devices ORDER BY enrolled_at, id",
+                    &[],
+                )?
+                .iter()
+                .map(|r| DeviceRecord {
+                    device_id: r.get(0),
+                    user_id: r.get(1),
+                    name: r.get(2),
+                    enrolled_at: r.get(3),
+                    revoked_at: r.get(4),
+                })
+                .collect())
+        })
+    }
+
+    fn log_position(&self) -> AppResult<u64> {
+        self.with_client(|client| {
+            let seq: i64 = client
+                .query_one("SELECT COALESCE(MAX(seq), 0)::bigint FROM log", &[])?
+                .get(0);
+            Ok(u64::try_from(seq).unwrap_or(0))
+        })
+    }
+}
