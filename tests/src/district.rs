@@ -5,14 +5,20 @@
 //! CSV written from [`StoreRow`]s (which also makes each store's shelf display) before the
 //! server starts, as an office would set up a district. [`District::enroll`] asks the CLI
 //! for a code (`admin enroll-code`) and enrolls a [`Device`] with it.
+//!
+//! On [`Backend::Postgres`] the district runs several instances on one database, and
+//! devices are enrolled with the instances in turn (the first device with the first
+//! instance, the second with the second...), so their syncs cross instances.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use fieldsync_core::{Role, Timestamp};
 
+use crate::backend::{Backend, TestDatabase};
 use crate::device::Device;
 use crate::phone::phones_dir;
 use crate::server::{HarnessError, HarnessResult, ServerProcess, admin, server_binary};
+use crate::server_db::ServerDb;
 
 /// A store to import. Everything not named here is an urban medium convenience store, tier
 /// B, near 30.27 N 120.15 E (a little further east for each `number`).
@@ -80,10 +86,18 @@ pub fn stores_csv(rows: &[StoreRow]) -> String {
     csv
 }
 
-/// A seeded district with its server running.
+/// A seeded district with its server running: one instance on SQLite, or several
+/// instances sharing one PostgreSQL database.
 #[derive(Debug)]
 pub struct District {
+    /// The first instance (the only one on SQLite).
     pub server: ServerProcess,
+    /// The other instances, on the same database.
+    pub others: Vec<ServerProcess>,
+    /// Devices enrolled so far: the next one syncs with instance `enrolled % instances`.
+    enrolled: std::sync::atomic::AtomicUsize,
+    // Dropped after the servers.
+    _database: Option<TestDatabase>,
     data: tempfile::TempDir,
     phones: tempfile::TempDir,
 }
@@ -92,15 +106,31 @@ impl District {
     /// Adds `users` (id, role) and imports `stores` with the admin CLI, then starts the
     /// server on that data folder.
     pub fn start(users: &[(&str, Role)], stores: &[StoreRow]) -> HarnessResult<District> {
+        District::start_on(Backend::Sqlite, users, stores)
+    }
+
+    /// [`District::start`] on `backend`: with PostgreSQL, a fresh database on the test
+    /// cluster and as many instances as the backend says, each on a port of its own.
+    pub fn start_on(
+        backend: Backend,
+        users: &[(&str, Role)],
+        stores: &[StoreRow],
+    ) -> HarnessResult<District> {
         let data = tempfile::Builder::new()
             .prefix("fieldsync-district-")
             .tempdir()?;
         let phones = phones_dir()?;
         let binary = server_binary()?;
+        let database = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres { .. } => Some(TestDatabase::create("district")?),
+        };
+        let url = database.as_ref().map(TestDatabase::url);
         for (id, role) in users {
             admin(
                 &binary,
                 data.path(),
+                url,
                 &["add-user", id, role.code(), &format!("{role} {id}")],
             )?;
         }
@@ -110,18 +140,29 @@ impl District {
             let path = csv
                 .to_str()
                 .ok_or_else(|| HarnessError(format!("odd path `{}`", csv.display())))?;
-            admin(&binary, data.path(), &["import-stores", path])?;
+            admin(&binary, data.path(), url, &["import-stores", path])?;
         }
-        let server = ServerProcess::start(data.path())?;
+        let server = ServerProcess::start_on(data.path(), url)?;
+        let others = (1..backend.instances())
+            .map(|i| ServerProcess::start_on(&data.path().join(format!("instance-{i}")), url))
+            .collect::<HarnessResult<Vec<_>>>()?;
         Ok(District {
             server,
+            others,
+            enrolled: std::sync::atomic::AtomicUsize::new(0),
+            _database: database,
             data,
             phones,
         })
     }
 
-    /// The server's database file.
-    pub fn database(&self) -> PathBuf {
+    /// Every instance, the first one first.
+    pub fn instances(&self) -> impl Iterator<Item = &ServerProcess> {
+        std::iter::once(&self.server).chain(&self.others)
+    }
+
+    /// The server's database.
+    pub fn database(&self) -> ServerDb {
         self.server.database()
     }
 
@@ -134,16 +175,29 @@ impl District {
         self.phones.path()
     }
 
+    /// The instance the next enrolled device syncs with (round robin).
+    fn next_instance(&self) -> &ServerProcess {
+        let n = self
+            .enrolled
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let count = 1 + self.others.len();
+        match n % count {
+            0 => &self.server,
+            i => self.others.get(i - 1).unwrap_or(&self.server),
+        }
+    }
+
     /// Enrolls a new device of `user` named `name` (its store file is named after it), its
     /// clock at `start`, syncing straight with the server.
     pub async fn enroll(&self, user: &str, name: &str, start: Timestamp) -> HarnessResult<Device> {
         let code = self.server.admin(&["enroll-code", user])?;
+        let instance = self.next_instance();
         let file: String = name
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
             .collect();
         Device::enroll(
-            &self.server.base_url(),
+            &instance.base_url(),
             &code,
             name,
             &self.phones.path().join(format!("{file}.db")),

@@ -18,17 +18,16 @@
 //! The check returns every problem it finds, so a failure says what diverged where.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
 
 use fieldsync_core::{
     Complaint, DeviceIdentity, DocId, DocKind, InventoryCount, LocalStore, Receipt, Role,
     Scorecard, ShelfDisplay, Store, StoreOptions, Task, Visit,
 };
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::device::Device;
 use crate::phone::ChangeRef;
 use crate::server::{HarnessError, HarnessResult};
+use crate::server_db::ServerDb;
 use crate::server_log::ServerLog;
 
 /// One edit a test made.
@@ -157,76 +156,49 @@ pub struct ServerView {
     _dir: tempfile::TempDir,
 }
 
-fn db_err(db: &Path) -> impl Fn(rusqlite::Error) -> HarnessError + '_ {
-    move |e| HarnessError(format!("reading `{}`: {e}", db.display()))
-}
-
 impl ServerView {
-    /// Reads the server database at `db` (read-only; the server may be running).
-    pub fn read(db: &Path) -> HarnessResult<ServerView> {
-        let what = db_err(db);
+    /// Reads the server's database (read-only; the server may be running).
+    pub fn read(db: &ServerDb) -> HarnessResult<ServerView> {
         let log = ServerLog::read(db).map_err(HarnessError)?;
-        let conn =
-            Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(&what)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(&what)?;
+        let odd =
+            |what: &str| HarnessError(format!("the server's {what} has a row of unexpected types"));
         let mut docs = BTreeMap::new();
-        {
-            let mut stmt = conn
-                .prepare("SELECT id, kind, store_id, manager, heads FROM docs")
-                .map_err(&what)?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                        r.get::<_, String>(4)?,
-                    ))
-                })
-                .map_err(&what)?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(&what)?;
-            for (id, kind, store_id, manager, heads) in rows {
-                let id = DocId::parse("id", &id).map_err(|e| HarnessError(e.to_string()))?;
-                let kind = DocKind::parse(&kind).map_err(|e| HarnessError(e.to_string()))?;
-                let mut heads: Vec<String> = heads
-                    .split(',')
-                    .filter(|h| !h.is_empty())
-                    .map(str::to_owned)
-                    .collect();
-                heads.sort();
-                docs.insert(
-                    id,
-                    ServerDoc {
-                        kind,
-                        store_id,
-                        manager,
-                        heads,
-                    },
-                );
-            }
+        for row in db.rows("SELECT id, kind, store_id, manager, heads FROM docs", &[])? {
+            let [id, kind, store_id, manager, heads] = row.as_slice() else {
+                return Err(odd("docs table"));
+            };
+            let (Some(id), Some(kind), Some(heads)) = (id.text(), kind.text(), heads.text()) else {
+                return Err(odd("docs table"));
+            };
+            let id = DocId::parse("id", &id).map_err(|e| HarnessError(e.to_string()))?;
+            let kind = DocKind::parse(&kind).map_err(|e| HarnessError(e.to_string()))?;
+            let mut heads: Vec<String> = heads
+                .split(',')
+                .filter(|h| !h.is_empty())
+                .map(str::to_owned)
+                .collect();
+            heads.sort();
+            docs.insert(
+                id,
+                ServerDoc {
+                    kind,
+                    store_id: store_id.text(),
+                    manager: manager.text(),
+                    heads,
+                },
+            );
         }
         let mut stores = HashMap::new();
-        {
-            let mut stmt = conn
-                .prepare("SELECT id, territory, demo_street FROM stores")
-                .map_err(&what)?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, bool>(2)?,
-                    ))
-                })
-                .map_err(&what)?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(&what)?;
-            for (id, territory, demo) in rows {
-                stores.insert(id, (territory, demo));
-            }
+        for row in db.rows("SELECT id, territory, demo_street FROM stores", &[])? {
+            let [id, territory, demo] = row.as_slice() else {
+                return Err(odd("stores table"));
+            };
+            let (Some(id), Some(territory), Some(demo)) =
+                (id.text(), territory.text(), demo.bool())
+            else {
+                return Err(odd("stores table"));
+            };
+            stores.insert(id, (territory, demo));
         }
         let dir = tempfile::Builder::new()
             .prefix("fieldsync-server-view-")
@@ -237,31 +209,25 @@ impl ServerView {
             StoreOptions::default(),
         )
         .map_err(|e| HarnessError(format!("replica store: {e}")))?;
-        {
-            // Documents in the order the server first stored them: stores before the
-            // documents about them.
-            let mut stmt = conn
-                .prepare("SELECT doc_id FROM changes GROUP BY doc_id ORDER BY MIN(seq)")
-                .map_err(&what)?;
-            let ids = stmt
-                .query_map([], |r| r.get::<_, String>(0))
-                .map_err(&what)?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(&what)?;
-            let mut changes = conn
-                .prepare("SELECT bytes FROM changes WHERE doc_id = ?1 ORDER BY seq")
-                .map_err(&what)?;
-            for id in ids {
-                let bytes = changes
-                    .query_map([&id], |r| r.get::<_, Vec<u8>>(0))
-                    .map_err(&what)?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-                    .map_err(&what)?;
-                let doc = DocId::parse("id", &id).map_err(|e| HarnessError(e.to_string()))?;
-                replica
-                    .merge_changes(&doc, &bytes)
-                    .map_err(|e| HarnessError(format!("the server's `{id}` does not load: {e}")))?;
-            }
+        // Documents in the order the server first stored them: stores before the documents
+        // about them.
+        let ids = db.rows(
+            "SELECT doc_id FROM changes GROUP BY doc_id ORDER BY MIN(seq)",
+            &[],
+        )?;
+        for id in ids.iter().filter_map(|r| r.first().and_then(|v| v.text())) {
+            let bytes: Vec<Vec<u8>> = db
+                .rows(
+                    "SELECT bytes FROM changes WHERE doc_id = ?1 ORDER BY seq",
+                    &[&id],
+                )?
+                .iter()
+                .filter_map(|r| r.first().and_then(|v| v.bytes()))
+                .collect();
+            let doc = DocId::parse("id", &id).map_err(|e| HarnessError(e.to_string()))?;
+            replica
+                .merge_changes(&doc, &bytes)
+                .map_err(|e| HarnessError(format!("the server's `{id}` does not load: {e}")))?;
         }
         Ok(ServerView {
             docs,
@@ -324,7 +290,7 @@ pub fn held_documents(local: &LocalStore) -> fieldsync_core::Result<BTreeSet<Doc
 /// Checks that `devices` and the server at `server_db` hold identical documents and that
 /// no edit of `ledger` is lost (see the module's documentation).
 pub fn check_converged(
-    server_db: &Path,
+    server_db: &ServerDb,
     devices: &[&Device],
     ledger: &Ledger,
 ) -> Result<Converged, Vec<String>> {
@@ -456,13 +422,6 @@ pub fn check_against(
 }
 
 /// Whether the server at `db` stores change `hash`, read-only.
-pub fn server_has_change(db: &Path, hash: &str) -> HarnessResult<bool> {
-    let what = db_err(db);
-    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(&what)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))
-        .map_err(&what)?;
-    conn.query_row("SELECT 1 FROM changes WHERE hash = ?1", [hash], |_| Ok(()))
-        .optional()
-        .map(|found| found.is_some())
-        .map_err(&what)
+pub fn server_has_change(db: &ServerDb, hash: &str) -> HarnessResult<bool> {
+    db.has_change(hash)
 }

@@ -48,6 +48,7 @@
 //! `cargo run --release -p fieldsync-tests --bin fieldsync-sync-bench -- [--quick] [--json PATH]`.
 
 pub mod acknowledged;
+pub mod backend;
 pub mod client_device;
 pub mod convergence;
 pub mod device;
@@ -60,14 +61,17 @@ pub mod in_process;
 pub mod phone;
 pub mod seed;
 pub mod server;
+pub mod server_db;
 pub mod server_log;
 pub mod sync_cost;
 pub mod territory_year;
 pub mod visit_writer;
 
 pub use acknowledged::{Acks, Checked, Scope, check_store};
+pub use backend::{Backend, TestDatabase};
 pub use phone::{ChangeRef, Phone, SyncError, Synced};
 pub use seed::Seed;
 pub use server::{HarnessError, ServerProcess};
+pub use server_db::ServerDb;
 pub use server_log::ServerLog;
 pub use visit_writer::Step;

@@ -28,6 +28,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::server_db::ServerDb;
+
 /// How long a start may take before it is reported as failed.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// Lines of the server's output kept for error messages.
@@ -151,6 +153,8 @@ fn build(profile_dir: &Path) -> HarnessResult<()> {
 pub struct ServerProcess {
     binary: PathBuf,
     data_dir: PathBuf,
+    /// `--database`: a PostgreSQL URL, or none for SQLite in the data folder.
+    database: Option<String>,
     addr: SocketAddr,
     child: Option<Child>,
     log: Arc<Mutex<VecDeque<String>>>,
@@ -160,9 +164,16 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts the server on `data_dir` (created if missing) on a free loopback port.
     pub fn start(data_dir: &Path) -> HarnessResult<ServerProcess> {
+        ServerProcess::start_on(data_dir, None)
+    }
+
+    /// Starts the server with its data in PostgreSQL at `database` when given (its data
+    /// folder then holds only the admin tools' device), in `data_dir` otherwise.
+    pub fn start_on(data_dir: &Path, database: Option<&str>) -> HarnessResult<ServerProcess> {
         let mut server = ServerProcess {
             binary: server_binary()?,
             data_dir: data_dir.to_path_buf(),
+            database: database.map(str::to_owned),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             child: None,
             log: Arc::new(Mutex::new(VecDeque::new())),
@@ -207,8 +218,16 @@ impl ServerProcess {
         &self.data_dir
     }
 
-    /// The server's SQLite file.
-    pub fn database(&self) -> PathBuf {
+    /// The server's database.
+    pub fn database(&self) -> ServerDb {
+        match &self.database {
+            Some(url) => ServerDb::Postgres(url.clone()),
+            None => ServerDb::Sqlite(self.sqlite_file()),
+        }
+    }
+
+    /// The SQLite file in the data folder (the server's database unless on PostgreSQL).
+    pub fn sqlite_file(&self) -> PathBuf {
         self.data_dir.join("fieldsync.db")
     }
 
@@ -241,17 +260,22 @@ impl ServerProcess {
     /// Runs `fieldsync-server admin --data-dir DIR <args>` (it works while the server runs)
     /// and returns what it printed.
     pub fn admin(&self, args: &[&str]) -> HarnessResult<String> {
-        admin(&self.binary, &self.data_dir, args)
+        admin(&self.binary, &self.data_dir, self.database.as_deref(), args)
     }
 
     fn spawn(&mut self) -> HarnessResult<()> {
         let log_filter = std::env::var("FIELDSYNC_SERVER_LOG").unwrap_or_else(|_| "warn".into());
-        let mut child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        command
             .arg("serve")
             .arg("--listen")
             .arg(self.addr.to_string())
             .arg("--data-dir")
-            .arg(&self.data_dir)
+            .arg(&self.data_dir);
+        if let Some(url) = &self.database {
+            command.arg("--database").arg(url);
+        }
+        let mut child = command
             .env("RUST_LOG", log_filter)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -312,12 +336,19 @@ impl Drop for ServerProcess {
     }
 }
 
-/// Runs the admin CLI of `binary` on `data_dir`.
-pub fn admin(binary: &Path, data_dir: &Path, args: &[&str]) -> HarnessResult<String> {
-    let output = Command::new(binary)
-        .arg("admin")
-        .arg("--data-dir")
-        .arg(data_dir)
+/// Runs the admin CLI of `binary` on `data_dir` (and on PostgreSQL at `database`).
+pub fn admin(
+    binary: &Path,
+    data_dir: &Path,
+    database: Option<&str>,
+    args: &[&str],
+) -> HarnessResult<String> {
+    let mut command = Command::new(binary);
+    command.arg("admin").arg("--data-dir").arg(data_dir);
+    if let Some(url) = database {
+        command.arg("--database").arg(url);
+    }
+    let output = command
         .args(args)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())

@@ -1,18 +1,16 @@
-//! What a server stored, read straight from its SQLite file, and the check that every
-//! change a device was told is stored is there, exactly once.
+//! What a server stored, read straight from its database (SQLite file or PostgreSQL), and
+//! the check that every change a device was told is stored is there, exactly once.
 //!
 //! [`ServerLog::read`] takes both tables from one read transaction, so it may run while the
-//! server is running as well as after it was killed (it opens the file read-only and never
-//! checkpoints it). [`ServerLog::check`] lists each way the file falls short of the
+//! server is running as well as after it was killed (it only reads; a SQLite file is opened
+//! read-only and never checkpointed). [`ServerLog::check`] lists each way the file falls short of the
 //! acknowledgements given; an empty list of acknowledgements still checks that the log
 //! and the change table agree and that no change was logged twice.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
-
-use rusqlite::{Connection, OpenFlags};
 
 use crate::phone::ChangeRef;
+use crate::server_db::ServerDb;
 
 /// One `change` row of the server's log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,51 +42,56 @@ pub struct Verified {
 }
 
 impl ServerLog {
-    /// Reads the server database at `db` (read-only).
-    pub fn read(db: &Path) -> Result<ServerLog, String> {
-        let what = |e: rusqlite::Error| format!("reading `{}`: {e}", db.display());
-        let mut conn = Connection::open_with_flags(
-            db,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(what)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(what)?;
-        let tx = conn.transaction().map_err(what)?;
-        let mut out = ServerLog::default();
-        {
-            let mut stmt = tx
-                .prepare("SELECT hash, doc_id, seq FROM changes")
-                .map_err(what)?;
-            let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))
-                .map_err(what)?;
-            for row in rows {
-                let (hash, at): (String, (String, i64)) = row.map_err(what)?;
-                out.changes.insert(hash, at);
-            }
-            let mut stmt = tx
-                .prepare(
+    /// Reads the server's database (read-only; the server may be running), its changes
+    /// and its log in one snapshot.
+    pub fn read(db: &ServerDb) -> Result<ServerLog, String> {
+        let read = db
+            .snapshot(&[
+                ("SELECT hash, doc_id, seq FROM changes", vec![]),
+                (
                     "SELECT seq, COALESCE(doc_id, ''), COALESCE(change_hash, ''), \
                      COALESCE(device_id, ''), at FROM log WHERE kind = 'change' ORDER BY seq",
-                )
-                .map_err(what)?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok(LogRow {
-                        seq: r.get(0)?,
-                        doc: r.get(1)?,
-                        hash: r.get(2)?,
-                        device: r.get(3)?,
-                        at: r.get(4)?,
-                    })
-                })
-                .map_err(what)?;
-            for row in rows {
-                out.log.push(row.map_err(what)?);
+                    vec![],
+                ),
+            ])
+            .map_err(|e| e.0)?;
+        let odd = |what: &str| format!("the server's {what} has a row of unexpected types");
+        let mut out = ServerLog::default();
+        let (changes, log) = match read.as_slice() {
+            [changes, log] => (changes, log),
+            _ => return Err("the snapshot did not answer both queries".into()),
+        };
+        for row in changes {
+            match row.as_slice() {
+                [hash, doc, seq] => {
+                    let (Some(hash), Some(doc), Some(seq)) = (hash.text(), doc.text(), seq.int())
+                    else {
+                        return Err(odd("changes table"));
+                    };
+                    out.changes.insert(hash, (doc, seq));
+                }
+                _ => return Err(odd("changes table")),
             }
         }
-        tx.finish().map_err(what)?;
+        for row in log {
+            match row.as_slice() {
+                [seq, doc, hash, device, at] => {
+                    let (Some(seq), Some(doc), Some(hash), Some(device), Some(at)) =
+                        (seq.int(), doc.text(), hash.text(), device.text(), at.int())
+                    else {
+                        return Err(odd("log"));
+                    };
+                    out.log.push(LogRow {
+                        seq,
+                        doc,
+                        hash,
+                        device,
+                        at,
+                    });
+                }
+                _ => return Err(odd("log")),
+            }
+        }
         Ok(out)
     }
 

@@ -40,6 +40,7 @@ use fieldsync_tests::device::Device;
 use fieldsync_tests::district::{District, StoreRow, licence};
 use fieldsync_tests::end_state::{Ledger, check_converged, server_has_change};
 use fieldsync_tests::fault_proxy::{FaultProxy, LinkShape, RequestFault};
+use fieldsync_tests::{Backend, ServerDb};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -62,8 +63,9 @@ struct Setup {
 }
 
 impl Setup {
-    async fn start() -> Result<Setup, Box<dyn std::error::Error>> {
-        let district = District::start(
+    async fn start(backend: Backend) -> Result<Setup, Box<dyn std::error::Error>> {
+        let district = District::start_on(
+            backend,
             &[
                 ("am-li", Role::AccountManager),
                 ("sup-wang", Role::Supervisor),
@@ -167,10 +169,10 @@ fn bulky_notes(bytes: usize) -> String {
     text
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn latency_and_a_slow_link_delay_syncs_and_a_timed_out_one_loses_and_repeats_nothing()
--> TestResult {
-    let mut s = Setup::start().await?;
+async fn latency_and_a_slow_link_delay_syncs_and_a_timed_out_one_loses_and_repeats_nothing_on(
+    backend: Backend,
+) -> TestResult {
+    let mut s = Setup::start(backend).await?;
 
     // Latency on every chunk either way: slower, nothing else.
     s.proxy.set_shape(LinkShape {
@@ -233,10 +235,10 @@ async fn latency_and_a_slow_link_delay_syncs_and_a_timed_out_one_loses_and_repea
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_connection_reset_in_the_middle_of_a_request_stores_nothing_and_the_retry_stores_it_once()
--> TestResult {
-    let mut s = Setup::start().await?;
+async fn a_connection_reset_in_the_middle_of_a_request_stores_nothing_and_the_retry_stores_it_once_on(
+    backend: Backend,
+) -> TestResult {
+    let mut s = Setup::start(backend).await?;
 
     // One attempt only: the reset ends the sync, and the server never got the whole push.
     s.li.configure(|c| c.max_attempts = 1)?;
@@ -264,10 +266,10 @@ async fn a_connection_reset_in_the_middle_of_a_request_stores_nothing_and_the_re
     s.settle_and_check().await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reset_after_the_server_applied_a_push_keeps_it_pending_and_the_retry_is_harmless()
--> TestResult {
-    let mut s = Setup::start().await?;
+async fn a_reset_after_the_server_applied_a_push_keeps_it_pending_and_the_retry_is_harmless_on(
+    backend: Backend,
+) -> TestResult {
+    let mut s = Setup::start(backend).await?;
 
     // The server stores the push; the phone never hears so and must not say it is stored.
     s.li.configure(|c| c.max_attempts = 1)?;
@@ -296,33 +298,37 @@ async fn a_reset_after_the_server_applied_a_push_keeps_it_pending_and_the_retry_
     s.settle_and_check().await?;
 
     // The "applied once" check can fail: on a copy of the server's database with one change
-    // logged a second time, it reports it.
-    let copy = s.district.phones_dir().join("server-copy.db");
-    {
-        let live = rusqlite::Connection::open_with_flags(
-            s.district.database(),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )?;
-        live.execute("VACUUM INTO ?1", [copy.to_string_lossy()])?;
-        let doctored = rusqlite::Connection::open(&copy)?;
-        doctored.execute(
-            "INSERT INTO log (kind, doc_id, change_hash, device_id, at)
-             SELECT kind, doc_id, change_hash, device_id, at FROM log WHERE change_hash = ?1",
-            [&s.ledger.edits[0].change],
-        )?;
+    // logged a second time, it reports it (shown on a SQLite copy; the check reads either
+    // backend through the same queries).
+    if let ServerDb::Sqlite(live) = s.district.database() {
+        let copy = s.district.phones_dir().join("server-copy.db");
+        {
+            let live = rusqlite::Connection::open_with_flags(
+                live,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )?;
+            live.execute("VACUUM INTO ?1", [copy.to_string_lossy()])?;
+            let doctored = rusqlite::Connection::open(&copy)?;
+            doctored.execute(
+                "INSERT INTO log (kind, doc_id, change_hash, device_id, at)
+                 SELECT kind, doc_id, change_hash, device_id, at FROM log WHERE change_hash = ?1",
+                [&s.ledger.edits[0].change],
+            )?;
+        }
+        let problems = check_converged(&ServerDb::Sqlite(copy), &[&s.li, &s.wang], &s.ledger)
+            .expect_err("a change logged twice must be reported");
+        assert!(
+            problems.iter().any(|p| p.contains("is in the log 2 times")),
+            "{problems:?}"
+        );
     }
-    let problems = check_converged(&copy, &[&s.li, &s.wang], &s.ledger)
-        .expect_err("a change logged twice must be reported");
-    assert!(
-        problems.iter().any(|p| p.contains("is in the log 2 times")),
-        "{problems:?}"
-    );
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_answer_cut_short_is_not_taken_for_an_acknowledgement_nor_for_a_feed() -> TestResult {
-    let mut s = Setup::start().await?;
+async fn an_answer_cut_short_is_not_taken_for_an_acknowledgement_nor_for_a_feed_on(
+    backend: Backend,
+) -> TestResult {
+    let mut s = Setup::start(backend).await?;
 
     // The push's answer loses all but 8 bytes of its body.
     s.li.configure(|c| c.max_attempts = 1)?;
@@ -356,10 +362,10 @@ async fn an_answer_cut_short_is_not_taken_for_an_acknowledgement_nor_for_a_feed(
     s.settle_and_check().await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_devices_syncing_through_every_fault_in_turn_converge_once_the_faults_stop()
--> TestResult {
-    let mut s = Setup::start().await?;
+async fn three_devices_syncing_through_every_fault_in_turn_converge_once_the_faults_stop_on(
+    backend: Backend,
+) -> TestResult {
+    let mut s = Setup::start(backend).await?;
     let mut tablet = s.district.enroll("am-li", "li-tablet", at(MONDAY)).await?;
     tablet.connect_to(&s.proxy.url())?;
     s.wang.connect_to(&s.proxy.url())?;
@@ -464,10 +470,10 @@ async fn three_devices_syncing_through_every_fault_in_turn_converge_once_the_fau
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_fake_acknowledgement_that_never_reached_the_server_is_caught_as_a_lost_edit()
--> TestResult {
-    let mut s = Setup::start().await?;
+async fn a_fake_acknowledgement_that_never_reached_the_server_is_caught_as_a_lost_edit_on(
+    backend: Backend,
+) -> TestResult {
+    let mut s = Setup::start(backend).await?;
     s.proxy.arm(RequestFault::FakeAcknowledgement, 1);
     let visit = s.field_work("acknowledged, never stored")?;
     s.li.sync().await?;
@@ -496,3 +502,10 @@ async fn a_fake_acknowledgement_that_never_reached_the_server_is_caught_as_a_los
     }
     Ok(())
 }
+
+fieldsync_tests::on_sqlite_and_postgres!(latency_and_a_slow_link_delay_syncs_and_a_timed_out_one_loses_and_repeats_nothing_on: latency_and_a_slow_link_delay_syncs_and_a_timed_out_one_loses_and_repeats_nothing, latency_and_a_slow_link_delay_syncs_and_a_timed_out_one_loses_and_repeats_nothing_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_connection_reset_in_the_middle_of_a_request_stores_nothing_and_the_retry_stores_it_once_on: a_connection_reset_in_the_middle_of_a_request_stores_nothing_and_the_retry_stores_it_once, a_connection_reset_in_the_middle_of_a_request_stores_nothing_and_the_retry_stores_it_once_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_reset_after_the_server_applied_a_push_keeps_it_pending_and_the_retry_is_harmless_on: a_reset_after_the_server_applied_a_push_keeps_it_pending_and_the_retry_is_harmless, a_reset_after_the_server_applied_a_push_keeps_it_pending_and_the_retry_is_harmless_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(an_answer_cut_short_is_not_taken_for_an_acknowledgement_nor_for_a_feed_on: an_answer_cut_short_is_not_taken_for_an_acknowledgement_nor_for_a_feed, an_answer_cut_short_is_not_taken_for_an_acknowledgement_nor_for_a_feed_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(three_devices_syncing_through_every_fault_in_turn_converge_once_the_faults_stop_on: three_devices_syncing_through_every_fault_in_turn_converge_once_the_faults_stop, three_devices_syncing_through_every_fault_in_turn_converge_once_the_faults_stop_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_fake_acknowledgement_that_never_reached_the_server_is_caught_as_a_lost_edit_on: a_fake_acknowledgement_that_never_reached_the_server_is_caught_as_a_lost_edit, a_fake_acknowledgement_that_never_reached_the_server_is_caught_as_a_lost_edit_on_postgres);

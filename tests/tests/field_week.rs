@@ -33,6 +33,7 @@ use fieldsync_core::{
     CheckPoint, DisplayCheck, DisplayStandard, DocId, LocalStore, NewCountLine, NewInventoryCount,
     NewVisit, ProductOnDisplay, Role, Timestamp, Verdict, VisitKind,
 };
+use fieldsync_tests::Backend;
 use fieldsync_tests::device::Device;
 use fieldsync_tests::district::{District, StoreRow, licence};
 use fieldsync_tests::end_state::{Converged, Ledger, check_converged};
@@ -107,11 +108,12 @@ fn assert_converged(district: &District, devices: &[&Device], ledger: &Ledger) -
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_field_week_of_concurrent_offline_edits_synced_in_varying_orders_converges_with_no_edit_lost()
--> TestResult {
+async fn a_field_week_of_concurrent_offline_edits_synced_in_varying_orders_converges_with_no_edit_lost_on(
+    backend: Backend,
+) -> TestResult {
     let started = Instant::now();
-    let district = District::start(
+    let district = District::start_on(
+        backend,
         &[
             ("am-li", Role::AccountManager),
             ("am-zhao", Role::AccountManager),
@@ -440,3 +442,5 @@ async fn a_field_week_of_concurrent_offline_edits_synced_in_varying_orders_conve
     }
     Ok(())
 }
+
+fieldsync_tests::on_sqlite_and_postgres!(a_field_week_of_concurrent_offline_edits_synced_in_varying_orders_converges_with_no_edit_lost_on: a_field_week_of_concurrent_offline_edits_synced_in_varying_orders_converges_with_no_edit_lost, a_field_week_of_concurrent_offline_edits_synced_in_varying_orders_converges_with_no_edit_lost_on_postgres);

@@ -14,6 +14,7 @@ use fieldsync_core::{
     CheckPoint, DisplayStandard, DocId, LocalStore, NewVisit, Receipt, Role, SyncFailure, Verdict,
     VisitKind,
 };
+use fieldsync_tests::Backend;
 use fieldsync_tests::device::Device;
 use fieldsync_tests::district::{District, StoreRow, licence};
 use fieldsync_tests::end_state::{Ledger, check_converged, held_documents, server_has_change};
@@ -56,11 +57,12 @@ fn assert_converged(district: &District, devices: &[&Device], ledger: &Ledger) {
 /// `report.rejected`: the offline visit (`store_scope`, "the store is not in the visitor's
 /// scope") and the display mark (`store_scope`, "the store of this shelf_display is not in
 /// `am-li`'s scope") were refused.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_store_reassigned_while_its_old_owner_has_offline_edits_keeps_them_and_moves_whole()
--> TestResult {
+async fn a_store_reassigned_while_its_old_owner_has_offline_edits_keeps_them_and_moves_whole_on(
+    backend: Backend,
+) -> TestResult {
     let started = Instant::now();
-    let district = District::start(
+    let district = District::start_on(
+        backend,
         &[
             ("am-li", Role::AccountManager),
             ("am-zhao", Role::AccountManager),
@@ -164,9 +166,11 @@ async fn a_store_reassigned_while_its_old_owner_has_offline_edits_keeps_them_and
 /// sync succeeds and the visit is simply missing from his phone. Had anyone else edited
 /// that visit meanwhile, the other edit would arrive without the change that created the
 /// visit, and every later sync would fail to merge it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_store_that_moves_away_and_back_returns_whole_to_its_owner() -> TestResult {
-    let district = District::start(
+async fn a_store_that_moves_away_and_back_returns_whole_to_its_owner_on(
+    backend: Backend,
+) -> TestResult {
+    let district = District::start_on(
+        backend,
         &[
             ("am-li", Role::AccountManager),
             ("am-zhao", Role::AccountManager),
@@ -208,10 +212,12 @@ async fn a_store_that_moves_away_and_back_returns_whole_to_its_owner() -> TestRe
 /// Shown to guard "a refusal keeps the edits": with `SyncClient::sync` changed to confirm
 /// each batch before sending it (an experiment in a scratch copy), `pending_documents` was
 /// empty after the `401` and the test failed there.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_revoked_device_is_refused_as_unauthorized_and_keeps_its_edits_pending() -> TestResult {
+async fn a_revoked_device_is_refused_as_unauthorized_and_keeps_its_edits_pending_on(
+    backend: Backend,
+) -> TestResult {
     let started = Instant::now();
-    let district = District::start(
+    let district = District::start_on(
+        backend,
         &[
             ("am-li", Role::AccountManager),
             ("sup-wang", Role::Supervisor),
@@ -288,11 +294,12 @@ async fn a_revoked_device_is_refused_as_unauthorized_and_keeps_its_edits_pending
 /// With the server no longer dropping changes it already stores (an experiment in a scratch
 /// copy), the restored phone's sync failed with `500` (the re-sent edit hit the
 /// `changes.hash` key).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_phone_restored_from_a_backup_taken_before_its_last_push_catches_up_and_loses_nothing()
--> TestResult {
+async fn a_phone_restored_from_a_backup_taken_before_its_last_push_catches_up_and_loses_nothing_on(
+    backend: Backend,
+) -> TestResult {
     let started = Instant::now();
-    let district = District::start(
+    let district = District::start_on(
+        backend,
         &[
             ("am-li", Role::AccountManager),
             ("sup-wang", Role::Supervisor),
@@ -374,9 +381,11 @@ async fn a_phone_restored_from_a_backup_taken_before_its_last_push_catches_up_an
 /// other test of `field_week.rs`, `faults.rs` and this file; with, in addition, core
 /// reusing one actor per file instead of a fresh one per opening (ADR 0002), this test
 /// failed with "400 … automerge: duplicate seq 2 found for actor …".
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_phone_restored_from_a_backup_gets_back_what_it_pushed_after_the_backup() -> TestResult {
-    let district = District::start(
+async fn a_phone_restored_from_a_backup_gets_back_what_it_pushed_after_the_backup_on(
+    backend: Backend,
+) -> TestResult {
+    let district = District::start_on(
+        backend,
         &[
             ("am-li", Role::AccountManager),
             ("sup-wang", Role::Supervisor),
@@ -431,3 +440,9 @@ async fn a_phone_restored_from_a_backup_gets_back_what_it_pushed_after_the_backu
 fn report_time(what: &str, started: Instant) {
     report(&format!("{what}: {:.1} s", started.elapsed().as_secs_f64()));
 }
+
+fieldsync_tests::on_sqlite_and_postgres!(a_store_reassigned_while_its_old_owner_has_offline_edits_keeps_them_and_moves_whole_on: a_store_reassigned_while_its_old_owner_has_offline_edits_keeps_them_and_moves_whole, a_store_reassigned_while_its_old_owner_has_offline_edits_keeps_them_and_moves_whole_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_store_that_moves_away_and_back_returns_whole_to_its_owner_on: a_store_that_moves_away_and_back_returns_whole_to_its_owner, a_store_that_moves_away_and_back_returns_whole_to_its_owner_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_revoked_device_is_refused_as_unauthorized_and_keeps_its_edits_pending_on: a_revoked_device_is_refused_as_unauthorized_and_keeps_its_edits_pending, a_revoked_device_is_refused_as_unauthorized_and_keeps_its_edits_pending_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_phone_restored_from_a_backup_taken_before_its_last_push_catches_up_and_loses_nothing_on: a_phone_restored_from_a_backup_taken_before_its_last_push_catches_up_and_loses_nothing, a_phone_restored_from_a_backup_taken_before_its_last_push_catches_up_and_loses_nothing_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_phone_restored_from_a_backup_gets_back_what_it_pushed_after_the_backup_on: a_phone_restored_from_a_backup_gets_back_what_it_pushed_after_the_backup, a_phone_restored_from_a_backup_gets_back_what_it_pushed_after_the_backup_on_postgres);

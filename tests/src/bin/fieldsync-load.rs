@@ -196,7 +196,7 @@ async fn sync_all(
 /// of the server's log: how much of the log each of their syncs reads again.
 fn cursor_lag(server: &ServerProcess, phones: &[Phone]) -> Result<i64, BoxError> {
     let conn = rusqlite::Connection::open_with_flags(
-        server.database(),
+        server.sqlite_file(),
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
     )?;
     let end: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM log", [], |r| r.get(0))?;
@@ -218,9 +218,9 @@ fn cursor_lag(server: &ServerProcess, phones: &[Phone]) -> Result<i64, BoxError>
 /// the medians, in ms. The difference is the cost of the lag measured by [`cursor_lag`].
 fn feed_probe(server: &ServerProcess, phones: &[Phone]) -> Result<(f64, f64), BoxError> {
     use fieldsync_server::storage::{DeviceInfo, SyncStorage};
-    let storage = fieldsync_server::SqliteStorage::open(&server.database())?;
+    let storage = fieldsync_server::SqliteStorage::open(&server.sqlite_file())?;
     let end: i64 = rusqlite::Connection::open_with_flags(
-        server.database(),
+        server.sqlite_file(),
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
     )?
     .query_row("SELECT COALESCE(MAX(seq), 0) FROM log", [], |r| r.get(0))?;
@@ -399,10 +399,10 @@ async fn run(config: &Config) -> Result<Figures, BoxError> {
     if let Some(kib) = server.peak_memory_kib() {
         figures.add("server_peak_rss", kib as f64 / 1024.0, "MiB");
     }
-    let db_bytes = std::fs::metadata(server.database())
+    let db_bytes = std::fs::metadata(server.sqlite_file())
         .map(|m| m.len())
         .unwrap_or(0)
-        + std::fs::metadata(server.database().with_extension("db-wal"))
+        + std::fs::metadata(server.sqlite_file().with_extension("db-wal"))
             .map(|m| m.len())
             .unwrap_or(0);
     figures.add("server_db_size", db_bytes as f64 / (1024.0 * 1024.0), "MiB");
