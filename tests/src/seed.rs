@@ -11,17 +11,24 @@ use std::path::{Path, PathBuf};
 
 use fieldsync_core::fixtures::sample_store;
 use fieldsync_core::{DocId, NewStore, Role};
-use fieldsync_server::SqliteStorage;
 use fieldsync_server::admin::{AdminDevice, enrollment_code};
 use fieldsync_server::storage::{SyncStorage, User};
+use fieldsync_server::{PostgresOptions, PostgresStorage, SqliteStorage};
 
 use crate::server::{HarnessError, HarnessResult};
 
 /// A data folder being prepared for a server.
-#[derive(Debug)]
 pub struct Seed {
-    storage: SqliteStorage,
+    storage: Box<dyn SyncStorage>,
     data_dir: PathBuf,
+}
+
+impl std::fmt::Debug for Seed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Seed")
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
 }
 
 fn err(e: impl std::fmt::Display) -> HarnessError {
@@ -31,8 +38,19 @@ fn err(e: impl std::fmt::Display) -> HarnessError {
 impl Seed {
     /// Opens (creating) the database of the data folder `data_dir`.
     pub fn open(data_dir: &Path) -> HarnessResult<Seed> {
+        Seed::open_on(data_dir, None)
+    }
+
+    /// Opens (creating and migrating) the PostgreSQL database at `database` when given (the
+    /// admin device still lives in `data_dir`), the data folder's SQLite file otherwise.
+    pub fn open_on(data_dir: &Path, database: Option<&str>) -> HarnessResult<Seed> {
         std::fs::create_dir_all(data_dir)?;
-        let storage = SqliteStorage::open(&data_dir.join("fieldsync.db")).map_err(err)?;
+        let storage: Box<dyn SyncStorage> = match database {
+            Some(url) => {
+                Box::new(PostgresStorage::open(url, PostgresOptions::default()).map_err(err)?)
+            }
+            None => Box::new(SqliteStorage::open(&data_dir.join("fieldsync.db")).map_err(err)?),
+        };
         Ok(Seed {
             storage,
             data_dir: data_dir.to_path_buf(),
@@ -71,7 +89,7 @@ impl Seed {
             .filter(|(_, kind)| kind == "store")
             .count();
         let mut number = u32::try_from(existing).map_err(err)?;
-        let admin = AdminDevice::open(&self.data_dir, &self.storage).map_err(err)?;
+        let admin = AdminDevice::open(&self.data_dir, self.storage.as_ref()).map_err(err)?;
         let mut out = Vec::with_capacity(territories.len());
         for territory in territories {
             let mut ids = Vec::with_capacity(count as usize);
@@ -92,7 +110,7 @@ impl Seed {
 
     /// A one-time enrollment code for a device of `user` (valid 7 days).
     pub fn enrollment_code(&self, user: &str) -> HarnessResult<String> {
-        enrollment_code(&self.storage, user, now()).map_err(err)
+        enrollment_code(self.storage.as_ref(), user, now()).map_err(err)
     }
 }
 

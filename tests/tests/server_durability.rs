@@ -28,7 +28,7 @@ use fieldsync_core::{
     StoreOptions, Timestamp, VisitKind,
 };
 use fieldsync_tests::phone::{ChangeRef, Phone, SyncError, http_client, phones_dir};
-use fieldsync_tests::{Seed, ServerLog, ServerProcess};
+use fieldsync_tests::{Backend, Seed, ServerLog, ServerProcess, TestDatabase};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_bytes::ByteBuf;
@@ -250,9 +250,20 @@ fn local_store(dir: &std::path::Path, name: &str, user: &str) -> LocalStore {
 
 #[test]
 fn every_acknowledged_change_survives_repeated_sigkill_and_retries_are_stored_once() {
+    durability(Backend::Sqlite);
+}
+
+/// Two instances on one PostgreSQL database; each cycle kills one of them (in turn) while
+/// the phones of both push.
+#[test]
+fn every_acknowledged_change_survives_repeated_sigkill_of_one_instance_on_postgres() {
+    durability(Backend::POSTGRES_PAIR);
+}
+
+fn durability(backend: Backend) {
     let seed = seed();
     report(&format!(
-        "server durability: seed {seed} (replay with FIELDSYNC_DURABILITY_SEED={seed})"
+        "server durability ({backend}): seed {seed} (replay with FIELDSYNC_DURABILITY_SEED={seed})"
     ));
     // Built (if stale) before the clock starts: that can take a while when its sources changed.
     fieldsync_tests::server::server_binary().expect("the server binary");
@@ -264,8 +275,13 @@ fn every_acknowledged_change_survives_repeated_sigkill_and_retries_are_stored_on
 
     // The district, seeded while no server runs.
     let users: Vec<String> = (0..=HONEST_PHONES).map(|i| format!("am-{i}")).collect();
+    let database = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres { .. } => Some(TestDatabase::create("durability").expect("a database")),
+    };
+    let url = database.as_ref().map(TestDatabase::url);
     let (stores, codes, sup_code) = {
-        let seed = Seed::open(&data).expect("open the server database");
+        let seed = Seed::open_on(&data, url).expect("open the server database");
         for u in &users {
             seed.add_user(u, Role::AccountManager).expect("add a user");
         }
@@ -281,8 +297,18 @@ fn every_acknowledged_change_survives_repeated_sigkill_and_retries_are_stored_on
             .collect();
         (stores, codes, seed.enrollment_code("sup-0").expect("code"))
     };
-    let mut server = ServerProcess::start(&data).expect("start the server");
-    let base = server.base_url();
+    let mut servers: Vec<ServerProcess> = (0..backend.instances())
+        .map(|i| {
+            let dir = if i == 0 {
+                data.clone()
+            } else {
+                data.join(format!("instance-{i}"))
+            };
+            ServerProcess::start_on(&dir, url).expect("start the server")
+        })
+        .collect();
+    let bases: Vec<String> = servers.iter().map(ServerProcess::base_url).collect();
+    let base = bases[0].clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -294,7 +320,7 @@ fn every_acknowledged_change_survives_repeated_sigkill_and_retries_are_stored_on
         for (i, (user, code)) in users.iter().zip(&codes).enumerate() {
             let name = format!("phone-{i}");
             let local = local_store(phone_dir.path(), &name, user);
-            let phone = Phone::enroll(&http, &base, code, &name, local)
+            let phone = Phone::enroll(&http, &bases[i % bases.len()], code, &name, local)
                 .await
                 .expect("enroll");
             phone
@@ -323,10 +349,11 @@ fn every_acknowledged_change_survives_repeated_sigkill_and_retries_are_stored_on
     for cycle in 1..=CYCLES {
         let run = rng.random_range(RUN_MS);
         std::thread::sleep(Duration::from_millis(run));
-        server.kill().expect("kill the server");
+        let victim = cycle % servers.len();
+        servers[victim].kill().expect("kill the server");
         // Everything a phone counted as acknowledged so far was answered before the kill.
         let acked = shared.acked.lock().expect("acks").clone();
-        let log = ServerLog::read(&server.database()).expect("read the killed server's file");
+        let log = ServerLog::read(&servers[0].database()).expect("read the killed server's data");
         match log.check(&acked) {
             Ok(_) => {}
             Err(problems) => panic!(
@@ -337,7 +364,7 @@ fn every_acknowledged_change_survives_repeated_sigkill_and_retries_are_stored_on
         }
         std::thread::sleep(Duration::from_millis(rng.random_range(DOWN_MS)));
         let restart = Instant::now();
-        server.restart().expect("restart the server");
+        servers[victim].restart().expect("restart the server");
         restarting += restart.elapsed();
     }
     let killing = started.elapsed() - setup;
@@ -361,7 +388,7 @@ fn every_acknowledged_change_survives_repeated_sigkill_and_retries_are_stored_on
 
     // Every acknowledged change once; the log never holds a change twice.
     let acked = shared.acked.lock().expect("acks").clone();
-    let log = ServerLog::read(&server.database()).expect("read the server's file");
+    let log = ServerLog::read(&servers[0].database()).expect("read the server's data");
     let verified = log.check(&acked).unwrap_or_else(|problems| {
         panic!(
             "after the last restart (seed {seed}): {} problems:\n{}",
@@ -435,12 +462,12 @@ fn every_acknowledged_change_survives_repeated_sigkill_and_retries_are_stored_on
         m
     });
     report(&format!(
-        "server durability: setup {:.1} s; {CYCLES} SIGKILL \
+        "server durability ({backend}): setup {:.1} s; {CYCLES} SIGKILL \
          cycles in {:.1} s ({} server starts, restarts took {:.0} ms on average); {:.1} s in all; \
          {} syncs completed, {} interrupted by a kill, {} refused while down",
         setup.as_secs_f64(),
         killing.as_secs_f64(),
-        server.starts(),
+        servers.iter().map(ServerProcess::starts).sum::<usize>(),
         restarting.as_secs_f64() * 1000.0 / CYCLES as f64,
         started.elapsed().as_secs_f64(),
         shared.syncs.load(Ordering::SeqCst),
@@ -448,7 +475,7 @@ fn every_acknowledged_change_survives_repeated_sigkill_and_retries_are_stored_on
         shared.unreachable.load(Ordering::SeqCst),
     ));
     report(&format!(
-        "server durability: {} acknowledged changes all stored once (and those acknowledged \
+        "server durability ({backend}): {} acknowledged changes all stored once (and those acknowledged \
          so far checked after each kill); {} changes were stored by a push whose answer a kill \
          cut off, resent, and not stored again; {} changes stored in all from {} devices; the \
          supervisor saw all {visits} visits of the honest phones with their notes; the broken \
