@@ -118,6 +118,16 @@ class OfflineVisitTest {
     }
 
     @Test
+    fun a_private_ca_root_that_is_not_pem_is_a_typed_exception_naming_the_field(@TempDir dir: Path) = runBlocking {
+        FieldsyncStore.open(dir.resolve("phone.db").toString(), "am-li", "phone-7").use { store ->
+            val refused = assertThrows<FieldException.InvalidInput> {
+                FieldsyncSync(store, "https://127.0.0.1:1", "token", extraRootPem = "our district CA")
+            }
+            assertEquals("extra_root_pem", refused.field)
+        }
+    }
+
+    @Test
     fun every_write_is_announced_until_the_subscription_is_closed(@TempDir dir: Path) = runBlocking {
         FieldsyncStore.open(dir.resolve("phone.db").toString(), "am-li", "phone-7").use { store ->
             val storeId = store.local { createStore(newStore("330100000005")) }
