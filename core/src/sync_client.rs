@@ -38,6 +38,9 @@ pub struct SyncConfig {
     pub max_backoff: Duration,
     /// Time allowed for one round trip.
     pub request_timeout: Duration,
+    /// PEM text of root certificates trusted in addition to the bundled Mozilla roots (a
+    /// district's private CA); `None` trusts the bundled roots only.
+    pub extra_root_pem: Option<String>,
 }
 
 impl SyncConfig {
@@ -51,6 +54,7 @@ impl SyncConfig {
             initial_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(60),
             request_timeout: Duration::from_secs(120),
+            extra_root_pem: None,
         }
     }
 }
@@ -137,6 +141,29 @@ pub struct SyncClient {
     store: Arc<LocalStore>,
 }
 
+/// Adds every `CERTIFICATE` block of `pem` to `roots`; refuses text with none, a block
+/// that is not base64, and a certificate that is not a usable trust anchor.
+fn add_pem_roots(roots: &mut rustls::RootCertStore, pem: &str) -> Result<()> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let field = "extra_root_pem";
+    let mut added = 0;
+    for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+        let cert = cert.map_err(|e| Error::invalid(field, format!("is not valid PEM: {e}")))?;
+        roots.add(cert).map_err(|e| {
+            Error::invalid(
+                field,
+                format!("holds a certificate that cannot be a root: {e}"),
+            )
+        })?;
+        added += 1;
+    }
+    if added == 0 {
+        return Err(Error::invalid(field, "holds no `CERTIFICATE` block"));
+    }
+    Ok(())
+}
+
 /// Upper bound of round trips in one call, so no loop runs forever.
 const MAX_ROUNDS: u32 = 100_000;
 
@@ -144,10 +171,14 @@ impl SyncClient {
     /// A client for `store`. HTTPS verifies the server against the Mozilla roots bundled in
     /// the library (webpki-roots), with rustls and ring: no platform verifier to initialise,
     /// nothing for the NDK to cross-compile but ring's C (see `docs/android.md`).
+    /// `config.extra_root_pem` adds a private CA; a malformed one is refused here.
     pub fn new(config: SyncConfig, store: Arc<LocalStore>) -> Result<SyncClient> {
-        let roots = rustls::RootCertStore {
+        let mut roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
+        if let Some(pem) = &config.extra_root_pem {
+            add_pem_roots(&mut roots, pem)?;
+        }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -503,5 +534,55 @@ mod tests {
         assert!(SyncFailure::ServerUnavailable("x".into()).is_transient());
         assert!(!SyncFailure::Unauthorized("x".into()).is_transient());
         assert!(!SyncFailure::Refused("x".into()).is_transient());
+    }
+
+    fn refusal(pem: &str) -> (String, String) {
+        let mut roots = rustls::RootCertStore::empty();
+        match add_pem_roots(&mut roots, pem) {
+            Err(Error::InvalidField { field, reason }) => (field, reason),
+            other => panic!("expected an invalid field, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_private_ca_without_a_certificate_block_is_refused_naming_the_field() {
+        let (field, reason) = refusal("not a certificate at all");
+        assert_eq!(field, "extra_root_pem");
+        assert!(reason.contains("no `CERTIFICATE` block"), "{reason}");
+    }
+
+    #[test]
+    fn a_private_ca_whose_block_is_not_base64_is_refused_as_bad_pem() {
+        let (field, reason) =
+            refusal("-----BEGIN CERTIFICATE-----\n%%%%\n-----END CERTIFICATE-----\n");
+        assert_eq!(field, "extra_root_pem");
+        assert!(reason.contains("not valid PEM"), "{reason}");
+    }
+
+    #[test]
+    fn a_private_ca_block_that_is_not_a_certificate_is_refused_as_no_root() {
+        // Valid base64 of bytes that are no DER certificate.
+        let (field, reason) =
+            refusal("-----BEGIN CERTIFICATE-----\naGVsbG8gd29ybGQ=\n-----END CERTIFICATE-----\n");
+        assert_eq!(field, "extra_root_pem");
+        assert!(reason.contains("cannot be a root"), "{reason}");
+    }
+
+    #[test]
+    fn a_client_with_a_bad_private_ca_is_not_built() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let store = LocalStore::open(
+            dir.path().join("phone.db"),
+            crate::ids::DeviceIdentity::new("am-li", "phone-7"),
+            crate::local_store::StoreOptions::default(),
+        )?;
+        let mut config = SyncConfig::new("https://127.0.0.1:1", "t");
+        config.extra_root_pem = Some("garbage".into());
+        let err = SyncClient::new(config, Arc::new(store)).expect_err("a bad root is refused");
+        assert!(
+            err.to_string().starts_with("invalid `extra_root_pem`"),
+            "{err}"
+        );
+        Ok(())
     }
 }

@@ -6,9 +6,11 @@
 //! (`WrittenText` + `TextVersions`, ...), all made by one macro from the core's
 //! `Versions<T>`.
 
-use fieldsync_core::{NewProductZone, StandardCheck, Versions, Written};
+use fieldsync_core::{EventRecord, NewProductZone, StandardCheck, Versions, Written};
 
+use crate::complaint::EventEntryRecord;
 use crate::shelf_display::{NewProductZoneRecord, StandardCheckRecord};
+use crate::task::TaskState;
 
 macro_rules! versions {
     ($written:ident, $versions:ident, $core:ty, $ffi:ty, $doc_written:literal, $doc_versions:literal) => {
@@ -90,4 +92,28 @@ versions!(
     NewProductZoneRecord,
     "One state of the new-product zone, with who wrote it and when.",
     "Every state of the new-product zone: the current one and concurrent others."
+);
+versions!(
+    WrittenEventEntry,
+    EventEntryVersions,
+    EventRecord,
+    EventEntryRecord,
+    "One recording of a complaint event, with who recorded it and when.",
+    "Every recording of a complaint event: the current one and concurrent others."
+);
+versions!(
+    WrittenTaskState,
+    TaskStateVersions,
+    fieldsync_core::TaskState,
+    TaskState,
+    "One state of a rectification task, with who set it and when.",
+    "Every state of a task: the current one and concurrent moves by others."
+);
+versions!(
+    WrittenScore,
+    ScoreVersions,
+    f64,
+    f64,
+    "One score of a scorecard dimension, with who gave it and when.",
+    "Every score of a dimension: the current one and concurrent others."
 );

@@ -6,13 +6,17 @@
 //! crosses the boundary.
 //!
 //! - [`FieldStore`] opens the device's local store at a path with its identity; its methods
-//!   are the document operations and rule queries. They are plain blocking calls: the app
-//!   runs them off the main thread (the Kotlin shim does, on `Dispatchers.IO`).
+//!   are the document operations (stores, visits, shelf displays, inventory counts,
+//!   complaints, rectification tasks, scorecards, any document's history) and the rule
+//!   queries (R1–R5, R7, R9, open tasks, complaint clocks). They are plain blocking
+//!   calls: the app runs them off the main thread (the Kotlin shim does, on
+//!   `Dispatchers.IO`).
 //! - [`FieldSync`] syncs a store with its server: `sync` is `async` on the tokio runtime and
 //!   reports progress to a [`SyncProgressListener`].
 //! - [`FieldStore::subscribe`] registers a [`DocumentsListener`] called after every write made
 //!   through this store and after a sync that brought changes; the returned
 //!   [`Subscription`] unsubscribes when it is dropped (closed, in Kotlin).
+//! - Closed code sets (store format, visit kind, verdict, task state, ...) are enums.
 //! - Concurrent edits are shown as `*Versions` records: the current value and the others,
 //!   each with who wrote it and when.
 //! - Every failure is one [`FieldError`].
@@ -23,19 +27,25 @@
 uniffi::setup_scaffolding!();
 
 mod changes;
+mod complaint;
 mod conflict;
 mod error;
+mod history;
 mod inventory_count;
 mod outbox;
 mod parse;
 mod retail_store;
 mod rules;
+mod scorecard;
 mod shelf_display;
 mod store;
 mod sync;
+mod task;
+#[cfg(test)]
+mod test_support;
 mod visit;
 
 pub use changes::{DocumentsChanged, DocumentsListener, Subscription};
 pub use error::FieldError;
 pub use store::FieldStore;
-pub use sync::{FieldSync, SyncProgressListener};
+pub use sync::{FieldSync, SyncProgressListener, SyncSettings, default_sync_settings};

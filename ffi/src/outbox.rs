@@ -4,6 +4,7 @@
 use fieldsync_core as fc;
 
 use crate::error::FieldError;
+use crate::history::DocumentKind;
 use crate::parse;
 use crate::store::FieldStore;
 
@@ -24,8 +25,7 @@ pub enum ReceiptState {
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct PendingRecord {
     pub id: String,
-    /// `store`, `visit`, `shelf_display`, `inventory_count`, `scorecard`, `task`, `complaint`.
-    pub kind: String,
+    pub kind: DocumentKind,
     pub local_edits: i64,
     pub confirmed_edits: i64,
     pub first_edit_at_ms: i64,
@@ -54,7 +54,7 @@ impl FieldStore {
             .into_iter()
             .map(|p| PendingRecord {
                 id: p.id.to_string(),
-                kind: p.kind.as_str().to_string(),
+                kind: p.kind.into(),
                 local_edits: p.local_edits,
                 confirmed_edits: p.confirmed_edits,
                 first_edit_at_ms: p.first_edit_at.millis(),

@@ -1,4 +1,8 @@
-//! The field rules, answered offline from the phone's index (R1, R2, R3, R5, R9).
+//! The field rules, answered offline from the phone's index (R1, R2, R3, R5, R7, R9).
+//!
+//! The rules that live beside their documents are in those modules: scorecard outcome (R4)
+//! in `scorecard.rs`, open tasks by deadline in `task.rs`, complaint clocks (R9, R10) in
+//! `complaint.rs`.
 //!
 //! Each query is for one account manager (`manager`, the territory holder); `day` is a local
 //! day `YYYY-MM-DD` of the district's calendar, null for today.
@@ -7,7 +11,8 @@ use fieldsync_core as fc;
 
 use crate::error::FieldError;
 use crate::inventory_count::ErrorRateRecord;
-use crate::parse;
+use crate::parse::{self, same_variants};
+use crate::retail_store::TerminalRating;
 use crate::store::FieldStore;
 
 /// A store due its weekly visit (R1) and when it was last visited.
@@ -64,6 +69,33 @@ pub struct MonthlyVisitsRecord {
     pub stores: Vec<StoreVisitsRecord>,
     /// Stores visited fewer times than the minimum.
     pub below_minimum: Vec<StoreVisitsRecord>,
+}
+
+/// What R7 asks for a functional terminal of a given rating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum FollowUpAction {
+    /// Excellent: personalised guidance every month.
+    MonthlyGuidance,
+    /// Good: in-store service by the account manager every week.
+    WeeklyInStoreService,
+    /// Qualified: a study visit to an excellent store every quarter.
+    QuarterlyStudyVisit,
+    /// Unqualified: a rectification notice with a deadline.
+    RectificationNotice,
+}
+
+/// The R7 follow-up of one functional terminal in the current period.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct FollowUpRecord {
+    pub store_id: String,
+    pub name: String,
+    pub rating: TerminalRating,
+    pub action: FollowUpAction,
+    /// `YYYY-MM-DD`, the first day of the period (month, ISO week or quarter).
+    pub period_start: String,
+    /// Whether the records show it done this period; null where the app keeps no record
+    /// of the action (a study visit happens in another store).
+    pub done: Option<bool>,
 }
 
 #[uniffi::export]
@@ -159,5 +191,82 @@ impl FieldStore {
             below_minimum: m.below_minimum().map(record).collect(),
             stores: m.stores.iter().map(record).collect(),
         })
+    }
+
+    /// R7: the follow-up each rated functional terminal of `manager` needs in the period
+    /// holding `day`, and whether it is done.
+    pub fn terminal_follow_ups(
+        &self,
+        manager: String,
+        day: Option<String>,
+    ) -> Result<Vec<FollowUpRecord>, FieldError> {
+        let day = parse::day(&self.core, day)?;
+        let follow_ups = self.core.terminal_follow_ups(&manager, day)?;
+        Ok(follow_ups
+            .into_iter()
+            .map(|f| FollowUpRecord {
+                store_id: f.store_id.to_string(),
+                name: f.name,
+                rating: f.rating.into(),
+                action: f.action.into(),
+                period_start: f.period_start.format("%Y-%m-%d").to_string(),
+                done: f.done,
+            })
+            .collect())
+    }
+}
+
+same_variants!(
+    FollowUpAction,
+    fc::FollowUpAction,
+    MonthlyGuidance,
+    WeeklyInStoreService,
+    QuarterlyStudyVisit,
+    RectificationNotice,
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::retail_store::TerminalRating;
+    use crate::task::NewTaskRecord;
+    use crate::test_support::{HOUR_MS, MONDAY_10, ms, new_store, phone};
+
+    #[test]
+    fn an_unqualified_terminal_needs_a_notice_until_a_task_is_opened_in_the_quarter() {
+        let am = phone("am-li", MONDAY_10);
+        let shop = am
+            .store
+            .create_store(crate::retail_store::NewStoreRecord {
+                functional_terminal: true,
+                rating: Some(TerminalRating::Unqualified),
+                ..new_store("330100000031", "am-li")
+            })
+            .expect("store");
+        let day = Some("2026-11-23".to_string());
+        let before = am
+            .store
+            .terminal_follow_ups("am-li".into(), day.clone())
+            .expect("follow-ups");
+        assert_eq!(before.len(), 1);
+        assert_eq!(before[0].action, FollowUpAction::RectificationNotice);
+        assert_eq!(before[0].period_start, "2026-10-01");
+        assert_eq!(before[0].done, Some(false));
+
+        am.store
+            .create_task(NewTaskRecord {
+                store_id: shop,
+                title: "rectification notice".into(),
+                description: String::new(),
+                assignee: "am-li".into(),
+                deadline_ms: ms(MONDAY_10) + 240 * HOUR_MS,
+                origin: None,
+            })
+            .expect("task");
+        let after = am
+            .store
+            .terminal_follow_ups("am-li".into(), day)
+            .expect("follow-ups");
+        assert_eq!(after[0].done, Some(true));
     }
 }

@@ -6,7 +6,7 @@ use fieldsync_core as fc;
 
 use crate::conflict::{BoolVersions, StandardCheckVersions, ZoneVersions};
 use crate::error::FieldError;
-use crate::parse;
+use crate::parse::{self, same_variants};
 use crate::store::FieldStore;
 
 /// The display standards of the demo street (R6).
@@ -162,21 +162,6 @@ impl FieldStore {
             s.mark_display_standard(&doc, standard.into(), verdict.into(), &note)
         })
     }
-}
-
-macro_rules! same_variants {
-    ($ffi:ident, $core:path, $($variant:ident),+ $(,)?) => {
-        impl From<$ffi> for $core {
-            fn from(v: $ffi) -> Self {
-                match v { $($ffi::$variant => <$core>::$variant,)+ }
-            }
-        }
-        impl From<$core> for $ffi {
-            fn from(v: $core) -> Self {
-                match v { $(<$core>::$variant => $ffi::$variant,)+ }
-            }
-        }
-    };
 }
 
 same_variants!(

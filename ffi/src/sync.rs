@@ -4,7 +4,8 @@
 //! store's documents listeners when it is done.
 //!
 //! HTTPS verifies the server with rustls (ring) against the Mozilla roots bundled in the
-//! library (`docs/android.md`, ADR 0004): nothing to initialise from the app.
+//! library (`docs/android.md`, ADR 0004): nothing to initialise from the app. A district
+//! that serves from a private CA adds its root with `SyncSettings.extra_root_pem`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +30,10 @@ pub struct SyncSettings {
     pub max_backoff_ms: u64,
     /// Time allowed for one round trip.
     pub request_timeout_ms: u64,
+    /// PEM root certificate(s) of a district's private CA, trusted in addition to the
+    /// bundled Mozilla roots; null for the bundled roots only. A malformed one makes
+    /// `FieldSync` construction fail with `InvalidInput` on field `extra_root_pem`.
+    pub extra_root_pem: Option<String>,
 }
 
 /// Where a sync stands.
@@ -94,7 +99,8 @@ pub struct FieldSync {
 
 #[uniffi::export]
 impl FieldSync {
-    /// A connection for `store`; refuses a URL that is not http(s).
+    /// A connection for `store`; refuses a URL that is not http(s) and an
+    /// `extra_root_pem` that holds no usable certificate.
     #[uniffi::constructor]
     pub fn new(store: Arc<FieldStore>, settings: SyncSettings) -> Result<Arc<Self>, FieldError> {
         let config = fc::SyncConfig::from(settings);
@@ -148,6 +154,7 @@ impl From<SyncSettings> for fc::SyncConfig {
             initial_backoff: Duration::from_millis(s.initial_backoff_ms),
             max_backoff: Duration::from_millis(s.max_backoff_ms),
             request_timeout: Duration::from_millis(s.request_timeout_ms),
+            extra_root_pem: s.extra_root_pem,
             ..fc::SyncConfig::new(s.server_url, s.token)
         }
     }
@@ -164,6 +171,7 @@ impl From<fc::SyncConfig> for SyncSettings {
             initial_backoff_ms: millis(c.initial_backoff),
             max_backoff_ms: millis(c.max_backoff),
             request_timeout_ms: millis(c.request_timeout),
+            extra_root_pem: c.extra_root_pem,
             server_url: c.server_url,
             token: c.token,
         }

@@ -300,6 +300,17 @@ impl From<fc::RecordedCheckPoint> for RecordedCheckPointRecord {
     }
 }
 
+impl From<fc::PhotoRef> for PhotoRecord {
+    fn from(p: fc::PhotoRef) -> Self {
+        PhotoRecord {
+            hash: p.hash,
+            caption: p.caption,
+            by: p.by,
+            at_ms: p.at.millis(),
+        }
+    }
+}
+
 impl From<fc::Visit> for VisitRecord {
     fn from(v: fc::Visit) -> Self {
         VisitRecord {
@@ -315,16 +326,7 @@ impl From<fc::Visit> for VisitRecord {
             inventory_count_id: v.inventory_count_id.map(|c| c.to_string()),
             brand_promotion: v.brand_promotion,
             notes: v.notes,
-            photos: v
-                .photos
-                .into_iter()
-                .map(|p| PhotoRecord {
-                    hash: p.hash,
-                    caption: p.caption,
-                    by: p.by,
-                    at_ms: p.at.millis(),
-                })
-                .collect(),
+            photos: v.photos.into_iter().map(Into::into).collect(),
             comments: v
                 .comments
                 .into_iter()

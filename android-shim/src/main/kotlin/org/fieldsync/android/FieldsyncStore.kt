@@ -16,6 +16,8 @@ import org.fieldsync.ffi.DisplayCheckRecord
 import org.fieldsync.ffi.DisplayStandard
 import org.fieldsync.ffi.DocumentsChanged
 import org.fieldsync.ffi.DocumentsListener
+import org.fieldsync.ffi.FollowUpRecord
+import org.fieldsync.ffi.HistoryEntryRecord
 import org.fieldsync.ffi.FieldException
 import org.fieldsync.ffi.FieldStore
 import org.fieldsync.ffi.InventoryCountRecord
@@ -23,6 +25,7 @@ import org.fieldsync.ffi.NewCountLineRecord
 import org.fieldsync.ffi.NewVisitRecord
 import org.fieldsync.ffi.ReceiptState
 import org.fieldsync.ffi.ShelfDisplayRecord
+import org.fieldsync.ffi.StoreClassificationRecord
 import org.fieldsync.ffi.StoreDueRecord
 import org.fieldsync.ffi.StoreRecord
 import org.fieldsync.ffi.Verdict
@@ -32,7 +35,8 @@ import org.fieldsync.ffi.VisitRecord
  * The device's local store, for coroutines: every call runs on [io] (Dispatchers.IO by
  * default), never on the caller's thread, and [documentChanges] is a Flow of what changed.
  *
- * The common operations have suspend functions here; every other operation of the
+ * The common operations have suspend functions here, and complaints, tasks and scorecards
+ * have theirs in `Complaints.kt`, `Tasks.kt`, `Scorecards.kt`; every other operation of the
  * generated [FieldStore] is one [local] call away: `store.local { storesMissingPriceTags(me) }`.
  * Errors are [FieldException]s (`InvalidInput` carries `field` and `reason`; `toString()` is
  * a readable sentence).
@@ -63,6 +67,9 @@ class FieldsyncStore private constructor(
 
     suspend fun stores(): List<StoreRecord> = local { stores() }
     suspend fun store(id: String): StoreRecord = local { store(id) }
+    suspend fun updateStoreClassification(id: String, change: StoreClassificationRecord) =
+        local { updateStoreClassification(id, change) }
+    suspend fun reassignStore(id: String, territory: String) = local { reassignStore(id, territory) }
 
     suspend fun createVisit(visit: NewVisitRecord): String = local { createVisit(visit) }
     suspend fun visit(id: String): VisitRecord = local { visit(id) }
@@ -87,6 +94,13 @@ class FieldsyncStore private constructor(
     /** R1 for [manager] (this user by default) in the week of [day] (`YYYY-MM-DD`, null: today). */
     suspend fun storesDueVisit(manager: String = userId, day: String? = null): List<StoreDueRecord> =
         local { storesDueVisit(manager, day) }
+
+    /** R7 for [manager]: the follow-up each rated functional terminal needs this period. */
+    suspend fun terminalFollowUps(manager: String = userId, day: String? = null): List<FollowUpRecord> =
+        local { terminalFollowUps(manager, day) }
+
+    /** Who changed a document, what, and when, oldest first. */
+    suspend fun history(id: String): List<HistoryEntryRecord> = local { documentHistory(id) }
 
     suspend fun receipt(id: String): ReceiptState = local { receipt(id) }
 

@@ -39,8 +39,13 @@ val FieldException.isTransient: Boolean get() = this is FieldException.Offline
  * [status] is a StateFlow of where syncing stands, progress included.
  */
 class FieldsyncSync(store: FieldsyncStore, settings: SyncSettings) : AutoCloseable {
-    constructor(store: FieldsyncStore, serverUrl: String, token: String) :
-        this(store, defaultSyncSettings(serverUrl, token))
+    /**
+     * A connection with the library's default settings. [extraRootPem]: the PEM root
+     * certificate of a district's private CA, trusted besides the bundled Mozilla roots; a
+     * malformed one throws `FieldException.InvalidInput` with field `extra_root_pem`.
+     */
+    constructor(store: FieldsyncStore, serverUrl: String, token: String, extraRootPem: String? = null) :
+        this(store, defaultSyncSettings(serverUrl, token).copy(extraRootPem = extraRootPem))
 
     /** The generated binding. */
     val raw: FieldSync = FieldSync(store.raw, settings)

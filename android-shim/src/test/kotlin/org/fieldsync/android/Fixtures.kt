@@ -4,11 +4,17 @@ import org.fieldsync.ffi.CheckPointRecord
 import org.fieldsync.ffi.DisplayCheckRecord
 import org.fieldsync.ffi.DisplayStandard
 import org.fieldsync.ffi.GpsFixRecord
+import org.fieldsync.ffi.MarketType
 import org.fieldsync.ffi.NewCountLineRecord
 import org.fieldsync.ffi.NewProductZoneRecord
+import org.fieldsync.ffi.NewStoreRecord
 import org.fieldsync.ffi.NewVisitRecord
 import org.fieldsync.ffi.ProductOnDisplayRecord
 import org.fieldsync.ffi.StandardCheckRecord
+import org.fieldsync.ffi.StoreFormat
+import org.fieldsync.ffi.StoreSize
+import org.fieldsync.ffi.TerminalRating
+import org.fieldsync.ffi.ValueTier
 import org.fieldsync.ffi.Verdict
 import org.fieldsync.ffi.VisitKind
 
@@ -44,3 +50,12 @@ val countLines = listOf(
 )
 
 const val PHOTO = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+/** A demo-street convenience store of [territory] that is a functional terminal rated good. */
+fun newStore(licence: String, territory: String = "am-li") = NewStoreRecord(
+    licence = licence, name = "Green Leaf $licence", owner = "Wang", phone = "13800000000",
+    address = "1 Wulin Road", lat = STORE_LAT, lng = STORE_LNG, geofenceM = null,
+    format = StoreFormat.CONVENIENCE, market = MarketType.URBAN, size = StoreSize.MEDIUM,
+    tier = ValueTier.A, monthlyVolume = 120, demoStreet = true, functionalTerminal = true,
+    rating = TerminalRating.GOOD, territory = territory,
+)

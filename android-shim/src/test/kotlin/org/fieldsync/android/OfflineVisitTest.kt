@@ -9,7 +9,6 @@ import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
 import org.fieldsync.ffi.DisplayStandard
 import org.fieldsync.ffi.FieldException
-import org.fieldsync.ffi.NewStoreRecord
 import org.fieldsync.ffi.ReceiptState
 import org.fieldsync.ffi.Verdict
 import org.junit.jupiter.api.Assertions.assertEquals
@@ -23,13 +22,6 @@ import java.nio.file.Path
 
 /** A day's work with no network: Kotlin → generated bindings → JNA → the Rust core. */
 class OfflineVisitTest {
-
-    private fun newStore(licence: String) = NewStoreRecord(
-        licence = licence, name = "Green Leaf $licence", owner = "Wang", phone = "13800000000",
-        address = "1 Wulin Road", lat = STORE_LAT, lng = STORE_LNG, geofenceM = null,
-        format = "B", market = "C", size = "2", tier = "A", monthlyVolume = 120,
-        demoStreet = true, functionalTerminal = true, rating = "good", territory = "am-li",
-    )
 
     @Test
     fun a_visit_recorded_offline_with_a_display_check_and_counts_reads_back_and_answers_the_rules(
@@ -110,10 +102,10 @@ class OfflineVisitTest {
 
             val badId = assertThrows<FieldException.InvalidInput> { runBlocking { store.visit("shop-17") } }
             assertEquals("id", badId.field)
-            val badCode = assertThrows<FieldException.InvalidInput> {
-                runBlocking { store.local { createStore(newStore("330100000003").copy(format = "W")) } }
+            val badVolume = assertThrows<FieldException.InvalidInput> {
+                runBlocking { store.local { createStore(newStore("330100000003").copy(monthlyVolume = -1)) } }
             }
-            assertEquals("format", badCode.field)
+            assertEquals("monthly_volume", badVolume.field)
             val badDay = assertThrows<FieldException.InvalidInput> {
                 runBlocking { store.storesDueVisit(day = "23/11/2026") }
             }
@@ -122,6 +114,16 @@ class OfflineVisitTest {
             val unknown = java.util.UUID.randomUUID().toString()
             val missing = assertThrows<FieldException.NotFound> { runBlocking { store.visit(unknown) } }
             assertTrue(missing.readable.contains(unknown), missing.readable)
+        }
+    }
+
+    @Test
+    fun a_private_ca_root_that_is_not_pem_is_a_typed_exception_naming_the_field(@TempDir dir: Path) = runBlocking {
+        FieldsyncStore.open(dir.resolve("phone.db").toString(), "am-li", "phone-7").use { store ->
+            val refused = assertThrows<FieldException.InvalidInput> {
+                FieldsyncSync(store, "https://127.0.0.1:1", "token", extraRootPem = "our district CA")
+            }
+            assertEquals("extra_root_pem", refused.field)
         }
     }
 
