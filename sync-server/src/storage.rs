@@ -54,7 +54,7 @@ pub struct Pushed {
 pub type PushResult = Result<Pushed, Vec<Rejection>>;
 
 /// Storage of users, devices, documents and the change feed.
-pub trait SyncStorage: Send + Sync + 'static {
+pub trait SyncStorage: Send + Sync + std::fmt::Debug + 'static {
     /// The device holding this token hash, unless unknown or revoked.
     fn authenticate(&self, token_hash: &[u8]) -> AppResult<Option<DeviceInfo>>;
 

@@ -26,7 +26,7 @@ use crate::server::{HarnessError, HarnessResult};
 /// A `fieldsync-server` running on this process's tokio runtime.
 #[derive(Debug)]
 pub struct InProcessServer {
-    storage: Arc<SqliteStorage>,
+    storage: Arc<dyn SyncStorage>,
     data_dir: PathBuf,
     addr: SocketAddr,
     http: reqwest::Client,
@@ -50,6 +50,17 @@ impl InProcessServer {
         let storage = Arc::new(
             SqliteStorage::open(&data_dir.join("fieldsync.db")).map_err(|e| err("open", e))?,
         );
+        InProcessServer::start_on(data_dir, storage, metrics).await
+    }
+
+    /// Starts a server on `storage` (any backend: a PostgreSQL storage makes this one of
+    /// several instances on its database); `data_dir` holds the admin device's store.
+    pub async fn start_on(
+        data_dir: &Path,
+        storage: Arc<dyn SyncStorage>,
+        metrics: Option<PrometheusHandle>,
+    ) -> HarnessResult<InProcessServer> {
+        std::fs::create_dir_all(data_dir)?;
         let state = AppState {
             storage: storage.clone(),
             limits: Limits::default(),
@@ -100,7 +111,7 @@ impl InProcessServer {
     }
 
     /// The server's storage, for checks against what it holds.
-    pub fn storage(&self) -> &Arc<SqliteStorage> {
+    pub fn storage(&self) -> &Arc<dyn SyncStorage> {
         &self.storage
     }
 

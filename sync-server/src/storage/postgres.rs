@@ -82,9 +82,33 @@ impl Default for PostgresOptions {
     }
 }
 
+/// The connection pool, closed on a thread of its own when dropped: closing a blocking
+/// client on a thread that drives async tasks would panic.
+struct Connections(Option<Pool>);
+
+impl Connections {
+    fn get(&self) -> AppResult<Client> {
+        match &self.0 {
+            Some(pool) => Ok(pool.get()?),
+            // Only `drop` takes the pool.
+            None => Err(AppError::internal("the PostgreSQL pool is closed")),
+        }
+    }
+}
+
+impl Drop for Connections {
+    fn drop(&mut self) {
+        if let Some(pool) = self.0.take() {
+            let _ = std::thread::Builder::new()
+                .name("fieldsync-postgres-close".into())
+                .spawn(move || drop(pool));
+        }
+    }
+}
+
 /// The storage of one server instance on a shared PostgreSQL database.
 pub struct PostgresStorage {
-    pool: Pool,
+    pool: Connections,
     cache: Mutex<ReplicaCache>,
     options: PostgresOptions,
     target: String,
@@ -162,7 +186,7 @@ impl PostgresStorage {
             .connection_timeout(Duration::from_secs(10))
             .build_unchecked(manager);
         let storage = PostgresStorage {
-            pool,
+            pool: Connections(Some(pool)),
             cache: Mutex::new(ReplicaCache::default()),
             options,
             target,
@@ -174,9 +198,17 @@ impl PostgresStorage {
                     storage.target
                 ))
             })?;
+
             migrate(&mut client)?;
             if storage.options.cursor == CursorAllocation::NaiveSequence {
-                client.batch_execute("CREATE SEQUENCE IF NOT EXISTS fieldsync_naive_seq")?;
+                // Numbered on from whatever the counter handed out before.
+                client.batch_execute(
+                    "CREATE SEQUENCE IF NOT EXISTS fieldsync_naive_seq;
+                     SELECT setval('fieldsync_naive_seq', GREATEST(
+                         (SELECT last FROM log_counter WHERE id = 1),
+                         (SELECT COALESCE(MAX(seq), 0) FROM log),
+                         nextval('fieldsync_naive_seq')))",
+                )?;
             }
             Ok(())
         })?;
