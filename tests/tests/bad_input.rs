@@ -1,6 +1,9 @@
 //! Bad input and limits, through the HTTP routes (no socket): every malformed or oversized
 //! request gets a 4xx with a JSON `{error, message}` naming what was wrong, stores nothing,
 //! and the next valid sync still works.
+//!
+//! Every test runs twice: on SQLite, and on PostgreSQL with two instances (two storages,
+//! each with its own pool and cache, behind two routers that take requests in turn).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,7 +16,8 @@ use fieldsync_core::{CheckPoint, DocId, LocalStore, NewVisit, VisitKind};
 use fieldsync_server::admin::{AdminDevice, enrollment_code};
 use fieldsync_server::auth::hash_secret;
 use fieldsync_server::storage::{SyncStorage, User};
-use fieldsync_server::{AppState, Limits, SqliteStorage, app};
+use fieldsync_server::{AppState, Limits, PostgresOptions, PostgresStorage, SqliteStorage, app};
+use fieldsync_tests::{Backend, ServerDb, TestDatabase};
 use serde_bytes::ByteBuf;
 use tower::ServiceExt;
 
@@ -22,13 +26,18 @@ type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
 
 /// A server with one store of `am-li`, and `am-li`'s phone enrolled and synced once.
 struct Field {
-    _dir: tempfile::TempDir,
     dir: std::path::PathBuf,
-    storage: Arc<SqliteStorage>,
-    router: axum::Router,
+    /// The first instance's storage.
+    storage: Arc<dyn SyncStorage>,
+    /// One router per instance; requests take them in turn.
+    routers: Vec<axum::Router>,
+    calls: AtomicUsize,
+    db: ServerDb,
     token: String,
     phone: LocalStore,
     store: DocId,
+    _database: Option<TestDatabase>,
+    _dir: tempfile::TempDir,
 }
 
 /// What a response said.
@@ -51,14 +60,30 @@ struct Snapshot {
 }
 
 impl Field {
-    async fn new() -> Fallible<Field> {
-        Field::with_limits(Limits::default()).await
+    async fn new(backend: Backend) -> Fallible<Field> {
+        Field::with_limits(backend, Limits::default()).await
     }
 
-    async fn with_limits(limits: Limits) -> Fallible<Field> {
+    async fn with_limits(backend: Backend, limits: Limits) -> Fallible<Field> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().to_path_buf();
-        let storage = Arc::new(SqliteStorage::open(&path.join("fieldsync.db"))?);
+        let (storages, database, db): (Vec<Arc<dyn SyncStorage>>, _, _) = match backend {
+            Backend::Sqlite => {
+                let file = path.join("fieldsync.db");
+                (vec![Arc::new(SqliteStorage::open(&file)?)], None, ServerDb::Sqlite(file))
+            }
+            Backend::Postgres { instances } => {
+                let database = TestDatabase::create("bad_input")?;
+                let storages = (0..instances.max(1))
+                    .map(|_| -> Fallible<Arc<dyn SyncStorage>> {
+                        Ok(Arc::new(PostgresStorage::open(database.url(), PostgresOptions::default())?))
+                    })
+                    .collect::<Fallible<Vec<_>>>()?;
+                let db = ServerDb::Postgres(database.url().to_owned());
+                (storages, Some(database), db)
+            }
+        };
+        let storage = storages[0].clone();
         for (id, role) in [("am-li", "account_manager"), ("sup-wang", "supervisor")] {
             storage.add_user(
                 &User {
@@ -75,20 +100,28 @@ impl Field {
             admin.push()?;
             store
         };
-        let router = app(AppState {
-            storage: storage.clone(),
-            limits,
-            metrics: None,
-        });
+        let routers = storages
+            .into_iter()
+            .map(|storage| {
+                app(AppState {
+                    storage,
+                    limits: limits.clone(),
+                    metrics: None,
+                })
+            })
+            .collect();
         let (phone, _) = device(path.join("li.db"), "am-li", at("2026-11-23T09:00:00+08:00"))?;
         let mut field = Field {
-            _dir: dir,
             dir: path,
             storage,
-            router,
+            routers,
+            calls: AtomicUsize::new(0),
+            db,
             token: String::new(),
             phone,
             store,
+            _database: database,
+            _dir: dir,
         };
         field.token = field.enroll("am-li").await?;
         field.sync().await?;
@@ -96,7 +129,9 @@ impl Field {
     }
 
     async fn call(&self, request: Request<Body>) -> Fallible<Reply> {
-        let response = self.router.clone().oneshot(request).await?;
+        let n = self.calls.fetch_add(1, Ordering::Relaxed);
+        let router = self.routers[n % self.routers.len()].clone();
+        let response = router.oneshot(request).await?;
         let status = response.status();
         let content_type = response
             .headers()
@@ -133,11 +168,15 @@ impl Field {
     }
 
     async fn enroll(&self, user: &str) -> Fallible<String> {
+        Ok(self.enroll_device(user).await?.token)
+    }
+
+    async fn enroll_device(&self, user: &str) -> Fallible<fieldsync_core::protocol::EnrollResponse> {
         let reply = self
             .enroll_with(&self.code(user)?, &format!("{user}'s phone"))
             .await?;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-        Ok(serde_json::from_slice::<fieldsync_core::protocol::EnrollResponse>(&reply.body)?.token)
+        Ok(serde_json::from_slice(&reply.body)?)
     }
 
     /// A `POST /v1/sync` with the phone's token and the CBOR content type.
@@ -236,8 +275,15 @@ impl Field {
             .iter()
             .map(|(id, _)| self.storage.document_changes(id))
             .collect::<Result<Vec<_>, _>>()?;
-        let conn = rusqlite::Connection::open(self.dir.join("fieldsync.db"))?;
-        let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
+        let count = |sql: &str| -> Fallible<i64> {
+            Ok(self
+                .db
+                .rows(sql, &[])?
+                .first()
+                .and_then(|r| r.first())
+                .and_then(|v| v.int())
+                .ok_or("a count without a number")?)
+        };
         Ok(Snapshot {
             documents,
             changes,
@@ -363,9 +409,8 @@ fn lazy_bomb(encoding: &'static str, total_mib: usize, made: Arc<AtomicUsize>) -
 // ---------------------------------------------------------------------------------------
 // Bodies that are not a sync request
 
-#[tokio::test]
-async fn a_body_that_is_not_cbor_is_refused_naming_the_sync_request() -> TestResult {
-    let field = Field::new().await?;
+async fn a_body_that_is_not_cbor_is_refused_naming_the_sync_request_on(backend: Backend) -> TestResult {
+    let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     for body in [b"{\"protocol\": 1}".to_vec(), Vec::new(), vec![0xff; 64]] {
         field.post_bytes(body).await?.refused(
@@ -377,9 +422,8 @@ async fn a_body_that_is_not_cbor_is_refused_naming_the_sync_request() -> TestRes
     field.unchanged_and_still_syncs(&before).await
 }
 
-#[tokio::test]
-async fn cbor_of_the_wrong_shape_is_refused_naming_the_missing_field() -> TestResult {
-    let field = Field::new().await?;
+async fn cbor_of_the_wrong_shape_is_refused_naming_the_missing_field_on(backend: Backend) -> TestResult {
+    let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     let mut map = Vec::new();
     ciborium_like_map(&mut map);
@@ -413,9 +457,8 @@ fn ciborium_like_map(out: &mut Vec<u8>) {
     out.extend_from_slice(b"world");
 }
 
-#[tokio::test]
-async fn a_cbor_header_that_claims_a_huge_array_is_refused_without_allocating_it() -> TestResult {
-    let field = Field::new().await?;
+async fn a_cbor_header_that_claims_a_huge_array_is_refused_without_allocating_it_on(backend: Backend) -> TestResult {
+    let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     // {"protocol": 1, "cursor": null, "push": array of 2^62 entries, then nothing}
     let mut body = vec![0xa4, 0x68];
@@ -436,9 +479,8 @@ async fn a_cbor_header_that_claims_a_huge_array_is_refused_without_allocating_it
     field.unchanged_and_still_syncs(&before).await
 }
 
-#[tokio::test]
-async fn another_protocol_version_is_refused_naming_both_versions() -> TestResult {
-    let field = Field::new().await?;
+async fn another_protocol_version_is_refused_naming_both_versions_on(backend: Backend) -> TestResult {
+    let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     let (v, changes) = field.new_visit()?;
     for version in [0, 2, u32::MAX] {
@@ -455,9 +497,8 @@ async fn another_protocol_version_is_refused_naming_both_versions() -> TestResul
     field.unchanged_and_still_syncs(&before).await
 }
 
-#[tokio::test]
-async fn a_missing_or_wrong_content_type_is_refused_naming_the_one_to_send() -> TestResult {
-    let field = Field::new().await?;
+async fn a_missing_or_wrong_content_type_is_refused_naming_the_one_to_send_on(backend: Backend) -> TestResult {
+    let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     let (v, changes) = field.new_visit()?;
     let body = protocol::encode(&field.push(v.as_str(), changes)?);
@@ -499,10 +540,8 @@ async fn a_missing_or_wrong_content_type_is_refused_naming_the_one_to_send() -> 
 // ---------------------------------------------------------------------------------------
 // Cursors
 
-#[tokio::test]
-async fn a_cursor_this_server_never_gave_is_refused_and_the_push_with_it_is_not_stored()
--> TestResult {
-    let field = Field::new().await?;
+async fn a_cursor_this_server_never_gave_is_refused_and_the_push_with_it_is_not_stored_on(backend: Backend) -> TestResult {
+    let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     let (v, changes) = field.new_visit()?;
     for cursor in ["abc", "-1", "", "1.5", "99999999999999999999999"] {
@@ -519,9 +558,8 @@ async fn a_cursor_this_server_never_gave_is_refused_and_the_push_with_it_is_not_
     field.unchanged_and_still_syncs(&before).await
 }
 
-#[tokio::test]
-async fn a_cursor_ahead_of_the_server_asks_for_a_full_sync_and_stores_nothing() -> TestResult {
-    let field = Field::new().await?;
+async fn a_cursor_ahead_of_the_server_asks_for_a_full_sync_and_stores_nothing_on(backend: Backend) -> TestResult {
+    let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     let (v, changes) = field.new_visit()?;
     // Just ahead, far ahead, and past what the log's sequence numbers can reach.
@@ -547,9 +585,8 @@ async fn a_cursor_ahead_of_the_server_asks_for_a_full_sync_and_stores_nothing() 
 // ---------------------------------------------------------------------------------------
 // Documents and changes
 
-#[tokio::test]
-async fn a_document_id_that_is_not_a_uuid_is_refused_naming_it() -> TestResult {
-    let field = Field::new().await?;
+async fn a_document_id_that_is_not_a_uuid_is_refused_naming_it_on(backend: Backend) -> TestResult {
+    let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     let (_, changes) = field.new_visit()?;
     for id in [
@@ -570,9 +607,8 @@ async fn a_document_id_that_is_not_a_uuid_is_refused_naming_it() -> TestResult {
     field.unchanged_and_still_syncs(&before).await
 }
 
-#[tokio::test]
-async fn corrupt_automerge_bytes_are_refused_naming_the_document() -> TestResult {
-    let field = Field::new().await?;
+async fn corrupt_automerge_bytes_are_refused_naming_the_document_on(backend: Backend) -> TestResult {
+    let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     let (v, changes) = field.new_visit()?;
     let mut flipped = changes[0].clone();
@@ -603,9 +639,8 @@ async fn corrupt_automerge_bytes_are_refused_naming_the_document() -> TestResult
     field.unchanged_and_still_syncs(&before).await
 }
 
-#[tokio::test]
-async fn a_truncated_change_is_refused_at_every_length() -> TestResult {
-    let field = Field::new().await?;
+async fn a_truncated_change_is_refused_at_every_length_on(backend: Backend) -> TestResult {
+    let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     let (v, changes) = field.new_visit()?;
     let change = &changes[0];
@@ -625,10 +660,8 @@ async fn a_truncated_change_is_refused_at_every_length() -> TestResult {
     field.unchanged_and_still_syncs(&before).await
 }
 
-#[tokio::test]
-async fn a_change_whose_dependency_the_server_lacks_is_refused_naming_the_dependency() -> TestResult
-{
-    let field = Field::new().await?;
+async fn a_change_whose_dependency_the_server_lacks_is_refused_naming_the_dependency_on(backend: Backend) -> TestResult {
+    let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     let (v, first) = field.new_visit()?;
     field.phone.set_visit_notes(&v, "second change")?;
@@ -661,9 +694,8 @@ fn crafted(schema: i64, kind: &str, id: &str) -> Fallible<Vec<Vec<u8>>> {
         .collect())
 }
 
-#[tokio::test]
-async fn a_document_of_an_unknown_kind_is_refused_naming_the_kind() -> TestResult {
-    let field = Field::new().await?;
+async fn a_document_of_an_unknown_kind_is_refused_naming_the_kind_on(backend: Backend) -> TestResult {
+    let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     let id = DocId::new();
     let photo = crafted(1, "photo", id.as_str())?;
@@ -675,9 +707,8 @@ async fn a_document_of_an_unknown_kind_is_refused_naming_the_kind() -> TestResul
     field.unchanged_and_still_syncs(&before).await
 }
 
-#[tokio::test]
-async fn a_document_from_a_newer_schema_is_refused_naming_the_versions() -> TestResult {
-    let field = Field::new().await?;
+async fn a_document_from_a_newer_schema_is_refused_naming_the_versions_on(backend: Backend) -> TestResult {
+    let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     let id = DocId::new();
     let future = crafted(fieldsync_core::DOC_SCHEMA_VERSION + 1, "task", id.as_str())?;
@@ -692,9 +723,8 @@ async fn a_document_from_a_newer_schema_is_refused_naming_the_versions() -> Test
     field.unchanged_and_still_syncs(&before).await
 }
 
-#[tokio::test]
-async fn changes_of_one_document_pushed_under_another_id_are_refused() -> TestResult {
-    let field = Field::new().await?;
+async fn changes_of_one_document_pushed_under_another_id_are_refused_on(backend: Backend) -> TestResult {
+    let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     let (v, changes) = field.new_visit()?;
     let other = DocId::new();
@@ -717,9 +747,8 @@ async fn changes_of_one_document_pushed_under_another_id_are_refused() -> TestRe
     field.unchanged_and_still_syncs(&before).await
 }
 
-#[tokio::test]
-async fn a_visit_pushed_under_the_id_of_another_existing_visit_is_refused() -> TestResult {
-    let field = Field::new().await?;
+async fn a_visit_pushed_under_the_id_of_another_existing_visit_is_refused_on(backend: Backend) -> TestResult {
+    let field = Field::new(backend).await?;
     let tablet_token = field.enroll("am-li").await?;
     let (tablet, _) = device(
         field.dir.join("tablet.db"),
@@ -763,9 +792,8 @@ async fn a_visit_pushed_under_the_id_of_another_existing_visit_is_refused() -> T
     Ok(())
 }
 
-#[tokio::test]
-async fn a_document_pushed_twice_in_one_request_is_stored_once() -> TestResult {
-    let field = Field::new().await?;
+async fn a_document_pushed_twice_in_one_request_is_stored_once_on(backend: Backend) -> TestResult {
+    let field = Field::new(backend).await?;
     let (v, first) = field.new_visit()?;
     field.phone.set_visit_notes(&v, "second change")?;
     let all = field.phone.export_changes(&v, &[])?;
@@ -808,9 +836,8 @@ fn small_limits() -> Limits {
     }
 }
 
-#[tokio::test]
-async fn a_body_over_the_limit_is_refused_naming_the_limit() -> TestResult {
-    let field = Field::with_limits(small_limits()).await?;
+async fn a_body_over_the_limit_is_refused_naming_the_limit_on(backend: Backend) -> TestResult {
+    let field = Field::with_limits(backend, small_limits()).await?;
     let before = field.snapshot()?;
     let (v, changes) = field.new_visit()?;
     let mut request = field.push(v.as_str(), changes)?;
@@ -825,9 +852,8 @@ async fn a_body_over_the_limit_is_refused_naming_the_limit() -> TestResult {
     field.unchanged_and_still_syncs(&before).await
 }
 
-#[tokio::test]
-async fn a_zip_bomb_is_refused_before_it_fills_memory() -> TestResult {
-    let field = Field::with_limits(small_limits()).await?;
+async fn a_zip_bomb_is_refused_before_it_fills_memory_on(backend: Backend) -> TestResult {
+    let field = Field::with_limits(backend, small_limits()).await?;
     let before = field.snapshot()?;
     for encoding in ["gzip", "zstd"] {
         let made = Arc::new(AtomicUsize::new(0));
@@ -855,9 +881,8 @@ async fn a_zip_bomb_is_refused_before_it_fills_memory() -> TestResult {
     field.unchanged_and_still_syncs(&before).await
 }
 
-#[tokio::test]
-async fn a_compressed_body_that_is_not_what_it_claims_is_refused() -> TestResult {
-    let field = Field::new().await?;
+async fn a_compressed_body_that_is_not_what_it_claims_is_refused_on(backend: Backend) -> TestResult {
+    let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     let plain = protocol::encode(&SyncRequest {
         protocol: 1,
@@ -897,9 +922,8 @@ async fn a_compressed_body_that_is_not_what_it_claims_is_refused() -> TestResult
     field.unchanged_and_still_syncs(&before).await
 }
 
-#[tokio::test]
-async fn an_encoding_the_server_does_not_decode_is_refused_naming_it() -> TestResult {
-    let field = Field::new().await?;
+async fn an_encoding_the_server_does_not_decode_is_refused_naming_it_on(backend: Backend) -> TestResult {
+    let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     let reply = field
         .call(
@@ -917,9 +941,8 @@ async fn an_encoding_the_server_does_not_decode_is_refused_naming_it() -> TestRe
     field.unchanged_and_still_syncs(&before).await
 }
 
-#[tokio::test]
-async fn a_gzip_compressed_sync_is_accepted() -> TestResult {
-    let field = Field::new().await?;
+async fn a_gzip_compressed_sync_is_accepted_on(backend: Backend) -> TestResult {
+    let field = Field::new(backend).await?;
     let (v, changes) = field.new_visit()?;
     let body = gzip(&protocol::encode(&field.push(v.as_str(), changes)?))?;
     let reply = field
@@ -935,9 +958,8 @@ async fn a_gzip_compressed_sync_is_accepted() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn more_changes_than_a_push_may_carry_are_refused_naming_the_limit() -> TestResult {
-    let field = Field::with_limits(small_limits()).await?;
+async fn more_changes_than_a_push_may_carry_are_refused_naming_the_limit_on(backend: Backend) -> TestResult {
+    let field = Field::with_limits(backend, small_limits()).await?;
     let before = field.snapshot()?;
     let (v, changes) = field.new_visit()?;
     let mut request = field.push(v.as_str(), changes.clone())?;
@@ -955,9 +977,8 @@ async fn more_changes_than_a_push_may_carry_are_refused_naming_the_limit() -> Te
     field.unchanged_and_still_syncs(&before).await
 }
 
-#[tokio::test]
-async fn more_documents_than_a_push_may_carry_are_refused_even_without_changes() -> TestResult {
-    let field = Field::with_limits(small_limits()).await?;
+async fn more_documents_than_a_push_may_carry_are_refused_even_without_changes_on(backend: Backend) -> TestResult {
+    let field = Field::with_limits(backend, small_limits()).await?;
     let before = field.snapshot()?;
     let request = SyncRequest {
         protocol: 1,
@@ -981,9 +1002,8 @@ async fn more_documents_than_a_push_may_carry_are_refused_even_without_changes()
 // ---------------------------------------------------------------------------------------
 // Tokens
 
-#[tokio::test]
-async fn a_missing_or_garbled_bearer_token_is_refused_saying_what_to_send() -> TestResult {
-    let field = Field::new().await?;
+async fn a_missing_or_garbled_bearer_token_is_refused_saying_what_to_send_on(backend: Backend) -> TestResult {
+    let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     let (v, changes) = field.new_visit()?;
     let body = protocol::encode(&field.push(v.as_str(), changes)?);
@@ -1023,9 +1043,8 @@ async fn a_missing_or_garbled_bearer_token_is_refused_saying_what_to_send() -> T
     field.unchanged_and_still_syncs(&before).await
 }
 
-#[tokio::test]
-async fn the_bearer_scheme_is_case_insensitive() -> TestResult {
-    let field = Field::new().await?;
+async fn the_bearer_scheme_is_case_insensitive_on(backend: Backend) -> TestResult {
+    let field = Field::new(backend).await?;
     let reply = field
         .call(
             Request::post("/v1/sync")
@@ -1041,9 +1060,8 @@ async fn the_bearer_scheme_is_case_insensitive() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn an_unknown_or_revoked_token_is_refused() -> TestResult {
-    let field = Field::new().await?;
+async fn an_unknown_or_revoked_token_is_refused_on(backend: Backend) -> TestResult {
+    let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     let (v, changes) = field.new_visit()?;
     let body = protocol::encode(&field.push(v.as_str(), changes)?);
@@ -1064,15 +1082,8 @@ async fn an_unknown_or_revoked_token_is_refused() -> TestResult {
     }
     field.unchanged_and_still_syncs(&before).await?;
 
-    let tablet = field.enroll("am-li").await?;
-    let tablet_id = {
-        let conn = rusqlite::Connection::open(field.dir.join("fieldsync.db"))?;
-        conn.query_row(
-            "SELECT id FROM devices WHERE token_hash = ?1",
-            [hash_secret(&tablet)],
-            |r| r.get::<_, String>(0),
-        )?
-    };
+    let enrolled = field.enroll_device("am-li").await?;
+    let (tablet, tablet_id) = (enrolled.token, enrolled.device_id);
     assert!(field.storage.revoke_device(&tablet_id, 1)?);
     let before = field.snapshot()?;
     field.call(with_token(&tablet)?).await?.refused(
@@ -1086,9 +1097,8 @@ async fn an_unknown_or_revoked_token_is_refused() -> TestResult {
 // ---------------------------------------------------------------------------------------
 // Enrollment
 
-#[tokio::test]
-async fn a_bad_enrollment_body_is_refused_naming_the_fields() -> TestResult {
-    let field = Field::new().await?;
+async fn a_bad_enrollment_body_is_refused_naming_the_fields_on(backend: Backend) -> TestResult {
+    let field = Field::new(backend).await?;
     let code = field.code("am-li")?;
     let before = field.snapshot()?;
     for body in [
@@ -1133,9 +1143,8 @@ async fn a_bad_enrollment_body_is_refused_naming_the_fields() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn a_device_name_of_one_hundred_chinese_characters_is_accepted() -> TestResult {
-    let field = Field::new().await?;
+async fn a_device_name_of_one_hundred_chinese_characters_is_accepted_on(backend: Backend) -> TestResult {
+    let field = Field::new(backend).await?;
     let name = "李".repeat(100);
     let reply = field.enroll_with(&field.code("am-li")?, &name).await?;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
@@ -1146,9 +1155,8 @@ async fn a_device_name_of_one_hundred_chinese_characters_is_accepted() -> TestRe
     Ok(())
 }
 
-#[tokio::test]
-async fn an_unknown_used_or_expired_enrollment_code_is_refused_saying_which() -> TestResult {
-    let field = Field::new().await?;
+async fn an_unknown_used_or_expired_enrollment_code_is_refused_saying_which_on(backend: Backend) -> TestResult {
+    let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     field.enroll_with("AAAA-BBBB-CCCC", "phone").await?.refused(
         StatusCode::UNAUTHORIZED,
@@ -1183,9 +1191,8 @@ async fn an_unknown_used_or_expired_enrollment_code_is_refused_saying_which() ->
 // ---------------------------------------------------------------------------------------
 // Routes
 
-#[tokio::test]
-async fn an_unknown_path_or_method_gets_a_json_error() -> TestResult {
-    let field = Field::new().await?;
+async fn an_unknown_path_or_method_gets_a_json_error_on(backend: Backend) -> TestResult {
+    let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     field
         .call(Request::get("/v1/nothing").body(Body::empty())?)
@@ -1205,3 +1212,34 @@ async fn an_unknown_path_or_method_gets_a_json_error() -> TestResult {
         );
     field.unchanged_and_still_syncs(&before).await
 }
+
+fieldsync_tests::on_sqlite_and_postgres!(a_body_that_is_not_cbor_is_refused_naming_the_sync_request_on: a_body_that_is_not_cbor_is_refused_naming_the_sync_request, a_body_that_is_not_cbor_is_refused_naming_the_sync_request_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(cbor_of_the_wrong_shape_is_refused_naming_the_missing_field_on: cbor_of_the_wrong_shape_is_refused_naming_the_missing_field, cbor_of_the_wrong_shape_is_refused_naming_the_missing_field_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_cbor_header_that_claims_a_huge_array_is_refused_without_allocating_it_on: a_cbor_header_that_claims_a_huge_array_is_refused_without_allocating_it, a_cbor_header_that_claims_a_huge_array_is_refused_without_allocating_it_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(another_protocol_version_is_refused_naming_both_versions_on: another_protocol_version_is_refused_naming_both_versions, another_protocol_version_is_refused_naming_both_versions_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_missing_or_wrong_content_type_is_refused_naming_the_one_to_send_on: a_missing_or_wrong_content_type_is_refused_naming_the_one_to_send, a_missing_or_wrong_content_type_is_refused_naming_the_one_to_send_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_cursor_this_server_never_gave_is_refused_and_the_push_with_it_is_not_stored_on: a_cursor_this_server_never_gave_is_refused_and_the_push_with_it_is_not_stored, a_cursor_this_server_never_gave_is_refused_and_the_push_with_it_is_not_stored_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_cursor_ahead_of_the_server_asks_for_a_full_sync_and_stores_nothing_on: a_cursor_ahead_of_the_server_asks_for_a_full_sync_and_stores_nothing, a_cursor_ahead_of_the_server_asks_for_a_full_sync_and_stores_nothing_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_document_id_that_is_not_a_uuid_is_refused_naming_it_on: a_document_id_that_is_not_a_uuid_is_refused_naming_it, a_document_id_that_is_not_a_uuid_is_refused_naming_it_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(corrupt_automerge_bytes_are_refused_naming_the_document_on: corrupt_automerge_bytes_are_refused_naming_the_document, corrupt_automerge_bytes_are_refused_naming_the_document_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_truncated_change_is_refused_at_every_length_on: a_truncated_change_is_refused_at_every_length, a_truncated_change_is_refused_at_every_length_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_change_whose_dependency_the_server_lacks_is_refused_naming_the_dependency_on: a_change_whose_dependency_the_server_lacks_is_refused_naming_the_dependency, a_change_whose_dependency_the_server_lacks_is_refused_naming_the_dependency_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_document_of_an_unknown_kind_is_refused_naming_the_kind_on: a_document_of_an_unknown_kind_is_refused_naming_the_kind, a_document_of_an_unknown_kind_is_refused_naming_the_kind_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_document_from_a_newer_schema_is_refused_naming_the_versions_on: a_document_from_a_newer_schema_is_refused_naming_the_versions, a_document_from_a_newer_schema_is_refused_naming_the_versions_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(changes_of_one_document_pushed_under_another_id_are_refused_on: changes_of_one_document_pushed_under_another_id_are_refused, changes_of_one_document_pushed_under_another_id_are_refused_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_visit_pushed_under_the_id_of_another_existing_visit_is_refused_on: a_visit_pushed_under_the_id_of_another_existing_visit_is_refused, a_visit_pushed_under_the_id_of_another_existing_visit_is_refused_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_document_pushed_twice_in_one_request_is_stored_once_on: a_document_pushed_twice_in_one_request_is_stored_once, a_document_pushed_twice_in_one_request_is_stored_once_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_body_over_the_limit_is_refused_naming_the_limit_on: a_body_over_the_limit_is_refused_naming_the_limit, a_body_over_the_limit_is_refused_naming_the_limit_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_zip_bomb_is_refused_before_it_fills_memory_on: a_zip_bomb_is_refused_before_it_fills_memory, a_zip_bomb_is_refused_before_it_fills_memory_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_compressed_body_that_is_not_what_it_claims_is_refused_on: a_compressed_body_that_is_not_what_it_claims_is_refused, a_compressed_body_that_is_not_what_it_claims_is_refused_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(an_encoding_the_server_does_not_decode_is_refused_naming_it_on: an_encoding_the_server_does_not_decode_is_refused_naming_it, an_encoding_the_server_does_not_decode_is_refused_naming_it_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_gzip_compressed_sync_is_accepted_on: a_gzip_compressed_sync_is_accepted, a_gzip_compressed_sync_is_accepted_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(more_changes_than_a_push_may_carry_are_refused_naming_the_limit_on: more_changes_than_a_push_may_carry_are_refused_naming_the_limit, more_changes_than_a_push_may_carry_are_refused_naming_the_limit_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(more_documents_than_a_push_may_carry_are_refused_even_without_changes_on: more_documents_than_a_push_may_carry_are_refused_even_without_changes, more_documents_than_a_push_may_carry_are_refused_even_without_changes_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_missing_or_garbled_bearer_token_is_refused_saying_what_to_send_on: a_missing_or_garbled_bearer_token_is_refused_saying_what_to_send, a_missing_or_garbled_bearer_token_is_refused_saying_what_to_send_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(the_bearer_scheme_is_case_insensitive_on: the_bearer_scheme_is_case_insensitive, the_bearer_scheme_is_case_insensitive_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(an_unknown_or_revoked_token_is_refused_on: an_unknown_or_revoked_token_is_refused, an_unknown_or_revoked_token_is_refused_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_bad_enrollment_body_is_refused_naming_the_fields_on: a_bad_enrollment_body_is_refused_naming_the_fields, a_bad_enrollment_body_is_refused_naming_the_fields_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_device_name_of_one_hundred_chinese_characters_is_accepted_on: a_device_name_of_one_hundred_chinese_characters_is_accepted, a_device_name_of_one_hundred_chinese_characters_is_accepted_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(an_unknown_used_or_expired_enrollment_code_is_refused_saying_which_on: an_unknown_used_or_expired_enrollment_code_is_refused_saying_which, an_unknown_used_or_expired_enrollment_code_is_refused_saying_which_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(an_unknown_path_or_method_gets_a_json_error_on: an_unknown_path_or_method_gets_a_json_error, an_unknown_path_or_method_gets_a_json_error_on_postgres);
