@@ -13,6 +13,7 @@
 //! round moves nothing and [`convergence::check`] runs.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use fieldsync_core::fixtures::{at, sample_store};
@@ -23,6 +24,9 @@ use fieldsync_core::{
 
 use crate::client_device::{BrokenSync, ClientDevice};
 use crate::convergence::{self, Checked, Field, Holder, Journal, Value, Version};
+use fieldsync_server::{PostgresOptions, PostgresStorage};
+
+use crate::backend::{Backend, TestDatabase};
 use crate::in_process::InProcessServer;
 use crate::phone::phones_dir;
 
@@ -115,7 +119,9 @@ pub struct Script {
 
 /// A script being run: the server, the devices and what they did.
 struct World {
+    /// The first instance; on PostgreSQL, `others` share its database.
     server: InProcessServer,
+    others: Vec<InProcessServer>,
     devices: Vec<ClientDevice>,
     /// Store ids in each device's scope, in a fixed order.
     scopes: Vec<Vec<DocId>>,
@@ -124,6 +130,7 @@ struct World {
     broken: Option<BrokenSync>,
     /// The server's and the phones' data; removed when the world is dropped.
     dir: tempfile::TempDir,
+    _database: Option<TestDatabase>,
 }
 
 fn start() -> Timestamp {
@@ -145,11 +152,34 @@ fn sku(n: usize) -> String {
 }
 
 impl World {
-    async fn new(case: &Script, broken: Option<BrokenSync>) -> Result<World, BoxError> {
+    async fn new(
+        case: &Script,
+        broken: Option<BrokenSync>,
+        backend: Backend,
+    ) -> Result<World, BoxError> {
         let dir = phones_dir()?;
         // The server's durability is not what this test is about: its data is in the same
         // (memory-backed, when there is one) folder as the phones'.
-        let server = InProcessServer::start(&dir.path().join("server"), None).await?;
+        let (server, others, database) = match backend {
+            Backend::Sqlite => (
+                InProcessServer::start(&dir.path().join("server"), None).await?,
+                Vec::new(),
+                None,
+            ),
+            Backend::Postgres { instances } => {
+                let database = TestDatabase::create("convergence")?;
+                let mut servers = Vec::new();
+                for i in 0..instances.max(1) {
+                    let storage =
+                        PostgresStorage::open(database.url(), PostgresOptions::default())?;
+                    let folder = dir.path().join(format!("server-{i}"));
+                    servers
+                        .push(InProcessServer::start_on(&folder, Arc::new(storage), None).await?);
+                }
+                let first = servers.remove(0);
+                (first, servers, Some(database))
+            }
+        };
         for (user, role) in [
             ("am-li", Role::AccountManager),
             ("am-zhao", Role::AccountManager),
@@ -180,20 +210,27 @@ impl World {
         let everything: Vec<DocId> = li.iter().chain(&zhao).cloned().collect();
         let mut world = World {
             server,
+            others,
             devices: Vec::new(),
             scopes: Vec::new(),
             journal: Journal::default(),
             step: 0,
             broken,
             dir,
+            _database: database,
         };
-        for (name, user) in DEVICES.iter().take(case.devices) {
+        for (i, (name, user)) in DEVICES.iter().take(case.devices).enumerate() {
             let role = match *user {
                 "sup-wang" => Role::Supervisor,
                 _ => Role::AccountManager,
             };
+            // Devices take the instances in turn.
+            let instance = match i % (1 + world.others.len()) {
+                0 => &world.server,
+                n => &world.others[n - 1],
+            };
             let device =
-                ClientDevice::enroll(&world.server, world.dir.path(), user, role, name, start())
+                ClientDevice::enroll(instance, world.dir.path(), user, role, name, start())
                     .await?
                     .with_limits(case.budget, case.push_limit)?;
             device.sync().await?;
@@ -472,13 +509,22 @@ impl World {
 /// device until idle and checks the end state; `Err` says what failed, diverged or was
 /// lost. With `broken`, the devices' syncs are that broken sync instead of core's client.
 pub fn run(case: &Script, broken: Option<BrokenSync>) -> Result<Checked, String> {
+    run_on(case, broken, Backend::Sqlite)
+}
+
+/// [`run`] on `backend` (on PostgreSQL, devices sync with its instances in turn).
+pub fn run_on(
+    case: &Script,
+    broken: Option<BrokenSync>,
+    backend: Backend,
+) -> Result<Checked, String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
     let outcome = runtime.block_on(async {
-        let mut world = World::new(case, broken)
+        let mut world = World::new(case, broken, backend)
             .await
             .map_err(|e| format!("setting up: {e}"))?;
         for (i, op) in case.ops.iter().enumerate() {
@@ -489,6 +535,9 @@ pub fn run(case: &Script, broken: Option<BrokenSync>) -> Result<Checked, String>
         }
         world.settle().await.map_err(|e| format!("settling: {e}"))?;
         let checked = world.check();
+        for other in std::mem::take(&mut world.others) {
+            other.stop().await.map_err(|e| e.to_string())?;
+        }
         world.server.stop().await.map_err(|e| e.to_string())?;
         checked
     });

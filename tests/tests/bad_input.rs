@@ -70,13 +70,20 @@ impl Field {
         let (storages, database, db): (Vec<Arc<dyn SyncStorage>>, _, _) = match backend {
             Backend::Sqlite => {
                 let file = path.join("fieldsync.db");
-                (vec![Arc::new(SqliteStorage::open(&file)?)], None, ServerDb::Sqlite(file))
+                (
+                    vec![Arc::new(SqliteStorage::open(&file)?)],
+                    None,
+                    ServerDb::Sqlite(file),
+                )
             }
             Backend::Postgres { instances } => {
                 let database = TestDatabase::create("bad_input")?;
                 let storages = (0..instances.max(1))
                     .map(|_| -> Fallible<Arc<dyn SyncStorage>> {
-                        Ok(Arc::new(PostgresStorage::open(database.url(), PostgresOptions::default())?))
+                        Ok(Arc::new(PostgresStorage::open(
+                            database.url(),
+                            PostgresOptions::default(),
+                        )?))
                     })
                     .collect::<Fallible<Vec<_>>>()?;
                 let db = ServerDb::Postgres(database.url().to_owned());
@@ -171,7 +178,10 @@ impl Field {
         Ok(self.enroll_device(user).await?.token)
     }
 
-    async fn enroll_device(&self, user: &str) -> Fallible<fieldsync_core::protocol::EnrollResponse> {
+    async fn enroll_device(
+        &self,
+        user: &str,
+    ) -> Fallible<fieldsync_core::protocol::EnrollResponse> {
         let reply = self
             .enroll_with(&self.code(user)?, &format!("{user}'s phone"))
             .await?;
@@ -409,7 +419,9 @@ fn lazy_bomb(encoding: &'static str, total_mib: usize, made: Arc<AtomicUsize>) -
 // ---------------------------------------------------------------------------------------
 // Bodies that are not a sync request
 
-async fn a_body_that_is_not_cbor_is_refused_naming_the_sync_request_on(backend: Backend) -> TestResult {
+async fn a_body_that_is_not_cbor_is_refused_naming_the_sync_request_on(
+    backend: Backend,
+) -> TestResult {
     let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     for body in [b"{\"protocol\": 1}".to_vec(), Vec::new(), vec![0xff; 64]] {
@@ -422,7 +434,9 @@ async fn a_body_that_is_not_cbor_is_refused_naming_the_sync_request_on(backend: 
     field.unchanged_and_still_syncs(&before).await
 }
 
-async fn cbor_of_the_wrong_shape_is_refused_naming_the_missing_field_on(backend: Backend) -> TestResult {
+async fn cbor_of_the_wrong_shape_is_refused_naming_the_missing_field_on(
+    backend: Backend,
+) -> TestResult {
     let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     let mut map = Vec::new();
@@ -457,7 +471,9 @@ fn ciborium_like_map(out: &mut Vec<u8>) {
     out.extend_from_slice(b"world");
 }
 
-async fn a_cbor_header_that_claims_a_huge_array_is_refused_without_allocating_it_on(backend: Backend) -> TestResult {
+async fn a_cbor_header_that_claims_a_huge_array_is_refused_without_allocating_it_on(
+    backend: Backend,
+) -> TestResult {
     let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     // {"protocol": 1, "cursor": null, "push": array of 2^62 entries, then nothing}
@@ -479,7 +495,9 @@ async fn a_cbor_header_that_claims_a_huge_array_is_refused_without_allocating_it
     field.unchanged_and_still_syncs(&before).await
 }
 
-async fn another_protocol_version_is_refused_naming_both_versions_on(backend: Backend) -> TestResult {
+async fn another_protocol_version_is_refused_naming_both_versions_on(
+    backend: Backend,
+) -> TestResult {
     let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     let (v, changes) = field.new_visit()?;
@@ -497,7 +515,9 @@ async fn another_protocol_version_is_refused_naming_both_versions_on(backend: Ba
     field.unchanged_and_still_syncs(&before).await
 }
 
-async fn a_missing_or_wrong_content_type_is_refused_naming_the_one_to_send_on(backend: Backend) -> TestResult {
+async fn a_missing_or_wrong_content_type_is_refused_naming_the_one_to_send_on(
+    backend: Backend,
+) -> TestResult {
     let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     let (v, changes) = field.new_visit()?;
@@ -540,7 +560,9 @@ async fn a_missing_or_wrong_content_type_is_refused_naming_the_one_to_send_on(ba
 // ---------------------------------------------------------------------------------------
 // Cursors
 
-async fn a_cursor_this_server_never_gave_is_refused_and_the_push_with_it_is_not_stored_on(backend: Backend) -> TestResult {
+async fn a_cursor_this_server_never_gave_is_refused_and_the_push_with_it_is_not_stored_on(
+    backend: Backend,
+) -> TestResult {
     let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     let (v, changes) = field.new_visit()?;
@@ -558,7 +580,9 @@ async fn a_cursor_this_server_never_gave_is_refused_and_the_push_with_it_is_not_
     field.unchanged_and_still_syncs(&before).await
 }
 
-async fn a_cursor_ahead_of_the_server_asks_for_a_full_sync_and_stores_nothing_on(backend: Backend) -> TestResult {
+async fn a_cursor_ahead_of_the_server_asks_for_a_full_sync_and_stores_nothing_on(
+    backend: Backend,
+) -> TestResult {
     let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     let (v, changes) = field.new_visit()?;
@@ -607,7 +631,9 @@ async fn a_document_id_that_is_not_a_uuid_is_refused_naming_it_on(backend: Backe
     field.unchanged_and_still_syncs(&before).await
 }
 
-async fn corrupt_automerge_bytes_are_refused_naming_the_document_on(backend: Backend) -> TestResult {
+async fn corrupt_automerge_bytes_are_refused_naming_the_document_on(
+    backend: Backend,
+) -> TestResult {
     let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     let (v, changes) = field.new_visit()?;
@@ -660,7 +686,9 @@ async fn a_truncated_change_is_refused_at_every_length_on(backend: Backend) -> T
     field.unchanged_and_still_syncs(&before).await
 }
 
-async fn a_change_whose_dependency_the_server_lacks_is_refused_naming_the_dependency_on(backend: Backend) -> TestResult {
+async fn a_change_whose_dependency_the_server_lacks_is_refused_naming_the_dependency_on(
+    backend: Backend,
+) -> TestResult {
     let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     let (v, first) = field.new_visit()?;
@@ -694,7 +722,9 @@ fn crafted(schema: i64, kind: &str, id: &str) -> Fallible<Vec<Vec<u8>>> {
         .collect())
 }
 
-async fn a_document_of_an_unknown_kind_is_refused_naming_the_kind_on(backend: Backend) -> TestResult {
+async fn a_document_of_an_unknown_kind_is_refused_naming_the_kind_on(
+    backend: Backend,
+) -> TestResult {
     let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     let id = DocId::new();
@@ -707,7 +737,9 @@ async fn a_document_of_an_unknown_kind_is_refused_naming_the_kind_on(backend: Ba
     field.unchanged_and_still_syncs(&before).await
 }
 
-async fn a_document_from_a_newer_schema_is_refused_naming_the_versions_on(backend: Backend) -> TestResult {
+async fn a_document_from_a_newer_schema_is_refused_naming_the_versions_on(
+    backend: Backend,
+) -> TestResult {
     let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     let id = DocId::new();
@@ -723,7 +755,9 @@ async fn a_document_from_a_newer_schema_is_refused_naming_the_versions_on(backen
     field.unchanged_and_still_syncs(&before).await
 }
 
-async fn changes_of_one_document_pushed_under_another_id_are_refused_on(backend: Backend) -> TestResult {
+async fn changes_of_one_document_pushed_under_another_id_are_refused_on(
+    backend: Backend,
+) -> TestResult {
     let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     let (v, changes) = field.new_visit()?;
@@ -747,7 +781,9 @@ async fn changes_of_one_document_pushed_under_another_id_are_refused_on(backend:
     field.unchanged_and_still_syncs(&before).await
 }
 
-async fn a_visit_pushed_under_the_id_of_another_existing_visit_is_refused_on(backend: Backend) -> TestResult {
+async fn a_visit_pushed_under_the_id_of_another_existing_visit_is_refused_on(
+    backend: Backend,
+) -> TestResult {
     let field = Field::new(backend).await?;
     let tablet_token = field.enroll("am-li").await?;
     let (tablet, _) = device(
@@ -881,7 +917,9 @@ async fn a_zip_bomb_is_refused_before_it_fills_memory_on(backend: Backend) -> Te
     field.unchanged_and_still_syncs(&before).await
 }
 
-async fn a_compressed_body_that_is_not_what_it_claims_is_refused_on(backend: Backend) -> TestResult {
+async fn a_compressed_body_that_is_not_what_it_claims_is_refused_on(
+    backend: Backend,
+) -> TestResult {
     let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     let plain = protocol::encode(&SyncRequest {
@@ -922,7 +960,9 @@ async fn a_compressed_body_that_is_not_what_it_claims_is_refused_on(backend: Bac
     field.unchanged_and_still_syncs(&before).await
 }
 
-async fn an_encoding_the_server_does_not_decode_is_refused_naming_it_on(backend: Backend) -> TestResult {
+async fn an_encoding_the_server_does_not_decode_is_refused_naming_it_on(
+    backend: Backend,
+) -> TestResult {
     let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     let reply = field
@@ -958,7 +998,9 @@ async fn a_gzip_compressed_sync_is_accepted_on(backend: Backend) -> TestResult {
     Ok(())
 }
 
-async fn more_changes_than_a_push_may_carry_are_refused_naming_the_limit_on(backend: Backend) -> TestResult {
+async fn more_changes_than_a_push_may_carry_are_refused_naming_the_limit_on(
+    backend: Backend,
+) -> TestResult {
     let field = Field::with_limits(backend, small_limits()).await?;
     let before = field.snapshot()?;
     let (v, changes) = field.new_visit()?;
@@ -977,7 +1019,9 @@ async fn more_changes_than_a_push_may_carry_are_refused_naming_the_limit_on(back
     field.unchanged_and_still_syncs(&before).await
 }
 
-async fn more_documents_than_a_push_may_carry_are_refused_even_without_changes_on(backend: Backend) -> TestResult {
+async fn more_documents_than_a_push_may_carry_are_refused_even_without_changes_on(
+    backend: Backend,
+) -> TestResult {
     let field = Field::with_limits(backend, small_limits()).await?;
     let before = field.snapshot()?;
     let request = SyncRequest {
@@ -1002,7 +1046,9 @@ async fn more_documents_than_a_push_may_carry_are_refused_even_without_changes_o
 // ---------------------------------------------------------------------------------------
 // Tokens
 
-async fn a_missing_or_garbled_bearer_token_is_refused_saying_what_to_send_on(backend: Backend) -> TestResult {
+async fn a_missing_or_garbled_bearer_token_is_refused_saying_what_to_send_on(
+    backend: Backend,
+) -> TestResult {
     let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     let (v, changes) = field.new_visit()?;
@@ -1143,7 +1189,9 @@ async fn a_bad_enrollment_body_is_refused_naming_the_fields_on(backend: Backend)
     Ok(())
 }
 
-async fn a_device_name_of_one_hundred_chinese_characters_is_accepted_on(backend: Backend) -> TestResult {
+async fn a_device_name_of_one_hundred_chinese_characters_is_accepted_on(
+    backend: Backend,
+) -> TestResult {
     let field = Field::new(backend).await?;
     let name = "李".repeat(100);
     let reply = field.enroll_with(&field.code("am-li")?, &name).await?;
@@ -1155,7 +1203,9 @@ async fn a_device_name_of_one_hundred_chinese_characters_is_accepted_on(backend:
     Ok(())
 }
 
-async fn an_unknown_used_or_expired_enrollment_code_is_refused_saying_which_on(backend: Backend) -> TestResult {
+async fn an_unknown_used_or_expired_enrollment_code_is_refused_saying_which_on(
+    backend: Backend,
+) -> TestResult {
     let field = Field::new(backend).await?;
     let before = field.snapshot()?;
     field.enroll_with("AAAA-BBBB-CCCC", "phone").await?.refused(

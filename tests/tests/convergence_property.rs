@@ -31,8 +31,9 @@
 //! `the_check_catches_syncs_that_confirm_what_they_did_not_push` below keeps the
 //! demonstration running on four drawn cases per broken variant.
 
+use fieldsync_tests::Backend;
 use fieldsync_tests::client_device::BrokenSync;
-use fieldsync_tests::edit_script::{Delivery, Op, Script, run};
+use fieldsync_tests::edit_script::{Delivery, Op, Script, run, run_on};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
@@ -116,6 +117,26 @@ fn config() -> Config {
         // A case takes about half a second: bound the time spent shrinking a failure.
         max_shrink_iters: 300,
         ..Config::default()
+    }
+}
+
+/// Fewer cases on PostgreSQL: each makes a database of its own.
+fn postgres_config() -> Config {
+    let cases = std::env::var("PROPTEST_CASES_POSTGRES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(6);
+    Config { cases, ..config() }
+}
+
+proptest! {
+    #![proptest_config(postgres_config())]
+
+    /// The same scripts through two instances on one PostgreSQL database, the devices
+    /// syncing with either.
+    #[test]
+    fn devices_converge_and_no_write_is_lost_on_postgres(script in script()) {
+        run_on(&script, broken_from_env(), Backend::POSTGRES_PAIR).map_err(TestCaseError::fail)?;
     }
 }
 
