@@ -84,7 +84,13 @@ fn with_database(url: &str, name: &str) -> HarnessResult<String> {
 impl TestDatabase {
     /// Creates a fresh database named after `label` on the test cluster.
     pub fn create(label: &str) -> HarnessResult<TestDatabase> {
-        let admin_url = cluster_url()?;
+        TestDatabase::create_on(&cluster_url()?, label)
+    }
+
+    /// Creates a fresh database named after `label` on the cluster at `cluster` (a URL
+    /// whose user may create databases).
+    pub fn create_on(cluster: &str, label: &str) -> HarnessResult<TestDatabase> {
+        let admin_url = cluster.to_owned();
         let clean: String = label
             .chars()
             .map(|c| {
@@ -118,6 +124,52 @@ impl Drop for TestDatabase {
             &self.admin_url,
             &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
         );
+    }
+}
+
+/// A throwaway cluster made by `scripts/postgres` (installing PostgreSQL when missing),
+/// stopped and removed on drop: for benchmarks run outside `scripts/test`.
+#[derive(Debug)]
+pub struct ThrowawayCluster {
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+fn postgres_script() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/postgres")
+}
+
+impl ThrowawayCluster {
+    pub fn start() -> HarnessResult<ThrowawayCluster> {
+        let dir = tempfile::Builder::new().prefix("fieldsync-pg-").tempdir()?;
+        let output = std::process::Command::new("bash")
+            .arg(postgres_script())
+            .arg("start")
+            .arg(dir.path())
+            .stdin(std::process::Stdio::null())
+            .output()?;
+        if !output.status.success() {
+            return Err(HarnessError(format!(
+                "scripts/postgres start failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            )));
+        }
+        let url = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        Ok(ThrowawayCluster { dir, url })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for ThrowawayCluster {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("bash")
+            .arg(postgres_script())
+            .arg("stop")
+            .arg(self.dir.path())
+            .output();
     }
 }
 

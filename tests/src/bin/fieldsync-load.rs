@@ -4,7 +4,15 @@
 //! ```text
 //! cargo run --release -p fieldsync-tests --bin fieldsync-load -- [--quick] [--json PATH]
 //!     [--devices N] [--stores N] [--spread-secs S] [--seed N]
+//!     [--backends sqlite,postgres,postgres2] [--postgres URL]
 //! ```
+//!
+//! `--backends` runs the whole benchmark once per storage, one after the other, and prints
+//! them side by side: `sqlite` (one instance, the default), `postgres` (one instance on
+//! PostgreSQL), `postgres2` (two instances on one PostgreSQL database, the phones split
+//! between them). PostgreSQL runs use a fresh database on the cluster at `--postgres` (or
+//! `FIELDSYNC_TEST_POSTGRES`), or on a throwaway cluster made with `scripts/postgres` when
+//! neither is given. With more than one backend every figure is prefixed by its backend.
 //!
 //! Full run: 200 account managers with 20 stores each (4,000 stores, seeded through the
 //! server's admin device before it starts), one phone each. Phases:
@@ -34,9 +42,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use fieldsync_core::{DeviceIdentity, DocId, LocalStore, Role, StoreOptions};
+use fieldsync_tests::backend::{POSTGRES_ENV, ThrowawayCluster};
 use fieldsync_tests::field_day::{DayPlan, record_day};
 use fieldsync_tests::phone::{Phone, http_client, phones_dir};
-use fieldsync_tests::{Seed, ServerProcess};
+use fieldsync_tests::{Backend, Seed, ServerDb, ServerProcess, TestDatabase};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -51,10 +60,26 @@ struct Config {
     seed: u64,
     json: Option<PathBuf>,
     plan: DayPlan,
+    backends: Vec<(&'static str, Backend)>,
+    postgres: Option<String>,
 }
 
 const USAGE: &str = "usage: fieldsync-load [--quick] [--json PATH] [--devices N] [--stores N] \
-                     [--spread-secs S] [--seed N]";
+                     [--spread-secs S] [--seed N] [--backends sqlite,postgres,postgres2] \
+                     [--postgres URL]";
+
+fn parse_backends(list: &str) -> Result<Vec<(&'static str, Backend)>, String> {
+    list.split(',')
+        .map(|name| match name.trim() {
+            "sqlite" => Ok(("sqlite", Backend::Sqlite)),
+            "postgres" => Ok(("postgres", Backend::Postgres { instances: 1 })),
+            "postgres2" => Ok(("postgres2", Backend::POSTGRES_PAIR)),
+            other => Err(format!(
+                "`--backends` knows sqlite, postgres and postgres2, not `{other}`"
+            )),
+        })
+        .collect()
+}
 
 fn parse_args() -> Result<Config, String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -67,6 +92,8 @@ fn parse_args() -> Result<Config, String> {
         seed: 7,
         json: None,
         plan: DayPlan::default(),
+        backends: vec![("sqlite", Backend::Sqlite)],
+        postgres: std::env::var(POSTGRES_ENV).ok(),
     };
     let mut it = args.iter();
     // Bounded by the argument list.
@@ -87,6 +114,8 @@ fn parse_args() -> Result<Config, String> {
             "--stores" => config.stores = number(arg, value(arg)?)? as u32,
             "--spread-secs" => config.spread_secs = number(arg, value(arg)?)?,
             "--seed" => config.seed = number(arg, value(arg)?)?,
+            "--backends" => config.backends = parse_backends(&value(arg)?)?,
+            "--postgres" => config.postgres = Some(value(arg)?),
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
@@ -97,19 +126,28 @@ fn parse_args() -> Result<Config, String> {
     Ok(config)
 }
 
-/// Figures by name, as printed and written.
+/// Figures by name, as printed and written; names get `prefix` (the backend's, when
+/// several are compared).
 #[derive(Debug, Default)]
-struct Figures(BTreeMap<String, (f64, &'static str)>);
+struct Figures {
+    values: BTreeMap<String, (f64, &'static str)>,
+    prefix: String,
+}
 
 impl Figures {
     fn add(&mut self, name: &str, value: f64, unit: &'static str) {
-        println!("  {name:<34} {value:>12.1} {unit}");
-        self.0.insert(name.to_owned(), (value, unit));
+        let name = format!("{}{name}", self.prefix);
+        println!("  {name:<44} {value:>12.1} {unit}");
+        self.values.insert(name, (value, unit));
+    }
+
+    fn get(&self, name: &str) -> Option<f64> {
+        self.values.get(name).map(|(v, _)| *v)
     }
 
     fn json(&self, config: &Config, load: (String, String)) -> serde_json::Value {
         let figures: serde_json::Map<String, serde_json::Value> = self
-            .0
+            .values
             .iter()
             .map(|(name, (value, unit))| {
                 (
@@ -128,6 +166,7 @@ impl Figures {
                 "count_lines": config.plan.count_lines,
                 "spread_secs": config.spread_secs,
                 "seed": config.seed,
+                "backends": config.backends.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
                 "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
                 "release": !cfg!(debug_assertions),
                 "loadavg_before": load.0,
@@ -192,14 +231,20 @@ async fn sync_all(
     Ok((timed, start.elapsed()))
 }
 
+/// The cursor of the last row of the server's log.
+fn log_end(db: &ServerDb) -> Result<i64, BoxError> {
+    Ok(db
+        .rows("SELECT COALESCE(MAX(seq), 0) FROM log", &[])?
+        .first()
+        .and_then(|r| r.first())
+        .and_then(|v| v.int())
+        .unwrap_or(0))
+}
+
 /// The median distance, in log positions, between the phones' stored cursors and the end
 /// of the server's log: how much of the log each of their syncs reads again.
-fn cursor_lag(server: &ServerProcess, phones: &[Phone]) -> Result<i64, BoxError> {
-    let conn = rusqlite::Connection::open_with_flags(
-        server.sqlite_file(),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )?;
-    let end: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM log", [], |r| r.get(0))?;
+fn cursor_lag(db: &ServerDb, phones: &[Phone]) -> Result<i64, BoxError> {
+    let end = log_end(db)?;
     let mut lags = Vec::with_capacity(phones.len());
     for phone in phones {
         let cursor = phone
@@ -216,15 +261,16 @@ fn cursor_lag(server: &ServerProcess, phones: &[Phone]) -> Result<i64, BoxError>
 /// Reads, through the server's storage library and outside any request, the feed of up to
 /// 20 phones at their stored cursors and at the end of the log (both return nothing new);
 /// the medians, in ms. The difference is the cost of the lag measured by [`cursor_lag`].
-fn feed_probe(server: &ServerProcess, phones: &[Phone]) -> Result<(f64, f64), BoxError> {
+fn feed_probe(db: &ServerDb, phones: &[Phone]) -> Result<(f64, f64), BoxError> {
     use fieldsync_server::storage::{DeviceInfo, SyncStorage};
-    let storage = fieldsync_server::SqliteStorage::open(&server.sqlite_file())?;
-    let end: i64 = rusqlite::Connection::open_with_flags(
-        server.sqlite_file(),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )?
-    .query_row("SELECT COALESCE(MAX(seq), 0) FROM log", [], |r| r.get(0))?;
-    let end = u64::try_from(end)?;
+    let storage: Box<dyn SyncStorage> = match db {
+        ServerDb::Sqlite(path) => Box::new(fieldsync_server::SqliteStorage::open(path)?),
+        ServerDb::Postgres(url) => Box::new(fieldsync_server::PostgresStorage::open(
+            url,
+            fieldsync_server::PostgresOptions::default(),
+        )?),
+    };
+    let end = u64::try_from(log_end(db)?)?;
     let (mut at_cursor, mut at_end) = (Vec::new(), Vec::new());
     for phone in phones.iter().take(20) {
         let device = DeviceInfo {
@@ -309,8 +355,28 @@ fn report_phase(figures: &mut Figures, name: &str, timed: &[Timed], wall: Durati
     figures.add(&format!("{name}_wall"), wall.as_secs_f64(), "s");
 }
 
-async fn run(config: &Config) -> Result<Figures, BoxError> {
-    let mut figures = Figures::default();
+async fn run(
+    config: &Config,
+    (name, backend): (&'static str, Backend),
+    cluster: Option<&str>,
+) -> Result<Figures, BoxError> {
+    let mut figures = Figures {
+        prefix: if config.backends.len() > 1 {
+            format!("{name}_")
+        } else {
+            String::new()
+        },
+        ..Figures::default()
+    };
+    println!("== {name} ({backend})");
+    let database = match (backend, cluster) {
+        (Backend::Sqlite, _) => None,
+        (Backend::Postgres { .. }, Some(cluster)) => {
+            Some(TestDatabase::create_on(cluster, "load")?)
+        }
+        (Backend::Postgres { .. }, None) => return Err("no PostgreSQL cluster for this run".into()),
+    };
+    let url = database.as_ref().map(TestDatabase::url);
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("server");
     // Phones' stores on /dev/shm when possible: their fsyncs are not what is measured.
@@ -323,7 +389,7 @@ async fn run(config: &Config) -> Result<Figures, BoxError> {
     );
     let seeding = Instant::now();
     let (stores, codes) = {
-        let seed = Seed::open(&data)?;
+        let seed = Seed::open_on(&data, url)?;
         for u in &users {
             seed.add_user(u, Role::AccountManager)?;
         }
@@ -341,9 +407,20 @@ async fn run(config: &Config) -> Result<Figures, BoxError> {
         "stores/s",
     );
 
-    let server = ServerProcess::start(&data)?;
-    let base = server.base_url();
-    println!("server pid {:?} on {base}", server.pid());
+    let servers = (0..backend.instances())
+        .map(|i| {
+            let folder = if i == 0 {
+                data.clone()
+            } else {
+                data.join(format!("instance-{i}"))
+            };
+            ServerProcess::start_on(&folder, url)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let bases: Vec<String> = servers.iter().map(ServerProcess::base_url).collect();
+    for server in &servers {
+        println!("server pid {:?} on {}", server.pid(), server.base_url());
+    }
     let mut phones = Vec::with_capacity(config.devices);
     for (i, (user, code)) in users.iter().zip(&codes).enumerate() {
         let name = format!("phone-{i:04}");
@@ -354,7 +431,8 @@ async fn run(config: &Config) -> Result<Figures, BoxError> {
         )?;
         // One client each: every phone has its own connection, as in the field.
         let http = http_client(Duration::from_secs(120))?;
-        phones.push(Phone::enroll(&http, &base, code, &name, local).await?);
+        let base = &bases[i % bases.len()];
+        phones.push(Phone::enroll(&http, base, code, &name, local).await?);
     }
 
     let no_delay = vec![Duration::ZERO; phones.len()];
@@ -373,8 +451,8 @@ async fn run(config: &Config) -> Result<Figures, BoxError> {
     let bytes = timed.iter().map(|t| t.pushed_bytes).sum::<usize>() / timed.len().max(1);
     figures.add("changes_per_device_day", per_device as f64, "changes");
     figures.add("push_kib_per_device_day", bytes as f64 / 1024.0, "KiB");
-    if let Some(kib) = server.peak_memory_kib() {
-        figures.add("server_peak_rss_after_burst", kib as f64 / 1024.0, "MiB");
+    if let Some(mib) = peak_memory_mib(&servers) {
+        figures.add("server_peak_rss_after_burst", mib, "MiB");
     }
 
     record_days(&phones, &stores, 1, config.plan).await?;
@@ -391,22 +469,88 @@ async fn run(config: &Config) -> Result<Figures, BoxError> {
     // idle phone's periodic sync costs once the district's log has grown.
     let (timed, wall) = sync_all(&phones, &no_delay).await?;
     report_phase(&mut figures, "idle", &timed, wall);
-    let lag = cursor_lag(&server, &phones)?;
+    let db = servers[0].database();
+    let lag = cursor_lag(&db, &phones)?;
     figures.add("cursor_lag_rows_p50", lag as f64, "log rows");
-    let (at_cursor, at_end) = feed_probe(&server, &phones)?;
+    let (at_cursor, at_end) = feed_probe(&db, &phones)?;
     figures.add("feed_read_at_stored_cursor_p50", at_cursor, "ms");
     figures.add("feed_read_at_log_end_p50", at_end, "ms");
-    if let Some(kib) = server.peak_memory_kib() {
-        figures.add("server_peak_rss", kib as f64 / 1024.0, "MiB");
+    if let Some(mib) = peak_memory_mib(&servers) {
+        figures.add("server_peak_rss", mib, "MiB");
     }
-    let db_bytes = std::fs::metadata(server.sqlite_file())
-        .map(|m| m.len())
-        .unwrap_or(0)
-        + std::fs::metadata(server.sqlite_file().with_extension("db-wal"))
-            .map(|m| m.len())
-            .unwrap_or(0);
+    let db_bytes = match &db {
+        ServerDb::Sqlite(file) => {
+            std::fs::metadata(file).map(|m| m.len()).unwrap_or(0)
+                + std::fs::metadata(file.with_extension("db-wal"))
+                    .map(|m| m.len())
+                    .unwrap_or(0)
+        }
+        ServerDb::Postgres(_) => db
+            .rows("SELECT pg_database_size(current_database())", &[])?
+            .first()
+            .and_then(|r| r.first())
+            .and_then(|v| v.int())
+            .and_then(|n| u64::try_from(n).ok())
+            .unwrap_or(0),
+    };
     figures.add("server_db_size", db_bytes as f64 / (1024.0 * 1024.0), "MiB");
+    drop(servers);
     Ok(figures)
+}
+
+/// The largest peak memory of the instances (PostgreSQL's own memory is not counted).
+fn peak_memory_mib(servers: &[ServerProcess]) -> Option<f64> {
+    servers
+        .iter()
+        .filter_map(ServerProcess::peak_memory_kib)
+        .max()
+        .map(|kib| kib as f64 / 1024.0)
+}
+
+/// Runs every backend asked for and prints them side by side.
+async fn run_all(config: &Config) -> Result<Figures, BoxError> {
+    let needs_postgres = config
+        .backends
+        .iter()
+        .any(|(_, b)| matches!(b, Backend::Postgres { .. }));
+    let throwaway = match (&config.postgres, needs_postgres) {
+        (None, true) => {
+            println!("no --postgres or {POSTGRES_ENV}: starting a throwaway cluster");
+            Some(ThrowawayCluster::start()?)
+        }
+        _ => None,
+    };
+    let cluster = config
+        .postgres
+        .as_deref()
+        .or(throwaway.as_ref().map(ThrowawayCluster::url));
+    let mut all = Figures::default();
+    for backend in &config.backends {
+        let figures = run(config, *backend, cluster).await?;
+        all.values.extend(figures.values);
+    }
+    if config.backends.len() > 1 {
+        println!("\nside by side:");
+        println!(
+            "  {:<10} {:>18} {:>16} {:>16} {:>14}",
+            "backend", "burst changes/s", "burst p99 ms", "spread p99 ms", "server MiB"
+        );
+        for (name, _) in &config.backends {
+            let get = |f: &str| {
+                all.get(&format!("{name}_{f}"))
+                    .map(|v| format!("{v:.0}"))
+                    .unwrap_or_else(|| "-".into())
+            };
+            println!(
+                "  {name:<10} {:>18} {:>16} {:>16} {:>14}",
+                get("burst_changes_applied_per_s"),
+                get("burst_sync_p99"),
+                get("spread_sync_p99"),
+                get("server_peak_rss"),
+            );
+        }
+    }
+    Ok(all)
 }
 
 fn main() -> ExitCode {
@@ -441,7 +585,7 @@ fn main() -> ExitCode {
     );
     let before = load_average();
     println!("load average before: {before}");
-    let figures = match runtime.block_on(run(&config)) {
+    let figures = match runtime.block_on(run_all(&config)) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("load run failed: {e}");
