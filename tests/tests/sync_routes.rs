@@ -1,7 +1,11 @@
 //! The sync server through its HTTP routes (no socket): enrollment, push and pull, scopes,
 //! write rules, actor binding, revocation and reassignment.
+//!
+//! Every test runs twice: on SQLite, and on PostgreSQL with two instances (two storages,
+//! each with its own pool and cache, behind two routers that take requests in turn).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -14,24 +18,46 @@ use fieldsync_core::{
 };
 use fieldsync_server::admin::{AdminDevice, enrollment_code};
 use fieldsync_server::storage::{SyncStorage, User};
-use fieldsync_server::{AppState, Limits, SqliteStorage, app};
+use fieldsync_server::{AppState, Limits, PostgresOptions, PostgresStorage, SqliteStorage, app};
+use fieldsync_tests::{Backend, TestDatabase};
 use serde_bytes::ByteBuf;
 use tower::ServiceExt;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 struct District {
-    _dir: tempfile::TempDir,
     dir: std::path::PathBuf,
-    storage: Arc<SqliteStorage>,
-    router: axum::Router,
+    /// The first instance's storage.
+    storage: Arc<dyn SyncStorage>,
+    /// One router per instance; requests take them in turn.
+    routers: Vec<axum::Router>,
+    calls: AtomicUsize,
+    _database: Option<TestDatabase>,
+    _dir: tempfile::TempDir,
 }
 
 impl District {
-    fn new() -> Result<District, Box<dyn std::error::Error>> {
+    fn new(backend: Backend) -> Result<District, Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().to_path_buf();
-        let storage = Arc::new(SqliteStorage::open(&path.join("fieldsync.db"))?);
+        let (storages, database): (Vec<Arc<dyn SyncStorage>>, _) = match backend {
+            Backend::Sqlite => (
+                vec![Arc::new(SqliteStorage::open(&path.join("fieldsync.db"))?)],
+                None,
+            ),
+            Backend::Postgres { instances } => {
+                let database = TestDatabase::create("sync_routes")?;
+                let mut storages: Vec<Arc<dyn SyncStorage>> = Vec::new();
+                for _ in 0..instances.max(1) {
+                    storages.push(Arc::new(PostgresStorage::open(
+                        database.url(),
+                        PostgresOptions::default(),
+                    )?));
+                }
+                (storages, Some(database))
+            }
+        };
+        let storage = storages[0].clone();
         for (id, role) in [
             ("am-li", "account_manager"),
             ("am-wu", "account_manager"),
@@ -47,17 +73,30 @@ impl District {
                 0,
             )?;
         }
-        let state = AppState {
-            storage: storage.clone(),
-            limits: Limits::default(),
-            metrics: None,
-        };
+        let routers = storages
+            .into_iter()
+            .map(|storage| {
+                app(AppState {
+                    storage,
+                    limits: Limits::default(),
+                    metrics: None,
+                })
+            })
+            .collect();
         Ok(District {
-            _dir: dir,
             dir: path,
             storage,
-            router: app(state),
+            routers,
+            calls: AtomicUsize::new(0),
+            _database: database,
+            _dir: dir,
         })
+    }
+
+    /// The next instance's router.
+    fn router(&self) -> axum::Router {
+        let n = self.calls.fetch_add(1, Ordering::Relaxed);
+        self.routers[n % self.routers.len()].clone()
     }
 
     fn admin(&self) -> Result<AdminDevice<'_>, Box<dyn std::error::Error>> {
@@ -73,8 +112,7 @@ impl District {
         let body =
             serde_json::json!({"code": code, "device_name": format!("{user}'s phone")}).to_string();
         let response = self
-            .router
-            .clone()
+            .router()
             .oneshot(
                 Request::post("/v1/enroll")
                     .header(header::CONTENT_TYPE, "application/json")
@@ -92,8 +130,7 @@ impl District {
         request: &SyncRequest,
     ) -> Result<(StatusCode, Vec<u8>), Box<dyn std::error::Error>> {
         let response = self
-            .router
-            .clone()
+            .router()
             .oneshot(
                 Request::post("/v1/sync")
                     .header(header::AUTHORIZATION, format!("Bearer {token}"))
@@ -159,10 +196,10 @@ fn visit(store: &DocId) -> NewVisit {
     }
 }
 
-#[tokio::test]
-async fn an_account_manager_receives_only_the_stores_of_their_territory_and_never_their_own_changes()
--> TestResult {
-    let district = District::new()?;
+async fn an_account_manager_receives_only_the_stores_of_their_territory_and_never_their_own_changes_on(
+    backend: Backend,
+) -> TestResult {
+    let district = District::new(backend)?;
     let admin = district.admin()?;
     let li_store = admin.local.create_store(sample_store("am-li", 1))?;
     let wu_store = admin.local.create_store(sample_store("am-wu", 2))?;
@@ -222,9 +259,10 @@ async fn an_account_manager_receives_only_the_stores_of_their_territory_and_neve
     Ok(())
 }
 
-#[tokio::test]
-async fn a_push_that_breaks_a_write_rule_is_refused_whole_and_changes_nothing() -> TestResult {
-    let district = District::new()?;
+async fn a_push_that_breaks_a_write_rule_is_refused_whole_and_changes_nothing_on(
+    backend: Backend,
+) -> TestResult {
+    let district = District::new(backend)?;
     let admin = district.admin()?;
     let store = admin.local.create_store(sample_store("am-li", 1))?;
     admin.push()?;
@@ -278,10 +316,10 @@ async fn a_push_that_breaks_a_write_rule_is_refused_whole_and_changes_nothing() 
     Ok(())
 }
 
-#[tokio::test]
-async fn a_change_made_by_another_devices_actor_is_refused_unless_the_server_has_it() -> TestResult
-{
-    let district = District::new()?;
+async fn a_change_made_by_another_devices_actor_is_refused_unless_the_server_has_it_on(
+    backend: Backend,
+) -> TestResult {
+    let district = District::new(backend)?;
     let admin = district.admin()?;
     let store = admin.local.create_store(NewStore {
         territory: "am-li".into(),
@@ -345,9 +383,8 @@ async fn a_change_made_by_another_devices_actor_is_refused_unless_the_server_has
     Ok(())
 }
 
-#[tokio::test]
-async fn a_revoked_device_is_refused_on_its_next_request() -> TestResult {
-    let district = District::new()?;
+async fn a_revoked_device_is_refused_on_its_next_request_on(backend: Backend) -> TestResult {
+    let district = District::new(backend)?;
     let token = district.enroll("am-li").await?;
     let (phone, _) = device(
         district.dir.join("li.db"),
@@ -355,12 +392,13 @@ async fn a_revoked_device_is_refused_on_its_next_request() -> TestResult {
         at("2026-11-23T09:00:00+08:00"),
     )?;
     district.sync(&token, &phone).await?;
-    let device_id = {
-        let conn = rusqlite::Connection::open(district.dir.join("fieldsync.db"))?;
-        conn.query_row("SELECT id FROM devices WHERE user_id = 'am-li'", [], |r| {
-            r.get::<_, String>(0)
-        })?
-    };
+    let device_id = district
+        .storage
+        .devices()?
+        .into_iter()
+        .find(|d| d.user_id == "am-li")
+        .ok_or("am-li has no device")?
+        .device_id;
     assert!(district.storage.revoke_device(&device_id, 1)?);
     let (status, body) = district
         .post(
@@ -379,10 +417,10 @@ async fn a_revoked_device_is_refused_on_its_next_request() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn a_reassigned_store_arrives_whole_at_its_new_manager_and_is_announced_gone_to_the_old()
--> TestResult {
-    let district = District::new()?;
+async fn a_reassigned_store_arrives_whole_at_its_new_manager_and_is_announced_gone_to_the_old_on(
+    backend: Backend,
+) -> TestResult {
+    let district = District::new(backend)?;
     let admin = district.admin()?;
     let store = admin.local.create_store(sample_store("am-li", 1))?;
     admin.push()?;
@@ -439,10 +477,10 @@ async fn a_reassigned_store_arrives_whole_at_its_new_manager_and_is_announced_go
     Ok(())
 }
 
-#[tokio::test]
-async fn a_large_catch_up_arrives_in_bounded_batches_that_resume_where_they_stopped() -> TestResult
-{
-    let district = District::new()?;
+async fn a_large_catch_up_arrives_in_bounded_batches_that_resume_where_they_stopped_on(
+    backend: Backend,
+) -> TestResult {
+    let district = District::new(backend)?;
     let admin = district.admin()?;
     for n in 0..40 {
         admin.local.create_store(sample_store("am-li", n))?;
@@ -489,9 +527,10 @@ async fn a_large_catch_up_arrives_in_bounded_batches_that_resume_where_they_stop
     Ok(())
 }
 
-#[tokio::test]
-async fn a_visit_recorded_offline_before_its_store_moved_is_still_accepted() -> TestResult {
-    let district = District::new()?;
+async fn a_visit_recorded_offline_before_its_store_moved_is_still_accepted_on(
+    backend: Backend,
+) -> TestResult {
+    let district = District::new(backend)?;
     let admin = district.admin()?;
     let store = admin.local.create_store(sample_store("am-li", 1))?;
     admin.push()?;
@@ -529,3 +568,11 @@ async fn a_visit_recorded_offline_before_its_store_moved_is_still_accepted() -> 
     assert_eq!(district.storage.document_changes(v.as_str())?.len(), 1);
     Ok(())
 }
+
+fieldsync_tests::on_sqlite_and_postgres!(an_account_manager_receives_only_the_stores_of_their_territory_and_never_their_own_changes_on: an_account_manager_receives_only_the_stores_of_their_territory_and_never_their_own_changes, an_account_manager_receives_only_the_stores_of_their_territory_and_never_their_own_changes_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_push_that_breaks_a_write_rule_is_refused_whole_and_changes_nothing_on: a_push_that_breaks_a_write_rule_is_refused_whole_and_changes_nothing, a_push_that_breaks_a_write_rule_is_refused_whole_and_changes_nothing_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_change_made_by_another_devices_actor_is_refused_unless_the_server_has_it_on: a_change_made_by_another_devices_actor_is_refused_unless_the_server_has_it, a_change_made_by_another_devices_actor_is_refused_unless_the_server_has_it_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_revoked_device_is_refused_on_its_next_request_on: a_revoked_device_is_refused_on_its_next_request, a_revoked_device_is_refused_on_its_next_request_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_reassigned_store_arrives_whole_at_its_new_manager_and_is_announced_gone_to_the_old_on: a_reassigned_store_arrives_whole_at_its_new_manager_and_is_announced_gone_to_the_old, a_reassigned_store_arrives_whole_at_its_new_manager_and_is_announced_gone_to_the_old_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_large_catch_up_arrives_in_bounded_batches_that_resume_where_they_stopped_on: a_large_catch_up_arrives_in_bounded_batches_that_resume_where_they_stopped, a_large_catch_up_arrives_in_bounded_batches_that_resume_where_they_stopped_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_visit_recorded_offline_before_its_store_moved_is_still_accepted_on: a_visit_recorded_offline_before_its_store_moved_is_still_accepted, a_visit_recorded_offline_before_its_store_moved_is_still_accepted_on_postgres);
