@@ -21,6 +21,15 @@
 //! The server binary is found (and built if stale) as [`server`] describes; set
 //! `FIELDSYNC_SERVER_BIN` to test another build.
 //!
+//! Most end-to-end tests run twice, on SQLite and on PostgreSQL with two server instances
+//! ([`backend::Backend`]; the PostgreSQL variants end in `_on_postgres`). They need the
+//! cluster named by `FIELDSYNC_TEST_POSTGRES`, which `scripts/test` starts; each test makes
+//! a database of its own ([`backend::TestDatabase`]) and reads what the server stored through
+//! [`server_db::ServerDb`], the same queries on either backend. Router-level tests that
+//! need no socket also live here, for that reason: `tests/bad_input.rs` (malformed and
+//! oversized requests) and `tests/sync_routes.rs` (scopes, write rules, actor binding,
+//! revocation); `tests/postgres_storage.rs` covers the PostgreSQL storage's start-up.
+//!
 //! Devices as the app runs them ([`device::Device`]: core's own `SyncClient`) in a district
 //! seeded through the admin CLI ([`district::District`]), with a [`fault_proxy::FaultProxy`]
 //! between them and the server where a test wants faults, and the end state checked by
