@@ -10,7 +10,9 @@
 //! The setup (stores, displays, the first visits that warm the cache) is outside the
 //! `measured_*` functions, so only the timed part of the benchmark's scenarios is counted:
 //! `edits` is the benchmark's "one edit during a visit" (38 single edits per session),
-//! `visits` its "whole visit in 7 durable steps".
+//! `visits` its "whole visit in 7 durable steps", `merge` a new phone taking in every
+//! document of this one (as the sync client applies a response: in one transaction, each
+//! document through `merge_from_server`) after `sessions` more visits.
 
 use std::error::Error;
 
@@ -145,6 +147,17 @@ fn measured_edits(db: &LocalStore, count: &DocId, display: &DocId, seq: usize) -
     Ok(())
 }
 
+#[inline(never)]
+fn measured_merge(phone: &LocalStore, all: &[(DocId, Vec<Vec<u8>>)]) -> Res<()> {
+    phone.in_one_transaction(|phone| {
+        for (id, changes) in all {
+            phone.merge_from_server(id, changes)?;
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
 fn main() -> Res<()> {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_else(|| "both".to_owned());
@@ -184,6 +197,22 @@ fn main() -> Res<()> {
             })?;
             measured_edits(&db, &count, &LocalStore::shelf_display_id(id), session)?;
         }
+    }
+    if mode == "merge" {
+        measured_visits(&db, &clock, &stores, warm, sessions)?;
+        let mut all = Vec::new();
+        for kind in fieldsync_core::DocKind::ALL {
+            for id in db.document_ids(kind)? {
+                let changes = db.export_changes(&id, &[])?;
+                all.push((id, changes));
+            }
+        }
+        let phone = LocalStore::open(
+            dir.path().join("new-phone.db"),
+            DeviceIdentity::new("am-bench", "new-phone"),
+            StoreOptions::default(),
+        )?;
+        measured_merge(&phone, &all)?;
     }
     println!("{mode}: {sessions} sessions done");
     Ok(())

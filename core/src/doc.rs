@@ -295,6 +295,16 @@ impl Doc {
         bytes
     }
 
+    /// A snapshot as [`save_full`](Self::save_full), without DEFLATE on its columns: for
+    /// a document merged whole on the path of a sync, where setting up a compressor per
+    /// column cost more than everything else the merge does (compaction, when the app is
+    /// idle, compresses it later). Loads the same way.
+    pub(crate) fn save_full_uncompressed(&mut self) -> Vec<u8> {
+        let bytes = self.am.save_nocompress();
+        self.saved = self.am.get_heads();
+        bytes
+    }
+
     /// Every change made since SQLite last got this document (a chunk). Automerge's own
     /// `save_incremental` would repeat the whole history after a load, whose save point
     /// starts empty; this one starts from the heads that were loaded.

@@ -406,19 +406,17 @@ impl LocalStore {
             .collect::<Result<Vec<_>>>()?;
         let mut inner = self.lock()?;
         let existing = inner.stored_kind(id).ok();
-        let mut doc = match existing {
-            Some(kind) => inner.take_doc(id, kind)?,
-            None => Doc::from_changes(id, parsed.clone(), &inner.actor)?,
+        let (mut doc, before) = match existing {
+            Some(kind) => {
+                let mut doc = inner.take_doc(id, kind)?;
+                let before = doc.heads();
+                // On any failure below `doc` is dropped: disk still holds the document as
+                // it was.
+                doc.am.apply_changes(parsed)?;
+                (doc, before)
+            }
+            None => (Doc::from_changes(id, parsed, &inner.actor)?, Vec::new()),
         };
-        let before = if existing.is_some() {
-            doc.heads()
-        } else {
-            Vec::new()
-        };
-        if existing.is_some() {
-            // On any failure below `doc` is dropped: disk still holds the document as it was.
-            doc.am.apply_changes(parsed)?;
-        }
         doc.check_identity()?;
         let missing = doc.am.get_missing_deps(&[]);
         if let Some(hash) = missing.first() {
@@ -437,7 +435,7 @@ impl LocalStore {
         if existing.is_some() {
             inner.persist(&mut doc, now, false)?;
         } else {
-            let snapshot = doc.save_full();
+            let snapshot = doc.save_full_uncompressed();
             let heads = heads_blob(&doc.heads());
             let tx = inner.conn.savepoint()?;
             tx.execute(
