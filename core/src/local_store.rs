@@ -846,6 +846,16 @@ mod tests {
         a.set_counted_many(&count, &[("s3".to_owned(), 1), ("s4".to_owned(), 5)])?;
         a.set_counted(&count, "s2", 21)?;
         a.finish_count(&count)?;
+        {
+            let mut inner = a.lock()?;
+            let doc = inner.take_doc(&count, DocKind::InventoryCount)?;
+            assert_eq!(
+                crate::inventory_count::CountRows::read(&doc)?,
+                crate::inventory_count::CountRows::of(&crate::inventory_count::read(&doc)?),
+                "the index reads a count as its reader does"
+            );
+            inner.cache.put(doc);
+        }
         let in_place = derived_rows(&a)?;
         reindex_from_documents(&a)?;
         assert_eq!(in_place, derived_rows(&a)?);
