@@ -100,6 +100,30 @@ pub(crate) struct Doc {
     pub(crate) am: AutoCommit,
     /// Heads of what SQLite holds: the next chunk is every change after them.
     saved: Vec<ChangeHash>,
+    /// The index rows last derived from this document (see [`Derived`]).
+    derived: DerivedState,
+}
+
+/// What a document's module derives from it for the index tables, kept with the loaded
+/// document so that a local edit updates them from what it wrote instead of reading the
+/// whole document again (a count's index read every line of the count on each counted
+/// quantity). Rows are trusted only at the heads they were derived at: a merge, or an edit
+/// whose code does not update them, leaves them behind and the next index reads the
+/// document whole again.
+#[derive(Debug, Clone)]
+pub(crate) enum Derived {
+    Count(crate::inventory_count::CountRows),
+    Display(crate::shelf_display::DisplayRows),
+}
+
+#[derive(Debug, Clone, Default)]
+struct DerivedState {
+    /// The rows and the heads they describe.
+    current: Option<(Vec<ChangeHash>, Derived)>,
+    /// During an edit: the rows as they were before it, for the edit to update.
+    editing: Option<Derived>,
+    /// Whether the edit in progress updated `editing` with everything it wrote.
+    updated: bool,
 }
 
 impl Doc {
@@ -109,6 +133,7 @@ impl Doc {
             kind,
             am,
             saved: Vec::new(),
+            derived: DerivedState::default(),
         }
     }
 
@@ -130,6 +155,7 @@ impl Doc {
             kind,
             am,
             saved: Vec::new(),
+            derived: DerivedState::default(),
         };
         doc.commit(stamp, &format!("create {kind}"));
         Ok(doc)
@@ -145,19 +171,23 @@ impl Doc {
         chunks: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<Doc> {
         let corrupt = |e: automerge::AutomergeError| Error::corrupt(id.as_str(), e.to_string());
-        let mut am = match snapshot {
-            Some(bytes) => AutoCommit::load(bytes).map_err(corrupt)?,
-            None => AutoCommit::new(),
-        };
+        // One load of the snapshot followed by every chunk: Automerge applies all their
+        // changes in one batch, where loading chunk by chunk re-splices the document's
+        // columns once per chunk (ten times the work for a display with a month of checks).
+        // A chunk that does not parse, or a change whose dependencies are missing, fails the
+        // whole load: the document is reported damaged, never silently shortened.
+        let mut all = snapshot.map(<[u8]>::to_vec).unwrap_or_default();
         for chunk in chunks {
-            am.load_incremental(chunk).map_err(corrupt)?;
+            all.extend_from_slice(chunk);
         }
+        let mut am = AutoCommit::load(&all).map_err(corrupt)?;
         let saved = am.get_heads();
         let doc = Doc {
             id: id.clone(),
             kind,
             am: am.with_actor(actor.clone()),
             saved,
+            derived: DerivedState::default(),
         };
         doc.check_header()?;
         Ok(doc)
@@ -192,6 +222,7 @@ impl Doc {
             kind,
             am,
             saved: Vec::new(),
+            derived: DerivedState::default(),
         };
         doc.check_header()?;
         Ok(doc)
@@ -264,6 +295,16 @@ impl Doc {
         bytes
     }
 
+    /// A snapshot as [`save_full`](Self::save_full), without DEFLATE on its columns: for
+    /// a document merged whole on the path of a sync, where setting up a compressor per
+    /// column cost more than everything else the merge does (compaction, when the app is
+    /// idle, compresses it later). Loads the same way.
+    pub(crate) fn save_full_uncompressed(&mut self) -> Vec<u8> {
+        let bytes = self.am.save_nocompress();
+        self.saved = self.am.get_heads();
+        bytes
+    }
+
     /// Every change made since SQLite last got this document (a chunk). Automerge's own
     /// `save_incremental` would repeat the whole history after a load, whose save point
     /// starts empty; this one starts from the heads that were loaded.
@@ -275,6 +316,52 @@ impl Doc {
 
     pub(crate) fn heads(&mut self) -> Vec<ChangeHash> {
         self.am.get_heads()
+    }
+
+    // ---- derived index rows --------------------------------------------------------------
+
+    /// The rows derived at the document's current heads, if any.
+    pub(crate) fn derived(&mut self) -> Option<&Derived> {
+        let heads = self.am.get_heads();
+        match &self.derived.current {
+            Some((at, rows)) if *at == heads => Some(rows),
+            _ => None,
+        }
+    }
+
+    /// Keeps `rows` as derived from the document as it is now.
+    pub(crate) fn set_derived(&mut self, rows: Derived) {
+        let heads = self.am.get_heads();
+        self.derived.current = Some((heads, rows));
+    }
+
+    /// Starts a local edit: the rows valid now are set aside for the edit to update.
+    pub(crate) fn begin_edit(&mut self) {
+        let heads = self.am.get_heads();
+        self.derived.editing = match self.derived.current.take() {
+            Some((at, rows)) if at == heads => Some(rows),
+            _ => None,
+        };
+        self.derived.updated = false;
+    }
+
+    /// For the code of an edit, once every write of the edit succeeded: `update` applies
+    /// what the edit wrote to the rows and returns whether it covered all of it (rows it
+    /// does not know are dropped and derived again from the document).
+    pub(crate) fn update_derived(&mut self, update: impl FnOnce(&mut Derived) -> bool) {
+        if let Some(rows) = self.derived.editing.as_mut() {
+            self.derived.updated = update(rows);
+        }
+    }
+
+    /// Ends a local edit: the updated rows describe the document when the edit was
+    /// committed; otherwise (rolled back, nothing written, or not updated) they are dropped.
+    pub(crate) fn end_edit(&mut self, committed: bool) {
+        let rows = self.derived.editing.take();
+        let updated = std::mem::take(&mut self.derived.updated);
+        if let (true, true, Some(rows)) = (committed, updated, rows) {
+            self.set_derived(rows);
+        }
     }
 
     // ---- reading -------------------------------------------------------------------------
@@ -576,6 +663,7 @@ impl Doc {
             kind: self.kind,
             am,
             saved: heads,
+            derived: DerivedState::default(),
         })
     }
 }
@@ -845,6 +933,7 @@ mod tests {
             kind: DocKind::Store,
             am: a.am.fork().with_actor(ActorId::random()),
             saved: Vec::new(),
+            derived: DerivedState::default(),
         };
         a.put_stamped(&ROOT, "phone", "111", &stamp("a", 10))?;
         a.commit(&stamp("a", 10), "a");

@@ -6,12 +6,12 @@
 //! count is closed to edits. The error rate of a count is Σ|book − counted| ÷ Σ book over
 //! its lines, computed in exact integers; a book total of 0 makes it undefined.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rusqlite::{Connection, params};
 
 use crate::doc::{
-    DOC_ROOT, Doc, HydrateValue, Versions, empty_map, scalar_i64, scalar_str, str_value,
+    DOC_ROOT, Derived, Doc, HydrateValue, Versions, empty_map, scalar_i64, scalar_str, str_value,
 };
 use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
@@ -189,7 +189,11 @@ impl LocalStore {
                 }
                 doc.put(&book, &line.sku, line.book)?;
                 let names = doc.container(&DOC_ROOT, "names")?;
-                doc.put(&names, &line.sku, line.name.as_str())
+                doc.put(&names, &line.sku, line.name.as_str())?;
+                update_rows(doc, |rows| {
+                    rows.book.insert(line.sku.clone(), line.book);
+                });
+                Ok(())
             },
         )
     }
@@ -228,6 +232,12 @@ impl LocalStore {
                 }
                 doc.put_stamped(&counted, sku, *qty, stamp)?;
             }
+            // Each put replaced every value the sku had: it is the current one now.
+            update_rows(doc, |rows| {
+                for (sku, qty) in counts {
+                    rows.counted.insert(sku.clone(), *qty);
+                }
+            });
             Ok(())
         })
     }
@@ -252,7 +262,9 @@ impl LocalStore {
                     format!("`{sku}` has no counted quantity yet"),
                 ));
             }
-            doc.put_stamped(&DOC_ROOT, "finished", true, stamp)
+            doc.put_stamped(&DOC_ROOT, "finished", true, stamp)?;
+            update_rows(doc, |rows| rows.finished_at = Some(stamp.at.0));
+            Ok(())
         })
     }
 
@@ -331,25 +343,142 @@ pub(crate) fn read(doc: &Doc) -> Result<InventoryCount> {
     })
 }
 
-pub(crate) fn index(tx: &Connection, doc: &Doc) -> Result<()> {
-    let count = read(doc)?;
-    let (abs_diff, book_total) = match count.error_rate() {
+/// What the count index is derived from: the lines' book quantities and the current
+/// counted quantities, updated by each local edit from what it wrote.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct CountRows {
+    store_id: String,
+    started_at: i64,
+    finished_at: Option<i64>,
+    /// By sku, in sku order (the order `read` gives the lines).
+    book: BTreeMap<String, i64>,
+    /// The current counted quantity by sku.
+    counted: HashMap<String, i64>,
+}
+
+impl CountRows {
+    /// The rows of the document as it is, read directly: as [`CountRows::of`] the count
+    /// [`read`] gives, without the lines' names and the values the current ones won over
+    /// (the index uses neither). The current value of a conflicted sku is the one every
+    /// device shows, as in `read`.
+    pub(crate) fn read(doc: &Doc) -> Result<CountRows> {
+        let book = doc
+            .snapshot(&DOC_ROOT, Some("book"))
+            .ok_or_else(|| doc.missing("book"))?;
+        let counted = doc.snapshot(&DOC_ROOT, Some("counted"));
+        let current = |sku: &str| -> Option<i64> {
+            let fields = crate::doc::Fields::parse(counted.as_ref()?.scalar(sku)?.as_str()?)?;
+            Some(fields.i64("v").unwrap_or(0))
+        };
+        let mut rows = CountRows {
+            store_id: DocId::parse("store_id", &doc.req_str(&DOC_ROOT, "store_id")?)?.to_string(),
+            started_at: doc
+                .time(&DOC_ROOT, "started_at")
+                .ok_or_else(|| doc.missing("started_at"))?
+                .0,
+            finished_at: doc.stamped(&DOC_ROOT, "finished").map(|v| v.current.at.0),
+            book: BTreeMap::new(),
+            counted: HashMap::new(),
+        };
+        for sku in book.keys() {
+            rows.book.insert(
+                sku.clone(),
+                book.scalar(sku).and_then(scalar_i64).unwrap_or(0),
+            );
+            if let Some(qty) = current(sku) {
+                rows.counted.insert(sku.clone(), qty);
+            }
+        }
+        Ok(rows)
+    }
+
+    /// The rows of a count as [`read`] gives it: what [`CountRows::read`] must equal.
+    #[cfg(test)]
+    pub(crate) fn of(count: &InventoryCount) -> CountRows {
+        CountRows {
+            store_id: count.store_id.to_string(),
+            started_at: count.started_at.0,
+            finished_at: count.finished.as_ref().map(|f| f.1.0),
+            book: count
+                .lines
+                .iter()
+                .map(|l| (l.sku.clone(), l.book))
+                .collect(),
+            counted: count
+                .lines
+                .iter()
+                .filter_map(|l| l.counted.as_ref().map(|c| (l.sku.clone(), *c.value())))
+                .collect(),
+        }
+    }
+
+    /// As [`InventoryCount::error_rate`].
+    fn error_rate(&self) -> ErrorRate {
+        ErrorRate::of(
+            self.book
+                .iter()
+                .filter_map(|(sku, book)| self.counted.get(sku).map(|c| (*book, *c))),
+        )
+    }
+}
+
+/// Applies a local edit's writes to the count's derived rows.
+fn update_rows(doc: &mut Doc, update: impl FnOnce(&mut CountRows)) {
+    doc.update_derived(|derived| match derived {
+        Derived::Count(rows) => {
+            update(rows);
+            true
+        }
+        _ => false,
+    });
+}
+
+/// The count index row of a count: (store, started, finished, lines, Σ book, Σ |diff|).
+type CountIndexRow = (String, i64, Option<i64>, i64, i64, i64);
+
+fn index_row(rows: &CountRows) -> CountIndexRow {
+    let (abs_diff, book_total) = match rows.error_rate() {
         ErrorRate::Undefined => (0, 0),
         ErrorRate::Rate {
             abs_diff,
             book_total,
         } => (abs_diff, book_total),
     };
+    (
+        rows.store_id.clone(),
+        rows.started_at,
+        rows.finished_at,
+        rows.book.len() as i64,
+        book_total,
+        abs_diff,
+    )
+}
+
+pub(crate) fn index(tx: &Connection, doc: &mut Doc) -> Result<()> {
+    let row = match doc.derived() {
+        Some(Derived::Count(rows)) => Some(index_row(rows)),
+        _ => None,
+    };
+    let row = match row {
+        Some(row) => row,
+        None => {
+            let rows = CountRows::read(doc)?;
+            let row = index_row(&rows);
+            doc.set_derived(Derived::Count(rows));
+            row
+        }
+    };
+    let (store_id, started_at, finished_at, lines, book_total, abs_diff) = row;
     tx.prepare_cached(
         "INSERT OR REPLACE INTO count_index (id, store_id, started_at, finished_at, lines, book_total, abs_diff_total)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
-        count.id.as_str(),
-        count.store_id.as_str(),
-        count.started_at.0,
-        count.finished.as_ref().map(|f| f.1.0),
-        count.lines.len() as i64,
+        doc.id.as_str(),
+        store_id,
+        started_at,
+        finished_at,
+        lines,
         book_total,
         abs_diff,
     ])?;

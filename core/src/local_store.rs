@@ -115,6 +115,10 @@ impl LocalStore {
         ] {
             conn.pragma_update(None, pragma, value).map_err(locked)?;
         }
+        // Every statement of an edit or a merge is prepared once and kept: rusqlite keeps 16
+        // by default, fewer than the statements of the index tables together, so a sync
+        // merging documents of every kind re-prepared some for each document.
+        conn.set_prepared_statement_cache_capacity(64);
         // Take the exclusive lock now, so a second opener fails here and not mid-edit.
         conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;")
             .map_err(locked)?;
@@ -258,7 +262,7 @@ impl LocalStore {
         .execute(params![id.as_str(), kind.as_str(), index::store_of(&doc), chunk.len() as i64, heads, stamp.at.0])?;
         tx.prepare_cached("INSERT INTO chunks (doc_id, seq, bytes) VALUES (?1, 1, ?2)")?
             .execute(params![id.as_str(), chunk])?;
-        index::reindex(&tx, &doc)?;
+        index::reindex(&tx, &mut doc)?;
         record_local_edit(&tx, &id, stamp.at)?;
         tx.commit()?;
         inner.cache.put(doc);
@@ -277,12 +281,16 @@ impl LocalStore {
         let mut inner = self.lock()?;
         let stamp = self.stamp(&inner);
         let mut doc = inner.take_doc(id, kind)?;
+        doc.begin_edit();
         if let Err(e) = edit(&mut doc, &stamp, &inner.conn) {
             doc.am.rollback();
+            doc.end_edit(false);
             inner.cache.put(doc);
             return Err(e);
         }
-        if doc.commit(&stamp, what).is_none() {
+        let committed = doc.commit(&stamp, what).is_some();
+        doc.end_edit(committed);
+        if !committed {
             inner.cache.put(doc);
             return Ok(()); // nothing changed
         }
@@ -402,19 +410,17 @@ impl LocalStore {
             .collect::<Result<Vec<_>>>()?;
         let mut inner = self.lock()?;
         let existing = inner.stored_kind(id).ok();
-        let mut doc = match existing {
-            Some(kind) => inner.take_doc(id, kind)?,
-            None => Doc::from_changes(id, parsed.clone(), &inner.actor)?,
+        let (mut doc, before) = match existing {
+            Some(kind) => {
+                let mut doc = inner.take_doc(id, kind)?;
+                let before = doc.heads();
+                // On any failure below `doc` is dropped: disk still holds the document as
+                // it was.
+                doc.am.apply_changes(parsed)?;
+                (doc, before)
+            }
+            None => (Doc::from_changes(id, parsed, &inner.actor)?, Vec::new()),
         };
-        let before = if existing.is_some() {
-            doc.heads()
-        } else {
-            Vec::new()
-        };
-        if existing.is_some() {
-            // On any failure below `doc` is dropped: disk still holds the document as it was.
-            doc.am.apply_changes(parsed)?;
-        }
         doc.check_identity()?;
         let missing = doc.am.get_missing_deps(&[]);
         if let Some(hash) = missing.first() {
@@ -433,14 +439,14 @@ impl LocalStore {
         if existing.is_some() {
             inner.persist(&mut doc, now, false)?;
         } else {
-            let snapshot = doc.save_full();
+            let snapshot = doc.save_full_uncompressed();
             let heads = heads_blob(&doc.heads());
             let tx = inner.conn.savepoint()?;
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO documents (id, kind, store_id, snapshot, heads, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![id.as_str(), doc.kind.as_str(), index::store_of(&doc), snapshot, heads, now.0],
-            )?;
-            index::reindex(&tx, &doc)?;
+            )?
+            .execute(params![id.as_str(), doc.kind.as_str(), index::store_of(&doc), snapshot, heads, now.0])?;
+            index::reindex(&tx, &mut doc)?;
             tx.commit()?;
         }
         inner.cache.put(doc);
@@ -516,11 +522,8 @@ impl Inner {
     fn stored_kind(&self, id: &DocId) -> Result<DocKind> {
         let kind: Option<String> = self
             .conn
-            .query_row(
-                "SELECT kind FROM documents WHERE id = ?1",
-                [id.as_str()],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT kind FROM documents WHERE id = ?1")?
+            .query_row([id.as_str()], |r| r.get(0))
             .optional()?;
         match kind {
             Some(k) => DocKind::parse(&k),
@@ -544,11 +547,8 @@ impl Inner {
         }
         let row: Option<(String, Option<Vec<u8>>)> = self
             .conn
-            .query_row(
-                "SELECT kind, snapshot FROM documents WHERE id = ?1",
-                [id.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .prepare_cached("SELECT kind, snapshot FROM documents WHERE id = ?1")?
+            .query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         let Some((stored_kind, snapshot)) = row else {
             return Err(Error::not_found(kind, id.as_str()));
@@ -583,16 +583,21 @@ impl Inner {
         let chunk = doc.save_new_changes();
         let heads = heads_blob(&doc.heads());
         let tx = self.conn.savepoint()?;
-        tx.prepare_cached(
-            "INSERT INTO chunks (doc_id, seq, bytes)
-             VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM chunks WHERE doc_id = ?1), ?2)",
-        )?
-        .execute(params![doc.id.as_str(), chunk])?;
-        tx.prepare_cached(
-            "UPDATE documents SET chunk_count = chunk_count + 1, chunk_bytes = chunk_bytes + ?2, heads = ?3,
-             updated_at = ?4, store_id = ?5 WHERE id = ?1",
-        )?
-        .execute(params![doc.id.as_str(), chunk.len() as i64, heads, at.0, index::store_of(doc)])?;
+        // The chunks since the snapshot are numbered 1..=chunk_count (creation writes
+        // chunk 1, compaction deletes them all and sets 0, every save adds the next one), so
+        // the count the update returns is the new chunk's number. Looking it up with
+        // `MAX(seq)` instead made SQLite re-prepare that statement on every edit.
+        let seq: i64 = tx
+            .prepare_cached(
+                "UPDATE documents SET chunk_count = chunk_count + 1, chunk_bytes = chunk_bytes + ?2, heads = ?3,
+                 updated_at = ?4, store_id = ?5 WHERE id = ?1 RETURNING chunk_count",
+            )?
+            .query_row(
+                params![doc.id.as_str(), chunk.len() as i64, heads, at.0, index::store_of(doc)],
+                |r| r.get(0),
+            )?;
+        tx.prepare_cached("INSERT INTO chunks (doc_id, seq, bytes) VALUES (?1, ?2, ?3)")?
+            .execute(params![doc.id.as_str(), seq, chunk])?;
         index::reindex(&tx, doc)?;
         if local {
             record_local_edit(&tx, &doc.id, at)?;
@@ -667,7 +672,7 @@ pub(crate) mod index {
     use crate::error::Result;
     use crate::ids::DocKind;
 
-    pub(crate) fn reindex(tx: &Connection, doc: &Doc) -> Result<()> {
+    pub(crate) fn reindex(tx: &Connection, doc: &mut Doc) -> Result<()> {
         match doc.kind {
             DocKind::Store => crate::retail_store::index(tx, doc),
             DocKind::Visit => crate::visit::index(tx, doc),
@@ -685,5 +690,177 @@ pub(crate) mod index {
             DocKind::Store => Some(doc.id.to_string()),
             _ => doc.str(&DOC_ROOT, "store_id"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{at, device, exchange, sample_store};
+    use crate::{
+        DisplayCheck, DisplayStandard, NewCountLine, NewInventoryCount, NewProductZone,
+        ProductOnDisplay, StandardCheck, Verdict,
+    };
+
+    /// Every row of the index tables local edits update in place, in a fixed order.
+    fn derived_rows(db: &LocalStore) -> Result<Vec<String>> {
+        let inner = db.lock()?;
+        let mut rows = Vec::new();
+        for sql in [
+            "SELECT id, store_id, missing_tags, failed_standards, last_checked_at FROM display_index ORDER BY id",
+            "SELECT display_id, checker, last_at FROM display_check_index ORDER BY display_id, checker",
+            "SELECT id, store_id, started_at, finished_at, lines, book_total, abs_diff_total FROM count_index ORDER BY id",
+        ] {
+            let mut stmt = inner.conn.prepare(sql)?;
+            let mut query = stmt.query([])?;
+            while let Some(row) = query.next()? {
+                let cells = (0..row.as_ref().column_count())
+                    .map(|i| {
+                        Ok(match row.get_ref(i)? {
+                            rusqlite::types::ValueRef::Text(t) => {
+                                String::from_utf8_lossy(t).into_owned()
+                            }
+                            other => format!("{other:?}"),
+                        })
+                    })
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                rows.push(cells.join("|"));
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Derives every document's index rows again from the document read whole, as a
+    /// freshly loaded document is indexed.
+    fn reindex_from_documents(db: &LocalStore) -> Result<()> {
+        let mut inner = db.lock()?;
+        inner.cache.clear();
+        let docs: Vec<(String, String)> = inner
+            .conn
+            .prepare("SELECT id, kind FROM documents")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut loaded = docs
+            .iter()
+            .map(|(id, kind)| inner.take_doc(&DocId::parse("id", id)?, DocKind::parse(kind)?))
+            .collect::<Result<Vec<_>>>()?;
+        let tx = inner.conn.unchecked_transaction()?;
+        for doc in &mut loaded {
+            index::reindex(&tx, doc)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn check(by_product: &[(&str, bool)], fail: &[DisplayStandard]) -> DisplayCheck {
+        DisplayCheck {
+            standards: DisplayStandard::ALL
+                .iter()
+                .map(|&standard| StandardCheck {
+                    standard,
+                    verdict: if fail.contains(&standard) {
+                        Verdict::Fail
+                    } else {
+                        Verdict::Pass
+                    },
+                    note: String::new(),
+                    photos: Vec::new(),
+                })
+                .collect(),
+            products: by_product
+                .iter()
+                .map(|(sku, tag)| ProductOnDisplay {
+                    sku: (*sku).to_owned(),
+                    name: format!("{sku} 20s"),
+                    price_tag: *tag,
+                })
+                .collect(),
+            ..DisplayCheck::default()
+        }
+    }
+
+    #[test]
+    fn index_rows_a_local_edit_updates_in_place_equal_those_derived_from_the_whole_document()
+    -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let (a, clock_a) = device(
+            dir.path().join("a.db"),
+            "am-li",
+            at("2026-11-23T09:00:00+08:00"),
+        )?;
+        let (b, clock_b) = device(
+            dir.path().join("b.db"),
+            "sup-wang",
+            at("2026-11-23T09:00:00+08:00"),
+        )?;
+        let store = a.create_store(sample_store("am-li", 1))?;
+        let display = a.create_shelf_display(&store)?;
+        let line = |sku: &str, book: i64| NewCountLine {
+            sku: sku.to_owned(),
+            name: sku.to_owned(),
+            book,
+        };
+        let count = a.create_inventory_count(NewInventoryCount {
+            store_id: store.clone(),
+            lines: vec![line("s1", 10), line("s2", 20), line("s3", 0)],
+        })?;
+        clock_a.advance_minutes(5);
+        a.record_display_check(&display, &check(&[("p1", false), ("p2", false)], &[]))?;
+        a.set_counted(&count, "s1", 9)?;
+        exchange(&a, &b)?;
+        // Concurrent edits on both phones, so that some entries hold two values.
+        clock_a.advance_minutes(5);
+        clock_b.advance_minutes(7);
+        a.mark_display_standard(&display, DisplayStandard::PriceTags, Verdict::Fail, "faded")?;
+        b.mark_display_standard(&display, DisplayStandard::PriceTags, Verdict::Pass, "")?;
+        b.record_display_check(
+            &display,
+            &check(
+                &[("p2", true), ("p3", false)],
+                &[DisplayStandard::TidyCounter],
+            ),
+        )?;
+        a.set_counted_many(&count, &[("s1".to_owned(), 12), ("s2".to_owned(), 15)])?;
+        b.set_counted(&count, "s1", 7)?;
+        exchange(&b, &a)?;
+        clock_a.advance_minutes(5);
+        a.record_display_check(
+            &display,
+            &DisplayCheck {
+                removed_products: vec!["p1".to_owned()],
+                new_product_zone: Some(NewProductZone {
+                    present: true,
+                    skus: vec!["p9".to_owned()],
+                    note: String::new(),
+                }),
+                ..DisplayCheck::default()
+            },
+        )?;
+        assert!(
+            a.set_counted(&count, "nope", 1).is_err(),
+            "an unknown sku is refused"
+        );
+        a.add_count_line(&count, line("s4", 5))?;
+        a.set_counted_many(&count, &[("s3".to_owned(), 1), ("s4".to_owned(), 5)])?;
+        a.set_counted(&count, "s2", 21)?;
+        a.finish_count(&count)?;
+        {
+            let mut inner = a.lock()?;
+            let doc = inner.take_doc(&count, DocKind::InventoryCount)?;
+            assert_eq!(
+                crate::inventory_count::CountRows::read(&doc)?,
+                crate::inventory_count::CountRows::of(&crate::inventory_count::read(&doc)?),
+                "the index reads a count as its reader does"
+            );
+            inner.cache.put(doc);
+        }
+        let in_place = derived_rows(&a)?;
+        reindex_from_documents(&a)?;
+        assert_eq!(in_place, derived_rows(&a)?);
+        assert!(
+            in_place.iter().any(|r| r.contains("sup-wang")),
+            "the merged checks are in the index: {in_place:?}"
+        );
+        Ok(())
     }
 }

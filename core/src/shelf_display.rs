@@ -11,11 +11,11 @@
 //! conflict; the history answers "what did this shelf look like on date X, and who
 //! changed what".
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::{Connection, params};
 
-use crate::doc::{DOC_ROOT, Doc, Fields, Scalar, Stamp, Versions, Written, str_value};
+use crate::doc::{DOC_ROOT, Derived, Doc, Fields, Scalar, Stamp, Versions, Written, str_value};
 use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
 use crate::local_store::LocalStore;
@@ -233,7 +233,15 @@ impl LocalStore {
         validate_check(check)?;
         let what = describe(check);
         self.edit_doc(id, DocKind::ShelfDisplay, &what, |doc, stamp, _| {
-            apply_check(doc, stamp, check)
+            apply_check(doc, stamp, check)?;
+            doc.update_derived(|derived| match derived {
+                Derived::Display(rows) => {
+                    rows.apply(stamp, check);
+                    true
+                }
+                _ => false,
+            });
+            Ok(())
         })
     }
 
@@ -456,45 +464,173 @@ pub(crate) fn try_map<T>(
     })
 }
 
-pub(crate) fn index(tx: &Connection, doc: &Doc) -> Result<()> {
-    let display = read(doc)?;
-    // Who checked, and when last: every stamp of every value, conflicting ones included.
-    let mut checkers: HashMap<String, i64> = HashMap::new();
-    let mut note = |by: &str, at: Timestamp| {
-        let last = checkers.entry(by.to_owned()).or_insert(at.0);
-        *last = (*last).max(at.0);
-    };
-    for (_, versions) in &display.standards {
-        for w in versions.iter().flat_map(|v| v.all()) {
-            note(&w.by, w.at);
+/// What the display index is derived from: per entry of the document (`standard.<code>`,
+/// `product.<sku>`, `new_product_zone`), whether it counts against the display and the
+/// stamps of every value it holds, updated by each local check from what it wrote.
+#[derive(Clone, Debug)]
+pub(crate) struct DisplayRows {
+    store_id: String,
+    entries: BTreeMap<String, EntryRows>,
+}
+
+#[derive(Clone, Debug)]
+struct EntryRows {
+    /// A standard failed, or a product lacks its price tag (by the current value).
+    against: Against,
+    /// Who wrote each value the entry holds (several after concurrent checks), and when.
+    stamps: Vec<(String, i64)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Against {
+    None,
+    FailedStandard,
+    MissingTag,
+}
+
+impl DisplayRows {
+    fn of(display: &ShelfDisplay) -> DisplayRows {
+        let stamps = |all: &mut dyn Iterator<Item = (&String, Timestamp)>| {
+            all.map(|(by, at)| (by.clone(), at.0)).collect::<Vec<_>>()
+        };
+        let mut entries = BTreeMap::new();
+        for (standard, versions) in &display.standards {
+            if let Some(v) = versions {
+                entries.insert(
+                    format!("{STANDARD_PREFIX}{}", standard.code()),
+                    EntryRows {
+                        against: if v.value().verdict == Verdict::Fail {
+                            Against::FailedStandard
+                        } else {
+                            Against::None
+                        },
+                        stamps: stamps(&mut v.all().map(|w| (&w.by, w.at))),
+                    },
+                );
+            }
+        }
+        for p in &display.products {
+            entries.insert(
+                format!("{PRODUCT_PREFIX}{}", p.sku),
+                EntryRows {
+                    against: if *p.price_tag.value() {
+                        Against::None
+                    } else {
+                        Against::MissingTag
+                    },
+                    stamps: stamps(&mut p.price_tag.all().map(|w| (&w.by, w.at))),
+                },
+            );
+        }
+        if let Some(zone) = &display.new_product_zone {
+            entries.insert(
+                "new_product_zone".to_owned(),
+                EntryRows {
+                    against: Against::None,
+                    stamps: stamps(&mut zone.all().map(|w| (&w.by, w.at))),
+                },
+            );
+        }
+        DisplayRows {
+            store_id: display.store_id.to_string(),
+            entries,
         }
     }
-    for w in display.products.iter().flat_map(|p| p.price_tag.all()) {
-        note(&w.by, w.at);
+
+    /// What a local check wrote: each entry it put holds that one value now; removed
+    /// products hold none.
+    fn apply(&mut self, stamp: &Stamp, check: &DisplayCheck) {
+        let mine = || vec![(stamp.by.clone(), stamp.at.0)];
+        for s in &check.standards {
+            let against = if s.verdict == Verdict::Fail {
+                Against::FailedStandard
+            } else {
+                Against::None
+            };
+            self.entries.insert(
+                format!("{STANDARD_PREFIX}{}", s.standard.code()),
+                EntryRows {
+                    against,
+                    stamps: mine(),
+                },
+            );
+        }
+        for p in &check.products {
+            let against = if p.price_tag {
+                Against::None
+            } else {
+                Against::MissingTag
+            };
+            self.entries.insert(
+                format!("{PRODUCT_PREFIX}{}", p.sku),
+                EntryRows {
+                    against,
+                    stamps: mine(),
+                },
+            );
+        }
+        for sku in &check.removed_products {
+            self.entries.remove(&format!("{PRODUCT_PREFIX}{sku}"));
+        }
+        if check.new_product_zone.is_some() {
+            self.entries.insert(
+                "new_product_zone".to_owned(),
+                EntryRows {
+                    against: Against::None,
+                    stamps: mine(),
+                },
+            );
+        }
     }
-    for w in display.new_product_zone.iter().flat_map(|z| z.all()) {
-        note(&w.by, w.at);
+
+    fn count(&self, against: Against) -> i64 {
+        self.entries
+            .values()
+            .filter(|e| e.against == against)
+            .count() as i64
     }
+
+    /// Who checked, and when last: every stamp of every value, conflicting ones included.
+    fn checkers(&self) -> HashMap<&str, i64> {
+        let mut checkers: HashMap<&str, i64> = HashMap::new();
+        for (by, at) in self.entries.values().flat_map(|e| e.stamps.iter()) {
+            let last = checkers.entry(by.as_str()).or_insert(*at);
+            *last = (*last).max(*at);
+        }
+        checkers
+    }
+}
+
+pub(crate) fn index(tx: &Connection, doc: &mut Doc) -> Result<()> {
+    if !matches!(doc.derived(), Some(Derived::Display(_))) {
+        let rows = DisplayRows::of(&read(doc)?);
+        doc.set_derived(Derived::Display(rows));
+    }
+    let id = doc.id.clone();
+    let Some(Derived::Display(rows)) = doc.derived() else {
+        return Err(doc.missing("root"));
+    };
+    let checkers = rows.checkers();
     let last_checked = checkers.values().copied().max();
     tx.prepare_cached(
         "INSERT OR REPLACE INTO display_index (id, store_id, missing_tags, failed_standards, last_checked_at)
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
     .execute(params![
-        display.id.as_str(),
-        display.store_id.as_str(),
-        display.missing_price_tags().len() as i64,
-        display.failed_standards().len() as i64,
+        id.as_str(),
+        rows.store_id,
+        rows.count(Against::MissingTag),
+        rows.count(Against::FailedStandard),
         last_checked,
     ])?;
     tx.prepare_cached("DELETE FROM display_check_index WHERE display_id = ?1")?
-        .execute([display.id.as_str()])?;
+        .execute([id.as_str()])?;
     let mut insert = tx.prepare_cached(
         "INSERT INTO display_check_index (display_id, checker, last_at) VALUES (?1, ?2, ?3)",
     )?;
     for (checker, at) in checkers {
         if !checker.is_empty() {
-            insert.execute(params![display.id.as_str(), checker, at])?;
+            insert.execute(params![id.as_str(), checker, at])?;
         }
     }
     Ok(())

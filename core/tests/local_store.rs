@@ -105,6 +105,72 @@ fn opening_a_store_reads_no_document_so_one_damaged_document_spoils_only_itself(
 }
 
 #[test]
+fn a_damaged_later_chunk_spoils_its_document_instead_of_being_skipped() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("a.db");
+    let (db, clock) = device(&path, "am-li", at("2026-11-23T09:00:00+08:00"))?;
+    let store = db.create_store(sample_store("am-li", 1))?;
+    let display = db.create_shelf_display(&store)?;
+    for standard in DisplayStandard::ALL {
+        clock.advance_minutes(1);
+        db.mark_display_standard(&display, standard, Verdict::Pass, "")?;
+    }
+    drop(db);
+    {
+        let conn = rusqlite::Connection::open(&path)?;
+        let changed = conn.execute(
+            "UPDATE chunks SET bytes = x'00010203' WHERE doc_id = ?1 AND seq = 5",
+            [display.as_str()],
+        )?;
+        assert_eq!(changed, 1);
+    }
+    let (db, _) = device(&path, "am-li", at("2026-11-23T09:00:00+08:00"))?;
+    let err = db.shelf_display(&display).expect_err("damaged");
+    assert!(
+        matches!(err, Error::Corrupt { ref id, .. } if id == display.as_str()),
+        "{err}"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_document_of_many_chunks_reads_the_same_after_reopening() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("a.db");
+    let (db, clock) = device(&path, "am-li", at("2026-11-23T09:00:00+08:00"))?;
+    let store = db.create_store(sample_store("am-li", 1))?;
+    let display = db.create_shelf_display(&store)?;
+    for round in 0..3 {
+        for (i, standard) in DisplayStandard::ALL.into_iter().enumerate() {
+            clock.advance_minutes(1);
+            let verdict = if (i + round) % 3 == 0 {
+                Verdict::Fail
+            } else {
+                Verdict::Pass
+            };
+            db.mark_display_standard(&display, standard, verdict, "")?;
+        }
+        if round == 1 {
+            db.compact(1, 10)?;
+        }
+    }
+    let before = (
+        db.shelf_display(&display)?,
+        db.history(&display)?,
+        db.heads(&display)?,
+    );
+    drop(db);
+    let (db, _) = device(&path, "am-li", at("2026-11-23T09:00:00+08:00"))?;
+    let after = (
+        db.shelf_display(&display)?,
+        db.history(&display)?,
+        db.heads(&display)?,
+    );
+    assert_eq!(before, after);
+    Ok(())
+}
+
+#[test]
 fn compaction_folds_chunks_into_a_snapshot_and_keeps_content_and_history() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("a.db");
