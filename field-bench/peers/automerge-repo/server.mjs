@@ -1,0 +1,54 @@
+// The automerge-repo sync server of the field benchmark, set up as automerge-repo's README
+// shows: a Repo with the websocket server adapter and file storage, bound to 127.0.0.1.
+// Usage: node server.mjs DATA_DIR. Prints {"event":"ready","port":N}, then takes commands
+// on stdin, one JSON object a line (see field-bench/src/peer.rs).
+import { writeFileSync } from "node:fs"
+import { Repo } from "@automerge/automerge-repo"
+import { WebSocketServerAdapter } from "@automerge/automerge-repo-network-websocket"
+import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs"
+import { WebSocketServer } from "ws"
+import { commands, nextCommand, peakRssKb, readBundle, run, say, untilStored } from "./common.mjs"
+
+run("server", async () => {
+  const dir = process.argv[2]
+  if (!dir) throw new Error("usage: node server.mjs DATA_DIR")
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 })
+  await new Promise((resolve, reject) => {
+    wss.once("listening", resolve)
+    wss.once("error", reject)
+  })
+  const storage = new NodeFSStorageAdapter(dir)
+  const repo = new Repo({
+    network: [new WebSocketServerAdapter(wss)],
+    storage,
+    // A sync server shares what it is asked for and does not announce documents.
+    sharePolicy: async () => false,
+  })
+  say({ event: "ready", port: wss.address().port })
+  const lines = commands()
+  for (;;) {
+    const command = JSON.parse(await nextCommand(lines))
+    if (command.cmd === "import") {
+      // Setup, not measured: the documents the server holds before the week.
+      const ids = {}
+      for (const { head, data } of readBundle(command.bundle)) {
+        ids[head.id] = repo.import(data).documentId
+      }
+      const index = repo.create({ docs: Object.values(ids) })
+      await repo.flush()
+      await untilStored(storage, [...Object.values(ids), index.documentId])
+      writeFileSync(command.ids, JSON.stringify(ids))
+      say({ event: "imported", docs: Object.keys(ids).length, index: index.documentId })
+    } else if (command.cmd === "rss") {
+      say({ event: "rss", peak_rss_kb: peakRssKb() })
+    } else if (command.cmd === "stop") {
+      await repo.flush()
+      say({ event: "stopped", peak_rss_kb: peakRssKb() })
+      await repo.shutdown()
+      wss.close()
+      return
+    } else {
+      throw new Error(`unknown command ${JSON.stringify(command)}`)
+    }
+  }
+})
