@@ -15,6 +15,7 @@
 
 mod automerge_repo;
 mod figures;
+mod many;
 mod ours;
 mod peer;
 mod samod_side;
@@ -79,6 +80,8 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
 fn config_json(config: &Config) -> serde_json::Value {
     serde_json::json!({
         "quick": config.mode.quick,
+        "year_visits": if config.mode.quick { ours::QUICK_YEAR_VISITS } else { 15_000 },
+        "many_phones": if config.mode.quick { 40 } else { 200 },
         "sides": config.sides.iter().map(|s| s.label()).collect::<Vec<_>>(),
         "links": config.links,
         "automerge_repo": "2.5.6",
@@ -129,6 +132,9 @@ async fn run(config: &Config) -> Result<Figures, BoxError> {
         )
         .await
         .map_err(|e| format!("{}: {e}", side.label()))?;
+        many::run(&launcher, config.mode, &bundles, &mut figures)
+            .await
+            .map_err(|e| format!("{} (many phones): {e}", side.label()))?;
     }
     figures.add_ratios();
     Ok(figures)

@@ -20,6 +20,9 @@ use crate::{BoxError, Mode};
 const FULL_TIMEOUT: Duration = Duration::from_secs(4 * 3600);
 const QUICK_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
+/// Visits of the territory's year in a quick run (a full run: 15,000).
+pub const QUICK_YEAR_VISITS: usize = 600;
+
 /// Figures taken from each benchmark's JSON: (their name, our name).
 const SYNC_BENCH: [(&str, &str); 10] = [
     ("week_offline_ms", "week_offline_ms"),
@@ -138,7 +141,12 @@ pub async fn sync_bench(
         .arg("--json")
         .arg(&json);
     if mode.quick {
-        command.arg("--quick");
+        // Every side downloads this year as its new phone: a smaller one keeps the quick
+        // run within minutes (automerge-repo and samod fetch about 60 documents a second).
+        command
+            .arg("--quick")
+            .arg("--year-visits")
+            .arg(QUICK_YEAR_VISITS.to_string());
     }
     let timeout = if mode.quick {
         QUICK_TIMEOUT
@@ -154,7 +162,15 @@ pub async fn sync_bench(
 pub async fn load(mode: Mode, scratch: &Path, figures: &mut Figures) -> Result<(), BoxError> {
     let json = scratch.join("load.json");
     let mut command = tokio::process::Command::new(release_dir()?.join("fieldsync-load"));
-    command.arg("--json").arg(&json);
+    // The server `build` made: the load bench would otherwise build it again, alone, with
+    // another feature set (minutes on a small machine).
+    command
+        .env(
+            "FIELDSYNC_SERVER_BIN",
+            release_dir()?.join("fieldsync-server"),
+        )
+        .arg("--json")
+        .arg(&json);
     if mode.quick {
         command.arg("--quick");
     }

@@ -36,7 +36,7 @@ use crate::BoxError;
 use crate::figures::{Figures, Side};
 
 /// Longest a setup step (an import, a prepare) or a measured sync may take.
-const STEP_TIMEOUT: Duration = Duration::from_secs(3600);
+pub const STEP_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Bytes still moving after the phone said it was done are counted until the link has been
 /// quiet this long.
 const QUIET: Duration = Duration::from_millis(500);
@@ -51,7 +51,7 @@ pub struct Launcher {
 }
 
 /// A child speaking JSON lines.
-struct Proc {
+pub struct Proc {
     what: String,
     child: Child,
     stdin: ChildStdin,
@@ -80,7 +80,7 @@ impl Proc {
 
     /// The next line whose `event` is `event`; other JSON events are errors, other text is
     /// passed through.
-    async fn expect(
+    pub async fn expect(
         &mut self,
         event: &str,
         timeout: Duration,
@@ -111,7 +111,7 @@ impl Proc {
         })?
     }
 
-    async fn send(&mut self, line: &str) -> Result<(), BoxError> {
+    pub async fn send(&mut self, line: &str) -> Result<(), BoxError> {
         self.stdin
             .write_all(format!("{line}\n").as_bytes())
             .await
@@ -119,7 +119,7 @@ impl Proc {
         Ok(self.stdin.flush().await?)
     }
 
-    async fn finish(mut self) -> Result<(), BoxError> {
+    pub async fn finish(mut self) -> Result<(), BoxError> {
         drop(self.stdin);
         let status = tokio::time::timeout(Duration::from_secs(60), self.child.wait())
             .await
@@ -132,11 +132,12 @@ impl Proc {
 }
 
 /// A peer's server with the year imported, behind a fault proxy.
-struct Server {
-    proc: Proc,
-    proxy: FaultProxy,
-    ids: PathBuf,
-    index: String,
+pub struct Server {
+    pub proc: Proc,
+    pub proxy: FaultProxy,
+    /// `{our id: the peer's document id}` of everything imported.
+    pub ids: PathBuf,
+    pub index: String,
 }
 
 impl Launcher {
@@ -154,7 +155,7 @@ impl Launcher {
     /// Imports `before` into a server (setup), stops it and starts it again on the same
     /// storage, so that the measured server loads documents from its storage as a server
     /// running for months would, rather than holding all of them from the import.
-    async fn server(&self, dir: &Path, before: &Path) -> Result<Server, BoxError> {
+    pub async fn server(&self, dir: &Path, before: &Path) -> Result<Server, BoxError> {
         let mut proc = self.spawn_server(dir)?;
         proc.expect("ready", Duration::from_secs(60)).await?;
         let ids = dir.join("ids.json");
@@ -181,7 +182,7 @@ impl Launcher {
         })
     }
 
-    fn phone(
+    pub fn phone(
         &self,
         job: &str,
         url: &str,
@@ -196,7 +197,7 @@ impl Launcher {
     }
 }
 
-fn ws_url(proxy: &FaultProxy) -> String {
+pub fn ws_url(proxy: &FaultProxy) -> String {
     format!("ws://{}", proxy.addr())
 }
 

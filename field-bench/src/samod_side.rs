@@ -227,6 +227,7 @@ pub async fn phone(args: &[String]) -> Result<(), BoxError> {
             bounded("stop", repo.stop()).await?;
             Ok(())
         }
+        ("many", [plan, week]) => many(url, Path::new(dir), Path::new(plan), Path::new(week)).await,
         _ => Err(format!("samod-phone: unknown job `{job}` or wrong arguments").into()),
     }
 }
@@ -292,4 +293,126 @@ async fn phone_week(url: &str, dir: &Path, week: &Path, ids: &Path) -> Result<()
     bounded("stop", repo.stop()).await?;
     say(serde_json::json!({ "event": "stopped", "peak_rss_kb": peak_rss_kb() }));
     Ok(())
+}
+
+/// What the bench plans for each of many phones (see `crate::many`).
+#[derive(serde::Deserialize)]
+struct Plan {
+    phones: Vec<PhonePlan>,
+}
+
+#[derive(serde::Deserialize)]
+struct PhonePlan {
+    scope: Vec<String>,
+    days: Vec<DayPlan>,
+}
+
+#[derive(serde::Deserialize)]
+struct DayPlan {
+    new: Vec<usize>,
+    edits: Vec<(String, usize)>,
+}
+
+/// One phone's day: its repo, offline, with the day applied.
+async fn offline_day(
+    dir: &Path,
+    phone: &PhonePlan,
+    day: usize,
+    week: &[bundle::Record],
+) -> Result<(Repo, Vec<samod::DocHandle>), BoxError> {
+    let repo = repo(dir, true).await;
+    let mut handles = Vec::new();
+    for id in &phone.scope {
+        handles.push(find(&repo, id).await?);
+    }
+    let plan = phone.days.get(day).ok_or("no such day")?;
+    for (id, record) in &plan.edits {
+        let at = phone
+            .scope
+            .iter()
+            .position(|s| s == id)
+            .ok_or("edit out of scope")?;
+        let data = &week.get(*record).ok_or("no such record")?.data;
+        handles[at].with_document(|d| d.load_incremental(data))?;
+    }
+    for record in &plan.new {
+        let mut doc = Automerge::new();
+        doc.load_incremental(&week.get(*record).ok_or("no such record")?.data)?;
+        handles.push(bounded("create", repo.create(doc)).await??);
+    }
+    Ok((repo, handles))
+}
+
+/// Many phones in this process, each with its own repo, storage and websocket.
+async fn many(url: &str, dir: &Path, plan: &Path, week: &Path) -> Result<(), BoxError> {
+    let plan: Plan = serde_json::from_str(&std::fs::read_to_string(plan)?)?;
+    let week = bundle::read(week)?;
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    // Bounded by the commands the bench sends; `stop` ends it.
+    loop {
+        let command: serde_json::Value = serde_json::from_str(&next_command(&mut lines).await?)?;
+        match command["cmd"].as_str() {
+            Some("prepare") => {
+                let prepared = plan.phones.iter().enumerate().map(|(n, phone)| async move {
+                    let repo = repo(&dir.join(n.to_string()), true).await;
+                    dial(&repo, url).await?;
+                    for found in
+                        futures_util::future::join_all(phone.scope.iter().map(|id| find(&repo, id)))
+                            .await
+                    {
+                        found?;
+                    }
+                    bounded("stop", repo.stop()).await?;
+                    Ok::<(), BoxError>(())
+                });
+                for done in futures_util::future::join_all(prepared).await {
+                    done?;
+                }
+                say(serde_json::json!({ "event": "prepared", "phones": plan.phones.len() }));
+            }
+            Some("day") => {
+                let day = command["day"].as_u64().ok_or("no day")? as usize;
+                let delays: Vec<u64> = serde_json::from_value(command["delays_ms"].clone())?;
+                let mut phones = Vec::new();
+                for (n, phone) in plan.phones.iter().enumerate() {
+                    phones.push(offline_day(&dir.join(n.to_string()), phone, day, &week).await?);
+                }
+                say(serde_json::json!({ "event": "ready" }));
+                if next_command(&mut lines).await? != "go" {
+                    return Err("expected `go`".into());
+                }
+                let start = tokio::time::Instant::now();
+                let runs = phones
+                    .iter()
+                    .zip(&delays)
+                    .map(|((repo, handles), delay)| async move {
+                        tokio::time::sleep_until(start + Duration::from_millis(*delay)).await;
+                        let began = Instant::now();
+                        let connection = dial(repo, url).await?;
+                        let acknowledged =
+                            handles.iter().map(|h| h.they_have_our_changes(connection));
+                        bounded(
+                            "acknowledgement",
+                            futures_util::future::join_all(acknowledged),
+                        )
+                        .await?;
+                        Ok::<f64, BoxError>(began.elapsed().as_secs_f64() * 1000.0)
+                    });
+                let mut took = Vec::new();
+                for run in futures_util::future::join_all(runs).await {
+                    took.push(run?);
+                }
+                let wall = start.elapsed().as_secs_f64() * 1000.0;
+                for (repo, _) in &phones {
+                    bounded("stop", repo.stop()).await?;
+                }
+                say(serde_json::json!({ "event": "day", "took_ms": took, "wall_ms": wall }));
+            }
+            Some("stop") => {
+                say(serde_json::json!({ "event": "stopped", "peak_rss_kb": peak_rss_kb() }));
+                return Ok(());
+            }
+            _ => return Err(format!("unknown command {command}").into()),
+        }
+    }
 }

@@ -33,6 +33,9 @@ pub struct Head {
     pub kind: String,
     /// The document is new in this bundle (a week's new visit), not an edit of one before.
     pub new: bool,
+    /// How many changes `data` holds.
+    #[serde(default)]
+    pub changes: usize,
 }
 
 /// One document's changes.
@@ -62,6 +65,7 @@ pub fn export_all(storage: &dyn SyncStorage, path: &Path) -> Result<Known, BoxEr
                 id,
                 kind,
                 new: false,
+                changes: changes.len(),
             },
             data: changes.concat(),
         });
@@ -82,19 +86,22 @@ pub fn export_since(
     for (id, kind) in storage.documents()? {
         let old = before.0.get(&id);
         let mut data = Vec::new();
+        let mut changes = 0;
         for change in storage.document_changes(&id)? {
             let hash = IncomingChange::parse(&change)?.hash();
             if old.is_none_or(|o| !o.contains(&hash)) {
                 data.extend_from_slice(&change);
-                changes_total += 1;
+                changes += 1;
             }
         }
+        changes_total += changes;
         if !data.is_empty() {
             records.push(Record {
                 head: Head {
                     id,
                     kind,
                     new: old.is_none(),
+                    changes,
                 },
                 data,
             });
@@ -163,6 +170,7 @@ mod tests {
                     id: "visit-1".into(),
                     kind: "visit".into(),
                     new: true,
+                    changes: 2,
                 },
                 data: vec![1, 2, 3],
             },
@@ -171,6 +179,7 @@ mod tests {
                     id: "store-1".into(),
                     kind: "store".into(),
                     new: false,
+                    changes: 0,
                 },
                 data: Vec::new(),
             },

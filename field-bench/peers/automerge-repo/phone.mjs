@@ -5,6 +5,8 @@
 //        the week offline: apply it to the stored documents with no network, then on "go"
 //        connect and time until the server acknowledged it all; on "stop" shut down
 //   node phone.mjs new-phone URL DIR INDEX_ID           fetch everything the index lists
+//   node phone.mjs many      URL DIR PLAN WEEK_BUNDLE   many phones in this process, each
+//        with its own Repo, storage (DIR/<n>) and websocket; commands on stdin
 // Prints JSON lines (see field-bench/src/peer.rs).
 import { readFileSync } from "node:fs"
 import * as A from "@automerge/automerge"
@@ -14,7 +16,6 @@ import { NodeFSStorageAdapter } from "@automerge/automerge-repo-storage-nodefs"
 import { commands, nextCommand, nowMs, peakRssKb, readBundle, run, say, untilStored } from "./common.mjs"
 
 const [job, url, dir, ...rest] = process.argv.slice(2)
-const POLL_MS = 5
 const TIMEOUT_MS = 3_600_000
 
 run(`phone (${job})`, async () => {
@@ -22,6 +23,7 @@ run(`phone (${job})`, async () => {
   if (job === "prepare") await prepare(rest[0])
   else if (job === "week") await week(rest[0], rest[1])
   else if (job === "new-phone") await newPhone(rest[0])
+  else if (job === "many") await many(rest[0], rest[1])
   else throw new Error(`unknown job ${job}`)
 })
 
@@ -37,7 +39,7 @@ async function prepare(idsFile) {
   const ids = JSON.parse(readFileSync(idsFile, "utf8"))
   const storage = new NodeFSStorageAdapter(dir)
   const repo = online(storage)
-  await Promise.all(ids.map(id => repo.find(id)))
+  await findAll(repo, ids)
   await repo.shutdown()
   await untilStored(storage, ids)
   say({ event: "prepared", docs: ids.length })
@@ -63,24 +65,38 @@ async function week(bundle, idsFile) {
   const lines = commands()
   if ((await nextCommand(lines)) !== "go") throw new Error("expected `go`")
   const startedAt = nowMs()
+  const synced = acknowledged(handles, startedAt + TIMEOUT_MS)
   repo.networkSubsystem.addNetworkAdapter(new WebSocketClientAdapter(url))
-  // Done when the server's heads, as its sync messages report them, are ours everywhere.
-  const deadline = startedAt + TIMEOUT_MS
-  let storageId
-  let waiting = handles.length
-  while (nowMs() < deadline) {
-    storageId ??= repo.peers.map(p => repo.getStorageIdOfPeer(p)).find(Boolean)
-    if (storageId) {
-      waiting = handles.filter(h => !same(h.getSyncInfo(storageId)?.lastHeads, h.heads())).length
-      if (waiting === 0) break
-    }
-    await new Promise(resolve => setTimeout(resolve, POLL_MS))
-  }
-  if (waiting > 0) throw new Error(`${waiting} documents not acknowledged by the server in time`)
+  await synced
   say({ event: "synced", ms: nowMs() - startedAt })
   if ((await nextCommand(lines)) !== "stop") throw new Error("expected `stop`")
   await repo.shutdown()
   say({ event: "stopped", peak_rss_kb: peakRssKb() })
+}
+
+// Resolves once the server's heads, as its sync messages report them (`remote-heads`),
+// equal ours for every handle. Subscribe before connecting.
+function acknowledged(handles, deadline) {
+  return Promise.all(
+    handles.map(
+      handle =>
+        new Promise((resolve, reject) => {
+          const onHeads = ({ heads }) => {
+            if (same(heads, handle.heads())) finish(resolve)
+          }
+          const timer = setTimeout(
+            () => finish(() => reject(new Error(`${handle.documentId} not acknowledged in time`))),
+            Math.max(0, deadline - nowMs()),
+          )
+          const finish = then => {
+            clearTimeout(timer)
+            handle.off("remote-heads", onHeads)
+            then()
+          }
+          handle.on("remote-heads", onHeads)
+        }),
+    ),
+  )
 }
 
 function same(a, b) {
@@ -92,8 +108,83 @@ async function newPhone(indexId) {
   const repo = online()
   const index = await repo.find(indexId)
   const ids = index.doc().docs
-  await Promise.all(ids.map(id => repo.find(id)))
+  await findAll(repo, ids)
   const ms = nowMs() - startedAt
   say({ event: "done", ms, docs: ids.length + 1, peak_rss_kb: peakRssKb() })
   await repo.shutdown()
+}
+
+// Many phones, driven by the bench: `prepare` (each fetches its scope), then per `day`
+// each applies its day offline, and on `go` connects after its delay; the day's answer
+// lists each phone's time from connecting to the server's acknowledgement of everything.
+async function many(planFile, weekBundle) {
+  const plan = JSON.parse(readFileSync(planFile, "utf8"))
+  const week = readBundle(weekBundle)
+  const lines = commands()
+  for (;;) {
+    const command = JSON.parse(await nextCommand(lines))
+    if (command.cmd === "prepare") {
+      await Promise.all(
+        plan.phones.map(async (phone, n) => {
+          const storage = new NodeFSStorageAdapter(`${dir}/${n}`)
+          const repo = online(storage)
+          await Promise.all(phone.scope.map(id => repo.find(id)))
+          await repo.shutdown()
+          await untilStored(storage, phone.scope)
+        }),
+      )
+      say({ event: "prepared", phones: plan.phones.length })
+    } else if (command.cmd === "day") {
+      const phones = []
+      for (const [n, phone] of plan.phones.entries()) {
+        const repo = new Repo({ storage: new NodeFSStorageAdapter(`${dir}/${n}`), network: [] })
+        const handles = await Promise.all(phone.scope.map(id => repo.find(id)))
+        const day = phone.days[command.day]
+        for (const [id, record] of day.edits) {
+          const handle = handles[phone.scope.indexOf(id)]
+          handle.update(doc => A.loadIncremental(doc, week[record].data))
+        }
+        for (const record of day.new) handles.push(repo.import(week[record].data))
+        phones.push({ repo, handles })
+      }
+      await Promise.all(phones.map(p => p.repo.flush()))
+      say({ event: "ready" })
+      if ((await nextCommand(lines)) !== "go") throw new Error("expected `go`")
+      const start = nowMs()
+      const took = await Promise.all(
+        phones.map(async ({ repo, handles }, n) => {
+          const delay = start + command.delays_ms[n] - nowMs()
+          if (delay > 0) await new Promise(resolve => setTimeout(resolve, delay))
+          const began = nowMs()
+          const synced = acknowledged(handles, began + TIMEOUT_MS)
+          repo.networkSubsystem.addNetworkAdapter(new WebSocketClientAdapter(url))
+          await synced
+          return nowMs() - began
+        }),
+      )
+      const wall = nowMs() - start
+      await Promise.all(phones.map(p => p.repo.shutdown()))
+      say({ event: "day", took_ms: took, wall_ms: wall })
+    } else if (command.cmd === "stop") {
+      say({ event: "stopped", peak_rss_kb: peakRssKb() })
+      return
+    } else {
+      throw new Error(`unknown command ${JSON.stringify(command)}`)
+    }
+  }
+}
+
+// Finds every document, at most FIND_CONCURRENCY at a time: with thousands of requests at
+// once, automerge-repo 2.5.6's server answers some of them "unavailable".
+const FIND_CONCURRENCY = Number(process.env.FIELD_BENCH_FIND_CONCURRENCY ?? 64)
+
+async function findAll(repo, ids) {
+  let next = 0
+  const worker = async () => {
+    while (next < ids.length) {
+      const id = ids[next++]
+      await repo.find(id)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(FIND_CONCURRENCY, ids.length) }, worker))
 }

@@ -10,7 +10,7 @@
 //! makes 300 stores for the account manager `am-li`. Her phone (the "old phone") then
 //! records a year of the territory ([`fieldsync_tests::territory_year`]): 15,000 visits,
 //! 60 a day, each with its shelf-display check and a 30-line inventory count, synced every
-//! five days (`--quick`: 1,500 visits). How long that takes is printed; it is setup.
+//! five days (`--quick`: 1,500 visits; `--year-visits N`: N). How long that takes is printed; it is setup.
 //!
 //! **A new phone**: a second phone of `am-li` enrolls and downloads its territory from
 //! scratch with core's `SyncClient`, in a child process (this binary re-run with
@@ -125,6 +125,14 @@ fn parse_args() -> Result<Mode, String> {
                 config.json = Some(PathBuf::from(path));
             }
             "--links" => config.links = true,
+            "--year-visits" => {
+                let n = it
+                    .next()
+                    .ok_or(format!("`--year-visits` needs a number\n{USAGE}"))?;
+                config.year.visits = n
+                    .parse()
+                    .map_err(|_| format!("`--year-visits` wants a number, not `{n}`"))?;
+            }
             "--export" => {
                 let dir = it
                     .next()
