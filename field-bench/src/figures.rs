@@ -67,6 +67,7 @@ pub struct Figures(BTreeMap<String, (f64, String)>);
 
 impl Figures {
     pub fn add(&mut self, name: &str, value: f64, unit: &str) {
+        println!("  {name:<52} {value:>14.2} {unit}");
         self.0.insert(name.to_owned(), (value, unit.to_owned()));
     }
 

@@ -91,8 +91,9 @@ fn config_json(config: &Config) -> serde_json::Value {
     })
 }
 
-async fn run(config: &Config) -> Result<Figures, BoxError> {
+async fn run(config: &Config) -> Result<(Figures, Vec<String>), BoxError> {
     let mut figures = Figures::default();
+    let mut failures = Vec::new();
     let scratch = tempfile::Builder::new().prefix("field-bench-").tempdir()?;
     let bundles = scratch.path().join("bundles");
     if config.sides.contains(&Side::AutomergeRepo) {
@@ -127,17 +128,19 @@ async fn run(config: &Config) -> Result<Figures, BoxError> {
             &launcher,
             &bundles,
             week_change_bytes,
-            config.links,
+            (config.links, config.mode.quick),
             &mut figures,
         )
         .await
         .map_err(|e| format!("{}: {e}", side.label()))?;
-        many::run(&launcher, config.mode, &bundles, &mut figures)
-            .await
-            .map_err(|e| format!("{} (many phones): {e}", side.label()))?;
+        // A peer failing under many phones is a finding, not the end of the run.
+        if let Err(e) = many::run(&launcher, config.mode, &bundles, &mut figures).await {
+            eprintln!("{} (many phones) failed: {e}", side.label());
+            failures.push(format!("{} many phones: {e}", side.label()));
+        }
     }
     figures.add_ratios();
-    Ok(figures)
+    Ok((figures, failures))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, BoxError> {
@@ -197,16 +200,25 @@ fn main() -> ExitCode {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let figures = match runtime().and_then(|rt| rt.block_on(run(&config))) {
-        Ok(f) => f,
+    let began = std::time::Instant::now();
+    let (figures, failures) = match runtime().and_then(|rt| rt.block_on(run(&config))) {
+        Ok((mut f, failures)) => {
+            f.add("run_seconds", began.elapsed().as_secs_f64(), "s");
+            (f, failures)
+        }
         Err(e) => {
             eprintln!("field bench failed: {e}");
             return ExitCode::FAILURE;
         }
     };
     println!("\n{}", figures.table());
+    for failure in &failures {
+        println!("not measured: {failure}");
+    }
     if let Some(path) = &config.json {
-        let written = serde_json::to_string_pretty(&figures.json(config_json(&config)))
+        let mut config_json = config_json(&config);
+        config_json["failures"] = serde_json::json!(failures);
+        let written = serde_json::to_string_pretty(&figures.json(config_json))
             .map_err(|e| e.to_string())
             .and_then(|t| std::fs::write(path, t + "\n").map_err(|e| e.to_string()));
         if let Err(e) = written {

@@ -5,9 +5,10 @@
 //!
 //! Server (`SERVER DATA_DIR`): prints `{"event":"ready","port":N}` (bound to 127.0.0.1),
 //! then takes commands on stdin, one JSON object a line:
-//! - `{"cmd":"import","bundle":PATH,"ids":PATH}`: makes a document of every record of the
-//!   bundle (setup), writes `{our id: its document id}` to `ids`, makes an index document
-//!   listing them all; answers `{"event":"imported","docs":n,"index":ID}`; the bench then
+//! - `{"cmd":"import","bundle":PATH,"ids":PATH,"index_of":PATH}`: makes a document of every
+//!   record of the bundle (setup), writes `{our id: its document id}` to `ids`, makes an
+//!   index document listing those `index_of` names (what our new phone downloads; all when
+//!   absent); answers `{"event":"imported","docs":n,"index":ID}`; the bench then
 //!   stops the server and starts it again on the same storage before it measures;
 //! - `{"cmd":"stop"}`: answers `{"event":"stopped","peak_rss_kb":n}` and exits.
 //!
@@ -159,7 +160,11 @@ impl Launcher {
         let mut proc = self.spawn_server(dir)?;
         proc.expect("ready", Duration::from_secs(60)).await?;
         let ids = dir.join("ids.json");
-        let import = serde_json::json!({ "cmd": "import", "bundle": before, "ids": ids });
+        let mut import = serde_json::json!({ "cmd": "import", "bundle": before, "ids": ids });
+        let listed = before.with_file_name("new-phone.json");
+        if listed.is_file() && before.file_name() == Some(std::ffi::OsStr::new("before.bin")) {
+            import["index_of"] = serde_json::json!(listed);
+        }
         proc.send(&import.to_string()).await?;
         let imported = proc.expect("imported", STEP_TIMEOUT).await?;
         let index = imported["index"].as_str().ok_or("no index")?.to_owned();
@@ -272,7 +277,7 @@ pub async fn run(
     peer: &Launcher,
     bundles: &Path,
     week_change_bytes: f64,
-    links: bool,
+    (links, quick): (bool, bool),
     figures: &mut Figures,
 ) -> Result<(), BoxError> {
     let side = peer.side;
@@ -352,10 +357,12 @@ pub async fn run(
     server.proc.finish().await?;
 
     if links {
-        for (name, link) in [
-            ("bad_link_3g_ms", EmulatedLink::three_g()),
-            ("bad_link_2g_ms", EmulatedLink::two_g()),
-        ] {
+        let mut shapes = vec![("bad_link_3g_ms", EmulatedLink::three_g())];
+        // The 2G week takes automerge-repo minutes: a full run's, not a quick one's.
+        if !quick {
+            shapes.push(("bad_link_2g_ms", EmulatedLink::two_g()));
+        }
+        for (name, link) in shapes {
             println!("== {}: the week offline, {name}", side.label());
             let dir = scratch.path().join(name);
             std::fs::create_dir_all(&dir)?;

@@ -113,7 +113,16 @@ pub async fn server(args: &[String]) -> Result<(), BoxError> {
                 }
                 let mut index = automerge::AutoCommit::new();
                 let list = index.put_object(automerge::ROOT, "docs", automerge::ObjType::List)?;
-                for (i, id) in ids.values().enumerate() {
+                // The index lists what our new phone downloads (`index_of`), or everything.
+                let listed: Vec<&String> = match command["index_of"].as_str() {
+                    Some(path) => {
+                        let ours: Vec<String> =
+                            serde_json::from_str(&std::fs::read_to_string(path)?)?;
+                        ours.iter().filter_map(|id| ids.get(id)).collect()
+                    }
+                    None => ids.values().collect(),
+                };
+                for (i, id) in listed.into_iter().enumerate() {
                     index.insert(&list, i, id.as_str())?;
                 }
                 let index = bounded("create", repo.create(index.document().clone())).await??;
@@ -353,20 +362,16 @@ async fn many(url: &str, dir: &Path, plan: &Path, week: &Path) -> Result<(), Box
         let command: serde_json::Value = serde_json::from_str(&next_command(&mut lines).await?)?;
         match command["cmd"].as_str() {
             Some("prepare") => {
-                let prepared = plan.phones.iter().enumerate().map(|(n, phone)| async move {
+                // Setup, one phone at a time: many at once make the server answer
+                // "unavailable".
+                for (n, phone) in plan.phones.iter().enumerate() {
                     let repo = repo(&dir.join(n.to_string()), true).await;
                     dial(&repo, url).await?;
-                    for found in
-                        futures_util::future::join_all(phone.scope.iter().map(|id| find(&repo, id)))
-                            .await
-                    {
+                    let finds = phone.scope.iter().map(|id| find(&repo, id));
+                    for found in futures_util::future::join_all(finds).await {
                         found?;
                     }
                     bounded("stop", repo.stop()).await?;
-                    Ok::<(), BoxError>(())
-                });
-                for done in futures_util::future::join_all(prepared).await {
-                    done?;
                 }
                 say(serde_json::json!({ "event": "prepared", "phones": plan.phones.len() }));
             }

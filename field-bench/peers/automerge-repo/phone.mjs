@@ -17,6 +17,9 @@ import { commands, nextCommand, nowMs, peakRssKb, readBundle, run, say, untilSto
 
 const [job, url, dir, ...rest] = process.argv.slice(2)
 const TIMEOUT_MS = 3_600_000
+// With thousands of requests at once, automerge-repo 2.5.6's server answers some of them
+// "unavailable": finds are kept to this many at a time.
+const FIND_CONCURRENCY = Number(process.env.FIELD_BENCH_FIND_CONCURRENCY ?? 64)
 
 run(`phone (${job})`, async () => {
   if (!url || !dir) throw new Error("usage: node phone.mjs JOB URL DIR ...")
@@ -124,15 +127,14 @@ async function many(planFile, weekBundle) {
   for (;;) {
     const command = JSON.parse(await nextCommand(lines))
     if (command.cmd === "prepare") {
-      await Promise.all(
-        plan.phones.map(async (phone, n) => {
-          const storage = new NodeFSStorageAdapter(`${dir}/${n}`)
-          const repo = online(storage)
-          await Promise.all(phone.scope.map(id => repo.find(id)))
-          await repo.shutdown()
-          await untilStored(storage, phone.scope)
-        }),
-      )
+      // Setup, one phone at a time: many at once make the server answer "unavailable".
+      for (const [n, phone] of plan.phones.entries()) {
+        const storage = new NodeFSStorageAdapter(`${dir}/${n}`)
+        const repo = online(storage)
+        await findAll(repo, phone.scope)
+        await repo.shutdown()
+        await untilStored(storage, phone.scope)
+      }
       say({ event: "prepared", phones: plan.phones.length })
     } else if (command.cmd === "day") {
       const phones = []
@@ -174,10 +176,7 @@ async function many(planFile, weekBundle) {
   }
 }
 
-// Finds every document, at most FIND_CONCURRENCY at a time: with thousands of requests at
-// once, automerge-repo 2.5.6's server answers some of them "unavailable".
-const FIND_CONCURRENCY = Number(process.env.FIELD_BENCH_FIND_CONCURRENCY ?? 64)
-
+// Finds every document, at most FIND_CONCURRENCY at a time.
 async function findAll(repo, ids) {
   let next = 0
   const worker = async () => {

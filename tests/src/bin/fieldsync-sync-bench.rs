@@ -45,8 +45,9 @@
 //! `bad_link_3g_*`, `bad_link_2g_*` (see `fieldsync_tests::fault_proxy::EmulatedLink`).
 //!
 //! `--export DIR` writes `DIR/before.bin` (every document on the server as the measured week
-//! offline begins) and `DIR/week.bin` (the changes of that week), for the field benchmark's
-//! peers ([`fieldsync_tests::bundle`]).
+//! offline begins), `DIR/week.bin` (the changes of that week) and `DIR/new-phone.json` (the
+//! ids of the documents the new phone downloads), for the field benchmark's peers
+//! ([`fieldsync_tests::bundle`]).
 //!
 //! `--json PATH` writes `{"figures": {"<name>": {"value": n, "unit": "..."}}, "config": {...}}`.
 
@@ -57,6 +58,7 @@ use std::time::{Duration, Instant};
 
 use fieldsync_core::fixtures::{at, sample_store};
 use fieldsync_core::{DocId, DocKind, Role, SyncPhase, SyncProgress, SyncReport, Timestamp};
+use fieldsync_server::storage::SyncStorage;
 use fieldsync_tests::bundle;
 use fieldsync_tests::client_device::{ClientDevice, Who};
 use fieldsync_tests::fault_proxy::{EmulatedLink, FaultProxy};
@@ -423,6 +425,18 @@ async fn run(config: &Config, metrics: PrometheusHandle) -> Result<Figures, BoxE
     );
     figures.add("seed_year_visits", year.visits as f64, "visits");
     figures.add("seed_year_edits", year.edits as f64, "changes");
+
+    // What the new phone downloads, for the peers' new phones to fetch the same.
+    if let Some(dir) = &config.export {
+        std::fs::create_dir_all(dir)?;
+        let ids: Vec<String> = server
+            .storage()
+            .documents()?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        std::fs::write(dir.join("new-phone.json"), serde_json::to_string(&ids)?)?;
+    }
 
     // A new phone, in a child process.
     let enrolled = server.enroll(USER, "new-phone").await?;
