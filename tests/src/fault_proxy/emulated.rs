@@ -217,6 +217,40 @@ mod tests {
         assert_eq!(delivered - start, Duration::from_millis(1_075));
     }
 
+    #[tokio::test]
+    async fn bytes_through_the_proxy_pay_the_bandwidth_and_the_delay_each_way() {
+        use crate::fault_proxy::FaultProxy;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let upstream = listener.local_addr().expect("address");
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let mut request = vec![0u8; 20_000];
+            socket.read_exact(&mut request).await.expect("request");
+            socket.write_all(b"ok").await.expect("answer");
+        });
+        let proxy = FaultProxy::start(upstream).await.expect("proxy");
+        proxy.set_emulated_link(Some(EmulatedLink {
+            one_way_delay: Duration::from_millis(50),
+            bytes_per_second: Some(100_000),
+            loss_per_million: 0,
+            retransmit_wait: Duration::ZERO,
+            seed: 1,
+        }));
+        let began = std::time::Instant::now();
+        let mut client = TcpStream::connect(proxy.addr()).await.expect("connect");
+        client.write_all(&[7u8; 20_000]).await.expect("send");
+        let mut answer = [0u8; 2];
+        client.read_exact(&mut answer).await.expect("answer");
+        let took = began.elapsed();
+        // 20,000 bytes at 100 kB/s, 50 ms on the way there and 50 ms back.
+        assert!(took >= Duration::from_millis(300), "took {took:?}");
+        assert!(took < Duration::from_millis(1_500), "took {took:?}");
+        assert_eq!(&answer, b"ok");
+        assert_eq!(proxy.stats().bytes_up, 20_000);
+    }
+
     #[test]
     fn a_lost_segment_arrives_a_round_trip_and_a_wait_later() {
         let link = EmulatedLink::two_g();
