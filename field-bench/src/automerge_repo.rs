@@ -1,7 +1,9 @@
 //! The automerge-repo side: Node scripts in `field-bench/peers/automerge-repo/`, with
 //! `@automerge/automerge-repo`, `-network-websocket` and `-storage-nodefs` pinned at 2.5.6
-//! by its `package.json` and `package-lock.json`, installed by `npm ci` into that folder's
-//! `node_modules` (git-ignored) before the first run.
+//! by its `package.json` and `package-lock.json`, installed by `npm install` into that
+//! folder's `node_modules` (git-ignored) before the first run. (`npm ci` refuses this lock
+//! file with npm 11: it wants entries for cbor-extract's optional builds of other
+//! platforms; `npm install` follows the lock and leaves it unchanged.)
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -11,7 +13,7 @@ use crate::BoxError;
 use crate::figures::Side;
 use crate::peer::Launcher;
 
-/// Longest `npm ci` may take (it downloads some 60 packages).
+/// Longest `npm install` may take (it downloads some 60 packages).
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(600);
 
 pub fn folder() -> PathBuf {
@@ -21,7 +23,7 @@ pub fn folder() -> PathBuf {
         .join("automerge-repo")
 }
 
-/// `npm ci` unless the pinned packages are installed already.
+/// `npm install` unless the pinned packages are installed already.
 pub async fn install() -> Result<(), BoxError> {
     let dir = folder();
     let installed = dir
@@ -35,18 +37,18 @@ pub async fn install() -> Result<(), BoxError> {
         return Ok(());
     }
     println!(
-        "installing automerge-repo 2.5.6 (npm ci in {}) ...",
+        "installing automerge-repo 2.5.6 (npm install in {}) ...",
         dir.display()
     );
     let run = tokio::process::Command::new("npm")
         .current_dir(&dir)
-        .args(["ci", "--no-audit", "--no-fund"])
+        .args(["install", "--no-audit", "--no-fund"])
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .output();
     let output = tokio::time::timeout(INSTALL_TIMEOUT, run)
         .await
-        .map_err(|_| "npm install failed: `npm ci` did not finish in 10 minutes")?
+        .map_err(|_| "npm install failed: it did not finish in 10 minutes")?
         .map_err(|e| format!("npm install failed: cannot run `npm` ({e}); install Node 18+"))?;
     if !output.status.success() {
         return Err(format!(
