@@ -161,6 +161,15 @@ impl ClientDevice {
         device.with_limits(config.max_response_bytes, config.max_changes_per_push)
     }
 
+    /// The same device, opened again to sync with `url` (through a proxy, say); like
+    /// [`ClientDevice::reopen`], the new opening writes with a new Automerge actor.
+    pub fn via(self, url: &str) -> HarnessResult<ClientDevice> {
+        let mut config = self.config.clone();
+        config.server_url = url.to_owned();
+        let device = ClientDevice { config, ..self };
+        device.reopen()
+    }
+
     /// The device's token, to open its store again elsewhere.
     pub fn token(&self) -> &str {
         &self.config.token

@@ -20,6 +20,13 @@
 //! answer starts with the server's first byte after a request. [`ProxyStats`] counts what
 //! happened, so a test can check that the fault it arranged did fire.
 //!
+//! A third kind, for benchmarks rather than fault tests: an emulated link
+//! ([`EmulatedLink`], [`FaultProxy::set_emulated_link`]) with a one-way delay that does not
+//! hold back the bytes behind it (they travel in flight, as on a real path), a bottleneck
+//! bandwidth, and segment loss paid as a retransmission stall. Connections opened while it
+//! is set are forwarded by `fault_proxy/emulated.rs`, which knows nothing of HTTP: it works
+//! for websockets as well, and request faults do not apply to those connections.
+//!
 //! Every loop is bounded: connections accepted, events per connection, and an idle timeout
 //! on every wait. Dropping the proxy closes its listener and every connection.
 
@@ -32,6 +39,9 @@ use fieldsync_core::protocol::{self, SyncResponse};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+
+mod emulated;
+pub use emulated::EmulatedLink;
 
 /// Most connections one proxy accepts over its life.
 const MAX_CONNECTIONS: usize = 100_000;
@@ -93,6 +103,7 @@ pub struct ProxyStats {
 #[derive(Debug, Default)]
 struct ControlState {
     shape: LinkShape,
+    emulated: Option<EmulatedLink>,
     armed: VecDeque<RequestFault>,
     stats: ProxyStats,
 }
@@ -177,6 +188,12 @@ impl FaultProxy {
         self.control.lock().shape = shape;
     }
 
+    /// Emulates `link` on every connection opened from now on (`None`: connections opened
+    /// later are forwarded as before, with the [`LinkShape`] and the armed faults).
+    pub fn set_emulated_link(&self, link: Option<EmulatedLink>) {
+        self.control.lock().emulated = link;
+    }
+
     /// Gives each of the next `times` requests that start the fault `fault` (after the
     /// faults armed before it).
     pub fn arm(&self, fault: RequestFault, times: usize) {
@@ -193,6 +210,7 @@ impl FaultProxy {
     pub fn heal(&self) {
         let mut state = self.control.lock();
         state.shape = LinkShape::default();
+        state.emulated = None;
         state.armed.clear();
     }
 
@@ -282,6 +300,11 @@ async fn serve_connection(
         };
     let _ = device.set_nodelay(true);
     let _ = server.set_nodelay(true);
+    let emulated = control.lock().emulated;
+    if let Some(link) = emulated {
+        emulated::forward(device, server, control, link, stop).await;
+        return;
+    }
     let mut exchange = Exchange {
         phase: Phase::Between,
         fault: None,

@@ -55,9 +55,13 @@
 //! offline" and "a new phone" of a 300-store territory with a year of history
 //! ([`territory_year`]), bytes on the wire read from the server's metrics ([`sync_cost`]):
 //! `cargo run --release -p fieldsync-tests --bin fieldsync-sync-bench -- [--quick] [--json PATH]`.
+//! With `--links` it also syncs a week through an [`fault_proxy::EmulatedLink`] like 3G and
+//! like 2G; with `--export DIR` it writes the documents and the week as [`bundle`]s, which
+//! the field benchmark (`field-bench/`) hands to automerge-repo and samod.
 
 pub mod acknowledged;
 pub mod backend;
+pub mod bundle;
 pub mod client_device;
 pub mod convergence;
 pub mod device;

@@ -10,7 +10,7 @@
 //! makes 300 stores for the account manager `am-li`. Her phone (the "old phone") then
 //! records a year of the territory ([`fieldsync_tests::territory_year`]): 15,000 visits,
 //! 60 a day, each with its shelf-display check and a 30-line inventory count, synced every
-//! five days (`--quick`: 1,500 visits). How long that takes is printed; it is setup.
+//! five days (`--quick`: 1,500 visits; `--year-visits N`: N). How long that takes is printed; it is setup.
 //!
 //! **A new phone**: a second phone of `am-li` enrolls and downloads its territory from
 //! scratch with core's `SyncClient`, in a child process (this binary re-run with
@@ -39,6 +39,16 @@
 //! Wall times include the phone's local store work; the phone, the server and the child
 //! share the machine's cores.
 //!
+//! **Bad links** (`--links`): two more weeks of the same work on the old phone, each synced
+//! through the tests crate's fault proxy emulating a path like 3G (400 kbit/s, 150 ms round
+//! trip) and like 2G (50 kbit/s, 500 ms round trip, 1% of segments lost):
+//! `bad_link_3g_*`, `bad_link_2g_*` (see `fieldsync_tests::fault_proxy::EmulatedLink`).
+//!
+//! `--export DIR` writes `DIR/before.bin` (every document on the server as the measured week
+//! offline begins), `DIR/week.bin` (the changes of that week) and `DIR/new-phone.json` (the
+//! ids of the documents the new phone downloads), for the field benchmark's peers
+//! ([`fieldsync_tests::bundle`]).
+//!
 //! `--json PATH` writes `{"figures": {"<name>": {"value": n, "unit": "..."}}, "config": {...}}`.
 
 use std::collections::BTreeMap;
@@ -48,7 +58,10 @@ use std::time::{Duration, Instant};
 
 use fieldsync_core::fixtures::{at, sample_store};
 use fieldsync_core::{DocId, DocKind, Role, SyncPhase, SyncProgress, SyncReport, Timestamp};
+use fieldsync_server::storage::SyncStorage;
+use fieldsync_tests::bundle;
 use fieldsync_tests::client_device::{ClientDevice, Who};
+use fieldsync_tests::fault_proxy::{EmulatedLink, FaultProxy};
 use fieldsync_tests::in_process::InProcessServer;
 use fieldsync_tests::sync_cost::{Wire, outbox};
 use fieldsync_tests::territory_year::{
@@ -58,7 +71,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-const USAGE: &str = "usage: fieldsync-sync-bench [--quick] [--json PATH]";
+const USAGE: &str = "usage: fieldsync-sync-bench [--quick] [--json PATH] [--links] [--export DIR]";
 const USER: &str = "am-li";
 const STORES: u32 = 300;
 /// Longest the new phone's download may take.
@@ -69,6 +82,8 @@ struct Config {
     quick: bool,
     json: Option<PathBuf>,
     year: YearPlan,
+    links: bool,
+    export: Option<PathBuf>,
 }
 
 enum Mode {
@@ -96,6 +111,8 @@ fn parse_args() -> Result<Mode, String> {
         quick: false,
         json: None,
         year: YearPlan::year(),
+        links: false,
+        export: None,
     };
     let mut it = args.iter();
     // Bounded by the argument list.
@@ -108,6 +125,21 @@ fn parse_args() -> Result<Mode, String> {
             "--json" => {
                 let path = it.next().ok_or(format!("`--json` needs a path\n{USAGE}"))?;
                 config.json = Some(PathBuf::from(path));
+            }
+            "--links" => config.links = true,
+            "--year-visits" => {
+                let n = it
+                    .next()
+                    .ok_or(format!("`--year-visits` needs a number\n{USAGE}"))?;
+                config.year.visits = n
+                    .parse()
+                    .map_err(|_| format!("`--year-visits` wants a number, not `{n}`"))?;
+            }
+            "--export" => {
+                let dir = it
+                    .next()
+                    .ok_or(format!("`--export` needs a folder\n{USAGE}"))?;
+                config.export = Some(PathBuf::from(dir));
             }
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
@@ -394,6 +426,18 @@ async fn run(config: &Config, metrics: PrometheusHandle) -> Result<Figures, BoxE
     figures.add("seed_year_visits", year.visits as f64, "visits");
     figures.add("seed_year_edits", year.edits as f64, "changes");
 
+    // What the new phone downloads, for the peers' new phones to fetch the same.
+    if let Some(dir) = &config.export {
+        std::fs::create_dir_all(dir)?;
+        let ids: Vec<String> = server
+            .storage()
+            .documents()?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        std::fs::write(dir.join("new-phone.json"), serde_json::to_string(&ids)?)?;
+    }
+
     // A new phone, in a child process.
     let enrolled = server.enroll(USER, "new-phone").await?;
     let new_path = phones.join("new-phone.db");
@@ -467,6 +511,16 @@ async fn run(config: &Config, metrics: PrometheusHandle) -> Result<Figures, BoxE
     // The old phone takes the new phone's week in, then goes offline for its own week on
     // other stores, so that its measured sync pushes its week and nothing else.
     old.sync().await?;
+    let before = match &config.export {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            Some(bundle::export_all(
+                server.storage().as_ref(),
+                &dir.join("before.bin"),
+            )?)
+        }
+        None => None,
+    };
     let old_week = (10, 150, day_start(year_start, config.year.days() + 14));
     week_offline(
         "week_offline",
@@ -478,6 +532,37 @@ async fn run(config: &Config, metrics: PrometheusHandle) -> Result<Figures, BoxE
         &mut figures,
     )
     .await?;
+    if let (Some(dir), Some(before)) = (&config.export, &before) {
+        let (docs, changes, bytes) =
+            bundle::export_since(server.storage().as_ref(), before, &dir.join("week.bin"))?;
+        println!(
+            "exported to {}: the week is {docs} documents, {changes} changes, {bytes} bytes",
+            dir.display()
+        );
+    }
+    if config.links {
+        let upstream = server
+            .url()
+            .trim_start_matches("http://")
+            .parse::<std::net::SocketAddr>()?;
+        let proxy = FaultProxy::start(upstream).await?;
+        let links = [
+            ("bad_link_3g", EmulatedLink::three_g(), 20, 21),
+            ("bad_link_2g", EmulatedLink::two_g(), 30, 28),
+        ];
+        let mut phone = old;
+        for (name, link, round, day) in links {
+            proxy.set_emulated_link(Some(link));
+            // A new opening has a new HTTP client: no connection made under another link.
+            phone = phone.via(&proxy.url())?;
+            let week = (
+                round,
+                50 + 2 * round,
+                day_start(year_start, config.year.days() + day),
+            );
+            week_offline(name, &phone, &server, &metrics, &stores, week, &mut figures).await?;
+        }
+    }
     server.stop().await?;
     Ok(figures)
 }

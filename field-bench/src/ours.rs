@@ -1,0 +1,218 @@
+//! Our side: the existing benchmarks, run as child processes, their JSON read back.
+//!
+//! - `fieldsync-sync-bench --links --export DIR` (tests crate): the week offline, the new
+//!   phone, the week through 3G- and 2G-like links; and the bundles the peers work from;
+//! - `fieldsync-load` (tests crate): many phones, a burst and arrivals spread over 60 s;
+//! - `cargo bench -p fieldsync-core --bench local_store`: the local store against plain
+//!   SQLite (`local_edit_p99_ratio`, `visit_write_p99_ratio`).
+//!
+//! The binaries are built first (`cargo build --release`, a no-op when fresh) into the
+//! target folder this binary runs from.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::figures::Figures;
+use crate::{BoxError, Mode};
+
+/// Longest a child benchmark may run.
+const FULL_TIMEOUT: Duration = Duration::from_secs(4 * 3600);
+const QUICK_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// Visits of the territory's year in a quick run (a full run: 15,000).
+pub const QUICK_YEAR_VISITS: usize = 600;
+
+/// Figures taken from each benchmark's JSON: (their name, our name).
+const SYNC_BENCH: [(&str, &str); 10] = [
+    ("week_offline_ms", "week_offline_ms"),
+    ("week_offline_round_trips", "week_offline_round_trips"),
+    ("week_offline_bytes", "week_offline_bytes"),
+    ("week_offline_wire_ratio", "week_offline_wire_ratio"),
+    (
+        "week_offline_new_change_bytes",
+        "week_offline_new_change_bytes",
+    ),
+    ("new_phone_ms", "new_phone_ms"),
+    ("new_phone_bytes", "new_phone_bytes"),
+    ("new_phone_peak_rss_mb", "new_phone_peak_rss_mb"),
+    ("bad_link_3g_ms", "bad_link_3g_ms"),
+    ("bad_link_2g_ms", "bad_link_2g_ms"),
+];
+const LOAD: [(&str, &str); 5] = [
+    ("burst_changes_applied_per_s", "many_phones_changes_per_s"),
+    ("spread_sync_p99", "many_phones_p99_ms"),
+    ("burst_sync_p99", "many_phones_burst_p99_ms"),
+    ("server_peak_rss", "server_peak_rss_mb"),
+    ("spread_sync_p50", "many_phones_p50_ms"),
+];
+const LOCAL_STORE: [(&str, &str); 2] = [
+    ("local_edit_p99_ratio", "local_edit_p99_ratio"),
+    ("visit_write_p99_ratio", "visit_write_p99_ratio"),
+];
+
+/// The workspace this crate is part of.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// Builds our benchmark binaries (release).
+pub async fn build() -> Result<(), BoxError> {
+    println!("building our benchmarks (cargo build --release) ...");
+    let status = tokio::process::Command::new(cargo())
+        .current_dir(workspace())
+        .args(["build", "--release", "-p", "fieldsync-server", "-p"])
+        .args(["fieldsync-tests", "--bin", "fieldsync-sync-bench"])
+        .args(["--bin", "fieldsync-load", "--bin", "fieldsync-server"])
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .status()
+        .await
+        .map_err(|e| format!("cannot run cargo to build our benchmarks: {e}"))?;
+    if !status.success() {
+        return Err(format!("building our benchmarks failed ({status})").into());
+    }
+    Ok(())
+}
+
+/// `target/release`, where this binary and the ones `build` made live.
+fn release_dir() -> Result<PathBuf, BoxError> {
+    let exe = std::env::current_exe()?;
+    Ok(exe
+        .parent()
+        .ok_or("the benchmark's executable has no folder")?
+        .to_path_buf())
+}
+
+/// Runs a child benchmark, its output passed through, and returns its JSON file.
+async fn run_child(
+    what: &str,
+    mut command: tokio::process::Command,
+    json: &Path,
+    timeout: Duration,
+) -> Result<serde_json::Value, BoxError> {
+    println!("\n== {what}");
+    let child = command
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start {what}: {e}"))?;
+    let status = tokio::time::timeout(timeout, child.wait_with_output())
+        .await
+        .map_err(|_| format!("{what} did not finish within {} s", timeout.as_secs()))??
+        .status;
+    if !status.success() {
+        return Err(format!("{what} failed ({status})").into());
+    }
+    let text = std::fs::read_to_string(json)
+        .map_err(|e| format!("{what} wrote no figures at `{}`: {e}", json.display()))?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+fn take(json: &serde_json::Value, names: &[(&str, &str)], figures: &mut Figures) {
+    for (theirs, ours) in names {
+        let figure = &json["figures"][*theirs];
+        if let Some(value) = figure["value"].as_f64() {
+            figures.add(ours, value, figure["unit"].as_str().unwrap_or(""));
+        }
+    }
+}
+
+/// The week offline, the new phone and the bad links; exports the peers' bundles to
+/// `bundles` (`before.bin`, `week.bin`).
+pub async fn sync_bench(
+    mode: Mode,
+    scratch: &Path,
+    bundles: &Path,
+    figures: &mut Figures,
+) -> Result<(), BoxError> {
+    let json = scratch.join("sync-bench.json");
+    let mut command = tokio::process::Command::new(release_dir()?.join("fieldsync-sync-bench"));
+    command
+        .arg("--links")
+        .arg("--export")
+        .arg(bundles)
+        .arg("--json")
+        .arg(&json);
+    if mode.quick {
+        // Every side downloads this year as its new phone: a smaller one keeps the quick
+        // run within minutes (automerge-repo and samod fetch about 60 documents a second).
+        command
+            .arg("--quick")
+            .arg("--year-visits")
+            .arg(QUICK_YEAR_VISITS.to_string());
+    }
+    let timeout = if mode.quick {
+        QUICK_TIMEOUT
+    } else {
+        FULL_TIMEOUT
+    };
+    let out = run_child("fieldsync-sync-bench (ours)", command, &json, timeout).await?;
+    take(&out, &SYNC_BENCH, figures);
+    Ok(())
+}
+
+/// Many phones: 200 in a full run (40 with `--quick`, arrivals spread over 5 s).
+pub async fn load(mode: Mode, scratch: &Path, figures: &mut Figures) -> Result<(), BoxError> {
+    let json = scratch.join("load.json");
+    let mut command = tokio::process::Command::new(release_dir()?.join("fieldsync-load"));
+    // The server `build` made: the load bench would otherwise build it again, alone, with
+    // another feature set (minutes on a small machine).
+    command
+        .env(
+            "FIELDSYNC_SERVER_BIN",
+            release_dir()?.join("fieldsync-server"),
+        )
+        .arg("--json")
+        .arg(&json);
+    if mode.quick {
+        command.arg("--quick");
+    }
+    let timeout = if mode.quick {
+        QUICK_TIMEOUT
+    } else {
+        FULL_TIMEOUT
+    };
+    let out = run_child("fieldsync-load (ours)", command, &json, timeout).await?;
+    take(&out, &LOAD, figures);
+    Ok(())
+}
+
+/// The local store against plain SQLite (core's bench, built by `cargo bench`).
+pub async fn local_store(
+    mode: Mode,
+    scratch: &Path,
+    figures: &mut Figures,
+) -> Result<(), BoxError> {
+    let json = scratch.join("local-store.json");
+    let mut command = tokio::process::Command::new(cargo());
+    command
+        .current_dir(workspace())
+        .args([
+            "bench",
+            "-p",
+            "fieldsync-core",
+            "--bench",
+            "local_store",
+            "--",
+        ])
+        .arg("--json")
+        .arg(&json);
+    if mode.quick {
+        command.arg("--quick");
+    }
+    let timeout = if mode.quick {
+        QUICK_TIMEOUT
+    } else {
+        FULL_TIMEOUT
+    };
+    let out = run_child("local_store bench (ours)", command, &json, timeout).await?;
+    take(&out, &LOCAL_STORE, figures);
+    Ok(())
+}
