@@ -58,7 +58,6 @@ use std::time::{Duration, Instant};
 
 use fieldsync_core::fixtures::{at, sample_store};
 use fieldsync_core::{DocId, DocKind, Role, SyncPhase, SyncProgress, SyncReport, Timestamp};
-use fieldsync_server::storage::SyncStorage;
 use fieldsync_tests::bundle;
 use fieldsync_tests::client_device::{ClientDevice, Who};
 use fieldsync_tests::fault_proxy::{EmulatedLink, FaultProxy};
