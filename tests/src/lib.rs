@@ -72,6 +72,7 @@ pub mod fault_proxy;
 pub mod field_day;
 pub mod in_process;
 pub mod phone;
+pub mod routes;
 pub mod seed;
 pub mod server;
 pub mod server_db;

@@ -13,11 +13,12 @@ use axum::http::{Request, StatusCode, header};
 use fieldsync_core::fixtures::{at, device, sample_store};
 use fieldsync_core::protocol::{self, DocChanges, ErrorBody, SyncRequest, SyncResponse};
 use fieldsync_core::{CheckPoint, DocId, LocalStore, NewVisit, VisitKind};
+use fieldsync_server::Limits;
 use fieldsync_server::admin::{AdminDevice, enrollment_code};
 use fieldsync_server::auth::hash_secret;
 use fieldsync_server::storage::{SyncStorage, User};
-use fieldsync_server::{AppState, Limits, PostgresOptions, PostgresStorage, SqliteStorage, app};
-use fieldsync_tests::{Backend, ServerDb, TestDatabase};
+use fieldsync_tests::Backend;
+use fieldsync_tests::routes::Instances;
 use serde_bytes::ByteBuf;
 use tower::ServiceExt;
 
@@ -29,14 +30,11 @@ struct Field {
     dir: std::path::PathBuf,
     /// The first instance's storage.
     storage: Arc<dyn SyncStorage>,
-    /// One router per instance; requests take them in turn.
-    routers: Vec<axum::Router>,
-    calls: AtomicUsize,
-    db: ServerDb,
+    /// The instances; requests take their routers in turn.
+    server: Instances,
     token: String,
     phone: LocalStore,
     store: DocId,
-    _database: Option<TestDatabase>,
     _dir: tempfile::TempDir,
 }
 
@@ -67,67 +65,32 @@ impl Field {
     async fn with_limits(backend: Backend, limits: Limits) -> Fallible<Field> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().to_path_buf();
-        let (storages, database, db): (Vec<Arc<dyn SyncStorage>>, _, _) = match backend {
-            Backend::Sqlite => {
-                let file = path.join("fieldsync.db");
-                (
-                    vec![Arc::new(SqliteStorage::open(&file)?)],
-                    None,
-                    ServerDb::Sqlite(file),
-                )
-            }
-            Backend::Postgres { instances } => {
-                let database = TestDatabase::create("bad_input")?;
-                let storages = (0..instances.max(1))
-                    .map(|_| -> Fallible<Arc<dyn SyncStorage>> {
-                        Ok(Arc::new(PostgresStorage::open(
-                            database.url(),
-                            PostgresOptions::default(),
-                        )?))
-                    })
-                    .collect::<Fallible<Vec<_>>>()?;
-                let db = ServerDb::Postgres(database.url().to_owned());
-                (storages, Some(database), db)
-            }
-        };
-        let storage = storages[0].clone();
-        for (id, role) in [("am-li", "account_manager"), ("sup-wang", "supervisor")] {
-            storage.add_user(
-                &User {
-                    id: id.into(),
-                    role: fieldsync_core::Role::parse(role)?,
-                    name: id.into(),
-                },
-                0,
-            )?;
-        }
+        let instances = Instances::open(backend, &path, "bad_input", limits)?;
+        let storage = instances.storage.clone();
         let store = {
+            for (id, role) in [("am-li", "account_manager"), ("sup-wang", "supervisor")] {
+                storage.add_user(
+                    &User {
+                        id: id.into(),
+                        role: fieldsync_core::Role::parse(role)?,
+                        name: id.into(),
+                    },
+                    0,
+                )?;
+            }
             let admin = AdminDevice::open(&path, storage.as_ref())?;
             let store = admin.local.create_store(sample_store("am-li", 1))?;
             admin.push()?;
             store
         };
-        let routers = storages
-            .into_iter()
-            .map(|storage| {
-                app(AppState {
-                    storage,
-                    limits: limits.clone(),
-                    metrics: None,
-                })
-            })
-            .collect();
         let (phone, _) = device(path.join("li.db"), "am-li", at("2026-11-23T09:00:00+08:00"))?;
         let mut field = Field {
             dir: path,
             storage,
-            routers,
-            calls: AtomicUsize::new(0),
-            db,
+            server: instances,
             token: String::new(),
             phone,
             store,
-            _database: database,
             _dir: dir,
         };
         field.token = field.enroll("am-li").await?;
@@ -136,9 +99,7 @@ impl Field {
     }
 
     async fn call(&self, request: Request<Body>) -> Fallible<Reply> {
-        let n = self.calls.fetch_add(1, Ordering::Relaxed);
-        let router = self.routers[n % self.routers.len()].clone();
-        let response = router.oneshot(request).await?;
+        let response = self.server.router().oneshot(request).await?;
         let status = response.status();
         let content_type = response
             .headers()
@@ -287,6 +248,7 @@ impl Field {
             .collect::<Result<Vec<_>, _>>()?;
         let count = |sql: &str| -> Fallible<i64> {
             Ok(self
+                .server
                 .db
                 .rows(sql, &[])?
                 .first()

@@ -5,7 +5,6 @@
 //! each with its own pool and cache, behind two routers that take requests in turn).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -16,10 +15,11 @@ use fieldsync_core::protocol::{
 use fieldsync_core::{
     CheckPoint, DocId, LocalStore, NewStore, NewVisit, StoreClassification, ValueTier, VisitKind,
 };
+use fieldsync_server::Limits;
 use fieldsync_server::admin::{AdminDevice, enrollment_code};
 use fieldsync_server::storage::{SyncStorage, User};
-use fieldsync_server::{AppState, Limits, PostgresOptions, PostgresStorage, SqliteStorage, app};
-use fieldsync_tests::{Backend, TestDatabase};
+use fieldsync_tests::Backend;
+use fieldsync_tests::routes::Instances;
 use serde_bytes::ByteBuf;
 use tower::ServiceExt;
 
@@ -29,10 +29,8 @@ struct District {
     dir: std::path::PathBuf,
     /// The first instance's storage.
     storage: Arc<dyn SyncStorage>,
-    /// One router per instance; requests take them in turn.
-    routers: Vec<axum::Router>,
-    calls: AtomicUsize,
-    _database: Option<TestDatabase>,
+    /// The instances; requests take their routers in turn.
+    server: Instances,
     _dir: tempfile::TempDir,
 }
 
@@ -40,24 +38,8 @@ impl District {
     fn new(backend: Backend) -> Result<District, Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().to_path_buf();
-        let (storages, database): (Vec<Arc<dyn SyncStorage>>, _) = match backend {
-            Backend::Sqlite => (
-                vec![Arc::new(SqliteStorage::open(&path.join("fieldsync.db"))?)],
-                None,
-            ),
-            Backend::Postgres { instances } => {
-                let database = TestDatabase::create("sync_routes")?;
-                let mut storages: Vec<Arc<dyn SyncStorage>> = Vec::new();
-                for _ in 0..instances.max(1) {
-                    storages.push(Arc::new(PostgresStorage::open(
-                        database.url(),
-                        PostgresOptions::default(),
-                    )?));
-                }
-                (storages, Some(database))
-            }
-        };
-        let storage = storages[0].clone();
+        let server = Instances::open(backend, &path, "sync_routes", Limits::default())?;
+        let storage = server.storage.clone();
         for (id, role) in [
             ("am-li", "account_manager"),
             ("am-wu", "account_manager"),
@@ -73,30 +55,17 @@ impl District {
                 0,
             )?;
         }
-        let routers = storages
-            .into_iter()
-            .map(|storage| {
-                app(AppState {
-                    storage,
-                    limits: Limits::default(),
-                    metrics: None,
-                })
-            })
-            .collect();
         Ok(District {
             dir: path,
             storage,
-            routers,
-            calls: AtomicUsize::new(0),
-            _database: database,
+            server,
             _dir: dir,
         })
     }
 
     /// The next instance's router.
     fn router(&self) -> axum::Router {
-        let n = self.calls.fetch_add(1, Ordering::Relaxed);
-        self.routers[n % self.routers.len()].clone()
+        self.server.router()
     }
 
     fn admin(&self) -> Result<AdminDevice<'_>, Box<dyn std::error::Error>> {
