@@ -21,7 +21,7 @@
 //! thread that runs async tasks, so every call is made on a short-lived thread of its own
 //! (a few tens of microseconds next to a database round trip).
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -273,7 +273,7 @@ impl PostgresStorage {
             tx: &mut tx,
             storage: self,
             mode: self.options.cursor,
-            seqs: Vec::new(),
+            seqs: VecDeque::new(),
             rows: ChangeRows::default(),
             failed: None,
         };
@@ -354,7 +354,7 @@ struct PgPush<'a, 't> {
     storage: &'a PostgresStorage,
     mode: CursorAllocation,
     /// Cursors reserved and not used yet, in order.
-    seqs: Vec<i64>,
+    seqs: VecDeque<i64>,
     rows: ChangeRows,
     /// The database error that failed the push, kept so a retryable one can be retried.
     failed: Option<postgres::Error>,
@@ -370,12 +370,9 @@ impl PgPush<'_, '_> {
     }
 
     fn next_seq(&mut self) -> AppResult<i64> {
-        if self.seqs.is_empty() {
-            return Err(AppError::internal(
-                "a push wrote more log rows than it reserved",
-            ));
-        }
-        Ok(self.seqs.remove(0))
+        self.seqs
+            .pop_front()
+            .ok_or_else(|| AppError::internal("a push wrote more log rows than it reserved"))
     }
 
     fn flush(&mut self) -> Result<(), postgres::Error> {
@@ -464,7 +461,7 @@ impl push::PushTx for PgPush<'_, '_> {
 
     fn reserve(&mut self, rows: usize) -> AppResult<()> {
         let n = i64::try_from(rows).map_err(AppError::internal)?;
-        let seqs: Vec<i64> = match self.mode {
+        let seqs: VecDeque<i64> = match self.mode {
             CursorAllocation::LockedCounter => {
                 let row = self.tx.query_one(
                     "UPDATE log_counter SET last = last + $1 WHERE id = 1 RETURNING last",
