@@ -4,13 +4,14 @@
 //! ```sh
 //! cargo build --release -p fieldsync-core --example visit_profile
 //! valgrind --tool=callgrind --toggle-collect='*visit_profile::measured*' \
-//!     target/release/examples/visit_profile [edits|visits|both] [sessions]
+//!     target/release/examples/visit_profile [edits|visits|whole|merge|both] [sessions]
 //! ```
 //!
 //! The setup (stores, displays, the first visits that warm the cache) is outside the
 //! `measured_*` functions, so only the timed part of the benchmark's scenarios is counted:
 //! `edits` is the benchmark's "one edit during a visit" (38 single edits per session),
-//! `visits` its "whole visit in 7 durable steps", `merge` a new phone taking in every
+//! `visits` its "whole visit in 7 durable steps", `whole` its "whole visit, one
+//! transaction", `merge` a new phone taking in every
 //! document of this one (as the sync client applies a response: in one transaction, each
 //! document through `merge_from_server`) after `sessions` more visits.
 
@@ -119,6 +120,67 @@ fn visit(db: &LocalStore, clock: &ManualClock, store: &(DocId, NewStore), seq: u
     Ok(())
 }
 
+/// The visit saved whole at check-out, as the benchmark's one-transaction visit: the count
+/// recorded with its quantities and finished in the change that creates it.
+fn visit_whole(
+    db: &LocalStore,
+    clock: &ManualClock,
+    store: &(DocId, NewStore),
+    seq: usize,
+) -> Res<()> {
+    let at = Timestamp(1_717_030_800_000 + seq as i64 * 3_600_000);
+    clock.set(at);
+    let (id, new) = store;
+    let display = LocalStore::shelf_display_id(id);
+    db.in_one_transaction(|db| {
+        let visit = db.create_visit(NewVisit {
+            store_id: id.clone(),
+            kind: VisitKind::Routine,
+            check_in: CheckPoint { at, gps: gps(new) },
+            complaint_id: None,
+        })?;
+        db.record_display_check(
+            &display,
+            &DisplayCheck {
+                standards: standards(seq),
+                products: products(),
+                ..DisplayCheck::default()
+            },
+        )?;
+        let count = db.record_inventory_count(
+            NewInventoryCount {
+                store_id: id.clone(),
+                lines: book_lines(),
+            },
+            &counted(seq),
+            true,
+        )?;
+        db.link_visit(&visit, Some(&display), Some(&count))?;
+        db.check_out_visit(
+            &visit,
+            CheckPoint {
+                at: Timestamp(at.0 + 20 * 60_000),
+                gps: gps(new),
+            },
+        )
+    })?;
+    Ok(())
+}
+
+#[inline(never)]
+fn measured_whole(
+    db: &LocalStore,
+    clock: &ManualClock,
+    stores: &[(DocId, NewStore)],
+    from: usize,
+    n: usize,
+) -> Res<()> {
+    for seq in from..from + n {
+        visit_whole(db, clock, &stores[seq % stores.len()], seq)?;
+    }
+    Ok(())
+}
+
 #[inline(never)]
 fn measured_visits(
     db: &LocalStore,
@@ -187,6 +249,9 @@ fn main() -> Res<()> {
     }
     if mode == "visits" || mode == "both" {
         measured_visits(&db, &clock, &stores, warm, sessions)?;
+    }
+    if mode == "whole" {
+        measured_whole(&db, &clock, &stores, warm, sessions)?;
     }
     if mode == "edits" || mode == "both" {
         for session in 0..sessions {

@@ -11,7 +11,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use rusqlite::{Connection, params};
 
 use crate::doc::{
-    DOC_ROOT, Derived, Doc, HydrateValue, Versions, empty_map, scalar_i64, scalar_str, str_value,
+    DOC_ROOT, Derived, Doc, HydrateValue, Versions, scalar_i64, scalar_str, stamped_value,
+    str_value,
 };
 use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
@@ -132,6 +133,32 @@ impl LocalStore {
     /// Starts a count in a store. Refuses an unknown store, a duplicated or empty sku and a
     /// negative book quantity.
     pub fn create_inventory_count(&self, new: NewInventoryCount) -> Result<DocId> {
+        self.create_count(new, &[], false)
+    }
+
+    /// Records a count taken whole: its lines, their counted quantities and, when `finish`,
+    /// its closing, all in the change that creates it. For a count entered at once (from
+    /// paper or a scanner, or a visit saved whole at check-out); the document is the same
+    /// as one started by [`create_inventory_count`](Self::create_inventory_count) and
+    /// filled by [`set_counted_many`](Self::set_counted_many) and
+    /// [`finish_count`](Self::finish_count) at this instant, in one change instead of three.
+    /// Refuses what those refuse: a negative quantity, a sku that is not a line, a sku
+    /// counted twice, and finishing while a line has no counted quantity.
+    pub fn record_inventory_count(
+        &self,
+        new: NewInventoryCount,
+        counted: &[(String, i64)],
+        finish: bool,
+    ) -> Result<DocId> {
+        self.create_count(new, counted, finish)
+    }
+
+    fn create_count(
+        &self,
+        new: NewInventoryCount,
+        counted: &[(String, i64)],
+        finish: bool,
+    ) -> Result<DocId> {
         let mut seen = HashSet::new();
         for line in &new.lines {
             validate_line(line)?;
@@ -142,6 +169,7 @@ impl LocalStore {
                 ));
             }
         }
+        validate_counted(&new.lines, counted, finish)?;
         self.create_doc(DocKind::InventoryCount, |conn, stamp| {
             store_facts(conn, "store_id", &new.store_id)?;
             let book: HashMap<&str, HydrateValue> = new
@@ -154,14 +182,22 @@ impl LocalStore {
                 .iter()
                 .map(|l| (l.sku.as_str(), str_value(&l.name)))
                 .collect();
-            Ok(HashMap::from([
+            let counted: HashMap<&str, HydrateValue> = counted
+                .iter()
+                .map(|(sku, qty)| (sku.as_str(), stamped_value(*qty, stamp)))
+                .collect();
+            let mut fields = HashMap::from([
                 ("store_id", str_value(new.store_id.as_str())),
                 ("started_by", str_value(&stamp.by)),
                 ("started_at", HydrateValue::from(stamp.at.0)),
                 ("book", HydrateValue::from(book)),
                 ("names", HydrateValue::from(names)),
-                ("counted", empty_map()),
-            ]))
+                ("counted", HydrateValue::from(counted)),
+            ]);
+            if finish {
+                fields.insert("finished", stamped_value(true, stamp));
+            }
+            Ok(fields)
         })
     }
 
@@ -291,6 +327,44 @@ fn validate_line(line: &NewCountLine) -> Result<()> {
                 line.sku, line.book
             ),
         ));
+    }
+    Ok(())
+}
+
+/// The counted quantities given with a new count: each of a line, once, not negative; and
+/// every line counted when the count is finished with them.
+fn validate_counted(lines: &[NewCountLine], counted: &[(String, i64)], finish: bool) -> Result<()> {
+    let skus: HashSet<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
+    let mut seen = HashSet::new();
+    for (sku, qty) in counted {
+        if *qty < 0 {
+            return Err(Error::invalid(
+                format!("counted.{sku}"),
+                format!("count for `{sku}` must not be negative (got `{qty}`)"),
+            ));
+        }
+        if !skus.contains(sku.as_str()) {
+            return Err(Error::invalid(
+                "sku",
+                format!("`{sku}` is not a line of this count"),
+            ));
+        }
+        if !seen.insert(sku.as_str()) {
+            return Err(Error::invalid(
+                "counted",
+                format!("`{sku}` is counted twice"),
+            ));
+        }
+    }
+    if finish {
+        let mut missing: Vec<&str> = skus.difference(&seen).copied().collect();
+        missing.sort_unstable();
+        if let Some(sku) = missing.first() {
+            return Err(Error::invalid(
+                "lines",
+                format!("`{sku}` has no counted quantity yet"),
+            ));
+        }
     }
     Ok(())
 }

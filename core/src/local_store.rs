@@ -823,6 +823,18 @@ mod tests {
         a.set_counted_many(&count, &[("s1".to_owned(), 12), ("s2".to_owned(), 15)])?;
         b.set_counted(&count, "s1", 7)?;
         exchange(&b, &a)?;
+        // Products as they are: only the standards are written.
+        clock_a.advance_minutes(5);
+        a.record_display_check(&display, &check(&[("p2", true), ("p3", false)], &[]))?;
+        // Products only, all as they are: the check leaves its checker's mark.
+        clock_a.advance_minutes(5);
+        a.record_display_check(
+            &display,
+            &DisplayCheck {
+                products: check(&[("p3", false)], &[]).products,
+                ..DisplayCheck::default()
+            },
+        )?;
         clock_a.advance_minutes(5);
         a.record_display_check(
             &display,

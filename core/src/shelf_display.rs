@@ -5,11 +5,18 @@
 //! a note, and the products on display with whether each has its price tag (R2).
 //!
 //! Everything lives in stamped entries at the document's root (`standard.<code>`,
-//! `product.<sku>`, `new_product_zone`) and the id is derived from the store's id, so two
+//! `product.<sku>`, `new_product_zone`, `checked.<user>`) and the id is derived from the
+//! store's id, so two
 //! phones that start a store's display offline start the *same* document and their checks
 //! merge. Two verdicts on one standard made concurrently are both kept and shown as a
 //! conflict; the history answers "what did this shelf look like on date X, and who
 //! changed what".
+//!
+//! A check writes every standard it gives (who checked it and when is part of a verdict)
+//! but only the products whose tag or name it changes: a product's stamp says who last
+//! changed it, so a tag missing for three weeks reads as missing since its first check,
+//! and a check of twenty unchanged products costs no twenty writes. A check that changes
+//! nothing at all leaves its checker's mark (`checked.<user>`), so R5 still sees it.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -160,6 +167,10 @@ pub struct ShelfDisplay {
     pub standards: Vec<(DisplayStandard, Option<Versions<StandardCheck>>)>,
     pub products: Vec<DisplayProduct>,
     pub new_product_zone: Option<Versions<NewProductZone>>,
+    /// Checks that found the display as it was and changed nothing: the latest of each
+    /// checker (several for one person after concurrent checks on two phones). A check
+    /// that changed anything shows in the stamps of what it wrote instead.
+    pub confirmed: Vec<Written<()>>,
 }
 
 impl ShelfDisplay {
@@ -200,6 +211,7 @@ impl ShelfDisplay {
 
 const STANDARD_PREFIX: &str = "standard.";
 const PRODUCT_PREFIX: &str = "product.";
+const CHECKED_PREFIX: &str = "checked.";
 
 impl LocalStore {
     /// Starts the shelf display of a store (its id is derived from the store's). Refuses
@@ -233,10 +245,19 @@ impl LocalStore {
         validate_check(check)?;
         let what = describe(check);
         self.edit_doc(id, DocKind::ShelfDisplay, &what, |doc, stamp, _| {
-            apply_check(doc, stamp, check)?;
+            let writes = what_changes(doc, check);
+            // A check that was given something but changes nothing is still a check.
+            let confirm = writes.is_empty() && !check.is_empty();
+            apply_check(doc, stamp, &writes)?;
+            if confirm {
+                doc.put_entry(&DOC_ROOT, &checked_key(&stamp.by), Vec::new(), stamp)?;
+            }
             doc.update_derived(|derived| match derived {
                 Derived::Display(rows) => {
-                    rows.apply(stamp, check);
+                    rows.apply(stamp, &writes);
+                    if confirm {
+                        rows.confirm(stamp);
+                    }
                     true
                 }
                 _ => false,
@@ -341,6 +362,55 @@ fn describe(check: &DisplayCheck) -> String {
     format!("check: {}", parts.join(", "))
 }
 
+impl DisplayCheck {
+    fn is_empty(&self) -> bool {
+        self.standards.is_empty()
+            && self.products.is_empty()
+            && self.removed_products.is_empty()
+            && self.new_product_zone.is_none()
+    }
+}
+
+fn checked_key(user: &str) -> String {
+    format!("{CHECKED_PREFIX}{user}")
+}
+
+/// What of `check` changes the display: every standard and the zone as given, the products
+/// whose tag or name differ from their one current value (a conflicted product is written,
+/// so the check settles it), and the removals of products on display.
+fn what_changes(doc: &Doc, check: &DisplayCheck) -> DisplayCheck {
+    let products = check
+        .products
+        .iter()
+        .filter(|p| {
+            let key = format!("{PRODUCT_PREFIX}{}", p.sku);
+            match doc.entries(&DOC_ROOT, &key) {
+                Some(v) if v.others.is_empty() => {
+                    v.current.value.bool("v") != Some(p.price_tag)
+                        || v.current.value.str("name").as_deref() != Some(p.name.as_str())
+                }
+                _ => true,
+            }
+        })
+        .cloned()
+        .collect();
+    let removed_products = check
+        .removed_products
+        .iter()
+        .filter(|sku| {
+            doc.scalar(&DOC_ROOT, &format!("{PRODUCT_PREFIX}{sku}"))
+                .is_some()
+        })
+        .cloned()
+        .collect();
+    DisplayCheck {
+        standards: check.standards.clone(),
+        products,
+        removed_products,
+        new_product_zone: check.new_product_zone.clone(),
+    }
+}
+
 fn apply_check(doc: &mut Doc, stamp: &Stamp, check: &DisplayCheck) -> Result<()> {
     for s in &check.standards {
         let key = format!("{STANDARD_PREFIX}{}", s.standard.code());
@@ -433,6 +503,19 @@ pub(crate) fn read(doc: &Doc) -> Result<ShelfDisplay> {
         })?),
         None => None,
     };
+    let mut confirmed = Vec::new();
+    for key in root.keys() {
+        if key.starts_with(CHECKED_PREFIX)
+            && let Some(versions) = root.entry_versions(doc, key)
+        {
+            confirmed.extend(versions.all().map(|w| Written {
+                value: (),
+                by: w.by.clone(),
+                at: w.at,
+            }));
+        }
+    }
+    confirmed.sort_by(|a, b| (&a.by, a.at).cmp(&(&b.by, b.at)));
     let store_id = root
         .scalar("store_id")
         .and_then(crate::doc::scalar_str)
@@ -443,6 +526,7 @@ pub(crate) fn read(doc: &Doc) -> Result<ShelfDisplay> {
         standards,
         products,
         new_product_zone,
+        confirmed,
     })
 }
 
@@ -531,10 +615,31 @@ impl DisplayRows {
                 },
             );
         }
+        for w in &display.confirmed {
+            entries
+                .entry(checked_key(&w.by))
+                .or_insert_with(|| EntryRows {
+                    against: Against::None,
+                    stamps: Vec::new(),
+                })
+                .stamps
+                .push((w.by.clone(), w.at.0));
+        }
         DisplayRows {
             store_id: display.store_id.to_string(),
             entries,
         }
+    }
+
+    /// What a check that changed nothing wrote: its checker's mark.
+    fn confirm(&mut self, stamp: &Stamp) {
+        self.entries.insert(
+            checked_key(&stamp.by),
+            EntryRows {
+                against: Against::None,
+                stamps: vec![(stamp.by.clone(), stamp.at.0)],
+            },
+        );
     }
 
     /// What a local check wrote: each entry it put holds that one value now; removed

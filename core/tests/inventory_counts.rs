@@ -252,3 +252,139 @@ fn r3_reports_a_terminal_over_ten_percent_but_not_one_at_exactly_ten() -> Result
     );
     Ok(())
 }
+
+#[test]
+fn a_count_recorded_whole_reads_and_indexes_like_one_filled_and_finished_step_by_step() -> Result<()>
+{
+    let dir = tempfile::tempdir()?;
+    let start = at("2026-11-23T09:00:00+08:00");
+    let (stepwise, _) = device(dir.path().join("a.db"), "am-li", start)?;
+    let (whole, _) = device(dir.path().join("b.db"), "am-li", start)?;
+    let quantities: Vec<(String, i64)> = vec![("sku-000".into(), 45), ("sku-001".into(), 44)];
+    let mut counts = Vec::new();
+    for db in [&stepwise, &whole] {
+        let store = functional_store(db, 1)?;
+        let new = NewInventoryCount {
+            store_id: store,
+            lines: lines(2, 50),
+        };
+        let id = if std::ptr::eq(db, &stepwise) {
+            let id = db.create_inventory_count(new)?;
+            db.set_counted_many(&id, &quantities)?;
+            db.finish_count(&id)?;
+            id
+        } else {
+            db.record_inventory_count(new, &quantities, true)?
+        };
+        counts.push(db.inventory_count(&id)?);
+    }
+    let (a, b) = (&counts[0], &counts[1]);
+    assert_eq!((&a.lines, &a.finished), (&b.lines, &b.finished));
+    assert!(b.finished.is_some());
+    assert_eq!(whole.history(&b.id)?.len(), 1, "one change, not three");
+    // The index the rule queries read (R3) holds the same rates for either.
+    let rates = |db: &LocalStore| -> Result<Vec<ErrorRate>> {
+        Ok(db
+            .count_findings("am-li")?
+            .into_iter()
+            .map(|f| f.error_rate)
+            .collect())
+    };
+    assert_eq!(rates(&stepwise)?, rates(&whole)?);
+    assert_eq!(
+        rates(&whole)?,
+        vec![ErrorRate::Rate {
+            abs_diff: 11,
+            book_total: 100
+        }]
+    );
+    Ok(())
+}
+
+#[test]
+fn a_count_recorded_whole_but_unfinished_stays_open_to_both_counters_and_shows_their_conflict()
+-> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let start = at("2026-11-23T09:00:00+08:00");
+    let (a, _) = device(dir.path().join("a.db"), "am-li", start)?;
+    let (b, _) = device(dir.path().join("b.db"), "mk-zhao", start)?;
+    let store = functional_store(&a, 1)?;
+    let count = a.record_inventory_count(
+        NewInventoryCount {
+            store_id: store,
+            lines: lines(2, 10),
+        },
+        &[("sku-000".into(), 10)],
+        false,
+    )?;
+    exchange(&a, &b)?;
+    // Both recount sku-000 without having seen the other's recount.
+    a.set_counted_many(&count, &[("sku-000".into(), 11), ("sku-001".into(), 7)])?;
+    b.set_counted(&count, "sku-000", 9)?;
+    exchange(&a, &b)?;
+    exchange(&b, &a)?;
+    let merged = a.inventory_count(&count)?;
+    assert_eq!(merged, b.inventory_count(&count)?);
+    let sku0 = merged.lines[0].counted.as_ref().expect("counted");
+    assert!(sku0.is_conflict());
+    let mut values: Vec<(i64, String)> = sku0.all().map(|w| (w.value, w.by.clone())).collect();
+    values.sort();
+    assert_eq!(values, vec![(9, "mk-zhao".into()), (11, "am-li".into())]);
+    assert_eq!(
+        merged.lines[1].counted.as_ref().map(|c| *c.value()),
+        Some(7)
+    );
+    a.finish_count(&count)?;
+    Ok(())
+}
+
+#[test]
+fn a_count_recorded_whole_with_bad_quantities_is_refused_naming_them_and_nothing_is_written()
+-> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (db, _) = device(
+        dir.path().join("a.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    let store = functional_store(&db, 1)?;
+    let new = || NewInventoryCount {
+        store_id: store.clone(),
+        lines: lines(2, 10),
+    };
+    type Case<'a> = (&'a [(String, i64)], bool, &'a str);
+    let cases: [Case; 4] = [
+        (
+            &[("sku-000".into(), 5), ("sku-001".into(), -1)],
+            false,
+            "invalid `counted.sku-001`: count for `sku-001` must not be negative (got `-1`)",
+        ),
+        (
+            &[("sku-999".into(), 1)],
+            false,
+            "invalid `sku`: `sku-999` is not a line of this count",
+        ),
+        (
+            &[("sku-000".into(), 1), ("sku-000".into(), 2)],
+            false,
+            "invalid `counted`: `sku-000` is counted twice",
+        ),
+        (
+            &[("sku-000".into(), 1)],
+            true,
+            "invalid `lines`: `sku-001` has no counted quantity yet",
+        ),
+    ];
+    for (counted, finish, expected) in cases {
+        let err = db
+            .record_inventory_count(new(), counted, finish)
+            .expect_err(expected);
+        assert_eq!(err.to_string(), expected);
+    }
+    assert!(
+        db.document_ids(fieldsync_core::DocKind::InventoryCount)?
+            .is_empty(),
+        "no count was written"
+    );
+    Ok(())
+}

@@ -305,3 +305,149 @@ fn a_check_naming_a_product_twice_is_refused_and_nothing_is_written() -> Result<
     );
     Ok(())
 }
+
+fn products_only(products: Vec<ProductOnDisplay>) -> DisplayCheck {
+    DisplayCheck {
+        products,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_check_writes_only_the_products_it_changes_and_their_stamps_say_who_changed_them() -> Result<()>
+{
+    let dir = tempfile::tempdir()?;
+    let (am, am_clock) = device(
+        dir.path().join("am.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    let (mk, mk_clock) = device(
+        dir.path().join("mk.db"),
+        "mk-zhao",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    let store = am.create_store(sample_store("am-li", 1))?;
+    let display = am.create_shelf_display(&store)?;
+    // sku-000 missing, sku-001 and sku-002 tagged.
+    am.record_display_check(&display, &products_only(products(2, 1)))?;
+    exchange(&am, &mk)?;
+    mk_clock.set(at("2026-11-30T10:00:00+08:00"));
+    // A week later: sku-000 still missing, sku-001 lost its tag, sku-002 as it was.
+    let mut seen = products(2, 1);
+    seen[1].price_tag = false;
+    let before = mk.history(&display)?.len();
+    mk.record_display_check(&display, &products_only(seen))?;
+    let shelf = mk.shelf_display(&display)?;
+    let stamp = |sku: &str| {
+        let p = shelf
+            .products
+            .iter()
+            .find(|p| p.sku == sku)
+            .expect("on display");
+        (p.price_tag.current.by.clone(), p.price_tag.current.at)
+    };
+    let monday = at("2026-11-23T09:00:00+08:00");
+    assert_eq!(
+        stamp("sku-000"),
+        ("am-li".to_owned(), monday),
+        "missing since Monday"
+    );
+    assert_eq!(
+        stamp("sku-001"),
+        ("mk-zhao".to_owned(), at("2026-11-30T10:00:00+08:00"))
+    );
+    assert_eq!(stamp("sku-002"), ("am-li".to_owned(), monday));
+    assert_eq!(shelf.missing_price_tags(), vec!["sku-000", "sku-001"]);
+    assert!(shelf.confirmed.is_empty(), "the check changed something");
+    // The check is one change in the history, and its description names every product.
+    let history = mk.history(&display)?;
+    assert_eq!(history.len(), before + 1);
+    let last = history.last().expect("a change");
+    assert!(last.what.contains("sku-002 tag present"), "{}", last.what);
+    am_clock.set(at("2026-11-30T11:00:00+08:00"));
+    exchange(&mk, &am)?;
+    assert_eq!(am.shelf_display(&display)?, shelf);
+    Ok(())
+}
+
+#[test]
+fn a_check_that_finds_every_product_as_it_was_still_counts_as_a_check_of_the_day() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (db, clock) = device(
+        dir.path().join("a.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    let demo = db.create_store(fieldsync_core::NewStore {
+        demo_street: true,
+        ..sample_store("am-li", 1)
+    })?;
+    let display = db.create_shelf_display(&demo)?;
+    db.record_display_check(&display, &products_only(products(3, 1)))?;
+    clock.set(at("2026-11-24T09:30:00+08:00"));
+    let tuesday = chrono::NaiveDate::from_ymd_opt(2026, 11, 24).expect("a date");
+    assert_eq!(db.demo_street_unchecked("am-li", tuesday)?.len(), 1);
+    let heads = db.heads(&display)?;
+    db.record_display_check(&display, &products_only(products(3, 1)))?;
+    assert_ne!(db.heads(&display)?, heads, "the check is recorded");
+    assert!(
+        db.demo_street_unchecked("am-li", tuesday)?.is_empty(),
+        "Tuesday's check is seen although it changed nothing"
+    );
+    let shelf = db.shelf_display(&display)?;
+    let confirmed: Vec<(String, fieldsync_core::Timestamp)> = shelf
+        .confirmed
+        .iter()
+        .map(|w| (w.by.clone(), w.at))
+        .collect();
+    assert_eq!(
+        confirmed,
+        vec![("am-li".to_owned(), at("2026-11-24T09:30:00+08:00"))]
+    );
+    // An empty check is no check: nothing is written.
+    let heads = db.heads(&display)?;
+    db.record_display_check(&display, &DisplayCheck::default())?;
+    assert_eq!(db.heads(&display)?, heads);
+    Ok(())
+}
+
+#[test]
+fn a_product_in_conflict_is_written_by_the_next_check_even_with_the_winning_value() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (a, _) = device(
+        dir.path().join("a.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    let (b, _) = device(
+        dir.path().join("b.db"),
+        "mk-zhao",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    let store = a.create_store(sample_store("am-li", 1))?;
+    let display = a.create_shelf_display(&store)?;
+    exchange(&a, &b)?;
+    let tagged = |tag: bool| {
+        products_only(vec![ProductOnDisplay {
+            sku: "sku-000".into(),
+            name: "Brand 0".into(),
+            price_tag: tag,
+        }])
+    };
+    a.record_display_check(&display, &tagged(true))?;
+    b.record_display_check(&display, &tagged(false))?;
+    exchange(&a, &b)?;
+    exchange(&b, &a)?;
+    let winner = *a.shelf_display(&display)?.products[0].price_tag.value();
+    assert!(
+        a.shelf_display(&display)?.products[0]
+            .price_tag
+            .is_conflict()
+    );
+    a.record_display_check(&display, &tagged(winner))?;
+    let settled = a.shelf_display(&display)?;
+    assert!(!settled.products[0].price_tag.is_conflict());
+    assert_eq!(settled.products[0].price_tag.current.by, "am-li");
+    Ok(())
+}

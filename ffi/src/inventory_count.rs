@@ -76,6 +76,24 @@ impl FieldStore {
         self.create(|s| s.create_inventory_count(new))
     }
 
+    /// Records a count taken whole, in one change: its lines, their counted quantities
+    /// and, when `finish`, its closing (refused while a line has no counted quantity).
+    /// Returns its id.
+    pub fn record_inventory_count(
+        &self,
+        store_id: String,
+        lines: Vec<NewCountLineRecord>,
+        counted: Vec<SkuCount>,
+        finish: bool,
+    ) -> Result<String, FieldError> {
+        let new = fc::NewInventoryCount {
+            store_id: parse::id("store_id", &store_id)?,
+            lines: lines.into_iter().map(Into::into).collect(),
+        };
+        let counted: Vec<(String, i64)> = counted.into_iter().map(|c| (c.sku, c.counted)).collect();
+        self.create(|s| s.record_inventory_count(new, &counted, finish))
+    }
+
     pub fn inventory_count(&self, id: String) -> Result<InventoryCountRecord, FieldError> {
         let count = self.core.inventory_count(&parse::id("id", &id)?)?;
         Ok(count.into())

@@ -79,6 +79,13 @@ pub struct DisplayProductRecord {
     pub price_tag: BoolVersions,
 }
 
+/// Who checked, and when.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct CheckMark {
+    pub by: String,
+    pub at_ms: i64,
+}
+
 /// A shelf display as read back.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct ShelfDisplayRecord {
@@ -87,6 +94,9 @@ pub struct ShelfDisplayRecord {
     pub standards: Vec<StandardStatus>,
     pub products: Vec<DisplayProductRecord>,
     pub new_product_zone: Option<ZoneVersions>,
+    /// Checks that found the display as it was and changed nothing: the latest of each
+    /// checker. A check that changed anything shows in the stamps of what it wrote.
+    pub confirmed: Vec<CheckMark>,
     /// Skus whose price tag is missing, by the current verdicts (R2).
     pub missing_price_tags: Vec<String>,
     /// More than 3 missing price tags (R2).
@@ -250,6 +260,14 @@ impl From<fc::ShelfDisplay> for ShelfDisplayRecord {
                 })
                 .collect(),
             new_product_zone: d.new_product_zone.map(Into::into),
+            confirmed: d
+                .confirmed
+                .into_iter()
+                .map(|w| CheckMark {
+                    by: w.by,
+                    at_ms: w.at.0,
+                })
+                .collect(),
             missing_price_tags,
             violates_price_tag_rule,
             failed_standards,

@@ -363,6 +363,31 @@ impl World {
                     display: display.clone(),
                     sku: sku(n_sku),
                 };
+                let local = self.devices[d].local.clone();
+                let shown = convergence::versions(&local, &field)?;
+                if let [only] = shown.as_slice()
+                    && only.value == Value::Tag(present)
+                {
+                    // The tag as it is: the check writes no new value (the product's stamp
+                    // keeps who changed it last) and leaves the checker's mark instead.
+                    let at = self.tick(d);
+                    local.record_display_check(&display, &check)?;
+                    let user = self.devices[d].user.clone();
+                    if convergence::versions(&local, &field)? != shown {
+                        return Err(
+                            format!("{field:?}: a check that changed nothing rewrote it").into(),
+                        );
+                    }
+                    let marked = local
+                        .shelf_display(&display)?
+                        .confirmed
+                        .iter()
+                        .any(|w| w.by == user && w.at == at);
+                    if !marked {
+                        return Err(format!("{field:?}: the unchanged check left no mark").into());
+                    }
+                    return Ok(());
+                }
                 self.stamped(d, field, Value::Tag(present), |l| {
                     l.record_display_check(&display, &check)
                 })?;

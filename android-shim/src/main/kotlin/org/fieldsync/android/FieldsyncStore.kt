@@ -25,6 +25,7 @@ import org.fieldsync.ffi.NewCountLineRecord
 import org.fieldsync.ffi.NewVisitRecord
 import org.fieldsync.ffi.ReceiptState
 import org.fieldsync.ffi.ShelfDisplayRecord
+import org.fieldsync.ffi.SkuCount
 import org.fieldsync.ffi.StoreClassificationRecord
 import org.fieldsync.ffi.StoreDueRecord
 import org.fieldsync.ffi.StoreRecord
@@ -87,6 +88,13 @@ class FieldsyncStore private constructor(
 
     suspend fun createInventoryCount(storeId: String, lines: List<NewCountLineRecord>): String =
         local { createInventoryCount(storeId, lines) }
+    /** A count taken whole (from paper or a scanner), in one change; [finish] closes it too. */
+    suspend fun recordInventoryCount(
+        storeId: String,
+        lines: List<NewCountLineRecord>,
+        counted: List<SkuCount>,
+        finish: Boolean,
+    ): String = local { recordInventoryCount(storeId, lines, counted, finish) }
     suspend fun setCounted(id: String, sku: String, counted: Long) = local { setCounted(id, sku, counted) }
     suspend fun finishCount(id: String) = local { finishCount(id) }
     suspend fun inventoryCount(id: String): InventoryCountRecord = local { inventoryCount(id) }

@@ -10,6 +10,7 @@ import kotlinx.coroutines.withTimeout
 import org.fieldsync.ffi.DisplayStandard
 import org.fieldsync.ffi.FieldException
 import org.fieldsync.ffi.ReceiptState
+import org.fieldsync.ffi.SkuCount
 import org.fieldsync.ffi.Verdict
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
@@ -82,6 +83,36 @@ class OfflineVisitTest {
 
             assertEquals(ReceiptState.SavedOnPhone, store.receipt(visitId))
             assertEquals(4, store.local { pendingDocuments() }.size, "store, visit, display, count")
+        }
+    }
+
+    @Test
+    fun a_count_recorded_whole_is_finished_in_one_change_and_a_check_that_changes_nothing_is_kept(
+        @TempDir dir: Path,
+    ) = runBlocking {
+        FieldsyncStore.open(dir.resolve("phone.db").toString(), "am-li", "phone-7").use { store ->
+            val storeId = store.local { createStore(newStore("330100000001")) }
+            val countId = store.recordInventoryCount(
+                storeId,
+                countLines,
+                listOf(SkuCount("sku-101", 40), SkuCount("sku-102", 45)),
+                true,
+            )
+            val count = store.inventoryCount(countId)
+            assertEquals("am-li", count.finishedBy)
+            assertEquals(listOf(0L, -15L), count.lines.map { it.variance })
+            assertEquals(1, store.history(countId).size)
+            val missing = assertThrows<FieldException.InvalidInput> {
+                runBlocking { store.recordInventoryCount(storeId, countLines, listOf(SkuCount("sku-101", 40)), true) }
+            }
+            assertEquals("lines", missing.field)
+
+            val displayId = store.local { createShelfDisplay(storeId) }
+            val productsOnly = displayCheck().copy(standards = emptyList(), newProductZone = null)
+            store.recordDisplayCheck(displayId, productsOnly)
+            assertTrue(store.shelfDisplay(displayId).confirmed.isEmpty())
+            store.recordDisplayCheck(displayId, productsOnly)
+            assertEquals(listOf("am-li"), store.shelfDisplay(displayId).confirmed.map { it.by })
         }
     }
 
