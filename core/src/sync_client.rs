@@ -392,7 +392,7 @@ impl SyncClient {
             }
             409 => Ok(Outcome::CursorAhead),
             413 => Ok(Outcome::TooLarge(error.message)),
-            429 | 500..=599 => Err(SyncFailure::ServerUnavailable(format!(
+            408 | 429 | 500..=599 => Err(SyncFailure::ServerUnavailable(format!(
                 "{status}: {}",
                 error.message
             ))),

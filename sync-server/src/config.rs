@@ -127,6 +127,12 @@ pub struct Limits {
     /// Most bytes of changes in one response; a longer catch-up continues with `more`.
     #[arg(long, env = "FIELDSYNC_RESPONSE_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub response_bytes: usize,
+
+    /// Longest a request may take, from its first byte to the answer, in seconds; a slower
+    /// one gets a 408 and the device tries again later. Generous by default: a week's push
+    /// over a poor 2G link takes well under a minute.
+    #[arg(long, env = "FIELDSYNC_REQUEST_TIMEOUT_SECS", default_value_t = 120)]
+    pub request_timeout_secs: u64,
 }
 
 impl Default for Limits {
@@ -135,6 +141,7 @@ impl Default for Limits {
             max_body_bytes: 32 * 1024 * 1024,
             max_changes_per_push: 20_000,
             response_bytes: 4 * 1024 * 1024,
+            request_timeout_secs: 120,
         }
     }
 }

@@ -128,6 +128,10 @@ pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
                 encoding.unwrap_or_default()
             ),
         ),
+        StatusCode::REQUEST_TIMEOUT => (
+            "timeout",
+            "the request was not finished in the time the server allows: try again".to_owned(),
+        ),
         s if s.is_server_error() => ("internal", "internal error".to_owned()),
         s => (
             "bad_request",

@@ -54,6 +54,7 @@ impl std::fmt::Debug for AppState {
 
 /// The server's routes.
 pub fn app(state: AppState) -> Router {
+    let timeout = std::time::Duration::from_secs(state.limits.request_timeout_secs);
     Router::new()
         .route("/v1/sync", post(sync::sync))
         .route("/v1/enroll", post(sync::enroll))
@@ -61,6 +62,14 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         // Bodies are limited by the handlers after decompression, with a JSON error.
         .layer(DefaultBodyLimit::disable())
+        // A request that is not done in time (a body trickling in, a client gone quiet)
+        // gets a 408 instead of holding its connection and task forever. Storage work
+        // already under way finishes on its own thread; pushes are idempotent, so the
+        // device's retry is safe.
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
         .layer(RequestDecompressionLayer::new())
         // Outside the decompression layer, so its bodyless 415 gets a JSON body too.
         .layer(axum::middleware::from_fn(error::json_errors))

@@ -834,6 +834,36 @@ fn small_limits() -> Limits {
     }
 }
 
+async fn a_request_whose_body_stops_coming_gets_a_timeout_and_writes_nothing_on(
+    backend: Backend,
+) -> TestResult {
+    let field = Field::with_limits(
+        backend,
+        Limits {
+            request_timeout_secs: 1,
+            ..Limits::default()
+        },
+    )
+    .await?;
+    let before = field.snapshot()?;
+    let (v, changes) = field.new_visit()?;
+    let body = protocol::encode(&field.push(v.as_str(), changes)?);
+    // Half the body, then nothing: a client whose link died mid-upload.
+    let half = axum::body::Bytes::from(body[..body.len() / 2].to_vec());
+    use futures_util::StreamExt;
+    let stalled = futures_util::stream::iter([Ok::<_, std::io::Error>(half)])
+        .chain(futures_util::stream::pending());
+    // Bounded here too: without the server's timeout this would wait forever.
+    let reply = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        field.call(field.sync_post().body(Body::from_stream(stalled))?),
+    )
+    .await
+    .map_err(|_| "the server waited 30 s for a body that never came")??;
+    reply.refused(StatusCode::REQUEST_TIMEOUT, "timeout", &["try again"]);
+    field.unchanged_and_still_syncs(&before).await
+}
+
 async fn a_body_over_the_limit_is_refused_naming_the_limit_on(backend: Backend) -> TestResult {
     let field = Field::with_limits(backend, small_limits()).await?;
     let before = field.snapshot()?;
@@ -1242,6 +1272,7 @@ fieldsync_tests::on_sqlite_and_postgres!(changes_of_one_document_pushed_under_an
 fieldsync_tests::on_sqlite_and_postgres!(a_visit_pushed_under_the_id_of_another_existing_visit_is_refused_on: a_visit_pushed_under_the_id_of_another_existing_visit_is_refused, a_visit_pushed_under_the_id_of_another_existing_visit_is_refused_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(a_document_pushed_twice_in_one_request_is_stored_once_on: a_document_pushed_twice_in_one_request_is_stored_once, a_document_pushed_twice_in_one_request_is_stored_once_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(a_body_over_the_limit_is_refused_naming_the_limit_on: a_body_over_the_limit_is_refused_naming_the_limit, a_body_over_the_limit_is_refused_naming_the_limit_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_request_whose_body_stops_coming_gets_a_timeout_and_writes_nothing_on: a_request_whose_body_stops_coming_gets_a_timeout_and_writes_nothing, a_request_whose_body_stops_coming_gets_a_timeout_and_writes_nothing_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(a_zip_bomb_is_refused_before_it_fills_memory_on: a_zip_bomb_is_refused_before_it_fills_memory, a_zip_bomb_is_refused_before_it_fills_memory_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(a_compressed_body_that_is_not_what_it_claims_is_refused_on: a_compressed_body_that_is_not_what_it_claims_is_refused, a_compressed_body_that_is_not_what_it_claims_is_refused_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(an_encoding_the_server_does_not_decode_is_refused_naming_it_on: an_encoding_the_server_does_not_decode_is_refused_naming_it, an_encoding_the_server_does_not_decode_is_refused_naming_it_on_postgres);
