@@ -414,26 +414,20 @@ impl SyncClient {
             .collect();
         // One transaction: one wait for the disk per response, not one per document.
         self.blocking(move |store| {
-            store.in_one_transaction(|s| {
-                for (id, edits, heads) in &confirmed {
-                    s.confirm_pushed(id, *edits, heads)?;
-                }
-                let mut pulled = 0;
-                for doc in &response.changes {
+            let docs = response
+                .changes
+                .into_iter()
+                .map(|doc| {
                     let id = DocId::parse("doc", &doc.doc)?;
-                    let changes: Vec<Vec<u8>> = doc.changes.iter().map(|c| c.to_vec()).collect();
-                    s.merge_from_server(&id, &changes)?;
-                    pulled += 1;
-                }
-                let removed = response
-                    .removed
-                    .iter()
-                    .map(|r| DocId::parse("removed", r))
-                    .collect::<Result<Vec<_>>>()?;
-                s.documents_left_scope(&removed)?;
-                s.set_sync_cursor(&response.cursor)?;
-                Ok((pulled, removed.len()))
-            })
+                    Ok((id, doc.changes.into_iter().map(ByteBuf::into_vec).collect()))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let removed = response
+                .removed
+                .iter()
+                .map(|r| DocId::parse("removed", r))
+                .collect::<Result<Vec<_>>>()?;
+            store.apply_sync_response(&confirmed, docs, &removed, &response.cursor)
         })
         .await
     }
