@@ -10,6 +10,7 @@
 //! The database is opened in exclusive locking mode: one `LocalStore` per file, because
 //! two writers sharing the device's Automerge actor would corrupt its change sequence.
 
+mod feed_merge;
 mod migrate;
 
 use std::collections::{HashMap, VecDeque};
@@ -24,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::ids::{DeviceIdentity, DocId, DocKind};
 use crate::time::{FieldCalendar, Timestamp};
 
+pub(crate) use feed_merge::default_workers;
 pub use migrate::LATEST as STORE_SCHEMA_VERSION;
 
 /// Where edits take their time from. The default is the device's clock.
@@ -396,61 +398,7 @@ impl LocalStore {
     /// it yet. Every change must parse and every dependency must be present, or nothing is
     /// merged. Merged changes are not local edits: they add nothing to the outbox.
     pub fn merge_changes(&self, id: &DocId, changes: &[Vec<u8>]) -> Result<()> {
-        let parsed = changes
-            .iter()
-            .enumerate()
-            .map(|(i, bytes)| {
-                automerge::Change::try_from(bytes.as_slice()).map_err(|e| {
-                    Error::invalid(
-                        "changes",
-                        format!("change {i} of `{id}` is not an automerge change: {e}"),
-                    )
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let mut inner = self.lock()?;
-        let existing = inner.stored_kind(id).ok();
-        let (mut doc, before) = match existing {
-            Some(kind) => {
-                let mut doc = inner.take_doc(id, kind)?;
-                let before = doc.heads();
-                // On any failure below `doc` is dropped: disk still holds the document as
-                // it was.
-                doc.am.apply_changes(parsed)?;
-                (doc, before)
-            }
-            None => (Doc::from_changes(id, parsed, &inner.actor)?, Vec::new()),
-        };
-        doc.check_identity()?;
-        let missing = doc.am.get_missing_deps(&[]);
-        if let Some(hash) = missing.first() {
-            return Err(Error::invalid(
-                "changes",
-                format!(
-                    "they depend on change `{hash}` of `{id}`, which this device does not have"
-                ),
-            ));
-        }
-        if doc.heads() == before {
-            inner.cache.put(doc);
-            return Ok(());
-        }
-        let now = (inner.clock)();
-        if existing.is_some() {
-            inner.persist(&mut doc, now, false)?;
-        } else {
-            let snapshot = doc.save_full_uncompressed();
-            let heads = heads_blob(&doc.heads());
-            let tx = inner.conn.savepoint()?;
-            tx.prepare_cached(
-                "INSERT INTO documents (id, kind, store_id, snapshot, heads, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![id.as_str(), doc.kind.as_str(), index::store_of(&doc), snapshot, heads, now.0])?;
-            index::reindex(&tx, &mut doc)?;
-            tx.commit()?;
-        }
-        inner.cache.put(doc);
-        Ok(())
+        self.merge_one(id.clone(), changes.to_vec(), false)
     }
 
     // ---- outbox and maintenance -----------------------------------------------------------

@@ -4,11 +4,11 @@
 //! The sync client drives these; apps read [`LocalStore::receipt`] and
 //! [`LocalStore::pending_documents`] to show the user where each record stands.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
-use crate::local_store::{LocalStore, heads_blob};
+use crate::local_store::{Inner, LocalStore, heads_blob};
 use crate::time::Timestamp;
 
 /// A document with local edits the server has not confirmed.
@@ -102,49 +102,15 @@ impl LocalStore {
         local_edits: i64,
         server_heads: &[String],
     ) -> Result<()> {
-        let heads = server_heads
-            .iter()
-            .map(|h| {
-                h.parse::<automerge::ChangeHash>()
-                    .map_err(|_| Error::invalid("heads", format!("`{h}` is not a change hash")))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let mut inner = self.lock()?;
-        let tx = inner.conn.savepoint()?;
-        tx.prepare_cached(
-            "UPDATE outbox SET confirmed_edits = MAX(confirmed_edits, ?2), server_heads = ?3, rejected = NULL, uploading = 0
-             WHERE doc_id = ?1",
-        )?
-        .execute(params![id.as_str(), local_edits, heads_blob(&heads)])?;
-        // The row stays: its `server_heads` make the next push send only what is new.
-        tx.commit()?;
-        Ok(())
+        let heads = parse_heads(server_heads)?;
+        confirm_pushed(&self.lock()?.conn, id, local_edits, &heads)
     }
 
     /// Merges changes that came from the server. When none of the document's local edits
     /// waits, the server holds everything this device has of it, which is remembered so a
     /// later local edit sends only itself.
     pub fn merge_from_server(&self, id: &DocId, changes: &[Vec<u8>]) -> Result<()> {
-        self.merge_changes(id, changes)?;
-        let heads = self
-            .heads(id)?
-            .iter()
-            .map(|h| {
-                h.parse::<automerge::ChangeHash>()
-                    .map_err(|_| Error::corrupt(id.as_str(), "bad head"))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let inner = self.lock()?;
-        inner
-            .conn
-            .prepare_cached(
-                "INSERT INTO outbox (doc_id, local_edits, confirmed_edits, first_edit_at, server_heads)
-                 VALUES (?1, 0, 0, 0, ?2)
-                 ON CONFLICT (doc_id) DO UPDATE SET server_heads = excluded.server_heads
-                 WHERE confirmed_edits >= local_edits",
-            )?
-            .execute(params![id.as_str(), heads_blob(&heads)])?;
-        Ok(())
+        self.merge_one(id.clone(), changes.to_vec(), true)
     }
 
     /// Marks a document's pending edits as refused by the server, with its reason; they stay
@@ -182,12 +148,7 @@ impl LocalStore {
 
     /// Stores the feed cursor, after the changes it covers were merged.
     pub fn set_sync_cursor(&self, cursor: &str) -> Result<()> {
-        let inner = self.lock()?;
-        inner.conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('cursor', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [cursor.as_bytes()],
-        )?;
-        Ok(())
+        set_sync_cursor(&self.lock()?.conn, cursor)
     }
 
     /// Documents with local edits the server has not confirmed, oldest first.
@@ -294,44 +255,117 @@ impl LocalStore {
     /// its local edits waits for the server (at once, for most). Returns how many were
     /// dropped now.
     pub fn documents_left_scope(&self, ids: &[DocId]) -> Result<usize> {
-        {
-            let mut inner = self.lock()?;
-            let tx = inner.conn.savepoint()?;
-            {
-                let mut stmt =
-                    tx.prepare_cached("INSERT OR IGNORE INTO leaving (doc_id) VALUES (?1)")?;
-                for id in ids {
-                    stmt.execute([id.as_str()])?;
-                }
-            }
-            tx.commit()?;
-        }
-        self.drop_left_documents()
+        let mut inner = self.lock()?;
+        inner.all_or_nothing(|inner| {
+            note_left_scope(&inner.conn, ids)?;
+            drop_left_documents(inner)
+        })
     }
 
     /// Drops documents that left the scope and have nothing pending. A document whose edits
     /// were refused stays: the user must see them.
     pub fn drop_left_documents(&self) -> Result<usize> {
         let mut inner = self.lock()?;
-        let ids: Vec<String> = {
-            let mut stmt = inner.conn.prepare_cached(
-                "SELECT l.doc_id FROM leaving l LEFT JOIN outbox o ON o.doc_id = l.doc_id
-                 WHERE o.doc_id IS NULL OR o.confirmed_edits >= o.local_edits",
-            )?;
-            stmt.query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()?
-        };
-        let tx = inner.conn.savepoint()?;
-        for id in &ids {
-            tx.execute("DELETE FROM documents WHERE id = ?1", [id])?;
-            tx.execute("DELETE FROM leaving WHERE doc_id = ?1", [id])?;
-        }
-        tx.commit()?;
-        for id in &ids {
-            if let Ok(id) = DocId::parse("id", id) {
-                inner.forget(&id);
-            }
-        }
-        Ok(ids.len())
+        inner.all_or_nothing(drop_left_documents)
     }
+
+    /// Stores a sync response whole, under one lock and in one savepoint (a transaction of
+    /// its own when none is open): confirms the pushed documents (`confirmed`: id, local
+    /// edits and heads, as [`OutgoingDocument`] gave them), merges the feed's documents
+    /// (prepared on worker threads), notes and drops the documents that left the scope,
+    /// and only then moves the cursor. All of it commits together or none of it does, so
+    /// the cursor never passes a change that is not stored; and because the lock is held
+    /// throughout, no edit the app makes meanwhile lands inside that savepoint, where a
+    /// rollback would take it along after it was reported saved. Returns how many documents
+    /// were merged and how many left the scope.
+    pub(crate) fn apply_sync_response(
+        &self,
+        confirmed: &[(DocId, i64, Vec<String>)],
+        docs: Vec<(DocId, Vec<Vec<u8>>)>,
+        removed: &[DocId],
+        cursor: &str,
+    ) -> Result<(usize, usize)> {
+        let confirmed = confirmed
+            .iter()
+            .map(|(id, edits, heads)| Ok((id, *edits, parse_heads(heads)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let mut inner = self.lock()?;
+        inner.all_or_nothing(|inner| {
+            for (id, edits, heads) in &confirmed {
+                confirm_pushed(&inner.conn, id, *edits, heads)?;
+            }
+            let pulled = inner.merge_many(docs, true, crate::local_store::default_workers())?;
+            note_left_scope(&inner.conn, removed)?;
+            drop_left_documents(inner)?;
+            set_sync_cursor(&inner.conn, cursor)?;
+            Ok((pulled, removed.len()))
+        })
+    }
+}
+
+fn parse_heads(heads: &[String]) -> Result<Vec<automerge::ChangeHash>> {
+    heads
+        .iter()
+        .map(|h| {
+            h.parse::<automerge::ChangeHash>()
+                .map_err(|_| Error::invalid("heads", format!("`{h}` is not a change hash")))
+        })
+        .collect()
+}
+
+fn confirm_pushed(
+    conn: &Connection,
+    id: &DocId,
+    local_edits: i64,
+    heads: &[automerge::ChangeHash],
+) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE outbox SET confirmed_edits = MAX(confirmed_edits, ?2), server_heads = ?3, rejected = NULL, uploading = 0
+         WHERE doc_id = ?1",
+    )?
+    .execute(params![id.as_str(), local_edits, heads_blob(heads)])?;
+    // The row stays: its `server_heads` make the next push send only what is new.
+    Ok(())
+}
+
+fn set_sync_cursor(conn: &Connection, cursor: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('cursor', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [cursor.as_bytes()],
+    )?;
+    Ok(())
+}
+
+fn note_left_scope(conn: &Connection, ids: &[DocId]) -> Result<()> {
+    let mut stmt = conn.prepare_cached("INSERT OR IGNORE INTO leaving (doc_id) VALUES (?1)")?;
+    for id in ids {
+        stmt.execute([id.as_str()])?;
+    }
+    Ok(())
+}
+
+/// See [`LocalStore::drop_left_documents`].
+fn drop_left_documents(inner: &mut Inner) -> Result<usize> {
+    let ids: Vec<String> = inner
+        .conn
+        .prepare_cached(
+            "SELECT l.doc_id FROM leaving l LEFT JOIN outbox o ON o.doc_id = l.doc_id
+             WHERE o.doc_id IS NULL OR o.confirmed_edits >= o.local_edits",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for id in &ids {
+        inner
+            .conn
+            .execute("DELETE FROM documents WHERE id = ?1", [id])?;
+        inner
+            .conn
+            .execute("DELETE FROM leaving WHERE doc_id = ?1", [id])?;
+    }
+    for id in &ids {
+        if let Ok(id) = DocId::parse("id", id) {
+            inner.forget(&id);
+        }
+    }
+    Ok(ids.len())
 }

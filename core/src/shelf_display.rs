@@ -573,7 +573,7 @@ enum Against {
 }
 
 impl DisplayRows {
-    fn of(display: &ShelfDisplay) -> DisplayRows {
+    pub(crate) fn of(display: &ShelfDisplay) -> DisplayRows {
         let stamps = |all: &mut dyn Iterator<Item = (&String, Timestamp)>| {
             all.map(|(by, at)| (by.clone(), at.0)).collect::<Vec<_>>()
         };

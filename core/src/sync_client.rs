@@ -229,27 +229,44 @@ impl SyncClient {
         let mut pulled_total = 0usize;
         let mut phase = SyncPhase::Pushing;
         let mut push_limit = self.config.max_changes_per_push.max(1);
+        // The next page of a long feed, asked for while the previous one was being stored.
+        let mut prefetched: Option<Result<Outcome, SyncFailure>> = None;
         for _ in 0..MAX_ROUNDS {
-            let batch = self.next_batch(push_limit).await?;
-            let ids: Vec<DocId> = batch.iter().map(|d| d.id.clone()).collect();
+            let (batch, outcome) = match prefetched.take() {
+                Some(outcome) => (Vec::new(), outcome),
+                None => {
+                    let batch = self.next_batch(push_limit).await?;
+                    let outcome = self.push_round(&batch, &mut report).await?;
+                    (batch, outcome)
+                }
+            };
             if batch.is_empty() && phase == SyncPhase::Pushing {
                 phase = SyncPhase::Pulling;
             }
-            self.blocking({
-                let ids = ids.clone();
-                move |s| s.mark_uploading(&ids, true)
-            })
-            .await?;
-            let outcome = self.round_trip_with_retries(&batch, &mut report).await;
-            self.blocking({
-                let ids = ids.clone();
-                move |s| s.mark_uploading(&ids, false)
-            })
-            .await?;
             match outcome? {
                 Outcome::Stored(response) => {
                     let more = response.more;
-                    let (pulled, removed) = self.apply(&batch, response).await?;
+                    let (applied, next) = if more && batch.is_empty() {
+                        // A page of a longer feed with nothing pushed: the next page is
+                        // asked for (with this page's cursor) while this one is stored,
+                        // so the server's work and the transfer overlap the phone's. The
+                        // stored cursor still moves only with this page; if storing it
+                        // fails, the next page is dropped unread.
+                        let cursor = Some(response.cursor.clone());
+                        let mut side = SyncReport::default();
+                        let (applied, next) = tokio::join!(
+                            self.apply(&batch, response),
+                            self.round_trip_with_retries(&[], cursor, &mut side)
+                        );
+                        report.round_trips += side.round_trips;
+                        report.retries += side.retries;
+                        report.bytes_sent += side.bytes_sent;
+                        report.bytes_received += side.bytes_received;
+                        (applied, Some(next))
+                    } else {
+                        (self.apply(&batch, response).await, None)
+                    };
+                    let (pulled, removed) = applied?;
                     pushed_total += batch.len();
                     pulled_total += pulled;
                     report.docs_pushed += batch.len();
@@ -263,9 +280,14 @@ impl SyncClient {
                         bytes_sent: report.bytes_sent,
                         bytes_received: report.bytes_received,
                     });
-                    let pending = self.next_batch(1).await?;
-                    if pending.is_empty() && !more {
-                        break;
+                    match next {
+                        Some(next) => prefetched = Some(next),
+                        None => {
+                            let pending = self.next_batch(1).await?;
+                            if pending.is_empty() && !more {
+                                break;
+                            }
+                        }
                     }
                 }
                 Outcome::Rejected(rejected) => {
@@ -302,6 +324,29 @@ impl SyncClient {
         Ok(report)
     }
 
+    /// One round trip pushing `batch` (marked as uploading meanwhile) from the stored
+    /// cursor.
+    async fn push_round(
+        &self,
+        batch: &[OutgoingDocument],
+        report: &mut SyncReport,
+    ) -> Result<Result<Outcome, SyncFailure>, SyncFailure> {
+        let ids: Vec<DocId> = batch.iter().map(|d| d.id.clone()).collect();
+        self.blocking({
+            let ids = ids.clone();
+            move |s| s.mark_uploading(&ids, true)
+        })
+        .await?;
+        let cursor = self.blocking(|s| s.sync_cursor()).await;
+        let outcome = match cursor {
+            Ok(cursor) => self.round_trip_with_retries(batch, cursor, report).await,
+            Err(e) => Err(e),
+        };
+        self.blocking(move |s| s.mark_uploading(&ids, false))
+            .await?;
+        Ok(outcome)
+    }
+
     /// Pending documents whose changes fit in `limit` changes (at least one document).
     async fn next_batch(&self, limit: usize) -> Result<Vec<OutgoingDocument>, SyncFailure> {
         self.blocking(move |s| {
@@ -322,9 +367,9 @@ impl SyncClient {
     async fn round_trip_with_retries(
         &self,
         batch: &[OutgoingDocument],
+        cursor: Option<String>,
         report: &mut SyncReport,
     ) -> Result<Outcome, SyncFailure> {
-        let cursor = self.blocking(|s| s.sync_cursor()).await?;
         let request = SyncRequest {
             protocol: PROTOCOL_VERSION,
             cursor,
@@ -414,26 +459,20 @@ impl SyncClient {
             .collect();
         // One transaction: one wait for the disk per response, not one per document.
         self.blocking(move |store| {
-            store.in_one_transaction(|s| {
-                for (id, edits, heads) in &confirmed {
-                    s.confirm_pushed(id, *edits, heads)?;
-                }
-                let mut pulled = 0;
-                for doc in &response.changes {
+            let docs = response
+                .changes
+                .into_iter()
+                .map(|doc| {
                     let id = DocId::parse("doc", &doc.doc)?;
-                    let changes: Vec<Vec<u8>> = doc.changes.iter().map(|c| c.to_vec()).collect();
-                    s.merge_from_server(&id, &changes)?;
-                    pulled += 1;
-                }
-                let removed = response
-                    .removed
-                    .iter()
-                    .map(|r| DocId::parse("removed", r))
-                    .collect::<Result<Vec<_>>>()?;
-                s.documents_left_scope(&removed)?;
-                s.set_sync_cursor(&response.cursor)?;
-                Ok((pulled, removed.len()))
-            })
+                    Ok((id, doc.changes.into_iter().map(ByteBuf::into_vec).collect()))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let removed = response
+                .removed
+                .iter()
+                .map(|r| DocId::parse("removed", r))
+                .collect::<Result<Vec<_>>>()?;
+            store.apply_sync_response(&confirmed, docs, &removed, &response.cursor)
         })
         .await
     }

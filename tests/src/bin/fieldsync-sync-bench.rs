@@ -49,6 +49,18 @@
 //! ids of the documents the new phone downloads), for the field benchmark's peers
 //! ([`fieldsync_tests::bundle`]).
 //!
+//! `--new-phone-only` stops after the new phone's download, and `--server-dir DIR` (only
+//! with it) keeps the server's data in `DIR` instead of a temporary folder. Together they
+//! make quick iteration on the download: the first run seeds `DIR` (and marks it seeded for its year
+//! plan), later runs with the same plan reuse it and measure only the new phone. The child
+//! reports its CPU time during the download (`new_phone_cpu_ms`, user + system of every
+//! thread, from `/proc/self/stat`), which varies less than its wall time on a shared
+//! machine.
+//!
+//! `FIELDSYNC_BENCH_CHILD_WRAPPER="valgrind --tool=callgrind"` (any command and its
+//! arguments) runs the new phone's child under that command, to count its instructions
+//! apart from the server's.
+//!
 //! `--json PATH` writes `{"figures": {"<name>": {"value": n, "unit": "..."}}, "config": {...}}`.
 
 use std::collections::BTreeMap;
@@ -70,7 +82,10 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-const USAGE: &str = "usage: fieldsync-sync-bench [--quick] [--json PATH] [--links] [--export DIR]";
+const USAGE: &str = "usage: fieldsync-sync-bench [--quick] [--year-visits N] [--json PATH] [--links] \
+                     [--export DIR] [--server-dir DIR] [--new-phone-only]";
+/// The file in a `--server-dir` that says it was seeded, and for which year plan.
+const SEEDED: &str = "seeded.json";
 const USER: &str = "am-li";
 const STORES: u32 = 300;
 /// Longest the new phone's download may take.
@@ -83,6 +98,8 @@ struct Config {
     year: YearPlan,
     links: bool,
     export: Option<PathBuf>,
+    server_dir: Option<PathBuf>,
+    new_phone_only: bool,
 }
 
 enum Mode {
@@ -112,6 +129,8 @@ fn parse_args() -> Result<Mode, String> {
         year: YearPlan::year(),
         links: false,
         export: None,
+        server_dir: None,
+        new_phone_only: false,
     };
     let mut it = args.iter();
     // Bounded by the argument list.
@@ -140,9 +159,20 @@ fn parse_args() -> Result<Mode, String> {
                     .ok_or(format!("`--export` needs a folder\n{USAGE}"))?;
                 config.export = Some(PathBuf::from(dir));
             }
+            "--server-dir" => {
+                let dir = it
+                    .next()
+                    .ok_or(format!("`--server-dir` needs a folder\n{USAGE}"))?;
+                config.server_dir = Some(PathBuf::from(dir));
+            }
+            "--new-phone-only" => config.new_phone_only = true,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
+    }
+    if config.server_dir.is_some() && !config.new_phone_only {
+        // The week offline would change the territory that later runs reuse.
+        return Err(format!("`--server-dir` needs `--new-phone-only`\n{USAGE}"));
     }
     Ok(Mode::Bench(config))
 }
@@ -285,6 +315,19 @@ fn status_kib(field: &str) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// CPU time of this process so far, user plus system, every thread (Linux; the kernel
+/// counts it in ticks of 10 ms).
+fn cpu_ms() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces:
+    // utime and stime are the 14th and 15th fields of the line, the 12th and 13th here.
+    let rest = stat.rsplit_once(')')?.1;
+    let mut fields = rest.split_whitespace().skip(11);
+    let user: f64 = fields.next()?.parse().ok()?;
+    let system: f64 = fields.next()?.parse().ok()?;
+    Some((user + system) * 10.0)
+}
+
 fn new_phone_who() -> Who<'static> {
     Who {
         user: USER,
@@ -319,18 +362,22 @@ fn new_phone(url: &str, token: &str, path: &Path) -> Result<serde_json::Value, B
     };
     let (report, took, docs) = runtime.block_on(async {
         let device = ClientDevice::open(url, token, path, new_phone_who(), Timestamp::now())?;
+        let cpu_before = cpu_ms().unwrap_or(f64::NAN);
         let began = Instant::now();
         let report = device.sync_reporting(&progress).await?;
         let took = began.elapsed();
+        let cpu = cpu_ms().unwrap_or(f64::NAN) - cpu_before;
         let mut docs = 0;
         for kind in DocKind::ALL {
             docs += device.local.document_ids(kind)?.len();
         }
-        Ok::<_, BoxError>((report, took, docs))
+        Ok::<_, BoxError>((report, (took, cpu), docs))
     })?;
+    let (took, cpu) = took;
     drop(runtime);
     Ok(serde_json::json!({
         "ms": ms(took),
+        "cpu_ms": cpu,
         "round_trips": report.round_trips,
         "bytes_sent": report.bytes_sent,
         "bytes_received": report.bytes_received,
@@ -344,7 +391,18 @@ fn new_phone(url: &str, token: &str, path: &Path) -> Result<serde_json::Value, B
 /// Runs the new phone's download in a child process; returns its JSON line.
 async fn run_new_phone(url: &str, token: &str, path: &Path) -> Result<serde_json::Value, BoxError> {
     let exe = std::env::current_exe()?;
-    let child = tokio::process::Command::new(exe)
+    // A profiler around the child alone, say `valgrind --tool=callgrind`.
+    let wrapper = std::env::var("FIELDSYNC_BENCH_CHILD_WRAPPER").unwrap_or_default();
+    let mut words = wrapper.split_whitespace();
+    let mut command = match words.next() {
+        Some(program) => {
+            let mut command = tokio::process::Command::new(program);
+            command.args(words).arg(exe);
+            command
+        }
+        None => tokio::process::Command::new(exe),
+    };
+    let child = command
         .arg("--new-phone")
         .arg(url)
         .arg(token)
@@ -376,54 +434,35 @@ async fn run(config: &Config, metrics: PrometheusHandle) -> Result<Figures, BoxE
     let dir = tempfile::Builder::new()
         .prefix("fieldsync-sync-bench-")
         .tempdir()?;
-    let server = InProcessServer::start(&dir.path().join("server"), Some(metrics.clone())).await?;
-    server.add_user(USER, Role::AccountManager)?;
-    let began = Instant::now();
-    let stores = {
-        let admin = server.admin()?;
-        let mut ids = Vec::with_capacity(STORES as usize);
-        for n in 1..=STORES {
-            ids.push(admin.local.create_store(sample_store(USER, n))?);
-        }
-        admin.push()?;
-        ids
+    let server_dir = match &config.server_dir {
+        Some(kept) => kept.clone(),
+        None => dir.path().join("server"),
     };
-    figures.add("seed_stores_ms", ms(began.elapsed()), "ms");
-
+    let server = InProcessServer::start(&server_dir, Some(metrics.clone())).await?;
     let year_start = at("2025-11-24T00:00:00+08:00");
     let phones = dir.path().join("phones");
     std::fs::create_dir_all(&phones)?;
-    let old = ClientDevice::enroll(
-        &server,
-        &phones,
-        USER,
-        Role::AccountManager,
-        "old-phone",
-        year_start,
-    )
-    .await?;
-    old.sync().await?;
-    println!(
-        "recording a year on the old phone: {} visits, {} a day, synced every {} days",
-        config.year.visits, config.year.visits_per_day, config.year.sync_every_days
-    );
-    let began = Instant::now();
-    let server_before = Wire::server_seconds(&metrics);
-    let progress = |line: &str| {
-        let server = Wire::server_seconds(&metrics) - server_before;
-        eprintln!("{line} (the server {server:.0} s)");
+    let plan = format!("{:?}", config.year);
+    let seeded = std::fs::read_to_string(server_dir.join(SEEDED)).ok();
+    let seeded = match seeded {
+        Some(seeded) if config.server_dir.is_some() => {
+            let (_stores, seeded_plan): (Vec<String>, String) = serde_json::from_str(&seeded)?;
+            if seeded_plan != plan {
+                return Err(format!(
+                    "`{}` was seeded for {seeded_plan}, not {plan}",
+                    server_dir.display()
+                )
+                .into());
+            }
+            println!("reusing the territory seeded in {}", server_dir.display());
+            None
+        }
+        _ => Some(seed(config, &server, &metrics, &phones, year_start, &mut figures).await?),
     };
-    let year = record_year(&old, &stores, config.year, year_start, &progress).await?;
-    figures.add("seed_year_ms", ms(began.elapsed()), "ms");
-    figures.add("seed_year_recording_ms", ms(year.recording), "ms");
-    figures.add("seed_year_syncing_ms", ms(year.syncing), "ms");
-    figures.add(
-        "seed_year_server_ms",
-        (Wire::server_seconds(&metrics) - server_before) * 1000.0,
-        "ms",
-    );
-    figures.add("seed_year_visits", year.visits as f64, "visits");
-    figures.add("seed_year_edits", year.edits as f64, "changes");
+    if let (Some((stores, _)), Some(kept)) = (&seeded, &config.server_dir) {
+        let ids: Vec<String> = stores.iter().map(ToString::to_string).collect();
+        std::fs::write(kept.join(SEEDED), serde_json::to_string(&(ids, &plan))?)?;
+    }
 
     // What the new phone downloads, for the peers' new phones to fetch the same.
     if let Some(dir) = &config.export {
@@ -461,6 +500,7 @@ async fn run(config: &Config, metrics: PrometheusHandle) -> Result<Figures, BoxE
         );
     }
     figures.add("new_phone_ms", field(&child, "ms"), "ms");
+    figures.add("new_phone_cpu_ms", field(&child, "cpu_ms"), "ms");
     figures.add(
         "new_phone_round_trips",
         field(&child, "round_trips"),
@@ -487,6 +527,10 @@ async fn run(config: &Config, metrics: PrometheusHandle) -> Result<Figures, BoxE
         "MiB",
     );
 
+    let Some((stores, old)) = seeded.filter(|_| !config.new_phone_only) else {
+        server.stop().await?;
+        return Ok(figures);
+    };
     // A week offline on the new phone (its store, opened again here), then on the old one.
     let after_year = day_start(year_start, config.year.days() + 7);
     let fresh = ClientDevice::open(
@@ -564,6 +608,62 @@ async fn run(config: &Config, metrics: PrometheusHandle) -> Result<Figures, BoxE
     }
     server.stop().await?;
     Ok(figures)
+}
+
+/// Makes the stores and records the year on the old phone; returns the stores and the
+/// old phone.
+async fn seed(
+    config: &Config,
+    server: &InProcessServer,
+    metrics: &PrometheusHandle,
+    phones: &Path,
+    year_start: Timestamp,
+    figures: &mut Figures,
+) -> Result<(Vec<DocId>, ClientDevice), BoxError> {
+    server.add_user(USER, Role::AccountManager)?;
+    let began = Instant::now();
+    let stores = {
+        let admin = server.admin()?;
+        let mut ids = Vec::with_capacity(STORES as usize);
+        for n in 1..=STORES {
+            ids.push(admin.local.create_store(sample_store(USER, n))?);
+        }
+        admin.push()?;
+        ids
+    };
+    figures.add("seed_stores_ms", ms(began.elapsed()), "ms");
+    let old = ClientDevice::enroll(
+        server,
+        phones,
+        USER,
+        Role::AccountManager,
+        "old-phone",
+        year_start,
+    )
+    .await?;
+    old.sync().await?;
+    println!(
+        "recording a year on the old phone: {} visits, {} a day, synced every {} days",
+        config.year.visits, config.year.visits_per_day, config.year.sync_every_days
+    );
+    let began = Instant::now();
+    let server_before = Wire::server_seconds(metrics);
+    let progress = |line: &str| {
+        let server = Wire::server_seconds(metrics) - server_before;
+        eprintln!("{line} (the server {server:.0} s)");
+    };
+    let year = record_year(&old, &stores, config.year, year_start, &progress).await?;
+    figures.add("seed_year_ms", ms(began.elapsed()), "ms");
+    figures.add("seed_year_recording_ms", ms(year.recording), "ms");
+    figures.add("seed_year_syncing_ms", ms(year.syncing), "ms");
+    figures.add(
+        "seed_year_server_ms",
+        (Wire::server_seconds(metrics) - server_before) * 1000.0,
+        "ms",
+    );
+    figures.add("seed_year_visits", year.visits as f64, "visits");
+    figures.add("seed_year_edits", year.edits as f64, "changes");
+    Ok((stores, old))
 }
 
 fn main() -> ExitCode {
