@@ -15,7 +15,8 @@ mod migrate;
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::ThreadId;
 
 use automerge::ActorId;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -65,6 +66,8 @@ pub struct LocalStore {
     identity: DeviceIdentity,
     calendar: FieldCalendar,
     inner: Mutex<Inner>,
+    /// Signalled when a transaction of [`LocalStore::in_one_transaction`] ends.
+    transaction_ended: Condvar,
 }
 
 impl std::fmt::Debug for LocalStore {
@@ -81,6 +84,8 @@ pub(crate) struct Inner {
     actor: ActorId,
     clock: Clock,
     pub(crate) cache: DocCache,
+    /// The thread inside [`LocalStore::in_one_transaction`], while one is.
+    transaction_owner: Option<ThreadId>,
 }
 
 impl LocalStore {
@@ -137,7 +142,9 @@ impl LocalStore {
                 actor,
                 clock: options.clock,
                 cache: DocCache::new(options.cache_capacity.max(1)),
+                transaction_owner: None,
             }),
+            transaction_ended: Condvar::new(),
         })
     }
 
@@ -169,16 +176,33 @@ impl LocalStore {
         Ok((self.lock()?.clock)())
     }
 
+    /// The store, for this thread. While another thread is inside
+    /// [`in_one_transaction`](Self::in_one_transaction) it waits for that transaction to
+    /// end: an edit made meanwhile would land inside it, be reported saved, and vanish if it
+    /// rolled back. The wait ends when the transaction does (its guard ends it however the
+    /// closure ends, panics included).
     pub(crate) fn lock(&self) -> Result<MutexGuard<'_, Inner>> {
-        // A panic while holding the lock cannot leave SQLite half-written (the transaction
-        // rolls back on drop); the cache is dropped so no half-edited document survives.
-        match self.inner.lock() {
-            Ok(guard) => Ok(guard),
+        let me = std::thread::current().id();
+        let mut guard = self.recover(self.inner.lock());
+        while guard.transaction_owner.is_some_and(|owner| owner != me) {
+            guard = self.recover(self.transaction_ended.wait(guard));
+        }
+        Ok(guard)
+    }
+
+    /// A panic while holding the lock cannot leave SQLite half-written (the transaction
+    /// rolls back on drop); the cache is dropped so no half-edited document survives.
+    fn recover<'a>(
+        &self,
+        locked: std::result::Result<MutexGuard<'a, Inner>, PoisonError<MutexGuard<'a, Inner>>>,
+    ) -> MutexGuard<'a, Inner> {
+        match locked {
+            Ok(guard) => guard,
             Err(poisoned) => {
                 let mut guard = poisoned.into_inner();
                 guard.cache.clear();
                 self.inner.clear_poison();
-                Ok(guard)
+                guard
             }
         }
     }
@@ -193,33 +217,38 @@ impl LocalStore {
     /// Runs `edits` so that everything they write commits together, with one wait for the
     /// disk, or not at all: for a screen that saves several edits at once (a visit saved
     /// whole at check-out) and for imports. Reads inside see the edits made so far. Nested
-    /// calls join the outer one.
+    /// calls join the outer one. Other threads' calls wait until it ends, so that nothing
+    /// they write is taken along by a rollback they never asked for.
     pub fn in_one_transaction<T>(&self, edits: impl FnOnce(&LocalStore) -> Result<T>) -> Result<T> {
         {
-            let inner = self.lock()?;
+            let mut inner = self.lock()?;
             if !inner.conn.is_autocommit() {
                 drop(inner);
                 return edits(self);
             }
             inner.conn.execute_batch("BEGIN IMMEDIATE")?;
+            inner.transaction_owner = Some(std::thread::current().id());
         }
-        // Rolls back if `edits` fails or panics, and forgets the cached documents, whose
-        // changes would otherwise outlive the rollback.
-        struct Abort<'a>(&'a LocalStore, bool);
-        impl Drop for Abort<'_> {
+        // Ends the transaction however `edits` ends: rolls back unless committed (a failure
+        // or a panic), forgetting the cached documents whose changes would otherwise outlive
+        // the rollback, and lets waiting threads in.
+        struct End<'a>(&'a LocalStore, bool);
+        impl Drop for End<'_> {
             fn drop(&mut self) {
-                if self.1
-                    && let Ok(mut inner) = self.0.lock()
-                {
-                    let _ = inner.conn.execute_batch("ROLLBACK");
-                    inner.cache.clear();
+                if let Ok(mut inner) = self.0.lock() {
+                    if !self.1 {
+                        let _ = inner.conn.execute_batch("ROLLBACK");
+                        inner.cache.clear();
+                    }
+                    inner.transaction_owner = None;
                 }
+                self.0.transaction_ended.notify_all();
             }
         }
-        let mut abort = Abort(self, true);
+        let mut end = End(self, false);
         let value = edits(self)?;
         self.lock()?.conn.execute_batch("COMMIT")?;
-        abort.1 = false;
+        end.1 = true;
         Ok(value)
     }
 

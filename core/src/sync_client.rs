@@ -453,6 +453,17 @@ impl SyncClient {
         batch: &[OutgoingDocument],
         response: SyncResponse,
     ) -> Result<(usize, usize), SyncFailure> {
+        // The server answers a push all or nothing; an answer that does not list a pushed
+        // document is not trusted to have stored it: nothing is confirmed, and the next
+        // sync sends it again (pushes are idempotent).
+        let accepted: std::collections::HashSet<&str> =
+            response.accepted.iter().map(|a| a.doc.as_str()).collect();
+        if let Some(missing) = batch.iter().find(|d| !accepted.contains(d.id.as_str())) {
+            return Err(SyncFailure::ServerUnavailable(format!(
+                "the server's answer does not confirm `{}`: it stays pending",
+                missing.id
+            )));
+        }
         let confirmed: Vec<(DocId, i64, Vec<String>)> = batch
             .iter()
             .map(|d| (d.id.clone(), d.local_edits, d.heads.clone()))

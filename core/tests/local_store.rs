@@ -461,6 +461,60 @@ fn edits_in_one_transaction_are_all_kept_or_all_forgotten() -> Result<()> {
 }
 
 #[test]
+fn an_edit_from_another_thread_waits_for_a_transaction_and_survives_its_rollback() -> Result<()> {
+    use std::sync::mpsc;
+    use std::time::Duration;
+    let dir = tempfile::tempdir()?;
+    let (db, _) = device(
+        dir.path().join("a.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    let store = db.create_store(sample_store("am-li", 1))?;
+    let (inside_tx, inside) = mpsc::channel::<()>();
+    let (saved_tx, saved) = mpsc::channel::<fieldsync_core::DocId>();
+    std::thread::scope(|scope| -> Result<()> {
+        let (db, store) = (&db, &store);
+        let other = scope.spawn(move || {
+            // Waits until the transaction below is open, then edits.
+            inside.recv_timeout(Duration::from_secs(30)).ok()?;
+            let visit = db.create_visit(new_visit(store)).ok()?;
+            saved_tx.send(visit.clone()).ok()?;
+            Some(visit)
+        });
+        let err = db
+            .in_one_transaction(|db| {
+                db.create_visit(new_visit(store))?;
+                let _ = inside_tx.send(());
+                // Had the other thread's edit gone into this transaction, it would have
+                // returned by now; it must still be waiting.
+                let early = saved.recv_timeout(Duration::from_millis(300)).is_ok();
+                Err::<(), _>(Error::invalid(
+                    "test",
+                    if early {
+                        "the other edit got in"
+                    } else {
+                        "roll back"
+                    },
+                ))
+            })
+            .expect_err("the transaction fails");
+        assert_eq!(err.to_string(), "invalid `test`: roll back");
+        let visit = other
+            .join()
+            .expect("no panic")
+            .expect("the other edit was saved");
+        assert_eq!(
+            db.document_ids(DocKind::Visit)?,
+            vec![visit],
+            "and it is still there"
+        );
+        Ok(())
+    })?;
+    Ok(())
+}
+
+#[test]
 fn changes_of_one_document_offered_under_another_existing_id_are_refused() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let (a, _) = device(

@@ -384,7 +384,9 @@ async fn from_device(
                 return Next::Continue;
             }
             control.count(|s| s.fake_acknowledgements += 1);
-            let _ = device.write_all(&fake_acknowledgement()).await;
+            let _ = device
+                .write_all(&fake_acknowledgement(&exchange.request))
+                .await;
             Next::Close
         }
         Some(RequestFault::ResetMidRequest { after_bytes }) => {
@@ -522,11 +524,19 @@ fn request_complete(request: &[u8]) -> bool {
     }
 }
 
-/// A `200` with a sync response that acknowledges nothing and carries nothing: what a device
-/// that trusts a `200` takes as "everything pushed is stored".
-fn fake_acknowledgement() -> Vec<u8> {
+/// A `200` whose sync response lists every document of `request`'s push as stored (with
+/// no heads) and carries nothing, though nothing reached the server: a lie a device cannot
+/// tell from the truth, so the end-state check must catch what it costs.
+fn fake_acknowledgement(request: &[u8]) -> Vec<u8> {
+    let accepted = pushed_documents(request)
+        .into_iter()
+        .map(|doc| fieldsync_core::protocol::Accepted {
+            doc,
+            heads: Vec::new(),
+        })
+        .collect();
     let body = protocol::encode(&SyncResponse {
-        accepted: Vec::new(),
+        accepted,
         changes: Vec::new(),
         removed: Vec::new(),
         cursor: "0".into(),
@@ -540,6 +550,37 @@ fn fake_acknowledgement() -> Vec<u8> {
     .into_bytes();
     response.extend_from_slice(&body);
     response
+}
+
+/// The documents a whole HTTP request pushes (none if its body is not a readable sync
+/// request: chunked, or in an encoding other than gzip).
+fn pushed_documents(request: &[u8]) -> Vec<String> {
+    use std::io::Read;
+    let Some(head_end) = request
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| p + 4)
+    else {
+        return Vec::new();
+    };
+    let head = String::from_utf8_lossy(&request[..head_end]).to_lowercase();
+    let body = &request[head_end..];
+    let body = if head.contains("content-encoding: gzip") {
+        let mut plain = Vec::new();
+        let limited = flate2::read::GzDecoder::new(body).take(MAX_FAKED_REQUEST as u64 * 64);
+        if std::io::BufReader::new(limited)
+            .read_to_end(&mut plain)
+            .is_err()
+        {
+            return Vec::new();
+        }
+        plain
+    } else {
+        body.to_vec()
+    };
+    protocol::decode::<fieldsync_core::protocol::SyncRequest>("sync request", &body)
+        .map(|r| r.push.into_iter().map(|d| d.doc).collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -560,7 +601,23 @@ mod tests {
 
     #[test]
     fn the_fake_acknowledgement_decodes_as_a_sync_response() {
-        let response = fake_acknowledgement();
+        let push = fieldsync_core::protocol::SyncRequest {
+            protocol: protocol::PROTOCOL_VERSION,
+            cursor: None,
+            push: vec![fieldsync_core::protocol::DocChanges {
+                doc: "some-doc".into(),
+                changes: Vec::new(),
+            }],
+            max_response_bytes: None,
+        };
+        let body = protocol::encode(&push);
+        let mut request = format!(
+            "POST /v1/sync HTTP/1.1\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(&body);
+        let response = fake_acknowledgement(&request);
         let head_end = response
             .windows(4)
             .position(|w| w == b"\r\n\r\n")
@@ -568,7 +625,8 @@ mod tests {
             + 4;
         let decoded: SyncResponse =
             protocol::decode("sync response", &response[head_end..]).expect("decodes");
-        assert!(decoded.accepted.is_empty());
+        let accepted: Vec<&str> = decoded.accepted.iter().map(|a| a.doc.as_str()).collect();
+        assert_eq!(accepted, vec!["some-doc"]);
     }
 
     #[tokio::test]

@@ -1,5 +1,6 @@
 //! What a phone pushes when it edits a document the server already holds: only the new
-//! change, not the document's whole history again.
+//! change, not the document's whole history again; and what it takes for an
+//! acknowledgement: only the documents the server's answer lists as stored.
 //!
 //! Found by the sync benchmark (`fieldsync-sync-bench`, November 2026): core deleted a
 //! document's outbox row, and with it the server heads it recorded, once the server had
@@ -128,5 +129,59 @@ async fn a_first_edit_of_a_received_document_pushes_only_the_new_change() -> Tes
         1,
         "everything the new phone received is on the server"
     );
+    Ok(())
+}
+
+/// A server (or something in front of it) that answers a push with a 200 that does not
+/// list the pushed documents as stored: the phone must not take that for an
+/// acknowledgement.
+#[tokio::test]
+async fn an_answer_that_does_not_confirm_a_pushed_document_leaves_it_pending() -> TestResult {
+    use axum::http::header;
+    use fieldsync_core::protocol::{self, SyncResponse};
+    use fieldsync_core::{DeviceIdentity, StoreOptions, SyncClient, SyncConfig, SyncFailure};
+
+    let app = axum::Router::new().route(
+        "/v1/sync",
+        axum::routing::post(|| async {
+            let answer = SyncResponse {
+                cursor: "0".into(),
+                ..SyncResponse::default()
+            };
+            (
+                [(header::CONTENT_TYPE, protocol::CONTENT_TYPE)],
+                protocol::encode(&answer),
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let dir = tempfile::tempdir()?;
+    let local = Arc::new(LocalStore::open(
+        dir.path().join("li.db"),
+        DeviceIdentity::new("am-li", "li-phone"),
+        StoreOptions::default(),
+    )?);
+    let store = local.create_store(sample_store("am-li", 1))?;
+    let pending = local.pending_documents()?.len();
+    let mut config = SyncConfig::new(url, "token");
+    config.max_attempts = 1;
+    let client = SyncClient::new(config, local.clone())?;
+    let failed = client
+        .sync(&|_| {})
+        .await
+        .expect_err("an answer that confirms nothing is not a sync");
+    assert!(
+        matches!(&failed, SyncFailure::ServerUnavailable(m) if m.contains("does not confirm")),
+        "{failed:?}"
+    );
+    assert_eq!(local.pending_documents()?.len(), pending);
+    assert_eq!(
+        local.receipt(&store)?,
+        fieldsync_core::Receipt::SavedOnPhone
+    );
+    server.abort();
     Ok(())
 }
