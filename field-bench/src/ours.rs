@@ -58,14 +58,37 @@ pub fn workspace() -> PathBuf {
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
-fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+/// A `cargo` command without the package variables `cargo run` gave this process
+/// (`CARGO_PKG_NAME`, `CARGO_MANIFEST_DIR`, ...): build scripts such as ring's rerun when
+/// those change, so passing them on made every run rebuild ring, rustls, reqwest and all
+/// of ours (minutes), and the next plain `cargo build` rebuild them again.
+fn cargo() -> tokio::process::Command {
+    let program = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = tokio::process::Command::new(program);
+    for (name, _) in std::env::vars_os() {
+        if let Some(name) = name.to_str().filter(|n| is_package_variable(n)) {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// A variable `cargo run` sets for the package it runs, not one that configures cargo.
+fn is_package_variable(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || name.starts_with("CARGO_MANIFEST_")
+        || [
+            "CARGO_CRATE_NAME",
+            "CARGO_BIN_NAME",
+            "CARGO_PRIMARY_PACKAGE",
+        ]
+        .contains(&name)
 }
 
 /// Builds our benchmark binaries (release).
 pub async fn build() -> Result<(), BoxError> {
     println!("building our benchmarks (cargo build --release) ...");
-    let status = tokio::process::Command::new(cargo())
+    let status = cargo()
         .current_dir(workspace())
         .args(["build", "--release", "-p", "fieldsync-server", "-p"])
         .args(["fieldsync-tests", "--bin", "fieldsync-sync-bench"])
@@ -191,7 +214,7 @@ pub async fn local_store(
     figures: &mut Figures,
 ) -> Result<(), BoxError> {
     let json = scratch.join("local-store.json");
-    let mut command = tokio::process::Command::new(cargo());
+    let mut command = cargo();
     command
         .current_dir(workspace())
         .args([
@@ -215,4 +238,29 @@ pub async fn local_store(
     let out = run_child("local_store bench (ours)", command, &json, timeout).await?;
     take(&out, &LOCAL_STORE, figures);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cargo_children_lose_the_package_variables_but_keep_cargos_own() {
+        for name in [
+            "CARGO_PKG_NAME",
+            "CARGO_PKG_VERSION_MAJOR",
+            "CARGO_MANIFEST_DIR",
+        ] {
+            assert!(is_package_variable(name), "{name}");
+        }
+        for name in [
+            "CARGO",
+            "CARGO_HOME",
+            "CARGO_TARGET_DIR",
+            "RUSTFLAGS",
+            "PATH",
+        ] {
+            assert!(!is_package_variable(name), "{name}");
+        }
+    }
 }
