@@ -401,15 +401,21 @@ async fn many(url: &str, dir: &Path, plan: &Path, week: &Path) -> Result<(), Box
                             futures_util::future::join_all(acknowledged),
                         )
                         .await?;
-                        Ok::<f64, BoxError>(began.elapsed().as_secs_f64() * 1000.0)
+                        let acknowledged_at = Instant::now();
+                        let took = (acknowledged_at - began).as_secs_f64() * 1000.0;
+                        // Done: the phone leaves, as ours do once their sync returns, rather
+                        // than holding its connection open while the others sync.
+                        bounded("stop", repo.stop()).await?;
+                        Ok::<(f64, Instant), BoxError>((took, acknowledged_at))
                     });
                 let mut took = Vec::new();
+                // The day's wall time ends at the last acknowledgement, not the last stop.
+                let mut wall = 0.0f64;
                 for run in futures_util::future::join_all(runs).await {
-                    took.push(run?);
-                }
-                let wall = start.elapsed().as_secs_f64() * 1000.0;
-                for (repo, _) in &phones {
-                    bounded("stop", repo.stop()).await?;
+                    let (ms, acknowledged_at) = run?;
+                    took.push(ms);
+                    let since_start = acknowledged_at.saturating_duration_since(start.into_std());
+                    wall = wall.max(since_start.as_secs_f64() * 1000.0);
                 }
                 say(serde_json::json!({ "event": "day", "took_ms": took, "wall_ms": wall }));
             }
