@@ -49,6 +49,9 @@ pub struct Launcher {
     pub program: PathBuf,
     pub server: Vec<OsString>,
     pub phone: Vec<OsString>,
+    /// At most this many phones in many phones, and why (a peer that cannot do ours in
+    /// reasonable time); `None`: as many as ours.
+    pub many_phones_cap: Option<(usize, &'static str)>,
 }
 
 /// A child speaking JSON lines.
