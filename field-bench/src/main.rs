@@ -133,16 +133,15 @@ async fn run(config: &Config) -> Result<Outcome, BoxError> {
                 many_phones_cap: Some(samod_side::many_phones_cap(config.mode)),
             },
         };
-        peer::run(
-            &launcher,
-            &bundles,
-            week_change_bytes,
-            (config.links, config.mode.quick),
-            &mut figures,
-        )
-        .await
-        .map_err(|e| format!("{}: {e}", side.label()))?;
-        // A peer failing under many phones is a finding, not the end of the run.
+        // A peer failing a workload is a finding, not the end of the run.
+        let links = (config.links, config.mode.quick);
+        match peer::run(&launcher, &bundles, week_change_bytes, links, &mut figures).await {
+            Ok(failed) => failures.extend(failed),
+            Err(e) => {
+                eprintln!("{} failed: {e}", side.label());
+                failures.push(format!("{}: {e}", side.label()));
+            }
+        }
         match many::run(&launcher, config.mode, &bundles, &mut figures).await {
             Ok(note) => notes.extend(note),
             Err(e) => {
