@@ -68,5 +68,6 @@ pub fn launcher() -> Launcher {
         program: PathBuf::from("node"),
         server: vec![dir.join("server.mjs").into_os_string()],
         phone: vec![dir.join("phone.mjs").into_os_string()],
+        many_phones_cap: None,
     }
 }

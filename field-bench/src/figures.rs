@@ -56,6 +56,13 @@ pub const RATIOS: [(&str, &str); 4] = [
     ("week_offline_bytes", "week_offline_bytes"),
 ];
 
+/// Where a peer ran many phones at a smaller size than ours, ours at that size, under the
+/// peer's prefix: (our figure, ours at the peer's size).
+const SAME_SIZE: [(&str, &str); 1] = [(
+    "many_phones_changes_per_s",
+    "many_phones_fieldsync_changes_per_s",
+)];
+
 /// `vs_<peer>_<what>_ratio`.
 pub fn ratio_name(peer: Side, what: &str) -> String {
     format!("vs_{}{what}_ratio", peer.prefix())
@@ -80,7 +87,12 @@ impl Figures {
         for peer in Side::PEERS {
             for (what, figure) in RATIOS {
                 let theirs = self.get(&peer.name(figure));
-                let ours = self.get(figure);
+                // Like with like: ours at the peer's size when it ran a smaller one.
+                let ours_there = SAME_SIZE
+                    .iter()
+                    .find(|(f, _)| *f == figure)
+                    .and_then(|(_, there)| self.get(&peer.name(there)));
+                let ours = ours_there.or_else(|| self.get(figure));
                 if let (Some(theirs), Some(ours)) = (theirs, ours)
                     && ours > 0.0
                 {
@@ -177,6 +189,32 @@ mod tests {
         );
         // Not measured on both sides: no ratio rather than a made-up one.
         assert_eq!(figures.get("vs_automerge_repo_new_phone_time_ratio"), None);
+    }
+
+    #[test]
+    fn a_peer_that_ran_fewer_phones_is_compared_with_ours_at_its_size() {
+        let mut figures = Figures::default();
+        figures.add("many_phones_changes_per_s", 4000.0, "changes/s");
+        figures.add("samod_many_phones_changes_per_s", 500.0, "changes/s");
+        figures.add(
+            "samod_many_phones_fieldsync_changes_per_s",
+            2000.0,
+            "changes/s",
+        );
+        figures.add(
+            "automerge_repo_many_phones_changes_per_s",
+            400.0,
+            "changes/s",
+        );
+        figures.add_ratios();
+        assert_eq!(
+            figures.get("vs_samod_many_phones_throughput_ratio"),
+            Some(0.25)
+        );
+        assert_eq!(
+            figures.get("vs_automerge_repo_many_phones_throughput_ratio"),
+            Some(0.1)
+        );
     }
 
     #[test]

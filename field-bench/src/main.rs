@@ -91,9 +91,17 @@ fn config_json(config: &Config) -> serde_json::Value {
     })
 }
 
-async fn run(config: &Config) -> Result<(Figures, Vec<String>), BoxError> {
+/// What a run measured, what failed, and notes on what was measured differently.
+struct Outcome {
+    figures: Figures,
+    failures: Vec<String>,
+    notes: Vec<String>,
+}
+
+async fn run(config: &Config) -> Result<Outcome, BoxError> {
     let mut figures = Figures::default();
     let mut failures = Vec::new();
+    let mut notes = Vec::new();
     let scratch = tempfile::Builder::new().prefix("field-bench-").tempdir()?;
     let bundles = scratch.path().join("bundles");
     if config.sides.contains(&Side::AutomergeRepo) {
@@ -122,25 +130,32 @@ async fn run(config: &Config) -> Result<(Figures, Vec<String>), BoxError> {
                 program: std::env::current_exe()?,
                 server: vec!["samod-server".into()],
                 phone: vec!["samod-phone".into()],
+                many_phones_cap: Some(samod_side::many_phones_cap(config.mode)),
             },
         };
-        peer::run(
-            &launcher,
-            &bundles,
-            week_change_bytes,
-            (config.links, config.mode.quick),
-            &mut figures,
-        )
-        .await
-        .map_err(|e| format!("{}: {e}", side.label()))?;
-        // A peer failing under many phones is a finding, not the end of the run.
-        if let Err(e) = many::run(&launcher, config.mode, &bundles, &mut figures).await {
-            eprintln!("{} (many phones) failed: {e}", side.label());
-            failures.push(format!("{} many phones: {e}", side.label()));
+        // A peer failing a workload is a finding, not the end of the run.
+        let links = (config.links, config.mode.quick);
+        match peer::run(&launcher, &bundles, week_change_bytes, links, &mut figures).await {
+            Ok(failed) => failures.extend(failed),
+            Err(e) => {
+                eprintln!("{} failed: {e}", side.label());
+                failures.push(format!("{}: {e}", side.label()));
+            }
+        }
+        match many::run(&launcher, config.mode, &bundles, &mut figures).await {
+            Ok(note) => notes.extend(note),
+            Err(e) => {
+                eprintln!("{} (many phones) failed: {e}", side.label());
+                failures.push(format!("{} many phones: {e}", side.label()));
+            }
         }
     }
     figures.add_ratios();
-    Ok((figures, failures))
+    Ok(Outcome {
+        figures,
+        failures,
+        notes,
+    })
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, BoxError> {
@@ -201,10 +216,16 @@ fn main() -> ExitCode {
             .join(", ")
     );
     let began = std::time::Instant::now();
-    let (figures, failures) = match runtime().and_then(|rt| rt.block_on(run(&config))) {
-        Ok((mut f, failures)) => {
-            f.add("run_seconds", began.elapsed().as_secs_f64(), "s");
-            (f, failures)
+    let Outcome {
+        figures,
+        failures,
+        notes,
+    } = match runtime().and_then(|rt| rt.block_on(run(&config))) {
+        Ok(mut outcome) => {
+            outcome
+                .figures
+                .add("run_seconds", began.elapsed().as_secs_f64(), "s");
+            outcome
         }
         Err(e) => {
             eprintln!("field bench failed: {e}");
@@ -215,9 +236,13 @@ fn main() -> ExitCode {
     for failure in &failures {
         println!("not measured: {failure}");
     }
+    for note in &notes {
+        println!("note: {note}");
+    }
     if let Some(path) = &config.json {
         let mut config_json = config_json(&config);
         config_json["failures"] = serde_json::json!(failures);
+        config_json["notes"] = serde_json::json!(notes);
         let written = serde_json::to_string_pretty(&figures.json(config_json))
             .map_err(|e| e.to_string())
             .and_then(|t| std::fs::write(path, t + "\n").map_err(|e| e.to_string()));

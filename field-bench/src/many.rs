@@ -9,7 +9,12 @@
 //! to the phone's copies of those displays). Several phones may carry the same content in
 //! documents of their own: each is a separate document on the server. All the phones run in
 //! one process of the peer's (as ours run in the load bench's), each with its own repo,
-//! storage and websocket, against the peer's server process behind the fault proxy.
+//! storage and websocket, against the peer's server process behind the fault proxy. A
+//! phone leaves (stops its repo) once the server has acknowledged its day.
+//!
+//! A peer may run fewer phones than ours ([`Launcher::many_phones_cap`]: samod, whose
+//! server's work grows with about the fourth power of the phones); ours then run again at
+//! that size, and the throughput ratio compares the two at the same size.
 
 use std::path::Path;
 use std::time::Duration;
@@ -146,14 +151,19 @@ fn with_peer_ids(plan: &mut serde_json::Value, ids: &serde_json::Value) -> Resul
 }
 
 /// Runs the peer's many phones; adds `<peer>_many_phones_*` and `<peer>_server_peak_rss_mb`.
+/// Where the peer has a cap below our size ([`Launcher::many_phones_cap`]), it runs that
+/// many phones, ours run again at that size (`<peer>_many_phones_fieldsync_*`), and the
+/// answer is a note saying so.
 pub async fn run(
     peer: &Launcher,
     mode: Mode,
     bundles: &Path,
     figures: &mut Figures,
-) -> Result<(), BoxError> {
+) -> Result<Option<String>, BoxError> {
     let side = peer.side;
-    let (phones, spread_ms) = size(mode);
+    let (ours, spread_ms) = size(mode);
+    let phones = peer.many_phones_cap.map_or(ours, |(cap, _)| cap.min(ours));
+    figures.add(&side.name("many_phones_phones"), phones as f64, "phones");
     let scratch = tempfile::Builder::new()
         .prefix(&format!("field-bench-many-{}-", side.label()))
         .tempdir()?;
@@ -229,5 +239,15 @@ pub async fn run(
         "MiB",
     );
     server.proc.finish().await?;
-    Ok(())
+    if phones == ours {
+        return Ok(None);
+    }
+    crate::ours::load_at(mode, dir, phones, side, figures).await?;
+    let why = peer.many_phones_cap.map_or("", |(_, why)| why);
+    Ok(Some(format!(
+        "{} many phones ran {phones} phones, not {ours}: {why}; ours ran again with {phones} \
+         for the throughput ratio (`{}many_phones_fieldsync_*`)",
+        side.label(),
+        side.prefix()
+    )))
 }

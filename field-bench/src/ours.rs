@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::figures::Figures;
+use crate::figures::{Figures, Side};
 use crate::{BoxError, Mode};
 
 /// Longest a child benchmark may run.
@@ -46,6 +46,15 @@ const LOAD: [(&str, &str); 5] = [
     ("server_peak_rss", "server_peak_rss_mb"),
     ("spread_sync_p50", "many_phones_p50_ms"),
 ];
+/// Ours at a peer's smaller many-phones size, named under the peer's prefix.
+const SAME_SIZE_LOAD: [(&str, &str); 3] = [
+    (
+        "burst_changes_applied_per_s",
+        "many_phones_fieldsync_changes_per_s",
+    ),
+    ("burst_sync_p99", "many_phones_fieldsync_burst_p99_ms"),
+    ("spread_sync_p99", "many_phones_fieldsync_p99_ms"),
+];
 const LOCAL_STORE: [(&str, &str); 2] = [
     ("local_edit_p99_ratio", "local_edit_p99_ratio"),
     ("visit_write_p99_ratio", "visit_write_p99_ratio"),
@@ -58,14 +67,37 @@ pub fn workspace() -> PathBuf {
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
-fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+/// A `cargo` command without the package variables `cargo run` gave this process
+/// (`CARGO_PKG_NAME`, `CARGO_MANIFEST_DIR`, ...): build scripts such as ring's rerun when
+/// those change, so passing them on made every run rebuild ring, rustls, reqwest and all
+/// of ours (minutes), and the next plain `cargo build` rebuild them again.
+fn cargo() -> tokio::process::Command {
+    let program = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = tokio::process::Command::new(program);
+    for (name, _) in std::env::vars_os() {
+        if let Some(name) = name.to_str().filter(|n| is_package_variable(n)) {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// A variable `cargo run` sets for the package it runs, not one that configures cargo.
+fn is_package_variable(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || name.starts_with("CARGO_MANIFEST_")
+        || [
+            "CARGO_CRATE_NAME",
+            "CARGO_BIN_NAME",
+            "CARGO_PRIMARY_PACKAGE",
+        ]
+        .contains(&name)
 }
 
 /// Builds our benchmark binaries (release).
 pub async fn build() -> Result<(), BoxError> {
     println!("building our benchmarks (cargo build --release) ...");
-    let status = tokio::process::Command::new(cargo())
+    let status = cargo()
         .current_dir(workspace())
         .args(["build", "--release", "-p", "fieldsync-server", "-p"])
         .args(["fieldsync-tests", "--bin", "fieldsync-sync-bench"])
@@ -160,7 +192,39 @@ pub async fn sync_bench(
 
 /// Many phones: 200 in a full run (40 with `--quick`, arrivals spread over 5 s).
 pub async fn load(mode: Mode, scratch: &Path, figures: &mut Figures) -> Result<(), BoxError> {
-    let json = scratch.join("load.json");
+    let out = run_load(mode, scratch, None).await?;
+    take(&out, &LOAD, figures);
+    if let Some(devices) = out["config"]["devices"].as_f64() {
+        figures.add("many_phones_phones", devices, "phones");
+    }
+    Ok(())
+}
+
+/// Many phones at a peer's smaller size (`devices` phones, the same spread), for a
+/// throughput ratio of like with like: adds `<peer>_many_phones_fieldsync_*`.
+pub async fn load_at(
+    mode: Mode,
+    scratch: &Path,
+    devices: usize,
+    peer: Side,
+    figures: &mut Figures,
+) -> Result<(), BoxError> {
+    let out = run_load(mode, scratch, Some(devices)).await?;
+    let names = SAME_SIZE_LOAD.map(|(theirs, ours)| (theirs, peer.name(ours)));
+    let names: Vec<(&str, &str)> = names.iter().map(|(t, o)| (*t, o.as_str())).collect();
+    take(&out, &names, figures);
+    Ok(())
+}
+
+async fn run_load(
+    mode: Mode,
+    scratch: &Path,
+    devices: Option<usize>,
+) -> Result<serde_json::Value, BoxError> {
+    let json = match devices {
+        Some(n) => scratch.join(format!("load-{n}.json")),
+        None => scratch.join("load.json"),
+    };
     let mut command = tokio::process::Command::new(release_dir()?.join("fieldsync-load"));
     // The server `build` made: the load bench would otherwise build it again, alone, with
     // another feature set (minutes on a small machine).
@@ -174,14 +238,19 @@ pub async fn load(mode: Mode, scratch: &Path, figures: &mut Figures) -> Result<(
     if mode.quick {
         command.arg("--quick");
     }
+    if let Some(n) = devices {
+        command.arg("--devices").arg(n.to_string());
+    }
     let timeout = if mode.quick {
         QUICK_TIMEOUT
     } else {
         FULL_TIMEOUT
     };
-    let out = run_child("fieldsync-load (ours)", command, &json, timeout).await?;
-    take(&out, &LOAD, figures);
-    Ok(())
+    let what = match devices {
+        Some(n) => format!("fieldsync-load (ours) with {n} phones"),
+        None => "fieldsync-load (ours)".to_owned(),
+    };
+    run_child(&what, command, &json, timeout).await
 }
 
 /// The local store against plain SQLite (core's bench, built by `cargo bench`).
@@ -191,7 +260,7 @@ pub async fn local_store(
     figures: &mut Figures,
 ) -> Result<(), BoxError> {
     let json = scratch.join("local-store.json");
-    let mut command = tokio::process::Command::new(cargo());
+    let mut command = cargo();
     command
         .current_dir(workspace())
         .args([
@@ -215,4 +284,29 @@ pub async fn local_store(
     let out = run_child("local_store bench (ours)", command, &json, timeout).await?;
     take(&out, &LOCAL_STORE, figures);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cargo_children_lose_the_package_variables_but_keep_cargos_own() {
+        for name in [
+            "CARGO_PKG_NAME",
+            "CARGO_PKG_VERSION_MAJOR",
+            "CARGO_MANIFEST_DIR",
+        ] {
+            assert!(is_package_variable(name), "{name}");
+        }
+        for name in [
+            "CARGO",
+            "CARGO_HOME",
+            "CARGO_TARGET_DIR",
+            "RUSTFLAGS",
+            "PATH",
+        ] {
+            assert!(!is_package_variable(name), "{name}");
+        }
+    }
 }

@@ -49,6 +49,9 @@ pub struct Launcher {
     pub program: PathBuf,
     pub server: Vec<OsString>,
     pub phone: Vec<OsString>,
+    /// At most this many phones in many phones, and why (a peer that cannot do ours in
+    /// reasonable time); `None`: as many as ours.
+    pub many_phones_cap: Option<(usize, &'static str)>,
 }
 
 /// A child speaking JSON lines.
@@ -171,7 +174,11 @@ impl Launcher {
         proc.send(r#"{"cmd":"stop"}"#).await?;
         proc.expect("stopped", STEP_TIMEOUT).await?;
         proc.finish().await?;
+        self.start(dir, ids, index).await
+    }
 
+    /// Starts the server on the storage an import left, behind a new proxy.
+    async fn start(&self, dir: &Path, ids: PathBuf, index: String) -> Result<Server, BoxError> {
         let mut proc = self.spawn_server(dir)?;
         let ready = proc.expect("ready", Duration::from_secs(60)).await?;
         let port = ready["port"]
@@ -185,6 +192,23 @@ impl Launcher {
             ids,
             index,
         })
+    }
+
+    /// Stops the server and starts it again on its storage: after a failed step, so that
+    /// the next one does not meet a server still busy with the last.
+    async fn restart(&self, dir: &Path, server: Server) -> Result<Server, BoxError> {
+        let Server {
+            mut proc,
+            ids,
+            index,
+            ..
+        } = server;
+        // A server that cannot stop cleanly is killed when `proc` drops.
+        if proc.send(r#"{"cmd":"stop"}"#).await.is_ok() {
+            let _ = proc.expect("stopped", Duration::from_secs(120)).await;
+        }
+        drop(proc);
+        self.start(dir, ids, index).await
     }
 
     pub fn phone(
@@ -272,28 +296,25 @@ async fn week(
     })
 }
 
-/// Runs a peer's week offline, new phone and bad links on the bundles; adds its figures.
-pub async fn run(
+/// Longest a peer's new phone may take: in a full run automerge-repo's had not finished
+/// after ten minutes (its server answered "unavailable"), and it would hold up the rest.
+fn new_phone_timeout(quick: bool) -> Duration {
+    if quick {
+        Duration::from_secs(300)
+    } else {
+        Duration::from_secs(900)
+    }
+}
+
+/// The new phone on `server`: adds `<peer>_new_phone_*`.
+async fn new_phone(
     peer: &Launcher,
-    bundles: &Path,
-    week_change_bytes: f64,
-    (links, quick): (bool, bool),
+    server: &Server,
+    dir: &Path,
+    quick: bool,
     figures: &mut Figures,
 ) -> Result<(), BoxError> {
     let side = peer.side;
-    let scratch = tempfile::Builder::new()
-        .prefix(&format!("field-bench-{}-", side.label()))
-        .tempdir()?;
-    let before = bundles.join("before.bin");
-    println!(
-        "\n== {}: importing the documents into its server (setup)",
-        side.label()
-    );
-    let dir = scratch.path().join("main");
-    std::fs::create_dir_all(&dir)?;
-    let mut server = peer.server(&dir, &before).await?;
-
-    println!("== {}: a new phone", side.label());
     let stats = server.proxy.stats();
     let new_dir = dir.join("new-phone");
     let mut phone = peer.phone(
@@ -302,7 +323,7 @@ pub async fn run(
         &new_dir,
         &[&server.index],
     )?;
-    let done = phone.expect("done", STEP_TIMEOUT).await?;
+    let done = phone.expect("done", new_phone_timeout(quick)).await?;
     phone.finish().await?;
     let after = settled(&server.proxy).await;
     figures.add(
@@ -325,25 +346,82 @@ pub async fn run(
         done["peak_rss_kb"].as_f64().unwrap_or(f64::NAN) / 1024.0,
         "MiB",
     );
+    Ok(())
+}
+
+/// The documents of `before` that the week edits: all a bad-link server needs (a week's
+/// sync loads nothing else), imported in seconds rather than minutes at full size.
+fn touched_bundle(bundles: &Path, dir: &Path) -> Result<PathBuf, BoxError> {
+    let edited: std::collections::BTreeSet<String> = bundle::read(&bundles.join("week.bin"))?
+        .into_iter()
+        .filter(|r| !r.head.new)
+        .map(|r| r.head.id)
+        .collect();
+    let records: Vec<bundle::Record> = bundle::read(&bundles.join("before.bin"))?
+        .into_iter()
+        .filter(|r| edited.contains(&r.head.id))
+        .collect();
+    let path = dir.join("touched.bin");
+    bundle::write(&path, &records)?;
+    Ok(path)
+}
+
+/// Runs a peer's new phone, week offline and bad links on the bundles; adds its figures
+/// and answers what could not be measured (each workload's failure is recorded and the
+/// next one runs).
+pub async fn run(
+    peer: &Launcher,
+    bundles: &Path,
+    week_change_bytes: f64,
+    (links, quick): (bool, bool),
+    figures: &mut Figures,
+) -> Result<Vec<String>, BoxError> {
+    let side = peer.side;
+    let mut failures = Vec::new();
+    let scratch = tempfile::Builder::new()
+        .prefix(&format!("field-bench-{}-", side.label()))
+        .tempdir()?;
+    let before = bundles.join("before.bin");
+    println!(
+        "\n== {}: importing the documents into its server (setup)",
+        side.label()
+    );
+    let dir = scratch.path().join("main");
+    std::fs::create_dir_all(&dir)?;
+    let mut server = peer.server(&dir, &before).await?;
+
+    println!("== {}: a new phone", side.label());
+    if let Err(e) = new_phone(peer, &server, &dir, quick, figures).await {
+        eprintln!("{} (new phone) failed: {e}", side.label());
+        failures.push(format!("{} new phone: {e}", side.label()));
+        server = peer.restart(&dir, server).await?;
+    }
 
     println!("== {}: a week offline", side.label());
-    let measured = week(peer, &server, &dir, bundles, None).await?;
-    figures.add(&side.name("week_offline_ms"), measured.ms, "ms");
-    figures.add(
-        &side.name("week_offline_round_trips"),
-        measured.turns as f64,
-        "client turns",
-    );
-    figures.add(
-        &side.name("week_offline_bytes"),
-        measured.bytes as f64,
-        "bytes",
-    );
-    figures.add(
-        &side.name("week_offline_wire_ratio"),
-        measured.bytes as f64 / week_change_bytes.max(1.0),
-        "x",
-    );
+    match week(peer, &server, &dir, bundles, None).await {
+        Ok(measured) => {
+            figures.add(&side.name("week_offline_ms"), measured.ms, "ms");
+            figures.add(
+                &side.name("week_offline_round_trips"),
+                measured.turns as f64,
+                "client turns",
+            );
+            figures.add(
+                &side.name("week_offline_bytes"),
+                measured.bytes as f64,
+                "bytes",
+            );
+            figures.add(
+                &side.name("week_offline_wire_ratio"),
+                measured.bytes as f64 / week_change_bytes.max(1.0),
+                "x",
+            );
+        }
+        Err(e) => {
+            eprintln!("{} (week offline) failed: {e}", side.label());
+            failures.push(format!("{} week offline: {e}", side.label()));
+        }
+    }
     server.proc.send(r#"{"cmd":"stop"}"#).await?;
     let stopped = server
         .proc
@@ -362,13 +440,19 @@ pub async fn run(
         if !quick {
             shapes.push(("bad_link_2g_ms", EmulatedLink::two_g()));
         }
+        let touched = touched_bundle(bundles, scratch.path())?;
         for (name, link) in shapes {
             println!("== {}: the week offline, {name}", side.label());
             let dir = scratch.path().join(name);
             std::fs::create_dir_all(&dir)?;
-            let mut server = peer.server(&dir, &before).await?;
-            let measured = week(peer, &server, &dir, bundles, Some(link)).await?;
-            figures.add(&side.name(name), measured.ms, "ms");
+            let mut server = peer.server(&dir, &touched).await?;
+            match week(peer, &server, &dir, bundles, Some(link)).await {
+                Ok(measured) => figures.add(&side.name(name), measured.ms, "ms"),
+                Err(e) => {
+                    eprintln!("{} ({name}) failed: {e}", side.label());
+                    failures.push(format!("{} {name}: {e}", side.label()));
+                }
+            }
             server.proc.send(r#"{"cmd":"stop"}"#).await?;
             server
                 .proc
@@ -377,5 +461,5 @@ pub async fn run(
             server.proc.finish().await?;
         }
     }
-    Ok(())
+    Ok(failures)
 }

@@ -153,7 +153,7 @@ async function many(planFile, weekBundle) {
       say({ event: "ready" })
       if ((await nextCommand(lines)) !== "go") throw new Error("expected `go`")
       const start = nowMs()
-      const took = await Promise.all(
+      const runs = await Promise.all(
         phones.map(async ({ repo, handles }, n) => {
           const delay = start + command.delays_ms[n] - nowMs()
           if (delay > 0) await new Promise(resolve => setTimeout(resolve, delay))
@@ -161,12 +161,16 @@ async function many(planFile, weekBundle) {
           const synced = acknowledged(handles, began + TIMEOUT_MS)
           repo.networkSubsystem.addNetworkAdapter(new WebSocketClientAdapter(url))
           await synced
-          return nowMs() - began
+          const acknowledgedAt = nowMs()
+          // Done: the phone leaves, as ours do once their sync returns, rather than holding
+          // its connection open while the others sync.
+          await repo.shutdown()
+          return { took: acknowledgedAt - began, acknowledgedAt }
         }),
       )
-      const wall = nowMs() - start
-      await Promise.all(phones.map(p => p.repo.shutdown()))
-      say({ event: "day", took_ms: took, wall_ms: wall })
+      // The day's wall time ends at the last acknowledgement, not the last shutdown.
+      const wall = Math.max(...runs.map(r => r.acknowledgedAt)) - start
+      say({ event: "day", took_ms: runs.map(r => r.took), wall_ms: wall })
     } else if (command.cmd === "stop") {
       say({ event: "stopped", peak_rss_kb: peakRssKb() })
       return
