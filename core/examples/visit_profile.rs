@@ -83,7 +83,29 @@ fn counted(seq: usize) -> Vec<(String, i64)> {
         .collect()
 }
 
+/// A visit in 7 durable steps, as the benchmark's stepwise visit.
 fn visit(db: &LocalStore, clock: &ManualClock, store: &(DocId, NewStore), seq: usize) -> Res<()> {
+    Ok(record_visit(db, clock, store, seq, false)?)
+}
+
+/// The visit saved whole at check-out, as the benchmark's one-transaction visit: the count
+/// recorded with its quantities and finished in the change that creates it.
+fn visit_whole(
+    db: &LocalStore,
+    clock: &ManualClock,
+    store: &(DocId, NewStore),
+    seq: usize,
+) -> Res<()> {
+    Ok(db.in_one_transaction(|db| record_visit(db, clock, store, seq, true))?)
+}
+
+fn record_visit(
+    db: &LocalStore,
+    clock: &ManualClock,
+    store: &(DocId, NewStore),
+    seq: usize,
+    whole: bool,
+) -> fieldsync_core::Result<()> {
     let at = Timestamp(1_717_030_800_000 + seq as i64 * 3_600_000);
     clock.set(at);
     let (id, new) = store;
@@ -102,12 +124,18 @@ fn visit(db: &LocalStore, clock: &ManualClock, store: &(DocId, NewStore), seq: u
             ..DisplayCheck::default()
         },
     )?;
-    let count = db.create_inventory_count(NewInventoryCount {
+    let new_count = NewInventoryCount {
         store_id: id.clone(),
         lines: book_lines(),
-    })?;
-    db.set_counted_many(&count, &counted(seq))?;
-    db.finish_count(&count)?;
+    };
+    let count = if whole {
+        db.record_inventory_count(new_count, &counted(seq), true)?
+    } else {
+        let count = db.create_inventory_count(new_count)?;
+        db.set_counted_many(&count, &counted(seq))?;
+        db.finish_count(&count)?;
+        count
+    };
     db.link_visit(&visit, Some(&display), Some(&count))?;
     clock.set(Timestamp(at.0 + 20 * 60_000));
     db.check_out_visit(
@@ -116,55 +144,7 @@ fn visit(db: &LocalStore, clock: &ManualClock, store: &(DocId, NewStore), seq: u
             at: Timestamp(at.0 + 20 * 60_000),
             gps: gps(new),
         },
-    )?;
-    Ok(())
-}
-
-/// The visit saved whole at check-out, as the benchmark's one-transaction visit: the count
-/// recorded with its quantities and finished in the change that creates it.
-fn visit_whole(
-    db: &LocalStore,
-    clock: &ManualClock,
-    store: &(DocId, NewStore),
-    seq: usize,
-) -> Res<()> {
-    let at = Timestamp(1_717_030_800_000 + seq as i64 * 3_600_000);
-    clock.set(at);
-    let (id, new) = store;
-    let display = LocalStore::shelf_display_id(id);
-    db.in_one_transaction(|db| {
-        let visit = db.create_visit(NewVisit {
-            store_id: id.clone(),
-            kind: VisitKind::Routine,
-            check_in: CheckPoint { at, gps: gps(new) },
-            complaint_id: None,
-        })?;
-        db.record_display_check(
-            &display,
-            &DisplayCheck {
-                standards: standards(seq),
-                products: products(),
-                ..DisplayCheck::default()
-            },
-        )?;
-        let count = db.record_inventory_count(
-            NewInventoryCount {
-                store_id: id.clone(),
-                lines: book_lines(),
-            },
-            &counted(seq),
-            true,
-        )?;
-        db.link_visit(&visit, Some(&display), Some(&count))?;
-        db.check_out_visit(
-            &visit,
-            CheckPoint {
-                at: Timestamp(at.0 + 20 * 60_000),
-                gps: gps(new),
-            },
-        )
-    })?;
-    Ok(())
+    )
 }
 
 #[inline(never)]

@@ -679,15 +679,11 @@ mod tests {
         ProductOnDisplay, StandardCheck, Verdict,
     };
 
-    /// Every row of the index tables local edits update in place, in a fixed order.
-    fn derived_rows(db: &LocalStore) -> Result<Vec<String>> {
+    /// The rows `queries` return, each as one line (text as it is, other values as Debug).
+    pub(crate) fn table_rows(db: &LocalStore, queries: &[&str]) -> Result<Vec<String>> {
         let inner = db.lock()?;
         let mut rows = Vec::new();
-        for sql in [
-            "SELECT id, store_id, missing_tags, failed_standards, last_checked_at FROM display_index ORDER BY id",
-            "SELECT display_id, checker, last_at FROM display_check_index ORDER BY display_id, checker",
-            "SELECT id, store_id, started_at, finished_at, lines, book_total, abs_diff_total FROM count_index ORDER BY id",
-        ] {
+        for sql in queries {
             let mut stmt = inner.conn.prepare(sql)?;
             let mut query = stmt.query([])?;
             while let Some(row) = query.next()? {
@@ -705,6 +701,18 @@ mod tests {
             }
         }
         Ok(rows)
+    }
+
+    /// Every row of the index tables local edits update in place, in a fixed order.
+    fn derived_rows(db: &LocalStore) -> Result<Vec<String>> {
+        table_rows(
+            db,
+            &[
+                "SELECT id, store_id, missing_tags, failed_standards, last_checked_at FROM display_index ORDER BY id",
+                "SELECT display_id, checker, last_at FROM display_check_index ORDER BY display_id, checker",
+                "SELECT id, store_id, started_at, finished_at, lines, book_total, abs_diff_total FROM count_index ORDER BY id",
+            ],
+        )
     }
 
     /// Derives every document's index rows again from the document read whole, as a

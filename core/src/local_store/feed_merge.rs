@@ -566,28 +566,19 @@ mod tests {
 
     /// Every row a merge writes, but the time it was written, in a fixed order.
     fn rows(phone: &LocalStore) -> Result<Vec<String>> {
-        let inner = phone.lock()?;
-        let mut rows = Vec::new();
-        for sql in [
-            "SELECT id, kind, store_id, hex(snapshot), chunk_count, chunk_bytes, hex(heads) FROM documents ORDER BY id",
-            "SELECT doc_id, seq, hex(bytes) FROM chunks ORDER BY doc_id, seq",
-            "SELECT doc_id, local_edits, confirmed_edits, hex(server_heads) FROM outbox ORDER BY doc_id",
-            "SELECT * FROM store_index ORDER BY id",
-            "SELECT * FROM visit_index ORDER BY id",
-            "SELECT * FROM display_index ORDER BY id",
-            "SELECT * FROM display_check_index ORDER BY display_id, checker",
-            "SELECT * FROM count_index ORDER BY id",
-        ] {
-            let mut stmt = inner.conn.prepare(sql)?;
-            let mut query = stmt.query([])?;
-            while let Some(row) = query.next()? {
-                let cells = (0..row.as_ref().column_count())
-                    .map(|i| Ok(format!("{:?}", row.get_ref(i)?)))
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                rows.push(cells.join("|"));
-            }
-        }
-        Ok(rows)
+        crate::local_store::tests::table_rows(
+            phone,
+            &[
+                "SELECT id, kind, store_id, hex(snapshot), chunk_count, chunk_bytes, hex(heads) FROM documents ORDER BY id",
+                "SELECT doc_id, seq, hex(bytes) FROM chunks ORDER BY doc_id, seq",
+                "SELECT doc_id, local_edits, confirmed_edits, hex(server_heads) FROM outbox ORDER BY doc_id",
+                "SELECT * FROM store_index ORDER BY id",
+                "SELECT * FROM visit_index ORDER BY id",
+                "SELECT * FROM display_index ORDER BY id",
+                "SELECT * FROM display_check_index ORDER BY display_id, checker",
+                "SELECT * FROM count_index ORDER BY id",
+            ],
+        )
     }
 
     fn new_phone(dir: &std::path::Path, name: &str) -> Result<LocalStore> {
