@@ -27,6 +27,10 @@
 //! - `week_offline_fresh_*` on the new phone after its download: all its documents came
 //!   from the server.
 //!
+//! `*_server_ms` is the time the server spent in its sync handler (as for the new phone);
+//! the rest of `*_ms` is the phone's own work (reading its outbox, storing the answer) and
+//! the transfer.
+//!
 //! Bytes on the wire are HTTP bodies as sent, counted by the server's own metrics for
 //! `/v1/sync` (`fieldsync_request_bytes_total`, `fieldsync_response_bytes_total`): requests
 //! as the client sent them (compressed when it compresses), responses after the server's
@@ -234,9 +238,11 @@ async fn week_offline(
     )?;
     let pending = outbox(&device.local, server.storage().as_ref())?;
     let before = Wire::read(metrics);
+    let server_before = Wire::server_seconds(metrics);
     let began = Instant::now();
     let report = device.sync().await?;
     let took = began.elapsed();
+    let server_ms = (Wire::server_seconds(metrics) - server_before) * 1000.0;
     let wire = Wire::read(metrics).since(before);
     println!(
         "{prefix}: {visits} visits and {} older edits; the outbox held {} documents, {} changes \
@@ -247,6 +253,7 @@ async fn week_offline(
         pending.new_changes
     );
     figures.add(&format!("{prefix}_ms"), ms(took), "ms");
+    figures.add(&format!("{prefix}_server_ms"), server_ms, "ms");
     figures.add(
         &format!("{prefix}_round_trips"),
         f64::from(report.round_trips),
