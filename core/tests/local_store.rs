@@ -567,7 +567,10 @@ fn a_store_written_by_schema_1_opens_migrated_with_its_documents() -> Result<()>
     // Edits from before schema 3 do not know their chunks: the push loads the documents.
     let outgoing = db.outbox_batch(10)?;
     assert_eq!(outgoing.len(), 2);
-    assert!(outgoing.iter().all(|d| d.changes.len() == 1), "{outgoing:?}");
+    assert!(
+        outgoing.iter().all(|d| d.changes.len() == 1),
+        "{outgoing:?}"
+    );
     drop(db);
     let version: i64 =
         rusqlite::Connection::open(&path)?.query_row("PRAGMA user_version", [], |r| r.get(0))?;
