@@ -341,6 +341,15 @@ impl Doc {
         bytes
     }
 
+    /// Every change not among `since` and their ancestors, encoded as Automerge sends one.
+    pub(crate) fn changes_since(&mut self, since: &[ChangeHash]) -> Vec<Vec<u8>> {
+        self.am
+            .get_changes(since)
+            .into_iter()
+            .map(|mut c| c.bytes().into_owned())
+            .collect()
+    }
+
     pub(crate) fn heads(&mut self) -> Vec<ChangeHash> {
         self.am.get_heads()
     }

@@ -412,12 +412,7 @@ impl LocalStore {
         let mut inner = self.lock()?;
         let kind = inner.stored_kind(id)?;
         let mut doc = inner.take_doc(id, kind)?;
-        let changes = doc
-            .am
-            .get_changes(&since)
-            .into_iter()
-            .map(|mut c| c.bytes().into_owned())
-            .collect();
+        let changes = doc.changes_since(&since);
         inner.cache.put(doc);
         Ok(changes)
     }

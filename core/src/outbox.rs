@@ -87,12 +87,7 @@ impl LocalStore {
                 None => {
                     let since: Vec<automerge::ChangeHash> = hashes(&row.server_heads);
                     let mut doc = inner.take_doc(&id, DocKind::parse(&row.kind)?)?;
-                    let changes = doc
-                        .am
-                        .get_changes(&since)
-                        .into_iter()
-                        .map(|mut c| c.bytes().into_owned())
-                        .collect();
+                    let changes = doc.changes_since(&since);
                     let heads = doc.heads().iter().map(|h| h.to_string()).collect();
                     inner.cache.put(doc);
                     (changes, heads)
