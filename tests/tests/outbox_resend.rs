@@ -62,20 +62,21 @@ async fn district(
     Ok((server, store))
 }
 
+/// A phone of `am-li` named `name`, enrolled on `server`.
+async fn li_phone(
+    server: &InProcessServer,
+    dir: &std::path::Path,
+    name: &str,
+) -> Result<ClientDevice, Box<dyn std::error::Error + Send + Sync>> {
+    let start = at("2026-11-23T09:00:00+08:00");
+    Ok(ClientDevice::enroll(server, dir, "am-li", Role::AccountManager, name, start).await?)
+}
+
 #[tokio::test]
 async fn an_edit_after_a_confirmed_push_pushes_only_the_new_change() -> TestResult {
     let dir = phones_dir()?;
     let (server, store) = district(dir.path()).await?;
-    let start = at("2026-11-23T09:00:00+08:00");
-    let phone = ClientDevice::enroll(
-        &server,
-        dir.path(),
-        "am-li",
-        Role::AccountManager,
-        "li-phone",
-        start,
-    )
-    .await?;
+    let phone = li_phone(&server, dir.path(), "li-phone").await?;
     phone.sync().await?;
     let v = phone.local.create_visit(visit(&store))?;
     phone.local.set_visit_notes(&v, "shelf tidy")?;
@@ -97,30 +98,13 @@ async fn an_edit_after_a_confirmed_push_pushes_only_the_new_change() -> TestResu
 async fn a_first_edit_of_a_received_document_pushes_only_the_new_change() -> TestResult {
     let dir = phones_dir()?;
     let (server, store) = district(dir.path()).await?;
-    let start = at("2026-11-23T09:00:00+08:00");
-    let old = ClientDevice::enroll(
-        &server,
-        dir.path(),
-        "am-li",
-        Role::AccountManager,
-        "old-phone",
-        start,
-    )
-    .await?;
+    let old = li_phone(&server, dir.path(), "old-phone").await?;
     old.sync().await?;
     let v = old.local.create_visit(visit(&store))?;
     old.local.set_visit_notes(&v, "shelf tidy")?;
     old.sync().await?;
 
-    let new = ClientDevice::enroll(
-        &server,
-        dir.path(),
-        "am-li",
-        Role::AccountManager,
-        "new-phone",
-        start,
-    )
-    .await?;
+    let new = li_phone(&server, dir.path(), "new-phone").await?;
     new.sync().await?;
     new.local
         .append_visit_notes(&v, "; owner wants slim packs")?;
@@ -139,16 +123,7 @@ async fn a_first_edit_of_a_received_document_pushes_only_the_new_change() -> Tes
 async fn a_push_after_compaction_still_carries_every_unconfirmed_change() -> TestResult {
     let dir = phones_dir()?;
     let (server, store) = district(dir.path()).await?;
-    let start = at("2026-11-23T09:00:00+08:00");
-    let phone = ClientDevice::enroll(
-        &server,
-        dir.path(),
-        "am-li",
-        Role::AccountManager,
-        "li-phone",
-        start,
-    )
-    .await?;
+    let phone = li_phone(&server, dir.path(), "li-phone").await?;
     phone.sync().await?;
     let v = phone.local.create_visit(visit(&store))?;
     phone.sync().await?;
