@@ -10,6 +10,7 @@ pub mod postgres;
 pub(crate) mod push;
 pub(crate) mod replica_cache;
 pub mod sqlite;
+pub(crate) mod wal_checkpoint;
 
 pub use push::SCOPE_GRACE_MS;
 

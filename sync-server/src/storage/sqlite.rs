@@ -1,4 +1,5 @@
-//! The embedded SQLite backend: one file in the data folder, WAL, `synchronous=FULL`.
+//! The embedded SQLite backend: one file in the data folder, WAL, `synchronous=FULL`, its
+//! checkpoints on a thread of their own (`wal_checkpoint.rs`).
 //!
 //! All writes go through one connection behind a mutex, so transactions commit one at a
 //! time in the order they allocated their `log.seq`: a reader that sees a row sees every
@@ -17,6 +18,7 @@ use rusqlite::{
 use super::feed::{self, LogRow};
 use super::push::{self, ScopeMove, Stored};
 use super::replica_cache::ReplicaCache;
+use super::wal_checkpoint::Checkpointer;
 use super::{DeviceInfo, Feed, PushResult, SyncStorage, User};
 use crate::error::{AppError, AppResult};
 
@@ -27,6 +29,7 @@ const READERS: usize = 4;
 pub struct SqliteStorage {
     writer: Mutex<WriterState>,
     readers: Mutex<Vec<Connection>>,
+    checkpointer: Checkpointer,
     path: std::path::PathBuf,
 }
 
@@ -52,14 +55,21 @@ impl SqliteStorage {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
+        let checkpointer = Checkpointer::start(path, &mut conn)?;
         Ok(SqliteStorage {
             writer: Mutex::new(WriterState {
                 conn,
                 cache: ReplicaCache::default(),
             }),
             readers: Mutex::new(Vec::new()),
+            checkpointer,
             path: path.to_path_buf(),
         })
+    }
+
+    /// WAL checkpoints run by the background thread so far (see [`Checkpointer`]).
+    pub fn background_checkpoints(&self) -> u64 {
+        self.checkpointer.checkpoints()
     }
 
     fn with_writer<T>(&self, f: impl FnOnce(&mut WriterState) -> AppResult<T>) -> AppResult<T> {
