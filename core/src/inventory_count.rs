@@ -441,8 +441,8 @@ impl CountRows {
             .ok_or_else(|| doc.missing("book"))?;
         let counted = doc.snapshot(&DOC_ROOT, Some("counted"));
         let current = |sku: &str| -> Option<i64> {
-            let fields = crate::doc::Fields::parse(counted.as_ref()?.scalar(sku)?.as_str()?)?;
-            Some(fields.i64("v").unwrap_or(0))
+            let v = crate::doc::Fields::parse_i64(counted.as_ref()?.scalar(sku)?.as_str()?, "v")?;
+            Some(v.unwrap_or(0))
         };
         let mut rows = CountRows {
             store_id: DocId::parse("store_id", &doc.req_str(&DOC_ROOT, "store_id")?)?.to_string(),
@@ -529,26 +529,26 @@ fn index_row(rows: &CountRows) -> CountIndexRow {
 }
 
 pub(crate) fn index(tx: &Connection, doc: &mut Doc) -> Result<()> {
-    let row = match doc.derived() {
-        Some(Derived::Count(rows)) => Some(index_row(rows)),
-        _ => None,
+    if !matches!(doc.derived(), Some(Derived::Count(_))) {
+        let rows = CountRows::read(doc)?;
+        doc.set_derived(Derived::Count(rows));
+    }
+    let id = doc.id.clone();
+    let Some(Derived::Count(rows)) = doc.derived() else {
+        return Err(doc.missing("root"));
     };
-    let row = match row {
-        Some(row) => row,
-        None => {
-            let rows = CountRows::read(doc)?;
-            let row = index_row(&rows);
-            doc.set_derived(Derived::Count(rows));
-            row
-        }
-    };
-    let (store_id, started_at, finished_at, lines, book_total, abs_diff) = row;
+    write_rows(tx, &id, rows)
+}
+
+/// Writes a count's index row.
+pub(crate) fn write_rows(tx: &Connection, id: &DocId, rows: &CountRows) -> Result<()> {
+    let (store_id, started_at, finished_at, lines, book_total, abs_diff) = index_row(rows);
     tx.prepare_cached(
         "INSERT OR REPLACE INTO count_index (id, store_id, started_at, finished_at, lines, book_total, abs_diff_total)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
-        doc.id.as_str(),
+        id.as_str(),
         store_id,
         started_at,
         finished_at,
