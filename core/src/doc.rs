@@ -429,6 +429,17 @@ impl Doc {
         }
     }
 
+    /// Calls `f` with every key of map `obj` that holds a scalar, and the value every
+    /// device shows: what a [`MapSnapshot`] of the map holds as scalars, without
+    /// hydrating it (for the index, which reads a whole count).
+    pub(crate) fn for_each_scalar(&self, obj: &ObjId, mut f: impl FnMut(&str, &ScalarValue)) {
+        for item in self.am.map_range(obj, ..) {
+            if let Value::Scalar(value) = Value::from(item.value) {
+                f(&item.key, &value);
+            }
+        }
+    }
+
     pub(crate) fn keys(&self, obj: &ObjId) -> Vec<String> {
         self.am.keys(obj).collect()
     }

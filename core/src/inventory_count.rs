@@ -436,14 +436,9 @@ impl CountRows {
     /// (the index uses neither). The current value of a conflicted sku is the one every
     /// device shows, as in `read`.
     pub(crate) fn read(doc: &Doc) -> Result<CountRows> {
-        let book = doc
-            .snapshot(&DOC_ROOT, Some("book"))
+        let book_obj = doc
+            .obj(&DOC_ROOT, "book")
             .ok_or_else(|| doc.missing("book"))?;
-        let counted = doc.snapshot(&DOC_ROOT, Some("counted"));
-        let current = |sku: &str| -> Option<i64> {
-            let v = crate::doc::Fields::parse_i64(counted.as_ref()?.scalar(sku)?.as_str()?, "v")?;
-            Some(v.unwrap_or(0))
-        };
         let mut rows = CountRows {
             store_id: DocId::parse("store_id", &doc.req_str(&DOC_ROOT, "store_id")?)?.to_string(),
             started_at: doc
@@ -454,14 +449,27 @@ impl CountRows {
             book: BTreeMap::new(),
             counted: HashMap::new(),
         };
-        for sku in book.keys() {
-            rows.book.insert(
-                sku.clone(),
-                book.scalar(sku).and_then(scalar_i64).unwrap_or(0),
-            );
-            if let Some(qty) = current(sku) {
-                rows.counted.insert(sku.clone(), qty);
+        // Every key of the book is a line, whatever its value (a non-integer counts 0).
+        for sku in doc.keys(&book_obj) {
+            rows.book.insert(sku, 0);
+        }
+        doc.for_each_scalar(&book_obj, |sku, value| {
+            if let Some(book) = rows.book.get_mut(sku) {
+                *book = scalar_i64(value).unwrap_or(0);
             }
+        });
+        if let Some(counted) = doc.obj(&DOC_ROOT, "counted") {
+            doc.for_each_scalar(&counted, |sku, value| {
+                if !rows.book.contains_key(sku) {
+                    return;
+                }
+                let entry = value
+                    .as_str()
+                    .and_then(|text| crate::doc::Fields::parse_i64(text, "v"));
+                if let Some(v) = entry {
+                    rows.counted.insert(sku.to_owned(), v.unwrap_or(0));
+                }
+            });
         }
         Ok(rows)
     }
