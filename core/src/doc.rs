@@ -127,6 +127,33 @@ struct DerivedState {
     updated: bool,
 }
 
+/// The changes a stored chunk (what [`Doc::save_new_changes`] wrote: encoded changes one
+/// after the other) is made of, each as the bytes of one change; `None` when the bytes are
+/// anything else (a document snapshot, a damaged chunk), which the caller must then load.
+///
+/// Automerge chunks start with 4 magic bytes, a 4-byte checksum, a type byte (1: change,
+/// 2: compressed change) and the length of what follows as unsigned LEB128.
+pub(crate) fn split_changes(chunk: &[u8]) -> Option<Vec<&[u8]>> {
+    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+    let mut out = Vec::new();
+    let mut rest = chunk;
+    // Bounded: every pass consumes at least the 9 bytes of a header.
+    while !rest.is_empty() {
+        if rest.len() < 9 || rest[..4] != MAGIC || !matches!(rest[8], 1 | 2) {
+            return None;
+        }
+        let mut length_bytes = &rest[9..];
+        let length = usize::try_from(leb128::read::unsigned(&mut length_bytes).ok()?).ok()?;
+        let header = rest.len() - length_bytes.len();
+        let end = header
+            .checked_add(length)
+            .filter(|&end| end <= rest.len())?;
+        out.push(&rest[..end]);
+        rest = &rest[end..];
+    }
+    Some(out)
+}
+
 impl Doc {
     pub(crate) fn from_parts(id: DocId, kind: DocKind, am: AutoCommit) -> Doc {
         Doc {
@@ -313,6 +340,15 @@ impl Doc {
         let bytes = self.am.save_after(&self.saved);
         self.saved = self.am.get_heads();
         bytes
+    }
+
+    /// Every change not among `since` and their ancestors, encoded as Automerge sends one.
+    pub(crate) fn changes_since(&mut self, since: &[ChangeHash]) -> Vec<Vec<u8>> {
+        self.am
+            .get_changes(since)
+            .into_iter()
+            .map(|mut c| c.bytes().into_owned())
+            .collect()
     }
 
     pub(crate) fn heads(&mut self) -> Vec<ChangeHash> {
@@ -954,6 +990,55 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn a_stored_chunk_splits_into_the_changes_it_holds_and_a_snapshot_does_not() -> Result<()> {
+        let actor = ActorId::random();
+        let mut doc = Doc::create(
+            DocId::new(),
+            DocKind::Visit,
+            &actor,
+            HashMap::new(),
+            &stamp("u", 1),
+        )?;
+        // A long note makes Automerge compress that change: both chunk types are covered.
+        doc.put(&ROOT, "notes", "shelf tidy ".repeat(200))?;
+        doc.commit(&stamp("u", 2), "notes");
+        doc.put(&ROOT, "outcome", "done")?;
+        doc.commit(&stamp("u", 3), "outcome");
+        let chunk = doc.save_new_changes();
+        let expected: Vec<ChangeHash> = doc.am.get_changes(&[]).iter().map(|c| c.hash()).collect();
+        assert_eq!(expected.len(), 3);
+
+        let parts = split_changes(&chunk).expect("a chunk of changes");
+        let hashes: Vec<ChangeHash> = parts
+            .iter()
+            .map(|p| automerge::Change::try_from(*p).map(|c| c.hash()))
+            .collect::<std::result::Result<_, _>>()
+            .expect("each part is one change");
+        assert_eq!(hashes, expected);
+        let mut compressed = doc
+            .am
+            .get_changes(&[])
+            .into_iter()
+            .nth(1)
+            .expect("the notes");
+        let compressed = compressed.bytes().into_owned();
+        assert_eq!(compressed[8], 2, "Automerge compressed the long change");
+        assert_eq!(split_changes(&compressed).map(|p| p.len()), Some(1));
+
+        assert_eq!(
+            split_changes(&doc.save_full()),
+            None,
+            "a snapshot is not changes"
+        );
+        assert_eq!(
+            split_changes(&chunk[..chunk.len() - 1]),
+            None,
+            "a cut chunk"
+        );
+        Ok(())
     }
 
     #[test]

@@ -294,7 +294,7 @@ impl LocalStore {
         tx.prepare_cached("INSERT INTO chunks (doc_id, seq, bytes) VALUES (?1, 1, ?2)")?
             .execute(params![id.as_str(), chunk])?;
         index::reindex(&tx, &mut doc)?;
-        record_local_edit(&tx, &id, stamp.at)?;
+        record_local_edit(&tx, &id, stamp.at, 1)?;
         tx.commit()?;
         inner.cache.put(doc);
         Ok(id)
@@ -412,12 +412,7 @@ impl LocalStore {
         let mut inner = self.lock()?;
         let kind = inner.stored_kind(id)?;
         let mut doc = inner.take_doc(id, kind)?;
-        let changes = doc
-            .am
-            .get_changes(&since)
-            .into_iter()
-            .map(|mut c| c.bytes().into_owned())
-            .collect();
+        let changes = doc.changes_since(&since);
         inner.cache.put(doc);
         Ok(changes)
     }
@@ -463,6 +458,11 @@ impl LocalStore {
             tx.execute(
                 "UPDATE documents SET snapshot = ?2, chunk_count = 0, chunk_bytes = 0 WHERE id = ?1",
                 params![id.as_str(), snapshot],
+            )?;
+            // Pending changes are in the snapshot now: the next push loads the document.
+            tx.execute(
+                "UPDATE outbox SET first_chunk = NULL WHERE doc_id = ?1",
+                [id.as_str()],
             )?;
             tx.commit()?;
             inner.cache.put(doc);
@@ -577,20 +577,23 @@ impl Inner {
             .execute(params![doc.id.as_str(), seq, chunk])?;
         index::reindex(&tx, doc)?;
         if local {
-            record_local_edit(&tx, &doc.id, at)?;
+            record_local_edit(&tx, &doc.id, at, seq)?;
         }
         tx.commit()?;
         Ok(())
     }
 }
 
-fn record_local_edit(tx: &Connection, id: &DocId, at: Timestamp) -> Result<()> {
+/// Counts a local edit stored in chunk `chunk`. When nothing else waited for the server,
+/// the edit starts the document's pending run of chunks (see `outbox.first_chunk`).
+fn record_local_edit(tx: &Connection, id: &DocId, at: Timestamp, chunk: i64) -> Result<()> {
     tx.prepare_cached(
-        "INSERT INTO outbox (doc_id, local_edits, first_edit_at) VALUES (?1, 1, ?2)
+        "INSERT INTO outbox (doc_id, local_edits, first_edit_at, first_chunk) VALUES (?1, 1, ?2, ?3)
          ON CONFLICT (doc_id) DO UPDATE SET local_edits = local_edits + 1,
-             first_edit_at = CASE WHEN confirmed_edits >= local_edits THEN excluded.first_edit_at ELSE first_edit_at END",
+             first_edit_at = CASE WHEN confirmed_edits >= local_edits THEN excluded.first_edit_at ELSE first_edit_at END,
+             first_chunk = CASE WHEN confirmed_edits >= local_edits THEN excluded.first_chunk ELSE first_chunk END",
     )?
-    .execute(params![id.as_str(), at.0])?;
+    .execute(params![id.as_str(), at.0, chunk])?;
     Ok(())
 }
 

@@ -56,37 +56,47 @@ impl LocalStore {
     /// documents are left out: they wait for the user, not the network.
     pub fn outbox_batch(&self, max_docs: usize) -> Result<Vec<OutgoingDocument>> {
         let mut inner = self.lock()?;
-        let rows: Vec<(String, String, i64, Vec<u8>)> = {
+        let rows: Vec<OutboxRow> = {
             let mut stmt = inner.conn.prepare_cached(
-                "SELECT o.doc_id, d.kind, o.local_edits, o.server_heads FROM outbox o JOIN documents d ON d.id = o.doc_id
+                "SELECT o.doc_id, d.kind, o.local_edits, o.server_heads, o.first_chunk, d.heads
+                 FROM outbox o JOIN documents d ON d.id = o.doc_id
                  WHERE o.local_edits > o.confirmed_edits AND o.rejected IS NULL
                  ORDER BY o.first_edit_at, o.doc_id LIMIT ?1",
             )?;
             stmt.query_map([max_docs as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                Ok(OutboxRow {
+                    id: r.get(0)?,
+                    kind: r.get(1)?,
+                    local_edits: r.get(2)?,
+                    server_heads: r.get(3)?,
+                    first_chunk: r.get(4)?,
+                    heads: r.get(5)?,
+                })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?
         };
         let mut out = Vec::with_capacity(rows.len());
-        for (id, kind, local_edits, server_heads) in rows {
-            let id = DocId::parse("id", &id)?;
-            let since: Vec<automerge::ChangeHash> = server_heads
-                .chunks_exact(32)
-                .filter_map(|c| automerge::ChangeHash::try_from(c).ok())
-                .collect();
-            let mut doc = inner.take_doc(&id, DocKind::parse(&kind)?)?;
-            let changes = doc
-                .am
-                .get_changes(&since)
-                .into_iter()
-                .map(|mut c| c.bytes().into_owned())
-                .collect();
-            let heads = doc.heads().iter().map(|h| h.to_string()).collect();
-            inner.cache.put(doc);
+        for row in rows {
+            let id = DocId::parse("id", &row.id)?;
+            let from_chunks = match row.first_chunk {
+                Some(first) => pending_in_chunks(&inner.conn, &id, first)?,
+                None => None,
+            };
+            let (changes, heads) = match from_chunks {
+                Some(changes) => (changes, hex_heads(&row.heads)),
+                None => {
+                    let since: Vec<automerge::ChangeHash> = hashes(&row.server_heads);
+                    let mut doc = inner.take_doc(&id, DocKind::parse(&row.kind)?)?;
+                    let changes = doc.changes_since(&since);
+                    let heads = doc.heads().iter().map(|h| h.to_string()).collect();
+                    inner.cache.put(doc);
+                    (changes, heads)
+                }
+            };
             out.push(OutgoingDocument {
                 id,
                 changes,
-                local_edits,
+                local_edits: row.local_edits,
                 heads,
             });
         }
@@ -326,6 +336,49 @@ fn confirm_pushed(
     .execute(params![id.as_str(), local_edits, heads_blob(heads)])?;
     // The row stays: its `server_heads` make the next push send only what is new.
     Ok(())
+}
+
+/// An outbox row as [`LocalStore::outbox_batch`] reads it.
+struct OutboxRow {
+    id: String,
+    kind: String,
+    local_edits: i64,
+    server_heads: Vec<u8>,
+    first_chunk: Option<i64>,
+    heads: Vec<u8>,
+}
+
+/// The changes stored in a document's chunks from `first` on (every local change the
+/// server has not confirmed, and maybe some it has, which it ignores), without loading the
+/// document; `None` when those chunks cannot say (one is not made of changes).
+fn pending_in_chunks(conn: &Connection, id: &DocId, first: i64) -> Result<Option<Vec<Vec<u8>>>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT bytes FROM chunks WHERE doc_id = ?1 AND seq >= ?2 ORDER BY seq")?;
+    let mut rows = stmt.query(params![id.as_str(), first])?;
+    let mut changes = Vec::new();
+    // Bounded by the document's chunks.
+    while let Some(row) = rows.next()? {
+        let chunk = row.get_ref(0)?;
+        let Ok(chunk) = chunk.as_blob() else {
+            return Ok(None);
+        };
+        match crate::doc::split_changes(chunk) {
+            Some(parts) => changes.extend(parts.into_iter().map(<[u8]>::to_vec)),
+            None => return Ok(None),
+        }
+    }
+    Ok((!changes.is_empty()).then_some(changes))
+}
+
+/// Change hashes stored as concatenated 32-byte blobs.
+fn hashes(blob: &[u8]) -> Vec<automerge::ChangeHash> {
+    blob.chunks_exact(32)
+        .filter_map(|c| automerge::ChangeHash::try_from(c).ok())
+        .collect()
+}
+
+fn hex_heads(blob: &[u8]) -> Vec<String> {
+    hashes(blob).iter().map(ToString::to_string).collect()
 }
 
 fn set_sync_cursor(conn: &Connection, cursor: &str) -> Result<()> {

@@ -555,12 +555,22 @@ fn a_store_written_by_schema_1_opens_migrated_with_its_documents() -> Result<()>
     {
         // Turn the file back into what schema 1 wrote.
         let conn = rusqlite::Connection::open(&path)?;
-        conn.execute_batch("ALTER TABLE outbox DROP COLUMN uploading; DROP TABLE leaving; PRAGMA user_version = 1;")?;
+        conn.execute_batch(
+            "ALTER TABLE outbox DROP COLUMN first_chunk; ALTER TABLE outbox DROP COLUMN uploading;
+             DROP TABLE leaving; PRAGMA user_version = 1;",
+        )?;
     }
     let (db, _) = device(&path, "am-li", at("2026-11-23T09:00:00+08:00"))?;
     assert_eq!(db.visit(&visit)?.store_id, store);
     assert_eq!(db.receipt(&visit)?, fieldsync_core::Receipt::SavedOnPhone);
     assert_eq!(db.pending_documents()?.len(), 2);
+    // Edits from before schema 3 do not know their chunks: the push loads the documents.
+    let outgoing = db.outbox_batch(10)?;
+    assert_eq!(outgoing.len(), 2);
+    assert!(
+        outgoing.iter().all(|d| d.changes.len() == 1),
+        "{outgoing:?}"
+    );
     drop(db);
     let version: i64 =
         rusqlite::Connection::open(&path)?.query_row("PRAGMA user_version", [], |r| r.get(0))?;

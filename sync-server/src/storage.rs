@@ -8,6 +8,7 @@
 pub(crate) mod feed;
 pub mod postgres;
 pub(crate) mod push;
+pub(crate) mod replica_cache;
 pub mod sqlite;
 
 pub use push::SCOPE_GRACE_MS;

@@ -62,7 +62,8 @@ impl Wire {
     }
 }
 
-/// What an outbox holds: every change it would push, and those the server lacks.
+/// What an outbox holds: every change it would push, and those the server lacks. Bytes
+/// are each change's own Automerge encoding (compressed when that pays).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Outbox {
     pub docs: usize,
@@ -88,11 +89,15 @@ pub fn outbox(local: &LocalStore, storage: &dyn SyncStorage) -> Result<Outbox, B
         out.docs += 1;
         let mut fresh = Vec::new();
         for change in &doc.changes {
+            // Sized as Automerge encodes a change on its own (compressed when that pays),
+            // whatever form the outbox hands it in.
+            let mut parsed = IncomingChange::parse(change)?;
+            let size = parsed.bytes().len() as u64;
             out.changes += 1;
-            out.bytes += change.len() as u64;
-            if !known.contains(&IncomingChange::parse(change)?.hash()) {
+            out.bytes += size;
+            if !known.contains(&parsed.hash()) {
                 out.new_changes += 1;
-                out.new_bytes += change.len() as u64;
+                out.new_bytes += size;
                 fresh.push(ByteBuf::from(change.clone()));
             }
         }

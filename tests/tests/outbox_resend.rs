@@ -62,20 +62,21 @@ async fn district(
     Ok((server, store))
 }
 
+/// A phone of `am-li` named `name`, enrolled on `server`.
+async fn li_phone(
+    server: &InProcessServer,
+    dir: &std::path::Path,
+    name: &str,
+) -> Result<ClientDevice, Box<dyn std::error::Error + Send + Sync>> {
+    let start = at("2026-11-23T09:00:00+08:00");
+    Ok(ClientDevice::enroll(server, dir, "am-li", Role::AccountManager, name, start).await?)
+}
+
 #[tokio::test]
 async fn an_edit_after_a_confirmed_push_pushes_only_the_new_change() -> TestResult {
     let dir = phones_dir()?;
     let (server, store) = district(dir.path()).await?;
-    let start = at("2026-11-23T09:00:00+08:00");
-    let phone = ClientDevice::enroll(
-        &server,
-        dir.path(),
-        "am-li",
-        Role::AccountManager,
-        "li-phone",
-        start,
-    )
-    .await?;
+    let phone = li_phone(&server, dir.path(), "li-phone").await?;
     phone.sync().await?;
     let v = phone.local.create_visit(visit(&store))?;
     phone.local.set_visit_notes(&v, "shelf tidy")?;
@@ -97,30 +98,13 @@ async fn an_edit_after_a_confirmed_push_pushes_only_the_new_change() -> TestResu
 async fn a_first_edit_of_a_received_document_pushes_only_the_new_change() -> TestResult {
     let dir = phones_dir()?;
     let (server, store) = district(dir.path()).await?;
-    let start = at("2026-11-23T09:00:00+08:00");
-    let old = ClientDevice::enroll(
-        &server,
-        dir.path(),
-        "am-li",
-        Role::AccountManager,
-        "old-phone",
-        start,
-    )
-    .await?;
+    let old = li_phone(&server, dir.path(), "old-phone").await?;
     old.sync().await?;
     let v = old.local.create_visit(visit(&store))?;
     old.local.set_visit_notes(&v, "shelf tidy")?;
     old.sync().await?;
 
-    let new = ClientDevice::enroll(
-        &server,
-        dir.path(),
-        "am-li",
-        Role::AccountManager,
-        "new-phone",
-        start,
-    )
-    .await?;
+    let new = li_phone(&server, dir.path(), "new-phone").await?;
     new.sync().await?;
     new.local
         .append_visit_notes(&v, "; owner wants slim packs")?;
@@ -129,6 +113,49 @@ async fn a_first_edit_of_a_received_document_pushes_only_the_new_change() -> Tes
         1,
         "everything the new phone received is on the server"
     );
+    Ok(())
+}
+
+/// A push reads a document's unconfirmed changes straight from its stored chunks; once
+/// compaction has folded those chunks into a snapshot, it must load the document and
+/// still send every change the server lacks.
+#[tokio::test]
+async fn a_push_after_compaction_still_carries_every_unconfirmed_change() -> TestResult {
+    let dir = phones_dir()?;
+    let (server, store) = district(dir.path()).await?;
+    let phone = li_phone(&server, dir.path(), "li-phone").await?;
+    phone.sync().await?;
+    let v = phone.local.create_visit(visit(&store))?;
+    phone.sync().await?;
+    phone.local.set_visit_notes(&v, "shelf tidy")?;
+    phone
+        .local
+        .append_visit_notes(&v, "; owner wants slim packs")?;
+    assert_eq!(
+        pending_changes(&phone.local, &v)?,
+        2,
+        "read from the chunks"
+    );
+
+    assert!(phone.local.compact(1, 100)? >= 1);
+    // Two more edits: their chunks are numbered from 1 again, after the snapshot.
+    phone.local.append_visit_notes(&v, "; back Friday")?;
+    phone.local.append_visit_notes(&v, "; bring the poster")?;
+    assert_eq!(
+        pending_changes(&phone.local, &v)?,
+        4,
+        "two folded into the snapshot, two in new chunks; the server holds the creation"
+    );
+    phone.sync().await?;
+    assert_eq!(pending_changes(&phone.local, &v)?, 0);
+    let on_server = server.storage().document_changes(v.as_str())?;
+    assert_eq!(on_server.len(), 5, "the creation and four notes");
+
+    // The next edit is read from its chunk again, and only it is new.
+    phone.local.append_visit_notes(&v, "; paid")?;
+    assert_eq!(pending_changes(&phone.local, &v)?, 1);
+    phone.sync().await?;
+    assert_eq!(server.storage().document_changes(v.as_str())?.len(), 6);
     Ok(())
 }
 

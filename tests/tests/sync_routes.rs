@@ -363,6 +363,126 @@ async fn a_push_that_breaks_a_write_rule_is_refused_whole_and_changes_nothing_on
     Ok(())
 }
 
+/// The request's entry for `doc`: every change the phone holds of it.
+fn entry(phone: &LocalStore, doc: &DocId) -> Result<DocChanges, Box<dyn std::error::Error>> {
+    Ok(DocChanges {
+        doc: doc.to_string(),
+        changes: phone
+            .export_changes(doc, &[])?
+            .into_iter()
+            .map(ByteBuf::from)
+            .collect(),
+    })
+}
+
+/// Large enough for the server to judge the documents on several threads.
+const MANY_VISITS: usize = 40;
+
+async fn a_push_of_many_documents_is_judged_as_if_one_by_one_in_the_order_sent_on(
+    backend: Backend,
+) -> TestResult {
+    let district = District::new(backend)?;
+    let admin = district.admin()?;
+    let first = admin.local.create_store(sample_store("am-li", 1))?;
+    let second = admin.local.create_store(sample_store("am-li", 2))?;
+    admin.push()?;
+    let token = district.enroll("am-li").await?;
+    let (phone, _) = device(
+        district.dir.join("li.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    district.sync(&token, &phone).await?;
+    let visits = (0..MANY_VISITS)
+        .map(|n| phone.create_visit(visit(if n % 2 == 0 { &first } else { &second })))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Two stores, in the middle and near the end, edited where an account manager may not.
+    for store in [&first, &second] {
+        phone.update_store_classification(
+            store,
+            StoreClassification {
+                tier: Some(ValueTier::A),
+                ..Default::default()
+            },
+        )?;
+    }
+    let mut order: Vec<&DocId> = visits.iter().collect();
+    order.insert(MANY_VISITS / 2, &second);
+    order.insert(MANY_VISITS - 3, &first);
+    let request = |docs: &[&DocId]| -> Result<SyncRequest, Box<dyn std::error::Error>> {
+        Ok(SyncRequest {
+            protocol: 1,
+            cursor: None,
+            push: docs
+                .iter()
+                .map(|d| entry(&phone, d))
+                .collect::<Result<_, _>>()?,
+            max_response_bytes: None,
+        })
+    };
+
+    let (status, body) = district.post(&token, &request(&order)?).await?;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let body: ErrorBody = serde_json::from_slice(&body)?;
+    assert_eq!(
+        body.rejected
+            .iter()
+            .map(|r| (r.doc.as_str(), r.rule.as_str()))
+            .collect::<Vec<_>>(),
+        vec![
+            (second.as_str(), "store_contact_only"),
+            (first.as_str(), "store_contact_only")
+        ],
+        "both stores, in the order sent, and nothing else"
+    );
+    for v in &visits {
+        assert!(
+            district.storage.document_changes(v.as_str())?.is_empty(),
+            "refused as a whole: no visit is stored"
+        );
+    }
+
+    // Without the stores' edits: a store the server holds unchanged is accepted first, then
+    // every visit in the order sent.
+    let unchanged = DocChanges {
+        doc: first.to_string(),
+        changes: district
+            .storage
+            .document_changes(first.as_str())?
+            .into_iter()
+            .map(ByteBuf::from)
+            .collect(),
+    };
+    let mut retry = request(&visits.iter().collect::<Vec<_>>())?;
+    retry.push.insert(MANY_VISITS / 2, unchanged);
+    let (status, body) = district.post(&token, &retry).await?;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let response: SyncResponse = protocol::decode("sync response", &body)?;
+    let mut expected = vec![first.as_str()];
+    expected.extend(visits.iter().map(DocId::as_str));
+    assert_eq!(
+        response
+            .accepted
+            .iter()
+            .map(|a| a.doc.as_str())
+            .collect::<Vec<_>>(),
+        expected
+    );
+    for v in &visits {
+        assert_eq!(
+            district.storage.document_changes(v.as_str())?.len(),
+            phone.export_changes(v, &[])?.len(),
+            "every visit is stored whole"
+        );
+    }
+    Ok(())
+}
+
 async fn a_change_made_by_another_devices_actor_is_refused_unless_the_server_has_it_on(
     backend: Backend,
 ) -> TestResult {
@@ -848,6 +968,7 @@ fieldsync_tests::on_sqlite_and_postgres!(a_revoked_device_is_refused_on_its_next
 fieldsync_tests::on_sqlite_and_postgres!(a_reassigned_store_arrives_whole_at_its_new_manager_and_is_announced_gone_to_the_old_on: a_reassigned_store_arrives_whole_at_its_new_manager_and_is_announced_gone_to_the_old, a_reassigned_store_arrives_whole_at_its_new_manager_and_is_announced_gone_to_the_old_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(a_large_catch_up_arrives_in_bounded_batches_that_resume_where_they_stopped_on: a_large_catch_up_arrives_in_bounded_batches_that_resume_where_they_stopped, a_large_catch_up_arrives_in_bounded_batches_that_resume_where_they_stopped_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(a_visit_recorded_offline_before_its_store_moved_is_still_accepted_on: a_visit_recorded_offline_before_its_store_moved_is_still_accepted, a_visit_recorded_offline_before_its_store_moved_is_still_accepted_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_push_of_many_documents_is_judged_as_if_one_by_one_in_the_order_sent_on: a_push_of_many_documents_is_judged_as_if_one_by_one_in_the_order_sent, a_push_of_many_documents_is_judged_as_if_one_by_one_in_the_order_sent_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(a_first_sync_sends_each_document_once_with_all_its_changes_on: a_first_sync_sends_each_document_once_with_all_its_changes, a_first_sync_sends_each_document_once_with_all_its_changes_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(a_first_sync_interrupted_halfway_resumes_and_ends_with_every_document_including_changes_pushed_in_between_on: a_first_sync_interrupted_halfway_resumes_and_ends_with_every_document_including_changes_pushed_in_between, a_first_sync_interrupted_halfway_resumes_and_ends_with_every_document_including_changes_pushed_in_between_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(a_first_sync_never_sends_what_left_the_scope_and_announces_it_removed_on: a_first_sync_never_sends_what_left_the_scope_and_announces_it_removed, a_first_sync_never_sends_what_left_the_scope_and_announces_it_removed_on_postgres);

@@ -27,14 +27,15 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use fieldsync_core::protocol::FeedCursor;
-use fieldsync_core::{DocId, DocSummary, IncomingChange, Replica, Role};
+use fieldsync_core::{DocId, DocSummary, IncomingChange, Role};
 use postgres::error::SqlState;
 use postgres::{IsolationLevel, NoTls, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
 use rand::Rng;
 
 use super::feed::{self, LogRow};
-use super::push::{self, ReplicaCache, ScopeMove};
+use super::push::{self, ScopeMove, Stored};
+use super::replica_cache::ReplicaCache;
 use super::{DeviceInfo, DeviceRecord, Feed, PushResult, SyncStorage, User};
 use crate::error::{AppError, AppResult};
 
@@ -413,20 +414,20 @@ impl From<&postgres::Error> for AppError {
 }
 
 impl push::PushTx for PgPush<'_, '_> {
-    fn replica(&mut self, doc: &str) -> AppResult<Replica> {
+    fn stored(&mut self, doc: &str) -> AppResult<Stored> {
         let stored = self
             .tx
             .query_opt("SELECT heads FROM docs WHERE id = $1", &[&doc]);
         let stored: Option<String> = self.check(stored)?.map(|r| r.get(0));
-        if let Some(replica) = self.storage.cache().fresh(doc, stored.as_deref()) {
-            return Ok(replica);
+        if let Some(replica) = self.storage.cache().take(doc, stored.as_deref()) {
+            return Ok(Stored::Cached(Box::new(replica)));
         }
         let rows = self.tx.query(
             "SELECT bytes FROM changes WHERE doc_id = $1 ORDER BY seq",
             &[&doc],
         );
         let changes: Vec<Vec<u8>> = self.check(rows)?.iter().map(|r| r.get(0)).collect();
-        push::load_replica(doc, &changes)
+        Ok(Stored::Changes(changes))
     }
 
     fn actor_owner(&mut self, actor: &str) -> AppResult<Option<String>> {

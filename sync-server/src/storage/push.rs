@@ -4,13 +4,24 @@
 //! A backend opens its write transaction (and takes whatever locks make its documents its
 //! own until commit), hands [`run`] a [`PushTx`] over it, and commits when the result is
 //! `Ok(Ok(_))`; anything else rolls back. Afterwards it may keep the replicas in its
-//! [`ReplicaCache`], which is only ever trusted when its heads are the stored ones.
+//! [`ReplicaCache`](super::replica_cache::ReplicaCache).
+//!
+//! [`run`] works in three passes: it reads each document's stored state in the request's
+//! order; then loads and applies every document's new changes, each document on its own and
+//! in parallel for a large push (the part that costs CPU and needs no transaction); then
+//! judges the documents and writes them, in the request's order. Which documents are
+//! accepted, which rejected and with what message, and which error ends a push, are what
+//! judging them one after the other would give.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashSet;
+use std::num::NonZeroUsize;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fieldsync_core::protocol::{Accepted, Rejection};
-use fieldsync_core::{DocId, DocKind, DocSummary, IncomingChange, Replica, Role, Writer};
+use fieldsync_core::{DocId, DocKind, DocSummary, Effect, IncomingChange, Replica, Role, Writer};
 
+use super::replica_cache::load_replica;
 use super::{DeviceInfo, PushResult, Pushed};
 use crate::error::{AppError, AppResult};
 
@@ -18,8 +29,9 @@ use crate::error::{AppError, AppResult};
 /// made offline before the move are accepted, not lost.
 pub const SCOPE_GRACE_MS: i64 = 30 * 24 * 3_600_000;
 
-/// Documents whose replicas a server keeps in memory between pushes.
-const REPLICA_CACHE: usize = 2_000;
+/// Documents to load or apply per worker thread: a push with fewer than twice this many is
+/// worked on the calling thread alone, where a thread would cost more than it saves.
+const DOCS_PER_WORKER: usize = 4;
 
 /// A scope row of the log: a store that moved between territories or on/off the demo street.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,10 +43,18 @@ pub struct ScopeMove {
     pub new_demo: bool,
 }
 
+/// A document as its backend holds it when a push begins.
+pub enum Stored {
+    /// The cached replica, taken out of the cache: its heads are the stored heads.
+    Cached(Box<Replica>),
+    /// The stored changes, oldest first, for the push to load (none: a new document).
+    Changes(Vec<Vec<u8>>),
+}
+
 /// What [`run`] needs from a backend's open write transaction.
 pub trait PushTx {
-    /// The document as stored now (the cache's copy only if its heads are the stored ones).
-    fn replica(&mut self, doc: &str) -> AppResult<Replica>;
+    /// The document as stored now.
+    fn stored(&mut self, doc: &str) -> AppResult<Stored>;
     /// The device an Automerge actor is bound to, if any.
     fn actor_owner(&mut self, actor: &str) -> AppResult<Option<String>>;
     /// A store's territory and demo-street flag.
@@ -85,6 +105,26 @@ pub struct Outcome {
     pub replicas: Vec<(String, Replica)>,
 }
 
+/// One document of the push, as read in the first pass.
+struct Job {
+    doc: String,
+    stored: Stored,
+    changes: Vec<IncomingChange>,
+}
+
+/// A document after the second pass.
+struct Worked {
+    replica: Replica,
+    /// The changes the document lacked; none: the push brought nothing new for it.
+    new: Vec<IncomingChange>,
+    /// Unless `new` is empty: the document's summaries before and after, and what the
+    /// changes did; or the error the push ends with unless the document is rejected first.
+    applied: Option<AppResult<Applied>>,
+}
+
+/// A document's summaries before and after its new changes, and what they did.
+type Applied = (Option<DocSummary>, Effect, DocSummary);
+
 /// Judges and writes a device's push inside the backend's transaction.
 pub fn run(
     tx: &mut impl PushTx,
@@ -92,24 +132,45 @@ pub fn run(
     docs: Vec<(DocId, Vec<IncomingChange>)>,
     now: i64,
 ) -> AppResult<Outcome> {
-    let mut staged: Vec<Staged> = Vec::new();
-    let mut rejections: Vec<Rejection> = Vec::new();
-    let mut accepted: Vec<Accepted> = Vec::new();
+    // A read that fails ends the push once the documents before it are judged, as it would
+    // have if each document were read, applied and judged before the next one is read.
+    let mut jobs = Vec::with_capacity(docs.len());
+    let mut read_error = None;
     for (doc_id, changes) in docs {
         let doc = doc_id.to_string();
-        let mut replica = tx.replica(&doc)?;
-        let mut seen = HashSet::new();
-        let new: Vec<IncomingChange> = changes
-            .into_iter()
-            .filter(|c| seen.insert(c.hash()) && !replica.has_change(&c.hash()))
-            .collect();
-        if new.is_empty() {
-            accepted.push(Accepted {
+        match tx.stored(&doc) {
+            Ok(stored) => jobs.push(Job {
                 doc,
+                stored,
+                changes,
+            }),
+            Err(e) => {
+                read_error = Some(e);
+                break;
+            }
+        }
+    }
+    let docs: Vec<String> = jobs.iter().map(|j| j.doc.clone()).collect();
+    let worked = work_all(jobs);
+
+    let mut staged: Vec<Staged> = Vec::new();
+    let mut unchanged: Vec<(String, Replica)> = Vec::new();
+    let mut rejections: Vec<Rejection> = Vec::new();
+    let mut accepted: Vec<Accepted> = Vec::new();
+    for (doc, worked) in docs.into_iter().zip(worked) {
+        let Worked {
+            mut replica,
+            new,
+            applied,
+        } = worked?;
+        let Some(result) = applied else {
+            accepted.push(Accepted {
+                doc: doc.clone(),
                 heads: replica.heads(),
             });
+            unchanged.push((doc, replica));
             continue;
-        }
+        };
         if let Some(actor) = foreign_actor(tx, &new, device)? {
             rejections.push(Rejection {
                 doc,
@@ -118,13 +179,7 @@ pub fn run(
             });
             continue;
         }
-        let before = replica.summary()?;
-        let effect = replica
-            .apply(&new)
-            .map_err(|e| AppError::BadRequest(format!("document `{doc}`: {e}")))?;
-        let after = replica
-            .summary()?
-            .ok_or_else(|| AppError::BadRequest(format!("document `{doc}` has no content")))?;
+        let (before, effect, after) = result?;
         // A new store document is judged on its own content; every other document, and a
         // store that exists already, by the store it is about.
         let scope_store = match after.kind {
@@ -161,6 +216,9 @@ pub fn run(
             moved,
         });
     }
+    if let Some(e) = read_error {
+        return Err(e);
+    }
     if !rejections.is_empty() {
         return Ok(Outcome {
             result: Err(rejections),
@@ -195,10 +253,111 @@ pub fn run(
             heads,
         });
     }
+    let mut replicas = unchanged;
+    replicas.extend(staged.into_iter().map(|s| (s.doc, s.replica)));
     Ok(Outcome {
         result: Ok(Pushed { accepted, applied }),
-        replicas: staged.into_iter().map(|s| (s.doc, s.replica)).collect(),
+        replicas,
     })
+}
+
+/// Loads and applies every job, in parallel when there are enough of them; the results are
+/// in the jobs' order.
+fn work_all(jobs: Vec<Job>) -> Vec<AppResult<Worked>> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, NonZeroUsize::get)
+        .min(jobs.len() / DOCS_PER_WORKER)
+        .max(1);
+    work_on(jobs, workers)
+}
+
+fn work_on(jobs: Vec<Job>, workers: usize) -> Vec<AppResult<Worked>> {
+    if workers <= 1 {
+        return jobs.into_iter().map(work).collect();
+    }
+    let count = jobs.len();
+    let slots: Vec<Mutex<Option<Job>>> = jobs.into_iter().map(|j| Mutex::new(Some(j))).collect();
+    let next = AtomicUsize::new(0);
+    // Each worker takes the next job not taken yet, so that a document with a long history
+    // does not hold up a share of the others behind it.
+    let worker = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(slot) = slots.get(i) else {
+                return done;
+            };
+            // Never contended (each index is taken once), never poisoned (nothing panics
+            // while holding it).
+            let job = slot.lock().ok().and_then(|mut s| s.take());
+            if let Some(job) = job {
+                done.push((i, work(job)));
+            }
+        }
+    };
+    let mut results: Vec<Option<AppResult<Worked>>> = (0..count).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..workers).map(|_| scope.spawn(worker)).collect();
+        let mut done = worker();
+        for helper in helpers {
+            match helper.join() {
+                Ok(theirs) => done.extend(theirs),
+                // A panic stays a panic, as if this thread had worked the job itself.
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        for (i, result) in done {
+            if let Some(slot) = results.get_mut(i) {
+                *slot = Some(result);
+            }
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| {
+                Err(AppError::internal(
+                    "a document of the push was not worked on",
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Loads one document (unless cached), keeps the changes it lacks and applies them.
+fn work(job: Job) -> AppResult<Worked> {
+    let Job {
+        doc,
+        stored,
+        changes,
+    } = job;
+    let mut replica = match stored {
+        Stored::Cached(replica) => *replica,
+        Stored::Changes(changes) => load_replica(&doc, &changes)?,
+    };
+    let mut seen = HashSet::new();
+    let new: Vec<IncomingChange> = changes
+        .into_iter()
+        .filter(|c| seen.insert(c.hash()) && !replica.has_change(&c.hash()))
+        .collect();
+    let applied = (!new.is_empty()).then(|| apply(&doc, &mut replica, &new));
+    Ok(Worked {
+        replica,
+        new,
+        applied,
+    })
+}
+
+/// Applies `new` to the replica; the document's summaries before and after, and the effect.
+fn apply(doc: &str, replica: &mut Replica, new: &[IncomingChange]) -> AppResult<Applied> {
+    let before = replica.summary()?;
+    let effect = replica
+        .apply(new)
+        .map_err(|e| AppError::BadRequest(format!("document `{doc}`: {e}")))?;
+    let after = replica
+        .summary()?
+        .ok_or_else(|| AppError::BadRequest(format!("document `{doc}` has no content")))?;
+    Ok((before, effect, after))
 }
 
 /// The first actor of `new` bound to a device other than `device`.
@@ -256,48 +415,65 @@ fn scope_move(doc: &str, before: Option<&DocSummary>, after: &DocSummary) -> Opt
     })
 }
 
-/// Replicas of recently written documents, so a push does not reload their history.
-/// Bounded; an entry is used only when its heads are the stored heads, since another
-/// process (the admin tools, another server instance) may have written since.
-#[derive(Default)]
-pub struct ReplicaCache {
-    replicas: HashMap<String, Replica>,
-    order: VecDeque<String>,
-}
+#[cfg(test)]
+mod tests {
+    use automerge::transaction::Transactable;
 
-impl ReplicaCache {
-    /// The cached replica of `doc` if its heads, joined by commas, are `stored_heads`.
-    pub fn fresh(&self, doc: &str, stored_heads: Option<&str>) -> Option<Replica> {
-        let mut replica = self.replicas.get(doc)?.clone();
-        (stored_heads == Some(replica.heads().join(",").as_str())).then_some(replica)
+    use super::*;
+
+    /// Jobs for `docs`, each with one change that writes no `kind` (applying it fails,
+    /// naming the document), except every fifth, which brings nothing.
+    fn jobs(docs: &[String]) -> Vec<Job> {
+        docs.iter()
+            .enumerate()
+            .map(|(n, doc)| {
+                let mut am = automerge::AutoCommit::new();
+                am.put(automerge::ROOT, "n", n as i64).expect("put");
+                let changes = if n % 5 == 0 {
+                    Vec::new()
+                } else {
+                    let mut change = am.get_changes(&[]).pop().expect("a change");
+                    vec![IncomingChange::parse(&change.bytes()).expect("one change")]
+                };
+                Job {
+                    doc: doc.clone(),
+                    stored: Stored::Changes(Vec::new()),
+                    changes,
+                }
+            })
+            .collect()
     }
 
-    pub fn remember(&mut self, doc: String, replica: Replica) {
-        if self.replicas.insert(doc.clone(), replica).is_none() {
-            self.order.push_back(doc);
+    /// What a worked job says: its document unchanged, or the error applying it gave.
+    fn said(result: AppResult<Worked>) -> String {
+        match result {
+            Ok(Worked { applied: None, .. }) => "unchanged".into(),
+            Ok(Worked {
+                applied: Some(result),
+                ..
+            }) => match result {
+                Ok(_) => "applied".into(),
+                Err(e) => e.to_string(),
+            },
+            Err(e) => format!("not loaded: {e}"),
         }
-        // Bounded: each pass removes one entry or stops.
-        while self.replicas.len() > REPLICA_CACHE {
-            match self.order.pop_front() {
-                Some(old) => {
-                    self.replicas.remove(&old);
-                }
-                None => break,
+    }
+
+    #[test]
+    fn documents_worked_on_several_threads_come_back_in_the_order_sent() {
+        let docs: Vec<String> = (0..37).map(|_| DocId::new().to_string()).collect();
+        let one: Vec<String> = work_on(jobs(&docs), 1).into_iter().map(said).collect();
+        for (n, (doc, said)) in docs.iter().zip(&one).enumerate() {
+            if n % 5 == 0 {
+                assert_eq!(said, "unchanged");
+            } else {
+                assert!(said.contains(doc.as_str()), "{said} names {doc}");
             }
         }
+        let many: Vec<String> = work_on(jobs(&docs), 4).into_iter().map(said).collect();
+        assert_eq!(
+            many, one,
+            "four threads, the same results in the same order"
+        );
     }
-
-    pub fn clear(&mut self) {
-        self.replicas.clear();
-        self.order.clear();
-    }
-}
-
-/// A replica from a document's stored changes, oldest first.
-pub fn load_replica(doc: &str, stored: &[Vec<u8>]) -> AppResult<Replica> {
-    let id = DocId::parse("doc", doc)?;
-    if stored.is_empty() {
-        return Ok(Replica::empty(&id));
-    }
-    Ok(Replica::load(&id, stored.iter().map(Vec::as_slice))?)
 }

@@ -10,13 +10,14 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use fieldsync_core::protocol::FeedCursor;
-use fieldsync_core::{DocId, DocSummary, IncomingChange, Replica, Role};
+use fieldsync_core::{DocId, DocSummary, IncomingChange, Role};
 use rusqlite::{
     Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
 
 use super::feed::{self, LogRow};
-use super::push::{self, ReplicaCache, ScopeMove};
+use super::push::{self, ScopeMove, Stored};
+use super::replica_cache::ReplicaCache;
 use super::{DeviceInfo, Feed, PushResult, SyncStorage, User};
 use crate::error::{AppError, AppResult};
 
@@ -123,25 +124,25 @@ fn migrate(conn: &mut Connection) -> AppResult<()> {
 /// appended in cursor order with nothing to reserve.
 struct SqlitePush<'a, 'c> {
     tx: &'a Transaction<'c>,
-    cache: &'a ReplicaCache,
+    cache: &'a mut ReplicaCache,
 }
 
 impl push::PushTx for SqlitePush<'_, '_> {
-    fn replica(&mut self, doc: &str) -> AppResult<Replica> {
+    fn stored(&mut self, doc: &str) -> AppResult<Stored> {
         let stored: Option<String> = self
             .tx
             .prepare_cached("SELECT heads FROM docs WHERE id = ?1")?
             .query_row([doc], |r| r.get(0))
             .optional()?;
-        if let Some(replica) = self.cache.fresh(doc, stored.as_deref()) {
-            return Ok(replica);
+        if let Some(replica) = self.cache.take(doc, stored.as_deref()) {
+            return Ok(Stored::Cached(Box::new(replica)));
         }
         let changes = self
             .tx
             .prepare_cached("SELECT bytes FROM changes WHERE doc_id = ?1 ORDER BY seq")?
             .query_map([doc], |r| r.get::<_, Vec<u8>>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        push::load_replica(doc, &changes)
+        Ok(Stored::Changes(changes))
     }
 
     fn actor_owner(&mut self, actor: &str) -> AppResult<Option<String>> {

@@ -29,7 +29,9 @@
 //!
 //! `*_server_ms` is the time the server spent in its sync handler (as for the new phone);
 //! the rest of `*_ms` is the phone's own work (reading its outbox, storing the answer) and
-//! the transfer.
+//! the transfer. `*_cpu_ms` is the CPU time of this process during the sync (the server's
+//! threads and the phone's together, user + system, in ticks of 10 ms), which varies less
+//! than wall times on a shared machine and counts work spread over several threads.
 //!
 //! Bytes on the wire are HTTP bodies as sent, counted by the server's own metrics for
 //! `/v1/sync` (`fieldsync_request_bytes_total`, `fieldsync_response_bytes_total`): requests
@@ -239,9 +241,11 @@ async fn week_offline(
     let pending = outbox(&device.local, server.storage().as_ref())?;
     let before = Wire::read(metrics);
     let server_before = Wire::server_seconds(metrics);
+    let cpu_before = cpu_ms().unwrap_or(f64::NAN);
     let began = Instant::now();
     let report = device.sync().await?;
     let took = began.elapsed();
+    let cpu = cpu_ms().unwrap_or(f64::NAN) - cpu_before;
     let server_ms = (Wire::server_seconds(metrics) - server_before) * 1000.0;
     let wire = Wire::read(metrics).since(before);
     println!(
@@ -254,6 +258,7 @@ async fn week_offline(
     );
     figures.add(&format!("{prefix}_ms"), ms(took), "ms");
     figures.add(&format!("{prefix}_server_ms"), server_ms, "ms");
+    figures.add(&format!("{prefix}_cpu_ms"), cpu, "ms");
     figures.add(
         &format!("{prefix}_round_trips"),
         f64::from(report.round_trips),
