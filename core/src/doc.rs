@@ -114,6 +114,7 @@ pub(crate) struct Doc {
 pub(crate) enum Derived {
     Count(crate::inventory_count::CountRows),
     Display(crate::shelf_display::DisplayRows),
+    Visit(crate::visit::VisitRow),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -365,6 +366,15 @@ impl Doc {
         }
     }
 
+    /// Takes the rows derived at the document's current heads, if any.
+    pub(crate) fn take_derived(&mut self) -> Option<Derived> {
+        let heads = self.am.get_heads();
+        match self.derived.current.take() {
+            Some((at, rows)) if at == heads => Some(rows),
+            _ => None,
+        }
+    }
+
     /// Keeps `rows` as derived from the document as it is now.
     pub(crate) fn set_derived(&mut self, rows: Derived) {
         let heads = self.am.get_heads();
@@ -452,6 +462,17 @@ impl Doc {
         match self.am.get(obj, key) {
             Ok(Some((Value::Object(ObjType::Map | ObjType::Table), id))) => Some(id),
             _ => None,
+        }
+    }
+
+    /// Calls `f` with every key of map `obj` that holds a scalar, and the value every
+    /// device shows: what a [`MapSnapshot`] of the map holds as scalars, without
+    /// hydrating it (for the index, which reads a whole count).
+    pub(crate) fn for_each_scalar(&self, obj: &ObjId, mut f: impl FnMut(&str, &ScalarValue)) {
+        for item in self.am.map_range(obj, ..) {
+            if let Value::Scalar(value) = Value::from(item.value) {
+                f(&item.key, &value);
+            }
         }
     }
 
@@ -850,6 +871,48 @@ impl Fields {
         }
     }
 
+    /// What `Fields::parse(text)?.i64(key)` gives, without building the other fields: `None`
+    /// when the text is not an entry, `Some(None)` when the entry has no integer at `key`.
+    /// For the index of a count, which reads one field of every line.
+    pub(crate) fn parse_i64(text: &str, key: &str) -> Option<Option<i64>> {
+        struct OneField<'k>(&'k str);
+        impl<'de> serde::de::DeserializeSeed<'de> for OneField<'_> {
+            type Value = Option<serde_json::Value>;
+            fn deserialize<D: serde::Deserializer<'de>>(
+                self,
+                deserializer: D,
+            ) -> std::result::Result<Self::Value, D::Error> {
+                deserializer.deserialize_map(self)
+            }
+        }
+        impl<'de> serde::de::Visitor<'de> for OneField<'_> {
+            type Value = Option<serde_json::Value>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let mut found = None;
+                // Bounded by the entries of the object; the last of equal keys wins, as in
+                // `Fields::parse`.
+                while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if k == self.0 {
+                        found = Some(map.next_value::<serde_json::Value>()?);
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                Ok(found)
+            }
+        }
+        let mut de = serde_json::Deserializer::from_str(text);
+        let value = serde::de::DeserializeSeed::deserialize(OneField(key), &mut de).ok()?;
+        de.end().ok()?;
+        Some(value.and_then(|v| scalar_i64(&json_to_scalar(&v))))
+    }
+
     /// The entry with its author and time taken out.
     fn written(self) -> Written<Fields> {
         let (by, at) = (
@@ -900,6 +963,32 @@ mod tests {
         Stamp {
             by: by.into(),
             at: Timestamp(at),
+        }
+    }
+
+    #[test]
+    fn reading_one_integer_of_an_entry_gives_what_parsing_the_whole_entry_gives() {
+        for text in [
+            r#"{"v":18,"by":"li","at":5}"#,
+            r#"{"by":"li","v":-3}"#,
+            r#"{"v":1.5}"#,
+            r#"{"v":"18"}"#,
+            r#"{"v":null}"#,
+            r#"{"v":18446744073709551615}"#,
+            r#"{"v":1,"v":2}"#,
+            r#"{"by":{"nested":[1,2]},"v":7}"#,
+            r#"{}"#,
+            r#" {"v":4} "#,
+            r#"[1]"#,
+            r#"18"#,
+            r#"{"v":1"#,
+            r#"{"v":1} x"#,
+        ] {
+            assert_eq!(
+                Fields::parse_i64(text, "v"),
+                Fields::parse(text).map(|f| f.i64("v")),
+                "{text}"
+            );
         }
     }
 

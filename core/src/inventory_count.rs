@@ -436,14 +436,9 @@ impl CountRows {
     /// (the index uses neither). The current value of a conflicted sku is the one every
     /// device shows, as in `read`.
     pub(crate) fn read(doc: &Doc) -> Result<CountRows> {
-        let book = doc
-            .snapshot(&DOC_ROOT, Some("book"))
+        let book_obj = doc
+            .obj(&DOC_ROOT, "book")
             .ok_or_else(|| doc.missing("book"))?;
-        let counted = doc.snapshot(&DOC_ROOT, Some("counted"));
-        let current = |sku: &str| -> Option<i64> {
-            let fields = crate::doc::Fields::parse(counted.as_ref()?.scalar(sku)?.as_str()?)?;
-            Some(fields.i64("v").unwrap_or(0))
-        };
         let mut rows = CountRows {
             store_id: DocId::parse("store_id", &doc.req_str(&DOC_ROOT, "store_id")?)?.to_string(),
             started_at: doc
@@ -454,14 +449,27 @@ impl CountRows {
             book: BTreeMap::new(),
             counted: HashMap::new(),
         };
-        for sku in book.keys() {
-            rows.book.insert(
-                sku.clone(),
-                book.scalar(sku).and_then(scalar_i64).unwrap_or(0),
-            );
-            if let Some(qty) = current(sku) {
-                rows.counted.insert(sku.clone(), qty);
+        // Every key of the book is a line, whatever its value (a non-integer counts 0).
+        for sku in doc.keys(&book_obj) {
+            rows.book.insert(sku, 0);
+        }
+        doc.for_each_scalar(&book_obj, |sku, value| {
+            if let Some(book) = rows.book.get_mut(sku) {
+                *book = scalar_i64(value).unwrap_or(0);
             }
+        });
+        if let Some(counted) = doc.obj(&DOC_ROOT, "counted") {
+            doc.for_each_scalar(&counted, |sku, value| {
+                if !rows.book.contains_key(sku) {
+                    return;
+                }
+                let entry = value
+                    .as_str()
+                    .and_then(|text| crate::doc::Fields::parse_i64(text, "v"));
+                if let Some(v) = entry {
+                    rows.counted.insert(sku.to_owned(), v.unwrap_or(0));
+                }
+            });
         }
         Ok(rows)
     }
@@ -529,26 +537,26 @@ fn index_row(rows: &CountRows) -> CountIndexRow {
 }
 
 pub(crate) fn index(tx: &Connection, doc: &mut Doc) -> Result<()> {
-    let row = match doc.derived() {
-        Some(Derived::Count(rows)) => Some(index_row(rows)),
-        _ => None,
+    if !matches!(doc.derived(), Some(Derived::Count(_))) {
+        let rows = CountRows::read(doc)?;
+        doc.set_derived(Derived::Count(rows));
+    }
+    let id = doc.id.clone();
+    let Some(Derived::Count(rows)) = doc.derived() else {
+        return Err(doc.missing("root"));
     };
-    let row = match row {
-        Some(row) => row,
-        None => {
-            let rows = CountRows::read(doc)?;
-            let row = index_row(&rows);
-            doc.set_derived(Derived::Count(rows));
-            row
-        }
-    };
-    let (store_id, started_at, finished_at, lines, book_total, abs_diff) = row;
+    write_rows(tx, &id, rows)
+}
+
+/// Writes a count's index row.
+pub(crate) fn write_rows(tx: &Connection, id: &DocId, rows: &CountRows) -> Result<()> {
+    let (store_id, started_at, finished_at, lines, book_total, abs_diff) = index_row(rows);
     tx.prepare_cached(
         "INSERT OR REPLACE INTO count_index (id, store_id, started_at, finished_at, lines, book_total, abs_diff_total)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
-        doc.id.as_str(),
+        id.as_str(),
         store_id,
         started_at,
         finished_at,

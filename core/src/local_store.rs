@@ -617,6 +617,10 @@ impl DocCache {
         }
     }
 
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     pub(crate) fn take(&mut self, id: &DocId) -> Option<Doc> {
         self.docs.remove(id)
     }

@@ -27,6 +27,69 @@ pub struct SyncRequest {
     pub max_response_bytes: Option<u64>,
 }
 
+/// Where a device's feed stands: what the `cursor` string of a [`SyncResponse`] says.
+///
+/// A client treats the string as opaque and sends it back as given; the server parses it.
+/// Numeric cursors (`"1234"`) are positions in the server's log; a first sync instead
+/// pages through the device's scope document by document, and a cursor inside that pass
+/// reads `"d<upto>:<doc>"` (docs/protocol.md, "A first sync").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FeedCursor {
+    /// Every row of the log up to this position was processed.
+    Log(u64),
+    /// Inside a first sync's pass: every document in scope whose id sorts at or before
+    /// `after` arrived with all its changes up to log position `upto`; the rest of the pass
+    /// and then the log after `upto` remain.
+    Documents { upto: u64, after: String },
+}
+
+impl FeedCursor {
+    /// Reads a cursor a server gave; `None` (a first sync) is the start of the log.
+    pub fn parse(cursor: Option<&str>) -> Result<FeedCursor> {
+        let Some(text) = cursor else {
+            return Ok(FeedCursor::Log(0));
+        };
+        let bad = || Error::invalid("cursor", format!("`{text}` is not one this server gave"));
+        if let Some(rest) = text.strip_prefix('d') {
+            let (upto, after) = rest.split_once(':').ok_or_else(bad)?;
+            let upto = upto.parse::<u64>().map_err(|_| bad())?;
+            if after.is_empty() {
+                return Err(bad());
+            }
+            return Ok(FeedCursor::Documents {
+                upto,
+                after: after.to_owned(),
+            });
+        }
+        text.parse::<u64>().map(FeedCursor::Log).map_err(|_| bad())
+    }
+
+    /// The log position this cursor has fully processed up to (for a pass, none of the log
+    /// after `upto`).
+    pub fn position(&self) -> u64 {
+        match self {
+            FeedCursor::Log(seq) => *seq,
+            FeedCursor::Documents { upto, .. } => *upto,
+        }
+    }
+}
+
+impl Default for FeedCursor {
+    /// The start of the log: a first sync.
+    fn default() -> Self {
+        FeedCursor::Log(0)
+    }
+}
+
+impl std::fmt::Display for FeedCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FeedCursor::Log(seq) => write!(f, "{seq}"),
+            FeedCursor::Documents { upto, after } => write!(f, "d{upto}:{after}"),
+        }
+    }
+}
+
 /// Changes of one document, each one encoded Automerge change.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DocChanges {
@@ -129,6 +192,27 @@ mod tests {
         // would take two bytes per value above 23).
         assert!(bytes.len() < 190, "{} bytes", bytes.len());
         assert_eq!(decode::<SyncRequest>("sync request", &bytes)?, request);
+        Ok(())
+    }
+
+    #[test]
+    fn cursors_of_both_kinds_read_back_as_written_and_old_numeric_cursors_still_parse() -> Result<()>
+    {
+        for cursor in [
+            FeedCursor::Log(0),
+            FeedCursor::Log(42),
+            FeedCursor::Documents {
+                upto: 7,
+                after: "01a20b3f-ee45-72dd-98de-d03f0aca810b".into(),
+            },
+        ] {
+            assert_eq!(FeedCursor::parse(Some(&cursor.to_string()))?, cursor);
+        }
+        assert_eq!(FeedCursor::parse(None)?, FeedCursor::Log(0));
+        assert_eq!(FeedCursor::parse(Some("1234"))?, FeedCursor::Log(1234));
+        for bad in ["", "x", "-1", "d", "d12", "d12:", "dx:abc", "12:abc"] {
+            assert!(FeedCursor::parse(Some(bad)).is_err(), "{bad}");
+        }
         Ok(())
     }
 

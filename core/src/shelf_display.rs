@@ -715,6 +715,11 @@ pub(crate) fn index(tx: &Connection, doc: &mut Doc) -> Result<()> {
     let Some(Derived::Display(rows)) = doc.derived() else {
         return Err(doc.missing("root"));
     };
+    write_rows(tx, &id, rows)
+}
+
+/// Writes a display's index rows.
+pub(crate) fn write_rows(tx: &Connection, id: &DocId, rows: &DisplayRows) -> Result<()> {
     let checkers = rows.checkers();
     let last_checked = checkers.values().copied().max();
     tx.prepare_cached(

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use rusqlite::{Connection, params};
 
 use crate::doc::{
-    DOC_ROOT, Doc, HydrateValue, Obj, Scalar, Versions, empty_map, scalar_str, str_value,
+    DOC_ROOT, Derived, Doc, HydrateValue, Obj, Scalar, Versions, empty_map, scalar_str, str_value,
     text_value,
 };
 use crate::error::{Error, Result};
@@ -522,28 +522,71 @@ pub(crate) fn read(doc: &Doc) -> Result<Visit> {
     })
 }
 
-pub(crate) fn index(tx: &Connection, doc: &Doc) -> Result<()> {
-    let check_in = read_checkpoint(doc, "check_in")?;
-    let check_out = match doc.obj(&DOC_ROOT, "check_out") {
-        Some(_) => Some(read_checkpoint(doc, "check_out")?),
-        None => None,
+/// A visit's row of `visit_index`, derived from the document (on a merge's worker threads;
+/// see `local_store::feed_merge`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct VisitRow {
+    store_id: String,
+    visitor: String,
+    kind: String,
+    check_in_at: i64,
+    check_out_at: Option<i64>,
+    in_range: Option<bool>,
+}
+
+impl VisitRow {
+    /// Reads only what the index holds: of each checkpoint its time and whether it was in
+    /// range, as [`read`] would give them, with the same errors.
+    pub(crate) fn read(doc: &Doc) -> Result<VisitRow> {
+        let checkpoint = |key: &str| -> Result<(i64, Option<bool>)> {
+            let obj = doc.obj(&DOC_ROOT, key).ok_or_else(|| doc.missing(key))?;
+            let at = doc
+                .time(&obj, "at")
+                .ok_or_else(|| doc.missing(&format!("{key}.at")))?;
+            Ok((at.0, doc.bool(&obj, "in_range")))
+        };
+        let (check_in_at, in_range_in) = checkpoint("check_in")?;
+        let check_out = match doc.obj(&DOC_ROOT, "check_out") {
+            Some(_) => Some(checkpoint("check_out")?),
+            None => None,
+        };
+        let in_range = match (in_range_in, check_out.and_then(|c| c.1)) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(true) && b.unwrap_or(true)),
+        };
+        Ok(VisitRow {
+            store_id: doc.req_str(&DOC_ROOT, "store_id")?,
+            visitor: doc.req_str(&DOC_ROOT, "visitor")?,
+            kind: doc.req_str(&DOC_ROOT, "visit_kind")?,
+            check_in_at,
+            check_out_at: check_out.map(|c| c.0),
+            in_range,
+        })
+    }
+}
+
+pub(crate) fn index(tx: &Connection, doc: &mut Doc) -> Result<()> {
+    let row = match doc.derived() {
+        Some(Derived::Visit(row)) => row.clone(),
+        _ => VisitRow::read(doc)?,
     };
-    let in_range = match (check_in.in_range, check_out.and_then(|c| c.in_range)) {
-        (None, None) => None,
-        (a, b) => Some(a.unwrap_or(true) && b.unwrap_or(true)),
-    };
+    write_row(tx, &doc.id, &row)
+}
+
+/// Writes a visit's index row.
+pub(crate) fn write_row(tx: &Connection, id: &DocId, row: &VisitRow) -> Result<()> {
     tx.prepare_cached(
         "INSERT OR REPLACE INTO visit_index (id, store_id, visitor, kind, check_in_at, check_out_at, in_range)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
-        doc.id.as_str(),
-        doc.req_str(&DOC_ROOT, "store_id")?,
-        doc.req_str(&DOC_ROOT, "visitor")?,
-        doc.req_str(&DOC_ROOT, "visit_kind")?,
-        check_in.at.0,
-        check_out.map(|c| c.at.0),
-        in_range,
+        id.as_str(),
+        row.store_id,
+        row.visitor,
+        row.kind,
+        row.check_in_at,
+        row.check_out_at,
+        row.in_range,
     ])?;
     Ok(())
 }

@@ -14,7 +14,7 @@ pub(crate) mod wal_checkpoint;
 
 pub use push::SCOPE_GRACE_MS;
 
-use fieldsync_core::protocol::{Accepted, DocChanges, Rejection};
+use fieldsync_core::protocol::{Accepted, DocChanges, FeedCursor, Rejection};
 use fieldsync_core::{DocId, IncomingChange, Role};
 
 use crate::error::AppResult;
@@ -40,7 +40,7 @@ pub struct User {
 pub struct Feed {
     pub changes: Vec<DocChanges>,
     pub removed: Vec<String>,
-    pub cursor: u64,
+    pub cursor: FeedCursor,
     pub more: bool,
 }
 
@@ -83,7 +83,7 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug + 'static {
     fn feed(
         &self,
         device: &DeviceInfo,
-        cursor: u64,
+        cursor: &FeedCursor,
         max_bytes: usize,
         just_pushed: &std::collections::HashSet<String>,
     ) -> AppResult<Feed>;

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use fieldsync_core::protocol::{
-    self, EnrollRequest, EnrollResponse, PROTOCOL_VERSION, SyncRequest, SyncResponse,
+    self, EnrollRequest, EnrollResponse, FeedCursor, PROTOCOL_VERSION, SyncRequest, SyncResponse,
 };
 use fieldsync_core::{DocId, IncomingChange};
 
@@ -35,12 +35,12 @@ pub async fn sync(
             request.protocol
         )));
     }
-    let cursor = match request.cursor.as_deref() {
-        None => 0,
-        Some(c) => c.parse::<u64>().map_err(|_| {
-            AppError::BadRequest(format!("cursor `{c}` is not one this server gave"))
-        })?,
-    };
+    let cursor = FeedCursor::parse(request.cursor.as_deref()).map_err(|_| {
+        AppError::BadRequest(format!(
+            "cursor `{}` is not one this server gave",
+            request.cursor.as_deref().unwrap_or_default()
+        ))
+    })?;
     let limits = state.limits.clone();
     let total: usize = request.push.iter().map(|d| d.changes.len()).sum();
     if total > limits.max_changes_per_push {
@@ -91,7 +91,7 @@ pub async fn sync(
         // A cursor the feed would refuse must refuse the request before the push is
         // stored. The log only grows, so a cursor within it now is within it at the feed.
         let position = storage.log_position()?;
-        if cursor > position {
+        if cursor.position() > position {
             return Err(AppError::Conflict(format!(
                 "cursor `{cursor}` is ahead of this server (at `{position}`): sync again from the start"
             )));
@@ -110,7 +110,7 @@ pub async fn sync(
         metrics::counter!("fieldsync_changes_applied_total").increment(pushed.applied as u64);
         // After the push, so that what it stored for a store that left the device's scope
         // is announced removed with that store.
-        let feed = storage.feed(&device, cursor, max_bytes, &just_pushed)?;
+        let feed = storage.feed(&device, &cursor, max_bytes, &just_pushed)?;
         Ok(SyncResponse {
             accepted: pushed.accepted,
             changes: feed.changes,

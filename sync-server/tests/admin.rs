@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use fieldsync_core::fixtures::{ManualClock, at, device};
+use fieldsync_core::protocol::FeedCursor;
 use fieldsync_core::{
     CheckPoint, ComplaintKind, DisplayCheck, DisplayStandard, DocId, DocKind, FieldCalendar,
     LocalStore, NewComplaint, NewCountLine, NewInventoryCount, NewScorecard, NewTask, NewVisit,
@@ -111,13 +112,10 @@ impl District {
         for d in &batch {
             phone.local.confirm_pushed(&d.id, d.local_edits, &d.heads)?;
         }
-        let cursor = phone
-            .local
-            .sync_cursor()?
-            .map_or(Ok(0), |c| c.parse::<u64>())?;
+        let cursor = FeedCursor::parse(phone.local.sync_cursor()?.as_deref())?;
         let feed = self
             .storage
-            .feed(&phone.info, cursor, 64 << 20, &Default::default())?;
+            .feed(&phone.info, &cursor, 64 << 20, &Default::default())?;
         for doc in &feed.changes {
             let changes: Vec<Vec<u8>> = doc.changes.iter().map(|c| c.to_vec()).collect();
             phone

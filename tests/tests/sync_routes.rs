@@ -153,6 +153,84 @@ impl District {
     }
 }
 
+/// One page of a pull-only sync with a small byte budget: merges it, stores its cursor.
+async fn pull_page(
+    district: &District,
+    token: &str,
+    phone: &LocalStore,
+    max_bytes: u64,
+) -> Result<SyncResponse, Box<dyn std::error::Error>> {
+    let request = SyncRequest {
+        protocol: 1,
+        cursor: phone.sync_cursor()?,
+        push: vec![],
+        max_response_bytes: Some(max_bytes),
+    };
+    let (status, body) = district.post(token, &request).await?;
+    if status != StatusCode::OK {
+        return Err(format!("{status}: {}", String::from_utf8_lossy(&body)).into());
+    }
+    let response: SyncResponse = protocol::decode("sync response", &body)?;
+    for doc in &response.changes {
+        let changes: Vec<Vec<u8>> = doc.changes.iter().map(|c| c.to_vec()).collect();
+        phone.merge_changes(&DocId::parse("doc", &doc.doc)?, &changes)?;
+    }
+    phone.set_sync_cursor(&response.cursor)?;
+    Ok(response)
+}
+
+/// Every document a phone holds, with its heads.
+fn all_heads(
+    phone: &LocalStore,
+) -> Result<std::collections::BTreeMap<String, Vec<String>>, Box<dyn std::error::Error>> {
+    let mut heads = std::collections::BTreeMap::new();
+    for kind in [
+        fieldsync_core::DocKind::Store,
+        fieldsync_core::DocKind::Visit,
+        fieldsync_core::DocKind::ShelfDisplay,
+    ] {
+        for id in phone.document_ids(kind)? {
+            let mut h = phone.heads(&id)?;
+            h.sort();
+            heads.insert(id.to_string(), h);
+        }
+    }
+    Ok(heads)
+}
+
+/// Li's phone records, in rounds synced one after the other, a display check and a visit in
+/// each of `stores`: every display's changes end up spread over the whole log.
+async fn record_rounds(
+    district: &District,
+    token: &str,
+    phone: &LocalStore,
+    stores: &[DocId],
+    rounds: usize,
+) -> Result<Vec<DocId>, Box<dyn std::error::Error>> {
+    let mut displays = Vec::new();
+    for store in stores {
+        displays.push(phone.create_shelf_display(store)?);
+    }
+    for round in 0..rounds {
+        for (store, display) in stores.iter().zip(&displays) {
+            let verdict = if round % 2 == 0 {
+                fieldsync_core::Verdict::Pass
+            } else {
+                fieldsync_core::Verdict::Fail
+            };
+            phone.mark_display_standard(
+                display,
+                fieldsync_core::DisplayStandard::TidyCounter,
+                verdict,
+                &format!("round {round}"),
+            )?;
+            phone.create_visit(visit(store))?;
+        }
+        district.sync(token, phone).await?;
+    }
+    Ok(displays)
+}
+
 fn visit(store: &DocId) -> NewVisit {
     NewVisit {
         store_id: store.clone(),
@@ -658,6 +736,231 @@ async fn a_visit_recorded_offline_before_its_store_moved_is_still_accepted_on(
     Ok(())
 }
 
+async fn a_first_sync_sends_each_document_once_with_all_its_changes_on(
+    backend: Backend,
+) -> TestResult {
+    let district = District::new(backend)?;
+    let admin = district.admin()?;
+    let stores = (0..3)
+        .map(|n| admin.local.create_store(sample_store("am-li", n)))
+        .collect::<Result<Vec<_>, _>>()?;
+    admin.local.create_store(sample_store("am-wu", 9))?;
+    admin.push()?;
+    let token = district.enroll("am-li").await?;
+    let (first, _) = device(
+        district.dir.join("li-1.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    district.sync(&token, &first).await?;
+    let displays = record_rounds(&district, &token, &first, &stores, 6).await?;
+
+    let second_token = district.enroll("am-li").await?;
+    let (second, _) = device(
+        district.dir.join("li-2.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    let mut pages = 0;
+    let mut seen: std::collections::HashMap<String, usize> = Default::default();
+    loop {
+        pages += 1;
+        let page = pull_page(&district, &second_token, &second, 3_000).await?;
+        for doc in &page.changes {
+            *seen.entry(doc.doc.clone()).or_default() += 1;
+        }
+        if !page.more || pages > 200 {
+            break;
+        }
+    }
+    assert!(
+        pages > 3,
+        "a 3 kB budget splits the territory ({pages} pages)"
+    );
+    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "documents sent in several pages: {twice:?}"
+    );
+    for display in &displays {
+        assert_eq!(seen.get(display.as_str()), Some(&1));
+    }
+    assert_eq!(
+        all_heads(&second)?,
+        all_heads(&first)?,
+        "the second phone holds what the first does"
+    );
+    Ok(())
+}
+
+async fn a_first_sync_interrupted_halfway_resumes_and_ends_with_every_document_including_changes_pushed_in_between_on(
+    backend: Backend,
+) -> TestResult {
+    let district = District::new(backend)?;
+    let admin = district.admin()?;
+    let stores = (0..4)
+        .map(|n| admin.local.create_store(sample_store("am-li", n)))
+        .collect::<Result<Vec<_>, _>>()?;
+    admin.push()?;
+    let token = district.enroll("am-li").await?;
+    let (first, _) = device(
+        district.dir.join("li-1.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    district.sync(&token, &first).await?;
+    let displays = record_rounds(&district, &token, &first, &stores, 4).await?;
+
+    let second_token = district.enroll("am-li").await?;
+    let (second, _) = device(
+        district.dir.join("li-2.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    for _ in 0..3 {
+        pull_page(&district, &second_token, &second, 3_000).await?;
+    }
+    let cursor = second.sync_cursor()?.unwrap_or_default();
+    assert!(
+        cursor.starts_with('d'),
+        "stopped inside the first sync's pass: `{cursor}`"
+    );
+    let (delivered, waiting): (Vec<&DocId>, Vec<&DocId>) = displays
+        .iter()
+        .partition(|d| second.heads(d).map(|h| !h.is_empty()).unwrap_or(false));
+    assert!(
+        !delivered.is_empty() && !waiting.is_empty(),
+        "the pass stopped between the displays ({} delivered)",
+        delivered.len()
+    );
+
+    // Meanwhile the first phone checks every display again and records a new visit.
+    for display in &displays {
+        first.mark_display_standard(
+            display,
+            fieldsync_core::DisplayStandard::TidyCounter,
+            fieldsync_core::Verdict::Fail,
+            "in between",
+        )?;
+    }
+    let late = first.create_visit(visit(&stores[0]))?;
+    district.sync(&token, &first).await?;
+
+    let mut pages = 0;
+    while pull_page(&district, &second_token, &second, 3_000)
+        .await?
+        .more
+        && pages < 200
+    {
+        pages += 1;
+    }
+    assert!(
+        second.visit(&late).is_ok(),
+        "the visit recorded in between arrived"
+    );
+    assert_eq!(
+        all_heads(&second)?,
+        all_heads(&first)?,
+        "nothing is missing"
+    );
+    let cursor = second.sync_cursor()?.unwrap_or_default();
+    assert!(
+        cursor.parse::<u64>().is_ok(),
+        "the pass ended in the log: `{cursor}`"
+    );
+
+    // A cursor of a pass beyond the server's log is refused like a numeric one.
+    let (status, _) = district
+        .post(
+            &second_token,
+            &SyncRequest {
+                protocol: 1,
+                cursor: Some(format!("d999999:{}", stores[0])),
+                push: vec![],
+                max_response_bytes: None,
+            },
+        )
+        .await?;
+    assert_eq!(status, StatusCode::CONFLICT);
+    Ok(())
+}
+
+async fn a_first_sync_never_sends_what_left_the_scope_and_announces_it_removed_on(
+    backend: Backend,
+) -> TestResult {
+    let district = District::new(backend)?;
+    let admin = district.admin()?;
+    let stores = (0..4)
+        .map(|n| admin.local.create_store(sample_store("am-li", n)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let wu_store = admin.local.create_store(sample_store("am-wu", 9))?;
+    admin.push()?;
+    let token = district.enroll("am-li").await?;
+    let (first, _) = device(
+        district.dir.join("li-1.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    district.sync(&token, &first).await?;
+    let mut visits = Vec::new();
+    for store in &stores {
+        for _ in 0..3 {
+            visits.push(first.create_visit(visit(store))?);
+        }
+    }
+    district.sync(&token, &first).await?;
+    let of_store = |n: usize| -> Vec<String> {
+        let mut docs = vec![stores[n].to_string()];
+        docs.extend(visits[n * 3..n * 3 + 3].iter().map(|v| v.to_string()));
+        docs
+    };
+
+    // Before the second phone's first sync, store 0 moves to Wu; during it, store 1 does and
+    // Wu's store moves to Li.
+    admin.pull()?;
+    admin.local.reassign_store(&stores[0], "am-wu")?;
+    admin.push()?;
+    let second_token = district.enroll("am-li").await?;
+    let (second, _) = device(
+        district.dir.join("li-2.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    let mut held = std::collections::BTreeSet::new();
+    let mut pages = 0;
+    loop {
+        pages += 1;
+        let page = pull_page(&district, &second_token, &second, 1_500).await?;
+        held.extend(page.changes.iter().map(|d| d.doc.clone()));
+        for doc in &page.removed {
+            held.remove(doc);
+        }
+        if pages == 1 {
+            for doc in of_store(0) {
+                assert!(
+                    page.removed.contains(&doc),
+                    "`{doc}` left before: announced removed"
+                );
+            }
+            admin.pull()?;
+            admin.local.reassign_store(&stores[1], "am-wu")?;
+            admin.local.reassign_store(&wu_store, "am-li")?;
+            admin.push()?;
+        }
+        if !page.more || pages > 200 {
+            break;
+        }
+    }
+    assert!(pages > 2, "{pages} pages");
+    let mut expected: std::collections::BTreeSet<String> = (2..4).flat_map(of_store).collect();
+    expected.insert(wu_store.to_string());
+    assert_eq!(
+        held, expected,
+        "what Li's second phone holds in the end is Li's scope"
+    );
+    Ok(())
+}
+
 fieldsync_tests::on_sqlite_and_postgres!(an_account_manager_receives_only_the_stores_of_their_territory_and_never_their_own_changes_on: an_account_manager_receives_only_the_stores_of_their_territory_and_never_their_own_changes, an_account_manager_receives_only_the_stores_of_their_territory_and_never_their_own_changes_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(a_push_that_breaks_a_write_rule_is_refused_whole_and_changes_nothing_on: a_push_that_breaks_a_write_rule_is_refused_whole_and_changes_nothing, a_push_that_breaks_a_write_rule_is_refused_whole_and_changes_nothing_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(a_change_made_by_another_devices_actor_is_refused_unless_the_server_has_it_on: a_change_made_by_another_devices_actor_is_refused_unless_the_server_has_it, a_change_made_by_another_devices_actor_is_refused_unless_the_server_has_it_on_postgres);
@@ -666,3 +969,6 @@ fieldsync_tests::on_sqlite_and_postgres!(a_reassigned_store_arrives_whole_at_its
 fieldsync_tests::on_sqlite_and_postgres!(a_large_catch_up_arrives_in_bounded_batches_that_resume_where_they_stopped_on: a_large_catch_up_arrives_in_bounded_batches_that_resume_where_they_stopped, a_large_catch_up_arrives_in_bounded_batches_that_resume_where_they_stopped_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(a_visit_recorded_offline_before_its_store_moved_is_still_accepted_on: a_visit_recorded_offline_before_its_store_moved_is_still_accepted, a_visit_recorded_offline_before_its_store_moved_is_still_accepted_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(a_push_of_many_documents_is_judged_as_if_one_by_one_in_the_order_sent_on: a_push_of_many_documents_is_judged_as_if_one_by_one_in_the_order_sent, a_push_of_many_documents_is_judged_as_if_one_by_one_in_the_order_sent_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_first_sync_sends_each_document_once_with_all_its_changes_on: a_first_sync_sends_each_document_once_with_all_its_changes, a_first_sync_sends_each_document_once_with_all_its_changes_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_first_sync_interrupted_halfway_resumes_and_ends_with_every_document_including_changes_pushed_in_between_on: a_first_sync_interrupted_halfway_resumes_and_ends_with_every_document_including_changes_pushed_in_between, a_first_sync_interrupted_halfway_resumes_and_ends_with_every_document_including_changes_pushed_in_between_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_first_sync_never_sends_what_left_the_scope_and_announces_it_removed_on: a_first_sync_never_sends_what_left_the_scope_and_announces_it_removed, a_first_sync_never_sends_what_left_the_scope_and_announces_it_removed_on_postgres);

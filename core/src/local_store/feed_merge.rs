@@ -58,16 +58,34 @@ struct Job {
     id: DocId,
     changes: Vec<Vec<u8>>,
     stored: Stored,
+    /// Whether the document goes to the cache once written: only the last documents of a
+    /// batch would stay there, so the others are dropped by the worker that built them,
+    /// off the writer's thread.
+    cache: bool,
 }
 
 /// A document prepared for writing.
 enum Prepared {
-    /// The changes were all known already.
-    Unchanged(Doc),
+    /// The changes were all known already: the document (unless it is not cached) and its
+    /// heads.
+    Unchanged(Option<Doc>, Vec<ChangeHash>),
     /// A document this device did not have, with its snapshot.
-    New(Doc, Vec<u8>),
+    New(Ready, Vec<u8>),
     /// A document that grew, with the chunk of its new changes.
-    Grown(Doc, Vec<u8>),
+    Grown(Ready, Vec<u8>),
+}
+
+/// What the writer needs of a document that changed: all of it read on the worker.
+struct Ready {
+    kind: DocKind,
+    heads: Vec<ChangeHash>,
+    /// The retail store it is about (`documents.store_id`).
+    store: Option<String>,
+    /// The document, to index (unless `rows` are given) and to cache; `None` when it is not
+    /// cached and its index rows are ready.
+    doc: Option<Doc>,
+    /// Its index rows, when the kind derives them on the worker.
+    rows: Option<Derived>,
 }
 
 struct Done {
@@ -188,6 +206,7 @@ impl Inner {
         done: &mpsc::Receiver<Done>,
     ) -> Result<()> {
         let count = docs.len();
+        let cached_from = count.saturating_sub(self.cache.capacity());
         let mut pending = docs.into_iter().enumerate().peekable();
         let mut early: HashMap<usize, Done> = HashMap::new();
         // Hands every document before position `upto` to the workers.
@@ -201,6 +220,7 @@ impl Inner {
                         id,
                         changes,
                         stored,
+                        cache: index >= cached_from,
                     })
                     .is_err()
                 {
@@ -228,7 +248,7 @@ impl Inner {
     /// Merges one document on this thread.
     fn merge_doc(&mut self, id: DocId, changes: Vec<Vec<u8>>, from_server: bool) -> Result<()> {
         let stored = self.stored_for_merge(&id)?;
-        let prepared = prepare(&id, &changes, stored, &self.actor)?;
+        let prepared = prepare(&id, &changes, stored, &self.actor, true)?;
         self.write_prepared(&id, prepared, from_server)
     }
 }
@@ -251,16 +271,19 @@ fn work(jobs: &Mutex<mpsc::Receiver<Job>>, done: &mpsc::Sender<Done>, actor: &Ac
             id,
             changes,
             stored,
+            cache,
         } = job;
         // A panic inside Automerge must come back as this document's error: a worker that
         // died silently would leave the writer waiting for its document.
-        let prepared = catch_unwind(AssertUnwindSafe(|| prepare(&id, &changes, stored, actor)))
-            .unwrap_or_else(|_| {
-                Err(Error::invalid(
-                    "changes",
-                    format!("merging the changes of `{id}` failed unexpectedly"),
-                ))
-            });
+        let prepared = catch_unwind(AssertUnwindSafe(|| {
+            prepare(&id, &changes, stored, actor, cache)
+        }))
+        .unwrap_or_else(|_| {
+            Err(Error::invalid(
+                "changes",
+                format!("merging the changes of `{id}` failed unexpectedly"),
+            ))
+        });
         let sent = done.send(Done {
             index,
             id,
@@ -274,8 +297,15 @@ fn work(jobs: &Mutex<mpsc::Receiver<Job>>, done: &mpsc::Sender<Done>, actor: &Ac
 
 /// Parses `changes`, applies them to what the store held of document `id`, and encodes
 /// and derives what must be written. Every change must parse and every dependency must be
-/// present, or nothing is prepared.
-fn prepare(id: &DocId, changes: &[Vec<u8>], stored: Stored, actor: &ActorId) -> Result<Prepared> {
+/// present, or nothing is prepared. Unless `cache`, a document whose index rows are
+/// derived here is dropped here.
+fn prepare(
+    id: &DocId,
+    changes: &[Vec<u8>],
+    stored: Stored,
+    actor: &ActorId,
+    cache: bool,
+) -> Result<Prepared> {
     let parsed = changes
         .iter()
         .enumerate()
@@ -313,16 +343,35 @@ fn prepare(id: &DocId, changes: &[Vec<u8>], stored: Stored, actor: &ActorId) -> 
             format!("they depend on change `{hash}` of `{id}`, which this device does not have"),
         ));
     }
-    if doc.heads() == before {
-        return Ok(Prepared::Unchanged(doc));
+    let heads = doc.heads();
+    if heads == before {
+        return Ok(Prepared::Unchanged(cache.then_some(doc), heads));
     }
     derive_rows(&mut doc)?;
-    Ok(if new {
-        let snapshot = doc.save_full_uncompressed();
-        Prepared::New(doc, snapshot)
+    let bytes = if new {
+        doc.save_full_uncompressed()
     } else {
-        let chunk = doc.save_new_changes();
-        Prepared::Grown(doc, chunk)
+        doc.save_new_changes()
+    };
+    let mut ready = Ready {
+        kind: doc.kind,
+        heads,
+        store: super::index::store_of(&doc),
+        doc: None,
+        rows: None,
+    };
+    if cache {
+        ready.doc = Some(doc);
+    } else {
+        ready.rows = doc.take_derived();
+        if ready.rows.is_none() {
+            ready.doc = Some(doc);
+        }
+    }
+    Ok(if new {
+        Prepared::New(ready, bytes)
+    } else {
+        Prepared::Grown(ready, bytes)
     })
 }
 
@@ -333,13 +382,14 @@ fn grow(mut doc: Doc, parsed: Vec<automerge::Change>) -> Result<(Doc, Vec<Change
     Ok((doc, before, false))
 }
 
-/// Derives the index rows that are costly to derive (a display's and a count's, read
-/// whole), so that the writer's `reindex` finds them ready and only writes them.
+/// Derives the index rows of the kinds a download brings by the thousand (visits, counts,
+/// displays), so that the writer finds them ready and only writes them.
 fn derive_rows(doc: &mut Doc) -> Result<()> {
     let ready = matches!(
         (doc.kind, doc.derived()),
         (DocKind::ShelfDisplay, Some(Derived::Display(_)))
             | (DocKind::InventoryCount, Some(Derived::Count(_)))
+            | (DocKind::Visit, Some(Derived::Visit(_)))
     );
     let rows = match doc.kind {
         _ if ready => return Ok(()),
@@ -347,6 +397,7 @@ fn derive_rows(doc: &mut Doc) -> Result<()> {
             &crate::shelf_display::read(doc)?,
         )),
         DocKind::InventoryCount => Derived::Count(crate::inventory_count::CountRows::read(doc)?),
+        DocKind::Visit => Derived::Visit(crate::visit::VisitRow::read(doc)?),
         _ => return Ok(()),
     };
     doc.set_derived(rows);
@@ -395,24 +446,32 @@ impl Inner {
     fn write_prepared(&mut self, id: &DocId, prepared: Prepared, from_server: bool) -> Result<()> {
         let now = (self.clock)();
         let tx = &self.conn;
-        let mut doc = match prepared {
-            Prepared::Unchanged(doc) => doc,
-            Prepared::New(mut doc, snapshot) => {
+        let (ready, heads) = match prepared {
+            Prepared::Unchanged(doc, heads) => {
+                if from_server {
+                    record_server_heads(tx, id, &heads)?;
+                }
+                if let Some(doc) = doc {
+                    self.cache.put(doc);
+                }
+                return Ok(());
+            }
+            Prepared::New(ready, snapshot) => {
                 tx.prepare_cached(
                     "INSERT INTO documents (id, kind, store_id, snapshot, heads, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?
                 .execute(params![
                     id.as_str(),
-                    doc.kind.as_str(),
-                    index::store_of(&doc),
+                    ready.kind.as_str(),
+                    ready.store,
                     snapshot,
-                    heads_blob(&doc.heads()),
+                    heads_blob(&ready.heads),
                     now.0
                 ])?;
-                index::reindex(tx, &mut doc)?;
-                doc
+                let heads = ready.heads.clone();
+                (ready, heads)
             }
-            Prepared::Grown(mut doc, chunk) => {
+            Prepared::Grown(ready, chunk) => {
                 // As `persist` does for a local edit (see the numbering there), without an
                 // outbox entry: merged changes are not local edits.
                 let seq: i64 = tx
@@ -421,20 +480,54 @@ impl Inner {
                          updated_at = ?4, store_id = ?5 WHERE id = ?1 RETURNING chunk_count",
                     )?
                     .query_row(
-                        params![id.as_str(), chunk.len() as i64, heads_blob(&doc.heads()), now.0, index::store_of(&doc)],
+                        params![id.as_str(), chunk.len() as i64, heads_blob(&ready.heads), now.0, ready.store],
                         |r| r.get(0),
                     )?;
                 tx.prepare_cached("INSERT INTO chunks (doc_id, seq, bytes) VALUES (?1, ?2, ?3)")?
                     .execute(params![id.as_str(), seq, chunk])?;
-                index::reindex(tx, &mut doc)?;
-                doc
+                let heads = ready.heads.clone();
+                (ready, heads)
             }
         };
-        if from_server {
-            record_server_heads(tx, id, &doc.heads())?;
+        match (ready.doc, ready.rows) {
+            (Some(mut doc), _) => {
+                index::reindex(tx, &mut doc)?;
+                if from_server {
+                    record_server_heads(tx, id, &heads)?;
+                }
+                self.cache.put(doc);
+            }
+            (None, Some(rows)) => {
+                write_rows(tx, id, ready.kind, &rows)?;
+                if from_server {
+                    record_server_heads(tx, id, &heads)?;
+                }
+            }
+            (None, None) => {
+                return Err(Error::invalid(
+                    "changes",
+                    format!("`{id}` was prepared without its document or its index rows"),
+                ));
+            }
         }
-        self.cache.put(doc);
         Ok(())
+    }
+}
+
+/// Writes index rows derived on a worker, for a document that is not at hand.
+fn write_rows(tx: &Connection, id: &DocId, kind: DocKind, rows: &Derived) -> Result<()> {
+    match (kind, rows) {
+        (DocKind::Visit, Derived::Visit(row)) => crate::visit::write_row(tx, id, row),
+        (DocKind::InventoryCount, Derived::Count(rows)) => {
+            crate::inventory_count::write_rows(tx, id, rows)
+        }
+        (DocKind::ShelfDisplay, Derived::Display(rows)) => {
+            crate::shelf_display::write_rows(tx, id, rows)
+        }
+        _ => Err(Error::invalid(
+            "changes",
+            format!("index rows of another kind were derived for {kind} `{id}`"),
+        )),
     }
 }
 

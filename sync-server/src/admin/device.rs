@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use fieldsync_core::protocol::FeedCursor;
 use fieldsync_core::{DeviceIdentity, DocId, DocKind, LocalStore, Role, StoreOptions};
 
 use super::{ADMIN_DEVICE, ADMIN_USER};
@@ -109,14 +110,10 @@ impl<'a> AdminDevice<'a> {
         }
         // Bounded: each round advances the cursor; a district's log ends.
         for _ in 0..1_000_000 {
-            let cursor = self
-                .local
-                .sync_cursor()?
-                .and_then(|c| c.parse::<u64>().ok())
-                .unwrap_or(0);
+            let cursor = FeedCursor::parse(self.local.sync_cursor()?.as_deref())?;
             let feed =
                 self.storage
-                    .feed(&self.device, cursor, 8 * 1024 * 1024, &Default::default())?;
+                    .feed(&self.device, &cursor, 8 * 1024 * 1024, &Default::default())?;
             for doc in &feed.changes {
                 let id = DocId::parse("doc", &doc.doc)?;
                 let changes: Vec<Vec<u8>> = doc.changes.iter().map(|c| c.to_vec()).collect();

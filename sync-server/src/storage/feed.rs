@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 
 use fieldsync_core::Role;
-use fieldsync_core::protocol::DocChanges;
+use fieldsync_core::protocol::{DocChanges, FeedCursor};
 use serde_bytes::ByteBuf;
 
 use super::push::store_in_scope;
@@ -60,6 +60,28 @@ pub trait FeedTx {
     ) -> AppResult<Vec<(String, String, Vec<u8>)>>;
     /// The documents about `store`, by id.
     fn store_documents(&mut self, store: &str) -> AppResult<Vec<String>>;
+    /// Up to `limit` ids of the documents in the device's scope whose ids sort after
+    /// `after` (`""`: from the first), in order.
+    fn scope_documents(
+        &mut self,
+        device: &DeviceInfo,
+        after: &str,
+        limit: i64,
+    ) -> AppResult<Vec<String>>;
+    /// Every change with `seq <= upto` of the documents in the device's scope whose ids sort
+    /// after `after` and up to `last`, by document in the order of [`scope_documents`]
+    /// and oldest first within one, as (document, hash, bytes).
+    ///
+    /// [`scope_documents`]: FeedTx::scope_documents
+    fn documents_changes(
+        &mut self,
+        device: &DeviceInfo,
+        after: &str,
+        last: &str,
+        upto: i64,
+    ) -> AppResult<Vec<(String, String, Vec<u8>)>>;
+    /// Every scope row with `seq <= upto`, oldest first.
+    fn scope_rows(&mut self, upto: i64) -> AppResult<Vec<LogRow>>;
 }
 
 /// The SQL condition for "the document of row `d` (store `s`) is in scope of the user
@@ -74,36 +96,93 @@ pub fn scope_condition(role: Role, user: &str) -> String {
 
 /// Changes in the device's scope after `cursor`, up to about `max_bytes`, except those in
 /// `just_pushed`, and the documents that left its scope.
+///
+/// A first sync (`cursor` at the start of the log) does not read the log: it pages through
+/// the documents in scope by id, each with all its changes up to the end of the log as the
+/// first page found it (`upto`), so that a document arrives once rather than once per page
+/// that happens to hold one of its changes; then it reads the log after `upto` as any sync
+/// does. See docs/protocol.md, "A first sync".
 pub fn read(
     tx: &mut impl FeedTx,
     device: &DeviceInfo,
-    cursor: u64,
+    cursor: &FeedCursor,
     max_bytes: usize,
     just_pushed: &HashSet<String>,
 ) -> AppResult<Feed> {
     let end = tx.end()?;
-    let cursor =
-        i64::try_from(cursor).map_err(|_| AppError::BadRequest("cursor is out of range".into()))?;
-    if cursor > end {
+    let position = i64::try_from(cursor.position())
+        .map_err(|_| AppError::BadRequest("cursor is out of range".into()))?;
+    if position > end {
         return Err(AppError::Conflict(format!(
             "cursor `{cursor}` is ahead of this server (at `{end}`): sync again from the start"
         )));
     }
     let mut feed = Feed {
-        cursor: cursor as u64,
+        cursor: cursor.clone(),
         ..Feed::default()
     };
     let mut out = Changes::default();
-    let mut position = cursor;
+    let budget = Budget {
+        max_bytes,
+        just_pushed,
+    };
+    let pass = match cursor {
+        FeedCursor::Log(0) => Some((end, None)),
+        FeedCursor::Log(_) => None,
+        FeedCursor::Documents { after, .. } => Some((position, Some(after.clone()))),
+    };
+    let log_from = match pass {
+        None => position,
+        Some((upto, after)) => {
+            if after.is_none() {
+                feed.removed = left_before(tx, device, upto)?;
+            }
+            if !read_pass(tx, device, upto, after, &budget, &mut feed, &mut out)? {
+                feed.changes = out.changes;
+                return Ok(feed);
+            }
+            feed.cursor = FeedCursor::Log(upto as u64);
+            upto
+        }
+    };
+    read_log(tx, device, log_from, end, &budget, &mut feed, &mut out)?;
+    feed.changes = out.changes;
+    Ok(feed)
+}
+
+/// What a response may hold.
+struct Budget<'a> {
+    max_bytes: usize,
+    /// Hashes of the changes the request carried: never sent back in its response.
+    just_pushed: &'a HashSet<String>,
+}
+
+impl Budget<'_> {
+    /// Whether `out` is full: it always holds at least one document.
+    fn spent(&self, out: &Changes) -> bool {
+        out.bytes >= self.max_bytes && !out.changes.is_empty()
+    }
+}
+
+/// Reads the log after `position` up to `end` into `out` until the budget is spent, moving
+/// `feed.cursor` (and `feed.more` when rows remain).
+fn read_log(
+    tx: &mut impl FeedTx,
+    device: &DeviceInfo,
+    mut position: i64,
+    end: i64,
+    budget: &Budget,
+    feed: &mut Feed,
+    out: &mut Changes,
+) -> AppResult<()> {
     // Bounded: each page advances `position`, and the loop stops at the end of the snapshot.
     loop {
         let rows = tx.page(device, position, end, PAGE)?;
         let page_len = rows.len() as i64;
         for row in rows {
-            if out.bytes >= max_bytes && !out.changes.is_empty() {
-                feed.changes = out.changes;
+            if budget.spent(out) {
                 feed.more = true;
-                return Ok(feed);
+                return Ok(());
             }
             let seq = match row {
                 LogRow::Change {
@@ -115,7 +194,7 @@ pub fn read(
                     // The device's own changes come back only when it lacks them (its
                     // cursor is behind them: restored from a backup); never the ones it
                     // just sent.
-                    if !just_pushed.contains(&hash) {
+                    if !budget.just_pushed.contains(&hash) {
                         out.push(doc, bytes);
                     }
                     seq
@@ -128,19 +207,14 @@ pub fn read(
                     old_demo,
                     new_demo,
                 } => {
-                    let was = store_in_scope(
+                    let (was, is) = moved(
                         device,
-                        old_territory.as_deref().unwrap_or_default(),
-                        old_demo.unwrap_or(false),
-                    );
-                    let is = store_in_scope(
-                        device,
-                        new_territory.as_deref().unwrap_or_default(),
-                        new_demo.unwrap_or(false),
+                        (old_territory.as_deref(), old_demo),
+                        (new_territory.as_deref(), new_demo),
                     );
                     if is && !was {
                         for (doc, hash, bytes) in tx.store_changes(&store, seq)? {
-                            if !just_pushed.contains(&hash) {
+                            if !budget.just_pushed.contains(&hash) {
                                 out.push(doc, bytes);
                             }
                         }
@@ -150,17 +224,149 @@ pub fn read(
                     seq
                 }
             };
-            feed.cursor = seq as u64;
+            feed.cursor = FeedCursor::Log(seq as u64);
             position = seq;
         }
         if page_len < PAGE {
             // Everything up to the end of the snapshot was read: rows not in scope need not
             // be read again by the next sync.
-            feed.cursor = end as u64;
-            feed.changes = out.changes;
-            return Ok(feed);
+            feed.cursor = FeedCursor::Log(end as u64);
+            return Ok(());
         }
     }
+}
+
+/// Whether a store was in the device's scope before a scope row and is after it.
+fn moved(
+    device: &DeviceInfo,
+    (old_territory, old_demo): (Option<&str>, Option<bool>),
+    (new_territory, new_demo): (Option<&str>, Option<bool>),
+) -> (bool, bool) {
+    (
+        store_in_scope(
+            device,
+            old_territory.unwrap_or_default(),
+            old_demo.unwrap_or(false),
+        ),
+        store_in_scope(
+            device,
+            new_territory.unwrap_or_default(),
+            new_demo.unwrap_or(false),
+        ),
+    )
+}
+
+/// Documents in scope read per query in a first sync's pass, at first (later queries are
+/// sized by the bytes per document seen so far).
+const FIRST_DOCS: i64 = 256;
+/// Most documents read per query in a pass.
+const MAX_DOCS: i64 = 4_000;
+
+/// A first sync's pass through the documents in scope after `after`, each with its changes
+/// up to `upto`, until the budget is spent (returns false, with `feed.cursor` inside the
+/// pass and `feed.more`) or the pass ends (returns true).
+///
+/// A document appears in one response only, whole: the cursor moves past a document only
+/// with all of its changes up to `upto`. What changes after `upto`, and documents entering
+/// or leaving the scope after it, the log after `upto` brings once the pass ends.
+fn read_pass(
+    tx: &mut impl FeedTx,
+    device: &DeviceInfo,
+    upto: i64,
+    mut after: Option<String>,
+    budget: &Budget,
+    feed: &mut Feed,
+    out: &mut Changes,
+) -> AppResult<bool> {
+    let (mut docs_sent, mut limit) = (0usize, FIRST_DOCS);
+    // Bounded: each round moves `after` past at least one document, or ends the pass.
+    loop {
+        let from = after.clone().unwrap_or_default();
+        let ids = tx.scope_documents(device, &from, limit)?;
+        let Some(last) = ids.last() else {
+            return Ok(true);
+        };
+        let mut rows = tx
+            .documents_changes(device, &from, last, upto)?
+            .into_iter()
+            .peekable();
+        for id in &ids {
+            if budget.spent(out) {
+                if let Some(after) = after {
+                    feed.cursor = FeedCursor::Documents {
+                        upto: upto as u64,
+                        after,
+                    };
+                }
+                feed.more = true;
+                return Ok(false);
+            }
+            // Bounded by the rows read.
+            while let Some((_, hash, bytes)) = rows.next_if(|(doc, _, _)| doc == id) {
+                if !budget.just_pushed.contains(&hash) {
+                    out.push(id.clone(), bytes);
+                }
+            }
+            docs_sent += 1;
+            after = Some(id.clone());
+        }
+        if let Some((doc, _, _)) = rows.next() {
+            // Both queries order documents alike; a change left over would be lost.
+            return Err(AppError::internal(format!(
+                "the pass read a change of `{doc}` out of document order"
+            )));
+        }
+        if (ids.len() as i64) < limit {
+            return Ok(true);
+        }
+        let per_doc = out.bytes.div_ceil(docs_sent.max(1)).max(1);
+        let wanted = budget.max_bytes.saturating_sub(out.bytes) / per_doc + 1;
+        limit = i64::try_from(wanted)
+            .unwrap_or(MAX_DOCS)
+            .clamp(16, MAX_DOCS);
+    }
+}
+
+/// The documents of stores that left the device's scope at or before `upto` and were not
+/// back in it at `upto`: what a sync reading the log from its start would list as removed
+/// (a device that syncs from the start may hold documents from before).
+fn left_before(tx: &mut impl FeedTx, device: &DeviceInfo, upto: i64) -> AppResult<Vec<String>> {
+    // Per store: whether it ever left the scope, and whether it was in it after its last move.
+    let mut stores: Vec<(String, bool, bool)> = Vec::new();
+    let mut by_store: HashMap<String, usize> = HashMap::new();
+    for row in tx.scope_rows(upto)? {
+        let LogRow::Scope {
+            store,
+            old_territory,
+            new_territory,
+            old_demo,
+            new_demo,
+            ..
+        } = row
+        else {
+            continue;
+        };
+        let (was, is) = moved(
+            device,
+            (old_territory.as_deref(), old_demo),
+            (new_territory.as_deref(), new_demo),
+        );
+        let index = *by_store.entry(store.clone()).or_insert_with(|| {
+            stores.push((store, false, false));
+            stores.len() - 1
+        });
+        if let Some(entry) = stores.get_mut(index) {
+            entry.1 |= was && !is;
+            entry.2 = is;
+        }
+    }
+    let mut removed = Vec::new();
+    for (store, left, back) in stores {
+        if left && !back {
+            removed.extend(tx.store_documents(&store)?);
+        }
+    }
+    Ok(removed)
 }
 
 /// Changes grouped by document in the order documents first appear.

@@ -26,6 +26,7 @@ use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use fieldsync_core::protocol::FeedCursor;
 use fieldsync_core::{DocId, DocSummary, IncomingChange, Role};
 use postgres::error::SqlState;
 use postgres::{IsolationLevel, NoTls, Transaction};
@@ -632,6 +633,67 @@ impl feed::FeedTx for PgFeed<'_, '_> {
             .map(|r| r.get(0))
             .collect())
     }
+
+    fn scope_documents(
+        &mut self,
+        device: &DeviceInfo,
+        after: &str,
+        limit: i64,
+    ) -> AppResult<Vec<String>> {
+        let sql = format!(
+            "SELECT d.id FROM docs d LEFT JOIN stores s ON s.id = d.store_id
+             WHERE d.id > $1 AND {} ORDER BY d.id LIMIT $2",
+            feed::scope_condition(device.role, "$3::text")
+        );
+        Ok(self
+            .tx
+            .query(&sql, &[&after, &limit, &device.user_id])?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+
+    fn documents_changes(
+        &mut self,
+        device: &DeviceInfo,
+        after: &str,
+        last: &str,
+        upto: i64,
+    ) -> AppResult<Vec<(String, String, Vec<u8>)>> {
+        let sql = format!(
+            "SELECT d.id, c.hash, c.bytes FROM docs d LEFT JOIN stores s ON s.id = d.store_id
+             JOIN changes c ON c.doc_id = d.id
+             WHERE d.id > $1 AND d.id <= $2 AND {} AND c.seq <= $4
+             ORDER BY d.id, c.seq",
+            feed::scope_condition(device.role, "$3::text")
+        );
+        Ok(self
+            .tx
+            .query(&sql, &[&after, &last, &device.user_id, &upto])?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
+    }
+
+    fn scope_rows(&mut self, upto: i64) -> AppResult<Vec<LogRow>> {
+        Ok(self
+            .tx
+            .query(
+                "SELECT seq, store_id, old_territory, new_territory, old_demo, new_demo FROM log
+                 WHERE kind = 'scope' AND seq <= $1 ORDER BY seq",
+                &[&upto],
+            )?
+            .iter()
+            .map(|r| LogRow::Scope {
+                seq: r.get(0),
+                store: r.get(1),
+                old_territory: r.get(2),
+                new_territory: r.get(3),
+                old_demo: r.get(4),
+                new_demo: r.get(5),
+            })
+            .collect())
+    }
 }
 
 impl SyncStorage for PostgresStorage {
@@ -733,7 +795,7 @@ impl SyncStorage for PostgresStorage {
     fn feed(
         &self,
         device: &DeviceInfo,
-        cursor: u64,
+        cursor: &FeedCursor,
         max_bytes: usize,
         just_pushed: &HashSet<String>,
     ) -> AppResult<Feed> {

@@ -41,6 +41,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use fieldsync_core::protocol::FeedCursor;
 use fieldsync_core::{DeviceIdentity, DocId, LocalStore, Role, StoreOptions};
 use fieldsync_tests::backend::{POSTGRES_ENV, ThrowawayCluster};
 use fieldsync_tests::field_day::{DayPlan, record_day};
@@ -247,12 +248,8 @@ fn cursor_lag(db: &ServerDb, phones: &[Phone]) -> Result<i64, BoxError> {
     let end = log_end(db)?;
     let mut lags = Vec::with_capacity(phones.len());
     for phone in phones {
-        let cursor = phone
-            .local()
-            .sync_cursor()?
-            .and_then(|c| c.parse::<i64>().ok())
-            .unwrap_or(0);
-        lags.push(end - cursor);
+        let cursor = FeedCursor::parse(phone.local().sync_cursor()?.as_deref())?.position();
+        lags.push(end - i64::try_from(cursor)?);
     }
     lags.sort_unstable();
     Ok(lags.get(lags.len() / 2).copied().unwrap_or(0))
@@ -278,14 +275,13 @@ fn feed_probe(db: &ServerDb, phones: &[Phone]) -> Result<(f64, f64), BoxError> {
             user_id: phone.user.clone(),
             role: Role::AccountManager,
         };
-        let cursor = phone
-            .local()
-            .sync_cursor()?
-            .and_then(|c| c.parse::<u64>().ok())
-            .unwrap_or(0);
-        for (at, into) in [(cursor, &mut at_cursor), (end, &mut at_end)] {
+        let cursor = FeedCursor::parse(phone.local().sync_cursor()?.as_deref())?;
+        for (at, into) in [
+            (cursor, &mut at_cursor),
+            (FeedCursor::Log(end), &mut at_end),
+        ] {
             let began = Instant::now();
-            storage.feed(&device, at, 4 * 1024 * 1024, &Default::default())?;
+            storage.feed(&device, &at, 4 * 1024 * 1024, &Default::default())?;
             into.push(began.elapsed());
         }
     }
