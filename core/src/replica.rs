@@ -52,12 +52,6 @@ impl IncomingChange {
         self.change.bytes().into_owned()
     }
 
-    /// Encodes the change as [`bytes`](Self::bytes) gives it (compressed when that pays)
-    /// and keeps that, so a later `bytes` only copies it.
-    pub fn encode(&mut self) {
-        self.change.bytes();
-    }
-
     /// Author names the change writes: the `by` of every stamped entry, and the fields in
     /// `AUTHOR_KEYS`.
     fn authors(&self) -> impl Iterator<Item = String> {

@@ -336,15 +336,10 @@ fn work(job: Job) -> AppResult<Worked> {
         Stored::Changes(changes) => load_replica(&doc, &changes)?,
     };
     let mut seen = HashSet::new();
-    let mut new: Vec<IncomingChange> = changes
+    let new: Vec<IncomingChange> = changes
         .into_iter()
         .filter(|c| seen.insert(c.hash()) && !replica.has_change(&c.hash()))
         .collect();
-    // Encoded for storage here, on the workers: a change that came uncompressed is
-    // compressed once and kept so, and writing it later costs the one writer nothing.
-    for change in &mut new {
-        change.encode();
-    }
     let applied = (!new.is_empty()).then(|| apply(&doc, &mut replica, &new));
     Ok(Worked {
         replica,
