@@ -432,7 +432,7 @@ async fn run(
     }
 
     let no_delay = vec![Duration::ZERO; phones.len()];
-    let (timed, wall) = sync_all(&phones, &no_delay).await?;
+    let (timed, wall) = logged(&servers, sync_all(&phones, &no_delay).await)?;
     report_phase(&mut figures, "first_pull", &timed, wall);
 
     let building = Instant::now();
@@ -441,7 +441,7 @@ async fn run(
         "day 1 recorded on the phones: {edits} edits in {:.1} s (not timed below)",
         building.elapsed().as_secs_f64()
     );
-    let (timed, wall) = sync_all(&phones, &no_delay).await?;
+    let (timed, wall) = logged(&servers, sync_all(&phones, &no_delay).await)?;
     report_phase(&mut figures, "burst", &timed, wall);
     let per_device = timed.iter().map(|t| t.pushed_changes).sum::<usize>() / timed.len().max(1);
     let bytes = timed.iter().map(|t| t.pushed_bytes).sum::<usize>() / timed.len().max(1);
@@ -459,11 +459,11 @@ async fn run(
         .map(|_| Duration::from_millis(rng.random_range(0..spread_ms)))
         .collect();
     println!("day 2: arrivals spread over {} s ...", config.spread_secs);
-    let (timed, wall) = sync_all(&phones, &delays).await?;
+    let (timed, wall) = logged(&servers, sync_all(&phones, &delays).await)?;
     report_phase(&mut figures, "spread", &timed, wall);
     // A sync with nothing to push and nothing new in scope, all phones at once: what an
     // idle phone's periodic sync costs once the district's log has grown.
-    let (timed, wall) = sync_all(&phones, &no_delay).await?;
+    let (timed, wall) = logged(&servers, sync_all(&phones, &no_delay).await)?;
     report_phase(&mut figures, "idle", &timed, wall);
     let db = servers[0].database();
     let lag = cursor_lag(&db, &phones)?;
@@ -495,6 +495,23 @@ async fn run(
 }
 
 /// The largest peak memory of the instances (PostgreSQL's own memory is not counted).
+/// `result`, after printing the servers' recent log lines when it is an error (a phone
+/// sees only "internal error"; the cause is in the server's log).
+fn logged<T, E: std::fmt::Display>(
+    servers: &[ServerProcess],
+    result: Result<T, E>,
+) -> Result<T, E> {
+    if let Err(e) = &result {
+        eprintln!("a sync failed: {e}; the servers' recent log:");
+        for server in servers {
+            for line in server.recent_log() {
+                eprintln!("  {line}");
+            }
+        }
+    }
+    result
+}
+
 fn peak_memory_mib(servers: &[ServerProcess]) -> Option<f64> {
     servers
         .iter()
