@@ -161,6 +161,21 @@ impl Replica {
     /// Refuses changes whose dependencies the replica lacks, and a document whose content
     /// does not read as its kind; on any error the replica is unusable and must be dropped.
     pub fn apply(&mut self, changes: &[IncomingChange]) -> Result<Effect> {
+        self.apply_working_out(changes, true)
+    }
+
+    /// As [`apply`](Self::apply) for a document that was `before`, working out
+    /// [`Effect::touched`] only where the write rules read it
+    /// ([`reads_touched`](crate::write_rules::reads_touched)); elsewhere it is left empty.
+    pub fn apply_for_rules(
+        &mut self,
+        changes: &[IncomingChange],
+        before: Option<&DocSummary>,
+    ) -> Result<Effect> {
+        self.apply_working_out(changes, crate::write_rules::reads_touched(before))
+    }
+
+    fn apply_working_out(&mut self, changes: &[IncomingChange], touched: bool) -> Result<Effect> {
         let before = self.doc.heads();
         let mut stamped_by = BTreeSet::new();
         for c in changes {
@@ -187,8 +202,13 @@ impl Replica {
         self.doc.check_header()?;
         // Reading the document as its kind proves it has the shape the apps expect.
         self.summary()?;
-        let mut touched = BTreeSet::new();
-        for patch in self.doc.am.diff(&before, &after) {
+        let mut touched_keys = BTreeSet::new();
+        let patches = if touched {
+            self.doc.am.diff(&before, &after)
+        } else {
+            Vec::new()
+        };
+        for patch in patches {
             let key = match (patch.path.first(), &patch.action) {
                 (Some((_, Prop::Map(key))), _) => Some(key.clone()),
                 (None, PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key }) => {
@@ -209,10 +229,10 @@ impl Replica {
                 ) => Some(key.clone()),
                 _ => None,
             };
-            touched.extend(key);
+            touched_keys.extend(key);
         }
         Ok(Effect {
-            touched,
+            touched: touched_keys,
             stamped_by,
         })
     }

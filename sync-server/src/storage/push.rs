@@ -352,7 +352,7 @@ fn work(job: Job) -> AppResult<Worked> {
 fn apply(doc: &str, replica: &mut Replica, new: &[IncomingChange]) -> AppResult<Applied> {
     let before = replica.summary()?;
     let effect = replica
-        .apply(new)
+        .apply_for_rules(new, before.as_ref())
         .map_err(|e| AppError::BadRequest(format!("document `{doc}`: {e}")))?;
     let after = replica
         .summary()?
