@@ -22,6 +22,7 @@ use fieldsync_core::{DocId, IncomingChange, Role};
 use fieldsync_server::storage::sqlite::SqliteStorage;
 use fieldsync_server::storage::{DeviceInfo, PushResult, SyncStorage, User};
 use fieldsync_tests::bundle::{self, Record};
+use fieldsync_tests::sync_cost::cpu_ms;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -165,14 +166,4 @@ fn split(mut data: &[u8]) -> Result<Vec<&[u8]>, BoxError> {
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp_millis()
-}
-
-/// CPU time of this process so far, user plus system (Linux; in ticks of 10 ms).
-fn cpu_ms() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let rest = stat.rsplit_once(')')?.1;
-    let mut fields = rest.split_whitespace().skip(11);
-    let user: f64 = fields.next()?.parse().ok()?;
-    let system: f64 = fields.next()?.parse().ok()?;
-    Some((user + system) * 10.0)
 }

@@ -198,6 +198,20 @@ fn all_heads(
     Ok(heads)
 }
 
+/// A phone of `am-li` named `name`, enrolled in `district`: its token and its store.
+async fn li_phone(
+    district: &District,
+    name: &str,
+) -> Result<(String, fieldsync_core::LocalStore), Box<dyn std::error::Error>> {
+    let token = district.enroll("am-li").await?;
+    let (phone, _) = device(
+        district.dir.join(format!("{name}.db")),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    Ok((token, phone))
+}
+
 /// Li's phone records, in rounds synced one after the other, a display check and a visit in
 /// each of `stores`: every display's changes end up spread over the whole log.
 async fn record_rounds(
@@ -746,21 +760,11 @@ async fn a_first_sync_sends_each_document_once_with_all_its_changes_on(
         .collect::<Result<Vec<_>, _>>()?;
     admin.local.create_store(sample_store("am-wu", 9))?;
     admin.push()?;
-    let token = district.enroll("am-li").await?;
-    let (first, _) = device(
-        district.dir.join("li-1.db"),
-        "am-li",
-        at("2026-11-23T09:00:00+08:00"),
-    )?;
+    let (token, first) = li_phone(&district, "li-1").await?;
     district.sync(&token, &first).await?;
     let displays = record_rounds(&district, &token, &first, &stores, 6).await?;
 
-    let second_token = district.enroll("am-li").await?;
-    let (second, _) = device(
-        district.dir.join("li-2.db"),
-        "am-li",
-        at("2026-11-23T09:00:00+08:00"),
-    )?;
+    let (second_token, second) = li_phone(&district, "li-2").await?;
     let mut pages = 0;
     let mut seen: std::collections::HashMap<String, usize> = Default::default();
     loop {
@@ -802,21 +806,11 @@ async fn a_first_sync_interrupted_halfway_resumes_and_ends_with_every_document_i
         .map(|n| admin.local.create_store(sample_store("am-li", n)))
         .collect::<Result<Vec<_>, _>>()?;
     admin.push()?;
-    let token = district.enroll("am-li").await?;
-    let (first, _) = device(
-        district.dir.join("li-1.db"),
-        "am-li",
-        at("2026-11-23T09:00:00+08:00"),
-    )?;
+    let (token, first) = li_phone(&district, "li-1").await?;
     district.sync(&token, &first).await?;
     let displays = record_rounds(&district, &token, &first, &stores, 4).await?;
 
-    let second_token = district.enroll("am-li").await?;
-    let (second, _) = device(
-        district.dir.join("li-2.db"),
-        "am-li",
-        at("2026-11-23T09:00:00+08:00"),
-    )?;
+    let (second_token, second) = li_phone(&district, "li-2").await?;
     for _ in 0..3 {
         pull_page(&district, &second_token, &second, 3_000).await?;
     }
@@ -895,12 +889,7 @@ async fn a_first_sync_never_sends_what_left_the_scope_and_announces_it_removed_o
         .collect::<Result<Vec<_>, _>>()?;
     let wu_store = admin.local.create_store(sample_store("am-wu", 9))?;
     admin.push()?;
-    let token = district.enroll("am-li").await?;
-    let (first, _) = device(
-        district.dir.join("li-1.db"),
-        "am-li",
-        at("2026-11-23T09:00:00+08:00"),
-    )?;
+    let (token, first) = li_phone(&district, "li-1").await?;
     district.sync(&token, &first).await?;
     let mut visits = Vec::new();
     for store in &stores {
@@ -920,12 +909,7 @@ async fn a_first_sync_never_sends_what_left_the_scope_and_announces_it_removed_o
     admin.pull()?;
     admin.local.reassign_store(&stores[0], "am-wu")?;
     admin.push()?;
-    let second_token = district.enroll("am-li").await?;
-    let (second, _) = device(
-        district.dir.join("li-2.db"),
-        "am-li",
-        at("2026-11-23T09:00:00+08:00"),
-    )?;
+    let (second_token, second) = li_phone(&district, "li-2").await?;
     let mut held = std::collections::BTreeSet::new();
     let mut pages = 0;
     loop {

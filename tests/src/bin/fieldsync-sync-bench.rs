@@ -80,7 +80,7 @@ use fieldsync_tests::bundle;
 use fieldsync_tests::client_device::{ClientDevice, Who};
 use fieldsync_tests::fault_proxy::{EmulatedLink, FaultProxy};
 use fieldsync_tests::in_process::InProcessServer;
-use fieldsync_tests::sync_cost::{Wire, outbox};
+use fieldsync_tests::sync_cost::{Wire, cpu_ms, outbox};
 use fieldsync_tests::territory_year::{
     OLDER_EDITS, WEEK_DAYS, WEEK_VISITS_PER_DAY, YearPlan, day_start, record_week, record_year,
 };
@@ -325,19 +325,6 @@ fn status_kib(field: &str) -> Option<u64> {
         .lines()
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
-/// CPU time of this process so far, user plus system, every thread (Linux; the kernel
-/// counts it in ticks of 10 ms).
-fn cpu_ms() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The fields after the command name, which is in parentheses and may hold spaces:
-    // utime and stime are the 14th and 15th fields of the line, the 12th and 13th here.
-    let rest = stat.rsplit_once(')')?.1;
-    let mut fields = rest.split_whitespace().skip(11);
-    let user: f64 = fields.next()?.parse().ok()?;
-    let system: f64 = fields.next()?.parse().ok()?;
-    Some((user + system) * 10.0)
 }
 
 fn new_phone_who() -> Who<'static> {
