@@ -11,7 +11,7 @@
 //! two writers sharing the device's Automerge actor would corrupt its change sequence.
 
 mod feed_merge;
-mod migrate;
+pub(crate) mod migrate;
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};

@@ -11,6 +11,13 @@ use crate::ids::{DocId, DocKind};
 use crate::local_store::{Inner, LocalStore, heads_blob};
 use crate::time::Timestamp;
 
+/// The next documents to push, oldest edit first (through the `outbox_pending` index).
+const PENDING_BATCH: &str =
+    "SELECT o.doc_id, d.kind, o.local_edits, o.server_heads, o.first_chunk, d.heads
+     FROM outbox o JOIN documents d ON d.id = o.doc_id
+     WHERE o.local_edits > o.confirmed_edits AND o.rejected IS NULL
+     ORDER BY o.first_edit_at, o.doc_id LIMIT ?1";
+
 /// A document with local edits the server has not confirmed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PendingDocument {
@@ -57,12 +64,7 @@ impl LocalStore {
     pub fn outbox_batch(&self, max_docs: usize) -> Result<Vec<OutgoingDocument>> {
         let mut inner = self.lock()?;
         let rows: Vec<OutboxRow> = {
-            let mut stmt = inner.conn.prepare_cached(
-                "SELECT o.doc_id, d.kind, o.local_edits, o.server_heads, o.first_chunk, d.heads
-                 FROM outbox o JOIN documents d ON d.id = o.doc_id
-                 WHERE o.local_edits > o.confirmed_edits AND o.rejected IS NULL
-                 ORDER BY o.first_edit_at, o.doc_id LIMIT ?1",
-            )?;
+            let mut stmt = inner.conn.prepare_cached(PENDING_BATCH)?;
             stmt.query_map([max_docs as i64], |r| {
                 Ok(OutboxRow {
                     id: r.get(0)?,
@@ -421,4 +423,29 @@ fn drop_left_documents(inner: &mut Inner) -> Result<usize> {
         }
     }
     Ok(ids.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_push_finds_its_documents_through_the_pending_index_not_a_scan() -> Result<()> {
+        let mut conn = Connection::open_in_memory()?;
+        crate::local_store::migrate::migrate(&mut conn)?;
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {PENDING_BATCH}"))?
+            .query_map([1], |r| r.get(3))?
+            .collect::<rusqlite::Result<_>>()?;
+        let outbox = plan
+            .iter()
+            .find(|step| step.contains(" o "))
+            .ok_or_else(|| Error::invalid("plan", format!("no step reads the outbox: {plan:?}")))?;
+        assert!(outbox.contains("USING INDEX outbox_pending"), "{plan:?}");
+        assert!(
+            !plan.iter().any(|step| step.contains("TEMP B-TREE")),
+            "sorted by the index, not afterwards: {plan:?}"
+        );
+        Ok(())
+    }
 }

@@ -556,7 +556,8 @@ fn a_store_written_by_schema_1_opens_migrated_with_its_documents() -> Result<()>
         // Turn the file back into what schema 1 wrote.
         let conn = rusqlite::Connection::open(&path)?;
         conn.execute_batch(
-            "ALTER TABLE outbox DROP COLUMN first_chunk; ALTER TABLE outbox DROP COLUMN uploading;
+            "DROP INDEX outbox_pending;
+             ALTER TABLE outbox DROP COLUMN first_chunk; ALTER TABLE outbox DROP COLUMN uploading;
              DROP TABLE leaving; PRAGMA user_version = 1;",
         )?;
     }

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release -p fieldsync-tests --bin fieldsync-sync-bench -- --quick --export DIR
-//! cargo run --release -p fieldsync-tests --example push_replay -- DIR [--cold]
+//! cargo run --release -p fieldsync-tests --example push_replay -- DIR [--cold] [--wait]
 //! valgrind --tool=callgrind --toggle-collect='*measured_push*' \
 //!     target/release/examples/push_replay DIR
 //! ```
@@ -13,6 +13,8 @@
 //! replicas are in the storage's cache, as on a server in use; `--cold`: the storage is
 //! opened again, with an empty cache), then pushes `DIR/week.bin` as one push from the
 //! account manager's device inside `measured_push`, and prints its wall and CPU time.
+//! `--wait`: before the push, print the process id and wait for a line on standard input,
+//! so that a profiler can attach to the push alone (`perf record -p PID`).
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -35,8 +37,9 @@ fn main() -> Result<(), BoxError> {
     let dir = args
         .iter()
         .find(|a| !a.starts_with("--"))
-        .ok_or("usage: push_replay DIR [--cold]")?;
+        .ok_or("usage: push_replay DIR [--cold] [--wait]")?;
     let cold = args.iter().any(|a| a == "--cold");
+    let wait = args.iter().any(|a| a == "--wait");
     let dir = Path::new(dir);
     let before = bundle::read(&dir.join("before.bin"))?;
     let week = bundle::read(&dir.join("week.bin"))?;
@@ -67,6 +70,10 @@ fn main() -> Result<(), BoxError> {
     }
 
     let push = docs(&week.iter().collect::<Vec<_>>())?;
+    if wait {
+        println!("pid {}: press enter to push", std::process::id());
+        std::io::stdin().read_line(&mut String::new())?;
+    }
     let changes: usize = push.iter().map(|(_, c)| c.len()).sum();
     let cpu_before = cpu_ms();
     let began = Instant::now();

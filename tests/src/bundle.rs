@@ -10,7 +10,8 @@
 //!
 //! A bundle is a sequence of records, each `[u32 LE length][JSON head][u32 LE length][data]`,
 //! the head `{"id": "...", "kind": "...", "new": bool}` and the data one or more encoded
-//! Automerge changes back to back (which Automerge's `load` and `loadIncremental` take
+//! Automerge changes back to back, each in Automerge's own encoding of a change on its own
+//! (compressed when that pays; the server stores them uncompressed) (which Automerge's `load` and `loadIncremental` take
 //! whole, in Rust and in JavaScript alike).
 
 use std::collections::{HashMap, HashSet};
@@ -56,8 +57,11 @@ pub fn export_all(storage: &dyn SyncStorage, path: &Path) -> Result<Known, BoxEr
     for (id, kind) in storage.documents()? {
         let changes = storage.document_changes(&id)?;
         let mut hashes = HashSet::with_capacity(changes.len());
+        let mut data = Vec::new();
         for change in &changes {
-            hashes.insert(IncomingChange::parse(change)?.hash());
+            let mut parsed = IncomingChange::parse(change)?;
+            hashes.insert(parsed.hash());
+            data.extend_from_slice(&parsed.compact());
         }
         known.0.insert(id.clone(), hashes);
         records.push(Record {
@@ -67,7 +71,7 @@ pub fn export_all(storage: &dyn SyncStorage, path: &Path) -> Result<Known, BoxEr
                 new: false,
                 changes: changes.len(),
             },
-            data: changes.concat(),
+            data,
         });
     }
     write(path, &records)?;
@@ -88,9 +92,9 @@ pub fn export_since(
         let mut data = Vec::new();
         let mut changes = 0;
         for change in storage.document_changes(&id)? {
-            let hash = IncomingChange::parse(&change)?.hash();
-            if old.is_none_or(|o| !o.contains(&hash)) {
-                data.extend_from_slice(&change);
+            let mut parsed = IncomingChange::parse(&change)?;
+            if old.is_none_or(|o| !o.contains(&parsed.hash())) {
+                data.extend_from_slice(&parsed.compact());
                 changes += 1;
             }
         }

@@ -92,7 +92,7 @@ pub fn outbox(local: &LocalStore, storage: &dyn SyncStorage) -> Result<Outbox, B
             // Sized as Automerge encodes a change on its own (compressed when that pays),
             // whatever form the outbox hands it in.
             let mut parsed = IncomingChange::parse(change)?;
-            let size = parsed.bytes().len() as u64;
+            let size = parsed.compact().len() as u64;
             out.changes += 1;
             out.bytes += size;
             if !known.contains(&parsed.hash()) {

@@ -10,10 +10,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/001_init.sql")),
     (2, include_str!("../../migrations/002_sync.sql")),
     (3, include_str!("../../migrations/003_outbox_chunks.sql")),
+    (4, include_str!("../../migrations/004_outbox_pending.sql")),
 ];
 
 /// The schema version this build writes.
-pub const LATEST: i64 = 3;
+pub const LATEST: i64 = 4;
 
 /// Brings the database to [`LATEST`]; refuses a database written by a newer build.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {

@@ -487,7 +487,7 @@ impl push::PushTx for PgPush<'_, '_> {
     fn append_change(
         &mut self,
         doc: &str,
-        change: &mut IncomingChange,
+        change: &IncomingChange,
         device: &str,
         at: i64,
     ) -> AppResult<()> {

@@ -72,7 +72,7 @@ pub trait PushTx {
     fn append_change(
         &mut self,
         doc: &str,
-        change: &mut IncomingChange,
+        change: &IncomingChange,
         device: &str,
         at: i64,
     ) -> AppResult<()>;
@@ -234,7 +234,7 @@ pub fn run(
     }
     let mut applied = 0;
     for s in &mut staged {
-        for change in &mut s.new {
+        for change in &s.new {
             tx.append_change(&s.doc, change, &device.device_id, now)?;
             applied += 1;
         }

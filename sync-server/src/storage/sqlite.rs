@@ -23,7 +23,10 @@ use super::wal_checkpoint::Checkpointer;
 use super::{DeviceInfo, Feed, PushResult, SyncStorage, User};
 use crate::error::{AppError, AppResult};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/001_init.sql")),
+    (2, include_str!("../../migrations/002_changes_by_seq.sql")),
+];
 const READERS: usize = 4;
 
 /// The SQLite storage of one server.
@@ -192,7 +195,7 @@ impl push::PushTx for SqlitePush<'_, '_> {
     fn append_change(
         &mut self,
         doc: &str,
-        change: &mut IncomingChange,
+        change: &IncomingChange,
         device: &str,
         at: i64,
     ) -> AppResult<()> {
@@ -205,9 +208,9 @@ impl push::PushTx for SqlitePush<'_, '_> {
         let seq = self.tx.last_insert_rowid();
         self.tx
             .prepare_cached(
-                "INSERT INTO changes (hash, doc_id, seq, bytes) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO changes (seq, doc_id, hash, bytes) VALUES (?1, ?2, ?3, ?4)",
             )?
-            .execute(params![hash, doc, seq, change.bytes()])?;
+            .execute(params![seq, doc, hash, change.bytes()])?;
         self.tx
             .prepare_cached("INSERT OR IGNORE INTO actors (actor, device_id) VALUES (?1, ?2)")?
             .execute(params![change.actor(), device])?;
@@ -517,7 +520,7 @@ impl feed::FeedTx for SqliteFeed<'_> {
             "SELECT l.seq, l.kind, l.doc_id, c.bytes, l.store_id, l.old_territory, l.new_territory, l.old_demo, l.new_demo,
                     l.change_hash
              FROM log l
-             LEFT JOIN changes c ON c.hash = l.change_hash
+             LEFT JOIN changes c ON c.seq = l.seq
              LEFT JOIN docs d ON d.id = l.doc_id
              LEFT JOIN stores s ON s.id = d.store_id
              WHERE l.seq > ?1 AND l.seq <= ?2 AND (l.kind = 'scope' OR {})

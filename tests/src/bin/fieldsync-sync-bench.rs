@@ -50,6 +50,10 @@
 //! trip) and like 2G (50 kbit/s, 500 ms round trip, 1% of segments lost):
 //! `bad_link_3g_*`, `bad_link_2g_*` (see `fieldsync_tests::fault_proxy::EmulatedLink`).
 //!
+//! Profiling the week offline alone: with `FIELDSYNC_PERF_CTL=FIFO` the benchmark writes
+//! `enable` to that FIFO as each week's sync begins and `disable` as it ends, as
+//! `perf record --control fifo:FIFO -D -1` expects.
+//!
 //! `--export DIR` writes `DIR/before.bin` (every document on the server as the measured week
 //! offline begins), `DIR/week.bin` (the changes of that week) and `DIR/new-phone.json` (the
 //! ids of the documents the new phone downloads), for the field benchmark's peers
@@ -242,9 +246,16 @@ async fn week_offline(
     let before = Wire::read(metrics);
     let server_before = Wire::server_seconds(metrics);
     let cpu_before = cpu_ms().unwrap_or(f64::NAN);
+    let profiler = std::env::var_os("FIELDSYNC_PERF_CTL");
+    if let Some(fifo) = &profiler {
+        std::fs::write(fifo, "enable\n")?;
+    }
     let began = Instant::now();
     let report = device.sync().await?;
     let took = began.elapsed();
+    if let Some(fifo) = &profiler {
+        std::fs::write(fifo, "disable\n")?;
+    }
     let cpu = cpu_ms().unwrap_or(f64::NAN) - cpu_before;
     let server_ms = (Wire::server_seconds(metrics) - server_before) * 1000.0;
     let wire = Wire::read(metrics).since(before);
