@@ -27,6 +27,7 @@ mod retail_store;
 mod rules;
 mod scorecard;
 mod shelf_display;
+pub mod sqlite_plans;
 mod sync_client;
 mod task;
 mod time;

@@ -126,6 +126,7 @@ impl LocalStore {
         // by default, fewer than the statements of the index tables together, so a sync
         // merging documents of every kind re-prepared some for each document.
         conn.set_prepared_statement_cache_capacity(64);
+        crate::sqlite_plans::stable_query_plans(&conn).map_err(locked)?;
         // Take the exclusive lock now, so a second opener fails here and not mid-edit.
         conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;")
             .map_err(locked)?;

@@ -54,6 +54,7 @@ impl SqliteStorage {
     /// Opens (creating and migrating) the database at `path`.
     pub fn open(path: &Path) -> AppResult<SqliteStorage> {
         let mut conn = Connection::open(path)?;
+        fieldsync_core::sqlite_plans::stable_query_plans(&conn)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -102,6 +103,7 @@ impl SqliteStorage {
             Some(c) => c,
             None => {
                 let c = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+                fieldsync_core::sqlite_plans::stable_query_plans(&c)?;
                 c.busy_timeout(std::time::Duration::from_secs(5))?;
                 c
             }
