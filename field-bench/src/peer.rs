@@ -441,17 +441,12 @@ pub async fn run(
             failures.push(format!("{} week offline: {e}", side.label()));
         }
     }
-    server.proc.send(r#"{"cmd":"stop"}"#).await?;
-    let stopped = server
-        .proc
-        .expect("stopped", Duration::from_secs(300))
-        .await?;
+    let stopped = stop(server).await?;
     figures.add(
         &side.name("server_peak_rss_during_week_mb"),
         stopped["peak_rss_kb"].as_f64().unwrap_or(f64::NAN) / 1024.0,
         "MiB",
     );
-    server.proc.finish().await?;
 
     // The same week twice more, each on a freshly started server that holds the documents
     // the week edits (as for the bad links below); `week_offline_ms` is the median of the
@@ -500,10 +495,11 @@ pub async fn run(
     Ok(failures)
 }
 
-/// Stops a server and waits for it to exit.
-async fn stop(server: Server) -> Result<(), BoxError> {
+/// Stops a server and waits for it to exit; answers what it said on stopping.
+async fn stop(server: Server) -> Result<serde_json::Value, BoxError> {
     let Server { mut proc, .. } = server;
     proc.send(r#"{"cmd":"stop"}"#).await?;
-    proc.expect("stopped", Duration::from_secs(300)).await?;
-    proc.finish().await
+    let stopped = proc.expect("stopped", Duration::from_secs(300)).await?;
+    proc.finish().await?;
+    Ok(stopped)
 }

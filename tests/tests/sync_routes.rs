@@ -214,6 +214,16 @@ async fn li_phone(
 
 /// Li's phone records, in rounds synced one after the other, a display check and a visit in
 /// each of `stores`: every display's changes end up spread over the whole log.
+/// `count` stores of Li's territory, made on the admin device (not pushed yet).
+fn li_stores(
+    admin: &AdminDevice<'_>,
+    count: u32,
+) -> Result<Vec<DocId>, Box<dyn std::error::Error>> {
+    Ok((0..count)
+        .map(|n| admin.local.create_store(sample_store("am-li", n)))
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
 async fn record_rounds(
     district: &District,
     token: &str,
@@ -755,9 +765,7 @@ async fn a_first_sync_sends_each_document_once_with_all_its_changes_on(
 ) -> TestResult {
     let district = District::new(backend)?;
     let admin = district.admin()?;
-    let stores = (0..3)
-        .map(|n| admin.local.create_store(sample_store("am-li", n)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let stores = li_stores(&admin, 3)?;
     admin.local.create_store(sample_store("am-wu", 9))?;
     admin.push()?;
     let (token, first) = li_phone(&district, "li-1").await?;
@@ -802,9 +810,7 @@ async fn a_first_sync_interrupted_halfway_resumes_and_ends_with_every_document_i
 ) -> TestResult {
     let district = District::new(backend)?;
     let admin = district.admin()?;
-    let stores = (0..4)
-        .map(|n| admin.local.create_store(sample_store("am-li", n)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let stores = li_stores(&admin, 4)?;
     admin.push()?;
     let (token, first) = li_phone(&district, "li-1").await?;
     district.sync(&token, &first).await?;
@@ -813,14 +819,10 @@ async fn a_first_sync_interrupted_halfway_resumes_and_ends_with_every_document_i
     let (second_token, second) = li_phone(&district, "li-2").await?;
     // Small pages until the first display has arrived (the stores and other documents
     // come first in id order, as their ids happen to sort).
-    let delivered_any = |phone: &LocalStore| {
-        displays
-            .iter()
-            .any(|d| phone.heads(d).map(|h| !h.is_empty()).unwrap_or(false))
-    };
+    let arrived = |d: &&DocId| second.heads(d).map(|h| !h.is_empty()).unwrap_or(false);
     for _ in 0..100 {
         pull_page(&district, &second_token, &second, 3_000).await?;
-        if delivered_any(&second) {
+        if displays.iter().any(|d| arrived(&d)) {
             break;
         }
     }
@@ -829,9 +831,7 @@ async fn a_first_sync_interrupted_halfway_resumes_and_ends_with_every_document_i
         cursor.starts_with('d'),
         "stopped inside the first sync's pass: `{cursor}`"
     );
-    let (delivered, waiting): (Vec<&DocId>, Vec<&DocId>) = displays
-        .iter()
-        .partition(|d| second.heads(d).map(|h| !h.is_empty()).unwrap_or(false));
+    let (delivered, waiting): (Vec<&DocId>, Vec<&DocId>) = displays.iter().partition(arrived);
     assert!(
         !delivered.is_empty() && !waiting.is_empty(),
         "the pass stopped between the displays ({} delivered)",
@@ -894,9 +894,7 @@ async fn a_first_sync_never_sends_what_left_the_scope_and_announces_it_removed_o
 ) -> TestResult {
     let district = District::new(backend)?;
     let admin = district.admin()?;
-    let stores = (0..4)
-        .map(|n| admin.local.create_store(sample_store("am-li", n)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let stores = li_stores(&admin, 4)?;
     let wu_store = admin.local.create_store(sample_store("am-wu", 9))?;
     admin.push()?;
     let (token, first) = li_phone(&district, "li-1").await?;
