@@ -7,6 +7,7 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 
 use crate::error::{AppError, AppResult};
+use crate::storage::Quotas;
 use crate::{PostgresOptions, PostgresStorage, SqliteStorage, SyncStorage};
 
 /// fieldsync-server: merges field edits from phones when they come back online.
@@ -133,6 +134,33 @@ pub struct Limits {
     /// over a poor 2G link takes well under a minute.
     #[arg(long, env = "FIELDSYNC_REQUEST_TIMEOUT_SECS", default_value_t = 120)]
     pub request_timeout_secs: u64,
+
+    /// Most bytes of changes one document may hold; a push that would grow a document
+    /// beyond it is refused for that document (`write_rule`, rule `max_document_bytes`).
+    /// A shelf display checked every day for a year holds well under 1 MiB.
+    #[arg(long, env = "FIELDSYNC_MAX_DOCUMENT_BYTES", default_value_t = DEFAULT_MAX_DOCUMENT_BYTES)]
+    pub max_document_bytes: u64,
+
+    /// Most bytes of changes one device may store per UTC day; a push beyond it gets a
+    /// `429 quota` with `Retry-After` (the next UTC midnight). Keep it above the body
+    /// limit, so that any one push fits in a fresh day.
+    #[arg(long, env = "FIELDSYNC_DEVICE_BYTES_PER_DAY", default_value_t = DEFAULT_DEVICE_BYTES_PER_DAY)]
+    pub device_bytes_per_day: u64,
+}
+
+/// 16 MiB: about ten years of daily checks of a shelf display.
+const DEFAULT_MAX_DOCUMENT_BYTES: u64 = 16 * 1024 * 1024;
+/// 64 MiB: hundreds of days of an account manager's work, twice the body limit.
+const DEFAULT_DEVICE_BYTES_PER_DAY: u64 = 64 * 1024 * 1024;
+
+impl Limits {
+    /// The quotas a device's push is held to.
+    pub fn quotas(&self) -> Quotas {
+        Quotas {
+            max_document_bytes: self.max_document_bytes,
+            device_bytes_per_day: self.device_bytes_per_day,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -142,6 +170,8 @@ impl Default for Limits {
             max_changes_per_push: 20_000,
             response_bytes: 4 * 1024 * 1024,
             request_timeout_secs: 120,
+            max_document_bytes: DEFAULT_MAX_DOCUMENT_BYTES,
+            device_bytes_per_day: DEFAULT_DEVICE_BYTES_PER_DAY,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The server's error type and its HTTP form: 4xx carry `{error, message}` JSON (plus the
-//! rejected documents for a write rule); 5xx log the cause and say "internal error".
+//! rejected documents for a write rule, and the limit for a quota); 5xx log the cause and
+//! say "internal error".
 
 use axum::Json;
 use axum::body::Body;
@@ -8,6 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use fieldsync_core::protocol::{ErrorBody, Rejection};
+use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -25,11 +27,39 @@ pub enum AppError {
     Conflict(String),
     #[error("{0}")]
     TooLarge(String),
+    /// A push over one of the quotas of `storage::quota`.
+    #[error("{}", .0.message)]
+    Quota(QuotaExceeded),
     #[error("internal: {0}")]
     Internal(String),
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// A quota a push would exceed: the limit by name and value, and when to try again.
+#[derive(Debug)]
+pub struct QuotaExceeded {
+    /// The limit's name, as configured (`max_document_bytes`, `device_bytes_per_day`).
+    pub limit: &'static str,
+    pub value: u64,
+    pub message: String,
+    /// Seconds until the limit lets the push through (a daily budget), sent as `Retry-After`.
+    pub retry_after: Option<u64>,
+    /// Documents refused, for a per-document limit (with any that broke a write rule).
+    pub rejected: Vec<Rejection>,
+}
+
+/// The body of a quota's refusal: [`ErrorBody`] and the limit (until `ErrorBody` has fields
+/// for it, clients that parse `ErrorBody` read the rest and skip these).
+#[derive(Serialize)]
+struct QuotaBody {
+    #[serde(flatten)]
+    body: ErrorBody,
+    limit: &'static str,
+    value: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after: Option<u64>,
+}
 
 impl AppError {
     pub fn internal(e: impl std::fmt::Display) -> Self {
@@ -45,6 +75,11 @@ impl AppError {
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             AppError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            // A document over its limit is refused as a write rule refuses it, so that a
+            // client sets that document aside and syncs the others; a daily budget is a
+            // "try again later".
+            AppError::Quota(q) if !q.rejected.is_empty() => (StatusCode::FORBIDDEN, "write_rule"),
+            AppError::Quota(_) => (StatusCode::TOO_MANY_REQUESTS, "quota"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -68,6 +103,9 @@ impl From<rusqlite::Error> for AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, code) = self.parts();
+        if let AppError::Quota(q) = self {
+            return quota_response(status, code, q);
+        }
         let (message, rejected) = match self {
             AppError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
@@ -94,6 +132,27 @@ impl IntoResponse for AppError {
         )
             .into_response()
     }
+}
+
+fn quota_response(status: StatusCode, code: &str, q: QuotaExceeded) -> Response {
+    let retry_after = q.retry_after;
+    let body = QuotaBody {
+        body: ErrorBody {
+            error: code.to_owned(),
+            message: q.message,
+            rejected: q.rejected,
+        },
+        limit: q.limit,
+        value: q.value,
+        retry_after,
+    };
+    let mut response = (status, Json(body)).into_response();
+    if let Some(secs) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
 }
 
 /// Gives a JSON `{error, message}` body to the error responses that the router and its

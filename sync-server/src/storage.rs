@@ -8,11 +8,13 @@
 pub(crate) mod feed;
 pub mod postgres;
 pub(crate) mod push;
+pub mod quota;
 pub(crate) mod replica_cache;
+pub(crate) mod scope_guard;
 pub mod sqlite;
 pub(crate) mod wal_checkpoint;
 
-pub use push::SCOPE_GRACE_MS;
+pub use quota::Quotas;
 
 use fieldsync_core::protocol::{Accepted, DocChanges, FeedCursor, Rejection};
 use fieldsync_core::{DocId, IncomingChange, Role};
@@ -70,16 +72,33 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug + 'static {
     ) -> AppResult<DeviceInfo>;
 
     /// Applies a device's changes, all or nothing: every document's changes must pass the
-    /// actor binding and the write rules, or nothing is stored.
+    /// actor binding and the write rules, or nothing is stored. No quota applies: for the
+    /// server's own admin tools; devices push through [`SyncStorage::push_within`].
     fn push(
         &self,
         device: &DeviceInfo,
         docs: Vec<(DocId, Vec<IncomingChange>)>,
         now: i64,
+    ) -> AppResult<PushResult> {
+        self.push_within(device, docs, now, &Quotas::UNLIMITED)
+    }
+
+    /// [`SyncStorage::push`] within `quotas`: a document that would outgrow its limit is
+    /// refused (a rejection, as for a write rule); a push over the device's byte budget of
+    /// the day ends with [`AppError::Quota`](crate::error::AppError::Quota).
+    fn push_within(
+        &self,
+        device: &DeviceInfo,
+        docs: Vec<(DocId, Vec<IncomingChange>)>,
+        now: i64,
+        quotas: &Quotas,
     ) -> AppResult<PushResult>;
 
     /// Changes in the device's scope after `cursor`, up to about `max_bytes`, except those
     /// in `just_pushed` (sent in this very request), and the documents that left its scope.
+    /// Before it returns, the server records (durably) that the device was handed the log
+    /// up to the feed's cursor, wherever that passes a scope event (see
+    /// [`feed::handed_to_record`]): what a later push of the device is judged on.
     fn feed(
         &self,
         device: &DeviceInfo,

@@ -17,6 +17,7 @@ use fieldsync_core::{DocId, IncomingChange};
 use crate::AppState;
 use crate::auth::{Authed, hash_secret, new_token};
 use crate::error::{AppError, AppResult};
+use crate::storage::quota;
 
 /// `POST /v1/sync`: push the device's new changes, pull what changed in its scope.
 pub async fn sync(
@@ -85,6 +86,7 @@ pub async fn sync(
         .unwrap_or(limits.response_bytes)
         .clamp(1, limits.response_bytes);
     let storage = state.storage.clone();
+    let quotas = limits.quotas();
     let now = chrono::Utc::now().timestamp_millis();
     let pushed_docs = docs.len();
     let response = tokio::task::spawn_blocking(move || -> AppResult<SyncResponse> {
@@ -102,9 +104,9 @@ pub async fn sync(
         let pushed = if docs.is_empty() {
             Default::default()
         } else {
-            match storage.push(&device, docs, now)? {
+            match storage.push_within(&device, docs, now, &quotas)? {
                 Ok(pushed) => pushed,
-                Err(rejected) => return Err(AppError::Rejected(rejected)),
+                Err(rejected) => return Err(quota::documents_over_limit(rejected, &quotas)),
             }
         };
         metrics::counter!("fieldsync_changes_applied_total").increment(pushed.applied as u64);

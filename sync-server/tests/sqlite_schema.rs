@@ -54,9 +54,27 @@ fn stored_changes(storage: &SqliteStorage) -> Fallible<BTreeMap<String, Vec<Vec<
         .collect()
 }
 
+/// Removes what schema 3 added (devices' handed positions, documents' sizes, devices' bytes
+/// per day, the scope rows' indexes) and marks the database as schema 2.
+fn back_to_schema_2(path: &Path) -> Fallible<()> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.execute_batch(
+        "BEGIN;
+         DROP INDEX log_scope_by_seq;
+         DROP INDEX log_scope_by_store;
+         DROP TABLE device_days;
+         ALTER TABLE docs DROP COLUMN bytes;
+         ALTER TABLE devices DROP COLUMN handed;
+         PRAGMA user_version = 2;
+         COMMIT;",
+    )?;
+    Ok(())
+}
+
 /// Rewrites the `changes` table as schema 1 had it (keyed by the change's hash) and marks
 /// the database as schema 1: what a server of that version left on disk.
 fn back_to_schema_1(path: &Path) -> Fallible<()> {
+    back_to_schema_2(path)?;
     let conn = rusqlite::Connection::open(path)?;
     conn.execute_batch(
         "BEGIN;
@@ -100,7 +118,7 @@ fn a_schema_1_database_keeps_every_change_in_log_order_and_takes_new_pushes_afte
 
     back_to_schema_1(&path)?;
     let storage = SqliteStorage::open(&path)?;
-    assert_eq!(schema(&path)?, 2, "migrated on open");
+    assert_eq!(schema(&path)?, 3, "migrated on open");
     let (feed_after, end_after) = log_feed(&storage, 0)?;
     assert_eq!(end_after, end, "the log ends where it did");
     assert!(
@@ -131,6 +149,94 @@ fn a_schema_1_database_keeps_every_change_in_log_order_and_takes_new_pushes_afte
             "a document not there before"
         );
         assert_eq!(&storage.document_changes(doc)?, changes, "stored as sent");
+    }
+    Ok(())
+}
+
+/// Each document with its recorded size and the bytes of its stored changes.
+type Sizes = Vec<(String, i64, i64)>;
+
+/// What schema 3 worked out for each document and device, read straight from the file.
+fn sizes_and_handed(path: &Path) -> Fallible<(Sizes, Vec<(String, i64)>)> {
+    let conn = rusqlite::Connection::open(path)?;
+    let docs = conn
+        .prepare(
+            "SELECT d.id, d.bytes, (SELECT COALESCE(SUM(length(c.bytes)), 0) FROM changes c
+                                   WHERE c.doc_id = d.id)
+             FROM docs d ORDER BY d.id",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let devices = conn
+        .prepare("SELECT id, handed FROM devices ORDER BY id")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok((docs, devices))
+}
+
+#[test]
+fn a_schema_2_database_learns_each_documents_size_and_counts_its_devices_told_of_moves_older_than_the_old_grace_period()
+-> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("fieldsync.db");
+    let storage = SqliteStorage::open(&path)?;
+    let admin = AdminDevice::open(dir.path(), &storage)?;
+    for user in ["am-li", "am-wu"] {
+        storage.add_user(
+            &fieldsync_server::storage::User {
+                id: user.into(),
+                role: Role::AccountManager,
+                name: user.into(),
+            },
+            0,
+        )?;
+    }
+    let file = "licence,name,owner,phone,address,lat,lng,format,market,size,tier,monthly_volume,demo_street,functional_terminal,rating,territory\n\
+                 339999000001,One,Owner,,Road 1,30.26,120.16,B,C,2,B,100,0,0,,am-li\n\
+                 339999000002,Two,Owner,,Road 2,30.26,120.17,B,C,2,B,100,0,0,,am-li\n";
+    assert_eq!(import_stores(&admin, file.as_bytes())?.imported, 2);
+    // Two moves: one 40 days ago (beyond the old 30-day grace), one today.
+    admin.reassign("339999000001", "am-wu")?;
+    admin.reassign("339999000002", "am-wu")?;
+    drop(admin);
+    drop(storage);
+    let conn = rusqlite::Connection::open(&path)?;
+    let scope_rows: Vec<i64> = conn
+        .prepare("SELECT seq FROM log WHERE kind = 'scope' ORDER BY seq")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let [old, new] = scope_rows[..] else {
+        return Err(format!("two scope rows, not {scope_rows:?}").into());
+    };
+    let forty_days_ago = chrono::Utc::now().timestamp_millis() - 40 * 86_400_000;
+    conn.execute(
+        "UPDATE log SET at = ?2 WHERE seq <= ?1",
+        rusqlite::params![old, forty_days_ago],
+    )?;
+    drop(conn);
+
+    back_to_schema_2(&path)?;
+    let storage = SqliteStorage::open(&path)?;
+    assert_eq!(schema(&path)?, 3, "migrated on open");
+    let (docs, devices) = sizes_and_handed(&path)?;
+    assert_eq!(docs.len(), 4, "two stores and their shelf displays");
+    for (doc, bytes, stored) in &docs {
+        assert!(*bytes > 0, "`{doc}` has changes");
+        assert_eq!(bytes, stored, "`{doc}` counts the bytes of its changes");
+    }
+    assert!(!devices.is_empty());
+    for (device, handed) in &devices {
+        assert!(
+            (old..new).contains(handed),
+            "`{device}` is told of the move at {old} and not of the one at {new}: {handed}"
+        );
+    }
+    // And a push after the migration adds to the size it found.
+    let admin = AdminDevice::open(dir.path(), &storage)?;
+    admin.reassign("339999000001", "am-li")?;
+    drop(admin);
+    for (doc, bytes, stored) in sizes_and_handed(&path)?.0 {
+        assert_eq!(bytes, stored, "`{doc}` after a push");
     }
     Ok(())
 }

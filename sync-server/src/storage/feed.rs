@@ -82,6 +82,10 @@ pub trait FeedTx {
     ) -> AppResult<Vec<(String, String, Vec<u8>)>>;
     /// Every scope row with `seq <= upto`, oldest first.
     fn scope_rows(&mut self, upto: i64) -> AppResult<Vec<LogRow>>;
+    /// The last log position recorded as handed to the device (0 for none).
+    fn handed(&mut self, device: &str) -> AppResult<i64>;
+    /// Whether a scope row lies at a position `p` with `after < p <= upto`.
+    fn scope_row_within(&mut self, after: i64, upto: i64) -> AppResult<bool>;
 }
 
 /// The SQL condition for "the document of row `d` (store `s`) is in scope of the user
@@ -148,6 +152,25 @@ pub fn read(
     read_log(tx, device, log_from, end, &budget, &mut feed, &mut out)?;
     feed.changes = out.changes;
     Ok(feed)
+}
+
+/// The log position to record as handed to the device once `feed` is answered, if any.
+///
+/// A push is judged on whether its device was handed a scope row's position
+/// (`scope_guard.rs`), so the record only has to be exact at scope rows: it moves to the
+/// feed's position when a scope row lies between the recorded position and that one, and
+/// otherwise stays where it is (no write for the common sync). For every scope row at `M`,
+/// "recorded ≥ M" is then "handed ≥ M". A first sync's pass hands the log up to its `upto`:
+/// its first page already lists what left the scope by then.
+pub fn handed_to_record(
+    tx: &mut impl FeedTx,
+    device: &DeviceInfo,
+    feed: &Feed,
+) -> AppResult<Option<i64>> {
+    let position = i64::try_from(feed.cursor.position())
+        .map_err(|_| AppError::internal("a cursor beyond the log"))?;
+    let recorded = tx.handed(&device.device_id)?;
+    Ok((position > recorded && tx.scope_row_within(recorded, position)?).then_some(position))
 }
 
 /// What a response may hold.

@@ -34,15 +34,23 @@ use r2d2_postgres::PostgresConnectionManager;
 use rand::Rng;
 
 use super::feed::{self, LogRow};
-use super::push::{self, ScopeMove, Stored};
+use super::push::{self, ScopeMove, ScopeRow, Stored};
+use super::quota::Quotas;
 use super::replica_cache::ReplicaCache;
+use super::scope_guard::DocRow;
 use super::{DeviceInfo, DeviceRecord, Feed, PushResult, SyncStorage, User};
 use crate::error::{AppError, AppResult};
 
 type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 type Client = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
 
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../../migrations/postgres/001_init.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("../../migrations/postgres/001_init.sql")),
+    (
+        2,
+        include_str!("../../migrations/postgres/002_handed_and_quotas.sql"),
+    ),
+];
 /// Key of the advisory lock that migrations run under ("fieldsyn").
 const MIGRATION_LOCK: i64 = 0x6669_656c_6473_796e;
 /// Attempts of one push when the database asks for a retry (a deadlock or, on the
@@ -260,6 +268,7 @@ impl PostgresStorage {
         device: &DeviceInfo,
         docs: Vec<(DocId, Vec<IncomingChange>)>,
         now: i64,
+        quotas: &Quotas,
     ) -> Result<AppResult<PushResult>, postgres::Error> {
         let mut tx = client.transaction()?;
         let mut ids: Vec<String> = docs.iter().map(|(id, _)| id.to_string()).collect();
@@ -279,7 +288,7 @@ impl PostgresStorage {
             rows: ChangeRows::default(),
             failed: None,
         };
-        let outcome = push::run(&mut pg, device, docs, now);
+        let outcome = push::run(&mut pg, device, docs, now, quotas);
         let outcome = match (outcome, pg.failed.take()) {
             (_, Some(e)) => return Err(e),
             (Err(e), None) => return Ok(Err(e)),
@@ -414,12 +423,21 @@ impl From<&postgres::Error> for AppError {
 }
 
 impl push::PushTx for PgPush<'_, '_> {
-    fn stored(&mut self, doc: &str) -> AppResult<Stored> {
-        let stored = self
-            .tx
-            .query_opt("SELECT heads FROM docs WHERE id = $1", &[&doc]);
-        let stored: Option<String> = self.check(stored)?.map(|r| r.get(0));
-        if let Some(replica) = self.storage.cache().take(doc, stored.as_deref()) {
+    fn doc_row(&mut self, doc: &str) -> AppResult<Option<DocRow>> {
+        let row = self.tx.query_opt(
+            "SELECT heads, store_id, manager, bytes FROM docs WHERE id = $1",
+            &[&doc],
+        );
+        Ok(self.check(row)?.map(|r| DocRow {
+            heads: r.get(0),
+            store_id: r.get(1),
+            manager: r.get(2),
+            bytes: r.get(3),
+        }))
+    }
+
+    fn stored(&mut self, doc: &str, heads: Option<&str>) -> AppResult<Stored> {
+        if let Some(replica) = self.storage.cache().take(doc, heads) {
             return Ok(Stored::Cached(Box::new(replica)));
         }
         let rows = self.tx.query(
@@ -445,20 +463,60 @@ impl push::PushTx for PgPush<'_, '_> {
         Ok(self.check(row)?.map(|r| (r.get(0), r.get(1))))
     }
 
-    fn moves_since(
-        &mut self,
-        store: &str,
-        since: i64,
-    ) -> AppResult<Vec<(Option<String>, Option<bool>)>> {
+    fn scope_moves(&mut self, store: &str) -> AppResult<Vec<ScopeRow>> {
         let rows = self.tx.query(
-            "SELECT old_territory, old_demo FROM log WHERE kind = 'scope' AND store_id = $1 AND at >= $2",
-            &[&store, &since],
+            "SELECT seq, old_territory, new_territory, old_demo, new_demo FROM log
+             WHERE kind = 'scope' AND store_id = $1",
+            &[&store],
         );
         Ok(self
             .check(rows)?
             .iter()
-            .map(|r| (r.get(0), r.get(1)))
+            .map(|r| ScopeRow {
+                seq: r.get(0),
+                old_territory: r.get(1),
+                new_territory: r.get(2),
+                old_demo: r.get(3),
+                new_demo: r.get(4),
+            })
             .collect())
+    }
+
+    fn handed(&mut self, device: &str) -> AppResult<i64> {
+        let row = self
+            .tx
+            .query_opt("SELECT handed FROM devices WHERE id = $1", &[&device]);
+        Ok(self.check(row)?.map_or(0, |r| r.get(0)))
+    }
+
+    fn hashes_after(&mut self, doc: &str, seq: i64) -> AppResult<Vec<String>> {
+        let rows = self.tx.query(
+            "SELECT hash FROM changes WHERE doc_id = $1 AND seq > $2",
+            &[&doc, &seq],
+        );
+        Ok(self.check(rows)?.iter().map(|r| r.get(0)).collect())
+    }
+
+    fn bytes_on_day(&mut self, device: &str, day: i64) -> AppResult<i64> {
+        // Locks the device's row of the day until commit (after the documents' locks, before
+        // the counter's): two pushes of one device through two instances take turns here,
+        // so they cannot both pass on the same headroom.
+        let row = self.tx.query_one(
+            "INSERT INTO device_days (device_id, day, bytes) VALUES ($1, $2, 0)
+             ON CONFLICT (device_id, day) DO UPDATE SET bytes = device_days.bytes
+             RETURNING bytes",
+            &[&device, &day],
+        );
+        Ok(self.check(row)?.get(0))
+    }
+
+    fn add_bytes_on_day(&mut self, device: &str, day: i64, bytes: i64) -> AppResult<()> {
+        let result = self.tx.execute(
+            "INSERT INTO device_days (device_id, day, bytes) VALUES ($1, $2, $3)
+             ON CONFLICT (device_id, day) DO UPDATE SET bytes = device_days.bytes + excluded.bytes",
+            &[&device, &day, &bytes],
+        );
+        self.check(result).map(|_| ())
     }
 
     fn reserve(&mut self, rows: usize) -> AppResult<()> {
@@ -503,16 +561,23 @@ impl push::PushTx for PgPush<'_, '_> {
         Ok(())
     }
 
-    fn upsert_doc(&mut self, doc: &str, summary: &DocSummary, heads: &[String]) -> AppResult<()> {
+    fn upsert_doc(
+        &mut self,
+        doc: &str,
+        summary: &DocSummary,
+        heads: &[String],
+        added_bytes: i64,
+    ) -> AppResult<()> {
         let result = self.tx.execute(
-            "INSERT INTO docs (id, kind, store_id, manager, heads) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (id) DO UPDATE SET heads = excluded.heads",
+            "INSERT INTO docs (id, kind, store_id, manager, heads, bytes) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (id) DO UPDATE SET heads = excluded.heads, bytes = docs.bytes + excluded.bytes",
             &[
                 &doc,
                 &summary.kind.as_str(),
                 &summary.store_id,
                 &summary.manager,
                 &heads.join(","),
+                &added_bytes,
             ],
         );
         self.check(result).map(|_| ())
@@ -675,6 +740,23 @@ impl feed::FeedTx for PgFeed<'_, '_> {
             .collect())
     }
 
+    fn handed(&mut self, device: &str) -> AppResult<i64> {
+        Ok(self
+            .tx
+            .query_opt("SELECT handed FROM devices WHERE id = $1", &[&device])?
+            .map_or(0, |r| r.get(0)))
+    }
+
+    fn scope_row_within(&mut self, after: i64, upto: i64) -> AppResult<bool> {
+        Ok(self
+            .tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM log WHERE kind = 'scope' AND seq > $1 AND seq <= $2)",
+                &[&after, &upto],
+            )?
+            .get(0))
+    }
+
     fn scope_rows(&mut self, upto: i64) -> AppResult<Vec<LogRow>> {
         Ok(self
             .tx
@@ -764,16 +846,17 @@ impl SyncStorage for PostgresStorage {
         })
     }
 
-    fn push(
+    fn push_within(
         &self,
         device: &DeviceInfo,
         docs: Vec<(DocId, Vec<IncomingChange>)>,
         now: i64,
+        quotas: &Quotas,
     ) -> AppResult<PushResult> {
         self.with_client(|client| {
             let mut last = None;
             for _ in 0..PUSH_ATTEMPTS {
-                match self.try_push(client, device, docs.clone(), now) {
+                match self.try_push(client, device, docs.clone(), now, quotas) {
                     Ok(result) => return result,
                     Err(e) if retryable(&e) => {
                         tracing::debug!(error = %describe(&e), "push retried");
@@ -805,14 +888,17 @@ impl SyncStorage for PostgresStorage {
                 .isolation_level(IsolationLevel::RepeatableRead)
                 .read_only(true)
                 .start()?;
-            let feed = feed::read(
-                &mut PgFeed { tx: &mut tx },
-                device,
-                cursor,
-                max_bytes,
-                just_pushed,
-            )?;
+            let mut pg = PgFeed { tx: &mut tx };
+            let feed = feed::read(&mut pg, device, cursor, max_bytes, just_pushed)?;
+            let handed = feed::handed_to_record(&mut pg, device, &feed)?;
             tx.commit()?;
+            if let Some(handed) = handed {
+                // Committed before the response leaves: a push judged after it must see it.
+                client.execute(
+                    "UPDATE devices SET handed = GREATEST(handed, $2) WHERE id = $1",
+                    &[&device.device_id, &handed],
+                )?;
+            }
             Ok(feed)
         })
     }

@@ -12,6 +12,9 @@
 //! judges the documents and writes them, in the request's order. Which documents are
 //! accepted, which rejected and with what message, and which error ends a push, are what
 //! judging them one after the other would give.
+//!
+//! Which documents a device may write at all (its scope, and a store that left it) is
+//! `scope_guard.rs`; how large documents and a device's day may grow is `quota.rs`.
 
 use std::collections::HashSet;
 use std::num::NonZeroUsize;
@@ -21,13 +24,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use fieldsync_core::protocol::{Accepted, Rejection};
 use fieldsync_core::{DocId, DocKind, DocSummary, Effect, IncomingChange, Replica, Role, Writer};
 
+use super::quota::{self, Quotas};
 use super::replica_cache::load_replica;
+use super::scope_guard::{self, Access, DocRow, Scopes};
 use super::{DeviceInfo, PushResult, Pushed};
 use crate::error::{AppError, AppResult};
-
-/// How long a device may still write documents of a store that left its scope: edits it
-/// made offline before the move are accepted, not lost.
-pub const SCOPE_GRACE_MS: i64 = 30 * 24 * 3_600_000;
 
 /// Documents to load or apply per worker thread: a push with fewer than twice this many is
 /// worked on the calling thread alone, where a thread would cost more than it saves.
@@ -43,28 +44,48 @@ pub struct ScopeMove {
     pub new_demo: bool,
 }
 
+/// A scope row of the log as a push reads it back: where it is, and the move it records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScopeRow {
+    pub seq: i64,
+    pub old_territory: Option<String>,
+    pub new_territory: String,
+    pub old_demo: Option<bool>,
+    pub new_demo: bool,
+}
+
 /// A document as its backend holds it when a push begins.
 pub enum Stored {
     /// The cached replica, taken out of the cache: its heads are the stored heads.
     Cached(Box<Replica>),
     /// The stored changes, oldest first, for the push to load (none: a new document).
     Changes(Vec<Vec<u8>>),
+    /// Not read: a document outside the device's scope that the push brings nothing for.
+    Unread,
 }
 
 /// What [`run`] needs from a backend's open write transaction.
 pub trait PushTx {
-    /// The document as stored now.
-    fn stored(&mut self, doc: &str) -> AppResult<Stored>;
+    /// What the backend stores about a document, if it has it.
+    fn doc_row(&mut self, doc: &str) -> AppResult<Option<DocRow>>;
+    /// The document as stored now; `heads` are its stored heads from [`PushTx::doc_row`].
+    fn stored(&mut self, doc: &str, heads: Option<&str>) -> AppResult<Stored>;
     /// The device an Automerge actor is bound to, if any.
     fn actor_owner(&mut self, actor: &str) -> AppResult<Option<String>>;
     /// A store's territory and demo-street flag.
     fn store_facts(&mut self, store: &str) -> AppResult<Option<(String, bool)>>;
-    /// The former (territory, demo street) of every move of `store` at or after `since`.
-    fn moves_since(
-        &mut self,
-        store: &str,
-        since: i64,
-    ) -> AppResult<Vec<(Option<String>, Option<bool>)>>;
+    /// Every scope row of `store`, in any order.
+    fn scope_moves(&mut self, store: &str) -> AppResult<Vec<ScopeRow>>;
+    /// The last log position the server recorded handing to the device in a feed response
+    /// (exact at every scope row: see `feed::handed_to_record`); 0 for none.
+    fn handed(&mut self, device: &str) -> AppResult<i64>;
+    /// Hashes of the stored changes of `doc` logged after position `seq`.
+    fn hashes_after(&mut self, doc: &str, seq: i64) -> AppResult<Vec<String>>;
+    /// Bytes of changes the device stored on UTC day `day` (see [`quota::day_of`]). A
+    /// backend with several writers locks the device's count until commit.
+    fn bytes_on_day(&mut self, device: &str, day: i64) -> AppResult<i64>;
+    /// Adds `bytes` to what the device stored on `day`.
+    fn add_bytes_on_day(&mut self, device: &str, day: i64, bytes: i64) -> AppResult<()>;
     /// Called once before the first row is appended, with how many log rows will follow:
     /// where a backend makes its cursor exact (PostgreSQL takes the counter's row lock).
     fn reserve(&mut self, rows: usize) -> AppResult<()>;
@@ -76,7 +97,14 @@ pub trait PushTx {
         device: &str,
         at: i64,
     ) -> AppResult<()>;
-    fn upsert_doc(&mut self, doc: &str, summary: &DocSummary, heads: &[String]) -> AppResult<()>;
+    /// Records a document's summary and heads, and adds `added_bytes` to its size.
+    fn upsert_doc(
+        &mut self,
+        doc: &str,
+        summary: &DocSummary,
+        heads: &[String],
+        added_bytes: i64,
+    ) -> AppResult<()>;
     fn upsert_store(&mut self, store: &str, territory: &str, demo_street: bool) -> AppResult<()>;
     fn append_scope(&mut self, moved: &ScopeMove, at: i64) -> AppResult<()>;
 }
@@ -95,6 +123,8 @@ struct Staged {
     doc: String,
     replica: Replica,
     new: Vec<IncomingChange>,
+    /// Bytes of `new`, as stored.
+    new_bytes: u64,
     after: DocSummary,
     moved: Option<ScopeMove>,
 }
@@ -110,11 +140,24 @@ struct Job {
     doc: String,
     stored: Stored,
     changes: Vec<IncomingChange>,
+    /// A stored document outside the device's scope: its new changes are applied to an
+    /// empty document instead, and judged as an unknown id's would be.
+    hidden: bool,
+}
+
+/// What the first pass learnt of a document besides its state.
+struct Seen {
+    /// `None`: a document the server does not have.
+    access: Option<Access>,
+    stored_bytes: u64,
 }
 
 /// A document after the second pass.
 struct Worked {
+    /// The stored state (empty when the document was not read: see [`Stored::Unread`]).
     replica: Replica,
+    /// Whether `replica` is the stored state, to be kept in the cache.
+    read: bool,
     /// The changes the document lacked; none: the push brought nothing new for it.
     new: Vec<IncomingChange>,
     /// Unless `new` is empty: the document's summaries before and after, and what the
@@ -125,25 +168,60 @@ struct Worked {
 /// A document's summaries before and after its new changes, and what they did.
 type Applied = (Option<DocSummary>, Effect, DocSummary);
 
+/// Reads what the push needs of one document: its state (unless it is outside the
+/// device's scope and the push brings nothing for it), its access and size.
+fn read_one(
+    tx: &mut impl PushTx,
+    scopes: &mut Scopes<'_>,
+    doc: String,
+    changes: Vec<IncomingChange>,
+) -> AppResult<(Job, Seen)> {
+    let row = tx.doc_row(&doc)?;
+    let access = match &row {
+        Some(row) => Some(scopes.of_doc(tx, row)?),
+        None => None,
+    };
+    let hidden = access == Some(Access::Out);
+    let stored = if hidden && changes.is_empty() {
+        Stored::Unread
+    } else {
+        tx.stored(&doc, row.as_ref().map(|r| r.heads.as_str()))?
+    };
+    let stored_bytes = row.map_or(0, |r| u64::try_from(r.bytes).unwrap_or(0));
+    Ok((
+        Job {
+            doc,
+            stored,
+            changes,
+            hidden,
+        },
+        Seen {
+            access,
+            stored_bytes,
+        },
+    ))
+}
+
 /// Judges and writes a device's push inside the backend's transaction.
 pub fn run(
     tx: &mut impl PushTx,
     device: &DeviceInfo,
     docs: Vec<(DocId, Vec<IncomingChange>)>,
     now: i64,
+    quotas: &Quotas,
 ) -> AppResult<Outcome> {
+    let mut scopes = Scopes::new(device);
     // A read that fails ends the push once the documents before it are judged, as it would
     // have if each document were read, applied and judged before the next one is read.
     let mut jobs = Vec::with_capacity(docs.len());
+    let mut seen = Vec::with_capacity(docs.len());
     let mut read_error = None;
     for (doc_id, changes) in docs {
-        let doc = doc_id.to_string();
-        match tx.stored(&doc) {
-            Ok(stored) => jobs.push(Job {
-                doc,
-                stored,
-                changes,
-            }),
+        match read_one(tx, &mut scopes, doc_id.to_string(), changes) {
+            Ok((job, s)) => {
+                jobs.push(job);
+                seen.push(s);
+            }
             Err(e) => {
                 read_error = Some(e);
                 break;
@@ -152,23 +230,30 @@ pub fn run(
     }
     let docs: Vec<String> = jobs.iter().map(|j| j.doc.clone()).collect();
     let worked = work_all(jobs);
+    let privileged = matches!(device.role, Role::Supervisor | Role::Admin);
 
     let mut staged: Vec<Staged> = Vec::new();
     let mut unchanged: Vec<(String, Replica)> = Vec::new();
     let mut rejections: Vec<Rejection> = Vec::new();
     let mut accepted: Vec<Accepted> = Vec::new();
-    for (doc, worked) in docs.into_iter().zip(worked) {
+    for ((doc, worked), seen) in docs.into_iter().zip(worked).zip(seen) {
         let Worked {
             mut replica,
+            read,
             new,
             applied,
         } = worked?;
+        let hidden = seen.access == Some(Access::Out);
         let Some(result) = applied else {
+            // Nothing about a document outside the scope: no heads, as for an unknown id.
+            let heads = if hidden { Vec::new() } else { replica.heads() };
             accepted.push(Accepted {
                 doc: doc.clone(),
-                heads: replica.heads(),
+                heads,
             });
-            unchanged.push((doc, replica));
+            if read {
+                unchanged.push((doc, replica));
+            }
             continue;
         };
         if let Some(actor) = foreign_actor(tx, &new, device)? {
@@ -188,11 +273,29 @@ pub fn run(
         };
         let store_in_scope = match &scope_store {
             Some(store) => {
-                tx.store_facts(store)?
-                    .is_some_and(|(t, d)| store_in_scope(device, &t, d))
-                    || left_scope_recently(tx, device, store, now)?
+                // A hidden document is judged by what the push wrote, as if new.
+                let access = match seen.access {
+                    Some(access) if !hidden => access,
+                    _ => scopes.of_store(tx, store)?,
+                };
+                match access {
+                    Access::InScope => true,
+                    Access::Unheard { left_at } => {
+                        if let Some(r) =
+                            scope_guard::built_after_move(tx, &doc, &new, left_at, device)?
+                        {
+                            rejections.push(r);
+                            continue;
+                        }
+                        true
+                    }
+                    Access::Out => {
+                        rejections.push(scope_guard::refusal(&doc, device));
+                        continue;
+                    }
+                }
             }
-            None => matches!(device.role, Role::Supervisor | Role::Admin),
+            None => privileged,
         };
         let writer = Writer {
             user: &device.user_id,
@@ -207,11 +310,24 @@ pub fn run(
             });
             continue;
         }
+        if hidden {
+            // Writes that an unknown id would take, under an id taken outside the scope.
+            rejections.push(scope_guard::refusal(&doc, device));
+            continue;
+        }
+        let new_bytes: u64 = new.iter().map(|c| c.bytes().len() as u64).sum();
+        if let Some(r) =
+            quota::document_over_limit(&doc, seen.stored_bytes.saturating_add(new_bytes), quotas)
+        {
+            rejections.push(r);
+            continue;
+        }
         let moved = scope_move(&doc, before.as_ref(), &after);
         staged.push(Staged {
             doc,
             replica,
             new,
+            new_bytes,
             after,
             moved,
         });
@@ -224,6 +340,12 @@ pub fn run(
             result: Err(rejections),
             replicas: Vec::new(),
         });
+    }
+    let pushing: u64 = staged.iter().map(|s| s.new_bytes).sum();
+    let day = quota::day_of(now);
+    if pushing > 0 && quotas.device_bytes_per_day != u64::MAX {
+        let used = u64::try_from(tx.bytes_on_day(&device.device_id, day)?).unwrap_or(0);
+        quota::check_daily_budget(used, pushing, quotas, now)?;
     }
     let rows: usize = staged
         .iter()
@@ -239,7 +361,8 @@ pub fn run(
             applied += 1;
         }
         let heads = s.replica.heads();
-        tx.upsert_doc(&s.doc, &s.after, &heads)?;
+        let added = i64::try_from(s.new_bytes).map_err(AppError::internal)?;
+        tx.upsert_doc(&s.doc, &s.after, &heads, added)?;
         if s.after.kind == DocKind::Store
             && let (Some(territory), Some(demo)) = (&s.after.territory, s.after.demo_street)
         {
@@ -252,6 +375,10 @@ pub fn run(
             doc: s.doc.clone(),
             heads,
         });
+    }
+    if pushing > 0 {
+        let pushing = i64::try_from(pushing).map_err(AppError::internal)?;
+        tx.add_bytes_on_day(&device.device_id, day, pushing)?;
     }
     let mut replicas = unchanged;
     replicas.extend(staged.into_iter().map(|s| (s.doc, s.replica)));
@@ -330,19 +457,29 @@ fn work(job: Job) -> AppResult<Worked> {
         doc,
         stored,
         changes,
+        hidden,
     } = job;
-    let mut replica = match stored {
-        Stored::Cached(replica) => *replica,
-        Stored::Changes(changes) => load_replica(&doc, &changes)?,
+    let (mut replica, read) = match stored {
+        Stored::Cached(replica) => (*replica, true),
+        Stored::Changes(changes) => (load_replica(&doc, &changes)?, true),
+        Stored::Unread => (load_replica(&doc, &[])?, false),
     };
     let mut seen = HashSet::new();
     let new: Vec<IncomingChange> = changes
         .into_iter()
         .filter(|c| seen.insert(c.hash()) && !replica.has_change(&c.hash()))
         .collect();
-    let applied = (!new.is_empty()).then(|| apply(&doc, &mut replica, &new));
+    let applied = (!new.is_empty()).then(|| {
+        if hidden {
+            // Whatever applying them to the stored document would say, it must not be said.
+            apply(&doc, &mut load_replica(&doc, &[])?, &new)
+        } else {
+            apply(&doc, &mut replica, &new)
+        }
+    });
     Ok(Worked {
         replica,
+        read,
         new,
         applied,
     })
@@ -378,20 +515,6 @@ fn foreign_actor(
         }
     }
     Ok(None)
-}
-
-/// Whether the store was in the device's scope before a move made in the last
-/// [`SCOPE_GRACE_MS`].
-fn left_scope_recently(
-    tx: &mut impl PushTx,
-    device: &DeviceInfo,
-    store: &str,
-    now: i64,
-) -> AppResult<bool> {
-    Ok(tx
-        .moves_since(store, now - SCOPE_GRACE_MS)?
-        .iter()
-        .any(|(t, d)| store_in_scope(device, t.as_deref().unwrap_or_default(), d.unwrap_or(false))))
 }
 
 /// The scope row a store document's new content calls for, if it moved.
@@ -439,6 +562,7 @@ mod tests {
                     doc: doc.clone(),
                     stored: Stored::Changes(Vec::new()),
                     changes,
+                    hidden: false,
                 }
             })
             .collect()

@@ -17,8 +17,10 @@ use rusqlite::{
 };
 
 use super::feed::{self, LogRow};
-use super::push::{self, ScopeMove, Stored};
+use super::push::{self, ScopeMove, ScopeRow, Stored};
+use super::quota::Quotas;
 use super::replica_cache::ReplicaCache;
+use super::scope_guard::DocRow;
 use super::wal_checkpoint::Checkpointer;
 use super::{DeviceInfo, Feed, PushResult, SyncStorage, User};
 use crate::error::{AppError, AppResult};
@@ -26,6 +28,10 @@ use crate::error::{AppError, AppResult};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/001_init.sql")),
     (2, include_str!("../../migrations/002_changes_by_seq.sql")),
+    (
+        3,
+        include_str!("../../migrations/003_handed_and_quotas.sql"),
+    ),
 ];
 const READERS: usize = 4;
 
@@ -143,13 +149,23 @@ struct SqlitePush<'a, 'c> {
 }
 
 impl push::PushTx for SqlitePush<'_, '_> {
-    fn stored(&mut self, doc: &str) -> AppResult<Stored> {
-        let stored: Option<String> = self
+    fn doc_row(&mut self, doc: &str) -> AppResult<Option<DocRow>> {
+        Ok(self
             .tx
-            .prepare_cached("SELECT heads FROM docs WHERE id = ?1")?
-            .query_row([doc], |r| r.get(0))
-            .optional()?;
-        if let Some(replica) = self.cache.take(doc, stored.as_deref()) {
+            .prepare_cached("SELECT heads, store_id, manager, bytes FROM docs WHERE id = ?1")?
+            .query_row([doc], |r| {
+                Ok(DocRow {
+                    heads: r.get(0)?,
+                    store_id: r.get(1)?,
+                    manager: r.get(2)?,
+                    bytes: r.get(3)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn stored(&mut self, doc: &str, heads: Option<&str>) -> AppResult<Stored> {
+        if let Some(replica) = self.cache.take(doc, heads) {
             return Ok(Stored::Cached(Box::new(replica)));
         }
         let changes = self
@@ -176,18 +192,59 @@ impl push::PushTx for SqlitePush<'_, '_> {
             .optional()?)
     }
 
-    fn moves_since(
-        &mut self,
-        store: &str,
-        since: i64,
-    ) -> AppResult<Vec<(Option<String>, Option<bool>)>> {
+    fn scope_moves(&mut self, store: &str) -> AppResult<Vec<ScopeRow>> {
         Ok(self
             .tx
             .prepare_cached(
-                "SELECT old_territory, old_demo FROM log WHERE kind = 'scope' AND store_id = ?1 AND at >= ?2",
+                "SELECT seq, old_territory, new_territory, old_demo, new_demo FROM log
+                 WHERE kind = 'scope' AND store_id = ?1",
             )?
-            .query_map(params![store, since], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map([store], |r| {
+                Ok(ScopeRow {
+                    seq: r.get(0)?,
+                    old_territory: r.get(1)?,
+                    new_territory: r.get(2)?,
+                    old_demo: r.get(3)?,
+                    new_demo: r.get(4)?,
+                })
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn handed(&mut self, device: &str) -> AppResult<i64> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT handed FROM devices WHERE id = ?1")?
+            .query_row([device], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    fn hashes_after(&mut self, doc: &str, seq: i64) -> AppResult<Vec<String>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT hash FROM changes WHERE doc_id = ?1 AND seq > ?2")?
+            .query_map(params![doc, seq], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn bytes_on_day(&mut self, device: &str, day: i64) -> AppResult<i64> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT bytes FROM device_days WHERE device_id = ?1 AND day = ?2")?
+            .query_row(params![device, day], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    fn add_bytes_on_day(&mut self, device: &str, day: i64, bytes: i64) -> AppResult<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO device_days (device_id, day, bytes) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (device_id, day) DO UPDATE SET bytes = bytes + excluded.bytes",
+            )?
+            .execute(params![device, day, bytes])?;
+        Ok(())
     }
 
     fn reserve(&mut self, _rows: usize) -> AppResult<()> {
@@ -219,18 +276,25 @@ impl push::PushTx for SqlitePush<'_, '_> {
         Ok(())
     }
 
-    fn upsert_doc(&mut self, doc: &str, summary: &DocSummary, heads: &[String]) -> AppResult<()> {
+    fn upsert_doc(
+        &mut self,
+        doc: &str,
+        summary: &DocSummary,
+        heads: &[String],
+        added_bytes: i64,
+    ) -> AppResult<()> {
         self.tx
             .prepare_cached(
-                "INSERT INTO docs (id, kind, store_id, manager, heads) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (id) DO UPDATE SET heads = excluded.heads",
+                "INSERT INTO docs (id, kind, store_id, manager, heads, bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (id) DO UPDATE SET heads = excluded.heads, bytes = bytes + excluded.bytes",
             )?
             .execute(params![
                 doc,
                 summary.kind.as_str(),
                 summary.store_id,
                 summary.manager,
-                heads.join(",")
+                heads.join(","),
+                added_bytes
             ])?;
         Ok(())
     }
@@ -317,16 +381,23 @@ impl SyncStorage for SqliteStorage {
         })
     }
 
-    fn push(
+    fn push_within(
         &self,
         device: &DeviceInfo,
         docs: Vec<(DocId, Vec<IncomingChange>)>,
         now: i64,
+        quotas: &Quotas,
     ) -> AppResult<PushResult> {
         self.with_writer(|w| {
             let WriterState { conn, cache } = w;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let outcome = push::run(&mut SqlitePush { tx: &tx, cache }, device, docs, now)?;
+            let outcome = push::run(
+                &mut SqlitePush { tx: &tx, cache },
+                device,
+                docs,
+                now,
+                quotas,
+            )?;
             if outcome.result.is_ok() {
                 tx.commit()?;
                 for (doc, replica) in outcome.replicas {
@@ -344,7 +415,18 @@ impl SyncStorage for SqliteStorage {
         max_bytes: usize,
         just_pushed: &HashSet<String>,
     ) -> AppResult<Feed> {
-        self.with_reader(|conn| read_feed(conn, device, cursor, max_bytes, just_pushed))
+        let (feed, handed) =
+            self.with_reader(|conn| read_feed(conn, device, cursor, max_bytes, just_pushed))?;
+        if let Some(handed) = handed {
+            // Durable before the response leaves: a push judged after it must see it.
+            self.with_writer(|w| {
+                w.conn
+                    .prepare_cached("UPDATE devices SET handed = MAX(handed, ?2) WHERE id = ?1")?
+                    .execute(params![device.device_id, handed])?;
+                Ok(())
+            })?;
+        }
+        Ok(feed)
     }
 
     fn add_user(&self, user: &User, now: i64) -> AppResult<()> {
@@ -621,6 +703,24 @@ impl feed::FeedTx for SqliteFeed<'_> {
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    fn handed(&mut self, device: &str) -> AppResult<i64> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT handed FROM devices WHERE id = ?1")?
+            .query_row([device], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    fn scope_row_within(&mut self, after: i64, upto: i64) -> AppResult<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM log WHERE kind = 'scope' AND seq > ?1 AND seq <= ?2)",
+            )?
+            .query_row(params![after, upto], |r| r.get(0))?)
+    }
+
     fn scope_rows(&mut self, upto: i64) -> AppResult<Vec<LogRow>> {
         Ok(self
             .conn
@@ -642,22 +742,21 @@ impl feed::FeedTx for SqliteFeed<'_> {
     }
 }
 
+/// The feed, and the position to record as handed to the device, if any.
 fn read_feed(
     conn: &Connection,
     device: &DeviceInfo,
     cursor: &FeedCursor,
     max_bytes: usize,
     just_pushed: &HashSet<String>,
-) -> AppResult<Feed> {
+) -> AppResult<(Feed, Option<i64>)> {
     // One read transaction: the end of the log and the rows read are one snapshot.
     conn.execute_batch("BEGIN DEFERRED")?;
-    let result = feed::read(
-        &mut SqliteFeed { conn },
-        device,
-        cursor,
-        max_bytes,
-        just_pushed,
-    );
+    let mut tx = SqliteFeed { conn };
+    let result = feed::read(&mut tx, device, cursor, max_bytes, just_pushed).and_then(|feed| {
+        let handed = feed::handed_to_record(&mut tx, device, &feed)?;
+        Ok((feed, handed))
+    });
     let _ = conn.execute_batch("COMMIT");
     result
 }

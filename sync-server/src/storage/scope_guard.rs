@@ -1,0 +1,228 @@
+//! Which documents a device's push may write, by its scope and by what the server has told
+//! it (docs/adr/0006-writes-after-a-store-leaves-the-scope.md).
+//!
+//! - A document in the device's read scope is judged by the write rules as usual.
+//! - A document about a store that left the device's scope at log position `M` may still
+//!   be written if the server has not yet handed the device any position at or after `M`
+//!   (a feed response that far would have announced the move): the device is delivering
+//!   edits it made before it heard. Edits that build on a change the server logged after
+//!   `M` were demonstrably made after the move, and are refused. Once the device has been
+//!   handed `M`, every change to that store's documents is refused, new documents too. No
+//!   device clock is read: "handed" is the server's own record, kept per device by the
+//!   feed, never the cursor a device sends.
+//! - Anything else is refused with one rejection that says nothing about the document: an
+//!   id outside the scope gets the answer an unknown id gets ([`refusal`]; a push that
+//!   brings nothing new for it is answered with no heads, as an unknown id is).
+
+use std::collections::{HashMap, HashSet};
+
+use fieldsync_core::protocol::Rejection;
+use fieldsync_core::{IncomingChange, Role};
+
+use super::DeviceInfo;
+use super::push::{PushTx, ScopeRow, store_in_scope};
+use crate::error::AppResult;
+
+/// The rule a write outside the device's scope breaks.
+pub const RULE: &str = "store_scope";
+
+/// What a device may do with the documents of a store (or with one stored document).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// In its scope now (supervisors and admins: everything).
+    InScope,
+    /// The store left its scope at log position `left_at`, and the device has not been
+    /// handed that position yet: it may deliver what it made before it heard.
+    Unheard { left_at: i64 },
+    /// Outside its scope, or it has been told the store left.
+    Out,
+}
+
+/// A document as its backend stores it, read at the start of a push.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DocRow {
+    /// The stored heads, joined by commas.
+    pub heads: String,
+    pub store_id: Option<String>,
+    /// A scorecard's scored account manager.
+    pub manager: Option<String>,
+    /// Bytes of the document's stored changes.
+    pub bytes: i64,
+}
+
+/// The access of one device to the stores of one push, each worked out once.
+pub struct Scopes<'a> {
+    device: &'a DeviceInfo,
+    /// The last log position handed to the device that the server recorded (read when
+    /// first needed).
+    handed: Option<i64>,
+    stores: HashMap<String, Access>,
+}
+
+impl<'a> Scopes<'a> {
+    pub fn new(device: &'a DeviceInfo) -> Scopes<'a> {
+        Scopes {
+            device,
+            handed: None,
+            stores: HashMap::new(),
+        }
+    }
+
+    fn privileged(&self) -> bool {
+        matches!(self.device.role, Role::Supervisor | Role::Admin)
+    }
+
+    /// The device's access to a stored document: what the feed would send it, or what it
+    /// may still deliver to a store that left.
+    pub fn of_doc(&mut self, tx: &mut impl PushTx, row: &DocRow) -> AppResult<Access> {
+        if self.privileged()
+            || (self.device.role == Role::AccountManager
+                && row.manager.as_deref() == Some(self.device.user_id.as_str()))
+        {
+            return Ok(Access::InScope);
+        }
+        match &row.store_id {
+            Some(store) => self.of_store(tx, store),
+            None => Ok(Access::Out),
+        }
+    }
+
+    /// The device's access to the documents about `store`.
+    pub fn of_store(&mut self, tx: &mut impl PushTx, store: &str) -> AppResult<Access> {
+        if self.privileged() {
+            return Ok(Access::InScope);
+        }
+        if let Some(access) = self.stores.get(store) {
+            return Ok(*access);
+        }
+        let access = self.work_out(tx, store)?;
+        self.stores.insert(store.to_owned(), access);
+        Ok(access)
+    }
+
+    fn work_out(&mut self, tx: &mut impl PushTx, store: &str) -> AppResult<Access> {
+        let device = self.device;
+        if tx
+            .store_facts(store)?
+            .is_some_and(|(territory, demo)| store_in_scope(device, &territory, demo))
+        {
+            return Ok(Access::InScope);
+        }
+        let Some(left_at) = last_left(device, &tx.scope_moves(store)?) else {
+            return Ok(Access::Out);
+        };
+        let handed = match self.handed {
+            Some(handed) => handed,
+            None => {
+                let handed = tx.handed(&device.device_id)?;
+                self.handed = Some(handed);
+                handed
+            }
+        };
+        Ok(if handed < left_at {
+            Access::Unheard { left_at }
+        } else {
+            Access::Out
+        })
+    }
+}
+
+/// The position of the last scope row that took the store out of the device's scope.
+fn last_left(device: &DeviceInfo, rows: &[ScopeRow]) -> Option<i64> {
+    rows.iter()
+        .filter(|r| {
+            let was = store_in_scope(
+                device,
+                r.old_territory.as_deref().unwrap_or_default(),
+                r.old_demo.unwrap_or(false),
+            );
+            let is = store_in_scope(device, &r.new_territory, r.new_demo);
+            was && !is
+        })
+        .map(|r| r.seq)
+        .max()
+}
+
+/// The refusal of a write outside the device's scope: the same for every document, known
+/// or not, so that it tells nothing about one.
+pub fn refusal(doc: &str, device: &DeviceInfo) -> Rejection {
+    Rejection {
+        doc: doc.to_owned(),
+        rule: RULE.into(),
+        message: format!("not in the scope of `{}`", device.user_id),
+    }
+}
+
+/// The refusal of `new` (changes to a document of a store that left the device's scope at
+/// `left_at`) if any of them builds, directly or through another of them, on a change the
+/// server logged after `left_at`: such an edit was made after the move.
+pub fn built_after_move(
+    tx: &mut impl PushTx,
+    doc: &str,
+    new: &[IncomingChange],
+    left_at: i64,
+    device: &DeviceInfo,
+) -> AppResult<Option<Rejection>> {
+    let mut later: HashSet<String> = tx.hashes_after(doc, left_at)?.into_iter().collect();
+    if later.is_empty() {
+        return Ok(None);
+    }
+    let changes: Vec<(String, Vec<String>)> = new.iter().map(|c| (c.hash(), c.deps())).collect();
+    let mut found = false;
+    // Bounded: a round that marks no new change ends the loop, and there are only
+    // `changes.len()` changes to mark.
+    for _ in 0..=changes.len() {
+        let mut grew = false;
+        for (hash, deps) in &changes {
+            if !later.contains(hash) && deps.iter().any(|d| later.contains(d)) {
+                later.insert(hash.clone());
+                grew = true;
+                found = true;
+            }
+        }
+        if !grew {
+            break;
+        }
+    }
+    Ok(found.then(|| Rejection {
+        doc: doc.to_owned(),
+        rule: RULE.into(),
+        message: format!(
+            "these edits build on changes made after the store left `{}`'s scope",
+            device.user_id
+        ),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(seq: i64, old: &str, new: &str) -> ScopeRow {
+        ScopeRow {
+            seq,
+            old_territory: Some(old.into()),
+            new_territory: new.into(),
+            old_demo: Some(false),
+            new_demo: false,
+        }
+    }
+
+    #[test]
+    fn a_store_that_left_came_back_and_left_again_counts_from_its_last_departure() {
+        let li = DeviceInfo {
+            device_id: "li-phone".into(),
+            user_id: "am-li".into(),
+            role: Role::AccountManager,
+        };
+        let rows = [
+            row(10, "am-li", "am-wu"),
+            row(20, "am-wu", "am-li"),
+            row(30, "am-li", "am-zhao"),
+            row(40, "am-zhao", "am-wu"),
+        ];
+        assert_eq!(last_left(&li, &rows), Some(30));
+        assert_eq!(last_left(&li, &rows[..1]), Some(10));
+        assert_eq!(last_left(&li, &[row(5, "am-wu", "am-zhao")]), None);
+    }
+}
