@@ -137,21 +137,24 @@ pub struct Limits {
 
     /// Most bytes of changes one document may hold; a push that would grow a document
     /// beyond it is refused for that document (`write_rule`, rule `max_document_bytes`).
-    /// A shelf display checked every day for a year holds well under 1 MiB.
     #[arg(long, env = "FIELDSYNC_MAX_DOCUMENT_BYTES", default_value_t = DEFAULT_MAX_DOCUMENT_BYTES)]
     pub max_document_bytes: u64,
 
     /// Most bytes of changes one device may store per UTC day; a push beyond it gets a
-    /// `429 quota` with `Retry-After` (the next UTC midnight). Keep it above the body
-    /// limit, so that any one push fits in a fresh day.
+    /// `429 quota` with `Retry-After` (until the next 00:00 UTC). Keep it at or above the
+    /// body limit, so that any one push fits in a fresh day.
     #[arg(long, env = "FIELDSYNC_DEVICE_BYTES_PER_DAY", default_value_t = DEFAULT_DEVICE_BYTES_PER_DAY)]
     pub device_bytes_per_day: u64,
 }
 
-/// 16 MiB: about ten years of daily checks of a shelf display.
-const DEFAULT_MAX_DOCUMENT_BYTES: u64 = 16 * 1024 * 1024;
-/// 64 MiB: hundreds of days of an account manager's work, twice the body limit.
-const DEFAULT_DEVICE_BYTES_PER_DAY: u64 = 64 * 1024 * 1024;
+/// 4 MiB. A full check of a shelf display (eight standards, four products) adds about
+/// 400 bytes, so a display checked daily by its account manager, weekly by the market team
+/// and monthly by a supervisor grows by about 170 kB a year; a visit is 1–2 kB.
+const DEFAULT_MAX_DOCUMENT_BYTES: u64 = 4 * 1024 * 1024;
+/// 32 MiB, the body limit. An account manager's day (eight visits, each with a display
+/// check and a 30-line count) is about 45 kB of changes: this is years of work in one day,
+/// and still a bound on a phone gone wrong.
+const DEFAULT_DEVICE_BYTES_PER_DAY: u64 = 32 * 1024 * 1024;
 
 impl Limits {
     /// The quotas a device's push is held to.

@@ -60,10 +60,20 @@ impl InProcessServer {
         storage: Arc<dyn SyncStorage>,
         metrics: Option<PrometheusHandle>,
     ) -> HarnessResult<InProcessServer> {
+        InProcessServer::start_with(data_dir, storage, metrics, Limits::default()).await
+    }
+
+    /// [`InProcessServer::start_on`] with `limits` instead of the default ones.
+    pub async fn start_with(
+        data_dir: &Path,
+        storage: Arc<dyn SyncStorage>,
+        metrics: Option<PrometheusHandle>,
+        limits: Limits,
+    ) -> HarnessResult<InProcessServer> {
         std::fs::create_dir_all(data_dir)?;
         let state = AppState {
             storage: storage.clone(),
-            limits: Limits::default(),
+            limits,
             metrics,
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -6,8 +6,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use fieldsync_core::protocol::{self, DocChanges, EnrollResponse, SyncRequest, SyncResponse};
+use fieldsync_core::{DocId, LocalStore};
+use fieldsync_server::admin::enrollment_code;
 use fieldsync_server::storage::SyncStorage;
 use fieldsync_server::{AppState, Limits, PostgresOptions, PostgresStorage, SqliteStorage, app};
+use tower::ServiceExt;
 
 use crate::backend::{Backend, TestDatabase};
 use crate::server::{HarnessError, HarnessResult};
@@ -37,6 +43,10 @@ impl std::fmt::Debug for Instances {
 
 fn err(e: impl std::fmt::Display) -> HarnessError {
     HarnessError(format!("opening the server's storage: {e}"))
+}
+
+fn failed(e: impl std::fmt::Display) -> HarnessError {
+    HarnessError(format!("a request to the routes: {e}"))
 }
 
 impl Instances {
@@ -95,5 +105,94 @@ impl Instances {
     pub fn router(&self) -> axum::Router {
         let n = self.calls.fetch_add(1, Ordering::Relaxed);
         self.routers[n % self.routers.len()].clone()
+    }
+
+    /// Enrolls a device of `user` (who must exist) through `POST /v1/enroll`; its token.
+    pub async fn enroll(&self, user: &str) -> HarnessResult<String> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let code = enrollment_code(self.storage.as_ref(), user, now).map_err(failed)?;
+        let body =
+            serde_json::json!({"code": code, "device_name": format!("{user}'s phone")}).to_string();
+        let request = Request::post("/v1/enroll")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .map_err(failed)?;
+        let (status, _, bytes) = self.call(request).await?;
+        if status != StatusCode::OK {
+            return Err(HarnessError(format!(
+                "enrolling `{user}`: {status} {}",
+                String::from_utf8_lossy(&bytes)
+            )));
+        }
+        let enrolled: EnrollResponse = serde_json::from_slice(&bytes).map_err(failed)?;
+        Ok(enrolled.token)
+    }
+
+    /// Posts a sync request with `token`; the status, headers and body of the answer.
+    pub async fn sync(
+        &self,
+        token: &str,
+        request: &SyncRequest,
+    ) -> HarnessResult<(StatusCode, HeaderMap, Vec<u8>)> {
+        let request = Request::post("/v1/sync")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, protocol::CONTENT_TYPE)
+            .body(Body::from(protocol::encode(request)))
+            .map_err(failed)?;
+        self.call(request).await
+    }
+
+    /// One sync of a phone, as a client makes it but without leaving anything out: pushes
+    /// its whole outbox, confirms it, merges the feed and stores the cursor. Documents
+    /// listed as `removed` stay on the phone (what a phone restored from an older backup,
+    /// or a client written carelessly, still holds). A refusal is an error with its status
+    /// and body.
+    pub async fn sync_phone(&self, token: &str, phone: &LocalStore) -> HarnessResult<SyncResponse> {
+        let fail = |e: fieldsync_core::Error| HarnessError(format!("the phone: {e}"));
+        let batch = phone.outbox_batch(10_000).map_err(fail)?;
+        let request = SyncRequest {
+            protocol: protocol::PROTOCOL_VERSION,
+            cursor: phone.sync_cursor().map_err(fail)?,
+            push: batch
+                .iter()
+                .map(|d| DocChanges {
+                    doc: d.id.to_string(),
+                    changes: d.changes.iter().cloned().map(Into::into).collect(),
+                })
+                .collect(),
+            max_response_bytes: None,
+        };
+        let (status, _, body) = self.sync(token, &request).await?;
+        if status != StatusCode::OK {
+            return Err(HarnessError(format!(
+                "{status}: {}",
+                String::from_utf8_lossy(&body)
+            )));
+        }
+        let response: SyncResponse = protocol::decode("sync response", &body).map_err(fail)?;
+        for d in &batch {
+            phone
+                .confirm_pushed(&d.id, d.local_edits, &d.heads)
+                .map_err(fail)?;
+        }
+        for doc in &response.changes {
+            let changes: Vec<Vec<u8>> = doc.changes.iter().map(|c| c.to_vec()).collect();
+            let id = DocId::parse("doc", &doc.doc).map_err(fail)?;
+            phone.merge_changes(&id, &changes).map_err(fail)?;
+        }
+        phone.set_sync_cursor(&response.cursor).map_err(fail)?;
+        Ok(response)
+    }
+
+    async fn call(
+        &self,
+        request: Request<Body>,
+    ) -> HarnessResult<(StatusCode, HeaderMap, Vec<u8>)> {
+        let response = self.router().oneshot(request).await.map_err(failed)?;
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, 256 << 20)
+            .await
+            .map_err(failed)?;
+        Ok((parts.status, parts.headers, bytes.to_vec()))
     }
 }

@@ -158,6 +158,10 @@ struct Worked {
     replica: Replica,
     /// Whether `replica` is the stored state, to be kept in the cache.
     read: bool,
+    /// A hidden document's new changes build on its stored ones: the pusher held the
+    /// document once (a former holder), and is refused without an answer that differs
+    /// from an unknown id's.
+    builds_on_hidden: bool,
     /// The changes the document lacked; none: the push brought nothing new for it.
     new: Vec<IncomingChange>,
     /// Unless `new` is empty: the document's summaries before and after, and what the
@@ -240,10 +244,15 @@ pub fn run(
         let Worked {
             mut replica,
             read,
+            builds_on_hidden,
             new,
             applied,
         } = worked?;
         let hidden = seen.access == Some(Access::Out);
+        if builds_on_hidden {
+            rejections.push(scope_guard::refusal(&doc, device));
+            continue;
+        }
         let Some(result) = applied else {
             // Nothing about a document outside the scope: no heads, as for an unknown id.
             let heads = if hidden { Vec::new() } else { replica.heads() };
@@ -469,9 +478,14 @@ fn work(job: Job) -> AppResult<Worked> {
         .into_iter()
         .filter(|c| seen.insert(c.hash()) && !replica.has_change(&c.hash()))
         .collect();
-    let applied = (!new.is_empty()).then(|| {
+    // Changes to a hidden document are applied to an empty one, as an unknown id's would be,
+    // unless they build on its stored changes (which only someone who held it can name).
+    let builds_on_hidden = hidden
+        && new
+            .iter()
+            .any(|c| c.deps().iter().any(|d| replica.has_change(d)));
+    let applied = (!new.is_empty() && !builds_on_hidden).then(|| {
         if hidden {
-            // Whatever applying them to the stored document would say, it must not be said.
             apply(&doc, &mut load_replica(&doc, &[])?, &new)
         } else {
             apply(&doc, &mut replica, &new)
@@ -480,6 +494,7 @@ fn work(job: Job) -> AppResult<Worked> {
     Ok(Worked {
         replica,
         read,
+        builds_on_hidden,
         new,
         applied,
     })

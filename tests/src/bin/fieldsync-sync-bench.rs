@@ -79,10 +79,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fieldsync_core::fixtures::{at, sample_store};
 use fieldsync_core::{DocId, DocKind, Role, SyncPhase, SyncProgress, SyncReport, Timestamp};
+use fieldsync_server::{Limits, SqliteStorage};
 use fieldsync_tests::bundle;
 use fieldsync_tests::client_device::{ClientDevice, Who};
 use fieldsync_tests::fault_proxy::{EmulatedLink, FaultProxy};
@@ -455,7 +457,16 @@ async fn run(config: &Config, metrics: PrometheusHandle) -> Result<Figures, BoxE
         Some(kept) => kept.clone(),
         None => dir.path().join("server"),
     };
-    let server = InProcessServer::start(&server_dir, Some(metrics.clone())).await?;
+    std::fs::create_dir_all(&server_dir)?;
+    let storage = Arc::new(SqliteStorage::open(&server_dir.join("fieldsync.db"))?);
+    // The old phone records a year in minutes: about 80 MB of changes in one UTC day, over
+    // the default daily budget of a device. The budget is still checked on every push.
+    let limits = Limits {
+        device_bytes_per_day: 1 << 30,
+        ..Limits::default()
+    };
+    let server =
+        InProcessServer::start_with(&server_dir, storage, Some(metrics.clone()), limits).await?;
     let year_start = at("2025-11-24T00:00:00+08:00");
     let phones = dir.path().join("phones");
     std::fs::create_dir_all(&phones)?;
