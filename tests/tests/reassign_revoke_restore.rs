@@ -52,11 +52,12 @@ fn assert_converged(district: &District, devices: &[&Device], ledger: &Ledger) {
     }
 }
 
-/// Shown to guard the grace period: with `SCOPE_GRACE_MS` set to 0 in
-/// `sync-server/src/storage/sqlite.rs` (an experiment in a scratch copy), the test failed at
+/// Shown to guard the delivery of edits made before the move: with the server's former 30-day
+/// grace period set to 0 (an experiment in a scratch copy), the test failed at
 /// `report.rejected`: the offline visit (`store_scope`, "the store is not in the visitor's
 /// scope") and the display mark (`store_scope`, "the store of this shelf_display is not in
-/// `am-li`'s scope") were refused.
+/// `am-li`'s scope") were refused. Today a device may deliver them until the server has
+/// handed it the move (`tests/moved_store_writes.rs`).
 async fn a_store_reassigned_while_its_old_owner_has_offline_edits_keeps_them_and_moves_whole_on(
     backend: Backend,
 ) -> TestResult {
@@ -126,7 +127,8 @@ async fn a_store_reassigned_while_its_old_owner_has_offline_edits_keeps_them_and
         "the history moves with the store"
     );
 
-    // The old owner syncs: the offline edits are accepted (grace period), then everything
+    // The old owner syncs: the offline edits are accepted (the phone had not heard of the
+    // move when it made them), then everything
     // of the moved store leaves the phone, with nothing of it pending.
     let report = li.sync().await?;
     assert!(report.rejected.is_empty(), "{:?}", report.rejected);
