@@ -109,6 +109,11 @@ impl Instances {
 
     /// Enrolls a device of `user` (who must exist) through `POST /v1/enroll`; its token.
     pub async fn enroll(&self, user: &str) -> HarnessResult<String> {
+        Ok(self.enroll_device(user).await?.token)
+    }
+
+    /// Enrolls a device of `user` (who must exist) through `POST /v1/enroll`.
+    pub async fn enroll_device(&self, user: &str) -> HarnessResult<EnrollResponse> {
         let now = chrono::Utc::now().timestamp_millis();
         let code = enrollment_code(self.storage.as_ref(), user, now).map_err(failed)?;
         let body =
@@ -124,8 +129,7 @@ impl Instances {
                 String::from_utf8_lossy(&bytes)
             )));
         }
-        let enrolled: EnrollResponse = serde_json::from_slice(&bytes).map_err(failed)?;
-        Ok(enrolled.token)
+        serde_json::from_slice(&bytes).map_err(failed)
     }
 
     /// Posts a sync request with `token`; the status, headers and body of the answer.
