@@ -1,8 +1,11 @@
 //! The PostgreSQL storage on its own: starting several instances at once on a fresh
-//! database, a schema newer than the server, and connection errors that say what is wrong.
+//! database, a database of an older schema migrated, a schema newer than the server, and
+//! connection errors that say what is wrong.
 
 use std::sync::Arc;
 
+use fieldsync_server::admin::AdminDevice;
+use fieldsync_server::admin::import::import_stores;
 use fieldsync_server::storage::{SyncStorage, User};
 use fieldsync_server::{PostgresOptions, PostgresStorage};
 use fieldsync_tests::TestDatabase;
@@ -103,4 +106,83 @@ fn a_database_url_that_is_not_postgres_is_refused_by_the_server_command() {
         !stderr.contains("secret"),
         "the password is not echoed: {stderr}"
     );
+}
+
+/// The stores of the migration test, as `admin import-stores` reads them.
+const TWO_STORES: &str = "licence,name,owner,phone,address,lat,lng,format,market,size,tier,monthly_volume,demo_street,functional_terminal,rating,territory\n\
+     339999000001,One,Owner,,Road 1,30.26,120.16,B,C,2,B,100,0,0,,am-li\n\
+     339999000002,Two,Owner,,Road 2,30.26,120.17,B,C,2,B,100,0,0,,am-li\n";
+
+#[test]
+fn a_schema_1_postgres_database_learns_each_documents_size_and_counts_its_devices_told_of_moves_older_than_the_old_grace_period()
+-> TestResult {
+    let database = TestDatabase::create("migrate_sizes")?;
+    let dir = tempfile::tempdir()?;
+    {
+        let storage = PostgresStorage::open(database.url(), PostgresOptions::default())?;
+        for user in ["am-li", "am-wu"] {
+            storage.add_user(
+                &User {
+                    id: user.into(),
+                    role: fieldsync_core::Role::AccountManager,
+                    name: user.into(),
+                },
+                0,
+            )?;
+        }
+        let admin = AdminDevice::open(dir.path(), &storage)?;
+        assert_eq!(import_stores(&admin, TWO_STORES.as_bytes())?.imported, 2);
+        admin.reassign("339999000001", "am-wu")?;
+        admin.reassign("339999000002", "am-wu")?;
+    }
+    let mut client = postgres::Client::connect(database.url(), postgres::NoTls)?;
+    let scope_rows: Vec<i64> = client
+        .query("SELECT seq FROM log WHERE kind = 'scope' ORDER BY seq", &[])?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let [old, new] = scope_rows[..] else {
+        return Err(format!("two scope rows, not {scope_rows:?}").into());
+    };
+    // The first move 40 days ago (beyond the old 30-day grace period), the second today.
+    let forty_days_ago = chrono::Utc::now().timestamp_millis() - 40 * 86_400_000;
+    client.execute(
+        "UPDATE log SET at = $2 WHERE seq <= $1",
+        &[&old, &forty_days_ago],
+    )?;
+    // Back to schema 1: what a server of that version left in the database.
+    client.batch_execute(
+        "DROP INDEX log_scope_by_seq;
+         DROP TABLE device_days;
+         ALTER TABLE docs DROP COLUMN bytes;
+         ALTER TABLE devices DROP COLUMN handed;
+         DELETE FROM fieldsync_schema WHERE version = 2;",
+    )?;
+
+    drop(PostgresStorage::open(
+        database.url(),
+        PostgresOptions::default(),
+    )?);
+    let docs = client.query(
+        "SELECT d.id, d.bytes, (SELECT COALESCE(SUM(length(c.bytes)), 0) FROM changes c
+                               WHERE c.doc_id = d.id)
+         FROM docs d",
+        &[],
+    )?;
+    assert_eq!(docs.len(), 4, "two stores and their shelf displays");
+    for doc in &docs {
+        let (id, bytes, stored): (String, i64, i64) = (doc.get(0), doc.get(1), doc.get(2));
+        assert!(bytes > 0, "`{id}` has changes");
+        assert_eq!(bytes, stored, "`{id}` counts the bytes of its changes");
+    }
+    let devices = client.query("SELECT id, handed FROM devices", &[])?;
+    assert!(!devices.is_empty());
+    for device in &devices {
+        let (id, handed): (String, i64) = (device.get(0), device.get(1));
+        assert!(
+            (old..new).contains(&handed),
+            "`{id}` is told of the move at {old} and not of the one at {new}: {handed}"
+        );
+    }
+    Ok(())
 }
