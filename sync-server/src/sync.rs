@@ -104,10 +104,22 @@ pub async fn sync(
         let pushed = if docs.is_empty() {
             Default::default()
         } else {
-            match storage.push_within(&device, docs, now, &quotas)? {
-                Ok(pushed) => pushed,
-                Err(rejected) => return Err(quota::documents_over_limit(rejected, &quotas)),
-            }
+            let pushed = match storage.push_within(&device, docs, now, &quotas) {
+                Ok(Ok(pushed)) => Ok(pushed),
+                Ok(Err(rejected)) => Err(quota::documents_over_limit(rejected, &quotas)),
+                Err(e) => Err(e),
+            };
+            pushed.inspect_err(|e| {
+                if let AppError::Quota(q) = e {
+                    tracing::warn!(
+                        device = %device.device_id,
+                        user = %device.user_id,
+                        limit = q.limit,
+                        value = q.value,
+                        "push over a quota"
+                    );
+                }
+            })?
         };
         metrics::counter!("fieldsync_changes_applied_total").increment(pushed.applied as u64);
         // After the push, so that what it stored for a store that left the device's scope
