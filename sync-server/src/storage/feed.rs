@@ -82,10 +82,9 @@ pub trait FeedTx {
     ) -> AppResult<Vec<(String, String, Vec<u8>)>>;
     /// Every scope row with `seq <= upto`, oldest first.
     fn scope_rows(&mut self, upto: i64) -> AppResult<Vec<LogRow>>;
-    /// The last log position recorded as handed to the device (0 for none).
-    fn handed(&mut self, device: &str) -> AppResult<i64>;
-    /// Whether a scope row lies at a position `p` with `after < p <= upto`.
-    fn scope_row_within(&mut self, after: i64, upto: i64) -> AppResult<bool>;
+    /// Whether a scope row lies after the last log position recorded as handed to the
+    /// device and at or before `upto` (false for a device the server does not know).
+    fn passes_scope_row(&mut self, device: &str, upto: i64) -> AppResult<bool>;
 }
 
 /// The SQL condition for "the document of row `d` (store `s`) is in scope of the user
@@ -169,8 +168,9 @@ pub fn handed_to_record(
 ) -> AppResult<Option<i64>> {
     let position = i64::try_from(feed.cursor.position())
         .map_err(|_| AppError::internal("a cursor beyond the log"))?;
-    let recorded = tx.handed(&device.device_id)?;
-    Ok((position > recorded && tx.scope_row_within(recorded, position)?).then_some(position))
+    Ok(tx
+        .passes_scope_row(&device.device_id, position)?
+        .then_some(position))
 }
 
 /// What a response may hold.

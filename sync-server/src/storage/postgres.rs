@@ -740,21 +740,15 @@ impl feed::FeedTx for PgFeed<'_, '_> {
             .collect())
     }
 
-    fn handed(&mut self, device: &str) -> AppResult<i64> {
+    fn passes_scope_row(&mut self, device: &str, upto: i64) -> AppResult<bool> {
         Ok(self
             .tx
-            .query_opt("SELECT handed FROM devices WHERE id = $1", &[&device])?
-            .map_or(0, |r| r.get(0)))
-    }
-
-    fn scope_row_within(&mut self, after: i64, upto: i64) -> AppResult<bool> {
-        Ok(self
-            .tx
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM log WHERE kind = 'scope' AND seq > $1 AND seq <= $2)",
-                &[&after, &upto],
+            .query_opt(
+                "SELECT EXISTS (SELECT 1 FROM log WHERE kind = 'scope' AND seq > d.handed AND seq <= $2)
+                 FROM devices d WHERE d.id = $1",
+                &[&device, &upto],
             )?
-            .get(0))
+            .is_some_and(|r| r.get(0)))
     }
 
     fn scope_rows(&mut self, upto: i64) -> AppResult<Vec<LogRow>> {

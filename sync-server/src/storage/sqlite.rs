@@ -703,22 +703,16 @@ impl feed::FeedTx for SqliteFeed<'_> {
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    fn handed(&mut self, device: &str) -> AppResult<i64> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT handed FROM devices WHERE id = ?1")?
-            .query_row([device], |r| r.get(0))
-            .optional()?
-            .unwrap_or(0))
-    }
-
-    fn scope_row_within(&mut self, after: i64, upto: i64) -> AppResult<bool> {
+    fn passes_scope_row(&mut self, device: &str, upto: i64) -> AppResult<bool> {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM log WHERE kind = 'scope' AND seq > ?1 AND seq <= ?2)",
+                "SELECT EXISTS (SELECT 1 FROM log WHERE kind = 'scope' AND seq > d.handed AND seq <= ?2)
+                 FROM devices d WHERE d.id = ?1",
             )?
-            .query_row(params![after, upto], |r| r.get(0))?)
+            .query_row(params![device, upto], |r| r.get(0))
+            .optional()?
+            .unwrap_or(false))
     }
 
     fn scope_rows(&mut self, upto: i64) -> AppResult<Vec<LogRow>> {
