@@ -17,6 +17,8 @@ mod inventory_count;
 mod scorecard;
 pub(crate) mod shape;
 mod shelf_display;
+#[cfg(test)]
+mod spec;
 mod store;
 mod task;
 mod visit;
