@@ -136,7 +136,7 @@ pub struct Limits {
     pub request_timeout_secs: u64,
 
     /// Most bytes of changes one document may hold; a push that would grow a document
-    /// beyond it is refused for that document (`write_rule`, rule `max_document_bytes`).
+    /// beyond it is refused for that document (`write_rule`, rule `quota`).
     #[arg(long, env = "FIELDSYNC_MAX_DOCUMENT_BYTES", default_value_t = DEFAULT_MAX_DOCUMENT_BYTES)]
     pub max_document_bytes: u64,
 

@@ -17,7 +17,6 @@ use fieldsync_core::{DocId, IncomingChange};
 use crate::AppState;
 use crate::auth::{Authed, hash_secret, new_token};
 use crate::error::{AppError, AppResult};
-use crate::storage::quota;
 
 /// `POST /v1/sync`: push the device's new changes, pull what changed in its scope.
 pub async fn sync(
@@ -106,7 +105,7 @@ pub async fn sync(
         } else {
             let pushed = match storage.push_within(&device, docs, now, &quotas) {
                 Ok(Ok(pushed)) => Ok(pushed),
-                Ok(Err(rejected)) => Err(quota::documents_over_limit(rejected, &quotas)),
+                Ok(Err(rejected)) => Err(AppError::Rejected(rejected)),
                 Err(e) => Err(e),
             };
             pushed.inspect_err(|e| {

@@ -167,7 +167,7 @@ async fn a_push_that_would_grow_a_document_past_its_limit_is_refused_naming_the_
     let refusal: ErrorBody = serde_json::from_slice(&body)?;
     assert_eq!(refusal.rejected.len(), 1, "{refusal:?}");
     assert_eq!(refusal.rejected[0].doc, visit.as_str());
-    assert_eq!(refusal.rejected[0].rule, "max_document_bytes");
+    assert_eq!(refusal.rejected[0].rule, "quota");
     assert!(
         refusal.rejected[0]
             .message

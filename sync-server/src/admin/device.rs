@@ -39,7 +39,21 @@ const ADMIN_CACHE_DOCS: usize = 2_500;
 impl<'a> AdminDevice<'a> {
     /// Opens the admin device in `data_dir`, registering the admin user and device on first use.
     pub fn open(data_dir: &Path, storage: &'a dyn SyncStorage) -> AppResult<AdminDevice<'a>> {
-        let now = chrono::Utc::now().timestamp_millis();
+        Self::open_with_clock(
+            data_dir,
+            storage,
+            std::sync::Arc::new(fieldsync_core::Timestamp::now),
+        )
+    }
+
+    /// As [`open`](Self::open), with the clock the admin device stamps its edits with (tests
+    /// set the district's time).
+    pub fn open_with_clock(
+        data_dir: &Path,
+        storage: &'a dyn SyncStorage,
+        clock: fieldsync_core::Clock,
+    ) -> AppResult<AdminDevice<'a>> {
+        let now = clock().0;
         if storage.user(ADMIN_USER)?.is_none() {
             storage.add_user(
                 &User {
@@ -67,6 +81,7 @@ impl<'a> AdminDevice<'a> {
             DeviceIdentity::new(ADMIN_USER, ADMIN_DEVICE),
             StoreOptions {
                 cache_capacity: ADMIN_CACHE_DOCS,
+                clock: clock.clone(),
                 ..StoreOptions::default()
             },
         )
@@ -148,6 +163,7 @@ impl<'a> AdminDevice<'a> {
                     Ok((d.id.clone(), changes))
                 })
                 .collect::<AppResult<Vec<_>>>()?;
+            // Received now, whatever the device's clock says (as from any device).
             let now = chrono::Utc::now().timestamp_millis();
             match self.storage.push(&self.device, docs, now)? {
                 Ok(_) => {

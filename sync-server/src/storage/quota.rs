@@ -48,12 +48,16 @@ pub fn seconds_to_next_day(now: i64) -> u64 {
         .max(1)
 }
 
+/// The rule code of a document refused for a quota (as core's kinds use it too).
+pub const RULE: &str = "quota";
+
 /// The rejection of `doc` if its changes would add up to `bytes` after the push, over the
 /// limit; `None` within it.
 pub fn document_over_limit(doc: &str, bytes: u64, quotas: &Quotas) -> Option<Rejection> {
     (bytes > quotas.max_document_bytes).then(|| Rejection {
         doc: doc.to_owned(),
-        rule: DOCUMENT_LIMIT.into(),
+        rule: RULE.into(),
+        field: String::new(),
         message: format!(
             "the document would hold `{bytes}` bytes of changes, over `{DOCUMENT_LIMIT}` of `{}`",
             quotas.max_document_bytes
@@ -81,15 +85,13 @@ pub fn check_daily_budget(used: u64, pushing: u64, quotas: &Quotas, now: i64) ->
     }))
 }
 
-/// The refusal of a push some of whose documents would outgrow their limit: `rejected`
-/// lists every refused document (those over the limit, and any that broke a write rule).
+/// The refusal of a push some of whose documents would outgrow `max_document_bytes`:
+/// `rejected` lists every refused document (those over the limit, and any other).
 pub fn documents_over_limit(rejected: Vec<Rejection>, quotas: &Quotas) -> AppError {
-    if !rejected.iter().any(|r| r.rule == DOCUMENT_LIMIT) {
-        return AppError::Rejected(rejected);
-    }
     let message = rejected
         .iter()
-        .find(|r| r.rule == DOCUMENT_LIMIT)
+        .find(|r| r.rule == RULE)
+        .or(rejected.first())
         .map(|r| format!("`{}` broke `{}`: {}", r.doc, r.rule, r.message))
         .unwrap_or_default();
     AppError::Quota(QuotaExceeded {
@@ -129,9 +131,12 @@ mod tests {
         assert_eq!((refused.limit, refused.value), (DAILY_LIMIT, 100));
         assert_eq!(refused.retry_after, Some(86_400));
         assert!(document_over_limit("d", 10, &quotas).is_none());
-        assert_eq!(
-            document_over_limit("d", 11, &quotas).map(|r| r.rule),
-            Some(DOCUMENT_LIMIT.to_owned())
+        let over = document_over_limit("d", 11, &quotas).expect("one byte over");
+        assert_eq!((over.rule.as_str(), over.field.as_str()), (RULE, ""));
+        assert!(
+            over.message.contains("`max_document_bytes` of `10`"),
+            "{}",
+            over.message
         );
     }
 }

@@ -149,6 +149,7 @@ pub fn refusal(doc: &str, device: &DeviceInfo) -> Rejection {
     Rejection {
         doc: doc.to_owned(),
         rule: RULE.into(),
+        field: String::new(),
         message: format!("not in the scope of `{}`", device.user_id),
     }
 }
@@ -187,6 +188,7 @@ pub fn built_after_move(
     Ok(found.then(|| Rejection {
         doc: doc.to_owned(),
         rule: RULE.into(),
+        field: String::new(),
         message: format!(
             "these edits build on changes made after the store left `{}`'s scope",
             device.user_id
