@@ -7,7 +7,7 @@
 //! Shown to catch the old behaviour: with `prepare` in `core/src/local_store/feed_merge.rs`
 //! turned back to failing on an unreadable document (an experiment, not committed), the
 //! display test failed at its first sync after the planting with `Local("document `…` is
-//! corrupt: invalid `verdict`: unknown code `banana`")`, and so did every later sync.
+//! corrupt: invalid `verdict`: unknown verdict `banana`")`.
 
 use fieldsync_core::fixtures::at;
 use fieldsync_core::fixtures::unreadable::{RawEdit, raw_change};
