@@ -3,6 +3,8 @@
 //! Deterministic: the same arguments give the same stores, so a failing test or a demo
 //! data set can be reproduced.
 
+pub mod unreadable;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 

@@ -45,7 +45,7 @@ pub use geo::{DEFAULT_GEOFENCE_M, GeoPoint, GpsFix};
 pub use ids::{DeviceIdentity, DocId, DocKind};
 pub use inventory_count::{CountLine, ErrorRate, InventoryCount, NewCountLine, NewInventoryCount};
 pub use kinds::MAX_CLOCK_DRIFT_MS;
-pub use local_store::{Clock, LocalStore, STORE_SCHEMA_VERSION, StoreOptions};
+pub use local_store::{Clock, DamagedDocument, LocalStore, STORE_SCHEMA_VERSION, StoreOptions};
 pub use outbox::{OutgoingDocument, PendingDocument, Receipt};
 pub use replica::{IncomingChange, Pusher, Replica};
 pub use retail_store::{

@@ -558,7 +558,7 @@ fn a_store_written_by_schema_1_opens_migrated_with_its_documents() -> Result<()>
         conn.execute_batch(
             "DROP INDEX outbox_pending;
              ALTER TABLE outbox DROP COLUMN first_chunk; ALTER TABLE outbox DROP COLUMN uploading;
-             DROP TABLE leaving; PRAGMA user_version = 1;",
+             DROP TABLE leaving; DROP TABLE damaged; PRAGMA user_version = 1;",
         )?;
     }
     let (db, _) = device(&path, "am-li", at("2026-11-23T09:00:00+08:00"))?;

@@ -7,6 +7,7 @@
 //! reassignments work on the current state. Importing stores is [`import`]; the
 //! compliance report is [`report`].
 
+pub mod damaged;
 mod device;
 pub mod import;
 pub mod report;
@@ -182,6 +183,7 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
             let admin = open_admin()?;
             let report = import::import_stores(&admin, input)?;
             print!("{report}");
+            print_notes(&damaged::damaged(&admin.local)?);
             if !report.bad.is_empty() {
                 return Err(AppError::BadRequest(format!(
                     "{} row(s) of `{}` were refused (listed above); fix them and import the \
@@ -195,6 +197,7 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
             let admin = open_admin()?;
             let moved = admin.reassign(store, territory)?;
             println!("{moved}");
+            print_notes(&damaged::damaged(&admin.local)?);
         }
         AdminCommand::Report {
             month,
@@ -211,13 +214,21 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
                 fieldsync_core::Timestamp(now),
             )?;
             admin.pull()?;
-            let rows = report::compliance_report(&admin, &options)?;
+            let (rows, unreadable) = report::compliance_report_naming(&admin, &options)?;
+            if !unreadable.is_empty() {
+                eprintln!(
+                    "{} document(s) cannot be read and are left out of the figures: named after \
+                     the rows",
+                    unreadable.len()
+                );
+            }
             match out {
                 Some(path) => {
                     let file = std::fs::File::create(path).map_err(|e| {
                         AppError::BadRequest(format!("cannot write `{}`: {e}", path.display()))
                     })?;
-                    report::write_csv(&rows, file)?;
+                    report::write_csv(&rows, &file)?;
+                    damaged::write_section(&unreadable, &file)?;
                     eprintln!(
                         "wrote {} account manager(s) for {} as of {} to `{}`",
                         rows.len(),
@@ -226,11 +237,21 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
                         path.display()
                     );
                 }
-                None => report::write_csv(&rows, std::io::stdout().lock())?,
+                None => {
+                    report::write_csv(&rows, std::io::stdout().lock())?;
+                    damaged::write_section(&unreadable, std::io::stdout().lock())?;
+                }
             }
         }
     }
     Ok(())
+}
+
+/// Names, after what a command did, the documents it left out because they cannot be read.
+fn print_notes(unreadable: &[damaged::Unreadable]) {
+    for line in damaged::notes(unreadable) {
+        println!("note: {line}");
+    }
 }
 
 fn utc(millis: i64) -> String {

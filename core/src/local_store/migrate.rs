@@ -11,10 +11,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../../migrations/002_sync.sql")),
     (3, include_str!("../../migrations/003_outbox_chunks.sql")),
     (4, include_str!("../../migrations/004_outbox_pending.sql")),
+    (5, include_str!("../../migrations/005_damaged.sql")),
 ];
 
 /// The schema version this build writes.
-pub const LATEST: i64 = 4;
+pub const LATEST: i64 = 5;
 
 /// Brings the database to [`LATEST`]; refuses a database written by a newer build.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {

@@ -195,10 +195,13 @@ impl<'a> AdminDevice<'a> {
     /// The store with this licence number or document id, after a pull.
     pub fn find_store(&self, licence_or_id: &str) -> AppResult<DocId> {
         let key = licence_or_id.trim();
-        if let Ok(id) = DocId::parse("store", key)
-            && self.local.kind_of(&id).ok() == Some(DocKind::Store)
-        {
-            return Ok(id);
+        if let Ok(id) = DocId::parse("store", key) {
+            match self.local.kind_of(&id) {
+                Ok(DocKind::Store) => return Ok(id),
+                // The store an older server stored unreadable: named, with why.
+                Err(e @ fieldsync_core::Error::Damaged { .. }) => return Err(e.into()),
+                _ => {}
+            }
         }
         self.local
             .store_by_licence(key)?

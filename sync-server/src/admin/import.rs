@@ -264,8 +264,10 @@ fn csv_error(e: csv::Error) -> AppError {
 /// Creates a store's shelf display when the admin device does not have it (an import
 /// stopped between the two); returns whether it did.
 fn add_missing_display(local: &LocalStore, store: &fieldsync_core::DocId) -> AppResult<bool> {
-    if local.kind_of(&LocalStore::shelf_display_id(store)).is_ok() {
-        return Ok(false);
+    match local.kind_of(&LocalStore::shelf_display_id(store)) {
+        // A damaged display is there, only unreadable: the command names it afterwards.
+        Ok(_) | Err(fieldsync_core::Error::Damaged { .. }) => return Ok(false),
+        Err(_) => {}
     }
     local.create_shelf_display(store)?;
     Ok(true)

@@ -12,6 +12,7 @@ import kotlinx.coroutines.flow.flowOn
 import kotlinx.coroutines.flow.map
 import kotlinx.coroutines.withContext
 import org.fieldsync.ffi.CheckPointRecord
+import org.fieldsync.ffi.DamagedRecord
 import org.fieldsync.ffi.DisplayCheckRecord
 import org.fieldsync.ffi.DisplayStandard
 import org.fieldsync.ffi.DocumentsChanged
@@ -111,6 +112,29 @@ class FieldsyncStore private constructor(
     suspend fun history(id: String): List<HistoryEntryRecord> = local { documentHistory(id) }
 
     suspend fun receipt(id: String): ReceiptState = local { receipt(id) }
+
+    /**
+     * Records this phone received and cannot read (an older server accepted them): kept
+     * aside while the sync and every other record go on, cleared when changes repair them.
+     * Reading one through its kind's call throws `FieldException.Damaged` (`id`, `reason`).
+     */
+    suspend fun damagedDocuments(): List<DamagedRecord> = local { damagedDocuments() }
+
+    /**
+     * The damaged records the rule answers for [manager] leave out: show them beside every
+     * rule answer (`storesDueVisit`, `terminalFollowUps`, ...), as ADR 0007 decides.
+     */
+    suspend fun rulesCannotJudge(manager: String = userId): List<DamagedRecord> =
+        local { rulesCannotJudge(manager) }
+
+    /**
+     * The damaged records now and after every change: a sync that finds one (or repairs
+     * one) emits the new list. For a banner like "2 records could not be read".
+     */
+    val damaged: Flow<List<DamagedRecord>> = changes(initial = true)
+        .map { raw.damagedDocuments() }
+        .flowOn(io)
+        .distinctUntilChanged()
 
     /**
      * Every change to documents: after each write through this store (with the ids) and after
