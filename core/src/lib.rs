@@ -15,6 +15,7 @@
 mod complaint;
 mod doc;
 mod error;
+mod error_rate;
 pub mod fixtures;
 mod geo;
 mod ids;
@@ -40,9 +41,10 @@ pub use complaint::{
 };
 pub use doc::{DOC_SCHEMA_VERSION, HistoryEntry, Stamp, Versions, Written};
 pub use error::{Error, Result};
+pub use error_rate::{ErrorRate, MAX_COUNT_ERROR_PERCENT};
 pub use geo::{DEFAULT_GEOFENCE_M, GeoPoint, GpsFix};
 pub use ids::{DeviceIdentity, DocId, DocKind};
-pub use inventory_count::{CountLine, ErrorRate, InventoryCount, NewCountLine, NewInventoryCount};
+pub use inventory_count::{CountLine, InventoryCount, NewCountLine, NewInventoryCount};
 pub use local_store::{Clock, LocalStore, STORE_SCHEMA_VERSION, StoreOptions};
 pub use outbox::{OutgoingDocument, PendingDocument, Receipt};
 pub use replica::{IncomingChange, Replica};
@@ -51,8 +53,8 @@ pub use retail_store::{
     StoreSize, TerminalRating, ValueTier,
 };
 pub use rules::{
-    CountFinding, DEFAULT_MIN_MONTHLY_VISITS, FollowUp, FollowUpAction, MAX_COUNT_ERROR_PERCENT,
-    MAX_MISSING_PRICE_TAGS, MonthlyVisits, PriceTagFinding, StoreDue,
+    CountFinding, DEFAULT_MIN_MONTHLY_VISITS, FollowUp, FollowUpAction, MAX_MISSING_PRICE_TAGS,
+    MonthlyVisits, PriceTagFinding, StoreDue,
 };
 pub use scorecard::{
     Acknowledgement, NewScorecard, ScoreDimension, ScoreWeights, Scorecard, ScorecardOutcome,

@@ -8,16 +8,14 @@ use chrono::{Datelike, NaiveDate};
 use rusqlite::params;
 
 use crate::error::Result;
+use crate::error_rate::ErrorRate;
 use crate::ids::DocId;
-use crate::inventory_count::ErrorRate;
 use crate::local_store::LocalStore;
 use crate::retail_store::TerminalRating;
 use crate::time::{FieldCalendar, Timestamp};
 
 /// R2: a store may have at most this many products missing a price tag.
 pub const MAX_MISSING_PRICE_TAGS: usize = 3;
-/// R3: a functional terminal's count may be off by at most this many percent.
-pub const MAX_COUNT_ERROR_PERCENT: i64 = 10;
 /// R9: the decided default minimum of visits per R1-covered store per month.
 pub const DEFAULT_MIN_MONTHLY_VISITS: u32 = 4;
 
@@ -38,7 +36,8 @@ pub struct PriceTagFinding {
     pub missing: u32,
 }
 
-/// A functional terminal whose latest finished count breaks R3 or has no defined rate.
+/// A functional terminal whose latest finished count breaks R3 or has no defined rate
+/// (book total 0, or nothing counted).
 #[derive(Clone, Debug, PartialEq)]
 pub struct CountFinding {
     pub store_id: DocId,
@@ -207,11 +206,12 @@ impl LocalStore {
     }
 
     /// R3: functional terminals of `manager`'s territory whose latest finished count is off
-    /// by more than 10%, or whose rate is undefined (book total 0), which is reported too.
+    /// by more than 10%, or has no defined rate, which is reported too: its book total is 0
+    /// (with its real difference), or it was finished with nothing counted.
     pub fn count_findings(&self, manager: &str) -> Result<Vec<CountFinding>> {
         let inner = self.lock()?;
         let mut stmt = inner.conn.prepare_cached(
-            "SELECT s.id, s.name, c.id, c.finished_at, c.abs_diff_total, c.book_total
+            "SELECT s.id, s.name, c.id, c.finished_at, c.abs_diff_total, c.book_total, c.counted_lines
              FROM store_index s JOIN count_index c ON c.store_id = s.id
              WHERE s.territory = ?1 AND s.functional = 1 AND c.finished_at IS NOT NULL
                AND c.id = (SELECT c2.id FROM count_index c2 WHERE c2.store_id = s.id AND c2.finished_at IS NOT NULL
@@ -227,20 +227,15 @@ impl LocalStore {
                     r.get::<_, i64>(3)?,
                     r.get::<_, i64>(4)?,
                     r.get::<_, i64>(5)?,
+                    r.get::<_, i64>(6)?,
                 ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let mut findings = Vec::new();
-        for (store, name, count, finished_at, abs_diff, book_total) in rows {
-            let error_rate = if book_total == 0 {
-                ErrorRate::Undefined
-            } else {
-                ErrorRate::Rate {
-                    abs_diff,
-                    book_total,
-                }
-            };
-            if error_rate == ErrorRate::Undefined || error_rate.exceeds_limit() {
+        for (store, name, count, finished_at, abs_diff, book_total, counted) in rows {
+            let error_rate =
+                ErrorRate::from_totals(usize::try_from(counted).unwrap_or(0), abs_diff, book_total);
+            if error_rate.ratio().is_none() || error_rate.exceeds_limit() {
                 findings.push(CountFinding {
                     store_id: DocId::parse("id", &store)?,
                     name,
