@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::geo::{DEFAULT_GEOFENCE_M, GeoPoint};
 use crate::ids::{DocId, DocKind};
 use crate::local_store::LocalStore;
+use crate::time::Timestamp;
 
 /// Format (业态), the seven classes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -137,6 +138,9 @@ pub struct Store {
     pub demo_street: bool,
     pub functional_terminal: bool,
     pub rating: Option<TerminalRating>,
+    /// When the current rating was given (its stamp): a rectification notice names it to
+    /// say which rating it answers (R7).
+    pub rated_at: Option<Timestamp>,
     pub territory: String,
 }
 
@@ -416,6 +420,7 @@ pub(crate) fn read(doc: &Doc) -> Result<Store> {
             Some(code) => Some(TerminalRating::parse(&code).map_err(bad)?),
             None => None,
         },
+        rated_at: doc.stamped(&DOC_ROOT, "rating").map(|v| v.current.at),
         territory: text("territory")?,
     })
 }
@@ -424,7 +429,8 @@ pub(crate) fn index(tx: &Connection, doc: &Doc) -> Result<()> {
     let s = read(doc)?;
     tx.prepare_cached(
         "INSERT OR REPLACE INTO store_index (id, licence, name, format, market, size, tier, demo_street,
-         functional, rating, territory, lat, lng, geofence_m) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
+         functional, rating, rating_at, territory, lat, lng, geofence_m)
+         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
     )?
     .execute(params![
         s.id.as_str(),
@@ -437,6 +443,7 @@ pub(crate) fn index(tx: &Connection, doc: &Doc) -> Result<()> {
         s.demo_street,
         s.functional_terminal,
         s.rating.map(TerminalRating::code),
+        s.rated_at.map(Timestamp::millis),
         s.territory,
         s.location.lat,
         s.location.lng,
@@ -468,6 +475,24 @@ pub(crate) fn store_facts(conn: &Connection, field: &str, id: &DocId) -> Result<
             market: MarketType::parse(&market)?,
         }),
         None => Err(Error::invalid(field, format!("unknown store `{id}`"))),
+    }
+}
+
+/// The store's current quarterly rating and when it was given, from the index (`None`
+/// when it is not rated); `field` names the input when the store is unknown.
+pub(crate) fn store_rating(
+    conn: &Connection,
+    field: &str,
+    id: &DocId,
+) -> Result<Option<(TerminalRating, Timestamp)>> {
+    let row: Option<(Option<String>, Option<i64>)> = conn
+        .prepare_cached("SELECT rating, rating_at FROM store_index WHERE id = ?1")?
+        .query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    match row {
+        None => Err(Error::invalid(field, format!("unknown store `{id}`"))),
+        Some((Some(code), Some(at))) => Ok(Some((TerminalRating::parse(&code)?, Timestamp(at)))),
+        Some(_) => Ok(None),
     }
 }
 

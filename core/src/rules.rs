@@ -70,9 +70,11 @@ pub struct FollowUp {
     /// First day of the period the action is due in (month, ISO week or quarter).
     pub period_start: NaiveDate,
     /// Whether the records show it done this period: guidance and in-store service by a
-    /// visit of the account manager, the notice by a rectification task for the store created
-    /// in the quarter. `None` where the app keeps no record of the
-    /// action (a study visit happens in another store), so it is listed as due.
+    /// visit of the account manager; the notice by a rectification task that answers the
+    /// store's current rating ([`crate::TaskOrigin::Rating`]), has a deadline after its
+    /// creation, and was created in the quarter and not after the day asked (any other task
+    /// on the store, a bulb replaced, does not count). `None` where the app keeps no record
+    /// of the action (a study visit happens in another store), so it is listed as due.
     pub done: Option<bool>,
 }
 
@@ -258,7 +260,7 @@ impl LocalStore {
             NaiveDate::from_ymd_opt(day.year(), (day.month0() / 3) * 3 + 1, 1).unwrap_or(month);
         let inner = self.lock()?;
         let mut stores = inner.conn.prepare_cached(
-            "SELECT s.id, s.name, s.rating FROM store_index s
+            "SELECT s.id, s.name, s.rating, s.rating_at FROM store_index s
              WHERE s.territory = ?1 AND s.functional = 1 AND s.rating IS NOT NULL ORDER BY s.name",
         )?;
         let rows = stores
@@ -267,6 +269,7 @@ impl LocalStore {
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
                 ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -274,10 +277,12 @@ impl LocalStore {
             "SELECT EXISTS (SELECT 1 FROM visit_index WHERE store_id = ?1 AND visitor = ?2 AND check_in_at >= ?3 AND check_in_at < ?4)",
         )?;
         let mut noticed = inner.conn.prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM task_index WHERE store_id = ?1 AND created_at >= ?2)",
+            "SELECT EXISTS (SELECT 1 FROM task_index WHERE store_id = ?1 AND answers_rating_at = ?2
+                            AND created_at >= ?3 AND created_at < ?4 AND deadline > created_at)",
         )?;
+        let end_of_day = cal.start_of(day + chrono::Duration::days(1));
         let mut follow_ups = Vec::with_capacity(rows.len());
-        for (id, name, rating) in rows {
+        for (id, name, rating, rated_at) in rows {
             let rating = TerminalRating::parse(&rating)?;
             let (action, period_start, done) = match rating {
                 TerminalRating::Excellent => {
@@ -298,8 +303,10 @@ impl LocalStore {
                 }
                 TerminalRating::Qualified => (FollowUpAction::QuarterlyStudyVisit, quarter, None),
                 TerminalRating::Unqualified => {
-                    let done: bool =
-                        noticed.query_row(params![id, cal.start_of(quarter).0], |r| r.get(0))?;
+                    let done: bool = noticed.query_row(
+                        params![id, rated_at, cal.start_of(quarter).0, end_of_day.0],
+                        |r| r.get(0),
+                    )?;
                     (FollowUpAction::RectificationNotice, quarter, Some(done))
                 }
             };

@@ -85,6 +85,9 @@ pub struct StoreRecord {
     pub demo_street: bool,
     pub functional_terminal: bool,
     pub rating: Option<TerminalRating>,
+    /// When the current rating was given: a rectification notice names it
+    /// (`TaskOrigin::Rating`) to say which rating it answers (R7).
+    pub rated_at_ms: Option<i64>,
     /// The account manager whose territory holds the store.
     pub territory: String,
     /// Small grocery (Z3): exempt from the weekly visit (R1).
@@ -296,6 +299,7 @@ impl From<fc::Store> for StoreRecord {
             demo_street: s.demo_street,
             functional_terminal: s.functional_terminal,
             rating: s.rating.map(Into::into),
+            rated_at_ms: s.rated_at.map(|t| t.millis()),
             territory: s.territory,
         }
     }
