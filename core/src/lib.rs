@@ -69,7 +69,7 @@ pub use sync_client::{
 pub use task::{NewTask, Task, TaskDue, TaskOrigin, TaskState};
 pub use time::{FieldCalendar, Timestamp};
 pub use visit::{
-    CheckPoint, NewVisit, PhotoRef, RecordedCheckPoint, TrainingActivity, Visit, VisitComment,
-    VisitKind,
+    CheckPoint, MAX_AHEAD_OF_DEVICE_CLOCK_MS, NewVisit, PhotoRef, RecordedCheckPoint,
+    TrainingActivity, Visit, VisitComment, VisitKind,
 };
 pub use write_rules::{DocSummary, Effect, Role, RuleViolation, Writer, check as check_write};

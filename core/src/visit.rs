@@ -20,6 +20,11 @@ use crate::local_store::LocalStore;
 use crate::retail_store::store_facts;
 use crate::time::Timestamp;
 
+/// How far a check-in or check-out may lie ahead of the device's own clock: 5 minutes. The
+/// app takes the time from the same clock, or from the GPS fix whose clock may run a little
+/// ahead; a time further ahead cannot be true and is refused, naming the field.
+pub const MAX_AHEAD_OF_DEVICE_CLOCK_MS: i64 = 5 * 60_000;
+
 /// Why the visit was made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum VisitKind {
@@ -169,8 +174,9 @@ impl Visit {
 }
 
 impl LocalStore {
-    /// Starts a visit at `check_in`, made by this device's user. Refuses an unknown store
-    /// or a bad GPS fix; an out-of-range fix is recorded and flagged.
+    /// Starts a visit at `check_in`, made by this device's user. Refuses an unknown store,
+    /// a bad GPS fix, and a check-in later than the device's clock allows
+    /// ([`MAX_AHEAD_OF_DEVICE_CLOCK_MS`]); an out-of-range fix is recorded and flagged.
     pub fn create_visit(&self, new: NewVisit) -> Result<DocId> {
         if let Some(gps) = &new.check_in.gps {
             gps.validate("check_in.gps")?;
@@ -182,6 +188,7 @@ impl LocalStore {
             ));
         }
         self.create_doc(DocKind::Visit, |conn, stamp| {
+            check_not_ahead("check_in.at", new.check_in.at, stamp.at)?;
             let facts = store_facts(conn, "store_id", &new.store_id)?;
             if let Some(complaint) = &new.complaint_id {
                 check_doc_of_store(
@@ -220,12 +227,14 @@ impl LocalStore {
         self.read_doc(id, DocKind::Visit, read)
     }
 
-    /// Ends the visit. Refuses a check-out before the check-in.
+    /// Ends the visit. Refuses a check-out before the check-in or later than the device's
+    /// clock allows ([`MAX_AHEAD_OF_DEVICE_CLOCK_MS`]).
     pub fn check_out_visit(&self, id: &DocId, check_out: CheckPoint) -> Result<()> {
         if let Some(gps) = &check_out.gps {
             gps.validate("check_out.gps")?;
         }
-        self.edit_doc(id, DocKind::Visit, "check out", |doc, _, _| {
+        self.edit_doc(id, DocKind::Visit, "check out", |doc, stamp, _| {
+            check_not_ahead("check_out.at", check_out.at, stamp.at)?;
             let check_in = read_checkpoint(doc, "check_in")?;
             if check_out.at < check_in.at {
                 return Err(Error::invalid(
@@ -360,6 +369,24 @@ impl LocalStore {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         ids.iter().map(|s| DocId::parse("id", s)).collect()
     }
+}
+
+/// Refuses an instant `at` later than the device's clock `now` plus the tolerance.
+fn check_not_ahead(field: &str, at: Timestamp, now: Timestamp) -> Result<()> {
+    let limit = now.0.saturating_add(MAX_AHEAD_OF_DEVICE_CLOCK_MS);
+    if at.0 > limit {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "`{}` is {} minutes ahead of the device clock `{}` (at most {} allowed)",
+                at.0,
+                (at.0 - now.0) / 60_000,
+                now.0,
+                MAX_AHEAD_OF_DEVICE_CLOCK_MS / 60_000
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn photos_obj(doc: &mut Doc) -> Result<Obj> {
