@@ -33,6 +33,7 @@ mod sync_client;
 mod task;
 mod time;
 mod visit;
+mod working_days;
 mod write_rules;
 
 pub use complaint::{
@@ -72,4 +73,5 @@ pub use visit::{
     CheckPoint, MAX_AHEAD_OF_DEVICE_CLOCK_MS, NewVisit, PhotoRef, RecordedCheckPoint,
     TrainingActivity, Visit, VisitComment, VisitKind,
 };
+pub use working_days::{DayKind, WorkingDays};
 pub use write_rules::{DocSummary, Effect, Role, RuleViolation, Writer, check as check_write};

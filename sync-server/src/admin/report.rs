@@ -52,6 +52,8 @@ deadlines are judged as of the end of `--day`, or now if that is earlier. Column
   r9_visits_required          R9: --min-visits times the stores R1 covers
   r9_stores_below_minimum     R9: stores R1 covers visited fewer than --min-visits times
   r9_clocks_breached          R9: service clocks breached, of complaints received in the month
+                              (a refund's 3 working days are counted on the district's
+                              calendar of holidays and make-up days: `admin calendar`)
   r9_clocks_running           R9: clocks still running, of complaints open at the end of --day
   tasks_open                  rectification tasks assigned to the manager, not verified
   tasks_overdue               of those, past their deadline";
