@@ -17,6 +17,7 @@ mod doc;
 mod error;
 mod error_rate;
 pub mod fixtures;
+mod gcj02;
 mod geo;
 mod ids;
 mod inventory_count;
@@ -43,7 +44,7 @@ pub use complaint::{
 pub use doc::{DOC_SCHEMA_VERSION, HistoryEntry, Stamp, Versions, Written};
 pub use error::{Error, Result};
 pub use error_rate::{ErrorRate, MAX_COUNT_ERROR_PERCENT};
-pub use geo::{DEFAULT_GEOFENCE_M, GeoPoint, GpsFix};
+pub use geo::{DEFAULT_GEOFENCE_M, Datum, GeoPoint, GpsFix};
 pub use ids::{DeviceIdentity, DocId, DocKind};
 pub use inventory_count::{CountLine, InventoryCount, NewCountLine, NewInventoryCount};
 pub use local_store::{Clock, LocalStore, STORE_SCHEMA_VERSION, StoreOptions};

@@ -12,7 +12,7 @@ use crate::doc::{
     DOC_ROOT, Doc, Scalar, Versions, scalar_f64, scalar_i64, scalar_str, stamped_value,
 };
 use crate::error::{Error, Result};
-use crate::geo::{DEFAULT_GEOFENCE_M, GeoPoint};
+use crate::geo::{DEFAULT_GEOFENCE_M, Datum, GeoPoint};
 use crate::ids::{DocId, DocKind};
 use crate::local_store::LocalStore;
 use crate::time::Timestamp;
@@ -206,6 +206,10 @@ pub const STORE_FIELDS: [&str; 16] = [
     "territory",
 ];
 
+/// Stamped fields a store may lack: `rating` (not rated), `datum` (written before datums
+/// were recorded: WGS-84).
+const OPTIONAL_FIELDS: [&str; 2] = ["rating", "datum"];
+
 impl LocalStore {
     /// Creates a store document. Refuses an empty or duplicate licence, a bad phone number,
     /// impossible coordinates, a negative volume, or a rating on a store that is not a
@@ -235,6 +239,7 @@ impl LocalStore {
                 ("address", s(new.address.as_str().into())),
                 ("lat", s(new.location.lat.into())),
                 ("lng", s(new.location.lng.into())),
+                ("datum", s(new.location.datum.code().into())),
                 ("geofence_m", s(geofence.into())),
                 ("format", s(new.format.code().into())),
                 ("market", s(new.market.code().into())),
@@ -311,7 +316,7 @@ impl LocalStore {
                     .unwrap_or(current.functional_terminal);
                 let rating = change.rating.unwrap_or(current.rating);
                 validate_rating(functional, rating)?;
-                let puts: [(&str, Option<Scalar>); 10] = [
+                let puts: [(&str, Option<Scalar>); 11] = [
                     ("format", change.format.map(|v| v.code().into())),
                     ("market", change.market.map(|v| v.code().into())),
                     ("size", change.size.map(|v| v.code().into())),
@@ -321,6 +326,7 @@ impl LocalStore {
                     ("functional", change.functional_terminal.map(Scalar::from)),
                     ("lat", change.location.map(|p| p.lat.into())),
                     ("lng", change.location.map(|p| p.lng.into())),
+                    ("datum", change.location.map(|p| p.datum.code().into())),
                     ("geofence_m", change.geofence_m.map(Scalar::from)),
                 ];
                 for (key, value) in puts {
@@ -356,7 +362,7 @@ impl LocalStore {
         id: &DocId,
         field: &str,
     ) -> Result<Option<Versions<String>>> {
-        if !STORE_FIELDS.contains(&field) && field != "rating" {
+        if !STORE_FIELDS.contains(&field) && !OPTIONAL_FIELDS.contains(&field) {
             return Err(Error::invalid(
                 "field",
                 format!("`{field}` is not a store field"),
@@ -404,6 +410,10 @@ pub(crate) fn read(doc: &Doc) -> Result<Store> {
         location: GeoPoint {
             lat: float("lat")?,
             lng: float("lng")?,
+            datum: match field("datum").as_ref().and_then(scalar_str) {
+                Some(code) => Datum::parse("datum", &code).map_err(bad)?,
+                None => Datum::Wgs84,
+            },
         },
         geofence_m: float("geofence_m")?,
         format: StoreFormat::parse(&text("format")?).map_err(bad)?,
@@ -425,8 +435,11 @@ pub(crate) fn read(doc: &Doc) -> Result<Store> {
     })
 }
 
+/// The store's index row. Its `lat`, `lng` are WGS-84, converted from the document's
+/// datum, so every geofence verdict drawn from the index compares like with like.
 pub(crate) fn index(tx: &Connection, doc: &Doc) -> Result<()> {
     let s = read(doc)?;
+    let at = s.location.to_wgs84();
     tx.prepare_cached(
         "INSERT OR REPLACE INTO store_index (id, licence, name, format, market, size, tier, demo_street,
          functional, rating, rating_at, territory, lat, lng, geofence_m)
@@ -445,8 +458,8 @@ pub(crate) fn index(tx: &Connection, doc: &Doc) -> Result<()> {
         s.rating.map(TerminalRating::code),
         s.rated_at.map(Timestamp::millis),
         s.territory,
-        s.location.lat,
-        s.location.lng,
+        at.lat,
+        at.lng,
         s.geofence_m,
     ])?;
     Ok(())
@@ -455,6 +468,7 @@ pub(crate) fn index(tx: &Connection, doc: &Doc) -> Result<()> {
 /// What a visit copies from the store's index when it is created.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct StoreFacts {
+    /// In WGS-84 (see [`index`]).
     pub location: GeoPoint,
     pub geofence_m: f64,
     pub market: MarketType,
@@ -470,7 +484,7 @@ pub(crate) fn store_facts(conn: &Connection, field: &str, id: &DocId) -> Result<
         .optional()?;
     match row {
         Some((lat, lng, geofence_m, market)) => Ok(StoreFacts {
-            location: GeoPoint { lat, lng },
+            location: GeoPoint::wgs84(lat, lng),
             geofence_m,
             market: MarketType::parse(&market)?,
         }),

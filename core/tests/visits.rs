@@ -31,16 +31,8 @@ fn a_visit_recorded_offline_reads_back_with_its_geofence_verdicts() -> fieldsync
     let (db, clock) = open(&dir, "am-li");
     let store = db.create_store(sample_store("am-li", 1))?;
     let shop = db.store(&store)?;
-    let near = GpsFix {
-        lat: shop.location.lat + 0.0005,
-        lng: shop.location.lng,
-        accuracy_m: 8.0,
-    };
-    let far = GpsFix {
-        lat: shop.location.lat + 0.01,
-        lng: shop.location.lng,
-        accuracy_m: 8.0,
-    };
+    let near = GpsFix::wgs84(shop.location.lat + 0.0005, shop.location.lng, 8.0);
+    let far = GpsFix::wgs84(shop.location.lat + 0.01, shop.location.lng, 8.0);
     let visit = db.create_visit(NewVisit {
         store_id: store.clone(),
         kind: VisitKind::Routine,

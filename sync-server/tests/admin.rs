@@ -766,3 +766,33 @@ fn the_report_judges_a_refund_over_the_spring_festival_by_the_districts_calendar
     assert_eq!(breached()?, "0", "met on the district's calendar");
     Ok(())
 }
+
+#[test]
+fn an_import_with_a_datum_column_keeps_each_rows_datum_and_refuses_an_unknown_one() -> TestResult {
+    let district = District::new()?;
+    let report = district.import(
+        &[
+            format!("{HEADER},datum"),
+            // line 2: picked on an Amap map
+            "S1,S1,O,,A,39.90245,116.42703,B,C,2,B,100,0,0,,am-li,gcj02".into(),
+            // line 3: empty is WGS-84
+            "S2,S2,O,,A,39.90105,116.42079,B,C,2,B,100,0,0,,am-li,".into(),
+            // line 4: Baidu's BD-09 is not supported
+            "S3,S3,O,,A,39.90,116.42,B,C,2,B,100,0,0,,am-li,bd09".into(),
+        ]
+        .join("\n"),
+    )?;
+    assert_eq!(report.imported, 2, "{report}");
+    assert_eq!(bad_cells(&report), vec![(4, Some("datum"))], "{report}");
+    let admin = district.admin()?;
+    let datum = |licence: &str| -> Fallible<fieldsync_core::Datum> {
+        Ok(admin
+            .local
+            .store(&admin.find_store(licence)?)?
+            .location
+            .datum)
+    };
+    assert_eq!(datum("S1")?, fieldsync_core::Datum::Gcj02);
+    assert_eq!(datum("S2")?, fieldsync_core::Datum::Wgs84);
+    Ok(())
+}
