@@ -23,10 +23,7 @@ pub fn sample_store(territory: &str, n: u32) -> NewStore {
         owner: format!("Owner {n}"),
         phone: format!("138{n:08}"),
         address: format!("{n} Demo Street"),
-        location: GeoPoint {
-            lat: 30.27,
-            lng: 120.15 + f64::from(n) * 0.001,
-        },
+        location: GeoPoint::wgs84(30.27, 120.15 + f64::from(n) * 0.001),
         geofence_m: None,
         format: StoreFormat::Convenience,
         market: MarketType::Urban,

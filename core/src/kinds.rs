@@ -158,6 +158,10 @@ mod tests {
         );
         same(visit::KINDS, VisitKind::ALL.map(VisitKind::code));
         same(
+            visit::DATUMS,
+            crate::geo::Datum::ALL.map(crate::geo::Datum::code),
+        );
+        same(
             visit::ACTIVITIES,
             TrainingActivity::ALL.map(TrainingActivity::code),
         );

@@ -90,6 +90,16 @@ pub enum AdminCommand {
         /// The account manager (user id) who takes it over.
         territory: String,
     },
+    /// Show the district's calendar of public holidays and make-up working days (调休), or
+    /// install a new one (`calendar --install china-2027.txt`).
+    ///
+    /// The calendar is `calendar.txt` in the data folder; `admin report` judges R9's
+    /// "3 working days" by it. Its form: `docs/calendars/china-2026.txt`.
+    Calendar {
+        /// Check this file and make it the data folder's calendar (every year in one file).
+        #[arg(long)]
+        install: Option<PathBuf>,
+    },
     /// Write the compliance report (R1–R9), one row per account manager, as CSV.
     #[command(long_about = report::HELP)]
     Report {
@@ -199,6 +209,21 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
             println!("{moved}");
             print_notes(&damaged::damaged(&admin.local)?);
         }
+        AdminCommand::Calendar { install } => {
+            let days = match install {
+                Some(file) => {
+                    let days = crate::calendar::install(data_dir, file)?;
+                    println!(
+                        "installed `{}` as `{}`",
+                        file.display(),
+                        crate::calendar::path(data_dir).display()
+                    );
+                    days
+                }
+                None => crate::calendar::load(data_dir)?.working_days,
+            };
+            print!("{}", crate::calendar::describe(&days));
+        }
         AdminCommand::Report {
             month,
             day,
@@ -213,6 +238,14 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
                 admin.local.calendar(),
                 fieldsync_core::Timestamp(now),
             )?;
+            let year = chrono::Datelike::year(&options.month);
+            if !admin.local.calendar().working_days.knows_year(year) {
+                eprintln!(
+                    "warning: `{}` has no holidays for {year}: R9's working days are counted \
+                     Monday to Friday (see `admin calendar`)",
+                    crate::calendar::path(data_dir).display()
+                );
+            }
             admin.pull()?;
             let (rows, unreadable) = report::compliance_report_naming(&admin, &options)?;
             if !unreadable.is_empty() {

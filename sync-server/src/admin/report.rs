@@ -36,7 +36,8 @@ deadlines are judged as of the end of `--day`, or now if that is earlier. Column
                               (small grocery Z3 stores are exempt)
   r2_price_tag_violations     R2: stores whose shelf display lacks more than 3 price tags
   r3_count_findings           R3: functional terminals whose latest finished count is off by
-                              more than 10%, or has an undefined rate (book total 0)
+                              more than 10%, or has no rate: book total 0 (undefined, its
+                              difference still counted) or finished with nothing counted
   r4_total                    R4: the month's scorecard total (empty: none, or not fully scored)
   r4_passes                   R4: yes if the total reaches the pass mark, no means assessment
   r4_bonus                    R4: yes if the total reaches the bonus mark (benchmark bonus)
@@ -52,6 +53,8 @@ deadlines are judged as of the end of `--day`, or now if that is earlier. Column
   r9_visits_required          R9: --min-visits times the stores R1 covers
   r9_stores_below_minimum     R9: stores R1 covers visited fewer than --min-visits times
   r9_clocks_breached          R9: service clocks breached, of complaints received in the month
+                              (a refund's 3 working days are counted on the district's
+                              calendar of holidays and make-up days: `admin calendar`)
   r9_clocks_running           R9: clocks still running, of complaints open at the end of --day
   tasks_open                  rectification tasks assigned to the manager, not verified
   tasks_overdue               of those, past their deadline

@@ -52,13 +52,26 @@ class FieldsyncStore private constructor(
 ) : AutoCloseable {
 
     companion object {
-        /** Opens (creating if needed) the store at [path] for the enrolled user and device. */
+        /**
+         * Opens (creating if needed) the store at [path] for the enrolled user and device.
+         * [calendar] is the district's public holidays and make-up working days (调休) in the
+         * text form of `docs/calendars/china-2026.txt` (R9 counts "3 working days" by it);
+         * null counts Monday to Friday. A calendar with a mistake throws
+         * `FieldException.InvalidInput` for `calendar`, naming the line.
+         */
         suspend fun open(
             path: String,
             userId: String,
             deviceId: String,
+            calendar: String? = null,
             io: CoroutineDispatcher = Dispatchers.IO,
-        ): FieldsyncStore = withContext(io) { FieldsyncStore(FieldStore.open(path, userId, deviceId), io) }
+        ): FieldsyncStore = withContext(io) {
+            val raw = when (calendar) {
+                null -> FieldStore.open(path, userId, deviceId)
+                else -> FieldStore.openWithCalendar(path, userId, deviceId, calendar)
+            }
+            FieldsyncStore(raw, io)
+        }
     }
 
     /** The user every edit is stamped with. */
