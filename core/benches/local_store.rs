@@ -167,11 +167,7 @@ fn open_ours_with(path: &Path, clock: &ManualClock, cache_capacity: usize) -> Re
 }
 
 fn gps_at(store: &NewStore) -> GpsFix {
-    GpsFix {
-        lat: store.location.lat + 0.0002,
-        lng: store.location.lng,
-        accuracy_m: 8.0,
-    }
+    GpsFix::wgs84(store.location.lat + 0.0002, store.location.lng, 8.0)
 }
 
 fn sku(i: usize) -> String {

@@ -50,11 +50,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (i, store) in stores.iter().take(8).enumerate() {
         clock.advance_minutes(25);
         let shop = db.store(store)?;
-        let fix = GpsFix {
-            lat: shop.location.lat + 0.0003,
-            lng: shop.location.lng,
-            accuracy_m: 12.0,
-        };
+        let fix = GpsFix::wgs84(shop.location.lat + 0.0003, shop.location.lng, 12.0);
         let visit = db.create_visit(NewVisit {
             store_id: store.clone(),
             kind: if shop.demo_street {

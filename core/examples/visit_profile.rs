@@ -33,11 +33,11 @@ fn sku(i: usize) -> String {
 }
 
 fn gps(store: &NewStore) -> Option<GpsFix> {
-    Some(GpsFix {
-        lat: store.location.lat + 0.0002,
-        lng: store.location.lng,
-        accuracy_m: 8.0,
-    })
+    Some(GpsFix::wgs84(
+        store.location.lat + 0.0002,
+        store.location.lng,
+        8.0,
+    ))
 }
 
 fn book_lines() -> Vec<NewCountLine> {

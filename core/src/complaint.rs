@@ -5,9 +5,14 @@
 //! after handling, and met on site within 1 hour when the store is urban and it came in
 //! working hours; damaged cartons (残损卷烟) are replaced within 48 hours; a wrong deduction
 //! (扣款错误) is refunded by the end of the third working day; a request gets a reply, a visit
-//! and a satisfaction callback, with no deadline. Whether the on-site clock applies and when
-//! a refund is due are decided when the document is created (from the store's market type
-//! and the calendar then), so later changes to either do not rewrite old clocks.
+//! and a satisfaction callback, with no deadline. Whether the on-site clock applies is
+//! decided when the document is created (from the store's market type and working hours
+//! then), so a later change to the store does not rewrite old clocks. Working days are the
+//! district's ([`crate::WorkingDays`]): public holidays do not count, make-up Saturdays and
+//! Sundays do. The refund's due instant is judged with the calendar of the device that reads
+//! it, the district's: a phone that recorded the complaint with an older calendar (a year
+//! not configured yet) stored the due it promised then (`refund_due` of the document), but
+//! its clock is not judged by that.
 //!
 //! Each event is stamped (who recorded it, when) and carries the instant it happened. Done at
 //! exactly the due instant is met. The index keeps the event instants, so
@@ -22,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
 use crate::local_store::LocalStore;
 use crate::retail_store::{MarketType, store_facts};
-use crate::time::Timestamp;
+use crate::time::{FieldCalendar, Timestamp};
 
 /// Where one service clock stands as of an instant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,7 +168,8 @@ pub struct Complaint {
     pub urban: bool,
     /// R9's one-hour on-site clock applies (a complaint, urban, received in working hours).
     pub on_site_applies: bool,
-    /// For a wrong deduction: the end of the third working day after receipt.
+    /// For a wrong deduction: the end of the third working day after receipt, by the
+    /// reading device's calendar (see the module).
     pub refund_due: Option<Timestamp>,
     /// The events recorded, in [`ComplaintEvent::ALL`] order; several values of one event
     /// when people recorded it concurrently.
@@ -315,17 +321,18 @@ impl LocalStore {
                 ),
                 ("events", HydrateValue::map()),
             ]);
-            if new.kind == ComplaintKind::WrongDeduction {
-                let due = calendar.after_working_days(new.received_at, 3);
+            if let Some(due) = refund_due(calendar, new.kind, new.received_at) {
                 fields.insert("refund_due", HydrateValue::from(due.0));
             }
             Ok(fields)
         })
     }
 
-    /// Reads a complaint.
+    /// Reads a complaint; a refund's due instant by this device's calendar.
     pub fn complaint(&self, id: &DocId) -> Result<Complaint> {
-        self.read_doc(id, DocKind::Complaint, read)
+        let mut complaint = self.read_doc(id, DocKind::Complaint, read)?;
+        complaint.refund_due = refund_due(self.calendar(), complaint.kind, complaint.received_at);
+        Ok(complaint)
     }
 
     /// Records that `event` happened at `happened_at` (recording it again corrects it).
@@ -418,16 +425,19 @@ impl LocalStore {
              WHERE s.territory = ?1 AND c.received_at <= ?2 AND (c.closed_at IS NULL OR c.closed_at > ?2)
              ORDER BY c.received_at, c.id",
         )?;
+        let calendar = self.calendar();
         let rows = stmt.query_and_then(params![territory, as_of.0], |r| {
             let mut happened = [None; 8];
             for (i, slot) in happened.iter_mut().enumerate() {
                 *slot = r.get::<_, Option<i64>>(6 + i)?.map(Timestamp);
             }
+            let kind = ComplaintKind::parse(&r.get::<_, String>(2)?)?;
+            let received_at = Timestamp(r.get(3)?);
             let facts = Facts {
-                kind: ComplaintKind::parse(&r.get::<_, String>(2)?)?,
-                received_at: Timestamp(r.get(3)?),
+                kind,
+                received_at,
                 on_site_applies: r.get(4)?,
-                refund_due: r.get::<_, Option<i64>>(5)?.map(Timestamp),
+                refund_due: refund_due(calendar, kind, received_at),
                 happened,
             };
             Ok(ComplaintClocks {
@@ -441,6 +451,16 @@ impl LocalStore {
         })?;
         rows.collect()
     }
+}
+
+/// When a wrong deduction must be refunded by: the end of the third working day after
+/// receipt on `calendar`. `None` for the other kinds.
+fn refund_due(
+    calendar: &FieldCalendar,
+    kind: ComplaintKind,
+    received_at: Timestamp,
+) -> Option<Timestamp> {
+    (kind == ComplaintKind::WrongDeduction).then(|| calendar.after_working_days(received_at, 3))
 }
 
 pub(crate) fn read(doc: &Doc) -> Result<Complaint> {

@@ -221,41 +221,6 @@ impl Doc {
         Ok(doc)
     }
 
-    /// A document this device does not have yet, built from a peer's changes (its kind
-    /// read from its own header, which must name `id`).
-    pub(crate) fn from_changes(
-        id: &DocId,
-        changes: Vec<automerge::Change>,
-        actor: &ActorId,
-    ) -> Result<Doc> {
-        let mut am = AutoCommit::new().with_actor(actor.clone());
-        am.apply_changes(changes)?;
-        let incomplete = || {
-            Error::invalid(
-                "changes",
-                format!("they do not hold the creation of `{id}`"),
-            )
-        };
-        let header_id = read_str(&am, &ROOT, "id").ok_or_else(incomplete)?;
-        if header_id != id.as_str() {
-            return Err(Error::invalid(
-                "changes",
-                format!("they belong to document `{header_id}`, not `{id}`"),
-            ));
-        }
-        let kind_text = read_str(&am, &ROOT, "kind").ok_or_else(incomplete)?;
-        let kind = DocKind::parse(&kind_text)?;
-        let doc = Doc {
-            id: id.clone(),
-            kind,
-            am,
-            saved: Vec::new(),
-            derived: DerivedState::default(),
-        };
-        doc.check_header()?;
-        Ok(doc)
-    }
-
     pub(crate) fn check_header(&self) -> Result<()> {
         let kind = self.req_str(&ROOT, "kind")?;
         if kind != self.kind.as_str() {

@@ -42,6 +42,16 @@ pub enum Error {
     #[error("document `{id}` is corrupt: {reason}")]
     Corrupt { id: String, reason: String },
 
+    /// A document received from the server or a peer that cannot be read as its kind: it is
+    /// kept aside (see `LocalStore::damaged_documents`) until changes arrive that repair it.
+    /// `kind` is the kind it names itself, when it can say.
+    #[error("document `{id}` is damaged and cannot be read: {reason}")]
+    Damaged {
+        id: String,
+        kind: Option<DocKind>,
+        reason: String,
+    },
+
     /// A document or database written by a newer build of fieldsync.
     #[error("{what} has schema version {found}; this build supports up to {supported}")]
     SchemaTooNew {

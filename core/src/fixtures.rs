@@ -3,6 +3,8 @@
 //! Deterministic: the same arguments give the same stores, so a failing test or a demo
 //! data set can be reproduced.
 
+pub mod unreadable;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -21,10 +23,7 @@ pub fn sample_store(territory: &str, n: u32) -> NewStore {
         owner: format!("Owner {n}"),
         phone: format!("138{n:08}"),
         address: format!("{n} Demo Street"),
-        location: GeoPoint {
-            lat: 30.27,
-            lng: 120.15 + f64::from(n) * 0.001,
-        },
+        location: GeoPoint::wgs84(30.27, 120.15 + f64::from(n) * 0.001),
         geofence_m: None,
         format: StoreFormat::Convenience,
         market: MarketType::Urban,

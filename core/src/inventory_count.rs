@@ -15,6 +15,7 @@ use crate::doc::{
     str_value,
 };
 use crate::error::{Error, Result};
+use crate::error_rate::ErrorRate;
 use crate::ids::{DocId, DocKind};
 use crate::local_store::LocalStore;
 use crate::retail_store::store_facts;
@@ -51,58 +52,6 @@ impl CountLine {
     /// counted − book, by the current counted value.
     pub fn variance(&self) -> Option<i64> {
         self.counted.as_ref().map(|c| c.value() - self.book)
-    }
-}
-
-/// R3's error rate of a count.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorRate {
-    /// Σ book is 0: no rate can be computed, and the count is reported so.
-    Undefined,
-    /// Σ|book − counted| over Σ book.
-    Rate { abs_diff: i64, book_total: i64 },
-}
-
-impl ErrorRate {
-    pub fn of(lines: impl IntoIterator<Item = (i64, i64)>) -> ErrorRate {
-        let (mut abs_diff, mut book_total) = (0i64, 0i64);
-        for (book, counted) in lines {
-            abs_diff = abs_diff.saturating_add((book - counted).abs());
-            book_total = book_total.saturating_add(book);
-        }
-        if book_total == 0 {
-            ErrorRate::Undefined
-        } else {
-            ErrorRate::Rate {
-                abs_diff,
-                book_total,
-            }
-        }
-    }
-
-    /// As a fraction (0.1 is 10%), when defined.
-    pub fn ratio(self) -> Option<f64> {
-        match self {
-            ErrorRate::Undefined => None,
-            ErrorRate::Rate {
-                abs_diff,
-                book_total,
-            } => Some(abs_diff as f64 / book_total as f64),
-        }
-    }
-
-    /// R3: more than 10% is a violation; exactly 10% is not. Compared in integers.
-    pub fn exceeds_limit(self) -> bool {
-        match self {
-            ErrorRate::Undefined => false,
-            ErrorRate::Rate {
-                abs_diff,
-                book_total,
-            } => {
-                i128::from(abs_diff) * 100
-                    > i128::from(book_total) * i128::from(crate::rules::MAX_COUNT_ERROR_PERCENT)
-            }
-        }
     }
 }
 
@@ -493,15 +442,6 @@ impl CountRows {
                 .collect(),
         }
     }
-
-    /// As [`InventoryCount::error_rate`].
-    fn error_rate(&self) -> ErrorRate {
-        ErrorRate::of(
-            self.book
-                .iter()
-                .filter_map(|(sku, book)| self.counted.get(sku).map(|c| (*book, *c))),
-        )
-    }
 }
 
 /// Applies a local edit's writes to the count's derived rows.
@@ -515,22 +455,26 @@ fn update_rows(doc: &mut Doc, update: impl FnOnce(&mut CountRows)) {
     });
 }
 
-/// The count index row of a count: (store, started, finished, lines, Σ book, Σ |diff|).
-type CountIndexRow = (String, i64, Option<i64>, i64, i64, i64);
+/// The count index row of a count: (store, started, finished, lines, counted lines,
+/// Σ book, Σ |diff|), the sums over the counted lines. Σ |diff| is real even where Σ book
+/// is 0, and the number of counted lines tells "nothing counted" from "book total 0".
+type CountIndexRow = (String, i64, Option<i64>, i64, i64, i64, i64);
 
 fn index_row(rows: &CountRows) -> CountIndexRow {
-    let (abs_diff, book_total) = match rows.error_rate() {
-        ErrorRate::Undefined => (0, 0),
-        ErrorRate::Rate {
-            abs_diff,
-            book_total,
-        } => (abs_diff, book_total),
-    };
+    let (mut abs_diff, mut book_total, mut counted_lines) = (0i64, 0i64, 0i64);
+    for (sku, book) in &rows.book {
+        if let Some(qty) = rows.counted.get(sku) {
+            abs_diff = abs_diff.saturating_add(book.saturating_sub(*qty).saturating_abs());
+            book_total = book_total.saturating_add(*book);
+            counted_lines += 1;
+        }
+    }
     (
         rows.store_id.clone(),
         rows.started_at,
         rows.finished_at,
         rows.book.len() as i64,
+        counted_lines,
         book_total,
         abs_diff,
     )
@@ -550,10 +494,11 @@ pub(crate) fn index(tx: &Connection, doc: &mut Doc) -> Result<()> {
 
 /// Writes a count's index row.
 pub(crate) fn write_rows(tx: &Connection, id: &DocId, rows: &CountRows) -> Result<()> {
-    let (store_id, started_at, finished_at, lines, book_total, abs_diff) = index_row(rows);
+    let (store_id, started_at, finished_at, lines, counted_lines, book_total, abs_diff) =
+        index_row(rows);
     tx.prepare_cached(
-        "INSERT OR REPLACE INTO count_index (id, store_id, started_at, finished_at, lines, book_total, abs_diff_total)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT OR REPLACE INTO count_index (id, store_id, started_at, finished_at, lines, counted_lines,
+         book_total, abs_diff_total) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         id.as_str(),
@@ -561,49 +506,9 @@ pub(crate) fn write_rows(tx: &Connection, id: &DocId, rows: &CountRows) -> Resul
         started_at,
         finished_at,
         lines,
+        counted_lines,
         book_total,
         abs_diff,
     ])?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::ErrorRate;
-
-    #[test]
-    fn exactly_ten_percent_is_within_the_limit_and_a_hair_more_is_not() {
-        let at_limit = ErrorRate::of([(60, 54), (40, 36)]); // 10 of 100
-        assert_eq!(
-            at_limit,
-            ErrorRate::Rate {
-                abs_diff: 10,
-                book_total: 100
-            }
-        );
-        assert!(!at_limit.exceeds_limit());
-        let over = ErrorRate::of([(1000, 899)]); // 10.1%
-        assert!(over.exceeds_limit());
-    }
-
-    #[test]
-    fn surpluses_and_shortages_do_not_cancel_out() {
-        let rate = ErrorRate::of([(50, 60), (50, 40)]);
-        assert_eq!(
-            rate,
-            ErrorRate::Rate {
-                abs_diff: 20,
-                book_total: 100
-            }
-        );
-        assert!(rate.exceeds_limit());
-    }
-
-    #[test]
-    fn a_count_whose_book_total_is_zero_has_an_undefined_rate() {
-        let rate = ErrorRate::of([(0, 5)]);
-        assert_eq!(rate, ErrorRate::Undefined);
-        assert!(!rate.exceeds_limit());
-        assert_eq!(rate.ratio(), None);
-    }
 }

@@ -60,6 +60,12 @@ pub(crate) fn check_shape(doc: &Doc) -> Result<(), RuleViolation> {
     readable(doc).map_err(|e| RuleViolation::unreadable(&e))
 }
 
+/// The fields of the document, each value against its declared type and limits (no
+/// reader is run): what the phone's merge adds to reading a document it receives.
+pub(crate) fn check_fields(doc: &Doc) -> Result<(), RuleViolation> {
+    shape::check(doc, fields(doc.kind))
+}
+
 /// The value rules across fields. Judged on the document as its writer made it: two edits
 /// that are each valid may merge into a state neither made (conflicts stay data).
 pub(crate) fn check_values(doc: &Doc) -> Result<(), RuleViolation> {
@@ -151,6 +157,10 @@ mod tests {
             .map(TerminalRating::code),
         );
         same(visit::KINDS, VisitKind::ALL.map(VisitKind::code));
+        same(
+            visit::DATUMS,
+            crate::geo::Datum::ALL.map(crate::geo::Datum::code),
+        );
         same(
             visit::ACTIVITIES,
             TrainingActivity::ALL.map(TrainingActivity::code),

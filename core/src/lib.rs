@@ -15,7 +15,9 @@
 mod complaint;
 mod doc;
 mod error;
+mod error_rate;
 pub mod fixtures;
+mod gcj02;
 mod geo;
 mod ids;
 mod inventory_count;
@@ -33,6 +35,7 @@ mod sync_client;
 mod task;
 mod time;
 mod visit;
+mod working_days;
 mod write_rules;
 
 pub use complaint::{
@@ -41,11 +44,12 @@ pub use complaint::{
 };
 pub use doc::{DOC_SCHEMA_VERSION, HistoryEntry, Stamp, Versions, Written};
 pub use error::{Error, Result};
-pub use geo::{DEFAULT_GEOFENCE_M, GeoPoint, GpsFix};
+pub use error_rate::{ErrorRate, MAX_COUNT_ERROR_PERCENT};
+pub use geo::{DEFAULT_GEOFENCE_M, Datum, GeoPoint, GpsFix};
 pub use ids::{DeviceIdentity, DocId, DocKind};
-pub use inventory_count::{CountLine, ErrorRate, InventoryCount, NewCountLine, NewInventoryCount};
+pub use inventory_count::{CountLine, InventoryCount, NewCountLine, NewInventoryCount};
 pub use kinds::MAX_CLOCK_DRIFT_MS;
-pub use local_store::{Clock, LocalStore, STORE_SCHEMA_VERSION, StoreOptions};
+pub use local_store::{Clock, DamagedDocument, LocalStore, STORE_SCHEMA_VERSION, StoreOptions};
 pub use outbox::{OutgoingDocument, PendingDocument, Receipt};
 pub use replica::{IncomingChange, Pusher, Replica};
 pub use retail_store::{
@@ -53,8 +57,8 @@ pub use retail_store::{
     StoreSize, TerminalRating, ValueTier,
 };
 pub use rules::{
-    CountFinding, DEFAULT_MIN_MONTHLY_VISITS, FollowUp, FollowUpAction, MAX_COUNT_ERROR_PERCENT,
-    MAX_MISSING_PRICE_TAGS, MonthlyVisits, PriceTagFinding, StoreDue,
+    CountFinding, DEFAULT_MIN_MONTHLY_VISITS, FollowUp, FollowUpAction, MAX_MISSING_PRICE_TAGS,
+    MonthlyVisits, PriceTagFinding, StoreDue,
 };
 pub use scorecard::{
     Acknowledgement, NewScorecard, ScoreDimension, ScoreWeights, Scorecard, ScorecardOutcome,
@@ -69,7 +73,8 @@ pub use sync_client::{
 pub use task::{NewTask, Task, TaskDue, TaskOrigin, TaskState};
 pub use time::{FieldCalendar, Timestamp};
 pub use visit::{
-    CheckPoint, NewVisit, PhotoRef, RecordedCheckPoint, TrainingActivity, Visit, VisitComment,
-    VisitKind,
+    CheckPoint, MAX_AHEAD_OF_DEVICE_CLOCK_MS, NewVisit, PhotoRef, RecordedCheckPoint,
+    TrainingActivity, Visit, VisitComment, VisitKind,
 };
+pub use working_days::{DayKind, WorkingDays};
 pub use write_rules::{DocSummary, Effect, Role, RuleViolation, Writer, check as check_write};

@@ -10,6 +10,7 @@
 //! The database is opened in exclusive locking mode: one `LocalStore` per file, because
 //! two writers sharing the device's Automerge actor would corrupt its change sequence.
 
+pub(crate) mod damaged;
 mod feed_merge;
 pub(crate) mod migrate;
 
@@ -26,6 +27,7 @@ use crate::error::{Error, Result};
 use crate::ids::{DeviceIdentity, DocId, DocKind};
 use crate::time::{FieldCalendar, Timestamp};
 
+pub use damaged::DamagedDocument;
 pub(crate) use feed_merge::default_workers;
 pub use migrate::LATEST as STORE_SCHEMA_VERSION;
 
@@ -509,7 +511,9 @@ impl Inner {
             .optional()?;
         match kind {
             Some(k) => DocKind::parse(&k),
-            None => Err(Error::UnknownDocument { id: id.to_string() }),
+            None => Err(self
+                .damage_of(id)?
+                .unwrap_or_else(|| Error::UnknownDocument { id: id.to_string() })),
         }
     }
 
@@ -533,7 +537,10 @@ impl Inner {
             .query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         let Some((stored_kind, snapshot)) = row else {
-            return Err(Error::not_found(kind, id.as_str()));
+            // A document received damaged, with no earlier readable state, says why.
+            return Err(self
+                .damage_of(id)?
+                .unwrap_or_else(|| Error::not_found(kind, id.as_str())));
         };
         let actual = DocKind::parse(&stored_kind)?;
         if actual != kind {

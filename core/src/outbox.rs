@@ -288,15 +288,16 @@ impl LocalStore {
     /// and only then moves the cursor. All of it commits together or none of it does, so
     /// the cursor never passes a change that is not stored; and because the lock is held
     /// throughout, no edit the app makes meanwhile lands inside that savepoint, where a
-    /// rollback would take it along after it was reported saved. Returns how many documents
-    /// were merged and how many left the scope.
+    /// rollback would take it along after it was reported saved. A document of the feed
+    /// that cannot be read is kept aside as damaged and does not stop the others. Returns
+    /// what was merged, damaged or repaired, and how many documents left the scope.
     pub(crate) fn apply_sync_response(
         &self,
         confirmed: &[(DocId, i64, Vec<String>)],
         docs: Vec<(DocId, Vec<Vec<u8>>)>,
         removed: &[DocId],
         cursor: &str,
-    ) -> Result<(usize, usize)> {
+    ) -> Result<AppliedResponse> {
         let confirmed = confirmed
             .iter()
             .map(|(id, edits, heads)| Ok((id, *edits, parse_heads(heads)?)))
@@ -306,13 +307,29 @@ impl LocalStore {
             for (id, edits, heads) in &confirmed {
                 confirm_pushed(&inner.conn, id, *edits, heads)?;
             }
-            let pulled = inner.merge_many(docs, true, crate::local_store::default_workers())?;
+            let merged = inner.merge_many(docs, true, crate::local_store::default_workers())?;
             note_left_scope(&inner.conn, removed)?;
             drop_left_documents(inner)?;
             set_sync_cursor(&inner.conn, cursor)?;
-            Ok((pulled, removed.len()))
+            Ok(AppliedResponse {
+                pulled: merged.count,
+                removed: removed.len(),
+                damaged: merged.damaged,
+                repaired: merged.repaired,
+            })
         })
     }
+}
+
+/// What storing a sync response did.
+#[derive(Debug, Default)]
+pub(crate) struct AppliedResponse {
+    pub(crate) pulled: usize,
+    pub(crate) removed: usize,
+    /// Documents of the feed that cannot be read, kept aside.
+    pub(crate) damaged: Vec<DocId>,
+    /// Damaged documents that read again with the feed's changes.
+    pub(crate) repaired: Vec<DocId>,
 }
 
 fn parse_heads(heads: &[String]) -> Result<Vec<automerge::ChangeHash>> {
@@ -416,6 +433,9 @@ fn drop_left_documents(inner: &mut Inner) -> Result<usize> {
         inner
             .conn
             .execute("DELETE FROM leaving WHERE doc_id = ?1", [id])?;
+        inner
+            .conn
+            .execute("DELETE FROM damaged WHERE doc_id = ?1", [id])?;
     }
     for id in &ids {
         if let Ok(id) = DocId::parse("id", id) {

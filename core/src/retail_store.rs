@@ -12,9 +12,10 @@ use crate::doc::{
     DOC_ROOT, Doc, Scalar, Versions, scalar_f64, scalar_i64, scalar_str, stamped_value,
 };
 use crate::error::{Error, Result};
-use crate::geo::{DEFAULT_GEOFENCE_M, GeoPoint};
+use crate::geo::{DEFAULT_GEOFENCE_M, Datum, GeoPoint};
 use crate::ids::{DocId, DocKind};
 use crate::local_store::LocalStore;
+use crate::time::Timestamp;
 
 /// Format (业态), the seven classes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -137,6 +138,9 @@ pub struct Store {
     pub demo_street: bool,
     pub functional_terminal: bool,
     pub rating: Option<TerminalRating>,
+    /// When the current rating was given (its stamp): a rectification notice names it to
+    /// say which rating it answers (R7).
+    pub rated_at: Option<Timestamp>,
     pub territory: String,
 }
 
@@ -202,6 +206,10 @@ pub const STORE_FIELDS: [&str; 16] = [
     "territory",
 ];
 
+/// Stamped fields a store may lack: `rating` (not rated), `datum` (written before datums
+/// were recorded: WGS-84).
+const OPTIONAL_FIELDS: [&str; 2] = ["rating", "datum"];
+
 impl LocalStore {
     /// Creates a store document. Refuses an empty or duplicate licence, a bad phone number,
     /// impossible coordinates, a negative volume, or a rating on a store that is not a
@@ -231,6 +239,7 @@ impl LocalStore {
                 ("address", s(new.address.as_str().into())),
                 ("lat", s(new.location.lat.into())),
                 ("lng", s(new.location.lng.into())),
+                ("datum", s(new.location.datum.code().into())),
                 ("geofence_m", s(geofence.into())),
                 ("format", s(new.format.code().into())),
                 ("market", s(new.market.code().into())),
@@ -307,7 +316,7 @@ impl LocalStore {
                     .unwrap_or(current.functional_terminal);
                 let rating = change.rating.unwrap_or(current.rating);
                 validate_rating(functional, rating)?;
-                let puts: [(&str, Option<Scalar>); 10] = [
+                let puts: [(&str, Option<Scalar>); 11] = [
                     ("format", change.format.map(|v| v.code().into())),
                     ("market", change.market.map(|v| v.code().into())),
                     ("size", change.size.map(|v| v.code().into())),
@@ -317,6 +326,7 @@ impl LocalStore {
                     ("functional", change.functional_terminal.map(Scalar::from)),
                     ("lat", change.location.map(|p| p.lat.into())),
                     ("lng", change.location.map(|p| p.lng.into())),
+                    ("datum", change.location.map(|p| p.datum.code().into())),
                     ("geofence_m", change.geofence_m.map(Scalar::from)),
                 ];
                 for (key, value) in puts {
@@ -352,7 +362,7 @@ impl LocalStore {
         id: &DocId,
         field: &str,
     ) -> Result<Option<Versions<String>>> {
-        if !STORE_FIELDS.contains(&field) && field != "rating" {
+        if !STORE_FIELDS.contains(&field) && !OPTIONAL_FIELDS.contains(&field) {
             return Err(Error::invalid(
                 "field",
                 format!("`{field}` is not a store field"),
@@ -400,6 +410,10 @@ pub(crate) fn read(doc: &Doc) -> Result<Store> {
         location: GeoPoint {
             lat: float("lat")?,
             lng: float("lng")?,
+            datum: match field("datum").as_ref().and_then(scalar_str) {
+                Some(code) => Datum::parse("datum", &code).map_err(bad)?,
+                None => Datum::Wgs84,
+            },
         },
         geofence_m: float("geofence_m")?,
         format: StoreFormat::parse(&text("format")?).map_err(bad)?,
@@ -416,15 +430,20 @@ pub(crate) fn read(doc: &Doc) -> Result<Store> {
             Some(code) => Some(TerminalRating::parse(&code).map_err(bad)?),
             None => None,
         },
+        rated_at: doc.stamped(&DOC_ROOT, "rating").map(|v| v.current.at),
         territory: text("territory")?,
     })
 }
 
+/// The store's index row. Its `lat`, `lng` are WGS-84, converted from the document's
+/// datum, so every geofence verdict drawn from the index compares like with like.
 pub(crate) fn index(tx: &Connection, doc: &Doc) -> Result<()> {
     let s = read(doc)?;
+    let at = s.location.to_wgs84();
     tx.prepare_cached(
         "INSERT OR REPLACE INTO store_index (id, licence, name, format, market, size, tier, demo_street,
-         functional, rating, territory, lat, lng, geofence_m) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
+         functional, rating, rating_at, territory, lat, lng, geofence_m)
+         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
     )?
     .execute(params![
         s.id.as_str(),
@@ -437,9 +456,10 @@ pub(crate) fn index(tx: &Connection, doc: &Doc) -> Result<()> {
         s.demo_street,
         s.functional_terminal,
         s.rating.map(TerminalRating::code),
+        s.rated_at.map(Timestamp::millis),
         s.territory,
-        s.location.lat,
-        s.location.lng,
+        at.lat,
+        at.lng,
         s.geofence_m,
     ])?;
     Ok(())
@@ -448,6 +468,7 @@ pub(crate) fn index(tx: &Connection, doc: &Doc) -> Result<()> {
 /// What a visit copies from the store's index when it is created.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct StoreFacts {
+    /// In WGS-84 (see [`index`]).
     pub location: GeoPoint,
     pub geofence_m: f64,
     pub market: MarketType,
@@ -463,11 +484,29 @@ pub(crate) fn store_facts(conn: &Connection, field: &str, id: &DocId) -> Result<
         .optional()?;
     match row {
         Some((lat, lng, geofence_m, market)) => Ok(StoreFacts {
-            location: GeoPoint { lat, lng },
+            location: GeoPoint::wgs84(lat, lng),
             geofence_m,
             market: MarketType::parse(&market)?,
         }),
         None => Err(Error::invalid(field, format!("unknown store `{id}`"))),
+    }
+}
+
+/// The store's current quarterly rating and when it was given, from the index (`None`
+/// when it is not rated); `field` names the input when the store is unknown.
+pub(crate) fn store_rating(
+    conn: &Connection,
+    field: &str,
+    id: &DocId,
+) -> Result<Option<(TerminalRating, Timestamp)>> {
+    let row: Option<(Option<String>, Option<i64>)> = conn
+        .prepare_cached("SELECT rating, rating_at FROM store_index WHERE id = ?1")?
+        .query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    match row {
+        None => Err(Error::invalid(field, format!("unknown store `{id}`"))),
+        Some((Some(code), Some(at))) => Ok(Some((TerminalRating::parse(&code)?, Timestamp(at)))),
+        Some(_) => Ok(None),
     }
 }
 

@@ -8,16 +8,14 @@ use chrono::{Datelike, NaiveDate};
 use rusqlite::params;
 
 use crate::error::Result;
+use crate::error_rate::ErrorRate;
 use crate::ids::DocId;
-use crate::inventory_count::ErrorRate;
 use crate::local_store::LocalStore;
 use crate::retail_store::TerminalRating;
 use crate::time::{FieldCalendar, Timestamp};
 
 /// R2: a store may have at most this many products missing a price tag.
 pub const MAX_MISSING_PRICE_TAGS: usize = 3;
-/// R3: a functional terminal's count may be off by at most this many percent.
-pub const MAX_COUNT_ERROR_PERCENT: i64 = 10;
 /// R9: the decided default minimum of visits per R1-covered store per month.
 pub const DEFAULT_MIN_MONTHLY_VISITS: u32 = 4;
 
@@ -38,7 +36,8 @@ pub struct PriceTagFinding {
     pub missing: u32,
 }
 
-/// A functional terminal whose latest finished count breaks R3 or has no defined rate.
+/// A functional terminal whose latest finished count breaks R3 or has no defined rate
+/// (book total 0, or nothing counted).
 #[derive(Clone, Debug, PartialEq)]
 pub struct CountFinding {
     pub store_id: DocId,
@@ -71,9 +70,11 @@ pub struct FollowUp {
     /// First day of the period the action is due in (month, ISO week or quarter).
     pub period_start: NaiveDate,
     /// Whether the records show it done this period: guidance and in-store service by a
-    /// visit of the account manager, the notice by a rectification task for the store created
-    /// in the quarter. `None` where the app keeps no record of the
-    /// action (a study visit happens in another store), so it is listed as due.
+    /// visit of the account manager; the notice by a rectification task that answers the
+    /// store's current rating ([`crate::TaskOrigin::Rating`]), has a deadline after its
+    /// creation, and was created in the quarter and not after the day asked (any other task
+    /// on the store, a bulb replaced, does not count). `None` where the app keeps no record
+    /// of the action (a study visit happens in another store), so it is listed as due.
     pub done: Option<bool>,
 }
 
@@ -207,11 +208,12 @@ impl LocalStore {
     }
 
     /// R3: functional terminals of `manager`'s territory whose latest finished count is off
-    /// by more than 10%, or whose rate is undefined (book total 0), which is reported too.
+    /// by more than 10%, or has no defined rate, which is reported too: its book total is 0
+    /// (with its real difference), or it was finished with nothing counted.
     pub fn count_findings(&self, manager: &str) -> Result<Vec<CountFinding>> {
         let inner = self.lock()?;
         let mut stmt = inner.conn.prepare_cached(
-            "SELECT s.id, s.name, c.id, c.finished_at, c.abs_diff_total, c.book_total
+            "SELECT s.id, s.name, c.id, c.finished_at, c.abs_diff_total, c.book_total, c.counted_lines
              FROM store_index s JOIN count_index c ON c.store_id = s.id
              WHERE s.territory = ?1 AND s.functional = 1 AND c.finished_at IS NOT NULL
                AND c.id = (SELECT c2.id FROM count_index c2 WHERE c2.store_id = s.id AND c2.finished_at IS NOT NULL
@@ -227,20 +229,15 @@ impl LocalStore {
                     r.get::<_, i64>(3)?,
                     r.get::<_, i64>(4)?,
                     r.get::<_, i64>(5)?,
+                    r.get::<_, i64>(6)?,
                 ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let mut findings = Vec::new();
-        for (store, name, count, finished_at, abs_diff, book_total) in rows {
-            let error_rate = if book_total == 0 {
-                ErrorRate::Undefined
-            } else {
-                ErrorRate::Rate {
-                    abs_diff,
-                    book_total,
-                }
-            };
-            if error_rate == ErrorRate::Undefined || error_rate.exceeds_limit() {
+        for (store, name, count, finished_at, abs_diff, book_total, counted) in rows {
+            let error_rate =
+                ErrorRate::from_totals(usize::try_from(counted).unwrap_or(0), abs_diff, book_total);
+            if error_rate.ratio().is_none() || error_rate.exceeds_limit() {
                 findings.push(CountFinding {
                     store_id: DocId::parse("id", &store)?,
                     name,
@@ -263,7 +260,7 @@ impl LocalStore {
             NaiveDate::from_ymd_opt(day.year(), (day.month0() / 3) * 3 + 1, 1).unwrap_or(month);
         let inner = self.lock()?;
         let mut stores = inner.conn.prepare_cached(
-            "SELECT s.id, s.name, s.rating FROM store_index s
+            "SELECT s.id, s.name, s.rating, s.rating_at FROM store_index s
              WHERE s.territory = ?1 AND s.functional = 1 AND s.rating IS NOT NULL ORDER BY s.name",
         )?;
         let rows = stores
@@ -272,6 +269,7 @@ impl LocalStore {
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
                 ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -279,10 +277,12 @@ impl LocalStore {
             "SELECT EXISTS (SELECT 1 FROM visit_index WHERE store_id = ?1 AND visitor = ?2 AND check_in_at >= ?3 AND check_in_at < ?4)",
         )?;
         let mut noticed = inner.conn.prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM task_index WHERE store_id = ?1 AND created_at >= ?2)",
+            "SELECT EXISTS (SELECT 1 FROM task_index WHERE store_id = ?1 AND answers_rating_at = ?2
+                            AND created_at >= ?3 AND created_at < ?4 AND deadline > created_at)",
         )?;
+        let end_of_day = cal.start_of(day + chrono::Duration::days(1));
         let mut follow_ups = Vec::with_capacity(rows.len());
-        for (id, name, rating) in rows {
+        for (id, name, rating, rated_at) in rows {
             let rating = TerminalRating::parse(&rating)?;
             let (action, period_start, done) = match rating {
                 TerminalRating::Excellent => {
@@ -303,8 +303,10 @@ impl LocalStore {
                 }
                 TerminalRating::Qualified => (FollowUpAction::QuarterlyStudyVisit, quarter, None),
                 TerminalRating::Unqualified => {
-                    let done: bool =
-                        noticed.query_row(params![id, cal.start_of(quarter).0], |r| r.get(0))?;
+                    let done: bool = noticed.query_row(
+                        params![id, rated_at, cal.start_of(quarter).0, end_of_day.0],
+                        |r| r.get(0),
+                    )?;
                     (FollowUpAction::RectificationNotice, quarter, Some(done))
                 }
             };

@@ -93,6 +93,12 @@ pub struct SyncReport {
     pub docs_removed: usize,
     /// Documents the server refused in this sync: id, rule, message.
     pub rejected: Vec<(DocId, String, String)>,
+    /// Documents received in this sync that cannot be read as their kind: kept aside
+    /// (`LocalStore::damaged_documents` says why), while the sync and every other document
+    /// went on.
+    pub damaged: Vec<DocId>,
+    /// Damaged documents that this sync's changes repaired: they read again.
+    pub repaired: Vec<DocId>,
     /// Failed attempts that were retried.
     pub retries: u32,
 }
@@ -266,7 +272,9 @@ impl SyncClient {
                     } else {
                         (self.apply(&batch, response).await, None)
                     };
-                    let (pulled, removed) = applied?;
+                    let applied = applied?;
+                    let (pulled, removed) = (applied.pulled, applied.removed);
+                    note_damage(&mut report, applied.damaged, applied.repaired);
                     pushed_total += batch.len();
                     pulled_total += pulled;
                     report.docs_pushed += batch.len();
@@ -452,7 +460,7 @@ impl SyncClient {
         &self,
         batch: &[OutgoingDocument],
         response: SyncResponse,
-    ) -> Result<(usize, usize), SyncFailure> {
+    ) -> Result<crate::outbox::AppliedResponse, SyncFailure> {
         // The server answers a push all or nothing; an answer that does not list a pushed
         // document is not trusted to have stored it: nothing is confirmed, and the next
         // sync sends it again (pushes are idempotent).
@@ -497,6 +505,23 @@ impl SyncClient {
             .await
             .map_err(|e| SyncFailure::Local(e.to_string()))?
             .map_err(SyncFailure::from)
+    }
+}
+
+/// Adds a response's damaged and repaired documents to the report: a document damaged by
+/// one page and repaired by a later one is reported repaired only, and the other way round.
+fn note_damage(report: &mut SyncReport, damaged: Vec<DocId>, repaired: Vec<DocId>) {
+    for id in repaired {
+        report.damaged.retain(|d| d != &id);
+        if !report.repaired.contains(&id) {
+            report.repaired.push(id);
+        }
+    }
+    for id in damaged {
+        report.repaired.retain(|r| r != &id);
+        if !report.damaged.contains(&id) {
+            report.damaged.push(id);
+        }
     }
 }
 

@@ -18,7 +18,7 @@ use crate::doc::{
 use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
 use crate::local_store::LocalStore;
-use crate::retail_store::store_facts;
+use crate::retail_store::{TerminalRating, store_facts, store_rating};
 use crate::time::Timestamp;
 use crate::visit::{PhotoRef, check_doc_of_store, validate_photo_hash};
 
@@ -79,15 +79,13 @@ impl TaskState {
 pub enum TaskOrigin {
     Visit(DocId),
     ShelfDisplay(DocId),
-}
-
-impl TaskOrigin {
-    fn parts(&self) -> (DocKind, &DocId) {
-        match self {
-            TaskOrigin::Visit(id) => (DocKind::Visit, id),
-            TaskOrigin::ShelfDisplay(id) => (DocKind::ShelfDisplay, id),
-        }
-    }
+    /// R7's rectification notice (限期整改通知) of a functional terminal rated unqualified:
+    /// it answers the rating given at `rated_at` (the store's [`crate::Store::rated_at`]).
+    /// Stored as the task's `answers_rating_at`; only such a task, with a deadline, created
+    /// in the quarter, counts as the notice R7 asks for.
+    Rating {
+        rated_at: Timestamp,
+    },
 }
 
 /// What the finder gives to open a task.
@@ -100,7 +98,7 @@ pub struct NewTask {
     pub assignee: String,
     /// Must be after the time of creation.
     pub deadline: Timestamp,
-    /// A visit or shelf display of the same store.
+    /// A visit or shelf display of the same store, or the store's unqualified rating.
     pub origin: Option<TaskOrigin>,
 }
 
@@ -138,8 +136,9 @@ pub struct TaskDue {
 
 impl LocalStore {
     /// Opens a rectification task, found by this device's user. Refuses an unknown store,
-    /// an origin that is not a visit or shelf display of that store, an empty title or
-    /// assignee, and a deadline not after now.
+    /// an origin that is not a visit or shelf display of that store (or, for a rating, not
+    /// the store's current unqualified rating), an empty title or assignee, and a deadline
+    /// not after now.
     pub fn create_task(&self, new: NewTask) -> Result<DocId> {
         if new.title.trim().is_empty() {
             return Err(Error::invalid("title", "must not be empty"));
@@ -169,8 +168,17 @@ impl LocalStore {
                 ("state", state_entry(TaskState::Open, None, stamp)),
                 ("photos", HydrateValue::map()),
             ]);
-            if let Some(origin) = &new.origin {
-                let (kind, id) = origin.parts();
+            let found_in = match &new.origin {
+                None => None,
+                Some(TaskOrigin::Visit(id)) => Some((DocKind::Visit, id)),
+                Some(TaskOrigin::ShelfDisplay(id)) => Some((DocKind::ShelfDisplay, id)),
+                Some(TaskOrigin::Rating { rated_at }) => {
+                    check_unqualified_rating(conn, &new.store_id, *rated_at)?;
+                    fields.insert("answers_rating_at", HydrateValue::from(rated_at.0));
+                    None
+                }
+            };
+            if let Some((kind, id)) = found_in {
                 check_doc_of_store(conn, "origin", id, kind, &new.store_id)?;
                 fields.insert("origin_kind", str_value(kind.as_str()));
                 fields.insert("origin_id", str_value(id.as_str()));
@@ -280,7 +288,39 @@ fn state_entry(state: TaskState, note: Option<&str>, stamp: &Stamp) -> HydrateVa
     entry_value(vec![("v", state.code().into()), ("note", note)], stamp)
 }
 
+/// Refuses a rating origin unless the store's current rating is unqualified and was given
+/// at `rated_at`: a notice answers the rating it names, not an earlier or a better one.
+fn check_unqualified_rating(conn: &Connection, store: &DocId, rated_at: Timestamp) -> Result<()> {
+    match store_rating(conn, "store_id", store)? {
+        Some((TerminalRating::Unqualified, at)) if at == rated_at => Ok(()),
+        Some((TerminalRating::Unqualified, at)) => Err(Error::invalid(
+            "origin.rated_at",
+            format!(
+                "store `{store}` was rated unqualified at `{}`, not at `{}`",
+                at.0, rated_at.0
+            ),
+        )),
+        Some((other, _)) => Err(Error::invalid(
+            "origin",
+            format!(
+                "store `{store}` is rated `{}`: only an unqualified rating asks for a \
+                 rectification notice",
+                other.code()
+            ),
+        )),
+        None => Err(Error::invalid(
+            "origin",
+            format!("store `{store}` has no quarterly rating"),
+        )),
+    }
+}
+
 fn read_origin(doc: &Doc) -> Result<Option<TaskOrigin>> {
+    // A notice answering a rating names it in a field of its own, which readers that
+    // predate it ignore (they see a task without an origin).
+    if let Some(rated_at) = doc.time(&DOC_ROOT, "answers_rating_at") {
+        return Ok(Some(TaskOrigin::Rating { rated_at }));
+    }
     let (Some(kind), Some(id)) = (
         doc.str(&DOC_ROOT, "origin_kind"),
         doc.str(&DOC_ROOT, "origin_id"),
@@ -340,8 +380,8 @@ pub(crate) fn read(doc: &Doc) -> Result<Task> {
 pub(crate) fn index(tx: &Connection, doc: &Doc) -> Result<()> {
     let task = read(doc)?;
     tx.prepare_cached(
-        "INSERT OR REPLACE INTO task_index (id, store_id, title, assignee, state, deadline, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT OR REPLACE INTO task_index (id, store_id, title, assignee, state, deadline, created_at,
+         answers_rating_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         task.id.as_str(),
@@ -351,6 +391,10 @@ pub(crate) fn index(tx: &Connection, doc: &Doc) -> Result<()> {
         task.state.value().code(),
         task.deadline.0,
         task.created_at.0,
+        match task.origin {
+            Some(TaskOrigin::Rating { rated_at }) => Some(rated_at.0),
+            _ => None,
+        },
     ])?;
     Ok(())
 }

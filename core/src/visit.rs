@@ -1,9 +1,11 @@
 //! The store visit document: one per visit, written by its visitor.
 //!
-//! Check-in and check-out carry the device time and the GPS fix, and whether the fix was
-//! inside the store's geofence (out of range is flagged, never blocked). The visit copies
-//! the store's location when it is created, so the verdict does not change when the store
-//! is moved later. Notes are collaborative text; a supervisor may comment afterwards.
+//! Check-in and check-out carry the device time and the GPS fix with its datum, and whether
+//! the fix was inside the store's geofence (out of range is flagged, never blocked), judged
+//! in WGS-84 whatever the datums of the fix and the store. The visit copies the store's
+//! location (in WGS-84, `store_datum`) when it is created, so the verdict does not change
+//! when the store is moved later. Notes are collaborative text; a supervisor may comment
+//! afterwards.
 
 use std::collections::HashMap;
 
@@ -14,11 +16,16 @@ use crate::doc::{
     text_value,
 };
 use crate::error::{Error, Result};
-use crate::geo::{GeoPoint, GpsFix};
+use crate::geo::{Datum, GeoPoint, GpsFix};
 use crate::ids::{DocId, DocKind};
 use crate::local_store::LocalStore;
 use crate::retail_store::store_facts;
 use crate::time::Timestamp;
+
+/// How far a check-in or check-out may lie ahead of the device's own clock: 5 minutes. The
+/// app takes the time from the same clock, or from the GPS fix whose clock may run a little
+/// ahead; a time further ahead cannot be true and is refused, naming the field.
+pub const MAX_AHEAD_OF_DEVICE_CLOCK_MS: i64 = 5 * 60_000;
 
 /// Why the visit was made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -169,8 +176,9 @@ impl Visit {
 }
 
 impl LocalStore {
-    /// Starts a visit at `check_in`, made by this device's user. Refuses an unknown store
-    /// or a bad GPS fix; an out-of-range fix is recorded and flagged.
+    /// Starts a visit at `check_in`, made by this device's user. Refuses an unknown store,
+    /// a bad GPS fix, and a check-in later than the device's clock allows
+    /// ([`MAX_AHEAD_OF_DEVICE_CLOCK_MS`]); an out-of-range fix is recorded and flagged.
     pub fn create_visit(&self, new: NewVisit) -> Result<DocId> {
         if let Some(gps) = &new.check_in.gps {
             gps.validate("check_in.gps")?;
@@ -182,6 +190,7 @@ impl LocalStore {
             ));
         }
         self.create_doc(DocKind::Visit, |conn, stamp| {
+            check_not_ahead("check_in.at", new.check_in.at, stamp.at)?;
             let facts = store_facts(conn, "store_id", &new.store_id)?;
             if let Some(complaint) = &new.complaint_id {
                 check_doc_of_store(
@@ -200,6 +209,7 @@ impl LocalStore {
                 ("visit_kind", str_value(new.kind.code())),
                 ("store_lat", HydrateValue::from(facts.location.lat)),
                 ("store_lng", HydrateValue::from(facts.location.lng)),
+                ("store_datum", str_value(facts.location.datum.code())),
                 ("geofence_m", HydrateValue::from(facts.geofence_m)),
                 ("check_in", check_in),
                 ("brand_promotion", text_value("")),
@@ -220,12 +230,14 @@ impl LocalStore {
         self.read_doc(id, DocKind::Visit, read)
     }
 
-    /// Ends the visit. Refuses a check-out before the check-in.
+    /// Ends the visit. Refuses a check-out before the check-in or later than the device's
+    /// clock allows ([`MAX_AHEAD_OF_DEVICE_CLOCK_MS`]).
     pub fn check_out_visit(&self, id: &DocId, check_out: CheckPoint) -> Result<()> {
         if let Some(gps) = &check_out.gps {
             gps.validate("check_out.gps")?;
         }
-        self.edit_doc(id, DocKind::Visit, "check out", |doc, _, _| {
+        self.edit_doc(id, DocKind::Visit, "check out", |doc, stamp, _| {
+            check_not_ahead("check_out.at", check_out.at, stamp.at)?;
             let check_in = read_checkpoint(doc, "check_in")?;
             if check_out.at < check_in.at {
                 return Err(Error::invalid(
@@ -362,6 +374,24 @@ impl LocalStore {
     }
 }
 
+/// Refuses an instant `at` later than the device's clock `now` plus the tolerance.
+fn check_not_ahead(field: &str, at: Timestamp, now: Timestamp) -> Result<()> {
+    let limit = now.0.saturating_add(MAX_AHEAD_OF_DEVICE_CLOCK_MS);
+    if at.0 > limit {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "`{}` is {} minutes ahead of the device clock `{}` (at most {} allowed)",
+                at.0,
+                (at.0 - now.0) / 60_000,
+                now.0,
+                MAX_AHEAD_OF_DEVICE_CLOCK_MS / 60_000
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn photos_obj(doc: &mut Doc) -> Result<Obj> {
     doc.container(&DOC_ROOT, "photos")
 }
@@ -386,6 +416,7 @@ fn checkpoint_value(point: &CheckPoint, centre: &GeoPoint, radius_m: f64) -> Hyd
         map.insert("lat", HydrateValue::from(gps.lat));
         map.insert("lng", HydrateValue::from(gps.lng));
         map.insert("accuracy_m", HydrateValue::from(gps.accuracy_m));
+        map.insert("datum", str_value(gps.datum.code()));
         map.insert(
             "distance_m",
             HydrateValue::from(gps.point().distance_m(centre)),
@@ -398,7 +429,7 @@ fn checkpoint_value(point: &CheckPoint, centre: &GeoPoint, radius_m: f64) -> Hyd
     HydrateValue::from(map)
 }
 
-fn store_centre(doc: &Doc) -> Result<(GeoPoint, f64)> {
+pub(crate) fn store_centre(doc: &Doc) -> Result<(GeoPoint, f64)> {
     let lat = doc
         .f64(&DOC_ROOT, "store_lat")
         .ok_or_else(|| doc.missing("store_lat"))?;
@@ -408,7 +439,19 @@ fn store_centre(doc: &Doc) -> Result<(GeoPoint, f64)> {
     let radius = doc
         .f64(&DOC_ROOT, "geofence_m")
         .ok_or_else(|| doc.missing("geofence_m"))?;
-    Ok((GeoPoint { lat, lng }, radius))
+    let datum = read_datum(doc, &DOC_ROOT, "store_datum")?;
+    Ok((GeoPoint { lat, lng, datum }, radius))
+}
+
+/// The datum at `key` of `obj`: WGS-84 when absent (written before datums were recorded);
+/// an unknown code makes the document unreadable rather than misjudged.
+fn read_datum(doc: &Doc, obj: &Obj, key: &str) -> Result<Datum> {
+    match doc.str(obj, key) {
+        None => Ok(Datum::Wgs84),
+        Some(code) => {
+            Datum::parse(key, &code).map_err(|e| Error::corrupt(doc.id.as_str(), e.to_string()))
+        }
+    }
 }
 
 fn read_checkpoint(doc: &Doc, key: &str) -> Result<RecordedCheckPoint> {
@@ -422,6 +465,7 @@ fn read_checkpoint(doc: &Doc, key: &str) -> Result<RecordedCheckPoint> {
             lat,
             lng,
             accuracy_m,
+            datum: read_datum(doc, &obj, "datum")?,
         }),
         _ => None,
     };
@@ -614,5 +658,55 @@ pub(crate) fn check_doc_of_store(
             format!("{kind} `{id}` belongs to another store"),
         )),
         Some(_) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{at, device, sample_store};
+
+    #[test]
+    fn a_visit_and_a_store_written_before_datums_read_as_wgs84() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let (db, _) = device(
+            dir.path().join("a.db"),
+            "am-li",
+            at("2026-11-23T09:00:00+08:00"),
+        )?;
+        let store = db.create_store(sample_store("am-li", 1))?;
+        let place = db.store(&store)?.location;
+        let fix = GpsFix::wgs84(place.lat + 0.0003, place.lng, 5.0);
+        let visit = db.create_visit(NewVisit {
+            store_id: store.clone(),
+            kind: VisitKind::Routine,
+            check_in: CheckPoint {
+                at: db.now()?,
+                gps: Some(fix),
+            },
+            complaint_id: None,
+        })?;
+        let before = db.visit(&visit)?;
+        // Take the datums out, as the documents of an older build were written.
+        db.edit_doc(&visit, DocKind::Visit, "old", |doc, _, _| {
+            let check_in = doc.container(&DOC_ROOT, "check_in")?;
+            doc.delete(&check_in, "datum")?;
+            doc.delete(&DOC_ROOT, "store_datum")
+        })?;
+        db.edit_doc(&store, DocKind::Store, "old", |doc, _, _| {
+            doc.delete(&DOC_ROOT, "datum")
+        })?;
+        assert_eq!(db.visit(&visit)?, before);
+        assert_eq!(db.store(&store)?.location.datum, Datum::Wgs84);
+        db.check_out_visit(
+            &visit,
+            CheckPoint {
+                at: db.now()?,
+                gps: Some(fix),
+            },
+        )?;
+        let out = db.visit(&visit)?.check_out.and_then(|c| c.in_range);
+        assert_eq!(out, Some(true));
+        Ok(())
     }
 }

@@ -231,7 +231,7 @@ fn r3_reports_a_terminal_over_ten_percent_but_not_one_at_exactly_ten() -> Result
                     book_total: 100,
                 },
             ),
-            (&zero_book, ErrorRate::Undefined),
+            (&zero_book, ErrorRate::Undefined { abs_diff: 3 }),
         ];
         expected.sort_by_key(|(id, _)| db.store(id).map(|s| s.name).unwrap_or_default());
         expected
@@ -385,6 +385,109 @@ fn a_count_recorded_whole_with_bad_quantities_is_refused_naming_them_and_nothing
         db.document_ids(fieldsync_core::DocKind::InventoryCount)?
             .is_empty(),
         "no count was written"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_count_with_no_book_stock_reports_its_difference_and_an_undefined_rate() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (db, _) = device(
+        dir.path().join("a.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    let store = functional_store(&db, 1)?;
+    let count = db.create_inventory_count(NewInventoryCount {
+        store_id: store.clone(),
+        lines: lines(2, 0),
+    })?;
+    assert_eq!(
+        db.inventory_count(&count)?.error_rate(),
+        ErrorRate::NothingCounted,
+        "nothing counted yet is its own state"
+    );
+    db.set_counted_many(&count, &[("sku-000".into(), 5), ("sku-001".into(), 35)])?;
+    let rate = db.inventory_count(&count)?.error_rate();
+    assert_eq!(rate, ErrorRate::Undefined { abs_diff: 40 });
+    assert_eq!((rate.abs_diff(), rate.ratio()), (40, None));
+    db.finish_count(&count)?;
+    let findings = db.count_findings("am-li")?;
+    assert_eq!(
+        findings
+            .iter()
+            .map(|f| (&f.store_id, f.error_rate))
+            .collect::<Vec<_>>(),
+        vec![(&store, ErrorRate::Undefined { abs_diff: 40 })],
+        "the index the rule reads keeps the real difference too"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_count_finished_with_nothing_counted_is_reported_as_such_not_as_undefined() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (db, _) = device(
+        dir.path().join("a.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    let store = functional_store(&db, 1)?;
+    db.record_inventory_count(
+        NewInventoryCount {
+            store_id: store,
+            lines: Vec::new(),
+        },
+        &[],
+        true,
+    )?;
+    let findings = db.count_findings("am-li")?;
+    assert_eq!(
+        findings.iter().map(|f| f.error_rate).collect::<Vec<_>>(),
+        vec![ErrorRate::NothingCounted]
+    );
+    Ok(())
+}
+
+#[test]
+fn a_store_from_schema_4_reports_the_real_difference_of_its_old_zero_book_counts() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("a.db");
+    let store = {
+        let (db, _) = device(&path, "am-li", at("2026-11-23T09:00:00+08:00"))?;
+        let store = functional_store(&db, 1)?;
+        db.record_inventory_count(
+            NewInventoryCount {
+                store_id: store.clone(),
+                lines: lines(1, 0),
+            },
+            &[("sku-000".into(), 12)],
+            true,
+        )?;
+        store
+    };
+    // Take the file back to schema 4 as the old build left it: no `counted_lines`, and
+    // Σ|book − counted| written as 0 for a book total of 0.
+    {
+        let conn = rusqlite::Connection::open(&path)?;
+        conn.execute_batch(
+            "DROP INDEX task_by_rating;
+             ALTER TABLE task_index DROP COLUMN answers_rating_at;
+             ALTER TABLE store_index DROP COLUMN rating_at;
+             ALTER TABLE count_index DROP COLUMN counted_lines;
+             DROP TABLE damaged;
+             UPDATE count_index SET abs_diff_total = 0, book_total = 0;
+             PRAGMA user_version = 4;",
+        )?;
+    }
+    let (db, _) = device(&path, "am-li", at("2026-11-23T10:00:00+08:00"))?;
+    let findings = db.count_findings("am-li")?;
+    assert_eq!(
+        findings
+            .iter()
+            .map(|f| (&f.store_id, f.error_rate))
+            .collect::<Vec<_>>(),
+        vec![(&store, ErrorRate::Undefined { abs_diff: 12 })]
     );
     Ok(())
 }

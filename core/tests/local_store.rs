@@ -412,9 +412,11 @@ fn an_edit_after_reopening_stores_only_the_new_change_not_the_whole_history() ->
 fn edits_in_one_transaction_are_all_kept_or_all_forgotten() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("a.db");
-    let (db, _) = device(&path, "am-li", at("2026-11-23T09:00:00+08:00"))?;
+    let (db, clock) = device(&path, "am-li", at("2026-11-23T09:00:00+08:00"))?;
     let store = db.create_store(sample_store("am-li", 1))?;
     let before = db.pending_documents()?;
+    // A visit saved whole at check-out: the device's clock reads the check-out time.
+    clock.set(at("2026-11-23T09:30:00+08:00"));
 
     let err = db
         .in_one_transaction(|db| {
@@ -558,7 +560,10 @@ fn a_store_written_by_schema_1_opens_migrated_with_its_documents() -> Result<()>
         conn.execute_batch(
             "DROP INDEX outbox_pending;
              ALTER TABLE outbox DROP COLUMN first_chunk; ALTER TABLE outbox DROP COLUMN uploading;
-             DROP TABLE leaving; PRAGMA user_version = 1;",
+             DROP TABLE leaving; DROP TABLE damaged;
+             DROP INDEX task_by_rating; ALTER TABLE task_index DROP COLUMN answers_rating_at;
+             ALTER TABLE store_index DROP COLUMN rating_at;
+             ALTER TABLE count_index DROP COLUMN counted_lines; PRAGMA user_version = 1;",
         )?;
     }
     let (db, _) = device(&path, "am-li", at("2026-11-23T09:00:00+08:00"))?;

@@ -12,7 +12,10 @@ fn day(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
 }
 
+/// A visit checked in at `when`, recorded then: the device's clock reads `when` (a check-in
+/// ahead of the device's clock is refused).
 fn visit(db: &LocalStore, store: &DocId, when: Timestamp) -> Result<DocId> {
+    db.set_clock(std::sync::Arc::new(move || when))?;
     db.create_visit(NewVisit {
         store_id: store.clone(),
         kind: VisitKind::Routine,

@@ -3,8 +3,8 @@
 //!
 //! The cases are the ones an app can act on: show the field next to an input
 //! (`InvalidInput`), refresh a stale screen (`NotFound`), wait for the network (`Offline`),
-//! enroll again (`Unauthorized`), show a refusal (`Rejected`), report a broken phone
-//! (`Storage`) or a bug (`Internal`). `Display` (Kotlin `toString()`, Swift `description`)
+//! enroll again (`Unauthorized`), show a refusal (`Rejected`), say that a received record
+//! cannot be read (`Damaged`), report a broken phone (`Storage`) or a bug (`Internal`). `Display` (Kotlin `toString()`, Swift `description`)
 //! is a readable lower-case sentence; `detail` carries the same sentence.
 
 use fieldsync_core::{Error, SyncFailure};
@@ -31,6 +31,10 @@ pub enum FieldError {
     /// The local database failed, or another opening holds it.
     #[error("storage: {detail}")]
     Storage { detail: String },
+    /// A document this device received and cannot read (an older server accepted it): it
+    /// is kept aside and listed by `damaged_documents`; changes that repair it clear it.
+    #[error("damaged: document `{id}` cannot be read: {reason}")]
+    Damaged { id: String, reason: String },
     /// A bug on one side; the detail says what.
     #[error("internal error: {detail}")]
     Internal { detail: String },
@@ -49,6 +53,7 @@ impl From<Error> for FieldError {
                 reason: detail,
             },
             Error::IllegalTransition { .. } => FieldError::Rejected { detail },
+            Error::Damaged { id, reason, .. } => FieldError::Damaged { id, reason },
             Error::Locked { .. }
             | Error::Sqlite(_)
             | Error::Io(_)

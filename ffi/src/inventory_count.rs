@@ -29,12 +29,26 @@ pub struct CountLineRecord {
     pub variance: Option<i64>,
 }
 
-/// A count's error rate Σ|book − counted| ÷ Σ book; undefined (null ratio) when Σ book is 0.
+/// Which of R3's three cases a count's error rate is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ErrorRateState {
+    /// No line has a counted quantity yet: nothing to judge.
+    NothingCounted,
+    /// Lines are counted but their book total is 0: no rate, and reported so; `abs_diff`
+    /// is still the real difference.
+    Undefined,
+    /// Σ book > 0: `ratio` is the rate.
+    Defined,
+}
+
+/// A count's error rate Σ|book − counted| ÷ Σ book over its counted lines.
 #[derive(Debug, Clone, Copy, PartialEq, uniffi::Record)]
 pub struct ErrorRateRecord {
+    pub state: ErrorRateState,
+    /// Σ|book − counted| over the counted lines (real also when the book total is 0).
     pub abs_diff: i64,
     pub book_total: i64,
-    /// As a fraction (0.1 is 10%); null when undefined.
+    /// As a fraction (0.1 is 10%); null unless `state` is `Defined`.
     pub ratio: Option<f64>,
     /// More than 10% (R3); exactly 10% is not.
     pub exceeds_limit: bool,
@@ -144,16 +158,14 @@ impl From<NewCountLineRecord> for fc::NewCountLine {
 
 impl From<fc::ErrorRate> for ErrorRateRecord {
     fn from(rate: fc::ErrorRate) -> Self {
-        let (abs_diff, book_total) = match rate {
-            fc::ErrorRate::Undefined => (0, 0),
-            fc::ErrorRate::Rate {
-                abs_diff,
-                book_total,
-            } => (abs_diff, book_total),
-        };
         ErrorRateRecord {
-            abs_diff,
-            book_total,
+            state: match rate {
+                fc::ErrorRate::NothingCounted => ErrorRateState::NothingCounted,
+                fc::ErrorRate::Undefined { .. } => ErrorRateState::Undefined,
+                fc::ErrorRate::Rate { .. } => ErrorRateState::Defined,
+            },
+            abs_diff: rate.abs_diff(),
+            book_total: rate.book_total(),
             ratio: rate.ratio(),
             exceeds_limit: rate.exceeds_limit(),
         }
@@ -187,5 +199,52 @@ impl From<fc::InventoryCount> for InventoryCountRecord {
                 .collect(),
             error_rate,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{MONDAY_10, new_store, phone};
+
+    #[test]
+    fn a_count_with_no_book_stock_crosses_with_its_difference_and_an_undefined_state() {
+        let am = phone("am-li", MONDAY_10);
+        let shop = am
+            .store
+            .create_store(new_store("330100000041", "am-li"))
+            .expect("store");
+        let line = |sku: &str| NewCountLineRecord {
+            sku: sku.into(),
+            name: sku.into(),
+            book: 0,
+        };
+        let id = am
+            .store
+            .create_inventory_count(shop, vec![line("sku-1"), line("sku-2")])
+            .expect("count");
+        let fresh = am.store.inventory_count(id.clone()).expect("read");
+        assert_eq!(fresh.error_rate.state, ErrorRateState::NothingCounted);
+        am.store
+            .set_counted_many(
+                id.clone(),
+                vec![
+                    SkuCount {
+                        sku: "sku-1".into(),
+                        counted: 4,
+                    },
+                    SkuCount {
+                        sku: "sku-2".into(),
+                        counted: 6,
+                    },
+                ],
+            )
+            .expect("counted");
+        let rate = am.store.inventory_count(id).expect("read").error_rate;
+        assert_eq!(
+            (rate.state, rate.abs_diff, rate.book_total, rate.ratio),
+            (ErrorRateState::Undefined, 10, 0, None)
+        );
+        assert!(!rate.exceeds_limit);
     }
 }

@@ -19,7 +19,9 @@
 //! - Closed code sets (store format, visit kind, verdict, task state, ...) are enums.
 //! - Concurrent edits are shown as `*Versions` records: the current value and the others,
 //!   each with who wrote it and when.
-//! - Every failure is one [`FieldError`].
+//! - Every failure is one [`FieldError`]. A document received unreadable (an older server
+//!   accepted it) is listed by `damaged_documents` and named by `rules_cannot_judge` beside
+//!   rule answers; reading it fails with `FieldError::Damaged`.
 //!
 //! Bindings are generated from the compiled, unstripped library by the `uniffi-bindgen`
 //! binary of this crate (`scripts/bindings`), never committed.
@@ -29,6 +31,7 @@ uniffi::setup_scaffolding!();
 mod changes;
 mod complaint;
 mod conflict;
+mod damaged;
 mod error;
 mod history;
 mod inventory_count;

@@ -11,6 +11,7 @@ use crate::conflict::TextVersions;
 use crate::error::FieldError;
 use crate::parse::{self, same_variants};
 use crate::store::FieldStore;
+use crate::visit::Datum;
 
 /// Format (业态): the seven classes, with their codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -74,6 +75,8 @@ pub struct StoreRecord {
     pub address: String,
     pub lat: f64,
     pub lng: f64,
+    /// The datum of `lat`, `lng` as entered (WGS-84 for stores entered before datums).
+    pub datum: Datum,
     pub geofence_m: f64,
     /// Market + format + size, like `CZ3`.
     pub code: String,
@@ -85,6 +88,9 @@ pub struct StoreRecord {
     pub demo_street: bool,
     pub functional_terminal: bool,
     pub rating: Option<TerminalRating>,
+    /// When the current rating was given: a rectification notice names it
+    /// (`TaskOrigin::Rating`) to say which rating it answers (R7).
+    pub rated_at_ms: Option<i64>,
     /// The account manager whose territory holds the store.
     pub territory: String,
     /// Small grocery (Z3): exempt from the weekly visit (R1).
@@ -101,6 +107,8 @@ pub struct NewStoreRecord {
     pub address: String,
     pub lat: f64,
     pub lng: f64,
+    /// The datum of `lat`, `lng`: GCJ-02 when picked on an Amap or Tencent map.
+    pub datum: Datum,
     /// Null is the default 200 m.
     pub geofence_m: Option<f64>,
     pub format: StoreFormat,
@@ -141,6 +149,9 @@ pub struct StoreClassificationRecord {
     /// Both or neither: a new location.
     pub lat: Option<f64>,
     pub lng: Option<f64>,
+    /// The datum of a new location; null is WGS-84.
+    #[uniffi(default)]
+    pub datum: Option<Datum>,
     pub geofence_m: Option<f64>,
 }
 
@@ -189,6 +200,7 @@ impl FieldStore {
             location: fc::GeoPoint {
                 lat: store.lat,
                 lng: store.lng,
+                datum: store.datum.into(),
             },
             geofence_m: store.geofence_m,
             monthly_volume: store.monthly_volume,
@@ -224,7 +236,11 @@ impl FieldStore {
     ) -> Result<(), FieldError> {
         let doc = parse::id("id", &id)?;
         let location = match (change.lat, change.lng) {
-            (Some(lat), Some(lng)) => Some(fc::GeoPoint { lat, lng }),
+            (Some(lat), Some(lng)) => Some(fc::GeoPoint {
+                lat,
+                lng,
+                datum: change.datum.map_or(fc::Datum::Wgs84, Into::into),
+            }),
             (None, None) => None,
             _ => {
                 return Err(FieldError::InvalidInput {
@@ -287,6 +303,7 @@ impl From<fc::Store> for StoreRecord {
             address: s.address,
             lat: s.location.lat,
             lng: s.location.lng,
+            datum: s.location.datum.into(),
             geofence_m: s.geofence_m,
             format: s.format.into(),
             market: s.market.into(),
@@ -296,6 +313,7 @@ impl From<fc::Store> for StoreRecord {
             demo_street: s.demo_street,
             functional_terminal: s.functional_terminal,
             rating: s.rating.map(Into::into),
+            rated_at_ms: s.rated_at.map(|t| t.millis()),
             territory: s.territory,
         }
     }
@@ -342,6 +360,7 @@ mod tests {
             clear_rating: false,
             lat: None,
             lng: None,
+            datum: None,
             geofence_m: None,
         }
     }

@@ -233,7 +233,7 @@ mod tests {
     use crate::test_support::{HOUR_MS, MONDAY_10, ms, new_store, phone};
 
     #[test]
-    fn an_unqualified_terminal_needs_a_notice_until_a_task_is_opened_in_the_quarter() {
+    fn an_unqualified_terminal_needs_a_notice_until_one_answering_its_rating_is_opened() {
         let am = phone("am-li", MONDAY_10);
         let shop = am
             .store
@@ -253,16 +253,34 @@ mod tests {
         assert_eq!(before[0].period_start, "2026-10-01");
         assert_eq!(before[0].done, Some(false));
 
+        let task = |title: &str, origin| NewTaskRecord {
+            store_id: shop.clone(),
+            title: title.into(),
+            description: String::new(),
+            assignee: "am-li".into(),
+            deadline_ms: ms(MONDAY_10) + 240 * HOUR_MS,
+            origin,
+        };
         am.store
-            .create_task(NewTaskRecord {
-                store_id: shop,
-                title: "rectification notice".into(),
-                description: String::new(),
-                assignee: "am-li".into(),
-                deadline_ms: ms(MONDAY_10) + 240 * HOUR_MS,
-                origin: None,
-            })
+            .create_task(task("replace the light bulb", None))
             .expect("task");
+        let unrelated = am
+            .store
+            .terminal_follow_ups("am-li".into(), day.clone())
+            .expect("follow-ups");
+        assert_eq!(unrelated[0].done, Some(false), "any task is not the notice");
+        let rated_at_ms = am
+            .store
+            .store(shop.clone())
+            .expect("store")
+            .rated_at_ms
+            .expect("rated");
+        am.store
+            .create_task(task(
+                "rectification notice",
+                Some(crate::task::TaskOrigin::Rating { rated_at_ms }),
+            ))
+            .expect("notice");
         let after = am
             .store
             .terminal_follow_ups("am-li".into(), day)

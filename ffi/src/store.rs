@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use fieldsync_core::{DeviceIdentity, LocalStore, StoreOptions};
+use fieldsync_core::{DeviceIdentity, FieldCalendar, LocalStore, StoreOptions, WorkingDays};
 
 use crate::changes::{DocumentsListener, Listeners, Subscription};
 use crate::error::FieldError;
@@ -23,17 +23,43 @@ pub struct FieldStore {
 impl FieldStore {
     /// Opens (creating if needed) the store at `path` for `user_id` on `device_id` (both from
     /// enrollment). Every edit made through it is stamped with `user_id`.
+    ///
+    /// Working days are Monday to Friday: open with `open_with_calendar` to count the
+    /// district's public holidays and make-up working days (R9's "3 working days").
     #[uniffi::constructor]
     pub fn open(path: String, user_id: String, device_id: String) -> Result<Arc<Self>, FieldError> {
-        let core = LocalStore::open(
+        Self::open_with(path, user_id, device_id, FieldCalendar::default())
+    }
+
+    /// As `open`, with the district's calendar of public holidays and make-up working days
+    /// (调休) in its text form, one section per year (see `docs/android.md`). A mistake is
+    /// `InvalidInput` for `calendar`, naming the line. Reopen the store to apply a new one.
+    #[uniffi::constructor]
+    pub fn open_with_calendar(
+        path: String,
+        user_id: String,
+        device_id: String,
+        calendar: String,
+    ) -> Result<Arc<Self>, FieldError> {
+        let days = WorkingDays::parse(&calendar)?;
+        Self::open_with(
             path,
-            DeviceIdentity::new(user_id, device_id),
-            StoreOptions::default(),
-        )?;
-        Ok(Arc::new(FieldStore {
-            core: Arc::new(core),
-            listeners: Arc::new(Listeners::default()),
-        }))
+            user_id,
+            device_id,
+            FieldCalendar::default().with_working_days(days),
+        )
+    }
+
+    /// The years the store's calendar has public holidays for; in other years only
+    /// Saturdays and Sundays are days off.
+    pub fn calendar_years(&self) -> Vec<i32> {
+        self.core.calendar().working_days.years()
+    }
+
+    /// Whether `day` (`YYYY-MM-DD`, null: today) is a working day on the store's calendar.
+    pub fn is_working_day(&self, day: Option<String>) -> Result<bool, FieldError> {
+        let day = crate::parse::day(&self.core, day)?;
+        Ok(self.core.calendar().is_working_day(day))
     }
 
     /// The user every edit is stamped with.
@@ -60,6 +86,26 @@ impl FieldStore {
 }
 
 impl FieldStore {
+    fn open_with(
+        path: String,
+        user_id: String,
+        device_id: String,
+        calendar: FieldCalendar,
+    ) -> Result<Arc<Self>, FieldError> {
+        let core = LocalStore::open(
+            path,
+            DeviceIdentity::new(user_id, device_id),
+            StoreOptions {
+                calendar,
+                ..StoreOptions::default()
+            },
+        )?;
+        Ok(Arc::new(FieldStore {
+            core: Arc::new(core),
+            listeners: Arc::new(Listeners::default()),
+        }))
+    }
+
     /// Runs a write and, when it succeeded, tells the listeners which documents it touched.
     pub(crate) fn write<T>(
         &self,
@@ -79,5 +125,49 @@ impl FieldStore {
         let id = edit(&self.core)?.to_string();
         self.listeners.changed(&[&id]);
         Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHINA_2026: &str = include_str!("../../docs/calendars/china-2026.txt");
+
+    #[test]
+    fn a_store_opened_with_the_districts_calendar_skips_its_holidays() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("a.db").display().to_string();
+        let store = FieldStore::open_with_calendar(
+            path.clone(),
+            "am-li".into(),
+            "am-li-phone".into(),
+            CHINA_2026.into(),
+        )
+        .expect("open");
+        assert_eq!(store.calendar_years(), vec![2026]);
+        let monday_in_spring_festival = Some("2026-02-16".to_string());
+        let make_up_saturday = Some("2026-02-14".to_string());
+        assert_eq!(store.is_working_day(monday_in_spring_festival), Ok(false));
+        assert_eq!(store.is_working_day(make_up_saturday), Ok(true));
+    }
+
+    #[test]
+    fn a_calendar_with_a_mistake_is_invalid_input_naming_the_calendar_and_line() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("a.db").display().to_string();
+        let opened = FieldStore::open_with_calendar(
+            path,
+            "am-li".into(),
+            "am-li-phone".into(),
+            "year 2026\nworkday 2026-02-16 not a weekend".into(),
+        );
+        match opened {
+            Err(FieldError::InvalidInput { field, reason }) => {
+                assert_eq!(field, "calendar");
+                assert!(reason.starts_with("line 2"), "{reason}");
+            }
+            other => panic!("expected invalid input, got {other:?}"),
+        }
     }
 }

@@ -73,6 +73,11 @@ pub struct SyncReportRecord {
     pub docs_pulled: u64,
     pub docs_removed: u64,
     pub rejected: Vec<RejectedInSync>,
+    /// Ids of documents received in this sync that cannot be read: kept aside (see
+    /// `FieldStore.damaged_documents`); the sync and every other document went on.
+    pub damaged: Vec<String>,
+    /// Ids of damaged documents this sync repaired: they read again.
+    pub repaired: Vec<String>,
     /// Failed attempts that were retried.
     pub retries: u32,
 }
@@ -135,7 +140,10 @@ impl FieldSync {
         let result = self.client.sync(&progress).await;
         // Receipts may have moved even when a later round trip failed.
         let moved = result.as_ref().map_or(true, |r| {
-            r.docs_pushed + r.docs_pulled + r.docs_removed > 0 || !r.rejected.is_empty()
+            r.docs_pushed + r.docs_pulled + r.docs_removed > 0
+                || !r.rejected.is_empty()
+                || !r.damaged.is_empty()
+                || !r.repaired.is_empty()
         });
         if moved {
             self.store.listeners.notify(DocumentsChanged {
@@ -213,6 +221,8 @@ impl From<fc::SyncReport> for SyncReportRecord {
                     message,
                 })
                 .collect(),
+            damaged: r.damaged.iter().map(ToString::to_string).collect(),
+            repaired: r.repaired.iter().map(ToString::to_string).collect(),
             retries: r.retries,
         }
     }

@@ -27,11 +27,21 @@ pub enum TaskState {
     Reopened,
 }
 
-/// The finding a task came from: a visit or a shelf display of the same store.
+/// The finding a task came from: a visit or a shelf display of the same store, or (R7)
+/// the store's unqualified quarterly rating.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum TaskOrigin {
-    Visit { id: String },
-    ShelfDisplay { id: String },
+    Visit {
+        id: String,
+    },
+    ShelfDisplay {
+        id: String,
+    },
+    /// The rectification notice of a terminal rated unqualified: `rated_at_ms` is the
+    /// store's `rated_at_ms`, the rating it answers. Only such a task counts as R7's notice.
+    Rating {
+        rated_at_ms: i64,
+    },
 }
 
 /// What the finder gives to open a task.
@@ -82,7 +92,8 @@ pub struct TaskDueRecord {
 #[uniffi::export]
 impl FieldStore {
     /// Opens a rectification task; returns its id. Refuses an unknown store, an origin of
-    /// another store, an empty title or assignee, and a deadline not after now.
+    /// another store (or a rating that is not the store's current unqualified one), an
+    /// empty title or assignee, and a deadline not after now.
     pub fn create_task(&self, task: NewTaskRecord) -> Result<String, FieldError> {
         let origin = match task.origin {
             None => None,
@@ -92,6 +103,9 @@ impl FieldStore {
             Some(TaskOrigin::ShelfDisplay { id }) => {
                 Some(fc::TaskOrigin::ShelfDisplay(parse::id("origin", &id)?))
             }
+            Some(TaskOrigin::Rating { rated_at_ms }) => Some(fc::TaskOrigin::Rating {
+                rated_at: parse::at(rated_at_ms),
+            }),
         };
         let new = fc::NewTask {
             store_id: parse::id("store_id", &task.store_id)?,
@@ -172,6 +186,9 @@ impl From<fc::TaskOrigin> for TaskOrigin {
         match o {
             fc::TaskOrigin::Visit(id) => TaskOrigin::Visit { id: id.to_string() },
             fc::TaskOrigin::ShelfDisplay(id) => TaskOrigin::ShelfDisplay { id: id.to_string() },
+            fc::TaskOrigin::Rating { rated_at } => TaskOrigin::Rating {
+                rated_at_ms: rated_at.millis(),
+            },
         }
     }
 }

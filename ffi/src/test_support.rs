@@ -47,6 +47,7 @@ pub(crate) fn new_store(licence: &str, territory: &str) -> NewStoreRecord {
         address: "1 Wulin Road".into(),
         lat: 30.2741,
         lng: 120.1551,
+        datum: crate::visit::Datum::Wgs84,
         geofence_m: None,
         format: StoreFormat::Convenience,
         market: MarketType::Urban,

@@ -5,7 +5,7 @@ use fieldsync_core as fc;
 
 use crate::conflict::TextVersions;
 use crate::error::FieldError;
-use crate::parse;
+use crate::parse::{self, same_variants};
 use crate::store::FieldStore;
 
 /// Why the visit was made (R1, R5, R4, R8, R9).
@@ -28,12 +28,23 @@ pub enum TrainingActivity {
     OrderOptimisation,
 }
 
-/// A GPS fix: degrees (WGS-84) and accuracy in metres.
+/// The datum of a position: which map's degrees they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum Datum {
+    /// WGS-84: a GPS chip, Android's `LocationManager` and fused location provider.
+    Wgs84,
+    /// GCJ-02: Amap/Gaode and Tencent maps and location SDKs inside China (hundreds of
+    /// metres from WGS-84). Geofence verdicts convert it to WGS-84 first.
+    Gcj02,
+}
+
+/// A GPS fix: degrees in `datum`, and accuracy in metres.
 #[derive(Debug, Clone, Copy, PartialEq, uniffi::Record)]
 pub struct GpsFixRecord {
     pub lat: f64,
     pub lng: f64,
     pub accuracy_m: f64,
+    pub datum: Datum,
 }
 
 /// A check-in or check-out as the phone records it; `gps` is null without a fix.
@@ -260,12 +271,15 @@ impl From<fc::TrainingActivity> for TrainingActivity {
     }
 }
 
+same_variants!(Datum, fc::Datum, Wgs84, Gcj02);
+
 impl From<GpsFixRecord> for fc::GpsFix {
     fn from(g: GpsFixRecord) -> Self {
         fc::GpsFix {
             lat: g.lat,
             lng: g.lng,
             accuracy_m: g.accuracy_m,
+            datum: g.datum.into(),
         }
     }
 }
@@ -276,6 +290,7 @@ impl From<fc::GpsFix> for GpsFixRecord {
             lat: g.lat,
             lng: g.lng,
             accuracy_m: g.accuracy_m,
+            datum: g.datum.into(),
         }
     }
 }
@@ -345,5 +360,53 @@ impl From<fc::Visit> for VisitRecord {
                 })
                 .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{MONDAY_10, ms, new_store, phone};
+
+    #[test]
+    fn a_store_picked_on_a_gcj02_map_and_a_wgs84_fix_at_its_door_cross_as_in_range() {
+        let am = phone("am-li", MONDAY_10);
+        let door = fc::GeoPoint::wgs84(39.90105, 116.42079); // Beijing railway station
+        let on_the_map = door.in_datum(fc::Datum::Gcj02);
+        let shop = am
+            .store
+            .create_store(crate::retail_store::NewStoreRecord {
+                lat: on_the_map.lat,
+                lng: on_the_map.lng,
+                datum: Datum::Gcj02,
+                ..new_store("330100000051", "am-li")
+            })
+            .expect("store");
+        assert_eq!(
+            am.store.store(shop.clone()).expect("store").datum,
+            Datum::Gcj02
+        );
+        let fix = GpsFixRecord {
+            lat: door.lat,
+            lng: door.lng,
+            accuracy_m: 6.0,
+            datum: Datum::Wgs84,
+        };
+        let visit = am
+            .store
+            .create_visit(NewVisitRecord {
+                store_id: shop,
+                kind: VisitKind::Routine,
+                check_in: CheckPointRecord {
+                    at_ms: ms(MONDAY_10),
+                    gps: Some(fix),
+                },
+                complaint_id: None,
+            })
+            .expect("visit");
+        let read = am.store.visit(visit).expect("read back");
+        assert_eq!(read.check_in.in_range, Some(true));
+        assert_eq!(read.check_in.gps.map(|g| g.datum), Some(Datum::Wgs84));
+        assert!(read.check_in.distance_m.is_some_and(|d| d < 1.0));
     }
 }

@@ -7,6 +7,7 @@
 //! reassignments work on the current state. Importing stores is [`import`]; the
 //! compliance report is [`report`].
 
+pub mod damaged;
 mod device;
 pub mod import;
 pub mod report;
@@ -88,6 +89,16 @@ pub enum AdminCommand {
         store: String,
         /// The account manager (user id) who takes it over.
         territory: String,
+    },
+    /// Show the district's calendar of public holidays and make-up working days (调休), or
+    /// install a new one (`calendar --install china-2027.txt`).
+    ///
+    /// The calendar is `calendar.txt` in the data folder; `admin report` judges R9's
+    /// "3 working days" by it. Its form: `docs/calendars/china-2026.txt`.
+    Calendar {
+        /// Check this file and make it the data folder's calendar (every year in one file).
+        #[arg(long)]
+        install: Option<PathBuf>,
     },
     /// Write the compliance report (R1–R9), one row per account manager, as CSV.
     #[command(long_about = report::HELP)]
@@ -182,6 +193,7 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
             let admin = open_admin()?;
             let report = import::import_stores(&admin, input)?;
             print!("{report}");
+            print_notes(&damaged::damaged(&admin.local)?);
             if !report.bad.is_empty() {
                 return Err(AppError::BadRequest(format!(
                     "{} row(s) of `{}` were refused (listed above); fix them and import the \
@@ -195,6 +207,22 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
             let admin = open_admin()?;
             let moved = admin.reassign(store, territory)?;
             println!("{moved}");
+            print_notes(&damaged::damaged(&admin.local)?);
+        }
+        AdminCommand::Calendar { install } => {
+            let days = match install {
+                Some(file) => {
+                    let days = crate::calendar::install(data_dir, file)?;
+                    println!(
+                        "installed `{}` as `{}`",
+                        file.display(),
+                        crate::calendar::path(data_dir).display()
+                    );
+                    days
+                }
+                None => crate::calendar::load(data_dir)?.working_days,
+            };
+            print!("{}", crate::calendar::describe(&days));
         }
         AdminCommand::Report {
             month,
@@ -210,14 +238,30 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
                 admin.local.calendar(),
                 fieldsync_core::Timestamp(now),
             )?;
+            let year = chrono::Datelike::year(&options.month);
+            if !admin.local.calendar().working_days.knows_year(year) {
+                eprintln!(
+                    "warning: `{}` has no holidays for {year}: R9's working days are counted \
+                     Monday to Friday (see `admin calendar`)",
+                    crate::calendar::path(data_dir).display()
+                );
+            }
             admin.pull()?;
-            let rows = report::compliance_report(&admin, &options)?;
+            let (rows, unreadable) = report::compliance_report_naming(&admin, &options)?;
+            if !unreadable.is_empty() {
+                eprintln!(
+                    "{} document(s) cannot be read and are left out of the figures: named after \
+                     the rows",
+                    unreadable.len()
+                );
+            }
             match out {
                 Some(path) => {
                     let file = std::fs::File::create(path).map_err(|e| {
                         AppError::BadRequest(format!("cannot write `{}`: {e}", path.display()))
                     })?;
-                    report::write_csv(&rows, file)?;
+                    report::write_csv(&rows, &file)?;
+                    damaged::write_section(&unreadable, &file)?;
                     eprintln!(
                         "wrote {} account manager(s) for {} as of {} to `{}`",
                         rows.len(),
@@ -226,11 +270,21 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
                         path.display()
                     );
                 }
-                None => report::write_csv(&rows, std::io::stdout().lock())?,
+                None => {
+                    report::write_csv(&rows, std::io::stdout().lock())?;
+                    damaged::write_section(&unreadable, std::io::stdout().lock())?;
+                }
             }
         }
     }
     Ok(())
+}
+
+/// Names, after what a command did, the documents it left out because they cannot be read.
+fn print_notes(unreadable: &[damaged::Unreadable]) {
+    for line in damaged::notes(unreadable) {
+        println!("note: {line}");
+    }
 }
 
 fn utc(millis: i64) -> String {

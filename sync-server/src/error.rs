@@ -89,6 +89,9 @@ impl From<fieldsync_core::Error> for AppError {
     fn from(e: fieldsync_core::Error) -> Self {
         match e {
             fieldsync_core::Error::InvalidField { .. } => AppError::BadRequest(e.to_string()),
+            // A document an older server accepted and no reader can read: named, not a bug
+            // of this server.
+            fieldsync_core::Error::Damaged { .. } => AppError::Conflict(e.to_string()),
             other => AppError::Internal(other.to_string()),
         }
     }

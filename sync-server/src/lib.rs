@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod calendar;
 pub mod config;
 pub mod demo;
 pub mod error;

@@ -9,10 +9,10 @@ use chrono::NaiveDate;
 use fieldsync_core::fixtures::{ManualClock, at, device};
 use fieldsync_core::protocol::FeedCursor;
 use fieldsync_core::{
-    CheckPoint, ComplaintKind, DisplayCheck, DisplayStandard, DocId, DocKind, FieldCalendar,
-    LocalStore, NewComplaint, NewCountLine, NewInventoryCount, NewScorecard, NewTask, NewVisit,
-    ProductOnDisplay, Role, ScoreDimension, ScoreWeights, StandardCheck, TrainingActivity, Verdict,
-    VisitKind,
+    CheckPoint, ComplaintEvent, ComplaintKind, DisplayCheck, DisplayStandard, DocId, DocKind,
+    FieldCalendar, LocalStore, NewComplaint, NewCountLine, NewInventoryCount, NewScorecard,
+    NewTask, NewVisit, ProductOnDisplay, Role, ScoreDimension, ScoreWeights, StandardCheck,
+    TrainingActivity, Verdict, VisitKind,
 };
 use fieldsync_server::admin::import::{BadRow, ImportReport, import_stores};
 use fieldsync_server::admin::report::{COLUMNS, ReportOptions, compliance_report, write_csv};
@@ -731,5 +731,87 @@ fn a_store_reassigned_by_the_admin_cli_while_the_server_runs_stays_reassigned() 
         admin.local.store(&store)?.territory
     };
     assert_eq!(back_to_wu, "am-wu");
+    Ok(())
+}
+
+#[test]
+fn the_report_judges_a_refund_over_the_spring_festival_by_the_districts_calendar() -> TestResult {
+    let district = District::new()?;
+    let report =
+        district.import(&[HEADER, "S1,S1,O,,A,30.26,120.16,B,C,2,B,100,0,0,,am-li"].join("\n"))?;
+    assert!(report.bad.is_empty(), "{report}");
+    let li = district.phone("am-li", Role::AccountManager, "2026-02-13T10:00:00+08:00")?;
+    district.sync(&li)?;
+    let store = li.local.store_by_licence("S1")?.ok_or("no S1")?;
+    let deduction = li.local.create_complaint(NewComplaint {
+        store_id: store,
+        kind: ComplaintKind::WrongDeduction,
+        received_at: at("2026-02-13T10:00:00+08:00"),
+        description: "deducted twice".into(),
+    })?;
+    // Refunded on the third working day after the holiday week (Sat 14 was worked).
+    li.clock.set(at("2026-02-25T16:00:00+08:00"));
+    li.local
+        .record_complaint_event(&deduction, ComplaintEvent::Refunded, li.clock.now(), "")?;
+    district.sync(&li)?;
+
+    let breached = || -> Fallible<String> {
+        let admin = district.admin()?;
+        let options = ReportOptions::resolve(
+            Some(day("2026-02-01")),
+            None,
+            4,
+            admin.local.calendar(),
+            at("2026-03-02T09:00:00+08:00"),
+        )?;
+        admin.pull()?;
+        let mut out = Vec::new();
+        write_csv(&compliance_report(&admin, &options)?, &mut out)?;
+        let rows = report_cells(&out)?;
+        let li = rows
+            .iter()
+            .find(|r| r.get("manager").map(String::as_str) == Some("am-li"))
+            .ok_or("no row for am-li")?;
+        Ok(li.get("r9_clocks_breached").cloned().unwrap_or_default())
+    };
+    assert_eq!(
+        breached()?,
+        "1",
+        "Monday to Friday, it fell due in the holiday"
+    );
+    let source = district.dir.join("china-2026.txt");
+    std::fs::write(&source, include_str!("../../docs/calendars/china-2026.txt"))?;
+    fieldsync_server::calendar::install(&district.dir, &source)?;
+    assert_eq!(breached()?, "0", "met on the district's calendar");
+    Ok(())
+}
+
+#[test]
+fn an_import_with_a_datum_column_keeps_each_rows_datum_and_refuses_an_unknown_one() -> TestResult {
+    let district = District::new()?;
+    let report = district.import(
+        &[
+            format!("{HEADER},datum"),
+            // line 2: picked on an Amap map
+            "S1,S1,O,,A,39.90245,116.42703,B,C,2,B,100,0,0,,am-li,gcj02".into(),
+            // line 3: empty is WGS-84
+            "S2,S2,O,,A,39.90105,116.42079,B,C,2,B,100,0,0,,am-li,".into(),
+            // line 4: Baidu's BD-09 is not supported
+            "S3,S3,O,,A,39.90,116.42,B,C,2,B,100,0,0,,am-li,bd09".into(),
+        ]
+        .join("\n"),
+    )?;
+    assert_eq!(report.imported, 2, "{report}");
+    assert_eq!(bad_cells(&report), vec![(4, Some("datum"))], "{report}");
+    let admin = district.admin()?;
+    let datum = |licence: &str| -> Fallible<fieldsync_core::Datum> {
+        Ok(admin
+            .local
+            .store(&admin.find_store(licence)?)?
+            .location
+            .datum)
+    };
+    assert_eq!(datum("S1")?, fieldsync_core::Datum::Gcj02);
+    assert_eq!(datum("S2")?, fieldsync_core::Datum::Wgs84);
     Ok(())
 }

@@ -51,6 +51,10 @@
 //! - `tests/outbox_resend.rs` (ignored until fixed): an edit of a document the server holds
 //!   pushes only the new change.
 //!
+//! Documents an older server accepted and no reader can read are planted straight into a
+//! server's database by [`old_server`]: `tests/damaged_documents.rs` shows the phones keep
+//! syncing past them, `tests/damaged_admin.rs` that the admin commands name them and go on.
+//!
 //! The sync benchmark `fieldsync-sync-bench` (`src/bin/fieldsync-sync-bench.rs`): "a week
 //! offline" and "a new phone" of a 300-store territory with a year of history
 //! ([`territory_year`]), bytes on the wire read from the server's metrics ([`sync_cost`]):
@@ -71,6 +75,7 @@ pub mod end_state;
 pub mod fault_proxy;
 pub mod field_day;
 pub mod in_process;
+pub mod old_server;
 pub mod phone;
 pub mod routes;
 pub mod seed;

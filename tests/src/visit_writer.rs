@@ -106,12 +106,10 @@ pub fn run(db: &LocalStore, max_visits: usize, out: &mut impl Write) -> Result<(
     // What a killed run left uncompacted is compacted first, as an app does when it starts.
     compact(db, out)?;
     for (n, (store, location)) in places.iter().cycle().take(max_visits).enumerate() {
-        let near = GpsFix {
-            lat: location.lat + 0.0003,
-            lng: location.lng,
-            accuracy_m: 8.0,
-        };
-        let check_in = Timestamp::now();
+        let near = GpsFix::wgs84(location.lat + 0.0003, location.lng, 8.0);
+        // Checked in `VISIT_MINUTES` ago, so the check-out (at the check-in plus the visit's
+        // length) is not ahead of the device's clock.
+        let check_in = Timestamp(Timestamp::now().0 - VISIT_MINUTES * 60_000);
         let visit = db.create_visit(NewVisit {
             store_id: store.clone(),
             kind: VisitKind::Routine,

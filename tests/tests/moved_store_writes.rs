@@ -131,7 +131,7 @@ fn new_visit(store: &DocId) -> NewVisit {
         store_id: store.clone(),
         kind: VisitKind::Routine,
         check_in: CheckPoint {
-            at: at("2026-11-23T10:00:00+08:00"),
+            at: at("2026-11-23T09:00:00+08:00"),
             gps: None,
         },
         complaint_id: None,

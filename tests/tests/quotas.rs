@@ -70,7 +70,7 @@ impl Field {
             store_id: self.store.clone(),
             kind: VisitKind::Routine,
             check_in: CheckPoint {
-                at: at("2026-11-23T10:00:00+08:00"),
+                at: at("2026-11-23T09:00:00+08:00"),
                 gps: None,
             },
             complaint_id: None,

@@ -84,17 +84,26 @@ fn describe(ty: &Ty) -> (&'static str, String) {
         Ty::Int { min, max } => ("int", format!("{min} to {max}")),
         Ty::Num { min, max } => ("f64 or int", format!("{min} to {max}")),
         Ty::Bool => ("boolean", String::new()),
-        Ty::Time => ("int (or timestamp)", "ms since the Unix epoch, 2020 to 2100".into()),
+        Ty::Time => (
+            "int (or timestamp)",
+            "ms since the Unix epoch, 2020 to 2100".into(),
+        ),
         Ty::Text { max } => ("text (Automerge Text)", format!("at most {max} characters")),
         Ty::Map(_) => ("map", String::new()),
         Ty::MapOf { key, max, .. } => (
             "map",
             format!("at most {max} keys, each a {}", placeholder(*key)),
         ),
-        Ty::Entry(_) => ("string (stamped entry)", "one JSON object, fields below".into()),
+        Ty::Entry(_) => (
+            "string (stamped entry)",
+            "one JSON object, fields below".into(),
+        ),
         Ty::List { item, max } => (
             "string",
-            format!("comma-separated, at most {max}, each a {}", placeholder(*item)),
+            format!(
+                "comma-separated, at most {max}, each a {}",
+                placeholder(*item)
+            ),
         ),
     }
 }

@@ -67,5 +67,9 @@ pub(crate) const FIELDS: &[Field] = &[
     stamped("demo_street", FLAG),
     stamped("functional", FLAG),
     opt("rating", Ty::Entry(&[req("v", Ty::Code(RATINGS))])),
+    opt(
+        "datum",
+        Ty::Entry(&[req("v", Ty::Code(super::visit::DATUMS))]),
+    ),
     stamped("territory", TERRITORY),
 ];

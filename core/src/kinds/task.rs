@@ -34,6 +34,7 @@ pub(crate) const FIELDS: &[Field] = &[
     opt("photos", PHOTO),
     opt("origin_kind", Ty::Code(&["visit", "shelf_display"])),
     opt("origin_id", Ty::Id),
+    opt("answers_rating_at", Ty::Time),
 ];
 
 /// The deadline follows creation; an origin names its kind and id together; a new task

@@ -26,8 +26,13 @@ pub(crate) const MAX_TEXT: usize = 20_000;
 /// The longest note or caption inside a stamped entry, in characters.
 pub(crate) const MAX_NOTE: usize = 2_000;
 
+/// The datums a location may be given in (WGS-84 from the GPS chip, GCJ-02 from Chinese
+/// map SDKs); absent means WGS-84.
+pub(crate) const DATUMS: &[&str] = &["wgs84", "gcj02"];
+
 const CHECKPOINT: &[Field] = &[
     req("at", Ty::Time),
+    opt("datum", Ty::Code(DATUMS)),
     opt(
         "lat",
         Ty::Num {
@@ -92,6 +97,7 @@ pub(crate) const FIELDS: &[Field] = &[
             max: 5_000.0,
         },
     ),
+    opt("store_datum", Ty::Code(DATUMS)),
     req("check_in", Ty::Map(CHECKPOINT)),
     opt("check_out", Ty::Map(CHECKPOINT)),
     opt("brand_promotion", Ty::Text { max: MAX_TEXT }),
@@ -131,15 +137,12 @@ pub(crate) const FIELDS: &[Field] = &[
 ];
 
 /// The rules across fields: a fix is whole, its distance and verdict are what the store's
-/// location gives (a phone cannot claim "in range" from 5 km away), check-out follows
+/// location gives (both taken to WGS-84, as the phone computes them) (a phone cannot claim "in range" from 5 km away), check-out follows
 /// check-in, only a complaint visit names a complaint, only a training day trains.
 pub(crate) fn rules(doc: &Doc) -> Result<(), RuleViolation> {
     let visit = crate::visit::read(doc).map_err(|e| RuleViolation::unreadable(&e))?;
-    let centre = GeoPoint {
-        lat: visit_f64(doc, "store_lat"),
-        lng: visit_f64(doc, "store_lng"),
-    };
-    let radius = visit_f64(doc, "geofence_m");
+    let (centre, radius) =
+        crate::visit::store_centre(doc).map_err(|e| RuleViolation::unreadable(&e))?;
     checkpoint(doc, "check_in", &visit.check_in, &centre, radius)?;
     if let Some(out) = &visit.check_out {
         checkpoint(doc, "check_out", out, &centre, radius)?;
@@ -176,10 +179,6 @@ fn training(doc: &Doc, visit: &Visit) -> Result<(), RuleViolation> {
         ));
     }
     Ok(())
-}
-
-fn visit_f64(doc: &Doc, key: &str) -> f64 {
-    doc.f64(&crate::doc::DOC_ROOT, key).unwrap_or_default()
 }
 
 fn checkpoint(

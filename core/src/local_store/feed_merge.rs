@@ -16,6 +16,10 @@
 //! written; and no other operation (an edit the app makes meanwhile) runs inside that
 //! savepoint, where a rollback would take it along after it was reported saved. A document
 //! being prepared is out of the cache; nothing else can ask for it until the batch ends.
+//!
+//! A document that cannot be read as its kind once the changes are applied is not a
+//! failure of the batch: it is kept aside as damaged ([`super::damaged`]) and the batch
+//! goes on; what the store held of it stays as it was.
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -25,6 +29,7 @@ use std::sync::mpsc;
 use automerge::{ActorId, ChangeHash};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::damaged::{self, Damage};
 use super::{Inner, LocalStore, heads_blob, index};
 use crate::doc::{Derived, Doc};
 use crate::error::{Error, Result};
@@ -58,6 +63,8 @@ struct Job {
     id: DocId,
     changes: Vec<Vec<u8>>,
     stored: Stored,
+    /// The changes kept aside for it when it is damaged, to merge again with these.
+    held: Option<Vec<Vec<u8>>>,
     /// Whether the document goes to the cache once written: only the last documents of a
     /// batch would stay there, so the others are dropped by the worker that built them,
     /// off the writer's thread.
@@ -73,6 +80,9 @@ enum Prepared {
     New(Ready, Vec<u8>),
     /// A document that grew, with the chunk of its new changes.
     Grown(Ready, Vec<u8>),
+    /// A document that cannot be read with these changes: they are kept aside, and what
+    /// the store holds of it is left as it is.
+    Damaged(Damage),
 }
 
 /// What the writer needs of a document that changed: all of it read on the worker.
@@ -86,6 +96,17 @@ struct Ready {
     doc: Option<Doc>,
     /// Its index rows, when the kind derives them on the worker.
     rows: Option<Derived>,
+    /// It was damaged, and reads now: its damage is cleared.
+    repaired: bool,
+}
+
+/// What a batch merged: how many documents, and which of them were found damaged or
+/// read again after being damaged.
+#[derive(Debug, Default)]
+pub(crate) struct Merged {
+    pub(crate) count: usize,
+    pub(crate) damaged: Vec<DocId>,
+    pub(crate) repaired: Vec<DocId>,
 }
 
 struct Done {
@@ -101,7 +122,7 @@ impl LocalStore {
     /// fails. Returns how many documents were given.
     pub fn merge_many_from_server(&self, docs: Vec<(DocId, Vec<Vec<u8>>)>) -> Result<usize> {
         let mut inner = self.lock()?;
-        inner.all_or_nothing(|inner| inner.merge_many(docs, true, default_workers()))
+        inner.all_or_nothing(|inner| Ok(inner.merge_many(docs, true, default_workers())?.count))
     }
 
     /// Merges one document on this thread.
@@ -112,7 +133,10 @@ impl LocalStore {
         from_server: bool,
     ) -> Result<()> {
         let mut inner = self.lock()?;
-        inner.all_or_nothing(|inner| inner.merge_doc(id, changes, from_server))
+        inner.all_or_nothing(|inner| {
+            let mut merged = Merged::default();
+            inner.merge_doc(id, changes, from_server, &mut merged)
+        })
     }
 }
 
@@ -171,13 +195,16 @@ impl Inner {
         docs: Vec<IncomingDocument>,
         from_server: bool,
         workers: usize,
-    ) -> Result<usize> {
-        let count = docs.len();
-        if workers == 0 || count < PARALLEL_FROM {
+    ) -> Result<Merged> {
+        let mut merged = Merged {
+            count: docs.len(),
+            ..Merged::default()
+        };
+        if workers == 0 || merged.count < PARALLEL_FROM {
             for (id, changes) in docs {
-                self.merge_doc(id, changes, from_server)?;
+                self.merge_doc(id, changes, from_server, &mut merged)?;
             }
-            return Ok(count);
+            return Ok(merged);
         }
         let actor = self.actor.clone();
         let (job_tx, job_rx) = mpsc::channel::<Job>();
@@ -191,9 +218,9 @@ impl Inner {
             drop(done_tx);
             // Returning (on success or error) drops `job_tx`: the workers finish the job in
             // hand and stop, and the scope waits for them.
-            self.write_in_order(docs, from_server, job_tx, &done_rx)
+            self.write_in_order(docs, from_server, job_tx, &done_rx, &mut merged)
         })?;
-        Ok(count)
+        Ok(merged)
     }
 
     /// The writer: hands documents to the workers up to `WINDOW` ahead, and writes each
@@ -204,6 +231,7 @@ impl Inner {
         from_server: bool,
         jobs: mpsc::Sender<Job>,
         done: &mpsc::Receiver<Done>,
+        merged: &mut Merged,
     ) -> Result<()> {
         let count = docs.len();
         let cached_from = count.saturating_sub(self.cache.capacity());
@@ -214,12 +242,14 @@ impl Inner {
             // Bounded by `upto`: each pass takes one document from the list.
             while let Some((index, (id, changes))) = pending.next_if(|(i, _)| *i < upto) {
                 let stored = inner.stored_for_merge(&id)?;
+                let held = inner.held_changes(&id)?;
                 if jobs
                     .send(Job {
                         index,
                         id,
                         changes,
                         stored,
+                        held,
                         cache: index >= cached_from,
                     })
                     .is_err()
@@ -239,17 +269,24 @@ impl Inner {
                 let d = done.recv().map_err(|_| workers_gone())?;
                 early.insert(d.index, d);
             };
-            self.write_prepared(&finished.id, finished.prepared?, from_server)?;
+            self.write_prepared(&finished.id, finished.prepared?, from_server, merged)?;
             dispatch(self, next + 1 + WINDOW)?;
         }
         Ok(())
     }
 
     /// Merges one document on this thread.
-    fn merge_doc(&mut self, id: DocId, changes: Vec<Vec<u8>>, from_server: bool) -> Result<()> {
+    fn merge_doc(
+        &mut self,
+        id: DocId,
+        changes: Vec<Vec<u8>>,
+        from_server: bool,
+        merged: &mut Merged,
+    ) -> Result<()> {
         let stored = self.stored_for_merge(&id)?;
-        let prepared = prepare(&id, &changes, stored, &self.actor, true)?;
-        self.write_prepared(&id, prepared, from_server)
+        let held = self.held_changes(&id)?;
+        let prepared = prepare(&id, &changes, stored, held, &self.actor, true)?;
+        self.write_prepared(&id, prepared, from_server, merged)
     }
 }
 
@@ -271,12 +308,13 @@ fn work(jobs: &Mutex<mpsc::Receiver<Job>>, done: &mpsc::Sender<Done>, actor: &Ac
             id,
             changes,
             stored,
+            held,
             cache,
         } = job;
         // A panic inside Automerge must come back as this document's error: a worker that
         // died silently would leave the writer waiting for its document.
         let prepared = catch_unwind(AssertUnwindSafe(|| {
-            prepare(&id, &changes, stored, actor, cache)
+            prepare(&id, &changes, stored, held, actor, cache)
         }))
         .unwrap_or_else(|_| {
             Err(Error::invalid(
@@ -295,45 +333,64 @@ fn work(jobs: &Mutex<mpsc::Receiver<Job>>, done: &mpsc::Sender<Done>, actor: &Ac
     }
 }
 
-/// Parses `changes`, applies them to what the store held of document `id`, and encodes
-/// and derives what must be written. Every change must parse and every dependency must be
-/// present, or nothing is prepared. Unless `cache`, a document whose index rows are
-/// derived here is dropped here.
+/// Parses `changes`, applies them (with the changes `held` aside for it, when it is
+/// damaged) to what the store held of document `id`, checks that the result reads as its
+/// kind, and encodes and derives what must be written. Every change must parse and every
+/// dependency must be present, or nothing is prepared; a document that does not read is
+/// prepared as damaged. Unless `cache`, a document whose index rows are derived here is
+/// dropped here.
 fn prepare(
     id: &DocId,
     changes: &[Vec<u8>],
     stored: Stored,
+    held: Option<Vec<Vec<u8>>>,
     actor: &ActorId,
     cache: bool,
 ) -> Result<Prepared> {
-    let parsed = changes
+    let parse = |i: usize, bytes: &[u8], what: &str| {
+        automerge::Change::try_from(bytes).map_err(|e| {
+            Error::invalid(
+                "changes",
+                format!("{what} {i} of `{id}` is not an automerge change: {e}"),
+            )
+        })
+    };
+    let repairing = held.is_some();
+    let held = held.unwrap_or_default();
+    let mut parsed = held
         .iter()
         .enumerate()
-        .map(|(i, bytes)| {
-            automerge::Change::try_from(bytes.as_slice()).map_err(|e| {
-                Error::invalid(
-                    "changes",
-                    format!("change {i} of `{id}` is not an automerge change: {e}"),
-                )
-            })
-        })
+        .map(|(i, bytes)| parse(i, bytes, "kept-aside change"))
         .collect::<Result<Vec<_>>>()?;
+    for (i, bytes) in changes.iter().enumerate() {
+        parsed.push(parse(i, bytes, "change")?);
+    }
     let (mut doc, before, new) = match stored {
-        Stored::New => (Doc::from_changes(id, parsed, actor)?, Vec::new(), true),
+        Stored::New => match damaged::new_document(id, parsed, actor)? {
+            Ok(doc) => (doc, Vec::new(), true),
+            Err(damage) => return Ok(Prepared::Damaged(damage)),
+        },
         Stored::Cached(doc) => grow(*doc, parsed)?,
         Stored::Saved {
             kind,
             snapshot,
             chunks,
         } => {
-            let doc = Doc::load(
+            let loaded = Doc::load(
                 id,
                 kind,
                 actor,
                 snapshot.as_deref(),
                 chunks.iter().map(Vec::as_slice),
-            )?;
-            grow(doc, parsed)?
+            );
+            match loaded {
+                Ok(doc) => grow(doc, parsed)?,
+                Err(e) => {
+                    return Ok(Prepared::Damaged(Damage::unloadable(
+                        kind, &e, &held, changes,
+                    )));
+                }
+            }
         }
     };
     doc.check_identity()?;
@@ -344,10 +401,14 @@ fn prepare(
         ));
     }
     let heads = doc.heads();
-    if heads == before {
+    if heads == before && !repairing {
         return Ok(Prepared::Unchanged(cache.then_some(doc), heads));
     }
-    derive_rows(&mut doc)?;
+    match damaged::check_readable(&doc) {
+        Ok(Some(rows)) => doc.set_derived(rows),
+        Ok(None) => {}
+        Err(e) => return Ok(Prepared::Damaged(Damage::of(&mut doc, &e, &before))),
+    }
     let bytes = if new {
         doc.save_full_uncompressed()
     } else {
@@ -359,6 +420,7 @@ fn prepare(
         store: super::index::store_of(&doc),
         doc: None,
         rows: None,
+        repaired: repairing,
     };
     if cache {
         ready.doc = Some(doc);
@@ -380,28 +442,6 @@ fn grow(mut doc: Doc, parsed: Vec<automerge::Change>) -> Result<(Doc, Vec<Change
     let before = doc.heads();
     doc.am.apply_changes(parsed)?;
     Ok((doc, before, false))
-}
-
-/// Derives the index rows of the kinds a download brings by the thousand (visits, counts,
-/// displays), so that the writer finds them ready and only writes them.
-fn derive_rows(doc: &mut Doc) -> Result<()> {
-    let ready = matches!(
-        (doc.kind, doc.derived()),
-        (DocKind::ShelfDisplay, Some(Derived::Display(_)))
-            | (DocKind::InventoryCount, Some(Derived::Count(_)))
-            | (DocKind::Visit, Some(Derived::Visit(_)))
-    );
-    let rows = match doc.kind {
-        _ if ready => return Ok(()),
-        DocKind::ShelfDisplay => Derived::Display(crate::shelf_display::DisplayRows::of(
-            &crate::shelf_display::read(doc)?,
-        )),
-        DocKind::InventoryCount => Derived::Count(crate::inventory_count::CountRows::read(doc)?),
-        DocKind::Visit => Derived::Visit(crate::visit::VisitRow::read(doc)?),
-        _ => return Ok(()),
-    };
-    doc.set_derived(rows);
-    Ok(())
 }
 
 impl Inner {
@@ -443,10 +483,22 @@ impl Inner {
     /// entry's server heads), then caches it. On failure the document is dropped: memory
     /// must not hold what disk lacks (and the caller's savepoint rolls back what was
     /// written of it).
-    fn write_prepared(&mut self, id: &DocId, prepared: Prepared, from_server: bool) -> Result<()> {
+    fn write_prepared(
+        &mut self,
+        id: &DocId,
+        prepared: Prepared,
+        from_server: bool,
+        merged: &mut Merged,
+    ) -> Result<()> {
         let now = (self.clock)();
         let tx = &self.conn;
         let (ready, heads) = match prepared {
+            Prepared::Damaged(damage) => {
+                // The server's heads are not recorded: `documents` does not hold them.
+                damaged::record_damage(tx, id, &damage, now)?;
+                merged.damaged.push(id.clone());
+                return Ok(());
+            }
             Prepared::Unchanged(doc, heads) => {
                 if from_server {
                     record_server_heads(tx, id, &heads)?;
@@ -489,6 +541,10 @@ impl Inner {
                 (ready, heads)
             }
         };
+        if ready.repaired {
+            damaged::clear_damage(tx, id)?;
+            merged.repaired.push(id.clone());
+        }
         match (ready.doc, ready.rows) {
             (Some(mut doc), _) => {
                 index::reindex(tx, &mut doc)?;
@@ -693,7 +749,7 @@ mod tests {
         let merged = batched
             .lock()?
             .all_or_nothing(|inner| inner.merge_many(first.clone(), true, 3))?;
-        assert_eq!(merged, first.len());
+        assert_eq!(merged.count, first.len());
         assert_eq!(rows(&batched)?, rows(&one_by_one)?);
 
         // A second feed grows documents both phones have (the displays, checked again)

@@ -1,9 +1,12 @@
 //! Schema migrations of the local store: append-only numbered SQL files, each applied in
 //! one transaction together with the `user_version` it brings the database to.
 
+use automerge::ActorId;
 use rusqlite::Connection;
 
+use crate::doc::Doc;
 use crate::error::{Error, Result};
+use crate::ids::{DocId, DocKind};
 
 /// `(version, sql)`, in order. Never edit a released file: add the next one.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -11,10 +14,16 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../../migrations/002_sync.sql")),
     (3, include_str!("../../migrations/003_outbox_chunks.sql")),
     (4, include_str!("../../migrations/004_outbox_pending.sql")),
+    (5, include_str!("../../migrations/005_damaged.sql")),
+    (6, include_str!("../../migrations/006_rule_fields.sql")),
 ];
 
 /// The schema version this build writes.
-pub const LATEST: i64 = 4;
+pub const LATEST: i64 = 6;
+
+/// The kinds whose index rows a migration's new columns are derived for from the
+/// documents, in that migration's transaction: SQL cannot read an Automerge document.
+const REINDEX: &[(i64, &[DocKind])] = &[(6, &[DocKind::InventoryCount, DocKind::Store])];
 
 /// Brings the database to [`LATEST`]; refuses a database written by a newer build.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
@@ -29,9 +38,47 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
+        for (_, kinds) in REINDEX.iter().filter(|(v, _)| v == version) {
+            reindex(&tx, kinds)?;
+        }
         // PRAGMA takes no parameters; the version is a constant of this build.
         tx.execute_batch(&format!("PRAGMA user_version = {version}"))?;
         tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Derives the index rows of every stored document of `kinds` again. A document that does
+/// not load or read keeps the row it had: it is reported damaged when it is read.
+fn reindex(tx: &Connection, kinds: &[DocKind]) -> Result<()> {
+    let actor = ActorId::random(); // read only: no change is made with it
+    let mut docs = tx.prepare("SELECT id, snapshot FROM documents WHERE kind = ?1")?;
+    let mut chunks = tx.prepare("SELECT bytes FROM chunks WHERE doc_id = ?1 ORDER BY seq")?;
+    for kind in kinds {
+        let rows = docs
+            .query_map([kind.as_str()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<Vec<u8>>>(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        for (id, snapshot) in rows {
+            let bytes = chunks
+                .query_map([id.as_str()], |r| r.get::<_, Vec<u8>>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let loaded = DocId::parse("id", &id).and_then(|id| {
+                Doc::load(
+                    &id,
+                    *kind,
+                    &actor,
+                    snapshot.as_deref(),
+                    bytes.iter().map(Vec::as_slice),
+                )
+            });
+            match loaded.and_then(|mut doc| super::index::reindex(tx, &mut doc)) {
+                Ok(()) => {}
+                Err(Error::Sqlite(e)) => return Err(Error::Sqlite(e)),
+                Err(_) => {} // damaged: left for the reader to report
+            }
+        }
     }
     Ok(())
 }

@@ -37,7 +37,8 @@ impl std::fmt::Debug for AdminDevice<'_> {
 const ADMIN_CACHE_DOCS: usize = 2_500;
 
 impl<'a> AdminDevice<'a> {
-    /// Opens the admin device in `data_dir`, registering the admin user and device on first use.
+    /// Opens the admin device in `data_dir`, registering the admin user and device on first
+    /// use. It judges by the district's calendar of `calendar.txt` in `data_dir`, if any.
     pub fn open(data_dir: &Path, storage: &'a dyn SyncStorage) -> AppResult<AdminDevice<'a>> {
         Self::open_with_clock(
             data_dir,
@@ -82,7 +83,7 @@ impl<'a> AdminDevice<'a> {
             StoreOptions {
                 cache_capacity: ADMIN_CACHE_DOCS,
                 clock: clock.clone(),
-                ..StoreOptions::default()
+                calendar: crate::calendar::load(data_dir)?,
             },
         )
         .map_err(|e| match e {
@@ -195,10 +196,13 @@ impl<'a> AdminDevice<'a> {
     /// The store with this licence number or document id, after a pull.
     pub fn find_store(&self, licence_or_id: &str) -> AppResult<DocId> {
         let key = licence_or_id.trim();
-        if let Ok(id) = DocId::parse("store", key)
-            && self.local.kind_of(&id).ok() == Some(DocKind::Store)
-        {
-            return Ok(id);
+        if let Ok(id) = DocId::parse("store", key) {
+            match self.local.kind_of(&id) {
+                Ok(DocKind::Store) => return Ok(id),
+                // The store an older server stored unreadable: named, with why.
+                Err(e @ fieldsync_core::Error::Damaged { .. }) => return Err(e.into()),
+                _ => {}
+            }
         }
         self.local
             .store_by_licence(key)?

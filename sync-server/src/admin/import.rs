@@ -14,8 +14,8 @@ use std::io::Read;
 use fieldsync_core::LocalStore;
 
 use super::AdminDevice;
-pub use super::store_row::{BadRow, COLUMNS};
-use super::store_row::{column_of, differences, header_positions, parse_row};
+pub use super::store_row::{BadRow, COLUMNS, OPTIONAL_COLUMNS};
+use super::store_row::{column_of, differences, header_positions, parse_row, value_columns};
 use crate::error::{AppError, AppResult};
 
 /// The `--help` text of `admin import-stores`.
@@ -23,7 +23,7 @@ pub const HELP: &str = "\
 Import stores from a CSV file; bad rows are reported and skipped.
 
 The file is UTF-8 (a byte-order mark is fine), comma-separated, with this header line
-(columns in any order, every one present, names as written):
+(columns in any order, every one present, names as written; `datum` optional):
 
   licence,name,owner,phone,address,lat,lng,format,market,size,tier,monthly_volume,
   demo_street,functional_terminal,rating,territory
@@ -33,7 +33,7 @@ The file is UTF-8 (a byte-order mark is fine), comma-separated, with this header
   owner                owner's name; may be empty
   phone                5 to 20 digits, with + - ( ) and spaces allowed; may be empty
   address              may be empty
-  lat, lng             WGS-84 degrees (30.2741, 120.1551)
+  lat, lng             degrees (30.2741, 120.1551), WGS-84 unless `datum` says otherwise
   format               业态: Z grocery, B convenience, S supermarket, N mall,
                        Y tobacco & liquor, F entertainment/service, Q other
   market               C urban (城镇) or X rural (乡村)
@@ -45,6 +45,12 @@ The file is UTF-8 (a byte-order mark is fine), comma-separated, with this header
   rating               functional terminals only: excellent, good, qualified,
                        unqualified; empty = not rated
   territory            the account manager (user id) whose territory holds the store
+
+One column may be added:
+
+  datum                the datum of lat, lng: wgs84 (a GPS reading) or gcj02 (picked on an
+                       Amap/Gaode or Tencent map); empty, or no such column, is wgs84.
+                       Geofence verdicts convert GCJ-02 to WGS-84 first.
 
 Each bad row is reported with its line number, column and reason, and nothing of it is
 written: a bad value, a licence that appears twice in the file (the first is imported), a
@@ -151,21 +157,21 @@ pub fn import_stores(admin: &AdminDevice<'_>, input: impl Read) -> AppResult<Imp
     for record in reader.byte_records() {
         let record = record.map_err(csv_error)?;
         let line = record.position().map_or(0, csv::Position::line);
-        if record.len() != COLUMNS.len() {
+        if record.len() != positions.len() {
             report.bad.push(BadRow {
                 line,
                 column: None,
                 reason: format!(
                     "has {} fields; the header has {}",
                     record.len(),
-                    COLUMNS.len()
+                    positions.len()
                 ),
             });
             continue;
         }
-        let mut values = Vec::with_capacity(COLUMNS.len());
+        let mut values = Vec::with_capacity(positions.len());
         let mut not_text = Vec::new();
-        for name in COLUMNS {
+        for name in value_columns() {
             let bytes = positions
                 .get(name)
                 .and_then(|i| record.get(*i))
@@ -264,8 +270,10 @@ fn csv_error(e: csv::Error) -> AppError {
 /// Creates a store's shelf display when the admin device does not have it (an import
 /// stopped between the two); returns whether it did.
 fn add_missing_display(local: &LocalStore, store: &fieldsync_core::DocId) -> AppResult<bool> {
-    if local.kind_of(&LocalStore::shelf_display_id(store)).is_ok() {
-        return Ok(false);
+    match local.kind_of(&LocalStore::shelf_display_id(store)) {
+        // A damaged display is there, only unreadable: the command names it afterwards.
+        Ok(_) | Err(fieldsync_core::Error::Damaged { .. }) => return Ok(false),
+        Err(_) => {}
     }
     local.create_shelf_display(store)?;
     Ok(true)

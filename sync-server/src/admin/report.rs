@@ -16,6 +16,7 @@ use fieldsync_core::{
 };
 
 use super::AdminDevice;
+use super::damaged::{self, Unreadable, readable};
 use crate::error::{AppError, AppResult};
 
 /// The `--help` text of `admin report`.
@@ -35,7 +36,8 @@ deadlines are judged as of the end of `--day`, or now if that is earlier. Column
                               (small grocery Z3 stores are exempt)
   r2_price_tag_violations     R2: stores whose shelf display lacks more than 3 price tags
   r3_count_findings           R3: functional terminals whose latest finished count is off by
-                              more than 10%, or has an undefined rate (book total 0)
+                              more than 10%, or has no rate: book total 0 (undefined, its
+                              difference still counted) or finished with nothing counted
   r4_total                    R4: the month's scorecard total (empty: none, or not fully scored)
   r4_passes                   R4: yes if the total reaches the pass mark, no means assessment
   r4_bonus                    R4: yes if the total reaches the bonus mark (benchmark bonus)
@@ -51,9 +53,15 @@ deadlines are judged as of the end of `--day`, or now if that is earlier. Column
   r9_visits_required          R9: --min-visits times the stores R1 covers
   r9_stores_below_minimum     R9: stores R1 covers visited fewer than --min-visits times
   r9_clocks_breached          R9: service clocks breached, of complaints received in the month
+                              (a refund's 3 working days are counted on the district's
+                              calendar of holidays and make-up days: `admin calendar`)
   r9_clocks_running           R9: clocks still running, of complaints open at the end of --day
   tasks_open                  rectification tasks assigned to the manager, not verified
-  tasks_overdue               of those, past their deadline";
+  tasks_overdue               of those, past their deadline
+
+Documents that cannot be read (stored by an older server that did not read whole documents)
+are left out of the figures and named after the rows: an empty line, then the columns
+damaged_document, kind, store, territory, reason, and a row per document.";
 
 /// The header of the report, in order.
 pub const COLUMNS: [&str; 22] = [
@@ -209,7 +217,16 @@ pub fn compliance_report(
     admin: &AdminDevice<'_>,
     options: &ReportOptions,
 ) -> AppResult<Vec<ManagerRow>> {
+    Ok(compliance_report_naming(admin, options)?.0)
+}
+
+/// As [`compliance_report`], with the documents left out because they cannot be read.
+pub fn compliance_report_naming(
+    admin: &AdminDevice<'_>,
+    options: &ReportOptions,
+) -> AppResult<(Vec<ManagerRow>, Vec<Unreadable>)> {
     let local = &admin.local;
+    let mut skipped = Vec::new();
     let calendar = local.calendar();
     let month_from = calendar.start_of(options.month);
     let month_to = calendar.start_of(FieldCalendar::next_month_start(options.month));
@@ -217,7 +234,9 @@ pub fn compliance_report(
 
     let mut stores: HashMap<DocId, StoreFacts> = HashMap::new();
     for id in local.document_ids(DocKind::Store)? {
-        let s = local.store(&id)?;
+        let Some(s) = readable(local.store(&id), DocKind::Store, &mut skipped)? else {
+            continue;
+        };
         stores.insert(
             id,
             StoreFacts {
@@ -227,7 +246,7 @@ pub fn compliance_report(
             },
         );
     }
-    let breached = breached_clocks(local, &stores, month_from, options.as_of)?;
+    let breached = breached_clocks(local, &stores, month_from, options.as_of, &mut skipped)?;
 
     let managers = admin
         .storage()
@@ -248,8 +267,13 @@ pub fn compliance_report(
         row.r1_due_this_week = local.stores_due_visit(m, options.day)?.len();
         row.r2_price_tag_violations = local.stores_missing_price_tags(m)?.len();
         row.r3_count_findings = local.count_findings(m)?.len();
-        if let Some(card) = local.scorecards_of(m, &month)?.first() {
-            let outcome = local.scorecard_outcome(card)?;
+        if let Some(card) = local.scorecards_of(m, &month)?.first()
+            && let Some(outcome) = readable(
+                local.scorecard_outcome(card),
+                DocKind::Scorecard,
+                &mut skipped,
+            )?
+        {
             (row.r4_total, row.r4_passes, row.r4_bonus) =
                 (outcome.total, outcome.passes, outcome.bonus);
         }
@@ -257,7 +281,12 @@ pub fn compliance_report(
         for (id, _) in own().filter(|(_, s)| s.demo_street) {
             let display = LocalStore::shelf_display_id(id);
             if local.kind_of(&display).is_ok()
-                && !local.shelf_display(&display)?.failed_standards().is_empty()
+                && readable(
+                    local.shelf_display(&display),
+                    DocKind::ShelfDisplay,
+                    &mut skipped,
+                )?
+                .is_some_and(|d| !d.failed_standards().is_empty())
             {
                 row.r6_demo_street_failing += 1;
             }
@@ -266,7 +295,8 @@ pub fn compliance_report(
         row.r7_follow_ups = follow_ups.len();
         row.r7_not_done = follow_ups.iter().filter(|f| f.done == Some(false)).count();
         for (id, _) in own().filter(|(_, s)| s.functional) {
-            row.r8_training_days += training_days(local, id, m, month_from, month_to)?;
+            row.r8_training_days +=
+                training_days(local, id, m, (month_from, month_to), &mut skipped)?;
         }
         let visits = local.monthly_visits(m, options.day, options.min_visits)?;
         row.r9_visits_made = visits.made();
@@ -284,7 +314,9 @@ pub fn compliance_report(
         row.tasks_overdue = tasks.iter().filter(|t| t.overdue).count();
         rows.push(row);
     }
-    Ok(rows)
+    let mut unreadable = damaged::damaged(local)?;
+    damaged::merge(&mut unreadable, skipped);
+    Ok((rows, unreadable))
 }
 
 /// Complete training days (R8) `manager` spent in store `store` in the month.
@@ -292,13 +324,15 @@ fn training_days(
     local: &LocalStore,
     store: &DocId,
     manager: &str,
-    from: Timestamp,
-    to: Timestamp,
+    (from, to): (Timestamp, Timestamp),
+    skipped: &mut Vec<Unreadable>,
 ) -> AppResult<usize> {
     let mut days = 0;
     // Newest first: stop at the first visit before the month.
     for id in local.visits_of_store(store)? {
-        let visit = local.visit(&id)?;
+        let Some(visit) = readable(local.visit(&id), DocKind::Visit, skipped)? else {
+            continue;
+        };
         if visit.check_in.at < from {
             break;
         }
@@ -322,10 +356,13 @@ fn breached_clocks(
     stores: &HashMap<DocId, StoreFacts>,
     from: Timestamp,
     as_of: Timestamp,
+    skipped: &mut Vec<Unreadable>,
 ) -> AppResult<HashMap<String, usize>> {
     let mut breached: HashMap<String, usize> = HashMap::new();
     for id in local.document_ids(DocKind::Complaint)? {
-        let complaint = local.complaint(&id)?;
+        let Some(complaint) = readable(local.complaint(&id), DocKind::Complaint, skipped)? else {
+            continue;
+        };
         if complaint.received_at < from || complaint.received_at > as_of {
             continue;
         }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use fieldsync_core::{
-    GeoPoint, MarketType, NewStore, Store, StoreFormat, StoreSize, TerminalRating, ValueTier,
+    Datum, GeoPoint, MarketType, NewStore, Store, StoreFormat, StoreSize, TerminalRating, ValueTier,
 };
 
 use crate::error::{AppError, AppResult};
@@ -30,6 +30,15 @@ pub const COLUMNS: [&str; 16] = [
     "territory",
 ];
 
+/// Columns a file may leave out: `datum` (`wgs84` or `gcj02`; empty or absent is WGS-84).
+pub const OPTIONAL_COLUMNS: [&str; 1] = ["datum"];
+
+/// The columns of the values [`parse_row`] takes, in order: [`COLUMNS`], then
+/// [`OPTIONAL_COLUMNS`] (an empty value where the file lacks one).
+pub(crate) fn value_columns() -> impl Iterator<Item = &'static str> {
+    COLUMNS.into_iter().chain(OPTIONAL_COLUMNS)
+}
+
 /// A refused row: where, which column (none for the row as a whole) and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BadRow {
@@ -47,8 +56,8 @@ pub(crate) fn header_positions(
     for (i, raw) in header.iter().enumerate() {
         let name = String::from_utf8_lossy(raw);
         let name = name.trim_start_matches('\u{feff}').trim().to_lowercase();
-        match COLUMNS.iter().find(|c| **c == name) {
-            Some(c) if positions.insert(*c, i).is_some() => {
+        match value_columns().find(|c| *c == name) {
+            Some(c) if positions.insert(c, i).is_some() => {
                 return Err(AppError::BadRequest(format!(
                     "line 1: column `{c}` appears twice in the header"
                 )));
@@ -70,21 +79,21 @@ pub(crate) fn header_positions(
             problems.push(format!("has unknown `{}`", unknown.join("`, `")));
         }
         return Err(AppError::BadRequest(format!(
-            "line 1: the header {}; it must name the columns {}",
+            "line 1: the header {}; it must name the columns {} (and may name {})",
             problems.join(" and "),
-            COLUMNS.join(",")
+            COLUMNS.join(","),
+            OPTIONAL_COLUMNS.join(",")
         )));
     }
     Ok(positions)
 }
 
-/// Parses one row (its values in [`COLUMNS`] order); every column that cannot be read is
-/// reported, not just the first. Core's validation comes after, in `create_store`.
+/// Parses one row (its values in [`value_columns`] order); every column that cannot be
+/// read is reported, not just the first. Core's validation comes after, in `create_store`.
 pub(crate) fn parse_row(values: &[&str], line: u64) -> Result<NewStore, Vec<BadRow>> {
     let text = |name: &str| -> &str {
-        COLUMNS
-            .iter()
-            .position(|c| *c == name)
+        value_columns()
+            .position(|c| c == name)
             .and_then(|i| values.get(i))
             .copied()
             .unwrap_or_default()
@@ -109,6 +118,7 @@ pub(crate) fn parse_row(values: &[&str], line: u64) -> Result<NewStore, Vec<BadR
     let demo = flag(text("demo_street"));
     let functional = flag(text("functional_terminal"));
     let rated = rating(text("rating"));
+    let datum = datum(text("datum"));
     note("lat", lat.as_ref().err());
     note("lng", lng.as_ref().err());
     note("format", format.as_ref().err());
@@ -119,6 +129,7 @@ pub(crate) fn parse_row(values: &[&str], line: u64) -> Result<NewStore, Vec<BadR
     note("demo_street", demo.as_ref().err());
     note("functional_terminal", functional.as_ref().err());
     note("rating", rated.as_ref().err());
+    note("datum", datum.as_ref().err());
     let (
         Ok(lat),
         Ok(lng),
@@ -130,8 +141,9 @@ pub(crate) fn parse_row(values: &[&str], line: u64) -> Result<NewStore, Vec<BadR
         Ok(demo_street),
         Ok(functional_terminal),
         Ok(rating),
+        Ok(datum),
     ) = (
-        lat, lng, format, market, size, tier, volume, demo, functional, rated,
+        lat, lng, format, market, size, tier, volume, demo, functional, rated, datum,
     )
     else {
         return Err(errors);
@@ -142,7 +154,7 @@ pub(crate) fn parse_row(values: &[&str], line: u64) -> Result<NewStore, Vec<BadR
         owner: text("owner").to_owned(),
         phone: text("phone").to_owned(),
         address: text("address").to_owned(),
-        location: GeoPoint { lat, lng },
+        location: GeoPoint { lat, lng, datum },
         geofence_m: None,
         format,
         market,
@@ -195,6 +207,14 @@ fn rating(v: &str) -> Result<Option<TerminalRating>, String> {
         })
 }
 
+fn datum(v: &str) -> Result<Datum, String> {
+    if v.is_empty() {
+        return Ok(Datum::Wgs84);
+    }
+    Datum::parse("datum", &v.to_lowercase().replace('-', ""))
+        .map_err(|_| format!("`{v}` is not one of wgs84, gcj02 (or empty: wgs84)"))
+}
+
 /// The CSV column a core validation error is about (`location.lat` is `lat`).
 pub(crate) fn column_of(field: &str) -> &str {
     let field = field.strip_prefix("location.").unwrap_or(field);
@@ -208,13 +228,14 @@ pub(crate) fn column_of(field: &str) -> &str {
 /// Columns in which a row differs from the stored store.
 pub(crate) fn differences(stored: &Store, row: &NewStore) -> Vec<&'static str> {
     let same_f64 = |a: f64, b: f64| (a - b).abs() < 1e-9;
-    let checks: [(&'static str, bool); 15] = [
+    let checks: [(&'static str, bool); 16] = [
         ("name", stored.name == row.name),
         ("owner", stored.owner == row.owner),
         ("phone", stored.phone == row.phone),
         ("address", stored.address == row.address),
         ("lat", same_f64(stored.location.lat, row.location.lat)),
         ("lng", same_f64(stored.location.lng, row.location.lng)),
+        ("datum", stored.location.datum == row.location.datum),
         ("format", stored.format == row.format),
         ("market", stored.market == row.market),
         ("size", stored.size == row.size),

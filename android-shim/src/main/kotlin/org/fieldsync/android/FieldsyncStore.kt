@@ -12,6 +12,7 @@ import kotlinx.coroutines.flow.flowOn
 import kotlinx.coroutines.flow.map
 import kotlinx.coroutines.withContext
 import org.fieldsync.ffi.CheckPointRecord
+import org.fieldsync.ffi.DamagedRecord
 import org.fieldsync.ffi.DisplayCheckRecord
 import org.fieldsync.ffi.DisplayStandard
 import org.fieldsync.ffi.DocumentsChanged
@@ -51,13 +52,26 @@ class FieldsyncStore private constructor(
 ) : AutoCloseable {
 
     companion object {
-        /** Opens (creating if needed) the store at [path] for the enrolled user and device. */
+        /**
+         * Opens (creating if needed) the store at [path] for the enrolled user and device.
+         * [calendar] is the district's public holidays and make-up working days (调休) in the
+         * text form of `docs/calendars/china-2026.txt` (R9 counts "3 working days" by it);
+         * null counts Monday to Friday. A calendar with a mistake throws
+         * `FieldException.InvalidInput` for `calendar`, naming the line.
+         */
         suspend fun open(
             path: String,
             userId: String,
             deviceId: String,
+            calendar: String? = null,
             io: CoroutineDispatcher = Dispatchers.IO,
-        ): FieldsyncStore = withContext(io) { FieldsyncStore(FieldStore.open(path, userId, deviceId), io) }
+        ): FieldsyncStore = withContext(io) {
+            val raw = when (calendar) {
+                null -> FieldStore.open(path, userId, deviceId)
+                else -> FieldStore.openWithCalendar(path, userId, deviceId, calendar)
+            }
+            FieldsyncStore(raw, io)
+        }
     }
 
     /** The user every edit is stamped with. */
@@ -111,6 +125,29 @@ class FieldsyncStore private constructor(
     suspend fun history(id: String): List<HistoryEntryRecord> = local { documentHistory(id) }
 
     suspend fun receipt(id: String): ReceiptState = local { receipt(id) }
+
+    /**
+     * Records this phone received and cannot read (an older server accepted them): kept
+     * aside while the sync and every other record go on, cleared when changes repair them.
+     * Reading one through its kind's call throws `FieldException.Damaged` (`id`, `reason`).
+     */
+    suspend fun damagedDocuments(): List<DamagedRecord> = local { damagedDocuments() }
+
+    /**
+     * The damaged records the rule answers for [manager] leave out: show them beside every
+     * rule answer (`storesDueVisit`, `terminalFollowUps`, ...), as ADR 0007 decides.
+     */
+    suspend fun rulesCannotJudge(manager: String = userId): List<DamagedRecord> =
+        local { rulesCannotJudge(manager) }
+
+    /**
+     * The damaged records now and after every change: a sync that finds one (or repairs
+     * one) emits the new list. For a banner like "2 records could not be read".
+     */
+    val damaged: Flow<List<DamagedRecord>> = changes(initial = true)
+        .map { raw.damagedDocuments() }
+        .flowOn(io)
+        .distinctUntilChanged()
 
     /**
      * Every change to documents: after each write through this store (with the ids) and after

@@ -19,6 +19,23 @@ suspend fun FieldsyncStore.createTask(
     origin: TaskOrigin? = null,
 ): String = local { createTask(NewTaskRecord(storeId, title, description, assignee, deadlineMs, origin)) }
 
+/**
+ * Opens R7's rectification notice of a functional terminal rated unqualified: a task that
+ * answers the store's current rating (only such a task counts as the notice). Throws
+ * `FieldException.InvalidInput` for `origin` when the store is not rated unqualified.
+ */
+suspend fun FieldsyncStore.openRectificationNotice(
+    storeId: String,
+    title: String,
+    assignee: String,
+    deadlineMs: Long,
+    description: String = "",
+): String = local {
+    // An unrated store has no rating to answer: 0 names none, and the core refuses it.
+    val ratedAtMs = store(storeId).ratedAtMs ?: 0L
+    createTask(NewTaskRecord(storeId, title, description, assignee, deadlineMs, TaskOrigin.Rating(ratedAtMs)))
+}
+
 suspend fun FieldsyncStore.task(id: String): TaskRecord = local { task(id) }
 
 /** Moves a task to [to]; reopening needs a [note] saying why. */

@@ -1,6 +1,7 @@
 package org.fieldsync.android
 
 import org.fieldsync.ffi.CheckPointRecord
+import org.fieldsync.ffi.Datum
 import org.fieldsync.ffi.DisplayCheckRecord
 import org.fieldsync.ffi.DisplayStandard
 import org.fieldsync.ffi.GpsFixRecord
@@ -22,7 +23,7 @@ const val STORE_LAT = 30.2741
 const val STORE_LNG = 120.1551
 
 fun checkPoint(atMs: Long = System.currentTimeMillis()) =
-    CheckPointRecord(atMs, GpsFixRecord(STORE_LAT, STORE_LNG + 0.0001, 8.0))
+    CheckPointRecord(atMs, GpsFixRecord(STORE_LAT, STORE_LNG + 0.0001, 8.0, Datum.WGS84))
 
 fun routineVisit(storeId: String) = NewVisitRecord(storeId, VisitKind.ROUTINE, checkPoint(), null)
 
@@ -54,7 +55,7 @@ const val PHOTO = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c
 /** A demo-street convenience store of [territory] that is a functional terminal rated good. */
 fun newStore(licence: String, territory: String = "am-li") = NewStoreRecord(
     licence = licence, name = "Green Leaf $licence", owner = "Wang", phone = "13800000000",
-    address = "1 Wulin Road", lat = STORE_LAT, lng = STORE_LNG, geofenceM = null,
+    address = "1 Wulin Road", lat = STORE_LAT, lng = STORE_LNG, datum = Datum.WGS84, geofenceM = null,
     format = StoreFormat.CONVENIENCE, market = MarketType.URBAN, size = StoreSize.MEDIUM,
     tier = ValueTier.A, monthlyVolume = 120, demoStreet = true, functionalTerminal = true,
     rating = TerminalRating.GOOD, territory = territory,

@@ -1,0 +1,93 @@
+package org.fieldsync.android
+
+import kotlinx.coroutines.runBlocking
+import org.fieldsync.ffi.CheckPointRecord
+import org.fieldsync.ffi.Datum
+import org.fieldsync.ffi.ErrorRateState
+import org.fieldsync.ffi.FieldException
+import org.fieldsync.ffi.FollowUpAction
+import org.fieldsync.ffi.GpsFixRecord
+import org.fieldsync.ffi.NewCountLineRecord
+import org.fieldsync.ffi.NewVisitRecord
+import org.fieldsync.ffi.SkuCount
+import org.fieldsync.ffi.TerminalRating
+import org.fieldsync.ffi.VisitKind
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertNull
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.assertThrows
+import org.junit.jupiter.api.io.TempDir
+import java.nio.file.Path
+import java.nio.file.Paths
+
+/** The rule fixes as an app meets them: R3's zero book, R7's notice, R9's calendar, datums. */
+class FieldRulesTest {
+
+    private val hourMs = 3_600_000L
+
+    @Test
+    fun a_count_with_no_book_stock_reports_its_difference_and_an_undefined_rate(@TempDir dir: Path) = runBlocking {
+        FieldsyncStore.open(dir.resolve("phone.db").toString(), "am-li", "phone-7").use { store ->
+            val storeId = store.local { createStore(newStore("330100000201")) }
+            val lines = listOf(NewCountLineRecord("sku-1", "Yuxi", 0), NewCountLineRecord("sku-2", "Liqun", 0))
+            val id = store.recordInventoryCount(storeId, lines, listOf(SkuCount("sku-1", 4), SkuCount("sku-2", 6)), true)
+            val rate = store.inventoryCount(id).errorRate
+            assertEquals(ErrorRateState.UNDEFINED, rate.state)
+            assertEquals(10L, rate.absDiff)
+            assertNull(rate.ratio)
+            val fresh = store.createInventoryCount(storeId, lines)
+            assertEquals(ErrorRateState.NOTHING_COUNTED, store.inventoryCount(fresh).errorRate.state)
+        }
+    }
+
+    @Test
+    fun only_a_notice_answering_the_unqualified_rating_marks_r7_done(@TempDir dir: Path) = runBlocking {
+        FieldsyncStore.open(dir.resolve("phone.db").toString(), "am-li", "phone-7").use { store ->
+            val storeId = store.local { createStore(newStore("330100000202").copy(rating = TerminalRating.UNQUALIFIED)) }
+            val deadline = System.currentTimeMillis() + 240 * hourMs
+            store.createTask(storeId, "replace the light bulb", assignee = "am-li", deadlineMs = deadline)
+            suspend fun notice() = store.terminalFollowUps().single { it.action == FollowUpAction.RECTIFICATION_NOTICE }
+            assertEquals(false, notice().done, "an unrelated task is not the notice")
+            store.openRectificationNotice(storeId, "rectification notice", assignee = "am-li", deadlineMs = deadline)
+            assertEquals(true, notice().done)
+
+            val good = store.local { createStore(newStore("330100000203")) }
+            val refused = assertThrows<FieldException.InvalidInput> {
+                runBlocking { store.openRectificationNotice(good, "notice", "am-li", deadline) }
+            }
+            assertEquals("origin", refused.field)
+        }
+    }
+
+    @Test
+    fun a_store_opened_with_the_2026_calendar_skips_the_spring_festival(@TempDir dir: Path) = runBlocking {
+        val calendar = Paths.get("../docs/calendars/china-2026.txt").toFile().readText()
+        FieldsyncStore.open(dir.resolve("phone.db").toString(), "am-li", "phone-7", calendar).use { store ->
+            assertEquals(listOf(2026), store.local { calendarYears() })
+            assertEquals(false, store.local { isWorkingDay("2026-02-16") }, "a Monday of the holiday")
+            assertEquals(true, store.local { isWorkingDay("2026-02-14") }, "a make-up Saturday")
+        }
+        val bad = assertThrows<FieldException.InvalidInput> {
+            runBlocking { FieldsyncStore.open(dir.resolve("other.db").toString(), "am-li", "p", "year 2026\nworkday 2026-02-16") }
+        }
+        assertEquals("calendar", bad.field)
+    }
+
+    @Test
+    fun a_shop_picked_on_an_amap_map_is_in_range_of_a_gps_fix_at_its_door(@TempDir dir: Path) = runBlocking {
+        FieldsyncStore.open(dir.resolve("phone.db").toString(), "am-li", "phone-7").use { store ->
+            // Beijing railway station: GCJ-02 (39.90245, 116.42703) is WGS-84 (39.90105, 116.42079).
+            val storeId = store.local {
+                createStore(newStore("330100000204").copy(lat = 39.90245, lng = 116.42703, datum = Datum.GCJ02))
+            }
+            val fix = GpsFixRecord(39.90105, 116.42079, 6.0, Datum.WGS84)
+            val visit = store.createVisit(
+                NewVisitRecord(storeId, VisitKind.ROUTINE, CheckPointRecord(System.currentTimeMillis(), fix), null),
+            )
+            val checkIn = store.visit(visit).checkIn
+            assertEquals(true, checkIn.inRange)
+            assertTrue(checkIn.distanceM!! < 10.0, "${checkIn.distanceM} m")
+        }
+    }
+}
