@@ -930,6 +930,16 @@ impl Fields {
         self.0.get(key).and_then(scalar_str)
     }
 
+    /// The value at `key`, as parsed.
+    pub(crate) fn get(&self, key: &str) -> Option<&ScalarValue> {
+        self.0.get(key)
+    }
+
+    /// Every key of the entry with its value.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&String, &ScalarValue)> {
+        self.0.iter()
+    }
+
     pub(crate) fn i64(&self, key: &str) -> Option<i64> {
         self.0.get(key).and_then(scalar_i64)
     }

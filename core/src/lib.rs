@@ -21,6 +21,7 @@ mod gcj02;
 mod geo;
 mod ids;
 mod inventory_count;
+mod kinds;
 mod local_store;
 mod outbox;
 pub mod protocol;
@@ -47,9 +48,10 @@ pub use error_rate::{ErrorRate, MAX_COUNT_ERROR_PERCENT};
 pub use geo::{DEFAULT_GEOFENCE_M, Datum, GeoPoint, GpsFix};
 pub use ids::{DeviceIdentity, DocId, DocKind};
 pub use inventory_count::{CountLine, InventoryCount, NewCountLine, NewInventoryCount};
+pub use kinds::MAX_CLOCK_DRIFT_MS;
 pub use local_store::{Clock, LocalStore, STORE_SCHEMA_VERSION, StoreOptions};
 pub use outbox::{OutgoingDocument, PendingDocument, Receipt};
-pub use replica::{IncomingChange, Replica};
+pub use replica::{IncomingChange, Pusher, Replica};
 pub use retail_store::{
     MarketType, NewStore, STORE_FIELDS, Store, StoreClassification, StoreContact, StoreFormat,
     StoreSize, TerminalRating, ValueTier,

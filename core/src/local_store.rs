@@ -282,6 +282,8 @@ impl LocalStore {
             ));
         }
         let mut doc = Doc::create(id.clone(), kind, &inner.actor, fields, &stamp)?;
+        // The one definition of the kind: the phone never writes what the server refuses.
+        crate::kinds::check(&doc).map_err(refused)?;
         // The creating change is the first chunk: compressing a snapshot of a new document
         // costs more than it saves; compaction makes the snapshot later.
         let chunk = doc.save_new_changes();
@@ -314,7 +316,9 @@ impl LocalStore {
         let stamp = self.stamp(&inner);
         let mut doc = inner.take_doc(id, kind)?;
         doc.begin_edit();
-        if let Err(e) = edit(&mut doc, &stamp, &inner.conn) {
+        let edited = edit(&mut doc, &stamp, &inner.conn)
+            .and_then(|()| crate::kinds::check(&doc).map_err(refused));
+        if let Err(e) = edited {
             doc.am.rollback();
             doc.end_edit(false);
             inner.cache.put(doc);
@@ -676,6 +680,11 @@ pub(crate) mod index {
             _ => doc.str(&DOC_ROOT, "store_id"),
         }
     }
+}
+
+/// A local write the kind's definition refuses, as the typed API reports invalid input.
+fn refused(v: crate::write_rules::RuleViolation) -> Error {
+    Error::invalid(v.field, v.message)
 }
 
 #[cfg(test)]

@@ -132,11 +132,18 @@ pub struct ErrorBody {
     pub rejected: Vec<Rejection>,
 }
 
-/// A document refused by a write rule.
+/// A document refused: by a write rule, or because what it would become is not a valid
+/// document of its kind (docs/protocol.md, "Documents").
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Rejection {
     pub doc: String,
+    /// Why, as a stable code: `schema`, `value`, `transition`, `clock`, `stamp_author`,
+    /// `quota`, or the name of a write rule (`store_scope`, ...).
     pub rule: String,
+    /// The field that broke the rule, as a dotted path from the document's root
+    /// (`check_in.at`, `counted.6901028.v`); empty when the rule concerns the whole document.
+    #[serde(default)]
+    pub field: String,
     pub message: String,
 }
 

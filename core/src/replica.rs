@@ -2,21 +2,28 @@
 //! pushes after they pass the write rules.
 //!
 //! The server never edits documents; it parses what devices send, strictly, applies it to
-//! its replica and reads what the changes did ([`Effect`]) and what the document is about
-//! ([`DocSummary`]) so that [`crate::write_rules::check`] can judge the write.
+//! its replica, judges the result whole as its kind ([`crate::kinds`]: the shape every
+//! reader reads, the value rules, the authors, device times and state changes), and reads
+//! what the changes did ([`Effect`]) and what the document is about ([`DocSummary`]) so
+//! that [`crate::write_rules::check`] can judge who may write it.
 
 use std::collections::BTreeSet;
 
-use automerge::{ActorId, PatchAction, Prop, ScalarValue};
+use automerge::{ActorId, PatchAction, Prop};
 
 use crate::doc::{DOC_ROOT, Doc};
 use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
-use crate::write_rules::{DocSummary, Effect};
+use crate::kinds::{Sender, judge};
+use crate::write_rules::{DocSummary, Effect, RuleViolation};
 
-/// Fields whose string value names an author; they must name the sender (as must the
-/// `by` of every stamped entry).
-const AUTHOR_KEYS: [&str; 3] = ["visitor", "started_by", "supervisor"];
+/// Who pushed changes, as the server authenticated them, and when it received them.
+#[derive(Clone, Copy, Debug)]
+pub struct Pusher<'a> {
+    pub user: &'a str,
+    /// The server's receive time, milliseconds since the Unix epoch.
+    pub received_at: i64,
+}
 
 /// One change a device sent, parsed and verified (its hash is checked on parsing).
 #[derive(Clone, Debug)]
@@ -59,30 +66,6 @@ impl IncomingChange {
     /// the benchmarks size "the change itself".
     pub fn compact(&mut self) -> Vec<u8> {
         self.change.bytes().into_owned()
-    }
-
-    /// Author names the change writes: the `by` of every stamped entry, and the fields in
-    /// `AUTHOR_KEYS`.
-    fn authors(&self) -> impl Iterator<Item = String> {
-        self.change
-            .decode()
-            .operations
-            .into_iter()
-            .filter_map(|op| match (&op.key, &op.action) {
-                (
-                    automerge::legacy::Key::Map(key),
-                    automerge::legacy::OpType::Put(ScalarValue::Str(text)),
-                ) => {
-                    if AUTHOR_KEYS.contains(&key.as_str()) {
-                        Some(text.to_string())
-                    } else if text.starts_with('{') {
-                        crate::doc::Fields::parse(text).and_then(|f| f.str("by"))
-                    } else {
-                        None
-                    }
-                }
-                _ => None,
-            })
     }
 }
 
@@ -166,11 +149,16 @@ impl Replica {
         Ok(Some(summary))
     }
 
-    /// Applies changes (already parsed, none of them held yet) and says what they did.
-    /// Refuses changes whose dependencies the replica lacks, and a document whose content
-    /// does not read as its kind; on any error the replica is unusable and must be dropped.
-    pub fn apply(&mut self, changes: &[IncomingChange]) -> Result<Effect> {
-        self.apply_working_out(changes, true)
+    /// Applies changes (already parsed, none of them held yet) sent by `pusher`, judges the
+    /// document whole and says what they did. `Err`: the changes cannot be applied (a
+    /// missing dependency); `Ok(Err)`: the document they make is refused, with the field
+    /// and the reason. On either the replica is unusable and must be dropped.
+    pub fn apply(
+        &mut self,
+        changes: &[IncomingChange],
+        pusher: &Pusher<'_>,
+    ) -> Result<Result<Effect, RuleViolation>> {
+        self.apply_working_out(changes, pusher, true)
     }
 
     /// As [`apply`](Self::apply) for a document that was `before`, working out
@@ -180,19 +168,20 @@ impl Replica {
         &mut self,
         changes: &[IncomingChange],
         before: Option<&DocSummary>,
-    ) -> Result<Effect> {
-        self.apply_working_out(changes, crate::write_rules::reads_touched(before))
+        pusher: &Pusher<'_>,
+    ) -> Result<Result<Effect, RuleViolation>> {
+        self.apply_working_out(changes, pusher, crate::write_rules::reads_touched(before))
     }
 
-    fn apply_working_out(&mut self, changes: &[IncomingChange], touched: bool) -> Result<Effect> {
+    fn apply_working_out(
+        &mut self,
+        changes: &[IncomingChange],
+        pusher: &Pusher<'_>,
+        touched: bool,
+    ) -> Result<Result<Effect, RuleViolation>> {
         let before = self.doc.heads();
-        let mut stamped_by = BTreeSet::new();
-        for c in changes {
-            stamped_by.extend(c.authors());
-        }
-        self.doc
-            .am
-            .apply_changes(changes.iter().map(|c| c.change.clone()))?;
+        let raw: Vec<automerge::Change> = changes.iter().map(|c| c.change.clone()).collect();
+        self.doc.am.apply_changes(raw.iter().cloned())?;
         if let Some(missing) = self.doc.am.get_missing_deps(&[]).first() {
             return Err(Error::invalid(
                 "changes",
@@ -200,17 +189,31 @@ impl Replica {
             ));
         }
         let after = self.doc.heads();
-        let kind = doc_kind(&self.doc)?.ok_or_else(|| {
-            Error::invalid(
-                "changes",
-                format!("they do not create document `{}`", self.doc.id),
-            )
-        })?;
-        self.doc.check_identity()?;
+        let kind = match doc_kind(&self.doc) {
+            Ok(Some(kind)) => kind,
+            Ok(None) => {
+                return Ok(Err(RuleViolation::at(
+                    "schema",
+                    "kind",
+                    format!(
+                        "is required: the changes do not create document `{}`",
+                        self.doc.id
+                    ),
+                )));
+            }
+            Err(e) => return Ok(Err(RuleViolation::at("schema", "kind", e.to_string()))),
+        };
+        if let Err(e) = self.doc.check_identity() {
+            return Ok(Err(RuleViolation::unreadable(&e)));
+        }
         self.doc.kind = kind;
-        self.doc.check_header()?;
-        // Reading the document as its kind proves it has the shape the apps expect.
-        self.summary()?;
+        let sender = Sender {
+            user: pusher.user,
+            now: pusher.received_at,
+        };
+        if let Err(v) = judge(&mut self.doc, &raw, &sender) {
+            return Ok(Err(v));
+        }
         let mut touched_keys = BTreeSet::new();
         let patches = if touched {
             self.doc.am.diff(&before, &after)
@@ -240,10 +243,9 @@ impl Replica {
             };
             touched_keys.extend(key);
         }
-        Ok(Effect {
+        Ok(Ok(Effect {
             touched: touched_keys,
-            stamped_by,
-        })
+        }))
     }
 }
 

@@ -93,7 +93,7 @@ impl ScoreWeights {
         }
     }
 
-    fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         let mut sum = 0;
         for d in ScoreDimension::ALL {
             let field = format!("weights.{}", d.code());

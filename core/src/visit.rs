@@ -429,7 +429,8 @@ fn checkpoint_value(point: &CheckPoint, centre: &GeoPoint, radius_m: f64) -> Hyd
     HydrateValue::from(map)
 }
 
-fn store_centre(doc: &Doc) -> Result<(GeoPoint, f64)> {
+/// The store's location the visit copied (in its `store_datum`) and the geofence radius.
+pub(crate) fn store_centre(doc: &Doc) -> Result<(GeoPoint, f64)> {
     let lat = doc
         .f64(&DOC_ROOT, "store_lat")
         .ok_or_else(|| doc.missing("store_lat"))?;

@@ -2,16 +2,29 @@
 
 use fieldsync_core::fixtures::{at, device, sample_store};
 use fieldsync_core::{
-    CheckPoint, DocKind, IncomingChange, NewVisit, Replica, Result, Role, StoreClassification,
-    StoreContact, ValueTier, VisitKind, Writer, check_write,
+    CheckPoint, DocKind, Effect, IncomingChange, NewVisit, Pusher, Replica, Result, Role,
+    RuleViolation, StoreClassification, StoreContact, ValueTier, VisitKind, Writer, check_write,
 };
 
 fn incoming(changes: Vec<Vec<u8>>) -> Result<Vec<IncomingChange>> {
     changes.iter().map(|c| IncomingChange::parse(c)).collect()
 }
 
+/// Applies changes pushed by `user`, received on 2026-11-23 at noon (Beijing time).
+fn push(
+    replica: &mut Replica,
+    user: &str,
+    changes: Vec<Vec<u8>>,
+) -> Result<std::result::Result<Effect, RuleViolation>> {
+    let pusher = Pusher {
+        user,
+        received_at: at("2026-11-23T12:00:00+08:00").0,
+    };
+    replica.apply(&incoming(changes)?, &pusher)
+}
+
 #[test]
-fn the_server_sees_which_fields_a_push_touched_and_who_it_claims_wrote_them() -> Result<()> {
+fn the_server_sees_which_fields_a_push_touched_and_refuses_stamps_in_another_name() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let (admin, _) = device(
         dir.path().join("admin.db"),
@@ -28,13 +41,13 @@ fn the_server_sees_which_fields_a_push_touched_and_who_it_claims_wrote_them() ->
     am.merge_changes(&store, &created)?;
 
     let mut replica = Replica::empty(&store);
-    let effect = replica.apply(&incoming(created)?)?;
+    let effect = push(&mut replica, "admin-chen", created)?.expect("valid");
     let summary = replica.summary()?.expect("a store");
     assert_eq!(
         (summary.kind, summary.territory.as_deref()),
         (DocKind::Store, Some("am-li"))
     );
-    assert!(effect.touched.contains("territory") && effect.stamped_by.iter().eq(["admin-chen"]));
+    assert!(effect.touched.contains("territory"));
     let admin_writer = Writer {
         user: "admin-chen",
         role: Role::Admin,
@@ -52,7 +65,7 @@ fn the_server_sees_which_fields_a_push_touched_and_who_it_claims_wrote_them() ->
         },
     )?;
     let before = replica.summary()?;
-    let effect = replica.apply(&incoming(am.export_changes(&store, &heads)?)?)?;
+    let effect = push(&mut replica, "am-li", am.export_changes(&store, &heads)?)?.expect("valid");
     assert_eq!(
         effect
             .touched
@@ -86,7 +99,8 @@ fn the_server_sees_which_fields_a_push_touched_and_who_it_claims_wrote_them() ->
         },
     )?;
     let mut copy = replica.clone();
-    let effect = copy.apply(&incoming(am.export_changes(&store, &heads)?)?)?;
+    let tier_change = am.export_changes(&store, &heads)?;
+    let effect = push(&mut copy, "am-li", tier_change.clone())?.expect("a valid store");
     let verdict = check_write(
         replica.summary()?.as_ref(),
         &copy.summary()?.expect("store"),
@@ -96,17 +110,8 @@ fn the_server_sees_which_fields_a_push_touched_and_who_it_claims_wrote_them() ->
     assert_eq!(verdict.map_err(|v| v.rule), Err("store_contact_only"));
 
     // A device signed in as one user but stamping edits as another is refused.
-    let impostor = Writer {
-        user: "am-wu",
-        role: Role::AccountManager,
-        store_in_scope: true,
-    };
-    let verdict = check_write(
-        replica.summary()?.as_ref(),
-        &copy.summary()?.expect("store"),
-        &effect,
-        &impostor,
-    );
+    let mut copy = replica.clone();
+    let verdict = push(&mut copy, "am-wu", tier_change)?;
     assert_eq!(verdict.map_err(|v| v.rule), Err("stamp_author"));
     Ok(())
 }
@@ -142,12 +147,13 @@ fn changes_with_a_gap_or_of_garbage_are_refused_by_the_server_replica() -> Resul
             .map(Vec::as_slice),
     )?;
     assert!(
-        replica.apply(&incoming(gap)?).is_err(),
+        push(&mut replica, "am-li", gap).is_err(),
         "a missing predecessor is refused"
     );
     assert!(IncomingChange::parse(b"\x85\x6f\x4a\x83 not really").is_err());
     let mut visit_replica = Replica::empty(&visit);
-    let effect = visit_replica.apply(&incoming(am.export_changes(&visit, &[])?)?)?;
+    let effect =
+        push(&mut visit_replica, "am-li", am.export_changes(&visit, &[])?)?.expect("a valid visit");
     let summary = visit_replica.summary()?.expect("visit");
     assert_eq!(summary.visitor.as_deref(), Some("am-li"));
     assert!(effect.touched.contains("notes"));

@@ -33,6 +33,12 @@ pub const ADMIN_DEVICE: &str = "server-admin";
 pub struct AdminArgs {
     #[command(flatten)]
     pub data: DataArgs,
+    /// Stamp the admin device's edits with this time (RFC 3339, e.g.
+    /// `2026-10-01T09:00:00+08:00`) instead of the clock: to record an import as of the day
+    /// its data held. The server's clock rules still apply: no later than now, and no
+    /// earlier than a change the edit builds on.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_edit_time)]
+    pub edit_time: Option<fieldsync_core::Timestamp>,
     #[command(subcommand)]
     pub command: AdminCommand,
 }
@@ -124,6 +130,11 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
     let storage = args.data.open_storage()?;
     let storage = storage.as_ref();
     let now = chrono::Utc::now().timestamp_millis();
+    let clock: fieldsync_core::Clock = match args.edit_time {
+        Some(at) => std::sync::Arc::new(move || at),
+        None => std::sync::Arc::new(fieldsync_core::Timestamp::now),
+    };
+    let open_admin = || AdminDevice::open_with_clock(data_dir, storage, clock.clone());
     match &args.command {
         AdminCommand::AddUser { id, role, name } => {
             let role = Role::parse(role)?;
@@ -178,7 +189,7 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
             let input = std::fs::File::open(file).map_err(|e| {
                 AppError::BadRequest(format!("cannot read `{}`: {e}", file.display()))
             })?;
-            let admin = AdminDevice::open(data_dir, storage)?;
+            let admin = open_admin()?;
             let report = import::import_stores(&admin, input)?;
             print!("{report}");
             if !report.bad.is_empty() {
@@ -191,7 +202,7 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
             }
         }
         AdminCommand::Reassign { store, territory } => {
-            let admin = AdminDevice::open(data_dir, storage)?;
+            let admin = open_admin()?;
             let moved = admin.reassign(store, territory)?;
             println!("{moved}");
         }
@@ -216,7 +227,7 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
             min_visits,
             out,
         } => {
-            let admin = AdminDevice::open(data_dir, storage)?;
+            let admin = open_admin()?;
             let options = report::ReportOptions::resolve(
                 *month,
                 *day,
@@ -266,6 +277,10 @@ pub fn enrollment_code(storage: &dyn SyncStorage, user: &str, now: i64) -> AppRe
     let code = new_code();
     storage.add_enrollment_code(user, &hash_secret(&code), now, now + CODE_VALID_FOR_MS)?;
     Ok(code)
+}
+
+fn parse_edit_time(text: &str) -> Result<fieldsync_core::Timestamp, String> {
+    fieldsync_core::Timestamp::parse("edit-time", text).map_err(|e| e.to_string())
 }
 
 /// Refuses user ids that would be awkward in logs, CSV files and URLs.

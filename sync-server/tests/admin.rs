@@ -60,8 +60,15 @@ impl District {
         })
     }
 
+    /// The admin device, whose clock stands before every phone's: the stores it imports
+    /// exist before anyone visits them.
     fn admin(&self) -> Fallible<AdminDevice<'_>> {
-        Ok(AdminDevice::open(&self.dir, self.storage.as_ref())?)
+        let office = at("2026-10-01T09:00:00+08:00");
+        Ok(AdminDevice::open_with_clock(
+            &self.dir,
+            self.storage.as_ref(),
+            std::sync::Arc::new(move || office),
+        )?)
     }
 
     fn import(&self, csv: &str) -> Fallible<ImportReport> {
@@ -106,7 +113,9 @@ impl District {
                 Ok((d.id.clone(), changes))
             })
             .collect::<Fallible<Vec<_>>>()?;
-        if let Err(rejected) = self.storage.push(&phone.info, docs, 0)? {
+        // Received as the phone's clock says: the phone is on time.
+        let received = phone.clock.now().0;
+        if let Err(rejected) = self.storage.push(&phone.info, docs, received)? {
             return Err(format!("push refused: {rejected:?}").into());
         }
         for d in &batch {
@@ -661,9 +670,16 @@ async fn the_demo_district_has_about_a_thousand_stores_codes_that_enroll_and_see
 fn a_store_reassigned_by_the_admin_cli_while_the_server_runs_stays_reassigned() -> TestResult {
     let district = District::new()?;
     // Each admin command is a process of its own: a fresh storage on the same database.
+    // The office works on the district's time: the import before the phones start, the
+    // move after Li's edit.
+    let office = ManualClock::starting_at(at("2026-11-22T09:00:00+08:00"));
     let admin_command = |command: &dyn Fn(&AdminDevice<'_>) -> Fallible<()>| -> TestResult {
         let cli = SqliteStorage::open(&district.dir.join("fieldsync.db"))?;
-        command(&AdminDevice::open(&district.dir, &cli)?)
+        command(&AdminDevice::open_with_clock(
+            &district.dir,
+            &cli,
+            office.clock(),
+        )?)
     };
     admin_command(&|admin| {
         import_stores(admin, mixed_file().as_bytes())?;
@@ -686,10 +702,13 @@ fn a_store_reassigned_by_the_admin_cli_while_the_server_runs_stays_reassigned() 
         .update_store_contact(&store, contact("13800000002"))?;
     district.sync(&li)?;
 
+    office.set(at("2026-11-23T12:00:00+08:00"));
     admin_command(&|admin| {
         admin.reassign("330102100001", "am-wu")?;
         Ok(())
     })?;
+    li.clock.set(at("2026-11-23T13:00:00+08:00"));
+    wu.clock.set(at("2026-11-23T13:00:00+08:00"));
     // Li, offline since the move, edits the phone number again and syncs.
     li.local
         .update_store_contact(&store, contact("13800000003"))?;
@@ -707,7 +726,7 @@ fn a_store_reassigned_by_the_admin_cli_while_the_server_runs_stays_reassigned() 
     );
     let back_to_wu = {
         let admin_storage = SqliteStorage::open(&district.dir.join("fieldsync.db"))?;
-        let admin = AdminDevice::open(&district.dir, &admin_storage)?;
+        let admin = AdminDevice::open_with_clock(&district.dir, &admin_storage, office.clock())?;
         admin.pull()?;
         admin.local.store(&store)?.territory
     };

@@ -125,7 +125,11 @@ async fn a_visit_turns_from_saved_on_the_phone_to_on_the_server_and_reaches_the_
 -> TestResult {
     let server = Server::start().await?;
     let store = {
-        let admin = AdminDevice::open(server.dir.path(), server.storage.as_ref())?;
+        let admin = AdminDevice::open_with_clock(
+            server.dir.path(),
+            server.storage.as_ref(),
+            fieldsync_core::fixtures::office_clock(),
+        )?;
         let id = admin.local.create_store(sample_store("am-li", 1))?;
         admin.push()?;
         id
@@ -165,7 +169,11 @@ async fn a_visit_turns_from_saved_on_the_phone_to_on_the_server_and_reaches_the_
 async fn a_rejected_document_stays_on_the_phone_and_does_not_hold_up_the_others() -> TestResult {
     let server = Server::start().await?;
     let store = {
-        let admin = AdminDevice::open(server.dir.path(), server.storage.as_ref())?;
+        let admin = AdminDevice::open_with_clock(
+            server.dir.path(),
+            server.storage.as_ref(),
+            fieldsync_core::fixtures::office_clock(),
+        )?;
         let id = admin.local.create_store(sample_store("am-li", 1))?;
         admin.push()?;
         id

@@ -62,7 +62,11 @@ impl Running {
             },
             0,
         )?;
-        let admin = AdminDevice::open(&path, storage.as_ref())?;
+        let admin = AdminDevice::open_with_clock(
+            &path,
+            storage.as_ref(),
+            fieldsync_core::fixtures::office_clock(),
+        )?;
         let store = admin.local.create_store(sample_store("am-li", 1))?;
         admin.push()?;
         let state = AppState {

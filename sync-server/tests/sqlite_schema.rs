@@ -114,7 +114,11 @@ fn a_schema_1_database_keeps_every_change_in_log_order_and_takes_new_pushes_afte
 
     // A new store after the migration: it and its shelf display come after everything
     // that was there.
-    let admin = AdminDevice::open(dir.path(), &storage)?;
+    let admin = AdminDevice::open_with_clock(
+        dir.path(),
+        &storage,
+        fieldsync_core::fixtures::office_clock(),
+    )?;
     let file = "licence,name,owner,phone,address,lat,lng,format,market,size,tier,monthly_volume,demo_street,functional_terminal,rating,territory\n\
                  339999000001,New store,Owner,,Road 1,30.26,120.16,B,C,2,B,100,0,0,,am-li\n";
     let report = import_stores(&admin, file.as_bytes())?;

@@ -140,7 +140,17 @@ impl District {
             let path = csv
                 .to_str()
                 .ok_or_else(|| HarnessError(format!("odd path `{}`", csv.display())))?;
-            admin(&binary, data.path(), url, &["import-stores", path])?;
+            admin(
+                &binary,
+                data.path(),
+                url,
+                &[
+                    "--edit-time",
+                    fieldsync_core::fixtures::OFFICE_TIME,
+                    "import-stores",
+                    path,
+                ],
+            )?;
         }
         let server = ServerProcess::start_on(data.path(), url)?;
         let others = (1..backend.instances())

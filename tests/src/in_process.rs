@@ -129,7 +129,12 @@ impl InProcessServer {
     /// The server's admin device, to make stores and other documents (it pushes them
     /// through the normal write path). Drop it before asking for another.
     pub fn admin(&self) -> HarnessResult<AdminDevice<'_>> {
-        AdminDevice::open(&self.data_dir, self.storage.as_ref()).map_err(|e| err("admin device", e))
+        AdminDevice::open_with_clock(
+            &self.data_dir,
+            self.storage.as_ref(),
+            fieldsync_core::fixtures::office_clock(),
+        )
+        .map_err(|e| err("admin device", e))
     }
 
     /// Enrolls a new device of `user` over HTTP: a fresh one-time code, then `/v1/enroll`.

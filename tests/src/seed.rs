@@ -89,7 +89,12 @@ impl Seed {
             .filter(|(_, kind)| kind == "store")
             .count();
         let mut number = u32::try_from(existing).map_err(err)?;
-        let admin = AdminDevice::open(&self.data_dir, self.storage.as_ref()).map_err(err)?;
+        let admin = AdminDevice::open_with_clock(
+            &self.data_dir,
+            self.storage.as_ref(),
+            fieldsync_core::fixtures::office_clock(),
+        )
+        .map_err(err)?;
         let mut out = Vec::with_capacity(territories.len());
         for territory in territories {
             let mut ids = Vec::with_capacity(count as usize);

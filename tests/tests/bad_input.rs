@@ -78,7 +78,11 @@ impl Field {
                     0,
                 )?;
             }
-            let admin = AdminDevice::open(&path, storage.as_ref())?;
+            let admin = AdminDevice::open_with_clock(
+                &path,
+                storage.as_ref(),
+                fieldsync_core::fixtures::office_clock(),
+            )?;
             let store = admin.local.create_store(sample_store("am-li", 1))?;
             admin.push()?;
             store
@@ -692,8 +696,8 @@ async fn a_document_of_an_unknown_kind_is_refused_naming_the_kind_on(
     let id = DocId::new();
     let photo = crafted(1, "photo", id.as_str())?;
     field.post(&field.push(id.as_str(), photo)?).await?.refused(
-        StatusCode::BAD_REQUEST,
-        "bad_request",
+        StatusCode::FORBIDDEN,
+        "write_rule",
         &[id.as_str(), "unknown document kind `photo`"],
     );
     field.unchanged_and_still_syncs(&before).await
@@ -710,8 +714,8 @@ async fn a_document_from_a_newer_schema_is_refused_naming_the_versions_on(
         .post(&field.push(id.as_str(), future)?)
         .await?
         .refused(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
+            StatusCode::FORBIDDEN,
+            "write_rule",
             &[id.as_str(), "schema version 2"],
         );
     field.unchanged_and_still_syncs(&before).await
@@ -728,8 +732,8 @@ async fn changes_of_one_document_pushed_under_another_id_are_refused_on(
         .post(&field.push(other.as_str(), changes.clone())?)
         .await?
         .refused(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
+            StatusCode::FORBIDDEN,
+            "write_rule",
             &[other.as_str(), "another document"],
         );
     // Under the id of a document the server has, the store: refused, by a write rule today
@@ -777,8 +781,8 @@ async fn a_visit_pushed_under_the_id_of_another_existing_visit_is_refused_on(
             )
             .await?
             .refused(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
+                StatusCode::FORBIDDEN,
+                "write_rule",
                 &[target.as_str(), "another document"],
             );
     }

@@ -116,10 +116,16 @@ async fn a_store_reassigned_while_its_old_owner_has_offline_edits_keeps_them_and
     })?;
 
     // Meanwhile the office moves the store to am-zhao, who syncs at once.
-    let moved = district
-        .server
-        .admin(&["reassign", &licence(1), "am-zhao"])?;
+    let moved = district.server.admin(&[
+        "--edit-time",
+        &rfc3339(li.clock().now()),
+        "reassign",
+        &licence(1),
+        "am-zhao",
+    ])?;
     assert!(moved.starts_with("moved store"), "{moved}");
+    // Zhao's phone keeps the district's time too.
+    zhao.clock().set(li.clock().now());
     zhao.sync().await?;
     assert!(
         zhao.local().visit(&earlier).is_ok(),
@@ -192,15 +198,18 @@ async fn a_store_that_moves_away_and_back_returns_whole_to_its_owner_on(
         l.set_visit_notes(&visit, "before the move")
     })?;
     li.sync().await?;
+    let office = rfc3339(li.clock().now());
     district
         .server
-        .admin(&["reassign", &licence(1), "am-zhao"])?;
+        .admin(&["--edit-time", &office, "reassign", &licence(1), "am-zhao"])?;
     li.sync().await?;
     assert!(
         li.local().visit(&visit).is_err(),
         "dropped when the store left"
     );
-    district.server.admin(&["reassign", &licence(1), "am-li"])?;
+    district
+        .server
+        .admin(&["--edit-time", &office, "reassign", &licence(1), "am-li"])?;
     for device in [&li, &zhao, &wang] {
         device.sync().await?;
     }
@@ -446,3 +455,10 @@ fieldsync_tests::on_sqlite_and_postgres!(a_store_that_moves_away_and_back_return
 fieldsync_tests::on_sqlite_and_postgres!(a_revoked_device_is_refused_as_unauthorized_and_keeps_its_edits_pending_on: a_revoked_device_is_refused_as_unauthorized_and_keeps_its_edits_pending, a_revoked_device_is_refused_as_unauthorized_and_keeps_its_edits_pending_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(a_phone_restored_from_a_backup_taken_before_its_last_push_catches_up_and_loses_nothing_on: a_phone_restored_from_a_backup_taken_before_its_last_push_catches_up_and_loses_nothing, a_phone_restored_from_a_backup_taken_before_its_last_push_catches_up_and_loses_nothing_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(a_phone_restored_from_a_backup_gets_back_what_it_pushed_after_the_backup_on: a_phone_restored_from_a_backup_gets_back_what_it_pushed_after_the_backup, a_phone_restored_from_a_backup_gets_back_what_it_pushed_after_the_backup_on_postgres);
+
+/// A device time as the admin CLI's `--edit-time` takes it.
+fn rfc3339(t: fieldsync_core::Timestamp) -> String {
+    chrono::DateTime::from_timestamp_millis(t.0)
+        .map(|d| d.to_rfc3339())
+        .unwrap_or_default()
+}

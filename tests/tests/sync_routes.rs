@@ -69,7 +69,11 @@ impl District {
     }
 
     fn admin(&self) -> Result<AdminDevice<'_>, Box<dyn std::error::Error>> {
-        Ok(AdminDevice::open(&self.dir, self.storage.as_ref())?)
+        Ok(AdminDevice::open_with_clock(
+            &self.dir,
+            self.storage.as_ref(),
+            fieldsync_core::fixtures::office_clock(),
+        )?)
     }
 
     async fn enroll(&self, user: &str) -> Result<String, Box<dyn std::error::Error>> {

@@ -40,7 +40,21 @@ impl<'a> AdminDevice<'a> {
     /// Opens the admin device in `data_dir`, registering the admin user and device on first
     /// use. It judges by the district's calendar of `calendar.txt` in `data_dir`, if any.
     pub fn open(data_dir: &Path, storage: &'a dyn SyncStorage) -> AppResult<AdminDevice<'a>> {
-        let now = chrono::Utc::now().timestamp_millis();
+        Self::open_with_clock(
+            data_dir,
+            storage,
+            std::sync::Arc::new(fieldsync_core::Timestamp::now),
+        )
+    }
+
+    /// As [`open`](Self::open), with the clock the admin device stamps its edits with (tests
+    /// set the district's time).
+    pub fn open_with_clock(
+        data_dir: &Path,
+        storage: &'a dyn SyncStorage,
+        clock: fieldsync_core::Clock,
+    ) -> AppResult<AdminDevice<'a>> {
+        let now = clock().0;
         if storage.user(ADMIN_USER)?.is_none() {
             storage.add_user(
                 &User {
@@ -69,7 +83,7 @@ impl<'a> AdminDevice<'a> {
             StoreOptions {
                 cache_capacity: ADMIN_CACHE_DOCS,
                 calendar: crate::calendar::load(data_dir)?,
-                ..StoreOptions::default()
+                clock: clock.clone(),
             },
         )
         .map_err(|e| match e {
@@ -150,6 +164,7 @@ impl<'a> AdminDevice<'a> {
                     Ok((d.id.clone(), changes))
                 })
                 .collect::<AppResult<Vec<_>>>()?;
+            // Received now, whatever the device's clock says (as from any device).
             let now = chrono::Utc::now().timestamp_millis();
             match self.storage.push(&self.device, docs, now)? {
                 Ok(_) => {

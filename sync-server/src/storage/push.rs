@@ -19,7 +19,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fieldsync_core::protocol::{Accepted, Rejection};
-use fieldsync_core::{DocId, DocKind, DocSummary, Effect, IncomingChange, Replica, Role, Writer};
+use fieldsync_core::{
+    DocId, DocKind, DocSummary, Effect, IncomingChange, Pusher, Replica, Role, RuleViolation,
+    Writer,
+};
 
 use super::replica_cache::load_replica;
 use super::{DeviceInfo, PushResult, Pushed};
@@ -122,8 +125,9 @@ struct Worked {
     applied: Option<AppResult<Applied>>,
 }
 
-/// A document's summaries before and after its new changes, and what they did.
-type Applied = (Option<DocSummary>, Effect, DocSummary);
+/// A document's summaries before and after its new changes, and what they did; or why the
+/// document they make is refused.
+type Applied = Result<(Option<DocSummary>, Effect, DocSummary), RuleViolation>;
 
 /// Judges and writes a device's push inside the backend's transaction.
 pub fn run(
@@ -151,7 +155,11 @@ pub fn run(
         }
     }
     let docs: Vec<String> = jobs.iter().map(|j| j.doc.clone()).collect();
-    let worked = work_all(jobs);
+    let pusher = Pusher {
+        user: &device.user_id,
+        received_at: now,
+    };
+    let worked = work_all(jobs, &pusher);
 
     let mut staged: Vec<Staged> = Vec::new();
     let mut unchanged: Vec<(String, Replica)> = Vec::new();
@@ -175,11 +183,18 @@ pub fn run(
             rejections.push(Rejection {
                 doc,
                 rule: "actor_binding".into(),
+                field: String::new(),
                 message: format!("actor `{actor}` belongs to another device"),
             });
             continue;
         }
-        let (before, effect, after) = result?;
+        let (before, effect, after) = match result? {
+            Ok(applied) => applied,
+            Err(v) => {
+                rejections.push(rejection(doc, v));
+                continue;
+            }
+        };
         // A new store document is judged on its own content; every other document, and a
         // store that exists already, by the store it is about.
         let scope_store = match after.kind {
@@ -200,11 +215,7 @@ pub fn run(
             store_in_scope,
         };
         if let Err(v) = fieldsync_core::check_write(before.as_ref(), &after, &effect, &writer) {
-            rejections.push(Rejection {
-                doc,
-                rule: v.rule.into(),
-                message: v.message,
-            });
+            rejections.push(rejection(doc, v));
             continue;
         }
         let moved = scope_move(&doc, before.as_ref(), &after);
@@ -261,19 +272,28 @@ pub fn run(
     })
 }
 
+fn rejection(doc: String, v: RuleViolation) -> Rejection {
+    Rejection {
+        doc,
+        rule: v.rule.into(),
+        field: v.field,
+        message: v.message,
+    }
+}
+
 /// Loads and applies every job, in parallel when there are enough of them; the results are
 /// in the jobs' order.
-fn work_all(jobs: Vec<Job>) -> Vec<AppResult<Worked>> {
+fn work_all(jobs: Vec<Job>, pusher: &Pusher<'_>) -> Vec<AppResult<Worked>> {
     let workers = std::thread::available_parallelism()
         .map_or(1, NonZeroUsize::get)
         .min(jobs.len() / DOCS_PER_WORKER)
         .max(1);
-    work_on(jobs, workers)
+    work_on(jobs, workers, pusher)
 }
 
-fn work_on(jobs: Vec<Job>, workers: usize) -> Vec<AppResult<Worked>> {
+fn work_on(jobs: Vec<Job>, workers: usize, pusher: &Pusher<'_>) -> Vec<AppResult<Worked>> {
     if workers <= 1 {
-        return jobs.into_iter().map(work).collect();
+        return jobs.into_iter().map(|j| work(j, pusher)).collect();
     }
     let count = jobs.len();
     let slots: Vec<Mutex<Option<Job>>> = jobs.into_iter().map(|j| Mutex::new(Some(j))).collect();
@@ -291,7 +311,7 @@ fn work_on(jobs: Vec<Job>, workers: usize) -> Vec<AppResult<Worked>> {
             // while holding it).
             let job = slot.lock().ok().and_then(|mut s| s.take());
             if let Some(job) = job {
-                done.push((i, work(job)));
+                done.push((i, work(job, pusher)));
             }
         }
     };
@@ -325,7 +345,7 @@ fn work_on(jobs: Vec<Job>, workers: usize) -> Vec<AppResult<Worked>> {
 }
 
 /// Loads one document (unless cached), keeps the changes it lacks and applies them.
-fn work(job: Job) -> AppResult<Worked> {
+fn work(job: Job, pusher: &Pusher<'_>) -> AppResult<Worked> {
     let Job {
         doc,
         stored,
@@ -340,7 +360,7 @@ fn work(job: Job) -> AppResult<Worked> {
         .into_iter()
         .filter(|c| seen.insert(c.hash()) && !replica.has_change(&c.hash()))
         .collect();
-    let applied = (!new.is_empty()).then(|| apply(&doc, &mut replica, &new));
+    let applied = (!new.is_empty()).then(|| apply(&doc, &mut replica, &new, pusher));
     Ok(Worked {
         replica,
         new,
@@ -348,16 +368,26 @@ fn work(job: Job) -> AppResult<Worked> {
     })
 }
 
-/// Applies `new` to the replica; the document's summaries before and after, and the effect.
-fn apply(doc: &str, replica: &mut Replica, new: &[IncomingChange]) -> AppResult<Applied> {
+/// Applies `new` to the replica and judges the document it makes; the document's
+/// summaries before and after, and the effect.
+fn apply(
+    doc: &str,
+    replica: &mut Replica,
+    new: &[IncomingChange],
+    pusher: &Pusher<'_>,
+) -> AppResult<Applied> {
     let before = replica.summary()?;
-    let effect = replica
-        .apply_for_rules(new, before.as_ref())
-        .map_err(|e| AppError::BadRequest(format!("document `{doc}`: {e}")))?;
+    let effect = match replica
+        .apply_for_rules(new, before.as_ref(), pusher)
+        .map_err(|e| AppError::BadRequest(format!("document `{doc}`: {e}")))?
+    {
+        Ok(effect) => effect,
+        Err(v) => return Ok(Err(v)),
+    };
     let after = replica
         .summary()?
         .ok_or_else(|| AppError::BadRequest(format!("document `{doc}` has no content")))?;
-    Ok((before, effect, after))
+    Ok(Ok((before, effect, after)))
 }
 
 /// The first actor of `new` bound to a device other than `device`.
@@ -452,7 +482,8 @@ mod tests {
                 applied: Some(result),
                 ..
             }) => match result {
-                Ok(_) => "applied".into(),
+                Ok(Ok(_)) => "applied".into(),
+                Ok(Err(v)) => format!("{}: {}", v.rule, v.message),
                 Err(e) => e.to_string(),
             },
             Err(e) => format!("not loaded: {e}"),
@@ -462,7 +493,14 @@ mod tests {
     #[test]
     fn documents_worked_on_several_threads_come_back_in_the_order_sent() {
         let docs: Vec<String> = (0..37).map(|_| DocId::new().to_string()).collect();
-        let one: Vec<String> = work_on(jobs(&docs), 1).into_iter().map(said).collect();
+        let pusher = Pusher {
+            user: "am-li",
+            received_at: 1_800_000_000_000,
+        };
+        let one: Vec<String> = work_on(jobs(&docs), 1, &pusher)
+            .into_iter()
+            .map(said)
+            .collect();
         for (n, (doc, said)) in docs.iter().zip(&one).enumerate() {
             if n % 5 == 0 {
                 assert_eq!(said, "unchanged");
@@ -470,7 +508,10 @@ mod tests {
                 assert!(said.contains(doc.as_str()), "{said} names {doc}");
             }
         }
-        let many: Vec<String> = work_on(jobs(&docs), 4).into_iter().map(said).collect();
+        let many: Vec<String> = work_on(jobs(&docs), 4, &pusher)
+            .into_iter()
+            .map(said)
+            .collect();
         assert_eq!(
             many, one,
             "four threads, the same results in the same order"

@@ -1,0 +1,180 @@
+//! Each document kind, defined once: its fields and their Automerge types, which are
+//! required, the closed code sets, the value rules, and its state machine.
+//!
+//! [`check`] holds a whole document to its kind; the server runs it on every document a
+//! device pushes (after the new changes are applied), the phone on every document it
+//! writes and every document it receives, so "the server accepted it" implies "every
+//! reader can read it". [`judge`] adds what only the server can judge: who wrote each
+//! stamp, when (device clocks against the server's receive time and against what an edit
+//! built on), and whether each state change was legal for its author. `docs/protocol.md`
+//! ("Documents") is the same definition in prose; a test holds the two together.
+//!
+//! This layer knows nothing of SQLite or sync.
+
+mod clock;
+mod complaint;
+mod inventory_count;
+mod scorecard;
+pub(crate) mod shape;
+mod shelf_display;
+#[cfg(test)]
+mod spec;
+mod store;
+mod task;
+mod visit;
+
+pub use clock::MAX_CLOCK_DRIFT_MS;
+
+use crate::doc::Doc;
+use crate::ids::DocKind;
+use crate::write_rules::RuleViolation;
+
+pub(crate) use task::check_move as check_task_move;
+
+/// The fields of a kind.
+pub(crate) fn fields(kind: DocKind) -> &'static [shape::Field] {
+    match kind {
+        DocKind::Store => store::FIELDS,
+        DocKind::Visit => visit::FIELDS,
+        DocKind::ShelfDisplay => shelf_display::FIELDS,
+        DocKind::InventoryCount => inventory_count::FIELDS,
+        DocKind::Scorecard => scorecard::FIELDS,
+        DocKind::Task => task::FIELDS,
+        DocKind::Complaint => complaint::FIELDS,
+    }
+}
+
+/// Holds a document to its kind: its shape (every value of every field), that the kind's
+/// reader and index rows read it, and its value rules.
+pub(crate) fn check(doc: &Doc) -> Result<(), RuleViolation> {
+    check_shape(doc)?;
+    check_values(doc)
+}
+
+/// The shape of the document, and that every reader of its kind reads it. Merging two
+/// documents that pass keeps it passing: each value is held to its field on its own.
+pub(crate) fn check_shape(doc: &Doc) -> Result<(), RuleViolation> {
+    doc.check_header()
+        .map_err(|e| RuleViolation::unreadable(&e))?;
+    shape::check(doc, fields(doc.kind))?;
+    readable(doc).map_err(|e| RuleViolation::unreadable(&e))
+}
+
+/// The value rules across fields. Judged on the document as its writer made it: two edits
+/// that are each valid may merge into a state neither made (conflicts stay data).
+pub(crate) fn check_values(doc: &Doc) -> Result<(), RuleViolation> {
+    match doc.kind {
+        DocKind::Store => Ok(()),
+        DocKind::Visit => visit::rules(doc),
+        DocKind::ShelfDisplay => shelf_display::rules(doc),
+        DocKind::InventoryCount => inventory_count::rules(doc),
+        DocKind::Scorecard => scorecard::rules(doc),
+        DocKind::Task => task::rules(doc),
+        DocKind::Complaint => complaint::rules(doc),
+    }
+}
+
+/// Reads the document as every reader of its kind does: the typed struct and the index
+/// rows derived from it.
+fn readable(doc: &Doc) -> crate::Result<()> {
+    match doc.kind {
+        DocKind::Store => crate::retail_store::read(doc).map(drop),
+        DocKind::Visit => {
+            crate::visit::read(doc)?;
+            crate::visit::VisitRow::read(doc).map(drop)
+        }
+        DocKind::ShelfDisplay => {
+            crate::shelf_display::read(doc).map(|d| drop(crate::shelf_display::DisplayRows::of(&d)))
+        }
+        DocKind::InventoryCount => {
+            crate::inventory_count::read(doc)?;
+            crate::inventory_count::CountRows::read(doc).map(drop)
+        }
+        DocKind::Scorecard => crate::scorecard::read(doc).map(drop),
+        DocKind::Task => crate::task::read(doc).map(drop),
+        DocKind::Complaint => crate::complaint::read(doc).map(drop),
+    }
+}
+
+pub(crate) use clock::{Sender, judge};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::complaint::{ComplaintEvent, ComplaintKind};
+    use crate::retail_store::{MarketType, StoreFormat, StoreSize, TerminalRating, ValueTier};
+    use crate::scorecard::ScoreDimension;
+    use crate::shelf_display::{DisplayStandard, Verdict};
+    use crate::task::TaskState;
+    use crate::visit::{TrainingActivity, VisitKind};
+
+    fn same(declared: &[&str], codes: impl IntoIterator<Item = &'static str>) {
+        let codes: Vec<&str> = codes.into_iter().collect();
+        assert_eq!(declared, codes.as_slice());
+    }
+
+    #[test]
+    fn every_code_set_of_the_schema_is_the_code_set_of_its_typed_enum() {
+        same(
+            store::FORMATS,
+            [
+                StoreFormat::Grocery,
+                StoreFormat::Convenience,
+                StoreFormat::Supermarket,
+                StoreFormat::Mall,
+                StoreFormat::TobaccoLiquor,
+                StoreFormat::Entertainment,
+                StoreFormat::Other,
+            ]
+            .map(StoreFormat::code),
+        );
+        same(
+            store::MARKETS,
+            [MarketType::Urban, MarketType::Rural].map(MarketType::code),
+        );
+        same(
+            store::SIZES,
+            [StoreSize::Large, StoreSize::Medium, StoreSize::Small].map(StoreSize::code),
+        );
+        same(
+            store::TIERS,
+            [ValueTier::A, ValueTier::B, ValueTier::C].map(ValueTier::code),
+        );
+        same(
+            store::RATINGS,
+            [
+                TerminalRating::Excellent,
+                TerminalRating::Good,
+                TerminalRating::Qualified,
+                TerminalRating::Unqualified,
+            ]
+            .map(TerminalRating::code),
+        );
+        same(visit::KINDS, VisitKind::ALL.map(VisitKind::code));
+        same(
+            visit::ACTIVITIES,
+            TrainingActivity::ALL.map(TrainingActivity::code),
+        );
+        same(
+            shelf_display::STANDARDS,
+            DisplayStandard::ALL.map(DisplayStandard::code),
+        );
+        same(
+            shelf_display::VERDICTS,
+            [Verdict::Pass, Verdict::Fail, Verdict::NotApplicable].map(Verdict::code),
+        );
+        same(
+            scorecard::DIMENSIONS,
+            ScoreDimension::ALL.map(ScoreDimension::code),
+        );
+        same(task::STATES, TaskState::ALL.map(TaskState::code));
+        same(
+            complaint::KINDS,
+            ComplaintKind::ALL.map(ComplaintKind::code),
+        );
+        same(
+            complaint::EVENTS,
+            ComplaintEvent::ALL.map(ComplaintEvent::code),
+        );
+    }
+}

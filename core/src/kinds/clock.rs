@@ -1,0 +1,238 @@
+//! What only the server judges of a device's new changes: the author of every stamp, the
+//! device times they carry, and the state changes they make.
+//!
+//! Stamps are read by [`Fields::parse`], the one function every reader uses, so the
+//! author the server checks is exactly the author every device will show.
+//!
+//! Device times (decided in `docs/adr/0006-device-times.md`): a change's time and every
+//! time it writes may not be later than the server's receive time plus
+//! [`MAX_CLOCK_DRIFT_MS`]; a change's time and its stamps may not be earlier than the
+//! latest change it built on, minus twice the drift (that change's clock may have run
+//! ahead, this one's behind) (a change cannot be made before what it
+//! depends on reached its device); and no time predates 2020. An old time alone is not
+//! suspect: phones are offline for days.
+
+use automerge::legacy::{Key, ObjectId, OpType};
+use automerge::{Change, ChangeHash, ScalarValue};
+
+use crate::doc::{Doc, Fields};
+use crate::ids::DocKind;
+use crate::task::TaskState;
+use crate::write_rules::RuleViolation;
+
+/// How far a device's clock may run ahead of the server's, or behind what it built on.
+pub const MAX_CLOCK_DRIFT_MS: i64 = 15 * 60_000;
+
+/// Root fields whose string names the author of the document's creation.
+const AUTHOR_KEYS: [&str; 5] = [
+    "visitor",
+    "started_by",
+    "supervisor",
+    "created_by",
+    "received_by",
+];
+
+/// Fields whose integer is a device time (what happened when, by the phone's clock).
+const DEVICE_TIME_KEYS: [&str; 5] = ["at", "started_at", "created_at", "received_at", "when"];
+
+/// Who sent the changes, and when the server received them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Sender<'a> {
+    pub user: &'a str,
+    /// The server's receive time, milliseconds.
+    pub now: i64,
+}
+
+/// Judges `new` (already applied to `doc`, whose other changes the server had): the
+/// merged document reads as its kind, the document as the sender made it passes the value
+/// rules, and every change's author, times and state changes are the sender's to make.
+pub(crate) fn judge(doc: &mut Doc, new: &[Change], sender: &Sender) -> Result<(), RuleViolation> {
+    super::check_shape(doc)?;
+    for change in new {
+        judge_change(doc, change, sender)?;
+    }
+    let heads = sender_heads(new);
+    let mut merged = doc.heads();
+    merged.sort();
+    if merged == heads {
+        super::check_values(doc)
+    } else {
+        let view = doc
+            .fork_at(&heads)
+            .map_err(|e| RuleViolation::unreadable(&e))?;
+        super::check_values(&view)
+    }
+}
+
+/// The heads of the sender's own view: its new changes that none of the others built on.
+fn sender_heads(new: &[Change]) -> Vec<ChangeHash> {
+    let deps: std::collections::HashSet<ChangeHash> =
+        new.iter().flat_map(|c| c.deps().iter().copied()).collect();
+    let mut heads: Vec<ChangeHash> = new
+        .iter()
+        .map(Change::hash)
+        .filter(|h| !deps.contains(h))
+        .collect();
+    heads.sort();
+    heads
+}
+
+fn clock(field: impl Into<String>, reason: String) -> RuleViolation {
+    RuleViolation::at("clock", field, reason)
+}
+
+fn author(field: impl Into<String>, by: &str, sender: &str) -> RuleViolation {
+    RuleViolation::at(
+        "stamp_author",
+        field,
+        format!(
+            "is stamped as written by `{}` but `{sender}` sent it",
+            super::shape::quote(by)
+        ),
+    )
+}
+
+fn judge_change(doc: &mut Doc, change: &Change, sender: &Sender) -> Result<(), RuleViolation> {
+    let latest = sender.now + MAX_CLOCK_DRIFT_MS;
+    let floor = change
+        .deps()
+        .iter()
+        .filter_map(|d| doc.am.get_change_by_hash(d).map(|c| c.timestamp()))
+        .max()
+        .map_or(super::shape::EARLIEST_MS, |t| {
+            (t - 2 * MAX_CLOCK_DRIFT_MS).max(super::shape::EARLIEST_MS)
+        });
+    let bounded = |field: &str, t: i64, with_floor: bool| -> Result<(), RuleViolation> {
+        if t > latest {
+            return Err(clock(
+                field,
+                format!(
+                    "`{t}` is {} s ahead of the server's clock (the most a device may be is {} s)",
+                    (t - sender.now) / 1000,
+                    MAX_CLOCK_DRIFT_MS / 1000
+                ),
+            ));
+        }
+        if with_floor && t < floor {
+            return Err(clock(
+                field,
+                format!("`{t}` is earlier than the change it builds on (`{floor}`)"),
+            ));
+        }
+        Ok(())
+    };
+    bounded("change.time", change.timestamp(), true)?;
+    if let Some(message) = change.message() {
+        let by = serde_json::from_str::<serde_json::Value>(message)
+            .ok()
+            .and_then(|m| m.get("by").and_then(|b| b.as_str().map(str::to_owned)));
+        if let Some(by) = by.filter(|b| b != sender.user) {
+            return Err(author("change.message.by", &by, sender.user));
+        }
+    }
+    let mut state_writes = Vec::new();
+    let mut score_writes = false;
+    for op in change.decode().operations {
+        let (Key::Map(key), OpType::Put(value)) = (&op.key, &op.action) else {
+            continue;
+        };
+        let at_root = matches!(op.obj, ObjectId::Root);
+        let key = key.as_str();
+        match value {
+            ScalarValue::Str(text) => {
+                if AUTHOR_KEYS.contains(&key) && at_root && text.as_str() != sender.user {
+                    return Err(author(key, text, sender.user));
+                }
+                let Some(fields) = Fields::parse(text) else {
+                    continue;
+                };
+                if let Some(by) = fields.str("by")
+                    && by != sender.user
+                {
+                    return Err(author(format!("{key}.by"), &by, sender.user));
+                }
+                for time_key in ["at", "when"] {
+                    if let Some(t) = fields.i64(time_key) {
+                        bounded(&format!("{key}.{time_key}"), t, time_key == "at")?;
+                    }
+                }
+                if !at_root && doc.kind == DocKind::Scorecard && fields.get("v").is_some() {
+                    score_writes |= super::scorecard::DIMENSIONS.contains(&key);
+                }
+                if at_root && key == "state" && doc.kind == DocKind::Task {
+                    state_writes.push(fields);
+                }
+            }
+            ScalarValue::Int(t) | ScalarValue::Timestamp(t) if DEVICE_TIME_KEYS.contains(&key) => {
+                bounded(key, *t, false)?;
+            }
+            _ => {}
+        }
+    }
+    if !state_writes.is_empty() {
+        task_moves(doc, change, &state_writes, sender)?;
+    }
+    if score_writes && !change.deps().is_empty() {
+        let before = doc
+            .fork_at(change.deps())
+            .map_err(|e| RuleViolation::unreadable(&e))?;
+        super::scorecard::scores_final(&before)?;
+    }
+    Ok(())
+}
+
+/// Each state a change writes must be a legal move, for its author, from a state the
+/// task was in where the change was made (a new task starts `open`).
+fn task_moves(
+    doc: &mut Doc,
+    change: &Change,
+    writes: &[Fields],
+    sender: &Sender,
+) -> Result<(), RuleViolation> {
+    let transition = |reason: String| RuleViolation::at("transition", "state", reason);
+    if change.deps().is_empty() {
+        let all_open = writes
+            .iter()
+            .all(|w| w.str("v").as_deref() == Some(TaskState::Open.code()));
+        return if all_open {
+            Ok(())
+        } else {
+            Err(transition("a new task starts `open`".into()))
+        };
+    }
+    let before = doc
+        .fork_at(change.deps())
+        .map_err(|e| RuleViolation::unreadable(&e))?;
+    let after = doc
+        .fork_at(&[change.hash()])
+        .map_err(|e| RuleViolation::unreadable(&e))?;
+    let task_before = crate::task::read(&before).map_err(|e| RuleViolation::unreadable(&e))?;
+    let task_after = crate::task::read(&after).map_err(|e| RuleViolation::unreadable(&e))?;
+    for write in writes {
+        let to = write
+            .str("v")
+            .and_then(|v| TaskState::parse(&v).ok())
+            .ok_or_else(|| transition("the new state is not a task state".into()))?;
+        let note = write.str("note");
+        let mut last = None;
+        let legal = task_before.state.all().any(|from| {
+            let verdict =
+                super::check_task_move(&task_after, from.value, to, sender.user, note.as_deref());
+            let ok = verdict.is_ok();
+            last = verdict.err();
+            ok
+        });
+        if !legal {
+            return Err(last.unwrap_or_else(|| transition("an illegal move".into())));
+        }
+    }
+    Ok(())
+}
+
+impl Doc {
+    /// The document as it was at `heads` (all of them held), with no index rows.
+    pub(crate) fn fork_at(&mut self, heads: &[ChangeHash]) -> crate::Result<Doc> {
+        let am = self.am.fork_at(heads)?;
+        Ok(Doc::from_parts(self.id.clone(), self.kind, am))
+    }
+}

@@ -1,0 +1,116 @@
+//! The shelf display document's schema: one per store (its id derived from the store's),
+//! entries at the root checked by everyone who visits.
+
+use super::shape::{Field, KeyRule, Ty, opt, prefixed, req};
+use super::visit::MAX_NOTE;
+use crate::doc::{DOC_ROOT, Doc};
+use crate::ids::{DocId, DocKind};
+use crate::write_rules::RuleViolation;
+
+pub(crate) const STANDARDS: &[&str] = &[
+    "price_tag_box",
+    "price_tags",
+    "new_product_zone",
+    "unified_display",
+    "pack_display",
+    "carton_display",
+    "tidy_counter",
+    "bright_storefront",
+];
+pub(crate) const VERDICTS: &[&str] = &["pass", "fail", "na"];
+
+/// The most products a display lists.
+pub(crate) const MAX_PRODUCTS: usize = 500;
+
+/// Every field of a shelf display document.
+pub(crate) const FIELDS: &[Field] = &[
+    req("store_id", Ty::Id),
+    prefixed(
+        "standard.",
+        KeyRule::Code(STANDARDS),
+        Ty::Entry(&[
+            req("v", Ty::Code(VERDICTS)),
+            opt(
+                "note",
+                Ty::Str {
+                    min: 0,
+                    max: MAX_NOTE,
+                },
+            ),
+            opt(
+                "photos",
+                Ty::List {
+                    item: KeyRule::PhotoHash,
+                    max: 20,
+                },
+            ),
+        ]),
+    ),
+    prefixed(
+        "product.",
+        KeyRule::Sku,
+        Ty::Entry(&[
+            req("v", Ty::Bool),
+            opt("name", Ty::Str { min: 0, max: 200 }),
+        ]),
+    ),
+    opt(
+        "new_product_zone",
+        Ty::Entry(&[
+            req("v", Ty::Bool),
+            opt(
+                "skus",
+                Ty::List {
+                    item: KeyRule::Sku,
+                    max: 200,
+                },
+            ),
+            opt(
+                "note",
+                Ty::Str {
+                    min: 0,
+                    max: MAX_NOTE,
+                },
+            ),
+        ]),
+    ),
+    prefixed("checked.", KeyRule::User, Ty::Entry(&[])),
+];
+
+/// The display of a store has the id derived from the store's (so two phones that start it
+/// offline start the same document), lists a bounded number of products, and each
+/// `checked.<user>` mark is that user's own.
+pub(crate) fn rules(doc: &Doc) -> Result<(), RuleViolation> {
+    let store = doc.str(&DOC_ROOT, "store_id").unwrap_or_default();
+    let store = DocId::parse("store_id", &store).map_err(|e| RuleViolation::unreadable(&e))?;
+    if DocId::derived(DocKind::ShelfDisplay, &store) != doc.id {
+        return Err(RuleViolation::at(
+            "value",
+            "id",
+            "a shelf display's id is derived from its store's id (see the protocol)",
+        ));
+    }
+    let keys = doc.keys(&DOC_ROOT);
+    let products = keys.iter().filter(|k| k.starts_with("product.")).count();
+    if products > MAX_PRODUCTS {
+        return Err(RuleViolation::at(
+            "quota",
+            "product",
+            format!("a display lists at most {MAX_PRODUCTS} products"),
+        ));
+    }
+    for key in keys.iter().filter(|k| k.starts_with("checked.")) {
+        let user = &key["checked.".len()..];
+        if let Some(versions) = doc.entries(&DOC_ROOT, key)
+            && versions.all().any(|w| w.by != user)
+        {
+            return Err(RuleViolation::at(
+                "value",
+                super::shape::quote(key),
+                "a `checked.<user>` mark is written by that user",
+            ));
+        }
+    }
+    crate::shelf_display::read(doc).map_err(|e| RuleViolation::unreadable(&e))?;
+    Ok(())
+}
