@@ -24,6 +24,9 @@ pub enum Datum {
     Gcj02,
 }
 
+/// The datum codes documents hold, for the schema (`core/src/kinds`).
+pub(crate) const DATUM_CODES: &[&str] = &["wgs84", "gcj02"];
+
 impl Datum {
     pub const ALL: [Datum; 2] = [Datum::Wgs84, Datum::Gcj02];
 

@@ -158,7 +158,7 @@ mod tests {
         );
         same(visit::KINDS, VisitKind::ALL.map(VisitKind::code));
         same(
-            visit::DATUMS,
+            crate::geo::DATUM_CODES,
             crate::geo::Datum::ALL.map(crate::geo::Datum::code),
         );
         same(

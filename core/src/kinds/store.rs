@@ -2,6 +2,7 @@
 //! and edits; the account manager edits the contact fields (write rules).
 
 use super::shape::{Field, Ty, opt, req};
+use crate::geo::DATUM_CODES;
 
 pub(crate) const FORMATS: &[&str] = &["Z", "B", "S", "N", "Y", "F", "Q"];
 pub(crate) const MARKETS: &[&str] = &["C", "X"];
@@ -67,9 +68,7 @@ pub(crate) const FIELDS: &[Field] = &[
     stamped("demo_street", FLAG),
     stamped("functional", FLAG),
     opt("rating", Ty::Entry(&[req("v", Ty::Code(RATINGS))])),
-    opt(
-        "datum",
-        Ty::Entry(&[req("v", Ty::Code(super::visit::DATUMS))]),
-    ),
+    // The datum of `lat`, `lng` (absent: WGS-84), stamped with them.
+    opt("datum", Ty::Entry(&[req("v", Ty::Code(DATUM_CODES))])),
     stamped("territory", TERRITORY),
 ];

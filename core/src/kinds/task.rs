@@ -37,8 +37,9 @@ pub(crate) const FIELDS: &[Field] = &[
     opt("answers_rating_at", Ty::Time),
 ];
 
-/// The deadline follows creation; an origin names its kind and id together; a new task
-/// starts open, stamped by its creator.
+/// The deadline follows creation; an origin names its kind and id together; a notice
+/// answers a rating given before it and has no other origin; a new task starts open,
+/// stamped by its creator.
 pub(crate) fn rules(doc: &Doc) -> Result<(), RuleViolation> {
     let task = crate::task::read(doc).map_err(|e| RuleViolation::unreadable(&e))?;
     if task.deadline <= task.created_at {
@@ -58,6 +59,25 @@ pub(crate) fn rules(doc: &Doc) -> Result<(), RuleViolation> {
             "origin_id",
             "`origin_kind` and `origin_id` are given together",
         ));
+    }
+    if let Some(rated_at) = doc.time(root, "answers_rating_at") {
+        if doc.scalar(root, "origin_kind").is_some() {
+            return Err(RuleViolation::at(
+                "value",
+                "answers_rating_at",
+                "a task answers a rating or comes from a visit or display, not both",
+            ));
+        }
+        if rated_at > task.created_at {
+            return Err(RuleViolation::at(
+                "value",
+                "answers_rating_at",
+                format!(
+                    "`{}` is after the task's creation `{}`: a notice answers a rating given before it",
+                    rated_at.0, task.created_at.0
+                ),
+            ));
+        }
     }
     Ok(())
 }

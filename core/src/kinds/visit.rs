@@ -2,7 +2,7 @@
 
 use super::shape::{Field, KeyRule, Ty, opt, req};
 use crate::doc::Doc;
-use crate::geo::{GeoPoint, GpsFix};
+use crate::geo::{DATUM_CODES, GeoPoint, GpsFix};
 use crate::visit::{RecordedCheckPoint, Visit, VisitKind};
 use crate::write_rules::RuleViolation;
 
@@ -26,13 +26,8 @@ pub(crate) const MAX_TEXT: usize = 20_000;
 /// The longest note or caption inside a stamped entry, in characters.
 pub(crate) const MAX_NOTE: usize = 2_000;
 
-/// The datums a location may be given in (WGS-84 from the GPS chip, GCJ-02 from Chinese
-/// map SDKs); absent means WGS-84.
-pub(crate) const DATUMS: &[&str] = &["wgs84", "gcj02"];
-
 const CHECKPOINT: &[Field] = &[
     req("at", Ty::Time),
-    opt("datum", Ty::Code(DATUMS)),
     opt(
         "lat",
         Ty::Num {
@@ -62,6 +57,8 @@ const CHECKPOINT: &[Field] = &[
         },
     ),
     opt("in_range", Ty::Bool),
+    // With a fix: the datum of `lat`, `lng` (absent: WGS-84).
+    opt("datum", Ty::Code(DATUM_CODES)),
 ];
 
 /// A photo reference: the map's key is the content hash.
@@ -97,7 +94,8 @@ pub(crate) const FIELDS: &[Field] = &[
             max: 5_000.0,
         },
     ),
-    opt("store_datum", Ty::Code(DATUMS)),
+    // The datum of `store_lat`, `store_lng` (absent: WGS-84).
+    opt("store_datum", Ty::Code(DATUM_CODES)),
     req("check_in", Ty::Map(CHECKPOINT)),
     opt("check_out", Ty::Map(CHECKPOINT)),
     opt("brand_promotion", Ty::Text { max: MAX_TEXT }),
@@ -202,6 +200,13 @@ fn checkpoint(
         ));
     }
     let Some(fix) = fix else {
+        if doc.scalar(&obj, "datum").is_some() {
+            return Err(RuleViolation::at(
+                "value",
+                format!("{key}.datum"),
+                "a datum goes with a fix's `lat` and `lng`",
+            ));
+        }
         return Ok(());
     };
     let expected = expected_distance(&fix, centre);
