@@ -130,6 +130,16 @@ pub struct ErrorBody {
     /// For `write_rule`: every document refused and the rule it broke.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rejected: Vec<Rejection>,
+    /// For a quota (`429 quota`, or a document refused with rule `quota`): the limit's
+    /// name as configured (`max_document_bytes`, `device_bytes_per_day`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
+    /// The limit's value, in its unit (bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<u64>,
+    /// Seconds until the push can go through (also the `Retry-After` header).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 /// A document refused: by a write rule, or because what it would become is not a valid

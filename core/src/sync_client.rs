@@ -437,6 +437,7 @@ impl SyncClient {
             error: status.as_str().to_owned(),
             message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
             rejected: Vec::new(),
+            ..ErrorBody::default()
         });
         match status.as_u16() {
             401 => Err(SyncFailure::Unauthorized(error.message)),

@@ -9,7 +9,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use fieldsync_core::protocol::{ErrorBody, Rejection};
-use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -47,18 +46,6 @@ pub struct QuotaExceeded {
     pub retry_after: Option<u64>,
     /// Documents refused, for a per-document limit (with any that broke a write rule).
     pub rejected: Vec<Rejection>,
-}
-
-/// The body of a quota's refusal: [`ErrorBody`] and the limit (until `ErrorBody` has fields
-/// for it, clients that parse `ErrorBody` read the rest and skip these).
-#[derive(Serialize)]
-struct QuotaBody {
-    #[serde(flatten)]
-    body: ErrorBody,
-    limit: &'static str,
-    value: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    retry_after: Option<u64>,
 }
 
 impl AppError {
@@ -131,6 +118,7 @@ impl IntoResponse for AppError {
                 error: code.to_owned(),
                 message,
                 rejected,
+                ..ErrorBody::default()
             }),
         )
             .into_response()
@@ -139,14 +127,12 @@ impl IntoResponse for AppError {
 
 fn quota_response(status: StatusCode, code: &str, q: QuotaExceeded) -> Response {
     let retry_after = q.retry_after;
-    let body = QuotaBody {
-        body: ErrorBody {
-            error: code.to_owned(),
-            message: q.message,
-            rejected: q.rejected,
-        },
-        limit: q.limit,
-        value: q.value,
+    let body = ErrorBody {
+        error: code.to_owned(),
+        message: q.message,
+        rejected: q.rejected,
+        limit: Some(q.limit.to_owned()),
+        value: Some(q.value),
         retry_after,
     };
     let mut response = (status, Json(body)).into_response();
@@ -207,6 +193,7 @@ pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
         error: code.to_owned(),
         message,
         rejected: Vec::new(),
+        ..ErrorBody::default()
     };
     let (mut parts, _) = response.into_parts();
     // Keep what the layer said (`Allow`, `Accept-Encoding`), but not the old body's framing.
