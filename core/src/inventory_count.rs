@@ -11,13 +11,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use rusqlite::{Connection, params};
 
 use crate::doc::{
-    DOC_ROOT, Derived, Doc, HydrateValue, Versions, scalar_i64, scalar_str, stamped_value,
-    str_value,
+    DOC_ROOT, Doc, HydrateValue, Versions, scalar_i64, scalar_str, stamped_value, str_value,
 };
 use crate::error::{Error, Result};
 use crate::error_rate::ErrorRate;
 use crate::ids::{DocId, DocKind};
 use crate::local_store::LocalStore;
+use crate::local_store::index::Derived;
 use crate::retail_store::store_facts;
 use crate::shelf_display::validate_sku;
 use crate::time::Timestamp;
@@ -446,7 +446,7 @@ impl CountRows {
 
 /// Applies a local edit's writes to the count's derived rows.
 fn update_rows(doc: &mut Doc, update: impl FnOnce(&mut CountRows)) {
-    doc.update_derived(|derived| match derived {
+    doc.update_derived(|derived: &mut Derived| match derived {
         Derived::Count(rows) => {
             update(rows);
             true
@@ -481,12 +481,12 @@ fn index_row(rows: &CountRows) -> CountIndexRow {
 }
 
 pub(crate) fn index(tx: &Connection, doc: &mut Doc) -> Result<()> {
-    if !matches!(doc.derived(), Some(Derived::Count(_))) {
+    if !matches!(doc.derived::<Derived>(), Some(Derived::Count(_))) {
         let rows = CountRows::read(doc)?;
         doc.set_derived(Derived::Count(rows));
     }
     let id = doc.id.clone();
-    let Some(Derived::Count(rows)) = doc.derived() else {
+    let Some(Derived::Count(rows)) = doc.derived::<Derived>() else {
         return Err(doc.missing("root"));
     };
     write_rows(tx, &id, rows)

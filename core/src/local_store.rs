@@ -680,6 +680,16 @@ pub(crate) mod index {
         }
     }
 
+    /// What a kind derives from a document for the index tables, kept with the loaded
+    /// document (see `crate::doc::derived`) so that a local edit updates the rows from what
+    /// it wrote instead of reading the whole document again.
+    #[derive(Debug, Clone)]
+    pub(crate) enum Derived {
+        Count(crate::inventory_count::CountRows),
+        Display(crate::shelf_display::DisplayRows),
+        Visit(crate::visit::VisitRow),
+    }
+
     /// The retail store a document is about.
     pub(crate) fn store_of(doc: &Doc) -> Option<String> {
         match doc.kind {

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use automerge::{ActorId, PatchAction, Prop};
+use automerge::{PatchAction, Prop};
 
 use crate::doc::{DOC_ROOT, Doc};
 use crate::error::{Error, Result};
@@ -253,15 +253,4 @@ fn doc_kind(doc: &Doc) -> Result<Option<DocKind>> {
     doc.str(&DOC_ROOT, "kind")
         .map(|k| DocKind::parse(&k))
         .transpose()
-}
-
-impl Doc {
-    /// An empty document with no history (the server's starting point for a new one).
-    pub(crate) fn empty(id: &DocId) -> Doc {
-        Doc::from_parts(
-            id.clone(),
-            DocKind::Store,
-            automerge::AutoCommit::new().with_actor(ActorId::random()),
-        )
-    }
 }

@@ -22,10 +22,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::{Connection, params};
 
-use crate::doc::{DOC_ROOT, Derived, Doc, Fields, Scalar, Stamp, Versions, Written, str_value};
+use crate::doc::{DOC_ROOT, Doc, Fields, Scalar, Stamp, Versions, Written, str_value};
 use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
 use crate::local_store::LocalStore;
+use crate::local_store::index::Derived;
 use crate::retail_store::store_facts;
 use crate::time::Timestamp;
 
@@ -252,7 +253,7 @@ impl LocalStore {
             if confirm {
                 doc.put_entry(&DOC_ROOT, &checked_key(&stamp.by), Vec::new(), stamp)?;
             }
-            doc.update_derived(|derived| match derived {
+            doc.update_derived(|derived: &mut Derived| match derived {
                 Derived::Display(rows) => {
                     rows.apply(stamp, &writes);
                     if confirm {
@@ -707,12 +708,12 @@ impl DisplayRows {
 }
 
 pub(crate) fn index(tx: &Connection, doc: &mut Doc) -> Result<()> {
-    if !matches!(doc.derived(), Some(Derived::Display(_))) {
+    if !matches!(doc.derived::<Derived>(), Some(Derived::Display(_))) {
         let rows = DisplayRows::of(&read(doc)?);
         doc.set_derived(Derived::Display(rows));
     }
     let id = doc.id.clone();
-    let Some(Derived::Display(rows)) = doc.derived() else {
+    let Some(Derived::Display(rows)) = doc.derived::<Derived>() else {
         return Err(doc.missing("root"));
     };
     write_rows(tx, &id, rows)

@@ -12,13 +12,14 @@ use std::collections::HashMap;
 use rusqlite::{Connection, params};
 
 use crate::doc::{
-    DOC_ROOT, Derived, Doc, HydrateValue, Obj, Scalar, Versions, empty_map, scalar_str, str_value,
+    DOC_ROOT, Doc, HydrateValue, Obj, Scalar, Versions, empty_map, scalar_str, str_value,
     text_value,
 };
 use crate::error::{Error, Result};
 use crate::geo::{Datum, GeoPoint, GpsFix};
 use crate::ids::{DocId, DocKind};
 use crate::local_store::LocalStore;
+use crate::local_store::index::Derived;
 use crate::retail_store::store_facts;
 use crate::time::Timestamp;
 
@@ -610,7 +611,7 @@ impl VisitRow {
 }
 
 pub(crate) fn index(tx: &Connection, doc: &mut Doc) -> Result<()> {
-    let row = match doc.derived() {
+    let row = match doc.derived::<Derived>() {
         Some(Derived::Visit(row)) => row.clone(),
         _ => VisitRow::read(doc)?,
     };

@@ -228,11 +228,3 @@ fn task_moves(
     }
     Ok(())
 }
-
-impl Doc {
-    /// The document as it was at `heads` (all of them held), with no index rows.
-    pub(crate) fn fork_at(&mut self, heads: &[ChangeHash]) -> crate::Result<Doc> {
-        let am = self.am.fork_at(heads)?;
-        Ok(Doc::from_parts(self.id.clone(), self.kind, am))
-    }
-}

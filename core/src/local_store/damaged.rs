@@ -22,8 +22,9 @@ use std::collections::HashSet;
 use automerge::{AutoCommit, ReadDoc, Value};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::index::Derived;
 use super::{Inner, LocalStore};
-use crate::doc::{DOC_ROOT, Derived, Doc};
+use crate::doc::{DOC_ROOT, Doc};
 use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
 use crate::time::Timestamp;

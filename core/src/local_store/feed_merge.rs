@@ -30,8 +30,9 @@ use automerge::{ActorId, ChangeHash};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::damaged::{self, Damage};
+use super::index::Derived;
 use super::{Inner, LocalStore, heads_blob, index};
-use crate::doc::{Derived, Doc};
+use crate::doc::Doc;
 use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
 
@@ -425,7 +426,7 @@ fn prepare(
     if cache {
         ready.doc = Some(doc);
     } else {
-        ready.rows = doc.take_derived();
+        ready.rows = doc.take_derived::<Derived>();
         if ready.rows.is_none() {
             ready.doc = Some(doc);
         }
