@@ -27,7 +27,7 @@ pub use clock::MAX_CLOCK_DRIFT_MS;
 
 use crate::doc::Doc;
 use crate::ids::DocKind;
-use crate::write_rules::RuleViolation;
+use crate::rules::write_rules::RuleViolation;
 
 pub(crate) use task::check_move as check_task_move;
 
@@ -84,21 +84,20 @@ pub(crate) fn check_values(doc: &Doc) -> Result<(), RuleViolation> {
 /// rows derived from it.
 fn readable(doc: &Doc) -> crate::Result<()> {
     match doc.kind {
-        DocKind::Store => crate::retail_store::read(doc).map(drop),
+        DocKind::Store => crate::store::retail_stores::read(doc).map(drop),
         DocKind::Visit => {
-            crate::visit::read(doc)?;
-            crate::visit::VisitRow::read(doc).map(drop)
+            crate::store::visits::read(doc)?;
+            crate::store::visits::VisitRow::read(doc).map(drop)
         }
-        DocKind::ShelfDisplay => {
-            crate::shelf_display::read(doc).map(|d| drop(crate::shelf_display::DisplayRows::of(&d)))
-        }
+        DocKind::ShelfDisplay => crate::store::shelf_displays::read(doc)
+            .map(|d| drop(crate::store::shelf_displays::DisplayRows::of(&d))),
         DocKind::InventoryCount => {
-            crate::inventory_count::read(doc)?;
-            crate::inventory_count::CountRows::read(doc).map(drop)
+            crate::store::inventory_counts::read(doc)?;
+            crate::store::inventory_counts::CountRows::read(doc).map(drop)
         }
-        DocKind::Scorecard => crate::scorecard::read(doc).map(drop),
-        DocKind::Task => crate::task::read(doc).map(drop),
-        DocKind::Complaint => crate::complaint::read(doc).map(drop),
+        DocKind::Scorecard => crate::store::scorecards::read(doc).map(drop),
+        DocKind::Task => crate::store::tasks::read(doc).map(drop),
+        DocKind::Complaint => crate::store::complaints::read(doc).map(drop),
     }
 }
 
@@ -107,12 +106,14 @@ pub(crate) use clock::{Sender, judge};
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::complaint::{ComplaintEvent, ComplaintKind};
-    use crate::retail_store::{MarketType, StoreFormat, StoreSize, TerminalRating, ValueTier};
-    use crate::scorecard::ScoreDimension;
-    use crate::shelf_display::{DisplayStandard, Verdict};
-    use crate::task::TaskState;
-    use crate::visit::{TrainingActivity, VisitKind};
+    use crate::store::complaints::{ComplaintEvent, ComplaintKind};
+    use crate::store::retail_stores::{
+        MarketType, StoreFormat, StoreSize, TerminalRating, ValueTier,
+    };
+    use crate::store::scorecards::ScoreDimension;
+    use crate::store::shelf_displays::{DisplayStandard, Verdict};
+    use crate::store::tasks::TaskState;
+    use crate::store::visits::{TrainingActivity, VisitKind};
 
     fn same(declared: &[&str], codes: impl IntoIterator<Item = &'static str>) {
         let codes: Vec<&str> = codes.into_iter().collect();

@@ -4,14 +4,17 @@
 //! district's calendar. The rules about scorecards (R4), rectification tasks and complaint
 //! clocks (R9) live beside their documents in `scorecard.rs`, `task.rs`, `complaint.rs`.
 
+pub(crate) mod error_rate;
+pub(crate) mod write_rules;
+
 use chrono::{Datelike, NaiveDate};
 use rusqlite::params;
 
 use crate::error::Result;
-use crate::error_rate::ErrorRate;
 use crate::ids::DocId;
-use crate::local_store::LocalStore;
-use crate::retail_store::TerminalRating;
+use crate::rules::error_rate::ErrorRate;
+use crate::store::LocalStore;
+use crate::store::retail_stores::TerminalRating;
 use crate::time::{FieldCalendar, Timestamp};
 
 /// R2: a store may have at most this many products missing a price tag.

@@ -17,8 +17,8 @@ use automerge::{Change, ChangeHash, ScalarValue};
 
 use crate::doc::{Doc, Fields};
 use crate::ids::DocKind;
-use crate::task::TaskState;
-use crate::write_rules::RuleViolation;
+use crate::rules::write_rules::RuleViolation;
+use crate::store::tasks::TaskState;
 
 /// How far a device's clock may run ahead of the server's, or behind what it built on.
 pub const MAX_CLOCK_DRIFT_MS: i64 = 15 * 60_000;
@@ -206,8 +206,10 @@ fn task_moves(
     let after = doc
         .fork_at(&[change.hash()])
         .map_err(|e| RuleViolation::unreadable(&e))?;
-    let task_before = crate::task::read(&before).map_err(|e| RuleViolation::unreadable(&e))?;
-    let task_after = crate::task::read(&after).map_err(|e| RuleViolation::unreadable(&e))?;
+    let task_before =
+        crate::store::tasks::read(&before).map_err(|e| RuleViolation::unreadable(&e))?;
+    let task_after =
+        crate::store::tasks::read(&after).map_err(|e| RuleViolation::unreadable(&e))?;
     for write in writes {
         let to = write
             .str("v")

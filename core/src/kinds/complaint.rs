@@ -3,9 +3,9 @@
 
 use super::shape::{Field, KeyRule, Ty, opt, req};
 use super::visit::{MAX_NOTE, MAX_TEXT};
-use crate::complaint::{ComplaintEvent, ComplaintKind};
 use crate::doc::Doc;
-use crate::write_rules::RuleViolation;
+use crate::rules::write_rules::RuleViolation;
+use crate::store::complaints::{ComplaintEvent, ComplaintKind};
 
 pub(crate) const KINDS: &[&str] = &["complaint", "damaged_cartons", "wrong_deduction", "request"];
 pub(crate) const EVENTS: &[&str] = &[
@@ -56,7 +56,7 @@ pub(crate) const FIELDS: &[Field] = &[
 /// on-site clock applies only to an urban complaint; a refund falls due only for a wrong
 /// deduction, after receipt.
 pub(crate) fn rules(doc: &Doc) -> Result<(), RuleViolation> {
-    let c = crate::complaint::read(doc).map_err(|e| RuleViolation::unreadable(&e))?;
+    let c = crate::store::complaints::read(doc).map_err(|e| RuleViolation::unreadable(&e))?;
     let value = |field: String, reason: String| Err(RuleViolation::at("value", field, reason));
     for (event, versions) in &c.events {
         let field = format!("events.{}", event.code());

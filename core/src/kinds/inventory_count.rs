@@ -3,7 +3,7 @@
 
 use super::shape::{Field, KeyRule, Ty, opt, req};
 use crate::doc::{DOC_ROOT, Doc};
-use crate::write_rules::RuleViolation;
+use crate::rules::write_rules::RuleViolation;
 
 /// The largest quantity a line may hold (packs or cartons): more is a typing error.
 pub(crate) const MAX_QUANTITY: i64 = 10_000_000;
@@ -81,6 +81,6 @@ pub(crate) fn rules(doc: &Doc) -> Result<(), RuleViolation> {
             ));
         }
     }
-    crate::inventory_count::read(doc).map_err(|e| RuleViolation::unreadable(&e))?;
+    crate::store::inventory_counts::read(doc).map_err(|e| RuleViolation::unreadable(&e))?;
     Ok(())
 }

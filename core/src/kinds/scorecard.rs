@@ -4,8 +4,8 @@
 use super::shape::{Field, KeyRule, Ty, opt, req};
 use super::visit::{MAX_NOTE, MAX_TEXT};
 use crate::doc::Doc;
-use crate::scorecard::Scorecard;
-use crate::write_rules::RuleViolation;
+use crate::rules::write_rules::RuleViolation;
+use crate::store::scorecards::Scorecard;
 
 pub(crate) const DIMENSIONS: &[&str] = &[
     "visit_frequency",
@@ -70,8 +70,8 @@ pub(crate) const FIELDS: &[Field] = &[
 /// (each value, also concurrent ones) lies in 0..=its weight in tenths; an acknowledgement
 /// is the manager's, of a fully scored card, with its true total.
 pub(crate) fn rules(doc: &Doc) -> Result<(), RuleViolation> {
-    let card = crate::scorecard::read(doc).map_err(|e| RuleViolation::unreadable(&e))?;
-    crate::scorecard::validate_month(&card.month)
+    let card = crate::store::scorecards::read(doc).map_err(|e| RuleViolation::unreadable(&e))?;
+    crate::store::scorecards::validate_month(&card.month)
         .map_err(|e| RuleViolation::at("value", "month", e.to_string()))?;
     card.weights
         .validate()
@@ -116,7 +116,7 @@ fn acknowledgement(card: &Scorecard) -> Result<(), RuleViolation> {
 /// Scores are final once acknowledged: a change that writes a score to a card whose
 /// acknowledgement it had seen is refused.
 pub(crate) fn scores_final(before: &Doc) -> Result<(), RuleViolation> {
-    let card = crate::scorecard::read(before).map_err(|e| RuleViolation::unreadable(&e))?;
+    let card = crate::store::scorecards::read(before).map_err(|e| RuleViolation::unreadable(&e))?;
     match card.acknowledgement {
         Some(ack) => Err(RuleViolation::at(
             "transition",

@@ -12,7 +12,7 @@ use automerge::{ObjId, ObjType, ReadDoc, ScalarValue, Value};
 
 use crate::doc::{Doc, Fields};
 use crate::ids::DocId;
-use crate::write_rules::RuleViolation;
+use crate::rules::write_rules::RuleViolation;
 
 /// What a value must be.
 #[derive(Clone, Copy, Debug)]

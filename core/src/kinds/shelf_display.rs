@@ -5,7 +5,7 @@ use super::shape::{Field, KeyRule, Ty, opt, prefixed, req};
 use super::visit::MAX_NOTE;
 use crate::doc::{DOC_ROOT, Doc};
 use crate::ids::{DocId, DocKind};
-use crate::write_rules::RuleViolation;
+use crate::rules::write_rules::RuleViolation;
 
 pub(crate) const STANDARDS: &[&str] = &[
     "price_tag_box",
@@ -111,6 +111,6 @@ pub(crate) fn rules(doc: &Doc) -> Result<(), RuleViolation> {
             ));
         }
     }
-    crate::shelf_display::read(doc).map_err(|e| RuleViolation::unreadable(&e))?;
+    crate::store::shelf_displays::read(doc).map_err(|e| RuleViolation::unreadable(&e))?;
     Ok(())
 }

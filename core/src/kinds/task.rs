@@ -4,8 +4,8 @@
 use super::shape::{Field, Ty, opt, req};
 use super::visit::{MAX_NOTE, MAX_TEXT, PHOTO};
 use crate::doc::Doc;
-use crate::task::{Task, TaskState};
-use crate::write_rules::RuleViolation;
+use crate::rules::write_rules::RuleViolation;
+use crate::store::tasks::{Task, TaskState};
 
 pub(crate) const STATES: &[&str] = &["open", "in_progress", "submitted", "verified", "reopened"];
 
@@ -41,7 +41,7 @@ pub(crate) const FIELDS: &[Field] = &[
 /// answers a rating given before it and has no other origin; a new task starts open,
 /// stamped by its creator.
 pub(crate) fn rules(doc: &Doc) -> Result<(), RuleViolation> {
-    let task = crate::task::read(doc).map_err(|e| RuleViolation::unreadable(&e))?;
+    let task = crate::store::tasks::read(doc).map_err(|e| RuleViolation::unreadable(&e))?;
     if task.deadline <= task.created_at {
         return Err(RuleViolation::at(
             "value",

@@ -3,8 +3,8 @@
 use super::shape::{Field, KeyRule, Ty, opt, req};
 use crate::doc::Doc;
 use crate::geo::{DATUM_CODES, GeoPoint, GpsFix};
-use crate::visit::{RecordedCheckPoint, Visit, VisitKind};
-use crate::write_rules::RuleViolation;
+use crate::rules::write_rules::RuleViolation;
+use crate::store::visits::{RecordedCheckPoint, Visit, VisitKind};
 
 pub(crate) const KINDS: &[&str] = &[
     "routine",
@@ -138,9 +138,9 @@ pub(crate) const FIELDS: &[Field] = &[
 /// location gives (both taken to WGS-84, as the phone computes them) (a phone cannot claim "in range" from 5 km away), check-out follows
 /// check-in, only a complaint visit names a complaint, only a training day trains.
 pub(crate) fn rules(doc: &Doc) -> Result<(), RuleViolation> {
-    let visit = crate::visit::read(doc).map_err(|e| RuleViolation::unreadable(&e))?;
+    let visit = crate::store::visits::read(doc).map_err(|e| RuleViolation::unreadable(&e))?;
     let (centre, radius) =
-        crate::visit::store_centre(doc).map_err(|e| RuleViolation::unreadable(&e))?;
+        crate::store::visits::store_centre(doc).map_err(|e| RuleViolation::unreadable(&e))?;
     checkpoint(doc, "check_in", &visit.check_in, &centre, radius)?;
     if let Some(out) = &visit.check_out {
         checkpoint(doc, "check_out", out, &centre, radius)?;

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
-use crate::local_store::{Inner, LocalStore, heads_blob};
+use crate::store::{Inner, LocalStore, heads_blob};
 use crate::time::Timestamp;
 
 /// The next documents to push, oldest edit first (through the `outbox_pending` index).
@@ -307,7 +307,7 @@ impl LocalStore {
             for (id, edits, heads) in &confirmed {
                 confirm_pushed(&inner.conn, id, *edits, heads)?;
             }
-            let merged = inner.merge_many(docs, true, crate::local_store::default_workers())?;
+            let merged = inner.merge_many(docs, true, crate::store::default_workers())?;
             note_left_scope(&inner.conn, removed)?;
             drop_left_documents(inner)?;
             set_sync_cursor(&inner.conn, cursor)?;
@@ -452,7 +452,7 @@ mod tests {
     #[test]
     fn the_next_push_finds_its_documents_through_the_pending_index_not_a_scan() -> Result<()> {
         let mut conn = Connection::open_in_memory()?;
-        crate::local_store::migrate::migrate(&mut conn)?;
+        crate::store::migrate::migrate(&mut conn)?;
         let plan: Vec<String> = conn
             .prepare(&format!("EXPLAIN QUERY PLAN {PENDING_BATCH}"))?
             .query_map([1], |r| r.get(3))?

@@ -17,10 +17,10 @@ use crate::doc::{
 };
 use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
-use crate::local_store::LocalStore;
-use crate::retail_store::{TerminalRating, store_facts, store_rating};
+use crate::store::LocalStore;
+use crate::store::retail_stores::{TerminalRating, store_facts, store_rating};
+use crate::store::visits::{PhotoRef, check_doc_of_store, validate_photo_hash};
 use crate::time::Timestamp;
-use crate::visit::{PhotoRef, check_doc_of_store, validate_photo_hash};
 
 /// Where a task stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -356,7 +356,7 @@ pub(crate) fn read(doc: &Doc) -> Result<Task> {
         others: entries.others.iter().map(written).collect::<Result<_>>()?,
     };
     let state_note = entries.current.value.str("note");
-    let after_photos = crate::visit::read_photos(doc, "photos");
+    let after_photos = crate::store::visits::read_photos(doc, "photos");
     Ok(Task {
         id: doc.id.clone(),
         store_id: DocId::parse("store_id", &doc.req_str(&DOC_ROOT, "store_id")?)?,

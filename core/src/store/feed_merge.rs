@@ -574,12 +574,12 @@ impl Inner {
 /// Writes index rows derived on a worker, for a document that is not at hand.
 fn write_rows(tx: &Connection, id: &DocId, kind: DocKind, rows: &Derived) -> Result<()> {
     match (kind, rows) {
-        (DocKind::Visit, Derived::Visit(row)) => crate::visit::write_row(tx, id, row),
+        (DocKind::Visit, Derived::Visit(row)) => crate::store::visits::write_row(tx, id, row),
         (DocKind::InventoryCount, Derived::Count(rows)) => {
-            crate::inventory_count::write_rows(tx, id, rows)
+            crate::store::inventory_counts::write_rows(tx, id, rows)
         }
         (DocKind::ShelfDisplay, Derived::Display(rows)) => {
-            crate::shelf_display::write_rows(tx, id, rows)
+            crate::store::shelf_displays::write_rows(tx, id, rows)
         }
         _ => Err(Error::invalid(
             "changes",
@@ -716,7 +716,7 @@ mod tests {
 
     /// Every row a merge writes, but the time it was written, in a fixed order.
     fn rows(phone: &LocalStore) -> Result<Vec<String>> {
-        crate::local_store::tests::table_rows(
+        crate::store::tests::table_rows(
             phone,
             &[
                 "SELECT id, kind, store_id, hex(snapshot), chunk_count, chunk_bytes, hex(heads) FROM documents ORDER BY id",

@@ -14,7 +14,7 @@ use crate::doc::{
 use crate::error::{Error, Result};
 use crate::geo::{DEFAULT_GEOFENCE_M, Datum, GeoPoint};
 use crate::ids::{DocId, DocKind};
-use crate::local_store::LocalStore;
+use crate::store::LocalStore;
 use crate::time::Timestamp;
 
 /// Format (业态), the seven classes.

@@ -14,12 +14,12 @@ use crate::doc::{
     DOC_ROOT, Doc, HydrateValue, Versions, scalar_i64, scalar_str, stamped_value, str_value,
 };
 use crate::error::{Error, Result};
-use crate::error_rate::ErrorRate;
 use crate::ids::{DocId, DocKind};
-use crate::local_store::LocalStore;
-use crate::local_store::index::Derived;
-use crate::retail_store::store_facts;
-use crate::shelf_display::validate_sku;
+use crate::rules::error_rate::ErrorRate;
+use crate::store::LocalStore;
+use crate::store::index::Derived;
+use crate::store::retail_stores::store_facts;
+use crate::store::shelf_displays::validate_sku;
 use crate::time::Timestamp;
 
 /// A line given when a count starts or a sku is added.

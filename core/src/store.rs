@@ -10,9 +10,18 @@
 //! The database is opened in exclusive locking mode: one `LocalStore` per file, because
 //! two writers sharing the device's Automerge actor would corrupt its change sequence.
 
+pub(crate) mod complaints;
 pub(crate) mod damaged;
 mod feed_merge;
+pub(crate) mod inventory_counts;
 pub(crate) mod migrate;
+pub(crate) mod outbox;
+pub(crate) mod retail_stores;
+pub(crate) mod scorecards;
+pub(crate) mod shelf_displays;
+pub mod sqlite_plans;
+pub(crate) mod tasks;
+pub(crate) mod visits;
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -128,7 +137,7 @@ impl LocalStore {
         // by default, fewer than the statements of the index tables together, so a sync
         // merging documents of every kind re-prepared some for each document.
         conn.set_prepared_statement_cache_capacity(64);
-        crate::sqlite_plans::stable_query_plans(&conn).map_err(locked)?;
+        crate::store::sqlite_plans::stable_query_plans(&conn).map_err(locked)?;
         // Take the exclusive lock now, so a second opener fails here and not mid-edit.
         conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;")
             .map_err(locked)?;
@@ -670,13 +679,13 @@ pub(crate) mod index {
 
     pub(crate) fn reindex(tx: &Connection, doc: &mut Doc) -> Result<()> {
         match doc.kind {
-            DocKind::Store => crate::retail_store::index(tx, doc),
-            DocKind::Visit => crate::visit::index(tx, doc),
-            DocKind::ShelfDisplay => crate::shelf_display::index(tx, doc),
-            DocKind::InventoryCount => crate::inventory_count::index(tx, doc),
-            DocKind::Scorecard => crate::scorecard::index(tx, doc),
-            DocKind::Task => crate::task::index(tx, doc),
-            DocKind::Complaint => crate::complaint::index(tx, doc),
+            DocKind::Store => crate::store::retail_stores::index(tx, doc),
+            DocKind::Visit => crate::store::visits::index(tx, doc),
+            DocKind::ShelfDisplay => crate::store::shelf_displays::index(tx, doc),
+            DocKind::InventoryCount => crate::store::inventory_counts::index(tx, doc),
+            DocKind::Scorecard => crate::store::scorecards::index(tx, doc),
+            DocKind::Task => crate::store::tasks::index(tx, doc),
+            DocKind::Complaint => crate::store::complaints::index(tx, doc),
         }
     }
 
@@ -685,9 +694,9 @@ pub(crate) mod index {
     /// it wrote instead of reading the whole document again.
     #[derive(Debug, Clone)]
     pub(crate) enum Derived {
-        Count(crate::inventory_count::CountRows),
-        Display(crate::shelf_display::DisplayRows),
-        Visit(crate::visit::VisitRow),
+        Count(crate::store::inventory_counts::CountRows),
+        Display(crate::store::shelf_displays::DisplayRows),
+        Visit(crate::store::visits::VisitRow),
     }
 
     /// The retail store a document is about.
@@ -700,7 +709,7 @@ pub(crate) mod index {
 }
 
 /// A local write the kind's definition refuses, as the typed API reports invalid input.
-fn refused(v: crate::write_rules::RuleViolation) -> Error {
+fn refused(v: crate::rules::write_rules::RuleViolation) -> Error {
     Error::invalid(v.field, v.message)
 }
 
@@ -879,8 +888,10 @@ mod tests {
             let mut inner = a.lock()?;
             let doc = inner.take_doc(&count, DocKind::InventoryCount)?;
             assert_eq!(
-                crate::inventory_count::CountRows::read(&doc)?,
-                crate::inventory_count::CountRows::of(&crate::inventory_count::read(&doc)?),
+                crate::store::inventory_counts::CountRows::read(&doc)?,
+                crate::store::inventory_counts::CountRows::of(
+                    &crate::store::inventory_counts::read(&doc)?
+                ),
                 "the index reads a count as its reader does"
             );
             inner.cache.put(doc);

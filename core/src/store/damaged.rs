@@ -58,32 +58,34 @@ pub(crate) fn check_readable(doc: &Doc) -> Result<Option<Derived>> {
     crate::kinds::check_fields(doc).map_err(|v| Error::corrupt(doc.id.as_str(), v.message))?;
     Ok(match doc.kind {
         DocKind::Store => {
-            crate::retail_store::read(doc)?;
+            crate::store::retail_stores::read(doc)?;
             None
         }
         DocKind::Visit => {
-            crate::visit::read(doc)?;
-            Some(Derived::Visit(crate::visit::VisitRow::read(doc)?))
+            crate::store::visits::read(doc)?;
+            Some(Derived::Visit(crate::store::visits::VisitRow::read(doc)?))
         }
-        DocKind::ShelfDisplay => Some(Derived::Display(crate::shelf_display::DisplayRows::of(
-            &crate::shelf_display::read(doc)?,
-        ))),
-        DocKind::InventoryCount => {
-            crate::inventory_count::read(doc)?;
-            Some(Derived::Count(crate::inventory_count::CountRows::read(
+        DocKind::ShelfDisplay => Some(Derived::Display(
+            crate::store::shelf_displays::DisplayRows::of(&crate::store::shelf_displays::read(
                 doc,
-            )?))
+            )?),
+        )),
+        DocKind::InventoryCount => {
+            crate::store::inventory_counts::read(doc)?;
+            Some(Derived::Count(
+                crate::store::inventory_counts::CountRows::read(doc)?,
+            ))
         }
         DocKind::Scorecard => {
-            crate::scorecard::read(doc)?;
+            crate::store::scorecards::read(doc)?;
             None
         }
         DocKind::Task => {
-            crate::task::read(doc)?;
+            crate::store::tasks::read(doc)?;
             None
         }
         DocKind::Complaint => {
-            crate::complaint::read(doc)?;
+            crate::store::complaints::read(doc)?;
             None
         }
     })

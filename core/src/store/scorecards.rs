@@ -18,7 +18,7 @@ use crate::doc::{
 };
 use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
-use crate::local_store::LocalStore;
+use crate::store::LocalStore;
 use crate::time::Timestamp;
 
 /// The four dimensions a supervisor scores (R4).

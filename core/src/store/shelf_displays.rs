@@ -25,9 +25,9 @@ use rusqlite::{Connection, params};
 use crate::doc::{DOC_ROOT, Doc, Fields, Scalar, Stamp, Versions, Written, str_value};
 use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
-use crate::local_store::LocalStore;
-use crate::local_store::index::Derived;
-use crate::retail_store::store_facts;
+use crate::store::LocalStore;
+use crate::store::index::Derived;
+use crate::store::retail_stores::store_facts;
 use crate::time::Timestamp;
 
 /// The display standards of the demo street (R6).
@@ -298,7 +298,7 @@ fn validate_check(check: &DisplayCheck) -> Result<()> {
             ));
         }
         for hash in &s.photos {
-            crate::visit::validate_photo_hash(hash)?;
+            crate::store::visits::validate_photo_hash(hash)?;
         }
     }
     let mut skus = std::collections::HashSet::new();

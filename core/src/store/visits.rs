@@ -18,9 +18,9 @@ use crate::doc::{
 use crate::error::{Error, Result};
 use crate::geo::{Datum, GeoPoint, GpsFix};
 use crate::ids::{DocId, DocKind};
-use crate::local_store::LocalStore;
-use crate::local_store::index::Derived;
-use crate::retail_store::store_facts;
+use crate::store::LocalStore;
+use crate::store::index::Derived;
+use crate::store::retail_stores::store_facts;
 use crate::time::Timestamp;
 
 /// How far a check-in or check-out may lie ahead of the device's own clock: 5 minutes. The

@@ -16,9 +16,11 @@ use serde_bytes::ByteBuf;
 
 use crate::error::{Error, Result};
 use crate::ids::DocId;
-use crate::local_store::LocalStore;
-use crate::outbox::OutgoingDocument;
-use crate::protocol::{self, DocChanges, ErrorBody, PROTOCOL_VERSION, SyncRequest, SyncResponse};
+use crate::store::LocalStore;
+use crate::store::outbox::OutgoingDocument;
+use crate::sync::protocol::{
+    self, DocChanges, ErrorBody, PROTOCOL_VERSION, SyncRequest, SyncResponse,
+};
 
 /// How a device reaches its server.
 #[derive(Clone, Debug)]
@@ -460,7 +462,7 @@ impl SyncClient {
         &self,
         batch: &[OutgoingDocument],
         response: SyncResponse,
-    ) -> Result<crate::outbox::AppliedResponse, SyncFailure> {
+    ) -> Result<crate::store::outbox::AppliedResponse, SyncFailure> {
         // The server answers a push all or nothing; an answer that does not list a pushed
         // document is not trusted to have stored it: nothing is confirmed, and the next
         // sync sends it again (pushes are idempotent).
@@ -649,7 +651,7 @@ mod tests {
         let store = LocalStore::open(
             dir.path().join("phone.db"),
             crate::ids::DeviceIdentity::new("am-li", "phone-7"),
-            crate::local_store::StoreOptions::default(),
+            crate::store::StoreOptions::default(),
         )?;
         let mut config = SyncConfig::new("https://127.0.0.1:1", "t");
         config.extra_root_pem = Some("garbage".into());

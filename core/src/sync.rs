@@ -1,0 +1,9 @@
+//! Sync: the protocol's messages, the phone's client, and the server's replica of a
+//! document.
+//!
+//! The top layer of the crate: the client builds on the local store (its outbox and
+//! merges), the replica on the document kinds and the write rules.
+
+pub(crate) mod client;
+pub mod protocol;
+pub(crate) mod replica;
