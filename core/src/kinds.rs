@@ -21,13 +21,14 @@ mod shelf_display;
 mod spec;
 mod store;
 mod task;
+mod violation;
 mod visit;
 
 pub use clock::MAX_CLOCK_DRIFT_MS;
+pub use violation::RuleViolation;
 
 use crate::doc::Doc;
 use crate::ids::DocKind;
-use crate::rules::write_rules::RuleViolation;
 
 pub(crate) use task::check_move as check_task_move;
 

@@ -27,11 +27,9 @@ pub use doc::{DOC_SCHEMA_VERSION, HistoryEntry, Stamp, Versions, Written};
 pub use error::{Error, Result};
 pub use geo::{DEFAULT_GEOFENCE_M, Datum, GeoPoint, GpsFix};
 pub use ids::{DeviceIdentity, DocId, DocKind};
-pub use kinds::MAX_CLOCK_DRIFT_MS;
+pub use kinds::{MAX_CLOCK_DRIFT_MS, RuleViolation};
 pub use rules::error_rate::{ErrorRate, MAX_COUNT_ERROR_PERCENT};
-pub use rules::write_rules::{
-    DocSummary, Effect, Role, RuleViolation, Writer, check as check_write,
-};
+pub use rules::write_rules::{DocSummary, Effect, Role, Writer, check as check_write};
 pub use rules::{
     CountFinding, DEFAULT_MIN_MONTHLY_VISITS, FollowUp, FollowUpAction, MAX_MISSING_PRICE_TAGS,
     MonthlyVisits, PriceTagFinding, StoreDue,

@@ -709,7 +709,7 @@ pub(crate) mod index {
 }
 
 /// A local write the kind's definition refuses, as the typed API reports invalid input.
-fn refused(v: crate::rules::write_rules::RuleViolation) -> Error {
+fn refused(v: crate::kinds::RuleViolation) -> Error {
     Error::invalid(v.field, v.message)
 }
 

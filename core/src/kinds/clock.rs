@@ -17,7 +17,7 @@ use automerge::{Change, ChangeHash, ScalarValue};
 
 use crate::doc::{Doc, Fields};
 use crate::ids::DocKind;
-use crate::rules::write_rules::RuleViolation;
+use crate::kinds::RuleViolation;
 use crate::store::tasks::TaskState;
 
 /// How far a device's clock may run ahead of the server's, or behind what it built on.

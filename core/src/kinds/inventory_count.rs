@@ -3,7 +3,7 @@
 
 use super::shape::{Field, KeyRule, Ty, opt, req};
 use crate::doc::{DOC_ROOT, Doc};
-use crate::rules::write_rules::RuleViolation;
+use crate::kinds::RuleViolation;
 
 /// The largest quantity a line may hold (packs or cartons): more is a typing error.
 pub(crate) const MAX_QUANTITY: i64 = 10_000_000;

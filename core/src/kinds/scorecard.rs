@@ -4,7 +4,7 @@
 use super::shape::{Field, KeyRule, Ty, opt, req};
 use super::visit::{MAX_NOTE, MAX_TEXT};
 use crate::doc::Doc;
-use crate::rules::write_rules::RuleViolation;
+use crate::kinds::RuleViolation;
 use crate::store::scorecards::Scorecard;
 
 pub(crate) const DIMENSIONS: &[&str] = &[

@@ -12,7 +12,7 @@ use automerge::{ObjId, ObjType, ReadDoc, ScalarValue, Value};
 
 use crate::doc::{Doc, Fields};
 use crate::ids::DocId;
-use crate::rules::write_rules::RuleViolation;
+use crate::kinds::RuleViolation;
 
 /// What a value must be.
 #[derive(Clone, Copy, Debug)]

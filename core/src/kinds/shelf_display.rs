@@ -5,7 +5,7 @@ use super::shape::{Field, KeyRule, Ty, opt, prefixed, req};
 use super::visit::MAX_NOTE;
 use crate::doc::{DOC_ROOT, Doc};
 use crate::ids::{DocId, DocKind};
-use crate::rules::write_rules::RuleViolation;
+use crate::kinds::RuleViolation;
 
 pub(crate) const STANDARDS: &[&str] = &[
     "price_tag_box",

@@ -4,7 +4,7 @@
 use super::shape::{Field, Ty, opt, req};
 use super::visit::{MAX_NOTE, MAX_TEXT, PHOTO};
 use crate::doc::Doc;
-use crate::rules::write_rules::RuleViolation;
+use crate::kinds::RuleViolation;
 use crate::store::tasks::{Task, TaskState};
 
 pub(crate) const STATES: &[&str] = &["open", "in_progress", "submitted", "verified", "reopened"];

@@ -3,7 +3,7 @@
 use super::shape::{Field, KeyRule, Ty, opt, req};
 use crate::doc::Doc;
 use crate::geo::{DATUM_CODES, GeoPoint, GpsFix};
-use crate::rules::write_rules::RuleViolation;
+use crate::kinds::RuleViolation;
 use crate::store::visits::{RecordedCheckPoint, Visit, VisitKind};
 
 pub(crate) const KINDS: &[&str] = &[

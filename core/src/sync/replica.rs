@@ -14,8 +14,8 @@ use automerge::{PatchAction, Prop};
 use crate::doc::{DOC_ROOT, Doc};
 use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
-use crate::kinds::{Sender, judge};
-use crate::rules::write_rules::{DocSummary, Effect, RuleViolation};
+use crate::kinds::{RuleViolation, Sender, judge};
+use crate::rules::write_rules::{DocSummary, Effect};
 
 /// Who pushed changes, as the server authenticated them, and when it received them.
 #[derive(Clone, Copy, Debug)]
