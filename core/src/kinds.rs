@@ -12,17 +12,17 @@
 //! This layer knows nothing of SQLite or sync.
 
 mod clock;
-mod complaint;
-mod inventory_count;
-mod scorecard;
+pub(crate) mod complaint;
+pub(crate) mod inventory_count;
+pub(crate) mod scorecard;
 pub(crate) mod shape;
-mod shelf_display;
+pub(crate) mod shelf_display;
 #[cfg(test)]
 mod spec;
-mod store;
-mod task;
+pub(crate) mod store;
+pub(crate) mod task;
 mod violation;
-mod visit;
+pub(crate) mod visit;
 
 pub use clock::MAX_CLOCK_DRIFT_MS;
 pub use violation::RuleViolation;
@@ -85,16 +85,16 @@ pub(crate) fn check_values(doc: &Doc) -> Result<(), RuleViolation> {
 /// rows derived from it.
 fn readable(doc: &Doc) -> crate::Result<()> {
     match doc.kind {
-        DocKind::Store => crate::store::retail_stores::read(doc).map(drop),
+        DocKind::Store => store::read(doc).map(drop),
         DocKind::Visit => {
-            crate::store::visits::read(doc)?;
-            crate::store::visits::VisitRow::read(doc).map(drop)
+            visit::read(doc)?;
+            visit::VisitRow::read(doc).map(drop)
         }
-        DocKind::ShelfDisplay => crate::store::shelf_displays::read(doc)
-            .map(|d| drop(crate::store::shelf_displays::DisplayRows::of(&d))),
+        DocKind::ShelfDisplay => crate::kinds::shelf_display::read(doc)
+            .map(|d| drop(crate::kinds::shelf_display::DisplayRows::of(&d))),
         DocKind::InventoryCount => {
-            crate::store::inventory_counts::read(doc)?;
-            crate::store::inventory_counts::CountRows::read(doc).map(drop)
+            crate::kinds::inventory_count::read(doc)?;
+            crate::kinds::inventory_count::CountRows::read(doc).map(drop)
         }
         DocKind::Scorecard => crate::store::scorecards::read(doc).map(drop),
         DocKind::Task => crate::store::tasks::read(doc).map(drop),
@@ -106,15 +106,13 @@ pub(crate) use clock::{Sender, judge};
 
 #[cfg(test)]
 mod tests {
+    use super::shelf_display::{DisplayStandard, Verdict};
+    use super::store::{MarketType, StoreFormat, StoreSize, TerminalRating, ValueTier};
+    use super::visit::{TrainingActivity, VisitKind};
     use super::*;
     use crate::store::complaints::{ComplaintEvent, ComplaintKind};
-    use crate::store::retail_stores::{
-        MarketType, StoreFormat, StoreSize, TerminalRating, ValueTier,
-    };
     use crate::store::scorecards::ScoreDimension;
-    use crate::store::shelf_displays::{DisplayStandard, Verdict};
     use crate::store::tasks::TaskState;
-    use crate::store::visits::{TrainingActivity, VisitKind};
 
     fn same(declared: &[&str], codes: impl IntoIterator<Item = &'static str>) {
         let codes: Vec<&str> = codes.into_iter().collect();

@@ -27,6 +27,19 @@ pub use doc::{DOC_SCHEMA_VERSION, HistoryEntry, Stamp, Versions, Written};
 pub use error::{Error, Result};
 pub use geo::{DEFAULT_GEOFENCE_M, Datum, GeoPoint, GpsFix};
 pub use ids::{DeviceIdentity, DocId, DocKind};
+pub use kinds::inventory_count::{CountLine, InventoryCount, NewCountLine, NewInventoryCount};
+pub use kinds::shelf_display::{
+    DisplayCheck, DisplayProduct, DisplayStandard, NewProductZone, ProductOnDisplay, ShelfDisplay,
+    StandardCheck, Verdict,
+};
+pub use kinds::store::{
+    MarketType, NewStore, STORE_FIELDS, Store, StoreClassification, StoreContact, StoreFormat,
+    StoreSize, TerminalRating, ValueTier,
+};
+pub use kinds::visit::{
+    CheckPoint, NewVisit, PhotoRef, RecordedCheckPoint, TrainingActivity, Visit, VisitComment,
+    VisitKind,
+};
 pub use kinds::{MAX_CLOCK_DRIFT_MS, RuleViolation};
 pub use rules::error_rate::{ErrorRate, MAX_COUNT_ERROR_PERCENT};
 pub use rules::write_rules::{DocSummary, Effect, Role, Writer, check as check_write};
@@ -38,25 +51,13 @@ pub use store::complaints::{
     ClockState, Complaint, ComplaintClocks, ComplaintEvent, ComplaintKind, EventRecord,
     NewComplaint,
 };
-pub use store::inventory_counts::{CountLine, InventoryCount, NewCountLine, NewInventoryCount};
 pub use store::outbox::{OutgoingDocument, PendingDocument, Receipt};
-pub use store::retail_stores::{
-    MarketType, NewStore, STORE_FIELDS, Store, StoreClassification, StoreContact, StoreFormat,
-    StoreSize, TerminalRating, ValueTier,
-};
 pub use store::scorecards::{
     Acknowledgement, NewScorecard, ScoreDimension, ScoreWeights, Scorecard, ScorecardOutcome,
 };
-pub use store::shelf_displays::{
-    DisplayCheck, DisplayProduct, DisplayStandard, NewProductZone, ProductOnDisplay, ShelfDisplay,
-    StandardCheck, Verdict,
-};
 pub use store::sqlite_plans;
 pub use store::tasks::{NewTask, Task, TaskDue, TaskOrigin, TaskState};
-pub use store::visits::{
-    CheckPoint, MAX_AHEAD_OF_DEVICE_CLOCK_MS, NewVisit, PhotoRef, RecordedCheckPoint,
-    TrainingActivity, Visit, VisitComment, VisitKind,
-};
+pub use store::visits::MAX_AHEAD_OF_DEVICE_CLOCK_MS;
 pub use store::{Clock, DamagedDocument, LocalStore, STORE_SCHEMA_VERSION, StoreOptions};
 pub use sync::client::{
     SyncClient, SyncConfig, SyncFailure, SyncPhase, SyncProgress, SyncReport, backoff,

@@ -12,13 +12,20 @@ use rusqlite::params;
 
 use crate::error::Result;
 use crate::ids::DocId;
+use crate::kinds::store::TerminalRating;
 use crate::rules::error_rate::ErrorRate;
 use crate::store::LocalStore;
-use crate::store::retail_stores::TerminalRating;
 use crate::time::{FieldCalendar, Timestamp};
 
 /// R2: a store may have at most this many products missing a price tag.
 pub const MAX_MISSING_PRICE_TAGS: usize = 3;
+impl crate::ShelfDisplay {
+    /// R2: at most 3 missing price tags; 4 or more is a violation.
+    pub fn violates_price_tag_rule(&self) -> bool {
+        self.missing_price_tags().len() > MAX_MISSING_PRICE_TAGS
+    }
+}
+
 /// R9: the decided default minimum of visits per R1-covered store per month.
 pub const DEFAULT_MIN_MONTHLY_VISITS: u32 = 4;
 

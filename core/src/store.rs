@@ -694,9 +694,9 @@ pub(crate) mod index {
     /// it wrote instead of reading the whole document again.
     #[derive(Debug, Clone)]
     pub(crate) enum Derived {
-        Count(crate::store::inventory_counts::CountRows),
-        Display(crate::store::shelf_displays::DisplayRows),
-        Visit(crate::store::visits::VisitRow),
+        Count(crate::kinds::inventory_count::CountRows),
+        Display(crate::kinds::shelf_display::DisplayRows),
+        Visit(crate::kinds::visit::VisitRow),
     }
 
     /// The retail store a document is about.
@@ -888,10 +888,10 @@ mod tests {
             let mut inner = a.lock()?;
             let doc = inner.take_doc(&count, DocKind::InventoryCount)?;
             assert_eq!(
-                crate::store::inventory_counts::CountRows::read(&doc)?,
-                crate::store::inventory_counts::CountRows::of(
-                    &crate::store::inventory_counts::read(&doc)?
-                ),
+                crate::kinds::inventory_count::CountRows::read(&doc)?,
+                crate::kinds::inventory_count::CountRows::of(&crate::kinds::inventory_count::read(
+                    &doc
+                )?),
                 "the index reads a count as its reader does"
             );
             inner.cache.put(doc);

@@ -25,8 +25,9 @@ use rusqlite::{Connection, params};
 use crate::doc::{DOC_ROOT, Doc, HydrateValue, Scalar, Versions, Written, str_value, text_value};
 use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
+use crate::kinds::store::MarketType;
 use crate::store::LocalStore;
-use crate::store::retail_stores::{MarketType, store_facts};
+use crate::store::retail_stores::store_facts;
 use crate::time::{FieldCalendar, Timestamp};
 
 /// Where one service clock stands as of an instant.

@@ -58,22 +58,20 @@ pub(crate) fn check_readable(doc: &Doc) -> Result<Option<Derived>> {
     crate::kinds::check_fields(doc).map_err(|v| Error::corrupt(doc.id.as_str(), v.message))?;
     Ok(match doc.kind {
         DocKind::Store => {
-            crate::store::retail_stores::read(doc)?;
+            crate::kinds::store::read(doc)?;
             None
         }
         DocKind::Visit => {
-            crate::store::visits::read(doc)?;
-            Some(Derived::Visit(crate::store::visits::VisitRow::read(doc)?))
+            crate::kinds::visit::read(doc)?;
+            Some(Derived::Visit(crate::kinds::visit::VisitRow::read(doc)?))
         }
         DocKind::ShelfDisplay => Some(Derived::Display(
-            crate::store::shelf_displays::DisplayRows::of(&crate::store::shelf_displays::read(
-                doc,
-            )?),
+            crate::kinds::shelf_display::DisplayRows::of(&crate::kinds::shelf_display::read(doc)?),
         )),
         DocKind::InventoryCount => {
-            crate::store::inventory_counts::read(doc)?;
+            crate::kinds::inventory_count::read(doc)?;
             Some(Derived::Count(
-                crate::store::inventory_counts::CountRows::read(doc)?,
+                crate::kinds::inventory_count::CountRows::read(doc)?,
             ))
         }
         DocKind::Scorecard => {

@@ -17,9 +17,11 @@ use crate::doc::{
 };
 use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
+use crate::kinds::store::TerminalRating;
+use crate::kinds::visit::{PhotoRef, validate_photo_hash};
 use crate::store::LocalStore;
-use crate::store::retail_stores::{TerminalRating, store_facts, store_rating};
-use crate::store::visits::{PhotoRef, check_doc_of_store, validate_photo_hash};
+use crate::store::retail_stores::{store_facts, store_rating};
+use crate::store::visits::check_doc_of_store;
 use crate::time::Timestamp;
 
 /// Where a task stands.
@@ -356,7 +358,7 @@ pub(crate) fn read(doc: &Doc) -> Result<Task> {
         others: entries.others.iter().map(written).collect::<Result<_>>()?,
     };
     let state_note = entries.current.value.str("note");
-    let after_photos = crate::store::visits::read_photos(doc, "photos");
+    let after_photos = crate::kinds::visit::read_photos(doc, "photos");
     Ok(Task {
         id: doc.id.clone(),
         store_id: DocId::parse("store_id", &doc.req_str(&DOC_ROOT, "store_id")?)?,

@@ -138,7 +138,7 @@ impl Replica {
         };
         match kind {
             DocKind::Store => {
-                let store = crate::store::retail_stores::read(doc)?;
+                let store = crate::kinds::store::read(doc)?;
                 summary.territory = Some(store.territory);
                 summary.demo_street = Some(store.demo_street);
             }
