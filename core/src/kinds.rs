@@ -81,6 +81,14 @@ pub(crate) fn check_values(doc: &Doc) -> Result<(), RuleViolation> {
     }
 }
 
+/// The retail store a document is about (the store itself for a store document).
+pub(crate) fn store_of(doc: &Doc) -> Option<String> {
+    match doc.kind {
+        DocKind::Store => Some(doc.id.to_string()),
+        _ => doc.str(&crate::doc::DOC_ROOT, "store_id"),
+    }
+}
+
 /// Reads the document as every reader of its kind does: the typed struct and the index
 /// rows derived from it.
 fn readable(doc: &Doc) -> crate::Result<()> {
@@ -96,9 +104,9 @@ fn readable(doc: &Doc) -> crate::Result<()> {
             crate::kinds::inventory_count::read(doc)?;
             crate::kinds::inventory_count::CountRows::read(doc).map(drop)
         }
-        DocKind::Scorecard => crate::store::scorecards::read(doc).map(drop),
-        DocKind::Task => crate::store::tasks::read(doc).map(drop),
-        DocKind::Complaint => crate::store::complaints::read(doc).map(drop),
+        DocKind::Scorecard => crate::kinds::scorecard::read(doc).map(drop),
+        DocKind::Task => crate::kinds::task::read(doc).map(drop),
+        DocKind::Complaint => crate::kinds::complaint::read(doc).map(drop),
     }
 }
 
@@ -106,13 +114,13 @@ pub(crate) use clock::{Sender, judge};
 
 #[cfg(test)]
 mod tests {
+    use super::complaint::{ComplaintEvent, ComplaintKind};
+    use super::scorecard::ScoreDimension;
     use super::shelf_display::{DisplayStandard, Verdict};
     use super::store::{MarketType, StoreFormat, StoreSize, TerminalRating, ValueTier};
     use super::visit::{TrainingActivity, VisitKind};
     use super::*;
-    use crate::store::complaints::{ComplaintEvent, ComplaintKind};
-    use crate::store::scorecards::ScoreDimension;
-    use crate::store::tasks::TaskState;
+    use crate::kinds::task::TaskState;
 
     fn same(declared: &[&str], codes: impl IntoIterator<Item = &'static str>) {
         let codes: Vec<&str> = codes.into_iter().collect();

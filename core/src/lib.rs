@@ -27,7 +27,13 @@ pub use doc::{DOC_SCHEMA_VERSION, HistoryEntry, Stamp, Versions, Written};
 pub use error::{Error, Result};
 pub use geo::{DEFAULT_GEOFENCE_M, Datum, GeoPoint, GpsFix};
 pub use ids::{DeviceIdentity, DocId, DocKind};
+pub use kinds::complaint::{
+    ClockState, Complaint, ComplaintEvent, ComplaintKind, EventRecord, NewComplaint,
+};
 pub use kinds::inventory_count::{CountLine, InventoryCount, NewCountLine, NewInventoryCount};
+pub use kinds::scorecard::{
+    Acknowledgement, NewScorecard, ScoreDimension, ScoreWeights, Scorecard, ScorecardOutcome,
+};
 pub use kinds::shelf_display::{
     DisplayCheck, DisplayProduct, DisplayStandard, NewProductZone, ProductOnDisplay, ShelfDisplay,
     StandardCheck, Verdict,
@@ -36,6 +42,7 @@ pub use kinds::store::{
     MarketType, NewStore, STORE_FIELDS, Store, StoreClassification, StoreContact, StoreFormat,
     StoreSize, TerminalRating, ValueTier,
 };
+pub use kinds::task::{NewTask, Task, TaskOrigin, TaskState};
 pub use kinds::visit::{
     CheckPoint, NewVisit, PhotoRef, RecordedCheckPoint, TrainingActivity, Visit, VisitComment,
     VisitKind,
@@ -47,16 +54,10 @@ pub use rules::{
     CountFinding, DEFAULT_MIN_MONTHLY_VISITS, FollowUp, FollowUpAction, MAX_MISSING_PRICE_TAGS,
     MonthlyVisits, PriceTagFinding, StoreDue,
 };
-pub use store::complaints::{
-    ClockState, Complaint, ComplaintClocks, ComplaintEvent, ComplaintKind, EventRecord,
-    NewComplaint,
-};
+pub use store::complaints::ComplaintClocks;
 pub use store::outbox::{OutgoingDocument, PendingDocument, Receipt};
-pub use store::scorecards::{
-    Acknowledgement, NewScorecard, ScoreDimension, ScoreWeights, Scorecard, ScorecardOutcome,
-};
 pub use store::sqlite_plans;
-pub use store::tasks::{NewTask, Task, TaskDue, TaskOrigin, TaskState};
+pub use store::tasks::TaskDue;
 pub use store::visits::MAX_AHEAD_OF_DEVICE_CLOCK_MS;
 pub use store::{Clock, DamagedDocument, LocalStore, STORE_SCHEMA_VERSION, StoreOptions};
 pub use sync::client::{

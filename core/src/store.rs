@@ -304,7 +304,7 @@ impl LocalStore {
             "INSERT INTO documents (id, kind, store_id, chunk_count, chunk_bytes, heads, updated_at)
              VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6)",
         )?
-        .execute(params![id.as_str(), kind.as_str(), index::store_of(&doc), chunk.len() as i64, heads, stamp.at.0])?;
+        .execute(params![id.as_str(), kind.as_str(), crate::kinds::store_of(&doc), chunk.len() as i64, heads, stamp.at.0])?;
         tx.prepare_cached("INSERT INTO chunks (doc_id, seq, bytes) VALUES (?1, 1, ?2)")?
             .execute(params![id.as_str(), chunk])?;
         index::reindex(&tx, &mut doc)?;
@@ -591,7 +591,7 @@ impl Inner {
                  updated_at = ?4, store_id = ?5 WHERE id = ?1 RETURNING chunk_count",
             )?
             .query_row(
-                params![doc.id.as_str(), chunk.len() as i64, heads, at.0, index::store_of(doc)],
+                params![doc.id.as_str(), chunk.len() as i64, heads, at.0, crate::kinds::store_of(doc)],
                 |r| r.get(0),
             )?;
         tx.prepare_cached("INSERT INTO chunks (doc_id, seq, bytes) VALUES (?1, ?2, ?3)")?
@@ -673,7 +673,7 @@ pub(crate) mod index {
     //! Dispatches a document to the module that derives its index rows.
     use rusqlite::Connection;
 
-    use crate::doc::{DOC_ROOT, Doc};
+    use crate::doc::Doc;
     use crate::error::Result;
     use crate::ids::DocKind;
 
@@ -697,14 +697,6 @@ pub(crate) mod index {
         Count(crate::kinds::inventory_count::CountRows),
         Display(crate::kinds::shelf_display::DisplayRows),
         Visit(crate::kinds::visit::VisitRow),
-    }
-
-    /// The retail store a document is about.
-    pub(crate) fn store_of(doc: &Doc) -> Option<String> {
-        match doc.kind {
-            DocKind::Store => Some(doc.id.to_string()),
-            _ => doc.str(&DOC_ROOT, "store_id"),
-        }
     }
 }
 

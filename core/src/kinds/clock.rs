@@ -18,7 +18,7 @@ use automerge::{Change, ChangeHash, ScalarValue};
 use crate::doc::{Doc, Fields};
 use crate::ids::DocKind;
 use crate::kinds::RuleViolation;
-use crate::store::tasks::TaskState;
+use crate::kinds::task::TaskState;
 
 /// How far a device's clock may run ahead of the server's, or behind what it built on.
 pub const MAX_CLOCK_DRIFT_MS: i64 = 15 * 60_000;
@@ -207,9 +207,8 @@ fn task_moves(
         .fork_at(&[change.hash()])
         .map_err(|e| RuleViolation::unreadable(&e))?;
     let task_before =
-        crate::store::tasks::read(&before).map_err(|e| RuleViolation::unreadable(&e))?;
-    let task_after =
-        crate::store::tasks::read(&after).map_err(|e| RuleViolation::unreadable(&e))?;
+        crate::kinds::task::read(&before).map_err(|e| RuleViolation::unreadable(&e))?;
+    let task_after = crate::kinds::task::read(&after).map_err(|e| RuleViolation::unreadable(&e))?;
     for write in writes {
         let to = write
             .str("v")

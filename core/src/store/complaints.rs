@@ -1,181 +1,22 @@
-//! The complaint or service request of a retailer (R9 service commitments, R10 requests),
-//! with the events that answer it and the clocks those events stop.
-//!
-//! A complaint (投诉) must be handled within 72 hours of receipt, called back within 48 hours
-//! after handling, and met on site within 1 hour when the store is urban and it came in
-//! working hours; damaged cartons (残损卷烟) are replaced within 48 hours; a wrong deduction
-//! (扣款错误) is refunded by the end of the third working day; a request gets a reply, a visit
-//! and a satisfaction callback, with no deadline. Whether the on-site clock applies is
-//! decided when the document is created (from the store's market type and working hours
-//! then), so a later change to the store does not rewrite old clocks. Working days are the
-//! district's ([`crate::WorkingDays`]): public holidays do not count, make-up Saturdays and
-//! Sundays do. The refund's due instant is judged with the calendar of the device that reads
-//! it, the district's: a phone that recorded the complaint with an older calendar (a year
-//! not configured yet) stored the due it promised then (`refund_due` of the document), but
-//! its clock is not judged by that.
-//!
-//! Each event is stamped (who recorded it, when) and carries the instant it happened. Done at
-//! exactly the due instant is met. The index keeps the event instants, so
-//! [`LocalStore::complaint_clocks`] answers a territory's open clocks without loading documents.
+//! The typed API of complaints and their index row: recording a complaint or request and
+//! its events, and `complaint_index`, which keeps the event instants so
+//! [`LocalStore::complaint_clocks`] answers a territory's open clocks without loading
+//! documents. The document itself is defined in `crate::kinds::complaint`.
 
 use std::collections::HashMap;
 
 use rusqlite::{Connection, params};
 
-use crate::doc::{DOC_ROOT, Doc, HydrateValue, Scalar, Versions, Written, str_value, text_value};
+use crate::doc::{DOC_ROOT, Doc, HydrateValue, Scalar, str_value, text_value};
 use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
+use crate::kinds::complaint::{
+    ClockState, Complaint, ComplaintEvent, ComplaintKind, Facts, NewComplaint, read, refund_due,
+};
 use crate::kinds::store::MarketType;
 use crate::store::LocalStore;
 use crate::store::retail_stores::store_facts;
-use crate::time::{FieldCalendar, Timestamp};
-
-/// Where one service clock stands as of an instant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ClockState {
-    /// Waiting for the event that starts it (a callback clock before handling).
-    NotStarted,
-    Running {
-        due: Timestamp,
-    },
-    /// Done at or before `due`.
-    Met {
-        at: Timestamp,
-        due: Timestamp,
-    },
-    /// Done after `due` (`at`), or not done and `due` has passed (`at` is `None`).
-    Breached {
-        due: Timestamp,
-        at: Option<Timestamp>,
-    },
-    /// The commitment does not apply (on site for a rural store, or out of working hours).
-    NotApplicable,
-}
-
-/// A fieldless enum stored as codes, with `ALL`, `code` and `parse`.
-macro_rules! coded {
-    ($(#[$m:meta])* $ty:ident ($field:literal, $what:literal) {
-        $($(#[$vm:meta])* $variant:ident => $code:literal),+ $(,)?
-    }) => {
-        $(#[$m])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum $ty { $($(#[$vm])* $variant),+ }
-
-        impl $ty {
-            pub const ALL: [$ty; [$($code),+].len()] = [$($ty::$variant),+];
-
-            pub fn code(self) -> &'static str {
-                match self { $($ty::$variant => $code,)+ }
-            }
-
-            pub fn parse(text: &str) -> Result<Self> {
-                match text {
-                    $($code => Ok($ty::$variant),)+
-                    other => Err(Error::invalid($field, format!("unknown {} `{other}`", $what))),
-                }
-            }
-        }
-    };
-}
-
-coded! {
-    /// What the retailer raised.
-    ComplaintKind("kind", "complaint kind") {
-        /// 投诉: on site, handled, callback (R9).
-        Complaint => "complaint",
-        /// 残损卷烟: replaced within 48 hours (R9).
-        DamagedCartons => "damaged_cartons",
-        /// 扣款错误: refunded within 3 working days (R9).
-        WrongDeduction => "wrong_deduction",
-        /// A request: reply, visit, satisfaction callback (R10).
-        Request => "request",
-    }
-}
-
-coded! {
-    /// Something done about a complaint. Each clock is named by the event that stops it.
-    ComplaintEvent("event", "complaint event") {
-        OnSite => "on_site", Handled => "handled", Callback => "callback",
-        Replaced => "replaced", Refunded => "refunded", Replied => "replied",
-        Visited => "visited", SatisfactionCallback => "satisfaction_callback",
-    }
-}
-
-impl ComplaintKind {
-    /// The events that can be recorded for this kind.
-    pub fn events(self) -> &'static [ComplaintEvent] {
-        use ComplaintEvent::*;
-        match self {
-            ComplaintKind::Complaint => &[OnSite, Handled, Callback],
-            ComplaintKind::DamagedCartons => &[Replaced],
-            ComplaintKind::WrongDeduction => &[Refunded],
-            ComplaintKind::Request => &[Replied, Visited, SatisfactionCallback],
-        }
-    }
-
-    /// The events that must all happen before it is closed.
-    pub fn required(self) -> &'static [ComplaintEvent] {
-        use ComplaintEvent::*;
-        match self {
-            ComplaintKind::Complaint => &[Handled, Callback],
-            other => other.events(),
-        }
-    }
-}
-
-impl ComplaintEvent {
-    /// Events that must have happened before this one (a callback follows the handling).
-    pub fn needs(self) -> &'static [ComplaintEvent] {
-        use ComplaintEvent::*;
-        match self {
-            Callback => &[Handled],
-            SatisfactionCallback => &[Replied, Visited],
-            _ => &[],
-        }
-    }
-
-    fn slot(self) -> usize {
-        self as usize
-    }
-}
-
-/// What the app gives to record a complaint or request.
-#[derive(Clone, Debug, PartialEq)]
-pub struct NewComplaint {
-    pub store_id: DocId,
-    pub kind: ComplaintKind,
-    /// When the retailer raised it; not after now.
-    pub received_at: Timestamp,
-    pub description: String,
-}
-
-/// One recorded event: when it happened, with a note.
-#[derive(Clone, Debug, PartialEq)]
-pub struct EventRecord {
-    pub happened_at: Timestamp,
-    pub note: String,
-}
-
-/// A complaint as read from its document.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Complaint {
-    pub id: DocId,
-    pub store_id: DocId,
-    pub kind: ComplaintKind,
-    pub received_at: Timestamp,
-    pub received_by: String,
-    pub description: String,
-    /// The store's market type was urban when the complaint was recorded.
-    pub urban: bool,
-    /// R9's one-hour on-site clock applies (a complaint, urban, received in working hours).
-    pub on_site_applies: bool,
-    /// For a wrong deduction: the end of the third working day after receipt, by the
-    /// reading device's calendar (see the module).
-    pub refund_due: Option<Timestamp>,
-    /// The events recorded, in [`ComplaintEvent::ALL`] order; several values of one event
-    /// when people recorded it concurrently.
-    pub events: Vec<(ComplaintEvent, Versions<EventRecord>)>,
-}
+use crate::time::Timestamp;
 
 /// One line of [`LocalStore::complaint_clocks`].
 #[derive(Clone, Debug, PartialEq)]
@@ -187,106 +28,6 @@ pub struct ComplaintClocks {
     pub clocks: Vec<(ComplaintEvent, ClockState)>,
     /// Required events that have not happened yet (R10's reply, visit and callback too).
     pub outstanding: Vec<ComplaintEvent>,
-}
-
-impl Complaint {
-    /// Every clock of this kind as of `as_of`; events after `as_of` do not count yet.
-    pub fn clocks(&self, as_of: Timestamp) -> Vec<(ComplaintEvent, ClockState)> {
-        self.facts().clocks(as_of)
-    }
-
-    /// When it was closed: every required event happened and every clock is met, breached
-    /// or not applicable. `None` while it is open.
-    pub fn closed_at(&self) -> Option<Timestamp> {
-        self.facts().closed_at()
-    }
-
-    fn facts(&self) -> Facts {
-        let mut happened = [None; 8];
-        for (e, v) in &self.events {
-            happened[e.slot()] = Some(v.value().happened_at);
-        }
-        Facts {
-            kind: self.kind,
-            received_at: self.received_at,
-            on_site_applies: self.on_site_applies,
-            refund_due: self.refund_due,
-            happened,
-        }
-    }
-}
-
-/// What the clocks are computed from: the same whether read from a document or the index.
-struct Facts {
-    kind: ComplaintKind,
-    received_at: Timestamp,
-    on_site_applies: bool,
-    refund_due: Option<Timestamp>,
-    happened: [Option<Timestamp>; 8],
-}
-
-impl Facts {
-    fn at(&self, e: ComplaintEvent, as_of: Timestamp) -> Option<Timestamp> {
-        self.happened[e.slot()].filter(|t| *t <= as_of)
-    }
-
-    fn clocks(&self, as_of: Timestamp) -> Vec<(ComplaintEvent, ClockState)> {
-        use ComplaintEvent::*;
-        let received = Some(self.received_at).filter(|t| *t <= as_of);
-        let clock = |due: Option<Timestamp>, e: ComplaintEvent| {
-            (e, clock_state(due, self.at(e, as_of), as_of))
-        };
-        let hours = |start: Option<Timestamp>, h: i64| start.map(|s| s.plus_hours(h));
-        match self.kind {
-            ComplaintKind::Complaint => vec![
-                match self.on_site_applies {
-                    true => clock(hours(received, 1), OnSite),
-                    false => (OnSite, ClockState::NotApplicable),
-                },
-                clock(hours(received, 72), Handled),
-                clock(hours(self.at(Handled, as_of), 48), Callback),
-            ],
-            ComplaintKind::DamagedCartons => vec![clock(hours(received, 48), Replaced)],
-            ComplaintKind::WrongDeduction => {
-                vec![clock(received.and(self.refund_due), Refunded)]
-            }
-            ComplaintKind::Request => Vec::new(),
-        }
-    }
-
-    fn outstanding(&self, as_of: Timestamp) -> Vec<ComplaintEvent> {
-        let required = self.kind.required().iter().copied();
-        required.filter(|e| self.at(*e, as_of).is_none()).collect()
-    }
-
-    fn closed_at(&self) -> Option<Timestamp> {
-        let mut closed = self.received_at;
-        for e in self.kind.required() {
-            closed = closed.max(self.happened[e.slot()]?);
-        }
-        // A clock whose event never happens becomes final the instant after it is due.
-        for (_, state) in self.clocks(Timestamp(i64::MAX)) {
-            closed = closed.max(match state {
-                ClockState::Met { at, .. } | ClockState::Breached { at: Some(at), .. } => at,
-                ClockState::Breached { due, at: None } => Timestamp(due.0.saturating_add(1)),
-                ClockState::NotApplicable => closed,
-                ClockState::NotStarted | ClockState::Running { .. } => return None,
-            });
-        }
-        Some(closed)
-    }
-}
-
-fn clock_state(due: Option<Timestamp>, done: Option<Timestamp>, as_of: Timestamp) -> ClockState {
-    let Some(due) = due else {
-        return ClockState::NotStarted;
-    };
-    match done {
-        Some(at) if at <= due => ClockState::Met { at, due },
-        Some(at) => ClockState::Breached { due, at: Some(at) },
-        None if as_of > due => ClockState::Breached { due, at: None },
-        None => ClockState::Running { due },
-    }
 }
 
 impl LocalStore {
@@ -452,56 +193,6 @@ impl LocalStore {
         })?;
         rows.collect()
     }
-}
-
-/// When a wrong deduction must be refunded by: the end of the third working day after
-/// receipt on `calendar`. `None` for the other kinds.
-fn refund_due(
-    calendar: &FieldCalendar,
-    kind: ComplaintKind,
-    received_at: Timestamp,
-) -> Option<Timestamp> {
-    (kind == ComplaintKind::WrongDeduction).then(|| calendar.after_working_days(received_at, 3))
-}
-
-pub(crate) fn read(doc: &Doc) -> Result<Complaint> {
-    let bad = |e: Error| Error::corrupt(doc.id.as_str(), e.to_string());
-    let flag = |key: &str| doc.bool(&DOC_ROOT, key).ok_or_else(|| doc.missing(key));
-    let mut events = Vec::new();
-    if let Some(obj) = doc.obj(&DOC_ROOT, "events") {
-        for e in ComplaintEvent::ALL {
-            let Some(entries) = doc.entries(&obj, e.code()) else {
-                continue;
-            };
-            let record = |w: &Written<crate::doc::Fields>| {
-                Ok(Written {
-                    value: EventRecord {
-                        happened_at: w.value.time("when").ok_or_else(|| doc.missing("when"))?,
-                        note: w.value.str("note").unwrap_or_default(),
-                    },
-                    by: w.by.clone(),
-                    at: w.at,
-                })
-            };
-            let versions = Versions {
-                current: record(&entries.current)?,
-                others: entries.others.iter().map(record).collect::<Result<_>>()?,
-            };
-            events.push((e, versions));
-        }
-    }
-    Ok(Complaint {
-        id: doc.id.clone(),
-        store_id: DocId::parse("store_id", &doc.req_str(&DOC_ROOT, "store_id")?)?,
-        kind: ComplaintKind::parse(&doc.req_str(&DOC_ROOT, "complaint_kind")?).map_err(bad)?,
-        received_at: Timestamp(doc.req_i64(&DOC_ROOT, "received_at")?),
-        received_by: doc.req_str(&DOC_ROOT, "received_by")?,
-        description: doc.text(&DOC_ROOT, "description").unwrap_or_default(),
-        urban: flag("urban")?,
-        on_site_applies: flag("on_site_applies")?,
-        refund_due: doc.time(&DOC_ROOT, "refund_due"),
-        events,
-    })
 }
 
 pub(crate) fn index(tx: &Connection, doc: &Doc) -> Result<()> {

@@ -75,15 +75,15 @@ pub(crate) fn check_readable(doc: &Doc) -> Result<Option<Derived>> {
             ))
         }
         DocKind::Scorecard => {
-            crate::store::scorecards::read(doc)?;
+            crate::kinds::scorecard::read(doc)?;
             None
         }
         DocKind::Task => {
-            crate::store::tasks::read(doc)?;
+            crate::kinds::task::read(doc)?;
             None
         }
         DocKind::Complaint => {
-            crate::store::complaints::read(doc)?;
+            crate::kinds::complaint::read(doc)?;
             None
         }
     })
@@ -104,7 +104,7 @@ impl Damage {
     pub(crate) fn of(doc: &mut Doc, error: &Error, since: &[automerge::ChangeHash]) -> Damage {
         Damage {
             kind: Some(doc.kind),
-            store: super::index::store_of(doc),
+            store: crate::kinds::store_of(doc),
             reason: reason(error),
             changes: doc.changes_since(since),
         }

@@ -418,7 +418,7 @@ fn prepare(
     let mut ready = Ready {
         kind: doc.kind,
         heads,
-        store: super::index::store_of(&doc),
+        store: crate::kinds::store_of(&doc),
         doc: None,
         rows: None,
         repaired: repairing,

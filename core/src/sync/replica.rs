@@ -130,7 +130,7 @@ impl Replica {
         let doc = &self.doc;
         let mut summary = DocSummary {
             kind,
-            store_id: crate::store::index::store_of(doc),
+            store_id: crate::kinds::store_of(doc),
             territory: None,
             demo_street: None,
             visitor: None,
