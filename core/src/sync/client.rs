@@ -462,7 +462,7 @@ impl SyncClient {
         &self,
         batch: &[OutgoingDocument],
         response: SyncResponse,
-    ) -> Result<crate::store::outbox::AppliedResponse, SyncFailure> {
+    ) -> Result<crate::store::feed::AppliedResponse, SyncFailure> {
         // The server answers a push all or nothing; an answer that does not list a pushed
         // document is not trusted to have stored it: nothing is confirmed, and the next
         // sync sends it again (pushes are idempotent).
