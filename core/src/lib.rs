@@ -26,7 +26,7 @@ mod time;
 pub use doc::{DOC_SCHEMA_VERSION, HistoryEntry, Stamp, Versions, Written};
 pub use error::{Error, Result};
 pub use geo::{DEFAULT_GEOFENCE_M, Datum, GeoPoint, GpsFix};
-pub use ids::{DeviceIdentity, DocId, DocKind};
+pub use ids::{DeviceIdentity, DocId, DocKind, Role};
 pub use kinds::complaint::{
     ClockState, Complaint, ComplaintEvent, ComplaintKind, EventRecord, NewComplaint,
 };
@@ -49,7 +49,7 @@ pub use kinds::visit::{
 };
 pub use kinds::{MAX_CLOCK_DRIFT_MS, RuleViolation};
 pub use rules::error_rate::{ErrorRate, MAX_COUNT_ERROR_PERCENT};
-pub use rules::write_rules::{DocSummary, Effect, Role, Writer, check as check_write};
+pub use rules::write_rules::{DocSummary, Effect, Writer, check as check_write};
 pub use rules::{
     CountFinding, DEFAULT_MIN_MONTHLY_VISITS, FollowUp, FollowUpAction, MAX_MISSING_PRICE_TAGS,
     MonthlyVisits, PriceTagFinding, StoreDue,
@@ -60,10 +60,8 @@ pub use store::sqlite_plans;
 pub use store::tasks::TaskDue;
 pub use store::visits::MAX_AHEAD_OF_DEVICE_CLOCK_MS;
 pub use store::{Clock, DamagedDocument, LocalStore, STORE_SCHEMA_VERSION, StoreOptions};
-pub use sync::client::{
-    SyncClient, SyncConfig, SyncFailure, SyncPhase, SyncProgress, SyncReport, backoff,
-};
 pub use sync::protocol;
 pub use sync::replica::{IncomingChange, Pusher, Replica};
+pub use sync::{SyncClient, SyncConfig, SyncFailure, SyncPhase, SyncProgress, SyncReport, backoff};
 pub use time::working_days::{DayKind, WorkingDays};
 pub use time::{FieldCalendar, Timestamp};

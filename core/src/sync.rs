@@ -5,5 +5,11 @@
 //! merges), the replica on the document kinds and the write rules.
 
 pub(crate) mod client;
+mod config;
 pub mod protocol;
 pub(crate) mod replica;
+mod report;
+
+pub use client::SyncClient;
+pub use config::{SyncConfig, backoff};
+pub use report::{SyncFailure, SyncPhase, SyncProgress, SyncReport};

@@ -6,51 +6,9 @@
 //! [`DocSummary`]), the root fields the changes touched, and who sent them.
 
 use std::collections::BTreeSet;
-use std::fmt;
 
-use crate::error::{Error, Result};
-use crate::ids::DocKind;
+use crate::ids::{DocKind, Role};
 use crate::kinds::RuleViolation;
-
-/// A user's role in the district (see `shared/domain.md`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Role {
-    AccountManager,
-    MarketTeam,
-    Supervisor,
-    Admin,
-}
-
-impl Role {
-    pub const ALL: [Role; 4] = [
-        Role::AccountManager,
-        Role::MarketTeam,
-        Role::Supervisor,
-        Role::Admin,
-    ];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Role::AccountManager => "account_manager",
-            Role::MarketTeam => "market_team",
-            Role::Supervisor => "supervisor",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn parse(text: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|r| r.code() == text)
-            .ok_or_else(|| Error::invalid("role", format!("unknown role `{text}`")))
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
-    }
-}
 
 /// What the server knows of a document, read from its content.
 #[derive(Clone, Debug, PartialEq, Eq)]
