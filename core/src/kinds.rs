@@ -1,5 +1,8 @@
 //! Each document kind, defined once: its fields and their Automerge types, which are
-//! required, the closed code sets, the value rules, and its state machine.
+//! required, the closed code sets, the value rules, its state machine, its typed form (the
+//! public structs and enums: `Visit`, `VisitKind`, ...), its reader and the index rows
+//! derived from it. One module per kind (`kinds/visit.rs`, with `kinds/visit/read.rs` where
+//! one file would be too long).
 //!
 //! [`check`] holds a whole document to its kind; the server runs it on every document a
 //! device pushes (after the new changes are applied), the phone on every document it
@@ -9,7 +12,8 @@
 //! built on), and whether each state change was legal for its author. `docs/protocol.md`
 //! ("Documents") is the same definition in prose; a test holds the two together.
 //!
-//! This layer knows nothing of SQLite or sync.
+//! This layer builds on `crate::doc` and knows nothing of SQLite, the local store, the rule
+//! queries or sync (`crate::layers` checks it): the server uses it as the phone does.
 
 mod clock;
 pub(crate) mod complaint;

@@ -11,6 +11,21 @@
 //! `mark_display_standard`, `set_counted`, ...), read them back as plain structs, and ask
 //! the rule queries (`stores_due_visit`, ...). No Automerge or SQLite type appears in
 //! this API; conflicts between concurrent edits are shown as [`Versions`].
+//!
+//! Inside, five layers depend one way, each a module of its own (`docs/architecture.md`,
+//! "Layers"; ADR 0012), from the bottom:
+//!
+//! - `doc`: the Automerge layer: a document, stamped fields and their versions, history,
+//!   saving and loading;
+//! - `kinds`: one module per document kind: its schema and value rules, its typed form,
+//!   its reader and its index rows (the server judges pushed documents with it too);
+//! - `store`: [`LocalStore`]: SQLite, migrations, the index tables, the outbox, merging what
+//!   arrives, and each kind's typed API (`store/visits.rs`, ...);
+//! - `rules`: the rule queries R1–R10 over the index, and who may write what;
+//! - `sync`: the protocol's messages, the phone's client and the server's replica.
+//!
+//! Under them all `error`, `ids`, `time` and `geo`; over them `fixtures`, for tests and
+//! demos. A layer names only the layers below it (a test reads the source to hold that).
 
 mod doc;
 mod error;
@@ -18,6 +33,8 @@ pub mod fixtures;
 mod geo;
 mod ids;
 mod kinds;
+#[cfg(test)]
+mod layers;
 mod rules;
 mod store;
 mod sync;

@@ -2,7 +2,10 @@
 //!
 //! Each query is for one account manager (the territory holder) as of a local day of the
 //! district's calendar. The rules about scorecards (R4), rectification tasks and complaint
-//! clocks (R9) live beside their documents in `scorecard.rs`, `task.rs`, `complaint.rs`.
+//! clocks (R9) live beside their documents: a scorecard's outcome in `kinds/scorecard`,
+//! open tasks in `store/tasks.rs`, complaint clocks in `kinds/complaint/clocks.rs` and
+//! `store/complaints.rs`. R3's error rate is `error_rate.rs`; who may write what (the
+//! server's write rules) is `write_rules.rs`.
 
 pub(crate) mod error_rate;
 pub(crate) mod write_rules;

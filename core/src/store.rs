@@ -9,6 +9,14 @@
 //!
 //! The database is opened in exclusive locking mode: one `LocalStore` per file, because
 //! two writers sharing the device's Automerge actor would corrupt its change sequence.
+//!
+//! This layer builds on the documents (`crate::doc`) and their kinds (`crate::kinds`); the
+//! rule queries and sync build on it. Its files: `documents.rs`, the generic operations
+//! every typed API builds on; one file per kind for its typed API and the SQL of its index
+//! rows (`retail_stores.rs`, `visits.rs`, `shelf_displays.rs`, `inventory_counts.rs`,
+//! `scorecards.rs`, `tasks.rs`, `complaints.rs`) with `index.rs` dispatching to them;
+//! `outbox.rs` (what to push) and `feed.rs` with `feed_merge/` (what arrives);
+//! `damaged.rs`, `transaction.rs`, `cache.rs`, `maintenance.rs` and `migrate.rs`.
 
 mod cache;
 pub(crate) mod complaints;
