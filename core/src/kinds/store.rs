@@ -251,7 +251,7 @@ pub struct StoreClassification {
     pub geofence_m: Option<f64>,
 }
 
-/// The stamped fields of a store, by name, for [`LocalStore::store_field_versions`].
+/// The stamped fields of a store, by name, for [`LocalStore::store_field_versions`](crate::LocalStore::store_field_versions).
 pub const STORE_FIELDS: [&str; 16] = [
     "licence",
     "name",

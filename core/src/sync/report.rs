@@ -26,7 +26,7 @@ pub struct SyncProgress {
     pub bytes_received: u64,
 }
 
-/// What one [`SyncClient::sync`] did.
+/// What one [`SyncClient::sync`](crate::SyncClient::sync) did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SyncReport {
     pub round_trips: u32,
