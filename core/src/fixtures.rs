@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::geo::GeoPoint;
-use crate::local_store::Clock;
-use crate::retail_store::{MarketType, NewStore, StoreFormat, StoreSize, ValueTier};
+use crate::kinds::store::{MarketType, NewStore, StoreFormat, StoreSize, ValueTier};
+use crate::store::Clock;
 use crate::time::Timestamp;
 
 /// A store of `territory` numbered `n`: an urban medium convenience store near 30.27 N,

@@ -3,11 +3,12 @@
 //! A GPS chip reports WGS-84; Chinese map and location SDKs (Amap, Tencent) report GCJ-02,
 //! hundreds of metres away inside China. Every fix and location carries its [`Datum`], and
 //! distances are measured between WGS-84 positions: a GCJ-02 one is converted first
-//! ([`crate::gcj02`]), so like is compared with like. Documents written before the datum
+//! ([`crate::geo::gcj02`]), so like is compared with like. Documents written before the datum
 //! was recorded read as WGS-84.
 
+mod gcj02;
+
 use crate::error::{Error, Result};
-use crate::gcj02;
 
 /// The default geofence radius around a store, in metres.
 pub const DEFAULT_GEOFENCE_M: f64 = 200.0;

@@ -1,4 +1,4 @@
-//! Document ids and kinds.
+//! Document ids and kinds, and who is who: a device's identity and a user's role.
 //!
 //! Ids are made on the device, with no network: a UUIDv7 (time-ordered, so rows that are
 //! created together sit together in SQLite's b-trees) printed in its canonical form.
@@ -117,6 +117,46 @@ impl DeviceIdentity {
             user_id: user_id.into(),
             device_id: device_id.into(),
         }
+    }
+}
+
+/// A user's role in the district (see `shared/domain.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    AccountManager,
+    MarketTeam,
+    Supervisor,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [
+        Role::AccountManager,
+        Role::MarketTeam,
+        Role::Supervisor,
+        Role::Admin,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::AccountManager => "account_manager",
+            Role::MarketTeam => "market_team",
+            Role::Supervisor => "supervisor",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.code() == text)
+            .ok_or_else(|| Error::invalid("role", format!("unknown role `{text}`")))
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
     }
 }
 

@@ -1,5 +1,8 @@
 //! Each document kind, defined once: its fields and their Automerge types, which are
-//! required, the closed code sets, the value rules, and its state machine.
+//! required, the closed code sets, the value rules, its state machine, its typed form (the
+//! public structs and enums: `Visit`, `VisitKind`, ...), its reader and the index rows
+//! derived from it. One module per kind (`kinds/visit.rs`, with `kinds/visit/read.rs` where
+//! one file would be too long).
 //!
 //! [`check`] holds a whole document to its kind; the server runs it on every document a
 //! device pushes (after the new changes are applied), the phone on every document it
@@ -9,25 +12,27 @@
 //! built on), and whether each state change was legal for its author. `docs/protocol.md`
 //! ("Documents") is the same definition in prose; a test holds the two together.
 //!
-//! This layer knows nothing of SQLite or sync.
+//! This layer builds on `crate::doc` and knows nothing of SQLite, the local store, the rule
+//! queries or sync (`crate::layers` checks it): the server uses it as the phone does.
 
 mod clock;
-mod complaint;
-mod inventory_count;
-mod scorecard;
+pub(crate) mod complaint;
+pub(crate) mod inventory_count;
+pub(crate) mod scorecard;
 pub(crate) mod shape;
-mod shelf_display;
+pub(crate) mod shelf_display;
 #[cfg(test)]
 mod spec;
-mod store;
-mod task;
-mod visit;
+pub(crate) mod store;
+pub(crate) mod task;
+mod violation;
+pub(crate) mod visit;
 
 pub use clock::MAX_CLOCK_DRIFT_MS;
+pub use violation::RuleViolation;
 
 use crate::doc::Doc;
 use crate::ids::DocKind;
-use crate::write_rules::RuleViolation;
 
 pub(crate) use task::check_move as check_task_move;
 
@@ -80,25 +85,32 @@ pub(crate) fn check_values(doc: &Doc) -> Result<(), RuleViolation> {
     }
 }
 
+/// The retail store a document is about (the store itself for a store document).
+pub(crate) fn store_of(doc: &Doc) -> Option<String> {
+    match doc.kind {
+        DocKind::Store => Some(doc.id.to_string()),
+        _ => doc.str(&crate::doc::DOC_ROOT, "store_id"),
+    }
+}
+
 /// Reads the document as every reader of its kind does: the typed struct and the index
 /// rows derived from it.
 fn readable(doc: &Doc) -> crate::Result<()> {
     match doc.kind {
-        DocKind::Store => crate::retail_store::read(doc).map(drop),
+        DocKind::Store => store::read(doc).map(drop),
         DocKind::Visit => {
-            crate::visit::read(doc)?;
-            crate::visit::VisitRow::read(doc).map(drop)
+            visit::read(doc)?;
+            visit::VisitRow::read(doc).map(drop)
         }
-        DocKind::ShelfDisplay => {
-            crate::shelf_display::read(doc).map(|d| drop(crate::shelf_display::DisplayRows::of(&d)))
-        }
+        DocKind::ShelfDisplay => crate::kinds::shelf_display::read(doc)
+            .map(|d| drop(crate::kinds::shelf_display::DisplayRows::of(&d))),
         DocKind::InventoryCount => {
-            crate::inventory_count::read(doc)?;
-            crate::inventory_count::CountRows::read(doc).map(drop)
+            crate::kinds::inventory_count::read(doc)?;
+            crate::kinds::inventory_count::CountRows::read(doc).map(drop)
         }
-        DocKind::Scorecard => crate::scorecard::read(doc).map(drop),
-        DocKind::Task => crate::task::read(doc).map(drop),
-        DocKind::Complaint => crate::complaint::read(doc).map(drop),
+        DocKind::Scorecard => crate::kinds::scorecard::read(doc).map(drop),
+        DocKind::Task => crate::kinds::task::read(doc).map(drop),
+        DocKind::Complaint => crate::kinds::complaint::read(doc).map(drop),
     }
 }
 
@@ -106,13 +118,13 @@ pub(crate) use clock::{Sender, judge};
 
 #[cfg(test)]
 mod tests {
+    use super::complaint::{ComplaintEvent, ComplaintKind};
+    use super::scorecard::ScoreDimension;
+    use super::shelf_display::{DisplayStandard, Verdict};
+    use super::store::{MarketType, StoreFormat, StoreSize, TerminalRating, ValueTier};
+    use super::visit::{TrainingActivity, VisitKind};
     use super::*;
-    use crate::complaint::{ComplaintEvent, ComplaintKind};
-    use crate::retail_store::{MarketType, StoreFormat, StoreSize, TerminalRating, ValueTier};
-    use crate::scorecard::ScoreDimension;
-    use crate::shelf_display::{DisplayStandard, Verdict};
-    use crate::task::TaskState;
-    use crate::visit::{TrainingActivity, VisitKind};
+    use crate::kinds::task::TaskState;
 
     fn same(declared: &[&str], codes: impl IntoIterator<Item = &'static str>) {
         let codes: Vec<&str> = codes.into_iter().collect();

@@ -11,70 +11,74 @@
 //! `mark_display_standard`, `set_counted`, ...), read them back as plain structs, and ask
 //! the rule queries (`stores_due_visit`, ...). No Automerge or SQLite type appears in
 //! this API; conflicts between concurrent edits are shown as [`Versions`].
+//!
+//! Inside, five layers depend one way, each a module of its own (`docs/architecture.md`,
+//! "Layers"; ADR 0012), from the bottom:
+//!
+//! - `doc`: the Automerge layer: a document, stamped fields and their versions, history,
+//!   saving and loading;
+//! - `kinds`: one module per document kind: its schema and value rules, its typed form,
+//!   its reader and its index rows (the server judges pushed documents with it too);
+//! - `store`: [`LocalStore`]: SQLite, migrations, the index tables, the outbox, merging what
+//!   arrives, and each kind's typed API (`store/visits.rs`, ...);
+//! - `rules`: the rule queries R1–R10 over the index, and who may write what;
+//! - `sync`: the protocol's messages, the phone's client and the server's replica.
+//!
+//! Under them all `error`, `ids`, `time` and `geo`; over them `fixtures`, for tests and
+//! demos. A layer names only the layers below it (a test reads the source to hold that).
 
-mod complaint;
 mod doc;
 mod error;
-mod error_rate;
 pub mod fixtures;
-mod gcj02;
 mod geo;
 mod ids;
-mod inventory_count;
 mod kinds;
-mod local_store;
-mod outbox;
-pub mod protocol;
-mod replica;
-mod retail_store;
+#[cfg(test)]
+mod layers;
 mod rules;
-mod scorecard;
-mod shelf_display;
-pub mod sqlite_plans;
-mod sync_client;
-mod task;
+mod store;
+mod sync;
 mod time;
-mod visit;
-mod working_days;
-mod write_rules;
 
-pub use complaint::{
-    ClockState, Complaint, ComplaintClocks, ComplaintEvent, ComplaintKind, EventRecord,
-    NewComplaint,
-};
 pub use doc::{DOC_SCHEMA_VERSION, HistoryEntry, Stamp, Versions, Written};
 pub use error::{Error, Result};
-pub use error_rate::{ErrorRate, MAX_COUNT_ERROR_PERCENT};
 pub use geo::{DEFAULT_GEOFENCE_M, Datum, GeoPoint, GpsFix};
-pub use ids::{DeviceIdentity, DocId, DocKind};
-pub use inventory_count::{CountLine, InventoryCount, NewCountLine, NewInventoryCount};
-pub use kinds::MAX_CLOCK_DRIFT_MS;
-pub use local_store::{Clock, DamagedDocument, LocalStore, STORE_SCHEMA_VERSION, StoreOptions};
-pub use outbox::{OutgoingDocument, PendingDocument, Receipt};
-pub use replica::{IncomingChange, Pusher, Replica};
-pub use retail_store::{
+pub use ids::{DeviceIdentity, DocId, DocKind, Role};
+pub use kinds::complaint::{
+    ClockState, Complaint, ComplaintEvent, ComplaintKind, EventRecord, NewComplaint,
+};
+pub use kinds::inventory_count::{CountLine, InventoryCount, NewCountLine, NewInventoryCount};
+pub use kinds::scorecard::{
+    Acknowledgement, NewScorecard, ScoreDimension, ScoreWeights, Scorecard, ScorecardOutcome,
+};
+pub use kinds::shelf_display::{
+    DisplayCheck, DisplayProduct, DisplayStandard, NewProductZone, ProductOnDisplay, ShelfDisplay,
+    StandardCheck, Verdict,
+};
+pub use kinds::store::{
     MarketType, NewStore, STORE_FIELDS, Store, StoreClassification, StoreContact, StoreFormat,
     StoreSize, TerminalRating, ValueTier,
 };
+pub use kinds::task::{NewTask, Task, TaskOrigin, TaskState};
+pub use kinds::visit::{
+    CheckPoint, NewVisit, PhotoRef, RecordedCheckPoint, TrainingActivity, Visit, VisitComment,
+    VisitKind,
+};
+pub use kinds::{MAX_CLOCK_DRIFT_MS, RuleViolation};
+pub use rules::error_rate::{ErrorRate, MAX_COUNT_ERROR_PERCENT};
+pub use rules::write_rules::{DocSummary, Effect, Writer, check as check_write};
 pub use rules::{
     CountFinding, DEFAULT_MIN_MONTHLY_VISITS, FollowUp, FollowUpAction, MAX_MISSING_PRICE_TAGS,
     MonthlyVisits, PriceTagFinding, StoreDue,
 };
-pub use scorecard::{
-    Acknowledgement, NewScorecard, ScoreDimension, ScoreWeights, Scorecard, ScorecardOutcome,
-};
-pub use shelf_display::{
-    DisplayCheck, DisplayProduct, DisplayStandard, NewProductZone, ProductOnDisplay, ShelfDisplay,
-    StandardCheck, Verdict,
-};
-pub use sync_client::{
-    SyncClient, SyncConfig, SyncFailure, SyncPhase, SyncProgress, SyncReport, backoff,
-};
-pub use task::{NewTask, Task, TaskDue, TaskOrigin, TaskState};
+pub use store::complaints::ComplaintClocks;
+pub use store::outbox::{OutgoingDocument, PendingDocument, Receipt};
+pub use store::sqlite_plans;
+pub use store::tasks::TaskDue;
+pub use store::visits::MAX_AHEAD_OF_DEVICE_CLOCK_MS;
+pub use store::{Clock, DamagedDocument, LocalStore, STORE_SCHEMA_VERSION, StoreOptions};
+pub use sync::protocol;
+pub use sync::replica::{IncomingChange, Pusher, Replica};
+pub use sync::{SyncClient, SyncConfig, SyncFailure, SyncPhase, SyncProgress, SyncReport, backoff};
+pub use time::working_days::{DayKind, WorkingDays};
 pub use time::{FieldCalendar, Timestamp};
-pub use visit::{
-    CheckPoint, MAX_AHEAD_OF_DEVICE_CLOCK_MS, NewVisit, PhotoRef, RecordedCheckPoint,
-    TrainingActivity, Visit, VisitComment, VisitKind,
-};
-pub use working_days::{DayKind, WorkingDays};
-pub use write_rules::{DocSummary, Effect, Role, RuleViolation, Writer, check as check_write};

@@ -2,20 +2,33 @@
 //!
 //! Each query is for one account manager (the territory holder) as of a local day of the
 //! district's calendar. The rules about scorecards (R4), rectification tasks and complaint
-//! clocks (R9) live beside their documents in `scorecard.rs`, `task.rs`, `complaint.rs`.
+//! clocks (R9) live beside their documents: a scorecard's outcome in `kinds/scorecard`,
+//! open tasks in `store/tasks.rs`, complaint clocks in `kinds/complaint/clocks.rs` and
+//! `store/complaints.rs`. R3's error rate is `error_rate.rs`; who may write what (the
+//! server's write rules) is `write_rules.rs`.
+
+pub(crate) mod error_rate;
+pub(crate) mod write_rules;
 
 use chrono::{Datelike, NaiveDate};
 use rusqlite::params;
 
 use crate::error::Result;
-use crate::error_rate::ErrorRate;
 use crate::ids::DocId;
-use crate::local_store::LocalStore;
-use crate::retail_store::TerminalRating;
+use crate::kinds::store::TerminalRating;
+use crate::rules::error_rate::ErrorRate;
+use crate::store::LocalStore;
 use crate::time::{FieldCalendar, Timestamp};
 
 /// R2: a store may have at most this many products missing a price tag.
 pub const MAX_MISSING_PRICE_TAGS: usize = 3;
+impl crate::ShelfDisplay {
+    /// R2: at most 3 missing price tags; 4 or more is a violation.
+    pub fn violates_price_tag_rule(&self) -> bool {
+        self.missing_price_tags().len() > MAX_MISSING_PRICE_TAGS
+    }
+}
+
 /// R9: the decided default minimum of visits per R1-covered store per month.
 pub const DEFAULT_MIN_MONTHLY_VISITS: u32 = 4;
 

@@ -5,10 +5,12 @@
 //! they go through a [`FieldCalendar`] that knows the district's UTC offset, working hours,
 //! and its public holidays and make-up working days ([`WorkingDays`]).
 
+pub(crate) mod working_days;
+
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveTime, TimeZone};
 
 use crate::error::{Error, Result};
-use crate::working_days::WorkingDays;
+use working_days::WorkingDays;
 
 /// An instant: milliseconds since 1970-01-01T00:00:00Z.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -4,7 +4,7 @@
 //! in the sync report and by `damaged_documents`; every other document, the phone's own
 //! edits and the cursor go on; reading it says why; a later change that repairs it clears it.
 //!
-//! Shown to catch the old behaviour: with `prepare` in `core/src/local_store/feed_merge.rs`
+//! Shown to catch the old behaviour: with `prepare` in `core/src/store/feed_merge/prepare.rs`
 //! turned back to failing on an unreadable document (an experiment, not committed), the
 //! display test failed at its first sync after the planting with `Local("document `…` is
 //! corrupt: invalid `verdict`: unknown verdict `banana`")`.

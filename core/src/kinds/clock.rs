@@ -17,8 +17,8 @@ use automerge::{Change, ChangeHash, ScalarValue};
 
 use crate::doc::{Doc, Fields};
 use crate::ids::DocKind;
-use crate::task::TaskState;
-use crate::write_rules::RuleViolation;
+use crate::kinds::RuleViolation;
+use crate::kinds::task::TaskState;
 
 /// How far a device's clock may run ahead of the server's, or behind what it built on.
 pub const MAX_CLOCK_DRIFT_MS: i64 = 15 * 60_000;
@@ -206,8 +206,9 @@ fn task_moves(
     let after = doc
         .fork_at(&[change.hash()])
         .map_err(|e| RuleViolation::unreadable(&e))?;
-    let task_before = crate::task::read(&before).map_err(|e| RuleViolation::unreadable(&e))?;
-    let task_after = crate::task::read(&after).map_err(|e| RuleViolation::unreadable(&e))?;
+    let task_before =
+        crate::kinds::task::read(&before).map_err(|e| RuleViolation::unreadable(&e))?;
+    let task_after = crate::kinds::task::read(&after).map_err(|e| RuleViolation::unreadable(&e))?;
     for write in writes {
         let to = write
             .str("v")
@@ -227,12 +228,4 @@ fn task_moves(
         }
     }
     Ok(())
-}
-
-impl Doc {
-    /// The document as it was at `heads` (all of them held), with no index rows.
-    pub(crate) fn fork_at(&mut self, heads: &[ChangeHash]) -> crate::Result<Doc> {
-        let am = self.am.fork_at(heads)?;
-        Ok(Doc::from_parts(self.id.clone(), self.kind, am))
-    }
 }

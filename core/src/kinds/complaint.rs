@@ -1,11 +1,36 @@
-//! The complaint document's schema and value rules (R9, R10): the events of each kind, in
-//! their order, never before the complaint was received.
+//! The complaint or service request of a retailer (R9 service commitments, R10 requests),
+//! with the events that answer it and the clocks those events stop; its schema, value rules
+//! (the events of each kind, in their order, never before the complaint was received),
+//! typed form, reader ([`read`]) and clocks.
+//!
+//! A complaint (投诉) must be handled within 72 hours of receipt, called back within 48 hours
+//! after handling, and met on site within 1 hour when the store is urban and it came in
+//! working hours; damaged cartons (残损卷烟) are replaced within 48 hours; a wrong deduction
+//! (扣款错误) is refunded by the end of the third working day; a request gets a reply, a visit
+//! and a satisfaction callback, with no deadline. Whether the on-site clock applies is
+//! decided when the document is created (from the store's market type and working hours
+//! then), so a later change to the store does not rewrite old clocks. Working days are the
+//! district's ([`crate::WorkingDays`]): public holidays do not count, make-up Saturdays and
+//! Sundays do. The refund's due instant is judged with the calendar of the device that reads
+//! it, the district's: a phone that recorded the complaint with an older calendar (a year
+//! not configured yet) stored the due it promised then (`refund_due` of the document), but
+//! its clock is not judged by that.
+//!
+//! Each event is stamped (who recorded it, when) and carries the instant it happened. Done at
+//! exactly the due instant is met.
+
+mod clocks;
+mod read;
+
+pub use clocks::ClockState;
+pub(crate) use clocks::{Facts, refund_due};
+pub(crate) use read::read;
+pub use read::{Complaint, ComplaintEvent, ComplaintKind, EventRecord, NewComplaint};
 
 use super::shape::{Field, KeyRule, Ty, opt, req};
 use super::visit::{MAX_NOTE, MAX_TEXT};
-use crate::complaint::{ComplaintEvent, ComplaintKind};
 use crate::doc::Doc;
-use crate::write_rules::RuleViolation;
+use crate::kinds::RuleViolation;
 
 pub(crate) const KINDS: &[&str] = &["complaint", "damaged_cartons", "wrong_deduction", "request"];
 pub(crate) const EVENTS: &[&str] = &[
@@ -56,7 +81,7 @@ pub(crate) const FIELDS: &[Field] = &[
 /// on-site clock applies only to an urban complaint; a refund falls due only for a wrong
 /// deduction, after receipt.
 pub(crate) fn rules(doc: &Doc) -> Result<(), RuleViolation> {
-    let c = crate::complaint::read(doc).map_err(|e| RuleViolation::unreadable(&e))?;
+    let c = read(doc).map_err(|e| RuleViolation::unreadable(&e))?;
     let value = |field: String, reason: String| Err(RuleViolation::at("value", field, reason));
     for (event, versions) in &c.events {
         let field = format!("events.{}", event.code());

@@ -1,9 +1,64 @@
-//! The inventory count document's schema and value rules: lines of book and counted
-//! quantities (R3), counted by several people at once.
+//! The inventory count document: one per counting session in a store (R3); its schema,
+//! value rules, typed form, reader ([`read`]) and index rows ([`CountRows`]).
+//!
+//! Lines hold a sku's book quantity (账面, from the system) and its counted quantity (实际
+//! 库存). Two people may count different shelves at once: their lines merge; if both count
+//! the same sku concurrently, both values are kept and shown as a conflict. A finished
+//! count is closed to edits. Its error rate (R3) is `crate::rules::error_rate`'s.
+
+use std::collections::{BTreeMap, HashMap};
 
 use super::shape::{Field, KeyRule, Ty, opt, req};
-use crate::doc::{DOC_ROOT, Doc};
-use crate::write_rules::RuleViolation;
+use crate::doc::{DOC_ROOT, Doc, Versions, scalar_i64, scalar_str};
+use crate::error::Result;
+use crate::ids::DocId;
+use crate::kinds::RuleViolation;
+use crate::time::Timestamp;
+
+/// A line given when a count starts or a sku is added.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewCountLine {
+    pub sku: String,
+    pub name: String,
+    /// The book quantity, in packs or cartons as the district counts.
+    pub book: i64,
+}
+
+/// What the app gives to start a count.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewInventoryCount {
+    pub store_id: DocId,
+    pub lines: Vec<NewCountLine>,
+}
+
+/// One line as read back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CountLine {
+    pub sku: String,
+    pub name: String,
+    pub book: i64,
+    /// Every counted value (several when two people counted it concurrently).
+    pub counted: Option<Versions<i64>>,
+}
+
+impl CountLine {
+    /// counted − book, by the current counted value.
+    pub fn variance(&self) -> Option<i64> {
+        self.counted.as_ref().map(|c| c.value() - self.book)
+    }
+}
+
+/// An inventory count as read from its document.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InventoryCount {
+    pub id: DocId,
+    pub store_id: DocId,
+    pub started_by: String,
+    pub started_at: Timestamp,
+    /// Who finished it and when.
+    pub finished: Option<(String, Timestamp)>,
+    pub lines: Vec<CountLine>,
+}
 
 /// The largest quantity a line may hold (packs or cartons): more is a typing error.
 pub(crate) const MAX_QUANTITY: i64 = 10_000_000;
@@ -81,6 +136,122 @@ pub(crate) fn rules(doc: &Doc) -> Result<(), RuleViolation> {
             ));
         }
     }
-    crate::inventory_count::read(doc).map_err(|e| RuleViolation::unreadable(&e))?;
+    read(doc).map_err(|e| RuleViolation::unreadable(&e))?;
     Ok(())
+}
+
+pub(crate) fn read(doc: &Doc) -> Result<InventoryCount> {
+    // Each map is read in one pass; only conflicted counts are read key by key.
+    let book = doc
+        .snapshot(&DOC_ROOT, Some("book"))
+        .ok_or_else(|| doc.missing("book"))?;
+    let names = doc.snapshot(&DOC_ROOT, Some("names"));
+    let counted = doc.snapshot(&DOC_ROOT, Some("counted"));
+    let mut lines: Vec<CountLine> = book
+        .keys()
+        .map(|sku| CountLine {
+            book: book.scalar(sku).and_then(scalar_i64).unwrap_or(0),
+            name: names
+                .as_ref()
+                .and_then(|n| n.scalar(sku))
+                .and_then(scalar_str)
+                .unwrap_or_default(),
+            counted: counted
+                .as_ref()
+                .and_then(|c| c.entry_versions(doc, sku))
+                .map(|v| v.map(|f| f.i64("v").unwrap_or(0))),
+            sku: sku.clone(),
+        })
+        .collect();
+    lines.sort_by(|a, b| a.sku.cmp(&b.sku));
+    Ok(InventoryCount {
+        id: doc.id.clone(),
+        store_id: DocId::parse("store_id", &doc.req_str(&DOC_ROOT, "store_id")?)?,
+        started_by: doc.req_str(&DOC_ROOT, "started_by")?,
+        started_at: doc
+            .time(&DOC_ROOT, "started_at")
+            .ok_or_else(|| doc.missing("started_at"))?,
+        finished: doc
+            .stamped(&DOC_ROOT, "finished")
+            .map(|v| (v.current.by, v.current.at)),
+        lines,
+    })
+}
+
+/// What the count index is derived from: the lines' book quantities and the current
+/// counted quantities, updated by each local edit from what it wrote.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct CountRows {
+    pub(crate) store_id: String,
+    pub(crate) started_at: i64,
+    pub(crate) finished_at: Option<i64>,
+    /// By sku, in sku order (the order `read` gives the lines).
+    pub(crate) book: BTreeMap<String, i64>,
+    /// The current counted quantity by sku.
+    pub(crate) counted: HashMap<String, i64>,
+}
+
+impl CountRows {
+    /// The rows of the document as it is, read directly: as [`CountRows::of`] the count
+    /// [`read`] gives, without the lines' names and the values the current ones won over
+    /// (the index uses neither). The current value of a conflicted sku is the one every
+    /// device shows, as in `read`.
+    pub(crate) fn read(doc: &Doc) -> Result<CountRows> {
+        let book_obj = doc
+            .obj(&DOC_ROOT, "book")
+            .ok_or_else(|| doc.missing("book"))?;
+        let mut rows = CountRows {
+            store_id: DocId::parse("store_id", &doc.req_str(&DOC_ROOT, "store_id")?)?.to_string(),
+            started_at: doc
+                .time(&DOC_ROOT, "started_at")
+                .ok_or_else(|| doc.missing("started_at"))?
+                .0,
+            finished_at: doc.stamped(&DOC_ROOT, "finished").map(|v| v.current.at.0),
+            book: BTreeMap::new(),
+            counted: HashMap::new(),
+        };
+        // Every key of the book is a line, whatever its value (a non-integer counts 0).
+        for sku in doc.keys(&book_obj) {
+            rows.book.insert(sku, 0);
+        }
+        doc.for_each_scalar(&book_obj, |sku, value| {
+            if let Some(book) = rows.book.get_mut(sku) {
+                *book = scalar_i64(value).unwrap_or(0);
+            }
+        });
+        if let Some(counted) = doc.obj(&DOC_ROOT, "counted") {
+            doc.for_each_scalar(&counted, |sku, value| {
+                if !rows.book.contains_key(sku) {
+                    return;
+                }
+                let entry = value
+                    .as_str()
+                    .and_then(|text| crate::doc::Fields::parse_i64(text, "v"));
+                if let Some(v) = entry {
+                    rows.counted.insert(sku.to_owned(), v.unwrap_or(0));
+                }
+            });
+        }
+        Ok(rows)
+    }
+
+    /// The rows of a count as [`read`] gives it: what [`CountRows::read`] must equal.
+    #[cfg(test)]
+    pub(crate) fn of(count: &InventoryCount) -> CountRows {
+        CountRows {
+            store_id: count.store_id.to_string(),
+            started_at: count.started_at.0,
+            finished_at: count.finished.as_ref().map(|f| f.1.0),
+            book: count
+                .lines
+                .iter()
+                .map(|l| (l.sku.clone(), l.book))
+                .collect(),
+            counted: count
+                .lines
+                .iter()
+                .filter_map(|l| l.counted.as_ref().map(|c| (l.sku.clone(), *c.value())))
+                .collect(),
+        }
+    }
 }

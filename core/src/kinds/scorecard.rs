@@ -1,11 +1,25 @@
-//! The scorecard document's schema and value rules (R4): a supervisor scores four
-//! dimensions out of their weights; the scored account manager acknowledges.
+//! The monthly scorecard document (R4): a supervisor scores one account manager's month on
+//! four dimensions, notes the evidence, and the account manager acknowledges it; its
+//! schema, value rules, typed form and reader ([`read`]).
+//!
+//! Weights, pass mark and bonus mark are configuration ([`ScoreWeights`]); a scorecard copies
+//! them when it is created, so a later change of configuration leaves old scorecards as they
+//! were scored. Each dimension's score is stamped, so two supervisors scoring the same
+//! dimension offline show as a conflict with both values. Evidence notes are collaborative
+//! text. Points are kept to one decimal and summed in tenths, so the pass and bonus verdicts
+//! never depend on floating-point rounding (79.9 fails a pass mark of 80, 80 passes).
+
+mod read;
+
+pub use read::{
+    Acknowledgement, NewScorecard, ScoreDimension, ScoreWeights, Scorecard, ScorecardOutcome,
+};
+pub(crate) use read::{read, tenths, validate_month};
 
 use super::shape::{Field, KeyRule, Ty, opt, req};
 use super::visit::{MAX_NOTE, MAX_TEXT};
 use crate::doc::Doc;
-use crate::scorecard::Scorecard;
-use crate::write_rules::RuleViolation;
+use crate::kinds::RuleViolation;
 
 pub(crate) const DIMENSIONS: &[&str] = &[
     "visit_frequency",
@@ -70,9 +84,8 @@ pub(crate) const FIELDS: &[Field] = &[
 /// (each value, also concurrent ones) lies in 0..=its weight in tenths; an acknowledgement
 /// is the manager's, of a fully scored card, with its true total.
 pub(crate) fn rules(doc: &Doc) -> Result<(), RuleViolation> {
-    let card = crate::scorecard::read(doc).map_err(|e| RuleViolation::unreadable(&e))?;
-    crate::scorecard::validate_month(&card.month)
-        .map_err(|e| RuleViolation::at("value", "month", e.to_string()))?;
+    let card = read(doc).map_err(|e| RuleViolation::unreadable(&e))?;
+    validate_month(&card.month).map_err(|e| RuleViolation::at("value", "month", e.to_string()))?;
     card.weights
         .validate()
         .map_err(|e| RuleViolation::from_invalid("value", &e))?;
@@ -116,7 +129,7 @@ fn acknowledgement(card: &Scorecard) -> Result<(), RuleViolation> {
 /// Scores are final once acknowledged: a change that writes a score to a card whose
 /// acknowledgement it had seen is refused.
 pub(crate) fn scores_final(before: &Doc) -> Result<(), RuleViolation> {
-    let card = crate::scorecard::read(before).map_err(|e| RuleViolation::unreadable(&e))?;
+    let card = read(before).map_err(|e| RuleViolation::unreadable(&e))?;
     match card.acknowledgement {
         Some(ack) => Err(RuleViolation::at(
             "transition",

@@ -1,11 +1,39 @@
-//! The shelf display document's schema: one per store (its id derived from the store's),
-//! entries at the root checked by everyone who visits.
+//! The shelf display document: one per store, long-lived, checked by everyone who visits;
+//! its schema, value rules, typed form and reader ([`read`]), and its index rows.
+//!
+//! The account manager checks it daily on the demo street, the market team weekly, a
+//! supervisor monthly (R5). Each check records the R6 standards as pass / fail / n.a. with
+//! a note, and the products on display with whether each has its price tag (R2).
+//!
+//! Everything lives in stamped entries at the document's root (`standard.<code>`,
+//! `product.<sku>`, `new_product_zone`, `checked.<user>`) and the id is derived from the
+//! store's id, so two phones that start a store's display offline start the *same*
+//! document and their checks merge. Two verdicts on one standard made concurrently are both
+//! kept and shown as a conflict; the history answers "what did this shelf look like on
+//! date X, and who changed what".
+//!
+//! A check writes every standard it gives (who checked it and when is part of a verdict)
+//! but only the products whose tag or name it changes: a product's stamp says who last
+//! changed it, so a tag missing for three weeks reads as missing since its first check,
+//! and a check of twenty unchanged products costs no twenty writes. A check that changes
+//! nothing at all leaves its checker's mark (`checked.<user>`), so R5 still sees it.
+
+mod read;
+mod rows;
+
+pub use read::{
+    DisplayCheck, DisplayProduct, DisplayStandard, NewProductZone, ProductOnDisplay, ShelfDisplay,
+    StandardCheck, Verdict,
+};
+pub(crate) use read::{PRODUCT_PREFIX, STANDARD_PREFIX, checked_key, read};
+pub(crate) use rows::{Against, DisplayRows};
 
 use super::shape::{Field, KeyRule, Ty, opt, prefixed, req};
 use super::visit::MAX_NOTE;
 use crate::doc::{DOC_ROOT, Doc};
+use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
-use crate::write_rules::RuleViolation;
+use crate::kinds::RuleViolation;
 
 pub(crate) const STANDARDS: &[&str] = &[
     "price_tag_box",
@@ -111,6 +139,16 @@ pub(crate) fn rules(doc: &Doc) -> Result<(), RuleViolation> {
             ));
         }
     }
-    crate::shelf_display::read(doc).map_err(|e| RuleViolation::unreadable(&e))?;
+    read(doc).map_err(|e| RuleViolation::unreadable(&e))?;
+    Ok(())
+}
+
+pub(crate) fn validate_sku(sku: &str) -> Result<()> {
+    if sku.trim().is_empty() || sku.len() > 64 || sku.contains(',') {
+        return Err(Error::invalid(
+            "sku",
+            format!("`{sku}` is not a product code (1–64 characters, no commas)"),
+        ));
+    }
     Ok(())
 }

@@ -1,11 +1,120 @@
-//! The rectification task document's schema, value rules and state machine: who may move
-//! it where (the phone's `move_task` and the server judge moves by [`check_move`]).
+//! The rectification task document (限期整改, R7 and findings of checks): what a store must
+//! put right, who follows it up, by when, and the photos that show it was done; its schema,
+//! value rules, typed form, reader ([`read`]) and state machine: who may move it where (the
+//! phone's `move_task` and the server judge moves by [`check_move`]).
+//!
+//! Its state moves open → in_progress → submitted → verified, or submitted → reopened →
+//! in_progress again. Submitting needs at least one after photo, and the assignee does not
+//! verify their own task. The state is stamped, so two people moving it concurrently
+//! offline show as a conflict.
 
 use super::shape::{Field, Ty, opt, req};
-use super::visit::{MAX_NOTE, MAX_TEXT, PHOTO};
-use crate::doc::Doc;
-use crate::task::{Task, TaskState};
-use crate::write_rules::RuleViolation;
+use super::visit::{MAX_NOTE, MAX_TEXT, PHOTO, PhotoRef};
+use crate::doc::{DOC_ROOT, Doc, Versions, Written};
+use crate::error::{Error, Result};
+use crate::ids::{DocId, DocKind};
+use crate::kinds::RuleViolation;
+use crate::time::Timestamp;
+
+/// Where a task stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TaskState {
+    Open,
+    InProgress,
+    /// Done, with after photos, waiting for verification.
+    Submitted,
+    Verified,
+    /// Verification found it not done; back to work.
+    Reopened,
+}
+
+impl TaskState {
+    pub const ALL: [TaskState; 5] = [
+        TaskState::Open,
+        TaskState::InProgress,
+        TaskState::Submitted,
+        TaskState::Verified,
+        TaskState::Reopened,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            TaskState::Open => "open",
+            TaskState::InProgress => "in_progress",
+            TaskState::Submitted => "submitted",
+            TaskState::Verified => "verified",
+            TaskState::Reopened => "reopened",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.code() == text)
+            .ok_or_else(|| Error::invalid("state", format!("unknown task state `{text}`")))
+    }
+
+    /// Whether the state machine allows moving from `self` to `to`.
+    pub fn can_move_to(self, to: TaskState) -> bool {
+        use TaskState::*;
+        matches!(
+            (self, to),
+            (Open, InProgress)
+                | (InProgress, Submitted)
+                | (Submitted, Verified)
+                | (Submitted, Reopened)
+                | (Reopened, InProgress)
+        )
+    }
+}
+
+/// The finding a task came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TaskOrigin {
+    Visit(DocId),
+    ShelfDisplay(DocId),
+    /// R7's rectification notice (限期整改通知) of a functional terminal rated unqualified:
+    /// it answers the rating given at `rated_at` (the store's [`crate::Store::rated_at`]).
+    /// Stored as the task's `answers_rating_at`; only such a task, with a deadline, created
+    /// in the quarter, counts as the notice R7 asks for.
+    Rating {
+        rated_at: Timestamp,
+    },
+}
+
+/// What the finder gives to open a task.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewTask {
+    pub store_id: DocId,
+    pub title: String,
+    pub description: String,
+    /// Who follows it up (usually the store's account manager).
+    pub assignee: String,
+    /// Must be after the time of creation.
+    pub deadline: Timestamp,
+    /// A visit or shelf display of the same store, or the store's unqualified rating.
+    pub origin: Option<TaskOrigin>,
+}
+
+/// A task as read from its document.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Task {
+    pub id: DocId,
+    pub store_id: DocId,
+    pub title: String,
+    pub description: String,
+    pub assignee: String,
+    pub deadline: Timestamp,
+    pub origin: Option<TaskOrigin>,
+    pub created_by: String,
+    pub created_at: Timestamp,
+    /// Several values when people moved it concurrently.
+    pub state: Versions<TaskState>,
+    /// The note given with the current state (why it was reopened, say).
+    pub state_note: Option<String>,
+    /// After photos, oldest first.
+    pub after_photos: Vec<PhotoRef>,
+}
 
 pub(crate) const STATES: &[&str] = &["open", "in_progress", "submitted", "verified", "reopened"];
 
@@ -41,7 +150,7 @@ pub(crate) const FIELDS: &[Field] = &[
 /// answers a rating given before it and has no other origin; a new task starts open,
 /// stamped by its creator.
 pub(crate) fn rules(doc: &Doc) -> Result<(), RuleViolation> {
-    let task = crate::task::read(doc).map_err(|e| RuleViolation::unreadable(&e))?;
+    let task = read(doc).map_err(|e| RuleViolation::unreadable(&e))?;
     if task.deadline <= task.created_at {
         return Err(RuleViolation::at(
             "value",
@@ -127,4 +236,66 @@ pub(crate) fn check_move(
         )),
         _ => Ok(()),
     }
+}
+
+fn read_origin(doc: &Doc) -> Result<Option<TaskOrigin>> {
+    // A notice answering a rating names it in a field of its own, which readers that
+    // predate it ignore (they see a task without an origin).
+    if let Some(rated_at) = doc.time(&DOC_ROOT, "answers_rating_at") {
+        return Ok(Some(TaskOrigin::Rating { rated_at }));
+    }
+    let (Some(kind), Some(id)) = (
+        doc.str(&DOC_ROOT, "origin_kind"),
+        doc.str(&DOC_ROOT, "origin_id"),
+    ) else {
+        return Ok(None);
+    };
+    let id = DocId::parse("origin_id", &id)?;
+    match DocKind::parse(&kind)? {
+        DocKind::Visit => Ok(Some(TaskOrigin::Visit(id))),
+        DocKind::ShelfDisplay => Ok(Some(TaskOrigin::ShelfDisplay(id))),
+        other => Err(doc.missing(&format!("origin_kind (`{other}`)"))),
+    }
+}
+
+pub(crate) fn read(doc: &Doc) -> Result<Task> {
+    let entries = doc
+        .entries(&DOC_ROOT, "state")
+        .ok_or_else(|| doc.missing("state"))?;
+    let written = |w: &Written<crate::doc::Fields>| {
+        let value = w
+            .value
+            .str("v")
+            .and_then(|code| TaskState::parse(&code).ok())
+            .ok_or_else(|| doc.missing("state.v"))?;
+        Ok(Written {
+            value,
+            by: w.by.clone(),
+            at: w.at,
+        })
+    };
+    let state = Versions {
+        current: written(&entries.current)?,
+        others: entries.others.iter().map(written).collect::<Result<_>>()?,
+    };
+    let state_note = entries.current.value.str("note");
+    let after_photos = crate::kinds::visit::read_photos(doc, "photos");
+    Ok(Task {
+        id: doc.id.clone(),
+        store_id: DocId::parse("store_id", &doc.req_str(&DOC_ROOT, "store_id")?)?,
+        title: doc.req_str(&DOC_ROOT, "title")?,
+        description: doc.text(&DOC_ROOT, "description").unwrap_or_default(),
+        assignee: doc.req_str(&DOC_ROOT, "assignee")?,
+        deadline: doc
+            .time(&DOC_ROOT, "deadline")
+            .ok_or_else(|| doc.missing("deadline"))?,
+        origin: read_origin(doc)?,
+        created_by: doc.req_str(&DOC_ROOT, "created_by")?,
+        created_at: doc
+            .time(&DOC_ROOT, "created_at")
+            .ok_or_else(|| doc.missing("created_at"))?,
+        state,
+        state_note,
+        after_photos,
+    })
 }

@@ -1,10 +1,26 @@
-//! The visit document's schema and value rules: one per visit, written by its visitor.
+//! The store visit document: one per visit, written by its visitor; its schema, value
+//! rules, typed form and reader ([`read`]).
+//!
+//! Check-in and check-out carry the device time and the GPS fix with its datum, and whether
+//! the fix was inside the store's geofence (out of range is flagged, never blocked), judged
+//! in WGS-84 whatever the datums of the fix and the store. The visit copies the store's
+//! location (in WGS-84, `store_datum`) when it is created, so the verdict does not change
+//! when the store is moved later. Notes are collaborative text; a supervisor may comment
+//! afterwards.
+
+mod read;
+
+pub use read::{
+    CheckPoint, NewVisit, PhotoRef, RecordedCheckPoint, TrainingActivity, Visit, VisitComment,
+    VisitKind,
+};
+pub(crate) use read::{VisitRow, read, read_checkpoint, read_photos, store_centre};
 
 use super::shape::{Field, KeyRule, Ty, opt, req};
 use crate::doc::Doc;
+use crate::error::{Error, Result};
 use crate::geo::{DATUM_CODES, GeoPoint, GpsFix};
-use crate::visit::{RecordedCheckPoint, Visit, VisitKind};
-use crate::write_rules::RuleViolation;
+use crate::kinds::RuleViolation;
 
 pub(crate) const KINDS: &[&str] = &[
     "routine",
@@ -138,9 +154,8 @@ pub(crate) const FIELDS: &[Field] = &[
 /// location gives (both taken to WGS-84, as the phone computes them) (a phone cannot claim "in range" from 5 km away), check-out follows
 /// check-in, only a complaint visit names a complaint, only a training day trains.
 pub(crate) fn rules(doc: &Doc) -> Result<(), RuleViolation> {
-    let visit = crate::visit::read(doc).map_err(|e| RuleViolation::unreadable(&e))?;
-    let (centre, radius) =
-        crate::visit::store_centre(doc).map_err(|e| RuleViolation::unreadable(&e))?;
+    let visit = read(doc).map_err(|e| RuleViolation::unreadable(&e))?;
+    let (centre, radius) = store_centre(doc).map_err(|e| RuleViolation::unreadable(&e))?;
     checkpoint(doc, "check_in", &visit.check_in, &centre, radius)?;
     if let Some(out) = &visit.check_out {
         checkpoint(doc, "check_out", out, &centre, radius)?;
@@ -234,4 +249,17 @@ fn checkpoint(
 
 fn expected_distance(fix: &GpsFix, centre: &GeoPoint) -> f64 {
     fix.point().distance_m(centre)
+}
+
+pub(crate) fn validate_photo_hash(hash: &str) -> Result<()> {
+    let ok = hash.strip_prefix("sha256:").is_some_and(|hex| {
+        hex.len() == 64 && hex.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'))
+    });
+    if !ok {
+        return Err(Error::invalid(
+            "photo",
+            format!("`{hash}` is not a `sha256:<64 hex digits>` content hash"),
+        ));
+    }
+    Ok(())
 }

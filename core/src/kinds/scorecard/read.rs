@@ -1,24 +1,9 @@
-//! The monthly scorecard (R4): a supervisor scores one account manager's month on four
-//! dimensions, notes the evidence, and the account manager acknowledges it.
-//!
-//! Weights, pass mark and bonus mark are configuration ([`ScoreWeights`]); a scorecard copies
-//! them when it is created, so a later change of configuration leaves old scorecards as they
-//! were scored. Each dimension's score is stamped, so two supervisors scoring the same
-//! dimension offline show as a conflict with both values. Evidence notes are collaborative
-//! text. Points are kept to one decimal and summed in tenths, so the pass and bonus verdicts
-//! never depend on floating-point rounding (79.9 fails a pass mark of 80, 80 passes).
+//! A scorecard as the app reads it: the typed form of the document, its verdict, and its
+//! reader.
 
-use std::collections::HashMap;
-
-use rusqlite::{Connection, params};
-
-use crate::doc::{
-    DOC_ROOT, Doc, HydrateValue, Obj, Scalar, Versions, entry_value, scalar_f64, str_value,
-    text_value,
-};
+use crate::doc::{DOC_ROOT, Doc, Obj, Versions, scalar_f64};
 use crate::error::{Error, Result};
-use crate::ids::{DocId, DocKind};
-use crate::local_store::LocalStore;
+use crate::ids::DocId;
 use crate::time::Timestamp;
 
 /// The four dimensions a supervisor scores (R4).
@@ -212,152 +197,8 @@ impl Scorecard {
     }
 }
 
-impl LocalStore {
-    /// Starts a scorecard of `manager` for `month`, by this device's user (the supervisor).
-    /// Refuses a malformed month or configuration, and a second scorecard of the same
-    /// manager and month on this device.
-    pub fn create_scorecard(&self, new: NewScorecard) -> Result<DocId> {
-        if new.manager.trim().is_empty() {
-            return Err(Error::invalid("manager", "must not be empty"));
-        }
-        validate_month(&new.month)?;
-        new.weights.validate()?;
-        if new.manager == self.identity().user_id {
-            return Err(Error::invalid(
-                "manager",
-                format!("`{}` cannot score their own month", new.manager),
-            ));
-        }
-        self.create_doc(DocKind::Scorecard, |conn, stamp| {
-            if let Some(existing) = scorecard_ids(conn, &new.manager, &new.month)?.first() {
-                return Err(Error::invalid(
-                    "month",
-                    format!(
-                        "`{}` already has scorecard `{existing}` for `{}`",
-                        new.manager, new.month
-                    ),
-                ));
-            }
-            let w = &new.weights;
-            let mut weights: HashMap<&str, HydrateValue> = ScoreDimension::ALL
-                .into_iter()
-                .map(|d| (d.code(), HydrateValue::from(w.weight(d))))
-                .collect();
-            weights.insert("pass_mark", HydrateValue::from(w.pass_mark));
-            weights.insert("bonus_mark", HydrateValue::from(w.bonus_mark));
-            let evidence: HashMap<&str, HydrateValue> = ScoreDimension::ALL
-                .into_iter()
-                .map(|d| (d.code(), text_value("")))
-                .collect();
-            Ok(HashMap::from([
-                ("manager", str_value(&new.manager)),
-                ("month", str_value(&new.month)),
-                ("supervisor", str_value(&stamp.by)),
-                ("weights", HydrateValue::from(weights)),
-                ("scores", HydrateValue::map()),
-                ("evidence", HydrateValue::from(evidence)),
-            ]))
-        })
-    }
-
-    /// Reads a scorecard.
-    pub fn scorecard(&self, id: &DocId) -> Result<Scorecard> {
-        self.read_doc(id, DocKind::Scorecard, read)
-    }
-
-    /// The total and verdicts of a scorecard.
-    pub fn scorecard_outcome(&self, id: &DocId) -> Result<ScorecardOutcome> {
-        Ok(self.scorecard(id)?.outcome())
-    }
-
-    /// Scores one dimension (0 up to its weight, one decimal at most). Refused once the
-    /// account manager has acknowledged the scores.
-    pub fn score_dimension(&self, id: &DocId, dimension: ScoreDimension, score: f64) -> Result<()> {
-        let field = format!("scores.{}", dimension.code());
-        let what = format!("score {}", dimension.code());
-        self.edit_doc(id, DocKind::Scorecard, &what, |doc, stamp, _| {
-            let card = read(doc)?;
-            let weight = card.weights.weight(dimension);
-            let points = tenths(&field, score)?;
-            if !(0..=(weight * 10.0).round() as i64).contains(&points) {
-                return Err(Error::invalid(
-                    field,
-                    format!("score `{score}` is outside 0..={weight}"),
-                ));
-            }
-            if let Some(ack) = &card.acknowledgement {
-                return Err(Error::invalid(
-                    field,
-                    format!("the scores are final: `{}` acknowledged them", ack.by),
-                ));
-            }
-            let scores = doc.container(&DOC_ROOT, "scores")?;
-            doc.put_stamped(&scores, dimension.code(), points as f64 / 10.0, stamp)
-        })
-    }
-
-    /// Replaces the evidence notes of one dimension (a minimal text diff, so concurrent
-    /// edits merge).
-    pub fn set_scorecard_evidence(
-        &self,
-        id: &DocId,
-        dimension: ScoreDimension,
-        text: &str,
-    ) -> Result<()> {
-        let what = format!("edit evidence of {}", dimension.code());
-        self.edit_doc(id, DocKind::Scorecard, &what, |doc, _, _| {
-            let evidence = doc.container(&DOC_ROOT, "evidence")?;
-            doc.update_text(&evidence, dimension.code(), text)
-        })
-    }
-
-    /// The account manager acknowledges the scores, with an optional comment. Only the
-    /// scored account manager may, and only once all four dimensions are scored.
-    pub fn acknowledge_scorecard(&self, id: &DocId, comment: Option<&str>) -> Result<()> {
-        self.edit_doc(id, DocKind::Scorecard, "acknowledge", |doc, stamp, _| {
-            let card = read(doc)?;
-            if stamp.by != card.manager {
-                return Err(Error::invalid(
-                    "acknowledgement",
-                    format!("only `{}` acknowledges this scorecard", card.manager),
-                ));
-            }
-            let outcome = card.outcome();
-            let Some(total) = outcome.total else {
-                let missing: Vec<&str> = outcome.missing.iter().map(|d| d.code()).collect();
-                return Err(Error::invalid(
-                    "acknowledgement",
-                    format!("not scored yet: `{}`", missing.join("`, `")),
-                ));
-            };
-            let comment = match comment.map(str::trim) {
-                Some(c) if !c.is_empty() => Scalar::Str(c.into()),
-                _ => Scalar::Null,
-            };
-            let entry = entry_value(vec![("comment", comment), ("total", total.into())], stamp);
-            doc.put_value(&DOC_ROOT, "acknowledgement", &entry)
-        })
-    }
-
-    /// Scorecards of `manager` for `month`: one, unless two devices created one offline.
-    pub fn scorecards_of(&self, manager: &str, month: &str) -> Result<Vec<DocId>> {
-        validate_month(month)?;
-        scorecard_ids(&self.lock()?.conn, manager, month)
-    }
-}
-
-fn scorecard_ids(conn: &Connection, manager: &str, month: &str) -> Result<Vec<DocId>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id FROM scorecard_index WHERE manager = ?1 AND month = ?2 ORDER BY id",
-    )?;
-    let ids = stmt
-        .query_map([manager, month], |r| r.get::<_, String>(0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    ids.iter().map(|s| DocId::parse("id", s)).collect()
-}
-
 /// `value` in tenths of a point; refuses what is not a number with at most one decimal.
-fn tenths(field: &str, value: f64) -> Result<i64> {
+pub(crate) fn tenths(field: &str, value: f64) -> Result<i64> {
     let scaled = value * 10.0;
     if !scaled.is_finite() || scaled.abs() > 1e9 || (scaled - scaled.round()).abs() > 1e-6 {
         return Err(Error::invalid(
@@ -446,22 +287,4 @@ pub(crate) fn read(doc: &Doc) -> Result<Scorecard> {
             .collect(),
         acknowledgement,
     })
-}
-
-pub(crate) fn index(tx: &Connection, doc: &Doc) -> Result<()> {
-    let card = read(doc)?;
-    let outcome = card.outcome();
-    tx.prepare_cached(
-        "INSERT OR REPLACE INTO scorecard_index (id, manager, month, supervisor, total, acknowledged_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        card.id.as_str(),
-        card.manager,
-        card.month,
-        card.supervisor,
-        outcome.total,
-        card.acknowledgement.map(|a| a.at.0),
-    ])?;
-    Ok(())
 }

@@ -1,82 +1,21 @@
-//! The inventory count document: one per counting session in a store (R3).
-//!
-//! Lines hold a sku's book quantity (账面, from the system) and its counted quantity (实际
-//! 库存). Two people may count different shelves at once: their lines merge; if both count
-//! the same sku concurrently, both values are kept and shown as a conflict. A finished
-//! count is closed to edits. The error rate of a count is Σ|book − counted| ÷ Σ book over
-//! its lines, computed in exact integers; a book total of 0 makes it undefined.
+//! The typed API of inventory counts and their index row: starting a count (or recording
+//! one whole), adding lines, counting, finishing, and `count_index`. The document itself is
+//! defined in `crate::kinds::inventory_count`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Connection, params};
 
-use crate::doc::{
-    DOC_ROOT, Derived, Doc, HydrateValue, Versions, scalar_i64, scalar_str, stamped_value,
-    str_value,
-};
+use crate::doc::{DOC_ROOT, Doc, HydrateValue, stamped_value, str_value};
 use crate::error::{Error, Result};
-use crate::error_rate::ErrorRate;
 use crate::ids::{DocId, DocKind};
-use crate::local_store::LocalStore;
-use crate::retail_store::store_facts;
-use crate::shelf_display::validate_sku;
-use crate::time::Timestamp;
-
-/// A line given when a count starts or a sku is added.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NewCountLine {
-    pub sku: String,
-    pub name: String,
-    /// The book quantity, in packs or cartons as the district counts.
-    pub book: i64,
-}
-
-/// What the app gives to start a count.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NewInventoryCount {
-    pub store_id: DocId,
-    pub lines: Vec<NewCountLine>,
-}
-
-/// One line as read back.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CountLine {
-    pub sku: String,
-    pub name: String,
-    pub book: i64,
-    /// Every counted value (several when two people counted it concurrently).
-    pub counted: Option<Versions<i64>>,
-}
-
-impl CountLine {
-    /// counted − book, by the current counted value.
-    pub fn variance(&self) -> Option<i64> {
-        self.counted.as_ref().map(|c| c.value() - self.book)
-    }
-}
-
-/// An inventory count as read from its document.
-#[derive(Clone, Debug, PartialEq)]
-pub struct InventoryCount {
-    pub id: DocId,
-    pub store_id: DocId,
-    pub started_by: String,
-    pub started_at: Timestamp,
-    /// Who finished it and when.
-    pub finished: Option<(String, Timestamp)>,
-    pub lines: Vec<CountLine>,
-}
-
-impl InventoryCount {
-    /// The error rate over the lines counted so far (all of them, once finished).
-    pub fn error_rate(&self) -> ErrorRate {
-        ErrorRate::of(
-            self.lines
-                .iter()
-                .filter_map(|l| l.counted.as_ref().map(|c| (l.book, *c.value()))),
-        )
-    }
-}
+use crate::kinds::inventory_count::{
+    CountRows, InventoryCount, NewCountLine, NewInventoryCount, read,
+};
+use crate::kinds::shelf_display::validate_sku;
+use crate::store::LocalStore;
+use crate::store::index::Derived;
+use crate::store::retail_stores::store_facts;
 
 impl LocalStore {
     /// Starts a count in a store. Refuses an unknown store, a duplicated or empty sku and a
@@ -328,125 +267,9 @@ fn refuse_if_finished(doc: &Doc) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn read(doc: &Doc) -> Result<InventoryCount> {
-    // Each map is read in one pass; only conflicted counts are read key by key.
-    let book = doc
-        .snapshot(&DOC_ROOT, Some("book"))
-        .ok_or_else(|| doc.missing("book"))?;
-    let names = doc.snapshot(&DOC_ROOT, Some("names"));
-    let counted = doc.snapshot(&DOC_ROOT, Some("counted"));
-    let mut lines: Vec<CountLine> = book
-        .keys()
-        .map(|sku| CountLine {
-            book: book.scalar(sku).and_then(scalar_i64).unwrap_or(0),
-            name: names
-                .as_ref()
-                .and_then(|n| n.scalar(sku))
-                .and_then(scalar_str)
-                .unwrap_or_default(),
-            counted: counted
-                .as_ref()
-                .and_then(|c| c.entry_versions(doc, sku))
-                .map(|v| v.map(|f| f.i64("v").unwrap_or(0))),
-            sku: sku.clone(),
-        })
-        .collect();
-    lines.sort_by(|a, b| a.sku.cmp(&b.sku));
-    Ok(InventoryCount {
-        id: doc.id.clone(),
-        store_id: DocId::parse("store_id", &doc.req_str(&DOC_ROOT, "store_id")?)?,
-        started_by: doc.req_str(&DOC_ROOT, "started_by")?,
-        started_at: doc
-            .time(&DOC_ROOT, "started_at")
-            .ok_or_else(|| doc.missing("started_at"))?,
-        finished: doc
-            .stamped(&DOC_ROOT, "finished")
-            .map(|v| (v.current.by, v.current.at)),
-        lines,
-    })
-}
-
-/// What the count index is derived from: the lines' book quantities and the current
-/// counted quantities, updated by each local edit from what it wrote.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) struct CountRows {
-    store_id: String,
-    started_at: i64,
-    finished_at: Option<i64>,
-    /// By sku, in sku order (the order `read` gives the lines).
-    book: BTreeMap<String, i64>,
-    /// The current counted quantity by sku.
-    counted: HashMap<String, i64>,
-}
-
-impl CountRows {
-    /// The rows of the document as it is, read directly: as [`CountRows::of`] the count
-    /// [`read`] gives, without the lines' names and the values the current ones won over
-    /// (the index uses neither). The current value of a conflicted sku is the one every
-    /// device shows, as in `read`.
-    pub(crate) fn read(doc: &Doc) -> Result<CountRows> {
-        let book_obj = doc
-            .obj(&DOC_ROOT, "book")
-            .ok_or_else(|| doc.missing("book"))?;
-        let mut rows = CountRows {
-            store_id: DocId::parse("store_id", &doc.req_str(&DOC_ROOT, "store_id")?)?.to_string(),
-            started_at: doc
-                .time(&DOC_ROOT, "started_at")
-                .ok_or_else(|| doc.missing("started_at"))?
-                .0,
-            finished_at: doc.stamped(&DOC_ROOT, "finished").map(|v| v.current.at.0),
-            book: BTreeMap::new(),
-            counted: HashMap::new(),
-        };
-        // Every key of the book is a line, whatever its value (a non-integer counts 0).
-        for sku in doc.keys(&book_obj) {
-            rows.book.insert(sku, 0);
-        }
-        doc.for_each_scalar(&book_obj, |sku, value| {
-            if let Some(book) = rows.book.get_mut(sku) {
-                *book = scalar_i64(value).unwrap_or(0);
-            }
-        });
-        if let Some(counted) = doc.obj(&DOC_ROOT, "counted") {
-            doc.for_each_scalar(&counted, |sku, value| {
-                if !rows.book.contains_key(sku) {
-                    return;
-                }
-                let entry = value
-                    .as_str()
-                    .and_then(|text| crate::doc::Fields::parse_i64(text, "v"));
-                if let Some(v) = entry {
-                    rows.counted.insert(sku.to_owned(), v.unwrap_or(0));
-                }
-            });
-        }
-        Ok(rows)
-    }
-
-    /// The rows of a count as [`read`] gives it: what [`CountRows::read`] must equal.
-    #[cfg(test)]
-    pub(crate) fn of(count: &InventoryCount) -> CountRows {
-        CountRows {
-            store_id: count.store_id.to_string(),
-            started_at: count.started_at.0,
-            finished_at: count.finished.as_ref().map(|f| f.1.0),
-            book: count
-                .lines
-                .iter()
-                .map(|l| (l.sku.clone(), l.book))
-                .collect(),
-            counted: count
-                .lines
-                .iter()
-                .filter_map(|l| l.counted.as_ref().map(|c| (l.sku.clone(), *c.value())))
-                .collect(),
-        }
-    }
-}
-
 /// Applies a local edit's writes to the count's derived rows.
 fn update_rows(doc: &mut Doc, update: impl FnOnce(&mut CountRows)) {
-    doc.update_derived(|derived| match derived {
+    doc.update_derived(|derived: &mut Derived| match derived {
         Derived::Count(rows) => {
             update(rows);
             true
@@ -481,12 +304,12 @@ fn index_row(rows: &CountRows) -> CountIndexRow {
 }
 
 pub(crate) fn index(tx: &Connection, doc: &mut Doc) -> Result<()> {
-    if !matches!(doc.derived(), Some(Derived::Count(_))) {
+    if !matches!(doc.derived::<Derived>(), Some(Derived::Count(_))) {
         let rows = CountRows::read(doc)?;
         doc.set_derived(Derived::Count(rows));
     }
     let id = doc.id.clone();
-    let Some(Derived::Count(rows)) = doc.derived() else {
+    let Some(Derived::Count(rows)) = doc.derived::<Derived>() else {
         return Err(doc.missing("root"));
     };
     write_rows(tx, &id, rows)

@@ -90,6 +90,18 @@ impl ErrorRate {
     }
 }
 
+/// R3's rate of a count, over its counted lines.
+impl crate::InventoryCount {
+    /// The error rate over the lines counted so far (all of them, once finished).
+    pub fn error_rate(&self) -> ErrorRate {
+        ErrorRate::of(
+            self.lines
+                .iter()
+                .filter_map(|l| l.counted.as_ref().map(|c| (l.book, *c.value()))),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::ErrorRate;

@@ -225,7 +225,7 @@ mod tests {
 
     #[test]
     fn the_2026_china_calendar_counts_its_holidays_and_make_up_weekends() -> Result<()> {
-        let days = WorkingDays::parse(include_str!("../../docs/calendars/china-2026.txt"))?;
+        let days = WorkingDays::parse(include_str!("../../../docs/calendars/china-2026.txt"))?;
         assert_eq!(days.years(), vec![2026]);
         // 元旦 3, 春节 9, 清明 3, 劳动节 5, 端午 3, 中秋 3, 国庆 7; 6 make-up days.
         assert_eq!(days.counts(2026), (33, 6));

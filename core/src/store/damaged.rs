@@ -22,8 +22,9 @@ use std::collections::HashSet;
 use automerge::{AutoCommit, ReadDoc, Value};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::index::Derived;
 use super::{Inner, LocalStore};
-use crate::doc::{DOC_ROOT, Derived, Doc};
+use crate::doc::{DOC_ROOT, Doc};
 use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
 use crate::time::Timestamp;
@@ -57,32 +58,32 @@ pub(crate) fn check_readable(doc: &Doc) -> Result<Option<Derived>> {
     crate::kinds::check_fields(doc).map_err(|v| Error::corrupt(doc.id.as_str(), v.message))?;
     Ok(match doc.kind {
         DocKind::Store => {
-            crate::retail_store::read(doc)?;
+            crate::kinds::store::read(doc)?;
             None
         }
         DocKind::Visit => {
-            crate::visit::read(doc)?;
-            Some(Derived::Visit(crate::visit::VisitRow::read(doc)?))
+            crate::kinds::visit::read(doc)?;
+            Some(Derived::Visit(crate::kinds::visit::VisitRow::read(doc)?))
         }
-        DocKind::ShelfDisplay => Some(Derived::Display(crate::shelf_display::DisplayRows::of(
-            &crate::shelf_display::read(doc)?,
-        ))),
+        DocKind::ShelfDisplay => Some(Derived::Display(
+            crate::kinds::shelf_display::DisplayRows::of(&crate::kinds::shelf_display::read(doc)?),
+        )),
         DocKind::InventoryCount => {
-            crate::inventory_count::read(doc)?;
-            Some(Derived::Count(crate::inventory_count::CountRows::read(
-                doc,
-            )?))
+            crate::kinds::inventory_count::read(doc)?;
+            Some(Derived::Count(
+                crate::kinds::inventory_count::CountRows::read(doc)?,
+            ))
         }
         DocKind::Scorecard => {
-            crate::scorecard::read(doc)?;
+            crate::kinds::scorecard::read(doc)?;
             None
         }
         DocKind::Task => {
-            crate::task::read(doc)?;
+            crate::kinds::task::read(doc)?;
             None
         }
         DocKind::Complaint => {
-            crate::complaint::read(doc)?;
+            crate::kinds::complaint::read(doc)?;
             None
         }
     })
@@ -103,7 +104,7 @@ impl Damage {
     pub(crate) fn of(doc: &mut Doc, error: &Error, since: &[automerge::ChangeHash]) -> Damage {
         Damage {
             kind: Some(doc.kind),
-            store: super::index::store_of(doc),
+            store: crate::kinds::store_of(doc),
             reason: reason(error),
             changes: doc.changes_since(since),
         }

@@ -1,126 +1,23 @@
-//! The rectification task (限期整改, R7 and findings of checks): what a store must put right,
-//! who follows it up, by when, and the photos that show it was done.
-//!
-//! Its state moves open → in_progress → submitted → verified, or submitted → reopened →
-//! in_progress again; every other move is refused with [`Error::IllegalTransition`] and
-//! nothing is written. Submitting needs at least one after photo, and the assignee does not
-//! verify their own task. The state is stamped, so two people moving it concurrently
-//! offline show as a conflict. [`LocalStore::open_tasks`] answers from the index alone.
+//! The typed API of rectification tasks and their index row: opening a task (from a
+//! finding, or as R7's notice answering a rating), moving it, after photos, and
+//! `task_index` ([`LocalStore::open_tasks`] answers from the index alone). A move the state
+//! machine does not allow is an [`Error::IllegalTransition`] and nothing is written. The
+//! document itself is defined in `crate::kinds::task`.
 
 use std::collections::HashMap;
 
 use rusqlite::{Connection, params};
 
-use crate::doc::{
-    DOC_ROOT, Doc, HydrateValue, Scalar, Stamp, Versions, Written, entry_value, str_value,
-    text_value,
-};
+use crate::doc::{DOC_ROOT, Doc, HydrateValue, Scalar, Stamp, entry_value, str_value, text_value};
 use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
-use crate::local_store::LocalStore;
-use crate::retail_store::{TerminalRating, store_facts, store_rating};
+use crate::kinds::store::TerminalRating;
+use crate::kinds::task::{NewTask, Task, TaskOrigin, TaskState, read};
+use crate::kinds::visit::validate_photo_hash;
+use crate::store::LocalStore;
+use crate::store::retail_stores::{store_facts, store_rating};
+use crate::store::visits::check_doc_of_store;
 use crate::time::Timestamp;
-use crate::visit::{PhotoRef, check_doc_of_store, validate_photo_hash};
-
-/// Where a task stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TaskState {
-    Open,
-    InProgress,
-    /// Done, with after photos, waiting for verification.
-    Submitted,
-    Verified,
-    /// Verification found it not done; back to work.
-    Reopened,
-}
-
-impl TaskState {
-    pub const ALL: [TaskState; 5] = [
-        TaskState::Open,
-        TaskState::InProgress,
-        TaskState::Submitted,
-        TaskState::Verified,
-        TaskState::Reopened,
-    ];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            TaskState::Open => "open",
-            TaskState::InProgress => "in_progress",
-            TaskState::Submitted => "submitted",
-            TaskState::Verified => "verified",
-            TaskState::Reopened => "reopened",
-        }
-    }
-
-    pub fn parse(text: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.code() == text)
-            .ok_or_else(|| Error::invalid("state", format!("unknown task state `{text}`")))
-    }
-
-    /// Whether the state machine allows moving from `self` to `to`.
-    pub fn can_move_to(self, to: TaskState) -> bool {
-        use TaskState::*;
-        matches!(
-            (self, to),
-            (Open, InProgress)
-                | (InProgress, Submitted)
-                | (Submitted, Verified)
-                | (Submitted, Reopened)
-                | (Reopened, InProgress)
-        )
-    }
-}
-
-/// The finding a task came from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TaskOrigin {
-    Visit(DocId),
-    ShelfDisplay(DocId),
-    /// R7's rectification notice (限期整改通知) of a functional terminal rated unqualified:
-    /// it answers the rating given at `rated_at` (the store's [`crate::Store::rated_at`]).
-    /// Stored as the task's `answers_rating_at`; only such a task, with a deadline, created
-    /// in the quarter, counts as the notice R7 asks for.
-    Rating {
-        rated_at: Timestamp,
-    },
-}
-
-/// What the finder gives to open a task.
-#[derive(Clone, Debug, PartialEq)]
-pub struct NewTask {
-    pub store_id: DocId,
-    pub title: String,
-    pub description: String,
-    /// Who follows it up (usually the store's account manager).
-    pub assignee: String,
-    /// Must be after the time of creation.
-    pub deadline: Timestamp,
-    /// A visit or shelf display of the same store, or the store's unqualified rating.
-    pub origin: Option<TaskOrigin>,
-}
-
-/// A task as read from its document.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Task {
-    pub id: DocId,
-    pub store_id: DocId,
-    pub title: String,
-    pub description: String,
-    pub assignee: String,
-    pub deadline: Timestamp,
-    pub origin: Option<TaskOrigin>,
-    pub created_by: String,
-    pub created_at: Timestamp,
-    /// Several values when people moved it concurrently.
-    pub state: Versions<TaskState>,
-    /// The note given with the current state (why it was reopened, say).
-    pub state_note: Option<String>,
-    /// After photos, oldest first.
-    pub after_photos: Vec<PhotoRef>,
-}
 
 /// One line of [`LocalStore::open_tasks`].
 #[derive(Clone, Debug, PartialEq)]
@@ -313,68 +210,6 @@ fn check_unqualified_rating(conn: &Connection, store: &DocId, rated_at: Timestam
             format!("store `{store}` has no quarterly rating"),
         )),
     }
-}
-
-fn read_origin(doc: &Doc) -> Result<Option<TaskOrigin>> {
-    // A notice answering a rating names it in a field of its own, which readers that
-    // predate it ignore (they see a task without an origin).
-    if let Some(rated_at) = doc.time(&DOC_ROOT, "answers_rating_at") {
-        return Ok(Some(TaskOrigin::Rating { rated_at }));
-    }
-    let (Some(kind), Some(id)) = (
-        doc.str(&DOC_ROOT, "origin_kind"),
-        doc.str(&DOC_ROOT, "origin_id"),
-    ) else {
-        return Ok(None);
-    };
-    let id = DocId::parse("origin_id", &id)?;
-    match DocKind::parse(&kind)? {
-        DocKind::Visit => Ok(Some(TaskOrigin::Visit(id))),
-        DocKind::ShelfDisplay => Ok(Some(TaskOrigin::ShelfDisplay(id))),
-        other => Err(doc.missing(&format!("origin_kind (`{other}`)"))),
-    }
-}
-
-pub(crate) fn read(doc: &Doc) -> Result<Task> {
-    let entries = doc
-        .entries(&DOC_ROOT, "state")
-        .ok_or_else(|| doc.missing("state"))?;
-    let written = |w: &Written<crate::doc::Fields>| {
-        let value = w
-            .value
-            .str("v")
-            .and_then(|code| TaskState::parse(&code).ok())
-            .ok_or_else(|| doc.missing("state.v"))?;
-        Ok(Written {
-            value,
-            by: w.by.clone(),
-            at: w.at,
-        })
-    };
-    let state = Versions {
-        current: written(&entries.current)?,
-        others: entries.others.iter().map(written).collect::<Result<_>>()?,
-    };
-    let state_note = entries.current.value.str("note");
-    let after_photos = crate::visit::read_photos(doc, "photos");
-    Ok(Task {
-        id: doc.id.clone(),
-        store_id: DocId::parse("store_id", &doc.req_str(&DOC_ROOT, "store_id")?)?,
-        title: doc.req_str(&DOC_ROOT, "title")?,
-        description: doc.text(&DOC_ROOT, "description").unwrap_or_default(),
-        assignee: doc.req_str(&DOC_ROOT, "assignee")?,
-        deadline: doc
-            .time(&DOC_ROOT, "deadline")
-            .ok_or_else(|| doc.missing("deadline"))?,
-        origin: read_origin(doc)?,
-        created_by: doc.req_str(&DOC_ROOT, "created_by")?,
-        created_at: doc
-            .time(&DOC_ROOT, "created_at")
-            .ok_or_else(|| doc.missing("created_at"))?,
-        state,
-        state_note,
-        after_photos,
-    })
 }
 
 pub(crate) fn index(tx: &Connection, doc: &Doc) -> Result<()> {

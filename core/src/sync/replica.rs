@@ -5,17 +5,17 @@
 //! its replica, judges the result whole as its kind ([`crate::kinds`]: the shape every
 //! reader reads, the value rules, the authors, device times and state changes), and reads
 //! what the changes did ([`Effect`]) and what the document is about ([`DocSummary`]) so
-//! that [`crate::write_rules::check`] can judge who may write it.
+//! that [`crate::rules::write_rules::check`] can judge who may write it.
 
 use std::collections::BTreeSet;
 
-use automerge::{ActorId, PatchAction, Prop};
+use automerge::{PatchAction, Prop};
 
 use crate::doc::{DOC_ROOT, Doc};
 use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
-use crate::kinds::{Sender, judge};
-use crate::write_rules::{DocSummary, Effect, RuleViolation};
+use crate::kinds::{RuleViolation, Sender, judge};
+use crate::rules::write_rules::{DocSummary, Effect};
 
 /// Who pushed changes, as the server authenticated them, and when it received them.
 #[derive(Clone, Copy, Debug)]
@@ -130,7 +130,7 @@ impl Replica {
         let doc = &self.doc;
         let mut summary = DocSummary {
             kind,
-            store_id: crate::local_store::index::store_of(doc),
+            store_id: crate::kinds::store_of(doc),
             territory: None,
             demo_street: None,
             visitor: None,
@@ -138,7 +138,7 @@ impl Replica {
         };
         match kind {
             DocKind::Store => {
-                let store = crate::retail_store::read(doc)?;
+                let store = crate::kinds::store::read(doc)?;
                 summary.territory = Some(store.territory);
                 summary.demo_street = Some(store.demo_street);
             }
@@ -163,14 +163,18 @@ impl Replica {
 
     /// As [`apply`](Self::apply) for a document that was `before`, working out
     /// [`Effect::touched`] only where the write rules read it
-    /// ([`reads_touched`](crate::write_rules::reads_touched)); elsewhere it is left empty.
+    /// ([`reads_touched`](crate::rules::write_rules::reads_touched)); elsewhere it is left empty.
     pub fn apply_for_rules(
         &mut self,
         changes: &[IncomingChange],
         before: Option<&DocSummary>,
         pusher: &Pusher<'_>,
     ) -> Result<Result<Effect, RuleViolation>> {
-        self.apply_working_out(changes, pusher, crate::write_rules::reads_touched(before))
+        self.apply_working_out(
+            changes,
+            pusher,
+            crate::rules::write_rules::reads_touched(before),
+        )
     }
 
     fn apply_working_out(
@@ -253,15 +257,4 @@ fn doc_kind(doc: &Doc) -> Result<Option<DocKind>> {
     doc.str(&DOC_ROOT, "kind")
         .map(|k| DocKind::parse(&k))
         .transpose()
-}
-
-impl Doc {
-    /// An empty document with no history (the server's starting point for a new one).
-    pub(crate) fn empty(id: &DocId) -> Doc {
-        Doc::from_parts(
-            id.clone(),
-            DocKind::Store,
-            automerge::AutoCommit::new().with_actor(ActorId::random()),
-        )
-    }
 }

@@ -9,135 +9,21 @@
 //! the app's scheduler) always picks up whatever is pending. A document the server refuses
 //! is marked rejected with its reason and stays on the phone; the others go on.
 
+mod http;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_bytes::ByteBuf;
 
+use super::config::{SyncConfig, add_pem_roots, backoff};
+use super::report::{SyncFailure, SyncPhase, SyncProgress, SyncReport, note_damage};
 use crate::error::{Error, Result};
 use crate::ids::DocId;
-use crate::local_store::LocalStore;
-use crate::outbox::OutgoingDocument;
-use crate::protocol::{self, DocChanges, ErrorBody, PROTOCOL_VERSION, SyncRequest, SyncResponse};
-
-/// How a device reaches its server.
-#[derive(Clone, Debug)]
-pub struct SyncConfig {
-    /// `https://sync.example.org` (plain `http://` is for loopback tests).
-    pub server_url: String,
-    /// The device token from enrollment.
-    pub token: String,
-    /// Most changes in one push (the server's default limit is 20,000).
-    pub max_changes_per_push: usize,
-    /// Most bytes of changes the device wants in one response.
-    pub max_response_bytes: u64,
-    /// Attempts per round trip before a transient failure is given up for this call.
-    pub max_attempts: u32,
-    /// First backoff; it doubles per attempt, up to `max_backoff`, with full jitter.
-    pub initial_backoff: Duration,
-    pub max_backoff: Duration,
-    /// Time allowed for one round trip.
-    pub request_timeout: Duration,
-    /// PEM text of root certificates trusted in addition to the bundled Mozilla roots (a
-    /// district's private CA); `None` trusts the bundled roots only.
-    pub extra_root_pem: Option<String>,
-}
-
-impl SyncConfig {
-    pub fn new(server_url: impl Into<String>, token: impl Into<String>) -> Self {
-        SyncConfig {
-            server_url: server_url.into(),
-            token: token.into(),
-            max_changes_per_push: 5_000,
-            max_response_bytes: 4 * 1024 * 1024,
-            max_attempts: 5,
-            initial_backoff: Duration::from_millis(500),
-            max_backoff: Duration::from_secs(60),
-            request_timeout: Duration::from_secs(120),
-            extra_root_pem: None,
-        }
-    }
-}
-
-/// Where a sync stands, for a progress bar.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SyncPhase {
-    /// Sending the device's changes (and receiving what the same round trip brings back).
-    Pushing,
-    /// Receiving the rest of a catch-up.
-    Pulling,
-    Done,
-}
-
-/// A progress event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SyncProgress {
-    pub phase: SyncPhase,
-    /// Documents pushed so far, of those pending when the sync started.
-    pub docs_pushed: usize,
-    pub docs_to_push: usize,
-    /// Documents received so far.
-    pub docs_pulled: usize,
-    pub bytes_sent: u64,
-    pub bytes_received: u64,
-}
-
-/// What one [`SyncClient::sync`] did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SyncReport {
-    pub round_trips: u32,
-    pub bytes_sent: u64,
-    pub bytes_received: u64,
-    pub docs_pushed: usize,
-    pub docs_pulled: usize,
-    pub docs_removed: usize,
-    /// Documents the server refused in this sync: id, rule, message.
-    pub rejected: Vec<(DocId, String, String)>,
-    /// Documents received in this sync that cannot be read as their kind: kept aside
-    /// (`LocalStore::damaged_documents` says why), while the sync and every other document
-    /// went on.
-    pub damaged: Vec<DocId>,
-    /// Damaged documents that this sync's changes repaired: they read again.
-    pub repaired: Vec<DocId>,
-    /// Failed attempts that were retried.
-    pub retries: u32,
-}
-
-/// Why a sync did not finish.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum SyncFailure {
-    /// The server could not be reached (no network, DNS, refused connection).
-    #[error("offline: {0}")]
-    Offline(String),
-    /// The server answered 5xx, timed out, or cut a response short.
-    #[error("server unavailable: {0}")]
-    ServerUnavailable(String),
-    /// The token is unknown or the device was revoked: enroll again.
-    #[error("unauthorized: {0}")]
-    Unauthorized(String),
-    /// The server refused the request as malformed: a bug on one side, not retried.
-    #[error("refused by the server: {0}")]
-    Refused(String),
-    /// The local store failed.
-    #[error("local store: {0}")]
-    Local(String),
-}
-
-impl SyncFailure {
-    /// Whether waiting and trying again may help.
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            SyncFailure::Offline(_) | SyncFailure::ServerUnavailable(_)
-        )
-    }
-}
-
-impl From<Error> for SyncFailure {
-    fn from(e: Error) -> Self {
-        SyncFailure::Local(e.to_string())
-    }
-}
+use crate::store::LocalStore;
+use crate::store::outbox::OutgoingDocument;
+use crate::sync::protocol::{self, DocChanges, PROTOCOL_VERSION, SyncRequest, SyncResponse};
+use http::{Outcome, compress};
 
 /// One device's connection to its sync server.
 #[derive(Clone, Debug)]
@@ -145,29 +31,6 @@ pub struct SyncClient {
     http: reqwest::Client,
     config: SyncConfig,
     store: Arc<LocalStore>,
-}
-
-/// Adds every `CERTIFICATE` block of `pem` to `roots`; refuses text with none, a block
-/// that is not base64, and a certificate that is not a usable trust anchor.
-fn add_pem_roots(roots: &mut rustls::RootCertStore, pem: &str) -> Result<()> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let field = "extra_root_pem";
-    let mut added = 0;
-    for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-        let cert = cert.map_err(|e| Error::invalid(field, format!("is not valid PEM: {e}")))?;
-        roots.add(cert).map_err(|e| {
-            Error::invalid(
-                field,
-                format!("holds a certificate that cannot be a root: {e}"),
-            )
-        })?;
-        added += 1;
-    }
-    if added == 0 {
-        return Err(Error::invalid(field, "holds no `CERTIFICATE` block"));
-    }
-    Ok(())
 }
 
 /// Upper bound of round trips in one call, so no loop runs forever.
@@ -407,53 +270,6 @@ impl SyncClient {
         }
     }
 
-    async fn round_trip(
-        &self,
-        body: Body,
-        report: &mut SyncReport,
-    ) -> Result<Outcome, SyncFailure> {
-        let url = format!("{}/v1/sync", self.config.server_url.trim_end_matches('/'));
-        let mut request = self
-            .http
-            .post(url)
-            .bearer_auth(&self.config.token)
-            .header(reqwest::header::CONTENT_TYPE, protocol::CONTENT_TYPE);
-        if body.compressed {
-            request = request.header(reqwest::header::CONTENT_ENCODING, "gzip");
-        }
-        let response = request.body(body.bytes).send().await.map_err(classify)?;
-        let status = response.status();
-        let bytes = response.bytes().await.map_err(classify)?;
-        report.bytes_received += bytes.len() as u64;
-        if status.is_success() {
-            let decoded: SyncResponse = protocol::decode("sync response", &bytes).map_err(|e| {
-                SyncFailure::ServerUnavailable(format!(
-                    "the response was cut short or garbled: {e}"
-                ))
-            })?;
-            return Ok(Outcome::Stored(decoded));
-        }
-        let error: ErrorBody = serde_json::from_slice(&bytes).unwrap_or_else(|_| ErrorBody {
-            error: status.as_str().to_owned(),
-            message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
-            rejected: Vec::new(),
-            ..ErrorBody::default()
-        });
-        match status.as_u16() {
-            401 => Err(SyncFailure::Unauthorized(error.message)),
-            403 if error.error == "write_rule" && !error.rejected.is_empty() => {
-                Ok(Outcome::Rejected(error.rejected))
-            }
-            409 => Ok(Outcome::CursorAhead),
-            413 => Ok(Outcome::TooLarge(error.message)),
-            408 | 429 | 500..=599 => Err(SyncFailure::ServerUnavailable(format!(
-                "{status}: {}",
-                error.message
-            ))),
-            _ => Err(SyncFailure::Refused(format!("{status}: {}", error.message))),
-        }
-    }
-
     /// Confirms the pushed documents, merges the feed, drops what left the scope, and only
     /// then stores the cursor (a crash in between repeats the feed, which merges twice
     /// harmlessly, rather than skipping it).
@@ -461,7 +277,7 @@ impl SyncClient {
         &self,
         batch: &[OutgoingDocument],
         response: SyncResponse,
-    ) -> Result<crate::outbox::AppliedResponse, SyncFailure> {
+    ) -> Result<crate::store::feed::AppliedResponse, SyncFailure> {
         // The server answers a push all or nothing; an answer that does not list a pushed
         // document is not trusted to have stored it: nothing is confirmed, and the next
         // sync sends it again (pushes are idempotent).
@@ -509,140 +325,9 @@ impl SyncClient {
     }
 }
 
-/// Adds a response's damaged and repaired documents to the report: a document damaged by
-/// one page and repaired by a later one is reported repaired only, and the other way round.
-fn note_damage(report: &mut SyncReport, damaged: Vec<DocId>, repaired: Vec<DocId>) {
-    for id in repaired {
-        report.damaged.retain(|d| d != &id);
-        if !report.repaired.contains(&id) {
-            report.repaired.push(id);
-        }
-    }
-    for id in damaged {
-        report.repaired.retain(|r| r != &id);
-        if !report.damaged.contains(&id) {
-            report.damaged.push(id);
-        }
-    }
-}
-
-/// A request body, gzip-compressed when that makes it smaller.
-#[derive(Clone)]
-struct Body {
-    bytes: Vec<u8>,
-    compressed: bool,
-}
-
-/// Small bodies go as they are; larger ones are gzip-compressed (pure Rust, so nothing to
-/// cross-compile), which the server accepts as `Content-Encoding: gzip`.
-fn compress(plain: Vec<u8>) -> Body {
-    use std::io::Write;
-    if plain.len() < 1024 {
-        return Body {
-            bytes: plain,
-            compressed: false,
-        };
-    }
-    let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(plain.len() / 2),
-        flate2::Compression::fast(),
-    );
-    match encoder.write_all(&plain).and_then(|()| encoder.finish()) {
-        Ok(zipped) if zipped.len() < plain.len() => Body {
-            bytes: zipped,
-            compressed: true,
-        },
-        _ => Body {
-            bytes: plain,
-            compressed: false,
-        },
-    }
-}
-
-enum Outcome {
-    Stored(SyncResponse),
-    Rejected(Vec<protocol::Rejection>),
-    CursorAhead,
-    TooLarge(String),
-}
-
-fn classify(e: reqwest::Error) -> SyncFailure {
-    if e.is_connect() {
-        SyncFailure::Offline(e.to_string())
-    } else {
-        // Timeouts, resets and bodies cut short: the server may or may not have stored the
-        // push; retrying is safe because pushes are idempotent.
-        SyncFailure::ServerUnavailable(e.to_string())
-    }
-}
-
-/// Exponential backoff with full jitter: a random wait up to `initial · 2^(attempt-1)`,
-/// capped at `max_backoff`.
-pub fn backoff(config: &SyncConfig, attempt: u32) -> Duration {
-    let exp = config
-        .initial_backoff
-        .saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
-    let cap = exp.min(config.max_backoff);
-    let millis = cap.as_millis().min(u128::from(u64::MAX)) as u64;
-    Duration::from_millis(rand::random_range(0..=millis))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_grows_and_stays_under_its_cap() {
-        let mut config = SyncConfig::new("http://127.0.0.1:1", "t");
-        config.initial_backoff = Duration::from_millis(100);
-        config.max_backoff = Duration::from_secs(2);
-        for attempt in 1..40 {
-            let wait = backoff(&config, attempt);
-            let bound = Duration::from_millis(100 * (1u64 << (attempt - 1).min(20)))
-                .min(config.max_backoff);
-            assert!(wait <= bound, "attempt {attempt}: {wait:?} > {bound:?}");
-        }
-    }
-
-    #[test]
-    fn only_network_and_server_failures_are_retried() {
-        assert!(SyncFailure::Offline("x".into()).is_transient());
-        assert!(SyncFailure::ServerUnavailable("x".into()).is_transient());
-        assert!(!SyncFailure::Unauthorized("x".into()).is_transient());
-        assert!(!SyncFailure::Refused("x".into()).is_transient());
-    }
-
-    fn refusal(pem: &str) -> (String, String) {
-        let mut roots = rustls::RootCertStore::empty();
-        match add_pem_roots(&mut roots, pem) {
-            Err(Error::InvalidField { field, reason }) => (field, reason),
-            other => panic!("expected an invalid field, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_private_ca_without_a_certificate_block_is_refused_naming_the_field() {
-        let (field, reason) = refusal("not a certificate at all");
-        assert_eq!(field, "extra_root_pem");
-        assert!(reason.contains("no `CERTIFICATE` block"), "{reason}");
-    }
-
-    #[test]
-    fn a_private_ca_whose_block_is_not_base64_is_refused_as_bad_pem() {
-        let (field, reason) =
-            refusal("-----BEGIN CERTIFICATE-----\n%%%%\n-----END CERTIFICATE-----\n");
-        assert_eq!(field, "extra_root_pem");
-        assert!(reason.contains("not valid PEM"), "{reason}");
-    }
-
-    #[test]
-    fn a_private_ca_block_that_is_not_a_certificate_is_refused_as_no_root() {
-        // Valid base64 of bytes that are no DER certificate.
-        let (field, reason) =
-            refusal("-----BEGIN CERTIFICATE-----\naGVsbG8gd29ybGQ=\n-----END CERTIFICATE-----\n");
-        assert_eq!(field, "extra_root_pem");
-        assert!(reason.contains("cannot be a root"), "{reason}");
-    }
 
     #[test]
     fn a_client_with_a_bad_private_ca_is_not_built() -> Result<()> {
@@ -650,7 +335,7 @@ mod tests {
         let store = LocalStore::open(
             dir.path().join("phone.db"),
             crate::ids::DeviceIdentity::new("am-li", "phone-7"),
-            crate::local_store::StoreOptions::default(),
+            crate::store::StoreOptions::default(),
         )?;
         let mut config = SyncConfig::new("https://127.0.0.1:1", "t");
         config.extra_root_pem = Some("garbage".into());

@@ -6,50 +6,9 @@
 //! [`DocSummary`]), the root fields the changes touched, and who sent them.
 
 use std::collections::BTreeSet;
-use std::fmt;
 
-use crate::error::{Error, Result};
-use crate::ids::DocKind;
-
-/// A user's role in the district (see `shared/domain.md`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Role {
-    AccountManager,
-    MarketTeam,
-    Supervisor,
-    Admin,
-}
-
-impl Role {
-    pub const ALL: [Role; 4] = [
-        Role::AccountManager,
-        Role::MarketTeam,
-        Role::Supervisor,
-        Role::Admin,
-    ];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Role::AccountManager => "account_manager",
-            Role::MarketTeam => "market_team",
-            Role::Supervisor => "supervisor",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn parse(text: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|r| r.code() == text)
-            .ok_or_else(|| Error::invalid("role", format!("unknown role `{text}`")))
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
-    }
-}
+use crate::ids::{DocKind, Role};
+use crate::kinds::RuleViolation;
 
 /// What the server knows of a document, read from its content.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,59 +39,6 @@ pub struct Writer<'a> {
 pub struct Effect {
     /// Root fields whose value changed, conflicted or was removed.
     pub touched: BTreeSet<String>,
-}
-
-/// A refused write: the rule, the field that broke it (empty when the whole document
-/// did), and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RuleViolation {
-    /// `schema` (a value no reader can read), `value` (a value rule), `transition` (a state
-    /// change), `clock` (a device time), `stamp_author`, `quota`, or a write rule's name.
-    pub rule: &'static str,
-    /// The field, as a dotted path from the document's root (`check_in.at`,
-    /// `counted.6901028.v`); empty when the rule is about the whole document.
-    pub field: String,
-    pub message: String,
-}
-
-impl RuleViolation {
-    /// A violation of `rule` at `field`; `reason` says what is wrong with it.
-    pub fn at(rule: &'static str, field: impl Into<String>, reason: impl Into<String>) -> Self {
-        let field = field.into();
-        let reason = reason.into();
-        let message = if field.is_empty() {
-            reason
-        } else {
-            format!("`{field}` {reason}")
-        };
-        RuleViolation {
-            rule,
-            field,
-            message,
-        }
-    }
-
-    /// A document that does not read as its kind.
-    pub(crate) fn unreadable(e: &Error) -> Self {
-        match e {
-            Error::InvalidField { field, reason } => RuleViolation::at("schema", field, reason),
-            other => RuleViolation::at("schema", "", other.to_string()),
-        }
-    }
-
-    /// A value rule of the typed API, refused with its field.
-    pub(crate) fn from_invalid(rule: &'static str, e: &Error) -> Self {
-        match e {
-            Error::InvalidField { field, reason } => RuleViolation::at(rule, field, reason),
-            other => RuleViolation::at(rule, "", other.to_string()),
-        }
-    }
-}
-
-impl fmt::Display for RuleViolation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.rule, self.message)
-    }
 }
 
 fn refuse(

@@ -1,0 +1,166 @@
+//! A document as bytes: loaded from a snapshot and the chunks saved after it, saved whole
+//! or as the changes SQLite does not hold yet, and a stored chunk split into its changes.
+
+use automerge::{ActorId, AutoCommit, ChangeHash};
+
+use super::Doc;
+use crate::error::{Error, Result};
+use crate::ids::{DocId, DocKind};
+
+/// The changes a stored chunk (what [`Doc::save_new_changes`] wrote: encoded changes one
+/// after the other) is made of, each as the bytes of one change; `None` when the bytes are
+/// anything else (a document snapshot, a damaged chunk), which the caller must then load.
+///
+/// Automerge chunks start with 4 magic bytes, a 4-byte checksum, a type byte (1: change,
+/// 2: compressed change) and the length of what follows as unsigned LEB128.
+pub(crate) fn split_changes(chunk: &[u8]) -> Option<Vec<&[u8]>> {
+    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+    let mut out = Vec::new();
+    let mut rest = chunk;
+    // Bounded: every pass consumes at least the 9 bytes of a header.
+    while !rest.is_empty() {
+        if rest.len() < 9 || rest[..4] != MAGIC || !matches!(rest[8], 1 | 2) {
+            return None;
+        }
+        let mut length_bytes = &rest[9..];
+        let length = usize::try_from(leb128::read::unsigned(&mut length_bytes).ok()?).ok()?;
+        let header = rest.len() - length_bytes.len();
+        let end = header
+            .checked_add(length)
+            .filter(|&end| end <= rest.len())?;
+        out.push(&rest[..end]);
+        rest = &rest[end..];
+    }
+    Some(out)
+}
+
+impl Doc {
+    /// Rebuilds a document from its compacted snapshot (if any) and the incremental chunks
+    /// saved after it, checking it is of `kind` and of a schema this build understands.
+    pub(crate) fn load<'a>(
+        id: &DocId,
+        kind: DocKind,
+        actor: &ActorId,
+        snapshot: Option<&[u8]>,
+        chunks: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<Doc> {
+        let corrupt = |e: automerge::AutomergeError| Error::corrupt(id.as_str(), e.to_string());
+        // One load of the snapshot followed by every chunk: Automerge applies all their
+        // changes in one batch, where loading chunk by chunk re-splices the document's
+        // columns once per chunk (ten times the work for a display with a month of checks).
+        // A chunk that does not parse, or a change whose dependencies are missing, fails the
+        // whole load: the document is reported damaged, never silently shortened.
+        let mut all = snapshot.map(<[u8]>::to_vec).unwrap_or_default();
+        for chunk in chunks {
+            all.extend_from_slice(chunk);
+        }
+        let mut am = AutoCommit::load(&all).map_err(corrupt)?;
+        let saved = am.get_heads();
+        let mut doc = Doc::from_parts(id.clone(), kind, am.with_actor(actor.clone()));
+        doc.saved = saved;
+        doc.check_header()?;
+        Ok(doc)
+    }
+
+    /// The whole document in Automerge's compact format (a snapshot).
+    pub(crate) fn save_full(&mut self) -> Vec<u8> {
+        let bytes = self.am.save();
+        self.saved = self.am.get_heads();
+        bytes
+    }
+
+    /// A snapshot as [`save_full`](Self::save_full), without DEFLATE on its columns: for
+    /// a document merged whole on the path of a sync, where setting up a compressor per
+    /// column cost more than everything else the merge does (compaction, when the app is
+    /// idle, compresses it later). Loads the same way.
+    pub(crate) fn save_full_uncompressed(&mut self) -> Vec<u8> {
+        let bytes = self.am.save_nocompress();
+        self.saved = self.am.get_heads();
+        bytes
+    }
+
+    /// Every change made since SQLite last got this document (a chunk). Automerge's own
+    /// `save_incremental` would repeat the whole history after a load, whose save point
+    /// starts empty; this one starts from the heads that were loaded.
+    pub(crate) fn save_new_changes(&mut self) -> Vec<u8> {
+        let bytes = self.am.save_after(&self.saved);
+        self.saved = self.am.get_heads();
+        bytes
+    }
+
+    /// Every change not among `since` and their ancestors, encoded as Automerge sends one.
+    pub(crate) fn changes_since(&mut self, since: &[ChangeHash]) -> Vec<Vec<u8>> {
+        self.am
+            .get_changes(since)
+            .into_iter()
+            .map(|mut c| c.bytes().into_owned())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use automerge::ROOT;
+
+    use super::*;
+    use crate::doc::Stamp;
+    use crate::time::Timestamp;
+
+    fn stamp(by: &str, at: i64) -> Stamp {
+        Stamp {
+            by: by.into(),
+            at: Timestamp(at),
+        }
+    }
+
+    #[test]
+    fn a_stored_chunk_splits_into_the_changes_it_holds_and_a_snapshot_does_not() -> Result<()> {
+        let actor = ActorId::random();
+        let mut doc = Doc::create(
+            DocId::new(),
+            DocKind::Visit,
+            &actor,
+            HashMap::new(),
+            &stamp("u", 1),
+        )?;
+        // A long note makes Automerge compress that change: both chunk types are covered.
+        doc.put(&ROOT, "notes", "shelf tidy ".repeat(200))?;
+        doc.commit(&stamp("u", 2), "notes");
+        doc.put(&ROOT, "outcome", "done")?;
+        doc.commit(&stamp("u", 3), "outcome");
+        let chunk = doc.save_new_changes();
+        let expected: Vec<ChangeHash> = doc.am.get_changes(&[]).iter().map(|c| c.hash()).collect();
+        assert_eq!(expected.len(), 3);
+
+        let parts = split_changes(&chunk).expect("a chunk of changes");
+        let hashes: Vec<ChangeHash> = parts
+            .iter()
+            .map(|p| automerge::Change::try_from(*p).map(|c| c.hash()))
+            .collect::<std::result::Result<_, _>>()
+            .expect("each part is one change");
+        assert_eq!(hashes, expected);
+        let mut compressed = doc
+            .am
+            .get_changes(&[])
+            .into_iter()
+            .nth(1)
+            .expect("the notes");
+        let compressed = compressed.bytes().into_owned();
+        assert_eq!(compressed[8], 2, "Automerge compressed the long change");
+        assert_eq!(split_changes(&compressed).map(|p| p.len()), Some(1));
+
+        assert_eq!(
+            split_changes(&doc.save_full()),
+            None,
+            "a snapshot is not changes"
+        );
+        assert_eq!(
+            split_changes(&chunk[..chunk.len() - 1]),
+            None,
+            "a cut chunk"
+        );
+        Ok(())
+    }
+}

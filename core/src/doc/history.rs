@@ -1,0 +1,119 @@
+//! A document's history: each commit says who made it and what it did, and the document
+//! can be read as it was at any past instant (by its authors' clocks) or at any heads.
+
+use std::collections::{HashMap, HashSet};
+
+use automerge::ChangeHash;
+use automerge::transaction::CommitOptions;
+
+use super::{Doc, Stamp};
+use crate::error::Result;
+use crate::time::Timestamp;
+
+/// One entry of a document's history.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistoryEntry {
+    /// Hex hash of the Automerge change.
+    pub change: String,
+    pub by: String,
+    pub at: Timestamp,
+    pub what: String,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CommitMessage {
+    by: String,
+    what: String,
+}
+
+impl Doc {
+    /// Closes the pending edits into one change stamped with who and when.
+    pub(crate) fn commit(&mut self, stamp: &Stamp, what: &str) -> Option<ChangeHash> {
+        let message = serde_json::to_string(&CommitMessage {
+            by: stamp.by.clone(),
+            what: what.to_owned(),
+        })
+        .unwrap_or_default();
+        self.am.commit_with(
+            CommitOptions::default()
+                .with_message(message)
+                .with_time(stamp.at.0),
+        )
+    }
+
+    /// Every change in causal order (a change after everything it built on), with who made
+    /// it and what it did. Device clocks drift, so the order is not sorted by `at`.
+    pub(crate) fn history(&mut self) -> Vec<HistoryEntry> {
+        self.am
+            .get_changes_meta(&[])
+            .into_iter()
+            .map(|meta| {
+                let parsed = meta
+                    .message
+                    .as_deref()
+                    .and_then(|m| serde_json::from_str::<CommitMessage>(m).ok());
+                let (by, what) = match parsed {
+                    Some(m) => (m.by, m.what),
+                    None => (
+                        String::new(),
+                        meta.message.as_deref().unwrap_or_default().to_owned(),
+                    ),
+                };
+                HistoryEntry {
+                    change: meta.hash.to_string(),
+                    by,
+                    at: Timestamp(meta.timestamp),
+                    what,
+                }
+            })
+            .collect()
+    }
+
+    /// The document as it was at the end of `at`: every change made at or before `at` by its
+    /// author's clock, plus whatever those changes built on (a drifting clock cannot make a
+    /// change appear without its causes).
+    pub(crate) fn as_of(&mut self, at: Timestamp) -> Result<Doc> {
+        let metas: Vec<(ChangeHash, i64, Vec<ChangeHash>)> = self
+            .am
+            .get_changes_meta(&[])
+            .into_iter()
+            .map(|m| (m.hash, m.timestamp, m.deps))
+            .collect();
+        let deps_of: HashMap<ChangeHash, &Vec<ChangeHash>> =
+            metas.iter().map(|(h, _, d)| (*h, d)).collect();
+        let mut included: HashSet<ChangeHash> = HashSet::new();
+        let mut stack: Vec<ChangeHash> = metas
+            .iter()
+            .filter(|(_, t, _)| *t <= at.0)
+            .map(|(h, _, _)| *h)
+            .collect();
+        // Bounded by the number of changes: each hash is expanded once.
+        while let Some(hash) = stack.pop() {
+            if included.insert(hash)
+                && let Some(deps) = deps_of.get(&hash)
+            {
+                stack.extend(deps.iter().copied());
+            }
+        }
+        let referenced: HashSet<ChangeHash> = included
+            .iter()
+            .filter_map(|h| deps_of.get(h))
+            .flat_map(|d| d.iter().copied())
+            .collect();
+        let heads: Vec<ChangeHash> = included
+            .iter()
+            .filter(|h| !referenced.contains(h))
+            .copied()
+            .collect();
+        let am = self.am.fork_at(&heads)?;
+        let mut past = Doc::from_parts(self.id.clone(), self.kind, am);
+        past.saved = heads;
+        Ok(past)
+    }
+
+    /// The document as it was at `heads` (all of them held), with no derived rows.
+    pub(crate) fn fork_at(&mut self, heads: &[ChangeHash]) -> Result<Doc> {
+        let am = self.am.fork_at(heads)?;
+        Ok(Doc::from_parts(self.id.clone(), self.kind, am))
+    }
+}

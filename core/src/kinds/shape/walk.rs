@@ -1,0 +1,277 @@
+//! The walk that holds a whole document to the fields of its kind, every value of every
+//! key, refusing the first thing no reader could read.
+
+use automerge::{ObjId, ObjType, ReadDoc, ScalarValue, Value};
+
+use super::{EARLIEST_MS, Field, Key, LATEST_MS, Ty, canonical_id, quote, refuse, req, user_id};
+use crate::doc::{Doc, Fields};
+use crate::kinds::RuleViolation;
+
+/// Holds the document to the fields of its kind (the header `schema`, `kind`, `id` is
+/// checked by [`Doc::check_header`] and allowed here).
+pub(crate) fn check(doc: &Doc, fields: &[Field]) -> Result<(), RuleViolation> {
+    const HEADER: [Field; 3] = [
+        req(
+            "schema",
+            Ty::Int {
+                min: 1,
+                max: crate::doc::DOC_SCHEMA_VERSION,
+            },
+        ),
+        req("kind", Ty::Str { min: 1, max: 32 }),
+        req("id", Ty::Id),
+    ];
+    let walker = Walker { doc };
+    walker.map(&automerge::ROOT, "", &[&HEADER, fields])
+}
+
+struct Walker<'a> {
+    doc: &'a Doc,
+}
+
+impl Walker<'_> {
+    fn map(&self, obj: &ObjId, path: &str, fields: &[&[Field]]) -> Result<(), RuleViolation> {
+        let am = &self.doc.am;
+        let all = || fields.iter().flat_map(|f| f.iter());
+        for field in all() {
+            if let (Key::Is(key), true) = (field.key, field.required)
+                && am.get(obj, key).ok().flatten().is_none()
+            {
+                return Err(refuse(&join(path, key), "is required"));
+            }
+        }
+        for key in am.keys(obj) {
+            let at = join(path, &key);
+            let Some(field) = all().find(|f| matches(f.key, &key)) else {
+                return Err(refuse(&at, "is not a field of this document"));
+            };
+            let values = am
+                .get_all(obj, key.as_str())
+                .map_err(|e| refuse(&at, e.to_string()))?;
+            for (value, id) in values {
+                self.value(&value, &id, &at, &field.ty)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn value(&self, value: &Value, id: &ObjId, at: &str, ty: &Ty) -> Result<(), RuleViolation> {
+        let am = &self.doc.am;
+        match (ty, value) {
+            (Ty::Map(fields), Value::Object(ObjType::Map)) => self.map(id, at, &[fields]),
+            (Ty::MapOf { key, value, max }, Value::Object(ObjType::Map)) => {
+                let mut count = 0;
+                for k in am.keys(id) {
+                    count += 1;
+                    if count > *max {
+                        return Err(refuse(at, format!("holds more than {max} entries")));
+                    }
+                    let here = join(at, &k);
+                    if !key.accepts(&k) {
+                        return Err(refuse(&here, format!("the key is not {}", key.describe())));
+                    }
+                    let values = am
+                        .get_all(id, k.as_str())
+                        .map_err(|e| refuse(&here, e.to_string()))?;
+                    for (v, vid) in values {
+                        self.value(&v, &vid, &here, value)?;
+                    }
+                }
+                Ok(())
+            }
+            (Ty::Text { max }, Value::Object(ObjType::Text)) => {
+                if am.length(id) > *max {
+                    return Err(refuse(at, format!("is longer than {max} characters")));
+                }
+                Ok(())
+            }
+            (Ty::Entry(fields), Value::Scalar(s)) => match s.as_ref() {
+                ScalarValue::Str(text) => entry(text, at, fields),
+                _ => Err(refuse(
+                    at,
+                    "must be a stamped entry (a string holding JSON)",
+                )),
+            },
+            (_, Value::Scalar(s)) => scalar(s, at, ty),
+            (_, Value::Object(found)) => Err(refuse(
+                at,
+                format!("must be {}, not an automerge {found}", expected(ty)),
+            )),
+        }
+    }
+}
+
+fn matches(key: Key, candidate: &str) -> bool {
+    match key {
+        Key::Is(k) => k == candidate,
+        Key::Prefix(prefix, rule) => candidate
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rule.accepts(rest)),
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    let key = quote(key);
+    if path.is_empty() {
+        key
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn expected(ty: &Ty) -> &'static str {
+    match ty {
+        Ty::Str { .. } | Ty::Code(_) | Ty::Id | Ty::User => "a plain string",
+        Ty::Int { .. } => "an integer",
+        Ty::Num { .. } => "a number",
+        Ty::Bool => "a boolean",
+        Ty::Time => "an integer of milliseconds",
+        Ty::Text { .. } => "automerge text",
+        Ty::Map(_) | Ty::MapOf { .. } => "a map",
+        Ty::Entry(_) => "a stamped entry (a string holding JSON)",
+        Ty::List { .. } => "a comma-separated string",
+    }
+}
+
+/// Holds a stamped entry to its fields: it must parse as every reader parses it
+/// ([`Fields::parse`]), name its author and time, and hold nothing else.
+fn entry(text: &str, at: &str, fields: &[Field]) -> Result<(), RuleViolation> {
+    const STAMP: [Field; 2] = [req("by", Ty::User), req("at", Ty::Time)];
+    let Some(parsed) = Fields::parse(text) else {
+        return Err(refuse(at, "is not a stamped entry (a JSON object)"));
+    };
+    for field in STAMP.iter().chain(fields) {
+        if let (Key::Is(key), true) = (field.key, field.required)
+            && parsed
+                .get(key)
+                .is_none_or(|v| matches!(v, ScalarValue::Null))
+        {
+            return Err(refuse(&format!("{at}.{key}"), "is required"));
+        }
+    }
+    for (key, value) in parsed.iter() {
+        let here = format!("{at}.{}", quote(key));
+        let Some(field) = STAMP.iter().chain(fields).find(|f| matches(f.key, key)) else {
+            return Err(refuse(&here, "is not a field of this entry"));
+        };
+        if matches!(value, ScalarValue::Null) && !field.required {
+            continue;
+        }
+        scalar(value, &here, &field.ty)?;
+    }
+    Ok(())
+}
+
+fn scalar(s: &ScalarValue, at: &str, ty: &Ty) -> Result<(), RuleViolation> {
+    let wrong = || refuse(at, format!("must be {}", expected(ty)));
+    match ty {
+        Ty::Str { min, max } => {
+            let ScalarValue::Str(text) = s else {
+                return Err(wrong());
+            };
+            let len = text.chars().count();
+            if len < *min || len > *max {
+                return Err(refuse(
+                    at,
+                    format!("must be {min} to {max} characters, not {len}"),
+                ));
+            }
+            // Line breaks and tabs belong in an address or a note; no other control
+            // character belongs anywhere (they rewrite terminals and CSV files).
+            if text
+                .chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+            {
+                return Err(refuse(at, "must not hold control characters"));
+            }
+            if *min > 0 && text.trim().is_empty() {
+                return Err(refuse(at, "must not be blank"));
+            }
+            Ok(())
+        }
+        Ty::Code(codes) => match s {
+            ScalarValue::Str(text) if codes.contains(&text.as_str()) => Ok(()),
+            ScalarValue::Str(text) => Err(refuse(
+                at,
+                format!("`{}` is not one of `{}`", quote(text), codes.join("`, `")),
+            )),
+            _ => Err(wrong()),
+        },
+        Ty::Id => match s {
+            ScalarValue::Str(text) if canonical_id(text) => Ok(()),
+            ScalarValue::Str(text) => Err(refuse(
+                at,
+                format!(
+                    "`{}` is not a document id in canonical form (lower-case hyphenated UUID)",
+                    quote(text)
+                ),
+            )),
+            _ => Err(wrong()),
+        },
+        Ty::User => match s {
+            ScalarValue::Str(text) if user_id(text) => Ok(()),
+            ScalarValue::Str(text) => {
+                Err(refuse(at, format!("`{}` is not a user id", quote(text))))
+            }
+            _ => Err(wrong()),
+        },
+        Ty::Int { min, max } => {
+            let n = integer(s).ok_or_else(wrong)?;
+            if n < *min || n > *max {
+                return Err(refuse(at, format!("`{n}` is outside {min}..={max}")));
+            }
+            Ok(())
+        }
+        Ty::Num { min, max } => {
+            let n = match s {
+                ScalarValue::F64(f) => *f,
+                _ => integer(s).ok_or_else(wrong)? as f64,
+            };
+            if !n.is_finite() || n < *min || n > *max {
+                return Err(refuse(at, format!("`{n}` is outside {min}..={max}")));
+            }
+            Ok(())
+        }
+        Ty::Bool => match s {
+            ScalarValue::Boolean(_) => Ok(()),
+            _ => Err(wrong()),
+        },
+        Ty::Time => {
+            let n = integer(s).ok_or_else(wrong)?;
+            if !(EARLIEST_MS..=LATEST_MS).contains(&n) {
+                return Err(refuse(
+                    at,
+                    format!("`{n}` is not a time between 2020 and 2100 (milliseconds)"),
+                ));
+            }
+            Ok(())
+        }
+        Ty::List { item, max } => {
+            let ScalarValue::Str(text) = s else {
+                return Err(wrong());
+            };
+            let items: Vec<&str> = text.split(',').filter(|p| !p.is_empty()).collect();
+            if items.len() > *max {
+                return Err(refuse(at, format!("lists more than {max} items")));
+            }
+            match items.iter().find(|i| !item.accepts(i)) {
+                Some(bad) => Err(refuse(
+                    at,
+                    format!("`{}` is not {}", quote(bad), item.describe()),
+                )),
+                None => Ok(()),
+            }
+        }
+        Ty::Text { .. } | Ty::Map(_) | Ty::MapOf { .. } | Ty::Entry(_) => Err(wrong()),
+    }
+}
+
+/// An integer as Automerge or JSON holds one (never a counter: counters add up on merge,
+/// which no field of fieldsync means).
+fn integer(s: &ScalarValue) -> Option<i64> {
+    match s {
+        ScalarValue::Int(i) | ScalarValue::Timestamp(i) => Some(*i),
+        ScalarValue::Uint(u) => i64::try_from(*u).ok(),
+        _ => None,
+    }
+}

@@ -1,0 +1,244 @@
+//! The offline local store: one SQLite file per device holding every document it has.
+//!
+//! A document lives as an optional compacted snapshot plus the incremental chunks saved
+//! after it (`documents`, `chunks`). Each local edit commits, in one SQLite transaction, the
+//! document's new chunk, its refreshed index rows and its outbox entry (what the server has
+//! not confirmed yet), so a crash leaves either all of them or none. Opening the store
+//! reads nothing but the schema version and the device's actor id: documents are loaded on
+//! first use and kept in a small cache, and the rule queries read only index tables.
+//!
+//! The database is opened in exclusive locking mode: one `LocalStore` per file, because
+//! two writers sharing the device's Automerge actor would corrupt its change sequence.
+//!
+//! This layer builds on the documents (`crate::doc`) and their kinds (`crate::kinds`); the
+//! rule queries and sync build on it. Its files: `documents.rs`, the generic operations
+//! every typed API builds on; one file per kind for its typed API and the SQL of its index
+//! rows (`retail_stores.rs`, `visits.rs`, `shelf_displays.rs`, `inventory_counts.rs`,
+//! `scorecards.rs`, `tasks.rs`, `complaints.rs`) with `index.rs` dispatching to them;
+//! `outbox.rs` (what to push) and `feed.rs` with `feed_merge/` (what arrives);
+//! `damaged.rs`, `transaction.rs`, `cache.rs`, `maintenance.rs` and `migrate.rs`.
+
+mod cache;
+pub(crate) mod complaints;
+pub(crate) mod damaged;
+mod documents;
+pub(crate) mod feed;
+mod feed_merge;
+pub(crate) mod index;
+pub(crate) mod inventory_counts;
+mod maintenance;
+pub(crate) mod migrate;
+pub(crate) mod outbox;
+pub(crate) mod retail_stores;
+pub(crate) mod scorecards;
+pub(crate) mod shelf_displays;
+pub mod sqlite_plans;
+pub(crate) mod tasks;
+mod transaction;
+pub(crate) mod visits;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::ThreadId;
+
+use automerge::ActorId;
+use rusqlite::Connection;
+
+use crate::doc::Stamp;
+use crate::error::{Error, Result};
+use crate::ids::DeviceIdentity;
+use crate::time::{FieldCalendar, Timestamp};
+
+use cache::DocCache;
+
+pub use damaged::DamagedDocument;
+pub(crate) use documents::heads_blob;
+pub(crate) use feed_merge::default_workers;
+pub use migrate::LATEST as STORE_SCHEMA_VERSION;
+
+/// Where edits take their time from. The default is the device's clock.
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// Settings of a local store; `Default` is what a phone uses.
+#[derive(Clone)]
+pub struct StoreOptions {
+    pub calendar: FieldCalendar,
+    /// Documents kept loaded in memory.
+    pub cache_capacity: usize,
+    pub clock: Clock,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            calendar: FieldCalendar::default(),
+            cache_capacity: 64,
+            clock: Arc::new(Timestamp::now),
+        }
+    }
+}
+
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("calendar", &self.calendar)
+            .field("cache_capacity", &self.cache_capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The device's local database of field documents.
+pub struct LocalStore {
+    path: PathBuf,
+    identity: DeviceIdentity,
+    calendar: FieldCalendar,
+    inner: Mutex<Inner>,
+    /// Signalled when a transaction of [`LocalStore::in_one_transaction`] ends.
+    transaction_ended: Condvar,
+}
+
+impl std::fmt::Debug for LocalStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalStore")
+            .field("path", &self.path)
+            .field("identity", &self.identity)
+            .finish()
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) conn: Connection,
+    actor: ActorId,
+    clock: Clock,
+    pub(crate) cache: DocCache,
+    /// The thread inside [`LocalStore::in_one_transaction`], while one is.
+    transaction_owner: Option<ThreadId>,
+}
+
+impl LocalStore {
+    /// Opens (creating if needed) the store at `path` for the user of this device.
+    pub fn open(
+        path: impl AsRef<Path>,
+        identity: DeviceIdentity,
+        options: StoreOptions,
+    ) -> Result<LocalStore> {
+        let path = path.as_ref().to_path_buf();
+        if identity.user_id.trim().is_empty() {
+            return Err(Error::invalid("identity.user_id", "must not be empty"));
+        }
+        let locked = |e: rusqlite::Error| match e {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DatabaseBusy => {
+                Error::Locked {
+                    path: path.display().to_string(),
+                }
+            }
+            other => Error::Sqlite(other),
+        };
+        let relock = |e: Error| match e {
+            Error::Sqlite(inner) => locked(inner),
+            other => other,
+        };
+        let mut conn = Connection::open(&path).map_err(locked)?;
+        conn.busy_timeout(std::time::Duration::from_millis(0))
+            .map_err(locked)?;
+        for (pragma, value) in [
+            ("locking_mode", "EXCLUSIVE"),
+            ("journal_mode", "WAL"),
+            ("synchronous", "FULL"),
+            ("foreign_keys", "ON"),
+        ] {
+            conn.pragma_update(None, pragma, value).map_err(locked)?;
+        }
+        // Every statement of an edit or a merge is prepared once and kept: rusqlite keeps 16
+        // by default, fewer than the statements of the index tables together, so a sync
+        // merging documents of every kind re-prepared some for each document.
+        conn.set_prepared_statement_cache_capacity(64);
+        crate::store::sqlite_plans::stable_query_plans(&conn).map_err(locked)?;
+        // Take the exclusive lock now, so a second opener fails here and not mid-edit.
+        conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;")
+            .map_err(locked)?;
+        migrate::migrate(&mut conn).map_err(relock)?;
+        // A fresh actor for every opening: a device restored from an old backup, or reopened
+        // after a crash that lost an uncommitted change, must never reuse a sequence number.
+        let actor = ActorId::random();
+        Ok(LocalStore {
+            path,
+            identity,
+            calendar: options.calendar,
+            inner: Mutex::new(Inner {
+                conn,
+                actor,
+                clock: options.clock,
+                cache: DocCache::new(options.cache_capacity.max(1)),
+                transaction_owner: None,
+            }),
+            transaction_ended: Condvar::new(),
+        })
+    }
+
+    pub fn identity(&self) -> &DeviceIdentity {
+        &self.identity
+    }
+
+    pub fn calendar(&self) -> &FieldCalendar {
+        &self.calendar
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The device's Automerge actor id, hex.
+    pub fn actor_id(&self) -> Result<String> {
+        Ok(self.lock()?.actor.to_hex_string())
+    }
+
+    /// Replaces the clock edits are stamped with (tests and replays use a fixed clock).
+    pub fn set_clock(&self, clock: Clock) -> Result<()> {
+        self.lock()?.clock = clock;
+        Ok(())
+    }
+
+    /// The instant the next edit would be stamped with.
+    pub fn now(&self) -> Result<Timestamp> {
+        Ok((self.lock()?.clock)())
+    }
+
+    /// The store, for this thread. While another thread is inside
+    /// [`in_one_transaction`](Self::in_one_transaction) it waits for that transaction to
+    /// end: an edit made meanwhile would land inside it, be reported saved, and vanish if it
+    /// rolled back. The wait ends when the transaction does (its guard ends it however the
+    /// closure ends, panics included).
+    pub(crate) fn lock(&self) -> Result<MutexGuard<'_, Inner>> {
+        let me = std::thread::current().id();
+        let mut guard = self.recover(self.inner.lock());
+        while guard.transaction_owner.is_some_and(|owner| owner != me) {
+            guard = self.recover(self.transaction_ended.wait(guard));
+        }
+        Ok(guard)
+    }
+
+    /// A panic while holding the lock cannot leave SQLite half-written (the transaction
+    /// rolls back on drop); the cache is dropped so no half-edited document survives.
+    fn recover<'a>(
+        &self,
+        locked: std::result::Result<MutexGuard<'a, Inner>, PoisonError<MutexGuard<'a, Inner>>>,
+    ) -> MutexGuard<'a, Inner> {
+        match locked {
+            Ok(guard) => guard,
+            Err(poisoned) => {
+                let mut guard = poisoned.into_inner();
+                guard.cache.clear();
+                self.inner.clear_poison();
+                guard
+            }
+        }
+    }
+
+    fn stamp(&self, inner: &Inner) -> Stamp {
+        Stamp {
+            by: self.identity.user_id.clone(),
+            at: (inner.clock)(),
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! What arrives from the server: documents merged from the feed, the feed cursor, and
+//! documents leaving the device's scope; a sync response stored whole.
+
+use rusqlite::{Connection, OptionalExtension};
+
+use super::outbox::{confirm_pushed, parse_heads};
+use super::{Inner, LocalStore};
+use crate::error::Result;
+use crate::ids::DocId;
+
+impl LocalStore {
+    /// Merges changes that came from the server. When none of the document's local edits
+    /// waits, the server holds everything this device has of it, which is remembered so a
+    /// later local edit sends only itself.
+    pub fn merge_from_server(&self, id: &DocId, changes: &[Vec<u8>]) -> Result<()> {
+        self.merge_one(id.clone(), changes.to_vec(), true)
+    }
+
+    /// Forgets the feed cursor: the next sync receives the whole scope again (after the
+    /// server said the cursor is ahead of it, say after a server restore).
+    pub fn reset_sync_cursor(&self) -> Result<()> {
+        let inner = self.lock()?;
+        inner
+            .conn
+            .execute("DELETE FROM meta WHERE key = 'cursor'", [])?;
+        Ok(())
+    }
+
+    /// The feed cursor the server last gave this device.
+    pub fn sync_cursor(&self) -> Result<Option<String>> {
+        let inner = self.lock()?;
+        let value: Option<Vec<u8>> = inner
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'cursor'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(value.map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Stores the feed cursor, after the changes it covers were merged.
+    pub fn set_sync_cursor(&self, cursor: &str) -> Result<()> {
+        set_sync_cursor(&self.lock()?.conn, cursor)
+    }
+
+    /// Notes that documents left this device's scope; each is dropped as soon as none of
+    /// its local edits waits for the server (at once, for most). Returns how many were
+    /// dropped now.
+    pub fn documents_left_scope(&self, ids: &[DocId]) -> Result<usize> {
+        let mut inner = self.lock()?;
+        inner.all_or_nothing(|inner| {
+            note_left_scope(&inner.conn, ids)?;
+            drop_left_documents(inner)
+        })
+    }
+
+    /// Drops documents that left the scope and have nothing pending. A document whose edits
+    /// were refused stays: the user must see them.
+    pub fn drop_left_documents(&self) -> Result<usize> {
+        let mut inner = self.lock()?;
+        inner.all_or_nothing(drop_left_documents)
+    }
+
+    /// Stores a sync response whole, under one lock and in one savepoint (a transaction of
+    /// its own when none is open): confirms the pushed documents (`confirmed`: id, local
+    /// edits and heads, as [`OutgoingDocument`](crate::OutgoingDocument) gave them), merges the feed's documents
+    /// (prepared on worker threads), notes and drops the documents that left the scope,
+    /// and only then moves the cursor. All of it commits together or none of it does, so
+    /// the cursor never passes a change that is not stored; and because the lock is held
+    /// throughout, no edit the app makes meanwhile lands inside that savepoint, where a
+    /// rollback would take it along after it was reported saved. A document of the feed
+    /// that cannot be read is kept aside as damaged and does not stop the others. Returns
+    /// what was merged, damaged or repaired, and how many documents left the scope.
+    pub(crate) fn apply_sync_response(
+        &self,
+        confirmed: &[(DocId, i64, Vec<String>)],
+        docs: Vec<(DocId, Vec<Vec<u8>>)>,
+        removed: &[DocId],
+        cursor: &str,
+    ) -> Result<AppliedResponse> {
+        let confirmed = confirmed
+            .iter()
+            .map(|(id, edits, heads)| Ok((id, *edits, parse_heads(heads)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let mut inner = self.lock()?;
+        inner.all_or_nothing(|inner| {
+            for (id, edits, heads) in &confirmed {
+                confirm_pushed(&inner.conn, id, *edits, heads)?;
+            }
+            let merged = inner.merge_many(docs, true, crate::store::default_workers())?;
+            note_left_scope(&inner.conn, removed)?;
+            drop_left_documents(inner)?;
+            set_sync_cursor(&inner.conn, cursor)?;
+            Ok(AppliedResponse {
+                pulled: merged.count,
+                removed: removed.len(),
+                damaged: merged.damaged,
+                repaired: merged.repaired,
+            })
+        })
+    }
+}
+
+/// What storing a sync response did.
+#[derive(Debug, Default)]
+pub(crate) struct AppliedResponse {
+    pub(crate) pulled: usize,
+    pub(crate) removed: usize,
+    /// Documents of the feed that cannot be read, kept aside.
+    pub(crate) damaged: Vec<DocId>,
+    /// Damaged documents that read again with the feed's changes.
+    pub(crate) repaired: Vec<DocId>,
+}
+
+fn set_sync_cursor(conn: &Connection, cursor: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('cursor', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [cursor.as_bytes()],
+    )?;
+    Ok(())
+}
+
+fn note_left_scope(conn: &Connection, ids: &[DocId]) -> Result<()> {
+    let mut stmt = conn.prepare_cached("INSERT OR IGNORE INTO leaving (doc_id) VALUES (?1)")?;
+    for id in ids {
+        stmt.execute([id.as_str()])?;
+    }
+    Ok(())
+}
+
+/// See [`LocalStore::drop_left_documents`].
+fn drop_left_documents(inner: &mut Inner) -> Result<usize> {
+    let ids: Vec<String> = inner
+        .conn
+        .prepare_cached(
+            "SELECT l.doc_id FROM leaving l LEFT JOIN outbox o ON o.doc_id = l.doc_id
+             WHERE o.doc_id IS NULL OR o.confirmed_edits >= o.local_edits",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for id in &ids {
+        inner
+            .conn
+            .execute("DELETE FROM documents WHERE id = ?1", [id])?;
+        inner
+            .conn
+            .execute("DELETE FROM leaving WHERE doc_id = ?1", [id])?;
+        inner
+            .conn
+            .execute("DELETE FROM damaged WHERE doc_id = ?1", [id])?;
+    }
+    for id in &ids {
+        if let Ok(id) = DocId::parse("id", id) {
+            inner.forget(&id);
+        }
+    }
+    Ok(ids.len())
+}

@@ -1,0 +1,304 @@
+//! Merging documents that came from a peer or the server, many at a time: each document is
+//! prepared (its changes parsed and hashed, applied, its new bytes encoded, its costly index
+//! rows derived) on worker threads, and the thread holding the store writes them in the
+//! order given.
+//!
+//! A new phone downloads tens of thousands of documents, and nearly all of the work of
+//! merging one needs no database. So [`LocalStore::merge_many_from_server`] runs that work
+//! on up to [`MAX_WORKERS`] threads, never more than [`WINDOW`] documents ahead of the
+//! writer (what memory holds at once is bounded by the window, not by the response), while
+//! the writer keeps SQLite, which has one connection, to itself. The result is what merging
+//! the documents one by one gives: the same rows, the same cache, the same errors.
+//!
+//! The writer holds the store's lock from the first document to the last, inside one
+//! savepoint ([`Inner::all_or_nothing`]): when one document fails (a change that does not
+//! parse, a missing dependency, changes of another document), nothing of the batch is
+//! written; and no other operation (an edit the app makes meanwhile) runs inside that
+//! savepoint, where a rollback would take it along after it was reported saved. A document
+//! being prepared is out of the cache; nothing else can ask for it until the batch ends.
+//!
+//! A document that cannot be read as its kind once the changes are applied is not a
+//! failure of the batch: it is kept aside as damaged ([`super::damaged`]) and the batch
+//! goes on; what the store held of it stays as it was.
+
+mod prepare;
+#[cfg(test)]
+mod tests;
+mod write;
+
+use prepare::prepare;
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Mutex;
+use std::sync::mpsc;
+
+use automerge::{ActorId, ChangeHash};
+
+use super::damaged::Damage;
+use super::index::Derived;
+use super::{Inner, LocalStore};
+use crate::doc::Doc;
+use crate::error::{Error, Result};
+use crate::ids::{DocId, DocKind};
+
+/// Most worker threads preparing documents (fewer on a machine with fewer cores).
+pub(crate) const MAX_WORKERS: usize = 4;
+/// Most documents prepared ahead of the one being written.
+pub(crate) const WINDOW: usize = 32;
+/// Fewer documents than this are merged on the calling thread alone: starting workers
+/// costs more than they would save (a day's sync brings a few documents).
+const PARALLEL_FROM: usize = 16;
+
+/// One document's changes, as a peer sent them.
+type IncomingDocument = (DocId, Vec<Vec<u8>>);
+
+/// What the store held of a document when it was handed to a worker.
+enum Stored {
+    New,
+    Cached(Box<Doc>),
+    Saved {
+        kind: DocKind,
+        snapshot: Option<Vec<u8>>,
+        chunks: Vec<Vec<u8>>,
+    },
+}
+
+/// A document to prepare: its changes and what the store holds of it.
+struct Job {
+    index: usize,
+    id: DocId,
+    changes: Vec<Vec<u8>>,
+    stored: Stored,
+    /// The changes kept aside for it when it is damaged, to merge again with these.
+    held: Option<Vec<Vec<u8>>>,
+    /// Whether the document goes to the cache once written: only the last documents of a
+    /// batch would stay there, so the others are dropped by the worker that built them,
+    /// off the writer's thread.
+    cache: bool,
+}
+
+/// A document prepared for writing.
+enum Prepared {
+    /// The changes were all known already: the document (unless it is not cached) and its
+    /// heads.
+    Unchanged(Option<Doc>, Vec<ChangeHash>),
+    /// A document this device did not have, with its snapshot.
+    New(Ready, Vec<u8>),
+    /// A document that grew, with the chunk of its new changes.
+    Grown(Ready, Vec<u8>),
+    /// A document that cannot be read with these changes: they are kept aside, and what
+    /// the store holds of it is left as it is.
+    Damaged(Damage),
+}
+
+/// What the writer needs of a document that changed: all of it read on the worker.
+struct Ready {
+    kind: DocKind,
+    heads: Vec<ChangeHash>,
+    /// The retail store it is about (`documents.store_id`).
+    store: Option<String>,
+    /// The document, to index (unless `rows` are given) and to cache; `None` when it is not
+    /// cached and its index rows are ready.
+    doc: Option<Doc>,
+    /// Its index rows, when the kind derives them on the worker.
+    rows: Option<Derived>,
+    /// It was damaged, and reads now: its damage is cleared.
+    repaired: bool,
+}
+
+/// What a batch merged: how many documents, and which of them were found damaged or
+/// read again after being damaged.
+#[derive(Debug, Default)]
+pub(crate) struct Merged {
+    pub(crate) count: usize,
+    pub(crate) damaged: Vec<DocId>,
+    pub(crate) repaired: Vec<DocId>,
+}
+
+struct Done {
+    index: usize,
+    id: DocId,
+    prepared: Result<Prepared>,
+}
+
+impl LocalStore {
+    /// Merges the changes of many documents from the server, in order, as
+    /// [`merge_from_server`](Self::merge_from_server) on each would, preparing them on
+    /// worker threads (see the module's comment): all of them are stored, or none when one
+    /// fails. Returns how many documents were given.
+    pub fn merge_many_from_server(&self, docs: Vec<(DocId, Vec<Vec<u8>>)>) -> Result<usize> {
+        let mut inner = self.lock()?;
+        inner.all_or_nothing(|inner| Ok(inner.merge_many(docs, true, default_workers())?.count))
+    }
+
+    /// Merges one document on this thread.
+    pub(crate) fn merge_one(
+        &self,
+        id: DocId,
+        changes: Vec<Vec<u8>>,
+        from_server: bool,
+    ) -> Result<()> {
+        let mut inner = self.lock()?;
+        inner.all_or_nothing(|inner| {
+            let mut merged = Merged::default();
+            inner.merge_doc(id, changes, from_server, &mut merged)
+        })
+    }
+}
+
+/// Worker threads for this machine: one per core, up to [`MAX_WORKERS`].
+pub(crate) fn default_workers() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(MAX_WORKERS)
+}
+
+impl Inner {
+    /// Merges `docs` in order with up to `workers` threads preparing them (none: all on
+    /// this thread); `from_server` also records that the server holds what was merged.
+    /// Run it inside [`all_or_nothing`](Self::all_or_nothing): a failure leaves the
+    /// documents before it written.
+    pub(crate) fn merge_many(
+        &mut self,
+        docs: Vec<IncomingDocument>,
+        from_server: bool,
+        workers: usize,
+    ) -> Result<Merged> {
+        let mut merged = Merged {
+            count: docs.len(),
+            ..Merged::default()
+        };
+        if workers == 0 || merged.count < PARALLEL_FROM {
+            for (id, changes) in docs {
+                self.merge_doc(id, changes, from_server, &mut merged)?;
+            }
+            return Ok(merged);
+        }
+        let actor = self.actor.clone();
+        let (job_tx, job_rx) = mpsc::channel::<Job>();
+        let (done_tx, done_rx) = mpsc::channel::<Done>();
+        let job_rx = Mutex::new(job_rx);
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                let (job_rx, done_tx, actor) = (&job_rx, done_tx.clone(), &actor);
+                scope.spawn(move || work(job_rx, &done_tx, actor));
+            }
+            drop(done_tx);
+            // Returning (on success or error) drops `job_tx`: the workers finish the job in
+            // hand and stop, and the scope waits for them.
+            self.write_in_order(docs, from_server, job_tx, &done_rx, &mut merged)
+        })?;
+        Ok(merged)
+    }
+
+    /// The writer: hands documents to the workers up to `WINDOW` ahead, and writes each
+    /// as it comes back, in the order given.
+    fn write_in_order(
+        &mut self,
+        docs: Vec<IncomingDocument>,
+        from_server: bool,
+        jobs: mpsc::Sender<Job>,
+        done: &mpsc::Receiver<Done>,
+        merged: &mut Merged,
+    ) -> Result<()> {
+        let count = docs.len();
+        let cached_from = count.saturating_sub(self.cache.capacity());
+        let mut pending = docs.into_iter().enumerate().peekable();
+        let mut early: HashMap<usize, Done> = HashMap::new();
+        // Hands every document before position `upto` to the workers.
+        let mut dispatch = |inner: &mut Inner, upto: usize| -> Result<()> {
+            // Bounded by `upto`: each pass takes one document from the list.
+            while let Some((index, (id, changes))) = pending.next_if(|(i, _)| *i < upto) {
+                let stored = inner.stored_for_merge(&id)?;
+                let held = inner.held_changes(&id)?;
+                if jobs
+                    .send(Job {
+                        index,
+                        id,
+                        changes,
+                        stored,
+                        held,
+                        cache: index >= cached_from,
+                    })
+                    .is_err()
+                {
+                    return Err(workers_gone());
+                }
+            }
+            Ok(())
+        };
+        dispatch(self, WINDOW)?;
+        for next in 0..count {
+            // Bounded: at most `WINDOW` documents are in flight, and each arrives once.
+            let finished = loop {
+                if let Some(d) = early.remove(&next) {
+                    break d;
+                }
+                let d = done.recv().map_err(|_| workers_gone())?;
+                early.insert(d.index, d);
+            };
+            self.write_prepared(&finished.id, finished.prepared?, from_server, merged)?;
+            dispatch(self, next + 1 + WINDOW)?;
+        }
+        Ok(())
+    }
+
+    /// Merges one document on this thread.
+    fn merge_doc(
+        &mut self,
+        id: DocId,
+        changes: Vec<Vec<u8>>,
+        from_server: bool,
+        merged: &mut Merged,
+    ) -> Result<()> {
+        let stored = self.stored_for_merge(&id)?;
+        let held = self.held_changes(&id)?;
+        let prepared = prepare(&id, &changes, stored, held, &self.actor, true)?;
+        self.write_prepared(&id, prepared, from_server, merged)
+    }
+}
+
+fn workers_gone() -> Error {
+    Error::invalid("changes", "the threads merging them stopped")
+}
+
+/// A worker: prepares jobs until there are none.
+fn work(jobs: &Mutex<mpsc::Receiver<Job>>, done: &mpsc::Sender<Done>, actor: &ActorId) {
+    // Bounded by the jobs sent: `recv` fails once the writer dropped its sender.
+    loop {
+        let job = match jobs.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok(job) = job else { return };
+        let Job {
+            index,
+            id,
+            changes,
+            stored,
+            held,
+            cache,
+        } = job;
+        // A panic inside Automerge must come back as this document's error: a worker that
+        // died silently would leave the writer waiting for its document.
+        let prepared = catch_unwind(AssertUnwindSafe(|| {
+            prepare(&id, &changes, stored, held, actor, cache)
+        }))
+        .unwrap_or_else(|_| {
+            Err(Error::invalid(
+                "changes",
+                format!("merging the changes of `{id}` failed unexpectedly"),
+            ))
+        });
+        let sent = done.send(Done {
+            index,
+            id,
+            prepared,
+        });
+        if sent.is_err() {
+            return;
+        }
+    }
+}

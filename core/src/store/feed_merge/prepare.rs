@@ -1,0 +1,162 @@
+//! Preparing one document of a merge, on a worker thread or the writer's: its changes
+//! parsed and applied to what the store held of it, checked to read as its kind, and what
+//! must be written encoded and derived. No database is touched here but to read what the
+//! store holds of the document, on the writer's thread.
+
+use automerge::{ActorId, ChangeHash};
+use rusqlite::OptionalExtension;
+
+use super::{Prepared, Ready, Stored};
+use crate::doc::Doc;
+use crate::error::{Error, Result};
+use crate::ids::{DocId, DocKind};
+use crate::store::Inner;
+use crate::store::damaged::{self, Damage};
+use crate::store::index::Derived;
+
+/// Parses `changes`, applies them (with the changes `held` aside for it, when it is
+/// damaged) to what the store held of document `id`, checks that the result reads as its
+/// kind, and encodes and derives what must be written. Every change must parse and every
+/// dependency must be present, or nothing is prepared; a document that does not read is
+/// prepared as damaged. Unless `cache`, a document whose index rows are derived here is
+/// dropped here.
+pub(super) fn prepare(
+    id: &DocId,
+    changes: &[Vec<u8>],
+    stored: Stored,
+    held: Option<Vec<Vec<u8>>>,
+    actor: &ActorId,
+    cache: bool,
+) -> Result<Prepared> {
+    let parse = |i: usize, bytes: &[u8], what: &str| {
+        automerge::Change::try_from(bytes).map_err(|e| {
+            Error::invalid(
+                "changes",
+                format!("{what} {i} of `{id}` is not an automerge change: {e}"),
+            )
+        })
+    };
+    let repairing = held.is_some();
+    let held = held.unwrap_or_default();
+    let mut parsed = held
+        .iter()
+        .enumerate()
+        .map(|(i, bytes)| parse(i, bytes, "kept-aside change"))
+        .collect::<Result<Vec<_>>>()?;
+    for (i, bytes) in changes.iter().enumerate() {
+        parsed.push(parse(i, bytes, "change")?);
+    }
+    let (mut doc, before, new) = match stored {
+        Stored::New => match damaged::new_document(id, parsed, actor)? {
+            Ok(doc) => (doc, Vec::new(), true),
+            Err(damage) => return Ok(Prepared::Damaged(damage)),
+        },
+        Stored::Cached(doc) => grow(*doc, parsed)?,
+        Stored::Saved {
+            kind,
+            snapshot,
+            chunks,
+        } => {
+            let loaded = Doc::load(
+                id,
+                kind,
+                actor,
+                snapshot.as_deref(),
+                chunks.iter().map(Vec::as_slice),
+            );
+            match loaded {
+                Ok(doc) => grow(doc, parsed)?,
+                Err(e) => {
+                    return Ok(Prepared::Damaged(Damage::unloadable(
+                        kind, &e, &held, changes,
+                    )));
+                }
+            }
+        }
+    };
+    doc.check_identity()?;
+    if let Some(hash) = doc.am.get_missing_deps(&[]).first() {
+        return Err(Error::invalid(
+            "changes",
+            format!("they depend on change `{hash}` of `{id}`, which this device does not have"),
+        ));
+    }
+    let heads = doc.heads();
+    if heads == before && !repairing {
+        return Ok(Prepared::Unchanged(cache.then_some(doc), heads));
+    }
+    match damaged::check_readable(&doc) {
+        Ok(Some(rows)) => doc.set_derived(rows),
+        Ok(None) => {}
+        Err(e) => return Ok(Prepared::Damaged(Damage::of(&mut doc, &e, &before))),
+    }
+    let bytes = if new {
+        doc.save_full_uncompressed()
+    } else {
+        doc.save_new_changes()
+    };
+    let mut ready = Ready {
+        kind: doc.kind,
+        heads,
+        store: crate::kinds::store_of(&doc),
+        doc: None,
+        rows: None,
+        repaired: repairing,
+    };
+    if cache {
+        ready.doc = Some(doc);
+    } else {
+        ready.rows = doc.take_derived::<Derived>();
+        if ready.rows.is_none() {
+            ready.doc = Some(doc);
+        }
+    }
+    Ok(if new {
+        Prepared::New(ready, bytes)
+    } else {
+        Prepared::Grown(ready, bytes)
+    })
+}
+
+/// Applies changes to a document the store has; returns it with its heads before.
+fn grow(mut doc: Doc, parsed: Vec<automerge::Change>) -> Result<(Doc, Vec<ChangeHash>, bool)> {
+    let before = doc.heads();
+    doc.am.apply_changes(parsed)?;
+    Ok((doc, before, false))
+}
+
+impl Inner {
+    /// What the store holds of `id` for a merge: the document taken out of the cache, or
+    /// its bytes (the caller puts the document back, or drops it on failure).
+    pub(super) fn stored_for_merge(&mut self, id: &DocId) -> Result<Stored> {
+        let kind: Option<String> = self
+            .conn
+            .prepare_cached("SELECT kind FROM documents WHERE id = ?1")?
+            .query_row([id.as_str()], |r| r.get(0))
+            .optional()?;
+        let Some(kind) = kind else {
+            return Ok(Stored::New);
+        };
+        let kind = DocKind::parse(&kind)?;
+        // A cached document not of the kind disk says is read again from disk.
+        if let Some(doc) = self.cache.take(id)
+            && doc.kind == kind
+        {
+            return Ok(Stored::Cached(Box::new(doc)));
+        }
+        let snapshot: Option<Vec<u8>> = self
+            .conn
+            .prepare_cached("SELECT snapshot FROM documents WHERE id = ?1")?
+            .query_row([id.as_str()], |r| r.get(0))?;
+        let chunks = self
+            .conn
+            .prepare_cached("SELECT bytes FROM chunks WHERE doc_id = ?1 ORDER BY seq")?
+            .query_map([id.as_str()], |r| r.get::<_, Vec<u8>>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(Stored::Saved {
+            kind,
+            snapshot,
+            chunks,
+        })
+    }
+}

@@ -1,0 +1,116 @@
+//! Writing one prepared document of a merge, on the thread that holds the store: its
+//! snapshot or chunk, its index rows and, from the server, the heads the server holds.
+
+use automerge::ChangeHash;
+use rusqlite::{Connection, params};
+
+use super::{Merged, Prepared};
+use crate::error::{Error, Result};
+use crate::ids::DocId;
+use crate::store::damaged;
+use crate::store::{Inner, heads_blob, index};
+
+impl Inner {
+    /// Writes a prepared document with its index rows (and, from the server, its outbox
+    /// entry's server heads), then caches it. On failure the document is dropped: memory
+    /// must not hold what disk lacks (and the caller's savepoint rolls back what was
+    /// written of it).
+    pub(super) fn write_prepared(
+        &mut self,
+        id: &DocId,
+        prepared: Prepared,
+        from_server: bool,
+        merged: &mut Merged,
+    ) -> Result<()> {
+        let now = (self.clock)();
+        let tx = &self.conn;
+        let (ready, heads) = match prepared {
+            Prepared::Damaged(damage) => {
+                // The server's heads are not recorded: `documents` does not hold them.
+                damaged::record_damage(tx, id, &damage, now)?;
+                merged.damaged.push(id.clone());
+                return Ok(());
+            }
+            Prepared::Unchanged(doc, heads) => {
+                if from_server {
+                    record_server_heads(tx, id, &heads)?;
+                }
+                if let Some(doc) = doc {
+                    self.cache.put(doc);
+                }
+                return Ok(());
+            }
+            Prepared::New(ready, snapshot) => {
+                tx.prepare_cached(
+                    "INSERT INTO documents (id, kind, store_id, snapshot, heads, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![
+                    id.as_str(),
+                    ready.kind.as_str(),
+                    ready.store,
+                    snapshot,
+                    heads_blob(&ready.heads),
+                    now.0
+                ])?;
+                let heads = ready.heads.clone();
+                (ready, heads)
+            }
+            Prepared::Grown(ready, chunk) => {
+                // As `persist` does for a local edit (see the numbering there), without an
+                // outbox entry: merged changes are not local edits.
+                let seq: i64 = tx
+                    .prepare_cached(
+                        "UPDATE documents SET chunk_count = chunk_count + 1, chunk_bytes = chunk_bytes + ?2, heads = ?3,
+                         updated_at = ?4, store_id = ?5 WHERE id = ?1 RETURNING chunk_count",
+                    )?
+                    .query_row(
+                        params![id.as_str(), chunk.len() as i64, heads_blob(&ready.heads), now.0, ready.store],
+                        |r| r.get(0),
+                    )?;
+                tx.prepare_cached("INSERT INTO chunks (doc_id, seq, bytes) VALUES (?1, ?2, ?3)")?
+                    .execute(params![id.as_str(), seq, chunk])?;
+                let heads = ready.heads.clone();
+                (ready, heads)
+            }
+        };
+        if ready.repaired {
+            damaged::clear_damage(tx, id)?;
+            merged.repaired.push(id.clone());
+        }
+        match (ready.doc, ready.rows) {
+            (Some(mut doc), _) => {
+                index::reindex(tx, &mut doc)?;
+                if from_server {
+                    record_server_heads(tx, id, &heads)?;
+                }
+                self.cache.put(doc);
+            }
+            (None, Some(rows)) => {
+                index::write_rows(tx, id, ready.kind, &rows)?;
+                if from_server {
+                    record_server_heads(tx, id, &heads)?;
+                }
+            }
+            (None, None) => {
+                return Err(Error::invalid(
+                    "changes",
+                    format!("`{id}` was prepared without its document or its index rows"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// When none of the document's local edits waits, the server holds everything this device
+/// has of it: remembered so that a later local edit sends only itself.
+fn record_server_heads(tx: &Connection, id: &DocId, heads: &[ChangeHash]) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO outbox (doc_id, local_edits, confirmed_edits, first_edit_at, server_heads)
+         VALUES (?1, 0, 0, 0, ?2)
+         ON CONFLICT (doc_id) DO UPDATE SET server_heads = excluded.server_heads
+         WHERE confirmed_edits >= local_edits",
+    )?
+    .execute(params![id.as_str(), heads_blob(heads)])?;
+    Ok(())
+}

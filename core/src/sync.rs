@@ -1,0 +1,15 @@
+//! Sync: the protocol's messages, the phone's client, and the server's replica of a
+//! document.
+//!
+//! The top layer of the crate: the client builds on the local store (its outbox and
+//! merges), the replica on the document kinds and the write rules.
+
+pub(crate) mod client;
+mod config;
+pub mod protocol;
+pub(crate) mod replica;
+mod report;
+
+pub use client::SyncClient;
+pub use config::{SyncConfig, backoff};
+pub use report::{SyncFailure, SyncPhase, SyncProgress, SyncReport};

@@ -1,0 +1,106 @@
+//! The one HTTP exchange of a sync: a request body (gzip-compressed when that pays) posted
+//! to `/v1/sync`, and the answer sorted into what the client does next. This layer only
+//! moves bytes; what they mean is the protocol's (`crate::sync::protocol`).
+
+use super::SyncClient;
+use crate::sync::protocol::{self, ErrorBody, SyncResponse};
+use crate::sync::report::{SyncFailure, SyncReport};
+
+impl SyncClient {
+    pub(super) async fn round_trip(
+        &self,
+        body: Body,
+        report: &mut SyncReport,
+    ) -> Result<Outcome, SyncFailure> {
+        let url = format!("{}/v1/sync", self.config.server_url.trim_end_matches('/'));
+        let mut request = self
+            .http
+            .post(url)
+            .bearer_auth(&self.config.token)
+            .header(reqwest::header::CONTENT_TYPE, protocol::CONTENT_TYPE);
+        if body.compressed {
+            request = request.header(reqwest::header::CONTENT_ENCODING, "gzip");
+        }
+        let response = request.body(body.bytes).send().await.map_err(classify)?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(classify)?;
+        report.bytes_received += bytes.len() as u64;
+        if status.is_success() {
+            let decoded: SyncResponse = protocol::decode("sync response", &bytes).map_err(|e| {
+                SyncFailure::ServerUnavailable(format!(
+                    "the response was cut short or garbled: {e}"
+                ))
+            })?;
+            return Ok(Outcome::Stored(decoded));
+        }
+        let error: ErrorBody = serde_json::from_slice(&bytes).unwrap_or_else(|_| ErrorBody {
+            error: status.as_str().to_owned(),
+            message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+            rejected: Vec::new(),
+            ..ErrorBody::default()
+        });
+        match status.as_u16() {
+            401 => Err(SyncFailure::Unauthorized(error.message)),
+            403 if error.error == "write_rule" && !error.rejected.is_empty() => {
+                Ok(Outcome::Rejected(error.rejected))
+            }
+            409 => Ok(Outcome::CursorAhead),
+            413 => Ok(Outcome::TooLarge(error.message)),
+            408 | 429 | 500..=599 => Err(SyncFailure::ServerUnavailable(format!(
+                "{status}: {}",
+                error.message
+            ))),
+            _ => Err(SyncFailure::Refused(format!("{status}: {}", error.message))),
+        }
+    }
+}
+
+/// A request body, gzip-compressed when that makes it smaller.
+#[derive(Clone)]
+pub(super) struct Body {
+    pub(super) bytes: Vec<u8>,
+    compressed: bool,
+}
+
+/// Small bodies go as they are; larger ones are gzip-compressed (pure Rust, so nothing to
+/// cross-compile), which the server accepts as `Content-Encoding: gzip`.
+pub(super) fn compress(plain: Vec<u8>) -> Body {
+    use std::io::Write;
+    if plain.len() < 1024 {
+        return Body {
+            bytes: plain,
+            compressed: false,
+        };
+    }
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(plain.len() / 2),
+        flate2::Compression::fast(),
+    );
+    match encoder.write_all(&plain).and_then(|()| encoder.finish()) {
+        Ok(zipped) if zipped.len() < plain.len() => Body {
+            bytes: zipped,
+            compressed: true,
+        },
+        _ => Body {
+            bytes: plain,
+            compressed: false,
+        },
+    }
+}
+
+pub(super) enum Outcome {
+    Stored(SyncResponse),
+    Rejected(Vec<protocol::Rejection>),
+    CursorAhead,
+    TooLarge(String),
+}
+
+fn classify(e: reqwest::Error) -> SyncFailure {
+    if e.is_connect() {
+        SyncFailure::Offline(e.to_string())
+    } else {
+        // Timeouts, resets and bodies cut short: the server may or may not have stored the
+        // push; retrying is safe because pushes are idempotent.
+        SyncFailure::ServerUnavailable(e.to_string())
+    }
+}
