@@ -47,7 +47,7 @@ pub(crate) struct Sender<'a> {
 /// merged document reads as its kind, the document as the sender made it passes the value
 /// rules, and every change's author, times and state changes are the sender's to make.
 pub(crate) fn judge(doc: &mut Doc, new: &[Change], sender: &Sender) -> Result<(), RuleViolation> {
-    super::check_shape(doc)?;
+    super::check_header_and_fields(doc)?;
     for change in new {
         judge_change(doc, change, sender)?;
     }
@@ -55,8 +55,10 @@ pub(crate) fn judge(doc: &mut Doc, new: &[Change], sender: &Sender) -> Result<()
     let mut merged = doc.heads();
     merged.sort();
     if merged == heads {
-        super::check_values(doc)
+        // The sender's view is the merged document: its value rules read it as its kind.
+        super::check_read_and_values(doc)
     } else {
+        super::readable(doc).map_err(|e| RuleViolation::unreadable(&e))?;
         let view = doc
             .fork_at(&heads)
             .map_err(|e| RuleViolation::unreadable(&e))?;

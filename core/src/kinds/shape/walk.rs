@@ -22,7 +22,28 @@ pub(crate) fn check(doc: &Doc, fields: &[Field]) -> Result<(), RuleViolation> {
         req("id", Ty::Id),
     ];
     let walker = Walker { doc };
-    walker.map(&automerge::ROOT, "", &[&HEADER, fields])
+    walker.map(&automerge::ROOT, None, &[&HEADER, fields])
+}
+
+/// Where a value sits, from the root: rendered as a dotted path only for a refusal (a
+/// document of thousands of values is walked without building a string per value).
+#[derive(Clone, Copy)]
+struct Path<'a> {
+    parent: Option<&'a Path<'a>>,
+    key: &'a str,
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(parent) = self.parent {
+            write!(f, "{parent}.")?;
+        }
+        f.write_str(&quote(self.key))
+    }
+}
+
+fn at_key<'a>(parent: Option<&'a Path<'a>>, key: &'a str) -> Path<'a> {
+    Path { parent, key }
 }
 
 struct Walker<'a> {
@@ -30,71 +51,112 @@ struct Walker<'a> {
 }
 
 impl Walker<'_> {
-    fn map(&self, obj: &ObjId, path: &str, fields: &[&[Field]]) -> Result<(), RuleViolation> {
+    fn map(
+        &self,
+        obj: &ObjId,
+        path: Option<&Path<'_>>,
+        fields: &[&[Field]],
+    ) -> Result<(), RuleViolation> {
         let am = &self.doc.am;
         let all = || fields.iter().flat_map(|f| f.iter());
         for field in all() {
             if let (Key::Is(key), true) = (field.key, field.required)
                 && am.get(obj, key).ok().flatten().is_none()
             {
-                return Err(refuse(&join(path, key), "is required"));
+                return Err(refuse(&at_key(path, key).to_string(), "is required"));
             }
         }
-        for key in am.keys(obj) {
-            let at = join(path, &key);
-            let Some(field) = all().find(|f| matches(f.key, &key)) else {
-                return Err(refuse(&at, "is not a field of this document"));
+        for item in am.map_range(obj, ..) {
+            let key = item.key.as_ref();
+            let at = at_key(path, key);
+            let Some(field) = all().find(|f| matches(f.key, key)) else {
+                return Err(refuse(&at.to_string(), "is not a field of this document"));
             };
-            let values = am
-                .get_all(obj, key.as_str())
-                .map_err(|e| refuse(&at, e.to_string()))?;
-            for (value, id) in values {
-                self.value(&value, &id, &at, &field.ty)?;
-            }
+            self.values(obj, &item, &at, &field.ty)?;
         }
         Ok(())
     }
 
-    fn value(&self, value: &Value, id: &ObjId, at: &str, ty: &Ty) -> Result<(), RuleViolation> {
+    /// Every value of one key: the one a map range shows, or all of them when devices set
+    /// the key concurrently.
+    fn values(
+        &self,
+        obj: &ObjId,
+        item: &automerge::iter::MapRangeItem<'_>,
+        at: &Path<'_>,
+        ty: &Ty,
+    ) -> Result<(), RuleViolation> {
+        if item.conflict {
+            let values = self
+                .doc
+                .am
+                .get_all(obj, item.key.as_ref())
+                .map_err(|e| refuse(&at.to_string(), e.to_string()))?;
+            for (value, id) in values {
+                self.value(&value, &id, at, ty)?;
+            }
+            return Ok(());
+        }
+        let value = Value::from(item.value.clone());
+        let id = if value.is_object() {
+            item.id()
+        } else {
+            automerge::ROOT
+        };
+        self.value(&value, &id, at, ty)
+    }
+
+    fn value(
+        &self,
+        value: &Value,
+        id: &ObjId,
+        at: &Path<'_>,
+        ty: &Ty,
+    ) -> Result<(), RuleViolation> {
         let am = &self.doc.am;
         match (ty, value) {
-            (Ty::Map(fields), Value::Object(ObjType::Map)) => self.map(id, at, &[fields]),
+            (Ty::Map(fields), Value::Object(ObjType::Map)) => self.map(id, Some(at), &[fields]),
             (Ty::MapOf { key, value, max }, Value::Object(ObjType::Map)) => {
                 let mut count = 0;
-                for k in am.keys(id) {
+                for item in am.map_range(id, ..) {
                     count += 1;
                     if count > *max {
-                        return Err(refuse(at, format!("holds more than {max} entries")));
+                        return Err(refuse(
+                            &at.to_string(),
+                            format!("holds more than {max} entries"),
+                        ));
                     }
-                    let here = join(at, &k);
-                    if !key.accepts(&k) {
-                        return Err(refuse(&here, format!("the key is not {}", key.describe())));
+                    let k = item.key.as_ref();
+                    let here = at_key(Some(at), k);
+                    if !key.accepts(k) {
+                        return Err(refuse(
+                            &here.to_string(),
+                            format!("the key is not {}", key.describe()),
+                        ));
                     }
-                    let values = am
-                        .get_all(id, k.as_str())
-                        .map_err(|e| refuse(&here, e.to_string()))?;
-                    for (v, vid) in values {
-                        self.value(&v, &vid, &here, value)?;
-                    }
+                    self.values(id, &item, &here, value)?;
                 }
                 Ok(())
             }
             (Ty::Text { max }, Value::Object(ObjType::Text)) => {
                 if am.length(id) > *max {
-                    return Err(refuse(at, format!("is longer than {max} characters")));
+                    return Err(refuse(
+                        &at.to_string(),
+                        format!("is longer than {max} characters"),
+                    ));
                 }
                 Ok(())
             }
             (Ty::Entry(fields), Value::Scalar(s)) => match s.as_ref() {
                 ScalarValue::Str(text) => entry(text, at, fields),
                 _ => Err(refuse(
-                    at,
+                    &at.to_string(),
                     "must be a stamped entry (a string holding JSON)",
                 )),
             },
             (_, Value::Scalar(s)) => scalar(s, at, ty),
             (_, Value::Object(found)) => Err(refuse(
-                at,
+                &at.to_string(),
                 format!("must be {}, not an automerge {found}", expected(ty)),
             )),
         }
@@ -107,15 +169,6 @@ fn matches(key: Key, candidate: &str) -> bool {
         Key::Prefix(prefix, rule) => candidate
             .strip_prefix(prefix)
             .is_some_and(|rest| rule.accepts(rest)),
-    }
-}
-
-fn join(path: &str, key: &str) -> String {
-    let key = quote(key);
-    if path.is_empty() {
-        key
-    } else {
-        format!("{path}.{key}")
     }
 }
 
@@ -135,10 +188,13 @@ fn expected(ty: &Ty) -> &'static str {
 
 /// Holds a stamped entry to its fields: it must parse as every reader parses it
 /// ([`Fields::parse`]), name its author and time, and hold nothing else.
-fn entry(text: &str, at: &str, fields: &[Field]) -> Result<(), RuleViolation> {
+fn entry(text: &str, at: &Path<'_>, fields: &[Field]) -> Result<(), RuleViolation> {
     const STAMP: [Field; 2] = [req("by", Ty::User), req("at", Ty::Time)];
     let Some(parsed) = Fields::parse(text) else {
-        return Err(refuse(at, "is not a stamped entry (a JSON object)"));
+        return Err(refuse(
+            &at.to_string(),
+            "is not a stamped entry (a JSON object)",
+        ));
     };
     for field in STAMP.iter().chain(fields) {
         if let (Key::Is(key), true) = (field.key, field.required)
@@ -146,13 +202,13 @@ fn entry(text: &str, at: &str, fields: &[Field]) -> Result<(), RuleViolation> {
                 .get(key)
                 .is_none_or(|v| matches!(v, ScalarValue::Null))
         {
-            return Err(refuse(&format!("{at}.{key}"), "is required"));
+            return Err(refuse(&at_key(Some(at), key).to_string(), "is required"));
         }
     }
     for (key, value) in parsed.iter() {
-        let here = format!("{at}.{}", quote(key));
+        let here = at_key(Some(at), key);
         let Some(field) = STAMP.iter().chain(fields).find(|f| matches(f.key, key)) else {
-            return Err(refuse(&here, "is not a field of this entry"));
+            return Err(refuse(&here.to_string(), "is not a field of this entry"));
         };
         if matches!(value, ScalarValue::Null) && !field.required {
             continue;
@@ -162,8 +218,9 @@ fn entry(text: &str, at: &str, fields: &[Field]) -> Result<(), RuleViolation> {
     Ok(())
 }
 
-fn scalar(s: &ScalarValue, at: &str, ty: &Ty) -> Result<(), RuleViolation> {
-    let wrong = || refuse(at, format!("must be {}", expected(ty)));
+fn scalar(s: &ScalarValue, at: &Path<'_>, ty: &Ty) -> Result<(), RuleViolation> {
+    let refuse = |at: &Path<'_>, reason: &str| refuse(&at.to_string(), reason);
+    let wrong = || refuse(at, &format!("must be {}", expected(ty)));
     match ty {
         Ty::Str { min, max } => {
             let ScalarValue::Str(text) = s else {
@@ -173,7 +230,7 @@ fn scalar(s: &ScalarValue, at: &str, ty: &Ty) -> Result<(), RuleViolation> {
             if len < *min || len > *max {
                 return Err(refuse(
                     at,
-                    format!("must be {min} to {max} characters, not {len}"),
+                    &format!("must be {min} to {max} characters, not {len}"),
                 ));
             }
             // Line breaks and tabs belong in an address or a note; no other control
@@ -193,7 +250,7 @@ fn scalar(s: &ScalarValue, at: &str, ty: &Ty) -> Result<(), RuleViolation> {
             ScalarValue::Str(text) if codes.contains(&text.as_str()) => Ok(()),
             ScalarValue::Str(text) => Err(refuse(
                 at,
-                format!("`{}` is not one of `{}`", quote(text), codes.join("`, `")),
+                &format!("`{}` is not one of `{}`", quote(text), codes.join("`, `")),
             )),
             _ => Err(wrong()),
         },
@@ -201,7 +258,7 @@ fn scalar(s: &ScalarValue, at: &str, ty: &Ty) -> Result<(), RuleViolation> {
             ScalarValue::Str(text) if canonical_id(text) => Ok(()),
             ScalarValue::Str(text) => Err(refuse(
                 at,
-                format!(
+                &format!(
                     "`{}` is not a document id in canonical form (lower-case hyphenated UUID)",
                     quote(text)
                 ),
@@ -211,14 +268,14 @@ fn scalar(s: &ScalarValue, at: &str, ty: &Ty) -> Result<(), RuleViolation> {
         Ty::User => match s {
             ScalarValue::Str(text) if user_id(text) => Ok(()),
             ScalarValue::Str(text) => {
-                Err(refuse(at, format!("`{}` is not a user id", quote(text))))
+                Err(refuse(at, &format!("`{}` is not a user id", quote(text))))
             }
             _ => Err(wrong()),
         },
         Ty::Int { min, max } => {
             let n = integer(s).ok_or_else(wrong)?;
             if n < *min || n > *max {
-                return Err(refuse(at, format!("`{n}` is outside {min}..={max}")));
+                return Err(refuse(at, &format!("`{n}` is outside {min}..={max}")));
             }
             Ok(())
         }
@@ -228,7 +285,7 @@ fn scalar(s: &ScalarValue, at: &str, ty: &Ty) -> Result<(), RuleViolation> {
                 _ => integer(s).ok_or_else(wrong)? as f64,
             };
             if !n.is_finite() || n < *min || n > *max {
-                return Err(refuse(at, format!("`{n}` is outside {min}..={max}")));
+                return Err(refuse(at, &format!("`{n}` is outside {min}..={max}")));
             }
             Ok(())
         }
@@ -241,7 +298,7 @@ fn scalar(s: &ScalarValue, at: &str, ty: &Ty) -> Result<(), RuleViolation> {
             if !(EARLIEST_MS..=LATEST_MS).contains(&n) {
                 return Err(refuse(
                     at,
-                    format!("`{n}` is not a time between 2020 and 2100 (milliseconds)"),
+                    &format!("`{n}` is not a time between 2020 and 2100 (milliseconds)"),
                 ));
             }
             Ok(())
@@ -252,12 +309,12 @@ fn scalar(s: &ScalarValue, at: &str, ty: &Ty) -> Result<(), RuleViolation> {
             };
             let items: Vec<&str> = text.split(',').filter(|p| !p.is_empty()).collect();
             if items.len() > *max {
-                return Err(refuse(at, format!("lists more than {max} items")));
+                return Err(refuse(at, &format!("lists more than {max} items")));
             }
             match items.iter().find(|i| !item.accepts(i)) {
                 Some(bad) => Err(refuse(
                     at,
-                    format!("`{}` is not {}", quote(bad), item.describe()),
+                    &format!("`{}` is not {}", quote(bad), item.describe()),
                 )),
                 None => Ok(()),
             }
