@@ -17,6 +17,7 @@
 
 mod clock;
 pub(crate) mod complaint;
+mod fixed;
 pub(crate) mod inventory_count;
 pub(crate) mod scorecard;
 pub(crate) mod shape;

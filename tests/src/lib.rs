@@ -74,6 +74,7 @@ pub mod edit_script;
 pub mod end_state;
 pub mod fault_proxy;
 pub mod field_day;
+pub mod hostile;
 pub mod in_process;
 pub mod old_server;
 pub mod phone;

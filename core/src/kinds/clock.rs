@@ -46,12 +46,20 @@ pub(crate) struct Sender<'a> {
 /// Judges `new` (already applied to `doc`, whose other changes the server had): the
 /// merged document reads as its kind, the document as the sender made it passes the value
 /// rules, and every change's author, times and state changes are the sender's to make.
-pub(crate) fn judge(doc: &mut Doc, new: &[Change], sender: &Sender) -> Result<(), RuleViolation> {
+pub(crate) fn judge(
+    doc: &mut Doc,
+    new: &[Change],
+    before: &[ChangeHash],
+    sender: &Sender,
+) -> Result<(), RuleViolation> {
     super::check_header_and_fields(doc)?;
     for change in new {
         judge_change(doc, change, sender)?;
     }
     let heads = sender_heads(new);
+    if !before.is_empty() {
+        super::fixed::unchanged(doc, before, &heads)?;
+    }
     let mut merged = doc.heads();
     merged.sort();
     if merged == heads {
@@ -62,6 +70,9 @@ pub(crate) fn judge(doc: &mut Doc, new: &[Change], sender: &Sender) -> Result<()
         let view = doc
             .fork_at(&heads)
             .map_err(|e| RuleViolation::unreadable(&e))?;
+        // Also the shape of what the sender made: a value written into a map that a
+        // concurrent change replaced is not in the merged document, but it is in history.
+        super::check_header_and_fields(&view)?;
         super::check_values(&view)
     }
 }

@@ -215,7 +215,7 @@ impl Replica {
             user: pusher.user,
             now: pusher.received_at,
         };
-        if let Err(v) = judge(&mut self.doc, &raw, &sender) {
+        if let Err(v) = judge(&mut self.doc, &raw, &before, &sender) {
             return Ok(Err(v));
         }
         let mut touched_keys = BTreeSet::new();

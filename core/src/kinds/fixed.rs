@@ -1,0 +1,136 @@
+//! Fields fixed once a document exists: who made it and when, what it is about, the terms
+//! it was made with (a task's assignee and deadline, a scorecard's weights), and the
+//! containers (maps and texts) that later edits add to. A push may not rewrite, delete or
+//! replace any of them; a scorecard's acknowledgement, once given, is never removed.
+//!
+//! Judged by comparing the document before the push with the document as the sender made
+//! it, at the root, read at each version's heads (no copy of the document is made).
+
+use std::collections::BTreeSet;
+
+use automerge::{ChangeHash, ObjId, ReadDoc, Value, hydrate};
+
+use super::RuleViolation;
+use crate::doc::Doc;
+use crate::ids::DocKind;
+
+/// Root fields whose value (a scalar, or a small map read whole) never changes.
+fn fixed_values(kind: DocKind) -> &'static [&'static str] {
+    match kind {
+        DocKind::Store => &[],
+        DocKind::Visit => &[
+            "store_id",
+            "visitor",
+            "visit_kind",
+            "store_lat",
+            "store_lng",
+            "geofence_m",
+            "store_datum",
+            "check_in",
+            "complaint_id",
+        ],
+        DocKind::ShelfDisplay => &["store_id"],
+        DocKind::InventoryCount => &["store_id", "started_by", "started_at"],
+        DocKind::Scorecard => &["manager", "month", "supervisor", "weights"],
+        DocKind::Task => &[
+            "store_id",
+            "assignee",
+            "deadline",
+            "created_by",
+            "created_at",
+            "origin_kind",
+            "origin_id",
+            "answers_rating_at",
+        ],
+        DocKind::Complaint => &[
+            "store_id",
+            "complaint_kind",
+            "received_at",
+            "received_by",
+            "urban",
+            "on_site_applies",
+            "refund_due",
+        ],
+    }
+}
+
+/// Root maps and texts that edits add to: never replaced by another object, never deleted.
+fn containers(kind: DocKind) -> &'static [&'static str] {
+    match kind {
+        DocKind::Store | DocKind::ShelfDisplay => &[],
+        DocKind::Visit => &["photos", "comments", "training", "notes", "brand_promotion"],
+        DocKind::InventoryCount => &["book", "names", "counted"],
+        DocKind::Scorecard => &["scores", "evidence"],
+        DocKind::Task => &["photos", "description"],
+        DocKind::Complaint => &["events", "description"],
+    }
+}
+
+/// Refuses a push that changes a fixed field between `before` (the server's heads) and
+/// `after` (the sender's).
+pub(crate) fn unchanged(
+    doc: &Doc,
+    before: &[ChangeHash],
+    after: &[ChangeHash],
+) -> Result<(), RuleViolation> {
+    let fixed = |key: &str| {
+        RuleViolation::at(
+            "transition",
+            key,
+            "is fixed once the document exists: a later change may not rewrite, replace or delete it",
+        )
+    };
+    for key in fixed_values(doc.kind) {
+        let was = values_at(doc, key, before);
+        if !was.is_empty() && !same(&was, &values_at(doc, key, after)) {
+            return Err(fixed(key));
+        }
+    }
+    for key in containers(doc.kind) {
+        let was = objects_at(doc, key, before);
+        if !was.is_empty() && was != objects_at(doc, key, after) {
+            return Err(fixed(key));
+        }
+    }
+    if doc.kind == DocKind::Scorecard
+        && !values_at(doc, "acknowledgement", before).is_empty()
+        && values_at(doc, "acknowledgement", after).is_empty()
+    {
+        return Err(RuleViolation::at(
+            "transition",
+            "acknowledgement",
+            "an acknowledgement, once given, is never removed",
+        ));
+    }
+    Ok(())
+}
+
+/// The values at the root `key` at `heads`, objects read whole.
+fn values_at(doc: &Doc, key: &str, heads: &[ChangeHash]) -> Vec<Option<hydrate::Value>> {
+    let am = &doc.am;
+    am.get_all_at(&automerge::ROOT, key, heads)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(value, id)| match value {
+            Value::Scalar(s) => Some(hydrate::Value::Scalar(s.into_owned())),
+            Value::Object(_) => am.hydrate(&id, Some(heads)).ok(),
+        })
+        .collect()
+}
+
+/// The same values, whatever their order and however often each is held (two devices that
+/// start the same derived document both write its `store_id`: one value, not a change).
+fn same(a: &[Option<hydrate::Value>], b: &[Option<hydrate::Value>]) -> bool {
+    a.iter().all(|v| b.contains(v)) && b.iter().all(|v| a.contains(v))
+}
+
+/// The objects at the root `key` at `heads`.
+fn objects_at(doc: &Doc, key: &str, heads: &[ChangeHash]) -> BTreeSet<ObjId> {
+    doc.am
+        .get_all_at(&automerge::ROOT, key, heads)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(value, _)| value.is_object())
+        .map(|(_, id)| id)
+        .collect()
+}
