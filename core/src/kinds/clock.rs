@@ -53,12 +53,13 @@ pub(crate) fn judge(
     sender: &Sender,
 ) -> Result<(), RuleViolation> {
     super::check_header_and_fields(doc)?;
+    let mut touched = super::fixed::Touched::default();
     for change in new {
-        judge_change(doc, change, sender)?;
+        judge_change(doc, change, sender, &mut touched)?;
     }
     let heads = sender_heads(new);
     if !before.is_empty() {
-        super::fixed::unchanged(doc, before, &heads)?;
+        super::fixed::unchanged(doc, before, &heads, &touched)?;
     }
     let mut merged = doc.heads();
     merged.sort();
@@ -105,7 +106,12 @@ fn author(field: impl Into<String>, by: &str, sender: &str) -> RuleViolation {
     )
 }
 
-fn judge_change(doc: &mut Doc, change: &Change, sender: &Sender) -> Result<(), RuleViolation> {
+fn judge_change(
+    doc: &mut Doc,
+    change: &Change,
+    sender: &Sender,
+    touched: &mut super::fixed::Touched,
+) -> Result<(), RuleViolation> {
     let latest = sender.now + MAX_CLOCK_DRIFT_MS;
     let floor = change
         .deps()
@@ -146,6 +152,7 @@ fn judge_change(doc: &mut Doc, change: &Change, sender: &Sender) -> Result<(), R
     let mut state_writes = Vec::new();
     let mut score_writes = false;
     for op in change.decode().operations {
+        touched.op(&op);
         let (Key::Map(key), OpType::Put(value)) = (&op.key, &op.action) else {
             continue;
         };

@@ -66,12 +66,47 @@ fn containers(kind: DocKind) -> &'static [&'static str] {
     }
 }
 
+/// Where a push's operations wrote: the root keys, and the other objects (by id).
+#[derive(Debug, Default)]
+pub(crate) struct Touched {
+    root: BTreeSet<String>,
+    objects: std::collections::HashSet<String>,
+}
+
+impl Touched {
+    pub(crate) fn op(&mut self, op: &automerge::legacy::Op) {
+        match (&op.obj, &op.key) {
+            (automerge::legacy::ObjectId::Root, automerge::legacy::Key::Map(key)) => {
+                self.root.insert(key.to_string());
+            }
+            (automerge::legacy::ObjectId::Root, _) => {}
+            (obj, _) => {
+                self.objects.insert(obj.to_string());
+            }
+        }
+    }
+
+    /// Whether an operation wrote at the root `key`, or inside an object held there now.
+    fn reached(&self, doc: &Doc, key: &str) -> bool {
+        self.root.contains(key)
+            || (!self.objects.is_empty()
+                && doc
+                    .am
+                    .get_all(&automerge::ROOT, key)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|(v, id)| v.is_object() && self.objects.contains(&id.to_string())))
+    }
+}
+
 /// Refuses a push that changes a fixed field between `before` (the server's heads) and
-/// `after` (the sender's).
+/// `after` (the sender's). Only the fields the push's operations reached are read (an
+/// object's id and a legacy operation's object print alike: `counter@actor`).
 pub(crate) fn unchanged(
     doc: &Doc,
     before: &[ChangeHash],
     after: &[ChangeHash],
+    touched: &Touched,
 ) -> Result<(), RuleViolation> {
     let fixed = |key: &str| {
         RuleViolation::at(
@@ -80,19 +115,26 @@ pub(crate) fn unchanged(
             "is fixed once the document exists: a later change may not rewrite, replace or delete it",
         )
     };
-    for key in fixed_values(doc.kind) {
+    for key in fixed_values(doc.kind)
+        .iter()
+        .filter(|k| touched.reached(doc, k))
+    {
         let was = values_at(doc, key, before);
         if !was.is_empty() && !same(&was, &values_at(doc, key, after)) {
             return Err(fixed(key));
         }
     }
-    for key in containers(doc.kind) {
+    for key in containers(doc.kind)
+        .iter()
+        .filter(|k| touched.root.contains(**k))
+    {
         let was = objects_at(doc, key, before);
         if !was.is_empty() && was != objects_at(doc, key, after) {
             return Err(fixed(key));
         }
     }
     if doc.kind == DocKind::Scorecard
+        && touched.root.contains("acknowledgement")
         && !values_at(doc, "acknowledgement", before).is_empty()
         && values_at(doc, "acknowledgement", after).is_empty()
     {

@@ -201,11 +201,12 @@ fn checkpoint(
     centre: &GeoPoint,
     radius: f64,
 ) -> Result<(), RuleViolation> {
-    let Some(obj) = doc.obj(&crate::doc::DOC_ROOT, key) else {
+    // The map read once, rather than a lookup per key.
+    let Some(map) = doc.snapshot(&crate::doc::DOC_ROOT, Some(key)) else {
         return Ok(());
     };
-    let given = ["lat", "lng", "accuracy_m", "distance_m", "in_range"]
-        .map(|k| doc.scalar(&obj, k).is_some());
+    let given =
+        ["lat", "lng", "accuracy_m", "distance_m", "in_range"].map(|k| map.scalar(k).is_some());
     let fix = point.gps;
     if given.iter().any(|g| *g) && !given.iter().all(|g| *g) {
         return Err(RuleViolation::at(
@@ -215,7 +216,7 @@ fn checkpoint(
         ));
     }
     let Some(fix) = fix else {
-        if doc.scalar(&obj, "datum").is_some() {
+        if map.scalar("datum").is_some() {
             return Err(RuleViolation::at(
                 "value",
                 format!("{key}.datum"),
