@@ -108,24 +108,36 @@ pub(crate) fn store_of(doc: &Doc) -> Option<String> {
 }
 
 /// Reads the document as every reader of its kind does: the typed struct and the index
-/// rows derived from it.
-pub(crate) fn readable(doc: &Doc) -> crate::Result<()> {
-    match doc.kind {
-        DocKind::Store => store::read(doc).map(drop),
+/// rows derived from it (the phone's merge keeps the rows it returns).
+pub(crate) fn readable(doc: &Doc) -> crate::Result<Option<Rows>> {
+    Ok(match doc.kind {
+        DocKind::Store => {
+            store::read(doc)?;
+            None
+        }
         DocKind::Visit => {
             visit::read(doc)?;
-            visit::VisitRow::read(doc).map(drop)
+            Some(Rows::Visit(visit::VisitRow::read(doc)?))
         }
-        DocKind::ShelfDisplay => crate::kinds::shelf_display::read(doc)
-            .map(|d| drop(crate::kinds::shelf_display::DisplayRows::of(&d))),
+        DocKind::ShelfDisplay => Some(Rows::Display(shelf_display::DisplayRows::of(
+            &shelf_display::read(doc)?,
+        ))),
         DocKind::InventoryCount => {
-            crate::kinds::inventory_count::read(doc)?;
-            crate::kinds::inventory_count::CountRows::read(doc).map(drop)
+            inventory_count::read(doc)?;
+            Some(Rows::Count(inventory_count::CountRows::read(doc)?))
         }
-        DocKind::Scorecard => crate::kinds::scorecard::read(doc).map(drop),
-        DocKind::Task => crate::kinds::task::read(doc).map(drop),
-        DocKind::Complaint => crate::kinds::complaint::read(doc).map(drop),
-    }
+        DocKind::Scorecard => scorecard::read(doc).map(|_| None)?,
+        DocKind::Task => task::read(doc).map(|_| None)?,
+        DocKind::Complaint => complaint::read(doc).map(|_| None)?,
+    })
+}
+
+/// The index rows [`readable`] derives on its way, for the kinds whose rows a loaded
+/// document keeps.
+pub(crate) enum Rows {
+    Count(inventory_count::CountRows),
+    Display(shelf_display::DisplayRows),
+    Visit(visit::VisitRow),
 }
 
 pub(crate) use clock::{Sender, judge};

@@ -56,37 +56,11 @@ pub(crate) fn check_readable(doc: &Doc) -> Result<Option<Derived>> {
     // The kind's definition, as the server judges it: a value of the wrong type or out of
     // its set is damage even where a lenient reader would skip it.
     crate::kinds::check_fields(doc).map_err(|v| Error::corrupt(doc.id.as_str(), v.message))?;
-    Ok(match doc.kind {
-        DocKind::Store => {
-            crate::kinds::store::read(doc)?;
-            None
-        }
-        DocKind::Visit => {
-            crate::kinds::visit::read(doc)?;
-            Some(Derived::Visit(crate::kinds::visit::VisitRow::read(doc)?))
-        }
-        DocKind::ShelfDisplay => Some(Derived::Display(
-            crate::kinds::shelf_display::DisplayRows::of(&crate::kinds::shelf_display::read(doc)?),
-        )),
-        DocKind::InventoryCount => {
-            crate::kinds::inventory_count::read(doc)?;
-            Some(Derived::Count(
-                crate::kinds::inventory_count::CountRows::read(doc)?,
-            ))
-        }
-        DocKind::Scorecard => {
-            crate::kinds::scorecard::read(doc)?;
-            None
-        }
-        DocKind::Task => {
-            crate::kinds::task::read(doc)?;
-            None
-        }
-        DocKind::Complaint => {
-            crate::kinds::complaint::read(doc)?;
-            None
-        }
-    })
+    Ok(crate::kinds::readable(doc)?.map(|rows| match rows {
+        crate::kinds::Rows::Count(r) => Derived::Count(r),
+        crate::kinds::Rows::Display(r) => Derived::Display(r),
+        crate::kinds::Rows::Visit(r) => Derived::Visit(r),
+    }))
 }
 
 /// What a merge keeps of a document it could not read.
