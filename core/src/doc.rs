@@ -13,10 +13,12 @@
 //!
 //! - [`fields`]: stamped entries ([`Fields`]) and every value of a field ([`Versions`]);
 //! - [`read`] and [`write`]: typed access to values, maps, text and stamped fields;
+//! - [`cache`]: a document read many times over, each map read once;
 //! - [`history`]: commits, who changed what and when, the document as of an instant;
 //! - [`chunks`]: loading from and saving to bytes (snapshots, incremental chunks);
 //! - [`derived`]: a slot for what a layer above derives from the document (index rows).
 
+mod cache;
 mod chunks;
 mod derived;
 mod fields;
@@ -34,6 +36,7 @@ use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
 use crate::time::Timestamp;
 
+pub(crate) use cache::Item as MapItem;
 pub(crate) use chunks::split_changes;
 pub(crate) use fields::Fields;
 pub use fields::{Versions, Written};
@@ -61,6 +64,8 @@ pub(crate) struct Doc {
     saved: Vec<ChangeHash>,
     /// What a layer above last derived from this document (see [`derived`]).
     derived: derived::DerivedState,
+    /// The maps read while [`Doc::reading`] runs (see [`cache`]).
+    cache: cache::ReadCache,
 }
 
 impl Doc {
@@ -71,6 +76,7 @@ impl Doc {
             am,
             saved: Vec::new(),
             derived: derived::DerivedState::default(),
+            cache: cache::ReadCache::default(),
         }
     }
 

@@ -53,8 +53,10 @@ pub(crate) fn fields(kind: DocKind) -> &'static [shape::Field] {
 /// Holds a document to its kind: its shape (every value of every field), that the kind's
 /// reader and index rows read it, and its value rules.
 pub(crate) fn check(doc: &Doc) -> Result<(), RuleViolation> {
-    check_header_and_fields(doc)?;
-    check_read_and_values(doc)
+    doc.reading(|doc| {
+        check_header_and_fields(doc)?;
+        check_read_and_values(doc)
+    })
 }
 
 /// The header and every value against its field.
@@ -69,9 +71,8 @@ pub(crate) fn check_header_and_fields(doc: &Doc) -> Result<(), RuleViolation> {
 pub(crate) fn check_read_and_values(doc: &Doc) -> Result<(), RuleViolation> {
     let rows = match doc.kind {
         DocKind::Store => store::read(doc).map(drop),
-        // Its value rules read it whole, which reads every field its row does, alike.
-        DocKind::Visit => Ok(()),
-        DocKind::InventoryCount => inventory_count::CountRows::read(doc).map(drop),
+        // Their value rules read them whole, which reads every field their rows do, alike.
+        DocKind::Visit | DocKind::InventoryCount => Ok(()),
         // Their value rules read them whole; a display's rows are made from what it reads.
         DocKind::ShelfDisplay | DocKind::Scorecard | DocKind::Task | DocKind::Complaint => Ok(()),
     };
@@ -110,6 +111,10 @@ pub(crate) fn store_of(doc: &Doc) -> Option<String> {
 /// Reads the document as every reader of its kind does: the typed struct and the index
 /// rows derived from it (the phone's merge keeps the rows it returns).
 pub(crate) fn readable(doc: &Doc) -> crate::Result<Option<Rows>> {
+    doc.reading(read_rows)
+}
+
+fn read_rows(doc: &Doc) -> crate::Result<Option<Rows>> {
     Ok(match doc.kind {
         DocKind::Store => {
             store::read(doc)?;
@@ -122,10 +127,9 @@ pub(crate) fn readable(doc: &Doc) -> crate::Result<Option<Rows>> {
         DocKind::ShelfDisplay => Some(Rows::Display(shelf_display::DisplayRows::of(
             &shelf_display::read(doc)?,
         ))),
-        DocKind::InventoryCount => {
-            inventory_count::read(doc)?;
-            Some(Rows::Count(inventory_count::CountRows::read(doc)?))
-        }
+        DocKind::InventoryCount => Some(Rows::Count(inventory_count::CountRows::of(
+            &inventory_count::read(doc)?,
+        ))),
         DocKind::Scorecard => scorecard::read(doc).map(|_| None)?,
         DocKind::Task => task::read(doc).map(|_| None)?,
         DocKind::Complaint => complaint::read(doc).map(|_| None)?,

@@ -65,14 +65,9 @@ pub(crate) struct Fields(HashMap<String, ScalarValue>);
 impl Fields {
     /// Reads an entry as stored; `None` when the string is not an entry.
     pub(crate) fn parse(text: &str) -> Option<Fields> {
-        match serde_json::from_str::<serde_json::Value>(text).ok()? {
-            serde_json::Value::Object(map) => Some(Fields(
-                map.iter()
-                    .map(|(k, v)| (k.clone(), json_to_scalar(v)))
-                    .collect(),
-            )),
-            _ => None,
-        }
+        serde_json::from_str::<EntryJson>(text)
+            .ok()
+            .map(|e| Fields(e.0))
     }
 
     /// What `Fields::parse(text)?.i64(key)` gives, without building the other fields: `None`
@@ -189,6 +184,112 @@ fn scalar_to_json(v: &ScalarValue) -> serde_json::Value {
     }
 }
 
+/// A JSON object read straight into an entry's fields: what reading it as a
+/// `serde_json::Value` and converting each value with [`json_to_scalar`] gives (the last of
+/// equal keys wins; arrays, objects and null read as null), without building the value
+/// first. Every stamp of every document is read through it.
+struct EntryJson(HashMap<String, ScalarValue>);
+
+impl<'de> serde::Deserialize<'de> for EntryJson {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        deserializer.deserialize_map(EntryVisitor)
+    }
+}
+
+struct EntryVisitor;
+
+impl<'de> serde::de::Visitor<'de> for EntryVisitor {
+    type Value = EntryJson;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<EntryJson, A::Error> {
+        let mut fields = HashMap::with_capacity(map.size_hint().unwrap_or(4));
+        // Bounded by the entries of the object.
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value::<JsonScalar>()?;
+            fields.insert(key, value.0);
+        }
+        Ok(EntryJson(fields))
+    }
+}
+
+/// One value of an entry, as [`json_to_scalar`] converts it.
+struct JsonScalar(ScalarValue);
+
+impl<'de> serde::Deserialize<'de> for JsonScalar {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        deserializer.deserialize_any(ScalarVisitor)
+    }
+}
+
+struct ScalarVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ScalarVisitor {
+    type Value = JsonScalar;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, b: bool) -> std::result::Result<JsonScalar, E> {
+        Ok(JsonScalar(ScalarValue::Boolean(b)))
+    }
+
+    fn visit_i64<E>(self, i: i64) -> std::result::Result<JsonScalar, E> {
+        Ok(JsonScalar(ScalarValue::Int(i)))
+    }
+
+    fn visit_u64<E>(self, u: u64) -> std::result::Result<JsonScalar, E> {
+        Ok(JsonScalar(match i64::try_from(u) {
+            Ok(i) => ScalarValue::Int(i),
+            Err(_) => ScalarValue::F64(u as f64),
+        }))
+    }
+
+    fn visit_f64<E>(self, f: f64) -> std::result::Result<JsonScalar, E> {
+        Ok(JsonScalar(ScalarValue::F64(f)))
+    }
+
+    fn visit_str<E>(self, s: &str) -> std::result::Result<JsonScalar, E> {
+        Ok(JsonScalar(ScalarValue::Str(s.into())))
+    }
+
+    fn visit_unit<E>(self) -> std::result::Result<JsonScalar, E> {
+        Ok(JsonScalar(ScalarValue::Null))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<JsonScalar, A::Error> {
+        // Bounded by the array's items.
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(JsonScalar(ScalarValue::Null))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<JsonScalar, A::Error> {
+        // Bounded by the object's entries.
+        while map
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(JsonScalar(ScalarValue::Null))
+    }
+}
+
 fn json_to_scalar(v: &serde_json::Value) -> ScalarValue {
     match v {
         serde_json::Value::String(s) => ScalarValue::Str(s.as_str().into()),
@@ -219,6 +320,78 @@ mod tests {
         Stamp {
             by: by.into(),
             at: Timestamp(at),
+        }
+    }
+
+    /// The entry parser as first written: through `serde_json::Value`.
+    fn parse_through_value(text: &str) -> Option<Fields> {
+        match serde_json::from_str::<serde_json::Value>(text).ok()? {
+            serde_json::Value::Object(map) => Some(Fields(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), json_to_scalar(v)))
+                    .collect(),
+            )),
+            _ => None,
+        }
+    }
+
+    fn json_piece() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just("\"v\"".to_owned()),
+            Just("\"by\"".to_owned()),
+            Just("\"at\"".to_owned()),
+            Just("\"sup-liu\"".to_owned()),
+            Just("\"\\u0041\\n\"".to_owned()),
+            Just("1".to_owned()),
+            Just("-0".to_owned()),
+            Just("1.0".to_owned()),
+            Just("1e400".to_owned()),
+            Just("18446744073709551615".to_owned()),
+            Just("9223372036854775808".to_owned()),
+            Just("-9223372036854775809".to_owned()),
+            Just("true".to_owned()),
+            Just("null".to_owned()),
+            Just("[1,{\"a\":2}]".to_owned()),
+            Just("{\"x\":{\"y\":[]}}".to_owned()),
+            Just(":".to_owned()),
+            Just(",".to_owned()),
+            Just("{".to_owned()),
+            Just("}".to_owned()),
+            Just(" ".to_owned()),
+            Just("\t\n".to_owned()),
+            "[a-z\\\"{}:,0-9. ]{0,4}",
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+
+        #[test]
+        fn the_entry_parser_reads_every_text_as_reading_it_as_a_json_value_does(
+            pieces in proptest::collection::vec(json_piece(), 0..14),
+            wrap in proptest::bool::ANY,
+        ) {
+            let body = pieces.join("");
+            let text = if wrap { format!("{{{body}}}") } else { body };
+            proptest::prop_assert_eq!(Fields::parse(&text), parse_through_value(&text), "{}", text);
+        }
+    }
+
+    #[test]
+    fn the_entry_parser_agrees_with_the_json_value_reader_on_entries_written_by_hand() {
+        for text in [
+            r#"{"v":"ok","by":"am-wang","at":1700000000000}"#,
+            r#" {"v":1,"by":"sup-liu","at":1,"by":"am-wang"}"#,
+            r#"{"v":1.5e3,"n":null,"l":[1,2],"o":{"a":1},"big":18446744073709551615}"#,
+            r#"{"v":"\u00e9\n","at":-0}"#,
+            r#"{"v":1} x"#,
+            r#"["v",1]"#,
+            r#""v""#,
+            "",
+            "{",
+        ] {
+            assert_eq!(Fields::parse(text), parse_through_value(text), "{text}");
         }
     }
 

@@ -1,24 +1,48 @@
 //! Reading a document: scalars, maps, text and stamped fields, as every kind's reader does.
 
-use std::collections::HashSet;
+use std::sync::Arc;
 
-use automerge::hydrate;
 use automerge::{AutoCommit, ObjId, ObjType, ReadDoc, ScalarValue, Value};
 
+use super::cache::Map;
 use super::{Doc, Fields, Versions};
 use crate::error::{Error, Result};
 use crate::time::Timestamp;
 
 impl Doc {
-    pub(crate) fn scalar(&self, obj: &ObjId, key: &str) -> Option<ScalarValue> {
+    /// The value every device shows at `key` of map `obj`, and the object's id when it is
+    /// one: from the read cache while [`Doc::reading`] runs, else from Automerge.
+    fn lookup(&self, obj: &ObjId, key: &str) -> Option<(Value<'static>, Option<ObjId>)> {
+        if self.caching() {
+            let map = self.map(obj);
+            let item = map.get(key)?;
+            return Some((item.value.clone(), item.id.clone()));
+        }
         match self.am.get(obj, key) {
-            Ok(Some((Value::Scalar(s), _))) => Some(s.into_owned()),
+            Ok(Some((value, id))) => {
+                let id = value.is_object().then_some(id);
+                Some((value.to_owned(), id))
+            }
+            _ => None,
+        }
+    }
+
+    pub(crate) fn scalar(&self, obj: &ObjId, key: &str) -> Option<ScalarValue> {
+        match self.lookup(obj, key)? {
+            (Value::Scalar(s), _) => Some(s.into_owned()),
             _ => None,
         }
     }
 
     pub(crate) fn str(&self, obj: &ObjId, key: &str) -> Option<String> {
-        read_str(&self.am, obj, key)
+        if !self.caching() {
+            return read_str(&self.am, obj, key);
+        }
+        let map = self.map(obj);
+        match &map.get(key)?.value {
+            Value::Scalar(s) => s.as_str().map(str::to_owned),
+            Value::Object(_) => None,
+        }
     }
 
     pub(crate) fn i64(&self, obj: &ObjId, key: &str) -> Option<i64> {
@@ -57,8 +81,8 @@ impl Doc {
 
     /// The map object at `key`, if there is one.
     pub(crate) fn obj(&self, obj: &ObjId, key: &str) -> Option<ObjId> {
-        match self.am.get(obj, key) {
-            Ok(Some((Value::Object(ObjType::Map | ObjType::Table), id))) => Some(id),
+        match self.lookup(obj, key)? {
+            (Value::Object(ObjType::Map | ObjType::Table), id) => id,
             _ => None,
         }
     }
@@ -67,6 +91,14 @@ impl Doc {
     /// device shows: what a [`MapSnapshot`] of the map holds as scalars, without
     /// hydrating it (for the index, which reads a whole count).
     pub(crate) fn for_each_scalar(&self, obj: &ObjId, mut f: impl FnMut(&str, &ScalarValue)) {
+        if self.caching() {
+            for item in &self.map(obj).items {
+                if let Value::Scalar(value) = &item.value {
+                    f(&item.key, value);
+                }
+            }
+            return;
+        }
         for item in self.am.map_range(obj, ..) {
             if let Value::Scalar(value) = Value::from(item.value) {
                 f(&item.key, &value);
@@ -75,42 +107,47 @@ impl Doc {
     }
 
     pub(crate) fn keys(&self, obj: &ObjId) -> Vec<String> {
+        if self.caching() {
+            return self.map(obj).items.iter().map(|i| i.key.clone()).collect();
+        }
         self.am.keys(obj).collect()
     }
 
     pub(crate) fn text(&self, obj: &ObjId, key: &str) -> Option<String> {
-        match self.am.get(obj, key) {
-            Ok(Some((Value::Object(ObjType::Text), id))) => self.am.text(&id).ok(),
+        match self.lookup(obj, key)? {
+            (Value::Object(ObjType::Text), Some(id)) => self.am.text(&id).ok(),
             _ => None,
         }
     }
 
     /// The map at `key` of `obj` (or `obj` itself), read whole in one pass: the fast way
-    /// to read many entries, where per-key reads cost a lookup each.
+    /// to read many entries, where per-key reads cost a lookup each (within
+    /// [`Doc::reading`], the pass its other reads of the map share).
     pub(crate) fn snapshot(&self, obj: &ObjId, key: Option<&str>) -> Option<MapSnapshot> {
         let id = match key {
             Some(k) => self.obj(obj, k)?,
             None => obj.clone(),
         };
-        match self.am.hydrate(&id, None).ok()? {
-            hydrate::Value::Map(map) => {
-                let conflicted = map
-                    .iter()
-                    .filter(|(_, v)| v.conflict)
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                Some(MapSnapshot {
-                    obj: id,
-                    map,
-                    conflicted,
-                })
-            }
-            _ => None,
-        }
+        let map = self.map(&id);
+        Some(MapSnapshot { obj: id, map })
     }
 
     /// Every entry of a stamped field, or `None` when it was never set or was cleared.
     pub(crate) fn entries(&self, obj: &ObjId, key: &str) -> Option<Versions<Fields>> {
+        if self.caching() {
+            let map = self.map(obj);
+            let item = map.get(key)?;
+            if !item.conflict {
+                let Value::Scalar(s) = &item.value else {
+                    return None;
+                };
+                let fields = Fields::parse(s.as_str()?)?;
+                return Some(Versions {
+                    current: fields.written(),
+                    others: Vec::new(),
+                });
+            }
+        }
         let winner = match self.am.get(obj, key).ok()? {
             Some((Value::Scalar(_), id)) => id,
             _ => return None,
@@ -138,8 +175,8 @@ impl Doc {
 
     /// The current entry of a stamped field (the value every device shows).
     pub(crate) fn entry(&self, obj: &ObjId, key: &str) -> Option<Fields> {
-        match self.am.get(obj, key).ok()? {
-            Some((Value::Scalar(s), _)) => s.as_str().and_then(Fields::parse),
+        match self.lookup(obj, key)? {
+            (Value::Scalar(s), _) => s.as_str().and_then(Fields::parse),
             _ => None,
         }
     }
@@ -188,26 +225,26 @@ pub(crate) fn scalar_str(s: &ScalarValue) -> Option<String> {
 #[derive(Clone, Debug)]
 pub(crate) struct MapSnapshot {
     obj: ObjId,
-    map: hydrate::Map,
-    conflicted: HashSet<String>,
+    map: Arc<Map>,
 }
 
 impl MapSnapshot {
     pub(crate) fn keys(&self) -> impl Iterator<Item = &String> {
-        self.map.iter().map(|(k, _)| k)
+        self.map.items.iter().map(|item| &item.key)
     }
 
     pub(crate) fn scalar(&self, key: &str) -> Option<&ScalarValue> {
-        match self.map.get(key) {
-            Some(hydrate::Value::Scalar(s)) => Some(s),
-            _ => None,
+        match &self.map.get(key)?.value {
+            Value::Scalar(s) => Some(s.as_ref()),
+            Value::Object(_) => None,
         }
     }
 
     /// Every version of the stamped entry at `key`: straight from the snapshot when there
     /// is one value, through Automerge's conflict list when there are several.
     pub(crate) fn entry_versions(&self, doc: &Doc, key: &str) -> Option<Versions<Fields>> {
-        if self.conflicted.contains(key) {
+        let item = self.map.get(key)?;
+        if item.conflict {
             return doc.entries(&self.obj, key);
         }
         let fields = Fields::parse(self.scalar(key)?.as_str()?)?;

@@ -12,6 +12,8 @@
 //! depends on reached its device); and no time predates 2020. An old time alone is not
 //! suspect: phones are offline for days.
 
+use std::collections::HashMap;
+
 use automerge::legacy::{Key, ObjectId, OpType};
 use automerge::{Change, ChangeHash, ScalarValue};
 
@@ -52,29 +54,113 @@ pub(crate) fn judge(
     before: &[ChangeHash],
     sender: &Sender,
 ) -> Result<(), RuleViolation> {
-    super::check_header_and_fields(doc)?;
-    let mut touched = super::fixed::Touched::default();
-    for change in new {
-        judge_change(doc, change, sender, &mut touched)?;
+    // What needs the document itself, not only a read of it: the times of the changes
+    // built on (most of a push's changes build on one another, and Automerge looks a
+    // stored change up by rebuilding it) and the heads.
+    let mut times: HashMap<ChangeHash, i64> =
+        new.iter().map(|c| (c.hash(), c.timestamp())).collect();
+    for dep in new.iter().flat_map(|c| c.deps()) {
+        if !times.contains_key(dep)
+            && let Some(meta) = doc.am.get_change_meta_by_hash(dep)
+        {
+            let t = meta.timestamp;
+            times.insert(*dep, t);
+        }
     }
     let heads = sender_heads(new);
-    if !before.is_empty() {
-        super::fixed::unchanged(doc, before, &heads, &touched)?;
-    }
     let mut merged = doc.heads();
     merged.sort();
-    if merged == heads {
+    let linear = merged == heads;
+
+    let mut touched = super::fixed::Touched::default();
+    let moves = doc.reading(|doc| {
+        super::check_header_and_fields(doc)?;
+        let mut moves = Vec::new();
+        for change in new {
+            let made = judge_change(doc, change, sender, &times, &mut touched)?;
+            if !made.is_empty() {
+                moves.push((change, made));
+            }
+        }
+        if moves.is_empty() {
+            finish(doc, before, &heads, &touched, linear)?;
+        }
+        Ok(moves)
+    })?;
+    if moves.is_empty() {
+        return if linear {
+            Ok(())
+        } else {
+            sender_view(doc, &heads)
+        };
+    }
+    // Task moves and scores are judged on the document as each change found it.
+    for (change, made) in &moves {
+        if !made.states.is_empty() {
+            task_moves(doc, change, &made.states, sender)?;
+        }
+        if made.scores && !change.deps().is_empty() {
+            let before = doc
+                .fork_at(change.deps())
+                .map_err(|e| RuleViolation::unreadable(&e))?;
+            super::scorecard::scores_final(&before)?;
+        }
+    }
+    doc.reading(|doc| finish(doc, before, &heads, &touched, linear))?;
+    if linear {
+        Ok(())
+    } else {
+        sender_view(doc, &heads)
+    }
+}
+
+/// What is judged of the document after its changes: the fixed fields, and that it reads
+/// as its kind (with its value rules, when the sender's view is the merged document).
+fn finish(
+    doc: &Doc,
+    before: &[ChangeHash],
+    heads: &[ChangeHash],
+    touched: &super::fixed::Touched,
+    linear: bool,
+) -> Result<(), RuleViolation> {
+    if !before.is_empty() {
+        super::fixed::unchanged(doc, before, heads, touched)?;
+    }
+    if linear {
         // The sender's view is the merged document: its value rules read it as its kind.
         super::check_read_and_values(doc)
     } else {
-        super::readable(doc).map_err(|e| RuleViolation::unreadable(&e))?;
-        let view = doc
-            .fork_at(&heads)
-            .map_err(|e| RuleViolation::unreadable(&e))?;
-        // Also the shape of what the sender made: a value written into a map that a
-        // concurrent change replaced is not in the merged document, but it is in history.
-        super::check_header_and_fields(&view)?;
-        super::check_values(&view)
+        super::readable(doc)
+            .map(drop)
+            .map_err(|e| RuleViolation::unreadable(&e))
+    }
+}
+
+/// The document as the sender made it, when others' changes merged into it: its shape (a
+/// value written into a map that a concurrent change replaced is not in the merged
+/// document, but it is in history) and its value rules.
+fn sender_view(doc: &mut Doc, heads: &[ChangeHash]) -> Result<(), RuleViolation> {
+    let view = doc
+        .fork_at(heads)
+        .map_err(|e| RuleViolation::unreadable(&e))?;
+    view.reading(|view| {
+        super::check_header_and_fields(view)?;
+        super::check_values(view)
+    })
+}
+
+/// What a change wrote that is judged on the document as the change found it.
+#[derive(Default)]
+struct Made {
+    /// The task states it wrote.
+    states: Vec<Fields>,
+    /// Whether it wrote a score.
+    scores: bool,
+}
+
+impl Made {
+    fn is_empty(&self) -> bool {
+        self.states.is_empty() && !self.scores
     }
 }
 
@@ -107,16 +193,17 @@ fn author(field: impl Into<String>, by: &str, sender: &str) -> RuleViolation {
 }
 
 fn judge_change(
-    doc: &mut Doc,
+    doc: &Doc,
     change: &Change,
     sender: &Sender,
+    times: &HashMap<ChangeHash, i64>,
     touched: &mut super::fixed::Touched,
-) -> Result<(), RuleViolation> {
+) -> Result<Made, RuleViolation> {
     let latest = sender.now + MAX_CLOCK_DRIFT_MS;
     let floor = change
         .deps()
         .iter()
-        .filter_map(|d| doc.am.get_change_by_hash(d).map(|c| c.timestamp()))
+        .filter_map(|d| times.get(d).copied())
         .max()
         .map_or(super::shape::EARLIEST_MS, |t| {
             (t - 2 * MAX_CLOCK_DRIFT_MS).max(super::shape::EARLIEST_MS)
@@ -189,16 +276,10 @@ fn judge_change(
             _ => {}
         }
     }
-    if !state_writes.is_empty() {
-        task_moves(doc, change, &state_writes, sender)?;
-    }
-    if score_writes && !change.deps().is_empty() {
-        let before = doc
-            .fork_at(change.deps())
-            .map_err(|e| RuleViolation::unreadable(&e))?;
-        super::scorecard::scores_final(&before)?;
-    }
-    Ok(())
+    Ok(Made {
+        states: state_writes,
+        scores: score_writes,
+    })
 }
 
 /// Each state a change writes must be a legal move, for its author, from a state the

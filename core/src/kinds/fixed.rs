@@ -70,7 +70,9 @@ fn containers(kind: DocKind) -> &'static [&'static str] {
 #[derive(Debug, Default)]
 pub(crate) struct Touched {
     root: BTreeSet<String>,
-    objects: std::collections::HashSet<String>,
+    /// By the id's counter and actor (a legacy operation's object and an object's id
+    /// name an object alike).
+    objects: std::collections::HashSet<(u64, automerge::ActorId)>,
 }
 
 impl Touched {
@@ -80,8 +82,11 @@ impl Touched {
                 self.root.insert(key.to_string());
             }
             (automerge::legacy::ObjectId::Root, _) => {}
-            (obj, _) => {
-                self.objects.insert(obj.to_string());
+            (automerge::legacy::ObjectId::Id(id), _) => {
+                let key = (id.counter(), id.actor().clone());
+                if !self.objects.contains(&key) {
+                    self.objects.insert(key);
+                }
             }
         }
     }
@@ -95,13 +100,16 @@ impl Touched {
                     .get_all(&automerge::ROOT, key)
                     .unwrap_or_default()
                     .iter()
-                    .any(|(v, id)| v.is_object() && self.objects.contains(&id.to_string())))
+                    .any(|(v, id)| {
+                        v.is_object()
+                            && matches!(&id, ObjId::Id(counter, actor, _)
+                                if self.objects.contains(&(*counter, actor.clone())))
+                    }))
     }
 }
 
 /// Refuses a push that changes a fixed field between `before` (the server's heads) and
-/// `after` (the sender's). Only the fields the push's operations reached are read (an
-/// object's id and a legacy operation's object print alike: `counter@actor`).
+/// `after` (the sender's). Only the fields the push's operations reached are read.
 pub(crate) fn unchanged(
     doc: &Doc,
     before: &[ChangeHash],

@@ -106,37 +106,42 @@ pub(crate) const FIELDS: &[Field] = &[
 /// not exist would be silently left out of the error rate), and a finished count has every
 /// line counted.
 pub(crate) fn rules(doc: &Doc) -> Result<(), RuleViolation> {
+    let count = read(doc).map_err(|e| RuleViolation::unreadable(&e))?;
+    let book: std::collections::HashSet<&str> =
+        count.lines.iter().map(|l| l.sku.as_str()).collect();
     let keys = |key: &str| {
         doc.obj(&DOC_ROOT, key)
             .map(|o| doc.keys(&o))
             .unwrap_or_default()
     };
-    let book: std::collections::HashSet<String> = keys("book").into_iter().collect();
-    for map in ["counted", "names"] {
-        if let Some(sku) = keys(map).into_iter().find(|s| !book.contains(s)) {
+    let counted = keys("counted");
+    for (map, skus) in [("counted", &counted), ("names", &keys("names"))] {
+        if let Some(sku) = skus.iter().find(|s| !book.contains(s.as_str())) {
             return Err(RuleViolation::at(
                 "value",
-                format!("{map}.{}", super::shape::quote(&sku)),
+                format!("{map}.{}", super::shape::quote(sku)),
                 "is not a line of this count's book",
             ));
         }
     }
     if doc.scalar(&DOC_ROOT, "finished").is_some() {
-        let counted: std::collections::HashSet<String> = keys("counted").into_iter().collect();
-        let mut missing: Vec<&String> = book.iter().filter(|s| !counted.contains(*s)).collect();
-        missing.sort();
-        if let Some(sku) = missing.first() {
+        let counted: std::collections::HashSet<&str> = counted.iter().map(String::as_str).collect();
+        // In sku order, as `read` gives the lines.
+        if let Some(line) = count
+            .lines
+            .iter()
+            .find(|l| !counted.contains(l.sku.as_str()))
+        {
             return Err(RuleViolation::at(
                 "value",
                 "finished",
                 format!(
                     "line `{}` has no counted quantity yet",
-                    super::shape::quote(sku)
+                    super::shape::quote(&line.sku)
                 ),
             ));
         }
     }
-    read(doc).map_err(|e| RuleViolation::unreadable(&e))?;
     Ok(())
 }
 
@@ -236,7 +241,6 @@ impl CountRows {
     }
 
     /// The rows of a count as [`read`] gives it: what [`CountRows::read`] must equal.
-    #[cfg(test)]
     pub(crate) fn of(count: &InventoryCount) -> CountRows {
         CountRows {
             store_id: count.store_id.to_string(),

@@ -124,29 +124,7 @@ impl Replica {
 
     /// What the document is about; `None` while it is empty.
     pub fn summary(&self) -> Result<Option<DocSummary>> {
-        let Some(kind) = doc_kind(&self.doc)? else {
-            return Ok(None);
-        };
-        let doc = &self.doc;
-        let mut summary = DocSummary {
-            kind,
-            store_id: crate::kinds::store_of(doc),
-            territory: None,
-            demo_street: None,
-            visitor: None,
-            manager: None,
-        };
-        match kind {
-            DocKind::Store => {
-                let store = crate::kinds::store::read(doc)?;
-                summary.territory = Some(store.territory);
-                summary.demo_street = Some(store.demo_street);
-            }
-            DocKind::Visit => summary.visitor = doc.str(&DOC_ROOT, "visitor"),
-            DocKind::Scorecard => summary.manager = doc.str(&DOC_ROOT, "manager"),
-            _ => {}
-        }
-        Ok(Some(summary))
+        self.doc.reading(summarize)
     }
 
     /// Applies changes (already parsed, none of them held yet) sent by `pusher`, judges the
@@ -251,6 +229,32 @@ impl Replica {
             touched: touched_keys,
         }))
     }
+}
+
+/// What the document is about; `None` while it is empty.
+fn summarize(doc: &Doc) -> Result<Option<DocSummary>> {
+    let Some(kind) = doc_kind(doc)? else {
+        return Ok(None);
+    };
+    let mut summary = DocSummary {
+        kind,
+        store_id: crate::kinds::store_of(doc),
+        territory: None,
+        demo_street: None,
+        visitor: None,
+        manager: None,
+    };
+    match kind {
+        DocKind::Store => {
+            let store = crate::kinds::store::read(doc)?;
+            summary.territory = Some(store.territory);
+            summary.demo_street = Some(store.demo_street);
+        }
+        DocKind::Visit => summary.visitor = doc.str(&DOC_ROOT, "visitor"),
+        DocKind::Scorecard => summary.manager = doc.str(&DOC_ROOT, "manager"),
+        _ => {}
+    }
+    Ok(Some(summary))
 }
 
 fn doc_kind(doc: &Doc) -> Result<Option<DocKind>> {

@@ -4,7 +4,7 @@
 use automerge::{ObjId, ObjType, ReadDoc, ScalarValue, Value};
 
 use super::{EARLIEST_MS, Field, Key, LATEST_MS, Ty, canonical_id, quote, refuse, req, user_id};
-use crate::doc::{Doc, Fields};
+use crate::doc::{Doc, Fields, MapItem as Item};
 use crate::kinds::RuleViolation;
 
 /// Holds the document to the fields of its kind (the header `schema`, `kind`, `id` is
@@ -57,32 +57,32 @@ impl Walker<'_> {
         path: Option<&Path<'_>>,
         fields: &[&[Field]],
     ) -> Result<(), RuleViolation> {
-        let am = &self.doc.am;
+        let map = self.doc.map(obj);
         let all = || fields.iter().flat_map(|f| f.iter());
         for field in all() {
             if let (Key::Is(key), true) = (field.key, field.required)
-                && am.get(obj, key).ok().flatten().is_none()
+                && map.get(key).is_none()
             {
                 return Err(refuse(&at_key(path, key).to_string(), "is required"));
             }
         }
-        for item in am.map_range(obj, ..) {
-            let key = item.key.as_ref();
+        for item in &map.items {
+            let key = item.key.as_str();
             let at = at_key(path, key);
             let Some(field) = all().find(|f| matches(f.key, key)) else {
                 return Err(refuse(&at.to_string(), "is not a field of this document"));
             };
-            self.values(obj, &item, &at, &field.ty)?;
+            self.values(obj, item, &at, &field.ty)?;
         }
         Ok(())
     }
 
-    /// Every value of one key: the one a map range shows, or all of them when devices set
+    /// Every value of one key: the one every device shows, or all of them when devices set
     /// the key concurrently.
     fn values(
         &self,
         obj: &ObjId,
-        item: &automerge::iter::MapRangeItem<'_>,
+        item: &Item,
         at: &Path<'_>,
         ty: &Ty,
     ) -> Result<(), RuleViolation> {
@@ -90,20 +90,15 @@ impl Walker<'_> {
             let values = self
                 .doc
                 .am
-                .get_all(obj, item.key.as_ref())
+                .get_all(obj, item.key.as_str())
                 .map_err(|e| refuse(&at.to_string(), e.to_string()))?;
             for (value, id) in values {
                 self.value(&value, &id, at, ty)?;
             }
             return Ok(());
         }
-        let value = Value::from(item.value.clone());
-        let id = if value.is_object() {
-            item.id()
-        } else {
-            automerge::ROOT
-        };
-        self.value(&value, &id, at, ty)
+        let id = item.id.clone().unwrap_or(automerge::ROOT);
+        self.value(&item.value, &id, at, ty)
     }
 
     fn value(
@@ -117,16 +112,15 @@ impl Walker<'_> {
         match (ty, value) {
             (Ty::Map(fields), Value::Object(ObjType::Map)) => self.map(id, Some(at), &[fields]),
             (Ty::MapOf { key, value, max }, Value::Object(ObjType::Map)) => {
-                let mut count = 0;
-                for item in am.map_range(id, ..) {
-                    count += 1;
-                    if count > *max {
-                        return Err(refuse(
-                            &at.to_string(),
-                            format!("holds more than {max} entries"),
-                        ));
-                    }
-                    let k = item.key.as_ref();
+                let map = self.doc.map(id);
+                if map.items.len() > *max {
+                    return Err(refuse(
+                        &at.to_string(),
+                        format!("holds more than {max} entries"),
+                    ));
+                }
+                for item in &map.items {
+                    let k = item.key.as_str();
                     let here = at_key(Some(at), k);
                     if !key.accepts(k) {
                         return Err(refuse(
@@ -134,7 +128,7 @@ impl Walker<'_> {
                             format!("the key is not {}", key.describe()),
                         ));
                     }
-                    self.values(id, &item, &here, value)?;
+                    self.values(id, item, &here, value)?;
                 }
                 Ok(())
             }
