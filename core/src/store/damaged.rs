@@ -52,15 +52,18 @@ pub struct DamagedDocument {
 /// place that decides, with the kind's definition (`crate::kinds`). Returns the index rows of the
 /// kinds whose rows are kept with a loaded document, so the merge does not derive them twice.
 pub(crate) fn check_readable(doc: &Doc) -> Result<Option<Derived>> {
-    doc.check_header()?;
-    // The kind's definition, as the server judges it: a value of the wrong type or out of
-    // its set is damage even where a lenient reader would skip it.
-    crate::kinds::check_fields(doc).map_err(|v| Error::corrupt(doc.id.as_str(), v.message))?;
-    Ok(crate::kinds::readable(doc)?.map(|rows| match rows {
-        crate::kinds::Rows::Count(r) => Derived::Count(r),
-        crate::kinds::Rows::Display(r) => Derived::Display(r),
-        crate::kinds::Rows::Visit(r) => Derived::Visit(r),
-    }))
+    // One read of each map serves the field walk and the reader.
+    doc.reading(|doc| {
+        doc.check_header()?;
+        // The kind's definition, as the server judges it: a value of the wrong type or out
+        // of its set is damage even where a lenient reader would skip it.
+        crate::kinds::check_fields(doc).map_err(|v| Error::corrupt(doc.id.as_str(), v.message))?;
+        Ok(crate::kinds::readable(doc)?.map(|rows| match rows {
+            crate::kinds::Rows::Count(r) => Derived::Count(r),
+            crate::kinds::Rows::Display(r) => Derived::Display(r),
+            crate::kinds::Rows::Visit(r) => Derived::Visit(r),
+        }))
+    })
 }
 
 /// What a merge keeps of a document it could not read.
