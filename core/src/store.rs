@@ -19,6 +19,7 @@
 //! `damaged.rs`, `transaction.rs`, `cache.rs`, `maintenance.rs` and `migrate.rs`.
 
 mod cache;
+pub(crate) mod changes;
 pub(crate) mod complaints;
 pub(crate) mod damaged;
 mod documents;
@@ -26,6 +27,7 @@ pub(crate) mod feed;
 mod feed_merge;
 pub(crate) mod index;
 pub(crate) mod inventory_counts;
+pub(crate) mod lists;
 mod maintenance;
 pub(crate) mod migrate;
 pub(crate) mod outbox;
@@ -51,6 +53,7 @@ use crate::time::{FieldCalendar, Timestamp};
 
 use cache::DocCache;
 
+pub use changes::{ChangeListener, ChangeSubscription, Topics};
 pub use damaged::DamagedDocument;
 pub(crate) use documents::heads_blob;
 pub(crate) use feed_merge::default_workers;
@@ -93,6 +96,8 @@ pub struct LocalStore {
     identity: DeviceIdentity,
     calendar: FieldCalendar,
     inner: Mutex<Inner>,
+    /// What committed transactions changed, for live lists (`changes.rs`).
+    changes: Arc<changes::ChangeLog>,
     /// Signalled when a transaction of [`LocalStore::in_one_transaction`] ends.
     transaction_ended: Condvar,
 }
@@ -158,6 +163,12 @@ impl LocalStore {
         conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;")
             .map_err(locked)?;
         migrate::migrate(&mut conn).map_err(relock)?;
+        // Nothing is in flight at opening: a sync killed mid-push left its documents marked
+        // as uploading, and they are only saved on the phone.
+        conn.execute("UPDATE outbox SET uploading = 0 WHERE uploading != 0", [])
+            .map_err(locked)?;
+        let changes = Arc::new(changes::ChangeLog::default());
+        changes.install(&mut conn).map_err(relock)?;
         // A fresh actor for every opening: a device restored from an old backup, or reopened
         // after a crash that lost an uncommitted change, must never reuse a sequence number.
         let actor = ActorId::random();
@@ -165,6 +176,7 @@ impl LocalStore {
             path,
             identity,
             calendar: options.calendar,
+            changes,
             inner: Mutex::new(Inner {
                 conn,
                 actor,

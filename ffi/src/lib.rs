@@ -35,6 +35,7 @@ mod damaged;
 mod error;
 mod history;
 mod inventory_count;
+mod lists;
 mod outbox;
 mod parse;
 mod retail_store;

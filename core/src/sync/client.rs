@@ -10,6 +10,7 @@
 //! is marked rejected with its reason and stays on the phone; the others go on.
 
 mod http;
+mod in_flight;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +25,7 @@ use crate::store::LocalStore;
 use crate::store::outbox::OutgoingDocument;
 use crate::sync::protocol::{self, DocChanges, PROTOCOL_VERSION, SyncRequest, SyncResponse};
 use http::{Outcome, compress};
+use in_flight::InFlight;
 
 /// One device's connection to its sync server.
 #[derive(Clone, Debug)]
@@ -101,12 +103,13 @@ impl SyncClient {
         // The next page of a long feed, asked for while the previous one was being stored.
         let mut prefetched: Option<Result<Outcome, SyncFailure>> = None;
         for _ in 0..MAX_ROUNDS {
-            let (batch, outcome) = match prefetched.take() {
-                Some(outcome) => (Vec::new(), outcome),
+            // The pushed documents stay "uploading" until their answer is stored.
+            let (batch, outcome, mut in_flight) = match prefetched.take() {
+                Some(outcome) => (Vec::new(), outcome, None),
                 None => {
                     let batch = self.next_batch(push_limit).await?;
-                    let outcome = self.push_round(&batch, &mut report).await?;
-                    (batch, outcome)
+                    let (outcome, in_flight) = self.push_round(&batch, &mut report).await?;
+                    (batch, outcome, Some(in_flight))
                 }
             };
             if batch.is_empty() && phase == SyncPhase::Pushing {
@@ -136,6 +139,9 @@ impl SyncClient {
                         (self.apply(&batch, response).await, None)
                     };
                     let applied = applied?;
+                    if let Some(in_flight) = in_flight.take() {
+                        in_flight.end().await?;
+                    }
                     let (pulled, removed) = (applied.pulled, applied.removed);
                     note_damage(&mut report, applied.damaged, applied.repaired);
                     pushed_total += batch.len();
@@ -183,7 +189,11 @@ impl SyncClient {
                     push_limit = (push_limit / 2).max(1);
                 }
             }
+            if let Some(in_flight) = in_flight.take() {
+                in_flight.end().await?;
+            }
         }
+        self.blocking(|s| s.note_synced()).await?;
         progress(SyncProgress {
             phase: SyncPhase::Done,
             docs_pushed: pushed_total,
@@ -195,27 +205,21 @@ impl SyncClient {
         Ok(report)
     }
 
-    /// One round trip pushing `batch` (marked as uploading meanwhile) from the stored
-    /// cursor.
+    /// One round trip pushing `batch` from the stored cursor, with the guard that keeps
+    /// the batch marked as uploading until the caller has stored the answer.
     async fn push_round(
         &self,
         batch: &[OutgoingDocument],
         report: &mut SyncReport,
-    ) -> Result<Result<Outcome, SyncFailure>, SyncFailure> {
+    ) -> Result<(Result<Outcome, SyncFailure>, InFlight), SyncFailure> {
         let ids: Vec<DocId> = batch.iter().map(|d| d.id.clone()).collect();
-        self.blocking({
-            let ids = ids.clone();
-            move |s| s.mark_uploading(&ids, true)
-        })
-        .await?;
+        let in_flight = InFlight::mark(&self.store, ids).await?;
         let cursor = self.blocking(|s| s.sync_cursor()).await;
         let outcome = match cursor {
             Ok(cursor) => self.round_trip_with_retries(batch, cursor, report).await,
             Err(e) => Err(e),
         };
-        self.blocking(move |s| s.mark_uploading(&ids, false))
-            .await?;
-        Ok(outcome)
+        Ok((outcome, in_flight))
     }
 
     /// Pending documents whose changes fit in `limit` changes (at least one document).

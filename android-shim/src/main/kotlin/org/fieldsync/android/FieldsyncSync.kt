@@ -15,8 +15,14 @@ import org.fieldsync.ffi.defaultSyncSettings
 
 /** Where syncing stands, for a status line. */
 sealed interface SyncStatus {
-    /** No sync has run yet. */
+    /** No sync has ever completed on this device. */
     data object Idle : SyncStatus
+
+    /**
+     * No sync has run in this process yet; the last one that completed ended at
+     * [atMillis] (the library keeps it in its database, so it survives a restart).
+     */
+    data class SyncedBefore(val atMillis: Long) : SyncStatus
 
     /** A sync is running; [progress] is null until its first event. */
     data class Running(val progress: SyncProgressRecord?) : SyncStatus
@@ -50,7 +56,9 @@ class FieldsyncSync(store: FieldsyncStore, settings: SyncSettings) : AutoCloseab
     /** The generated binding. */
     val raw: FieldSync = FieldSync(store.raw, settings)
     private val running = Mutex()
-    private val _status = MutableStateFlow<SyncStatus>(SyncStatus.Idle)
+    private val _status = MutableStateFlow<SyncStatus>(
+        store.raw.lastSyncedMs()?.let { SyncStatus.SyncedBefore(it) } ?: SyncStatus.Idle,
+    )
     val status: StateFlow<SyncStatus> = _status.asStateFlow()
 
     /**
