@@ -233,57 +233,57 @@ impl LocalStore {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(contains_pattern);
-        let inner = self.lock()?;
-        let mut stmt = inner.conn.prepare_cached(STORE_LIST)?;
         let mut total = 0u32;
-        let rows = stmt
-            .query_map(
-                params![
-                    query.territory,
-                    cal.start_of(week).0,
-                    cal.start_of(week + chrono::Duration::days(7)).0,
-                    cal.start_of(month).0,
-                    cal.start_of(FieldCalendar::next_month_start(month)).0,
-                    cal.start_of(day).0,
-                    cal.start_of(day + chrono::Duration::days(1)).0,
-                    cal.start_of(quarter).0,
-                    search,
-                    query.only_due,
-                    query.only_demo_street,
-                    query.only_functional_terminals,
-                    query.only_missing_tags,
-                    query.only_with_open_tasks,
-                    query.only_not_on_server,
-                    query.sort.code(),
-                    MAX_MISSING_PRICE_TAGS as i64,
-                    i64::from(query.limit.max(1)),
-                    i64::from(query.offset),
-                ],
-                |r| {
-                    Ok(RawRow {
-                        id: r.get(0)?,
-                        name: r.get(1)?,
-                        licence: r.get(2)?,
-                        codes: [r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?],
-                        demo_street: r.get(7)?,
-                        functional: r.get(8)?,
-                        rating: r.get(9)?,
-                        last_visit: r.get(10)?,
-                        visit_due: r.get(11)?,
-                        check_due: r.get(12)?,
-                        follow_up: r.get(13)?,
-                        missing_tags: r.get(14)?,
-                        open_tasks: r.get(15)?,
-                        pending: r.get(16)?,
-                        rejected: r.get(17)?,
-                        uploading: r.get(18)?,
-                        total: r.get(19)?,
-                    })
-                },
-            )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        drop(stmt);
-        drop(inner);
+        let rows = self.read(|conn| {
+            let mut stmt = conn.prepare_cached(STORE_LIST)?;
+            let rows = stmt
+                .query_map(
+                    params![
+                        query.territory,
+                        cal.start_of(week).0,
+                        cal.start_of(week + chrono::Duration::days(7)).0,
+                        cal.start_of(month).0,
+                        cal.start_of(FieldCalendar::next_month_start(month)).0,
+                        cal.start_of(day).0,
+                        cal.start_of(day + chrono::Duration::days(1)).0,
+                        cal.start_of(quarter).0,
+                        search,
+                        query.only_due,
+                        query.only_demo_street,
+                        query.only_functional_terminals,
+                        query.only_missing_tags,
+                        query.only_with_open_tasks,
+                        query.only_not_on_server,
+                        query.sort.code(),
+                        MAX_MISSING_PRICE_TAGS as i64,
+                        i64::from(query.limit.max(1)),
+                        i64::from(query.offset),
+                    ],
+                    |r| {
+                        Ok(RawRow {
+                            id: r.get(0)?,
+                            name: r.get(1)?,
+                            licence: r.get(2)?,
+                            codes: [r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?],
+                            demo_street: r.get(7)?,
+                            functional: r.get(8)?,
+                            rating: r.get(9)?,
+                            last_visit: r.get(10)?,
+                            visit_due: r.get(11)?,
+                            check_due: r.get(12)?,
+                            follow_up: r.get(13)?,
+                            missing_tags: r.get(14)?,
+                            open_tasks: r.get(15)?,
+                            pending: r.get(16)?,
+                            rejected: r.get(17)?,
+                            uploading: r.get(18)?,
+                            total: r.get(19)?,
+                        })
+                    },
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })?;
         let rows = rows
             .into_iter()
             .map(|raw| {

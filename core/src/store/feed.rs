@@ -48,15 +48,15 @@ impl LocalStore {
     /// the feed), by the store's clock; `None` if none ever has on this device. Kept in the
     /// database, so it survives a restart.
     pub fn last_synced(&self) -> Result<Option<Timestamp>> {
-        let inner = self.lock()?;
-        let value: Option<i64> = inner
-            .conn
-            .query_row(
-                "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'last_synced'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let value: Option<i64> = self.read(|conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'last_synced'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })?;
         Ok(value.map(Timestamp))
     }
 

@@ -75,26 +75,28 @@ impl LocalStore {
             cal.start_of(day),
             cal.start_of(day + chrono::Duration::days(1)),
         );
-        let inner = self.lock()?;
-        let mut stmt = inner.conn.prepare_cached(VISITS_OF_DAY)?;
-        let rows = stmt
-            .query_map(params![visitor, from.0, to.0], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, Option<i64>>(5)?,
-                    r.get::<_, Option<bool>>(6)?,
-                    (
-                        r.get::<_, Option<bool>>(7)?,
-                        r.get::<_, Option<bool>>(8)?,
-                        r.get::<_, Option<bool>>(9)?,
-                    ),
-                ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let rows = self.read(|conn| {
+            let mut stmt = conn.prepare_cached(VISITS_OF_DAY)?;
+            let rows = stmt
+                .query_map(params![visitor, from.0, to.0], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, Option<i64>>(5)?,
+                        r.get::<_, Option<bool>>(6)?,
+                        (
+                            r.get::<_, Option<bool>>(7)?,
+                            r.get::<_, Option<bool>>(8)?,
+                            r.get::<_, Option<bool>>(9)?,
+                        ),
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })?;
         rows.into_iter()
             .map(
                 |(id, store, store_name, kind, check_in, check_out, in_range, outbox)| {

@@ -115,7 +115,16 @@ impl SyncClient {
             if batch.is_empty() && phase == SyncPhase::Pushing {
                 phase = SyncPhase::Pulling;
             }
-            match outcome? {
+            let outcome = match outcome {
+                Ok(outcome) => outcome,
+                Err(failure) => {
+                    if let Some(in_flight) = in_flight.take() {
+                        in_flight.end().await?;
+                    }
+                    return Err(failure);
+                }
+            };
+            match outcome {
                 Outcome::Stored(response) => {
                     let more = response.more;
                     let (applied, next) = if more && batch.is_empty() {
@@ -138,10 +147,10 @@ impl SyncClient {
                     } else {
                         (self.apply(&batch, response).await, None)
                     };
-                    let applied = applied?;
                     if let Some(in_flight) = in_flight.take() {
                         in_flight.end().await?;
                     }
+                    let applied = applied?;
                     let (pulled, removed) = (applied.pulled, applied.removed);
                     note_damage(&mut report, applied.damaged, applied.repaired);
                     pushed_total += batch.len();

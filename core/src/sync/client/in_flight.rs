@@ -43,16 +43,8 @@ impl Drop for InFlight {
         if self.ids.is_empty() {
             return;
         }
-        let (store, ids) = (self.store.clone(), std::mem::take(&mut self.ids));
-        // Dropped mid-round: unmark on a blocking thread when a runtime is at hand (the
-        // store may be busy with a merge), else here.
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn_blocking(move || store.mark_uploading(&ids, false));
-            }
-            Err(_) => {
-                let _ = store.mark_uploading(&ids, false);
-            }
-        }
+        // Dropped mid-round: unmark before the drop returns, so that whoever dropped the
+        // sync reads the truth next (this waits for the store, briefly, if a merge holds it).
+        let _ = self.store.mark_uploading(&self.ids, false);
     }
 }

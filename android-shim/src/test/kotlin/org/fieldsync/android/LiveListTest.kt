@@ -129,4 +129,39 @@ class LiveListTest {
             collecting.cancel()
         }
     }
+
+    @Test
+    fun the_live_store_list_re_emits_when_a_sync_brings_a_visit_from_another_phone(
+        @TempDir serverDir: Path,
+        @TempDir phoneDir: Path,
+    ) = runBlocking {
+        TestServer.start(serverDir) {
+            addUser("am-li", "account_manager", "Li Wei")
+            importStores("330100000001,Green Leaf,Wang,13800000000,1 Wulin Road,$STORE_LAT,$STORE_LNG,B,C,2,A,120,0,0,,am-li")
+        }.use { server ->
+            val phoneA = server.enroll(server.admin().enrollCode("am-li"), "Li's phone")
+            val phoneB = server.enroll(server.admin().enrollCode("am-li"), "Li's tablet")
+            phone(phoneDir, phoneA.userId, phoneA.deviceId).use { a ->
+                phone(phoneDir, phoneB.userId, phoneB.deviceId).use { b ->
+                    FieldsyncSync(a, server.url, phoneA.token).use { syncA ->
+                        FieldsyncSync(b, server.url, phoneB.token).use { syncB ->
+                            syncA.syncNow()
+                            syncB.syncNow()
+                            val pages = Channel<StorePage>(Channel.UNLIMITED)
+                            val collecting = launch { b.storeList().collect { pages.send(it) } }
+                            val before = withTimeout(10_000) { pages.receive() }.rows.single()
+                            assertNull(before.lastVisitMs)
+                            a.createVisit(routineVisit(before.id))
+                            syncA.syncNow()
+                            syncB.syncNow()
+                            val after = withTimeout(10_000) { pages.receive() }.rows.single()
+                            assertNotNull(after.lastVisitMs)
+                            assertEquals(false, after.visitDue)
+                            collecting.cancel()
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -1,7 +1,9 @@
 package org.fieldsync.android
 
+import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.async
 import kotlinx.coroutines.flow.first
+import kotlinx.coroutines.flow.onEach
 import kotlinx.coroutines.flow.takeWhile
 import kotlinx.coroutines.flow.toList
 import kotlinx.coroutines.launch
@@ -65,9 +67,14 @@ class ReceiptsTest {
             FieldsyncStore.open(phoneDir.resolve("phone.db").toString(), device.userId, device.deviceId).use { store ->
                 val storeId = firstSync(store, server, device)
                 val visitId = store.createVisit(routineVisit(storeId))
+                val watching = CompletableDeferred<Unit>()
                 val states = async {
-                    store.receipts(visitId).takeWhile { it != ReceiptState.OnServer }.toList()
+                    store.receipts(visitId)
+                        .onEach { watching.complete(Unit) }
+                        .takeWhile { it != ReceiptState.OnServer }
+                        .toList()
                 }
+                withTimeout(10_000) { watching.await() }
                 BlackHole().use { hole ->
                     FieldsyncSync(store, hole.url, device.token).use { stalled ->
                         val push = launch { runCatching { stalled.syncNow() } }
