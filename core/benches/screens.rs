@@ -69,7 +69,7 @@ fn main() -> Res<()> {
         started.elapsed().as_secs_f64()
     );
     let day = db.calendar().date(clock.now());
-    let last_monday = day - chrono::Duration::days(2);
+    let last_monday = day - chrono::Duration::days(9);
     let mut figures = Vec::new();
 
     let page = StoreListQuery {
@@ -302,7 +302,7 @@ fn during_merges(
     office_path: &std::path::Path,
     quick: bool,
 ) -> Res<Vec<Figure>> {
-    let (pages, per_page) = if quick { (4, 100) } else { (10, 100) };
+    let (pages, per_page) = if quick { (6, 100) } else { (30, 100) };
     // Another territory's stores, made in an office store, as pages of a feed.
     let office = LocalStore::open(
         office_path,
@@ -320,45 +320,54 @@ fn during_merges(
         feed.push(docs);
     }
     let merging = std::sync::atomic::AtomicBool::new(true);
-    let mut reads = Vec::new();
-    let mut edits = Vec::new();
-    let mut merge_times = Vec::new();
     let stores = db.store_list(page)?.rows;
-    std::thread::scope(|s| -> Res<()> {
+    let (merge_times, reads, edits) = std::thread::scope(|s| -> Res<_> {
         let merger = s.spawn(|| -> fieldsync_core::Result<Vec<Duration>> {
             let mut times = Vec::new();
             for docs in feed {
                 let t = Instant::now();
-                db.merge_many_from_server(docs)?;
+                let merged = db.merge_many_from_server(docs);
                 times.push(t.elapsed());
+                if let Err(e) = merged {
+                    merging.store(false, Ordering::SeqCst);
+                    return Err(e);
+                }
             }
             merging.store(false, Ordering::SeqCst);
             Ok(times)
         });
-        // Bounded by the merges, which end.
+        // A screen reading the list over and over; bounded by the merges, which end.
+        let reader = s.spawn(|| -> fieldsync_core::Result<Vec<Duration>> {
+            let mut reads = Vec::new();
+            while merging.load(Ordering::SeqCst) {
+                let t = Instant::now();
+                std::hint::black_box(db.store_list(page)?);
+                reads.push(t.elapsed());
+            }
+            Ok(reads)
+        });
+        // A user checking in every 20 ms.
+        let mut edits = Vec::new();
         let mut n = 0usize;
         while merging.load(Ordering::SeqCst) {
+            clock.advance_minutes(1);
             let t = Instant::now();
-            std::hint::black_box(db.store_list(page)?);
-            reads.push(t.elapsed());
-            if n.is_multiple_of(10) {
-                clock.advance_minutes(1);
-                let t = Instant::now();
-                db.create_visit(fieldsync_core::NewVisit {
-                    store_id: stores[n % stores.len()].store_id.clone(),
-                    kind: VisitKind::Routine,
-                    check_in: CheckPoint {
-                        at: clock.now(),
-                        gps: None,
-                    },
-                    complaint_id: None,
-                })?;
-                edits.push(t.elapsed());
-            }
+            db.create_visit(fieldsync_core::NewVisit {
+                store_id: stores[n % stores.len()].store_id.clone(),
+                kind: VisitKind::Routine,
+                check_in: CheckPoint {
+                    at: clock.now(),
+                    gps: None,
+                },
+                complaint_id: None,
+            })?;
+            edits.push(t.elapsed());
             n += 1;
+            std::thread::sleep(Duration::from_millis(20));
         }
-        merge_times = merger.join().map_err(|_| "the merging thread panicked")??;
-        Ok(())
+        let merges = merger.join().map_err(|_| "the merging thread panicked")??;
+        let reads = reader.join().map_err(|_| "the reading thread panicked")??;
+        Ok((merges, reads, edits))
     })?;
     if reads.is_empty() || edits.is_empty() {
         return Err("nothing was read or edited during the merges".into());

@@ -2,5 +2,3 @@
 -- The store list asks, for each store of a territory, its account manager's latest visit
 -- and whether that manager visited in a week or a month: one index lookup per store.
 CREATE INDEX IF NOT EXISTS visit_by_store_visitor ON visit_index (store_id, visitor, check_in_at);
--- The upload state of each store's documents (saved on the phone, uploading, refused).
-CREATE INDEX IF NOT EXISTS documents_by_store ON documents (store_id);

@@ -140,13 +140,15 @@ pub struct StorePage {
     pub offset: u32,
 }
 
+// `pending` starts from the outbox's pending index (a day's work, not every document) and
+// `listed` is materialized, so each store's subqueries run once, not once per use below.
 const STORE_LIST: &str = "WITH pending AS (
     SELECT d.store_id AS store_id, COUNT(*) AS docs,
            MAX(o.rejected IS NOT NULL) AS rejected, MAX(o.uploading) AS uploading
-    FROM outbox o JOIN documents d ON d.id = o.doc_id
-    WHERE o.local_edits > o.confirmed_edits AND d.store_id IS NOT NULL
+    FROM outbox o CROSS JOIN documents d ON d.id = o.doc_id
+    WHERE o.local_edits > o.confirmed_edits
     GROUP BY d.store_id
-), listed AS (
+), listed AS MATERIALIZED (
     SELECT s.id, s.name, s.licence, s.format, s.market, s.size, s.tier, s.demo_street,
         s.functional, s.rating,
         (SELECT MAX(v.check_in_at) FROM visit_index v WHERE v.store_id = s.id AND v.visitor = ?1)

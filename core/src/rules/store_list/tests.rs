@@ -251,3 +251,28 @@ fn the_store_list_filters_by_search_and_flags_and_sorts_by_name_by_default() -> 
     );
     Ok(())
 }
+
+#[test]
+fn the_store_list_searches_indexes_and_scans_no_visit_or_task_table() -> Result<()> {
+    let mut conn = rusqlite::Connection::open_in_memory()?;
+    crate::store::migrate::migrate(&mut conn)?;
+    let plan: Vec<String> = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {STORE_LIST}"))?
+        .query_map(rusqlite::params_from_iter([None::<i64>; 19]), |r| r.get(3))?
+        .collect::<rusqlite::Result<_>>()?;
+    assert!(
+        plan.iter().any(|step| step.contains("outbox_pending")),
+        "the upload states start from what is pending: {plan:#?}"
+    );
+    for step in &plan {
+        assert!(
+            !step.starts_with("SCAN")
+                || step.contains("subquery")
+                || step.contains("listed")
+                || step.contains("outbox_pending"),
+            "no table is scanned: {plan:#?}"
+        );
+        assert!(!step.contains("documents_by"), "{plan:#?}");
+    }
+    Ok(())
+}
