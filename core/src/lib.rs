@@ -82,6 +82,8 @@ pub use store::{ChangeListener, ChangeSubscription, Topics};
 pub use store::{Clock, DamagedDocument, LocalStore, STORE_SCHEMA_VERSION, StoreOptions};
 pub use sync::protocol;
 pub use sync::replica::{IncomingChange, Pusher, Replica};
-pub use sync::{SyncClient, SyncConfig, SyncFailure, SyncPhase, SyncProgress, SyncReport, backoff};
+pub use sync::{
+    SyncClient, SyncConfig, SyncFailure, SyncPhase, SyncProgress, SyncReport, backoff, enroll,
+};
 pub use time::working_days::{DayKind, WorkingDays};
 pub use time::{FieldCalendar, Timestamp};

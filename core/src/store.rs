@@ -26,6 +26,7 @@ pub(crate) mod changes;
 pub(crate) mod complaints;
 pub(crate) mod damaged;
 mod documents;
+mod enrollment;
 pub(crate) mod feed;
 mod feed_merge;
 pub(crate) mod index;
@@ -186,6 +187,7 @@ impl LocalStore {
         conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;")
             .map_err(locked)?;
         migrate::migrate(&mut conn).map_err(relock)?;
+        enrollment::check_owner(&conn, &identity)?;
         // Nothing is in flight at opening: a sync killed mid-push left its documents marked
         // as uploading, and they are only saved on the phone.
         conn.execute("UPDATE outbox SET uploading = 0 WHERE uploading != 0", [])

@@ -32,6 +32,7 @@ mod changes;
 mod complaint;
 mod conflict;
 mod damaged;
+mod enroll;
 mod error;
 mod history;
 mod inventory_count;
@@ -50,6 +51,7 @@ mod test_support;
 mod visit;
 
 pub use changes::{DocumentsChanged, DocumentsListener, Subscription};
+pub use enroll::{EnrollmentRecord, enroll};
 pub use error::FieldError;
 pub use store::FieldStore;
-pub use sync::{FieldSync, SyncProgressListener, SyncSettings, default_sync_settings};
+pub use sync::{DeviceToken, FieldSync, SyncProgressListener, SyncSettings, default_sync_settings};

@@ -9,8 +9,11 @@
 //! the app's scheduler) always picks up whatever is pending. A document the server refuses
 //! is marked rejected with its reason and stays on the phone; the others go on.
 
+mod enroll;
 mod http;
 mod in_flight;
+
+pub use enroll::enroll;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,33 +47,7 @@ impl SyncClient {
     /// nothing for the NDK to cross-compile but ring's C (see `docs/android.md`).
     /// `config.extra_root_pem` adds a private CA; a malformed one is refused here.
     pub fn new(config: SyncConfig, store: Arc<LocalStore>) -> Result<SyncClient> {
-        let mut roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        if let Some(pem) = &config.extra_root_pem {
-            add_pem_roots(&mut roots, pem)?;
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| Error::invalid("tls", e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .timeout(config.request_timeout)
-            .connect_timeout(Duration::from_secs(20))
-            .build()
-            .map_err(|e| {
-                Error::invalid("server_url", format!("cannot build an HTTP client: {e}"))
-            })?;
-        if !(config.server_url.starts_with("https://") || config.server_url.starts_with("http://"))
-        {
-            return Err(Error::invalid(
-                "server_url",
-                format!("`{}` is not an http(s) URL", config.server_url),
-            ));
-        }
+        let http = http_client(&config)?;
         Ok(SyncClient {
             http,
             config,
@@ -336,6 +313,37 @@ impl SyncClient {
             .map_err(|e| SyncFailure::Local(e.to_string()))?
             .map_err(SyncFailure::from)
     }
+}
+
+/// The HTTP client of every request to the server (syncs and enrollment): rustls with the
+/// bundled Mozilla roots plus `config.extra_root_pem`, the round trip's timeout; a
+/// malformed root or URL is refused here.
+pub(super) fn http_client(config: &SyncConfig) -> Result<reqwest::Client> {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(pem) = &config.extra_root_pem {
+        add_pem_roots(&mut roots, pem)?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::invalid("tls", e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let http = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .timeout(config.request_timeout)
+        .connect_timeout(Duration::from_secs(20))
+        .build()
+        .map_err(|e| Error::invalid("server_url", format!("cannot build an HTTP client: {e}")))?;
+    if !(config.server_url.starts_with("https://") || config.server_url.starts_with("http://")) {
+        return Err(Error::invalid(
+            "server_url",
+            format!("`{}` is not an http(s) URL", config.server_url),
+        ));
+    }
+    Ok(http)
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ import org.fieldsync.ffi.DisplayCheckRecord
 import org.fieldsync.ffi.DisplayStandard
 import org.fieldsync.ffi.DocumentsChanged
 import org.fieldsync.ffi.DocumentsListener
+import org.fieldsync.ffi.EnrollmentRecord
 import org.fieldsync.ffi.FollowUpRecord
 import org.fieldsync.ffi.HistoryEntryRecord
 import org.fieldsync.ffi.FieldException
@@ -74,6 +75,20 @@ class FieldsyncStore private constructor(
                 else -> FieldStore.openWithCalendar(path, userId, deviceId, calendar)
             }
             FieldsyncStore(raw, io)
+        }
+
+        /**
+         * Opens the store at [path] as the user and device of [enrollment] (from
+         * [FieldsyncEnrollment.enroll]) and records them: from then on the store refuses to
+         * open as anyone else (`FieldException.InvalidInput` for `identity.user_id`).
+         */
+        suspend fun openEnrolled(
+            path: String,
+            enrollment: EnrollmentRecord,
+            calendar: String? = null,
+            io: CoroutineDispatcher = Dispatchers.IO,
+        ): FieldsyncStore = withContext(io) {
+            FieldsyncStore(FieldStore.openEnrolled(path, enrollment, calendar), io)
         }
     }
 

@@ -5,6 +5,7 @@ import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.sync.Mutex
 import kotlinx.coroutines.sync.withLock
+import org.fieldsync.ffi.EnrollmentRecord
 import org.fieldsync.ffi.FieldException
 import org.fieldsync.ffi.FieldSync
 import org.fieldsync.ffi.SyncProgressListener
@@ -52,6 +53,10 @@ class FieldsyncSync(store: FieldsyncStore, settings: SyncSettings) : AutoCloseab
      */
     constructor(store: FieldsyncStore, serverUrl: String, token: String, extraRootPem: String? = null) :
         this(store, defaultSyncSettings(serverUrl, token).copy(extraRootPem = extraRootPem))
+
+    /** A connection for the device [enrollment] enrolled (its token, kept by the app). */
+    constructor(store: FieldsyncStore, serverUrl: String, enrollment: EnrollmentRecord, extraRootPem: String? = null) :
+        this(store, serverUrl, enrollment.token.value, extraRootPem)
 
     /** The generated binding. */
     val raw: FieldSync = FieldSync(store.raw, settings)
