@@ -1,5 +1,6 @@
 package org.fieldsync.android
 
+import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
@@ -72,6 +73,7 @@ class FieldsyncSync(store: FieldsyncStore, settings: SyncSettings) : AutoCloseab
      * hears every event, on the library's thread.
      */
     suspend fun syncNow(onProgress: ((SyncProgressRecord) -> Unit)? = null): SyncReportRecord = running.withLock {
+        val before = _status.value
         _status.value = SyncStatus.Running(null)
         val listener = object : SyncProgressListener {
             override fun onProgress(progress: SyncProgressRecord) {
@@ -83,6 +85,10 @@ class FieldsyncSync(store: FieldsyncStore, settings: SyncSettings) : AutoCloseab
             raw.sync(listener).also { _status.value = SyncStatus.Succeeded(it, System.currentTimeMillis()) }
         } catch (e: FieldException) {
             _status.value = SyncStatus.Failed(e, System.currentTimeMillis())
+            throw e
+        } catch (e: CancellationException) {
+            // Stopped (a deadline, a cancelled worker): nothing was decided, show what was.
+            _status.value = before
             throw e
         }
     }
