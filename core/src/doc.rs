@@ -18,6 +18,7 @@
 //! - [`derived`]: a slot for what a layer above derives from the document (index rows).
 
 mod chunks;
+mod conflicts;
 mod derived;
 mod fields;
 mod history;

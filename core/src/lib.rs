@@ -73,6 +73,7 @@ pub use rules::{
     MonthlyVisits, PriceTagFinding, StoreDue,
 };
 pub use store::complaints::ComplaintClocks;
+pub use store::conflicts::ConflictedDocument;
 pub use store::lists::{UploadState, VisitListRow};
 pub use store::outbox::{OutgoingDocument, PendingDocument, Receipt};
 pub use store::sqlite_plans;

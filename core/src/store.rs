@@ -24,6 +24,7 @@
 mod cache;
 pub(crate) mod changes;
 pub(crate) mod complaints;
+pub(crate) mod conflicts;
 pub(crate) mod damaged;
 mod documents;
 mod enrollment;

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use fieldsync_core as fc;
 
 use crate::error::FieldError;
+use crate::history::DocumentKind;
 use crate::parse::{self, same_variants};
 use crate::retail_store::{MarketType, StoreFormat, StoreSize, TerminalRating, ValueTier};
 use crate::rules::FollowUpAction;
@@ -47,6 +48,7 @@ pub enum LiveList {
     VisitsOfDay,
     DamagedDocuments,
     Receipts,
+    DocumentsInConflict,
 }
 
 /// Implemented by the app: told the new change version after a change to what it watches.
@@ -180,6 +182,18 @@ pub struct StorePage {
     pub offset: i32,
 }
 
+/// A record with fields two people set at once: read it through its kind to see both
+/// values (`*Versions`), and write the field again to resolve it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ConflictedRecord {
+    pub id: String,
+    pub kind: DocumentKind,
+    pub store_id: Option<String>,
+    pub store_name: Option<String>,
+    /// Paths of the fields in conflict (`standard.price_tags`, `counted.sku-104`).
+    pub fields: Vec<String>,
+}
+
 /// A visit of a day's list.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct VisitListRecord {
@@ -223,6 +237,7 @@ impl FieldStore {
             LiveList::VisitsOfDay => fc::LocalStore::VISITS_OF_DAY_TOPICS,
             LiveList::DamagedDocuments => fc::Topics::DAMAGED | fc::Topics::DOCUMENTS,
             LiveList::Receipts => fc::Topics::UPLOADS | fc::Topics::DOCUMENTS,
+            LiveList::DocumentsInConflict => fc::Topics::DOCUMENTS | fc::Topics::STORES,
         };
         ALL_TOPICS
             .iter()
@@ -260,6 +275,22 @@ impl FieldStore {
             total: to_i32(page.total),
             offset: to_i32(page.offset),
         })
+    }
+
+    /// Every record with fields in conflict, from the index (no record is loaded).
+    pub fn documents_in_conflict(&self) -> Result<Vec<ConflictedRecord>, FieldError> {
+        Ok(self
+            .core
+            .documents_in_conflict()?
+            .into_iter()
+            .map(|c| ConflictedRecord {
+                id: c.id.to_string(),
+                kind: c.kind.into(),
+                store_id: c.store_id.map(|s| s.to_string()),
+                store_name: c.store_name,
+                fields: c.fields,
+            })
+            .collect())
     }
 
     /// The visits `visitor` (null: this user) checked in to on `day` (null: today).

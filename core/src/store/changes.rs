@@ -81,7 +81,7 @@ impl Topics {
             "meta" => Topics::SYNC_STATE,
             // `display_check_index` and `chunks` are WITHOUT ROWID tables, which the hook
             // does not report: a display check always rewrites its document's row too.
-            "documents" | "leaving" => Topics::DOCUMENTS,
+            "documents" | "leaving" | "conflict_index" => Topics::DOCUMENTS,
             _ => Topics::NONE,
         }
     }

@@ -24,7 +24,11 @@ pub const LATEST: i64 = 7;
 
 /// The kinds whose index rows a migration's new columns are derived for from the
 /// documents, in that migration's transaction: SQL cannot read an Automerge document.
-const REINDEX: &[(i64, &[DocKind])] = &[(6, &[DocKind::InventoryCount, DocKind::Store])];
+const REINDEX: &[(i64, &[DocKind])] = &[
+    (6, &[DocKind::InventoryCount, DocKind::Store]),
+    // The conflicts of every document (`conflict_index`).
+    (7, &DocKind::ALL),
+];
 
 /// Brings the database to [`LATEST`]; refuses a database written by a newer build.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {

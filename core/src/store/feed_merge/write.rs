@@ -87,6 +87,7 @@ impl Inner {
             }
             (None, Some(rows)) => {
                 index::write_rows(tx, id, ready.kind, &rows)?;
+                crate::store::conflicts::write(tx, id, &ready.conflicts)?;
                 if from_server {
                     record_server_heads(tx, id, &heads)?;
                 }

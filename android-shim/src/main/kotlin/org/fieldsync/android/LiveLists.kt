@@ -8,6 +8,7 @@ import kotlinx.coroutines.flow.callbackFlow
 import kotlinx.coroutines.flow.distinctUntilChanged
 import kotlinx.coroutines.flow.map
 import org.fieldsync.ffi.ChangesListener
+import org.fieldsync.ffi.ConflictedRecord
 import org.fieldsync.ffi.LiveList
 import org.fieldsync.ffi.StoreListQuery
 import org.fieldsync.ffi.StoreListRecord
@@ -57,6 +58,15 @@ fun FieldsyncStore.storeRows(query: StoreListQuery = StoreListQuery()): Flow<Lis
 fun FieldsyncStore.visitsOfDay(visitor: String? = null, day: String? = null): Flow<List<VisitListRecord>> =
     changesOf(LiveList.VISITS_OF_DAY)
         .map { local { visitsOfDay(visitor, day) } }
+        .distinctUntilChanged()
+
+/**
+ * Records with fields two people set at once, now and whenever that changes: show them so
+ * someone looks at both values (the record's `*Versions`) and sets the field again.
+ */
+fun FieldsyncStore.documentsInConflict(): Flow<List<ConflictedRecord>> =
+    changesOf(LiveList.DOCUMENTS_IN_CONFLICT)
+        .map { local { documentsInConflict() } }
         .distinctUntilChanged()
 
 /**

@@ -7,10 +7,12 @@ import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
 import kotlinx.coroutines.withTimeoutOrNull
+import org.fieldsync.ffi.DisplayStandard
 import org.fieldsync.ffi.StoreListQuery
 import org.fieldsync.ffi.StorePage
 import org.fieldsync.ffi.StoreSort
 import org.fieldsync.ffi.UploadState
+import org.fieldsync.ffi.Verdict
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertNotNull
 import org.junit.jupiter.api.Assertions.assertNull
@@ -160,6 +162,41 @@ class LiveListTest {
                             collecting.cancel()
                         }
                     }
+                }
+            }
+        }
+    }
+
+    @Test
+    fun two_phones_marking_one_standard_offline_list_the_display_in_conflict_after_they_sync(
+        @TempDir serverDir: Path,
+        @TempDir phoneDir: Path,
+    ) = runBlocking {
+        TestServer.start(serverDir) {
+            addUser("am-li", "account_manager", "Li Wei")
+            importStores("330100000001,Green Leaf,Wang,13800000000,1 Wulin Road,$STORE_LAT,$STORE_LNG,B,C,2,A,120,0,0,,am-li")
+        }.use { server ->
+            val phoneA = server.enroll(server.admin().enrollCode("am-li"), "Li's phone")
+            val phoneB = server.enroll(server.admin().enrollCode("am-li"), "Li's tablet")
+            phone(phoneDir, phoneA.userId, phoneA.deviceId).use { a ->
+                phone(phoneDir, phoneB.userId, phoneB.deviceId).use { b ->
+                    val syncA = FieldsyncSync(a, server.url, phoneA.token)
+                    val syncB = FieldsyncSync(b, server.url, phoneB.token)
+                    syncA.syncNow()
+                    syncB.syncNow()
+                    val lists = Channel<List<String>>(Channel.UNLIMITED)
+                    val collecting = launch { a.documentsInConflict().collect { l -> lists.send(l.map { it.id }) } }
+                    assertEquals(emptyList<String>(), withTimeout(10_000) { lists.receive() })
+                    val displayId = a.shelfDisplayOf(a.stores().single().id).id
+                    a.markDisplayStandard(displayId, DisplayStandard.PRICE_TAGS, Verdict.FAIL)
+                    b.markDisplayStandard(displayId, DisplayStandard.PRICE_TAGS, Verdict.PASS)
+                    syncA.syncNow()
+                    syncB.syncNow()
+                    syncA.syncNow()
+                    assertEquals(listOf(displayId), withTimeout(10_000) { lists.receive() })
+                    collecting.cancel()
+                    syncA.close()
+                    syncB.close()
                 }
             }
         }
