@@ -4,6 +4,7 @@
 
 use rusqlite::{Connection, params};
 
+use crate::doc::Doc;
 use crate::error::Result;
 use crate::ids::{DocId, DocKind};
 use crate::store::LocalStore;
@@ -28,6 +29,18 @@ pub(crate) fn write(tx: &Connection, id: &DocId, fields: &[String]) -> Result<()
         tx.prepare_cached("INSERT OR IGNORE INTO conflict_index (doc_id, field) VALUES (?1, ?2)")?;
     for field in fields {
         insert.execute(params![id.as_str(), field])?;
+    }
+    Ok(())
+}
+
+/// After a local edit: rewrites the document's conflict rows if it has any (the edit may
+/// have resolved them); a document without any keeps none, with no walk of it.
+pub(crate) fn refresh_if_listed(tx: &Connection, doc: &Doc) -> Result<()> {
+    let listed: bool = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM conflict_index WHERE doc_id = ?1)")?
+        .query_row([doc.id.as_str()], |r| r.get(0))?;
+    if listed {
+        write(tx, &doc.id, &doc.conflicted_fields())?;
     }
     Ok(())
 }

@@ -9,7 +9,6 @@ use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
 
 pub(crate) fn reindex(tx: &Connection, doc: &mut Doc) -> Result<()> {
-    crate::store::conflicts::write(tx, &doc.id, &doc.conflicted_fields())?;
     match doc.kind {
         DocKind::Store => crate::store::retail_stores::index(tx, doc),
         DocKind::Visit => crate::store::visits::index(tx, doc),

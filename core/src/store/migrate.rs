@@ -78,7 +78,11 @@ fn reindex(tx: &Connection, kinds: &[DocKind]) -> Result<()> {
                     bytes.iter().map(Vec::as_slice),
                 )
             });
-            match loaded.and_then(|mut doc| super::index::reindex(tx, &mut doc)) {
+            let indexed = loaded.and_then(|mut doc| {
+                super::conflicts::write(tx, &doc.id, &doc.conflicted_fields())?;
+                super::index::reindex(tx, &mut doc)
+            });
+            match indexed {
                 Ok(()) => {}
                 Err(Error::Sqlite(e)) => return Err(Error::Sqlite(e)),
                 Err(_) => {} // damaged: left for the reader to report
