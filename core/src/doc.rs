@@ -20,6 +20,7 @@
 
 mod cache;
 mod chunks;
+mod conflicts;
 mod derived;
 mod fields;
 mod history;

@@ -66,19 +66,25 @@ pub use kinds::visit::{
 };
 pub use kinds::{MAX_CLOCK_DRIFT_MS, RuleViolation};
 pub use rules::error_rate::{ErrorRate, MAX_COUNT_ERROR_PERCENT};
+pub use rules::store_list::{StoreListQuery, StoreListRow, StorePage, StoreSort};
 pub use rules::write_rules::{DocSummary, Effect, Writer, check as check_write};
 pub use rules::{
     CountFinding, DEFAULT_MIN_MONTHLY_VISITS, FollowUp, FollowUpAction, MAX_MISSING_PRICE_TAGS,
     MonthlyVisits, PriceTagFinding, StoreDue,
 };
 pub use store::complaints::ComplaintClocks;
+pub use store::conflicts::ConflictedDocument;
+pub use store::lists::{UploadState, VisitListRow};
 pub use store::outbox::{OutgoingDocument, PendingDocument, Receipt};
 pub use store::sqlite_plans;
 pub use store::tasks::TaskDue;
 pub use store::visits::MAX_AHEAD_OF_DEVICE_CLOCK_MS;
+pub use store::{ChangeListener, ChangeSubscription, Topics};
 pub use store::{Clock, DamagedDocument, LocalStore, STORE_SCHEMA_VERSION, StoreOptions};
 pub use sync::protocol;
 pub use sync::replica::{IncomingChange, Pusher, Replica};
-pub use sync::{SyncClient, SyncConfig, SyncFailure, SyncPhase, SyncProgress, SyncReport, backoff};
+pub use sync::{
+    SyncClient, SyncConfig, SyncFailure, SyncPhase, SyncProgress, SyncReport, backoff, enroll,
+};
 pub use time::working_days::{DayKind, WorkingDays};
 pub use time::{FieldCalendar, Timestamp};

@@ -7,8 +7,11 @@
 //! reads nothing but the schema version and the device's actor id: documents are loaded on
 //! first use and kept in a small cache, and the rule queries read only index tables.
 //!
-//! The database is opened in exclusive locking mode: one `LocalStore` per file, because
-//! two writers sharing the device's Automerge actor would corrupt its change sequence.
+//! One `LocalStore` per file (an OS lock on `<file>-lock` says so), because two writers
+//! sharing the device's Automerge actor would corrupt its change sequence. It writes on one
+//! connection behind a lock; lists and receipts read on a small pool of read-only
+//! connections (`readers.rs`), which WAL lets read while a sync merges. What committed
+//! transactions changed is told by topic (`changes.rs`), for live lists (`lists.rs`).
 //!
 //! This layer builds on the documents (`crate::doc`) and their kinds (`crate::kinds`); the
 //! rule queries and sync build on it. Its files: `documents.rs`, the generic operations
@@ -19,16 +22,21 @@
 //! `damaged.rs`, `transaction.rs`, `cache.rs`, `maintenance.rs` and `migrate.rs`.
 
 mod cache;
+pub(crate) mod changes;
 pub(crate) mod complaints;
+pub(crate) mod conflicts;
 pub(crate) mod damaged;
 mod documents;
+mod enrollment;
 pub(crate) mod feed;
 mod feed_merge;
 pub(crate) mod index;
 pub(crate) mod inventory_counts;
+pub(crate) mod lists;
 mod maintenance;
 pub(crate) mod migrate;
 pub(crate) mod outbox;
+mod readers;
 pub(crate) mod retail_stores;
 pub(crate) mod scorecards;
 pub(crate) mod shelf_displays;
@@ -51,6 +59,7 @@ use crate::time::{FieldCalendar, Timestamp};
 
 use cache::DocCache;
 
+pub use changes::{ChangeListener, ChangeSubscription, Topics};
 pub use damaged::DamagedDocument;
 pub(crate) use documents::heads_blob;
 pub(crate) use feed_merge::default_workers;
@@ -93,6 +102,12 @@ pub struct LocalStore {
     identity: DeviceIdentity,
     calendar: FieldCalendar,
     inner: Mutex<Inner>,
+    /// Read-only connections, for reads that must not wait for the writer (`readers.rs`).
+    readers: readers::Readers,
+    /// Held while the store is open: the one opening of the file (see `open`).
+    _opening: std::fs::File,
+    /// What committed transactions changed, for live lists (`changes.rs`).
+    changes: Arc<changes::ChangeLog>,
     /// Signalled when a transaction of [`LocalStore::in_one_transaction`] ends.
     transaction_ended: Condvar,
 }
@@ -138,11 +153,26 @@ impl LocalStore {
             Error::Sqlite(inner) => locked(inner),
             other => other,
         };
+        // One opening per file, held by an OS lock on a file beside it (released when the
+        // store is dropped or the process dies), so that read-only connections may share the
+        // database in WAL mode while one writer owns it.
+        let opening = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(format!("{}-lock", path.display()))?;
+        if let Err(e) = opening.try_lock() {
+            return Err(match e {
+                std::fs::TryLockError::WouldBlock => Error::Locked {
+                    path: path.display().to_string(),
+                },
+                std::fs::TryLockError::Error(e) => Error::from(e),
+            });
+        }
         let mut conn = Connection::open(&path).map_err(locked)?;
         conn.busy_timeout(std::time::Duration::from_millis(0))
             .map_err(locked)?;
         for (pragma, value) in [
-            ("locking_mode", "EXCLUSIVE"),
             ("journal_mode", "WAL"),
             ("synchronous", "FULL"),
             ("foreign_keys", "ON"),
@@ -158,13 +188,23 @@ impl LocalStore {
         conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;")
             .map_err(locked)?;
         migrate::migrate(&mut conn).map_err(relock)?;
+        enrollment::check_owner(&conn, &identity)?;
+        // Nothing is in flight at opening: a sync killed mid-push left its documents marked
+        // as uploading, and they are only saved on the phone.
+        conn.execute("UPDATE outbox SET uploading = 0 WHERE uploading != 0", [])
+            .map_err(locked)?;
+        let changes = Arc::new(changes::ChangeLog::default());
+        changes.install(&mut conn).map_err(relock)?;
         // A fresh actor for every opening: a device restored from an old backup, or reopened
         // after a crash that lost an uncommitted change, must never reuse a sequence number.
         let actor = ActorId::random();
         Ok(LocalStore {
+            readers: readers::Readers::new(path.clone()),
+            _opening: opening,
             path,
             identity,
             calendar: options.calendar,
+            changes,
             inner: Mutex::new(Inner {
                 conn,
                 actor,

@@ -47,6 +47,12 @@ impl FieldStore {
         Ok(receipt.into())
     }
 
+    /// When a sync last completed on this device (epoch milliseconds), kept across
+    /// restarts; null if none ever has.
+    pub fn last_synced_ms(&self) -> Result<Option<i64>, FieldError> {
+        Ok(self.core.last_synced()?.map(|t| t.millis()))
+    }
+
     /// Documents with local edits the server has not confirmed, oldest first.
     pub fn pending_documents(&self) -> Result<Vec<PendingRecord>, FieldError> {
         let pending = self.core.pending_documents()?;

@@ -78,6 +78,18 @@ impl FieldStore {
             .to_string())
     }
 
+    /// **For tests only, never in production:** fixes the store's clock at `at_ms` (epoch
+    /// milliseconds), the instant edits are stamped with and "today" of every rule query,
+    /// so a test through the bindings can play a month of days; null returns to the
+    /// device's clock. An app that set it would stamp wrong times on real records.
+    pub fn set_clock_for_tests(&self, at_ms: Option<i64>) -> Result<(), FieldError> {
+        let clock: fieldsync_core::Clock = match at_ms {
+            Some(ms) => Arc::new(move || fieldsync_core::Timestamp(ms)),
+            None => Arc::new(fieldsync_core::Timestamp::now),
+        };
+        Ok(self.core.set_clock(clock)?)
+    }
+
     /// Calls `listener` after every change to documents until the returned subscription is
     /// dropped or cancelled.
     pub fn subscribe(&self, listener: Box<dyn DocumentsListener>) -> Arc<Subscription> {

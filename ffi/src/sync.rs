@@ -16,13 +16,15 @@ use crate::changes::DocumentsChanged;
 use crate::error::FieldError;
 use crate::store::FieldStore;
 
-/// How a device reaches its server. `default_sync_settings` fills in the defaults.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+/// How a device reaches its server. `default_sync_settings` fills in the defaults. `Debug`
+/// hides the token.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
 pub struct SyncSettings {
     /// `https://sync.example.org` (plain `http://` only for loopback tests).
     pub server_url: String,
-    /// The device token from enrollment.
-    pub token: String,
+    /// The device token from enrollment (Kotlin: a `DeviceToken`, whose `toString()`
+    /// hides it).
+    pub token: DeviceToken,
     /// Attempts per round trip before a transient failure ends the call.
     pub max_attempts: u32,
     /// First backoff between attempts; it doubles up to `max_backoff_ms`, with jitter.
@@ -34,6 +36,30 @@ pub struct SyncSettings {
     /// bundled Mozilla roots; null for the bundled roots only. A malformed one makes
     /// `FieldSync` construction fail with `InvalidInput` on field `extra_root_pem`.
     pub extra_root_pem: Option<String>,
+}
+
+impl std::fmt::Debug for SyncSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncSettings")
+            .field("server_url", &self.server_url)
+            .field("token", &self.token)
+            .field("max_attempts", &self.max_attempts)
+            .field("request_timeout_ms", &self.request_timeout_ms)
+            .field("extra_root_pem", &self.extra_root_pem.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A device's bearer token: a secret. Kotlin sees it as `org.fieldsync.android.DeviceToken`
+/// (its `toString()` hides the value); other languages as a string.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DeviceToken(pub String);
+uniffi::custom_newtype!(DeviceToken, String);
+
+impl std::fmt::Debug for DeviceToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeviceToken(hidden)")
+    }
 }
 
 /// Where a sync stands.
@@ -163,7 +189,7 @@ impl From<SyncSettings> for fc::SyncConfig {
             max_backoff: Duration::from_millis(s.max_backoff_ms),
             request_timeout: Duration::from_millis(s.request_timeout_ms),
             extra_root_pem: s.extra_root_pem,
-            ..fc::SyncConfig::new(s.server_url, s.token)
+            ..fc::SyncConfig::new(s.server_url, s.token.0)
         }
     }
 }
@@ -181,7 +207,7 @@ impl From<fc::SyncConfig> for SyncSettings {
             request_timeout_ms: millis(c.request_timeout),
             extra_root_pem: c.extra_root_pem,
             server_url: c.server_url,
-            token: c.token,
+            token: DeviceToken(c.token),
         }
     }
 }

@@ -150,3 +150,41 @@ async fn a_server_of_the_private_ca_is_trusted_only_once_its_root_is_added() -> 
     assert!(handshakes.load(Ordering::SeqCst) >= 1);
     Ok(())
 }
+
+#[tokio::test]
+async fn enrollment_through_the_library_trusts_the_private_ca_as_a_sync_does() -> TestResult {
+    let pki = district_pki()?;
+    let (url, handshakes) = tls_server(&pki).await?;
+    // Bundled roots only: the handshake is refused.
+    let refused = fieldsync_ffi::enroll(url.clone(), "ABCD".into(), "Li's phone".into(), None)
+        .await
+        .map(|_| ());
+    assert!(
+        matches!(refused, Err(FieldError::Offline { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(handshakes.load(Ordering::SeqCst), 0);
+    // With the district's root the request reaches the server (which refuses the code).
+    let answered = fieldsync_ffi::enroll(url, "ABCD".into(), "Li's phone".into(), Some(pki.ca_pem))
+        .await
+        .map(|_| ());
+    assert!(
+        matches!(answered, Err(FieldError::Unauthorized { .. })),
+        "{answered:?}"
+    );
+    assert_eq!(handshakes.load(Ordering::SeqCst), 1);
+    Ok(())
+}
+
+#[test]
+fn the_settings_and_the_enrollment_never_show_the_token() {
+    let settings = settings("https://127.0.0.1:1", None);
+    assert!(!format!("{settings:?}").contains("token-of-a-revoked-phone"));
+    let enrollment = fieldsync_ffi::EnrollmentRecord {
+        user_id: "am-li".into(),
+        device_id: "d-1".into(),
+        role: "account_manager".into(),
+        token: fieldsync_ffi::DeviceToken("s3cret-token".into()),
+    };
+    assert!(!format!("{enrollment:?}").contains("s3cret"));
+}

@@ -253,9 +253,8 @@ impl LocalStore {
     /// Every document this device received and cannot read, by id. See the module's notes
     /// for what becomes of them.
     pub fn damaged_documents(&self) -> Result<Vec<DamagedDocument>> {
-        let inner = self.lock()?;
         let sql = format!("SELECT {DAMAGED_COLUMNS} FROM damaged d ORDER BY d.doc_id");
-        query_damaged(&inner.conn, &sql, &[])
+        self.read(|conn| query_damaged(conn, &sql, &[]))
     }
 
     /// The damaged documents that the rule queries for `manager`'s territory cannot judge
@@ -264,12 +263,11 @@ impl LocalStore {
     /// An app shows them beside every rule answer: the answers leave them out, or judge the
     /// earlier version of those that have one.
     pub fn rules_cannot_judge(&self, manager: &str) -> Result<Vec<DamagedDocument>> {
-        let inner = self.lock()?;
         let sql = format!(
             "SELECT {DAMAGED_COLUMNS} FROM damaged d LEFT JOIN store_index s ON s.id = d.store_id
              WHERE d.store_id IS NULL OR s.id IS NULL OR s.territory = ?1 ORDER BY d.doc_id"
         );
-        query_damaged(&inner.conn, &sql, &[manager])
+        self.read(|conn| query_damaged(conn, &sql, &[manager]))
     }
 }
 

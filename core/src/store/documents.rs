@@ -282,7 +282,12 @@ impl Inner {
             .execute(params![doc.id.as_str(), seq, chunk])?;
         index::reindex(&tx, doc)?;
         if local {
+            // A local edit writes over every value it saw: it can resolve a conflict, never
+            // make one, so only a document already in conflict is looked at again.
+            crate::store::conflicts::refresh_if_listed(&tx, doc)?;
             record_local_edit(&tx, &doc.id, at, seq)?;
+        } else {
+            crate::store::conflicts::write(&tx, &doc.id, &doc.conflicted_fields())?;
         }
         tx.commit()?;
         Ok(())

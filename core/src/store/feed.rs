@@ -7,6 +7,7 @@ use super::outbox::{confirm_pushed, parse_heads};
 use super::{Inner, LocalStore};
 use crate::error::Result;
 use crate::ids::DocId;
+use crate::time::Timestamp;
 
 impl LocalStore {
     /// Merges changes that came from the server. When none of the document's local edits
@@ -41,6 +42,34 @@ impl LocalStore {
     /// Stores the feed cursor, after the changes it covers were merged.
     pub fn set_sync_cursor(&self, cursor: &str) -> Result<()> {
         set_sync_cursor(&self.lock()?.conn, cursor)
+    }
+
+    /// When a sync last completed (pushed everything it could and pulled to the end of
+    /// the feed), by the store's clock; `None` if none ever has on this device. Kept in the
+    /// database, so it survives a restart.
+    pub fn last_synced(&self) -> Result<Option<Timestamp>> {
+        let value: Option<i64> = self.read(|conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'last_synced'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })?;
+        Ok(value.map(Timestamp))
+    }
+
+    /// Records that a sync completed now (the sync client calls it).
+    pub(crate) fn note_synced(&self) -> Result<Timestamp> {
+        let inner = self.lock()?;
+        let now = (inner.clock)();
+        inner.conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('last_synced', CAST(?1 AS BLOB))
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [now.0.to_string()],
+        )?;
+        Ok(now)
     }
 
     /// Notes that documents left this device's scope; each is dropped as soon as none of
@@ -155,4 +184,24 @@ fn drop_left_documents(inner: &mut Inner) -> Result<usize> {
         }
     }
     Ok(ids.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::error::Result;
+    use crate::fixtures::{at, device};
+
+    #[test]
+    fn the_last_completed_sync_is_remembered_across_a_restart() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("a.db");
+        {
+            let (db, _clock) = device(&path, "am-li", at("2026-11-23T09:00:00+08:00"))?;
+            assert_eq!(db.last_synced()?, None);
+            db.note_synced()?;
+        }
+        let (db, _clock) = device(&path, "am-li", at("2026-11-24T09:00:00+08:00"))?;
+        assert_eq!(db.last_synced()?, Some(at("2026-11-23T09:00:00+08:00")));
+        Ok(())
+    }
 }

@@ -16,14 +16,19 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../../migrations/004_outbox_pending.sql")),
     (5, include_str!("../../migrations/005_damaged.sql")),
     (6, include_str!("../../migrations/006_rule_fields.sql")),
+    (7, include_str!("../../migrations/007_live_lists.sql")),
 ];
 
 /// The schema version this build writes.
-pub const LATEST: i64 = 6;
+pub const LATEST: i64 = 7;
 
 /// The kinds whose index rows a migration's new columns are derived for from the
 /// documents, in that migration's transaction: SQL cannot read an Automerge document.
-const REINDEX: &[(i64, &[DocKind])] = &[(6, &[DocKind::InventoryCount, DocKind::Store])];
+const REINDEX: &[(i64, &[DocKind])] = &[
+    (6, &[DocKind::InventoryCount, DocKind::Store]),
+    // The conflicts of every document (`conflict_index`).
+    (7, &DocKind::ALL),
+];
 
 /// Brings the database to [`LATEST`]; refuses a database written by a newer build.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
@@ -73,7 +78,11 @@ fn reindex(tx: &Connection, kinds: &[DocKind]) -> Result<()> {
                     bytes.iter().map(Vec::as_slice),
                 )
             });
-            match loaded.and_then(|mut doc| super::index::reindex(tx, &mut doc)) {
+            let indexed = loaded.and_then(|mut doc| {
+                super::conflicts::write(tx, &doc.id, &doc.conflicted_fields())?;
+                super::index::reindex(tx, &mut doc)
+            });
+            match indexed {
                 Ok(()) => {}
                 Err(Error::Sqlite(e)) => return Err(Error::Sqlite(e)),
                 Err(_) => {} // damaged: left for the reader to report

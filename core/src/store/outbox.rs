@@ -167,16 +167,16 @@ impl LocalStore {
 
     /// Where a document stands (see [`Receipt`]).
     pub fn receipt(&self, id: &DocId) -> Result<Receipt> {
-        let inner = self.lock()?;
-        let row: Option<(i64, i64, i64, Option<String>)> = inner
-            .conn
-            .prepare_cached("SELECT local_edits, confirmed_edits, uploading, rejected FROM outbox WHERE doc_id = ?1")?
-            .query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .optional()?;
-        let exists: bool = inner
-            .conn
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM documents WHERE id = ?1)")?
-            .query_row([id.as_str()], |r| r.get(0))?;
+        let (row, exists) = self.read(|conn| {
+            let row: Option<(i64, i64, i64, Option<String>)> = conn
+                .prepare_cached("SELECT local_edits, confirmed_edits, uploading, rejected FROM outbox WHERE doc_id = ?1")?
+                .query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .optional()?;
+            let exists: bool = conn
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM documents WHERE id = ?1)")?
+                .query_row([id.as_str()], |r| r.get(0))?;
+            Ok((row, exists))
+        })?;
         if !exists {
             return Err(Error::UnknownDocument { id: id.to_string() });
         }

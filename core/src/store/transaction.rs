@@ -23,6 +23,7 @@ impl LocalStore {
             }
             inner.conn.execute_batch("BEGIN IMMEDIATE")?;
             inner.transaction_owner = Some(std::thread::current().id());
+            self.readers.set_transaction_thread(inner.transaction_owner);
         }
         // Ends the transaction however `edits` ends: rolls back unless committed (a failure
         // or a panic), forgetting the cached documents whose changes would otherwise outlive
@@ -36,6 +37,7 @@ impl LocalStore {
                         inner.cache.clear();
                     }
                     inner.transaction_owner = None;
+                    self.0.readers.set_transaction_thread(None);
                 }
                 self.0.transaction_ended.notify_all();
             }

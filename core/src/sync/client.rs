@@ -9,7 +9,11 @@
 //! the app's scheduler) always picks up whatever is pending. A document the server refuses
 //! is marked rejected with its reason and stays on the phone; the others go on.
 
+mod enroll;
 mod http;
+mod in_flight;
+
+pub use enroll::enroll;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +28,7 @@ use crate::store::LocalStore;
 use crate::store::outbox::OutgoingDocument;
 use crate::sync::protocol::{self, DocChanges, PROTOCOL_VERSION, SyncRequest, SyncResponse};
 use http::{Outcome, compress};
+use in_flight::InFlight;
 
 /// One device's connection to its sync server.
 #[derive(Clone, Debug)]
@@ -42,33 +47,7 @@ impl SyncClient {
     /// nothing for the NDK to cross-compile but ring's C (see `docs/android.md`).
     /// `config.extra_root_pem` adds a private CA; a malformed one is refused here.
     pub fn new(config: SyncConfig, store: Arc<LocalStore>) -> Result<SyncClient> {
-        let mut roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        if let Some(pem) = &config.extra_root_pem {
-            add_pem_roots(&mut roots, pem)?;
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| Error::invalid("tls", e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .timeout(config.request_timeout)
-            .connect_timeout(Duration::from_secs(20))
-            .build()
-            .map_err(|e| {
-                Error::invalid("server_url", format!("cannot build an HTTP client: {e}"))
-            })?;
-        if !(config.server_url.starts_with("https://") || config.server_url.starts_with("http://"))
-        {
-            return Err(Error::invalid(
-                "server_url",
-                format!("`{}` is not an http(s) URL", config.server_url),
-            ));
-        }
+        let http = http_client(&config)?;
         Ok(SyncClient {
             http,
             config,
@@ -101,18 +80,28 @@ impl SyncClient {
         // The next page of a long feed, asked for while the previous one was being stored.
         let mut prefetched: Option<Result<Outcome, SyncFailure>> = None;
         for _ in 0..MAX_ROUNDS {
-            let (batch, outcome) = match prefetched.take() {
-                Some(outcome) => (Vec::new(), outcome),
+            // The pushed documents stay "uploading" until their answer is stored.
+            let (batch, outcome, mut in_flight) = match prefetched.take() {
+                Some(outcome) => (Vec::new(), outcome, None),
                 None => {
                     let batch = self.next_batch(push_limit).await?;
-                    let outcome = self.push_round(&batch, &mut report).await?;
-                    (batch, outcome)
+                    let (outcome, in_flight) = self.push_round(&batch, &mut report).await?;
+                    (batch, outcome, Some(in_flight))
                 }
             };
             if batch.is_empty() && phase == SyncPhase::Pushing {
                 phase = SyncPhase::Pulling;
             }
-            match outcome? {
+            let outcome = match outcome {
+                Ok(outcome) => outcome,
+                Err(failure) => {
+                    if let Some(in_flight) = in_flight.take() {
+                        in_flight.end().await?;
+                    }
+                    return Err(failure);
+                }
+            };
+            match outcome {
                 Outcome::Stored(response) => {
                     let more = response.more;
                     let (applied, next) = if more && batch.is_empty() {
@@ -135,6 +124,9 @@ impl SyncClient {
                     } else {
                         (self.apply(&batch, response).await, None)
                     };
+                    if let Some(in_flight) = in_flight.take() {
+                        in_flight.end().await?;
+                    }
                     let applied = applied?;
                     let (pulled, removed) = (applied.pulled, applied.removed);
                     note_damage(&mut report, applied.damaged, applied.repaired);
@@ -183,7 +175,11 @@ impl SyncClient {
                     push_limit = (push_limit / 2).max(1);
                 }
             }
+            if let Some(in_flight) = in_flight.take() {
+                in_flight.end().await?;
+            }
         }
+        self.blocking(|s| s.note_synced()).await?;
         progress(SyncProgress {
             phase: SyncPhase::Done,
             docs_pushed: pushed_total,
@@ -195,27 +191,21 @@ impl SyncClient {
         Ok(report)
     }
 
-    /// One round trip pushing `batch` (marked as uploading meanwhile) from the stored
-    /// cursor.
+    /// One round trip pushing `batch` from the stored cursor, with the guard that keeps
+    /// the batch marked as uploading until the caller has stored the answer.
     async fn push_round(
         &self,
         batch: &[OutgoingDocument],
         report: &mut SyncReport,
-    ) -> Result<Result<Outcome, SyncFailure>, SyncFailure> {
+    ) -> Result<(Result<Outcome, SyncFailure>, InFlight), SyncFailure> {
         let ids: Vec<DocId> = batch.iter().map(|d| d.id.clone()).collect();
-        self.blocking({
-            let ids = ids.clone();
-            move |s| s.mark_uploading(&ids, true)
-        })
-        .await?;
+        let in_flight = InFlight::mark(&self.store, ids).await?;
         let cursor = self.blocking(|s| s.sync_cursor()).await;
         let outcome = match cursor {
             Ok(cursor) => self.round_trip_with_retries(batch, cursor, report).await,
             Err(e) => Err(e),
         };
-        self.blocking(move |s| s.mark_uploading(&ids, false))
-            .await?;
-        Ok(outcome)
+        Ok((outcome, in_flight))
     }
 
     /// Pending documents whose changes fit in `limit` changes (at least one document).
@@ -323,6 +313,37 @@ impl SyncClient {
             .map_err(|e| SyncFailure::Local(e.to_string()))?
             .map_err(SyncFailure::from)
     }
+}
+
+/// The HTTP client of every request to the server (syncs and enrollment): rustls with the
+/// bundled Mozilla roots plus `config.extra_root_pem`, the round trip's timeout; a
+/// malformed root or URL is refused here.
+pub(super) fn http_client(config: &SyncConfig) -> Result<reqwest::Client> {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(pem) = &config.extra_root_pem {
+        add_pem_roots(&mut roots, pem)?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::invalid("tls", e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let http = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .timeout(config.request_timeout)
+        .connect_timeout(Duration::from_secs(20))
+        .build()
+        .map_err(|e| Error::invalid("server_url", format!("cannot build an HTTP client: {e}")))?;
+    if !(config.server_url.starts_with("https://") || config.server_url.starts_with("http://")) {
+        return Err(Error::invalid(
+            "server_url",
+            format!("`{}` is not an http(s) URL", config.server_url),
+        ));
+    }
+    Ok(http)
 }
 
 #[cfg(test)]

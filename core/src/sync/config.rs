@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 
-/// How a device reaches its server.
-#[derive(Clone, Debug)]
+/// How a device reaches its server. `Debug` hides the token.
+#[derive(Clone)]
 pub struct SyncConfig {
     /// `https://sync.example.org` (plain `http://` is for loopback tests).
     pub server_url: String,
@@ -26,6 +26,18 @@ pub struct SyncConfig {
     /// PEM text of root certificates trusted in addition to the bundled Mozilla roots (a
     /// district's private CA); `None` trusts the bundled roots only.
     pub extra_root_pem: Option<String>,
+}
+
+impl std::fmt::Debug for SyncConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncConfig")
+            .field("server_url", &self.server_url)
+            .field("token", &"(hidden)")
+            .field("max_attempts", &self.max_attempts)
+            .field("request_timeout", &self.request_timeout)
+            .field("extra_root_pem", &self.extra_root_pem.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl SyncConfig {

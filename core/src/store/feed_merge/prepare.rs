@@ -101,12 +101,14 @@ pub(super) fn prepare(
         store: crate::kinds::store_of(&doc),
         doc: None,
         rows: None,
+        conflicts: Vec::new(),
         repaired: repairing,
     };
     if cache {
         ready.doc = Some(doc);
     } else {
         ready.rows = doc.take_derived::<Derived>();
+        ready.conflicts = doc.conflicted_fields();
         if ready.rows.is_none() {
             ready.doc = Some(doc);
         }

@@ -80,6 +80,7 @@ impl Inner {
         match (ready.doc, ready.rows) {
             (Some(mut doc), _) => {
                 index::reindex(tx, &mut doc)?;
+                crate::store::conflicts::write(tx, id, &doc.conflicted_fields())?;
                 if from_server {
                     record_server_heads(tx, id, &heads)?;
                 }
@@ -87,6 +88,7 @@ impl Inner {
             }
             (None, Some(rows)) => {
                 index::write_rows(tx, id, ready.kind, &rows)?;
+                crate::store::conflicts::write(tx, id, &ready.conflicts)?;
                 if from_server {
                     record_server_heads(tx, id, &heads)?;
                 }

@@ -95,7 +95,7 @@ pub(super) enum Outcome {
     TooLarge(String),
 }
 
-fn classify(e: reqwest::Error) -> SyncFailure {
+pub(super) fn classify(e: reqwest::Error) -> SyncFailure {
     if e.is_connect() {
         SyncFailure::Offline(e.to_string())
     } else {

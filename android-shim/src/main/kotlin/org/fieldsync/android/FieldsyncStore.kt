@@ -1,14 +1,16 @@
 package org.fieldsync.android
 
 import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.channels.awaitClose
 import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.buffer
 import kotlinx.coroutines.flow.callbackFlow
 import kotlinx.coroutines.flow.distinctUntilChanged
-import kotlinx.coroutines.flow.filterNotNull
-import kotlinx.coroutines.flow.flowOn
+import kotlinx.coroutines.flow.emitAll
+import kotlinx.coroutines.flow.flow
+import kotlinx.coroutines.flow.mapNotNull
 import kotlinx.coroutines.flow.map
 import kotlinx.coroutines.withContext
 import org.fieldsync.ffi.CheckPointRecord
@@ -17,11 +19,13 @@ import org.fieldsync.ffi.DisplayCheckRecord
 import org.fieldsync.ffi.DisplayStandard
 import org.fieldsync.ffi.DocumentsChanged
 import org.fieldsync.ffi.DocumentsListener
+import org.fieldsync.ffi.EnrollmentRecord
 import org.fieldsync.ffi.FollowUpRecord
 import org.fieldsync.ffi.HistoryEntryRecord
 import org.fieldsync.ffi.FieldException
 import org.fieldsync.ffi.FieldStore
 import org.fieldsync.ffi.InventoryCountRecord
+import org.fieldsync.ffi.LiveList
 import org.fieldsync.ffi.NewCountLineRecord
 import org.fieldsync.ffi.NewVisitRecord
 import org.fieldsync.ffi.ReceiptState
@@ -71,6 +75,20 @@ class FieldsyncStore private constructor(
                 else -> FieldStore.openWithCalendar(path, userId, deviceId, calendar)
             }
             FieldsyncStore(raw, io)
+        }
+
+        /**
+         * Opens the store at [path] as the user and device of [enrollment] (from
+         * [FieldsyncEnrollment.enroll]) and records them: from then on the store refuses to
+         * open as anyone else (`FieldException.InvalidInput` for `identity.user_id`).
+         */
+        suspend fun openEnrolled(
+            path: String,
+            enrollment: EnrollmentRecord,
+            calendar: String? = null,
+            io: CoroutineDispatcher = Dispatchers.IO,
+        ): FieldsyncStore = withContext(io) {
+            FieldsyncStore(FieldStore.openEnrolled(path, enrollment, calendar), io)
         }
     }
 
@@ -144,41 +162,70 @@ class FieldsyncStore private constructor(
      * The damaged records now and after every change: a sync that finds one (or repairs
      * one) emits the new list. For a banner like "2 records could not be read".
      */
-    val damaged: Flow<List<DamagedRecord>> = changes(initial = true)
-        .map { raw.damagedDocuments() }
-        .flowOn(io)
+    val damaged: Flow<List<DamagedRecord>> = changesOf(LiveList.DAMAGED_DOCUMENTS)
+        .map { local { damagedDocuments() } }
         .distinctUntilChanged()
 
     /**
      * Every change to documents: after each write through this store (with the ids) and after
      * each sync that moved documents (no ids: refresh what is on screen). Collect it from a
-     * ViewModel; cancelling the collection unsubscribes.
+     * ViewModel; cancelling the collection unsubscribes. Changes that come while the
+     * collector is busy are merged into one event (their ids together; no ids if one of
+     * them had none), never dropped.
      */
-    val documentChanges: Flow<DocumentsChanged> = changes(initial = false).filterNotNull()
+    val documentChanges: Flow<DocumentsChanged> = flow {
+        val pending = CoalescedChanges()
+        val signals = callbackFlow {
+            val subscription = raw.subscribe(object : DocumentsListener {
+                override fun onDocumentsChanged(change: DocumentsChanged) {
+                    pending.add(change)
+                    trySend(Unit)
+                }
+            })
+            awaitClose { subscription.close() }
+        }.buffer(Channel.CONFLATED)
+        emitAll(signals.mapNotNull { pending.take() })
+    }
 
     /**
-     * A document's receipt now and after every change: "saved on phone", "on the server",
-     * "rejected". The listener is registered before the first value is read, so no change
-     * between the two is missed.
+     * A document's receipt now and after every change: "saved on phone", "uploading" (a
+     * sync is sending it), "on the server", "rejected". The watch is registered before the
+     * first value is read, so no change between the two is missed; a state that lasts less
+     * than one read may be skipped.
      */
-    fun receipts(id: String): Flow<ReceiptState> = changes(initial = true)
-        .map { raw.receipt(id) }
-        .flowOn(io)
+    fun receipts(id: String): Flow<ReceiptState> = changesOf(LiveList.RECEIPTS)
+        .map { local { receipt(id) } }
         .distinctUntilChanged()
-
-    // Subscribes, then (if [initial]) emits null once so a reader can load its first state.
-    private fun changes(initial: Boolean): Flow<DocumentsChanged?> = callbackFlow {
-        val subscription = raw.subscribe(object : DocumentsListener {
-            override fun onDocumentsChanged(change: DocumentsChanged) {
-                trySend(change)
-            }
-        })
-        if (initial) send(null)
-        awaitClose { subscription.close() }
-    }.buffer(64)
 
     override fun close() = raw.close()
 }
 
 /** The readable sentence of a fieldsync error (``invalid `count`: must not be negative``). */
 val FieldException.readable: String get() = toString()
+
+/** Changes heard and not yet taken, merged: the ids together, "everything" if one had none. */
+internal class CoalescedChanges {
+    private val ids = LinkedHashSet<String>()
+    private var any = false
+    private var everything = false
+    private var fromSync = false
+
+    @Synchronized
+    fun add(change: DocumentsChanged) {
+        any = true
+        if (change.ids.isEmpty()) everything = true else ids.addAll(change.ids)
+        fromSync = fromSync || change.fromSync
+    }
+
+    /** What was heard since the last take, or null when nothing was. */
+    @Synchronized
+    fun take(): DocumentsChanged? {
+        if (!any) return null
+        val taken = DocumentsChanged(if (everything) emptyList() else ids.toList(), fromSync)
+        ids.clear()
+        any = false
+        everything = false
+        fromSync = false
+        return taken
+    }
+}

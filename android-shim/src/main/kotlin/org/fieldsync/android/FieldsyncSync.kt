@@ -1,10 +1,12 @@
 package org.fieldsync.android
 
+import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.sync.Mutex
 import kotlinx.coroutines.sync.withLock
+import org.fieldsync.ffi.EnrollmentRecord
 import org.fieldsync.ffi.FieldException
 import org.fieldsync.ffi.FieldSync
 import org.fieldsync.ffi.SyncProgressListener
@@ -15,8 +17,14 @@ import org.fieldsync.ffi.defaultSyncSettings
 
 /** Where syncing stands, for a status line. */
 sealed interface SyncStatus {
-    /** No sync has run yet. */
+    /** No sync has ever completed on this device. */
     data object Idle : SyncStatus
+
+    /**
+     * No sync has run in this process yet; the last one that completed ended at
+     * [atMillis] (the library keeps it in its database, so it survives a restart).
+     */
+    data class SyncedBefore(val atMillis: Long) : SyncStatus
 
     /** A sync is running; [progress] is null until its first event. */
     data class Running(val progress: SyncProgressRecord?) : SyncStatus
@@ -47,10 +55,16 @@ class FieldsyncSync(store: FieldsyncStore, settings: SyncSettings) : AutoCloseab
     constructor(store: FieldsyncStore, serverUrl: String, token: String, extraRootPem: String? = null) :
         this(store, defaultSyncSettings(serverUrl, token).copy(extraRootPem = extraRootPem))
 
+    /** A connection for the device [enrollment] enrolled (its token, kept by the app). */
+    constructor(store: FieldsyncStore, serverUrl: String, enrollment: EnrollmentRecord, extraRootPem: String? = null) :
+        this(store, serverUrl, enrollment.token.value, extraRootPem)
+
     /** The generated binding. */
     val raw: FieldSync = FieldSync(store.raw, settings)
     private val running = Mutex()
-    private val _status = MutableStateFlow<SyncStatus>(SyncStatus.Idle)
+    private val _status = MutableStateFlow<SyncStatus>(
+        store.raw.lastSyncedMs()?.let { SyncStatus.SyncedBefore(it) } ?: SyncStatus.Idle,
+    )
     val status: StateFlow<SyncStatus> = _status.asStateFlow()
 
     /**
@@ -59,6 +73,7 @@ class FieldsyncSync(store: FieldsyncStore, settings: SyncSettings) : AutoCloseab
      * hears every event, on the library's thread.
      */
     suspend fun syncNow(onProgress: ((SyncProgressRecord) -> Unit)? = null): SyncReportRecord = running.withLock {
+        val before = _status.value
         _status.value = SyncStatus.Running(null)
         val listener = object : SyncProgressListener {
             override fun onProgress(progress: SyncProgressRecord) {
@@ -70,6 +85,10 @@ class FieldsyncSync(store: FieldsyncStore, settings: SyncSettings) : AutoCloseab
             raw.sync(listener).also { _status.value = SyncStatus.Succeeded(it, System.currentTimeMillis()) }
         } catch (e: FieldException) {
             _status.value = SyncStatus.Failed(e, System.currentTimeMillis())
+            throw e
+        } catch (e: CancellationException) {
+            // Stopped (a deadline, a cancelled worker): nothing was decided, show what was.
+            _status.value = before
             throw e
         }
     }

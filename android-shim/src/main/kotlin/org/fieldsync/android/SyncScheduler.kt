@@ -1,5 +1,6 @@
 package org.fieldsync.android
 
+import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Job
 import kotlinx.coroutines.channels.Channel
@@ -24,7 +25,9 @@ fun interface ConnectivitySource {
  * Syncs when connectivity returns and when the app asks ([requestSync], e.g. after saving a
  * visit), retrying transient failures with the library's backoff (exponential, jitter)
  * while the phone stays online. A failure the user must act on (unauthorized, rejected,
- * storage) is not retried: it waits for the next request or reconnection.
+ * storage) is not retried: it waits for the next request or reconnection. Any other
+ * exception (a bug in a hook) goes to `onError` and the scheduler goes on; only
+ * cancellation ends it.
  *
  * Syncs never overlap; requests made during a sync are merged into one more sync after it.
  * For work that must survive the process, pair it with a WorkManager worker (docs/android.md).
@@ -35,6 +38,8 @@ class SyncScheduler(
     private val sync: suspend () -> Unit,
     private val backoffMillis: (attempt: Int) -> Long,
     private val onRetry: (error: FieldException, inMillis: Long) -> Unit = { _, _ -> },
+    /** Told of any other exception a sync threw (a bug); the scheduler goes on. */
+    private val onError: (Throwable) -> Unit = {},
 ) : AutoCloseable {
 
     /** Schedules [sync]'s `syncNow`, with its backoff, reporting retries in its status. */
@@ -73,6 +78,8 @@ class SyncScheduler(
             try {
                 sync()
                 return
+            } catch (e: CancellationException) {
+                throw e
             } catch (e: FieldException) {
                 if (!e.isTransient) return
                 val wait = backoffMillis(attempt++)
@@ -80,6 +87,11 @@ class SyncScheduler(
                 // Going offline ends the retries: reconnection starts a fresh round.
                 val wentOffline = withTimeoutOrNull(wait) { online.first { !it } }
                 if (wentOffline != null) return
+            } catch (e: Throwable) {
+                // Anything else is a bug in a hook, not the network: report it and wait for
+                // the next request, rather than let it end the scheduler (and its scope).
+                onError(e)
+                return
             }
         }
     }
