@@ -29,6 +29,13 @@ pub enum AppError {
     /// A push over one of the quotas of `storage::quota`.
     #[error("{}", .0.message)]
     Quota(QuotaExceeded),
+    /// The server or the device's pace is at a limit: `429` with `Retry-After`.
+    #[error("{message}")]
+    Busy {
+        code: &'static str,
+        message: String,
+        retry_after: u64,
+    },
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -67,6 +74,7 @@ impl AppError {
             // "try again later".
             AppError::Quota(q) if !q.rejected.is_empty() => (StatusCode::FORBIDDEN, "write_rule"),
             AppError::Quota(_) => (StatusCode::TOO_MANY_REQUESTS, "quota"),
+            AppError::Busy { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -95,6 +103,24 @@ impl IntoResponse for AppError {
         let (status, code) = self.parts();
         if let AppError::Quota(q) = self {
             return quota_response(status, code, q);
+        }
+        if let AppError::Busy {
+            message,
+            retry_after,
+            ..
+        } = self
+        {
+            let body = ErrorBody {
+                error: code.to_owned(),
+                message,
+                retry_after: Some(retry_after),
+                ..ErrorBody::default()
+            };
+            let mut response = (status, Json(body)).into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            return response;
         }
         let (message, rejected) = match self {
             AppError::Internal(cause) => {

@@ -7,13 +7,16 @@
 //! so the client and this server share them.
 
 pub mod admin;
+pub mod admission;
 pub mod auth;
 pub mod calendar;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod listener;
 pub mod storage;
 pub mod sync;
+pub mod throttle;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -56,6 +59,7 @@ impl std::fmt::Debug for AppState {
 /// The server's routes.
 pub fn app(state: AppState) -> Router {
     let timeout = std::time::Duration::from_secs(state.limits.request_timeout_secs);
+    let admission = Arc::new(admission::Admission::new(&state.limits));
     Router::new()
         .route("/v1/sync", post(sync::sync))
         .route("/v1/enroll", post(sync::enroll))
@@ -63,6 +67,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         // Bodies are limited by the handlers after decompression, with a JSON error.
         .layer(DefaultBodyLimit::disable())
+        .layer(axum::Extension(admission.clone()))
         // A request that is not done in time (a body trickling in, a client gone quiet)
         // gets a 408 instead of holding its connection and task forever. Storage work
         // already under way finishes on its own thread; pushes are idempotent, so the
@@ -75,6 +80,10 @@ pub fn app(state: AppState) -> Router {
         // Outside the decompression layer, so its bodyless 415 gets a JSON body too.
         .layer(axum::middleware::from_fn(error::json_errors))
         .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn_with_state(
+            admission,
+            admission::limit_in_flight,
+        ))
         .layer(axum::middleware::from_fn(count_requests))
         .layer(TraceLayer::new_for_http())
         // A panic in a handler is a bug; it becomes a logged 500, not a dropped connection.
@@ -163,12 +172,16 @@ pub async fn serve(
         })
     });
     ready(bound);
-    let served = axum::serve(listener, app(state))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: finishing in-flight requests");
-        })
-        .await;
+    let limits = &state.limits;
+    let connections = listener::ConnectionLimits {
+        max_connections: limits.max_connections.unwrap_or_else(|| {
+            listener::default_max_connections(listener::raise_open_files_limit())
+        }),
+        header_timeout: Duration::from_secs(limits.header_timeout_secs.max(1)),
+        idle_timeout: Duration::from_secs(limits.idle_timeout_secs.max(1)),
+        drain_timeout: Duration::from_secs(limits.request_timeout_secs.saturating_add(5)),
+    };
+    let served = listener::run(listener, app(state), connections, shutdown).await;
     if let Some(upkeep) = upkeep {
         upkeep.abort();
     }

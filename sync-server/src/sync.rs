@@ -4,30 +4,39 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
-use axum::Json;
-use axum::body::{Body, Bytes};
-use axum::extract::State;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use fieldsync_core::protocol::{
     self, EnrollRequest, EnrollResponse, FeedCursor, PROTOCOL_VERSION, SyncRequest, SyncResponse,
 };
 use fieldsync_core::{DocId, IncomingChange};
 
 use crate::AppState;
+use crate::admission::{self, Admission};
 use crate::auth::{Authed, hash_secret, new_token};
 use crate::error::{AppError, AppResult};
 
 /// `POST /v1/sync`: push the device's new changes, pull what changed in its scope.
 pub async fn sync(
     State(state): State<AppState>,
+    Extension(admission): Extension<Arc<Admission>>,
     Authed(device): Authed,
     headers: HeaderMap,
     body: Body,
 ) -> AppResult<Response> {
     let started = Instant::now();
+    admission.device(&device.device_id)?;
     check_content_type(&headers)?;
-    let body = read_body(body, state.limits.max_body_bytes).await?;
+    // The permit holds the body's bytes against the server's budget until the answer.
+    let (body, _held) = admission
+        .read_body(body, state.limits.max_body_bytes)
+        .await?;
     let request: SyncRequest = protocol::decode("sync request", &body)?;
     if request.protocol != PROTOCOL_VERSION {
         return Err(AppError::BadRequest(format!(
@@ -156,8 +165,14 @@ pub async fn sync(
 }
 
 /// `POST /v1/enroll`: trade a one-time code for a device token.
-pub async fn enroll(State(state): State<AppState>, body: Body) -> AppResult<Json<EnrollResponse>> {
-    let body = read_body(body, 16 * 1024).await?;
+pub async fn enroll(
+    State(state): State<AppState>,
+    Extension(admission): Extension<Arc<Admission>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    body: Body,
+) -> AppResult<Json<EnrollResponse>> {
+    let source = admission::source(peer.as_ref().map(|Extension(info)| info));
+    let (body, _held) = admission.read_body(body, 16 * 1024).await?;
     let request: EnrollRequest = serde_json::from_slice(&body).map_err(|e| {
         AppError::BadRequest(format!(
             "enrollment body is not `{{\"code\", \"device_name\"}}` JSON: {e}"
@@ -175,12 +190,22 @@ pub async fn enroll(State(state): State<AppState>, body: Body) -> AppResult<Json
         hash_secret(&token),
         name.to_owned(),
     );
+    admission.enrollment(source, &code_hash)?;
     let storage = state.storage.clone();
     let now = chrono::Utc::now().timestamp_millis();
     let device =
         tokio::task::spawn_blocking(move || storage.enroll(&code_hash, &name, &token_hash, now))
             .await
-            .map_err(AppError::internal)??;
+            .map_err(AppError::internal)?
+            .map_err(|e| match e {
+                // Unknown, used and expired codes get one answer, so that a guess learns
+                // nothing; the log keeps the reason for the office.
+                AppError::Unauthorized(reason) => {
+                    tracing::warn!(%reason, source = ?source, "enrollment refused");
+                    AppError::Unauthorized(ENROLL_REFUSED.into())
+                }
+                other => other,
+            })?;
     tracing::info!(device = %device.device_id, user = %device.user_id, "enrolled");
     Ok(Json(EnrollResponse {
         device_id: device.device_id,
@@ -209,17 +234,6 @@ fn check_content_type(headers: &HeaderMap) -> AppResult<()> {
     }
 }
 
-/// Reads a (decompressed) body, refusing one larger than `limit` bytes.
-async fn read_body(body: Body, limit: usize) -> AppResult<Bytes> {
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let too_large = std::error::Error::source(&e)
-            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-        if too_large {
-            AppError::TooLarge(format!(
-                "the body is larger than the limit of {limit} bytes"
-            ))
-        } else {
-            AppError::BadRequest(format!("could not read the body: {e}"))
-        }
-    })
-}
+/// The one answer to every enrollment refused for its code.
+pub const ENROLL_REFUSED: &str =
+    "this enrollment code cannot be used: ask the office for a new one";

@@ -176,6 +176,10 @@ impl SyncClient {
                 Outcome::CursorAhead => {
                     self.blocking(|s| s.reset_sync_cursor()).await?;
                 }
+                Outcome::RetryAfter(_, message) => {
+                    // Only made by a round trip, which retries it itself.
+                    return Err(SyncFailure::ServerUnavailable(message));
+                }
                 Outcome::TooLarge(message) => {
                     if push_limit == 1 {
                         return Err(SyncFailure::Refused(message));
@@ -260,6 +264,18 @@ impl SyncClient {
             report.round_trips += 1;
             report.bytes_sent += body.bytes.len() as u64;
             match self.round_trip(body.clone(), report).await {
+                Ok(Outcome::RetryAfter(wait, message)) => {
+                    if attempt >= self.config.max_attempts {
+                        return Err(SyncFailure::ServerUnavailable(message));
+                    }
+                    report.retries += 1;
+                    // The server's word, within the client's own bound on a wait; never
+                    // less than the backoff, so that many phones told `1` spread out.
+                    let wait = wait
+                        .min(self.config.max_backoff)
+                        .max(backoff(&self.config, attempt));
+                    tokio::time::sleep(wait).await;
+                }
                 Ok(outcome) => return Ok(outcome),
                 Err(failure) if failure.is_transient() && attempt < self.config.max_attempts => {
                     report.retries += 1;

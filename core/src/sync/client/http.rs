@@ -23,6 +23,7 @@ impl SyncClient {
         }
         let response = request.body(body.bytes).send().await.map_err(classify)?;
         let status = response.status();
+        let retry_after = retry_after(response.headers());
         let bytes = response.bytes().await.map_err(classify)?;
         report.bytes_received += bytes.len() as u64;
         if status.is_success() {
@@ -46,6 +47,10 @@ impl SyncClient {
             }
             409 => Ok(Outcome::CursorAhead),
             413 => Ok(Outcome::TooLarge(error.message)),
+            429 | 503 if retry_after.is_some() => Ok(Outcome::RetryAfter(
+                retry_after.unwrap_or_default(),
+                format!("{status}: {}", error.message),
+            )),
             408 | 429 | 500..=599 => Err(SyncFailure::ServerUnavailable(format!(
                 "{status}: {}",
                 error.message
@@ -93,6 +98,21 @@ pub(super) enum Outcome {
     Rejected(Vec<protocol::Rejection>),
     CursorAhead,
     TooLarge(String),
+    /// The server is busy or the device at a limit, and says when to come back
+    /// (`Retry-After`, in seconds).
+    RetryAfter(std::time::Duration, String),
+}
+
+/// The `Retry-After` header in seconds (the HTTP-date form is not sent by the server).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<std::time::Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(std::time::Duration::from_secs)
 }
 
 fn classify(e: reqwest::Error) -> SyncFailure {
