@@ -25,6 +25,7 @@ use crate::auth::{CODE_VALID_FOR_MS, hash_secret, new_code};
 use crate::config::DataArgs;
 use crate::error::{AppError, AppResult};
 use crate::storage::{SyncStorage, User};
+use crate::text::escape_controls;
 
 /// The user and device id of the server's own admin device.
 pub const ADMIN_USER: &str = "admin";
@@ -122,9 +123,9 @@ pub enum AdminCommand {
 /// Runs an admin command against the data folder.
 pub fn run(args: &AdminArgs) -> AppResult<()> {
     let data_dir = &args.data.data_dir;
-    std::fs::create_dir_all(data_dir).map_err(|e| {
+    crate::data_dir::prepare(data_dir).map_err(|e| {
         AppError::Internal(format!(
-            "cannot create data folder `{}`: {e}",
+            "cannot prepare the data folder `{}`: {e}",
             data_dir.display()
         ))
     })?;
@@ -140,6 +141,7 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
         AdminCommand::AddUser { id, role, name } => {
             let role = Role::parse(role)?;
             validate_user_id(id)?;
+            crate::text::check_name("name", name).map_err(AppError::BadRequest)?;
             storage.add_user(
                 &User {
                     id: id.clone(),
@@ -148,11 +150,11 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
                 },
                 now,
             )?;
-            println!("added {role} `{id}` ({name})");
+            println!("added {role} `{id}` ({})", escape_controls(name));
         }
         AdminCommand::Users => {
             for u in storage.users()? {
-                println!("{}\t{}\t{}", u.id, u.role, u.name);
+                println!("{}\t{}\t{}", u.id, u.role, escape_controls(&u.name));
             }
         }
         AdminCommand::Devices { user } => {
@@ -165,7 +167,7 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
                     "{}\t{}\t{}\t{}\t{}",
                     d.device_id,
                     d.user_id,
-                    d.name,
+                    escape_controls(&d.name),
                     utc(d.enrolled_at),
                     revoked
                 );

@@ -10,6 +10,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use fieldsync_core::protocol::{ErrorBody, Rejection};
 
+use crate::text::{prefix, shorten_quotes};
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("{0}")]
@@ -112,7 +114,7 @@ impl IntoResponse for AppError {
         {
             let body = ErrorBody {
                 error: code.to_owned(),
-                message,
+                message: shorten_quotes(&message),
                 retry_after: Some(retry_after),
                 ..ErrorBody::default()
             };
@@ -142,8 +144,8 @@ impl IntoResponse for AppError {
             status,
             Json(ErrorBody {
                 error: code.to_owned(),
-                message,
-                rejected,
+                message: shorten_quotes(&message),
+                rejected: rejected.into_iter().map(shorten_rejection).collect(),
                 ..ErrorBody::default()
             }),
         )
@@ -151,12 +153,21 @@ impl IntoResponse for AppError {
     }
 }
 
+/// A rejection as sent: its field and message quote at most a prefix of any input.
+fn shorten_rejection(r: Rejection) -> Rejection {
+    Rejection {
+        field: prefix(&r.field),
+        message: shorten_quotes(&r.message),
+        ..r
+    }
+}
+
 fn quota_response(status: StatusCode, code: &str, q: QuotaExceeded) -> Response {
     let retry_after = q.retry_after;
     let body = ErrorBody {
         error: code.to_owned(),
-        message: q.message,
-        rejected: q.rejected,
+        message: shorten_quotes(&q.message),
+        rejected: q.rejected.into_iter().map(shorten_rejection).collect(),
         limit: Some(q.limit.to_owned()),
         value: Some(q.value),
         retry_after,
@@ -217,7 +228,7 @@ pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
     };
     let body = ErrorBody {
         error: code.to_owned(),
-        message,
+        message: shorten_quotes(&message),
         rejected: Vec::new(),
         ..ErrorBody::default()
     };
