@@ -12,10 +12,28 @@ use crate::{PostgresOptions, PostgresStorage, SqliteStorage, SyncStorage};
 
 /// fieldsync-server: merges field edits from phones when they come back online.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version = crate::probes::VERSION_LINE, about)]
 pub struct Cli {
+    /// Log lines as `text` (without colour when standard error is not a terminal) or as
+    /// `json`, one object a line, for a log collector.
+    #[arg(
+        long,
+        env = "FIELDSYNC_LOG_FORMAT",
+        default_value = "text",
+        global = true,
+        value_enum
+    )]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How log lines are written on standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,6 +127,16 @@ pub struct ServeArgs {
     /// enrollment code for each user; on a later start it says the data is there already.
     #[arg(long)]
     pub demo: bool,
+
+    /// Serve `/metrics` (and the probes) on this address only, e.g. `127.0.0.1:9187`,
+    /// instead of on `--listen`.
+    #[arg(long, env = "FIELDSYNC_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// Seconds between SIGTERM and closing the listener, while `/readyz` answers 503 and
+    /// requests are still served: time for a load balancer to stop sending new ones.
+    #[arg(long, env = "FIELDSYNC_SHUTDOWN_DELAY_SECS", default_value_t = 0)]
+    pub shutdown_delay_secs: u64,
 
     #[command(flatten)]
     pub limits: Limits,

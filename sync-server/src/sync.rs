@@ -21,12 +21,56 @@ use crate::AppState;
 use crate::admission::{self, Admission};
 use crate::auth::{Authed, hash_secret, new_token};
 use crate::error::{AppError, AppResult};
+use crate::text::{prefix, shorten_quotes};
 
 /// `POST /v1/sync`: push the device's new changes, pull what changed in its scope.
+/// A refusal is logged with the user, the device and its reason.
 pub async fn sync(
+    state: State<AppState>,
+    admission: Extension<Arc<Admission>>,
+    Authed(device): Authed,
+    headers: HeaderMap,
+    body: Body,
+) -> AppResult<Response> {
+    let (user, device_id) = (device.user_id.clone(), device.device_id.clone());
+    let answered = sync_as(state, admission, device, headers, body).await;
+    if let Err(e) = &answered {
+        log_refusal(&user, &device_id, e);
+    }
+    answered
+}
+
+fn log_refusal(user: &str, device: &str, e: &AppError) {
+    match e {
+        // Logged where they are made: with their cause, or with the quota's numbers.
+        AppError::Internal(_) | AppError::Quota(_) => {}
+        AppError::Rejected(rejected) => {
+            let first = rejected.first();
+            tracing::warn!(
+                user,
+                device,
+                documents = rejected.len(),
+                rule = first.map(|r| r.rule.as_str()).unwrap_or_default(),
+                field = first.map(|r| prefix(&r.field)).unwrap_or_default(),
+                reason = first
+                    .map(|r| shorten_quotes(&r.message))
+                    .unwrap_or_default(),
+                "push refused by a write rule"
+            );
+        }
+        other => tracing::warn!(
+            user,
+            device,
+            reason = %shorten_quotes(&other.to_string()),
+            "sync refused"
+        ),
+    }
+}
+
+async fn sync_as(
     State(state): State<AppState>,
     Extension(admission): Extension<Arc<Admission>>,
-    Authed(device): Authed,
+    device: crate::storage::DeviceInfo,
     headers: HeaderMap,
     body: Body,
 ) -> AppResult<Response> {
@@ -37,6 +81,7 @@ pub async fn sync(
     let (body, _held) = admission
         .read_body(body, state.limits.max_body_bytes)
         .await?;
+    let bytes_in = body.len();
     let request: SyncRequest = protocol::decode("sync request", &body)?;
     if request.protocol != PROTOCOL_VERSION {
         return Err(AppError::BadRequest(format!(
@@ -97,6 +142,7 @@ pub async fn sync(
     let quotas = limits.quotas();
     let now = chrono::Utc::now().timestamp_millis();
     let pushed_docs = docs.len();
+    let (user, device_id) = (device.user_id.clone(), device.device_id.clone());
     let response = tokio::task::spawn_blocking(move || -> AppResult<SyncResponse> {
         // A cursor the feed would refuse must refuse the request before the push is
         // stored. The log only grows, so a cursor within it now is within it at the feed.
@@ -146,11 +192,14 @@ pub async fn sync(
     let bytes = protocol::encode(&response);
     metrics::histogram!("fieldsync_sync_seconds").record(started.elapsed().as_secs_f64());
     tracing::info!(
+        user = %user,
+        device = %device_id,
         pushed_docs,
         pulled_docs = response.changes.len(),
         removed = response.removed.len(),
         more = response.more,
-        bytes = bytes.len(),
+        bytes_in,
+        bytes_out = bytes.len(),
         ms = started.elapsed().as_millis() as u64,
         "sync"
     );
@@ -184,6 +233,7 @@ pub async fn enroll(
             "`device_name` must be 1 to 100 characters".into(),
         ));
     }
+    crate::text::check_name("device_name", name).map_err(AppError::BadRequest)?;
     let token = new_token();
     let (code_hash, token_hash, name) = (
         hash_secret(&request.code),
