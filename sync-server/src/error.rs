@@ -8,7 +8,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use fieldsync_core::protocol::{ErrorBody, Rejection};
+use fieldsync_core::protocol::{ErrorBody, PROTOCOL_HEADER, PROTOCOL_VERSION, Rejection};
 
 use crate::text::{prefix, shorten_quotes};
 
@@ -31,6 +31,10 @@ pub enum AppError {
     /// A push over one of the quotas of `storage::quota`.
     #[error("{}", .0.message)]
     Quota(QuotaExceeded),
+    /// A request in a protocol version this server does not speak: `400
+    /// unsupported_protocol` with the version it speaks in `Fieldsync-Protocol`.
+    #[error("protocol `{0}` is not spoken here; this server speaks `{PROTOCOL_VERSION}`")]
+    UnsupportedProtocol(u32),
     /// The server or the device's pace is at a limit: `429` with `Retry-After`.
     #[error("{message}")]
     Busy {
@@ -65,6 +69,7 @@ impl AppError {
     fn parts(&self) -> (StatusCode, &'static str) {
         match self {
             AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            AppError::UnsupportedProtocol(_) => (StatusCode::BAD_REQUEST, "unsupported_protocol"),
             AppError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             AppError::Rejected(_) => (StatusCode::FORBIDDEN, "write_rule"),
@@ -140,7 +145,7 @@ impl IntoResponse for AppError {
             }
             other => (other.to_string(), Vec::new()),
         };
-        (
+        let mut response = (
             status,
             Json(ErrorBody {
                 error: code.to_owned(),
@@ -149,7 +154,14 @@ impl IntoResponse for AppError {
                 ..ErrorBody::default()
             }),
         )
-            .into_response()
+            .into_response();
+        // Every answer about the protocol names the version this server speaks.
+        if code == "unsupported_protocol" {
+            response
+                .headers_mut()
+                .insert(PROTOCOL_HEADER, HeaderValue::from(PROTOCOL_VERSION));
+        }
+        response
     }
 }
 

@@ -84,10 +84,7 @@ async fn sync_as(
     let bytes_in = body.len();
     let request: SyncRequest = protocol::decode("sync request", &body)?;
     if request.protocol != PROTOCOL_VERSION {
-        return Err(AppError::BadRequest(format!(
-            "protocol `{}` is not spoken here; this server speaks `{PROTOCOL_VERSION}`",
-            request.protocol
-        )));
+        return Err(AppError::UnsupportedProtocol(request.protocol));
     }
     let cursor = FeedCursor::parse(request.cursor.as_deref()).map_err(|_| {
         AppError::BadRequest(format!(

@@ -474,7 +474,7 @@ async fn another_protocol_version_is_refused_naming_both_versions_on(
         };
         field.post(&request).await?.refused(
             StatusCode::BAD_REQUEST,
-            "bad_request",
+            "unsupported_protocol",
             &[&format!("`{version}`"), "`1`"],
         );
     }

@@ -65,6 +65,10 @@ pub enum SyncFailure {
     /// The local store failed.
     #[error("local store: {0}")]
     Local(String),
+    /// The server speaks a newer protocol than this app: the app must be updated before
+    /// it can sync again (its edits stay on the phone meanwhile).
+    #[error("update the app: {0}")]
+    UpdateRequired(String),
 }
 
 impl SyncFailure {
@@ -110,5 +114,6 @@ mod tests {
         assert!(SyncFailure::ServerUnavailable("x".into()).is_transient());
         assert!(!SyncFailure::Unauthorized("x".into()).is_transient());
         assert!(!SyncFailure::Refused("x".into()).is_transient());
+        assert!(!SyncFailure::UpdateRequired("x".into()).is_transient());
     }
 }

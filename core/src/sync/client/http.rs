@@ -24,6 +24,11 @@ impl SyncClient {
         let response = request.body(body.bytes).send().await.map_err(classify)?;
         let status = response.status();
         let retry_after = retry_after(response.headers());
+        let server_protocol = response
+            .headers()
+            .get(protocol::PROTOCOL_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u32>().ok());
         let bytes = response.bytes().await.map_err(classify)?;
         report.bytes_received += bytes.len() as u64;
         if status.is_success() {
@@ -40,6 +45,9 @@ impl SyncClient {
             rejected: Vec::new(),
             ..ErrorBody::default()
         });
+        if error.error == "unsupported_protocol" {
+            return Err(protocol_refusal(server_protocol, error.message));
+        }
         match status.as_u16() {
             401 => Err(SyncFailure::Unauthorized(error.message)),
             403 if error.error == "write_rule" && !error.rejected.is_empty() => {
@@ -101,6 +109,18 @@ pub(super) enum Outcome {
     /// The server is busy or the device at a limit, and says when to come back
     /// (`Retry-After`, in seconds).
     RetryAfter(std::time::Duration, String),
+}
+
+/// A server that does not speak this client's protocol: a newer server (or one that does
+/// not say) means this app must be updated; an older one is the server's to upgrade.
+fn protocol_refusal(server: Option<u32>, message: String) -> SyncFailure {
+    match server {
+        Some(v) if v < protocol::PROTOCOL_VERSION => SyncFailure::Refused(format!(
+            "the server speaks protocol `{v}`, older than this app's `{}`: {message}",
+            protocol::PROTOCOL_VERSION
+        )),
+        _ => SyncFailure::UpdateRequired(message),
+    }
 }
 
 /// The `Retry-After` header in seconds (the HTTP-date form is not sent by the server).
