@@ -10,6 +10,7 @@
 pub mod damaged;
 mod device;
 pub mod import;
+pub mod listing;
 pub mod report;
 mod store_row;
 
@@ -41,6 +42,10 @@ pub struct AdminArgs {
     /// earlier than a change the edit builds on.
     #[arg(long, value_name = "RFC3339", value_parser = parse_edit_time)]
     pub edit_time: Option<fieldsync_core::Timestamp>,
+    /// Who is running the command, for the audit trail (default: the OS user, or the one
+    /// who ran `sudo`).
+    #[arg(long, env = "FIELDSYNC_ACTOR")]
+    pub actor: Option<String>,
     #[command(subcommand)]
     pub command: AdminCommand,
 }
@@ -59,12 +64,32 @@ pub enum AdminCommand {
         name: String,
     },
     /// List users: id, role, name.
-    Users,
-    /// List enrolled devices: id, user, name, enrolled, revoked (times in UTC).
+    Users {
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List enrolled devices: id, user, name, enrolled, revoked, last seen (times in UTC).
     Devices {
         /// Only this user's devices.
         #[arg(long)]
         user: Option<String>,
+        /// Only devices not revoked that have not synced for this long (`7d`, `12h`):
+        /// lost phones, people who left. Never-synced devices count from their enrollment.
+        #[arg(long, value_parser = listing::parse_age)]
+        stale: Option<i64>,
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The audit trail: every admin action that changed something (who, when, what).
+    Audit {
+        /// Only the actions of this last while (`30d`, `12h`); default: all.
+        #[arg(long, value_parser = listing::parse_age)]
+        since: Option<i64>,
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Make a one-time enrollment code for a user's new device (valid 7 days).
     ///
@@ -137,6 +162,10 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
         None => std::sync::Arc::new(fieldsync_core::Timestamp::now),
     };
     let open_admin = || AdminDevice::open_with_clock(data_dir, storage, clock.clone());
+    let actor = listing::actor(args.actor.as_deref());
+    let record = |action: &str, subject: &str, detail: &str| {
+        listing::record(storage, &actor, action, subject, detail, now)
+    };
     match &args.command {
         AdminCommand::AddUser { id, role, name } => {
             let role = Role::parse(role)?;
@@ -150,31 +179,22 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
                 },
                 now,
             )?;
+            record("add-user", id, &format!("role {role}, name {name}"))?;
             println!("added {role} `{id}` ({})", escape_controls(name));
         }
-        AdminCommand::Users => {
-            for u in storage.users()? {
-                println!("{}\t{}\t{}", u.id, u.role, escape_controls(&u.name));
-            }
+        AdminCommand::Users { json } => listing::print_users(&storage.users()?, *json)?,
+        AdminCommand::Devices { user, stale, json } => {
+            let devices = listing::select_devices(storage.devices()?, user.as_deref(), *stale, now);
+            listing::print_devices(&devices, *json)?;
         }
-        AdminCommand::Devices { user } => {
-            for d in storage.devices()? {
-                if user.as_ref().is_some_and(|u| *u != d.user_id) {
-                    continue;
-                }
-                let revoked = d.revoked_at.map(utc).unwrap_or_else(|| "-".into());
-                println!(
-                    "{}\t{}\t{}\t{}\t{}",
-                    d.device_id,
-                    d.user_id,
-                    escape_controls(&d.name),
-                    utc(d.enrolled_at),
-                    revoked
-                );
-            }
+        AdminCommand::Audit { since, json } => {
+            let since = since.map(|age| now - age).unwrap_or(i64::MIN);
+            listing::print_audit(&storage.audit(since)?, *json)?;
         }
         AdminCommand::EnrollCode { user } => {
             let code = enrollment_code(storage, user, now)?;
+            // The code itself is a secret: the trail says one was made, not which.
+            record("enroll-code", user, "a one-time code, valid 7 days")?;
             println!("{code}");
         }
         AdminCommand::Revoke { device } => {
@@ -186,6 +206,7 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
             if !storage.revoke_device(device, now)? {
                 return Err(AppError::NotFound(format!("no device `{device}`")));
             }
+            record("revoke", device, "")?;
             println!("revoked `{device}`");
         }
         AdminCommand::ImportStores { file } => {
@@ -194,6 +215,15 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
             })?;
             let admin = open_admin()?;
             let report = import::import_stores(&admin, input)?;
+            record(
+                "import-stores",
+                &file.display().to_string(),
+                &format!(
+                    "{} imported, {} bad line(s)",
+                    report.imported,
+                    report.bad_lines()
+                ),
+            )?;
             print!("{report}");
             print_notes(&damaged::damaged(&admin.local)?);
             if !report.bad.is_empty() {
@@ -208,6 +238,7 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
         AdminCommand::Reassign { store, territory } => {
             let admin = open_admin()?;
             let moved = admin.reassign(store, territory)?;
+            record("reassign", store, &format!("to {territory}"))?;
             println!("{moved}");
             print_notes(&damaged::damaged(&admin.local)?);
         }
@@ -215,6 +246,7 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
             let days = match install {
                 Some(file) => {
                     let days = crate::calendar::install(data_dir, file)?;
+                    record("calendar", &file.display().to_string(), "installed")?;
                     println!(
                         "installed `{}` as `{}`",
                         file.display(),
@@ -287,12 +319,6 @@ fn print_notes(unreadable: &[damaged::Unreadable]) {
     for line in damaged::notes(unreadable) {
         println!("note: {line}");
     }
-}
-
-fn utc(millis: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(millis)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_else(|| millis.to_string())
 }
 
 /// A one-time code for `user`, stored as a hash.

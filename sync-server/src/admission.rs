@@ -28,6 +28,8 @@ pub struct Admission {
     enroll_sources: Buckets<IpAddr>,
     enroll_codes: Buckets<Vec<u8>>,
     enroll_all: Buckets<()>,
+    /// When each device's `last_seen_at` was last written by this instance.
+    seen: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
 
 /// Seconds a phone is told to wait when the server is full (the requests in flight end
@@ -52,6 +54,24 @@ impl Admission {
             enroll_sources: Buckets::per_minute(limits.enroll_per_source_per_minute, 300),
             enroll_codes: Buckets::per_hour(ENROLL_PER_CODE_PER_HOUR, ENROLL_PER_CODE_PER_HOUR),
             enroll_all: Buckets::per_minute(ENROLL_PER_MINUTE, ENROLL_PER_MINUTE),
+            seen: Default::default(),
+        }
+    }
+
+    /// Whether the device's `last_seen_at` is due to be written (at most once an hour per
+    /// device and instance, so that syncs do not queue on the writer for it).
+    pub fn seen_due(&self, device_id: &str, now: i64) -> bool {
+        let every = crate::storage::audit::LAST_SEEN_EVERY_MS;
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.len() >= 100_000 {
+            seen.clear();
+        }
+        match seen.get(device_id) {
+            Some(&at) if now - at < every => false,
+            _ => {
+                seen.insert(device_id.to_owned(), now);
+                true
+            }
         }
     }
 

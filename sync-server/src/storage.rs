@@ -5,6 +5,7 @@
 //! instances implements the same trait (its own issue). Whatever the backend, `log.seq`
 //! must be a cursor that never skips a committed row: see `docs/protocol.md`.
 
+pub mod audit;
 pub(crate) mod feed;
 pub mod postgres;
 pub(crate) mod push;
@@ -136,6 +137,12 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug + 'static {
     fn devices(&self) -> AppResult<Vec<DeviceRecord>>;
     /// The cursor of the newest feed row: every change stored so far is at or before it.
     fn log_position(&self) -> AppResult<u64>;
+    /// Records an admin action in the audit trail.
+    fn record_audit(&self, entry: &audit::AuditEntry) -> AppResult<()>;
+    /// The admin actions recorded at or after `since` (ms), oldest first.
+    fn audit(&self, since: i64) -> AppResult<Vec<audit::AuditEntry>>;
+    /// Notes that the device synced at `now` (written at most once an hour per device).
+    fn touch_device(&self, device_id: &str, now: i64) -> AppResult<()>;
 }
 
 /// An enrolled device as the admin tools list it.
@@ -146,4 +153,6 @@ pub struct DeviceRecord {
     pub name: String,
     pub enrolled_at: i64,
     pub revoked_at: Option<i64>,
+    /// When it last synced (to the hour), if ever.
+    pub last_seen_at: Option<i64>,
 }

@@ -140,7 +140,14 @@ async fn sync_as(
     let now = chrono::Utc::now().timestamp_millis();
     let pushed_docs = docs.len();
     let (user, device_id) = (device.user_id.clone(), device.device_id.clone());
+    let note_seen = admission.seen_due(&device_id, now);
     let response = tokio::task::spawn_blocking(move || -> AppResult<SyncResponse> {
+        if note_seen {
+            // For `admin devices --stale`; a failure here must not fail the sync.
+            if let Err(e) = storage.touch_device(&device.device_id, now) {
+                tracing::warn!(error = %e, "cannot note when the device was last seen");
+            }
+        }
         // A cursor the feed would refuse must refuse the request before the push is
         // stored. The log only grows, so a cursor within it now is within it at the feed.
         let position = storage.log_position()?;

@@ -50,6 +50,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
         2,
         include_str!("../../migrations/postgres/002_handed_and_quotas.sql"),
     ),
+    (
+        3,
+        include_str!("../../migrations/postgres/003_audit_and_last_seen.sql"),
+    ),
 ];
 /// Key of the advisory lock that migrations run under ("fieldsyn").
 const MIGRATION_LOCK: i64 = 0x6669_656c_6473_796e;
@@ -1023,7 +1027,8 @@ impl SyncStorage for PostgresStorage {
         self.with_client(|client| {
             Ok(client
                 .query(
-                    "SELECT id, user_id, name, enrolled_at, revoked_at FROM devices ORDER BY enrolled_at, id",
+                    "SELECT id, user_id, name, enrolled_at, revoked_at, last_seen_at FROM devices
+                     ORDER BY enrolled_at, id",
                     &[],
                 )?
                 .iter()
@@ -1033,9 +1038,22 @@ impl SyncStorage for PostgresStorage {
                     name: r.get(2),
                     enrolled_at: r.get(3),
                     revoked_at: r.get(4),
+                    last_seen_at: r.get(5),
                 })
                 .collect())
         })
+    }
+
+    fn record_audit(&self, entry: &super::audit::AuditEntry) -> AppResult<()> {
+        self.with_client(|client| super::audit::postgres_record(client, entry))
+    }
+
+    fn audit(&self, since: i64) -> AppResult<Vec<super::audit::AuditEntry>> {
+        self.with_client(|client| super::audit::postgres_since(client, since))
+    }
+
+    fn touch_device(&self, device_id: &str, now: i64) -> AppResult<()> {
+        self.with_client(|client| super::audit::postgres_touch(client, device_id, now))
     }
 
     fn log_position(&self) -> AppResult<u64> {

@@ -32,6 +32,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../../migrations/003_handed_and_quotas.sql"),
     ),
+    (
+        4,
+        include_str!("../../migrations/004_audit_and_last_seen.sql"),
+    ),
 ];
 const READERS: usize = 4;
 
@@ -556,7 +560,8 @@ impl SyncStorage for SqliteStorage {
     fn devices(&self) -> AppResult<Vec<super::DeviceRecord>> {
         self.with_reader(|conn| {
             let mut stmt = conn.prepare(
-                "SELECT id, user_id, name, enrolled_at, revoked_at FROM devices ORDER BY enrolled_at, id",
+                "SELECT id, user_id, name, enrolled_at, revoked_at, last_seen_at FROM devices
+                 ORDER BY enrolled_at, id",
             )?;
             Ok(stmt
                 .query_map([], |r| {
@@ -566,10 +571,23 @@ impl SyncStorage for SqliteStorage {
                         name: r.get(2)?,
                         enrolled_at: r.get(3)?,
                         revoked_at: r.get(4)?,
+                        last_seen_at: r.get(5)?,
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?)
         })
+    }
+
+    fn record_audit(&self, entry: &super::audit::AuditEntry) -> AppResult<()> {
+        self.with_writer(|w| super::audit::sqlite_record(&w.conn, entry))
+    }
+
+    fn audit(&self, since: i64) -> AppResult<Vec<super::audit::AuditEntry>> {
+        self.with_reader(|conn| super::audit::sqlite_since(conn, since))
+    }
+
+    fn touch_device(&self, device_id: &str, now: i64) -> AppResult<()> {
+        self.with_writer(|w| super::audit::sqlite_touch(&w.conn, device_id, now))
     }
 
     fn log_position(&self) -> AppResult<u64> {
