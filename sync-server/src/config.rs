@@ -217,6 +217,12 @@ pub struct Limits {
         default_value_t = 120
     )]
     pub enroll_per_source_per_minute: u32,
+
+    /// Days a device token lives. A sync with a token half that old gets a new one, so a
+    /// device that syncs at least that often never sees its token expire; one that stays
+    /// away longer must enroll again. 0: tokens never expire.
+    #[arg(long, env = "FIELDSYNC_TOKEN_DAYS", default_value_t = 90)]
+    pub token_days: u32,
 }
 
 /// 4 MiB. A full check of a shelf display (eight standards, four products) adds about
@@ -254,6 +260,7 @@ impl Default for Limits {
             body_bytes_in_flight: 256 * 1024 * 1024,
             device_requests_per_minute: 1_200,
             enroll_per_source_per_minute: 120,
+            token_days: 90,
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod demo;
 pub mod error;
 pub mod listener;
 pub mod probes;
+pub mod rotation;
 pub mod storage;
 pub mod sync;
 pub mod text;

@@ -13,6 +13,7 @@ pub mod quota;
 pub(crate) mod replica_cache;
 pub(crate) mod scope_guard;
 pub mod sqlite;
+pub mod tokens;
 pub(crate) mod wal_checkpoint;
 
 pub use quota::Quotas;
@@ -143,6 +144,22 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug + 'static {
     fn audit(&self, since: i64) -> AppResult<Vec<audit::AuditEntry>>;
     /// Notes that the device synced at `now` (written at most once an hour per device).
     fn touch_device(&self, device_id: &str, now: i64) -> AppResult<()>;
+    /// Where the token `token_hash` of the device stands (issued when, the previous one?).
+    fn token_status(
+        &self,
+        device_id: &str,
+        token_hash: &[u8],
+    ) -> AppResult<Option<tokens::TokenStatus>>;
+    /// Gives the device the token `new_hash`, valid until `expires_at` (see
+    /// [`tokens::sqlite_rotate`] for what becomes of the one presented).
+    fn rotate_token(
+        &self,
+        device_id: &str,
+        presented: &[u8],
+        new_hash: &[u8],
+        now: i64,
+        expires_at: i64,
+    ) -> AppResult<()>;
 }
 
 /// An enrolled device as the admin tools list it.

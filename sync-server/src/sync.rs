@@ -141,7 +141,9 @@ async fn sync_as(
     let pushed_docs = docs.len();
     let (user, device_id) = (device.user_id.clone(), device.device_id.clone());
     let note_seen = admission.seen_due(&device_id, now);
-    let response = tokio::task::spawn_blocking(move || -> AppResult<SyncResponse> {
+    let presented = crate::rotation::presented(&headers).unwrap_or_default();
+    let token_days = limits.token_days;
+    let (response, rotated) = tokio::task::spawn_blocking(move || -> AppResult<_> {
         if note_seen {
             // For `admin devices --stale`; a failure here must not fail the sync.
             if let Err(e) = storage.touch_device(&device.device_id, now) {
@@ -183,13 +185,24 @@ async fn sync_as(
         // After the push, so that what it stored for a store that left the device's scope
         // is announced removed with that store.
         let feed = storage.feed(&device, &cursor, max_bytes, &just_pushed)?;
-        Ok(SyncResponse {
-            accepted: pushed.accepted,
-            changes: feed.changes,
-            removed: feed.removed,
-            cursor: feed.cursor.to_string(),
-            more: feed.more,
-        })
+        // Last, once the answer is certain: a new token is never handed out with a failure.
+        let rotated = crate::rotation::rotate_if_due(
+            storage.as_ref(),
+            &device.device_id,
+            &presented,
+            now,
+            token_days,
+        );
+        Ok((
+            SyncResponse {
+                accepted: pushed.accepted,
+                changes: feed.changes,
+                removed: feed.removed,
+                cursor: feed.cursor.to_string(),
+                more: feed.more,
+            },
+            rotated,
+        ))
     })
     .await
     .map_err(AppError::internal)??;
@@ -207,14 +220,18 @@ async fn sync_as(
         ms = started.elapsed().as_millis() as u64,
         "sync"
     );
-    Ok((
+    let mut answer = (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static(protocol::CONTENT_TYPE),
         )],
         bytes,
     )
-        .into_response())
+        .into_response();
+    if let Some(rotated) = &rotated {
+        crate::rotation::add_to(&mut answer, rotated);
+    }
+    Ok(answer)
 }
 
 /// `POST /v1/enroll`: trade a one-time code for a device token.

@@ -31,6 +31,8 @@ pub struct SyncClient {
     http: reqwest::Client,
     config: SyncConfig,
     store: Arc<LocalStore>,
+    /// The token requests carry: the config's, or the one a sync rotated it to.
+    token: Arc<std::sync::Mutex<String>>,
 }
 
 /// Upper bound of round trips in one call, so no loop runs forever.
@@ -69,10 +71,16 @@ impl SyncClient {
                 format!("`{}` is not an http(s) URL", config.server_url),
             ));
         }
+        // A token a sync received in place of the app's, kept in the store (protocol.md,
+        // "Token rotation").
+        let token = store
+            .rotated_token(&config.token)?
+            .unwrap_or_else(|| config.token.clone());
         Ok(SyncClient {
             http,
             config,
             store,
+            token: Arc::new(std::sync::Mutex::new(token)),
         })
     }
 
@@ -131,6 +139,7 @@ impl SyncClient {
                         report.retries += side.retries;
                         report.bytes_sent += side.bytes_sent;
                         report.bytes_received += side.bytes_received;
+                        report.token_rotated |= side.token_rotated;
                         (applied, Some(next))
                     } else {
                         (self.apply(&batch, response).await, None)

@@ -45,6 +45,9 @@ pub struct SyncReport {
     pub repaired: Vec<DocId>,
     /// Failed attempts that were retried.
     pub retries: u32,
+    /// The server gave the device a new token in this sync; the client uses it and keeps
+    /// it in the store (`LocalStore::rotated_token`), an app may keep it too.
+    pub token_rotated: bool,
 }
 
 /// Why a sync did not finish.

@@ -54,6 +54,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
         3,
         include_str!("../../migrations/postgres/003_audit_and_last_seen.sql"),
     ),
+    (
+        4,
+        include_str!("../../migrations/postgres/004_token_rotation.sql"),
+    ),
 ];
 /// Key of the advisory lock that migrations run under ("fieldsyn").
 const MIGRATION_LOCK: i64 = 0x6669_656c_6473_796e;
@@ -782,8 +786,10 @@ impl SyncStorage for PostgresStorage {
             client
                 .query_opt(
                     "SELECT d.id, u.id, u.role FROM devices d JOIN users u ON u.id = d.user_id
-                     WHERE d.token_hash = $1 AND d.revoked_at IS NULL",
-                    &[&token_hash],
+                         WHERE ((d.token_hash = $1 AND (d.token_expires_at IS NULL OR d.token_expires_at > $2))
+                                OR (d.previous_token_hash = $1 AND d.previous_token_expires_at > $2))
+                         AND d.revoked_at IS NULL",
+                    &[&token_hash, &chrono::Utc::now().timestamp_millis()],
                 )?
                 .map(|r| {
                     Ok(DeviceInfo {
@@ -1054,6 +1060,30 @@ impl SyncStorage for PostgresStorage {
 
     fn touch_device(&self, device_id: &str, now: i64) -> AppResult<()> {
         self.with_client(|client| super::audit::postgres_touch(client, device_id, now))
+    }
+
+    fn token_status(
+        &self,
+        device_id: &str,
+        token_hash: &[u8],
+    ) -> AppResult<Option<super::tokens::TokenStatus>> {
+        self.with_client(|client| super::tokens::postgres_status(client, device_id, token_hash))
+    }
+
+    fn rotate_token(
+        &self,
+        device_id: &str,
+        presented: &[u8],
+        new_hash: &[u8],
+        now: i64,
+        expires_at: i64,
+    ) -> AppResult<()> {
+        let grace = expires_at - now;
+        self.with_client(|client| {
+            super::tokens::postgres_rotate(
+                client, device_id, presented, new_hash, now, expires_at, grace,
+            )
+        })
     }
 
     fn log_position(&self) -> AppResult<u64> {

@@ -16,7 +16,7 @@ impl SyncClient {
         let mut request = self
             .http
             .post(url)
-            .bearer_auth(&self.config.token)
+            .bearer_auth(self.current_token())
             .header(reqwest::header::CONTENT_TYPE, protocol::CONTENT_TYPE);
         if body.compressed {
             request = request.header(reqwest::header::CONTENT_ENCODING, "gzip");
@@ -24,6 +24,12 @@ impl SyncClient {
         let response = request.body(body.bytes).send().await.map_err(classify)?;
         let status = response.status();
         let retry_after = retry_after(response.headers());
+        let new_token = response
+            .headers()
+            .get(protocol::TOKEN_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .filter(|t| !t.trim().is_empty());
         let server_protocol = response
             .headers()
             .get(protocol::PROTOCOL_HEADER)
@@ -32,6 +38,10 @@ impl SyncClient {
         let bytes = response.bytes().await.map_err(classify)?;
         report.bytes_received += bytes.len() as u64;
         if status.is_success() {
+            if let Some(token) = new_token {
+                self.take_token(token).await;
+                report.token_rotated = true;
+            }
             let decoded: SyncResponse = protocol::decode("sync response", &bytes).map_err(|e| {
                 SyncFailure::ServerUnavailable(format!(
                     "the response was cut short or garbled: {e}"
@@ -64,6 +74,30 @@ impl SyncClient {
                 error.message
             ))),
             _ => Err(SyncFailure::Refused(format!("{status}: {}", error.message))),
+        }
+    }
+}
+
+impl SyncClient {
+    fn current_token(&self) -> String {
+        self.token
+            .lock()
+            .map(|t| t.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Uses `token` from now on and keeps it in the store for the next opening. If it
+    /// cannot be kept, the old token still works until its own expiry (and the server
+    /// rotates again), so the sync goes on.
+    async fn take_token(&self, token: String) {
+        let original = self.config.token.clone();
+        let keep = token.clone();
+        let _ = self
+            .blocking(move |s| s.store_rotated_token(&original, &keep))
+            .await;
+        match self.token.lock() {
+            Ok(mut t) => *t = token,
+            Err(p) => *p.into_inner() = token,
         }
     }
 }
