@@ -70,6 +70,11 @@ pub struct DataArgs {
         global = true
     )]
     pub database_pool: u32,
+
+    /// PEM file of the CA certificates that sign PostgreSQL's certificate, for
+    /// `sslmode=verify-ca` or `verify-full` in the URL (default: the bundled public roots).
+    #[arg(long, env = "FIELDSYNC_DATABASE_CA", global = true)]
+    pub database_ca: Option<PathBuf>,
 }
 
 impl DataArgs {
@@ -92,6 +97,7 @@ impl DataArgs {
                 url,
                 PostgresOptions {
                     pool_size: self.database_pool,
+                    ca_file: self.database_ca.clone(),
                     ..PostgresOptions::default()
                 },
             )?),

@@ -8,6 +8,7 @@
 pub mod audit;
 pub(crate) mod feed;
 pub mod postgres;
+pub mod postgres_tls;
 pub(crate) mod push;
 pub mod quota;
 pub(crate) mod replica_cache;

@@ -22,16 +22,16 @@
 //! (a few tens of microseconds next to a database round trip).
 
 use std::collections::{HashSet, VecDeque};
-use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use fieldsync_core::protocol::FeedCursor;
 use fieldsync_core::{DocId, DocSummary, IncomingChange, Role};
 use postgres::error::SqlState;
-use postgres::{IsolationLevel, NoTls, Transaction};
+use postgres::{IsolationLevel, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
 use rand::Rng;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::feed::{self, LogRow};
 use super::push::{self, ScopeMove, ScopeRow, Stored};
@@ -41,8 +41,8 @@ use super::scope_guard::DocRow;
 use super::{DeviceInfo, DeviceRecord, Feed, PushResult, SyncStorage, User};
 use crate::error::{AppError, AppResult};
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
-type Client = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
+type Pool = r2d2::Pool<PostgresConnectionManager<MakeRustlsConnect>>;
+type Client = r2d2::PooledConnection<PostgresConnectionManager<MakeRustlsConnect>>;
 
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("../../migrations/postgres/001_init.sql")),
@@ -88,6 +88,9 @@ pub struct PostgresOptions {
     /// making transactions commit out of order.
     #[doc(hidden)]
     pub commit_delay: Option<Duration>,
+    /// PEM file of the CA certificates that sign the server's certificate (for
+    /// `sslmode=verify-ca|verify-full`; the URL's `sslrootcert` says the same).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for PostgresOptions {
@@ -96,6 +99,7 @@ impl Default for PostgresOptions {
             pool_size: 16,
             cursor: CursorAllocation::LockedCounter,
             commit_delay: None,
+            ca_file: None,
         }
     }
 }
@@ -193,11 +197,9 @@ impl PostgresStorage {
     /// Connects to `url` (`postgres://user:password@host:port/database`), runs the
     /// migrations this database lacks, and returns the storage.
     pub fn open(url: &str, options: PostgresOptions) -> AppResult<PostgresStorage> {
-        let config = postgres::Config::from_str(url).map_err(|e| {
-            AppError::BadRequest(format!("`--database` is not a PostgreSQL URL: {e}"))
-        })?;
+        let (config, tls) = super::postgres_tls::connector(url, options.ca_file.as_deref())?;
         let target = target_of(&config);
-        let manager = PostgresConnectionManager::new(config, NoTls);
+        let manager = PostgresConnectionManager::new(config, tls);
         let pool = r2d2::Pool::builder()
             .max_size(options.pool_size.max(1))
             .min_idle(Some(0))
