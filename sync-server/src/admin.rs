@@ -7,6 +7,7 @@
 //! reassignments work on the current state. Importing stores is [`import`]; the
 //! compliance report is [`report`].
 
+mod backup;
 pub mod damaged;
 mod device;
 pub mod import;
@@ -81,6 +82,12 @@ pub enum AdminCommand {
         /// One JSON array instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Copy the SQLite database to a new file while the server runs (SQLite's online
+    /// backup; consistent). See docs/operations.md "Backups" for restoring it.
+    Backup {
+        /// The new file (it must not exist).
+        file: PathBuf,
     },
     /// The audit trail: every admin action that changed something (who, when, what).
     Audit {
@@ -186,6 +193,22 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
         AdminCommand::Devices { user, stale, json } => {
             let devices = listing::select_devices(storage.devices()?, user.as_deref(), *stale, now);
             listing::print_devices(&devices, *json)?;
+        }
+        AdminCommand::Backup { file } => {
+            if args.data.database.is_some() {
+                return Err(AppError::BadRequest(
+                    "`admin backup` copies the SQLite database; back PostgreSQL up with its own \
+                     tools (`pg_dump -Fc`, see docs/operations.md)"
+                        .into(),
+                ));
+            }
+            let bytes = backup::backup(&args.data.sqlite_file(), file)?;
+            record(
+                "backup",
+                &file.display().to_string(),
+                &format!("{bytes} bytes"),
+            )?;
+            println!("backed up {bytes} bytes to `{}`", file.display());
         }
         AdminCommand::Audit { since, json } => {
             let since = since.map(|age| now - age).unwrap_or(i64::MIN);

@@ -183,7 +183,13 @@ impl SyncClient {
                     }
                 }
                 Outcome::CursorAhead => {
-                    self.blocking(|s| s.reset_sync_cursor()).await?;
+                    // The server is behind this device: restored from a backup. It may have
+                    // lost changes it confirmed, so everything this device wrote goes again.
+                    self.blocking(|s| {
+                        s.reset_sync_cursor()?;
+                        s.resend_everything()
+                    })
+                    .await?;
                 }
                 Outcome::RetryAfter(_, message) => {
                     // Only made by a round trip, which retries it itself.
