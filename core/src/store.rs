@@ -42,6 +42,7 @@ pub(crate) mod scorecards;
 pub(crate) mod shelf_displays;
 pub mod sqlite_plans;
 pub(crate) mod tasks;
+mod token;
 mod transaction;
 pub(crate) mod visits;
 

@@ -35,6 +35,10 @@ pub enum FieldError {
     /// is kept aside and listed by `damaged_documents`; changes that repair it clear it.
     #[error("damaged: document `{id}` cannot be read: {reason}")]
     Damaged { id: String, reason: String },
+    /// The server speaks a newer protocol than this app: ask the user to update the app.
+    /// Nothing is lost: the edits stay on the phone and sync after the update.
+    #[error("update the app: {detail}")]
+    UpdateRequired { detail: String },
     /// A bug on one side; the detail says what.
     #[error("internal error: {detail}")]
     Internal { detail: String },
@@ -73,6 +77,7 @@ impl From<SyncFailure> for FieldError {
             SyncFailure::Unauthorized(detail) => FieldError::Unauthorized { detail },
             SyncFailure::Refused(detail) => FieldError::Rejected { detail },
             SyncFailure::Local(detail) => FieldError::Storage { detail },
+            SyncFailure::UpdateRequired(detail) => FieldError::UpdateRequired { detail },
         }
     }
 }
@@ -104,5 +109,12 @@ mod tests {
             FieldError::from(SyncFailure::Unauthorized("revoked".into())),
             FieldError::Unauthorized { .. }
         ));
+    }
+
+    #[test]
+    fn a_server_on_a_newer_protocol_asks_for_an_app_update() {
+        let e = FieldError::from(SyncFailure::UpdateRequired("speaks `2`".into()));
+        assert!(matches!(e, FieldError::UpdateRequired { .. }));
+        assert!(e.to_string().starts_with("update the app"), "{e}");
     }
 }

@@ -7,9 +7,11 @@
 //! reassignments work on the current state. Importing stores is [`import`]; the
 //! compliance report is [`report`].
 
+mod backup;
 pub mod damaged;
 mod device;
 pub mod import;
+pub mod listing;
 pub mod report;
 mod store_row;
 
@@ -25,6 +27,7 @@ use crate::auth::{CODE_VALID_FOR_MS, hash_secret, new_code};
 use crate::config::DataArgs;
 use crate::error::{AppError, AppResult};
 use crate::storage::{SyncStorage, User};
+use crate::text::escape_controls;
 
 /// The user and device id of the server's own admin device.
 pub const ADMIN_USER: &str = "admin";
@@ -40,6 +43,10 @@ pub struct AdminArgs {
     /// earlier than a change the edit builds on.
     #[arg(long, value_name = "RFC3339", value_parser = parse_edit_time)]
     pub edit_time: Option<fieldsync_core::Timestamp>,
+    /// Who is running the command, for the audit trail (default: the OS user, or the one
+    /// who ran `sudo`).
+    #[arg(long, env = "FIELDSYNC_ACTOR")]
+    pub actor: Option<String>,
     #[command(subcommand)]
     pub command: AdminCommand,
 }
@@ -58,12 +65,38 @@ pub enum AdminCommand {
         name: String,
     },
     /// List users: id, role, name.
-    Users,
-    /// List enrolled devices: id, user, name, enrolled, revoked (times in UTC).
+    Users {
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List enrolled devices: id, user, name, enrolled, revoked, last seen (times in UTC).
     Devices {
         /// Only this user's devices.
         #[arg(long)]
         user: Option<String>,
+        /// Only devices not revoked that have not synced for this long (`7d`, `12h`):
+        /// lost phones, people who left. Never-synced devices count from their enrollment.
+        #[arg(long, value_parser = listing::parse_age)]
+        stale: Option<i64>,
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy the SQLite database to a new file while the server runs (SQLite's online
+    /// backup; consistent). See docs/operations.md "Backups" for restoring it.
+    Backup {
+        /// The new file (it must not exist).
+        file: PathBuf,
+    },
+    /// The audit trail: every admin action that changed something (who, when, what).
+    Audit {
+        /// Only the actions of this last while (`30d`, `12h`); default: all.
+        #[arg(long, value_parser = listing::parse_age)]
+        since: Option<i64>,
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Make a one-time enrollment code for a user's new device (valid 7 days).
     ///
@@ -122,9 +155,9 @@ pub enum AdminCommand {
 /// Runs an admin command against the data folder.
 pub fn run(args: &AdminArgs) -> AppResult<()> {
     let data_dir = &args.data.data_dir;
-    std::fs::create_dir_all(data_dir).map_err(|e| {
+    crate::data_dir::prepare(data_dir).map_err(|e| {
         AppError::Internal(format!(
-            "cannot create data folder `{}`: {e}",
+            "cannot prepare the data folder `{}`: {e}",
             data_dir.display()
         ))
     })?;
@@ -136,10 +169,15 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
         None => std::sync::Arc::new(fieldsync_core::Timestamp::now),
     };
     let open_admin = || AdminDevice::open_with_clock(data_dir, storage, clock.clone());
+    let actor = listing::actor(args.actor.as_deref());
+    let record = |action: &str, subject: &str, detail: &str| {
+        listing::record(storage, &actor, action, subject, detail, now)
+    };
     match &args.command {
         AdminCommand::AddUser { id, role, name } => {
             let role = Role::parse(role)?;
             validate_user_id(id)?;
+            crate::text::check_name("name", name).map_err(AppError::BadRequest)?;
             storage.add_user(
                 &User {
                     id: id.clone(),
@@ -148,31 +186,38 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
                 },
                 now,
             )?;
-            println!("added {role} `{id}` ({name})");
+            record("add-user", id, &format!("role {role}, name {name}"))?;
+            println!("added {role} `{id}` ({})", escape_controls(name));
         }
-        AdminCommand::Users => {
-            for u in storage.users()? {
-                println!("{}\t{}\t{}", u.id, u.role, u.name);
-            }
+        AdminCommand::Users { json } => listing::print_users(&storage.users()?, *json)?,
+        AdminCommand::Devices { user, stale, json } => {
+            let devices = listing::select_devices(storage.devices()?, user.as_deref(), *stale, now);
+            listing::print_devices(&devices, *json)?;
         }
-        AdminCommand::Devices { user } => {
-            for d in storage.devices()? {
-                if user.as_ref().is_some_and(|u| *u != d.user_id) {
-                    continue;
-                }
-                let revoked = d.revoked_at.map(utc).unwrap_or_else(|| "-".into());
-                println!(
-                    "{}\t{}\t{}\t{}\t{}",
-                    d.device_id,
-                    d.user_id,
-                    d.name,
-                    utc(d.enrolled_at),
-                    revoked
-                );
+        AdminCommand::Backup { file } => {
+            if args.data.database.is_some() {
+                return Err(AppError::BadRequest(
+                    "`admin backup` copies the SQLite database; back PostgreSQL up with its own \
+                     tools (`pg_dump -Fc`, see docs/operations.md)"
+                        .into(),
+                ));
             }
+            let bytes = backup::backup(&args.data.sqlite_file(), file)?;
+            record(
+                "backup",
+                &file.display().to_string(),
+                &format!("{bytes} bytes"),
+            )?;
+            println!("backed up {bytes} bytes to `{}`", file.display());
+        }
+        AdminCommand::Audit { since, json } => {
+            let since = since.map(|age| now - age).unwrap_or(i64::MIN);
+            listing::print_audit(&storage.audit(since)?, *json)?;
         }
         AdminCommand::EnrollCode { user } => {
             let code = enrollment_code(storage, user, now)?;
+            // The code itself is a secret: the trail says one was made, not which.
+            record("enroll-code", user, "a one-time code, valid 7 days")?;
             println!("{code}");
         }
         AdminCommand::Revoke { device } => {
@@ -184,6 +229,7 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
             if !storage.revoke_device(device, now)? {
                 return Err(AppError::NotFound(format!("no device `{device}`")));
             }
+            record("revoke", device, "")?;
             println!("revoked `{device}`");
         }
         AdminCommand::ImportStores { file } => {
@@ -192,6 +238,15 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
             })?;
             let admin = open_admin()?;
             let report = import::import_stores(&admin, input)?;
+            record(
+                "import-stores",
+                &file.display().to_string(),
+                &format!(
+                    "{} imported, {} bad line(s)",
+                    report.imported,
+                    report.bad_lines()
+                ),
+            )?;
             print!("{report}");
             print_notes(&damaged::damaged(&admin.local)?);
             if !report.bad.is_empty() {
@@ -206,6 +261,7 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
         AdminCommand::Reassign { store, territory } => {
             let admin = open_admin()?;
             let moved = admin.reassign(store, territory)?;
+            record("reassign", store, &format!("to {territory}"))?;
             println!("{moved}");
             print_notes(&damaged::damaged(&admin.local)?);
         }
@@ -213,6 +269,7 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
             let days = match install {
                 Some(file) => {
                     let days = crate::calendar::install(data_dir, file)?;
+                    record("calendar", &file.display().to_string(), "installed")?;
                     println!(
                         "installed `{}` as `{}`",
                         file.display(),
@@ -285,12 +342,6 @@ fn print_notes(unreadable: &[damaged::Unreadable]) {
     for line in damaged::notes(unreadable) {
         println!("note: {line}");
     }
-}
-
-fn utc(millis: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(millis)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_else(|| millis.to_string())
 }
 
 /// A one-time code for `user`, stored as a hash.

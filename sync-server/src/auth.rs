@@ -4,7 +4,9 @@
 //! Only SHA-256 hashes of codes and tokens are stored; a token is shown once, to the device
 //! that enrolls. A revoked device's token stops working on its next request.
 
-use axum::extract::FromRequestParts;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use rand::Rng;
 use sha2::{Digest, Sha256};
@@ -52,11 +54,23 @@ impl FromRequestParts<AppState> for Authed {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        let source = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        // Every failed sign-in is logged with its reason and source (never the token).
+        let refuse = |reason: &'static str, message: &str| {
+            tracing::warn!(reason, source = ?source, path = %parts.uri.path(), "sign-in failed");
+            AppError::Unauthorized(message.to_owned())
+        };
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .ok_or_else(|| {
-                AppError::Unauthorized("missing `Authorization: Bearer <token>` header".into())
+                refuse(
+                    "no authorization header",
+                    "missing `Authorization: Bearer <token>` header",
+                )
             })?;
         // The scheme is case-insensitive (RFC 9110, section 11.1).
         let token = header
@@ -67,16 +81,22 @@ impl FromRequestParts<AppState> for Authed {
             .map(|(_, token)| token)
             .filter(|t| !t.trim().is_empty())
             .ok_or_else(|| {
-                AppError::Unauthorized("the `Authorization` header is not `Bearer <token>`".into())
+                refuse(
+                    "not a bearer token",
+                    "the `Authorization` header is not `Bearer <token>`",
+                )
             })?;
         let hash = hash_secret(token);
         let storage = state.storage.clone();
         let device = tokio::task::spawn_blocking(move || storage.authenticate(&hash))
             .await
             .map_err(AppError::internal)??;
-        device
-            .map(Authed)
-            .ok_or_else(|| AppError::Unauthorized("unknown or revoked device token".into()))
+        device.map(Authed).ok_or_else(|| {
+            refuse(
+                "unknown or revoked token",
+                "unknown or revoked device token",
+            )
+        })
     }
 }
 

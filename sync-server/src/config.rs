@@ -12,10 +12,28 @@ use crate::{PostgresOptions, PostgresStorage, SqliteStorage, SyncStorage};
 
 /// fieldsync-server: merges field edits from phones when they come back online.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version = crate::probes::VERSION_LINE, about)]
 pub struct Cli {
+    /// Log lines as `text` (without colour when standard error is not a terminal) or as
+    /// `json`, one object a line, for a log collector.
+    #[arg(
+        long,
+        env = "FIELDSYNC_LOG_FORMAT",
+        default_value = "text",
+        global = true,
+        value_enum
+    )]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How log lines are written on standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -52,6 +70,11 @@ pub struct DataArgs {
         global = true
     )]
     pub database_pool: u32,
+
+    /// PEM file of the CA certificates that sign PostgreSQL's certificate, for
+    /// `sslmode=verify-ca` or `verify-full` in the URL (default: the bundled public roots).
+    #[arg(long, env = "FIELDSYNC_DATABASE_CA", global = true)]
+    pub database_ca: Option<PathBuf>,
 }
 
 impl DataArgs {
@@ -74,6 +97,7 @@ impl DataArgs {
                 url,
                 PostgresOptions {
                     pool_size: self.database_pool,
+                    ca_file: self.database_ca.clone(),
                     ..PostgresOptions::default()
                 },
             )?),
@@ -110,6 +134,16 @@ pub struct ServeArgs {
     #[arg(long)]
     pub demo: bool,
 
+    /// Serve `/metrics` (and the probes) on this address only, e.g. `127.0.0.1:9187`,
+    /// instead of on `--listen`.
+    #[arg(long, env = "FIELDSYNC_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// Seconds between SIGTERM and closing the listener, while `/readyz` answers 503 and
+    /// requests are still served: time for a load balancer to stop sending new ones.
+    #[arg(long, env = "FIELDSYNC_SHUTDOWN_DELAY_SECS", default_value_t = 0)]
+    pub shutdown_delay_secs: u64,
+
     #[command(flatten)]
     pub limits: Limits,
 }
@@ -145,6 +179,56 @@ pub struct Limits {
     /// body limit, so that any one push fits in a fresh day.
     #[arg(long, env = "FIELDSYNC_DEVICE_BYTES_PER_DAY", default_value_t = DEFAULT_DEVICE_BYTES_PER_DAY)]
     pub device_bytes_per_day: u64,
+
+    /// Most connections open at once; one more is closed as it is accepted. By default the
+    /// open-files limit (raised to its hard limit at start) less 256 for the database,
+    /// logs and the metrics listener.
+    #[arg(long, env = "FIELDSYNC_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+
+    /// Seconds an HTTP/1 request's headers may take to arrive, from their first byte.
+    #[arg(long, env = "FIELDSYNC_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+
+    /// Seconds a connection with no request in flight may stay silent before it is closed
+    /// (also a connection that never sends anything).
+    #[arg(long, env = "FIELDSYNC_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    pub idle_timeout_secs: u64,
+
+    /// Most sync and enrollment requests answered at once; more get `429 busy` with
+    /// `Retry-After: 1`. Probes and metrics are not counted.
+    #[arg(long, env = "FIELDSYNC_MAX_REQUESTS_IN_FLIGHT", default_value_t = 512)]
+    pub max_requests_in_flight: usize,
+
+    /// Most bytes of request bodies (after decompression) held at once across all
+    /// requests; a body that does not fit gets `429 busy`. Keep it well above
+    /// `--max-body-bytes`.
+    #[arg(long, env = "FIELDSYNC_BODY_BYTES_IN_FLIGHT", default_value_t = 256 * 1024 * 1024)]
+    pub body_bytes_in_flight: usize,
+
+    /// Requests one device may make a minute (also its burst); more get `429
+    /// rate_limited` with `Retry-After`. 0: no limit.
+    #[arg(
+        long,
+        env = "FIELDSYNC_DEVICE_REQUESTS_PER_MINUTE",
+        default_value_t = 1_200
+    )]
+    pub device_requests_per_minute: u32,
+
+    /// Enrollment attempts one source address may make a minute (bursts of 300); the
+    /// server also takes at most 600 a minute overall and 10 an hour with one code.
+    #[arg(
+        long,
+        env = "FIELDSYNC_ENROLL_PER_SOURCE_PER_MINUTE",
+        default_value_t = 120
+    )]
+    pub enroll_per_source_per_minute: u32,
+
+    /// Days a device token lives. A sync with a token half that old gets a new one, so a
+    /// device that syncs at least that often never sees its token expire; one that stays
+    /// away longer must enroll again. 0: tokens never expire.
+    #[arg(long, env = "FIELDSYNC_TOKEN_DAYS", default_value_t = 90)]
+    pub token_days: u32,
 }
 
 /// 4 MiB. A full check of a shelf display (eight standards, four products) adds about
@@ -175,6 +259,14 @@ impl Default for Limits {
             request_timeout_secs: 120,
             max_document_bytes: DEFAULT_MAX_DOCUMENT_BYTES,
             device_bytes_per_day: DEFAULT_DEVICE_BYTES_PER_DAY,
+            max_connections: None,
+            header_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_requests_in_flight: 512,
+            body_bytes_in_flight: 256 * 1024 * 1024,
+            device_requests_per_minute: 1_200,
+            enroll_per_source_per_minute: 120,
+            token_days: 90,
         }
     }
 }

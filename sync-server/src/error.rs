@@ -8,7 +8,9 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use fieldsync_core::protocol::{ErrorBody, Rejection};
+use fieldsync_core::protocol::{ErrorBody, PROTOCOL_HEADER, PROTOCOL_VERSION, Rejection};
+
+use crate::text::{prefix, shorten_quotes};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -29,6 +31,17 @@ pub enum AppError {
     /// A push over one of the quotas of `storage::quota`.
     #[error("{}", .0.message)]
     Quota(QuotaExceeded),
+    /// A request in a protocol version this server does not speak: `400
+    /// unsupported_protocol` with the version it speaks in `Fieldsync-Protocol`.
+    #[error("protocol `{0}` is not spoken here; this server speaks `{PROTOCOL_VERSION}`")]
+    UnsupportedProtocol(u32),
+    /// The server or the device's pace is at a limit: `429` with `Retry-After`.
+    #[error("{message}")]
+    Busy {
+        code: &'static str,
+        message: String,
+        retry_after: u64,
+    },
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -56,6 +69,7 @@ impl AppError {
     fn parts(&self) -> (StatusCode, &'static str) {
         match self {
             AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            AppError::UnsupportedProtocol(_) => (StatusCode::BAD_REQUEST, "unsupported_protocol"),
             AppError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             AppError::Rejected(_) => (StatusCode::FORBIDDEN, "write_rule"),
@@ -67,6 +81,7 @@ impl AppError {
             // "try again later".
             AppError::Quota(q) if !q.rejected.is_empty() => (StatusCode::FORBIDDEN, "write_rule"),
             AppError::Quota(_) => (StatusCode::TOO_MANY_REQUESTS, "quota"),
+            AppError::Busy { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -96,6 +111,24 @@ impl IntoResponse for AppError {
         if let AppError::Quota(q) = self {
             return quota_response(status, code, q);
         }
+        if let AppError::Busy {
+            message,
+            retry_after,
+            ..
+        } = self
+        {
+            let body = ErrorBody {
+                error: code.to_owned(),
+                message: shorten_quotes(&message),
+                retry_after: Some(retry_after),
+                ..ErrorBody::default()
+            };
+            let mut response = (status, Json(body)).into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            return response;
+        }
         let (message, rejected) = match self {
             AppError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
@@ -112,16 +145,32 @@ impl IntoResponse for AppError {
             }
             other => (other.to_string(), Vec::new()),
         };
-        (
+        let mut response = (
             status,
             Json(ErrorBody {
                 error: code.to_owned(),
-                message,
-                rejected,
+                message: shorten_quotes(&message),
+                rejected: rejected.into_iter().map(shorten_rejection).collect(),
                 ..ErrorBody::default()
             }),
         )
-            .into_response()
+            .into_response();
+        // Every answer about the protocol names the version this server speaks.
+        if code == "unsupported_protocol" {
+            response
+                .headers_mut()
+                .insert(PROTOCOL_HEADER, HeaderValue::from(PROTOCOL_VERSION));
+        }
+        response
+    }
+}
+
+/// A rejection as sent: its field and message quote at most a prefix of any input.
+fn shorten_rejection(r: Rejection) -> Rejection {
+    Rejection {
+        field: prefix(&r.field),
+        message: shorten_quotes(&r.message),
+        ..r
     }
 }
 
@@ -129,8 +178,8 @@ fn quota_response(status: StatusCode, code: &str, q: QuotaExceeded) -> Response 
     let retry_after = q.retry_after;
     let body = ErrorBody {
         error: code.to_owned(),
-        message: q.message,
-        rejected: q.rejected,
+        message: shorten_quotes(&q.message),
+        rejected: q.rejected.into_iter().map(shorten_rejection).collect(),
         limit: Some(q.limit.to_owned()),
         value: Some(q.value),
         retry_after,
@@ -191,7 +240,7 @@ pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
     };
     let body = ErrorBody {
         error: code.to_owned(),
-        message,
+        message: shorten_quotes(&message),
         rejected: Vec::new(),
         ..ErrorBody::default()
     };

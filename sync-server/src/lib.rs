@@ -7,13 +7,20 @@
 //! so the client and this server share them.
 
 pub mod admin;
+pub mod admission;
 pub mod auth;
 pub mod calendar;
 pub mod config;
+pub mod data_dir;
 pub mod demo;
 pub mod error;
+pub mod listener;
+pub mod probes;
+pub mod rotation;
 pub mod storage;
 pub mod sync;
+pub mod text;
+pub mod throttle;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,7 +28,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, HttpBody};
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use http_body_util::BodyExt;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -53,16 +60,46 @@ impl std::fmt::Debug for AppState {
     }
 }
 
-/// The server's routes.
+/// The server's routes, `/metrics` among them.
 pub fn app(state: AppState) -> Router {
+    app_with(state, &AppOptions::default())
+}
+
+/// What the routes need beyond the state: whether `/metrics` is served with them (not when
+/// it has an address of its own), and the flag `/readyz` reads.
+#[derive(Clone, Debug)]
+pub struct AppOptions {
+    pub public_metrics: bool,
+    pub draining: probes::Draining,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        AppOptions {
+            public_metrics: true,
+            draining: probes::Draining::default(),
+        }
+    }
+}
+
+/// The server's routes, as `options` say.
+pub fn app_with(state: AppState, options: &AppOptions) -> Router {
     let timeout = std::time::Duration::from_secs(state.limits.request_timeout_secs);
-    Router::new()
+    let admission = Arc::new(admission::Admission::new(&state.limits));
+    let mut routes = Router::new()
         .route("/v1/sync", post(sync::sync))
         .route("/v1/enroll", post(sync::enroll))
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
+        .route("/healthz", get(probes::healthz))
+        .route("/livez", get(probes::livez))
+        .route("/readyz", get(probes::readyz));
+    if options.public_metrics {
+        routes = routes.route("/metrics", get(probes::metrics));
+    }
+    routes
         // Bodies are limited by the handlers after decompression, with a JSON error.
         .layer(DefaultBodyLimit::disable())
+        .layer(axum::Extension(admission.clone()))
+        .layer(axum::Extension(options.draining.clone()))
         // A request that is not done in time (a body trickling in, a client gone quiet)
         // gets a 408 instead of holding its connection and task forever. Storage work
         // already under way finishes on its own thread; pushes are idempotent, so the
@@ -75,6 +112,10 @@ pub fn app(state: AppState) -> Router {
         // Outside the decompression layer, so its bodyless 415 gets a JSON body too.
         .layer(axum::middleware::from_fn(error::json_errors))
         .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn_with_state(
+            admission,
+            admission::limit_in_flight,
+        ))
         .layer(axum::middleware::from_fn(count_requests))
         .layer(TraceLayer::new_for_http())
         // A panic in a handler is a bug; it becomes a logged 500, not a dropped connection.
@@ -84,20 +125,15 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn healthz(State(state): State<AppState>) -> Result<&'static str, error::AppError> {
-    let storage = state.storage.clone();
-    tokio::task::spawn_blocking(move || storage.users().map(|_| ()))
-        .await
-        .map_err(error::AppError::internal)??;
-    Ok("ok\n")
-}
-
-async fn metrics(State(state): State<AppState>) -> String {
-    state
-        .metrics
-        .as_ref()
-        .map(PrometheusHandle::render)
-        .unwrap_or_default()
+/// The metrics address's routes: `/metrics` and the probes, nothing of the protocol.
+fn metrics_app(state: AppState, draining: probes::Draining) -> Router {
+    Router::new()
+        .route("/metrics", get(probes::metrics))
+        .route("/livez", get(probes::livez))
+        .route("/readyz", get(probes::readyz))
+        .route("/healthz", get(probes::healthz))
+        .layer(axum::Extension(draining))
+        .with_state(state)
 }
 
 /// Counts requests by path and status, and the bytes that crossed the wire each way (as sent,
@@ -112,6 +148,8 @@ async fn count_requests(
         "/v1/sync" => "/v1/sync",
         "/v1/enroll" => "/v1/enroll",
         "/healthz" => "/healthz",
+        "/livez" => "/livez",
+        "/readyz" => "/readyz",
         "/metrics" => "/metrics",
         _ => "other",
     };
@@ -140,6 +178,16 @@ fn count_frames(body: Body, counter: metrics::Counter) -> Body {
     }))
 }
 
+/// How [`serve_with`] runs beside its routes.
+#[derive(Clone, Debug, Default)]
+pub struct ServeOptions {
+    /// Serve `/metrics` (and the probes) on this address instead of the public one.
+    pub metrics_listen: Option<SocketAddr>,
+    /// After the shutdown signal, how long `/readyz` answers 503 while requests are still
+    /// taken, before the listener closes (time for a load balancer to notice).
+    pub shutdown_delay: Duration,
+}
+
 /// Binds `listen` and serves until `shutdown` completes (`main` passes SIGTERM or Ctrl-C);
 /// then it stops accepting connections and finishes the requests in flight.
 pub async fn serve(
@@ -148,8 +196,23 @@ pub async fn serve(
     ready: impl FnOnce(SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(state, listen, ServeOptions::default(), ready, shutdown).await
+}
+
+/// [`serve`] with a metrics address of its own and a delay between draining and closing.
+pub async fn serve_with(
+    state: AppState,
+    listen: SocketAddr,
+    options: ServeOptions,
+    ready: impl FnOnce(SocketAddr),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let bound = listener.local_addr()?;
+    let metrics_listener = match options.metrics_listen {
+        Some(addr) => Some(tokio::net::TcpListener::bind(addr).await?),
+        None => None,
+    };
     // A recorder installed without its exporter's own task needs upkeep, or its histograms
     // grow without bound between scrapes.
     let upkeep = state.metrics.clone().map(|handle| {
@@ -162,13 +225,67 @@ pub async fn serve(
             }
         })
     });
-    ready(bound);
-    let served = axum::serve(listener, app(state))
-        .with_graceful_shutdown(async move {
+    let draining = probes::Draining::default();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let signal = tokio::spawn({
+        let draining = draining.clone();
+        let delay = options.shutdown_delay;
+        async move {
             shutdown.await;
-            tracing::info!("shutting down: finishing in-flight requests");
-        })
-        .await;
+            draining.start();
+            tracing::info!(
+                delay_ms = delay.as_millis() as u64,
+                "draining: /readyz answers 503"
+            );
+            tokio::time::sleep(delay).await;
+            let _ = stop.send(true);
+        }
+    });
+    let stopped_future = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        // Ends when the flag is set or the sender is gone.
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let limits = &state.limits;
+    let connections = listener::ConnectionLimits {
+        max_connections: limits.max_connections.unwrap_or_else(|| {
+            listener::default_max_connections(listener::raise_open_files_limit())
+        }),
+        header_timeout: Duration::from_secs(limits.header_timeout_secs.max(1)),
+        idle_timeout: Duration::from_secs(limits.idle_timeout_secs.max(1)),
+        drain_timeout: Duration::from_secs(limits.request_timeout_secs.saturating_add(5)),
+    };
+    let metrics_task = metrics_listener.map(|metrics_listener| {
+        if let Ok(addr) = metrics_listener.local_addr() {
+            tracing::info!(%addr, "metrics and probes listening");
+        }
+        let router = metrics_app(state.clone(), draining.clone());
+        let small = listener::ConnectionLimits {
+            max_connections: 64,
+            ..connections
+        };
+        tokio::spawn(listener::run(
+            metrics_listener,
+            router,
+            small,
+            stopped_future(stopped.clone()),
+        ))
+    });
+    let app_options = AppOptions {
+        public_metrics: options.metrics_listen.is_none(),
+        draining,
+    };
+    ready(bound);
+    let served = listener::run(
+        listener,
+        app_with(state, &app_options),
+        connections,
+        stopped_future(stopped),
+    )
+    .await;
+    signal.abort();
+    if let Some(task) = metrics_task {
+        let _ = task.await;
+    }
     if let Some(upkeep) = upkeep {
         upkeep.abort();
     }

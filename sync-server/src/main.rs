@@ -1,19 +1,24 @@
 //! The `fieldsync-server` binary: parses the command line and hands over to the library.
 
+use std::io::IsTerminal;
+
 use clap::Parser;
-use fieldsync_server::config::{Cli, Command};
-use fieldsync_server::{AppState, admin, serve};
+use fieldsync_server::config::{Cli, Command, LogFormat};
+use fieldsync_server::{AppState, ServeOptions, admin, serve_with};
 
 fn main() -> std::process::ExitCode {
-    // Logs go to standard error: standard output carries what commands print (a report's CSV).
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn")),
-        )
-        .init();
     let cli = Cli::parse();
+    // Logs go to standard error: standard output carries what commands print (a report's CSV).
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
+    let logs = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    match cli.log_format {
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+        // Colour escapes only for a person at a terminal, never into a file or a journal.
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
     let result = match cli.command {
         Command::Admin(args) => admin::run(&args).map_err(|e| e.to_string()),
         Command::Serve(args) => run_server(args),
@@ -28,9 +33,9 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run_server(args: fieldsync_server::config::ServeArgs) -> Result<(), String> {
-    std::fs::create_dir_all(&args.data.data_dir).map_err(|e| {
+    fieldsync_server::data_dir::prepare(&args.data.data_dir).map_err(|e| {
         format!(
-            "cannot create data folder `{}`: {e}",
+            "cannot prepare the data folder `{}`: {e}",
             args.data.data_dir.display()
         )
     })?;
@@ -50,9 +55,12 @@ fn run_server(args: fieldsync_server::config::ServeArgs) -> Result<(), String> {
     } else {
         None
     };
-    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .install_recorder()
-        .map_err(|e| format!("metrics: {e}"))?;
+    let metrics =
+        fieldsync_server::probes::install_recorder().map_err(|e| format!("metrics: {e}"))?;
+    let options = ServeOptions {
+        metrics_listen: args.metrics_listen,
+        shutdown_delay: std::time::Duration::from_secs(args.shutdown_delay_secs),
+    };
     let state = AppState {
         storage,
         limits: args.limits.clone(),
@@ -60,11 +68,17 @@ fn run_server(args: fieldsync_server::config::ServeArgs) -> Result<(), String> {
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime
-        .block_on(serve(
+        .block_on(serve_with(
             state,
             args.listen,
+            options,
             |bound| {
-                tracing::info!(%bound, data = %args.data.describe(), "fieldsync-server listening");
+                tracing::info!(
+                    %bound,
+                    data = %args.data.describe(),
+                    version = fieldsync_server::probes::VERSION_LINE,
+                    "fieldsync-server listening"
+                );
                 println!("fieldsync-server listening on http://{bound}");
                 if let Some(demo) = &demo {
                     println!("{}", demo.instructions(bound));

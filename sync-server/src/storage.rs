@@ -5,13 +5,16 @@
 //! instances implements the same trait (its own issue). Whatever the backend, `log.seq`
 //! must be a cursor that never skips a committed row: see `docs/protocol.md`.
 
+pub mod audit;
 pub(crate) mod feed;
 pub mod postgres;
+pub mod postgres_tls;
 pub(crate) mod push;
 pub mod quota;
 pub(crate) mod replica_cache;
 pub(crate) mod scope_guard;
 pub mod sqlite;
+pub mod tokens;
 pub(crate) mod wal_checkpoint;
 
 pub use quota::Quotas;
@@ -136,6 +139,28 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug + 'static {
     fn devices(&self) -> AppResult<Vec<DeviceRecord>>;
     /// The cursor of the newest feed row: every change stored so far is at or before it.
     fn log_position(&self) -> AppResult<u64>;
+    /// Records an admin action in the audit trail.
+    fn record_audit(&self, entry: &audit::AuditEntry) -> AppResult<()>;
+    /// The admin actions recorded at or after `since` (ms), oldest first.
+    fn audit(&self, since: i64) -> AppResult<Vec<audit::AuditEntry>>;
+    /// Notes that the device synced at `now` (written at most once an hour per device).
+    fn touch_device(&self, device_id: &str, now: i64) -> AppResult<()>;
+    /// Where the token `token_hash` of the device stands (issued when, the previous one?).
+    fn token_status(
+        &self,
+        device_id: &str,
+        token_hash: &[u8],
+    ) -> AppResult<Option<tokens::TokenStatus>>;
+    /// Gives the device the token `new_hash`, valid until `expires_at` (see
+    /// [`tokens::sqlite_rotate`] for what becomes of the one presented).
+    fn rotate_token(
+        &self,
+        device_id: &str,
+        presented: &[u8],
+        new_hash: &[u8],
+        now: i64,
+        expires_at: i64,
+    ) -> AppResult<()>;
 }
 
 /// An enrolled device as the admin tools list it.
@@ -146,4 +171,6 @@ pub struct DeviceRecord {
     pub name: String,
     pub enrolled_at: i64,
     pub revoked_at: Option<i64>,
+    /// When it last synced (to the hour), if ever.
+    pub last_seen_at: Option<i64>,
 }

@@ -4,36 +4,87 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
-use axum::Json;
-use axum::body::{Body, Bytes};
-use axum::extract::State;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use fieldsync_core::protocol::{
     self, EnrollRequest, EnrollResponse, FeedCursor, PROTOCOL_VERSION, SyncRequest, SyncResponse,
 };
 use fieldsync_core::{DocId, IncomingChange};
 
 use crate::AppState;
+use crate::admission::{self, Admission};
 use crate::auth::{Authed, hash_secret, new_token};
 use crate::error::{AppError, AppResult};
+use crate::text::{prefix, shorten_quotes};
 
 /// `POST /v1/sync`: push the device's new changes, pull what changed in its scope.
+/// A refusal is logged with the user, the device and its reason.
 pub async fn sync(
-    State(state): State<AppState>,
+    state: State<AppState>,
+    admission: Extension<Arc<Admission>>,
     Authed(device): Authed,
     headers: HeaderMap,
     body: Body,
 ) -> AppResult<Response> {
+    let (user, device_id) = (device.user_id.clone(), device.device_id.clone());
+    let answered = sync_as(state, admission, device, headers, body).await;
+    if let Err(e) = &answered {
+        log_refusal(&user, &device_id, e);
+    }
+    answered
+}
+
+fn log_refusal(user: &str, device: &str, e: &AppError) {
+    match e {
+        // Logged where they are made: with their cause, or with the quota's numbers.
+        AppError::Internal(_) | AppError::Quota(_) => {}
+        AppError::Rejected(rejected) => {
+            let first = rejected.first();
+            tracing::warn!(
+                user,
+                device,
+                documents = rejected.len(),
+                rule = first.map(|r| r.rule.as_str()).unwrap_or_default(),
+                field = first.map(|r| prefix(&r.field)).unwrap_or_default(),
+                reason = first
+                    .map(|r| shorten_quotes(&r.message))
+                    .unwrap_or_default(),
+                "push refused by a write rule"
+            );
+        }
+        other => tracing::warn!(
+            user,
+            device,
+            reason = %shorten_quotes(&other.to_string()),
+            "sync refused"
+        ),
+    }
+}
+
+async fn sync_as(
+    State(state): State<AppState>,
+    Extension(admission): Extension<Arc<Admission>>,
+    device: crate::storage::DeviceInfo,
+    headers: HeaderMap,
+    body: Body,
+) -> AppResult<Response> {
     let started = Instant::now();
+    admission.device(&device.device_id)?;
     check_content_type(&headers)?;
-    let body = read_body(body, state.limits.max_body_bytes).await?;
+    // The permit holds the body's bytes against the server's budget until the answer.
+    let (body, _held) = admission
+        .read_body(body, state.limits.max_body_bytes)
+        .await?;
+    let bytes_in = body.len();
     let request: SyncRequest = protocol::decode("sync request", &body)?;
     if request.protocol != PROTOCOL_VERSION {
-        return Err(AppError::BadRequest(format!(
-            "protocol `{}` is not spoken here; this server speaks `{PROTOCOL_VERSION}`",
-            request.protocol
-        )));
+        return Err(AppError::UnsupportedProtocol(request.protocol));
     }
     let cursor = FeedCursor::parse(request.cursor.as_deref()).map_err(|_| {
         AppError::BadRequest(format!(
@@ -88,7 +139,17 @@ pub async fn sync(
     let quotas = limits.quotas();
     let now = chrono::Utc::now().timestamp_millis();
     let pushed_docs = docs.len();
-    let response = tokio::task::spawn_blocking(move || -> AppResult<SyncResponse> {
+    let (user, device_id) = (device.user_id.clone(), device.device_id.clone());
+    let note_seen = admission.seen_due(&device_id, now);
+    let presented = crate::rotation::presented(&headers).unwrap_or_default();
+    let token_days = limits.token_days;
+    let (response, rotated) = tokio::task::spawn_blocking(move || -> AppResult<_> {
+        if note_seen {
+            // For `admin devices --stale`; a failure here must not fail the sync.
+            if let Err(e) = storage.touch_device(&device.device_id, now) {
+                tracing::warn!(error = %e, "cannot note when the device was last seen");
+            }
+        }
         // A cursor the feed would refuse must refuse the request before the push is
         // stored. The log only grows, so a cursor within it now is within it at the feed.
         let position = storage.log_position()?;
@@ -124,40 +185,64 @@ pub async fn sync(
         // After the push, so that what it stored for a store that left the device's scope
         // is announced removed with that store.
         let feed = storage.feed(&device, &cursor, max_bytes, &just_pushed)?;
-        Ok(SyncResponse {
-            accepted: pushed.accepted,
-            changes: feed.changes,
-            removed: feed.removed,
-            cursor: feed.cursor.to_string(),
-            more: feed.more,
-        })
+        // Last, once the answer is certain: a new token is never handed out with a failure.
+        let rotated = crate::rotation::rotate_if_due(
+            storage.as_ref(),
+            &device.device_id,
+            &presented,
+            now,
+            token_days,
+        );
+        Ok((
+            SyncResponse {
+                accepted: pushed.accepted,
+                changes: feed.changes,
+                removed: feed.removed,
+                cursor: feed.cursor.to_string(),
+                more: feed.more,
+            },
+            rotated,
+        ))
     })
     .await
     .map_err(AppError::internal)??;
     let bytes = protocol::encode(&response);
     metrics::histogram!("fieldsync_sync_seconds").record(started.elapsed().as_secs_f64());
     tracing::info!(
+        user = %user,
+        device = %device_id,
         pushed_docs,
         pulled_docs = response.changes.len(),
         removed = response.removed.len(),
         more = response.more,
-        bytes = bytes.len(),
+        bytes_in,
+        bytes_out = bytes.len(),
         ms = started.elapsed().as_millis() as u64,
         "sync"
     );
-    Ok((
+    let mut answer = (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static(protocol::CONTENT_TYPE),
         )],
         bytes,
     )
-        .into_response())
+        .into_response();
+    if let Some(rotated) = &rotated {
+        crate::rotation::add_to(&mut answer, rotated);
+    }
+    Ok(answer)
 }
 
 /// `POST /v1/enroll`: trade a one-time code for a device token.
-pub async fn enroll(State(state): State<AppState>, body: Body) -> AppResult<Json<EnrollResponse>> {
-    let body = read_body(body, 16 * 1024).await?;
+pub async fn enroll(
+    State(state): State<AppState>,
+    Extension(admission): Extension<Arc<Admission>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    body: Body,
+) -> AppResult<Json<EnrollResponse>> {
+    let source = admission::source(peer.as_ref().map(|Extension(info)| info));
+    let (body, _held) = admission.read_body(body, 16 * 1024).await?;
     let request: EnrollRequest = serde_json::from_slice(&body).map_err(|e| {
         AppError::BadRequest(format!(
             "enrollment body is not `{{\"code\", \"device_name\"}}` JSON: {e}"
@@ -169,18 +254,29 @@ pub async fn enroll(State(state): State<AppState>, body: Body) -> AppResult<Json
             "`device_name` must be 1 to 100 characters".into(),
         ));
     }
+    crate::text::check_name("device_name", name).map_err(AppError::BadRequest)?;
     let token = new_token();
     let (code_hash, token_hash, name) = (
         hash_secret(&request.code),
         hash_secret(&token),
         name.to_owned(),
     );
+    admission.enrollment(source, &code_hash)?;
     let storage = state.storage.clone();
     let now = chrono::Utc::now().timestamp_millis();
     let device =
         tokio::task::spawn_blocking(move || storage.enroll(&code_hash, &name, &token_hash, now))
             .await
-            .map_err(AppError::internal)??;
+            .map_err(AppError::internal)?
+            .map_err(|e| match e {
+                // Unknown, used and expired codes get one answer, so that a guess learns
+                // nothing; the log keeps the reason for the office.
+                AppError::Unauthorized(reason) => {
+                    tracing::warn!(%reason, source = ?source, "enrollment refused");
+                    AppError::Unauthorized(ENROLL_REFUSED.into())
+                }
+                other => other,
+            })?;
     tracing::info!(device = %device.device_id, user = %device.user_id, "enrolled");
     Ok(Json(EnrollResponse {
         device_id: device.device_id,
@@ -209,17 +305,6 @@ fn check_content_type(headers: &HeaderMap) -> AppResult<()> {
     }
 }
 
-/// Reads a (decompressed) body, refusing one larger than `limit` bytes.
-async fn read_body(body: Body, limit: usize) -> AppResult<Bytes> {
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let too_large = std::error::Error::source(&e)
-            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-        if too_large {
-            AppError::TooLarge(format!(
-                "the body is larger than the limit of {limit} bytes"
-            ))
-        } else {
-            AppError::BadRequest(format!("could not read the body: {e}"))
-        }
-    })
-}
+/// The one answer to every enrollment refused for its code.
+pub const ENROLL_REFUSED: &str =
+    "this enrollment code cannot be used: ask the office for a new one";

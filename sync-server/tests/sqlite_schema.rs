@@ -54,9 +54,42 @@ fn stored_changes(storage: &SqliteStorage) -> Fallible<BTreeMap<String, Vec<Vec<
         .collect()
 }
 
+/// Removes what schema 5 added (token expiry and rotation) and marks the database as
+/// schema 4.
+fn back_to_schema_4(path: &Path) -> Fallible<()> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.execute_batch(
+        "BEGIN;
+         DROP INDEX devices_by_previous_token;
+         ALTER TABLE devices DROP COLUMN token_expires_at;
+         ALTER TABLE devices DROP COLUMN previous_token_hash;
+         ALTER TABLE devices DROP COLUMN previous_token_expires_at;
+         ALTER TABLE devices DROP COLUMN token_issued_at;
+         PRAGMA user_version = 4;
+         COMMIT;",
+    )?;
+    Ok(())
+}
+
+/// Removes what schema 4 added (the audit trail, devices' last-seen times) and marks the
+/// database as schema 3.
+fn back_to_schema_3(path: &Path) -> Fallible<()> {
+    back_to_schema_4(path)?;
+    let conn = rusqlite::Connection::open(path)?;
+    conn.execute_batch(
+        "BEGIN;
+         DROP TABLE audit;
+         ALTER TABLE devices DROP COLUMN last_seen_at;
+         PRAGMA user_version = 3;
+         COMMIT;",
+    )?;
+    Ok(())
+}
+
 /// Removes what schema 3 added (devices' handed positions, documents' sizes, devices' bytes
 /// per day, the scope rows' indexes) and marks the database as schema 2.
 fn back_to_schema_2(path: &Path) -> Fallible<()> {
+    back_to_schema_3(path)?;
     let conn = rusqlite::Connection::open(path)?;
     conn.execute_batch(
         "BEGIN;
@@ -118,7 +151,7 @@ fn a_schema_1_database_keeps_every_change_in_log_order_and_takes_new_pushes_afte
 
     back_to_schema_1(&path)?;
     let storage = SqliteStorage::open(&path)?;
-    assert_eq!(schema(&path)?, 3, "migrated on open");
+    assert_eq!(schema(&path)?, 5, "migrated on open");
     let (feed_after, end_after) = log_feed(&storage, 0)?;
     assert_eq!(end_after, end, "the log ends where it did");
     assert!(
@@ -221,7 +254,7 @@ fn a_schema_2_database_learns_each_documents_size_and_counts_its_devices_told_of
 
     back_to_schema_2(&path)?;
     let storage = SqliteStorage::open(&path)?;
-    assert_eq!(schema(&path)?, 3, "migrated on open");
+    assert_eq!(schema(&path)?, 5, "migrated on open");
     let (docs, devices) = sizes_and_handed(&path)?;
     assert_eq!(docs.len(), 4, "two stores and their shelf displays");
     for (doc, bytes, stored) in &docs {

@@ -474,7 +474,7 @@ async fn another_protocol_version_is_refused_naming_both_versions_on(
         };
         field.post(&request).await?.refused(
             StatusCode::BAD_REQUEST,
-            "bad_request",
+            "unsupported_protocol",
             &[&format!("`{version}`"), "`1`"],
         );
     }
@@ -1199,7 +1199,7 @@ async fn a_device_name_of_one_hundred_chinese_characters_is_accepted_on(
     Ok(())
 }
 
-async fn an_unknown_used_or_expired_enrollment_code_is_refused_saying_which_on(
+async fn an_unknown_used_or_expired_enrollment_code_is_refused_alike_and_makes_no_device_on(
     backend: Backend,
 ) -> TestResult {
     let field = Field::new(backend).await?;
@@ -1207,7 +1207,7 @@ async fn an_unknown_used_or_expired_enrollment_code_is_refused_saying_which_on(
     field.enroll_with("AAAA-BBBB-CCCC", "phone").await?.refused(
         StatusCode::UNAUTHORIZED,
         "unauthorized",
-        &["unknown enrollment code"],
+        &["cannot be used"],
     );
 
     let now = chrono::Utc::now().timestamp_millis();
@@ -1218,7 +1218,7 @@ async fn an_unknown_used_or_expired_enrollment_code_is_refused_saying_which_on(
     field.enroll_with(expired, "phone").await?.refused(
         StatusCode::UNAUTHORIZED,
         "unauthorized",
-        &["expired"],
+        &["cannot be used"],
     );
     assert_eq!(field.snapshot()?, before, "no device was made");
 
@@ -1229,7 +1229,7 @@ async fn an_unknown_used_or_expired_enrollment_code_is_refused_saying_which_on(
     field.enroll_with(&code, "another tablet").await?.refused(
         StatusCode::UNAUTHORIZED,
         "unauthorized",
-        &["used already"],
+        &["cannot be used"],
     );
     field.unchanged_and_still_syncs(&after_first).await
 }
@@ -1288,5 +1288,5 @@ fieldsync_tests::on_sqlite_and_postgres!(the_bearer_scheme_is_case_insensitive_o
 fieldsync_tests::on_sqlite_and_postgres!(an_unknown_or_revoked_token_is_refused_on: an_unknown_or_revoked_token_is_refused, an_unknown_or_revoked_token_is_refused_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(a_bad_enrollment_body_is_refused_naming_the_fields_on: a_bad_enrollment_body_is_refused_naming_the_fields, a_bad_enrollment_body_is_refused_naming_the_fields_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(a_device_name_of_one_hundred_chinese_characters_is_accepted_on: a_device_name_of_one_hundred_chinese_characters_is_accepted, a_device_name_of_one_hundred_chinese_characters_is_accepted_on_postgres);
-fieldsync_tests::on_sqlite_and_postgres!(an_unknown_used_or_expired_enrollment_code_is_refused_saying_which_on: an_unknown_used_or_expired_enrollment_code_is_refused_saying_which, an_unknown_used_or_expired_enrollment_code_is_refused_saying_which_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(an_unknown_used_or_expired_enrollment_code_is_refused_alike_and_makes_no_device_on: an_unknown_used_or_expired_enrollment_code_is_refused_alike_and_makes_no_device, an_unknown_used_or_expired_enrollment_code_is_refused_alike_and_makes_no_device_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(an_unknown_path_or_method_gets_a_json_error_on: an_unknown_path_or_method_gets_a_json_error, an_unknown_path_or_method_gets_a_json_error_on_postgres);

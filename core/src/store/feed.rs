@@ -27,6 +27,19 @@ impl LocalStore {
         Ok(())
     }
 
+    /// Forgets what the server confirmed holding: every document this device ever edited
+    /// is pushed again, whole (the server keeps what it has and stores what it lacks).
+    /// For a server restored from a backup older than this device's last push, which no
+    /// longer holds changes it once confirmed; later edits would otherwise depend on them.
+    pub fn resend_everything(&self) -> Result<usize> {
+        let inner = self.lock()?;
+        Ok(inner.conn.execute(
+            "UPDATE outbox SET confirmed_edits = 0, server_heads = x'', first_chunk = NULL
+             WHERE local_edits > 0 AND rejected IS NULL",
+            [],
+        )?)
+    }
+
     /// The feed cursor the server last gave this device.
     pub fn sync_cursor(&self) -> Result<Option<String>> {
         let inner = self.lock()?;

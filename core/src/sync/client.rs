@@ -36,6 +36,8 @@ pub struct SyncClient {
     http: reqwest::Client,
     config: SyncConfig,
     store: Arc<LocalStore>,
+    /// The token requests carry: the config's, or the one a sync rotated it to.
+    token: Arc<std::sync::Mutex<String>>,
 }
 
 /// Upper bound of round trips in one call, so no loop runs forever.
@@ -48,10 +50,16 @@ impl SyncClient {
     /// `config.extra_root_pem` adds a private CA; a malformed one is refused here.
     pub fn new(config: SyncConfig, store: Arc<LocalStore>) -> Result<SyncClient> {
         let http = http_client(&config)?;
+        // A token a sync received in place of the app's, kept in the store (protocol.md,
+        // "Token rotation").
+        let token = store
+            .rotated_token(&config.token)?
+            .unwrap_or_else(|| config.token.clone());
         Ok(SyncClient {
             http,
             config,
             store,
+            token: Arc::new(std::sync::Mutex::new(token)),
         })
     }
 
@@ -120,6 +128,7 @@ impl SyncClient {
                         report.retries += side.retries;
                         report.bytes_sent += side.bytes_sent;
                         report.bytes_received += side.bytes_received;
+                        report.token_rotated |= side.token_rotated;
                         (applied, Some(next))
                     } else {
                         (self.apply(&batch, response).await, None)
@@ -166,7 +175,17 @@ impl SyncClient {
                     }
                 }
                 Outcome::CursorAhead => {
-                    self.blocking(|s| s.reset_sync_cursor()).await?;
+                    // The server is behind this device: restored from a backup. It may have
+                    // lost changes it confirmed, so everything this device wrote goes again.
+                    self.blocking(|s| {
+                        s.reset_sync_cursor()?;
+                        s.resend_everything()
+                    })
+                    .await?;
+                }
+                Outcome::RetryAfter(_, message) => {
+                    // Only made by a round trip, which retries it itself.
+                    return Err(SyncFailure::ServerUnavailable(message));
                 }
                 Outcome::TooLarge(message) => {
                     if push_limit == 1 {
@@ -250,6 +269,18 @@ impl SyncClient {
             report.round_trips += 1;
             report.bytes_sent += body.bytes.len() as u64;
             match self.round_trip(body.clone(), report).await {
+                Ok(Outcome::RetryAfter(wait, message)) => {
+                    if attempt >= self.config.max_attempts {
+                        return Err(SyncFailure::ServerUnavailable(message));
+                    }
+                    report.retries += 1;
+                    // The server's word, within the client's own bound on a wait; never
+                    // less than the backoff, so that many phones told `1` spread out.
+                    let wait = wait
+                        .min(self.config.max_backoff)
+                        .max(backoff(&self.config, attempt));
+                    tokio::time::sleep(wait).await;
+                }
                 Ok(outcome) => return Ok(outcome),
                 Err(failure) if failure.is_transient() && attempt < self.config.max_attempts => {
                     report.retries += 1;

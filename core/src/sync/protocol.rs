@@ -15,6 +15,16 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// The media type of request and response bodies.
 pub const CONTENT_TYPE: &str = "application/cbor";
 
+/// The response header that names the protocol version a server speaks, sent with an
+/// `unsupported_protocol` refusal: a client older than it must be updated.
+pub const PROTOCOL_HEADER: &str = "fieldsync-protocol";
+
+/// The response header of a successful sync that hands the device a new token, to use
+/// from the next request on (docs/protocol.md, "Token rotation").
+pub const TOKEN_HEADER: &str = "fieldsync-token";
+/// When that new token expires, in milliseconds since the epoch.
+pub const TOKEN_EXPIRES_HEADER: &str = "fieldsync-token-expires";
+
 /// One round trip: what the device has that the server lacks, and where its feed stands.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SyncRequest {

@@ -45,6 +45,9 @@ pub struct SyncReport {
     pub repaired: Vec<DocId>,
     /// Failed attempts that were retried.
     pub retries: u32,
+    /// The server gave the device a new token in this sync; the client uses it and keeps
+    /// it in the store (`LocalStore::rotated_token`), an app may keep it too.
+    pub token_rotated: bool,
 }
 
 /// Why a sync did not finish.
@@ -65,6 +68,10 @@ pub enum SyncFailure {
     /// The local store failed.
     #[error("local store: {0}")]
     Local(String),
+    /// The server speaks a newer protocol than this app: the app must be updated before
+    /// it can sync again (its edits stay on the phone meanwhile).
+    #[error("update the app: {0}")]
+    UpdateRequired(String),
 }
 
 impl SyncFailure {
@@ -110,5 +117,6 @@ mod tests {
         assert!(SyncFailure::ServerUnavailable("x".into()).is_transient());
         assert!(!SyncFailure::Unauthorized("x".into()).is_transient());
         assert!(!SyncFailure::Refused("x".into()).is_transient());
+        assert!(!SyncFailure::UpdateRequired("x".into()).is_transient());
     }
 }

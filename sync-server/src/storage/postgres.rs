@@ -22,16 +22,16 @@
 //! (a few tens of microseconds next to a database round trip).
 
 use std::collections::{HashSet, VecDeque};
-use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use fieldsync_core::protocol::FeedCursor;
 use fieldsync_core::{DocId, DocSummary, IncomingChange, Role};
 use postgres::error::SqlState;
-use postgres::{IsolationLevel, NoTls, Transaction};
+use postgres::{IsolationLevel, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
 use rand::Rng;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::feed::{self, LogRow};
 use super::push::{self, ScopeMove, ScopeRow, Stored};
@@ -41,14 +41,22 @@ use super::scope_guard::DocRow;
 use super::{DeviceInfo, DeviceRecord, Feed, PushResult, SyncStorage, User};
 use crate::error::{AppError, AppResult};
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
-type Client = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
+type Pool = r2d2::Pool<PostgresConnectionManager<MakeRustlsConnect>>;
+type Client = r2d2::PooledConnection<PostgresConnectionManager<MakeRustlsConnect>>;
 
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("../../migrations/postgres/001_init.sql")),
     (
         2,
         include_str!("../../migrations/postgres/002_handed_and_quotas.sql"),
+    ),
+    (
+        3,
+        include_str!("../../migrations/postgres/003_audit_and_last_seen.sql"),
+    ),
+    (
+        4,
+        include_str!("../../migrations/postgres/004_token_rotation.sql"),
     ),
 ];
 /// Key of the advisory lock that migrations run under ("fieldsyn").
@@ -80,6 +88,9 @@ pub struct PostgresOptions {
     /// making transactions commit out of order.
     #[doc(hidden)]
     pub commit_delay: Option<Duration>,
+    /// PEM file of the CA certificates that sign the server's certificate (for
+    /// `sslmode=verify-ca|verify-full`; the URL's `sslrootcert` says the same).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for PostgresOptions {
@@ -88,6 +99,7 @@ impl Default for PostgresOptions {
             pool_size: 16,
             cursor: CursorAllocation::LockedCounter,
             commit_delay: None,
+            ca_file: None,
         }
     }
 }
@@ -185,11 +197,9 @@ impl PostgresStorage {
     /// Connects to `url` (`postgres://user:password@host:port/database`), runs the
     /// migrations this database lacks, and returns the storage.
     pub fn open(url: &str, options: PostgresOptions) -> AppResult<PostgresStorage> {
-        let config = postgres::Config::from_str(url).map_err(|e| {
-            AppError::BadRequest(format!("`--database` is not a PostgreSQL URL: {e}"))
-        })?;
+        let (config, tls) = super::postgres_tls::connector(url, options.ca_file.as_deref())?;
         let target = target_of(&config);
-        let manager = PostgresConnectionManager::new(config, NoTls);
+        let manager = PostgresConnectionManager::new(config, tls);
         let pool = r2d2::Pool::builder()
             .max_size(options.pool_size.max(1))
             .min_idle(Some(0))
@@ -778,8 +788,10 @@ impl SyncStorage for PostgresStorage {
             client
                 .query_opt(
                     "SELECT d.id, u.id, u.role FROM devices d JOIN users u ON u.id = d.user_id
-                     WHERE d.token_hash = $1 AND d.revoked_at IS NULL",
-                    &[&token_hash],
+                         WHERE ((d.token_hash = $1 AND (d.token_expires_at IS NULL OR d.token_expires_at > $2))
+                                OR (d.previous_token_hash = $1 AND d.previous_token_expires_at > $2))
+                         AND d.revoked_at IS NULL",
+                    &[&token_hash, &chrono::Utc::now().timestamp_millis()],
                 )?
                 .map(|r| {
                     Ok(DeviceInfo {
@@ -1023,7 +1035,8 @@ impl SyncStorage for PostgresStorage {
         self.with_client(|client| {
             Ok(client
                 .query(
-                    "SELECT id, user_id, name, enrolled_at, revoked_at FROM devices ORDER BY enrolled_at, id",
+                    "SELECT id, user_id, name, enrolled_at, revoked_at, last_seen_at FROM devices
+                     ORDER BY enrolled_at, id",
                     &[],
                 )?
                 .iter()
@@ -1033,8 +1046,45 @@ impl SyncStorage for PostgresStorage {
                     name: r.get(2),
                     enrolled_at: r.get(3),
                     revoked_at: r.get(4),
+                    last_seen_at: r.get(5),
                 })
                 .collect())
+        })
+    }
+
+    fn record_audit(&self, entry: &super::audit::AuditEntry) -> AppResult<()> {
+        self.with_client(|client| super::audit::postgres_record(client, entry))
+    }
+
+    fn audit(&self, since: i64) -> AppResult<Vec<super::audit::AuditEntry>> {
+        self.with_client(|client| super::audit::postgres_since(client, since))
+    }
+
+    fn touch_device(&self, device_id: &str, now: i64) -> AppResult<()> {
+        self.with_client(|client| super::audit::postgres_touch(client, device_id, now))
+    }
+
+    fn token_status(
+        &self,
+        device_id: &str,
+        token_hash: &[u8],
+    ) -> AppResult<Option<super::tokens::TokenStatus>> {
+        self.with_client(|client| super::tokens::postgres_status(client, device_id, token_hash))
+    }
+
+    fn rotate_token(
+        &self,
+        device_id: &str,
+        presented: &[u8],
+        new_hash: &[u8],
+        now: i64,
+        expires_at: i64,
+    ) -> AppResult<()> {
+        let grace = expires_at - now;
+        self.with_client(|client| {
+            super::tokens::postgres_rotate(
+                client, device_id, presented, new_hash, now, expires_at, grace,
+            )
         })
     }
 

@@ -32,6 +32,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../../migrations/003_handed_and_quotas.sql"),
     ),
+    (
+        4,
+        include_str!("../../migrations/004_audit_and_last_seen.sql"),
+    ),
+    (5, include_str!("../../migrations/005_token_rotation.sql")),
 ];
 const READERS: usize = 4;
 
@@ -324,11 +329,14 @@ impl SyncStorage for SqliteStorage {
     fn authenticate(&self, token_hash: &[u8]) -> AppResult<Option<DeviceInfo>> {
         self.with_reader(|conn| {
             let row: Option<(String, String, String)> = conn
-                .prepare_cached(
-                    "SELECT d.id, u.id, u.role FROM devices d JOIN users u ON u.id = d.user_id
-                     WHERE d.token_hash = ?1 AND d.revoked_at IS NULL",
-                )?
-                .query_row([token_hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .prepare_cached("SELECT d.id, u.id, u.role FROM devices d JOIN users u ON u.id = d.user_id
+                         WHERE ((d.token_hash = ?1 AND (d.token_expires_at IS NULL OR d.token_expires_at > ?2))
+                                OR (d.previous_token_hash = ?1 AND d.previous_token_expires_at > ?2))
+                         AND d.revoked_at IS NULL")?
+                .query_row(
+                    params![token_hash, chrono::Utc::now().timestamp_millis()],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
                 .optional()?;
             row.map(|(device_id, user_id, role)| {
                 Ok(DeviceInfo {
@@ -556,7 +564,8 @@ impl SyncStorage for SqliteStorage {
     fn devices(&self) -> AppResult<Vec<super::DeviceRecord>> {
         self.with_reader(|conn| {
             let mut stmt = conn.prepare(
-                "SELECT id, user_id, name, enrolled_at, revoked_at FROM devices ORDER BY enrolled_at, id",
+                "SELECT id, user_id, name, enrolled_at, revoked_at, last_seen_at FROM devices
+                 ORDER BY enrolled_at, id",
             )?;
             Ok(stmt
                 .query_map([], |r| {
@@ -566,9 +575,46 @@ impl SyncStorage for SqliteStorage {
                         name: r.get(2)?,
                         enrolled_at: r.get(3)?,
                         revoked_at: r.get(4)?,
+                        last_seen_at: r.get(5)?,
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn record_audit(&self, entry: &super::audit::AuditEntry) -> AppResult<()> {
+        self.with_writer(|w| super::audit::sqlite_record(&w.conn, entry))
+    }
+
+    fn audit(&self, since: i64) -> AppResult<Vec<super::audit::AuditEntry>> {
+        self.with_reader(|conn| super::audit::sqlite_since(conn, since))
+    }
+
+    fn touch_device(&self, device_id: &str, now: i64) -> AppResult<()> {
+        self.with_writer(|w| super::audit::sqlite_touch(&w.conn, device_id, now))
+    }
+
+    fn token_status(
+        &self,
+        device_id: &str,
+        token_hash: &[u8],
+    ) -> AppResult<Option<super::tokens::TokenStatus>> {
+        self.with_reader(|conn| super::tokens::sqlite_status(conn, device_id, token_hash))
+    }
+
+    fn rotate_token(
+        &self,
+        device_id: &str,
+        presented: &[u8],
+        new_hash: &[u8],
+        now: i64,
+        expires_at: i64,
+    ) -> AppResult<()> {
+        let grace = expires_at - now;
+        self.with_writer(|w| {
+            super::tokens::sqlite_rotate(
+                &w.conn, device_id, presented, new_hash, now, expires_at, grace,
+            )
         })
     }
 

@@ -16,16 +16,32 @@ impl SyncClient {
         let mut request = self
             .http
             .post(url)
-            .bearer_auth(&self.config.token)
+            .bearer_auth(self.current_token())
             .header(reqwest::header::CONTENT_TYPE, protocol::CONTENT_TYPE);
         if body.compressed {
             request = request.header(reqwest::header::CONTENT_ENCODING, "gzip");
         }
         let response = request.body(body.bytes).send().await.map_err(classify)?;
         let status = response.status();
+        let retry_after = retry_after(response.headers());
+        let new_token = response
+            .headers()
+            .get(protocol::TOKEN_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .filter(|t| !t.trim().is_empty());
+        let server_protocol = response
+            .headers()
+            .get(protocol::PROTOCOL_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u32>().ok());
         let bytes = response.bytes().await.map_err(classify)?;
         report.bytes_received += bytes.len() as u64;
         if status.is_success() {
+            if let Some(token) = new_token {
+                self.take_token(token).await;
+                report.token_rotated = true;
+            }
             let decoded: SyncResponse = protocol::decode("sync response", &bytes).map_err(|e| {
                 SyncFailure::ServerUnavailable(format!(
                     "the response was cut short or garbled: {e}"
@@ -39,6 +55,9 @@ impl SyncClient {
             rejected: Vec::new(),
             ..ErrorBody::default()
         });
+        if error.error == "unsupported_protocol" {
+            return Err(protocol_refusal(server_protocol, error.message));
+        }
         match status.as_u16() {
             401 => Err(SyncFailure::Unauthorized(error.message)),
             403 if error.error == "write_rule" && !error.rejected.is_empty() => {
@@ -46,11 +65,39 @@ impl SyncClient {
             }
             409 => Ok(Outcome::CursorAhead),
             413 => Ok(Outcome::TooLarge(error.message)),
+            429 | 503 if retry_after.is_some() => Ok(Outcome::RetryAfter(
+                retry_after.unwrap_or_default(),
+                format!("{status}: {}", error.message),
+            )),
             408 | 429 | 500..=599 => Err(SyncFailure::ServerUnavailable(format!(
                 "{status}: {}",
                 error.message
             ))),
             _ => Err(SyncFailure::Refused(format!("{status}: {}", error.message))),
+        }
+    }
+}
+
+impl SyncClient {
+    fn current_token(&self) -> String {
+        self.token
+            .lock()
+            .map(|t| t.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Uses `token` from now on and keeps it in the store for the next opening. If it
+    /// cannot be kept, the old token still works until its own expiry (and the server
+    /// rotates again), so the sync goes on.
+    async fn take_token(&self, token: String) {
+        let original = self.config.token.clone();
+        let keep = token.clone();
+        let _ = self
+            .blocking(move |s| s.store_rotated_token(&original, &keep))
+            .await;
+        match self.token.lock() {
+            Ok(mut t) => *t = token,
+            Err(p) => *p.into_inner() = token,
         }
     }
 }
@@ -93,6 +140,33 @@ pub(super) enum Outcome {
     Rejected(Vec<protocol::Rejection>),
     CursorAhead,
     TooLarge(String),
+    /// The server is busy or the device at a limit, and says when to come back
+    /// (`Retry-After`, in seconds).
+    RetryAfter(std::time::Duration, String),
+}
+
+/// A server that does not speak this client's protocol: a newer server (or one that does
+/// not say) means this app must be updated; an older one is the server's to upgrade.
+fn protocol_refusal(server: Option<u32>, message: String) -> SyncFailure {
+    match server {
+        Some(v) if v < protocol::PROTOCOL_VERSION => SyncFailure::Refused(format!(
+            "the server speaks protocol `{v}`, older than this app's `{}`: {message}",
+            protocol::PROTOCOL_VERSION
+        )),
+        _ => SyncFailure::UpdateRequired(message),
+    }
+}
+
+/// The `Retry-After` header in seconds (the HTTP-date form is not sent by the server).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<std::time::Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(std::time::Duration::from_secs)
 }
 
 pub(super) fn classify(e: reqwest::Error) -> SyncFailure {

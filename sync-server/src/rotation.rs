@@ -1,0 +1,79 @@
+//! Token rotation through sync (docs/adr/0015-token-expiry-and-rotation.md): a device that
+//! keeps syncing never sees its token expire, because a sync whose token is half a
+//! lifetime old (or is the one a rotation replaced) answers with a new one in
+//! `Fieldsync-Token`, valid for `--token-days` from then.
+
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
+use fieldsync_core::protocol::{TOKEN_EXPIRES_HEADER, TOKEN_HEADER};
+
+use crate::auth::{hash_secret, new_token};
+use crate::storage::SyncStorage;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// A token given to a device in a sync's answer.
+#[derive(Debug)]
+pub struct Rotated {
+    pub token: String,
+    pub expires_at: i64,
+}
+
+/// The hash of the bearer token the request presented.
+pub fn presented(headers: &HeaderMap) -> Option<Vec<u8>> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| hash_secret(token))
+}
+
+/// A new token for the device when its presented one is due, stored before it is handed
+/// out. `token_days` of 0: tokens never expire and are never rotated. A failure to rotate
+/// is logged and the sync goes on: the old token still works.
+pub fn rotate_if_due(
+    storage: &dyn SyncStorage,
+    device_id: &str,
+    presented: &[u8],
+    now: i64,
+    token_days: u32,
+) -> Option<Rotated> {
+    if token_days == 0 {
+        return None;
+    }
+    let lifetime = i64::from(token_days) * DAY_MS;
+    let status = match storage.token_status(device_id, presented) {
+        Ok(status) => status?,
+        Err(e) => {
+            tracing::warn!(device = device_id, error = %e, "cannot read the token's age");
+            return None;
+        }
+    };
+    if !status.previous && now - status.issued_at < lifetime / 2 {
+        return None;
+    }
+    let token = new_token();
+    let expires_at = now + lifetime;
+    match storage.rotate_token(device_id, presented, &hash_secret(&token), now, expires_at) {
+        Ok(()) => {
+            tracing::info!(device = device_id, "token rotated");
+            Some(Rotated { token, expires_at })
+        }
+        Err(e) => {
+            tracing::warn!(device = device_id, error = %e, "cannot rotate the token");
+            None
+        }
+    }
+}
+
+/// Puts a new token in a sync's answer (never cached on the way).
+pub fn add_to(response: &mut Response, rotated: &Rotated) {
+    let headers = response.headers_mut();
+    if let Ok(token) = HeaderValue::from_str(&rotated.token) {
+        headers.insert(TOKEN_HEADER, token);
+        headers.insert(TOKEN_EXPIRES_HEADER, HeaderValue::from(rotated.expires_at));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+}

@@ -1,0 +1,101 @@
+//! Device tokens that expire and are rotated through sync, on both backends
+//! (docs/adr/0015-token-expiry-and-rotation.md). The backends' `SyncStorage` methods call
+//! these functions.
+//!
+//! A device holds one token; the server stores its hash and, after a rotation, the hash
+//! of the one before, accepted until its own expiry. Authentication accepts either; a
+//! sync whose token is due (half its lifetime gone, or presented as the previous one)
+//! gets a new token in its answer.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::AppResult;
+
+/// Where a presented token stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TokenStatus {
+    /// When the presented token was issued (the enrollment for tokens from before expiry).
+    pub issued_at: i64,
+    /// Whether it is the token a rotation replaced (its answer may have been lost).
+    pub previous: bool,
+}
+
+pub fn sqlite_status(
+    conn: &Connection,
+    device: &str,
+    token_hash: &[u8],
+) -> AppResult<Option<TokenStatus>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT COALESCE(token_issued_at, enrolled_at), token_hash = ?2 FROM devices WHERE id = ?1",
+        )?
+        .query_row(params![device, token_hash], |r| {
+            Ok(TokenStatus {
+                issued_at: r.get(0)?,
+                previous: !r.get::<_, bool>(1)?,
+            })
+        })
+        .optional()?)
+}
+
+/// Replaces the device's token by `new_hash` (valid until `expires_at`). When the current
+/// token was presented it becomes the previous one (valid until its own expiry, or for
+/// `grace_ms` if it had none); when the previous one was presented (the device never got
+/// the current one), only the current one is replaced.
+pub fn sqlite_rotate(
+    conn: &Connection,
+    device: &str,
+    presented: &[u8],
+    new_hash: &[u8],
+    now: i64,
+    expires_at: i64,
+    grace_ms: i64,
+) -> AppResult<()> {
+    conn.prepare_cached(
+        "UPDATE devices SET
+             previous_token_expires_at = CASE WHEN token_hash = ?2
+                 THEN COALESCE(token_expires_at, ?4 + ?6) ELSE previous_token_expires_at END,
+             previous_token_hash = CASE WHEN token_hash = ?2 THEN token_hash ELSE previous_token_hash END,
+             token_hash = ?3, token_issued_at = ?4, token_expires_at = ?5
+         WHERE id = ?1 AND (token_hash = ?2 OR previous_token_hash = ?2)",
+    )?
+    .execute(params![device, presented, new_hash, now, expires_at, grace_ms])?;
+    Ok(())
+}
+
+pub fn postgres_status(
+    client: &mut postgres::Client,
+    device: &str,
+    token_hash: &[u8],
+) -> AppResult<Option<TokenStatus>> {
+    Ok(client
+        .query_opt(
+            "SELECT COALESCE(token_issued_at, enrolled_at), token_hash = $2 FROM devices WHERE id = $1",
+            &[&device, &token_hash],
+        )?
+        .map(|r| TokenStatus {
+            issued_at: r.get(0),
+            previous: !r.get::<_, bool>(1),
+        }))
+}
+
+pub fn postgres_rotate(
+    client: &mut postgres::Client,
+    device: &str,
+    presented: &[u8],
+    new_hash: &[u8],
+    now: i64,
+    expires_at: i64,
+    grace_ms: i64,
+) -> AppResult<()> {
+    client.execute(
+        "UPDATE devices SET
+             previous_token_expires_at = CASE WHEN token_hash = $2
+                 THEN COALESCE(token_expires_at, $4::BIGINT + $6::BIGINT) ELSE previous_token_expires_at END,
+             previous_token_hash = CASE WHEN token_hash = $2 THEN token_hash ELSE previous_token_hash END,
+             token_hash = $3, token_issued_at = $4, token_expires_at = $5
+         WHERE id = $1 AND (token_hash = $2 OR previous_token_hash = $2)",
+        &[&device, &presented, &new_hash, &now, &expires_at, &grace_ms],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,257 @@
+//! What a connection may cost the server (docs/adr/0013): the header and idle timeouts,
+//! the connection cap, the limit on requests in flight and the budget of body bytes in
+//! flight, each on a real socket on 127.0.0.1 with raw TCP clients.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use fieldsync_server::{AppState, Limits, SqliteStorage, serve};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// Longest any step may wait; a hang fails instead of blocking the run.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn recorder() -> Fallible<PrometheusHandle> {
+    static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .install_recorder()
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(Into::into)
+}
+
+/// A server with `limits` on 127.0.0.1, stopped when the returned sender is dropped.
+async fn start(
+    limits: Limits,
+) -> Fallible<(
+    SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tempfile::TempDir,
+)> {
+    let dir = tempfile::tempdir()?;
+    let storage = Arc::new(SqliteStorage::open(&dir.path().join("fieldsync.db"))?);
+    let state = AppState {
+        storage,
+        limits,
+        metrics: Some(recorder()?),
+    };
+    let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
+    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve(
+        state,
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        move |addr| {
+            let _ = bound_tx.send(addr);
+        },
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
+    let addr = tokio::time::timeout(PATIENCE, bound_rx).await??;
+    Ok((addr, stop, dir))
+}
+
+/// Reads until the server closes the connection (or `PATIENCE` passes): what it sent.
+async fn until_closed(stream: &mut TcpStream) -> Fallible<Vec<u8>> {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, stream.read(&mut buf)).await {
+            Err(_) => return Err("the server kept the connection open".into()),
+            Ok(Ok(0)) | Ok(Err(_)) => return Ok(seen),
+            Ok(Ok(n)) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// `GET /healthz` over a new connection: the status line.
+async fn healthz(addr: SocketAddr) -> Fallible<String> {
+    let mut stream = TcpStream::connect(addr).await?;
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await?;
+    let answer = until_closed(&mut stream).await?;
+    Ok(String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned())
+}
+
+#[tokio::test]
+async fn a_client_that_sends_nothing_is_disconnected_after_the_idle_timeout() -> TestResult {
+    let (addr, _stop, _dir) = start(Limits {
+        idle_timeout_secs: 1,
+        ..Limits::default()
+    })
+    .await?;
+    let mut silent = TcpStream::connect(addr).await?;
+    let opened = Instant::now();
+    until_closed(&mut silent).await?;
+    let took = opened.elapsed();
+    assert!(
+        took >= Duration::from_millis(900),
+        "not before the timeout: {took:?}"
+    );
+    assert!(took < Duration::from_secs(5), "soon after it: {took:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_client_that_trickles_its_headers_is_disconnected_after_the_header_timeout() -> TestResult
+{
+    let (addr, _stop, _dir) = start(Limits {
+        header_timeout_secs: 1,
+        idle_timeout_secs: 60,
+        ..Limits::default()
+    })
+    .await?;
+    let mut slow = TcpStream::connect(addr).await?;
+    let opened = Instant::now();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\n").await?;
+    // A header line a byte at a time, never finished: every byte resets an idle timer,
+    // but not the header timer. Bounded: at most 100 bytes.
+    let mut closed_after = None;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if slow.write_all(b"X").await.is_err() {
+            closed_after = Some(opened.elapsed());
+            break;
+        }
+        let mut buf = [0u8; 256];
+        if let Ok(Ok(0) | Err(_)) =
+            tokio::time::timeout(Duration::from_millis(1), slow.read(&mut buf)).await
+        {
+            closed_after = Some(opened.elapsed());
+            break;
+        }
+    }
+    let took = closed_after.ok_or("the server kept reading headers for 10 s")?;
+    assert!(took < Duration::from_secs(4), "{took:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn connections_over_the_cap_are_closed_at_once_and_service_returns_when_they_leave()
+-> TestResult {
+    let (addr, _stop, _dir) = start(Limits {
+        max_connections: Some(3),
+        ..Limits::default()
+    })
+    .await?;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(TcpStream::connect(addr).await?);
+    }
+    // Let the server take them before the next one arrives.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut over = TcpStream::connect(addr).await?;
+    let started = Instant::now();
+    until_closed(&mut over).await?;
+    assert!(started.elapsed() < Duration::from_secs(2), "closed at once");
+    drop(held);
+    // Bounded: the freed slots come back as the server notices the closed sockets.
+    let mut status = String::new();
+    for _ in 0..50 {
+        status = healthz(addr).await.unwrap_or_default();
+        if status.contains("200") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(status.contains("200"), "{status}");
+    Ok(())
+}
+
+/// Starts a request to `/v1/enroll` that announces `length` bytes and sends `sent` of them,
+/// then stalls: a request in flight, holding `sent` body bytes.
+async fn stalled_enrollment(addr: SocketAddr, length: usize, sent: usize) -> Fallible<TcpStream> {
+    let mut stream = TcpStream::connect(addr).await?;
+    let head = format!(
+        "POST /v1/enroll HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Content-Length: {length}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(&vec![b' '; sent]).await?;
+    stream.flush().await?;
+    // Let the server read it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    Ok(stream)
+}
+
+/// Posts a small enrollment: the status code and the `Retry-After` header.
+async fn small_enrollment(addr: SocketAddr) -> Fallible<(u16, Option<u64>)> {
+    let response = reqwest::Client::new()
+        .post(format!("http://{addr}/v1/enroll"))
+        .header("content-type", "application/json")
+        .body(r#"{"code":"ABCD-EFGH-JKLM","device_name":"x"}"#)
+        .timeout(PATIENCE)
+        .send()
+        .await?;
+    let retry = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    Ok((response.status().as_u16(), retry))
+}
+
+#[tokio::test]
+async fn a_request_over_the_limit_in_flight_gets_429_busy_with_retry_after() -> TestResult {
+    let (addr, _stop, _dir) = start(Limits {
+        max_requests_in_flight: 1,
+        ..Limits::default()
+    })
+    .await?;
+    let stalled = stalled_enrollment(addr, 1_000, 10).await?;
+    assert_eq!(small_enrollment(addr).await?, (429, Some(1)));
+    assert!(
+        healthz(addr).await?.contains("200"),
+        "probes are not counted"
+    );
+    drop(stalled);
+    // Bounded: the stalled request ends once its client is gone.
+    let mut answer = (0, None);
+    for _ in 0..50 {
+        answer = small_enrollment(addr).await?;
+        if answer.0 != 429 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(answer.0, 401, "an unknown code, once there is room");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_body_over_the_budget_of_bytes_in_flight_gets_429_busy() -> TestResult {
+    let (addr, _stop, _dir) = start(Limits {
+        body_bytes_in_flight: 4_000,
+        ..Limits::default()
+    })
+    .await?;
+    let stalled = stalled_enrollment(addr, 12_000, 3_990).await?;
+    assert_eq!(small_enrollment(addr).await?, (429, Some(1)));
+    drop(stalled);
+    let mut answer = (0, None);
+    for _ in 0..50 {
+        answer = small_enrollment(addr).await?;
+        if answer.0 != 429 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(answer.0, 401, "the bytes come back when the request ends");
+    Ok(())
+}
