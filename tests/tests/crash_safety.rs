@@ -3,14 +3,16 @@
 //! must hold every write that had returned `Ok`, load every document and pass
 //! `PRAGMA integrity_check`.
 //!
-//! After each kill the checker loads what the last writer acknowledged or created; every
-//! [`SWEEP_EVERY`] cycles, and after the last, it loads every document and checks every
-//! acknowledgement since the start, so damage done to older documents (by a compaction, say)
-//! is found within a few cycles. Loading everything after every kill would make the test
-//! quadratic: an unoptimised Automerge takes milliseconds a document.
+//! After each kill the checker loads what the last writer acknowledged or created; about
+//! [`SWEEPS`] times in a run (at most every [`SWEEP_EVERY`] cycles), and after the last, it
+//! loads every document and checks every acknowledgement since the start, so damage done
+//! to older documents (by a compaction, say) is found within a twentieth of the run.
+//! Loading everything after every kill would make the test quadratic: an unoptimised
+//! Automerge takes milliseconds a document.
 //!
 //! The kill delays come from a seeded RNG; the seed is printed, and
 //! `FIELDSYNC_CRASH_SEED=<seed>` replays the same delays (the writer's speed still varies).
+//! `FIELDSYNC_CRASH_CYCLES=N` runs N cycles instead of [`CYCLES`] (a soak).
 #![cfg(unix)]
 
 use std::collections::BTreeSet;
@@ -28,14 +30,19 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 const WRITER: &str = env!("CARGO_BIN_EXE_fieldsync-visit-writer");
-/// Kill cycles on the one database.
-const CYCLES: usize = 200;
+/// Kill cycles on the one database in the normal test run.
+const CYCLES: usize = 1_000;
+/// Most cycles `FIELDSYNC_CRASH_CYCLES` may ask for.
+const MAX_CYCLES: usize = 100_000;
 /// Each writer is killed after a delay drawn from `0..=MAX_DELAY_MS`.
 const MAX_DELAY_MS: u64 = 40;
 /// Bounds each writer, should a kill come late: it stops after this many visits.
 const VISITS_PER_RUN: usize = 40;
-/// A full check (every document, every acknowledgement so far) after this many cycles.
+/// A full check (every document, every acknowledgement so far) after this many cycles at
+/// least, and about [`SWEEPS`] of them in a run: each loads every document, so checking
+/// every few cycles would make a long run quadratic.
 const SWEEP_EVERY: usize = 10;
+const SWEEPS: usize = 20;
 const SIGKILL: i32 = 9;
 
 /// One run of the writer: what it acknowledged and how it ended.
@@ -98,6 +105,20 @@ fn report(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
+/// [`CYCLES`], or `FIELDSYNC_CRASH_CYCLES` (1 to [`MAX_CYCLES`]).
+fn cycles() -> usize {
+    match std::env::var("FIELDSYNC_CRASH_CYCLES") {
+        Ok(n) => n
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_CYCLES).contains(n))
+            .unwrap_or_else(|| {
+                panic!("FIELDSYNC_CRASH_CYCLES must be 1 to {MAX_CYCLES}, not `{n}`")
+            }),
+        Err(_) => CYCLES,
+    }
+}
+
 #[test]
 fn kill_during_visit_writes_loses_nothing_acknowledged() {
     let seed = seed();
@@ -105,6 +126,8 @@ fn kill_during_visit_writes_loses_nothing_acknowledged() {
         "crash safety: seed {seed} (replay with FIELDSYNC_CRASH_SEED={seed})"
     ));
     let mut rng = StdRng::seed_from_u64(seed);
+    let cycles = cycles();
+    let sweep_every = (cycles / SWEEPS).max(SWEEP_EVERY);
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("device.db");
     let started = Instant::now();
@@ -112,7 +135,7 @@ fn kill_during_visit_writes_loses_nothing_acknowledged() {
     let mut seen = BTreeSet::new();
     let (mut killed, mut killed_after_ack, mut killed_in_compaction) = (0, 0, 0);
     let (mut loaded, mut sweeps) = (0, 0);
-    for cycle in 1..=CYCLES {
+    for cycle in 1..=cycles {
         let delay = rng.random_range(0..=MAX_DELAY_MS);
         let run = run_writer(&path, Duration::from_millis(delay));
         if run.killed {
@@ -129,7 +152,7 @@ fn kill_during_visit_writes_loses_nothing_acknowledged() {
         });
         let quick = check_store(&db, &run.acks, Scope::Since(&seen));
         all.merge(run.acks);
-        let sweep = cycle % SWEEP_EVERY == 0 || cycle == CYCLES;
+        let sweep = cycle % sweep_every == 0 || cycle == cycles;
         let checked = if sweep {
             sweeps += 1;
             quick.and_then(|_| check_store(&db, &all, Scope::Everything))
@@ -151,16 +174,16 @@ fn kill_during_visit_writes_loses_nothing_acknowledged() {
     }
     let steps: usize = all.visits.values().map(|s| s.len()).sum();
     report(&format!(
-        "crash safety: {CYCLES} cycles in {:.1} s; {killed} killed ({killed_after_ack} after \
+        "crash safety: {cycles} cycles in {:.1} s; {killed} killed ({killed_after_ack} after \
          acknowledging at least one write, {killed_in_compaction} during a compaction), {} \
          finished on their own",
         started.elapsed().as_secs_f64(),
-        CYCLES - killed
+        cycles - killed
     ));
     report(&format!(
         "crash safety: {} acknowledged writes ({} stores, {steps} visit steps over {} visits, \
          {} compactions folding {} documents), all present; {} documents in the store, \
-         {loaded} loads in {sweeps} full and {CYCLES} quick checks",
+         {loaded} loads in {sweeps} full and {cycles} quick checks",
         all.writes,
         all.stores.len(),
         all.visits.len(),
@@ -170,8 +193,8 @@ fn kill_during_visit_writes_loses_nothing_acknowledged() {
     ));
     // Guards the test itself: kills that all land before the store opens would prove nothing.
     assert!(
-        killed_after_ack >= CYCLES / 4,
-        "only {killed_after_ack} of {CYCLES} cycles killed the writer after it acknowledged a write"
+        killed_after_ack >= cycles / 4,
+        "only {killed_after_ack} of {cycles} cycles killed the writer after it acknowledged a write"
     );
 }
 

@@ -13,6 +13,10 @@
 //!
 //! Kill moments come from a seeded RNG; the seed is printed and `FIELDSYNC_DURABILITY_SEED`
 //! replays the same moments (the phones' and server's speed still varies).
+//!
+//! The normal test run kills the server [`CYCLES`] times per backend; the soak mode the
+//! README names runs more (`FIELDSYNC_DURABILITY_CYCLES=500`), the phones' bounds growing
+//! with the cycles so that kills keep meeting pushes.
 #![cfg(unix)]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -36,15 +40,36 @@ use serde_bytes::ByteBuf;
 /// Phones that follow the protocol, and one that does not.
 const HONEST_PHONES: usize = 4;
 const STORES_PER_PHONE: u32 = 2;
-/// Kill and restart cycles.
+/// Kill and restart cycles in the normal test run.
 const CYCLES: usize = 24;
+/// Most cycles `FIELDSYNC_DURABILITY_CYCLES` may ask for.
+const MAX_CYCLES: usize = 20_000;
 /// The server runs this long (ms) before each kill ...
 const RUN_MS: RangeInclusive<u64> = 60..=420;
 /// ... and stays down this long before the restart.
 const DOWN_MS: RangeInclusive<u64> = 0..=80;
-/// Bounds on each phone's loop.
+/// Bounds on each phone's loop over [`CYCLES`] cycles (scaled with the cycles of a soak).
 const MAX_VISITS_PER_PHONE: usize = 200;
 const MAX_ROUNDS_PER_PHONE: usize = 20_000;
+
+/// [`CYCLES`], or `FIELDSYNC_DURABILITY_CYCLES` (1 to [`MAX_CYCLES`]).
+fn cycles() -> usize {
+    match std::env::var("FIELDSYNC_DURABILITY_CYCLES") {
+        Ok(n) => n
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_CYCLES).contains(n))
+            .unwrap_or_else(|| {
+                panic!("FIELDSYNC_DURABILITY_CYCLES must be 1 to {MAX_CYCLES}, not `{n}`")
+            }),
+        Err(_) => CYCLES,
+    }
+}
+
+/// A phone's bound, scaled from [`CYCLES`] to this run's cycles (never below the bound).
+fn scaled(bound: usize) -> usize {
+    bound.max(bound * cycles() / CYCLES)
+}
 /// After the last cycle, the phones have this long to empty their outboxes.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -132,13 +157,13 @@ async fn edit(
 async fn honest_phone(phone: Phone, stores: Vec<DocId>, seed: u64, shared: Arc<Shared>) {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut visits = Vec::new();
-    for round in 1..=MAX_ROUNDS_PER_PHONE {
+    for round in 1..=scaled(MAX_ROUNDS_PER_PHONE) {
         if shared.stop.load(Ordering::SeqCst) {
             return;
         }
         let draining = shared.stop_editing.load(Ordering::SeqCst);
         if !draining
-            && visits.len() < MAX_VISITS_PER_PHONE
+            && visits.len() < scaled(MAX_VISITS_PER_PHONE)
             && let Err(e) = edit(&phone, &stores, &mut visits, &mut rng, round).await
         {
             shared.error(format!("{}: edit failed: {e}", phone.user));
@@ -189,11 +214,11 @@ async fn honest_phone(phone: Phone, stores: Vec<DocId>, seed: u64, shared: Arc<S
 async fn broken_phone(phone: Phone, stores: Vec<DocId>, seed: u64, shared: Arc<Shared>) {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut visits = Vec::new();
-    for round in 1..=MAX_ROUNDS_PER_PHONE {
+    for round in 1..=scaled(MAX_ROUNDS_PER_PHONE) {
         if shared.stop_editing.load(Ordering::SeqCst) {
             return;
         }
-        if visits.len() < MAX_VISITS_PER_PHONE
+        if visits.len() < scaled(MAX_VISITS_PER_PHONE)
             && edit(&phone, &stores, &mut visits, &mut rng, round)
                 .await
                 .is_err()
@@ -346,7 +371,8 @@ fn durability(backend: Backend) {
 
     let setup = started.elapsed();
     let mut restarting = Duration::ZERO;
-    for cycle in 1..=CYCLES {
+    let cycles = cycles();
+    for cycle in 1..=cycles {
         let run = rng.random_range(RUN_MS);
         std::thread::sleep(Duration::from_millis(run));
         let victim = cycle % servers.len();
@@ -462,13 +488,13 @@ fn durability(backend: Backend) {
         m
     });
     report(&format!(
-        "server durability ({backend}): setup {:.1} s; {CYCLES} SIGKILL \
+        "server durability ({backend}): setup {:.1} s; {cycles} SIGKILL \
          cycles in {:.1} s ({} server starts, restarts took {:.0} ms on average); {:.1} s in all; \
          {} syncs completed, {} interrupted by a kill, {} refused while down",
         setup.as_secs_f64(),
         killing.as_secs_f64(),
         servers.iter().map(ServerProcess::starts).sum::<usize>(),
-        restarting.as_secs_f64() * 1000.0 / CYCLES as f64,
+        restarting.as_secs_f64() * 1000.0 / cycles as f64,
         started.elapsed().as_secs_f64(),
         shared.syncs.load(Ordering::SeqCst),
         interrupted.len(),
@@ -487,8 +513,8 @@ fn durability(backend: Backend) {
         broken_acked.len(),
     ));
     assert!(
-        interrupted.len() >= CYCLES / 4,
-        "only {} pushes were cut off by {CYCLES} kills: the kills missed the pushes",
+        interrupted.len() >= cycles / 4,
+        "only {} pushes were cut off by {cycles} kills: the kills missed the pushes",
         interrupted.len()
     );
 }
