@@ -61,12 +61,15 @@ impl Side {
     }
 }
 
-/// The four comparisons issue 7 names, each: (ratio's middle name, the figure compared).
-pub const RATIOS: [(&str, &str); 4] = [
+/// The comparisons, each: (ratio's middle name, the figure compared): the four issue 7
+/// names, and the week over bad links (issue 19).
+pub const RATIOS: [(&str, &str); 6] = [
     ("week_offline_time", "week_offline_ms"),
     ("new_phone_time", "new_phone_ms"),
     ("many_phones_throughput", "many_phones_changes_per_s"),
     ("week_offline_bytes", "week_offline_bytes"),
+    ("bad_link_3g_time", "bad_link_3g_ms"),
+    ("bad_link_2g_time", "bad_link_2g_ms"),
 ];
 
 /// Where a peer ran many phones at a smaller size than ours, ours at that size, under the
@@ -235,7 +238,10 @@ mod tests {
         figures.add("new_phone_ms", 100.0, "ms");
         figures.add("pouchdb_new_phone_ms", 300.0, "ms");
         figures.add("pouchdb_default_new_phone_ms", 500.0, "ms");
+        figures.add("bad_link_3g_ms", 1000.0, "ms");
+        figures.add("pouchdb_bad_link_3g_ms", 7000.0, "ms");
         figures.add_ratios();
+        assert_eq!(figures.get("vs_pouchdb_bad_link_3g_time_ratio"), Some(7.0));
         assert_eq!(figures.get("vs_pouchdb_new_phone_time_ratio"), Some(3.0));
         assert_eq!(
             figures.get("vs_pouchdb_default_new_phone_time_ratio"),
