@@ -14,10 +14,19 @@ pub enum Side {
     Ours,
     AutomergeRepo,
     Samod,
+    /// PouchDB with pouchdb-server, set up as its documentation advises.
+    PouchDb,
+    /// PouchDB with pouchdb-server, its replication and HTTP out of the box.
+    PouchDbDefault,
 }
 
 impl Side {
-    pub const PEERS: [Side; 2] = [Side::AutomergeRepo, Side::Samod];
+    pub const PEERS: [Side; 4] = [
+        Side::AutomergeRepo,
+        Side::Samod,
+        Side::PouchDb,
+        Side::PouchDbDefault,
+    ];
 
     /// Prefix of the side's figure names (`""` for ours).
     pub fn prefix(self) -> &'static str {
@@ -25,6 +34,8 @@ impl Side {
             Side::Ours => "",
             Side::AutomergeRepo => "automerge_repo_",
             Side::Samod => "samod_",
+            Side::PouchDb => "pouchdb_",
+            Side::PouchDbDefault => "pouchdb_default_",
         }
     }
 
@@ -34,12 +45,14 @@ impl Side {
             Side::Ours => "fieldsync",
             Side::AutomergeRepo => "automerge-repo",
             Side::Samod => "samod",
+            Side::PouchDb => "pouchdb",
+            Side::PouchDbDefault => "pouchdb-default",
         }
     }
 
     pub fn parse(text: &str) -> Option<Side> {
-        [Side::Ours, Side::AutomergeRepo, Side::Samod]
-            .into_iter()
+        std::iter::once(Side::Ours)
+            .chain(Side::PEERS)
             .find(|s| s.label() == text || (text == "ours" && *s == Side::Ours))
     }
 
@@ -48,12 +61,15 @@ impl Side {
     }
 }
 
-/// The four comparisons issue 7 names, each: (ratio's middle name, the figure compared).
-pub const RATIOS: [(&str, &str); 4] = [
+/// The comparisons, each: (ratio's middle name, the figure compared): the four issue 7
+/// names, and the week over bad links (issue 19).
+pub const RATIOS: [(&str, &str); 6] = [
     ("week_offline_time", "week_offline_ms"),
     ("new_phone_time", "new_phone_ms"),
     ("many_phones_throughput", "many_phones_changes_per_s"),
     ("week_offline_bytes", "week_offline_bytes"),
+    ("bad_link_3g_time", "bad_link_3g_ms"),
+    ("bad_link_2g_time", "bad_link_2g_ms"),
 ];
 
 /// Where a peer ran many phones at a smaller size than ours, ours at that size, under the
@@ -125,10 +141,11 @@ impl Figures {
     /// The readable table: one row per figure of ours, the peers' beside it, then the
     /// ratios, then whatever else was measured.
     pub fn table(&self) -> String {
-        let mut out = format!(
-            "{:<34} {:>14} {:>16} {:>14}  unit\n",
-            "figure", "fieldsync", "automerge-repo", "samod"
-        );
+        let mut out = format!("{:<34} {:>14}", "figure", "fieldsync");
+        for peer in Side::PEERS {
+            out += &format!(" {:>15}", peer.label());
+        }
+        out += "  unit\n";
         let cell = |name: &str| {
             self.get(name)
                 .map_or_else(|| "-".to_owned(), |v| format!("{v:.1}"))
@@ -138,15 +155,13 @@ impl Figures {
             if Side::PEERS.iter().any(|p| name.starts_with(p.prefix())) || name.starts_with("vs_") {
                 continue;
             }
-            let row = Side::PEERS.map(|p| p.name(name));
-            out += &format!(
-                "{name:<34} {:>14} {:>16} {:>14}  {unit}\n",
-                cell(name),
-                cell(&row[0]),
-                cell(&row[1])
-            );
+            out += &format!("{name:<34} {:>14}", cell(name));
+            for peer in Side::PEERS {
+                out += &format!(" {:>15}", cell(&peer.name(name)));
+                shown.insert(peer.name(name));
+            }
+            out += &format!("  {unit}\n");
             shown.insert(name.clone());
-            shown.extend(row);
         }
         out +=
             "\npeer ÷ fieldsync (above 1: fieldsync faster or smaller; throughput: the peer's)\n";
@@ -215,6 +230,24 @@ mod tests {
             figures.get("vs_automerge_repo_many_phones_throughput_ratio"),
             Some(0.1)
         );
+    }
+
+    #[test]
+    fn pouchdb_tuned_and_out_of_the_box_have_ratios_of_their_own() {
+        let mut figures = Figures::default();
+        figures.add("new_phone_ms", 100.0, "ms");
+        figures.add("pouchdb_new_phone_ms", 300.0, "ms");
+        figures.add("pouchdb_default_new_phone_ms", 500.0, "ms");
+        figures.add("bad_link_3g_ms", 1000.0, "ms");
+        figures.add("pouchdb_bad_link_3g_ms", 7000.0, "ms");
+        figures.add_ratios();
+        assert_eq!(figures.get("vs_pouchdb_bad_link_3g_time_ratio"), Some(7.0));
+        assert_eq!(figures.get("vs_pouchdb_new_phone_time_ratio"), Some(3.0));
+        assert_eq!(
+            figures.get("vs_pouchdb_default_new_phone_time_ratio"),
+            Some(5.0)
+        );
+        assert_eq!(Side::parse("pouchdb-default"), Some(Side::PouchDbDefault));
     }
 
     #[test]

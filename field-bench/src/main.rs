@@ -1,23 +1,27 @@
-//! The field benchmark (issue 7): fieldsync's sync beside automerge-repo 2.5.6 (npm) and
-//! samod 0.16 (crates.io) on the same documents and edits, in one run.
+//! The field benchmark (issue 7): fieldsync's sync beside automerge-repo 2.5.6 (npm),
+//! samod 0.16 (crates.io) and PouchDB 9.0.0 with pouchdb-server 4.2.0 (npm, issue 19) on
+//! the same documents and edits, in one run.
 //!
 //! ```text
 //! cargo run --release -p fieldsync-field-bench -- [--quick] [--json PATH]
-//!     [--sides fieldsync,automerge-repo,samod] [--no-links]
+//!     [--sides fieldsync,automerge-repo,samod,pouchdb,pouchdb-default] [--no-links]
 //! ```
 //!
 //! Ours ([`ours`]): the existing benchmarks as child processes. `fieldsync-sync-bench`
 //! also exports what its server held before the week offline and the week itself as
-//! bundles of Automerge changes; the peers ([`peer`]: [`automerge_repo`], [`samod_side`])
-//! import those documents into their servers and sync the same week, and a new phone of
+//! bundles of Automerge changes; the peers ([`peer`]: [`automerge_repo`], [`samod_side`],
+//! [`pouchdb`], which stores each document's content as JSON) import those documents into
+//! their servers and sync the same week, and a new phone of
 //! theirs downloads the same documents. Figures and ratios: [`figures`]. What each figure
 //! means and where its timing starts and stops: `docs/benchmarks.md`.
 
 mod automerge_repo;
 mod figures;
 mod many;
+mod npm;
 mod ours;
 mod peer;
+mod pouchdb;
 mod samod_side;
 
 use std::path::PathBuf;
@@ -28,7 +32,8 @@ use figures::{Figures, Side};
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 const USAGE: &str = "usage: fieldsync-field-bench [--quick] [--json PATH] \
-                     [--sides fieldsync,automerge-repo,samod] [--no-links]";
+                     [--sides fieldsync,automerge-repo,samod,pouchdb,pouchdb-default] \
+                     [--no-links]";
 
 /// How big a run is.
 #[derive(Clone, Copy, Debug)]
@@ -48,7 +53,7 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
     let mut config = Config {
         mode: Mode { quick: false },
         json: None,
-        sides: vec![Side::Ours, Side::AutomergeRepo, Side::Samod],
+        sides: std::iter::once(Side::Ours).chain(Side::PEERS).collect(),
         links: true,
     };
     let mut it = args.iter();
@@ -86,6 +91,8 @@ fn config_json(config: &Config) -> serde_json::Value {
         "links": config.links,
         "automerge_repo": "2.5.6",
         "samod": "0.16",
+        "pouchdb": pouchdb::PINNED.iter().map(|(p, v)| format!("{p} {v}")).collect::<Vec<_>>(),
+        "pouchdb_tuned": pouchdb::TUNED,
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         "release": !cfg!(debug_assertions),
     })
@@ -107,6 +114,9 @@ async fn run(config: &Config) -> Result<Outcome, BoxError> {
     if config.sides.contains(&Side::AutomergeRepo) {
         automerge_repo::install().await?;
     }
+    if config.sides.contains(&Side::PouchDb) || config.sides.contains(&Side::PouchDbDefault) {
+        pouchdb::install().await?;
+    }
     ours::build().await?;
     // The sync bench always runs: it makes the documents every side works on.
     ours::sync_bench(config.mode, scratch.path(), &bundles, &mut figures).await?;
@@ -125,6 +135,7 @@ async fn run(config: &Config) -> Result<Outcome, BoxError> {
         }
         let launcher = match side {
             Side::AutomergeRepo => automerge_repo::launcher(),
+            Side::PouchDb | Side::PouchDbDefault => pouchdb::launcher(side),
             _ => peer::Launcher {
                 side,
                 program: std::env::current_exe()?,

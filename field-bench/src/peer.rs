@@ -1,7 +1,8 @@
-//! The peers' workloads, the same for automerge-repo and samod: each peer is a server
-//! program and a phone program speaking the line protocol below, and this module runs
-//! them, with the tests crate's fault proxy between phone and server counting the bytes
-//! (and shaping the link for the bad-link runs).
+//! The peers' workloads, the same for automerge-repo, samod and PouchDB: each peer is a
+//! server program and a phone program speaking the line protocol below, and this module
+//! runs them, with the tests crate's fault proxy between phone and server counting the
+//! bytes (and shaping the link for the bad-link runs). A phone is given the proxy as
+//! `ws://HOST:PORT`; PouchDB's speaks HTTP to the same address.
 //!
 //! Server (`SERVER DATA_DIR`): prints `{"event":"ready","port":N}` (bound to 127.0.0.1),
 //! then takes commands on stdin, one JSON object a line:
