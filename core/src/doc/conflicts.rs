@@ -3,7 +3,7 @@
 //! `counted.sku-104`. The store keeps them in an index so a list of "documents in conflict"
 //! needs no document loaded.
 
-use automerge::{ObjId, ObjType, ReadDoc, Value};
+use automerge::{ObjId, ObjType, Value};
 
 use crate::doc::Doc;
 
@@ -11,34 +11,35 @@ use crate::doc::Doc;
 const MAX_DEPTH: usize = 4;
 
 impl Doc {
-    /// The paths of every map entry holding more than one concurrent value, sorted.
+    /// The paths of every map entry holding more than one concurrent value, sorted. One
+    /// pass over each map (Automerge flags the keys with several values); only those are
+    /// named.
     pub(crate) fn conflicted_fields(&self) -> Vec<String> {
         let mut out = Vec::new();
-        walk(&self.am, &automerge::ROOT, "", 0, &mut out);
+        self.reading(|doc| walk(doc, &automerge::ROOT, "", 0, &mut out));
         out.sort();
         out
     }
 }
 
-fn walk<R: ReadDoc>(doc: &R, obj: &ObjId, prefix: &str, depth: usize, out: &mut Vec<String>) {
+fn walk(doc: &Doc, obj: &ObjId, prefix: &str, depth: usize, out: &mut Vec<String>) {
     if depth > MAX_DEPTH {
         return;
     }
-    for key in doc.keys(obj) {
-        let Ok(values) = doc.get_all(obj, key.as_str()) else {
-            continue;
-        };
-        let path = if prefix.is_empty() {
-            key.clone()
+    let path = |key: &str| {
+        if prefix.is_empty() {
+            key.to_owned()
         } else {
             format!("{prefix}.{key}")
-        };
-        if values.len() > 1 {
-            out.push(path.clone());
+        }
+    };
+    for item in &doc.map(obj).items {
+        if item.conflict {
+            out.push(path(&item.key));
         }
         // The value every device shows is the one read; a map in it may conflict inside.
-        if let Some((Value::Object(ObjType::Map), id)) = values.last() {
-            walk(doc, id, &path, depth + 1, out);
+        if let (Value::Object(ObjType::Map), Some(id)) = (&item.value, &item.id) {
+            walk(doc, id, &path(&item.key), depth + 1, out);
         }
     }
 }
