@@ -5,8 +5,10 @@
 //! headers could hold a task forever. This loop, over hyper's own connection builder,
 //! holds connections to three bounds (docs/adr/0013):
 //!
-//! - **a cap**: at most `max_connections` at once; one over it is closed as soon as it is
-//!   accepted, so the listener never runs out of descriptors and keeps accepting;
+//! - **a cap**: at most `max_connections` at once; one over it displaces the oldest quiet
+//!   connection without a request in flight ([`evict`]), or is closed as soon as it is
+//!   accepted when every connection is busy, so the listener never runs out of descriptors
+//!   and keeps accepting;
 //! - **a header timeout**: an HTTP/1 request's headers must arrive within
 //!   `header_timeout_secs` of its first byte (hyper's `header_read_timeout`);
 //! - **an idle timeout**: a connection with no request in flight that moves no byte for
@@ -18,9 +20,9 @@
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -29,6 +31,13 @@ use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
+
+use evict::{Conn, Registry};
+
+mod evict;
+
+/// Longest a connection that displaced another waits for the slot to be given back.
+const DISPLACED_SLOT_WAIT: Duration = Duration::from_secs(2);
 use tower::ServiceExt;
 
 /// How a connection is bounded.
@@ -51,6 +60,8 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let max = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS);
     let slots = Arc::new(Semaphore::new(max));
+    let registry = Registry::new(max);
+    let waiting = Arc::new(AtomicUsize::new(0));
     let (closing, closed) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -68,16 +79,44 @@ pub async fn run(
                 continue;
             }
         };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            metrics::counter!("fieldsync_connections_refused_total").increment(1);
-            drop(stream);
-            continue;
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => Some(slot),
+            // Over the cap: a quiet idle connection gives way, or this one is refused.
+            // Waiters are bounded by the descriptors' headroom.
+            Err(_)
+                if waiting.load(Ordering::Relaxed) < DESCRIPTOR_HEADROOM / 2
+                    && registry.evict_one() =>
+            {
+                metrics::counter!("fieldsync_connections_displaced_total").increment(1);
+                None
+            }
+            Err(_) => {
+                metrics::counter!("fieldsync_connections_refused_total").increment(1);
+                drop(stream);
+                continue;
+            }
         };
-        let router = router.clone();
-        let closed = closed.clone();
+        let (router, closed, slots) = (router.clone(), closed.clone(), slots.clone());
+        let (conn, waiting) = (registry.register(), waiting.clone());
         tokio::spawn(async move {
+            let slot = match slot {
+                Some(slot) => slot,
+                None => {
+                    waiting.fetch_add(1, Ordering::Relaxed);
+                    let freed =
+                        tokio::time::timeout(DISPLACED_SLOT_WAIT, slots.acquire_owned()).await;
+                    waiting.fetch_sub(1, Ordering::Relaxed);
+                    match freed {
+                        Ok(Ok(slot)) => slot,
+                        _ => {
+                            metrics::counter!("fieldsync_connections_refused_total").increment(1);
+                            return;
+                        }
+                    }
+                }
+            };
             metrics::gauge!("fieldsync_connections").increment(1.0);
-            serve_connection(stream, peer, router, limits, closed).await;
+            serve_connection(stream, peer, router, limits, closed, conn).await;
             metrics::gauge!("fieldsync_connections").decrement(1.0);
             drop(slot);
         });
@@ -97,21 +136,18 @@ async fn serve_connection(
     router: Router,
     limits: ConnectionLimits,
     mut closed: watch::Receiver<bool>,
+    conn: Arc<Conn>,
 ) {
     let _ = stream.set_nodelay(true);
-    let started = Instant::now();
-    let last_byte = Arc::new(AtomicU64::new(0));
-    let in_flight = Arc::new(AtomicUsize::new(0));
     let io = TokioIo::new(Activity {
         inner: stream,
-        started,
-        last_byte: last_byte.clone(),
+        conn: conn.clone(),
     });
     let service = {
-        let in_flight = in_flight.clone();
+        let conn = conn.clone();
         hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
             let router = router.clone();
-            let guard = InFlight::enter(&in_flight);
+            let guard = InFlight::enter(&conn);
             async move {
                 let mut request = request.map(axum::body::Body::new);
                 request.extensions_mut().insert(ConnectInfo(peer));
@@ -143,12 +179,17 @@ async fn serve_connection(
                     connection.as_mut().graceful_shutdown();
                 }
             }
+            () = conn.evict.notified(), if !closing => {
+                metrics::counter!("fieldsync_connections_evicted_total").increment(1);
+                if conn.idle() {
+                    return;
+                }
+                // A request arrived since it was picked: answer it, then close.
+                closing = true;
+                connection.as_mut().graceful_shutdown();
+            }
             () = tokio::time::sleep(check) => {
-                let quiet_ms = (started.elapsed().as_millis() as u64)
-                    .saturating_sub(last_byte.load(Ordering::Relaxed));
-                let idle = in_flight.load(Ordering::Relaxed) == 0
-                    && Duration::from_millis(quiet_ms) >= limits.idle_timeout;
-                if idle {
+                if conn.idle() && conn.quiet() >= limits.idle_timeout {
                     metrics::counter!("fieldsync_connections_idle_closed_total").increment(1);
                     // Nothing in flight: dropping the connection closes the socket.
                     return;
@@ -159,32 +200,30 @@ async fn serve_connection(
 }
 
 /// Counts a connection's requests in flight while alive.
-struct InFlight(Arc<AtomicUsize>);
+struct InFlight(Arc<Conn>);
 
 impl InFlight {
-    fn enter(count: &Arc<AtomicUsize>) -> InFlight {
-        count.fetch_add(1, Ordering::Relaxed);
-        InFlight(count.clone())
+    fn enter(conn: &Arc<Conn>) -> InFlight {
+        conn.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(conn.clone())
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
-/// A socket that notes when it last moved a byte (milliseconds after `started`).
+/// A socket that notes when it last moved a byte.
 struct Activity {
     inner: TcpStream,
-    started: Instant,
-    last_byte: Arc<AtomicU64>,
+    conn: Arc<Conn>,
 }
 
 impl Activity {
     fn touch(&self) {
-        self.last_byte
-            .store(self.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.conn.touch();
     }
 }
 

@@ -143,8 +143,8 @@ async fn a_client_that_trickles_its_headers_is_disconnected_after_the_header_tim
 }
 
 #[tokio::test]
-async fn connections_over_the_cap_are_closed_at_once_and_service_returns_when_they_leave()
--> TestResult {
+async fn at_the_cap_a_new_connection_displaces_the_oldest_silent_one_and_is_answered() -> TestResult
+{
     let (addr, _stop, _dir) = start(Limits {
         max_connections: Some(3),
         ..Limits::default()
@@ -153,14 +153,47 @@ async fn connections_over_the_cap_are_closed_at_once_and_service_returns_when_th
     let mut held = Vec::new();
     for _ in 0..3 {
         held.push(TcpStream::connect(addr).await?);
+        // Accepted in this order, and quiet for longer than a request takes to arrive.
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    // Let the server take them before the next one arrives.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let started = Instant::now();
+    let status = healthz(addr).await?;
+    assert!(status.contains("200"), "{status}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    // The oldest silent one was closed for it; the other two are still open.
+    until_closed(&mut held[0]).await?;
+    for stream in &mut held[1..] {
+        let mut buf = [0u8; 1];
+        let read = tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buf)).await;
+        assert!(read.is_err(), "a younger silent connection was closed too");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn at_the_cap_with_every_connection_busy_a_new_one_is_closed_at_once_and_service_returns()
+-> TestResult {
+    let (addr, _stop, _dir) = start(Limits {
+        max_connections: Some(2),
+        ..Limits::default()
+    })
+    .await?;
+    // Two requests in flight (bodies announced, never finished): nothing may be cut.
+    let busy = vec![
+        stalled_enrollment(addr, 1_000, 10).await?,
+        stalled_enrollment(addr, 1_000, 10).await?,
+    ];
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
     let mut over = TcpStream::connect(addr).await?;
     let started = Instant::now();
     until_closed(&mut over).await?;
     assert!(started.elapsed() < Duration::from_secs(2), "closed at once");
-    drop(held);
+    drop(busy);
     // Bounded: the freed slots come back as the server notices the closed sockets.
     let mut status = String::new();
     for _ in 0..50 {
