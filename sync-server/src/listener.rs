@@ -36,7 +36,8 @@ use evict::{Conn, Registry};
 
 mod evict;
 
-/// Longest a connection that displaced another waits for the slot to be given back.
+/// Longest a connection that displaced another waits for the displaced one's slot (it is
+/// served meanwhile; the one it displaced closes at once unless a request just came in).
 const DISPLACED_SLOT_WAIT: Duration = Duration::from_secs(2);
 use tower::ServiceExt;
 
@@ -82,12 +83,14 @@ pub async fn run(
         let slot = match slots.clone().try_acquire_owned() {
             Ok(slot) => Some(slot),
             // Over the cap: a quiet idle connection gives way, or this one is refused.
-            // Waiters are bounded by the descriptors' headroom.
+            // Connections served ahead of their slot are bounded by the descriptors'
+            // headroom.
             Err(_)
                 if waiting.load(Ordering::Relaxed) < DESCRIPTOR_HEADROOM / 2
                     && registry.evict_one() =>
             {
                 metrics::counter!("fieldsync_connections_displaced_total").increment(1);
+                waiting.fetch_add(1, Ordering::Relaxed);
                 None
             }
             Err(_) => {
@@ -99,26 +102,27 @@ pub async fn run(
         let (router, closed, slots) = (router.clone(), closed.clone(), slots.clone());
         let (conn, waiting) = (registry.register(), waiting.clone());
         tokio::spawn(async move {
-            let slot = match slot {
-                Some(slot) => slot,
-                None => {
-                    waiting.fetch_add(1, Ordering::Relaxed);
-                    let freed =
-                        tokio::time::timeout(DISPLACED_SLOT_WAIT, slots.acquire_owned()).await;
-                    waiting.fetch_sub(1, Ordering::Relaxed);
-                    match freed {
-                        Ok(Ok(slot)) => slot,
-                        _ => {
-                            metrics::counter!("fieldsync_connections_refused_total").increment(1);
-                            return;
-                        }
-                    }
-                }
-            };
             metrics::gauge!("fieldsync_connections").increment(1.0);
-            serve_connection(stream, peer, router, limits, closed, conn).await;
+            let serve = serve_connection(stream, peer, router, limits, closed, conn);
+            match slot {
+                Some(slot) => {
+                    serve.await;
+                    drop(slot);
+                }
+                None => {
+                    // Served at once (a phone must not queue behind attackers), while the
+                    // displaced connection's slot is taken over as it closes.
+                    let take_over = async {
+                        let slot =
+                            tokio::time::timeout(DISPLACED_SLOT_WAIT, slots.acquire_owned()).await;
+                        waiting.fetch_sub(1, Ordering::Relaxed);
+                        slot.ok().and_then(Result::ok)
+                    };
+                    let ((), slot) = tokio::join!(serve, take_over);
+                    drop(slot);
+                }
+            }
             metrics::gauge!("fieldsync_connections").decrement(1.0);
-            drop(slot);
         });
     }
     drop(listener);
