@@ -224,6 +224,12 @@ pub struct Limits {
     )]
     pub enroll_per_source_per_minute: u32,
 
+    /// Reverse proxies whose `X-Forwarded-For` names the client (comma-separated addresses
+    /// or networks, like `127.0.0.1,10.0.0.0/8`); the per-source enrollment throttle and
+    /// the logs then see the phone's address instead of the proxy's. Empty: none.
+    #[arg(long, env = "FIELDSYNC_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: crate::forwarded::TrustedProxies,
+
     /// Days a device token lives. A sync with a token half that old gets a new one, so a
     /// device that syncs at least that often never sees its token expire; one that stays
     /// away longer must enroll again. 0: tokens never expire.
@@ -266,6 +272,7 @@ impl Default for Limits {
             body_bytes_in_flight: 256 * 1024 * 1024,
             device_requests_per_minute: 1_200,
             enroll_per_source_per_minute: 120,
+            trusted_proxies: crate::forwarded::TrustedProxies::default(),
             token_days: 90,
         }
     }

@@ -14,6 +14,7 @@ pub mod config;
 pub mod data_dir;
 pub mod demo;
 pub mod error;
+pub mod forwarded;
 pub mod listener;
 pub mod probes;
 pub mod rotation;
@@ -118,6 +119,11 @@ pub fn app_with(state: AppState, options: &AppOptions) -> Router {
         ))
         .layer(axum::middleware::from_fn(count_requests))
         .layer(TraceLayer::new_for_http())
+        // Outermost but for panics: every layer and handler sees the client's address.
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(state.limits.trusted_proxies.clone()),
+            forwarded::resolve,
+        ))
         // A panic in a handler is a bug; it becomes a logged 500, not a dropped connection.
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,

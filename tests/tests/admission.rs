@@ -152,5 +152,55 @@ async fn attempts_with_one_code_beyond_ten_an_hour_are_refused_with_retry_after(
     Ok(())
 }
 
+/// Posts an enrollment with a fresh code from `peer`, saying it forwards `client`.
+async fn enroll_via(
+    router: axum::Router,
+    peer: &str,
+    client: &str,
+    n: usize,
+) -> Fallible<StatusCode> {
+    let body = serde_json::json!({"code": format!("GUESS-{n}"), "device_name": "a phone"});
+    let mut request = Request::post("/v1/enroll")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-forwarded-for", client)
+        .body(Body::from(body.to_string()))?;
+    let peer: std::net::SocketAddr = peer.parse()?;
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer));
+    Ok(router.oneshot(request).await?.status())
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_enrollment_throttle_counts_each_forwarded_client_apart()
+-> TestResult {
+    let proxy = "127.0.0.1:50000";
+    for (trusted, other_client_throttled) in [("127.0.0.1", false), ("", true)] {
+        let limits = Limits {
+            trusted_proxies: trusted.parse()?,
+            enroll_per_source_per_minute: 1,
+            ..Limits::default()
+        };
+        let (server, _dir) = server(Backend::Sqlite, "enroll_behind_proxy", limits)?;
+        // A source's burst is 300 attempts; bounded: one more than that.
+        let mut refused = None;
+        for n in 0..=300 {
+            let status = enroll_via(server.router(), proxy, "203.0.113.7", n).await?;
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                refused = Some(n);
+                break;
+            }
+        }
+        assert_eq!(refused, Some(300), "trusted `{trusted}`: the burst ends the first client");
+        let status = enroll_via(server.router(), proxy, "203.0.113.8", 1_000).await?;
+        let throttled = status == StatusCode::TOO_MANY_REQUESTS;
+        assert_eq!(
+            throttled, other_client_throttled,
+            "trusted `{trusted}`: another client behind the proxy got {status}"
+        );
+    }
+    Ok(())
+}
+
 fieldsync_tests::on_sqlite_and_postgres!(unknown_used_and_expired_enrollment_codes_get_one_and_the_same_refusal_on: unknown_used_and_expired_enrollment_codes_get_one_and_the_same_refusal, unknown_used_and_expired_enrollment_codes_get_one_and_the_same_refusal_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(a_device_over_its_request_rate_gets_429_rate_limited_with_retry_after_on: a_device_over_its_request_rate_gets_429_rate_limited_with_retry_after, a_device_over_its_request_rate_gets_429_rate_limited_with_retry_after_on_postgres);
