@@ -60,7 +60,7 @@ impl FromRequestParts<AppState> for Authed {
             .map(|ConnectInfo(addr)| addr.ip());
         // Every failed sign-in is logged with its reason and source (never the token).
         let refuse = |reason: &'static str, message: &str| {
-            tracing::warn!(reason, source = ?source, path = %parts.uri.path(), "sign-in failed");
+            tracing::warn!(reason, source = %crate::text::source(source), path = %parts.uri.path(), "sign-in failed");
             AppError::Unauthorized(message.to_owned())
         };
         let header = parts

@@ -264,19 +264,20 @@ pub async fn enroll(
     admission.enrollment(source, &code_hash)?;
     let storage = state.storage.clone();
     let now = chrono::Utc::now().timestamp_millis();
-    let device =
-        tokio::task::spawn_blocking(move || storage.enroll(&code_hash, &name, &token_hash, now))
-            .await
-            .map_err(AppError::internal)?
-            .map_err(|e| match e {
-                // Unknown, used and expired codes get one answer, so that a guess learns
-                // nothing; the log keeps the reason for the office.
-                AppError::Unauthorized(reason) => {
-                    tracing::warn!(%reason, source = ?source, "enrollment refused");
-                    AppError::Unauthorized(ENROLL_REFUSED.into())
-                }
-                other => other,
-            })?;
+    let device = tokio::task::spawn_blocking(move || {
+        storage.enroll(&code_hash, &name, &token_hash, now)
+    })
+    .await
+    .map_err(AppError::internal)?
+    .map_err(|e| match e {
+        // Unknown, used and expired codes get one answer, so that a guess learns
+        // nothing; the log keeps the reason for the office.
+        AppError::Unauthorized(reason) => {
+            tracing::warn!(%reason, source = %crate::text::source(source), "enrollment refused");
+            AppError::Unauthorized(ENROLL_REFUSED.into())
+        }
+        other => other,
+    })?;
     tracing::info!(device = %device.device_id, user = %device.user_id, "enrolled");
     Ok(Json(EnrollResponse {
         device_id: device.device_id,

@@ -71,6 +71,11 @@ pub fn check_name(field: &str, name: &str) -> Result<(), String> {
     }
 }
 
+/// A request's source address as a log shows it (`unknown` when the listener gave none).
+pub fn source(ip: Option<std::net::IpAddr>) -> String {
+    ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -191,7 +191,11 @@ async fn behind_a_trusted_proxy_the_enrollment_throttle_counts_each_forwarded_cl
                 break;
             }
         }
-        assert_eq!(refused, Some(300), "trusted `{trusted}`: the burst ends the first client");
+        assert_eq!(
+            refused,
+            Some(300),
+            "trusted `{trusted}`: the burst ends the first client"
+        );
         let status = enroll_via(server.router(), proxy, "203.0.113.8", 1_000).await?;
         let throttled = status == StatusCode::TOO_MANY_REQUESTS;
         assert_eq!(
