@@ -50,7 +50,7 @@ impl LocalStore {
         validate_check(check)?;
         let what = describe(check);
         self.edit_doc(id, DocKind::ShelfDisplay, &what, |doc, stamp, _| {
-            let writes = what_changes(doc, check);
+            let writes = doc.reading(|doc| what_changes(doc, check));
             // A check that was given something but changes nothing is still a check.
             let confirm = writes.is_empty() && !check.is_empty();
             apply_check(doc, stamp, &writes)?;
