@@ -22,6 +22,10 @@ pub enum FieldError {
     /// The server could not be reached, or is unavailable for now: try later.
     #[error("offline: {detail}")]
     Offline { detail: String },
+    /// The server is busy and said when to come back: try again no sooner than
+    /// `retry_after_ms` from now (a scheduler waits at least that long).
+    #[error("server busy: {detail}")]
+    Busy { detail: String, retry_after_ms: u64 },
     /// The device's token is unknown or revoked: enroll again.
     #[error("unauthorized: {detail}")]
     Unauthorized { detail: String },
@@ -74,6 +78,16 @@ impl From<SyncFailure> for FieldError {
             SyncFailure::Offline(detail) | SyncFailure::ServerUnavailable(detail) => {
                 FieldError::Offline { detail }
             }
+            SyncFailure::Busy {
+                retry_after,
+                message,
+            } => FieldError::Busy {
+                detail: format!(
+                    "{message} (the server asks to wait {} s)",
+                    retry_after.as_secs().max(1)
+                ),
+                retry_after_ms: u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX),
+            },
             SyncFailure::Unauthorized(detail) => FieldError::Unauthorized { detail },
             SyncFailure::Refused(detail) => FieldError::Rejected { detail },
             SyncFailure::Local(detail) => FieldError::Storage { detail },
@@ -109,6 +123,25 @@ mod tests {
             FieldError::from(SyncFailure::Unauthorized("revoked".into())),
             FieldError::Unauthorized { .. }
         ));
+    }
+
+    #[test]
+    fn a_busy_server_s_wait_reaches_the_app_in_milliseconds() {
+        let e = FieldError::from(SyncFailure::Busy {
+            retry_after: std::time::Duration::from_secs(30),
+            message: "busy".into(),
+        });
+        assert!(
+            matches!(
+                &e,
+                FieldError::Busy {
+                    retry_after_ms: 30_000,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("30 s"), "{e}");
     }
 
     #[test]

@@ -44,8 +44,8 @@ async fn busy_server(retry_after: u64) -> Fallible<(SocketAddr, Arc<Mutex<Vec<In
     Ok((addr, seen))
 }
 
-async fn attempts_against(retry_after: u64, max_backoff: Duration) -> Fallible<Vec<Duration>> {
-    let (addr, seen) = busy_server(retry_after).await?;
+async fn attempts_against(retry_after_secs: u64, max_backoff: Duration) -> Fallible<Vec<Duration>> {
+    let (addr, seen) = busy_server(retry_after_secs).await?;
     let dir = tempfile::tempdir()?;
     let (phone, _) = device(
         dir.path().join("li.db"),
@@ -61,7 +61,7 @@ async fn attempts_against(retry_after: u64, max_backoff: Duration) -> Fallible<V
         .await?
         .expect_err("an always busy server");
     assert!(
-        matches!(failure, SyncFailure::ServerUnavailable(_)),
+        matches!(failure, SyncFailure::Busy { retry_after, .. } if retry_after == Duration::from_secs(retry_after_secs)),
         "{failure:?}"
     );
     let seen = seen.lock().map_err(|e| e.to_string())?.clone();

@@ -271,7 +271,11 @@ impl SyncClient {
             match self.round_trip(body.clone(), report).await {
                 Ok(Outcome::RetryAfter(wait, message)) => {
                     if attempt >= self.config.max_attempts {
-                        return Err(SyncFailure::ServerUnavailable(message));
+                        // The server's word goes to the caller's scheduler.
+                        return Err(SyncFailure::Busy {
+                            retry_after: wait,
+                            message,
+                        });
                     }
                     report.retries += 1;
                     // The server's word, within the client's own bound on a wait; never

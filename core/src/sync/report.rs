@@ -59,6 +59,13 @@ pub enum SyncFailure {
     /// The server answered 5xx, timed out, or cut a response short.
     #[error("server unavailable: {0}")]
     ServerUnavailable(String),
+    /// The server is busy and said when to come back (`429` or `503` with `Retry-After`),
+    /// still so after the sync's last attempt: try again no sooner than `retry_after`.
+    #[error("server busy, try again in {} s: {message}", retry_after.as_secs().max(1))]
+    Busy {
+        retry_after: std::time::Duration,
+        message: String,
+    },
     /// The token is unknown or the device was revoked: enroll again.
     #[error("unauthorized: {0}")]
     Unauthorized(String),
@@ -79,7 +86,7 @@ impl SyncFailure {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            SyncFailure::Offline(_) | SyncFailure::ServerUnavailable(_)
+            SyncFailure::Offline(_) | SyncFailure::ServerUnavailable(_) | SyncFailure::Busy { .. }
         )
     }
 }

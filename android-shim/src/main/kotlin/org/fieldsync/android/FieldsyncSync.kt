@@ -39,7 +39,12 @@ sealed interface SyncStatus {
 }
 
 /** Whether waiting and retrying may help: offline or server unavailable. */
-val FieldException.isTransient: Boolean get() = this is FieldException.Offline
+val FieldException.isTransient: Boolean
+    get() = this is FieldException.Offline || this is FieldException.Busy
+
+/** How long the server asked to wait before the next try (`Retry-After`), if it did. */
+val FieldException.retryAfterMillis: Long?
+    get() = (this as? FieldException.Busy)?.retryAfterMs?.toLong()
 
 /**
  * A store's sync connection. [syncNow] is a suspend function (the network part runs on the

@@ -24,7 +24,8 @@ fun interface ConnectivitySource {
 /**
  * Syncs when connectivity returns and when the app asks ([requestSync], e.g. after saving a
  * visit), retrying transient failures with the library's backoff (exponential, jitter)
- * while the phone stays online. A failure the user must act on (unauthorized, rejected,
+ * while the phone stays online, and never sooner than a busy server asked
+ * ([FieldException.Busy], its `Retry-After`). A failure the user must act on (unauthorized, rejected,
  * storage) is not retried: it waits for the next request or reconnection. Any other
  * exception (a bug in a hook) goes to `onError` and the scheduler goes on; only
  * cancellation ends it.
@@ -82,7 +83,8 @@ class SyncScheduler(
                 throw e
             } catch (e: FieldException) {
                 if (!e.isTransient) return
-                val wait = backoffMillis(attempt++)
+                // A busy server's `Retry-After` is a floor under the backoff.
+                val wait = maxOf(backoffMillis(attempt++), e.retryAfterMillis ?: 0L)
                 onRetry(e, wait)
                 // Going offline ends the retries: reconnection starts a fresh round.
                 val wentOffline = withTimeoutOrNull(wait) { online.first { !it } }

@@ -10,6 +10,7 @@ import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
 import org.fieldsync.ffi.FieldException
 import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
 import java.util.concurrent.atomic.AtomicInteger
 
@@ -50,6 +51,36 @@ class SyncSchedulerTest {
 
             scheduler.requestSync()
             eventually("a requested sync while online") { calls.get() == 4 }
+        } finally {
+            scheduler.close()
+            scope.cancel()
+        }
+    }
+
+    @Test
+    fun a_busy_server_s_retry_after_is_waited_out_even_when_the_backoff_is_shorter() = runBlocking {
+        val attempts = mutableListOf<Long>()
+        val waits = mutableListOf<Long>()
+        val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
+        val scheduler = SyncScheduler(
+            scope = scope,
+            connectivity = { MutableStateFlow(true) },
+            sync = {
+                val n = synchronized(attempts) {
+                    attempts.add(System.nanoTime())
+                    attempts.size
+                }
+                if (n == 1) throw FieldException.Busy("busy", 400uL)
+            },
+            backoffMillis = { 1L },
+            onRetry = { _, wait -> synchronized(waits) { waits.add(wait) } },
+        ).start()
+        try {
+            eventually("a busy answer, then a success") { synchronized(attempts) { attempts.size } == 2 }
+            assertEquals(listOf(400L), synchronized(waits) { waits.toList() })
+            val gapMillis = synchronized(attempts) { (attempts[1] - attempts[0]) / 1_000_000 }
+            assertTrue(gapMillis >= 390, "tried again after $gapMillis ms")
+            assertTrue(FieldException.Busy("busy", 1uL).isTransient)
         } finally {
             scheduler.close()
             scope.cancel()
