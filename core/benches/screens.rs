@@ -324,9 +324,10 @@ fn during_merges(
     let (merge_times, reads, edits) = std::thread::scope(|s| -> Res<_> {
         let merger = s.spawn(|| -> fieldsync_core::Result<Vec<Duration>> {
             let mut times = Vec::new();
-            for docs in feed {
+            for (p, docs) in feed.into_iter().enumerate() {
                 let t = Instant::now();
-                let merged = db.merge_many_from_server(docs);
+                // As the sync client stores a page: giving way to edits between documents.
+                let merged = db.store_feed_page(docs, &format!("{}", p + 1));
                 times.push(t.elapsed());
                 if let Err(e) = merged {
                     merging.store(false, Ordering::SeqCst);

@@ -47,6 +47,7 @@ mod transaction;
 pub(crate) mod visits;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::ThreadId;
 
@@ -111,6 +112,8 @@ pub struct LocalStore {
     changes: Arc<changes::ChangeLog>,
     /// Signalled when a transaction of [`LocalStore::in_one_transaction`] ends.
     transaction_ended: Condvar,
+    /// Calls waiting for the store's lock (an app's edit); a merge gives way to them.
+    waiting: AtomicUsize,
 }
 
 impl std::fmt::Debug for LocalStore {
@@ -121,6 +124,9 @@ impl std::fmt::Debug for LocalStore {
             .finish()
     }
 }
+
+/// Longest a merge that gave way waits for the calls it gave way to to take the lock.
+const GIVE_WAY: std::time::Duration = std::time::Duration::from_millis(50);
 
 pub(crate) struct Inner {
     pub(crate) conn: Connection,
@@ -214,6 +220,7 @@ impl LocalStore {
                 transaction_owner: None,
             }),
             transaction_ended: Condvar::new(),
+            waiting: AtomicUsize::new(0),
         })
     }
 
@@ -251,12 +258,36 @@ impl LocalStore {
     /// rolled back. The wait ends when the transaction does (its guard ends it however the
     /// closure ends, panics included).
     pub(crate) fn lock(&self) -> Result<MutexGuard<'_, Inner>> {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let locked = self.lock_for_merge();
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        locked
+    }
+
+    /// [`lock`](Self::lock) for a merge from the server, which does not count as waiting:
+    /// it gives way to the calls that do ([`others_waiting`](Self::others_waiting)).
+    pub(crate) fn lock_for_merge(&self) -> Result<MutexGuard<'_, Inner>> {
         let me = std::thread::current().id();
         let mut guard = self.recover(self.inner.lock());
         while guard.transaction_owner.is_some_and(|owner| owner != me) {
             guard = self.recover(self.transaction_ended.wait(guard));
         }
         Ok(guard)
+    }
+
+    /// Whether a call waits for the store's lock.
+    pub(crate) fn others_waiting(&self) -> bool {
+        self.waiting.load(Ordering::SeqCst) > 0
+    }
+
+    /// After a merge let go of the lock: waits (at most [`GIVE_WAY`]) until the calls that
+    /// were waiting for it have taken it, so that the merge does not take it straight back.
+    pub(crate) fn let_others_in(&self) {
+        let until = std::time::Instant::now() + GIVE_WAY;
+        // Bounded by `GIVE_WAY`.
+        while self.others_waiting() && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
     }
 
     /// A panic while holding the lock cannot leave SQLite half-written (the transaction

@@ -103,16 +103,30 @@ impl LocalStore {
         inner.all_or_nothing(drop_left_documents)
     }
 
-    /// Stores a sync response whole, under one lock and in one savepoint (a transaction of
-    /// its own when none is open): confirms the pushed documents (`confirmed`: id, local
-    /// edits and heads, as [`OutgoingDocument`](crate::OutgoingDocument) gave them), merges the feed's documents
-    /// (prepared on worker threads), notes and drops the documents that left the scope,
-    /// and only then moves the cursor. All of it commits together or none of it does, so
-    /// the cursor never passes a change that is not stored; and because the lock is held
-    /// throughout, no edit the app makes meanwhile lands inside that savepoint, where a
-    /// rollback would take it along after it was reported saved. A document of the feed
-    /// that cannot be read is kept aside as damaged and does not stop the others. Returns
-    /// what was merged, damaged or repaired, and how many documents left the scope.
+    /// Stores a page of the feed as a sync does: merges `docs` in order and then moves the
+    /// cursor to `cursor`, giving way to the app's own edits between documents (see
+    /// [`apply_sync_response`](Self::apply_sync_response)). Returns how many documents
+    /// were merged.
+    pub fn store_feed_page(&self, docs: Vec<(DocId, Vec<Vec<u8>>)>, cursor: &str) -> Result<usize> {
+        Ok(self.apply_sync_response(&[], docs, &[], cursor)?.pulled)
+    }
+
+    /// Stores a sync response: confirms the pushed documents (`confirmed`: id, local edits
+    /// and heads, as [`OutgoingDocument`](crate::OutgoingDocument) gave them), merges the
+    /// feed's documents (prepared on worker threads), notes and drops the documents that
+    /// left the scope, and only then moves the cursor, so the cursor never passes a change
+    /// that is not stored.
+    ///
+    /// It runs in savepoints under the store's lock, so no edit the app makes meanwhile
+    /// lands inside one, where a rollback would take it along after it was reported saved.
+    /// When an edit (or any other call) waits for the lock, the merge gives way after the
+    /// documents already prepared: what is merged so far commits, the edit runs, and the
+    /// merge goes on in a new savepoint. An edit thus waits for a few documents' writes,
+    /// never for a whole page. A failure rolls back the current savepoint only: what
+    /// committed before stays (merging it again is harmless), and the cursor does not
+    /// move. A document of the feed that cannot be read is kept aside as damaged and does
+    /// not stop the others. Returns what was merged, damaged or repaired, and how many
+    /// documents left the scope.
     pub(crate) fn apply_sync_response(
         &self,
         confirmed: &[(DocId, i64, Vec<String>)],
@@ -124,22 +138,42 @@ impl LocalStore {
             .iter()
             .map(|(id, edits, heads)| Ok((id, *edits, parse_heads(heads)?)))
             .collect::<Result<Vec<_>>>()?;
-        let mut inner = self.lock()?;
-        inner.all_or_nothing(|inner| {
-            for (id, edits, heads) in &confirmed {
-                confirm_pushed(&inner.conn, id, *edits, heads)?;
+        let mut applied = AppliedResponse {
+            removed: removed.len(),
+            ..AppliedResponse::default()
+        };
+        let mut rest = docs;
+        let mut confirmed = Some(confirmed);
+        let workers = crate::store::default_workers();
+        let waiting = || self.others_waiting();
+        let mut inner = self.lock_for_merge()?;
+        // Bounded: every pass but the last merges at least one document of `rest`.
+        loop {
+            let done = inner.all_or_nothing(|inner| {
+                for (id, edits, heads) in confirmed.take().iter().flatten() {
+                    confirm_pushed(&inner.conn, id, *edits, heads)?;
+                }
+                let (merged, left) =
+                    inner.merge_many(std::mem::take(&mut rest), true, workers, &waiting)?;
+                applied.pulled += merged.count;
+                applied.damaged.extend(merged.damaged);
+                applied.repaired.extend(merged.repaired);
+                if !left.is_empty() {
+                    rest = left;
+                    return Ok(false);
+                }
+                note_left_scope(&inner.conn, removed)?;
+                drop_left_documents(inner)?;
+                set_sync_cursor(&inner.conn, cursor)?;
+                Ok(true)
+            })?;
+            if done {
+                return Ok(applied);
             }
-            let merged = inner.merge_many(docs, true, crate::store::default_workers())?;
-            note_left_scope(&inner.conn, removed)?;
-            drop_left_documents(inner)?;
-            set_sync_cursor(&inner.conn, cursor)?;
-            Ok(AppliedResponse {
-                pulled: merged.count,
-                removed: removed.len(),
-                damaged: merged.damaged,
-                repaired: merged.repaired,
-            })
-        })
+            drop(inner);
+            self.let_others_in();
+            inner = self.lock_for_merge()?;
+        }
     }
 }
 

@@ -131,7 +131,12 @@ impl LocalStore {
     /// fails. Returns how many documents were given.
     pub fn merge_many_from_server(&self, docs: Vec<(DocId, Vec<Vec<u8>>)>) -> Result<usize> {
         let mut inner = self.lock()?;
-        inner.all_or_nothing(|inner| Ok(inner.merge_many(docs, true, default_workers())?.count))
+        inner.all_or_nothing(|inner| {
+            Ok(inner
+                .merge_many(docs, true, default_workers(), &|| false)?
+                .0
+                .count)
+        })
     }
 
     /// Merges one document on this thread.
@@ -162,21 +167,29 @@ impl Inner {
     /// this thread); `from_server` also records that the server holds what was merged.
     /// Run it inside [`all_or_nothing`](Self::all_or_nothing): a failure leaves the
     /// documents before it written.
+    ///
+    /// `stop` is asked after each document is written: once it says yes, no more documents
+    /// are handed to the workers, the ones already prepared are written, and the documents
+    /// not started are returned, in order, for a later call.
     pub(crate) fn merge_many(
         &mut self,
         docs: Vec<IncomingDocument>,
         from_server: bool,
         workers: usize,
-    ) -> Result<Merged> {
-        let mut merged = Merged {
-            count: docs.len(),
-            ..Merged::default()
-        };
-        if workers == 0 || merged.count < PARALLEL_FROM {
-            for (id, changes) in docs {
+        stop: &dyn Fn() -> bool,
+    ) -> Result<(Merged, Vec<IncomingDocument>)> {
+        let mut merged = Merged::default();
+        if workers == 0 || docs.len() < PARALLEL_FROM {
+            let mut docs = docs.into_iter();
+            // Bounded by the documents given.
+            for (id, changes) in docs.by_ref() {
                 self.merge_doc(id, changes, from_server, &mut merged)?;
+                merged.count += 1;
+                if stop() {
+                    break;
+                }
             }
-            return Ok(merged);
+            return Ok((merged, docs.collect()));
         }
         let actor = self.actor.clone();
         let (job_tx, job_rx) = mpsc::channel::<Job>();
@@ -190,9 +203,9 @@ impl Inner {
             drop(done_tx);
             // Returning (on success or error) drops `job_tx`: the workers finish the job in
             // hand and stop, and the scope waits for them.
-            self.write_in_order(docs, from_server, job_tx, &done_rx, &mut merged)
-        })?;
-        Ok(merged)
+            self.write_in_order(docs, from_server, job_tx, &done_rx, &mut merged, stop)
+        })
+        .map(|rest| (merged, rest))
     }
 
     /// The writer: hands documents to the workers up to `WINDOW` ahead, and writes each
@@ -204,13 +217,19 @@ impl Inner {
         jobs: mpsc::Sender<Job>,
         done: &mpsc::Receiver<Done>,
         merged: &mut Merged,
-    ) -> Result<()> {
+        stop: &dyn Fn() -> bool,
+    ) -> Result<Vec<IncomingDocument>> {
         let count = docs.len();
         let cached_from = count.saturating_sub(self.cache.capacity());
         let mut pending = docs.into_iter().enumerate().peekable();
         let mut early: HashMap<usize, Done> = HashMap::new();
         // Hands every document before position `upto` to the workers.
-        let mut dispatch = |inner: &mut Inner, upto: usize| -> Result<()> {
+        let dispatch = |inner: &mut Inner,
+                        pending: &mut std::iter::Peekable<
+            std::iter::Enumerate<std::vec::IntoIter<IncomingDocument>>,
+        >,
+                        upto: usize|
+         -> Result<()> {
             // Bounded by `upto`: each pass takes one document from the list.
             while let Some((index, (id, changes))) = pending.next_if(|(i, _)| *i < upto) {
                 let stored = inner.stored_for_merge(&id)?;
@@ -231,8 +250,13 @@ impl Inner {
             }
             Ok(())
         };
-        dispatch(self, WINDOW)?;
+        dispatch(self, &mut pending, WINDOW)?;
+        let mut stopped = false;
         for next in 0..count {
+            // Once stopped, only the documents already handed out are written.
+            if stopped && pending.peek().is_some_and(|(i, _)| *i <= next) {
+                break;
+            }
             // Bounded: at most `WINDOW` documents are in flight, and each arrives once.
             let finished = loop {
                 if let Some(d) = early.remove(&next) {
@@ -242,9 +266,13 @@ impl Inner {
                 early.insert(d.index, d);
             };
             self.write_prepared(&finished.id, finished.prepared?, from_server, merged)?;
-            dispatch(self, next + 1 + WINDOW)?;
+            merged.count += 1;
+            stopped = stopped || stop();
+            if !stopped {
+                dispatch(self, &mut pending, next + 1 + WINDOW)?;
+            }
         }
-        Ok(())
+        Ok(pending.map(|(_, doc)| doc).collect())
     }
 
     /// Merges one document on this thread.

@@ -147,7 +147,8 @@ fn merging_many_documents_on_worker_threads_stores_what_merging_them_one_by_one_
     let batched = new_phone(dir.path(), "batched.db")?;
     let merged = batched
         .lock()?
-        .all_or_nothing(|inner| inner.merge_many(first.clone(), true, 3))?;
+        .all_or_nothing(|inner| inner.merge_many(first.clone(), true, 3, &|| false))?
+        .0;
     assert_eq!(merged.count, first.len());
     assert_eq!(rows(&batched)?, rows(&one_by_one)?);
 
@@ -175,7 +176,8 @@ fn merging_many_documents_on_worker_threads_stores_what_merging_them_one_by_one_
     }
     batched
         .lock()?
-        .all_or_nothing(|inner| inner.merge_many(second.clone(), true, 2))?;
+        .all_or_nothing(|inner| inner.merge_many(second.clone(), true, 2, &|| false))?
+        .0;
     assert_eq!(rows(&batched)?, rows(&one_by_one)?);
     // Reading every document back gives the source's heads.
     let reopened = heads_of(&batched)?;
@@ -296,5 +298,83 @@ fn an_edit_made_while_a_failing_response_is_stored_is_kept() -> Result<()> {
         "the edit is on disk"
     );
     assert_eq!(reopened.sync_cursor()?, None, "the cursor did not move");
+    Ok(())
+}
+
+#[test]
+fn a_merge_told_to_stop_writes_what_it_prepared_and_hands_back_the_rest_in_order() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let source = source(dir.path())?;
+    let docs = feed(&source, &HashMap::new())?;
+    assert!(docs.len() > WINDOW, "more documents than the window");
+    let whole = new_phone(dir.path(), "whole.db")?;
+    whole.merge_many_from_server(docs.clone())?;
+    let phone = new_phone(dir.path(), "phone.db")?;
+    let mut inner = phone.lock()?;
+    let (merged, rest) =
+        inner.all_or_nothing(|inner| inner.merge_many(docs.clone(), true, 3, &|| true))?;
+    assert!(
+        (1..=WINDOW).contains(&merged.count),
+        "stopped after the documents in hand: {}",
+        merged.count
+    );
+    assert_eq!(rest.as_slice(), &docs[merged.count..], "the rest, in order");
+    let (later, none) = inner.all_or_nothing(|inner| inner.merge_many(rest, true, 3, &|| false))?;
+    assert!(none.is_empty());
+    assert_eq!(merged.count + later.count, docs.len());
+    drop(inner);
+    assert_eq!(rows(&phone)?, rows(&whole)?, "as if merged in one go");
+    Ok(())
+}
+
+#[test]
+fn an_edit_made_while_a_long_feed_page_is_stored_does_not_wait_for_the_whole_page() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let source = source(dir.path())?;
+    let mut docs = feed(&source, &HashMap::new())?;
+    // A long page: every display checked again and again, each check a change to merge.
+    let before = heads_of(&source)?;
+    for round in 0..30 {
+        for store in source.document_ids(DocKind::Store)? {
+            source.record_display_check(&LocalStore::shelf_display_id(&store), &check(round))?;
+        }
+    }
+    docs.extend(feed(&source, &before)?);
+    let phone = std::sync::Arc::new(new_phone(dir.path(), "phone.db")?);
+    let store = phone.create_store(sample_store("am-li", 99))?;
+    let visit = phone.create_visit(NewVisit {
+        store_id: store,
+        kind: VisitKind::Routine,
+        check_in: CheckPoint {
+            at: phone.now()?,
+            gps: None,
+        },
+        complaint_id: None,
+    })?;
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let storing = {
+        let phone = phone.clone();
+        std::thread::spawn(move || {
+            let _ = started_tx.send(());
+            let stored = phone.store_feed_page(docs, "41");
+            (stored, std::time::Instant::now())
+        })
+    };
+    started_rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .map_err(|e| Error::invalid("test", e.to_string()))?;
+    // Let the page's merge take the lock first.
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    phone.append_visit_notes(&visit, "Owner asked for slim packs.")?;
+    let edited = std::time::Instant::now();
+    let (stored, page_done) = storing.join().expect("the storing thread does not panic");
+    stored?;
+    assert!(
+        edited < page_done,
+        "the edit waited for the whole page ({:?} after it)",
+        edited - page_done
+    );
+    assert!(phone.visit(&visit)?.notes.contains("slim packs"));
+    assert_eq!(phone.sync_cursor()?.as_deref(), Some("41"));
     Ok(())
 }
