@@ -50,8 +50,11 @@ import org.fieldsync.ffi.VisitRecord
  * Close it when done (`use {}`): the database file accepts one opening at a time.
  */
 class FieldsyncStore private constructor(
-    /** The generated binding, for what this class does not wrap. */
-    val raw: FieldStore,
+    /**
+     * The generated binding. Not public: its calls block (SQLite, fsync), and an app
+     * reaches what this class does not wrap through [local], off the caller's thread.
+     */
+    internal val raw: FieldStore,
     private val io: CoroutineDispatcher,
 ) : AutoCloseable {
 

@@ -64,8 +64,8 @@ class FieldsyncSync(store: FieldsyncStore, settings: SyncSettings) : AutoCloseab
     constructor(store: FieldsyncStore, serverUrl: String, enrollment: EnrollmentRecord, extraRootPem: String? = null) :
         this(store, serverUrl, enrollment.token.value, extraRootPem)
 
-    /** The generated binding. */
-    val raw: FieldSync = FieldSync(store.raw, settings)
+    /** The generated binding (not public: the suspend functions here run it for apps). */
+    internal val raw: FieldSync = FieldSync(store.raw, settings)
     private val running = Mutex()
     private val _status = MutableStateFlow<SyncStatus>(
         store.raw.lastSyncedMs()?.let { SyncStatus.SyncedBefore(it) } ?: SyncStatus.Idle,
