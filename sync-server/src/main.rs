@@ -60,6 +60,10 @@ fn run_server(args: fieldsync_server::config::ServeArgs) -> Result<(), String> {
     let options = ServeOptions {
         metrics_listen: args.metrics_listen,
         shutdown_delay: std::time::Duration::from_secs(args.shutdown_delay_secs),
+        console: (!args.no_console).then(|| fieldsync_server::console::ConsoleConfig {
+            secure_cookies: args.console_secure_cookies,
+            ..fieldsync_server::console::ConsoleConfig::new(args.data.data_dir.clone())
+        }),
     };
     let state = AppState {
         storage,

@@ -225,7 +225,16 @@ pub fn compliance_report_naming(
     admin: &AdminDevice<'_>,
     options: &ReportOptions,
 ) -> AppResult<(Vec<ManagerRow>, Vec<Unreadable>)> {
-    let local = &admin.local;
+    report_over(&admin.local, admin.storage().users()?, options)
+}
+
+/// The report computed over `local`, a store holding the whole district (the admin
+/// device's, or the console's replica), for the account managers among `users`.
+pub fn report_over(
+    local: &LocalStore,
+    users: Vec<crate::storage::User>,
+    options: &ReportOptions,
+) -> AppResult<(Vec<ManagerRow>, Vec<Unreadable>)> {
     let mut skipped = Vec::new();
     let calendar = local.calendar();
     let month_from = calendar.start_of(options.month);
@@ -248,9 +257,7 @@ pub fn compliance_report_naming(
     }
     let breached = breached_clocks(local, &stores, month_from, options.as_of, &mut skipped)?;
 
-    let managers = admin
-        .storage()
-        .users()?
+    let managers = users
         .into_iter()
         .filter(|u| u.role == fieldsync_core::Role::AccountManager);
     let mut rows = Vec::new();

@@ -1,0 +1,332 @@
+//! `GET /console`: the district overview, per account manager, this week and this month,
+//! with the weekly coverage and monthly trend charts.
+//!
+//! The table's figures are `admin report`'s rows ([`report_over`]): core's rule queries
+//! over the console's replica, the same answers an account manager's phone gives for the
+//! same day. Charts are drawn here as SVG ([`super::chart`]).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use chrono::{Duration, NaiveDate};
+use fieldsync_core::{ClockState, DocKind, FieldCalendar, LocalStore, Role, Timestamp};
+use serde::Deserialize;
+
+use super::chart::{self, Series};
+use super::html::{esc, page, segment, table};
+use super::i18n::{Lang, t};
+use super::session::{Refused, Signed};
+use crate::AppState;
+use crate::admin::report::{ManagerRow, ReportOptions, report_over};
+use crate::error::{AppError, AppResult};
+use crate::storage::User;
+
+/// Weeks the coverage chart shows, ending with the week of the day judged.
+pub const COVERAGE_WEEKS: i64 = 8;
+/// Months the trend chart shows, ending with the month judged.
+pub const TREND_MONTHS: usize = 6;
+
+/// `?day=YYYY-MM-DD`: the day judged (default today).
+#[derive(Debug, Default, Deserialize)]
+pub struct DayQuery {
+    pub day: Option<String>,
+}
+
+impl DayQuery {
+    /// The day asked for; a malformed one is refused with what was wrong.
+    pub fn day(&self) -> Result<Option<NaiveDate>, Refused> {
+        parse_day("day", self.day.as_deref())
+    }
+}
+
+/// A `YYYY-MM-DD` query parameter, if given.
+pub fn parse_day(name: &str, text: Option<&str>) -> Result<Option<NaiveDate>, Refused> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) => NaiveDate::parse_from_str(t, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| {
+                Refused::Internal(AppError::BadRequest(format!(
+                    "`{name}` must be a date written `YYYY-MM-DD`, not `{t}`"
+                )))
+            }),
+    }
+}
+
+/// Everything the overview shows.
+#[derive(Debug)]
+pub struct Overview {
+    pub options: ReportOptions,
+    pub rows: Vec<ManagerRow>,
+    /// Per account manager: stores R1 covers.
+    pub covered: HashMap<String, usize>,
+    /// Per account manager: clocks met, of complaints received in the month.
+    pub clocks_met: HashMap<String, usize>,
+    /// Per account manager: (week start, share of R1-covered stores visited that week).
+    pub coverage: Vec<Series>,
+    /// Per account manager: (month start, visits made to R1-covered stores).
+    pub trend: Vec<Series>,
+    pub unreadable: usize,
+}
+
+/// Resolves the day judged into report options (the current month when no day is given).
+pub fn options_for(
+    day: Option<NaiveDate>,
+    min_visits: u32,
+    calendar: &FieldCalendar,
+) -> AppResult<ReportOptions> {
+    ReportOptions::resolve(None, day, min_visits, calendar, Timestamp::now())
+}
+
+impl Overview {
+    /// Computes the overview over the replica `local` for the account managers in `users`.
+    pub fn compute(
+        local: &LocalStore,
+        users: Vec<User>,
+        options: ReportOptions,
+    ) -> AppResult<Overview> {
+        let managers: Vec<User> = users
+            .iter()
+            .filter(|u| u.role == Role::AccountManager)
+            .cloned()
+            .collect();
+        let (rows, unreadable) = report_over(local, users, &options)?;
+        let mut covered = HashMap::new();
+        let mut coverage = Vec::new();
+        let mut trend = Vec::new();
+        let week = FieldCalendar::week_start(options.day);
+        for m in &managers {
+            let stores = local
+                .monthly_visits(&m.id, options.day, options.min_visits)?
+                .stores
+                .len();
+            covered.insert(m.id.clone(), stores);
+            let mut points = Vec::new();
+            for back in (0..COVERAGE_WEEKS).rev() {
+                let start = week - Duration::weeks(back);
+                let due = local.stores_due_visit(&m.id, start)?.len();
+                let share = if stores == 0 {
+                    0.0
+                } else {
+                    (stores - due.min(stores)) as f64 / stores as f64
+                };
+                points.push((start.format("%m-%d").to_string(), share * 100.0));
+            }
+            coverage.push(Series {
+                name: m.name.clone(),
+                points,
+            });
+            let mut months = vec![FieldCalendar::month_start(options.day)];
+            for _ in 1..TREND_MONTHS {
+                let previous = months
+                    .last()
+                    .map(|m| FieldCalendar::month_start(*m - Duration::days(1)))
+                    .unwrap_or(options.month);
+                months.push(previous);
+            }
+            months.reverse();
+            let mut points = Vec::new();
+            for month in months {
+                let made = local
+                    .monthly_visits(&m.id, month, options.min_visits)?
+                    .made();
+                points.push((month.format("%Y-%m").to_string(), f64::from(made)));
+            }
+            trend.push(Series {
+                name: m.name.clone(),
+                points,
+            });
+        }
+        let clocks_met = month_clocks_met(local, &options)?;
+        Ok(Overview {
+            options,
+            rows,
+            covered,
+            clocks_met,
+            coverage,
+            trend,
+            unreadable: unreadable.len(),
+        })
+    }
+}
+
+/// Clocks met, of the complaints received in the month up to `as_of`, by territory.
+fn month_clocks_met(
+    local: &LocalStore,
+    options: &ReportOptions,
+) -> AppResult<HashMap<String, usize>> {
+    let calendar = local.calendar();
+    let from = calendar.start_of(options.month);
+    let mut met: HashMap<String, usize> = HashMap::new();
+    for id in local.document_ids(DocKind::Complaint)? {
+        // A complaint that cannot be read is named by the report's damaged list.
+        let Ok(complaint) = local.complaint(&id) else {
+            continue;
+        };
+        if complaint.received_at < from || complaint.received_at > options.as_of {
+            continue;
+        }
+        let Ok(store) = local.store(&complaint.store_id) else {
+            continue;
+        };
+        let n = complaint
+            .clocks(options.as_of)
+            .iter()
+            .filter(|(_, s)| matches!(s, ClockState::Met { .. }))
+            .count();
+        *met.entry(store.territory).or_default() += n;
+    }
+    Ok(met)
+}
+
+/// Computes the overview on the blocking pool, with the time it took.
+pub async fn load(
+    state: &AppState,
+    signed: &Signed,
+    day: Option<NaiveDate>,
+) -> Result<(Overview, std::time::Duration), Refused> {
+    let storage = state.storage.clone();
+    let console = signed.console.clone();
+    let computed = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let overview = console.replica.with(storage.as_ref(), |local| {
+            let options = options_for(day, console.config.min_visits, local.calendar())?;
+            Overview::compute(local, storage.users()?, options)
+        })?;
+        Ok::<_, AppError>((overview, started.elapsed()))
+    })
+    .await
+    .map_err(AppError::internal)??;
+    Ok(computed)
+}
+
+/// `GET /console`.
+pub async fn page_handler(
+    State(state): State<AppState>,
+    signed: Signed,
+    Query(query): Query<DayQuery>,
+) -> Result<Response, Refused> {
+    let (overview, took) = load(&state, &signed, query.day()?).await?;
+    let lang = signed.lang;
+    let body = render(lang, &overview, took);
+    Ok(page(lang, t(lang, "overview"), Some(&signed.viewer()), &body).into_response())
+}
+
+fn num(n: usize, bad_when_positive: bool) -> String {
+    if bad_when_positive && n > 0 {
+        format!("<span class=\"bad\">{n}</span>")
+    } else {
+        n.to_string()
+    }
+}
+
+/// The overview's markup.
+pub fn render(lang: Lang, o: &Overview, took: std::time::Duration) -> String {
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<p>{} {} · {} {} · <span class=\"note\">{} · {} {:.0} ms</span></p>",
+        esc(t(lang, "month")),
+        esc(&o.options.month.format("%Y-%m").to_string()),
+        esc(t(lang, "as_of")),
+        esc(&o.options.day.to_string()),
+        esc(t(lang, "figures_note")),
+        esc(t(lang, "computed_in")),
+        took.as_secs_f64() * 1000.0,
+    );
+    let head = [
+        t(lang, "manager"),
+        t(lang, "stores"),
+        t(lang, "r1_covered"),
+        t(lang, "r1_visited"),
+        t(lang, "r9_visits"),
+        t(lang, "r9_below"),
+        t(lang, "r5_unchecked"),
+        t(lang, "r2"),
+        t(lang, "r3"),
+        t(lang, "r7"),
+        t(lang, "tasks"),
+        t(lang, "clocks"),
+        t(lang, "r4"),
+    ];
+    let rows: Vec<Vec<String>> = o
+        .rows
+        .iter()
+        .map(|r| {
+            let covered = o.covered.get(&r.manager).copied().unwrap_or(0);
+            let met = o.clocks_met.get(&r.manager).copied().unwrap_or(0);
+            vec![
+                format!(
+                    "<a href=\"/console/manager/{}\">{}</a>",
+                    segment(&r.manager),
+                    esc(&r.name)
+                ),
+                r.stores.to_string(),
+                covered.to_string(),
+                format!(
+                    "<span data-figure=\"r1_visited\">{}</span>",
+                    covered.saturating_sub(r.r1_due_this_week)
+                ),
+                format!("{} / {}", r.r9_visits_made, r.r9_visits_required),
+                num(r.r9_stores_below_minimum, false),
+                num(r.r5_demo_street_unchecked, true),
+                num(r.r2_price_tag_violations, true),
+                num(r.r3_count_findings, true),
+                format!("{} / {}", r.r7_follow_ups, num(r.r7_not_done, true)),
+                format!("{} / {}", r.tasks_open, num(r.tasks_overdue, true)),
+                format!(
+                    "{} / {} / {}",
+                    r.r9_clocks_running,
+                    met,
+                    num(r.r9_clocks_breached, true)
+                ),
+                scorecard_cell(lang, r),
+            ]
+        })
+        .collect();
+    out.push_str(&table("overview", &head, &rows));
+    if o.unreadable > 0 {
+        let _ = write!(
+            out,
+            "<p class=\"error\">{}: {}</p>",
+            esc(t(lang, "damaged")),
+            o.unreadable
+        );
+    }
+    let _ = write!(
+        out,
+        "<div class=\"charts\"><figure id=\"coverage-chart\"><figcaption>{}</figcaption>{}\
+         </figure><figure id=\"trend-chart\"><figcaption>{}</figcaption>{}</figure></div>",
+        esc(t(lang, "coverage_chart")),
+        chart::bars(&o.coverage, 100.0, "%"),
+        esc(t(lang, "trend_chart")),
+        chart::lines(&o.trend),
+    );
+    out
+}
+
+/// R4's cell: the total with pass / assessment and the bonus, or a dash.
+pub fn scorecard_cell(lang: Lang, r: &ManagerRow) -> String {
+    match (r.r4_total, r.r4_passes) {
+        (Some(total), Some(passes)) => {
+            let (class, word) = if passes {
+                ("good", t(lang, "pass"))
+            } else {
+                ("bad", t(lang, "fail"))
+            };
+            let bonus = if r.r4_bonus == Some(true) {
+                format!(" · {}", esc(t(lang, "bonus")))
+            } else {
+                String::new()
+            };
+            format!(
+                "{total:.1} <span class=\"{class}\">{}</span>{bonus}",
+                esc(word)
+            )
+        }
+        _ => esc(t(lang, "none")),
+    }
+}
