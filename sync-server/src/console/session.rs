@@ -119,15 +119,24 @@ impl IntoResponse for Refused {
     fn into_response(self) -> Response {
         match self {
             Refused::NotSignedIn { page: true } => Redirect::to("/console/sign-in").into_response(),
-            Refused::NotSignedIn { page: false } => (
+            Refused::NotSignedIn { page: false } => json(
                 StatusCode::UNAUTHORIZED,
+                "unauthorized",
                 "not signed in to the console: open /console/sign-in",
-            )
-                .into_response(),
-            Refused::Forbidden(why) => (StatusCode::FORBIDDEN, why).into_response(),
+            ),
+            Refused::Forbidden(why) => json(StatusCode::FORBIDDEN, "forbidden", &why),
             Refused::Internal(e) => e.into_response(),
         }
     }
+}
+
+/// A refusal as the server's other errors are: `{ "error": code, "message": text }`.
+fn json(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        axum::Json(serde_json::json!({ "error": code, "message": message })),
+    )
+        .into_response()
 }
 
 impl From<crate::error::AppError> for Refused {
