@@ -50,12 +50,15 @@ pub struct ConsoleConfig {
     pub min_visits: u32,
     /// Sign-in attempts allowed per minute from one address (a burst of as many).
     pub sign_ins_per_minute: u32,
+    /// The replica pages are computed on (shared, so the server can warm it at start).
+    pub replica: Arc<replica::Replica>,
 }
 
 impl ConsoleConfig {
     /// The defaults for a data folder.
     pub fn new(data_dir: PathBuf) -> ConsoleConfig {
         ConsoleConfig {
+            replica: Arc::new(replica::Replica::new(&data_dir)),
             data_dir,
             secure_cookies: false,
             min_visits: fieldsync_core::DEFAULT_MIN_MONTHLY_VISITS,
@@ -68,7 +71,7 @@ impl ConsoleConfig {
 #[derive(Debug)]
 pub struct Console {
     pub config: ConsoleConfig,
-    pub replica: replica::Replica,
+    pub replica: Arc<replica::Replica>,
     /// Sign-in attempts by source address (none when the request has no peer address).
     pub sign_ins: Buckets<Option<IpAddr>>,
 }
@@ -76,7 +79,7 @@ pub struct Console {
 /// The console's routes, to be merged into the server's router.
 pub fn router(config: ConsoleConfig) -> Router<AppState> {
     let console = Arc::new(Console {
-        replica: replica::Replica::new(&config.data_dir),
+        replica: config.replica.clone(),
         sign_ins: Buckets::per_minute(config.sign_ins_per_minute, config.sign_ins_per_minute),
         config,
     });

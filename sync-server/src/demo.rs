@@ -93,6 +93,8 @@ pub fn demo_users() -> Vec<User> {
 
 /// What seeding did.
 #[derive(Debug)]
+// Made once per start: the size of the value does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Seeded {
     /// The district was made now.
     New(DemoDistrict),
@@ -120,6 +122,12 @@ pub struct DemoDistrict {
 /// Seeds the demo district in `data_dir` unless the database has users (other than the
 /// server's own admin user).
 pub fn seed(data_dir: &Path, storage: &dyn SyncStorage) -> AppResult<Seeded> {
+    seed_with(data_dir, storage, false)
+}
+
+/// [`seed`], and with `activity` weeks of field activity too (what `serve --demo` does, so
+/// the console shows a living district; tests of the stores alone leave it out).
+pub fn seed_with(data_dir: &Path, storage: &dyn SyncStorage, activity: bool) -> AppResult<Seeded> {
     let existing = storage
         .users()?
         .into_iter()
@@ -154,8 +162,11 @@ pub fn seed(data_dir: &Path, storage: &dyn SyncStorage) -> AppResult<Seeded> {
     }
     let activity_started = Instant::now();
     let calendar = crate::calendar::load(data_dir)?;
-    let activity =
-        activity::seed_activity(data_dir, storage, &calendar, fieldsync_core::Timestamp(now))?;
+    let activity = if activity {
+        activity::seed_activity(data_dir, storage, &calendar, fieldsync_core::Timestamp(now))?
+    } else {
+        Activity::default()
+    };
     let activity_took = activity_started.elapsed();
     let console_code = crate::console::sign_in::issue_code(storage, DEMO_SUPERVISOR, now)?;
     let mut with_codes = Vec::new();

@@ -41,7 +41,7 @@ fn run_server(args: fieldsync_server::config::ServeArgs) -> Result<(), String> {
     })?;
     let storage = args.data.open_storage().map_err(|e| e.to_string())?;
     let demo = if args.demo {
-        let seeded = fieldsync_server::demo::seed(&args.data.data_dir, storage.as_ref())
+        let seeded = fieldsync_server::demo::seed_with(&args.data.data_dir, storage.as_ref(), true)
             .map_err(|e| format!("cannot seed the demo district: {e}"))?;
         if let fieldsync_server::demo::Seeded::New(d) = &seeded {
             tracing::info!(
@@ -70,6 +70,23 @@ fn run_server(args: fieldsync_server::config::ServeArgs) -> Result<(), String> {
         limits: args.limits.clone(),
         metrics: Some(metrics),
     };
+    if let Some(console) = &options.console {
+        // The first pull of a large district takes a while: done now, not by the first page.
+        let (replica, storage) = (console.replica.clone(), state.storage.clone());
+        std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            match replica.warm(storage.as_ref()) {
+                Ok(stores) => tracing::info!(
+                    stores,
+                    ms = started.elapsed().as_millis() as u64,
+                    "console replica up to date"
+                ),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot bring the console replica up to date")
+                }
+            }
+        });
+    }
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime
         .block_on(serve_with(

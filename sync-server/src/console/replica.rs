@@ -39,6 +39,14 @@ impl Replica {
         }
     }
 
+    /// Opens the replica and pulls the whole district, so the first page is quick; for a
+    /// thread of its own at start (pages wait for it). Returns the documents merged.
+    pub fn warm(&self, storage: &dyn SyncStorage) -> AppResult<usize> {
+        self.with(storage, |local| {
+            Ok(local.document_ids(fieldsync_core::DocKind::Store)?.len())
+        })
+    }
+
     fn device() -> DeviceInfo {
         DeviceInfo {
             device_id: CONSOLE_DEVICE.into(),

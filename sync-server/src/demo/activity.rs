@@ -206,151 +206,158 @@ pub fn seed_activity(
         plan.push((at(horizon - Duration::days(6), 11 * 60), Event::Tasks));
         plan.push((at(horizon - Duration::days(3), 10 * 60), Event::Complaints));
         plan.sort_by_key(|(t, _)| t.0);
-        for (when, event) in plan {
-            am.clock.set(when);
-            match event {
-                Event::Visit(i, far) => {
-                    let store = &stores[i];
-                    let id = am.local.create_visit(NewVisit {
-                        store_id: store.id.clone(),
-                        kind: VisitKind::Routine,
-                        check_in: CheckPoint {
-                            at: when,
-                            gps: Some(fix(store, &mut dice, far)),
-                        },
-                        complaint_id: None,
-                    })?;
-                    let out =
-                        Timestamp((when.0 + (10 + dice.below(25) as i64) * 60_000).min(last_sync));
-                    am.clock.set(out);
-                    am.local.check_out_visit(
-                        &id,
-                        CheckPoint {
-                            at: out,
-                            gps: Some(fix(store, &mut dice, false)),
-                        },
-                    )?;
-                    done.visits += 1;
-                }
-                Event::Check(i) => {
-                    let store = &stores[i];
-                    // Some stores lack many tags: four or more is an R2 violation.
-                    let missing = if i % 7 == 3 {
-                        4 + dice.below(2)
-                    } else {
-                        dice.below(2)
-                    };
-                    let products = (0..8u64)
-                        .map(|p| ProductOnDisplay {
-                            sku: format!("69010280{:02}", p + 1),
-                            name: BRANDS[p as usize % BRANDS.len()].into(),
-                            price_tag: p >= missing,
-                        })
-                        .collect();
-                    let standards = DisplayStandard::ALL
-                        .into_iter()
-                        .map(|standard| StandardCheck {
-                            standard,
-                            verdict: if dice.below(12) == 0 {
-                                Verdict::Fail
+        // One commit for the whole plan: a phone writes each edit durably, and thousands of
+        // waits for the disk would make the demo slow to start for nothing.
+        am.local
+            .in_one_transaction(|_| -> fieldsync_core::Result<()> {
+                for (when, event) in plan {
+                    am.clock.set(when);
+                    match event {
+                        Event::Visit(i, far) => {
+                            let store = &stores[i];
+                            let id = am.local.create_visit(NewVisit {
+                                store_id: store.id.clone(),
+                                kind: VisitKind::Routine,
+                                check_in: CheckPoint {
+                                    at: when,
+                                    gps: Some(fix(store, &mut dice, far)),
+                                },
+                                complaint_id: None,
+                            })?;
+                            let out = Timestamp(
+                                (when.0 + (10 + dice.below(25) as i64) * 60_000).min(last_sync),
+                            );
+                            am.clock.set(out);
+                            am.local.check_out_visit(
+                                &id,
+                                CheckPoint {
+                                    at: out,
+                                    gps: Some(fix(store, &mut dice, false)),
+                                },
+                            )?;
+                            done.visits += 1;
+                        }
+                        Event::Check(i) => {
+                            let store = &stores[i];
+                            // Some stores lack many tags: four or more is an R2 violation.
+                            let missing = if i % 7 == 3 {
+                                4 + dice.below(2)
                             } else {
-                                Verdict::Pass
-                            },
-                            note: String::new(),
-                            photos: vec![],
-                        })
-                        .collect();
-                    am.local.record_display_check(
-                        &LocalStore::shelf_display_id(&store.id),
-                        &DisplayCheck {
-                            standards,
-                            products,
-                            ..DisplayCheck::default()
-                        },
-                    )?;
-                    done.display_checks += 1;
-                }
-                Event::Count(i) => {
-                    let store = &stores[i];
-                    let count = am.local.create_inventory_count(NewInventoryCount {
-                        store_id: store.id.clone(),
-                        lines: (0..5u64)
-                            .map(|l| NewCountLine {
-                                sku: format!("69010280{:02}", l + 1),
-                                name: BRANDS[l as usize % BRANDS.len()].into(),
-                                book: 20 + (dice.below(40) as i64),
-                            })
-                            .collect(),
-                    })?;
-                    let off = i % 4 == 1;
-                    let lines = am.local.inventory_count(&count)?.lines;
-                    let counted: Vec<(String, i64)> = lines
-                        .iter()
-                        .map(|l| {
-                            let delta = if off {
-                                -(l.book / 4)
-                            } else {
-                                dice.below(3) as i64 - 1
+                                dice.below(2)
                             };
-                            (l.sku.clone(), (l.book + delta).max(0))
-                        })
-                        .collect();
-                    am.local.set_counted_many(&count, &counted)?;
-                    am.local.finish_count(&count)?;
-                    done.counts += 1;
-                }
-                Event::Tasks => {
-                    for (k, (title, days)) in [
-                        ("价签补齐 replace missing price tags", 2),
-                        ("柜台整理 tidy the counter", 9),
-                        ("新品专区 set up the new-product zone", 14),
-                    ]
-                    .into_iter()
-                    .enumerate()
-                    {
-                        let store = &stores[(k * 17 + n) % stores.len()];
-                        am.local.create_task(NewTask {
-                            store_id: store.id.clone(),
-                            title: title.into(),
-                            description: String::new(),
-                            assignee: manager.id.into(),
-                            deadline: Timestamp(when.0 + days * 86_400_000),
-                            origin: None,
-                        })?;
-                        done.tasks += 1;
+                            let products = (0..8u64)
+                                .map(|p| ProductOnDisplay {
+                                    sku: format!("69010280{:02}", p + 1),
+                                    name: BRANDS[p as usize % BRANDS.len()].into(),
+                                    price_tag: p >= missing,
+                                })
+                                .collect();
+                            let standards = DisplayStandard::ALL
+                                .into_iter()
+                                .map(|standard| StandardCheck {
+                                    standard,
+                                    verdict: if dice.below(12) == 0 {
+                                        Verdict::Fail
+                                    } else {
+                                        Verdict::Pass
+                                    },
+                                    note: String::new(),
+                                    photos: vec![],
+                                })
+                                .collect();
+                            am.local.record_display_check(
+                                &LocalStore::shelf_display_id(&store.id),
+                                &DisplayCheck {
+                                    standards,
+                                    products,
+                                    ..DisplayCheck::default()
+                                },
+                            )?;
+                            done.display_checks += 1;
+                        }
+                        Event::Count(i) => {
+                            let store = &stores[i];
+                            let count = am.local.create_inventory_count(NewInventoryCount {
+                                store_id: store.id.clone(),
+                                lines: (0..5u64)
+                                    .map(|l| NewCountLine {
+                                        sku: format!("69010280{:02}", l + 1),
+                                        name: BRANDS[l as usize % BRANDS.len()].into(),
+                                        book: 20 + (dice.below(40) as i64),
+                                    })
+                                    .collect(),
+                            })?;
+                            let off = i % 4 == 1;
+                            let lines = am.local.inventory_count(&count)?.lines;
+                            let counted: Vec<(String, i64)> = lines
+                                .iter()
+                                .map(|l| {
+                                    let delta = if off {
+                                        -(l.book / 4)
+                                    } else {
+                                        dice.below(3) as i64 - 1
+                                    };
+                                    (l.sku.clone(), (l.book + delta).max(0))
+                                })
+                                .collect();
+                            am.local.set_counted_many(&count, &counted)?;
+                            am.local.finish_count(&count)?;
+                            done.counts += 1;
+                        }
+                        Event::Tasks => {
+                            for (k, (title, days)) in [
+                                ("价签补齐 replace missing price tags", 2),
+                                ("柜台整理 tidy the counter", 9),
+                                ("新品专区 set up the new-product zone", 14),
+                            ]
+                            .into_iter()
+                            .enumerate()
+                            {
+                                let store = &stores[(k * 17 + n) % stores.len()];
+                                am.local.create_task(NewTask {
+                                    store_id: store.id.clone(),
+                                    title: title.into(),
+                                    description: String::new(),
+                                    assignee: manager.id.into(),
+                                    deadline: Timestamp(when.0 + days * 86_400_000),
+                                    origin: None,
+                                })?;
+                                done.tasks += 1;
+                            }
+                        }
+                        Event::Complaints => {
+                            let store = &stores[(n * 5 + 2) % stores.len()];
+                            let met = am.local.create_complaint(NewComplaint {
+                                store_id: store.id.clone(),
+                                kind: ComplaintKind::Complaint,
+                                received_at: when,
+                                description: "零售户反映到货条烟破损 cartons arrived torn".into(),
+                            })?;
+                            for (event, minutes) in [
+                                (ComplaintEvent::OnSite, 40),
+                                (ComplaintEvent::Handled, 24 * 60),
+                                (ComplaintEvent::Callback, 36 * 60),
+                            ] {
+                                let t = Timestamp(when.0 + minutes * 60_000);
+                                am.clock.set(t);
+                                am.local.record_complaint_event(&met, event, t, "")?;
+                            }
+                            // Received a day later and never answered: its clocks breach.
+                            let later = at(horizon - Duration::days(2), 10 * 60 + 30);
+                            am.clock.set(later);
+                            let other = &stores[(n * 5 + 3) % stores.len()];
+                            am.local.create_complaint(NewComplaint {
+                                store_id: other.id.clone(),
+                                kind: ComplaintKind::Complaint,
+                                received_at: later,
+                                description: "价格标签与实际不符 price tag does not match".into(),
+                            })?;
+                            done.complaints += 2;
+                        }
                     }
                 }
-                Event::Complaints => {
-                    let store = &stores[(n * 5 + 2) % stores.len()];
-                    let met = am.local.create_complaint(NewComplaint {
-                        store_id: store.id.clone(),
-                        kind: ComplaintKind::Complaint,
-                        received_at: when,
-                        description: "零售户反映到货条烟破损 cartons arrived torn".into(),
-                    })?;
-                    for (event, minutes) in [
-                        (ComplaintEvent::OnSite, 40),
-                        (ComplaintEvent::Handled, 24 * 60),
-                        (ComplaintEvent::Callback, 36 * 60),
-                    ] {
-                        let t = Timestamp(when.0 + minutes * 60_000);
-                        am.clock.set(t);
-                        am.local.record_complaint_event(&met, event, t, "")?;
-                    }
-                    // Received a day later and never answered: its clocks breach.
-                    let later = at(horizon - Duration::days(2), 10 * 60 + 30);
-                    am.clock.set(later);
-                    let other = &stores[(n * 5 + 3) % stores.len()];
-                    am.local.create_complaint(NewComplaint {
-                        store_id: other.id.clone(),
-                        kind: ComplaintKind::Complaint,
-                        received_at: later,
-                        description: "价格标签与实际不符 price tag does not match".into(),
-                    })?;
-                    done.complaints += 2;
-                }
-            }
-        }
+                Ok(())
+            })?;
         sync(storage, &am, last_sync)?;
         drop(am);
         remove_phone(dir, manager.id);
