@@ -129,8 +129,8 @@ pub fn lines(series: &[Series]) -> String {
     frame(&mut out, max, "");
     let labels = labels(series);
     let plot = HEIGHT - BOTTOM - TOP;
-    let step = (WIDTH - LEFT - 20.0) / (labels.len().max(2) - 1) as f64;
-    let x = |i: usize| LEFT + 10.0 + step * i as f64;
+    let step = (WIDTH - LEFT - 50.0) / (labels.len().max(2) - 1) as f64;
+    let x = |i: usize| LEFT + 20.0 + step * i as f64;
     for (i, label) in labels.iter().enumerate() {
         let _ = write!(
             out,
