@@ -70,8 +70,15 @@ fn run_server(args: fieldsync_server::config::ServeArgs) -> Result<(), String> {
         limits: args.limits.clone(),
         metrics: Some(metrics),
     };
-    if let Some(console) = &options.console {
-        // The first pull of a large district takes a while: done now, not by the first page.
+    if let Some(console) = options.console.as_ref().filter(|c| {
+        args.demo
+            || c.data_dir
+                .join(fieldsync_server::console::replica::REPLICA_FILE)
+                .exists()
+    }) {
+        // A pull takes a while after a restart (the whole district on the console's first
+        // use): done now, not by the first page. A server whose console was never opened
+        // (and is not a demo) keeps no replica.
         let (replica, storage) = (console.replica.clone(), state.storage.clone());
         std::thread::spawn(move || {
             let started = std::time::Instant::now();

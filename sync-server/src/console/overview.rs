@@ -237,6 +237,16 @@ pub fn render(lang: Lang, o: &Overview, took: std::time::Duration) -> String {
         esc(t(lang, "computed_in")),
         took.as_secs_f64() * 1000.0,
     );
+    let _ = write!(
+        out,
+        "<form method=\"get\" class=\"inline\"><input type=\"date\" name=\"day\" value=\"{}\">\
+         <button type=\"submit\">{}</button></form> \
+         <a href=\"/console/assessment.csv?day={}\">{}</a>",
+        o.options.day,
+        esc(t(lang, "as_of")),
+        o.options.day,
+        esc(t(lang, "export_csv")),
+    );
     let head = [
         t(lang, "manager"),
         t(lang, "stores"),

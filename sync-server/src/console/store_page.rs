@@ -130,6 +130,14 @@ pub fn render(
                 local.shelf_display(&display_id)?
             }
         };
+        // A date picker: the same page as of the end of another day (a GET, nothing changes).
+        let _ = write!(
+            out,
+            "<form method=\"get\" class=\"inline\"><input type=\"date\" name=\"at\" value=\"{}\">\
+             <button type=\"submit\">{}</button></form>",
+            at.map(|d| d.to_string()).unwrap_or_default(),
+            esc(t(lang, "display_as_of")),
+        );
         let rows: Vec<Vec<String>> = display
             .standards
             .iter()
