@@ -229,14 +229,16 @@ impl Seeded {
                 let _ = writeln!(
                     out,
                     "\ndemo: seeded {} visits, {} display checks, {} counts, {} tasks, {} \
-                     complaints and {} scorecards through the phones' write path in {:.1} s",
+                     complaints and {} scorecards through the phones' write path in {:.1} s \
+                     (syncs: {:.1} s)",
                     a.visits,
                     a.display_checks,
                     a.counts,
                     a.tasks,
                     a.complaints,
                     a.scorecards,
-                    d.activity_took.as_secs_f64()
+                    d.activity_took.as_secs_f64(),
+                    a.sync_took.as_secs_f64()
                 );
                 let _ = writeln!(
                     out,

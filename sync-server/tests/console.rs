@@ -643,3 +643,42 @@ async fn the_consoles_figures_equal_the_account_managers_phone_rule_queries_for_
     assert!(bad_day.body.contains("YYYY-MM-DD"), "{}", bad_day.body);
     Ok(())
 }
+
+#[tokio::test]
+async fn the_fleet_page_lists_devices_with_their_user_and_highlights_the_silent_ones() -> TestResult
+{
+    let console = Console::new(100)?;
+    let day = 86_400_000;
+    for (user, role, last) in [
+        ("am-li", Role::AccountManager, now() - 60_000),
+        ("am-wu", Role::AccountManager, now() - 5 * day),
+    ] {
+        let info = DeviceInfo {
+            device_id: format!("{user}-phone"),
+            user_id: user.into(),
+            role,
+        };
+        console
+            .storage
+            .add_device(&info, "<phone>", user.as_bytes(), now() - 10 * day)?;
+        console.storage.touch_device(&info.device_id, last)?;
+    }
+    let (cookie, _) = console.signed_in("sup-wang").await?;
+    let fleet = console.get("/console/fleet", &cookie).await?;
+    assert_eq!(fleet.status, StatusCode::OK);
+    let rows: Vec<&str> = fleet.body.split("<tr>").skip(2).collect();
+    let row = |device: &str| {
+        rows.iter()
+            .find(|r| r.contains(device))
+            .copied()
+            .unwrap_or("")
+    };
+    assert!(row("am-li-phone").contains("am-li name") && !row("am-li-phone").contains("stale"));
+    assert!(
+        row("am-wu-phone").contains("stale"),
+        "{}",
+        row("am-wu-phone")
+    );
+    assert!(fleet.body.contains("&lt;phone&gt;") && !fleet.body.contains("<phone>"));
+    Ok(())
+}

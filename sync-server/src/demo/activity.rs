@@ -42,6 +42,8 @@ pub struct Activity {
     pub tasks: usize,
     pub complaints: usize,
     pub scorecards: usize,
+    /// Time the phones spent syncing (pushes judged by the server, feeds merged).
+    pub sync_took: std::time::Duration,
 }
 
 /// A phone of the demo, registered with the server.
@@ -158,7 +160,9 @@ pub fn seed_activity(
             Role::AccountManager,
             at(first_week, 8 * 60),
         )?;
+        let synced = std::time::Instant::now();
         sync(storage, &am, last_sync)?;
+        done.sync_took += synced.elapsed();
         let mut stores: Vec<Store> = Vec::new();
         for id in am.local.document_ids(DocKind::Store)? {
             stores.push(am.local.store(&id)?);
@@ -358,7 +362,9 @@ pub fn seed_activity(
                 }
                 Ok(())
             })?;
+        let synced = std::time::Instant::now();
         sync(storage, &am, last_sync)?;
+        done.sync_took += synced.elapsed();
         drop(am);
         remove_phone(dir, manager.id);
     }
@@ -370,7 +376,9 @@ pub fn seed_activity(
         Role::Supervisor,
         Timestamp(now.0 - 3_600_000),
     )?;
+    let synced = std::time::Instant::now();
     sync(storage, &sup, now.0)?;
+    done.sync_took += synced.elapsed();
     let month = format!("{}-{:02}", today.year(), today.month());
     for (manager, scores) in [
         (MANAGERS[0].id, [24.0, 23.0, 22.0, 23.0]),
@@ -386,7 +394,9 @@ pub fn seed_activity(
         }
         done.scorecards += 1;
     }
+    let synced = std::time::Instant::now();
     sync(storage, &sup, now.0)?;
+    done.sync_took += synced.elapsed();
     drop(sup);
     remove_phone(dir, DEMO_SUPERVISOR);
     Ok(done)
