@@ -12,7 +12,9 @@ use std::time::Instant;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use chrono::{Duration, NaiveDate};
-use fieldsync_core::{ClockState, DocKind, FieldCalendar, LocalStore, Role, Timestamp};
+use fieldsync_core::{
+    ClockState, DocKind, FieldCalendar, LocalStore, Role, TerminalRating, Timestamp,
+};
 use serde::Deserialize;
 
 use super::chart::{self, Series};
@@ -65,6 +67,9 @@ pub struct Overview {
     pub covered: HashMap<String, usize>,
     /// Per account manager: clocks met, of complaints received in the month.
     pub clocks_met: HashMap<String, usize>,
+    /// Per account manager: R7 follow-ups not done in their period, by rating
+    /// (excellent, good, qualified, unqualified).
+    pub follow_ups_due: HashMap<String, [usize; 4]>,
     /// Per account manager: (week start, share of R1-covered stores visited that week).
     pub coverage: Vec<Series>,
     /// Per account manager: (month start, visits made to R1-covered stores).
@@ -95,6 +100,7 @@ impl Overview {
             .collect();
         let (rows, unreadable) = report_over(local, users, &options)?;
         let mut covered = HashMap::new();
+        let mut follow_ups_due = HashMap::new();
         let mut coverage = Vec::new();
         let mut trend = Vec::new();
         let week = FieldCalendar::week_start(options.day);
@@ -104,6 +110,18 @@ impl Overview {
                 .stores
                 .len();
             covered.insert(m.id.clone(), stores);
+            let mut due = [0; 4];
+            for f in local.terminal_follow_ups(&m.id, options.day)? {
+                if f.done != Some(true) {
+                    due[match f.rating {
+                        TerminalRating::Excellent => 0,
+                        TerminalRating::Good => 1,
+                        TerminalRating::Qualified => 2,
+                        TerminalRating::Unqualified => 3,
+                    }] += 1;
+                }
+            }
+            follow_ups_due.insert(m.id.clone(), due);
             let mut points = Vec::new();
             for back in (0..COVERAGE_WEEKS).rev() {
                 let start = week - Duration::weeks(back);
@@ -146,6 +164,7 @@ impl Overview {
             rows,
             covered,
             clocks_met,
+            follow_ups_due,
             coverage,
             trend,
             unreadable: unreadable.len(),
@@ -285,7 +304,7 @@ pub fn render(lang: Lang, o: &Overview, took: std::time::Duration) -> String {
                 num(r.r5_demo_street_unchecked, true),
                 num(r.r2_price_tag_violations, true),
                 num(r.r3_count_findings, true),
-                format!("{} / {}", r.r7_follow_ups, num(r.r7_not_done, true)),
+                follow_up_cell(lang, r, o.follow_ups_due.get(&r.manager)),
                 format!("{} / {}", r.tasks_open, num(r.tasks_overdue, true)),
                 format!(
                     "{} / {} / {}",
@@ -316,6 +335,31 @@ pub fn render(lang: Lang, o: &Overview, took: std::time::Duration) -> String {
         chart::lines(&o.trend),
     );
     out
+}
+
+/// R7's cell: follow-ups in all, not done, and those still due by rating.
+fn follow_up_cell(lang: Lang, r: &ManagerRow, due: Option<&[usize; 4]>) -> String {
+    let mut cell = format!("{} / {}", r.r7_follow_ups, num(r.r7_not_done, true));
+    if let Some(due) = due.filter(|d| d.iter().any(|n| *n > 0)) {
+        let names = [
+            "rating_excellent",
+            "rating_good",
+            "rating_qualified",
+            "rating_unqualified",
+        ];
+        let parts: Vec<String> = names
+            .iter()
+            .zip(due)
+            .filter(|(_, n)| **n > 0)
+            .map(|(name, n)| format!("{} {n}", esc(t(lang, name))))
+            .collect();
+        let _ = write!(
+            cell,
+            "<br><span class=\"note\">{}</span>",
+            parts.join(" · ")
+        );
+    }
+    cell
 }
 
 /// R4's cell: the total with pass / assessment and the bonus, or a dash.
