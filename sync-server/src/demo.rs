@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use fieldsync_core::Role;
 
 mod activity;
+mod phone;
 
 pub use activity::{Activity, DEMO_SUPERVISOR};
 

@@ -12,19 +12,17 @@
 use std::path::Path;
 
 use chrono::{Datelike, Duration, NaiveDate};
-use fieldsync_core::fixtures::{ManualClock, device};
-use fieldsync_core::protocol::FeedCursor;
 use fieldsync_core::{
-    CheckPoint, ComplaintEvent, ComplaintKind, Datum, DisplayCheck, DisplayStandard, DocId,
-    DocKind, GpsFix, LocalStore, NewComplaint, NewCountLine, NewInventoryCount, NewScorecard,
-    NewTask, NewVisit, ProductOnDisplay, Role, ScoreDimension, ScoreWeights, StandardCheck, Store,
+    CheckPoint, ComplaintEvent, ComplaintKind, Datum, DisplayCheck, DisplayStandard, DocKind,
+    GpsFix, LocalStore, NewComplaint, NewCountLine, NewInventoryCount, NewScorecard, NewTask,
+    NewVisit, ProductOnDisplay, Role, ScoreDimension, ScoreWeights, StandardCheck, Store,
     Timestamp, Verdict, VisitKind,
 };
 
+use super::phone::{phone, remove_phone, sync};
 use super::{Dice, MANAGERS};
-use crate::auth::{hash_secret, new_token};
-use crate::error::{AppError, AppResult};
-use crate::storage::{DeviceInfo, SyncStorage};
+use crate::error::AppResult;
+use crate::storage::SyncStorage;
 
 /// Weeks of routine visits before the current one.
 const PAST_WEEKS: i64 = 3;
@@ -44,80 +42,6 @@ pub struct Activity {
     pub scorecards: usize,
     /// Time the phones spent syncing (pushes judged by the server, feeds merged).
     pub sync_took: std::time::Duration,
-}
-
-/// A phone of the demo, registered with the server.
-struct Phone {
-    local: LocalStore,
-    clock: ManualClock,
-    info: DeviceInfo,
-}
-
-fn phone(
-    dir: &Path,
-    storage: &dyn SyncStorage,
-    user: &str,
-    role: Role,
-    start: Timestamp,
-) -> AppResult<Phone> {
-    let file = dir.join(format!("demo-phone-{user}.db"));
-    let (local, clock) = device(&file, user, start)?;
-    let info = DeviceInfo {
-        device_id: format!("{user}-phone"),
-        user_id: user.into(),
-        role,
-    };
-    storage.add_device(
-        &info,
-        &format!("{user} demo phone"),
-        &hash_secret(&new_token()),
-        start.0,
-    )?;
-    Ok(Phone { local, clock, info })
-}
-
-/// Pushes the phone's outbox (received at `received`) and merges its feed.
-fn sync(storage: &dyn SyncStorage, phone: &Phone, received: i64) -> AppResult<()> {
-    // Bounded: each round confirms what it pushed.
-    for _ in 0..10_000 {
-        let batch = phone.local.outbox_batch(500)?;
-        if batch.is_empty() {
-            break;
-        }
-        let docs = batch
-            .iter()
-            .map(|d| {
-                let changes = d
-                    .changes
-                    .iter()
-                    .map(|c| fieldsync_core::IncomingChange::parse(c))
-                    .collect::<fieldsync_core::Result<Vec<_>>>()?;
-                Ok((d.id.clone(), changes))
-            })
-            .collect::<AppResult<Vec<_>>>()?;
-        if let Err(rejected) = storage.push(&phone.info, docs, received)? {
-            return Err(AppError::Rejected(rejected));
-        }
-        for d in &batch {
-            phone.local.confirm_pushed(&d.id, d.local_edits, &d.heads)?;
-        }
-    }
-    for _ in 0..10_000 {
-        let cursor = FeedCursor::parse(phone.local.sync_cursor()?.as_deref())?;
-        let feed = storage.feed(&phone.info, &cursor, 64 << 20, &Default::default())?;
-        for doc in &feed.changes {
-            let changes: Vec<Vec<u8>> = doc.changes.iter().map(|c| c.to_vec()).collect();
-            phone
-                .local
-                .merge_changes(&DocId::parse("doc", &doc.doc)?, &changes)?;
-        }
-        phone.local.set_sync_cursor(&feed.cursor.to_string())?;
-        if !feed.more {
-            break;
-        }
-    }
-    storage.touch_device(&phone.info.device_id, received)?;
-    Ok(())
 }
 
 /// A fix near the store: within a few tens of metres, or `far` (about 500 m off).
@@ -400,13 +324,6 @@ pub fn seed_activity(
     drop(sup);
     remove_phone(dir, DEMO_SUPERVISOR);
     Ok(done)
-}
-
-/// The demo phones' stores were only a means: removed once pushed.
-fn remove_phone(dir: &Path, user: &str) {
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(dir.join(format!("demo-phone-{user}.db{suffix}")));
-    }
 }
 
 enum Event {
