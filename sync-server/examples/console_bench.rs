@@ -9,6 +9,7 @@
 use std::time::{Duration, Instant};
 
 use fieldsync_core::DocKind;
+use fieldsync_server::admin::report::report_over;
 use fieldsync_server::console::i18n::Lang;
 use fieldsync_server::console::overview::{Overview, options_for, render};
 use fieldsync_server::console::replica::Replica;
@@ -81,6 +82,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     report(
         &format!("{backend}: overview ({bytes} bytes)"),
         overview_times,
+    );
+    // Of which `admin report`'s computation alone (the rest: charts, clocks met, HTML).
+    let mut report_times = Vec::new();
+    for _ in 0..LOADS {
+        let started = Instant::now();
+        replica.with(storage.as_ref(), |local| {
+            let options = options_for(None, 4, local.calendar())?;
+            report_over(local, storage.users()?, &options)
+        })?;
+        report_times.push(started.elapsed());
+    }
+    report(
+        &format!("{backend}: of which the report's rows"),
+        report_times,
     );
     // The store with the most visits: the heaviest store page of the district.
     let store = replica.with(storage.as_ref(), |local| {

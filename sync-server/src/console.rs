@@ -74,6 +74,8 @@ pub struct Console {
     pub replica: Arc<replica::Replica>,
     /// Sign-in attempts by source address (none when the request has no peer address).
     pub sign_ins: Buckets<Option<IpAddr>>,
+    /// The last overview, shown again while the log has not moved (for a short while).
+    pub overviews: overview::OverviewCache,
 }
 
 /// The console's routes, to be merged into the server's router.
@@ -81,6 +83,7 @@ pub fn router(config: ConsoleConfig) -> Router<AppState> {
     let console = Arc::new(Console {
         replica: config.replica.clone(),
         sign_ins: Buckets::per_minute(config.sign_ins_per_minute, config.sign_ins_per_minute),
+        overviews: overview::OverviewCache::default(),
         config,
     });
     Router::new()

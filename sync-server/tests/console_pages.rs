@@ -251,3 +251,39 @@ async fn the_fleet_page_lists_devices_with_their_user_and_highlights_the_silent_
     assert!(fleet.body.contains("&lt;phone&gt;") && !fleet.body.contains("<phone>"));
     Ok(())
 }
+
+#[tokio::test]
+async fn a_push_after_a_page_shows_on_the_next_page_though_overviews_are_cached() -> TestResult {
+    let console = Console::new(100)?;
+    console.import(&["S1,S1,O,,A,30.26,120.16,B,C,2,B,100,0,0,,am-li"])?;
+    let (li, clock, info) =
+        console.phone("am-li", Role::AccountManager, "2026-11-23T09:00:00+08:00")?;
+    let (cookie, _) = console.signed_in("sup-wang").await?;
+    let due =
+        |csv: &str| -> Fallible<String> { Ok(csv_row(csv, "am-li")?["r1_due_this_week"].clone()) };
+    let path = "/console/assessment.csv?day=2026-11-23";
+    let before = console.get(path, &cookie).await?;
+    assert_eq!(due(&before.body)?, "1");
+    assert_eq!(
+        due(&console.get(path, &cookie).await?.body)?,
+        "1",
+        "cached, same answer"
+    );
+    li.create_visit(NewVisit {
+        store_id: li.store_by_licence("S1")?.ok_or("no S1")?,
+        kind: VisitKind::Routine,
+        check_in: CheckPoint {
+            at: at("2026-11-23T09:05:00+08:00"),
+            gps: None,
+        },
+        complaint_id: None,
+    })?;
+    clock.set(at("2026-11-23T09:30:00+08:00"));
+    console.sync(&li, &clock, &info)?;
+    assert_eq!(
+        due(&console.get(path, &cookie).await?.body)?,
+        "0",
+        "the visit counts at once"
+    );
+    Ok(())
+}

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::{Query, State};
@@ -201,20 +202,65 @@ fn month_clocks_met(
     Ok(met)
 }
 
-/// Computes the overview on the blocking pool, with the time it took.
+/// How long a computed overview is shown again while nothing new has been pushed: clocks
+/// and deadlines move with time alone, so not for long.
+pub const CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The last overview computed, with the log position read before the replica's pull: a
+/// request that finds the log still there, for the same day, within [`CACHE_FOR`], is
+/// answered with it. A push after that read moves the log, so no change is ever hidden.
+#[derive(Debug, Default)]
+pub struct OverviewCache(Mutex<Option<Cached>>);
+
+#[derive(Debug)]
+struct Cached {
+    position: u64,
+    day: Option<NaiveDate>,
+    at: Instant,
+    overview: Arc<Overview>,
+}
+
+impl OverviewCache {
+    fn get(&self, position: u64, day: Option<NaiveDate>) -> Option<Arc<Overview>> {
+        let cached = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        cached
+            .as_ref()
+            .filter(|c| c.position == position && c.day == day && c.at.elapsed() < CACHE_FOR)
+            .map(|c| c.overview.clone())
+    }
+
+    fn put(&self, position: u64, day: Option<NaiveDate>, overview: Arc<Overview>) {
+        let mut cached = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *cached = Some(Cached {
+            position,
+            day,
+            at: Instant::now(),
+            overview,
+        });
+    }
+}
+
+/// Computes the overview on the blocking pool (or takes the cached one), with the time it
+/// took.
 pub async fn load(
     state: &AppState,
     signed: &Signed,
     day: Option<NaiveDate>,
-) -> Result<(Overview, std::time::Duration), Refused> {
+) -> Result<(Arc<Overview>, std::time::Duration), Refused> {
     let storage = state.storage.clone();
     let console = signed.console.clone();
     let computed = tokio::task::spawn_blocking(move || {
         let started = Instant::now();
+        let position = storage.log_position()?;
+        if let Some(overview) = console.overviews.get(position, day) {
+            return Ok((overview, started.elapsed()));
+        }
         let overview = console.replica.with(storage.as_ref(), |local| {
             let options = options_for(day, console.config.min_visits, local.calendar())?;
             Overview::compute(local, storage.users()?, options)
         })?;
+        let overview = Arc::new(overview);
+        console.overviews.put(position, day, overview.clone());
         Ok::<_, AppError>((overview, started.elapsed()))
     })
     .await
