@@ -235,6 +235,8 @@ def main():
         visits = driver.find_all("#visits tbody tr")
         if not history:
             fail("the store page shows no history")
+        with open(os.path.join(artifacts, "console-store.png"), "wb") as f:
+            f.write(driver.screenshot())
         print(f"console-browser: store page shows {len(history)} history entries and "
               f"{len(visits)} visits")
 
