@@ -241,20 +241,22 @@ pub fn report_over(
     let month_to = calendar.start_of(FieldCalendar::next_month_start(options.month));
     let month = options.month.format("%Y-%m").to_string();
 
-    let mut stores: HashMap<DocId, StoreFacts> = HashMap::new();
-    for id in local.document_ids(DocKind::Store)? {
-        let Some(s) = readable(local.store(&id), DocKind::Store, &mut skipped)? else {
-            continue;
-        };
-        stores.insert(
-            id,
-            StoreFacts {
-                territory: s.territory,
-                demo_street: s.demo_street,
-                functional: s.functional_terminal,
-            },
-        );
-    }
+    // From the index, not the documents: a store that cannot be read has no index row and
+    // is named with the damaged documents below.
+    let stores: HashMap<DocId, StoreFacts> = local
+        .store_flags()?
+        .into_iter()
+        .map(|(id, territory, demo_street, functional)| {
+            (
+                id,
+                StoreFacts {
+                    territory,
+                    demo_street,
+                    functional,
+                },
+            )
+        })
+        .collect();
     let breached = breached_clocks(local, &stores, month_from, options.as_of, &mut skipped)?;
 
     let managers = users
