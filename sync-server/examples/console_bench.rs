@@ -97,22 +97,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &format!("{backend}: of which the report's rows"),
         report_times,
     );
-    // Of which reading every store document (what the report does first).
-    let mut read_times = Vec::new();
-    for _ in 0..10 {
-        let started = Instant::now();
-        replica.with(storage.as_ref(), |local| {
-            for id in local.document_ids(DocKind::Store)? {
-                local.store(&id)?;
-            }
-            Ok(())
-        })?;
-        read_times.push(started.elapsed());
-    }
-    report(
-        &format!("{backend}: of which reading every store"),
-        read_times,
-    );
     // The store with the most visits: the heaviest store page of the district.
     let store = replica.with(storage.as_ref(), |local| {
         let mut best = None;
