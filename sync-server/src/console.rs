@@ -16,6 +16,7 @@ pub mod html;
 pub mod i18n;
 pub mod manager;
 pub mod overview;
+pub mod overview_page;
 pub mod replica;
 pub mod session;
 pub mod sign_in;
@@ -87,8 +88,8 @@ pub fn router(config: ConsoleConfig) -> Router<AppState> {
         config,
     });
     Router::new()
-        .route("/console", get(overview::page_handler))
-        .route("/console/", get(overview::page_handler))
+        .route("/console", get(overview_page::page_handler))
+        .route("/console/", get(overview_page::page_handler))
         .route("/console/assets/console.css", get(html::stylesheet))
         .route(
             "/console/sign-in",

@@ -198,6 +198,10 @@ async fn the_consoles_figures_equal_the_account_managers_phone_rule_queries_for_
     // The overview and the store page show the same day's figures and the store's history.
     let overview = console.get("/console?day=2026-11-23", &cookie).await?;
     assert!(overview.body.contains("<svg") && overview.body.contains("class=\"bar\""));
+    assert!(
+        overview.body.contains("id=\"clocks-chart\"")
+            && overview.body.contains("id=\"trend-chart\"")
+    );
     let store = console
         .get(&format!("/console/store/{s1}"), &cookie)
         .await?;

@@ -9,7 +9,8 @@ use axum::response::{IntoResponse, Response};
 
 use super::html::{esc, page, table};
 use super::i18n::t;
-use super::overview::{DayQuery, load, scorecard_cell};
+use super::overview::{DayQuery, load};
+use super::overview_page::scorecard_cell;
 use super::session::{Refused, Signed};
 use crate::AppState;
 use crate::admin::report::{COLUMNS, write_csv};

@@ -132,6 +132,11 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("as_of", "统计日", "as of"),
     ("coverage_chart", "每周走访覆盖率", "Weekly visit coverage"),
     ("trend_chart", "每月走访次数趋势", "Visits per month"),
+    (
+        "clocks_chart",
+        "服务承诺时限（本月）",
+        "Service clocks this month (R9)",
+    ),
     ("store", "零售户", "Store"),
     ("licence", "许可证号", "Licence"),
     ("address", "地址", "Address"),
