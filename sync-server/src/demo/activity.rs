@@ -74,6 +74,7 @@ pub fn seed_activity(
         } else {
             now.0
         };
+        let horizon = calendar.date(Timestamp(last_sync));
         let at = |day: NaiveDate, minutes: i64| -> Timestamp {
             Timestamp((calendar.start_of(day).0 + minutes * 60_000).min(last_sync - 60_000))
         };
@@ -104,7 +105,8 @@ pub fn seed_activity(
                     continue;
                 }
                 let day = monday + Duration::days(dice.below(6) as i64);
-                if day > today {
+                // Nothing after the phone's last sync (the silent one stopped days ago).
+                if day > horizon {
                     continue;
                 }
                 let when = at(day, 9 * 60 + dice.below(8 * 60) as i64);
@@ -114,6 +116,9 @@ pub fn seed_activity(
         }
         for back in (0..CHECK_DAYS).rev() {
             let day = today - Duration::days(back);
+            if day > horizon {
+                continue;
+            }
             for (i, _) in stores.iter().enumerate().filter(|(_, s)| s.demo_street) {
                 // Today's round is half done.
                 if back == 0 && i % 2 == 0 {
@@ -130,7 +135,6 @@ pub fn seed_activity(
             let day = today - Duration::days(1 + dice.below(20) as i64);
             plan.push((at(day, 15 * 60 + dice.below(120) as i64), Event::Count(i)));
         }
-        let horizon = calendar.date(Timestamp(last_sync));
         plan.push((at(horizon - Duration::days(6), 11 * 60), Event::Tasks));
         plan.push((at(horizon - Duration::days(3), 10 * 60), Event::Complaints));
         plan.sort_by_key(|(t, _)| t.0);
