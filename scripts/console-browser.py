@@ -82,6 +82,16 @@ class WebDriver:
     def current_url(self):
         return self.s("GET", "/url")
 
+    def wait_url(self, suffix, seconds=15):
+        """The current URL once it ends with `suffix` (a click's navigation may still be under
+        way when the click returns), or the last one seen after `seconds`."""
+        deadline = time.monotonic() + seconds
+        url = self.current_url()
+        while not url.endswith(suffix) and time.monotonic() < deadline:
+            time.sleep(0.1)
+            url = self.current_url()
+        return url
+
     def source(self):
         return self.s("GET", "/source")
 
@@ -192,7 +202,7 @@ def main():
             fail(f"an anonymous visit was not sent to sign in: {driver.current_url()}")
         driver.type(driver.find("#code"), code)
         driver.click(driver.find("#submit"))
-        if not driver.current_url().endswith("/console"):
+        if not driver.wait_url("/console").endswith("/console"):
             fail(f"signing in did not open the overview: {driver.current_url()}\n{driver.source()[:2000]}")
 
         rows = driver.find_all("#overview tbody tr")
@@ -224,11 +234,16 @@ def main():
               f"({len(chart)} bytes, {distinct} distinct values)")
 
         # An account manager's page, then one of the stores they visited: its history.
-        driver.click(driver.find("#overview tbody tr a"))
+        # Links are followed by navigations that wait for the page (see the language switch).
+        def follow(element):
+            href = driver.attribute(element, "href")
+            driver.go(href if href.startswith("http") else base + href)
+
+        follow(driver.find("#overview tbody tr a"))
         store_links = driver.find_all("#stores a")
         if not store_links:
             fail("the account manager's page lists no stores")
-        driver.click(store_links[0])
+        follow(store_links[0])
         if "/console/store/" not in driver.current_url():
             fail(f"the store link went to {driver.current_url()}")
         history = driver.find_all("#history tbody tr")
@@ -241,14 +256,15 @@ def main():
               f"{len(visits)} visits")
 
         # English, then sign out: the session no longer opens the console.
-        driver.click(driver.find("header a.lang"))
+        # The sign-out button found next must be the new page's.
+        follow(driver.find("header a.lang"))
         if "District overview" not in driver.source():
             fail("the English switch did not turn the page into English")
         driver.click(driver.find("#sign-out"))
-        if not driver.current_url().endswith("/console/sign-in"):
+        if not driver.wait_url("/console/sign-in").endswith("/console/sign-in"):
             fail(f"signing out went to {driver.current_url()}")
         driver.go(base + "/console")
-        if not driver.current_url().endswith("/console/sign-in"):
+        if not driver.wait_url("/console/sign-in").endswith("/console/sign-in"):
             fail("after signing out the overview still opened")
         print("console-browser: ok")
     finally:
