@@ -15,7 +15,7 @@ pub mod listing;
 pub mod report;
 mod store_row;
 
-pub use device::AdminDevice;
+pub use device::{AdminDevice, pull_into};
 
 use std::path::PathBuf;
 
@@ -103,6 +103,12 @@ pub enum AdminCommand {
     /// The phone trades it for its token at `POST /v1/enroll`.
     EnrollCode {
         /// The user the device will belong to.
+        user: String,
+    },
+    /// Make a one-time sign-in code for the supervision console (valid 24 hours), for a
+    /// supervisor or an admin: they type it at `/console/sign-in`.
+    ConsoleCode {
+        /// The supervisor or admin who will sign in.
         user: String,
     },
     /// Revoke a device: its next request is refused. Find its id with `devices`.
@@ -218,6 +224,15 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
             let code = enrollment_code(storage, user, now)?;
             // The code itself is a secret: the trail says one was made, not which.
             record("enroll-code", user, "a one-time code, valid 7 days")?;
+            println!("{code}");
+        }
+        AdminCommand::ConsoleCode { user } => {
+            let code = crate::console::sign_in::issue_code(storage, user, now)?;
+            record(
+                "console-code",
+                user,
+                "a one-time console code, valid 24 hours",
+            )?;
             println!("{code}");
         }
         AdminCommand::Revoke { device } => {

@@ -134,6 +134,17 @@ pub struct ServeArgs {
     #[arg(long)]
     pub demo: bool,
 
+    /// Do not serve the supervision console under `/console` (it is served by default, to
+    /// supervisors and admins signed in with `admin console-code`).
+    #[arg(long, env = "FIELDSYNC_NO_CONSOLE")]
+    pub no_console: bool,
+
+    /// Mark the console's session cookie `Secure`: set it when browsers reach the server
+    /// through a TLS proxy (a request forwarded with `X-Forwarded-Proto: https` gets it
+    /// anyway).
+    #[arg(long, env = "FIELDSYNC_CONSOLE_SECURE_COOKIES")]
+    pub console_secure_cookies: bool,
+
     /// Serve `/metrics` (and the probes) on this address only, e.g. `127.0.0.1:9187`,
     /// instead of on `--listen`.
     #[arg(long, env = "FIELDSYNC_METRICS_LISTEN")]

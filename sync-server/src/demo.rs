@@ -15,6 +15,11 @@ use std::time::{Duration, Instant};
 
 use fieldsync_core::Role;
 
+mod activity;
+mod phone;
+
+pub use activity::{Activity, DEMO_SUPERVISOR};
+
 use crate::admin::import::{COLUMNS, ImportReport, import_stores};
 use crate::admin::{ADMIN_USER, AdminDevice, enrollment_code};
 use crate::error::{AppError, AppResult};
@@ -89,6 +94,8 @@ pub fn demo_users() -> Vec<User> {
 
 /// What seeding did.
 #[derive(Debug)]
+// Made once per start: the size of the value does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Seeded {
     /// The district was made now.
     New(DemoDistrict),
@@ -104,6 +111,11 @@ pub struct DemoDistrict {
     pub import: ImportReport,
     /// Time spent importing the file (stores, displays, push).
     pub import_took: Duration,
+    /// The field activity seeded through the phones' write path, and the time it took.
+    pub activity: Activity,
+    pub activity_took: Duration,
+    /// A one-time console sign-in code for the demo's supervisor.
+    pub console_code: String,
     /// Time spent in all, from writing the file to the last enrollment code.
     pub took: Duration,
 }
@@ -111,6 +123,12 @@ pub struct DemoDistrict {
 /// Seeds the demo district in `data_dir` unless the database has users (other than the
 /// server's own admin user).
 pub fn seed(data_dir: &Path, storage: &dyn SyncStorage) -> AppResult<Seeded> {
+    seed_with(data_dir, storage, false)
+}
+
+/// [`seed`], and with `activity` weeks of field activity too (what `serve --demo` does, so
+/// the console shows a living district; tests of the stores alone leave it out).
+pub fn seed_with(data_dir: &Path, storage: &dyn SyncStorage, activity: bool) -> AppResult<Seeded> {
     let existing = storage
         .users()?
         .into_iter()
@@ -128,7 +146,10 @@ pub fn seed(data_dir: &Path, storage: &dyn SyncStorage) -> AppResult<Seeded> {
     for user in &users {
         storage.add_user(user, now)?;
     }
-    let admin = AdminDevice::open(data_dir, storage)?;
+    // The stores exist from before the weeks of activity seeded below.
+    let office = fieldsync_core::Timestamp(now - 35 * 86_400_000);
+    let admin =
+        AdminDevice::open_with_clock(data_dir, storage, std::sync::Arc::new(move || office))?;
     let import_started = Instant::now();
     let file = std::fs::File::open(&csv)
         .map_err(|e| AppError::Internal(format!("cannot read `{}`: {e}", csv.display())))?;
@@ -140,6 +161,15 @@ pub fn seed(data_dir: &Path, storage: &dyn SyncStorage) -> AppResult<Seeded> {
             "the generated demo file has bad rows:\n{import}"
         )));
     }
+    let activity_started = Instant::now();
+    let calendar = crate::calendar::load(data_dir)?;
+    let activity = if activity {
+        activity::seed_activity(data_dir, storage, &calendar, fieldsync_core::Timestamp(now))?
+    } else {
+        Activity::default()
+    };
+    let activity_took = activity_started.elapsed();
+    let console_code = crate::console::sign_in::issue_code(storage, DEMO_SUPERVISOR, now)?;
     let mut with_codes = Vec::new();
     for user in users {
         let code = enrollment_code(storage, &user.id, now)?;
@@ -150,6 +180,9 @@ pub fn seed(data_dir: &Path, storage: &dyn SyncStorage) -> AppResult<Seeded> {
         csv,
         import,
         import_took,
+        activity,
+        activity_took,
+        console_code,
         took: started.elapsed(),
     }))
 }
@@ -193,6 +226,28 @@ impl Seeded {
                         user.id, user.role, user.name, user.id
                     );
                 }
+                let a = &d.activity;
+                let _ = writeln!(
+                    out,
+                    "\ndemo: seeded {} visits, {} display checks, {} counts, {} tasks, {} \
+                     complaints and {} scorecards through the phones' write path in {:.1} s \
+                     (syncs: {:.1} s)",
+                    a.visits,
+                    a.display_checks,
+                    a.counts,
+                    a.tasks,
+                    a.complaints,
+                    a.scorecards,
+                    d.activity_took.as_secs_f64(),
+                    a.sync_took.as_secs_f64()
+                );
+                let _ = writeln!(
+                    out,
+                    "\nSupervision console: http://{listen}/console/sign-in\n  sign in as \
+                     {DEMO_SUPERVISOR} with the one-time code {}  (valid 24 hours; more: \
+                     `fieldsync-server admin console-code {DEMO_SUPERVISOR}`)",
+                    d.console_code
+                );
                 let _ = writeln!(
                     out,
                     "\nMore codes: `fieldsync-server admin enroll-code USER`. Report: \

@@ -11,6 +11,7 @@ pub mod admission;
 pub mod auth;
 pub mod calendar;
 pub mod config;
+pub mod console;
 pub mod data_dir;
 pub mod demo;
 pub mod error;
@@ -72,6 +73,8 @@ pub fn app(state: AppState) -> Router {
 pub struct AppOptions {
     pub public_metrics: bool,
     pub draining: probes::Draining,
+    /// Serve the supervision console under `/console` (docs/adr/0017).
+    pub console: Option<console::ConsoleConfig>,
 }
 
 impl Default for AppOptions {
@@ -79,6 +82,7 @@ impl Default for AppOptions {
         AppOptions {
             public_metrics: true,
             draining: probes::Draining::default(),
+            console: None,
         }
     }
 }
@@ -95,6 +99,9 @@ pub fn app_with(state: AppState, options: &AppOptions) -> Router {
         .route("/readyz", get(probes::readyz));
     if options.public_metrics {
         routes = routes.route("/metrics", get(probes::metrics));
+    }
+    if let Some(config) = &options.console {
+        routes = routes.merge(console::router(config.clone()));
     }
     routes
         // Bodies are limited by the handlers after decompression, with a JSON error.
@@ -192,6 +199,8 @@ pub struct ServeOptions {
     /// After the shutdown signal, how long `/readyz` answers 503 while requests are still
     /// taken, before the listener closes (time for a load balancer to notice).
     pub shutdown_delay: Duration,
+    /// Serve the supervision console with this configuration.
+    pub console: Option<console::ConsoleConfig>,
 }
 
 /// Binds `listen` and serves until `shutdown` completes (`main` passes SIGTERM or Ctrl-C);
@@ -279,6 +288,7 @@ pub async fn serve_with(
     let app_options = AppOptions {
         public_metrics: options.metrics_listen.is_none(),
         draining,
+        console: options.console.clone(),
     };
     ready(bound);
     let served = listener::run(

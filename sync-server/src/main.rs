@@ -41,7 +41,7 @@ fn run_server(args: fieldsync_server::config::ServeArgs) -> Result<(), String> {
     })?;
     let storage = args.data.open_storage().map_err(|e| e.to_string())?;
     let demo = if args.demo {
-        let seeded = fieldsync_server::demo::seed(&args.data.data_dir, storage.as_ref())
+        let seeded = fieldsync_server::demo::seed_with(&args.data.data_dir, storage.as_ref(), true)
             .map_err(|e| format!("cannot seed the demo district: {e}"))?;
         if let fieldsync_server::demo::Seeded::New(d) = &seeded {
             tracing::info!(
@@ -60,12 +60,40 @@ fn run_server(args: fieldsync_server::config::ServeArgs) -> Result<(), String> {
     let options = ServeOptions {
         metrics_listen: args.metrics_listen,
         shutdown_delay: std::time::Duration::from_secs(args.shutdown_delay_secs),
+        console: (!args.no_console).then(|| fieldsync_server::console::ConsoleConfig {
+            secure_cookies: args.console_secure_cookies,
+            ..fieldsync_server::console::ConsoleConfig::new(args.data.data_dir.clone())
+        }),
     };
     let state = AppState {
         storage,
         limits: args.limits.clone(),
         metrics: Some(metrics),
     };
+    if let Some(console) = options.console.as_ref().filter(|c| {
+        args.demo
+            || c.data_dir
+                .join(fieldsync_server::console::replica::REPLICA_FILE)
+                .exists()
+    }) {
+        // A pull takes a while after a restart (the whole district on the console's first
+        // use): done now, not by the first page. A server whose console was never opened
+        // (and is not a demo) keeps no replica.
+        let (replica, storage) = (console.replica.clone(), state.storage.clone());
+        std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            match replica.warm(storage.as_ref()) {
+                Ok(stores) => tracing::info!(
+                    stores,
+                    ms = started.elapsed().as_millis() as u64,
+                    "console replica up to date"
+                ),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot bring the console replica up to date")
+                }
+            }
+        });
+    }
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime
         .block_on(serve_with(

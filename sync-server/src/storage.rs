@@ -6,6 +6,7 @@
 //! must be a cursor that never skips a committed row: see `docs/protocol.md`.
 
 pub mod audit;
+pub mod console_sessions;
 pub(crate) mod feed;
 pub mod postgres;
 pub mod postgres_tls;
@@ -161,6 +162,34 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug + 'static {
         now: i64,
         expires_at: i64,
     ) -> AppResult<()>;
+
+    /// Stores a one-time console sign-in code's hash for `user_id` (docs/adr/0017).
+    fn add_console_code(
+        &self,
+        user_id: &str,
+        code_hash: &[u8],
+        now: i64,
+        expires_at: i64,
+    ) -> AppResult<()>;
+    /// Marks the code used and returns its user, unless unknown, used or expired.
+    fn take_console_code(&self, code_hash: &[u8], now: i64) -> AppResult<Option<String>>;
+    /// Opens a console session (the hash of its cookie) with its CSRF token.
+    fn add_console_session(
+        &self,
+        session_hash: &[u8],
+        user_id: &str,
+        csrf: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> AppResult<()>;
+    /// The live session with this hash, unless unknown, ended or expired.
+    fn console_session(
+        &self,
+        session_hash: &[u8],
+        now: i64,
+    ) -> AppResult<Option<console_sessions::ConsoleSession>>;
+    /// Ends a session (sign-out); false when there was no live one.
+    fn end_console_session(&self, session_hash: &[u8], now: i64) -> AppResult<bool>;
 }
 
 /// An enrolled device as the admin tools list it.

@@ -113,35 +113,7 @@ impl<'a> AdminDevice<'a> {
     /// document's whole history from storage, up to a log position read before it, and the
     /// feed carries on from there.
     pub fn pull(&self) -> AppResult<usize> {
-        let mut merged = 0;
-        if self.local.sync_cursor()?.is_none() {
-            let position = self.storage.log_position()?;
-            for (doc, _) in self.storage.documents()? {
-                let id = DocId::parse("doc", &doc)?;
-                self.local
-                    .merge_changes(&id, &self.storage.document_changes(&doc)?)?;
-                merged += 1;
-            }
-            self.local.set_sync_cursor(&position.to_string())?;
-        }
-        // Bounded: each round advances the cursor; a district's log ends.
-        for _ in 0..1_000_000 {
-            let cursor = FeedCursor::parse(self.local.sync_cursor()?.as_deref())?;
-            let feed =
-                self.storage
-                    .feed(&self.device, &cursor, 8 * 1024 * 1024, &Default::default())?;
-            for doc in &feed.changes {
-                let id = DocId::parse("doc", &doc.doc)?;
-                let changes: Vec<Vec<u8>> = doc.changes.iter().map(|c| c.to_vec()).collect();
-                self.local.merge_from_server(&id, &changes)?;
-                merged += 1;
-            }
-            self.local.set_sync_cursor(&feed.cursor.to_string())?;
-            if !feed.more {
-                break;
-            }
-        }
-        Ok(merged)
+        pull_into(&self.local, self.storage, &self.device)
     }
 
     /// Pushes the admin device's pending edits; a refusal is an error naming the rule.
@@ -236,4 +208,40 @@ impl<'a> AdminDevice<'a> {
             id, store.name, store.licence, store.territory
         ))
     }
+}
+
+/// Merges everything new on the server into `local`, the store of `device` (a device of
+/// the admin user: the server's admin device, or the console's replica). See
+/// [`AdminDevice::pull`].
+pub fn pull_into(
+    local: &LocalStore,
+    storage: &dyn SyncStorage,
+    device: &DeviceInfo,
+) -> AppResult<usize> {
+    let mut merged = 0;
+    if local.sync_cursor()?.is_none() {
+        let position = storage.log_position()?;
+        for (doc, _) in storage.documents()? {
+            let id = DocId::parse("doc", &doc)?;
+            local.merge_changes(&id, &storage.document_changes(&doc)?)?;
+            merged += 1;
+        }
+        local.set_sync_cursor(&position.to_string())?;
+    }
+    // Bounded: each round advances the cursor; a district's log ends.
+    for _ in 0..1_000_000 {
+        let cursor = FeedCursor::parse(local.sync_cursor()?.as_deref())?;
+        let feed = storage.feed(device, &cursor, 8 * 1024 * 1024, &Default::default())?;
+        for doc in &feed.changes {
+            let id = DocId::parse("doc", &doc.doc)?;
+            let changes: Vec<Vec<u8>> = doc.changes.iter().map(|c| c.to_vec()).collect();
+            local.merge_from_server(&id, &changes)?;
+            merged += 1;
+        }
+        local.set_sync_cursor(&feed.cursor.to_string())?;
+        if !feed.more {
+            break;
+        }
+    }
+    Ok(merged)
 }

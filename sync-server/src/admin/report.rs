@@ -225,32 +225,41 @@ pub fn compliance_report_naming(
     admin: &AdminDevice<'_>,
     options: &ReportOptions,
 ) -> AppResult<(Vec<ManagerRow>, Vec<Unreadable>)> {
-    let local = &admin.local;
+    report_over(&admin.local, admin.storage().users()?, options)
+}
+
+/// The report computed over `local`, a store holding the whole district (the admin
+/// device's, or the console's replica), for the account managers among `users`.
+pub fn report_over(
+    local: &LocalStore,
+    users: Vec<crate::storage::User>,
+    options: &ReportOptions,
+) -> AppResult<(Vec<ManagerRow>, Vec<Unreadable>)> {
     let mut skipped = Vec::new();
     let calendar = local.calendar();
     let month_from = calendar.start_of(options.month);
     let month_to = calendar.start_of(FieldCalendar::next_month_start(options.month));
     let month = options.month.format("%Y-%m").to_string();
 
-    let mut stores: HashMap<DocId, StoreFacts> = HashMap::new();
-    for id in local.document_ids(DocKind::Store)? {
-        let Some(s) = readable(local.store(&id), DocKind::Store, &mut skipped)? else {
-            continue;
-        };
-        stores.insert(
-            id,
-            StoreFacts {
-                territory: s.territory,
-                demo_street: s.demo_street,
-                functional: s.functional_terminal,
-            },
-        );
-    }
+    // From the index, not the documents: a store that cannot be read has no index row and
+    // is named with the damaged documents below.
+    let stores: HashMap<DocId, StoreFacts> = local
+        .store_flags()?
+        .into_iter()
+        .map(|(id, territory, demo_street, functional)| {
+            (
+                id,
+                StoreFacts {
+                    territory,
+                    demo_street,
+                    functional,
+                },
+            )
+        })
+        .collect();
     let breached = breached_clocks(local, &stores, month_from, options.as_of, &mut skipped)?;
 
-    let managers = admin
-        .storage()
-        .users()?
+    let managers = users
         .into_iter()
         .filter(|u| u.role == fieldsync_core::Role::AccountManager);
     let mut rows = Vec::new();

@@ -13,7 +13,8 @@ pub struct AuditEntry {
     pub at: i64,
     /// Who ran it: the OS user running the command, or `--actor`.
     pub actor: String,
-    /// `add-user`, `enroll-code`, `revoke`, `import-stores`, `reassign`, `calendar`.
+    /// `add-user`, `enroll-code`, `revoke`, `import-stores`, `reassign`, `calendar`; the
+    /// console's `console-code`, `console-sign-in`, `console-refused`, `console-sign-out`.
     pub action: String,
     /// The user, device, store or file acted on.
     pub subject: String,

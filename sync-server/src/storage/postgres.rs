@@ -58,6 +58,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
         4,
         include_str!("../../migrations/postgres/004_token_rotation.sql"),
     ),
+    (
+        6,
+        include_str!("../../migrations/postgres/006_console_sessions.sql"),
+    ),
 ];
 /// Key of the advisory lock that migrations run under ("fieldsyn").
 const MIGRATION_LOCK: i64 = 0x6669_656c_6473_796e;
@@ -1058,6 +1062,60 @@ impl SyncStorage for PostgresStorage {
 
     fn audit(&self, since: i64) -> AppResult<Vec<super::audit::AuditEntry>> {
         self.with_client(|client| super::audit::postgres_since(client, since))
+    }
+
+    fn add_console_code(
+        &self,
+        user_id: &str,
+        code_hash: &[u8],
+        now: i64,
+        expires_at: i64,
+    ) -> AppResult<()> {
+        self.with_client(|client| {
+            super::console_sessions::postgres_add_code(client, user_id, code_hash, now, expires_at)
+        })
+    }
+
+    fn take_console_code(&self, code_hash: &[u8], now: i64) -> AppResult<Option<String>> {
+        self.with_client(|client| {
+            super::console_sessions::postgres_take_code(client, code_hash, now)
+        })
+    }
+
+    fn add_console_session(
+        &self,
+        session_hash: &[u8],
+        user_id: &str,
+        csrf: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> AppResult<()> {
+        self.with_client(|client| {
+            super::console_sessions::postgres_add_session(
+                client,
+                session_hash,
+                user_id,
+                csrf,
+                now,
+                expires_at,
+            )
+        })
+    }
+
+    fn console_session(
+        &self,
+        session_hash: &[u8],
+        now: i64,
+    ) -> AppResult<Option<super::console_sessions::ConsoleSession>> {
+        self.with_client(|client| {
+            super::console_sessions::postgres_session(client, session_hash, now)
+        })
+    }
+
+    fn end_console_session(&self, session_hash: &[u8], now: i64) -> AppResult<bool> {
+        self.with_client(|client| {
+            super::console_sessions::postgres_end_session(client, session_hash, now)
+        })
     }
 
     fn touch_device(&self, device_id: &str, now: i64) -> AppResult<()> {

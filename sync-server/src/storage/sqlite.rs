@@ -37,6 +37,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/004_audit_and_last_seen.sql"),
     ),
     (5, include_str!("../../migrations/005_token_rotation.sql")),
+    (7, include_str!("../../migrations/007_console_sessions.sql")),
 ];
 const READERS: usize = 4;
 
@@ -592,6 +593,56 @@ impl SyncStorage for SqliteStorage {
 
     fn touch_device(&self, device_id: &str, now: i64) -> AppResult<()> {
         self.with_writer(|w| super::audit::sqlite_touch(&w.conn, device_id, now))
+    }
+
+    fn add_console_code(
+        &self,
+        user_id: &str,
+        code_hash: &[u8],
+        now: i64,
+        expires_at: i64,
+    ) -> AppResult<()> {
+        self.with_writer(|w| {
+            super::console_sessions::sqlite_add_code(&w.conn, user_id, code_hash, now, expires_at)
+        })
+    }
+
+    fn take_console_code(&self, code_hash: &[u8], now: i64) -> AppResult<Option<String>> {
+        self.with_writer(|w| super::console_sessions::sqlite_take_code(&w.conn, code_hash, now))
+    }
+
+    fn add_console_session(
+        &self,
+        session_hash: &[u8],
+        user_id: &str,
+        csrf: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> AppResult<()> {
+        self.with_writer(|w| {
+            super::console_sessions::sqlite_add_session(
+                &w.conn,
+                session_hash,
+                user_id,
+                csrf,
+                now,
+                expires_at,
+            )
+        })
+    }
+
+    fn console_session(
+        &self,
+        session_hash: &[u8],
+        now: i64,
+    ) -> AppResult<Option<super::console_sessions::ConsoleSession>> {
+        self.with_reader(|conn| super::console_sessions::sqlite_session(conn, session_hash, now))
+    }
+
+    fn end_console_session(&self, session_hash: &[u8], now: i64) -> AppResult<bool> {
+        self.with_writer(|w| {
+            super::console_sessions::sqlite_end_session(&w.conn, session_hash, now)
+        })
     }
 
     fn token_status(

@@ -1,0 +1,107 @@
+//! The supervision console: the district at a glance, in a browser, served by this server
+//! under `/console` (docs/adr/0017-supervision-console.md).
+//!
+//! Pages are rendered here as HTML with every value escaped ([`html`]), in Simplified
+//! Chinese by default with an English switch ([`i18n`]); its one stylesheet is embedded in
+//! the binary and no page runs a script. Only supervisors and admins sign in, with a
+//! one-time code from `admin console-code` ([`sign_in`]); a session is a cookie whose hash
+//! the database keeps, and every form carries the session's CSRF token ([`session`]).
+//! Figures come from core's rule queries over a replica of the district that the console
+//! keeps in the data folder and brings up to date before each page ([`replica`]).
+
+pub mod chart;
+pub mod export;
+pub mod fleet;
+pub mod html;
+pub mod i18n;
+pub mod manager;
+pub mod overview;
+pub mod overview_page;
+pub mod replica;
+pub mod session;
+pub mod sign_in;
+pub mod store_page;
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::AppState;
+use crate::throttle::Buckets;
+
+/// How long a console session lasts from sign-in.
+pub const SESSION_MS: i64 = 12 * 3_600_000;
+/// How long a console sign-in code stays valid.
+pub const CODE_VALID_FOR_MS: i64 = 24 * 3_600_000;
+/// A device silent this long is highlighted on the fleet page.
+pub const STALE_DEVICE_MS: i64 = 3 * 24 * 3_600_000;
+
+/// What the console needs beyond the server's state.
+#[derive(Clone, Debug)]
+pub struct ConsoleConfig {
+    /// The data folder: the console's replica (`console-replica.db`) and the calendar.
+    pub data_dir: PathBuf,
+    /// Mark the session cookie `Secure` (the server is reached through a TLS proxy). A
+    /// request forwarded with `X-Forwarded-Proto: https` gets it too.
+    pub secure_cookies: bool,
+    /// R9's minimum of visits per month to each store R1 covers.
+    pub min_visits: u32,
+    /// Sign-in attempts allowed per minute from one address (a burst of as many).
+    pub sign_ins_per_minute: u32,
+    /// The replica pages are computed on (shared, so the server can warm it at start).
+    pub replica: Arc<replica::Replica>,
+}
+
+impl ConsoleConfig {
+    /// The defaults for a data folder.
+    pub fn new(data_dir: PathBuf) -> ConsoleConfig {
+        ConsoleConfig {
+            replica: Arc::new(replica::Replica::new(&data_dir)),
+            data_dir,
+            secure_cookies: false,
+            min_visits: fieldsync_core::DEFAULT_MIN_MONTHLY_VISITS,
+            sign_ins_per_minute: 10,
+        }
+    }
+}
+
+/// What the console's handlers share.
+#[derive(Debug)]
+pub struct Console {
+    pub config: ConsoleConfig,
+    pub replica: Arc<replica::Replica>,
+    /// Sign-in attempts by source address (none when the request has no peer address).
+    pub sign_ins: Buckets<Option<IpAddr>>,
+    /// The last overview, shown again while the log has not moved (for a short while).
+    pub overviews: overview::OverviewCache,
+}
+
+/// The console's routes, to be merged into the server's router.
+pub fn router(config: ConsoleConfig) -> Router<AppState> {
+    let console = Arc::new(Console {
+        replica: config.replica.clone(),
+        sign_ins: Buckets::per_minute(config.sign_ins_per_minute, config.sign_ins_per_minute),
+        overviews: overview::OverviewCache::default(),
+        config,
+    });
+    Router::new()
+        .route("/console", get(overview_page::page_handler))
+        .route("/console/", get(overview_page::page_handler))
+        .route("/console/assets/console.css", get(html::stylesheet))
+        .route(
+            "/console/sign-in",
+            get(sign_in::form).post(sign_in::sign_in),
+        )
+        .route("/console/sign-out", post(sign_in::sign_out))
+        .route("/console/lang/{lang}", get(sign_in::switch_language))
+        .route("/console/manager/{id}", get(manager::handler))
+        .route("/console/store/{id}", get(store_page::handler))
+        .route("/console/fleet", get(fleet::handler))
+        .route("/console/assessment.csv", get(export::csv))
+        .route("/console/assessment", get(export::printable))
+        .layer(axum::middleware::from_fn(html::security_headers))
+        .layer(axum::Extension(console))
+}

@@ -1,0 +1,230 @@
+//! The console's words in Simplified Chinese (the default) and English.
+//!
+//! The language is a cookie set by `/console/lang/{zh|en}`; without it, Chinese. A key with
+//! no entry shows as itself, which a test would notice.
+
+use axum::http::HeaderMap;
+
+/// A language of the console.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+/// The cookie that keeps the language chosen.
+pub const LANG_COOKIE: &str = "fieldsync_lang";
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    /// The language switched to by the link in the header.
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Zh => Lang::En,
+            Lang::En => Lang::Zh,
+        }
+    }
+
+    /// The language's own name, for the switch.
+    pub fn name(self) -> &'static str {
+        match self {
+            Lang::Zh => "中文",
+            Lang::En => "English",
+        }
+    }
+
+    /// `zh` or `en` as in the switch's path; anything else is not a language.
+    pub fn parse(text: &str) -> Option<Lang> {
+        match text {
+            "zh" | "zh-CN" => Some(Lang::Zh),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The language a request's cookie chose, Chinese without one.
+    pub fn of(headers: &HeaderMap) -> Lang {
+        super::session::cookie(headers, LANG_COOKIE)
+            .and_then(|v| Lang::parse(&v))
+            .unwrap_or(Lang::Zh)
+    }
+}
+
+/// (key, Chinese, English).
+const WORDS: &[(&str, &str, &str)] = &[
+    ("console", "督察考评控制台", "Supervision console"),
+    ("overview", "区域总览", "District overview"),
+    ("fleet", "设备", "Devices"),
+    ("assessment", "月度考核", "Monthly assessment"),
+    ("sign_in", "登录", "Sign in"),
+    ("sign_out", "退出", "Sign out"),
+    ("code", "一次性登录码", "One-time sign-in code"),
+    (
+        "code_help",
+        "请向管理员索取登录码（admin console-code 用户名）。每个码只能使用一次。",
+        "Ask an admin for a code (admin console-code USER). Each code works once.",
+    ),
+    (
+        "refused_role",
+        "控制台仅供督察考评小组和管理员使用。",
+        "The console is for the supervision team and admins only.",
+    ),
+    (
+        "refused_code",
+        "登录码无效、已使用或已过期。",
+        "This code is unknown, used or expired.",
+    ),
+    (
+        "refused_throttle",
+        "尝试次数过多，请稍后再试。",
+        "Too many attempts: try again in a minute.",
+    ),
+    (
+        "refused_form",
+        "表单已过期，请重新打开登录页。",
+        "The form has expired: open the sign-in page again.",
+    ),
+    ("manager", "客户经理", "Account manager"),
+    ("stores", "零售户", "Stores"),
+    ("r1_covered", "本周应访", "Due this week (R1)"),
+    ("r1_visited", "本周已访", "Visited this week"),
+    (
+        "r9_visits",
+        "本月走访/最低",
+        "Visits this month / minimum (R9)",
+    ),
+    ("r9_below", "未达最低次数", "Stores below minimum"),
+    (
+        "r5_unchecked",
+        "示范街今日未检",
+        "Demo street not checked today (R5)",
+    ),
+    ("r2", "价签缺失>3", "Displays missing >3 tags (R2)"),
+    ("r3", "库存误差>10%", "Terminals >10% count error (R3)"),
+    (
+        "r7",
+        "功能终端跟进/未完成",
+        "Terminal follow-ups / not done (R7)",
+    ),
+    ("tasks", "整改任务 未结/逾期", "Tasks open / overdue"),
+    (
+        "clocks",
+        "服务承诺 进行/达成/超时",
+        "Service clocks running / met / breached (R9)",
+    ),
+    ("r4", "月度评分", "Scorecard (R4)"),
+    ("rating_excellent", "优秀", "excellent"),
+    ("rating_good", "良好", "good"),
+    ("rating_qualified", "合格", "qualified"),
+    ("rating_unqualified", "不合格", "unqualified"),
+    ("pass", "合格", "pass"),
+    ("fail", "考核", "assessment"),
+    ("bonus", "标杆加分", "bonus"),
+    ("none", "—", "—"),
+    ("week_of", "周", "week of"),
+    ("month", "月份", "month"),
+    ("as_of", "统计日", "as of"),
+    ("coverage_chart", "每周走访覆盖率", "Weekly visit coverage"),
+    ("trend_chart", "每月走访次数趋势", "Visits per month"),
+    (
+        "clocks_chart",
+        "服务承诺时限（本月）",
+        "Service clocks this month (R9)",
+    ),
+    ("store", "零售户", "Store"),
+    ("licence", "许可证号", "Licence"),
+    ("address", "地址", "Address"),
+    ("code_class", "业态", "Class"),
+    ("rating", "功能终端评级", "Terminal rating"),
+    ("display_now", "当前陈列", "Shelf display now"),
+    ("display_as_of", "陈列（截至）", "Shelf display as of"),
+    ("standard", "标准", "Standard"),
+    ("verdict", "结果", "Verdict"),
+    ("by", "人员", "By"),
+    ("when", "时间", "When"),
+    ("product", "品规", "Product"),
+    ("price_tag", "价签", "Price tag"),
+    ("missing", "缺失", "missing"),
+    ("present", "有", "present"),
+    ("history", "修改记录", "History: who changed what"),
+    ("what", "内容", "What"),
+    ("visits", "走访", "Visits"),
+    ("kind", "类型", "Kind"),
+    ("check_in", "签到", "Check-in"),
+    ("check_out", "签退", "Check-out"),
+    ("geofence", "位置", "Geofence"),
+    ("in_range", "范围内", "in range"),
+    ("out_of_range", "超出范围", "OUT of range"),
+    ("no_gps", "无定位", "no GPS"),
+    ("distance", "距离", "distance"),
+    ("tasks_title", "整改任务", "Rectification tasks"),
+    ("deadline", "期限", "Deadline"),
+    ("state", "状态", "State"),
+    ("complaints", "投诉与服务请求", "Complaints and requests"),
+    ("received", "受理时间", "Received"),
+    ("clock", "时限", "Clock"),
+    ("counts", "库存盘点", "Inventory counts"),
+    ("error_rate", "误差率", "Error rate"),
+    ("scorecards", "评分表", "Scorecards"),
+    ("total", "总分", "Total"),
+    ("outcome", "结果", "Outcome"),
+    ("device", "设备", "Device"),
+    ("user", "用户", "User"),
+    ("enrolled", "注册时间", "Enrolled"),
+    ("last_sync", "最近同步", "Last sync"),
+    ("revoked", "已停用", "revoked"),
+    ("never", "从未", "never"),
+    ("stale", "长时间未同步", "silent"),
+    ("export_csv", "导出 CSV", "Export CSV"),
+    ("print", "打印本页", "Print this page"),
+    (
+        "damaged",
+        "无法读取的文档（未计入）",
+        "Documents that cannot be read (left out)",
+    ),
+    ("computed_in", "计算耗时", "computed in"),
+    (
+        "figures_note",
+        "数字由手机端同一套规则代码计算。",
+        "Figures come from the same rule code the phones run.",
+    ),
+    ("not_found", "未找到", "Not found"),
+    ("running", "进行中", "running"),
+    ("met", "达成", "met"),
+    ("breached", "超时", "BREACHED"),
+    ("not_started", "未开始", "not started"),
+];
+
+/// The word for `key` in `lang` (the key itself if it has none).
+pub fn t(lang: Lang, key: &'static str) -> &'static str {
+    WORDS
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|(_, zh, en)| match lang {
+            Lang::Zh => *zh,
+            Lang::En => *en,
+        })
+        .unwrap_or(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_word_has_both_languages_and_keys_are_unique() {
+        let mut keys = std::collections::HashSet::new();
+        for (key, zh, en) in WORDS {
+            assert!(keys.insert(*key), "`{key}` twice");
+            assert!(!zh.is_empty() && !en.is_empty(), "`{key}` lacks a language");
+        }
+        assert_eq!(t(Lang::En, "sign_in"), "Sign in");
+        assert_eq!(t(Lang::Zh, "sign_in"), "登录");
+    }
+}

@@ -1,0 +1,146 @@
+//! `GET /console/manager/{id}`: one account manager's stores (visits this month, R1 this
+//! week, the last visit), and their scorecards of the last months (R4).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::Duration;
+use fieldsync_core::{FieldCalendar, LocalStore, Role};
+
+use super::html::{esc, page, segment, table, when};
+use super::i18n::{Lang, t};
+use super::overview::{DayQuery, options_for};
+use super::session::{Refused, Signed};
+use crate::AppState;
+use crate::admin::report::ReportOptions;
+use crate::error::{AppError, AppResult};
+
+/// Months of scorecards shown.
+const SCORECARD_MONTHS: usize = 6;
+
+/// `GET /console/manager/{id}`.
+pub async fn handler(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    Query(query): Query<DayQuery>,
+) -> Result<Response, Refused> {
+    let lang = signed.lang;
+    let storage = state.storage.clone();
+    let console = signed.console.clone();
+    let manager = id.clone();
+    let day = query.day()?;
+    let rendered = tokio::task::spawn_blocking(move || {
+        let Some(user) = storage
+            .user(&manager)?
+            .filter(|u| u.role == Role::AccountManager)
+        else {
+            return Ok(None);
+        };
+        console.replica.with(storage.as_ref(), |local| {
+            let options = options_for(day, console.config.min_visits, local.calendar())?;
+            render(local, lang, &user.id, &options).map(|body| Some((user.name.clone(), body)))
+        })
+    })
+    .await
+    .map_err(AppError::internal)??;
+    match rendered {
+        Some((name, body)) => Ok(page(lang, &name, Some(&signed.viewer()), &body).into_response()),
+        None => {
+            let body = format!(
+                "<p class=\"error\">{}: `{}`</p>",
+                esc(t(lang, "not_found")),
+                esc(&id)
+            );
+            Ok((
+                StatusCode::NOT_FOUND,
+                page(lang, t(lang, "not_found"), Some(&signed.viewer()), &body),
+            )
+                .into_response())
+        }
+    }
+}
+
+/// The manager page's body.
+pub fn render(
+    local: &LocalStore,
+    lang: Lang,
+    manager: &str,
+    options: &ReportOptions,
+) -> AppResult<String> {
+    let cal = local.calendar();
+    let mut out = String::new();
+    let due: HashMap<String, Option<fieldsync_core::Timestamp>> = local
+        .stores_due_visit(manager, options.day)?
+        .into_iter()
+        .map(|d| (d.store_id.as_str().to_owned(), d.last_visit))
+        .collect();
+    let visits = local.monthly_visits(manager, options.day, options.min_visits)?;
+    let _ = write!(
+        out,
+        "<p>{}: {} / {} · {}: {}</p>",
+        esc(t(lang, "r9_visits")),
+        visits.made(),
+        visits.required(),
+        esc(t(lang, "r1_covered")),
+        due.len()
+    );
+    // Scorecards of the last months.
+    let mut rows = Vec::new();
+    let mut month = options.month;
+    for _ in 0..SCORECARD_MONTHS {
+        let key = month.format("%Y-%m").to_string();
+        for card in local.scorecards_of(manager, &key)? {
+            let Ok(outcome) = local.scorecard_outcome(&card) else {
+                continue;
+            };
+            let verdict = match (outcome.total, outcome.passes, outcome.bonus) {
+                (Some(total), Some(true), Some(true)) => {
+                    format!("{total:.1} {} · {}", t(lang, "pass"), t(lang, "bonus"))
+                }
+                (Some(total), Some(true), _) => format!("{total:.1} {}", t(lang, "pass")),
+                (Some(total), Some(false), _) => format!("{total:.1} {}", t(lang, "fail")),
+                _ => t(lang, "none").to_owned(),
+            };
+            rows.push(vec![esc(&key), esc(&verdict)]);
+        }
+        month = FieldCalendar::month_start(month - Duration::days(1));
+    }
+    let _ = write!(out, "<h2>{}</h2>", esc(t(lang, "scorecards")));
+    out.push_str(&table(
+        "scorecards",
+        &[t(lang, "month"), t(lang, "outcome")],
+        &rows,
+    ));
+    // The R1-covered stores with this month's visits and whether this week's is due.
+    let rows: Vec<Vec<String>> = visits
+        .stores
+        .iter()
+        .map(|(id, name, made)| {
+            let week = match due.get(id.as_str()) {
+                Some(last) => format!(
+                    "<span class=\"bad\">✗</span> {}",
+                    last.map(|l| esc(&when(cal, l)))
+                        .unwrap_or_else(|| esc(t(lang, "never")))
+                ),
+                None => "<span class=\"good\">✓</span>".into(),
+            };
+            vec![
+                format!(
+                    "<a href=\"/console/store/{}\">{}</a>",
+                    segment(id.as_str()),
+                    esc(name)
+                ),
+                made.to_string(),
+                week,
+            ]
+        })
+        .collect();
+    let _ = write!(out, "<h2>{}</h2>", esc(t(lang, "stores")));
+    let head = [t(lang, "store"), t(lang, "visits"), t(lang, "r1_visited")];
+    out.push_str(&table("stores", &head, &rows));
+    Ok(out)
+}

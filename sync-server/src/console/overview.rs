@@ -1,0 +1,264 @@
+//! The district overview's figures, per account manager, this week and this month, and the
+//! series its charts draw (the page is [`super::overview_page`]).
+//!
+//! The table's figures are `admin report`'s rows ([`report_over`]): core's rule queries
+//! over the console's replica, the same answers an account manager's phone gives for the
+//! same day. The last overview is kept a short while ([`OverviewCache`]).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::{Duration, NaiveDate};
+use fieldsync_core::{
+    ClockState, DocKind, FieldCalendar, LocalStore, Role, TerminalRating, Timestamp,
+};
+use serde::Deserialize;
+
+use super::chart::Series;
+use super::session::{Refused, Signed};
+use crate::AppState;
+use crate::admin::report::{ManagerRow, ReportOptions, report_over};
+use crate::error::{AppError, AppResult};
+use crate::storage::User;
+
+/// Weeks the coverage chart shows, ending with the week of the day judged.
+pub const COVERAGE_WEEKS: i64 = 8;
+/// Months the trend chart shows, ending with the month judged.
+pub const TREND_MONTHS: usize = 6;
+
+/// `?day=YYYY-MM-DD`: the day judged (default today).
+#[derive(Debug, Default, Deserialize)]
+pub struct DayQuery {
+    pub day: Option<String>,
+}
+
+impl DayQuery {
+    /// The day asked for; a malformed one is refused with what was wrong.
+    pub fn day(&self) -> Result<Option<NaiveDate>, Refused> {
+        parse_day("day", self.day.as_deref())
+    }
+}
+
+/// A `YYYY-MM-DD` query parameter, if given.
+pub fn parse_day(name: &str, text: Option<&str>) -> Result<Option<NaiveDate>, Refused> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) => NaiveDate::parse_from_str(t, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| {
+                Refused::Internal(AppError::BadRequest(format!(
+                    "`{name}` must be a date written `YYYY-MM-DD`, not `{t}`"
+                )))
+            }),
+    }
+}
+
+/// Everything the overview shows.
+#[derive(Debug)]
+pub struct Overview {
+    pub options: ReportOptions,
+    pub rows: Vec<ManagerRow>,
+    /// Per account manager: stores R1 covers.
+    pub covered: HashMap<String, usize>,
+    /// Per account manager: clocks met, of complaints received in the month.
+    pub clocks_met: HashMap<String, usize>,
+    /// Per account manager: R7 follow-ups not done in their period, by rating
+    /// (excellent, good, qualified, unqualified).
+    pub follow_ups_due: HashMap<String, [usize; 4]>,
+    /// Per account manager: (week start, share of R1-covered stores visited that week).
+    pub coverage: Vec<Series>,
+    /// Per account manager: (month start, visits made to R1-covered stores).
+    pub trend: Vec<Series>,
+    pub unreadable: usize,
+}
+
+/// Resolves the day judged into report options (the current month when no day is given).
+pub fn options_for(
+    day: Option<NaiveDate>,
+    min_visits: u32,
+    calendar: &FieldCalendar,
+) -> AppResult<ReportOptions> {
+    ReportOptions::resolve(None, day, min_visits, calendar, Timestamp::now())
+}
+
+impl Overview {
+    /// Computes the overview over the replica `local` for the account managers in `users`.
+    pub fn compute(
+        local: &LocalStore,
+        users: Vec<User>,
+        options: ReportOptions,
+    ) -> AppResult<Overview> {
+        let managers: Vec<User> = users
+            .iter()
+            .filter(|u| u.role == Role::AccountManager)
+            .cloned()
+            .collect();
+        let (rows, unreadable) = report_over(local, users, &options)?;
+        let mut covered = HashMap::new();
+        let mut follow_ups_due = HashMap::new();
+        let mut coverage = Vec::new();
+        let mut trend = Vec::new();
+        let week = FieldCalendar::week_start(options.day);
+        for m in &managers {
+            let stores = local
+                .monthly_visits(&m.id, options.day, options.min_visits)?
+                .stores
+                .len();
+            covered.insert(m.id.clone(), stores);
+            let mut due = [0; 4];
+            for f in local.terminal_follow_ups(&m.id, options.day)? {
+                if f.done != Some(true) {
+                    due[match f.rating {
+                        TerminalRating::Excellent => 0,
+                        TerminalRating::Good => 1,
+                        TerminalRating::Qualified => 2,
+                        TerminalRating::Unqualified => 3,
+                    }] += 1;
+                }
+            }
+            follow_ups_due.insert(m.id.clone(), due);
+            let mut points = Vec::new();
+            for back in (0..COVERAGE_WEEKS).rev() {
+                let start = week - Duration::weeks(back);
+                let due = local.stores_due_visit(&m.id, start)?.len();
+                let share = if stores == 0 {
+                    0.0
+                } else {
+                    (stores - due.min(stores)) as f64 / stores as f64
+                };
+                points.push((start.format("%m-%d").to_string(), share * 100.0));
+            }
+            coverage.push(Series {
+                name: m.name.clone(),
+                points,
+            });
+            let mut months = vec![FieldCalendar::month_start(options.day)];
+            for _ in 1..TREND_MONTHS {
+                let previous = months
+                    .last()
+                    .map(|m| FieldCalendar::month_start(*m - Duration::days(1)))
+                    .unwrap_or(options.month);
+                months.push(previous);
+            }
+            months.reverse();
+            let mut points = Vec::new();
+            for month in months {
+                let made = local
+                    .monthly_visits(&m.id, month, options.min_visits)?
+                    .made();
+                points.push((month.format("%Y-%m").to_string(), f64::from(made)));
+            }
+            trend.push(Series {
+                name: m.name.clone(),
+                points,
+            });
+        }
+        let clocks_met = month_clocks_met(local, &options)?;
+        Ok(Overview {
+            options,
+            rows,
+            covered,
+            clocks_met,
+            follow_ups_due,
+            coverage,
+            trend,
+            unreadable: unreadable.len(),
+        })
+    }
+}
+
+/// Clocks met, of the complaints received in the month up to `as_of`, by territory.
+fn month_clocks_met(
+    local: &LocalStore,
+    options: &ReportOptions,
+) -> AppResult<HashMap<String, usize>> {
+    let calendar = local.calendar();
+    let from = calendar.start_of(options.month);
+    let mut met: HashMap<String, usize> = HashMap::new();
+    for id in local.document_ids(DocKind::Complaint)? {
+        // A complaint that cannot be read is named by the report's damaged list.
+        let Ok(complaint) = local.complaint(&id) else {
+            continue;
+        };
+        if complaint.received_at < from || complaint.received_at > options.as_of {
+            continue;
+        }
+        let Ok(store) = local.store(&complaint.store_id) else {
+            continue;
+        };
+        let n = complaint
+            .clocks(options.as_of)
+            .iter()
+            .filter(|(_, s)| matches!(s, ClockState::Met { .. }))
+            .count();
+        *met.entry(store.territory).or_default() += n;
+    }
+    Ok(met)
+}
+
+/// How long a computed overview is shown again while nothing new has been pushed: clocks
+/// and deadlines move with time alone, so not for long.
+pub const CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The last overview computed, with the log position read before the replica's pull: a
+/// request that finds the log still there, for the same day, within [`CACHE_FOR`], is
+/// answered with it. A push after that read moves the log, so no change is ever hidden.
+#[derive(Debug, Default)]
+pub struct OverviewCache(Mutex<Option<Cached>>);
+
+#[derive(Debug)]
+struct Cached {
+    position: u64,
+    day: Option<NaiveDate>,
+    at: Instant,
+    overview: Arc<Overview>,
+}
+
+impl OverviewCache {
+    fn get(&self, position: u64, day: Option<NaiveDate>) -> Option<Arc<Overview>> {
+        let cached = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        cached
+            .as_ref()
+            .filter(|c| c.position == position && c.day == day && c.at.elapsed() < CACHE_FOR)
+            .map(|c| c.overview.clone())
+    }
+
+    fn put(&self, position: u64, day: Option<NaiveDate>, overview: Arc<Overview>) {
+        let mut cached = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *cached = Some(Cached {
+            position,
+            day,
+            at: Instant::now(),
+            overview,
+        });
+    }
+}
+
+/// Computes the overview on the blocking pool (or takes the cached one), with the time it
+/// took.
+pub async fn load(
+    state: &AppState,
+    signed: &Signed,
+    day: Option<NaiveDate>,
+) -> Result<(Arc<Overview>, std::time::Duration), Refused> {
+    let storage = state.storage.clone();
+    let console = signed.console.clone();
+    let computed = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let position = storage.log_position()?;
+        if let Some(overview) = console.overviews.get(position, day) {
+            return Ok((overview, started.elapsed()));
+        }
+        let overview = console.replica.with(storage.as_ref(), |local| {
+            let options = options_for(day, console.config.min_visits, local.calendar())?;
+            Overview::compute(local, storage.users()?, options)
+        })?;
+        let overview = Arc::new(overview);
+        console.overviews.put(position, day, overview.clone());
+        Ok::<_, AppError>((overview, started.elapsed()))
+    })
+    .await
+    .map_err(AppError::internal)??;
+    Ok(computed)
+}

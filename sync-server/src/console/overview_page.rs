@@ -1,0 +1,211 @@
+//! `GET /console`: the overview's page, its table and its charts (SVG made here), from
+//! the figures [`super::overview`] computes.
+
+use std::fmt::Write as _;
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+
+use super::chart::{self, Series};
+use super::html::{esc, page, segment, table};
+use super::i18n::{Lang, t};
+use super::overview::{DayQuery, Overview, load};
+use super::session::{Refused, Signed};
+use crate::AppState;
+use crate::admin::report::ManagerRow;
+
+/// `GET /console`.
+pub async fn page_handler(
+    State(state): State<AppState>,
+    signed: Signed,
+    Query(query): Query<DayQuery>,
+) -> Result<Response, Refused> {
+    let (overview, took) = load(&state, &signed, query.day()?).await?;
+    let lang = signed.lang;
+    let body = render(lang, &overview, took);
+    Ok(page(lang, t(lang, "overview"), Some(&signed.viewer()), &body).into_response())
+}
+
+fn num(n: usize, bad_when_positive: bool) -> String {
+    if bad_when_positive && n > 0 {
+        format!("<span class=\"bad\">{n}</span>")
+    } else {
+        n.to_string()
+    }
+}
+
+/// The overview's markup.
+pub fn render(lang: Lang, o: &Overview, took: std::time::Duration) -> String {
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<p>{} {} · {} {} · <span class=\"note\">{} · {} {:.0} ms</span></p>",
+        esc(t(lang, "month")),
+        esc(&o.options.month.format("%Y-%m").to_string()),
+        esc(t(lang, "as_of")),
+        esc(&o.options.day.to_string()),
+        esc(t(lang, "figures_note")),
+        esc(t(lang, "computed_in")),
+        took.as_secs_f64() * 1000.0,
+    );
+    let _ = write!(
+        out,
+        "<form method=\"get\" class=\"inline\"><input type=\"date\" name=\"day\" value=\"{}\">\
+         <button type=\"submit\">{}</button></form> \
+         <a href=\"/console/assessment.csv?day={}\">{}</a>",
+        o.options.day,
+        esc(t(lang, "as_of")),
+        o.options.day,
+        esc(t(lang, "export_csv")),
+    );
+    let head = [
+        t(lang, "manager"),
+        t(lang, "stores"),
+        t(lang, "r1_covered"),
+        t(lang, "r1_visited"),
+        t(lang, "r9_visits"),
+        t(lang, "r9_below"),
+        t(lang, "r5_unchecked"),
+        t(lang, "r2"),
+        t(lang, "r3"),
+        t(lang, "r7"),
+        t(lang, "tasks"),
+        t(lang, "clocks"),
+        t(lang, "r4"),
+    ];
+    let rows: Vec<Vec<String>> = o
+        .rows
+        .iter()
+        .map(|r| {
+            let covered = o.covered.get(&r.manager).copied().unwrap_or(0);
+            let met = o.clocks_met.get(&r.manager).copied().unwrap_or(0);
+            vec![
+                format!(
+                    "<a href=\"/console/manager/{}\">{}</a>",
+                    segment(&r.manager),
+                    esc(&r.name)
+                ),
+                r.stores.to_string(),
+                covered.to_string(),
+                format!(
+                    "<span data-figure=\"r1_visited\">{}</span>",
+                    covered.saturating_sub(r.r1_due_this_week)
+                ),
+                format!("{} / {}", r.r9_visits_made, r.r9_visits_required),
+                num(r.r9_stores_below_minimum, false),
+                num(r.r5_demo_street_unchecked, true),
+                num(r.r2_price_tag_violations, true),
+                num(r.r3_count_findings, true),
+                follow_up_cell(lang, r, o.follow_ups_due.get(&r.manager)),
+                format!("{} / {}", r.tasks_open, num(r.tasks_overdue, true)),
+                format!(
+                    "{} / {} / {}",
+                    r.r9_clocks_running,
+                    met,
+                    num(r.r9_clocks_breached, true)
+                ),
+                scorecard_cell(lang, r),
+            ]
+        })
+        .collect();
+    out.push_str(&table("overview", &head, &rows));
+    if o.unreadable > 0 {
+        let _ = write!(
+            out,
+            "<p class=\"error\">{}: {}</p>",
+            esc(t(lang, "damaged")),
+            o.unreadable
+        );
+    }
+    let _ = write!(
+        out,
+        "<div class=\"charts\"><figure id=\"coverage-chart\"><figcaption>{}</figcaption>{}\
+         </figure><figure id=\"trend-chart\"><figcaption>{}</figcaption>{}</figure>\
+         <figure id=\"clocks-chart\"><figcaption>{}</figcaption>{}</figure></div>",
+        esc(t(lang, "coverage_chart")),
+        chart::bars(&o.coverage, 100.0, "%"),
+        esc(t(lang, "trend_chart")),
+        chart::lines(&o.trend),
+        esc(t(lang, "clocks_chart")),
+        clocks_chart(lang, o),
+    );
+    out
+}
+
+/// R9's service clocks per account manager: running, met this month, breached this month.
+fn clocks_chart(lang: Lang, o: &Overview) -> String {
+    let states = [("running", 0), ("met", 1), ("breached", 2)];
+    let counts: Vec<[usize; 3]> = o
+        .rows
+        .iter()
+        .map(|r| {
+            [
+                r.r9_clocks_running,
+                o.clocks_met.get(&r.manager).copied().unwrap_or(0),
+                r.r9_clocks_breached,
+            ]
+        })
+        .collect();
+    let series: Vec<Series> = states
+        .iter()
+        .map(|(key, i)| Series {
+            name: t(lang, key).to_owned(),
+            points: o
+                .rows
+                .iter()
+                .zip(&counts)
+                .map(|(r, c)| (r.name.clone(), c[*i] as f64))
+                .collect(),
+        })
+        .collect();
+    let top = counts.iter().flatten().copied().max().unwrap_or(0).max(4);
+    chart::bars(&series, top.div_ceil(4) as f64 * 4.0, "")
+}
+
+/// R7's cell: follow-ups in all, not done, and those still due by rating.
+fn follow_up_cell(lang: Lang, r: &ManagerRow, due: Option<&[usize; 4]>) -> String {
+    let mut cell = format!("{} / {}", r.r7_follow_ups, num(r.r7_not_done, true));
+    if let Some(due) = due.filter(|d| d.iter().any(|n| *n > 0)) {
+        let names = [
+            "rating_excellent",
+            "rating_good",
+            "rating_qualified",
+            "rating_unqualified",
+        ];
+        let parts: Vec<String> = names
+            .iter()
+            .zip(due)
+            .filter(|(_, n)| **n > 0)
+            .map(|(name, n)| format!("{} {n}", esc(t(lang, name))))
+            .collect();
+        let _ = write!(
+            cell,
+            "<br><span class=\"note\">{}</span>",
+            parts.join(" · ")
+        );
+    }
+    cell
+}
+
+/// R4's cell: the total with pass / assessment and the bonus, or a dash.
+pub fn scorecard_cell(lang: Lang, r: &ManagerRow) -> String {
+    match (r.r4_total, r.r4_passes) {
+        (Some(total), Some(passes)) => {
+            let (class, word) = if passes {
+                ("good", t(lang, "pass"))
+            } else {
+                ("bad", t(lang, "fail"))
+            };
+            let bonus = if r.r4_bonus == Some(true) {
+                format!(" · {}", esc(t(lang, "bonus")))
+            } else {
+                String::new()
+            };
+            format!(
+                "{total:.1} <span class=\"{class}\">{}</span>{bonus}",
+                esc(word)
+            )
+        }
+        _ => esc(t(lang, "none")),
+    }
+}

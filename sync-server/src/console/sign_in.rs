@@ -1,0 +1,267 @@
+//! Signing in to the console with a one-time code, signing out, and the language switch.
+//!
+//! `admin console-code USER` (or the demo) makes a code for a supervisor or admin; the
+//! sign-in form trades it for a session cookie. Attempts are throttled by source address;
+//! every sign-in, refusal and sign-out is written to the audit trail (`admin audit`).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::html::{attr, esc, page};
+use super::i18n::{LANG_COOKIE, Lang, t};
+use super::session::{
+    FORM_COOKIE, Refused, SESSION_COOKIE, Signed, cookie, may_open, new_secret, same_secret,
+    secure, set_cookie,
+};
+use super::{CODE_VALID_FOR_MS, Console, SESSION_MS};
+use crate::AppState;
+use crate::auth::{hash_secret, new_code};
+use crate::error::{AppError, AppResult};
+use crate::storage::SyncStorage;
+use crate::storage::audit::AuditEntry;
+
+/// Makes a one-time console code for `user`, who must be a supervisor or an admin.
+pub fn issue_code(storage: &dyn SyncStorage, user: &str, now: i64) -> AppResult<String> {
+    let found = storage
+        .user(user)?
+        .ok_or_else(|| AppError::NotFound(format!("no user `{user}`")))?;
+    if !may_open(found.role) {
+        return Err(AppError::BadRequest(format!(
+            "`{user}` is a {}: the console is for supervisors and admins only",
+            found.role
+        )));
+    }
+    let code = new_code();
+    storage.add_console_code(user, &hash_secret(&code), now, now + CODE_VALID_FOR_MS)?;
+    Ok(code)
+}
+
+/// `GET /console/sign-in`: the form, with a fresh form token in a cookie and a field.
+pub async fn form(
+    axum::Extension(console): axum::Extension<Arc<Console>>,
+    headers: HeaderMap,
+) -> Response {
+    form_page(&console, &headers, None, StatusCode::OK)
+}
+
+fn form_page(
+    console: &Console,
+    headers: &HeaderMap,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let lang = Lang::of(headers);
+    let token = new_secret();
+    let error = error
+        .map(|e| format!("<p class=\"error\" id=\"error\">{}</p>", esc(e)))
+        .unwrap_or_default();
+    let body = format!(
+        "<form class=\"sign-in\" method=\"post\" action=\"/console/sign-in\">{error}\
+         <label for=\"code\">{}</label><input type=\"text\" id=\"code\" name=\"code\" \
+         autocomplete=\"one-time-code\" autofocus required>\
+         <input type=\"hidden\" name=\"form\" value=\"{}\">\
+         <button type=\"submit\" id=\"submit\">{}</button><p class=\"note\">{}</p></form>",
+        esc(t(lang, "code")),
+        attr(&token),
+        esc(t(lang, "sign_in")),
+        esc(t(lang, "code_help")),
+    );
+    let cookie = set_cookie(FORM_COOKIE, &token, 3600, secure(console, headers));
+    (
+        status,
+        [(header::SET_COOKIE, cookie)],
+        page(lang, t(lang, "sign_in"), None, &body),
+    )
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SignInForm {
+    code: String,
+    #[serde(default)]
+    form: String,
+}
+
+/// `POST /console/sign-in`: trades a code for a session.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    axum::Extension(console): axum::Extension<Arc<Console>>,
+    peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let lang = Lang::of(&headers);
+    let source = peer.map(|axum::Extension(ConnectInfo(a))| a.ip());
+    let source_text = source.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
+    let storage = state.storage.clone();
+    let audit = move |storage: &dyn SyncStorage, action: &str, user: &str, why: &str| {
+        let entry = AuditEntry {
+            at: chrono::Utc::now().timestamp_millis(),
+            actor: user.to_owned(),
+            action: action.to_owned(),
+            subject: user.to_owned(),
+            detail: format!("{why} (from {source_text})"),
+        };
+        if let Err(e) = storage.record_audit(&entry) {
+            tracing::error!(error = %e, "cannot record a console sign-in in the audit trail");
+        }
+    };
+    if console.sign_ins.take(&source).is_err() {
+        let storage = storage.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            audit(
+                storage.as_ref(),
+                "console-refused",
+                "-",
+                "too many sign-in attempts",
+            )
+        })
+        .await;
+        return form_page(
+            &console,
+            &headers,
+            Some(t(lang, "refused_throttle")),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+    }
+    let form_ok = cookie(&headers, FORM_COOKIE)
+        .is_some_and(|c| !form.form.is_empty() && same_secret(&c, &form.form));
+    if !form_ok {
+        return form_page(
+            &console,
+            &headers,
+            Some(t(lang, "refused_form")),
+            StatusCode::FORBIDDEN,
+        );
+    }
+    let code_hash = hash_secret(&form.code);
+    let now = chrono::Utc::now().timestamp_millis();
+    let session = new_secret();
+    let csrf = new_secret();
+    let session_hash = hash_secret(&session);
+    let outcome = tokio::task::spawn_blocking(move || -> AppResult<Result<String, &str>> {
+        let Some(user_id) = storage.take_console_code(&code_hash, now)? else {
+            audit(
+                storage.as_ref(),
+                "console-refused",
+                "-",
+                "unknown, used or expired code",
+            );
+            return Ok(Err("refused_code"));
+        };
+        let user = storage.user(&user_id)?;
+        match user {
+            Some(u) if may_open(u.role) => {
+                storage.add_console_session(&session_hash, &u.id, &csrf, now, now + SESSION_MS)?;
+                audit(storage.as_ref(), "console-sign-in", &u.id, "signed in");
+                Ok(Ok(u.id))
+            }
+            Some(u) => {
+                audit(
+                    storage.as_ref(),
+                    "console-refused",
+                    &u.id,
+                    &format!("a {} may not open the console", u.role),
+                );
+                Ok(Err("refused_role"))
+            }
+            None => Ok(Err("refused_code")),
+        }
+    })
+    .await;
+    match outcome {
+        Ok(Ok(Ok(_user))) => {
+            let secure = secure(&console, &headers);
+            let mut response = Redirect::to("/console").into_response();
+            let headers = response.headers_mut();
+            for value in [
+                set_cookie(SESSION_COOKIE, &session, SESSION_MS / 1000, secure),
+                set_cookie(FORM_COOKIE, "", 0, secure),
+            ] {
+                if let Ok(v) = value.parse() {
+                    headers.append(header::SET_COOKIE, v);
+                }
+            }
+            response
+        }
+        Ok(Ok(Err(key))) => form_page(
+            &console,
+            &headers,
+            Some(t(lang, key)),
+            StatusCode::FORBIDDEN,
+        ),
+        Ok(Err(e)) => e.into_response(),
+        Err(e) => AppError::internal(e).into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /console/sign-out`: ends the session (with the session's CSRF token).
+pub async fn sign_out(
+    State(state): State<AppState>,
+    signed: Signed,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, Refused> {
+    signed.check_csrf(&form.csrf)?;
+    let storage = state.storage.clone();
+    let hash = signed.session_hash.clone();
+    let user = signed.user.id.clone();
+    tokio::task::spawn_blocking(move || -> AppResult<()> {
+        let now = chrono::Utc::now().timestamp_millis();
+        storage.end_console_session(&hash, now)?;
+        storage.record_audit(&AuditEntry {
+            at: now,
+            actor: user.clone(),
+            action: "console-sign-out".into(),
+            subject: user,
+            detail: "signed out".into(),
+        })
+    })
+    .await
+    .map_err(AppError::internal)??;
+    let secure = secure(&signed.console, &headers);
+    Ok((
+        [(
+            header::SET_COOKIE,
+            set_cookie(SESSION_COOKIE, "", 0, secure),
+        )],
+        Redirect::to("/console/sign-in"),
+    )
+        .into_response())
+}
+
+/// `GET /console/lang/{zh|en}`: keeps the language in a cookie and goes back to the
+/// overview (a preference, not a change of data: no CSRF token needed).
+pub async fn switch_language(Path(lang): Path<String>) -> Response {
+    let Some(lang) = Lang::parse(&lang) else {
+        return (
+            StatusCode::NOT_FOUND,
+            format!("no language `{}`", esc(&lang)),
+        )
+            .into_response();
+    };
+    let value = match lang {
+        Lang::Zh => "zh",
+        Lang::En => "en",
+    };
+    (
+        [(
+            header::SET_COOKIE,
+            format!("{LANG_COOKIE}={value}; Path=/console; Max-Age=31536000; SameSite=Strict"),
+        )],
+        Redirect::to("/console"),
+    )
+        .into_response()
+}

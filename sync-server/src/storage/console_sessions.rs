@@ -1,0 +1,177 @@
+//! The supervision console's one-time sign-in codes and sessions, on both backends (the
+//! backends' `SyncStorage` methods are thin calls into these functions).
+//!
+//! A code is traded once: the statement that marks it used is the one that finds it, so
+//! two sign-ins racing with one code cannot both win. Sessions are looked up by the hash of
+//! the cookie's value; an expired or ended session is as good as none.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::AppResult;
+
+/// A live console session, as the routes see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsoleSession {
+    pub user_id: String,
+    /// The token every form of this session carries (checked on each POST).
+    pub csrf: String,
+    pub expires_at: i64,
+}
+
+pub fn sqlite_add_code(
+    conn: &Connection,
+    user: &str,
+    code_hash: &[u8],
+    now: i64,
+    expires_at: i64,
+) -> AppResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO console_codes (code_hash, user_id, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![code_hash, user, now, expires_at])?;
+    Ok(())
+}
+
+pub fn sqlite_take_code(
+    conn: &Connection,
+    code_hash: &[u8],
+    now: i64,
+) -> AppResult<Option<String>> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE console_codes SET used_at = ?2
+             WHERE code_hash = ?1 AND used_at IS NULL AND expires_at > ?2
+             RETURNING user_id",
+        )?
+        .query_row(params![code_hash, now], |r| r.get(0))
+        .optional()?)
+}
+
+pub fn sqlite_add_session(
+    conn: &Connection,
+    session_hash: &[u8],
+    user: &str,
+    csrf: &str,
+    now: i64,
+    expires_at: i64,
+) -> AppResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO console_sessions (session_hash, user_id, csrf, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![session_hash, user, csrf, now, expires_at])?;
+    // Expired sessions are of no use to anyone: a sign-in sweeps them.
+    conn.prepare_cached("DELETE FROM console_sessions WHERE expires_at < ?1")?
+        .execute([now])?;
+    Ok(())
+}
+
+pub fn sqlite_session(
+    conn: &Connection,
+    session_hash: &[u8],
+    now: i64,
+) -> AppResult<Option<ConsoleSession>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT user_id, csrf, expires_at FROM console_sessions
+             WHERE session_hash = ?1 AND ended_at IS NULL AND expires_at > ?2",
+        )?
+        .query_row(params![session_hash, now], |r| {
+            Ok(ConsoleSession {
+                user_id: r.get(0)?,
+                csrf: r.get(1)?,
+                expires_at: r.get(2)?,
+            })
+        })
+        .optional()?)
+}
+
+pub fn sqlite_end_session(conn: &Connection, session_hash: &[u8], now: i64) -> AppResult<bool> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE console_sessions SET ended_at = ?2
+             WHERE session_hash = ?1 AND ended_at IS NULL",
+        )?
+        .execute(params![session_hash, now])?
+        > 0)
+}
+
+pub fn postgres_add_code(
+    client: &mut postgres::Client,
+    user: &str,
+    code_hash: &[u8],
+    now: i64,
+    expires_at: i64,
+) -> AppResult<()> {
+    client.execute(
+        "INSERT INTO console_codes (code_hash, user_id, created_at, expires_at)
+         VALUES ($1, $2, $3, $4)",
+        &[&code_hash, &user, &now, &expires_at],
+    )?;
+    Ok(())
+}
+
+pub fn postgres_take_code(
+    client: &mut postgres::Client,
+    code_hash: &[u8],
+    now: i64,
+) -> AppResult<Option<String>> {
+    Ok(client
+        .query_opt(
+            "UPDATE console_codes SET used_at = $2
+             WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2
+             RETURNING user_id",
+            &[&code_hash, &now],
+        )?
+        .map(|r| r.get(0)))
+}
+
+pub fn postgres_add_session(
+    client: &mut postgres::Client,
+    session_hash: &[u8],
+    user: &str,
+    csrf: &str,
+    now: i64,
+    expires_at: i64,
+) -> AppResult<()> {
+    client.execute(
+        "INSERT INTO console_sessions (session_hash, user_id, csrf, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5)",
+        &[&session_hash, &user, &csrf, &now, &expires_at],
+    )?;
+    client.execute(
+        "DELETE FROM console_sessions WHERE expires_at < $1",
+        &[&now],
+    )?;
+    Ok(())
+}
+
+pub fn postgres_session(
+    client: &mut postgres::Client,
+    session_hash: &[u8],
+    now: i64,
+) -> AppResult<Option<ConsoleSession>> {
+    Ok(client
+        .query_opt(
+            "SELECT user_id, csrf, expires_at FROM console_sessions
+             WHERE session_hash = $1 AND ended_at IS NULL AND expires_at > $2",
+            &[&session_hash, &now],
+        )?
+        .map(|r| ConsoleSession {
+            user_id: r.get(0),
+            csrf: r.get(1),
+            expires_at: r.get(2),
+        }))
+}
+
+pub fn postgres_end_session(
+    client: &mut postgres::Client,
+    session_hash: &[u8],
+    now: i64,
+) -> AppResult<bool> {
+    Ok(client.execute(
+        "UPDATE console_sessions SET ended_at = $2 WHERE session_hash = $1 AND ended_at IS NULL",
+        &[&session_hash, &now],
+    )? > 0)
+}

@@ -1,0 +1,293 @@
+//! The console's pages through its routes (no socket): what documents hold is shown as
+//! text, Chinese by default and English after the switch, figures equal to what an account
+//! manager's phone answers for the same day, the fleet with its silent devices.
+
+#[path = "support/console.rs"]
+#[allow(dead_code)] // each test file uses part of the support
+mod support;
+
+use axum::http::{StatusCode, header};
+use fieldsync_core::fixtures::at;
+use fieldsync_core::{
+    CheckPoint, ComplaintKind, DisplayCheck, DocId, LocalStore, NewComplaint, NewCountLine,
+    NewInventoryCount, NewTask, NewVisit, ProductOnDisplay, Role, VisitKind,
+};
+use fieldsync_server::storage::{DeviceInfo, SyncStorage};
+use support::{Console, Fallible, TestResult, csv_row, now};
+
+#[tokio::test]
+async fn a_store_named_like_a_script_is_shown_as_text_on_every_page() -> TestResult {
+    let console = Console::new(100)?;
+    console.import(&[
+        "S1,\"<script>alert(1)</script>\",O,,\"<b>road</b>\",30.26,120.16,B,C,2,B,100,0,0,,am-li",
+    ])?;
+    let (cookie, _) = console.signed_in("sup-wang").await?;
+    let manager = console.get("/console/manager/am-li", &cookie).await?;
+    assert_eq!(manager.status, StatusCode::OK, "{}", manager.body);
+    assert!(
+        manager
+            .body
+            .contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{}",
+        manager.body
+    );
+    assert!(!manager.body.contains("<script"), "{}", manager.body);
+    let link = manager
+        .body
+        .split("href=\"/console/store/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .ok_or("no store link")?
+        .to_owned();
+    let store = console
+        .get(&format!("/console/store/{link}"), &cookie)
+        .await?;
+    assert_eq!(store.status, StatusCode::OK, "{}", store.body);
+    assert!(
+        !store.body.contains("<script") && !store.body.contains("<b>road"),
+        "{}",
+        store.body
+    );
+    assert!(store.body.contains("&lt;b&gt;road&lt;/b&gt;"));
+    let csp = store
+        .headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .ok_or("no CSP")?;
+    assert!(csp.to_str()?.contains("default-src 'none'"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_console_speaks_chinese_by_default_and_english_after_the_switch() -> TestResult {
+    let console = Console::new(100)?;
+    let (cookie, _) = console.signed_in("sup-wang").await?;
+    let zh = console.get("/console", &cookie).await?;
+    assert!(zh.body.contains("区域总览") && zh.body.contains("lang=\"zh-CN\""));
+    let switch = console.get("/console/lang/en", &cookie).await?;
+    assert_eq!(switch.cookie("fieldsync_lang").as_deref(), Some("en"));
+    let en = console
+        .get("/console", &format!("{cookie}; fieldsync_lang=en"))
+        .await?;
+    assert!(en.body.contains("District overview") && en.body.contains("lang=\"en\""));
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_consoles_figures_equal_the_account_managers_phone_rule_queries_for_the_same_day()
+-> TestResult {
+    let console = Console::new(100)?;
+    console.import(&[
+        "S1,S1,O,,A,30.26,120.16,B,C,2,B,100,0,0,,am-li",
+        "S2,S2,O,,A,30.26,120.16,Z,C,3,C,50,0,0,,am-li",
+        "S3,S3,O,,A,30.26,120.16,Y,C,1,A,400,1,1,good,am-li",
+        "S4,S4,O,,A,30.26,120.16,S,C,1,A,500,0,1,unqualified,am-li",
+        "S5,S5,O,,A,30.26,120.16,B,C,2,B,100,0,0,,am-wu",
+        "S7,S7,O,,A,30.26,120.16,B,C,2,B,100,1,0,,am-li",
+    ])?;
+    let (li, clock, info) =
+        console.phone("am-li", Role::AccountManager, "2026-11-23T09:00:00+08:00")?;
+    let id = |l: &str| -> Fallible<DocId> { Ok(li.store_by_licence(l)?.ok_or(format!("no {l}"))?) };
+    let (s1, s3, s4) = (id("S1")?, id("S3")?, id("S4")?);
+    li.create_visit(NewVisit {
+        store_id: s1.clone(),
+        kind: VisitKind::Routine,
+        check_in: CheckPoint {
+            at: at("2026-11-23T09:05:00+08:00"),
+            gps: None,
+        },
+        complaint_id: None,
+    })?;
+    li.record_display_check(
+        &LocalStore::shelf_display_id(&s3),
+        &DisplayCheck {
+            products: (1..=5)
+                .map(|n| ProductOnDisplay {
+                    sku: format!("sku-{n}"),
+                    name: "b".into(),
+                    price_tag: n == 5,
+                })
+                .collect(),
+            ..DisplayCheck::default()
+        },
+    )?;
+    let count = li.create_inventory_count(NewInventoryCount {
+        store_id: s4.clone(),
+        lines: vec![NewCountLine {
+            sku: "sku-1".into(),
+            name: "b".into(),
+            book: 100,
+        }],
+    })?;
+    li.set_counted(&count, "sku-1", 70)?;
+    li.finish_count(&count)?;
+    clock.set(at("2026-11-23T11:00:00+08:00"));
+    li.create_complaint(NewComplaint {
+        store_id: s1.clone(),
+        kind: ComplaintKind::Complaint,
+        received_at: at("2026-11-20T10:00:00+08:00"),
+        description: "<i>late</i>".into(),
+    })?;
+    li.create_task(NewTask {
+        store_id: s1.clone(),
+        title: "tags".into(),
+        description: String::new(),
+        assignee: "am-li".into(),
+        deadline: at("2026-11-23T12:00:00+08:00"),
+        origin: None,
+    })?;
+    console.sync(&li, &clock, &info)?;
+
+    let (cookie, _) = console.signed_in("sup-wang").await?;
+    let export = console
+        .get("/console/assessment.csv?day=2026-11-23", &cookie)
+        .await?;
+    assert_eq!(export.status, StatusCode::OK, "{}", export.body);
+    let row = csv_row(&export.body, "am-li")?;
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).ok_or("date")?;
+    let end_of_day = at("2026-11-23T23:59:59.999+08:00");
+    let visits = li.monthly_visits("am-li", day, 4)?;
+    let tasks = li.open_tasks("am-li", end_of_day)?;
+    let running = li
+        .complaint_clocks("am-li", end_of_day)?
+        .iter()
+        .flat_map(|c| c.clocks.clone())
+        .filter(|(_, s)| matches!(s, fieldsync_core::ClockState::Running { .. }))
+        .count();
+    let phone: Vec<(&str, String)> = vec![
+        (
+            "r1_due_this_week",
+            li.stores_due_visit("am-li", day)?.len().to_string(),
+        ),
+        (
+            "r2_price_tag_violations",
+            li.stores_missing_price_tags("am-li")?.len().to_string(),
+        ),
+        (
+            "r3_count_findings",
+            li.count_findings("am-li")?.len().to_string(),
+        ),
+        (
+            "r5_demo_street_unchecked",
+            li.demo_street_unchecked("am-li", day)?.len().to_string(),
+        ),
+        (
+            "r7_follow_ups",
+            li.terminal_follow_ups("am-li", day)?.len().to_string(),
+        ),
+        ("r9_visits_made", visits.made().to_string()),
+        ("r9_visits_required", visits.required().to_string()),
+        ("r9_clocks_running", running.to_string()),
+        ("tasks_open", tasks.len().to_string()),
+        (
+            "tasks_overdue",
+            tasks.iter().filter(|t| t.overdue).count().to_string(),
+        ),
+    ];
+    for (column, expected) in &phone {
+        assert_eq!(
+            row.get(*column),
+            Some(expected),
+            "`{column}`: console vs am-li's phone"
+        );
+    }
+    // Not all zero: the district has something to show in each.
+    assert_eq!(row["r1_due_this_week"], "3");
+    assert_eq!(row["r2_price_tag_violations"], "1");
+    assert_eq!(row["r3_count_findings"], "1");
+    assert_eq!(row["tasks_overdue"], "1");
+    // The overview and the store page show the same day's figures and the store's history.
+    let overview = console.get("/console?day=2026-11-23", &cookie).await?;
+    assert!(overview.body.contains("<svg") && overview.body.contains("class=\"bar\""));
+    assert!(
+        overview.body.contains("id=\"clocks-chart\"")
+            && overview.body.contains("id=\"trend-chart\"")
+    );
+    let store = console
+        .get(&format!("/console/store/{s1}"), &cookie)
+        .await?;
+    assert!(
+        store.body.contains("id=\"history\"") && store.body.contains("am-li"),
+        "{}",
+        store.body
+    );
+    assert!(store.body.contains("&lt;i&gt;late&lt;/i&gt;"));
+    let bad_day = console.get("/console?day=23-11-2026", &cookie).await?;
+    assert_eq!(bad_day.status, StatusCode::BAD_REQUEST);
+    assert!(bad_day.body.contains("YYYY-MM-DD"), "{}", bad_day.body);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_fleet_page_lists_devices_with_their_user_and_highlights_the_silent_ones() -> TestResult
+{
+    let console = Console::new(100)?;
+    let day = 86_400_000;
+    for (user, role, last) in [
+        ("am-li", Role::AccountManager, now() - 60_000),
+        ("am-wu", Role::AccountManager, now() - 5 * day),
+    ] {
+        let info = DeviceInfo {
+            device_id: format!("{user}-phone"),
+            user_id: user.into(),
+            role,
+        };
+        console
+            .storage
+            .add_device(&info, "<phone>", user.as_bytes(), now() - 10 * day)?;
+        console.storage.touch_device(&info.device_id, last)?;
+    }
+    let (cookie, _) = console.signed_in("sup-wang").await?;
+    let fleet = console.get("/console/fleet", &cookie).await?;
+    assert_eq!(fleet.status, StatusCode::OK);
+    let rows: Vec<&str> = fleet.body.split("<tr>").skip(2).collect();
+    let row = |device: &str| {
+        rows.iter()
+            .find(|r| r.contains(device))
+            .copied()
+            .unwrap_or("")
+    };
+    assert!(row("am-li-phone").contains("am-li name") && !row("am-li-phone").contains("stale"));
+    assert!(
+        row("am-wu-phone").contains("stale"),
+        "{}",
+        row("am-wu-phone")
+    );
+    assert!(fleet.body.contains("&lt;phone&gt;") && !fleet.body.contains("<phone>"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_push_after_a_page_shows_on_the_next_page_though_overviews_are_cached() -> TestResult {
+    let console = Console::new(100)?;
+    console.import(&["S1,S1,O,,A,30.26,120.16,B,C,2,B,100,0,0,,am-li"])?;
+    let (li, clock, info) =
+        console.phone("am-li", Role::AccountManager, "2026-11-23T09:00:00+08:00")?;
+    let (cookie, _) = console.signed_in("sup-wang").await?;
+    let due =
+        |csv: &str| -> Fallible<String> { Ok(csv_row(csv, "am-li")?["r1_due_this_week"].clone()) };
+    let path = "/console/assessment.csv?day=2026-11-23";
+    let before = console.get(path, &cookie).await?;
+    assert_eq!(due(&before.body)?, "1");
+    assert_eq!(
+        due(&console.get(path, &cookie).await?.body)?,
+        "1",
+        "cached, same answer"
+    );
+    li.create_visit(NewVisit {
+        store_id: li.store_by_licence("S1")?.ok_or("no S1")?,
+        kind: VisitKind::Routine,
+        check_in: CheckPoint {
+            at: at("2026-11-23T09:05:00+08:00"),
+            gps: None,
+        },
+        complaint_id: None,
+    })?;
+    clock.set(at("2026-11-23T09:30:00+08:00"));
+    console.sync(&li, &clock, &info)?;
+    assert_eq!(
+        due(&console.get(path, &cookie).await?.body)?,
+        "0",
+        "the visit counts at once"
+    );
+    Ok(())
+}

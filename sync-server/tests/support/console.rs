@@ -1,0 +1,259 @@
+//! What the console's route tests share: a district on SQLite with the console's routes,
+//! requests without a socket, signing in, phones that sync straight against storage.
+//! Included by `console_sign_in.rs` and `console_pages.rs` (`#[path]`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use fieldsync_core::fixtures::{ManualClock, at, device};
+use fieldsync_core::protocol::FeedCursor;
+use fieldsync_core::{DocId, LocalStore, Role};
+use fieldsync_server::admin::AdminDevice;
+use fieldsync_server::admin::import::import_stores;
+use fieldsync_server::console::ConsoleConfig;
+use fieldsync_server::console::sign_in::issue_code;
+use fieldsync_server::storage::{DeviceInfo, SyncStorage, User};
+use fieldsync_server::{AppOptions, AppState, Limits, SqliteStorage, app_with};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+pub type TestResult = Result<(), Box<dyn std::error::Error>>;
+pub type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
+
+pub const HEADER: &str = "licence,name,owner,phone,address,lat,lng,format,market,size,tier,monthly_volume,demo_street,functional_terminal,rating,territory";
+
+/// A district on SQLite with the console's routes.
+pub struct Console {
+    _dir: tempfile::TempDir,
+    pub dir: std::path::PathBuf,
+    pub storage: Arc<SqliteStorage>,
+    router: axum::Router,
+}
+
+/// What a route answered.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect()
+    }
+
+    /// The value a `Set-Cookie` header gives cookie `name`.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.set_cookies().iter().find_map(|c| {
+            c.split(';')
+                .next()
+                .and_then(|p| p.split_once('='))
+                .filter(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_owned())
+        })
+    }
+
+    pub fn location(&self) -> Option<&str> {
+        self.headers.get(header::LOCATION)?.to_str().ok()
+    }
+}
+
+/// The value of a hidden form field `name` in a page.
+pub fn hidden(body: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = body.find(&marker)? + marker.len();
+    Some(body[start..].split('"').next()?.to_owned())
+}
+
+impl Console {
+    pub fn new(per_minute: u32) -> Fallible<Console> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().to_path_buf();
+        let storage = Arc::new(SqliteStorage::open(&path.join("fieldsync.db"))?);
+        for (id, role) in [
+            ("am-li", Role::AccountManager),
+            ("am-wu", Role::AccountManager),
+            ("sup-wang", Role::Supervisor),
+            ("mk-zhao", Role::MarketTeam),
+        ] {
+            storage.add_user(
+                &User {
+                    id: id.into(),
+                    role,
+                    name: format!("{id} name"),
+                },
+                0,
+            )?;
+        }
+        let state = AppState {
+            storage: storage.clone(),
+            limits: Limits::default(),
+            metrics: None,
+        };
+        let options = AppOptions {
+            console: Some(ConsoleConfig {
+                sign_ins_per_minute: per_minute,
+                ..ConsoleConfig::new(path.clone())
+            }),
+            ..AppOptions::default()
+        };
+        Ok(Console {
+            _dir: dir,
+            dir: path,
+            router: app_with(state, &options),
+            storage,
+        })
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Fallible<Answer> {
+        let response = self.router.clone().oneshot(request).await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await?.to_bytes();
+        Ok(Answer {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        })
+    }
+
+    pub async fn get(&self, path: &str, cookies: &str) -> Fallible<Answer> {
+        let mut request = Request::get(path);
+        if !cookies.is_empty() {
+            request = request.header(header::COOKIE, cookies);
+        }
+        self.send(request.body(Body::empty())?).await
+    }
+
+    pub async fn post(&self, path: &str, cookies: &str, form: &str) -> Fallible<Answer> {
+        let mut request =
+            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if !cookies.is_empty() {
+            request = request.header(header::COOKIE, cookies);
+        }
+        self.send(request.body(Body::from(form.to_owned()))?).await
+    }
+
+    /// Opens the sign-in form and sends `code` with the form's token.
+    pub async fn sign_in_with(&self, code: &str) -> Fallible<Answer> {
+        let form = self.get("/console/sign-in", "").await?;
+        let token = form
+            .cookie("fieldsync_console_form")
+            .ok_or("no form cookie")?;
+        let field = hidden(&form.body, "form").ok_or("no form field")?;
+        self.post(
+            "/console/sign-in",
+            &format!("fieldsync_console_form={token}"),
+            &format!("code={code}&form={field}"),
+        )
+        .await
+    }
+
+    /// Signs `user` in; returns the session cookie header and the page's CSRF token.
+    pub async fn signed_in(&self, user: &str) -> Fallible<(String, String)> {
+        let code = issue_code(self.storage.as_ref(), user, now())?;
+        let answer = self.sign_in_with(&code).await?;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+        let session = answer
+            .cookie("fieldsync_console")
+            .ok_or("no session cookie")?;
+        let cookie = format!("fieldsync_console={session}");
+        let page = self.get("/console", &cookie).await?;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let csrf = hidden(&page.body, "csrf").ok_or("no csrf field")?;
+        Ok((cookie, csrf))
+    }
+
+    pub fn import(&self, rows: &[&str]) -> Fallible<()> {
+        let office = at("2026-10-01T09:00:00+08:00");
+        let admin = AdminDevice::open_with_clock(
+            &self.dir,
+            self.storage.as_ref(),
+            Arc::new(move || office),
+        )?;
+        let file = std::iter::once(HEADER)
+            .chain(rows.iter().copied())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let report = import_stores(&admin, file.as_bytes())?;
+        assert!(report.bad.is_empty(), "{report}");
+        Ok(())
+    }
+
+    /// A phone of `user` registered with the server, synced once.
+    pub fn phone(
+        &self,
+        user: &str,
+        role: Role,
+        start: &str,
+    ) -> Fallible<(LocalStore, ManualClock, DeviceInfo)> {
+        let (local, clock) = device(self.dir.join(format!("{user}.db")), user, at(start))?;
+        let info = DeviceInfo {
+            device_id: format!("{user}-phone"),
+            user_id: user.into(),
+            role,
+        };
+        self.storage
+            .add_device(&info, "test phone", user.as_bytes(), 0)?;
+        self.sync(&local, &clock, &info)?;
+        Ok((local, clock, info))
+    }
+
+    pub fn sync(&self, local: &LocalStore, clock: &ManualClock, info: &DeviceInfo) -> Fallible<()> {
+        let batch = local.outbox_batch(1000)?;
+        let docs = batch
+            .iter()
+            .map(|d| {
+                let changes = d
+                    .changes
+                    .iter()
+                    .map(|c| fieldsync_core::IncomingChange::parse(c))
+                    .collect::<fieldsync_core::Result<Vec<_>>>()?;
+                Ok((d.id.clone(), changes))
+            })
+            .collect::<Fallible<Vec<_>>>()?;
+        if let Err(rejected) = self.storage.push(info, docs, clock.now().0)? {
+            return Err(format!("push refused: {rejected:?}").into());
+        }
+        for d in &batch {
+            local.confirm_pushed(&d.id, d.local_edits, &d.heads)?;
+        }
+        let cursor = FeedCursor::parse(local.sync_cursor()?.as_deref())?;
+        let feed = self
+            .storage
+            .feed(info, &cursor, 64 << 20, &Default::default())?;
+        for doc in &feed.changes {
+            let changes: Vec<Vec<u8>> = doc.changes.iter().map(|c| c.to_vec()).collect();
+            local.merge_changes(&DocId::parse("doc", &doc.doc)?, &changes)?;
+        }
+        local.set_sync_cursor(&feed.cursor.to_string())?;
+        Ok(())
+    }
+}
+
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// The CSV export's row for `manager`, by column name.
+pub fn csv_row(csv_text: &str, manager: &str) -> Fallible<HashMap<String, String>> {
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let header = reader.headers()?.clone();
+    for record in reader.records() {
+        let record = record?;
+        if &record[0] == manager {
+            return Ok(header
+                .iter()
+                .map(str::to_owned)
+                .zip(record.iter().map(str::to_owned))
+                .collect());
+        }
+    }
+    Err(format!("no row for `{manager}`").into())
+}
