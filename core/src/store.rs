@@ -36,6 +36,7 @@ pub(crate) mod lists;
 mod maintenance;
 pub(crate) mod migrate;
 pub(crate) mod outbox;
+pub(crate) mod photos;
 mod readers;
 pub(crate) mod retail_stores;
 pub(crate) mod scorecards;
