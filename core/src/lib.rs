@@ -86,7 +86,8 @@ pub use store::{Clock, DamagedDocument, LocalStore, STORE_SCHEMA_VERSION, StoreO
 pub use sync::protocol;
 pub use sync::replica::{IncomingChange, Pusher, Replica};
 pub use sync::{
-    SyncClient, SyncConfig, SyncFailure, SyncPhase, SyncProgress, SyncReport, backoff, enroll,
+    PhotoReport, PhotoSettings, PhotoUploadProgress, SyncClient, SyncConfig, SyncFailure,
+    SyncPhase, SyncProgress, SyncReport, backoff, enroll,
 };
 pub use time::working_days::{DayKind, WorkingDays};
 pub use time::{FieldCalendar, Timestamp};

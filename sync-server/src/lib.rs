@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod admission;
 pub mod auth;
+pub mod blobs;
 pub mod calendar;
 pub mod config;
 pub mod data_dir;
@@ -71,6 +72,8 @@ pub fn app(state: AppState) -> Router {
 pub struct AppOptions {
     pub public_metrics: bool,
     pub draining: probes::Draining,
+    /// Where photo blobs are kept; `None`: the blob routes answer `404`.
+    pub blobs: Option<Arc<blobs::Blobs>>,
 }
 
 impl Default for AppOptions {
@@ -78,6 +81,7 @@ impl Default for AppOptions {
         AppOptions {
             public_metrics: true,
             draining: probes::Draining::default(),
+            blobs: None,
         }
     }
 }
@@ -96,6 +100,8 @@ pub fn app_with(state: AppState, options: &AppOptions) -> Router {
         routes = routes.route("/metrics", get(probes::metrics));
     }
     routes
+        .merge(blobs::routes())
+        .layer(axum::Extension(options.blobs.clone()))
         // Bodies are limited by the handlers after decompression, with a JSON error.
         .layer(DefaultBodyLimit::disable())
         .layer(axum::Extension(admission.clone()))
@@ -151,6 +157,7 @@ async fn count_requests(
         "/livez" => "/livez",
         "/readyz" => "/readyz",
         "/metrics" => "/metrics",
+        p if p.starts_with("/v1/blobs") => "/v1/blobs",
         _ => "other",
     };
     let bytes_in = metrics::counter!("fieldsync_request_bytes_total", "path" => path);
@@ -186,6 +193,8 @@ pub struct ServeOptions {
     /// After the shutdown signal, how long `/readyz` answers 503 while requests are still
     /// taken, before the listener closes (time for a load balancer to notice).
     pub shutdown_delay: Duration,
+    /// Where photo blobs are kept (`None`: the blob routes answer `404`).
+    pub blobs: Option<Arc<blobs::Blobs>>,
 }
 
 /// Binds `listen` and serves until `shutdown` completes (`main` passes SIGTERM or Ctrl-C);
@@ -273,6 +282,7 @@ pub async fn serve_with(
     let app_options = AppOptions {
         public_metrics: options.metrics_listen.is_none(),
         draining,
+        blobs: options.blobs.clone(),
     };
     ready(bound);
     let served = listener::run(

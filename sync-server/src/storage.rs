@@ -6,6 +6,7 @@
 //! must be a cursor that never skips a committed row: see `docs/protocol.md`.
 
 pub mod audit;
+pub mod blob_ledger;
 pub(crate) mod feed;
 pub mod postgres;
 pub mod postgres_tls;
@@ -161,6 +162,22 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug + 'static {
         now: i64,
         expires_at: i64,
     ) -> AppResult<()>;
+    /// Counts `bytes` of photo uploads against the device's budget of `day` (UTC days
+    /// since the epoch): `Ok(total after)`, or `Err(total before)` when that would pass
+    /// `limit`, counting nothing ([`blob_ledger`]).
+    fn add_blob_bytes(
+        &self,
+        device_id: &str,
+        day: i64,
+        bytes: i64,
+        limit: i64,
+    ) -> AppResult<Result<i64, i64>>;
+    /// Records a blob whose bytes were verified against its hash (once per hash).
+    fn record_blob(&self, blob: &blob_ledger::BlobRecord) -> AppResult<()>;
+    /// Every verified blob, by hash.
+    fn blobs(&self) -> AppResult<Vec<blob_ledger::BlobRecord>>;
+    /// Forgets a blob whose bytes were removed (retention).
+    fn forget_blob(&self, hash: &str) -> AppResult<()>;
 }
 
 /// An enrolled device as the admin tools list it.

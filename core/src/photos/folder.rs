@@ -101,6 +101,30 @@ impl PhotoFolder {
         Ok((hash, len))
     }
 
+    /// A new temp file's path in the folder (for a download under way).
+    pub fn temp_path(&self, name: &str) -> Result<PathBuf> {
+        let tmp_dir = self.dir.join("tmp");
+        fs::create_dir_all(&tmp_dir)?;
+        Ok(tmp_dir.join(format!("{name}.part")))
+    }
+
+    /// Moves the complete temp file `tmp` in as `expected` when its bytes hash to it;
+    /// otherwise removes it and refuses. Returns its length.
+    pub fn adopt(&self, tmp: &Path, expected: &str) -> Result<u64> {
+        let (hash, len) = hash_file(tmp)?;
+        if hash != expected {
+            fs::remove_file(tmp)?;
+            return Err(Error::invalid(
+                "photo",
+                format!("the bytes received hash to `{hash}`, not `{expected}`"),
+            ));
+        }
+        File::open(tmp)?.sync_all()?;
+        fs::rename(tmp, self.path_of(expected)?)?;
+        File::open(&self.dir)?.sync_all()?;
+        Ok(len)
+    }
+
     /// Removes the file of `hash`, if there is one.
     pub fn remove(&self, hash: &str) -> Result<()> {
         match fs::remove_file(self.path_of(hash)?) {

@@ -12,8 +12,10 @@
 mod enroll;
 mod http;
 mod in_flight;
+mod photos;
 
 pub use enroll::enroll;
+pub use photos::{PhotoReport, PhotoSettings, PhotoUploadProgress};
 
 use std::sync::Arc;
 use std::time::Duration;
