@@ -357,3 +357,79 @@ async fn a_photo_over_the_size_limit_and_uploads_over_the_daily_quota_answer_4xx
     );
     Ok(())
 }
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_killed_mid_upload_resumes_after_restart_from_the_servers_committed_offset()
+-> TestResult {
+    use fieldsync_tests::fault_proxy::LinkShape;
+    use std::os::unix::process::ExitStatusExt;
+
+    const UPLOADER: &str = env!("CARGO_BIN_EXE_fieldsync-photo-uploader");
+    let mut s = setup(Backend::Sqlite).await?;
+    let proxy = FaultProxy::start(s.district.server.addr()).await?;
+    let (_visit, photo, jpeg) = visit_with_photo(&s.li, &s.store, 5, 1600, 1200)?;
+    s.li.sync().await?;
+    // A slow link, so that the kill lands in the middle of the photo.
+    proxy.set_shape(LinkShape {
+        bytes_per_second: Some(100_000),
+        ..LinkShape::default()
+    });
+    let chunk = 32 * 1024u64;
+    let closed = s.li.close()?;
+    let mut child = std::process::Command::new(UPLOADER)
+        .arg(closed.path())
+        .arg(&closed.user)
+        .arg(&closed.name)
+        .arg(proxy.url())
+        .arg(&closed.config().token)
+        .arg(chunk.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let partial = partial_file(&s.district, &photo.hash);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let held = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
+        if held >= 3 * chunk {
+            break;
+        }
+        if std::time::Instant::now() > deadline || child.try_wait()?.is_some() {
+            return Err(format!("the uploader never got 3 chunks in (held {held})").into());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    child.kill()?; // SIGKILL
+    let status = child.wait()?;
+    assert_eq!(status.signal(), Some(9), "killed, not finished");
+    let committed = std::fs::metadata(&partial)?.len();
+    assert!(
+        committed < photo.bytes,
+        "the photo was not whole when killed"
+    );
+
+    proxy.set_shape(LinkShape::default());
+    let mut li = closed.open()?;
+    li.connect_to(&proxy.url())?;
+    let report = li
+        .client()
+        .upload_photos(&settings(chunk as usize), &|_| {})
+        .await?;
+    let resumed_at = report
+        .resumed
+        .iter()
+        .find(|(h, _)| h == &photo.hash)
+        .map(|(_, at)| *at)
+        .ok_or("the upload did not resume")?;
+    assert!(
+        resumed_at >= committed,
+        "resumed at {resumed_at}, server had {committed}"
+    );
+    assert_eq!(
+        report.bytes_sent,
+        photo.bytes - resumed_at,
+        "only the bytes the server lacked were sent again"
+    );
+    assert_eq!(std::fs::read(blob_file(&s.district, &photo.hash))?, jpeg);
+    Ok(())
+}
