@@ -366,7 +366,7 @@ async fn a_phone_killed_mid_upload_resumes_after_restart_from_the_servers_commit
     use std::os::unix::process::ExitStatusExt;
 
     const UPLOADER: &str = env!("CARGO_BIN_EXE_fieldsync-photo-uploader");
-    let mut s = setup(Backend::Sqlite).await?;
+    let s = setup(Backend::Sqlite).await?;
     let proxy = FaultProxy::start(s.district.server.addr()).await?;
     let (_visit, photo, jpeg) = visit_with_photo(&s.li, &s.store, 5, 1600, 1200)?;
     s.li.sync().await?;
