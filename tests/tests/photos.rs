@@ -433,3 +433,65 @@ async fn a_phone_killed_mid_upload_resumes_after_restart_from_the_servers_commit
     assert_eq!(std::fs::read(blob_file(&s.district, &photo.hash))?, jpeg);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blob_gc_removes_unreferenced_blobs_after_retention_and_never_a_referenced_one()
+-> TestResult {
+    let s = setup(Backend::Sqlite).await?;
+    let (_visit, photo, _jpeg) = visit_with_photo(&s.li, &s.store, 6, 640, 480)?;
+    s.li.sync().await?;
+    s.li.client()
+        .upload_photos(&settings(1 << 20), &|_| {})
+        .await?;
+    // Bytes no document references (left by a crash, or a photo whose reference went).
+    let orphan = "sha256:".to_owned() + &"ab".repeat(32);
+    std::fs::write(blob_file(&s.district, &orphan), b"orphan")?;
+
+    let kept = s
+        .district
+        .server
+        .admin(&["blob-gc", "--retention-days", "30"])?;
+    assert!(kept.contains("removed 0 blob(s)"), "{kept}");
+    assert!(
+        blob_file(&s.district, &orphan).exists(),
+        "within the retention period"
+    );
+
+    let removed = s
+        .district
+        .server
+        .admin(&["blob-gc", "--retention-days", "0"])?;
+    assert!(removed.contains("removed 1 blob(s)"), "{removed}");
+    assert!(!blob_file(&s.district, &orphan).exists());
+    assert!(
+        blob_file(&s.district, &photo.hash).exists(),
+        "referenced: kept"
+    );
+    assert!(
+        blob_file(&s.district, &photo.thumb).exists(),
+        "referenced: kept"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_photo_in_visits_on_two_days_is_flagged_by_the_reuse_report() -> TestResult {
+    let s = setup(Backend::Sqlite).await?;
+    let (first, photo, jpeg) = visit_with_photo(&s.li, &s.store, 7, 640, 480)?;
+    s.li.clock().advance_minutes(24 * 60);
+    let (second, again, _) = visit_with_photo(&s.li, &s.store, 7, 640, 480)?;
+    assert_eq!(photo.hash, again.hash, "the same bytes");
+    let (_third, other, _) = visit_with_photo(&s.li, &s.store, 8, 640, 480)?;
+    drop(jpeg);
+    s.li.sync().await?;
+    let csv = s.district.server.admin(&["photo-reuse"])?;
+    let flagged: Vec<&str> = csv.lines().filter(|l| l.starts_with(&photo.hash)).collect();
+    assert_eq!(flagged.len(), 2, "{csv}");
+    assert!(flagged.iter().any(|l| l.contains(first.as_str())));
+    assert!(flagged.iter().any(|l| l.contains(second.as_str())));
+    assert!(
+        !csv.contains(&other.hash),
+        "a photo used once is not flagged: {csv}"
+    );
+    Ok(())
+}

@@ -128,6 +128,12 @@ impl Replica {
         crate::kinds::photo_refs::photo_hashes(&self.doc)
     }
 
+    /// The photo references of the document, oldest first (for reports: who added which
+    /// hash when).
+    pub fn photo_refs(&self) -> Vec<crate::kinds::visit::PhotoRef> {
+        crate::kinds::visit::read_photos(&self.doc, "photos")
+    }
+
     /// What the document is about; `None` while it is empty.
     pub fn summary(&self) -> Result<Option<DocSummary>> {
         self.doc.reading(summarize)
