@@ -54,12 +54,14 @@ fn stored_changes(storage: &SqliteStorage) -> Fallible<BTreeMap<String, Vec<Vec<
         .collect()
 }
 
-/// Removes what schema 5 added (token expiry and rotation) and marks the database as
-/// schema 4.
+/// Removes what schemas 6 (photo blobs) and 5 (token expiry and rotation) added and marks
+/// the database as schema 4.
 fn back_to_schema_4(path: &Path) -> Fallible<()> {
     let conn = rusqlite::Connection::open(path)?;
     conn.execute_batch(
         "BEGIN;
+         DROP TABLE blobs;
+         DROP TABLE blob_upload_days;
          DROP INDEX devices_by_previous_token;
          ALTER TABLE devices DROP COLUMN token_expires_at;
          ALTER TABLE devices DROP COLUMN previous_token_hash;
@@ -151,7 +153,7 @@ fn a_schema_1_database_keeps_every_change_in_log_order_and_takes_new_pushes_afte
 
     back_to_schema_1(&path)?;
     let storage = SqliteStorage::open(&path)?;
-    assert_eq!(schema(&path)?, 5, "migrated on open");
+    assert_eq!(schema(&path)?, 6, "migrated on open");
     let (feed_after, end_after) = log_feed(&storage, 0)?;
     assert_eq!(end_after, end, "the log ends where it did");
     assert!(
@@ -254,7 +256,7 @@ fn a_schema_2_database_learns_each_documents_size_and_counts_its_devices_told_of
 
     back_to_schema_2(&path)?;
     let storage = SqliteStorage::open(&path)?;
-    assert_eq!(schema(&path)?, 5, "migrated on open");
+    assert_eq!(schema(&path)?, 6, "migrated on open");
     let (docs, devices) = sizes_and_handed(&path)?;
     assert_eq!(docs.len(), 4, "two stores and their shelf displays");
     for (doc, bytes, stored) in &docs {
