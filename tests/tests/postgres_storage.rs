@@ -30,7 +30,7 @@ fn several_instances_starting_at_once_on_a_fresh_postgres_database_migrate_it_on
         .rows("SELECT version FROM fieldsync_schema ORDER BY version", &[])?;
     assert_eq!(
         versions.len(),
-        4,
+        5,
         "each migration applied once: {versions:?}"
     );
     // Every instance works on the one schema: a user added through one is seen by all.
@@ -61,7 +61,7 @@ fn a_postgres_database_with_a_newer_schema_is_refused_naming_both_versions() -> 
         .expect_err("a newer schema must be refused");
     let message = refused.to_string();
     assert!(
-        message.contains("schema 99") && message.contains("this server's 4"),
+        message.contains("schema 99") && message.contains("this server's 5"),
         "{message}"
     );
     Ok(())
@@ -152,7 +152,10 @@ fn a_schema_1_postgres_database_learns_each_documents_size_and_counts_its_device
     )?;
     // Back to schema 1: what a server of that version left in the database.
     client.batch_execute(
-        "DROP INDEX devices_by_previous_token;
+        "DROP TABLE blobs;
+         DROP TABLE blob_upload_days;
+         DELETE FROM fieldsync_schema WHERE version = 5;
+         DROP INDEX devices_by_previous_token;
          ALTER TABLE devices DROP COLUMN token_expires_at;
          ALTER TABLE devices DROP COLUMN previous_token_hash;
          ALTER TABLE devices DROP COLUMN previous_token_expires_at;

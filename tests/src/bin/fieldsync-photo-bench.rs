@@ -69,7 +69,9 @@ fn record_visits(phone: &Device, visits: usize, photos: bool) -> Fallible<Vec<u6
             },
             complaint_id: None,
         })?;
-        phone.local().set_visit_notes(&id, "shelf tidy, two tags missing")?;
+        phone
+            .local()
+            .set_visit_notes(&id, "shelf tidy, two tags missing")?;
         if photos {
             for p in 0..3u32 {
                 let jpeg = sample_jpeg(1024, 768, (v as u32) * 3 + p);
