@@ -9,6 +9,7 @@
 
 pub(crate) mod access;
 pub(crate) mod routes;
+pub mod s3;
 pub mod store;
 
 use std::collections::HashMap;
@@ -90,6 +91,19 @@ impl Blobs {
     pub fn in_data_dir(data_dir: &Path, limits: BlobLimits) -> std::io::Result<Arc<Blobs>> {
         let store = store::FolderStore::open(&data_dir.join("blobs"))?;
         Ok(Blobs::new(Arc::new(store), limits))
+    }
+
+    /// Blobs in the S3-compatible store the environment names (`FIELDSYNC_S3_*`, see
+    /// [`s3::S3Settings::from_env`]), else in `data_dir/blobs`.
+    pub fn configured(data_dir: &Path, limits: BlobLimits) -> Result<Arc<Blobs>, String> {
+        match s3::S3Settings::from_env()? {
+            Some(settings) => {
+                let store = s3::S3Store::open(&settings).map_err(|e| e.to_string())?;
+                Ok(Blobs::new(Arc::new(store), limits))
+            }
+            None => Blobs::in_data_dir(data_dir, limits)
+                .map_err(|e| format!("cannot open the blob folder: {e}")),
+        }
     }
 
     /// The lock that serialises the uploads of one hash (two phones with the same photo).

@@ -47,8 +47,7 @@ pub fn collect(
     now: i64,
     dry_run: bool,
 ) -> AppResult<Collected> {
-    let blobs = Blobs::in_data_dir(data_dir, BlobLimits::default())
-        .map_err(|e| AppError::internal(format!("blob folder: {e}")))?;
+    let blobs = Blobs::configured(data_dir, BlobLimits::default()).map_err(AppError::internal)?;
     let stored_at: HashMap<String, i64> = storage
         .blobs()?
         .into_iter()
