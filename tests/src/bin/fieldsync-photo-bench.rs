@@ -74,7 +74,7 @@ fn record_visits(phone: &Device, visits: usize, photos: bool) -> Fallible<Vec<u6
             .set_visit_notes(&id, "shelf tidy, two tags missing")?;
         if photos {
             for p in 0..3u32 {
-                let jpeg = sample_jpeg(1024, 768, (v as u32) * 3 + p);
+                let jpeg = sample_jpeg(700, 525, (v as u32) * 3 + p);
                 let added = phone.local().add_photo(
                     &PhotoTarget::Visit(id.clone()),
                     PhotoSource::Bytes(&jpeg),
