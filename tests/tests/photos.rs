@@ -362,11 +362,22 @@ async fn a_photo_over_the_size_limit_and_uploads_over_the_daily_quota_answer_4xx
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_phone_killed_mid_upload_resumes_after_restart_from_the_servers_committed_offset()
 -> TestResult {
+    killed_mid_upload_resumes(Backend::Sqlite).await
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_killed_mid_upload_resumes_after_restart_on_postgres_too() -> TestResult {
+    killed_mid_upload_resumes(Backend::Postgres { instances: 1 }).await
+}
+
+#[cfg(unix)]
+async fn killed_mid_upload_resumes(backend: Backend) -> TestResult {
     use fieldsync_tests::fault_proxy::LinkShape;
     use std::os::unix::process::ExitStatusExt;
 
     const UPLOADER: &str = env!("CARGO_BIN_EXE_fieldsync-photo-uploader");
-    let s = setup(Backend::Sqlite).await?;
+    let s = setup(backend).await?;
     let proxy = FaultProxy::start(s.district.server.addr()).await?;
     let (_visit, photo, jpeg) = visit_with_photo(&s.li, &s.store, 5, 1600, 1200)?;
     s.li.sync().await?;
