@@ -4,6 +4,12 @@
 //! the photo, on demand; an account manager of another territory is refused the hash; a
 //! body that does not match its hash is refused and nothing is kept; an upload cut in the
 //! middle resumes re-sending at most one chunk; limits answer 4xx naming the limit.
+//!
+//! Shown to catch what it guards, once, in a scratch edit (reverted): a server that made a
+//! finished upload readable without comparing its hash failed
+//! `a_body_whose_bytes_do_not_match_its_hash_is_refused_and_nothing_is_kept` at its status
+//! (`200` with `"complete": true` where `422` was due). The cut-upload test checks the
+//! proxy's counter, so it cannot pass without the fault having fired.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
