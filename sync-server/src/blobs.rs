@@ -8,6 +8,7 @@
 //! day are limited ([`BlobLimits`]), the day's count kept by the storage backend.
 
 pub(crate) mod access;
+pub(crate) mod download;
 pub(crate) mod routes;
 pub mod s3;
 pub mod store;
@@ -124,6 +125,6 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/blobs/status", post(routes::status))
         .route(
             "/v1/blobs/{hash}",
-            get(routes::download).patch(routes::upload),
+            get(download::download).patch(routes::upload),
         )
 }

@@ -12,6 +12,7 @@
 mod enroll;
 mod http;
 mod in_flight;
+mod photo_fetch;
 mod photos;
 
 pub use enroll::enroll;
