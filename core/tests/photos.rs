@@ -269,3 +269,25 @@ fn an_orphan_file_left_by_a_crash_before_the_document_was_written_is_removed()
     assert!(db.local_photo(&kept.hash)?.is_some());
     Ok(())
 }
+
+#[test]
+fn an_orphan_photo_file_is_removed_when_the_store_is_opened_again() -> fieldsync_core::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let db = open(&dir, "am-li");
+    let store = db.create_store(sample_store("am-li", 1))?;
+    let id = visit(&db, &store);
+    let kept = db.add_photo(
+        &PhotoTarget::Visit(id),
+        PhotoSource::Bytes(&sample_jpeg(320, 200, 41)),
+        &meta("kept"),
+    )?;
+    let (orphan, _) = db
+        .photo_folder()
+        .put_bytes(b"the app died before the document")?;
+    drop(db);
+    let db = open(&dir, "am-li");
+    assert!(!db.photo_folder().has(&orphan));
+    assert!(db.local_photo(&kept.hash)?.is_some());
+    assert!(db.local_photo(&kept.thumb)?.is_some());
+    Ok(())
+}
