@@ -19,6 +19,7 @@ mod clock;
 pub(crate) mod complaint;
 mod fixed;
 pub(crate) mod inventory_count;
+pub(crate) mod photo_refs;
 pub(crate) mod scorecard;
 pub(crate) mod shape;
 pub(crate) mod shelf_display;

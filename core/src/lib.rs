@@ -35,6 +35,7 @@ mod ids;
 mod kinds;
 #[cfg(test)]
 mod layers;
+pub mod photos;
 mod rules;
 mod store;
 mod sync;
@@ -76,6 +77,7 @@ pub use store::complaints::ComplaintClocks;
 pub use store::conflicts::ConflictedDocument;
 pub use store::lists::{UploadState, VisitListRow};
 pub use store::outbox::{OutgoingDocument, PendingDocument, Receipt};
+pub use store::photos::{PendingPhoto, PhotoProgress};
 pub use store::sqlite_plans;
 pub use store::tasks::TaskDue;
 pub use store::visits::MAX_AHEAD_OF_DEVICE_CLOCK_MS;
@@ -84,7 +86,8 @@ pub use store::{Clock, DamagedDocument, LocalStore, STORE_SCHEMA_VERSION, StoreO
 pub use sync::protocol;
 pub use sync::replica::{IncomingChange, Pusher, Replica};
 pub use sync::{
-    SyncClient, SyncConfig, SyncFailure, SyncPhase, SyncProgress, SyncReport, backoff, enroll,
+    PhotoReport, PhotoSettings, PhotoUploadProgress, SyncClient, SyncConfig, SyncFailure,
+    SyncPhase, SyncProgress, SyncReport, backoff, enroll,
 };
 pub use time::working_days::{DayKind, WorkingDays};
 pub use time::{FieldCalendar, Timestamp};

@@ -36,6 +36,7 @@ pub(crate) mod lists;
 mod maintenance;
 pub(crate) mod migrate;
 pub(crate) mod outbox;
+pub(crate) mod photos;
 mod readers;
 pub(crate) mod retail_stores;
 pub(crate) mod scorecards;
@@ -205,7 +206,7 @@ impl LocalStore {
         // A fresh actor for every opening: a device restored from an old backup, or reopened
         // after a crash that lost an uncommitted change, must never reuse a sequence number.
         let actor = ActorId::random();
-        Ok(LocalStore {
+        let store = LocalStore {
             readers: readers::Readers::new(path.clone()),
             _opening: opening,
             path,
@@ -221,7 +222,12 @@ impl LocalStore {
             }),
             transaction_ended: Condvar::new(),
             waiting: AtomicUsize::new(0),
-        })
+        };
+        // A crash between a photo's file and its document left the file alone: nothing
+        // else writes the folder while the store is being opened (the opening is held). A
+        // sweep that fails (a file it may not remove) must not keep the records closed.
+        let _ = store.remove_orphan_photos();
+        Ok(store)
     }
 
     pub fn identity(&self) -> &DeviceIdentity {

@@ -39,6 +39,7 @@ mod inventory_count;
 mod lists;
 mod outbox;
 mod parse;
+mod photo;
 mod retail_store;
 mod rules;
 mod scorecard;

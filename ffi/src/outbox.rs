@@ -15,7 +15,10 @@ pub enum ReceiptState {
     SavedOnPhone,
     /// A sync is sending it now.
     Uploading,
-    /// The server durably holds every local edit.
+    /// The server holds every local edit; `uploaded` of the `total` photos taken for it
+    /// on this phone are on the server too ("uploading 2 of 5 photos").
+    UploadingPhotos { uploaded: u64, total: u64 },
+    /// The server durably holds every local edit and every photo taken for it here.
     OnServer,
     /// The server refused it; the edits stay on the phone. `reason` names the rule.
     Rejected { reason: String },
@@ -93,6 +96,9 @@ impl From<fc::Receipt> for ReceiptState {
         match r {
             fc::Receipt::SavedOnPhone => ReceiptState::SavedOnPhone,
             fc::Receipt::Uploading => ReceiptState::Uploading,
+            fc::Receipt::UploadingPhotos { uploaded, total } => {
+                ReceiptState::UploadingPhotos { uploaded, total }
+            }
             fc::Receipt::OnServer => ReceiptState::OnServer,
             fc::Receipt::Rejected(reason) => ReceiptState::Rejected { reason },
         }

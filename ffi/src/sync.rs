@@ -181,6 +181,20 @@ impl FieldSync {
     }
 }
 
+impl FieldSync {
+    pub(crate) fn client(&self) -> &fc::SyncClient {
+        &self.client
+    }
+
+    /// Tells the store's listeners that receipts may have moved (after photo uploads).
+    pub(crate) fn notify_changed(&self) {
+        self.store.listeners.notify(DocumentsChanged {
+            ids: Vec::new(),
+            from_sync: true,
+        });
+    }
+}
+
 impl From<SyncSettings> for fc::SyncConfig {
     fn from(s: SyncSettings) -> Self {
         fc::SyncConfig {

@@ -8,6 +8,7 @@
 //! compliance report is [`report`].
 
 mod backup;
+pub mod blobs;
 pub mod damaged;
 mod device;
 pub mod import;
@@ -156,6 +157,19 @@ pub enum AdminCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Remove photo blobs that no document references, once older than the retention
+    /// period (a referenced blob is never removed).
+    BlobGc {
+        /// Days an unreferenced blob is kept after it was stored.
+        #[arg(long, default_value_t = 30)]
+        retention_days: u32,
+        /// Only say what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// List photo hashes used in visits of different stores or on different days (an old
+    /// photo passed off as new), as CSV: hash, visit, store, day.
+    PhotoReuse,
 }
 
 /// Runs an admin command against the data folder.
@@ -295,6 +309,39 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
                 None => crate::calendar::load(data_dir)?.working_days,
             };
             print!("{}", crate::calendar::describe(&days));
+        }
+        AdminCommand::BlobGc {
+            retention_days,
+            dry_run,
+        } => {
+            let done = blobs::collect(storage, data_dir, *retention_days, now, *dry_run)?;
+            let verb = if *dry_run { "would remove" } else { "removed" };
+            println!(
+                "{verb} {} blob(s), {} bytes; kept {} referenced and {} within {} day(s)",
+                done.removed.len(),
+                done.bytes_freed,
+                done.kept_referenced,
+                done.kept_recent,
+                retention_days
+            );
+            if !*dry_run {
+                record(
+                    "blob-gc",
+                    "blobs",
+                    &format!("removed {}", done.removed.len()),
+                )?;
+            }
+        }
+        AdminCommand::PhotoReuse => {
+            println!("hash,visit,store,day");
+            for (hash, uses) in blobs::reused(storage)? {
+                for u in uses {
+                    let day = chrono::DateTime::from_timestamp(u.day * 86_400, 0)
+                        .map(|d| d.format("%Y-%m-%d").to_string())
+                        .unwrap_or_default();
+                    println!("{hash},{},{},{day}", u.visit, u.store);
+                }
+            }
         }
         AdminCommand::Report {
             month,

@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod admission;
 pub mod auth;
+pub mod blobs;
 pub mod calendar;
 pub mod config;
 pub mod console;
@@ -75,6 +76,8 @@ pub struct AppOptions {
     pub draining: probes::Draining,
     /// Serve the supervision console under `/console` (docs/adr/0017).
     pub console: Option<console::ConsoleConfig>,
+    /// Where photo blobs are kept; `None`: the blob routes answer `404`.
+    pub blobs: Option<Arc<blobs::Blobs>>,
 }
 
 impl Default for AppOptions {
@@ -83,6 +86,7 @@ impl Default for AppOptions {
             public_metrics: true,
             draining: probes::Draining::default(),
             console: None,
+            blobs: None,
         }
     }
 }
@@ -104,6 +108,8 @@ pub fn app_with(state: AppState, options: &AppOptions) -> Router {
         routes = routes.merge(console::router(config.clone()));
     }
     routes
+        .merge(blobs::routes())
+        .layer(axum::Extension(options.blobs.clone()))
         // Bodies are limited by the handlers after decompression, with a JSON error.
         .layer(DefaultBodyLimit::disable())
         .layer(axum::Extension(admission.clone()))
@@ -164,6 +170,7 @@ async fn count_requests(
         "/livez" => "/livez",
         "/readyz" => "/readyz",
         "/metrics" => "/metrics",
+        p if p.starts_with("/v1/blobs") => "/v1/blobs",
         _ => "other",
     };
     let bytes_in = metrics::counter!("fieldsync_request_bytes_total", "path" => path);
@@ -201,6 +208,8 @@ pub struct ServeOptions {
     pub shutdown_delay: Duration,
     /// Serve the supervision console with this configuration.
     pub console: Option<console::ConsoleConfig>,
+    /// Where photo blobs are kept (`None`: the blob routes answer `404`).
+    pub blobs: Option<Arc<blobs::Blobs>>,
 }
 
 /// Binds `listen` and serves until `shutdown` completes (`main` passes SIGTERM or Ctrl-C);
@@ -289,6 +298,7 @@ pub async fn serve_with(
         public_metrics: options.metrics_listen.is_none(),
         draining,
         console: options.console.clone(),
+        blobs: options.blobs.clone(),
     };
     ready(bound);
     let served = listener::run(

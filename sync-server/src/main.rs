@@ -57,6 +57,8 @@ fn run_server(args: fieldsync_server::config::ServeArgs) -> Result<(), String> {
     };
     let metrics =
         fieldsync_server::probes::install_recorder().map_err(|e| format!("metrics: {e}"))?;
+    let blob_limits = fieldsync_server::blobs::BlobLimits::from_env()?;
+    let blobs = fieldsync_server::blobs::Blobs::configured(&args.data.data_dir, blob_limits)?;
     let options = ServeOptions {
         metrics_listen: args.metrics_listen,
         shutdown_delay: std::time::Duration::from_secs(args.shutdown_delay_secs),
@@ -64,6 +66,7 @@ fn run_server(args: fieldsync_server::config::ServeArgs) -> Result<(), String> {
             secure_cookies: args.console_secure_cookies,
             ..fieldsync_server::console::ConsoleConfig::new(args.data.data_dir.clone())
         }),
+        blobs: Some(blobs),
     };
     let state = AppState {
         storage,

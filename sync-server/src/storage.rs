@@ -6,6 +6,7 @@
 //! must be a cursor that never skips a committed row: see `docs/protocol.md`.
 
 pub mod audit;
+pub mod blob_ledger;
 pub mod console_sessions;
 pub(crate) mod feed;
 pub mod postgres;
@@ -190,6 +191,22 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug + 'static {
     ) -> AppResult<Option<console_sessions::ConsoleSession>>;
     /// Ends a session (sign-out); false when there was no live one.
     fn end_console_session(&self, session_hash: &[u8], now: i64) -> AppResult<bool>;
+    /// Counts `bytes` of photo uploads against the device's budget of `day` (UTC days
+    /// since the epoch): `Ok(total after)`, or `Err(total before)` when that would pass
+    /// `limit`, counting nothing ([`blob_ledger`]).
+    fn add_blob_bytes(
+        &self,
+        device_id: &str,
+        day: i64,
+        bytes: i64,
+        limit: i64,
+    ) -> AppResult<Result<i64, i64>>;
+    /// Records a blob whose bytes were verified against its hash (once per hash).
+    fn record_blob(&self, blob: &blob_ledger::BlobRecord) -> AppResult<()>;
+    /// Every verified blob, by hash.
+    fn blobs(&self) -> AppResult<Vec<blob_ledger::BlobRecord>>;
+    /// Forgets a blob whose bytes were removed (retention).
+    fn forget_blob(&self, hash: &str) -> AppResult<()>;
 }
 
 /// An enrolled device as the admin tools list it.

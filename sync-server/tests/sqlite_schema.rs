@@ -54,14 +54,16 @@ fn stored_changes(storage: &SqliteStorage) -> Fallible<BTreeMap<String, Vec<Vec<
         .collect()
 }
 
-/// Removes what schema 7 added (the console's codes and sessions) and marks the database
-/// as schema 5.
+/// Removes what schemas 7 (the console's codes and sessions) and 6 (photo blobs) added
+/// and marks the database as schema 5.
 fn back_to_schema_5(path: &Path) -> Fallible<()> {
     let conn = rusqlite::Connection::open(path)?;
     conn.execute_batch(
         "BEGIN;
          DROP TABLE console_sessions;
          DROP TABLE console_codes;
+         DROP TABLE blobs;
+         DROP TABLE blob_upload_days;
          PRAGMA user_version = 5;
          COMMIT;",
     )?;

@@ -103,6 +103,11 @@ impl Device {
         &self.config
     }
 
+    /// The device's sync client (for photo uploads and fetches beside [`Device::sync`]).
+    pub fn client(&self) -> &SyncClient {
+        &self.client
+    }
+
     /// One sync: pushes everything pending and pulls everything new (with core's retries).
     pub async fn sync(&self) -> Result<SyncReport, SyncFailure> {
         self.client.sync(&|_| {}).await
@@ -162,6 +167,10 @@ impl ClosedDevice {
     /// The file of the device's store.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    pub fn config(&self) -> &SyncConfig {
+        &self.config
     }
 
     /// Opens the store again (with a fresh Automerge actor, as every opening has).

@@ -159,6 +159,8 @@ pub struct ServerProcess {
     child: Option<Child>,
     log: Arc<Mutex<VecDeque<String>>>,
     starts: usize,
+    /// Environment variables given to the process (limits read from the environment).
+    env: Vec<(String, String)>,
 }
 
 impl ServerProcess {
@@ -178,6 +180,7 @@ impl ServerProcess {
             child: None,
             log: Arc::new(Mutex::new(VecDeque::new())),
             starts: 0,
+            env: Vec::new(),
         };
         server.spawn()?;
         Ok(server)
@@ -187,6 +190,15 @@ impl ServerProcess {
     pub fn restart(&mut self) -> HarnessResult<()> {
         self.kill()?;
         self.spawn()
+    }
+
+    /// Starts it again (same folder and port) with these environment variables added.
+    pub fn restart_with_env(&mut self, env: &[(&str, &str)]) -> HarnessResult<()> {
+        self.env = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        self.restart()
     }
 
     /// SIGKILL, then reaps the process. Does nothing when it is not running.
@@ -277,6 +289,7 @@ impl ServerProcess {
         }
         let mut child = command
             .env("RUST_LOG", log_filter)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -30,7 +30,7 @@ fn several_instances_starting_at_once_on_a_fresh_postgres_database_migrate_it_on
         .rows("SELECT version FROM fieldsync_schema ORDER BY version", &[])?;
     assert_eq!(
         versions.len(),
-        5,
+        6,
         "each migration applied once: {versions:?}"
     );
     // Every instance works on the one schema: a user added through one is seen by all.
@@ -155,6 +155,9 @@ fn a_schema_1_postgres_database_learns_each_documents_size_and_counts_its_device
         "DROP TABLE console_sessions;
          DROP TABLE console_codes;
          DELETE FROM fieldsync_schema WHERE version = 6;
+         DROP TABLE blobs;
+         DROP TABLE blob_upload_days;
+         DELETE FROM fieldsync_schema WHERE version = 5;
          DROP INDEX devices_by_previous_token;
          ALTER TABLE devices DROP COLUMN token_expires_at;
          ALTER TABLE devices DROP COLUMN previous_token_hash;

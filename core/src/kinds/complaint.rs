@@ -27,7 +27,7 @@ pub(crate) use clocks::{Facts, refund_due};
 pub(crate) use read::read;
 pub use read::{Complaint, ComplaintEvent, ComplaintKind, EventRecord, NewComplaint};
 
-use super::shape::{Field, KeyRule, Ty, opt, req};
+use super::shape::{Field, KeyRule, Ty, opt, prefixed, req};
 use super::visit::{MAX_NOTE, MAX_TEXT};
 use crate::doc::Doc;
 use crate::kinds::RuleViolation;
@@ -74,6 +74,12 @@ pub(crate) const FIELDS: &[Field] = &[
         },
     ),
     opt("refund_due", Ty::Time),
+    // Photos as root entries `photo.<hash>`: no shared map two phones could both create.
+    prefixed(
+        crate::kinds::visit::PHOTO_PREFIX,
+        KeyRule::PhotoHash,
+        Ty::Entry(crate::kinds::visit::PHOTO_ENTRY),
+    ),
 ];
 
 /// Events belong to the complaint's kind, happen after receipt and after what they need

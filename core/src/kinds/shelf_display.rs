@@ -103,6 +103,12 @@ pub(crate) const FIELDS: &[Field] = &[
         ]),
     ),
     prefixed("checked.", KeyRule::User, Ty::Entry(&[])),
+    // A check's photos as root entries `photo.<hash>` (with the standard each shows).
+    prefixed(
+        super::visit::PHOTO_PREFIX,
+        KeyRule::PhotoHash,
+        Ty::Entry(super::visit::PHOTO_ENTRY),
+    ),
 ];
 
 /// The display of a store has the id derived from the store's (so two phones that start it

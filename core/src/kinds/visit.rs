@@ -77,10 +77,58 @@ const CHECKPOINT: &[Field] = &[
     opt("datum", Ty::Code(DATUM_CODES)),
 ];
 
+/// The fields of a photo reference: a caption, and (from the phones that store the bytes)
+/// the thumbnail's hash, the photo's size, when and where it was taken.
+pub(crate) const PHOTO_ENTRY: &[Field] = &[
+    req("caption", Ty::Str { min: 0, max: 200 }),
+    opt(
+        "thumb",
+        Ty::List {
+            item: KeyRule::PhotoHash,
+            max: 1,
+        },
+    ),
+    opt(
+        "bytes",
+        Ty::Int {
+            min: 0,
+            max: 1 << 40,
+        },
+    ),
+    opt("taken_at", Ty::Time),
+    opt(
+        "lat",
+        Ty::Num {
+            min: -90.0,
+            max: 90.0,
+        },
+    ),
+    opt(
+        "lng",
+        Ty::Num {
+            min: -180.0,
+            max: 180.0,
+        },
+    ),
+    opt(
+        "accuracy_m",
+        Ty::Num {
+            min: 0.0,
+            max: 40_100_000.0,
+        },
+    ),
+    opt("datum", Ty::Code(DATUM_CODES)),
+    // A display check's photo: which R6 standard it shows, if one.
+    opt("standard", Ty::Code(crate::kinds::shelf_display::STANDARDS)),
+];
+
+/// The prefix of the root entries that hold photos in complaints and shelf displays.
+pub(crate) const PHOTO_PREFIX: &str = "photo.";
+
 /// A photo reference: the map's key is the content hash.
 pub(crate) const PHOTO: Ty = Ty::MapOf {
     key: KeyRule::PhotoHash,
-    value: &Ty::Entry(&[req("caption", Ty::Str { min: 0, max: 200 })]),
+    value: &Ty::Entry(PHOTO_ENTRY),
     max: 50,
 };
 

@@ -51,7 +51,10 @@ pub enum Receipt {
     SavedOnPhone,
     /// On its way: a sync is sending it now.
     Uploading,
-    /// The server durably holds every local edit.
+    /// The server holds every local edit; of the photos taken for it on this phone,
+    /// `uploaded` of `total` are on the server too ("uploading 2 of 5 photos").
+    UploadingPhotos { uploaded: u64, total: u64 },
+    /// The server durably holds every local edit (and every photo taken for it here).
     OnServer,
     /// The server refused it; the edits stay on the phone. The reason names the rule.
     Rejected(String),
@@ -180,9 +183,20 @@ impl LocalStore {
         if !exists {
             return Err(Error::UnknownDocument { id: id.to_string() });
         }
+        let on_server = || -> Result<Receipt> {
+            let photos = self.photo_progress(Some(id))?;
+            Ok(if photos.photos_uploaded < photos.photos_total {
+                Receipt::UploadingPhotos {
+                    uploaded: photos.photos_uploaded,
+                    total: photos.photos_total,
+                }
+            } else {
+                Receipt::OnServer
+            })
+        };
         Ok(match row {
-            None => Receipt::OnServer,
-            Some((local, confirmed, _, _)) if confirmed >= local => Receipt::OnServer,
+            None => on_server()?,
+            Some((local, confirmed, _, _)) if confirmed >= local => on_server()?,
             Some((_, _, _, Some(reason))) => Receipt::Rejected(reason),
             Some((_, _, uploading, None)) if uploading != 0 => Receipt::Uploading,
             Some(_) => Receipt::SavedOnPhone,

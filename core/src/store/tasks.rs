@@ -132,6 +132,16 @@ impl LocalStore {
     /// worked on (not once it is submitted or verified).
     pub fn add_task_photo(&self, id: &DocId, hash: &str, caption: &str) -> Result<()> {
         validate_photo_hash(hash)?;
+        self.add_task_photo_entry(id, hash, vec![("caption", caption.into())])
+    }
+
+    /// Writes an after photo's entry with these fields (see `store/photos.rs`).
+    pub(crate) fn add_task_photo_entry(
+        &self,
+        id: &DocId,
+        hash: &str,
+        fields: Vec<(&str, automerge::ScalarValue)>,
+    ) -> Result<()> {
         self.edit_doc(id, DocKind::Task, "add after photo", |doc, stamp, _| {
             let state = *read(doc)?.state.value();
             if matches!(state, TaskState::Submitted | TaskState::Verified) {
@@ -141,8 +151,7 @@ impl LocalStore {
                 ));
             }
             let photos = doc.container(&DOC_ROOT, "photos")?;
-            let entry = entry_value(vec![("caption", caption.into())], stamp);
-            doc.put_value(&photos, hash, &entry)
+            doc.put_value(&photos, hash, &entry_value(fields, stamp))
         })
     }
 

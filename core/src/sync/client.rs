@@ -12,8 +12,11 @@
 mod enroll;
 mod http;
 mod in_flight;
+mod photo_fetch;
+mod photos;
 
 pub use enroll::enroll;
+pub use photos::{PhotoReport, PhotoSettings, PhotoUploadProgress};
 
 use std::sync::Arc;
 use std::time::Duration;

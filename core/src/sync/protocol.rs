@@ -9,6 +9,8 @@ use serde_bytes::ByteBuf;
 
 use crate::error::{Error, Result};
 
+pub mod blobs;
+
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
 

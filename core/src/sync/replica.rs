@@ -122,6 +122,18 @@ impl Replica {
             .collect()
     }
 
+    /// Every photo and thumbnail hash the document references (what a device in its
+    /// scope may read or upload).
+    pub fn photo_hashes(&self) -> std::collections::BTreeSet<String> {
+        crate::kinds::photo_refs::photo_hashes(&self.doc)
+    }
+
+    /// The photo references of the document, oldest first (for reports: who added which
+    /// hash when).
+    pub fn photo_refs(&self) -> Vec<crate::kinds::visit::PhotoRef> {
+        crate::kinds::visit::read_photos(&self.doc, "photos")
+    }
+
     /// What the document is about; `None` while it is empty.
     pub fn summary(&self) -> Result<Option<DocSummary>> {
         self.doc.reading(summarize)

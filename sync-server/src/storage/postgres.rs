@@ -58,6 +58,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
         4,
         include_str!("../../migrations/postgres/004_token_rotation.sql"),
     ),
+    (5, include_str!("../../migrations/postgres/005_blobs.sql")),
     (
         6,
         include_str!("../../migrations/postgres/006_console_sessions.sql"),
@@ -1144,6 +1145,30 @@ impl SyncStorage for PostgresStorage {
                 client, device_id, presented, new_hash, now, expires_at, grace,
             )
         })
+    }
+
+    fn add_blob_bytes(
+        &self,
+        device_id: &str,
+        day: i64,
+        bytes: i64,
+        limit: i64,
+    ) -> AppResult<Result<i64, i64>> {
+        self.with_client(|client| {
+            super::blob_ledger::postgres_add(client, device_id, day, bytes, limit)
+        })
+    }
+
+    fn record_blob(&self, blob: &super::blob_ledger::BlobRecord) -> AppResult<()> {
+        self.with_client(|client| super::blob_ledger::postgres_record(client, blob))
+    }
+
+    fn blobs(&self) -> AppResult<Vec<super::blob_ledger::BlobRecord>> {
+        self.with_client(|client| super::blob_ledger::postgres_list(client))
+    }
+
+    fn forget_blob(&self, hash: &str) -> AppResult<()> {
+        self.with_client(|client| super::blob_ledger::postgres_forget(client, hash))
     }
 
     fn log_position(&self) -> AppResult<u64> {

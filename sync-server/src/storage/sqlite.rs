@@ -37,6 +37,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/004_audit_and_last_seen.sql"),
     ),
     (5, include_str!("../../migrations/005_token_rotation.sql")),
+    (6, include_str!("../../migrations/006_blobs.sql")),
     (7, include_str!("../../migrations/007_console_sessions.sql")),
 ];
 const READERS: usize = 4;
@@ -667,6 +668,28 @@ impl SyncStorage for SqliteStorage {
                 &w.conn, device_id, presented, new_hash, now, expires_at, grace,
             )
         })
+    }
+
+    fn add_blob_bytes(
+        &self,
+        device_id: &str,
+        day: i64,
+        bytes: i64,
+        limit: i64,
+    ) -> AppResult<Result<i64, i64>> {
+        self.with_writer(|w| super::blob_ledger::sqlite_add(&w.conn, device_id, day, bytes, limit))
+    }
+
+    fn record_blob(&self, blob: &super::blob_ledger::BlobRecord) -> AppResult<()> {
+        self.with_writer(|w| super::blob_ledger::sqlite_record(&w.conn, blob))
+    }
+
+    fn blobs(&self) -> AppResult<Vec<super::blob_ledger::BlobRecord>> {
+        self.with_reader(super::blob_ledger::sqlite_list)
+    }
+
+    fn forget_blob(&self, hash: &str) -> AppResult<()> {
+        self.with_writer(|w| super::blob_ledger::sqlite_forget(&w.conn, hash))
     }
 
     fn log_position(&self) -> AppResult<u64> {

@@ -125,6 +125,14 @@ pub struct PhotoRef {
     pub caption: String,
     pub by: String,
     pub at: Timestamp,
+    /// The thumbnail's hash, when the phone that took it stored the bytes.
+    pub thumb: Option<String>,
+    /// The photo's size in bytes, when known.
+    pub bytes: Option<u64>,
+    /// When the camera took it (device clock), when known.
+    pub taken_at: Option<Timestamp>,
+    /// A display check's photo: the code of the R6 standard it shows.
+    pub standard: Option<String>,
 }
 
 /// A visit as read from its document.
@@ -211,27 +219,41 @@ fn opt_id(doc: &Doc, key: &str) -> Result<Option<DocId>> {
         .transpose()
 }
 
-/// Photo references kept in the map at `key`, oldest first (visits and tasks share them).
+/// Photo references kept in the map at `key` (visits and tasks) and in the root entries
+/// `photo.<hash>` (complaints and shelf displays), oldest first.
 pub(crate) fn read_photos(doc: &Doc, key: &str) -> Vec<PhotoRef> {
     let mut photos: Vec<PhotoRef> = doc
         .obj(&DOC_ROOT, key)
         .map(|obj| {
             doc.keys(&obj)
                 .into_iter()
-                .filter_map(|hash| {
-                    let entry = doc.entry(&obj, &hash)?;
-                    Some(PhotoRef {
-                        caption: entry.str("caption").unwrap_or_default(),
-                        by: entry.str("by").unwrap_or_default(),
-                        at: entry.time("at").unwrap_or(Timestamp(0)),
-                        hash,
-                    })
-                })
+                .filter_map(|hash| photo_ref(doc, &obj, &hash, hash.clone()))
                 .collect()
         })
         .unwrap_or_default();
+    for root_key in doc.keys(&DOC_ROOT) {
+        if let Some(hash) = root_key.strip_prefix(crate::kinds::visit::PHOTO_PREFIX)
+            && let Some(photo) = photo_ref(doc, &DOC_ROOT, &root_key, hash.to_string())
+        {
+            photos.push(photo);
+        }
+    }
     photos.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.hash.cmp(&b.hash)));
     photos
+}
+
+fn photo_ref(doc: &Doc, obj: &Obj, key: &str, hash: String) -> Option<PhotoRef> {
+    let entry = doc.entry(obj, key)?;
+    Some(PhotoRef {
+        caption: entry.str("caption").unwrap_or_default(),
+        by: entry.str("by").unwrap_or_default(),
+        at: entry.time("at").unwrap_or(Timestamp(0)),
+        thumb: entry.str("thumb").filter(|t| !t.is_empty()),
+        bytes: entry.i64("bytes").and_then(|b| u64::try_from(b).ok()),
+        taken_at: entry.time("taken_at"),
+        standard: entry.str("standard"),
+        hash,
+    })
 }
 
 pub(crate) fn read(doc: &Doc) -> Result<Visit> {

@@ -79,7 +79,7 @@ impl SyncClient {
 }
 
 impl SyncClient {
-    fn current_token(&self) -> String {
+    pub(super) fn current_token(&self) -> String {
         self.token
             .lock()
             .map(|t| t.clone())

@@ -1,0 +1,122 @@
+//! Admin tools for photo blobs: `blob-gc` removes blobs that no document references any
+//! more once they are older than the retention period (never one a document references),
+//! and `photo-reuse` lists photo hashes used in visits of different stores or on different
+//! days (an old photo passed off as new).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+
+use fieldsync_core::{DocId, DocKind, Replica};
+
+use crate::blobs::{BlobLimits, Blobs};
+use crate::error::{AppError, AppResult};
+use crate::storage::SyncStorage;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Every hash a stored document references (photos and thumbnails).
+fn referenced(storage: &dyn SyncStorage) -> AppResult<BTreeSet<String>> {
+    let mut hashes = BTreeSet::new();
+    for (id, _kind) in storage.documents()? {
+        let Ok(doc) = DocId::parse("doc", &id) else {
+            continue;
+        };
+        let changes = storage.document_changes(&id)?;
+        let replica = Replica::load(&doc, changes.iter().map(Vec::as_slice))?;
+        hashes.extend(replica.photo_hashes());
+    }
+    Ok(hashes)
+}
+
+/// What `blob-gc` did (or would do, with `dry_run`).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Collected {
+    pub kept_referenced: usize,
+    pub kept_recent: usize,
+    pub removed: Vec<String>,
+    pub bytes_freed: u64,
+}
+
+/// Removes the blobs of `data_dir` that no document references and that were stored
+/// more than `retention_days` before `now`. A blob without a record (stored by a crash
+/// between the file and the row) counts as stored now: it waits a full period.
+pub fn collect(
+    storage: &dyn SyncStorage,
+    data_dir: &Path,
+    retention_days: u32,
+    now: i64,
+    dry_run: bool,
+) -> AppResult<Collected> {
+    let blobs = Blobs::configured(data_dir, BlobLimits::default()).map_err(AppError::internal)?;
+    let stored_at: HashMap<String, i64> = storage
+        .blobs()?
+        .into_iter()
+        .map(|b| (b.hash, b.stored_at))
+        .collect();
+    let keep = referenced(storage)?;
+    let cutoff = now - i64::from(retention_days) * DAY_MS;
+    let mut done = Collected::default();
+    for (hex, len) in blobs.store.list()? {
+        let hash = format!("sha256:{hex}");
+        if keep.contains(&hash) {
+            done.kept_referenced += 1;
+            continue;
+        }
+        if stored_at.get(&hash).copied().unwrap_or(now) > cutoff {
+            done.kept_recent += 1;
+            continue;
+        }
+        if !dry_run {
+            blobs.store.remove(&hex)?;
+            storage.forget_blob(&hash)?;
+        }
+        done.bytes_freed += len;
+        done.removed.push(hash);
+    }
+    Ok(done)
+}
+
+/// One use of a photo in a visit.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PhotoUse {
+    pub visit: String,
+    pub store: String,
+    /// The UTC day (days since the epoch) the photo was taken, or else added.
+    pub day: i64,
+}
+
+/// Photo hashes used in visits of more than one store or on more than one day.
+pub fn reused(storage: &dyn SyncStorage) -> AppResult<BTreeMap<String, Vec<PhotoUse>>> {
+    let mut uses: BTreeMap<String, Vec<PhotoUse>> = BTreeMap::new();
+    for (id, kind) in storage.documents()? {
+        if kind != DocKind::Visit.as_str() {
+            continue;
+        }
+        let Ok(doc) = DocId::parse("doc", &id) else {
+            continue;
+        };
+        let changes = storage.document_changes(&id)?;
+        let replica = Replica::load(&doc, changes.iter().map(Vec::as_slice))?;
+        let store = replica
+            .summary()?
+            .and_then(|s| s.store_id)
+            .unwrap_or_default();
+        for photo in replica.photo_refs() {
+            let at = photo.taken_at.unwrap_or(photo.at);
+            uses.entry(photo.hash).or_default().push(PhotoUse {
+                visit: id.clone(),
+                store: store.clone(),
+                day: at.0.div_euclid(DAY_MS),
+            });
+        }
+    }
+    uses.retain(|_, list| {
+        let stores: BTreeSet<&str> = list.iter().map(|u| u.store.as_str()).collect();
+        let days: BTreeSet<i64> = list.iter().map(|u| u.day).collect();
+        stores.len() > 1 || days.len() > 1
+    });
+    for list in uses.values_mut() {
+        list.sort();
+    }
+    Ok(uses)
+}

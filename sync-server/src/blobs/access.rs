@@ -1,0 +1,92 @@
+//! Who may read or upload a blob: a device may touch a blob only through a document that
+//! the server holds, that is in the device's read scope now, and that references the
+//! blob's hash (as a photo or its thumbnail). The device names the document; the server
+//! reads it, never the device's word, to decide. Uploading needs the same: the phone
+//! pushes a photo's document before the photo (documents go first), so the document is
+//! on the server by then (docs/adr/0016-photo-blobs.md).
+//!
+//! A document not held, outside the scope or not referencing the hash all get one
+//! answer, so a refusal tells nothing about documents the device may not see.
+
+use std::collections::{BTreeSet, HashMap};
+
+use fieldsync_core::{DocId, Replica, Role};
+
+use crate::SyncStorage;
+use crate::error::AppResult;
+use crate::storage::DeviceInfo;
+use crate::storage::push::store_in_scope;
+
+/// The hashes the device may touch through each document it named, read once per request.
+pub(crate) struct Access<'a> {
+    storage: &'a dyn SyncStorage,
+    device: &'a DeviceInfo,
+    docs: HashMap<String, BTreeSet<String>>,
+}
+
+impl<'a> Access<'a> {
+    pub(crate) fn new(storage: &'a dyn SyncStorage, device: &'a DeviceInfo) -> Access<'a> {
+        Access {
+            storage,
+            device,
+            docs: HashMap::new(),
+        }
+    }
+
+    /// Whether the device may read or upload `hash` through `doc`.
+    pub(crate) fn allows(&mut self, doc: &str, hash: &str) -> AppResult<bool> {
+        if !self.docs.contains_key(doc) {
+            let hashes = self.reachable(doc)?;
+            self.docs.insert(doc.to_owned(), hashes);
+        }
+        Ok(self.docs.get(doc).is_some_and(|h| h.contains(hash)))
+    }
+
+    /// The hashes `doc` references when it is in the device's scope; none otherwise.
+    fn reachable(&self, doc: &str) -> AppResult<BTreeSet<String>> {
+        let Ok(id) = DocId::parse("doc", doc) else {
+            return Ok(BTreeSet::new());
+        };
+        let Some(replica) = self.load(&id)? else {
+            return Ok(BTreeSet::new());
+        };
+        let in_scope = match self.device.role {
+            Role::Supervisor | Role::Admin => true,
+            Role::AccountManager | Role::MarketTeam => self.store_in_scope(&replica)?,
+        };
+        Ok(if in_scope {
+            replica.photo_hashes()
+        } else {
+            BTreeSet::new()
+        })
+    }
+
+    fn store_in_scope(&self, replica: &Replica) -> AppResult<bool> {
+        let Some(store) = replica.summary()?.and_then(|s| s.store_id) else {
+            return Ok(false);
+        };
+        let Ok(store_id) = DocId::parse("store_id", &store) else {
+            return Ok(false);
+        };
+        let Some(summary) = self
+            .load(&store_id)?
+            .and_then(|r| r.summary().ok().flatten())
+        else {
+            return Ok(false);
+        };
+        Ok(match (summary.territory, summary.demo_street) {
+            (Some(territory), demo) => {
+                store_in_scope(self.device, &territory, demo.unwrap_or(false))
+            }
+            _ => false,
+        })
+    }
+
+    fn load(&self, id: &DocId) -> AppResult<Option<Replica>> {
+        let changes = self.storage.document_changes(id.as_str())?;
+        if changes.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Replica::load(id, changes.iter().map(Vec::as_slice))?))
+    }
+}
