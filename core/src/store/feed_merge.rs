@@ -28,7 +28,7 @@ mod write;
 
 use prepare::prepare;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
 use std::sync::mpsc;
@@ -224,16 +224,23 @@ impl Inner {
         let mut pending = docs.into_iter().enumerate().peekable();
         let mut early: HashMap<usize, Done> = HashMap::new();
         // Hands every document before position `upto` to the workers.
+        // A document listed twice is handed out again only once its first entry is
+        // written: the second must be prepared on what the first stored.
+        let mut in_flight: HashSet<DocId> = HashSet::new();
         let dispatch = |inner: &mut Inner,
                         pending: &mut std::iter::Peekable<
             std::iter::Enumerate<std::vec::IntoIter<IncomingDocument>>,
         >,
+                        in_flight: &mut HashSet<DocId>,
                         upto: usize|
          -> Result<()> {
             // Bounded by `upto`: each pass takes one document from the list.
-            while let Some((index, (id, changes))) = pending.next_if(|(i, _)| *i < upto) {
+            while let Some((index, (id, changes))) =
+                pending.next_if(|(i, (id, _))| *i < upto && !in_flight.contains(id))
+            {
                 let stored = inner.stored_for_merge(&id)?;
                 let held = inner.held_changes(&id)?;
+                in_flight.insert(id.clone());
                 if jobs
                     .send(Job {
                         index,
@@ -250,7 +257,7 @@ impl Inner {
             }
             Ok(())
         };
-        dispatch(self, &mut pending, WINDOW)?;
+        dispatch(self, &mut pending, &mut in_flight, WINDOW)?;
         let mut stopped = false;
         for next in 0..count {
             // Once stopped, only the documents already handed out are written.
@@ -265,11 +272,12 @@ impl Inner {
                 let d = done.recv().map_err(|_| workers_gone())?;
                 early.insert(d.index, d);
             };
+            in_flight.remove(&finished.id);
             self.write_prepared(&finished.id, finished.prepared?, from_server, merged)?;
             merged.count += 1;
             stopped = stopped || stop();
             if !stopped {
-                dispatch(self, &mut pending, next + 1 + WINDOW)?;
+                dispatch(self, &mut pending, &mut in_flight, next + 1 + WINDOW)?;
             }
         }
         Ok(pending.map(|(_, doc)| doc).collect())

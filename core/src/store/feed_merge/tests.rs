@@ -330,16 +330,17 @@ fn a_merge_told_to_stop_writes_what_it_prepared_and_hands_back_the_rest_in_order
 #[test]
 fn an_edit_made_while_a_long_feed_page_is_stored_does_not_wait_for_the_whole_page() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let source = source(dir.path())?;
-    let mut docs = feed(&source, &HashMap::new())?;
-    // A long page: every display checked again and again, each check a change to merge.
-    let before = heads_of(&source)?;
-    for round in 0..30 {
-        for store in source.document_ids(DocKind::Store)? {
-            source.record_display_check(&LocalStore::shelf_display_id(&store), &check(round))?;
-        }
+    // A long page: another territory's stores, hundreds of them, as a first sync gets them.
+    let (office, _) = device(
+        dir.path().join("office.db"),
+        "admin",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    let mut docs = Vec::new();
+    for n in 0..400 {
+        let id = office.create_store(sample_store("am-other", 1_000 + n))?;
+        docs.push((id.clone(), office.export_changes(&id, &[])?));
     }
-    docs.extend(feed(&source, &before)?);
     let phone = std::sync::Arc::new(new_phone(dir.path(), "phone.db")?);
     let store = phone.create_store(sample_store("am-li", 99))?;
     let visit = phone.create_visit(NewVisit {
@@ -355,12 +356,13 @@ fn an_edit_made_while_a_long_feed_page_is_stored_does_not_wait_for_the_whole_pag
     let storing = {
         let phone = phone.clone();
         std::thread::spawn(move || {
-            let _ = started_tx.send(());
+            let started = std::time::Instant::now();
+            let _ = started_tx.send(started);
             let stored = phone.store_feed_page(docs, "41");
             (stored, std::time::Instant::now())
         })
     };
-    started_rx
+    let started = started_rx
         .recv_timeout(std::time::Duration::from_secs(10))
         .map_err(|e| Error::invalid("test", e.to_string()))?;
     // Let the page's merge take the lock first.
@@ -368,7 +370,12 @@ fn an_edit_made_while_a_long_feed_page_is_stored_does_not_wait_for_the_whole_pag
     phone.append_visit_notes(&visit, "Owner asked for slim packs.")?;
     let edited = std::time::Instant::now();
     let (stored, page_done) = storing.join().expect("the storing thread does not panic");
-    stored?;
+    assert_eq!(stored?, 400);
+    assert!(
+        page_done - started > std::time::Duration::from_millis(100),
+        "the page was long enough to be interrupted: {:?}",
+        page_done - started
+    );
     assert!(
         edited < page_done,
         "the edit waited for the whole page ({:?} after it)",
@@ -376,5 +383,36 @@ fn an_edit_made_while_a_long_feed_page_is_stored_does_not_wait_for_the_whole_pag
     );
     assert!(phone.visit(&visit)?.notes.contains("slim packs"));
     assert_eq!(phone.sync_cursor()?.as_deref(), Some("41"));
+    Ok(())
+}
+
+#[test]
+fn a_document_listed_twice_close_together_in_a_batch_is_merged_on_what_its_first_entry_stored()
+-> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let source = source(dir.path())?;
+    let first = feed(&source, &HashMap::new())?;
+    let before = heads_of(&source)?;
+    for store in source.document_ids(DocKind::Store)? {
+        source.record_display_check(&LocalStore::shelf_display_id(&store), &check(7))?;
+    }
+    let again = feed(&source, &before)?;
+    // Every display's first entry, then at once its second: both within the window.
+    let is_display = |id: &DocId| source.kind_of(id).ok() == Some(DocKind::ShelfDisplay);
+    let mut page: Vec<_> = first
+        .iter()
+        .filter(|(id, _)| !is_display(id))
+        .cloned()
+        .collect();
+    page.extend(first.iter().filter(|(id, _)| is_display(id)).cloned());
+    page.extend(again);
+    assert!(page.len() >= PARALLEL_FROM, "merged on worker threads");
+    let one_by_one = new_phone(dir.path(), "one.db")?;
+    for (id, changes) in &page {
+        one_by_one.merge_from_server(id, changes)?;
+    }
+    let batched = new_phone(dir.path(), "batched.db")?;
+    assert_eq!(batched.merge_many_from_server(page.clone())?, page.len());
+    assert_eq!(rows(&batched)?, rows(&one_by_one)?);
     Ok(())
 }
