@@ -104,9 +104,12 @@ pub struct LocalStore {
     path: PathBuf,
     identity: DeviceIdentity,
     calendar: FieldCalendar,
-    inner: Mutex<Inner>,
     /// Read-only connections, for reads that must not wait for the writer (`readers.rs`).
+    /// Declared before `inner` so that they close first: the writer's connection, closing
+    /// last, checkpoints the WAL into the database file (a read-only one cannot), and a
+    /// closed store is then one file.
     readers: readers::Readers,
+    inner: Mutex<Inner>,
     /// Held while the store is open: the one opening of the file (see `open`).
     _opening: std::fs::File,
     /// What committed transactions changed, for live lists (`changes.rs`).
