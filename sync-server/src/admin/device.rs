@@ -118,40 +118,10 @@ impl<'a> AdminDevice<'a> {
 
     /// Pushes the admin device's pending edits; a refusal is an error naming the rule.
     pub fn push(&self) -> AppResult<usize> {
-        let mut pushed = 0;
-        // Bounded: every round confirms the documents it sent.
-        for _ in 0..100_000 {
-            let batch = self.local.outbox_batch(500)?;
-            if batch.is_empty() {
-                break;
-            }
-            let docs = batch
-                .iter()
-                .map(|d| {
-                    let changes = d
-                        .changes
-                        .iter()
-                        .map(|c| fieldsync_core::IncomingChange::parse(c))
-                        .collect::<fieldsync_core::Result<Vec<_>>>()?;
-                    Ok((d.id.clone(), changes))
-                })
-                .collect::<AppResult<Vec<_>>>()?;
-            // Received now, whatever the device's clock says (as from any device).
-            let now = chrono::Utc::now().timestamp_millis();
-            match self.storage.push(&self.device, docs, now)? {
-                Ok(_) => {
-                    self.local.in_one_transaction(|local| {
-                        for d in &batch {
-                            local.confirm_pushed(&d.id, d.local_edits, &d.heads)?;
-                        }
-                        Ok(())
-                    })?;
-                    pushed += batch.len();
-                }
-                Err(rejected) => return Err(AppError::Rejected(rejected)),
-            }
-        }
-        Ok(pushed)
+        // Received now, whatever the device's clock says (as from any device).
+        push_from(&self.local, self.storage, &self.device, &|| {
+            chrono::Utc::now().timestamp_millis()
+        })
     }
 
     /// The ids of the account managers: the territories a store may be assigned to.
@@ -208,6 +178,49 @@ impl<'a> AdminDevice<'a> {
             id, store.name, store.licence, store.territory
         ))
     }
+}
+
+/// Pushes the pending edits of `local`, the store of `device`, straight into `storage`,
+/// each batch received at `received()`, confirming each batch the server stored; a refusal
+/// is an error naming the rule. Returns how many documents were pushed.
+pub fn push_from(
+    local: &LocalStore,
+    storage: &dyn SyncStorage,
+    device: &DeviceInfo,
+    received: &dyn Fn() -> i64,
+) -> AppResult<usize> {
+    let mut pushed = 0;
+    // Bounded: every round confirms the documents it sent.
+    for _ in 0..100_000 {
+        let batch = local.outbox_batch(500)?;
+        if batch.is_empty() {
+            break;
+        }
+        let docs = batch
+            .iter()
+            .map(|d| {
+                let changes = d
+                    .changes
+                    .iter()
+                    .map(|c| fieldsync_core::IncomingChange::parse(c))
+                    .collect::<fieldsync_core::Result<Vec<_>>>()?;
+                Ok((d.id.clone(), changes))
+            })
+            .collect::<AppResult<Vec<_>>>()?;
+        match storage.push(device, docs, received())? {
+            Ok(_) => {
+                local.in_one_transaction(|local| {
+                    for d in &batch {
+                        local.confirm_pushed(&d.id, d.local_edits, &d.heads)?;
+                    }
+                    Ok(())
+                })?;
+                pushed += batch.len();
+            }
+            Err(rejected) => return Err(AppError::Rejected(rejected)),
+        }
+    }
+    Ok(pushed)
 }
 
 /// Merges everything new on the server into `local`, the store of `device` (a device of

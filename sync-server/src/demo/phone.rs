@@ -9,7 +9,7 @@ use fieldsync_core::protocol::FeedCursor;
 use fieldsync_core::{DocId, LocalStore, Role, Timestamp};
 
 use crate::auth::{hash_secret, new_token};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::storage::{DeviceInfo, SyncStorage};
 
 /// A phone of the demo, registered with the server.
@@ -44,30 +44,7 @@ pub(super) fn phone(
 
 /// Pushes the phone's outbox (received at `received`) and merges its feed.
 pub(super) fn sync(storage: &dyn SyncStorage, phone: &Phone, received: i64) -> AppResult<()> {
-    // Bounded: each round confirms what it pushed.
-    for _ in 0..10_000 {
-        let batch = phone.local.outbox_batch(500)?;
-        if batch.is_empty() {
-            break;
-        }
-        let docs = batch
-            .iter()
-            .map(|d| {
-                let changes = d
-                    .changes
-                    .iter()
-                    .map(|c| fieldsync_core::IncomingChange::parse(c))
-                    .collect::<fieldsync_core::Result<Vec<_>>>()?;
-                Ok((d.id.clone(), changes))
-            })
-            .collect::<AppResult<Vec<_>>>()?;
-        if let Err(rejected) = storage.push(&phone.info, docs, received)? {
-            return Err(AppError::Rejected(rejected));
-        }
-        for d in &batch {
-            phone.local.confirm_pushed(&d.id, d.local_edits, &d.heads)?;
-        }
-    }
+    crate::admin::push_from(&phone.local, storage, &phone.info, &|| received)?;
     for _ in 0..10_000 {
         let cursor = FeedCursor::parse(phone.local.sync_cursor()?.as_deref())?;
         let feed = storage.feed(&phone.info, &cursor, 64 << 20, &Default::default())?;
