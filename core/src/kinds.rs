@@ -26,6 +26,7 @@ pub(crate) mod shelf_display;
 #[cfg(test)]
 mod spec;
 pub(crate) mod store;
+pub(crate) mod store_copy;
 pub(crate) mod task;
 mod violation;
 pub(crate) mod visit;

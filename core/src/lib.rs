@@ -60,6 +60,7 @@ pub use kinds::store::{
     MarketType, NewStore, STORE_FIELDS, Store, StoreClassification, StoreContact, StoreFormat,
     StoreSize, TerminalRating, ValueTier,
 };
+pub use kinds::store_copy::{COPIED_STORE_FIELDS, HeldValue, StoreCopy, check as check_store_copy};
 pub use kinds::task::{NewTask, Task, TaskOrigin, TaskState};
 pub use kinds::visit::{
     CheckPoint, NewVisit, PhotoRef, RecordedCheckPoint, TrainingActivity, Visit, VisitComment,

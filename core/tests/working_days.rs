@@ -43,13 +43,17 @@ fn complaint(db: &LocalStore, store: &DocId, kind: ComplaintKind, at_: &str) -> 
     })
 }
 
-fn refund_clock(db: &LocalStore, id: &DocId, as_of: &str) -> Result<ClockState> {
+fn clock(db: &LocalStore, id: &DocId, event: ComplaintEvent, as_of: &str) -> Result<ClockState> {
     let clocks = db.complaint(id)?.clocks(at(as_of));
     Ok(clocks
         .into_iter()
-        .find(|(e, _)| *e == ComplaintEvent::Refunded)
+        .find(|(e, _)| *e == event)
         .map(|(_, state)| state)
         .unwrap_or(ClockState::NotApplicable))
+}
+
+fn refund_clock(db: &LocalStore, id: &DocId, as_of: &str) -> Result<ClockState> {
+    clock(db, id, ComplaintEvent::Refunded, as_of)
 }
 
 #[test]
@@ -133,5 +137,49 @@ fn an_urban_complaint_on_a_public_holiday_has_no_on_site_clock_but_one_on_a_make
     )?;
     assert!(!db.complaint(&holiday)?.on_site_applies);
     assert!(db.complaint(&saturday)?.on_site_applies);
+    Ok(())
+}
+
+fn on_site_clock(db: &LocalStore, id: &DocId, as_of: &str) -> Result<ClockState> {
+    clock(db, id, ComplaintEvent::OnSite, as_of)
+}
+
+/// The document's `on_site_applies` is what the recording phone judged with its calendar;
+/// a reader judges working hours with its own, in the document and in the index query, so
+/// a stale calendar (or a forged flag) on the recording phone changes no one else's clocks.
+/// Shown to guard it: with the readers taking the stored flag as it is, the district saw
+/// the on-site clock not apply to the make-up Saturday's complaint.
+#[test]
+fn the_on_site_clock_is_judged_by_the_calendar_of_the_device_that_reads_it() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    // 10 October 2026 is a make-up working Saturday.
+    let now = "2026-10-10T10:00:00+08:00";
+    let (stale, _) = open(&dir, "am-li", FieldCalendar::default(), now)?;
+    let (district, _) = open(&dir, "office", china_2026()?, now)?;
+    let store = stale.create_store(sample_store("am-li", 1))?;
+    let id = complaint(&stale, &store, ComplaintKind::Complaint, now)?;
+    for doc in [&store, &id] {
+        district.merge_changes(doc, &stale.export_changes(doc, &[])?)?;
+    }
+    let as_of = "2026-10-10T10:30:00+08:00";
+    assert!(!stale.complaint(&id)?.on_site_applies, "a Saturday off");
+    assert_eq!(
+        on_site_clock(&stale, &id, as_of)?,
+        ClockState::NotApplicable
+    );
+    assert!(district.complaint(&id)?.on_site_applies, "a working day");
+    let due = at("2026-10-10T11:00:00+08:00");
+    assert_eq!(
+        on_site_clock(&district, &id, as_of)?,
+        ClockState::Running { due }
+    );
+    let open = district.complaint_clocks("am-li", at(as_of))?;
+    assert!(
+        open[0]
+            .clocks
+            .contains(&(ComplaintEvent::OnSite, ClockState::Running { due })),
+        "the index query judges by the same calendar: {:?}",
+        open[0].clocks
+    );
     Ok(())
 }

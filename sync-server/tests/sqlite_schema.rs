@@ -54,9 +54,22 @@ fn stored_changes(storage: &SqliteStorage) -> Fallible<BTreeMap<String, Vec<Vec<
         .collect()
 }
 
+/// Removes what schema 8 added (the values stores held) and marks the database as schema 7.
+fn back_to_schema_7(path: &Path) -> Fallible<()> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.execute_batch(
+        "BEGIN;
+         DROP TABLE store_held;
+         PRAGMA user_version = 7;
+         COMMIT;",
+    )?;
+    Ok(())
+}
+
 /// Removes what schemas 7 (the console's codes and sessions) and 6 (photo blobs) added
 /// and marks the database as schema 5.
 fn back_to_schema_5(path: &Path) -> Fallible<()> {
+    back_to_schema_7(path)?;
     let conn = rusqlite::Connection::open(path)?;
     conn.execute_batch(
         "BEGIN;
@@ -168,7 +181,7 @@ fn a_schema_1_database_keeps_every_change_in_log_order_and_takes_new_pushes_afte
 
     back_to_schema_1(&path)?;
     let storage = SqliteStorage::open(&path)?;
-    assert_eq!(schema(&path)?, 7, "migrated on open");
+    assert_eq!(schema(&path)?, 8, "migrated on open");
     let (feed_after, end_after) = log_feed(&storage, 0)?;
     assert_eq!(end_after, end, "the log ends where it did");
     assert!(
@@ -271,7 +284,7 @@ fn a_schema_2_database_learns_each_documents_size_and_counts_its_devices_told_of
 
     back_to_schema_2(&path)?;
     let storage = SqliteStorage::open(&path)?;
-    assert_eq!(schema(&path)?, 7, "migrated on open");
+    assert_eq!(schema(&path)?, 8, "migrated on open");
     let (docs, devices) = sizes_and_handed(&path)?;
     assert_eq!(docs.len(), 4, "two stores and their shelf displays");
     for (doc, bytes, stored) in &docs {
@@ -292,5 +305,43 @@ fn a_schema_2_database_learns_each_documents_size_and_counts_its_devices_told_of
     for (doc, bytes, stored) in sizes_and_handed(&path)?.0 {
         assert_eq!(bytes, stored, "`{doc}` after a push");
     }
+    Ok(())
+}
+
+/// The values stores held, as the server keeps them: (store, field, value), sorted.
+fn held_rows(path: &Path) -> Fallible<Vec<(String, String, String)>> {
+    let conn = rusqlite::Connection::open(path)?;
+    let rows = conn
+        .prepare("SELECT store, field, value FROM store_held ORDER BY store, field, value")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// A database of schema 7 has no record of the values its stores held (what visits and
+/// complaints copy are judged against): opening it fills them in from the stored changes,
+/// the same rows the pushes recorded.
+#[test]
+fn a_schema_7_database_learns_every_value_its_stores_held_when_it_opens() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("fieldsync.db");
+    let storage = SqliteStorage::open(&path)?;
+    let Seeded::New(_) = demo::seed(dir.path(), &storage)? else {
+        return Err("an empty database is seeded".into());
+    };
+    drop(storage);
+    let recorded = held_rows(&path)?;
+    let stores = recorded
+        .iter()
+        .map(|(s, _, _)| s)
+        .collect::<std::collections::BTreeSet<_>>();
+    assert_eq!(stores.len(), demo::DEMO_STORES as usize, "every demo store");
+    back_to_schema_7(&path)?;
+    drop(SqliteStorage::open(&path)?);
+    assert_eq!(schema(&path)?, 8);
+    assert!(
+        held_rows(&path)? == recorded,
+        "the same rows, from the changes"
+    );
     Ok(())
 }

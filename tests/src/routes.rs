@@ -154,18 +154,7 @@ impl Instances {
     pub async fn sync_phone(&self, token: &str, phone: &LocalStore) -> HarnessResult<SyncResponse> {
         let fail = |e: fieldsync_core::Error| HarnessError(format!("the phone: {e}"));
         let batch = phone.outbox_batch(10_000).map_err(fail)?;
-        let request = SyncRequest {
-            protocol: protocol::PROTOCOL_VERSION,
-            cursor: phone.sync_cursor().map_err(fail)?,
-            push: batch
-                .iter()
-                .map(|d| DocChanges {
-                    doc: d.id.to_string(),
-                    changes: d.changes.iter().cloned().map(Into::into).collect(),
-                })
-                .collect(),
-            max_response_bytes: None,
-        };
+        let request = outbox_request(&batch, phone.sync_cursor().map_err(fail)?);
         let (status, _, body) = self.sync(token, &request).await?;
         if status != StatusCode::OK {
             return Err(HarnessError(format!(
@@ -198,5 +187,24 @@ impl Instances {
             .await
             .map_err(failed)?;
         Ok((parts.status, parts.headers, bytes.to_vec()))
+    }
+}
+
+/// A sync request pushing `batch` (a phone's outbox) from `cursor`.
+pub fn outbox_request(
+    batch: &[fieldsync_core::OutgoingDocument],
+    cursor: Option<String>,
+) -> SyncRequest {
+    SyncRequest {
+        protocol: protocol::PROTOCOL_VERSION,
+        cursor,
+        push: batch
+            .iter()
+            .map(|d| DocChanges {
+                doc: d.id.to_string(),
+                changes: d.changes.iter().cloned().map(Into::into).collect(),
+            })
+            .collect(),
+        max_response_bytes: None,
     }
 }

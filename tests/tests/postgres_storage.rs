@@ -30,7 +30,7 @@ fn several_instances_starting_at_once_on_a_fresh_postgres_database_migrate_it_on
         .rows("SELECT version FROM fieldsync_schema ORDER BY version", &[])?;
     assert_eq!(
         versions.len(),
-        6,
+        7,
         "each migration applied once: {versions:?}"
     );
     // Every instance works on the one schema: a user added through one is seen by all.
@@ -61,7 +61,7 @@ fn a_postgres_database_with_a_newer_schema_is_refused_naming_both_versions() -> 
         .expect_err("a newer schema must be refused");
     let message = refused.to_string();
     assert!(
-        message.contains("schema 99") && message.contains("this server's 6"),
+        message.contains("schema 99") && message.contains("this server's 7"),
         "{message}"
     );
     Ok(())
@@ -152,7 +152,9 @@ fn a_schema_1_postgres_database_learns_each_documents_size_and_counts_its_device
     )?;
     // Back to schema 1: what a server of that version left in the database.
     client.batch_execute(
-        "DROP TABLE console_sessions;
+        "DROP TABLE store_held;
+         DELETE FROM fieldsync_schema WHERE version = 7;
+         DROP TABLE console_sessions;
          DROP TABLE console_codes;
          DELETE FROM fieldsync_schema WHERE version = 6;
          DROP TABLE blobs;
@@ -199,5 +201,77 @@ fn a_schema_1_postgres_database_learns_each_documents_size_and_counts_its_device
             "`{id}` is told of the move at {old} and not of the one at {new}: {handed}"
         );
     }
+    Ok(())
+}
+
+/// The values stores held, as the server keeps them: (store, field, value), sorted.
+fn held_rows(
+    client: &mut postgres::Client,
+) -> Result<Vec<(String, String, String)>, postgres::Error> {
+    Ok(client
+        .query(
+            "SELECT store, field, value FROM store_held ORDER BY store, field, value",
+            &[],
+        )?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
+}
+
+/// A database of schema 6 has no record of the values its stores held (what visits and
+/// complaints copy are judged against): opening it fills them in from the stored changes,
+/// the same rows the pushes recorded.
+#[test]
+fn a_schema_6_postgres_database_learns_every_value_its_stores_held_when_it_opens() -> TestResult {
+    let database = TestDatabase::create("migrate_held")?;
+    let dir = tempfile::tempdir()?;
+    let moved;
+    {
+        let storage = PostgresStorage::open(database.url(), PostgresOptions::default())?;
+        storage.add_user(
+            &User {
+                id: "am-li".into(),
+                role: fieldsync_core::Role::AccountManager,
+                name: "Li".into(),
+            },
+            0,
+        )?;
+        let admin = AdminDevice::open(dir.path(), &storage)?;
+        assert_eq!(import_stores(&admin, TWO_STORES.as_bytes())?.imported, 2);
+        let (store, _) = storage
+            .documents()?
+            .into_iter()
+            .find(|(_, kind)| kind == "store")
+            .ok_or("a store")?;
+        moved = store.clone();
+        admin.local.update_store_classification(
+            &fieldsync_core::DocId::parse("store", &store)?,
+            fieldsync_core::StoreClassification {
+                location: Some(fieldsync_core::GeoPoint {
+                    lat: 30.3,
+                    lng: 120.2,
+                    datum: fieldsync_core::Datum::Gcj02,
+                }),
+                ..Default::default()
+            },
+        )?;
+        admin.push()?;
+    }
+    let mut client = postgres::Client::connect(database.url(), postgres::NoTls)?;
+    let recorded = held_rows(&mut client)?;
+    let lats = recorded
+        .iter()
+        .filter(|(s, f, _)| *s == moved && f == "lat")
+        .count();
+    assert_eq!(lats, 2, "both places of the moved store: {recorded:?}");
+    client.batch_execute(
+        "DROP TABLE store_held;
+         DELETE FROM fieldsync_schema WHERE version = 7;",
+    )?;
+    drop(PostgresStorage::open(
+        database.url(),
+        PostgresOptions::default(),
+    )?);
+    assert_eq!(held_rows(&mut client)?, recorded);
     Ok(())
 }

@@ -8,13 +8,15 @@
 //! working hours; damaged cartons (残损卷烟) are replaced within 48 hours; a wrong deduction
 //! (扣款错误) is refunded by the end of the third working day; a request gets a reply, a visit
 //! and a satisfaction callback, with no deadline. Whether the on-site clock applies is
-//! decided when the document is created (from the store's market type and working hours
-//! then), so a later change to the store does not rewrite old clocks. Working days are the
-//! district's ([`crate::WorkingDays`]): public holidays do not count, make-up Saturdays and
-//! Sundays do. The refund's due instant is judged with the calendar of the device that reads
-//! it, the district's: a phone that recorded the complaint with an older calendar (a year
-//! not configured yet) stored the due it promised then (`refund_due` of the document), but
-//! its clock is not judged by that.
+//! decided from the store's market type when the document is created (`urban`, which the
+//! server holds to the values the store's market has held), so a later change to the store
+//! does not rewrite old clocks; and from whether it came in working hours. Working days are
+//! the district's ([`crate::WorkingDays`]): public holidays do not count, make-up Saturdays
+//! and Sundays do. Working hours and the refund's due instant are judged with the calendar
+//! of the device that reads them, the district's: a phone that recorded the complaint with
+//! an older calendar (a year not configured yet) stored what it judged then
+//! (`on_site_applies`, `refund_due` of the document), but its clocks are not judged by that,
+//! and a forged `on_site_applies` wins nothing.
 //!
 //! Each event is stamped (who recorded it, when) and carries the instant it happened. Done at
 //! exactly the due instant is met.
@@ -23,7 +25,7 @@ mod clocks;
 mod read;
 
 pub use clocks::ClockState;
-pub(crate) use clocks::{Facts, refund_due};
+pub(crate) use clocks::{Facts, on_site_applies, refund_due};
 pub(crate) use read::read;
 pub use read::{Complaint, ComplaintEvent, ComplaintKind, EventRecord, NewComplaint};
 

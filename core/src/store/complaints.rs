@@ -11,7 +11,8 @@ use crate::doc::{DOC_ROOT, Doc, HydrateValue, Scalar, str_value, text_value};
 use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
 use crate::kinds::complaint::{
-    ClockState, Complaint, ComplaintEvent, ComplaintKind, Facts, NewComplaint, read, refund_due,
+    ClockState, Complaint, ComplaintEvent, ComplaintKind, Facts, NewComplaint, on_site_applies,
+    read, refund_due,
 };
 use crate::kinds::store::MarketType;
 use crate::store::LocalStore;
@@ -47,9 +48,7 @@ impl LocalStore {
                 ));
             }
             let urban = facts.market == MarketType::Urban;
-            let on_site_applies = new.kind == ComplaintKind::Complaint
-                && urban
-                && calendar.in_working_hours(new.received_at);
+            let on_site_applies = on_site_applies(calendar, new.kind, urban, new.received_at);
             let mut fields: HashMap<&'static str, HydrateValue> = HashMap::from([
                 ("store_id", str_value(new.store_id.as_str())),
                 ("complaint_kind", str_value(new.kind.code())),
@@ -73,7 +72,10 @@ impl LocalStore {
     /// Reads a complaint; a refund's due instant by this device's calendar.
     pub fn complaint(&self, id: &DocId) -> Result<Complaint> {
         let mut complaint = self.read_doc(id, DocKind::Complaint, read)?;
-        complaint.refund_due = refund_due(self.calendar(), complaint.kind, complaint.received_at);
+        let (calendar, kind, received_at) =
+            (self.calendar(), complaint.kind, complaint.received_at);
+        complaint.refund_due = refund_due(calendar, kind, received_at);
+        complaint.on_site_applies = on_site_applies(calendar, kind, complaint.urban, received_at);
         Ok(complaint)
     }
 
@@ -178,7 +180,8 @@ impl LocalStore {
             let facts = Facts {
                 kind,
                 received_at,
-                on_site_applies: r.get(4)?,
+                // The index holds whether the clock can apply (an urban complaint).
+                on_site_applies: r.get::<_, bool>(4)? && calendar.in_working_hours(received_at),
                 refund_due: refund_due(calendar, kind, received_at),
                 happened,
             };
@@ -195,8 +198,13 @@ impl LocalStore {
     }
 }
 
+/// The complaint's rows. `on_site_applies` holds whether the on-site clock can apply (a
+/// complaint about an urban store): readers add working hours by their calendar. Its
+/// `closed_at` counts the clock where it can apply, so a complaint is never left out as
+/// closed while a reader's calendar may still have its on-site clock running.
 pub(crate) fn index(tx: &Connection, doc: &Doc) -> Result<()> {
-    let c = read(doc)?;
+    let mut c = read(doc)?;
+    c.on_site_applies = c.kind == ComplaintKind::Complaint && c.urban;
     let facts = c.facts();
     let h = |e: ComplaintEvent| facts.happened[e.slot()].map(|t| t.0);
     use ComplaintEvent::*;

@@ -62,6 +62,12 @@ impl IncomingChange {
         self.change.raw_bytes().to_vec()
     }
 
+    /// Each value the change writes to a store field that visits and complaints copy
+    /// (see [`crate::StoreCopy`]); meaningful for a store document's changes.
+    pub fn store_values(&self) -> Vec<crate::HeldValue> {
+        crate::kinds::store_copy::values_written(&self.change)
+    }
+
     /// Automerge's own encoding of the change on its own, compressed when that pays: how
     /// the benchmarks size "the change itself".
     pub fn compact(&mut self) -> Vec<u8> {
@@ -132,6 +138,11 @@ impl Replica {
     /// hash when).
     pub fn photo_refs(&self) -> Vec<crate::kinds::visit::PhotoRef> {
         crate::kinds::visit::read_photos(&self.doc, "photos")
+    }
+
+    /// What a visit or complaint copied from its store; `None` for the other kinds.
+    pub fn store_copy(&self) -> Option<crate::StoreCopy> {
+        crate::kinds::store_copy::copy_of(&self.doc)
     }
 
     /// What the document is about; `None` while it is empty.

@@ -26,7 +26,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use fieldsync_core::protocol::FeedCursor;
-use fieldsync_core::{DocId, DocSummary, IncomingChange, Role};
+use fieldsync_core::{DocId, DocSummary, HeldValue, IncomingChange, Role};
 use postgres::error::SqlState;
 use postgres::{IsolationLevel, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
@@ -63,7 +63,53 @@ const MIGRATIONS: &[(i32, &str)] = &[
         6,
         include_str!("../../migrations/postgres/006_console_sessions.sql"),
     ),
+    (
+        7,
+        include_str!("../../migrations/postgres/007_store_held.sql"),
+    ),
 ];
+fn add_store_held(
+    tx: &mut Transaction<'_>,
+    store: &str,
+    values: &[HeldValue],
+) -> Result<(), postgres::Error> {
+    for (field, value) in values {
+        tx.execute(
+            "INSERT INTO store_held (store, field, value) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            &[&store, field, value],
+        )?;
+    }
+    Ok(())
+}
+
+/// Fills in the values held by stores stored before the server kept them (schema 7), from
+/// their stored changes. Instances that start together may both fill a store in: the rows
+/// are the same, and a second insert of one is ignored.
+fn backfill_store_held(client: &mut postgres::Client) -> AppResult<()> {
+    let mut tx = client.transaction()?;
+    let stores: Vec<String> = tx
+        .query(
+            "SELECT id FROM stores s WHERE NOT EXISTS (SELECT 1 FROM store_held h WHERE h.store = s.id)",
+            &[],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for store in &stores {
+        let changes: Vec<Vec<u8>> = tx
+            .query(
+                "SELECT bytes FROM changes WHERE doc_id = $1 ORDER BY seq",
+                &[store],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        add_store_held(&mut tx, store, &push::held_by_stored(store, &changes)?)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
 /// Key of the advisory lock that migrations run under ("fieldsyn").
 const MIGRATION_LOCK: i64 = 0x6669_656c_6473_796e;
 /// Attempts of one push when the database asks for a retry (a deadlock or, on the
@@ -225,6 +271,7 @@ impl PostgresStorage {
             })?;
 
             migrate(&mut client)?;
+            backfill_store_held(&mut client)?;
             if storage.options.cursor == CursorAllocation::NaiveSequence {
                 // Numbered on from whatever the counter handed out before.
                 client.batch_execute(
@@ -605,6 +652,23 @@ impl push::PushTx for PgPush<'_, '_> {
             &[&store, &territory, &demo_street],
         );
         self.check(result).map(|_| ())
+    }
+
+    fn store_held(&mut self, store: &str) -> AppResult<Vec<HeldValue>> {
+        let rows = self.tx.query(
+            "SELECT field, value FROM store_held WHERE store = $1",
+            &[&store],
+        );
+        Ok(self
+            .check(rows)?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+    }
+
+    fn add_store_held(&mut self, store: &str, values: &[HeldValue]) -> AppResult<()> {
+        let result = add_store_held(&mut *self.tx, store, values);
+        self.check(result)
     }
 
     fn append_scope(&mut self, m: &ScopeMove, at: i64) -> AppResult<()> {

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use fieldsync_core::protocol::FeedCursor;
-use fieldsync_core::{DocId, DocSummary, IncomingChange, Role};
+use fieldsync_core::{DocId, DocSummary, HeldValue, IncomingChange, Role};
 use rusqlite::{
     Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
@@ -39,6 +39,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../../migrations/005_token_rotation.sql")),
     (6, include_str!("../../migrations/006_blobs.sql")),
     (7, include_str!("../../migrations/007_console_sessions.sql")),
+    (8, include_str!("../../migrations/008_store_held.sql")),
 ];
 const READERS: usize = 4;
 
@@ -73,6 +74,7 @@ impl SqliteStorage {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
+        backfill_store_held(&mut conn)?;
         let checkpointer = Checkpointer::start(path, &mut conn)?;
         Ok(SqliteStorage {
             writer: Mutex::new(WriterState {
@@ -129,6 +131,37 @@ impl SqliteStorage {
         }
         result
     }
+}
+
+fn add_store_held(tx: &Connection, store: &str, values: &[HeldValue]) -> AppResult<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO store_held (store, field, value) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+    )?;
+    for (field, value) in values {
+        insert.execute(params![store, field, value])?;
+    }
+    Ok(())
+}
+
+/// Fills in the values held by stores stored before the server kept them (schema 8), from
+/// their stored changes, in one transaction.
+fn backfill_store_held(conn: &mut Connection) -> AppResult<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let stores: Vec<String> = tx
+        .prepare(
+            "SELECT id FROM stores s WHERE NOT EXISTS (SELECT 1 FROM store_held h WHERE h.store = s.id)",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for store in &stores {
+        let changes = tx
+            .prepare_cached("SELECT bytes FROM changes WHERE doc_id = ?1 ORDER BY seq")?
+            .query_map([store], |r| r.get::<_, Vec<u8>>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        add_store_held(&tx, store, &push::held_by_stored(store, &changes)?)?;
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 fn migrate(conn: &mut Connection) -> AppResult<()> {
@@ -314,6 +347,18 @@ impl push::PushTx for SqlitePush<'_, '_> {
             )?
             .execute(params![store, territory, demo_street])?;
         Ok(())
+    }
+
+    fn store_held(&mut self, store: &str) -> AppResult<Vec<HeldValue>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT field, value FROM store_held WHERE store = ?1")?
+            .query_map([store], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn add_store_held(&mut self, store: &str, values: &[HeldValue]) -> AppResult<()> {
+        add_store_held(self.tx, store, values)
     }
 
     fn append_scope(&mut self, m: &ScopeMove, at: i64) -> AppResult<()> {

@@ -126,6 +126,19 @@ fn clock_state(due: Option<Timestamp>, done: Option<Timestamp>, as_of: Timestamp
     }
 }
 
+/// Whether R9's one-hour on-site clock applies, on `calendar`: to a complaint about an
+/// urban store received in working hours. The document's own `on_site_applies` is what
+/// the recording device judged with its calendar then; readers judge with theirs, the
+/// district's, as they do the refund's due.
+pub(crate) fn on_site_applies(
+    calendar: &FieldCalendar,
+    kind: ComplaintKind,
+    urban: bool,
+    received_at: Timestamp,
+) -> bool {
+    kind == ComplaintKind::Complaint && urban && calendar.in_working_hours(received_at)
+}
+
 /// When a wrong deduction must be refunded by: the end of the third working day after
 /// receipt on `calendar`. `None` for the other kinds.
 pub(crate) fn refund_due(
