@@ -8,10 +8,10 @@
 //!
 //! `Display` is a sentence a developer or a support person reads as it is (``The value
 //! given for `count` was refused: must not be negative.``): a capital, the values in
-//! backticks, a full stop. Kotlin's `message` and `toString()`, Swift's `description` and
-//! Python's `str()` all show it (for Kotlin, `scripts/bindings` points the generated
-//! `message` at it, see ADR 0018); the variant's fields (`field`, `reason`, `detail`, ...)
-//! stay properties for code that acts on them.
+//! backticks, a full stop. Kotlin's `message` and `toString()` and Swift's `description`
+//! show it (for Kotlin, `scripts/bindings` points the generated `message` at it, see ADR
+//! 0018; Python's `str()` is still uniffi's list of fields); the variant's fields (`field`,
+//! `reason`, `detail`, ...) stay properties for code that acts on them.
 
 use std::fmt;
 
