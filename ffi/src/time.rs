@@ -84,15 +84,31 @@ impl LocalDate {
             field: field.into(),
             reason,
         };
-        let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .map_err(|_| refused(format!("`{text}` is not a day like `2026-11-23`")))?;
-        if !YEARS.contains(&date.year()) {
-            return Err(refused(format!(
+        let out_of_range = || {
+            refused(format!(
                 "`{text}` is not a day between `0001-01-01` and `9999-12-31`"
-            )));
+            ))
+        };
+        match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            Ok(date) if YEARS.contains(&date.year()) => Ok(date),
+            Ok(_) => Err(out_of_range()),
+            // chrono cannot hold every year java.time can (`LocalDate.MAX`).
+            Err(_) if year_of(text).is_some_and(|y| !(1..=9999).contains(&y)) => {
+                Err(out_of_range())
+            }
+            Err(_) => Err(refused(format!("`{text}` is not a day like `2026-11-23`"))),
         }
-        Ok(date)
     }
+}
+
+/// The year of text shaped like a day (`+10000-01-01`), whatever its size.
+fn year_of(text: &str) -> Option<i64> {
+    let split = text.len().checked_sub(6)?;
+    let (year, month_day) = (text.get(..split)?, text.get(split..)?);
+    let b = month_day.as_bytes();
+    let shaped =
+        b[0] == b'-' && b[3] == b'-' && [1, 2, 4, 5].iter().all(|&i| b[i].is_ascii_digit());
+    if shaped { year.parse().ok() } else { None }
 }
 
 impl From<NaiveDate> for LocalDate {
@@ -144,7 +160,23 @@ mod tests {
         let day = NaiveDate::from_ymd_opt(2026, 12, 5).expect("a day");
         assert_eq!(LocalDate::from(day).date("day"), Ok(day));
         let e = LocalDate("+999999999-12-31".into()).date("visit.day");
-        assert_eq!(refused_field(e.expect_err("out of range")), "visit.day");
+        let e = e.expect_err("out of range");
+        assert!(
+            e.to_string()
+                .contains("between `0001-01-01` and `9999-12-31`"),
+            "{e}"
+        );
+        assert_eq!(refused_field(e), "visit.day");
+        let e = LocalDate("+10000-01-01".into())
+            .date("day")
+            .expect_err("out of range");
+        assert!(e.to_string().contains("between"), "{e}");
+        let e = LocalDate("2026-12-0五".into()).date("day");
+        assert!(
+            e.expect_err("not ascii")
+                .to_string()
+                .contains("not a day like")
+        );
         let e = LocalDate("5 Dec".into()).date("day");
         assert!(
             e.expect_err("malformed")

@@ -86,7 +86,7 @@ class KotlinTypesTest {
             }
             assertEquals("day", refused.field)
             assertSentenceNaming(refused, "day")
-            assertTrue(refused.reason.contains("+999999999-12-31"), refused.reason)
+            assertTrue(refused.reason.contains("`+999999999-12-31` is not a day between"), refused.reason)
 
             val month = assertThrows<FieldException.InvalidInput> {
                 runBlocking { store.createScorecard("am-li", YearMonth.of(10_000, 1)) }
