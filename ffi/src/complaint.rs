@@ -2,7 +2,7 @@
 //! events that answer it, read it back, and see its service clocks, one complaint at a time
 //! or every open one of a territory.
 //!
-//! Instants are milliseconds since the epoch; an `as_of_ms` left null is the store's now.
+//! An `as_of` left null is the store's now.
 
 use fieldsync_core as fc;
 
@@ -10,6 +10,7 @@ use crate::conflict::EventEntryVersions;
 use crate::error::FieldError;
 use crate::parse::{self, same_variants};
 use crate::store::FieldStore;
+use crate::time::Instant;
 
 /// What the retailer raised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -44,17 +45,17 @@ pub enum ClockState {
     /// Waiting for the event that starts it (the callback clock before handling).
     NotStarted,
     Running {
-        due_ms: i64,
+        due: Instant,
     },
     /// Done at or before the due instant.
     Met {
-        at_ms: i64,
-        due_ms: i64,
+        at: Instant,
+        due: Instant,
     },
-    /// Done late (`at_ms`), or not done and past due (`at_ms` null).
+    /// Done late (`at`), or not done and past due (`at` null).
     Breached {
-        due_ms: i64,
-        at_ms: Option<i64>,
+        due: Instant,
+        at: Option<Instant>,
     },
     /// The commitment does not apply (on site for a rural store or out of working hours).
     NotApplicable,
@@ -66,14 +67,14 @@ pub struct NewComplaintRecord {
     pub store_id: String,
     pub kind: ComplaintKind,
     /// When the retailer raised it; not after now.
-    pub received_at_ms: i64,
+    pub received_at: Instant,
     pub description: String,
 }
 
 /// One recorded event: when it happened, with a note.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct EventEntryRecord {
-    pub happened_at_ms: i64,
+    pub happened_at: Instant,
     pub note: String,
 }
 
@@ -97,7 +98,7 @@ pub struct ComplaintRecord {
     pub id: String,
     pub store_id: String,
     pub kind: ComplaintKind,
-    pub received_at_ms: i64,
+    pub received_at: Instant,
     pub received_by: String,
     pub description: String,
     /// The store was urban when the complaint was recorded.
@@ -105,11 +106,11 @@ pub struct ComplaintRecord {
     /// The one-hour on-site clock applies.
     pub on_site_applies: bool,
     /// For a wrong deduction: the end of the third working day after receipt.
-    pub refund_due_ms: Option<i64>,
+    pub refund_due: Option<Instant>,
     /// The events recorded so far.
     pub events: Vec<ComplaintEventStatus>,
     /// When every required event happened and every clock was settled; null while open.
-    pub closed_at_ms: Option<i64>,
+    pub closed_at: Option<Instant>,
 }
 
 /// An open complaint of a territory with its clocks (R9) and what is still owed (R10).
@@ -118,7 +119,7 @@ pub struct ComplaintClocksRecord {
     pub id: String,
     pub store_id: String,
     pub kind: ComplaintKind,
-    pub received_at_ms: i64,
+    pub received_at: Instant,
     pub clocks: Vec<ServiceClockRecord>,
     /// Required events that have not happened yet.
     pub outstanding: Vec<ComplaintEvent>,
@@ -132,7 +133,7 @@ impl FieldStore {
         let new = fc::NewComplaint {
             store_id: parse::id("store_id", &complaint.store_id)?,
             kind: complaint.kind.into(),
-            received_at: parse::at(complaint.received_at_ms),
+            received_at: complaint.received_at.timestamp("received_at")?,
             description: complaint.description,
         };
         self.create(|s| s.create_complaint(new))
@@ -143,42 +144,42 @@ impl FieldStore {
         Ok(complaint.into())
     }
 
-    /// Records that `event` happened at `happened_at_ms` (recording it again corrects it).
+    /// Records that `event` happened at `happened_at` (recording it again corrects it).
     /// Refuses an event the kind does not have, an instant before receipt or after now, and
     /// an impossible order (a callback before the handling).
     pub fn record_complaint_event(
         &self,
         id: String,
         event: ComplaintEvent,
-        happened_at_ms: i64,
+        happened_at: Instant,
         note: String,
     ) -> Result<(), FieldError> {
         let doc = parse::id("id", &id)?;
-        let at = parse::at(happened_at_ms);
+        let at = happened_at.timestamp("happened_at")?;
         self.write(&[&id], |s| {
             s.record_complaint_event(&doc, event.into(), at, &note)
         })
     }
 
-    /// The clocks of one complaint as of `as_of_ms` (null: now); later events do not count.
+    /// The clocks of one complaint as of `as_of` (null: now); later events do not count.
     pub fn clocks_of_complaint(
         &self,
         id: String,
-        as_of_ms: Option<i64>,
+        as_of: Option<Instant>,
     ) -> Result<Vec<ServiceClockRecord>, FieldError> {
         let complaint = self.core.complaint(&parse::id("id", &id)?)?;
-        let as_of = parse::as_of(&self.core, as_of_ms)?;
+        let as_of = parse::as_of(&self.core, "as_of", as_of)?;
         Ok(complaint.clocks(as_of).into_iter().map(clock).collect())
     }
 
     /// R9, R10: every complaint about a store of `manager`'s territory that was open at
-    /// `as_of_ms` (null: now), oldest first, with its clocks and what is still owed.
+    /// `as_of` (null: now), oldest first, with its clocks and what is still owed.
     pub fn complaint_clocks(
         &self,
         manager: String,
-        as_of_ms: Option<i64>,
+        as_of: Option<Instant>,
     ) -> Result<Vec<ComplaintClocksRecord>, FieldError> {
-        let as_of = parse::as_of(&self.core, as_of_ms)?;
+        let as_of = parse::as_of(&self.core, "as_of", as_of)?;
         let open = self.core.complaint_clocks(&manager, as_of)?;
         Ok(open
             .into_iter()
@@ -186,7 +187,7 @@ impl FieldStore {
                 id: c.id.to_string(),
                 store_id: c.store_id.to_string(),
                 kind: c.kind.into(),
-                received_at_ms: c.received_at.millis(),
+                received_at: Instant::from(c.received_at),
                 clocks: c.clocks.into_iter().map(clock).collect(),
                 outstanding: c.outstanding.into_iter().map(Into::into).collect(),
             })
@@ -227,15 +228,15 @@ impl From<fc::ClockState> for ClockState {
         match s {
             fc::ClockState::NotStarted => ClockState::NotStarted,
             fc::ClockState::Running { due } => ClockState::Running {
-                due_ms: due.millis(),
+                due: Instant::from(due),
             },
             fc::ClockState::Met { at, due } => ClockState::Met {
-                at_ms: at.millis(),
-                due_ms: due.millis(),
+                at: Instant::from(at),
+                due: Instant::from(due),
             },
             fc::ClockState::Breached { due, at } => ClockState::Breached {
-                due_ms: due.millis(),
-                at_ms: at.map(|t| t.millis()),
+                due: Instant::from(due),
+                at: at.map(Instant::from),
             },
             fc::ClockState::NotApplicable => ClockState::NotApplicable,
         }
@@ -245,7 +246,7 @@ impl From<fc::ClockState> for ClockState {
 impl From<fc::EventRecord> for EventEntryRecord {
     fn from(e: fc::EventRecord) -> Self {
         EventEntryRecord {
-            happened_at_ms: e.happened_at.millis(),
+            happened_at: Instant::from(e.happened_at),
             note: e.note,
         }
     }
@@ -253,17 +254,17 @@ impl From<fc::EventRecord> for EventEntryRecord {
 
 impl From<fc::Complaint> for ComplaintRecord {
     fn from(c: fc::Complaint) -> Self {
-        let closed_at_ms = c.closed_at().map(|t| t.millis());
+        let closed_at = c.closed_at().map(Instant::from);
         ComplaintRecord {
             id: c.id.to_string(),
             store_id: c.store_id.to_string(),
             kind: c.kind.into(),
-            received_at_ms: c.received_at.millis(),
+            received_at: Instant::from(c.received_at),
             received_by: c.received_by,
             description: c.description,
             urban: c.urban,
             on_site_applies: c.on_site_applies,
-            refund_due_ms: c.refund_due.map(|t| t.millis()),
+            refund_due: c.refund_due.map(Instant::from),
             events: c
                 .events
                 .into_iter()
@@ -272,7 +273,7 @@ impl From<fc::Complaint> for ComplaintRecord {
                     entry: entry.into(),
                 })
                 .collect(),
-            closed_at_ms,
+            closed_at,
         }
     }
 }
@@ -292,7 +293,7 @@ mod tests {
             .create_complaint(NewComplaintRecord {
                 store_id: shop.expect("store"),
                 kind: ComplaintKind::Complaint,
-                received_at_ms: received,
+                received_at: received,
                 description: "cartons sold past their date".into(),
             })
             .expect("complaint");
@@ -314,14 +315,14 @@ mod tests {
         assert_eq!(
             state(ComplaintEvent::OnSite),
             Some(ClockState::Met {
-                at_ms: received + 40 * 60_000,
-                due_ms: received + HOUR_MS
+                at: received + 40 * 60_000,
+                due: received + HOUR_MS
             })
         );
         assert_eq!(
             state(ComplaintEvent::Handled),
             Some(ClockState::Running {
-                due_ms: received + 72 * HOUR_MS
+                due: received + 72 * HOUR_MS
             })
         );
         assert_eq!(
@@ -331,7 +332,7 @@ mod tests {
 
         let complaint = am.store.complaint(id.clone()).expect("read back");
         assert!(complaint.urban && complaint.on_site_applies);
-        assert_eq!(complaint.closed_at_ms, None);
+        assert_eq!(complaint.closed_at, None);
         assert_eq!(complaint.events[0].event, ComplaintEvent::OnSite);
         assert_eq!(complaint.events[0].entry.current.by, "am-li");
 
@@ -360,7 +361,7 @@ mod tests {
             .create_complaint(NewComplaintRecord {
                 store_id: shop,
                 kind: ComplaintKind::Complaint,
-                received_at_ms: ms(MONDAY_10),
+                received_at: ms(MONDAY_10),
                 description: "no receipt".into(),
             })
             .expect("complaint");

@@ -11,6 +11,7 @@ use fieldsync_core::{EventRecord, NewProductZone, StandardCheck, Versions, Writt
 use crate::complaint::EventEntryRecord;
 use crate::shelf_display::{NewProductZoneRecord, StandardCheckRecord};
 use crate::task::TaskState;
+use crate::time::Instant;
 
 macro_rules! versions {
     ($written:ident, $versions:ident, $core:ty, $ffi:ty, $doc_written:literal, $doc_versions:literal) => {
@@ -19,7 +20,7 @@ macro_rules! versions {
         pub struct $written {
             pub value: $ffi,
             pub by: String,
-            pub at_ms: i64,
+            pub at: Instant,
         }
 
         #[doc = $doc_versions]
@@ -36,7 +37,7 @@ macro_rules! versions {
                 $written {
                     value: w.value.into(),
                     by: w.by,
-                    at_ms: w.at.millis(),
+                    at: Instant::from(w.at),
                 }
             }
         }
@@ -58,7 +59,7 @@ versions!(
     TextVersions,
     String,
     String,
-    "One value of a text field, with who wrote it and when (ms since the epoch).",
+    "One value of a text field, with who wrote it and when.",
     "Every value of a text field: the current one and concurrent others."
 );
 versions!(

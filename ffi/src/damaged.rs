@@ -7,6 +7,7 @@ use fieldsync_core as fc;
 use crate::error::FieldError;
 use crate::history::DocumentKind;
 use crate::store::FieldStore;
+use crate::time::Instant;
 
 /// A document this device received and cannot read as its kind (an older server accepted
 /// it). The sync and every other document went on; changes that repair it clear it.
@@ -20,8 +21,8 @@ pub struct DamagedRecord {
     /// Why it cannot be read, as a sentence.
     pub reason: String,
     /// When this device first, and last, found it damaged (device clock).
-    pub found_at_ms: i64,
-    pub checked_at_ms: i64,
+    pub found_at: Instant,
+    pub checked_at: Instant,
     /// Whether this device keeps an earlier, readable state of it: reads, edits and rule
     /// queries see that state, without what cannot be read.
     pub earlier_version_kept: bool,
@@ -58,8 +59,8 @@ impl From<fc::DamagedDocument> for DamagedRecord {
             kind: d.kind.map(DocumentKind::from),
             store_id: d.store_id.map(|s| s.to_string()),
             reason: d.reason,
-            found_at_ms: d.found_at.millis(),
-            checked_at_ms: d.checked_at.millis(),
+            found_at: Instant::from(d.found_at),
+            checked_at: Instant::from(d.checked_at),
             earlier_version_kept: d.earlier_version_kept,
         }
     }

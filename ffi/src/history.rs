@@ -9,6 +9,7 @@ use fieldsync_core as fc;
 use crate::error::FieldError;
 use crate::parse::{self, same_variants};
 use crate::store::FieldStore;
+use crate::time::Instant;
 
 /// The kinds of field documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -29,7 +30,7 @@ pub struct HistoryEntryRecord {
     pub change: String,
     pub by: String,
     /// When, by the editing device's clock.
-    pub at_ms: i64,
+    pub at: Instant,
     /// What the edit did, in a few words (`move to submitted`).
     pub what: String,
 }
@@ -55,7 +56,7 @@ impl FieldStore {
             .map(|h| HistoryEntryRecord {
                 change: h.change,
                 by: h.by,
-                at_ms: h.at.millis(),
+                at: Instant::from(h.at),
                 what: h.what,
             })
             .collect())
@@ -94,7 +95,7 @@ mod tests {
         let history = admin.store.document_history(id.clone()).expect("history");
         assert_eq!(history.len(), 2);
         assert!(history.iter().all(|h| h.by == "admin-chen"));
-        assert!(history[0].at_ms < history[1].at_ms);
+        assert!(history[0].at < history[1].at);
         assert!(history[1].what.contains("am-wu"), "{}", history[1].what);
         assert_eq!(
             admin.store.document_kind(id.clone()).expect("kind"),

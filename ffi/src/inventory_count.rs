@@ -7,6 +7,7 @@ use crate::conflict::CountVersions;
 use crate::error::FieldError;
 use crate::parse;
 use crate::store::FieldStore;
+use crate::time::Instant;
 
 /// A line given when a count starts or a sku is added.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -60,9 +61,9 @@ pub struct InventoryCountRecord {
     pub id: String,
     pub store_id: String,
     pub started_by: String,
-    pub started_at_ms: i64,
+    pub started_at: Instant,
     pub finished_by: Option<String>,
-    pub finished_at_ms: Option<i64>,
+    pub finished_at: Option<Instant>,
     pub lines: Vec<CountLineRecord>,
     /// Over the lines counted so far.
     pub error_rate: ErrorRateRecord,
@@ -175,17 +176,17 @@ impl From<fc::ErrorRate> for ErrorRateRecord {
 impl From<fc::InventoryCount> for InventoryCountRecord {
     fn from(c: fc::InventoryCount) -> Self {
         let error_rate = c.error_rate().into();
-        let (finished_by, finished_at_ms) = match c.finished {
-            Some((by, at)) => (Some(by), Some(at.millis())),
+        let (finished_by, finished_at) = match c.finished {
+            Some((by, at)) => (Some(by), Some(Instant::from(at))),
             None => (None, None),
         };
         InventoryCountRecord {
             id: c.id.to_string(),
             store_id: c.store_id.to_string(),
             started_by: c.started_by,
-            started_at_ms: c.started_at.millis(),
+            started_at: Instant::from(c.started_at),
             finished_by,
-            finished_at_ms,
+            finished_at,
             lines: c
                 .lines
                 .into_iter()

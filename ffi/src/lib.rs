@@ -1,7 +1,8 @@
 //! fieldsync-ffi: the uniffi face of `fieldsync-core` for Android (Kotlin) and iOS (Swift).
 //!
 //! Only FFI types and conversions live here, no logic: every call parses its plain
-//! arguments (ids and days as strings, instants as milliseconds), calls the core, and turns
+//! arguments (ids as strings; instants, days and months as the custom types of `time.rs`,
+//! which Kotlin sees as `java.time` types), calls the core, and turns
 //! the answer into records of strings, numbers, enums and lists. No Automerge or SQLite type
 //! crosses the boundary.
 //!
@@ -49,6 +50,7 @@ mod sync;
 mod task;
 #[cfg(test)]
 mod test_support;
+mod time;
 mod visit;
 
 pub use changes::{DocumentsChanged, DocumentsListener, Subscription};
@@ -56,3 +58,4 @@ pub use enroll::{EnrollmentRecord, enroll};
 pub use error::FieldError;
 pub use store::FieldStore;
 pub use sync::{DeviceToken, FieldSync, SyncProgressListener, SyncSettings, default_sync_settings};
+pub use time::{Instant, LocalDate, YearMonth};

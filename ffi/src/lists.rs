@@ -19,6 +19,7 @@ use crate::parse::{self, same_variants};
 use crate::retail_store::{MarketType, StoreFormat, StoreSize, TerminalRating, ValueTier};
 use crate::rules::FollowUpAction;
 use crate::store::FieldStore;
+use crate::time::{Instant, LocalDate};
 use crate::visit::VisitKind;
 
 /// What a list reads, so a screen knows when to read it again.
@@ -117,9 +118,9 @@ pub struct StoreListQuery {
     /// The territory by its account manager's user id; null: this user's.
     #[uniffi(default)]
     pub territory: Option<String>,
-    /// `YYYY-MM-DD` the dues are judged on; null: today.
+    /// The day the dues are judged on; null: today.
     #[uniffi(default)]
-    pub day: Option<String>,
+    pub day: Option<LocalDate>,
     /// Part of the name or licence number.
     #[uniffi(default)]
     pub search: Option<String>,
@@ -159,8 +160,8 @@ pub struct StoreListRecord {
     pub demo_street: bool,
     pub functional_terminal: bool,
     pub rating: Option<TerminalRating>,
-    /// The account manager's latest check-in, epoch milliseconds.
-    pub last_visit_ms: Option<i64>,
+    /// The account manager's latest check-in.
+    pub last_visit: Option<Instant>,
     /// R1: not visited by the account manager this week.
     pub visit_due: bool,
     /// R5: a demo-street store not checked by the account manager today.
@@ -201,8 +202,8 @@ pub struct VisitListRecord {
     pub store_id: String,
     pub store_name: String,
     pub kind: VisitKind,
-    pub check_in_ms: i64,
-    pub check_out_ms: Option<i64>,
+    pub check_in: Instant,
+    pub check_out: Option<Instant>,
     pub in_range: Option<bool>,
     pub upload: UploadState,
 }
@@ -248,7 +249,7 @@ impl FieldStore {
 
     /// A page of the stores of a territory with what is due, from the index tables only.
     pub fn store_list(&self, query: StoreListQuery) -> Result<StorePage, FieldError> {
-        let day = parse::day(&self.core, query.day)?;
+        let day = parse::day(&self.core, "day", query.day)?;
         let count = |field: &str, n: i32| {
             u32::try_from(n).map_err(|_| FieldError::InvalidInput {
                 field: field.into(),
@@ -297,9 +298,9 @@ impl FieldStore {
     pub fn visits_of_day(
         &self,
         visitor: Option<String>,
-        day: Option<String>,
+        day: Option<LocalDate>,
     ) -> Result<Vec<VisitListRecord>, FieldError> {
-        let day = parse::day(&self.core, day)?;
+        let day = parse::day(&self.core, "day", day)?;
         let visitor = visitor.unwrap_or_else(|| self.user_id());
         let rows = self.core.visits_of_day(&visitor, day)?;
         Ok(rows
@@ -309,8 +310,8 @@ impl FieldStore {
                 store_id: v.store_id.to_string(),
                 store_name: v.store_name,
                 kind: v.kind.into(),
-                check_in_ms: v.check_in.millis(),
-                check_out_ms: v.check_out.map(|t| t.millis()),
+                check_in: Instant::from(v.check_in),
+                check_out: v.check_out.map(Instant::from),
                 in_range: v.in_range,
                 upload: v.upload.into(),
             })
@@ -356,7 +357,7 @@ impl From<fc::StoreListRow> for StoreListRecord {
             demo_street: r.demo_street,
             functional_terminal: r.functional_terminal,
             rating: r.rating.map(Into::into),
-            last_visit_ms: r.last_visit.map(|t| t.millis()),
+            last_visit: r.last_visit.map(Instant::from),
             visit_due: r.visit_due,
             demo_check_due: r.demo_check_due,
             follow_up_due: r.follow_up_due.map(Into::into),

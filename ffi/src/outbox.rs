@@ -7,6 +7,7 @@ use crate::error::FieldError;
 use crate::history::DocumentKind;
 use crate::parse;
 use crate::store::FieldStore;
+use crate::time::Instant;
 
 /// Where a document stands, as an app shows it next to a record.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
@@ -31,7 +32,7 @@ pub struct PendingRecord {
     pub kind: DocumentKind,
     pub local_edits: i64,
     pub confirmed_edits: i64,
-    pub first_edit_at_ms: i64,
+    pub first_edit_at: Instant,
     /// The server's reason, when it refused the document.
     pub rejected: Option<String>,
 }
@@ -50,10 +51,10 @@ impl FieldStore {
         Ok(receipt.into())
     }
 
-    /// When a sync last completed on this device (epoch milliseconds), kept across
-    /// restarts; null if none ever has.
-    pub fn last_synced_ms(&self) -> Result<Option<i64>, FieldError> {
-        Ok(self.core.last_synced()?.map(|t| t.millis()))
+    /// When a sync last completed on this device, kept across restarts; null if none
+    /// ever has.
+    pub fn last_synced(&self) -> Result<Option<Instant>, FieldError> {
+        Ok(self.core.last_synced()?.map(Instant::from))
     }
 
     /// Documents with local edits the server has not confirmed, oldest first.
@@ -66,7 +67,7 @@ impl FieldStore {
                 kind: p.kind.into(),
                 local_edits: p.local_edits,
                 confirmed_edits: p.confirmed_edits,
-                first_edit_at_ms: p.first_edit_at.millis(),
+                first_edit_at: Instant::from(p.first_edit_at),
                 rejected: p.rejected,
             })
             .collect())

@@ -1,5 +1,5 @@
-//! Arguments as they cross the boundary (ids and days as text, instants as milliseconds),
-//! turned into the core's types. A malformed one is `FieldError::InvalidInput` naming it.
+//! Arguments as they cross the boundary (ids as text, days and instants as the custom types
+//! of [`crate::time`]), turned into the core's types. A malformed one is `FieldError::InvalidInput` naming it.
 //! Enums that mirror a core enum variant for variant convert both ways with
 //! [`same_variants!`].
 
@@ -7,36 +7,35 @@ use chrono::NaiveDate;
 use fieldsync_core::{DocId, LocalStore, Timestamp};
 
 use crate::error::FieldError;
+use crate::time::{Instant, LocalDate};
 
 /// A document id given as text, checked and named by `field` in the error.
 pub(crate) fn id(field: &str, text: &str) -> Result<DocId, FieldError> {
     Ok(DocId::parse(field, text)?)
 }
 
-/// A local day `YYYY-MM-DD` of the district's calendar; `None` is today on it.
-pub(crate) fn day(store: &LocalStore, text: Option<String>) -> Result<NaiveDate, FieldError> {
-    match text {
+/// A local day of the district's calendar for `field`; `None` is today on it.
+pub(crate) fn day(
+    store: &LocalStore,
+    field: &str,
+    day: Option<LocalDate>,
+) -> Result<NaiveDate, FieldError> {
+    match day {
         None => Ok(store.calendar().date(store.now()?)),
-        Some(text) => {
-            NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| FieldError::InvalidInput {
-                field: "day".into(),
-                reason: format!("`{text}` is not a day like `2026-11-23`"),
-            })
-        }
+        Some(day) => day.date(field),
     }
 }
 
-/// An instant in milliseconds; `None` is the store's now (the clock edits are stamped with).
-pub(crate) fn as_of(store: &LocalStore, millis: Option<i64>) -> Result<Timestamp, FieldError> {
-    match millis {
-        Some(ms) => Ok(Timestamp(ms)),
+/// An instant for `field`; `None` is the store's now (the clock edits are stamped with).
+pub(crate) fn as_of(
+    store: &LocalStore,
+    field: &str,
+    at: Option<Instant>,
+) -> Result<Timestamp, FieldError> {
+    match at {
+        Some(at) => at.timestamp(field),
         None => Ok(store.now()?),
     }
-}
-
-/// Milliseconds since the Unix epoch, as a core timestamp.
-pub(crate) fn at(millis: i64) -> Timestamp {
-    Timestamp(millis)
 }
 
 /// `From` both ways between an ffi enum and the core enum with the same variant names.

@@ -13,6 +13,7 @@ use crate::parse;
 use crate::shelf_display::DisplayStandard;
 use crate::store::FieldStore;
 use crate::sync::FieldSync;
+use crate::time::Instant;
 use crate::visit::GpsFixRecord;
 
 /// Which kind of document a photo is evidence for.
@@ -39,7 +40,7 @@ pub struct PhotoTargetRecord {
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct PhotoMetaRecord {
     pub caption: String,
-    pub taken_at_ms: Option<i64>,
+    pub taken_at: Option<Instant>,
     pub gps: Option<GpsFixRecord>,
 }
 
@@ -109,12 +110,12 @@ fn target(t: PhotoTargetRecord) -> Result<PhotoTarget, FieldError> {
     })
 }
 
-fn meta(m: PhotoMetaRecord) -> PhotoMeta {
-    PhotoMeta {
+fn meta(m: PhotoMetaRecord) -> Result<PhotoMeta, FieldError> {
+    Ok(PhotoMeta {
         caption: m.caption,
-        taken_at: m.taken_at_ms.map(fc::Timestamp),
+        taken_at: m.taken_at.map(|t| t.timestamp("taken_at")).transpose()?,
         gps: m.gps.map(Into::into),
-    }
+    })
 }
 
 #[uniffi::export]
@@ -130,7 +131,7 @@ impl FieldStore {
     ) -> Result<AddedPhotoRecord, FieldError> {
         let id = target_doc.doc_id.clone();
         let t = target(target_doc)?;
-        let m = meta(meta_record);
+        let m = meta(meta_record)?;
         self.write(&[&id], |s| {
             s.add_photo(&t, PhotoSource::File(Path::new(&path)), &m)
         })
@@ -146,7 +147,7 @@ impl FieldStore {
     ) -> Result<AddedPhotoRecord, FieldError> {
         let id = target_doc.doc_id.clone();
         let t = target(target_doc)?;
-        let m = meta(meta_record);
+        let m = meta(meta_record)?;
         self.write(&[&id], |s| s.add_photo(&t, PhotoSource::Bytes(&bytes), &m))
             .map(Into::into)
     }

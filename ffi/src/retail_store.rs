@@ -11,6 +11,7 @@ use crate::conflict::TextVersions;
 use crate::error::FieldError;
 use crate::parse::{self, same_variants};
 use crate::store::FieldStore;
+use crate::time::Instant;
 use crate::visit::Datum;
 
 /// Format (业态): the seven classes, with their codes.
@@ -90,7 +91,7 @@ pub struct StoreRecord {
     pub rating: Option<TerminalRating>,
     /// When the current rating was given: a rectification notice names it
     /// (`TaskOrigin::Rating`) to say which rating it answers (R7).
-    pub rated_at_ms: Option<i64>,
+    pub rated_at: Option<Instant>,
     /// The account manager whose territory holds the store.
     pub territory: String,
     /// Small grocery (Z3): exempt from the weekly visit (R1).
@@ -313,7 +314,7 @@ impl From<fc::Store> for StoreRecord {
             demo_street: s.demo_street,
             functional_terminal: s.functional_terminal,
             rating: s.rating.map(Into::into),
-            rated_at_ms: s.rated_at.map(|t| t.millis()),
+            rated_at: s.rated_at.map(Instant::from),
             territory: s.territory,
         }
     }

@@ -5,7 +5,7 @@
 //! `complaint.rs`.
 //!
 //! Each query is for one account manager (`manager`, the territory holder); `day` is a local
-//! day `YYYY-MM-DD` of the district's calendar, null for today.
+//! day of the district's calendar, null for today.
 
 use fieldsync_core as fc;
 
@@ -14,6 +14,7 @@ use crate::inventory_count::ErrorRateRecord;
 use crate::parse::{self, same_variants};
 use crate::retail_store::TerminalRating;
 use crate::store::FieldStore;
+use crate::time::{Instant, LocalDate, YearMonth};
 
 /// A store due its weekly visit (R1) and when it was last visited.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -21,7 +22,7 @@ pub struct StoreDueRecord {
     pub store_id: String,
     pub name: String,
     pub licence: String,
-    pub last_visit_ms: Option<i64>,
+    pub last_visit: Option<Instant>,
 }
 
 /// A demo-street store whose display was not checked that day (R5).
@@ -46,7 +47,7 @@ pub struct CountFindingRecord {
     pub store_id: String,
     pub name: String,
     pub count_id: String,
-    pub finished_at_ms: i64,
+    pub finished_at: Instant,
     pub error_rate: ErrorRateRecord,
 }
 
@@ -61,8 +62,8 @@ pub struct StoreVisitsRecord {
 /// R9's monthly visit commitment of one account manager.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct MonthlyVisitsRecord {
-    /// `YYYY-MM-DD`, the first day of the month.
-    pub month_start: String,
+    /// The month counted.
+    pub month: YearMonth,
     pub minimum_per_store: u32,
     pub required: u32,
     pub made: u32,
@@ -91,8 +92,8 @@ pub struct FollowUpRecord {
     pub name: String,
     pub rating: TerminalRating,
     pub action: FollowUpAction,
-    /// `YYYY-MM-DD`, the first day of the period (month, ISO week or quarter).
-    pub period_start: String,
+    /// The first day of the period (month, ISO week or quarter).
+    pub period_start: LocalDate,
     /// Whether the records show it done this period; null where the app keeps no record
     /// of the action (a study visit happens in another store).
     pub done: Option<bool>,
@@ -104,9 +105,9 @@ impl FieldStore {
     pub fn stores_due_visit(
         &self,
         manager: String,
-        day: Option<String>,
+        day: Option<LocalDate>,
     ) -> Result<Vec<StoreDueRecord>, FieldError> {
-        let day = parse::day(&self.core, day)?;
+        let day = parse::day(&self.core, "day", day)?;
         let due = self.core.stores_due_visit(&manager, day)?;
         Ok(due
             .into_iter()
@@ -114,7 +115,7 @@ impl FieldStore {
                 store_id: d.store_id.to_string(),
                 name: d.name,
                 licence: d.licence,
-                last_visit_ms: d.last_visit.map(|t| t.millis()),
+                last_visit: d.last_visit.map(Instant::from),
             })
             .collect())
     }
@@ -123,9 +124,9 @@ impl FieldStore {
     pub fn demo_street_unchecked(
         &self,
         manager: String,
-        day: Option<String>,
+        day: Option<LocalDate>,
     ) -> Result<Vec<UncheckedStoreRecord>, FieldError> {
-        let day = parse::day(&self.core, day)?;
+        let day = parse::day(&self.core, "day", day)?;
         let unchecked = self.core.demo_street_unchecked(&manager, day)?;
         Ok(unchecked
             .into_iter()
@@ -161,7 +162,7 @@ impl FieldStore {
                 store_id: f.store_id.to_string(),
                 name: f.name,
                 count_id: f.count_id.to_string(),
-                finished_at_ms: f.finished_at.millis(),
+                finished_at: Instant::from(f.finished_at),
                 error_rate: f.error_rate.into(),
             })
             .collect())
@@ -172,10 +173,10 @@ impl FieldStore {
     pub fn monthly_visits(
         &self,
         manager: String,
-        day: Option<String>,
+        day: Option<LocalDate>,
         minimum_per_store: Option<u32>,
     ) -> Result<MonthlyVisitsRecord, FieldError> {
-        let day = parse::day(&self.core, day)?;
+        let day = parse::day(&self.core, "day", day)?;
         let minimum = minimum_per_store.unwrap_or(fc::DEFAULT_MIN_MONTHLY_VISITS);
         let m = self.core.monthly_visits(&manager, day, minimum)?;
         let record = |(id, name, visits): &(fc::DocId, String, u32)| StoreVisitsRecord {
@@ -184,7 +185,7 @@ impl FieldStore {
             visits: *visits,
         };
         Ok(MonthlyVisitsRecord {
-            month_start: m.month_start.format("%Y-%m-%d").to_string(),
+            month: m.month_start.into(),
             minimum_per_store: m.minimum_per_store,
             required: m.required(),
             made: m.made(),
@@ -198,9 +199,9 @@ impl FieldStore {
     pub fn terminal_follow_ups(
         &self,
         manager: String,
-        day: Option<String>,
+        day: Option<LocalDate>,
     ) -> Result<Vec<FollowUpRecord>, FieldError> {
-        let day = parse::day(&self.core, day)?;
+        let day = parse::day(&self.core, "day", day)?;
         let follow_ups = self.core.terminal_follow_ups(&manager, day)?;
         Ok(follow_ups
             .into_iter()
@@ -209,7 +210,7 @@ impl FieldStore {
                 name: f.name,
                 rating: f.rating.into(),
                 action: f.action.into(),
-                period_start: f.period_start.format("%Y-%m-%d").to_string(),
+                period_start: f.period_start.into(),
                 done: f.done,
             })
             .collect())
@@ -243,14 +244,14 @@ mod tests {
                 ..new_store("330100000031", "am-li")
             })
             .expect("store");
-        let day = Some("2026-11-23".to_string());
+        let day = Some(crate::time::LocalDate("2026-11-23".into()));
         let before = am
             .store
             .terminal_follow_ups("am-li".into(), day.clone())
             .expect("follow-ups");
         assert_eq!(before.len(), 1);
         assert_eq!(before[0].action, FollowUpAction::RectificationNotice);
-        assert_eq!(before[0].period_start, "2026-10-01");
+        assert_eq!(before[0].period_start.0, "2026-10-01");
         assert_eq!(before[0].done, Some(false));
 
         let task = |title: &str, origin| NewTaskRecord {
@@ -258,7 +259,7 @@ mod tests {
             title: title.into(),
             description: String::new(),
             assignee: "am-li".into(),
-            deadline_ms: ms(MONDAY_10) + 240 * HOUR_MS,
+            deadline: ms(MONDAY_10) + 240 * HOUR_MS,
             origin,
         };
         am.store
@@ -269,16 +270,16 @@ mod tests {
             .terminal_follow_ups("am-li".into(), day.clone())
             .expect("follow-ups");
         assert_eq!(unrelated[0].done, Some(false), "any task is not the notice");
-        let rated_at_ms = am
+        let rated_at = am
             .store
             .store(shop.clone())
             .expect("store")
-            .rated_at_ms
+            .rated_at
             .expect("rated");
         am.store
             .create_task(task(
                 "rectification notice",
-                Some(crate::task::TaskOrigin::Rating { rated_at_ms }),
+                Some(crate::task::TaskOrigin::Rating { rated_at }),
             ))
             .expect("notice");
         let after = am

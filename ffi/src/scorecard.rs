@@ -11,6 +11,7 @@ use crate::conflict::ScoreVersions;
 use crate::error::FieldError;
 use crate::parse::{self, same_variants};
 use crate::store::FieldStore;
+use crate::time::{Instant, YearMonth};
 
 /// The four dimensions a supervisor scores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -39,8 +40,7 @@ pub struct ScoreWeightsRecord {
 pub struct NewScorecardRecord {
     /// The account manager scored (not the supervisor themself).
     pub manager: String,
-    /// `YYYY-MM`.
-    pub month: String,
+    pub month: YearMonth,
     /// Null: the district's decided default (25 each, pass 80, bonus 90).
     pub weights: Option<ScoreWeightsRecord>,
 }
@@ -57,7 +57,7 @@ pub struct DimensionScoreRecord {
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct AcknowledgementRecord {
     pub by: String,
-    pub at_ms: i64,
+    pub at: Instant,
     pub comment: Option<String>,
     /// The total the account manager saw.
     pub total: f64,
@@ -82,7 +82,7 @@ pub struct ScorecardOutcomeRecord {
 pub struct ScorecardRecord {
     pub id: String,
     pub manager: String,
-    pub month: String,
+    pub month: YearMonth,
     pub supervisor: String,
     pub weights: ScoreWeightsRecord,
     /// The four dimensions in order.
@@ -105,7 +105,7 @@ impl FieldStore {
     pub fn create_scorecard(&self, card: NewScorecardRecord) -> Result<String, FieldError> {
         let new = fc::NewScorecard {
             manager: card.manager,
-            month: card.month,
+            month: card.month.month("month")?,
             weights: card.weights.map(Into::into).unwrap_or_default(),
         };
         self.create(|s| s.create_scorecard(new))
@@ -159,10 +159,14 @@ impl FieldStore {
         })
     }
 
-    /// Ids of the scorecards of `manager` for `month` (`YYYY-MM`): one, unless two
+    /// Ids of the scorecards of `manager` for `month`: one, unless two
     /// supervisors started one offline.
-    pub fn scorecards_of(&self, manager: String, month: String) -> Result<Vec<String>, FieldError> {
-        let ids = self.core.scorecards_of(&manager, &month)?;
+    pub fn scorecards_of(
+        &self,
+        manager: String,
+        month: YearMonth,
+    ) -> Result<Vec<String>, FieldError> {
+        let ids = self.core.scorecards_of(&manager, &month.month("month")?)?;
         Ok(ids.iter().map(ToString::to_string).collect())
     }
 }
@@ -233,13 +237,13 @@ impl From<fc::Scorecard> for ScorecardRecord {
         ScorecardRecord {
             id: c.id.to_string(),
             manager: c.manager,
-            month: c.month,
+            month: YearMonth(c.month),
             supervisor: c.supervisor,
             weights: c.weights.into(),
             dimensions,
             acknowledgement: c.acknowledgement.map(|a| AcknowledgementRecord {
                 by: a.by,
-                at_ms: a.at.millis(),
+                at: Instant::from(a.at),
                 comment: a.comment,
                 total: a.total,
             }),
@@ -258,7 +262,7 @@ mod tests {
         supervisor
             .create_scorecard(NewScorecardRecord {
                 manager: "am-li".into(),
-                month: "2026-11".into(),
+                month: YearMonth("2026-11".into()),
                 weights: None,
             })
             .expect("scorecard")

@@ -8,6 +8,7 @@ use crate::conflict::{BoolVersions, StandardCheckVersions, ZoneVersions};
 use crate::error::FieldError;
 use crate::parse::{self, same_variants};
 use crate::store::FieldStore;
+use crate::time::Instant;
 
 /// The display standards of the demo street (R6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -83,7 +84,7 @@ pub struct DisplayProductRecord {
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct CheckMark {
     pub by: String,
-    pub at_ms: i64,
+    pub at: Instant,
 }
 
 /// A shelf display as read back.
@@ -123,15 +124,15 @@ impl FieldStore {
         Ok(display.into())
     }
 
-    /// The display as it was at the end of `at_ms`, by the checkers' clocks.
+    /// The display as it was at the end of `at`, by the checkers' clocks.
     pub fn shelf_display_as_of(
         &self,
         id: String,
-        at_ms: i64,
+        at: Instant,
     ) -> Result<ShelfDisplayRecord, FieldError> {
         let display = self
             .core
-            .shelf_display_as_of(&parse::id("id", &id)?, parse::at(at_ms))?;
+            .shelf_display_as_of(&parse::id("id", &id)?, at.timestamp("at")?)?;
         Ok(display.into())
     }
 
@@ -265,7 +266,7 @@ impl From<fc::ShelfDisplay> for ShelfDisplayRecord {
                 .into_iter()
                 .map(|w| CheckMark {
                     by: w.by,
-                    at_ms: w.at.0,
+                    at: w.at.into(),
                 })
                 .collect(),
             missing_price_tags,

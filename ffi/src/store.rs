@@ -10,6 +10,7 @@ use fieldsync_core::{DeviceIdentity, FieldCalendar, LocalStore, StoreOptions, Wo
 
 use crate::changes::{DocumentsListener, Listeners, Subscription};
 use crate::error::FieldError;
+use crate::time::{Instant, LocalDate};
 
 /// The device's local database of field documents. Close it (Kotlin `close()`, `use {}`)
 /// before opening the same path again: one opening per file.
@@ -56,9 +57,9 @@ impl FieldStore {
         self.core.calendar().working_days.years()
     }
 
-    /// Whether `day` (`YYYY-MM-DD`, null: today) is a working day on the store's calendar.
-    pub fn is_working_day(&self, day: Option<String>) -> Result<bool, FieldError> {
-        let day = crate::parse::day(&self.core, day)?;
+    /// Whether `day` (null: today) is a working day on the store's calendar.
+    pub fn is_working_day(&self, day: Option<LocalDate>) -> Result<bool, FieldError> {
+        let day = crate::parse::day(&self.core, "day", day)?;
         Ok(self.core.calendar().is_working_day(day))
     }
 
@@ -67,24 +68,21 @@ impl FieldStore {
         self.core.identity().user_id.clone()
     }
 
-    /// Today on the district's calendar, `YYYY-MM-DD`.
-    pub fn today(&self) -> Result<String, FieldError> {
+    /// Today on the district's calendar.
+    pub fn today(&self) -> Result<LocalDate, FieldError> {
         let now = self.core.now()?;
-        Ok(self
-            .core
-            .calendar()
-            .date(now)
-            .format("%Y-%m-%d")
-            .to_string())
+        Ok(self.core.calendar().date(now).into())
     }
 
-    /// **For tests only, never in production:** fixes the store's clock at `at_ms` (epoch
-    /// milliseconds), the instant edits are stamped with and "today" of every rule query,
+    /// **For tests only, never in production:** fixes the store's clock at `at`, the instant edits are stamped with and "today" of every rule query,
     /// so a test through the bindings can play a month of days; null returns to the
     /// device's clock. An app that set it would stamp wrong times on real records.
-    pub fn set_clock_for_tests(&self, at_ms: Option<i64>) -> Result<(), FieldError> {
-        let clock: fieldsync_core::Clock = match at_ms {
-            Some(ms) => Arc::new(move || fieldsync_core::Timestamp(ms)),
+    pub fn set_clock_for_tests(&self, at: Option<Instant>) -> Result<(), FieldError> {
+        let clock: fieldsync_core::Clock = match at {
+            Some(at) => {
+                let at = at.timestamp("at")?;
+                Arc::new(move || at)
+            }
             None => Arc::new(fieldsync_core::Timestamp::now),
         };
         Ok(self.core.set_clock(clock)?)
@@ -158,8 +156,8 @@ mod tests {
         )
         .expect("open");
         assert_eq!(store.calendar_years(), vec![2026]);
-        let monday_in_spring_festival = Some("2026-02-16".to_string());
-        let make_up_saturday = Some("2026-02-14".to_string());
+        let monday_in_spring_festival = Some(crate::time::LocalDate("2026-02-16".into()));
+        let make_up_saturday = Some(crate::time::LocalDate("2026-02-14".into()));
         assert_eq!(store.is_working_day(monday_in_spring_festival), Ok(false));
         assert_eq!(store.is_working_day(make_up_saturday), Ok(true));
     }

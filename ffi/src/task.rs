@@ -13,6 +13,7 @@ use crate::conflict::TaskStateVersions;
 use crate::error::FieldError;
 use crate::parse::{self, same_variants};
 use crate::store::FieldStore;
+use crate::time::Instant;
 use crate::visit::PhotoRecord;
 
 /// Where a task stands.
@@ -37,10 +38,10 @@ pub enum TaskOrigin {
     ShelfDisplay {
         id: String,
     },
-    /// The rectification notice of a terminal rated unqualified: `rated_at_ms` is the
-    /// store's `rated_at_ms`, the rating it answers. Only such a task counts as R7's notice.
+    /// The rectification notice of a terminal rated unqualified: `rated_at` is the
+    /// store's `rated_at`, the rating it answers. Only such a task counts as R7's notice.
     Rating {
-        rated_at_ms: i64,
+        rated_at: Instant,
     },
 }
 
@@ -53,7 +54,7 @@ pub struct NewTaskRecord {
     /// Who follows it up (usually the store's account manager).
     pub assignee: String,
     /// After now.
-    pub deadline_ms: i64,
+    pub deadline: Instant,
     pub origin: Option<TaskOrigin>,
 }
 
@@ -65,10 +66,10 @@ pub struct TaskRecord {
     pub title: String,
     pub description: String,
     pub assignee: String,
-    pub deadline_ms: i64,
+    pub deadline: Instant,
     pub origin: Option<TaskOrigin>,
     pub created_by: String,
-    pub created_at_ms: i64,
+    pub created_at: Instant,
     /// The state, with concurrent moves when two people moved it offline.
     pub state: TaskStateVersions,
     /// The note given with the current state (why it was reopened, say).
@@ -84,8 +85,8 @@ pub struct TaskDueRecord {
     pub store_id: String,
     pub title: String,
     pub state: TaskState,
-    pub deadline_ms: i64,
-    /// Past its deadline (a deadline equal to `as_of_ms` is not overdue yet).
+    pub deadline: Instant,
+    /// Past its deadline (a deadline equal to `as_of` is not overdue yet).
     pub overdue: bool,
 }
 
@@ -103,8 +104,8 @@ impl FieldStore {
             Some(TaskOrigin::ShelfDisplay { id }) => {
                 Some(fc::TaskOrigin::ShelfDisplay(parse::id("origin", &id)?))
             }
-            Some(TaskOrigin::Rating { rated_at_ms }) => Some(fc::TaskOrigin::Rating {
-                rated_at: parse::at(rated_at_ms),
+            Some(TaskOrigin::Rating { rated_at }) => Some(fc::TaskOrigin::Rating {
+                rated_at: rated_at.timestamp("origin.rated_at")?,
             }),
         };
         let new = fc::NewTask {
@@ -112,7 +113,7 @@ impl FieldStore {
             title: task.title,
             description: task.description,
             assignee: task.assignee,
-            deadline: parse::at(task.deadline_ms),
+            deadline: task.deadline.timestamp("deadline")?,
             origin,
         };
         self.create(|s| s.create_task(new))
@@ -149,13 +150,13 @@ impl FieldStore {
     }
 
     /// Tasks of `assignee` that are not verified, soonest deadline first, each marked
-    /// overdue when its deadline is before `as_of_ms` (null: now).
+    /// overdue when its deadline is before `as_of` (null: now).
     pub fn open_tasks(
         &self,
         assignee: String,
-        as_of_ms: Option<i64>,
+        as_of: Option<Instant>,
     ) -> Result<Vec<TaskDueRecord>, FieldError> {
-        let as_of = parse::as_of(&self.core, as_of_ms)?;
+        let as_of = parse::as_of(&self.core, "as_of", as_of)?;
         let due = self.core.open_tasks(&assignee, as_of)?;
         Ok(due
             .into_iter()
@@ -164,7 +165,7 @@ impl FieldStore {
                 store_id: t.store_id.to_string(),
                 title: t.title,
                 state: t.state.into(),
-                deadline_ms: t.deadline.millis(),
+                deadline: Instant::from(t.deadline),
                 overdue: t.overdue,
             })
             .collect())
@@ -187,7 +188,7 @@ impl From<fc::TaskOrigin> for TaskOrigin {
             fc::TaskOrigin::Visit(id) => TaskOrigin::Visit { id: id.to_string() },
             fc::TaskOrigin::ShelfDisplay(id) => TaskOrigin::ShelfDisplay { id: id.to_string() },
             fc::TaskOrigin::Rating { rated_at } => TaskOrigin::Rating {
-                rated_at_ms: rated_at.millis(),
+                rated_at: Instant::from(rated_at),
             },
         }
     }
@@ -201,10 +202,10 @@ impl From<fc::Task> for TaskRecord {
             title: t.title,
             description: t.description,
             assignee: t.assignee,
-            deadline_ms: t.deadline.millis(),
+            deadline: Instant::from(t.deadline),
             origin: t.origin.map(Into::into),
             created_by: t.created_by,
-            created_at_ms: t.created_at.millis(),
+            created_at: Instant::from(t.created_at),
             state: t.state.into(),
             state_note: t.state_note,
             after_photos: t.after_photos.into_iter().map(Into::into).collect(),
@@ -233,7 +234,7 @@ mod tests {
                 title: "replace the faded price-tag box".into(),
                 description: String::new(),
                 assignee: "am-li".into(),
-                deadline_ms: ms(MONDAY_10) + 48 * HOUR_MS,
+                deadline: ms(MONDAY_10) + 48 * HOUR_MS,
                 origin: None,
             })
             .expect("task");
@@ -311,7 +312,7 @@ mod tests {
             title: "fix the storefront light".into(),
             description: String::new(),
             assignee: "am-li".into(),
-            deadline_ms: ms(MONDAY_10) + HOUR_MS,
+            deadline: ms(MONDAY_10) + HOUR_MS,
             origin: Some(TaskOrigin::Visit {
                 id: "visit 12".into(),
             }),

@@ -61,7 +61,16 @@ pub(crate) fn new_store(licence: &str, territory: &str) -> NewStoreRecord {
     }
 }
 
-/// Milliseconds of an RFC 3339 time.
-pub(crate) fn ms(rfc3339: &str) -> i64 {
-    at(rfc3339).millis()
+/// An RFC 3339 time as the boundary's instant.
+pub(crate) fn ms(rfc3339: &str) -> crate::time::Instant {
+    crate::time::Instant(at(rfc3339).millis())
+}
+
+/// Tests move instants by milliseconds (`received + 2 * HOUR_MS`).
+impl std::ops::Add<i64> for crate::time::Instant {
+    type Output = crate::time::Instant;
+
+    fn add(self, ms: i64) -> Self::Output {
+        crate::time::Instant(self.0 + ms)
+    }
 }

@@ -7,6 +7,7 @@ use crate::conflict::TextVersions;
 use crate::error::FieldError;
 use crate::parse::{self, same_variants};
 use crate::store::FieldStore;
+use crate::time::Instant;
 
 /// Why the visit was made (R1, R5, R4, R8, R9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -50,14 +51,14 @@ pub struct GpsFixRecord {
 /// A check-in or check-out as the phone records it; `gps` is null without a fix.
 #[derive(Debug, Clone, Copy, PartialEq, uniffi::Record)]
 pub struct CheckPointRecord {
-    pub at_ms: i64,
+    pub at: Instant,
     pub gps: Option<GpsFixRecord>,
 }
 
 /// A check-in or check-out as stored, with the geofence verdict (null without a fix).
 #[derive(Debug, Clone, Copy, PartialEq, uniffi::Record)]
 pub struct RecordedCheckPointRecord {
-    pub at_ms: i64,
+    pub at: Instant,
     pub gps: Option<GpsFixRecord>,
     pub distance_m: Option<f64>,
     pub in_range: Option<bool>,
@@ -79,14 +80,14 @@ pub struct PhotoRecord {
     pub hash: String,
     pub caption: String,
     pub by: String,
-    pub at_ms: i64,
+    pub at: Instant,
 }
 
 /// A supervisor's comment on a visit.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct VisitCommentRecord {
     pub by: String,
-    pub at_ms: i64,
+    pub at: Instant,
     pub text: String,
 }
 
@@ -125,7 +126,7 @@ impl FieldStore {
         let new = fc::NewVisit {
             store_id: parse::id("store_id", &visit.store_id)?,
             kind: visit.kind.into(),
-            check_in: visit.check_in.into(),
+            check_in: visit.check_in.check_point("check_in")?,
             complaint_id: visit
                 .complaint_id
                 .map(|c| parse::id("complaint_id", &c))
@@ -153,7 +154,8 @@ impl FieldStore {
         check_out: CheckPointRecord,
     ) -> Result<(), FieldError> {
         let doc = parse::id("id", &id)?;
-        self.write(&[&id], |s| s.check_out_visit(&doc, check_out.into()))
+        let check_out = check_out.check_point("check_out")?;
+        self.write(&[&id], |s| s.check_out_visit(&doc, check_out))
     }
 
     /// Records the shelf display and the inventory count the visit touched.
@@ -295,19 +297,20 @@ impl From<fc::GpsFix> for GpsFixRecord {
     }
 }
 
-impl From<CheckPointRecord> for fc::CheckPoint {
-    fn from(c: CheckPointRecord) -> Self {
-        fc::CheckPoint {
-            at: parse::at(c.at_ms),
-            gps: c.gps.map(Into::into),
-        }
+impl CheckPointRecord {
+    /// The core's check point; an instant out of range is refused as `{field}.at`.
+    fn check_point(self, field: &str) -> Result<fc::CheckPoint, FieldError> {
+        Ok(fc::CheckPoint {
+            at: self.at.timestamp(&format!("{field}.at"))?,
+            gps: self.gps.map(Into::into),
+        })
     }
 }
 
 impl From<fc::RecordedCheckPoint> for RecordedCheckPointRecord {
     fn from(c: fc::RecordedCheckPoint) -> Self {
         RecordedCheckPointRecord {
-            at_ms: c.at.millis(),
+            at: Instant::from(c.at),
             gps: c.gps.map(Into::into),
             distance_m: c.distance_m,
             in_range: c.in_range,
@@ -321,7 +324,7 @@ impl From<fc::PhotoRef> for PhotoRecord {
             hash: p.hash,
             caption: p.caption,
             by: p.by,
-            at_ms: p.at.millis(),
+            at: Instant::from(p.at),
         }
     }
 }
@@ -347,7 +350,7 @@ impl From<fc::Visit> for VisitRecord {
                 .into_iter()
                 .map(|c| VisitCommentRecord {
                     by: c.by,
-                    at_ms: c.at.millis(),
+                    at: Instant::from(c.at),
                     text: c.text,
                 })
                 .collect(),
@@ -398,7 +401,7 @@ mod tests {
                 store_id: shop,
                 kind: VisitKind::Routine,
                 check_in: CheckPointRecord {
-                    at_ms: ms(MONDAY_10),
+                    at: ms(MONDAY_10),
                     gps: Some(fix),
                 },
                 complaint_id: None,

@@ -49,14 +49,20 @@ def main():
         visit = store.create_visit(
             f.NewVisitRecord(
                 store_id=store_id, kind=f.VisitKind.ROUTINE,
-                check_in=f.CheckPointRecord(at_ms=monday, gps=None), complaint_id=None,
+                check_in=f.CheckPointRecord(at=monday, gps=None), complaint_id=None,
             )
         )
         assert len(heard.versions) > before, "the watch heard the visit"
         row = store.store_list(f.StoreListQuery()).rows[0]
-        assert not row.visit_due and row.last_visit_ms == monday, row
+        assert not row.visit_due and row.last_visit == monday, row
         assert store.receipt(visit).is_saved_on_phone(), store.receipt(visit)
-        assert store.last_synced_ms() is None
+        assert store.last_synced() is None
+        assert store.today() == "2025-11-23", store.today()  # a day is text outside Kotlin
+        try:
+            store.stores_due_visit("am-li", "2025-13-01")
+            raise AssertionError("a day that does not exist was accepted")
+        except f.FieldError.InvalidInput as e:
+            assert e.field == "day" and "2025-13-01" in e.reason, repr(e)
         watch.cancel()
         del watch, store
     print("python bindings: ok")

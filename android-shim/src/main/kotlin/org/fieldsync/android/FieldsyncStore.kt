@@ -13,6 +13,7 @@ import kotlinx.coroutines.flow.flow
 import kotlinx.coroutines.flow.mapNotNull
 import kotlinx.coroutines.flow.map
 import kotlinx.coroutines.withContext
+import java.time.LocalDate
 import org.fieldsync.ffi.CheckPointRecord
 import org.fieldsync.ffi.DamagedRecord
 import org.fieldsync.ffi.DisplayCheckRecord
@@ -44,8 +45,10 @@ import org.fieldsync.ffi.VisitRecord
  * The common operations have suspend functions here, and complaints, tasks and scorecards
  * have theirs in `Complaints.kt`, `Tasks.kt`, `Scorecards.kt`; every other operation of the
  * generated [FieldStore] is one [local] call away: `store.local { storesMissingPriceTags(me) }`.
- * Errors are [FieldException]s (`InvalidInput` carries `field` and `reason`; `toString()` is
- * a readable sentence).
+ * Errors are [FieldException]s: `message` (and `toString()`) is a sentence to log or show
+ * support (``The value given for `count` was refused: must not be negative.``), and each
+ * subclass keeps its parts as properties (`InvalidInput.field` and `.reason`, ...). Instants
+ * are `java.time.Instant` (milliseconds kept), days `LocalDate`, months `YearMonth`.
  *
  * Close it when done (`use {}`): the database file accepts one opening at a time.
  */
@@ -134,12 +137,12 @@ class FieldsyncStore private constructor(
     suspend fun finishCount(id: String) = local { finishCount(id) }
     suspend fun inventoryCount(id: String): InventoryCountRecord = local { inventoryCount(id) }
 
-    /** R1 for [manager] (this user by default) in the week of [day] (`YYYY-MM-DD`, null: today). */
-    suspend fun storesDueVisit(manager: String = userId, day: String? = null): List<StoreDueRecord> =
+    /** R1 for [manager] (this user by default) in the week of [day] (null: today). */
+    suspend fun storesDueVisit(manager: String = userId, day: LocalDate? = null): List<StoreDueRecord> =
         local { storesDueVisit(manager, day) }
 
     /** R7 for [manager]: the follow-up each rated functional terminal needs this period. */
-    suspend fun terminalFollowUps(manager: String = userId, day: String? = null): List<FollowUpRecord> =
+    suspend fun terminalFollowUps(manager: String = userId, day: LocalDate? = null): List<FollowUpRecord> =
         local { terminalFollowUps(manager, day) }
 
     /** Who changed a document, what, and when, oldest first. */
@@ -203,7 +206,10 @@ class FieldsyncStore private constructor(
     override fun close() = raw.close()
 }
 
-/** The readable sentence of a fieldsync error (``invalid `count`: must not be negative``). */
+/**
+ * The sentence of a fieldsync error (``The value given for `count` was refused: must not be
+ * negative.``), the same as its `message`.
+ */
 val FieldException.readable: String get() = toString()
 
 /** Changes heard and not yet taken, merged: the ids together, "everything" if one had none. */

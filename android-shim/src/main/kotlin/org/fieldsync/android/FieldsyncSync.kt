@@ -14,6 +14,7 @@ import org.fieldsync.ffi.SyncProgressRecord
 import org.fieldsync.ffi.SyncReportRecord
 import org.fieldsync.ffi.SyncSettings
 import org.fieldsync.ffi.defaultSyncSettings
+import java.time.Instant
 
 /** Where syncing stands, for a status line. */
 sealed interface SyncStatus {
@@ -21,21 +22,21 @@ sealed interface SyncStatus {
     data object Idle : SyncStatus
 
     /**
-     * No sync has run in this process yet; the last one that completed ended at
-     * [atMillis] (the library keeps it in its database, so it survives a restart).
+     * No sync has run in this process yet; the last one that completed ended [at] (the
+     * library keeps it in its database, so it survives a restart).
      */
-    data class SyncedBefore(val atMillis: Long) : SyncStatus
+    data class SyncedBefore(val at: Instant) : SyncStatus
 
     /** A sync is running; [progress] is null until its first event. */
     data class Running(val progress: SyncProgressRecord?) : SyncStatus
 
-    data class Succeeded(val report: SyncReportRecord, val atMillis: Long) : SyncStatus
+    data class Succeeded(val report: SyncReportRecord, val at: Instant) : SyncStatus
 
     /**
      * The last sync failed. [retryInMillis] is set while a [SyncScheduler] waits to retry
      * (transient failures); null when the user must act (enroll again, fix a record).
      */
-    data class Failed(val error: FieldException, val atMillis: Long, val retryInMillis: Long? = null) : SyncStatus
+    data class Failed(val error: FieldException, val at: Instant, val retryInMillis: Long? = null) : SyncStatus
 }
 
 /** Whether waiting and retrying may help: offline or server unavailable. */
@@ -68,7 +69,7 @@ class FieldsyncSync(store: FieldsyncStore, settings: SyncSettings) : AutoCloseab
     internal val raw: FieldSync = FieldSync(store.raw, settings)
     private val running = Mutex()
     private val _status = MutableStateFlow<SyncStatus>(
-        store.raw.lastSyncedMs()?.let { SyncStatus.SyncedBefore(it) } ?: SyncStatus.Idle,
+        store.raw.lastSynced()?.let { SyncStatus.SyncedBefore(it) } ?: SyncStatus.Idle,
     )
     val status: StateFlow<SyncStatus> = _status.asStateFlow()
 
@@ -87,9 +88,9 @@ class FieldsyncSync(store: FieldsyncStore, settings: SyncSettings) : AutoCloseab
             }
         }
         try {
-            raw.sync(listener).also { _status.value = SyncStatus.Succeeded(it, System.currentTimeMillis()) }
+            raw.sync(listener).also { _status.value = SyncStatus.Succeeded(it, Instant.now()) }
         } catch (e: FieldException) {
-            _status.value = SyncStatus.Failed(e, System.currentTimeMillis())
+            _status.value = SyncStatus.Failed(e, Instant.now())
             throw e
         } catch (e: CancellationException) {
             // Stopped (a deadline, a cancelled worker): nothing was decided, show what was.
@@ -102,7 +103,7 @@ class FieldsyncSync(store: FieldsyncStore, settings: SyncSettings) : AutoCloseab
     fun backoffMillis(attempt: Int): Long = raw.backoffMs(attempt.toUInt()).toLong()
 
     internal fun retrying(error: FieldException, inMillis: Long) {
-        _status.value = SyncStatus.Failed(error, System.currentTimeMillis(), inMillis)
+        _status.value = SyncStatus.Failed(error, Instant.now(), inMillis)
     }
 
     override fun close() = raw.close()

@@ -14,6 +14,7 @@ import org.fieldsync.ffi.StoreListQuery
 import org.fieldsync.ffi.StoreListRecord
 import org.fieldsync.ffi.StorePage
 import org.fieldsync.ffi.VisitListRecord
+import java.time.LocalDate
 
 /*
  * Live lists for an app's screens. Each reads the library's index tables only (no record is
@@ -55,7 +56,7 @@ fun FieldsyncStore.storeRows(query: StoreListQuery = StoreListQuery()): Flow<Lis
     storeList(query).map { it.rows }.distinctUntilChanged()
 
 /** The visits [visitor] (this user by default) checked in to on [day] (null: today). */
-fun FieldsyncStore.visitsOfDay(visitor: String? = null, day: String? = null): Flow<List<VisitListRecord>> =
+fun FieldsyncStore.visitsOfDay(visitor: String? = null, day: LocalDate? = null): Flow<List<VisitListRecord>> =
     changesOf(LiveList.VISITS_OF_DAY)
         .map { local { visitsOfDay(visitor, day) } }
         .distinctUntilChanged()

@@ -10,6 +10,7 @@ import org.fieldsync.ffi.FieldException
 import org.fieldsync.ffi.GpsFixRecord
 import org.fieldsync.ffi.PhotoMetaRecord
 import org.fieldsync.ffi.PhotoProgressListener
+import java.time.Instant
 import org.fieldsync.ffi.PhotoReportRecord
 import org.fieldsync.ffi.PhotoSettingsRecord
 import org.fieldsync.ffi.PhotoTargetRecord
@@ -31,18 +32,18 @@ suspend fun FieldsyncStore.addPhoto(
     target: PhotoTargetRecord,
     file: File,
     caption: String = "",
-    takenAtMs: Long? = null,
+    takenAt: Instant? = null,
     gps: GpsFixRecord? = null,
-): AddedPhotoRecord = local { addPhotoFile(target, file.path, PhotoMetaRecord(caption, takenAtMs, gps)) }
+): AddedPhotoRecord = local { addPhotoFile(target, file.path, PhotoMetaRecord(caption, takenAt, gps)) }
 
 /** [addPhoto] for a photo in memory. */
 suspend fun FieldsyncStore.addPhoto(
     target: PhotoTargetRecord,
     bytes: ByteArray,
     caption: String = "",
-    takenAtMs: Long? = null,
+    takenAt: Instant? = null,
     gps: GpsFixRecord? = null,
-): AddedPhotoRecord = local { addPhotoBytes(target, bytes, PhotoMetaRecord(caption, takenAtMs, gps)) }
+): AddedPhotoRecord = local { addPhotoBytes(target, bytes, PhotoMetaRecord(caption, takenAt, gps)) }
 
 /**
  * Uploads the phone's photos whose documents the server holds (run [FieldsyncSync.syncNow]

@@ -5,15 +5,16 @@ import org.fieldsync.ffi.ScoreDimension
 import org.fieldsync.ffi.ScoreWeightsRecord
 import org.fieldsync.ffi.ScorecardOutcomeRecord
 import org.fieldsync.ffi.ScorecardRecord
+import java.time.YearMonth
 
 // Monthly scorecards (R4), off the caller's thread. The outcome (total, pass, bonus) is the
 // library's; a scorecard read back carries it too.
 
 /**
- * Starts the scorecard of [manager] for [month] (`YYYY-MM`) by this user; returns its id.
+ * Starts the scorecard of [manager] for [month] by this user; returns its id.
  * [weights] null: the district's default (25 each, pass 80, bonus 90).
  */
-suspend fun FieldsyncStore.createScorecard(manager: String, month: String, weights: ScoreWeightsRecord? = null): String =
+suspend fun FieldsyncStore.createScorecard(manager: String, month: YearMonth, weights: ScoreWeightsRecord? = null): String =
     local { createScorecard(NewScorecardRecord(manager, month, weights)) }
 
 suspend fun FieldsyncStore.scorecard(id: String): ScorecardRecord = local { scorecard(id) }

@@ -4,6 +4,8 @@ import kotlinx.coroutines.TimeoutCancellationException
 import kotlinx.coroutines.withTimeout
 import org.fieldsync.ffi.FieldException
 import org.fieldsync.ffi.SyncReportRecord
+import java.time.Duration
+import java.time.Instant
 
 /**
  * What one background sync came to, in the three answers a WorkManager worker gives:
@@ -26,16 +28,16 @@ sealed interface SyncOutcome {
 
 /**
  * One sync for a background worker: never throws a [FieldException] (it becomes an
- * outcome), and never runs past [deadlineMillis] (`System.currentTimeMillis()` based; the
+ * outcome), and never runs past [deadline] (by [now], the system clock by default; the
  * library's own retries inside the call stop with it, and a push cut short leaves its
  * records "saved on phone"). A deadline already passed is a [SyncOutcome.Retry] at once.
  * Cancellation of the calling coroutine (WorkManager stopping the worker) is rethrown.
  */
 suspend fun FieldsyncSync.syncOnce(
-    deadlineMillis: Long,
-    now: () -> Long = System::currentTimeMillis,
+    deadline: Instant,
+    now: () -> Instant = Instant::now,
 ): SyncOutcome {
-    val budget = deadlineMillis - now()
+    val budget = Duration.between(now(), deadline).toMillis()
     if (budget <= 0) return SyncOutcome.Retry(null)
     return try {
         SyncOutcome.Success(withTimeout(budget) { syncNow() })

@@ -5,19 +5,20 @@ import org.fieldsync.ffi.TaskDueRecord
 import org.fieldsync.ffi.TaskOrigin
 import org.fieldsync.ffi.TaskRecord
 import org.fieldsync.ffi.TaskState
+import java.time.Instant
 
 // Rectification tasks (限期整改), off the caller's thread. A move the state machine does not
 // allow throws FieldException.Rejected; the other refusals throw FieldException.InvalidInput.
 
-/** Opens a task for [assignee] due at [deadlineMs]; returns its id. */
+/** Opens a task for [assignee] due at [deadline]; returns its id. */
 suspend fun FieldsyncStore.createTask(
     storeId: String,
     title: String,
     assignee: String,
-    deadlineMs: Long,
+    deadline: Instant,
     description: String = "",
     origin: TaskOrigin? = null,
-): String = local { createTask(NewTaskRecord(storeId, title, description, assignee, deadlineMs, origin)) }
+): String = local { createTask(NewTaskRecord(storeId, title, description, assignee, deadline, origin)) }
 
 /**
  * Opens R7's rectification notice of a functional terminal rated unqualified: a task that
@@ -28,12 +29,12 @@ suspend fun FieldsyncStore.openRectificationNotice(
     storeId: String,
     title: String,
     assignee: String,
-    deadlineMs: Long,
+    deadline: Instant,
     description: String = "",
 ): String = local {
-    // An unrated store has no rating to answer: 0 names none, and the core refuses it.
-    val ratedAtMs = store(storeId).ratedAtMs ?: 0L
-    createTask(NewTaskRecord(storeId, title, description, assignee, deadlineMs, TaskOrigin.Rating(ratedAtMs)))
+    // An unrated store has no rating to answer: the epoch names none, and the core refuses it.
+    val ratedAt = store(storeId).ratedAt ?: Instant.EPOCH
+    createTask(NewTaskRecord(storeId, title, description, assignee, deadline, TaskOrigin.Rating(ratedAt)))
 }
 
 suspend fun FieldsyncStore.task(id: String): TaskRecord = local { task(id) }
@@ -46,5 +47,5 @@ suspend fun FieldsyncStore.addTaskPhoto(id: String, hash: String, caption: Strin
     local { addTaskPhoto(id, hash, caption) }
 
 /** Tasks of [assignee] not verified yet, soonest deadline first, overdue ones marked. */
-suspend fun FieldsyncStore.openTasks(assignee: String = userId, asOfMs: Long? = null): List<TaskDueRecord> =
-    local { openTasks(assignee, asOfMs) }
+suspend fun FieldsyncStore.openTasks(assignee: String = userId, asOf: Instant? = null): List<TaskDueRecord> =
+    local { openTasks(assignee, asOf) }

@@ -74,7 +74,7 @@ class DamagedDocumentTest {
 
                     val error = assertThrows<FieldException.Damaged> { runBlocking { store.visit(visitId) } }
                     assertEquals(visitId, error.id)
-                    assertTrue(error.readable.startsWith("damaged"), error.readable)
+                    assertTrue(error.readable.startsWith("The record `"), error.readable)
 
                     // The next sync is an ordinary one.
                     assertTrue(sync.syncNow().damaged.isEmpty())

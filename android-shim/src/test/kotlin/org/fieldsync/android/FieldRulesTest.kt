@@ -20,11 +20,12 @@ import org.junit.jupiter.api.assertThrows
 import org.junit.jupiter.api.io.TempDir
 import java.nio.file.Path
 import java.nio.file.Paths
+import java.time.Duration
+import java.time.Instant
+import java.time.LocalDate
 
 /** The rule fixes as an app meets them: R3's zero book, R7's notice, R9's calendar, datums. */
 class FieldRulesTest {
-
-    private val hourMs = 3_600_000L
 
     @Test
     fun a_count_with_no_book_stock_reports_its_difference_and_an_undefined_rate(@TempDir dir: Path) = runBlocking {
@@ -45,11 +46,11 @@ class FieldRulesTest {
     fun only_a_notice_answering_the_unqualified_rating_marks_r7_done(@TempDir dir: Path) = runBlocking {
         FieldsyncStore.open(dir.resolve("phone.db").toString(), "am-li", "phone-7").use { store ->
             val storeId = store.local { createStore(newStore("330100000202").copy(rating = TerminalRating.UNQUALIFIED)) }
-            val deadline = System.currentTimeMillis() + 240 * hourMs
-            store.createTask(storeId, "replace the light bulb", assignee = "am-li", deadlineMs = deadline)
+            val deadline = Instant.now().plus(Duration.ofHours(240))
+            store.createTask(storeId, "replace the light bulb", assignee = "am-li", deadline = deadline)
             suspend fun notice() = store.terminalFollowUps().single { it.action == FollowUpAction.RECTIFICATION_NOTICE }
             assertEquals(false, notice().done, "an unrelated task is not the notice")
-            store.openRectificationNotice(storeId, "rectification notice", assignee = "am-li", deadlineMs = deadline)
+            store.openRectificationNotice(storeId, "rectification notice", assignee = "am-li", deadline = deadline)
             assertEquals(true, notice().done)
 
             val good = store.local { createStore(newStore("330100000203")) }
@@ -65,8 +66,8 @@ class FieldRulesTest {
         val calendar = Paths.get("../docs/calendars/china-2026.txt").toFile().readText()
         FieldsyncStore.open(dir.resolve("phone.db").toString(), "am-li", "phone-7", calendar).use { store ->
             assertEquals(listOf(2026), store.local { calendarYears() })
-            assertEquals(false, store.local { isWorkingDay("2026-02-16") }, "a Monday of the holiday")
-            assertEquals(true, store.local { isWorkingDay("2026-02-14") }, "a make-up Saturday")
+            assertEquals(false, store.local { isWorkingDay(LocalDate.of(2026, 2, 16)) }, "a Monday of the holiday")
+            assertEquals(true, store.local { isWorkingDay(LocalDate.of(2026, 2, 14)) }, "a make-up Saturday")
         }
         val bad = assertThrows<FieldException.InvalidInput> {
             runBlocking { FieldsyncStore.open(dir.resolve("other.db").toString(), "am-li", "p", "year 2026\nworkday 2026-02-16") }
@@ -83,7 +84,7 @@ class FieldRulesTest {
             }
             val fix = GpsFixRecord(39.90105, 116.42079, 6.0, Datum.WGS84)
             val visit = store.createVisit(
-                NewVisitRecord(storeId, VisitKind.ROUTINE, CheckPointRecord(System.currentTimeMillis(), fix), null),
+                NewVisitRecord(storeId, VisitKind.ROUTINE, CheckPointRecord(Instant.now(), fix), null),
             )
             val checkIn = store.visit(visit).checkIn
             assertEquals(true, checkIn.inRange)

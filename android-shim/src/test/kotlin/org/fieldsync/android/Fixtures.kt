@@ -18,12 +18,13 @@ import org.fieldsync.ffi.TerminalRating
 import org.fieldsync.ffi.ValueTier
 import org.fieldsync.ffi.Verdict
 import org.fieldsync.ffi.VisitKind
+import java.time.Instant
 
 const val STORE_LAT = 30.2741
 const val STORE_LNG = 120.1551
 
-fun checkPoint(atMs: Long = System.currentTimeMillis()) =
-    CheckPointRecord(atMs, GpsFixRecord(STORE_LAT, STORE_LNG + 0.0001, 8.0, Datum.WGS84))
+fun checkPoint(at: Instant = Instant.now()) =
+    CheckPointRecord(at, GpsFixRecord(STORE_LAT, STORE_LNG + 0.0001, 8.0, Datum.WGS84))
 
 fun routineVisit(storeId: String) = NewVisitRecord(storeId, VisitKind.ROUTINE, checkPoint(), null)
 

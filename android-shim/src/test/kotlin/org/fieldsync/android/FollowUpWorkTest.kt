@@ -14,14 +14,15 @@ import org.junit.jupiter.api.assertThrows
 import org.junit.jupiter.api.io.TempDir
 import java.nio.file.Path
 import java.time.OffsetDateTime
+import java.time.Duration
+import java.time.Instant
+import java.time.YearMonth
 
 /** The work that follows a visit: complaints with their clocks, tasks, scorecards (offline). */
 class FollowUpWorkTest {
 
-    private val hourMs = 3_600_000L
-
     /** Monday 16 November 2026, 10:00 in the district (UTC+8): working hours, in the past. */
-    private val mondayTen = OffsetDateTime.parse("2026-11-16T10:00:00+08:00").toInstant().toEpochMilli()
+    private val mondayTen = OffsetDateTime.parse("2026-11-16T10:00:00+08:00").toInstant()
 
     @Test
     fun an_urban_complaint_met_on_site_within_the_hour_has_its_handling_clock_running(
@@ -30,18 +31,18 @@ class FollowUpWorkTest {
         FieldsyncStore.open(dir.resolve("phone.db").toString(), "am-li", "phone-7").use { store ->
             val storeId = store.local { createStore(newStore("330100000101")) }
             val id = store.createComplaint(storeId, ComplaintKind.COMPLAINT, "sold a damaged carton", mondayTen)
-            store.recordComplaintEvent(id, ComplaintEvent.ON_SITE, mondayTen + 45 * 60_000, "with the owner")
+            store.recordComplaintEvent(id, ComplaintEvent.ON_SITE, mondayTen.plus(Duration.ofMinutes(45)), "with the owner")
 
-            val clocks = store.clocksOfComplaint(id, asOfMs = mondayTen + 2 * hourMs).associate { it.event to it.state }
-            assertEquals(ClockState.Met(mondayTen + 45 * 60_000, mondayTen + hourMs), clocks[ComplaintEvent.ON_SITE])
-            assertEquals(ClockState.Running(mondayTen + 72 * hourMs), clocks[ComplaintEvent.HANDLED])
+            val clocks = store.clocksOfComplaint(id, asOf = mondayTen.plus(Duration.ofHours(2))).associate { it.event to it.state }
+            assertEquals(ClockState.Met(mondayTen.plus(Duration.ofMinutes(45)), mondayTen.plus(Duration.ofHours(1))), clocks[ComplaintEvent.ON_SITE])
+            assertEquals(ClockState.Running(mondayTen.plus(Duration.ofHours(72))), clocks[ComplaintEvent.HANDLED])
             assertEquals(ClockState.NotStarted, clocks[ComplaintEvent.CALLBACK])
 
             // Three days later nobody handled it: the handling clock is breached.
-            val late = store.clocksOfComplaint(id, asOfMs = mondayTen + 73 * hourMs).associate { it.event to it.state }
-            assertEquals(ClockState.Breached(mondayTen + 72 * hourMs, null), late[ComplaintEvent.HANDLED])
+            val late = store.clocksOfComplaint(id, asOf = mondayTen.plus(Duration.ofHours(73))).associate { it.event to it.state }
+            assertEquals(ClockState.Breached(mondayTen.plus(Duration.ofHours(72)), null), late[ComplaintEvent.HANDLED])
 
-            val open = store.complaintClocks(asOfMs = mondayTen + 2 * hourMs)
+            val open = store.complaintClocks(asOf = mondayTen.plus(Duration.ofHours(2)))
             assertEquals(listOf(id), open.map { it.id })
             assertEquals(listOf(ComplaintEvent.HANDLED, ComplaintEvent.CALLBACK), open.single().outstanding)
             assertTrue(store.complaint(id).onSiteApplies)
@@ -56,7 +57,7 @@ class FollowUpWorkTest {
             val storeId = store.local { createStore(newStore("330100000102")) }
             val id = store.createTask(
                 storeId, "replace the faded price-tag box", assignee = "am-li",
-                deadlineMs = System.currentTimeMillis() + 48 * hourMs,
+                deadline = Instant.now().plus(Duration.ofHours(48)),
             )
             store.moveTask(id, TaskState.IN_PROGRESS)
 
@@ -85,7 +86,7 @@ class FollowUpWorkTest {
         @TempDir dir: Path,
     ) = runBlocking {
         FieldsyncStore.open(dir.resolve("phone.db").toString(), "sup-zhao", "phone-9").use { store ->
-            val id = store.createScorecard("am-li", "2026-11")
+            val id = store.createScorecard("am-li", YearMonth.of(2026, 11))
             store.scoreDimension(id, ScoreDimension.VISIT_FREQUENCY, 20.0)
             store.scoreDimension(id, ScoreDimension.BRAND_PROMOTION, 20.0)
             store.scoreDimension(id, ScoreDimension.TERMINAL_IMAGE, 20.0)

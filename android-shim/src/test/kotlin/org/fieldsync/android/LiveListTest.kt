@@ -37,13 +37,13 @@ class LiveListTest {
             val collecting = launch { store.storeList().collect { pages.send(it) } }
             val first = withTimeout(10_000) { pages.receive() }
             assertEquals(3, first.total)
-            assertTrue(first.rows.all { it.visitDue && it.lastVisitMs == null })
+            assertTrue(first.rows.all { it.visitDue && it.lastVisit == null })
 
             val visitId = store.createVisit(routineVisit(ids[1]))
             val second = withTimeout(10_000) { pages.receive() }
             val visited = second.rows.single { it.id == ids[1] }
             assertEquals(false, visited.visitDue)
-            assertNotNull(visited.lastVisitMs)
+            assertNotNull(visited.lastVisit)
             assertEquals(UploadState.SAVED_ON_PHONE, visited.upload)
 
             // Notes are not on the list: it reads again, finds the same, and stays quiet.
@@ -152,12 +152,12 @@ class LiveListTest {
                             val pages = Channel<StorePage>(Channel.UNLIMITED)
                             val collecting = launch { b.storeList().collect { pages.send(it) } }
                             val before = withTimeout(10_000) { pages.receive() }.rows.single()
-                            assertNull(before.lastVisitMs)
+                            assertNull(before.lastVisit)
                             a.createVisit(routineVisit(before.id))
                             syncA.syncNow()
                             syncB.syncNow()
                             val after = withTimeout(10_000) { pages.receive() }.rows.single()
-                            assertNotNull(after.lastVisitMs)
+                            assertNotNull(after.lastVisit)
                             assertEquals(false, after.visitDue)
                             collecting.cancel()
                         }

@@ -40,7 +40,7 @@ class OldAppTest {
                 FieldsyncSync(store, defaultSyncSettings(url, "token")).use { sync ->
                     val error = assertThrows<FieldException.UpdateRequired> { runBlocking { sync.syncNow() } }
                     assertFalse(error.isTransient)
-                    assertTrue(error.readable.startsWith("update the app"), error.readable)
+                    assertTrue(error.readable.startsWith("Update the app: "), error.readable)
                 }
             }
         } finally {

@@ -112,7 +112,7 @@ class ServerSyncTest {
 
                 val error = assertThrows<FieldException.Offline> { runBlocking { sync.syncNow() } }
                 assertTrue(error.isTransient)
-                assertTrue(error.readable.startsWith("offline"), error.readable)
+                assertTrue(error.readable.startsWith("The server cannot be reached"), error.readable)
                 assertEquals(ReceiptState.SavedOnPhone, store.receipt(visitId))
                 assertTrue(sync.status.value is SyncStatus.Failed)
             }

@@ -16,6 +16,8 @@ import java.net.InetAddress
 import java.net.ServerSocket
 import java.nio.file.Path
 import java.util.concurrent.atomic.AtomicInteger
+import java.time.Duration
+import java.time.Instant
 
 /** The contract of a background sync: WorkManager's success / retry / failure, a deadline kept. */
 class SyncOnceTest {
@@ -33,7 +35,7 @@ class SyncOnceTest {
         val server = seeded(serverDir)
         val device = server.enroll(server.admin().enrollCode("am-li"), "Li's phone")
         FieldsyncStore.open(phoneDir.resolve("phone.db").toString(), device.userId, device.deviceId).use { store ->
-            val hour = System.currentTimeMillis() + 3_600_000
+            val hour = Instant.now().plus(Duration.ofHours(1))
             val fast = defaultSyncSettings(server.url, device.token)
                 .copy(maxAttempts = 2u, initialBackoffMs = 10uL, maxBackoffMs = 20uL)
             FieldsyncSync(store, fast.copy(token = DeviceToken("not-a-token"))).use { sync ->
@@ -46,7 +48,7 @@ class SyncOnceTest {
                 server.close()
                 val outcome = sync.syncOnce(hour)
                 assertTrue(outcome is SyncOutcome.Retry && outcome.error is FieldException.Offline, "$outcome")
-                assertEquals(SyncOutcome.Retry(null), sync.syncOnce(System.currentTimeMillis() - 1), "past the deadline")
+                assertEquals(SyncOutcome.Retry(null), sync.syncOnce(Instant.now().minusMillis(1)), "past the deadline")
             }
         }
     }
@@ -63,9 +65,9 @@ class SyncOnceTest {
                 val storeId = store.local { createStore(newStore("330100000951")) }
                 val visitId = store.createVisit(routineVisit(storeId))
                 FieldsyncSync(store, "http://127.0.0.1:${hole.localPort}", "token").use { sync ->
-                    val started = System.currentTimeMillis()
-                    val outcome = sync.syncOnce(started + 500)
-                    val took = System.currentTimeMillis() - started
+                    val started = Instant.now()
+                    val outcome = sync.syncOnce(started.plusMillis(500))
+                    val took = Duration.between(started, Instant.now()).toMillis()
                     assertEquals(SyncOutcome.Retry(null), outcome)
                     assertTrue(took < 5_000, "stopped at the deadline, took $took ms")
                     assertEquals(ReceiptState.SavedOnPhone, store.receipt(visitId))
