@@ -333,15 +333,8 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
             }
         }
         AdminCommand::PhotoReuse => {
-            println!("hash,visit,store,day");
-            for (hash, uses) in blobs::reused(storage)? {
-                for u in uses {
-                    let day = chrono::DateTime::from_timestamp(u.day * 86_400, 0)
-                        .map(|d| d.format("%Y-%m-%d").to_string())
-                        .unwrap_or_default();
-                    println!("{hash},{},{},{day}", u.visit, u.store);
-                }
-            }
+            let header = ["hash", "visit", "store", "day"];
+            blobs::write_reuse(&blobs::reused(storage)?, &header, None, std::io::stdout())?;
         }
         AdminCommand::Report {
             month,
@@ -367,6 +360,8 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
             }
             admin.pull()?;
             let (rows, unreadable) = report::compliance_report_naming(&admin, &options)?;
+            let reused = blobs::reused(storage)?;
+            let month_days = report::month_days(&options);
             if !unreadable.is_empty() {
                 eprintln!(
                     "{} document(s) cannot be read and are left out of the figures: named after \
@@ -381,6 +376,7 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
                     })?;
                     report::write_csv(&rows, &file)?;
                     damaged::write_section(&unreadable, &file)?;
+                    report::write_reuse_section(&reused, month_days, &file)?;
                     eprintln!(
                         "wrote {} account manager(s) for {} as of {} to `{}`",
                         rows.len(),
@@ -392,6 +388,7 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
                 None => {
                     report::write_csv(&rows, std::io::stdout().lock())?;
                     damaged::write_section(&unreadable, std::io::stdout().lock())?;
+                    report::write_reuse_section(&reused, month_days, std::io::stdout().lock())?;
                 }
             }
         }

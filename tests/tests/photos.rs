@@ -492,7 +492,8 @@ async fn blob_gc_removes_unreferenced_blobs_after_retention_and_never_a_referenc
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_same_photo_in_visits_on_two_days_is_flagged_by_the_reuse_report() -> TestResult {
+async fn the_same_photo_in_visits_on_two_days_is_flagged_by_the_reuse_report_and_the_months_compliance_report()
+-> TestResult {
     let s = setup(Backend::Sqlite).await?;
     let (first, photo, jpeg) = visit_with_photo(&s.li, &s.store, 7, 640, 480)?;
     s.li.clock().advance_minutes(24 * 60);
@@ -509,6 +510,23 @@ async fn the_same_photo_in_visits_on_two_days_is_flagged_by_the_reuse_report() -
     assert!(
         !csv.contains(&other.hash),
         "a photo used once is not flagged: {csv}"
+    );
+
+    // The month's compliance report names it too, after the rows.
+    let day = flagged[0].rsplit(',').next().ok_or("a day")?;
+    let report = s.district.server.admin(&["report", "--month", &day[..7]])?;
+    let (_, section) = report
+        .split_once("\nreused_photo,visit,store,day\n")
+        .ok_or_else(|| format!("no reused photos' section: {report}"))?;
+    let rows: Vec<&str> = section.lines().collect();
+    assert_eq!(rows.len(), 2, "{section}");
+    assert!(rows.iter().all(|l| l.starts_with(&photo.hash)), "{section}");
+    assert!(rows.iter().any(|l| l.contains(first.as_str())));
+    assert!(rows.iter().any(|l| l.contains(second.as_str())));
+    let before = s.district.server.admin(&["report", "--month", "2020-01"])?;
+    assert!(
+        !before.contains("reused_photo"),
+        "a month without a use of it has no section: {before}"
     );
     Ok(())
 }

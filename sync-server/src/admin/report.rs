@@ -61,7 +61,12 @@ deadlines are judged as of the end of `--day`, or now if that is earlier. Column
 
 Documents that cannot be read (stored by an older server that did not read whole documents)
 are left out of the figures and named after the rows: an empty line, then the columns
-damaged_document, kind, store, territory, reason, and a row per document.";
+damaged_document, kind, store, territory, reason, and a row per document.
+
+Photos used as evidence more than once (the same photo in visits of different stores or on
+different days: an old photo passed off as new), when one of the uses falls in the month,
+follow: an empty line, then the columns reused_photo, visit, store, day (the day the photo
+was taken, else added, UTC), and a row per use, every use of such a photo listed.";
 
 /// The header of the report, in order.
 pub const COLUMNS: [&str; 22] = [
@@ -100,6 +105,35 @@ pub struct ReportOptions {
     pub as_of: Timestamp,
     /// R9's minimum of visits per R1-covered store.
     pub min_visits: u32,
+}
+
+/// The days of the month reported, as days since the epoch (UTC), for the reused photos.
+pub fn month_days(options: &ReportOptions) -> std::ops::Range<i64> {
+    let epoch = chrono::DateTime::UNIX_EPOCH.date_naive();
+    let day = |d: NaiveDate| d.signed_duration_since(epoch).num_days();
+    let next = FieldCalendar::next_month_start(options.month);
+    day(options.month)..day(next)
+}
+
+/// Writes the reused photos' section (see [`HELP`]) when a photo of the month was reused.
+pub fn write_reuse_section(
+    reused: &std::collections::BTreeMap<String, Vec<super::blobs::PhotoUse>>,
+    days: std::ops::Range<i64>,
+    mut out: impl Write,
+) -> AppResult<()> {
+    let in_month = reused
+        .values()
+        .any(|uses| uses.iter().any(|u| days.contains(&u.day)));
+    if !in_month {
+        return Ok(());
+    }
+    writeln!(out).map_err(|e| AppError::Internal(format!("cannot write the report: {e}")))?;
+    super::blobs::write_reuse(
+        reused,
+        &super::blobs::REUSE_SECTION_COLUMNS,
+        Some(days),
+        out,
+    )
 }
 
 /// Parses `YYYY-MM` into the month's first day (clap's value parser for `--month`).
