@@ -54,12 +54,13 @@ fn stored_changes(storage: &SqliteStorage) -> Fallible<BTreeMap<String, Vec<Vec<
         .collect()
 }
 
-/// Removes what schemas 7 (the console's codes and sessions) and 6 (photo blobs) added
-/// and marks the database as schema 5.
+/// Removes what schemas 9 (devices' reports), 7 (the console's codes and sessions) and 6
+/// (photo blobs) added and marks the database as schema 5.
 fn back_to_schema_5(path: &Path) -> Fallible<()> {
     let conn = rusqlite::Connection::open(path)?;
     conn.execute_batch(
         "BEGIN;
+         DROP TABLE device_reports;
          DROP TABLE console_sessions;
          DROP TABLE console_codes;
          DROP TABLE blobs;
@@ -168,7 +169,7 @@ fn a_schema_1_database_keeps_every_change_in_log_order_and_takes_new_pushes_afte
 
     back_to_schema_1(&path)?;
     let storage = SqliteStorage::open(&path)?;
-    assert_eq!(schema(&path)?, 7, "migrated on open");
+    assert_eq!(schema(&path)?, 9, "migrated on open");
     let (feed_after, end_after) = log_feed(&storage, 0)?;
     assert_eq!(end_after, end, "the log ends where it did");
     assert!(
@@ -271,7 +272,7 @@ fn a_schema_2_database_learns_each_documents_size_and_counts_its_devices_told_of
 
     back_to_schema_2(&path)?;
     let storage = SqliteStorage::open(&path)?;
-    assert_eq!(schema(&path)?, 7, "migrated on open");
+    assert_eq!(schema(&path)?, 9, "migrated on open");
     let (docs, devices) = sizes_and_handed(&path)?;
     assert_eq!(docs.len(), 4, "two stores and their shelf displays");
     for (doc, bytes, stored) in &docs {

@@ -165,6 +165,7 @@ impl Instances {
                 })
                 .collect(),
             max_response_bytes: None,
+            device: None,
         };
         let (status, _, body) = self.sync(token, &request).await?;
         if status != StatusCode::OK {

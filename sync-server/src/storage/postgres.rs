@@ -63,6 +63,11 @@ const MIGRATIONS: &[(i32, &str)] = &[
         6,
         include_str!("../../migrations/postgres/006_console_sessions.sql"),
     ),
+    // 7 is another change's (the runner applies what is above the database's version).
+    (
+        8,
+        include_str!("../../migrations/postgres/008_device_reports.sql"),
+    ),
 ];
 /// Key of the advisory lock that migrations run under ("fieldsyn").
 const MIGRATION_LOCK: i64 = 0x6669_656c_6473_796e;
@@ -1121,6 +1126,26 @@ impl SyncStorage for PostgresStorage {
 
     fn touch_device(&self, device_id: &str, now: i64) -> AppResult<()> {
         self.with_client(|client| super::audit::postgres_touch(client, device_id, now))
+    }
+
+    fn record_device_report(&self, status: &super::device_reports::DeviceStatus) -> AppResult<()> {
+        self.with_client(|client| super::device_reports::postgres_record(client, status))
+    }
+
+    fn record_refused(
+        &self,
+        device_id: &str,
+        protocol: u32,
+        documents: i64,
+        now: i64,
+    ) -> AppResult<()> {
+        self.with_client(|client| {
+            super::device_reports::postgres_refused(client, device_id, protocol, documents, now)
+        })
+    }
+
+    fn device_reports(&self) -> AppResult<Vec<super::device_reports::DeviceStatus>> {
+        self.with_client(|client| super::device_reports::postgres_all(client))
     }
 
     fn token_status(
