@@ -77,7 +77,7 @@ pub use rules::{
 pub use store::complaints::ComplaintClocks;
 pub use store::conflicts::ConflictedDocument;
 pub use store::lists::{UploadState, VisitListRow};
-pub use store::outbox::{OutgoingDocument, PendingDocument, Receipt};
+pub use store::outbox::{OutboxCounts, OutgoingDocument, PendingDocument, Receipt};
 pub use store::photos::{PendingPhoto, PhotoProgress};
 pub use store::sqlite_plans;
 pub use store::tasks::TaskDue;

@@ -36,6 +36,11 @@ pub struct SyncSettings {
     /// bundled Mozilla roots; null for the bundled roots only. A malformed one makes
     /// `FieldSync` construction fail with `InvalidInput` on field `extra_root_pem`.
     pub extra_root_pem: Option<String>,
+    /// The app's version (`2.4.1 (381)`, 1 to 64 characters), reported with every sync
+    /// for the server's fleet page; null reports none. An invalid one makes `FieldSync`
+    /// construction fail with `InvalidInput` on field `device.app_version`.
+    #[uniffi(default = None)]
+    pub app_version: Option<String>,
 }
 
 impl std::fmt::Debug for SyncSettings {
@@ -46,6 +51,7 @@ impl std::fmt::Debug for SyncSettings {
             .field("max_attempts", &self.max_attempts)
             .field("request_timeout_ms", &self.request_timeout_ms)
             .field("extra_root_pem", &self.extra_root_pem.is_some())
+            .field("app_version", &self.app_version)
             .finish_non_exhaustive()
     }
 }
@@ -203,6 +209,7 @@ impl From<SyncSettings> for fc::SyncConfig {
             max_backoff: Duration::from_millis(s.max_backoff_ms),
             request_timeout: Duration::from_millis(s.request_timeout_ms),
             extra_root_pem: s.extra_root_pem,
+            app_version: s.app_version,
             ..fc::SyncConfig::new(s.server_url, s.token.0)
         }
     }
@@ -220,6 +227,7 @@ impl From<fc::SyncConfig> for SyncSettings {
             max_backoff_ms: millis(c.max_backoff),
             request_timeout_ms: millis(c.request_timeout),
             extra_root_pem: c.extra_root_pem,
+            app_version: c.app_version,
             server_url: c.server_url,
             token: DeviceToken(c.token),
         }

@@ -30,7 +30,12 @@ pub struct Admission {
     enroll_all: Buckets<()>,
     /// When each device's `last_seen_at` was last written by this instance.
     seen: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    /// What each device's last written report said (a fingerprint) and when it was written.
+    reports: std::sync::Mutex<std::collections::HashMap<String, (u64, i64)>>,
 }
+
+/// A device's report is written again after this long even when it says the same.
+pub const REPORT_EVERY_MS: i64 = 60_000;
 
 /// Seconds a phone is told to wait when the server is full (the requests in flight end
 /// within a round trip, usually far less).
@@ -55,6 +60,7 @@ impl Admission {
             enroll_codes: Buckets::per_hour(ENROLL_PER_CODE_PER_HOUR, ENROLL_PER_CODE_PER_HOUR),
             enroll_all: Buckets::per_minute(ENROLL_PER_MINUTE, ENROLL_PER_MINUTE),
             seen: Default::default(),
+            reports: Default::default(),
         }
     }
 
@@ -70,6 +76,23 @@ impl Admission {
             Some(&at) if now - at < every => false,
             _ => {
                 seen.insert(device_id.to_owned(), now);
+                true
+            }
+        }
+    }
+
+    /// Whether the device's report (`fingerprint` of what it says, the clock's drift to the
+    /// second) is due to be written: when it says something new, or a minute after the
+    /// last write, so that a phone syncing often does not queue on the writer for it.
+    pub fn report_due(&self, device_id: &str, fingerprint: u64, now: i64) -> bool {
+        let mut reports = self.reports.lock().unwrap_or_else(|p| p.into_inner());
+        if reports.len() >= 100_000 {
+            reports.clear();
+        }
+        match reports.get(device_id) {
+            Some(&(said, at)) if said == fingerprint && now - at < REPORT_EVERY_MS => false,
+            _ => {
+                reports.insert(device_id.to_owned(), (fingerprint, now));
                 true
             }
         }

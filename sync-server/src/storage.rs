@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod blob_ledger;
 pub mod console_sessions;
+pub mod device_reports;
 pub(crate) mod feed;
 pub mod postgres;
 pub mod postgres_tls;
@@ -207,6 +208,20 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug + 'static {
     fn blobs(&self) -> AppResult<Vec<blob_ledger::BlobRecord>>;
     /// Forgets a blob whose bytes were removed (retention).
     fn forget_blob(&self, hash: &str) -> AppResult<()>;
+
+    /// Keeps a device's latest report (docs/protocol.md, "The device report"), leaving
+    /// its count of refused documents as it was.
+    fn record_device_report(&self, status: &device_reports::DeviceStatus) -> AppResult<()>;
+    /// Adds `documents` to the documents the server refused the device, at `now`.
+    fn record_refused(
+        &self,
+        device_id: &str,
+        protocol: u32,
+        documents: i64,
+        now: i64,
+    ) -> AppResult<()>;
+    /// Every device's latest report, by device id.
+    fn device_reports(&self) -> AppResult<Vec<device_reports::DeviceStatus>>;
 }
 
 /// An enrolled device as the admin tools list it.

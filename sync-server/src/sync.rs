@@ -21,6 +21,7 @@ use crate::AppState;
 use crate::admission::{self, Admission};
 use crate::auth::{Authed, hash_secret, new_token};
 use crate::error::{AppError, AppResult};
+use crate::storage::device_reports::DeviceStatus;
 use crate::text::{prefix, shorten_quotes};
 
 /// `POST /v1/sync`: push the device's new changes, pull what changed in its scope.
@@ -75,6 +76,9 @@ async fn sync_as(
     body: Body,
 ) -> AppResult<Response> {
     let started = Instant::now();
+    // The clock's drift is measured against when the request began to arrive, not when a
+    // large body finished.
+    let received_at = chrono::Utc::now().timestamp_millis();
     admission.device(&device.device_id)?;
     check_content_type(&headers)?;
     // The permit holds the body's bytes against the server's budget until the answer.
@@ -86,6 +90,14 @@ async fn sync_as(
     if request.protocol != PROTOCOL_VERSION {
         return Err(AppError::UnsupportedProtocol(request.protocol));
     }
+    // Untrusted, for the fleet page only: its bounds were checked as it was decoded.
+    let status = DeviceStatus::of(
+        &device.device_id,
+        request.protocol,
+        request.device.as_ref(),
+        received_at,
+    );
+    let report_due = admission.report_due(&device.device_id, fingerprint(&status), received_at);
     let cursor = FeedCursor::parse(request.cursor.as_deref()).map_err(|_| {
         AppError::BadRequest(format!(
             "cursor `{}` is not one this server gave",
@@ -150,6 +162,11 @@ async fn sync_as(
                 tracing::warn!(error = %e, "cannot note when the device was last seen");
             }
         }
+        // Before the push, so that a refused push leaves the report too; for display only,
+        // and never a reason to fail the sync.
+        if report_due && let Err(e) = storage.record_device_report(&status) {
+            tracing::warn!(error = %e, "cannot keep the device's report");
+        }
         // A cursor the feed would refuse must refuse the request before the push is
         // stored. The log only grows, so a cursor within it now is within it at the feed.
         let position = storage.log_position()?;
@@ -166,7 +183,18 @@ async fn sync_as(
         } else {
             let pushed = match storage.push_within(&device, docs, now, &quotas) {
                 Ok(Ok(pushed)) => Ok(pushed),
-                Ok(Err(rejected)) => Err(AppError::Rejected(rejected)),
+                Ok(Err(rejected)) => {
+                    let documents = i64::try_from(rejected.len()).unwrap_or(i64::MAX);
+                    if let Err(e) = storage.record_refused(
+                        &device.device_id,
+                        PROTOCOL_VERSION,
+                        documents,
+                        now,
+                    ) {
+                        tracing::warn!(error = %e, "cannot count the device's refused documents");
+                    }
+                    Err(AppError::Rejected(rejected))
+                }
                 Err(e) => Err(e),
             };
             pushed.inspect_err(|e| {
@@ -232,6 +260,22 @@ async fn sync_as(
         crate::rotation::add_to(&mut answer, rotated);
     }
     Ok(answer)
+}
+
+/// What a report says, its drift to the second, for [`Admission::report_due`].
+fn fingerprint(status: &DeviceStatus) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (
+        status.protocol,
+        &status.app_version,
+        status.pending_edits,
+        status.pending_documents,
+        status.rejected_documents,
+        status.drift_ms.map(|d| d / 1000),
+    )
+        .hash(&mut hasher);
+    hasher.finish()
 }
 
 /// `POST /v1/enroll`: trade a one-time code for a device token.

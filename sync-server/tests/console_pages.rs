@@ -8,10 +8,12 @@ mod support;
 
 use axum::http::{StatusCode, header};
 use fieldsync_core::fixtures::at;
+use fieldsync_core::protocol::DeviceReport;
 use fieldsync_core::{
     CheckPoint, ComplaintKind, DisplayCheck, DocId, LocalStore, NewComplaint, NewCountLine,
     NewInventoryCount, NewTask, NewVisit, ProductOnDisplay, Role, VisitKind,
 };
+use fieldsync_server::storage::device_reports::DeviceStatus;
 use fieldsync_server::storage::{DeviceInfo, SyncStorage};
 use support::{Console, Fallible, TestResult, csv_row, now};
 
@@ -253,6 +255,117 @@ async fn the_fleet_page_lists_devices_with_their_user_and_highlights_the_silent_
         row("am-wu-phone")
     );
     assert!(fleet.body.contains("&lt;phone&gt;") && !fleet.body.contains("<phone>"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_fleet_page_shows_what_phones_report_with_their_clock_drift_and_silent_days_asked_for()
+-> TestResult {
+    let console = Console::new(100)?;
+    let day = 86_400_000;
+    let mut devices = Vec::new();
+    for user in ["am-li", "am-wu", "am-old"] {
+        let info = DeviceInfo {
+            device_id: format!("{user}-phone"),
+            user_id: "am-li".into(),
+            role: Role::AccountManager,
+        };
+        console
+            .storage
+            .add_device(&info, "phone", user.as_bytes(), now() - 30 * day)?;
+        devices.push(info.device_id);
+    }
+    // am-li's phone: twenty minutes ahead, work waiting, one document refused.
+    let received = now() - 60_000;
+    let mut li = DeviceStatus::of(
+        &devices[0],
+        1,
+        Some(&DeviceReport {
+            app_version: Some("<b>2.4.1</b>".into()),
+            pending_edits: Some(7),
+            pending_documents: Some(2),
+            rejected_documents: Some(1),
+            device_time: Some(received + 20 * 60_000),
+        }),
+        received,
+    );
+    console.storage.record_device_report(&li)?;
+    console
+        .storage
+        .record_refused(&devices[0], 1, 3, received)?;
+    // The refusal does not touch the report, and a later report keeps the refusals.
+    li.pending_edits = Some(8);
+    console.storage.record_device_report(&li)?;
+    // am-wu's phone: in time, silent for five days.
+    let wu_at = now() - 5 * day;
+    let wu = DeviceStatus::of(
+        &devices[1],
+        1,
+        Some(&DeviceReport {
+            device_time: Some(wu_at - 2_000),
+            ..DeviceReport::default()
+        }),
+        wu_at,
+    );
+    console.storage.record_device_report(&wu)?;
+    // An old app: no report at all, only its protocol.
+    console
+        .storage
+        .record_device_report(&DeviceStatus::of(&devices[2], 1, None, now()))?;
+
+    let (cookie, _) = console.signed_in("sup-wang").await?;
+    let en = format!("{cookie}; fieldsync_lang=en");
+    let fleet = console.get("/console/fleet", &en).await?;
+    assert_eq!(fleet.status, StatusCode::OK, "{}", fleet.body);
+    let rows: Vec<&str> = fleet.body.split("<tr>").skip(2).collect();
+    let row = |device: &str| {
+        rows.iter()
+            .find(|r| r.contains(&format!("<td>{device}</td>")))
+            .copied()
+            .unwrap_or("")
+    };
+    let li_row = row("am-li-phone");
+    assert!(li_row.contains("&lt;b&gt;2.4.1&lt;/b&gt;"), "{li_row}");
+    assert!(li_row.contains("<td>8 (2)</td>"), "{li_row}");
+    assert!(
+        li_row.contains("<span class=\"bad\">1 / 3</span>"),
+        "{li_row}"
+    );
+    assert!(
+        li_row.contains("<span class=\"bad drift\">+20 min 0 s</span>"),
+        "{li_row}"
+    );
+    assert!(!li_row.contains("stale"), "{li_row}");
+    let wu_row = row("am-wu-phone");
+    assert!(wu_row.contains("<td>−2 s</td>"), "{wu_row}");
+    assert!(
+        wu_row.contains("stale"),
+        "silent 5 days, 3 by default: {wu_row}"
+    );
+    let old_row = row("am-old-phone");
+    assert!(
+        old_row.contains("<td>1</td>") && old_row.contains("not reported"),
+        "{old_row}"
+    );
+    assert!(fleet.body.contains("Clock drift") && fleet.body.contains("App version"));
+
+    let ten_days = console.get("/console/fleet?silent_days=10", &en).await?;
+    let rows: Vec<&str> = ten_days.body.split("<tr>").skip(2).collect();
+    assert!(
+        rows.iter().all(|r| !r.contains("stale")),
+        "{}",
+        ten_days.body
+    );
+    let bad = console.get("/console/fleet?silent_days=0", &en).await?;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("`silent_days`"), "{}", bad.body);
+
+    let zh = console.get("/console/fleet", &cookie).await?;
+    assert!(
+        zh.body.contains("时钟偏差") && zh.body.contains("+20 分 0 秒"),
+        "{}",
+        zh.body
+    );
     Ok(())
 }
 

@@ -148,6 +148,7 @@ impl Running {
                     .collect(),
             }],
             max_response_bytes: None,
+            device: None,
         };
         Ok((v, request))
     }

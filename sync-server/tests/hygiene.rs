@@ -72,6 +72,7 @@ async fn an_error_about_a_300_kb_document_id_quotes_only_a_short_prefix_of_it() 
             changes: vec![],
         }],
         max_response_bytes: None,
+        device: None,
     };
     let request = Request::post("/v1/sync")
         .header(header::AUTHORIZATION, "Bearer t0k3n")

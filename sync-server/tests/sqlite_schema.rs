@@ -54,8 +54,22 @@ fn stored_changes(storage: &SqliteStorage) -> Fallible<BTreeMap<String, Vec<Vec<
         .collect()
 }
 
-/// Removes what schema 8 added (the values stores held) and marks the database as schema 7.
+/// Removes what schema 9 added (devices' reports) and marks the database as schema 8.
+fn back_to_schema_8(path: &Path) -> Fallible<()> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.execute_batch(
+        "BEGIN;
+         DROP TABLE device_reports;
+         PRAGMA user_version = 8;
+         COMMIT;",
+    )?;
+    Ok(())
+}
+
+/// Removes what schemas 9 and 8 added (devices' reports, the values stores held) and marks
+/// the database as schema 7.
 fn back_to_schema_7(path: &Path) -> Fallible<()> {
+    back_to_schema_8(path)?;
     let conn = rusqlite::Connection::open(path)?;
     conn.execute_batch(
         "BEGIN;
@@ -181,7 +195,7 @@ fn a_schema_1_database_keeps_every_change_in_log_order_and_takes_new_pushes_afte
 
     back_to_schema_1(&path)?;
     let storage = SqliteStorage::open(&path)?;
-    assert_eq!(schema(&path)?, 8, "migrated on open");
+    assert_eq!(schema(&path)?, 9, "migrated on open");
     let (feed_after, end_after) = log_feed(&storage, 0)?;
     assert_eq!(end_after, end, "the log ends where it did");
     assert!(
@@ -284,7 +298,7 @@ fn a_schema_2_database_learns_each_documents_size_and_counts_its_devices_told_of
 
     back_to_schema_2(&path)?;
     let storage = SqliteStorage::open(&path)?;
-    assert_eq!(schema(&path)?, 8, "migrated on open");
+    assert_eq!(schema(&path)?, 9, "migrated on open");
     let (docs, devices) = sizes_and_handed(&path)?;
     assert_eq!(docs.len(), 4, "two stores and their shelf displays");
     for (doc, bytes, stored) in &docs {
@@ -338,7 +352,7 @@ fn a_schema_7_database_learns_every_value_its_stores_held_when_it_opens() -> Tes
     assert_eq!(stores.len(), demo::DEMO_STORES as usize, "every demo store");
     back_to_schema_7(&path)?;
     drop(SqliteStorage::open(&path)?);
-    assert_eq!(schema(&path)?, 8);
+    assert_eq!(schema(&path)?, 9);
     assert!(
         held_rows(&path)? == recorded,
         "the same rows, from the changes"

@@ -216,6 +216,7 @@ impl ClientDevice {
                     })
                     .collect(),
                 max_response_bytes: Some(budget),
+                device: None,
             };
             Ok((request, batch))
         })

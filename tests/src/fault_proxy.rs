@@ -609,6 +609,7 @@ mod tests {
                 changes: Vec::new(),
             }],
             max_response_bytes: None,
+            device: None,
         };
         let body = protocol::encode(&push);
         let mut request = format!(

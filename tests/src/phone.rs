@@ -274,6 +274,7 @@ impl Phone {
                 })
                 .collect(),
             max_response_bytes: None,
+            device: None,
         };
         let all_pushed: Vec<ChangeRef> = pushed.iter().flatten().cloned().collect();
         let request_bytes = protocol::encode(&request).len();

@@ -206,5 +206,6 @@ pub fn outbox_request(
             })
             .collect(),
         max_response_bytes: None,
+        device: None,
     }
 }

@@ -111,6 +111,7 @@ pub fn outbox(local: &LocalStore, storage: &dyn SyncStorage) -> Result<Outbox, B
         cursor: local.sync_cursor()?,
         push: new_only,
         max_response_bytes: Some(4 * 1024 * 1024),
+        device: None,
     };
     out.new_only_request = gzip_len(&protocol::encode(&request))?;
     Ok(out)

@@ -179,6 +179,7 @@ impl Field {
                 changes: changes.into_iter().map(ByteBuf::from).collect(),
             }],
             max_response_bytes: None,
+            device: None,
         })
     }
 
@@ -201,6 +202,7 @@ impl Field {
                 })
                 .collect(),
             max_response_bytes: None,
+            device: None,
         };
         let reply = self
             .call(
@@ -1030,6 +1032,7 @@ async fn more_documents_than_a_push_may_carry_are_refused_even_without_changes_o
             })
             .collect(),
         max_response_bytes: None,
+        device: None,
     };
     field.post(&request).await?.refused(
         StatusCode::PAYLOAD_TOO_LARGE,

@@ -162,6 +162,7 @@ async fn skipping_poller(phone: Phone, done: Arc<AtomicBool>) -> Result<Polled, 
             cursor: cursor.clone(),
             push: Vec::new(),
             max_response_bytes: None,
+            device: None,
         };
         let response = match phone.post_sync(&request, &[]).await {
             Ok((response, _)) => response,

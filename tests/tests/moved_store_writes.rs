@@ -158,6 +158,7 @@ async fn push(
             })
             .collect(),
         max_response_bytes: None,
+        device: None,
     };
     let (status, _, body) = server.sync(token, &request).await?;
     let refusal = (status != StatusCode::OK)
@@ -370,6 +371,7 @@ async fn an_edit_built_on_a_change_logged_after_the_move_is_refused_on(
                 .collect(),
         }],
         max_response_bytes: None,
+        device: None,
     };
     let (status, _, body) = m.server.sync(&m.li_token, &notes_only).await?;
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));

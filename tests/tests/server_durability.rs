@@ -256,6 +256,7 @@ async fn broken_phone(phone: Phone, stores: Vec<DocId>, seed: u64, shared: Arc<S
             cursor: None,
             push,
             max_response_bytes: Some(1),
+            device: None,
         };
         if phone.post_sync(&request, &[]).await.is_err() {
             let pause = rng.random_range(5..=25);

@@ -139,6 +139,7 @@ impl District {
             cursor: local.sync_cursor()?,
             push,
             max_response_bytes: None,
+            device: None,
         };
         let (status, body) = self.post(token, &request).await?;
         if status != StatusCode::OK {
@@ -169,6 +170,7 @@ async fn pull_page(
         cursor: phone.sync_cursor()?,
         push: vec![],
         max_response_bytes: Some(max_bytes),
+        device: None,
     };
     let (status, body) = district.post(token, &request).await?;
     if status != StatusCode::OK {
@@ -446,6 +448,7 @@ async fn a_push_of_many_documents_is_judged_as_if_one_by_one_in_the_order_sent_o
                 .map(|d| entry(&phone, d))
                 .collect::<Result<_, _>>()?,
             max_response_bytes: None,
+            device: None,
         })
     };
 
@@ -545,6 +548,7 @@ async fn a_change_made_by_another_devices_actor_is_refused_unless_the_server_has
             changes: changes.clone(),
         }],
         max_response_bytes: None,
+        device: None,
     };
     let (status, _) = district.post(&li, &stolen).await?;
     assert_eq!(status, StatusCode::OK, "the phone pushes its own change");
@@ -570,6 +574,7 @@ async fn a_change_made_by_another_devices_actor_is_refused_unless_the_server_has
             changes: newer,
         }],
         max_response_bytes: None,
+        device: None,
     };
     let (status, body) = district.post(&li_tablet, &forged).await?;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -696,6 +701,7 @@ async fn a_large_catch_up_arrives_in_bounded_batches_that_resume_where_they_stop
             cursor: phone.sync_cursor()?,
             push: vec![],
             max_response_bytes: Some(4_000),
+            device: None,
         };
         let (status, body) = district.post(&token, &request).await?;
         assert_eq!(status, StatusCode::OK);
@@ -886,6 +892,7 @@ async fn a_first_sync_interrupted_halfway_resumes_and_ends_with_every_document_i
                 cursor: Some(format!("d999999:{}", stores[0])),
                 push: vec![],
                 max_response_bytes: None,
+                device: None,
             },
         )
         .await?;

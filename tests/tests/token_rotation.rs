@@ -23,6 +23,7 @@ fn pull() -> SyncRequest {
         cursor: None,
         push: vec![],
         max_response_bytes: None,
+        device: None,
     }
 }
 

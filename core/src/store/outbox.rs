@@ -60,7 +60,43 @@ pub enum Receipt {
     Rejected(String),
 }
 
+/// How much waits in the outbox, for the device report a sync sends (docs/protocol.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    /// Local edits the server has not confirmed, those of rejected documents and of
+    /// documents being uploaded right now excluded: what will still wait once the push in
+    /// flight is stored.
+    pub pending_edits: u64,
+    /// Documents with such edits.
+    pub pending_documents: u64,
+    /// Documents the server refused, whose edits stay here.
+    pub rejected_documents: u64,
+}
+
 impl LocalStore {
+    /// What waits in the outbox: pending edits and documents beyond those uploading now,
+    /// and refused documents.
+    pub fn outbox_counts(&self) -> Result<OutboxCounts> {
+        self.read(|conn| {
+            let (edits, docs, rejected): (i64, i64, i64) = conn
+                .prepare_cached(
+                    "SELECT
+                       COALESCE(SUM(CASE WHEN rejected IS NULL AND uploading = 0
+                                         THEN local_edits - confirmed_edits END), 0),
+                       COUNT(*) FILTER (WHERE rejected IS NULL AND uploading = 0),
+                       COUNT(*) FILTER (WHERE rejected IS NOT NULL)
+                     FROM outbox WHERE local_edits > confirmed_edits",
+                )?
+                .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            let n = |v: i64| u64::try_from(v).unwrap_or(0);
+            Ok(OutboxCounts {
+                pending_edits: n(edits),
+                pending_documents: n(docs),
+                rejected_documents: n(rejected),
+            })
+        })
+    }
+
     /// Up to `max_docs` documents with unconfirmed local edits (oldest first), each with the
     /// changes the server has not confirmed and the edit count they cover. Rejected
     /// documents are left out: they wait for the user, not the network.
@@ -332,6 +368,45 @@ mod tests {
         assert!(
             !plan.iter().any(|step| step.contains("TEMP B-TREE")),
             "sorted by the index, not afterwards: {plan:?}"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn outbox_counts_leave_out_what_is_uploading_and_count_refused_documents_apart() -> Result<()> {
+        use crate::fixtures::{at, device, sample_store};
+        let dir = tempfile::tempdir()?;
+        let (db, _clock) = device(
+            dir.path().join("a.db"),
+            "am-li",
+            at("2026-11-23T09:00:00+08:00"),
+        )?;
+        let first = db.create_store(sample_store("am-li", 1))?;
+        let second = db.create_store(sample_store("am-li", 2))?;
+        db.update_store_contact(
+            &second,
+            crate::StoreContact {
+                phone: Some("13900000000".into()),
+                ..Default::default()
+            },
+        )?;
+        let counts = db.outbox_counts()?;
+        assert_eq!(
+            (counts.pending_documents, counts.rejected_documents),
+            (2, 0)
+        );
+        assert!(counts.pending_edits >= 3, "{counts:?}");
+        db.mark_uploading(std::slice::from_ref(&first), true)?;
+        let uploading = db.outbox_counts()?;
+        assert_eq!(uploading.pending_documents, 1, "{uploading:?}");
+        db.mark_rejected(&second, "clock: ahead")?;
+        assert_eq!(
+            db.outbox_counts()?,
+            OutboxCounts {
+                pending_edits: 0,
+                pending_documents: 0,
+                rejected_documents: 1,
+            }
         );
         Ok(())
     }

@@ -29,7 +29,9 @@ use crate::error::{Error, Result};
 use crate::ids::DocId;
 use crate::store::LocalStore;
 use crate::store::outbox::OutgoingDocument;
-use crate::sync::protocol::{self, DocChanges, PROTOCOL_VERSION, SyncRequest, SyncResponse};
+use crate::sync::protocol::{
+    self, DeviceReport, DocChanges, PROTOCOL_VERSION, SyncRequest, SyncResponse,
+};
 use http::{Outcome, compress};
 use in_flight::InFlight;
 
@@ -53,6 +55,10 @@ impl SyncClient {
     /// `config.extra_root_pem` adds a private CA; a malformed one is refused here.
     pub fn new(config: SyncConfig, store: Arc<LocalStore>) -> Result<SyncClient> {
         let http = http_client(&config)?;
+        // One the server would refuse would fail every sync: refused here, once.
+        if let Some(version) = &config.app_version {
+            DeviceReport::check_app_version(version)?;
+        }
         // A token a sync received in place of the app's, kept in the store (protocol.md,
         // "Token rotation").
         let token = store
@@ -253,7 +259,7 @@ impl SyncClient {
         cursor: Option<String>,
         report: &mut SyncReport,
     ) -> Result<Outcome, SyncFailure> {
-        let request = SyncRequest {
+        let mut request = SyncRequest {
             protocol: PROTOCOL_VERSION,
             cursor,
             push: batch
@@ -264,14 +270,17 @@ impl SyncClient {
                 })
                 .collect(),
             max_response_bytes: Some(self.config.max_response_bytes),
+            device: None,
         };
-        let body = compress(protocol::encode(&request));
         let mut attempt = 0;
         loop {
             attempt += 1;
+            // Built again for each attempt, so that `device_time` is when it was sent.
+            request.device = Some(self.device_report().await?);
+            let body = compress(protocol::encode(&request));
             report.round_trips += 1;
             report.bytes_sent += body.bytes.len() as u64;
-            match self.round_trip(body.clone(), report).await {
+            match self.round_trip(body, report).await {
                 Ok(Outcome::RetryAfter(wait, message)) => {
                     if attempt >= self.config.max_attempts {
                         // The server's word goes to the caller's scheduler.
@@ -296,6 +305,24 @@ impl SyncClient {
                 Err(failure) => return Err(failure),
             }
         }
+    }
+
+    /// What this device tells the server about itself (docs/protocol.md, "The device
+    /// report"): the outbox's counts, the app's version, and the store's clock, the one
+    /// its edits are stamped with.
+    async fn device_report(&self) -> Result<DeviceReport, SyncFailure> {
+        let app_version = self.config.app_version.clone();
+        self.blocking(move |s| {
+            let counts = s.outbox_counts()?;
+            Ok(DeviceReport {
+                app_version,
+                pending_edits: Some(counts.pending_edits),
+                pending_documents: Some(counts.pending_documents),
+                rejected_documents: Some(counts.rejected_documents),
+                device_time: Some(s.now()?.0.clamp(0, protocol::MAX_DEVICE_TIME)),
+            })
+        })
+        .await
     }
 
     /// Confirms the pushed documents, merges the feed, drops what left the scope, and only

@@ -26,6 +26,9 @@ pub struct SyncConfig {
     /// PEM text of root certificates trusted in addition to the bundled Mozilla roots (a
     /// district's private CA); `None` trusts the bundled roots only.
     pub extra_root_pem: Option<String>,
+    /// The app's version, reported to the server with every sync for its console's fleet
+    /// page (`2.4.1 (381)`, 1 to 64 characters); `None` reports none.
+    pub app_version: Option<String>,
 }
 
 impl std::fmt::Debug for SyncConfig {
@@ -36,6 +39,7 @@ impl std::fmt::Debug for SyncConfig {
             .field("max_attempts", &self.max_attempts)
             .field("request_timeout", &self.request_timeout)
             .field("extra_root_pem", &self.extra_root_pem.is_some())
+            .field("app_version", &self.app_version)
             .finish_non_exhaustive()
     }
 }
@@ -52,6 +56,7 @@ impl SyncConfig {
             max_backoff: Duration::from_secs(60),
             request_timeout: Duration::from_secs(120),
             extra_root_pem: None,
+            app_version: None,
         }
     }
 }

@@ -10,6 +10,9 @@ use serde_bytes::ByteBuf;
 use crate::error::{Error, Result};
 
 pub mod blobs;
+mod device_report;
+
+pub use device_report::{DeviceReport, MAX_APP_VERSION_CHARS, MAX_DEVICE_TIME, MAX_REPORTED_COUNT};
 
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -37,6 +40,10 @@ pub struct SyncRequest {
     pub push: Vec<DocChanges>,
     /// The most bytes of changes the device wants back in this response (the server caps it).
     pub max_response_bytes: Option<u64>,
+    /// What the device says about itself, for the console's fleet page only (optional;
+    /// docs/protocol.md, "The device report").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceReport>,
 }
 
 /// Where a device's feed stands: what the `cursor` string of a [`SyncResponse`] says.
@@ -197,8 +204,14 @@ pub fn encode<T: Serialize>(message: &T) -> Vec<u8> {
 
 /// Decodes a CBOR message; `what` names it in the error.
 pub fn decode<T: for<'de> Deserialize<'de>>(what: &str, bytes: &[u8]) -> Result<T> {
-    ciborium::from_reader(bytes)
-        .map_err(|e| Error::invalid(what, format!("not a valid CBOR {what}: {e}")))
+    ciborium::from_reader(bytes).map_err(|e| match e {
+        // Well-formed CBOR whose value a type refused naming it (``"`device.pending_edits`
+        // must not be negative"``): that sentence as it is.
+        ciborium::de::Error::Semantic(_, message) if message.starts_with('`') => {
+            Error::invalid(what, message)
+        }
+        e => Error::invalid(what, format!("not a valid CBOR {what}: {e}")),
+    })
 }
 
 #[cfg(test)]
@@ -215,6 +228,7 @@ mod tests {
                 changes: vec![ByteBuf::from(vec![200u8; 100])],
             }],
             max_response_bytes: None,
+            device: None,
         };
         let bytes = encode(&request);
         // 100 bytes of change plus framing: a byte string, not an array of integers (which

@@ -181,6 +181,32 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("revoked", "已停用", "revoked"),
     ("never", "从未", "never"),
     ("stale", "长时间未同步", "silent"),
+    ("device_name", "设备名称", "Device name"),
+    ("app_version", "应用版本", "App version"),
+    ("protocol", "协议版本", "Protocol"),
+    (
+        "pending_edits",
+        "待上传修改（文档）",
+        "Pending edits (documents)",
+    ),
+    (
+        "rejected_docs",
+        "被拒文档（手机 / 服务器累计）",
+        "Rejected documents (phone / server, in all)",
+    ),
+    ("clock_drift", "时钟偏差", "Clock drift"),
+    ("not_reported", "未上报", "not reported"),
+    (
+        "silent_days",
+        "未同步天数达到即标出",
+        "Highlight devices silent for (days)",
+    ),
+    ("show", "显示", "Show"),
+    (
+        "fleet_note",
+        "待上传、被拒数和应用版本由手机在同步请求中上报，仅供显示；时钟偏差 = 手机时间 − 服务器收到时间（正数表示手机快）。",
+        "Pending, rejected and app version are reported by the phones in their sync requests, for display only; clock drift = device time − the server's receive time (positive: the phone is ahead).",
+    ),
     ("export_csv", "导出 CSV", "Export CSV"),
     ("print", "打印本页", "Print this page"),
     (

@@ -67,6 +67,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
         7,
         include_str!("../../migrations/postgres/007_store_held.sql"),
     ),
+    (
+        8,
+        include_str!("../../migrations/postgres/008_device_reports.sql"),
+    ),
 ];
 fn add_store_held(
     tx: &mut Transaction<'_>,
@@ -1185,6 +1189,26 @@ impl SyncStorage for PostgresStorage {
 
     fn touch_device(&self, device_id: &str, now: i64) -> AppResult<()> {
         self.with_client(|client| super::audit::postgres_touch(client, device_id, now))
+    }
+
+    fn record_device_report(&self, status: &super::device_reports::DeviceStatus) -> AppResult<()> {
+        self.with_client(|client| super::device_reports::postgres_record(client, status))
+    }
+
+    fn record_refused(
+        &self,
+        device_id: &str,
+        protocol: u32,
+        documents: i64,
+        now: i64,
+    ) -> AppResult<()> {
+        self.with_client(|client| {
+            super::device_reports::postgres_refused(client, device_id, protocol, documents, now)
+        })
+    }
+
+    fn device_reports(&self) -> AppResult<Vec<super::device_reports::DeviceStatus>> {
+        self.with_client(|client| super::device_reports::postgres_all(client))
     }
 
     fn token_status(

@@ -40,6 +40,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../../migrations/006_blobs.sql")),
     (7, include_str!("../../migrations/007_console_sessions.sql")),
     (8, include_str!("../../migrations/008_store_held.sql")),
+    (9, include_str!("../../migrations/009_device_reports.sql")),
 ];
 const READERS: usize = 4;
 
@@ -639,6 +640,26 @@ impl SyncStorage for SqliteStorage {
 
     fn touch_device(&self, device_id: &str, now: i64) -> AppResult<()> {
         self.with_writer(|w| super::audit::sqlite_touch(&w.conn, device_id, now))
+    }
+
+    fn record_device_report(&self, status: &super::device_reports::DeviceStatus) -> AppResult<()> {
+        self.with_writer(|w| super::device_reports::sqlite_record(&w.conn, status))
+    }
+
+    fn record_refused(
+        &self,
+        device_id: &str,
+        protocol: u32,
+        documents: i64,
+        now: i64,
+    ) -> AppResult<()> {
+        self.with_writer(|w| {
+            super::device_reports::sqlite_refused(&w.conn, device_id, protocol, documents, now)
+        })
+    }
+
+    fn device_reports(&self) -> AppResult<Vec<super::device_reports::DeviceStatus>> {
+        self.with_reader(super::device_reports::sqlite_all)
     }
 
     fn add_console_code(

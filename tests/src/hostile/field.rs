@@ -319,6 +319,7 @@ impl Field {
             cursor: attacker.cursor.clone(),
             push,
             max_response_bytes: Some(256 * 1024),
+            device: None,
         };
         let response = self
             .http
