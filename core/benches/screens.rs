@@ -12,6 +12,10 @@
 //! - `store_list_during_merge`, `edit_during_merge`: the same while another thread merges
 //!   pages of 100 documents from the server, one after the other (a long first sync): the
 //!   list reads on a connection of its own, the edit waits for the writer.
+//! - `edit_under_cpu_load`: the control for `edit_during_merge`: the same check-ins, for as
+//!   long as the merges took, with the list read over and over and as many threads busy as
+//!   the merge has workers, but nothing merged: what the edit costs on busy cores alone,
+//!   without waiting for the writer.
 //!
 //! `cargo bench -p fieldsync-core --bench screens -- [--quick] [--json PATH]`. Unknown
 //! arguments (cargo adds `--bench`) are ignored.
@@ -347,25 +351,7 @@ fn during_merges(
             }
             Ok(reads)
         });
-        // A user checking in every 20 ms.
-        let mut edits = Vec::new();
-        let mut n = 0usize;
-        while merging.load(Ordering::SeqCst) {
-            clock.advance_minutes(1);
-            let t = Instant::now();
-            db.create_visit(fieldsync_core::NewVisit {
-                store_id: stores[n % stores.len()].store_id.clone(),
-                kind: VisitKind::Routine,
-                check_in: CheckPoint {
-                    at: clock.now(),
-                    gps: None,
-                },
-                complaint_id: None,
-            })?;
-            edits.push(t.elapsed());
-            n += 1;
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let edits = check_ins(db, clock, &stores, &merging)?;
         let merges = merger.join().map_err(|_| "the merging thread panicked")??;
         let reads = reader.join().map_err(|_| "the reading thread panicked")??;
         Ok((merges, reads, edits))
@@ -373,9 +359,78 @@ fn during_merges(
     if reads.is_empty() || edits.is_empty() {
         return Err("nothing was read or edited during the merges".into());
     }
+    let merging_for: Duration = merge_times.iter().sum();
+    let control = under_cpu_load(db, clock, page, &stores, merging_for)?;
     Ok(vec![
         summary("merge_page_of_100", merge_times),
         summary("store_list_during_merge", reads),
         summary("edit_during_merge", edits),
+        summary("edit_under_cpu_load", control),
     ])
+}
+
+/// A user checking in every 20 ms while `busy` holds; the time of each check-in.
+fn check_ins(
+    db: &LocalStore,
+    clock: &ManualClock,
+    stores: &[fieldsync_core::StoreListRow],
+    busy: &std::sync::atomic::AtomicBool,
+) -> Res<Vec<Duration>> {
+    let mut edits = Vec::new();
+    let mut n = 0usize;
+    while busy.load(Ordering::SeqCst) {
+        clock.advance_minutes(1);
+        let t = Instant::now();
+        db.create_visit(fieldsync_core::NewVisit {
+            store_id: stores[n % stores.len()].store_id.clone(),
+            kind: VisitKind::Routine,
+            check_in: CheckPoint {
+                at: clock.now(),
+                gps: None,
+            },
+            complaint_id: None,
+        })?;
+        edits.push(t.elapsed());
+        n += 1;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(edits)
+}
+
+/// The check-ins of [`check_ins`] for `for_how_long`, with the list read over and over and
+/// as many threads spinning as a merge has workers, and nothing merged.
+fn under_cpu_load(
+    db: &LocalStore,
+    clock: &ManualClock,
+    page: &StoreListQuery,
+    stores: &[fieldsync_core::StoreListRow],
+    for_how_long: Duration,
+) -> Res<Vec<Duration>> {
+    let busy = std::sync::atomic::AtomicBool::new(true);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    std::thread::scope(|s| -> Res<_> {
+        for _ in 0..workers {
+            s.spawn(|| {
+                let mut x = 0u64;
+                while busy.load(Ordering::Relaxed) {
+                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                }
+            });
+        }
+        let reader = s.spawn(|| -> fieldsync_core::Result<()> {
+            while busy.load(Ordering::SeqCst) {
+                std::hint::black_box(db.store_list(page)?);
+            }
+            Ok(())
+        });
+        let timer = s.spawn(|| {
+            std::thread::sleep(for_how_long);
+            busy.store(false, Ordering::SeqCst);
+        });
+        let edits = check_ins(db, clock, stores, &busy);
+        busy.store(false, Ordering::SeqCst);
+        timer.join().map_err(|_| "the timer panicked")?;
+        reader.join().map_err(|_| "the reading thread panicked")??;
+        edits
+    })
 }

@@ -120,13 +120,22 @@ impl LocalStore {
     /// It runs in savepoints under the store's lock, so no edit the app makes meanwhile
     /// lands inside one, where a rollback would take it along after it was reported saved.
     /// When an edit (or any other call) waits for the lock, the merge gives way after the
-    /// documents already prepared: what is merged so far commits, the edit runs, and the
-    /// merge goes on in a new savepoint. An edit thus waits for a few documents' writes,
-    /// never for a whole page. A failure rolls back the current savepoint only: what
+    /// document it is writing: what is merged so far commits, the edit runs, and the merge
+    /// goes on in a new savepoint (documents the workers had prepared meanwhile are prepared
+    /// again on what the store holds then). An edit thus waits for one document's write,
+    /// never for a page. A failure rolls back the current savepoint only: what
     /// committed before stays (merging it again is harmless), and the cursor does not
     /// move. A document of the feed that cannot be read is kept aside as damaged and does
     /// not stop the others. Returns what was merged, damaged or repaired, and how many
     /// documents left the scope.
+    ///
+    /// Its commits do not wait for the disk (`synchronous = NORMAL` for them, FULL again
+    /// before the lock is let go): everything they write is on the server, and the cursor
+    /// commits with the documents it covers, so a power cut can only take the phone back to
+    /// an older cursor, whose sync fetches the same again (an app or phone crash loses
+    /// nothing: the WAL is written before each commit returns). An edit waiting for the lock
+    /// then waits for a document's write, not for an fsync; its own commit is FULL, and
+    /// makes what the merge wrote before it durable too.
     pub(crate) fn apply_sync_response(
         &self,
         confirmed: &[(DocId, i64, Vec<String>)],
@@ -149,6 +158,7 @@ impl LocalStore {
         let mut inner = self.lock_for_merge()?;
         // Bounded: every pass but the last merges at least one document of `rest`.
         loop {
+            inner.conn.pragma_update(None, "synchronous", "NORMAL")?;
             let done = inner.all_or_nothing(|inner| {
                 for (id, edits, heads) in confirmed.take().iter().flatten() {
                     confirm_pushed(&inner.conn, id, *edits, heads)?;
@@ -166,8 +176,10 @@ impl LocalStore {
                 drop_left_documents(inner)?;
                 set_sync_cursor(&inner.conn, cursor)?;
                 Ok(true)
-            })?;
-            if done {
+            });
+            // Before anything else: the next holder of the lock commits as the store does.
+            inner.conn.pragma_update(None, "synchronous", "FULL")?;
+            if done? {
                 return Ok(applied);
             }
             drop(inner);

@@ -31,6 +31,7 @@ use prepare::prepare;
 use std::collections::{HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 
 use automerge::{ActorId, ChangeHash};
@@ -121,7 +122,10 @@ pub(crate) struct Merged {
 struct Done {
     index: usize,
     id: DocId,
-    prepared: Result<Prepared>,
+    /// `None`: not prepared, the merge stopped before the worker took it up.
+    prepared: Option<Result<Prepared>>,
+    /// The job's changes, handed back for a merge that stops before writing them.
+    changes: Vec<Vec<u8>>,
 }
 
 impl LocalStore {
@@ -195,15 +199,34 @@ impl Inner {
         let (job_tx, job_rx) = mpsc::channel::<Job>();
         let (done_tx, done_rx) = mpsc::channel::<Done>();
         let job_rx = Mutex::new(job_rx);
+        let stopping = AtomicBool::new(false);
         std::thread::scope(|scope| {
             for _ in 0..workers {
-                let (job_rx, done_tx, actor) = (&job_rx, done_tx.clone(), &actor);
-                scope.spawn(move || work(job_rx, &done_tx, actor));
+                let (job_rx, done_tx, actor, stopping) =
+                    (&job_rx, done_tx.clone(), &actor, &stopping);
+                scope.spawn(move || work(job_rx, &done_tx, actor, stopping));
             }
             drop(done_tx);
             // Returning (on success or error) drops `job_tx`: the workers finish the job in
             // hand and stop, and the scope waits for them.
-            self.write_in_order(docs, from_server, job_tx, &done_rx, &mut merged, stop)
+            let stop_workers = || {
+                let stop = stop();
+                if stop {
+                    // The workers hand the jobs they have not begun back unprepared.
+                    stopping.store(true, Ordering::SeqCst);
+                }
+                stop
+            };
+            let written = self.write_in_order(
+                docs,
+                from_server,
+                job_tx,
+                &done_rx,
+                &mut merged,
+                &stop_workers,
+            );
+            stopping.store(true, Ordering::SeqCst);
+            written
         })
         .map(|rest| (merged, rest))
     }
@@ -258,12 +281,7 @@ impl Inner {
             Ok(())
         };
         dispatch(self, &mut pending, &mut in_flight, WINDOW)?;
-        let mut stopped = false;
         for next in 0..count {
-            // Once stopped, only the documents already handed out are written.
-            if stopped && pending.peek().is_some_and(|(i, _)| *i <= next) {
-                break;
-            }
             // Bounded: at most `WINDOW` documents are in flight, and each arrives once.
             let finished = loop {
                 if let Some(d) = early.remove(&next) {
@@ -273,12 +291,27 @@ impl Inner {
                 early.insert(d.index, d);
             };
             in_flight.remove(&finished.id);
-            self.write_prepared(&finished.id, finished.prepared?, from_server, merged)?;
+            let prepared = finished.prepared.ok_or_else(workers_gone)?;
+            self.write_prepared(&finished.id, prepared?, from_server, merged)?;
             merged.count += 1;
-            stopped = stopped || stop();
-            if !stopped {
-                dispatch(self, &mut pending, &mut in_flight, next + 1 + WINDOW)?;
+            if stop() {
+                // What is in flight goes back, unwritten, before the rest, in order: the
+                // caller lets the waiting calls in after one document's write, and merges
+                // these later (prepared again on what the store holds then).
+                let mut back: Vec<(usize, IncomingDocument)> = early
+                    .drain()
+                    .map(|(index, d)| (index, (d.id, d.changes)))
+                    .collect();
+                // Bounded: each document handed out comes back once.
+                while back.len() < in_flight.len() {
+                    let d = done.recv().map_err(|_| workers_gone())?;
+                    back.push((d.index, (d.id, d.changes)));
+                }
+                back.sort_by_key(|(index, _)| *index);
+                let rest = back.into_iter().map(|(_, doc)| doc);
+                return Ok(rest.chain(pending.map(|(_, doc)| doc)).collect());
             }
+            dispatch(self, &mut pending, &mut in_flight, next + 1 + WINDOW)?;
         }
         Ok(pending.map(|(_, doc)| doc).collect())
     }
@@ -303,7 +336,12 @@ fn workers_gone() -> Error {
 }
 
 /// A worker: prepares jobs until there are none.
-fn work(jobs: &Mutex<mpsc::Receiver<Job>>, done: &mpsc::Sender<Done>, actor: &ActorId) {
+fn work(
+    jobs: &Mutex<mpsc::Receiver<Job>>,
+    done: &mpsc::Sender<Done>,
+    actor: &ActorId,
+    stopping: &AtomicBool,
+) {
     // Bounded by the jobs sent: `recv` fails once the writer dropped its sender.
     loop {
         let job = match jobs.lock() {
@@ -319,6 +357,18 @@ fn work(jobs: &Mutex<mpsc::Receiver<Job>>, done: &mpsc::Sender<Done>, actor: &Ac
             held,
             cache,
         } = job;
+        if stopping.load(Ordering::SeqCst) {
+            let sent = done.send(Done {
+                index,
+                id,
+                prepared: None,
+                changes,
+            });
+            if sent.is_err() {
+                return;
+            }
+            continue;
+        }
         // A panic inside Automerge must come back as this document's error: a worker that
         // died silently would leave the writer waiting for its document.
         let prepared = catch_unwind(AssertUnwindSafe(|| {
@@ -333,7 +383,8 @@ fn work(jobs: &Mutex<mpsc::Receiver<Job>>, done: &mpsc::Sender<Done>, actor: &Ac
         let sent = done.send(Done {
             index,
             id,
-            prepared,
+            prepared: Some(prepared),
+            changes,
         });
         if sent.is_err() {
             return;
