@@ -432,4 +432,24 @@ mod tests {
         );
         Ok(())
     }
+
+    #[test]
+    fn a_client_with_an_app_version_the_server_would_refuse_is_not_built() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let store = Arc::new(LocalStore::open(
+            dir.path().join("phone.db"),
+            crate::ids::DeviceIdentity::new("am-li", "phone-7"),
+            crate::store::StoreOptions::default(),
+        )?);
+        let mut config = SyncConfig::new("https://127.0.0.1:1", "t");
+        config.app_version = Some("2.4.1\n".into());
+        let err = SyncClient::new(config.clone(), store.clone()).expect_err("refused");
+        assert!(
+            err.to_string().starts_with("invalid `device.app_version`"),
+            "{err}"
+        );
+        config.app_version = Some("2.4.1 (381)".into());
+        assert!(SyncClient::new(config, store).is_ok());
+        Ok(())
+    }
 }
