@@ -57,13 +57,30 @@ class FieldsyncSync(store: FieldsyncStore, settings: SyncSettings) : AutoCloseab
      * A connection with the library's default settings. [extraRootPem]: the PEM root
      * certificate of a district's private CA, trusted besides the bundled Mozilla roots; a
      * malformed one throws `FieldException.InvalidInput` with field `extra_root_pem`.
+     * [appVersion]: the app's version as its builders name it (`2.4.1 (381)`), reported to
+     * the server in every sync for the supervision console's fleet page (docs/protocol.md,
+     * "The device report"); one of more than 64 characters or with control characters
+     * throws `FieldException.InvalidInput` with field `device.app_version`.
      */
-    constructor(store: FieldsyncStore, serverUrl: String, token: String, extraRootPem: String? = null) :
-        this(store, defaultSyncSettings(serverUrl, token).copy(extraRootPem = extraRootPem))
+    constructor(
+        store: FieldsyncStore,
+        serverUrl: String,
+        token: String,
+        extraRootPem: String? = null,
+        appVersion: String? = null,
+    ) : this(
+        store,
+        defaultSyncSettings(serverUrl, token).copy(extraRootPem = extraRootPem, appVersion = appVersion),
+    )
 
     /** A connection for the device [enrollment] enrolled (its token, kept by the app). */
-    constructor(store: FieldsyncStore, serverUrl: String, enrollment: EnrollmentRecord, extraRootPem: String? = null) :
-        this(store, serverUrl, enrollment.token.value, extraRootPem)
+    constructor(
+        store: FieldsyncStore,
+        serverUrl: String,
+        enrollment: EnrollmentRecord,
+        extraRootPem: String? = null,
+        appVersion: String? = null,
+    ) : this(store, serverUrl, enrollment.token.value, extraRootPem, appVersion)
 
     /** The generated binding (not public: the suspend functions here run it for apps). */
     internal val raw: FieldSync = FieldSync(store.raw, settings)
