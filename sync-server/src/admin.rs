@@ -334,7 +334,7 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
         }
         AdminCommand::PhotoReuse => {
             let header = ["hash", "visit", "store", "day"];
-            blobs::write_reuse(&blobs::reused(storage)?, &header, None, std::io::stdout())?;
+            blobs::write_reuse(&blobs::reused(storage)?, &header, std::io::stdout())?;
         }
         AdminCommand::Report {
             month,

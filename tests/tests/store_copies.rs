@@ -9,7 +9,7 @@
 //! copies' source) between two openings. Every test runs on SQLite and on PostgreSQL with
 //! two instances.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use axum::http::StatusCode;
 use fieldsync_core::fixtures::{at, device, sample_store};
@@ -164,10 +164,6 @@ impl District {
     }
 }
 
-fn in_dir(dir: &Path, name: &str) -> PathBuf {
-    dir.join(name)
-}
-
 /// Shown to guard the check: with `store_copy_refused` in `storage/push.rs` answering
 /// `Ok(None)`, the forged visit was stored (200).
 async fn a_visit_copying_a_location_its_store_never_held_is_refused_naming_store_lat_on(
@@ -231,7 +227,7 @@ async fn a_visit_made_at_the_place_a_store_had_before_the_office_moved_it_is_del
     d.server.sync_phone(&d.li_token, &d.li).await?;
     // A second phone of Li's, enrolled after the moves, copies the latest place too.
     let token = d.server.enroll("am-li").await?;
-    let (second, _) = device(in_dir(d.dir.path(), "li-2.db"), "am-li", at(MONDAY))?;
+    let (second, _) = device(d.dir.path().join("li-2.db"), "am-li", at(MONDAY))?;
     d.server.sync_phone(&token, &second).await?;
     d.visit(&second)?;
     d.server.sync_phone(&token, &second).await?;

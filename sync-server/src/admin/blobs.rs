@@ -89,23 +89,16 @@ pub struct PhotoUse {
 pub const REUSE_SECTION_COLUMNS: [&str; 4] = ["reused_photo", "visit", "store", "day"];
 
 /// Writes every use of each reused photo as CSV rows (hash, visit, store, day), after
-/// `header`; with `days`, only photos used on one of those days (days since the epoch,
-/// UTC), with all their uses.
-pub fn write_reuse(
-    reused: &BTreeMap<String, Vec<PhotoUse>>,
+/// `header`.
+pub fn write_reuse<'a>(
+    reused: impl IntoIterator<Item = (&'a String, &'a Vec<PhotoUse>)>,
     header: &[&str],
-    days: Option<std::ops::Range<i64>>,
     out: impl std::io::Write,
 ) -> AppResult<()> {
     let io = |e: csv::Error| AppError::Internal(format!("cannot write the photo uses: {e}"));
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(header).map_err(io)?;
     for (hash, uses) in reused {
-        if let Some(days) = &days
-            && !uses.iter().any(|u| days.contains(&u.day))
-        {
-            continue;
-        }
         for u in uses {
             let day = chrono::DateTime::from_timestamp(u.day * 86_400, 0)
                 .map(|d| d.format("%Y-%m-%d").to_string())

@@ -121,19 +121,15 @@ pub fn write_reuse_section(
     days: std::ops::Range<i64>,
     mut out: impl Write,
 ) -> AppResult<()> {
-    let in_month = reused
-        .values()
-        .any(|uses| uses.iter().any(|u| days.contains(&u.day)));
-    if !in_month {
+    let of_month: std::collections::BTreeMap<_, _> = reused
+        .iter()
+        .filter(|(_, uses)| uses.iter().any(|u| days.contains(&u.day)))
+        .collect();
+    if of_month.is_empty() {
         return Ok(());
     }
     writeln!(out).map_err(|e| AppError::Internal(format!("cannot write the report: {e}")))?;
-    super::blobs::write_reuse(
-        reused,
-        &super::blobs::REUSE_SECTION_COLUMNS,
-        Some(days),
-        out,
-    )
+    super::blobs::write_reuse(of_month, &super::blobs::REUSE_SECTION_COLUMNS, out)
 }
 
 /// Parses `YYYY-MM` into the month's first day (clap's value parser for `--month`).

@@ -17,8 +17,6 @@
 //! `scope_guard.rs`; how large documents and a device's day may grow is `quota.rs`; the
 //! second pass is `push/work.rs`.
 
-use std::collections::HashMap;
-
 use fieldsync_core::protocol::{Accepted, Rejection};
 use fieldsync_core::{
     DocId, DocKind, DocSummary, HeldValue, IncomingChange, Pusher, Replica, Role, RuleViolation,
@@ -31,7 +29,10 @@ use super::scope_guard::{self, Access, DocRow, Scopes};
 use super::{DeviceInfo, PushResult, Pushed};
 use crate::error::{AppError, AppResult};
 
+mod store_copy;
 mod work;
+
+pub use store_copy::held_by_stored;
 
 /// A scope row of the log: a store that moved between territories or on/off the demo street.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -179,44 +180,6 @@ fn read_one(
     ))
 }
 
-/// Every value the copied fields of a store held in its stored changes (for a store stored
-/// before the server recorded them).
-pub fn held_by_stored(store: &str, changes: &[Vec<u8>]) -> AppResult<Vec<HeldValue>> {
-    let mut held = Vec::new();
-    for bytes in changes {
-        let change = IncomingChange::parse(bytes).map_err(|e| {
-            AppError::Internal(format!(
-                "a stored change of store `{store}` is unreadable: {e}"
-            ))
-        })?;
-        held.extend(change.store_values());
-    }
-    held.sort();
-    held.dedup();
-    Ok(held)
-}
-
-/// Holds what a new visit or complaint copied from its store to the values the store has
-/// held: those stored, and those the push itself brings for it.
-fn store_copy_refused(
-    tx: &mut impl PushTx,
-    doc: &str,
-    replica: &Replica,
-    store: Option<&str>,
-    pushed_held: &HashMap<String, Vec<HeldValue>>,
-) -> AppResult<Option<Rejection>> {
-    let (Some(copy), Some(store)) = (replica.store_copy(), store) else {
-        return Ok(None);
-    };
-    let mut held = tx.store_held(store)?;
-    if let Some(pushed) = pushed_held.get(store) {
-        held.extend(pushed.iter().cloned());
-    }
-    Ok(fieldsync_core::check_store_copy(&copy, store, &held)
-        .err()
-        .map(|v| rejection(doc.to_owned(), v)))
-}
-
 /// Judges and writes a device's push inside the backend's transaction.
 pub fn run(
     tx: &mut impl PushTx,
@@ -249,18 +212,7 @@ pub fn run(
         received_at: now,
     };
     let worked = work_all(jobs, &pusher);
-    // What the push's own store documents write to the fields visits and complaints copy:
-    // a visit may be made at a store's new place in the push that moves it.
-    let mut pushed_held: HashMap<String, Vec<HeldValue>> = HashMap::new();
-    for (doc, w) in docs.iter().zip(&worked) {
-        if let Ok(w) = w
-            && let Some(Ok(Ok((_, _, after)))) = &w.applied
-            && after.kind == DocKind::Store
-        {
-            let entry = pushed_held.entry(doc.clone()).or_default();
-            entry.extend(w.new.iter().flat_map(IncomingChange::store_values));
-        }
-    }
+    let pushed_held = store_copy::pushed_held(&docs, &worked);
     let privileged = matches!(device.role, Role::Supervisor | Role::Admin);
 
     let mut staged: Vec<Staged> = Vec::new();
@@ -352,7 +304,7 @@ pub fn run(
         }
         if before.is_none()
             && let Some(r) =
-                store_copy_refused(tx, &doc, &replica, after.store_id.as_deref(), &pushed_held)?
+                store_copy::refusal(tx, &doc, &replica, after.store_id.as_deref(), &pushed_held)?
         {
             rejections.push(r);
             continue;
@@ -418,9 +370,10 @@ pub fn run(
             if let (Some(territory), Some(demo)) = (&s.after.territory, s.after.demo_street) {
                 tx.upsert_store(&s.doc, territory, demo)?;
             }
-            let held: Vec<HeldValue> = s.new.iter().flat_map(|c| c.store_values()).collect();
-            if !held.is_empty() {
-                tx.add_store_held(&s.doc, &held)?;
+            if let Some(held) = pushed_held.get(&s.doc)
+                && !held.is_empty()
+            {
+                tx.add_store_held(&s.doc, held)?;
             }
         }
         if let Some(moved) = &s.moved {
