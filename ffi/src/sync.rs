@@ -85,6 +85,9 @@ pub struct SyncProgressRecord {
     pub docs_pulled: u64,
     pub bytes_sent: u64,
     pub bytes_received: u64,
+    /// In a first sync: the phone now holds what it needs to be used (stores, displays,
+    /// scorecards, tasks, complaints, this week's visits and counts); history may follow.
+    pub first_use_ready: bool,
 }
 
 /// A document the server refused in this sync.
@@ -247,6 +250,7 @@ impl From<fc::SyncProgress> for SyncProgressRecord {
             docs_pulled: p.docs_pulled as u64,
             bytes_sent: p.bytes_sent,
             bytes_received: p.bytes_received,
+            first_use_ready: p.first_use_ready,
         }
     }
 }

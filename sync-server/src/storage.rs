@@ -50,6 +50,8 @@ pub struct Feed {
     pub removed: Vec<String>,
     pub cursor: FeedCursor,
     pub more: bool,
+    /// A first sync's needed part ended in this response (`SyncResponse::first_use`).
+    pub first_use: bool,
 }
 
 /// The outcome of a push that passed every rule.

@@ -228,6 +228,7 @@ async fn sync_as(
                 removed: feed.removed,
                 cursor: feed.cursor.to_string(),
                 more: feed.more,
+                first_use: feed.first_use,
             },
             rotated,
         ))

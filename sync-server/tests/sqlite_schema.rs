@@ -54,8 +54,23 @@ fn stored_changes(storage: &SqliteStorage) -> Fallible<BTreeMap<String, Vec<Vec<
         .collect()
 }
 
-/// Removes what schema 9 added (devices' reports) and marks the database as schema 8.
+/// Removes what schema 10 added (when visits and counts happened) and marks the database
+/// as schema 9.
+fn back_to_schema_9(path: &Path) -> Fallible<()> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.execute_batch(
+        "BEGIN;
+         ALTER TABLE docs DROP COLUMN happened_at;
+         PRAGMA user_version = 9;
+         COMMIT;",
+    )?;
+    Ok(())
+}
+
+/// Removes what schemas 10 and 9 added (when visits and counts happened, devices' reports)
+/// and marks the database as schema 8.
 fn back_to_schema_8(path: &Path) -> Fallible<()> {
+    back_to_schema_9(path)?;
     let conn = rusqlite::Connection::open(path)?;
     conn.execute_batch(
         "BEGIN;
@@ -66,7 +81,8 @@ fn back_to_schema_8(path: &Path) -> Fallible<()> {
     Ok(())
 }
 
-/// Removes what schemas 9 and 8 added (devices' reports, the values stores held) and marks
+/// Removes what schemas 10 to 8 added (when visits and counts happened, devices' reports,
+/// the values stores held) and marks
 /// the database as schema 7.
 fn back_to_schema_7(path: &Path) -> Fallible<()> {
     back_to_schema_8(path)?;
@@ -195,7 +211,7 @@ fn a_schema_1_database_keeps_every_change_in_log_order_and_takes_new_pushes_afte
 
     back_to_schema_1(&path)?;
     let storage = SqliteStorage::open(&path)?;
-    assert_eq!(schema(&path)?, 9, "migrated on open");
+    assert_eq!(schema(&path)?, 10, "migrated on open");
     let (feed_after, end_after) = log_feed(&storage, 0)?;
     assert_eq!(end_after, end, "the log ends where it did");
     assert!(
@@ -298,7 +314,7 @@ fn a_schema_2_database_learns_each_documents_size_and_counts_its_devices_told_of
 
     back_to_schema_2(&path)?;
     let storage = SqliteStorage::open(&path)?;
-    assert_eq!(schema(&path)?, 9, "migrated on open");
+    assert_eq!(schema(&path)?, 10, "migrated on open");
     let (docs, devices) = sizes_and_handed(&path)?;
     assert_eq!(docs.len(), 4, "two stores and their shelf displays");
     for (doc, bytes, stored) in &docs {
@@ -352,10 +368,51 @@ fn a_schema_7_database_learns_every_value_its_stores_held_when_it_opens() -> Tes
     assert_eq!(stores.len(), demo::DEMO_STORES as usize, "every demo store");
     back_to_schema_7(&path)?;
     drop(SqliteStorage::open(&path)?);
-    assert_eq!(schema(&path)?, 9);
+    assert_eq!(schema(&path)?, 10);
     assert!(
         held_rows(&path)? == recorded,
         "the same rows, from the changes"
+    );
+    Ok(())
+}
+
+/// When each visit and count happened, as the database records it.
+fn happened_rows(path: &Path) -> Fallible<BTreeMap<String, Option<i64>>> {
+    let conn = rusqlite::Connection::open(path)?;
+    let mut statement = conn.prepare(
+        "SELECT id, happened_at FROM docs WHERE kind IN ('visit', 'inventory_count') ORDER BY id",
+    )?;
+    let rows = statement
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<BTreeMap<_, _>>>()?;
+    Ok(rows)
+}
+
+#[test]
+fn a_schema_9_database_learns_when_its_visits_and_counts_happened_when_it_opens() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("fieldsync.db");
+    let storage = SqliteStorage::open(&path)?;
+    let Seeded::New(_) = demo::seed_with(dir.path(), &storage, true)? else {
+        return Err("an empty database is seeded".into());
+    };
+    drop(storage);
+    let recorded = happened_rows(&path)?;
+    assert!(
+        recorded.len() > 10,
+        "the demo's visits and counts: {recorded:?}"
+    );
+    assert!(
+        recorded.values().all(Option::is_some),
+        "every push recorded when its visit or count happened"
+    );
+    back_to_schema_9(&path)?;
+    drop(SqliteStorage::open(&path)?);
+    assert_eq!(schema(&path)?, 10);
+    assert_eq!(
+        happened_rows(&path)?,
+        recorded,
+        "the same times, from the changes"
     );
     Ok(())
 }

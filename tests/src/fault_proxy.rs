@@ -541,6 +541,7 @@ fn fake_acknowledgement(request: &[u8]) -> Vec<u8> {
         removed: Vec::new(),
         cursor: "0".into(),
         more: false,
+        first_use: false,
     });
     let mut response = format!(
         "HTTP/1.1 200 OK\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",

@@ -177,6 +177,34 @@ impl Instances {
         Ok(response)
     }
 
+    /// One page of a pull-only sync of `phone` asking for at most `max_bytes`: merges it
+    /// and stores its cursor, as [`Instances::sync_phone`] does.
+    pub async fn pull_page(
+        &self,
+        token: &str,
+        phone: &LocalStore,
+        max_bytes: u64,
+    ) -> HarnessResult<SyncResponse> {
+        let fail = |e: fieldsync_core::Error| HarnessError(format!("the phone: {e}"));
+        let mut request = outbox_request(&[], phone.sync_cursor().map_err(fail)?);
+        request.max_response_bytes = Some(max_bytes);
+        let (status, _, body) = self.sync(token, &request).await?;
+        if status != StatusCode::OK {
+            return Err(HarnessError(format!(
+                "{status}: {}",
+                String::from_utf8_lossy(&body)
+            )));
+        }
+        let response: SyncResponse = protocol::decode("sync response", &body).map_err(fail)?;
+        for doc in &response.changes {
+            let changes: Vec<Vec<u8>> = doc.changes.iter().map(|c| c.to_vec()).collect();
+            let id = DocId::parse("doc", &doc.doc).map_err(fail)?;
+            phone.merge_changes(&id, &changes).map_err(fail)?;
+        }
+        phone.set_sync_cursor(&response.cursor).map_err(fail)?;
+        Ok(response)
+    }
+
     async fn call(
         &self,
         request: Request<Body>,

@@ -23,6 +23,10 @@ pub struct DocSummary {
     pub visitor: Option<String>,
     /// A scorecard's scored account manager.
     pub manager: Option<String>,
+    /// When a visit checked in or a count began, as its content says (ms since the
+    /// epoch). It orders a first sync (docs/protocol.md, "A first sync") and is never
+    /// a permission: a forged value only moves a document earlier or later in a download.
+    pub happened_at: Option<i64>,
 }
 
 /// The device sending changes, as the server authenticated it.
@@ -177,6 +181,7 @@ mod tests {
             demo_street: Some(false),
             visitor: None,
             manager: None,
+            happened_at: None,
         }
     }
 
@@ -292,6 +297,7 @@ mod tests {
             demo_street: None,
             visitor: None,
             manager: Some("am-li".into()),
+            happened_at: None,
         };
         let sup = Writer {
             user: "sup-wang",
@@ -340,6 +346,7 @@ mod tests {
             demo_street: None,
             visitor: Some("am-li".into()),
             manager: None,
+            happened_at: None,
         };
         assert_eq!(
             check(None, &visit, &effect(&["notes"], &[]), &am("am-li", true)),

@@ -93,6 +93,18 @@ impl SyncClient {
         let mut pushed_total = 0usize;
         let mut pulled_total = 0usize;
         let mut phase = SyncPhase::Pushing;
+        // Only a first sync (from no cursor, or one inside the part first use needs) waits
+        // for the server's word.
+        let cursor = self.blocking(|s| s.sync_cursor()).await?;
+        let mut first_use_ready = !matches!(
+            protocol::FeedCursor::parse(cursor.as_deref()),
+            Ok(protocol::FeedCursor::Log(0)
+                | protocol::FeedCursor::Documents { .. }
+                | protocol::FeedCursor::Ordered {
+                    part: protocol::Part::FirstUse,
+                    ..
+                })
+        );
         let mut push_limit = self.config.max_changes_per_push.max(1);
         // The next page of a long feed, asked for while the previous one was being stored.
         let mut prefetched: Option<Result<Outcome, SyncFailure>> = None;
@@ -121,6 +133,7 @@ impl SyncClient {
             match outcome {
                 Outcome::Stored(response) => {
                     let more = response.more;
+                    let first_use = response.first_use;
                     let (applied, next) = if more && batch.is_empty() {
                         // A page of a longer feed with nothing pushed: the next page is
                         // asked for (with this page's cursor) while this one is stored,
@@ -153,6 +166,7 @@ impl SyncClient {
                     report.docs_pushed += batch.len();
                     report.docs_pulled += pulled;
                     report.docs_removed += removed;
+                    first_use_ready |= first_use || !more;
                     progress(SyncProgress {
                         phase,
                         docs_pushed: pushed_total,
@@ -160,6 +174,7 @@ impl SyncClient {
                         docs_pulled: pulled_total,
                         bytes_sent: report.bytes_sent,
                         bytes_received: report.bytes_received,
+                        first_use_ready,
                     });
                     match next {
                         Some(next) => prefetched = Some(next),
@@ -215,6 +230,7 @@ impl SyncClient {
             docs_pulled: pulled_total,
             bytes_sent: report.bytes_sent,
             bytes_received: report.bytes_received,
+            first_use_ready: true,
         });
         Ok(report)
     }

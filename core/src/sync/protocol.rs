@@ -50,16 +50,39 @@ pub struct SyncRequest {
 ///
 /// A client treats the string as opaque and sends it back as given; the server parses it.
 /// Numeric cursors (`"1234"`) are positions in the server's log; a first sync instead
-/// pages through the device's scope document by document, and a cursor inside that pass
-/// reads `"d<upto>:<doc>"` (docs/protocol.md, "A first sync").
+/// pages through the device's scope document by document, first what a new phone needs to
+/// be used (`"n<upto>:<since>:<doc>"`), then the rest (`"r<upto>:<since>:<doc>"`); servers
+/// before that ordering gave `"d<upto>:<doc>"`, which still reads (docs/protocol.md, "A
+/// first sync").
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FeedCursor {
     /// Every row of the log up to this position was processed.
     Log(u64),
-    /// Inside a first sync's pass: every document in scope whose id sorts at or before
-    /// `after` arrived with all its changes up to log position `upto`; the rest of the pass
-    /// and then the log after `upto` remain.
+    /// Inside a first sync's pass in id order: every document in scope whose id sorts at
+    /// or before `after` arrived with all its changes up to log position `upto`; the rest
+    /// of the pass and then the log after `upto` remain.
     Documents { upto: u64, after: String },
+    /// Inside a first sync's ordered pass: every document of the pass's current part
+    /// ([`Part`]) whose id sorts at or before `after` (`""`: none yet) arrived with all
+    /// its changes up to `upto`; visits and counts that happened before `since` (ms since
+    /// the epoch) are history. The rest of the part, the later part, then the log after
+    /// `upto` remain.
+    Ordered {
+        upto: u64,
+        since: i64,
+        part: Part,
+        after: String,
+    },
+}
+
+/// The two parts of a first sync's ordered pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// What a new phone needs to be used: every store, shelf display, scorecard, task and
+    /// complaint, and the visits and counts that happened since the pass's `since`.
+    FirstUse,
+    /// The history: visits and counts that happened before `since`.
+    History,
 }
 
 impl FeedCursor {
@@ -68,7 +91,15 @@ impl FeedCursor {
         let Some(text) = cursor else {
             return Ok(FeedCursor::Log(0));
         };
-        let bad = || Error::invalid("cursor", format!("`{text}` is not one this server gave"));
+        let bad = || {
+            Error::invalid(
+                "cursor",
+                format!(
+                    "`{}` is not one this server gave",
+                    crate::kinds::shape::quote(text)
+                ),
+            )
+        };
         if let Some(rest) = text.strip_prefix('d') {
             let (upto, after) = rest.split_once(':').ok_or_else(bad)?;
             let upto = upto.parse::<u64>().map_err(|_| bad())?;
@@ -80,6 +111,22 @@ impl FeedCursor {
                 after: after.to_owned(),
             });
         }
+        let part = match text.as_bytes().first() {
+            Some(b'n') => Some(Part::FirstUse),
+            Some(b'r') => Some(Part::History),
+            _ => None,
+        };
+        if let Some(part) = part {
+            let rest = text.get(1..).ok_or_else(bad)?;
+            let (upto, rest) = rest.split_once(':').ok_or_else(bad)?;
+            let (since, after) = rest.split_once(':').ok_or_else(bad)?;
+            return Ok(FeedCursor::Ordered {
+                upto: upto.parse::<u64>().map_err(|_| bad())?,
+                since: since.parse::<i64>().map_err(|_| bad())?,
+                part,
+                after: after.to_owned(),
+            });
+        }
         text.parse::<u64>().map(FeedCursor::Log).map_err(|_| bad())
     }
 
@@ -88,7 +135,7 @@ impl FeedCursor {
     pub fn position(&self) -> u64 {
         match self {
             FeedCursor::Log(seq) => *seq,
-            FeedCursor::Documents { upto, .. } => *upto,
+            FeedCursor::Documents { upto, .. } | FeedCursor::Ordered { upto, .. } => *upto,
         }
     }
 }
@@ -105,6 +152,18 @@ impl std::fmt::Display for FeedCursor {
         match self {
             FeedCursor::Log(seq) => write!(f, "{seq}"),
             FeedCursor::Documents { upto, after } => write!(f, "d{upto}:{after}"),
+            FeedCursor::Ordered {
+                upto,
+                since,
+                part,
+                after,
+            } => {
+                let letter = match part {
+                    Part::FirstUse => 'n',
+                    Part::History => 'r',
+                };
+                write!(f, "{letter}{upto}:{since}:{after}")
+            }
         }
     }
 }
@@ -129,6 +188,11 @@ pub struct SyncResponse {
     pub cursor: String,
     /// More changes are waiting: sync again right away.
     pub more: bool,
+    /// In a first sync: once this response is stored, the device holds what it needs to
+    /// be used (docs/protocol.md, "A first sync"); the history may still be coming.
+    /// Absent (false) in every other response.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub first_use: bool,
 }
 
 /// A pushed document the server stored.
@@ -248,12 +312,27 @@ mod tests {
                 upto: 7,
                 after: "01a20b3f-ee45-72dd-98de-d03f0aca810b".into(),
             },
+            FeedCursor::Ordered {
+                upto: 7,
+                since: 1_764_000_000_000,
+                part: Part::FirstUse,
+                after: String::new(),
+            },
+            FeedCursor::Ordered {
+                upto: 0,
+                since: -5,
+                part: Part::History,
+                after: "01a20b3f-ee45-72dd-98de-d03f0aca810b".into(),
+            },
         ] {
             assert_eq!(FeedCursor::parse(Some(&cursor.to_string()))?, cursor);
         }
         assert_eq!(FeedCursor::parse(None)?, FeedCursor::Log(0));
         assert_eq!(FeedCursor::parse(Some("1234"))?, FeedCursor::Log(1234));
-        for bad in ["", "x", "-1", "d", "d12", "d12:", "dx:abc", "12:abc"] {
+        for bad in [
+            "", "x", "-1", "d", "d12", "d12:", "dx:abc", "12:abc", "n", "n12", "n12:", "n12:x:",
+            "nx:5:", "r:5:a", "r-1:5:a", "n 12:5:a", "r12:5", "N12:5:a",
+        ] {
             assert!(FeedCursor::parse(Some(bad)).is_err(), "{bad}");
         }
         Ok(())

@@ -266,6 +266,7 @@ fn summarize(doc: &Doc) -> Result<Option<DocSummary>> {
         demo_street: None,
         visitor: None,
         manager: None,
+        happened_at: None,
     };
     match kind {
         DocKind::Store => {
@@ -273,7 +274,16 @@ fn summarize(doc: &Doc) -> Result<Option<DocSummary>> {
             summary.territory = Some(store.territory);
             summary.demo_street = Some(store.demo_street);
         }
-        DocKind::Visit => summary.visitor = doc.str(&DOC_ROOT, "visitor"),
+        DocKind::Visit => {
+            summary.visitor = doc.str(&DOC_ROOT, "visitor");
+            summary.happened_at = doc
+                .obj(&DOC_ROOT, "check_in")
+                .and_then(|check_in| doc.time(&check_in, "at"))
+                .map(|at| at.0);
+        }
+        DocKind::InventoryCount => {
+            summary.happened_at = doc.time(&DOC_ROOT, "started_at").map(|at| at.0);
+        }
         DocKind::Scorecard => summary.manager = doc.str(&DOC_ROOT, "manager"),
         _ => {}
     }

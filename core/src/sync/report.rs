@@ -24,6 +24,11 @@ pub struct SyncProgress {
     pub docs_pulled: usize,
     pub bytes_sent: u64,
     pub bytes_received: u64,
+    /// In a first sync: the device now holds what it needs to be used (every store, shelf
+    /// display, scorecard, task and complaint of its scope, and this week's visits and
+    /// counts); the history may still be coming. Stays true for the rest of the sync, and
+    /// is true throughout any sync after the first.
+    pub first_use_ready: bool,
 }
 
 /// What one [`SyncClient::sync`](crate::SyncClient::sync) did.

@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 
 use fieldsync_core::Role;
-use fieldsync_core::protocol::{DocChanges, FeedCursor};
+use fieldsync_core::protocol::{DocChanges, FeedCursor, Part};
 use serde_bytes::ByteBuf;
 
 use super::push::store_in_scope;
@@ -60,22 +60,24 @@ pub trait FeedTx {
     ) -> AppResult<Vec<(String, String, Vec<u8>)>>;
     /// The documents about `store`, by id.
     fn store_documents(&mut self, store: &str) -> AppResult<Vec<String>>;
-    /// Up to `limit` ids of the documents in the device's scope whose ids sort after
-    /// `after` (`""`: from the first), in order.
+    /// Up to `limit` ids of the documents in the device's scope and in `part` (see
+    /// [`part_condition`]) whose ids sort after `after` (`""`: from the first), in order.
     fn scope_documents(
         &mut self,
         device: &DeviceInfo,
+        part: PassPart,
         after: &str,
         limit: i64,
     ) -> AppResult<Vec<String>>;
-    /// Every change with `seq <= upto` of the documents in the device's scope whose ids sort
-    /// after `after` and up to `last`, by document in the order of [`scope_documents`]
-    /// and oldest first within one, as (document, hash, bytes).
+    /// Every change with `seq <= upto` of the documents in the device's scope and in `part`
+    /// whose ids sort after `after` and up to `last`, by document in the order of
+    /// [`scope_documents`] and oldest first within one, as (document, hash, bytes).
     ///
     /// [`scope_documents`]: FeedTx::scope_documents
     fn documents_changes(
         &mut self,
         device: &DeviceInfo,
+        part: PassPart,
         after: &str,
         last: &str,
         upto: i64,
@@ -94,6 +96,111 @@ pub fn scope_condition(role: Role, user: &str) -> String {
         Role::AccountManager => format!("(s.territory = {user} OR d.manager = {user})"),
         Role::MarketTeam => format!("(s.demo_street AND {user} IS NOT NULL)"),
         Role::Supervisor | Role::Admin => format!("({user} IS NOT NULL)"),
+    }
+}
+
+/// Which documents of the scope a part of a first sync's pass reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PassPart {
+    pub part: Part,
+    /// Visits and counts that happened before this (ms since the epoch) are history.
+    pub since: i64,
+}
+
+/// How far back a first sync counts visits and counts as needed for first use: this week,
+/// whichever day it is, and the day before it began.
+pub const FIRST_USE_DAYS: i64 = 8;
+const DAY_MS: i64 = 86_400_000;
+/// The most a response in which the first part ends holds (unless the first part alone
+/// holds more): what the history may add to it.
+const FIRST_USE_TAIL: usize = 64 << 10;
+
+/// The SQL condition for "the document of row `d` is in part `part.part`" of a pass whose
+/// history ends before the `since` bound as `since` (`?n` in SQLite, `$n::bigint` in
+/// PostgreSQL), for a backend's [`FeedTx::scope_documents`] and
+/// [`FeedTx::documents_changes`].
+///
+/// A document's `happened_at` is written once (by the first push that has it) and never
+/// changed, and one without it counts as needed for first use, so a document can only move
+/// from the first part to the history, never back: a pass that reads the first part, then
+/// the history, misses none (one that moved between the two reads arrives twice).
+pub fn part_condition(part: Part, since: &str) -> String {
+    match part {
+        Part::FirstUse => format!(
+            "(d.kind NOT IN ('visit', 'inventory_count') OR d.happened_at IS NULL OR d.happened_at >= {since})"
+        ),
+        Part::History => {
+            format!("(d.kind IN ('visit', 'inventory_count') AND d.happened_at < {since})")
+        }
+    }
+}
+
+/// Where a first sync's pass stands.
+struct Pass {
+    upto: i64,
+    part: PassPart,
+    /// The last document sent of the current part, if any.
+    after: Option<String>,
+    /// A pass a `d...` cursor began (before the ordered pass): every document in one part,
+    /// by id.
+    by_id: bool,
+}
+
+impl Pass {
+    /// The cursor of a response that stops inside the pass.
+    fn cursor(&self) -> FeedCursor {
+        match (&self.after, self.by_id) {
+            (Some(after), true) => FeedCursor::Documents {
+                upto: self.upto as u64,
+                after: after.clone(),
+            },
+            (after, _) => FeedCursor::Ordered {
+                upto: self.upto as u64,
+                since: self.part.since,
+                part: self.part.part,
+                after: after.clone().unwrap_or_default(),
+            },
+        }
+    }
+}
+
+/// The start of a first sync's pass, or where its cursor stands inside one.
+fn pass_of(cursor: &FeedCursor, end: i64, now_ms: i64) -> Option<Pass> {
+    match cursor {
+        FeedCursor::Log(0) => Some(Pass {
+            upto: end,
+            part: PassPart {
+                part: Part::FirstUse,
+                since: now_ms.saturating_sub(FIRST_USE_DAYS * DAY_MS),
+            },
+            after: None,
+            by_id: false,
+        }),
+        FeedCursor::Log(_) => None,
+        FeedCursor::Documents { upto, after } => Some(Pass {
+            upto: *upto as i64,
+            // Every document happened at or after the earliest instant: all in one part.
+            part: PassPart {
+                part: Part::FirstUse,
+                since: i64::MIN,
+            },
+            after: Some(after.clone()),
+            by_id: true,
+        }),
+        FeedCursor::Ordered {
+            upto,
+            since,
+            part,
+            after,
+        } => Some(Pass {
+            upto: *upto as i64,
+            part: PassPart {
+                part: *part,
+                since: *since,
+            },
+            after: (!after.is_empty()).then(|| after.clone()),
+            by_id: false,
+        }),
     }
 }
 
@@ -125,24 +232,43 @@ pub fn read(
         ..Feed::default()
     };
     let mut out = Changes::default();
-    let budget = Budget {
+    let mut budget = Budget {
         max_bytes,
         just_pushed,
     };
-    let pass = match cursor {
-        FeedCursor::Log(0) => Some((end, None)),
-        FeedCursor::Log(_) => None,
-        FeedCursor::Documents { after, .. } => Some((position, Some(after.clone()))),
-    };
-    let log_from = match pass {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let log_from = match pass_of(cursor, end, now_ms) {
         None => position,
-        Some((upto, after)) => {
-            if after.is_none() {
+        Some(mut pass) => {
+            let upto = pass.upto;
+            if pass.part.part == Part::FirstUse && pass.after.is_none() {
                 feed.removed = left_before(tx, device, upto)?;
             }
-            if !read_pass(tx, device, upto, after, &budget, &mut feed, &mut out)? {
-                feed.changes = out.changes;
-                return Ok(feed);
+            // Bounded: the first part, then the history, then the log.
+            for _ in 0..2 {
+                if !read_pass(tx, device, &mut pass, &budget, &mut feed, &mut out)? {
+                    feed.changes = out.changes;
+                    return Ok(feed);
+                }
+                if pass.part.part == Part::History || pass.by_id {
+                    break;
+                }
+                // The first part is whole: the device can be used once it stores this
+                // response. So that it is stored before the history fills a page, the
+                // response holds at most a small page's worth in all: a small scope still
+                // arrives in one response.
+                feed.first_use = true;
+                pass.part.part = Part::History;
+                pass.after = None;
+                budget.max_bytes = budget.max_bytes.min(FIRST_USE_TAIL);
+                if budget.spent(&out) {
+                    feed.cursor = pass.cursor();
+                    feed.more = true;
+                    feed.changes = out.changes;
+                    return Ok(feed);
+                }
             }
             feed.cursor = FeedCursor::Log(upto as u64);
             upto
@@ -285,9 +411,9 @@ const FIRST_DOCS: i64 = 256;
 /// Most documents read per query in a pass.
 const MAX_DOCS: i64 = 4_000;
 
-/// A first sync's pass through the documents in scope after `after`, each with its changes
-/// up to `upto`, until the budget is spent (returns false, with `feed.cursor` inside the
-/// pass and `feed.more`) or the pass ends (returns true).
+/// One part of a first sync's pass through the documents in scope after `pass.after`,
+/// each with its changes up to `pass.upto`, until the budget is spent (returns false, with
+/// `feed.cursor` inside the pass and `feed.more`) or the part ends (returns true).
 ///
 /// A document appears in one response only, whole: the cursor moves past a document only
 /// with all of its changes up to `upto`. What changes after `upto`, and documents entering
@@ -295,32 +421,26 @@ const MAX_DOCS: i64 = 4_000;
 fn read_pass(
     tx: &mut impl FeedTx,
     device: &DeviceInfo,
-    upto: i64,
-    mut after: Option<String>,
+    pass: &mut Pass,
     budget: &Budget,
     feed: &mut Feed,
     out: &mut Changes,
 ) -> AppResult<bool> {
     let (mut docs_sent, mut limit) = (0usize, FIRST_DOCS);
-    // Bounded: each round moves `after` past at least one document, or ends the pass.
+    // Bounded: each round moves `after` past at least one document, or ends the part.
     loop {
-        let from = after.clone().unwrap_or_default();
-        let ids = tx.scope_documents(device, &from, limit)?;
+        let from = pass.after.clone().unwrap_or_default();
+        let ids = tx.scope_documents(device, pass.part, &from, limit)?;
         let Some(last) = ids.last() else {
             return Ok(true);
         };
         let mut rows = tx
-            .documents_changes(device, &from, last, upto)?
+            .documents_changes(device, pass.part, &from, last, pass.upto)?
             .into_iter()
             .peekable();
         for id in &ids {
             if budget.spent(out) {
-                if let Some(after) = after {
-                    feed.cursor = FeedCursor::Documents {
-                        upto: upto as u64,
-                        after,
-                    };
-                }
+                feed.cursor = pass.cursor();
                 feed.more = true;
                 return Ok(false);
             }
@@ -331,7 +451,7 @@ fn read_pass(
                 }
             }
             docs_sent += 1;
-            after = Some(id.clone());
+            pass.after = Some(id.clone());
         }
         if let Some((doc, _, _)) = rows.next() {
             // Both queries order documents alike; a change left over would be lost.

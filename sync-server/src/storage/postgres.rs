@@ -33,7 +33,7 @@ use r2d2_postgres::PostgresConnectionManager;
 use rand::Rng;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::feed::{self, LogRow};
+use super::feed::{self, LogRow, PassPart};
 use super::push::{self, ScopeMove, ScopeRow, Stored};
 use super::quota::Quotas;
 use super::replica_cache::ReplicaCache;
@@ -70,6 +70,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (
         8,
         include_str!("../../migrations/postgres/008_device_reports.sql"),
+    ),
+    (
+        9,
+        include_str!("../../migrations/postgres/009_happened_at.sql"),
     ),
 ];
 fn add_store_held(
@@ -109,6 +113,38 @@ fn backfill_store_held(client: &mut postgres::Client) -> AppResult<()> {
             .map(|r| r.get(0))
             .collect();
         add_store_held(&mut tx, store, &push::held_by_stored(store, &changes)?)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Fills in when the visits and counts stored before the server recorded it (schema 9)
+/// happened, from their stored changes, in one transaction.
+fn backfill_happened_at(client: &mut postgres::Client) -> AppResult<()> {
+    let mut tx = client.transaction()?;
+    let docs: Vec<String> = tx
+        .query(
+            "SELECT id FROM docs WHERE kind IN ('visit', 'inventory_count') AND happened_at IS NULL",
+            &[],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for doc in &docs {
+        let changes: Vec<Vec<u8>> = tx
+            .query(
+                "SELECT bytes FROM changes WHERE doc_id = $1 ORDER BY seq",
+                &[doc],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if let Some(at) = push::happened_at_of_stored(doc, &changes)? {
+            tx.execute(
+                "UPDATE docs SET happened_at = $2 WHERE id = $1",
+                &[doc, &at],
+            )?;
+        }
     }
     tx.commit()?;
     Ok(())
@@ -276,6 +312,7 @@ impl PostgresStorage {
 
             migrate(&mut client)?;
             backfill_store_held(&mut client)?;
+            backfill_happened_at(&mut client)?;
             if storage.options.cursor == CursorAllocation::NaiveSequence {
                 // Numbered on from whatever the counter handed out before.
                 client.batch_execute(
@@ -635,8 +672,10 @@ impl push::PushTx for PgPush<'_, '_> {
         added_bytes: i64,
     ) -> AppResult<()> {
         let result = self.tx.execute(
-            "INSERT INTO docs (id, kind, store_id, manager, heads, bytes) VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (id) DO UPDATE SET heads = excluded.heads, bytes = docs.bytes + excluded.bytes",
+            "INSERT INTO docs (id, kind, store_id, manager, heads, bytes, happened_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (id) DO UPDATE SET heads = excluded.heads, bytes = docs.bytes + excluded.bytes,
+                 happened_at = COALESCE(docs.happened_at, excluded.happened_at)",
             &[
                 &doc,
                 &summary.kind.as_str(),
@@ -644,6 +683,7 @@ impl push::PushTx for PgPush<'_, '_> {
                 &summary.manager,
                 &heads.join(","),
                 &added_bytes,
+                &summary.happened_at,
             ],
         );
         self.check(result).map(|_| ())
@@ -785,17 +825,19 @@ impl feed::FeedTx for PgFeed<'_, '_> {
     fn scope_documents(
         &mut self,
         device: &DeviceInfo,
+        part: PassPart,
         after: &str,
         limit: i64,
     ) -> AppResult<Vec<String>> {
         let sql = format!(
             "SELECT d.id FROM docs d LEFT JOIN stores s ON s.id = d.store_id
-             WHERE d.id > $1 AND {} ORDER BY d.id LIMIT $2",
-            feed::scope_condition(device.role, "$3::text")
+             WHERE d.id > $1 AND {} AND {} ORDER BY d.id LIMIT $2",
+            feed::scope_condition(device.role, "$3::text"),
+            feed::part_condition(part.part, "$4::bigint")
         );
         Ok(self
             .tx
-            .query(&sql, &[&after, &limit, &device.user_id])?
+            .query(&sql, &[&after, &limit, &device.user_id, &part.since])?
             .iter()
             .map(|r| r.get(0))
             .collect())
@@ -804,6 +846,7 @@ impl feed::FeedTx for PgFeed<'_, '_> {
     fn documents_changes(
         &mut self,
         device: &DeviceInfo,
+        part: PassPart,
         after: &str,
         last: &str,
         upto: i64,
@@ -811,13 +854,14 @@ impl feed::FeedTx for PgFeed<'_, '_> {
         let sql = format!(
             "SELECT d.id, c.hash, c.bytes FROM docs d LEFT JOIN stores s ON s.id = d.store_id
              JOIN changes c ON c.doc_id = d.id
-             WHERE d.id > $1 AND d.id <= $2 AND {} AND c.seq <= $4
+             WHERE d.id > $1 AND d.id <= $2 AND {} AND {} AND c.seq <= $4
              ORDER BY d.id, c.seq",
-            feed::scope_condition(device.role, "$3::text")
+            feed::scope_condition(device.role, "$3::text"),
+            feed::part_condition(part.part, "$5::bigint")
         );
         Ok(self
             .tx
-            .query(&sql, &[&after, &last, &device.user_id, &upto])?
+            .query(&sql, &[&after, &last, &device.user_id, &upto, &part.since])?
             .iter()
             .map(|r| (r.get(0), r.get(1), r.get(2)))
             .collect())

@@ -34,6 +34,13 @@ mod work;
 
 pub use store_copy::held_by_stored;
 
+/// When a stored document happened, as its content says ([`DocSummary::happened_at`]): for
+/// documents stored before the server recorded it.
+pub fn happened_at_of_stored(doc: &str, changes: &[Vec<u8>]) -> AppResult<Option<i64>> {
+    let replica = super::replica_cache::load_replica(doc, changes)?;
+    Ok(replica.summary()?.and_then(|s| s.happened_at))
+}
+
 /// A scope row of the log: a store that moved between territories or on/off the demo street.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScopeMove {

@@ -16,7 +16,7 @@ use rusqlite::{
     Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
 
-use super::feed::{self, LogRow};
+use super::feed::{self, LogRow, PassPart};
 use super::push::{self, ScopeMove, ScopeRow, Stored};
 use super::quota::Quotas;
 use super::replica_cache::ReplicaCache;
@@ -41,6 +41,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../../migrations/007_console_sessions.sql")),
     (8, include_str!("../../migrations/008_store_held.sql")),
     (9, include_str!("../../migrations/009_device_reports.sql")),
+    (10, include_str!("../../migrations/010_happened_at.sql")),
 ];
 const READERS: usize = 4;
 
@@ -76,6 +77,7 @@ impl SqliteStorage {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
         backfill_store_held(&mut conn)?;
+        backfill_happened_at(&mut conn)?;
         let checkpointer = Checkpointer::start(path, &mut conn)?;
         Ok(SqliteStorage {
             writer: Mutex::new(WriterState {
@@ -160,6 +162,30 @@ fn backfill_store_held(conn: &mut Connection) -> AppResult<()> {
             .query_map([store], |r| r.get::<_, Vec<u8>>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         add_store_held(&tx, store, &push::held_by_stored(store, &changes)?)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Fills in when the visits and counts stored before the server recorded it (schema 10)
+/// happened, from their stored changes, in one transaction.
+fn backfill_happened_at(conn: &mut Connection) -> AppResult<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let docs: Vec<String> = tx
+        .prepare(
+            "SELECT id FROM docs WHERE kind IN ('visit', 'inventory_count') AND happened_at IS NULL",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for doc in &docs {
+        let changes = tx
+            .prepare_cached("SELECT bytes FROM changes WHERE doc_id = ?1 ORDER BY seq")?
+            .query_map([doc], |r| r.get::<_, Vec<u8>>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        if let Some(at) = push::happened_at_of_stored(doc, &changes)? {
+            tx.prepare_cached("UPDATE docs SET happened_at = ?2 WHERE id = ?1")?
+                .execute(params![doc, at])?;
+        }
     }
     tx.commit()?;
     Ok(())
@@ -326,8 +352,10 @@ impl push::PushTx for SqlitePush<'_, '_> {
     ) -> AppResult<()> {
         self.tx
             .prepare_cached(
-                "INSERT INTO docs (id, kind, store_id, manager, heads, bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (id) DO UPDATE SET heads = excluded.heads, bytes = bytes + excluded.bytes",
+                "INSERT INTO docs (id, kind, store_id, manager, heads, bytes, happened_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (id) DO UPDATE SET heads = excluded.heads, bytes = bytes + excluded.bytes,
+                     happened_at = COALESCE(docs.happened_at, excluded.happened_at)",
             )?
             .execute(params![
                 doc,
@@ -335,7 +363,8 @@ impl push::PushTx for SqlitePush<'_, '_> {
                 summary.store_id,
                 summary.manager,
                 heads.join(","),
-                added_bytes
+                added_bytes,
+                summary.happened_at
             ])?;
         Ok(())
     }
@@ -851,24 +880,29 @@ impl feed::FeedTx for SqliteFeed<'_> {
     fn scope_documents(
         &mut self,
         device: &DeviceInfo,
+        part: PassPart,
         after: &str,
         limit: i64,
     ) -> AppResult<Vec<String>> {
         let sql = format!(
             "SELECT d.id FROM docs d LEFT JOIN stores s ON s.id = d.store_id
-             WHERE d.id > ?1 AND {} ORDER BY d.id LIMIT ?2",
-            feed::scope_condition(device.role, "?3")
+             WHERE d.id > ?1 AND {} AND {} ORDER BY d.id LIMIT ?2",
+            feed::scope_condition(device.role, "?3"),
+            feed::part_condition(part.part, "?4")
         );
         Ok(self
             .conn
             .prepare_cached(&sql)?
-            .query_map(params![after, limit, device.user_id], |r| r.get(0))?
+            .query_map(params![after, limit, device.user_id, part.since], |r| {
+                r.get(0)
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     fn documents_changes(
         &mut self,
         device: &DeviceInfo,
+        part: PassPart,
         after: &str,
         last: &str,
         upto: i64,
@@ -876,16 +910,18 @@ impl feed::FeedTx for SqliteFeed<'_> {
         let sql = format!(
             "SELECT d.id, c.hash, c.bytes FROM docs d LEFT JOIN stores s ON s.id = d.store_id
              JOIN changes c ON c.doc_id = d.id
-             WHERE d.id > ?1 AND d.id <= ?2 AND {} AND c.seq <= ?4
+             WHERE d.id > ?1 AND d.id <= ?2 AND {} AND {} AND c.seq <= ?4
              ORDER BY d.id, c.seq",
-            feed::scope_condition(device.role, "?3")
+            feed::scope_condition(device.role, "?3"),
+            feed::part_condition(part.part, "?5")
         );
         Ok(self
             .conn
             .prepare_cached(&sql)?
-            .query_map(params![after, last, device.user_id, upto], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?
+            .query_map(
+                params![after, last, device.user_id, upto, part.since],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
