@@ -17,7 +17,10 @@
 //! `--new-phone`), so that its peak memory (`VmHWM`, read at the end) is the phone's own;
 //! its memory after each round trip is printed too, and the time the server spent in its
 //! handlers (`new_phone_server_ms`, from the server's `fieldsync_sync_seconds`), the rest
-//! being the phone's merging and the transfer.
+//! being the phone's merging and the transfer. `new_phone_first_use_ms` is when the phone
+//! could first be used: from the start of its sync to the progress event that says the
+//! first part of the first sync is stored (every store, display, scorecard, task and
+//! complaint, and the last 8 days' visits and counts; docs/protocol.md, "A first sync").
 //!
 //! **A week offline**: five days of 12 visits (60 visits: a visit, a display check, a
 //! 30-line count, as above), 10 notes added to older visits and 10 standards marked on
@@ -65,7 +68,10 @@
 //! `--new-phone-only` stops after the new phone's download, and `--server-dir DIR` (only
 //! with it) keeps the server's data in `DIR` instead of a temporary folder. Together they
 //! make quick iteration on the download: the first run seeds `DIR` (and marks it seeded for its year
-//! plan), later runs with the same plan reuse it and measure only the new phone. The child
+//! plan), later runs with the same plan reuse it and measure only the new phone. With
+//! `--new-phone-only` the year ends yesterday (by this machine's clock), so that the first
+//! sync's first part holds the last week's visits and counts as in the field; a whole run's
+//! year ends in 2026 (the weeks after it must not be in the server's future). The child
 //! reports its CPU time during the download (`new_phone_cpu_ms`, user + system of every
 //! thread, from `/proc/self/stat`), which varies less than its wall time on a shared
 //! machine.
@@ -101,6 +107,7 @@ const USAGE: &str = "usage: fieldsync-sync-bench [--quick] [--year-visits N] [--
                      [--export DIR] [--server-dir DIR] [--new-phone-only]";
 /// The file in a `--server-dir` that says it was seeded, and for which year plan.
 const SEEDED: &str = "seeded.json";
+const DAY_MS: i64 = 86_400_000;
 const USER: &str = "am-li";
 const STORES: u32 = 300;
 /// Longest the new phone's download may take.
@@ -364,14 +371,22 @@ fn new_phone(url: &str, token: &str, path: &Path) -> Result<serde_json::Value, B
         .build()?;
     let rounds = std::sync::Arc::new(std::sync::Mutex::new(Vec::<serde_json::Value>::new()));
     let seen = rounds.clone();
-    let began = Instant::now();
+    // When the sync began, and when the phone could first be used (ms after that).
+    let sync_began = std::sync::Arc::new(std::sync::OnceLock::<Instant>::new());
+    let first_use = std::sync::Arc::new(std::sync::OnceLock::<(f64, usize)>::new());
+    let (began, ready) = (sync_began.clone(), first_use.clone());
     let progress = move |p: SyncProgress| {
+        let elapsed = began.get().map_or(0.0, |b| ms(b.elapsed()));
+        if p.first_use_ready {
+            let _ = ready.set((elapsed, p.docs_pulled));
+        }
         if p.phase == SyncPhase::Done {
             return;
         }
         let round = serde_json::json!({
-            "ms": ms(began.elapsed()),
+            "ms": elapsed,
             "docs_pulled": p.docs_pulled,
+            "first_use_ready": p.first_use_ready,
             "rss_kib": status_kib("VmRSS").unwrap_or(0),
             "peak_rss_kib": status_kib("VmHWM").unwrap_or(0),
         });
@@ -383,6 +398,7 @@ fn new_phone(url: &str, token: &str, path: &Path) -> Result<serde_json::Value, B
         let device = ClientDevice::open(url, token, path, new_phone_who(), Timestamp::now())?;
         let cpu_before = cpu_ms().unwrap_or(f64::NAN);
         let began = Instant::now();
+        let _ = sync_began.set(began);
         let report = device.sync_reporting(&progress).await?;
         let took = began.elapsed();
         let cpu = cpu_ms().unwrap_or(f64::NAN) - cpu_before;
@@ -394,8 +410,11 @@ fn new_phone(url: &str, token: &str, path: &Path) -> Result<serde_json::Value, B
     })?;
     let (took, cpu) = took;
     drop(runtime);
+    let (first_use_ms, first_use_docs) = first_use.get().copied().unwrap_or((f64::NAN, 0));
     Ok(serde_json::json!({
         "ms": ms(took),
+        "first_use_ms": first_use_ms,
+        "first_use_docs": first_use_docs,
         "cpu_ms": cpu,
         "round_trips": report.round_trips,
         "bytes_sent": report.bytes_sent,
@@ -467,10 +486,19 @@ async fn run(config: &Config, metrics: PrometheusHandle) -> Result<Figures, BoxE
     };
     let server =
         InProcessServer::start_with(&server_dir, storage, Some(metrics.clone()), limits).await?;
-    let year_start = at("2025-11-24T00:00:00+08:00");
+    // The weeks measured after the year must not be in the server's future, so a whole
+    // run's year ends months ago; a new phone alone gets a year that ended yesterday, so
+    // that its first sync's first part holds the last week's visits and counts as a phone
+    // in the field would (the server splits by its own clock).
+    let (year_start, plan) = if config.new_phone_only {
+        let days = config.year.days() as i64 + 1;
+        let start = Timestamp(Timestamp::now().0 / DAY_MS * DAY_MS - days * DAY_MS);
+        (start, format!("{:?} ending {}", config.year, start.0 / DAY_MS + days - 1))
+    } else {
+        (at("2025-11-24T00:00:00+08:00"), format!("{:?}", config.year))
+    };
     let phones = dir.path().join("phones");
     std::fs::create_dir_all(&phones)?;
-    let plan = format!("{:?}", config.year);
     let seeded = std::fs::read_to_string(server_dir.join(SEEDED)).ok();
     let seeded = match seeded {
         Some(seeded) if config.server_dir.is_some() => {
@@ -519,14 +547,22 @@ async fn run(config: &Config, metrics: PrometheusHandle) -> Result<Figures, BoxE
         .into_iter()
         .flatten()
     {
+        let ready = round.get("first_use_ready") == Some(&serde_json::Value::Bool(true));
         println!(
-            "  after {:>8.0} ms: {:>6} documents, RSS {:>6.1} MiB, peak {:>6.1} MiB",
+            "  after {:>8.0} ms: {:>6} documents, RSS {:>6.1} MiB, peak {:>6.1} MiB{}",
             field(round, "ms"),
             field(round, "docs_pulled"),
             field(round, "rss_kib") / 1024.0,
-            field(round, "peak_rss_kib") / 1024.0
+            field(round, "peak_rss_kib") / 1024.0,
+            if ready { ", usable" } else { "" }
         );
     }
+    figures.add("new_phone_first_use_ms", field(&child, "first_use_ms"), "ms");
+    figures.add(
+        "new_phone_first_use_docs",
+        field(&child, "first_use_docs"),
+        "documents",
+    );
     figures.add("new_phone_ms", field(&child, "ms"), "ms");
     figures.add("new_phone_cpu_ms", field(&child, "cpu_ms"), "ms");
     figures.add(
