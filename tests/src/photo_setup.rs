@@ -130,3 +130,28 @@ pub async fn patch(
     let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
     Ok((status, json))
 }
+
+/// `POST /v1/blobs/status` for one hash: its state and committed bytes.
+pub async fn blob_status(
+    base: &str,
+    token: &str,
+    hash: &str,
+    doc: &str,
+) -> Fallible<(String, u64)> {
+    let body = serde_json::json!({ "blobs": [{ "hash": hash, "doc": doc }] });
+    let answer = reqwest::Client::new()
+        .post(format!("{base}/v1/blobs/status"))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await?
+        .error_for_status()?
+        .bytes()
+        .await?;
+    let answer: serde_json::Value = serde_json::from_slice(&answer)?;
+    let blob = &answer["blobs"][0];
+    let state = blob["state"].as_str().ok_or("no state")?.to_owned();
+    let committed = blob["committed"].as_u64().ok_or("no committed")?;
+    Ok((state, committed))
+}

@@ -9,30 +9,10 @@ use std::time::{Duration, SystemTime};
 
 use fieldsync_tests::Backend;
 use fieldsync_tests::photo_setup::{
-    Fallible, blob_file, partial_file, patch, settings, setup, visit_with_photo,
+    blob_file, blob_status, partial_file, patch, settings, setup, visit_with_photo,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-/// `POST /v1/blobs/status` for one hash: its state and committed bytes.
-async fn status(base: &str, token: &str, hash: &str, doc: &str) -> Fallible<(String, u64)> {
-    let body = serde_json::json!({ "blobs": [{ "hash": hash, "doc": doc }] });
-    let answer = reqwest::Client::new()
-        .post(format!("{base}/v1/blobs/status"))
-        .bearer_auth(token)
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await?
-        .error_for_status()?
-        .bytes()
-        .await?;
-    let answer: serde_json::Value = serde_json::from_slice(&answer)?;
-    let blob = &answer["blobs"][0];
-    let state = blob["state"].as_str().ok_or("no state")?.to_owned();
-    let committed = blob["committed"].as_u64().ok_or("no committed")?;
-    Ok((state, committed))
-}
 
 async fn a_collected_upload_starts_again_from_0(backend: Backend) -> TestResult {
     let s = setup(backend).await?;
@@ -83,11 +63,11 @@ async fn a_collected_upload_starts_again_from_0(backend: Backend) -> TestResult 
     let old_doc = old_visit.as_str();
     let young_doc = young_visit.as_str();
     assert_eq!(
-        status(&base, &token, &old.hash, old_doc).await?,
+        blob_status(&base, &token, &old.hash, old_doc).await?,
         ("missing".to_owned(), 0)
     );
     assert_eq!(
-        status(&base, &token, &young.hash, young_doc).await?,
+        blob_status(&base, &token, &young.hash, young_doc).await?,
         ("partial".to_owned(), first as u64)
     );
     let rest = old_jpeg[first..first * 2].to_vec();

@@ -1,20 +1,24 @@
 //! Photos in an S3-compatible store shared by two server instances on one PostgreSQL
 //! database: a real S3 server on 127.0.0.1 (`scripts/s3` starts s3s-fs; its endpoint in
 //! `FIELDSYNC_TEST_S3`; `scripts/test` sets it). An upload started through one instance
-//! resumes through the other, and the other serves the photo and its thumbnail.
+//! resumes through the other, and the other serves the photo and its thumbnail; an upload
+//! abandoned part-way is kept by `admin blob-gc` within its period and removed after it,
+//! and the device resuming it through the other instance is told 0 and starts again.
 
 use fieldsync_core::fixtures::at;
 use fieldsync_core::photos::thumbnail::sample_jpeg;
-use fieldsync_core::photos::{PhotoMeta, PhotoSource, PhotoTarget};
-use fieldsync_core::{CheckPoint, NewVisit, PhotoSettings, Role, VisitKind};
+use fieldsync_core::photos::{AddedPhoto, PhotoMeta, PhotoSource, PhotoTarget};
+use fieldsync_core::{CheckPoint, DocId, NewVisit, PhotoSettings, Role, VisitKind};
 use fieldsync_tests::Backend;
+use fieldsync_tests::device::Device;
 use fieldsync_tests::district::{District, StoreRow, licence};
+use fieldsync_tests::photo_setup::{Fallible, blob_status, patch};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_upload_begun_through_one_instance_resumes_through_the_other_and_both_serve_it()
--> TestResult {
+/// Two instances on one PostgreSQL database, their blobs in the S3 server under a prefix
+/// of their own (so runs never see each other's objects), the admin CLI pointed there too.
+fn s3_district() -> Fallible<District> {
     let endpoint = std::env::var("FIELDSYNC_TEST_S3").map_err(|_| {
         "FIELDSYNC_TEST_S3 is not set: run `scripts/test`, or `bash scripts/s3 start DIR` and \
          export the endpoint it prints"
@@ -27,7 +31,6 @@ async fn an_upload_begun_through_one_instance_resumes_through_the_other_and_both
         ],
         &[StoreRow::new(1, "am-li")],
     )?;
-    // A prefix of its own, so runs never see each other's objects.
     let prefix = format!("run-{}/", uuid::Uuid::now_v7());
     let env = [
         ("FIELDSYNC_S3_ENDPOINT", endpoint.as_str()),
@@ -40,8 +43,16 @@ async fn an_upload_begun_through_one_instance_resumes_through_the_other_and_both
     for other in &mut district.others {
         other.restart_with_env(&env)?;
     }
+    Ok(district)
+}
+
+/// `am-li` on instance 0 and `sup-wang` on instance 1, synced; a visit of li's with a
+/// photo, its document on the server and its bytes not yet.
+async fn a_visit_with_a_photo(
+    district: &District,
+) -> Fallible<(Device, Device, DocId, AddedPhoto, Vec<u8>)> {
     let monday = at("2026-11-23T09:00:00+08:00");
-    let mut li = district.enroll("am-li", "li-phone", monday).await?; // instance 0
+    let li = district.enroll("am-li", "li-phone", monday).await?; // instance 0
     let wang = district.enroll("sup-wang", "wang-phone", monday).await?; // instance 1
     li.sync().await?;
     wang.sync().await?;
@@ -66,6 +77,30 @@ async fn an_upload_begun_through_one_instance_resumes_through_the_other_and_both
     )?;
     li.sync().await?;
 
+    Ok((li, wang, visit, photo, jpeg))
+}
+
+/// The supervisor, synced, fetches the photo (through the instance it is on): the bytes.
+async fn the_supervisor_fetches(
+    wang: &Device,
+    visit: &DocId,
+    hash: &str,
+    jpeg: &[u8],
+) -> TestResult {
+    wang.sync().await?;
+    let full = wang
+        .client()
+        .fetch_photo(visit, hash, false, &PhotoSettings::default())
+        .await?;
+    assert_eq!(std::fs::read(full)?, jpeg);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_begun_through_one_instance_resumes_through_the_other_and_both_serve_it()
+-> TestResult {
+    let district = s3_district()?;
+    let (mut li, wang, visit, photo, jpeg) = a_visit_with_a_photo(&district).await?;
     // The first pieces through instance 0, by hand.
     let first = 100_000usize;
     let url = format!(
@@ -99,12 +134,7 @@ async fn an_upload_begun_through_one_instance_resumes_through_the_other_and_both
     );
 
     // The supervisor, on instance 1, and a raw read through instance 0.
-    wang.sync().await?;
-    let full = wang
-        .client()
-        .fetch_photo(&visit, &photo.hash, false, &settings)
-        .await?;
-    assert_eq!(std::fs::read(full)?, jpeg);
+    the_supervisor_fetches(&wang, &visit, &photo.hash, &jpeg).await?;
     let thumb = wang
         .client()
         .fetch_photo(&visit, &photo.hash, true, &settings)
@@ -118,5 +148,63 @@ async fn an_upload_begun_through_one_instance_resumes_through_the_other_and_both
         .await?;
     assert_eq!(ranged.status().as_u16(), 206);
     assert_eq!(ranged.bytes().await?.as_ref(), &jpeg[10..20]);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_abandoned_on_s3_is_collected_after_its_period_and_the_device_starts_it_again_through_the_other_instance()
+-> TestResult {
+    let district = s3_district()?;
+    let (mut li, wang, visit, photo, jpeg) = a_visit_with_a_photo(&district).await?;
+    let token = li.config().token.clone();
+    let first = 100_000usize;
+    let url = |base: String| format!("{base}/v1/blobs/{}?doc={visit}", photo.hash);
+    let length = jpeg.len() as u64;
+    let head = jpeg[..first].to_vec();
+    let (code, body) = patch(&url(district.server.base_url()), &token, 0, length, head).await?;
+    assert_eq!(code, 200, "{body}");
+
+    let kept = district.server.admin(&["blob-gc"])?;
+    assert!(
+        kept.contains("removed 0 abandoned upload(s), 0 bytes; kept 1 written to within 7 day(s)"),
+        "{kept}"
+    );
+    let other = district.others.first().ok_or("no second instance")?;
+    let (base, doc) = (other.base_url(), visit.as_str());
+    assert_eq!(
+        blob_status(&base, &token, &photo.hash, doc).await?,
+        ("partial".to_owned(), first as u64)
+    );
+    let done = district
+        .server
+        .admin(&["blob-gc", "--abandoned-days", "0"])?;
+    assert!(
+        done.contains(
+            "removed 1 abandoned upload(s), 100000 bytes; kept 0 written to within 0 day(s)"
+        ),
+        "{done}"
+    );
+
+    // Back through the other instance: 0 bytes held, by status and by a PATCH.
+    assert_eq!(
+        blob_status(&base, &token, &photo.hash, doc).await?,
+        ("missing".to_owned(), 0)
+    );
+    let next = jpeg[first..first + 1000].to_vec();
+    let (code, body) = patch(&url(base.clone()), &token, first as u64, length, next).await?;
+    assert_eq!(
+        (code, &body["error"]),
+        (409, &serde_json::json!("offset_mismatch"))
+    );
+    li.connect_to(&base)?;
+    let settings = PhotoSettings {
+        chunk_bytes: 64 * 1024,
+        ..PhotoSettings::default()
+    };
+    let report = li.client().upload_photos(&settings, &|_| {}).await?;
+    assert_eq!(report.photos_sent, 1);
+    assert!(report.resumed.is_empty(), "{:?}", report.resumed);
+    assert_eq!(report.bytes_sent, photo.thumb_bytes + photo.bytes);
+    the_supervisor_fetches(&wang, &visit, &photo.hash, &jpeg).await?;
     Ok(())
 }
