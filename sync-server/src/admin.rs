@@ -158,11 +158,16 @@ pub enum AdminCommand {
         out: Option<PathBuf>,
     },
     /// Remove photo blobs that no document references, once older than the retention
-    /// period (a referenced blob is never removed).
+    /// period (a referenced blob is never removed), and uploads abandoned part-way.
     BlobGc {
         /// Days an unreferenced blob is kept after it was stored.
         #[arg(long, default_value_t = 30)]
         retention_days: u32,
+        /// Days a partial upload is kept after the last byte written to it; older ones are
+        /// abandoned and removed (never one being written). A device resuming one starts
+        /// again from byte 0.
+        #[arg(long, default_value_t = blobs::DEFAULT_ABANDONED_DAYS)]
+        abandoned_days: u32,
         /// Only say what would be removed.
         #[arg(long)]
         dry_run: bool,
@@ -312,9 +317,14 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
         }
         AdminCommand::BlobGc {
             retention_days,
+            abandoned_days,
             dry_run,
         } => {
-            let done = blobs::collect(storage, data_dir, *retention_days, now, *dry_run)?;
+            let periods = blobs::Periods {
+                retention_days: *retention_days,
+                abandoned_days: *abandoned_days,
+            };
+            let done = blobs::collect(storage, data_dir, periods, now, *dry_run)?;
             let verb = if *dry_run { "would remove" } else { "removed" };
             println!(
                 "{verb} {} blob(s), {} bytes; kept {} referenced and {} within {} day(s)",
@@ -324,11 +334,22 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
                 done.kept_recent,
                 retention_days
             );
+            println!(
+                "{verb} {} abandoned upload(s), {} bytes; kept {} written to within {} day(s)",
+                done.abandoned.len(),
+                done.abandoned.iter().map(|(_, len)| len).sum::<u64>(),
+                done.kept_uploading,
+                abandoned_days
+            );
             if !*dry_run {
                 record(
                     "blob-gc",
                     "blobs",
-                    &format!("removed {}", done.removed.len()),
+                    &format!(
+                        "removed {}, abandoned uploads {}",
+                        done.removed.len(),
+                        done.abandoned.len()
+                    ),
                 )?;
             }
         }

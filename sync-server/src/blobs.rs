@@ -3,12 +3,14 @@
 //! pieces that resume at the server's committed offset, and downloads with `Range`.
 //!
 //! The bytes are kept by a [`store::BlobStore`] (a folder under the data folder by
-//! default); the server verifies the SHA-256 before a blob becomes readable; access
-//! follows documents ([`access`]); the size of a photo and a device's uploaded bytes per
-//! day are limited ([`BlobLimits`]), the day's count kept by the storage backend.
+//! default, [`folder`]; or S3, [`s3`]); the server verifies the SHA-256 before a blob
+//! becomes readable; access follows documents ([`access`]); the size of a photo and a
+//! device's uploaded bytes per day are limited ([`BlobLimits`]), the day's count kept by
+//! the storage backend.
 
 pub(crate) mod access;
 pub(crate) mod download;
+pub mod folder;
 pub(crate) mod routes;
 pub mod s3;
 pub mod store;
@@ -90,7 +92,7 @@ impl Blobs {
 
     /// Blobs kept in `data_dir/blobs`, with `limits`.
     pub fn in_data_dir(data_dir: &Path, limits: BlobLimits) -> std::io::Result<Arc<Blobs>> {
-        let store = store::FolderStore::open(&data_dir.join("blobs"))?;
+        let store = folder::FolderStore::open(&data_dir.join("blobs"))?;
         Ok(Blobs::new(Arc::new(store), limits))
     }
 

@@ -78,6 +78,7 @@ pub mod hostile;
 pub mod in_process;
 pub mod old_server;
 pub mod phone;
+pub mod photo_setup;
 pub mod routes;
 pub mod seed;
 pub mod server;

@@ -269,10 +269,22 @@ impl ServerProcess {
             .unwrap_or_default()
     }
 
-    /// Runs `fieldsync-server admin --data-dir DIR <args>` (it works while the server runs)
-    /// and returns what it printed.
+    /// Runs `fieldsync-server admin --data-dir DIR <args>` (it works while the server runs),
+    /// with the environment variables the server was last started with (its blob store's,
+    /// say), and returns what it printed.
     pub fn admin(&self, args: &[&str]) -> HarnessResult<String> {
-        admin(&self.binary, &self.data_dir, self.database.as_deref(), args)
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        admin_with_env(
+            &self.binary,
+            &self.data_dir,
+            self.database.as_deref(),
+            args,
+            &env,
+        )
     }
 
     fn spawn(&mut self) -> HarnessResult<()> {
@@ -356,7 +368,19 @@ pub fn admin(
     database: Option<&str>,
     args: &[&str],
 ) -> HarnessResult<String> {
+    admin_with_env(binary, data_dir, database, args, &[])
+}
+
+/// [`admin`] with these environment variables added.
+pub fn admin_with_env(
+    binary: &Path,
+    data_dir: &Path,
+    database: Option<&str>,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> HarnessResult<String> {
     let mut command = Command::new(binary);
+    command.envs(env.iter().copied());
     command.arg("admin").arg("--data-dir").arg(data_dir);
     if let Some(url) = database {
         command.arg("--database").arg(url);

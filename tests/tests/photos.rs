@@ -11,117 +11,17 @@
 //! (`200` with `"complete": true` where `422` was due). The cut-upload test checks the
 //! proxy's counter, so it cannot pass without the fault having fired.
 
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use fieldsync_core::fixtures::at;
-use fieldsync_core::photos::thumbnail::sample_jpeg;
-use fieldsync_core::photos::{AddedPhoto, PhotoMeta, PhotoSource, PhotoTarget};
-use fieldsync_core::{
-    CheckPoint, DocId, NewVisit, PhotoSettings, PhotoUploadProgress, Receipt, Role, SyncFailure,
-    VisitKind,
-};
+use fieldsync_core::{PhotoUploadProgress, Receipt, SyncFailure};
 use fieldsync_tests::Backend;
-use fieldsync_tests::device::Device;
-use fieldsync_tests::district::{District, StoreRow, licence};
 use fieldsync_tests::fault_proxy::{FaultProxy, RequestFault};
+use fieldsync_tests::photo_setup::{
+    blob_file, partial_file, patch, settings, setup, visit_with_photo,
+};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
-type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
-
-const MONDAY: &str = "2026-11-23T09:00:00+08:00";
-
-/// `am-li` (store 1), `am-zhao` (store 2, another territory) and `sup-wang`, all synced.
-struct Setup {
-    district: District,
-    li: Device,
-    zhao: Device,
-    wang: Device,
-    store: DocId,
-}
-
-async fn setup(backend: Backend) -> Fallible<Setup> {
-    let district = District::start_on(
-        backend,
-        &[
-            ("am-li", Role::AccountManager),
-            ("am-zhao", Role::AccountManager),
-            ("sup-wang", Role::Supervisor),
-        ],
-        &[StoreRow::new(1, "am-li"), StoreRow::new(2, "am-zhao")],
-    )?;
-    let monday = at(MONDAY);
-    let li = district.enroll("am-li", "li-phone", monday).await?;
-    let zhao = district.enroll("am-zhao", "zhao-phone", monday).await?;
-    let wang = district.enroll("sup-wang", "wang-phone", monday).await?;
-    for d in [&li, &zhao, &wang] {
-        d.sync().await?;
-    }
-    let store = li
-        .local()
-        .store_by_licence(&licence(1))?
-        .ok_or("li has no store 1")?;
-    Ok(Setup {
-        district,
-        li,
-        zhao,
-        wang,
-        store,
-    })
-}
-
-/// A visit with one photo of `width` x `height`, made offline: its id, the photo, its bytes.
-fn visit_with_photo(
-    li: &Device,
-    store: &DocId,
-    seed: u32,
-    width: u32,
-    height: u32,
-) -> Fallible<(DocId, AddedPhoto, Vec<u8>)> {
-    li.clock().advance_minutes(30);
-    let visit = li.local().create_visit(NewVisit {
-        store_id: store.clone(),
-        kind: VisitKind::Routine,
-        check_in: CheckPoint {
-            at: li.clock().now(),
-            gps: None,
-        },
-        complaint_id: None,
-    })?;
-    let jpeg = sample_jpeg(width, height, seed);
-    let added = li.local().add_photo(
-        &PhotoTarget::Visit(visit.clone()),
-        PhotoSource::Bytes(&jpeg),
-        &PhotoMeta {
-            caption: "shelf".into(),
-            ..PhotoMeta::default()
-        },
-    )?;
-    Ok((visit, added, jpeg))
-}
-
-fn blob_file(district: &District, hash: &str) -> PathBuf {
-    district
-        .data_dir()
-        .join("blobs")
-        .join(hash.trim_start_matches("sha256:"))
-}
-
-fn partial_file(district: &District, hash: &str) -> PathBuf {
-    district
-        .data_dir()
-        .join("blobs")
-        .join("partial")
-        .join(hash.trim_start_matches("sha256:"))
-}
-
-fn settings(chunk_bytes: usize) -> PhotoSettings {
-    PhotoSettings {
-        chunk_bytes,
-        ..PhotoSettings::default()
-    }
-}
 
 async fn offline_photo_travels_and_is_fetched_on_demand(backend: Backend) -> TestResult {
     let s = setup(backend).await?;
@@ -216,28 +116,6 @@ async fn a_photo_taken_offline_reaches_the_sqlite_server_thumbnail_first_and_the
 async fn a_photo_taken_offline_reaches_the_postgres_server_thumbnail_first_and_the_supervisor_fetches_it()
 -> TestResult {
     offline_photo_travels_and_is_fetched_on_demand(Backend::Postgres { instances: 1 }).await
-}
-
-/// A raw `PATCH` with `token`.
-async fn patch(
-    url: &str,
-    token: &str,
-    offset: u64,
-    length: u64,
-    body: Vec<u8>,
-) -> Fallible<(u16, serde_json::Value)> {
-    let response = reqwest::Client::new()
-        .patch(url)
-        .bearer_auth(token)
-        .header("upload-offset", offset)
-        .header("upload-length", length)
-        .body(body)
-        .send()
-        .await?;
-    let status = response.status().as_u16();
-    let bytes = response.bytes().await?;
-    let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
-    Ok((status, json))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

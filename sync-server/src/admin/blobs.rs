@@ -1,6 +1,7 @@
 //! Admin tools for photo blobs: `blob-gc` removes blobs that no document references any
-//! more once they are older than the retention period (never one a document references),
-//! and `photo-reuse` lists photo hashes used in visits of different stores or on different
+//! more once they are older than the retention period (never one a document references)
+//! and uploads abandoned part-way, untouched for longer than their own period (never one
+//! written to since, nor one being written), and `photo-reuse` lists photo hashes used in visits of different stores or on different
 //! days (an old photo passed off as new).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -28,6 +29,19 @@ fn referenced(storage: &dyn SyncStorage) -> AppResult<BTreeSet<String>> {
     Ok(hashes)
 }
 
+/// The days a partial upload nobody writes to is kept (`blob-gc --abandoned-days`): a
+/// phone offline for a long weekend, or kept off a metered link, resumes within them.
+pub const DEFAULT_ABANDONED_DAYS: u32 = 7;
+
+/// How long `blob-gc` keeps what it may remove.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Periods {
+    /// Days an unreferenced blob is kept after it was stored.
+    pub retention_days: u32,
+    /// Days a partial upload is kept after its last written byte.
+    pub abandoned_days: u32,
+}
+
 /// What `blob-gc` did (or would do, with `dry_run`).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Collected {
@@ -35,18 +49,29 @@ pub struct Collected {
     pub kept_recent: usize,
     pub removed: Vec<String>,
     pub bytes_freed: u64,
+    /// Partial uploads removed: `sha256:` hash and bytes held.
+    pub abandoned: Vec<(String, u64)>,
+    /// Partial uploads written to within the period, or being written.
+    pub kept_uploading: usize,
 }
 
 /// Removes the blobs of `data_dir` that no document references and that were stored
-/// more than `retention_days` before `now`. A blob without a record (stored by a crash
-/// between the file and the row) counts as stored now: it waits a full period.
+/// more than `retention_days` before `now`, and the partial uploads last written more
+/// than `abandoned_days` before `now`. A blob without a record (stored by a crash between
+/// the file and the row) counts as stored now: it waits a full period. The database
+/// records nothing of a partial upload (the day's quota counts bytes received, which
+/// stay received): removing its bytes is all there is to do.
 pub fn collect(
     storage: &dyn SyncStorage,
     data_dir: &Path,
-    retention_days: u32,
+    periods: Periods,
     now: i64,
     dry_run: bool,
 ) -> AppResult<Collected> {
+    let Periods {
+        retention_days,
+        abandoned_days,
+    } = periods;
     let blobs = Blobs::configured(data_dir, BlobLimits::default()).map_err(AppError::internal)?;
     let stored_at: HashMap<String, i64> = storage
         .blobs()?
@@ -73,6 +98,15 @@ pub fn collect(
         done.bytes_freed += len;
         done.removed.push(hash);
     }
+    let partials = blobs
+        .store
+        .collect_partials(now - i64::from(abandoned_days) * DAY_MS, dry_run)?;
+    done.kept_uploading = partials.kept;
+    done.abandoned = partials
+        .removed
+        .into_iter()
+        .map(|(hex, len)| (format!("sha256:{hex}"), len))
+        .collect();
     Ok(done)
 }
 

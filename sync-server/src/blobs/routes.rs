@@ -150,6 +150,30 @@ fn uploaded(hash: String, committed: u64, complete: bool) -> Response {
     response
 }
 
+/// `409 offset_mismatch`: the server holds `committed` bytes of `hash`, resume there.
+fn resume_at(hash: &str, committed: u64) -> Response {
+    let mut response = refusal(
+        StatusCode::CONFLICT,
+        "offset_mismatch",
+        format!("the server holds `{committed}` bytes of `{hash}`: resume there"),
+        None,
+    );
+    response
+        .headers_mut()
+        .insert(OFFSET_HEADER, HeaderValue::from(committed));
+    response
+}
+
+/// The answer once the store says the upload changed under this request: done, when
+/// another instance finished it; else where to resume (0 once it was collected).
+fn where_it_stands(blobs: &Blobs, hash: String, hex: &str) -> AppResult<Response> {
+    Ok(match blobs.store.stat(hex)? {
+        Stored::Complete(n) => uploaded(hash, n, true),
+        Stored::Partial(n) => resume_at(&hash, n),
+        Stored::Missing => resume_at(&hash, 0),
+    })
+}
+
 /// `PATCH /v1/blobs/{hash}?doc=ID`: the bytes from `Upload-Offset` on, of a blob of
 /// `Upload-Length` bytes. Answers the committed length; when the blob is whole, verifies
 /// it and makes it readable, or refuses it (`422 hash_mismatch`) and keeps nothing.
@@ -221,16 +245,7 @@ pub async fn upload(
             Stored::Missing => 0,
         };
         if committed != offset {
-            let mut response = refusal(
-                StatusCode::CONFLICT,
-                "offset_mismatch",
-                format!("the server holds `{committed}` bytes of `{hash}`: resume there"),
-                None,
-            );
-            response
-                .headers_mut()
-                .insert(OFFSET_HEADER, HeaderValue::from(committed));
-            return Ok(response);
+            return Ok(resume_at(&hash, committed));
         }
         let now = fieldsync_core::Timestamp::now().0;
         if !bytes.is_empty() {
@@ -253,11 +268,15 @@ pub async fn upload(
                 }));
             }
         }
-        let committed = blobs.store.append(&hex, offset, &bytes)?;
+        let committed = match blobs.store.append(&hex, offset, &bytes) {
+            // Another instance moved the upload on, or `blob-gc` collected it, since `stat`.
+            Err(AppError::Conflict(_)) => return where_it_stands(&blobs, hash, &hex),
+            other => other?,
+        };
         if committed < length {
             return Ok(uploaded(hash, committed, false));
         }
-        match blobs.store.finish(&hex)? {
+        match blobs.store.finish(&hex, length)? {
             Finished::Verified => {
                 storage.record_blob(&BlobRecord {
                     hash: hash.clone(),
@@ -273,6 +292,7 @@ pub async fn upload(
                 format!("the bytes sent hash to `sha256:{actual}`, not `{hash}`: nothing was kept"),
                 None,
             )),
+            Finished::Changed => where_it_stands(&blobs, hash, &hex),
         }
     })
     .await

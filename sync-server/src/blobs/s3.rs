@@ -2,24 +2,25 @@
 //! the `object_store` crate. A complete blob is the object `<prefix>blobs/<hex>`; an upload
 //! under way is one object per piece, `<prefix>partial/<hex>/<offset, 20 digits>`, so that
 //! appending is a plain `PUT` any instance can do and the committed length is what the
-//! pieces cover from offset 0 without a gap. `finish` streams the pieces through SHA-256;
-//! when they match it writes the blob (a multipart upload, never the whole blob in memory)
-//! and deletes the pieces; otherwise it deletes the pieces only.
+//! pieces cover from offset 0 without a gap ([`pieces`]). `finish` streams the pieces once,
+//! through SHA-256 and into the blob's writer at the same time, and completes the writer
+//! only when they match ([`assemble`]): what becomes visible is exactly what was hashed,
+//! whatever another instance writes to the pieces meanwhile.
 //!
 //! The store's methods are blocking, as [`BlobStore`] is: each runs its requests on a
 //! small runtime of its own, so it may be called from tokio's blocking pool or a CLI.
+
+mod assemble;
+mod pieces;
 
 use std::sync::Arc;
 
 use futures_util::StreamExt;
 use object_store::aws::AmazonS3Builder;
-use object_store::buffered::BufWriter;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
-use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 
-use super::store::{BlobStore, Finished, Stored};
+use super::store::{BlobStore, Finished, PartialsCollected, Stored};
 use crate::error::{AppError, AppResult};
 
 /// Where the blobs are: the settings an operator gives (`FIELDSYNC_S3_*`).
@@ -93,6 +94,12 @@ impl S3Store {
             .with_allow_http(settings.endpoint.starts_with("http://"))
             .build()
             .map_err(s3)?;
+        S3Store::over(Arc::new(store), &settings.prefix)
+    }
+
+    /// The blobs in any `object_store` store, under `prefix`: a bucket opened otherwise,
+    /// or one a test wraps to act between the store's requests.
+    pub fn over(store: Arc<dyn ObjectStore>, prefix: &str) -> AppResult<S3Store> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("fieldsync-s3")
@@ -100,8 +107,8 @@ impl S3Store {
             .build()
             .map_err(s3)?;
         Ok(S3Store {
-            store: Arc::new(store),
-            prefix: settings.prefix.clone(),
+            store,
+            prefix: prefix.to_owned(),
             runtime,
         })
     }
@@ -114,46 +121,9 @@ impl S3Store {
         ObjectPath::from(format!("{}partial/{hex}", self.prefix))
     }
 
-    fn part(&self, hex: &str, offset: u64) -> ObjectPath {
+    /// The piece of the upload of `hex` that starts at `offset`.
+    pub fn part(&self, hex: &str, offset: u64) -> ObjectPath {
         ObjectPath::from(format!("{}partial/{hex}/{offset:020}", self.prefix))
-    }
-
-    /// The pieces of an upload that follow each other from 0: (offset, size), in order.
-    async fn parts(&self, hex: &str) -> AppResult<Vec<(u64, u64, ObjectPath)>> {
-        let mut listed = Vec::new();
-        let mut stream = self.store.list(Some(&self.parts_dir(hex)));
-        while let Some(meta) = stream.next().await {
-            let meta = meta.map_err(s3)?;
-            let offset = meta.location.filename().and_then(|f| f.parse::<u64>().ok());
-            if let Some(offset) = offset {
-                listed.push((offset, meta.size, meta.location));
-            }
-        }
-        listed.sort_by_key(|(offset, _, _)| *offset);
-        let mut chain = Vec::new();
-        let mut end = 0;
-        for (offset, size, location) in listed {
-            if offset == end && size > 0 {
-                end += size;
-                chain.push((offset, size, location));
-            }
-        }
-        Ok(chain)
-    }
-
-    async fn delete_parts(&self, hex: &str) -> AppResult<()> {
-        let mut stream = self.store.list(Some(&self.parts_dir(hex)));
-        let mut names = Vec::new();
-        while let Some(meta) = stream.next().await {
-            names.push(meta.map_err(s3)?.location);
-        }
-        for name in names {
-            match self.store.delete(&name).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(s3(e)),
-            }
-        }
-        Ok(())
     }
 
     async fn stat_async(&self, hex: &str) -> AppResult<Stored> {
@@ -197,37 +167,8 @@ impl BlobStore for S3Store {
         })
     }
 
-    fn finish(&self, hex: &str) -> AppResult<Finished> {
-        self.runtime.block_on(async {
-            let parts = self.parts(hex).await?;
-            let mut hasher = Sha256::new();
-            for (_, _, location) in &parts {
-                let mut body = self.store.get(location).await.map_err(s3)?.into_stream();
-                while let Some(piece) = body.next().await {
-                    hasher.update(&piece.map_err(s3)?);
-                }
-            }
-            let actual = hex::encode(hasher.finalize());
-            if actual != hex {
-                self.delete_parts(hex).await?;
-                return Ok(Finished::Mismatch { actual });
-            }
-            // Copied piece by piece; the object appears whole when the writer completes.
-            let mut out = BufWriter::new(self.store.clone(), self.complete(hex));
-            for (_, _, location) in &parts {
-                let mut body = self.store.get(location).await.map_err(s3)?.into_stream();
-                while let Some(piece) = body.next().await {
-                    out.write_all(&piece.map_err(s3)?).await.map_err(s3)?;
-                }
-            }
-            if parts.is_empty() {
-                // An empty blob: the writer still makes the object.
-                out.write_all(&[]).await.map_err(s3)?;
-            }
-            out.shutdown().await.map_err(s3)?;
-            self.delete_parts(hex).await?;
-            Ok(Finished::Verified)
-        })
+    fn finish(&self, hex: &str, length: u64) -> AppResult<Finished> {
+        self.runtime.block_on(self.assemble(hex, length))
     }
 
     fn read(&self, hex: &str, start: u64, max: usize) -> AppResult<Vec<u8>> {
@@ -269,5 +210,10 @@ impl BlobStore for S3Store {
             out.sort();
             Ok(out)
         })
+    }
+
+    fn collect_partials(&self, cutoff: i64, dry_run: bool) -> AppResult<PartialsCollected> {
+        self.runtime
+            .block_on(self.collect_partials_async(cutoff, dry_run))
     }
 }
