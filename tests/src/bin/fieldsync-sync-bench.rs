@@ -493,9 +493,15 @@ async fn run(config: &Config, metrics: PrometheusHandle) -> Result<Figures, BoxE
     let (year_start, plan) = if config.new_phone_only {
         let days = config.year.days() as i64 + 1;
         let start = Timestamp(Timestamp::now().0 / DAY_MS * DAY_MS - days * DAY_MS);
-        (start, format!("{:?} ending {}", config.year, start.0 / DAY_MS + days - 1))
+        (
+            start,
+            format!("{:?} ending {}", config.year, start.0 / DAY_MS + days - 1),
+        )
     } else {
-        (at("2025-11-24T00:00:00+08:00"), format!("{:?}", config.year))
+        (
+            at("2025-11-24T00:00:00+08:00"),
+            format!("{:?}", config.year),
+        )
     };
     let phones = dir.path().join("phones");
     std::fs::create_dir_all(&phones)?;
@@ -557,7 +563,11 @@ async fn run(config: &Config, metrics: PrometheusHandle) -> Result<Figures, BoxE
             if ready { ", usable" } else { "" }
         );
     }
-    figures.add("new_phone_first_use_ms", field(&child, "first_use_ms"), "ms");
+    figures.add(
+        "new_phone_first_use_ms",
+        field(&child, "first_use_ms"),
+        "ms",
+    );
     figures.add(
         "new_phone_first_use_docs",
         field(&child, "first_use_docs"),
