@@ -17,10 +17,12 @@ pub mod i18n;
 pub mod manager;
 pub mod overview;
 pub mod overview_page;
+pub mod photos;
 pub mod replica;
 pub mod session;
 pub mod sign_in;
 pub mod store_page;
+pub mod violations;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -77,6 +79,8 @@ pub struct Console {
     pub sign_ins: Buckets<Option<IpAddr>>,
     /// The last overview, shown again while the log has not moved (for a short while).
     pub overviews: overview::OverviewCache,
+    /// R2's past readings for the violations chart, kept between overviews.
+    pub price_tags: std::sync::Mutex<fieldsync_core::PriceTagsOverTime>,
 }
 
 /// The console's routes, to be merged into the server's router.
@@ -85,6 +89,7 @@ pub fn router(config: ConsoleConfig) -> Router<AppState> {
         replica: config.replica.clone(),
         sign_ins: Buckets::per_minute(config.sign_ins_per_minute, config.sign_ins_per_minute),
         overviews: overview::OverviewCache::default(),
+        price_tags: Default::default(),
         config,
     });
     Router::new()
@@ -99,6 +104,7 @@ pub fn router(config: ConsoleConfig) -> Router<AppState> {
         .route("/console/lang/{lang}", get(sign_in::switch_language))
         .route("/console/manager/{id}", get(manager::handler))
         .route("/console/store/{id}", get(store_page::handler))
+        .route("/console/store/{id}/photo/{hash}", get(photos::handler))
         .route("/console/fleet", get(fleet::handler))
         .route("/console/assessment.csv", get(export::csv))
         .route("/console/assessment", get(export::printable))

@@ -11,12 +11,14 @@ use std::time::Instant;
 
 use chrono::{Duration, NaiveDate};
 use fieldsync_core::{
-    ClockState, DocKind, FieldCalendar, LocalStore, Role, TerminalRating, Timestamp,
+    ClockState, DocKind, FieldCalendar, LocalStore, PriceTagsOverTime, Role, TerminalRating,
+    Timestamp,
 };
 use serde::Deserialize;
 
 use super::chart::Series;
 use super::session::{Refused, Signed};
+use super::violations::{self, MonthViolations};
 use crate::AppState;
 use crate::admin::report::{ManagerRow, ReportOptions, report_over};
 use crate::error::{AppError, AppResult};
@@ -70,6 +72,8 @@ pub struct Overview {
     pub coverage: Vec<Series>,
     /// Per account manager: (month start, visits made to R1-covered stores).
     pub trend: Vec<Series>,
+    /// The district's violations in each month of the trend.
+    pub violations: Vec<MonthViolations>,
     pub unreadable: usize,
 }
 
@@ -88,6 +92,7 @@ impl Overview {
         local: &LocalStore,
         users: Vec<User>,
         options: ReportOptions,
+        memo: &mut PriceTagsOverTime,
     ) -> AppResult<Overview> {
         let managers: Vec<User> = users
             .iter()
@@ -100,6 +105,8 @@ impl Overview {
         let mut coverage = Vec::new();
         let mut trend = Vec::new();
         let week = FieldCalendar::week_start(options.day);
+        let months = trend_months(options.day);
+        let mut below_minimum = vec![0; months.len()];
         for m in &managers {
             let stores = local
                 .monthly_visits(&m.id, options.day, options.min_visits)?
@@ -133,21 +140,11 @@ impl Overview {
                 name: m.name.clone(),
                 points,
             });
-            let mut months = vec![FieldCalendar::month_start(options.day)];
-            for _ in 1..TREND_MONTHS {
-                let previous = months
-                    .last()
-                    .map(|m| FieldCalendar::month_start(*m - Duration::days(1)))
-                    .unwrap_or(options.month);
-                months.push(previous);
-            }
-            months.reverse();
             let mut points = Vec::new();
-            for month in months {
-                let made = local
-                    .monthly_visits(&m.id, month, options.min_visits)?
-                    .made();
-                points.push((month.format("%Y-%m").to_string(), f64::from(made)));
+            for (i, month) in months.iter().enumerate() {
+                let visits = local.monthly_visits(&m.id, *month, options.min_visits)?;
+                below_minimum[i] += visits.below_minimum().count();
+                points.push((month.format("%Y-%m").to_string(), f64::from(visits.made())));
             }
             trend.push(Series {
                 name: m.name.clone(),
@@ -155,6 +152,9 @@ impl Overview {
             });
         }
         let clocks_met = month_clocks_met(local, &options)?;
+        let ids: Vec<String> = managers.iter().map(|m| m.id.clone()).collect();
+        let violations =
+            violations::compute(local, &ids, &months, &below_minimum, options.as_of, memo)?;
         Ok(Overview {
             options,
             rows,
@@ -163,9 +163,24 @@ impl Overview {
             follow_ups_due,
             coverage,
             trend,
+            violations,
             unreadable: unreadable.len(),
         })
     }
+}
+
+/// The first days of the [`TREND_MONTHS`] months ending with the month of `day`, oldest
+/// first.
+pub fn trend_months(day: NaiveDate) -> Vec<NaiveDate> {
+    let mut months = vec![FieldCalendar::month_start(day)];
+    while months.len() < TREND_MONTHS {
+        let Some(last) = months.last().copied() else {
+            break;
+        };
+        months.push(FieldCalendar::month_start(last - Duration::days(1)));
+    }
+    months.reverse();
+    months
 }
 
 /// Clocks met, of the complaints received in the month up to `as_of`, by territory.
@@ -252,7 +267,9 @@ pub async fn load(
         }
         let overview = console.replica.with(storage.as_ref(), |local| {
             let options = options_for(day, console.config.min_visits, local.calendar())?;
-            Overview::compute(local, storage.users()?, options)
+            // Pages wait for the replica's lock first, so this one is never contended.
+            let mut memo = console.price_tags.lock().unwrap_or_else(|p| p.into_inner());
+            Overview::compute(local, storage.users()?, options, &mut memo)
         })?;
         let overview = Arc::new(overview);
         console.overviews.put(position, day, overview.clone());

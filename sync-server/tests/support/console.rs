@@ -12,6 +12,7 @@ use fieldsync_core::protocol::FeedCursor;
 use fieldsync_core::{DocId, LocalStore, Role};
 use fieldsync_server::admin::AdminDevice;
 use fieldsync_server::admin::import::import_stores;
+use fieldsync_server::blobs::{BlobLimits, Blobs};
 use fieldsync_server::console::ConsoleConfig;
 use fieldsync_server::console::sign_in::issue_code;
 use fieldsync_server::storage::{DeviceInfo, SyncStorage, User};
@@ -29,6 +30,8 @@ pub struct Console {
     _dir: tempfile::TempDir,
     pub dir: std::path::PathBuf,
     pub storage: Arc<SqliteStorage>,
+    /// The server's photo blobs (in the data folder).
+    pub blobs: Arc<Blobs>,
     router: axum::Router,
 }
 
@@ -96,7 +99,9 @@ impl Console {
             limits: Limits::default(),
             metrics: None,
         };
+        let blobs = Blobs::in_data_dir(&path, BlobLimits::default())?;
         let options = AppOptions {
+            blobs: Some(blobs.clone()),
             console: Some(ConsoleConfig {
                 sign_ins_per_minute: per_minute,
                 ..ConsoleConfig::new(path.clone())
@@ -108,6 +113,7 @@ impl Console {
             dir: path,
             router: app_with(state, &options),
             storage,
+            blobs,
         })
     }
 
@@ -168,6 +174,16 @@ impl Console {
         assert_eq!(page.status, StatusCode::OK, "{}", page.body);
         let csrf = hidden(&page.body, "csrf").ok_or("no csrf field")?;
         Ok((cookie, csrf))
+    }
+
+    /// Puts `bytes` in the server's blob store as a phone's finished upload would.
+    pub fn upload_blob(&self, bytes: &[u8]) -> Fallible<String> {
+        use sha2::Digest as _;
+        let hex = hex::encode(sha2::Sha256::digest(bytes));
+        self.blobs.store.append(&hex, 0, bytes)?;
+        let finished = self.blobs.store.finish(&hex)?;
+        assert_eq!(finished, fieldsync_server::blobs::store::Finished::Verified);
+        Ok(format!("sha256:{hex}"))
     }
 
     pub fn import(&self, rows: &[&str]) -> Fallible<()> {
@@ -235,6 +251,21 @@ impl Console {
         local.set_sync_cursor(&feed.cursor.to_string())?;
         Ok(())
     }
+}
+
+/// A routine visit of `local`'s user to `store`, checked in at `when` (RFC 3339) with `gps`.
+pub fn visit_at(
+    local: &LocalStore,
+    store: &DocId,
+    when: &str,
+    gps: Option<fieldsync_core::GpsFix>,
+) -> Fallible<DocId> {
+    Ok(local.create_visit(fieldsync_core::NewVisit {
+        store_id: store.clone(),
+        kind: fieldsync_core::VisitKind::Routine,
+        check_in: fieldsync_core::CheckPoint { at: at(when), gps },
+        complaint_id: None,
+    })?)
 }
 
 pub fn now() -> i64 {
