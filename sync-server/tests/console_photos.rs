@@ -10,7 +10,7 @@ use axum::http::{StatusCode, header};
 use fieldsync_core::photos::thumbnail::sample_jpeg;
 use fieldsync_core::photos::{PhotoMeta, PhotoSource, PhotoTarget};
 use fieldsync_core::{DocId, Role};
-use support::{Console, Fallible, TestResult, visit_at};
+use support::{Backend, Console, Fallible, TestResult, visit_at};
 
 /// A district with a visit to S1 that references one photo (and its thumbnail), synced,
 /// and a second photo referenced by a visit to S2; no bytes on the server yet.
@@ -25,8 +25,9 @@ struct Scene {
     other_hash: String,
 }
 
-async fn scene() -> Fallible<Scene> {
-    let console = Console::new(100)?;
+/// Written and synced outside any runtime: PostgreSQL's client blocks.
+fn scene(backend: Backend) -> Fallible<Scene> {
+    let console = Console::on(100, backend)?;
     console.import(&[
         "S1,S1,O,,A,30.26,120.16,B,C,2,B,100,0,0,,am-li",
         "S2,S2,O,,A,30.26,120.16,B,C,2,B,100,0,0,,am-li",
@@ -72,10 +73,14 @@ fn photo_path(store: &DocId, hash: &str) -> String {
     format!("/console/store/{store}/photo/{hash}")
 }
 
-#[tokio::test]
-async fn a_photo_not_yet_uploaded_shows_as_text_and_once_synced_as_a_thumbnail_linking_to_it()
+#[test]
+fn a_photo_not_yet_uploaded_shows_as_text_and_once_synced_as_a_thumbnail_linking_to_it()
 -> TestResult {
-    let s = scene().await?;
+    let s = scene(Backend::Sqlite)?;
+    tokio::runtime::Runtime::new()?.block_on(not_yet_then_thumbnail(&s))
+}
+
+async fn not_yet_then_thumbnail(s: &Scene) -> TestResult {
     let (cookie, _) = s.console.signed_in("sup-wang").await?;
     let page = s
         .console
@@ -102,9 +107,21 @@ async fn a_photo_not_yet_uploaded_shows_as_text_and_once_synced_as_a_thumbnail_l
     Ok(())
 }
 
-#[tokio::test]
-async fn a_thumbnail_is_served_to_a_signed_in_supervisor_as_an_image_never_cached() -> TestResult {
-    let s = scene().await?;
+#[test]
+fn a_thumbnail_is_served_to_a_signed_in_supervisor_as_an_image_never_cached_on_sqlite() -> TestResult
+{
+    let s = scene(Backend::Sqlite)?;
+    tokio::runtime::Runtime::new()?.block_on(thumbnail_served(&s))
+}
+
+#[test]
+fn a_thumbnail_is_served_to_a_signed_in_supervisor_as_an_image_never_cached_on_postgres()
+-> TestResult {
+    let s = scene(Backend::Postgres)?;
+    tokio::runtime::Runtime::new()?.block_on(thumbnail_served(&s))
+}
+
+async fn thumbnail_served(s: &Scene) -> TestResult {
     s.console.upload_blob(&s.thumb)?;
     let (cookie, _) = s.console.signed_in("sup-wang").await?;
     let answer = s
@@ -125,10 +142,21 @@ async fn a_thumbnail_is_served_to_a_signed_in_supervisor_as_an_image_never_cache
     Ok(())
 }
 
-#[tokio::test]
-async fn a_photo_is_refused_without_the_session_and_through_a_store_that_does_not_reference_it()
+#[test]
+fn a_photo_is_refused_without_the_session_and_through_a_store_that_does_not_reference_it_on_sqlite()
 -> TestResult {
-    let s = scene().await?;
+    let s = scene(Backend::Sqlite)?;
+    tokio::runtime::Runtime::new()?.block_on(refusals(&s))
+}
+
+#[test]
+fn a_photo_is_refused_without_the_session_and_through_a_store_that_does_not_reference_it_on_postgres()
+-> TestResult {
+    let s = scene(Backend::Postgres)?;
+    tokio::runtime::Runtime::new()?.block_on(refusals(&s))
+}
+
+async fn refusals(s: &Scene) -> TestResult {
     s.console.upload_blob(&s.photo)?;
     // An uploaded blob that no document of the district references at all.
     let stray = s.console.upload_blob(&sample_jpeg(64, 64, 9))?;
