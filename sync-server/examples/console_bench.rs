@@ -56,7 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "sqlite"
     };
     let started = Instant::now();
-    fieldsync_server::demo::seed_with(dir.path(), storage.as_ref(), true)?;
+    fieldsync_server::demo::seed_with(dir.path(), storage.as_ref(), true, None)?;
     println!(
         "{backend}: demo district seeded in {:.1} s",
         started.elapsed().as_secs_f64()

@@ -40,9 +40,16 @@ fn run_server(args: fieldsync_server::config::ServeArgs) -> Result<(), String> {
         )
     })?;
     let storage = args.data.open_storage().map_err(|e| e.to_string())?;
+    let blob_limits = fieldsync_server::blobs::BlobLimits::from_env()?;
+    let blobs = fieldsync_server::blobs::Blobs::configured(&args.data.data_dir, blob_limits)?;
     let demo = if args.demo {
-        let seeded = fieldsync_server::demo::seed_with(&args.data.data_dir, storage.as_ref(), true)
-            .map_err(|e| format!("cannot seed the demo district: {e}"))?;
+        let seeded = fieldsync_server::demo::seed_with(
+            &args.data.data_dir,
+            storage.as_ref(),
+            true,
+            Some(blobs.store.as_ref()),
+        )
+        .map_err(|e| format!("cannot seed the demo district: {e}"))?;
         if let fieldsync_server::demo::Seeded::New(d) = &seeded {
             tracing::info!(
                 stores = d.import.imported,
@@ -57,8 +64,6 @@ fn run_server(args: fieldsync_server::config::ServeArgs) -> Result<(), String> {
     };
     let metrics =
         fieldsync_server::probes::install_recorder().map_err(|e| format!("metrics: {e}"))?;
-    let blob_limits = fieldsync_server::blobs::BlobLimits::from_env()?;
-    let blobs = fieldsync_server::blobs::Blobs::configured(&args.data.data_dir, blob_limits)?;
     let options = ServeOptions {
         metrics_listen: args.metrics_listen,
         shutdown_delay: std::time::Duration::from_secs(args.shutdown_delay_secs),

@@ -98,27 +98,34 @@ pub fn compute(
     Ok(out)
 }
 
-/// The chart (grouped bars: one group per month, one bar per kind) and, under it, the same
-/// figures as a table.
-pub fn render(lang: Lang, months: &[MonthViolations]) -> String {
-    let series: Vec<Series> = KINDS
+/// Grouped bars of the kinds `kinds` (indexes into [`KINDS`]), one group per month, on a
+/// scale of their own.
+fn bars(lang: Lang, months: &[MonthViolations], kinds: &[usize]) -> String {
+    let series: Vec<Series> = kinds
         .iter()
-        .enumerate()
-        .map(|(k, key)| Series {
-            name: t(lang, key).to_owned(),
+        .map(|k| Series {
+            name: t(lang, KINDS[*k]).to_owned(),
             points: months
                 .iter()
-                .map(|m| (m.month.format("%Y-%m").to_string(), m.counts[k] as f64))
+                .map(|m| (m.month.format("%Y-%m").to_string(), m.counts[*k] as f64))
                 .collect(),
         })
         .collect();
     let top = months
         .iter()
-        .flat_map(|m| m.counts)
+        .flat_map(|m| kinds.iter().map(|k| m.counts[*k]))
         .max()
         .unwrap_or(0)
         .max(4);
-    let mut out = chart::bars(&series, top.div_ceil(4) as f64 * 4.0, "");
+    chart::bars(&series, top.div_ceil(4) as f64 * 4.0, "")
+}
+
+/// Two charts (the events, then R9's stores below the minimum, which counts stores and
+/// runs to hundreds, on a scale of its own so it does not flatten the others) and, under
+/// them, the same figures as a table.
+pub fn render(lang: Lang, months: &[MonthViolations]) -> String {
+    let mut out = bars(lang, months, &[0, 1, 2, 3]);
+    out.push_str(&bars(lang, months, &[4]));
     let mut head = vec![t(lang, "month")];
     head.extend(KINDS.iter().map(|k| t(lang, k)));
     let rows: Vec<Vec<String>> = months
