@@ -55,6 +55,9 @@ pub struct ConsoleConfig {
     pub sign_ins_per_minute: u32,
     /// The replica pages are computed on (shared, so the server can warm it at start).
     pub replica: Arc<replica::Replica>,
+    /// R2's past readings for the violations chart, kept between overviews (shared, so the
+    /// server can fill them at start: [`overview::warm`]).
+    pub price_tags: Arc<std::sync::Mutex<fieldsync_core::PriceTagsOverTime>>,
 }
 
 impl ConsoleConfig {
@@ -66,6 +69,7 @@ impl ConsoleConfig {
             secure_cookies: false,
             min_visits: fieldsync_core::DEFAULT_MIN_MONTHLY_VISITS,
             sign_ins_per_minute: 10,
+            price_tags: Arc::default(),
         }
     }
 }
@@ -79,8 +83,6 @@ pub struct Console {
     pub sign_ins: Buckets<Option<IpAddr>>,
     /// The last overview, shown again while the log has not moved (for a short while).
     pub overviews: overview::OverviewCache,
-    /// R2's past readings for the violations chart, kept between overviews.
-    pub price_tags: std::sync::Mutex<fieldsync_core::PriceTagsOverTime>,
 }
 
 /// The console's routes, to be merged into the server's router.
@@ -89,7 +91,6 @@ pub fn router(config: ConsoleConfig) -> Router<AppState> {
         replica: config.replica.clone(),
         sign_ins: Buckets::per_minute(config.sign_ins_per_minute, config.sign_ins_per_minute),
         overviews: overview::OverviewCache::default(),
-        price_tags: Default::default(),
         config,
     });
     Router::new()

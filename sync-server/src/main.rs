@@ -87,18 +87,29 @@ fn run_server(args: fieldsync_server::config::ServeArgs) -> Result<(), String> {
         // A pull takes a while after a restart (the whole district on the console's first
         // use): done now, not by the first page. A server whose console was never opened
         // (and is not a demo) keeps no replica.
-        let (replica, storage) = (console.replica.clone(), state.storage.clone());
+        let (console, storage) = (console.clone(), state.storage.clone());
         std::thread::spawn(move || {
             let started = std::time::Instant::now();
-            match replica.warm(storage.as_ref()) {
+            match console.replica.warm(storage.as_ref()) {
                 Ok(stores) => tracing::info!(
                     stores,
                     ms = started.elapsed().as_millis() as u64,
                     "console replica up to date"
                 ),
                 Err(e) => {
-                    tracing::error!(error = %e, "cannot bring the console replica up to date")
+                    tracing::error!(error = %e, "cannot bring the console replica up to date");
+                    return;
                 }
+            }
+            // Then one overview, which keeps R2's past readings for the pages to come.
+            let started = std::time::Instant::now();
+            match fieldsync_server::console::overview::warm(&console, storage.as_ref()) {
+                Ok(displays) => tracing::info!(
+                    displays,
+                    ms = started.elapsed().as_millis() as u64,
+                    "console violations chart warmed"
+                ),
+                Err(e) => tracing::error!(error = %e, "cannot compute the first overview"),
             }
         });
     }

@@ -16,13 +16,14 @@ use fieldsync_core::{
 };
 use serde::Deserialize;
 
+use super::ConsoleConfig;
 use super::chart::Series;
 use super::session::{Refused, Signed};
 use super::violations::{self, MonthViolations};
 use crate::AppState;
 use crate::admin::report::{ManagerRow, ReportOptions, report_over};
 use crate::error::{AppError, AppResult};
-use crate::storage::User;
+use crate::storage::{SyncStorage, User};
 
 /// Weeks the coverage chart shows, ending with the week of the day judged.
 pub const COVERAGE_WEEKS: i64 = 8;
@@ -250,6 +251,25 @@ impl OverviewCache {
     }
 }
 
+fn lock(memo: &Mutex<PriceTagsOverTime>) -> std::sync::MutexGuard<'_, PriceTagsOverTime> {
+    // A poisoned lock means an overview panicked mid-way; readings are kept per display
+    // whole, so what is there is still right.
+    memo.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Computes today's overview once and throws it away, so that R2's past readings are in
+/// memory before the first page: the first overview after a start reads every display
+/// changed since each past month's end (seconds at the district's size). Blocking: for
+/// the thread that warms the replica at start.
+pub fn warm(config: &ConsoleConfig, storage: &dyn SyncStorage) -> AppResult<usize> {
+    config.replica.with(storage, |local| {
+        let options = options_for(None, config.min_visits, local.calendar())?;
+        let mut memo = lock(&config.price_tags);
+        Overview::compute(local, storage.users()?, options, &mut memo)?;
+        Ok(memo.past_reads)
+    })
+}
+
 /// Computes the overview on the blocking pool (or takes the cached one), with the time it
 /// took.
 pub async fn load(
@@ -268,7 +288,7 @@ pub async fn load(
         let overview = console.replica.with(storage.as_ref(), |local| {
             let options = options_for(day, console.config.min_visits, local.calendar())?;
             // Pages wait for the replica's lock first, so this one is never contended.
-            let mut memo = console.price_tags.lock().unwrap_or_else(|p| p.into_inner());
+            let mut memo = lock(&console.config.price_tags);
             Overview::compute(local, storage.users()?, options, &mut memo)
         })?;
         let overview = Arc::new(overview);
