@@ -15,6 +15,7 @@ use fieldsync_core::{
     ClockState, ComplaintKind, DisplayCheck, DocId, DocKind, FieldCalendar, GpsFix, LocalStore,
     NewComplaint, NewCountLine, NewInventoryCount, ProductOnDisplay, Role, Timestamp,
 };
+use fieldsync_server::console::overview::{Overview, options_for};
 use support::{Backend, Console, Fallible, TestResult, visit_at};
 
 fn display_check(missing: usize) -> DisplayCheck {
@@ -236,5 +237,49 @@ fn violations_chart_on(backend: Backend) -> TestResult {
     let first = NaiveDate::from_ymd_opt(2026, 10, 1).ok_or("date")?;
     assert_eq!(late["2026-10"], counted_by_hand(&li, first, as_of)?);
     assert_eq!(late["2026-10"][0], 0, "{late:?}");
+    Ok(())
+}
+
+#[test]
+fn overviews_of_today_read_a_display_as_it_was_only_once_though_now_moves_between_them()
+-> TestResult {
+    let console = Console::new(100)?;
+    console.import(&["S1,S1,O,,A,30.26,120.16,B,C,2,B,100,0,0,,am-li"])?;
+    let now = Timestamp(support::now());
+    let cal = fieldsync_core::FieldCalendar::default();
+    // A display checked two months ago and again last month: read as it was at the end of
+    // two months ago.
+    let two_ago = FieldCalendar::month_start(cal.date(now)) - chrono::Duration::days(40);
+    let last = FieldCalendar::month_start(cal.date(now)) - chrono::Duration::days(5);
+    let start = |d: NaiveDate| Timestamp(cal.start_of(d).0 + 10 * 3_600_000);
+    let (li, clock, info) = console.phone(
+        "am-li",
+        Role::AccountManager,
+        &chrono::DateTime::from_timestamp_millis(start(two_ago).0)
+            .ok_or("time")?
+            .to_rfc3339(),
+    )?;
+    let s1 = li.store_by_licence("S1")?.ok_or("no S1")?;
+    li.record_display_check(&LocalStore::shelf_display_id(&s1), &display_check(4))?;
+    clock.set(start(last));
+    li.record_display_check(&LocalStore::shelf_display_id(&s1), &display_check(0))?;
+    console.sync(&li, &clock, &info)?;
+    let users = console.storage.users()?;
+    let mut memo = fieldsync_core::PriceTagsOverTime::default();
+    let mut reads = Vec::new();
+    for _ in 0..2 {
+        let options = options_for(None, 4, li.calendar())?;
+        let overview = Overview::compute(&li, users.clone(), options, &mut memo)?;
+        let breaking: Vec<usize> = overview.violations.iter().map(|m| m.counts[0]).collect();
+        assert_eq!(breaking.iter().sum::<usize>(), 1, "{breaking:?}");
+        reads.push(memo.past_reads);
+        // `now` moves between the two overviews.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(reads[0] > 0, "{reads:?}");
+    assert_eq!(
+        reads[1], reads[0],
+        "the second overview read the display again"
+    );
     Ok(())
 }

@@ -154,8 +154,7 @@ impl Overview {
         }
         let clocks_met = month_clocks_met(local, &options)?;
         let ids: Vec<String> = managers.iter().map(|m| m.id.clone()).collect();
-        let violations =
-            violations::compute(local, &ids, &months, &below_minimum, options.as_of, memo)?;
+        let violations = violations::compute(local, &ids, &months, &below_minimum, &options, memo)?;
         Ok(Overview {
             options,
             rows,

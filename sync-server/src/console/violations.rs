@@ -17,6 +17,7 @@ use fieldsync_core::{
 use super::chart::{self, Series};
 use super::html::{esc, table};
 use super::i18n::{Lang, t};
+use crate::admin::report::ReportOptions;
 use crate::error::AppResult;
 
 /// The kinds of violation, in the order of the chart's series and the table's columns.
@@ -52,19 +53,30 @@ fn bounds(
 }
 
 /// The violations of `months` over the territories of `managers`, counted up to
-/// `as_of`; `below_minimum` is R9's stores below the minimum per month, already summed by
-/// the caller (the trend chart reads the same monthly visits).
+/// `options.as_of`; `below_minimum` is R9's stores below the minimum per month, already
+/// summed by the caller (the trend chart reads the same monthly visits).
 pub fn compute(
     local: &LocalStore,
     managers: &[String],
     months: &[NaiveDate],
     below_minimum: &[usize],
-    as_of: Timestamp,
+    options: &ReportOptions,
     memo: &mut PriceTagsOverTime,
 ) -> AppResult<Vec<MonthViolations>> {
     let cal = local.calendar();
+    let as_of = options.as_of;
     let bounds = bounds(cal, months, as_of);
-    let ends: Vec<Timestamp> = bounds.iter().map(|(_, to)| Timestamp(to.0 - 1)).collect();
+    // R2 is read at each month's end, the month in progress at the end of the day judged
+    // (not `as_of`, which is now for today): the instants stay the same all day, so the
+    // readings kept in `memo` serve every overview of the day.
+    let day_end = Timestamp(cal.start_of(options.day + chrono::Duration::days(1)).0 - 1);
+    let ends: Vec<Timestamp> = months
+        .iter()
+        .map(|m| {
+            let month_end = cal.start_of(FieldCalendar::next_month_start(*m)).0 - 1;
+            Timestamp(month_end.min(day_end.0))
+        })
+        .collect();
     let mut out: Vec<MonthViolations> = months
         .iter()
         .zip(below_minimum.iter().chain(std::iter::repeat(&0)))
