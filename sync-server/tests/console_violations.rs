@@ -241,7 +241,7 @@ fn violations_chart_on(backend: Backend) -> TestResult {
 }
 
 #[test]
-fn overviews_of_today_read_a_display_as_it_was_only_once_though_now_moves_between_them()
+fn overviews_of_today_read_a_displays_past_once_though_now_moves_and_a_check_of_today_lands()
 -> TestResult {
     let console = Console::new(100)?;
     console.import(&["S1,S1,O,,A,30.26,120.16,B,C,2,B,100,0,0,,am-li"])?;
@@ -280,6 +280,17 @@ fn overviews_of_today_read_a_display_as_it_was_only_once_though_now_moves_betwee
     assert_eq!(
         reads[1], reads[0],
         "the second overview read the display again"
+    );
+    // A check today changes the display: its past months are not read again.
+    clock.set(now);
+    li.record_display_check(&LocalStore::shelf_display_id(&s1), &display_check(5))?;
+    let options = options_for(None, 4, li.calendar())?;
+    let overview = Overview::compute(&li, users, options, &mut memo)?;
+    let breaking: Vec<usize> = overview.violations.iter().map(|m| m.counts[0]).collect();
+    assert_eq!(breaking.iter().sum::<usize>(), 2, "{breaking:?}");
+    assert_eq!(
+        memo.past_reads, reads[0],
+        "a change of today read the past again"
     );
     Ok(())
 }

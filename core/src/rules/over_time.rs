@@ -7,10 +7,12 @@
 //! tags), so a period's figure is the displays that broke it at the period's end: read from
 //! the index when nothing has been stamped on the display since, and otherwise from the
 //! display as it was then. Those past readings are kept in a [`PriceTagsOverTime`] by the
-//! display's heads, so a display that has not changed is never read again.
+//! display's heads, so a display that has not changed is never read again, and one that has
+//! is read again only at the instants from its earliest new change on.
 
 use std::collections::HashMap;
 
+use automerge::ChangeHash;
 use rusqlite::params;
 
 use crate::doc::DOC_ROOT;
@@ -43,6 +45,20 @@ pub struct PriceTagsOverTime {
 }
 
 impl LocalStore {
+    /// The earliest author's time among display `id`'s changes not reachable from `heads`
+    /// (the 32-byte hashes of the documents table, concatenated).
+    fn earliest_change_since(&self, id: &DocId, heads: &[u8]) -> Result<Option<i64>> {
+        let heads: Vec<ChangeHash> = heads
+            .chunks(32)
+            .filter_map(|c| ChangeHash::try_from(c).ok())
+            .collect();
+        let mut inner = self.lock()?;
+        let mut doc = inner.take_doc(id, DocKind::ShelfDisplay)?;
+        let earliest = doc.earliest_change_since(&heads);
+        inner.cache.put(doc);
+        Ok(earliest)
+    }
+
     /// R3 and the geofence in `[from, to)` for the stores of `manager`'s territory.
     pub fn period_events(
         &self,
@@ -120,19 +136,25 @@ impl LocalStore {
         let mut breaches = vec![0; ends.len()];
         for (id, missing, last_checked, heads) in rows {
             let now_breaks = usize::try_from(missing).unwrap_or(0) > MAX_MISSING_PRICE_TAGS;
-            let known = memo
-                .known
-                .get(&id)
-                .filter(|(h, _)| *h == heads)
-                .map(|(_, v)| v.clone());
+            let known = memo.known.get(&id).cloned();
             let verdicts = match known {
-                Some(v) => v,
-                None => {
+                Some((h, v)) if h == heads => v,
+                known => {
                     let display = DocId::parse("id", &id)?;
+                    // Readings before the earliest change since they were made still hold.
+                    let (kept, since) = match known {
+                        Some((old_heads, old)) => {
+                            (old, self.earliest_change_since(&display, &old_heads)?)
+                        }
+                        None => (Vec::new(), None),
+                    };
                     let mut verdicts = Vec::with_capacity(ends.len());
-                    for end in ends {
+                    for (i, end) in ends.iter().enumerate() {
+                        if let Some(old) = kept.get(i).filter(|_| since.is_some_and(|t| t > end.0))
+                        {
+                            verdicts.push(*old);
                         // Nothing stamped on the display after `end`: it was then as it is.
-                        if last_checked.is_none_or(|last| last <= end.0) {
+                        } else if last_checked.is_none_or(|last| last <= end.0) {
                             verdicts.push(now_breaks);
                         } else {
                             memo.past_reads += 1;
