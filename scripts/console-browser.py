@@ -5,13 +5,18 @@ chromedriver's WebDriver protocol (plain HTTP, no client library), against
 
 It signs the demo supervisor in with the code the demo prints, checks the overview shows
 the demo district (four account managers, the two seeded scorecards), that a chart has
-drawn (a screenshot kept as target/console-chart.png, checked not blank), that a store page
-shows its history, that an account manager cannot get a console code, and signs out.
+drawn (a screenshot kept as target/console-chart.png, checked not blank), that the
+violations chart has drawn and agrees with the overview's columns for this month
+(target/console-violations.png), that the photographed store shows a thumbnail
+(target/console-photo.png) served only to the session and only through its own store, that
+a store page shows its history, that an account manager cannot get a console code, and
+signs out.
 
 Usage: console-browser.py SERVER_BINARY [ARTIFACT_DIR]
 """
 
 import base64
+import http.client
 import json
 import os
 import re
@@ -141,6 +146,103 @@ def png_pixels(png):
     return zlib.decompress(idat)
 
 
+def non_blank(png, what):
+    """Fails unless the PNG has drawing in it; returns its count of distinct byte values."""
+    pixels = png_pixels(png)
+    distinct = len(set(pixels))
+    not_white = sum(1 for b in pixels if b < 200)
+    if distinct < 16 or not_white < 2000:
+        fail(f"the {what}'s screenshot looks blank ({distinct} byte values, {not_white} dark)")
+    return distinct
+
+
+def column_sum(driver, table, column):
+    """The sum of the integers in a column (1-based) of a table's body."""
+    cells = driver.find_all(f"{table} tbody tr td:nth-child({column})")
+    return sum(int(re.sub(r"[^0-9]", "", driver.text(c)) or 0) for c in cells)
+
+
+def check_violations_chart(driver, artifacts):
+    """The violations chart has drawn (a bar per month and kind, a screenshot that is not
+    blank), and its month in progress agrees with the overview's own columns: R2 (8th) and
+    R9's stores below the minimum (6th), summed over the account managers."""
+    bars = driver.find_all("#violations-chart rect.bar")
+    if len(bars) != 30:
+        fail(f"the violations chart has {len(bars)} bars, not 6 months x 5 kinds")
+    shot = driver.screenshot(driver.find("#violations-chart svg"))  # the events
+    with open(os.path.join(artifacts, "console-violations.png"), "wb") as f:
+        f.write(shot)
+    non_blank(shot, "violations chart")
+    rows = driver.find_all("#violations tbody tr")
+    if len(rows) != 6:
+        fail(f"the violations table has {len(rows)} months")
+    now = [int(driver.text(c)) for c in driver.find_all(
+        "#violations tbody tr:last-child td span")]
+    r2, below = column_sum(driver, "#overview", 8), column_sum(driver, "#overview", 6)
+    if now[0] != r2 or now[4] != below:
+        fail(f"this month's violations {now} disagree with the overview (R2 {r2}, below {below})")
+    print(f"console-browser: violations chart drawn ({len(bars)} bars); this month {now} "
+          f"(the overview's columns: R2 {r2}, below the minimum {below})")
+
+
+def http_get(port, path, cookie=None):
+    """A GET without following redirects: (status, content type, body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("GET", path, headers={"Cookie": cookie} if cookie else {})
+    response = conn.getresponse()
+    body = response.read()
+    conn.close()
+    return response.status, response.getheader("Content-Type") or "", body
+
+
+def check_photos(driver, base, port, artifacts):
+    """The demo's photographed visit: its store page shows a thumbnail that loads, the full
+    photo is served to the session and refused without it or through another store, and the
+    photo still on the phone is shown as not yet uploaded."""
+    cookie = "; ".join(f"{c['name']}={c['value']}" for c in driver.s("GET", "/cookie"))
+    managers = sorted(set(re.findall(r'href="(/console/manager/[^"]+)"', driver.source())))
+    found = None
+    for manager in managers:
+        _, _, page = http_get(port, manager, cookie)
+        stores = sorted(set(re.findall(r'href="(/console/store/[^"?]+)"', page.decode())))
+        for store in stores:
+            status, _, body = http_get(port, store, cookie)
+            if status == 200 and "/photo/" in body.decode():
+                found = (store, body.decode(), [s for s in stores if s != store])
+                break
+        if found:
+            break
+    if not found:
+        fail("no store page of the demo shows a photo")
+    store, page, others = found
+    links = re.findall(r'<a href="(/console/store/[^"]+/photo/[^"]+)">', page)
+    if not links or "尚未上传" not in page:
+        fail(f"the store page lacks a linked photo or a not-yet-uploaded one: {store}")
+    driver.go(base + store)
+    image = driver.find("ul.photos img")
+    shot = driver.screenshot(image)
+    with open(os.path.join(artifacts, "console-photo.png"), "wb") as f:
+        f.write(shot)
+    non_blank(shot, "thumbnail")
+    status, kind, photo = http_get(port, links[0], cookie)
+    if status != 200 or kind != "image/jpeg" or photo[:3] != b"\xff\xd8\xff":
+        fail(f"the photo was not served to the session: {status} {kind}")
+    status, kind, _ = http_get(port, links[0])
+    if status == 200 or kind.startswith("image/"):
+        fail(f"the photo was served without a session: {status} {kind}")
+    # The same photo asked for through another store, and a hash no document references.
+    photo_hash = links[0].rsplit("/", 1)[1]
+    if not others:
+        fail("the photographed store's manager has no other store to ask through")
+    for stranger in [f"{others[0]}/photo/{photo_hash}", f"{store}/photo/sha256:{'0' * 64}"]:
+        status, kind, _ = http_get(port, stranger, cookie)
+        if status != 404 or kind.startswith("image/"):
+            fail(f"a photo no document of that store references was served: {stranger} {status}")
+    driver.go(base + "/console")
+    print(f"console-browser: {store} shows its photo ({len(photo)} bytes; refused without the "
+          f"session, through {others[0]} and for an unreferenced hash) and one not yet uploaded")
+
+
 def main():
     if len(sys.argv) < 2:
         fail("usage: console-browser.py SERVER_BINARY [ARTIFACT_DIR]")
@@ -225,13 +327,12 @@ def main():
         chart_path = os.path.join(artifacts, "console-chart.png")
         with open(chart_path, "wb") as f:
             f.write(chart)
-        pixels = png_pixels(chart)
-        distinct = len(set(pixels))
-        not_white = sum(1 for b in pixels if b < 200)
-        if distinct < 16 or not_white < 2000:
-            fail(f"the chart's screenshot looks blank ({distinct} byte values, {not_white} dark)")
+        distinct = non_blank(chart, "chart")
         print(f"console-browser: chart drawn, {len(bars)} bars, screenshot {chart_path} "
               f"({len(chart)} bytes, {distinct} distinct values)")
+
+        check_violations_chart(driver, artifacts)
+        check_photos(driver, base, port, artifacts)
 
         # An account manager's page, then one of the stores they visited: its history.
         # Links are followed by navigations that wait for the page (see the language switch).

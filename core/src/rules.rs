@@ -8,6 +8,7 @@
 //! server's write rules) is `write_rules.rs`.
 
 pub(crate) mod error_rate;
+pub(crate) mod over_time;
 pub(crate) mod store_list;
 pub(crate) mod write_rules;
 

@@ -56,7 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "sqlite"
     };
     let started = Instant::now();
-    fieldsync_server::demo::seed_with(dir.path(), storage.as_ref(), true)?;
+    fieldsync_server::demo::seed_with(dir.path(), storage.as_ref(), true, None)?;
     println!(
         "{backend}: demo district seeded in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -70,11 +70,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let mut overview_times = Vec::new();
     let mut bytes = 0;
+    let mut memo = fieldsync_core::PriceTagsOverTime::default();
     for _ in 0..LOADS {
         let started = Instant::now();
         let html = replica.with(storage.as_ref(), |local| {
             let options = options_for(None, 4, local.calendar())?;
-            let overview = Overview::compute(local, storage.users()?, options)?;
+            let overview = Overview::compute(local, storage.users()?, options, &mut memo)?;
             Ok(render(Lang::Zh, &overview, started.elapsed()))
         })?;
         overview_times.push(started.elapsed());

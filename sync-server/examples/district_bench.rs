@@ -40,8 +40,8 @@ use chrono::Datelike;
 use fieldsync_core::fixtures::{ManualClock, device};
 use fieldsync_core::{
     CheckPoint, Datum, DisplayCheck, DisplayStandard, DocId, DocKind, GpsFix, LocalStore,
-    NewCountLine, NewInventoryCount, NewVisit, ProductOnDisplay, Role, StandardCheck, Store,
-    Timestamp, Verdict, VisitKind,
+    NewCountLine, NewInventoryCount, NewVisit, PriceTagsOverTime, ProductOnDisplay, Role,
+    StandardCheck, Store, Timestamp, Verdict, VisitKind,
 };
 use fieldsync_server::admin::import::{COLUMNS, import_stores};
 use fieldsync_server::admin::{AdminDevice, push_from};
@@ -373,12 +373,17 @@ fn median(values: &[f64]) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-fn overview_once(replica: &Replica, storage: &dyn SyncStorage) -> Fallible<usize> {
+fn overview_once(
+    replica: &Replica,
+    storage: &dyn SyncStorage,
+    memo: &std::sync::Mutex<PriceTagsOverTime>,
+) -> Fallible<usize> {
     let started = Instant::now();
     let html = replica.with(storage, |local| {
         // The monthly minimum of visits per store the console's routes use by default.
         let options = options_for(None, 4, local.calendar())?;
-        let overview = Overview::compute(local, storage.users()?, options)?;
+        let mut memo = memo.lock().unwrap_or_else(|p| p.into_inner());
+        let overview = Overview::compute(local, storage.users()?, options, &mut memo)?;
         Ok(render(Lang::Zh, &overview, started.elapsed()))
     })?;
     Ok(html.len())
@@ -485,11 +490,21 @@ fn run(backend: &str, storage: &dyn SyncStorage, dir: &Path, plan: &Plan) -> Fal
     let replica_first_pull_seconds = started.elapsed().as_secs_f64();
     println!("{backend}: the console replica's first pull: {replica_first_pull_seconds:.0} s");
 
+    // The first overview reads R2's past displays for the violations chart; the console
+    // keeps those readings, so later overviews read only displays changed since.
+    let memo = std::sync::Mutex::new(PriceTagsOverTime::default());
+    let started = Instant::now();
+    overview_once(&replica, storage, &memo)?;
+    let first_overview_ms = started.elapsed().as_secs_f64() * 1000.0;
+    println!(
+        "{backend}: the first overview (R2's past readings: {}): {first_overview_ms:.0} ms",
+        memo.lock().map(|m| m.past_reads).unwrap_or(0)
+    );
     let mut times = Vec::new();
     let mut overview_bytes = 0;
     for _ in 0..plan.loads {
         let started = Instant::now();
-        overview_bytes = overview_once(&replica, storage)?;
+        overview_bytes = overview_once(&replica, storage, &memo)?;
         times.push(started.elapsed());
     }
     let overview = timing(times);
@@ -547,7 +562,7 @@ fn run(backend: &str, storage: &dyn SyncStorage, dir: &Path, plan: &Plan) -> Fal
                 let reader = s.spawn(|| -> Result<usize, String> {
                     let mut pages = 0;
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                        overview_once(&replica, storage).map_err(|e| e.to_string())?;
+                        overview_once(&replica, storage, &memo).map_err(|e| e.to_string())?;
                         pages += 1;
                     }
                     Ok(pages)
@@ -562,7 +577,7 @@ fn run(backend: &str, storage: &dyn SyncStorage, dir: &Path, plan: &Plan) -> Fal
             busy.push(took.0.as_secs_f64() * 1000.0);
         }
         let started = Instant::now();
-        overview_once(&replica, storage)?;
+        overview_once(&replica, storage, &memo)?;
         catch_up.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     let ratio = median(&busy) / median(&idle);

@@ -17,10 +17,12 @@ pub mod i18n;
 pub mod manager;
 pub mod overview;
 pub mod overview_page;
+pub mod photos;
 pub mod replica;
 pub mod session;
 pub mod sign_in;
 pub mod store_page;
+pub mod violations;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -53,6 +55,9 @@ pub struct ConsoleConfig {
     pub sign_ins_per_minute: u32,
     /// The replica pages are computed on (shared, so the server can warm it at start).
     pub replica: Arc<replica::Replica>,
+    /// R2's past readings for the violations chart, kept between overviews (shared, so the
+    /// server can fill them at start: [`overview::warm`]).
+    pub price_tags: Arc<std::sync::Mutex<fieldsync_core::PriceTagsOverTime>>,
 }
 
 impl ConsoleConfig {
@@ -64,6 +69,7 @@ impl ConsoleConfig {
             secure_cookies: false,
             min_visits: fieldsync_core::DEFAULT_MIN_MONTHLY_VISITS,
             sign_ins_per_minute: 10,
+            price_tags: Arc::default(),
         }
     }
 }
@@ -99,6 +105,7 @@ pub fn router(config: ConsoleConfig) -> Router<AppState> {
         .route("/console/lang/{lang}", get(sign_in::switch_language))
         .route("/console/manager/{id}", get(manager::handler))
         .route("/console/store/{id}", get(store_page::handler))
+        .route("/console/store/{id}/photo/{hash}", get(photos::handler))
         .route("/console/fleet", get(fleet::handler))
         .route("/console/assessment.csv", get(export::csv))
         .route("/console/assessment", get(export::printable))

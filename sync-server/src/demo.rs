@@ -17,11 +17,13 @@ use fieldsync_core::Role;
 
 mod activity;
 mod phone;
+mod photos;
 
 pub use activity::{Activity, DEMO_SUPERVISOR};
 
 use crate::admin::import::{COLUMNS, ImportReport, import_stores};
 use crate::admin::{ADMIN_USER, AdminDevice, enrollment_code};
+use crate::blobs::store::BlobStore;
 use crate::error::{AppError, AppResult};
 use crate::storage::{SyncStorage, User};
 
@@ -123,12 +125,18 @@ pub struct DemoDistrict {
 /// Seeds the demo district in `data_dir` unless the database has users (other than the
 /// server's own admin user).
 pub fn seed(data_dir: &Path, storage: &dyn SyncStorage) -> AppResult<Seeded> {
-    seed_with(data_dir, storage, false)
+    seed_with(data_dir, storage, false, None)
 }
 
 /// [`seed`], and with `activity` weeks of field activity too (what `serve --demo` does, so
-/// the console shows a living district; tests of the stores alone leave it out).
-pub fn seed_with(data_dir: &Path, storage: &dyn SyncStorage, activity: bool) -> AppResult<Seeded> {
+/// the console shows a living district; tests of the stores alone leave it out), with the
+/// photos of one visit put in `blobs` when given.
+pub fn seed_with(
+    data_dir: &Path,
+    storage: &dyn SyncStorage,
+    activity: bool,
+    blobs: Option<&dyn BlobStore>,
+) -> AppResult<Seeded> {
     let existing = storage
         .users()?
         .into_iter()
@@ -164,7 +172,13 @@ pub fn seed_with(data_dir: &Path, storage: &dyn SyncStorage, activity: bool) -> 
     let activity_started = Instant::now();
     let calendar = crate::calendar::load(data_dir)?;
     let activity = if activity {
-        activity::seed_activity(data_dir, storage, &calendar, fieldsync_core::Timestamp(now))?
+        activity::seed_activity(
+            data_dir,
+            storage,
+            &calendar,
+            fieldsync_core::Timestamp(now),
+            blobs,
+        )?
     } else {
         Activity::default()
     };
@@ -230,14 +244,15 @@ impl Seeded {
                 let _ = writeln!(
                     out,
                     "\ndemo: seeded {} visits, {} display checks, {} counts, {} tasks, {} \
-                     complaints and {} scorecards through the phones' write path in {:.1} s \
-                     (syncs: {:.1} s)",
+                     complaints, {} scorecards and {} photo files through the phones' write \
+                     path in {:.1} s (syncs: {:.1} s)",
                     a.visits,
                     a.display_checks,
                     a.counts,
                     a.tasks,
                     a.complaints,
                     a.scorecards,
+                    a.photos,
                     d.activity_took.as_secs_f64(),
                     a.sync_took.as_secs_f64()
                 );

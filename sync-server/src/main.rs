@@ -40,9 +40,16 @@ fn run_server(args: fieldsync_server::config::ServeArgs) -> Result<(), String> {
         )
     })?;
     let storage = args.data.open_storage().map_err(|e| e.to_string())?;
+    let blob_limits = fieldsync_server::blobs::BlobLimits::from_env()?;
+    let blobs = fieldsync_server::blobs::Blobs::configured(&args.data.data_dir, blob_limits)?;
     let demo = if args.demo {
-        let seeded = fieldsync_server::demo::seed_with(&args.data.data_dir, storage.as_ref(), true)
-            .map_err(|e| format!("cannot seed the demo district: {e}"))?;
+        let seeded = fieldsync_server::demo::seed_with(
+            &args.data.data_dir,
+            storage.as_ref(),
+            true,
+            Some(blobs.store.as_ref()),
+        )
+        .map_err(|e| format!("cannot seed the demo district: {e}"))?;
         if let fieldsync_server::demo::Seeded::New(d) = &seeded {
             tracing::info!(
                 stores = d.import.imported,
@@ -57,8 +64,6 @@ fn run_server(args: fieldsync_server::config::ServeArgs) -> Result<(), String> {
     };
     let metrics =
         fieldsync_server::probes::install_recorder().map_err(|e| format!("metrics: {e}"))?;
-    let blob_limits = fieldsync_server::blobs::BlobLimits::from_env()?;
-    let blobs = fieldsync_server::blobs::Blobs::configured(&args.data.data_dir, blob_limits)?;
     let options = ServeOptions {
         metrics_listen: args.metrics_listen,
         shutdown_delay: std::time::Duration::from_secs(args.shutdown_delay_secs),
@@ -82,18 +87,29 @@ fn run_server(args: fieldsync_server::config::ServeArgs) -> Result<(), String> {
         // A pull takes a while after a restart (the whole district on the console's first
         // use): done now, not by the first page. A server whose console was never opened
         // (and is not a demo) keeps no replica.
-        let (replica, storage) = (console.replica.clone(), state.storage.clone());
+        let (console, storage) = (console.clone(), state.storage.clone());
         std::thread::spawn(move || {
             let started = std::time::Instant::now();
-            match replica.warm(storage.as_ref()) {
+            match console.replica.warm(storage.as_ref()) {
                 Ok(stores) => tracing::info!(
                     stores,
                     ms = started.elapsed().as_millis() as u64,
                     "console replica up to date"
                 ),
                 Err(e) => {
-                    tracing::error!(error = %e, "cannot bring the console replica up to date")
+                    tracing::error!(error = %e, "cannot bring the console replica up to date");
+                    return;
                 }
+            }
+            // Then one overview, which keeps R2's past readings for the pages to come.
+            let started = std::time::Instant::now();
+            match fieldsync_server::console::overview::warm(&console, storage.as_ref()) {
+                Ok(displays) => tracing::info!(
+                    displays,
+                    ms = started.elapsed().as_millis() as u64,
+                    "console violations chart warmed"
+                ),
+                Err(e) => tracing::error!(error = %e, "cannot compute the first overview"),
             }
         });
     }

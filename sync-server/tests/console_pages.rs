@@ -13,8 +13,8 @@ use fieldsync_core::{
     CheckPoint, ComplaintKind, DisplayCheck, DocId, LocalStore, NewComplaint, NewCountLine,
     NewInventoryCount, NewTask, NewVisit, ProductOnDisplay, Role, VisitKind,
 };
+use fieldsync_server::storage::DeviceInfo;
 use fieldsync_server::storage::device_reports::DeviceStatus;
-use fieldsync_server::storage::{DeviceInfo, SyncStorage};
 use support::{Console, Fallible, TestResult, csv_row, now};
 
 #[tokio::test]

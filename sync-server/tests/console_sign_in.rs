@@ -10,7 +10,6 @@ mod support;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use fieldsync_server::console::sign_in::issue_code;
-use fieldsync_server::storage::SyncStorage;
 use support::{Console, TestResult, now};
 
 #[tokio::test]

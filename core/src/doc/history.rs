@@ -111,6 +111,16 @@ impl Doc {
         Ok(past)
     }
 
+    /// The earliest author's time among the changes not reachable from `heads`; `None` when
+    /// there are none. What a reading as of an earlier instant cannot have seen.
+    pub(crate) fn earliest_change_since(&mut self, heads: &[ChangeHash]) -> Option<i64> {
+        self.am
+            .get_changes_meta(heads)
+            .into_iter()
+            .map(|m| m.timestamp)
+            .min()
+    }
+
     /// The document as it was at `heads` (all of them held), with no derived rows.
     pub(crate) fn fork_at(&mut self, heads: &[ChangeHash]) -> Result<Doc> {
         let am = self.am.fork_at(heads)?;

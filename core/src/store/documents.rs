@@ -141,6 +141,20 @@ impl LocalStore {
         ids.into_iter().map(|s| DocId::parse("id", &s)).collect()
     }
 
+    /// Ids of the documents of `kind` about the retail store `store_id` on this device.
+    pub fn documents_of_store(&self, kind: DocKind, store_id: &DocId) -> Result<Vec<DocId>> {
+        let inner = self.lock()?;
+        let mut stmt = inner.conn.prepare_cached(
+            "SELECT id FROM documents WHERE kind = ?1 AND store_id = ?2 ORDER BY id",
+        )?;
+        let ids = stmt
+            .query_map([kind.as_str(), store_id.as_str()], |r| {
+                r.get::<_, String>(0)
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        ids.into_iter().map(|s| DocId::parse("id", &s)).collect()
+    }
+
     /// Who changed a document, what, and when, oldest first.
     pub fn history(&self, id: &DocId) -> Result<Vec<HistoryEntry>> {
         let mut inner = self.lock()?;

@@ -36,7 +36,7 @@ fn parse_range(value: &str, len: u64) -> Option<(u64, u64)> {
 }
 
 /// The media type a blob's first bytes show (JPEG, PNG); images are not compressed again.
-fn media_type(first: &[u8]) -> &'static str {
+pub(crate) fn media_type(first: &[u8]) -> &'static str {
     if first.starts_with(&[0xff, 0xd8, 0xff]) {
         "image/jpeg"
     } else if first.starts_with(b"\x89PNG") {

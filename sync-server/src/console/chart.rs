@@ -63,8 +63,16 @@ fn legend(out: &mut String, series: &[Series]) {
             HEIGHT + 17.0,
             esc(&s.name)
         );
-        x += 24.0 + 7.0 * s.name.chars().count() as f64;
+        x += 24.0 + label_width(&s.name);
     }
+}
+
+/// About how wide a legend's name is drawn at 11 px: Chinese characters are square, Latin
+/// ones about half as wide.
+fn label_width(name: &str) -> f64 {
+    name.chars()
+        .map(|c| if c.is_ascii() { 6.5 } else { 11.0 })
+        .sum()
 }
 
 fn labels(series: &[Series]) -> Vec<&str> {

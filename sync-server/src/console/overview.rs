@@ -11,16 +11,19 @@ use std::time::Instant;
 
 use chrono::{Duration, NaiveDate};
 use fieldsync_core::{
-    ClockState, DocKind, FieldCalendar, LocalStore, Role, TerminalRating, Timestamp,
+    ClockState, DocKind, FieldCalendar, LocalStore, PriceTagsOverTime, Role, TerminalRating,
+    Timestamp,
 };
 use serde::Deserialize;
 
+use super::ConsoleConfig;
 use super::chart::Series;
 use super::session::{Refused, Signed};
+use super::violations::{self, MonthViolations};
 use crate::AppState;
 use crate::admin::report::{ManagerRow, ReportOptions, report_over};
 use crate::error::{AppError, AppResult};
-use crate::storage::User;
+use crate::storage::{SyncStorage, User};
 
 /// Weeks the coverage chart shows, ending with the week of the day judged.
 pub const COVERAGE_WEEKS: i64 = 8;
@@ -70,6 +73,8 @@ pub struct Overview {
     pub coverage: Vec<Series>,
     /// Per account manager: (month start, visits made to R1-covered stores).
     pub trend: Vec<Series>,
+    /// The district's violations in each month of the trend.
+    pub violations: Vec<MonthViolations>,
     pub unreadable: usize,
 }
 
@@ -88,6 +93,7 @@ impl Overview {
         local: &LocalStore,
         users: Vec<User>,
         options: ReportOptions,
+        memo: &mut PriceTagsOverTime,
     ) -> AppResult<Overview> {
         let managers: Vec<User> = users
             .iter()
@@ -100,6 +106,8 @@ impl Overview {
         let mut coverage = Vec::new();
         let mut trend = Vec::new();
         let week = FieldCalendar::week_start(options.day);
+        let months = trend_months(options.day);
+        let mut below_minimum = vec![0; months.len()];
         for m in &managers {
             let stores = local
                 .monthly_visits(&m.id, options.day, options.min_visits)?
@@ -133,21 +141,11 @@ impl Overview {
                 name: m.name.clone(),
                 points,
             });
-            let mut months = vec![FieldCalendar::month_start(options.day)];
-            for _ in 1..TREND_MONTHS {
-                let previous = months
-                    .last()
-                    .map(|m| FieldCalendar::month_start(*m - Duration::days(1)))
-                    .unwrap_or(options.month);
-                months.push(previous);
-            }
-            months.reverse();
             let mut points = Vec::new();
-            for month in months {
-                let made = local
-                    .monthly_visits(&m.id, month, options.min_visits)?
-                    .made();
-                points.push((month.format("%Y-%m").to_string(), f64::from(made)));
+            for (i, month) in months.iter().enumerate() {
+                let visits = local.monthly_visits(&m.id, *month, options.min_visits)?;
+                below_minimum[i] += visits.below_minimum().count();
+                points.push((month.format("%Y-%m").to_string(), f64::from(visits.made())));
             }
             trend.push(Series {
                 name: m.name.clone(),
@@ -155,6 +153,8 @@ impl Overview {
             });
         }
         let clocks_met = month_clocks_met(local, &options)?;
+        let ids: Vec<String> = managers.iter().map(|m| m.id.clone()).collect();
+        let violations = violations::compute(local, &ids, &months, &below_minimum, &options, memo)?;
         Ok(Overview {
             options,
             rows,
@@ -163,9 +163,24 @@ impl Overview {
             follow_ups_due,
             coverage,
             trend,
+            violations,
             unreadable: unreadable.len(),
         })
     }
+}
+
+/// The first days of the [`TREND_MONTHS`] months ending with the month of `day`, oldest
+/// first.
+pub fn trend_months(day: NaiveDate) -> Vec<NaiveDate> {
+    let mut months = vec![FieldCalendar::month_start(day)];
+    while months.len() < TREND_MONTHS {
+        let Some(last) = months.last().copied() else {
+            break;
+        };
+        months.push(FieldCalendar::month_start(last - Duration::days(1)));
+    }
+    months.reverse();
+    months
 }
 
 /// Clocks met, of the complaints received in the month up to `as_of`, by territory.
@@ -235,6 +250,25 @@ impl OverviewCache {
     }
 }
 
+fn lock(memo: &Mutex<PriceTagsOverTime>) -> std::sync::MutexGuard<'_, PriceTagsOverTime> {
+    // A poisoned lock means an overview panicked mid-way; readings are kept per display
+    // whole, so what is there is still right.
+    memo.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Computes today's overview once and throws it away, so that R2's past readings are in
+/// memory before the first page: the first overview after a start reads every display
+/// changed since each past month's end (seconds at the district's size). Blocking: for
+/// the thread that warms the replica at start.
+pub fn warm(config: &ConsoleConfig, storage: &dyn SyncStorage) -> AppResult<usize> {
+    config.replica.with(storage, |local| {
+        let options = options_for(None, config.min_visits, local.calendar())?;
+        let mut memo = lock(&config.price_tags);
+        Overview::compute(local, storage.users()?, options, &mut memo)?;
+        Ok(memo.past_reads)
+    })
+}
+
 /// Computes the overview on the blocking pool (or takes the cached one), with the time it
 /// took.
 pub async fn load(
@@ -252,7 +286,9 @@ pub async fn load(
         }
         let overview = console.replica.with(storage.as_ref(), |local| {
             let options = options_for(day, console.config.min_visits, local.calendar())?;
-            Overview::compute(local, storage.users()?, options)
+            // Pages wait for the replica's lock first, so this one is never contended.
+            let mut memo = lock(&console.config.price_tags);
+            Overview::compute(local, storage.users()?, options, &mut memo)
         })?;
         let overview = Arc::new(overview);
         console.overviews.put(position, day, overview.clone());

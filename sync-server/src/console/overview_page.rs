@@ -11,6 +11,7 @@ use super::html::{esc, page, segment, table};
 use super::i18n::{Lang, t};
 use super::overview::{DayQuery, Overview, load};
 use super::session::{Refused, Signed};
+use super::violations;
 use crate::AppState;
 use crate::admin::report::ManagerRow;
 
@@ -121,13 +122,16 @@ pub fn render(lang: Lang, o: &Overview, took: std::time::Duration) -> String {
         out,
         "<div class=\"charts\"><figure id=\"coverage-chart\"><figcaption>{}</figcaption>{}\
          </figure><figure id=\"trend-chart\"><figcaption>{}</figcaption>{}</figure>\
-         <figure id=\"clocks-chart\"><figcaption>{}</figcaption>{}</figure></div>",
+         <figure id=\"clocks-chart\"><figcaption>{}</figcaption>{}</figure>\
+         <figure id=\"violations-chart\"><figcaption>{}</figcaption>{}</figure></div>",
         esc(t(lang, "coverage_chart")),
         chart::bars(&o.coverage, 100.0, "%"),
         esc(t(lang, "trend_chart")),
         chart::lines(&o.trend),
         esc(t(lang, "clocks_chart")),
         clocks_chart(lang, o),
+        esc(t(lang, "violations_chart")),
+        violations::render(lang, &o.violations),
     );
     out
 }

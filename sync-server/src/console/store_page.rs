@@ -1,9 +1,13 @@
 //! `GET /console/store/{id}`: one store, its shelf display now or as of a date
 //! (`?at=YYYY-MM-DD`, the end of that day), who changed what and when, its visits with the
-//! geofence verdict, counts, tasks and complaints.
+//! geofence verdict, counts, tasks and complaints, and the photos of them that have synced
+//! ([`super::photos`]).
 
 use std::fmt::Write as _;
 
+use std::sync::Arc;
+
+use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -13,8 +17,10 @@ use serde::Deserialize;
 
 use super::html::{esc, page, table, when};
 use super::i18n::{Lang, t};
+use super::photos;
 use super::session::{Refused, Signed};
 use crate::AppState;
+use crate::blobs::Blobs;
 use crate::error::{AppError, AppResult};
 
 /// Most history entries shown (newest first).
@@ -31,6 +37,7 @@ pub async fn handler(
     signed: Signed,
     Path(id): Path<String>,
     Query(query): Query<AtQuery>,
+    Extension(blobs): Extension<Option<Arc<Blobs>>>,
 ) -> Result<Response, Refused> {
     let lang = signed.lang;
     let at = super::overview::parse_day("at", query.at.as_deref())?;
@@ -41,12 +48,21 @@ pub async fn handler(
     let console = signed.console.clone();
     let lookup = id.clone();
     let rendered = tokio::task::spawn_blocking(move || {
-        console.replica.with(storage.as_ref(), |local| {
+        let page = console.replica.with(storage.as_ref(), |local| {
             if !matches!(local.kind_of(&lookup), Ok(DocKind::Store)) {
                 return Ok(None);
             }
-            render(local, lang, &lookup, at).map(Some)
-        })
+            let (title, body) = render(local, lang, &lookup, at)?;
+            let shown = photos::store_photos(local, &lookup)?;
+            Ok(Some((title, body, shown, local.calendar().clone())))
+        })?;
+        // The blob store is asked outside the replica's lock.
+        let Some((title, mut body, shown, cal)) = page else {
+            return Ok::<_, AppError>(None);
+        };
+        let shown = photos::with_uploads(blobs.as_deref(), shown)?;
+        body.push_str(&photos::render(lang, &cal, &lookup, &shown));
+        Ok(Some((title, body)))
     })
     .await
     .map_err(AppError::internal)??;

@@ -7,7 +7,8 @@
 //! visits with GPS (a few out of the geofence), daily demo-street display checks with some
 //! missing price tags (today's still to do for part of the street), an inventory count in
 //! each functional terminal (a few off by more than 10%), rectification tasks (one overdue
-//! per manager), complaints (one met, one breached), and two scorecards of this month.
+//! per manager), complaints (one met, one breached), two scorecards of this month, and
+//! photos of one visit ([`super::photos`]).
 
 use std::path::Path;
 
@@ -21,6 +22,7 @@ use fieldsync_core::{
 
 use super::phone::{phone, remove_phone, sync};
 use super::{Dice, MANAGERS};
+use crate::blobs::store::BlobStore;
 use crate::error::AppResult;
 use crate::storage::SyncStorage;
 
@@ -40,6 +42,8 @@ pub struct Activity {
     pub tasks: usize,
     pub complaints: usize,
     pub scorecards: usize,
+    /// Photos and thumbnails put in the server's blob store.
+    pub photos: usize,
     /// Time the phones spent syncing (pushes judged by the server, feeds merged).
     pub sync_took: std::time::Duration,
 }
@@ -61,6 +65,7 @@ pub fn seed_activity(
     storage: &dyn SyncStorage,
     calendar: &fieldsync_core::FieldCalendar,
     now: Timestamp,
+    blobs: Option<&dyn BlobStore>,
 ) -> AppResult<Activity> {
     let mut done = Activity::default();
     let mut dice = Dice(20_261_205);
@@ -140,6 +145,7 @@ pub fn seed_activity(
         plan.sort_by_key(|(t, _)| t.0);
         // One commit for the whole plan: a phone writes each edit durably, and thousands of
         // waits for the disk would make the demo slow to start for nothing.
+        let mut last_visit = None;
         am.local
             .in_one_transaction(|_| -> fieldsync_core::Result<()> {
                 for (when, event) in plan {
@@ -168,6 +174,7 @@ pub fn seed_activity(
                                 },
                             )?;
                             done.visits += 1;
+                            last_visit = Some(id);
                         }
                         Event::Check(i) => {
                             let store = &stores[i];
@@ -290,9 +297,18 @@ pub fn seed_activity(
                 }
                 Ok(())
             })?;
+        // The first manager's last visit has photos (one of them not uploaded yet).
+        let photographed = match (n, &last_visit) {
+            (0, Some(visit)) => super::photos::take(&am, visit)?,
+            _ => Vec::new(),
+        };
         let synced = std::time::Instant::now();
         sync(storage, &am, last_sync)?;
         done.sync_took += synced.elapsed();
+        if let Some(blobs) = blobs {
+            super::photos::upload(&am, blobs, &photographed)?;
+            done.photos += photographed.len();
+        }
         drop(am);
         remove_phone(dir, manager.id);
     }

@@ -68,4 +68,5 @@ pub(super) fn remove_phone(dir: &Path, user: &str) {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(dir.join(format!("demo-phone-{user}.db{suffix}")));
     }
+    let _ = std::fs::remove_dir_all(dir.join(format!("demo-phone-{user}.db-photos")));
 }

@@ -12,10 +12,13 @@ use fieldsync_core::protocol::FeedCursor;
 use fieldsync_core::{DocId, LocalStore, Role};
 use fieldsync_server::admin::AdminDevice;
 use fieldsync_server::admin::import::import_stores;
+use fieldsync_server::blobs::{BlobLimits, Blobs};
 use fieldsync_server::console::ConsoleConfig;
 use fieldsync_server::console::sign_in::issue_code;
 use fieldsync_server::storage::{DeviceInfo, SyncStorage, User};
-use fieldsync_server::{AppOptions, AppState, Limits, SqliteStorage, app_with};
+use fieldsync_server::{
+    AppOptions, AppState, Limits, PostgresOptions, PostgresStorage, SqliteStorage, app_with,
+};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -24,12 +27,66 @@ pub type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
 
 pub const HEADER: &str = "licence,name,owner,phone,address,lat,lng,format,market,size,tier,monthly_volume,demo_street,functional_terminal,rating,territory";
 
-/// A district on SQLite with the console's routes.
+/// Which storage the console's server keeps the district in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    /// A database of its own on the cluster `FIELDSYNC_TEST_POSTGRES` names.
+    Postgres,
+}
+
+/// A PostgreSQL database made for one test, dropped with it.
+struct TestDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl TestDatabase {
+    /// A new database on the test cluster; its URL.
+    fn create() -> Fallible<(TestDatabase, String)> {
+        let admin_url = std::env::var("FIELDSYNC_TEST_POSTGRES").map_err(|_| {
+            "FIELDSYNC_TEST_POSTGRES is not set: start a cluster with `scripts/postgres start DIR`"
+        })?;
+        let name = format!(
+            "console_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_nanos()
+        );
+        let mut client = postgres::Client::connect(&admin_url, postgres::NoTls)?;
+        client.batch_execute(&format!("CREATE DATABASE {name}"))?;
+        let (base, query) = admin_url.split_once('?').unwrap_or((&admin_url, ""));
+        let server = base.rsplit_once('/').map(|(s, _)| s).unwrap_or(base);
+        let url = if query.is_empty() {
+            format!("{server}/{name}")
+        } else {
+            format!("{server}/{name}?{query}")
+        };
+        Ok((TestDatabase { admin_url, name }, url))
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut client) = postgres::Client::connect(&self.admin_url, postgres::NoTls) {
+            let _ = client.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+/// A district with the console's routes.
 pub struct Console {
     _dir: tempfile::TempDir,
     pub dir: std::path::PathBuf,
-    pub storage: Arc<SqliteStorage>,
+    pub storage: Arc<dyn SyncStorage>,
+    /// The server's photo blobs (in the data folder).
+    pub blobs: Arc<Blobs>,
     router: axum::Router,
+    _database: Option<TestDatabase>,
 }
 
 /// What a route answered.
@@ -72,10 +129,25 @@ pub fn hidden(body: &str, name: &str) -> Option<String> {
 }
 
 impl Console {
+    /// On SQLite.
     pub fn new(per_minute: u32) -> Fallible<Console> {
+        Console::on(per_minute, Backend::Sqlite)
+    }
+
+    pub fn on(per_minute: u32, backend: Backend) -> Fallible<Console> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().to_path_buf();
-        let storage = Arc::new(SqliteStorage::open(&path.join("fieldsync.db"))?);
+        let (storage, database): (Arc<dyn SyncStorage>, _) = match backend {
+            Backend::Sqlite => (
+                Arc::new(SqliteStorage::open(&path.join("fieldsync.db"))?),
+                None,
+            ),
+            Backend::Postgres => {
+                let (database, url) = TestDatabase::create()?;
+                let storage = PostgresStorage::open(&url, PostgresOptions::default())?;
+                (Arc::new(storage), Some(database))
+            }
+        };
         for (id, role) in [
             ("am-li", Role::AccountManager),
             ("am-wu", Role::AccountManager),
@@ -96,7 +168,9 @@ impl Console {
             limits: Limits::default(),
             metrics: None,
         };
+        let blobs = Blobs::in_data_dir(&path, BlobLimits::default())?;
         let options = AppOptions {
+            blobs: Some(blobs.clone()),
             console: Some(ConsoleConfig {
                 sign_ins_per_minute: per_minute,
                 ..ConsoleConfig::new(path.clone())
@@ -108,6 +182,8 @@ impl Console {
             dir: path,
             router: app_with(state, &options),
             storage,
+            blobs,
+            _database: database,
         })
     }
 
@@ -157,7 +233,10 @@ impl Console {
 
     /// Signs `user` in; returns the session cookie header and the page's CSRF token.
     pub async fn signed_in(&self, user: &str) -> Fallible<(String, String)> {
-        let code = issue_code(self.storage.as_ref(), user, now())?;
+        // On the blocking pool: PostgreSQL's client may not block a runtime's thread.
+        let (storage, who) = (self.storage.clone(), user.to_owned());
+        let code = tokio::task::spawn_blocking(move || issue_code(storage.as_ref(), &who, now()))
+            .await??;
         let answer = self.sign_in_with(&code).await?;
         assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
         let session = answer
@@ -168,6 +247,16 @@ impl Console {
         assert_eq!(page.status, StatusCode::OK, "{}", page.body);
         let csrf = hidden(&page.body, "csrf").ok_or("no csrf field")?;
         Ok((cookie, csrf))
+    }
+
+    /// Puts `bytes` in the server's blob store as a phone's finished upload would.
+    pub fn upload_blob(&self, bytes: &[u8]) -> Fallible<String> {
+        use sha2::Digest as _;
+        let hex = hex::encode(sha2::Sha256::digest(bytes));
+        self.blobs.store.append(&hex, 0, bytes)?;
+        let finished = self.blobs.store.finish(&hex)?;
+        assert_eq!(finished, fieldsync_server::blobs::store::Finished::Verified);
+        Ok(format!("sha256:{hex}"))
     }
 
     pub fn import(&self, rows: &[&str]) -> Fallible<()> {
@@ -235,6 +324,21 @@ impl Console {
         local.set_sync_cursor(&feed.cursor.to_string())?;
         Ok(())
     }
+}
+
+/// A routine visit of `local`'s user to `store`, checked in at `when` (RFC 3339) with `gps`.
+pub fn visit_at(
+    local: &LocalStore,
+    store: &DocId,
+    when: &str,
+    gps: Option<fieldsync_core::GpsFix>,
+) -> Fallible<DocId> {
+    Ok(local.create_visit(fieldsync_core::NewVisit {
+        store_id: store.clone(),
+        kind: fieldsync_core::VisitKind::Routine,
+        check_in: fieldsync_core::CheckPoint { at: at(when), gps },
+        complaint_id: None,
+    })?)
 }
 
 pub fn now() -> i64 {

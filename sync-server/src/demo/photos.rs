@@ -1,0 +1,61 @@
+//! The demo's photos: the first account manager's last visit carries two shelf photos,
+//! taken on the phone (core's `add_photo`, which makes the thumbnails) and referenced by
+//! the visit. After the push, both thumbnails and the first photo are put in the server's
+//! blob store as an upload would leave them (verified against their hash); the second
+//! photo stays on the phone, so the store page shows both states: a thumbnail linking to
+//! its photo, and a photo not yet uploaded.
+
+use fieldsync_core::DocId;
+use fieldsync_core::photos::thumbnail::sample_jpeg;
+use fieldsync_core::photos::{HASH_PREFIX, PhotoMeta, PhotoSource, PhotoTarget};
+
+use super::phone::Phone;
+use crate::blobs::store::{BlobStore, Finished};
+use crate::error::{AppError, AppResult};
+
+/// The photos' captions; the second is the one left on the phone.
+const CAPTIONS: [&str; 2] = ["陈列柜 shelf", "价签 price tags"];
+
+/// Adds the demo's photos to `visit`; returns the hashes the server should receive:
+/// every thumbnail and the first photo.
+pub(super) fn take(am: &Phone, visit: &DocId) -> AppResult<Vec<String>> {
+    let mut uploaded = Vec::new();
+    for (n, caption) in CAPTIONS.iter().enumerate() {
+        let bytes = sample_jpeg(960, 720, 17 + n as u32);
+        let meta = PhotoMeta {
+            caption: (*caption).into(),
+            taken_at: Some(am.clock.now()),
+            gps: None,
+        };
+        let added = am.local.add_photo(
+            &PhotoTarget::Visit(visit.clone()),
+            PhotoSource::Bytes(&bytes),
+            &meta,
+        )?;
+        uploaded.push(added.thumb);
+        if n == 0 {
+            uploaded.push(added.hash);
+        }
+    }
+    Ok(uploaded)
+}
+
+/// Puts each of `hashes` from the phone's photo folder into `blobs`, verified.
+pub(super) fn upload(am: &Phone, blobs: &dyn BlobStore, hashes: &[String]) -> AppResult<()> {
+    for hash in hashes {
+        let hex = hash.strip_prefix(HASH_PREFIX).unwrap_or(hash);
+        let path = am
+            .local
+            .local_photo(hash)?
+            .ok_or_else(|| AppError::Internal(format!("the demo phone lost `{hash}`")))?;
+        let bytes = std::fs::read(&path)
+            .map_err(|e| AppError::Internal(format!("cannot read `{}`: {e}", path.display())))?;
+        blobs.append(hex, 0, &bytes)?;
+        if let Finished::Mismatch { actual } = blobs.finish(hex)? {
+            return Err(AppError::Internal(format!(
+                "the demo photo `{hash}` hashed to `{actual}`"
+            )));
+        }
+    }
+    Ok(())
+}
