@@ -393,7 +393,7 @@ fn a_schema_9_database_learns_when_its_visits_and_counts_happened_when_it_opens(
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("fieldsync.db");
     let storage = SqliteStorage::open(&path)?;
-    let Seeded::New(_) = demo::seed_with(dir.path(), &storage, true)? else {
+    let Seeded::New(_) = demo::seed_with(dir.path(), &storage, true, None)? else {
         return Err("an empty database is seeded".into());
     };
     drop(storage);

@@ -51,10 +51,18 @@ pub(super) fn upload(am: &Phone, blobs: &dyn BlobStore, hashes: &[String]) -> Ap
         let bytes = std::fs::read(&path)
             .map_err(|e| AppError::Internal(format!("cannot read `{}`: {e}", path.display())))?;
         blobs.append(hex, 0, &bytes)?;
-        if let Finished::Mismatch { actual } = blobs.finish(hex)? {
-            return Err(AppError::Internal(format!(
-                "the demo photo `{hash}` hashed to `{actual}`"
-            )));
+        match blobs.finish(hex, bytes.len() as u64)? {
+            Finished::Verified => {}
+            Finished::Mismatch { actual } => {
+                return Err(AppError::Internal(format!(
+                    "the demo photo `{hash}` hashed to `{actual}`"
+                )));
+            }
+            Finished::Changed => {
+                return Err(AppError::Internal(format!(
+                    "the demo photo `{hash}` changed while it was stored"
+                )));
+            }
         }
     }
     Ok(())

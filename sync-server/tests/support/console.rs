@@ -254,7 +254,7 @@ impl Console {
         use sha2::Digest as _;
         let hex = hex::encode(sha2::Sha256::digest(bytes));
         self.blobs.store.append(&hex, 0, bytes)?;
-        let finished = self.blobs.store.finish(&hex)?;
+        let finished = self.blobs.store.finish(&hex, bytes.len() as u64)?;
         assert_eq!(finished, fieldsync_server::blobs::store::Finished::Verified);
         Ok(format!("sha256:{hex}"))
     }
