@@ -192,7 +192,8 @@ impl LocalStore {
             // The savepoint each edit opens inside a longer transaction keeps its undo
             // pages in a sub-journal: a temporary file by default, written on every
             // page the edit touches. Durability does not depend on it (a crash rolls the
-            // whole transaction back through the write-ahead log), so memory will do.
+            // whole transaction back through the write-ahead log), so memory will do, as
+            // Android's own SQLite is built to do.
             ("temp_store", "MEMORY"),
         ] {
             conn.pragma_update(None, pragma, value).map_err(locked)?;
