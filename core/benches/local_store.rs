@@ -1,8 +1,13 @@
 //! What a visit costs in the local store, next to the same data as plain SQLite rows.
 //!
-//! Three figures, each beside its floor (a plain rusqlite schema made here, in a file of its
-//! own on the same disk, opened with the same pragmas: exclusive locking, WAL,
-//! `synchronous=FULL`, foreign keys on) and the ratio of the two:
+//! Three figures, each beside its floor and the ratios of the two at p50 and p99. The floor
+//! is a plain rusqlite schema made here, in a file of its own on the same disk, with the
+//! same durability (WAL, `synchronous=FULL`: one fsync of the log per transaction) and
+//! foreign keys on; it writes the rows, indexes and upload marks an app on plain SQLite
+//! needs for the same screens and sync (the visits of a day by visitor, counts by store,
+//! a `pending_upload` row per changed record in the edit's transaction). It also keeps
+//! SQLite's exclusive locking mode, which ours cannot (its readers share the file): that
+//! spares the floor the shared-memory log index and its locks.
 //! - one edit made while a visit is in progress (`set_counted`, `mark_display_standard`)
 //!   against a single-row `UPDATE`;
 //! - a realistic visit recorded whole through the public API against one transaction that
@@ -232,6 +237,19 @@ impl Plan<'_> {
     fn check_out(&self) -> Timestamp {
         Timestamp(self.check_in.0 + 20 * 60_000)
     }
+
+    /// The visit as checked in to, near the store.
+    fn new_visit(&self, store_id: &DocId) -> NewVisit {
+        NewVisit {
+            store_id: store_id.clone(),
+            kind: VisitKind::Routine,
+            check_in: CheckPoint {
+                at: self.check_in,
+                gps: Some(gps_at(self.store)),
+            },
+            complaint_id: None,
+        }
+    }
 }
 
 /// A visit recorded whole, as the app records it: check-in creates the visit; the shelf
@@ -257,15 +275,7 @@ fn visit_ours(
     clock.set(plan.check_in);
     let gps = Some(gps_at(plan.store));
     let s = Instant::now();
-    let visit = db.create_visit(NewVisit {
-        store_id: store_id.clone(),
-        kind: VisitKind::Routine,
-        check_in: CheckPoint {
-            at: plan.check_in,
-            gps,
-        },
-        complaint_id: None,
-    })?;
+    let visit = db.create_visit(plan.new_visit(store_id))?;
     lap(s);
     let check = DisplayCheck {
         standards: standards(plan.seq),
@@ -304,23 +314,14 @@ fn visit_ours(
     Ok(times)
 }
 
-/// The same visit saved whole at check-out, in one transaction: the count goes in with its
-/// counted quantities and finished, in the change that creates it (as the floor inserts
-/// its lines with their counted quantities), instead of being created, filled and finished
-/// in three changes.
+/// The same visit saved whole at check-out, in one transaction, as the floor inserts each
+/// row whole: the count goes in with its counted quantities and finished, in the change
+/// that creates it (`record_inventory_count`), and the visit with its links and its
+/// check-out (`record_visit`), instead of five changes for the two of them.
 fn visit_whole(db: &LocalStore, clock: &ManualClock, store_id: &DocId, plan: &Plan) -> Res<()> {
     let display = LocalStore::shelf_display_id(store_id);
     clock.set(plan.check_in);
     let gps = Some(gps_at(plan.store));
-    let visit = db.create_visit(NewVisit {
-        store_id: store_id.clone(),
-        kind: VisitKind::Routine,
-        check_in: CheckPoint {
-            at: plan.check_in,
-            gps,
-        },
-        complaint_id: None,
-    })?;
     db.record_display_check(
         &display,
         &DisplayCheck {
@@ -337,10 +338,11 @@ fn visit_whole(db: &LocalStore, clock: &ManualClock, store_id: &DocId, plan: &Pl
         &counted(plan.seq),
         true,
     )?;
-    db.link_visit(&visit, Some(&display), Some(&count))?;
     clock.set(plan.check_out());
-    db.check_out_visit(
-        &visit,
+    db.record_visit(
+        plan.new_visit(store_id),
+        Some(&display),
+        Some(&count),
         CheckPoint {
             at: plan.check_out(),
             gps,
@@ -375,11 +377,26 @@ CREATE TABLE visit (id TEXT PRIMARY KEY, store_id TEXT NOT NULL, visitor TEXT NO
     check_out_at INTEGER, check_out_lat REAL, check_out_lng REAL, check_out_accuracy_m REAL, check_out_in_range INTEGER,
     shelf_display_id TEXT, inventory_count_id TEXT) STRICT;
 CREATE INDEX visit_by_store ON visit (store_id, check_in_at);
+CREATE INDEX visit_by_visitor ON visit (visitor, check_in_at);
 CREATE TABLE inventory_count (id TEXT PRIMARY KEY, store_id TEXT NOT NULL, started_by TEXT NOT NULL,
     started_at INTEGER NOT NULL, finished_at INTEGER) STRICT;
+CREATE INDEX count_by_store ON inventory_count (store_id, finished_at);
 CREATE TABLE count_line (count_id TEXT NOT NULL, sku TEXT NOT NULL, name TEXT NOT NULL, book INTEGER NOT NULL,
     counted INTEGER, counted_by TEXT, counted_at INTEGER, PRIMARY KEY (count_id, sku)) STRICT, WITHOUT ROWID;
+CREATE TABLE pending_upload (entity TEXT NOT NULL, id TEXT NOT NULL, changed_at INTEGER NOT NULL,
+    PRIMARY KEY (entity, id)) STRICT, WITHOUT ROWID;
 ";
+
+/// Marks a record as changed since the last sync, in the edit's transaction: an app on
+/// plain SQLite that works offline must know what to send, as our outbox does.
+fn floor_pending(tx: &Connection, entity: &str, id: &str, at: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO pending_upload VALUES (?1, ?2, ?3)
+         ON CONFLICT (entity, id) DO UPDATE SET changed_at = excluded.changed_at",
+    )?
+    .execute(params![entity, id, at])?;
+    Ok(())
+}
 
 /// Opens a plain database as `LocalStore::open` opens its own.
 fn open_floor(path: &Path) -> rusqlite::Result<Connection> {
@@ -446,7 +463,7 @@ fn floor_standards(tx: &Transaction, display: &str, seq: usize, at: i64) -> rusq
     for p in products() {
         pr.execute(params![display, p.sku, p.name, p.price_tag, USER, at])?;
     }
-    Ok(())
+    floor_pending(tx, "shelf_display", display, at)
 }
 
 fn floor_visit_row(
@@ -476,7 +493,7 @@ fn floor_visit_row(
             done.map(|_| display_of(store_id)),
             done,
         ])?;
-    Ok(())
+    floor_pending(tx, "visit", id, out_at.unwrap_or(plan.check_in.0))
 }
 
 fn floor_count(
@@ -509,7 +526,7 @@ fn floor_count(
             qty.map(|_| plan.check_in.0)
         ])?;
     }
-    Ok(())
+    floor_pending(tx, "inventory_count", id, plan.check_in.0)
 }
 
 /// The whole visit as the fewest plain rows: visit, 8 standards, 20 products, the count
@@ -549,21 +566,32 @@ fn floor_visit_in_steps(
             st.execute(params![count, s, qty, USER, at])?;
         }
     }
+    floor_pending(&tx, "inventory_count", &count, at)?;
     tx.commit()?;
-    conn.execute(
+    let tx = conn.transaction()?;
+    tx.execute(
         "UPDATE inventory_count SET finished_at = ?2 WHERE id = ?1",
         params![count, at],
     )?;
-    conn.execute(
+    floor_pending(&tx, "inventory_count", &count, at)?;
+    tx.commit()?;
+    let tx = conn.transaction()?;
+    tx.execute(
         "UPDATE visit SET shelf_display_id = ?2, inventory_count_id = ?3 WHERE id = ?1",
         params![visit, display, count],
     )?;
+    floor_pending(&tx, "visit", &visit, at)?;
+    tx.commit()?;
     let gps = gps_at(plan.store);
-    conn.execute(
+    let out = plan.check_out().0;
+    let tx = conn.transaction()?;
+    tx.execute(
         "UPDATE visit SET check_out_at = ?2, check_out_lat = ?3, check_out_lng = ?4, check_out_accuracy_m = ?5,
          check_out_in_range = 1 WHERE id = ?1",
-        params![visit, plan.check_out().0, gps.lat, gps.lng, gps.accuracy_m],
+        params![visit, out, gps.lat, gps.lng, gps.accuracy_m],
     )?;
+    floor_pending(&tx, "visit", &visit, out)?;
+    tx.commit()?;
     Ok(())
 }
 
@@ -642,28 +670,35 @@ fn single_edits(dir: &Path, sizes: &Sizes, report: &mut Report) -> Res<()> {
                 }
             }
         }
-        let mut upd_count = floor.prepare_cached(
-            "UPDATE count_line SET counted = ?3, counted_by = ?4, counted_at = ?5 WHERE count_id = ?1 AND sku = ?2",
-        )?;
-        let mut upd_mark = floor.prepare_cached(
-            "UPDATE display_standard SET verdict = ?3, note = '', checked_by = ?4, checked_at = ?5
-             WHERE display_id = ?1 AND standard = ?2",
-        )?;
         let display_row = display_of(floor_id);
+        let at = plan.check_in.0;
+        // Each edit commits on its own, with its record marked for upload, as ours does.
         for edit in &edits {
             let s = Instant::now();
+            let tx = floor.transaction()?;
             let changed = match edit {
                 Edit::Count(sku, qty) => {
-                    upd_count.execute(params![floor_count_id, sku, qty, USER, plan.check_in.0])?
+                    let n = tx
+                        .prepare_cached(
+                            "UPDATE count_line SET counted = ?3, counted_by = ?4, counted_at = ?5
+                             WHERE count_id = ?1 AND sku = ?2",
+                        )?
+                        .execute(params![floor_count_id, sku, qty, USER, at])?;
+                    floor_pending(&tx, "inventory_count", &floor_count_id, at)?;
+                    n
                 }
-                Edit::Mark(st, v) => upd_mark.execute(params![
-                    display_row,
-                    st.code(),
-                    v.code(),
-                    USER,
-                    plan.check_in.0
-                ])?,
+                Edit::Mark(st, v) => {
+                    let n = tx
+                        .prepare_cached(
+                            "UPDATE display_standard SET verdict = ?3, note = '', checked_by = ?4, checked_at = ?5
+                             WHERE display_id = ?1 AND standard = ?2",
+                        )?
+                        .execute(params![display_row, st.code(), v.code(), USER, at])?;
+                    floor_pending(&tx, "shelf_display", &display_row, at)?;
+                    n
+                }
             };
+            tx.commit()?;
             let e = s.elapsed();
             if changed != 1 {
                 return Err(format!("floor edit changed {changed} rows").into());
@@ -1258,29 +1293,32 @@ impl Report {
         self.notes.push(text);
     }
 
+    /// A latency row: both sides' p50 and p99 and their ratios. The target (3x) holds at
+    /// both: a p99 alone, over few samples, is one sample and moves with the disk's fsync
+    /// spikes on either side.
     fn latency(&mut self, key: &str, label: &str, ours: &[Duration], floor: &[Duration]) {
         let (o50, o99) = p50_p99(ours);
         let (f50, f99) = p50_p99(floor);
-        let ratio = o99 / f99;
+        let (r50, r99) = (o50 / f50, o99 / f99);
         let info = key.ends_with("_vs_1tx");
-        let (target, verdict) = match (info, ratio <= 3.0) {
+        let (target, verdict) = match (info, r50 <= 3.0 && r99 <= 3.0) {
             (true, _) => ("-", "info"),
-            (false, true) => ("p99 <= 3x", "meets"),
-            (false, false) => ("p99 <= 3x", "MISSES"),
+            (false, true) => ("<= 3x", "meets"),
+            (false, false) => ("<= 3x", "MISSES"),
         };
         self.latency_rows.push(format!(
-            "{label:<44} {o50:>9.3} {o99:>9.3} {f50:>9.3} {f99:>9.3} {ratio:>7.2}x  {target:<9} {verdict:<6}  (n={})",
+            "{label:<44} {o50:>9.3} {o99:>9.3} {f50:>9.3} {f99:>9.3} {r50:>7.2}x {r99:>7.2}x  {target:<6} {verdict:<6}  (n={})",
             ours.len()
         ));
+        self.figure(&format!("{key}_p50_ratio"), r50, "x");
+        self.figure(&format!("{key}_p99_ratio"), r99, "x");
         if info {
-            self.figure(&format!("{key}_p99_ratio"), ratio, "x");
             return;
         }
         self.figure(&format!("{key}_p50_ms"), o50, "ms");
         self.figure(&format!("{key}_p99_ms"), o99, "ms");
         self.figure(&format!("{key}_floor_p50_ms"), f50, "ms");
         self.figure(&format!("{key}_floor_p99_ms"), f99, "ms");
-        self.figure(&format!("{key}_p99_ratio"), ratio, "x");
     }
 
     fn value(&mut self, key: &str, label: &str, ours: f64, floor: Option<f64>, unit: &'static str) {
@@ -1315,8 +1353,15 @@ impl Report {
     fn print(&self) {
         println!();
         println!(
-            "{:<44} {:>9} {:>9} {:>9} {:>9} {:>8}  {:<9} verdict",
-            "latency (ms)", "ours p50", "ours p99", "floor p50", "floor p99", "p99 x", "target"
+            "{:<44} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8}  {:<6} verdict",
+            "latency (ms)",
+            "ours p50",
+            "ours p99",
+            "floor p50",
+            "floor p99",
+            "p50 x",
+            "p99 x",
+            "target"
         );
         for row in &self.latency_rows {
             println!("{row}");

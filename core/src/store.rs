@@ -17,7 +17,8 @@
 //! rule queries and sync build on it. Its files: `documents.rs`, the generic operations
 //! every typed API builds on; one file per kind for its typed API and the SQL of its index
 //! rows (`retail_stores.rs`, `visits.rs`, `shelf_displays.rs`, `inventory_counts.rs`,
-//! `scorecards.rs`, `tasks.rs`, `complaints.rs`) with `index.rs` dispatching to them;
+//! `scorecards.rs`, `tasks.rs`, `complaints.rs`, with `visit_whole.rs` for a visit recorded
+//! at once) with `index.rs` dispatching to them;
 //! `outbox.rs` (what to push) and `feed.rs` with `feed_merge/` (what arrives);
 //! `damaged.rs`, `transaction.rs`, `cache.rs`, `maintenance.rs` and `migrate.rs`.
 
@@ -45,6 +46,7 @@ pub mod sqlite_plans;
 pub(crate) mod tasks;
 mod token;
 mod transaction;
+mod visit_whole;
 pub(crate) mod visits;
 
 use std::path::{Path, PathBuf};
@@ -187,6 +189,12 @@ impl LocalStore {
             ("journal_mode", "WAL"),
             ("synchronous", "FULL"),
             ("foreign_keys", "ON"),
+            // The savepoint each edit opens inside a longer transaction keeps its undo
+            // pages in a sub-journal: a temporary file by default, written on every
+            // page the edit touches. Durability does not depend on it (a crash rolls the
+            // whole transaction back through the write-ahead log), so memory will do, as
+            // Android's own SQLite is built to do.
+            ("temp_store", "MEMORY"),
         ] {
             conn.pragma_update(None, pragma, value).map_err(locked)?;
         }

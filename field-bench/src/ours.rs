@@ -4,7 +4,8 @@
 //!   phone, the week through 3G- and 2G-like links; and the bundles the peers work from;
 //! - `fieldsync-load` (tests crate): many phones, a burst and arrivals spread over 60 s;
 //! - `cargo bench -p fieldsync-core --bench local_store`: the local store against plain
-//!   SQLite (`local_edit_p99_ratio`, `visit_write_p99_ratio`).
+//!   SQLite (`local_edit_p50_ratio`, `visit_write_p50_ratio` and the other ratios at p50 and
+//!   p99).
 //!
 //! The binaries are built first (`cargo build --release`, a no-op when fresh) into the
 //! target folder this binary runs from.
@@ -57,9 +58,20 @@ const SAME_SIZE_LOAD: [(&str, &str); 3] = [
     ("burst_sync_p99", "many_phones_fieldsync_burst_p99_ms"),
     ("spread_sync_p99", "many_phones_fieldsync_p99_ms"),
 ];
-const LOCAL_STORE: [(&str, &str); 2] = [
+/// Every ratio to plain SQLite at p50 and p99: a p99 alone is a handful of samples.
+const LOCAL_STORE: [(&str, &str); 6] = [
+    ("local_edit_p50_ratio", "local_edit_p50_ratio"),
     ("local_edit_p99_ratio", "local_edit_p99_ratio"),
+    ("visit_write_p50_ratio", "visit_write_p50_ratio"),
     ("visit_write_p99_ratio", "visit_write_p99_ratio"),
+    (
+        "visit_write_stepwise_p50_ratio",
+        "visit_write_stepwise_p50_ratio",
+    ),
+    (
+        "visit_write_stepwise_p99_ratio",
+        "visit_write_stepwise_p99_ratio",
+    ),
 ];
 
 /// The workspace this crate is part of.

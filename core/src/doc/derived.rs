@@ -111,6 +111,13 @@ impl Doc {
         }
     }
 
+    /// Whether the edit in progress updated the rows it set aside with everything it
+    /// wrote (then they need not be derived again). Asks Automerge nothing, so it may be
+    /// called while the edit's operations are not committed yet.
+    pub(crate) fn edit_updated_rows(&self) -> bool {
+        self.derived.updated && self.derived.editing.is_some()
+    }
+
     /// Ends a local edit: the updated rows describe the document when the edit was
     /// committed; otherwise (rolled back, nothing written, or not updated) they are dropped.
     pub(crate) fn end_edit(&mut self, committed: bool) {

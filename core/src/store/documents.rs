@@ -42,7 +42,9 @@ impl LocalStore {
         }
         let mut doc = Doc::create(id.clone(), kind, &inner.actor, fields, &stamp)?;
         // The one definition of the kind: the phone never writes what the server refuses.
-        crate::kinds::check(&doc).map_err(refused)?;
+        if let Some(rows) = check_and_derive(&doc, true)? {
+            doc.set_derived(rows);
+        }
         // The creating change is the first chunk: compressing a snapshot of a new document
         // costs more than it saves; compaction makes the snapshot later.
         let chunk = doc.save_new_changes();
@@ -76,18 +78,24 @@ impl LocalStore {
         let mut doc = inner.take_doc(id, kind)?;
         doc.begin_edit();
         let edited = edit(&mut doc, &stamp, &inner.conn)
-            .and_then(|()| crate::kinds::check(&doc).map_err(refused));
-        if let Err(e) = edited {
-            doc.am.rollback();
-            doc.end_edit(false);
-            inner.cache.put(doc);
-            return Err(e);
-        }
+            .and_then(|()| check_and_derive(&doc, !doc.edit_updated_rows()));
+        let rows = match edited {
+            Ok(rows) => rows,
+            Err(e) => {
+                doc.am.rollback();
+                doc.end_edit(false);
+                inner.cache.put(doc);
+                return Err(e);
+            }
+        };
         let committed = doc.commit(&stamp, what).is_some();
         doc.end_edit(committed);
         if !committed {
             inner.cache.put(doc);
             return Ok(()); // nothing changed
+        }
+        if let Some(rows) = rows {
+            doc.set_derived(rows);
         }
         // On failure `doc` is dropped, not cached: memory must not hold what disk lacks.
         inner.persist(&mut doc, stamp.at, true)?;
@@ -323,6 +331,17 @@ fn record_local_edit(tx: &Connection, id: &DocId, at: Timestamp, chunk: i64) -> 
 
 pub(crate) fn heads_blob(heads: &[automerge::ChangeHash]) -> Vec<u8> {
     heads.iter().flat_map(|h| h.0).collect()
+}
+
+/// Checks a document this device is about to write against its kind (the one definition
+/// of it: the phone never writes what the server refuses) and, when `derive`, reads its
+/// index rows in the same pass over it: the maps the checks read whole are not read again
+/// (see [`Doc::reading`]). Asks Automerge for no heads, so the edit stays open.
+fn check_and_derive(doc: &Doc, derive: bool) -> Result<Option<index::Derived>> {
+    doc.reading(|doc| {
+        crate::kinds::check(doc).map_err(refused)?;
+        if derive { index::derive(doc) } else { Ok(None) }
+    })
 }
 
 /// A local write the kind's definition refuses, as the typed API reports invalid input.

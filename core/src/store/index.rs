@@ -30,6 +30,22 @@ pub(crate) enum Derived {
     Visit(crate::kinds::visit::VisitRow),
 }
 
+/// The rows of the kinds that keep them with a loaded document, read from `doc` as it is
+/// (inside [`Doc::reading`], the maps the checks read are not read again); `None` for the
+/// other kinds, whose index reads the document when it is written.
+pub(crate) fn derive(doc: &Doc) -> Result<Option<Derived>> {
+    Ok(match doc.kind {
+        DocKind::Visit => Some(Derived::Visit(crate::kinds::visit::VisitRow::read(doc)?)),
+        DocKind::InventoryCount => Some(Derived::Count(
+            crate::kinds::inventory_count::CountRows::read(doc)?,
+        )),
+        DocKind::ShelfDisplay => Some(Derived::Display(
+            crate::kinds::shelf_display::DisplayRows::of(&crate::kinds::shelf_display::read(doc)?),
+        )),
+        _ => None,
+    })
+}
+
 /// Writes index rows derived on a worker, for a document that is not at hand.
 pub(crate) fn write_rows(tx: &Connection, id: &DocId, kind: DocKind, rows: &Derived) -> Result<()> {
     match (kind, rows) {

@@ -17,6 +17,7 @@ use crate::kinds::visit::{
 use crate::store::LocalStore;
 use crate::store::index::Derived;
 use crate::store::retail_stores::store_facts;
+use crate::store::visit_whole::VisitEnd;
 use crate::time::Timestamp;
 
 /// How far a check-in or check-out may lie ahead of the device's own clock: 5 minutes. The
@@ -29,8 +30,16 @@ impl LocalStore {
     /// a bad GPS fix, and a check-in later than the device's clock allows
     /// ([`MAX_AHEAD_OF_DEVICE_CLOCK_MS`]); an out-of-range fix is recorded and flagged.
     pub fn create_visit(&self, new: NewVisit) -> Result<DocId> {
+        self.create_visit_doc(new, None)
+    }
+
+    /// A new visit; with `end`, recorded whole (see `visit_whole.rs`).
+    pub(super) fn create_visit_doc(&self, new: NewVisit, end: Option<VisitEnd>) -> Result<DocId> {
         if let Some(gps) = &new.check_in.gps {
             gps.validate("check_in.gps")?;
+        }
+        if let Some(gps) = end.as_ref().and_then(|e| e.check_out.gps.as_ref()) {
+            gps.validate("check_out.gps")?;
         }
         if new.complaint_id.is_some() && new.kind != VisitKind::ComplaintOnSite {
             return Err(Error::invalid(
@@ -70,6 +79,9 @@ impl LocalStore {
             if let Some(c) = &new.complaint_id {
                 fields.insert("complaint_id", str_value(c.as_str()));
             }
+            if let Some(end) = &end {
+                end.add_to(conn, &mut fields, &new, &facts, stamp.at)?;
+            }
             Ok(fields)
         })
     }
@@ -86,17 +98,8 @@ impl LocalStore {
             gps.validate("check_out.gps")?;
         }
         self.edit_doc(id, DocKind::Visit, "check out", |doc, stamp, _| {
-            check_not_ahead("check_out.at", check_out.at, stamp.at)?;
             let check_in = read_checkpoint(doc, "check_in")?;
-            if check_out.at < check_in.at {
-                return Err(Error::invalid(
-                    "check_out.at",
-                    format!(
-                        "check-out `{}` is before check-in `{}`",
-                        check_out.at.0, check_in.at.0
-                    ),
-                ));
-            }
+            check_check_out(check_out.at, check_in.at, stamp.at)?;
             let (centre, radius) = store_centre(doc)?;
             doc.put_value(
                 &DOC_ROOT,
@@ -223,6 +226,18 @@ impl LocalStore {
     }
 }
 
+/// Refuses a check-out at `at` before the check-in or later than the device's clock allows.
+pub(super) fn check_check_out(at: Timestamp, check_in: Timestamp, now: Timestamp) -> Result<()> {
+    check_not_ahead("check_out.at", at, now)?;
+    if at < check_in {
+        return Err(Error::invalid(
+            "check_out.at",
+            format!("check-out `{}` is before check-in `{}`", at.0, check_in.0),
+        ));
+    }
+    Ok(())
+}
+
 /// Refuses an instant `at` later than the device's clock `now` plus the tolerance.
 fn check_not_ahead(field: &str, at: Timestamp, now: Timestamp) -> Result<()> {
     let limit = now.0.saturating_add(MAX_AHEAD_OF_DEVICE_CLOCK_MS);
@@ -245,7 +260,11 @@ fn photos_obj(doc: &mut Doc) -> Result<Obj> {
     doc.container(&DOC_ROOT, "photos")
 }
 
-fn checkpoint_value(point: &CheckPoint, centre: &GeoPoint, radius_m: f64) -> HydrateValue {
+pub(super) fn checkpoint_value(
+    point: &CheckPoint,
+    centre: &GeoPoint,
+    radius_m: f64,
+) -> HydrateValue {
     let mut map: HashMap<&str, HydrateValue> =
         HashMap::from([("at", HydrateValue::from(point.at.0))]);
     if let Some(gps) = point.gps {
