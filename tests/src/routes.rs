@@ -45,6 +45,10 @@ fn err(e: impl std::fmt::Display) -> HarnessError {
     HarnessError(format!("opening the server's storage: {e}"))
 }
 
+fn phone_failed(e: fieldsync_core::Error) -> HarnessError {
+    HarnessError(format!("the phone: {e}"))
+}
+
 fn failed(e: impl std::fmt::Display) -> HarnessError {
     HarnessError(format!("a request to the routes: {e}"))
 }
@@ -152,29 +156,8 @@ impl Instances {
     /// or a client written carelessly, still holds). A refusal is an error with its status
     /// and body.
     pub async fn sync_phone(&self, token: &str, phone: &LocalStore) -> HarnessResult<SyncResponse> {
-        let fail = |e: fieldsync_core::Error| HarnessError(format!("the phone: {e}"));
-        let batch = phone.outbox_batch(10_000).map_err(fail)?;
-        let request = outbox_request(&batch, phone.sync_cursor().map_err(fail)?);
-        let (status, _, body) = self.sync(token, &request).await?;
-        if status != StatusCode::OK {
-            return Err(HarnessError(format!(
-                "{status}: {}",
-                String::from_utf8_lossy(&body)
-            )));
-        }
-        let response: SyncResponse = protocol::decode("sync response", &body).map_err(fail)?;
-        for d in &batch {
-            phone
-                .confirm_pushed(&d.id, d.local_edits, &d.heads)
-                .map_err(fail)?;
-        }
-        for doc in &response.changes {
-            let changes: Vec<Vec<u8>> = doc.changes.iter().map(|c| c.to_vec()).collect();
-            let id = DocId::parse("doc", &doc.doc).map_err(fail)?;
-            phone.merge_changes(&id, &changes).map_err(fail)?;
-        }
-        phone.set_sync_cursor(&response.cursor).map_err(fail)?;
-        Ok(response)
+        let batch = phone.outbox_batch(10_000).map_err(phone_failed)?;
+        self.exchange(token, phone, &batch, None).await
     }
 
     /// One page of a pull-only sync of `phone` asking for at most `max_bytes`: merges it
@@ -185,9 +168,21 @@ impl Instances {
         phone: &LocalStore,
         max_bytes: u64,
     ) -> HarnessResult<SyncResponse> {
-        let fail = |e: fieldsync_core::Error| HarnessError(format!("the phone: {e}"));
-        let mut request = outbox_request(&[], phone.sync_cursor().map_err(fail)?);
-        request.max_response_bytes = Some(max_bytes);
+        self.exchange(token, phone, &[], Some(max_bytes)).await
+    }
+
+    /// Pushes `batch` from the phone's cursor, confirms it, merges the feed and stores the
+    /// cursor.
+    async fn exchange(
+        &self,
+        token: &str,
+        phone: &LocalStore,
+        batch: &[fieldsync_core::OutgoingDocument],
+        max_bytes: Option<u64>,
+    ) -> HarnessResult<SyncResponse> {
+        let fail = phone_failed;
+        let mut request = outbox_request(batch, phone.sync_cursor().map_err(fail)?);
+        request.max_response_bytes = max_bytes;
         let (status, _, body) = self.sync(token, &request).await?;
         if status != StatusCode::OK {
             return Err(HarnessError(format!(
@@ -196,6 +191,11 @@ impl Instances {
             )));
         }
         let response: SyncResponse = protocol::decode("sync response", &body).map_err(fail)?;
+        for d in batch {
+            phone
+                .confirm_pushed(&d.id, d.local_edits, &d.heads)
+                .map_err(fail)?;
+        }
         for doc in &response.changes {
             let changes: Vec<Vec<u8>> = doc.changes.iter().map(|c| c.to_vec()).collect();
             let id = DocId::parse("doc", &doc.doc).map_err(fail)?;
