@@ -180,11 +180,13 @@ impl ClosedDevice {
             ..StoreOptions::default()
         };
         let local = Arc::new(
-            LocalStore::open(
-                &self.path,
-                DeviceIdentity::new(self.user.as_str(), self.name.as_str()),
-                options,
-            )
+            open_when_released(|| {
+                LocalStore::open(
+                    &self.path,
+                    DeviceIdentity::new(self.user.as_str(), self.name.as_str()),
+                    options.clone(),
+                )
+            })
             .map_err(|e| err(&format!("opening the store of `{}`", self.name), e))?,
         );
         let client = SyncClient::new(self.config.clone(), local.clone())
@@ -221,6 +223,25 @@ impl ClosedDevice {
         std::fs::copy(from, &self.path)?;
         Ok(())
     }
+}
+
+/// Opens a store just closed by this process, waiting (at most 2 s) while its lock is
+/// still held elsewhere. Tests of this binary run in parallel and start servers and
+/// admin commands: a child process holds a copy of every open file from its fork until
+/// its exec, and with it the lock of a store closed in between. An app that does not
+/// fork never waits here.
+fn open_when_released(
+    open: impl Fn() -> fieldsync_core::Result<LocalStore>,
+) -> fieldsync_core::Result<LocalStore> {
+    for _ in 0..100 {
+        match open() {
+            Err(fieldsync_core::Error::Locked { .. }) => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+    open()
 }
 
 /// `POST /v1/enroll` straight to the server.
