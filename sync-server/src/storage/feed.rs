@@ -12,9 +12,14 @@ use fieldsync_core::Role;
 use fieldsync_core::protocol::{DocChanges, FeedCursor, Part};
 use serde_bytes::ByteBuf;
 
+use self::pass::{pass_of, read_pass};
 use super::push::store_in_scope;
 use super::{DeviceInfo, Feed};
 use crate::error::{AppError, AppResult};
+
+mod pass;
+
+pub use pass::{PassPart, part_condition};
 
 /// Rows read per query while filling a feed.
 pub const PAGE: i64 = 2_000;
@@ -99,119 +104,19 @@ pub fn scope_condition(role: Role, user: &str) -> String {
     }
 }
 
-/// Which documents of the scope a part of a first sync's pass reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PassPart {
-    pub part: Part,
-    /// Visits and counts that happened before this (ms since the epoch) are history.
-    pub since: i64,
-}
-
-/// How far back a first sync counts visits and counts as needed for first use: this week,
-/// whichever day it is, and the day before it began.
-pub const FIRST_USE_DAYS: i64 = 8;
-const DAY_MS: i64 = 86_400_000;
 /// The most a response in which the first part ends holds (unless the first part alone
 /// holds more): what the history may add to it.
 const FIRST_USE_TAIL: usize = 64 << 10;
-
-/// The SQL condition for "the document of row `d` is in part `part.part`" of a pass whose
-/// history ends before the `since` bound as `since` (`?n` in SQLite, `$n::bigint` in
-/// PostgreSQL), for a backend's [`FeedTx::scope_documents`] and
-/// [`FeedTx::documents_changes`].
-///
-/// A document's `happened_at` is written once (by the first push that has it) and never
-/// changed, and one without it counts as needed for first use, so a document can only move
-/// from the first part to the history, never back: a pass that reads the first part, then
-/// the history, misses none (one that moved between the two reads arrives twice).
-pub fn part_condition(part: Part, since: &str) -> String {
-    match part {
-        Part::FirstUse => format!(
-            "(d.kind NOT IN ('visit', 'inventory_count') OR d.happened_at IS NULL OR d.happened_at >= {since})"
-        ),
-        Part::History => {
-            format!("(d.kind IN ('visit', 'inventory_count') AND d.happened_at < {since})")
-        }
-    }
-}
-
-/// Where a first sync's pass stands.
-struct Pass {
-    upto: i64,
-    part: PassPart,
-    /// The last document sent of the current part, if any.
-    after: Option<String>,
-    /// A pass a `d...` cursor began (before the ordered pass): every document in one part,
-    /// by id.
-    by_id: bool,
-}
-
-impl Pass {
-    /// The cursor of a response that stops inside the pass.
-    fn cursor(&self) -> FeedCursor {
-        match (&self.after, self.by_id) {
-            (Some(after), true) => FeedCursor::Documents {
-                upto: self.upto as u64,
-                after: after.clone(),
-            },
-            (after, _) => FeedCursor::Ordered {
-                upto: self.upto as u64,
-                since: self.part.since,
-                part: self.part.part,
-                after: after.clone().unwrap_or_default(),
-            },
-        }
-    }
-}
-
-/// The start of a first sync's pass, or where its cursor stands inside one.
-fn pass_of(cursor: &FeedCursor, end: i64, now_ms: i64) -> Option<Pass> {
-    match cursor {
-        FeedCursor::Log(0) => Some(Pass {
-            upto: end,
-            part: PassPart {
-                part: Part::FirstUse,
-                since: now_ms.saturating_sub(FIRST_USE_DAYS * DAY_MS),
-            },
-            after: None,
-            by_id: false,
-        }),
-        FeedCursor::Log(_) => None,
-        FeedCursor::Documents { upto, after } => Some(Pass {
-            upto: *upto as i64,
-            // Every document happened at or after the earliest instant: all in one part.
-            part: PassPart {
-                part: Part::FirstUse,
-                since: i64::MIN,
-            },
-            after: Some(after.clone()),
-            by_id: true,
-        }),
-        FeedCursor::Ordered {
-            upto,
-            since,
-            part,
-            after,
-        } => Some(Pass {
-            upto: *upto as i64,
-            part: PassPart {
-                part: *part,
-                since: *since,
-            },
-            after: (!after.is_empty()).then(|| after.clone()),
-            by_id: false,
-        }),
-    }
-}
 
 /// Changes in the device's scope after `cursor`, up to about `max_bytes`, except those in
 /// `just_pushed`, and the documents that left its scope.
 ///
 /// A first sync (`cursor` at the start of the log) does not read the log: it pages through
-/// the documents in scope by id, each with all its changes up to the end of the log as the
-/// first page found it (`upto`), so that a document arrives once rather than once per page
-/// that happens to hold one of its changes; then it reads the log after `upto` as any sync
-/// does. See docs/protocol.md, "A first sync".
+/// the documents in scope, first what a new phone needs then the history (`pass.rs`), each
+/// with all its changes up to the end of the log as the first page found it (`upto`), so
+/// that a document arrives once rather than once per page that happens to hold one of its
+/// changes; then it reads the log after `upto` as any sync does. See docs/protocol.md, "A
+/// first sync".
 pub fn read(
     tx: &mut impl FeedTx,
     device: &DeviceInfo,
@@ -403,71 +308,6 @@ fn moved(
             new_demo.unwrap_or(false),
         ),
     )
-}
-
-/// Documents in scope read per query in a first sync's pass, at first (later queries are
-/// sized by the bytes per document seen so far).
-const FIRST_DOCS: i64 = 256;
-/// Most documents read per query in a pass.
-const MAX_DOCS: i64 = 4_000;
-
-/// One part of a first sync's pass through the documents in scope after `pass.after`,
-/// each with its changes up to `pass.upto`, until the budget is spent (returns false, with
-/// `feed.cursor` inside the pass and `feed.more`) or the part ends (returns true).
-///
-/// A document appears in one response only, whole: the cursor moves past a document only
-/// with all of its changes up to `upto`. What changes after `upto`, and documents entering
-/// or leaving the scope after it, the log after `upto` brings once the pass ends.
-fn read_pass(
-    tx: &mut impl FeedTx,
-    device: &DeviceInfo,
-    pass: &mut Pass,
-    budget: &Budget,
-    feed: &mut Feed,
-    out: &mut Changes,
-) -> AppResult<bool> {
-    let (mut docs_sent, mut limit) = (0usize, FIRST_DOCS);
-    // Bounded: each round moves `after` past at least one document, or ends the part.
-    loop {
-        let from = pass.after.clone().unwrap_or_default();
-        let ids = tx.scope_documents(device, pass.part, &from, limit)?;
-        let Some(last) = ids.last() else {
-            return Ok(true);
-        };
-        let mut rows = tx
-            .documents_changes(device, pass.part, &from, last, pass.upto)?
-            .into_iter()
-            .peekable();
-        for id in &ids {
-            if budget.spent(out) {
-                feed.cursor = pass.cursor();
-                feed.more = true;
-                return Ok(false);
-            }
-            // Bounded by the rows read.
-            while let Some((_, hash, bytes)) = rows.next_if(|(doc, _, _)| doc == id) {
-                if !budget.just_pushed.contains(&hash) {
-                    out.push(id.clone(), bytes);
-                }
-            }
-            docs_sent += 1;
-            pass.after = Some(id.clone());
-        }
-        if let Some((doc, _, _)) = rows.next() {
-            // Both queries order documents alike; a change left over would be lost.
-            return Err(AppError::internal(format!(
-                "the pass read a change of `{doc}` out of document order"
-            )));
-        }
-        if (ids.len() as i64) < limit {
-            return Ok(true);
-        }
-        let per_doc = out.bytes.div_ceil(docs_sent.max(1)).max(1);
-        let wanted = budget.max_bytes.saturating_sub(out.bytes) / per_doc + 1;
-        limit = i64::try_from(wanted)
-            .unwrap_or(MAX_DOCS)
-            .clamp(16, MAX_DOCS);
-    }
 }
 
 /// The documents of stores that left the device's scope at or before `upto` and were not
