@@ -84,11 +84,13 @@ pub use store::sqlite_plans;
 pub use store::tasks::TaskDue;
 pub use store::visits::MAX_AHEAD_OF_DEVICE_CLOCK_MS;
 pub use store::{ChangeListener, ChangeSubscription, Topics};
-pub use store::{Clock, DamagedDocument, LocalStore, STORE_SCHEMA_VERSION, StoreOptions};
+pub use store::{
+    Clock, DamagedDocument, FetchedStored, LocalStore, STORE_SCHEMA_VERSION, StoreOptions,
+};
 pub use sync::protocol;
 pub use sync::replica::{IncomingChange, Pusher, Replica};
 pub use sync::{
-    PhotoReport, PhotoSettings, PhotoUploadProgress, SyncClient, SyncConfig, SyncFailure,
+    Fetched, PhotoReport, PhotoSettings, PhotoUploadProgress, SyncClient, SyncConfig, SyncFailure,
     SyncPhase, SyncProgress, SyncReport, backoff, enroll,
 };
 pub use time::working_days::{DayKind, WorkingDays};

@@ -48,6 +48,7 @@ mod token;
 mod transaction;
 mod visit_whole;
 pub(crate) mod visits;
+mod working_set;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -69,6 +70,7 @@ pub use damaged::DamagedDocument;
 pub(crate) use documents::heads_blob;
 pub(crate) use feed_merge::default_workers;
 pub use migrate::LATEST as STORE_SCHEMA_VERSION;
+pub use working_set::FetchedStored;
 
 /// Where edits take their time from. The default is the device's clock.
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;

@@ -10,6 +10,6 @@ pub mod protocol;
 pub(crate) mod replica;
 mod report;
 
-pub use client::{PhotoReport, PhotoSettings, PhotoUploadProgress, SyncClient, enroll};
+pub use client::{Fetched, PhotoReport, PhotoSettings, PhotoUploadProgress, SyncClient, enroll};
 pub use config::{SyncConfig, backoff};
 pub use report::{SyncFailure, SyncPhase, SyncProgress, SyncReport};

@@ -35,6 +35,7 @@ mod conflict;
 mod damaged;
 mod enroll;
 mod error;
+mod fetch;
 mod history;
 mod inventory_count;
 mod lists;

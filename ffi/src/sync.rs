@@ -41,6 +41,16 @@ pub struct SyncSettings {
     /// construction fail with `InvalidInput` on field `device.app_version`.
     #[uniffi(default = None)]
     pub app_version: Option<String>,
+    /// The weeks of visits and counts this phone holds of its scope (docs/protocol.md,
+    /// "The working set"; 5 suits a supervisor's or admin's phone); null: the whole scope.
+    /// Older documents are fetched on demand (`FieldSync.fetchDocuments`,
+    /// `fetchStoreHistory`).
+    #[uniffi(default = None)]
+    pub working_weeks: Option<u32>,
+    /// How long documents fetched on demand stay on the phone after their fetch (unless an
+    /// edit of theirs waits for the server).
+    #[uniffi(default = 86400000)]
+    pub keep_fetched_ms: u64,
 }
 
 impl std::fmt::Debug for SyncSettings {
@@ -52,6 +62,7 @@ impl std::fmt::Debug for SyncSettings {
             .field("request_timeout_ms", &self.request_timeout_ms)
             .field("extra_root_pem", &self.extra_root_pem.is_some())
             .field("app_version", &self.app_version)
+            .field("working_weeks", &self.working_weeks)
             .finish_non_exhaustive()
     }
 }
@@ -213,6 +224,8 @@ impl From<SyncSettings> for fc::SyncConfig {
             request_timeout: Duration::from_millis(s.request_timeout_ms),
             extra_root_pem: s.extra_root_pem,
             app_version: s.app_version,
+            working_weeks: s.working_weeks,
+            keep_fetched: Duration::from_millis(s.keep_fetched_ms),
             ..fc::SyncConfig::new(s.server_url, s.token.0)
         }
     }
@@ -231,6 +244,8 @@ impl From<fc::SyncConfig> for SyncSettings {
             request_timeout_ms: millis(c.request_timeout),
             extra_root_pem: c.extra_root_pem,
             app_version: c.app_version,
+            working_weeks: c.working_weeks,
+            keep_fetched_ms: millis(c.keep_fetched),
             server_url: c.server_url,
             token: DeviceToken(c.token),
         }

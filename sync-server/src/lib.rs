@@ -24,6 +24,7 @@ pub mod storage;
 pub mod sync;
 pub mod text;
 pub mod throttle;
+pub mod working_set;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -98,6 +99,7 @@ pub fn app_with(state: AppState, options: &AppOptions) -> Router {
     let mut routes = Router::new()
         .route("/v1/sync", post(sync::sync))
         .route("/v1/enroll", post(sync::enroll))
+        .route("/v1/fetch", post(working_set::fetch))
         .route("/healthz", get(probes::healthz))
         .route("/livez", get(probes::livez))
         .route("/readyz", get(probes::readyz));
@@ -166,6 +168,7 @@ async fn count_requests(
     let path: &'static str = match request.uri().path() {
         "/v1/sync" => "/v1/sync",
         "/v1/enroll" => "/v1/enroll",
+        "/v1/fetch" => "/v1/fetch",
         "/healthz" => "/healthz",
         "/livez" => "/livez",
         "/readyz" => "/readyz",

@@ -10,6 +10,7 @@ pub mod blob_ledger;
 pub mod console_sessions;
 pub mod device_reports;
 pub(crate) mod feed;
+pub mod fetch;
 pub mod postgres;
 pub mod postgres_tls;
 pub(crate) mod push;
@@ -52,6 +53,10 @@ pub struct Feed {
     pub more: bool,
     /// A first sync's needed part ended in this response (`SyncResponse::first_use`).
     pub first_use: bool,
+    /// `SyncResponse::working_since`.
+    pub working_since: Option<i64>,
+    /// `SyncResponse::let_go`.
+    pub let_go: Vec<String>,
 }
 
 /// The outcome of a push that passed every rule.
@@ -113,7 +118,29 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug + 'static {
         cursor: &FeedCursor,
         max_bytes: usize,
         just_pushed: &std::collections::HashSet<String>,
+    ) -> AppResult<Feed> {
+        self.feed_within(device, cursor, max_bytes, just_pushed, None)
+    }
+
+    /// [`feed`](Self::feed) for a device that holds `working` of its scope (`None`: all of
+    /// it): see docs/protocol.md, "The working set".
+    fn feed_within(
+        &self,
+        device: &DeviceInfo,
+        cursor: &FeedCursor,
+        max_bytes: usize,
+        just_pushed: &std::collections::HashSet<String>,
+        working: Option<fieldsync_core::protocol::WorkingSet>,
     ) -> AppResult<Feed>;
+
+    /// Documents of the device's scope, whole, by id or from a store's history
+    /// (docs/protocol.md, "Fetching on demand").
+    fn fetch(
+        &self,
+        device: &DeviceInfo,
+        ask: &fetch::FetchAsk,
+        max_bytes: usize,
+    ) -> AppResult<fieldsync_core::protocol::FetchResponse>;
 
     fn add_user(&self, user: &User, now: i64) -> AppResult<()>;
     fn user(&self, id: &str) -> AppResult<Option<User>>;

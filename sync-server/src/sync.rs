@@ -23,6 +23,7 @@ use crate::auth::{Authed, hash_secret, new_token};
 use crate::error::{AppError, AppResult};
 use crate::storage::device_reports::DeviceStatus;
 use crate::text::{prefix, shorten_quotes};
+use crate::working_set::checked_working_set;
 
 /// `POST /v1/sync`: push the device's new changes, pull what changed in its scope.
 /// A refusal is logged with the user, the device and its reason.
@@ -104,6 +105,7 @@ async fn sync_as(
             request.cursor.as_deref().unwrap_or_default()
         ))
     })?;
+    let working = checked_working_set(request.working_set)?;
     let limits = state.limits.clone();
     let total: usize = request.push.iter().map(|d| d.changes.len()).sum();
     if total > limits.max_changes_per_push {
@@ -212,7 +214,7 @@ async fn sync_as(
         metrics::counter!("fieldsync_changes_applied_total").increment(pushed.applied as u64);
         // After the push, so that what it stored for a store that left the device's scope
         // is announced removed with that store.
-        let feed = storage.feed(&device, &cursor, max_bytes, &just_pushed)?;
+        let feed = storage.feed_within(&device, &cursor, max_bytes, &just_pushed, working)?;
         // Last, once the answer is certain: a new token is never handed out with a failure.
         let rotated = crate::rotation::rotate_if_due(
             storage.as_ref(),
@@ -229,6 +231,8 @@ async fn sync_as(
                 cursor: feed.cursor.to_string(),
                 more: feed.more,
                 first_use: feed.first_use,
+                working_since: feed.working_since,
+                let_go: feed.let_go,
             },
             rotated,
         ))
@@ -332,7 +336,7 @@ pub async fn enroll(
     }))
 }
 
-fn check_content_type(headers: &HeaderMap) -> AppResult<()> {
+pub(crate) fn check_content_type(headers: &HeaderMap) -> AppResult<()> {
     let ok = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

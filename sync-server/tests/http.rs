@@ -149,6 +149,7 @@ impl Running {
             }],
             max_response_bytes: None,
             device: None,
+            working_set: None,
         };
         Ok((v, request))
     }

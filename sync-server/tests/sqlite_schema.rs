@@ -54,12 +54,13 @@ fn stored_changes(storage: &SqliteStorage) -> Fallible<BTreeMap<String, Vec<Vec<
         .collect()
 }
 
-/// Removes what schema 10 added (when visits and counts happened) and marks the database
-/// as schema 9.
+/// Removes what schemas 11 and 10 added (when visits and counts happened, and its index)
+/// and marks the database as schema 9.
 fn back_to_schema_9(path: &Path) -> Fallible<()> {
     let conn = rusqlite::Connection::open(path)?;
     conn.execute_batch(
         "BEGIN;
+         DROP INDEX docs_by_happened;
          ALTER TABLE docs DROP COLUMN happened_at;
          PRAGMA user_version = 9;
          COMMIT;",
@@ -211,7 +212,7 @@ fn a_schema_1_database_keeps_every_change_in_log_order_and_takes_new_pushes_afte
 
     back_to_schema_1(&path)?;
     let storage = SqliteStorage::open(&path)?;
-    assert_eq!(schema(&path)?, 10, "migrated on open");
+    assert_eq!(schema(&path)?, 11, "migrated on open");
     let (feed_after, end_after) = log_feed(&storage, 0)?;
     assert_eq!(end_after, end, "the log ends where it did");
     assert!(
@@ -314,7 +315,7 @@ fn a_schema_2_database_learns_each_documents_size_and_counts_its_devices_told_of
 
     back_to_schema_2(&path)?;
     let storage = SqliteStorage::open(&path)?;
-    assert_eq!(schema(&path)?, 10, "migrated on open");
+    assert_eq!(schema(&path)?, 11, "migrated on open");
     let (docs, devices) = sizes_and_handed(&path)?;
     assert_eq!(docs.len(), 4, "two stores and their shelf displays");
     for (doc, bytes, stored) in &docs {
@@ -368,7 +369,7 @@ fn a_schema_7_database_learns_every_value_its_stores_held_when_it_opens() -> Tes
     assert_eq!(stores.len(), demo::DEMO_STORES as usize, "every demo store");
     back_to_schema_7(&path)?;
     drop(SqliteStorage::open(&path)?);
-    assert_eq!(schema(&path)?, 10);
+    assert_eq!(schema(&path)?, 11);
     assert!(
         held_rows(&path)? == recorded,
         "the same rows, from the changes"
@@ -408,7 +409,7 @@ fn a_schema_9_database_learns_when_its_visits_and_counts_happened_when_it_opens(
     );
     back_to_schema_9(&path)?;
     drop(SqliteStorage::open(&path)?);
-    assert_eq!(schema(&path)?, 10);
+    assert_eq!(schema(&path)?, 11);
     assert_eq!(
         happened_rows(&path)?,
         recorded,

@@ -143,6 +143,15 @@ impl ClientDevice {
         Ok(self)
     }
 
+    /// The same device holding a working set of `weeks` of its scope (docs/protocol.md,
+    /// "The working set"); `None`: the whole scope.
+    pub fn with_working_weeks(mut self, weeks: Option<u32>) -> HarnessResult<ClientDevice> {
+        self.config.working_weeks = weeks;
+        self.client = SyncClient::new(self.config.clone(), self.local.clone())
+            .map_err(|e| err("sync client", e))?;
+        Ok(self)
+    }
+
     /// Closes the store and opens it again, as when the app restarts (core gives the new
     /// opening a new Automerge actor). The clock keeps its time.
     pub fn reopen(self) -> HarnessResult<ClientDevice> {
@@ -217,6 +226,7 @@ impl ClientDevice {
                     .collect(),
                 max_response_bytes: Some(budget),
                 device: None,
+                working_set: None,
             };
             Ok((request, batch))
         })

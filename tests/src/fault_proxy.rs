@@ -542,6 +542,7 @@ fn fake_acknowledgement(request: &[u8]) -> Vec<u8> {
         cursor: "0".into(),
         more: false,
         first_use: false,
+        ..SyncResponse::default()
     });
     let mut response = format!(
         "HTTP/1.1 200 OK\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
@@ -611,6 +612,7 @@ mod tests {
             }],
             max_response_bytes: None,
             device: None,
+            working_set: None,
         };
         let body = protocol::encode(&push);
         let mut request = format!(

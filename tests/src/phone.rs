@@ -275,6 +275,7 @@ impl Phone {
                 .collect(),
             max_response_bytes: None,
             device: None,
+            working_set: None,
         };
         let all_pushed: Vec<ChangeRef> = pushed.iter().flatten().cloned().collect();
         let request_bytes = protocol::encode(&request).len();

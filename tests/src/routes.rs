@@ -205,6 +205,23 @@ impl Instances {
         Ok(response)
     }
 
+    /// Posts `body` as CBOR to `path` (`/v1/sync`, `/v1/fetch`) with `token`; the status
+    /// and body of the answer.
+    pub async fn post_cbor(
+        &self,
+        path: &str,
+        token: &str,
+        body: Vec<u8>,
+    ) -> HarnessResult<(StatusCode, Vec<u8>)> {
+        let request = Request::post(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, protocol::CONTENT_TYPE)
+            .body(Body::from(body))
+            .map_err(failed)?;
+        let (status, _, bytes) = self.call(request).await?;
+        Ok((status, bytes))
+    }
+
     async fn call(
         &self,
         request: Request<Body>,
@@ -235,5 +252,6 @@ pub fn outbox_request(
             .collect(),
         max_response_bytes: None,
         device: None,
+        working_set: None,
     }
 }

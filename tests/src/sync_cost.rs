@@ -112,6 +112,7 @@ pub fn outbox(local: &LocalStore, storage: &dyn SyncStorage) -> Result<Outbox, B
         push: new_only,
         max_response_bytes: Some(4 * 1024 * 1024),
         device: None,
+        working_set: None,
     };
     out.new_only_request = gzip_len(&protocol::encode(&request))?;
     Ok(out)

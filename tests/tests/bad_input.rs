@@ -180,6 +180,7 @@ impl Field {
             }],
             max_response_bytes: None,
             device: None,
+            working_set: None,
         })
     }
 
@@ -203,6 +204,7 @@ impl Field {
                 .collect(),
             max_response_bytes: None,
             device: None,
+            working_set: None,
         };
         let reply = self
             .call(
@@ -1033,6 +1035,7 @@ async fn more_documents_than_a_push_may_carry_are_refused_even_without_changes_o
             .collect(),
         max_response_bytes: None,
         device: None,
+        working_set: None,
     };
     field.post(&request).await?.refused(
         StatusCode::PAYLOAD_TOO_LARGE,

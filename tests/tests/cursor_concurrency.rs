@@ -163,6 +163,7 @@ async fn skipping_poller(phone: Phone, done: Arc<AtomicBool>) -> Result<Polled, 
             push: Vec::new(),
             max_response_bytes: None,
             device: None,
+            working_set: None,
         };
         let response = match phone.post_sync(&request, &[]).await {
             Ok((response, _)) => response,

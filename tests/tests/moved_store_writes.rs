@@ -159,6 +159,7 @@ async fn push(
             .collect(),
         max_response_bytes: None,
         device: None,
+        working_set: None,
     };
     let (status, _, body) = server.sync(token, &request).await?;
     let refusal = (status != StatusCode::OK)
@@ -372,6 +373,7 @@ async fn an_edit_built_on_a_change_logged_after_the_move_is_refused_on(
         }],
         max_response_bytes: None,
         device: None,
+        working_set: None,
     };
     let (status, _, body) = m.server.sync(&m.li_token, &notes_only).await?;
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));

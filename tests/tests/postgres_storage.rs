@@ -30,7 +30,7 @@ fn several_instances_starting_at_once_on_a_fresh_postgres_database_migrate_it_on
         .rows("SELECT version FROM fieldsync_schema ORDER BY version", &[])?;
     assert_eq!(
         versions.len(),
-        9,
+        10,
         "each migration applied once: {versions:?}"
     );
     // Every instance works on the one schema: a user added through one is seen by all.
@@ -61,7 +61,7 @@ fn a_postgres_database_with_a_newer_schema_is_refused_naming_both_versions() -> 
         .expect_err("a newer schema must be refused");
     let message = refused.to_string();
     assert!(
-        message.contains("schema 99") && message.contains("this server's 9"),
+        message.contains("schema 99") && message.contains("this server's 10"),
         "{message}"
     );
     Ok(())
@@ -152,7 +152,9 @@ fn a_schema_1_postgres_database_learns_each_documents_size_and_counts_its_device
     )?;
     // Back to schema 1: what a server of that version left in the database.
     client.batch_execute(
-        "ALTER TABLE docs DROP COLUMN happened_at;
+        "DROP INDEX docs_by_happened;
+         DELETE FROM fieldsync_schema WHERE version = 10;
+         ALTER TABLE docs DROP COLUMN happened_at;
          DELETE FROM fieldsync_schema WHERE version = 9;
          DROP TABLE device_reports;
          DELETE FROM fieldsync_schema WHERE version = 8;
@@ -269,7 +271,9 @@ fn a_schema_6_postgres_database_learns_every_value_its_stores_held_when_it_opens
         .count();
     assert_eq!(lats, 2, "both places of the moved store: {recorded:?}");
     client.batch_execute(
-        "ALTER TABLE docs DROP COLUMN happened_at;
+        "DROP INDEX docs_by_happened;
+         DELETE FROM fieldsync_schema WHERE version = 10;
+         ALTER TABLE docs DROP COLUMN happened_at;
          DELETE FROM fieldsync_schema WHERE version = 9;
          DROP TABLE device_reports;
          DELETE FROM fieldsync_schema WHERE version = 8;

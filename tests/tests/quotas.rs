@@ -105,6 +105,7 @@ fn request(phone: &LocalStore, docs: &[&DocId]) -> Fallible<SyncRequest> {
             .collect(),
         max_response_bytes: None,
         device: None,
+        working_set: None,
     })
 }
 
@@ -265,6 +266,7 @@ async fn a_device_over_its_daily_byte_budget_is_told_to_retry_after_midnight_utc
         push: vec![],
         max_response_bytes: None,
         device: None,
+        working_set: None,
     };
     assert_eq!(field.server.sync(&token, &pull).await?.0, StatusCode::OK);
     let again = SyncRequest {

@@ -257,6 +257,7 @@ async fn broken_phone(phone: Phone, stores: Vec<DocId>, seed: u64, shared: Arc<S
             push,
             max_response_bytes: Some(1),
             device: None,
+            working_set: None,
         };
         if phone.post_sync(&request, &[]).await.is_err() {
             let pause = rng.random_range(5..=25);

@@ -140,6 +140,7 @@ impl District {
             push,
             max_response_bytes: None,
             device: None,
+            working_set: None,
         };
         let (status, body) = self.post(token, &request).await?;
         if status != StatusCode::OK {
@@ -171,6 +172,7 @@ async fn pull_page(
         push: vec![],
         max_response_bytes: Some(max_bytes),
         device: None,
+        working_set: None,
     };
     let (status, body) = district.post(token, &request).await?;
     if status != StatusCode::OK {
@@ -449,6 +451,7 @@ async fn a_push_of_many_documents_is_judged_as_if_one_by_one_in_the_order_sent_o
                 .collect::<Result<_, _>>()?,
             max_response_bytes: None,
             device: None,
+            working_set: None,
         })
     };
 
@@ -549,6 +552,7 @@ async fn a_change_made_by_another_devices_actor_is_refused_unless_the_server_has
         }],
         max_response_bytes: None,
         device: None,
+        working_set: None,
     };
     let (status, _) = district.post(&li, &stolen).await?;
     assert_eq!(status, StatusCode::OK, "the phone pushes its own change");
@@ -575,6 +579,7 @@ async fn a_change_made_by_another_devices_actor_is_refused_unless_the_server_has
         }],
         max_response_bytes: None,
         device: None,
+        working_set: None,
     };
     let (status, body) = district.post(&li_tablet, &forged).await?;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -702,6 +707,7 @@ async fn a_large_catch_up_arrives_in_bounded_batches_that_resume_where_they_stop
             push: vec![],
             max_response_bytes: Some(4_000),
             device: None,
+            working_set: None,
         };
         let (status, body) = district.post(&token, &request).await?;
         assert_eq!(status, StatusCode::OK);
@@ -896,6 +902,7 @@ async fn a_first_sync_interrupted_halfway_resumes_and_ends_with_every_document_i
                 push: vec![],
                 max_response_bytes: None,
                 device: None,
+                working_set: None,
             },
         )
         .await?;

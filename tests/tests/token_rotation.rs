@@ -24,6 +24,7 @@ fn pull() -> SyncRequest {
         push: vec![],
         max_response_bytes: None,
         device: None,
+        working_set: None,
     }
 }
 

@@ -24,6 +24,7 @@ impl LocalStore {
         inner
             .conn
             .execute("DELETE FROM meta WHERE key = 'cursor'", [])?;
+        super::working_set::set_working_since(&inner.conn, None)?;
         Ok(())
     }
 
@@ -108,7 +109,9 @@ impl LocalStore {
     /// [`apply_sync_response`](Self::apply_sync_response)). Returns how many documents
     /// were merged.
     pub fn store_feed_page(&self, docs: Vec<(DocId, Vec<Vec<u8>>)>, cursor: &str) -> Result<usize> {
-        Ok(self.apply_sync_response(&[], docs, &[], cursor)?.pulled)
+        Ok(self
+            .apply_sync_response(&[], docs, &[], None, cursor)?
+            .pulled)
     }
 
     /// Stores a sync response: confirms the pushed documents (`confirmed`: id, local edits
@@ -141,6 +144,7 @@ impl LocalStore {
         confirmed: &[(DocId, i64, Vec<String>)],
         docs: Vec<(DocId, Vec<Vec<u8>>)>,
         removed: &[DocId],
+        working_since: Option<i64>,
         cursor: &str,
     ) -> Result<AppliedResponse> {
         let confirmed = confirmed
@@ -174,6 +178,9 @@ impl LocalStore {
                 }
                 note_left_scope(&inner.conn, removed)?;
                 drop_left_documents(inner)?;
+                if working_since.is_some() {
+                    super::working_set::set_working_since(&inner.conn, working_since)?;
+                }
                 set_sync_cursor(&inner.conn, cursor)?;
                 Ok(true)
             });
@@ -217,7 +224,7 @@ fn note_left_scope(conn: &Connection, ids: &[DocId]) -> Result<()> {
 }
 
 /// See [`LocalStore::drop_left_documents`].
-fn drop_left_documents(inner: &mut Inner) -> Result<usize> {
+pub(super) fn drop_left_documents(inner: &mut Inner) -> Result<usize> {
     let ids: Vec<String> = inner
         .conn
         .prepare_cached(
@@ -236,6 +243,9 @@ fn drop_left_documents(inner: &mut Inner) -> Result<usize> {
         inner
             .conn
             .execute("DELETE FROM damaged WHERE doc_id = ?1", [id])?;
+        inner
+            .conn
+            .execute("DELETE FROM fetched WHERE doc_id = ?1", [id])?;
     }
     for id in &ids {
         if let Ok(id) = DocId::parse("id", id) {

@@ -18,10 +18,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../../migrations/006_rule_fields.sql")),
     (7, include_str!("../../migrations/007_live_lists.sql")),
     (8, include_str!("../../migrations/008_photos.sql")),
+    (9, include_str!("../../migrations/009_fetched.sql")),
 ];
 
 /// The schema version this build writes.
-pub const LATEST: i64 = 8;
+pub const LATEST: i64 = 9;
 
 /// The kinds whose index rows a migration's new columns are derived for from the
 /// documents, in that migration's transaction: SQL cannot read an Automerge document.

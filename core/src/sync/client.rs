@@ -10,12 +10,14 @@
 //! is marked rejected with its reason and stays on the phone; the others go on.
 
 mod enroll;
+mod fetch;
 mod http;
 mod in_flight;
 mod photo_fetch;
 mod photos;
 
 pub use enroll::enroll;
+pub use fetch::Fetched;
 pub use photos::{PhotoReport, PhotoSettings, PhotoUploadProgress};
 
 use std::sync::Arc;
@@ -223,6 +225,12 @@ impl SyncClient {
             }
         }
         self.blocking(|s| s.note_synced()).await?;
+        let keep = self.config.keep_fetched;
+        self.blocking(move |s| {
+            let before = s.now()?.0.saturating_sub(keep.as_millis() as i64);
+            s.let_go_fetched(crate::time::Timestamp(before))
+        })
+        .await?;
         progress(SyncProgress {
             phase: SyncPhase::Done,
             docs_pushed: pushed_total,
@@ -287,6 +295,7 @@ impl SyncClient {
                 .collect(),
             max_response_bytes: Some(self.config.max_response_bytes),
             device: None,
+            working_set: self.working_set().await?,
         };
         let mut attempt = 0;
         loop {
@@ -374,12 +383,21 @@ impl SyncClient {
                     Ok((id, doc.changes.into_iter().map(ByteBuf::into_vec).collect()))
                 })
                 .collect::<Result<Vec<_>>>()?;
+            // Documents that left the working set leave the phone as those that left the
+            // scope do: once nothing of theirs is pending.
             let removed = response
                 .removed
                 .iter()
                 .map(|r| DocId::parse("removed", r))
+                .chain(response.let_go.iter().map(|r| DocId::parse("let_go", r)))
                 .collect::<Result<Vec<_>>>()?;
-            store.apply_sync_response(&confirmed, docs, &removed, &response.cursor)
+            store.apply_sync_response(
+                &confirmed,
+                docs,
+                &removed,
+                response.working_since,
+                &response.cursor,
+            )
         })
         .await
     }

@@ -29,6 +29,16 @@ pub struct SyncConfig {
     /// The app's version, reported to the server with every sync for its console's fleet
     /// page (`2.4.1 (381)`, 1 to 64 characters); `None` reports none.
     pub app_version: Option<String>,
+    /// The weeks of visits and counts this phone holds (docs/protocol.md, "The working
+    /// set"; [`DEFAULT_WORKING_WEEKS`](crate::protocol::DEFAULT_WORKING_WEEKS) is the
+    /// usual choice for a supervisor's or admin's phone, whose scope is a district);
+    /// `None`: the whole scope, as an account manager's phone needs for the quarter of R7.
+    /// Once a phone holds a working set, a larger number or `None` does not bring older
+    /// documents back: fetch them on demand, or start over from no cursor.
+    pub working_weeks: Option<u32>,
+    /// How long documents fetched on demand from outside the working set stay on the
+    /// phone after their fetch (unless an edit of theirs waits for the server).
+    pub keep_fetched: Duration,
 }
 
 impl std::fmt::Debug for SyncConfig {
@@ -40,6 +50,7 @@ impl std::fmt::Debug for SyncConfig {
             .field("request_timeout", &self.request_timeout)
             .field("extra_root_pem", &self.extra_root_pem.is_some())
             .field("app_version", &self.app_version)
+            .field("working_weeks", &self.working_weeks)
             .finish_non_exhaustive()
     }
 }
@@ -57,6 +68,8 @@ impl SyncConfig {
             request_timeout: Duration::from_secs(120),
             extra_root_pem: None,
             app_version: None,
+            working_weeks: None,
+            keep_fetched: Duration::from_secs(24 * 3600),
         }
     }
 }

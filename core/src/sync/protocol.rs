@@ -10,7 +10,15 @@ use serde_bytes::ByteBuf;
 use crate::error::{Error, Result};
 
 pub mod blobs;
+mod cursor;
 mod device_report;
+mod working_set;
+
+pub use cursor::{FeedCursor, Part};
+pub use working_set::{
+    DEFAULT_WORKING_WEEKS, FetchRequest, FetchResponse, FetchedDoc, MAX_FETCH_IDS,
+    MAX_WORKING_WEEKS, WorkingSet,
+};
 
 pub use device_report::{DeviceReport, MAX_APP_VERSION_CHARS, MAX_DEVICE_TIME, MAX_REPORTED_COUNT};
 
@@ -44,128 +52,10 @@ pub struct SyncRequest {
     /// docs/protocol.md, "The device report").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<DeviceReport>,
-}
-
-/// Where a device's feed stands: what the `cursor` string of a [`SyncResponse`] says.
-///
-/// A client treats the string as opaque and sends it back as given; the server parses it.
-/// Numeric cursors (`"1234"`) are positions in the server's log; a first sync instead
-/// pages through the device's scope document by document, first what a new phone needs to
-/// be used (`"n<upto>:<since>:<doc>"`), then the rest (`"r<upto>:<since>:<doc>"`); servers
-/// before that ordering gave `"d<upto>:<doc>"`, which still reads (docs/protocol.md, "A
-/// first sync").
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum FeedCursor {
-    /// Every row of the log up to this position was processed.
-    Log(u64),
-    /// Inside a first sync's pass in id order: every document in scope whose id sorts at
-    /// or before `after` arrived with all its changes up to log position `upto`; the rest
-    /// of the pass and then the log after `upto` remain.
-    Documents { upto: u64, after: String },
-    /// Inside a first sync's ordered pass: every document of the pass's current part
-    /// ([`Part`]) whose id sorts at or before `after` (`""`: none yet) arrived with all
-    /// its changes up to `upto`; visits and counts that happened before `since` (ms since
-    /// the epoch) are history. The rest of the part, the later part, then the log after
-    /// `upto` remain.
-    Ordered {
-        upto: u64,
-        since: i64,
-        part: Part,
-        after: String,
-    },
-}
-
-/// The two parts of a first sync's ordered pass.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Part {
-    /// What a new phone needs to be used: every store, shelf display, scorecard, task and
-    /// complaint, and the visits and counts that happened since the pass's `since`.
-    FirstUse,
-    /// The history: visits and counts that happened before `since`.
-    History,
-}
-
-impl FeedCursor {
-    /// Reads a cursor a server gave; `None` (a first sync) is the start of the log.
-    pub fn parse(cursor: Option<&str>) -> Result<FeedCursor> {
-        let Some(text) = cursor else {
-            return Ok(FeedCursor::Log(0));
-        };
-        let bad = || {
-            Error::invalid(
-                "cursor",
-                format!(
-                    "`{}` is not one this server gave",
-                    crate::kinds::shape::quote(text)
-                ),
-            )
-        };
-        if let Some(rest) = text.strip_prefix('d') {
-            let (upto, after) = rest.split_once(':').ok_or_else(bad)?;
-            let upto = upto.parse::<u64>().map_err(|_| bad())?;
-            if after.is_empty() {
-                return Err(bad());
-            }
-            return Ok(FeedCursor::Documents {
-                upto,
-                after: after.to_owned(),
-            });
-        }
-        let part = match text.as_bytes().first() {
-            Some(b'n') => Some(Part::FirstUse),
-            Some(b'r') => Some(Part::History),
-            _ => None,
-        };
-        if let Some(part) = part {
-            let rest = text.get(1..).ok_or_else(bad)?;
-            let (upto, rest) = rest.split_once(':').ok_or_else(bad)?;
-            let (since, after) = rest.split_once(':').ok_or_else(bad)?;
-            return Ok(FeedCursor::Ordered {
-                upto: upto.parse::<u64>().map_err(|_| bad())?,
-                since: since.parse::<i64>().map_err(|_| bad())?,
-                part,
-                after: after.to_owned(),
-            });
-        }
-        text.parse::<u64>().map(FeedCursor::Log).map_err(|_| bad())
-    }
-
-    /// The log position this cursor has fully processed up to (for a pass, none of the log
-    /// after `upto`).
-    pub fn position(&self) -> u64 {
-        match self {
-            FeedCursor::Log(seq) => *seq,
-            FeedCursor::Documents { upto, .. } | FeedCursor::Ordered { upto, .. } => *upto,
-        }
-    }
-}
-
-impl Default for FeedCursor {
-    /// The start of the log: a first sync.
-    fn default() -> Self {
-        FeedCursor::Log(0)
-    }
-}
-
-impl std::fmt::Display for FeedCursor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            FeedCursor::Log(seq) => write!(f, "{seq}"),
-            FeedCursor::Documents { upto, after } => write!(f, "d{upto}:{after}"),
-            FeedCursor::Ordered {
-                upto,
-                since,
-                part,
-                after,
-            } => {
-                let letter = match part {
-                    Part::FirstUse => 'n',
-                    Part::History => 'r',
-                };
-                write!(f, "{letter}{upto}:{since}:{after}")
-            }
-        }
-    }
+    /// The part of its scope the device holds (docs/protocol.md, "The working set");
+    /// absent: the whole scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_set: Option<WorkingSet>,
 }
 
 /// Changes of one document, each one encoded Automerge change.
@@ -193,6 +83,15 @@ pub struct SyncResponse {
     /// Absent (false) in every other response.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub first_use: bool,
+    /// For a request with a working set: from this instant on (ms since the epoch, by the
+    /// server's clock) the device holds every visit and count of its scope once it stores
+    /// this response. Send it back as `working_set.since`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_since: Option<i64>,
+    /// Visits and counts that left the device's working set: drop them once nothing of
+    /// yours is pending (their later changes are no longer sent).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub let_go: Vec<String>,
 }
 
 /// A pushed document the server stored.
@@ -293,48 +192,13 @@ mod tests {
             }],
             max_response_bytes: None,
             device: None,
+            working_set: None,
         };
         let bytes = encode(&request);
         // 100 bytes of change plus framing: a byte string, not an array of integers (which
         // would take two bytes per value above 23).
         assert!(bytes.len() < 190, "{} bytes", bytes.len());
         assert_eq!(decode::<SyncRequest>("sync request", &bytes)?, request);
-        Ok(())
-    }
-
-    #[test]
-    fn cursors_of_both_kinds_read_back_as_written_and_old_numeric_cursors_still_parse() -> Result<()>
-    {
-        for cursor in [
-            FeedCursor::Log(0),
-            FeedCursor::Log(42),
-            FeedCursor::Documents {
-                upto: 7,
-                after: "01a20b3f-ee45-72dd-98de-d03f0aca810b".into(),
-            },
-            FeedCursor::Ordered {
-                upto: 7,
-                since: 1_764_000_000_000,
-                part: Part::FirstUse,
-                after: String::new(),
-            },
-            FeedCursor::Ordered {
-                upto: 0,
-                since: -5,
-                part: Part::History,
-                after: "01a20b3f-ee45-72dd-98de-d03f0aca810b".into(),
-            },
-        ] {
-            assert_eq!(FeedCursor::parse(Some(&cursor.to_string()))?, cursor);
-        }
-        assert_eq!(FeedCursor::parse(None)?, FeedCursor::Log(0));
-        assert_eq!(FeedCursor::parse(Some("1234"))?, FeedCursor::Log(1234));
-        for bad in [
-            "", "x", "-1", "d", "d12", "d12:", "dx:abc", "12:abc", "n", "n12", "n12:", "n12:x:",
-            "nx:5:", "r:5:a", "r-1:5:a", "n 12:5:a", "r12:5", "N12:5:a",
-        ] {
-            assert!(FeedCursor::parse(Some(bad)).is_err(), "{bad}");
-        }
         Ok(())
     }
 

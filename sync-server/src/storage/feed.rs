@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 
 use fieldsync_core::Role;
-use fieldsync_core::protocol::{DocChanges, FeedCursor, Part};
+use fieldsync_core::protocol::{DocChanges, FeedCursor, Part, WorkingSet};
 use serde_bytes::ByteBuf;
 
 use self::pass::{pass_of, read_pass};
@@ -19,7 +19,7 @@ use crate::error::{AppError, AppResult};
 
 mod pass;
 
-pub use pass::{PassPart, part_condition};
+pub use pass::{PassPart, part_condition, window_condition};
 
 /// Rows read per query while filling a feed.
 pub const PAGE: i64 = 2_000;
@@ -48,21 +48,33 @@ pub trait FeedTx {
     /// The cursor of the last row in the snapshot (0 when the log is empty).
     fn end(&mut self) -> AppResult<i64>;
     /// Up to `limit` rows with `after < seq <= upto`, oldest first: every scope row, and the
-    /// change rows of documents in the device's scope (see [`scope_condition`]).
+    /// change rows of documents in the device's scope (see [`scope_condition`]) and in its
+    /// working set from `floor` (see [`window_condition`]).
     fn page(
         &mut self,
         device: &DeviceInfo,
         after: i64,
         upto: i64,
         limit: i64,
+        floor: i64,
     ) -> AppResult<Vec<LogRow>>;
-    /// Every change with `seq <= upto` of the documents about `store`, oldest first, as
-    /// (document, hash, bytes).
+    /// Every change with `seq <= upto` of the documents about `store` in a working set
+    /// from `floor`, oldest first, as (document, hash, bytes).
     fn store_changes(
         &mut self,
         store: &str,
         upto: i64,
+        floor: i64,
     ) -> AppResult<Vec<(String, String, Vec<u8>)>>;
+    /// Up to `limit` visits and counts in the device's scope that happened at or after
+    /// `from` and before `floor`, as (document, when it happened), in that order then by id.
+    fn left_window(
+        &mut self,
+        device: &DeviceInfo,
+        from: i64,
+        floor: i64,
+        limit: i64,
+    ) -> AppResult<Vec<(String, i64)>>;
     /// The documents about `store`, by id.
     fn store_documents(&mut self, store: &str) -> AppResult<Vec<String>>;
     /// Up to `limit` ids of the documents in the device's scope and in `part` (see
@@ -108,8 +120,13 @@ pub fn scope_condition(role: Role, user: &str) -> String {
 /// holds more): what the history may add to it.
 const FIRST_USE_TAIL: usize = 64 << 10;
 
-/// Changes in the device's scope after `cursor`, up to about `max_bytes`, except those in
-/// `just_pushed`, and the documents that left its scope.
+/// The most documents one response tells to let go (docs/protocol.md, "The working set").
+const LET_GO_MAX: usize = 10_000;
+const WEEK_MS: i64 = 7 * 86_400_000;
+
+/// Changes in the device's scope (and in its working set, when it asks for one) after
+/// `cursor`, up to about `max_bytes`, except those in `just_pushed`, the documents that
+/// left its scope, and those that left its working set.
 ///
 /// A first sync (`cursor` at the start of the log) does not read the log: it pages through
 /// the documents in scope, first what a new phone needs then the history (`pass.rs`), each
@@ -123,6 +140,7 @@ pub fn read(
     cursor: &FeedCursor,
     max_bytes: usize,
     just_pushed: &HashSet<String>,
+    working: Option<WorkingSet>,
 ) -> AppResult<Feed> {
     let end = tx.end()?;
     let position = i64::try_from(cursor.position())
@@ -144,9 +162,25 @@ pub fn read(
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    let log_from = match pass_of(cursor, end, now_ms) {
-        None => position,
+    // The working set's start by the server's clock, for a device that asks for one.
+    let window_start = working.map(|w| now_ms.saturating_sub(i64::from(w.weeks) * WEEK_MS));
+    let (log_from, floor) = match pass_of(cursor, end, now_ms, window_start) {
+        None => {
+            let mut floor = i64::MIN;
+            if let (Some(working), Some(start)) = (working, window_start) {
+                // Never below what the device says it holds: the feed must not send a
+                // change of a document the device let go.
+                let held = working.since.unwrap_or(i64::MIN);
+                floor = start.max(held);
+                if floor > held {
+                    (feed.let_go, floor) = left_window(tx, device, held, floor)?;
+                }
+                feed.working_since = Some(floor);
+            }
+            (position, floor)
+        }
         Some(mut pass) => {
+            feed.working_since = pass.part.floor;
             let upto = pass.upto;
             if pass.part.part == Part::FirstUse && pass.after.is_none() {
                 feed.removed = left_before(tx, device, upto)?;
@@ -176,10 +210,18 @@ pub fn read(
                 }
             }
             feed.cursor = FeedCursor::Log(upto as u64);
-            upto
+            (upto, pass.part.floor_bound())
         }
     };
-    read_log(tx, device, log_from, end, &budget, &mut feed, &mut out)?;
+    read_log(
+        tx,
+        device,
+        (log_from, floor),
+        end,
+        &budget,
+        &mut feed,
+        &mut out,
+    )?;
     feed.changes = out.changes;
     Ok(feed)
 }
@@ -223,7 +265,7 @@ impl Budget<'_> {
 fn read_log(
     tx: &mut impl FeedTx,
     device: &DeviceInfo,
-    mut position: i64,
+    (mut position, floor): (i64, i64),
     end: i64,
     budget: &Budget,
     feed: &mut Feed,
@@ -231,7 +273,7 @@ fn read_log(
 ) -> AppResult<()> {
     // Bounded: each page advances `position`, and the loop stops at the end of the snapshot.
     loop {
-        let rows = tx.page(device, position, end, PAGE)?;
+        let rows = tx.page(device, position, end, PAGE, floor)?;
         let page_len = rows.len() as i64;
         for row in rows {
             if budget.spent(out) {
@@ -267,7 +309,7 @@ fn read_log(
                         (new_territory.as_deref(), new_demo),
                     );
                     if is && !was {
-                        for (doc, hash, bytes) in tx.store_changes(&store, seq)? {
+                        for (doc, hash, bytes) in tx.store_changes(&store, seq, floor)? {
                             if !budget.just_pushed.contains(&hash) {
                                 out.push(doc, bytes);
                             }
@@ -350,6 +392,28 @@ fn left_before(tx: &mut impl FeedTx, device: &DeviceInfo, upto: i64) -> AppResul
         }
     }
     Ok(removed)
+}
+
+/// The visits and counts of the device's scope that happened at or after `held` and before
+/// `floor`: those that leave its working set in this response. When there are more than one
+/// response lists, the floor moves only as far as the first one left out (the next sync
+/// goes on from there). Returns their ids and the floor.
+fn left_window(
+    tx: &mut impl FeedTx,
+    device: &DeviceInfo,
+    held: i64,
+    floor: i64,
+) -> AppResult<(Vec<String>, i64)> {
+    let mut rows = tx.left_window(device, held, floor, LET_GO_MAX as i64 + 1)?;
+    let floor = match rows.get(LET_GO_MAX) {
+        Some((_, cut)) => {
+            let cut = *cut;
+            rows.retain(|(_, at)| *at < cut);
+            cut
+        }
+        None => floor,
+    };
+    Ok((rows.into_iter().map(|(id, _)| id).collect(), floor))
 }
 
 /// Changes grouped by document in the order documents first appear.

@@ -21,11 +21,13 @@
 //! thread that runs async tasks, so every call is made on a short-lived thread of its own
 //! (a few tens of microseconds next to a database round trip).
 
+mod fetch_tx;
+
 use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use fieldsync_core::protocol::FeedCursor;
+use fieldsync_core::protocol::{FeedCursor, FetchResponse, WorkingSet};
 use fieldsync_core::{DocId, DocSummary, HeldValue, IncomingChange, Role};
 use postgres::error::SqlState;
 use postgres::{IsolationLevel, Transaction};
@@ -34,6 +36,7 @@ use rand::Rng;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::feed::{self, LogRow, PassPart};
+use super::fetch::{self, FetchAsk};
 use super::push::{self, ScopeMove, ScopeRow, Stored};
 use super::quota::Quotas;
 use super::replica_cache::ReplicaCache;
@@ -74,6 +77,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (
         9,
         include_str!("../../migrations/postgres/009_happened_at.sql"),
+    ),
+    (
+        10,
+        include_str!("../../migrations/postgres/010_happened_index.sql"),
     ),
 ];
 fn add_store_held(
@@ -753,6 +760,7 @@ impl feed::FeedTx for PgFeed<'_, '_> {
         after: i64,
         upto: i64,
         limit: i64,
+        floor: i64,
     ) -> AppResult<Vec<LogRow>> {
         let sql = format!(
             "SELECT l.seq, l.kind, l.doc_id, c.bytes, l.store_id, l.old_territory, l.new_territory,
@@ -761,13 +769,14 @@ impl feed::FeedTx for PgFeed<'_, '_> {
              LEFT JOIN changes c ON c.hash = l.change_hash
              LEFT JOIN docs d ON d.id = l.doc_id
              LEFT JOIN stores s ON s.id = d.store_id
-             WHERE l.seq > $1 AND l.seq <= $2 AND (l.kind = 'scope' OR {})
+             WHERE l.seq > $1 AND l.seq <= $2 AND (l.kind = 'scope' OR ({} AND {}))
              ORDER BY l.seq LIMIT $4",
-            feed::scope_condition(device.role, "$3::text")
+            feed::scope_condition(device.role, "$3::text"),
+            feed::window_condition("$5::bigint")
         );
         let rows = self
             .tx
-            .query(&sql, &[&after, &upto, &device.user_id, &limit])?;
+            .query(&sql, &[&after, &upto, &device.user_id, &limit, &floor])?;
         Ok(rows
             .iter()
             .map(|r| {
@@ -797,16 +806,40 @@ impl feed::FeedTx for PgFeed<'_, '_> {
         &mut self,
         store: &str,
         upto: i64,
+        floor: i64,
     ) -> AppResult<Vec<(String, String, Vec<u8>)>> {
+        let sql = format!(
+            "SELECT c.doc_id, c.hash, c.bytes FROM changes c JOIN docs d ON d.id = c.doc_id
+             WHERE d.store_id = $1 AND c.seq <= $2 AND {} ORDER BY c.seq",
+            feed::window_condition("$3::bigint")
+        );
         Ok(self
             .tx
-            .query(
-                "SELECT c.doc_id, c.hash, c.bytes FROM changes c JOIN docs d ON d.id = c.doc_id
-                 WHERE d.store_id = $1 AND c.seq <= $2 ORDER BY c.seq",
-                &[&store, &upto],
-            )?
+            .query(&sql, &[&store, &upto, &floor])?
             .iter()
             .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
+    }
+
+    fn left_window(
+        &mut self,
+        device: &DeviceInfo,
+        from: i64,
+        floor: i64,
+        limit: i64,
+    ) -> AppResult<Vec<(String, i64)>> {
+        let sql = format!(
+            "SELECT d.id, d.happened_at FROM docs d LEFT JOIN stores s ON s.id = d.store_id
+             WHERE d.kind IN ('visit', 'inventory_count') AND d.happened_at >= $1
+               AND d.happened_at < $2 AND {}
+             ORDER BY d.happened_at, d.id LIMIT $4",
+            feed::scope_condition(device.role, "$3::text")
+        );
+        Ok(self
+            .tx
+            .query(&sql, &[&from, &floor, &device.user_id, &limit])?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
             .collect())
     }
 
@@ -833,11 +866,20 @@ impl feed::FeedTx for PgFeed<'_, '_> {
             "SELECT d.id FROM docs d LEFT JOIN stores s ON s.id = d.store_id
              WHERE d.id > $1 AND {} AND {} ORDER BY d.id LIMIT $2",
             feed::scope_condition(device.role, "$3::text"),
-            feed::part_condition(part.part, "$4::bigint")
+            feed::part_condition(part.part, "$4::bigint", "$5::bigint")
         );
         Ok(self
             .tx
-            .query(&sql, &[&after, &limit, &device.user_id, &part.since])?
+            .query(
+                &sql,
+                &[
+                    &after,
+                    &limit,
+                    &device.user_id,
+                    &part.since,
+                    &part.floor_bound(),
+                ],
+            )?
             .iter()
             .map(|r| r.get(0))
             .collect())
@@ -857,11 +899,21 @@ impl feed::FeedTx for PgFeed<'_, '_> {
              WHERE d.id > $1 AND d.id <= $2 AND {} AND {} AND c.seq <= $4
              ORDER BY d.id, c.seq",
             feed::scope_condition(device.role, "$3::text"),
-            feed::part_condition(part.part, "$5::bigint")
+            feed::part_condition(part.part, "$5::bigint", "$6::bigint")
         );
         Ok(self
             .tx
-            .query(&sql, &[&after, &last, &device.user_id, &upto, &part.since])?
+            .query(
+                &sql,
+                &[
+                    &after,
+                    &last,
+                    &device.user_id,
+                    &upto,
+                    &part.since,
+                    &part.floor_bound(),
+                ],
+            )?
             .iter()
             .map(|r| (r.get(0), r.get(1), r.get(2)))
             .collect())
@@ -998,12 +1050,13 @@ impl SyncStorage for PostgresStorage {
         })
     }
 
-    fn feed(
+    fn feed_within(
         &self,
         device: &DeviceInfo,
         cursor: &FeedCursor,
         max_bytes: usize,
         just_pushed: &HashSet<String>,
+        working: Option<WorkingSet>,
     ) -> AppResult<Feed> {
         self.with_client(|client| {
             let mut tx = client
@@ -1012,7 +1065,7 @@ impl SyncStorage for PostgresStorage {
                 .read_only(true)
                 .start()?;
             let mut pg = PgFeed { tx: &mut tx };
-            let feed = feed::read(&mut pg, device, cursor, max_bytes, just_pushed)?;
+            let feed = feed::read(&mut pg, device, cursor, max_bytes, just_pushed, working)?;
             let handed = feed::handed_to_record(&mut pg, device, &feed)?;
             tx.commit()?;
             if let Some(handed) = handed {
@@ -1023,6 +1076,25 @@ impl SyncStorage for PostgresStorage {
                 )?;
             }
             Ok(feed)
+        })
+    }
+
+    fn fetch(
+        &self,
+        device: &DeviceInfo,
+        ask: &FetchAsk,
+        max_bytes: usize,
+    ) -> AppResult<FetchResponse> {
+        self.with_client(|client| {
+            // One snapshot: every document is read at the same end of the log.
+            let mut tx = client
+                .build_transaction()
+                .isolation_level(IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()?;
+            let answer = fetch::read(&mut PgFeed { tx: &mut tx }, device, ask, max_bytes)?;
+            tx.commit()?;
+            Ok(answer)
         })
     }
 

@@ -6,17 +6,20 @@
 //! row before it, which is what makes the cursor exact. Reads use a small pool of their own
 //! connections and never wait for the writer (WAL).
 
+mod fetch_tx;
+
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Mutex;
 
-use fieldsync_core::protocol::FeedCursor;
+use fieldsync_core::protocol::{FeedCursor, FetchResponse, WorkingSet};
 use fieldsync_core::{DocId, DocSummary, HeldValue, IncomingChange, Role};
 use rusqlite::{
     Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
 
 use super::feed::{self, LogRow, PassPart};
+use super::fetch::{self, FetchAsk};
 use super::push::{self, ScopeMove, ScopeRow, Stored};
 use super::quota::Quotas;
 use super::replica_cache::ReplicaCache;
@@ -42,6 +45,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../../migrations/008_store_held.sql")),
     (9, include_str!("../../migrations/009_device_reports.sql")),
     (10, include_str!("../../migrations/010_happened_at.sql")),
+    (11, include_str!("../../migrations/011_happened_index.sql")),
 ];
 const READERS: usize = 4;
 
@@ -493,15 +497,17 @@ impl SyncStorage for SqliteStorage {
         })
     }
 
-    fn feed(
+    fn feed_within(
         &self,
         device: &DeviceInfo,
         cursor: &FeedCursor,
         max_bytes: usize,
         just_pushed: &HashSet<String>,
+        working: Option<WorkingSet>,
     ) -> AppResult<Feed> {
-        let (feed, handed) =
-            self.with_reader(|conn| read_feed(conn, device, cursor, max_bytes, just_pushed))?;
+        let (feed, handed) = self.with_reader(|conn| {
+            read_feed(conn, device, cursor, (max_bytes, just_pushed), working)
+        })?;
         if let Some(handed) = handed {
             // Durable before the response leaves: a push judged after it must see it.
             self.with_writer(|w| {
@@ -512,6 +518,21 @@ impl SyncStorage for SqliteStorage {
             })?;
         }
         Ok(feed)
+    }
+
+    fn fetch(
+        &self,
+        device: &DeviceInfo,
+        ask: &FetchAsk,
+        max_bytes: usize,
+    ) -> AppResult<FetchResponse> {
+        self.with_reader(|conn| {
+            // One read transaction: every document is read at the same end of the log.
+            conn.execute_batch("BEGIN DEFERRED")?;
+            let result = fetch::read(&mut SqliteFeed { conn }, device, ask, max_bytes);
+            let _ = conn.execute_batch("COMMIT");
+            result
+        })
     }
 
     fn add_user(&self, user: &User, now: i64) -> AppResult<()> {
@@ -814,6 +835,7 @@ impl feed::FeedTx for SqliteFeed<'_> {
         after: i64,
         upto: i64,
         limit: i64,
+        floor: i64,
     ) -> AppResult<Vec<LogRow>> {
         let sql = format!(
             "SELECT l.seq, l.kind, l.doc_id, c.bytes, l.store_id, l.old_territory, l.new_territory, l.old_demo, l.new_demo,
@@ -822,13 +844,14 @@ impl feed::FeedTx for SqliteFeed<'_> {
              LEFT JOIN changes c ON c.seq = l.seq
              LEFT JOIN docs d ON d.id = l.doc_id
              LEFT JOIN stores s ON s.id = d.store_id
-             WHERE l.seq > ?1 AND l.seq <= ?2 AND (l.kind = 'scope' OR {})
+             WHERE l.seq > ?1 AND l.seq <= ?2 AND (l.kind = 'scope' OR ({} AND {}))
              ORDER BY l.seq LIMIT ?4",
-            feed::scope_condition(device.role, "?3")
+            feed::scope_condition(device.role, "?3"),
+            feed::window_condition("?5")
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt
-            .query_map(params![after, upto, device.user_id, limit], |r| {
+            .query_map(params![after, upto, device.user_id, limit, floor], |r| {
                 let seq = r.get(0)?;
                 Ok(if r.get::<_, String>(1)? == "change" {
                     LogRow::Change {
@@ -856,15 +879,41 @@ impl feed::FeedTx for SqliteFeed<'_> {
         &mut self,
         store: &str,
         upto: i64,
+        floor: i64,
     ) -> AppResult<Vec<(String, String, Vec<u8>)>> {
+        let sql = format!(
+            "SELECT c.doc_id, c.hash, c.bytes FROM changes c JOIN docs d ON d.id = c.doc_id
+             WHERE d.store_id = ?1 AND c.seq <= ?2 AND {} ORDER BY c.seq",
+            feed::window_condition("?3")
+        );
         Ok(self
             .conn
-            .prepare_cached(
-                "SELECT c.doc_id, c.hash, c.bytes FROM changes c JOIN docs d ON d.id = c.doc_id
-                 WHERE d.store_id = ?1 AND c.seq <= ?2 ORDER BY c.seq",
-            )?
-            .query_map(params![store, upto], |r| {
+            .prepare_cached(&sql)?
+            .query_map(params![store, upto, floor], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn left_window(
+        &mut self,
+        device: &DeviceInfo,
+        from: i64,
+        floor: i64,
+        limit: i64,
+    ) -> AppResult<Vec<(String, i64)>> {
+        let sql = format!(
+            "SELECT d.id, d.happened_at FROM docs d LEFT JOIN stores s ON s.id = d.store_id
+             WHERE d.kind IN ('visit', 'inventory_count') AND d.happened_at >= ?1
+               AND d.happened_at < ?2 AND {}
+             ORDER BY d.happened_at, d.id LIMIT ?4",
+            feed::scope_condition(device.role, "?3")
+        );
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_map(params![from, floor, device.user_id, limit], |r| {
+                Ok((r.get(0)?, r.get(1)?))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
@@ -888,14 +937,15 @@ impl feed::FeedTx for SqliteFeed<'_> {
             "SELECT d.id FROM docs d LEFT JOIN stores s ON s.id = d.store_id
              WHERE d.id > ?1 AND {} AND {} ORDER BY d.id LIMIT ?2",
             feed::scope_condition(device.role, "?3"),
-            feed::part_condition(part.part, "?4")
+            feed::part_condition(part.part, "?4", "?5")
         );
         Ok(self
             .conn
             .prepare_cached(&sql)?
-            .query_map(params![after, limit, device.user_id, part.since], |r| {
-                r.get(0)
-            })?
+            .query_map(
+                params![after, limit, device.user_id, part.since, part.floor_bound()],
+                |r| r.get(0),
+            )?
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
@@ -913,13 +963,20 @@ impl feed::FeedTx for SqliteFeed<'_> {
              WHERE d.id > ?1 AND d.id <= ?2 AND {} AND {} AND c.seq <= ?4
              ORDER BY d.id, c.seq",
             feed::scope_condition(device.role, "?3"),
-            feed::part_condition(part.part, "?5")
+            feed::part_condition(part.part, "?5", "?6")
         );
         Ok(self
             .conn
             .prepare_cached(&sql)?
             .query_map(
-                params![after, last, device.user_id, upto, part.since],
+                params![
+                    after,
+                    last,
+                    device.user_id,
+                    upto,
+                    part.since,
+                    part.floor_bound()
+                ],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )?
             .collect::<rusqlite::Result<Vec<_>>>()?)
@@ -963,16 +1020,17 @@ fn read_feed(
     conn: &Connection,
     device: &DeviceInfo,
     cursor: &FeedCursor,
-    max_bytes: usize,
-    just_pushed: &HashSet<String>,
+    (max_bytes, just_pushed): (usize, &HashSet<String>),
+    working: Option<WorkingSet>,
 ) -> AppResult<(Feed, Option<i64>)> {
     // One read transaction: the end of the log and the rows read are one snapshot.
     conn.execute_batch("BEGIN DEFERRED")?;
     let mut tx = SqliteFeed { conn };
-    let result = feed::read(&mut tx, device, cursor, max_bytes, just_pushed).and_then(|feed| {
-        let handed = feed::handed_to_record(&mut tx, device, &feed)?;
-        Ok((feed, handed))
-    });
+    let result =
+        feed::read(&mut tx, device, cursor, max_bytes, just_pushed, working).and_then(|feed| {
+            let handed = feed::handed_to_record(&mut tx, device, &feed)?;
+            Ok((feed, handed))
+        });
     let _ = conn.execute_batch("COMMIT");
     result
 }

@@ -80,6 +80,9 @@
 //! arguments) runs the new phone's child under that command, to count its instructions
 //! apart from the server's.
 //!
+//! `FIELDSYNC_BENCH_WORKING_WEEKS=N` makes the new phone hold a working set of N weeks
+//! (docs/protocol.md, "The working set") instead of its whole territory.
+//!
 //! `--json PATH` writes `{"figures": {"<name>": {"value": n, "unit": "..."}}, "config": {...}}`.
 
 use std::collections::BTreeMap;
@@ -395,7 +398,12 @@ fn new_phone(url: &str, token: &str, path: &Path) -> Result<serde_json::Value, B
         }
     };
     let (report, took, docs) = runtime.block_on(async {
-        let device = ClientDevice::open(url, token, path, new_phone_who(), Timestamp::now())?;
+        // A working set of N weeks instead of the whole territory (docs/protocol.md).
+        let weeks = std::env::var("FIELDSYNC_BENCH_WORKING_WEEKS")
+            .ok()
+            .and_then(|w| w.parse::<u32>().ok());
+        let device = ClientDevice::open(url, token, path, new_phone_who(), Timestamp::now())?
+            .with_working_weeks(weeks)?;
         let cpu_before = cpu_ms().unwrap_or(f64::NAN);
         let began = Instant::now();
         let _ = sync_began.set(began);

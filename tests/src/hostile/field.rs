@@ -320,6 +320,7 @@ impl Field {
             push,
             max_response_bytes: Some(256 * 1024),
             device: None,
+            working_set: None,
         };
         let response = self
             .http

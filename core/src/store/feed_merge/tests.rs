@@ -283,7 +283,7 @@ fn an_edit_made_while_a_failing_response_is_stored_is_kept() -> Result<()> {
     })?;
     let storing = {
         let phone = phone.clone();
-        std::thread::spawn(move || phone.apply_sync_response(&[], docs, &[], "41"))
+        std::thread::spawn(move || phone.apply_sync_response(&[], docs, &[], None, "41"))
     };
     // The edit lands before, during or after storing the response: it must be kept
     // whichever it is (during, it waits for the response to be stored or refused).
@@ -438,7 +438,11 @@ fn after_a_merge_even_a_failed_one_the_stores_edits_are_synchronous_again() -> R
     if let Some(bytes) = damaged.last_mut().and_then(|(_, c)| c.last_mut()) {
         bytes.truncate(bytes.len() / 2);
     }
-    assert!(phone.apply_sync_response(&[], damaged, &[], "40").is_err());
+    assert!(
+        phone
+            .apply_sync_response(&[], damaged, &[], None, "40")
+            .is_err()
+    );
     assert_eq!(synchronous(&phone)?, 2, "FULL after a failed merge");
     phone.store_feed_page(docs, "41")?;
     assert_eq!(synchronous(&phone)?, 2, "FULL after a merge");

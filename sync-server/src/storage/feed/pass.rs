@@ -14,6 +14,16 @@ pub struct PassPart {
     pub part: Part,
     /// Visits and counts that happened before this (ms since the epoch) are history.
     pub since: i64,
+    /// Visits and counts that happened before this are outside the device's working set
+    /// and not sent at all; `None`: the whole scope.
+    pub floor: Option<i64>,
+}
+
+impl PassPart {
+    /// The value to bind for [`part_condition`]'s `floor`.
+    pub fn floor_bound(&self) -> i64 {
+        self.floor.unwrap_or(i64::MIN)
+    }
 }
 
 /// How far back a first sync counts visits and counts as needed for first use: this week,
@@ -30,15 +40,29 @@ const DAY_MS: i64 = 86_400_000;
 /// changed, and one without it counts as needed for first use, so a document can only move
 /// from the first part to the history, never back: a pass that reads the first part, then
 /// the history, misses none (one that moved between the two reads arrives twice).
-pub fn part_condition(part: Part, since: &str) -> String {
+///
+/// Both parts leave out what happened before the floor bound as `floor` (the working set's
+/// start; the smallest `i64` for the whole scope: see [`window_condition`]).
+pub fn part_condition(part: Part, since: &str, floor: &str) -> String {
     match part {
         Part::FirstUse => format!(
-            "(d.kind NOT IN ('visit', 'inventory_count') OR d.happened_at IS NULL OR d.happened_at >= {since})"
+            "(d.kind NOT IN ('visit', 'inventory_count') OR d.happened_at IS NULL OR d.happened_at >= {since}) AND {}",
+            window_condition(floor)
         ),
-        Part::History => {
-            format!("(d.kind IN ('visit', 'inventory_count') AND d.happened_at < {since})")
-        }
+        Part::History => format!(
+            "(d.kind IN ('visit', 'inventory_count') AND d.happened_at < {since} AND d.happened_at >= {floor})"
+        ),
     }
+}
+
+/// The SQL condition for "the document of row `d` is in the working set that starts at the
+/// instant bound as `floor`": every document but visits and counts that happened before it
+/// (docs/protocol.md, "The working set"). Bound to the smallest `i64`, it holds for every
+/// document.
+pub fn window_condition(floor: &str) -> String {
+    format!(
+        "(d.kind NOT IN ('visit', 'inventory_count') OR d.happened_at IS NULL OR d.happened_at >= {floor})"
+    )
 }
 
 /// Where a first sync's pass stands.
@@ -63,6 +87,7 @@ impl Pass {
             (after, _) => FeedCursor::Ordered {
                 upto: self.upto as u64,
                 since: self.part.since,
+                floor: self.part.floor,
                 part: self.part.part,
                 after: after.clone().unwrap_or_default(),
             },
@@ -70,14 +95,24 @@ impl Pass {
     }
 }
 
-/// The start of a first sync's pass, or where its cursor stands inside one.
-pub(super) fn pass_of(cursor: &FeedCursor, end: i64, now_ms: i64) -> Option<Pass> {
+/// The start of a first sync's pass, or where its cursor stands inside one. A pass that
+/// starts with a working set (`floor`: its start) keeps that floor in its cursor to the end.
+pub(super) fn pass_of(
+    cursor: &FeedCursor,
+    end: i64,
+    now_ms: i64,
+    floor: Option<i64>,
+) -> Option<Pass> {
     match cursor {
         FeedCursor::Log(0) => Some(Pass {
             upto: end,
             part: PassPart {
                 part: Part::FirstUse,
-                since: now_ms.saturating_sub(FIRST_USE_DAYS * DAY_MS),
+                // What first use needs never reaches before the working set's start.
+                since: now_ms
+                    .saturating_sub(FIRST_USE_DAYS * DAY_MS)
+                    .max(floor.unwrap_or(i64::MIN)),
+                floor,
             },
             after: None,
             by_id: false,
@@ -89,6 +124,7 @@ pub(super) fn pass_of(cursor: &FeedCursor, end: i64, now_ms: i64) -> Option<Pass
             part: PassPart {
                 part: Part::FirstUse,
                 since: i64::MIN,
+                floor: None,
             },
             after: Some(after.clone()),
             by_id: true,
@@ -96,6 +132,7 @@ pub(super) fn pass_of(cursor: &FeedCursor, end: i64, now_ms: i64) -> Option<Pass
         FeedCursor::Ordered {
             upto,
             since,
+            floor,
             part,
             after,
         } => Some(Pass {
@@ -103,6 +140,7 @@ pub(super) fn pass_of(cursor: &FeedCursor, end: i64, now_ms: i64) -> Option<Pass
             part: PassPart {
                 part: *part,
                 since: *since,
+                floor: *floor,
             },
             after: (!after.is_empty()).then(|| after.clone()),
             by_id: false,

@@ -1,0 +1,236 @@
+//! The feed cursor: the opaque string a server hands a device with every response and reads
+//! back from its next request (docs/protocol.md, "Cursors").
+
+use crate::error::{Error, Result};
+
+/// Where a device's feed stands: what the `cursor` string of a
+/// [`SyncResponse`](super::SyncResponse) says.
+///
+/// A client treats the string as opaque and sends it back as given; the server parses it.
+/// Numeric cursors (`"1234"`) are positions in the server's log; a first sync instead
+/// pages through the device's scope document by document, first what a new phone needs to
+/// be used (`"n<upto>:<since>:<doc>"`), then the rest (`"r<upto>:<since>:<doc>"`); a first
+/// sync of a working set writes its floor too (`"N<upto>:<since>:<floor>:<doc>"`,
+/// `"R…"`); servers before that ordering gave `"d<upto>:<doc>"`, which still reads
+/// (docs/protocol.md, "A first sync").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FeedCursor {
+    /// Every row of the log up to this position was processed.
+    Log(u64),
+    /// Inside a first sync's pass in id order: every document in scope whose id sorts at
+    /// or before `after` arrived with all its changes up to log position `upto`; the rest
+    /// of the pass and then the log after `upto` remain.
+    Documents { upto: u64, after: String },
+    /// Inside a first sync's ordered pass: every document of the pass's current part
+    /// ([`Part`]) whose id sorts at or before `after` (`""`: none yet) arrived with all
+    /// its changes up to `upto`; visits and counts that happened before `since` (ms since
+    /// the epoch) are history, and those that happened before `floor`, when there is one,
+    /// are outside the device's working set and not sent at all. The rest of the part,
+    /// the later part, then the log after `upto` remain.
+    Ordered {
+        upto: u64,
+        since: i64,
+        floor: Option<i64>,
+        part: Part,
+        after: String,
+    },
+}
+
+/// The two parts of a first sync's ordered pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// What a new phone needs to be used: every store, shelf display, scorecard, task and
+    /// complaint, and the visits and counts that happened since the pass's `since`.
+    FirstUse,
+    /// The history: visits and counts that happened before `since`.
+    History,
+}
+
+impl FeedCursor {
+    /// Reads a cursor a server gave; `None` (a first sync) is the start of the log.
+    pub fn parse(cursor: Option<&str>) -> Result<FeedCursor> {
+        let Some(text) = cursor else {
+            return Ok(FeedCursor::Log(0));
+        };
+        let bad = || {
+            Error::invalid(
+                "cursor",
+                format!(
+                    "`{}` is not one this server gave",
+                    crate::kinds::shape::quote(text)
+                ),
+            )
+        };
+        if let Some(rest) = text.strip_prefix('d') {
+            let (upto, after) = rest.split_once(':').ok_or_else(bad)?;
+            let upto = upto.parse::<u64>().map_err(|_| bad())?;
+            if after.is_empty() {
+                return Err(bad());
+            }
+            return Ok(FeedCursor::Documents {
+                upto,
+                after: after.to_owned(),
+            });
+        }
+        let (part, with_floor) = match text.as_bytes().first() {
+            Some(b'n') => (Some(Part::FirstUse), false),
+            Some(b'r') => (Some(Part::History), false),
+            Some(b'N') => (Some(Part::FirstUse), true),
+            Some(b'R') => (Some(Part::History), true),
+            _ => (None, false),
+        };
+        if let Some(part) = part {
+            let rest = text.get(1..).ok_or_else(bad)?;
+            let (upto, rest) = rest.split_once(':').ok_or_else(bad)?;
+            let (since, rest) = rest.split_once(':').ok_or_else(bad)?;
+            let (floor, after) = if with_floor {
+                let (floor, after) = rest.split_once(':').ok_or_else(bad)?;
+                (Some(floor.parse::<i64>().map_err(|_| bad())?), after)
+            } else {
+                (None, rest)
+            };
+            return Ok(FeedCursor::Ordered {
+                upto: upto.parse::<u64>().map_err(|_| bad())?,
+                since: since.parse::<i64>().map_err(|_| bad())?,
+                floor,
+                part,
+                after: after.to_owned(),
+            });
+        }
+        text.parse::<u64>().map(FeedCursor::Log).map_err(|_| bad())
+    }
+
+    /// The log position this cursor has fully processed up to (for a pass, none of the log
+    /// after `upto`).
+    pub fn position(&self) -> u64 {
+        match self {
+            FeedCursor::Log(seq) => *seq,
+            FeedCursor::Documents { upto, .. } | FeedCursor::Ordered { upto, .. } => *upto,
+        }
+    }
+
+    /// Whether a device at this cursor has not yet received every document its first sync
+    /// sends (it has no cursor, or one inside the first sync's pass).
+    pub fn in_first_sync(&self) -> bool {
+        !matches!(self, FeedCursor::Log(seq) if *seq > 0)
+    }
+}
+
+impl Default for FeedCursor {
+    /// The start of the log: a first sync.
+    fn default() -> Self {
+        FeedCursor::Log(0)
+    }
+}
+
+impl std::fmt::Display for FeedCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FeedCursor::Log(seq) => write!(f, "{seq}"),
+            FeedCursor::Documents { upto, after } => write!(f, "d{upto}:{after}"),
+            FeedCursor::Ordered {
+                upto,
+                since,
+                floor,
+                part,
+                after,
+            } => match (part, floor) {
+                (Part::FirstUse, None) => write!(f, "n{upto}:{since}:{after}"),
+                (Part::History, None) => write!(f, "r{upto}:{since}:{after}"),
+                (Part::FirstUse, Some(floor)) => write!(f, "N{upto}:{since}:{floor}:{after}"),
+                (Part::History, Some(floor)) => write!(f, "R{upto}:{since}:{floor}:{after}"),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_of_every_kind_read_back_as_written_and_old_numeric_cursors_still_parse() -> Result<()>
+    {
+        let doc = "01a20b3f-ee45-72dd-98de-d03f0aca810b";
+        for cursor in [
+            FeedCursor::Log(0),
+            FeedCursor::Log(42),
+            FeedCursor::Documents {
+                upto: 7,
+                after: doc.into(),
+            },
+            FeedCursor::Ordered {
+                upto: 7,
+                since: 1_764_000_000_000,
+                floor: None,
+                part: Part::FirstUse,
+                after: String::new(),
+            },
+            FeedCursor::Ordered {
+                upto: 0,
+                since: -5,
+                floor: None,
+                part: Part::History,
+                after: doc.into(),
+            },
+            FeedCursor::Ordered {
+                upto: 9,
+                since: 1_764_000_000_000,
+                floor: Some(1_761_000_000_000),
+                part: Part::FirstUse,
+                after: String::new(),
+            },
+            FeedCursor::Ordered {
+                upto: 9,
+                since: 1_764_000_000_000,
+                floor: Some(-1),
+                part: Part::History,
+                after: "a:b".into(),
+            },
+        ] {
+            assert_eq!(FeedCursor::parse(Some(&cursor.to_string()))?, cursor);
+        }
+        assert_eq!(FeedCursor::parse(None)?, FeedCursor::Log(0));
+        assert_eq!(FeedCursor::parse(Some("1234"))?, FeedCursor::Log(1234));
+        for bad in [
+            "",
+            "x",
+            "-1",
+            "d",
+            "d12",
+            "d12:",
+            "dx:abc",
+            "12:abc",
+            "n",
+            "n12",
+            "n12:",
+            "n12:x:",
+            "nx:5:",
+            "r:5:a",
+            "r-1:5:a",
+            "n 12:5:a",
+            "r12:5",
+            "N12:5:a",
+            "N12:5:",
+            "R12:5:x:a",
+            "N12:5: 6:a",
+            "Nx:5:6:a",
+        ] {
+            assert!(FeedCursor::parse(Some(bad)).is_err(), "{bad}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn only_a_log_cursor_past_the_start_is_out_of_the_first_sync() {
+        assert!(FeedCursor::Log(0).in_first_sync());
+        assert!(!FeedCursor::Log(1).in_first_sync());
+        assert!(
+            FeedCursor::Documents {
+                upto: 3,
+                after: "a".into()
+            }
+            .in_first_sync()
+        );
+    }
+}
