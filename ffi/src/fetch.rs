@@ -16,6 +16,8 @@ pub struct FetchedRecord {
     pub kept_as_fetched: u64,
     /// Ids asked for that are not documents of this device's scope.
     pub missing: Vec<String>,
+    /// Ids of the scope that did not fit in one response: fetch them again.
+    pub unsent: Vec<String>,
     /// A store's history goes on after this document: pass it as `after` to go on.
     pub next: Option<String>,
 }
@@ -26,6 +28,7 @@ impl From<fc::Fetched> for FetchedRecord {
             merged: f.stored.merged as u64,
             kept_as_fetched: f.stored.kept_as_fetched as u64,
             missing: f.missing,
+            unsent: f.unsent,
             next: f.next,
         }
     }

@@ -293,3 +293,33 @@ on_sqlite_and_postgres!(
     a_malformed_fetch_or_working_set_is_refused_naming_what_was_wrong,
     a_malformed_fetch_or_working_set_is_refused_naming_what_was_wrong_on_postgres
 );
+
+async fn a_fetch_by_id_larger_than_the_response_lists_what_did_not_fit_as_unsent_on(
+    backend: Backend,
+) -> TestResult {
+    let setup = setup(backend).await?;
+    let asked = vec![setup.li_store.to_string(), setup.li_visit.to_string()];
+    let (status, body) = fetch(
+        &setup,
+        &setup.li,
+        FetchRequest {
+            ids: asked.clone(),
+            max_response_bytes: Some(1),
+            ..FetchRequest::default()
+        },
+    )
+    .await?;
+    assert_eq!(status, StatusCode::OK);
+    let answer: FetchResponse = protocol::decode("fetch response", &body)?;
+    let sent: Vec<String> = answer.documents.iter().map(|d| d.doc.clone()).collect();
+    assert_eq!(sent, vec![asked[0].clone()], "at least one document, whole");
+    assert_eq!(answer.unsent, vec![asked[1].clone()]);
+    assert!(answer.missing.is_empty());
+    Ok(())
+}
+
+on_sqlite_and_postgres!(
+    a_fetch_by_id_larger_than_the_response_lists_what_did_not_fit_as_unsent_on:
+    a_fetch_by_id_larger_than_the_response_lists_what_did_not_fit_as_unsent,
+    a_fetch_by_id_larger_than_the_response_lists_what_did_not_fit_as_unsent_on_postgres
+);

@@ -123,8 +123,14 @@ pub fn read(
         FetchAsk::Ids(ids) => {
             for id in ids {
                 match tx.scoped(device, id)? {
-                    // At most MAX_FETCH_IDS documents: not cut by `max_bytes`.
-                    Some(happened_at) => answer.documents.push(whole(tx, id, happened_at, upto)?),
+                    Some(_) if bytes >= max_bytes && !answer.documents.is_empty() => {
+                        answer.unsent.push(id.clone());
+                    }
+                    Some(happened_at) => {
+                        let doc = whole(tx, id, happened_at, upto)?;
+                        bytes += doc.changes.iter().map(|c| c.len()).sum::<usize>();
+                        answer.documents.push(doc);
+                    }
                     None => answer.missing.push(id.clone()),
                 }
             }

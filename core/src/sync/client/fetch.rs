@@ -22,6 +22,9 @@ pub struct Fetched {
     pub stored: FetchedStored,
     /// Ids asked for that are not documents of this device's scope.
     pub missing: Vec<String>,
+    /// Ids of the scope that did not fit in one response (`max_response_bytes`): fetch
+    /// them again.
+    pub unsent: Vec<String>,
     /// A store's history goes on after this document: fetch again from it.
     pub next: Option<String>,
 }
@@ -46,6 +49,7 @@ impl SyncClient {
     /// Fetches documents of this device's scope by id (up to
     /// [`MAX_FETCH_IDS`](protocol::MAX_FETCH_IDS)), whole, in one round trip, and stores
     /// them; those outside the working set stay until the `keep_fetched` rule lets them go.
+    /// Those that did not fit in `max_response_bytes` are listed `unsent`.
     pub async fn fetch_documents(&self, ids: &[DocId]) -> Result<Fetched, SyncFailure> {
         self.fetch(FetchRequest {
             ids: ids.iter().map(ToString::to_string).collect(),
@@ -126,6 +130,7 @@ impl SyncClient {
         let FetchResponse {
             documents,
             missing,
+            unsent,
             next,
         } = answer;
         let docs = documents
@@ -141,6 +146,7 @@ impl SyncClient {
         Ok(Fetched {
             stored,
             missing,
+            unsent,
             next,
         })
     }

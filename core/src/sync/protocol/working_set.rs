@@ -30,7 +30,7 @@ pub struct WorkingSet {
 ///
 /// Either `ids` (1 to [`MAX_FETCH_IDS`] documents), or `store` with the visits and counts
 /// of that store that happened in `[from, before)` (either bound may be left out), in id
-/// order after `after`, as many as `max_response_bytes` allows.
+/// order after `after`; as many as `max_response_bytes` allows (at least one document).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FetchRequest {
     pub protocol: u32,
@@ -58,6 +58,10 @@ pub struct FetchResponse {
     /// else's: the answer does not say which).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<String>,
+    /// Ids asked for that are documents of the scope but did not fit in this response
+    /// (`max_response_bytes`): fetch them again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsent: Vec<String>,
     /// A store's history goes on after `next`: fetch again with `after: next`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
