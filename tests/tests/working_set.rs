@@ -308,3 +308,69 @@ async fn a_phone_without_a_working_set_holds_its_whole_scope() -> TestResult {
     assert_eq!(other.local().working_since()?, None);
     Ok(())
 }
+
+/// Shown to guard the working set of a store that enters the scope: with the window left
+/// out of `store_changes`, zhao's phone received the 60-day-old visit and count of the
+/// store he was given, and the test failed at "not its old ones".
+async fn a_store_entering_the_scope_brings_its_recent_documents_into_the_working_set_and_not_its_old_ones_on(
+    backend: Backend,
+) -> TestResult {
+    let (district, li, made) = district_with_history(backend, &[60, 3]).await?;
+    let (old, recent) = (&made[0], &made[1]);
+    let mut zhao = district.enroll("am-zhao", "zhao", Timestamp::now()).await?;
+    zhao.configure(|c| c.working_weeks = Some(5))?;
+    zhao.sync().await?;
+    assert!(
+        activity(zhao.local())?.is_empty(),
+        "zhao's own store has no visits"
+    );
+
+    let office = chrono::Utc::now().to_rfc3339();
+    district.server.admin(&[
+        "--edit-time",
+        &office,
+        "reassign",
+        &fieldsync_tests::district::licence(1),
+        "am-zhao",
+    ])?;
+    zhao.sync().await?;
+    let given: Vec<DocId> = held(zhao.local(), DocKind::Store)?
+        .into_iter()
+        .filter(|s| li.local().store(s).is_ok())
+        .collect();
+    assert_eq!(given.len(), 1, "the store he was given");
+    let of_given = |docs: &BTreeSet<DocId>| -> BTreeSet<DocId> {
+        docs.iter()
+            .filter(|id| {
+                li.local().visit(id).is_ok_and(|v| v.store_id == given[0])
+                    || li
+                        .local()
+                        .inventory_count(id)
+                        .is_ok_and(|c| c.store_id == given[0])
+            })
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        activity(zhao.local())?,
+        of_given(recent),
+        "its recent visit and count, not its old ones"
+    );
+    // The old ones are his now: on demand.
+    let history = zhao
+        .client()
+        .fetch_store_history(&given[0], None, None, None)
+        .await?;
+    assert_eq!(
+        history.stored.merged, 4,
+        "the store's visits and counts, old and recent"
+    );
+    assert_eq!(history.stored.kept_as_fetched, of_given(old).len());
+    Ok(())
+}
+
+on_sqlite_and_postgres!(
+    a_store_entering_the_scope_brings_its_recent_documents_into_the_working_set_and_not_its_old_ones_on:
+    a_store_entering_the_scope_brings_its_recent_documents_into_the_working_set_and_not_its_old_ones,
+    a_store_entering_the_scope_brings_its_recent_documents_into_the_working_set_and_not_its_old_ones_on_postgres
+);
