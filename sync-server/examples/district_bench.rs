@@ -10,17 +10,11 @@
 //!     [--no-sqlite]
 //! ```
 //!
-//! How the district is made: through the real write path, as fast as it honestly goes.
-//! Stores come from a CSV through `import_stores` (the admin device, pushed). Each account
-//! manager has a phone (a core `LocalStore` with a clock set to each moment) that records
-//! its year in time order: every store visited `--visits-per-month` times a month on
-//! working days (check-in and check-out with GPS, and a display check of the store's shelf
-//! display on each visit), and a monthly count of 5 lines in each functional terminal
-//! (about one store in eight). The phone saves a week in one local transaction (one wait
-//! for its disk instead of hundreds: the same documents and changes) and pushes that week
-//! through the server's push (`admin::push_from`: parsing, actor binding, write rules,
-//! storage), received at the week's end. With `--postgres CLUSTER` a fresh database is
-//! created on the cluster and dropped afterwards.
+//! How the district is made: through the real write path, as fast as it honestly goes
+//! (`district/seed.rs`, shared with `district_sync_bench`: stores imported from a CSV, each
+//! account manager's year recorded on a phone and pushed week by week through the server's
+//! push). With `--postgres CLUSTER` a fresh database is created on the cluster and dropped
+//! afterwards.
 //!
 //! Server time is what the console's routes do for a page without the HTTP layer: the
 //! replica's pull of what is new (nothing, between loads) then the rule queries and the
@@ -33,316 +27,31 @@
 //! to a push by design (it reads the feed like a phone), so the ratio is contention for
 //! the machine and the database. The replica's catch-up on the next page is reported too.
 
+#[path = "district/bench.rs"]
+mod bench;
+#[path = "district/seed.rs"]
+mod seed;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use chrono::Datelike;
-use fieldsync_core::fixtures::{ManualClock, device};
-use fieldsync_core::{
-    CheckPoint, Datum, DisplayCheck, DisplayStandard, DocId, DocKind, GpsFix, LocalStore,
-    NewCountLine, NewInventoryCount, NewVisit, PriceTagsOverTime, ProductOnDisplay, Role,
-    StandardCheck, Store, Timestamp, Verdict, VisitKind,
-};
-use fieldsync_server::admin::import::{COLUMNS, import_stores};
-use fieldsync_server::admin::{AdminDevice, push_from};
+use bench::{Timing, arg, median, number, timing, with_fresh_database};
+use fieldsync_core::{DocId, DocKind, PriceTagsOverTime, Role, Timestamp, VisitKind};
+use fieldsync_server::admin::push_from;
 use fieldsync_server::console::i18n::Lang;
 use fieldsync_server::console::overview::{Overview, options_for};
 use fieldsync_server::console::overview_page::render;
 use fieldsync_server::console::replica::Replica;
 use fieldsync_server::console::store_page;
-use fieldsync_server::storage::{DeviceInfo, SyncStorage, User};
+use fieldsync_server::storage::{SyncStorage, User};
 use fieldsync_server::{PostgresOptions, PostgresStorage, SqliteStorage};
-
-type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
-
-const DAY_MS: i64 = 86_400_000;
+use seed::{DAY_MS, Dice, District, Fallible, Phone, visit};
 
 #[derive(Clone, Debug)]
 struct Plan {
-    managers: usize,
-    stores: usize,
-    days: i64,
-    visits_per_month: usize,
+    district: District,
     loads: usize,
     weeks_measured: usize,
-}
-
-/// A small deterministic dice, so that every run makes the same district.
-struct Dice(u64);
-
-impl Dice {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() % 1_000_000) as f64 / 1_000_000.0
-    }
-}
-
-fn manager_id(m: usize) -> String {
-    format!("am-{:02}", m + 1)
-}
-
-fn stores_csv(plan: &Plan, dice: &mut Dice) -> String {
-    let mut out = COLUMNS.join(",");
-    for m in 0..plan.managers {
-        let (lat0, lng0) = (30.2 + m as f64 * 0.01, 120.1 + m as f64 * 0.01);
-        for s in 0..plan.stores {
-            let functional = dice.below(8) == 0;
-            let format = ["Z", "B", "Y", "S", "F"][dice.below(5) as usize];
-            out.push_str(&format!(
-                "\n33010{m:02}{s:04},店{m}-{s},店主{s},1380000{s:04},路{s}号,{:.6},{:.6},{format},C,{},{},{},0,{},{},{}",
-                lat0 + dice.unit() * 0.03,
-                lng0 + dice.unit() * 0.03,
-                1 + dice.below(3),
-                ["A", "B", "C"][dice.below(3) as usize],
-                20 + dice.below(500),
-                if functional { 1 } else { 0 },
-                if functional { "good" } else { "" },
-                manager_id(m),
-            ));
-        }
-    }
-    out
-}
-
-fn fix(store: &Store, dice: &mut Dice) -> GpsFix {
-    GpsFix {
-        lat: store.location.lat + (dice.unit() - 0.5) * 0.0003,
-        lng: store.location.lng + (dice.unit() - 0.5) * 0.0003,
-        accuracy_m: 5.0 + dice.unit() * 20.0,
-        datum: Datum::Wgs84,
-    }
-}
-
-/// A phone of `user`, registered with the server and synced once (its stores pulled).
-struct Phone {
-    local: LocalStore,
-    clock: ManualClock,
-    info: DeviceInfo,
-    stores: Vec<Store>,
-}
-
-fn phone(dir: &Path, storage: &dyn SyncStorage, user: &str, start: Timestamp) -> Fallible<Phone> {
-    let (local, clock) = device(dir.join(format!("{user}.db")), user, start)?;
-    let info = DeviceInfo {
-        device_id: format!("{user}-phone"),
-        user_id: user.into(),
-        role: Role::AccountManager,
-    };
-    storage.add_device(&info, "bench phone", user.as_bytes(), start.0)?;
-    // The admin tools' pull (the whole district, read straight from storage); the phone
-    // works on its own territory.
-    fieldsync_server::admin::pull_into(&local, storage, &info)?;
-    let mut stores = Vec::new();
-    for id in local.document_ids(DocKind::Store)? {
-        let store = local.store(&id)?;
-        if store.territory == user {
-            stores.push(store);
-        }
-    }
-    stores.sort_by(|a, b| a.licence.cmp(&b.licence));
-    Ok(Phone {
-        local,
-        clock,
-        info,
-        stores,
-    })
-}
-
-/// One visit with check-in, check-out and a display check; returns the visit.
-fn visit(phone: &Phone, store: &Store, at: Timestamp, dice: &mut Dice) -> Fallible<DocId> {
-    phone.clock.set(at);
-    let id = phone.local.create_visit(NewVisit {
-        store_id: store.id.clone(),
-        kind: VisitKind::Routine,
-        check_in: CheckPoint {
-            at,
-            gps: Some(fix(store, dice)),
-        },
-        complaint_id: None,
-    })?;
-    let missing = if dice.below(9) == 0 { 4 } else { dice.below(2) };
-    phone.local.record_display_check(
-        &LocalStore::shelf_display_id(&store.id),
-        &DisplayCheck {
-            standards: DisplayStandard::ALL
-                .into_iter()
-                .map(|standard| StandardCheck {
-                    standard,
-                    verdict: if dice.below(12) == 0 {
-                        Verdict::Fail
-                    } else {
-                        Verdict::Pass
-                    },
-                    note: String::new(),
-                    photos: vec![],
-                })
-                .collect(),
-            products: (0..8u64)
-                .map(|p| ProductOnDisplay {
-                    sku: format!("69010280{:02}", p + 1),
-                    name: format!("brand {p}"),
-                    price_tag: p >= missing,
-                })
-                .collect(),
-            ..DisplayCheck::default()
-        },
-    )?;
-    let out = Timestamp(at.0 + (10 + dice.below(25) as i64) * 60_000);
-    phone.clock.set(out);
-    phone.local.check_out_visit(
-        &id,
-        CheckPoint {
-            at: out,
-            gps: Some(fix(store, dice)),
-        },
-    )?;
-    Ok(id)
-}
-
-fn count(phone: &Phone, store: &Store, at: Timestamp, dice: &mut Dice) -> Fallible<()> {
-    phone.clock.set(at);
-    let id = phone.local.create_inventory_count(NewInventoryCount {
-        store_id: store.id.clone(),
-        lines: (0..5u64)
-            .map(|l| NewCountLine {
-                sku: format!("69010280{:02}", l + 1),
-                name: format!("brand {l}"),
-                book: 20 + dice.below(40) as i64,
-            })
-            .collect(),
-    })?;
-    let off = dice.below(6) == 0;
-    let counted: Vec<(String, i64)> = phone
-        .local
-        .inventory_count(&id)?
-        .lines
-        .iter()
-        .map(|l| {
-            let delta = if off { -(l.book / 4) } else { 0 };
-            (l.sku.clone(), l.book + delta)
-        })
-        .collect();
-    phone.local.set_counted_many(&id, &counted)?;
-    phone.local.finish_count(&id)?;
-    Ok(())
-}
-
-#[derive(Default, Debug)]
-struct Seeded {
-    visits: usize,
-    counts: usize,
-    took: Duration,
-    push_took: Duration,
-}
-
-/// A year (`plan.days`) of one manager's work, pushed week by week.
-fn record_year(
-    storage: &dyn SyncStorage,
-    phone: &Phone,
-    plan: &Plan,
-    start: Timestamp,
-    dice: &mut Dice,
-    seeded: &mut Seeded,
-) -> Fallible<()> {
-    let calendar = fieldsync_core::FieldCalendar::default();
-    // Each store gets `visits_per_month` days in each 4-week block, working days only.
-    let mut events: Vec<(Timestamp, usize, bool)> = Vec::new();
-    let blocks = (plan.days / 28).max(1);
-    for block in 0..blocks {
-        for (i, store) in phone.stores.iter().enumerate() {
-            for _ in 0..plan.visits_per_month {
-                let mut day = block * 28 + dice.below(28) as i64;
-                let date = calendar.date(Timestamp(start.0 + day * DAY_MS));
-                if date.weekday() == chrono::Weekday::Sun {
-                    day += 1;
-                }
-                let at = Timestamp(
-                    calendar
-                        .start_of(calendar.date(Timestamp(start.0 + day * DAY_MS)))
-                        .0
-                        + (9 * 60 + dice.below(8 * 60) as i64) * 60_000,
-                );
-                events.push((at, i, false));
-            }
-            if store.functional_terminal {
-                let day = block * 28 + 20;
-                let at = Timestamp(
-                    calendar
-                        .start_of(calendar.date(Timestamp(start.0 + day * DAY_MS)))
-                        .0
-                        + 16 * 3_600_000,
-                );
-                events.push((at, i, true));
-            }
-        }
-    }
-    events.sort_by_key(|e| e.0.0);
-    let end = Timestamp(start.0 + blocks * 28 * DAY_MS);
-    let mut week_end = start.0 + 7 * DAY_MS;
-    let mut i = 0;
-    while i < events.len() {
-        let mut j = i;
-        while j < events.len() && events[j].0.0 < week_end {
-            j += 1;
-        }
-        let week = &events[i..j];
-        let started = Instant::now();
-        phone.local.in_one_transaction(|_| {
-            for &(at, s, is_count) in week {
-                let store = &phone.stores[s];
-                let made = if is_count {
-                    count(phone, store, at, dice).map(|_| seeded.counts += 1)
-                } else {
-                    visit(phone, store, at, dice).map(|_| seeded.visits += 1)
-                };
-                made.map_err(|e| fieldsync_core::Error::invalid("bench", e.to_string()))?;
-            }
-            Ok(())
-        })?;
-        let pushed = Instant::now();
-        let received = week_end.min(end.0 + DAY_MS);
-        push_from(&phone.local, storage, &phone.info, &|| received)?;
-        seeded.push_took += pushed.elapsed();
-        seeded.took += started.elapsed();
-        i = j;
-        week_end += 7 * DAY_MS;
-    }
-    Ok(())
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted
-        .get(i)
-        .map(|d| d.as_secs_f64() * 1000.0)
-        .unwrap_or(f64::NAN)
-}
-
-#[derive(Debug, serde::Serialize)]
-struct Timing {
-    p50_ms: f64,
-    p99_ms: f64,
-    max_ms: f64,
-    loads: usize,
-}
-
-fn timing(mut times: Vec<Duration>) -> Timing {
-    times.sort();
-    Timing {
-        p50_ms: percentile(&times, 0.5),
-        p99_ms: percentile(&times, 0.99),
-        max_ms: percentile(&times, 1.0),
-        loads: times.len(),
-    }
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -365,12 +74,6 @@ struct Figures {
     week_offline_push_console_busy_ms: Vec<f64>,
     week_offline_ratio: f64,
     console_catch_up_after_a_week_ms: f64,
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 fn overview_once(
@@ -404,7 +107,14 @@ fn week_offline(
                 for v in 0..12 {
                     let s = dice.below(phone.stores.len() as u64) as usize;
                     let at = Timestamp(start.0 + day * DAY_MS + 9 * 3_600_000 + v * 1_800_000);
-                    visit(phone, &phone.stores[s], at, dice)?;
+                    visit(
+                        &phone.local,
+                        &phone.clock,
+                        &phone.stores[s],
+                        VisitKind::Routine,
+                        at,
+                        dice,
+                    )?;
                 }
             }
             for id in older.iter().take(10) {
@@ -423,59 +133,20 @@ fn week_offline(
 }
 
 fn run(backend: &str, storage: &dyn SyncStorage, dir: &Path, plan: &Plan) -> Fallible<Figures> {
-    let mut dice = Dice(20_261_205);
+    let mut dice = Dice(20_261_206);
     let now = chrono::Utc::now().timestamp_millis();
+    let d = &plan.district;
     // The year ends two weeks ago, so the measured weeks offline fit before today.
-    let start = Timestamp(now - (plan.days + 14 + 7 * plan.weeks_measured as i64 * 2) * DAY_MS);
-    for m in 0..plan.managers {
-        storage.add_user(
-            &User {
-                id: manager_id(m),
-                role: Role::AccountManager,
-                name: format!("经理 {}", m + 1),
-            },
-            start.0,
-        )?;
-    }
-    storage.add_user(
-        &User {
-            id: "sup-bench".into(),
-            role: Role::Supervisor,
-            name: "督查".into(),
-        },
-        start.0,
-    )?;
-    let seeding = Instant::now();
-    let office = Timestamp(start.0 - DAY_MS);
-    let admin = AdminDevice::open_with_clock(dir, storage, std::sync::Arc::new(move || office))?;
-    let import = import_stores(&admin, stores_csv(plan, &mut dice).as_bytes())?;
-    if !import.bad.is_empty() {
-        return Err(format!("bad store rows:\n{import}").into());
-    }
-    drop(admin);
-    println!(
-        "{backend}: {} stores imported in {:.1} s",
-        plan.managers * plan.stores,
-        seeding.elapsed().as_secs_f64()
-    );
-    let mut seeded = Seeded::default();
-    let mut phones = Vec::new();
-    for m in 0..plan.managers {
-        let p = phone(dir, storage, &manager_id(m), start)?;
-        record_year(storage, &p, plan, start, &mut dice, &mut seeded)?;
-        println!(
-            "{backend}: {} recorded ({} visits, {} counts so far, {:.0} s)",
-            manager_id(m),
-            seeded.visits,
-            seeded.counts,
-            seeding.elapsed().as_secs_f64()
-        );
-        // Only the first phone is kept, for the weeks offline.
-        if m == 0 {
-            phones.push(p);
-        }
-    }
-    let seed_seconds = seeding.elapsed().as_secs_f64();
+    let start = Timestamp(now - (d.days + 14 + 7 * plan.weeks_measured as i64 * 2) * DAY_MS);
+    let supervisor = User {
+        id: "sup-bench".into(),
+        role: Role::Supervisor,
+        name: "督查".into(),
+    };
+    storage.add_user(&supervisor, start.0)?;
+    // The first manager's phone is kept, for the weeks offline.
+    let (seeded, li) = seed::seed(backend, storage, dir, d, start)?;
+    let seed_seconds = seeded.took.as_secs_f64();
     let documents = storage.documents()?.len();
     println!(
         "{backend}: district seeded in {seed_seconds:.0} s ({} visits, {} counts, {documents} documents; pushes {:.0} s)",
@@ -538,7 +209,6 @@ fn run(backend: &str, storage: &dyn SyncStorage, dir: &Path, plan: &Plan) -> Fal
     );
 
     // Weeks offline: alternately with the console idle and busy.
-    let li = phones.first().ok_or("no phone")?;
     let older: Vec<DocId> = li
         .local
         .document_ids(DocKind::Visit)?
@@ -548,13 +218,13 @@ fn run(backend: &str, storage: &dyn SyncStorage, dir: &Path, plan: &Plan) -> Fal
     let mut idle = Vec::new();
     let mut busy = Vec::new();
     let mut catch_up = Vec::new();
-    let mut week_start = plan.days + 14;
+    let mut week_start = d.days + 14;
     for w in 0..plan.weeks_measured * 2 {
         let monday = Timestamp(start.0 + week_start * DAY_MS);
         week_start += 7;
         let older = &older[(w * 10) % older.len().max(1)..];
         if w % 2 == 0 {
-            let took = week_offline(storage, li, monday, older, &mut dice)?;
+            let took = week_offline(storage, &li, monday, older, &mut dice)?;
             idle.push(took.as_secs_f64() * 1000.0);
         } else {
             let stop = std::sync::atomic::AtomicBool::new(false);
@@ -569,7 +239,7 @@ fn run(backend: &str, storage: &dyn SyncStorage, dir: &Path, plan: &Plan) -> Fal
                 });
                 // The reader is mid-page when the push starts.
                 std::thread::sleep(Duration::from_millis(20));
-                let took = week_offline(storage, li, monday, older, &mut dice);
+                let took = week_offline(storage, &li, monday, older, &mut dice);
                 stop.store(true, std::sync::atomic::Ordering::Relaxed);
                 let pages = reader.join().map_err(|_| "the reader panicked")??;
                 Ok::<_, Box<dyn std::error::Error>>((took?, pages))
@@ -587,9 +257,9 @@ fn run(backend: &str, storage: &dyn SyncStorage, dir: &Path, plan: &Plan) -> Fal
     );
     Ok(Figures {
         backend: backend.into(),
-        managers: plan.managers,
-        stores: plan.stores,
-        days: plan.days,
+        managers: d.managers,
+        stores: d.stores,
+        days: d.days,
         visits: seeded.visits,
         counts: seeded.counts,
         documents,
@@ -607,29 +277,17 @@ fn run(backend: &str, storage: &dyn SyncStorage, dir: &Path, plan: &Plan) -> Fal
     })
 }
 
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
-fn number<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> Fallible<T> {
-    match arg(args, name) {
-        Some(text) => text
-            .parse()
-            .map_err(|_| format!("`{name}` must be a number, not `{text}`").into()),
-        None => Ok(default),
-    }
-}
-
 fn main() -> Fallible<()> {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
     let plan = Plan {
-        managers: number(&args, "--managers", if quick { 2 } else { 20 })?,
-        stores: number(&args, "--stores", if quick { 10 } else { 200 })?,
-        days: number(&args, "--days", if quick { 28 } else { 365 })?,
-        visits_per_month: number(&args, "--visits-per-month", 2)?,
+        district: District {
+            managers: number(&args, "--managers", if quick { 2 } else { 20 })?,
+            stores: number(&args, "--stores", if quick { 10 } else { 200 })?,
+            days: number(&args, "--days", if quick { 28 } else { 365 })?,
+            visits_per_month: number(&args, "--visits-per-month", 2)?,
+            demo_street_one_in: 0,
+        },
         loads: number(&args, "--loads", if quick { 5 } else { 50 })?,
         weeks_measured: number(&args, "--weeks", if quick { 1 } else { 3 })?,
     };
@@ -641,22 +299,13 @@ fn main() -> Fallible<()> {
         figures.push(run("sqlite", &storage, dir.path(), &plan)?);
     }
     if let Some(cluster) = arg(&args, "--postgres") {
-        let name = format!("fs_district_bench_{:08x}", rand::random::<u32>());
-        let mut admin = postgres::Client::connect(&cluster, postgres::NoTls)?;
-        admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
-        let url = match cluster.rsplit_once('/') {
-            Some((head, _)) => format!("{head}/{name}"),
-            None => return Err(format!("`{cluster}` names no database").into()),
-        };
-        let dir = tempfile::tempdir()?;
-        let ran = PostgresStorage::open(&url, PostgresOptions::default())
-            .map_err(Into::into)
-            .and_then(|storage| {
-                let figures = run("postgres", &storage, dir.path(), &plan);
-                drop(storage);
-                figures
-            });
-        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
+        let ran = with_fresh_database(&cluster, "fs_district_bench", |url| {
+            let dir = tempfile::tempdir()?;
+            let storage = PostgresStorage::open(url, PostgresOptions::default())?;
+            let figures = run("postgres", &storage, dir.path(), &plan);
+            drop(storage);
+            figures
+        });
         figures.push(ran?);
     }
     if let Some(file) = arg(&args, "--json") {
