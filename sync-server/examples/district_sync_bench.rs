@@ -51,7 +51,8 @@ use std::time::Duration;
 
 use bench::{arg, median, number, with_fresh_database};
 use devices::{Device, FirstSync, Server, first_sync};
-use fieldsync_core::{Role, Timestamp};
+use fieldsync_core::protocol::DEFAULT_WORKING_WEEKS;
+use fieldsync_core::{DocKind, Role, Timestamp};
 use fieldsync_server::storage::{SyncStorage, User};
 use fieldsync_server::{PostgresOptions, PostgresStorage, SqliteStorage};
 use seed::{DAY_MS, Dice, District, Fallible};
@@ -64,6 +65,9 @@ struct Plan {
     supervisors: usize,
     spread: Duration,
     repeats: usize,
+    /// Supervisors' working sets (`--working-weeks`; 5 by default, 1 in a quick run,
+    /// whose 28 days a working set of 5 weeks would hold whole).
+    working_weeks: u32,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -84,6 +88,11 @@ struct Figures {
     am_first_sync_ratio: f64,
     am_first_sync_documents: usize,
     supervisor_first_sync: FirstSync,
+    /// The same with a working set of the default 5 weeks (ADR 0023).
+    supervisor_working_set_first_sync: FirstSync,
+    /// The working-set phone fetching the district's first visit (a year old) on demand:
+    /// one request.
+    fetch_year_old_visit_ms: f64,
     report: report::ReportTimes,
     end_of_day_setup_seconds: f64,
     end_of_day: end_of_day::EndOfDay,
@@ -230,15 +239,46 @@ fn run(
             sup_sync.ms, sup_sync.documents, sup_sync.round_trips, sup_sync.bytes_received
         );
 
+        // The same supervisor's new phone holding a working set, then a year-old visit
+        // fetched on demand (the whole-scope phone knows the district's first visit).
+        let weeks = Some(plan.working_weeks);
+        let (ws_sync, ws_phone) =
+            first_sync(&server, &phones, &sup, sup_role, &format!("{sup}-ws"), weeks).await?;
+        println!(
+            "{name}: a supervisor's first sync of a working set of {} weeks: {:.0} ms ({} documents, {} round trips, {} bytes received)",
+            plan.working_weeks,
+            ws_sync.ms, ws_sync.documents, ws_sync.round_trips, ws_sync.bytes_received
+        );
+        let oldest = sup_phone
+            .local
+            .document_ids(DocKind::Visit)?
+            .into_iter()
+            .next()
+            .ok_or("the district has no visit")?;
+        if ws_phone.local.visit(&oldest).is_ok() {
+            return Err(format!("the working set holds the district's first visit `{oldest}`").into());
+        }
+        let fetch_started = std::time::Instant::now();
+        let fetched = ws_phone.client.fetch_documents(std::slice::from_ref(&oldest)).await?;
+        let fetch_ms = fetch_started.elapsed().as_secs_f64() * 1000.0;
+        if fetched.stored.merged != 1 || ws_phone.local.visit(&oldest).is_err() {
+            return Err(format!("the fetch of `{oldest}` did not store it: {fetched:?}").into());
+        }
+        println!("{name}: a year-old visit fetched on demand in one request: {fetch_ms:.0} ms");
+
         // The end of a day: every phone synced once before (not timed), then a day's edits.
+        // Supervisors' phones hold a working set, account managers' and the market team's
+        // their whole scope (core's defaults: ADR 0023).
         let setup = std::time::Instant::now();
-        let mut crew: Vec<Device> = vec![sup_phone];
+        drop(sup_phone);
+        let mut crew: Vec<Device> = vec![ws_phone];
         let mut who: Vec<(String, Role)> = (0..d.managers)
             .map(|m| (seed::manager_id(m), Role::AccountManager))
             .collect();
         who.extend(team.iter().filter(|(u, _)| *u != sup).cloned());
         for (user, role) in &who {
-            let (_, device) = first_sync(&server, &phones, user, *role, &format!("{user}-eod"), None).await?;
+            let weeks = matches!(role, Role::Supervisor | Role::Admin).then_some(plan.working_weeks);
+            let (_, device) = first_sync(&server, &phones, user, *role, &format!("{user}-eod"), weeks).await?;
             crew.push(device);
         }
         let mut dice = Dice(20_261_231);
@@ -271,6 +311,8 @@ fn run(
             am_first_sync_district_ms: ms(&on_district),
             am_first_sync_territory_ms: ms(&on_territory),
             supervisor_first_sync: sup_sync,
+            supervisor_working_set_first_sync: ws_sync,
+            fetch_year_old_visit_ms: fetch_ms,
             report,
             end_of_day_setup_seconds: setup_seconds,
             end_of_day: eod,
@@ -297,6 +339,11 @@ fn main() -> Fallible<()> {
             if quick { 2.0 } else { 60.0 },
         )?),
         repeats: number(&args, "--repeats", if quick { 1 } else { 3 })?,
+        working_weeks: number(
+            &args,
+            "--working-weeks",
+            if quick { 1 } else { DEFAULT_WORKING_WEEKS },
+        )?,
     };
     println!("district: {plan:?}");
     let rt = tokio::runtime::Builder::new_multi_thread()
