@@ -108,12 +108,6 @@ impl FeedCursor {
             FeedCursor::Documents { upto, .. } | FeedCursor::Ordered { upto, .. } => *upto,
         }
     }
-
-    /// Whether a device at this cursor has not yet received every document its first sync
-    /// sends (it has no cursor, or one inside the first sync's pass).
-    pub fn in_first_sync(&self) -> bool {
-        !matches!(self, FeedCursor::Log(seq) if *seq > 0)
-    }
 }
 
 impl Default for FeedCursor {
@@ -219,18 +213,5 @@ mod tests {
             assert!(FeedCursor::parse(Some(bad)).is_err(), "{bad}");
         }
         Ok(())
-    }
-
-    #[test]
-    fn only_a_log_cursor_past_the_start_is_out_of_the_first_sync() {
-        assert!(FeedCursor::Log(0).in_first_sync());
-        assert!(!FeedCursor::Log(1).in_first_sync());
-        assert!(
-            FeedCursor::Documents {
-                upto: 3,
-                after: "a".into()
-            }
-            .in_first_sync()
-        );
     }
 }
