@@ -231,6 +231,21 @@ pub fn pull_into(
     storage: &dyn SyncStorage,
     device: &DeviceInfo,
 ) -> AppResult<usize> {
+    pull_around(local, storage, device, &mut |_, merge| merge())
+}
+
+/// A merge of one document's changes, run by the caller of [`pull_around`]'s `around`.
+pub type Merge<'a> = &'a mut dyn FnMut() -> AppResult<()>;
+
+/// As [`pull_into`], with each document that comes after the first pull merged by
+/// `around(id, merge)`, which must run `merge` once (and may look at the store before and
+/// after). The first pull, which brings the whole district, merges without it.
+pub fn pull_around(
+    local: &LocalStore,
+    storage: &dyn SyncStorage,
+    device: &DeviceInfo,
+    around: &mut dyn FnMut(&DocId, Merge<'_>) -> AppResult<()>,
+) -> AppResult<usize> {
     let mut merged = 0;
     if local.sync_cursor()?.is_none() {
         let position = storage.log_position()?;
@@ -248,7 +263,7 @@ pub fn pull_into(
         for doc in &feed.changes {
             let id = DocId::parse("doc", &doc.doc)?;
             let changes: Vec<Vec<u8>> = doc.changes.iter().map(|c| c.to_vec()).collect();
-            local.merge_from_server(&id, &changes)?;
+            around(&id, &mut || Ok(local.merge_from_server(&id, &changes)?))?;
             merged += 1;
         }
         local.set_sync_cursor(&feed.cursor.to_string())?;
