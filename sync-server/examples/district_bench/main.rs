@@ -7,7 +7,7 @@
 //! cargo run --release -p fieldsync-server --example district_bench -- \
 //!     [--postgres postgres://USER@127.0.0.1:PORT/postgres] [--json FILE] [--quick]
 //!     [--managers 20] [--stores 200] [--days 365] [--visits-per-month 2] [--loads 50]
-//!     [--no-sqlite]
+//!     [--weeks 3] [--no-sqlite] [--keep DIR]
 //! ```
 //!
 //! How the district is made: through the real write path, as fast as it honestly goes.
@@ -20,7 +20,10 @@
 //! for its disk instead of hundreds: the same documents and changes) and pushes that week
 //! through the server's push (`admin::push_from`: parsing, actor binding, write rules,
 //! storage), received at the week's end. With `--postgres CLUSTER` a fresh database is
-//! created on the cluster and dropped afterwards.
+//! created on the cluster and dropped afterwards. With `--keep DIR` the district is seeded
+//! once into DIR (SQLite's file, the phones, the console's replica; the PostgreSQL
+//! database is kept and named there) and later runs measure it again without seeding
+//! (each run's weeks offline add their visits to the same past weeks).
 //!
 //! Server time is what the console's routes do for a page without the HTTP layer: the
 //! replica's pull of what is new (nothing, between loads) then the rule queries and the
@@ -28,10 +31,14 @@
 //! the log has not moved; that cache is left out here).
 //!
 //! The week offline: one account manager's 5 days × 12 visits (with display checks), and
-//! 10 older visits' notes, pushed in one go; three such weeks pushed with the console idle
-//! and three while another thread loads overviews without pause. The console adds nothing
-//! to a push by design (it reads the feed like a phone), so the ratio is contention for
-//! the machine and the database. The replica's catch-up on the next page is reported too.
+//! 10 older visits' notes, pushed in one go; `--weeks N` rounds of three such weeks, one
+//! with the console idle, one while another thread loads overviews without pause at the
+//! default CPU priority, one while it does so at the console's own (lower) priority, as
+//! the server's console threads run (`console::background`): see `weeks.rs`. The console
+//! adds nothing to a push by design (it reads the feed like a phone), so the ratio is
+//! contention for the machine and the database; each push's CPU time is reported beside
+//! its wall time, and the machine's load before and after. The replica's catch-up on the
+//! next page is reported too.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -46,12 +53,15 @@ use fieldsync_core::{
 use fieldsync_server::admin::import::{COLUMNS, import_stores};
 use fieldsync_server::admin::{AdminDevice, push_from};
 use fieldsync_server::console::i18n::Lang;
+use fieldsync_server::console::manager_figures::ManagerCache;
 use fieldsync_server::console::overview::{Overview, options_for};
 use fieldsync_server::console::overview_page::render;
 use fieldsync_server::console::replica::Replica;
 use fieldsync_server::console::store_page;
 use fieldsync_server::storage::{DeviceInfo, SyncStorage, User};
 use fieldsync_server::{PostgresOptions, PostgresStorage, SqliteStorage};
+
+mod weeks;
 
 type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -122,7 +132,8 @@ fn fix(store: &Store, dice: &mut Dice) -> GpsFix {
     }
 }
 
-/// A phone of `user`, registered with the server and synced once (its stores pulled).
+/// A phone of `user`, registered with the server and synced once (its stores pulled), or
+/// reopened.
 struct Phone {
     local: LocalStore,
     clock: ManualClock,
@@ -130,17 +141,26 @@ struct Phone {
     stores: Vec<Store>,
 }
 
-fn phone(dir: &Path, storage: &dyn SyncStorage, user: &str, start: Timestamp) -> Fallible<Phone> {
+fn phone(
+    dir: &Path,
+    storage: &dyn SyncStorage,
+    user: &str,
+    start: Timestamp,
+    register: bool,
+) -> Fallible<Phone> {
     let (local, clock) = device(dir.join(format!("{user}.db")), user, start)?;
     let info = DeviceInfo {
         device_id: format!("{user}-phone"),
         user_id: user.into(),
         role: Role::AccountManager,
     };
-    storage.add_device(&info, "bench phone", user.as_bytes(), start.0)?;
-    // The admin tools' pull (the whole district, read straight from storage); the phone
-    // works on its own territory.
-    fieldsync_server::admin::pull_into(&local, storage, &info)?;
+    // A kept district's phone is registered and holds its stores already.
+    if register {
+        storage.add_device(&info, "bench phone", user.as_bytes(), start.0)?;
+        // The admin tools' pull (the whole district, read straight from storage); the
+        // phone works on its own territory.
+        fieldsync_server::admin::pull_into(&local, storage, &info)?;
+    }
     let mut stores = Vec::new();
     for id in local.document_ids(DocKind::Store)? {
         let store = local.store(&id)?;
@@ -358,12 +378,17 @@ struct Figures {
     seed_push_seconds: f64,
     replica_first_pull_seconds: f64,
     overview: Timing,
+    /// The overview without any account manager's part (district-wide figures only).
+    overview_district_part: Timing,
     overview_bytes: usize,
     store_page: Timing,
     store_page_visits: usize,
-    week_offline_push_idle_ms: Vec<f64>,
-    week_offline_push_console_busy_ms: Vec<f64>,
+    /// The week offline pushed with the console loading overviews (at its own priority)
+    /// against the console idle: the ratio of the medians.
     week_offline_ratio: f64,
+    /// The same with the overviews loaded at the default priority.
+    week_offline_ratio_default_priority: f64,
+    weeks: weeks::Weeks,
     console_catch_up_after_a_week_ms: f64,
 }
 
@@ -373,60 +398,44 @@ fn median(values: &[f64]) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
+/// One overview: the replica's pull, the figures, the HTML; with `kept`, each account
+/// manager's part is taken from it while nothing new counts for them (as the console's
+/// route does), else computed afresh. Returns the HTML's size.
 fn overview_once(
     replica: &Replica,
     storage: &dyn SyncStorage,
     memo: &std::sync::Mutex<PriceTagsOverTime>,
+    kept: Option<&ManagerCache>,
 ) -> Fallible<usize> {
     let started = Instant::now();
-    let html = replica.with(storage, |local| {
+    let html = replica.with_versions(storage, |local, versions| {
         // The monthly minimum of visits per store the console's routes use by default.
         let options = options_for(None, 4, local.calendar())?;
         let mut memo = memo.lock().unwrap_or_else(|p| p.into_inner());
-        let overview = Overview::compute(local, storage.users()?, options, &mut memo)?;
+        let users = storage.users()?;
+        let overview = match kept {
+            Some(kept) => {
+                Overview::compute_reusing(local, users, options, &mut memo, (versions, kept))?
+            }
+            None => Overview::compute(local, users, options, &mut memo)?,
+        };
         Ok(render(Lang::Zh, &overview, started.elapsed()))
     })?;
     Ok(html.len())
 }
 
-/// A week offline on `phone` (5 days × 12 visits and 10 older visits' notes), pushed;
-/// returns the push's time.
-fn week_offline(
+/// Seeds the district: users, stores, every manager's year; returns when the year began,
+/// what was made and the first manager's phone (for the weeks offline).
+fn seed(
+    backend: &str,
     storage: &dyn SyncStorage,
-    phone: &Phone,
-    start: Timestamp,
-    older: &[DocId],
+    dir: &Path,
+    plan: &Plan,
     dice: &mut Dice,
-) -> Fallible<Duration> {
-    phone.local.in_one_transaction(|_| {
-        let mut made = || -> Fallible<()> {
-            for day in 0..5 {
-                for v in 0..12 {
-                    let s = dice.below(phone.stores.len() as u64) as usize;
-                    let at = Timestamp(start.0 + day * DAY_MS + 9 * 3_600_000 + v * 1_800_000);
-                    visit(phone, &phone.stores[s], at, dice)?;
-                }
-            }
-            for id in older.iter().take(10) {
-                phone
-                    .local
-                    .set_visit_notes(id, &format!("note {}", dice.below(1000)))?;
-            }
-            Ok(())
-        };
-        made().map_err(|e| fieldsync_core::Error::invalid("bench", e.to_string()))
-    })?;
-    let received = start.0 + 6 * DAY_MS;
-    let started = Instant::now();
-    push_from(&phone.local, storage, &phone.info, &|| received)?;
-    Ok(started.elapsed())
-}
-
-fn run(backend: &str, storage: &dyn SyncStorage, dir: &Path, plan: &Plan) -> Fallible<Figures> {
-    let mut dice = Dice(20_261_205);
+) -> Fallible<(Timestamp, Seeded, Phone)> {
     let now = chrono::Utc::now().timestamp_millis();
     // The year ends two weeks ago, so the measured weeks offline fit before today.
-    let start = Timestamp(now - (plan.days + 14 + 7 * plan.weeks_measured as i64 * 2) * DAY_MS);
+    let start = Timestamp(now - (plan.days + 14 + 7 * plan.weeks_measured as i64 * 3) * DAY_MS);
     for m in 0..plan.managers {
         storage.add_user(
             &User {
@@ -448,7 +457,7 @@ fn run(backend: &str, storage: &dyn SyncStorage, dir: &Path, plan: &Plan) -> Fal
     let seeding = Instant::now();
     let office = Timestamp(start.0 - DAY_MS);
     let admin = AdminDevice::open_with_clock(dir, storage, std::sync::Arc::new(move || office))?;
-    let import = import_stores(&admin, stores_csv(plan, &mut dice).as_bytes())?;
+    let import = import_stores(&admin, stores_csv(plan, dice).as_bytes())?;
     if !import.bad.is_empty() {
         return Err(format!("bad store rows:\n{import}").into());
     }
@@ -459,10 +468,10 @@ fn run(backend: &str, storage: &dyn SyncStorage, dir: &Path, plan: &Plan) -> Fal
         seeding.elapsed().as_secs_f64()
     );
     let mut seeded = Seeded::default();
-    let mut phones = Vec::new();
+    let mut first = None;
     for m in 0..plan.managers {
-        let p = phone(dir, storage, &manager_id(m), start)?;
-        record_year(storage, &p, plan, start, &mut dice, &mut seeded)?;
+        let p = phone(dir, storage, &manager_id(m), start, true)?;
+        record_year(storage, &p, plan, start, dice, &mut seeded)?;
         println!(
             "{backend}: {} recorded ({} visits, {} counts so far, {:.0} s)",
             manager_id(m),
@@ -472,10 +481,67 @@ fn run(backend: &str, storage: &dyn SyncStorage, dir: &Path, plan: &Plan) -> Fal
         );
         // Only the first phone is kept, for the weeks offline.
         if m == 0 {
-            phones.push(p);
+            first = Some(p);
         }
     }
-    let seed_seconds = seeding.elapsed().as_secs_f64();
+    seeded.took = seeding.elapsed();
+    Ok((start, seeded, first.ok_or("no account manager")?))
+}
+
+/// A district seeded earlier in a `--keep` folder: when its year began and what was made.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Kept {
+    managers: usize,
+    stores: usize,
+    days: i64,
+    start_ms: i64,
+    visits: usize,
+    counts: usize,
+    seed_seconds: f64,
+    seed_push_seconds: f64,
+}
+
+const KEPT: &str = "district.json";
+
+fn run(backend: &str, storage: &dyn SyncStorage, dir: &Path, plan: &Plan) -> Fallible<Figures> {
+    let mut dice = Dice(20_261_205);
+    let kept: Option<Kept> = match std::fs::read(dir.join(KEPT)) {
+        Ok(bytes) => Some(serde_json::from_slice(&bytes)?),
+        Err(_) => None,
+    };
+    let (start, seeded, seed_seconds, li) = match kept {
+        Some(k) => {
+            if (k.managers, k.stores, k.days) != (plan.managers, plan.stores, plan.days) {
+                return Err(format!("the kept district is another size: {k:?}").into());
+            }
+            println!("{backend}: the district kept in {} ({k:?})", dir.display());
+            let start = Timestamp(k.start_ms);
+            let seeded = Seeded {
+                visits: k.visits,
+                counts: k.counts,
+                took: Duration::from_secs_f64(k.seed_seconds),
+                push_took: Duration::from_secs_f64(k.seed_push_seconds),
+            };
+            let li = phone(dir, storage, &manager_id(0), start, false)?;
+            (start, seeded, k.seed_seconds, li)
+        }
+        None => {
+            let (start, seeded, li) = seed(backend, storage, dir, plan, &mut dice)?;
+            let seed_seconds = seeded.took.as_secs_f64();
+            let kept = Kept {
+                managers: plan.managers,
+                stores: plan.stores,
+                days: plan.days,
+                start_ms: start.0,
+                visits: seeded.visits,
+                counts: seeded.counts,
+                seed_seconds,
+                seed_push_seconds: seeded.push_took.as_secs_f64(),
+            };
+            std::fs::write(dir.join(KEPT), serde_json::to_vec_pretty(&kept)?)?;
+            (start, seeded, seed_seconds, li)
+        }
+    };
     let documents = storage.documents()?.len();
     println!(
         "{backend}: district seeded in {seed_seconds:.0} s ({} visits, {} counts, {documents} documents; pushes {:.0} s)",
@@ -494,7 +560,7 @@ fn run(backend: &str, storage: &dyn SyncStorage, dir: &Path, plan: &Plan) -> Fal
     // keeps those readings, so later overviews read only displays changed since.
     let memo = std::sync::Mutex::new(PriceTagsOverTime::default());
     let started = Instant::now();
-    overview_once(&replica, storage, &memo)?;
+    overview_once(&replica, storage, &memo, None)?;
     let first_overview_ms = started.elapsed().as_secs_f64() * 1000.0;
     println!(
         "{backend}: the first overview (R2's past readings: {}): {first_overview_ms:.0} ms",
@@ -504,10 +570,31 @@ fn run(backend: &str, storage: &dyn SyncStorage, dir: &Path, plan: &Plan) -> Fal
     let mut overview_bytes = 0;
     for _ in 0..plan.loads {
         let started = Instant::now();
-        overview_bytes = overview_once(&replica, storage, &memo)?;
+        overview_bytes = overview_once(&replica, storage, &memo, None)?;
         times.push(started.elapsed());
     }
     let overview = timing(times);
+    // Of which the district-wide part: the same overview with no account manager's part.
+    let mut times = Vec::new();
+    for _ in 0..plan.loads.min(10) {
+        let started = Instant::now();
+        replica.with(storage, |local| {
+            let options = options_for(None, 4, local.calendar())?;
+            let mut memo = memo.lock().unwrap_or_else(|p| p.into_inner());
+            let users: Vec<User> = storage
+                .users()?
+                .into_iter()
+                .filter(|u| u.role != Role::AccountManager)
+                .collect();
+            Overview::compute(local, users, options, &mut memo).map(|_| ())
+        })?;
+        times.push(started.elapsed());
+    }
+    let district_part = timing(times);
+    println!(
+        "{backend}: the overview's district-wide part (no manager's figures): p50 {:.1} ms",
+        district_part.p50_ms
+    );
     println!(
         "{backend}: overview ({overview_bytes} bytes): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms over {}",
         overview.p50_ms, overview.p99_ms, overview.max_ms, overview.loads
@@ -537,53 +624,26 @@ fn run(backend: &str, storage: &dyn SyncStorage, dir: &Path, plan: &Plan) -> Fal
         store_page.p50_ms, store_page.p99_ms, store_page.max_ms, store_page.loads
     );
 
-    // Weeks offline: alternately with the console idle and busy.
-    let li = phones.first().ok_or("no phone")?;
-    let older: Vec<DocId> = li
-        .local
-        .document_ids(DocKind::Visit)?
-        .into_iter()
-        .take(40)
-        .collect();
-    let mut idle = Vec::new();
-    let mut busy = Vec::new();
-    let mut catch_up = Vec::new();
-    let mut week_start = plan.days + 14;
-    for w in 0..plan.weeks_measured * 2 {
-        let monday = Timestamp(start.0 + week_start * DAY_MS);
-        week_start += 7;
-        let older = &older[(w * 10) % older.len().max(1)..];
-        if w % 2 == 0 {
-            let took = week_offline(storage, li, monday, older, &mut dice)?;
-            idle.push(took.as_secs_f64() * 1000.0);
-        } else {
-            let stop = std::sync::atomic::AtomicBool::new(false);
-            let took = std::thread::scope(|s| {
-                let reader = s.spawn(|| -> Result<usize, String> {
-                    let mut pages = 0;
-                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                        overview_once(&replica, storage, &memo).map_err(|e| e.to_string())?;
-                        pages += 1;
-                    }
-                    Ok(pages)
-                });
-                // The reader is mid-page when the push starts.
-                std::thread::sleep(Duration::from_millis(20));
-                let took = week_offline(storage, li, monday, older, &mut dice);
-                stop.store(true, std::sync::atomic::Ordering::Relaxed);
-                let pages = reader.join().map_err(|_| "the reader panicked")??;
-                Ok::<_, Box<dyn std::error::Error>>((took?, pages))
-            })?;
-            busy.push(took.0.as_secs_f64() * 1000.0);
-        }
-        let started = Instant::now();
-        overview_once(&replica, storage, &memo)?;
-        catch_up.push(started.elapsed().as_secs_f64() * 1000.0);
-    }
-    let ratio = median(&busy) / median(&idle);
+    // Weeks offline: the console idle, busy at the default priority, busy at its own.
+    let weeks = weeks::measure(
+        storage,
+        &replica,
+        &memo,
+        &li,
+        (start, plan.days + 14),
+        plan.weeks_measured,
+        &mut dice,
+    )?;
+    let ratio = weeks.busy_console_priority.median_ms() / weeks.idle.median_ms();
+    let ratio_default = weeks.busy_default_priority.median_ms() / weeks.idle.median_ms();
     println!(
-        "{backend}: a week offline (60 visits with display checks, 10 older edits) pushed: console idle {idle:.0?} ms, console loading overviews {busy:.0?} ms: {ratio:.2}x; the next overview (its replica catching up) {:.0} ms",
-        median(&catch_up)
+        "{backend}: a week offline (60 visits with display checks, 10 older edits) pushed, load {} before and {} after:\n  console idle: {}\n  console loading overviews at the default priority: {}: {ratio_default:.2}x\n  console loading overviews at its own priority: {}: {ratio:.2}x\n  the next overview (its replica catching up): median {:.0} ms",
+        weeks.load_before,
+        weeks.load_after,
+        weeks.idle.describe(),
+        weeks.busy_default_priority.describe(),
+        weeks.busy_console_priority.describe(),
+        median(&weeks.catch_up_ms)
     );
     Ok(Figures {
         backend: backend.into(),
@@ -597,13 +657,14 @@ fn run(backend: &str, storage: &dyn SyncStorage, dir: &Path, plan: &Plan) -> Fal
         seed_push_seconds: seeded.push_took.as_secs_f64(),
         replica_first_pull_seconds,
         overview,
+        overview_district_part: district_part,
         overview_bytes,
         store_page,
         store_page_visits,
-        week_offline_push_idle_ms: idle,
-        week_offline_push_console_busy_ms: busy,
         week_offline_ratio: ratio,
-        console_catch_up_after_a_week_ms: median(&catch_up),
+        week_offline_ratio_default_priority: ratio_default,
+        console_catch_up_after_a_week_ms: median(&weeks.catch_up_ms),
+        weeks,
     })
 }
 
@@ -634,29 +695,57 @@ fn main() -> Fallible<()> {
         weeks_measured: number(&args, "--weeks", if quick { 1 } else { 3 })?,
     };
     println!("district: {plan:?}");
+    // `--keep DIR`: the district is seeded into DIR (a PostgreSQL database of its own,
+    // named in DIR) the first time and measured again from there on later runs.
+    let keep = arg(&args, "--keep").map(std::path::PathBuf::from);
+    let folder = |backend: &str| -> Fallible<(Option<tempfile::TempDir>, std::path::PathBuf)> {
+        match &keep {
+            Some(k) => {
+                let dir = k.join(backend);
+                std::fs::create_dir_all(&dir)?;
+                Ok((None, dir))
+            }
+            None => {
+                let dir = tempfile::tempdir()?;
+                let path = dir.path().to_path_buf();
+                Ok((Some(dir), path))
+            }
+        }
+    };
     let mut figures = Vec::new();
     if !args.iter().any(|a| a == "--no-sqlite") {
-        let dir = tempfile::tempdir()?;
-        let storage = SqliteStorage::open(&dir.path().join("fieldsync.db"))?;
-        figures.push(run("sqlite", &storage, dir.path(), &plan)?);
+        let (_temp, dir) = folder("sqlite")?;
+        let storage = SqliteStorage::open(&dir.join("fieldsync.db"))?;
+        figures.push(run("sqlite", &storage, &dir, &plan)?);
     }
     if let Some(cluster) = arg(&args, "--postgres") {
-        let name = format!("fs_district_bench_{:08x}", rand::random::<u32>());
+        let (_temp, dir) = folder("postgres")?;
         let mut admin = postgres::Client::connect(&cluster, postgres::NoTls)?;
-        admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
+        let name = match std::fs::read_to_string(dir.join("database")) {
+            Ok(name) => name.trim().to_owned(),
+            Err(_) => {
+                let name = format!("fs_district_bench_{:08x}", rand::random::<u32>());
+                admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
+                if keep.is_some() {
+                    std::fs::write(dir.join("database"), &name)?;
+                }
+                name
+            }
+        };
         let url = match cluster.rsplit_once('/') {
             Some((head, _)) => format!("{head}/{name}"),
             None => return Err(format!("`{cluster}` names no database").into()),
         };
-        let dir = tempfile::tempdir()?;
         let ran = PostgresStorage::open(&url, PostgresOptions::default())
             .map_err(Into::into)
             .and_then(|storage| {
-                let figures = run("postgres", &storage, dir.path(), &plan);
+                let figures = run("postgres", &storage, &dir, &plan);
                 drop(storage);
                 figures
             });
-        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
+        if keep.is_none() {
+            admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
+        }
         figures.push(ran?);
     }
     if let Some(file) = arg(&args, "--json") {
