@@ -17,7 +17,8 @@ use fieldsync_server::console::manager_figures::ManagerCache;
 use fieldsync_server::console::replica::Replica;
 use fieldsync_server::storage::SyncStorage;
 
-use super::{DAY_MS, Dice, Fallible, Phone, median, overview_once, visit};
+use super::seed::{Dice, Phone, visit};
+use super::{DAY_MS, Fallible, median, overview_once};
 
 /// A week offline on `phone` (5 days × 12 visits and 10 older visits' notes), pushed;
 /// returns the push's wall time and the process's CPU time meanwhile.
