@@ -5,7 +5,7 @@
 //! machine's other load falls on all three alike. Each push's wall time, and its CPU time:
 //! the process's CPU clock over the push less what the reader thread used meanwhile.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -20,15 +20,9 @@ use fieldsync_server::storage::SyncStorage;
 use super::seed::{Dice, Phone, visit};
 use super::{DAY_MS, Fallible, median, overview_once};
 
-/// A week offline on `phone` (5 days × 12 visits and 10 older visits' notes), pushed;
-/// returns the push's wall time and the process's CPU time meanwhile.
-fn week_offline(
-    storage: &dyn SyncStorage,
-    phone: &Phone,
-    start: Timestamp,
-    older: &[DocId],
-    dice: &mut Dice,
-) -> Fallible<(Duration, Duration)> {
+/// A week offline recorded on `phone` (5 days × 12 visits and 10 older visits' notes), in
+/// one local transaction, not yet pushed.
+fn record_week(phone: &Phone, start: Timestamp, older: &[DocId], dice: &mut Dice) -> Fallible<()> {
     phone.local.in_one_transaction(|_| {
         let mut made = || -> Fallible<()> {
             for day in 0..5 {
@@ -47,11 +41,29 @@ fn week_offline(
         };
         made().map_err(|e| fieldsync_core::Error::invalid("bench", e.to_string()))
     })?;
+    Ok(())
+}
+
+/// Pushes what `phone` recorded for the week of `start`; returns the push's wall time, its
+/// CPU time (the process's over the push, less the reader's), and the CPU time of the
+/// reader whose `schedstat` is `reader` over the push.
+fn push_week(
+    storage: &dyn SyncStorage,
+    phone: &Phone,
+    start: Timestamp,
+    reader: Option<&Path>,
+) -> Fallible<(Duration, Duration, Duration)> {
     let received = start.0 + 6 * DAY_MS;
-    let cpu = process_cpu();
+    let reader_cpu = || reader.map_or(Duration::ZERO, thread_cpu);
+    let (theirs, cpu) = (reader_cpu(), process_cpu());
     let started = Instant::now();
     push_from(&phone.local, storage, &phone.info, &|| received)?;
-    Ok((started.elapsed(), process_cpu().saturating_sub(cpu)))
+    let wall = started.elapsed();
+    let (cpu, theirs) = (
+        process_cpu().saturating_sub(cpu),
+        reader_cpu().saturating_sub(theirs),
+    );
+    Ok((wall, cpu.saturating_sub(theirs), theirs))
 }
 
 fn process_cpu() -> Duration {
@@ -158,12 +170,12 @@ pub fn measure(
         week_start += 7;
         let older = &older[(w * 10) % older.len().max(1)..];
         let console = [Console::Idle, Console::BusyDefault, Console::BusyLowered][w % 3];
+        record_week(phone, monday, older, dice)?;
         if console == Console::Idle {
-            let (wall, cpu) = week_offline(storage, phone, monday, older, dice)?;
+            let (wall, cpu, _) = push_week(storage, phone, monday, None)?;
             weeks.idle.add(wall, cpu, Duration::ZERO);
         } else {
-            let (wall, cpu, reader) =
-                busy_week(storage, replica, memo, phone, monday, older, dice, console)?;
+            let (wall, cpu, reader) = busy_week(storage, replica, memo, phone, monday, console)?;
             if console == Console::BusyDefault {
                 weeks.busy_default_priority.add(wall, cpu, reader);
             } else {
@@ -182,17 +194,14 @@ pub fn measure(
     Ok(weeks)
 }
 
-/// A week offline pushed while another thread loads overviews without pause; returns the
-/// push's wall time, its CPU time, and the reader's CPU time meanwhile.
-#[allow(clippy::too_many_arguments)]
+/// The week recorded on `phone` pushed while another thread loads overviews without
+/// pause; returns the push's wall time, its CPU time, and the reader's CPU time meanwhile.
 fn busy_week(
     storage: &dyn SyncStorage,
     replica: &Replica,
     memo: &Mutex<PriceTagsOverTime>,
     phone: &Phone,
     monday: Timestamp,
-    older: &[DocId],
-    dice: &mut Dice,
     console: Console,
 ) -> Fallible<(Duration, Duration, Duration)> {
     let stop = AtomicBool::new(false);
@@ -212,18 +221,12 @@ fn busy_week(
             }
             Ok(pages)
         });
-        let schedstat = tid.recv_timeout(Duration::from_secs(10));
+        let schedstat = tid.recv_timeout(Duration::from_secs(10)).ok();
         // The reader is mid-page when the push starts.
         std::thread::sleep(Duration::from_millis(20));
-        let reader_before = schedstat.as_ref().map_or(Duration::ZERO, |p| thread_cpu(p));
-        let pushed = week_offline(storage, phone, monday, older, dice);
-        let reader_cpu = schedstat
-            .as_ref()
-            .map_or(Duration::ZERO, |p| thread_cpu(p))
-            .saturating_sub(reader_before);
+        let pushed = push_week(storage, phone, monday, schedstat.as_deref());
         stop.store(true, Ordering::Relaxed);
         reader.join().map_err(|_| "the reader panicked")??;
-        let (wall, cpu) = pushed?;
-        Ok((wall, cpu.saturating_sub(reader_cpu), reader_cpu))
+        pushed
     })
 }
