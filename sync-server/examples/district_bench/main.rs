@@ -157,6 +157,22 @@ fn overview_once(
     Ok(html.len())
 }
 
+/// The first day after `start` free for the weeks offline: two weeks after the year on a
+/// new district; on a kept one, the Monday-aligned week after the phone's last visit (its
+/// displays were checked then: an edit dated before what it builds on is refused), which
+/// may be in the future.
+fn first_free_day(li: &seed::Phone, start: Timestamp, plan: &Plan) -> Fallible<i64> {
+    let mut last = start.0;
+    for store in &li.stores {
+        if let Some(id) = li.local.visits_of_store(&store.id)?.first() {
+            last = last.max(li.local.visit(id)?.check_in.at.0);
+        }
+    }
+    let after_year = plan.days + 14;
+    let after_last = (last - start.0) / DAY_MS / 7 * 7 + 7;
+    Ok(after_year.max(after_last))
+}
+
 /// A district seeded earlier in a `--keep` folder: when its year began and what was made.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Kept {
@@ -299,7 +315,7 @@ fn run(backend: &str, storage: &dyn SyncStorage, dir: &Path, plan: &Plan) -> Fal
         &replica,
         &memo,
         &li,
-        (start, plan.days + 14),
+        (start, first_free_day(&li, start, plan)?),
         plan.weeks_measured,
         &mut dice,
     )?;

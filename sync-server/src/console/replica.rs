@@ -4,7 +4,8 @@
 //! by core's rule queries over the server's documents: the code the phones run.
 //!
 //! One request at a time uses it (a mutex); the pull after the first is incremental, from
-//! the replica's cursor. It is separate from the admin device's store, so `admin report`
+//! the replica's cursor, a page of the feed at a time stored as a phone's sync stores it
+//! (one pass with the cursor, commits that do not wait for the disk). It is separate from the admin device's store, so `admin report`
 //! and the other admin commands run while the server serves the console.
 //!
 //! Each pull notes whose figures its documents count for ([`Versions`]), so the overview
@@ -58,26 +59,32 @@ impl Versions {
         self.next
     }
 
-    /// Merges one document with `merge`, noting whom it counts for.
+    /// Stores a page of the feed with `merge`, noting whom each of its documents `ids`
+    /// counts for, before the merge and after.
     fn note(
         &mut self,
         local: &LocalStore,
-        id: &fieldsync_core::DocId,
+        ids: &[fieldsync_core::DocId],
         merge: crate::admin::Merge<'_>,
     ) -> AppResult<()> {
-        let mut named = local.territories_of(id)?;
+        let before = ids
+            .iter()
+            .map(|id| local.territories_of(id))
+            .collect::<Result<Vec<_>, _>>()?;
         let merged = merge();
-        match local.territories_of(id) {
-            Ok(after) => named.extend(after),
-            Err(_) => named.clear(),
-        }
         let version = self.bump();
-        // A merge that failed may have stored part of what it brought: anyone's figures.
-        if named.is_empty() || merged.is_err() {
-            self.everyone = version;
-        }
-        for name in named {
-            self.of.insert(name, version);
+        for (id, mut named) in ids.iter().zip(before) {
+            match local.territories_of(id) {
+                Ok(after) => named.extend(after),
+                Err(_) => named.clear(),
+            }
+            // A merge that failed may have stored part of what it brought: anyone's.
+            if named.is_empty() || merged.is_err() {
+                self.everyone = version;
+            }
+            for name in named {
+                self.of.insert(name, version);
+            }
         }
         merged
     }
@@ -136,8 +143,8 @@ impl Replica {
             // The first pull brings the whole district.
             versions.everyone = versions.bump();
         }
-        pull_around(local, storage, &Self::device(), &mut |id, merge| {
-            versions.note(local, id, merge)
+        pull_around(local, storage, &Self::device(), &mut |ids, merge| {
+            versions.note(local, ids, merge)
         })?;
         f(local, versions)
     }
