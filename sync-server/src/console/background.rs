@@ -3,10 +3,11 @@
 //!
 //! A supervisor's page can wait a few milliseconds; a phone's push should not. On a small
 //! machine an overview computed while a week offline is pushed took one of its two cores
-//! from the push's parallel apply (`storage/push/work.rs`), and the push took up to 1.6x
-//! as long (docs/benchmarks.md, "the console's district"). The console's threads run
-//! at nice [`NICE`]: when both want the CPU the scheduler gives the push about nine parts
-//! in ten, and when the machine is idle the console has all of it.
+//! from the push's parallel apply (`storage/push/work.rs`): the push's CPU time was the
+//! same, its wall time 1.27–1.32x (docs/benchmarks.md, "The console's cost to a push").
+//! The console's threads run at nice [`NICE`]: when both want the CPU the scheduler gives
+//! the push about nine parts in ten (0.89–0.95x measured), and when the machine is idle
+//! the console has all of it.
 //!
 //! Linux keeps a nice value per thread, so only the console's threads are lowered; the
 //! value cannot be raised again without privilege, which is why these threads are the
