@@ -210,6 +210,14 @@ fn busy_week(
         let reader = s.spawn(|| -> Result<usize, String> {
             if console == Console::BusyLowered {
                 lower_this_thread().map_err(|e| e.to_string())?;
+                // An experiment: lower still (`FIELDSYNC_BENCH_READER_NICE=19`), to tell a
+                // wait for the CPU from contention the scheduler cannot remove.
+                if let Some(nice) = std::env::var("FIELDSYNC_BENCH_READER_NICE")
+                    .ok()
+                    .and_then(|n| n.parse::<i32>().ok())
+                {
+                    rustix::process::setpriority_process(None, nice).map_err(|e| e.to_string())?;
+                }
             }
             let me = std::fs::read_link("/proc/thread-self").map_err(|e| e.to_string())?;
             let _ = tid_sent.send(PathBuf::from("/proc").join(me).join("schedstat"));

@@ -4,10 +4,10 @@
 //! A supervisor's page can wait a few milliseconds; a phone's push should not. On a small
 //! machine an overview computed while a week offline is pushed took one of its two cores
 //! from the push's parallel apply (`storage/push/work.rs`): the push's CPU time was the
-//! same, its wall time 1.27–1.32x (docs/benchmarks.md, "The console's cost to a push").
-//! The console's threads run at nice [`NICE`]: when both want the CPU the scheduler gives
-//! the push about nine parts in ten (0.89–0.95x measured), and when the machine is idle
-//! the console has all of it.
+//! same, its wall time 1.27–1.32x on a busy machine (docs/benchmarks.md, "The console's
+//! cost to a push"), 0.89–0.95x with the console's threads lowered. They run at the
+//! lowest priority, nice [`NICE`]: they take the CPU the syncs leave (a busy server's
+//! pages wait), and when the machine is idle the console has all of it.
 //!
 //! Linux keeps a nice value per thread, so only the console's threads are lowered; the
 //! value cannot be raised again without privilege, which is why these threads are the
@@ -19,8 +19,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::{AppError, AppResult};
 
-/// The nice value added to the console's threads (0 is the default; 19 the lowest).
-pub const NICE: i32 = 10;
+/// The nice value added to the console's threads (0 is the default; 19 the lowest, the
+/// nice value is capped there).
+pub const NICE: i32 = 19;
 /// Threads that run console pages: the replica serves one page at a time, the second lets
 /// a page that does not need it through meanwhile.
 const THREADS: usize = 2;
