@@ -44,6 +44,7 @@ pub(crate) mod scorecards;
 pub(crate) mod shelf_displays;
 pub mod sqlite_plans;
 pub(crate) mod tasks;
+mod territories;
 mod token;
 mod transaction;
 mod visit_whole;

@@ -9,12 +9,14 @@
 //! Figures come from core's rule queries over a replica of the district that the console
 //! keeps in the data folder and brings up to date before each page ([`replica`]).
 
+pub mod background;
 pub mod chart;
 pub mod export;
 pub mod fleet;
 pub mod html;
 pub mod i18n;
 pub mod manager;
+pub mod manager_figures;
 pub mod overview;
 pub mod overview_page;
 pub mod photos;
@@ -83,6 +85,8 @@ pub struct Console {
     pub sign_ins: Buckets<Option<IpAddr>>,
     /// The last overview, shown again while the log has not moved (for a short while).
     pub overviews: overview::OverviewCache,
+    /// Each account manager's part of the last overviews, while nothing new counts for them.
+    pub manager_figures: manager_figures::ManagerCache,
 }
 
 /// The console's routes, to be merged into the server's router.
@@ -91,6 +95,7 @@ pub fn router(config: ConsoleConfig) -> Router<AppState> {
         replica: config.replica.clone(),
         sign_ins: Buckets::per_minute(config.sign_ins_per_minute, config.sign_ins_per_minute),
         overviews: overview::OverviewCache::default(),
+        manager_figures: manager_figures::ManagerCache::default(),
         config,
     });
     Router::new()

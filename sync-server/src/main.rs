@@ -89,6 +89,10 @@ fn run_server(args: fieldsync_server::config::ServeArgs) -> Result<(), String> {
         // (and is not a demo) keeps no replica.
         let (console, storage) = (console.clone(), state.storage.clone());
         std::thread::spawn(move || {
+            // Below the phones' syncs, as the console's pages are (console/background.rs).
+            if let Err(e) = fieldsync_server::console::background::lower_this_thread() {
+                tracing::warn!(error = %e, "cannot lower the console warm-up's priority");
+            }
             let started = std::time::Instant::now();
             match console.replica.warm(storage.as_ref()) {
                 Ok(stores) => tracing::info!(

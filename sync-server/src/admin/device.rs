@@ -223,8 +223,52 @@ pub fn push_from(
     Ok(pushed)
 }
 
+/// A merge of a page of the feed, run by the caller of [`pull_around`]'s `around`.
+pub type Merge<'a> = &'a mut dyn FnMut() -> AppResult<()>;
+
+/// As [`pull_into`], except that after the first pull (which brings the whole district
+/// document by document) each page of the feed is stored as a phone's sync stores it (one
+/// pass, the cursor with it, commits that do not wait for the disk: what they hold is on
+/// the server), by `around(ids, merge)`, which must run `merge` once and may look at the
+/// store before and after.
+pub fn pull_around(
+    local: &LocalStore,
+    storage: &dyn SyncStorage,
+    device: &DeviceInfo,
+    around: &mut dyn FnMut(&[DocId], Merge<'_>) -> AppResult<()>,
+) -> AppResult<usize> {
+    let mut merged = 0;
+    if local.sync_cursor()?.is_none() {
+        merged += pull_into(local, storage, device)?;
+    }
+    // Bounded: each round advances the cursor; a district's log ends.
+    for _ in 0..1_000_000 {
+        let cursor = FeedCursor::parse(local.sync_cursor()?.as_deref())?;
+        let feed = storage.feed(device, &cursor, 8 * 1024 * 1024, &Default::default())?;
+        let mut ids = Vec::with_capacity(feed.changes.len());
+        let mut docs = Vec::with_capacity(feed.changes.len());
+        for doc in &feed.changes {
+            let id = DocId::parse("doc", &doc.doc)?;
+            ids.push(id.clone());
+            docs.push((id, doc.changes.iter().map(|c| c.to_vec()).collect()));
+        }
+        let next = feed.cursor.to_string();
+        let mut page = Some(docs);
+        around(&ids, &mut || {
+            if let Some(docs) = page.take() {
+                merged += local.store_feed_page(docs, &next)?;
+            }
+            Ok(())
+        })?;
+        if !feed.more {
+            break;
+        }
+    }
+    Ok(merged)
+}
+
 /// Merges everything new on the server into `local`, the store of `device` (a device of
-/// the admin user: the server's admin device, or the console's replica). See
+/// the admin user: the server's admin device), document by document. See
 /// [`AdminDevice::pull`].
 pub fn pull_into(
     local: &LocalStore,

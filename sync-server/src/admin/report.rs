@@ -7,16 +7,17 @@
 //! documents with core's own verdicts (`Scorecard::outcome`, `ShelfDisplay::failed_standards`,
 //! `Complaint::clocks`). The columns are described in [`HELP`].
 
-use std::collections::HashMap;
 use std::io::Write;
 
 use chrono::{Duration, NaiveDate};
-use fieldsync_core::{
-    ClockState, DocId, DocKind, FieldCalendar, LocalStore, Timestamp, TrainingActivity, VisitKind,
-};
+use fieldsync_core::{FieldCalendar, LocalStore, Timestamp};
+
+mod row;
+
+pub use row::{District, manager_row};
 
 use super::AdminDevice;
-use super::damaged::{self, Unreadable, readable};
+use super::damaged::{self, Unreadable};
 use crate::error::{AppError, AppResult};
 
 /// The `--help` text of `admin report`.
@@ -235,13 +236,6 @@ impl ManagerRow {
     }
 }
 
-/// What the report needs to know of each store, read once.
-struct StoreFacts {
-    territory: String,
-    demo_street: bool,
-    functional: bool,
-}
-
 /// Computes the report from the admin device's local store (pull first).
 pub fn compliance_report(
     admin: &AdminDevice<'_>,
@@ -266,156 +260,19 @@ pub fn report_over(
     options: &ReportOptions,
 ) -> AppResult<(Vec<ManagerRow>, Vec<Unreadable>)> {
     let mut skipped = Vec::new();
-    let calendar = local.calendar();
-    let month_from = calendar.start_of(options.month);
-    let month_to = calendar.start_of(FieldCalendar::next_month_start(options.month));
-    let month = options.month.format("%Y-%m").to_string();
-
-    // From the index, not the documents: a store that cannot be read has no index row and
-    // is named with the damaged documents below.
-    let stores: HashMap<DocId, StoreFacts> = local
-        .store_flags()?
-        .into_iter()
-        .map(|(id, territory, demo_street, functional)| {
-            (
-                id,
-                StoreFacts {
-                    territory,
-                    demo_street,
-                    functional,
-                },
-            )
-        })
-        .collect();
-    let breached = breached_clocks(local, &stores, month_from, options.as_of, &mut skipped)?;
-
-    let managers = users
-        .into_iter()
-        .filter(|u| u.role == fieldsync_core::Role::AccountManager);
+    let district = District::read(local, options, &mut skipped)?;
     let mut rows = Vec::new();
-    for user in managers {
-        let m = user.id.as_str();
-        let own = || stores.iter().filter(move |(_, s)| s.territory == m);
-        let mut row = ManagerRow {
-            manager: user.id.clone(),
-            name: user.name.clone(),
-            month: month.clone(),
-            stores: own().count(),
-            ..ManagerRow::default()
-        };
-        row.r1_due_this_week = local.stores_due_visit(m, options.day)?.len();
-        row.r2_price_tag_violations = local.stores_missing_price_tags(m)?.len();
-        row.r3_count_findings = local.count_findings(m)?.len();
-        if let Some(card) = local.scorecards_of(m, &month)?.first()
-            && let Some(outcome) = readable(
-                local.scorecard_outcome(card),
-                DocKind::Scorecard,
-                &mut skipped,
-            )?
-        {
-            (row.r4_total, row.r4_passes, row.r4_bonus) =
-                (outcome.total, outcome.passes, outcome.bonus);
-        }
-        row.r5_demo_street_unchecked = local.demo_street_unchecked(m, options.day)?.len();
-        for (id, _) in own().filter(|(_, s)| s.demo_street) {
-            let display = LocalStore::shelf_display_id(id);
-            if local.kind_of(&display).is_ok()
-                && readable(
-                    local.shelf_display(&display),
-                    DocKind::ShelfDisplay,
-                    &mut skipped,
-                )?
-                .is_some_and(|d| !d.failed_standards().is_empty())
-            {
-                row.r6_demo_street_failing += 1;
-            }
-        }
-        let follow_ups = local.terminal_follow_ups(m, options.day)?;
-        row.r7_follow_ups = follow_ups.len();
-        row.r7_not_done = follow_ups.iter().filter(|f| f.done == Some(false)).count();
-        for (id, _) in own().filter(|(_, s)| s.functional) {
-            row.r8_training_days +=
-                training_days(local, id, m, (month_from, month_to), &mut skipped)?;
-        }
-        let visits = local.monthly_visits(m, options.day, options.min_visits)?;
-        row.r9_visits_made = visits.made();
-        row.r9_visits_required = visits.required();
-        row.r9_stores_below_minimum = visits.below_minimum().count();
-        row.r9_clocks_breached = breached.get(m).copied().unwrap_or(0);
-        row.r9_clocks_running = local
-            .complaint_clocks(m, options.as_of)?
-            .iter()
-            .flat_map(|c| &c.clocks)
-            .filter(|(_, state)| matches!(state, ClockState::Running { .. }))
-            .count();
-        let tasks = local.open_tasks(m, options.as_of)?;
-        row.tasks_open = tasks.len();
-        row.tasks_overdue = tasks.iter().filter(|t| t.overdue).count();
+    for user in users
+        .iter()
+        .filter(|u| u.role == fieldsync_core::Role::AccountManager)
+    {
+        let mut row = manager_row(local, &district, user, options, &mut skipped)?;
+        row.r9_clocks_breached = district.breached.get(&user.id).copied().unwrap_or(0);
         rows.push(row);
     }
     let mut unreadable = damaged::damaged(local)?;
     damaged::merge(&mut unreadable, skipped);
     Ok((rows, unreadable))
-}
-
-/// Complete training days (R8) `manager` spent in store `store` in the month.
-fn training_days(
-    local: &LocalStore,
-    store: &DocId,
-    manager: &str,
-    (from, to): (Timestamp, Timestamp),
-    skipped: &mut Vec<Unreadable>,
-) -> AppResult<usize> {
-    let mut days = 0;
-    // Newest first: stop at the first visit before the month.
-    for id in local.visits_of_store(store)? {
-        let Some(visit) = readable(local.visit(&id), DocKind::Visit, skipped)? else {
-            continue;
-        };
-        if visit.check_in.at < from {
-            break;
-        }
-        let complete = visit.training.len() == TrainingActivity::ALL.len()
-            && visit.training.iter().all(|(_, note)| note.is_some());
-        if visit.check_in.at < to
-            && visit.kind == VisitKind::TrainingDay
-            && visit.visitor == manager
-            && complete
-        {
-            days += 1;
-        }
-    }
-    Ok(days)
-}
-
-/// Breached clocks of the complaints received in the month up to `as_of`, by the territory
-/// their store is in now.
-fn breached_clocks(
-    local: &LocalStore,
-    stores: &HashMap<DocId, StoreFacts>,
-    from: Timestamp,
-    as_of: Timestamp,
-    skipped: &mut Vec<Unreadable>,
-) -> AppResult<HashMap<String, usize>> {
-    let mut breached: HashMap<String, usize> = HashMap::new();
-    for id in local.document_ids(DocKind::Complaint)? {
-        let Some(complaint) = readable(local.complaint(&id), DocKind::Complaint, skipped)? else {
-            continue;
-        };
-        if complaint.received_at < from || complaint.received_at > as_of {
-            continue;
-        }
-        let Some(store) = stores.get(&complaint.store_id) else {
-            continue;
-        };
-        let n = complaint
-            .clocks(as_of)
-            .iter()
-            .filter(|(_, state)| matches!(state, ClockState::Breached { .. }))
-            .count();
-        *breached.entry(store.territory.clone()).or_default() += n;
-    }
-    Ok(breached)
 }
 
 /// Writes the report as CSV with the [`COLUMNS`] header.

@@ -16,7 +16,7 @@ use super::overview::{DayQuery, options_for};
 use super::session::{Refused, Signed};
 use crate::AppState;
 use crate::admin::report::ReportOptions;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 
 /// Months of scorecards shown.
 const SCORECARD_MONTHS: usize = 6;
@@ -33,7 +33,7 @@ pub async fn handler(
     let console = signed.console.clone();
     let manager = id.clone();
     let day = query.day()?;
-    let rendered = tokio::task::spawn_blocking(move || {
+    let rendered = super::background::run(move || {
         let Some(user) = storage
             .user(&manager)?
             .filter(|u| u.role == Role::AccountManager)
@@ -45,8 +45,7 @@ pub async fn handler(
             render(local, lang, &user.id, &options).map(|body| Some((user.name.clone(), body)))
         })
     })
-    .await
-    .map_err(AppError::internal)??;
+    .await?;
     match rendered {
         Some((name, body)) => Ok(page(lang, &name, Some(&signed.viewer()), &body).into_response()),
         None => {

@@ -1,7 +1,7 @@
 //! The district overview's figures, per account manager, this week and this month, and the
 //! series its charts draw (the page is [`super::overview_page`]).
 //!
-//! The table's figures are `admin report`'s rows ([`report_over`]): core's rule queries
+//! The table's figures are `admin report`'s rows ([`crate::admin::report::report_over`]): core's rule queries
 //! over the console's replica, the same answers an account manager's phone gives for the
 //! same day. The last overview is kept a short while ([`OverviewCache`]).
 
@@ -11,17 +11,19 @@ use std::time::Instant;
 
 use chrono::{Duration, NaiveDate};
 use fieldsync_core::{
-    ClockState, DocKind, FieldCalendar, LocalStore, PriceTagsOverTime, Role, TerminalRating,
-    Timestamp,
+    ClockState, DocKind, FieldCalendar, LocalStore, PriceTagsOverTime, Role, Timestamp,
 };
 use serde::Deserialize;
 
 use super::ConsoleConfig;
 use super::chart::Series;
+use super::manager_figures::{ManagerCache, ManagerFigures};
+use super::replica::Versions;
 use super::session::{Refused, Signed};
 use super::violations::{self, MonthViolations};
 use crate::AppState;
-use crate::admin::report::{ManagerRow, ReportOptions, report_over};
+use crate::admin::damaged;
+use crate::admin::report::{District, ManagerRow, ReportOptions};
 use crate::error::{AppError, AppResult};
 use crate::storage::{SyncStorage, User};
 
@@ -88,84 +90,95 @@ pub fn options_for(
 }
 
 impl Overview {
-    /// Computes the overview over the replica `local` for the account managers in `users`.
+    /// Computes the overview over the replica `local` for the account managers in `users`,
+    /// every manager's part afresh.
     pub fn compute(
         local: &LocalStore,
         users: Vec<User>,
         options: ReportOptions,
         memo: &mut PriceTagsOverTime,
     ) -> AppResult<Overview> {
-        let managers: Vec<User> = users
+        Overview::compute_with(local, users, options, memo, None)
+    }
+
+    /// As [`Overview::compute`], taking each manager's part from `kept` while nothing
+    /// pulled since counts for them (`versions`: see [`ManagerCache`]).
+    pub fn compute_reusing(
+        local: &LocalStore,
+        users: Vec<User>,
+        options: ReportOptions,
+        memo: &mut PriceTagsOverTime,
+        (versions, kept): (&Versions, &ManagerCache),
+    ) -> AppResult<Overview> {
+        Overview::compute_with(local, users, options, memo, Some((versions, kept)))
+    }
+
+    fn compute_with(
+        local: &LocalStore,
+        users: Vec<User>,
+        options: ReportOptions,
+        memo: &mut PriceTagsOverTime,
+        reuse: Option<(&Versions, &ManagerCache)>,
+    ) -> AppResult<Overview> {
+        let managers: Vec<&User> = users
             .iter()
             .filter(|u| u.role == Role::AccountManager)
-            .cloned()
             .collect();
-        let (rows, unreadable) = report_over(local, users, &options)?;
-        let mut covered = HashMap::new();
-        let mut follow_ups_due = HashMap::new();
-        let mut coverage = Vec::new();
-        let mut trend = Vec::new();
-        let week = FieldCalendar::week_start(options.day);
         let months = trend_months(options.day);
-        let mut below_minimum = vec![0; months.len()];
+        let mut skipped = Vec::new();
+        let district = District::read(local, &options, &mut skipped)?;
+        let mut parts = Vec::with_capacity(managers.len());
         for m in &managers {
-            let stores = local
-                .monthly_visits(&m.id, options.day, options.min_visits)?
-                .stores
-                .len();
-            covered.insert(m.id.clone(), stores);
-            let mut due = [0; 4];
-            for f in local.terminal_follow_ups(&m.id, options.day)? {
-                if f.done != Some(true) {
-                    due[match f.rating {
-                        TerminalRating::Excellent => 0,
-                        TerminalRating::Good => 1,
-                        TerminalRating::Qualified => 2,
-                        TerminalRating::Unqualified => 3,
-                    }] += 1;
+            parts.push(match reuse {
+                Some((versions, kept)) => {
+                    kept.figures(local, versions, &district, m, &options, &months, memo)?
                 }
-            }
-            follow_ups_due.insert(m.id.clone(), due);
-            let mut points = Vec::new();
-            for back in (0..COVERAGE_WEEKS).rev() {
-                let start = week - Duration::weeks(back);
-                let due = local.stores_due_visit(&m.id, start)?.len();
-                let share = if stores == 0 {
-                    0.0
-                } else {
-                    (stores - due.min(stores)) as f64 / stores as f64
-                };
-                points.push((start.format("%m-%d").to_string(), share * 100.0));
-            }
-            coverage.push(Series {
-                name: m.name.clone(),
-                points,
-            });
-            let mut points = Vec::new();
-            for (i, month) in months.iter().enumerate() {
-                let visits = local.monthly_visits(&m.id, *month, options.min_visits)?;
-                below_minimum[i] += visits.below_minimum().count();
-                points.push((month.format("%Y-%m").to_string(), f64::from(visits.made())));
-            }
-            trend.push(Series {
-                name: m.name.clone(),
-                points,
+                None => Arc::new(ManagerFigures::compute(
+                    local, &district, m, &options, &months, memo,
+                )?),
             });
         }
-        let clocks_met = month_clocks_met(local, &options)?;
-        let ids: Vec<String> = managers.iter().map(|m| m.id.clone()).collect();
-        let violations = violations::compute(local, &ids, &months, &below_minimum, &options, memo)?;
-        Ok(Overview {
+        if let Some((_, kept)) = reuse {
+            kept.keep_only(&managers);
+        }
+        let mut overview = Overview {
+            rows: Vec::with_capacity(managers.len()),
+            covered: HashMap::new(),
+            clocks_met: month_clocks_met(local, &options)?,
+            follow_ups_due: HashMap::new(),
+            coverage: Vec::new(),
+            trend: Vec::new(),
+            violations: violations::district(
+                local,
+                &months,
+                parts.iter().map(|p| p.violations.as_slice()),
+                &options,
+            )?,
+            unreadable: 0,
             options,
-            rows,
-            covered,
-            clocks_met,
-            follow_ups_due,
-            coverage,
-            trend,
-            violations,
-            unreadable: unreadable.len(),
-        })
+        };
+        for (m, part) in managers.iter().zip(&parts) {
+            let mut row = part.row.clone();
+            row.r9_clocks_breached = district.breached.get(&m.id).copied().unwrap_or(0);
+            overview.rows.push(row);
+            overview.covered.insert(m.id.clone(), part.covered);
+            overview
+                .follow_ups_due
+                .insert(m.id.clone(), part.follow_ups_due);
+            overview.coverage.push(Series {
+                name: m.name.clone(),
+                points: part.coverage.clone(),
+            });
+            overview.trend.push(Series {
+                name: m.name.clone(),
+                points: part.trend.clone(),
+            });
+            skipped.extend(part.skipped.iter().cloned());
+        }
+        let mut unreadable = damaged::damaged(local)?;
+        damaged::merge(&mut unreadable, skipped);
+        overview.unreadable = unreadable.len();
+        Ok(overview)
     }
 }
 
@@ -269,7 +282,7 @@ pub fn warm(config: &ConsoleConfig, storage: &dyn SyncStorage) -> AppResult<usiz
     })
 }
 
-/// Computes the overview on the blocking pool (or takes the cached one), with the time it
+/// Computes the overview on a console thread (or takes the cached one), with the time it
 /// took.
 pub async fn load(
     state: &AppState,
@@ -278,23 +291,26 @@ pub async fn load(
 ) -> Result<(Arc<Overview>, std::time::Duration), Refused> {
     let storage = state.storage.clone();
     let console = signed.console.clone();
-    let computed = tokio::task::spawn_blocking(move || {
+    let computed = super::background::run(move || {
         let started = Instant::now();
         let position = storage.log_position()?;
         if let Some(overview) = console.overviews.get(position, day) {
             return Ok((overview, started.elapsed()));
         }
-        let overview = console.replica.with(storage.as_ref(), |local| {
-            let options = options_for(day, console.config.min_visits, local.calendar())?;
-            // Pages wait for the replica's lock first, so this one is never contended.
-            let mut memo = lock(&console.config.price_tags);
-            Overview::compute(local, storage.users()?, options, &mut memo)
-        })?;
+        let overview = console
+            .replica
+            .with_versions(storage.as_ref(), |local, versions| {
+                let options = options_for(day, console.config.min_visits, local.calendar())?;
+                // Pages wait for the replica's lock first, so this one is never contended.
+                let mut memo = lock(&console.config.price_tags);
+                let users = storage.users()?;
+                let reuse = (versions, &console.manager_figures);
+                Overview::compute_reusing(local, users, options, &mut memo, reuse)
+            })?;
         let overview = Arc::new(overview);
         console.overviews.put(position, day, overview.clone());
         Ok::<_, AppError>((overview, started.elapsed()))
     })
-    .await
-    .map_err(AppError::internal)??;
+    .await?;
     Ok(computed)
 }

@@ -47,7 +47,7 @@ pub async fn handler(
     let storage = state.storage.clone();
     let console = signed.console.clone();
     let lookup = id.clone();
-    let rendered = tokio::task::spawn_blocking(move || {
+    let rendered = super::background::run(move || {
         let page = console.replica.with(storage.as_ref(), |local| {
             if !matches!(local.kind_of(&lookup), Ok(DocKind::Store)) {
                 return Ok(None);
@@ -64,8 +64,7 @@ pub async fn handler(
         body.push_str(&photos::render(lang, &cal, &lookup, &shown));
         Ok(Some((title, body)))
     })
-    .await
-    .map_err(AppError::internal)??;
+    .await?;
     match rendered {
         Some((title, body)) => {
             Ok(page(lang, &title, Some(&signed.viewer()), &body).into_response())

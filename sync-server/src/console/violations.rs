@@ -52,46 +52,77 @@ fn bounds(
         .collect()
 }
 
-/// The violations of `months` over the territories of `managers`, counted up to
-/// `options.as_of`; `below_minimum` is R9's stores below the minimum per month, already
-/// summed by the caller (the trend chart reads the same monthly visits).
-pub fn compute(
-    local: &LocalStore,
-    managers: &[String],
+/// The instants R2 is read at for `months`: each month's end, the month in progress at the
+/// end of the day judged (not `as_of`, which is now for today), so the instants stay the
+/// same all day and the readings kept in a [`PriceTagsOverTime`] serve every overview of
+/// the day.
+fn month_ends(
+    cal: &FieldCalendar,
     months: &[NaiveDate],
-    below_minimum: &[usize],
     options: &ReportOptions,
-    memo: &mut PriceTagsOverTime,
-) -> AppResult<Vec<MonthViolations>> {
-    let cal = local.calendar();
-    let as_of = options.as_of;
-    let bounds = bounds(cal, months, as_of);
-    // R2 is read at each month's end, the month in progress at the end of the day judged
-    // (not `as_of`, which is now for today): the instants stay the same all day, so the
-    // readings kept in `memo` serve every overview of the day.
+) -> Vec<Timestamp> {
     let day_end = Timestamp(cal.start_of(options.day + chrono::Duration::days(1)).0 - 1);
-    let ends: Vec<Timestamp> = months
+    months
         .iter()
         .map(|m| {
             let month_end = cal.start_of(FieldCalendar::next_month_start(*m)).0 - 1;
             Timestamp(month_end.min(day_end.0))
         })
-        .collect();
+        .collect()
+}
+
+/// One account manager's violations in each of `months` (in the order of [`KINDS`]),
+/// counted up to `options.as_of`: R2, R3 and the geofence from the manager's territory;
+/// `below_minimum` is R9's stores below the minimum per month, counted by the caller (the
+/// trend chart reads the same monthly visits). The clocks (district-wide) are left at 0.
+pub fn of_manager(
+    local: &LocalStore,
+    manager: &str,
+    months: &[NaiveDate],
+    below_minimum: &[usize],
+    options: &ReportOptions,
+    memo: &mut PriceTagsOverTime,
+) -> AppResult<Vec<[usize; 5]>> {
+    let cal = local.calendar();
+    let bounds = bounds(cal, months, options.as_of);
+    let ends = month_ends(cal, months, options);
+    let r2 = local.price_tag_breaches_at(manager, &ends, memo)?;
+    let mut out = Vec::with_capacity(months.len());
+    for (i, (from, to)) in bounds.iter().enumerate() {
+        let events = local.period_events(manager, *from, *to)?;
+        out.push([
+            r2.get(i).copied().unwrap_or(0),
+            events.counts_over_limit,
+            0,
+            events.visits_out_of_range,
+            below_minimum.get(i).copied().unwrap_or(0),
+        ]);
+    }
+    Ok(out)
+}
+
+/// The district's violations of `months`: the managers' own (from [`of_manager`]) summed,
+/// and the complaint clocks breached in each month, counted up to `options.as_of`.
+pub fn district<'a>(
+    local: &LocalStore,
+    months: &[NaiveDate],
+    managers: impl IntoIterator<Item = &'a [[usize; 5]]>,
+    options: &ReportOptions,
+) -> AppResult<Vec<MonthViolations>> {
+    let as_of = options.as_of;
+    let bounds = bounds(local.calendar(), months, as_of);
     let mut out: Vec<MonthViolations> = months
         .iter()
-        .zip(below_minimum.iter().chain(std::iter::repeat(&0)))
-        .map(|(month, below)| MonthViolations {
+        .map(|month| MonthViolations {
             month: *month,
-            counts: [0, 0, 0, 0, *below],
+            counts: [0; 5],
         })
         .collect();
     for manager in managers {
-        let r2 = local.price_tag_breaches_at(manager, &ends, memo)?;
-        for ((row, (from, to)), breaking) in out.iter_mut().zip(&bounds).zip(r2) {
-            let events = local.period_events(manager, *from, *to)?;
-            row.counts[0] += breaking;
-            row.counts[1] += events.counts_over_limit;
-            row.counts[3] += events.visits_out_of_range;
+        for (row, theirs) in out.iter_mut().zip(manager) {
+            for (sum, n) in row.counts.iter_mut().zip(theirs) {
+                *sum += n;
+            }
         }
     }
     for id in local.document_ids(DocKind::Complaint)? {

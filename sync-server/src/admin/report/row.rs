@@ -1,0 +1,188 @@
+//! One account manager's row of the report, and the district-wide facts every row is
+//! computed from (each store's territory and flags, the month's breached clocks).
+
+use std::collections::HashMap;
+
+use fieldsync_core::{
+    ClockState, DocId, DocKind, FieldCalendar, LocalStore, Timestamp, TrainingActivity, VisitKind,
+};
+
+use super::{ManagerRow, ReportOptions};
+use crate::admin::damaged::{Unreadable, readable};
+use crate::error::AppResult;
+
+/// What the report needs to know of each store, read once.
+#[derive(Debug)]
+struct StoreFacts {
+    territory: String,
+    demo_street: bool,
+    functional: bool,
+}
+
+/// The district-wide facts every manager's row is computed from: each store's territory
+/// and flags (from the index) and the month's breached clocks by territory.
+#[derive(Debug)]
+pub struct District {
+    stores: HashMap<DocId, StoreFacts>,
+    /// R9's breached clocks of the month, by territory.
+    pub breached: HashMap<String, usize>,
+}
+
+impl District {
+    /// Reads them from `local`; documents that cannot be read are added to `skipped`.
+    pub fn read(
+        local: &LocalStore,
+        options: &ReportOptions,
+        skipped: &mut Vec<Unreadable>,
+    ) -> AppResult<District> {
+        let month_from = local.calendar().start_of(options.month);
+        // From the index, not the documents: a store that cannot be read has no index row
+        // and is named with the damaged documents.
+        let stores: HashMap<DocId, StoreFacts> = local
+            .store_flags()?
+            .into_iter()
+            .map(|(id, territory, demo_street, functional)| {
+                (
+                    id,
+                    StoreFacts {
+                        territory,
+                        demo_street,
+                        functional,
+                    },
+                )
+            })
+            .collect();
+        let breached = breached_clocks(local, &stores, month_from, options.as_of, skipped)?;
+        Ok(District { stores, breached })
+    }
+}
+
+/// One account manager's row, all but R9's breached clocks (district-wide: see
+/// [`District::breached`]), which are left at 0. Reads only index rows and documents that
+/// count for the manager (core's `LocalStore::territories_of`): their territory's stores
+/// and what is about them, and what names them.
+pub fn manager_row(
+    local: &LocalStore,
+    district: &District,
+    user: &crate::storage::User,
+    options: &ReportOptions,
+    skipped: &mut Vec<Unreadable>,
+) -> AppResult<ManagerRow> {
+    let calendar = local.calendar();
+    let month_from = calendar.start_of(options.month);
+    let month_to = calendar.start_of(FieldCalendar::next_month_start(options.month));
+    let month = options.month.format("%Y-%m").to_string();
+    let stores = &district.stores;
+    let m = user.id.as_str();
+    let own = || stores.iter().filter(move |(_, s)| s.territory == m);
+    let mut row = ManagerRow {
+        manager: user.id.clone(),
+        name: user.name.clone(),
+        month: month.clone(),
+        stores: own().count(),
+        ..ManagerRow::default()
+    };
+    row.r1_due_this_week = local.stores_due_visit(m, options.day)?.len();
+    row.r2_price_tag_violations = local.stores_missing_price_tags(m)?.len();
+    row.r3_count_findings = local.count_findings(m)?.len();
+    if let Some(card) = local.scorecards_of(m, &month)?.first()
+        && let Some(outcome) = readable(local.scorecard_outcome(card), DocKind::Scorecard, skipped)?
+    {
+        (row.r4_total, row.r4_passes, row.r4_bonus) =
+            (outcome.total, outcome.passes, outcome.bonus);
+    }
+    row.r5_demo_street_unchecked = local.demo_street_unchecked(m, options.day)?.len();
+    for (id, _) in own().filter(|(_, s)| s.demo_street) {
+        let display = LocalStore::shelf_display_id(id);
+        if local.kind_of(&display).is_ok()
+            && readable(
+                local.shelf_display(&display),
+                DocKind::ShelfDisplay,
+                skipped,
+            )?
+            .is_some_and(|d| !d.failed_standards().is_empty())
+        {
+            row.r6_demo_street_failing += 1;
+        }
+    }
+    let follow_ups = local.terminal_follow_ups(m, options.day)?;
+    row.r7_follow_ups = follow_ups.len();
+    row.r7_not_done = follow_ups.iter().filter(|f| f.done == Some(false)).count();
+    for (id, _) in own().filter(|(_, s)| s.functional) {
+        row.r8_training_days += training_days(local, id, m, (month_from, month_to), skipped)?;
+    }
+    let visits = local.monthly_visits(m, options.day, options.min_visits)?;
+    row.r9_visits_made = visits.made();
+    row.r9_visits_required = visits.required();
+    row.r9_stores_below_minimum = visits.below_minimum().count();
+    row.r9_clocks_running = local
+        .complaint_clocks(m, options.as_of)?
+        .iter()
+        .flat_map(|c| &c.clocks)
+        .filter(|(_, state)| matches!(state, ClockState::Running { .. }))
+        .count();
+    let tasks = local.open_tasks(m, options.as_of)?;
+    row.tasks_open = tasks.len();
+    row.tasks_overdue = tasks.iter().filter(|t| t.overdue).count();
+    Ok(row)
+}
+
+/// Complete training days (R8) `manager` spent in store `store` in the month.
+fn training_days(
+    local: &LocalStore,
+    store: &DocId,
+    manager: &str,
+    (from, to): (Timestamp, Timestamp),
+    skipped: &mut Vec<Unreadable>,
+) -> AppResult<usize> {
+    let mut days = 0;
+    // Newest first: stop at the first visit before the month.
+    for id in local.visits_of_store(store)? {
+        let Some(visit) = readable(local.visit(&id), DocKind::Visit, skipped)? else {
+            continue;
+        };
+        if visit.check_in.at < from {
+            break;
+        }
+        let complete = visit.training.len() == TrainingActivity::ALL.len()
+            && visit.training.iter().all(|(_, note)| note.is_some());
+        if visit.check_in.at < to
+            && visit.kind == VisitKind::TrainingDay
+            && visit.visitor == manager
+            && complete
+        {
+            days += 1;
+        }
+    }
+    Ok(days)
+}
+
+/// Breached clocks of the complaints received in the month up to `as_of`, by the territory
+/// their store is in now.
+fn breached_clocks(
+    local: &LocalStore,
+    stores: &HashMap<DocId, StoreFacts>,
+    from: Timestamp,
+    as_of: Timestamp,
+    skipped: &mut Vec<Unreadable>,
+) -> AppResult<HashMap<String, usize>> {
+    let mut breached: HashMap<String, usize> = HashMap::new();
+    for id in local.document_ids(DocKind::Complaint)? {
+        let Some(complaint) = readable(local.complaint(&id), DocKind::Complaint, skipped)? else {
+            continue;
+        };
+        if complaint.received_at < from || complaint.received_at > as_of {
+            continue;
+        }
+        let Some(store) = stores.get(&complaint.store_id) else {
+            continue;
+        };
+        let n = complaint
+            .clocks(as_of)
+            .iter()
+            .filter(|(_, state)| matches!(state, ClockState::Breached { .. }))
+            .count();
+        *breached.entry(store.territory.clone()).or_default() += n;
+    }
+    Ok(breached)
+}
