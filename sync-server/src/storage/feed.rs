@@ -12,11 +12,13 @@ use fieldsync_core::Role;
 use fieldsync_core::protocol::{DocChanges, FeedCursor, Part, WorkingSet};
 use serde_bytes::ByteBuf;
 
+use self::let_go::left_window;
 use self::pass::{pass_of, read_pass};
 use super::push::store_in_scope;
 use super::{DeviceInfo, Feed};
 use crate::error::{AppError, AppResult};
 
+mod let_go;
 mod pass;
 
 pub use pass::{PassPart, part_condition, window_condition};
@@ -120,8 +122,6 @@ pub fn scope_condition(role: Role, user: &str) -> String {
 /// holds more): what the history may add to it.
 const FIRST_USE_TAIL: usize = 64 << 10;
 
-/// The most documents one response tells to let go (docs/protocol.md, "The working set").
-const LET_GO_MAX: usize = 10_000;
 const WEEK_MS: i64 = 7 * 86_400_000;
 
 /// Changes in the device's scope (and in its working set, when it asks for one) after
@@ -392,28 +392,6 @@ fn left_before(tx: &mut impl FeedTx, device: &DeviceInfo, upto: i64) -> AppResul
         }
     }
     Ok(removed)
-}
-
-/// The visits and counts of the device's scope that happened at or after `held` and before
-/// `floor`: those that leave its working set in this response. When there are more than one
-/// response lists, the floor moves only as far as the first one left out (the next sync
-/// goes on from there). Returns their ids and the floor.
-fn left_window(
-    tx: &mut impl FeedTx,
-    device: &DeviceInfo,
-    held: i64,
-    floor: i64,
-) -> AppResult<(Vec<String>, i64)> {
-    let mut rows = tx.left_window(device, held, floor, LET_GO_MAX as i64 + 1)?;
-    let floor = match rows.get(LET_GO_MAX) {
-        Some((_, cut)) => {
-            let cut = *cut;
-            rows.retain(|(_, at)| *at < cut);
-            cut
-        }
-        None => floor,
-    };
-    Ok((rows.into_iter().map(|(id, _)| id).collect(), floor))
 }
 
 /// Changes grouped by document in the order documents first appear.
