@@ -9,7 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::geo::GeoPoint;
+use crate::ids::DocId;
+use crate::kinds::inventory_count::{NewCountLine, NewInventoryCount};
 use crate::kinds::store::{MarketType, NewStore, StoreFormat, StoreSize, ValueTier};
+use crate::kinds::visit::{CheckPoint, NewVisit, VisitKind};
 use crate::store::Clock;
 use crate::time::Timestamp;
 
@@ -34,6 +37,31 @@ pub fn sample_store(territory: &str, n: u32) -> NewStore {
         functional_terminal: false,
         rating: None,
         territory: territory.to_owned(),
+    }
+}
+
+/// A routine visit of `store` checked in at `at`, without GPS.
+pub fn routine_visit(store: &DocId, at: Timestamp) -> NewVisit {
+    NewVisit {
+        store_id: store.clone(),
+        kind: VisitKind::Routine,
+        check_in: CheckPoint { at, gps: None },
+        complaint_id: None,
+    }
+}
+
+/// An inventory count of `store` with `lines` lines (`sku-000`, ... with book quantities
+/// 20, 21, ...).
+pub fn sample_count(store: &DocId, lines: i64) -> NewInventoryCount {
+    NewInventoryCount {
+        store_id: store.clone(),
+        lines: (0..lines)
+            .map(|n| NewCountLine {
+                sku: format!("sku-{n:03}"),
+                name: format!("Product {n}"),
+                book: 20 + n,
+            })
+            .collect(),
     }
 }
 

@@ -4,11 +4,11 @@
 //! both backends.
 
 use axum::http::StatusCode;
-use fieldsync_core::fixtures::{device, sample_store};
+use fieldsync_core::fixtures::{device, routine_visit, sample_store};
 use fieldsync_core::protocol::{
     self, FetchRequest, FetchResponse, PROTOCOL_VERSION, SyncRequest, WorkingSet,
 };
-use fieldsync_core::{CheckPoint, DocId, NewVisit, Role, Timestamp, VisitKind};
+use fieldsync_core::{DocId, Role, Timestamp};
 use fieldsync_server::Limits;
 use fieldsync_server::admin::AdminDevice;
 use fieldsync_server::storage::User;
@@ -50,15 +50,10 @@ async fn setup(backend: Backend) -> Result<Setup, Box<dyn std::error::Error>> {
     let zhao = server.enroll("am-zhao").await?;
     let (phone, _) = device(dir.path().join("li.db"), "am-li", Timestamp::now())?;
     server.sync_phone(&li, &phone).await?;
-    let li_visit = phone.create_visit(NewVisit {
-        store_id: li_store.clone(),
-        kind: VisitKind::Routine,
-        check_in: CheckPoint {
-            at: Timestamp(Timestamp::now().0 - 200 * 86_400_000),
-            gps: None,
-        },
-        complaint_id: None,
-    })?;
+    let li_visit = phone.create_visit(routine_visit(
+        &li_store,
+        Timestamp(Timestamp::now().0 - 200 * 86_400_000),
+    ))?;
     server.sync_phone(&li, &phone).await?;
     Ok(Setup {
         server,

@@ -8,12 +8,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use fieldsync_core::fixtures::{device, sample_store};
+use fieldsync_core::fixtures::{device, routine_visit, sample_count, sample_store};
 use fieldsync_core::protocol::{FeedCursor, Part, SyncResponse};
-use fieldsync_core::{
-    CheckPoint, DocId, DocKind, LocalStore, NewCountLine, NewInventoryCount, NewVisit, Role,
-    SyncPhase, SyncProgress, Timestamp, VisitKind,
-};
+use fieldsync_core::{DocKind, LocalStore, Role, SyncPhase, SyncProgress, Timestamp};
 use fieldsync_server::Limits;
 use fieldsync_server::admin::AdminDevice;
 use fieldsync_server::storage::User;
@@ -42,28 +39,6 @@ struct Territory {
     old: LocalStore,
     old_token: String,
     dir: tempfile::TempDir,
-}
-
-fn visit(store: &DocId, at: Timestamp) -> NewVisit {
-    NewVisit {
-        store_id: store.clone(),
-        kind: VisitKind::Routine,
-        check_in: CheckPoint { at, gps: None },
-        complaint_id: None,
-    }
-}
-
-fn count(store: &DocId) -> NewInventoryCount {
-    NewInventoryCount {
-        store_id: store.clone(),
-        lines: (0..30)
-            .map(|n| NewCountLine {
-                sku: format!("sku-{n:03}"),
-                name: format!("Product {n}"),
-                book: 20 + n,
-            })
-            .collect(),
-    }
 }
 
 impl Territory {
@@ -100,14 +75,20 @@ impl Territory {
         server.sync_phone(&token, &old).await?;
         for store in &stores {
             needed.insert(old.create_shelf_display(store)?.to_string());
-            history.insert(old.create_visit(visit(store, then))?.to_string());
-            history.insert(old.create_inventory_count(count(store))?.to_string());
+            history.insert(old.create_visit(routine_visit(store, then))?.to_string());
+            history.insert(
+                old.create_inventory_count(sample_count(store, 30))?
+                    .to_string(),
+            );
         }
         server.sync_phone(&token, &old).await?;
         clock.set(now);
         for store in &stores {
-            needed.insert(old.create_visit(visit(store, now))?.to_string());
-            needed.insert(old.create_inventory_count(count(store))?.to_string());
+            needed.insert(old.create_visit(routine_visit(store, now))?.to_string());
+            needed.insert(
+                old.create_inventory_count(sample_count(store, 30))?
+                    .to_string(),
+            );
         }
         server.sync_phone(&token, &old).await?;
         Ok(Territory {
@@ -276,7 +257,7 @@ async fn a_first_sync_interrupted_in_its_history_resumes_with_what_changed_meanw
         .ok_or("no store")?;
     let late = territory
         .old
-        .create_visit(visit(&store, Timestamp::now()))?;
+        .create_visit(routine_visit(&store, Timestamp::now()))?;
     territory
         .server
         .sync_phone(&territory.old_token, &territory.old)
@@ -361,13 +342,17 @@ async fn the_client_reports_first_use_ready_once_the_phone_holds_every_needed_do
     for store in &stores {
         needed.insert(old.local.create_shelf_display(store)?.to_string());
         for _ in 0..3 {
-            old.local.create_visit(visit(store, then))?;
+            old.local.create_visit(routine_visit(store, then))?;
         }
     }
     old.sync().await?;
     old.clock.set(now);
     for store in &stores {
-        needed.insert(old.local.create_visit(visit(store, now))?.to_string());
+        needed.insert(
+            old.local
+                .create_visit(routine_visit(store, now))?
+                .to_string(),
+        );
     }
     old.sync().await?;
 

@@ -10,10 +10,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use fieldsync_core::{
-    CheckPoint, DocId, DocKind, LocalStore, NewCountLine, NewInventoryCount, NewVisit, Role,
-    Timestamp, VisitKind,
-};
+use fieldsync_core::fixtures::{routine_visit, sample_count};
+use fieldsync_core::{DocId, DocKind, LocalStore, Role, Timestamp};
 use fieldsync_tests::device::Device;
 use fieldsync_tests::district::{District, StoreRow};
 use fieldsync_tests::{Backend, on_sqlite_and_postgres};
@@ -22,28 +20,6 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 const DAY_MS: i64 = 86_400_000;
 const WEEK_MS: i64 = 7 * DAY_MS;
-
-fn visit(store: &DocId, at: Timestamp) -> NewVisit {
-    NewVisit {
-        store_id: store.clone(),
-        kind: VisitKind::Routine,
-        check_in: CheckPoint { at, gps: None },
-        complaint_id: None,
-    }
-}
-
-fn count(store: &DocId) -> NewInventoryCount {
-    NewInventoryCount {
-        store_id: store.clone(),
-        lines: (0..5)
-            .map(|n| NewCountLine {
-                sku: format!("sku-{n:03}"),
-                name: format!("Product {n}"),
-                book: 20 + n,
-            })
-            .collect(),
-    }
-}
 
 fn held(phone: &LocalStore, kind: DocKind) -> Result<BTreeSet<DocId>, Box<dyn std::error::Error>> {
     Ok(phone.document_ids(kind)?.into_iter().collect())
@@ -83,8 +59,8 @@ async fn district_with_history(
         li.clock().set(at);
         let mut docs = BTreeSet::new();
         for store in &stores {
-            docs.insert(li.local().create_visit(visit(store, at))?);
-            docs.insert(li.local().create_inventory_count(count(store))?);
+            docs.insert(li.local().create_visit(routine_visit(store, at))?);
+            docs.insert(li.local().create_inventory_count(sample_count(store, 5))?);
         }
         li.sync().await?;
         made.push(docs);

@@ -132,8 +132,7 @@ pub(super) fn set_working_since(conn: &Connection, since: Option<i64>) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{device, sample_store};
-    use crate::{CheckPoint, NewVisit, VisitKind};
+    use crate::fixtures::{device, routine_visit, sample_store};
 
     const DAY_MS: i64 = 86_400_000;
 
@@ -143,12 +142,7 @@ mod tests {
         let at = Timestamp(now - 100 * DAY_MS);
         let (other, _) = device(dir.join("other.db"), "am-li", at)?;
         let store = other.create_store(sample_store("am-li", 1))?;
-        let visit = other.create_visit(NewVisit {
-            store_id: store.clone(),
-            kind: VisitKind::Routine,
-            check_in: CheckPoint { at, gps: None },
-            complaint_id: None,
-        })?;
+        let visit = other.create_visit(routine_visit(&store, at))?;
         Ok(other
             .outbox_batch(10)?
             .into_iter()
