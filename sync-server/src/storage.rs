@@ -11,6 +11,7 @@ pub mod console_sessions;
 pub mod device_reports;
 pub(crate) mod feed;
 pub mod fetch;
+pub mod photo_uses;
 pub mod postgres;
 pub mod postgres_tls;
 pub(crate) mod push;
@@ -22,6 +23,8 @@ pub mod tokens;
 pub(crate) mod wal_checkpoint;
 
 pub use quota::Quotas;
+
+use std::collections::BTreeMap;
 
 use fieldsync_core::protocol::{Accepted, DocChanges, FeedCursor, Rejection};
 use fieldsync_core::{DocId, IncomingChange, Role};
@@ -167,6 +170,9 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug + 'static {
     fn document_changes(&self, doc: &str) -> AppResult<Vec<Vec<u8>>>;
     /// Ids of every document of the district, with their kinds.
     fn documents(&self) -> AppResult<Vec<(String, String)>>;
+    /// Every use of each photo used in visits of more than one store or on more than one
+    /// day, by photo hash, each photo's uses in order (see `photo_uses.rs`).
+    fn reused_photos(&self) -> AppResult<BTreeMap<String, Vec<photo_uses::PhotoUse>>>;
     /// Every enrolled device, revoked ones too, oldest first (for the admin tools).
     fn devices(&self) -> AppResult<Vec<DeviceRecord>>;
     /// The cursor of the newest feed row: every change stored so far is at or before it.

@@ -54,9 +54,24 @@ fn stored_changes(storage: &SqliteStorage) -> Fallible<BTreeMap<String, Vec<Vec<
         .collect()
 }
 
-/// Removes what schemas 11 and 10 added (when visits and counts happened, and its index)
-/// and marks the database as schema 9.
+/// Removes what schema 12 added (the photos each visit uses) and marks the database as
+/// schema 11.
+fn back_to_schema_11(path: &Path) -> Fallible<()> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.execute_batch(
+        "BEGIN;
+         DROP TABLE photo_uses;
+         DROP TABLE photo_uses_pending;
+         PRAGMA user_version = 11;
+         COMMIT;",
+    )?;
+    Ok(())
+}
+
+/// Removes what schemas 12 to 10 added (the photos each visit uses, when visits and counts
+/// happened, and its index) and marks the database as schema 9.
 fn back_to_schema_9(path: &Path) -> Fallible<()> {
+    back_to_schema_11(path)?;
     let conn = rusqlite::Connection::open(path)?;
     conn.execute_batch(
         "BEGIN;
@@ -212,7 +227,7 @@ fn a_schema_1_database_keeps_every_change_in_log_order_and_takes_new_pushes_afte
 
     back_to_schema_1(&path)?;
     let storage = SqliteStorage::open(&path)?;
-    assert_eq!(schema(&path)?, 11, "migrated on open");
+    assert_eq!(schema(&path)?, 12, "migrated on open");
     let (feed_after, end_after) = log_feed(&storage, 0)?;
     assert_eq!(end_after, end, "the log ends where it did");
     assert!(
@@ -315,7 +330,7 @@ fn a_schema_2_database_learns_each_documents_size_and_counts_its_devices_told_of
 
     back_to_schema_2(&path)?;
     let storage = SqliteStorage::open(&path)?;
-    assert_eq!(schema(&path)?, 11, "migrated on open");
+    assert_eq!(schema(&path)?, 12, "migrated on open");
     let (docs, devices) = sizes_and_handed(&path)?;
     assert_eq!(docs.len(), 4, "two stores and their shelf displays");
     for (doc, bytes, stored) in &docs {
@@ -369,12 +384,23 @@ fn a_schema_7_database_learns_every_value_its_stores_held_when_it_opens() -> Tes
     assert_eq!(stores.len(), demo::DEMO_STORES as usize, "every demo store");
     back_to_schema_7(&path)?;
     drop(SqliteStorage::open(&path)?);
-    assert_eq!(schema(&path)?, 11);
+    assert_eq!(schema(&path)?, 12);
     assert!(
         held_rows(&path)? == recorded,
         "the same rows, from the changes"
     );
     Ok(())
+}
+
+/// A database in `dir` holding the demo district with its weeks of activity, written by
+/// this server; its path.
+fn seeded_with_activity(dir: &Path) -> Fallible<std::path::PathBuf> {
+    let path = dir.join("fieldsync.db");
+    let storage = SqliteStorage::open(&path)?;
+    let Seeded::New(_) = demo::seed_with(dir, &storage, true, None)? else {
+        return Err("an empty database is seeded".into());
+    };
+    Ok(path)
 }
 
 /// When each visit and count happened, as the database records it.
@@ -392,12 +418,7 @@ fn happened_rows(path: &Path) -> Fallible<BTreeMap<String, Option<i64>>> {
 #[test]
 fn a_schema_9_database_learns_when_its_visits_and_counts_happened_when_it_opens() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let path = dir.path().join("fieldsync.db");
-    let storage = SqliteStorage::open(&path)?;
-    let Seeded::New(_) = demo::seed_with(dir.path(), &storage, true, None)? else {
-        return Err("an empty database is seeded".into());
-    };
-    drop(storage);
+    let path = seeded_with_activity(dir.path())?;
     let recorded = happened_rows(&path)?;
     assert!(
         recorded.len() > 10,
@@ -409,11 +430,47 @@ fn a_schema_9_database_learns_when_its_visits_and_counts_happened_when_it_opens(
     );
     back_to_schema_9(&path)?;
     drop(SqliteStorage::open(&path)?);
-    assert_eq!(schema(&path)?, 11);
+    assert_eq!(schema(&path)?, 12);
     assert_eq!(
         happened_rows(&path)?,
         recorded,
         "the same times, from the changes"
     );
+    Ok(())
+}
+
+/// Every photo use the database records: (visit, hash, store, day).
+fn photo_rows(path: &Path) -> Fallible<Vec<(String, String, String, i64)>> {
+    let conn = rusqlite::Connection::open(path)?;
+    let mut statement =
+        conn.prepare("SELECT visit, hash, store, day FROM photo_uses ORDER BY visit, hash, day")?;
+    let rows = statement
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+#[test]
+fn a_schema_11_database_learns_the_photos_its_visits_use_when_it_opens() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = seeded_with_activity(dir.path())?;
+    let recorded = photo_rows(&path)?;
+    assert_eq!(
+        recorded.len(),
+        2,
+        "the demo's photographed visit, recorded by its push: {recorded:?}"
+    );
+    back_to_schema_11(&path)?;
+    drop(SqliteStorage::open(&path)?);
+    assert_eq!(schema(&path)?, 12);
+    assert_eq!(
+        photo_rows(&path)?,
+        recorded,
+        "the same uses, from the changes"
+    );
+    let conn = rusqlite::Connection::open(&path)?;
+    let pending: i64 =
+        conn.query_row("SELECT COUNT(*) FROM photo_uses_pending", [], |r| r.get(0))?;
+    assert_eq!(pending, 0, "nothing left to fill in");
     Ok(())
 }

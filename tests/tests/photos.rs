@@ -369,15 +369,17 @@ async fn blob_gc_removes_unreferenced_blobs_after_retention_and_never_a_referenc
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_same_photo_in_visits_on_two_days_is_flagged_by_the_reuse_report_and_the_months_compliance_report()
--> TestResult {
-    let s = setup(Backend::Sqlite).await?;
+/// The reuse report and the month's compliance report on `backend`: a photo in visits
+/// pushed on two days is flagged with both uses; a photo added later to a visit the server
+/// already holds is flagged too, and the visit's earlier photo still counts.
+async fn reused_photos_are_flagged(backend: Backend) -> TestResult {
+    let s = setup(backend).await?;
     let (first, photo, jpeg) = visit_with_photo(&s.li, &s.store, 7, 640, 480)?;
+    s.li.sync().await?;
     s.li.clock().advance_minutes(24 * 60);
     let (second, again, _) = visit_with_photo(&s.li, &s.store, 7, 640, 480)?;
     assert_eq!(photo.hash, again.hash, "the same bytes");
-    let (_third, other, _) = visit_with_photo(&s.li, &s.store, 8, 640, 480)?;
+    let (third, other, _) = visit_with_photo(&s.li, &s.store, 8, 640, 480)?;
     drop(jpeg);
     s.li.sync().await?;
     let csv = s.district.server.admin(&["photo-reuse"])?;
@@ -406,5 +408,38 @@ async fn the_same_photo_in_visits_on_two_days_is_flagged_by_the_reuse_report_and
         !before.contains("reused_photo"),
         "a month without a use of it has no section: {before}"
     );
+
+    // The third visit's photo, added a day later to the first visit (already on the server).
+    s.li.clock().advance_minutes(24 * 60);
+    s.li.local().add_visit_photo(&first, &other.hash, "again")?;
+    s.li.sync().await?;
+    let csv = s.district.server.admin(&["photo-reuse"])?;
+    let of = |hash: &str| -> Vec<String> {
+        csv.lines()
+            .filter(|l| l.starts_with(hash))
+            .map(str::to_owned)
+            .collect()
+    };
+    let other_uses = of(&other.hash);
+    assert_eq!(other_uses.len(), 2, "{csv}");
+    assert!(other_uses.iter().any(|l| l.contains(first.as_str())));
+    assert!(other_uses.iter().any(|l| l.contains(third.as_str())));
+    assert_eq!(
+        of(&photo.hash).len(),
+        2,
+        "the first visit's own photo still counts once the visit changed: {csv}"
+    );
     Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_photo_in_visits_on_two_days_is_flagged_by_the_reuse_report_and_the_months_compliance_report_on_sqlite()
+-> TestResult {
+    reused_photos_are_flagged(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_photo_in_visits_on_two_days_is_flagged_by_the_reuse_report_and_the_months_compliance_report_on_postgres()
+-> TestResult {
+    reused_photos_are_flagged(Backend::Postgres { instances: 1 }).await
 }

@@ -30,7 +30,7 @@ fn several_instances_starting_at_once_on_a_fresh_postgres_database_migrate_it_on
         .rows("SELECT version FROM fieldsync_schema ORDER BY version", &[])?;
     assert_eq!(
         versions.len(),
-        10,
+        11,
         "each migration applied once: {versions:?}"
     );
     // Every instance works on the one schema: a user added through one is seen by all.
@@ -61,7 +61,7 @@ fn a_postgres_database_with_a_newer_schema_is_refused_naming_both_versions() -> 
         .expect_err("a newer schema must be refused");
     let message = refused.to_string();
     assert!(
-        message.contains("schema 99") && message.contains("this server's 10"),
+        message.contains("schema 99") && message.contains("this server's 11"),
         "{message}"
     );
     Ok(())
@@ -152,7 +152,10 @@ fn a_schema_1_postgres_database_learns_each_documents_size_and_counts_its_device
     )?;
     // Back to schema 1: what a server of that version left in the database.
     client.batch_execute(
-        "DROP INDEX docs_by_happened;
+        "DROP TABLE photo_uses;
+         DROP TABLE photo_uses_pending;
+         DELETE FROM fieldsync_schema WHERE version = 11;
+         DROP INDEX docs_by_happened;
          DELETE FROM fieldsync_schema WHERE version = 10;
          ALTER TABLE docs DROP COLUMN happened_at;
          DELETE FROM fieldsync_schema WHERE version = 9;
@@ -271,7 +274,10 @@ fn a_schema_6_postgres_database_learns_every_value_its_stores_held_when_it_opens
         .count();
     assert_eq!(lats, 2, "both places of the moved store: {recorded:?}");
     client.batch_execute(
-        "DROP INDEX docs_by_happened;
+        "DROP TABLE photo_uses;
+         DROP TABLE photo_uses_pending;
+         DELETE FROM fieldsync_schema WHERE version = 11;
+         DROP INDEX docs_by_happened;
          DELETE FROM fieldsync_schema WHERE version = 10;
          ALTER TABLE docs DROP COLUMN happened_at;
          DELETE FROM fieldsync_schema WHERE version = 9;
@@ -285,5 +291,65 @@ fn a_schema_6_postgres_database_learns_every_value_its_stores_held_when_it_opens
         PostgresOptions::default(),
     )?);
     assert_eq!(held_rows(&mut client)?, recorded);
+    Ok(())
+}
+
+/// Every photo use the database records: (visit, hash, store, day).
+fn photo_rows(
+    client: &mut postgres::Client,
+) -> Result<Vec<(String, String, String, i64)>, postgres::Error> {
+    Ok(client
+        .query(
+            "SELECT visit, hash, store, day FROM photo_uses ORDER BY visit, hash, day",
+            &[],
+        )?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect())
+}
+
+#[test]
+fn a_schema_10_postgres_database_learns_the_photos_its_visits_use_from_instances_starting_together()
+-> TestResult {
+    let database = TestDatabase::create("photo_uses")?;
+    let dir = tempfile::tempdir()?;
+    let storage = PostgresStorage::open(database.url(), PostgresOptions::default())?;
+    let fieldsync_server::demo::Seeded::New(_) =
+        fieldsync_server::demo::seed_with(dir.path(), &storage, true, None)?
+    else {
+        return Err("an empty database is seeded".into());
+    };
+    drop(storage);
+    let mut client = postgres::Client::connect(database.url(), postgres::NoTls)?;
+    let recorded = photo_rows(&mut client)?;
+    assert_eq!(
+        recorded.len(),
+        2,
+        "the demo's photographed visit, recorded by its push: {recorded:?}"
+    );
+    client.batch_execute(
+        "DROP TABLE photo_uses;
+         DROP TABLE photo_uses_pending;
+         DELETE FROM fieldsync_schema WHERE version = 11;",
+    )?;
+    let url = Arc::new(database.url().to_owned());
+    let starts: Vec<_> = (0..3)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || PostgresStorage::open(&url, PostgresOptions::default()))
+        })
+        .collect();
+    for start in starts {
+        drop(start.join().map_err(|_| "an instance's start panicked")??);
+    }
+    assert_eq!(
+        photo_rows(&mut client)?,
+        recorded,
+        "the same uses, from the changes"
+    );
+    let pending: i64 = client
+        .query_one("SELECT COUNT(*) FROM photo_uses_pending", &[])?
+        .get(0);
+    assert_eq!(pending, 0, "nothing left to fill in");
     Ok(())
 }

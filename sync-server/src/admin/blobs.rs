@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-use fieldsync_core::{DocId, DocKind, Replica};
+use fieldsync_core::{DocId, Replica};
 
 use crate::blobs::{BlobLimits, Blobs};
 use crate::error::{AppError, AppResult};
@@ -110,14 +110,7 @@ pub fn collect(
     Ok(done)
 }
 
-/// One use of a photo in a visit.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct PhotoUse {
-    pub visit: String,
-    pub store: String,
-    /// The UTC day (days since the epoch) the photo was taken, or else added.
-    pub day: i64,
-}
+pub use crate::storage::photo_uses::PhotoUse;
 
 /// The columns of the reused photos' section of `admin report`.
 pub const REUSE_SECTION_COLUMNS: [&str; 4] = ["reused_photo", "visit", "store", "day"];
@@ -147,38 +140,8 @@ pub fn write_reuse<'a>(
         .map_err(|e| AppError::Internal(format!("cannot write the photo uses: {e}")))
 }
 
-/// Photo hashes used in visits of more than one store or on more than one day.
+/// Photo hashes used in visits of more than one store or on more than one day, with every
+/// use of each, as the server keeps them (see `storage/photo_uses.rs`).
 pub fn reused(storage: &dyn SyncStorage) -> AppResult<BTreeMap<String, Vec<PhotoUse>>> {
-    let mut uses: BTreeMap<String, Vec<PhotoUse>> = BTreeMap::new();
-    for (id, kind) in storage.documents()? {
-        if kind != DocKind::Visit.as_str() {
-            continue;
-        }
-        let Ok(doc) = DocId::parse("doc", &id) else {
-            continue;
-        };
-        let changes = storage.document_changes(&id)?;
-        let replica = Replica::load(&doc, changes.iter().map(Vec::as_slice))?;
-        let store = replica
-            .summary()?
-            .and_then(|s| s.store_id)
-            .unwrap_or_default();
-        for photo in replica.photo_refs() {
-            let at = photo.taken_at.unwrap_or(photo.at);
-            uses.entry(photo.hash).or_default().push(PhotoUse {
-                visit: id.clone(),
-                store: store.clone(),
-                day: at.0.div_euclid(DAY_MS),
-            });
-        }
-    }
-    uses.retain(|_, list| {
-        let stores: BTreeSet<&str> = list.iter().map(|u| u.store.as_str()).collect();
-        let days: BTreeSet<i64> = list.iter().map(|u| u.day).collect();
-        stores.len() > 1 || days.len() > 1
-    });
-    for list in uses.values_mut() {
-        list.sort();
-    }
-    Ok(uses)
+    storage.reused_photos()
 }

@@ -22,6 +22,7 @@
 //! (a few tens of microseconds next to a database round trip).
 
 mod fetch_tx;
+mod photo_uses;
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
@@ -81,6 +82,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (
         10,
         include_str!("../../migrations/postgres/010_happened_index.sql"),
+    ),
+    (
+        11,
+        include_str!("../../migrations/postgres/011_photo_uses.sql"),
     ),
 ];
 fn add_store_held(
@@ -320,6 +325,7 @@ impl PostgresStorage {
             migrate(&mut client)?;
             backfill_store_held(&mut client)?;
             backfill_happened_at(&mut client)?;
+            photo_uses::backfill(&mut client)?;
             if storage.options.cursor == CursorAllocation::NaiveSequence {
                 // Numbered on from whatever the counter handed out before.
                 client.batch_execute(
@@ -396,6 +402,7 @@ impl PostgresStorage {
             mode: self.options.cursor,
             seqs: VecDeque::new(),
             rows: ChangeRows::default(),
+            photos: photo_uses::PhotoRows::default(),
             failed: None,
         };
         let outcome = push::run(&mut pg, device, docs, now, quotas);
@@ -477,6 +484,7 @@ struct PgPush<'a, 't> {
     /// Cursors reserved and not used yet, in order.
     seqs: VecDeque<i64>,
     rows: ChangeRows,
+    photos: photo_uses::PhotoRows,
     /// The database error that failed the push, kept so a retryable one can be retried.
     failed: Option<postgres::Error>,
 }
@@ -497,6 +505,7 @@ impl PgPush<'_, '_> {
     }
 
     fn flush(&mut self) -> Result<(), postgres::Error> {
+        std::mem::take(&mut self.photos).flush(self.tx)?;
         let r = std::mem::take(&mut self.rows);
         if r.seq.is_empty() {
             return Ok(());
@@ -738,6 +747,16 @@ impl push::PushTx for PgPush<'_, '_> {
             ],
         );
         self.check(result).map(|_| ())
+    }
+
+    fn set_photo_uses(
+        &mut self,
+        visit: &str,
+        store: &str,
+        photos: &super::photo_uses::VisitPhotos,
+    ) -> AppResult<()> {
+        self.photos.set(visit, store, photos);
+        Ok(())
     }
 }
 
@@ -1218,6 +1237,12 @@ impl SyncStorage for PostgresStorage {
                 .map(|r| (r.get(0), r.get(1)))
                 .collect())
         })
+    }
+
+    fn reused_photos(
+        &self,
+    ) -> AppResult<std::collections::BTreeMap<String, Vec<super::photo_uses::PhotoUse>>> {
+        self.with_client(|client| photo_uses::reused(client))
     }
 
     fn devices(&self) -> AppResult<Vec<DeviceRecord>> {

@@ -24,6 +24,7 @@ use fieldsync_core::{
 };
 
 use self::work::{Job, Worked, work_all};
+use super::photo_uses::{self, VisitPhotos};
 use super::quota::{self, Quotas};
 use super::scope_guard::{self, Access, DocRow, Scopes};
 use super::{DeviceInfo, PushResult, Pushed};
@@ -118,6 +119,9 @@ pub trait PushTx {
     /// Records values the copied fields of `store` hold (those already recorded are kept).
     fn add_store_held(&mut self, store: &str, values: &[HeldValue]) -> AppResult<()>;
     fn append_scope(&mut self, moved: &ScopeMove, at: i64) -> AppResult<()>;
+    /// Replaces the photos `visit` uses with `photos` (see `photo_uses.rs`), and takes it
+    /// off the backfill's list if it was on it.
+    fn set_photo_uses(&mut self, visit: &str, store: &str, photos: &VisitPhotos) -> AppResult<()>;
 }
 
 /// Whether a store with these facts is in a device's read scope.
@@ -373,6 +377,10 @@ pub fn run(
         let heads = s.replica.heads();
         let added = i64::try_from(s.new_bytes).map_err(AppError::internal)?;
         tx.upsert_doc(&s.doc, &s.after, &heads, added)?;
+        if s.after.kind == DocKind::Visit {
+            let store = s.after.store_id.as_deref().unwrap_or_default();
+            tx.set_photo_uses(&s.doc, store, &photo_uses::of_replica(&s.replica))?;
+        }
         if s.after.kind == DocKind::Store {
             if let (Some(territory), Some(demo)) = (&s.after.territory, s.after.demo_street) {
                 tx.upsert_store(&s.doc, territory, demo)?;

@@ -7,6 +7,7 @@
 //! connections and never wait for the writer (WAL).
 
 mod fetch_tx;
+mod photo_uses;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -20,6 +21,7 @@ use rusqlite::{
 
 use super::feed::{self, LogRow, PassPart};
 use super::fetch::{self, FetchAsk};
+use super::photo_uses::VisitPhotos;
 use super::push::{self, ScopeMove, ScopeRow, Stored};
 use super::quota::Quotas;
 use super::replica_cache::ReplicaCache;
@@ -46,6 +48,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../../migrations/009_device_reports.sql")),
     (10, include_str!("../../migrations/010_happened_at.sql")),
     (11, include_str!("../../migrations/011_happened_index.sql")),
+    (12, include_str!("../../migrations/012_photo_uses.sql")),
 ];
 const READERS: usize = 4;
 
@@ -82,6 +85,7 @@ impl SqliteStorage {
         migrate(&mut conn)?;
         backfill_store_held(&mut conn)?;
         backfill_happened_at(&mut conn)?;
+        photo_uses::backfill(&mut conn)?;
         let checkpointer = Checkpointer::start(path, &mut conn)?;
         Ok(SqliteStorage {
             writer: Mutex::new(WriterState {
@@ -404,6 +408,10 @@ impl push::PushTx for SqlitePush<'_, '_> {
             .execute(params![m.store, m.old_territory, m.new_territory, m.old_demo, m.new_demo, at])?;
         Ok(())
     }
+
+    fn set_photo_uses(&mut self, visit: &str, store: &str, photos: &VisitPhotos) -> AppResult<()> {
+        photo_uses::set(self.tx, visit, store, photos)
+    }
 }
 
 impl SyncStorage for SqliteStorage {
@@ -657,6 +665,12 @@ impl SyncStorage for SqliteStorage {
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?)
         })
+    }
+
+    fn reused_photos(
+        &self,
+    ) -> AppResult<std::collections::BTreeMap<String, Vec<super::photo_uses::PhotoUse>>> {
+        self.with_reader(photo_uses::reused)
     }
 
     fn devices(&self) -> AppResult<Vec<super::DeviceRecord>> {

@@ -1,0 +1,17 @@
+-- fieldsync server, schema 11 (PostgreSQL): every photo each visit uses (its hash, the
+-- store, the UTC day it was taken, or else added), kept as pushes land, so that `admin
+-- report` and `admin photo-reuse` find a photo used in more than one store or on more than
+-- one day without loading every visit of the history. Visits stored before this schema are
+-- listed in photo_uses_pending and filled in from their stored changes when a server opens
+-- the database, a batch per transaction under the visits' document locks, so that an
+-- interrupted start resumes and instances starting together share the work.
+CREATE TABLE photo_uses (
+    visit TEXT NOT NULL,
+    hash  TEXT NOT NULL,
+    store TEXT NOT NULL,
+    day   BIGINT NOT NULL,
+    PRIMARY KEY (visit, hash, day)
+);
+CREATE INDEX photo_uses_by_hash ON photo_uses (hash);
+CREATE TABLE photo_uses_pending (visit TEXT PRIMARY KEY);
+INSERT INTO photo_uses_pending (visit) SELECT id FROM docs WHERE kind = 'visit';
