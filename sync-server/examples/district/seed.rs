@@ -4,9 +4,10 @@
 //! Stores come from a CSV through `import_stores` (the admin device, pushed). Each account
 //! manager has a phone (a core `LocalStore` with a clock set to each moment) that records
 //! its year in time order: every store visited `visits_per_month` times a month on working
-//! days (check-in and check-out with GPS, and a display check of the store's shelf display
-//! on each visit), and a monthly count of 5 lines in each functional terminal (about one
-//! store in eight). The phone saves a week in one local transaction (one wait for its disk
+//! days (check-in and check-out with GPS, a shelf photo's reference, and a display check
+//! of the store's shelf display on each visit; one visit in 200 uses its store's stock
+//! photo again, which `admin report` flags), and a monthly count of 5 lines in each
+//! functional terminal (about one store in eight). The phone saves a week in one local transaction (one wait for its disk
 //! instead of hundreds: the same documents and changes) and pushes that week through the
 //! server's push (`admin::push_from`: parsing, actor binding, write rules, storage),
 //! received at the week's end.
@@ -164,7 +165,28 @@ fn fill(local: &LocalStore, storage: &dyn SyncStorage, info: &DeviceInfo) -> Fal
     Err("the feed did not end".into())
 }
 
-/// One visit of `kind` with check-in, check-out and a display check; returns the visit.
+/// The hash of the shelf photo a visit carries: its own, or in one visit of 200 the store's
+/// stock photo used again (what `admin report` flags). Drawn from the ids, not the dice, so
+/// the rest of the district is what it was before visits had photos. Only the reference is
+/// stored: no photo bytes are uploaded.
+fn shelf_photo(visit: &DocId, store: &DocId) -> String {
+    use std::hash::{Hash, Hasher};
+    let draw = |of: &str, k: u64| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (of, k).hash(&mut h);
+        h.finish()
+    };
+    let of = if draw(visit.as_str(), 99) % 200 == 0 {
+        store.as_str()
+    } else {
+        visit.as_str()
+    };
+    let hex: String = (0..4).map(|k| format!("{:016x}", draw(of, k))).collect();
+    format!("sha256:{hex}")
+}
+
+/// One visit of `kind` with check-in, a shelf photo, check-out and a display check;
+/// returns the visit.
 pub fn visit(
     local: &LocalStore,
     clock: &ManualClock,
@@ -210,6 +232,7 @@ pub fn visit(
             ..DisplayCheck::default()
         },
     )?;
+    local.add_visit_photo(&id, &shelf_photo(&id, &store.id), "shelf")?;
     let out = Timestamp(at.0 + (10 + dice.below(25) as i64) * 60_000);
     clock.set(out);
     local.check_out_visit(
