@@ -8,10 +8,10 @@
 //!     [--supervisors 4] [--spread-seconds 60] [--repeats 3] [--no-sqlite]
 //! ```
 //!
-//! The district is seeded as `district_bench` seeds it (`district/seed.rs`: stores from a
-//! CSV, each manager's year pushed week by week through the server's push), with one store
-//! in 25 on a demo street (`--quick`: one in 5) (the market team's scope). The year ends three days ago. The
-//! server then runs on 127.0.0.1 in this process (`fieldsync_server::serve`), and phones
+//! The district is seeded by `district/seed.rs` (stores from a CSV, each manager's year
+//! pushed week by week through the server's push, each visit with a shelf photo's
+//! reference), with one store in 25 on a demo street (`--quick`: one in 5; the market
+//! team's scope). The year ends three days ago. The server then runs on 127.0.0.1 in this process (`fieldsync_server::serve`), and phones
 //! (core's `LocalStore` and `SyncClient`, in this process too: they share the machine's
 //! cores with the server) enroll over HTTP and sync as the app does. Measured:
 //!

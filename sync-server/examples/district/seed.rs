@@ -1,5 +1,5 @@
-//! A district seeded through the real write path, shared by the district benchmarks
-//! (`district_bench`, `district_sync_bench`).
+//! A district seeded through the real write path, for `district_sync_bench` (the console's
+//! `district_bench` still seeds with a copy of its own, `district_bench/seed.rs`).
 //!
 //! Stores come from a CSV through `import_stores` (the admin device, pushed). Each account
 //! manager has a phone (a core `LocalStore` with a clock set to each moment) that records

@@ -21,7 +21,7 @@ use crate::error::{AppError, AppResult};
 mod let_go;
 mod pass;
 
-pub use pass::{PassPart, part_condition, window_condition};
+pub use pass::{PassPart, part_condition, scope_ids, window_condition};
 
 /// Rows read per query while filling a feed.
 pub const PAGE: i64 = 2_000;

@@ -882,10 +882,15 @@ impl feed::FeedTx for PgFeed<'_, '_> {
         limit: i64,
     ) -> AppResult<Vec<String>> {
         let sql = format!(
-            "SELECT d.id FROM docs d LEFT JOIN stores s ON s.id = d.store_id
-             WHERE d.id > $1 AND {} AND {} ORDER BY d.id LIMIT $2",
-            feed::scope_condition(device.role, "$3::text"),
-            feed::part_condition(part.part, "$4::bigint", "$5::bigint")
+            "SELECT id FROM ({}) AS p ORDER BY id LIMIT $2",
+            feed::scope_ids(
+                device.role,
+                "$3::text",
+                &format!(
+                    "d.id > $1 AND {}",
+                    feed::part_condition(part.part, "$4::bigint", "$5::bigint")
+                )
+            )
         );
         Ok(self
             .tx
@@ -913,12 +918,16 @@ impl feed::FeedTx for PgFeed<'_, '_> {
         upto: i64,
     ) -> AppResult<Vec<(String, String, Vec<u8>)>> {
         let sql = format!(
-            "SELECT d.id, c.hash, c.bytes FROM docs d LEFT JOIN stores s ON s.id = d.store_id
-             JOIN changes c ON c.doc_id = d.id
-             WHERE d.id > $1 AND d.id <= $2 AND {} AND {} AND c.seq <= $4
-             ORDER BY d.id, c.seq",
-            feed::scope_condition(device.role, "$3::text"),
-            feed::part_condition(part.part, "$5::bigint", "$6::bigint")
+            "SELECT p.id, c.hash, c.bytes FROM ({}) AS p JOIN changes c ON c.doc_id = p.id
+             WHERE c.seq <= $4 ORDER BY p.id, c.seq",
+            feed::scope_ids(
+                device.role,
+                "$3::text",
+                &format!(
+                    "d.id > $1 AND d.id <= $2 AND {}",
+                    feed::part_condition(part.part, "$5::bigint", "$6::bigint")
+                )
+            )
         );
         Ok(self
             .tx
