@@ -104,7 +104,7 @@ struct Ready {
     doc: Option<Doc>,
     /// Its index rows, when the kind derives them on the worker.
     rows: Option<Derived>,
-    /// Its fields in conflict, read on the worker with `rows`.
+    /// Its fields in conflict, read on the worker with the check.
     conflicts: Vec<String>,
     /// It was damaged, and reads now: its damage is cleared.
     repaired: bool,
