@@ -21,6 +21,8 @@
 //! failure of the batch: it is kept aside as damaged ([`super::damaged`]) and the batch
 //! goes on; what the store held of it stays as it was.
 
+#[cfg(test)]
+mod conflict_tests;
 mod prepare;
 #[cfg(test)]
 mod tests;
