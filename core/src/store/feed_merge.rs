@@ -21,6 +21,8 @@
 //! failure of the batch: it is kept aside as damaged ([`super::damaged`]) and the batch
 //! goes on; what the store held of it stays as it was.
 
+#[cfg(test)]
+mod conflict_tests;
 mod prepare;
 #[cfg(test)]
 mod tests;
@@ -104,7 +106,7 @@ struct Ready {
     doc: Option<Doc>,
     /// Its index rows, when the kind derives them on the worker.
     rows: Option<Derived>,
-    /// Its fields in conflict, read on the worker with `rows`.
+    /// Its fields in conflict, read on the worker with the check.
     conflicts: Vec<String>,
     /// It was damaged, and reads now: its damage is cleared.
     repaired: bool,

@@ -85,7 +85,17 @@ pub(super) fn prepare(
     if heads == before && !repairing {
         return Ok(Prepared::Unchanged(cache.then_some(doc), heads));
     }
-    match damaged::check_readable(&doc) {
+    // One read of each map serves the check, the index rows it derives, the fields in
+    // conflict and the store: the writer does not read the document again for them.
+    let (checked, conflicts, store) = doc.reading(|doc| match damaged::check_readable(doc) {
+        Ok(rows) => (
+            Ok(rows),
+            doc.conflicted_fields(),
+            crate::kinds::store_of(doc),
+        ),
+        Err(e) => (Err(e), Vec::new(), None),
+    });
+    match checked {
         Ok(Some(rows)) => doc.set_derived(rows),
         Ok(None) => {}
         Err(e) => return Ok(Prepared::Damaged(Damage::of(&mut doc, &e, &before))),
@@ -98,17 +108,16 @@ pub(super) fn prepare(
     let mut ready = Ready {
         kind: doc.kind,
         heads,
-        store: crate::kinds::store_of(&doc),
+        store,
         doc: None,
         rows: None,
-        conflicts: Vec::new(),
+        conflicts,
         repaired: repairing,
     };
     if cache {
         ready.doc = Some(doc);
     } else {
         ready.rows = doc.take_derived::<Derived>();
-        ready.conflicts = doc.conflicted_fields();
         if ready.rows.is_none() {
             ready.doc = Some(doc);
         }

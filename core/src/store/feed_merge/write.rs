@@ -80,7 +80,7 @@ impl Inner {
         match (ready.doc, ready.rows) {
             (Some(mut doc), _) => {
                 index::reindex(tx, &mut doc)?;
-                crate::store::conflicts::write(tx, id, &doc.conflicted_fields())?;
+                crate::store::conflicts::write(tx, id, &ready.conflicts)?;
                 if from_server {
                     record_server_heads(tx, id, &heads)?;
                 }
