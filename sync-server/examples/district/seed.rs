@@ -316,7 +316,10 @@ fn record_year(
     }
     events.sort_by_key(|e| e.0.0);
     let end = Timestamp(start.0 + blocks * 28 * DAY_MS);
-    let mut week_end = start.0 + 7 * DAY_MS;
+    // Weeks end at the field's midnight: ended at the time of day the run started, a week
+    // would close in the middle of a working day, its last visits checked out after the
+    // week's push is received (refused as a clock ahead of the server's).
+    let mut week_end = calendar.start_of(calendar.date(start)).0 + 7 * DAY_MS;
     let mut i = 0;
     while i < events.len() {
         let mut j = i;
