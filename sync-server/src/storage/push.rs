@@ -119,8 +119,7 @@ pub trait PushTx {
     /// Records values the copied fields of `store` hold (those already recorded are kept).
     fn add_store_held(&mut self, store: &str, values: &[HeldValue]) -> AppResult<()>;
     fn append_scope(&mut self, moved: &ScopeMove, at: i64) -> AppResult<()>;
-    /// Replaces the photos `visit` uses with `photos` (see `photo_uses.rs`), and takes it
-    /// off the backfill's list if it was on it.
+    /// Replaces the photos `visit` uses with `photos` (see `photo_uses.rs`).
     fn set_photo_uses(&mut self, visit: &str, store: &str, photos: &VisitPhotos) -> AppResult<()>;
 }
 

@@ -37,10 +37,6 @@ impl PhotoRows {
             return Ok(());
         }
         tx.execute(
-            "DELETE FROM photo_uses_pending WHERE visit = ANY($1)",
-            &[&self.visits],
-        )?;
-        tx.execute(
             "DELETE FROM photo_uses WHERE visit = ANY($1)",
             &[&self.visits],
         )?;
@@ -73,7 +69,8 @@ pub(super) fn reused(client: &mut Client) -> AppResult<BTreeMap<String, Vec<Phot
 
 /// Fills in the photos of the visits stored before schema 11, a batch per transaction,
 /// until none is left. Each batch takes its visits' document locks first (in id order, as
-/// a push does), so a push of one of them waits and then writes rows from every change;
+/// a push does), so a push of one of them waits and then writes rows from every change (and
+/// one that came first is in the changes the batch reads): pushes need not touch the list;
 /// batches another instance holds are skipped, so instances starting together share the
 /// work. Bounded: each pass takes its batch off the list, or finds nothing it can take.
 pub(super) fn backfill(client: &mut Client) -> AppResult<()> {
@@ -109,6 +106,10 @@ pub(super) fn backfill(client: &mut Client) -> AppResult<()> {
             rows.set(visit, &store, &photos);
         }
         rows.flush(&mut tx)?;
+        tx.execute(
+            "DELETE FROM photo_uses_pending WHERE visit = ANY($1)",
+            &[&visits],
+        )?;
         tx.commit()?;
     }
 }

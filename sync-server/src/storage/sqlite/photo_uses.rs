@@ -15,8 +15,6 @@ pub(super) fn set(
     store: &str,
     photos: &VisitPhotos,
 ) -> AppResult<()> {
-    tx.prepare_cached("DELETE FROM photo_uses_pending WHERE visit = ?1")?
-        .execute([visit])?;
     tx.prepare_cached("DELETE FROM photo_uses WHERE visit = ?1")?
         .execute([visit])?;
     let mut insert = tx.prepare_cached(
@@ -47,7 +45,9 @@ pub(super) fn reused(conn: &Connection) -> AppResult<BTreeMap<String, Vec<PhotoU
 }
 
 /// Fills in the photos of the visits stored before schema 12, a batch per transaction, until
-/// none is left (bounded: each pass takes its batch off the list).
+/// none is left (bounded: each pass takes its batch off the list). It runs when the database
+/// opens, under SQLite's one writer: a push of a pending visit lands before or after a batch,
+/// whose rows come from every change stored by then, so pushes need not touch the list.
 pub(super) fn backfill(conn: &mut Connection) -> AppResult<()> {
     loop {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -65,6 +65,8 @@ pub(super) fn backfill(conn: &mut Connection) -> AppResult<()> {
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let (store, photos) = photo_uses::of_stored(visit, &changes)?;
             set(&tx, visit, &store, &photos)?;
+            tx.prepare_cached("DELETE FROM photo_uses_pending WHERE visit = ?1")?
+                .execute([visit])?;
         }
         tx.commit()?;
     }
