@@ -42,6 +42,8 @@ mod end_of_day;
 mod report;
 #[path = "district/seed.rs"]
 mod seed;
+#[path = "district/server_reads.rs"]
+mod server_reads;
 #[path = "district/sizes.rs"]
 mod sizes;
 
@@ -90,6 +92,8 @@ struct Figures {
     supervisor_first_sync: FirstSync,
     /// The same with a working set of the default 5 weeks (ADR 0023).
     supervisor_working_set_first_sync: FirstSync,
+    /// The server's reads of that first sync alone (the storage's feed, page by page).
+    supervisor_working_set_server_reads: server_reads::ServerReads,
     /// The working-set phone fetching the district's first visit (a year old) on demand:
     /// one request.
     fetch_year_old_visit_ms: f64,
@@ -249,6 +253,11 @@ fn run(
             plan.working_weeks,
             ws_sync.ms, ws_sync.documents, ws_sync.round_trips, ws_sync.bytes_received
         );
+        // The server's share of it: the same pages read from the storage alone.
+        let reads = tokio::task::block_in_place(|| {
+            server_reads::first_sync_reads(storage.as_ref(), &sup, sup_role, weeks)
+        })?;
+        println!("{name}: the server's reads of that working set alone: {reads}");
         let oldest = sup_phone
             .local
             .document_ids(DocKind::Visit)?
@@ -312,6 +321,7 @@ fn run(
             am_first_sync_territory_ms: ms(&on_territory),
             supervisor_first_sync: sup_sync,
             supervisor_working_set_first_sync: ws_sync,
+            supervisor_working_set_server_reads: reads,
             fetch_year_old_visit_ms: fetch_ms,
             report,
             end_of_day_setup_seconds: setup_seconds,

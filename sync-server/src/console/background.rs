@@ -28,9 +28,25 @@ const THREADS: usize = 2;
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// Lowers the calling thread's CPU priority by [`NICE`] (for a thread that does the
-/// console's work and nothing else: it cannot be raised again).
+/// Lowers the calling thread's CPU priority for good (for a thread that does the console's
+/// work and nothing else: it cannot be raised again): Linux's `SCHED_IDLE` policy, and the
+/// nice value [`NICE`] where the policy is refused.
+///
+/// A nice value alone was not enough on a quiet machine: a push's worker that woke while a
+/// lowered console thread held the other core waited its turn, and the push took 1.1–1.36x
+/// as long (docs/benchmarks.md, "The console's cost to a push"). A thread waking under the
+/// normal policy preempts a `SCHED_IDLE` one at once, and the scheduler counts a core that
+/// runs only such threads as idle when it places a waking thread.
 pub fn lower_this_thread() -> std::io::Result<()> {
+    use thread_priority::{
+        NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+        set_thread_priority_and_policy, thread_native_id,
+    };
+    let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+    let lowered = set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle);
+    if let Err(e) = lowered {
+        tracing::debug!(error = ?e, "SCHED_IDLE refused; the console's threads use nice alone");
+    }
     // On Linux `PRIO_PROCESS` with no pid names the calling thread.
     let now = rustix::process::getpriority_process(None)?;
     rustix::process::setpriority_process(None, (now + NICE).min(19))?;
@@ -123,6 +139,25 @@ mod tests {
         );
         // The calling thread is left as it was.
         assert_eq!(nice(), ours);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn console_work_runs_under_the_idle_policy_that_any_waking_sync_preempts() -> AppResult<()>
+    {
+        use thread_priority::{NormalThreadSchedulePolicy, ThreadSchedulePolicy};
+        let policy = || thread_priority::thread_schedule_policy().map_err(|e| format!("{e:?}"));
+        let ours = tokio::task::spawn_blocking(policy)
+            .await
+            .map_err(AppError::internal)?;
+        let console = run(move || Ok(policy())).await?;
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        assert_eq!(console, Ok(idle));
+        assert_ne!(
+            ours,
+            Ok(idle),
+            "the server's other threads keep their policy"
+        );
         Ok(())
     }
 
