@@ -18,6 +18,7 @@ pub mod demo;
 pub mod error;
 pub mod forwarded;
 pub mod listener;
+pub mod priority;
 pub mod probes;
 pub mod rotation;
 pub mod storage;

@@ -62,11 +62,19 @@ pub fn with_fresh_database<T>(
     let name = format!("{prefix}_{:08x}", rand::random::<u32>());
     let mut admin = postgres::Client::connect(cluster, postgres::NoTls)?;
     admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
-    let url = match cluster.rsplit_once('/') {
-        Some((head, _)) => format!("{head}/{name}"),
-        None => return Err(format!("`{cluster}` names no database").into()),
-    };
-    let ran = run(&url);
+    let ran = run(&database_url(cluster, &name)?);
     admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
     ran
+}
+
+/// `cluster`'s URL naming the database `name` instead, its parameters (`?sslmode=...`) kept.
+pub fn database_url(cluster: &str, name: &str) -> Fallible<String> {
+    let (base, params) = match cluster.split_once('?') {
+        Some((base, params)) => (base, format!("?{params}")),
+        None => (cluster, String::new()),
+    };
+    match base.rsplit_once('/') {
+        Some((head, _)) => Ok(format!("{head}/{name}{params}")),
+        None => Err(format!("`{cluster}` names no database").into()),
+    }
 }

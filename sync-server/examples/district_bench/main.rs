@@ -417,10 +417,14 @@ fn main() -> Fallible<()> {
                 name
             }
         };
-        let url = match cluster.rsplit_once('/') {
-            Some((head, _)) => format!("{head}/{name}"),
-            None => return Err(format!("`{cluster}` names no database").into()),
-        };
+        // The cluster's parameters (`?sslmode=...`) kept.
+        let url = match cluster.split_once('?') {
+            Some((base, params)) => base
+                .rsplit_once('/')
+                .map(|(h, _)| format!("{h}/{name}?{params}")),
+            None => cluster.rsplit_once('/').map(|(h, _)| format!("{h}/{name}")),
+        }
+        .ok_or_else(|| format!("`{cluster}` names no database"))?;
         let ran = PostgresStorage::open(&url, PostgresOptions::default())
             .map_err(Into::into)
             .and_then(|storage| {

@@ -243,6 +243,8 @@ pub fn pull_around(
     }
     // Bounded: each round advances the cursor; a district's log ends.
     for _ in 0..1_000_000 {
+        // On the console's threads, each page waits for the syncs running (`priority.rs`).
+        crate::priority::step_aside();
         let cursor = FeedCursor::parse(local.sync_cursor()?.as_deref())?;
         let feed = storage.feed(device, &cursor, 8 * 1024 * 1024, &Default::default())?;
         let mut ids = Vec::with_capacity(feed.changes.len());

@@ -47,6 +47,8 @@ pub fn lower_this_thread() -> std::io::Result<()> {
     if let Err(e) = lowered {
         tracing::debug!(error = ?e, "SCHED_IDLE refused; the console's threads use nice alone");
     }
+    // Its storage work is not a sync's, and its steps give way to syncs.
+    crate::priority::mark_this_thread_background();
     // On Linux `PRIO_PROCESS` with no pid names the calling thread.
     let now = rustix::process::getpriority_process(None)?;
     rustix::process::setpriority_process(None, (now + NICE).min(19))?;

@@ -126,9 +126,12 @@ impl Overview {
             .collect();
         let months = trend_months(options.day);
         let mut skipped = Vec::new();
+        // On the console's threads, each step waits for the syncs running (`priority.rs`).
+        crate::priority::step_aside();
         let district = District::read(local, &options, &mut skipped)?;
         let mut parts = Vec::with_capacity(managers.len());
         for m in &managers {
+            crate::priority::step_aside();
             parts.push(match reuse {
                 Some((versions, kept)) => {
                     kept.figures(local, versions, &district, m, &options, &months, memo)?
@@ -141,6 +144,7 @@ impl Overview {
         if let Some((_, kept)) = reuse {
             kept.keep_only(&managers);
         }
+        crate::priority::step_aside();
         let mut overview = Overview {
             rows: Vec::with_capacity(managers.len()),
             covered: HashMap::new(),
@@ -175,6 +179,7 @@ impl Overview {
             });
             skipped.extend(part.skipped.iter().cloned());
         }
+        crate::priority::step_aside();
         let mut unreadable = damaged::damaged(local)?;
         damaged::merge(&mut unreadable, skipped);
         overview.unreadable = unreadable.len();

@@ -142,6 +142,8 @@ pub fn read(
     just_pushed: &HashSet<String>,
     working: Option<WorkingSet>,
 ) -> AppResult<Feed> {
+    // Counted while it runs, unless the console reads it (`priority.rs`).
+    let _sync = crate::priority::foreground();
     let end = tx.end()?;
     let position = i64::try_from(cursor.position())
         .map_err(|_| AppError::BadRequest("cursor is out of range".into()))?;

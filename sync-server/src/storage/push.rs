@@ -198,6 +198,8 @@ pub fn run(
     now: i64,
     quotas: &Quotas,
 ) -> AppResult<Outcome> {
+    // Counted while it runs: the console's work steps aside (`priority.rs`).
+    let _sync = crate::priority::foreground();
     let mut scopes = Scopes::new(device);
     // A read that fails ends the push once the documents before it are judged, as it would
     // have if each document were read, applied and judged before the next one is read.
