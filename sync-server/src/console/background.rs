@@ -1,17 +1,19 @@
 //! The console's heavy work (the replica's pull, the rule queries of a page) runs on
-//! threads of its own at a lower CPU priority than the phones' syncs.
+//! threads of its own, after the phones' syncs (ADR 0025).
 //!
 //! A supervisor's page can wait a few milliseconds; a phone's push should not. On a small
 //! machine an overview computed while a week offline is pushed took one of its two cores
 //! from the push's parallel apply (`storage/push/work.rs`): the push's CPU time was the
 //! same, its wall time 1.27–1.32x on a busy machine (docs/benchmarks.md, "The console's
-//! cost to a push"), 0.89–0.95x with the console's threads lowered. They run at the
-//! lowest priority, nice [`NICE`]: they take the CPU the syncs leave (a busy server's
-//! pages wait), and when the machine is idle the console has all of it.
+//! cost to a push"). The console's threads run under Linux's `SCHED_IDLE` policy (nice
+//! [`NICE`] where it is refused): they take the CPU the syncs leave, and when the machine
+//! is idle the console has all of it. On a quiet machine that was not enough (a push is
+//! slower beside any running thread, whatever its priority), so the console's steps also
+//! wait while a sync's storage work runs (`crate::priority`).
 //!
-//! Linux keeps a nice value per thread, so only the console's threads are lowered; the
-//! value cannot be raised again without privilege, which is why these threads are the
-//! console's alone and not borrowed from the blocking pool.
+//! Linux keeps a scheduling policy and a nice value per thread, so only the console's
+//! threads are lowered; they cannot be raised again without privilege, which is why these
+//! threads are the console's alone and not borrowed from the blocking pool.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc::{Receiver, Sender};

@@ -79,15 +79,16 @@ pub trait FeedTx {
     ) -> AppResult<Vec<(String, i64)>>;
     /// The documents about `store`, by id.
     fn store_documents(&mut self, store: &str) -> AppResult<Vec<String>>;
-    /// Up to `limit` ids of the documents in the device's scope and in `part` (see
-    /// [`part_condition`]) whose ids sort after `after` (`""`: from the first), in order.
+    /// Up to `limit` of the documents in the device's scope and in `part` (see
+    /// [`part_condition`]) whose ids sort after `after` (`""`: from the first), in order,
+    /// as (id, the bytes of its stored changes).
     fn scope_documents(
         &mut self,
         device: &DeviceInfo,
         part: PassPart,
         after: &str,
         limit: i64,
-    ) -> AppResult<Vec<String>>;
+    ) -> AppResult<Vec<(String, i64)>>;
     /// Every change with `seq <= upto` of the documents in the device's scope and in `part`
     /// whose ids sort after `after` and up to `last`, by document in the order of
     /// [`scope_documents`] and oldest first within one, as (document, hash, bytes).

@@ -66,7 +66,7 @@ pub fn window_condition(floor: &str) -> String {
     )
 }
 
-/// A subquery of one column, `id`: the documents in scope of the user bound as `user` (as
+/// A subquery of two columns, `id` and `bytes` (its stored changes' size): the documents in scope of the user bound as `user` (as
 /// [`scope_condition`](super::scope_condition) says) that pass `filter`, a condition on the
 /// docs row `d`; for a backend's [`FeedTx::scope_documents`] and
 /// [`FeedTx::documents_changes`].
@@ -80,13 +80,13 @@ pub fn window_condition(floor: &str) -> String {
 pub fn scope_ids(role: Role, user: &str, filter: &str) -> String {
     match role {
         Role::AccountManager => format!(
-            "SELECT d.id AS id FROM stores s JOIN docs d ON d.store_id = s.id
+            "SELECT d.id AS id, d.bytes AS bytes FROM stores s JOIN docs d ON d.store_id = s.id
               WHERE s.territory = {user} AND {filter}
              UNION
-             SELECT d.id AS id FROM docs d WHERE d.manager = {user} AND {filter}"
+             SELECT d.id AS id, d.bytes AS bytes FROM docs d WHERE d.manager = {user} AND {filter}"
         ),
         _ => format!(
-            "SELECT d.id AS id FROM docs d LEFT JOIN stores s ON s.id = d.store_id
+            "SELECT d.id AS id, d.bytes AS bytes FROM docs d LEFT JOIN stores s ON s.id = d.store_id
               WHERE {} AND {filter}",
             super::scope_condition(role, user)
         ),
@@ -182,6 +182,27 @@ const FIRST_DOCS: i64 = 256;
 /// Most documents read per query in a pass.
 const MAX_DOCS: i64 = 4_000;
 
+/// The first of `listed` (documents with the bytes of their stored changes) that a
+/// response with `room` bytes left takes, as the pass's loop takes them: documents while
+/// less than `room` is taken, so the last one may cross it, and always the first. What a
+/// pass reads changes for, so that a response never reads many documents' changes to send
+/// a few (a page that went from stores of 1 KB to shelf displays with a year of checks read
+/// 50 MB of changes to send 4 MB). A document's stored bytes count every change it has,
+/// those pushed since the pass began too, so the estimate errs on the side of reading less.
+fn within_room(listed: Vec<(String, i64)>, room: usize) -> Vec<String> {
+    let room = room as u64;
+    let mut used = 0u64;
+    let mut ids = Vec::with_capacity(listed.len());
+    for (id, bytes) in listed {
+        if !ids.is_empty() && used >= room {
+            break;
+        }
+        used = used.saturating_add(u64::try_from(bytes).unwrap_or(0));
+        ids.push(id);
+    }
+    ids
+}
+
 /// One part of a first sync's pass through the documents in scope after `pass.after`,
 /// each with its changes up to `pass.upto`, until the budget is spent (returns false, with
 /// `feed.cursor` inside the pass and `feed.more`) or the part ends (returns true).
@@ -201,10 +222,13 @@ pub(super) fn read_pass(
     // Bounded: each round moves `after` past at least one document, or ends the part.
     loop {
         let from = pass.after.clone().unwrap_or_default();
-        let ids = tx.scope_documents(device, pass.part, &from, limit)?;
+        let listed = tx.scope_documents(device, pass.part, &from, limit)?;
+        let (listed_len, part_ends) = (listed.len(), (listed.len() as i64) < limit);
+        let ids = within_room(listed, budget.max_bytes.saturating_sub(out.bytes));
         let Some(last) = ids.last() else {
             return Ok(true);
         };
+        let cut = ids.len() < listed_len;
         let mut rows = tx
             .documents_changes(device, pass.part, &from, last, pass.upto)?
             .into_iter()
@@ -230,13 +254,57 @@ pub(super) fn read_pass(
                 "the pass read a change of `{doc}` out of document order"
             )));
         }
-        if (ids.len() as i64) < limit {
+        if part_ends && !cut {
             return Ok(true);
+        }
+        if budget.spent(out) {
+            feed.cursor = pass.cursor();
+            feed.more = true;
+            return Ok(false);
         }
         let per_doc = out.bytes.div_ceil(docs_sent.max(1)).max(1);
         let wanted = budget.max_bytes.saturating_sub(out.bytes) / per_doc + 1;
         limit = i64::try_from(wanted)
             .unwrap_or(MAX_DOCS)
             .clamp(16, MAX_DOCS);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::within_room;
+
+    fn listed(sizes: &[i64]) -> Vec<(String, i64)> {
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (format!("d{i}"), *b))
+            .collect()
+    }
+
+    #[test]
+    fn a_pass_reads_changes_only_for_the_documents_its_response_has_room_for() {
+        // Three small stores, then shelf displays of 50 KB: a response with 100 KB left
+        // takes the stores and the displays until it has taken 100 KB, the one that
+        // crosses it included, as the pass's loop would have sent them.
+        let taken = within_room(
+            listed(&[1_000, 1_000, 1_000, 50_000, 50_000, 50_000]),
+            100_000,
+        );
+        assert_eq!(taken, ["d0", "d1", "d2", "d3", "d4"]);
+    }
+
+    #[test]
+    fn a_pass_always_reads_at_least_one_document_even_one_larger_than_its_room() {
+        assert_eq!(within_room(listed(&[9_000_000, 10]), 4_000), ["d0"]);
+        assert_eq!(within_room(listed(&[10, 10]), 0), ["d0"]);
+        assert!(within_room(Vec::new(), 4_000).is_empty());
+    }
+
+    #[test]
+    fn documents_whose_size_is_unknown_are_taken_and_left_to_the_budget() {
+        // A size of zero (or a nonsense negative one) never stops the list early: the
+        // pass's own budget, counted on the changes actually read, stops the response.
+        assert_eq!(within_room(listed(&[0, -5, 0]), 10), ["d0", "d1", "d2"]);
     }
 }

@@ -127,9 +127,9 @@ impl feed::FeedTx for PgFeed<'_, '_> {
         part: PassPart,
         after: &str,
         limit: i64,
-    ) -> AppResult<Vec<String>> {
+    ) -> AppResult<Vec<(String, i64)>> {
         let sql = format!(
-            "SELECT id FROM ({}) AS p ORDER BY id LIMIT $2",
+            "SELECT id, bytes FROM ({}) AS p ORDER BY id LIMIT $2",
             feed::scope_ids(
                 device.role,
                 "$3::text",
@@ -152,7 +152,7 @@ impl feed::FeedTx for PgFeed<'_, '_> {
                 ],
             )?
             .iter()
-            .map(|r| r.get(0))
+            .map(|r| (r.get(0), r.get(1)))
             .collect())
     }
 

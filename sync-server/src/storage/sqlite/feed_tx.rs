@@ -125,9 +125,9 @@ impl feed::FeedTx for SqliteFeed<'_> {
         part: PassPart,
         after: &str,
         limit: i64,
-    ) -> AppResult<Vec<String>> {
+    ) -> AppResult<Vec<(String, i64)>> {
         let sql = format!(
-            "SELECT id FROM ({}) AS p ORDER BY id LIMIT ?2",
+            "SELECT id, bytes FROM ({}) AS p ORDER BY id LIMIT ?2",
             feed::scope_ids(
                 device.role,
                 "?3",
@@ -142,7 +142,7 @@ impl feed::FeedTx for SqliteFeed<'_> {
             .prepare_cached(&sql)?
             .query_map(
                 params![after, limit, device.user_id, part.since, part.floor_bound()],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )?
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
