@@ -10,8 +10,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use fieldsync_core::{DocId, PriceTagsOverTime, Timestamp};
-use fieldsync_server::admin::push_from;
+use fieldsync_core::{DocId, IncomingChange, PriceTagsOverTime, Timestamp};
 use fieldsync_server::console::background::lower_this_thread;
 use fieldsync_server::console::manager_figures::ManagerCache;
 use fieldsync_server::console::replica::Replica;
@@ -44,26 +43,74 @@ fn record_week(phone: &Phone, start: Timestamp, older: &[DocId], dice: &mut Dice
     Ok(())
 }
 
-/// Pushes what `phone` recorded for the week of `start`; returns the push's wall time, its
-/// CPU time (the process's over the push, less the reader's), and the CPU time of the
-/// reader whose `schedstat` is `reader` over the push.
+/// One push's times.
+struct Pushed {
+    /// The whole push, the phone's part (reading its outbox, confirming what the server
+    /// stored) included.
+    wall: Duration,
+    /// The server's part alone: `SyncStorage::push`, what a phone's sync waits for on the
+    /// server (the phone's part runs on the phone in the field, here in this process).
+    server: Duration,
+    /// The process's CPU over the push, less the reader's.
+    cpu: Duration,
+    /// The reader's CPU over the push.
+    reader: Duration,
+}
+
+/// Pushes what `phone` recorded for the week of `start` as `admin::push_from` does (a
+/// batch of its outbox at a time), timing the server's part apart; the reader's CPU is
+/// read from its `schedstat`, `reader`.
 fn push_week(
     storage: &dyn SyncStorage,
     phone: &Phone,
     start: Timestamp,
     reader: Option<&Path>,
-) -> Fallible<(Duration, Duration, Duration)> {
+) -> Fallible<Pushed> {
     let received = start.0 + 6 * DAY_MS;
     let reader_cpu = || reader.map_or(Duration::ZERO, thread_cpu);
     let (theirs, cpu) = (reader_cpu(), process_cpu());
     let started = Instant::now();
-    push_from(&phone.local, storage, &phone.info, &|| received)?;
+    let mut server = Duration::ZERO;
+    // Bounded: every round confirms the documents it sent (a week is one batch).
+    for _ in 0..1_000 {
+        let batch = phone.local.outbox_batch(500)?;
+        if batch.is_empty() {
+            break;
+        }
+        let docs = batch
+            .iter()
+            .map(|d| {
+                let changes = d.changes.iter().map(|c| IncomingChange::parse(c));
+                Ok((
+                    d.id.clone(),
+                    changes.collect::<fieldsync_core::Result<Vec<_>>>()?,
+                ))
+            })
+            .collect::<Fallible<Vec<_>>>()?;
+        let on_server = Instant::now();
+        let stored = storage.push(&phone.info, docs, received)?;
+        server += on_server.elapsed();
+        if let Err(refused) = stored {
+            return Err(format!("the week was refused: {refused:?}").into());
+        }
+        phone.local.in_one_transaction(|local| {
+            for d in &batch {
+                local.confirm_pushed(&d.id, d.local_edits, &d.heads)?;
+            }
+            Ok(())
+        })?;
+    }
     let wall = started.elapsed();
     let (cpu, theirs) = (
         process_cpu().saturating_sub(cpu),
         reader_cpu().saturating_sub(theirs),
     );
-    Ok((wall, cpu.saturating_sub(theirs), theirs))
+    Ok(Pushed {
+        wall,
+        server,
+        cpu: cpu.saturating_sub(theirs),
+        reader: theirs,
+    })
 }
 
 fn process_cpu() -> Duration {
@@ -100,28 +147,35 @@ enum Console {
 #[derive(Debug, Default, serde::Serialize)]
 pub struct Pushes {
     pub wall_ms: Vec<f64>,
+    /// The server's part of each (`SyncStorage::push`).
+    pub server_ms: Vec<f64>,
     pub cpu_ms: Vec<f64>,
     /// The reader's CPU while each push ran (none when idle).
     pub reader_cpu_ms: Vec<f64>,
 }
 
 impl Pushes {
-    fn add(&mut self, wall: Duration, cpu: Duration, reader: Duration) {
-        self.wall_ms.push(wall.as_secs_f64() * 1000.0);
-        self.cpu_ms.push(cpu.as_secs_f64() * 1000.0);
-        self.reader_cpu_ms.push(reader.as_secs_f64() * 1000.0);
+    fn add(&mut self, p: &Pushed) {
+        self.wall_ms.push(p.wall.as_secs_f64() * 1000.0);
+        self.server_ms.push(p.server.as_secs_f64() * 1000.0);
+        self.cpu_ms.push(p.cpu.as_secs_f64() * 1000.0);
+        self.reader_cpu_ms.push(p.reader.as_secs_f64() * 1000.0);
     }
     pub fn median_ms(&self) -> f64 {
         median(&self.wall_ms)
+    }
+    pub fn server_median_ms(&self) -> f64 {
+        median(&self.server_ms)
     }
     pub fn describe(&self) -> String {
         let mut w = self.wall_ms.clone();
         w.sort_by(f64::total_cmp);
         format!(
-            "wall median {:.0} ms (min {:.0}, max {:.0}), CPU median {:.0} ms, the reader's CPU meanwhile median {:.0} ms",
+            "wall median {:.0} ms (min {:.0}, max {:.0}), the server's part median {:.1} ms, CPU median {:.0} ms, the reader's CPU meanwhile median {:.0} ms",
             median(&w),
             w.first().copied().unwrap_or(f64::NAN),
             w.last().copied().unwrap_or(f64::NAN),
+            median(&self.server_ms),
             median(&self.cpu_ms),
             median(&self.reader_cpu_ms),
         )
@@ -172,14 +226,13 @@ pub fn measure(
         let console = [Console::Idle, Console::BusyDefault, Console::BusyLowered][w % 3];
         record_week(phone, monday, older, dice)?;
         if console == Console::Idle {
-            let (wall, cpu, _) = push_week(storage, phone, monday, None)?;
-            weeks.idle.add(wall, cpu, Duration::ZERO);
+            weeks.idle.add(&push_week(storage, phone, monday, None)?);
         } else {
-            let (wall, cpu, reader) = busy_week(storage, replica, memo, phone, monday, console)?;
+            let pushed = busy_week(storage, replica, memo, phone, monday, console)?;
             if console == Console::BusyDefault {
-                weeks.busy_default_priority.add(wall, cpu, reader);
+                weeks.busy_default_priority.add(&pushed);
             } else {
-                weeks.busy_console_priority.add(wall, cpu, reader);
+                weeks.busy_console_priority.add(&pushed);
             }
         }
         // The next overview as the route computes it: the pusher's figures again, the
@@ -195,7 +248,7 @@ pub fn measure(
 }
 
 /// The week recorded on `phone` pushed while another thread loads overviews without
-/// pause; returns the push's wall time, its CPU time, and the reader's CPU time meanwhile.
+/// pause.
 fn busy_week(
     storage: &dyn SyncStorage,
     replica: &Replica,
@@ -203,7 +256,7 @@ fn busy_week(
     phone: &Phone,
     monday: Timestamp,
     console: Console,
-) -> Fallible<(Duration, Duration, Duration)> {
+) -> Fallible<Pushed> {
     let stop = AtomicBool::new(false);
     let (tid_sent, tid) = std::sync::mpsc::channel::<PathBuf>();
     std::thread::scope(|s| {

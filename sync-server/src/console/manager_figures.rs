@@ -54,8 +54,12 @@ impl ManagerFigures {
         months: &[NaiveDate],
         memo: &mut PriceTagsOverTime,
     ) -> AppResult<ManagerFigures> {
+        // On the console's threads each part waits for the syncs running (`priority.rs`):
+        // a territory with a long history takes tens of milliseconds.
+        let step_aside = crate::priority::step_aside;
         let mut skipped = Vec::new();
         let row = manager_row(local, district, user, options, &mut skipped)?;
+        step_aside();
         let m = user.id.as_str();
         let covered = local
             .monthly_visits(m, options.day, options.min_visits)?
@@ -75,6 +79,7 @@ impl ManagerFigures {
         let week = FieldCalendar::week_start(options.day);
         let mut coverage = Vec::new();
         for back in (0..COVERAGE_WEEKS).rev() {
+            step_aside();
             let start = week - Duration::weeks(back);
             let due = local.stores_due_visit(m, start)?.len();
             let share = if covered == 0 {
@@ -87,10 +92,12 @@ impl ManagerFigures {
         let mut trend = Vec::new();
         let mut below_minimum = Vec::new();
         for month in months {
+            step_aside();
             let visits = local.monthly_visits(m, *month, options.min_visits)?;
             below_minimum.push(visits.below_minimum().count());
             trend.push((month.format("%Y-%m").to_string(), f64::from(visits.made())));
         }
+        step_aside();
         let violations = violations::of_manager(local, m, months, &below_minimum, options, memo)?;
         Ok(ManagerFigures {
             row,
