@@ -277,6 +277,8 @@ fn busy_week(
             let mut pages = 0;
             // Bounded by the push: the main thread sets `stop` when it returns.
             while !stop.load(Ordering::Relaxed) {
+                // A page at a time, as the console's threads take them.
+                fieldsync_server::priority::begin_background_job();
                 overview_once(replica, storage, memo, None).map_err(|e| e.to_string())?;
                 pages += 1;
             }

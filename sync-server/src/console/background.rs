@@ -91,7 +91,10 @@ fn work(jobs: &Mutex<Receiver<Job>>) {
             Err(poisoned) => poisoned.into_inner().recv(),
         };
         match next {
-            Ok(job) => job(),
+            Ok(job) => {
+                crate::priority::begin_background_job();
+                job()
+            }
             Err(_) => return,
         }
     }
