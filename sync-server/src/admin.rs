@@ -16,7 +16,7 @@ pub mod listing;
 pub mod report;
 mod store_row;
 
-pub use device::{AdminDevice, Merge, pull_around, pull_into, push_from};
+pub use device::{AdminDevice, Merge, pull_around, pull_into, push_from, push_through};
 
 use std::path::PathBuf;
 

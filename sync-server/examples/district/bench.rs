@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::seed::Fallible;
+use super::Fallible;
 
 pub fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;

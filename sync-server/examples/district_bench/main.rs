@@ -55,8 +55,14 @@ use fieldsync_server::console::store_page;
 use fieldsync_server::storage::{SyncStorage, User};
 use fieldsync_server::{PostgresOptions, PostgresStorage, SqliteStorage};
 
+// What the district benchmarks share; this one makes its own database (it may keep it).
+#[path = "../district/bench.rs"]
+#[allow(dead_code)]
+mod bench;
 mod seed;
 mod weeks;
+
+use bench::{Timing, arg, database_url, median, number, timing};
 
 use seed::{Dice, Seeded, manager_id, phone};
 
@@ -72,32 +78,6 @@ struct Plan {
     visits_per_month: usize,
     loads: usize,
     weeks_measured: usize,
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted
-        .get(i)
-        .map(|d| d.as_secs_f64() * 1000.0)
-        .unwrap_or(f64::NAN)
-}
-
-#[derive(Debug, serde::Serialize)]
-struct Timing {
-    p50_ms: f64,
-    p99_ms: f64,
-    max_ms: f64,
-    loads: usize,
-}
-
-fn timing(mut times: Vec<Duration>) -> Timing {
-    times.sort();
-    Timing {
-        p50_ms: percentile(&times, 0.5),
-        p99_ms: percentile(&times, 0.99),
-        max_ms: percentile(&times, 1.0),
-        loads: times.len(),
-    }
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -129,12 +109,6 @@ struct Figures {
     week_offline_server_ratio_default_priority: f64,
     weeks: weeks::Weeks,
     console_catch_up_after_a_week_ms: f64,
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// One overview: the replica's pull, the figures, the HTML; with `kept`, each account
@@ -365,21 +339,6 @@ fn run(backend: &str, storage: &dyn SyncStorage, dir: &Path, plan: &Plan) -> Fal
     })
 }
 
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
-fn number<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> Fallible<T> {
-    match arg(args, name) {
-        Some(text) => text
-            .parse()
-            .map_err(|_| format!("`{name}` must be a number, not `{text}`").into()),
-        None => Ok(default),
-    }
-}
-
 fn main() -> Fallible<()> {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
@@ -429,14 +388,7 @@ fn main() -> Fallible<()> {
                 name
             }
         };
-        // The cluster's parameters (`?sslmode=...`) kept.
-        let url = match cluster.split_once('?') {
-            Some((base, params)) => base
-                .rsplit_once('/')
-                .map(|(h, _)| format!("{h}/{name}?{params}")),
-            None => cluster.rsplit_once('/').map(|(h, _)| format!("{h}/{name}")),
-        }
-        .ok_or_else(|| format!("`{cluster}` names no database"))?;
+        let url = database_url(&cluster, &name)?;
         let ran = PostgresStorage::open(&url, PostgresOptions::default())
             .map_err(Into::into)
             .and_then(|storage| {

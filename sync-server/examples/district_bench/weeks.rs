@@ -10,7 +10,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use fieldsync_core::{DocId, IncomingChange, PriceTagsOverTime, Timestamp};
+use fieldsync_core::{DocId, PriceTagsOverTime, Timestamp};
+use fieldsync_server::admin::push_through;
 use fieldsync_server::console::background::lower_this_thread;
 use fieldsync_server::console::manager_figures::ManagerCache;
 use fieldsync_server::console::replica::Replica;
@@ -57,9 +58,9 @@ struct Pushed {
     reader: Duration,
 }
 
-/// Pushes what `phone` recorded for the week of `start` as `admin::push_from` does (a
-/// batch of its outbox at a time), timing the server's part apart; the reader's CPU is
-/// read from its `schedstat`, `reader`.
+/// Pushes what `phone` recorded for the week of `start` as `admin::push_from` does,
+/// timing the server's part apart; the reader's CPU is read from its `schedstat`,
+/// `reader`.
 fn push_week(
     storage: &dyn SyncStorage,
     phone: &Phone,
@@ -71,35 +72,12 @@ fn push_week(
     let (theirs, cpu) = (reader_cpu(), process_cpu());
     let started = Instant::now();
     let mut server = Duration::ZERO;
-    // Bounded: every round confirms the documents it sent (a week is one batch).
-    for _ in 0..1_000 {
-        let batch = phone.local.outbox_batch(500)?;
-        if batch.is_empty() {
-            break;
-        }
-        let docs = batch
-            .iter()
-            .map(|d| {
-                let changes = d.changes.iter().map(|c| IncomingChange::parse(c));
-                Ok((
-                    d.id.clone(),
-                    changes.collect::<fieldsync_core::Result<Vec<_>>>()?,
-                ))
-            })
-            .collect::<Fallible<Vec<_>>>()?;
+    push_through(&phone.local, &mut |docs| {
         let on_server = Instant::now();
-        let stored = storage.push(&phone.info, docs, received)?;
+        let stored = storage.push(&phone.info, docs, received);
         server += on_server.elapsed();
-        if let Err(refused) = stored {
-            return Err(format!("the week was refused: {refused:?}").into());
-        }
-        phone.local.in_one_transaction(|local| {
-            for d in &batch {
-                local.confirm_pushed(&d.id, d.local_edits, &d.heads)?;
-            }
-            Ok(())
-        })?;
-    }
+        stored
+    })?;
     let wall = started.elapsed();
     let (cpu, theirs) = (
         process_cpu().saturating_sub(cpu),

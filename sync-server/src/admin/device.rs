@@ -9,12 +9,14 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use fieldsync_core::protocol::FeedCursor;
-use fieldsync_core::{DeviceIdentity, DocId, DocKind, LocalStore, Role, StoreOptions};
+use fieldsync_core::{
+    DeviceIdentity, DocId, DocKind, IncomingChange, LocalStore, Role, StoreOptions,
+};
 
 use super::{ADMIN_DEVICE, ADMIN_USER};
 use crate::auth::{hash_secret, new_token};
 use crate::error::{AppError, AppResult};
-use crate::storage::{DeviceInfo, SyncStorage, User};
+use crate::storage::{DeviceInfo, PushResult, SyncStorage, User};
 
 /// The server's own admin device: a local store that edits documents and pushes them
 /// through the normal write path.
@@ -189,6 +191,15 @@ pub fn push_from(
     device: &DeviceInfo,
     received: &dyn Fn() -> i64,
 ) -> AppResult<usize> {
+    push_through(local, &mut |docs| storage.push(device, docs, received()))
+}
+
+/// [`push_from`] with the server's part given as `push` (one batch of the outbox, parsed):
+/// for a caller that times it, say.
+pub fn push_through(
+    local: &LocalStore,
+    push: &mut dyn FnMut(Vec<(DocId, Vec<IncomingChange>)>) -> AppResult<PushResult>,
+) -> AppResult<usize> {
     let mut pushed = 0;
     // Bounded: every round confirms the documents it sent.
     for _ in 0..100_000 {
@@ -202,12 +213,12 @@ pub fn push_from(
                 let changes = d
                     .changes
                     .iter()
-                    .map(|c| fieldsync_core::IncomingChange::parse(c))
+                    .map(|c| IncomingChange::parse(c))
                     .collect::<fieldsync_core::Result<Vec<_>>>()?;
                 Ok((d.id.clone(), changes))
             })
             .collect::<AppResult<Vec<_>>>()?;
-        match storage.push(device, docs, received())? {
+        match push(docs)? {
             Ok(_) => {
                 local.in_one_transaction(|local| {
                     for d in &batch {

@@ -66,10 +66,10 @@ pub fn window_condition(floor: &str) -> String {
     )
 }
 
-/// A subquery of two columns, `id` and `bytes` (its stored changes' size): the documents in scope of the user bound as `user` (as
-/// [`scope_condition`](super::scope_condition) says) that pass `filter`, a condition on the
-/// docs row `d`; for a backend's [`FeedTx::scope_documents`] and
-/// [`FeedTx::documents_changes`].
+/// A subquery of two columns, `id` and `bytes` (its stored changes' size): the documents
+/// in scope of the user bound as `user` (as [`scope_condition`](super::scope_condition)
+/// says) that pass `filter`, a condition on the docs row `d`; for a backend's
+/// [`FeedTx::scope_documents`] and [`FeedTx::documents_changes`].
 ///
 /// An account manager's are drawn from its territory's stores (the stores' index by
 /// territory, then the documents' by store) and its own scorecards, so a pass costs what
