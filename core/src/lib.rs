@@ -83,6 +83,7 @@ pub use store::photos::{PendingPhoto, PhotoProgress};
 pub use store::sqlite_plans;
 pub use store::tasks::TaskDue;
 pub use store::visits::MAX_AHEAD_OF_DEVICE_CLOCK_MS;
+pub use store::wal_checkpoint;
 pub use store::{ChangeListener, ChangeSubscription, Topics};
 pub use store::{
     Clock, DamagedDocument, FetchedStored, LocalStore, STORE_SCHEMA_VERSION, StoreOptions,

@@ -49,6 +49,7 @@ mod token;
 mod transaction;
 mod visit_whole;
 pub(crate) mod visits;
+pub mod wal_checkpoint;
 mod working_set;
 
 use std::path::{Path, PathBuf};
@@ -114,6 +115,9 @@ pub struct LocalStore {
     /// last, checkpoints the WAL into the database file (a read-only one cannot), and a
     /// closed store is then one file.
     readers: readers::Readers,
+    /// Copies the write-ahead log into the database file off the writer's path
+    /// (`wal_checkpoint.rs`); closes before the writer, for the same reason as `readers`.
+    checkpointer: wal_checkpoint::Checkpointer,
     inner: Mutex<Inner>,
     /// Held while the store is open: the one opening of the file (see `open`).
     _opening: std::fs::File,
@@ -215,14 +219,21 @@ impl LocalStore {
         // as uploading, and they are only saved on the phone.
         conn.execute("UPDATE outbox SET uploading = 0 WHERE uploading != 0", [])
             .map_err(locked)?;
+        // Errors of a background checkpoint have no one to tell on a phone: the writer's
+        // own checkpoint takes over past `WRITER_PAGES`.
+        let checkpointer =
+            wal_checkpoint::Checkpointer::start(&path, Box::new(|_| {})).map_err(locked)?;
         let changes = Arc::new(changes::ChangeLog::default());
-        changes.install(&mut conn).map_err(relock)?;
+        changes
+            .install(&mut conn, checkpointer.hook())
+            .map_err(relock)?;
         // A fresh actor for every opening: a device restored from an old backup, or reopened
         // after a crash that lost an uncommitted change, must never reuse a sequence number.
         let actor = ActorId::random();
         let store = LocalStore {
             readers: readers::Readers::new(path.clone()),
             _opening: opening,
+            checkpointer,
             path,
             identity,
             calendar: options.calendar,
@@ -254,6 +265,11 @@ impl LocalStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Write-ahead-log checkpoints run off the writer's path so far (`wal_checkpoint.rs`).
+    pub fn background_checkpoints(&self) -> u64 {
+        self.checkpointer.checkpoints()
     }
 
     /// The device's Automerge actor id, hex.

@@ -20,7 +20,6 @@ pub(crate) mod replica_cache;
 pub(crate) mod scope_guard;
 pub mod sqlite;
 pub mod tokens;
-pub(crate) mod wal_checkpoint;
 
 pub use quota::Quotas;
 

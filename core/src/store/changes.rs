@@ -27,6 +27,7 @@ use rusqlite::Connection;
 
 use crate::error::Result;
 use crate::store::LocalStore;
+use crate::store::wal_checkpoint::CommitHook;
 
 /// A set of topics: what a list shows, or what a transaction changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
@@ -123,9 +124,13 @@ impl ChangeLog {
     }
 
     /// Installs the hooks on the store's writing connection. They replace SQLite's
-    /// automatic checkpoint (which is a write-ahead-log hook itself), so the hook
-    /// checkpoints as it would, once the log passes 1,000 pages.
-    pub(crate) fn install(self: &Arc<Self>, conn: &mut Connection) -> Result<()> {
+    /// automatic checkpoint (which is a write-ahead-log hook itself), so the hook hands the
+    /// log to `checkpoints` after each commit (see `wal_checkpoint.rs`).
+    pub(crate) fn install(
+        self: &Arc<Self>,
+        conn: &mut Connection,
+        checkpoints: CommitHook,
+    ) -> Result<()> {
         let log = Arc::downgrade(self);
         conn.update_hook(Some(move |_, _: &str, table: &str, _| {
             if let Some(log) = log.upgrade() {
@@ -144,11 +149,7 @@ impl ChangeLog {
             if let Some(log) = log.upgrade() {
                 log.committed();
             }
-            if pages >= 1_000 {
-                // As SQLite's own automatic checkpoint: passive, and its failure is not
-                // the committed transaction's.
-                let _ = wal.checkpoint();
-            }
+            checkpoints.committed(wal, pages);
             Ok(())
         }))?;
         Ok(())

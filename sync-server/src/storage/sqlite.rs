@@ -1,5 +1,5 @@
 //! The embedded SQLite backend: one file in the data folder, WAL, `synchronous=FULL`, its
-//! checkpoints on a thread of their own (`wal_checkpoint.rs`).
+//! checkpoints on a thread of their own (core's `wal_checkpoint.rs`).
 //!
 //! All writes go through one connection behind a mutex, so transactions commit one at a
 //! time in the order they allocated their `log.seq`: a reader that sees a row sees every
@@ -21,6 +21,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use fieldsync_core::protocol::{FeedCursor, FetchResponse, WorkingSet};
+use fieldsync_core::wal_checkpoint::{Checkpointer, WRITER_PAGES};
 use fieldsync_core::{DocId, IncomingChange, Role};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
@@ -28,7 +29,6 @@ use super::fetch::{self, FetchAsk};
 use super::push;
 use super::quota::Quotas;
 use super::replica_cache::ReplicaCache;
-use super::wal_checkpoint::Checkpointer;
 use super::{DeviceInfo, Feed, PushResult, SyncStorage, User};
 use crate::error::{AppError, AppResult};
 
@@ -68,7 +68,16 @@ impl SqliteStorage {
         backfill_store_held(&mut conn)?;
         backfill_happened_at(&mut conn)?;
         photo_uses::backfill(&mut conn)?;
-        let checkpointer = Checkpointer::start(path, &mut conn)?;
+        let checkpointer = Checkpointer::install(
+            path,
+            &mut conn,
+            Box::new(|e| {
+                tracing::warn!(
+                    error = %e,
+                    "background WAL checkpoint failed; the writer checkpoints itself past {WRITER_PAGES} pages"
+                );
+            }),
+        )?;
         Ok(SqliteStorage {
             writer: Mutex::new(WriterState {
                 conn,
