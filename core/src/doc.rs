@@ -38,7 +38,7 @@ use crate::ids::{DocId, DocKind};
 use crate::time::Timestamp;
 
 pub(crate) use cache::Item as MapItem;
-pub(crate) use chunks::split_changes;
+pub(crate) use chunks::{CHANGE, COMPRESSED_CHANGE, chunk_head, split_changes};
 pub(crate) use fields::Fields;
 pub use fields::{Versions, Written};
 pub use history::HistoryEntry;

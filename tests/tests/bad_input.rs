@@ -635,6 +635,40 @@ async fn corrupt_automerge_bytes_are_refused_naming_the_document_on(
     field.unchanged_and_still_syncs(&before).await
 }
 
+/// A change chunk of type 2 (compressed) whose DEFLATE data inflates to `len` zero bytes:
+/// a few kilobytes on the wire.
+fn compressed_change_bomb(len: usize) -> Fallible<Vec<u8>> {
+    use std::io::Write;
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    let block = vec![0u8; 1 << 20];
+    // Bounded by `len`.
+    for _ in 0..len.div_ceil(block.len()) {
+        encoder.write_all(&block)?;
+    }
+    let data = encoder.finish()?;
+    let mut chunk = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 2];
+    leb128::write::unsigned(&mut chunk, data.len() as u64)?;
+    chunk.extend_from_slice(&data);
+    Ok(chunk)
+}
+
+async fn a_compressed_change_that_would_inflate_to_gigabytes_is_refused_naming_the_document_on(
+    backend: Backend,
+) -> TestResult {
+    let field = Field::new(backend).await?;
+    let before = field.snapshot()?;
+    let (v, changes) = field.new_visit()?;
+    // 64 MiB of zeros here; the bound refuses it after 8 MiB, as it would a 32 GiB one.
+    let bomb = compressed_change_bomb(64 << 20)?;
+    let push = field.push(v.as_str(), vec![changes[0].clone(), bomb])?;
+    field.post(&push).await?.refused(
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        &[v.as_str(), "a compressed change inflates past 8 MiB"],
+    );
+    field.unchanged_and_still_syncs(&before).await
+}
+
 async fn a_truncated_change_is_refused_at_every_length_on(backend: Backend) -> TestResult {
     let field = Field::new(backend).await?;
     let before = field.snapshot()?;
@@ -1273,6 +1307,7 @@ fieldsync_tests::on_sqlite_and_postgres!(a_missing_or_wrong_content_type_is_refu
 fieldsync_tests::on_sqlite_and_postgres!(a_cursor_this_server_never_gave_is_refused_and_the_push_with_it_is_not_stored_on: a_cursor_this_server_never_gave_is_refused_and_the_push_with_it_is_not_stored, a_cursor_this_server_never_gave_is_refused_and_the_push_with_it_is_not_stored_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(a_cursor_ahead_of_the_server_asks_for_a_full_sync_and_stores_nothing_on: a_cursor_ahead_of_the_server_asks_for_a_full_sync_and_stores_nothing, a_cursor_ahead_of_the_server_asks_for_a_full_sync_and_stores_nothing_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(a_document_id_that_is_not_a_uuid_is_refused_naming_it_on: a_document_id_that_is_not_a_uuid_is_refused_naming_it, a_document_id_that_is_not_a_uuid_is_refused_naming_it_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_compressed_change_that_would_inflate_to_gigabytes_is_refused_naming_the_document_on: a_compressed_change_that_would_inflate_to_gigabytes_is_refused_naming_the_document, a_compressed_change_that_would_inflate_to_gigabytes_is_refused_naming_the_document_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(corrupt_automerge_bytes_are_refused_naming_the_document_on: corrupt_automerge_bytes_are_refused_naming_the_document, corrupt_automerge_bytes_are_refused_naming_the_document_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(a_truncated_change_is_refused_at_every_length_on: a_truncated_change_is_refused_at_every_length, a_truncated_change_is_refused_at_every_length_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(a_change_whose_dependency_the_server_lacks_is_refused_naming_the_dependency_on: a_change_whose_dependency_the_server_lacks_is_refused_naming_the_dependency, a_change_whose_dependency_the_server_lacks_is_refused_naming_the_dependency_on_postgres);

@@ -14,24 +14,51 @@ use crate::ids::{DocId, DocKind};
 /// Automerge chunks start with 4 magic bytes, a 4-byte checksum, a type byte (1: change,
 /// 2: compressed change) and the length of what follows as unsigned LEB128.
 pub(crate) fn split_changes(chunk: &[u8]) -> Option<Vec<&[u8]>> {
-    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
     let mut out = Vec::new();
     let mut rest = chunk;
     // Bounded: every pass consumes at least the 9 bytes of a header.
     while !rest.is_empty() {
-        if rest.len() < 9 || rest[..4] != MAGIC || !matches!(rest[8], 1 | 2) {
-            return None;
-        }
-        let mut length_bytes = &rest[9..];
-        let length = usize::try_from(leb128::read::unsigned(&mut length_bytes).ok()?).ok()?;
-        let header = rest.len() - length_bytes.len();
-        let end = header
-            .checked_add(length)
-            .filter(|&end| end <= rest.len())?;
+        let head = chunk_head(rest).filter(|h| matches!(h.kind, CHANGE | COMPRESSED_CHANGE))?;
+        let end = head.data_at.checked_add(head.data_len)?;
         out.push(&rest[..end]);
         rest = &rest[end..];
     }
     Some(out)
+}
+
+/// The type byte of an Automerge chunk holding one change.
+pub(crate) const CHANGE: u8 = 1;
+/// The type byte of an Automerge chunk holding one change, DEFLATE-compressed.
+pub(crate) const COMPRESSED_CHANGE: u8 = 2;
+
+/// The header of the Automerge chunk at the start of `bytes`.
+pub(crate) struct ChunkHead {
+    /// The type byte.
+    pub(crate) kind: u8,
+    /// Where the chunk's data starts, after its header.
+    pub(crate) data_at: usize,
+    /// How long the data is (within `bytes`).
+    pub(crate) data_len: usize,
+}
+
+/// Reads the header of the chunk `bytes` start with; `None` when they do not start with
+/// a whole chunk.
+pub(crate) fn chunk_head(bytes: &[u8]) -> Option<ChunkHead> {
+    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+    if bytes.len() < 9 || bytes[..4] != MAGIC {
+        return None;
+    }
+    let mut length_bytes = &bytes[9..];
+    let data_len = usize::try_from(leb128::read::unsigned(&mut length_bytes).ok()?).ok()?;
+    let data_at = bytes.len() - length_bytes.len();
+    data_at
+        .checked_add(data_len)
+        .filter(|&end| end <= bytes.len())?;
+    Some(ChunkHead {
+        kind: bytes[8],
+        data_at,
+        data_len,
+    })
 }
 
 impl Doc {

@@ -8,6 +8,7 @@
 //! that [`crate::rules::write_rules::check`] can judge who may write it.
 
 use std::collections::BTreeSet;
+use std::io::Read;
 
 use automerge::{PatchAction, Prop};
 
@@ -25,6 +26,11 @@ pub struct Pusher<'a> {
     pub received_at: i64,
 }
 
+/// The most bytes one change may hold once inflated: far beyond any edit of the field's
+/// documents (a 30-line count is about 3 KB), and a bound on what a compressed change a
+/// few kilobytes long can make the server allocate.
+pub const MAX_CHANGE_BYTES: u64 = 8 << 20;
+
 /// One change a device sent, parsed and verified (its hash is checked on parsing).
 #[derive(Clone, Debug)]
 pub struct IncomingChange {
@@ -32,8 +38,39 @@ pub struct IncomingChange {
 }
 
 impl IncomingChange {
-    /// Parses one encoded change; refuses anything that is not exactly one valid change.
+    /// Parses one encoded change; refuses anything that is not exactly one valid change,
+    /// and a compressed change that would inflate past [`MAX_CHANGE_BYTES`] (checked before
+    /// Automerge inflates it, which it would do without a bound).
     pub fn parse(bytes: &[u8]) -> Result<Self> {
+        let invalid = |why: String| Error::invalid("changes", why);
+        let head = crate::doc::chunk_head(bytes)
+            .ok_or_else(|| invalid("not an automerge change: no whole chunk header".into()))?;
+        match head.kind {
+            crate::doc::CHANGE => {}
+            crate::doc::COMPRESSED_CHANGE => {
+                let data = bytes
+                    .get(head.data_at..head.data_at + head.data_len)
+                    .unwrap_or_default();
+                let mut inflated =
+                    flate2::bufread::DeflateDecoder::new(data).take(MAX_CHANGE_BYTES + 1);
+                let len = std::io::copy(&mut inflated, &mut std::io::sink()).map_err(|e| {
+                    invalid(format!(
+                        "not an automerge change: its compression is broken ({e})"
+                    ))
+                })?;
+                if len > MAX_CHANGE_BYTES {
+                    return Err(invalid(format!(
+                        "a compressed change inflates past {} MiB, the most one change may hold",
+                        MAX_CHANGE_BYTES >> 20
+                    )));
+                }
+            }
+            other => {
+                return Err(invalid(format!(
+                    "not an automerge change: chunk type {other} (1: a change, 2: a compressed change)"
+                )));
+            }
+        }
         automerge::Change::try_from(bytes)
             .map(|change| IncomingChange { change })
             .map_err(|e| Error::invalid("changes", format!("not an automerge change: {e}")))
@@ -295,3 +332,7 @@ fn doc_kind(doc: &Doc) -> Result<Option<DocKind>> {
         .map(|k| DocKind::parse(&k))
         .transpose()
 }
+
+#[cfg(test)]
+#[path = "replica_parse_tests.rs"]
+mod parse_tests;
