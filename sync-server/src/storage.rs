@@ -59,6 +59,9 @@ pub struct Feed {
     pub working_since: Option<i64>,
     /// `SyncResponse::let_go`.
     pub let_go: Vec<String>,
+    /// `removed` tells the device of every store that left its scope up to this log
+    /// position, whatever its cursor (`feed::handed_to_record` records it).
+    pub told_upto: Option<i64>,
 }
 
 /// The outcome of a push that passed every rule.
@@ -254,6 +257,9 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug + 'static {
         documents: i64,
         now: i64,
     ) -> AppResult<()>;
+    /// Counts `bytes` of a refused push against the device's budget of the UTC day of `now`
+    /// (`quota.rs`): judging a push costs the server whether or not it is stored.
+    fn charge_refused(&self, device_id: &str, bytes: u64, now: i64) -> AppResult<()>;
     /// Every device's latest report, by device id.
     fn device_reports(&self) -> AppResult<Vec<device_reports::DeviceStatus>>;
 }

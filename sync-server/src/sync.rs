@@ -87,6 +87,13 @@ async fn sync_as(
         .read_body(body, state.limits.max_body_bytes)
         .await?;
     let bytes_in = body.len();
+    // The version first: a request of another version is answered as one, whatever its
+    // shape.
+    if let Some(version) = protocol::protocol_of(&body)
+        && version != PROTOCOL_VERSION
+    {
+        return Err(AppError::UnsupportedProtocol(version));
+    }
     let request: SyncRequest = protocol::decode("sync request", &body)?;
     if request.protocol != PROTOCOL_VERSION {
         return Err(AppError::UnsupportedProtocol(request.protocol));
@@ -183,9 +190,25 @@ async fn sync_as(
         let pushed = if docs.is_empty() {
             Default::default()
         } else {
+            let pushed_bytes: u64 = docs
+                .iter()
+                .flat_map(|(_, changes)| changes.iter().map(|c| c.byte_len() as u64))
+                .sum();
+            // Judged but not stored: the push's bytes count against the device's day all
+            // the same (`storage/quota.rs`); a failure here must not change the answer.
+            let charge = |storage: &dyn crate::storage::SyncStorage| {
+                if let Err(e) = storage.charge_refused(&device.device_id, pushed_bytes, now) {
+                    tracing::warn!(error = %e, "cannot count a refused push against the device's day");
+                }
+            };
             let pushed = match storage.push_within(&device, docs, now, &quotas) {
                 Ok(Ok(pushed)) => Ok(pushed),
+                Err(AppError::Quota(q)) if q.limit == crate::storage::quota::DOCUMENT_LIMIT => {
+                    charge(storage.as_ref());
+                    Err(AppError::Quota(q))
+                }
                 Ok(Err(rejected)) => {
+                    charge(storage.as_ref());
                     let documents = i64::try_from(rejected.len()).unwrap_or(i64::MAX);
                     if let Err(e) = storage.record_refused(
                         &device.device_id,

@@ -57,6 +57,13 @@ pub async fn fetch(
     let (body, _held) = admission
         .read_body(body, state.limits.max_body_bytes)
         .await?;
+    // The version first: a request of another version is answered as one, whatever its
+    // shape.
+    if let Some(version) = protocol::protocol_of(&body)
+        && version != PROTOCOL_VERSION
+    {
+        return Err(AppError::UnsupportedProtocol(version));
+    }
     let request: FetchRequest = protocol::decode("fetch request", &body)?;
     if request.protocol != PROTOCOL_VERSION {
         return Err(AppError::UnsupportedProtocol(request.protocol));

@@ -482,6 +482,28 @@ async fn another_protocol_version_is_refused_naming_both_versions_on(
             &[&format!("`{version}`"), "`1`"],
         );
     }
+    // A version 2 request of another shape (a field renamed, another's type changed) is
+    // still answered as another version, not as a malformed request.
+    #[derive(serde::Serialize)]
+    struct Later {
+        protocol: u32,
+        push: &'static str,
+        since: Vec<u64>,
+    }
+    let mut body = Vec::new();
+    ciborium::into_writer(
+        &Later {
+            protocol: 2,
+            push: "changes are elsewhere now",
+            since: vec![1, 2],
+        },
+        &mut body,
+    )?;
+    field.post_bytes(body).await?.refused(
+        StatusCode::BAD_REQUEST,
+        "unsupported_protocol",
+        &["`2`", "`1`"],
+    );
     field.unchanged_and_still_syncs(&before).await
 }
 

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 
 use axum::http::StatusCode;
 use fieldsync_core::fixtures::{at, device, sample_store};
-use fieldsync_core::protocol::{DocChanges, ErrorBody, SyncRequest};
+use fieldsync_core::protocol::{self, DocChanges, ErrorBody, SyncRequest, SyncResponse};
 use fieldsync_core::{
     CheckPoint, DisplayStandard, DocId, LocalStore, NewTask, NewVisit, Role, Verdict, VisitKind,
 };
@@ -273,6 +273,121 @@ async fn a_device_that_sends_no_cursor_cannot_pretend_it_never_heard_of_the_move
     Ok(())
 }
 
+/// A pull-only sync of `token` with `cursor`, asking for at most `max_bytes` of changes.
+async fn pull(
+    server: &Instances,
+    token: &str,
+    cursor: Option<String>,
+    max_bytes: u64,
+) -> Fallible<SyncResponse> {
+    let request = SyncRequest {
+        protocol: 1,
+        cursor,
+        push: Vec::new(),
+        max_response_bytes: Some(max_bytes),
+        device: None,
+        working_set: None,
+    };
+    let (status, _, body) = server.sync(token, &request).await?;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    Ok(protocol::decode("sync response", &body)?)
+}
+
+/// Shown to guard "whatever its cursor": with the removals told only by the pass of the
+/// device's cursor (`tell_what_left` returning at once in `storage/feed.rs`), the sync
+/// with the old cursor listed nothing removed and the push after it was accepted.
+async fn a_device_that_never_moves_its_cursor_past_the_move_is_told_and_refused_after_on(
+    backend: Backend,
+) -> TestResult {
+    let m = Moving::new(backend, "moved_stuck_cursor").await?;
+    // Changes logged after Li's cursor and before the move, so that a response of one byte
+    // from the old cursor stops short of the move.
+    let old_cursor = m.li.sync_cursor()?;
+    let other = {
+        let admin = AdminDevice::open(m.dir.path(), m.server.storage.as_ref())?;
+        let other = admin.local.create_store(sample_store("am-li", 2))?;
+        admin.push()?;
+        other
+    };
+    m.server.sync_phone(&m.li_token, &m.li).await?;
+    m.li.create_visit(new_visit(&other))?;
+    m.server.sync_phone(&m.li_token, &m.li).await?;
+    m.move_store()?;
+
+    // Each sync sends the cursor from before the move and asks for one byte.
+    let told = pull(&m.server, &m.li_token, old_cursor.clone(), 1).await?;
+    assert!(told.more, "the response stopped short of the move");
+    assert!(
+        told.removed.contains(&m.visit.to_string()),
+        "the store's documents are announced gone all the same: {:?}",
+        told.removed
+    );
+    let edited = m.edit_store(&m.li, "made after being told")?;
+    let before = m.stored(&edited)?;
+    let answer = push(&m.server, &m.li_token, &m.li, old_cursor).await?;
+    assert_refused_out_of_scope(&answer, &edited)?;
+    assert_eq!(m.stored(&edited)?, before, "nothing of the push is stored");
+    Ok(())
+}
+
+/// Shown to guard a new device: with a device enrolled at log position 0 (the `handed`
+/// column's default, in both backends' `enroll`), the tablet's visit at the store that had
+/// left was accepted.
+async fn a_device_enrolled_after_a_store_moved_cannot_write_to_it_on(
+    backend: Backend,
+) -> TestResult {
+    let m = Moving::new(backend, "moved_new_device").await?;
+    m.move_store()?;
+    // A tablet enrolled after the move, holding the store's documents from the old phone
+    // (copied, or restored from its backup), pushes before it ever pulls.
+    let token = m.server.enroll("am-li").await?;
+    let (tablet, _) = device(m.dir.path().join("li-tablet.db"), "am-li", at(MONDAY))?;
+    fieldsync_core::fixtures::exchange(&m.li, &tablet)?;
+    let visit = tablet.create_visit(new_visit(&m.store))?;
+    let answer = push(&m.server, &token, &tablet, None).await?;
+    assert_eq!(answer.0, StatusCode::FORBIDDEN, "{:?}", answer.1);
+    let body = answer.1.as_ref().ok_or("a refusal has a body")?;
+    assert!(
+        body.rejected
+            .iter()
+            .any(|r| r.doc == visit.as_str() && r.rule == "store_scope"),
+        "{body:?}"
+    );
+    assert!(
+        m.server
+            .storage
+            .document_changes(visit.as_str())?
+            .is_empty()
+    );
+    Ok(())
+}
+
+/// Shown to guard the ids: with every document of the store listed (`store_documents`
+/// without its bound on the log position, in both backends), Wu's new visit was in Li's
+/// `removed`, on the sync after the move and on a sync from the start.
+async fn removed_lists_only_what_the_device_could_have_held_on(backend: Backend) -> TestResult {
+    let m = Moving::new(backend, "moved_removed_ids").await?;
+    let before_the_move = m.li.sync_cursor()?;
+    m.move_store()?;
+    let (wu, wu_token) = phone(&m.server, m.dir.path(), "am-wu", "wu-phone").await?;
+    let wu_visit = wu.create_visit(new_visit(&m.store))?;
+    m.server.sync_phone(&wu_token, &wu).await?;
+
+    for cursor in [before_the_move, None] {
+        let told = pull(&m.server, &m.li_token, cursor.clone(), 4 << 20).await?;
+        assert!(
+            told.removed.contains(&m.visit.to_string()),
+            "Li's visit is announced gone (cursor {cursor:?}): {:?}",
+            told.removed
+        );
+        assert!(
+            !told.removed.contains(&wu_visit.to_string()),
+            "Wu's visit, made after the move, is not named to Li (cursor {cursor:?})"
+        );
+    }
+    Ok(())
+}
+
 /// Shown to guard "on its own": with the handed position recorded for every device of the
 /// user at once (`UPDATE devices ... WHERE user_id = (...)` in both backends' `feed`), the
 /// tablet's edit made before the move was refused.
@@ -385,3 +500,6 @@ fieldsync_tests::on_sqlite_and_postgres!(edits_made_after_the_device_synced_past
 fieldsync_tests::on_sqlite_and_postgres!(a_device_that_sends_no_cursor_cannot_pretend_it_never_heard_of_the_move_on: a_device_that_sends_no_cursor_cannot_pretend_it_never_heard_of_the_move, a_device_that_sends_no_cursor_cannot_pretend_it_never_heard_of_the_move_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(a_second_device_of_the_same_user_is_judged_on_its_own_on: a_second_device_of_the_same_user_is_judged_on_its_own, a_second_device_of_the_same_user_is_judged_on_its_own_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(an_edit_built_on_a_change_logged_after_the_move_is_refused_on: an_edit_built_on_a_change_logged_after_the_move_is_refused, an_edit_built_on_a_change_logged_after_the_move_is_refused_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_device_that_never_moves_its_cursor_past_the_move_is_told_and_refused_after_on: a_device_that_never_moves_its_cursor_past_the_move_is_told_and_refused_after, a_device_that_never_moves_its_cursor_past_the_move_is_told_and_refused_after_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_device_enrolled_after_a_store_moved_cannot_write_to_it_on: a_device_enrolled_after_a_store_moved_cannot_write_to_it, a_device_enrolled_after_a_store_moved_cannot_write_to_it_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(removed_lists_only_what_the_device_could_have_held_on: removed_lists_only_what_the_device_could_have_held, removed_lists_only_what_the_device_could_have_held_on_postgres);

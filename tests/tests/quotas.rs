@@ -308,5 +308,84 @@ async fn a_device_over_its_daily_byte_budget_is_told_to_retry_after_midnight_utc
     Ok(())
 }
 
+/// Shown to guard the charge: with refused pushes charged nothing (`charge` never called
+/// in `sync.rs`), Wu's pushes were refused with `403` all 20 times and never with `429`.
+async fn pushes_the_rules_refuse_count_against_the_day_until_the_device_is_refused_unread_on(
+    backend: Backend,
+) -> TestResult {
+    const BUDGET: u64 = 3 * 1024;
+    let limits = Limits {
+        device_bytes_per_day: BUDGET,
+        ..Limits::default()
+    };
+    let field = Field::new(backend, "quota_refused", limits).await?;
+    field.server.storage.add_user(
+        &User {
+            id: "am-wu".into(),
+            role: Role::AccountManager,
+            name: "Wu".into(),
+        },
+        0,
+    )?;
+    let (li, _, li_token) = field.phone("li").await?;
+    // Wu's phone holds Li's store (copied from Li's phone) and writes visits at it: each
+    // push is judged and refused as outside Wu's scope.
+    let wu_enrolled = field.server.enroll_device("am-wu").await?;
+    let (wu, _) = device(
+        field.dir.path().join("wu.db"),
+        "am-wu",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    fieldsync_core::fixtures::exchange(&li, &wu)?;
+    let mut refused = 0u64;
+    let mut charged = 0u64;
+    let mut spent = None;
+    // Bounded: 20 pushes of a visit (about 700 bytes each) against a budget of 3 KiB.
+    for _ in 0..20 {
+        let visit = wu.create_visit(field.visit())?;
+        let size = pending_bytes(&wu, &visit)? as u64;
+        let (status, _, body) = field
+            .server
+            .sync(&wu_enrolled.token, &request(&wu, &[&visit])?)
+            .await?;
+        assert_eq!(
+            field.stored_bytes(&visit)?,
+            0,
+            "nothing of Wu's visit is stored"
+        );
+        if status == StatusCode::FORBIDDEN {
+            refused += 1;
+            charged += size;
+            continue;
+        }
+        spent = Some((status, serde_json::from_slice::<serde_json::Value>(&body)?));
+        break;
+    }
+    let (status, json) = spent.ok_or("the day was never spent")?;
+    assert!(refused >= 2, "a few refused pushes first: {refused}");
+    assert!(
+        charged >= BUDGET,
+        "refused only once the day was spent: {charged} bytes"
+    );
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{json}");
+    assert_eq!(json["limit"], "device_bytes_per_day");
+    assert!(
+        json["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("refused pushes count too")),
+        "{json}"
+    );
+    // Li's day is Li's own.
+    li.create_visit(field.visit())?;
+    field.server.sync_phone(&li_token, &li).await?;
+    assert_eq!(
+        li.outbox_counts()?.pending_documents,
+        0,
+        "Li's visit is stored"
+    );
+    Ok(())
+}
+
 fieldsync_tests::on_sqlite_and_postgres!(a_push_that_would_grow_a_document_past_its_limit_is_refused_naming_the_limit_and_stores_nothing_on: a_push_that_would_grow_a_document_past_its_limit_is_refused_naming_the_limit_and_stores_nothing, a_push_that_would_grow_a_document_past_its_limit_is_refused_naming_the_limit_and_stores_nothing_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(a_device_over_its_daily_byte_budget_is_told_to_retry_after_midnight_utc_and_stores_nothing_on: a_device_over_its_daily_byte_budget_is_told_to_retry_after_midnight_utc_and_stores_nothing, a_device_over_its_daily_byte_budget_is_told_to_retry_after_midnight_utc_and_stores_nothing_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(pushes_the_rules_refuse_count_against_the_day_until_the_device_is_refused_unread_on: pushes_the_rules_refuse_count_against_the_day_until_the_device_is_refused_unread, pushes_the_rules_refuse_count_against_the_day_until_the_device_is_refused_unread_on_postgres);

@@ -166,6 +166,19 @@ pub fn encode<T: Serialize>(message: &T) -> Vec<u8> {
 }
 
 /// Decodes a CBOR message; `what` names it in the error.
+/// The `protocol` a CBOR request names, read before the rest of it, so that a request of
+/// another version is answered as one (`unsupported_protocol`) whatever else its shape
+/// holds; `None` when it names no version this way.
+pub fn protocol_of(bytes: &[u8]) -> Option<u32> {
+    #[derive(Deserialize)]
+    struct Version {
+        protocol: u32,
+    }
+    ciborium::from_reader::<Version, _>(bytes)
+        .ok()
+        .map(|v| v.protocol)
+}
+
 pub fn decode<T: for<'de> Deserialize<'de>>(what: &str, bytes: &[u8]) -> Result<T> {
     ciborium::from_reader(bytes).map_err(|e| match e {
         // Well-formed CBOR whose value a type refused naming it (``"`device.pending_edits`

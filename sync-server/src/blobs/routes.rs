@@ -20,6 +20,7 @@ use super::Blobs;
 use super::access::Access;
 use super::store::{Finished, Stored};
 use crate::AppState;
+use crate::admission::Admission;
 use crate::auth::Authed;
 use crate::error::{AppError, AppResult, QuotaExceeded};
 use crate::storage::blob_ledger::BlobRecord;
@@ -177,9 +178,12 @@ fn where_it_stands(blobs: &Blobs, hash: String, hex: &str) -> AppResult<Response
 /// `PATCH /v1/blobs/{hash}?doc=ID`: the bytes from `Upload-Offset` on, of a blob of
 /// `Upload-Length` bytes. Answers the committed length; when the blob is whole, verifies
 /// it and makes it readable, or refuses it (`422 hash_mismatch`) and keeps nothing.
+// An axum handler takes one argument per extractor.
+#[allow(clippy::too_many_arguments)]
 pub async fn upload(
     State(state): State<AppState>,
     Extension(blobs): BlobsExt,
+    Extension(admission): Extension<Arc<Admission>>,
     Authed(device): Authed,
     Path(hash): Path<String>,
     Query(query): Query<DocQuery>,
@@ -216,8 +220,11 @@ pub async fn upload(
     if !allowed {
         return Err(refused(&hash, &query.doc));
     }
-    let bytes: Bytes = match axum::body::to_bytes(body, limits.max_chunk_bytes).await {
-        Ok(bytes) => bytes,
+    // The piece's bytes are held against the server's budget of bodies in flight until
+    // the answer, as a sync's are.
+    let (bytes, _held): (Bytes, _) = match admission.read_body(body, limits.max_chunk_bytes).await {
+        Ok(read) => read,
+        Err(busy @ AppError::Busy { .. }) => return Err(busy),
         Err(_) => {
             return Ok(refusal(
                 StatusCode::PAYLOAD_TOO_LARGE,

@@ -77,8 +77,10 @@ pub trait FeedTx {
         floor: i64,
         limit: i64,
     ) -> AppResult<Vec<(String, i64)>>;
-    /// The documents about `store`, by id.
-    fn store_documents(&mut self, store: &str) -> AppResult<Vec<String>>;
+    /// The documents about `store` that had a change at or before log position `upto` or
+    /// a change `device` sent, by id: what the device could have held when the store left
+    /// its scope at `upto` (with what it delivered since, made before it was told).
+    fn store_documents(&mut self, store: &str, upto: i64, device: &str) -> AppResult<Vec<String>>;
     /// Up to `limit` of the documents in the device's scope and in `part` (see
     /// [`part_condition`]) whose ids sort after `after` (`""`: from the first), in order,
     /// as (id, the bytes of its stored changes).
@@ -104,9 +106,9 @@ pub trait FeedTx {
     ) -> AppResult<Vec<(String, String, Vec<u8>)>>;
     /// Every scope row with `seq <= upto`, oldest first.
     fn scope_rows(&mut self, upto: i64) -> AppResult<Vec<LogRow>>;
-    /// Whether a scope row lies after the last log position recorded as handed to the
-    /// device and at or before `upto` (false for a device the server does not know).
-    fn passes_scope_row(&mut self, device: &str, upto: i64) -> AppResult<bool>;
+    /// The last log position recorded as handed to the device, if a scope row lies after
+    /// it and at or before `upto` (none for a device the server does not know).
+    fn handed_before_scope_row(&mut self, device: &str, upto: i64) -> AppResult<Option<i64>>;
 }
 
 /// The SQL condition for "the document of row `d` (store `s`) is in scope of the user
@@ -153,6 +155,27 @@ pub fn read(
             "cursor `{cursor}` is ahead of this server (at `{end}`): sync again from the start"
         )));
     }
+    let mut feed = read_at(
+        tx,
+        device,
+        (cursor, position, end),
+        max_bytes,
+        just_pushed,
+        working,
+    )?;
+    tell_what_left(tx, device, end, &mut feed)?;
+    Ok(feed)
+}
+
+/// [`read`] once the snapshot's `end` is known and the cursor's `position` checked.
+fn read_at(
+    tx: &mut impl FeedTx,
+    device: &DeviceInfo,
+    (cursor, position, end): (&FeedCursor, i64, i64),
+    max_bytes: usize,
+    just_pushed: &HashSet<String>,
+    working: Option<WorkingSet>,
+) -> AppResult<Feed> {
     let mut feed = Feed {
         cursor: cursor.clone(),
         ..Feed::default()
@@ -244,9 +267,38 @@ pub fn handed_to_record(
 ) -> AppResult<Option<i64>> {
     let position = i64::try_from(feed.cursor.position())
         .map_err(|_| AppError::internal("a cursor beyond the log"))?;
+    if let Some(told) = feed.told_upto {
+        return Ok(Some(told.max(position)));
+    }
     Ok(tx
-        .passes_scope_row(&device.device_id, position)?
-        .then_some(position))
+        .handed_before_scope_row(&device.device_id, position)?
+        .map(|_| position))
+}
+
+/// Lists in `feed.removed` the documents of every store that left the device's scope since
+/// the server last recorded telling it, up to the snapshot's `end`, whatever cursor the
+/// device presents, and marks the feed as telling it up to `end`.
+///
+/// A push to a store that left is judged on whether its device was told (`scope_guard.rs`):
+/// edits made before the device heard of the move are still delivered. If only the pass of
+/// the device's cursor told it, a device that never moved its cursor past the move (an old
+/// cursor sent again, a response of one byte asked for) would never be told, and could
+/// write to the store for ever.
+fn tell_what_left(
+    tx: &mut impl FeedTx,
+    device: &DeviceInfo,
+    end: i64,
+    feed: &mut Feed,
+) -> AppResult<()> {
+    let Some(handed) = tx.handed_before_scope_row(&device.device_id, end)? else {
+        return Ok(());
+    };
+    let listed: HashSet<String> = feed.removed.iter().cloned().collect();
+    let left = left_between(tx, device, handed, end)?;
+    feed.removed
+        .extend(left.into_iter().filter(|doc| !listed.contains(doc)));
+    feed.told_upto = Some(end);
+    Ok(())
 }
 
 /// What a response may hold.
@@ -318,7 +370,8 @@ fn read_log(
                             }
                         }
                     } else if was && !is {
-                        feed.removed.extend(tx.store_documents(&store)?);
+                        feed.removed
+                            .extend(tx.store_documents(&store, seq, &device.device_id)?);
                     }
                     seq
                 }
@@ -359,39 +412,58 @@ fn moved(
 /// back in it at `upto`: what a sync reading the log from its start would list as removed
 /// (a device that syncs from the start may hold documents from before).
 fn left_before(tx: &mut impl FeedTx, device: &DeviceInfo, upto: i64) -> AppResult<Vec<String>> {
-    // Per store: whether it ever left the scope, and whether it was in it after its last move.
-    let mut stores: Vec<(String, bool, bool)> = Vec::new();
+    left_between(tx, device, i64::MIN, upto)
+}
+
+/// The documents of stores that left the device's scope after `after` and at or before
+/// `upto`, and were not back in it at `upto`.
+fn left_between(
+    tx: &mut impl FeedTx,
+    device: &DeviceInfo,
+    after: i64,
+    upto: i64,
+) -> AppResult<Vec<String>> {
+    // Per store: the last row that took it out of the scope, and whether it was in the
+    // scope after its last move.
+    let mut stores: Vec<(String, Option<i64>, bool)> = Vec::new();
     let mut by_store: HashMap<String, usize> = HashMap::new();
     for row in tx.scope_rows(upto)? {
         let LogRow::Scope {
+            seq,
             store,
             old_territory,
             new_territory,
             old_demo,
             new_demo,
-            ..
         } = row
         else {
             continue;
         };
+        if seq <= after {
+            continue;
+        }
         let (was, is) = moved(
             device,
             (old_territory.as_deref(), old_demo),
             (new_territory.as_deref(), new_demo),
         );
         let index = *by_store.entry(store.clone()).or_insert_with(|| {
-            stores.push((store, false, false));
+            stores.push((store, None, false));
             stores.len() - 1
         });
         if let Some(entry) = stores.get_mut(index) {
-            entry.1 |= was && !is;
+            if was && !is {
+                entry.1 = Some(seq);
+            }
             entry.2 = is;
         }
     }
     let mut removed = Vec::new();
-    for (store, left, back) in stores {
-        if left && !back {
-            removed.extend(tx.store_documents(&store)?);
+    for (store, left_at, back) in stores {
+        // Only what the device could have held: a document others made after the store
+        // left is none of its business, not even its id.
+        if let Some(left_at) = left_at.filter(|_| !back) {
+            removed.extend(tx.store_documents(&store, left_at, &device.device_id)?);
         }
     }
     Ok(removed)

@@ -375,8 +375,11 @@ impl SyncStorage for PostgresStorage {
                 ));
             }
             let device_id = DocId::new().to_string();
+            // A new device holds no edit from before it existed: it is counted as told of
+            // every store that left its user's scope so far (`scope_guard.rs`).
             tx.execute(
-                "INSERT INTO devices (id, user_id, name, token_hash, enrolled_at) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO devices (id, user_id, name, token_hash, enrolled_at, handed)
+                 VALUES ($1, $2, $3, $4, $5, (SELECT COALESCE(MAX(seq), 0)::bigint FROM log))",
                 &[&device_id, &user_id, &device_name, &token_hash, &now],
             )?;
             tx.execute(
@@ -697,6 +700,18 @@ impl SyncStorage for PostgresStorage {
     ) -> AppResult<()> {
         self.with_client(|client| {
             super::device_reports::postgres_refused(client, device_id, protocol, documents, now)
+        })
+    }
+
+    fn charge_refused(&self, device_id: &str, bytes: u64, now: i64) -> AppResult<()> {
+        let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
+        self.with_client(|client| {
+            client.execute(
+                "INSERT INTO device_days (device_id, day, bytes) VALUES ($1, $2, $3)
+                 ON CONFLICT (device_id, day) DO UPDATE SET bytes = device_days.bytes + excluded.bytes",
+                &[&device_id, &super::quota::day_of(now), &bytes],
+            )?;
+            Ok(())
         })
     }
 

@@ -200,6 +200,12 @@ pub fn run(
 ) -> AppResult<Outcome> {
     // Counted while it runs: the console's work steps aside (`priority.rs`).
     let _sync = crate::priority::foreground();
+    let day = quota::day_of(now);
+    if quotas.device_bytes_per_day != u64::MAX {
+        // A device whose day is spent (refused pushes count) costs no judging.
+        let used = u64::try_from(tx.bytes_on_day(&device.device_id, day)?).unwrap_or(0);
+        quota::check_budget_left(used, quotas, now)?;
+    }
     let mut scopes = Scopes::new(device);
     // A read that fails ends the push once the documents before it are judged, as it would
     // have if each document were read, applied and judged before the next one is read.
@@ -357,7 +363,6 @@ pub fn run(
         });
     }
     let pushing: u64 = staged.iter().map(|s| s.new_bytes).sum();
-    let day = quota::day_of(now);
     if pushing > 0 && quotas.device_bytes_per_day != u64::MAX {
         let used = u64::try_from(tx.bytes_on_day(&device.device_id, day)?).unwrap_or(0);
         quota::check_daily_budget(used, pushing, quotas, now)?;

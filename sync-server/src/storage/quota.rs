@@ -2,8 +2,11 @@
 //! changes one device may store per UTC day (docs/operations.md, "Quotas").
 //!
 //! Both count the bytes of the changes a push newly stores, as stored: changes the server
-//! holds already (a retried push) cost nothing, and a refused push costs nothing, since
-//! nothing of it is stored. [`push::run`](super::push::run) checks them inside the push's
+//! holds already (a retried push) cost nothing. A push refused by the write rules or for a
+//! document's size stores nothing, but its bytes count against the device's day all the
+//! same (`SyncStorage::charge_refused`): judging costs the server as much as storing, and a
+//! device whose day is spent is refused before anything of its push is read or judged
+//! ([`check_budget_left`]). [`push::run`](super::push::run) checks them inside the push's
 //! transaction, against the document's stored size and the device's bytes of the day as
 //! that transaction reads them, so two pushes cannot both pass on the same headroom.
 
@@ -78,6 +81,26 @@ pub fn check_daily_budget(used: u64, pushing: u64, quotas: &Quotas, now: i64) ->
         value: budget,
         message: format!(
             "this push would store `{pushing}` bytes after `{used}` today, over \
+             `{DAILY_LIMIT}` of `{budget}`: try again after 00:00 UTC (in {retry_after} s)"
+        ),
+        retry_after: Some(retry_after),
+        rejected: Vec::new(),
+    }))
+}
+
+/// Refuses a push before anything of it is read when the device has spent its day's
+/// budget (`used` bytes stored or refused since 00:00 UTC).
+pub fn check_budget_left(used: u64, quotas: &Quotas, now: i64) -> AppResult<()> {
+    let budget = quotas.device_bytes_per_day;
+    if used < budget {
+        return Ok(());
+    }
+    let retry_after = seconds_to_next_day(now);
+    Err(AppError::Quota(QuotaExceeded {
+        limit: DAILY_LIMIT,
+        value: budget,
+        message: format!(
+            "this device has pushed `{used}` bytes today (refused pushes count too), its whole \
              `{DAILY_LIMIT}` of `{budget}`: try again after 00:00 UTC (in {retry_after} s)"
         ),
         retry_after: Some(retry_after),

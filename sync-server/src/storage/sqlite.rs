@@ -27,7 +27,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 
 use super::fetch::{self, FetchAsk};
 use super::push;
-use super::quota::Quotas;
+use super::quota::{self, Quotas};
 use super::replica_cache::ReplicaCache;
 use super::{DeviceInfo, Feed, PushResult, SyncStorage, User};
 use crate::error::{AppError, AppResult};
@@ -167,7 +167,9 @@ impl SyncStorage for SqliteStorage {
         now: i64,
     ) -> AppResult<DeviceInfo> {
         self.with_writer(|w| {
-            let tx = w.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = w
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
             let row: Option<(String, String, i64, Option<i64>)> = tx
                 .query_row(
                     "SELECT c.user_id, u.role, c.expires_at, c.used_at FROM enrollment_codes c
@@ -180,14 +182,21 @@ impl SyncStorage for SqliteStorage {
                 return Err(AppError::Unauthorized("unknown enrollment code".into()));
             };
             if used_at.is_some() {
-                return Err(AppError::Unauthorized("this enrollment code was used already".into()));
+                return Err(AppError::Unauthorized(
+                    "this enrollment code was used already".into(),
+                ));
             }
             if expires_at <= now {
-                return Err(AppError::Unauthorized("this enrollment code has expired".into()));
+                return Err(AppError::Unauthorized(
+                    "this enrollment code has expired".into(),
+                ));
             }
             let device_id = DocId::new().to_string();
+            // A new device holds no edit from before it existed: it is counted as told of
+            // every store that left its user's scope so far (`scope_guard.rs`).
             tx.execute(
-                "INSERT INTO devices (id, user_id, name, token_hash, enrolled_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO devices (id, user_id, name, token_hash, enrolled_at, handed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, (SELECT COALESCE(MAX(seq), 0) FROM log))",
                 params![device_id, user_id, device_name, token_hash, now],
             )?;
             tx.execute(
@@ -195,7 +204,11 @@ impl SyncStorage for SqliteStorage {
                 params![code_hash, now, device_id],
             )?;
             tx.commit()?;
-            Ok(DeviceInfo { device_id, user_id, role: Role::parse(&role)? })
+            Ok(DeviceInfo {
+                device_id,
+                user_id,
+                role: Role::parse(&role)?,
+            })
         })
     }
 
@@ -440,6 +453,19 @@ impl SyncStorage for SqliteStorage {
     ) -> AppResult<()> {
         self.with_writer(|w| {
             super::device_reports::sqlite_refused(&w.conn, device_id, protocol, documents, now)
+        })
+    }
+
+    fn charge_refused(&self, device_id: &str, bytes: u64, now: i64) -> AppResult<()> {
+        let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
+        self.with_writer(|w| {
+            w.conn
+                .prepare_cached(
+                    "INSERT INTO device_days (device_id, day, bytes) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (device_id, day) DO UPDATE SET bytes = bytes + excluded.bytes",
+                )?
+                .execute(params![device_id, quota::day_of(now), bytes])?;
+            Ok(())
         })
     }
 

@@ -109,12 +109,15 @@ impl feed::FeedTx for PgFeed<'_, '_> {
             .collect())
     }
 
-    fn store_documents(&mut self, store: &str) -> AppResult<Vec<String>> {
+    fn store_documents(&mut self, store: &str, upto: i64, device: &str) -> AppResult<Vec<String>> {
         Ok(self
             .tx
             .query(
-                "SELECT id FROM docs WHERE store_id = $1 ORDER BY id",
-                &[&store],
+                "SELECT d.id FROM docs d WHERE d.store_id = $1 AND EXISTS
+                 (SELECT 1 FROM changes c JOIN log l ON l.seq = c.seq
+                  WHERE c.doc_id = d.id AND (c.seq <= $2 OR l.device_id = $3))
+                 ORDER BY d.id",
+                &[&store, &upto, &device],
             )?
             .iter()
             .map(|r| r.get(0))
@@ -194,15 +197,15 @@ impl feed::FeedTx for PgFeed<'_, '_> {
             .collect())
     }
 
-    fn passes_scope_row(&mut self, device: &str, upto: i64) -> AppResult<bool> {
+    fn handed_before_scope_row(&mut self, device: &str, upto: i64) -> AppResult<Option<i64>> {
         Ok(self
             .tx
             .query_opt(
-                "SELECT EXISTS (SELECT 1 FROM log WHERE kind = 'scope' AND seq > d.handed AND seq <= $2)
-                 FROM devices d WHERE d.id = $1",
+                "SELECT d.handed FROM devices d WHERE d.id = $1 AND EXISTS
+                 (SELECT 1 FROM log WHERE kind = 'scope' AND seq > d.handed AND seq <= $2)",
                 &[&device, &upto],
             )?
-            .is_some_and(|r| r.get(0)))
+            .map(|r| r.get(0)))
     }
 
     fn scope_rows(&mut self, upto: i64) -> AppResult<Vec<LogRow>> {

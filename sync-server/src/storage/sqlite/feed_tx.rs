@@ -111,11 +111,16 @@ impl feed::FeedTx for SqliteFeed<'_> {
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    fn store_documents(&mut self, store: &str) -> AppResult<Vec<String>> {
+    fn store_documents(&mut self, store: &str, upto: i64, device: &str) -> AppResult<Vec<String>> {
         Ok(self
             .conn
-            .prepare_cached("SELECT id FROM docs WHERE store_id = ?1 ORDER BY id")?
-            .query_map([store], |r| r.get(0))?
+            .prepare_cached(
+                "SELECT d.id FROM docs d WHERE d.store_id = ?1 AND EXISTS
+                 (SELECT 1 FROM changes c JOIN log l ON l.seq = c.seq
+                  WHERE c.doc_id = d.id AND (c.seq <= ?2 OR l.device_id = ?3))
+                 ORDER BY d.id",
+            )?
+            .query_map(params![store, upto, device], |r| r.get(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
@@ -184,16 +189,15 @@ impl feed::FeedTx for SqliteFeed<'_> {
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    fn passes_scope_row(&mut self, device: &str, upto: i64) -> AppResult<bool> {
+    fn handed_before_scope_row(&mut self, device: &str, upto: i64) -> AppResult<Option<i64>> {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM log WHERE kind = 'scope' AND seq > d.handed AND seq <= ?2)
-                 FROM devices d WHERE d.id = ?1",
+                "SELECT d.handed FROM devices d WHERE d.id = ?1 AND EXISTS
+                 (SELECT 1 FROM log WHERE kind = 'scope' AND seq > d.handed AND seq <= ?2)",
             )?
             .query_row(params![device, upto], |r| r.get(0))
-            .optional()?
-            .unwrap_or(false))
+            .optional()?)
     }
 
     fn scope_rows(&mut self, upto: i64) -> AppResult<Vec<LogRow>> {
