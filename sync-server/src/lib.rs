@@ -34,10 +34,12 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::{Body, HttpBody};
 use axum::extract::DefaultBodyLimit;
+use axum::http::{Extensions, HeaderMap, StatusCode, Version, header};
 use axum::routing::{get, post};
 use http_body_util::BodyExt;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::trace::TraceLayer;
 
@@ -128,7 +130,15 @@ pub fn app_with(state: AppState, options: &AppOptions) -> Router {
         .layer(RequestDecompressionLayer::new())
         // Outside the decompression layer, so its bodyless 415 gets a JSON body too.
         .layer(axum::middleware::from_fn(error::json_errors))
-        .layer(CompressionLayer::new())
+        // A response that offers byte ranges (a photo's download) keeps its length and
+        // ranges: compressing it would drop `Content-Length` and `Accept-Ranges`.
+        .layer(
+            CompressionLayer::new().compress_when(DefaultPredicate::new().and(
+                |_: StatusCode, _: Version, headers: &HeaderMap, _: &Extensions| {
+                    !headers.contains_key(header::ACCEPT_RANGES)
+                },
+            )),
+        )
         .layer(axum::middleware::from_fn_with_state(
             admission,
             admission::limit_in_flight,

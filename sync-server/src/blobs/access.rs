@@ -17,11 +17,14 @@ use crate::error::AppResult;
 use crate::storage::DeviceInfo;
 use crate::storage::push::store_in_scope;
 
-/// The hashes the device may touch through each document it named, read once per request.
+/// The hashes the device may touch through each document it named, read once per request,
+/// and whether each store those documents are about is in the device's scope, also read
+/// once per request (a batch of 500 photos names a few stores).
 pub(crate) struct Access<'a> {
     storage: &'a dyn SyncStorage,
     device: &'a DeviceInfo,
     docs: HashMap<String, BTreeSet<String>>,
+    stores: HashMap<String, bool>,
 }
 
 impl<'a> Access<'a> {
@@ -30,6 +33,7 @@ impl<'a> Access<'a> {
             storage,
             device,
             docs: HashMap::new(),
+            stores: HashMap::new(),
         }
     }
 
@@ -43,7 +47,7 @@ impl<'a> Access<'a> {
     }
 
     /// The hashes `doc` references when it is in the device's scope; none otherwise.
-    fn reachable(&self, doc: &str) -> AppResult<BTreeSet<String>> {
+    fn reachable(&mut self, doc: &str) -> AppResult<BTreeSet<String>> {
         let Ok(id) = DocId::parse("doc", doc) else {
             return Ok(BTreeSet::new());
         };
@@ -61,11 +65,20 @@ impl<'a> Access<'a> {
         })
     }
 
-    fn store_in_scope(&self, replica: &Replica) -> AppResult<bool> {
+    fn store_in_scope(&mut self, replica: &Replica) -> AppResult<bool> {
         let Some(store) = replica.summary()?.and_then(|s| s.store_id) else {
             return Ok(false);
         };
-        let Ok(store_id) = DocId::parse("store_id", &store) else {
+        if let Some(&in_scope) = self.stores.get(&store) {
+            return Ok(in_scope);
+        }
+        let in_scope = self.store_id_in_scope(&store)?;
+        self.stores.insert(store, in_scope);
+        Ok(in_scope)
+    }
+
+    fn store_id_in_scope(&self, store: &str) -> AppResult<bool> {
+        let Ok(store_id) = DocId::parse("store_id", store) else {
             return Ok(false);
         };
         let Some(summary) = self

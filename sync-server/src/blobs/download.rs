@@ -1,6 +1,8 @@
 //! `GET /v1/blobs/{hash}?doc=ID`: a verified blob, whole or the `Range` asked for,
 //! streamed from the store in pieces so that a large photo is never whole in memory.
 
+use std::sync::Arc;
+
 use axum::Extension;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
@@ -11,6 +13,7 @@ use super::access::Access;
 use super::routes::{BlobsExt, DocQuery, PIECE, blocking, enabled, hex_in, refusal, refused};
 use super::store::Stored;
 use crate::AppState;
+use crate::admission::Admission;
 use crate::auth::Authed;
 use crate::error::{AppError, AppResult};
 
@@ -51,11 +54,13 @@ pub(crate) fn media_type(first: &[u8]) -> &'static str {
 pub async fn download(
     State(state): State<AppState>,
     Extension(blobs): BlobsExt,
+    Extension(admission): Extension<Arc<Admission>>,
     Authed(device): Authed,
     Path(hash): Path<String>,
     Query(query): Query<DocQuery>,
     headers: HeaderMap,
 ) -> AppResult<Response> {
+    admission.device(&device.device_id)?;
     let blobs = enabled(blobs)?;
     let hex = hex_in(&hash)?;
     let storage = state.storage.clone();

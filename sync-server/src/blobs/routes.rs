@@ -68,9 +68,12 @@ pub(super) async fn blocking<T: Send + 'static>(
 pub async fn status(
     State(state): State<AppState>,
     Extension(blobs): BlobsExt,
+    Extension(admission): Extension<Arc<Admission>>,
     Authed(device): Authed,
     body: Body,
 ) -> AppResult<Json<BlobStatusResponse>> {
+    // A share of the device's request rate, as every route of the protocol takes.
+    admission.device(&device.device_id)?;
     let blobs = enabled(blobs)?;
     let body = axum::body::to_bytes(body, MAX_STATUS_BODY)
         .await
@@ -190,6 +193,7 @@ pub async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> AppResult<Response> {
+    admission.device(&device.device_id)?;
     let blobs = enabled(blobs)?;
     let hex = hex_in(&hash)?;
     let offset = header_u64(&headers, OFFSET_HEADER)?;
@@ -275,7 +279,13 @@ pub async fn upload(
                 }));
             }
         }
-        let committed = match blobs.store.append(&hex, offset, &bytes) {
+        let appended = blobs.store.append(&hex, offset, &bytes);
+        if appended.is_err() && !bytes.is_empty() {
+            // Nothing of the piece was kept: it costs nothing of the day's budget.
+            let day = now.div_euclid(DAY_MS);
+            let _ = storage.add_blob_bytes(&device.device_id, day, -(bytes.len() as i64), i64::MAX)?;
+        }
+        let committed = match appended {
             // Another instance moved the upload on, or `blob-gc` collected it, since `stat`.
             Err(AppError::Conflict(_)) => return where_it_stands(&blobs, hash, &hex),
             other => other?,

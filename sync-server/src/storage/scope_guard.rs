@@ -164,27 +164,12 @@ pub fn built_after_move(
     left_at: i64,
     device: &DeviceInfo,
 ) -> AppResult<Option<Rejection>> {
-    let mut later: HashSet<String> = tx.hashes_after(doc, left_at)?.into_iter().collect();
+    let later: HashSet<String> = tx.hashes_after(doc, left_at)?.into_iter().collect();
     if later.is_empty() {
         return Ok(None);
     }
     let changes: Vec<(String, Vec<String>)> = new.iter().map(|c| (c.hash(), c.deps())).collect();
-    let mut found = false;
-    // Bounded: a round that marks no new change ends the loop, and there are only
-    // `changes.len()` changes to mark.
-    for _ in 0..=changes.len() {
-        let mut grew = false;
-        for (hash, deps) in &changes {
-            if !later.contains(hash) && deps.iter().any(|d| later.contains(d)) {
-                later.insert(hash.clone());
-                grew = true;
-                found = true;
-            }
-        }
-        if !grew {
-            break;
-        }
-    }
+    let found = builds_on_any(&later, &changes);
     Ok(found.then(|| Rejection {
         doc: doc.to_owned(),
         rule: RULE.into(),
@@ -196,9 +181,84 @@ pub fn built_after_move(
     }))
 }
 
+/// Whether any of `changes` (hash and deps) builds, directly or through others of them, on
+/// a change in `later`. Each change is answered once, so a push's changes cost one visit
+/// each in any order (a chain listed newest first included).
+fn builds_on_any(later: &HashSet<String>, changes: &[(String, Vec<String>)]) -> bool {
+    let changes: HashMap<&str, &[String]> = changes
+        .iter()
+        .map(|(hash, deps)| (hash.as_str(), deps.as_slice()))
+        .collect();
+    let mut answered: HashMap<&str, bool> = HashMap::with_capacity(changes.len());
+    let mut found = false;
+    // Bounded: every step answers a change or stacks its unanswered deps, which the hashes
+    // make acyclic; `steps` stops a cycle all the same (as a refusal).
+    let bound = changes.values().map(|d| d.len()).sum::<usize>() * 2 + changes.len() * 2 + 1;
+    let mut steps = 0;
+    for start in changes.keys() {
+        let mut stack = vec![*start];
+        while let Some(&hash) = stack.last() {
+            steps += 1;
+            if steps > bound {
+                found = true;
+                break;
+            }
+            if answered.contains_key(hash) {
+                stack.pop();
+                continue;
+            }
+            let deps = changes.get(hash).copied().unwrap_or_default();
+            let waiting: Vec<&str> = deps
+                .iter()
+                .map(String::as_str)
+                .filter(|d| changes.contains_key(d) && !answered.contains_key(d))
+                .collect();
+            if !waiting.is_empty() {
+                stack.extend(waiting);
+                continue;
+            }
+            let after = deps
+                .iter()
+                .any(|d| later.contains(d) || answered.get(d.as_str()).copied().unwrap_or(false));
+            answered.insert(hash, after);
+            found |= after;
+            stack.pop();
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A chain of `n` changes, `c0` first, each depending on the one before; `c0` on `root`.
+    fn chain(n: usize, root: &str) -> Vec<(String, Vec<String>)> {
+        (0..n)
+            .map(|i| {
+                let dep = if i == 0 {
+                    root.to_owned()
+                } else {
+                    format!("c{}", i - 1)
+                };
+                (format!("c{i}"), vec![dep])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_long_chain_listed_newest_first_is_judged_in_one_visit_per_change() {
+        let later: HashSet<String> = ["after-the-move".to_owned()].into();
+        let mut built = chain(20_000, "after-the-move");
+        built.reverse();
+        assert!(builds_on_any(&later, &built));
+        let mut old = chain(20_000, "before-the-move");
+        old.reverse();
+        assert!(!builds_on_any(&later, &old));
+        // One change at the end of an old chain building on a later change is found too.
+        old.push(("tip".into(), vec!["c19999".into(), "after-the-move".into()]));
+        assert!(builds_on_any(&later, &old));
+    }
 
     fn row(seq: i64, old: &str, new: &str) -> ScopeRow {
         ScopeRow {
