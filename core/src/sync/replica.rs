@@ -38,38 +38,53 @@ pub struct IncomingChange {
 }
 
 impl IncomingChange {
-    /// Parses one encoded change; refuses anything that is not exactly one valid change,
-    /// and a compressed change that would inflate past [`MAX_CHANGE_BYTES`] (checked before
-    /// Automerge inflates it, which it would do without a bound).
+    /// Parses one encoded change; refuses anything that is not exactly one valid change, a
+    /// compressed change that would inflate past [`MAX_CHANGE_BYTES`] (checked before
+    /// Automerge inflates it, which it would do without a bound), and a change that lists
+    /// far more operations than its bytes could hold (checked before Automerge walks them).
     pub fn parse(bytes: &[u8]) -> Result<Self> {
         let invalid = |why: String| Error::invalid("changes", why);
         let head = crate::doc::chunk_head(bytes)
             .ok_or_else(|| invalid("not an automerge change: no whole chunk header".into()))?;
-        match head.kind {
-            crate::doc::CHANGE => {}
+        let data = bytes
+            .get(head.data_at..head.data_at + head.data_len)
+            .unwrap_or_default();
+        let inflated;
+        let ops_in = match head.kind {
+            crate::doc::CHANGE => data,
             crate::doc::COMPRESSED_CHANGE => {
-                let data = bytes
-                    .get(head.data_at..head.data_at + head.data_len)
-                    .unwrap_or_default();
-                let mut inflated =
-                    flate2::bufread::DeflateDecoder::new(data).take(MAX_CHANGE_BYTES + 1);
-                let len = std::io::copy(&mut inflated, &mut std::io::sink()).map_err(|e| {
-                    invalid(format!(
-                        "not an automerge change: its compression is broken ({e})"
-                    ))
-                })?;
-                if len > MAX_CHANGE_BYTES {
+                let mut out = Vec::new();
+                flate2::bufread::DeflateDecoder::new(data)
+                    .take(MAX_CHANGE_BYTES + 1)
+                    .read_to_end(&mut out)
+                    .map_err(|e| {
+                        invalid(format!(
+                            "not an automerge change: its compression is broken ({e})"
+                        ))
+                    })?;
+                if out.len() as u64 > MAX_CHANGE_BYTES {
                     return Err(invalid(format!(
                         "a compressed change inflates past {} MiB, the most one change may hold",
                         MAX_CHANGE_BYTES >> 20
                     )));
                 }
+                inflated = out;
+                &inflated
             }
             other => {
                 return Err(invalid(format!(
                     "not an automerge change: chunk type {other} (1: a change, 2: a compressed change)"
                 )));
             }
+        };
+        // Before Automerge walks every operation the change lists: a few bytes of runs can
+        // list billions (`change_ops.rs`).
+        let cap = super::change_ops::most_ops(ops_in.len());
+        if super::change_ops::declared_ops(ops_in, cap) == super::change_ops::Declared::Over {
+            return Err(invalid(format!(
+                "the change lists more than {cap} operations in {} bytes",
+                ops_in.len()
+            )));
         }
         automerge::Change::try_from(bytes)
             .map(|change| IncomingChange { change })

@@ -5,6 +5,7 @@ use std::io::Write;
 use automerge::transaction::Transactable;
 
 use super::{IncomingChange, MAX_CHANGE_BYTES};
+use crate::sync::change_ops::{Declared, declared_ops};
 
 /// A chunk of `kind` holding `data`, with a checksum nothing checks before the bound.
 fn chunk(kind: u8, data: &[u8]) -> Vec<u8> {
@@ -71,4 +72,95 @@ fn chunks_other_than_a_change_are_refused_by_their_type() {
     }
     let message = refusal(&chunk(2, b"not deflate at all"));
     assert!(message.contains("compression is broken"), "{message}");
+}
+
+/// A change chunk whose only column, the actions, is one run of `ops` values.
+fn runs_of_actions(ops: u64) -> Vec<u8> {
+    let mut data = Vec::new();
+    for n in [0u64, 1] {
+        // No dependencies; an actor of one byte.
+        leb128::write::unsigned(&mut data, n).expect("in memory");
+    }
+    data.push(0xab);
+    for n in [1u64, 1] {
+        // Sequence number, start op.
+        leb128::write::unsigned(&mut data, n).expect("in memory");
+    }
+    leb128::write::signed(&mut data, 0).expect("in memory"); // time
+    for n in [0u64, 0, 1] {
+        // No message, no other actors, one column.
+        leb128::write::unsigned(&mut data, n).expect("in memory");
+    }
+    let mut column = Vec::new();
+    leb128::write::signed(&mut column, ops as i64).expect("in memory");
+    leb128::write::unsigned(&mut column, 1).expect("in memory");
+    leb128::write::unsigned(&mut data, (4 << 4) | 2).expect("in memory");
+    leb128::write::unsigned(&mut data, column.len() as u64).expect("in memory");
+    data.extend_from_slice(&column);
+    chunk(1, &data)
+}
+
+#[test]
+fn a_change_listing_billions_of_operations_in_a_few_bytes_is_refused_before_automerge_walks_it() {
+    let bomb = runs_of_actions(1 << 40);
+    assert!(bomb.len() < 64, "{} bytes", bomb.len());
+    let message = refusal(&bomb);
+    assert!(message.contains("lists more than"), "{message}");
+    // The same shape with a handful of operations goes on to Automerge, which judges it.
+    let message = refusal(&runs_of_actions(3));
+    assert!(!message.contains("lists more than"), "{message}");
+}
+
+#[test]
+fn the_operations_counted_before_automerge_are_the_ones_automerge_counts() {
+    use crate::fixtures::{at, device, routine_visit, sample_count, sample_store};
+    let dir = tempfile::tempdir().expect("a folder");
+    let (phone, _) = device(
+        dir.path().join("p.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )
+    .expect("a phone");
+    let store = phone
+        .create_store(sample_store("am-li", 1))
+        .expect("a store");
+    let display = phone.create_shelf_display(&store).expect("a display");
+    let visit = phone
+        .create_visit(routine_visit(&store, at("2026-11-23T09:00:00+08:00")))
+        .expect("a visit");
+    let count = phone
+        .create_inventory_count(sample_count(&store, 30))
+        .expect("a count");
+    phone
+        .append_visit_notes(&visit, &"shelf wiped. ".repeat(50))
+        .expect("notes");
+    let mut seen = 0;
+    for doc in [&store, &display, &visit, &count] {
+        for bytes in phone.export_changes(doc, &[]).expect("changes") {
+            let change = automerge::Change::try_from(bytes.as_slice()).expect("a change");
+            let head = crate::doc::chunk_head(&bytes).expect("a chunk");
+            let data = &bytes[head.data_at..head.data_at + head.data_len];
+            let mut inflated = Vec::new();
+            let data = if head.kind == crate::doc::COMPRESSED_CHANGE {
+                use std::io::Read;
+                flate2::bufread::DeflateDecoder::new(data)
+                    .read_to_end(&mut inflated)
+                    .expect("inflates");
+                &inflated[..]
+            } else {
+                data
+            };
+            assert_eq!(
+                declared_ops(data, u64::MAX),
+                Declared::Ops(change.len() as u64),
+                "a change of `{doc}`"
+            );
+            assert!(
+                (change.len() as u64) < super::super::change_ops::most_ops(data.len()),
+                "well within the bound"
+            );
+            seen += 1;
+        }
+    }
+    assert!(seen >= 5, "{seen} changes compared");
 }

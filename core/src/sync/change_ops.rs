@@ -1,0 +1,136 @@
+//! How many operations a change says it holds, read before Automerge reads them.
+//!
+//! A change's operations are stored in columns, each run-length encoded: a few bytes can
+//! say "this value, 2^50 times". Automerge verifies a change by walking every operation
+//! its action column lists (`Change::try_from`), so a change of a hundred bytes could keep
+//! a server thread busy for hours. [`declared_ops`] reads only the chunk's header and the
+//! action column's run lengths, and stops counting past a bound, so that the server can
+//! refuse such a change before Automerge walks it.
+//!
+//! The layout read here is Automerge's binary change format (a change chunk's data):
+//! dependencies, actor, sequence number, start op, time, message, other actors, then the
+//! columns' specifications and lengths, then the columns' data one after the other.
+
+/// The action column's specification: column 4, integers, not deflated.
+const ACTION_COLUMN: u64 = (4 << 4) | 2;
+
+/// Operations a change of `bytes` bytes may hold: far more than any edit of the field's
+/// documents (each operation takes at least a byte of some column in practice: its key or
+/// its value), and a bound on what a few bytes of runs can make the server walk.
+pub(crate) fn most_ops(bytes: usize) -> u64 {
+    (bytes as u64).saturating_mul(16).saturating_add(1_024)
+}
+
+/// What a change's action column declares.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Declared {
+    /// This many operations, at most the cap.
+    Ops(u64),
+    /// More operations than the cap (counting stopped there).
+    Over,
+    /// The bytes are not laid out as a change: Automerge refuses them itself.
+    Unreadable,
+}
+
+/// The operations `data` (a change chunk's data, after its header) declares in its action
+/// column, counted up to `cap`.
+pub(crate) fn declared_ops(data: &[u8], cap: u64) -> Declared {
+    match action_column(data) {
+        Some(Some(column)) => run_lengths(column, cap),
+        Some(None) => Declared::Ops(0),
+        None => Declared::Unreadable,
+    }
+}
+
+/// The action column's bytes (`Some(None)`: the change has none).
+fn action_column(data: &[u8]) -> Option<Option<&[u8]>> {
+    let mut r = data;
+    let deps = uleb(&mut r)?;
+    skip(&mut r, deps.checked_mul(32)?)?;
+    let actor = uleb(&mut r)?;
+    skip(&mut r, actor)?;
+    uleb(&mut r)?; // sequence number
+    uleb(&mut r)?; // start op
+    sleb(&mut r)?; // time
+    let message = uleb(&mut r)?;
+    skip(&mut r, message)?;
+    let others = uleb(&mut r)?;
+    // Bounded: each actor read consumes at least a byte.
+    for _ in 0..others.min(r.len() as u64) {
+        let len = uleb(&mut r)?;
+        skip(&mut r, len)?;
+    }
+    let columns = uleb(&mut r)?;
+    let mut specs = Vec::new();
+    // Bounded: each specification read consumes at least two bytes.
+    for _ in 0..columns.min(r.len() as u64) {
+        specs.push((uleb(&mut r)?, uleb(&mut r)?));
+    }
+    let mut at = 0u64;
+    for (spec, len) in specs {
+        if spec == ACTION_COLUMN {
+            let start = usize::try_from(at).ok()?;
+            let end = start.checked_add(usize::try_from(len).ok()?)?;
+            return Some(Some(r.get(start..end)?));
+        }
+        at = at.checked_add(len)?;
+    }
+    Some(None)
+}
+
+/// The number of values of a run-length encoded column of unsigned integers, counted up
+/// to `cap`.
+fn run_lengths(mut column: &[u8], cap: u64) -> Declared {
+    let mut total: u64 = 0;
+    // Bounded: every run read consumes at least a byte.
+    while !column.is_empty() {
+        let Some(values) = next_run(&mut column) else {
+            return Declared::Unreadable;
+        };
+        total = total.saturating_add(values);
+        if total > cap {
+            return Declared::Over;
+        }
+    }
+    Declared::Ops(total)
+}
+
+/// How many values the run at the start of `column` holds, consuming it.
+fn next_run(column: &mut &[u8]) -> Option<u64> {
+    let count = sleb(column)?;
+    Some(match count {
+        // A run of one value.
+        n if n > 0 => {
+            uleb(column)?;
+            n.unsigned_abs()
+        }
+        // That many literal values, each at least a byte.
+        n if n < 0 => {
+            let n = n.unsigned_abs();
+            if n > column.len() as u64 {
+                return None;
+            }
+            // Bounded by the check above.
+            for _ in 0..n {
+                uleb(column)?;
+            }
+            n
+        }
+        // A run of nulls.
+        _ => uleb(column)?,
+    })
+}
+
+fn uleb(r: &mut &[u8]) -> Option<u64> {
+    leb128::read::unsigned(r).ok()
+}
+
+fn sleb(r: &mut &[u8]) -> Option<i64> {
+    leb128::read::signed(r).ok()
+}
+
+fn skip(r: &mut &[u8], n: u64) -> Option<()> {
+    let n = usize::try_from(n).ok()?;
+    *r = r.get(n..)?;
+    Some(())
+}
