@@ -20,6 +20,7 @@ pub mod forwarded;
 pub mod listener;
 pub mod priority;
 pub mod probes;
+pub mod push_parse;
 pub mod rotation;
 pub mod storage;
 pub mod sync;

@@ -1,7 +1,7 @@
 //! The sync and enrollment endpoints: the HTTP layer only moves bytes; the rules live in
 //! core (`write_rules`) and the storage.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Instant;
 
 use std::net::SocketAddr;
@@ -12,10 +12,10 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use fieldsync_core::IncomingChange;
 use fieldsync_core::protocol::{
     self, EnrollRequest, EnrollResponse, FeedCursor, PROTOCOL_VERSION, SyncRequest, SyncResponse,
 };
-use fieldsync_core::{DocId, IncomingChange};
 
 use crate::AppState;
 use crate::admission::{self, Admission};
@@ -129,28 +129,7 @@ async fn sync_as(
             limits.max_changes_per_push
         )));
     }
-    let mut docs: Vec<(DocId, Vec<IncomingChange>)> = Vec::with_capacity(request.push.len());
-    let mut listed: HashMap<DocId, usize> = HashMap::with_capacity(request.push.len());
-    for entry in request.push {
-        let id = DocId::parse("push.doc", &entry.doc)?;
-        let changes = entry
-            .changes
-            .iter()
-            .map(|c| {
-                IncomingChange::parse(c)
-                    .map_err(|e| AppError::BadRequest(format!("document `{id}`: {e}")))
-            })
-            .collect::<AppResult<Vec<_>>>()?;
-        // A document listed twice is one document: storage applies each entry to the
-        // replica it had before the push, so two entries would store a change twice.
-        match listed.get(&id).and_then(|&i| docs.get_mut(i)) {
-            Some((_, earlier)) => earlier.extend(changes),
-            None => {
-                listed.insert(id.clone(), docs.len());
-                docs.push((id, changes));
-            }
-        }
-    }
+    let docs = crate::push_parse::parse(request.push).await?;
     let max_bytes = request
         .max_response_bytes
         .map(|b| usize::try_from(b).unwrap_or(usize::MAX))
