@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::num::NonZeroUsize;
 
 use fieldsync_core::protocol::DocChanges;
-use fieldsync_core::{DocId, IncomingChange};
+use fieldsync_core::{DocId, IncomingChange, MAX_CHANGE_BYTES};
 
 use crate::error::{AppError, AppResult};
 
@@ -18,18 +18,40 @@ use crate::error::{AppError, AppResult};
 const CHANGES_PER_THREAD: usize = 128;
 
 /// Parses `push` into its documents and their changes, a document listed twice merged
-/// into one (in the order it was first listed).
-pub async fn parse(push: Vec<DocChanges>) -> AppResult<Vec<(DocId, Vec<IncomingChange>)>> {
-    tokio::task::spawn_blocking(move || parse_now(push))
+/// into one (in the order it was first listed). The changes may hold at most `max_bytes`
+/// once inflated (a compressed change of a few kilobytes may inflate to megabytes, and
+/// parsing keeps every change inflated): checked before any is parsed.
+pub async fn parse(
+    push: Vec<DocChanges>,
+    max_bytes: usize,
+) -> AppResult<Vec<(DocId, Vec<IncomingChange>)>> {
+    tokio::task::spawn_blocking(move || parse_now(push, max_bytes as u64))
         .await
         .map_err(AppError::internal)?
 }
 
-fn parse_now(push: Vec<DocChanges>) -> AppResult<Vec<(DocId, Vec<IncomingChange>)>> {
+fn parse_now(
+    push: Vec<DocChanges>,
+    max_bytes: u64,
+) -> AppResult<Vec<(DocId, Vec<IncomingChange>)>> {
     let bytes: Vec<&[u8]> = push
         .iter()
         .flat_map(|entry| entry.changes.iter().map(|c| c.as_ref()))
         .collect();
+    let mut inflated: u64 = 0;
+    for change in &bytes {
+        // Counted up to one change's bound (past it, the parse below names the change) and
+        // what the push has left, so that counting costs at most the push's bound in all.
+        // A broken change is named by the parse, in the request's order.
+        let room = max_bytes.saturating_sub(inflated).min(MAX_CHANGE_BYTES);
+        let len = IncomingChange::inflated_len(change, room).unwrap_or(0);
+        inflated = inflated.saturating_add(len);
+        if inflated > max_bytes {
+            return Err(AppError::TooLarge(format!(
+                "the push's changes inflate past {max_bytes} bytes (send them in several pushes)"
+            )));
+        }
+    }
     let mut parsed = parse_all(&bytes).into_iter();
     let mut docs: Vec<(DocId, Vec<IncomingChange>)> = Vec::with_capacity(push.len());
     let mut listed: HashMap<DocId, usize> = HashMap::with_capacity(push.len());
@@ -126,8 +148,11 @@ mod tests {
         let (a, b) = (DocId::new(), DocId::new());
         let mut many = changes(700);
         let later_part = many.split_off(400);
-        let parsed = parse_now(vec![entry(&a, many.clone()), entry(&b, later_part.clone())])
-            .expect("a valid push");
+        let parsed = parse_now(
+            vec![entry(&a, many.clone()), entry(&b, later_part.clone())],
+            u64::MAX,
+        )
+        .expect("a valid push");
         let hashes = |c: &[IncomingChange]| c.iter().map(IncomingChange::hash).collect::<Vec<_>>();
         let expected = |bytes: &[Vec<u8>]| {
             bytes

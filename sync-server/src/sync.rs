@@ -129,7 +129,7 @@ async fn sync_as(
             limits.max_changes_per_push
         )));
     }
-    let docs = crate::push_parse::parse(request.push).await?;
+    let docs = crate::push_parse::parse(request.push, limits.max_body_bytes).await?;
     let max_bytes = request
         .max_response_bytes
         .map(|b| usize::try_from(b).unwrap_or(usize::MAX))

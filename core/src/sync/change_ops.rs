@@ -2,10 +2,11 @@
 //!
 //! A change's operations are stored in columns, each run-length encoded: a few bytes can
 //! say "this value, 2^50 times". Automerge verifies a change by walking every operation
-//! its action column lists (`Change::try_from`), so a change of a hundred bytes could keep
-//! a server thread busy for hours. [`declared_ops`] reads only the chunk's header and the
-//! action column's run lengths, and stops counting past a bound, so that the server can
-//! refuse such a change before Automerge walks it.
+//! its action column lists, and reads every predecessor each one lists into a list
+//! (`Change::try_from`), so a change of a hundred bytes could keep a server thread busy for
+//! hours or make it allocate terabytes. [`declared_ops`] reads only the chunk's header, the
+//! action column's run lengths and the predecessor counts, and stops counting past a
+//! bound, so that the server can refuse such a change before Automerge walks it.
 //!
 //! The layout read here is Automerge's binary change format (a change chunk's data):
 //! dependencies, actor, sequence number, start op, time, message, other actors, then the
@@ -13,6 +14,9 @@
 
 /// The action column's specification: column 4, integers, not deflated.
 const ACTION_COLUMN: u64 = (4 << 4) | 2;
+/// The predecessors' group column: column 7, group counts (how many predecessors each
+/// operation lists; Automerge reads every one into a list).
+const PRED_GROUP_COLUMN: u64 = 7 << 4;
 
 /// Operations a change of `bytes` bytes may hold: far more than any edit of the field's
 /// documents (each operation takes at least a byte of some column in practice: its key or
@@ -33,17 +37,31 @@ pub(crate) enum Declared {
 }
 
 /// The operations `data` (a change chunk's data, after its header) declares in its action
-/// column, counted up to `cap`.
+/// column, plus the predecessors its group column lists for them, counted up to `cap`.
 pub(crate) fn declared_ops(data: &[u8], cap: u64) -> Declared {
-    match action_column(data) {
-        Some(Some(column)) => run_lengths(column, cap),
-        Some(None) => Declared::Ops(0),
-        None => Declared::Unreadable,
+    let Some(columns) = columns(data) else {
+        return Declared::Unreadable;
+    };
+    let mut total: u64 = 0;
+    for (spec, column) in columns {
+        let counted = match spec {
+            ACTION_COLUMN => run_lengths(column, cap, false),
+            PRED_GROUP_COLUMN => run_lengths(column, cap, true),
+            _ => continue,
+        };
+        match counted {
+            Declared::Ops(n) => total = total.saturating_add(n),
+            other => return other,
+        }
+        if total > cap {
+            return Declared::Over;
+        }
     }
+    Declared::Ops(total)
 }
 
-/// The action column's bytes (`Some(None)`: the change has none).
-fn action_column(data: &[u8]) -> Option<Option<&[u8]>> {
+/// Each column's specification and bytes, in the order stored.
+fn columns(data: &[u8]) -> Option<Vec<(u64, &[u8])>> {
     let mut r = data;
     let deps = uleb(&mut r)?;
     skip(&mut r, deps.checked_mul(32)?)?;
@@ -66,27 +84,25 @@ fn action_column(data: &[u8]) -> Option<Option<&[u8]>> {
     for _ in 0..columns.min(r.len() as u64) {
         specs.push((uleb(&mut r)?, uleb(&mut r)?));
     }
-    let mut at = 0u64;
+    let mut out = Vec::with_capacity(specs.len());
     for (spec, len) in specs {
-        if spec == ACTION_COLUMN {
-            let start = usize::try_from(at).ok()?;
-            let end = start.checked_add(usize::try_from(len).ok()?)?;
-            return Some(Some(r.get(start..end)?));
-        }
-        at = at.checked_add(len)?;
+        let len = usize::try_from(len).ok()?;
+        out.push((spec, r.get(..len)?));
+        r = r.get(len..)?;
     }
-    Some(None)
+    Some(out)
 }
 
-/// The number of values of a run-length encoded column of unsigned integers, counted up
-/// to `cap`.
-fn run_lengths(mut column: &[u8], cap: u64) -> Declared {
+/// The number of values of a run-length encoded column of unsigned integers (`summed`:
+/// the sum of those values), counted up to `cap`.
+fn run_lengths(mut column: &[u8], cap: u64, summed: bool) -> Declared {
     let mut total: u64 = 0;
     // Bounded: every run read consumes at least a byte.
     while !column.is_empty() {
-        let Some(values) = next_run(&mut column) else {
+        let Some((count, sum)) = next_run(&mut column) else {
             return Declared::Unreadable;
         };
+        let values = if summed { sum } else { count };
         total = total.saturating_add(values);
         if total > cap {
             return Declared::Over;
@@ -95,14 +111,14 @@ fn run_lengths(mut column: &[u8], cap: u64) -> Declared {
     Declared::Ops(total)
 }
 
-/// How many values the run at the start of `column` holds, consuming it.
-fn next_run(column: &mut &[u8]) -> Option<u64> {
+/// How many values the run at the start of `column` holds, and their sum, consuming it.
+fn next_run(column: &mut &[u8]) -> Option<(u64, u64)> {
     let count = sleb(column)?;
     Some(match count {
         // A run of one value.
         n if n > 0 => {
-            uleb(column)?;
-            n.unsigned_abs()
+            let value = uleb(column)?;
+            (n.unsigned_abs(), n.unsigned_abs().saturating_mul(value))
         }
         // That many literal values, each at least a byte.
         n if n < 0 => {
@@ -110,14 +126,15 @@ fn next_run(column: &mut &[u8]) -> Option<u64> {
             if n > column.len() as u64 {
                 return None;
             }
+            let mut sum: u64 = 0;
             // Bounded by the check above.
             for _ in 0..n {
-                uleb(column)?;
+                sum = sum.saturating_add(uleb(column)?);
             }
-            n
+            (n, sum)
         }
         // A run of nulls.
-        _ => uleb(column)?,
+        _ => (uleb(column)?, 0),
     })
 }
 

@@ -79,11 +79,13 @@ impl IncomingChange {
         };
         // Before Automerge walks every operation the change lists: a few bytes of runs can
         // list billions (`change_ops.rs`).
-        let cap = super::change_ops::most_ops(ops_in.len());
+        // Counted against the bytes as sent: a compressed change gets no more than a plain
+        // one of the same size.
+        let cap = super::change_ops::most_ops(bytes.len());
         if super::change_ops::declared_ops(ops_in, cap) == super::change_ops::Declared::Over {
             return Err(invalid(format!(
-                "the change lists more than {cap} operations in {} bytes",
-                ops_in.len()
+                "the change lists more than {cap} operations and predecessors in {} bytes",
+                bytes.len()
             )));
         }
         automerge::Change::try_from(bytes)
@@ -104,6 +106,28 @@ impl IncomingChange {
     /// The hashes it depends on, hex.
     pub fn deps(&self) -> Vec<String> {
         self.change.deps().iter().map(|h| h.to_string()).collect()
+    }
+
+    /// How many bytes `bytes` (one change as sent) will hold once inflated, counting at most
+    /// `cap` + 1 of them: the bytes themselves for a plain change. What a push's changes
+    /// will take in memory once parsed, known before any of them is.
+    pub fn inflated_len(bytes: &[u8], cap: u64) -> Result<u64> {
+        let broken = |e: std::io::Error| {
+            Error::invalid(
+                "changes",
+                format!("not an automerge change: its compression is broken ({e})"),
+            )
+        };
+        match crate::doc::chunk_head(bytes) {
+            Some(head) if head.kind == crate::doc::COMPRESSED_CHANGE => {
+                let data = bytes
+                    .get(head.data_at..head.data_at + head.data_len)
+                    .unwrap_or_default();
+                let mut inflated = flate2::bufread::DeflateDecoder::new(data).take(cap + 1);
+                std::io::copy(&mut inflated, &mut std::io::sink()).map_err(broken)
+            }
+            _ => Ok(bytes.len() as u64),
+        }
     }
 
     /// How many bytes the change holds as it is stored (uncompressed).

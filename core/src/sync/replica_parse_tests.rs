@@ -76,6 +76,12 @@ fn chunks_other_than_a_change_are_refused_by_their_type() {
 
 /// A change chunk whose only column, the actions, is one run of `ops` values.
 fn runs_of_actions(ops: u64) -> Vec<u8> {
+    chunk(1, &actions_data(ops, 0))
+}
+
+/// A change's data: a message of `message` bytes, and one column, the actions, one run
+/// of `ops` values.
+fn actions_data(ops: u64, message: usize) -> Vec<u8> {
     let mut data = Vec::new();
     for n in [0u64, 1] {
         // No dependencies; an actor of one byte.
@@ -87,8 +93,10 @@ fn runs_of_actions(ops: u64) -> Vec<u8> {
         leb128::write::unsigned(&mut data, n).expect("in memory");
     }
     leb128::write::signed(&mut data, 0).expect("in memory"); // time
-    for n in [0u64, 0, 1] {
-        // No message, no other actors, one column.
+    leb128::write::unsigned(&mut data, message as u64).expect("in memory");
+    data.extend(std::iter::repeat_n(b'a', message));
+    for n in [0u64, 1] {
+        // No other actors, one column.
         leb128::write::unsigned(&mut data, n).expect("in memory");
     }
     let mut column = Vec::new();
@@ -97,7 +105,7 @@ fn runs_of_actions(ops: u64) -> Vec<u8> {
     leb128::write::unsigned(&mut data, (4 << 4) | 2).expect("in memory");
     leb128::write::unsigned(&mut data, column.len() as u64).expect("in memory");
     data.extend_from_slice(&column);
-    chunk(1, &data)
+    data
 }
 
 #[test]
@@ -150,17 +158,82 @@ fn the_operations_counted_before_automerge_are_the_ones_automerge_counts() {
             } else {
                 data
             };
+            let preds: usize = change
+                .decode()
+                .operations
+                .iter()
+                .map(|op| op.pred.len())
+                .sum();
+            let listed = (change.len() + preds) as u64;
             assert_eq!(
                 declared_ops(data, u64::MAX),
-                Declared::Ops(change.len() as u64),
+                Declared::Ops(listed),
                 "a change of `{doc}`"
             );
             assert!(
-                (change.len() as u64) < super::super::change_ops::most_ops(data.len()),
-                "well within the bound"
+                listed * 4 < super::super::change_ops::most_ops(bytes.len()),
+                "well within the bound: {listed} in {} bytes",
+                bytes.len()
             );
             seen += 1;
         }
     }
     assert!(seen >= 5, "{seen} changes compared");
+}
+
+/// A change of one operation whose predecessors' group column lists `preds` of them (with
+/// the actor and counter columns' runs to match).
+fn one_op_with_preds(preds: u64) -> Vec<u8> {
+    let mut data = Vec::new();
+    for n in [0u64, 1] {
+        leb128::write::unsigned(&mut data, n).expect("in memory");
+    }
+    data.push(0xab);
+    for n in [1u64, 1] {
+        leb128::write::unsigned(&mut data, n).expect("in memory");
+    }
+    leb128::write::signed(&mut data, 0).expect("in memory");
+    for n in [0u64, 0, 2] {
+        leb128::write::unsigned(&mut data, n).expect("in memory");
+    }
+    let run = |count: i64, value: u64| {
+        let mut column = Vec::new();
+        leb128::write::signed(&mut column, count).expect("in memory");
+        leb128::write::unsigned(&mut column, value).expect("in memory");
+        column
+    };
+    let (actions, group) = (run(1, 1), run(1, preds));
+    for (spec, column) in [((4u64 << 4) | 2, &actions), (7 << 4, &group)] {
+        leb128::write::unsigned(&mut data, spec).expect("in memory");
+        leb128::write::unsigned(&mut data, column.len() as u64).expect("in memory");
+    }
+    data.extend_from_slice(&actions);
+    data.extend_from_slice(&group);
+    chunk(1, &data)
+}
+
+#[test]
+fn a_change_whose_one_operation_lists_billions_of_predecessors_is_refused_before_automerge() {
+    let bomb = one_op_with_preds(1 << 40);
+    let message = refusal(&bomb);
+    assert!(message.contains("lists more than"), "{message}");
+    let message = refusal(&one_op_with_preds(2));
+    assert!(!message.contains("lists more than"), "{message}");
+}
+
+#[test]
+fn a_compressed_change_gets_no_more_operations_than_its_bytes_as_sent_allow() {
+    // A message of 1 MiB compresses to about a kilobyte: counted on the inflated size, the
+    // bound would let this change list 16 million operations.
+    let data = actions_data(4_000_000, 1 << 20);
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(&data).expect("in memory");
+    let compressed = chunk(2, &encoder.finish().expect("in memory"));
+    assert!(
+        compressed.len() < 8 << 10,
+        "{} bytes sent",
+        compressed.len()
+    );
+    let message = refusal(&compressed);
+    assert!(message.contains("lists more than"), "{message}");
 }
