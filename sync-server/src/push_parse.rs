@@ -170,7 +170,8 @@ mod tests {
         first[350] = b"not a change".to_vec();
         let mut second = later_part.clone();
         second[10] = b"nor this".to_vec();
-        let error = parse_now(vec![entry(&a, first), entry(&b, second)]).expect_err("refused");
+        let error =
+            parse_now(vec![entry(&a, first), entry(&b, second)], u64::MAX).expect_err("refused");
         assert!(
             error.to_string().contains(&format!("document `{a}`")),
             "{error}"
