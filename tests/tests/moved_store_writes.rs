@@ -362,6 +362,76 @@ async fn a_device_enrolled_after_a_store_moved_cannot_write_to_it_on(
     Ok(())
 }
 
+/// Pushes those of `docs` that `phone` has pending, with its own cursor: the status.
+async fn push_some(
+    server: &Instances,
+    token: &str,
+    phone: &LocalStore,
+    docs: &[DocId],
+) -> Fallible<StatusCode> {
+    let request = SyncRequest {
+        protocol: 1,
+        cursor: phone.sync_cursor()?,
+        push: phone
+            .outbox_batch(1_000)?
+            .iter()
+            .filter(|d| docs.contains(&d.id))
+            .map(|d| DocChanges {
+                doc: d.id.to_string(),
+                changes: d.changes.iter().cloned().map(Into::into).collect(),
+            })
+            .collect(),
+        max_response_bytes: None,
+        device: None,
+        working_set: None,
+    };
+    Ok(server.sync(token, &request).await?.0)
+}
+
+/// Shown to guard a catch-up in several pushes: with the handed position recorded by the
+/// response to a push (the `just_pushed` check taken out of `handed_to_record` in
+/// `storage/feed.rs`), the second push, carrying the edits made at the store before the
+/// move, was refused (`403`), the first push's response having passed the move.
+async fn edits_made_before_a_move_are_delivered_in_the_later_pushes_of_a_catch_up_on(
+    backend: Backend,
+) -> TestResult {
+    let m = Moving::new(backend, "moved_catch_up").await?;
+    let other = {
+        let admin = AdminDevice::open(m.dir.path(), m.server.storage.as_ref())?;
+        let other = admin.local.create_store(sample_store("am-li", 2))?;
+        admin.push()?;
+        other
+    };
+    m.server.sync_phone(&m.li_token, &m.li).await?;
+    // Offline: a visit at the other store, and edits at the one about to move.
+    let elsewhere = m.li.create_visit(new_visit(&other))?;
+    let edited = m.edit_store(&m.li, "made before the move")?;
+    m.move_store()?;
+
+    // The catch-up's first push carries only the other store's visit.
+    let first = push_some(
+        &m.server,
+        &m.li_token,
+        &m.li,
+        std::slice::from_ref(&elsewhere),
+    )
+    .await?;
+    assert_eq!(first, StatusCode::OK);
+    let second = push_some(&m.server, &m.li_token, &m.li, &edited).await?;
+    assert_eq!(
+        second,
+        StatusCode::OK,
+        "the edits made before the move are delivered"
+    );
+    for doc in &edited {
+        assert!(
+            !m.server.storage.document_changes(doc.as_str())?.is_empty(),
+            "`{doc}` is stored"
+        );
+    }
+    Ok(())
+}
+
 /// Shown to guard the ids: with every document of the store listed (`store_documents`
 /// without its bound on the log position, in both backends), Wu's new visit was in Li's
 /// `removed`, on the sync after the move and on a sync from the start.
@@ -503,3 +573,4 @@ fieldsync_tests::on_sqlite_and_postgres!(an_edit_built_on_a_change_logged_after_
 fieldsync_tests::on_sqlite_and_postgres!(a_device_that_never_moves_its_cursor_past_the_move_is_told_and_refused_after_on: a_device_that_never_moves_its_cursor_past_the_move_is_told_and_refused_after, a_device_that_never_moves_its_cursor_past_the_move_is_told_and_refused_after_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(a_device_enrolled_after_a_store_moved_cannot_write_to_it_on: a_device_enrolled_after_a_store_moved_cannot_write_to_it, a_device_enrolled_after_a_store_moved_cannot_write_to_it_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(removed_lists_only_what_the_device_could_have_held_on: removed_lists_only_what_the_device_could_have_held, removed_lists_only_what_the_device_could_have_held_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(edits_made_before_a_move_are_delivered_in_the_later_pushes_of_a_catch_up_on: edits_made_before_a_move_are_delivered_in_the_later_pushes_of_a_catch_up, edits_made_before_a_move_are_delivered_in_the_later_pushes_of_a_catch_up_on_postgres);

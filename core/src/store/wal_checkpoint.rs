@@ -39,8 +39,8 @@ pub type OnError = Box<dyn Fn(&rusqlite::Error) + Send>;
 
 /// The background checkpointer of one database file; stops (and is joined) when dropped.
 ///
-/// Its connection must close before the writer's: the last connection to close checkpoints
-/// the whole log and removes it, and only the writer's is sure to be last.
+/// Whichever connection closes last checkpoints the whole log and removes it. The phone's
+/// store closes this one before its writer; either order leaves one file.
 #[derive(Debug)]
 pub struct Checkpointer {
     thread: Option<JoinHandle<()>>,

@@ -280,11 +280,17 @@ pub async fn upload(
             }
         }
         let appended = blobs.store.append(&hex, offset, &bytes);
-        if appended.is_err() && !bytes.is_empty() {
-            // Nothing of the piece was kept: it costs nothing of the day's budget.
+        if matches!(appended, Err(AppError::Conflict(_))) && !bytes.is_empty() {
+            // Another instance stored a piece there first: nothing of this one was kept, and
+            // it costs nothing of the day's budget. (Another failure may have kept part of
+            // it, which then counts.) A refund that fails leaves the piece counted.
             let day = now.div_euclid(DAY_MS);
-            let _ = storage.add_blob_bytes(&device.device_id, day, -(bytes.len() as i64), i64::MAX)?;
+            let refund = -(bytes.len() as i64);
+            if let Err(e) = storage.add_blob_bytes(&device.device_id, day, refund, i64::MAX) {
+                tracing::warn!(error = %e, "cannot refund a piece another instance beat");
+            }
         }
+
         let committed = match appended {
             // Another instance moved the upload on, or `blob-gc` collected it, since `stat`.
             Err(AppError::Conflict(_)) => return where_it_stands(&blobs, hash, &hex),

@@ -163,7 +163,10 @@ pub fn read(
         just_pushed,
         working,
     )?;
-    tell_what_left(tx, device, end, &mut feed)?;
+    // Only a sync that pushed nothing records what it told (see `handed_to_record`).
+    if just_pushed.is_empty() {
+        tell_what_left(tx, device, end, &mut feed)?;
+    }
     Ok(feed)
 }
 
@@ -256,15 +259,25 @@ fn read_at(
 ///
 /// A push is judged on whether its device was handed a scope row's position
 /// (`scope_guard.rs`), so the record only has to be exact at scope rows: it moves to the
-/// feed's position when a scope row lies between the recorded position and that one, and
-/// otherwise stays where it is (no write for the common sync). For every scope row at `M`,
+/// feed's position when a scope row lies between the recorded position and that one, or to
+/// the snapshot's end when the feed told the device of every move up to it
+/// (`tell_what_left`), and otherwise stays where it is (no write for the common sync). For every scope row at `M`,
 /// "recorded ≥ M" is then "handed ≥ M". A first sync's pass hands the log up to its `upto`:
 /// its first page already lists what left the scope by then.
+///
+/// Only a sync that pushed nothing records: a phone catching up pushes its outbox in
+/// several requests, and the edits it made before a move must not be refused because an
+/// earlier response of the catch-up passed the move. A device that pushes at every sync
+/// is held to `scope_guard::UNHEARD_FOR_MS` instead.
 pub fn handed_to_record(
     tx: &mut impl FeedTx,
     device: &DeviceInfo,
     feed: &Feed,
+    just_pushed: &HashSet<String>,
 ) -> AppResult<Option<i64>> {
+    if !just_pushed.is_empty() {
+        return Ok(None);
+    }
     let position = i64::try_from(feed.cursor.position())
         .map_err(|_| AppError::internal("a cursor beyond the log"))?;
     if let Some(told) = feed.told_upto {
@@ -277,7 +290,8 @@ pub fn handed_to_record(
 
 /// Lists in `feed.removed` the documents of every store that left the device's scope since
 /// the server last recorded telling it, up to the snapshot's `end`, whatever cursor the
-/// device presents, and marks the feed as telling it up to `end`.
+/// device presents, and marks the feed as telling it up to `end`. For a sync that pushed
+/// nothing (see [`read`]).
 ///
 /// A push to a store that left is judged on whether its device was told (`scope_guard.rs`):
 /// edits made before the device heard of the move are still delivered. If only the pass of

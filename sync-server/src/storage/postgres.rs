@@ -440,7 +440,7 @@ impl SyncStorage for PostgresStorage {
                 .start()?;
             let mut pg = PgFeed { tx: &mut tx };
             let feed = feed::read(&mut pg, device, cursor, max_bytes, just_pushed, working)?;
-            let handed = feed::handed_to_record(&mut pg, device, &feed)?;
+            let handed = feed::handed_to_record(&mut pg, device, &feed, just_pushed)?;
             tx.commit()?;
             if let Some(handed) = handed {
                 // Committed before the response leaves: a push judged after it must see it.

@@ -56,6 +56,8 @@ pub struct ScopeMove {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScopeRow {
     pub seq: i64,
+    /// When the server logged the move (its clock, milliseconds).
+    pub at: i64,
     pub old_territory: Option<String>,
     pub new_territory: String,
     pub old_demo: Option<bool>,
@@ -206,7 +208,7 @@ pub fn run(
         let used = u64::try_from(tx.bytes_on_day(&device.device_id, day)?).unwrap_or(0);
         quota::check_budget_left(used, quotas, now)?;
     }
-    let mut scopes = Scopes::new(device);
+    let mut scopes = Scopes::new(device, now);
     // A read that fails ends the push once the documents before it are judged, as it would
     // have if each document were read, applied and judged before the next one is read.
     let mut jobs = Vec::with_capacity(docs.len());

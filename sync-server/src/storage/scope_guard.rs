@@ -50,9 +50,17 @@ pub struct DocRow {
     pub bytes: i64,
 }
 
+/// How long after a store left a device's scope (by the server's clock) the device may
+/// still deliver what it made before it heard, if it has not been told yet: a phone
+/// offline longer than this has its edits to the store refused (kept on the phone, marked
+/// rejected), and a device that avoids being told cannot write to the store for longer.
+pub const UNHEARD_FOR_MS: i64 = 30 * 86_400_000;
+
 /// The access of one device to the stores of one push, each worked out once.
 pub struct Scopes<'a> {
     device: &'a DeviceInfo,
+    /// The server's clock at the push, milliseconds.
+    now: i64,
     /// The last log position handed to the device that the server recorded (read when
     /// first needed).
     handed: Option<i64>,
@@ -60,9 +68,10 @@ pub struct Scopes<'a> {
 }
 
 impl<'a> Scopes<'a> {
-    pub fn new(device: &'a DeviceInfo) -> Scopes<'a> {
+    pub fn new(device: &'a DeviceInfo, now: i64) -> Scopes<'a> {
         Scopes {
             device,
+            now,
             handed: None,
             stores: HashMap::new(),
         }
@@ -108,7 +117,8 @@ impl<'a> Scopes<'a> {
         {
             return Ok(Access::InScope);
         }
-        let Some(left_at) = last_left(device, &tx.scope_moves(store)?) else {
+        let moves = tx.scope_moves(store)?;
+        let Some(left) = last_left(device, &moves) else {
             return Ok(Access::Out);
         };
         let handed = match self.handed {
@@ -119,16 +129,23 @@ impl<'a> Scopes<'a> {
                 handed
             }
         };
-        Ok(if handed < left_at {
-            Access::Unheard { left_at }
-        } else {
-            Access::Out
-        })
+        Ok(after_move(handed, left, self.now))
     }
 }
 
-/// The position of the last scope row that took the store out of the device's scope.
-fn last_left(device: &DeviceInfo, rows: &[ScopeRow]) -> Option<i64> {
+/// The access to a store that left the device's scope with the scope row `left`: not
+/// told yet (`handed` before it) and within [`UNHEARD_FOR_MS`] of it, the device may still
+/// deliver; otherwise not.
+fn after_move(handed: i64, left: &ScopeRow, now: i64) -> Access {
+    if handed < left.seq && now.saturating_sub(left.at) < UNHEARD_FOR_MS {
+        Access::Unheard { left_at: left.seq }
+    } else {
+        Access::Out
+    }
+}
+
+/// The last scope row that took the store out of the device's scope.
+fn last_left<'r>(device: &DeviceInfo, rows: &'r [ScopeRow]) -> Option<&'r ScopeRow> {
     rows.iter()
         .filter(|r| {
             let was = store_in_scope(
@@ -139,8 +156,7 @@ fn last_left(device: &DeviceInfo, rows: &[ScopeRow]) -> Option<i64> {
             let is = store_in_scope(device, &r.new_territory, r.new_demo);
             was && !is
         })
-        .map(|r| r.seq)
-        .max()
+        .max_by_key(|r| r.seq)
 }
 
 /// The refusal of a write outside the device's scope: the same for every document, known
@@ -263,6 +279,7 @@ mod tests {
     fn row(seq: i64, old: &str, new: &str) -> ScopeRow {
         ScopeRow {
             seq,
+            at: seq * 1_000,
             old_territory: Some(old.into()),
             new_territory: new.into(),
             old_demo: Some(false),
@@ -283,8 +300,27 @@ mod tests {
             row(30, "am-li", "am-zhao"),
             row(40, "am-zhao", "am-wu"),
         ];
-        assert_eq!(last_left(&li, &rows), Some(30));
-        assert_eq!(last_left(&li, &rows[..1]), Some(10));
-        assert_eq!(last_left(&li, &[row(5, "am-wu", "am-zhao")]), None);
+        let seq = |r: Option<&ScopeRow>| r.map(|r| r.seq);
+        assert_eq!(seq(last_left(&li, &rows)), Some(30));
+        assert_eq!(seq(last_left(&li, &rows[..1])), Some(10));
+        assert_eq!(seq(last_left(&li, &[row(5, "am-wu", "am-zhao")])), None);
+    }
+
+    /// Shown to guard the window: with `after_move` ignoring the move's time, a device
+    /// never told could deliver to the store 31 days after the move.
+    #[test]
+    fn a_device_not_told_of_a_move_may_deliver_for_thirty_days_after_it_and_no_longer() {
+        let moved = ScopeRow {
+            at: 1_800_000_000_000,
+            ..row(40, "am-li", "am-wu")
+        };
+        let day = 86_400_000;
+        let unheard = Access::Unheard { left_at: 40 };
+        assert_eq!(after_move(39, &moved, moved.at + day), unheard);
+        assert_eq!(after_move(39, &moved, moved.at + 29 * day), unheard);
+        assert_eq!(after_move(39, &moved, moved.at + 30 * day), Access::Out);
+        assert_eq!(after_move(39, &moved, moved.at + 31 * day), Access::Out);
+        // Told: never, however soon.
+        assert_eq!(after_move(40, &moved, moved.at + 1), Access::Out);
     }
 }

@@ -133,7 +133,7 @@ impl push::PushTx for PgPush<'_, '_> {
 
     fn scope_moves(&mut self, store: &str) -> AppResult<Vec<ScopeRow>> {
         let rows = self.tx.query(
-            "SELECT seq, old_territory, new_territory, old_demo, new_demo FROM log
+            "SELECT seq, old_territory, new_territory, old_demo, new_demo, at FROM log
              WHERE kind = 'scope' AND store_id = $1",
             &[&store],
         );
@@ -146,6 +146,7 @@ impl push::PushTx for PgPush<'_, '_> {
                 new_territory: r.get(2),
                 old_demo: r.get(3),
                 new_demo: r.get(4),
+                at: r.get(5),
             })
             .collect())
     }

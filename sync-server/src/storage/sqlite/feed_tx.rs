@@ -234,7 +234,7 @@ pub(super) fn read_feed(
     let mut tx = SqliteFeed { conn };
     let result =
         feed::read(&mut tx, device, cursor, max_bytes, just_pushed, working).and_then(|feed| {
-            let handed = feed::handed_to_record(&mut tx, device, &feed)?;
+            let handed = feed::handed_to_record(&mut tx, device, &feed, just_pushed)?;
             Ok((feed, handed))
         });
     let _ = conn.execute_batch("COMMIT");

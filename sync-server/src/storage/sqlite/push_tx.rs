@@ -66,7 +66,7 @@ impl push::PushTx for SqlitePush<'_, '_> {
         Ok(self
             .tx
             .prepare_cached(
-                "SELECT seq, old_territory, new_territory, old_demo, new_demo FROM log
+                "SELECT seq, old_territory, new_territory, old_demo, new_demo, at FROM log
                  WHERE kind = 'scope' AND store_id = ?1",
             )?
             .query_map([store], |r| {
@@ -76,6 +76,7 @@ impl push::PushTx for SqlitePush<'_, '_> {
                     new_territory: r.get(2)?,
                     old_demo: r.get(3)?,
                     new_demo: r.get(4)?,
+                    at: r.get(5)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?)
