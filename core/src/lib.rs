@@ -89,7 +89,9 @@ pub use store::{
     Clock, DamagedDocument, FetchedStored, LocalStore, STORE_SCHEMA_VERSION, StoreOptions,
 };
 pub use sync::protocol;
-pub use sync::replica::{IncomingChange, MAX_CHANGE_BYTES, Pusher, Replica};
+pub use sync::replica::{
+    IncomingChange, MAX_CHANGE_BYTES, MAX_CHANGE_OPS, Precheck, Pusher, Replica,
+};
 pub use sync::{
     Fetched, PhotoReport, PhotoSettings, PhotoUploadProgress, SyncClient, SyncConfig, SyncFailure,
     SyncPhase, SyncProgress, SyncReport, backoff, enroll,

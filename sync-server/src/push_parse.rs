@@ -10,12 +10,17 @@ use std::collections::HashMap;
 use std::num::NonZeroUsize;
 
 use fieldsync_core::protocol::DocChanges;
-use fieldsync_core::{DocId, IncomingChange, MAX_CHANGE_BYTES};
+use fieldsync_core::{DocId, IncomingChange};
 
 use crate::error::{AppError, AppResult};
 
 /// Changes parsed per thread: a push with fewer than twice this many is parsed on one.
 const CHANGES_PER_THREAD: usize = 128;
+
+/// The most operations and predecessors a push's changes may list together: a week
+/// offline is about 15,000, a catch-up's full push (5,000 changes) a few hundred thousand;
+/// Automerge walks each one to verify its change.
+pub const MAX_PUSH_OPS: u64 = 2_000_000;
 
 /// Parses `push` into its documents and their changes, a document listed twice merged
 /// into one (in the order it was first listed). The changes may hold at most `max_bytes`
@@ -34,29 +39,39 @@ fn parse_now(
     push: Vec<DocChanges>,
     max_bytes: u64,
 ) -> AppResult<Vec<(DocId, Vec<IncomingChange>)>> {
+    // What parsing will cost, read first, in the request's order: the first bad id or
+    // change is named, and a push whose changes would inflate past `max_bytes` or list more
+    // than `MAX_PUSH_OPS` operations is refused before Automerge reads any of them.
+    let mut ids = Vec::with_capacity(push.len());
+    let (mut inflated, mut ops) = (0u64, 0u64);
+    for entry in &push {
+        let id = DocId::parse("push.doc", &entry.doc)?;
+        for change in &entry.changes {
+            let cost = IncomingChange::precheck(change)
+                .map_err(|e| AppError::BadRequest(format!("document `{id}`: {e}")))?;
+            inflated = inflated.saturating_add(cost.inflated);
+            ops = ops.saturating_add(cost.ops);
+            if inflated > max_bytes {
+                return Err(AppError::TooLarge(format!(
+                    "the push's changes inflate past {max_bytes} bytes (send them in several pushes)"
+                )));
+            }
+            if ops > MAX_PUSH_OPS {
+                return Err(AppError::TooLarge(format!(
+                    "the push's changes list more than {MAX_PUSH_OPS} operations (send them in several pushes)"
+                )));
+            }
+        }
+        ids.push(id);
+    }
     let bytes: Vec<&[u8]> = push
         .iter()
         .flat_map(|entry| entry.changes.iter().map(|c| c.as_ref()))
         .collect();
-    let mut inflated: u64 = 0;
-    for change in &bytes {
-        // Counted up to one change's bound (past it, the parse below names the change) and
-        // what the push has left, so that counting costs at most the push's bound in all.
-        // A broken change is named by the parse, in the request's order.
-        let room = max_bytes.saturating_sub(inflated).min(MAX_CHANGE_BYTES);
-        let len = IncomingChange::inflated_len(change, room).unwrap_or(0);
-        inflated = inflated.saturating_add(len);
-        if inflated > max_bytes {
-            return Err(AppError::TooLarge(format!(
-                "the push's changes inflate past {max_bytes} bytes (send them in several pushes)"
-            )));
-        }
-    }
     let mut parsed = parse_all(&bytes).into_iter();
     let mut docs: Vec<(DocId, Vec<IncomingChange>)> = Vec::with_capacity(push.len());
     let mut listed: HashMap<DocId, usize> = HashMap::with_capacity(push.len());
-    for entry in &push {
-        let id = DocId::parse("push.doc", &entry.doc)?;
+    for (entry, id) in push.iter().zip(ids) {
         let changes = parsed
             .by_ref()
             .take(entry.changes.len())

@@ -1,7 +1,7 @@
 //! The sync and enrollment endpoints: the HTTP layer only moves bytes; the rules live in
 //! core (`write_rules`) and the storage.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Instant;
 
 use std::net::SocketAddr;
@@ -13,7 +13,6 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use fieldsync_core::IncomingChange;
-use fieldsync_core::protocol::Rejection;
 use fieldsync_core::protocol::{
     self, EnrollRequest, EnrollResponse, FeedCursor, PROTOCOL_VERSION, SyncRequest, SyncResponse,
 };
@@ -170,34 +169,26 @@ async fn sync_as(
         let pushed = if docs.is_empty() {
             Default::default()
         } else {
-            // Bytes of each document's changes as sent, for the charge below.
-            let bytes_of: HashMap<String, u64> = docs
+            let pushed_bytes: u64 = docs
                 .iter()
-                .map(|(id, changes)| {
-                    let bytes = changes.iter().map(|c| c.byte_len() as u64).sum();
-                    (id.to_string(), bytes)
-                })
-                .collect();
-            // Judged but not stored: the refused documents' bytes count against the device's
-            // day all the same (`storage/quota.rs`); the others are sent again and counted
-            // when stored. A failure here must not change the answer.
-            let charge = |storage: &dyn crate::storage::SyncStorage, refused: &[Rejection]| {
-                let bytes: u64 = refused
-                    .iter()
-                    .filter_map(|r| bytes_of.get(&r.doc))
-                    .sum();
-                if let Err(e) = storage.charge_refused(&device.device_id, bytes, now) {
+                .flat_map(|(_, changes)| changes.iter().map(|c| c.byte_len() as u64))
+                .sum();
+            // Judged but not stored: all the push's bytes count against the device's day
+            // (`storage/quota.rs`), for the server judged all of it; the documents sent again
+            // count again when stored. A failure here must not change the answer.
+            let charge = |storage: &dyn crate::storage::SyncStorage| {
+                if let Err(e) = storage.charge_refused(&device.device_id, pushed_bytes, now) {
                     tracing::warn!(error = %e, "cannot count a refused push against the device's day");
                 }
             };
             let pushed = match storage.push_within(&device, docs, now, &quotas) {
                 Ok(Ok(pushed)) => Ok(pushed),
                 Err(AppError::Quota(q)) if q.limit == crate::storage::quota::DOCUMENT_LIMIT => {
-                    charge(storage.as_ref(), &q.rejected);
+                    charge(storage.as_ref());
                     Err(AppError::Quota(q))
                 }
                 Ok(Err(rejected)) => {
-                    charge(storage.as_ref(), &rejected);
+                    charge(storage.as_ref());
                     let documents = i64::try_from(rejected.len()).unwrap_or(i64::MAX);
                     if let Err(e) = storage.record_refused(
                         &device.device_id,

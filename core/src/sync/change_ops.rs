@@ -18,13 +18,6 @@ const ACTION_COLUMN: u64 = (4 << 4) | 2;
 /// operation lists; Automerge reads every one into a list).
 const PRED_GROUP_COLUMN: u64 = 7 << 4;
 
-/// Operations a change of `bytes` bytes may hold: far more than any edit of the field's
-/// documents (each operation takes at least a byte of some column in practice: its key or
-/// its value), and a bound on what a few bytes of runs can make the server walk.
-pub(crate) fn most_ops(bytes: usize) -> u64 {
-    (bytes as u64).saturating_mul(16).saturating_add(1_024)
-}
-
 /// What a change's action column declares.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Declared {

@@ -31,6 +31,19 @@ pub struct Pusher<'a> {
 /// few kilobytes long can make the server allocate.
 pub const MAX_CHANGE_BYTES: u64 = 8 << 20;
 
+/// The most operations and predecessors one change may list: a 20,000-character note
+/// cleared in one edit lists 40,000; a field edit a few dozen.
+pub const MAX_CHANGE_OPS: u64 = 100_000;
+
+/// What [`IncomingChange::precheck`] found a change will cost to parse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Precheck {
+    /// Bytes it holds once inflated.
+    pub inflated: u64,
+    /// Operations and predecessors it lists.
+    pub ops: u64,
+}
+
 /// One change a device sent, parsed and verified (its hash is checked on parsing).
 #[derive(Clone, Debug)]
 pub struct IncomingChange {
@@ -38,11 +51,23 @@ pub struct IncomingChange {
 }
 
 impl IncomingChange {
-    /// Parses one encoded change; refuses anything that is not exactly one valid change, a
-    /// compressed change that would inflate past [`MAX_CHANGE_BYTES`] (checked before
-    /// Automerge inflates it, which it would do without a bound), and a change that lists
-    /// far more operations than its bytes could hold (checked before Automerge walks them).
+    /// Parses one encoded change; refuses anything that is not exactly one valid change,
+    /// and first whatever [`IncomingChange::precheck`] refuses.
     pub fn parse(bytes: &[u8]) -> Result<Self> {
+        Self::precheck(bytes)?;
+        automerge::Change::try_from(bytes)
+            .map(|change| IncomingChange { change })
+            .map_err(|e| Error::invalid("changes", format!("not an automerge change: {e}")))
+    }
+
+    /// What one change as sent will cost to parse, read before Automerge reads it: the bytes
+    /// it holds once inflated, and the operations and predecessors it lists. Refuses a
+    /// chunk that is not a change, a compressed change that inflates past
+    /// [`MAX_CHANGE_BYTES`] (Automerge would inflate it without a bound), and a change that
+    /// lists more than [`MAX_CHANGE_OPS`] operations and predecessors, or whose lists cannot
+    /// be read (Automerge would walk them lazily, a few bytes of runs listing billions:
+    /// `change_ops.rs`).
+    pub fn precheck(bytes: &[u8]) -> Result<Precheck> {
         let invalid = |why: String| Error::invalid("changes", why);
         let head = crate::doc::chunk_head(bytes)
             .ok_or_else(|| invalid("not an automerge change: no whole chunk header".into()))?;
@@ -77,20 +102,23 @@ impl IncomingChange {
                 )));
             }
         };
-        // Before Automerge walks every operation the change lists: a few bytes of runs can
-        // list billions (`change_ops.rs`).
-        // Counted against the bytes as sent: a compressed change gets no more than a plain
-        // one of the same size.
-        let cap = super::change_ops::most_ops(bytes.len());
-        if super::change_ops::declared_ops(ops_in, cap) == super::change_ops::Declared::Over {
-            return Err(invalid(format!(
-                "the change lists more than {cap} operations and predecessors in {} bytes",
-                bytes.len()
-            )));
-        }
-        automerge::Change::try_from(bytes)
-            .map(|change| IncomingChange { change })
-            .map_err(|e| Error::invalid("changes", format!("not an automerge change: {e}")))
+        let ops = match super::change_ops::declared_ops(ops_in, MAX_CHANGE_OPS) {
+            super::change_ops::Declared::Ops(n) => n,
+            super::change_ops::Declared::Over => {
+                return Err(invalid(format!(
+                    "the change lists more than {MAX_CHANGE_OPS} operations and predecessors"
+                )));
+            }
+            super::change_ops::Declared::Unreadable => {
+                return Err(invalid(
+                    "not an automerge change: its operations' columns cannot be read".into(),
+                ));
+            }
+        };
+        Ok(Precheck {
+            inflated: ops_in.len() as u64,
+            ops,
+        })
     }
 
     /// The change's hash, hex.
@@ -106,28 +134,6 @@ impl IncomingChange {
     /// The hashes it depends on, hex.
     pub fn deps(&self) -> Vec<String> {
         self.change.deps().iter().map(|h| h.to_string()).collect()
-    }
-
-    /// How many bytes `bytes` (one change as sent) will hold once inflated, counting at most
-    /// `cap` + 1 of them: the bytes themselves for a plain change. What a push's changes
-    /// will take in memory once parsed, known before any of them is.
-    pub fn inflated_len(bytes: &[u8], cap: u64) -> Result<u64> {
-        let broken = |e: std::io::Error| {
-            Error::invalid(
-                "changes",
-                format!("not an automerge change: its compression is broken ({e})"),
-            )
-        };
-        match crate::doc::chunk_head(bytes) {
-            Some(head) if head.kind == crate::doc::COMPRESSED_CHANGE => {
-                let data = bytes
-                    .get(head.data_at..head.data_at + head.data_len)
-                    .unwrap_or_default();
-                let mut inflated = flate2::bufread::DeflateDecoder::new(data).take(cap + 1);
-                std::io::copy(&mut inflated, &mut std::io::sink()).map_err(broken)
-            }
-            _ => Ok(bytes.len() as u64),
-        }
     }
 
     /// How many bytes the change holds as it is stored (uncompressed).
