@@ -124,11 +124,15 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug + 'static {
         max_bytes: usize,
         just_pushed: &std::collections::HashSet<String>,
     ) -> AppResult<Feed> {
-        self.feed_within(device, cursor, max_bytes, just_pushed, None)
+        let told = just_pushed.is_empty();
+        self.feed_within(device, cursor, max_bytes, just_pushed, None, told)
     }
 
     /// [`feed`](Self::feed) for a device that holds `working` of its scope (`None`: all of
-    /// it): see docs/protocol.md, "The working set".
+    /// it): see docs/protocol.md, "The working set". `outbox_emptied`: the device holds no
+    /// edit the server lacks once this request's push is stored (it pushed nothing, or its
+    /// report says so): only then is it told of what left its scope, and that recorded
+    /// (see [`feed::handed_to_record`]).
     fn feed_within(
         &self,
         device: &DeviceInfo,
@@ -136,6 +140,7 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug + 'static {
         max_bytes: usize,
         just_pushed: &std::collections::HashSet<String>,
         working: Option<fieldsync_core::protocol::WorkingSet>,
+        outbox_emptied: bool,
     ) -> AppResult<Feed>;
 
     /// Documents of the device's scope, whole, by id or from a store's history

@@ -106,6 +106,10 @@ async fn sync_as(
         received_at,
     );
     let report_due = admission.report_due(&device.device_id, fingerprint(&status), received_at);
+    // The device's word that this push empties its outbox: what lets its response tell it
+    // of stores that left its scope (`feed::handed_to_record`). A device that lies stays
+    // "not told" at most `scope_guard::UNHEARD_FOR_MS` after a move.
+    let reports_outbox_emptied = status.pending_documents == Some(0);
     let cursor = FeedCursor::parse(request.cursor.as_deref()).map_err(|_| {
         AppError::BadRequest(format!(
             "cursor `{}` is not one this server gave",
@@ -217,7 +221,15 @@ async fn sync_as(
         metrics::counter!("fieldsync_changes_applied_total").increment(pushed.applied as u64);
         // After the push, so that what it stored for a store that left the device's scope
         // is announced removed with that store.
-        let feed = storage.feed_within(&device, &cursor, max_bytes, &just_pushed, working)?;
+        let outbox_emptied = just_pushed.is_empty() || reports_outbox_emptied;
+        let feed = storage.feed_within(
+            &device,
+            &cursor,
+            max_bytes,
+            &just_pushed,
+            working,
+            outbox_emptied,
+        )?;
         // Last, once the answer is certain: a new token is never handed out with a failure.
         let rotated = crate::rotation::rotate_if_due(
             storage.as_ref(),

@@ -12,7 +12,9 @@ use std::collections::BTreeSet;
 
 use axum::http::StatusCode;
 use fieldsync_core::fixtures::{at, device, sample_store};
-use fieldsync_core::protocol::{self, DocChanges, ErrorBody, SyncRequest, SyncResponse};
+use fieldsync_core::protocol::{
+    self, DeviceReport, DocChanges, ErrorBody, SyncRequest, SyncResponse,
+};
 use fieldsync_core::{
     CheckPoint, DisplayStandard, DocId, LocalStore, NewTask, NewVisit, Role, Verdict, VisitKind,
 };
@@ -432,6 +434,45 @@ async fn edits_made_before_a_move_are_delivered_in_the_later_pushes_of_a_catch_u
     Ok(())
 }
 
+/// Shown to guard the honest client's telling: with the device's report ignored (only a
+/// sync that pushed nothing telling, in `sync.rs`), the answer to Li's push listed nothing
+/// removed: a phone that pushes at every sync was never told.
+async fn a_phone_whose_sync_pushes_and_empties_its_outbox_is_told_of_the_move_on(
+    backend: Backend,
+) -> TestResult {
+    let m = Moving::new(backend, "moved_told_by_push").await?;
+    let other = {
+        let admin = AdminDevice::open(m.dir.path(), m.server.storage.as_ref())?;
+        let other = admin.local.create_store(sample_store("am-li", 2))?;
+        admin.push()?;
+        other
+    };
+    m.server.sync_phone(&m.li_token, &m.li).await?;
+    m.move_store()?;
+    // The phone's sync pushes a visit elsewhere, and its report (as core's client sends
+    // it) says nothing waits once this push is stored: the answer tells it of the move.
+    m.li.create_visit(new_visit(&other))?;
+    let mut request =
+        fieldsync_tests::routes::outbox_request(&m.li.outbox_batch(1_000)?, m.li.sync_cursor()?);
+    request.device = Some(DeviceReport {
+        pending_edits: Some(0),
+        pending_documents: Some(0),
+        ..DeviceReport::default()
+    });
+    let (status, _, body) = m.server.sync(&m.li_token, &request).await?;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let told: SyncResponse = protocol::decode("sync response", &body)?;
+    assert!(
+        told.removed.contains(&m.visit.to_string()),
+        "{:?}",
+        told.removed
+    );
+    m.li.append_visit_notes(&m.visit, "written after hearing")?;
+    let answer = push(&m.server, &m.li_token, &m.li, m.li.sync_cursor()?).await?;
+    assert_refused_out_of_scope(&answer, std::slice::from_ref(&m.visit))?;
+    Ok(())
+}
+
 /// Shown to guard the ids: with every document of the store listed (`store_documents`
 /// without its bound on the log position, in both backends), Wu's new visit was in Li's
 /// `removed`, on the sync after the move and on a sync from the start.
@@ -574,3 +615,4 @@ fieldsync_tests::on_sqlite_and_postgres!(a_device_that_never_moves_its_cursor_pa
 fieldsync_tests::on_sqlite_and_postgres!(a_device_enrolled_after_a_store_moved_cannot_write_to_it_on: a_device_enrolled_after_a_store_moved_cannot_write_to_it, a_device_enrolled_after_a_store_moved_cannot_write_to_it_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(removed_lists_only_what_the_device_could_have_held_on: removed_lists_only_what_the_device_could_have_held, removed_lists_only_what_the_device_could_have_held_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(edits_made_before_a_move_are_delivered_in_the_later_pushes_of_a_catch_up_on: edits_made_before_a_move_are_delivered_in_the_later_pushes_of_a_catch_up, edits_made_before_a_move_are_delivered_in_the_later_pushes_of_a_catch_up_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_phone_whose_sync_pushes_and_empties_its_outbox_is_told_of_the_move_on: a_phone_whose_sync_pushes_and_empties_its_outbox_is_told_of_the_move, a_phone_whose_sync_pushes_and_empties_its_outbox_is_told_of_the_move_on_postgres);

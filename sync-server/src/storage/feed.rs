@@ -142,7 +142,7 @@ pub fn read(
     device: &DeviceInfo,
     cursor: &FeedCursor,
     max_bytes: usize,
-    just_pushed: &HashSet<String>,
+    (just_pushed, outbox_emptied): (&HashSet<String>, bool),
     working: Option<WorkingSet>,
 ) -> AppResult<Feed> {
     // Counted while it runs, unless the console reads it (`priority.rs`).
@@ -163,8 +163,8 @@ pub fn read(
         just_pushed,
         working,
     )?;
-    // Only a sync that pushed nothing records what it told (see `handed_to_record`).
-    if just_pushed.is_empty() {
+    // Only a sync that leaves the device's outbox empty tells (see `handed_to_record`).
+    if outbox_emptied {
         tell_what_left(tx, device, end, &mut feed)?;
     }
     Ok(feed)
@@ -265,17 +265,19 @@ fn read_at(
 /// "recorded ≥ M" is then "handed ≥ M". A first sync's pass hands the log up to its `upto`:
 /// its first page already lists what left the scope by then.
 ///
-/// Only a sync that pushed nothing records: a phone catching up pushes its outbox in
-/// several requests, and the edits it made before a move must not be refused because an
-/// earlier response of the catch-up passed the move. A device that pushes at every sync
-/// is held to `scope_guard::UNHEARD_FOR_MS` instead.
+/// Only a sync after which the device holds nothing the server lacks records
+/// (`outbox_emptied`: it pushed nothing, or its report says its outbox is empty once this
+/// push is stored): a phone catching up pushes its outbox in several requests, and the
+/// edits it made before a move must not be refused because an earlier response of the
+/// catch-up passed the move. A device that always claims more to send is held to
+/// `scope_guard::UNHEARD_FOR_MS` instead.
 pub fn handed_to_record(
     tx: &mut impl FeedTx,
     device: &DeviceInfo,
     feed: &Feed,
-    just_pushed: &HashSet<String>,
+    outbox_emptied: bool,
 ) -> AppResult<Option<i64>> {
-    if !just_pushed.is_empty() {
+    if !outbox_emptied {
         return Ok(None);
     }
     let position = i64::try_from(feed.cursor.position())

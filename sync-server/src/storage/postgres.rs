@@ -431,6 +431,7 @@ impl SyncStorage for PostgresStorage {
         max_bytes: usize,
         just_pushed: &HashSet<String>,
         working: Option<WorkingSet>,
+        outbox_emptied: bool,
     ) -> AppResult<Feed> {
         self.with_client(|client| {
             let mut tx = client
@@ -439,8 +440,9 @@ impl SyncStorage for PostgresStorage {
                 .read_only(true)
                 .start()?;
             let mut pg = PgFeed { tx: &mut tx };
-            let feed = feed::read(&mut pg, device, cursor, max_bytes, just_pushed, working)?;
-            let handed = feed::handed_to_record(&mut pg, device, &feed, just_pushed)?;
+            let pushed = (just_pushed, outbox_emptied);
+            let feed = feed::read(&mut pg, device, cursor, max_bytes, pushed, working)?;
+            let handed = feed::handed_to_record(&mut pg, device, &feed, outbox_emptied)?;
             tx.commit()?;
             if let Some(handed) = handed {
                 // Committed before the response leaves: a push judged after it must see it.

@@ -246,9 +246,16 @@ impl SyncStorage for SqliteStorage {
         max_bytes: usize,
         just_pushed: &HashSet<String>,
         working: Option<WorkingSet>,
+        outbox_emptied: bool,
     ) -> AppResult<Feed> {
         let (feed, handed) = self.with_reader(|conn| {
-            read_feed(conn, device, cursor, (max_bytes, just_pushed), working)
+            read_feed(
+                conn,
+                device,
+                cursor,
+                (max_bytes, just_pushed, outbox_emptied),
+                working,
+            )
         })?;
         if let Some(handed) = handed {
             // Durable before the response leaves: a push judged after it must see it.

@@ -226,17 +226,24 @@ pub(super) fn read_feed(
     conn: &Connection,
     device: &DeviceInfo,
     cursor: &FeedCursor,
-    (max_bytes, just_pushed): (usize, &HashSet<String>),
+    (max_bytes, just_pushed, outbox_emptied): (usize, &HashSet<String>, bool),
     working: Option<WorkingSet>,
 ) -> AppResult<(Feed, Option<i64>)> {
     // One read transaction: the end of the log and the rows read are one snapshot.
     conn.execute_batch("BEGIN DEFERRED")?;
     let mut tx = SqliteFeed { conn };
-    let result =
-        feed::read(&mut tx, device, cursor, max_bytes, just_pushed, working).and_then(|feed| {
-            let handed = feed::handed_to_record(&mut tx, device, &feed, just_pushed)?;
-            Ok((feed, handed))
-        });
+    let result = feed::read(
+        &mut tx,
+        device,
+        cursor,
+        max_bytes,
+        (just_pushed, outbox_emptied),
+        working,
+    )
+    .and_then(|feed| {
+        let handed = feed::handed_to_record(&mut tx, device, &feed, outbox_emptied)?;
+        Ok((feed, handed))
+    });
     let _ = conn.execute_batch("COMMIT");
     result
 }
