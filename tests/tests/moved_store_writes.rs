@@ -76,6 +76,14 @@ impl Moving {
         })
     }
 
+    /// A second store of Li's, made by the office.
+    fn second_store(&self) -> Fallible<DocId> {
+        let admin = AdminDevice::open(self.dir.path(), self.server.storage.as_ref())?;
+        let other = admin.local.create_store(sample_store("am-li", 2))?;
+        admin.push()?;
+        Ok(other)
+    }
+
     /// The office moves `S` to Wu (`admin reassign`).
     fn move_store(&self) -> Fallible<()> {
         let admin = AdminDevice::open(self.dir.path(), self.server.storage.as_ref())?;
@@ -305,12 +313,7 @@ async fn a_device_that_never_moves_its_cursor_past_the_move_is_told_and_refused_
     // Changes logged after Li's cursor and before the move, so that a response of one byte
     // from the old cursor stops short of the move.
     let old_cursor = m.li.sync_cursor()?;
-    let other = {
-        let admin = AdminDevice::open(m.dir.path(), m.server.storage.as_ref())?;
-        let other = admin.local.create_store(sample_store("am-li", 2))?;
-        admin.push()?;
-        other
-    };
+    let other = m.second_store()?;
     m.server.sync_phone(&m.li_token, &m.li).await?;
     m.li.create_visit(new_visit(&other))?;
     m.server.sync_phone(&m.li_token, &m.li).await?;
@@ -371,22 +374,12 @@ async fn push_some(
     phone: &LocalStore,
     docs: &[DocId],
 ) -> Fallible<StatusCode> {
-    let request = SyncRequest {
-        protocol: 1,
-        cursor: phone.sync_cursor()?,
-        push: phone
-            .outbox_batch(1_000)?
-            .iter()
-            .filter(|d| docs.contains(&d.id))
-            .map(|d| DocChanges {
-                doc: d.id.to_string(),
-                changes: d.changes.iter().cloned().map(Into::into).collect(),
-            })
-            .collect(),
-        max_response_bytes: None,
-        device: None,
-        working_set: None,
-    };
+    let batch: Vec<_> = phone
+        .outbox_batch(1_000)?
+        .into_iter()
+        .filter(|d| docs.contains(&d.id))
+        .collect();
+    let request = fieldsync_tests::routes::outbox_request(&batch, phone.sync_cursor()?);
     Ok(server.sync(token, &request).await?.0)
 }
 
@@ -398,12 +391,7 @@ async fn edits_made_before_a_move_are_delivered_in_the_later_pushes_of_a_catch_u
     backend: Backend,
 ) -> TestResult {
     let m = Moving::new(backend, "moved_catch_up").await?;
-    let other = {
-        let admin = AdminDevice::open(m.dir.path(), m.server.storage.as_ref())?;
-        let other = admin.local.create_store(sample_store("am-li", 2))?;
-        admin.push()?;
-        other
-    };
+    let other = m.second_store()?;
     m.server.sync_phone(&m.li_token, &m.li).await?;
     // Offline: a visit at the other store, and edits at the one about to move.
     let elsewhere = m.li.create_visit(new_visit(&other))?;
@@ -441,12 +429,7 @@ async fn a_phone_whose_sync_pushes_and_empties_its_outbox_is_told_of_the_move_on
     backend: Backend,
 ) -> TestResult {
     let m = Moving::new(backend, "moved_told_by_push").await?;
-    let other = {
-        let admin = AdminDevice::open(m.dir.path(), m.server.storage.as_ref())?;
-        let other = admin.local.create_store(sample_store("am-li", 2))?;
-        admin.push()?;
-        other
-    };
+    let other = m.second_store()?;
     m.server.sync_phone(&m.li_token, &m.li).await?;
     m.move_store()?;
     // The phone's sync pushes a visit elsewhere, and its report (as core's client sends
