@@ -60,7 +60,8 @@ pub struct Feed {
     /// `SyncResponse::let_go`.
     pub let_go: Vec<String>,
     /// `removed` tells the device of every store that left its scope up to this log
-    /// position, whatever its cursor (`feed::handed_to_record` records it).
+    /// position, whatever its cursor: the backend records it as handed to the device
+    /// (`feed/left.rs`).
     pub told_upto: Option<i64>,
 }
 
@@ -114,9 +115,9 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug + 'static {
 
     /// Changes in the device's scope after `cursor`, up to about `max_bytes`, except those
     /// in `just_pushed` (sent in this very request), and the documents that left its scope.
-    /// Before it returns, the server records (durably) that the device was handed the log
-    /// up to the feed's cursor, wherever that passes a scope event (see
-    /// [`feed::handed_to_record`]): what a later push of the device is judged on.
+    /// Before it returns, the server records (durably) that the device was told of every
+    /// scope event up to the end of the log, when one lies past what it was last told
+    /// (see `feed/left.rs`): what a later push of the device is judged on.
     fn feed(
         &self,
         device: &DeviceInfo,
@@ -132,7 +133,7 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug + 'static {
     /// it): see docs/protocol.md, "The working set". `outbox_emptied`: the device holds no
     /// edit the server lacks once this request's push is stored (it pushed nothing, or its
     /// report says so): only then is it told of what left its scope, and that recorded
-    /// (see [`feed::handed_to_record`]).
+    /// (see `feed/left.rs`).
     fn feed_within(
         &self,
         device: &DeviceInfo,

@@ -107,7 +107,7 @@ async fn sync_as(
     );
     let report_due = admission.report_due(&device.device_id, fingerprint(&status), received_at);
     // The device's word that this push empties its outbox: what lets its response tell it
-    // of stores that left its scope (`feed::handed_to_record`). A device that lies stays
+    // of stores that left its scope (`feed/left.rs`). A device that lies stays
     // "not told" at most `scope_guard::UNHEARD_FOR_MS` after a move.
     let reports_outbox_emptied = status.pending_documents == Some(0);
     let cursor = FeedCursor::parse(request.cursor.as_deref()).map_err(|_| {

@@ -263,7 +263,7 @@ async fn edits_made_after_the_device_synced_past_the_move_are_refused_on(
 }
 
 /// Shown to guard against a device forgetting: with the handed position never recorded
-/// (`handed_to_record` always `None` in `storage/feed.rs`), the pushes with no cursor and
+/// (the record of what a feed told never written, in the backends' `feed_within`), the pushes with no cursor and
 /// with the old cursor were accepted.
 async fn a_device_that_sends_no_cursor_cannot_pretend_it_never_heard_of_the_move_on(
     backend: Backend,
@@ -304,7 +304,7 @@ async fn pull(
 }
 
 /// Shown to guard "whatever its cursor": with the removals told only by the pass of the
-/// device's cursor (`tell_what_left` returning at once in `storage/feed.rs`), the sync
+/// device's cursor (`tell_what_left` returning at once in `storage/feed/left.rs`), the sync
 /// with the old cursor listed nothing removed and the push after it was accepted.
 async fn a_device_that_never_moves_its_cursor_past_the_move_is_told_and_refused_after_on(
     backend: Backend,
@@ -384,7 +384,7 @@ async fn push_some(
 }
 
 /// Shown to guard a catch-up in several pushes: with the handed position recorded by the
-/// response to a push (the `just_pushed` check taken out of `handed_to_record` in
+/// response to a push (the `outbox_emptied` check taken out of `read` in
 /// `storage/feed.rs`), the second push, carrying the edits made at the store before the
 /// move, was refused (`403`), the first push's response having passed the move.
 async fn edits_made_before_a_move_are_delivered_in_the_later_pushes_of_a_catch_up_on(

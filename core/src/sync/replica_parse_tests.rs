@@ -79,33 +79,52 @@ fn runs_of_actions(ops: u64) -> Vec<u8> {
     chunk(1, &actions_data(ops, 0))
 }
 
+/// The action column's specification, and the predecessors' group column's.
+const ACTIONS: u64 = (4 << 4) | 2;
+const PRED_GROUP: u64 = 7 << 4;
+
+/// A change's data: no dependencies, an actor of one byte, sequence number and start op 1,
+/// a message of `message` bytes, and `columns` (specification, bytes), in order.
+fn change_data(message: usize, columns: &[(u64, Vec<u8>)]) -> Vec<u8> {
+    let mut data = Vec::new();
+    let uleb = |data: &mut Vec<u8>, n: u64| {
+        leb128::write::unsigned(data, n).expect("in memory");
+    };
+    uleb(&mut data, 0); // dependencies
+    uleb(&mut data, 1); // the actor's length
+    data.push(0xab);
+    uleb(&mut data, 1); // sequence number
+    uleb(&mut data, 1); // start op
+    leb128::write::signed(&mut data, 0).expect("in memory"); // time
+    uleb(&mut data, message as u64);
+    data.extend(std::iter::repeat_n(b'a', message));
+    uleb(&mut data, 0); // other actors
+    uleb(&mut data, columns.len() as u64);
+    for (spec, column) in columns {
+        uleb(&mut data, *spec);
+        uleb(&mut data, column.len() as u64);
+    }
+    for (_, column) in columns {
+        data.extend_from_slice(column);
+    }
+    data
+}
+
+/// A run-length encoded column of one run: `count` (negative: that many literal values
+/// follow) and `values`.
+fn column(count: i64, values: &[u64]) -> Vec<u8> {
+    let mut out = Vec::new();
+    leb128::write::signed(&mut out, count).expect("in memory");
+    for value in values {
+        leb128::write::unsigned(&mut out, *value).expect("in memory");
+    }
+    out
+}
+
 /// A change's data: a message of `message` bytes, and one column, the actions, one run
 /// of `ops` values.
 fn actions_data(ops: u64, message: usize) -> Vec<u8> {
-    let mut data = Vec::new();
-    for n in [0u64, 1] {
-        // No dependencies; an actor of one byte.
-        leb128::write::unsigned(&mut data, n).expect("in memory");
-    }
-    data.push(0xab);
-    for n in [1u64, 1] {
-        // Sequence number, start op.
-        leb128::write::unsigned(&mut data, n).expect("in memory");
-    }
-    leb128::write::signed(&mut data, 0).expect("in memory"); // time
-    leb128::write::unsigned(&mut data, message as u64).expect("in memory");
-    data.extend(std::iter::repeat_n(b'a', message));
-    for n in [0u64, 1] {
-        // No other actors, one column.
-        leb128::write::unsigned(&mut data, n).expect("in memory");
-    }
-    let mut column = Vec::new();
-    leb128::write::signed(&mut column, ops as i64).expect("in memory");
-    leb128::write::unsigned(&mut column, 1).expect("in memory");
-    leb128::write::unsigned(&mut data, (4 << 4) | 2).expect("in memory");
-    leb128::write::unsigned(&mut data, column.len() as u64).expect("in memory");
-    data.extend_from_slice(&column);
-    data
+    change_data(message, &[(ACTIONS, column(ops as i64, &[1]))])
 }
 
 #[test]
@@ -180,35 +199,13 @@ fn the_operations_counted_before_automerge_are_the_ones_automerge_counts() {
     assert!(seen >= 5, "{seen} changes compared");
 }
 
-/// A change of one operation whose predecessors' group column lists `preds` of them (with
-/// the actor and counter columns' runs to match).
+/// A change of one operation whose predecessors' group column lists `preds` of them.
 fn one_op_with_preds(preds: u64) -> Vec<u8> {
-    let mut data = Vec::new();
-    for n in [0u64, 1] {
-        leb128::write::unsigned(&mut data, n).expect("in memory");
-    }
-    data.push(0xab);
-    for n in [1u64, 1] {
-        leb128::write::unsigned(&mut data, n).expect("in memory");
-    }
-    leb128::write::signed(&mut data, 0).expect("in memory");
-    for n in [0u64, 0, 2] {
-        leb128::write::unsigned(&mut data, n).expect("in memory");
-    }
-    let run = |count: i64, value: u64| {
-        let mut column = Vec::new();
-        leb128::write::signed(&mut column, count).expect("in memory");
-        leb128::write::unsigned(&mut column, value).expect("in memory");
-        column
-    };
-    let (actions, group) = (run(1, 1), run(1, preds));
-    for (spec, column) in [((4u64 << 4) | 2, &actions), (7 << 4, &group)] {
-        leb128::write::unsigned(&mut data, spec).expect("in memory");
-        leb128::write::unsigned(&mut data, column.len() as u64).expect("in memory");
-    }
-    data.extend_from_slice(&actions);
-    data.extend_from_slice(&group);
-    chunk(1, &data)
+    let columns = [
+        (ACTIONS, column(1, &[1])),
+        (PRED_GROUP, column(1, &[preds])),
+    ];
+    chunk(1, &change_data(0, &columns))
 }
 
 #[test]
@@ -243,24 +240,13 @@ fn a_compressed_change_is_held_to_the_same_bound_on_operations() {
 fn a_change_whose_runs_cannot_be_read_is_refused_before_automerge_reads_them() {
     // The action column says "two literal values follow" and holds one: the predecessors'
     // group column after it (2^40 of them) would never be counted.
-    let mut data = actions_data(0, 0);
-    let column_at = data.len() - 2;
-    data.truncate(column_at - 2);
-    let mut actions = Vec::new();
-    leb128::write::signed(&mut actions, -2).expect("in memory");
-    leb128::write::unsigned(&mut actions, 1).expect("in memory");
-    let mut group = Vec::new();
-    leb128::write::signed(&mut group, 1).expect("in memory");
-    leb128::write::unsigned(&mut group, 1 << 40).expect("in memory");
-    // Two columns now: rewrite the count, then each specification and length.
-    data.truncate(data.len() - 1);
-    leb128::write::unsigned(&mut data, 2).expect("in memory");
-    for (spec, column) in [((4u64 << 4) | 2, &actions), (7 << 4, &group)] {
-        leb128::write::unsigned(&mut data, spec).expect("in memory");
-        leb128::write::unsigned(&mut data, column.len() as u64).expect("in memory");
-    }
-    data.extend_from_slice(&actions);
-    data.extend_from_slice(&group);
+    let data = change_data(
+        0,
+        &[
+            (ACTIONS, column(-2, &[1])),
+            (PRED_GROUP, column(1, &[1 << 40])),
+        ],
+    );
     let message = refusal(&chunk(1, &data));
     assert!(message.contains("cannot be read"), "{message}");
 }

@@ -12,12 +12,13 @@ use fieldsync_core::Role;
 use fieldsync_core::protocol::{DocChanges, FeedCursor, Part, WorkingSet};
 use serde_bytes::ByteBuf;
 
+use self::left::{left_before, moved, tell_what_left};
 use self::let_go::left_window;
 use self::pass::{pass_of, read_pass};
-use super::push::store_in_scope;
 use super::{DeviceInfo, Feed};
 use crate::error::{AppError, AppResult};
 
+mod left;
 mod let_go;
 mod pass;
 
@@ -106,7 +107,7 @@ pub trait FeedTx {
     ) -> AppResult<Vec<(String, String, Vec<u8>)>>;
     /// Every scope row with `seq <= upto`, oldest first.
     fn scope_rows(&mut self, upto: i64) -> AppResult<Vec<LogRow>>;
-    /// The last log position recorded as handed to the device, if a scope row lies after
+    /// The last log position recorded as told to the device, if a scope row lies after
     /// it and at or before `upto` (none for a device the server does not know).
     fn handed_before_scope_row(&mut self, device: &str, upto: i64) -> AppResult<Option<i64>>;
 }
@@ -163,7 +164,7 @@ pub fn read(
         just_pushed,
         working,
     )?;
-    // Only a sync that leaves the device's outbox empty tells (see `handed_to_record`).
+    // Only a sync that leaves the device's outbox empty tells (see `tell_what_left`).
     if outbox_emptied {
         tell_what_left(tx, device, end, &mut feed)?;
     }
@@ -255,68 +256,6 @@ fn read_at(
     Ok(feed)
 }
 
-/// The log position to record as handed to the device once `feed` is answered, if any.
-///
-/// A push is judged on whether its device was handed a scope row's position
-/// (`scope_guard.rs`), so the record only has to be exact at scope rows: it moves to the
-/// feed's position when a scope row lies between the recorded position and that one, or to
-/// the snapshot's end when the feed told the device of every move up to it
-/// (`tell_what_left`), and otherwise stays where it is (no write for the common sync). For every scope row at `M`,
-/// "recorded ≥ M" is then "handed ≥ M". A first sync's pass hands the log up to its `upto`:
-/// its first page already lists what left the scope by then.
-///
-/// Only a sync after which the device holds nothing the server lacks records
-/// (`outbox_emptied`: it pushed nothing, or its report says its outbox is empty once this
-/// push is stored): a phone catching up pushes its outbox in several requests, and the
-/// edits it made before a move must not be refused because an earlier response of the
-/// catch-up passed the move. A device that always claims more to send is held to
-/// `scope_guard::UNHEARD_FOR_MS` instead.
-pub fn handed_to_record(
-    tx: &mut impl FeedTx,
-    device: &DeviceInfo,
-    feed: &Feed,
-    outbox_emptied: bool,
-) -> AppResult<Option<i64>> {
-    if !outbox_emptied {
-        return Ok(None);
-    }
-    let position = i64::try_from(feed.cursor.position())
-        .map_err(|_| AppError::internal("a cursor beyond the log"))?;
-    if let Some(told) = feed.told_upto {
-        return Ok(Some(told.max(position)));
-    }
-    Ok(tx
-        .handed_before_scope_row(&device.device_id, position)?
-        .map(|_| position))
-}
-
-/// Lists in `feed.removed` the documents of every store that left the device's scope since
-/// the server last recorded telling it, up to the snapshot's `end`, whatever cursor the
-/// device presents, and marks the feed as telling it up to `end`. For a sync that pushed
-/// nothing (see [`read`]).
-///
-/// A push to a store that left is judged on whether its device was told (`scope_guard.rs`):
-/// edits made before the device heard of the move are still delivered. If only the pass of
-/// the device's cursor told it, a device that never moved its cursor past the move (an old
-/// cursor sent again, a response of one byte asked for) would never be told, and could
-/// write to the store for ever.
-fn tell_what_left(
-    tx: &mut impl FeedTx,
-    device: &DeviceInfo,
-    end: i64,
-    feed: &mut Feed,
-) -> AppResult<()> {
-    let Some(handed) = tx.handed_before_scope_row(&device.device_id, end)? else {
-        return Ok(());
-    };
-    let listed: HashSet<String> = feed.removed.iter().cloned().collect();
-    let left = left_between(tx, device, handed, end)?;
-    feed.removed
-        .extend(left.into_iter().filter(|doc| !listed.contains(doc)));
-    feed.told_upto = Some(end);
-    Ok(())
-}
-
 /// What a response may hold.
 struct Budget<'a> {
     max_bytes: usize,
@@ -402,87 +341,6 @@ fn read_log(
             return Ok(());
         }
     }
-}
-
-/// Whether a store was in the device's scope before a scope row and is after it.
-fn moved(
-    device: &DeviceInfo,
-    (old_territory, old_demo): (Option<&str>, Option<bool>),
-    (new_territory, new_demo): (Option<&str>, Option<bool>),
-) -> (bool, bool) {
-    (
-        store_in_scope(
-            device,
-            old_territory.unwrap_or_default(),
-            old_demo.unwrap_or(false),
-        ),
-        store_in_scope(
-            device,
-            new_territory.unwrap_or_default(),
-            new_demo.unwrap_or(false),
-        ),
-    )
-}
-
-/// The documents of stores that left the device's scope at or before `upto` and were not
-/// back in it at `upto`: what a sync reading the log from its start would list as removed
-/// (a device that syncs from the start may hold documents from before).
-fn left_before(tx: &mut impl FeedTx, device: &DeviceInfo, upto: i64) -> AppResult<Vec<String>> {
-    left_between(tx, device, i64::MIN, upto)
-}
-
-/// The documents of stores that left the device's scope after `after` and at or before
-/// `upto`, and were not back in it at `upto`.
-fn left_between(
-    tx: &mut impl FeedTx,
-    device: &DeviceInfo,
-    after: i64,
-    upto: i64,
-) -> AppResult<Vec<String>> {
-    // Per store: the last row that took it out of the scope, and whether it was in the
-    // scope after its last move.
-    let mut stores: Vec<(String, Option<i64>, bool)> = Vec::new();
-    let mut by_store: HashMap<String, usize> = HashMap::new();
-    for row in tx.scope_rows(upto)? {
-        let LogRow::Scope {
-            seq,
-            store,
-            old_territory,
-            new_territory,
-            old_demo,
-            new_demo,
-        } = row
-        else {
-            continue;
-        };
-        if seq <= after {
-            continue;
-        }
-        let (was, is) = moved(
-            device,
-            (old_territory.as_deref(), old_demo),
-            (new_territory.as_deref(), new_demo),
-        );
-        let index = *by_store.entry(store.clone()).or_insert_with(|| {
-            stores.push((store, None, false));
-            stores.len() - 1
-        });
-        if let Some(entry) = stores.get_mut(index) {
-            if was && !is {
-                entry.1 = Some(seq);
-            }
-            entry.2 = is;
-        }
-    }
-    let mut removed = Vec::new();
-    for (store, left_at, back) in stores {
-        // Only what the device could have held: a document others made after the store
-        // left is none of its business, not even its id.
-        if let Some(left_at) = left_at.filter(|_| !back) {
-            removed.extend(tx.store_documents(&store, left_at, &device.device_id)?);
-        }
-    }
-    Ok(removed)
 }
 
 /// Changes grouped by document in the order documents first appear.

@@ -442,9 +442,8 @@ impl SyncStorage for PostgresStorage {
             let mut pg = PgFeed { tx: &mut tx };
             let pushed = (just_pushed, outbox_emptied);
             let feed = feed::read(&mut pg, device, cursor, max_bytes, pushed, working)?;
-            let handed = feed::handed_to_record(&mut pg, device, &feed, outbox_emptied)?;
             tx.commit()?;
-            if let Some(handed) = handed {
+            if let Some(handed) = feed.told_upto {
                 // Committed before the response leaves: a push judged after it must see it.
                 client.execute(
                     "UPDATE devices SET handed = GREATEST(handed, $2) WHERE id = $1",

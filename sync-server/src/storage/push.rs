@@ -87,7 +87,7 @@ pub trait PushTx {
     /// Every scope row of `store`, in any order.
     fn scope_moves(&mut self, store: &str) -> AppResult<Vec<ScopeRow>>;
     /// The last log position the server recorded handing to the device in a feed response
-    /// (exact at every scope row: see `feed::handed_to_record`); 0 for none.
+    /// (exact at every scope row: see `feed/left.rs`); 0 for none.
     fn handed(&mut self, device: &str) -> AppResult<i64>;
     /// Hashes of the stored changes of `doc` logged after position `seq`.
     fn hashes_after(&mut self, doc: &str, seq: i64) -> AppResult<Vec<String>>;

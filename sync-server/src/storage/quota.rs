@@ -75,16 +75,11 @@ pub fn check_daily_budget(used: u64, pushing: u64, quotas: &Quotas, now: i64) ->
     if used.saturating_add(pushing) <= budget {
         return Ok(());
     }
-    let retry_after = seconds_to_next_day(now);
-    Err(AppError::Quota(QuotaExceeded {
-        limit: DAILY_LIMIT,
-        value: budget,
-        message: format!(
+    Err(over_the_day(budget, now, |retry_after| {
+        format!(
             "this push would store `{pushing}` bytes after `{used}` today, over \
              `{DAILY_LIMIT}` of `{budget}`: try again after 00:00 UTC (in {retry_after} s)"
-        ),
-        retry_after: Some(retry_after),
-        rejected: Vec::new(),
+        )
     }))
 }
 
@@ -95,17 +90,25 @@ pub fn check_budget_left(used: u64, quotas: &Quotas, now: i64) -> AppResult<()> 
     if used < budget {
         return Ok(());
     }
-    let retry_after = seconds_to_next_day(now);
-    Err(AppError::Quota(QuotaExceeded {
-        limit: DAILY_LIMIT,
-        value: budget,
-        message: format!(
+    Err(over_the_day(budget, now, |retry_after| {
+        format!(
             "this device has pushed `{used}` bytes today (refused pushes count too), its whole \
              `{DAILY_LIMIT}` of `{budget}`: try again after 00:00 UTC (in {retry_after} s)"
-        ),
+        )
+    }))
+}
+
+/// The refusal for the daily budget of `budget` bytes, to be tried again after 00:00 UTC;
+/// `message` is given the seconds until then.
+fn over_the_day(budget: u64, now: i64, message: impl FnOnce(u64) -> String) -> AppError {
+    let retry_after = seconds_to_next_day(now);
+    AppError::Quota(QuotaExceeded {
+        limit: DAILY_LIMIT,
+        value: budget,
+        message: message(retry_after),
         retry_after: Some(retry_after),
         rejected: Vec::new(),
-    }))
+    })
 }
 
 /// The refusal of a push some of whose documents would outgrow `max_document_bytes`:

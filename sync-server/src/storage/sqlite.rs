@@ -248,7 +248,7 @@ impl SyncStorage for SqliteStorage {
         working: Option<WorkingSet>,
         outbox_emptied: bool,
     ) -> AppResult<Feed> {
-        let (feed, handed) = self.with_reader(|conn| {
+        let feed = self.with_reader(|conn| {
             read_feed(
                 conn,
                 device,
@@ -257,7 +257,7 @@ impl SyncStorage for SqliteStorage {
                 working,
             )
         })?;
-        if let Some(handed) = handed {
+        if let Some(handed) = feed.told_upto {
             // Durable before the response leaves: a push judged after it must see it.
             self.with_writer(|w| {
                 w.conn

@@ -228,7 +228,7 @@ pub(super) fn read_feed(
     cursor: &FeedCursor,
     (max_bytes, just_pushed, outbox_emptied): (usize, &HashSet<String>, bool),
     working: Option<WorkingSet>,
-) -> AppResult<(Feed, Option<i64>)> {
+) -> AppResult<Feed> {
     // One read transaction: the end of the log and the rows read are one snapshot.
     conn.execute_batch("BEGIN DEFERRED")?;
     let mut tx = SqliteFeed { conn };
@@ -239,11 +239,7 @@ pub(super) fn read_feed(
         max_bytes,
         (just_pushed, outbox_emptied),
         working,
-    )
-    .and_then(|feed| {
-        let handed = feed::handed_to_record(&mut tx, device, &feed, outbox_emptied)?;
-        Ok((feed, handed))
-    });
+    );
     let _ = conn.execute_batch("COMMIT");
     result
 }
