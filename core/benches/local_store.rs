@@ -32,6 +32,11 @@ use fieldsync_core::{
 };
 use rusqlite::{Connection, Transaction, params};
 
+/// The allocator the phone's library ships with (docs/adr/0027); the floor's SQLite
+/// allocates through the C library either way.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type Res<T> = Result<T, Box<dyn Error>>;
 
 /// The account manager whose phone this is; also the stores' territory.

@@ -33,6 +33,10 @@ use fieldsync_core::{
     StoreOptions, StoreSize, StoreSort, TerminalRating, Timestamp, Verdict, VisitKind,
 };
 
+/// The allocator the phone's library ships with (docs/adr/0027).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type Res<T> = Result<T, Box<dyn Error>>;
 
 const USER: &str = "am-bench";

@@ -29,6 +29,11 @@
 
 uniffi::setup_scaffolding!();
 
+/// The phone's allocator, for everything the library does: mimalloc (docs/adr/0027). Android's
+/// own (Scudo) hardens against misuse that safe Rust cannot commit, and costs for it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod changes;
 mod complaint;
 mod conflict;

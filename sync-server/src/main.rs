@@ -6,6 +6,11 @@ use clap::Parser;
 use fieldsync_server::config::{Cli, Command, LogFormat};
 use fieldsync_server::{AppState, ServeOptions, admin, serve_with};
 
+/// The server's allocator: mimalloc, for the many small allocations of applying and judging
+/// Automerge changes (docs/adr/0027).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // Logs go to standard error: standard output carries what commands print (a report's CSV).

@@ -63,6 +63,12 @@
 //! like 2G; with `--export DIR` it writes the documents and the week as [`bundle`]s, which
 //! the field benchmark (`field-bench/`) hands to automerge-repo and samod.
 
+/// The allocator of the shipped server and phone library (docs/adr/0027), so that the
+/// benchmarks' phones and tests run as the phone's library does (the field benchmark, which
+/// links this crate, and its Rust peers too).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod acknowledged;
 pub mod backend;
 pub mod bundle;
