@@ -112,6 +112,12 @@ pub enum AdminCommand {
         /// The supervisor or admin who will sign in.
         user: String,
     },
+    /// End a supervisor's or admin's console sessions and void their unused sign-in codes
+    /// (a lost laptop, a leaked code): their next page asks them to sign in again.
+    ConsoleRevoke {
+        /// The user whose console access ends.
+        user: String,
+    },
     /// Revoke a device: its next request is refused. Find its id with `devices`.
     Revoke {
         /// The device id (`devices` lists them).
@@ -253,6 +259,18 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
                 "a one-time console code, valid 24 hours",
             )?;
             println!("{code}");
+        }
+        AdminCommand::ConsoleRevoke { user } => {
+            if storage.user(user)?.is_none() {
+                return Err(AppError::NotFound(format!("no user `{user}`")));
+            }
+            let ended = storage.end_console_access(user, now)?;
+            let what = format!(
+                "{} console sessions ended, {} unused codes voided",
+                ended.sessions, ended.codes
+            );
+            record("console-revoke", user, &what)?;
+            println!("`{user}`: {what}");
         }
         AdminCommand::Revoke { device } => {
             if device == ADMIN_DEVICE {

@@ -9,8 +9,10 @@ pub mod audit;
 pub mod blob_ledger;
 pub mod console_sessions;
 pub mod device_reports;
+pub(crate) mod enrollment;
 pub(crate) mod feed;
 pub mod fetch;
+pub(crate) mod people;
 pub mod photo_uses;
 pub mod postgres;
 pub mod postgres_tls;
@@ -235,6 +237,13 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug + 'static {
     ) -> AppResult<Option<console_sessions::ConsoleSession>>;
     /// Ends a session (sign-out); false when there was no live one.
     fn end_console_session(&self, session_hash: &[u8], now: i64) -> AppResult<bool>;
+    /// Ends every live console session of a user and voids their unused sign-in codes
+    /// (`admin console-revoke`).
+    fn end_console_access(
+        &self,
+        user_id: &str,
+        now: i64,
+    ) -> AppResult<console_sessions::AccessEnded>;
     /// Counts `bytes` of photo uploads against the device's budget of `day` (UTC days
     /// since the epoch): `Ok(total after)`, or `Err(total before)` when that would pass
     /// `limit`, counting nothing ([`blob_ledger`]).

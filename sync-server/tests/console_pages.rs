@@ -56,6 +56,8 @@ async fn a_store_named_like_a_script_is_shown_as_text_on_every_page() -> TestRes
         .get(header::CONTENT_SECURITY_POLICY)
         .ok_or("no CSP")?;
     assert!(csp.to_str()?.contains("default-src 'none'"));
+    let framing = store.headers.get(header::X_FRAME_OPTIONS);
+    assert_eq!(framing.map(|v| v.as_bytes()), Some(&b"DENY"[..]));
     Ok(())
 }
 

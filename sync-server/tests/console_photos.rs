@@ -196,3 +196,25 @@ async fn refusals(s: &Scene) -> TestResult {
     assert_eq!(served.status, StatusCode::OK);
     Ok(())
 }
+
+#[test]
+fn a_referenced_blob_that_is_no_jpeg_or_png_is_not_served_to_the_console() -> TestResult {
+    let s = scene(Backend::Sqlite)?;
+    s.console.upload_blob(&s.photo)?;
+    // What a forged client could upload under a hash its own visit names: bytes of no
+    // image. Written here straight into the blob folder in place of S1's photo.
+    let hex = s.hash.trim_start_matches("sha256:");
+    let page = b"<html><body>not a photo</body></html>";
+    std::fs::write(s.console.dir.join("blobs").join(hex), page)?;
+    tokio::runtime::Runtime::new()?.block_on(async {
+        let (cookie, _) = s.console.signed_in("sup-wang").await?;
+        let refused = s.console.get(&photo_path(&s.s1, &s.hash), &cookie).await?;
+        assert_eq!(refused.status, StatusCode::NOT_FOUND, "{}", refused.body);
+        assert!(
+            refused.body.contains("not a JPEG or PNG"),
+            "{}",
+            refused.body
+        );
+        TestResult::Ok(())
+    })
+}

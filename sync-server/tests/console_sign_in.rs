@@ -9,8 +9,11 @@ mod support;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use fieldsync_core::Role;
 use fieldsync_server::console::sign_in::issue_code;
-use support::{Console, TestResult, now};
+use fieldsync_server::storage::User;
+use fieldsync_server::storage::console_sessions::AccessEnded;
+use support::{Backend, Console, TestResult, now};
 
 #[tokio::test]
 async fn a_supervisor_signs_in_once_with_a_code_and_gets_an_http_only_strict_cookie() -> TestResult
@@ -192,6 +195,97 @@ async fn sign_in_attempts_beyond_the_limit_are_throttled() -> TestResult {
             StatusCode::FORBIDDEN,
             StatusCode::TOO_MANY_REQUESTS
         ]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_flood_of_throttled_sign_ins_writes_one_audit_row_a_minute_not_one_an_attempt()
+-> TestResult {
+    let console = Console::new(1)?;
+    // Bounded: 50 attempts, every one after the first refused by the throttle.
+    for attempt in 0..50 {
+        let status = console
+            .sign_in_with(&format!("WRONG-{attempt}"))
+            .await?
+            .status;
+        let expected = if attempt == 0 {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::TOO_MANY_REQUESTS
+        };
+        assert_eq!(status, expected, "attempt {attempt}");
+    }
+    let throttled: Vec<_> = console
+        .storage
+        .audit(0)?
+        .into_iter()
+        .filter(|e| e.detail.contains("too many sign-in attempts"))
+        .collect();
+    assert_eq!(throttled.len(), 1, "{throttled:?}");
+    Ok(())
+}
+
+#[test]
+fn revoking_a_supervisors_console_access_ends_their_sessions_and_voids_their_codes_on_sqlite()
+-> TestResult {
+    revoking_console_access(Backend::Sqlite)
+}
+
+#[test]
+fn revoking_a_supervisors_console_access_ends_their_sessions_and_voids_their_codes_on_postgres()
+-> TestResult {
+    revoking_console_access(Backend::Postgres)
+}
+
+/// Outside any runtime: PostgreSQL's client blocks.
+fn revoking_console_access(backend: Backend) -> TestResult {
+    let console = Console::on(100, backend)?;
+    let storage = console.storage.clone();
+    storage.add_user(
+        &User {
+            id: "sup-chen".into(),
+            role: Role::Supervisor,
+            name: "sup-chen name".into(),
+        },
+        0,
+    )?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let (wang, chen) = runtime.block_on(async {
+        let wang = console.signed_in("sup-wang").await?.0;
+        let wang_laptop = console.signed_in("sup-wang").await?.0;
+        let chen = console.signed_in("sup-chen").await?.0;
+        support::Fallible::Ok(([wang, wang_laptop], chen))
+    })?;
+    let spare = issue_code(storage.as_ref(), "sup-wang", now())?;
+    let chens = issue_code(storage.as_ref(), "sup-chen", now())?;
+
+    let ended = storage.end_console_access("sup-wang", now())?;
+    assert_eq!(
+        ended,
+        AccessEnded {
+            sessions: 2,
+            codes: 1
+        }
+    );
+    runtime.block_on(async {
+        for cookie in &wang {
+            let page = console.get("/console", cookie).await?;
+            assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+            assert_eq!(page.location(), Some("/console/sign-in"));
+        }
+        let voided = console.sign_in_with(&spare).await?;
+        assert_eq!(voided.status, StatusCode::FORBIDDEN, "{}", voided.body);
+        // Another supervisor keeps their session and their code.
+        assert_eq!(console.get("/console", &chen).await?.status, StatusCode::OK);
+        let theirs = console.sign_in_with(&chens).await?;
+        assert_eq!(theirs.status, StatusCode::SEE_OTHER, "{}", theirs.body);
+        TestResult::Ok(())
+    })?;
+    // Nothing is left to end the second time.
+    assert_eq!(
+        storage.end_console_access("sup-wang", now())?,
+        AccessEnded::default()
     );
     Ok(())
 }

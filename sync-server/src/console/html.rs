@@ -137,6 +137,8 @@ pub async fn security_headers(
         header::REFERRER_POLICY,
         HeaderValue::from_static("same-origin"),
     );
+    // What `frame-ancestors` says, for browsers that do not read it.
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if !is_asset {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }

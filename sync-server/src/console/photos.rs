@@ -247,6 +247,11 @@ pub async fn handler(
         return Err(not_found(format!("`{asked}` is not on the server yet")));
     };
     let kind = crate::blobs::download::media_type(&bytes);
+    // A blob a device sent under a photo's name that is no JPEG or PNG is not offered to a
+    // supervisor's browser, not even as a download.
+    if !kind.starts_with("image/") {
+        return Err(not_found(format!("`{asked}` is not a JPEG or PNG photo")));
+    }
     let mut response = Response::new(Body::from(bytes));
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));

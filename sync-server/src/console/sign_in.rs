@@ -112,17 +112,23 @@ pub async fn sign_in(
             tracing::error!(error = %e, "cannot record a console sign-in in the audit trail");
         }
     };
-    if console.sign_ins.take(&source).is_err() {
-        let storage = storage.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            audit(
-                storage.as_ref(),
-                "console-refused",
-                "-",
-                "too many sign-in attempts",
-            )
-        })
-        .await;
+    let throttled =
+        console.sign_ins.take(&source).is_err() || console.all_sign_ins.take(&()).is_err();
+    if throttled {
+        // A flood is recorded once a minute, not once an attempt: refusing it must not
+        // cost the database a write each time (no token is needed to send it).
+        if console.flood_notes.take(&()).is_ok() {
+            let storage = storage.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                audit(
+                    storage.as_ref(),
+                    "console-refused",
+                    "-",
+                    "too many sign-in attempts; more this minute are not recorded",
+                )
+            })
+            .await;
+        }
         return form_page(
             &console,
             &headers,

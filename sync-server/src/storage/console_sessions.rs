@@ -97,6 +97,34 @@ pub fn sqlite_end_session(conn: &Connection, session_hash: &[u8], now: i64) -> A
         > 0)
 }
 
+/// What ending a user's console access did: live sessions ended, unused codes voided.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AccessEnded {
+    pub sessions: u64,
+    pub codes: u64,
+}
+
+/// Ends every live session of `user_id` and voids every unused code (marked used): a
+/// lost laptop, a leaked code. One transaction: none of it, or all of it.
+pub fn sqlite_end_access(conn: &mut Connection, user_id: &str, now: i64) -> AppResult<AccessEnded> {
+    let tx = conn.transaction()?;
+    let sessions = tx.execute(
+        "UPDATE console_sessions SET ended_at = ?2
+         WHERE user_id = ?1 AND ended_at IS NULL AND expires_at > ?2",
+        params![user_id, now],
+    )?;
+    let codes = tx.execute(
+        "UPDATE console_codes SET used_at = ?2
+         WHERE user_id = ?1 AND used_at IS NULL AND expires_at > ?2",
+        params![user_id, now],
+    )?;
+    tx.commit()?;
+    Ok(AccessEnded {
+        sessions: sessions as u64,
+        codes: codes as u64,
+    })
+}
+
 pub fn postgres_add_code(
     client: &mut postgres::Client,
     user: &str,
@@ -174,4 +202,24 @@ pub fn postgres_end_session(
         "UPDATE console_sessions SET ended_at = $2 WHERE session_hash = $1 AND ended_at IS NULL",
         &[&session_hash, &now],
     )? > 0)
+}
+
+pub fn postgres_end_access(
+    client: &mut postgres::Client,
+    user_id: &str,
+    now: i64,
+) -> AppResult<AccessEnded> {
+    let mut tx = client.transaction()?;
+    let sessions = tx.execute(
+        "UPDATE console_sessions SET ended_at = $2
+         WHERE user_id = $1 AND ended_at IS NULL AND expires_at > $2",
+        &[&user_id, &now],
+    )?;
+    let codes = tx.execute(
+        "UPDATE console_codes SET used_at = $2
+         WHERE user_id = $1 AND used_at IS NULL AND expires_at > $2",
+        &[&user_id, &now],
+    )?;
+    tx.commit()?;
+    Ok(AccessEnded { sessions, codes })
 }

@@ -21,105 +21,38 @@
 //! thread that runs async tasks, so every call is made on a short-lived thread of its own
 //! (a few tens of microseconds next to a database round trip).
 
+mod connect;
 mod feed_tx;
 mod fetch_tx;
 mod migrate;
+mod photo_uses;
 mod push_tx;
 
+use connect::{Client, Connections, describe, retryable, target_of};
+pub use connect::{CursorAllocation, PostgresOptions};
 use feed_tx::PgFeed;
 use migrate::{backfill_happened_at, backfill_store_held, migrate};
-use push_tx::{ChangeRows, PgPush};
-mod photo_uses;
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use fieldsync_core::protocol::{FeedCursor, FetchResponse, WorkingSet};
-use fieldsync_core::{DocId, IncomingChange, Role};
+use fieldsync_core::{DocId, IncomingChange};
 use postgres::IsolationLevel;
-use postgres::error::SqlState;
 use r2d2_postgres::PostgresConnectionManager;
-use rand::Rng;
-use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::feed;
 use super::fetch::{self, FetchAsk};
-use super::push;
 use super::quota::Quotas;
 use super::replica_cache::ReplicaCache;
 use super::{DeviceInfo, DeviceRecord, Feed, PushResult, SyncStorage, User};
+use super::{enrollment, people};
 use crate::error::{AppError, AppResult};
-
-type Pool = r2d2::Pool<PostgresConnectionManager<MakeRustlsConnect>>;
-type Client = r2d2::PooledConnection<PostgresConnectionManager<MakeRustlsConnect>>;
 
 /// Attempts of one push when the database asks for a retry (a deadlock or, on the
 /// distributed engines, a serialization failure).
 const PUSH_ATTEMPTS: usize = 5;
-
-/// How a push gets its cursors.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum CursorAllocation {
-    /// The counter row, locked until commit: exact (the only mode for real use).
-    #[default]
-    LockedCounter,
-    /// `nextval` of a sequence, committed in any order: skips changes. For the test that
-    /// shows why the counter is needed; never use it to serve devices.
-    #[doc(hidden)]
-    NaiveSequence,
-}
-
-/// How to connect and behave.
-#[derive(Clone, Debug)]
-pub struct PostgresOptions {
-    /// Most connections this instance holds open.
-    pub pool_size: u32,
-    #[doc(hidden)]
-    pub cursor: CursorAllocation,
-    /// Sleeps up to this long (at random) just before each push commits: a test's way of
-    /// making transactions commit out of order.
-    #[doc(hidden)]
-    pub commit_delay: Option<Duration>,
-    /// PEM file of the CA certificates that sign the server's certificate (for
-    /// `sslmode=verify-ca|verify-full`; the URL's `sslrootcert` says the same).
-    pub ca_file: Option<std::path::PathBuf>,
-}
-
-impl Default for PostgresOptions {
-    fn default() -> Self {
-        PostgresOptions {
-            pool_size: 16,
-            cursor: CursorAllocation::LockedCounter,
-            commit_delay: None,
-            ca_file: None,
-        }
-    }
-}
-
-/// The connection pool, closed on a thread of its own when dropped: closing a blocking
-/// client on a thread that drives async tasks would panic.
-struct Connections(Option<Pool>);
-
-impl Connections {
-    fn get(&self) -> AppResult<Client> {
-        match &self.0 {
-            Some(pool) => Ok(pool.get()?),
-            // Only `drop` takes the pool.
-            None => Err(AppError::internal("the PostgreSQL pool is closed")),
-        }
-    }
-}
-
-impl Drop for Connections {
-    fn drop(&mut self) {
-        if let Some(pool) = self.0.take() {
-            let _ = std::thread::Builder::new()
-                .name("fieldsync-postgres-close".into())
-                .spawn(move || drop(pool));
-        }
-    }
-}
 
 /// The storage of one server instance on a shared PostgreSQL database.
 pub struct PostgresStorage {
@@ -136,54 +69,6 @@ impl std::fmt::Debug for PostgresStorage {
             .field("options", &self.options)
             .finish_non_exhaustive()
     }
-}
-
-impl From<postgres::Error> for AppError {
-    fn from(e: postgres::Error) -> Self {
-        AppError::Internal(describe(&e))
-    }
-}
-
-impl From<r2d2::Error> for AppError {
-    fn from(e: r2d2::Error) -> Self {
-        AppError::Internal(format!("postgres: no connection from the pool: {e}"))
-    }
-}
-
-/// The server's message and code for a database error, the client's otherwise.
-fn describe(e: &postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("postgres: {} ({})", db.message(), db.code().code()),
-        None => match std::error::Error::source(e) {
-            Some(source) => format!("postgres: {e}: {source}"),
-            None => format!("postgres: {e}"),
-        },
-    }
-}
-
-fn retryable(e: &postgres::Error) -> bool {
-    matches!(
-        e.code(),
-        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
-    )
-}
-
-/// `host:port/database` of a URL, without the password.
-fn target_of(config: &postgres::Config) -> String {
-    let host = config
-        .get_hosts()
-        .first()
-        .map(|h| match h {
-            postgres::config::Host::Tcp(name) => name.clone(),
-            postgres::config::Host::Unix(path) => path.display().to_string(),
-        })
-        .unwrap_or_else(|| "localhost".into());
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let db = config
-        .get_dbname()
-        .or(config.get_user())
-        .unwrap_or("postgres");
-    format!("{host}:{port}/{db}")
 }
 
 impl PostgresStorage {
@@ -266,82 +151,11 @@ impl PostgresStorage {
             guard
         })
     }
-
-    /// One attempt at a push. `Err(e)` with a retryable `e` may be tried again.
-    fn try_push(
-        &self,
-        client: &mut Client,
-        device: &DeviceInfo,
-        docs: Vec<(DocId, Vec<IncomingChange>)>,
-        now: i64,
-        quotas: &Quotas,
-    ) -> Result<AppResult<PushResult>, postgres::Error> {
-        let mut tx = client.transaction()?;
-        let mut ids: Vec<String> = docs.iter().map(|(id, _)| id.to_string()).collect();
-        ids.sort();
-        ids.dedup();
-        // In id order, so that two pushes sharing documents cannot deadlock.
-        tx.execute(
-            "INSERT INTO doc_locks (id) SELECT id FROM unnest($1::text[]) WITH ORDINALITY AS t (id, n)
-             ORDER BY n ON CONFLICT (id) DO UPDATE SET id = excluded.id",
-            &[&ids],
-        )?;
-        let mut pg = PgPush {
-            tx: &mut tx,
-            storage: self,
-            mode: self.options.cursor,
-            seqs: VecDeque::new(),
-            rows: ChangeRows::default(),
-            photos: photo_uses::PhotoRows::default(),
-            failed: None,
-        };
-        let outcome = push::run(&mut pg, device, docs, now, quotas);
-        let outcome = match (outcome, pg.failed.take()) {
-            (_, Some(e)) => return Err(e),
-            (Err(e), None) => return Ok(Err(e)),
-            (Ok(outcome), None) => outcome,
-        };
-        if outcome.result.is_ok() {
-            pg.flush()?;
-        }
-        drop(pg);
-        if outcome.result.is_err() {
-            tx.rollback()?;
-            return Ok(Ok(outcome.result));
-        }
-        if let Some(max) = self.options.commit_delay {
-            let ms = rand::rng().random_range(0..=max.as_millis() as u64);
-            std::thread::sleep(Duration::from_millis(ms));
-        }
-        tx.commit()?;
-        let mut cache = self.cache();
-        for (doc, replica) in outcome.replicas {
-            cache.remember(doc, replica);
-        }
-        Ok(Ok(outcome.result))
-    }
 }
 
 impl SyncStorage for PostgresStorage {
     fn authenticate(&self, token_hash: &[u8]) -> AppResult<Option<DeviceInfo>> {
-        self.with_client(|client| {
-            client
-                .query_opt(
-                    "SELECT d.id, u.id, u.role FROM devices d JOIN users u ON u.id = d.user_id
-                         WHERE ((d.token_hash = $1 AND (d.token_expires_at IS NULL OR d.token_expires_at > $2))
-                                OR (d.previous_token_hash = $1 AND d.previous_token_expires_at > $2))
-                         AND d.revoked_at IS NULL",
-                    &[&token_hash, &chrono::Utc::now().timestamp_millis()],
-                )?
-                .map(|r| {
-                    Ok(DeviceInfo {
-                        device_id: r.get(0),
-                        user_id: r.get(1),
-                        role: Role::parse(r.get(2))?,
-                    })
-                })
-                .transpose()
-        })
+        self.with_client(|client| people::postgres_authenticate(client, token_hash))
     }
 
     fn enroll(
@@ -352,46 +166,7 @@ impl SyncStorage for PostgresStorage {
         now: i64,
     ) -> AppResult<DeviceInfo> {
         self.with_client(|client| {
-            let mut tx = client.transaction()?;
-            // FOR UPDATE: two instances given the same code at once enroll one device.
-            let row = tx.query_opt(
-                "SELECT c.user_id, u.role, c.expires_at, c.used_at FROM enrollment_codes c
-                 JOIN users u ON u.id = c.user_id WHERE c.code_hash = $1 FOR UPDATE OF c",
-                &[&code_hash],
-            )?;
-            let Some(row) = row else {
-                return Err(AppError::Unauthorized("unknown enrollment code".into()));
-            };
-            let (user_id, role, expires_at, used_at): (String, String, i64, Option<i64>) =
-                (row.get(0), row.get(1), row.get(2), row.get(3));
-            if used_at.is_some() {
-                return Err(AppError::Unauthorized(
-                    "this enrollment code was used already".into(),
-                ));
-            }
-            if expires_at <= now {
-                return Err(AppError::Unauthorized(
-                    "this enrollment code has expired".into(),
-                ));
-            }
-            let device_id = DocId::new().to_string();
-            // A new device holds no edit from before it existed: it is counted as told of
-            // every store that left its user's scope so far (`scope_guard.rs`).
-            tx.execute(
-                "INSERT INTO devices (id, user_id, name, token_hash, enrolled_at, handed)
-                 VALUES ($1, $2, $3, $4, $5, (SELECT COALESCE(MAX(seq), 0)::bigint FROM log))",
-                &[&device_id, &user_id, &device_name, &token_hash, &now],
-            )?;
-            tx.execute(
-                "UPDATE enrollment_codes SET used_at = $2, device_id = $3 WHERE code_hash = $1",
-                &[&code_hash, &now, &device_id],
-            )?;
-            tx.commit()?;
-            Ok(DeviceInfo {
-                device_id,
-                user_id,
-                role: Role::parse(&role)?,
-            })
+            enrollment::postgres_enroll(client, code_hash, device_name, token_hash, now)
         })
     }
 
@@ -474,50 +249,15 @@ impl SyncStorage for PostgresStorage {
     }
 
     fn add_user(&self, user: &User, now: i64) -> AppResult<()> {
-        self.with_client(|client| {
-            let inserted = client.execute(
-                "INSERT INTO users (id, role, name, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
-                &[&user.id, &user.role.code(), &user.name, &now],
-            )?;
-            if inserted == 0 {
-                return Err(AppError::Conflict(format!(
-                    "user `{}` exists already",
-                    user.id
-                )));
-            }
-            Ok(())
-        })
+        self.with_client(|client| people::postgres_add_user(client, user, now))
     }
 
     fn user(&self, id: &str) -> AppResult<Option<User>> {
-        self.with_client(|client| {
-            client
-                .query_opt("SELECT id, role, name FROM users WHERE id = $1", &[&id])?
-                .map(|r| {
-                    Ok(User {
-                        id: r.get(0),
-                        role: Role::parse(r.get(1))?,
-                        name: r.get(2),
-                    })
-                })
-                .transpose()
-        })
+        self.with_client(|client| people::postgres_user(client, id))
     }
 
     fn users(&self) -> AppResult<Vec<User>> {
-        self.with_client(|client| {
-            client
-                .query("SELECT id, role, name FROM users ORDER BY id", &[])?
-                .iter()
-                .map(|r| {
-                    Ok(User {
-                        id: r.get(0),
-                        role: Role::parse(r.get(1))?,
-                        name: r.get(2),
-                    })
-                })
-                .collect()
-        })
+        self.with_client(|client| people::postgres_users(client))
     }
 
     fn add_enrollment_code(
@@ -528,31 +268,12 @@ impl SyncStorage for PostgresStorage {
         expires_at: i64,
     ) -> AppResult<()> {
         self.with_client(|client| {
-            let known: bool = client
-                .query_one(
-                    "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)",
-                    &[&user_id],
-                )?
-                .get(0);
-            if !known {
-                return Err(AppError::NotFound(format!("no user `{user_id}`")));
-            }
-            client.execute(
-                "INSERT INTO enrollment_codes (code_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-                &[&code_hash, &user_id, &now, &expires_at],
-            )?;
-            Ok(())
+            enrollment::postgres_add_code(client, user_id, code_hash, now, expires_at)
         })
     }
 
     fn revoke_device(&self, device_id: &str, now: i64) -> AppResult<bool> {
-        self.with_client(|client| {
-            let n = client.execute(
-                "UPDATE devices SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1",
-                &[&device_id, &now],
-            )?;
-            Ok(n > 0)
-        })
+        self.with_client(|client| people::postgres_revoke_device(client, device_id, now))
     }
 
     fn add_device(
@@ -563,12 +284,7 @@ impl SyncStorage for PostgresStorage {
         now: i64,
     ) -> AppResult<()> {
         self.with_client(|client| {
-            client.execute(
-                "INSERT INTO devices (id, user_id, name, token_hash, enrolled_at) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, revoked_at = NULL",
-                &[&device.device_id, &device.user_id, &name, &token_hash, &now],
-            )?;
-            Ok(())
+            people::postgres_add_device(client, device, name, token_hash, now)
         })
     }
 
@@ -602,24 +318,7 @@ impl SyncStorage for PostgresStorage {
     }
 
     fn devices(&self) -> AppResult<Vec<DeviceRecord>> {
-        self.with_client(|client| {
-            Ok(client
-                .query(
-                    "SELECT id, user_id, name, enrolled_at, revoked_at, last_seen_at FROM devices
-                     ORDER BY enrolled_at, id",
-                    &[],
-                )?
-                .iter()
-                .map(|r| DeviceRecord {
-                    device_id: r.get(0),
-                    user_id: r.get(1),
-                    name: r.get(2),
-                    enrolled_at: r.get(3),
-                    revoked_at: r.get(4),
-                    last_seen_at: r.get(5),
-                })
-                .collect())
-        })
+        self.with_client(|client| people::postgres_devices(client))
     }
 
     fn record_audit(&self, entry: &super::audit::AuditEntry) -> AppResult<()> {
@@ -681,6 +380,16 @@ impl SyncStorage for PostgresStorage {
     fn end_console_session(&self, session_hash: &[u8], now: i64) -> AppResult<bool> {
         self.with_client(|client| {
             super::console_sessions::postgres_end_session(client, session_hash, now)
+        })
+    }
+
+    fn end_console_access(
+        &self,
+        user_id: &str,
+        now: i64,
+    ) -> AppResult<super::console_sessions::AccessEnded> {
+        self.with_client(|client| {
+            super::console_sessions::postgres_end_access(client, user_id, now)
         })
     }
 

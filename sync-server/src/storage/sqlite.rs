@@ -22,14 +22,15 @@ use std::sync::Mutex;
 
 use fieldsync_core::protocol::{FeedCursor, FetchResponse, WorkingSet};
 use fieldsync_core::wal_checkpoint::{Checkpointer, WRITER_PAGES};
-use fieldsync_core::{DocId, IncomingChange, Role};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use fieldsync_core::{DocId, IncomingChange};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 
 use super::fetch::{self, FetchAsk};
 use super::push;
 use super::quota::{self, Quotas};
 use super::replica_cache::ReplicaCache;
 use super::{DeviceInfo, Feed, PushResult, SyncStorage, User};
+use super::{enrollment, people};
 use crate::error::{AppError, AppResult};
 
 const READERS: usize = 4;
@@ -137,26 +138,7 @@ impl SqliteStorage {
 
 impl SyncStorage for SqliteStorage {
     fn authenticate(&self, token_hash: &[u8]) -> AppResult<Option<DeviceInfo>> {
-        self.with_reader(|conn| {
-            let row: Option<(String, String, String)> = conn
-                .prepare_cached("SELECT d.id, u.id, u.role FROM devices d JOIN users u ON u.id = d.user_id
-                         WHERE ((d.token_hash = ?1 AND (d.token_expires_at IS NULL OR d.token_expires_at > ?2))
-                                OR (d.previous_token_hash = ?1 AND d.previous_token_expires_at > ?2))
-                         AND d.revoked_at IS NULL")?
-                .query_row(
-                    params![token_hash, chrono::Utc::now().timestamp_millis()],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
-            row.map(|(device_id, user_id, role)| {
-                Ok(DeviceInfo {
-                    device_id,
-                    user_id,
-                    role: Role::parse(&role)?,
-                })
-            })
-            .transpose()
-        })
+        self.with_reader(|conn| people::sqlite_authenticate(conn, token_hash))
     }
 
     fn enroll(
@@ -167,48 +149,7 @@ impl SyncStorage for SqliteStorage {
         now: i64,
     ) -> AppResult<DeviceInfo> {
         self.with_writer(|w| {
-            let tx = w
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let row: Option<(String, String, i64, Option<i64>)> = tx
-                .query_row(
-                    "SELECT c.user_id, u.role, c.expires_at, c.used_at FROM enrollment_codes c
-                     JOIN users u ON u.id = c.user_id WHERE c.code_hash = ?1",
-                    [code_hash],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-                )
-                .optional()?;
-            let Some((user_id, role, expires_at, used_at)) = row else {
-                return Err(AppError::Unauthorized("unknown enrollment code".into()));
-            };
-            if used_at.is_some() {
-                return Err(AppError::Unauthorized(
-                    "this enrollment code was used already".into(),
-                ));
-            }
-            if expires_at <= now {
-                return Err(AppError::Unauthorized(
-                    "this enrollment code has expired".into(),
-                ));
-            }
-            let device_id = DocId::new().to_string();
-            // A new device holds no edit from before it existed: it is counted as told of
-            // every store that left its user's scope so far (`scope_guard.rs`).
-            tx.execute(
-                "INSERT INTO devices (id, user_id, name, token_hash, enrolled_at, handed)
-                 VALUES (?1, ?2, ?3, ?4, ?5, (SELECT COALESCE(MAX(seq), 0) FROM log))",
-                params![device_id, user_id, device_name, token_hash, now],
-            )?;
-            tx.execute(
-                "UPDATE enrollment_codes SET used_at = ?2, device_id = ?3 WHERE code_hash = ?1",
-                params![code_hash, now, device_id],
-            )?;
-            tx.commit()?;
-            Ok(DeviceInfo {
-                device_id,
-                user_id,
-                role: Role::parse(&role)?,
-            })
+            enrollment::sqlite_enroll(&mut w.conn, code_hash, device_name, token_hash, now)
         })
     }
 
@@ -285,60 +226,15 @@ impl SyncStorage for SqliteStorage {
     }
 
     fn add_user(&self, user: &User, now: i64) -> AppResult<()> {
-        self.with_writer(|w| {
-            let inserted = w.conn.execute(
-                "INSERT INTO users (id, role, name, created_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id) DO NOTHING",
-                params![user.id, user.role.code(), user.name, now],
-            )?;
-            if inserted == 0 {
-                return Err(AppError::Conflict(format!("user `{}` exists already", user.id)));
-            }
-            Ok(())
-        })
+        self.with_writer(|w| people::sqlite_add_user(&w.conn, user, now))
     }
 
     fn user(&self, id: &str) -> AppResult<Option<User>> {
-        self.with_reader(|conn| {
-            let row: Option<(String, String, String)> = conn
-                .query_row(
-                    "SELECT id, role, name FROM users WHERE id = ?1",
-                    [id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
-            row.map(|(id, role, name)| {
-                Ok(User {
-                    id,
-                    role: Role::parse(&role)?,
-                    name,
-                })
-            })
-            .transpose()
-        })
+        self.with_reader(|conn| people::sqlite_user(conn, id))
     }
 
     fn users(&self) -> AppResult<Vec<User>> {
-        self.with_reader(|conn| {
-            let mut stmt = conn.prepare("SELECT id, role, name FROM users ORDER BY id")?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                    ))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            rows.into_iter()
-                .map(|(id, role, name)| {
-                    Ok(User {
-                        id,
-                        role: Role::parse(&role)?,
-                        name,
-                    })
-                })
-                .collect()
-        })
+        self.with_reader(people::sqlite_users)
     }
 
     fn add_enrollment_code(
@@ -349,27 +245,12 @@ impl SyncStorage for SqliteStorage {
         expires_at: i64,
     ) -> AppResult<()> {
         self.with_writer(|w| {
-            let known: bool =
-                w.conn.query_row("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1)", [user_id], |r| r.get(0))?;
-            if !known {
-                return Err(AppError::NotFound(format!("no user `{user_id}`")));
-            }
-            w.conn.execute(
-                "INSERT INTO enrollment_codes (code_hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                params![code_hash, user_id, now, expires_at],
-            )?;
-            Ok(())
+            enrollment::sqlite_add_code(&w.conn, user_id, code_hash, now, expires_at)
         })
     }
 
     fn revoke_device(&self, device_id: &str, now: i64) -> AppResult<bool> {
-        self.with_writer(|w| {
-            let n = w.conn.execute(
-                "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1",
-                params![device_id, now],
-            )?;
-            Ok(n > 0)
-        })
+        self.with_writer(|w| people::sqlite_revoke_device(&w.conn, device_id, now))
     }
 
     fn add_device(
@@ -379,14 +260,7 @@ impl SyncStorage for SqliteStorage {
         token_hash: &[u8],
         now: i64,
     ) -> AppResult<()> {
-        self.with_writer(|w| {
-            w.conn.execute(
-                "INSERT INTO devices (id, user_id, name, token_hash, enrolled_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, revoked_at = NULL",
-                params![device.device_id, device.user_id, name, token_hash, now],
-            )?;
-            Ok(())
-        })
+        self.with_writer(|w| people::sqlite_add_device(&w.conn, device, name, token_hash, now))
     }
 
     fn document_changes(&self, doc: &str) -> AppResult<Vec<Vec<u8>>> {
@@ -415,24 +289,7 @@ impl SyncStorage for SqliteStorage {
     }
 
     fn devices(&self) -> AppResult<Vec<super::DeviceRecord>> {
-        self.with_reader(|conn| {
-            let mut stmt = conn.prepare(
-                "SELECT id, user_id, name, enrolled_at, revoked_at, last_seen_at FROM devices
-                 ORDER BY enrolled_at, id",
-            )?;
-            Ok(stmt
-                .query_map([], |r| {
-                    Ok(super::DeviceRecord {
-                        device_id: r.get(0)?,
-                        user_id: r.get(1)?,
-                        name: r.get(2)?,
-                        enrolled_at: r.get(3)?,
-                        revoked_at: r.get(4)?,
-                        last_seen_at: r.get(5)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?)
-        })
+        self.with_reader(people::sqlite_devices)
     }
 
     fn record_audit(&self, entry: &super::audit::AuditEntry) -> AppResult<()> {
@@ -528,6 +385,14 @@ impl SyncStorage for SqliteStorage {
         self.with_writer(|w| {
             super::console_sessions::sqlite_end_session(&w.conn, session_hash, now)
         })
+    }
+
+    fn end_console_access(
+        &self,
+        user_id: &str,
+        now: i64,
+    ) -> AppResult<super::console_sessions::AccessEnded> {
+        self.with_writer(|w| super::console_sessions::sqlite_end_access(&mut w.conn, user_id, now))
     }
 
     fn token_status(

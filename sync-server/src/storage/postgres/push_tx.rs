@@ -1,17 +1,22 @@
-//! A push's reads and writes ([`push::PushTx`]) over a PostgreSQL transaction that holds
-//! its documents' locks; its change rows are written in one statement per table when it is
-//! about to commit.
+//! A push on PostgreSQL: one attempt ([`PostgresStorage::try_push`]) in a transaction that
+//! first locks its documents, in id order; its reads and writes ([`push::PushTx`]) over
+//! that transaction; its change rows written in one statement per table when it is about
+//! to commit.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
-use fieldsync_core::{DocSummary, HeldValue, IncomingChange};
+use fieldsync_core::{DocId, DocSummary, HeldValue, IncomingChange};
 use postgres::Transaction;
+use rand::Rng;
 
 use super::migrate::add_store_held;
-use super::{CursorAllocation, PostgresStorage, describe, photo_uses};
+use super::{Client, CursorAllocation, PostgresStorage, describe, photo_uses};
 use crate::error::{AppError, AppResult};
 use crate::storage::push::{self, ScopeMove, ScopeRow, Stored};
+use crate::storage::quota::Quotas;
 use crate::storage::scope_guard::DocRow;
+use crate::storage::{DeviceInfo, PushResult};
 
 /// Change rows of a push, written in one statement per table when it is about to commit.
 #[derive(Default)]
@@ -36,6 +41,62 @@ pub(super) struct PgPush<'a, 't> {
     pub(super) photos: photo_uses::PhotoRows,
     /// The database error that failed the push, kept so a retryable one can be retried.
     pub(super) failed: Option<postgres::Error>,
+}
+
+impl PostgresStorage {
+    /// One attempt at a push. `Err(e)` with a retryable `e` may be tried again.
+    pub(super) fn try_push(
+        &self,
+        client: &mut Client,
+        device: &DeviceInfo,
+        docs: Vec<(DocId, Vec<IncomingChange>)>,
+        now: i64,
+        quotas: &Quotas,
+    ) -> Result<AppResult<PushResult>, postgres::Error> {
+        let mut tx = client.transaction()?;
+        let mut ids: Vec<String> = docs.iter().map(|(id, _)| id.to_string()).collect();
+        ids.sort();
+        ids.dedup();
+        // In id order, so that two pushes sharing documents cannot deadlock.
+        tx.execute(
+            "INSERT INTO doc_locks (id) SELECT id FROM unnest($1::text[]) WITH ORDINALITY AS t (id, n)
+             ORDER BY n ON CONFLICT (id) DO UPDATE SET id = excluded.id",
+            &[&ids],
+        )?;
+        let mut pg = PgPush {
+            tx: &mut tx,
+            storage: self,
+            mode: self.options.cursor,
+            seqs: VecDeque::new(),
+            rows: ChangeRows::default(),
+            photos: photo_uses::PhotoRows::default(),
+            failed: None,
+        };
+        let outcome = push::run(&mut pg, device, docs, now, quotas);
+        let outcome = match (outcome, pg.failed.take()) {
+            (_, Some(e)) => return Err(e),
+            (Err(e), None) => return Ok(Err(e)),
+            (Ok(outcome), None) => outcome,
+        };
+        if outcome.result.is_ok() {
+            pg.flush()?;
+        }
+        drop(pg);
+        if outcome.result.is_err() {
+            tx.rollback()?;
+            return Ok(Ok(outcome.result));
+        }
+        if let Some(max) = self.options.commit_delay {
+            let ms = rand::rng().random_range(0..=max.as_millis() as u64);
+            std::thread::sleep(Duration::from_millis(ms));
+        }
+        tx.commit()?;
+        let mut cache = self.cache();
+        for (doc, replica) in outcome.replicas {
+            cache.remember(doc, replica);
+        }
+        Ok(Ok(outcome.result))
+    }
 }
 
 impl PgPush<'_, '_> {
