@@ -40,9 +40,9 @@ use crate::throttle::Buckets;
 pub const SESSION_MS: i64 = 12 * 3_600_000;
 /// How long a console sign-in code stays valid.
 pub const CODE_VALID_FOR_MS: i64 = 24 * 3_600_000;
-/// Sign-in attempts allowed per minute from all addresses together (a burst of as many): a
-/// district's supervisors sign in a few times a day.
-pub const ALL_SIGN_INS_PER_MINUTE: u32 = 60;
+/// Refused sign-ins (an unknown, used or expired code) written to the audit trail a minute
+/// from all addresses together (a burst of as many); past it they are not recorded.
+pub const REFUSALS_RECORDED_PER_MINUTE: u32 = 60;
 /// A device silent this long is highlighted on the fleet page.
 pub const STALE_DEVICE_MS: i64 = 3 * 24 * 3_600_000;
 
@@ -86,12 +86,13 @@ pub struct Console {
     pub replica: Arc<replica::Replica>,
     /// Sign-in attempts by source address (none when the request has no peer address).
     pub sign_ins: Buckets<Option<IpAddr>>,
-    /// Sign-in attempts from every source together: what one attacker with many addresses
-    /// gets (each attempt past the form's check may write an audit row).
-    pub all_sign_ins: Buckets<()>,
-    /// Audit rows for refused floods: one a minute, so that a flood of throttled attempts
-    /// writes nothing (the throttle counts in memory).
+    /// Audit rows for attempts the throttle refused: one a minute, so that a flood of them
+    /// writes nothing more (the throttle counts in memory).
     pub flood_notes: Buckets<()>,
+    /// Audit rows for unknown, used or expired codes, from every address together: at most
+    /// [`REFUSALS_RECORDED_PER_MINUTE`] a minute. Not a limit on sign-ins: one attacker
+    /// with many addresses must not lock the district's supervisors out.
+    pub refusal_notes: Buckets<()>,
     /// The last overview, shown again while the log has not moved (for a short while).
     pub overviews: overview::OverviewCache,
     /// Each account manager's part of the last overviews, while nothing new counts for them.
@@ -103,8 +104,11 @@ pub fn router(config: ConsoleConfig) -> Router<AppState> {
     let console = Arc::new(Console {
         replica: config.replica.clone(),
         sign_ins: Buckets::per_minute(config.sign_ins_per_minute, config.sign_ins_per_minute),
-        all_sign_ins: Buckets::per_minute(ALL_SIGN_INS_PER_MINUTE, ALL_SIGN_INS_PER_MINUTE),
         flood_notes: Buckets::per_minute(1, 1),
+        refusal_notes: Buckets::per_minute(
+            REFUSALS_RECORDED_PER_MINUTE,
+            REFUSALS_RECORDED_PER_MINUTE,
+        ),
         overviews: overview::OverviewCache::default(),
         manager_figures: manager_figures::ManagerCache::default(),
         config,

@@ -229,6 +229,14 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug + 'static {
         now: i64,
         expires_at: i64,
     ) -> AppResult<()>;
+    /// Trades a code for a session in one transaction: marks the code used and, when its
+    /// user's role passes `may_open`, opens the session (a revocation cannot fall between).
+    fn open_console_session(
+        &self,
+        code_hash: &[u8],
+        session: console_sessions::NewSession<'_>,
+        may_open: fn(Role) -> bool,
+    ) -> AppResult<console_sessions::SignIn>;
     /// The live session with this hash, unless unknown, ended or expired.
     fn console_session(
         &self,

@@ -289,3 +289,30 @@ fn revoking_console_access(backend: Backend) -> TestResult {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn wrong_codes_from_everywhere_never_lock_the_console_and_at_most_60_a_minute_are_recorded()
+-> TestResult {
+    // No limit per address: as if every attempt came from another one.
+    let console = Console::new(0)?;
+    // Bounded: 80 attempts.
+    for attempt in 0..80 {
+        let status = console
+            .sign_in_with(&format!("WRONG-{attempt}"))
+            .await?
+            .status;
+        assert_eq!(status, StatusCode::FORBIDDEN, "attempt {attempt}");
+    }
+    let recorded = console
+        .storage
+        .audit(0)?
+        .into_iter()
+        .filter(|e| e.detail.contains("unknown, used or expired code"))
+        .count();
+    assert_eq!(recorded, 60);
+    // A supervisor with a good code still gets in.
+    let code = issue_code(console.storage.as_ref(), "sup-wang", now())?;
+    let answer = console.sign_in_with(&code).await?;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    Ok(())
+}

@@ -95,6 +95,24 @@ async fn admin_actions_are_recorded_with_who_what_and_when_and_listed_by_admin_a
     assert_eq!(last["action"], "revoke");
     assert_eq!(last["subject"], device.device_id.as_str());
 
+    // A supervisor's console access ended: their unused code voided, in the trail too.
+    place.admin(&["add-user", "sup-wang", "supervisor", "Wang Fang"])?;
+    place.admin(&["console-code", "sup-wang"])?;
+    let said = place.admin(&["--actor", "it-zhou", "console-revoke", "sup-wang"])?;
+    assert!(
+        said.contains("0 console sessions ended, 1 unused codes voided"),
+        "{said}"
+    );
+    let entries = json(&place.admin(&["audit", "--json", "--since", "1d"])?)?;
+    let last = entries.last().ok_or("entries")?;
+    assert_eq!(last["action"], "console-revoke");
+    assert_eq!(last["subject"], "sup-wang");
+    assert_eq!(last["actor"], "it-zhou");
+    assert!(
+        place.admin(&["console-revoke", "nobody"]).is_err(),
+        "an unknown user is refused"
+    );
+
     // Listings as JSON.
     let users = json(&place.admin(&["users", "--json"])?)?;
     assert_eq!(users[0]["id"], "am-li");

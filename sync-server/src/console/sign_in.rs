@@ -25,6 +25,7 @@ use crate::auth::{hash_secret, new_code};
 use crate::error::{AppError, AppResult};
 use crate::storage::SyncStorage;
 use crate::storage::audit::AuditEntry;
+use crate::storage::console_sessions::{NewSession, SignIn};
 
 /// Makes a one-time console code for `user`, who must be a supervisor or an admin.
 pub fn issue_code(storage: &dyn SyncStorage, user: &str, now: i64) -> AppResult<String> {
@@ -112,9 +113,7 @@ pub async fn sign_in(
             tracing::error!(error = %e, "cannot record a console sign-in in the audit trail");
         }
     };
-    let throttled =
-        console.sign_ins.take(&source).is_err() || console.all_sign_ins.take(&()).is_err();
-    if throttled {
+    if console.sign_ins.take(&source).is_err() {
         // A flood is recorded once a minute, not once an attempt: refusing it must not
         // cost the database a write each time (no token is needed to send it).
         if console.flood_notes.take(&()).is_ok() {
@@ -151,33 +150,41 @@ pub async fn sign_in(
     let session = new_secret();
     let csrf = new_secret();
     let session_hash = hash_secret(&session);
+    let refusals = console.clone();
     let outcome = tokio::task::spawn_blocking(move || -> AppResult<Result<String, &str>> {
-        let Some(user_id) = storage.take_console_code(&code_hash, now)? else {
-            audit(
-                storage.as_ref(),
-                "console-refused",
-                "-",
-                "unknown, used or expired code",
-            );
-            return Ok(Err("refused_code"));
+        let session = NewSession {
+            hash: &session_hash,
+            csrf: &csrf,
+            now,
+            expires_at: now + SESSION_MS,
         };
-        let user = storage.user(&user_id)?;
-        match user {
-            Some(u) if may_open(u.role) => {
-                storage.add_console_session(&session_hash, &u.id, &csrf, now, now + SESSION_MS)?;
-                audit(storage.as_ref(), "console-sign-in", &u.id, "signed in");
-                Ok(Ok(u.id))
+        match storage.open_console_session(&code_hash, session, may_open)? {
+            SignIn::Opened { user } => {
+                audit(storage.as_ref(), "console-sign-in", &user, "signed in");
+                Ok(Ok(user))
             }
-            Some(u) => {
+            SignIn::Refused { user, role } => {
                 audit(
                     storage.as_ref(),
                     "console-refused",
-                    &u.id,
-                    &format!("a {} may not open the console", u.role),
+                    &user,
+                    &format!("a {role} may not open the console"),
                 );
                 Ok(Err("refused_role"))
             }
-            None => Ok(Err("refused_code")),
+            SignIn::NoCode => {
+                // Anyone can send these, from as many addresses as they have: at most so
+                // many are recorded a minute, so that they cannot fill the trail.
+                if refusals.refusal_notes.take(&()).is_ok() {
+                    audit(
+                        storage.as_ref(),
+                        "console-refused",
+                        "-",
+                        "unknown, used or expired code",
+                    );
+                }
+                Ok(Err("refused_code"))
+            }
         }
     })
     .await;

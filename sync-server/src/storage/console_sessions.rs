@@ -5,9 +5,31 @@
 //! two sign-ins racing with one code cannot both win. Sessions are looked up by the hash of
 //! the cookie's value; an expired or ended session is as good as none.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use fieldsync_core::Role;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::error::AppResult;
+
+/// A session to open when a code is traded: the hash of its cookie, its CSRF token, and
+/// when it opens and expires.
+#[derive(Clone, Copy, Debug)]
+pub struct NewSession<'a> {
+    pub hash: &'a [u8],
+    pub csrf: &'a str,
+    pub now: i64,
+    pub expires_at: i64,
+}
+
+/// What trading a code gave.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SignIn {
+    /// The code is unknown, used, voided or expired.
+    NoCode,
+    /// The code was good (and is now used), but its user may not open the console.
+    Refused { user: String, role: Role },
+    /// A session is open for the user.
+    Opened { user: String },
+}
 
 /// A live console session, as the routes see it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,6 +89,48 @@ pub fn sqlite_add_session(
     Ok(())
 }
 
+/// Trades a code for a session in one transaction (`IMMEDIATE`): a revocation
+/// (`sqlite_end_access`) runs wholly before it, and then the code is void, or wholly after
+/// it, and then it ends the session.
+pub fn sqlite_open_session(
+    conn: &mut Connection,
+    code_hash: &[u8],
+    session: NewSession<'_>,
+    may_open: fn(Role) -> bool,
+) -> AppResult<SignIn> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let Some(user) = sqlite_take_code(&tx, code_hash, session.now)? else {
+        return Ok(SignIn::NoCode);
+    };
+    let role: String = tx.query_row("SELECT role FROM users WHERE id = ?1", [&user], |r| {
+        r.get(0)
+    })?;
+    let signed_in = opened(&user, Role::parse(&role)?, may_open);
+    if matches!(signed_in, SignIn::Opened { .. }) {
+        sqlite_add_session(
+            &tx,
+            session.hash,
+            &user,
+            session.csrf,
+            session.now,
+            session.expires_at,
+        )?;
+    }
+    tx.commit()?;
+    Ok(signed_in)
+}
+
+fn opened(user: &str, role: Role, may_open: fn(Role) -> bool) -> SignIn {
+    if may_open(role) {
+        SignIn::Opened { user: user.into() }
+    } else {
+        SignIn::Refused {
+            user: user.into(),
+            role,
+        }
+    }
+}
+
 pub fn sqlite_session(
     conn: &Connection,
     session_hash: &[u8],
@@ -104,18 +168,19 @@ pub struct AccessEnded {
     pub codes: u64,
 }
 
-/// Ends every live session of `user_id` and voids every unused code (marked used): a
-/// lost laptop, a leaked code. One transaction: none of it, or all of it.
+/// Ends every session of `user_id` not ended yet and voids every unused code (marked used,
+/// as a traded one is): a lost laptop, a leaked code. One transaction. Expired ones are
+/// ended too: their expiry is the server's clock, and this may run on another host.
 pub fn sqlite_end_access(conn: &mut Connection, user_id: &str, now: i64) -> AppResult<AccessEnded> {
-    let tx = conn.transaction()?;
-    let sessions = tx.execute(
-        "UPDATE console_sessions SET ended_at = ?2
-         WHERE user_id = ?1 AND ended_at IS NULL AND expires_at > ?2",
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Codes first: a sign-in trading one meanwhile either finds it void or has opened its
+    // session already (see `sqlite_open_session`).
+    let codes = tx.execute(
+        "UPDATE console_codes SET used_at = ?2 WHERE user_id = ?1 AND used_at IS NULL",
         params![user_id, now],
     )?;
-    let codes = tx.execute(
-        "UPDATE console_codes SET used_at = ?2
-         WHERE user_id = ?1 AND used_at IS NULL AND expires_at > ?2",
+    let sessions = tx.execute(
+        "UPDATE console_sessions SET ended_at = ?2 WHERE user_id = ?1 AND ended_at IS NULL",
         params![user_id, now],
     )?;
     tx.commit()?;
@@ -141,7 +206,7 @@ pub fn postgres_add_code(
 }
 
 pub fn postgres_take_code(
-    client: &mut postgres::Client,
+    client: &mut impl postgres::GenericClient,
     code_hash: &[u8],
     now: i64,
 ) -> AppResult<Option<String>> {
@@ -156,7 +221,7 @@ pub fn postgres_take_code(
 }
 
 pub fn postgres_add_session(
-    client: &mut postgres::Client,
+    client: &mut impl postgres::GenericClient,
     session_hash: &[u8],
     user: &str,
     csrf: &str,
@@ -173,6 +238,37 @@ pub fn postgres_add_session(
         &[&now],
     )?;
     Ok(())
+}
+
+/// As [`sqlite_open_session`]. Under PostgreSQL's read-committed isolation a revocation
+/// that voids the code first makes this transaction's `UPDATE` of it wait, then find it
+/// used; one that comes after sees the session this one committed, and ends it.
+pub fn postgres_open_session(
+    client: &mut postgres::Client,
+    code_hash: &[u8],
+    session: NewSession<'_>,
+    may_open: fn(Role) -> bool,
+) -> AppResult<SignIn> {
+    let mut tx = client.transaction()?;
+    let Some(user) = postgres_take_code(&mut tx, code_hash, session.now)? else {
+        return Ok(SignIn::NoCode);
+    };
+    let role: String = tx
+        .query_one("SELECT role FROM users WHERE id = $1", &[&user])?
+        .get(0);
+    let signed_in = opened(&user, Role::parse(&role)?, may_open);
+    if matches!(signed_in, SignIn::Opened { .. }) {
+        postgres_add_session(
+            &mut tx,
+            session.hash,
+            &user,
+            session.csrf,
+            session.now,
+            session.expires_at,
+        )?;
+    }
+    tx.commit()?;
+    Ok(signed_in)
 }
 
 pub fn postgres_session(
@@ -210,14 +306,13 @@ pub fn postgres_end_access(
     now: i64,
 ) -> AppResult<AccessEnded> {
     let mut tx = client.transaction()?;
-    let sessions = tx.execute(
-        "UPDATE console_sessions SET ended_at = $2
-         WHERE user_id = $1 AND ended_at IS NULL AND expires_at > $2",
+    // Codes first, as on SQLite (see `postgres_open_session`).
+    let codes = tx.execute(
+        "UPDATE console_codes SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL",
         &[&user_id, &now],
     )?;
-    let codes = tx.execute(
-        "UPDATE console_codes SET used_at = $2
-         WHERE user_id = $1 AND used_at IS NULL AND expires_at > $2",
+    let sessions = tx.execute(
+        "UPDATE console_sessions SET ended_at = $2 WHERE user_id = $1 AND ended_at IS NULL",
         &[&user_id, &now],
     )?;
     tx.commit()?;

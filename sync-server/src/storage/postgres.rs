@@ -343,7 +343,7 @@ impl SyncStorage for PostgresStorage {
 
     fn take_console_code(&self, code_hash: &[u8], now: i64) -> AppResult<Option<String>> {
         self.with_client(|client| {
-            super::console_sessions::postgres_take_code(client, code_hash, now)
+            super::console_sessions::postgres_take_code(&mut **client, code_hash, now)
         })
     }
 
@@ -357,13 +357,24 @@ impl SyncStorage for PostgresStorage {
     ) -> AppResult<()> {
         self.with_client(|client| {
             super::console_sessions::postgres_add_session(
-                client,
+                &mut **client,
                 session_hash,
                 user_id,
                 csrf,
                 now,
                 expires_at,
             )
+        })
+    }
+
+    fn open_console_session(
+        &self,
+        code_hash: &[u8],
+        session: super::console_sessions::NewSession<'_>,
+        may_open: fn(fieldsync_core::Role) -> bool,
+    ) -> AppResult<super::console_sessions::SignIn> {
+        self.with_client(|client| {
+            super::console_sessions::postgres_open_session(client, code_hash, session, may_open)
         })
     }
 

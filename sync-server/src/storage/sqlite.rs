@@ -373,6 +373,17 @@ impl SyncStorage for SqliteStorage {
         })
     }
 
+    fn open_console_session(
+        &self,
+        code_hash: &[u8],
+        session: super::console_sessions::NewSession<'_>,
+        may_open: fn(fieldsync_core::Role) -> bool,
+    ) -> AppResult<super::console_sessions::SignIn> {
+        self.with_writer(|w| {
+            super::console_sessions::sqlite_open_session(&mut w.conn, code_hash, session, may_open)
+        })
+    }
+
     fn console_session(
         &self,
         session_hash: &[u8],

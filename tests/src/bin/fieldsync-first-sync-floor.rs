@@ -7,7 +7,8 @@
 //! Reads every stored change of the server data folder `--server-dir DIR` (the embedded
 //! SQLite backend, as `fieldsync-sync-bench --new-phone-only --server-dir DIR` seeds it),
 //! groups them by document, and times on `--threads N` threads (default: this machine's
-//! cores), each taking an equal share of the documents, the median of `--rounds R` rounds of:
+//! cores), each taking the next document not yet taken, the median of `--rounds R` rounds
+//! (wall time, and the process's CPU time from `/proc/self/stat`) of:
 //! - `parse`: every change parsed (`automerge::Change::try_from`, which hashes it and
 //!   checks its operations);
 //! - `apply`: parsed and applied to a new document, what a first sync that sends changes
@@ -23,9 +24,11 @@
 //! ```
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use automerge::{Automerge, Change};
+use fieldsync_tests::sync_cost::cpu_ms;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -92,16 +95,15 @@ fn run() -> Result<(), BoxError> {
         })
     })?;
 
-    let per_doc = |ms: f64| ms * 1000.0 / docs.len().max(1) as f64 * threads as f64;
-    for (name, ms) in [
+    for (name, (wall, cpu)) in [
         ("parse", parse),
         ("apply", apply),
         ("load_saved", load_saved),
     ] {
         let key = format!("first_sync_floor_{name}_ms");
         println!(
-            "  {key:<34} {ms:>9.1} ms  ({:.1} µs of CPU a document)",
-            per_doc(ms)
+            "  {key:<34} {wall:>9.1} ms  (CPU {cpu:.0} ms, {:.1} µs a document)",
+            cpu * 1000.0 / docs.len().max(1) as f64
         );
     }
     println!("  saved forms: {:.1} MB", saved_bytes as f64 / 1e6);
@@ -112,9 +114,12 @@ fn run() -> Result<(), BoxError> {
             "first_sync_floor_change_bytes": bytes,
             "first_sync_floor_saved_bytes": saved_bytes,
             "first_sync_floor_threads": threads,
-            "first_sync_floor_parse_ms": parse,
-            "first_sync_floor_apply_ms": apply,
-            "first_sync_floor_load_saved_ms": load_saved,
+            "first_sync_floor_parse_ms": parse.0,
+            "first_sync_floor_apply_ms": apply.0,
+            "first_sync_floor_load_saved_ms": load_saved.0,
+            "first_sync_floor_parse_cpu_ms": parse.1,
+            "first_sync_floor_apply_cpu_ms": apply.1,
+            "first_sync_floor_load_saved_cpu_ms": load_saved.1,
         });
         std::fs::write(path, serde_json::to_vec_pretty(&figures)?)?;
     }
@@ -154,32 +159,42 @@ fn build(changes: &[Vec<u8>]) -> Result<Automerge, BoxError> {
     Ok(doc)
 }
 
-/// Runs `each` on every item, the items split in `threads` equal shares, one thread each.
+/// Runs `each` on every item on `threads` threads, each taking the next item not taken
+/// yet (a share of equal counts would leave one thread the larger documents).
 fn on_threads<T: Sync>(
     items: &[T],
     threads: usize,
     each: impl Fn(&T) -> Result<(), BoxError> + Sync,
 ) -> Result<(), BoxError> {
-    let share = items.len().div_ceil(threads).max(1);
+    let next = AtomicUsize::new(0);
+    let worker = || -> Result<(), BoxError> {
+        // Bounded: each pass takes an index, and the items end.
+        while let Some(item) = items.get(next.fetch_add(1, Ordering::Relaxed)) {
+            each(item)?;
+        }
+        Ok(())
+    };
     std::thread::scope(|scope| {
-        let running: Vec<_> = items
-            .chunks(share)
-            .map(|part| scope.spawn(|| part.iter().try_for_each(&each)))
-            .collect();
+        let running: Vec<_> = (0..threads).map(|_| scope.spawn(worker)).collect();
         running
             .into_iter()
             .try_for_each(|t| t.join().map_err(|_| BoxError::from("a thread panicked"))?)
     })
 }
 
-/// The median wall time of `rounds` runs of `work`, in milliseconds.
-fn timed(rounds: usize, work: impl Fn() -> Result<(), BoxError>) -> Result<f64, BoxError> {
-    let mut times = Vec::with_capacity(rounds);
+/// The median wall time of `rounds` runs of `work`, and the median CPU time of the whole
+/// process during them (every thread), in milliseconds.
+fn timed(rounds: usize, work: impl Fn() -> Result<(), BoxError>) -> Result<(f64, f64), BoxError> {
+    let (mut walls, mut cpus) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
     for _ in 0..rounds {
-        let start = Instant::now();
+        let (start, cpu) = (Instant::now(), cpu_ms().unwrap_or(0.0));
         work()?;
-        times.push(start.elapsed().as_secs_f64() * 1000.0);
+        walls.push(start.elapsed().as_secs_f64() * 1000.0);
+        cpus.push(cpu_ms().unwrap_or(0.0) - cpu);
     }
-    times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    Ok((median(&mut walls), median(&mut cpus)))
 }
