@@ -2,10 +2,11 @@
 //! follow-ups, R9 monthly visits. (R2 and R3 edges sit with shelf displays and counts.)
 
 use chrono::NaiveDate;
-use fieldsync_core::fixtures::{at, device, sample_store};
+use fieldsync_core::fixtures::{at, device, exchange, sample_store};
 use fieldsync_core::{
-    CheckPoint, DisplayStandard, DocId, FollowUpAction, LocalStore, NewStore, NewVisit, Result,
-    StoreFormat, StoreSize, TerminalRating, Timestamp, Verdict, VisitKind,
+    CheckPoint, DisplayCheck, DisplayStandard, DocId, FollowUpAction, LocalStore, NewStore,
+    NewVisit, ProductOnDisplay, Result, StoreFormat, StoreSize, TerminalRating, Timestamp, Verdict,
+    VisitKind,
 };
 
 fn day(s: &str) -> NaiveDate {
@@ -181,6 +182,84 @@ fn the_market_teams_walkthrough_does_not_stand_in_for_the_daily_check() -> Resul
     assert_eq!(
         db.demo_street_unchecked("am-li", day("2026-11-23"))?.len(),
         1
+    );
+    Ok(())
+}
+
+#[test]
+fn an_account_managers_daily_check_stands_when_the_market_team_rewrites_the_standard_later()
+-> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (li, _) = device(
+        dir.path().join("am.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    let (zhao, _) = device(
+        dir.path().join("mk.db"),
+        "mk-zhao",
+        at("2026-11-23T10:00:00+08:00"),
+    )?;
+    let demo = li.create_store(NewStore {
+        demo_street: true,
+        ..sample_store("am-li", 1)
+    })?;
+    let display = li.create_shelf_display(&demo)?;
+    li.mark_display_standard(&display, DisplayStandard::TidyCounter, Verdict::Fail, "")?;
+    exchange(&li, &zhao)?;
+    // The market team's walk, an hour later, writes over the same standard.
+    zhao.mark_display_standard(&display, DisplayStandard::TidyCounter, Verdict::Pass, "")?;
+    exchange(&zhao, &li)?;
+    for db in [&li, &zhao] {
+        assert!(
+            db.demo_street_unchecked("am-li", day("2026-11-23"))?
+                .is_empty(),
+            "the account manager checked it at 09:00"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn a_check_that_only_takes_a_product_off_the_display_is_the_days_check() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (db, clock) = device(
+        dir.path().join("a.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    let demo = db.create_store(NewStore {
+        demo_street: true,
+        ..sample_store("am-li", 1)
+    })?;
+    let display = db.create_shelf_display(&demo)?;
+    db.record_display_check(
+        &display,
+        &DisplayCheck {
+            products: vec![ProductOnDisplay {
+                sku: "6901028075015".into(),
+                name: "Zhonghua".into(),
+                price_tag: true,
+            }],
+            ..DisplayCheck::default()
+        },
+    )?;
+    clock.set(at("2026-11-24T09:00:00+08:00"));
+    assert_eq!(
+        db.demo_street_unchecked("am-li", day("2026-11-24"))?.len(),
+        1
+    );
+    db.record_display_check(
+        &display,
+        &DisplayCheck {
+            removed_products: vec!["6901028075015".into()],
+            ..DisplayCheck::default()
+        },
+    )?;
+    assert!(
+        db.demo_street_unchecked("am-li", day("2026-11-24"))?
+            .is_empty(),
+        "taking a product off the display is a check"
     );
     Ok(())
 }

@@ -95,8 +95,8 @@ pub struct ShelfDisplayRecord {
     pub standards: Vec<StandardStatus>,
     pub products: Vec<DisplayProductRecord>,
     pub new_product_zone: Option<ZoneVersions>,
-    /// Checks that found the display as it was and changed nothing: the latest of each
-    /// checker. A check that changed anything shows in the stamps of what it wrote.
+    /// The latest check of each checker, whatever it changed: every check leaves its
+    /// checker's mark, which outlives what it wrote when a later checker writes over it.
     pub confirmed: Vec<CheckMark>,
     /// Skus whose price tag is missing, by the current verdicts (R2).
     pub missing_price_tags: Vec<String>,

@@ -51,16 +51,19 @@ impl LocalStore {
         let what = describe(check);
         self.edit_doc(id, DocKind::ShelfDisplay, &what, |doc, stamp, _| {
             let writes = doc.reading(|doc| what_changes(doc, check));
-            // A check that was given something but changes nothing is still a check.
-            let confirm = writes.is_empty() && !check.is_empty();
+            // Every check leaves its checker's mark, whatever it changed (R5's daily check):
+            // the values it wrote may be written over by the next checker the same day (the
+            // market team's walk after the account manager's check), and a removal leaves
+            // no value at all.
+            let mark = !check.is_empty();
             apply_check(doc, stamp, &writes)?;
-            if confirm {
+            if mark {
                 doc.put_entry(&DOC_ROOT, &checked_key(&stamp.by), Vec::new(), stamp)?;
             }
             doc.update_derived(|derived: &mut Derived| match derived {
                 Derived::Display(rows) => {
                     rows.apply(stamp, &writes);
-                    if confirm {
+                    if mark {
                         rows.confirm(stamp);
                     }
                     true

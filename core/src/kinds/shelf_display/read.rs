@@ -143,9 +143,9 @@ pub struct ShelfDisplay {
     pub standards: Vec<(DisplayStandard, Option<Versions<StandardCheck>>)>,
     pub products: Vec<DisplayProduct>,
     pub new_product_zone: Option<Versions<NewProductZone>>,
-    /// Checks that found the display as it was and changed nothing: the latest of each
-    /// checker (several for one person after concurrent checks on two phones). A check
-    /// that changed anything shows in the stamps of what it wrote instead.
+    /// The latest check of each checker, whatever it changed (several for one person after
+    /// concurrent checks on two phones): every check leaves its checker's mark, which
+    /// outlives the values it wrote when a later checker writes over them (R5).
     pub confirmed: Vec<Written<()>>,
 }
 

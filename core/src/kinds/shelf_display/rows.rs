@@ -93,7 +93,7 @@ impl DisplayRows {
         }
     }
 
-    /// What a check that changed nothing wrote: its checker's mark.
+    /// The mark every check writes for its checker (R5).
     pub(crate) fn confirm(&mut self, stamp: &Stamp) {
         self.entries.insert(
             checked_key(&stamp.by),
