@@ -70,19 +70,18 @@ pub fn sqlite_take_code(
         .optional()?)
 }
 
-pub fn sqlite_add_session(
-    conn: &Connection,
-    session_hash: &[u8],
-    user: &str,
-    csrf: &str,
-    now: i64,
-    expires_at: i64,
-) -> AppResult<()> {
+pub fn sqlite_add_session(conn: &Connection, user: &str, session: NewSession<'_>) -> AppResult<()> {
+    let NewSession {
+        hash,
+        csrf,
+        now,
+        expires_at,
+    } = session;
     conn.prepare_cached(
         "INSERT INTO console_sessions (session_hash, user_id, csrf, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![session_hash, user, csrf, now, expires_at])?;
+    .execute(params![hash, user, csrf, now, expires_at])?;
     // Expired sessions are of no use to anyone: a sign-in sweeps them.
     conn.prepare_cached("DELETE FROM console_sessions WHERE expires_at < ?1")?
         .execute([now])?;
@@ -107,14 +106,7 @@ pub fn sqlite_open_session(
     })?;
     let signed_in = opened(&user, Role::parse(&role)?, may_open);
     if matches!(signed_in, SignIn::Opened { .. }) {
-        sqlite_add_session(
-            &tx,
-            session.hash,
-            &user,
-            session.csrf,
-            session.now,
-            session.expires_at,
-        )?;
+        sqlite_add_session(&tx, &user, session)?;
     }
     tx.commit()?;
     Ok(signed_in)
@@ -222,16 +214,19 @@ pub fn postgres_take_code(
 
 pub fn postgres_add_session(
     client: &mut impl postgres::GenericClient,
-    session_hash: &[u8],
     user: &str,
-    csrf: &str,
-    now: i64,
-    expires_at: i64,
+    session: NewSession<'_>,
 ) -> AppResult<()> {
+    let NewSession {
+        hash,
+        csrf,
+        now,
+        expires_at,
+    } = session;
     client.execute(
         "INSERT INTO console_sessions (session_hash, user_id, csrf, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5)",
-        &[&session_hash, &user, &csrf, &now, &expires_at],
+        &[&hash, &user, &csrf, &now, &expires_at],
     )?;
     client.execute(
         "DELETE FROM console_sessions WHERE expires_at < $1",
@@ -258,14 +253,7 @@ pub fn postgres_open_session(
         .get(0);
     let signed_in = opened(&user, Role::parse(&role)?, may_open);
     if matches!(signed_in, SignIn::Opened { .. }) {
-        postgres_add_session(
-            &mut tx,
-            session.hash,
-            &user,
-            session.csrf,
-            session.now,
-            session.expires_at,
-        )?;
+        postgres_add_session(&mut tx, &user, session)?;
     }
     tx.commit()?;
     Ok(signed_in)

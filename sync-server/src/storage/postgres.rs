@@ -355,15 +355,14 @@ impl SyncStorage for PostgresStorage {
         now: i64,
         expires_at: i64,
     ) -> AppResult<()> {
+        let session = super::console_sessions::NewSession {
+            hash: session_hash,
+            csrf,
+            now,
+            expires_at,
+        };
         self.with_client(|client| {
-            super::console_sessions::postgres_add_session(
-                &mut **client,
-                session_hash,
-                user_id,
-                csrf,
-                now,
-                expires_at,
-            )
+            super::console_sessions::postgres_add_session(&mut **client, user_id, session)
         })
     }
 

@@ -361,16 +361,13 @@ impl SyncStorage for SqliteStorage {
         now: i64,
         expires_at: i64,
     ) -> AppResult<()> {
-        self.with_writer(|w| {
-            super::console_sessions::sqlite_add_session(
-                &w.conn,
-                session_hash,
-                user_id,
-                csrf,
-                now,
-                expires_at,
-            )
-        })
+        let session = super::console_sessions::NewSession {
+            hash: session_hash,
+            csrf,
+            now,
+            expires_at,
+        };
+        self.with_writer(|w| super::console_sessions::sqlite_add_session(&w.conn, user_id, session))
     }
 
     fn open_console_session(
