@@ -67,6 +67,7 @@ pub use kinds::visit::{
     VisitKind,
 };
 pub use kinds::{MAX_CLOCK_DRIFT_MS, RuleViolation};
+pub use rules::cadences::{RequestsAnswered, SupervisionMonth};
 pub use rules::error_rate::{ErrorRate, MAX_COUNT_ERROR_PERCENT};
 pub use rules::over_time::{PeriodEvents, PriceTagsOverTime};
 pub use rules::store_list::{StoreListQuery, StoreListRow, StorePage, StoreSort};

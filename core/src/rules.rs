@@ -1,4 +1,5 @@
-//! The field rules, answered offline from the index tables (R1, R2, R3, R5, R7, R9).
+//! The field rules, answered offline from the index tables (R1, R2, R3, R5, R7, R9; the
+//! cadences others keep, R4's spot checks, R5's walks and samples, and R10 in `cadences.rs`).
 //!
 //! Each query is for one account manager (the territory holder) as of a local day of the
 //! district's calendar. The rules about scorecards (R4), rectification tasks and complaint
@@ -7,6 +8,7 @@
 //! `store/complaints.rs`. R3's error rate is `error_rate.rs`; who may write what (the
 //! server's write rules) is `write_rules.rs`.
 
+pub(crate) mod cadences;
 pub(crate) mod error_rate;
 pub(crate) mod over_time;
 pub(crate) mod store_list;
@@ -117,6 +119,34 @@ impl MonthlyVisits {
     }
 }
 
+/// The rows of a query selecting a store's id, name, licence and the instant of its last
+/// visit of the kind the query counts (null: never).
+pub(crate) fn store_due_rows(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    params: impl rusqlite::Params,
+) -> Result<Vec<StoreDue>> {
+    let rows = stmt
+        .query_map(params, |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get::<_, Option<i64>>(3)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter()
+        .map(|(id, name, licence, last)| {
+            Ok(StoreDue {
+                store_id: DocId::parse("id", &id)?,
+                name,
+                licence,
+                last_visit: last.map(Timestamp),
+            })
+        })
+        .collect()
+}
+
 /// SQL for "not a small grocery store" (R1's exemption: format Z, size 3).
 const COVERED_BY_R1: &str = "NOT (s.format = 'Z' AND s.size = '3')";
 
@@ -134,33 +164,15 @@ impl LocalStore {
         let sql = format!(
             "SELECT s.id, s.name, s.licence,
                     (SELECT MAX(v.check_in_at) FROM visit_index v WHERE v.store_id = s.id AND v.visitor = ?1)
+                    AS last_visit
              FROM store_index s
              WHERE s.territory = ?1 AND {COVERED_BY_R1}
                AND NOT EXISTS (SELECT 1 FROM visit_index v WHERE v.store_id = s.id AND v.visitor = ?1
                                AND v.check_in_at >= ?2 AND v.check_in_at < ?3)
-             ORDER BY 4 IS NOT NULL, 4, s.name"
+             ORDER BY last_visit IS NOT NULL, last_visit, s.name, s.id"
         );
         let mut stmt = inner.conn.prepare_cached(&sql)?;
-        let rows = stmt
-            .query_map(params![manager, from.0, to.0], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get::<_, Option<i64>>(3)?,
-                ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        rows.into_iter()
-            .map(|(id, name, licence, last)| {
-                Ok(StoreDue {
-                    store_id: DocId::parse("id", &id)?,
-                    name,
-                    licence,
-                    last_visit: last.map(Timestamp),
-                })
-            })
-            .collect()
+        store_due_rows(&mut stmt, params![manager, from.0, to.0])
     }
 
     /// R5: demo-street stores of `manager`'s territory whose shelf display `manager` has

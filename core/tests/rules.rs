@@ -366,3 +366,20 @@ fn monthly_visits_count_only_the_month_and_only_r1_covered_stores() -> Result<()
     );
     Ok(())
 }
+
+#[test]
+fn stores_due_a_visit_list_the_never_visited_first_then_the_longest_unvisited() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (db, _) = device(
+        dir.path().join("a.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    let a = db.create_store(sample_store("am-li", 1))?;
+    let b = db.create_store(sample_store("am-li", 2))?;
+    let c = db.create_store(sample_store("am-li", 3))?;
+    visit(&db, &a, at("2026-11-10T10:00:00+08:00"))?;
+    visit(&db, &b, at("2026-11-03T10:00:00+08:00"))?;
+    assert_eq!(due(&db, "am-li", "2026-11-23")?, vec![c, b, a]);
+    Ok(())
+}

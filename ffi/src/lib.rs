@@ -34,6 +34,7 @@ uniffi::setup_scaffolding!();
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod cadences;
 mod changes;
 mod complaint;
 mod conflict;

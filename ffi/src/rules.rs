@@ -1,4 +1,5 @@
-//! The field rules, answered offline from the phone's index (R1, R2, R3, R5, R7, R9).
+//! The field rules, answered offline from the phone's index (R1, R2, R3, R5, R7, R9; R4's
+//! spot checks and R5's walk and sample in `cadences.rs`).
 //!
 //! The rules that live beside their documents are in those modules: scorecard outcome (R4)
 //! in `scorecard.rs`, open tasks by deadline in `task.rs`, complaint clocks (R9, R10) in
@@ -16,13 +17,25 @@ use crate::retail_store::TerminalRating;
 use crate::store::FieldStore;
 use crate::time::{Instant, LocalDate, YearMonth};
 
-/// A store due its weekly visit (R1) and when it was last visited.
+/// A store due its weekly visit (R1) and when it was last visited; or due the market
+/// team's weekly walk (R5) and when it was last walked.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct StoreDueRecord {
     pub store_id: String,
     pub name: String,
     pub licence: String,
     pub last_visit: Option<Instant>,
+}
+
+impl From<fc::StoreDue> for StoreDueRecord {
+    fn from(d: fc::StoreDue) -> StoreDueRecord {
+        StoreDueRecord {
+            store_id: d.store_id.to_string(),
+            name: d.name,
+            licence: d.licence,
+            last_visit: d.last_visit.map(Instant::from),
+        }
+    }
 }
 
 /// A demo-street store whose display was not checked that day (R5).
@@ -109,15 +122,7 @@ impl FieldStore {
     ) -> Result<Vec<StoreDueRecord>, FieldError> {
         let day = parse::day(&self.core, "day", day)?;
         let due = self.core.stores_due_visit(&manager, day)?;
-        Ok(due
-            .into_iter()
-            .map(|d| StoreDueRecord {
-                store_id: d.store_id.to_string(),
-                name: d.name,
-                licence: d.licence,
-                last_visit: d.last_visit.map(Instant::from),
-            })
-            .collect())
+        Ok(due.into_iter().map(StoreDueRecord::from).collect())
     }
 
     /// R5: demo-street stores of `manager` whose display they have not checked on `day`.

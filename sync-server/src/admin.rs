@@ -146,7 +146,7 @@ pub enum AdminCommand {
         #[arg(long)]
         install: Option<PathBuf>,
     },
-    /// Write the compliance report (R1–R9), one row per account manager, as CSV.
+    /// Write the compliance report (R1–R10), one row per account manager, as CSV.
     #[command(long_about = report::HELP)]
     Report {
         /// The month reported, `YYYY-MM`; default: the month of `--day`.

@@ -42,6 +42,7 @@ impl District {
             ("am-li", Role::AccountManager),
             ("am-wu", Role::AccountManager),
             ("sup-wang", Role::Supervisor),
+            ("sup-liu", Role::Supervisor),
             ("mk-zhao", Role::MarketTeam),
         ] {
             storage.add_user(
@@ -511,18 +512,57 @@ fn the_report_gives_each_rule_its_known_answer_for_a_small_crafted_district() ->
     // R4: 85 points, passes the mark of 80, short of the bonus at 90.
     let sup = district.phone("sup-wang", Role::Supervisor, "2026-11-23T16:00:00+08:00")?;
     district.sync(&sup)?;
-    let card = sup.local.create_scorecard(NewScorecard {
-        manager: "am-li".into(),
-        month: "2026-11".into(),
-        weights: ScoreWeights::default(),
-    })?;
-    for (dimension, score) in ScoreDimension::ALL
-        .into_iter()
-        .zip([25.0, 20.0, 20.0, 20.0])
-    {
-        sup.local.score_dimension(&card, dimension, score)?;
-    }
+    let score = |phone: &Phone| -> TestResult {
+        let card = phone.local.create_scorecard(NewScorecard {
+            manager: "am-li".into(),
+            month: "2026-11".into(),
+            weights: ScoreWeights::default(),
+        })?;
+        for (dimension, score) in ScoreDimension::ALL
+            .into_iter()
+            .zip([25.0, 20.0, 20.0, 20.0])
+        {
+            phone.local.score_dimension(&card, dimension, score)?;
+        }
+        Ok(())
+    };
+    score(&sup)?;
+    // R4: a second supervisor scores the same month alike (offline, say): both count.
+    let sup2 = district.phone("sup-liu", Role::Supervisor, "2026-11-23T16:00:00+08:00")?;
+    district.sync(&sup2)?;
+    score(&sup2)?;
+    district.sync(&sup2)?;
+    // R4, R5: the supervisor spot-checks S1, which is not on the demo street.
+    sup.local.create_visit(visit(
+        &s1,
+        VisitKind::SupervisionSpotCheck,
+        "2026-11-23T16:00:00+08:00",
+    ))?;
     district.sync(&sup)?;
+    // R5: the market team walks S3 this week, not S6.
+    let mkt = district.phone("mk-zhao", Role::MarketTeam, "2026-11-23T15:00:00+08:00")?;
+    district.sync(&mkt)?;
+    mkt.local.create_visit(visit(
+        &s3,
+        VisitKind::MarketWalkthrough,
+        "2026-11-23T15:00:00+08:00",
+    ))?;
+    district.sync(&mkt)?;
+    // R10: a request on Monday, replied to and not yet visited.
+    li.clock.set(at("2026-11-23T17:00:00+08:00"));
+    let request = li.local.create_complaint(NewComplaint {
+        store_id: s1.clone(),
+        kind: ComplaintKind::Request,
+        received_at: at("2026-11-23T16:30:00+08:00"),
+        description: "wants a display rack".into(),
+    })?;
+    li.local.record_complaint_event(
+        &request,
+        fieldsync_core::ComplaintEvent::Replied,
+        at("2026-11-23T16:45:00+08:00"),
+        "",
+    )?;
+    district.sync(&li)?;
 
     let admin = district.admin()?;
     let options = ReportOptions::resolve(
@@ -565,7 +605,12 @@ fn the_report_gives_each_rule_its_known_answer_for_a_small_crafted_district() ->
             ("r4_total", "85.0"),
             ("r4_passes", "yes"),
             ("r4_bonus", "no"),
+            ("r4_scorecards", "2"),
+            ("r4_stores_spot_checked", "1"),
             ("r5_demo_street_unchecked", "1"),
+            ("r5_demo_street_unwalked", "1"),
+            ("r5_demo_street_stores", "2"),
+            ("r5_demo_street_sampled", "0"),
             ("r6_demo_street_failing", "1"),
             ("r7_follow_ups", "2"),
             ("r7_not_done", "2"),
@@ -575,6 +620,8 @@ fn the_report_gives_each_rule_its_known_answer_for_a_small_crafted_district() ->
             ("r9_stores_below_minimum", "3"),
             ("r9_clocks_breached", "2"),
             ("r9_clocks_running", "1"),
+            ("r10_requests_received", "1"),
+            ("r10_requests_unanswered", "1"),
             ("tasks_open", "2"),
             ("tasks_overdue", "1"),
         ],
@@ -593,6 +640,12 @@ fn the_report_gives_each_rule_its_known_answer_for_a_small_crafted_district() ->
             ("r9_visits_required", "4"),
             ("r9_stores_below_minimum", "1"),
             ("r9_clocks_breached", "0"),
+            ("r4_scorecards", "0"),
+            ("r4_stores_spot_checked", "0"),
+            ("r5_demo_street_stores", "0"),
+            ("r5_demo_street_unwalked", "0"),
+            ("r10_requests_received", "0"),
+            ("r10_requests_unanswered", "0"),
             ("tasks_open", "0"),
         ],
     );

@@ -178,6 +178,25 @@ async fn the_consoles_figures_equal_the_account_managers_phone_rule_queries_for_
             "r7_follow_ups",
             li.terminal_follow_ups("am-li", day)?.len().to_string(),
         ),
+        (
+            "r5_demo_street_unwalked",
+            li.demo_street_unwalked(Some("am-li"), day)?
+                .len()
+                .to_string(),
+        ),
+        (
+            "r4_stores_spot_checked",
+            li.supervision_month("am-li", day)?
+                .stores_spot_checked
+                .to_string(),
+        ),
+        (
+            "r10_requests_unanswered",
+            li.requests_answered("am-li", day, end_of_day)?
+                .unanswered
+                .len()
+                .to_string(),
+        ),
         ("r9_visits_made", visits.made().to_string()),
         ("r9_visits_required", visits.required().to_string()),
         ("r9_clocks_running", running.to_string()),

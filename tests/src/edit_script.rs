@@ -447,9 +447,14 @@ impl World {
                 let d = dev % n;
                 let store = self.store(d, store);
                 let check_in = self.tick(d);
+                // Each role records its own kind of visit (`VisitKind::recorded_by`).
+                let kind = match self.devices[d].role {
+                    Role::Supervisor => VisitKind::SupervisionSpotCheck,
+                    _ => VisitKind::Routine,
+                };
                 let visit = self.devices[d].local.create_visit(NewVisit {
                     store_id: store.clone(),
-                    kind: VisitKind::Routine,
+                    kind,
                     check_in: CheckPoint {
                         at: check_in,
                         gps: None,

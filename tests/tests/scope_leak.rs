@@ -176,7 +176,10 @@ async fn a_refused_write_to_a_visit_outside_the_scope_names_nothing_of_it_and_re
         server.enroll("sup-wang").await?,
     );
     server.sync_phone(&wang_token, &wang).await?;
-    let seen = wang.create_visit(visit(&store))?;
+    let seen = wang.create_visit(NewVisit {
+        kind: VisitKind::SupervisionSpotCheck,
+        ..visit(&store)
+    })?;
     wang.set_visit_notes(&seen, "spot check by the supervisor")?;
     server.sync_phone(&wang_token, &wang).await?;
     server.sync_phone(&li_token, &li).await?;

@@ -15,8 +15,8 @@ use axum::http::StatusCode;
 use fieldsync_core::fixtures::{at, device, sample_store};
 use fieldsync_core::protocol::ErrorBody;
 use fieldsync_core::{
-    CheckPoint, ComplaintKind, Datum, DocId, GeoPoint, GpsFix, LocalStore, NewComplaint, NewVisit,
-    Role, StoreClassification, VisitKind,
+    CheckPoint, ComplaintKind, Datum, DocId, GeoPoint, GpsFix, LocalStore, MarketType,
+    NewComplaint, NewVisit, Role, StoreClassification, VisitKind,
 };
 use fieldsync_server::Limits;
 use fieldsync_server::admin::AdminDevice;
@@ -234,9 +234,10 @@ async fn a_visit_made_at_the_place_a_store_had_before_the_office_moved_it_is_del
     Ok(())
 }
 
-/// The check reads what the push itself writes to its stores: the office moves a store
-/// and visits it at its new place in one push.
-async fn a_push_that_moves_a_store_and_visits_it_at_its_new_place_is_accepted_on(
+/// The check reads what the push itself writes to its stores: the office, which records
+/// complaints too (admins record no visits), calls a store rural and records a complaint
+/// about it, not urban any more, in one push.
+async fn a_push_that_makes_a_store_rural_and_records_a_complaint_under_its_new_market_is_accepted_on(
     backend: Backend,
 ) -> TestResult {
     let d = District::new(backend, "copy_same_push").await?;
@@ -244,19 +245,24 @@ async fn a_push_that_moves_a_store_and_visits_it_at_its_new_place_is_accepted_on
     admin.local.update_store_classification(
         &d.store,
         StoreClassification {
-            location: Some(GeoPoint::wgs84(30.29, 120.17)),
-            geofence_m: Some(150.0),
+            market: Some(MarketType::Rural),
             ..StoreClassification::default()
         },
     )?;
-    let visit = d.visit(&admin.local)?;
+    let complaint = admin.local.create_complaint(NewComplaint {
+        store_id: d.store.clone(),
+        kind: ComplaintKind::Complaint,
+        received_at: admin.local.now()?,
+        description: "the retailer called the office".into(),
+    })?;
+    assert!(!admin.local.complaint(&complaint)?.urban);
     admin.push()?;
     assert!(
         !d.server
             .storage
-            .document_changes(visit.as_str())?
+            .document_changes(complaint.as_str())?
             .is_empty(),
-        "the visit at the new place is stored"
+        "the complaint under the new market is stored"
     );
     Ok(())
 }
@@ -265,4 +271,4 @@ fieldsync_tests::on_sqlite_and_postgres!(a_visit_copying_a_location_its_store_ne
 fieldsync_tests::on_sqlite_and_postgres!(a_visit_copying_a_geofence_its_store_never_held_is_refused_naming_geofence_m_on: a_visit_copying_a_geofence_its_store_never_held_is_refused_naming_geofence_m, a_visit_copying_a_geofence_its_store_never_held_is_refused_naming_geofence_m_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(a_complaint_calling_an_urban_store_rural_is_refused_naming_urban_on: a_complaint_calling_an_urban_store_rural_is_refused_naming_urban, a_complaint_calling_an_urban_store_rural_is_refused_naming_urban_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(a_visit_made_at_the_place_a_store_had_before_the_office_moved_it_is_delivered_on: a_visit_made_at_the_place_a_store_had_before_the_office_moved_it_is_delivered, a_visit_made_at_the_place_a_store_had_before_the_office_moved_it_is_delivered_on_postgres);
-fieldsync_tests::on_sqlite_and_postgres!(a_push_that_moves_a_store_and_visits_it_at_its_new_place_is_accepted_on: a_push_that_moves_a_store_and_visits_it_at_its_new_place_is_accepted, a_push_that_moves_a_store_and_visits_it_at_its_new_place_is_accepted_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_push_that_makes_a_store_rural_and_records_a_complaint_under_its_new_market_is_accepted_on: a_push_that_makes_a_store_rural_and_records_a_complaint_under_its_new_market_is_accepted, a_push_that_makes_a_store_rural_and_records_a_complaint_under_its_new_market_is_accepted_on_postgres);

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 
 use crate::ids::{DocKind, Role};
 use crate::kinds::RuleViolation;
+use crate::kinds::visit::VisitKind;
 
 /// What the server knows of a document, read from its content.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,6 +22,8 @@ pub struct DocSummary {
     pub demo_street: Option<bool>,
     /// A visit's visitor.
     pub visitor: Option<String>,
+    /// A visit's kind (`visit_kind`): only one role records each kind.
+    pub visit_kind: Option<VisitKind>,
     /// A scorecard's scored account manager.
     pub manager: Option<String>,
     /// When a visit checked in or a count began, as its content says (ms since the
@@ -119,7 +122,19 @@ pub fn check(
                 if before.is_none() && !(writer.store_in_scope || privileged) {
                     return refuse("store_scope", "the store is not in the visitor's scope");
                 }
-                Ok(())
+                let kind_changed = before.is_none_or(|b| b.visit_kind != after.visit_kind);
+                match after.visit_kind {
+                    Some(kind) if kind_changed && kind.recorded_by() != writer.role => refuse(
+                        "visit_kind_role",
+                        format!(
+                            "a `{}` visit is recorded only by role `{}`, not `{}`",
+                            kind.code(),
+                            kind.recorded_by(),
+                            writer.role
+                        ),
+                    ),
+                    _ => Ok(()),
+                }
             } else if before.is_some() && writer.role == Role::Supervisor && only(&["comments"]) {
                 Ok(())
             } else {
@@ -180,6 +195,7 @@ mod tests {
             territory: Some(territory.into()),
             demo_street: Some(false),
             visitor: None,
+            visit_kind: None,
             manager: None,
             happened_at: None,
         }
@@ -296,6 +312,7 @@ mod tests {
             territory: None,
             demo_street: None,
             visitor: None,
+            visit_kind: None,
             manager: Some("am-li".into()),
             happened_at: None,
         };
@@ -345,6 +362,7 @@ mod tests {
             territory: None,
             demo_street: None,
             visitor: Some("am-li".into()),
+            visit_kind: Some(VisitKind::Routine),
             manager: None,
             happened_at: None,
         };
@@ -375,5 +393,69 @@ mod tests {
             &am("am-wu", true),
         );
         assert_eq!(err.map_err(|v| v.rule), Err("visit_visitor_only"));
+    }
+
+    #[test]
+    fn each_visit_kind_is_recorded_only_by_its_role_and_no_visit_changes_kind_into_anothers() {
+        let roles = [
+            Role::AccountManager,
+            Role::MarketTeam,
+            Role::Supervisor,
+            Role::Admin,
+        ];
+        let visit = |kind: VisitKind| DocSummary {
+            kind: DocKind::Visit,
+            visitor: Some("u1".into()),
+            visit_kind: Some(kind),
+            ..store("am-li")
+        };
+        let mut refused = 0;
+        for kind in VisitKind::ALL {
+            for role in roles {
+                let writer = Writer {
+                    user: "u1",
+                    role,
+                    store_in_scope: true,
+                };
+                let created = check(None, &visit(kind), &effect(&[], &[]), &writer);
+                for from in VisitKind::ALL {
+                    let touched = effect(&["visit_kind"], &[]);
+                    let changed = check(Some(&visit(from)), &visit(kind), &touched, &writer);
+                    let expected = if from == kind { &Ok(()) } else { &created };
+                    assert_eq!(&changed, expected, "{from:?} -> {kind:?} by {role:?}");
+                }
+                if kind.recorded_by() == role {
+                    assert_eq!(created, Ok(()), "{kind:?} by {role:?}");
+                } else {
+                    let v = created.expect_err("another role's kind is refused");
+                    assert_eq!(v.rule, "visit_kind_role");
+                    assert!(v.message.contains(kind.code()), "{}", v.message);
+                    assert!(v.message.contains(role.code()), "{}", v.message);
+                    refused += 1;
+                }
+            }
+        }
+        // Six kinds, each open to one role of four; admins record none.
+        assert_eq!(refused, 6 * 3);
+    }
+
+    #[test]
+    fn a_visit_of_its_roles_kind_stays_editable_by_its_visitor_after_the_role_changed() {
+        let visit = DocSummary {
+            kind: DocKind::Visit,
+            visitor: Some("u1".into()),
+            visit_kind: Some(VisitKind::Routine),
+            ..store("am-li")
+        };
+        let now_a_supervisor = Writer {
+            user: "u1",
+            role: Role::Supervisor,
+            store_in_scope: true,
+        };
+        let notes = effect(&["notes"], &[]);
+        assert_eq!(
+            check(Some(&visit), &visit, &notes, &now_a_supervisor),
+            Ok(())
+        );
     }
 }

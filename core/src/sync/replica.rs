@@ -352,6 +352,7 @@ fn summarize(doc: &Doc) -> Result<Option<DocSummary>> {
         territory: None,
         demo_street: None,
         visitor: None,
+        visit_kind: None,
         manager: None,
         happened_at: None,
     };
@@ -363,6 +364,10 @@ fn summarize(doc: &Doc) -> Result<Option<DocSummary>> {
         }
         DocKind::Visit => {
             summary.visitor = doc.str(&DOC_ROOT, "visitor");
+            summary.visit_kind = doc
+                .str(&DOC_ROOT, "visit_kind")
+                .map(|k| crate::kinds::visit::VisitKind::parse(&k))
+                .transpose()?;
             summary.happened_at = doc
                 .obj(&DOC_ROOT, "check_in")
                 .and_then(|check_in| doc.time(&check_in, "at"))

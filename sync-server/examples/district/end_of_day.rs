@@ -41,7 +41,9 @@ pub fn record_day(device: &Device, morning: Timestamp, dice: &mut Dice) -> Falli
     let (visits, kind) = match device.role {
         Role::AccountManager => (12, VisitKind::Routine),
         Role::MarketTeam => (8, VisitKind::MarketWalkthrough),
-        Role::Supervisor | Role::Admin => (4, VisitKind::SupervisionSpotCheck),
+        Role::Supervisor => (4, VisitKind::SupervisionSpotCheck),
+        // Admins record no visits (`VisitKind::recorded_by`).
+        Role::Admin => return Ok(0),
     };
     let stores = stores_of(device)?;
     if stores.is_empty() {

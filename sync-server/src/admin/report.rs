@@ -1,9 +1,9 @@
-//! `admin report`: the district's compliance report (R1–R9), one row per account manager.
+//! `admin report`: the district's compliance report (R1–R10), one row per account manager.
 //!
 //! Every figure comes from core's rule queries run on the admin device's local store after
 //! a pull: the same code the phones run, over the whole district. Where core has a query
-//! for one rule (R1, R2, R3, R5, R7, R9's visits and open clocks, tasks) the report counts
-//! its answer; R4, R6, R8 and the month's breached complaint clocks are read from the
+//! for one rule (R1, R2, R3, R4's spot checks, R5, R7, R9's visits and open clocks, R10,
+//! tasks) the report counts its answer; R4, R6, R8 and the month's breached complaint clocks are read from the
 //! documents with core's own verdicts (`Scorecard::outcome`, `ShelfDisplay::failed_standards`,
 //! `Complaint::clocks`). The columns are described in [`HELP`].
 
@@ -22,12 +22,14 @@ use crate::error::{AppError, AppResult};
 
 /// The `--help` text of `admin report`.
 pub const HELP: &str = "\
-Write the compliance report (R1–R9), one row per account manager, as CSV.
+Write the compliance report (R1–R10), one row per account manager, as CSV.
 
 Figures are computed by core's rule queries (the code the phones run) on the server's admin
 device after it pulled the district's documents. `--day` is the day weekly and daily rules
 are judged on (default: today if it is in `--month`, else the month's last day); clocks and
-deadlines are judged as of the end of `--day`, or now if that is earlier. Columns:
+deadlines are judged as of the end of `--day`, or now if that is earlier. Visits count by
+their kind, which the server takes only from the role that records it: walks from the market
+team, spot checks from supervisors. Columns:
 
   manager                     account manager (user id = territory)
   name                        the account manager's name
@@ -42,7 +44,16 @@ deadlines are judged as of the end of `--day`, or now if that is earlier. Column
   r4_total                    R4: the month's scorecard total (empty: none, or not fully scored)
   r4_passes                   R4: yes if the total reaches the pass mark, no means assessment
   r4_bonus                    R4: yes if the total reaches the bonus mark (benchmark bonus)
+  r4_scorecards               R4: scorecards of the manager for the month (more than 1: two
+                              supervisors scored the month; r4_total is the first by id)
+  r4_stores_spot_checked      R4: stores of the territory the supervision team spot-checked
+                              in the month (0 breaks R4's monthly spot check)
   r5_demo_street_unchecked    R5: demo-street stores the manager has not checked on --day
+  r5_demo_street_unwalked     R5: demo-street stores the market team has not walked in the
+                              ISO week of --day
+  r5_demo_street_stores       R5: demo-street stores in the territory
+  r5_demo_street_sampled      R5: of those, stores the supervision team spot-checked in the
+                              month (0 of more than 0 breaks R5's monthly sample)
   r6_demo_street_failing      R6: demo-street stores whose display fails a standard now
   r7_follow_ups               R7: rated functional terminals (one follow-up each per period)
   r7_not_done                 R7: follow-ups the records show not done in their period
@@ -57,6 +68,9 @@ deadlines are judged as of the end of `--day`, or now if that is earlier. Column
                               (a refund's 3 working days are counted on the district's
                               calendar of holidays and make-up days: `admin calendar`)
   r9_clocks_running           R9: clocks still running, of complaints open at the end of --day
+  r10_requests_received       R10: retailers' requests received in the month, up to --day
+  r10_requests_unanswered     R10: requests received by the end of --day (in any month) still
+                              waiting for a reply, a visit or a satisfaction callback
   tasks_open                  rectification tasks assigned to the manager, not verified
   tasks_overdue               of those, past their deadline
 
@@ -70,7 +84,7 @@ follow: an empty line, then the columns reused_photo, visit, store, day (the day
 was taken, else added, UTC), and a row per use, every use of such a photo listed.";
 
 /// The header of the report, in order.
-pub const COLUMNS: [&str; 22] = [
+pub const COLUMNS: [&str; 29] = [
     "manager",
     "name",
     "month",
@@ -81,7 +95,12 @@ pub const COLUMNS: [&str; 22] = [
     "r4_total",
     "r4_passes",
     "r4_bonus",
+    "r4_scorecards",
+    "r4_stores_spot_checked",
     "r5_demo_street_unchecked",
+    "r5_demo_street_unwalked",
+    "r5_demo_street_stores",
+    "r5_demo_street_sampled",
     "r6_demo_street_failing",
     "r7_follow_ups",
     "r7_not_done",
@@ -91,6 +110,8 @@ pub const COLUMNS: [&str; 22] = [
     "r9_stores_below_minimum",
     "r9_clocks_breached",
     "r9_clocks_running",
+    "r10_requests_received",
+    "r10_requests_unanswered",
     "tasks_open",
     "tasks_overdue",
 ];
@@ -100,7 +121,7 @@ pub const COLUMNS: [&str; 22] = [
 pub struct ReportOptions {
     /// The first day of the month reported.
     pub month: NaiveDate,
-    /// The day R1, R5 and R7 are judged on.
+    /// The day R1, R5 and R7 are judged on (R5's walk on its ISO week).
     pub day: NaiveDate,
     /// The instant clocks and deadlines are judged at.
     pub as_of: Timestamp,
@@ -187,7 +208,12 @@ pub struct ManagerRow {
     pub r4_total: Option<f64>,
     pub r4_passes: Option<bool>,
     pub r4_bonus: Option<bool>,
+    pub r4_scorecards: usize,
+    pub r4_stores_spot_checked: u32,
     pub r5_demo_street_unchecked: usize,
+    pub r5_demo_street_unwalked: usize,
+    pub r5_demo_street_stores: u32,
+    pub r5_demo_street_sampled: u32,
     pub r6_demo_street_failing: usize,
     pub r7_follow_ups: usize,
     pub r7_not_done: usize,
@@ -197,6 +223,8 @@ pub struct ManagerRow {
     pub r9_stores_below_minimum: usize,
     pub r9_clocks_breached: usize,
     pub r9_clocks_running: usize,
+    pub r10_requests_received: u32,
+    pub r10_requests_unanswered: usize,
     pub tasks_open: usize,
     pub tasks_overdue: usize,
 }
@@ -220,7 +248,12 @@ impl ManagerRow {
             self.r4_total.map(|t| format!("{t:.1}")).unwrap_or_default(),
             yes_no(self.r4_passes),
             yes_no(self.r4_bonus),
+            self.r4_scorecards.to_string(),
+            self.r4_stores_spot_checked.to_string(),
             self.r5_demo_street_unchecked.to_string(),
+            self.r5_demo_street_unwalked.to_string(),
+            self.r5_demo_street_stores.to_string(),
+            self.r5_demo_street_sampled.to_string(),
             self.r6_demo_street_failing.to_string(),
             self.r7_follow_ups.to_string(),
             self.r7_not_done.to_string(),
@@ -230,6 +263,8 @@ impl ManagerRow {
             self.r9_stores_below_minimum.to_string(),
             self.r9_clocks_breached.to_string(),
             self.r9_clocks_running.to_string(),
+            self.r10_requests_received.to_string(),
+            self.r10_requests_unanswered.to_string(),
             self.tasks_open.to_string(),
             self.tasks_overdue.to_string(),
         ]

@@ -105,6 +105,16 @@ const WORDS: &[(&str, &str, &str)] = &[
         "示范街今日未检",
         "Demo street not checked today (R5)",
     ),
+    (
+        "r5_unwalked",
+        "示范街本周未走访",
+        "Demo street not walked this week (R5)",
+    ),
+    (
+        "r5_sampled",
+        "示范街本月抽查/门店",
+        "Demo street sampled this month / stores (R5)",
+    ),
     ("r2", "价签缺失>3", "Displays missing >3 tags (R2)"),
     ("r3", "库存误差>10%", "Terminals >10% count error (R3)"),
     (
@@ -118,7 +128,18 @@ const WORDS: &[(&str, &str, &str)] = &[
         "服务承诺 进行/达成/超时",
         "Service clocks running / met / breached (R9)",
     ),
+    ("r10", "诉求未答复", "Requests unanswered (R10)"),
+    (
+        "r4_spot_checked",
+        "本月督查门店/门店",
+        "Stores spot-checked this month / stores (R4)",
+    ),
     ("r4", "月度评分", "Scorecard (R4)"),
+    (
+        "scorecards_many",
+        "份评分（取第一份）",
+        "scorecards (the first counts)",
+    ),
     ("rating_excellent", "优秀", "excellent"),
     ("rating_good", "良好", "good"),
     ("rating_qualified", "合格", "qualified"),

@@ -67,11 +67,15 @@ pub fn render(lang: Lang, o: &Overview, took: std::time::Duration) -> String {
         t(lang, "r9_visits"),
         t(lang, "r9_below"),
         t(lang, "r5_unchecked"),
+        t(lang, "r5_unwalked"),
+        t(lang, "r5_sampled"),
         t(lang, "r2"),
         t(lang, "r3"),
         t(lang, "r7"),
         t(lang, "tasks"),
         t(lang, "clocks"),
+        t(lang, "r10"),
+        t(lang, "r4_spot_checked"),
         t(lang, "r4"),
     ];
     let rows: Vec<Vec<String>> = o
@@ -95,6 +99,8 @@ pub fn render(lang: Lang, o: &Overview, took: std::time::Duration) -> String {
                 format!("{} / {}", r.r9_visits_made, r.r9_visits_required),
                 num(r.r9_stores_below_minimum, false),
                 num(r.r5_demo_street_unchecked, true),
+                num(r.r5_demo_street_unwalked, true),
+                owed_cell(r.r5_demo_street_sampled, r.r5_demo_street_stores),
                 num(r.r2_price_tag_violations, true),
                 num(r.r3_count_findings, true),
                 follow_up_cell(lang, r, o.follow_ups_due.get(&r.manager)),
@@ -105,6 +111,8 @@ pub fn render(lang: Lang, o: &Overview, took: std::time::Duration) -> String {
                     met,
                     num(r.r9_clocks_breached, true)
                 ),
+                num(r.r10_requests_unanswered, true),
+                owed_cell(r.r4_stores_spot_checked, r.stores as u32),
                 scorecard_cell(lang, r),
             ]
         })
@@ -191,8 +199,32 @@ fn follow_up_cell(lang: Lang, r: &ManagerRow, due: Option<&[usize; 4]>) -> Strin
     cell
 }
 
-/// R4's cell: the total with pass / assessment and the bonus, or a dash.
+/// A monthly cadence's cell, `done / of`: bad while none of `of` (more than 0) is done
+/// (R4's spot checks of the territory's stores, R5's sample of its demo street).
+fn owed_cell(done: u32, of: u32) -> String {
+    if of > 0 && done == 0 {
+        format!("<span class=\"bad\">0</span> / {of}")
+    } else {
+        format!("{done} / {of}")
+    }
+}
+
+/// R4's cell: the total with pass / assessment and the bonus, or a dash; and a warning when
+/// more than one scorecard scores the month (the total is the first one's).
 pub fn scorecard_cell(lang: Lang, r: &ManagerRow) -> String {
+    let mut cell = scorecard_total(lang, r);
+    if r.r4_scorecards > 1 {
+        let _ = write!(
+            cell,
+            "<br><span class=\"bad\">{} {}</span>",
+            r.r4_scorecards,
+            esc(t(lang, "scorecards_many"))
+        );
+    }
+    cell
+}
+
+fn scorecard_total(lang: Lang, r: &ManagerRow) -> String {
     match (r.r4_total, r.r4_passes) {
         (Some(total), Some(passes)) => {
             let (class, word) = if passes {

@@ -4,7 +4,7 @@
 use crate::doc::{DOC_ROOT, Doc, Obj, Versions, scalar_str};
 use crate::error::{Error, Result};
 use crate::geo::{Datum, GeoPoint, GpsFix};
-use crate::ids::DocId;
+use crate::ids::{DocId, Role};
 use crate::time::Timestamp;
 
 /// Why the visit was made.
@@ -59,6 +59,20 @@ impl VisitKind {
             .into_iter()
             .find(|k| k.code() == text)
             .ok_or_else(|| Error::invalid("kind", format!("unknown visit kind `{text}`")))
+    }
+
+    /// The one role that records visits of this kind (the server refuses any other): the
+    /// rules count a visit by its kind, so an account manager's "spot check" of their own
+    /// store must not pass for the supervision team's (R4, R5). Admins record none.
+    pub fn recorded_by(self) -> Role {
+        match self {
+            VisitKind::MarketWalkthrough => Role::MarketTeam,
+            VisitKind::SupervisionSpotCheck => Role::Supervisor,
+            VisitKind::Routine
+            | VisitKind::DemoStreetDailyCheck
+            | VisitKind::TrainingDay
+            | VisitKind::ComplaintOnSite => Role::AccountManager,
+        }
     }
 }
 

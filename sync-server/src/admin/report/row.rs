@@ -85,13 +85,20 @@ pub fn manager_row(
     row.r1_due_this_week = local.stores_due_visit(m, options.day)?.len();
     row.r2_price_tag_violations = local.stores_missing_price_tags(m)?.len();
     row.r3_count_findings = local.count_findings(m)?.len();
-    if let Some(card) = local.scorecards_of(m, &month)?.first()
+    let cards = local.scorecards_of(m, &month)?;
+    row.r4_scorecards = cards.len();
+    if let Some(card) = cards.first()
         && let Some(outcome) = readable(local.scorecard_outcome(card), DocKind::Scorecard, skipped)?
     {
         (row.r4_total, row.r4_passes, row.r4_bonus) =
             (outcome.total, outcome.passes, outcome.bonus);
     }
+    let supervision = local.supervision_month(m, options.day)?;
+    row.r4_stores_spot_checked = supervision.stores_spot_checked;
     row.r5_demo_street_unchecked = local.demo_street_unchecked(m, options.day)?.len();
+    row.r5_demo_street_unwalked = local.demo_street_unwalked(Some(m), options.day)?.len();
+    row.r5_demo_street_stores = supervision.demo_street_stores;
+    row.r5_demo_street_sampled = supervision.demo_street_sampled;
     for (id, _) in own().filter(|(_, s)| s.demo_street) {
         let display = LocalStore::shelf_display_id(id);
         if local.kind_of(&display).is_ok()
@@ -121,6 +128,9 @@ pub fn manager_row(
         .flat_map(|c| &c.clocks)
         .filter(|(_, state)| matches!(state, ClockState::Running { .. }))
         .count();
+    let requests = local.requests_answered(m, options.day, options.as_of)?;
+    row.r10_requests_received = requests.received;
+    row.r10_requests_unanswered = requests.unanswered.len();
     let tasks = local.open_tasks(m, options.as_of)?;
     row.tasks_open = tasks.len();
     row.tasks_overdue = tasks.iter().filter(|t| t.overdue).count();

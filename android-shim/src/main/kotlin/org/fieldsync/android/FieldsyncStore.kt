@@ -35,6 +35,7 @@ import org.fieldsync.ffi.SkuCount
 import org.fieldsync.ffi.StoreClassificationRecord
 import org.fieldsync.ffi.StoreDueRecord
 import org.fieldsync.ffi.StoreRecord
+import org.fieldsync.ffi.SupervisionMonthRecord
 import org.fieldsync.ffi.Verdict
 import org.fieldsync.ffi.VisitRecord
 
@@ -144,6 +145,18 @@ class FieldsyncStore private constructor(
     /** R7 for [manager]: the follow-up each rated functional terminal needs this period. */
     suspend fun terminalFollowUps(manager: String = userId, day: LocalDate? = null): List<FollowUpRecord> =
         local { terminalFollowUps(manager, day) }
+
+    /**
+     * R5: demo-street stores the market team has not walked in the week of [day] (null:
+     * today); [territory] narrows them to one account manager's, null (the default) lists
+     * every demo-street store this phone holds: the market team's list of the week.
+     */
+    suspend fun demoStreetUnwalked(territory: String? = null, day: LocalDate? = null): List<StoreDueRecord> =
+        local { demoStreetUnwalked(territory, day) }
+
+    /** R4 and R5: the supervision team's spot checks in [manager]'s stores in the month of [day]. */
+    suspend fun supervisionMonth(manager: String = userId, day: LocalDate? = null): SupervisionMonthRecord =
+        local { supervisionMonth(manager, day) }
 
     /** Who changed a document, what, and when, oldest first. */
     suspend fun history(id: String): List<HistoryEntryRecord> = local { documentHistory(id) }

@@ -91,4 +91,28 @@ class FieldRulesTest {
             assertTrue(checkIn.distanceM!! < 10.0, "${checkIn.distanceM} m")
         }
     }
+
+    @Test
+    fun the_market_teams_walk_and_the_supervisors_sample_are_read_by_visit_kind(@TempDir dir: Path) = runBlocking {
+        FieldsyncStore.open(dir.resolve("phone.db").toString(), "sup-wang", "tablet-1").use { store ->
+            val walked = store.local { createStore(newStore("330100000205")) }
+            val unwalked = store.local { createStore(newStore("330100000206")) }
+            val plain = store.local { createStore(newStore("330100000207").copy(demoStreet = false)) }
+            val now = Instant.now()
+            store.createVisit(NewVisitRecord(walked, VisitKind.MARKET_WALKTHROUGH, CheckPointRecord(now, null), null))
+            store.createVisit(NewVisitRecord(unwalked, VisitKind.ROUTINE, CheckPointRecord(now, null), null))
+            assertEquals(listOf(unwalked), store.demoStreetUnwalked().map { it.storeId }, "a routine visit is no walk")
+            assertEquals(listOf(unwalked), store.demoStreetUnwalked("am-li").map { it.storeId })
+            assertEquals(emptyList<String>(), store.demoStreetUnwalked("am-wu").map { it.storeId })
+
+            store.createVisit(NewVisitRecord(plain, VisitKind.SUPERVISION_SPOT_CHECK, CheckPointRecord(now, null), null))
+            val month = store.supervisionMonth("am-li")
+            assertEquals(1, month.storesSpotChecked.toInt())
+            assertEquals(2, month.demoStreetStores.toInt())
+            assertTrue(month.spotChecked)
+            assertEquals(false, month.demoStreetSampledOk, "no demo-street store among the spot checks")
+            store.createVisit(NewVisitRecord(walked, VisitKind.SUPERVISION_SPOT_CHECK, CheckPointRecord(now, null), null))
+            assertTrue(store.supervisionMonth("am-li").demoStreetSampledOk)
+        }
+    }
 }

@@ -1,0 +1,171 @@
+//! The cadences others keep in an account manager's stores (R4, R5), and R10's requests.
+//!
+//! - R5's weekly walk: the market team walks every demo-street store once per ISO week.
+//! - R5's monthly sample and R4's spot checks: each month the supervision team spot-checks
+//!   stores of every account manager, and samples the demo street among them.
+//! - R10: every request a retailer raises gets a reply, a visit and a satisfaction callback.
+//!
+//! Visits are counted by their kind, from `visit_index`. The kind is trustworthy because
+//! the server holds each kind to one role ([`crate::VisitKind::recorded_by`]): an account
+//! manager's "spot check" of their own store is refused, not counted.
+//!
+//! Decided where `domain.md` is silent (docs/adr/0028-supervision-cadences.md): a walk is
+//! a `market_walkthrough` visit, by anyone of the market team; a spot check is a
+//! `supervision_spot_check` visit, by any supervisor; R4 asks for at least one store of
+//! the territory spot-checked in the month, and R5's sample for at least one of its
+//! demo-street stores (when it has any). Stores are the territory's now, as for R1 and R9.
+
+use chrono::NaiveDate;
+use rusqlite::params;
+
+use crate::error::Result;
+use crate::kinds::complaint::ComplaintKind;
+use crate::kinds::visit::VisitKind;
+use crate::rules::{StoreDue, store_due_rows};
+use crate::store::LocalStore;
+use crate::store::complaints::ComplaintClocks;
+use crate::time::{FieldCalendar, Timestamp};
+
+/// What the supervision team did in one territory in one month (R4's spot checks, R5's
+/// monthly sample of the demo street).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SupervisionMonth {
+    pub month_start: NaiveDate,
+    /// Supervision spot checks in stores of the territory in the month.
+    pub spot_checks: u32,
+    /// Stores of the territory with at least one of them.
+    pub stores_spot_checked: u32,
+    /// Demo-street stores of the territory.
+    pub demo_street_stores: u32,
+    /// Of those, stores with a spot check in the month: the demo street's sample.
+    pub demo_street_sampled: u32,
+}
+
+impl SupervisionMonth {
+    /// R4: at least one store of the territory was spot-checked in the month.
+    pub fn spot_checked(&self) -> bool {
+        self.stores_spot_checked > 0
+    }
+
+    /// R5: the territory's demo street was sampled in the month, or it has none.
+    pub fn demo_street_sampled_ok(&self) -> bool {
+        self.demo_street_stores == 0 || self.demo_street_sampled > 0
+    }
+}
+
+/// R10 in one territory: the requests received in a month, and every request still
+/// waiting for its reply, visit or satisfaction callback.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RequestsAnswered {
+    pub month_start: NaiveDate,
+    /// Requests received in the month, up to the instant asked.
+    pub received: u32,
+    /// Requests received by the instant asked (in any month) with an answer outstanding,
+    /// oldest first; `outstanding` names what each still waits for.
+    pub unanswered: Vec<ComplaintClocks>,
+}
+
+impl LocalStore {
+    /// R5: demo-street stores with no market-team walk in the ISO week of `day`, never
+    /// walked first, then by their last walk. `territory` narrows them to one account
+    /// manager's; `None` lists every demo-street store the device holds (the market team's
+    /// own list).
+    pub fn demo_street_unwalked(
+        &self,
+        territory: Option<&str>,
+        day: NaiveDate,
+    ) -> Result<Vec<StoreDue>> {
+        let cal = self.calendar();
+        let week = FieldCalendar::week_start(day);
+        let (from, to) = (
+            cal.start_of(week),
+            cal.start_of(week + chrono::Duration::days(7)),
+        );
+        let inner = self.lock()?;
+        let mut stmt = inner.conn.prepare_cached(
+            "SELECT s.id, s.name, s.licence,
+                    (SELECT MAX(v.check_in_at) FROM visit_index v WHERE v.store_id = s.id AND v.kind = ?2) AS last_walk
+             FROM store_index s
+             WHERE s.demo_street = 1 AND (?1 IS NULL OR s.territory = ?1)
+               AND NOT EXISTS (SELECT 1 FROM visit_index v WHERE v.store_id = s.id AND v.kind = ?2
+                               AND v.check_in_at >= ?3 AND v.check_in_at < ?4)
+             ORDER BY last_walk IS NOT NULL, last_walk, s.name, s.id",
+        )?;
+        let walk = VisitKind::MarketWalkthrough.code();
+        store_due_rows(&mut stmt, params![territory, walk, from.0, to.0])
+    }
+
+    /// R4 and R5: the supervision team's spot checks in `manager`'s stores in the month
+    /// holding `day`.
+    pub fn supervision_month(&self, manager: &str, day: NaiveDate) -> Result<SupervisionMonth> {
+        let cal = self.calendar();
+        let month = FieldCalendar::month_start(day);
+        let (from, to) = (
+            cal.start_of(month),
+            cal.start_of(FieldCalendar::next_month_start(month)),
+        );
+        let inner = self.lock()?;
+        let mut stmt = inner.conn.prepare_cached(
+            "SELECT s.demo_street,
+                    (SELECT COUNT(*) FROM visit_index v WHERE v.store_id = s.id AND v.kind = ?2
+                     AND v.check_in_at >= ?3 AND v.check_in_at < ?4)
+             FROM store_index s WHERE s.territory = ?1",
+        )?;
+        let spot = VisitKind::SupervisionSpotCheck.code();
+        let rows = stmt
+            .query_map(params![manager, spot, from.0, to.0], |r| {
+                Ok((r.get::<_, bool>(0)?, r.get::<_, u32>(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut month_row = SupervisionMonth {
+            month_start: month,
+            spot_checks: 0,
+            stores_spot_checked: 0,
+            demo_street_stores: 0,
+            demo_street_sampled: 0,
+        };
+        for (demo_street, checks) in rows {
+            month_row.spot_checks += checks;
+            month_row.stores_spot_checked += u32::from(checks > 0);
+            month_row.demo_street_stores += u32::from(demo_street);
+            month_row.demo_street_sampled += u32::from(demo_street && checks > 0);
+        }
+        Ok(month_row)
+    }
+
+    /// R10: the requests about `territory`'s stores received in the month holding `day` up
+    /// to `as_of`, and every request received by `as_of` that still waits for an answer.
+    pub fn requests_answered(
+        &self,
+        territory: &str,
+        day: NaiveDate,
+        as_of: Timestamp,
+    ) -> Result<RequestsAnswered> {
+        let cal = self.calendar();
+        let month = FieldCalendar::month_start(day);
+        let from = cal.start_of(month);
+        let to = cal.start_of(FieldCalendar::next_month_start(month));
+        let received: u32 = {
+            let inner = self.lock()?;
+            let mut stmt = inner.conn.prepare_cached(
+                "SELECT COUNT(*) FROM complaint_index c JOIN store_index s ON s.id = c.store_id
+                 WHERE s.territory = ?1 AND c.kind = ?2
+                   AND c.received_at >= ?3 AND c.received_at < ?4 AND c.received_at <= ?5",
+            )?;
+            let request = ComplaintKind::Request.code();
+            stmt.query_row(params![territory, request, from.0, to.0, as_of.0], |r| {
+                r.get(0)
+            })?
+        };
+        let unanswered = self
+            .complaint_clocks(territory, as_of)?
+            .into_iter()
+            .filter(|c| c.kind == ComplaintKind::Request && !c.outstanding.is_empty())
+            .collect();
+        Ok(RequestsAnswered {
+            month_start: month,
+            received,
+            unanswered,
+        })
+    }
+}

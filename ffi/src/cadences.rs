@@ -1,0 +1,67 @@
+//! The cadences others keep in an account manager's stores (R4's spot checks, R5's weekly
+//! walk and monthly sample), answered offline from the phone's index. R10's requests are
+//! the complaint clocks' `outstanding` events (`complaint.rs`).
+//!
+//! A visit counts by its kind, and the server takes each kind only from one role: walks
+//! from the market team, spot checks from supervisors (docs/adr/0028-supervision-cadences.md).
+
+use crate::error::FieldError;
+use crate::parse;
+use crate::rules::StoreDueRecord;
+use crate::store::FieldStore;
+use crate::time::{LocalDate, YearMonth};
+
+/// What the supervision team did in one territory in one month.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SupervisionMonthRecord {
+    pub month: YearMonth,
+    /// Spot checks in stores of the territory in the month.
+    pub spot_checks: u32,
+    /// Stores of the territory with at least one (R4 asks for at least one store).
+    pub stores_spot_checked: u32,
+    /// Demo-street stores of the territory.
+    pub demo_street_stores: u32,
+    /// Of those, stores spot-checked in the month: the demo street's sample (R5).
+    pub demo_street_sampled: u32,
+    /// R4: at least one store of the territory was spot-checked.
+    pub spot_checked: bool,
+    /// R5: the territory's demo street was sampled, or it has none.
+    pub demo_street_sampled_ok: bool,
+}
+
+#[uniffi::export]
+impl FieldStore {
+    /// R5: demo-street stores the market team has not walked in the ISO week of `day`
+    /// (null: today), never walked first. `territory` narrows them to one account
+    /// manager's; null lists every demo-street store the phone holds (the market team's
+    /// list of the week).
+    pub fn demo_street_unwalked(
+        &self,
+        territory: Option<String>,
+        day: Option<LocalDate>,
+    ) -> Result<Vec<StoreDueRecord>, FieldError> {
+        let day = parse::day(&self.core, "day", day)?;
+        let due = self.core.demo_street_unwalked(territory.as_deref(), day)?;
+        Ok(due.into_iter().map(StoreDueRecord::from).collect())
+    }
+
+    /// R4 and R5: the supervision team's spot checks in `manager`'s stores in the month
+    /// holding `day` (null: today).
+    pub fn supervision_month(
+        &self,
+        manager: String,
+        day: Option<LocalDate>,
+    ) -> Result<SupervisionMonthRecord, FieldError> {
+        let day = parse::day(&self.core, "day", day)?;
+        let m = self.core.supervision_month(&manager, day)?;
+        Ok(SupervisionMonthRecord {
+            month: m.month_start.into(),
+            spot_checks: m.spot_checks,
+            stores_spot_checked: m.stores_spot_checked,
+            demo_street_stores: m.demo_street_stores,
+            demo_street_sampled: m.demo_street_sampled,
+            spot_checked: m.spot_checked(),
+            demo_street_sampled_ok: m.demo_street_sampled_ok(),
+        })
+    }
+}
