@@ -10,6 +10,7 @@
 
 pub(crate) mod cadences;
 pub(crate) mod error_rate;
+pub(crate) mod month_weeks;
 pub(crate) mod over_time;
 pub(crate) mod store_list;
 pub(crate) mod write_rules;
@@ -148,7 +149,7 @@ pub(crate) fn store_due_rows(
 }
 
 /// SQL for "not a small grocery store" (R1's exemption: format Z, size 3).
-const COVERED_BY_R1: &str = "NOT (s.format = 'Z' AND s.size = '3')";
+pub(crate) const COVERED_BY_R1: &str = "NOT (s.format = 'Z' AND s.size = '3')";
 
 impl LocalStore {
     /// R1: stores of `manager`'s territory with no visit by `manager` in the ISO week of
@@ -351,6 +352,9 @@ impl LocalStore {
 
     /// R9: visits `manager` made in the month holding `day` to each R1-covered store of the
     /// territory, against `minimum_per_store` (decided default [`DEFAULT_MIN_MONTHLY_VISITS`]).
+    /// A store counts at most one visit a day (a local day of the district's calendar): two
+    /// check-ins on one afternoon are one visit, or a manager could meet the month's
+    /// minimum in a single day.
     pub fn monthly_visits(
         &self,
         manager: &str,
@@ -366,13 +370,15 @@ impl LocalStore {
         let inner = self.lock()?;
         let sql = format!(
             "SELECT s.id, s.name,
-                    (SELECT COUNT(*) FROM visit_index v WHERE v.store_id = s.id AND v.visitor = ?1
+                    (SELECT COUNT(DISTINCT (v.check_in_at + ?4) / 86400000) FROM visit_index v
+                     WHERE v.store_id = s.id AND v.visitor = ?1
                      AND v.check_in_at >= ?2 AND v.check_in_at < ?3)
              FROM store_index s WHERE s.territory = ?1 AND {COVERED_BY_R1} ORDER BY s.name"
         );
+        let offset_ms = i64::from(cal.utc_offset.local_minus_utc()) * 1000;
         let mut stmt = inner.conn.prepare_cached(&sql)?;
         let rows = stmt
-            .query_map(params![manager, from.0, to.0], |r| {
+            .query_map(params![manager, from.0, to.0, offset_ms], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,

@@ -383,3 +383,31 @@ fn stores_due_a_visit_list_the_never_visited_first_then_the_longest_unvisited() 
     assert_eq!(due(&db, "am-li", "2026-11-23")?, vec![c, b, a]);
     Ok(())
 }
+
+#[test]
+fn a_store_visited_twice_on_one_local_day_counts_one_visit_for_the_monthly_minimum() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (db, _) = device(
+        dir.path().join("a.db"),
+        "am-li",
+        at("2026-11-01T09:00:00+08:00"),
+    )?;
+    let store = db.create_store(sample_store("am-li", 1))?;
+    // Four check-ins on Monday 9 November, local time: the first at 00:00 (still Sunday 8
+    // November in UTC), the last at 23:59:59.
+    for when in [
+        "2026-11-09T00:00:00+08:00",
+        "2026-11-09T09:00:00+08:00",
+        "2026-11-09T15:00:00+08:00",
+        "2026-11-09T23:59:59+08:00",
+    ] {
+        visit(&db, &store, at(when))?;
+    }
+    let month = db.monthly_visits("am-li", day("2026-11-15"), 4)?;
+    assert_eq!(month.made(), 1, "one local day");
+    visit(&db, &store, at("2026-11-10T00:00:00+08:00"))?;
+    let month = db.monthly_visits("am-li", day("2026-11-15"), 4)?;
+    assert_eq!(month.made(), 2, "the next local day is another visit");
+    assert_eq!(month.below_minimum().count(), 1);
+    Ok(())
+}

@@ -1,6 +1,6 @@
 //! The cadences others keep in an account manager's stores (R4's spot checks, R5's weekly
-//! walk and monthly sample), answered offline from the phone's index. R10's requests are
-//! the complaint clocks' `outstanding` events (`complaint.rs`).
+//! walk and monthly sample), and R1 over a month, answered offline from the phone's index.
+//! R10's requests are the complaint clocks' `outstanding` events (`complaint.rs`).
 //!
 //! A visit counts by its kind, and the server takes each kind only from one role: walks
 //! from the market team, spot checks from supervisors (docs/adr/0028-supervision-cadences.md).
@@ -10,6 +10,15 @@ use crate::parse;
 use crate::rules::StoreDueRecord;
 use crate::store::FieldStore;
 use crate::time::{LocalDate, YearMonth};
+
+/// One ended ISO week of a month and the stores R1 covers that the account manager did not
+/// visit in it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct WeekMissedRecord {
+    /// The week's Monday.
+    pub week_start: LocalDate,
+    pub store_ids: Vec<String>,
+}
 
 /// What the supervision team did in one territory in one month.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -43,6 +52,25 @@ impl FieldStore {
         let day = parse::day(&self.core, "day", day)?;
         let due = self.core.demo_street_unwalked(territory.as_deref(), day)?;
         Ok(due.into_iter().map(StoreDueRecord::from).collect())
+    }
+
+    /// R1 over the month holding `day` (null: today): each of its ISO weeks (those whose
+    /// Thursday falls in the month) that has ended, with the stores `manager` owed a visit
+    /// in it and did not visit. A store is owed the weeks that began after it became theirs.
+    pub fn weeks_missed(
+        &self,
+        manager: String,
+        day: Option<LocalDate>,
+    ) -> Result<Vec<WeekMissedRecord>, FieldError> {
+        let day = parse::day(&self.core, "day", day)?;
+        let weeks = self.core.weeks_missed(&manager, day)?;
+        Ok(weeks
+            .into_iter()
+            .map(|w| WeekMissedRecord {
+                week_start: w.week_start.into(),
+                store_ids: w.stores.iter().map(ToString::to_string).collect(),
+            })
+            .collect())
     }
 
     /// R4 and R5: the supervision team's spot checks in `manager`'s stores in the month

@@ -600,6 +600,8 @@ fn the_report_gives_each_rule_its_known_answer_for_a_small_crafted_district() ->
             ("month", "2026-11"),
             ("stores", "5"),
             ("r1_due_this_week", "1"),
+            ("r1_weeks_judged", "3"),
+            ("r1_store_weeks_missed", "9"),
             ("r2_price_tag_violations", "1"),
             ("r3_count_findings", "1"),
             ("r4_total", "85.0"),

@@ -1,5 +1,6 @@
-//! Schema migrations of the local store: append-only numbered SQL files, each applied in
-//! one transaction together with the `user_version` it brings the database to.
+//! Schema migrations of the local store: append-only numbered SQL files, all pending ones
+//! applied in one transaction together with the index rows they derive again and the
+//! `user_version` they bring the database to.
 
 use automerge::ActorId;
 use rusqlite::Connection;
@@ -19,10 +20,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../../migrations/007_live_lists.sql")),
     (8, include_str!("../../migrations/008_photos.sql")),
     (9, include_str!("../../migrations/009_fetched.sql")),
+    (10, include_str!("../../migrations/010_store_assigned.sql")),
 ];
 
 /// The schema version this build writes.
-pub const LATEST: i64 = 9;
+pub const LATEST: i64 = 10;
 
 /// The kinds whose index rows a migration's new columns are derived for from the
 /// documents, in that migration's transaction: SQL cannot read an Automerge document.
@@ -30,6 +32,8 @@ const REINDEX: &[(i64, &[DocKind])] = &[
     (6, &[DocKind::InventoryCount, DocKind::Store]),
     // The conflicts of every document (`conflict_index`).
     (7, &DocKind::ALL),
+    // Since when each store has been its manager's (`store_index.assigned_at`).
+    (10, &[DocKind::Store]),
 ];
 
 /// Brings the database to [`LATEST`]; refuses a database written by a newer build.
@@ -42,16 +46,29 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
             supported: LATEST,
         });
     }
-    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        for (_, kinds) in REINDEX.iter().filter(|(v, _)| v == version) {
-            reindex(&tx, kinds)?;
-        }
-        // PRAGMA takes no parameters; the version is a constant of this build.
-        tx.execute_batch(&format!("PRAGMA user_version = {version}"))?;
-        tx.commit()?;
+    if current == LATEST {
+        return Ok(());
     }
+    // Every pending migration in one transaction, then the index rows they need derived
+    // again: this build's index code writes the latest schema's columns, so it runs once
+    // every column exists (a store of schema 5 reindexed its stores at schema 6 before
+    // `assigned_at` came in schema 10).
+    let tx = conn.transaction()?;
+    let mut kinds: Vec<DocKind> = Vec::new();
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        tx.execute_batch(sql)?;
+        for (_, more) in REINDEX.iter().filter(|(v, _)| v == version) {
+            kinds.extend(
+                more.iter()
+                    .filter(|k| !kinds.contains(k))
+                    .collect::<Vec<_>>(),
+            );
+        }
+    }
+    reindex(&tx, &kinds)?;
+    // PRAGMA takes no parameters; the version is a constant of this build.
+    tx.execute_batch(&format!("PRAGMA user_version = {LATEST}"))?;
+    tx.commit()?;
     Ok(())
 }
 

@@ -221,8 +221,8 @@ pub(crate) fn index(tx: &Connection, doc: &Doc) -> Result<()> {
     let at = s.location.to_wgs84();
     tx.prepare_cached(
         "INSERT OR REPLACE INTO store_index (id, licence, name, format, market, size, tier, demo_street,
-         functional, rating, rating_at, territory, lat, lng, geofence_m)
-         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
+         functional, rating, rating_at, territory, lat, lng, geofence_m, assigned_at)
+         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
     )?
     .execute(params![
         s.id.as_str(),
@@ -240,6 +240,9 @@ pub(crate) fn index(tx: &Connection, doc: &Doc) -> Result<()> {
         at.lat,
         at.lng,
         s.geofence_m,
+        // Since when the store has been its territory's: created, or last reassigned.
+        doc.stamped(&DOC_ROOT, "territory")
+            .map(|v| v.current.at.millis()),
     ])?;
     Ok(())
 }

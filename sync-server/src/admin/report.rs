@@ -37,6 +37,11 @@ team, spot checks from supervisors. Columns:
   stores                      stores in the territory
   r1_due_this_week            R1: stores not visited by the manager in the ISO week of --day
                               (small grocery Z3 stores are exempt)
+  r1_weeks_judged             R1 over the month: its ISO weeks (those whose Thursday falls in
+                              the month) that ended by the end of --day
+  r1_store_weeks_missed       R1 over the month: in those weeks, the stores not visited by
+                              the manager, summed over the weeks; a store counts from the
+                              first week that began after it became the manager's
   r2_price_tag_violations     R2: stores whose shelf display lacks more than 3 price tags
   r3_count_findings           R3: functional terminals whose latest finished count is off by
                               more than 10%, or has no rate: book total 0 (undefined, its
@@ -61,7 +66,8 @@ team, spot checks from supervisors. Columns:
                               another store leave no record and are not counted here
   r8_training_days            R8: training-day visits by the manager in a functional terminal
                               in the month with all four activities recorded (1 is required)
-  r9_visits_made              R9: visits by the manager in the month to stores R1 covers
+  r9_visits_made              R9: visits by the manager in the month to stores R1 covers,
+                              at most one a day per store (two check-ins on one day are one)
   r9_visits_required          R9: --min-visits times the stores R1 covers
   r9_stores_below_minimum     R9: stores R1 covers visited fewer than --min-visits times
   r9_clocks_breached          R9: service clocks breached, of complaints received in the month
@@ -84,12 +90,14 @@ follow: an empty line, then the columns reused_photo, visit, store, day (the day
 was taken, else added, UTC), and a row per use, every use of such a photo listed.";
 
 /// The header of the report, in order.
-pub const COLUMNS: [&str; 29] = [
+pub const COLUMNS: [&str; 31] = [
     "manager",
     "name",
     "month",
     "stores",
     "r1_due_this_week",
+    "r1_weeks_judged",
+    "r1_store_weeks_missed",
     "r2_price_tag_violations",
     "r3_count_findings",
     "r4_total",
@@ -201,6 +209,8 @@ pub struct ManagerRow {
     pub name: String,
     pub stores: usize,
     pub r1_due_this_week: usize,
+    pub r1_weeks_judged: usize,
+    pub r1_store_weeks_missed: usize,
     pub r2_price_tag_violations: usize,
     pub r3_count_findings: usize,
     /// `YYYY-MM`.
@@ -243,6 +253,8 @@ impl ManagerRow {
             self.month.clone(),
             self.stores.to_string(),
             self.r1_due_this_week.to_string(),
+            self.r1_weeks_judged.to_string(),
+            self.r1_store_weeks_missed.to_string(),
             self.r2_price_tag_violations.to_string(),
             self.r3_count_findings.to_string(),
             self.r4_total.map(|t| format!("{t:.1}")).unwrap_or_default(),

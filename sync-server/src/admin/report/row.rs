@@ -83,6 +83,9 @@ pub fn manager_row(
         ..ManagerRow::default()
     };
     row.r1_due_this_week = local.stores_due_visit(m, options.day)?.len();
+    let weeks = local.weeks_missed(m, options.day)?;
+    row.r1_weeks_judged = weeks.len();
+    row.r1_store_weeks_missed = weeks.iter().map(|w| w.stores.len()).sum();
     row.r2_price_tag_violations = local.stores_missing_price_tags(m)?.len();
     row.r3_count_findings = local.count_findings(m)?.len();
     let cards = local.scorecards_of(m, &month)?;

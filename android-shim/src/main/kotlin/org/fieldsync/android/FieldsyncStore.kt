@@ -38,6 +38,7 @@ import org.fieldsync.ffi.StoreRecord
 import org.fieldsync.ffi.SupervisionMonthRecord
 import org.fieldsync.ffi.Verdict
 import org.fieldsync.ffi.VisitRecord
+import org.fieldsync.ffi.WeekMissedRecord
 
 /**
  * The device's local store, for coroutines: every call runs on [io] (Dispatchers.IO by
@@ -153,6 +154,10 @@ class FieldsyncStore private constructor(
      */
     suspend fun demoStreetUnwalked(territory: String? = null, day: LocalDate? = null): List<StoreDueRecord> =
         local { demoStreetUnwalked(territory, day) }
+
+    /** R1 over the month of [day]: each ended week of it, with the stores [manager] owed and did not visit. */
+    suspend fun weeksMissed(manager: String = userId, day: LocalDate? = null): List<WeekMissedRecord> =
+        local { weeksMissed(manager, day) }
 
     /** R4 and R5: the supervision team's spot checks in [manager]'s stores in the month of [day]. */
     suspend fun supervisionMonth(manager: String = userId, day: LocalDate? = null): SupervisionMonthRecord =

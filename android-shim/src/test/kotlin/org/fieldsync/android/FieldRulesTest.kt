@@ -113,6 +113,10 @@ class FieldRulesTest {
             assertEquals(false, month.demoStreetSampledOk, "no demo-street store among the spot checks")
             store.createVisit(NewVisitRecord(walked, VisitKind.SUPERVISION_SPOT_CHECK, CheckPointRecord(now, null), null))
             assertTrue(store.supervisionMonth("am-li").demoStreetSampledOk)
+            // Stores made just now are owed no week that has already ended.
+            val weeks = store.weeksMissed("am-li", LocalDate.now())
+            assertTrue(weeks.all { it.storeIds.isEmpty() }, "$weeks")
+            assertTrue(weeks.all { it.weekStart.dayOfWeek == java.time.DayOfWeek.MONDAY }, "$weeks")
         }
     }
 }

@@ -1,0 +1,124 @@
+//! R1 over a month: the weekly visit judged in every week of a month, for the monthly
+//! assessment, where `stores_due_visit` answers one week (this week's to-do list).
+//!
+//! Decided (docs/adr/0028-supervision-cadences.md):
+//! - a month's weeks are the ISO weeks whose Thursday falls in the month, as ISO 8601 gives
+//!   weeks to years; so each week belongs to exactly one month, and a month has 4 or 5;
+//! - a week is judged once it has ended (by the end of the day asked): the week in progress
+//!   is this week's list, not a miss;
+//! - a store is owed a week only if it was its manager's before the week began (the stamp of
+//!   its `territory`, written when it was created or last reassigned), so a store imported
+//!   or moved mid-month is not missed in the weeks before it arrived.
+
+use chrono::{Duration, NaiveDate};
+use rusqlite::params;
+
+use super::COVERED_BY_R1;
+use crate::error::Result;
+use crate::ids::DocId;
+use crate::store::LocalStore;
+use crate::time::FieldCalendar;
+
+/// One ended ISO week of a month and the stores R1 covers that the account manager did not
+/// visit in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WeekMissed {
+    /// The week's Monday.
+    pub week_start: NaiveDate,
+    /// By name.
+    pub stores: Vec<DocId>,
+}
+
+/// The Mondays of the ISO weeks that belong to the month holding `day` (see the module).
+pub fn weeks_of_month(day: NaiveDate) -> Vec<NaiveDate> {
+    let month = FieldCalendar::month_start(day);
+    let next = FieldCalendar::next_month_start(month);
+    let thursday = |monday: NaiveDate| monday + Duration::days(3);
+    let mut monday = FieldCalendar::week_start(month);
+    if thursday(monday) < month {
+        monday += Duration::days(7);
+    }
+    // At most 5 Thursdays fall in a month.
+    (0..5)
+        .map(|i| monday + Duration::days(7 * i))
+        .filter(|m| thursday(*m) < next)
+        .collect()
+}
+
+impl LocalStore {
+    /// R1 in each week of the month holding `day` that ended by the end of `day`: the
+    /// stores of `manager`'s territory R1 covers, owed that week, with no visit by
+    /// `manager` in it (see the module).
+    pub fn weeks_missed(&self, manager: &str, day: NaiveDate) -> Result<Vec<WeekMissed>> {
+        let cal = self.calendar();
+        let inner = self.lock()?;
+        let sql = format!(
+            "SELECT s.id FROM store_index s
+             WHERE s.territory = ?1 AND {COVERED_BY_R1}
+               AND (s.assigned_at IS NULL OR s.assigned_at < ?2)
+               AND NOT EXISTS (SELECT 1 FROM visit_index v WHERE v.store_id = s.id AND v.visitor = ?1
+                               AND v.check_in_at >= ?2 AND v.check_in_at < ?3)
+             ORDER BY s.name, s.id"
+        );
+        let mut stmt = inner.conn.prepare_cached(&sql)?;
+        let mut weeks = Vec::new();
+        for monday in weeks_of_month(day) {
+            let next = monday + Duration::days(7);
+            if next > day + Duration::days(1) {
+                break;
+            }
+            let ids = stmt
+                .query_map(
+                    params![manager, cal.start_of(monday).0, cal.start_of(next).0],
+                    |r| r.get::<_, String>(0),
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let stores = ids
+                .iter()
+                .map(|id| DocId::parse("id", id))
+                .collect::<Result<Vec<_>>>()?;
+            weeks.push(WeekMissed {
+                week_start: monday,
+                stores,
+            });
+        }
+        Ok(weeks)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
+    }
+
+    #[test]
+    fn a_month_holds_the_iso_weeks_whose_thursday_falls_in_it() {
+        // November 2026 begins on a Sunday; the week of 30 November is December's.
+        let november = ["2026-11-02", "2026-11-09", "2026-11-16", "2026-11-23"];
+        assert_eq!(weeks_of_month(day("2026-11-30")), november.map(day));
+        // October 2026 begins on a Thursday: the week of 28 September is October's.
+        let october = [
+            "2026-09-28",
+            "2026-10-05",
+            "2026-10-12",
+            "2026-10-19",
+            "2026-10-26",
+        ];
+        assert_eq!(weeks_of_month(day("2026-10-01")), october.map(day));
+        // The week of New Year 2027 (Thursday 31 December) is December's.
+        assert_eq!(
+            weeks_of_month(day("2026-12-15")).last(),
+            Some(&day("2026-12-28"))
+        );
+        assert_eq!(weeks_of_month(day("2027-01-01"))[0], day("2027-01-04"));
+        // Every week of a year in exactly one month.
+        let mut all: Vec<NaiveDate> = (1..=12)
+            .flat_map(|m| weeks_of_month(NaiveDate::from_ymd_opt(2026, m, 1).expect("month")))
+            .collect();
+        all.dedup();
+        assert_eq!(all.len(), 53, "2026 has 53 ISO weeks");
+    }
+}

@@ -1,0 +1,145 @@
+//! R1 over a month at its edges: which weeks a month judges, a week in progress, a store
+//! that arrived mid-month, the exemption, and whose visits count.
+
+use chrono::NaiveDate;
+use fieldsync_core::fixtures::{ManualClock, at, device, sample_store};
+use fieldsync_core::{
+    CheckPoint, DocId, LocalStore, NewStore, NewVisit, Result, StoreFormat, StoreSize, VisitKind,
+};
+
+fn day(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
+}
+
+fn visit(db: &LocalStore, clock: &ManualClock, store: &DocId, when: &str) -> Result<DocId> {
+    clock.set(at(when));
+    db.create_visit(NewVisit {
+        store_id: store.clone(),
+        kind: VisitKind::Routine,
+        check_in: CheckPoint {
+            at: at(when),
+            gps: None,
+        },
+        complaint_id: None,
+    })
+}
+
+/// (Monday, stores missed) for each judged week.
+fn missed(db: &LocalStore, on: &str) -> Result<Vec<(String, Vec<DocId>)>> {
+    Ok(db
+        .weeks_missed("am-li", day(on))?
+        .into_iter()
+        .map(|w| (w.week_start.to_string(), w.stores))
+        .collect())
+}
+
+#[test]
+fn each_ended_week_of_the_month_lists_the_stores_not_visited_in_it() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (db, clock) = device(
+        dir.path().join("a.db"),
+        "am-li",
+        at("2026-10-01T09:00:00+08:00"),
+    )?;
+    let a = db.create_store(sample_store("am-li", 1))?;
+    let b = db.create_store(sample_store("am-li", 2))?;
+    db.create_store(NewStore {
+        format: StoreFormat::Grocery,
+        size: StoreSize::Small,
+        ..sample_store("am-li", 3)
+    })?;
+    // A: the weeks of 2 and 16 November, the second at the week's last instant. B: the
+    // week of 9 November, and Monday 30 November (December's week).
+    visit(&db, &clock, &a, "2026-11-02T00:00:00+08:00")?;
+    visit(&db, &clock, &a, "2026-11-22T23:59:59+08:00")?;
+    visit(&db, &clock, &b, "2026-11-12T10:00:00+08:00")?;
+    visit(&db, &clock, &b, "2026-11-30T10:00:00+08:00")?;
+    let all = vec![
+        ("2026-11-02".to_owned(), vec![b.clone()]),
+        ("2026-11-09".to_owned(), vec![a.clone()]),
+        ("2026-11-16".to_owned(), vec![b.clone()]),
+        ("2026-11-23".to_owned(), vec![a.clone(), b.clone()]),
+    ];
+    assert_eq!(missed(&db, "2026-11-30")?, all);
+    // On Sunday 22 November the week of the 16th has ended; the week of the 23rd has not.
+    assert_eq!(missed(&db, "2026-11-22")?, all[..3].to_vec());
+    assert_eq!(missed(&db, "2026-11-21")?, all[..2].to_vec());
+    assert!(missed(&db, "2026-11-01")?.is_empty(), "no week has ended");
+    Ok(())
+}
+
+#[test]
+fn a_store_is_owed_only_the_weeks_that_began_after_it_became_the_managers() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (db, clock) = device(
+        dir.path().join("a.db"),
+        "am-li",
+        at("2026-10-01T09:00:00+08:00"),
+    )?;
+    let old = db.create_store(sample_store("am-li", 1))?;
+    // Imported on Wednesday 11 November: owed from the week of the 16th.
+    clock.set(at("2026-11-11T10:00:00+08:00"));
+    let new = db.create_store(sample_store("am-li", 2))?;
+    // Moved to Li on Monday 16 November at 00:00: owed that very week.
+    let moved = db.create_store(sample_store("am-wu", 3))?;
+    clock.set(at("2026-11-16T00:00:00+08:00"));
+    db.reassign_store(&moved, "am-li")?;
+    let weeks = db.weeks_missed("am-li", day("2026-11-30"))?;
+    let owed: Vec<(String, usize)> = weeks
+        .iter()
+        .map(|w| (w.week_start.to_string(), w.stores.len()))
+        .collect();
+    assert_eq!(
+        owed,
+        vec![
+            ("2026-11-02".to_owned(), 1),
+            ("2026-11-09".to_owned(), 1),
+            ("2026-11-16".to_owned(), 2),
+            ("2026-11-23".to_owned(), 3),
+        ]
+    );
+    assert_eq!(weeks[0].stores, vec![old]);
+    assert!(weeks[1].stores.iter().all(|s| *s != new));
+    Ok(())
+}
+
+#[test]
+fn only_the_managers_own_visits_count_for_the_weeks_of_the_month() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (db, clock) = device(
+        dir.path().join("sup.db"),
+        "sup-wang",
+        at("2026-10-01T09:00:00+08:00"),
+    )?;
+    let store = db.create_store(sample_store("am-li", 1))?;
+    visit(&db, &clock, &store, "2026-11-03T10:00:00+08:00")?;
+    let weeks = db.weeks_missed("am-li", day("2026-11-08"))?;
+    assert_eq!(weeks.len(), 1);
+    assert_eq!(weeks[0].stores, vec![store]);
+    Ok(())
+}
+
+#[test]
+fn a_store_written_by_schema_9_learns_since_when_each_store_is_its_managers() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("a.db");
+    let (db, clock) = device(&path, "am-li", at("2026-11-11T10:00:00+08:00"))?;
+    let store = db.create_store(sample_store("am-li", 1))?;
+    drop(db);
+    {
+        let conn = rusqlite::Connection::open(&path)?;
+        conn.execute_batch(
+            "ALTER TABLE store_index DROP COLUMN assigned_at; PRAGMA user_version = 9;",
+        )?;
+    }
+    let (db, _) = device(&path, "am-li", clock.now())?;
+    let weeks = db.weeks_missed("am-li", day("2026-11-30"))?;
+    let owed: Vec<usize> = weeks.iter().map(|w| w.stores.len()).collect();
+    assert_eq!(
+        owed,
+        vec![0, 0, 1, 1],
+        "owed from the week after its import"
+    );
+    assert_eq!(weeks[3].stores, vec![store]);
+    Ok(())
+}
