@@ -278,3 +278,121 @@ fn a_request_is_unanswered_until_replied_visited_and_called_back_and_complaints_
     assert!(before.unanswered.iter().any(|c| c.id == november));
     Ok(())
 }
+
+#[test]
+fn once_the_roles_are_known_a_visit_counts_only_from_the_role_its_kind_needs() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (district, clock) = district(&dir)?;
+    let demo = store(&district, "am-li", 1, true)?;
+    // Li's own phone records a walk and a spot check of her store, as any client could
+    // before the server bound kinds to roles, and the district's store receives them.
+    let (li, li_clock) = device(
+        dir.path().join("li.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    fieldsync_core::fixtures::exchange(&district, &li)?;
+    visit(
+        &li,
+        &li_clock,
+        &demo,
+        VisitKind::MarketWalkthrough,
+        "2026-11-23T10:00:00+08:00",
+    )?;
+    visit(
+        &li,
+        &li_clock,
+        &demo,
+        VisitKind::SupervisionSpotCheck,
+        "2026-11-23T11:00:00+08:00",
+    )?;
+    fieldsync_core::fixtures::exchange(&li, &district)?;
+    let sampled = |db: &LocalStore| -> Result<u32> {
+        Ok(db
+            .supervision_month("am-li", day("2026-11-23"))?
+            .demo_street_sampled)
+    };
+    assert_eq!(sampled(&district)?, 1, "no roles known: counted by kind");
+    assert!(unwalked(&district, None, "2026-11-23")?.is_empty());
+
+    let roles = [
+        ("am-li".to_owned(), fieldsync_core::Role::AccountManager),
+        ("mk-zhao".to_owned(), fieldsync_core::Role::MarketTeam),
+        ("sup-wang".to_owned(), fieldsync_core::Role::Supervisor),
+    ];
+    district.set_user_roles(&roles)?;
+    district.set_user_roles(&roles)?;
+    assert_eq!(
+        sampled(&district)?,
+        0,
+        "Li's spot check is not the supervision team's"
+    );
+    let listed = district.demo_street_unwalked(None, day("2026-11-23"))?;
+    assert_eq!(listed.len(), 1, "Li's walk is not the market team's");
+    assert_eq!(listed[0].last_visit, None);
+    visit(
+        &district,
+        &clock,
+        &demo,
+        VisitKind::SupervisionSpotCheck,
+        "2026-11-23T12:00:00+08:00",
+    )?;
+    assert_eq!(
+        sampled(&district)?,
+        1,
+        "the supervisor's own spot check counts"
+    );
+    // The roles are replaced whole: Li a supervisor, her spot check counts too.
+    district.set_user_roles(&[
+        ("am-li".to_owned(), fieldsync_core::Role::Supervisor),
+        ("sup-wang".to_owned(), fieldsync_core::Role::Supervisor),
+    ])?;
+    let month = district.supervision_month("am-li", day("2026-11-23"))?;
+    assert_eq!(month.spot_checks, 2);
+    Ok(())
+}
+
+#[test]
+fn a_phone_that_knows_its_users_role_refuses_another_roles_visit_kind_naming_kind() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (li, clock) = device(
+        dir.path().join("li.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    let demo = store(&li, "am-li", 1, true)?;
+    // Before it knows its role, the phone leaves the kind to the server.
+    visit(
+        &li,
+        &clock,
+        &demo,
+        VisitKind::MarketWalkthrough,
+        "2026-11-23T09:00:00+08:00",
+    )?;
+    li.record_role(fieldsync_core::Role::AccountManager)?;
+    for kind in [
+        VisitKind::MarketWalkthrough,
+        VisitKind::SupervisionSpotCheck,
+    ] {
+        let err = visit(&li, &clock, &demo, kind, "2026-11-23T10:00:00+08:00")
+            .expect_err("another role's kind");
+        let said = err.to_string();
+        assert!(
+            said.contains("kind") && said.contains(kind.code()) && said.contains("account_manager"),
+            "{said}"
+        );
+    }
+    for kind in [
+        VisitKind::Routine,
+        VisitKind::DemoStreetDailyCheck,
+        VisitKind::TrainingDay,
+    ] {
+        visit(&li, &clock, &demo, kind, "2026-11-23T11:00:00+08:00")?;
+    }
+    assert_eq!(
+        li.visits_of_store(&demo)?.len(),
+        4,
+        "the first walk and three of Li's kinds"
+    );
+    Ok(())
+}

@@ -129,7 +129,8 @@ fn a_store_written_by_schema_9_learns_since_when_each_store_is_its_managers() ->
     {
         let conn = rusqlite::Connection::open(&path)?;
         conn.execute_batch(
-            "ALTER TABLE store_index DROP COLUMN assigned_at; PRAGMA user_version = 9;",
+            "ALTER TABLE store_index DROP COLUMN assigned_at; DROP TABLE user_roles;
+             PRAGMA user_version = 9;",
         )?;
     }
     let (db, _) = device(&path, "am-li", clock.now())?;
@@ -141,5 +142,54 @@ fn a_store_written_by_schema_9_learns_since_when_each_store_is_its_managers() ->
         "owed from the week after its import"
     );
     assert_eq!(weeks[3].stores, vec![store]);
+    Ok(())
+}
+
+#[test]
+fn each_ended_week_lists_the_demo_street_stores_the_market_team_did_not_walk() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (db, clock) = device(
+        dir.path().join("mk.db"),
+        "mk-zhao",
+        at("2026-10-01T09:00:00+08:00"),
+    )?;
+    let demo = |n: u32| {
+        db.create_store(NewStore {
+            demo_street: true,
+            ..sample_store("am-li", n)
+        })
+    };
+    let (a, b) = (demo(1)?, demo(2)?);
+    db.create_store(sample_store("am-li", 3))?;
+    let walk = |store: &DocId, when: &str| -> Result<DocId> {
+        clock.set(at(when));
+        db.create_visit(NewVisit {
+            store_id: store.clone(),
+            kind: VisitKind::MarketWalkthrough,
+            check_in: CheckPoint {
+                at: at(when),
+                gps: None,
+            },
+            complaint_id: None,
+        })
+    };
+    walk(&a, "2026-11-03T10:00:00+08:00")?;
+    walk(&b, "2026-11-03T11:00:00+08:00")?;
+    walk(&a, "2026-11-15T23:59:59+08:00")?;
+    // A routine visit is no walk.
+    visit(&db, &clock, &b, "2026-11-10T10:00:00+08:00")?;
+    let weeks: Vec<(String, Vec<DocId>)> = db
+        .walks_missed("am-li", day("2026-11-22"))?
+        .into_iter()
+        .map(|w| (w.week_start.to_string(), w.stores))
+        .collect();
+    assert_eq!(
+        weeks,
+        vec![
+            ("2026-11-02".to_owned(), vec![]),
+            ("2026-11-09".to_owned(), vec![b.clone()]),
+            ("2026-11-16".to_owned(), vec![a, b]),
+        ]
+    );
     Ok(())
 }

@@ -83,6 +83,10 @@ impl FieldStore {
             None => FieldStore::open(path, enrollment.user_id, enrollment.device_id)?,
         };
         store.core.record_enrollment()?;
+        // A role this build does not know (a newer server's) leaves visits to the server.
+        if let Ok(role) = fc::Role::parse(&enrollment.role) {
+            store.core.record_role(role)?;
+        }
         Ok(store)
     }
 

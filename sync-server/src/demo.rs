@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use fieldsync_core::Role;
 
 mod activity;
+mod cadences;
 mod phone;
 mod photos;
 
@@ -82,7 +83,7 @@ pub fn demo_users() -> Vec<User> {
         })
         .collect();
     users.push(User {
-        id: "mk-zhao".into(),
+        id: cadences::DEMO_MARKET_TEAM.into(),
         role: Role::MarketTeam,
         name: "赵敏 Zhao Min".into(),
     });
@@ -244,14 +245,16 @@ impl Seeded {
                 let _ = writeln!(
                     out,
                     "\ndemo: seeded {} visits, {} display checks, {} counts, {} tasks, {} \
-                     complaints, {} scorecards and {} photo files through the phones' write \
-                     path in {:.1} s (syncs: {:.1} s)",
+                     complaints, {} scorecards, {} market walks, {} spot checks and {} photo \
+                     files through the phones' write path in {:.1} s (syncs: {:.1} s)",
                     a.visits,
                     a.display_checks,
                     a.counts,
                     a.tasks,
                     a.complaints,
                     a.scorecards,
+                    a.walks,
+                    a.spot_checks,
                     a.photos,
                     d.activity_took.as_secs_f64(),
                     a.sync_took.as_secs_f64()

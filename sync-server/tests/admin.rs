@@ -611,6 +611,7 @@ fn the_report_gives_each_rule_its_known_answer_for_a_small_crafted_district() ->
             ("r4_stores_spot_checked", "1"),
             ("r5_demo_street_unchecked", "1"),
             ("r5_demo_street_unwalked", "1"),
+            ("r5_store_weeks_unwalked", "6"),
             ("r5_demo_street_stores", "2"),
             ("r5_demo_street_sampled", "0"),
             ("r6_demo_street_failing", "1"),

@@ -12,11 +12,13 @@
 use axum::http::StatusCode;
 use fieldsync_core::fixtures::{at, device, sample_store};
 use fieldsync_core::protocol::ErrorBody;
-use fieldsync_core::{CheckPoint, DocId, LocalStore, NewVisit, Role, VisitKind};
+use fieldsync_core::{CheckPoint, DocId, DocKind, LocalStore, NewVisit, Role, VisitKind};
 use fieldsync_server::Limits;
 use fieldsync_server::admin::AdminDevice;
 use fieldsync_server::storage::User;
 use fieldsync_tests::Backend;
+use fieldsync_tests::district::{District, StoreRow, licence};
+use fieldsync_tests::old_server::plant;
 use fieldsync_tests::routes::{Instances, outbox_request};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -31,6 +33,12 @@ const PEOPLE: [(&str, Role); 4] = [
     ("sup-wang", Role::Supervisor),
     ("admin-chen", Role::Admin),
 ];
+
+fieldsync_tests::on_sqlite_and_postgres!(
+    taken_before:
+        a_walk_and_a_spot_check_an_older_server_took_from_an_account_manager_count_for_nothing_in_the_report_on_sqlite,
+    a_walk_and_a_spot_check_an_older_server_took_from_an_account_manager_count_for_nothing_in_the_report_on_postgres
+);
 
 fieldsync_tests::on_sqlite_and_postgres!(
     kinds_by_role: every_visit_kind_is_taken_from_its_own_role_and_refused_naming_the_kind_from_every_other_on_sqlite,
@@ -92,6 +100,65 @@ async fn kinds_by_role(backend: Backend) -> TestResult {
     }
     // Five kinds, each taken from one role of four (admins record none).
     assert_eq!((taken, refused), (5, 15));
+    Ok(())
+}
+
+/// Visits stored before the server bound kinds to roles are not judged again, so the
+/// report itself counts a walk or a spot check only from its kind's role: an account
+/// manager's "supervision spot check" and "market walk" of her own demo-street store,
+/// stored as an older server took them, change none of her figures. Shown to fail with the
+/// report not telling its store the users' roles (`set_roles` in `admin/report.rs` not
+/// called): `r4_stores_spot_checked` was 1.
+async fn taken_before(backend: Backend) -> TestResult {
+    let district = District::start_on(
+        backend,
+        &[
+            ("am-li", Role::AccountManager),
+            ("mk-zhao", Role::MarketTeam),
+            ("sup-wang", Role::Supervisor),
+        ],
+        &[StoreRow::new(1, "am-li").demo()],
+    )?;
+    let phone = district.enroll("am-li", "li-phone", at(MONDAY)).await?;
+    phone.sync().await?;
+    let store = phone
+        .local()
+        .store_by_licence(&licence(1))?
+        .ok_or("Li holds her store")?;
+    for kind in [
+        VisitKind::SupervisionSpotCheck,
+        VisitKind::MarketWalkthrough,
+    ] {
+        let visit = phone.local().create_visit(new_visit(&store, kind))?;
+        let changes = phone.local().export_changes(&visit, &[])?;
+        plant(
+            &district.database(),
+            &visit,
+            DocKind::Visit,
+            Some(&store),
+            &changes,
+        )?;
+    }
+    let csv = district
+        .server
+        .admin(&["report", "--month", "2026-11", "--day", "2026-11-23"])?;
+    // The rows, before the sections after an empty line; no cell here holds a comma.
+    let mut lines = csv.lines().take_while(|l| !l.is_empty());
+    let header: Vec<&str> = lines.next().ok_or("a header")?.split(',').collect();
+    let li: Vec<&str> = lines
+        .find(|l| l.starts_with("am-li,"))
+        .ok_or("a row for am-li")?
+        .split(',')
+        .collect();
+    let cell = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .and_then(|i| li.get(i).copied())
+    };
+    assert_eq!(cell("r4_stores_spot_checked"), Some("0"), "{csv}");
+    assert_eq!(cell("r5_demo_street_sampled"), Some("0"), "{csv}");
+    assert_eq!(cell("r5_demo_street_unwalked"), Some("1"), "{csv}");
     Ok(())
 }
 

@@ -7,7 +7,10 @@
 //!
 //! Visits are counted by their kind, from `visit_index`. The kind is trustworthy because
 //! the server holds each kind to one role ([`crate::VisitKind::recorded_by`]): an account
-//! manager's "spot check" of their own store is refused, not counted.
+//! manager's "spot check" of their own store is refused, not counted. The server's own
+//! stores (the report's admin device, the console's replica) also know every user's role
+//! ([`LocalStore::set_user_roles`]) and count a visit only from someone of its kind's role,
+//! so a visit stored before the server bound kinds to roles counts for nothing either.
 //!
 //! Decided where `domain.md` is silent (docs/adr/0028-supervision-cadences.md): a walk is
 //! a `market_walkthrough` visit, by anyone of the market team; a spot check is a
@@ -15,16 +18,28 @@
 //! the territory spot-checked in the month, and R5's sample for at least one of its
 //! demo-street stores (when it has any). Stores are the territory's now, as for R1 and R9.
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 use rusqlite::params;
 
 use crate::error::Result;
+use crate::ids::Role;
 use crate::kinds::complaint::ComplaintKind;
 use crate::kinds::visit::VisitKind;
 use crate::rules::{StoreDue, store_due_rows};
 use crate::store::LocalStore;
 use crate::store::complaints::ComplaintClocks;
 use crate::time::{FieldCalendar, Timestamp};
+
+/// SQL: the visit `v` was recorded by someone of the role `?{role}` names, as far as this
+/// store knows roles (it knows none on a phone: every visit passes).
+pub(crate) fn by_its_role(role: usize) -> String {
+    format!(
+        "(NOT EXISTS (SELECT 1 FROM user_roles)
+          OR EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = v.visitor AND r.role = ?{role}))"
+    )
+}
 
 /// What the supervision team did in one territory in one month (R4's spot checks, R5's
 /// monthly sample of the demo street).
@@ -66,6 +81,40 @@ pub struct RequestsAnswered {
 }
 
 impl LocalStore {
+    /// Sets the roles of the district's users as the server holds them (every user, each
+    /// once); an unchanged set writes nothing. Meant for the server's own stores: see the
+    /// module. A phone that never calls it counts every visit of a kind.
+    pub fn set_user_roles(&self, users: &[(String, Role)]) -> Result<()> {
+        let wanted: BTreeMap<&str, &str> = users
+            .iter()
+            .map(|(user, role)| (user.as_str(), role.code()))
+            .collect();
+        let inner = self.lock()?;
+        let held: BTreeMap<String, String> = inner
+            .conn
+            .prepare_cached("SELECT user_id, role FROM user_roles")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let same = held.len() == wanted.len()
+            && held
+                .iter()
+                .all(|(u, r)| wanted.get(u.as_str()) == Some(&r.as_str()));
+        if same {
+            return Ok(());
+        }
+        let tx = inner.conn.unchecked_transaction()?;
+        tx.execute("DELETE FROM user_roles", [])?;
+        {
+            let mut insert =
+                tx.prepare_cached("INSERT INTO user_roles (user_id, role) VALUES (?1, ?2)")?;
+            for (user, role) in &wanted {
+                insert.execute(params![user, role])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// R5: demo-street stores with no market-team walk in the ISO week of `day`, never
     /// walked first, then by their last walk. `territory` narrows them to one account
     /// manager's; `None` lists every demo-street store the device holds (the market team's
@@ -82,17 +131,24 @@ impl LocalStore {
             cal.start_of(week + chrono::Duration::days(7)),
         );
         let inner = self.lock()?;
-        let mut stmt = inner.conn.prepare_cached(
+        let by_role = by_its_role(5);
+        let sql = format!(
             "SELECT s.id, s.name, s.licence,
-                    (SELECT MAX(v.check_in_at) FROM visit_index v WHERE v.store_id = s.id AND v.kind = ?2) AS last_walk
+                    (SELECT MAX(v.check_in_at) FROM visit_index v WHERE v.store_id = s.id AND v.kind = ?2
+                     AND {by_role}) AS last_walk
              FROM store_index s
              WHERE s.demo_street = 1 AND (?1 IS NULL OR s.territory = ?1)
                AND NOT EXISTS (SELECT 1 FROM visit_index v WHERE v.store_id = s.id AND v.kind = ?2
-                               AND v.check_in_at >= ?3 AND v.check_in_at < ?4)
-             ORDER BY last_walk IS NOT NULL, last_walk, s.name, s.id",
-        )?;
-        let walk = VisitKind::MarketWalkthrough.code();
-        store_due_rows(&mut stmt, params![territory, walk, from.0, to.0])
+                               AND v.check_in_at >= ?3 AND v.check_in_at < ?4 AND {by_role})
+             ORDER BY last_walk IS NOT NULL, last_walk, s.name, s.id"
+        );
+        let mut stmt = inner.conn.prepare_cached(&sql)?;
+        let walk = VisitKind::MarketWalkthrough;
+        let role = walk.recorded_by().code();
+        store_due_rows(
+            &mut stmt,
+            params![territory, walk.code(), from.0, to.0, role],
+        )
     }
 
     /// R4 and R5: the supervision team's spot checks in `manager`'s stores in the month
@@ -105,15 +161,18 @@ impl LocalStore {
             cal.start_of(FieldCalendar::next_month_start(month)),
         );
         let inner = self.lock()?;
-        let mut stmt = inner.conn.prepare_cached(
+        let by_role = by_its_role(5);
+        let sql = format!(
             "SELECT s.demo_street,
                     (SELECT COUNT(*) FROM visit_index v WHERE v.store_id = s.id AND v.kind = ?2
-                     AND v.check_in_at >= ?3 AND v.check_in_at < ?4)
-             FROM store_index s WHERE s.territory = ?1",
-        )?;
-        let spot = VisitKind::SupervisionSpotCheck.code();
+                     AND v.check_in_at >= ?3 AND v.check_in_at < ?4 AND {by_role})
+             FROM store_index s WHERE s.territory = ?1"
+        );
+        let mut stmt = inner.conn.prepare_cached(&sql)?;
+        let spot = VisitKind::SupervisionSpotCheck;
+        let role = spot.recorded_by().code();
         let rows = stmt
-            .query_map(params![manager, spot, from.0, to.0], |r| {
+            .query_map(params![manager, spot.code(), from.0, to.0, role], |r| {
                 Ok((r.get::<_, bool>(0)?, r.get::<_, u32>(1)?))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;

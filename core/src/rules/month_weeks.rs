@@ -1,5 +1,6 @@
-//! R1 over a month: the weekly visit judged in every week of a month, for the monthly
-//! assessment, where `stores_due_visit` answers one week (this week's to-do list).
+//! R1 and R5's walk over a month: the weekly visit and the market team's weekly walk judged
+//! in every week of a month, for the monthly assessment, where `stores_due_visit` and
+//! `demo_street_unwalked` answer one week (this week's to-do list).
 //!
 //! Decided (docs/adr/0028-supervision-cadences.md):
 //! - a month's weeks are the ISO weeks whose Thursday falls in the month, as ISO 8601 gives
@@ -11,11 +12,13 @@
 //!   or moved mid-month is not missed in the weeks before it arrived.
 
 use chrono::{Duration, NaiveDate};
-use rusqlite::params;
+use rusqlite::{CachedStatement, params};
 
 use super::COVERED_BY_R1;
+use super::cadences::by_its_role;
 use crate::error::Result;
 use crate::ids::DocId;
+use crate::kinds::visit::VisitKind;
 use crate::store::LocalStore;
 use crate::time::FieldCalendar;
 
@@ -50,8 +53,6 @@ impl LocalStore {
     /// stores of `manager`'s territory R1 covers, owed that week, with no visit by
     /// `manager` in it (see the module).
     pub fn weeks_missed(&self, manager: &str, day: NaiveDate) -> Result<Vec<WeekMissed>> {
-        let cal = self.calendar();
-        let inner = self.lock()?;
         let sql = format!(
             "SELECT s.id FROM store_index s
              WHERE s.territory = ?1 AND {COVERED_BY_R1}
@@ -60,20 +61,55 @@ impl LocalStore {
                                AND v.check_in_at >= ?2 AND v.check_in_at < ?3)
              ORDER BY s.name, s.id"
         );
-        let mut stmt = inner.conn.prepare_cached(&sql)?;
+        self.per_ended_week(day, &sql, |stmt, from, to| {
+            stmt.query_map(params![manager, from, to], |r| r.get(0))?
+                .collect()
+        })
+    }
+
+    /// R5's walk in each week of the month holding `day` that ended by the end of `day`:
+    /// the demo-street stores of `territory`, owed that week, that the market team did not
+    /// walk in it (a `market_walkthrough` visit from its role, as
+    /// [`LocalStore::demo_street_unwalked`] counts them).
+    pub fn walks_missed(&self, territory: &str, day: NaiveDate) -> Result<Vec<WeekMissed>> {
+        let by_role = by_its_role(5);
+        let sql = format!(
+            "SELECT s.id FROM store_index s
+             WHERE s.territory = ?1 AND s.demo_street = 1
+               AND (s.assigned_at IS NULL OR s.assigned_at < ?2)
+               AND NOT EXISTS (SELECT 1 FROM visit_index v WHERE v.store_id = s.id AND v.kind = ?4
+                               AND v.check_in_at >= ?2 AND v.check_in_at < ?3 AND {by_role})
+             ORDER BY s.name, s.id"
+        );
+        let walk = VisitKind::MarketWalkthrough;
+        let role = walk.recorded_by().code();
+        self.per_ended_week(day, &sql, |stmt, from, to| {
+            stmt.query_map(params![territory, from, to, walk.code(), role], |r| {
+                r.get(0)
+            })?
+            .collect()
+        })
+    }
+
+    /// Runs `sql` once per ended week of the month holding `day` (`ids` binds the week's
+    /// first and next Monday's instants); each week with the store ids it answered.
+    fn per_ended_week(
+        &self,
+        day: NaiveDate,
+        sql: &str,
+        ids: impl Fn(&mut CachedStatement<'_>, i64, i64) -> rusqlite::Result<Vec<String>>,
+    ) -> Result<Vec<WeekMissed>> {
+        let cal = self.calendar();
+        let inner = self.lock()?;
+        let mut stmt = inner.conn.prepare_cached(sql)?;
         let mut weeks = Vec::new();
         for monday in weeks_of_month(day) {
             let next = monday + Duration::days(7);
             if next > day + Duration::days(1) {
                 break;
             }
-            let ids = stmt
-                .query_map(
-                    params![manager, cal.start_of(monday).0, cal.start_of(next).0],
-                    |r| r.get::<_, String>(0),
-                )?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let stores = ids
+            let found = ids(&mut stmt, cal.start_of(monday).0, cal.start_of(next).0)?;
+            let stores = found
                 .iter()
                 .map(|id| DocId::parse("id", id))
                 .collect::<Result<Vec<_>>>()?;

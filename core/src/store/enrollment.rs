@@ -6,10 +6,11 @@
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::{Error, Result};
-use crate::ids::DeviceIdentity;
+use crate::ids::{DeviceIdentity, Role};
 use crate::store::LocalStore;
 
 const KEY: &str = "enrolled";
+const ROLE_KEY: &str = "enrolled_role";
 
 /// The enrolled identity stored in `meta`, if any.
 fn enrolled(conn: &Connection) -> Result<Option<DeviceIdentity>> {
@@ -59,6 +60,30 @@ impl LocalStore {
     pub fn enrolled_identity(&self) -> Result<Option<DeviceIdentity>> {
         self.read(enrolled)
     }
+
+    /// Records the role the server enrolled this store's user with: from then on a visit
+    /// of a kind another role records is refused here, when it is made, as the server
+    /// would refuse it at the next sync (`VisitKind::recorded_by`).
+    pub fn record_role(&self, role: Role) -> Result<()> {
+        let inner = self.lock()?;
+        inner.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, CAST(?2 AS BLOB))
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [ROLE_KEY, role.code()],
+        )?;
+        Ok(())
+    }
+}
+
+/// The role recorded by [`LocalStore::record_role`], if any (a store opened without
+/// enrollment knows none, and its visits are judged by the server alone).
+pub(crate) fn enrolled_role(conn: &Connection) -> Result<Option<Role>> {
+    let value: Option<Vec<u8>> = conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [ROLE_KEY], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    Ok(value.and_then(|v| Role::parse(&String::from_utf8_lossy(&v)).ok()))
 }
 
 #[cfg(test)]

@@ -48,6 +48,18 @@ impl LocalStore {
             ));
         }
         self.create_doc(DocKind::Visit, |conn, stamp| {
+            if let Some(role) = super::enrollment::enrolled_role(conn)?
+                && new.kind.recorded_by() != role
+            {
+                return Err(Error::invalid(
+                    "kind",
+                    format!(
+                        "a `{}` visit is recorded only by role `{}`, and this phone's user is `{role}`",
+                        new.kind.code(),
+                        new.kind.recorded_by()
+                    ),
+                ));
+            }
             check_not_ahead("check_in.at", new.check_in.at, stamp.at)?;
             let facts = store_facts(conn, "store_id", &new.store_id)?;
             if let Some(complaint) = &new.complaint_id {

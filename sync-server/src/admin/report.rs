@@ -56,6 +56,9 @@ team, spot checks from supervisors. Columns:
   r5_demo_street_unchecked    R5: demo-street stores the manager has not checked on --day
   r5_demo_street_unwalked     R5: demo-street stores the market team has not walked in the
                               ISO week of --day
+  r5_store_weeks_unwalked     R5 over the month: in the weeks r1_weeks_judged counts, the
+                              demo-street stores the market team did not walk, summed over
+                              the weeks (a store counts as in r1_store_weeks_missed)
   r5_demo_street_stores       R5: demo-street stores in the territory
   r5_demo_street_sampled      R5: of those, stores the supervision team spot-checked in the
                               month (0 of more than 0 breaks R5's monthly sample)
@@ -90,7 +93,7 @@ follow: an empty line, then the columns reused_photo, visit, store, day (the day
 was taken, else added, UTC), and a row per use, every use of such a photo listed.";
 
 /// The header of the report, in order.
-pub const COLUMNS: [&str; 31] = [
+pub const COLUMNS: [&str; 32] = [
     "manager",
     "name",
     "month",
@@ -107,6 +110,7 @@ pub const COLUMNS: [&str; 31] = [
     "r4_stores_spot_checked",
     "r5_demo_street_unchecked",
     "r5_demo_street_unwalked",
+    "r5_store_weeks_unwalked",
     "r5_demo_street_stores",
     "r5_demo_street_sampled",
     "r6_demo_street_failing",
@@ -222,6 +226,7 @@ pub struct ManagerRow {
     pub r4_stores_spot_checked: u32,
     pub r5_demo_street_unchecked: usize,
     pub r5_demo_street_unwalked: usize,
+    pub r5_store_weeks_unwalked: usize,
     pub r5_demo_street_stores: u32,
     pub r5_demo_street_sampled: u32,
     pub r6_demo_street_failing: usize,
@@ -264,6 +269,7 @@ impl ManagerRow {
             self.r4_stores_spot_checked.to_string(),
             self.r5_demo_street_unchecked.to_string(),
             self.r5_demo_street_unwalked.to_string(),
+            self.r5_store_weeks_unwalked.to_string(),
             self.r5_demo_street_stores.to_string(),
             self.r5_demo_street_sampled.to_string(),
             self.r6_demo_street_failing.to_string(),
@@ -307,6 +313,7 @@ pub fn report_over(
     options: &ReportOptions,
 ) -> AppResult<(Vec<ManagerRow>, Vec<Unreadable>)> {
     let mut skipped = Vec::new();
+    set_roles(local, &users)?;
     let district = District::read(local, options, &mut skipped)?;
     let mut rows = Vec::new();
     for user in users
@@ -320,6 +327,16 @@ pub fn report_over(
     let mut unreadable = damaged::damaged(local)?;
     damaged::merge(&mut unreadable, skipped);
     Ok((rows, unreadable))
+}
+
+/// Tells `local` every user's role, so that the cadences count a visit only from the role
+/// its kind needs (`LocalStore::set_user_roles`): a visit stored before the server bound
+/// kinds to roles does not pass for another role's.
+pub fn set_roles(local: &LocalStore, users: &[crate::storage::User]) -> AppResult<()> {
+    let roles: Vec<(String, fieldsync_core::Role)> =
+        users.iter().map(|u| (u.id.clone(), u.role)).collect();
+    local.set_user_roles(&roles)?;
+    Ok(())
 }
 
 /// Writes the report as CSV with the [`COLUMNS`] header.

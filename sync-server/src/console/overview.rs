@@ -63,6 +63,9 @@ pub fn parse_day(name: &str, text: Option<&str>) -> Result<Option<NaiveDate>, Re
 #[derive(Debug)]
 pub struct Overview {
     pub options: ReportOptions,
+    /// The month shown is over (its last instant is at or before `options.as_of`): its
+    /// monthly cadences owed and not kept are breaches, not yet to do.
+    pub month_ended: bool,
     pub rows: Vec<ManagerRow>,
     /// Per account manager: stores R1 covers.
     pub covered: HashMap<String, usize>,
@@ -128,6 +131,7 @@ impl Overview {
         let mut skipped = Vec::new();
         // On the console's threads, each step waits for the syncs running (`priority.rs`).
         crate::priority::step_aside();
+        crate::admin::report::set_roles(local, &users)?;
         let district = District::read(local, &options, &mut skipped)?;
         let mut parts = Vec::with_capacity(managers.len());
         for m in &managers {
@@ -159,6 +163,11 @@ impl Overview {
                 &options,
             )?,
             unreadable: 0,
+            month_ended: options.as_of.0 + 1
+                >= local
+                    .calendar()
+                    .start_of(FieldCalendar::next_month_start(options.month))
+                    .0,
             options,
         };
         for (m, part) in managers.iter().zip(&parts) {

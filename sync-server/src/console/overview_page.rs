@@ -99,8 +99,13 @@ pub fn render(lang: Lang, o: &Overview, took: std::time::Duration) -> String {
                 format!("{} / {}", r.r9_visits_made, r.r9_visits_required),
                 num(r.r9_stores_below_minimum, false),
                 num(r.r5_demo_street_unchecked, true),
-                num(r.r5_demo_street_unwalked, true),
-                owed_cell(r.r5_demo_street_sampled, r.r5_demo_street_stores),
+                // This week's, still in progress: a list to do, not a breach.
+                num(r.r5_demo_street_unwalked, false),
+                owed_cell(
+                    r.r5_demo_street_sampled,
+                    r.r5_demo_street_stores,
+                    o.month_ended,
+                ),
                 num(r.r2_price_tag_violations, true),
                 num(r.r3_count_findings, true),
                 follow_up_cell(lang, r, o.follow_ups_due.get(&r.manager)),
@@ -112,7 +117,7 @@ pub fn render(lang: Lang, o: &Overview, took: std::time::Duration) -> String {
                     num(r.r9_clocks_breached, true)
                 ),
                 num(r.r10_requests_unanswered, true),
-                owed_cell(r.r4_stores_spot_checked, r.stores as u32),
+                owed_cell(r.r4_stores_spot_checked, r.stores as u32, o.month_ended),
                 scorecard_cell(lang, r),
             ]
         })
@@ -199,10 +204,11 @@ fn follow_up_cell(lang: Lang, r: &ManagerRow, due: Option<&[usize; 4]>) -> Strin
     cell
 }
 
-/// A monthly cadence's cell, `done / of`: bad while none of `of` (more than 0) is done
-/// (R4's spot checks of the territory's stores, R5's sample of its demo street).
-fn owed_cell(done: u32, of: u32) -> String {
-    if of > 0 && done == 0 {
+/// A monthly cadence's cell, `done / of` (R4's spot checks of the territory's stores, R5's
+/// sample of its demo street): bad when the month is over and none of `of` (more than 0)
+/// was done; while it runs, none done yet is still to do.
+fn owed_cell(done: u32, of: u32, month_ended: bool) -> String {
+    if month_ended && of > 0 && done == 0 {
         format!("<span class=\"bad\">0</span> / {of}")
     } else {
         format!("{done} / {of}")

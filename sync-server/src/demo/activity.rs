@@ -42,6 +42,9 @@ pub struct Activity {
     pub tasks: usize,
     pub complaints: usize,
     pub scorecards: usize,
+    /// The market team's walks this week, the supervisor's spot checks this month.
+    pub walks: usize,
+    pub spot_checks: usize,
     /// Photos and thumbnails put in the server's blob store.
     pub photos: usize,
     /// Time the phones spent syncing (pushes judged by the server, feeds merged).
@@ -338,11 +341,13 @@ pub fn seed_activity(
         }
         done.scorecards += 1;
     }
+    done.spot_checks = super::cadences::seed_spot_checks(&sup, now)?;
     let synced = std::time::Instant::now();
     sync(storage, &sup, now.0)?;
     done.sync_took += synced.elapsed();
     drop(sup);
     remove_phone(dir, DEMO_SUPERVISOR);
+    done.walks = super::cadences::seed_walks(dir, storage, now)?;
     Ok(done)
 }
 

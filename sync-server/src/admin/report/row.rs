@@ -100,6 +100,11 @@ pub fn manager_row(
     row.r4_stores_spot_checked = supervision.stores_spot_checked;
     row.r5_demo_street_unchecked = local.demo_street_unchecked(m, options.day)?.len();
     row.r5_demo_street_unwalked = local.demo_street_unwalked(Some(m), options.day)?.len();
+    row.r5_store_weeks_unwalked = local
+        .walks_missed(m, options.day)?
+        .iter()
+        .map(|w| w.stores.len())
+        .sum();
     row.r5_demo_street_stores = supervision.demo_street_stores;
     row.r5_demo_street_sampled = supervision.demo_street_sampled;
     for (id, _) in own().filter(|(_, s)| s.demo_street) {

@@ -1,7 +1,10 @@
 package org.fieldsync.android
 
 import kotlinx.coroutines.runBlocking
+import org.fieldsync.ffi.CheckPointRecord
 import org.fieldsync.ffi.FieldException
+import org.fieldsync.ffi.NewVisitRecord
+import org.fieldsync.ffi.VisitKind
 import org.fieldsync.ffi.defaultSyncSettings
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
@@ -9,6 +12,7 @@ import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.assertThrows
 import org.junit.jupiter.api.io.TempDir
 import java.nio.file.Path
+import java.time.Instant
 
 /** Enrollment through the library, the identity the store keeps, and a token never shown. */
 class EnrollmentTest {
@@ -34,6 +38,13 @@ class EnrollmentTest {
             FieldsyncStore.openEnrolled(path, enrollment).use { store ->
                 FieldsyncSync(store, server.url, enrollment).use { it.syncNow() }
                 assertEquals(listOf("330100000001"), store.stores().map { it.licence })
+                // The store knows its user's role: another role's kind of visit is refused
+                // here, not by the server at the next sync.
+                val storeId = store.stores().single().id
+                val spotCheck = NewVisitRecord(storeId, VisitKind.SUPERVISION_SPOT_CHECK, CheckPointRecord(Instant.now(), null), null)
+                val wrongKind = assertThrows<FieldException.InvalidInput> { runBlocking { store.createVisit(spotCheck) } }
+                assertEquals("kind", wrongKind.field)
+                store.createVisit(spotCheck.copy(kind = VisitKind.ROUTINE))
             }
             val refused = assertThrows<FieldException.InvalidInput> {
                 runBlocking { FieldsyncStore.open(path, "am-zhao", enrollment.deviceId).close() }
