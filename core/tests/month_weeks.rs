@@ -4,7 +4,8 @@
 use chrono::NaiveDate;
 use fieldsync_core::fixtures::{ManualClock, at, device, sample_store};
 use fieldsync_core::{
-    CheckPoint, DocId, LocalStore, NewStore, NewVisit, Result, StoreFormat, StoreSize, VisitKind,
+    CheckPoint, DocId, LocalStore, NewStore, NewVisit, Result, StoreFormat, StoreSize, Timestamp,
+    VisitKind,
 };
 
 fn day(s: &str) -> NaiveDate {
@@ -24,10 +25,15 @@ fn visit(db: &LocalStore, clock: &ManualClock, store: &DocId, when: &str) -> Res
     })
 }
 
-/// (Monday, stores missed) for each judged week.
+/// The last instant of local day `on`.
+fn end_of(on: &str) -> Timestamp {
+    Timestamp(at(&format!("{on}T23:59:59.999+08:00")).0)
+}
+
+/// (Monday, stores missed) for each week judged by the end of `on`.
 fn missed(db: &LocalStore, on: &str) -> Result<Vec<(String, Vec<DocId>)>> {
     Ok(db
-        .weeks_missed("am-li", day(on))?
+        .weeks_missed("am-li", day(on), end_of(on))?
         .into_iter()
         .map(|w| (w.week_start.to_string(), w.stores))
         .collect())
@@ -80,11 +86,11 @@ fn a_store_is_owed_only_the_weeks_that_began_after_it_became_the_managers() -> R
     // Imported on Wednesday 11 November: owed from the week of the 16th.
     clock.set(at("2026-11-11T10:00:00+08:00"));
     let new = db.create_store(sample_store("am-li", 2))?;
-    // Moved to Li on Monday 16 November at 00:00: owed that very week.
+    // Moved to Li on Monday 16 November at 00:00: hers when the week began, owed that week.
     let moved = db.create_store(sample_store("am-wu", 3))?;
     clock.set(at("2026-11-16T00:00:00+08:00"));
     db.reassign_store(&moved, "am-li")?;
-    let weeks = db.weeks_missed("am-li", day("2026-11-30"))?;
+    let weeks = db.weeks_missed("am-li", day("2026-11-30"), end_of("2026-11-30"))?;
     let owed: Vec<(String, usize)> = weeks
         .iter()
         .map(|w| (w.week_start.to_string(), w.stores.len()))
@@ -94,7 +100,7 @@ fn a_store_is_owed_only_the_weeks_that_began_after_it_became_the_managers() -> R
         vec![
             ("2026-11-02".to_owned(), 1),
             ("2026-11-09".to_owned(), 1),
-            ("2026-11-16".to_owned(), 2),
+            ("2026-11-16".to_owned(), 3),
             ("2026-11-23".to_owned(), 3),
         ]
     );
@@ -113,7 +119,7 @@ fn only_the_managers_own_visits_count_for_the_weeks_of_the_month() -> Result<()>
     )?;
     let store = db.create_store(sample_store("am-li", 1))?;
     visit(&db, &clock, &store, "2026-11-03T10:00:00+08:00")?;
-    let weeks = db.weeks_missed("am-li", day("2026-11-08"))?;
+    let weeks = db.weeks_missed("am-li", day("2026-11-08"), end_of("2026-11-08"))?;
     assert_eq!(weeks.len(), 1);
     assert_eq!(weeks[0].stores, vec![store]);
     Ok(())
@@ -134,7 +140,7 @@ fn a_store_written_by_schema_9_learns_since_when_each_store_is_its_managers() ->
         )?;
     }
     let (db, _) = device(&path, "am-li", clock.now())?;
-    let weeks = db.weeks_missed("am-li", day("2026-11-30"))?;
+    let weeks = db.weeks_missed("am-li", day("2026-11-30"), end_of("2026-11-30"))?;
     let owed: Vec<usize> = weeks.iter().map(|w| w.stores.len()).collect();
     assert_eq!(
         owed,
@@ -179,7 +185,7 @@ fn each_ended_week_lists_the_demo_street_stores_the_market_team_did_not_walk() -
     // A routine visit is no walk.
     visit(&db, &clock, &b, "2026-11-10T10:00:00+08:00")?;
     let weeks: Vec<(String, Vec<DocId>)> = db
-        .walks_missed("am-li", day("2026-11-22"))?
+        .walks_missed("am-li", day("2026-11-22"), end_of("2026-11-22"))?
         .into_iter()
         .map(|w| (w.week_start.to_string(), w.stores))
         .collect();
@@ -191,5 +197,47 @@ fn each_ended_week_lists_the_demo_street_stores_the_market_team_did_not_walk() -
             ("2026-11-16".to_owned(), vec![a, b]),
         ]
     );
+    Ok(())
+}
+
+#[test]
+fn a_week_is_judged_only_once_over_so_a_sunday_afternoon_is_not_yet_a_miss() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (db, _) = device(
+        dir.path().join("a.db"),
+        "am-li",
+        at("2026-10-01T09:00:00+08:00"),
+    )?;
+    let store = db.create_store(sample_store("am-li", 1))?;
+    let sunday = db.weeks_missed("am-li", day("2026-11-22"), at("2026-11-22T15:00:00+08:00"))?;
+    assert_eq!(sunday.len(), 2, "the week of the 16th is still running");
+    let monday = db.weeks_missed("am-li", day("2026-11-22"), at("2026-11-23T00:00:00+08:00"))?;
+    assert_eq!(monday.len(), 3);
+    assert_eq!(monday[2].stores, vec![store]);
+    Ok(())
+}
+
+#[test]
+fn a_past_months_last_week_ending_in_the_next_month_is_judged_once_it_is_over() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (db, _) = device(
+        dir.path().join("a.db"),
+        "am-li",
+        at("2026-09-01T09:00:00+08:00"),
+    )?;
+    db.create_store(sample_store("am-li", 1))?;
+    // October 2026's last week runs 26 October to 1 November (its Thursday is the 29th).
+    let mondays = |ended_by: &str| -> Result<Vec<String>> {
+        Ok(db
+            .weeks_missed("am-li", day("2026-10-31"), at(ended_by))?
+            .iter()
+            .map(|w| w.week_start.to_string())
+            .collect())
+    };
+    assert_eq!(mondays("2026-10-31T23:59:59.999+08:00")?.len(), 4);
+    let all = mondays("2026-12-06T10:00:00+08:00")?;
+    assert_eq!(all.first().map(String::as_str), Some("2026-09-28"));
+    assert_eq!(all.last().map(String::as_str), Some("2026-10-26"));
+    assert_eq!(all.len(), 5);
     Ok(())
 }

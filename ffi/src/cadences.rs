@@ -20,6 +20,15 @@ pub struct WeekMissedRecord {
     pub store_ids: Vec<String>,
 }
 
+impl From<fieldsync_core::WeekMissed> for WeekMissedRecord {
+    fn from(w: fieldsync_core::WeekMissed) -> WeekMissedRecord {
+        WeekMissedRecord {
+            week_start: w.week_start.into(),
+            store_ids: w.stores.iter().map(ToString::to_string).collect(),
+        }
+    }
+}
+
 /// What the supervision team did in one territory in one month.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct SupervisionMonthRecord {
@@ -55,22 +64,29 @@ impl FieldStore {
     }
 
     /// R1 over the month holding `day` (null: today): each of its ISO weeks (those whose
-    /// Thursday falls in the month) that has ended, with the stores `manager` owed a visit
-    /// in it and did not visit. A store is owed the weeks that began after it became theirs.
+    /// Thursday falls in the month) that has ended by now, with the stores `manager` owed a
+    /// visit in it and did not visit. A store is owed the weeks that began once it was theirs.
     pub fn weeks_missed(
         &self,
         manager: String,
         day: Option<LocalDate>,
     ) -> Result<Vec<WeekMissedRecord>, FieldError> {
         let day = parse::day(&self.core, "day", day)?;
-        let weeks = self.core.weeks_missed(&manager, day)?;
-        Ok(weeks
-            .into_iter()
-            .map(|w| WeekMissedRecord {
-                week_start: w.week_start.into(),
-                store_ids: w.stores.iter().map(ToString::to_string).collect(),
-            })
-            .collect())
+        let weeks = self.core.weeks_missed(&manager, day, self.core.now()?)?;
+        Ok(weeks.into_iter().map(WeekMissedRecord::from).collect())
+    }
+
+    /// R5's walk over the month holding `day` (null: today): each of its ISO weeks that has
+    /// ended, with the demo-street stores of `territory` the market team owed a walk in it
+    /// and did not walk.
+    pub fn walks_missed(
+        &self,
+        territory: String,
+        day: Option<LocalDate>,
+    ) -> Result<Vec<WeekMissedRecord>, FieldError> {
+        let day = parse::day(&self.core, "day", day)?;
+        let weeks = self.core.walks_missed(&territory, day, self.core.now()?)?;
+        Ok(weeks.into_iter().map(WeekMissedRecord::from).collect())
     }
 
     /// R4 and R5: the supervision team's spot checks in `manager`'s stores in the month

@@ -5,11 +5,15 @@
 //! Decided (docs/adr/0028-supervision-cadences.md):
 //! - a month's weeks are the ISO weeks whose Thursday falls in the month, as ISO 8601 gives
 //!   weeks to years; so each week belongs to exactly one month, and a month has 4 or 5;
-//! - a week is judged once it has ended (by the end of the day asked): the week in progress
-//!   is this week's list, not a miss;
-//! - a store is owed a week only if it was its manager's before the week began (the stamp of
+//! - a week is judged once it has ended (by the instant asked, `ended_by`): the week in
+//!   progress is this week's list, not a miss, even on its Sunday; a past month's last
+//!   week, which may end in the next month, is judged once it is over;
+//! - a store is owed a week only if it was its manager's when the week began (the stamp of
 //!   its `territory`, written when it was created or last reassigned), so a store imported
-//!   or moved mid-month is not missed in the weeks before it arrived.
+//!   or moved mid-month is not missed in the weeks before it arrived. Only the last
+//!   assignment is known: a store moved away and back is owed from its return, and a store
+//!   moved away is owed by no one for the weeks before. Whether a store is on the demo
+//!   street or exempt (Z3) is read as it is now.
 
 use chrono::{Duration, NaiveDate};
 use rusqlite::{CachedStatement, params};
@@ -20,7 +24,7 @@ use crate::error::Result;
 use crate::ids::DocId;
 use crate::kinds::visit::VisitKind;
 use crate::store::LocalStore;
-use crate::time::FieldCalendar;
+use crate::time::{FieldCalendar, Timestamp};
 
 /// One ended ISO week of a month and the stores R1 covers that the account manager did not
 /// visit in it.
@@ -49,41 +53,51 @@ pub fn weeks_of_month(day: NaiveDate) -> Vec<NaiveDate> {
 }
 
 impl LocalStore {
-    /// R1 in each week of the month holding `day` that ended by the end of `day`: the
-    /// stores of `manager`'s territory R1 covers, owed that week, with no visit by
-    /// `manager` in it (see the module).
-    pub fn weeks_missed(&self, manager: &str, day: NaiveDate) -> Result<Vec<WeekMissed>> {
+    /// R1 in each week of the month holding `day` that ended by `ended_by`: the stores of
+    /// `manager`'s territory R1 covers, owed that week, with no visit by `manager` in it
+    /// (see the module).
+    pub fn weeks_missed(
+        &self,
+        manager: &str,
+        day: NaiveDate,
+        ended_by: Timestamp,
+    ) -> Result<Vec<WeekMissed>> {
         let sql = format!(
             "SELECT s.id FROM store_index s
              WHERE s.territory = ?1 AND {COVERED_BY_R1}
-               AND (s.assigned_at IS NULL OR s.assigned_at < ?2)
+               AND (s.assigned_at IS NULL OR s.assigned_at <= ?2)
                AND NOT EXISTS (SELECT 1 FROM visit_index v WHERE v.store_id = s.id AND v.visitor = ?1
                                AND v.check_in_at >= ?2 AND v.check_in_at < ?3)
              ORDER BY s.name, s.id"
         );
-        self.per_ended_week(day, &sql, |stmt, from, to| {
+        self.per_ended_week(day, ended_by, &sql, |stmt, from, to| {
             stmt.query_map(params![manager, from, to], |r| r.get(0))?
                 .collect()
         })
     }
 
-    /// R5's walk in each week of the month holding `day` that ended by the end of `day`:
+    /// R5's walk in each week of the month holding `day` that ended by `ended_by`:
     /// the demo-street stores of `territory`, owed that week, that the market team did not
     /// walk in it (a `market_walkthrough` visit from its role, as
     /// [`LocalStore::demo_street_unwalked`] counts them).
-    pub fn walks_missed(&self, territory: &str, day: NaiveDate) -> Result<Vec<WeekMissed>> {
+    pub fn walks_missed(
+        &self,
+        territory: &str,
+        day: NaiveDate,
+        ended_by: Timestamp,
+    ) -> Result<Vec<WeekMissed>> {
         let by_role = by_its_role(5);
         let sql = format!(
             "SELECT s.id FROM store_index s
              WHERE s.territory = ?1 AND s.demo_street = 1
-               AND (s.assigned_at IS NULL OR s.assigned_at < ?2)
+               AND (s.assigned_at IS NULL OR s.assigned_at <= ?2)
                AND NOT EXISTS (SELECT 1 FROM visit_index v WHERE v.store_id = s.id AND v.kind = ?4
                                AND v.check_in_at >= ?2 AND v.check_in_at < ?3 AND {by_role})
              ORDER BY s.name, s.id"
         );
         let walk = VisitKind::MarketWalkthrough;
         let role = walk.recorded_by().code();
-        self.per_ended_week(day, &sql, |stmt, from, to| {
+        self.per_ended_week(day, ended_by, &sql, |stmt, from, to| {
             stmt.query_map(params![territory, from, to, walk.code(), role], |r| {
                 r.get(0)
             })?
@@ -91,11 +105,13 @@ impl LocalStore {
         })
     }
 
-    /// Runs `sql` once per ended week of the month holding `day` (`ids` binds the week's
-    /// first and next Monday's instants); each week with the store ids it answered.
+    /// Runs `sql` once per week of the month holding `day` ended by `ended_by` (`ids`
+    /// binds the week's first and next Monday's instants); each week with the store ids it
+    /// answered.
     fn per_ended_week(
         &self,
         day: NaiveDate,
+        ended_by: Timestamp,
         sql: &str,
         ids: impl Fn(&mut CachedStatement<'_>, i64, i64) -> rusqlite::Result<Vec<String>>,
     ) -> Result<Vec<WeekMissed>> {
@@ -104,11 +120,15 @@ impl LocalStore {
         let mut stmt = inner.conn.prepare_cached(sql)?;
         let mut weeks = Vec::new();
         for monday in weeks_of_month(day) {
-            let next = monday + Duration::days(7);
-            if next > day + Duration::days(1) {
+            let (from, to) = (
+                cal.start_of(monday),
+                cal.start_of(monday + Duration::days(7)),
+            );
+            // Ended: `ended_by` is at or after the week's last instant.
+            if ended_by.0 < to.0 - 1 {
                 break;
             }
-            let found = ids(&mut stmt, cal.start_of(monday).0, cal.start_of(next).0)?;
+            let found = ids(&mut stmt, from.0, to.0)?;
             let stores = found
                 .iter()
                 .map(|id| DocId::parse("id", id))

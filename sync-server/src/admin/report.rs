@@ -25,7 +25,8 @@ pub const HELP: &str = "\
 Write the compliance report (R1–R10), one row per account manager, as CSV.
 
 Figures are computed by core's rule queries (the code the phones run) on the server's admin
-device after it pulled the district's documents. `--day` is the day weekly and daily rules
+device after it pulled the district's documents; the server also tells them every user's
+role, so a walk or spot check counts only from its kind's role. `--day` is the day weekly and daily rules
 are judged on (default: today if it is in `--month`, else the month's last day); clocks and
 deadlines are judged as of the end of `--day`, or now if that is earlier. Visits count by
 their kind, which the server takes only from the role that records it: walks from the market
@@ -38,7 +39,8 @@ team, spot checks from supervisors. Columns:
   r1_due_this_week            R1: stores not visited by the manager in the ISO week of --day
                               (small grocery Z3 stores are exempt)
   r1_weeks_judged             R1 over the month: its ISO weeks (those whose Thursday falls in
-                              the month) that ended by the end of --day
+                              the month) that have ended when the report is made (a past
+                              month's last week may end in the next month)
   r1_store_weeks_missed       R1 over the month: in those weeks, the stores not visited by
                               the manager, summed over the weeks; a store counts from the
                               first week that began after it became the manager's
@@ -139,6 +141,10 @@ pub struct ReportOptions {
     pub as_of: Timestamp,
     /// R9's minimum of visits per R1-covered store.
     pub min_visits: u32,
+    /// When the report is made: the weeks of the month judged whole (R1 and R5's walk
+    /// over the month) are those ended by then, so a past month's last week, which may end
+    /// in the next month, is judged once it is over.
+    pub now: Timestamp,
 }
 
 /// The days of the month reported, as days since the epoch (UTC), for the reused photos.
@@ -202,6 +208,7 @@ impl ReportOptions {
             day,
             as_of: end_of_day.min(now),
             min_visits,
+            now,
         })
     }
 }

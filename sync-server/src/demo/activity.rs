@@ -341,13 +341,13 @@ pub fn seed_activity(
         }
         done.scorecards += 1;
     }
-    done.spot_checks = super::cadences::seed_spot_checks(&sup, now)?;
+    done.spot_checks = super::cadences::seed_spot_checks(&sup, calendar, now)?;
     let synced = std::time::Instant::now();
     sync(storage, &sup, now.0)?;
     done.sync_took += synced.elapsed();
     drop(sup);
     remove_phone(dir, DEMO_SUPERVISOR);
-    done.walks = super::cadences::seed_walks(dir, storage, now)?;
+    done.walks = super::cadences::seed_walks(dir, storage, calendar, now)?;
     Ok(done)
 }
 

@@ -5,7 +5,9 @@
 
 use std::path::Path;
 
-use fieldsync_core::{CheckPoint, DocKind, NewVisit, Role, Store, Timestamp, VisitKind};
+use fieldsync_core::{
+    CheckPoint, DocKind, FieldCalendar, NewVisit, Role, Store, Timestamp, VisitKind,
+};
 
 use super::MANAGERS;
 use super::phone::{Phone, phone, remove_phone, sync};
@@ -37,14 +39,22 @@ fn visit(phone: &Phone, store: &Store, kind: VisitKind, at: Timestamp) -> AppRes
     Ok(())
 }
 
-/// The market team walked two demo-street stores in three, in the last hours; returns the
-/// walks made.
+/// `hours` before `now`, but not before `period` began (a demo seeded early on a Monday or
+/// on the 1st still shows this week's walks and this month's spot checks), nor at `now`.
+fn earlier(now: Timestamp, hours: i64, period: Timestamp) -> Timestamp {
+    Timestamp((now.0 - hours * 3_600_000).max(period.0).min(now.0 - 1_000))
+}
+
+/// The market team walked two demo-street stores in three this week, in the last hours;
+/// returns the walks made.
 pub(super) fn seed_walks(
     dir: &Path,
     storage: &dyn SyncStorage,
+    calendar: &FieldCalendar,
     now: Timestamp,
 ) -> AppResult<usize> {
-    let start = Timestamp(now.0 - 3 * 3_600_000);
+    let week = calendar.start_of(FieldCalendar::week_start(calendar.date(now)));
+    let start = earlier(now, 3, week);
     let mk = phone(dir, storage, DEMO_MARKET_TEAM, Role::MarketTeam, start)?;
     sync(storage, &mk, now.0)?;
     let mut walks = 0;
@@ -52,7 +62,7 @@ pub(super) fn seed_walks(
         if !store.demo_street || i % 3 == 2 {
             continue;
         }
-        let at = Timestamp((start.0 + i as i64 * 60_000).min(now.0 - 60_000));
+        let at = Timestamp((start.0 + i as i64 * 60_000).min(now.0 - 1_000));
         visit(&mk, store, VisitKind::MarketWalkthrough, at)?;
         walks += 1;
     }
@@ -62,11 +72,16 @@ pub(super) fn seed_walks(
     Ok(walks)
 }
 
-/// The supervisor's spot checks on `sup`, an hour ago: two stores of the first account
-/// manager, one on the demo street, and one store of the second; the other two managers
-/// are owed theirs. Returns the spot checks made (the caller syncs).
-pub(super) fn seed_spot_checks(sup: &Phone, now: Timestamp) -> AppResult<usize> {
-    let at = Timestamp(now.0 - 3_600_000);
+/// The supervisor's spot checks on `sup`, an hour ago (this month): two stores of the
+/// first account manager, one on the demo street, and one store of the second; the other
+/// two managers are owed theirs. Returns the spot checks made (the caller syncs).
+pub(super) fn seed_spot_checks(
+    sup: &Phone,
+    calendar: &FieldCalendar,
+    now: Timestamp,
+) -> AppResult<usize> {
+    let month = calendar.start_of(FieldCalendar::month_start(calendar.date(now)));
+    let at = earlier(now, 1, month);
     let all = stores(sup)?;
     let of = |n: usize| all.iter().filter(move |s| s.territory == MANAGERS[n].id);
     let picked = [

@@ -83,7 +83,7 @@ pub fn manager_row(
         ..ManagerRow::default()
     };
     row.r1_due_this_week = local.stores_due_visit(m, options.day)?.len();
-    let weeks = local.weeks_missed(m, options.day)?;
+    let weeks = local.weeks_missed(m, options.day, options.now)?;
     row.r1_weeks_judged = weeks.len();
     row.r1_store_weeks_missed = weeks.iter().map(|w| w.stores.len()).sum();
     row.r2_price_tag_violations = local.stores_missing_price_tags(m)?.len();
@@ -101,7 +101,7 @@ pub fn manager_row(
     row.r5_demo_street_unchecked = local.demo_street_unchecked(m, options.day)?.len();
     row.r5_demo_street_unwalked = local.demo_street_unwalked(Some(m), options.day)?.len();
     row.r5_store_weeks_unwalked = local
-        .walks_missed(m, options.day)?
+        .walks_missed(m, options.day, options.now)?
         .iter()
         .map(|w| w.stores.len())
         .sum();

@@ -159,6 +159,10 @@ class FieldsyncStore private constructor(
     suspend fun weeksMissed(manager: String = userId, day: LocalDate? = null): List<WeekMissedRecord> =
         local { weeksMissed(manager, day) }
 
+    /** R5's walk over the month of [day]: each ended week, with [territory]'s demo-street stores not walked. */
+    suspend fun walksMissed(territory: String, day: LocalDate? = null): List<WeekMissedRecord> =
+        local { walksMissed(territory, day) }
+
     /** R4 and R5: the supervision team's spot checks in [manager]'s stores in the month of [day]. */
     suspend fun supervisionMonth(manager: String = userId, day: LocalDate? = null): SupervisionMonthRecord =
         local { supervisionMonth(manager, day) }
