@@ -90,6 +90,16 @@ impl FieldStore {
         Ok(store)
     }
 
+    /// Records the role of the store's user (`account_manager`, `market_team`,
+    /// `supervisor`, `admin`), as `open_enrolled` does from the enrollment: from then on a
+    /// visit of a kind another role records is refused when it is made (`InvalidInput` for
+    /// `kind`). For a phone enrolled before the store kept roles, with the role its app
+    /// saved from the enrollment; an unknown role is `InvalidInput` for `role`.
+    pub fn record_role(&self, role: String) -> Result<(), FieldError> {
+        self.core.record_role(fc::Role::parse(&role)?)?;
+        Ok(())
+    }
+
     /// The user and device the store was enrolled for (null before `open_enrolled`), as
     /// `[user_id, device_id]`.
     pub fn enrolled_identity(&self) -> Result<Option<Vec<String>>, FieldError> {

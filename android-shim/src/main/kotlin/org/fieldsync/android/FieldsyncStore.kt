@@ -155,6 +155,12 @@ class FieldsyncStore private constructor(
     suspend fun demoStreetUnwalked(territory: String? = null, day: LocalDate? = null): List<StoreDueRecord> =
         local { demoStreetUnwalked(territory, day) }
 
+    /**
+     * The role of this store's user, kept as [openEnrolled] keeps it: another role's kind of
+     * visit is then refused when made. For a phone enrolled before the store kept roles.
+     */
+    suspend fun recordRole(role: String) = local { recordRole(role) }
+
     /** R1 over the month of [day]: each ended week of it, with the stores [manager] owed and did not visit. */
     suspend fun weeksMissed(manager: String = userId, day: LocalDate? = null): List<WeekMissedRecord> =
         local { weeksMissed(manager, day) }

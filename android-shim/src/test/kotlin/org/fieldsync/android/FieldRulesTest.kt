@@ -119,4 +119,19 @@ class FieldRulesTest {
             assertTrue(weeks.all { it.weekStart.dayOfWeek == java.time.DayOfWeek.MONDAY }, "$weeks")
         }
     }
+
+    @Test
+    fun a_phone_enrolled_before_stores_kept_roles_is_given_its_role_and_then_refuses_another_roles_visit(@TempDir dir: Path) = runBlocking<Unit> {
+        FieldsyncStore.open(dir.resolve("phone.db").toString(), "am-li", "phone-7").use { store ->
+            val storeId = store.local { createStore(newStore("330100000208")) }
+            val spotCheck = NewVisitRecord(storeId, VisitKind.SUPERVISION_SPOT_CHECK, CheckPointRecord(Instant.now(), null), null)
+            store.createVisit(spotCheck) // no role known: left to the server
+            val unknown = assertThrows<FieldException.InvalidInput> { runBlocking { store.recordRole("boss") } }
+            assertEquals("role", unknown.field)
+            store.recordRole("account_manager")
+            val refused = assertThrows<FieldException.InvalidInput> { runBlocking { store.createVisit(spotCheck) } }
+            assertEquals("kind", refused.field)
+            store.createVisit(spotCheck.copy(kind = VisitKind.ROUTINE))
+        }
+    }
 }
