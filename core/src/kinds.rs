@@ -15,6 +15,7 @@
 //! This layer builds on `crate::doc` and knows nothing of SQLite, the local store, the rule
 //! queries or sync (`crate::layers` checks it): the server uses it as the phone does.
 
+pub(crate) mod assignments;
 mod clock;
 pub(crate) mod complaint;
 mod fixed;

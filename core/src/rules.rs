@@ -151,6 +151,31 @@ pub(crate) fn store_due_rows(
 /// SQL for "not a small grocery store" (R1's exemption: format Z, size 3).
 pub(crate) const COVERED_BY_R1: &str = "NOT (s.format = 'Z' AND s.size = '3')";
 
+/// SQL: the stores `s` the territory `?{territory}` has ever held (`store_assignment`).
+pub(crate) fn ever_held_by(territory: usize) -> String {
+    format!("s.id IN (SELECT a.store_id FROM store_assignment a WHERE a.territory = ?{territory})")
+}
+
+/// SQL: the territory that held the store `s` at the instant `at` (an SQL expression), or
+/// null before its first assignment (`crate::kinds::assignments`).
+pub(crate) fn held_at(at: &str) -> String {
+    format!(
+        "(SELECT a.territory FROM store_assignment a WHERE a.store_id = s.id AND a.from_at <= {at}
+          ORDER BY a.from_at DESC LIMIT 1)"
+    )
+}
+
+/// SQL: what [`held_at`] says, or the store's first territory for an instant before its
+/// first assignment: a record dated before the store was imported (entered late, or
+/// from a device whose clock ran behind) belongs to the territory it first joined.
+pub(crate) fn credited_at(at: &str) -> String {
+    format!(
+        "COALESCE({}, (SELECT f.territory FROM store_assignment f WHERE f.store_id = s.id
+          ORDER BY f.from_at LIMIT 1))",
+        held_at(at)
+    )
+}
+
 impl LocalStore {
     /// R1: stores of `manager`'s territory with no visit by `manager` in the ISO week of
     /// `day`, small grocery stores (Z3) excepted. Never-visited stores come first.

@@ -396,3 +396,82 @@ fn a_phone_that_knows_its_users_role_refuses_another_roles_visit_kind_naming_kin
     );
     Ok(())
 }
+
+#[test]
+fn a_spot_check_counts_for_the_manager_who_held_the_store_when_it_was_made() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (db, clock) = district(&dir)?;
+    clock.set(at("2026-10-01T09:00:00+08:00"));
+    let moved = store(&db, "am-li", 1, true)?;
+    store(&db, "am-wu", 2, false)?;
+    let spot = VisitKind::SupervisionSpotCheck;
+    visit(&db, &clock, &moved, spot, "2026-11-05T10:00:00+08:00")?;
+    // Moved to Wu on 10 November, spot-checked again on the 20th.
+    clock.set(at("2026-11-10T09:00:00+08:00"));
+    db.reassign_store(&moved, "am-wu")?;
+    visit(&db, &clock, &moved, spot, "2026-11-20T10:00:00+08:00")?;
+    let li = db.supervision_month("am-li", day("2026-11-15"))?;
+    let wu = db.supervision_month("am-wu", day("2026-11-15"))?;
+    let row = |m: &fieldsync_core::SupervisionMonth| {
+        (
+            m.spot_checks,
+            m.stores_spot_checked,
+            m.demo_street_stores,
+            m.demo_street_sampled,
+        )
+    };
+    // Both held the demo-street store in November, each checked once while theirs.
+    assert_eq!(row(&li), (1, 1, 1, 1));
+    assert_eq!(row(&wu), (1, 1, 1, 1));
+    // Before the stores were imported, nothing was held or checked.
+    let september = db.supervision_month("am-li", day("2026-09-15"))?;
+    assert_eq!(row(&september), (0, 0, 0, 0));
+    // In December Li holds it no more and owes no sample of it.
+    let december = db.supervision_month("am-li", day("2026-12-15"))?;
+    assert_eq!(row(&december), (0, 0, 0, 0));
+    Ok(())
+}
+
+#[test]
+fn of_two_reassignments_made_at_once_the_one_every_device_shows_holds_from_its_stamp() -> Result<()>
+{
+    use fieldsync_core::fixtures::exchange;
+    let dir = tempfile::tempdir()?;
+    let (a, a_clock) = district(&dir)?;
+    let (b, b_clock) = device(
+        dir.path().join("admin.db"),
+        "admin",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    a_clock.set(at("2026-10-01T09:00:00+08:00"));
+    let s = store(&a, "am-li", 1, false)?;
+    exchange(&a, &b)?;
+    // Offline, one moves it to Wu on the 4th and the other to Zhao on the 18th.
+    a_clock.set(at("2026-11-04T09:00:00+08:00"));
+    a.reassign_store(&s, "am-wu")?;
+    b_clock.set(at("2026-11-18T09:00:00+08:00"));
+    b.reassign_store(&s, "am-zhao")?;
+    exchange(&a, &b)?;
+    exchange(&b, &a)?;
+    for db in [&a, &b] {
+        let now = db.store(&s)?.territory;
+        let november = |m: &str| -> Result<Vec<usize>> {
+            Ok(db
+                .weeks_missed(m, day("2026-11-30"), at("2026-12-01T00:00:00+08:00"))?
+                .iter()
+                .map(|w| w.stores.len())
+                .collect())
+        };
+        // Whichever wins holds from its own stamp on. Zhao's, the later, leaves Wu the
+        // weeks between; Wu's, the earlier, leaves Zhao's move as if never made.
+        let (wu, zhao) = if now == "am-zhao" {
+            (vec![0, 1, 1, 0], vec![0, 0, 0, 1])
+        } else {
+            (vec![0, 1, 1, 1], vec![0, 0, 0, 0])
+        };
+        assert_eq!(november("am-li")?, vec![1, 0, 0, 0]);
+        assert_eq!(november("am-wu")?, wu, "{now} holds it now");
+        assert_eq!(november("am-zhao")?, zhao, "{now} holds it now");
+    }
+    Ok(())
+}

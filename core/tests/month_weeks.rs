@@ -109,6 +109,77 @@ fn a_store_is_owed_only_the_weeks_that_began_after_it_became_the_managers() -> R
     Ok(())
 }
 
+/// (Monday, number of stores owed and not visited) of each November week, for `manager`.
+fn owed(db: &LocalStore, manager: &str) -> Result<Vec<(String, Vec<DocId>)>> {
+    Ok(db
+        .weeks_missed(manager, day("2026-11-30"), end_of("2026-11-30"))?
+        .into_iter()
+        .map(|w| (w.week_start.to_string(), w.stores))
+        .collect())
+}
+
+#[test]
+fn a_store_moved_away_is_still_owed_by_its_former_manager_for_the_weeks_it_was_theirs() -> Result<()>
+{
+    let dir = tempfile::tempdir()?;
+    let (db, clock) = device(
+        dir.path().join("sup.db"),
+        "sup-wang",
+        at("2026-10-01T09:00:00+08:00"),
+    )?;
+    let store = db.create_store(sample_store("am-li", 1))?;
+    // Moved to Wu on Wednesday 11 November: Li's in the weeks of the 2nd and the 9th
+    // (hers when they began), Wu's from the 16th.
+    clock.set(at("2026-11-11T10:00:00+08:00"));
+    db.reassign_store(&store, "am-wu")?;
+    let weeks = |monday: [&str; 4], stores: [Vec<DocId>; 4]| -> Vec<(String, Vec<DocId>)> {
+        monday
+            .iter()
+            .zip(stores)
+            .map(|(m, s)| ((*m).to_owned(), s))
+            .collect()
+    };
+    let november = ["2026-11-02", "2026-11-09", "2026-11-16", "2026-11-23"];
+    let s = || vec![store.clone()];
+    assert_eq!(
+        owed(&db, "am-li")?,
+        weeks(november, [s(), s(), vec![], vec![]])
+    );
+    assert_eq!(
+        owed(&db, "am-wu")?,
+        weeks(november, [vec![], vec![], s(), s()])
+    );
+    Ok(())
+}
+
+#[test]
+fn a_store_moved_away_and_back_is_owed_by_whoever_held_it_when_each_week_began() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("sup.db");
+    let (db, clock) = device(&path, "sup-wang", at("2026-10-01T09:00:00+08:00"))?;
+    let store = db.create_store(sample_store("am-li", 1))?;
+    // Li's until Tuesday 3 November, Wu's until Monday 23 November at 00:00, then Li's.
+    clock.set(at("2026-11-03T10:00:00+08:00"));
+    db.reassign_store(&store, "am-wu")?;
+    clock.set(at("2026-11-23T00:00:00+08:00"));
+    db.reassign_store(&store, "am-li")?;
+    let weeks_of = |db: &LocalStore, manager: &str| -> Result<Vec<usize>> {
+        Ok(owed(db, manager)?.iter().map(|(_, s)| s.len()).collect())
+    };
+    assert_eq!(weeks_of(&db, "am-li")?, vec![1, 0, 0, 1]);
+    assert_eq!(weeks_of(&db, "am-wu")?, vec![0, 1, 1, 0]);
+    // A store of schema 10 (before assignments were kept) derives them when it opens.
+    drop(db);
+    {
+        let conn = rusqlite::Connection::open(&path)?;
+        conn.execute_batch("DROP TABLE store_assignment; PRAGMA user_version = 10;")?;
+    }
+    let (db, _) = device(&path, "sup-wang", clock.now())?;
+    assert_eq!(weeks_of(&db, "am-li")?, vec![1, 0, 0, 1]);
+    assert_eq!(weeks_of(&db, "am-wu")?, vec![0, 1, 1, 0]);
+    Ok(())
+}
+
 #[test]
 fn only_the_managers_own_visits_count_for_the_weeks_of_the_month() -> Result<()> {
     let dir = tempfile::tempdir()?;
@@ -136,7 +207,7 @@ fn a_store_written_by_schema_9_learns_since_when_each_store_is_its_managers() ->
         let conn = rusqlite::Connection::open(&path)?;
         conn.execute_batch(
             "ALTER TABLE store_index DROP COLUMN assigned_at; DROP TABLE user_roles;
-             PRAGMA user_version = 9;",
+             DROP TABLE store_assignment; PRAGMA user_version = 9;",
         )?;
     }
     let (db, _) = device(&path, "am-li", clock.now())?;

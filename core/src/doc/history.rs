@@ -3,9 +3,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use automerge::ChangeHash;
+use automerge::legacy::{Key, ObjectId, OpType};
 use automerge::transaction::CommitOptions;
+use automerge::{ChangeHash, ScalarValue};
 
+use super::fields::{Fields, Written};
 use super::{Doc, Stamp};
 use crate::error::Result;
 use crate::time::Timestamp;
@@ -67,6 +69,35 @@ impl Doc {
                 }
             })
             .collect()
+    }
+
+    /// Every stamped entry ever written to `key` at the document's root, including the ones
+    /// later overwritten or that lost to a concurrent write, in causal order (each change
+    /// after what it built on): what the field held over the document's life. Entries that
+    /// are not stamped (no `{v, by, at}`) are left out.
+    pub(crate) fn root_writes(&mut self, key: &str) -> Vec<Written<ScalarValue>> {
+        let mut writes = Vec::new();
+        for change in self.am.get_changes(&[]) {
+            for op in change.decode().operations {
+                let (ObjectId::Root, Key::Map(k), OpType::Put(ScalarValue::Str(text))) =
+                    (&op.obj, &op.key, &op.action)
+                else {
+                    continue;
+                };
+                if k.as_str() != key {
+                    continue;
+                }
+                if let Some(fields) = Fields::parse(text) {
+                    let written = fields.written();
+                    writes.push(Written {
+                        value: written.value.get("v").cloned().unwrap_or(ScalarValue::Null),
+                        by: written.by,
+                        at: written.at,
+                    });
+                }
+            }
+        }
+        writes
     }
 
     /// The document as it was at the end of `at`: every change made at or before `at` by its

@@ -16,7 +16,8 @@
 //! a `market_walkthrough` visit, by anyone of the market team; a spot check is a
 //! `supervision_spot_check` visit, by any supervisor; R4 asks for at least one store of
 //! the territory spot-checked in the month, and R5's sample for at least one of its
-//! demo-street stores (when it has any). Stores are the territory's now, as for R1 and R9.
+//! demo-street stores (when it has any). A spot check counts for the territory that held
+//! its store when it was made (docs/adr/0029); this week's walks are the territory's now.
 
 use std::collections::BTreeMap;
 
@@ -27,7 +28,7 @@ use crate::error::Result;
 use crate::ids::Role;
 use crate::kinds::complaint::ComplaintKind;
 use crate::kinds::visit::VisitKind;
-use crate::rules::{StoreDue, store_due_rows};
+use crate::rules::{StoreDue, credited_at, ever_held_by, held_at, store_due_rows};
 use crate::store::LocalStore;
 use crate::store::complaints::ComplaintClocks;
 use crate::time::{FieldCalendar, Timestamp};
@@ -152,7 +153,10 @@ impl LocalStore {
     }
 
     /// R4 and R5: the supervision team's spot checks in `manager`'s stores in the month
-    /// holding `day`.
+    /// holding `day`. A spot check counts for the territory that held its store when it
+    /// was made (its first territory if dated before the store's import); the demo street
+    /// is every demo-street store the territory held at some point in the month
+    /// (`store_assignment`, docs/adr/0029).
     pub fn supervision_month(&self, manager: &str, day: NaiveDate) -> Result<SupervisionMonth> {
         let cal = self.calendar();
         let month = FieldCalendar::month_start(day);
@@ -162,18 +166,28 @@ impl LocalStore {
         );
         let inner = self.lock()?;
         let by_role = by_its_role(5);
+        let ever = ever_held_by(1);
+        let (held_at_start, held_when_checked) = (held_at("?3"), credited_at("v.check_in_at"));
         let sql = format!(
             "SELECT s.demo_street,
+                    ({held_at_start} IS ?1 OR EXISTS (SELECT 1 FROM store_assignment m
+                        WHERE m.store_id = s.id AND m.territory = ?1
+                        AND m.from_at >= ?3 AND m.from_at < ?4)),
                     (SELECT COUNT(*) FROM visit_index v WHERE v.store_id = s.id AND v.kind = ?2
-                     AND v.check_in_at >= ?3 AND v.check_in_at < ?4 AND {by_role})
-             FROM store_index s WHERE s.territory = ?1"
+                     AND v.check_in_at >= ?3 AND v.check_in_at < ?4 AND {by_role}
+                     AND {held_when_checked} = ?1)
+             FROM store_index s WHERE {ever}"
         );
         let mut stmt = inner.conn.prepare_cached(&sql)?;
         let spot = VisitKind::SupervisionSpotCheck;
         let role = spot.recorded_by().code();
         let rows = stmt
             .query_map(params![manager, spot.code(), from.0, to.0, role], |r| {
-                Ok((r.get::<_, bool>(0)?, r.get::<_, u32>(1)?))
+                Ok((
+                    r.get::<_, bool>(0)?,
+                    r.get::<_, bool>(1)?,
+                    r.get::<_, u32>(2)?,
+                ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let mut month_row = SupervisionMonth {
@@ -183,10 +197,11 @@ impl LocalStore {
             demo_street_stores: 0,
             demo_street_sampled: 0,
         };
-        for (demo_street, checks) in rows {
+        for (demo_street, held_in_month, checks) in rows {
             month_row.spot_checks += checks;
             month_row.stores_spot_checked += u32::from(checks > 0);
-            month_row.demo_street_stores += u32::from(demo_street);
+            // A check dated before the store's import counts it as the territory's too.
+            month_row.demo_street_stores += u32::from(demo_street && (held_in_month || checks > 0));
             month_row.demo_street_sampled += u32::from(demo_street && checks > 0);
         }
         Ok(month_row)

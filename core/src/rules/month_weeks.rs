@@ -8,18 +8,17 @@
 //! - a week is judged once it has ended (by the instant asked, `ended_by`): the week in
 //!   progress is this week's list, not a miss, even on its Sunday; a past month's last
 //!   week, which may end in the next month, is judged once it is over;
-//! - a store is owed a week only if it was its manager's when the week began (the stamp of
-//!   its `territory`, written when it was created or last reassigned), so a store imported
-//!   or moved mid-month is not missed in the weeks before it arrived. Only the last
-//!   assignment is known: a store moved away and back is owed from its return, and a store
-//!   moved away is owed by no one for the weeks before. Whether a store is on the demo
-//!   street or exempt (Z3) is read as it is now.
+//! - a store is owed a week by the manager whose territory held it when the week began
+//!   (`store_assignment`, every territory it has been in: docs/adr/0029), so a store
+//!   imported or moved mid-month is not missed in the weeks before it arrived, and a store
+//!   moved away is still owed by its former manager for the weeks it was theirs. Whether a
+//!   store is on the demo street or exempt (Z3) is read as it is now.
 
 use chrono::{Duration, NaiveDate};
 use rusqlite::{CachedStatement, params};
 
-use super::COVERED_BY_R1;
 use super::cadences::by_its_role;
+use super::{COVERED_BY_R1, ever_held_by, held_at};
 use crate::error::Result;
 use crate::ids::DocId;
 use crate::kinds::visit::VisitKind;
@@ -53,19 +52,19 @@ pub fn weeks_of_month(day: NaiveDate) -> Vec<NaiveDate> {
 }
 
 impl LocalStore {
-    /// R1 in each week of the month holding `day` that ended by `ended_by`: the stores of
-    /// `manager`'s territory R1 covers, owed that week, with no visit by `manager` in it
-    /// (see the module).
+    /// R1 in each week of the month holding `day` that ended by `ended_by`: the stores R1
+    /// covers that `manager`'s territory held when the week began, with no visit by
+    /// `manager` in it (see the module).
     pub fn weeks_missed(
         &self,
         manager: &str,
         day: NaiveDate,
         ended_by: Timestamp,
     ) -> Result<Vec<WeekMissed>> {
+        let (ever, held) = (ever_held_by(1), held_at("?2"));
         let sql = format!(
             "SELECT s.id FROM store_index s
-             WHERE s.territory = ?1 AND {COVERED_BY_R1}
-               AND (s.assigned_at IS NULL OR s.assigned_at <= ?2)
+             WHERE {ever} AND {COVERED_BY_R1} AND {held} = ?1
                AND NOT EXISTS (SELECT 1 FROM visit_index v WHERE v.store_id = s.id AND v.visitor = ?1
                                AND v.check_in_at >= ?2 AND v.check_in_at < ?3)
              ORDER BY s.name, s.id"
@@ -77,7 +76,7 @@ impl LocalStore {
     }
 
     /// R5's walk in each week of the month holding `day` that ended by `ended_by`:
-    /// the demo-street stores of `territory`, owed that week, that the market team did not
+    /// the demo-street stores `territory` held when the week began that the market team did not
     /// walk in it (a `market_walkthrough` visit from its role, as
     /// [`LocalStore::demo_street_unwalked`] counts them).
     pub fn walks_missed(
@@ -86,11 +85,10 @@ impl LocalStore {
         day: NaiveDate,
         ended_by: Timestamp,
     ) -> Result<Vec<WeekMissed>> {
-        let by_role = by_its_role(5);
+        let (by_role, ever, held) = (by_its_role(5), ever_held_by(1), held_at("?2"));
         let sql = format!(
             "SELECT s.id FROM store_index s
-             WHERE s.territory = ?1 AND s.demo_street = 1
-               AND (s.assigned_at IS NULL OR s.assigned_at <= ?2)
+             WHERE {ever} AND s.demo_street = 1 AND {held} = ?1
                AND NOT EXISTS (SELECT 1 FROM visit_index v WHERE v.store_id = s.id AND v.kind = ?4
                                AND v.check_in_at >= ?2 AND v.check_in_at < ?3 AND {by_role})
              ORDER BY s.name, s.id"

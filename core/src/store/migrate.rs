@@ -21,10 +21,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../../migrations/008_photos.sql")),
     (9, include_str!("../../migrations/009_fetched.sql")),
     (10, include_str!("../../migrations/010_store_assigned.sql")),
+    (
+        11,
+        include_str!("../../migrations/011_store_assignments.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
-pub const LATEST: i64 = 10;
+pub const LATEST: i64 = 11;
 
 /// The kinds whose index rows a migration's new columns are derived for from the
 /// documents, in that migration's transaction: SQL cannot read an Automerge document.
@@ -34,6 +38,8 @@ const REINDEX: &[(i64, &[DocKind])] = &[
     (7, &DocKind::ALL),
     // Since when each store has been its manager's (`store_index.assigned_at`).
     (10, &[DocKind::Store]),
+    // Every territory each store has been in (`store_assignment`).
+    (11, &[DocKind::Store]),
 ];
 
 /// Brings the database to [`LATEST`]; refuses a database written by a newer build.

@@ -216,7 +216,7 @@ fn render(s: &Scalar) -> String {
 
 /// The store's index row. Its `lat`, `lng` are WGS-84, converted from the document's
 /// datum, so every geofence verdict drawn from the index compares like with like.
-pub(crate) fn index(tx: &Connection, doc: &Doc) -> Result<()> {
+pub(crate) fn index(tx: &Connection, doc: &mut Doc) -> Result<()> {
     let s = read(doc)?;
     let at = s.location.to_wgs84();
     tx.prepare_cached(
@@ -244,6 +244,15 @@ pub(crate) fn index(tx: &Connection, doc: &Doc) -> Result<()> {
         doc.stamped(&DOC_ROOT, "territory")
             .map(|v| v.current.at.millis()),
     ])?;
+    tx.prepare_cached("DELETE FROM store_assignment WHERE store_id = ?1")?
+        .execute([s.id.as_str()])?;
+    let mut held = tx.prepare_cached(
+        // Two earlier entries stamped in the same millisecond: the later in order stays.
+        "INSERT OR REPLACE INTO store_assignment (store_id, from_at, territory) VALUES (?1, ?2, ?3)",
+    )?;
+    for a in crate::kinds::assignments::assignments(doc) {
+        held.execute(params![s.id.as_str(), a.from, a.territory])?;
+    }
     Ok(())
 }
 

@@ -42,8 +42,9 @@ team, spot checks from supervisors. Columns:
                               the month) that have ended when the report is made (a past
                               month's last week may end in the next month)
   r1_store_weeks_missed       R1 over the month: in those weeks, the stores not visited by
-                              the manager, summed over the weeks; a store counts from the
-                              first week that began after it became the manager's
+                              the manager, summed over the weeks; a store counts in a week
+                              if it was the manager's when the week began (one moved away
+                              still counts for the weeks it was theirs)
   r2_price_tag_violations     R2: stores whose shelf display lacks more than 3 price tags
   r3_count_findings           R3: functional terminals whose latest finished count is off by
                               more than 10%, or has no rate: book total 0 (undefined, its
@@ -53,15 +54,16 @@ team, spot checks from supervisors. Columns:
   r4_bonus                    R4: yes if the total reaches the bonus mark (benchmark bonus)
   r4_scorecards               R4: scorecards of the manager for the month (more than 1: two
                               supervisors scored the month; r4_total is the first by id)
-  r4_stores_spot_checked      R4: stores of the territory the supervision team spot-checked
-                              in the month (0 breaks R4's monthly spot check)
+  r4_stores_spot_checked      R4: stores the supervision team spot-checked in the month
+                              while they were the manager's (0 breaks R4's monthly spot
+                              check)
   r5_demo_street_unchecked    R5: demo-street stores the manager has not checked on --day
   r5_demo_street_unwalked     R5: demo-street stores the market team has not walked in the
                               ISO week of --day
   r5_store_weeks_unwalked     R5 over the month: in the weeks r1_weeks_judged counts, the
                               demo-street stores the market team did not walk, summed over
                               the weeks (a store counts as in r1_store_weeks_missed)
-  r5_demo_street_stores       R5: demo-street stores in the territory
+  r5_demo_street_stores       R5: demo-street stores the territory held in the month
   r5_demo_street_sampled      R5: of those, stores the supervision team spot-checked in the
                               month (0 of more than 0 breaks R5's monthly sample)
   r6_demo_street_failing      R6: demo-street stores whose display fails a standard now
