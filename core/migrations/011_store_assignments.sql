@@ -4,9 +4,8 @@
 -- a store to the manager who held it then: R1's weeks and R5's walks over a month
 -- (`LocalStore::weeks_missed`, `walks_missed`) and R4's spot checks
 -- (`supervision_month`). A store's rows go with its document. `from_at` is the
--- assignment's stamp in milliseconds, the smallest integer for a territory written
--- before stamps. The rows are derived from the stored documents by the migration
--- (`REINDEX` in `store/migrate.rs`).
+-- assignment's stamp in milliseconds. The rows are derived from the stored documents by
+-- the migration (`REINDEX` in `store/migrate.rs`).
 CREATE TABLE store_assignment (
     store_id  TEXT NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
     from_at   INTEGER NOT NULL,

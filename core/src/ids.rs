@@ -32,10 +32,31 @@ impl DocId {
     }
 
     /// Parses an id received from an app or a peer; `field` names it in the error.
+    /// A document id, in the canonical form (lower-case, hyphenated) whatever UUID spelling
+    /// `text` uses: for ids read from storage and typed by people (the admin CLI, the
+    /// console's addresses). What a client sends on the wire goes through
+    /// [`DocId::parse_exact`].
     pub fn parse(field: &str, text: &str) -> Result<Self> {
         uuid::Uuid::try_parse(text)
             .map(|u| DocId(u.hyphenated().to_string()))
             .map_err(|_| Error::invalid(field, format!("`{text}` is not a document id")))
+    }
+
+    /// A document id a client sends (a push's `doc`, a fetch's ids): only the canonical
+    /// form, the one every answer names it by. Another spelling of the same UUID
+    /// (upper-case, braced, without hyphens) is refused naming the canonical one, where
+    /// rewriting it would answer about an id the client never sent.
+    pub fn parse_exact(field: &str, text: &str) -> Result<Self> {
+        let id = DocId::parse(field, text)?;
+        if id.0 != text {
+            return Err(Error::invalid(
+                field,
+                format!(
+                    "`{text}` is not a document id in canonical form (lower-case, hyphenated): `{id}`"
+                ),
+            ));
+        }
+        Ok(id)
     }
 
     pub fn as_str(&self) -> &str {
@@ -179,6 +200,33 @@ mod tests {
             err.to_string(),
             "invalid `store_id`: `shop-17` is not a document id"
         );
+    }
+
+    #[test]
+    fn another_spelling_of_an_id_on_the_wire_is_refused_naming_its_canonical_form() {
+        let id = DocId::new();
+        let upper = id.as_str().to_uppercase();
+        let spellings = [
+            upper.clone(),
+            id.as_str().replace('-', ""),
+            format!("{{{id}}}"),
+            format!("urn:uuid:{id}"),
+            format!(" {id}"),
+        ];
+        for text in spellings {
+            if !text.starts_with(' ') {
+                assert_eq!(
+                    DocId::parse("doc", &text).ok().as_ref(),
+                    Some(&id),
+                    "{text}"
+                );
+            }
+            let err = DocId::parse_exact("doc", &text).expect_err("not canonical");
+            assert!(err.to_string().contains("`doc`"), "{err}");
+            if text == upper {
+                assert!(err.to_string().ends_with(&format!("`{id}`")), "{err}");
+            }
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod clock;
 pub(crate) mod complaint;
 mod fixed;
 pub(crate) mod inventory_count;
+mod paths;
 pub(crate) mod photo_refs;
 pub(crate) mod scorecard;
 pub(crate) mod shape;
@@ -64,9 +65,39 @@ pub(crate) fn check(doc: &Doc) -> Result<(), RuleViolation> {
 
 /// The header and every value against its field.
 pub(crate) fn check_header_and_fields(doc: &Doc) -> Result<(), RuleViolation> {
-    doc.check_header()
-        .map_err(|e| RuleViolation::unreadable(&e))?;
+    doc.check_header().map_err(|e| header_violation(doc, &e))?;
     shape::check(doc, fields(doc.kind))
+}
+
+/// A header that does not read, refused naming the header field at fault.
+fn header_violation(doc: &Doc, e: &crate::error::Error) -> RuleViolation {
+    use crate::doc::{DOC_ROOT, DOC_SCHEMA_VERSION};
+    if let crate::error::Error::SchemaTooNew {
+        found, supported, ..
+    } = e
+    {
+        return RuleViolation::at(
+            "schema",
+            "schema",
+            format!(
+                "is {found}: a document of schema version {found} is newer than this server \
+                 reads (schema version {supported} at most)"
+            ),
+        );
+    }
+    let kind = doc.kind.as_str();
+    if doc.str(&DOC_ROOT, "kind").as_deref() != Some(kind) {
+        return RuleViolation::at(
+            "schema",
+            "kind",
+            format!("must be the plain string `{kind}` at the document's root"),
+        );
+    }
+    RuleViolation::at(
+        "schema",
+        "schema",
+        format!("must be the integer {DOC_SCHEMA_VERSION} at the document's root"),
+    )
 }
 
 /// What [`readable`] and [`check_values`] prove together, reading the document once where

@@ -446,10 +446,11 @@ fn of_two_reassignments_made_at_once_the_one_every_device_shows_holds_from_its_s
     a_clock.set(at("2026-10-01T09:00:00+08:00"));
     let s = store(&a, "am-li", 1, false)?;
     exchange(&a, &b)?;
-    // Offline, one moves it to Wu on the 4th and the other to Zhao on the 18th.
-    a_clock.set(at("2026-11-04T09:00:00+08:00"));
+    // Offline, one moves it to Wu on Friday the 6th and the other to Zhao on Friday the
+    // 20th.
+    a_clock.set(at("2026-11-06T09:00:00+08:00"));
     a.reassign_store(&s, "am-wu")?;
-    b_clock.set(at("2026-11-18T09:00:00+08:00"));
+    b_clock.set(at("2026-11-20T09:00:00+08:00"));
     b.reassign_store(&s, "am-zhao")?;
     exchange(&a, &b)?;
     exchange(&b, &a)?;

@@ -75,7 +75,8 @@ fn each_ended_week_of_the_month_lists_the_stores_not_visited_in_it() -> Result<(
 }
 
 #[test]
-fn a_store_is_owed_only_the_weeks_that_began_after_it_became_the_managers() -> Result<()> {
+fn a_store_is_owed_a_week_by_whoever_held_it_at_its_middle_so_not_before_it_arrived() -> Result<()>
+{
     let dir = tempfile::tempdir()?;
     let (db, clock) = device(
         dir.path().join("a.db"),
@@ -83,8 +84,9 @@ fn a_store_is_owed_only_the_weeks_that_began_after_it_became_the_managers() -> R
         at("2026-10-01T09:00:00+08:00"),
     )?;
     let old = db.create_store(sample_store("am-li", 1))?;
-    // Imported on Wednesday 11 November: owed from the week of the 16th.
-    clock.set(at("2026-11-11T10:00:00+08:00"));
+    // Imported on Thursday 12 November at 12:01, after the week's middle: owed from the
+    // week of the 16th.
+    clock.set(at("2026-11-12T12:01:00+08:00"));
     let new = db.create_store(sample_store("am-li", 2))?;
     // Moved to Li on Monday 16 November at 00:00: hers when the week began, owed that week.
     let moved = db.create_store(sample_store("am-wu", 3))?;
@@ -128,9 +130,9 @@ fn a_store_moved_away_is_still_owed_by_its_former_manager_for_the_weeks_it_was_t
         at("2026-10-01T09:00:00+08:00"),
     )?;
     let store = db.create_store(sample_store("am-li", 1))?;
-    // Moved to Wu on Wednesday 11 November: Li's in the weeks of the 2nd and the 9th
-    // (hers when they began), Wu's from the 16th.
-    clock.set(at("2026-11-11T10:00:00+08:00"));
+    // Moved to Wu on Friday 13 November: Li's in the weeks of the 2nd and the 9th (hers
+    // for most of them), Wu's from the 16th.
+    clock.set(at("2026-11-13T10:00:00+08:00"));
     db.reassign_store(&store, "am-wu")?;
     let weeks = |monday: [&str; 4], stores: [Vec<DocId>; 4]| -> Vec<(String, Vec<DocId>)> {
         monday
@@ -153,13 +155,15 @@ fn a_store_moved_away_is_still_owed_by_its_former_manager_for_the_weeks_it_was_t
 }
 
 #[test]
-fn a_store_moved_away_and_back_is_owed_by_whoever_held_it_when_each_week_began() -> Result<()> {
+fn a_store_moved_away_and_back_is_owed_by_whoever_held_it_at_the_middle_of_each_week() -> Result<()>
+{
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("sup.db");
     let (db, clock) = device(&path, "sup-wang", at("2026-10-01T09:00:00+08:00"))?;
     let store = db.create_store(sample_store("am-li", 1))?;
-    // Li's until Tuesday 3 November, Wu's until Monday 23 November at 00:00, then Li's.
-    clock.set(at("2026-11-03T10:00:00+08:00"));
+    // Li's until Thursday 5 November at 18:00, Wu's until Monday 23 November at 00:00,
+    // then Li's.
+    clock.set(at("2026-11-05T18:00:00+08:00"));
     db.reassign_store(&store, "am-wu")?;
     clock.set(at("2026-11-23T00:00:00+08:00"));
     db.reassign_store(&store, "am-li")?;
@@ -177,6 +181,52 @@ fn a_store_moved_away_and_back_is_owed_by_whoever_held_it_when_each_week_began()
     let (db, _) = device(&path, "sup-wang", clock.now())?;
     assert_eq!(weeks_of(&db, "am-li")?, vec![1, 0, 0, 1]);
     assert_eq!(weeks_of(&db, "am-wu")?, vec![0, 1, 1, 0]);
+    Ok(())
+}
+
+#[test]
+fn the_week_a_store_moves_is_owed_by_its_new_manager_and_met_by_either_managers_visit() -> Result<()>
+{
+    let dir = tempfile::tempdir()?;
+    let (li, li_clock) = device(
+        dir.path().join("li.db"),
+        "am-li",
+        at("2026-10-01T09:00:00+08:00"),
+    )?;
+    let (wu, wu_clock) = device(
+        dir.path().join("wu.db"),
+        "am-wu",
+        at("2026-10-01T09:00:00+08:00"),
+    )?;
+    let a = li.create_store(sample_store("am-li", 1))?;
+    let b = li.create_store(sample_store("am-li", 2))?;
+    // Li visits A on Monday 9 November; both move to Wu on Tuesday 10 November at 09:00,
+    // and Wu visits B on Wednesday.
+    visit(&li, &li_clock, &a, "2026-11-09T10:00:00+08:00")?;
+    li_clock.set(at("2026-11-10T09:00:00+08:00"));
+    li.reassign_store(&a, "am-wu")?;
+    li.reassign_store(&b, "am-wu")?;
+    fieldsync_core::fixtures::exchange(&li, &wu)?;
+    visit(&wu, &wu_clock, &b, "2026-11-11T10:00:00+08:00")?;
+    fieldsync_core::fixtures::exchange(&wu, &li)?;
+    let week_of_9 = |manager: &str| -> Result<Vec<DocId>> {
+        Ok(li
+            .weeks_missed(manager, day("2026-11-15"), end_of("2026-11-15"))?
+            .pop()
+            .map(|w| w.stores)
+            .unwrap_or_default())
+    };
+    // Wu held both for most of the week: Li owes nothing, and Wu's week is met for A by
+    // Li's Monday visit (she held it then) and for B by his own.
+    assert_eq!(week_of_9("am-li")?, Vec::<DocId>::new());
+    assert_eq!(week_of_9("am-wu")?, Vec::<DocId>::new());
+    // A visit Li makes after the move (her phone had not heard) meets no one's week.
+    let c = li.create_store(sample_store("am-li", 3))?;
+    li_clock.set(at("2026-11-17T09:00:00+08:00"));
+    li.reassign_store(&c, "am-wu")?;
+    visit(&li, &li_clock, &c, "2026-11-18T10:00:00+08:00")?;
+    let week_of_16 = li.weeks_missed("am-wu", day("2026-11-22"), end_of("2026-11-22"))?;
+    assert!(week_of_16[2].stores.contains(&c), "{week_of_16:?}");
     Ok(())
 }
 
@@ -200,7 +250,7 @@ fn only_the_managers_own_visits_count_for_the_weeks_of_the_month() -> Result<()>
 fn a_store_written_by_schema_9_learns_since_when_each_store_is_its_managers() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("a.db");
-    let (db, clock) = device(&path, "am-li", at("2026-11-11T10:00:00+08:00"))?;
+    let (db, clock) = device(&path, "am-li", at("2026-11-12T13:00:00+08:00"))?;
     let store = db.create_store(sample_store("am-li", 1))?;
     drop(db);
     {

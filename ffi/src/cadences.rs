@@ -65,8 +65,8 @@ impl FieldStore {
 
     /// R1 over the month holding `day` (null: today): each of its ISO weeks (those whose
     /// Thursday falls in the month) that has ended by now, with the stores `manager` owed a
-    /// visit in it and did not visit. A store is owed the weeks that began while it was
-    /// theirs (a store that left the phone's scope is no longer on the phone to list).
+    /// visit in it and did not visit. A store is owed the weeks it was theirs at the week's
+    /// middle (a store that left the phone's scope is no longer on the phone to list).
     pub fn weeks_missed(
         &self,
         manager: String,

@@ -197,7 +197,9 @@ pub struct Limits {
     #[arg(long, env = "FIELDSYNC_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
 
-    /// Seconds an HTTP/1 request's headers may take to arrive, from their first byte.
+    /// Seconds an HTTP/1 request's headers may take to arrive, counted from when the
+    /// connection waits for its next request: so also how long an idle HTTP/1 keep-alive
+    /// connection stays open.
     #[arg(long, env = "FIELDSYNC_HEADER_TIMEOUT_SECS", default_value_t = 10)]
     pub header_timeout_secs: u64,
 

@@ -10,7 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use fieldsync_core::protocol::{ErrorBody, PROTOCOL_HEADER, PROTOCOL_VERSION, Rejection};
 
-use crate::text::{prefix, shorten_quotes};
+use crate::text::{escape_controls, field_path, shorten_quotes};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -166,10 +166,22 @@ impl IntoResponse for AppError {
 }
 
 /// A rejection as sent: its field and message quote at most a prefix of any input.
+/// The field path is kept whole up to `FIELD_CHARS`, where the message begins with it too.
 fn shorten_rejection(r: Rejection) -> Rejection {
+    let quoted = format!("`{}`", r.field);
+    let message = match r.message.strip_prefix(&quoted) {
+        Some(rest) if !r.field.is_empty() => {
+            format!(
+                "`{}`{}",
+                escape_controls(&field_path(&r.field)),
+                shorten_quotes(rest)
+            )
+        }
+        _ => shorten_quotes(&r.message),
+    };
     Rejection {
-        field: prefix(&r.field),
-        message: shorten_quotes(&r.message),
+        field: field_path(&r.field),
+        message,
         ..r
     }
 }

@@ -10,7 +10,8 @@
 //!   accepted when every connection is busy, so the listener never runs out of descriptors
 //!   and keeps accepting;
 //! - **a header timeout**: an HTTP/1 request's headers must arrive within
-//!   `header_timeout_secs` of its first byte (hyper's `header_read_timeout`);
+//!   `header_timeout_secs` of the connection waiting for it (hyper's
+//!   `header_read_timeout`, which also closes an idle HTTP/1 keep-alive connection then);
 //! - **an idle timeout**: a connection with no request in flight that moves no byte for
 //!   `idle_timeout_secs` is closed (this covers a client that connects and sends nothing,
 //!   over either HTTP version, and keep-alive connections nobody uses).

@@ -45,7 +45,7 @@ fn parse_now(
     let mut ids = Vec::with_capacity(push.len());
     let (mut inflated, mut ops) = (0u64, 0u64);
     for entry in &push {
-        let id = DocId::parse("push.doc", &entry.doc)?;
+        let id = DocId::parse_exact("push.doc", &entry.doc)?;
         for change in &entry.changes {
             let cost = IncomingChange::precheck(change)
                 .map_err(|e| AppError::BadRequest(format!("document `{id}`: {e}")))?;
@@ -191,5 +191,17 @@ mod tests {
             error.to_string().contains(&format!("document `{a}`")),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_pushed_id_in_another_spelling_is_a_bad_request_naming_its_canonical_form() {
+        let id = DocId::new();
+        let upper = DocChanges {
+            doc: id.as_str().to_uppercase(),
+            changes: changes(1).into_iter().map(Into::into).collect(),
+        };
+        let error = parse_now(vec![upper], u64::MAX).expect_err("not canonical");
+        assert!(matches!(error, AppError::BadRequest(_)), "{error}");
+        assert!(error.to_string().contains(&format!("`{id}`")), "{error}");
     }
 }

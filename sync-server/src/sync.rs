@@ -22,7 +22,7 @@ use crate::admission::{self, Admission};
 use crate::auth::{Authed, hash_secret, new_token};
 use crate::error::{AppError, AppResult};
 use crate::storage::device_reports::DeviceStatus;
-use crate::text::{prefix, shorten_quotes};
+use crate::text::{field_path, shorten_quotes};
 use crate::working_set::checked_working_set;
 
 /// `POST /v1/sync`: push the device's new changes, pull what changed in its scope.
@@ -53,7 +53,7 @@ fn log_refusal(user: &str, device: &str, e: &AppError) {
                 device,
                 documents = rejected.len(),
                 rule = first.map(|r| r.rule.as_str()).unwrap_or_default(),
-                field = first.map(|r| prefix(&r.field)).unwrap_or_default(),
+                field = first.map(|r| field_path(&r.field)).unwrap_or_default(),
                 reason = first
                     .map(|r| shorten_quotes(&r.message))
                     .unwrap_or_default(),

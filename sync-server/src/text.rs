@@ -7,9 +7,24 @@ pub const QUOTE_CHARS: usize = 64;
 /// Most characters of a whole message.
 const MESSAGE_CHARS: usize = 2_000;
 
+/// Most characters of a refusal's field path: room for every path a valid document has
+/// (`photos.sha256:<64 hex digits>.caption` is 86), while a key no document may hold is
+/// still cut.
+pub const FIELD_CHARS: usize = 160;
+
 /// `text` if short, else its first `QUOTE_CHARS` characters, `…` and its length in bytes.
 pub fn prefix(text: &str) -> String {
-    match text.char_indices().nth(QUOTE_CHARS) {
+    cut(text, QUOTE_CHARS)
+}
+
+/// A refusal's field path as a client can use it: whole up to [`FIELD_CHARS`], else cut as
+/// [`prefix`] cuts.
+pub fn field_path(text: &str) -> String {
+    cut(text, FIELD_CHARS)
+}
+
+fn cut(text: &str, chars: usize) -> String {
+    match text.char_indices().nth(chars) {
         None => text.to_owned(),
         Some((end, _)) => format!("{}… ({} bytes)", &text[..end], text.len()),
     }
@@ -88,6 +103,16 @@ mod tests {
         assert!(message.starts_with(&format!("`{}… (300000 bytes)`", "x".repeat(64))));
         assert!(message.ends_with(" is not a document id"));
         assert_eq!(shorten_quotes("`am-li` is fine"), "`am-li` is fine");
+    }
+
+    #[test]
+    fn a_field_path_a_valid_document_can_have_comes_back_whole_and_a_huge_key_is_cut() {
+        let photo = format!("photos.sha256:{}.caption", "a".repeat(64));
+        assert_eq!(field_path(&photo), photo);
+        let huge = format!("standard.{}", "k".repeat(100_000));
+        let cut = field_path(&huge);
+        assert!(cut.chars().count() < FIELD_CHARS + 20, "{cut}");
+        assert!(cut.ends_with("(100009 bytes)"), "{cut}");
     }
 
     #[test]

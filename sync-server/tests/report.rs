@@ -395,9 +395,9 @@ fn a_past_month_is_judged_by_who_held_each_store_then_and_stays_so_after_a_store
             .map(|(m, r1, r4)| ((*m).into(), (*r1).into(), (*r4).into()))
             .collect()
     };
-    // S1 moves to Wu on Wednesday 11 November: Li owes its week of the 9th, Wu the weeks
-    // of the 16th and 23rd; Li owes S2 in the three weeks after the 2nd.
-    move_to_wu("S1", "2026-11-11T10:00:00+08:00")?;
+    // S1 moves to Wu on Friday 13 November: Li owes its week of the 9th (hers for most of
+    // it), Wu the weeks of the 16th and 23rd; Li owes S2 in the three weeks after the 2nd.
+    move_to_wu("S1", "2026-11-13T10:00:00+08:00")?;
     let judged = cells(&[("am-li", "4", "1"), ("am-wu", "2", "0")]);
     assert_eq!(november()?, judged);
     // S2 moves to Wu after the month: November's report does not change, and the spot

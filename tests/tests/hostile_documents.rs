@@ -44,7 +44,7 @@ use fieldsync_core::fixtures::at;
 use fieldsync_core::protocol::{self, ErrorBody, SyncResponse};
 use fieldsync_tests::Backend;
 use fieldsync_tests::hostile::field::{Field, Reply, full_check, read_all, read_one, sync_phone};
-use fieldsync_tests::hostile::{self, Expect, Moment, Mutation, Target};
+use fieldsync_tests::hostile::{self, Expect, Moment, Mutation, Op, Target};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -343,6 +343,24 @@ fn refused(tally: &mut Tally, push: &Push) -> TestResult {
         return Err(format!(
             "{m}: answered {} without naming `{id}` and a rule: {}",
             reply.status,
+            reply.text()
+        )
+        .into());
+    }
+    // A refusal about a value a change wrote names it by its path from the root, as the
+    // change wrote it (`check_in.at`, `counted.<sku>.at`), so a client can find it.
+    if matches!(first.rule.as_str(), "clock" | "stamp_author")
+        && !first.field.starts_with("change.")
+        && !m.ops.iter().any(|op| {
+            let (Op::Put(path, _) | Op::Delete(path) | Op::Append(path, _)) = op;
+            let path = path.join(".");
+            first.field == path || first.field.starts_with(&format!("{path}."))
+        })
+    {
+        return Err(format!(
+            "{m}: refused as {} naming `{}`, which is no path the change wrote: {}",
+            first.rule,
+            first.field,
             reply.text()
         )
         .into());

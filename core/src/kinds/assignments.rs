@@ -8,15 +8,12 @@
 //! the document's current `territory`, from its stamp. Earlier ones are the entries written
 //! before that stamp, ordered by their stamps; an entry stamped at or after the current
 //! one lost to it (two admins reassigning at once) and never held. A store is its
-//! territory's from an assignment's stamp until the next assignment's.
+//! territory's from an assignment's stamp until the next assignment's. Every store's
+//! `territory` is stamped (the store's reader requires it), so a store always has one.
 
 use automerge::ScalarValue;
 
 use crate::doc::{DOC_ROOT, Doc};
-
-/// The earliest instant, for a store whose `territory` carries no stamp (written before
-/// stamps): it has been its territory's since always.
-pub(crate) const SINCE_ALWAYS: i64 = i64::MIN;
 
 /// One assignment: the store was `territory`'s from `from` (milliseconds) until the next.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,18 +24,10 @@ pub(crate) struct Assignment {
 
 /// The store's assignments, oldest first, the current one last; consecutive entries of the
 /// same territory are one assignment (from the earlier stamp). Empty when the document
-/// holds no territory as text.
+/// holds no stamped territory as text (the store's reader refuses it first).
 pub(crate) fn assignments(doc: &mut Doc) -> Vec<Assignment> {
     let Some(current) = doc.stamped(&DOC_ROOT, "territory") else {
-        // Not stamped: the plain text, held since always.
-        return doc
-            .str(&DOC_ROOT, "territory")
-            .map(|territory| Assignment {
-                territory,
-                from: SINCE_ALWAYS,
-            })
-            .into_iter()
-            .collect();
+        return Vec::new();
     };
     let Some(territory) = text(&current.current.value) else {
         return Vec::new();

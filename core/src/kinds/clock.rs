@@ -200,34 +200,36 @@ fn judge_change(
     touched: &mut super::fixed::Touched,
 ) -> Result<Made, RuleViolation> {
     let latest = sender.now + MAX_CLOCK_DRIFT_MS;
-    let floor = change
+    let built_on = change
         .deps()
         .iter()
         .filter_map(|d| times.get(d).copied())
         .max()
-        .map_or(super::shape::EARLIEST_MS, |t| {
-            (t - 2 * MAX_CLOCK_DRIFT_MS).max(super::shape::EARLIEST_MS)
-        });
-    let bounded = |field: &str, t: i64, with_floor: bool| -> Result<(), RuleViolation> {
+        .map(|t| t - 2 * MAX_CLOCK_DRIFT_MS);
+    // Why `t` is refused, if it is (`with_floor`: it may not precede what it built on).
+    let refused = |t: i64, with_floor: bool| -> Option<String> {
         if t > latest {
-            return Err(clock(
-                field,
-                format!(
-                    "`{t}` is {} s ahead of the server's clock (the most a device may be is {} s)",
-                    (t - sender.now) / 1000,
-                    MAX_CLOCK_DRIFT_MS / 1000
-                ),
+            return Some(format!(
+                "`{t}` is {} s ahead of the server's clock (the most a device may be is {} s)",
+                (t - sender.now) / 1000,
+                MAX_CLOCK_DRIFT_MS / 1000
             ));
         }
-        if with_floor && t < floor {
-            return Err(clock(
-                field,
-                format!("`{t}` is earlier than the change it builds on (`{floor}`)"),
+        if with_floor && t < super::shape::EARLIEST_MS {
+            return Some(format!(
+                "`{t}` is before 2020: device times are milliseconds since the Unix epoch"
             ));
         }
-        Ok(())
+        match built_on {
+            Some(floor) if with_floor && t < floor => Some(format!(
+                "`{t}` is earlier than the change it builds on (`{floor}`)"
+            )),
+            _ => None,
+        }
     };
-    bounded("change.time", change.timestamp(), true)?;
+    if let Some(reason) = refused(change.timestamp(), true) {
+        return Err(clock("change.time", reason));
+    }
     if let Some(message) = change.message() {
         let by = serde_json::from_str::<serde_json::Value>(message)
             .ok()
@@ -245,6 +247,8 @@ fn judge_change(
         };
         let at_root = matches!(op.obj, ObjectId::Root);
         let key = key.as_str();
+        // The dotted path of `rest` under the operation's key, for a refusal only.
+        let path = |rest: &str| super::paths::path_to(doc, &op.obj, key, rest);
         match value {
             ScalarValue::Str(text) => {
                 if AUTHOR_KEYS.contains(&key) && at_root && text.as_str() != sender.user {
@@ -256,11 +260,13 @@ fn judge_change(
                 if let Some(by) = fields.str("by")
                     && by != sender.user
                 {
-                    return Err(author(format!("{key}.by"), &by, sender.user));
+                    return Err(author(path("by"), &by, sender.user));
                 }
                 for time_key in ["at", "when"] {
-                    if let Some(t) = fields.i64(time_key) {
-                        bounded(&format!("{key}.{time_key}"), t, time_key == "at")?;
+                    if let Some(t) = fields.i64(time_key)
+                        && let Some(reason) = refused(t, time_key == "at")
+                    {
+                        return Err(clock(path(time_key), reason));
                     }
                 }
                 if !at_root && doc.kind == DocKind::Scorecard && fields.get("v").is_some() {
@@ -271,7 +277,9 @@ fn judge_change(
                 }
             }
             ScalarValue::Int(t) | ScalarValue::Timestamp(t) if DEVICE_TIME_KEYS.contains(&key) => {
-                bounded(key, *t, false)?;
+                if let Some(reason) = refused(*t, false) {
+                    return Err(clock(path(""), reason));
+                }
             }
             _ => {}
         }

@@ -163,13 +163,20 @@ impl KeyRule {
         }
     }
 
-    fn describe(self) -> &'static str {
+    /// What a key must be, as a refusal and the protocol's tables say it.
+    pub(crate) fn describe(self) -> String {
         match self {
-            KeyRule::Sku => "a product code (1 to 64 characters, no commas)",
-            KeyRule::PhotoHash => "a `sha256:<64 hex digits>` content hash",
-            KeyRule::Id => "a document id (lower-case hyphenated UUID)",
-            KeyRule::User => "a user id",
-            KeyRule::Code(_) => "one of its codes",
+            KeyRule::Sku => {
+                "a product code (1 to 64 characters, not blank, no commas or control characters)"
+                    .into()
+            }
+            KeyRule::PhotoHash => "a `sha256:<64 lower-case hex digits>` content hash".into(),
+            KeyRule::Id => "a document id (lower-case hyphenated UUID)".into(),
+            KeyRule::User => "a user id (1 to 64 ASCII letters, digits, `-`, `_` or `.`)".into(),
+            KeyRule::Code(codes) => {
+                let quoted: Vec<String> = codes.iter().map(|c| format!("`{c}`")).collect();
+                format!("one of {}", quoted.join(", "))
+            }
         }
     }
 }

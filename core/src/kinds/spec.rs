@@ -24,24 +24,42 @@ pub(crate) fn render() -> String {
 
 fn rows(out: &mut String, path: &str, fields: &[Field]) {
     for field in fields {
-        let name = match field.key {
-            Key::Is(k) => format!("{path}{k}"),
-            Key::Prefix(p, rule) => format!("{path}{p}<{}>", placeholder(rule)),
-        };
         let required = if field.required { "yes" } else { "no" };
-        row(out, &name, &field.ty, required);
+        match field.key {
+            Key::Is(k) => row(out, &format!("{path}{k}"), &field.ty, required, None),
+            Key::Prefix(p, rule) => {
+                // One key of its map whose name holds the dot: not a nested map.
+                let key = format!(
+                    "one key: `{p}` then {} (the dot is part of the key)",
+                    rule.describe()
+                );
+                let name = format!("{path}{p}<{}>", placeholder(rule));
+                row(out, &name, &field.ty, required, Some(&key));
+            }
+        }
     }
 }
 
-fn row(out: &mut String, name: &str, ty: &Ty, required: &str) {
+fn row(out: &mut String, name: &str, ty: &Ty, required: &str, key: Option<&str>) {
     let (ty_text, values) = describe(ty);
+    let values = match key {
+        Some(key) if values.is_empty() => key.to_owned(),
+        Some(key) => format!("{key}; {values}"),
+        None => values,
+    };
     out.push_str(&format!(
         "| `{name}` | {ty_text} | {required} | {values} |\n"
     ));
     match ty {
         Ty::Map(fields) => rows(out, &format!("{name}."), fields),
         Ty::MapOf { key, value, .. } => {
-            row(out, &format!("{name}.<{}>", placeholder(*key)), value, "no");
+            row(
+                out,
+                &format!("{name}.<{}>", placeholder(*key)),
+                value,
+                "no",
+                None,
+            );
         }
         Ty::Entry(fields) => {
             out.push_str(&format!(
@@ -77,6 +95,7 @@ fn codes(codes: &[&str]) -> String {
 
 fn describe(ty: &Ty) -> (&'static str, String) {
     match ty {
+        Ty::Str { min, max } if min == max => ("string", format!("exactly {min} characters")),
         Ty::Str { min, max } => ("string", format!("{min} to {max} characters")),
         Ty::Code(c) => ("string", codes(c)),
         Ty::Id => ("string", "document id, lower-case hyphenated UUID".into()),
@@ -92,7 +111,10 @@ fn describe(ty: &Ty) -> (&'static str, String) {
         Ty::Map(_) => ("map", String::new()),
         Ty::MapOf { key, max, .. } => (
             "map",
-            format!("at most {max} keys, each a {}", placeholder(*key)),
+            format!(
+                "a nested map of at most {max} keys, each {}",
+                key.describe()
+            ),
         ),
         Ty::Entry(_) => (
             "string (stamped entry)",

@@ -8,11 +8,16 @@
 //! - a week is judged once it has ended (by the instant asked, `ended_by`): the week in
 //!   progress is this week's list, not a miss, even on its Sunday; a past month's last
 //!   week, which may end in the next month, is judged once it is over;
-//! - a store is owed a week by the manager whose territory held it when the week began
-//!   (`store_assignment`, every territory it has been in: docs/adr/0029), so a store
-//!   imported or moved mid-month is not missed in the weeks before it arrived, and a store
-//!   moved away is still owed by its former manager for the weeks it was theirs. Whether a
-//!   store is on the demo street or exempt (Z3) is read as it is now.
+//! - a store is owed a week by the manager whose territory held it at the week's middle
+//!   instant (Thursday noon: for a store that moved once that week, whoever held it for
+//!   most of the week; `store_assignment`, every territory it has been in: docs/adr/0029),
+//!   so a store imported or moved mid-month is not missed in the weeks before it arrived,
+//!   and a store moved away is still owed by its former manager for the weeks it was
+//!   theirs;
+//! - the week is met by a visit in it by a manager who held the store when they made it:
+//!   a visit the former manager made on the Monday of the week a store moved counts for
+//!   its new manager, who owes that week. Whether a store is on the demo street or exempt
+//!   (Z3) is read as it is now.
 
 use chrono::{Duration, NaiveDate};
 use rusqlite::{CachedStatement, params};
@@ -53,30 +58,32 @@ pub fn weeks_of_month(day: NaiveDate) -> Vec<NaiveDate> {
 
 impl LocalStore {
     /// R1 in each week of the month holding `day` that ended by `ended_by`: the stores R1
-    /// covers that `manager`'s territory held when the week began, with no visit by
-    /// `manager` in it (see the module).
+    /// covers that `manager`'s territory held at the week's middle, with no visit in it by
+    /// a manager who held the store then (see the module).
     pub fn weeks_missed(
         &self,
         manager: &str,
         day: NaiveDate,
         ended_by: Timestamp,
     ) -> Result<Vec<WeekMissed>> {
-        let (ever, held) = (ever_held_by(1), held_at("?2"));
+        let (ever, owed_by, visitor_held) =
+            (ever_held_by(1), held_at("?4"), held_at("v.check_in_at"));
         let sql = format!(
             "SELECT s.id FROM store_index s
-             WHERE {ever} AND {COVERED_BY_R1} AND {held} = ?1
-               AND NOT EXISTS (SELECT 1 FROM visit_index v WHERE v.store_id = s.id AND v.visitor = ?1
-                               AND v.check_in_at >= ?2 AND v.check_in_at < ?3)
+             WHERE {ever} AND {COVERED_BY_R1} AND {owed_by} = ?1
+               AND NOT EXISTS (SELECT 1 FROM visit_index v WHERE v.store_id = s.id
+                               AND v.check_in_at >= ?2 AND v.check_in_at < ?3
+                               AND {visitor_held} = v.visitor)
              ORDER BY s.name, s.id"
         );
-        self.per_ended_week(day, ended_by, &sql, |stmt, from, to| {
-            stmt.query_map(params![manager, from, to], |r| r.get(0))?
+        self.per_ended_week(day, ended_by, &sql, |stmt, [from, to, middle]| {
+            stmt.query_map(params![manager, from, to, middle], |r| r.get(0))?
                 .collect()
         })
     }
 
     /// R5's walk in each week of the month holding `day` that ended by `ended_by`:
-    /// the demo-street stores `territory` held when the week began that the market team did not
+    /// the demo-street stores `territory` held at the week's middle that the market team did not
     /// walk in it (a `market_walkthrough` visit from its role, as
     /// [`LocalStore::demo_street_unwalked`] counts them).
     pub fn walks_missed(
@@ -85,7 +92,7 @@ impl LocalStore {
         day: NaiveDate,
         ended_by: Timestamp,
     ) -> Result<Vec<WeekMissed>> {
-        let (by_role, ever, held) = (by_its_role(5), ever_held_by(1), held_at("?2"));
+        let (by_role, ever, held) = (by_its_role(5), ever_held_by(1), held_at("?6"));
         let sql = format!(
             "SELECT s.id FROM store_index s
              WHERE {ever} AND s.demo_street = 1 AND {held} = ?1
@@ -95,23 +102,24 @@ impl LocalStore {
         );
         let walk = VisitKind::MarketWalkthrough;
         let role = walk.recorded_by().code();
-        self.per_ended_week(day, ended_by, &sql, |stmt, from, to| {
-            stmt.query_map(params![territory, from, to, walk.code(), role], |r| {
-                r.get(0)
-            })?
+        self.per_ended_week(day, ended_by, &sql, |stmt, [from, to, middle]| {
+            stmt.query_map(
+                params![territory, from, to, walk.code(), role, middle],
+                |r| r.get(0),
+            )?
             .collect()
         })
     }
 
     /// Runs `sql` once per week of the month holding `day` ended by `ended_by` (`ids`
-    /// binds the week's first and next Monday's instants); each week with the store ids it
-    /// answered.
+    /// binds the week's first instant, the next Monday's and the week's middle, Thursday
+    /// noon); each week with the store ids it answered.
     fn per_ended_week(
         &self,
         day: NaiveDate,
         ended_by: Timestamp,
         sql: &str,
-        ids: impl Fn(&mut CachedStatement<'_>, i64, i64) -> rusqlite::Result<Vec<String>>,
+        ids: impl Fn(&mut CachedStatement<'_>, [i64; 3]) -> rusqlite::Result<Vec<String>>,
     ) -> Result<Vec<WeekMissed>> {
         let cal = self.calendar();
         let inner = self.lock()?;
@@ -126,7 +134,8 @@ impl LocalStore {
             if ended_by.0 < to.0 - 1 {
                 break;
             }
-            let found = ids(&mut stmt, from.0, to.0)?;
+            let middle = from.0 + (to.0 - from.0) / 2;
+            let found = ids(&mut stmt, [from.0, to.0, middle])?;
             let stores = found
                 .iter()
                 .map(|id| DocId::parse("id", id))

@@ -59,6 +59,15 @@ fn refuse(
     })
 }
 
+/// A refusal about one field: `reason` follows the field's name in the message.
+fn refuse_at(
+    rule: &'static str,
+    field: &str,
+    reason: impl Into<String>,
+) -> std::result::Result<(), RuleViolation> {
+    Err(RuleViolation::at(rule, field, reason))
+}
+
 const STORE_CONTACT_FIELDS: [&str; 4] = ["name", "owner", "phone", "address"];
 
 /// Whether [`check`] reads [`Effect::touched`] for a document that was `before` (`None`:
@@ -78,13 +87,21 @@ pub fn check(
 ) -> std::result::Result<(), RuleViolation> {
     if let Some(before) = before {
         if before.kind != after.kind {
-            return refuse(
+            return refuse_at(
                 "kind_fixed",
-                format!("a {} cannot become a {}", before.kind, after.kind),
+                "kind",
+                format!(
+                    "cannot change: a {} cannot become a {}",
+                    before.kind, after.kind
+                ),
             );
         }
         if before.store_id != after.store_id {
-            return refuse("store_fixed", "the store a document is about cannot change");
+            return refuse_at(
+                "store_fixed",
+                "store_id",
+                "cannot change: the store a document is about is fixed",
+            );
         }
     }
     let only = |allowed: &[&str]| effect.touched.iter().all(|k| allowed.contains(&k.as_str()));
@@ -98,13 +115,18 @@ pub fn check(
             {
                 Ok(())
             }
-            (Role::AccountManager, Some(_)) if writer.store_in_scope => refuse(
-                "store_contact_only",
-                format!(
-                    "an account manager edits only contact fields, not {}",
-                    list(&effect.touched, &STORE_CONTACT_FIELDS)
-                ),
-            ),
+            (Role::AccountManager, Some(_)) if writer.store_in_scope => {
+                let forbidden = not_allowed(&effect.touched, &STORE_CONTACT_FIELDS);
+                refuse_at(
+                    "store_contact_only",
+                    forbidden.first().map_or("", String::as_str),
+                    format!(
+                        "is not a contact field: an account manager edits only {} (this change writes {})",
+                        quoted(&STORE_CONTACT_FIELDS.map(String::from)),
+                        quoted(&forbidden)
+                    ),
+                )
+            }
             _ => refuse(
                 "store_not_writable",
                 format!("a {} does not edit this store", writer.role),
@@ -113,9 +135,10 @@ pub fn check(
         DocKind::Visit => {
             let visitor = after.visitor.as_deref().unwrap_or_default();
             if before.is_some_and(|b| b.visitor != after.visitor) {
-                return refuse(
+                return refuse_at(
                     "visit_visitor_fixed",
-                    "the visitor of a visit cannot change",
+                    "visitor",
+                    "cannot change: the visitor of a visit is fixed",
                 );
             }
             if visitor == writer.user {
@@ -124,10 +147,11 @@ pub fn check(
                 }
                 let kind_changed = before.is_none_or(|b| b.visit_kind != after.visit_kind);
                 match after.visit_kind {
-                    Some(kind) if kind_changed && kind.recorded_by() != writer.role => refuse(
+                    Some(kind) if kind_changed && kind.recorded_by() != writer.role => refuse_at(
                         "visit_kind_role",
+                        "visit_kind",
                         format!(
-                            "a `{}` visit is recorded only by role `{}`, not `{}`",
+                            "`{}` is recorded only by role `{}`, not `{}`",
                             kind.code(),
                             kind.recorded_by(),
                             writer.role
@@ -175,13 +199,18 @@ pub fn check(
     }
 }
 
-fn list(touched: &BTreeSet<String>, allowed: &[&str]) -> String {
-    let forbidden: Vec<String> = touched
+/// The fields of `touched` not in `allowed`, in order.
+fn not_allowed(touched: &BTreeSet<String>, allowed: &[&str]) -> Vec<String> {
+    touched
         .iter()
         .filter(|k| !allowed.contains(&k.as_str()))
-        .map(|k| format!("`{k}`"))
-        .collect();
-    forbidden.join(", ")
+        .cloned()
+        .collect()
+}
+
+fn quoted(fields: &[String]) -> String {
+    let quoted: Vec<String> = fields.iter().map(|k| format!("`{k}`")).collect();
+    quoted.join(", ")
 }
 
 #[cfg(test)]

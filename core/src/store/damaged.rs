@@ -258,14 +258,18 @@ impl LocalStore {
     }
 
     /// The damaged documents that the rule queries for `manager`'s territory cannot judge
-    /// (ADR 0010): those about a store of the territory, and those whose store this device
-    /// cannot tell (no store named, or a store it does not know, such as a damaged store).
+    /// (ADR 0010): those about a store the territory holds or has held (its past weeks
+    /// count the stores it held then: ADR 0029), and those whose store this device cannot
+    /// tell (no store named, or a store it does not know, such as a damaged store).
     /// An app shows them beside every rule answer: the answers leave them out, or judge the
     /// earlier version of those that have one.
     pub fn rules_cannot_judge(&self, manager: &str) -> Result<Vec<DamagedDocument>> {
         let sql = format!(
             "SELECT {DAMAGED_COLUMNS} FROM damaged d LEFT JOIN store_index s ON s.id = d.store_id
-             WHERE d.store_id IS NULL OR s.id IS NULL OR s.territory = ?1 ORDER BY d.doc_id"
+             WHERE d.store_id IS NULL OR s.id IS NULL OR s.territory = ?1
+                OR EXISTS (SELECT 1 FROM store_assignment a
+                           WHERE a.store_id = s.id AND a.territory = ?1)
+             ORDER BY d.doc_id"
         );
         self.read(|conn| query_damaged(conn, &sql, &[manager]))
     }

@@ -10,10 +10,11 @@ use crate::error::Result;
 use crate::ids::DocId;
 
 /// The store a document is about (itself for a store), from any index that holds it, and
-/// its territory; the account managers the document names (a visit's visitor, a task's
-/// assignee, a display's checkers, a scorecard's manager).
+/// every territory that has held it (a spot check made while a store was Li's counts for
+/// Li after it moved: docs/adr/0029); the account managers the document names (a visit's
+/// visitor, a task's assignee, a display's checkers, a scorecard's manager).
 const NAMED: &str = "
-    SELECT s.territory FROM store_index s WHERE s.id IN (
+    SELECT a.territory FROM store_assignment a WHERE a.store_id IN (
         ?1,
         (SELECT store_id FROM visit_index WHERE id = ?1),
         (SELECT store_id FROM display_index WHERE id = ?1),

@@ -186,6 +186,14 @@ pub fn decode<T: for<'de> Deserialize<'de>>(what: &str, bytes: &[u8]) -> Result<
         ciborium::de::Error::Semantic(_, message) if message.starts_with('`') => {
             Error::invalid(what, message)
         }
+        // Serde's own sentence, without the parser's wrapping (``missing field `push` ``).
+        ciborium::de::Error::Semantic(_, message) => match message.strip_prefix("missing field ") {
+            Some(field) => Error::invalid(
+                what,
+                format!("it lacks {field}, which every {what} carries"),
+            ),
+            None => Error::invalid(what, format!("not a valid CBOR {what}: {message}")),
+        },
         e => Error::invalid(what, format!("not a valid CBOR {what}: {e}")),
     })
 }
@@ -227,6 +235,20 @@ mod tests {
             err.to_string()
                 .starts_with("invalid `sync request`: not a valid CBOR sync request"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_request_without_push_is_refused_naming_push_without_the_parsers_wrapping() {
+        #[derive(Serialize)]
+        struct NoPush {
+            protocol: u32,
+        }
+        let bytes = encode(&NoPush { protocol: 1 });
+        let err = decode::<SyncRequest>("sync request", &bytes).expect_err("no push");
+        assert_eq!(
+            err.to_string(),
+            "invalid `sync request`: it lacks `push`, which every sync request carries"
         );
     }
 }

@@ -42,9 +42,10 @@ team, spot checks from supervisors. Columns:
                               the month) that have ended when the report is made (a past
                               month's last week may end in the next month)
   r1_store_weeks_missed       R1 over the month: in those weeks, the stores not visited by
-                              the manager, summed over the weeks; a store counts in a week
-                              if it was the manager's when the week began (one moved away
-                              still counts for the weeks it was theirs)
+                              a manager holding the store then, summed over the weeks; a
+                              store counts in a week if it was the manager's at the week's
+                              middle, Thursday noon (one moved away still counts for the
+                              weeks it was theirs)
   r2_price_tag_violations     R2: stores whose shelf display lacks more than 3 price tags
   r3_count_findings           R3: functional terminals whose latest finished count is off by
                               more than 10%, or has no rate: book total 0 (undefined, its

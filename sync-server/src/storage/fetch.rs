@@ -50,7 +50,7 @@ impl FetchAsk {
                 }
                 let mut ids: Vec<String> = Vec::with_capacity(request.ids.len());
                 for id in &request.ids {
-                    let id = DocId::parse("ids", id)?.to_string();
+                    let id = DocId::parse_exact("ids", id)?.to_string();
                     if !ids.contains(&id) {
                         ids.push(id);
                     }
@@ -58,9 +58,9 @@ impl FetchAsk {
                 Ok(FetchAsk::Ids(ids))
             }
             (Some(store), true) => {
-                let store = DocId::parse("store", store)?.to_string();
+                let store = DocId::parse_exact("store", store)?.to_string();
                 let after = match &request.after {
-                    Some(after) => DocId::parse("after", after)?.to_string(),
+                    Some(after) => DocId::parse_exact("after", after)?.to_string(),
                     None => String::new(),
                 };
                 let (from, before) = (
