@@ -15,7 +15,6 @@
 //! This layer builds on `crate::doc` and knows nothing of SQLite, the local store, the rule
 //! queries or sync (`crate::layers` checks it): the server uses it as the phone does.
 
-pub(crate) mod assignments;
 mod clock;
 pub(crate) mod complaint;
 mod fixed;
@@ -29,6 +28,7 @@ pub(crate) mod shelf_display;
 mod spec;
 pub(crate) mod store;
 pub(crate) mod store_copy;
+pub(crate) mod store_periods;
 pub(crate) mod task;
 mod violation;
 pub(crate) mod visit;

@@ -4,8 +4,8 @@
 use chrono::NaiveDate;
 use fieldsync_core::fixtures::{ManualClock, at, device, sample_store};
 use fieldsync_core::{
-    CheckPoint, DocId, LocalStore, NewStore, NewVisit, Result, StoreFormat, StoreSize, Timestamp,
-    VisitKind,
+    CheckPoint, DocId, LocalStore, NewStore, NewVisit, Result, StoreClassification, StoreFormat,
+    StoreSize, Timestamp, VisitKind,
 };
 
 fn day(s: &str) -> NaiveDate {
@@ -176,7 +176,7 @@ fn a_store_moved_away_and_back_is_owed_by_whoever_held_it_at_the_middle_of_each_
     drop(db);
     {
         let conn = rusqlite::Connection::open(&path)?;
-        conn.execute_batch("DROP TABLE store_assignment; PRAGMA user_version = 10;")?;
+        conn.execute_batch("DROP TABLE store_period; PRAGMA user_version = 10;")?;
     }
     let (db, _) = device(&path, "sup-wang", clock.now())?;
     assert_eq!(weeks_of(&db, "am-li")?, vec![1, 0, 0, 1]);
@@ -257,7 +257,7 @@ fn a_store_written_by_schema_9_learns_since_when_each_store_is_its_managers() ->
         let conn = rusqlite::Connection::open(&path)?;
         conn.execute_batch(
             "ALTER TABLE store_index DROP COLUMN assigned_at; DROP TABLE user_roles;
-             DROP TABLE store_assignment; PRAGMA user_version = 9;",
+             DROP TABLE store_period; PRAGMA user_version = 9;",
         )?;
     }
     let (db, _) = device(&path, "am-li", clock.now())?;
@@ -360,5 +360,56 @@ fn a_past_months_last_week_ending_in_the_next_month_is_judged_once_it_is_over() 
     assert_eq!(all.first().map(String::as_str), Some("2026-09-28"));
     assert_eq!(all.last().map(String::as_str), Some("2026-10-26"));
     assert_eq!(all.len(), 5);
+    Ok(())
+}
+
+#[test]
+fn a_stores_class_and_demo_street_count_as_they_were_at_the_middle_of_each_week() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (db, clock) = device(
+        dir.path().join("sup.db"),
+        "sup-wang",
+        at("2026-10-01T09:00:00+08:00"),
+    )?;
+    let shrunk = db.create_store(sample_store("am-li", 1))?;
+    let grew = db.create_store(NewStore {
+        format: StoreFormat::Grocery,
+        size: StoreSize::Small,
+        ..sample_store("am-li", 2)
+    })?;
+    let joined = db.create_store(sample_store("am-li", 3))?;
+    // On Friday 13 November: one store becomes a small grocery (exempt from R1), a small
+    // grocery grows (covered), another store joins the demo street.
+    clock.set(at("2026-11-13T10:00:00+08:00"));
+    let class = |format, size| StoreClassification {
+        format: Some(format),
+        size: Some(size),
+        ..Default::default()
+    };
+    db.update_store_classification(&shrunk, class(StoreFormat::Grocery, StoreSize::Small))?;
+    db.update_store_classification(&grew, class(StoreFormat::Grocery, StoreSize::Medium))?;
+    db.update_store_classification(
+        &joined,
+        StoreClassification {
+            demo_street: Some(true),
+            ..Default::default()
+        },
+    )?;
+    let r1: Vec<Vec<DocId>> = owed(&db, "am-li")?.into_iter().map(|(_, s)| s).collect();
+    for (week, stores) in r1.iter().enumerate() {
+        assert_eq!(
+            stores.contains(&shrunk),
+            week < 2,
+            "week {week}: {stores:?}"
+        );
+        assert_eq!(stores.contains(&grew), week >= 2, "week {week}: {stores:?}");
+    }
+    let walks: Vec<Vec<DocId>> = db
+        .walks_missed("am-li", day("2026-11-30"), end_of("2026-11-30"))?
+        .into_iter()
+        .map(|w| w.stores)
+        .collect();
+    let joined_owed: Vec<bool> = walks.iter().map(|s| s.contains(&joined)).collect();
+    assert_eq!(joined_owed, vec![false, false, true, true]);
     Ok(())
 }

@@ -71,11 +71,11 @@ impl Doc {
             .collect()
     }
 
-    /// Every stamped entry ever written to `key` at the document's root, including the ones
-    /// later overwritten or that lost to a concurrent write, in causal order (each change
-    /// after what it built on): what the field held over the document's life. Entries that
-    /// are not stamped (no `{v, by, at}`) are left out.
-    pub(crate) fn root_writes(&mut self, key: &str) -> Vec<Written<ScalarValue>> {
+    /// Every stamped entry ever written to one of `keys` at the document's root, with its
+    /// key, including the ones later overwritten or that lost to a concurrent write, in
+    /// causal order (each change after what it built on): what those fields held over the
+    /// document's life. Entries that are not stamped (no `{v, by, at}`) are left out.
+    pub(crate) fn root_writes(&mut self, keys: &[&str]) -> Vec<(String, Written<ScalarValue>)> {
         let mut writes = Vec::new();
         for change in self.am.get_changes(&[]) {
             for op in change.decode().operations {
@@ -84,16 +84,19 @@ impl Doc {
                 else {
                     continue;
                 };
-                if k.as_str() != key {
+                if !keys.contains(&k.as_str()) {
                     continue;
                 }
                 if let Some(fields) = Fields::parse(text) {
                     let written = fields.written();
-                    writes.push(Written {
-                        value: written.value.get("v").cloned().unwrap_or(ScalarValue::Null),
-                        by: written.by,
-                        at: written.at,
-                    });
+                    writes.push((
+                        k.to_string(),
+                        Written {
+                            value: written.value.get("v").cloned().unwrap_or(ScalarValue::Null),
+                            by: written.by,
+                            at: written.at,
+                        },
+                    ));
                 }
             }
         }

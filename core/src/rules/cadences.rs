@@ -156,7 +156,7 @@ impl LocalStore {
     /// holding `day`. A spot check counts for the territory that held its store when it
     /// was made (its first territory if dated before the store's import); the demo street
     /// is every demo-street store the territory held at some point in the month
-    /// (`store_assignment`, docs/adr/0029).
+    /// (`store_period`, docs/adr/0029).
     pub fn supervision_month(&self, manager: &str, day: NaiveDate) -> Result<SupervisionMonth> {
         let cal = self.calendar();
         let month = FieldCalendar::month_start(day);
@@ -170,7 +170,7 @@ impl LocalStore {
         let (held_at_start, held_when_checked) = (held_at("?3"), credited_at("v.check_in_at"));
         let sql = format!(
             "SELECT s.demo_street,
-                    ({held_at_start} IS ?1 OR EXISTS (SELECT 1 FROM store_assignment m
+                    ({held_at_start} IS ?1 OR EXISTS (SELECT 1 FROM store_period m
                         WHERE m.store_id = s.id AND m.territory = ?1
                         AND m.from_at >= ?3 AND m.from_at < ?4)),
                     (SELECT COUNT(*) FROM visit_index v WHERE v.store_id = s.id AND v.kind = ?2

@@ -10,20 +10,23 @@
 //!   week, which may end in the next month, is judged once it is over;
 //! - a store is owed a week by the manager whose territory held it at the week's middle
 //!   instant (Thursday noon: for a store that moved once that week, whoever held it for
-//!   most of the week; `store_assignment`, every territory it has been in: docs/adr/0029),
+//!   most of the week; `store_period`, every territory it has been in: docs/adr/0029),
 //!   so a store imported or moved mid-month is not missed in the weeks before it arrived,
 //!   and a store moved away is still owed by its former manager for the weeks it was
 //!   theirs;
 //! - the week is met by a visit in it by a manager who held the store when they made it:
 //!   a visit the former manager made on the Monday of the week a store moved counts for
-//!   its new manager, who owes that week. Whether a store is on the demo street or exempt
-//!   (Z3) is read as it is now.
+//!   its new manager, who owes that week;
+//! - whether R1 covers a store (not Z3) and whether it is on the demo street are read as
+//!   they were at the week's middle too: a store that joined the demo street on a Friday
+//!   is owed walks from the next week on, and one reclassified as a small grocery on a
+//!   Friday is still owed its visit that week.
 
 use chrono::{Duration, NaiveDate};
 use rusqlite::{CachedStatement, params};
 
 use super::cadences::by_its_role;
-use super::{COVERED_BY_R1, ever_held_by, held_at};
+use super::{ever_held_by, held_at, period_at};
 use crate::error::Result;
 use crate::ids::DocId;
 use crate::kinds::visit::VisitKind;
@@ -68,9 +71,10 @@ impl LocalStore {
     ) -> Result<Vec<WeekMissed>> {
         let (ever, owed_by, visitor_held) =
             (ever_held_by(1), held_at("?4"), held_at("v.check_in_at"));
+        let covered = period_at("r1_covered", "?4");
         let sql = format!(
             "SELECT s.id FROM store_index s
-             WHERE {ever} AND {COVERED_BY_R1} AND {owed_by} = ?1
+             WHERE {ever} AND {owed_by} = ?1 AND {covered} = 1
                AND NOT EXISTS (SELECT 1 FROM visit_index v WHERE v.store_id = s.id
                                AND v.check_in_at >= ?2 AND v.check_in_at < ?3
                                AND {visitor_held} = v.visitor)
@@ -93,9 +97,10 @@ impl LocalStore {
         ended_by: Timestamp,
     ) -> Result<Vec<WeekMissed>> {
         let (by_role, ever, held) = (by_its_role(5), ever_held_by(1), held_at("?6"));
+        let demo_street = period_at("demo_street", "?6");
         let sql = format!(
             "SELECT s.id FROM store_index s
-             WHERE {ever} AND s.demo_street = 1 AND {held} = ?1
+             WHERE {ever} AND {held} = ?1 AND {demo_street} = 1
                AND NOT EXISTS (SELECT 1 FROM visit_index v WHERE v.store_id = s.id AND v.kind = ?4
                                AND v.check_in_at >= ?2 AND v.check_in_at < ?3 AND {by_role})
              ORDER BY s.name, s.id"

@@ -267,7 +267,7 @@ impl LocalStore {
         let sql = format!(
             "SELECT {DAMAGED_COLUMNS} FROM damaged d LEFT JOIN store_index s ON s.id = d.store_id
              WHERE d.store_id IS NULL OR s.id IS NULL OR s.territory = ?1
-                OR EXISTS (SELECT 1 FROM store_assignment a
+                OR EXISTS (SELECT 1 FROM store_period a
                            WHERE a.store_id = s.id AND a.territory = ?1)
              ORDER BY d.doc_id"
         );

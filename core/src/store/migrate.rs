@@ -21,10 +21,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../../migrations/008_photos.sql")),
     (9, include_str!("../../migrations/009_fetched.sql")),
     (10, include_str!("../../migrations/010_store_assigned.sql")),
-    (
-        11,
-        include_str!("../../migrations/011_store_assignments.sql"),
-    ),
+    (11, include_str!("../../migrations/011_store_periods.sql")),
 ];
 
 /// The schema version this build writes.
@@ -38,7 +35,7 @@ const REINDEX: &[(i64, &[DocKind])] = &[
     (7, &DocKind::ALL),
     // Since when each store has been its manager's (`store_index.assigned_at`).
     (10, &[DocKind::Store]),
-    // Every territory each store has been in (`store_assignment`).
+    // Every territory each store has been in (`store_period`).
     (11, &[DocKind::Store]),
 ];
 

@@ -244,14 +244,21 @@ pub(crate) fn index(tx: &Connection, doc: &mut Doc) -> Result<()> {
         doc.stamped(&DOC_ROOT, "territory")
             .map(|v| v.current.at.millis()),
     ])?;
-    tx.prepare_cached("DELETE FROM store_assignment WHERE store_id = ?1")?
+    tx.prepare_cached("DELETE FROM store_period WHERE store_id = ?1")?
         .execute([s.id.as_str()])?;
-    let mut held = tx.prepare_cached(
-        // Two earlier entries stamped in the same millisecond: the later in order stays.
-        "INSERT OR REPLACE INTO store_assignment (store_id, from_at, territory) VALUES (?1, ?2, ?3)",
+    // Periods begin at distinct stamps, so each (store, stamp) is written once.
+    let mut period = tx.prepare_cached(
+        "INSERT INTO store_period (store_id, from_at, territory, demo_street, r1_covered)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
-    for a in crate::kinds::assignments::assignments(doc) {
-        held.execute(params![s.id.as_str(), a.from, a.territory])?;
+    for p in crate::kinds::store_periods::periods(doc) {
+        period.execute(params![
+            s.id.as_str(),
+            p.from,
+            p.territory,
+            p.demo_street,
+            p.r1_covered
+        ])?;
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ use crate::ids::DocId;
 /// Li after it moved: docs/adr/0029); the account managers the document names (a visit's
 /// visitor, a task's assignee, a display's checkers, a scorecard's manager).
 const NAMED: &str = "
-    SELECT a.territory FROM store_assignment a WHERE a.store_id IN (
+    SELECT a.territory FROM store_period a WHERE a.store_id IN (
         ?1,
         (SELECT store_id FROM visit_index WHERE id = ?1),
         (SELECT store_id FROM display_index WHERE id = ?1),
