@@ -271,17 +271,39 @@ impl LocalStore {
     /// by more than 10%, or has no defined rate, which is reported too: its book total is 0
     /// (with its real difference), or it was finished with nothing counted.
     pub fn count_findings(&self, manager: &str) -> Result<Vec<CountFinding>> {
+        self.findings(manager, None)
+    }
+
+    /// R3 over a period, for a monthly assessment: as [`LocalStore::count_findings`], of
+    /// each terminal's latest count finished in `[from, to)` (a terminal with no count
+    /// finished then has no finding for the period).
+    pub fn count_findings_finished_in(
+        &self,
+        manager: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<CountFinding>> {
+        self.findings(manager, Some((from, to)))
+    }
+
+    fn findings(
+        &self,
+        manager: &str,
+        period: Option<(Timestamp, Timestamp)>,
+    ) -> Result<Vec<CountFinding>> {
         let inner = self.lock()?;
         let mut stmt = inner.conn.prepare_cached(
             "SELECT s.id, s.name, c.id, c.finished_at, c.abs_diff_total, c.book_total, c.counted_lines
              FROM store_index s JOIN count_index c ON c.store_id = s.id
              WHERE s.territory = ?1 AND s.functional = 1 AND c.finished_at IS NOT NULL
                AND c.id = (SELECT c2.id FROM count_index c2 WHERE c2.store_id = s.id AND c2.finished_at IS NOT NULL
+                           AND c2.finished_at >= ?2 AND c2.finished_at < ?3
                            ORDER BY c2.finished_at DESC, c2.id DESC LIMIT 1)
              ORDER BY s.name",
         )?;
+        let (from, to) = period.map_or((i64::MIN, i64::MAX), |(f, t)| (f.0, t.0));
         let rows = stmt
-            .query_map([manager], |r| {
+            .query_map(params![manager, from, to], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
@@ -382,8 +404,8 @@ impl LocalStore {
         Ok(follow_ups)
     }
 
-    /// R9: visits `manager` made in the month holding `day` to each R1-covered store of the
-    /// territory, against `minimum_per_store` (decided default [`DEFAULT_MIN_MONTHLY_VISITS`]).
+    /// R9: visits `manager` made in the month holding `day` to each store the territory held,
+    /// and R1 covered, at the month's middle, against `minimum_per_store` (decided default [`DEFAULT_MIN_MONTHLY_VISITS`]).
     /// A store counts at most one visit a day (a local day of the district's calendar): two
     /// check-ins on one afternoon are one visit, or a manager could meet the month's
     /// minimum in a single day.
@@ -400,17 +422,27 @@ impl LocalStore {
             cal.start_of(FieldCalendar::next_month_start(month)),
         );
         let inner = self.lock()?;
+        // The stores the territory held, and R1 covered, at the month's middle instant: a
+        // store moved or imported mid-month is owed by whoever had it for most of the month
+        // (as R1's weeks are, docs/adr/0029), and a past month before a store's import owes
+        // nothing for it.
+        let (ever, held, covered) = (
+            ever_held_by(1),
+            held_at("?5"),
+            period_at("r1_covered", "?5"),
+        );
         let sql = format!(
             "SELECT s.id, s.name,
                     (SELECT COUNT(DISTINCT (v.check_in_at + ?4) / 86400000) FROM visit_index v
                      WHERE v.store_id = s.id AND v.visitor = ?1
                      AND v.check_in_at >= ?2 AND v.check_in_at < ?3)
-             FROM store_index s WHERE s.territory = ?1 AND {COVERED_BY_R1} ORDER BY s.name"
+             FROM store_index s WHERE {ever} AND {held} = ?1 AND {covered} = 1 ORDER BY s.name"
         );
+        let middle = from.0 + (to.0 - from.0) / 2;
         let offset_ms = i64::from(cal.utc_offset.local_minus_utc()) * 1000;
         let mut stmt = inner.conn.prepare_cached(&sql)?;
         let rows = stmt
-            .query_map(params![manager, from.0, to.0, offset_ms], |r| {
+            .query_map(params![manager, from.0, to.0, offset_ms, middle], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,

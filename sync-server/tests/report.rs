@@ -57,19 +57,8 @@ fn the_report_gives_each_rule_its_known_answer_for_a_small_crafted_district() ->
     li.local
         .create_visit(visit(&s1, VisitKind::Routine, "2026-11-23T09:05:00+08:00"))?;
     // R2: S1's display lacks four price tags. R5, R6: S3 checked today, failing a standard.
-    li.local.record_display_check(
-        &LocalStore::shelf_display_id(&s1),
-        &DisplayCheck {
-            products: (1..=4)
-                .map(|n| ProductOnDisplay {
-                    sku: format!("690102800{n}"),
-                    name: format!("brand {n}"),
-                    price_tag: false,
-                })
-                .collect(),
-            ..DisplayCheck::default()
-        },
-    )?;
+    li.local
+        .record_display_check(&LocalStore::shelf_display_id(&s1), &four_tags_missing())?;
     li.local.record_display_check(
         &LocalStore::shelf_display_id(&s3),
         &DisplayCheck {
@@ -405,4 +394,68 @@ fn a_past_month_is_judged_by_who_held_each_store_then_and_stays_so_after_a_store
     move_to_wu("S2", "2026-12-02T10:00:00+08:00")?;
     assert_eq!(november()?, judged);
     Ok(())
+}
+
+#[test]
+fn a_past_month_is_judged_on_its_own_price_tags_counts_and_deadlines_not_on_the_next_months()
+-> TestResult {
+    let district = District::new()?;
+    let report = district
+        .import(&[HEADER, "S1,S1,O,,A,30.26,120.16,Y,C,1,A,400,0,1,good,am-li"].join("\n"))?;
+    assert!(report.bad.is_empty(), "{report}");
+    let li = district.phone("am-li", Role::AccountManager, "2026-11-29T10:00:00+08:00")?;
+    district.sync(&li)?;
+    let s1 = li.local.store_by_licence("S1")?.ok_or("no S1")?;
+    // Sunday 29 November: a complaint, out of working hours (no on-site clock); handled
+    // within 72 hours means by Wednesday 2 December, and it never is.
+    li.local.create_complaint(NewComplaint {
+        store_id: s1.clone(),
+        kind: ComplaintKind::Complaint,
+        received_at: at("2026-11-29T10:00:00+08:00"),
+        description: "the retailer called".into(),
+    })?;
+    // Thursday 3 December: the display lacks four price tags, and a count is off by half.
+    li.clock.set(at("2026-12-03T10:00:00+08:00"));
+    li.local
+        .record_display_check(&LocalStore::shelf_display_id(&s1), &four_tags_missing())?;
+    let count = fieldsync_core::fixtures::sample_count(&s1, 1);
+    li.local
+        .record_inventory_count(count, &[("sku-000".into(), 10)], true)?;
+    district.sync(&li)?;
+
+    let cells = |month: &str, now: &str| -> Fallible<Vec<String>> {
+        let rows = district.report(day(month), at(now))?;
+        let li = rows
+            .iter()
+            .find(|r| r.get("manager").map(String::as_str) == Some("am-li"))
+            .ok_or("no row for am-li")?;
+        Ok([
+            "r2_price_tag_violations",
+            "r3_count_findings",
+            "r9_clocks_breached",
+        ]
+        .iter()
+        .map(|c| li.get(*c).cloned().unwrap_or_default())
+        .collect())
+    };
+    // November, reported on 4 December: its last day saw no missing tags, no count and no
+    // deadline passed; December has all three.
+    let now = "2026-12-04T09:00:00+08:00";
+    assert_eq!(cells("2026-11-01", now)?, ["0", "0", "0"]);
+    assert_eq!(cells("2026-12-01", now)?, ["1", "1", "1"]);
+    Ok(())
+}
+
+/// A display check that finds four products without their price tag (R2 broken).
+fn four_tags_missing() -> DisplayCheck {
+    DisplayCheck {
+        products: (1..=4)
+            .map(|n| ProductOnDisplay {
+                sku: format!("690102800{n}"),
+                name: format!("brand {n}"),
+                price_tag: false,
+            })
+            .collect(),
+        ..DisplayCheck::default()
+    }
 }

@@ -46,10 +46,12 @@ team, spot checks from supervisors. Columns:
                               store counts in a week if it was the manager's at the week's
                               middle, Thursday noon (one moved away still counts for the
                               weeks it was theirs)
-  r2_price_tag_violations     R2: stores whose shelf display lacks more than 3 price tags
-  r3_count_findings           R3: functional terminals whose latest finished count is off by
-                              more than 10%, or has no rate: book total 0 (undefined, its
-                              difference still counted) or finished with nothing counted
+  r2_price_tag_violations     R2: stores whose shelf display lacked more than 3 price tags at
+                              the end of --day (a past month: its last day), as it was then
+  r3_count_findings           R3: functional terminals whose latest count finished in the
+                              month is off by more than 10%, or has no rate: book total 0
+                              (undefined, its difference still counted) or finished with
+                              nothing counted
   r4_total                    R4: the month's scorecard total (empty: none, or not fully scored)
   r4_passes                   R4: yes if the total reaches the pass mark, no means assessment
   r4_bonus                    R4: yes if the total reaches the bonus mark (benchmark bonus)
@@ -76,10 +78,11 @@ team, spot checks from supervisors. Columns:
                               in the month with all four activities recorded (1 is required)
   r9_visits_made              R9: visits by the manager in the month to stores R1 covers,
                               at most one a day per store (two check-ins on one day are one)
-  r9_visits_required          R9: --min-visits times the stores R1 covers
+  r9_visits_required          R9: --min-visits times the stores the territory held, and R1
+                              covered, at the month's middle
   r9_stores_below_minimum     R9: stores R1 covers visited fewer than --min-visits times
-  r9_clocks_breached          R9: service clocks breached, of complaints received in the month
-                              (a refund's 3 working days are counted on the district's
+  r9_clocks_breached          R9: service clocks breached whose deadline fell in the month, by
+                              the end of --day, whenever the complaint came (a refund's 3 working days are counted on the district's
                               calendar of holidays and make-up days: `admin calendar`)
   r9_clocks_running           R9: clocks still running, of complaints open at the end of --day
   r10_requests_received       R10: retailers' requests received in the month, up to --day
@@ -148,6 +151,8 @@ pub struct ReportOptions {
     /// over the month) are those ended by then, so a past month's last week, which may end
     /// in the next month, is judged once it is over.
     pub now: Timestamp,
+    /// The district's local date at `now`: the last day a report may be asked for.
+    pub today: NaiveDate,
 }
 
 /// The days of the month reported, as days since the epoch (UTC), for the reused photos.
@@ -191,6 +196,18 @@ impl ReportOptions {
         now: Timestamp,
     ) -> AppResult<ReportOptions> {
         let today = calendar.date(now);
+        // A month or day to come has no records to judge: every figure would read as owed.
+        if let Some(later) = day.filter(|d| *d > today) {
+            return Err(AppError::BadRequest(format!(
+                "`--day` {later} is after today ({today}): a report covers days that have begun"
+            )));
+        }
+        if let Some(later) = month.filter(|m| *m > today) {
+            return Err(AppError::BadRequest(format!(
+                "`--month` {} has not begun (today is {today})",
+                later.format("%Y-%m")
+            )));
+        }
         let month = FieldCalendar::month_start(month.or(day).unwrap_or(today));
         let next = FieldCalendar::next_month_start(month);
         let day = match day {
@@ -202,8 +219,7 @@ impl ReportOptions {
             }
             Some(d) => d,
             None if today >= month && today < next => today,
-            None if today >= next => next - Duration::days(1),
-            None => month,
+            None => next - Duration::days(1),
         };
         let end_of_day = Timestamp(calendar.start_of(day + Duration::days(1)).0 - 1);
         Ok(ReportOptions {
@@ -212,6 +228,7 @@ impl ReportOptions {
             as_of: end_of_day.min(now),
             min_visits,
             now,
+            today,
         })
     }
 }
@@ -398,6 +415,13 @@ mod tests {
             .is_err(),
             "a day outside the month is refused"
         );
+        for (month, d) in [
+            (None, Some(day("2026-11-19"))),
+            (Some(day("2026-12-01")), None),
+        ] {
+            let err = ReportOptions::resolve(month, d, 4, &cal, now).expect_err("to come");
+            assert!(err.to_string().contains("2026-11-18"), "{err}");
+        }
         assert_eq!(parse_month("2026-11"), Ok(day("2026-11-01")));
         assert!(parse_month("2026-13").is_err());
     }

@@ -69,7 +69,7 @@ pub struct Overview {
     pub rows: Vec<ManagerRow>,
     /// Per account manager: stores R1 covers.
     pub covered: HashMap<String, usize>,
-    /// Per account manager: clocks met, of complaints received in the month.
+    /// Per account manager: clocks met whose deadline fell in the month.
     pub clocks_met: HashMap<String, usize>,
     /// Per account manager: R7 follow-ups not done in their period, by rating
     /// (excellent, good, qualified, unqualified).
@@ -210,20 +210,24 @@ pub fn trend_months(day: NaiveDate) -> Vec<NaiveDate> {
     months
 }
 
-/// Clocks met, of the complaints received in the month up to `as_of`, by territory.
+/// Clocks met whose deadline fell in the month, by `as_of`, by territory: counted as the
+/// report counts the breached ones, in the month of their deadline.
 fn month_clocks_met(
     local: &LocalStore,
     options: &ReportOptions,
 ) -> AppResult<HashMap<String, usize>> {
     let calendar = local.calendar();
-    let from = calendar.start_of(options.month);
+    let (from, to) = (
+        calendar.start_of(options.month),
+        calendar.start_of(FieldCalendar::next_month_start(options.month)),
+    );
     let mut met: HashMap<String, usize> = HashMap::new();
     for id in local.document_ids(DocKind::Complaint)? {
         // A complaint that cannot be read is named by the report's damaged list.
         let Ok(complaint) = local.complaint(&id) else {
             continue;
         };
-        if complaint.received_at < from || complaint.received_at > options.as_of {
+        if complaint.received_at > options.as_of {
             continue;
         }
         let Ok(store) = local.store(&complaint.store_id) else {
@@ -232,7 +236,7 @@ fn month_clocks_met(
         let n = complaint
             .clocks(options.as_of)
             .iter()
-            .filter(|(_, s)| matches!(s, ClockState::Met { .. }))
+            .filter(|(_, s)| matches!(s, ClockState::Met { due, .. } if *due >= from && *due < to))
             .count();
         *met.entry(store.territory).or_default() += n;
     }

@@ -51,10 +51,12 @@ pub fn render(lang: Lang, o: &Overview, took: std::time::Duration) -> String {
     );
     let _ = write!(
         out,
-        "<form method=\"get\" class=\"inline\"><input type=\"date\" name=\"day\" value=\"{}\">\
-         <button type=\"submit\">{}</button></form> \
+        "<form method=\"get\" class=\"inline\"><input type=\"date\" name=\"day\" value=\"{}\" \
+         max=\"{}\" aria-label=\"{}\"><button type=\"submit\">{}</button></form> \
          <a href=\"/console/assessment.csv?day={}\">{}</a>",
         o.options.day,
+        o.options.today,
+        esc(t(lang, "as_of")),
         esc(t(lang, "as_of")),
         o.options.day,
         esc(t(lang, "export_csv")),

@@ -35,7 +35,11 @@ impl District {
         options: &ReportOptions,
         skipped: &mut Vec<Unreadable>,
     ) -> AppResult<District> {
-        let month_from = local.calendar().start_of(options.month);
+        let calendar = local.calendar();
+        let month = (
+            calendar.start_of(options.month),
+            calendar.start_of(FieldCalendar::next_month_start(options.month)),
+        );
         // From the index, not the documents: a store that cannot be read has no index row
         // and is named with the damaged documents.
         let stores: HashMap<DocId, StoreFacts> = local
@@ -52,7 +56,7 @@ impl District {
                 )
             })
             .collect();
-        let breached = breached_clocks(local, &stores, month_from, options.as_of, skipped)?;
+        let breached = breached_clocks(local, &stores, month, options.as_of, skipped)?;
         Ok(District { stores, breached })
     }
 }
@@ -86,8 +90,17 @@ pub fn manager_row(
     let weeks = local.weeks_missed(m, options.day, options.now)?;
     row.r1_weeks_judged = weeks.len();
     row.r1_store_weeks_missed = weeks.iter().map(|w| w.stores.len()).sum();
-    row.r2_price_tag_violations = local.stores_missing_price_tags(m)?.len();
-    row.r3_count_findings = local.count_findings(m)?.len();
+    // R2 is a state: the displays that broke it at the end of `--day` (a past month's
+    // last day), read as they were then. R3 counts the month's counts.
+    let mut memo = fieldsync_core::PriceTagsOverTime::default();
+    row.r2_price_tag_violations = local
+        .price_tag_breaches_at(m, &[options.as_of], &mut memo)?
+        .first()
+        .copied()
+        .unwrap_or(0);
+    row.r3_count_findings = local
+        .count_findings_finished_in(m, month_from, month_to)?
+        .len();
     let cards = local.scorecards_of(m, &month)?;
     row.r4_scorecards = cards.len();
     if let Some(card) = cards.first()
@@ -180,7 +193,7 @@ fn training_days(
 fn breached_clocks(
     local: &LocalStore,
     stores: &HashMap<DocId, StoreFacts>,
-    from: Timestamp,
+    (from, to): (Timestamp, Timestamp),
     as_of: Timestamp,
     skipped: &mut Vec<Unreadable>,
 ) -> AppResult<HashMap<String, usize>> {
@@ -189,16 +202,20 @@ fn breached_clocks(
         let Some(complaint) = readable(local.complaint(&id), DocKind::Complaint, skipped)? else {
             continue;
         };
-        if complaint.received_at < from || complaint.received_at > as_of {
+        if complaint.received_at > as_of {
             continue;
         }
         let Some(store) = stores.get(&complaint.store_id) else {
             continue;
         };
+        // A clock counts in the month its deadline fell in, whenever the complaint came:
+        // one received on the 29th and due on the 2nd is the next month's breach.
         let n = complaint
             .clocks(as_of)
             .iter()
-            .filter(|(_, state)| matches!(state, ClockState::Breached { .. }))
+            .filter(|(_, state)| {
+                matches!(state, ClockState::Breached { due, .. } if *due >= from && *due < to)
+            })
             .count();
         *breached.entry(store.territory.clone()).or_default() += n;
     }
