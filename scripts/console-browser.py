@@ -164,8 +164,8 @@ def column_sum(driver, table, column):
 
 def check_violations_chart(driver, artifacts):
     """The violations chart has drawn (a bar per month and kind, a screenshot that is not
-    blank), and its month in progress agrees with the overview's own columns: R2 (10th) and
-    R9's stores below the minimum (6th), summed over the account managers."""
+    blank), and its month in progress agrees with the overview's own columns: R2 (11th) and
+    R9's stores below the minimum (7th), summed over the account managers."""
     bars = driver.find_all("#violations-chart rect.bar")
     if len(bars) != 30:
         fail(f"the violations chart has {len(bars)} bars, not 6 months x 5 kinds")
@@ -178,7 +178,7 @@ def check_violations_chart(driver, artifacts):
         fail(f"the violations table has {len(rows)} months")
     now = [int(driver.text(c)) for c in driver.find_all(
         "#violations tbody tr:last-child td span")]
-    r2, below = column_sum(driver, "#overview", 10), column_sum(driver, "#overview", 6)
+    r2, below = column_sum(driver, "#overview", 11), column_sum(driver, "#overview", 7)
     if now[0] != r2 or now[4] != below:
         fail(f"this month's violations {now} disagree with the overview (R2 {r2}, below {below})")
     print(f"console-browser: violations chart drawn ({len(bars)} bars); this month {now} "

@@ -66,6 +66,7 @@ pub fn render(lang: Lang, o: &Overview, took: std::time::Duration) -> String {
         t(lang, "stores"),
         t(lang, "r1_covered"),
         t(lang, "r1_visited"),
+        t(lang, "r1_weeks"),
         t(lang, "r9_visits"),
         t(lang, "r9_below"),
         t(lang, "r5_unchecked"),
@@ -73,11 +74,13 @@ pub fn render(lang: Lang, o: &Overview, took: std::time::Duration) -> String {
         t(lang, "r5_sampled"),
         t(lang, "r2"),
         t(lang, "r3"),
+        t(lang, "r6"),
         t(lang, "r7"),
         t(lang, "tasks"),
         t(lang, "clocks"),
         t(lang, "r10"),
         t(lang, "r4_spot_checked"),
+        t(lang, "r8"),
         t(lang, "r4"),
     ];
     let rows: Vec<Vec<String>> = o
@@ -98,6 +101,12 @@ pub fn render(lang: Lang, o: &Overview, took: std::time::Duration) -> String {
                     "<span data-figure=\"r1_visited\">{}</span>",
                     covered.saturating_sub(r.r1_due_this_week)
                 ),
+                // The month's ended weeks: each store not visited in one is a miss.
+                format!(
+                    "<span data-figure=\"r1_weeks\">{}</span> / {}",
+                    num(r.r1_store_weeks_missed, true),
+                    r.r1_weeks_judged
+                ),
                 format!("{} / {}", r.r9_visits_made, r.r9_visits_required),
                 num(r.r9_stores_below_minimum, false),
                 num(r.r5_demo_street_unchecked, true),
@@ -110,6 +119,7 @@ pub fn render(lang: Lang, o: &Overview, took: std::time::Duration) -> String {
                 ),
                 num(r.r2_price_tag_violations, true),
                 num(r.r3_count_findings, true),
+                num(r.r6_demo_street_failing, true),
                 follow_up_cell(lang, r, o.follow_ups_due.get(&r.manager)),
                 format!("{} / {}", r.tasks_open, num(r.tasks_overdue, true)),
                 format!(
@@ -120,6 +130,7 @@ pub fn render(lang: Lang, o: &Overview, took: std::time::Duration) -> String {
                 ),
                 num(r.r10_requests_unanswered, true),
                 owed_cell(r.r4_stores_spot_checked, r.stores as u32, o.month_ended),
+                r.r8_training_days.to_string(),
                 scorecard_cell(lang, r),
             ]
         })
