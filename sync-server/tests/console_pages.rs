@@ -241,8 +241,8 @@ async fn the_consoles_figures_equal_the_account_managers_phone_rule_queries_for_
 }
 
 #[tokio::test]
-async fn the_fleet_page_lists_devices_with_their_user_and_highlights_the_silent_ones() -> TestResult
-{
+async fn the_fleet_page_highlights_the_silent_devices_and_the_overview_names_their_managers()
+-> TestResult {
     let console = Console::new(100)?;
     let day = 86_400_000;
     for (user, role, last) in [
@@ -276,6 +276,18 @@ async fn the_fleet_page_lists_devices_with_their_user_and_highlights_the_silent_
         row("am-wu-phone")
     );
     assert!(fleet.body.contains("&lt;phone&gt;") && !fleet.body.contains("<phone>"));
+    // The overview warns that Wu's figures may lack what is still on his phone.
+    let overview = console.get("/console", &cookie).await?;
+    let warning = overview
+        .body
+        .split("id=\"unsynced\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</p>").next())
+        .ok_or("no warning of a phone that has not synced")?;
+    assert!(
+        warning.contains("am-wu name") && !warning.contains("am-li name"),
+        "{warning}"
+    );
     Ok(())
 }
 

@@ -112,6 +112,11 @@ const WORDS: &[(&str, &str, &str)] = &[
     ),
     ("r8", "本月驻店培训日 (R8)", "Training days this month (R8)"),
     (
+        "unsynced",
+        "以下客户经理的手机一天以上未同步，其数据可能不全（最后同步）",
+        "No phone of these account managers has synced for over a day, so their figures may lack what is still on a phone (last sync)",
+    ),
+    (
         "r5_unchecked",
         "示范街今日未检 (R5)",
         "Demo street not checked today (R5)",

@@ -23,8 +23,53 @@ pub async fn page_handler(
 ) -> Result<Response, Refused> {
     let (overview, took) = load(&state, &signed, query.day()?).await?;
     let lang = signed.lang;
-    let body = render(lang, &overview, took);
+    let mut body = render(lang, &overview, took);
+    body.push_str(&unsynced(&state, lang, &overview).await?);
     Ok(page(lang, t(lang, "overview"), Some(&signed.viewer()), &body).into_response())
+}
+
+/// How long a manager's phones may go without a sync before the overview warns that their
+/// figures may lack what is still on a phone.
+const SYNC_WARNING_MS: i64 = 24 * 3600 * 1000;
+
+/// The account managers none of whose phones has synced for a day: their figures may lack
+/// visits still on a phone (a supervisor should not judge them yet). Empty when all have.
+async fn unsynced(state: &AppState, lang: Lang, o: &Overview) -> Result<String, Refused> {
+    let storage = state.storage.clone();
+    let (devices, reports) = tokio::task::spawn_blocking(move || {
+        Ok::<_, crate::error::AppError>((storage.devices()?, storage.device_reports()?))
+    })
+    .await
+    .map_err(crate::error::AppError::internal)??;
+    let now = fieldsync_core::Timestamp::now().0;
+    let calendar = fieldsync_core::FieldCalendar::default();
+    let mut late = Vec::new();
+    for r in &o.rows {
+        // The report's time is exact; `last_seen_at` is written once an hour.
+        let last = devices
+            .iter()
+            .filter(|d| d.user_id == r.manager && d.revoked_at.is_none())
+            .filter_map(|d| {
+                let report = reports.iter().find(|p| p.device_id == d.device_id);
+                d.last_seen_at.max(report.map(|p| p.received_at))
+            })
+            .max();
+        if last.is_none_or(|ms| now - ms > SYNC_WARNING_MS) {
+            let when = last.map_or_else(
+                || t(lang, "never").to_owned(),
+                |ms| super::html::when(&calendar, fieldsync_core::Timestamp(ms)),
+            );
+            late.push(format!("{} ({})", esc(&r.name), esc(&when)));
+        }
+    }
+    if late.is_empty() {
+        return Ok(String::new());
+    }
+    Ok(format!(
+        "<p class=\"error\" id=\"unsynced\">{}: {}</p>",
+        esc(t(lang, "unsynced")),
+        late.join(", ")
+    ))
 }
 
 fn num(n: usize, bad_when_positive: bool) -> String {
