@@ -92,7 +92,16 @@ const WORDS: &[(&str, &str, &str)] = &[
     ),
     ("manager", "客户经理", "Account manager"),
     ("stores", "零售户", "Stores"),
-    ("r1_covered", "本周应访 (R1)", "Due this week (R1)"),
+    (
+        "r1_covered",
+        "本周应访门店 (R1)",
+        "Stores owed a visit this week (R1)",
+    ),
+    (
+        "r1_unvisited",
+        "本周尚未走访 (R1)",
+        "Not yet visited this week (R1)",
+    ),
     ("r1_visited", "本周已访", "Visited this week"),
     (
         "r9_visits",

@@ -84,8 +84,12 @@ pub fn render(
         esc(t(lang, "r9_visits")),
         visits.made(),
         visits.required(),
-        esc(t(lang, "r1_covered")),
-        due.len()
+        esc(t(lang, "r1_unvisited")),
+        if due.is_empty() {
+            "0".to_owned()
+        } else {
+            format!("<span class=\"bad\">{}</span>", due.len())
+        }
     );
     // Scorecards of the last months.
     let mut rows = Vec::new();
