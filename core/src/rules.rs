@@ -12,8 +12,11 @@ pub(crate) mod cadences;
 pub(crate) mod error_rate;
 pub(crate) mod month_weeks;
 pub(crate) mod over_time;
+pub(crate) mod periods;
 pub(crate) mod store_list;
 pub(crate) mod write_rules;
+
+pub(crate) use periods::{credited_at, ever_held_by, held_at, period_at};
 
 use chrono::{Datelike, NaiveDate};
 use rusqlite::params;
@@ -150,38 +153,6 @@ pub(crate) fn store_due_rows(
 
 /// SQL for "not a small grocery store" (R1's exemption: format Z, size 3).
 pub(crate) const COVERED_BY_R1: &str = "NOT (s.format = 'Z' AND s.size = '3')";
-
-/// SQL: the stores `s` the territory `?{territory}` has ever held (`store_period`).
-pub(crate) fn ever_held_by(territory: usize) -> String {
-    format!("s.id IN (SELECT a.store_id FROM store_period a WHERE a.territory = ?{territory})")
-}
-
-/// SQL: `column` of the store `s`'s period at the instant `at` (an SQL expression): its
-/// `territory`, `demo_street` or `r1_covered` then; null before its first period
-/// (`crate::kinds::store_periods`).
-pub(crate) fn period_at(column: &str, at: &str) -> String {
-    format!(
-        "(SELECT a.{column} FROM store_period a WHERE a.store_id = s.id AND a.from_at <= {at}
-          ORDER BY a.from_at DESC LIMIT 1)"
-    )
-}
-
-/// SQL: the territory that held the store `s` at the instant `at`, or null before it was
-/// imported.
-pub(crate) fn held_at(at: &str) -> String {
-    period_at("territory", at)
-}
-
-/// SQL: what [`held_at`] says, or the store's first territory for an instant before its
-/// first assignment: a record dated before the store was imported (entered late, or
-/// from a device whose clock ran behind) belongs to the territory it first joined.
-pub(crate) fn credited_at(at: &str) -> String {
-    format!(
-        "COALESCE({}, (SELECT f.territory FROM store_period f WHERE f.store_id = s.id
-          ORDER BY f.from_at LIMIT 1))",
-        held_at(at)
-    )
-}
 
 impl LocalStore {
     /// R1: stores of `manager`'s territory with no visit by `manager` in the ISO week of

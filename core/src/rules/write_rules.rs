@@ -48,15 +48,12 @@ pub struct Effect {
     pub touched: BTreeSet<String>,
 }
 
+/// A refusal about the whole document or write (no field).
 fn refuse(
     rule: &'static str,
     message: impl Into<String>,
 ) -> std::result::Result<(), RuleViolation> {
-    Err(RuleViolation {
-        rule,
-        field: String::new(),
-        message: message.into(),
-    })
+    refuse_at(rule, "", message)
 }
 
 /// A refusal about one field: `reason` follows the field's name in the message.

@@ -87,8 +87,7 @@ pub async fn handler(
                 .find(|u| u.id == d.user_id)
                 .map(|u| format!("{} ({})", u.name, u.role))
                 .unwrap_or_else(|| d.user_id.clone());
-            // The report's time is exact; `last_seen_at` is written once an hour.
-            let last_sync = d.last_seen_at.max(report.map(|r| r.received_at));
+            let last_sync = last_sync(d, report);
             let last = last_sync.unwrap_or(d.enrolled_at);
             let stale = d.revoked_at.is_none() && now - last > silent_ms;
             let last_text = match last_sync {
@@ -207,6 +206,15 @@ pub fn duration(lang: Lang, ms: i64) -> String {
 /// How long a device has been silent, in days (and hours under two days).
 fn silent_for(lang: Lang, ms: i64) -> String {
     duration(lang, ms).trim_start_matches('+').to_owned()
+}
+
+/// When `device` last synced, as the server knows it: the report of its latest sync request
+/// is exact, `last_seen_at` is written at most once an hour. `None`: never.
+pub(super) fn last_sync(
+    device: &crate::storage::DeviceRecord,
+    report: Option<&crate::storage::device_reports::DeviceStatus>,
+) -> Option<i64> {
+    device.last_seen_at.max(report.map(|r| r.received_at))
 }
 
 #[cfg(test)]

@@ -10,9 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::{Duration, NaiveDate};
-use fieldsync_core::{
-    ClockState, DocKind, FieldCalendar, LocalStore, PriceTagsOverTime, Role, Timestamp,
-};
+use fieldsync_core::{FieldCalendar, LocalStore, PriceTagsOverTime, Role, Timestamp};
 use serde::Deserialize;
 
 use super::ConsoleConfig;
@@ -152,7 +150,7 @@ impl Overview {
         let mut overview = Overview {
             rows: Vec::with_capacity(managers.len()),
             covered: HashMap::new(),
-            clocks_met: month_clocks_met(local, &options)?,
+            clocks_met: district.met.clone(),
             follow_ups_due: HashMap::new(),
             coverage: Vec::new(),
             trend: Vec::new(),
@@ -208,39 +206,6 @@ pub fn trend_months(day: NaiveDate) -> Vec<NaiveDate> {
     }
     months.reverse();
     months
-}
-
-/// Clocks met whose deadline fell in the month, by `as_of`, by territory: counted as the
-/// report counts the breached ones, in the month of their deadline.
-fn month_clocks_met(
-    local: &LocalStore,
-    options: &ReportOptions,
-) -> AppResult<HashMap<String, usize>> {
-    let calendar = local.calendar();
-    let (from, to) = (
-        calendar.start_of(options.month),
-        calendar.start_of(FieldCalendar::next_month_start(options.month)),
-    );
-    let mut met: HashMap<String, usize> = HashMap::new();
-    for id in local.document_ids(DocKind::Complaint)? {
-        // A complaint that cannot be read is named by the report's damaged list.
-        let Ok(complaint) = local.complaint(&id) else {
-            continue;
-        };
-        if complaint.received_at > options.as_of {
-            continue;
-        }
-        let Ok(store) = local.store(&complaint.store_id) else {
-            continue;
-        };
-        let n = complaint
-            .clocks(options.as_of)
-            .iter()
-            .filter(|(_, s)| matches!(s, ClockState::Met { due, .. } if *due >= from && *due < to))
-            .count();
-        *met.entry(store.territory).or_default() += n;
-    }
-    Ok(met)
 }
 
 /// How long a computed overview is shown again while nothing new has been pushed: clocks

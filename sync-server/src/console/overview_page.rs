@@ -45,13 +45,11 @@ async fn unsynced(state: &AppState, lang: Lang, o: &Overview) -> Result<String, 
     let calendar = fieldsync_core::FieldCalendar::default();
     let mut late = Vec::new();
     for r in &o.rows {
-        // The report's time is exact; `last_seen_at` is written once an hour.
         let last = devices
             .iter()
             .filter(|d| d.user_id == r.manager && d.revoked_at.is_none())
             .filter_map(|d| {
-                let report = reports.iter().find(|p| p.device_id == d.device_id);
-                d.last_seen_at.max(report.map(|p| p.received_at))
+                super::fleet::last_sync(d, reports.iter().find(|p| p.device_id == d.device_id))
             })
             .max();
         if last.is_none_or(|ms| now - ms > SYNC_WARNING_MS) {

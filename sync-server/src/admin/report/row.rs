@@ -26,6 +26,8 @@ pub struct District {
     stores: HashMap<DocId, StoreFacts>,
     /// R9's breached clocks of the month, by territory.
     pub breached: HashMap<String, usize>,
+    /// R9's met clocks of the month, by territory (the console shows them beside).
+    pub met: HashMap<String, usize>,
 }
 
 impl District {
@@ -56,8 +58,12 @@ impl District {
                 )
             })
             .collect();
-        let breached = breached_clocks(local, &stores, month, options.as_of, skipped)?;
-        Ok(District { stores, breached })
+        let (breached, met) = month_clocks(local, &stores, month, options.as_of, skipped)?;
+        Ok(District {
+            stores,
+            breached,
+            met,
+        })
     }
 }
 
@@ -190,14 +196,20 @@ fn training_days(
 
 /// Breached clocks of the complaints received in the month up to `as_of`, by the territory
 /// their store is in now.
-fn breached_clocks(
+/// Counts by territory.
+type ByTerritory = HashMap<String, usize>;
+
+/// The clocks breached and met whose deadline fell in `[from, to)`, by the end of `as_of`,
+/// by territory: a clock counts in the month its deadline fell in, whenever the complaint
+/// came (one received on the 29th and due on the 2nd is the next month's).
+fn month_clocks(
     local: &LocalStore,
     stores: &HashMap<DocId, StoreFacts>,
     (from, to): (Timestamp, Timestamp),
     as_of: Timestamp,
     skipped: &mut Vec<Unreadable>,
-) -> AppResult<HashMap<String, usize>> {
-    let mut breached: HashMap<String, usize> = HashMap::new();
+) -> AppResult<(ByTerritory, ByTerritory)> {
+    let (mut breached, mut met) = (ByTerritory::new(), ByTerritory::new());
     for id in local.document_ids(DocKind::Complaint)? {
         let Some(complaint) = readable(local.complaint(&id), DocKind::Complaint, skipped)? else {
             continue;
@@ -208,16 +220,14 @@ fn breached_clocks(
         let Some(store) = stores.get(&complaint.store_id) else {
             continue;
         };
-        // A clock counts in the month its deadline fell in, whenever the complaint came:
-        // one received on the 29th and due on the 2nd is the next month's breach.
-        let n = complaint
-            .clocks(as_of)
-            .iter()
-            .filter(|(_, state)| {
-                matches!(state, ClockState::Breached { due, .. } if *due >= from && *due < to)
-            })
-            .count();
-        *breached.entry(store.territory.clone()).or_default() += n;
+        for (_, state) in complaint.clocks(as_of) {
+            let counts = match state {
+                ClockState::Breached { due, .. } if due >= from && due < to => &mut breached,
+                ClockState::Met { due, .. } if due >= from && due < to => &mut met,
+                _ => continue,
+            };
+            *counts.entry(store.territory.clone()).or_default() += 1;
+        }
     }
-    Ok(breached)
+    Ok((breached, met))
 }
