@@ -11,6 +11,9 @@
 
 pub mod background;
 pub mod chart;
+pub mod code_words;
+pub mod columns;
+pub mod error_page;
 pub mod export;
 pub mod fleet;
 pub mod html;
@@ -129,6 +132,7 @@ pub fn router(config: ConsoleConfig) -> Router<AppState> {
         .route("/console/fleet", get(fleet::handler))
         .route("/console/assessment.csv", get(export::csv))
         .route("/console/assessment", get(export::printable))
+        .layer(axum::middleware::from_fn(error_page::errors_as_pages))
         .layer(axum::middleware::from_fn(html::security_headers))
         .layer(axum::Extension(console))
 }

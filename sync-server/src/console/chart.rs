@@ -26,14 +26,32 @@ fn colour(i: usize) -> &'static str {
     COLOURS[i % COLOURS.len()]
 }
 
-fn frame(out: &mut String, max: f64, unit: &str) {
+/// What a chart shows, in words, for a screen reader (its accessible name): each series
+/// with its values, `Li: 2026-10 4, 2026-11 6; Wu: ...`.
+fn spoken(series: &[Series], unit: &str) -> String {
+    series
+        .iter()
+        .map(|s| {
+            let values: Vec<String> = s
+                .points
+                .iter()
+                .map(|(label, value)| format!("{label} {value:.0}{unit}"))
+                .collect();
+            format!("{}: {}", s.name, values.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn frame(out: &mut String, series: &[Series], max: f64, unit: &str) {
     let _ = write!(
         out,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{}\" \
-         viewBox=\"0 0 {WIDTH} {}\" role=\"img\"><rect width=\"100%\" height=\"100%\" \
-         fill=\"#fff\"/>",
+         viewBox=\"0 0 {WIDTH} {}\" role=\"img\" aria-label=\"{}\">\
+         <rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>",
         HEIGHT + 24.0,
-        HEIGHT + 24.0
+        HEIGHT + 24.0,
+        esc(&spoken(series, unit)),
     );
     let plot = HEIGHT - BOTTOM - TOP;
     for step in 0..=4 {
@@ -85,7 +103,7 @@ fn labels(series: &[Series]) -> Vec<&str> {
 /// Grouped bars: for each label, one bar per series, on a scale from 0 to `max`.
 pub fn bars(series: &[Series], max: f64, unit: &str) -> String {
     let mut out = String::new();
-    frame(&mut out, max, unit);
+    frame(&mut out, series, max, unit);
     let labels = labels(series);
     let plot = HEIGHT - BOTTOM - TOP;
     let group = (WIDTH - LEFT) / labels.len().max(1) as f64;
@@ -134,7 +152,7 @@ pub fn lines(series: &[Series]) -> String {
         (top / step).ceil() * step
     };
     let mut out = String::new();
-    frame(&mut out, max, "");
+    frame(&mut out, series, max, "");
     let labels = labels(series);
     let plot = HEIGHT - BOTTOM - TOP;
     let step = (WIDTH - LEFT - 50.0) / (labels.len().max(2) - 1) as f64;
@@ -188,6 +206,12 @@ mod tests {
         let svg = bars(&series, 100.0, "%");
         assert_eq!(svg.matches("class=\"bar\"").count(), 4);
         assert!(!svg.contains("<b>") && svg.contains("&lt;b&gt;Li"));
+        assert!(
+            svg.contains(
+                "aria-label=\"&lt;b&gt;Li&lt;/b&gt;: 11-02 50%, 11-09 100%; Wang: 11-02 0%, 11-09 75%\""
+            ),
+            "the chart's values are its accessible name: {svg}"
+        );
         let svg = lines(&series);
         assert_eq!(svg.matches("<polyline").count(), 2);
     }

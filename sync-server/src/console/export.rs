@@ -1,5 +1,6 @@
 //! The monthly assessment: `GET /console/assessment.csv` (the `admin report` CSV, same
-//! columns) and `GET /console/assessment` (a page made for printing).
+//! columns, after a UTF-8 byte-order mark so that Excel reads the names right) and
+//! `GET /console/assessment` (a page made for printing, its columns in words).
 
 use std::fmt::Write as _;
 
@@ -7,13 +8,17 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
+use super::columns::titles;
 use super::html::{esc, page, table};
 use super::i18n::t;
 use super::overview::{DayQuery, load};
-use super::overview_page::scorecard_cell;
+use super::overview_page::{day_picker, scorecard_cell};
 use super::session::{Refused, Signed};
 use crate::AppState;
-use crate::admin::report::{COLUMNS, write_csv};
+use crate::admin::report::write_csv;
+
+/// What begins the CSV download: the byte-order mark of UTF-8.
+pub const UTF8_BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
 
 /// `GET /console/assessment.csv?day=YYYY-MM-DD`.
 pub async fn csv(
@@ -22,7 +27,9 @@ pub async fn csv(
     Query(query): Query<DayQuery>,
 ) -> Result<Response, Refused> {
     let (overview, _) = load(&state, &signed, query.day()?).await?;
-    let mut bytes = Vec::new();
+    // Excel takes a CSV without a byte-order mark for the system's code page and shows
+    // Chinese names as mojibake; every other reader skips the mark.
+    let mut bytes = UTF8_BOM.to_vec();
     write_csv(&overview.rows, &mut bytes)?;
     let file = format!(
         "attachment; filename=\"assessment-{}.csv\"",
@@ -50,11 +57,11 @@ pub async fn printable(
     let day = overview.options.day;
     let _ = write!(
         body,
-        "<p>{} {} · {} {day} · <a href=\"/console/assessment.csv?day={day}\">{}</a></p>",
+        "<p>{} {} · {} {day}</p><p class=\"no-print\">{}</p>",
         esc(t(lang, "month")),
         esc(&overview.options.month.format("%Y-%m").to_string()),
         esc(t(lang, "as_of")),
-        esc(t(lang, "export_csv")),
+        day_picker(lang, &overview.options),
     );
     let rows: Vec<Vec<String>> = overview
         .rows
@@ -65,7 +72,7 @@ pub async fn printable(
             cells
         })
         .collect();
-    let mut head: Vec<&str> = COLUMNS.to_vec();
+    let mut head: Vec<&str> = titles(lang);
     head.push(t(lang, "r4"));
     body.push_str(&table("assessment", &head, &rows));
     Ok(page(lang, t(lang, "assessment"), Some(&signed.viewer()), &body).into_response())

@@ -145,9 +145,13 @@ pub async fn security_headers(
     response
 }
 
-/// A table from a header row and rows of cells that are markup already.
+/// A table from a header row and rows of cells that are markup already, in a box that
+/// scrolls sideways when the table is wider than the screen.
 pub fn table(id: &str, head: &[&str], rows: &[Vec<String>]) -> String {
-    let mut out = format!("<table id=\"{}\"><thead><tr>", attr(id));
+    let mut out = format!(
+        "<div class=\"scroll\"><table id=\"{}\"><thead><tr>",
+        attr(id)
+    );
     for h in head {
         let _ = write!(out, "<th>{}</th>", esc(h));
     }
@@ -159,7 +163,7 @@ pub fn table(id: &str, head: &[&str], rows: &[Vec<String>]) -> String {
         }
         out.push_str("</tr>");
     }
-    out.push_str("</tbody></table>");
+    out.push_str("</tbody></table></div>");
     out
 }
 

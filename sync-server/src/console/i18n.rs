@@ -279,22 +279,47 @@ const WORDS: &[(&str, &str, &str)] = &[
         "Figures come from the same rule code the phones run.",
     ),
     ("not_found", "未找到", "Not found"),
+    (
+        "error_request",
+        "请求有误",
+        "This request cannot be answered",
+    ),
+    ("error_forbidden", "无权访问", "Not allowed"),
+    (
+        "error_busy",
+        "服务器繁忙，请稍后再试",
+        "The server is busy: try again shortly",
+    ),
+    ("error_server", "服务器出错", "The server failed"),
+    (
+        "back_to_overview",
+        "返回区域总览",
+        "Back to the district overview",
+    ),
     ("running", "进行中", "running"),
     ("met", "达成", "met"),
     ("breached", "超时", "BREACHED"),
     ("not_started", "未开始", "not started"),
+    ("not_applicable", "不适用", "n/a"),
 ];
 
-/// The word for `key` in `lang` (the key itself if it has none).
-pub fn t(lang: Lang, key: &'static str) -> &'static str {
-    WORDS
+/// A table of words: (key, Chinese, English).
+pub type Words = [(&'static str, &'static str, &'static str)];
+
+/// The words for `key` in `lang` in table `words`, if it has an entry.
+pub fn look_up(words: &Words, lang: Lang, key: &str) -> Option<&'static str> {
+    words
         .iter()
         .find(|(k, _, _)| *k == key)
         .map(|(_, zh, en)| match lang {
             Lang::Zh => *zh,
             Lang::En => *en,
         })
-        .unwrap_or(key)
+}
+
+/// The word for `key` in `lang` (the key itself if it has none).
+pub fn t(lang: Lang, key: &'static str) -> &'static str {
+    look_up(WORDS, lang, key).unwrap_or(key)
 }
 
 #[cfg(test)]

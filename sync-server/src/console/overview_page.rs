@@ -13,7 +13,7 @@ use super::overview::{DayQuery, Overview, load};
 use super::session::{Refused, Signed};
 use super::violations;
 use crate::AppState;
-use crate::admin::report::ManagerRow;
+use crate::admin::report::{ManagerRow, ReportOptions};
 
 /// `GET /console`.
 pub async fn page_handler(
@@ -78,6 +78,22 @@ fn num(n: usize, bad_when_positive: bool) -> String {
     }
 }
 
+/// The form that picks the day a page is judged on (and so its month), up to today, and
+/// the link to that month's CSV.
+pub fn day_picker(lang: Lang, options: &ReportOptions) -> String {
+    format!(
+        "<form method=\"get\" class=\"inline\"><input type=\"date\" name=\"day\" value=\"{}\" \
+         max=\"{}\" aria-label=\"{}\"><button type=\"submit\">{}</button></form> \
+         <a href=\"/console/assessment.csv?day={}\">{}</a>",
+        options.day,
+        options.today,
+        esc(t(lang, "as_of")),
+        esc(t(lang, "as_of")),
+        options.day,
+        esc(t(lang, "export_csv")),
+    )
+}
+
 /// The overview's markup.
 pub fn render(lang: Lang, o: &Overview, took: std::time::Duration) -> String {
     let mut out = String::new();
@@ -92,18 +108,7 @@ pub fn render(lang: Lang, o: &Overview, took: std::time::Duration) -> String {
         esc(t(lang, "computed_in")),
         took.as_secs_f64() * 1000.0,
     );
-    let _ = write!(
-        out,
-        "<form method=\"get\" class=\"inline\"><input type=\"date\" name=\"day\" value=\"{}\" \
-         max=\"{}\" aria-label=\"{}\"><button type=\"submit\">{}</button></form> \
-         <a href=\"/console/assessment.csv?day={}\">{}</a>",
-        o.options.day,
-        o.options.today,
-        esc(t(lang, "as_of")),
-        esc(t(lang, "as_of")),
-        o.options.day,
-        esc(t(lang, "export_csv")),
-    );
+    out.push_str(&day_picker(lang, &o.options));
     let head = [
         t(lang, "manager"),
         t(lang, "stores"),

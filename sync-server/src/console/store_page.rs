@@ -15,6 +15,7 @@ use chrono::{Duration, NaiveDate};
 use fieldsync_core::{ClockState, DocId, DocKind, ErrorRate, LocalStore, Verdict};
 use serde::Deserialize;
 
+use super::code_words as words;
 use super::html::{esc, page, table, when};
 use super::i18n::{Lang, t};
 use super::photos;
@@ -90,7 +91,7 @@ fn verdict(lang: Lang, v: Verdict) -> String {
     match v {
         Verdict::Pass => format!("<span class=\"good\">{}</span>", esc(t(lang, "pass"))),
         Verdict::Fail => "<span class=\"bad\">✗</span>".into(),
-        Verdict::NotApplicable => "n/a".into(),
+        Verdict::NotApplicable => esc(t(lang, "not_applicable")),
     }
 }
 
@@ -106,8 +107,8 @@ pub fn render(
     let mut out = String::new();
     let rating = store
         .rating
-        .map(|r| format!("{r:?}"))
-        .unwrap_or_else(|| t(lang, "none").into());
+        .map(|r| words::rating(lang, r))
+        .unwrap_or_else(|| t(lang, "none"));
     let _ = write!(
         out,
         "<p>{}: {} · {}: {} · {}: {} · {}: <a href=\"/console/manager/{}\">{}</a> · {}: {}</p>",
@@ -121,7 +122,7 @@ pub fn render(
         super::html::segment(&store.territory),
         esc(&store.territory),
         esc(t(lang, "rating")),
-        esc(&rating),
+        esc(rating),
     );
     // The shelf display, now or at the end of the day asked for.
     let display_id = LocalStore::shelf_display_id(id);
@@ -159,7 +160,7 @@ pub fn render(
             .filter_map(|(standard, check)| check.as_ref().map(|c| (standard, c)))
             .map(|(standard, check)| {
                 vec![
-                    esc(standard.code()),
+                    esc(words::standard(lang, *standard)),
                     verdict(lang, check.value().verdict),
                     esc(&check.current.by),
                     esc(&when(cal, check.current.at)),
@@ -227,7 +228,7 @@ pub fn render(
         };
         rows.push(vec![
             esc(&when(cal, v.check_in.at)),
-            esc(v.kind.code()),
+            esc(words::visit_kind(lang, v.kind)),
             esc(&v.visitor),
             v.check_out
                 .map(|c| esc(&when(cal, c.at)))
@@ -288,7 +289,7 @@ pub fn render(
                 esc(&task.title),
                 esc(&task.assignee),
                 esc(&when(cal, task.deadline)),
-                esc(task.state.value().code()),
+                esc(words::task_state(lang, *task.state.value())),
             ]);
         }
     }
@@ -315,7 +316,7 @@ pub fn render(
             .map(|(event, state)| {
                 let s = match state {
                     ClockState::NotStarted => esc(t(lang, "not_started")),
-                    ClockState::NotApplicable => "n/a".into(),
+                    ClockState::NotApplicable => esc(t(lang, "not_applicable")),
                     ClockState::Running { .. } => esc(t(lang, "running")),
                     ClockState::Met { .. } => {
                         format!("<span class=\"good\">{}</span>", esc(t(lang, "met")))
@@ -324,12 +325,12 @@ pub fn render(
                         format!("<span class=\"bad\">{}</span>", esc(t(lang, "breached")))
                     }
                 };
-                format!("{}: {s}", esc(event.code()))
+                format!("{}: {s}", esc(words::complaint_event(lang, *event)))
             })
             .collect();
         rows.push(vec![
             esc(&when(cal, c.received_at)),
-            esc(c.kind.code()),
+            esc(words::complaint_kind(lang, c.kind)),
             esc(&c.description),
             clocks.join("<br>"),
         ]);

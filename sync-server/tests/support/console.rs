@@ -207,6 +207,18 @@ impl Console {
         self.send(request.body(Body::empty())?).await
     }
 
+    /// A GET as a browser's navigation sends it: accepting HTML first.
+    pub async fn browse(&self, path: &str, cookies: &str) -> Fallible<Answer> {
+        let mut request = Request::get(path).header(
+            header::ACCEPT,
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        );
+        if !cookies.is_empty() {
+            request = request.header(header::COOKIE, cookies);
+        }
+        self.send(request.body(Body::empty())?).await
+    }
+
     pub async fn post(&self, path: &str, cookies: &str, form: &str) -> Fallible<Answer> {
         let mut request =
             Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
