@@ -9,6 +9,7 @@
 //! Figures come from core's rule queries over a replica of the district that the console
 //! keeps in the data folder and brings up to date before each page ([`replica`]).
 
+pub mod attention;
 pub mod background;
 pub mod chart;
 pub mod code_words;

@@ -234,10 +234,49 @@ async fn the_consoles_figures_equal_the_account_managers_phone_rule_queries_for_
         store.body
     );
     assert!(store.body.contains("&lt;i&gt;late&lt;/i&gt;"));
+    // The manager page lists the stores behind the figures, each linked to its page.
+    let manager = console
+        .get("/console/manager/am-li?day=2026-11-23", &cookie)
+        .await?;
+    assert_eq!(manager.status, StatusCode::OK, "{}", manager.body);
+    let listed = attention_rows(&manager.body)?;
+    let row_of = |store: &DocId| -> Fallible<&String> {
+        let link = format!("href=\"/console/store/{store}?at=2026-11-23\"");
+        Ok(listed
+            .iter()
+            .find(|row| row.contains(&link))
+            .ok_or(format!("{store} is not listed: {listed:?}"))?)
+    };
+    assert!(row_of(&s3)?.contains("价签缺失&gt;3 (R2)"), "{listed:?}");
+    assert!(row_of(&s4)?.contains("库存误差&gt;10% (R3)"), "{listed:?}");
+    assert!(row_of(&s1)?.contains("整改任务逾期: tags"), "{listed:?}");
+    let count = |words: &str| listed.iter().filter(|r| r.contains(words)).count();
+    assert_eq!(count("(R2)").to_string(), row["r2_price_tag_violations"]);
+    assert_eq!(count("(R3)").to_string(), row["r3_count_findings"]);
+    assert_eq!(count("本周尚未走访").to_string(), row["r1_due_this_week"]);
+    assert_eq!(count("整改任务逾期").to_string(), row["tasks_overdue"]);
+    assert_eq!(
+        count("未达最低次数").to_string(),
+        row["r9_stores_below_minimum"]
+    );
+    assert!(
+        !listed.iter().any(|r| r.contains(">S5<")),
+        "another manager's store is not listed"
+    );
     let bad_day = console.get("/console?day=23-11-2026", &cookie).await?;
     assert_eq!(bad_day.status, StatusCode::BAD_REQUEST);
     assert!(bad_day.body.contains("YYYY-MM-DD"), "{}", bad_day.body);
     Ok(())
+}
+
+/// The rows of a manager page's table of stores behind the figures.
+fn attention_rows(body: &str) -> Fallible<Vec<String>> {
+    let table = body
+        .split("<table id=\"attention\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</table>").next())
+        .ok_or("no table of stores behind the figures")?;
+    Ok(table.split("<tr>").skip(2).map(str::to_owned).collect())
 }
 
 #[tokio::test]

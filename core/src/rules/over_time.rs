@@ -44,6 +44,22 @@ pub struct PriceTagsOverTime {
     pub past_reads: usize,
 }
 
+impl PriceTagsOverTime {
+    /// The displays whose reading at the `index`th instant of the last
+    /// [`LocalStore::price_tag_breaches_at`] broke R2, by id: what that call counted when
+    /// this memo served that one territory only (the memo remembers every display it read).
+    pub fn breaking_at(&self, index: usize) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .known
+            .iter()
+            .filter(|(_, (_, verdicts))| verdicts.get(index).copied().unwrap_or(false))
+            .map(|(id, _)| id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+}
+
 impl LocalStore {
     /// The earliest author's time among display `id`'s changes not reachable from `heads`
     /// (the 32-byte hashes of the documents table, concatenated).

@@ -279,6 +279,19 @@ const WORDS: &[(&str, &str, &str)] = &[
         "Figures come from the same rule code the phones run.",
     ),
     ("not_found", "未找到", "Not found"),
+    ("attention", "需关注的零售户", "Stores behind the figures"),
+    (
+        "attention_none",
+        "本月没有零售户计入以上任何问题。",
+        "No store counts in any of these figures.",
+    ),
+    ("why_listed", "计入", "Counts in"),
+    ("task_overdue", "整改任务逾期", "Task overdue"),
+    (
+        "clock_breached",
+        "本月服务承诺超时 (R9)",
+        "Service clock breached this month (R9)",
+    ),
     (
         "error_request",
         "请求有误",

@@ -1,5 +1,6 @@
-//! `GET /console/manager/{id}`: one account manager's stores (visits this month, R1 this
-//! week, the last visit), and their scorecards of the last months (R4).
+//! `GET /console/manager/{id}`: one account manager's stores behind the overview's figures
+//! ([`super::attention`]), their scorecards of the last months (R4), and their stores with
+//! this month's visits and this week's R1.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -72,12 +73,21 @@ pub fn render(
 ) -> AppResult<String> {
     let cal = local.calendar();
     let mut out = String::new();
-    let due: HashMap<String, Option<fieldsync_core::Timestamp>> = local
-        .stores_due_visit(manager, options.day)?
-        .into_iter()
+    let due_list = local.stores_due_visit(manager, options.day)?;
+    let due: HashMap<String, Option<fieldsync_core::Timestamp>> = due_list
+        .iter()
         .map(|d| (d.store_id.as_str().to_owned(), d.last_visit))
         .collect();
     let visits = local.monthly_visits(manager, options.day, options.min_visits)?;
+    let _ = write!(
+        out,
+        "<p>{} {} · {} {} {}</p>",
+        esc(t(lang, "month")),
+        esc(&options.month.format("%Y-%m").to_string()),
+        esc(t(lang, "as_of")),
+        options.day,
+        super::overview_page::day_picker(lang, options),
+    );
     let _ = write!(
         out,
         "<p>{}: {} / {} · {}: {}</p>",
@@ -91,6 +101,13 @@ pub fn render(
             format!("<span class=\"bad\">{}</span>", due.len())
         }
     );
+    let figures = super::attention::Figures {
+        due: &due_list,
+        visits: &visits,
+    };
+    out.push_str(&super::attention::render(
+        local, lang, manager, options, &figures,
+    )?);
     // Scorecards of the last months.
     let mut rows = Vec::new();
     let mut month = options.month;

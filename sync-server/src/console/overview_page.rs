@@ -139,8 +139,9 @@ pub fn render(lang: Lang, o: &Overview, took: std::time::Duration) -> String {
             let met = o.clocks_met.get(&r.manager).copied().unwrap_or(0);
             vec![
                 format!(
-                    "<a href=\"/console/manager/{}\">{}</a>",
+                    "<a href=\"/console/manager/{}?day={}\">{}</a>",
                     segment(&r.manager),
+                    o.options.day,
                     esc(&r.name)
                 ),
                 r.stores.to_string(),
