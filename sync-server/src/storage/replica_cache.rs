@@ -28,6 +28,17 @@ pub struct ReplicaCache {
     stamp: u64,
 }
 
+/// Frees `replicas` on a short-lived thread of their own, off the push's path (here when
+/// no thread can start).
+pub fn drop_aside(replicas: Vec<Replica>) {
+    if replicas.is_empty() {
+        return;
+    }
+    let _ = std::thread::Builder::new()
+        .name("replica-drop".into())
+        .spawn(move || drop(replicas));
+}
+
 impl ReplicaCache {
     /// Takes the cached replica of `doc` out of the cache; returns it if its heads, joined
     /// by commas, are `stored_heads`.
@@ -36,18 +47,42 @@ impl ReplicaCache {
         (stored_heads == Some(replica.heads().join(",").as_str())).then_some(replica)
     }
 
+    /// Keeps each replica as the committed state of its document. The replicas this pushes
+    /// out are freed on a thread of their own ([`drop_aside`]): freeing a document's memory
+    /// costs about 10 µs, and a push of two hundred documents into a full cache would
+    /// otherwise hold its answer for two milliseconds.
+    pub fn remember_all(&mut self, replicas: Vec<(String, Replica)>) {
+        let mut out = Vec::new();
+        for (doc, replica) in replicas {
+            self.remember_into(doc, replica, &mut out);
+        }
+        drop_aside(out);
+    }
+
     /// Keeps `replica` as the committed state of `doc`.
-    pub fn remember(&mut self, doc: String, replica: Replica) {
+    #[cfg(test)]
+    fn remember(&mut self, doc: String, replica: Replica) {
+        let mut out = Vec::new();
+        self.remember_into(doc, replica, &mut out);
+    }
+
+    /// Keeps `replica` as the committed state of `doc`; what it replaces or pushes out of
+    /// the cache goes to `out`.
+    fn remember_into(&mut self, doc: String, replica: Replica, out: &mut Vec<Replica>) {
         self.stamp += 1;
         self.order.push_back((doc.clone(), self.stamp));
-        self.replicas.insert(doc, (replica, self.stamp));
+        if let Some((old, _)) = self.replicas.insert(doc, (replica, self.stamp)) {
+            out.push(old);
+        }
         // Bounded: each pass removes one entry or stops.
         while self.replicas.len() > REPLICA_CACHE {
             let Some((old, stamp)) = self.order.pop_front() else {
                 break;
             };
-            if self.replicas.get(&old).is_some_and(|(_, s)| *s == stamp) {
-                self.replicas.remove(&old);
+            if self.replicas.get(&old).is_some_and(|(_, s)| *s == stamp)
+                && let Some((replica, _)) = self.replicas.remove(&old)
+            {
+                out.push(replica);
             }
         }
         // Stale entries of documents taken or written again: dropped once they are as many
@@ -85,6 +120,23 @@ mod tests {
 
     fn replica(id: &DocId) -> Replica {
         Replica::empty(id)
+    }
+
+    #[test]
+    fn what_remembering_replaces_or_pushes_out_is_handed_back_to_be_freed_elsewhere() {
+        let mut cache = ReplicaCache::default();
+        let mut out = Vec::new();
+        let ids: Vec<DocId> = (0..REPLICA_CACHE + 5).map(|_| DocId::new()).collect();
+        for id in &ids {
+            cache.remember_into(id.to_string(), replica(id), &mut out);
+        }
+        assert_eq!(out.len(), 5, "the five first written are pushed out");
+        let last = ids[REPLICA_CACHE + 4].to_string();
+        cache.remember_into(last.clone(), replica(&ids[0]), &mut out);
+        assert_eq!(out.len(), 6, "the replica replaced is handed back");
+        assert_eq!(cache.replicas.len(), REPLICA_CACHE);
+        cache.remember_all(vec![(last, replica(&ids[1]))]);
+        assert_eq!(cache.replicas.len(), REPLICA_CACHE);
     }
 
     #[test]

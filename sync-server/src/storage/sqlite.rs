@@ -164,7 +164,11 @@ impl SyncStorage for SqliteStorage {
             let WriterState { conn, cache } = w;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let outcome = push::run(
-                &mut SqlitePush { tx: &tx, cache },
+                &mut SqlitePush {
+                    tx: &tx,
+                    cache,
+                    actors: Default::default(),
+                },
                 device,
                 docs,
                 now,
@@ -172,9 +176,7 @@ impl SyncStorage for SqliteStorage {
             )?;
             if outcome.result.is_ok() {
                 tx.commit()?;
-                for (doc, replica) in outcome.replicas {
-                    cache.remember(doc, replica);
-                }
+                cache.remember_all(outcome.replicas);
             } // a refused push rolls back when `tx` drops
             Ok(outcome.result)
         })

@@ -91,10 +91,7 @@ impl PostgresStorage {
             std::thread::sleep(Duration::from_millis(ms));
         }
         tx.commit()?;
-        let mut cache = self.cache();
-        for (doc, replica) in outcome.replicas {
-            cache.remember(doc, replica);
-        }
+        self.cache().remember_all(outcome.replicas);
         Ok(Ok(outcome.result))
     }
 }

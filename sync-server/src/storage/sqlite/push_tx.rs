@@ -16,6 +16,9 @@ use crate::storage::scope_guard::DocRow;
 pub(super) struct SqlitePush<'a, 'c> {
     pub(super) tx: &'a Transaction<'c>,
     pub(super) cache: &'a mut ReplicaCache,
+    /// The actors of the push's changes noted already: a push's hundreds of changes
+    /// come from one or two actors.
+    pub(super) actors: std::collections::HashSet<String>,
 }
 
 impl push::PushTx for SqlitePush<'_, '_> {
@@ -141,9 +144,13 @@ impl push::PushTx for SqlitePush<'_, '_> {
                 "INSERT INTO changes (seq, doc_id, hash, bytes) VALUES (?1, ?2, ?3, ?4)",
             )?
             .execute(params![seq, doc, hash, change.bytes()])?;
-        self.tx
-            .prepare_cached("INSERT OR IGNORE INTO actors (actor, device_id) VALUES (?1, ?2)")?
-            .execute(params![change.actor(), device])?;
+        let actor = change.actor();
+        if !self.actors.contains(&actor) {
+            self.tx
+                .prepare_cached("INSERT OR IGNORE INTO actors (actor, device_id) VALUES (?1, ?2)")?
+                .execute(params![actor, device])?;
+            self.actors.insert(actor);
+        }
         Ok(())
     }
 
