@@ -156,7 +156,8 @@ pub(crate) const COVERED_BY_R1: &str = "NOT (s.format = 'Z' AND s.size = '3')";
 
 impl LocalStore {
     /// R1: stores of `manager`'s territory with no visit by `manager` in the ISO week of
-    /// `day`, small grocery stores (Z3) excepted. Never-visited stores come first.
+    /// `day`, small grocery stores (Z3) excepted. Never-visited stores come first. A store
+    /// imported after `day` ended is not listed (a past day's list is the list as it was).
     pub fn stores_due_visit(&self, manager: &str, day: NaiveDate) -> Result<Vec<StoreDue>> {
         let cal = self.calendar();
         let week = FieldCalendar::week_start(day);
@@ -164,6 +165,7 @@ impl LocalStore {
             cal.start_of(week),
             cal.start_of(week + chrono::Duration::days(7)),
         );
+        let day_end = cal.start_of(day + chrono::Duration::days(1));
         let inner = self.lock()?;
         let sql = format!(
             "SELECT s.id, s.name, s.licence,
@@ -171,12 +173,14 @@ impl LocalStore {
                     AS last_visit
              FROM store_index s
              WHERE s.territory = ?1 AND {COVERED_BY_R1}
+               AND {existed} IS NOT NULL
                AND NOT EXISTS (SELECT 1 FROM visit_index v WHERE v.store_id = s.id AND v.visitor = ?1
                                AND v.check_in_at >= ?2 AND v.check_in_at < ?3)
-             ORDER BY last_visit IS NOT NULL, last_visit, s.name, s.id"
+             ORDER BY last_visit IS NOT NULL, last_visit, s.name, s.id",
+            existed = held_at("(?4 - 1)"),
         );
         let mut stmt = inner.conn.prepare_cached(&sql)?;
-        store_due_rows(&mut stmt, params![manager, from.0, to.0])
+        store_due_rows(&mut stmt, params![manager, from.0, to.0, day_end.0])
     }
 
     /// R5: demo-street stores of `manager`'s territory whose shelf display `manager` has

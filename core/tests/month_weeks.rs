@@ -413,3 +413,33 @@ fn a_stores_class_and_demo_street_count_as_they_were_at_the_middle_of_each_week(
     assert_eq!(joined_owed, vec![false, false, true, true]);
     Ok(())
 }
+
+#[test]
+fn a_past_days_list_of_stores_due_this_week_leaves_out_the_stores_imported_after_that_day()
+-> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (db, clock) = device(
+        dir.path().join("a.db"),
+        "am-li",
+        at("2026-11-02T09:00:00+08:00"),
+    )?;
+    let first = db.create_store(sample_store("am-li", 1))?;
+    // Imported on Wednesday 4 November at 09:00.
+    clock.set(at("2026-11-04T09:00:00+08:00"));
+    let later = db.create_store(sample_store("am-li", 2))?;
+    let due = |on: &str| -> Result<Vec<DocId>> {
+        Ok(db
+            .stores_due_visit("am-li", day(on))?
+            .into_iter()
+            .map(|d| d.store_id)
+            .collect())
+    };
+    assert_eq!(due("2026-10-31")?, Vec::<DocId>::new(), "neither existed");
+    assert_eq!(due("2026-11-03")?, vec![first.clone()]);
+    let both = due("2026-11-04")?;
+    assert!(
+        both.contains(&first) && both.contains(&later) && both.len() == 2,
+        "the day it was imported: {both:?}"
+    );
+    Ok(())
+}

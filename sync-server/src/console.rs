@@ -133,6 +133,10 @@ pub fn router(config: ConsoleConfig) -> Router<AppState> {
         .route("/console/fleet", get(fleet::handler))
         .route("/console/assessment.csv", get(export::csv))
         .route("/console/assessment", get(export::printable))
+        .route(
+            "/console/{*rest}",
+            axum::routing::any(error_page::no_such_page),
+        )
         .layer(axum::middleware::from_fn(error_page::errors_as_pages))
         .layer(axum::middleware::from_fn(html::security_headers))
         .layer(axum::Extension(console))

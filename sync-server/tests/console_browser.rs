@@ -166,3 +166,91 @@ async fn the_assessment_heads_its_columns_in_words_and_picks_its_day_and_its_csv
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn unknown_addresses_and_ids_are_404_pages_for_a_browser_and_json_for_a_program() -> TestResult
+{
+    let console = Console::new(100)?;
+    let (cookie, _) = console.signed_in("sup-wang").await?;
+    let unknown_store = "/console/store/store:00000000-0000-0000-0000-000000000000";
+    for path in [
+        "/console/nope",
+        "/console/manager/am-nobody",
+        "/console/manager/sup-wang",
+        unknown_store,
+        "/console/store/not-an-id",
+        "/console/lang/%3Cb%3Ex%26y",
+    ] {
+        let page = console.browse(path, &cookie).await?;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}: {}", page.body);
+        assert!(
+            content_type(&page).starts_with("text/html") && page.body.contains("未找到"),
+            "{path}: {}",
+            page.body
+        );
+        assert!(
+            !page.body.contains("&amp;lt;") && !page.body.contains("<b>x"),
+            "{path}: escaped once: {}",
+            page.body
+        );
+        let json = console.get(path, &cookie).await?;
+        assert_eq!(json.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(
+            content_type(&json).starts_with("application/json"),
+            "{path}: {}",
+            json.body
+        );
+    }
+    // A day to come on a store's display is refused as on every other page.
+    console.import(&["S1,Store one,O,,road,30.26,120.16,B,C,2,B,100,0,0,,am-li"])?;
+    let manager = console.get("/console/manager/am-li", &cookie).await?;
+    let store = manager
+        .body
+        .split("href=\"/console/store/")
+        .nth(1)
+        .and_then(|rest| rest.split(['"', '?']).next())
+        .ok_or("no store link")?
+        .to_owned();
+    let future = console
+        .browse(&format!("/console/store/{store}?at=2999-01-01"), &cookie)
+        .await?;
+    assert_eq!(future.status, StatusCode::BAD_REQUEST, "{}", future.body);
+    assert!(future.body.contains("`at` 2999-01-01 is after today"));
+    // A method the address does not take still says what was wrong.
+    let post = console.post("/console/fleet", &cookie, "").await?;
+    assert_eq!(post.status, StatusCode::METHOD_NOT_ALLOWED);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_language_switch_leads_back_to_the_console_page_it_was_clicked_on_and_nowhere_else()
+-> TestResult {
+    let console = Console::new(100)?;
+    let (cookie, _) = console.signed_in("sup-wang").await?;
+    for (referer, back) in [
+        (
+            Some("http://127.0.0.1:7000/console/manager/am-li?day=2026-11-23"),
+            "/console/manager/am-li?day=2026-11-23",
+        ),
+        (
+            Some("http://127.0.0.1:7000/console/fleet"),
+            "/console/fleet",
+        ),
+        (Some("https://elsewhere.example/phish"), "/console"),
+        (Some("http://127.0.0.1:7000/console/lang/zh"), "/console"),
+        (Some("http://127.0.0.1:7000/consolex"), "/console"),
+        (Some("//elsewhere.example/console"), "/console"),
+        (None, "/console"),
+    ] {
+        let mut request =
+            axum::http::Request::get("/console/lang/en").header(header::COOKIE, cookie.as_str());
+        if let Some(referer) = referer {
+            request = request.header(header::REFERER, referer);
+        }
+        let answer = console
+            .send(request.body(axum::body::Body::empty())?)
+            .await?;
+        assert_eq!(answer.location(), Some(back), "from {referer:?}");
+    }
+    Ok(())
+}

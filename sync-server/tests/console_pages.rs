@@ -15,7 +15,7 @@ use fieldsync_core::{
 };
 use fieldsync_server::storage::DeviceInfo;
 use fieldsync_server::storage::device_reports::DeviceStatus;
-use support::{Console, Fallible, TestResult, csv_row, now};
+use support::{Console, Fallible, TestResult, attention_rows, csv_row, now};
 
 #[tokio::test]
 async fn a_store_named_like_a_script_is_shown_as_text_on_every_page() -> TestResult {
@@ -256,7 +256,7 @@ async fn the_consoles_figures_equal_the_account_managers_phone_rule_queries_for_
     assert_eq!(count("本周尚未走访").to_string(), row["r1_due_this_week"]);
     assert_eq!(count("整改任务逾期").to_string(), row["tasks_overdue"]);
     assert_eq!(
-        count("未达最低次数").to_string(),
+        count("未达最低 (R9)").to_string(),
         row["r9_stores_below_minimum"]
     );
     assert!(
@@ -267,16 +267,6 @@ async fn the_consoles_figures_equal_the_account_managers_phone_rule_queries_for_
     assert_eq!(bad_day.status, StatusCode::BAD_REQUEST);
     assert!(bad_day.body.contains("YYYY-MM-DD"), "{}", bad_day.body);
     Ok(())
-}
-
-/// The rows of a manager page's table of stores behind the figures.
-fn attention_rows(body: &str) -> Fallible<Vec<String>> {
-    let table = body
-        .split("<table id=\"attention\">")
-        .nth(1)
-        .and_then(|rest| rest.split("</table>").next())
-        .ok_or("no table of stores behind the figures")?;
-    Ok(table.split("<tr>").skip(2).map(str::to_owned).collect())
 }
 
 #[tokio::test]

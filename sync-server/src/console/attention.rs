@@ -6,12 +6,12 @@
 use std::collections::BTreeMap;
 
 use fieldsync_core::{
-    ClockState, DocId, FieldCalendar, LocalStore, MonthlyVisits, PriceTagsOverTime, StoreDue,
+    DocId, FieldCalendar, LocalStore, MonthlyVisits, PriceTagsOverTime, StoreDue,
 };
 
 use super::html::{esc, segment, table};
 use super::i18n::{Lang, t};
-use crate::admin::report::ReportOptions;
+use crate::admin::report::{District, ReportOptions};
 use crate::error::AppResult;
 
 /// A listed store's name (when a query gave it) and the figures it counts in, as markup.
@@ -19,6 +19,10 @@ use crate::error::AppResult;
 struct Reasons {
     name: Option<String>,
     why: Vec<String>,
+    /// The most pressing figure it counts in: 0 for a violation or a deadline passed (R2,
+    /// R3, R5 today, a task or clock late), 1 for this week's visit, 2 for the month's
+    /// minimum only (every store, early in a month).
+    rank: u8,
 }
 
 /// What the manager page has read already for its own figures.
@@ -44,52 +48,70 @@ pub fn render(
         calendar.start_of(FieldCalendar::next_month_start(options.month)),
     );
     let mut stores: BTreeMap<DocId, Reasons> = BTreeMap::new();
-    let mut add = |id: &DocId, name: Option<&str>, why: String| {
-        let entry = stores.entry(id.clone()).or_default();
+    let mut add = |id: &DocId, name: Option<&str>, rank: u8, why: String| {
+        let entry = stores.entry(id.clone()).or_insert_with(|| Reasons {
+            rank: u8::MAX,
+            ..Reasons::default()
+        });
         if entry.name.is_none() {
             entry.name = name.map(str::to_owned);
         }
+        entry.rank = entry.rank.min(rank);
         entry.why.push(why);
     };
     for due in read.due {
-        add(&due.store_id, Some(&due.name), esc(t(lang, "r1_unvisited")));
+        add(
+            &due.store_id,
+            Some(&due.name),
+            1,
+            esc(t(lang, "r1_unvisited")),
+        );
     }
     let visits = read.visits;
     for (id, name, made) in visits.below_minimum() {
-        let why = format!(
-            "{} {made} / {}",
-            esc(t(lang, "r9_below")),
-            visits.minimum_per_store
-        );
-        add(id, Some(name), why);
+        let why = esc(&t(lang, "r9_made_of_min")
+            .replace("{made}", &made.to_string())
+            .replace("{min}", &visits.minimum_per_store.to_string()));
+        add(id, Some(name), 2, why);
     }
     let mut memo = PriceTagsOverTime::default();
     local.price_tag_breaches_at(manager, &[options.as_of], &mut memo)?;
     let breaking: std::collections::HashSet<String> = memo.breaking_at(0).into_iter().collect();
-    for (id, territory, _, _) in local.store_flags()? {
-        let display = LocalStore::shelf_display_id(&id);
-        if territory == manager && breaking.contains(display.as_str()) {
-            add(&id, None, esc(t(lang, "r2")));
+    let mut skipped = Vec::new();
+    let district = District::read(local, options, &mut skipped)?;
+    for id in district.stores_of(manager) {
+        let display = LocalStore::shelf_display_id(id);
+        if breaking.contains(display.as_str()) {
+            add(id, None, 0, esc(t(lang, "r2")));
         }
     }
     for finding in local.count_findings_finished_in(manager, month_from, month_to)? {
-        add(&finding.store_id, Some(&finding.name), esc(t(lang, "r3")));
+        add(
+            &finding.store_id,
+            Some(&finding.name),
+            0,
+            esc(t(lang, "r3")),
+        );
     }
     for (id, name) in local.demo_street_unchecked(manager, options.day)? {
-        add(&id, Some(&name), esc(t(lang, "r5_unchecked")));
+        add(&id, Some(&name), 0, esc(t(lang, "r5_unchecked")));
     }
     for task in local.open_tasks(manager, options.as_of)? {
         if task.overdue {
             let why = format!("{}: {}", esc(t(lang, "task_overdue")), esc(&task.title));
-            add(&task.store_id, None, why);
+            add(&task.store_id, None, 0, why);
         }
     }
-    for complaint in local.complaint_clocks(manager, options.as_of)? {
-        let breached = complaint.clocks.iter().any(|(_, state)| {
-            matches!(state, ClockState::Breached { due, .. } if *due >= month_from && *due < month_to)
-        });
-        if breached {
-            add(&complaint.store_id, None, esc(t(lang, "clock_breached")));
+    // As the report counts them: every clock whose deadline fell in the month, of open
+    // and closed complaints alike.
+    for id in district.stores_of(manager) {
+        if let Some(n) = district.breached_by_store.get(id) {
+            add(
+                id,
+                None,
+                0,
+                format!("{} ×{n}", esc(t(lang, "clock_breached"))),
+            );
         }
     }
     let mut out = format!("<h2>{}</h2>", esc(t(lang, "attention")));
@@ -110,7 +132,7 @@ pub fn render(
                 .unwrap_or_else(|_| id.as_str().to_owned()),
         };
         rows.push((
-            name.clone(),
+            (reasons.rank, name.clone()),
             vec![
                 format!(
                     "<a href=\"/console/store/{}?at={}\">{}</a>",

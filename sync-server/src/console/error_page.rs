@@ -43,6 +43,11 @@ fn message_of(bytes: &[u8]) -> String {
         .unwrap_or_else(|| String::from_utf8_lossy(bytes).into_owned())
 }
 
+/// Any other address under `/console`: `404`, a page for a browser.
+pub async fn no_such_page(uri: axum::http::Uri) -> crate::error::AppError {
+    crate::error::AppError::NotFound(format!("the console has no page `{}`", uri.path()))
+}
+
 /// Turns an error answer to a browser's request into a page; every other answer passes.
 pub async fn errors_as_pages(request: Request, next: Next) -> Response {
     let html = wants_html(request.headers());
@@ -59,7 +64,10 @@ pub async fn errors_as_pages(request: Request, next: Next) -> Response {
     }
     let (mut parts, body) = response.into_parts();
     let bytes = to_bytes(body, MOST_BODY_READ).await.unwrap_or_default();
-    let message = message_of(&bytes);
+    let message = match message_of(&bytes) {
+        m if m.trim().is_empty() => status.canonical_reason().unwrap_or_default().to_owned(),
+        m => m,
+    };
     let body = format!(
         "<p class=\"error\" id=\"error-message\">{}</p><p><a href=\"/console\">{}</a></p>",
         esc(message.trim()),

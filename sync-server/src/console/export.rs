@@ -57,11 +57,11 @@ pub async fn printable(
     let day = overview.options.day;
     let _ = write!(
         body,
-        "<p>{} {} · {} {day}</p><p class=\"no-print\">{}</p>",
+        "<p>{} {} · {} {day}</p><div class=\"no-print\">{}</div>",
         esc(t(lang, "month")),
         esc(&overview.options.month.format("%Y-%m").to_string()),
         esc(t(lang, "as_of")),
-        day_picker(lang, &overview.options),
+        day_picker(lang, &overview.options, true),
     );
     let rows: Vec<Vec<String>> = overview
         .rows

@@ -85,7 +85,7 @@ pub async fn handler(
             let name = users
                 .iter()
                 .find(|u| u.id == d.user_id)
-                .map(|u| format!("{} ({})", u.name, u.role))
+                .map(|u| format!("{} ({})", u.name, super::code_words::role(lang, u.role)))
                 .unwrap_or_else(|| d.user_id.clone());
             let last_sync = last_sync(d, report);
             let last = last_sync.unwrap_or(d.enrolled_at);

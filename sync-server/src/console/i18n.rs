@@ -282,10 +282,15 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("attention", "需关注的零售户", "Stores behind the figures"),
     (
         "attention_none",
-        "本月没有零售户计入以上任何问题。",
+        "没有零售户计入这些数字。",
         "No store counts in any of these figures.",
     ),
     ("why_listed", "计入", "Counts in"),
+    (
+        "r9_made_of_min",
+        "本月走访 {made}/{min} 次，未达最低 (R9)",
+        "{made} of the month's {min} visits (R9)",
+    ),
     ("task_overdue", "整改任务逾期", "Task overdue"),
     (
         "clock_breached",

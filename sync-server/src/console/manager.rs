@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Duration;
 use fieldsync_core::{FieldCalendar, LocalStore, Role};
@@ -49,18 +48,9 @@ pub async fn handler(
     .await?;
     match rendered {
         Some((name, body)) => Ok(page(lang, &name, Some(&signed.viewer()), &body).into_response()),
-        None => {
-            let body = format!(
-                "<p class=\"error\">{}: `{}`</p>",
-                esc(t(lang, "not_found")),
-                esc(&id)
-            );
-            Ok((
-                StatusCode::NOT_FOUND,
-                page(lang, t(lang, "not_found"), Some(&signed.viewer()), &body),
-            )
-                .into_response())
-        }
+        None => Err(Refused::Internal(crate::error::AppError::NotFound(
+            format!("no account manager `{id}`"),
+        ))),
     }
 }
 
@@ -86,7 +76,7 @@ pub fn render(
         esc(&options.month.format("%Y-%m").to_string()),
         esc(t(lang, "as_of")),
         options.day,
-        super::overview_page::day_picker(lang, options),
+        super::overview_page::day_picker(lang, options, false),
     );
     let _ = write!(
         out,
@@ -150,8 +140,9 @@ pub fn render(
             };
             vec![
                 format!(
-                    "<a href=\"/console/store/{}\">{}</a>",
+                    "<a href=\"/console/store/{}?at={}\">{}</a>",
                     segment(id.as_str()),
+                    options.day,
                     esc(name)
                 ),
                 made.to_string(),

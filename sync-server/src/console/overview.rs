@@ -87,7 +87,25 @@ pub fn options_for(
     min_visits: u32,
     calendar: &FieldCalendar,
 ) -> AppResult<ReportOptions> {
-    ReportOptions::resolve(None, day, min_visits, calendar, Timestamp::now())
+    let now = Timestamp::now();
+    refuse_future("day", day, calendar, now)?;
+    ReportOptions::resolve(None, day, min_visits, calendar, now)
+}
+
+/// Refuses a day after today in the district, naming the query parameter `name`.
+pub fn refuse_future(
+    name: &str,
+    day: Option<NaiveDate>,
+    calendar: &FieldCalendar,
+    now: Timestamp,
+) -> AppResult<()> {
+    let today = calendar.date(now);
+    match day.filter(|d| *d > today) {
+        Some(later) => Err(AppError::BadRequest(format!(
+            "`{name}` {later} is after today ({today}): the console shows days that have begun"
+        ))),
+        None => Ok(()),
+    }
 }
 
 impl Overview {

@@ -79,19 +79,24 @@ fn num(n: usize, bad_when_positive: bool) -> String {
 }
 
 /// The form that picks the day a page is judged on (and so its month), up to today, and
-/// the link to that month's CSV.
-pub fn day_picker(lang: Lang, options: &ReportOptions) -> String {
-    format!(
+/// with `csv` the link to that month's CSV (the whole district's).
+pub fn day_picker(lang: Lang, options: &ReportOptions, csv: bool) -> String {
+    let mut out = format!(
         "<form method=\"get\" class=\"inline\"><input type=\"date\" name=\"day\" value=\"{}\" \
-         max=\"{}\" aria-label=\"{}\"><button type=\"submit\">{}</button></form> \
-         <a href=\"/console/assessment.csv?day={}\">{}</a>",
+         max=\"{}\" aria-label=\"{}\"><button type=\"submit\">{}</button></form>",
         options.day,
         options.today,
         esc(t(lang, "as_of")),
         esc(t(lang, "as_of")),
-        options.day,
-        esc(t(lang, "export_csv")),
-    )
+    );
+    if csv {
+        out.push_str(&format!(
+            " <a href=\"/console/assessment.csv?day={}\">{}</a>",
+            options.day,
+            esc(t(lang, "export_csv")),
+        ));
+    }
+    out
 }
 
 /// The overview's markup.
@@ -108,7 +113,7 @@ pub fn render(lang: Lang, o: &Overview, took: std::time::Duration) -> String {
         esc(t(lang, "computed_in")),
         took.as_secs_f64() * 1000.0,
     );
-    out.push_str(&day_picker(lang, &o.options));
+    out.push_str(&day_picker(lang, &o.options, true));
     let head = [
         t(lang, "manager"),
         t(lang, "stores"),

@@ -257,13 +257,9 @@ pub async fn sign_out(
 
 /// `GET /console/lang/{zh|en}`: keeps the language in a cookie and goes back to the
 /// overview (a preference, not a change of data: no CSRF token needed).
-pub async fn switch_language(Path(lang): Path<String>) -> Response {
+pub async fn switch_language(Path(lang): Path<String>, headers: HeaderMap) -> Response {
     let Some(lang) = Lang::parse(&lang) else {
-        return (
-            StatusCode::NOT_FOUND,
-            format!("no language `{}`", esc(&lang)),
-        )
-            .into_response();
+        return AppError::NotFound(format!("no language `{lang}`")).into_response();
     };
     let value = match lang {
         Lang::Zh => "zh",
@@ -274,7 +270,23 @@ pub async fn switch_language(Path(lang): Path<String>) -> Response {
             header::SET_COOKIE,
             format!("{LANG_COOKIE}={value}; Path=/console; Max-Age=31536000; SameSite=Strict"),
         )],
-        Redirect::to("/console"),
+        Redirect::to(&back_to(&headers)),
     )
         .into_response()
+}
+
+/// Where the language switch leads: back to the console page it was clicked on (the path
+/// and query of the `Referer`, never another site), else the overview.
+fn back_to(headers: &HeaderMap) -> String {
+    headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| r.parse::<axum::http::Uri>().ok())
+        .and_then(|uri| uri.path_and_query().map(|pq| pq.as_str().to_owned()))
+        .filter(|pq| {
+            (pq == "/console" || pq.starts_with("/console/") || pq.starts_with("/console?"))
+                && !pq.starts_with("/console/lang/")
+                && !pq.starts_with("/console/sign-")
+        })
+        .unwrap_or_else(|| "/console".to_owned())
 }

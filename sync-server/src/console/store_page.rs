@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use axum::Extension;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{Duration, NaiveDate};
 use fieldsync_core::{ClockState, DocId, DocKind, ErrorRate, LocalStore, Verdict};
@@ -43,7 +42,7 @@ pub async fn handler(
     let lang = signed.lang;
     let at = super::overview::parse_day("at", query.at.as_deref())?;
     let Ok(id) = DocId::parse("store", &id) else {
-        return Ok(not_found(lang, &signed, &id));
+        return Err(not_found(&id));
     };
     let storage = state.storage.clone();
     let console = signed.console.clone();
@@ -53,6 +52,12 @@ pub async fn handler(
             if !matches!(local.kind_of(&lookup), Ok(DocKind::Store)) {
                 return Ok(None);
             }
+            super::overview::refuse_future(
+                "at",
+                at,
+                local.calendar(),
+                fieldsync_core::Timestamp::now(),
+            )?;
             let (title, body) = render(local, lang, &lookup, at)?;
             let shown = photos::store_photos(local, &lookup)?;
             Ok(Some((title, body, shown, local.calendar().clone())))
@@ -70,21 +75,13 @@ pub async fn handler(
         Some((title, body)) => {
             Ok(page(lang, &title, Some(&signed.viewer()), &body).into_response())
         }
-        None => Ok(not_found(lang, &signed, id.as_str())),
+        None => Err(not_found(id.as_str())),
     }
 }
 
-fn not_found(lang: Lang, signed: &Signed, id: &str) -> Response {
-    let body = format!(
-        "<p class=\"error\">{}: `{}`</p>",
-        esc(t(lang, "not_found")),
-        esc(id)
-    );
-    (
-        StatusCode::NOT_FOUND,
-        page(lang, t(lang, "not_found"), Some(&signed.viewer()), &body),
-    )
-        .into_response()
+/// No store by that id: `404`, a page for a browser ([`super::error_page`]).
+fn not_found(id: &str) -> Refused {
+    Refused::Internal(AppError::NotFound(format!("no store `{id}`")))
 }
 
 fn verdict(lang: Lang, v: Verdict) -> String {
@@ -111,7 +108,7 @@ pub fn render(
         .unwrap_or_else(|| t(lang, "none"));
     let _ = write!(
         out,
-        "<p>{}: {} · {}: {} · {}: {} · {}: <a href=\"/console/manager/{}\">{}</a> · {}: {}</p>",
+        "<p>{}: {} · {}: {} · {}: {} · {}: <a href=\"/console/manager/{}{}\">{}</a> · {}: {}</p>",
         esc(t(lang, "licence")),
         esc(&store.licence),
         esc(t(lang, "code_class")),
@@ -120,6 +117,7 @@ pub fn render(
         esc(&store.address),
         esc(t(lang, "manager")),
         super::html::segment(&store.territory),
+        at.map(|d| format!("?day={d}")).unwrap_or_default(),
         esc(&store.territory),
         esc(t(lang, "rating")),
         esc(rating),
@@ -202,7 +200,13 @@ pub fn render(
     let rows: Vec<Vec<String>> = history
         .iter()
         .take(HISTORY_SHOWN)
-        .map(|h| vec![esc(&when(cal, h.at)), esc(&h.by), esc(&h.what)])
+        .map(|h| {
+            vec![
+                esc(&when(cal, h.at)),
+                esc(&h.by),
+                esc(&words::history(lang, &h.what)),
+            ]
+        })
         .collect();
     let _ = write!(out, "<h2>{}</h2>", esc(t(lang, "history")));
     out.push_str(&table(

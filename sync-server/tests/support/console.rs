@@ -373,3 +373,13 @@ pub fn csv_row(csv_text: &str, manager: &str) -> Fallible<HashMap<String, String
     }
     Err(format!("no row for `{manager}`").into())
 }
+
+/// The rows of a manager page's table of stores behind the figures.
+pub fn attention_rows(body: &str) -> Fallible<Vec<String>> {
+    let table = body
+        .split("<table id=\"attention\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</table>").next())
+        .ok_or("no table of stores behind the figures")?;
+    Ok(table.split("<tr>").skip(2).map(str::to_owned).collect())
+}

@@ -28,6 +28,18 @@ pub struct District {
     pub breached: HashMap<String, usize>,
     /// R9's met clocks of the month, by territory (the console shows them beside).
     pub met: HashMap<String, usize>,
+    /// R9's breached clocks of the month, by store (the console lists the stores).
+    pub breached_by_store: HashMap<DocId, usize>,
+}
+
+impl District {
+    /// The stores of `territory` now, as the report counts them.
+    pub fn stores_of<'a>(&'a self, territory: &'a str) -> impl Iterator<Item = &'a DocId> + 'a {
+        self.stores
+            .iter()
+            .filter(move |(_, s)| s.territory == territory)
+            .map(|(id, _)| id)
+    }
 }
 
 impl District {
@@ -58,11 +70,12 @@ impl District {
                 )
             })
             .collect();
-        let (breached, met) = month_clocks(local, &stores, month, options.as_of, skipped)?;
+        let clocks = month_clocks(local, &stores, month, options.as_of, skipped)?;
         Ok(District {
             stores,
-            breached,
-            met,
+            breached: clocks.breached,
+            met: clocks.met,
+            breached_by_store: clocks.breached_by_store,
         })
     }
 }
@@ -194,22 +207,29 @@ fn training_days(
     Ok(days)
 }
 
-/// Breached clocks of the complaints received in the month up to `as_of`, by the territory
-/// their store is in now.
 /// Counts by territory.
 type ByTerritory = HashMap<String, usize>;
 
+/// The month's clocks: breached and met by territory, breached by store.
+struct MonthClocks {
+    breached: ByTerritory,
+    met: ByTerritory,
+    breached_by_store: HashMap<DocId, usize>,
+}
+
 /// The clocks breached and met whose deadline fell in `[from, to)`, by the end of `as_of`,
-/// by territory: a clock counts in the month its deadline fell in, whenever the complaint
-/// came (one received on the 29th and due on the 2nd is the next month's).
+/// by territory (and the breached by store): a clock counts in the month its deadline fell
+/// in, whenever the complaint came (one received on the 29th and due on the 2nd is the
+/// next month's), and whether or not the complaint is closed since.
 fn month_clocks(
     local: &LocalStore,
     stores: &HashMap<DocId, StoreFacts>,
     (from, to): (Timestamp, Timestamp),
     as_of: Timestamp,
     skipped: &mut Vec<Unreadable>,
-) -> AppResult<(ByTerritory, ByTerritory)> {
+) -> AppResult<MonthClocks> {
     let (mut breached, mut met) = (ByTerritory::new(), ByTerritory::new());
+    let mut breached_by_store: HashMap<DocId, usize> = HashMap::new();
     for id in local.document_ids(DocKind::Complaint)? {
         let Some(complaint) = readable(local.complaint(&id), DocKind::Complaint, skipped)? else {
             continue;
@@ -222,12 +242,21 @@ fn month_clocks(
         };
         for (_, state) in complaint.clocks(as_of) {
             let counts = match state {
-                ClockState::Breached { due, .. } if due >= from && due < to => &mut breached,
+                ClockState::Breached { due, .. } if due >= from && due < to => {
+                    *breached_by_store
+                        .entry(complaint.store_id.clone())
+                        .or_default() += 1;
+                    &mut breached
+                }
                 ClockState::Met { due, .. } if due >= from && due < to => &mut met,
                 _ => continue,
             };
             *counts.entry(store.territory.clone()).or_default() += 1;
         }
     }
-    Ok((breached, met))
+    Ok(MonthClocks {
+        breached,
+        met,
+        breached_by_store,
+    })
 }
