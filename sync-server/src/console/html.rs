@@ -2,7 +2,8 @@
 //! headers every console answer carries.
 //!
 //! Every value that comes from a document, a user or a request goes through [`esc`] (or
-//! [`attr`]) before it meets markup: a store named `<script>` is shown as text.
+//! [`attr`]) before it meets markup: a store named `<script>` is shown as text, and a
+//! direction control in a device's text as its code.
 
 use std::fmt::Write as _;
 
@@ -24,6 +25,11 @@ pub fn esc(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            // Direction controls would let a device's text reorder what follows it on the
+            // page (a name shown reversed, a figure pulled into it): shown, not obeyed.
+            '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => {
+                out.push_str(&c.escape_unicode().to_string());
+            }
             c => out.push(c),
         }
     }
@@ -183,6 +189,11 @@ mod tests {
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
         );
         assert_eq!(segment("a b/<c>"), "a%20b%2F%3Cc%3E");
+        assert_eq!(
+            esc("shop \u{202E}gnp.exe\u{2066}x\u{2069}"),
+            "shop \\u{202e}gnp.exe\\u{2066}x\\u{2069}",
+            "direction controls are shown, not obeyed"
+        );
         assert_eq!(segment("store:0191-ab"), "store:0191-ab");
     }
 }
