@@ -204,7 +204,7 @@ def check_photos(driver, base, port, artifacts):
     found = None
     for manager in managers:
         _, _, page = http_get(port, manager, cookie)
-        stores = sorted(set(re.findall(r'href="(/console/store/[^"?]+)"', page.decode())))
+        stores = sorted(set(re.findall(r'href="(/console/store/[^"?]+)[^"]*"', page.decode())))
         for store in stores:
             status, _, body = http_get(port, store, cookie)
             if status == 200 and "/photo/" in body.decode():
