@@ -145,14 +145,37 @@ pub(crate) fn quote(text: &str) -> String {
     out.escape_debug().to_string()
 }
 
+/// Whether `c` reorders the text around it: the direction embeddings, overrides and
+/// isolates (U+202A–U+202E, U+2066–U+2069). A device's text could use them to show a name
+/// reversed or a code as another; nothing fieldsync records needs them.
+pub(crate) fn is_direction_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Whether `c` is drawn as nothing: format characters (zero-width spaces and joiners,
+/// direction marks and controls, the soft hyphen, word joiners, the byte-order mark).
+/// Two product codes that differ by one look the same.
+pub(crate) fn is_invisible(c: char) -> bool {
+    is_direction_control(c)
+        || matches!(
+            c,
+            '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{206A}'..='\u{206F}' | '\u{FEFF}'
+        )
+}
+
+/// Whether `text` shows nothing: only whitespace and invisible characters.
+pub(crate) fn is_blank(text: &str) -> bool {
+    text.chars().all(|c| c.is_whitespace() || is_invisible(c))
+}
+
 impl KeyRule {
     pub(crate) fn accepts(self, key: &str) -> bool {
         match self {
             KeyRule::Sku => {
-                !key.trim().is_empty()
+                !is_blank(key)
                     && key.chars().count() <= 64
                     && !key.contains(',')
-                    && !key.chars().any(char::is_control)
+                    && !key.chars().any(|c| c.is_control() || is_invisible(c))
             }
             KeyRule::PhotoHash => key.strip_prefix("sha256:").is_some_and(|hex| {
                 hex.len() == 64 && hex.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'))
@@ -167,7 +190,7 @@ impl KeyRule {
     pub(crate) fn describe(self) -> String {
         match self {
             KeyRule::Sku => {
-                "a product code (1 to 64 characters, not blank, no commas or control characters)"
+                "a product code (1 to 64 characters, not blank, no commas, control or invisible characters)"
                     .into()
             }
             KeyRule::PhotoHash => "a `sha256:<64 lower-case hex digits>` content hash".into(),

@@ -150,10 +150,13 @@ pub(crate) fn rules(doc: &Doc) -> Result<(), RuleViolation> {
 }
 
 pub(crate) fn validate_sku(sku: &str) -> Result<()> {
-    if sku.trim().is_empty() || sku.len() > 64 || sku.contains(',') {
+    if !crate::kinds::shape::KeyRule::Sku.accepts(sku) {
         return Err(Error::invalid(
             "sku",
-            format!("`{sku}` is not a product code (1–64 characters, no commas)"),
+            format!(
+                "`{}` is not a product code (1–64 characters, not blank, no commas, control or invisible characters)",
+                sku.escape_debug()
+            ),
         ));
     }
     Ok(())

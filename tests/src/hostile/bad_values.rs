@@ -1,6 +1,7 @@
 //! Bad values of the fields of stamped entries, each with what makes it bad: wrong JSON
 //! types, numbers out of range or not numbers at all (`NaN`, `1e999`), codes in another
-//! case or with invisible characters, strings too long or holding control characters.
+//! case or with invisible characters, strings too long or holding control characters or
+//! direction controls, or showing nothing.
 
 use serde_json::Value as Json;
 
@@ -48,11 +49,17 @@ pub(super) fn bad_str(min: usize, max: usize, required: bool) -> Vec<(J, String)
     out.extend(reasons(vec![
         (j("bell\u{7}ring"), "a control character"),
         (j("\u{1b}[2J"), "a terminal escape"),
+        (j("shop \u{202e}gnp.exe"), "a right-to-left override"),
+        (j("a\u{2066}b\u{2069}"), "a direction isolate"),
         (j(7), "a number"),
         (j(true), "a boolean"),
     ]));
     if min > 0 {
-        out.extend(reasons(vec![(j(""), "empty"), (j("   "), "blank")]));
+        out.extend(reasons(vec![
+            (j(""), "empty"),
+            (j("   "), "blank"),
+            (j("\u{200b}\u{200b}"), "zero-width spaces only"),
+        ]));
     }
     if required {
         out.push((J::Raw("null"), "null".into()));

@@ -186,6 +186,7 @@ pub(super) fn templates(rng: &mut Rand, v: &View) -> Vec<Template> {
                     (j(vec!["6901028"; 201].join(",")), "201 products"),
                     (j(format!("{},1", "9".repeat(65))), "a 65-character sku"),
                     (j("69010\u{7}28"), "a control character"), (j(6_901_028), "a number"),
+                    (j("6901028\u{200b}"), "a zero-width space"), (j("\u{202e}8201096"), "a direction override"),
                 ])));
                 out.push(entry(sender, &[&format!("checked.{}", sender.user())], vec![]));
             }
