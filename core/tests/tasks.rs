@@ -363,3 +363,96 @@ fn two_people_moving_a_task_concurrently_both_show_as_a_conflict() -> fieldsync_
     );
     Ok(())
 }
+
+/// What the server's replica says of `changes` pushed by `user` on 2026-11-23 at noon.
+fn judged(
+    replica: &mut fieldsync_core::Replica,
+    user: &str,
+    changes: &[Vec<u8>],
+) -> fieldsync_core::Result<Result<(), fieldsync_core::RuleViolation>> {
+    let incoming = changes
+        .iter()
+        .map(|c| fieldsync_core::IncomingChange::parse(c))
+        .collect::<fieldsync_core::Result<Vec<_>>>()?;
+    let pusher = fieldsync_core::Pusher {
+        user,
+        received_at: t("2026-11-23T12:00:00+08:00").0,
+    };
+    Ok(replica.apply(&incoming, &pusher)?.map(drop))
+}
+
+#[test]
+fn a_device_cannot_move_a_task_on_from_a_version_before_its_own_last_move_to_hide_a_reopen()
+-> fieldsync_core::Result<()> {
+    use automerge::transaction::CommitOptions;
+    use automerge::{ActorId, AutoCommit, ROOT, ScalarValue, transaction::Transactable};
+
+    let dir = tempfile::tempdir()?;
+    let (am, _) = open(&dir, "am-li");
+    let (sup, sup_clock) = open(&dir, "sup-wang");
+    let store = sup.create_store(sample_store("am-li", 1))?;
+    let id = sup.create_task(new_task(&store, "fix tags", "2026-11-30T18:00:00+08:00"))?;
+    let mut server = fieldsync_core::Replica::empty(&id);
+    assert!(judged(&mut server, "sup-wang", &sup.export_changes(&id, &[])?)?.is_ok());
+    send(&sup, &am, &id)?;
+    let heads = am.heads(&id)?;
+    am.move_task(&id, TaskState::InProgress, None)?;
+    am.add_task_photo(&id, PHOTO, "after")?;
+    // The version the attack goes back to: in progress, with its after photo.
+    let in_progress = am.export_changes(&id, &[])?;
+    am.move_task(&id, TaskState::Submitted, None)?;
+    assert!(judged(&mut server, "am-li", &am.export_changes(&id, &heads)?)?.is_ok());
+    send(&am, &sup, &id)?;
+    sup_clock.advance_minutes(10);
+    let heads = sup.heads(&id)?;
+    sup.move_task(
+        &id,
+        TaskState::Reopened,
+        Some("the photo does not show the tags"),
+    )?;
+    assert!(judged(&mut server, "sup-wang", &sup.export_changes(&id, &heads)?)?.is_ok());
+
+    // The account manager's device goes back to "in progress" under a new actor and
+    // submits again, writing the state often enough to win the merge over the reopen.
+    let mut forged = AutoCommit::new();
+    forged.apply_changes(
+        in_progress
+            .iter()
+            .map(|c| automerge::Change::try_from(c.as_slice()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| fieldsync_core::Error::invalid("change", e.to_string()))?,
+    )?;
+    forged.set_actor(ActorId::random());
+    let at = t("2026-11-23T11:30:00+08:00").0;
+    let entry = format!(r#"{{"v":"submitted","by":"am-li","at":{at}}}"#);
+    for _ in 0..300 {
+        forged.put(ROOT, "state", ScalarValue::Str(entry.as_str().into()))?;
+    }
+    forged.commit_with(
+        CommitOptions::default()
+            .with_message(r#"{"by":"am-li","what":"move to submitted"}"#.to_owned())
+            .with_time(at),
+    );
+    let change = forged
+        .get_last_local_change()
+        .ok_or_else(|| fieldsync_core::Error::invalid("change", "none made"))?
+        .raw_bytes()
+        .to_vec();
+    // The server keeps what it stored, never what it refused.
+    let stored = server.all_changes();
+    let refused = judged(&mut server, "am-li", &[change])?.expect_err("refused");
+    let mut server = fieldsync_core::Replica::load(&id, stored.iter().map(Vec::as_slice))?;
+    assert_eq!(
+        (refused.rule, refused.field.as_str()),
+        ("transition", "state"),
+        "{refused:?}"
+    );
+
+    // Moving on from where the task stands is accepted: back to work after the reopen.
+    send(&sup, &am, &id)?;
+    let heads = am.heads(&id)?;
+    am.move_task(&id, TaskState::InProgress, None)?;
+    let moved = judged(&mut server, "am-li", &am.export_changes(&id, &heads)?)?;
+    assert!(moved.is_ok(), "{moved:?}");
+    Ok(())
+}
