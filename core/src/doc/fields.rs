@@ -96,9 +96,14 @@ impl Fields {
                 mut map: A,
             ) -> std::result::Result<Self::Value, A::Error> {
                 let mut found = None;
-                // Bounded by the entries of the object; the last of equal keys wins, as in
+                let mut seen: Vec<std::borrow::Cow<'de, str>> = Vec::with_capacity(4);
+                // Bounded by the entries of the object; a key twice is no entry, as in
                 // `Fields::parse`.
                 while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if seen.contains(&k) {
+                        return Err(serde::de::Error::custom("a key twice"));
+                    }
+                    seen.push(k.clone());
                     if k == self.0 {
                         found = Some(map.next_value::<serde_json::Value>()?);
                     } else {
@@ -220,7 +225,35 @@ mod tests {
     }
 
     /// The entry parser as first written: through `serde_json::Value`.
+    /// Whether the top-level object of `text` lists a key twice.
+    fn has_a_key_twice(text: &str) -> bool {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = bool;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<bool, A::Error> {
+                let mut keys = std::collections::HashSet::new();
+                let mut twice = false;
+                while let Some(k) = map.next_key::<String>()? {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    twice |= !keys.insert(k);
+                }
+                Ok(twice)
+            }
+        }
+        let mut de = serde_json::Deserializer::from_str(text);
+        serde::Deserializer::deserialize_map(&mut de, Keys).unwrap_or(false)
+    }
+
     fn parse_through_value(text: &str) -> Option<Fields> {
+        if has_a_key_twice(text) {
+            return None;
+        }
         match serde_json::from_str::<serde_json::Value>(text).ok()? {
             serde_json::Value::Object(map) => Some(Fields(
                 map.iter()

@@ -191,6 +191,16 @@ fn sender_heads(new: &[Change]) -> Vec<ChangeHash> {
     heads
 }
 
+/// A change's message as a device writes it: who made it, and what it did.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommitMessage {
+    by: String,
+    #[serde(default)]
+    #[allow(dead_code)] // read for its shape only: a `what` that is not text is refused
+    what: Option<String>,
+}
+
 fn clock(field: impl Into<String>, reason: String) -> RuleViolation {
     RuleViolation::at("clock", field, reason)
 }
@@ -245,11 +255,26 @@ fn judge_change(
         return Err(clock("change.time", reason));
     }
     if let Some(message) = change.message() {
-        let by = serde_json::from_str::<serde_json::Value>(message)
+        // An object (serde would read `["am-li"]` as the struct too).
+        let object = message.trim_start().starts_with('{');
+        match serde_json::from_str::<CommitMessage>(message)
             .ok()
-            .and_then(|m| m.get("by").and_then(|b| b.as_str().map(str::to_owned)));
-        if let Some(by) = by.filter(|b| b != sender.user) {
-            return Err(author("change.message.by", &by, sender.user));
+            .filter(|_| object)
+            .ok_or(())
+        {
+            Ok(m) if m.by == sender.user => {}
+            Ok(m) => return Err(author("change.message.by", &m.by, sender.user)),
+            // Anything else names an author some reader may take for it.
+            Err(_) => {
+                return Err(RuleViolation::at(
+                    "stamp_author",
+                    "change.message",
+                    format!(
+                        "must be the JSON object {{\"by\": \"{}\", \"what\": text}}, each key once, or no message",
+                        sender.user
+                    ),
+                ));
+            }
         }
     }
     let mut state_writes = Vec::new();

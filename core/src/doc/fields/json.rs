@@ -36,6 +36,11 @@ impl<'de> serde::de::Visitor<'de> for EntryVisitor {
         // Bounded by the entries of the object.
         while let Some(key) = map.next_key::<String>()? {
             let value = map.next_value::<JsonScalar>()?;
+            // A key twice reads two ways (the first value to one reader, the last to
+            // another): such an entry is no entry.
+            if fields.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!("`{key}` twice")));
+            }
             fields.insert(key, value.0);
         }
         Ok(EntryJson(fields))
