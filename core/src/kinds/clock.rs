@@ -94,23 +94,9 @@ pub(crate) fn judge(
             sender_view(doc, &heads)
         };
     }
-    // A state write must build on every state its sender wrote before: a device going
-    // back to a version it had moved past (under a new actor, writing the key often
-    // enough to win the merge) would hide a move someone else made since.
-    // Read once, when a change of the push writes a state.
-    let mut own_moves: Option<Vec<ChangeHash>> = None;
     // Task moves and scores are judged on the document as each change found it.
     for (change, made) in &moves {
         if !made.states.is_empty() {
-            if doc.kind == DocKind::Task && !before.is_empty() {
-                let moves = match &own_moves {
-                    Some(moves) => moves.clone(),
-                    None => own_moves
-                        .insert(state_writes_by(doc, new, sender.user))
-                        .clone(),
-                };
-                builds_on(doc, change, &moves)?;
-            }
             task_moves(doc, change, &made.states, sender)?;
         }
         if made.scores && !change.deps().is_empty() {
@@ -327,52 +313,6 @@ fn judge_change(
         states: state_writes,
         scores: score_writes,
     })
-}
-
-/// The changes the server held before this push that wrote the task's `state` as `user`.
-fn state_writes_by(doc: &mut Doc, new: &[Change], user: &str) -> Vec<ChangeHash> {
-    let pushed: std::collections::HashSet<ChangeHash> = new.iter().map(Change::hash).collect();
-    doc.am
-        .get_changes(&[])
-        .into_iter()
-        .filter(|c| !pushed.contains(&c.hash()))
-        .filter(|c| {
-            c.decode().operations.iter().any(|op| {
-                matches!(
-                    (&op.obj, &op.key, &op.action),
-                    (ObjectId::Root, Key::Map(key), OpType::Put(ScalarValue::Str(entry)))
-                        if key.as_str() == "state"
-                            && Fields::parse(entry).and_then(|f| f.str("by")).as_deref() == Some(user)
-                )
-            })
-        })
-        .map(|c| c.hash())
-        .collect()
-}
-
-/// Refuses `change` unless every one of `moves` is in its history.
-fn builds_on(doc: &mut Doc, change: &Change, moves: &[ChangeHash]) -> Result<(), RuleViolation> {
-    if moves.is_empty() {
-        return Ok(());
-    }
-    let after_deps: std::collections::HashSet<ChangeHash> = doc
-        .am
-        .get_changes(change.deps())
-        .iter()
-        .map(Change::hash)
-        .collect();
-    // A change is in the history of `deps` when it is not among those after them.
-    match moves.iter().find(|m| after_deps.contains(m)) {
-        None => Ok(()),
-        Some(missed) => Err(RuleViolation::at(
-            "transition",
-            "state",
-            format!(
-                "this change moves the task from a version before its sender's own move in \
-                 change `{missed}`: a device moves a task on from where it last left it"
-            ),
-        )),
-    }
 }
 
 /// Each state a change writes must be a legal move, for its author, from a state the
