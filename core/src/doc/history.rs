@@ -25,7 +25,9 @@ pub struct HistoryEntry {
 #[derive(serde::Serialize, serde::Deserialize)]
 struct CommitMessage {
     by: String,
-    what: String,
+    /// A device may leave it out or write null (the server accepts `{"by": user}`).
+    #[serde(default)]
+    what: Option<String>,
 }
 
 impl Doc {
@@ -33,7 +35,7 @@ impl Doc {
     pub(crate) fn commit(&mut self, stamp: &Stamp, what: &str) -> Option<ChangeHash> {
         let message = serde_json::to_string(&CommitMessage {
             by: stamp.by.clone(),
-            what: what.to_owned(),
+            what: Some(what.to_owned()),
         })
         .unwrap_or_default();
         self.am.commit_with(
@@ -55,7 +57,7 @@ impl Doc {
                     .as_deref()
                     .and_then(|m| serde_json::from_str::<CommitMessage>(m).ok());
                 let (by, what) = match parsed {
-                    Some(m) => (m.by, m.what),
+                    Some(m) => (m.by, m.what.unwrap_or_default()),
                     None => (
                         String::new(),
                         meta.message.as_deref().unwrap_or_default().to_owned(),

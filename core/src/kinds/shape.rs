@@ -145,25 +145,38 @@ pub(crate) fn quote(text: &str) -> String {
     out.escape_debug().to_string()
 }
 
-/// Whether `c` reorders the text around it: the direction embeddings, overrides and
-/// isolates (U+202A–U+202E, U+2066–U+2069). A device's text could use them to show a name
-/// reversed or a code as another; nothing fieldsync records needs them.
-pub(crate) fn is_direction_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
-
-/// Whether `c` is drawn as nothing: format characters (zero-width spaces and joiners,
-/// direction marks and controls, the soft hyphen, word joiners, the byte-order mark).
-/// Two product codes that differ by one look the same.
+/// Whether `c` is drawn as nothing, or as a blank: format characters (zero-width spaces
+/// and joiners, direction marks, embeddings, overrides and isolates, the soft hyphen, word
+/// joiners, the byte-order mark, tags), variation selectors, and the fillers and blank
+/// patterns that render empty. Two product codes that differ by one look the same.
 pub(crate) fn is_invisible(c: char) -> bool {
-    is_direction_control(c)
-        || matches!(
-            c,
-            '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{206A}'..='\u{206F}' | '\u{FEFF}'
-        )
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{2800}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFF8}'
+            | '\u{E0000}'..='\u{E007F}'
+            | '\u{E0100}'..='\u{E01EF}'
+    )
 }
 
-/// Whether `text` shows nothing: only whitespace and invisible characters.
+/// Whether `text` shows nothing: only whitespace and invisible characters. (Direction
+/// controls inside text are kept: text pasted on Android carries them around numbers and
+/// names; the console shows them as codes, docs/adr/0032.)
 pub(crate) fn is_blank(text: &str) -> bool {
     text.chars().all(|c| c.is_whitespace() || is_invisible(c))
 }
@@ -215,4 +228,43 @@ pub(crate) fn user_id(text: &str) -> bool {
         && text
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_product_code_holds_nothing_invisible_and_a_blank_text_shows_nothing() {
+        for sku in [
+            "6901028\u{200B}",
+            "\u{202E}8201096",
+            "6901028\u{E0020}",
+            "6901028\u{FE0F}",
+            "6901028\u{061C}",
+            "69\u{00AD}01028",
+            "\u{3164}",
+            " ",
+            "a,b",
+            "69010\u{7}28",
+        ] {
+            assert!(!KeyRule::Sku.accepts(sku), "{}", sku.escape_unicode());
+        }
+        for sku in ["6901028", "6901028001", "ZH-soft.20"] {
+            assert!(KeyRule::Sku.accepts(sku), "{sku}");
+        }
+        for blank in [
+            "",
+            "  ",
+            "\u{200B}\u{200B}",
+            "\u{3164}",
+            "\u{2800} \u{FEFF}",
+        ] {
+            assert!(is_blank(blank), "{}", blank.escape_unicode());
+        }
+        // Text pasted on Android wraps numbers and names in direction isolates: it shows.
+        for shown in ["\u{2068}李伟\u{2069}", "a\u{200B}", "138 0000 0000"] {
+            assert!(!is_blank(shown), "{}", shown.escape_unicode());
+        }
+    }
 }

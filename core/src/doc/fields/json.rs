@@ -6,9 +6,10 @@ use std::collections::HashMap;
 use automerge::ScalarValue;
 
 /// A JSON object read straight into an entry's fields: what reading it as a
-/// `serde_json::Value` and converting each value with [`super::json_to_scalar`] gives (the last of
-/// equal keys wins; arrays, objects and null read as null), without building the value
-/// first. Every stamp of every document is read through it.
+/// `serde_json::Value` and converting each value with [`super::json_to_scalar`] gives
+/// (arrays, objects and null read as null), without building the value first, except that
+/// an object listing a key twice is no entry (it reads two ways). Every stamp of every
+/// document is read through it.
 pub(super) struct EntryJson(pub(super) HashMap<String, ScalarValue>);
 
 impl<'de> serde::Deserialize<'de> for EntryJson {

@@ -235,16 +235,6 @@ fn scalar(s: &ScalarValue, at: &Path<'_>, ty: &Ty) -> Result<(), RuleViolation> 
             {
                 return Err(refuse(at, "must not hold control characters"));
             }
-            // Nor one that reorders what follows it (a name shown reversed).
-            if let Some(c) = text.chars().find(|c| super::is_direction_control(*c)) {
-                return Err(refuse(
-                    at,
-                    &format!(
-                        "must not hold direction controls (found `{}`)",
-                        c.escape_unicode()
-                    ),
-                ));
-            }
             if *min > 0 && super::is_blank(text) {
                 return Err(refuse(at, "must not be blank"));
             }
