@@ -363,3 +363,93 @@ fn two_people_moving_a_task_concurrently_both_show_as_a_conflict() -> fieldsync_
     );
     Ok(())
 }
+
+#[test]
+fn a_forged_change_that_wins_the_merge_cannot_hide_a_reopen_the_reviewers_decision_is_shown()
+-> fieldsync_core::Result<()> {
+    use automerge::transaction::{CommitOptions, Transactable};
+    use automerge::{ActorId, AutoCommit, ROOT, ScalarValue};
+
+    let dir = tempfile::tempdir()?;
+    let (am, _) = open(&dir, "am-li");
+    let (sup, sup_clock) = open(&dir, "sup-wang");
+    let store = sup.create_store(sample_store("am-li", 1))?;
+    let id = sup.create_task(new_task(&store, "fix tags", "2026-11-30T18:00:00+08:00"))?;
+    send(&sup, &am, &id)?;
+    am.move_task(&id, TaskState::InProgress, None)?;
+    am.add_task_photo(&id, PHOTO, "after")?;
+    // The version the assignee's forged change goes back to: in progress, with the photo.
+    let in_progress = am.export_changes(&id, &[])?;
+    am.move_task(&id, TaskState::Submitted, None)?;
+    send(&am, &sup, &id)?;
+    sup_clock.advance_minutes(10);
+    sup.move_task(
+        &id,
+        TaskState::Reopened,
+        Some("the photo does not show the tags"),
+    )?;
+
+    // Under a new actor, "submitted" again, written 300 times (each with its own time) so
+    // that the change's operation counter beats the reopen's in Automerge's merge.
+    let mut forged = AutoCommit::new();
+    forged.apply_changes(
+        in_progress
+            .iter()
+            .map(|c| automerge::Change::try_from(c.as_slice()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| fieldsync_core::Error::invalid("change", e.to_string()))?,
+    )?;
+    forged.set_actor(ActorId::random());
+    let base = t("2026-11-23T09:30:00+08:00").0;
+    for n in 0..300 {
+        let entry = format!(r#"{{"v":"submitted","by":"am-li","at":{}}}"#, base + n);
+        forged.put(ROOT, "state", ScalarValue::Str(entry.as_str().into()))?;
+    }
+    forged.commit_with(
+        CommitOptions::default()
+            .with_message(r#"{"by":"am-li","what":"move to submitted"}"#.to_owned())
+            .with_time(base + 300),
+    );
+    let change = forged
+        .get_last_local_change()
+        .ok_or_else(|| fieldsync_core::Error::invalid("change", "none made"))?
+        .raw_bytes()
+        .to_vec();
+    let mut raw = AutoCommit::new();
+    raw.apply_changes(
+        sup.export_changes(&id, &[])?
+            .iter()
+            .chain(std::iter::once(&change))
+            .map(|c| automerge::Change::try_from(c.as_slice()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| fieldsync_core::Error::invalid("change", e.to_string()))?,
+    )?;
+    let winner = automerge::ReadDoc::get(&raw, ROOT, "state")?
+        .and_then(|(v, _)| v.into_scalar().ok())
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    assert!(
+        winner.contains("submitted"),
+        "the forged change wins Automerge's merge: {winner}"
+    );
+
+    sup.merge_changes(&id, &[change])?;
+    let task = sup.task(&id)?;
+    assert!(task.state.is_conflict(), "both versions are kept and shown");
+    assert_eq!(
+        (*task.state.value(), task.state.current.by.as_str()),
+        (TaskState::Reopened, "sup-wang"),
+        "the reviewer's decision is the state shown"
+    );
+    assert_eq!(
+        task.state_note.as_deref(),
+        Some("the photo does not show the tags")
+    );
+    let open = sup.open_tasks("am-li", t("2026-11-23T12:00:00+08:00"))?;
+    assert_eq!(
+        open.iter().map(|o| o.state).collect::<Vec<_>>(),
+        vec![TaskState::Reopened],
+        "the index shows it too"
+    );
+    Ok(())
+}

@@ -54,6 +54,21 @@ impl TaskState {
             .ok_or_else(|| Error::invalid("state", format!("unknown task state `{text}`")))
     }
 
+    /// Which of concurrent states a task shows (lower first): a reviewer's decision
+    /// (`reopened`, then `verified`) over the assignee's moves (`submitted`, `in_progress`),
+    /// over `open`. Concurrent writes of `state` are rare and honest ones are all kept;
+    /// the one shown must not be the one whose change carried the higher operation counter,
+    /// which a device chooses.
+    pub fn precedence(self) -> u8 {
+        match self {
+            TaskState::Reopened => 0,
+            TaskState::Verified => 1,
+            TaskState::Submitted => 2,
+            TaskState::InProgress => 3,
+            TaskState::Open => 4,
+        }
+    }
+
     /// Whether the state machine allows moving from `self` to `to`.
     pub fn can_move_to(self, to: TaskState) -> bool {
         use TaskState::*;
@@ -262,7 +277,7 @@ pub(crate) fn read(doc: &Doc) -> Result<Task> {
     let entries = doc
         .entries(&DOC_ROOT, "state")
         .ok_or_else(|| doc.missing("state"))?;
-    let written = |w: &Written<crate::doc::Fields>| {
+    let written = |w: &Written<crate::doc::Fields>| -> Result<Written<TaskState>> {
         let value = w
             .value
             .str("v")
@@ -274,11 +289,23 @@ pub(crate) fn read(doc: &Doc) -> Result<Task> {
             at: w.at,
         })
     };
+    // Every version with its note, Automerge's winner first; the state shown is the first
+    // by precedence (docs/adr/0032): a reviewer's decision over the assignee's own moves
+    // made without seeing it, whatever operation counter each change carries.
+    let mut versions: Vec<(Written<TaskState>, Option<String>)> = std::iter::once(&entries.current)
+        .chain(entries.others.iter())
+        .map(|w| Ok((written(w)?, w.value.str("note"))))
+        .collect::<Result<_>>()?;
+    let shown = versions
+        .iter()
+        .enumerate()
+        .min_by_key(|(i, (w, _))| (w.value.precedence(), *i))
+        .map_or(0, |(i, _)| i);
+    let (current, state_note) = versions.remove(shown);
     let state = Versions {
-        current: written(&entries.current)?,
-        others: entries.others.iter().map(written).collect::<Result<_>>()?,
+        current,
+        others: versions.into_iter().map(|(w, _)| w).collect(),
     };
-    let state_note = entries.current.value.str("note");
     let after_photos = crate::kinds::visit::read_photos(doc, "photos");
     Ok(Task {
         id: doc.id.clone(),
