@@ -41,6 +41,7 @@ pub(crate) use cache::Item as MapItem;
 pub(crate) use chunks::{CHANGE, COMPRESSED_CHANGE, chunk_head, split_changes};
 pub(crate) use fields::Fields;
 pub use fields::{Versions, Written};
+pub(crate) use history::CommitMessage;
 pub use history::HistoryEntry;
 pub(crate) use read::{scalar_f64, scalar_i64, scalar_str};
 pub(crate) use write::{empty_map, entry_value, stamped_value, str_value, text_value};

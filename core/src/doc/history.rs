@@ -22,12 +22,26 @@ pub struct HistoryEntry {
     pub what: String,
 }
 
+/// A change's message as core writes it: who made the change, and what it did. The
+/// server refuses any other message (`kinds::clock`), and the history reads this one.
 #[derive(serde::Serialize, serde::Deserialize)]
-struct CommitMessage {
-    by: String,
-    /// A device may leave it out or write null (the server accepts `{"by": user}`).
+#[serde(deny_unknown_fields)]
+pub(crate) struct CommitMessage {
+    pub(crate) by: String,
+    /// A device may leave it out or write null.
     #[serde(default)]
-    what: Option<String>,
+    pub(crate) what: Option<String>,
+}
+
+impl CommitMessage {
+    /// `message` read as one JSON object with `by` and perhaps `what`, each once (serde
+    /// would take the array `["am-li"]` for the struct too: only an object is one).
+    pub(crate) fn parse(message: &str) -> Option<CommitMessage> {
+        if !message.trim_start().starts_with('{') {
+            return None;
+        }
+        serde_json::from_str(message).ok()
+    }
 }
 
 impl Doc {
@@ -52,10 +66,7 @@ impl Doc {
             .get_changes_meta(&[])
             .into_iter()
             .map(|meta| {
-                let parsed = meta
-                    .message
-                    .as_deref()
-                    .and_then(|m| serde_json::from_str::<CommitMessage>(m).ok());
+                let parsed = meta.message.as_deref().and_then(CommitMessage::parse);
                 let (by, what) = match parsed {
                     Some(m) => (m.by, m.what.unwrap_or_default()),
                     None => (

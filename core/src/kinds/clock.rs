@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use automerge::legacy::{Key, ObjectId, OpType};
 use automerge::{Change, ChangeHash, ScalarValue};
 
-use crate::doc::{Doc, Fields};
+use crate::doc::{CommitMessage, Doc, Fields};
 use crate::ids::DocKind;
 use crate::kinds::RuleViolation;
 use crate::kinds::task::TaskState;
@@ -177,16 +177,6 @@ fn sender_heads(new: &[Change]) -> Vec<ChangeHash> {
     heads
 }
 
-/// A change's message as a device writes it: who made it, and what it did.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CommitMessage {
-    by: String,
-    #[serde(default)]
-    #[allow(dead_code)] // read for its shape only: a `what` that is not text is refused
-    what: Option<String>,
-}
-
 fn clock(field: impl Into<String>, reason: String) -> RuleViolation {
     RuleViolation::at("clock", field, reason)
 }
@@ -241,17 +231,11 @@ fn judge_change(
         return Err(clock("change.time", reason));
     }
     if let Some(message) = change.message() {
-        // An object (serde would read `["am-li"]` as the struct too).
-        let object = message.trim_start().starts_with('{');
-        match serde_json::from_str::<CommitMessage>(message)
-            .ok()
-            .filter(|_| object)
-            .ok_or(())
-        {
-            Ok(m) if m.by == sender.user => {}
-            Ok(m) => return Err(author("change.message.by", &m.by, sender.user)),
+        match CommitMessage::parse(message) {
+            Some(m) if m.by == sender.user => {}
+            Some(m) => return Err(author("change.message.by", &m.by, sender.user)),
             // Anything else names an author some reader may take for it.
-            Err(_) => {
+            None => {
                 return Err(RuleViolation::at(
                     "stamp_author",
                     "change.message",
