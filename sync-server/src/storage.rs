@@ -267,7 +267,10 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug + 'static {
     /// Every verified blob, by hash.
     fn blobs(&self) -> AppResult<Vec<blob_ledger::BlobRecord>>;
     /// Forgets a blob whose bytes were removed (retention).
-    fn forget_blob(&self, hash: &str) -> AppResult<()>;
+    /// Forgets the record of `hash`; with `uploaded_by`, only when that device made it.
+    fn forget_blob(&self, hash: &str, uploaded_by: Option<&str>) -> AppResult<()>;
+    /// The user whose device uploaded the verified blob `hash` (`None`: not recorded).
+    fn blob_uploader(&self, hash: &str) -> AppResult<Option<String>>;
 
     /// Keeps a device's latest report (docs/protocol.md, "The device report"), leaving
     /// its count of refused documents as it was.

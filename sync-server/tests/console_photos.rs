@@ -1,6 +1,7 @@
 //! A store's photos in the console: thumbnails on the store page once their bytes have
 //! synced, "not yet uploaded" before, and the photo route that serves them only to a
-//! signed-in supervisor and only through a store whose documents reference them.
+//! signed-in supervisor and only through a store whose documents reference them; a photo
+//! whose bytes another user uploaded first is flagged with that user's name.
 
 #[path = "support/console.rs"]
 #[allow(dead_code)] // each test file uses part of the support
@@ -215,6 +216,55 @@ fn a_referenced_blob_that_is_no_jpeg_or_png_is_not_served_to_the_console() -> Te
             "{}",
             refused.body
         );
+        TestResult::Ok(())
+    })
+}
+
+#[test]
+fn a_photo_another_user_uploaded_first_is_flagged_on_the_store_page_with_its_uploader() -> TestResult
+{
+    let s = scene(Backend::Sqlite)?;
+    s.console
+        .import(&["S3,S3,O,,A,30.26,120.16,B,C,2,B,100,0,0,,am-wu"])?;
+    let (wu, clock, info) =
+        s.console
+            .phone("am-wu", Role::AccountManager, "2026-11-24T09:00:00+08:00")?;
+    let s3 = wu.store_by_licence("S3")?.ok_or("wu has no S3")?;
+    let visit = visit_at(&wu, &s3, "2026-11-24T09:00:00+08:00", None)?;
+    // Li's photo, attached by wu to a visit of hers: the same bytes, the same hash.
+    let quoted = wu.add_photo(
+        &PhotoTarget::Visit(visit),
+        PhotoSource::Bytes(&s.photo),
+        &PhotoMeta {
+            caption: "my shelf".into(),
+            ..PhotoMeta::default()
+        },
+    )?;
+    assert_eq!(quoted.hash, s.hash);
+    s.console.sync(&wu, &clock, &info)?;
+    s.console.upload_blob_from(&s.photo, "am-li-phone")?;
+    tokio::runtime::Runtime::new()?.block_on(async {
+        let (cookie, _) = s.console.signed_in("sup-wang").await?;
+        let flagged = s
+            .console
+            .get(&format!("/console/store/{s3}"), &cookie)
+            .await?;
+        assert_eq!(flagged.status, StatusCode::OK, "{}", flagged.body);
+        assert!(
+            flagged.body.contains("同一照片已由他人先上传： am-li<"),
+            "{}",
+            flagged.body
+        );
+        let own = s
+            .console
+            .get(&format!("/console/store/{}", s.s1), &cookie)
+            .await?;
+        assert!(
+            own.body.contains(&format!("data-photo=\"{}\"", s.hash)),
+            "{}",
+            own.body
+        );
+        assert!(!own.body.contains("同一照片已由他人先上传"), "{}", own.body);
         TestResult::Ok(())
     })
 }

@@ -221,6 +221,15 @@ impl Replica {
         crate::kinds::photo_refs::photo_hashes(&self.doc)
     }
 
+    /// Every photo and thumbnail hash the document references, each with the users whose
+    /// entries reference it (a blob is read through a document only where its uploader
+    /// is one of them).
+    pub fn photo_authors(
+        &self,
+    ) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+        crate::kinds::photo_refs::photo_authors(&self.doc)
+    }
+
     /// The photo references of the document, oldest first (for reports: who added which
     /// hash when).
     pub fn photo_refs(&self) -> Vec<crate::kinds::visit::PhotoRef> {

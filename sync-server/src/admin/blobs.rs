@@ -93,7 +93,7 @@ pub fn collect(
         }
         if !dry_run {
             blobs.store.remove(&hex)?;
-            storage.forget_blob(&hash)?;
+            storage.forget_blob(&hash, None)?;
         }
         done.bytes_freed += len;
         done.removed.push(hash);

@@ -5,10 +5,15 @@
 //! pushes a photo's document before the photo (documents go first), so the document is
 //! on the server by then (docs/adr/0016-photo-blobs.md).
 //!
+//! Reading asks one thing more: the blob's uploader (the user whose device sent its
+//! verified bytes) wrote an entry of that document referencing it. Without it anyone who
+//! once saw a hash (a manager whose store moved away, a photo shown on a screen) could
+//! read the photo again by quoting the hash in a document of their own (ADR 0033).
+//!
 //! A document not held, outside the scope or not referencing the hash all get one
 //! answer, so a refusal tells nothing about documents the device may not see.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use fieldsync_core::{DocId, Replica, Role};
 
@@ -17,13 +22,14 @@ use crate::error::AppResult;
 use crate::storage::DeviceInfo;
 use crate::storage::push::store_in_scope;
 
-/// The hashes the device may touch through each document it named, read once per request,
-/// and whether each store those documents are about is in the device's scope, also read
-/// once per request (a batch of 500 photos names a few stores).
+/// The hashes the device may touch through each document it named, with the users whose
+/// entries reference each, read once per request, and whether each store those documents
+/// are about is in the device's scope, also read once per request (a batch of 500 photos
+/// names a few stores).
 pub(crate) struct Access<'a> {
     storage: &'a dyn SyncStorage,
     device: &'a DeviceInfo,
-    docs: HashMap<String, BTreeSet<String>>,
+    docs: HashMap<String, BTreeMap<String, BTreeSet<String>>>,
     stores: HashMap<String, bool>,
 }
 
@@ -37,31 +43,48 @@ impl<'a> Access<'a> {
         }
     }
 
-    /// Whether the device may read or upload `hash` through `doc`.
+    /// Whether the device may upload `hash` through `doc`, or ask where its upload stands.
     pub(crate) fn allows(&mut self, doc: &str, hash: &str) -> AppResult<bool> {
+        Ok(self.authors(doc, hash)?.is_some())
+    }
+
+    /// Whether the device may read the verified blob `hash` through `doc`: `doc` references
+    /// it in an entry its uploader wrote.
+    pub(crate) fn allows_read(&mut self, doc: &str, hash: &str) -> AppResult<bool> {
+        let Some(authors) = self.authors(doc, hash)?.cloned() else {
+            return Ok(false);
+        };
+        Ok(self
+            .storage
+            .blob_uploader(hash)?
+            .is_some_and(|uploader| authors.contains(&uploader)))
+    }
+
+    /// The users whose entries of `doc` reference `hash`, when `doc` is in scope and does.
+    fn authors(&mut self, doc: &str, hash: &str) -> AppResult<Option<&BTreeSet<String>>> {
         if !self.docs.contains_key(doc) {
             let hashes = self.reachable(doc)?;
             self.docs.insert(doc.to_owned(), hashes);
         }
-        Ok(self.docs.get(doc).is_some_and(|h| h.contains(hash)))
+        Ok(self.docs.get(doc).and_then(|h| h.get(hash)))
     }
 
     /// The hashes `doc` references when it is in the device's scope; none otherwise.
-    fn reachable(&mut self, doc: &str) -> AppResult<BTreeSet<String>> {
+    fn reachable(&mut self, doc: &str) -> AppResult<BTreeMap<String, BTreeSet<String>>> {
         let Ok(id) = DocId::parse("doc", doc) else {
-            return Ok(BTreeSet::new());
+            return Ok(BTreeMap::new());
         };
         let Some(replica) = self.load(&id)? else {
-            return Ok(BTreeSet::new());
+            return Ok(BTreeMap::new());
         };
         let in_scope = match self.device.role {
             Role::Supervisor | Role::Admin => true,
             Role::AccountManager | Role::MarketTeam => self.store_in_scope(&replica)?,
         };
         Ok(if in_scope {
-            replica.photo_hashes()
+            replica.photo_authors()
         } else {
-            BTreeSet::new()
+            BTreeMap::new()
         })
     }
 

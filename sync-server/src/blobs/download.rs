@@ -49,6 +49,18 @@ pub(crate) fn media_type(first: &[u8]) -> &'static str {
     }
 }
 
+/// What a download finds before it streams.
+enum Found {
+    /// No document of the device's scope by that id references the hash.
+    Refused,
+    /// Verified, but the document's references to it are not its uploader's.
+    NotTheUploaders,
+    /// Not uploaded whole yet.
+    NotYet,
+    /// Verified and readable through the document: its length.
+    Complete(u64),
+}
+
 /// `GET /v1/blobs/{hash}?doc=ID`: a verified blob, whole or the `Range` asked for,
 /// streamed from the store in pieces.
 pub async fn download(
@@ -67,24 +79,34 @@ pub async fn download(
     let (found, first) = {
         let (blobs, hex, hash, doc) = (blobs.clone(), hex.clone(), hash.clone(), query.doc.clone());
         blocking(move || {
-            if !Access::new(storage.as_ref(), &device).allows(&doc, &hash)? {
-                return Ok((None, Vec::new()));
+            let mut access = Access::new(storage.as_ref(), &device);
+            if !access.allows(&doc, &hash)? {
+                return Ok((Found::Refused, Vec::new()));
             }
             Ok(match blobs.store.stat(&hex)? {
-                Stored::Complete(len) => (Some(len), blobs.store.read(&hex, 0, 8)?),
-                _ => (Some(u64::MAX), Vec::new()),
+                Stored::Complete(_) if !access.allows_read(&doc, &hash)? => {
+                    (Found::NotTheUploaders, Vec::new())
+                }
+                Stored::Complete(len) => (Found::Complete(len), blobs.store.read(&hex, 0, 8)?),
+                _ => (Found::NotYet, Vec::new()),
             })
         })
         .await?
     };
     let len = match found {
-        None => return Err(refused(&hash, &query.doc)),
-        Some(u64::MAX) => {
+        Found::Refused => return Err(refused(&hash, &query.doc)),
+        Found::NotTheUploaders => {
+            return Err(AppError::NotFound(format!(
+                "`{hash}` was uploaded by someone who wrote no reference to it in `{}`: a photo is read only through the documents its uploader referenced it from",
+                query.doc
+            )));
+        }
+        Found::NotYet => {
             return Err(AppError::NotFound(format!(
                 "`{hash}` is not on the server yet"
             )));
         }
-        Some(len) => len,
+        Found::Complete(len) => len,
     };
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let (start, end, status) = match range {

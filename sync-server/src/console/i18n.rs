@@ -195,6 +195,11 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("v_below_minimum", "走访未达最低次数", "R9 below minimum"),
     ("photos", "照片", "Photos"),
     ("photo_not_uploaded", "尚未上传", "not yet uploaded"),
+    (
+        "photo_uploaded_by_other",
+        "同一照片已由他人先上传：",
+        "the same photo was first uploaded by",
+    ),
     ("store", "零售户", "Store"),
     ("licence", "许可证号", "Licence"),
     ("address", "地址", "Address"),

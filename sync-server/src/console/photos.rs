@@ -23,6 +23,7 @@ use super::html::{attr, esc, segment, when};
 use super::i18n::{Lang, t};
 use super::session::{Refused, Signed};
 use crate::AppState;
+use crate::SyncStorage;
 use crate::blobs::Blobs;
 use crate::blobs::store::Stored;
 use crate::error::{AppError, AppResult};
@@ -113,21 +114,47 @@ fn uploaded(blobs: Option<&Blobs>, hash: &str) -> AppResult<bool> {
     }
 }
 
-/// Each photo with whether it and its thumbnail are on the server (blocking: the blob
-/// store is asked).
+/// A photo as the store page shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShownPhoto {
+    pub photo: StorePhoto,
+    /// The photo is on the server, verified.
+    pub full: bool,
+    /// Its thumbnail is.
+    pub thumb: bool,
+    /// The user whose device uploaded the photo, when that is not the reference's author:
+    /// the same bytes were first sent by someone else (evidence reused, ADR 0033).
+    pub uploaded_by_other: Option<String>,
+}
+
+/// Each photo with whether it and its thumbnail are on the server, and by whom when not by
+/// its reference's author (blocking: the blob store and the ledger are asked).
 pub fn with_uploads(
     blobs: Option<&Blobs>,
+    storage: &dyn SyncStorage,
     photos: Vec<StorePhoto>,
-) -> AppResult<Vec<(StorePhoto, bool, bool)>> {
+) -> AppResult<Vec<ShownPhoto>> {
     photos
         .into_iter()
-        .map(|p| {
-            let full = uploaded(blobs, &p.hash)?;
-            let thumb = match &p.thumb {
+        .map(|photo| {
+            let full = uploaded(blobs, &photo.hash)?;
+            let thumb = match &photo.thumb {
                 Some(thumb) => uploaded(blobs, thumb)?,
                 None => false,
             };
-            Ok((p, full, thumb))
+            let uploaded_by_other = if full {
+                storage
+                    .blob_uploader(&photo.hash)?
+                    .filter(|uploader| *uploader != photo.by)
+            } else {
+                None
+            };
+            Ok(ShownPhoto {
+                photo,
+                full,
+                thumb,
+                uploaded_by_other,
+            })
         })
         .collect()
 }
@@ -138,7 +165,7 @@ pub fn render(
     lang: Lang,
     cal: &fieldsync_core::FieldCalendar,
     store: &DocId,
-    photos: &[(StorePhoto, bool, bool)],
+    photos: &[ShownPhoto],
 ) -> String {
     let mut out = format!(
         "<h2 id=\"photos\">{}</h2><ul class=\"photos\">",
@@ -151,7 +178,8 @@ pub fn render(
             segment(hash)
         )
     };
-    for (p, full, thumb) in photos {
+    for shown_photo in photos {
+        let (p, full, thumb) = (&shown_photo.photo, &shown_photo.full, &shown_photo.thumb);
         let shown = match (&p.thumb, thumb, full) {
             (Some(t), true, _) => Some(t.as_str()),
             (_, _, true) => Some(p.hash.as_str()),
@@ -173,6 +201,14 @@ pub fn render(
                 out,
                 "{image}<span class=\"note\">{}</span>",
                 esc(t(lang, "photo_not_uploaded"))
+            );
+        }
+        if let Some(uploader) = &shown_photo.uploaded_by_other {
+            let _ = write!(
+                out,
+                "<br><span class=\"bad\">{} {}</span>",
+                esc(t(lang, "photo_uploaded_by_other")),
+                esc(uploader)
             );
         }
         let _ = write!(

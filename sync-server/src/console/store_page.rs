@@ -66,7 +66,7 @@ pub async fn handler(
         let Some((title, mut body, shown, cal)) = page else {
             return Ok::<_, AppError>(None);
         };
-        let shown = photos::with_uploads(blobs.as_deref(), shown)?;
+        let shown = photos::with_uploads(blobs.as_deref(), storage.as_ref(), shown)?;
         body.push_str(&photos::render(lang, &cal, &lookup, &shown));
         Ok(Some((title, body)))
     })

@@ -309,7 +309,7 @@ pub fn seed_activity(
         sync(storage, &am, last_sync)?;
         done.sync_took += synced.elapsed();
         if let Some(blobs) = blobs {
-            super::photos::upload(&am, blobs, &photographed)?;
+            super::photos::upload(&am, storage, blobs, &photographed)?;
             done.photos += photographed.len();
         }
         drop(am);

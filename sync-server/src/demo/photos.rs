@@ -1,7 +1,8 @@
 //! The demo's photos: the first account manager's last visit carries two shelf photos,
 //! taken on the phone (core's `add_photo`, which makes the thumbnails) and referenced by
 //! the visit. After the push, both thumbnails and the first photo are put in the server's
-//! blob store as an upload would leave them (verified against their hash); the second
+//! blob store as an upload would leave them (verified against their hash, the demo phone
+//! recorded as their uploader); the second
 //! photo stays on the phone, so the store page shows both states: a thumbnail linking to
 //! its photo, and a photo not yet uploaded.
 
@@ -12,6 +13,8 @@ use fieldsync_core::photos::{HASH_PREFIX, PhotoMeta, PhotoSource, PhotoTarget};
 use super::phone::Phone;
 use crate::blobs::store::{BlobStore, Finished};
 use crate::error::{AppError, AppResult};
+use crate::storage::SyncStorage;
+use crate::storage::blob_ledger::BlobRecord;
 
 /// The photos' captions; the second is the one left on the phone.
 const CAPTIONS: [&str; 2] = ["陈列柜 shelf", "价签 price tags"];
@@ -40,8 +43,14 @@ pub(super) fn take(am: &Phone, visit: &DocId) -> AppResult<Vec<String>> {
     Ok(uploaded)
 }
 
-/// Puts each of `hashes` from the phone's photo folder into `blobs`, verified.
-pub(super) fn upload(am: &Phone, blobs: &dyn BlobStore, hashes: &[String]) -> AppResult<()> {
+/// Puts each of `hashes` from the phone's photo folder into `blobs`, verified, and records
+/// the phone's device as its uploader (whose references make it readable).
+pub(super) fn upload(
+    am: &Phone,
+    storage: &dyn SyncStorage,
+    blobs: &dyn BlobStore,
+    hashes: &[String],
+) -> AppResult<()> {
     for hash in hashes {
         let hex = hash.strip_prefix(HASH_PREFIX).unwrap_or(hash);
         let path = am
@@ -52,7 +61,12 @@ pub(super) fn upload(am: &Phone, blobs: &dyn BlobStore, hashes: &[String]) -> Ap
             .map_err(|e| AppError::Internal(format!("cannot read `{}`: {e}", path.display())))?;
         blobs.append(hex, 0, &bytes)?;
         match blobs.finish(hex, bytes.len() as u64)? {
-            Finished::Verified => {}
+            Finished::Verified => storage.record_blob(&BlobRecord {
+                hash: hash.clone(),
+                bytes: bytes.len() as i64,
+                uploaded_by: am.info.device_id.clone(),
+                stored_at: am.clock.now().0,
+            })?,
             Finished::Mismatch { actual } => {
                 return Err(AppError::Internal(format!(
                     "the demo photo `{hash}` hashed to `{actual}`"

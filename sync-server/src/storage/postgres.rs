@@ -483,8 +483,12 @@ impl SyncStorage for PostgresStorage {
         self.with_client(|client| super::blob_ledger::postgres_list(client))
     }
 
-    fn forget_blob(&self, hash: &str) -> AppResult<()> {
-        self.with_client(|client| super::blob_ledger::postgres_forget(client, hash))
+    fn forget_blob(&self, hash: &str, uploaded_by: Option<&str>) -> AppResult<()> {
+        self.with_client(|client| super::blob_ledger::postgres_forget(client, hash, uploaded_by))
+    }
+
+    fn blob_uploader(&self, hash: &str) -> AppResult<Option<String>> {
+        self.with_client(|client| super::blob_ledger::postgres_uploader(client, hash))
     }
 
     fn log_position(&self) -> AppResult<u64> {

@@ -447,8 +447,12 @@ impl SyncStorage for SqliteStorage {
         self.with_reader(super::blob_ledger::sqlite_list)
     }
 
-    fn forget_blob(&self, hash: &str) -> AppResult<()> {
-        self.with_writer(|w| super::blob_ledger::sqlite_forget(&w.conn, hash))
+    fn forget_blob(&self, hash: &str, uploaded_by: Option<&str>) -> AppResult<()> {
+        self.with_writer(|w| super::blob_ledger::sqlite_forget(&w.conn, hash, uploaded_by))
+    }
+
+    fn blob_uploader(&self, hash: &str) -> AppResult<Option<String>> {
+        self.with_reader(|conn| super::blob_ledger::sqlite_uploader(conn, hash))
     }
 
     fn log_position(&self) -> AppResult<u64> {

@@ -1,0 +1,119 @@
+//! A photo is read only through the documents its uploader referenced it from: an account
+//! manager of another territory who knows a photo's hash (from a store that moved away,
+//! from a screen) and writes it into a visit of her own reads nothing through it, nor does
+//! her supervisor; the uploader's own visit still serves it to both readers it should.
+//! The real server binary on 127.0.0.1, on SQLite and on PostgreSQL (ADR 0033).
+//!
+//! Shown to catch what it guards, once, in a scratch edit (reverted): with the download
+//! asking only that the document reference the hash (the rule before ADR 0033), the quoting
+//! visit served the photo with `200` and the test failed at its first refusal.
+
+use fieldsync_core::photos::{PhotoMeta, PhotoSource, PhotoTarget};
+use fieldsync_core::{CheckPoint, DocId, NewVisit, VisitKind};
+use fieldsync_tests::Backend;
+use fieldsync_tests::device::Device;
+use fieldsync_tests::district::licence;
+use fieldsync_tests::photo_setup::{settings, setup, visit_with_photo};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// A raw `GET /v1/blobs/{hash}?doc=` with `device`'s token: the status and the body.
+async fn download(
+    device: &Device,
+    hash: &str,
+    doc: &DocId,
+) -> Result<(u16, Vec<u8>), reqwest::Error> {
+    let config = device.config();
+    let response = reqwest::Client::new()
+        .get(format!(
+            "{}/v1/blobs/{hash}?doc={}",
+            config.server_url,
+            doc.as_str()
+        ))
+        .bearer_auth(&config.token)
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    Ok((status, response.bytes().await?.to_vec()))
+}
+
+async fn a_quoted_hash_reads_nothing(backend: Backend) -> TestResult {
+    let s = setup(backend).await?;
+    let (li_visit, photo, jpeg) = visit_with_photo(&s.li, &s.store, 7, 800, 600)?;
+    s.li.sync().await?;
+    s.li.client()
+        .upload_photos(&settings(64 * 1024), &|_| {})
+        .await?;
+
+    // Zhao writes li's photo into a visit of her own store: the server sees an entry of hers
+    // naming the hash (and its thumbnail), as a forged reference would be.
+    let zhao_store = s
+        .zhao
+        .local()
+        .store_by_licence(&licence(2))?
+        .ok_or("zhao has no store 2")?;
+    s.zhao.clock().advance_minutes(40);
+    let zhao_visit = s.zhao.local().create_visit(NewVisit {
+        store_id: zhao_store,
+        kind: VisitKind::Routine,
+        check_in: CheckPoint {
+            at: s.zhao.clock().now(),
+            gps: None,
+        },
+        complaint_id: None,
+    })?;
+    let quoted = s.zhao.local().add_photo(
+        &PhotoTarget::Visit(zhao_visit.clone()),
+        PhotoSource::Bytes(&jpeg),
+        &PhotoMeta {
+            caption: "my shelf".into(),
+            ..PhotoMeta::default()
+        },
+    )?;
+    assert_eq!(
+        (&quoted.hash, &quoted.thumb),
+        (&photo.hash, &photo.thumb),
+        "the same bytes name the same blobs"
+    );
+    s.zhao.sync().await?;
+    s.zhao
+        .client()
+        .upload_photos(&settings(64 * 1024), &|_| {})
+        .await?;
+    s.wang.sync().await?;
+
+    for hash in [&photo.hash, &photo.thumb] {
+        let (status, body) = download(&s.zhao, hash, &zhao_visit).await?;
+        let message = String::from_utf8_lossy(&body);
+        assert_eq!(
+            status, 404,
+            "zhao read li's blob through her own visit: {message}"
+        );
+        assert!(
+            message.contains("uploaded by someone who wrote no reference"),
+            "{message}"
+        );
+        let (status, _) = download(&s.wang, hash, &zhao_visit).await?;
+        assert_eq!(status, 404, "the supervisor read it through zhao's visit");
+        let (status, _) = download(&s.zhao, hash, &li_visit).await?;
+        assert_eq!(
+            status, 404,
+            "zhao read it through li's visit, outside her territory"
+        );
+    }
+    let (status, body) = download(&s.wang, &photo.hash, &li_visit).await?;
+    assert_eq!((status, body == jpeg), (200, true), "li's visit serves it");
+    let (status, body) = download(&s.li, &photo.hash, &li_visit).await?;
+    assert_eq!((status, body == jpeg), (200, true), "li reads her own");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hash_quoted_in_another_users_visit_reads_nothing_through_it_on_sqlite() -> TestResult {
+    a_quoted_hash_reads_nothing(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hash_quoted_in_another_users_visit_reads_nothing_through_it_on_postgres() -> TestResult {
+    a_quoted_hash_reads_nothing(Backend::Postgres { instances: 1 }).await
+}
