@@ -89,7 +89,7 @@ impl Doc {
             Some((Value::Object(ObjType::Text), id)) => id,
             _ => self.am.put_object(obj, key, ObjType::Text)?,
         };
-        self.am.update_text(&id, new)?;
+        self.am.update_text(&id, &line_breaks(new))?;
         Ok(())
     }
 
@@ -100,7 +100,7 @@ impl Doc {
             _ => self.am.put_object(obj, key, ObjType::Text)?,
         };
         let end = self.am.length(&id);
-        self.am.splice_text(&id, end, 0, text)?;
+        self.am.splice_text(&id, end, 0, &line_breaks(text))?;
         Ok(())
     }
 }
@@ -124,5 +124,16 @@ pub(crate) fn empty_map() -> hydrate::Value {
 }
 
 pub(crate) fn text_value(s: &str) -> hydrate::Value {
-    hydrate::Value::text(automerge::TextEncoding::platform_default(), s)
+    hydrate::Value::text(automerge::TextEncoding::platform_default(), &line_breaks(s))
+}
+
+/// Text as the app gave it, with Windows and old Mac line breaks (`\r\n`, `\r`, as text
+/// pasted from elsewhere has them) written as `\n`: no carriage return is stored, which
+/// every text field refuses as a control character.
+pub(crate) fn line_breaks(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('\r') {
+        std::borrow::Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
 }

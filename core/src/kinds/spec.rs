@@ -107,7 +107,10 @@ fn describe(ty: &Ty) -> (&'static str, String) {
             "int (or timestamp)",
             "ms since the Unix epoch, 2020 to 2100".into(),
         ),
-        Ty::Text { max } => ("text (Automerge Text)", format!("at most {max} characters")),
+        Ty::Text { max } => (
+            "text (Automerge Text)",
+            format!("at most {max} characters; characters only (no marks, no block markers)"),
+        ),
         Ty::Map(_) => ("map", String::new()),
         Ty::MapOf { key, max, .. } => (
             "map",

@@ -139,7 +139,7 @@ impl Walker<'_> {
                         format!("is longer than {max} characters"),
                     ));
                 }
-                Ok(())
+                plain_text(am, id, &at.to_string())
             }
             (Ty::Entry(fields), Value::Scalar(s)) => match s.as_ref() {
                 ScalarValue::Str(text) => entry(text, at, fields),
@@ -155,6 +155,34 @@ impl Walker<'_> {
             )),
         }
     }
+}
+
+/// Text is characters only, as a plain string is: no block markers (a map hidden in the
+/// text, which `length` counts as one character), no marks (names and values beside the
+/// characters, which no reader shows), and no control characters but line breaks and tabs.
+/// What passes is what the readers show, and is bounded by the text's length.
+fn plain_text(am: &impl ReadDoc, id: &ObjId, at: &str) -> Result<(), RuleViolation> {
+    let unreadable =
+        |e: automerge::AutomergeError| refuse(at, format!("is not readable text: {e}"));
+    if !am.marks(id).map_err(unreadable)?.is_empty() {
+        return Err(refuse(at, "must be plain text: it holds marks"));
+    }
+    for span in am.spans(id).map_err(unreadable)? {
+        match span {
+            automerge::iter::Span::Block(_) => {
+                return Err(refuse(at, "must be plain text: it holds a block marker"));
+            }
+            automerge::iter::Span::Text { text, .. } => {
+                if text
+                    .chars()
+                    .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+                {
+                    return Err(refuse(at, "must not hold control characters"));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn matches(key: Key, candidate: &str) -> bool {
