@@ -89,7 +89,7 @@ impl Doc {
             Some((Value::Object(ObjType::Text), id)) => id,
             _ => self.am.put_object(obj, key, ObjType::Text)?,
         };
-        self.am.update_text(&id, &line_breaks(new))?;
+        self.am.update_text(&id, line_breaks(new))?;
         Ok(())
     }
 
