@@ -13,6 +13,7 @@ pub(crate) mod enrollment;
 pub(crate) mod feed;
 pub mod fetch;
 pub(crate) mod people;
+pub mod photo_owners;
 pub mod photo_uses;
 pub mod postgres;
 pub mod postgres_tls;
@@ -267,10 +268,9 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug + 'static {
     /// Every verified blob, by hash.
     fn blobs(&self) -> AppResult<Vec<blob_ledger::BlobRecord>>;
     /// Forgets a blob whose bytes were removed (retention).
-    /// Forgets the record of `hash`; with `uploaded_by`, only when that device made it.
-    fn forget_blob(&self, hash: &str, uploaded_by: Option<&str>) -> AppResult<()>;
-    /// The user whose device uploaded the verified blob `hash` (`None`: not recorded).
-    fn blob_uploader(&self, hash: &str) -> AppResult<Option<String>>;
+    fn forget_blob(&self, hash: &str) -> AppResult<()>;
+    /// The user who owns the photo `hash`: whose push first referenced it (`photo_owners.rs`).
+    fn photo_owner(&self, hash: &str) -> AppResult<Option<String>>;
 
     /// Keeps a device's latest report (docs/protocol.md, "The device report"), leaving
     /// its count of refused documents as it was.

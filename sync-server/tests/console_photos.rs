@@ -1,7 +1,7 @@
 //! A store's photos in the console: thumbnails on the store page once their bytes have
 //! synced, "not yet uploaded" before, and the photo route that serves them only to a
 //! signed-in supervisor and only through a store whose documents reference them; a photo
-//! whose bytes another user uploaded first is flagged with that user's name.
+//! another user attached first is flagged with that user's name.
 
 #[path = "support/console.rs"]
 #[allow(dead_code)] // each test file uses part of the support
@@ -221,8 +221,7 @@ fn a_referenced_blob_that_is_no_jpeg_or_png_is_not_served_to_the_console() -> Te
 }
 
 #[test]
-fn a_photo_another_user_uploaded_first_is_flagged_on_the_store_page_with_its_uploader() -> TestResult
-{
+fn a_photo_another_user_attached_first_is_flagged_on_the_store_page_with_its_owner() -> TestResult {
     let s = scene(Backend::Sqlite)?;
     s.console
         .import(&["S3,S3,O,,A,30.26,120.16,B,C,2,B,100,0,0,,am-wu"])?;
@@ -242,7 +241,8 @@ fn a_photo_another_user_uploaded_first_is_flagged_on_the_store_page_with_its_upl
     )?;
     assert_eq!(quoted.hash, s.hash);
     s.console.sync(&wu, &clock, &info)?;
-    s.console.upload_blob_from(&s.photo, "am-li-phone")?;
+    // Wu's phone sends the bytes: uploading confers nothing, li attached it first.
+    s.console.upload_blob(&s.photo)?;
     tokio::runtime::Runtime::new()?.block_on(async {
         let (cookie, _) = s.console.signed_in("sup-wang").await?;
         let flagged = s
@@ -251,7 +251,7 @@ fn a_photo_another_user_uploaded_first_is_flagged_on_the_store_page_with_its_upl
             .await?;
         assert_eq!(flagged.status, StatusCode::OK, "{}", flagged.body);
         assert!(
-            flagged.body.contains("同一照片已由他人先上传： am-li<"),
+            flagged.body.contains("同一照片已由他人先使用： am-li<"),
             "{}",
             flagged.body
         );
@@ -264,7 +264,7 @@ fn a_photo_another_user_uploaded_first_is_flagged_on_the_store_page_with_its_upl
             "{}",
             own.body
         );
-        assert!(!own.body.contains("同一照片已由他人先上传"), "{}", own.body);
+        assert!(!own.body.contains("同一照片已由他人先使用"), "{}", own.body);
         TestResult::Ok(())
     })
 }

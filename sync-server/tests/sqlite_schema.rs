@@ -54,9 +54,23 @@ fn stored_changes(storage: &SqliteStorage) -> Fallible<BTreeMap<String, Vec<Vec<
         .collect()
 }
 
-/// Removes what schema 12 added (the photos each visit uses) and marks the database as
-/// schema 11.
+/// Removes what schema 13 added (the photos' owners) and marks the database as schema 12.
+fn back_to_schema_12(path: &Path) -> Fallible<()> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.execute_batch(
+        "BEGIN;
+         DROP TABLE photo_owners;
+         DROP TABLE photo_owners_pending;
+         PRAGMA user_version = 12;
+         COMMIT;",
+    )?;
+    Ok(())
+}
+
+/// Removes what schemas 13 and 12 added (the photos' owners, the photos each visit uses)
+/// and marks the database as schema 11.
 fn back_to_schema_11(path: &Path) -> Fallible<()> {
+    back_to_schema_12(path)?;
     let conn = rusqlite::Connection::open(path)?;
     conn.execute_batch(
         "BEGIN;
@@ -227,7 +241,7 @@ fn a_schema_1_database_keeps_every_change_in_log_order_and_takes_new_pushes_afte
 
     back_to_schema_1(&path)?;
     let storage = SqliteStorage::open(&path)?;
-    assert_eq!(schema(&path)?, 12, "migrated on open");
+    assert_eq!(schema(&path)?, 13, "migrated on open");
     let (feed_after, end_after) = log_feed(&storage, 0)?;
     assert_eq!(end_after, end, "the log ends where it did");
     assert!(
@@ -330,7 +344,7 @@ fn a_schema_2_database_learns_each_documents_size_and_counts_its_devices_told_of
 
     back_to_schema_2(&path)?;
     let storage = SqliteStorage::open(&path)?;
-    assert_eq!(schema(&path)?, 12, "migrated on open");
+    assert_eq!(schema(&path)?, 13, "migrated on open");
     let (docs, devices) = sizes_and_handed(&path)?;
     assert_eq!(docs.len(), 4, "two stores and their shelf displays");
     for (doc, bytes, stored) in &docs {
@@ -384,7 +398,7 @@ fn a_schema_7_database_learns_every_value_its_stores_held_when_it_opens() -> Tes
     assert_eq!(stores.len(), demo::DEMO_STORES as usize, "every demo store");
     back_to_schema_7(&path)?;
     drop(SqliteStorage::open(&path)?);
-    assert_eq!(schema(&path)?, 12);
+    assert_eq!(schema(&path)?, 13);
     assert!(
         held_rows(&path)? == recorded,
         "the same rows, from the changes"
@@ -430,7 +444,7 @@ fn a_schema_9_database_learns_when_its_visits_and_counts_happened_when_it_opens(
     );
     back_to_schema_9(&path)?;
     drop(SqliteStorage::open(&path)?);
-    assert_eq!(schema(&path)?, 12);
+    assert_eq!(schema(&path)?, 13);
     assert_eq!(
         happened_rows(&path)?,
         recorded,
@@ -462,7 +476,7 @@ fn a_schema_11_database_learns_the_photos_its_visits_use_when_it_opens() -> Test
     );
     back_to_schema_11(&path)?;
     drop(SqliteStorage::open(&path)?);
-    assert_eq!(schema(&path)?, 12);
+    assert_eq!(schema(&path)?, 13);
     assert_eq!(
         photo_rows(&path)?,
         recorded,
@@ -472,5 +486,50 @@ fn a_schema_11_database_learns_the_photos_its_visits_use_when_it_opens() -> Test
     let pending: i64 =
         conn.query_row("SELECT COUNT(*) FROM photo_uses_pending", [], |r| r.get(0))?;
     assert_eq!(pending, 0, "nothing left to fill in");
+    Ok(())
+}
+
+fn photo_owners(path: &Path) -> Fallible<Vec<(String, String)>> {
+    let conn = rusqlite::Connection::open(path)?;
+    let mut statement = conn.prepare("SELECT hash, user_id FROM photo_owners ORDER BY hash")?;
+    let rows = statement
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+#[test]
+fn a_schema_12_database_learns_who_attached_each_photo_when_it_opens() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = seeded_with_activity(dir.path())?;
+    let claimed = photo_owners(&path)?;
+    assert_eq!(
+        claimed.len(),
+        4,
+        "the demo's two photos and their thumbnails, claimed by the push: {claimed:?}"
+    );
+    assert!(
+        claimed.iter().all(|(_, user)| user == "am-li"),
+        "{claimed:?}"
+    );
+    back_to_schema_12(&path)?;
+    drop(SqliteStorage::open(&path)?);
+    assert_eq!(schema(&path)?, 13);
+    assert_eq!(
+        photo_owners(&path)?,
+        claimed,
+        "the same owners, from the ledger and the stored documents"
+    );
+    let conn = rusqlite::Connection::open(&path)?;
+    let pending: i64 = conn.query_row("SELECT COUNT(*) FROM photo_owners_pending", [], |r| {
+        r.get(0)
+    })?;
+    assert_eq!(pending, 0, "nothing left to read");
+    // A photo that was never uploaded has no ledger row: its owner came from the documents.
+    let uploaded: i64 = conn.query_row("SELECT COUNT(*) FROM blobs", [], |r| r.get(0))?;
+    assert!(
+        uploaded < 4,
+        "one demo photo stays on the phone: {uploaded} uploaded"
+    );
     Ok(())
 }

@@ -1,12 +1,15 @@
-//! A photo is read only through the documents its uploader referenced it from: an account
-//! manager of another territory who knows a photo's hash (from a store that moved away,
-//! from a screen) and writes it into a visit of her own reads nothing through it, nor does
-//! her supervisor; the uploader's own visit still serves it to both readers it should.
-//! The real server binary on 127.0.0.1, on SQLite and on PostgreSQL (ADR 0033).
+//! A photo is read only through the documents of its owner, the user who attached it first:
+//! an account manager of another territory who knows a photo's hash (from a store that
+//! moved away, from a screen) and writes it into a visit of her own reads nothing through
+//! it, nor does her supervisor, even when her phone uploaded the bytes before the owner's
+//! did; the owner's visit serves it to the readers it should. The real server binary on
+//! 127.0.0.1, on SQLite and on PostgreSQL (ADR 0033).
 //!
-//! Shown to catch what it guards, once, in a scratch edit (reverted): with the download
+//! Shown to catch what it guards, once each, in scratch edits (reverted): with the download
 //! asking only that the document reference the hash (the rule before ADR 0033), the quoting
-//! visit served the photo with `200` and the test failed at its first refusal.
+//! visit served the photo with `200` and the test failed at its first refusal; with the
+//! owner taken from the blob's uploader (this ADR's first version, which a review showed an
+//! attacker racing two instances could become), li's visit answered `404`.
 
 use fieldsync_core::photos::{PhotoMeta, PhotoSource, PhotoTarget};
 use fieldsync_core::{CheckPoint, DocId, NewVisit, VisitKind};
@@ -40,10 +43,8 @@ async fn download(
 async fn a_quoted_hash_reads_nothing(backend: Backend) -> TestResult {
     let s = setup(backend).await?;
     let (li_visit, photo, jpeg) = visit_with_photo(&s.li, &s.store, 7, 800, 600)?;
+    // Li's visit reaches the server; her photo waits for Wi-Fi.
     s.li.sync().await?;
-    s.li.client()
-        .upload_photos(&settings(64 * 1024), &|_| {})
-        .await?;
 
     // Zhao writes li's photo into a visit of her own store: the server sees an entry of hers
     // naming the hash (and its thumbnail), as a forged reference would be.
@@ -76,8 +77,15 @@ async fn a_quoted_hash_reads_nothing(backend: Backend) -> TestResult {
         "the same bytes name the same blobs"
     );
     s.zhao.sync().await?;
-    s.zhao
+    // Zhao uploads the bytes first (as an attacker racing pieces through two instances
+    // could end up recorded as the uploader): uploading confers nothing.
+    let sent = s
+        .zhao
         .client()
+        .upload_photos(&settings(64 * 1024), &|_| {})
+        .await?;
+    assert_eq!((sent.thumbnails_sent, sent.photos_sent), (1, 1));
+    s.li.client()
         .upload_photos(&settings(64 * 1024), &|_| {})
         .await?;
     s.wang.sync().await?;
@@ -90,7 +98,7 @@ async fn a_quoted_hash_reads_nothing(backend: Backend) -> TestResult {
             "zhao read li's blob through her own visit: {message}"
         );
         assert!(
-            message.contains("uploaded by someone who wrote no reference"),
+            message.contains("first attached by someone who wrote no reference"),
             "{message}"
         );
         let (status, _) = download(&s.wang, hash, &zhao_visit).await?;
@@ -103,6 +111,8 @@ async fn a_quoted_hash_reads_nothing(backend: Backend) -> TestResult {
     }
     let (status, body) = download(&s.wang, &photo.hash, &li_visit).await?;
     assert_eq!((status, body == jpeg), (200, true), "li's visit serves it");
+    let (status, _) = download(&s.wang, &photo.thumb, &li_visit).await?;
+    assert_eq!(status, 200, "and its thumbnail");
     let (status, body) = download(&s.li, &photo.hash, &li_visit).await?;
     assert_eq!((status, body == jpeg), (200, true), "li reads her own");
     Ok(())

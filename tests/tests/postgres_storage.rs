@@ -30,7 +30,7 @@ fn several_instances_starting_at_once_on_a_fresh_postgres_database_migrate_it_on
         .rows("SELECT version FROM fieldsync_schema ORDER BY version", &[])?;
     assert_eq!(
         versions.len(),
-        11,
+        12,
         "each migration applied once: {versions:?}"
     );
     // Every instance works on the one schema: a user added through one is seen by all.
@@ -61,7 +61,7 @@ fn a_postgres_database_with_a_newer_schema_is_refused_naming_both_versions() -> 
         .expect_err("a newer schema must be refused");
     let message = refused.to_string();
     assert!(
-        message.contains("schema 99") && message.contains("this server's 11"),
+        message.contains("schema 99") && message.contains("this server's 12"),
         "{message}"
     );
     Ok(())
@@ -152,7 +152,10 @@ fn a_schema_1_postgres_database_learns_each_documents_size_and_counts_its_device
     )?;
     // Back to schema 1: what a server of that version left in the database.
     client.batch_execute(
-        "DROP TABLE photo_uses;
+        "DROP TABLE photo_owners;
+         DROP TABLE photo_owners_pending;
+         DELETE FROM fieldsync_schema WHERE version = 12;
+         DROP TABLE photo_uses;
          DROP TABLE photo_uses_pending;
          DELETE FROM fieldsync_schema WHERE version = 11;
          DROP INDEX docs_by_happened;
@@ -274,7 +277,10 @@ fn a_schema_6_postgres_database_learns_every_value_its_stores_held_when_it_opens
         .count();
     assert_eq!(lats, 2, "both places of the moved store: {recorded:?}");
     client.batch_execute(
-        "DROP TABLE photo_uses;
+        "DROP TABLE photo_owners;
+         DROP TABLE photo_owners_pending;
+         DELETE FROM fieldsync_schema WHERE version = 12;
+         DROP TABLE photo_uses;
          DROP TABLE photo_uses_pending;
          DELETE FROM fieldsync_schema WHERE version = 11;
          DROP INDEX docs_by_happened;
@@ -309,7 +315,7 @@ fn photo_rows(
 }
 
 #[test]
-fn a_schema_10_postgres_database_learns_the_photos_its_visits_use_from_instances_starting_together()
+fn a_schema_10_postgres_database_learns_the_photos_its_visits_use_and_their_owners_from_instances_starting_together()
 -> TestResult {
     let database = TestDatabase::create("photo_uses")?;
     let dir = tempfile::tempdir()?;
@@ -327,8 +333,24 @@ fn a_schema_10_postgres_database_learns_the_photos_its_visits_use_from_instances
         2,
         "the demo's photographed visit, recorded by its push: {recorded:?}"
     );
+    let owners = |client: &mut postgres::Client| -> Result<Vec<(String, String)>, postgres::Error> {
+        Ok(client
+            .query("SELECT hash, user_id FROM photo_owners ORDER BY hash", &[])?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+    };
+    let claimed = owners(&mut client)?;
+    assert_eq!(
+        claimed.len(),
+        4,
+        "two photos and their thumbnails: {claimed:?}"
+    );
     client.batch_execute(
-        "DROP TABLE photo_uses;
+        "DROP TABLE photo_owners;
+         DROP TABLE photo_owners_pending;
+         DELETE FROM fieldsync_schema WHERE version = 12;
+         DROP TABLE photo_uses;
          DROP TABLE photo_uses_pending;
          DELETE FROM fieldsync_schema WHERE version = 11;",
     )?;
@@ -351,5 +373,10 @@ fn a_schema_10_postgres_database_learns_the_photos_its_visits_use_from_instances
         .query_one("SELECT COUNT(*) FROM photo_uses_pending", &[])?
         .get(0);
     assert_eq!(pending, 0, "nothing left to fill in");
+    assert_eq!(
+        owners(&mut client)?,
+        claimed,
+        "the same owners, from the ledger and the stored documents"
+    );
     Ok(())
 }

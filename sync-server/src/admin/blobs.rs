@@ -93,7 +93,7 @@ pub fn collect(
         }
         if !dry_run {
             blobs.store.remove(&hex)?;
-            storage.forget_blob(&hash, None)?;
+            storage.forget_blob(&hash)?;
         }
         done.bytes_freed += len;
         done.removed.push(hash);

@@ -5,10 +5,11 @@
 //! pushes a photo's document before the photo (documents go first), so the document is
 //! on the server by then (docs/adr/0016-photo-blobs.md).
 //!
-//! Reading asks one thing more: the blob's uploader (the user whose device sent its
-//! verified bytes) wrote an entry of that document referencing it. Without it anyone who
-//! once saw a hash (a manager whose store moved away, a photo shown on a screen) could
-//! read the photo again by quoting the hash in a document of their own (ADR 0033).
+//! Reading asks one thing more: the photo's owner (the user whose push first referenced
+//! the hash, `storage/photo_owners.rs`) wrote an entry of that document referencing it.
+//! Without it anyone who once saw a hash (a manager whose store moved away, a photo shown
+//! on a screen) could read the photo again by quoting the hash in a document of their own
+//! (ADR 0033). Uploading the bytes confers nothing.
 //!
 //! A document not held, outside the scope or not referencing the hash all get one
 //! answer, so a refusal tells nothing about documents the device may not see.
@@ -49,15 +50,15 @@ impl<'a> Access<'a> {
     }
 
     /// Whether the device may read the verified blob `hash` through `doc`: `doc` references
-    /// it in an entry its uploader wrote.
+    /// it in an entry its owner wrote (the user whose push referenced it first).
     pub(crate) fn allows_read(&mut self, doc: &str, hash: &str) -> AppResult<bool> {
         let Some(authors) = self.authors(doc, hash)?.cloned() else {
             return Ok(false);
         };
         Ok(self
             .storage
-            .blob_uploader(hash)?
-            .is_some_and(|uploader| authors.contains(&uploader)))
+            .photo_owner(hash)?
+            .is_some_and(|owner| authors.contains(&owner)))
     }
 
     /// The users whose entries of `doc` reference `hash`, when `doc` is in scope and does.

@@ -53,7 +53,7 @@ pub(crate) fn media_type(first: &[u8]) -> &'static str {
 enum Found {
     /// No document of the device's scope by that id references the hash.
     Refused,
-    /// Verified, but the document's references to it are not its uploader's.
+    /// Verified, but the document's references to it are not its owner's.
     NotTheUploaders,
     /// Not uploaded whole yet.
     NotYet,
@@ -97,7 +97,7 @@ pub async fn download(
         Found::Refused => return Err(refused(&hash, &query.doc)),
         Found::NotTheUploaders => {
             return Err(AppError::NotFound(format!(
-                "`{hash}` was uploaded by someone who wrote no reference to it in `{}`: a photo is read only through the documents its uploader referenced it from",
+                "`{hash}` was first attached by someone who wrote no reference to it in `{}`: a photo is read only through the documents its owner (who attached it first) referenced it from",
                 query.doc
             )));
         }

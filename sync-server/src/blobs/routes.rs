@@ -299,23 +299,16 @@ pub async fn upload(
         if committed < length {
             return Ok(uploaded(hash, committed, false));
         }
-        // The uploader is recorded before the blob turns readable, so that no moment
-        // shows it verified with no uploader (whose references alone make it readable);
-        // an earlier record stands (its device verified the same bytes first).
-        storage.record_blob(&BlobRecord {
-            hash: hash.clone(),
-            bytes: committed as i64,
-            uploaded_by: device.device_id.clone(),
-            stored_at: now,
-        })?;
-        let finished = blobs.store.finish(&hex, length);
-        // Bytes that did not verify leave no uploader behind. (`Changed`: another instance
-        // finished or collected the upload meanwhile; a record made first stands.)
-        if matches!(finished, Ok(Finished::Mismatch { .. }) | Err(_)) {
-            storage.forget_blob(&hash, Some(&device.device_id))?;
-        }
-        match finished? {
-            Finished::Verified => Ok(uploaded(hash, committed, true)),
+        match blobs.store.finish(&hex, length)? {
+            Finished::Verified => {
+                storage.record_blob(&BlobRecord {
+                    hash: hash.clone(),
+                    bytes: committed as i64,
+                    uploaded_by: device.device_id.clone(),
+                    stored_at: now,
+                })?;
+                Ok(uploaded(hash, committed, true))
+            }
             Finished::Mismatch { actual } => Ok(refusal(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "hash_mismatch",

@@ -196,9 +196,9 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("photos", "照片", "Photos"),
     ("photo_not_uploaded", "尚未上传", "not yet uploaded"),
     (
-        "photo_uploaded_by_other",
-        "同一照片已由他人先上传：",
-        "the same photo was first uploaded by",
+        "photo_attached_first_by",
+        "同一照片已由他人先使用：",
+        "the same photo was first attached by",
     ),
     ("store", "零售户", "Store"),
     ("licence", "许可证号", "Licence"),

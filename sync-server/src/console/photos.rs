@@ -122,13 +122,13 @@ pub struct ShownPhoto {
     pub full: bool,
     /// Its thumbnail is.
     pub thumb: bool,
-    /// The user whose device uploaded the photo, when that is not the reference's author:
-    /// the same bytes were first sent by someone else (evidence reused, ADR 0033).
-    pub uploaded_by_other: Option<String>,
+    /// The photo's owner (who attached it first), when that is not the reference's author:
+    /// another user's photo shown as this one's evidence (ADR 0033).
+    pub attached_first_by: Option<String>,
 }
 
-/// Each photo with whether it and its thumbnail are on the server, and by whom when not by
-/// its reference's author (blocking: the blob store and the ledger are asked).
+/// Each photo with whether it and its thumbnail are on the server, and who attached it
+/// first when not its reference's author (blocking: the blob store and storage are asked).
 pub fn with_uploads(
     blobs: Option<&Blobs>,
     storage: &dyn SyncStorage,
@@ -142,18 +142,14 @@ pub fn with_uploads(
                 Some(thumb) => uploaded(blobs, thumb)?,
                 None => false,
             };
-            let uploaded_by_other = if full {
-                storage
-                    .blob_uploader(&photo.hash)?
-                    .filter(|uploader| *uploader != photo.by)
-            } else {
-                None
-            };
+            let attached_first_by = storage
+                .photo_owner(&photo.hash)?
+                .filter(|owner| *owner != photo.by);
             Ok(ShownPhoto {
                 photo,
                 full,
                 thumb,
-                uploaded_by_other,
+                attached_first_by,
             })
         })
         .collect()
@@ -203,12 +199,12 @@ pub fn render(
                 esc(t(lang, "photo_not_uploaded"))
             );
         }
-        if let Some(uploader) = &shown_photo.uploaded_by_other {
+        if let Some(owner) = &shown_photo.attached_first_by {
             let _ = write!(
                 out,
                 "<br><span class=\"bad\">{} {}</span>",
-                esc(t(lang, "photo_uploaded_by_other")),
-                esc(uploader)
+                esc(t(lang, "photo_attached_first_by")),
+                esc(owner)
             );
         }
         let _ = write!(

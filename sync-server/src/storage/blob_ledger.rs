@@ -26,11 +26,7 @@ const RECORD: &str =
     "INSERT INTO blobs (hash, bytes, uploaded_by, stored_at) VALUES ($1, $2, $3, $4)
      ON CONFLICT (hash) DO NOTHING";
 const LIST: &str = "SELECT hash, bytes, uploaded_by, stored_at FROM blobs ORDER BY hash";
-/// `$2` set: only the record of that uploader (an upload whose bytes did not verify).
-const FORGET: &str =
-    "DELETE FROM blobs WHERE hash = $1 AND (CAST($2 AS TEXT) IS NULL OR uploaded_by = $2)";
-const UPLOADER: &str = "SELECT d.user_id FROM blobs b JOIN devices d ON d.id = b.uploaded_by
-     WHERE b.hash = $1";
+const FORGET: &str = "DELETE FROM blobs WHERE hash = $1";
 
 /// SQLite spells parameters `?N`; the statements above are written once, for PostgreSQL.
 fn sqlite(sql: &str) -> String {
@@ -91,18 +87,9 @@ pub fn sqlite_list(conn: &Connection) -> AppResult<Vec<BlobRecord>> {
     Ok(rows)
 }
 
-pub fn sqlite_forget(conn: &Connection, hash: &str, uploaded_by: Option<&str>) -> AppResult<()> {
-    conn.prepare_cached(&sqlite(FORGET))?
-        .execute(params![hash, uploaded_by])?;
+pub fn sqlite_forget(conn: &Connection, hash: &str) -> AppResult<()> {
+    conn.prepare_cached(&sqlite(FORGET))?.execute([hash])?;
     Ok(())
-}
-
-/// The user whose device uploaded the verified blob `hash`; `None` when none is recorded.
-pub fn sqlite_uploader(conn: &Connection, hash: &str) -> AppResult<Option<String>> {
-    Ok(conn
-        .prepare_cached(&sqlite(UPLOADER))?
-        .query_row([hash], |r| r.get(0))
-        .optional()?)
 }
 
 pub fn postgres_add(
@@ -155,20 +142,9 @@ pub fn postgres_list(client: &mut postgres::Client) -> AppResult<Vec<BlobRecord>
         .collect())
 }
 
-pub fn postgres_forget(
-    client: &mut postgres::Client,
-    hash: &str,
-    uploaded_by: Option<&str>,
-) -> AppResult<()> {
+pub fn postgres_forget(client: &mut postgres::Client, hash: &str) -> AppResult<()> {
     client
-        .execute(FORGET, &[&hash, &uploaded_by])
+        .execute(FORGET, &[&hash])
         .map_err(crate::error::AppError::internal)?;
     Ok(())
-}
-
-pub fn postgres_uploader(client: &mut postgres::Client, hash: &str) -> AppResult<Option<String>> {
-    Ok(client
-        .query_opt(UPLOADER, &[&hash])
-        .map_err(crate::error::AppError::internal)?
-        .map(|r| r.get(0)))
 }

@@ -101,6 +101,7 @@ impl PostgresStorage {
             backfill_store_held(&mut client)?;
             backfill_happened_at(&mut client)?;
             photo_uses::backfill(&mut client)?;
+            super::photo_owners::postgres_backfill(&mut client)?;
             if storage.options.cursor == CursorAllocation::NaiveSequence {
                 // Numbered on from whatever the counter handed out before.
                 client.batch_execute(
@@ -483,12 +484,12 @@ impl SyncStorage for PostgresStorage {
         self.with_client(|client| super::blob_ledger::postgres_list(client))
     }
 
-    fn forget_blob(&self, hash: &str, uploaded_by: Option<&str>) -> AppResult<()> {
-        self.with_client(|client| super::blob_ledger::postgres_forget(client, hash, uploaded_by))
+    fn forget_blob(&self, hash: &str) -> AppResult<()> {
+        self.with_client(|client| super::blob_ledger::postgres_forget(client, hash))
     }
 
-    fn blob_uploader(&self, hash: &str) -> AppResult<Option<String>> {
-        self.with_client(|client| super::blob_ledger::postgres_uploader(client, hash))
+    fn photo_owner(&self, hash: &str) -> AppResult<Option<String>> {
+        self.with_client(|client| super::photo_owners::postgres_owner(client, hash))
     }
 
     fn log_position(&self) -> AppResult<u64> {

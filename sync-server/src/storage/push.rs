@@ -24,6 +24,7 @@ use fieldsync_core::{
 };
 
 use self::work::{Job, Worked, work_all};
+use super::photo_owners;
 use super::photo_uses::{self, VisitPhotos};
 use super::quota::{self, Quotas};
 use super::scope_guard::{self, Access, DocRow, Scopes};
@@ -123,6 +124,8 @@ pub trait PushTx {
     fn append_scope(&mut self, moved: &ScopeMove, at: i64) -> AppResult<()>;
     /// Replaces the photos `visit` uses with `photos` (see `photo_uses.rs`).
     fn set_photo_uses(&mut self, visit: &str, store: &str, photos: &VisitPhotos) -> AppResult<()>;
+    /// Records `user` as the owner of each of `hashes` not owned yet (see `photo_owners.rs`).
+    fn claim_photos(&mut self, user: &str, hashes: Vec<String>) -> AppResult<()>;
 }
 
 /// Whether a store with these facts is in a device's read scope.
@@ -388,6 +391,12 @@ pub fn run(
         if s.after.kind == DocKind::Visit {
             let store = s.after.store_id.as_deref().unwrap_or_default();
             tx.set_photo_uses(&s.doc, store, &photo_uses::of_replica(&s.replica))?;
+        }
+        if !s.new.is_empty() && photo_owners::has_photos(s.after.kind) {
+            let claims = photo_owners::claims(&s.replica, &device.user_id);
+            if !claims.is_empty() {
+                tx.claim_photos(&device.user_id, claims)?;
+            }
         }
         if s.after.kind == DocKind::Store {
             if let (Some(territory), Some(demo)) = (&s.after.territory, s.after.demo_street) {

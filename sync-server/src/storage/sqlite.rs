@@ -69,6 +69,7 @@ impl SqliteStorage {
         backfill_store_held(&mut conn)?;
         backfill_happened_at(&mut conn)?;
         photo_uses::backfill(&mut conn)?;
+        super::photo_owners::sqlite_backfill(&mut conn)?;
         let checkpointer = Checkpointer::install(
             path,
             &mut conn,
@@ -447,12 +448,12 @@ impl SyncStorage for SqliteStorage {
         self.with_reader(super::blob_ledger::sqlite_list)
     }
 
-    fn forget_blob(&self, hash: &str, uploaded_by: Option<&str>) -> AppResult<()> {
-        self.with_writer(|w| super::blob_ledger::sqlite_forget(&w.conn, hash, uploaded_by))
+    fn forget_blob(&self, hash: &str) -> AppResult<()> {
+        self.with_writer(|w| super::blob_ledger::sqlite_forget(&w.conn, hash))
     }
 
-    fn blob_uploader(&self, hash: &str) -> AppResult<Option<String>> {
-        self.with_reader(|conn| super::blob_ledger::sqlite_uploader(conn, hash))
+    fn photo_owner(&self, hash: &str) -> AppResult<Option<String>> {
+        self.with_reader(|conn| super::photo_owners::sqlite_owner(conn, hash))
     }
 
     fn log_position(&self) -> AppResult<u64> {

@@ -271,19 +271,6 @@ impl Console {
         Ok(format!("sha256:{hex}"))
     }
 
-    /// `upload_blob`, with `device` recorded as its uploader, as the upload route does.
-    pub fn upload_blob_from(&self, bytes: &[u8], device: &str) -> Fallible<String> {
-        let hash = self.upload_blob(bytes)?;
-        self.storage
-            .record_blob(&fieldsync_server::storage::blob_ledger::BlobRecord {
-                hash: hash.clone(),
-                bytes: bytes.len() as i64,
-                uploaded_by: device.into(),
-                stored_at: 0,
-            })?;
-        Ok(hash)
-    }
-
     pub fn import(&self, rows: &[&str]) -> Fallible<()> {
         let office = at("2026-10-01T09:00:00+08:00");
         let admin = AdminDevice::open_with_clock(

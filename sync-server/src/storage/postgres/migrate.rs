@@ -51,6 +51,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
         11,
         include_str!("../../../migrations/postgres/011_photo_uses.sql"),
     ),
+    (
+        12,
+        include_str!("../../../migrations/postgres/012_photo_owners.sql"),
+    ),
 ];
 pub(super) fn add_store_held(
     tx: &mut Transaction<'_>,

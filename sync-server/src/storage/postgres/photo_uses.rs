@@ -1,5 +1,6 @@
-//! The photos each visit uses ([`crate::storage::photo_uses`]) on PostgreSQL: gathered by a
-//! push and written in three statements before it commits, read by the admin reports,
+//! The photos each visit uses ([`crate::storage::photo_uses`]) on PostgreSQL, and the photos
+//! a push claims ([`crate::storage::photo_owners`]): gathered by a push and written in four
+//! statements before it commits, read by the admin reports,
 //! filled in for visits stored before schema 11.
 
 use std::collections::BTreeMap;
@@ -17,6 +18,9 @@ pub(super) struct PhotoRows {
     hash: Vec<String>,
     store: Vec<String>,
     day: Vec<i64>,
+    /// The photos the push claims (`photo_owners.rs`) and by whom.
+    claimed: Vec<String>,
+    claimed_by: Vec<String>,
 }
 
 impl PhotoRows {
@@ -31,8 +35,16 @@ impl PhotoRows {
         }
     }
 
+    /// Claims `hashes` for `user` when the push flushes.
+    pub(super) fn claim(&mut self, user: &str, hashes: Vec<String>) {
+        self.claimed_by
+            .extend(std::iter::repeat_n(user.to_owned(), hashes.len()));
+        self.claimed.extend(hashes);
+    }
+
     /// Writes the rows inside `tx`, which holds the visits' document locks.
     pub(super) fn flush(self, tx: &mut Transaction<'_>) -> Result<(), postgres::Error> {
+        crate::storage::photo_owners::postgres_claim(tx, &self.claimed, &self.claimed_by)?;
         if self.visits.is_empty() {
             return Ok(());
         }

@@ -366,4 +366,9 @@ impl push::PushTx for PgPush<'_, '_> {
         self.photos.set(visit, store, photos);
         Ok(())
     }
+
+    fn claim_photos(&mut self, user: &str, hashes: Vec<String>) -> AppResult<()> {
+        self.photos.claim(user, hashes);
+        Ok(())
+    }
 }

@@ -41,6 +41,7 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../../migrations/011_happened_index.sql"),
     ),
     (12, include_str!("../../../migrations/012_photo_uses.sql")),
+    (13, include_str!("../../../migrations/013_photo_owners.sql")),
 ];
 
 pub(super) fn add_store_held(tx: &Connection, store: &str, values: &[HeldValue]) -> AppResult<()> {

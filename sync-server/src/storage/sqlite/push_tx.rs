@@ -215,4 +215,8 @@ impl push::PushTx for SqlitePush<'_, '_> {
     fn set_photo_uses(&mut self, visit: &str, store: &str, photos: &VisitPhotos) -> AppResult<()> {
         photo_uses::set(self.tx, visit, store, photos)
     }
+
+    fn claim_photos(&mut self, user: &str, hashes: Vec<String>) -> AppResult<()> {
+        crate::storage::photo_owners::sqlite_claim(self.tx, user, &hashes)
+    }
 }
