@@ -71,6 +71,7 @@ pub use rules::cadences::{RequestsAnswered, SupervisionMonth};
 pub use rules::error_rate::{ErrorRate, MAX_COUNT_ERROR_PERCENT};
 pub use rules::month_weeks::{WeekMissed, weeks_of_month};
 pub use rules::over_time::{PeriodEvents, PriceTagsOverTime};
+pub use rules::store_history::StoreAt;
 pub use rules::store_list::{StoreListQuery, StoreListRow, StorePage, StoreSort};
 pub use rules::write_rules::{DocSummary, Effect, Writer, check as check_write};
 pub use rules::{

@@ -13,6 +13,7 @@ pub(crate) mod error_rate;
 pub(crate) mod month_weeks;
 pub(crate) mod over_time;
 pub(crate) mod periods;
+pub(crate) mod store_history;
 pub(crate) mod store_list;
 pub(crate) mod write_rules;
 
@@ -261,21 +262,36 @@ impl LocalStore {
         self.findings(manager, Some((from, to)))
     }
 
+    /// The stores' latest counts finished in `period` that are R3 findings. Without a
+    /// period (today's list): the stores `manager` holds now, functional terminals now. For
+    /// a period (a month's report): the counts of stores that were `manager`'s and
+    /// functional terminals when the count was finished, so that a store moved or
+    /// declassified since keeps its past findings where they were (docs/adr/0034).
     fn findings(
         &self,
         manager: &str,
         period: Option<(Timestamp, Timestamp)>,
     ) -> Result<Vec<CountFinding>> {
         let inner = self.lock()?;
-        let mut stmt = inner.conn.prepare_cached(
+        let whose = match period {
+            None => "s.territory = ?1 AND s.functional = 1".to_owned(),
+            Some(_) => format!(
+                "{} AND {} = ?1 AND {} = 1",
+                ever_held_by(1),
+                credited_at("c.finished_at"),
+                period_at("functional", "c.finished_at")
+            ),
+        };
+        let sql = format!(
             "SELECT s.id, s.name, c.id, c.finished_at, c.abs_diff_total, c.book_total, c.counted_lines
              FROM store_index s JOIN count_index c ON c.store_id = s.id
-             WHERE s.territory = ?1 AND s.functional = 1 AND c.finished_at IS NOT NULL
+             WHERE {whose} AND c.finished_at IS NOT NULL
                AND c.id = (SELECT c2.id FROM count_index c2 WHERE c2.store_id = s.id AND c2.finished_at IS NOT NULL
                            AND c2.finished_at >= ?2 AND c2.finished_at < ?3
                            ORDER BY c2.finished_at DESC, c2.id DESC LIMIT 1)
-             ORDER BY s.name",
-        )?;
+             ORDER BY s.name"
+        );
+        let mut stmt = inner.conn.prepare_cached(&sql)?;
         let (from, to) = period.map_or((i64::MIN, i64::MAX), |(f, t)| (f.0, t.0));
         let rows = stmt
             .query_map(params![manager, from, to], |r| {
@@ -315,13 +331,24 @@ impl LocalStore {
         let week = FieldCalendar::week_start(day);
         let quarter =
             NaiveDate::from_ymd_opt(day.year(), (day.month0() / 3) * 3 + 1, 1).unwrap_or(month);
+        let end_of_day = cal.start_of(day + chrono::Duration::days(1));
         let inner = self.lock()?;
-        let mut stores = inner.conn.prepare_cached(
-            "SELECT s.id, s.name, s.rating, s.rating_at FROM store_index s
-             WHERE s.territory = ?1 AND s.functional = 1 AND s.rating IS NOT NULL ORDER BY s.name",
-        )?;
+        // The stores as they stood at the end of `day`: held by `manager`, functional
+        // terminals, rated (a past day's follow-ups are those of the ratings then).
+        let at = "(?2 - 1)";
+        let sql = format!(
+            "SELECT s.id, s.name, {rating}, {rating_at} FROM store_index s
+             WHERE {ever} AND {held} = ?1 AND {functional} = 1 AND {rating} IS NOT NULL
+             ORDER BY s.name",
+            rating = period_at("rating", at),
+            rating_at = period_at("rating_at", at),
+            ever = ever_held_by(1),
+            held = held_at(at),
+            functional = period_at("functional", at),
+        );
+        let mut stores = inner.conn.prepare_cached(&sql)?;
         let rows = stores
-            .query_map([manager], |r| {
+            .query_map(params![manager, end_of_day.0], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
@@ -337,7 +364,6 @@ impl LocalStore {
             "SELECT EXISTS (SELECT 1 FROM task_index WHERE store_id = ?1 AND answers_rating_at = ?2
                             AND created_at >= ?3 AND created_at < ?4 AND deadline > created_at)",
         )?;
-        let end_of_day = cal.start_of(day + chrono::Duration::days(1));
         let mut follow_ups = Vec::with_capacity(rows.len());
         for (id, name, rating, rated_at) in rows {
             let rating = TerminalRating::parse(&rating)?;

@@ -397,6 +397,59 @@ fn a_past_month_is_judged_by_who_held_each_store_then_and_stays_so_after_a_store
 }
 
 #[test]
+fn a_training_day_counts_for_who_held_the_terminal_that_day_after_the_store_moves() -> TestResult {
+    let district = District::new()?;
+    let report =
+        district.import(&[HEADER, "S1,S1,O,,A,30.26,120.16,B,C,2,B,100,0,1,,am-li"].join("\n"))?;
+    assert!(report.bad.is_empty(), "{report}");
+    let li = district.phone("am-li", Role::AccountManager, "2026-11-10T09:00:00+08:00")?;
+    district.sync(&li)?;
+    let s1 = li.local.store_by_licence("S1")?.ok_or("no S1")?;
+    let training = li.local.create_visit(NewVisit {
+        store_id: s1,
+        kind: VisitKind::TrainingDay,
+        check_in: CheckPoint {
+            at: at("2026-11-10T09:00:00+08:00"),
+            gps: None,
+        },
+        complaint_id: None,
+    })?;
+    for activity in TrainingActivity::ALL {
+        li.local
+            .record_training_activity(&training, activity, "done")?;
+    }
+    district.sync(&li)?;
+    let november = || -> Fallible<Vec<(String, String)>> {
+        Ok(district
+            .report(day("2026-11-01"), at("2026-12-03T09:00:00+08:00"))?
+            .into_iter()
+            .map(|r| {
+                let cell = |c: &str| r.get(c).cloned().unwrap_or_default();
+                (cell("manager"), cell("r8_training_days"))
+            })
+            .collect())
+    };
+    let judged = vec![
+        ("am-li".to_owned(), "1".to_owned()),
+        ("am-wu".into(), "0".into()),
+    ];
+    assert_eq!(november()?, judged);
+    let office = at("2026-12-02T10:00:00+08:00");
+    fieldsync_server::admin::AdminDevice::open_with_clock(
+        &district.dir,
+        district.storage.as_ref(),
+        std::sync::Arc::new(move || office),
+    )?
+    .reassign("S1", "am-wu")?;
+    assert_eq!(
+        november()?,
+        judged,
+        "the day stays Li's after S1 moves to Wu"
+    );
+    Ok(())
+}
+
+#[test]
 fn a_past_month_is_judged_on_its_own_price_tags_counts_and_deadlines_not_on_the_next_months()
 -> TestResult {
     let district = District::new()?;

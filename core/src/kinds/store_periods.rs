@@ -1,7 +1,8 @@
 //! A store's life as the rules over past weeks need it: which territory held it, whether it
-//! was on the demo street, and whether R1 covered it (not a small grocery, Z3), from when.
-//! Read from every `territory`, `demo_street`, `format` and `size` its document was ever
-//! given (domain.md: "reassignment moves it, with its history"), so R1's weekly visit and
+//! was on the demo street, whether R1 covered it (not a small grocery, Z3), whether it was a
+//! functional terminal and how it was rated (R3, R7, R8), from when. Read from every
+//! `territory`, `demo_street`, `format`, `size`, `functional` and `rating` its document was
+//! ever given (domain.md: "reassignment moves it, with its history"), so R1's weekly visit and
 //! R5's walk over a month, and R4's spot checks, owe or credit a store as it was at the
 //! instant judged, not as it is now.
 //!
@@ -19,7 +20,14 @@ use automerge::ScalarValue;
 use crate::doc::{DOC_ROOT, Doc};
 
 /// The fields a period is made of.
-const KEYS: [&str; 4] = ["territory", "demo_street", "format", "size"];
+const KEYS: [&str; 6] = [
+    "territory",
+    "demo_street",
+    "format",
+    "size",
+    "functional",
+    "rating",
+];
 
 /// One period of a store's life: from `from` (milliseconds) until the next period.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,6 +37,10 @@ pub(crate) struct Period {
     pub demo_street: bool,
     /// Not a small grocery store (format Z, size 3), which R1 exempts.
     pub r1_covered: bool,
+    /// A functional terminal (R3, R7, R8).
+    pub functional: bool,
+    /// Its quarterly rating's code (R7) and the stamp it was given with, when rated.
+    pub rating: Option<(String, i64)>,
 }
 
 /// The store's periods, oldest first, the current one last; a new period begins at each
@@ -64,9 +76,13 @@ pub(crate) fn periods(doc: &mut Doc) -> Vec<Period> {
     // By stamp; at one stamp, in a fixed order of the fields and their values.
     events.sort_by(|a, b| (a.0, &a.1, text(&a.2)).cmp(&(b.0, &b.1, text(&b.2))));
     let mut state: BTreeMap<String, ScalarValue> = BTreeMap::new();
+    let mut rated_at = None;
     let mut periods: Vec<Period> = Vec::new();
     for (i, (at, key, value)) in events.iter().enumerate() {
         state.insert(key.clone(), value.clone());
+        if key == "rating" {
+            rated_at = Some(*at);
+        }
         if events.get(i + 1).is_some_and(|next| next.0 == *at) {
             continue;
         }
@@ -79,10 +95,20 @@ pub(crate) fn periods(doc: &mut Doc) -> Vec<Period> {
             territory,
             demo_street: matches!(state.get("demo_street"), Some(ScalarValue::Boolean(true))),
             r1_covered: !(field("format") == "Z" && field("size") == "3"),
+            functional: matches!(state.get("functional"), Some(ScalarValue::Boolean(true))),
+            rating: state.get("rating").and_then(text).zip(rated_at),
         };
         let same = periods.last().is_some_and(|last| {
-            (&last.territory, last.demo_street, last.r1_covered)
-                == (&period.territory, period.demo_street, period.r1_covered)
+            let key = |p: &Period| {
+                (
+                    p.territory.clone(),
+                    p.demo_street,
+                    p.r1_covered,
+                    p.functional,
+                    p.rating.clone(),
+                )
+            };
+            key(last) == key(&period)
         });
         if !same {
             periods.push(period);

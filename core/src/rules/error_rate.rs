@@ -92,13 +92,15 @@ impl ErrorRate {
 
 /// R3's rate of a count, over its counted lines.
 impl crate::InventoryCount {
-    /// The error rate over the lines counted so far (all of them, once finished).
+    /// The error rate over the lines counted so far; once finished, over all of them, a
+    /// line without a counted quantity (added on another phone while the count was being
+    /// finished) counting as found empty: leaving a line out never improves a rate.
     pub fn error_rate(&self) -> ErrorRate {
-        ErrorRate::of(
-            self.lines
-                .iter()
-                .filter_map(|l| l.counted.as_ref().map(|c| (l.book, *c.value()))),
-        )
+        let finished = self.finished.is_some();
+        ErrorRate::of(self.lines.iter().filter_map(|l| {
+            let counted = l.counted.as_ref().map(|c| *c.value());
+            counted.or(finished.then_some(0)).map(|c| (l.book, c))
+        }))
     }
 }
 

@@ -285,9 +285,14 @@ type CountIndexRow = (String, i64, Option<i64>, i64, i64, i64, i64);
 
 fn index_row(rows: &CountRows) -> CountIndexRow {
     let (mut abs_diff, mut book_total, mut counted_lines) = (0i64, 0i64, 0i64);
+    let finished = rows.finished_at.is_some();
     for (sku, book) in &rows.book {
-        if let Some(qty) = rows.counted.get(sku) {
-            abs_diff = abs_diff.saturating_add(book.saturating_sub(*qty).saturating_abs());
+        // A finished count's line without a counted quantity (added on another phone while
+        // the count was being finished) counts as found empty: leaving a line out never
+        // improves a rate (R3).
+        let counted = rows.counted.get(sku).copied().or(finished.then_some(0));
+        if let Some(qty) = counted {
+            abs_diff = abs_diff.saturating_add(book.saturating_sub(qty).saturating_abs());
             book_total = book_total.saturating_add(*book);
             counted_lines += 1;
         }

@@ -22,10 +22,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../../migrations/009_fetched.sql")),
     (10, include_str!("../../migrations/010_store_assigned.sql")),
     (11, include_str!("../../migrations/011_store_periods.sql")),
+    (
+        12,
+        include_str!("../../migrations/012_store_period_rules.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
-pub const LATEST: i64 = 11;
+pub const LATEST: i64 = 12;
 
 /// The kinds whose index rows a migration's new columns are derived for from the
 /// documents, in that migration's transaction: SQL cannot read an Automerge document.
@@ -37,6 +41,9 @@ const REINDEX: &[(i64, &[DocKind])] = &[
     (10, &[DocKind::Store]),
     // Every territory each store has been in (`store_period`).
     (11, &[DocKind::Store]),
+    // Each period's functional flag and rating; the error rates of finished counts with a
+    // line left uncounted (`count_index`).
+    (12, &[DocKind::Store, DocKind::InventoryCount]),
 ];
 
 /// Brings the database to [`LATEST`]; refuses a database written by a newer build.

@@ -248,16 +248,20 @@ pub(crate) fn index(tx: &Connection, doc: &mut Doc) -> Result<()> {
         .execute([s.id.as_str()])?;
     // Periods begin at distinct stamps, so each (store, stamp) is written once.
     let mut period = tx.prepare_cached(
-        "INSERT INTO store_period (store_id, from_at, territory, demo_street, r1_covered)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO store_period (store_id, from_at, territory, demo_street, r1_covered,
+         functional, rating, rating_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
     for p in crate::kinds::store_periods::periods(doc) {
+        let (rating, rating_at) = p.rating.unzip();
         period.execute(params![
             s.id.as_str(),
             p.from,
             p.territory,
             p.demo_street,
-            p.r1_covered
+            p.r1_covered,
+            p.functional,
+            rating,
+            rating_at
         ])?;
     }
     Ok(())

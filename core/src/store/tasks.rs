@@ -155,24 +155,34 @@ impl LocalStore {
         })
     }
 
-    /// Tasks of `assignee` that are not verified, soonest deadline first, each marked
-    /// overdue when its deadline is before `as_of`. Reads the index only.
+    /// Tasks of `assignee` created by `as_of` that are not verified, soonest deadline
+    /// first, each marked overdue when its deadline is before `as_of`. A creation stamp
+    /// up to the clock drift a server accepts past `as_of` counts as before it (a creator's
+    /// clock running ahead must not hide a task from today's list). Reads the index only,
+    /// so states are today's: for a past `as_of`, a task verified since is left out.
     pub fn open_tasks(&self, assignee: &str, as_of: Timestamp) -> Result<Vec<TaskDue>> {
         let inner = self.lock()?;
         let mut stmt = inner.conn.prepare_cached(
             "SELECT id, store_id, title, state, deadline FROM task_index
-             WHERE assignee = ?1 AND state != 'verified' ORDER BY deadline, id",
+             WHERE assignee = ?1 AND state != 'verified' AND created_at <= ?2
+             ORDER BY deadline, id",
         )?;
         let rows = stmt
-            .query_map([assignee], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, i64>(4)?,
-                ))
-            })?
+            .query_map(
+                params![
+                    assignee,
+                    as_of.0.saturating_add(crate::kinds::MAX_CLOCK_DRIFT_MS)
+                ],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, i64>(4)?,
+                    ))
+                },
+            )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         rows.into_iter()
             .map(|(id, store_id, title, state, deadline)| {

@@ -48,10 +48,12 @@ team, spot checks from supervisors. Columns:
                               weeks it was theirs)
   r2_price_tag_violations     R2: stores whose shelf display lacked more than 3 price tags at
                               the end of --day (a past month: its last day), as it was then
-  r3_count_findings           R3: functional terminals whose latest count finished in the
-                              month is off by more than 10%, or has no rate: book total 0
-                              (undefined, its difference still counted) or finished with
-                              nothing counted
+  r3_count_findings           R3: stores whose latest count finished in the month is off by
+                              more than 10%, or has no rate: book total 0 (undefined, its
+                              difference still counted) or finished with nothing counted;
+                              counted where the store was the manager's and a functional
+                              terminal when the count finished (a line left uncounted in a
+                              finished count counts as found empty)
   r4_total                    R4: the month's scorecard total (empty: none, or not fully scored)
   r4_passes                   R4: yes if the total reaches the pass mark, no means assessment
   r4_bonus                    R4: yes if the total reaches the bonus mark (benchmark bonus)
@@ -61,6 +63,8 @@ team, spot checks from supervisors. Columns:
                               while they were the manager's (0 breaks R4's monthly spot
                               check)
   r5_demo_street_unchecked    R5: demo-street stores the manager has not checked on --day
+                              (exact when made on --day: a display keeps each checker's
+                              latest check only)
   r5_demo_street_unwalked     R5: demo-street stores the market team has not walked in the
                               ISO week of --day
   r5_store_weeks_unwalked     R5 over the month: in the weeks r1_weeks_judged counts, the
@@ -70,12 +74,14 @@ team, spot checks from supervisors. Columns:
   r5_demo_street_sampled      R5: of those, stores the supervision team spot-checked in the
                               month (0 of more than 0 breaks R5's monthly sample)
   r6_demo_street_failing      R6: demo-street stores whose display fails a standard now
-  r7_follow_ups               R7: rated functional terminals (one follow-up each per period)
+  r7_follow_ups               R7: stores that were the manager's, functional and rated at the
+                              end of --day, with that rating (one follow-up each per period)
   r7_not_done                 R7: follow-ups the records show not done in their period
                               (month, ISO week or quarter holding --day); study visits to
                               another store leave no record and are not counted here
-  r8_training_days            R8: training-day visits by the manager in a functional terminal
-                              in the month with all four activities recorded (1 is required)
+  r8_training_days            R8: training-day visits by the manager in the month, all four
+                              activities recorded, in a store that was hers and a functional
+                              terminal that day (1 is required)
   r9_visits_made              R9: visits by the manager in the month to stores R1 covers,
                               at most one a day per store (two check-ins on one day are one)
   r9_visits_required          R9: --min-visits times the stores the territory held, and R1

@@ -16,7 +16,6 @@ use crate::error::AppResult;
 struct StoreFacts {
     territory: String,
     demo_street: bool,
-    functional: bool,
 }
 
 /// The district-wide facts every manager's row is computed from: each store's territory
@@ -59,13 +58,12 @@ impl District {
         let stores: HashMap<DocId, StoreFacts> = local
             .store_flags()?
             .into_iter()
-            .map(|(id, territory, demo_street, functional)| {
+            .map(|(id, territory, demo_street, _functional)| {
                 (
                     id,
                     StoreFacts {
                         territory,
                         demo_street,
-                        functional,
                     },
                 )
             })
@@ -155,8 +153,10 @@ pub fn manager_row(
     let follow_ups = local.terminal_follow_ups(m, options.day)?;
     row.r7_follow_ups = follow_ups.len();
     row.r7_not_done = follow_ups.iter().filter(|f| f.done == Some(false)).count();
-    for (id, _) in own().filter(|(_, s)| s.functional) {
-        row.r8_training_days += training_days(local, id, m, (month_from, month_to), skipped)?;
+    // Every store the manager ever held: a training day counts where the store was hers
+    // and a functional terminal on that day, whoever holds it now (docs/adr/0034).
+    for id in local.stores_ever_held(m)? {
+        row.r8_training_days += training_days(local, &id, m, (month_from, month_to), skipped)?;
     }
     let visits = local.monthly_visits(m, options.day, options.min_visits)?;
     row.r9_visits_made = visits.made();
@@ -200,6 +200,9 @@ fn training_days(
             && visit.kind == VisitKind::TrainingDay
             && visit.visitor == manager
             && complete
+            && local
+                .store_at(store, visit.check_in.at)?
+                .is_some_and(|then| then.functional && then.territory == manager)
         {
             days += 1;
         }
