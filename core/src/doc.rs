@@ -177,6 +177,37 @@ mod tests {
     }
 
     #[test]
+    fn the_keys_with_a_prefix_are_those_a_walk_of_every_key_finds() -> Result<()> {
+        let mut doc = Doc::empty(&DocId::new());
+        let keys = [
+            "photo",
+            "photo.",
+            "photo.a",
+            "photo.sha256:ff",
+            "photo/",
+            "photoa",
+            "phot",
+            "standard.x",
+            "standard",
+            "standard/",
+            "价签.1",
+            "\u{10FFFF}",
+        ];
+        for key in keys {
+            doc.put(&ROOT, key, 1_i64)?;
+        }
+        for prefix in ["photo.", "standard.", "价签.", "\u{10FFFF}", "p"] {
+            let walked: Vec<String> = doc
+                .keys(&ROOT)
+                .into_iter()
+                .filter(|k| k.starts_with(prefix))
+                .collect();
+            assert_eq!(doc.keys_with_prefix(&ROOT, prefix), walked, "{prefix}");
+        }
+        Ok(())
+    }
+
+    #[test]
     fn a_document_written_by_a_newer_schema_is_refused_on_load() -> Result<()> {
         let actor = ActorId::random();
         let id = DocId::new();

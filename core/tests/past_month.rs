@@ -2,7 +2,8 @@
 //! follow-ups and R8's training days of November do not move when the store is
 //! declassified, re-rated or reassigned in December; tasks created after the instant asked
 //! about are not open at it; and a line added on another phone while a count was being
-//! finished counts as found empty, so leaving it out never improves the count's rate.
+//! finished counts as found empty, so leaving it out never improves the count's rate; and
+//! a demo-street store checked on a day stays checked for it after a later check (R5).
 //!
 //! Each was found by a review as a failing test against the code before (R3 and R7 and R8
 //! read the store as it is now, tasks ignored their creation, the rate skipped the line),
@@ -11,9 +12,9 @@
 use chrono::NaiveDate;
 use fieldsync_core::fixtures::{at, device, sample_store};
 use fieldsync_core::{
-    CheckPoint, DocId, FieldCalendar, FollowUpAction, IncomingChange, LocalStore, NewCountLine,
-    NewInventoryCount, NewStore, NewTask, NewVisit, Pusher, Replica, Result, StoreClassification,
-    TerminalRating, Timestamp, TrainingActivity, VisitKind,
+    CheckPoint, DisplayCheck, DocId, FieldCalendar, FollowUpAction, IncomingChange, LocalStore,
+    NewCountLine, NewInventoryCount, NewStore, NewTask, NewVisit, ProductOnDisplay, Pusher,
+    Replica, Result, StoreClassification, TerminalRating, Timestamp, TrainingActivity, VisitKind,
 };
 
 fn day(text: &str) -> NaiveDate {
@@ -287,5 +288,50 @@ fn a_line_added_on_another_phone_while_the_count_was_finished_counts_as_found_em
     let finding = a.count_findings("am-li")?;
     assert_eq!(finding.len(), 1, "the index agrees with the document");
     assert_eq!(finding[0].error_rate.abs_diff(), 100);
+    Ok(())
+}
+
+#[test]
+fn a_demo_street_store_checked_on_a_day_stays_checked_for_it_after_a_later_check() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (db, _) = device(
+        dir.path().join("a.db"),
+        "am-li",
+        at("2026-11-01T09:00:00+08:00"),
+    )?;
+    let store = db.create_store(NewStore {
+        demo_street: true,
+        ..sample_store("am-li", 1)
+    })?;
+    let display = db.create_shelf_display(&store)?;
+    let check = |when: &str, tag: bool| -> Result<()> {
+        set_clock(&db, when)?;
+        db.record_display_check(
+            &display,
+            &DisplayCheck {
+                products: vec![ProductOnDisplay {
+                    sku: "6901028001".into(),
+                    name: "Zhonghua".into(),
+                    price_tag: tag,
+                }],
+                ..DisplayCheck::default()
+            },
+        )
+    };
+    let unchecked =
+        |d: &str| -> Result<usize> { Ok(db.demo_street_unchecked("am-li", day(d))?.len()) };
+    check("2026-11-30T10:00:00+08:00", true)?;
+    assert_eq!((unchecked("2026-11-29")?, unchecked("2026-11-30")?), (1, 0));
+    check("2026-12-01T09:00:00+08:00", false)?;
+    assert_eq!(
+        (
+            unchecked("2026-11-29")?,
+            unchecked("2026-11-30")?,
+            unchecked("2026-12-01")?,
+            unchecked("2026-12-02")?
+        ),
+        (1, 0, 0, 1),
+        "30 November stays checked after the check of 1 December"
+    );
     Ok(())
 }

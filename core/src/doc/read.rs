@@ -113,6 +113,37 @@ impl Doc {
         self.am.keys(obj).collect()
     }
 
+    /// The keys of `obj` that start with `prefix`, in order: a range of the map, not a
+    /// walk of every key (a shelf display holds hundreds of product keys beside a few
+    /// photos).
+    pub(crate) fn keys_with_prefix(&self, obj: &ObjId, prefix: &str) -> Vec<String> {
+        if self.caching() {
+            return self
+                .map(obj)
+                .items
+                .iter()
+                .filter(|i| i.key.starts_with(prefix))
+                .map(|i| i.key.clone())
+                .collect();
+        }
+        let mut end = prefix.to_owned();
+        match end.pop().and_then(|last| char::from_u32(last as u32 + 1)) {
+            Some(next) => end.push(next),
+            None => {
+                return self
+                    .keys(obj)
+                    .into_iter()
+                    .filter(|k| k.starts_with(prefix))
+                    .collect();
+            }
+        }
+        self.am
+            .map_range(obj, prefix.to_owned()..end)
+            .map(|item| item.key.into_owned())
+            .filter(|key| key.starts_with(prefix))
+            .collect()
+    }
+
     pub(crate) fn text(&self, obj: &ObjId, key: &str) -> Option<String> {
         match self.lookup(obj, key)? {
             (Value::Object(ObjType::Text), Some(id)) => self.am.text(&id).ok(),

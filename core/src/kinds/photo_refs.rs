@@ -32,9 +32,8 @@ pub(crate) fn photo_authors(doc: &Doc) -> BTreeMap<String, BTreeSet<String>> {
         }
         add(photo.hash, &photo.by);
     }
-    for key in doc.keys(&DOC_ROOT) {
-        if key.starts_with(super::shelf_display::STANDARD_PREFIX)
-            && let Some(entry) = doc.entry(&DOC_ROOT, &key)
+    for key in doc.keys_with_prefix(&DOC_ROOT, super::shelf_display::STANDARD_PREFIX) {
+        if let Some(entry) = doc.entry(&DOC_ROOT, &key)
             && let Some(list) = entry.str("photos")
         {
             let by = entry.str("by").unwrap_or_default();

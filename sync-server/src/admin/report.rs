@@ -62,9 +62,8 @@ team, spot checks from supervisors. Columns:
   r4_stores_spot_checked      R4: stores the supervision team spot-checked in the month
                               while they were the manager's (0 breaks R4's monthly spot
                               check)
-  r5_demo_street_unchecked    R5: demo-street stores the manager has not checked on --day
-                              (exact when made on --day: a display keeps each checker's
-                              latest check only)
+  r5_demo_street_unchecked    R5: demo-street stores the manager held at the end of --day
+                              and did not check on --day
   r5_demo_street_unwalked     R5: demo-street stores the market team has not walked in the
                               ISO week of --day
   r5_store_weeks_unwalked     R5 over the month: in the weeks r1_weeks_judged counts, the

@@ -245,7 +245,7 @@ pub(crate) fn read_photos(doc: &Doc, key: &str) -> Vec<PhotoRef> {
                 .collect()
         })
         .unwrap_or_default();
-    for root_key in doc.keys(&DOC_ROOT) {
+    for root_key in doc.keys_with_prefix(&DOC_ROOT, crate::kinds::visit::PHOTO_PREFIX) {
         if let Some(hash) = root_key.strip_prefix(crate::kinds::visit::PHOTO_PREFIX)
             && let Some(photo) = photo_ref(doc, &DOC_ROOT, &root_key, hash.to_string())
         {
