@@ -26,6 +26,11 @@ fn set_clock(db: &LocalStore, when: &str) -> Result<()> {
     db.set_clock(std::sync::Arc::new(move || when))
 }
 
+/// Am-li's phone, its clock at `start`.
+fn li(dir: &tempfile::TempDir, start: &str) -> Result<LocalStore> {
+    Ok(device(dir.path().join("a.db"), "am-li", at(start))?.0)
+}
+
 fn november() -> (Timestamp, Timestamp) {
     let cal = FieldCalendar::default();
     (
@@ -50,11 +55,7 @@ fn visit(db: &LocalStore, store: &DocId, kind: VisitKind, when: &str) -> Result<
 #[test]
 fn a_novembers_count_finding_stays_after_the_terminal_is_declassified_in_december() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let (db, _) = device(
-        dir.path().join("a.db"),
-        "am-li",
-        at("2026-10-01T09:00:00+08:00"),
-    )?;
+    let db = li(&dir, "2026-10-01T09:00:00+08:00")?;
     let store = db.create_store(NewStore {
         functional_terminal: true,
         ..sample_store("am-li", 1)
@@ -98,11 +99,7 @@ fn a_novembers_count_finding_stays_after_the_terminal_is_declassified_in_decembe
 fn novembers_follow_ups_are_those_of_novembers_rating_after_a_re_rating_in_december() -> Result<()>
 {
     let dir = tempfile::tempdir()?;
-    let (db, _) = device(
-        dir.path().join("a.db"),
-        "am-li",
-        at("2026-10-01T09:00:00+08:00"),
-    )?;
+    let db = li(&dir, "2026-10-01T09:00:00+08:00")?;
     let store = db.create_store(NewStore {
         functional_terminal: true,
         rating: Some(TerminalRating::Excellent),
@@ -144,11 +141,7 @@ fn novembers_follow_ups_are_those_of_novembers_rating_after_a_re_rating_in_decem
 #[test]
 fn a_training_day_stays_with_the_manager_who_held_the_terminal_that_day() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let (db, _) = device(
-        dir.path().join("a.db"),
-        "am-li",
-        at("2026-10-01T09:00:00+08:00"),
-    )?;
+    let db = li(&dir, "2026-10-01T09:00:00+08:00")?;
     let store = db.create_store(NewStore {
         functional_terminal: true,
         ..sample_store("am-li", 1)
@@ -185,11 +178,7 @@ fn a_training_day_stays_with_the_manager_who_held_the_terminal_that_day() -> Res
 #[test]
 fn a_task_created_after_the_instant_asked_about_is_not_open_at_it() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let (db, _) = device(
-        dir.path().join("a.db"),
-        "am-li",
-        at("2026-10-01T09:00:00+08:00"),
-    )?;
+    let db = li(&dir, "2026-10-01T09:00:00+08:00")?;
     let store = db.create_store(sample_store("am-li", 1))?;
     set_clock(&db, "2026-12-03T09:00:00+08:00")?;
     db.create_task(NewTask {
@@ -294,11 +283,7 @@ fn a_line_added_on_another_phone_while_the_count_was_finished_counts_as_found_em
 #[test]
 fn a_demo_street_store_checked_on_a_day_stays_checked_for_it_after_a_later_check() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let (db, _) = device(
-        dir.path().join("a.db"),
-        "am-li",
-        at("2026-11-01T09:00:00+08:00"),
-    )?;
+    let db = li(&dir, "2026-11-01T09:00:00+08:00")?;
     let store = db.create_store(NewStore {
         demo_street: true,
         ..sample_store("am-li", 1)

@@ -12,7 +12,7 @@ use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, AutoCommit, ObjType, ROOT, ReadDoc, Value};
 use fieldsync_core::fixtures::{at, device, sample_store};
 use fieldsync_core::{CheckPoint, Error, IncomingChange, NewVisit, Pusher, Replica, Result};
-use fieldsync_core::{RuleViolation, VisitKind};
+use fieldsync_core::{DocId, LocalStore, RuleViolation, VisitKind};
 
 /// One change by a new actor of `am-li` on top of `history`, made by `edit` on the notes.
 fn forged(
@@ -46,20 +46,8 @@ fn forged(
         .to_vec())
 }
 
-fn push(replica: &mut Replica, change: Vec<u8>) -> Result<std::result::Result<(), RuleViolation>> {
-    let pusher = Pusher {
-        user: "am-li",
-        received_at: at("2026-11-23T12:00:00+08:00").0,
-    };
-    Ok(replica
-        .apply(&[IncomingChange::parse(&change)?], &pusher)?
-        .map(drop))
-}
-
-#[test]
-fn marks_block_markers_and_control_characters_in_collaborative_text_are_refused_naming_the_field()
--> Result<()> {
-    let dir = tempfile::tempdir()?;
+/// Am-li's phone with a routine visit of her store begun at 10:00 on 23 November.
+fn li_visiting(dir: &tempfile::TempDir) -> Result<(LocalStore, DocId)> {
     let (am, _) = device(
         dir.path().join("am.db"),
         "am-li",
@@ -75,6 +63,24 @@ fn marks_block_markers_and_control_characters_in_collaborative_text_are_refused_
         },
         complaint_id: None,
     })?;
+    Ok((am, visit))
+}
+
+fn push(replica: &mut Replica, change: Vec<u8>) -> Result<std::result::Result<(), RuleViolation>> {
+    let pusher = Pusher {
+        user: "am-li",
+        received_at: at("2026-11-23T12:00:00+08:00").0,
+    };
+    Ok(replica
+        .apply(&[IncomingChange::parse(&change)?], &pusher)?
+        .map(drop))
+}
+
+#[test]
+fn marks_block_markers_and_control_characters_in_collaborative_text_are_refused_naming_the_field()
+-> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (am, visit) = li_visiting(&dir)?;
     am.set_visit_notes(&visit, "shelf tidy")?;
     let history = am.export_changes(&visit, &[])?;
     let replica = Replica::load(&visit, history.iter().map(Vec::as_slice))?;
@@ -141,21 +147,7 @@ fn marks_block_markers_and_control_characters_in_collaborative_text_are_refused_
 fn a_note_pasted_with_windows_line_breaks_is_saved_with_line_feeds_and_a_bell_is_refused_on_the_phone()
 -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let (am, _) = device(
-        dir.path().join("am.db"),
-        "am-li",
-        at("2026-11-23T10:00:00+08:00"),
-    )?;
-    let store = am.create_store(sample_store("am-li", 1))?;
-    let visit = am.create_visit(NewVisit {
-        store_id: store,
-        kind: VisitKind::Routine,
-        check_in: CheckPoint {
-            at: at("2026-11-23T10:00:00+08:00"),
-            gps: None,
-        },
-        complaint_id: None,
-    })?;
+    let (am, visit) = li_visiting(&dir)?;
     am.set_visit_notes(&visit, "shelf tidy\r\nprice tags: 3 missing\rcall back")?;
     assert_eq!(
         am.visit(&visit)?.notes,
