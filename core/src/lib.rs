@@ -96,8 +96,8 @@ pub use sync::replica::{
     IncomingChange, MAX_CHANGE_BYTES, MAX_CHANGE_OPS, Precheck, Pusher, Replica,
 };
 pub use sync::{
-    Fetched, PhotoReport, PhotoSettings, PhotoUploadProgress, SyncClient, SyncConfig, SyncFailure,
-    SyncPhase, SyncProgress, SyncReport, backoff, enroll,
+    FEED_INDEX_VERSION, Fetched, PhotoReport, PhotoSettings, PhotoUploadProgress, SyncClient,
+    SyncConfig, SyncFailure, SyncPhase, SyncProgress, SyncReport, backoff, enroll,
 };
 pub use time::working_days::{DayKind, WorkingDays};
 pub use time::{FieldCalendar, Timestamp};

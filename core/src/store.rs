@@ -148,6 +148,10 @@ pub(crate) struct Inner {
     pub(crate) cache: DocCache,
     /// The thread inside [`LocalStore::in_one_transaction`], while one is.
     transaction_owner: Option<ThreadId>,
+    /// Index rows the server sent with the sync response being stored, by document:
+    /// taken by the merge of a document this device does not hold (`feed_merge.rs`).
+    pub(crate) feed_index:
+        std::collections::HashMap<crate::DocId, crate::sync::feed_index::FeedIndex>,
 }
 
 impl LocalStore {
@@ -244,6 +248,7 @@ impl LocalStore {
                 clock: options.clock,
                 cache: DocCache::new(options.cache_capacity.max(1)),
                 transaction_owner: None,
+                feed_index: std::collections::HashMap::new(),
             }),
             transaction_ended: Condvar::new(),
             waiting: AtomicUsize::new(0),

@@ -117,6 +117,8 @@ async fn sync_as(
         ))
     })?;
     let working = checked_working_set(request.working_set)?;
+    // Index rows of another version than this build derives are not sent at all.
+    let send_index = request.index_version == Some(fieldsync_core::FEED_INDEX_VERSION);
     let limits = state.limits.clone();
     let total: usize = request.push.iter().map(|d| d.changes.len()).sum();
     if total > limits.max_changes_per_push {
@@ -248,6 +250,7 @@ async fn sync_as(
                 first_use: feed.first_use,
                 working_since: feed.working_since,
                 let_go: feed.let_go,
+                index: if send_index { feed.index } else { Vec::new() },
             },
             rotated,
         ))

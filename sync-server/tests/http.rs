@@ -150,6 +150,7 @@ impl Running {
             max_response_bytes: None,
             device: None,
             working_set: None,
+            index_version: None,
         };
         Ok((v, request))
     }

@@ -74,6 +74,7 @@ async fn an_error_about_a_300_kb_document_id_quotes_only_a_short_prefix_of_it() 
         max_response_bytes: None,
         device: None,
         working_set: None,
+        index_version: None,
     };
     let request = Request::post("/v1/sync")
         .header(header::AUTHORIZATION, "Bearer t0k3n")

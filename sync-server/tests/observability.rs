@@ -137,6 +137,7 @@ async fn metrics_have_a_sync_histogram_with_help_text_and_the_build_on_their_own
         max_response_bytes: None,
         device: None,
         working_set: None,
+        index_version: None,
     };
     let synced = reqwest::Client::new()
         .post(format!("http://{addr}/v1/sync"))
@@ -238,6 +239,7 @@ fn logs_of_a_sync(format: &str) -> Fallible<String> {
             max_response_bytes: None,
             device: None,
             working_set: None,
+            index_version: None,
         };
         let client = reqwest::Client::new();
         for token in ["t0k3n", "wrong"] {

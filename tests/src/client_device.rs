@@ -227,6 +227,7 @@ impl ClientDevice {
                 max_response_bytes: Some(budget),
                 device: None,
                 working_set: None,
+                index_version: None,
             };
             Ok((request, batch))
         })

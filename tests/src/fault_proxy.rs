@@ -613,6 +613,7 @@ mod tests {
             max_response_bytes: None,
             device: None,
             working_set: None,
+            index_version: None,
         };
         let body = protocol::encode(&push);
         let mut request = format!(

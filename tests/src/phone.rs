@@ -276,6 +276,7 @@ impl Phone {
             max_response_bytes: None,
             device: None,
             working_set: None,
+            index_version: None,
         };
         let all_pushed: Vec<ChangeRef> = pushed.iter().flatten().cloned().collect();
         let request_bytes = protocol::encode(&request).len();

@@ -253,5 +253,6 @@ pub fn outbox_request(
         max_response_bytes: None,
         device: None,
         working_set: None,
+        index_version: None,
     }
 }

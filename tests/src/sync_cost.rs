@@ -113,6 +113,7 @@ pub fn outbox(local: &LocalStore, storage: &dyn SyncStorage) -> Result<Outbox, B
         max_response_bytes: Some(4 * 1024 * 1024),
         device: None,
         working_set: None,
+        index_version: None,
     };
     out.new_only_request = gzip_len(&protocol::encode(&request))?;
     Ok(out)

@@ -113,6 +113,7 @@ async fn a_device_over_its_request_rate_gets_429_rate_limited_with_retry_after_o
         max_response_bytes: None,
         device: None,
         working_set: None,
+        index_version: None,
     };
     assert_eq!(server.sync(&token, &pull).await?.0, StatusCode::OK);
     assert_eq!(server.sync(&token, &pull).await?.0, StatusCode::OK);

@@ -181,6 +181,7 @@ impl Field {
             max_response_bytes: None,
             device: None,
             working_set: None,
+            index_version: None,
         })
     }
 
@@ -205,6 +206,7 @@ impl Field {
             max_response_bytes: None,
             device: None,
             working_set: None,
+            index_version: None,
         };
         let reply = self
             .call(
@@ -1102,6 +1104,7 @@ async fn more_documents_than_a_push_may_carry_are_refused_even_without_changes_o
         max_response_bytes: None,
         device: None,
         working_set: None,
+        index_version: None,
     };
     field.post(&request).await?.refused(
         StatusCode::PAYLOAD_TOO_LARGE,

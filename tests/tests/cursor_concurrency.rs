@@ -164,6 +164,7 @@ async fn skipping_poller(phone: Phone, done: Arc<AtomicBool>) -> Result<Polled, 
             max_response_bytes: None,
             device: None,
             working_set: None,
+            index_version: None,
         };
         let response = match phone.post_sync(&request, &[]).await {
             Ok((response, _)) => response,

@@ -170,6 +170,7 @@ async fn push(
         max_response_bytes: None,
         device: None,
         working_set: None,
+        index_version: None,
     };
     let (status, _, body) = server.sync(token, &request).await?;
     let refusal = (status != StatusCode::OK)
@@ -297,6 +298,7 @@ async fn pull(
         max_response_bytes: Some(max_bytes),
         device: None,
         working_set: None,
+        index_version: None,
     };
     let (status, _, body) = server.sync(token, &request).await?;
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
@@ -583,6 +585,7 @@ async fn an_edit_built_on_a_change_logged_after_the_move_is_refused_on(
         max_response_bytes: None,
         device: None,
         working_set: None,
+        index_version: None,
     };
     let (status, _, body) = m.server.sync(&m.li_token, &notes_only).await?;
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));

@@ -106,6 +106,7 @@ fn request(phone: &LocalStore, docs: &[&DocId]) -> Fallible<SyncRequest> {
         max_response_bytes: None,
         device: None,
         working_set: None,
+        index_version: None,
     })
 }
 
@@ -267,6 +268,7 @@ async fn a_device_over_its_daily_byte_budget_is_told_to_retry_after_midnight_utc
         max_response_bytes: None,
         device: None,
         working_set: None,
+        index_version: None,
     };
     assert_eq!(field.server.sync(&token, &pull).await?.0, StatusCode::OK);
     let again = SyncRequest {

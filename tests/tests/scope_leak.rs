@@ -53,6 +53,7 @@ async fn every_demo_id_outside_an_account_managers_scope_is_answered_byte_for_by
             max_response_bytes: None,
             device: None,
             working_set: None,
+            index_version: None,
         };
         let (status, _, body) = server.sync(&token, &request).await?;
         assert_eq!(status, StatusCode::OK);
@@ -90,6 +91,7 @@ async fn every_demo_id_outside_an_account_managers_scope_is_answered_byte_for_by
         max_response_bytes: None,
         device: None,
         working_set: None,
+        index_version: None,
     };
     let (status, _, body) = server.sync(&token, &request).await?;
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
@@ -210,6 +212,7 @@ async fn a_refused_write_to_a_visit_outside_the_scope_names_nothing_of_it_and_re
         max_response_bytes: None,
         device: None,
         working_set: None,
+        index_version: None,
     };
     let (status, _, body) = server.sync(&li_token, &request).await?;
     assert_eq!(status, StatusCode::FORBIDDEN);

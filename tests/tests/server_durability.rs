@@ -258,6 +258,7 @@ async fn broken_phone(phone: Phone, stores: Vec<DocId>, seed: u64, shared: Arc<S
             max_response_bytes: Some(1),
             device: None,
             working_set: None,
+            index_version: None,
         };
         if phone.post_sync(&request, &[]).await.is_err() {
             let pause = rng.random_range(5..=25);

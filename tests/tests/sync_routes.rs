@@ -141,6 +141,7 @@ impl District {
             max_response_bytes: None,
             device: None,
             working_set: None,
+            index_version: None,
         };
         let (status, body) = self.post(token, &request).await?;
         if status != StatusCode::OK {
@@ -173,6 +174,7 @@ async fn pull_page(
         max_response_bytes: Some(max_bytes),
         device: None,
         working_set: None,
+        index_version: None,
     };
     let (status, body) = district.post(token, &request).await?;
     if status != StatusCode::OK {
@@ -452,6 +454,7 @@ async fn a_push_of_many_documents_is_judged_as_if_one_by_one_in_the_order_sent_o
             max_response_bytes: None,
             device: None,
             working_set: None,
+            index_version: None,
         })
     };
 
@@ -553,6 +556,7 @@ async fn a_change_made_by_another_devices_actor_is_refused_unless_the_server_has
         max_response_bytes: None,
         device: None,
         working_set: None,
+        index_version: None,
     };
     let (status, _) = district.post(&li, &stolen).await?;
     assert_eq!(status, StatusCode::OK, "the phone pushes its own change");
@@ -580,6 +584,7 @@ async fn a_change_made_by_another_devices_actor_is_refused_unless_the_server_has
         max_response_bytes: None,
         device: None,
         working_set: None,
+        index_version: None,
     };
     let (status, body) = district.post(&li_tablet, &forged).await?;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -708,6 +713,7 @@ async fn a_large_catch_up_arrives_in_bounded_batches_that_resume_where_they_stop
             max_response_bytes: Some(4_000),
             device: None,
             working_set: None,
+            index_version: None,
         };
         let (status, body) = district.post(&token, &request).await?;
         assert_eq!(status, StatusCode::OK);
@@ -903,6 +909,7 @@ async fn a_first_sync_interrupted_halfway_resumes_and_ends_with_every_document_i
                 max_response_bytes: None,
                 device: None,
                 working_set: None,
+                index_version: None,
             },
         )
         .await?;

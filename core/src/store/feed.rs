@@ -110,7 +110,7 @@ impl LocalStore {
     /// were merged.
     pub fn store_feed_page(&self, docs: Vec<(DocId, Vec<Vec<u8>>)>, cursor: &str) -> Result<usize> {
         Ok(self
-            .apply_sync_response(&[], docs, &[], None, cursor)?
+            .apply_sync_response(&[], docs, Vec::new(), &[], None, cursor)?
             .pulled)
     }
 
@@ -143,6 +143,7 @@ impl LocalStore {
         &self,
         confirmed: &[(DocId, i64, Vec<String>)],
         docs: Vec<(DocId, Vec<Vec<u8>>)>,
+        index: Vec<Vec<u8>>,
         removed: &[DocId],
         working_since: Option<i64>,
         cursor: &str,
@@ -159,6 +160,14 @@ impl LocalStore {
         let mut confirmed = Some(confirmed);
         let workers = crate::store::default_workers();
         let waiting = || self.others_waiting();
+        // Rows that do not decode, or of another version, are left out: their documents are
+        // built as any others.
+        let index: std::collections::HashMap<DocId, crate::sync::feed_index::FeedIndex> = index
+            .iter()
+            .filter_map(|bytes| crate::sync::feed_index::decode(bytes))
+            .filter_map(|i| Some((DocId::parse("index", &i.doc).ok()?, i)))
+            .collect();
+        let mut index = Some(index);
         let mut inner = self.lock_for_merge()?;
         // Bounded: every pass but the last merges at least one document of `rest`.
         loop {
@@ -167,8 +176,12 @@ impl LocalStore {
                 for (id, edits, heads) in confirmed.take().iter().flatten() {
                     confirm_pushed(&inner.conn, id, *edits, heads)?;
                 }
-                let (merged, left) =
-                    inner.merge_many(std::mem::take(&mut rest), true, workers, &waiting)?;
+                // Taken back below whatever the merge gives: rows a document did not take
+                // belong to this response only.
+                inner.feed_index = index.take().unwrap_or_default();
+                let merging = inner.merge_many(std::mem::take(&mut rest), true, workers, &waiting);
+                index = Some(std::mem::take(&mut inner.feed_index));
+                let (merged, left) = merging?;
                 applied.pulled += merged.count;
                 applied.damaged.extend(merged.damaged);
                 applied.repaired.extend(merged.repaired);

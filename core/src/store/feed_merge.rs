@@ -44,6 +44,7 @@ use super::{Inner, LocalStore};
 use crate::doc::Doc;
 use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
+use crate::sync::feed_index::FeedIndex;
 
 /// Most worker threads preparing documents (fewer on a machine with fewer cores).
 pub(crate) const MAX_WORKERS: usize = 4;
@@ -75,6 +76,8 @@ struct Job {
     stored: Stored,
     /// The changes kept aside for it when it is damaged, to merge again with these.
     held: Option<Vec<Vec<u8>>>,
+    /// The index rows the server sent for it, for a document this device does not hold.
+    sent_rows: Option<FeedIndex>,
     /// Whether the document goes to the cache once written: only the last documents of a
     /// batch would stay there, so the others are dropped by the worker that built them,
     /// off the writer's thread.
@@ -90,6 +93,9 @@ enum Prepared {
     New(Ready, Vec<u8>),
     /// A document that grew, with the chunk of its new changes.
     Grown(Ready, Vec<u8>),
+    /// A document this device did not have, stored as its changes came (one chunk, no
+    /// snapshot) with the index rows the server sent: built the first time it is read.
+    Unbuilt(Ready, Vec<u8>),
     /// A document that cannot be read with these changes: they are kept aside, and what
     /// the store holds of it is left as it is.
     Damaged(Damage),
@@ -265,6 +271,7 @@ impl Inner {
             {
                 let stored = inner.stored_for_merge(&id)?;
                 let held = inner.held_changes(&id)?;
+                let sent_rows = inner.feed_index_for(&id, &stored, &held);
                 in_flight.insert(id.clone());
                 if jobs
                     .send(Job {
@@ -273,6 +280,7 @@ impl Inner {
                         changes,
                         stored,
                         held,
+                        sent_rows,
                         cache: index >= cached_from,
                     })
                     .is_err()
@@ -328,7 +336,8 @@ impl Inner {
     ) -> Result<()> {
         let stored = self.stored_for_merge(&id)?;
         let held = self.held_changes(&id)?;
-        let prepared = prepare(&id, &changes, stored, held, &self.actor, true)?;
+        let sent_rows = self.feed_index_for(&id, &stored, &held);
+        let prepared = prepare(&id, &changes, stored, held, sent_rows, &self.actor, true)?;
         self.write_prepared(&id, prepared, from_server, merged)
     }
 }
@@ -357,6 +366,7 @@ fn work(
             changes,
             stored,
             held,
+            sent_rows,
             cache,
         } = job;
         if stopping.load(Ordering::SeqCst) {
@@ -374,7 +384,7 @@ fn work(
         // A panic inside Automerge must come back as this document's error: a worker that
         // died silently would leave the writer waiting for its document.
         let prepared = catch_unwind(AssertUnwindSafe(|| {
-            prepare(&id, &changes, stored, held, actor, cache)
+            prepare(&id, &changes, stored, held, sent_rows, actor, cache)
         }))
         .unwrap_or_else(|_| {
             Err(Error::invalid(

@@ -296,6 +296,10 @@ impl SyncClient {
             max_response_bytes: Some(self.config.max_response_bytes),
             device: None,
             working_set: self.working_set().await?,
+            index_version: self
+                .config
+                .server_index_rows
+                .then_some(crate::sync::feed_index::FEED_INDEX_VERSION),
         };
         let mut attempt = 0;
         loop {
@@ -391,9 +395,11 @@ impl SyncClient {
                 .map(|r| DocId::parse("removed", r))
                 .chain(response.let_go.iter().map(|r| DocId::parse("let_go", r)))
                 .collect::<Result<Vec<_>>>()?;
+            let index = response.index.into_iter().map(ByteBuf::into_vec).collect();
             store.apply_sync_response(
                 &confirmed,
                 docs,
+                index,
                 &removed,
                 response.working_since,
                 &response.cursor,

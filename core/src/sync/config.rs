@@ -39,6 +39,12 @@ pub struct SyncConfig {
     /// How long documents fetched on demand from outside the working set stay on the
     /// phone after their fetch (unless an edit of theirs waits for the server).
     pub keep_fetched: Duration,
+    /// On a first sync, store visits, counts and shelf displays as their changes came,
+    /// with the index rows the server derived when it accepted them, and build each the
+    /// first time something reads it (docs/protocol.md, "Index rows on a first sync"; ADR
+    /// 0035). `false`: build, check and index every document as it arrives, as any later
+    /// sync does (about 300 µs a document on the phone).
+    pub server_index_rows: bool,
 }
 
 impl std::fmt::Debug for SyncConfig {
@@ -70,6 +76,7 @@ impl SyncConfig {
             app_version: None,
             working_weeks: None,
             keep_fetched: Duration::from_secs(24 * 3600),
+            server_index_rows: true,
         }
     }
 }

@@ -56,6 +56,10 @@ pub struct SyncRequest {
     /// absent: the whole scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub working_set: Option<WorkingSet>,
+    /// The version of index rows the device can store in place of building a document
+    /// (docs/protocol.md, "Index rows on a first sync"); absent: send none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_version: Option<u32>,
 }
 
 /// Changes of one document, each one encoded Automerge change.
@@ -92,6 +96,11 @@ pub struct SyncResponse {
     /// yours is pending (their later changes are no longer sent).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub let_go: Vec<String>,
+    /// For a request with `index_version`, in a first sync's pass: the index rows of
+    /// documents of `changes` sent whole, each derived at the heads those changes make
+    /// (docs/protocol.md, "Index rows on a first sync").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub index: Vec<ByteBuf>,
 }
 
 /// A pushed document the server stored.
@@ -214,6 +223,7 @@ mod tests {
             max_response_bytes: None,
             device: None,
             working_set: None,
+            index_version: None,
         };
         let bytes = encode(&request);
         // 100 bytes of change plus framing: a byte string, not an array of integers (which

@@ -241,6 +241,13 @@ impl Replica {
         crate::kinds::store_copy::copy_of(&self.doc)
     }
 
+    /// The index rows a new phone may store instead of building the document (see
+    /// `feed_index.rs`), derived from the document as it is; `None` for kinds without them
+    /// and for a document that does not read as its kind.
+    pub fn feed_index(&mut self) -> Option<Vec<u8>> {
+        crate::sync::feed_index::derive(&mut self.doc)
+    }
+
     /// What the document is about; `None` while it is empty.
     pub fn summary(&self) -> Result<Option<DocSummary>> {
         self.doc.reading(summarize)

@@ -105,6 +105,19 @@ pub trait FeedTx {
         last: &str,
         upto: i64,
     ) -> AppResult<Vec<(String, String, Vec<u8>)>>;
+    /// The index rows (`docs.feed_index`) of the documents [`documents_changes`] reads
+    /// with the same arguments, for those that have them and no change after `upto` (the
+    /// rows were derived at the heads of the changes sent), as (document, rows).
+    ///
+    /// [`documents_changes`]: FeedTx::documents_changes
+    fn documents_index(
+        &mut self,
+        device: &DeviceInfo,
+        part: PassPart,
+        after: &str,
+        last: &str,
+        upto: i64,
+    ) -> AppResult<Vec<(String, Vec<u8>)>>;
     /// Every scope row with `seq <= upto`, oldest first.
     fn scope_rows(&mut self, upto: i64) -> AppResult<Vec<LogRow>>;
     /// The last log position recorded as told to the device, if a scope row lies after
@@ -219,6 +232,7 @@ fn read_at(
             for _ in 0..2 {
                 if !read_pass(tx, device, &mut pass, &budget, &mut feed, &mut out)? {
                     feed.changes = out.changes;
+                    feed.index = out.index;
                     return Ok(feed);
                 }
                 if pass.part.part == Part::History || pass.by_id {
@@ -236,6 +250,7 @@ fn read_at(
                     feed.cursor = pass.cursor();
                     feed.more = true;
                     feed.changes = out.changes;
+                    feed.index = out.index;
                     return Ok(feed);
                 }
             }
@@ -253,6 +268,7 @@ fn read_at(
         &mut out,
     )?;
     feed.changes = out.changes;
+    feed.index = out.index;
     Ok(feed)
 }
 
@@ -349,6 +365,8 @@ struct Changes {
     changes: Vec<DocChanges>,
     by_doc: HashMap<String, usize>,
     bytes: usize,
+    /// Index rows of documents sent whole by a first sync's pass (`Feed::index`).
+    index: Vec<ByteBuf>,
 }
 
 impl Changes {

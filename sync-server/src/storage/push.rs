@@ -108,12 +108,14 @@ pub trait PushTx {
         device: &str,
         at: i64,
     ) -> AppResult<()>;
-    /// Records a document's summary and heads, and adds `added_bytes` to its size.
+    /// Records a document's summary and heads with the index rows derived at those heads
+    /// (see `Replica::feed_index`), and adds `added_bytes` to its size.
     fn upsert_doc(
         &mut self,
         doc: &str,
         summary: &DocSummary,
         heads: &[String],
+        feed_index: Option<&[u8]>,
         added_bytes: i64,
     ) -> AppResult<()>;
     fn upsert_store(&mut self, store: &str, territory: &str, demo_street: bool) -> AppResult<()>;
@@ -145,6 +147,8 @@ struct Staged {
     /// Bytes of `new`, as stored.
     new_bytes: u64,
     after: DocSummary,
+    /// Its index rows after the push (`Replica::feed_index`).
+    feed_index: Option<Vec<u8>>,
     moved: Option<ScopeMove>,
 }
 
@@ -277,7 +281,7 @@ pub fn run(
             });
             continue;
         }
-        let (before, effect, after) = match result? {
+        let (before, effect, after, feed_index) = match result? {
             Ok(applied) => applied,
             Err(v) => {
                 rejections.push(rejection(doc, v));
@@ -352,6 +356,7 @@ pub fn run(
             new,
             new_bytes,
             after,
+            feed_index,
             moved,
         });
     }
@@ -387,7 +392,7 @@ pub fn run(
         }
         let heads = s.replica.heads();
         let added = i64::try_from(s.new_bytes).map_err(AppError::internal)?;
-        tx.upsert_doc(&s.doc, &s.after, &heads, added)?;
+        tx.upsert_doc(&s.doc, &s.after, &heads, s.feed_index.as_deref(), added)?;
         if s.after.kind == DocKind::Visit {
             let store = s.after.store_id.as_deref().unwrap_or_default();
             tx.set_photo_uses(&s.doc, store, &photo_uses::of_replica(&s.replica))?;

@@ -6,7 +6,8 @@
 //! touched document's replica as the server held it, then `--rounds N` times applies the
 //! week's changes to a copy of every replica, as the server's push does (the document's
 //! summary, [`Replica::apply_for_rules`]: apply, judge, work out what the changes touched
-//! where the write rules read it, and the summary again), and, for
+//! where the write rules read it, the summary again, and the index rows a first sync
+//! sends with the document: `Replica::feed_index`), and, for
 //! comparison, only applies them to a bare Automerge document (`--kind K`: only the
 //! documents of kind `K`). Prints the median of each
 //! (ms for the whole week) and their difference, the judge's cost; `--json FILE` writes
@@ -105,6 +106,8 @@ fn run() -> Result<(), BoxError> {
             let before = replica.summary()?;
             let verdict = replica.apply_for_rules(&w.changes, before.as_ref(), &pusher)?;
             replica.summary()?;
+            // The rows a first sync sends with it, derived by every accepted push.
+            replica.feed_index();
             let took = start.elapsed().as_secs_f64();
             spent += took;
             by_kind.entry(&w.kind).or_default().2 += took;

@@ -321,6 +321,7 @@ impl Field {
             max_response_bytes: Some(256 * 1024),
             device: None,
             working_set: None,
+            index_version: None,
         };
         let response = self
             .http

@@ -13,6 +13,7 @@ use crate::ids::{DocId, DocKind};
 use crate::store::Inner;
 use crate::store::damaged::{self, Damage};
 use crate::store::index::Derived;
+use crate::sync::feed_index::FeedIndex;
 
 /// Parses `changes`, applies them (with the changes `held` aside for it, when it is
 /// damaged) to what the store held of document `id`, checks that the result reads as its
@@ -20,14 +21,21 @@ use crate::store::index::Derived;
 /// dependency must be present, or nothing is prepared; a document that does not read is
 /// prepared as damaged. Unless `cache`, a document whose index rows are derived here is
 /// dropped here.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn prepare(
     id: &DocId,
     changes: &[Vec<u8>],
     stored: Stored,
     held: Option<Vec<Vec<u8>>>,
+    sent_rows: Option<FeedIndex>,
     actor: &ActorId,
     cache: bool,
 ) -> Result<Prepared> {
+    if let Some(rows) = sent_rows
+        && let Some(unbuilt) = unbuilt(id, changes, rows)
+    {
+        return Ok(unbuilt);
+    }
     let parse = |i: usize, bytes: &[u8], what: &str| {
         automerge::Change::try_from(bytes).map_err(|e| {
             Error::invalid(
@@ -129,6 +137,43 @@ pub(super) fn prepare(
     })
 }
 
+/// A document this device does not hold, prepared from the rows the server sent without
+/// building it: its changes kept as they came, one after the other, as one chunk (what
+/// [`Doc::load`] reads). `None` when the rows are not for `id`, their heads do not read,
+/// or a change is not one whole Automerge change chunk: the document is then built.
+fn unbuilt(id: &DocId, changes: &[Vec<u8>], rows: FeedIndex) -> Option<Prepared> {
+    if rows.doc != id.as_str() || changes.is_empty() {
+        return None;
+    }
+    let whole_change = |bytes: &Vec<u8>| {
+        crate::doc::chunk_head(bytes).is_some_and(|h| {
+            matches!(h.kind, crate::doc::CHANGE | crate::doc::COMPRESSED_CHANGE)
+                && h.data_at.checked_add(h.data_len) == Some(bytes.len())
+        })
+    };
+    if !changes.iter().all(whole_change) {
+        return None;
+    }
+    let heads = rows.change_hashes()?;
+    let kind = rows.kind();
+    let mut chunk = Vec::with_capacity(changes.iter().map(Vec::len).sum());
+    for change in changes {
+        chunk.extend_from_slice(change);
+    }
+    Some(Prepared::Unbuilt(
+        Ready {
+            kind,
+            heads,
+            store: rows.store,
+            doc: None,
+            rows: Some(rows.rows),
+            conflicts: rows.conflicts,
+            repaired: false,
+        },
+        chunk,
+    ))
+}
+
 /// Applies changes to a document the store has; returns it with its heads before.
 fn grow(mut doc: Doc, parsed: Vec<automerge::Change>) -> Result<(Doc, Vec<ChangeHash>, bool)> {
     let before = doc.heads();
@@ -137,6 +182,21 @@ fn grow(mut doc: Doc, parsed: Vec<automerge::Change>) -> Result<(Doc, Vec<Change
 }
 
 impl Inner {
+    /// The rows the server sent for `id`, taken for a document this device does not hold
+    /// and has no changes kept aside for; left for any other.
+    pub(super) fn feed_index_for(
+        &mut self,
+        id: &DocId,
+        stored: &Stored,
+        held: &Option<Vec<Vec<u8>>>,
+    ) -> Option<FeedIndex> {
+        if matches!(stored, Stored::New) && held.is_none() {
+            self.feed_index.remove(id)
+        } else {
+            None
+        }
+    }
+
     /// What the store holds of `id` for a merge: the document taken out of the cache, or
     /// its bytes (the caller puts the document back, or drops it on failure).
     pub(super) fn stored_for_merge(&mut self, id: &DocId) -> Result<Stored> {

@@ -283,7 +283,9 @@ fn an_edit_made_while_a_failing_response_is_stored_is_kept() -> Result<()> {
     })?;
     let storing = {
         let phone = phone.clone();
-        std::thread::spawn(move || phone.apply_sync_response(&[], docs, &[], None, "41"))
+        std::thread::spawn(move || {
+            phone.apply_sync_response(&[], docs, Vec::new(), &[], None, "41")
+        })
     };
     // The edit lands before, during or after storing the response: it must be kept
     // whichever it is (during, it waits for the response to be stored or refused).
@@ -440,7 +442,7 @@ fn after_a_merge_even_a_failed_one_the_stores_edits_are_synchronous_again() -> R
     }
     assert!(
         phone
-            .apply_sync_response(&[], damaged, &[], None, "40")
+            .apply_sync_response(&[], damaged, Vec::new(), &[], None, "40")
             .is_err()
     );
     assert_eq!(synchronous(&phone)?, 2, "FULL after a failed merge");

@@ -55,6 +55,24 @@ impl Inner {
                 let heads = ready.heads.clone();
                 (ready, heads)
             }
+            Prepared::Unbuilt(ready, chunk) => {
+                tx.prepare_cached(
+                    "INSERT INTO documents (id, kind, store_id, snapshot, heads, updated_at, chunk_count, chunk_bytes)
+                     VALUES (?1, ?2, ?3, NULL, ?4, ?5, 1, ?6)",
+                )?
+                .execute(params![
+                    id.as_str(),
+                    ready.kind.as_str(),
+                    ready.store,
+                    heads_blob(&ready.heads),
+                    now.0,
+                    chunk.len() as i64
+                ])?;
+                tx.prepare_cached("INSERT INTO chunks (doc_id, seq, bytes) VALUES (?1, 1, ?2)")?
+                    .execute(params![id.as_str(), chunk])?;
+                let heads = ready.heads.clone();
+                (ready, heads)
+            }
             Prepared::Grown(ready, chunk) => {
                 // As `persist` does for a local edit (see the numbering there), without an
                 // outbox entry: merged changes are not local edits.

@@ -2,8 +2,11 @@
 //! (what a new phone needs first, or the history), where a pass stands, and one part read
 //! page by page (docs/protocol.md, "A first sync"; ADR 0020).
 
+use std::collections::HashMap;
+
 use fieldsync_core::Role;
 use fieldsync_core::protocol::{FeedCursor, Part};
+use serde_bytes::ByteBuf;
 
 use super::{Budget, Changes, FeedTx};
 use crate::error::{AppError, AppResult};
@@ -233,17 +236,32 @@ pub(super) fn read_pass(
             .documents_changes(device, pass.part, &from, last, pass.upto)?
             .into_iter()
             .peekable();
+        let mut index: HashMap<String, Vec<u8>> = tx
+            .documents_index(device, pass.part, &from, last, pass.upto)?
+            .into_iter()
+            .collect();
         for id in &ids {
             if budget.spent(out) {
                 feed.cursor = pass.cursor();
                 feed.more = true;
                 return Ok(false);
             }
+            let mut whole = true;
             // Bounded by the rows read.
             while let Some((_, hash, bytes)) = rows.next_if(|(doc, _, _)| doc == id) {
-                if !budget.just_pushed.contains(&hash) {
+                if budget.just_pushed.contains(&hash) {
+                    whole = false;
+                } else {
                     out.push(id.clone(), bytes);
                 }
+            }
+            // Rows derived at the heads of every change the document has: only with all of
+            // them in this response.
+            if let Some(rows) = index.remove(id)
+                && whole
+            {
+                out.bytes += rows.len();
+                out.index.push(ByteBuf::from(rows));
             }
             docs_sent += 1;
             pass.after = Some(id.clone());

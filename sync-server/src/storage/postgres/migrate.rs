@@ -55,6 +55,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
         12,
         include_str!("../../../migrations/postgres/012_photo_owners.sql"),
     ),
+    (
+        13,
+        include_str!("../../../migrations/postgres/013_feed_index.sql"),
+    ),
 ];
 pub(super) fn add_store_held(
     tx: &mut Transaction<'_>,

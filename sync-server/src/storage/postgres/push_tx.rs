@@ -293,13 +293,15 @@ impl push::PushTx for PgPush<'_, '_> {
         doc: &str,
         summary: &DocSummary,
         heads: &[String],
+        feed_index: Option<&[u8]>,
         added_bytes: i64,
     ) -> AppResult<()> {
         let result = self.tx.execute(
-            "INSERT INTO docs (id, kind, store_id, manager, heads, bytes, happened_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+            "INSERT INTO docs (id, kind, store_id, manager, heads, bytes, happened_at, feed_index)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (id) DO UPDATE SET heads = excluded.heads, bytes = docs.bytes + excluded.bytes,
-                 happened_at = COALESCE(docs.happened_at, excluded.happened_at)",
+                 happened_at = COALESCE(docs.happened_at, excluded.happened_at),
+                 feed_index = excluded.feed_index",
             &[
                 &doc,
                 &summary.kind.as_str(),
@@ -308,6 +310,7 @@ impl push::PushTx for PgPush<'_, '_> {
                 &heads.join(","),
                 &added_bytes,
                 &summary.happened_at,
+                &feed_index,
             ],
         );
         self.check(result).map(|_| ())

@@ -44,9 +44,10 @@ pub(super) struct Worked {
     pub(super) applied: Option<AppResult<Applied>>,
 }
 
-/// A document's summaries before and after its new changes, and what they did; or why the
-/// document they make is refused.
-pub(super) type Applied = Result<(Option<DocSummary>, Effect, DocSummary), RuleViolation>;
+/// A document's summaries before and after its new changes, what they did and its index
+/// rows after them (`Replica::feed_index`); or why the document they make is refused.
+pub(super) type Applied =
+    Result<(Option<DocSummary>, Effect, DocSummary, Option<Vec<u8>>), RuleViolation>;
 
 /// Loads and applies every job, in parallel when there are enough of them; the results are
 /// in the jobs' order.
@@ -170,7 +171,9 @@ fn apply(
     let after = replica
         .summary()?
         .ok_or_else(|| AppError::BadRequest(format!("document `{doc}` has no content")))?;
-    Ok(Ok((before, effect, after)))
+    // Derived here, on the push's worker threads, from the document just judged.
+    let feed_index = replica.feed_index();
+    Ok(Ok((before, effect, after, feed_index)))
 }
 
 #[cfg(test)]

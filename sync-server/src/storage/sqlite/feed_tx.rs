@@ -189,6 +189,44 @@ impl feed::FeedTx for SqliteFeed<'_> {
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    fn documents_index(
+        &mut self,
+        device: &DeviceInfo,
+        part: PassPart,
+        after: &str,
+        last: &str,
+        upto: i64,
+    ) -> AppResult<Vec<(String, Vec<u8>)>> {
+        let sql = format!(
+            "SELECT p.id, d.feed_index FROM ({}) AS p JOIN docs d ON d.id = p.id
+             WHERE d.feed_index IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM changes c WHERE c.doc_id = p.id AND c.seq > ?4)",
+            feed::scope_ids(
+                device.role,
+                "?3",
+                &format!(
+                    "d.id > ?1 AND d.id <= ?2 AND {}",
+                    feed::part_condition(part.part, "?5", "?6")
+                )
+            )
+        );
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_map(
+                params![
+                    after,
+                    last,
+                    device.user_id,
+                    upto,
+                    part.since,
+                    part.floor_bound()
+                ],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     fn handed_before_scope_row(&mut self, device: &str, upto: i64) -> AppResult<Option<i64>> {
         Ok(self
             .conn

@@ -42,6 +42,7 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (12, include_str!("../../../migrations/012_photo_uses.sql")),
     (13, include_str!("../../../migrations/013_photo_owners.sql")),
+    (14, include_str!("../../../migrations/014_feed_index.sql")),
 ];
 
 pub(super) fn add_store_held(tx: &Connection, store: &str, values: &[HeldValue]) -> AppResult<()> {

@@ -159,14 +159,16 @@ impl push::PushTx for SqlitePush<'_, '_> {
         doc: &str,
         summary: &DocSummary,
         heads: &[String],
+        feed_index: Option<&[u8]>,
         added_bytes: i64,
     ) -> AppResult<()> {
         self.tx
             .prepare_cached(
-                "INSERT INTO docs (id, kind, store_id, manager, heads, bytes, happened_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                "INSERT INTO docs (id, kind, store_id, manager, heads, bytes, happened_at, feed_index)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (id) DO UPDATE SET heads = excluded.heads, bytes = bytes + excluded.bytes,
-                     happened_at = COALESCE(docs.happened_at, excluded.happened_at)",
+                     happened_at = COALESCE(docs.happened_at, excluded.happened_at),
+                     feed_index = excluded.feed_index",
             )?
             .execute(params![
                 doc,
@@ -175,7 +177,8 @@ impl push::PushTx for SqlitePush<'_, '_> {
                 summary.manager,
                 heads.join(","),
                 added_bytes,
-                summary.happened_at
+                summary.happened_at,
+                feed_index
             ])?;
         Ok(())
     }
