@@ -38,7 +38,9 @@ use crate::ids::{DocId, DocKind};
 use crate::time::Timestamp;
 
 pub(crate) use cache::Item as MapItem;
-pub(crate) use chunks::{CHANGE, COMPRESSED_CHANGE, chunk_head, split_changes};
+pub(crate) use chunks::{
+    CHANGE, COMPRESSED_CHANGE, change_hash_and_deps, chunk_head, split_changes,
+};
 pub(crate) use fields::Fields;
 pub use fields::{Versions, Written};
 pub(crate) use history::CommitMessage;

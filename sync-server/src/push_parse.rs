@@ -155,6 +155,7 @@ mod tests {
         DocChanges {
             doc: doc.to_string(),
             changes: changes.into_iter().map(Into::into).collect(),
+            index: None,
         }
     }
 
@@ -199,6 +200,7 @@ mod tests {
         let upper = DocChanges {
             doc: id.as_str().to_uppercase(),
             changes: changes(1).into_iter().map(Into::into).collect(),
+            index: None,
         };
         let error = parse_now(vec![upper], u64::MAX).expect_err("not canonical");
         assert!(matches!(error, AppError::BadRequest(_)), "{error}");

@@ -62,10 +62,6 @@ pub struct Feed {
     pub working_since: Option<i64>,
     /// `SyncResponse::let_go`.
     pub let_go: Vec<String>,
-    /// `SyncResponse::index`: index rows of documents a first sync's pass sent whole,
-    /// read whether or not the device asks for them (the route sends them to one that
-    /// does).
-    pub index: Vec<serde_bytes::ByteBuf>,
     /// `removed` tells the device of every store that left its scope up to this log
     /// position, whatever its cursor: the backend records it as handed to the device
     /// (`feed/left.rs`).

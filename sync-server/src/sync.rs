@@ -14,7 +14,8 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use fieldsync_core::IncomingChange;
 use fieldsync_core::protocol::{
-    self, EnrollRequest, EnrollResponse, FeedCursor, PROTOCOL_VERSION, SyncRequest, SyncResponse,
+    self, DocChanges, EnrollRequest, EnrollResponse, FeedCursor, PROTOCOL_VERSION, SyncRequest,
+    SyncResponse,
 };
 
 use crate::AppState;
@@ -243,14 +244,22 @@ async fn sync_as(
         Ok((
             SyncResponse {
                 accepted: pushed.accepted,
-                changes: feed.changes,
+                // Read whether or not the device asked for them (a first sync's pass reads
+                // them with the changes); sent to one that did.
+                changes: if send_index {
+                    feed.changes
+                } else {
+                    feed.changes
+                        .into_iter()
+                        .map(|d| DocChanges { index: None, ..d })
+                        .collect()
+                },
                 removed: feed.removed,
                 cursor: feed.cursor.to_string(),
                 more: feed.more,
                 first_use: feed.first_use,
                 working_since: feed.working_since,
                 let_go: feed.let_go,
-                index: if send_index { feed.index } else { Vec::new() },
             },
             rotated,
         ))

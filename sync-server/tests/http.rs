@@ -146,6 +146,7 @@ impl Running {
                     .into_iter()
                     .map(ByteBuf::from)
                     .collect(),
+                index: None,
             }],
             max_response_bytes: None,
             device: None,

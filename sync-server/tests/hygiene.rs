@@ -70,6 +70,7 @@ async fn an_error_about_a_300_kb_document_id_quotes_only_a_short_prefix_of_it() 
         push: vec![DocChanges {
             doc: huge.clone(),
             changes: vec![],
+            index: None,
         }],
         max_response_bytes: None,
         device: None,

@@ -222,6 +222,7 @@ impl ClientDevice {
                     .map(|d| DocChanges {
                         doc: d.id.to_string(),
                         changes: d.changes.iter().cloned().map(ByteBuf::from).collect(),
+                        index: None,
                     })
                     .collect(),
                 max_response_bytes: Some(budget),

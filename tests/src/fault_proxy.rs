@@ -609,6 +609,7 @@ mod tests {
             push: vec![fieldsync_core::protocol::DocChanges {
                 doc: "some-doc".into(),
                 changes: Vec::new(),
+                index: None,
             }],
             max_response_bytes: None,
             device: None,

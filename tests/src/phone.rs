@@ -271,6 +271,7 @@ impl Phone {
                 .map(|d| DocChanges {
                     doc: d.id.to_string(),
                     changes: d.changes.iter().cloned().map(ByteBuf::from).collect(),
+                    index: None,
                 })
                 .collect(),
             max_response_bytes: None,

@@ -248,6 +248,7 @@ pub fn outbox_request(
             .map(|d| DocChanges {
                 doc: d.id.to_string(),
                 changes: d.changes.iter().cloned().map(Into::into).collect(),
+                index: None,
             })
             .collect(),
         max_response_bytes: None,

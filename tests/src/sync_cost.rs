@@ -104,6 +104,7 @@ pub fn outbox(local: &LocalStore, storage: &dyn SyncStorage) -> Result<Outbox, B
         new_only.push(DocChanges {
             doc: doc.id.to_string(),
             changes: fresh,
+            index: None,
         });
     }
     let request = SyncRequest {

@@ -177,6 +177,7 @@ impl Field {
             push: vec![DocChanges {
                 doc: doc.to_owned(),
                 changes: changes.into_iter().map(ByteBuf::from).collect(),
+                index: None,
             }],
             max_response_bytes: None,
             device: None,
@@ -201,6 +202,7 @@ impl Field {
                 .map(|d| DocChanges {
                     doc: d.id.to_string(),
                     changes: d.changes.iter().cloned().map(ByteBuf::from).collect(),
+                    index: None,
                 })
                 .collect(),
             max_response_bytes: None,
@@ -882,6 +884,7 @@ async fn a_document_pushed_twice_in_one_request_is_stored_once_on(backend: Backe
         request.push.push(DocChanges {
             doc: v.to_string(),
             changes: split.1.into_iter().map(ByteBuf::from).collect(),
+            index: None,
         });
         let reply = field.post(&request).await?;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
@@ -1078,6 +1081,7 @@ async fn more_changes_than_a_push_may_carry_are_refused_naming_the_limit_on(
     request.push.push(DocChanges {
         doc: DocId::new().to_string(),
         changes: vec![ByteBuf::from(b"unparsed".to_vec()); 2],
+        index: None,
     });
     field.post(&request).await?.refused(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -1099,6 +1103,7 @@ async fn more_documents_than_a_push_may_carry_are_refused_even_without_changes_o
             .map(|_| DocChanges {
                 doc: DocId::new().to_string(),
                 changes: Vec::new(),
+                index: None,
             })
             .collect(),
         max_response_bytes: None,

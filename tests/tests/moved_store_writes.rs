@@ -165,6 +165,7 @@ async fn push(
             .map(|d| DocChanges {
                 doc: d.id.to_string(),
                 changes: d.changes.iter().cloned().map(Into::into).collect(),
+                index: None,
             })
             .collect(),
         max_response_bytes: None,
@@ -581,6 +582,7 @@ async fn an_edit_built_on_a_change_logged_after_the_move_is_refused_on(
                 .into_iter()
                 .map(Into::into)
                 .collect(),
+            index: None,
         }],
         max_response_bytes: None,
         device: None,

@@ -101,6 +101,7 @@ fn request(phone: &LocalStore, docs: &[&DocId]) -> Fallible<SyncRequest> {
             .map(|d| DocChanges {
                 doc: d.id.to_string(),
                 changes: d.changes.iter().cloned().map(Into::into).collect(),
+                index: None,
             })
             .collect(),
         max_response_bytes: None,
@@ -279,6 +280,7 @@ async fn a_device_over_its_daily_byte_budget_is_told_to_retry_after_midnight_utc
                 .into_iter()
                 .map(Into::into)
                 .collect(),
+            index: None,
         }],
         ..pull.clone()
     };

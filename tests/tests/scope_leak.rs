@@ -86,6 +86,7 @@ async fn every_demo_id_outside_an_account_managers_scope_is_answered_byte_for_by
             .map(|id| DocChanges {
                 doc: (*id).clone(),
                 changes: vec![],
+                index: None,
             })
             .collect(),
         max_response_bytes: None,
@@ -207,6 +208,7 @@ async fn a_refused_write_to_a_visit_outside_the_scope_names_nothing_of_it_and_re
             .map(|d| DocChanges {
                 doc: d.id.to_string(),
                 changes: d.changes.iter().cloned().map(Into::into).collect(),
+                index: None,
             })
             .collect(),
         max_response_bytes: None,

@@ -240,6 +240,7 @@ async fn broken_phone(phone: Phone, stores: Vec<DocId>, seed: u64, shared: Arc<S
                     push.push(DocChanges {
                         doc: d.id.to_string(),
                         changes: d.changes.iter().cloned().map(ByteBuf::from).collect(),
+                        index: None,
                     });
                     // The bug: the outbox forgets the changes before the server has them.
                     local.confirm_pushed(&d.id, d.local_edits, &d.heads)?;

@@ -132,6 +132,7 @@ impl District {
             .map(|d| DocChanges {
                 doc: d.id.to_string(),
                 changes: d.changes.iter().cloned().map(ByteBuf::from).collect(),
+                index: None,
             })
             .collect();
         let request = SyncRequest {
@@ -406,6 +407,7 @@ fn entry(phone: &LocalStore, doc: &DocId) -> Result<DocChanges, Box<dyn std::err
             .into_iter()
             .map(ByteBuf::from)
             .collect(),
+        index: None,
     })
 }
 
@@ -494,6 +496,7 @@ async fn a_push_of_many_documents_is_judged_as_if_one_by_one_in_the_order_sent_o
             .into_iter()
             .map(ByteBuf::from)
             .collect(),
+        index: None,
     };
     let mut retry = request(&visits.iter().collect::<Vec<_>>())?;
     retry.push.insert(MANY_VISITS / 2, unchanged);
@@ -552,6 +555,7 @@ async fn a_change_made_by_another_devices_actor_is_refused_unless_the_server_has
         push: vec![DocChanges {
             doc: v.to_string(),
             changes: changes.clone(),
+            index: None,
         }],
         max_response_bytes: None,
         device: None,
@@ -580,6 +584,7 @@ async fn a_change_made_by_another_devices_actor_is_refused_unless_the_server_has
         push: vec![DocChanges {
             doc: v.to_string(),
             changes: newer,
+            index: None,
         }],
         max_response_bytes: None,
         device: None,

@@ -26,6 +26,32 @@ pub(crate) fn split_changes(chunk: &[u8]) -> Option<Vec<&[u8]>> {
     Some(out)
 }
 
+/// The hash of the uncompressed change chunk `bytes` (exactly one chunk) and the hashes of
+/// the changes it depends on, read without decoding it: Automerge's hash of a chunk is the
+/// SHA-256 of its type byte, its length and its data, whose first 4 bytes the chunk carries
+/// as its checksum; a change's data starts with its dependencies (their count as unsigned
+/// LEB128, then 32 bytes each). `None` for anything else: a compressed change, a checksum
+/// that does not match, a chunk that does not end where `bytes` do.
+pub(crate) fn change_hash_and_deps(bytes: &[u8]) -> Option<(ChangeHash, Vec<ChangeHash>)> {
+    use sha2::{Digest, Sha256};
+    let head = chunk_head(bytes).filter(|h| h.kind == CHANGE)?;
+    if head.data_at.checked_add(head.data_len)? != bytes.len() {
+        return None;
+    }
+    let hash: [u8; 32] = Sha256::digest(&bytes[8..]).into();
+    if hash[..4] != bytes[4..8] {
+        return None;
+    }
+    let mut data = &bytes[head.data_at..];
+    let count = usize::try_from(leb128::read::unsigned(&mut data).ok()?).ok()?;
+    let deps = data
+        .get(..count.checked_mul(32)?)?
+        .chunks_exact(32)
+        .map(|d| <[u8; 32]>::try_from(d).ok().map(ChangeHash))
+        .collect::<Option<Vec<_>>>()?;
+    Some((ChangeHash(hash), deps))
+}
+
 /// The type byte of an Automerge chunk holding one change.
 pub(crate) const CHANGE: u8 = 1;
 /// The type byte of an Automerge chunk holding one change, DEFLATE-compressed.
@@ -188,6 +214,46 @@ mod tests {
             None,
             "a cut chunk"
         );
+        Ok(())
+    }
+
+    #[test]
+    fn a_changes_hash_and_dependencies_read_from_its_bytes_are_automerges_own() -> Result<()> {
+        let actor = ActorId::random();
+        let mut doc = Doc::create(
+            DocId::new(),
+            DocKind::Visit,
+            &actor,
+            HashMap::new(),
+            &stamp("u", 1),
+        )?;
+        doc.put(&ROOT, "outcome", "done")?;
+        doc.commit(&stamp("u", 2), "outcome");
+        // A concurrent change: two dependencies for the next one.
+        let mut other = doc.am.fork().with_actor(ActorId::random());
+        automerge::transaction::Transactable::put(&mut other, ROOT, "outcome", "redo")?;
+        other.commit();
+        doc.am.merge(&mut other)?;
+        doc.put(&ROOT, "outcome", "merged")?;
+        doc.commit(&stamp("u", 3), "outcome");
+        let changes = doc.am.get_changes(&[]);
+        assert!(changes.iter().any(|c| c.deps().len() == 2));
+        for change in changes {
+            let bytes = change.raw_bytes().to_vec();
+            assert_eq!(
+                change_hash_and_deps(&bytes),
+                Some((change.hash(), change.deps().to_vec()))
+            );
+            let mut broken = bytes.clone();
+            let last = broken.len() - 1;
+            broken[last] ^= 1;
+            assert_eq!(
+                change_hash_and_deps(&broken),
+                None,
+                "a checksum that does not hold"
+            );
+            assert_eq!(change_hash_and_deps(&bytes[..last]), None, "a cut chunk");
+        }
         Ok(())
     }
 }

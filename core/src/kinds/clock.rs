@@ -48,12 +48,14 @@ pub(crate) struct Sender<'a> {
 /// Judges `new` (already applied to `doc`, whose other changes the server had): the
 /// merged document reads as its kind, the document as the sender made it passes the value
 /// rules, and every change's author, times and state changes are the sender's to make.
+/// Returns the document's index rows for a first sync (`crate::sync::feed_index`), read
+/// with the judge's own reading of it.
 pub(crate) fn judge(
     doc: &mut Doc,
     new: &[Change],
     before: &[ChangeHash],
     sender: &Sender,
-) -> Result<(), RuleViolation> {
+) -> Result<Option<Vec<u8>>, RuleViolation> {
     // What needs the document itself, not only a read of it: the times of the changes
     // built on (most of a push's changes build on one another, and Automerge looks a
     // stored change up by rebuilding it) and the heads.
@@ -73,7 +75,7 @@ pub(crate) fn judge(
     let linear = merged == heads;
 
     let mut touched = super::fixed::Touched::default();
-    let moves = doc.reading(|doc| {
+    let (moves, index) = doc.reading(|doc| {
         super::check_header_and_fields(doc)?;
         let mut moves = Vec::new();
         for change in new {
@@ -82,17 +84,18 @@ pub(crate) fn judge(
                 moves.push((change, made));
             }
         }
+        let mut index = None;
         if moves.is_empty() {
             finish(doc, before, &heads, &touched, linear)?;
+            index = crate::sync::feed_index::encode(doc);
         }
-        Ok(moves)
+        Ok((moves, index))
     })?;
     if moves.is_empty() {
-        return if linear {
-            Ok(())
-        } else {
-            sender_view(doc, &heads)
-        };
+        if !linear {
+            sender_view(doc, &heads)?;
+        }
+        return Ok(index);
     }
     // Task moves and scores are judged on the document as each change found it.
     for (change, made) in &moves {
@@ -106,12 +109,14 @@ pub(crate) fn judge(
             super::scorecard::scores_final(&before)?;
         }
     }
-    doc.reading(|doc| finish(doc, before, &heads, &touched, linear))?;
-    if linear {
-        Ok(())
-    } else {
-        sender_view(doc, &heads)
+    let index = doc.reading(|doc| {
+        finish(doc, before, &heads, &touched, linear)?;
+        Ok(crate::sync::feed_index::encode(doc))
+    })?;
+    if !linear {
+        sender_view(doc, &heads)?;
     }
+    Ok(index)
 }
 
 /// What is judged of the document after its changes: the fixed fields, and that it reads

@@ -185,7 +185,7 @@ pub(crate) fn read(doc: &Doc) -> Result<InventoryCount> {
 
 /// What the count index is derived from: the lines' book quantities and the current
 /// counted quantities, updated by each local edit from what it wrote.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct CountRows {
     pub(crate) store_id: String,
     pub(crate) started_at: i64,

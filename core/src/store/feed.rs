@@ -143,7 +143,7 @@ impl LocalStore {
         &self,
         confirmed: &[(DocId, i64, Vec<String>)],
         docs: Vec<(DocId, Vec<Vec<u8>>)>,
-        index: Vec<Vec<u8>>,
+        index: Vec<(DocId, Vec<u8>)>,
         removed: &[DocId],
         working_since: Option<i64>,
         cursor: &str,
@@ -163,9 +163,8 @@ impl LocalStore {
         // Rows that do not decode, or of another version, are left out: their documents are
         // built as any others.
         let index: std::collections::HashMap<DocId, crate::sync::feed_index::FeedIndex> = index
-            .iter()
-            .filter_map(|bytes| crate::sync::feed_index::decode(bytes))
-            .filter_map(|i| Some((DocId::parse("index", &i.doc).ok()?, i)))
+            .into_iter()
+            .filter_map(|(id, bytes)| Some((id, crate::sync::feed_index::decode(&bytes)?)))
             .collect();
         let mut index = Some(index);
         let mut inner = self.lock_for_merge()?;

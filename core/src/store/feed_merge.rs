@@ -95,7 +95,7 @@ enum Prepared {
     Grown(Ready, Vec<u8>),
     /// A document this device did not have, stored as its changes came (one chunk, no
     /// snapshot) with the index rows the server sent: built the first time it is read.
-    Unbuilt(Ready, Vec<u8>),
+    Unbuilt(Unbuilt, Vec<u8>),
     /// A document that cannot be read with these changes: they are kept aside, and what
     /// the store holds of it is left as it is.
     Damaged(Damage),
@@ -116,6 +116,14 @@ struct Ready {
     conflicts: Vec<String>,
     /// It was damaged, and reads now: its damage is cleared.
     repaired: bool,
+}
+
+/// What the writer needs of a document stored unbuilt.
+struct Unbuilt {
+    kind: DocKind,
+    heads: Vec<ChangeHash>,
+    rows: crate::sync::feed_index::SentRows,
+    conflicts: Vec<String>,
 }
 
 /// What a batch merged: how many documents, and which of them were found damaged or

@@ -23,7 +23,7 @@ pub(crate) fn reindex(tx: &Connection, doc: &mut Doc) -> Result<()> {
 /// What a kind derives from a document for the index tables, kept with the loaded
 /// document (see `crate::doc::derived`) so that a local edit updates the rows from what
 /// it wrote instead of reading the whole document again.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone)]
 pub(crate) enum Derived {
     Count(crate::kinds::inventory_count::CountRows),
     Display(crate::kinds::shelf_display::DisplayRows),

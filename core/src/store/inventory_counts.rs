@@ -281,9 +281,11 @@ fn update_rows(doc: &mut Doc, update: impl FnOnce(&mut CountRows)) {
 /// The count index row of a count: (store, started, finished, lines, counted lines,
 /// Σ book, Σ |diff|), the sums over the counted lines. Σ |diff| is real even where Σ book
 /// is 0, and the number of counted lines tells "nothing counted" from "book total 0".
-type CountIndexRow = (String, i64, Option<i64>, i64, i64, i64, i64);
+/// A count's row of `count_index`: store, started, finished, lines, counted lines, book
+/// total, the sum of the absolute differences.
+pub(crate) type CountIndexRow = (String, i64, Option<i64>, i64, i64, i64, i64);
 
-fn index_row(rows: &CountRows) -> CountIndexRow {
+pub(crate) fn index_row(rows: &CountRows) -> CountIndexRow {
     let (mut abs_diff, mut book_total, mut counted_lines) = (0i64, 0i64, 0i64);
     let finished = rows.finished_at.is_some();
     for (sku, book) in &rows.book {
@@ -322,8 +324,12 @@ pub(crate) fn index(tx: &Connection, doc: &mut Doc) -> Result<()> {
 
 /// Writes a count's index row.
 pub(crate) fn write_rows(tx: &Connection, id: &DocId, rows: &CountRows) -> Result<()> {
-    let (store_id, started_at, finished_at, lines, counted_lines, book_total, abs_diff) =
-        index_row(rows);
+    write_index_row(tx, id, index_row(rows))
+}
+
+/// Writes a count's row of `count_index` as it is.
+pub(crate) fn write_index_row(tx: &Connection, id: &DocId, row: CountIndexRow) -> Result<()> {
+    let (store_id, started_at, finished_at, lines, counted_lines, book_total, abs_diff) = row;
     tx.prepare_cached(
         "INSERT OR REPLACE INTO count_index (id, store_id, started_at, finished_at, lines, counted_lines,
          book_total, abs_diff_total) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

@@ -242,19 +242,41 @@ pub(crate) fn index(tx: &Connection, doc: &mut Doc) -> Result<()> {
 
 /// Writes a display's index rows.
 pub(crate) fn write_rows(tx: &Connection, id: &DocId, rows: &DisplayRows) -> Result<()> {
-    let checkers = rows.checkers();
-    let last_checked = checkers.values().copied().max();
+    let (missing, failed, checkers) = index_values(rows);
+    write_index(tx, id, &rows.store_id, (missing, failed), &checkers)
+}
+
+/// What a display's index rows hold besides its store: the products missing their tag,
+/// the standards failed, and when each checker last checked (sorted by checker).
+pub(crate) fn index_values(rows: &DisplayRows) -> (i64, i64, Vec<(String, i64)>) {
+    let mut checkers: Vec<(String, i64)> = rows
+        .checkers()
+        .into_iter()
+        .map(|(by, at)| (by.to_owned(), at))
+        .collect();
+    checkers.sort();
+    (
+        rows.count(Against::MissingTag),
+        rows.count(Against::FailedStandard),
+        checkers,
+    )
+}
+
+/// Writes a display's rows of `display_index` (`missing`, `failed`: products missing
+/// their tag and standards failed) and `display_check_index` as they are.
+pub(crate) fn write_index(
+    tx: &Connection,
+    id: &DocId,
+    store_id: &str,
+    (missing, failed): (i64, i64),
+    checkers: &[(String, i64)],
+) -> Result<()> {
+    let last_checked = checkers.iter().map(|(_, at)| *at).max();
     tx.prepare_cached(
         "INSERT OR REPLACE INTO display_index (id, store_id, missing_tags, failed_standards, last_checked_at)
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![
-        id.as_str(),
-        rows.store_id,
-        rows.count(Against::MissingTag),
-        rows.count(Against::FailedStandard),
-        last_checked,
-    ])?;
+    .execute(params![id.as_str(), store_id, missing, failed, last_checked])?;
     tx.prepare_cached("DELETE FROM display_check_index WHERE display_id = ?1")?
         .execute([id.as_str()])?;
     let mut insert = tx.prepare_cached(

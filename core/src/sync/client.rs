@@ -291,6 +291,7 @@ impl SyncClient {
                 .map(|d| DocChanges {
                     doc: d.id.to_string(),
                     changes: d.changes.iter().cloned().map(ByteBuf::from).collect(),
+                    index: None,
                 })
                 .collect(),
             max_response_bytes: Some(self.config.max_response_bytes),
@@ -379,11 +380,15 @@ impl SyncClient {
             .collect();
         // One transaction: one wait for the disk per response, not one per document.
         self.blocking(move |store| {
+            let mut index = Vec::new();
             let docs = response
                 .changes
                 .into_iter()
                 .map(|doc| {
                     let id = DocId::parse("doc", &doc.doc)?;
+                    if let Some(rows) = doc.index {
+                        index.push((id.clone(), rows.into_vec()));
+                    }
                     Ok((id, doc.changes.into_iter().map(ByteBuf::into_vec).collect()))
                 })
                 .collect::<Result<Vec<_>>>()?;
@@ -395,7 +400,6 @@ impl SyncClient {
                 .map(|r| DocId::parse("removed", r))
                 .chain(response.let_go.iter().map(|r| DocId::parse("let_go", r)))
                 .collect::<Result<Vec<_>>>()?;
-            let index = response.index.into_iter().map(ByteBuf::into_vec).collect();
             store.apply_sync_response(
                 &confirmed,
                 docs,

@@ -8,92 +8,191 @@
 //! readers, so what it derives is what the phone would. A new phone stores the changes as
 //! they came, with these rows, and builds the document the first time something reads it.
 //!
-//! The bytes are this crate's own (CBOR, versioned by [`FEED_INDEX_VERSION`]): a client not
-//! built on it does not ask for them. A phone ignores rows of another version, of another
-//! document, or that do not decode, and builds the document as it would without them.
+//! The record holds the rows as the phone's index tables hold them (not what a loaded
+//! document keeps to update them in place) and the fields in conflict: no heads (the phone
+//! reads them from the changes, `crate::doc::change_hash_and_deps`) and no ids (the record
+//! travels inside the document's entry). Its bytes are this crate's own, CBOR with short
+//! keys, versioned by [`FEED_INDEX_VERSION`]: a client not built on it does not ask for
+//! them. A phone ignores a record of another version, or that does not decode, and builds
+//! the document as it would without it.
 
 use automerge::ChangeHash;
 use serde::{Deserialize, Serialize};
-use serde_bytes::ByteBuf;
 
 use crate::doc::Doc;
 use crate::ids::DocKind;
+use crate::kinds::visit::VisitRow;
 use crate::store::index::Derived;
 
-/// The version of the rows this build derives and reads; a request names it
+/// The version of the records this build derives and reads; a request names it
 /// (`index_version`).
 pub const FEED_INDEX_VERSION: u32 = 1;
 
-/// What a phone stores of a document it does not build: its rows, heads, store and fields
-/// in conflict, as the server derived them at those heads.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// What a phone stores of a document it does not build, besides its changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct FeedIndex {
     /// [`FEED_INDEX_VERSION`] when it was derived.
-    pub(crate) v: u32,
-    pub(crate) doc: String,
-    /// The heads the rows were derived at (32 bytes each).
-    pub(crate) heads: Vec<ByteBuf>,
-    pub(crate) store: Option<String>,
+    v: u32,
+    #[serde(rename = "r")]
+    pub(crate) rows: SentRows,
+    /// The paths of the fields in conflict.
+    #[serde(rename = "x", default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) conflicts: Vec<String>,
-    pub(crate) rows: Derived,
 }
 
-impl FeedIndex {
-    /// The document's kind, as its rows say.
+/// A document's rows in the phone's index tables, as they are written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) enum SentRows {
+    /// `visit_index`.
+    #[serde(rename = "v")]
+    Visit {
+        s: String,
+        by: String,
+        k: String,
+        i: i64,
+        o: Option<i64>,
+        r: Option<bool>,
+    },
+    /// `count_index`: store, started, finished, lines, counted lines, book total, the sum
+    /// of the absolute differences.
+    #[serde(rename = "c")]
+    Count {
+        s: String,
+        a: i64,
+        f: Option<i64>,
+        n: i64,
+        c: i64,
+        b: i64,
+        d: i64,
+    },
+    /// `display_index` and `display_check_index`: store, missing tags, failed standards,
+    /// and when each checker last checked.
+    #[serde(rename = "d")]
+    Display {
+        s: String,
+        m: i64,
+        f: i64,
+        ch: Vec<(String, i64)>,
+    },
+}
+
+impl SentRows {
     pub(crate) fn kind(&self) -> DocKind {
-        match self.rows {
-            Derived::Visit(_) => DocKind::Visit,
-            Derived::Count(_) => DocKind::InventoryCount,
-            Derived::Display(_) => DocKind::ShelfDisplay,
+        match self {
+            SentRows::Visit { .. } => DocKind::Visit,
+            SentRows::Count { .. } => DocKind::InventoryCount,
+            SentRows::Display { .. } => DocKind::ShelfDisplay,
         }
     }
 
-    /// The heads as Automerge's hashes; `None` when one is not 32 bytes.
-    pub(crate) fn change_hashes(&self) -> Option<Vec<ChangeHash>> {
-        self.heads
-            .iter()
-            .map(|h| <[u8; 32]>::try_from(h.as_slice()).ok().map(ChangeHash))
-            .collect()
+    /// The retail store the document is about.
+    pub(crate) fn store(&self) -> &str {
+        match self {
+            SentRows::Visit { s, .. } | SentRows::Count { s, .. } | SentRows::Display { s, .. } => {
+                s
+            }
+        }
+    }
+
+    fn of(derived: &Derived) -> SentRows {
+        match derived {
+            Derived::Visit(row) => SentRows::Visit {
+                s: row.store_id.clone(),
+                by: row.visitor.clone(),
+                k: row.kind.clone(),
+                i: row.check_in_at,
+                o: row.check_out_at,
+                r: row.in_range,
+            },
+            Derived::Count(rows) => {
+                let (s, a, f, n, c, b, d) = crate::store::inventory_counts::index_row(rows);
+                SentRows::Count {
+                    s,
+                    a,
+                    f,
+                    n,
+                    c,
+                    b,
+                    d,
+                }
+            }
+            Derived::Display(rows) => {
+                let (m, f, checkers) = crate::store::shelf_displays::index_values(rows);
+                SentRows::Display {
+                    s: rows.store_id.clone(),
+                    m,
+                    f,
+                    ch: checkers,
+                }
+            }
+        }
+    }
+
+    /// The visit's row, for `visit_index`.
+    pub(crate) fn visit_row(&self) -> Option<VisitRow> {
+        match self {
+            SentRows::Visit { s, by, k, i, o, r } => Some(VisitRow {
+                store_id: s.clone(),
+                visitor: by.clone(),
+                kind: k.clone(),
+                check_in_at: *i,
+                check_out_at: *o,
+                in_range: *r,
+            }),
+            _ => None,
+        }
     }
 }
 
-/// The rows of `doc` as they would be sent, for the kinds whose rows a phone keeps
-/// without the document (visits, counts, shelf displays); `None` for the others, and for
-/// a document that does not read as its kind (the phone then builds it, and finds it
-/// damaged itself).
-pub(crate) fn derive(doc: &mut Doc) -> Option<Vec<u8>> {
-    if !matches!(
-        doc.kind,
+fn has_rows(kind: DocKind) -> bool {
+    matches!(
+        kind,
         DocKind::Visit | DocKind::InventoryCount | DocKind::ShelfDisplay
-    ) {
+    )
+}
+
+/// The record of `doc` as it is sent, for the kinds whose rows a phone keeps without the
+/// document (visits, counts, shelf displays); `None` for the others. Called by the
+/// server's judge once the document passed, inside its [`Doc::reading`]: the maps the
+/// judge read are not read again.
+pub(crate) fn encode(doc: &Doc) -> Option<Vec<u8>> {
+    if !has_rows(doc.kind) {
         return None;
     }
-    let heads = doc.heads();
-    let (rows, conflicts, store) = doc.reading(|doc| {
-        (
-            crate::kinds::readable(doc),
-            doc.conflicted_fields(),
-            crate::kinds::store_of(doc),
-        )
-    });
-    let rows = match rows.ok()?? {
-        crate::kinds::Rows::Count(r) => Derived::Count(r),
-        crate::kinds::Rows::Display(r) => Derived::Display(r),
-        crate::kinds::Rows::Visit(r) => Derived::Visit(r),
-    };
+    // The rows as the phone's merge derives them (`crate::store::index::derive`): what the
+    // index holds only, the judge having read the document whole.
+    let (rows, conflicts) =
+        doc.reading(|doc| (crate::store::index::derive(doc), doc.conflicted_fields()));
+    let rows = rows.ok()??;
     let index = FeedIndex {
         v: FEED_INDEX_VERSION,
-        doc: doc.id.to_string(),
-        heads: heads.iter().map(|h| ByteBuf::from(h.0.to_vec())).collect(),
-        store,
+        rows: SentRows::of(&rows),
         conflicts,
-        rows,
     };
     Some(crate::sync::protocol::encode(&index))
 }
 
-/// The rows in `bytes`, if they are of this build's version and decode.
+/// The record in `bytes`, if it is of this build's version and decodes.
 pub(crate) fn decode(bytes: &[u8]) -> Option<FeedIndex> {
     let index: FeedIndex = ciborium::from_reader(bytes).ok()?;
     (index.v == FEED_INDEX_VERSION).then_some(index)
+}
+
+/// The heads of a whole document given as its changes, each an uncompressed Automerge
+/// change chunk whose checksum holds: the changes no other one depends on. `None` when a
+/// change is anything else or depends on one not given.
+pub(crate) fn heads_of(changes: &[Vec<u8>]) -> Option<Vec<ChangeHash>> {
+    let mut hashes = std::collections::HashSet::with_capacity(changes.len());
+    let mut deps = std::collections::HashSet::new();
+    for change in changes {
+        let (hash, its_deps) = crate::doc::change_hash_and_deps(change)?;
+        hashes.insert(hash);
+        deps.extend(its_deps);
+    }
+    if !deps.iter().all(|d| hashes.contains(d)) {
+        return None;
+    }
+    let mut heads: Vec<ChangeHash> = hashes.difference(&deps).copied().collect();
+    heads.sort();
+    Some(heads)
 }

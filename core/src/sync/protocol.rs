@@ -67,6 +67,11 @@ pub struct SyncRequest {
 pub struct DocChanges {
     pub doc: String,
     pub changes: Vec<ByteBuf>,
+    /// In a response to a request with `index_version`, in a first sync's pass: the
+    /// document's index rows, derived at the heads `changes` make (docs/protocol.md, "Index
+    /// rows on a first sync"). Ignored in a push.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<ByteBuf>,
 }
 
 /// The server's answer to a [`SyncRequest`] that it accepted.
@@ -96,11 +101,6 @@ pub struct SyncResponse {
     /// yours is pending (their later changes are no longer sent).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub let_go: Vec<String>,
-    /// For a request with `index_version`, in a first sync's pass: the index rows of
-    /// documents of `changes` sent whole, each derived at the heads those changes make
-    /// (docs/protocol.md, "Index rows on a first sync").
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub index: Vec<ByteBuf>,
 }
 
 /// A pushed document the server stored.
@@ -219,6 +219,7 @@ mod tests {
             push: vec![DocChanges {
                 doc: "d".into(),
                 changes: vec![ByteBuf::from(vec![200u8; 100])],
+                index: None,
             }],
             max_response_bytes: None,
             device: None,

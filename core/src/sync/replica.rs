@@ -166,6 +166,9 @@ impl IncomingChange {
 #[derive(Debug, Clone)]
 pub struct Replica {
     doc: Doc,
+    /// The index rows the last accepted [`apply`](Self::apply)'s judge read, at the heads
+    /// it left (see [`feed_index`](Self::feed_index)).
+    index: Option<Vec<u8>>,
 }
 
 impl Replica {
@@ -173,6 +176,7 @@ impl Replica {
     pub fn empty(id: &DocId) -> Replica {
         Replica {
             doc: Doc::empty(id),
+            index: None,
         }
     }
 
@@ -188,7 +192,7 @@ impl Replica {
         let mut doc = Doc::empty(id);
         doc.am.apply_changes(changes)?;
         doc.kind = doc_kind(&doc)?.unwrap_or(DocKind::Store);
-        Ok(Replica { doc })
+        Ok(Replica { doc, index: None })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -242,10 +246,11 @@ impl Replica {
     }
 
     /// The index rows a new phone may store instead of building the document (see
-    /// `feed_index.rs`), derived from the document as it is; `None` for kinds without them
-    /// and for a document that does not read as its kind.
+    /// `feed_index.rs`), as the last [`apply`](Self::apply)'s judge read them once it
+    /// accepted the document (taken: `None` the second time); `None` for kinds without
+    /// them, and when no apply was accepted.
     pub fn feed_index(&mut self) -> Option<Vec<u8>> {
-        crate::sync::feed_index::derive(&mut self.doc)
+        self.index.take()
     }
 
     /// What the document is about; `None` while it is empty.
@@ -287,6 +292,7 @@ impl Replica {
         pusher: &Pusher<'_>,
         touched: bool,
     ) -> Result<Result<Effect, RuleViolation>> {
+        self.index = None;
         let before = self.doc.heads();
         let raw: Vec<automerge::Change> = changes.iter().map(|c| c.change.clone()).collect();
         self.doc.am.apply_changes(raw.iter().cloned())?;
@@ -319,8 +325,9 @@ impl Replica {
             user: pusher.user,
             now: pusher.received_at,
         };
-        if let Err(v) = judge(&mut self.doc, &raw, &before, &sender) {
-            return Ok(Err(v));
+        match judge(&mut self.doc, &raw, &before, &sender) {
+            Ok(index) => self.index = index,
+            Err(v) => return Ok(Err(v)),
         }
         let mut touched_keys = BTreeSet::new();
         let patches = if touched {

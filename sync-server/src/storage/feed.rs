@@ -105,19 +105,12 @@ pub trait FeedTx {
         last: &str,
         upto: i64,
     ) -> AppResult<Vec<(String, String, Vec<u8>)>>;
-    /// The index rows (`docs.feed_index`) of the documents [`documents_changes`] reads
-    /// with the same arguments, for those that have them and no change after `upto` (the
-    /// rows were derived at the heads of the changes sent), as (document, rows).
+    /// The index rows (`docs.feed_index`) of the documents `ids` (read from the scope by
+    /// [`documents_changes`]) that have them and no change after `upto` (the rows were
+    /// derived at the heads of the changes sent), as (document, rows), in any order.
     ///
     /// [`documents_changes`]: FeedTx::documents_changes
-    fn documents_index(
-        &mut self,
-        device: &DeviceInfo,
-        part: PassPart,
-        after: &str,
-        last: &str,
-        upto: i64,
-    ) -> AppResult<Vec<(String, Vec<u8>)>>;
+    fn documents_index(&mut self, ids: &[String], upto: i64) -> AppResult<Vec<(String, Vec<u8>)>>;
     /// Every scope row with `seq <= upto`, oldest first.
     fn scope_rows(&mut self, upto: i64) -> AppResult<Vec<LogRow>>;
     /// The last log position recorded as told to the device, if a scope row lies after
@@ -232,7 +225,6 @@ fn read_at(
             for _ in 0..2 {
                 if !read_pass(tx, device, &mut pass, &budget, &mut feed, &mut out)? {
                     feed.changes = out.changes;
-                    feed.index = out.index;
                     return Ok(feed);
                 }
                 if pass.part.part == Part::History || pass.by_id {
@@ -250,7 +242,6 @@ fn read_at(
                     feed.cursor = pass.cursor();
                     feed.more = true;
                     feed.changes = out.changes;
-                    feed.index = out.index;
                     return Ok(feed);
                 }
             }
@@ -268,7 +259,6 @@ fn read_at(
         &mut out,
     )?;
     feed.changes = out.changes;
-    feed.index = out.index;
     Ok(feed)
 }
 
@@ -365,11 +355,17 @@ struct Changes {
     changes: Vec<DocChanges>,
     by_doc: HashMap<String, usize>,
     bytes: usize,
-    /// Index rows of documents sent whole by a first sync's pass (`Feed::index`).
-    index: Vec<ByteBuf>,
 }
 
 impl Changes {
+    /// Sends `rows` as the index rows of `doc`, already in this response.
+    fn set_index(&mut self, doc: &str, rows: Vec<u8>) {
+        if let Some(entry) = self.by_doc.get(doc).and_then(|&i| self.changes.get_mut(i)) {
+            self.bytes += rows.len();
+            entry.index = Some(ByteBuf::from(rows));
+        }
+    }
+
     fn push(&mut self, doc: String, change: Vec<u8>) {
         self.bytes += change.len();
         let changes = &mut self.changes;
@@ -377,6 +373,7 @@ impl Changes {
             changes.push(DocChanges {
                 doc,
                 changes: Vec::new(),
+                index: None,
             });
             changes.len() - 1
         });

@@ -312,6 +312,7 @@ impl Field {
             vec![DocChanges {
                 doc: doc.to_string(),
                 changes: changes.into_iter().map(ByteBuf::from).collect(),
+                index: None,
             }]
         };
         let request = SyncRequest {

@@ -13,13 +13,13 @@ use crate::time::Timestamp;
 /// What the display index is derived from: per entry of the document (`standard.<code>`,
 /// `product.<sku>`, `new_product_zone`), whether it counts against the display and the
 /// stamps of every value it holds, updated by each local check from what it wrote.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug)]
 pub(crate) struct DisplayRows {
     pub(crate) store_id: String,
     entries: BTreeMap<String, EntryRows>,
 }
 
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug)]
 struct EntryRows {
     /// A standard failed, or a product lacks its price tag (by the current value).
     against: Against,
@@ -27,7 +27,7 @@ struct EntryRows {
     stamps: Vec<(String, i64)>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Against {
     None,
     FailedStandard,

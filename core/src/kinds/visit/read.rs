@@ -330,7 +330,7 @@ pub(crate) fn read(doc: &Doc) -> Result<Visit> {
 
 /// A visit's row of `visit_index`, derived from the document (on a merge's worker threads;
 /// see `crate::store::feed_merge`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct VisitRow {
     pub(crate) store_id: String,
     pub(crate) visitor: String,

@@ -6,7 +6,7 @@
 use automerge::{ActorId, ChangeHash};
 use rusqlite::OptionalExtension;
 
-use super::{Prepared, Ready, Stored};
+use super::{Prepared, Ready, Stored, Unbuilt};
 use crate::doc::Doc;
 use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
@@ -31,8 +31,8 @@ pub(super) fn prepare(
     actor: &ActorId,
     cache: bool,
 ) -> Result<Prepared> {
-    if let Some(rows) = sent_rows
-        && let Some(unbuilt) = unbuilt(id, changes, rows)
+    if let Some(sent) = sent_rows
+        && let Some(unbuilt) = unbuilt(changes, sent)
     {
         return Ok(unbuilt);
     }
@@ -139,36 +139,24 @@ pub(super) fn prepare(
 
 /// A document this device does not hold, prepared from the rows the server sent without
 /// building it: its changes kept as they came, one after the other, as one chunk (what
-/// [`Doc::load`] reads). `None` when the rows are not for `id`, their heads do not read,
-/// or a change is not one whole Automerge change chunk: the document is then built.
-fn unbuilt(id: &DocId, changes: &[Vec<u8>], rows: FeedIndex) -> Option<Prepared> {
-    if rows.doc != id.as_str() || changes.is_empty() {
+/// [`Doc::load`] reads), its heads read from them. `None` when a change is not one whole
+/// uncompressed Automerge change whose checksum holds, or depends on one not given: the
+/// document is then built (and refused as it would be without the rows).
+fn unbuilt(changes: &[Vec<u8>], sent: FeedIndex) -> Option<Prepared> {
+    let heads = crate::sync::feed_index::heads_of(changes)?;
+    if heads.is_empty() {
         return None;
     }
-    let whole_change = |bytes: &Vec<u8>| {
-        crate::doc::chunk_head(bytes).is_some_and(|h| {
-            matches!(h.kind, crate::doc::CHANGE | crate::doc::COMPRESSED_CHANGE)
-                && h.data_at.checked_add(h.data_len) == Some(bytes.len())
-        })
-    };
-    if !changes.iter().all(whole_change) {
-        return None;
-    }
-    let heads = rows.change_hashes()?;
-    let kind = rows.kind();
     let mut chunk = Vec::with_capacity(changes.iter().map(Vec::len).sum());
     for change in changes {
         chunk.extend_from_slice(change);
     }
     Some(Prepared::Unbuilt(
-        Ready {
-            kind,
+        Unbuilt {
+            kind: sent.rows.kind(),
             heads,
-            store: rows.store,
-            doc: None,
-            rows: Some(rows.rows),
-            conflicts: rows.conflicts,
-            repaired: false,
+            rows: sent.rows,
+            conflicts: sent.conflicts,
         },
         chunk,
     ))

@@ -4,7 +4,7 @@
 use automerge::ChangeHash;
 use rusqlite::{Connection, params};
 
-use super::{Merged, Prepared};
+use super::{Merged, Prepared, Unbuilt};
 use crate::error::{Error, Result};
 use crate::ids::DocId;
 use crate::store::damaged;
@@ -55,23 +55,12 @@ impl Inner {
                 let heads = ready.heads.clone();
                 (ready, heads)
             }
-            Prepared::Unbuilt(ready, chunk) => {
-                tx.prepare_cached(
-                    "INSERT INTO documents (id, kind, store_id, snapshot, heads, updated_at, chunk_count, chunk_bytes)
-                     VALUES (?1, ?2, ?3, NULL, ?4, ?5, 1, ?6)",
-                )?
-                .execute(params![
-                    id.as_str(),
-                    ready.kind.as_str(),
-                    ready.store,
-                    heads_blob(&ready.heads),
-                    now.0,
-                    chunk.len() as i64
-                ])?;
-                tx.prepare_cached("INSERT INTO chunks (doc_id, seq, bytes) VALUES (?1, 1, ?2)")?
-                    .execute(params![id.as_str(), chunk])?;
-                let heads = ready.heads.clone();
-                (ready, heads)
+            Prepared::Unbuilt(unbuilt, chunk) => {
+                write_unbuilt(tx, id, &unbuilt, &chunk, now.0)?;
+                if from_server {
+                    record_server_heads(tx, id, &unbuilt.heads)?;
+                }
+                return Ok(());
             }
             Prepared::Grown(ready, chunk) => {
                 // As `persist` does for a local edit (see the numbering there), without an
@@ -120,6 +109,56 @@ impl Inner {
         }
         Ok(())
     }
+}
+
+/// Stores a document as its changes came, one chunk and no snapshot (what `Doc::load`
+/// reads the first time something asks for it), with the index rows the server sent.
+fn write_unbuilt(
+    tx: &Connection,
+    id: &DocId,
+    unbuilt: &Unbuilt,
+    chunk: &[u8],
+    now: i64,
+) -> Result<()> {
+    use crate::sync::feed_index::SentRows;
+    tx.prepare_cached(
+        "INSERT INTO documents (id, kind, store_id, snapshot, heads, updated_at, chunk_count, chunk_bytes)
+         VALUES (?1, ?2, ?3, NULL, ?4, ?5, 1, ?6)",
+    )?
+    .execute(params![
+        id.as_str(),
+        unbuilt.kind.as_str(),
+        unbuilt.rows.store(),
+        heads_blob(&unbuilt.heads),
+        now,
+        chunk.len() as i64
+    ])?;
+    tx.prepare_cached("INSERT INTO chunks (doc_id, seq, bytes) VALUES (?1, 1, ?2)")?
+        .execute(params![id.as_str(), chunk])?;
+    match &unbuilt.rows {
+        SentRows::Visit { .. } => {
+            if let Some(row) = unbuilt.rows.visit_row() {
+                crate::store::visits::write_row(tx, id, &row)?;
+            }
+        }
+        SentRows::Count {
+            s,
+            a,
+            f,
+            n,
+            c,
+            b,
+            d,
+        } => crate::store::inventory_counts::write_index_row(
+            tx,
+            id,
+            (s.clone(), *a, *f, *n, *c, *b, *d),
+        )?,
+        SentRows::Display { s, m, f, ch } => {
+            crate::store::shelf_displays::write_index(tx, id, s, (*m, *f), ch)?;
+        }
+    }
+    crate::store::conflicts::write(tx, id, &unbuilt.conflicts)
 }
 
 /// When none of the document's local edits waits, the server holds everything this device

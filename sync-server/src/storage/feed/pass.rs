@@ -6,7 +6,6 @@ use std::collections::HashMap;
 
 use fieldsync_core::Role;
 use fieldsync_core::protocol::{FeedCursor, Part};
-use serde_bytes::ByteBuf;
 
 use super::{Budget, Changes, FeedTx};
 use crate::error::{AppError, AppResult};
@@ -236,10 +235,8 @@ pub(super) fn read_pass(
             .documents_changes(device, pass.part, &from, last, pass.upto)?
             .into_iter()
             .peekable();
-        let mut index: HashMap<String, Vec<u8>> = tx
-            .documents_index(device, pass.part, &from, last, pass.upto)?
-            .into_iter()
-            .collect();
+        let mut index: HashMap<String, Vec<u8>> =
+            tx.documents_index(&ids, pass.upto)?.into_iter().collect();
         for id in &ids {
             if budget.spent(out) {
                 feed.cursor = pass.cursor();
@@ -260,8 +257,7 @@ pub(super) fn read_pass(
             if let Some(rows) = index.remove(id)
                 && whole
             {
-                out.bytes += rows.len();
-                out.index.push(ByteBuf::from(rows));
+                out.set_index(id, rows);
             }
             docs_sent += 1;
             pass.after = Some(id.clone());

@@ -197,39 +197,14 @@ impl feed::FeedTx for PgFeed<'_, '_> {
             .collect())
     }
 
-    fn documents_index(
-        &mut self,
-        device: &DeviceInfo,
-        part: PassPart,
-        after: &str,
-        last: &str,
-        upto: i64,
-    ) -> AppResult<Vec<(String, Vec<u8>)>> {
-        let sql = format!(
-            "SELECT p.id, d.feed_index FROM ({}) AS p JOIN docs d ON d.id = p.id
-             WHERE d.feed_index IS NOT NULL
-               AND NOT EXISTS (SELECT 1 FROM changes c WHERE c.doc_id = p.id AND c.seq > $4)",
-            feed::scope_ids(
-                device.role,
-                "$3::text",
-                &format!(
-                    "d.id > $1 AND d.id <= $2 AND {}",
-                    feed::part_condition(part.part, "$5::bigint", "$6::bigint")
-                )
-            )
-        );
+    fn documents_index(&mut self, ids: &[String], upto: i64) -> AppResult<Vec<(String, Vec<u8>)>> {
         Ok(self
             .tx
             .query(
-                &sql,
-                &[
-                    &after,
-                    &last,
-                    &device.user_id,
-                    &upto,
-                    &part.since,
-                    &part.floor_bound(),
-                ],
+                "SELECT d.id, d.feed_index FROM docs d
+                 WHERE d.id = ANY($1) AND d.feed_index IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM changes c WHERE c.doc_id = d.id AND c.seq > $2)",
+                &[&ids, &upto],
             )?
             .iter()
             .map(|r| (r.get(0), r.get(1)))

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use fieldsync_core::protocol::{FeedCursor, WorkingSet};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::storage::feed::{self, LogRow, PassPart};
 use crate::storage::{DeviceInfo, Feed};
 
@@ -189,41 +189,16 @@ impl feed::FeedTx for SqliteFeed<'_> {
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    fn documents_index(
-        &mut self,
-        device: &DeviceInfo,
-        part: PassPart,
-        after: &str,
-        last: &str,
-        upto: i64,
-    ) -> AppResult<Vec<(String, Vec<u8>)>> {
-        let sql = format!(
-            "SELECT p.id, d.feed_index FROM ({}) AS p JOIN docs d ON d.id = p.id
-             WHERE d.feed_index IS NOT NULL
-               AND NOT EXISTS (SELECT 1 FROM changes c WHERE c.doc_id = p.id AND c.seq > ?4)",
-            feed::scope_ids(
-                device.role,
-                "?3",
-                &format!(
-                    "d.id > ?1 AND d.id <= ?2 AND {}",
-                    feed::part_condition(part.part, "?5", "?6")
-                )
-            )
-        );
+    fn documents_index(&mut self, ids: &[String], upto: i64) -> AppResult<Vec<(String, Vec<u8>)>> {
+        let ids = serde_json::to_string(ids).map_err(AppError::internal)?;
         Ok(self
             .conn
-            .prepare_cached(&sql)?
-            .query_map(
-                params![
-                    after,
-                    last,
-                    device.user_id,
-                    upto,
-                    part.since,
-                    part.floor_bound()
-                ],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+            .prepare_cached(
+                "SELECT d.id, d.feed_index FROM json_each(?1) AS j JOIN docs d ON d.id = j.value
+                 WHERE d.feed_index IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM changes c WHERE c.doc_id = d.id AND c.seq > ?2)",
             )?
+            .query_map(params![ids, upto], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
