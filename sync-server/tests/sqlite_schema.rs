@@ -54,11 +54,13 @@ fn stored_changes(storage: &SqliteStorage) -> Fallible<BTreeMap<String, Vec<Vec<
         .collect()
 }
 
-/// Removes what schema 13 added (the photos' owners) and marks the database as schema 12.
+/// Removes what schemas 14 and 13 added (each document's index rows, the photos' owners)
+/// and marks the database as schema 12.
 fn back_to_schema_12(path: &Path) -> Fallible<()> {
     let conn = rusqlite::Connection::open(path)?;
     conn.execute_batch(
         "BEGIN;
+         ALTER TABLE docs DROP COLUMN feed_index;
          DROP TABLE photo_owners;
          DROP TABLE photo_owners_pending;
          PRAGMA user_version = 12;
@@ -241,7 +243,7 @@ fn a_schema_1_database_keeps_every_change_in_log_order_and_takes_new_pushes_afte
 
     back_to_schema_1(&path)?;
     let storage = SqliteStorage::open(&path)?;
-    assert_eq!(schema(&path)?, 13, "migrated on open");
+    assert_eq!(schema(&path)?, 14, "migrated on open");
     let (feed_after, end_after) = log_feed(&storage, 0)?;
     assert_eq!(end_after, end, "the log ends where it did");
     assert!(
@@ -344,7 +346,7 @@ fn a_schema_2_database_learns_each_documents_size_and_counts_its_devices_told_of
 
     back_to_schema_2(&path)?;
     let storage = SqliteStorage::open(&path)?;
-    assert_eq!(schema(&path)?, 13, "migrated on open");
+    assert_eq!(schema(&path)?, 14, "migrated on open");
     let (docs, devices) = sizes_and_handed(&path)?;
     assert_eq!(docs.len(), 4, "two stores and their shelf displays");
     for (doc, bytes, stored) in &docs {
@@ -398,7 +400,7 @@ fn a_schema_7_database_learns_every_value_its_stores_held_when_it_opens() -> Tes
     assert_eq!(stores.len(), demo::DEMO_STORES as usize, "every demo store");
     back_to_schema_7(&path)?;
     drop(SqliteStorage::open(&path)?);
-    assert_eq!(schema(&path)?, 13);
+    assert_eq!(schema(&path)?, 14);
     assert!(
         held_rows(&path)? == recorded,
         "the same rows, from the changes"
@@ -444,7 +446,7 @@ fn a_schema_9_database_learns_when_its_visits_and_counts_happened_when_it_opens(
     );
     back_to_schema_9(&path)?;
     drop(SqliteStorage::open(&path)?);
-    assert_eq!(schema(&path)?, 13);
+    assert_eq!(schema(&path)?, 14);
     assert_eq!(
         happened_rows(&path)?,
         recorded,
@@ -476,7 +478,7 @@ fn a_schema_11_database_learns_the_photos_its_visits_use_when_it_opens() -> Test
     );
     back_to_schema_11(&path)?;
     drop(SqliteStorage::open(&path)?);
-    assert_eq!(schema(&path)?, 13);
+    assert_eq!(schema(&path)?, 14);
     assert_eq!(
         photo_rows(&path)?,
         recorded,
@@ -514,7 +516,7 @@ fn a_schema_12_database_learns_who_attached_each_photo_when_it_opens() -> TestRe
     );
     back_to_schema_12(&path)?;
     drop(SqliteStorage::open(&path)?);
-    assert_eq!(schema(&path)?, 13);
+    assert_eq!(schema(&path)?, 14);
     assert_eq!(
         photo_owners(&path)?,
         claimed,

@@ -7,9 +7,17 @@
 
 use std::collections::BTreeSet;
 
-use fieldsync_core::fixtures::{routine_visit, sample_count};
-use fieldsync_core::{DisplayStandard, DocId, DocKind, Role, Timestamp, Verdict};
+use axum::http::StatusCode;
+use fieldsync_core::fixtures::{device, routine_visit, sample_count, sample_store};
+use fieldsync_core::protocol::{self, SyncRequest, SyncResponse};
+use fieldsync_core::{
+    DisplayStandard, DocId, DocKind, FEED_INDEX_VERSION, Role, Timestamp, Verdict,
+};
+use fieldsync_server::Limits;
+use fieldsync_server::admin::AdminDevice;
+use fieldsync_server::storage::User;
 use fieldsync_tests::district::{District, StoreRow};
+use fieldsync_tests::routes::Instances;
 use fieldsync_tests::{Backend, on_sqlite_and_postgres};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -195,4 +203,155 @@ on_sqlite_and_postgres!(
     a_new_phone_stores_from_the_servers_rows_what_building_every_document_stores:
     a_new_phone_stores_from_the_servers_rows_what_building_every_document_stores_on_sqlite,
     a_new_phone_stores_from_the_servers_rows_what_building_every_document_stores_on_postgres
+);
+
+/// A pull from `cursor` of at most `max_bytes`, asking for index rows or not.
+fn pull(cursor: Option<String>, max_bytes: u64, index: bool) -> SyncRequest {
+    SyncRequest {
+        protocol: protocol::PROTOCOL_VERSION,
+        cursor,
+        push: Vec::new(),
+        max_response_bytes: Some(max_bytes),
+        device: None,
+        working_set: None,
+        index_version: index.then_some(FEED_INDEX_VERSION),
+    }
+}
+
+async fn pulled(
+    server: &Instances,
+    token: &str,
+    request: &SyncRequest,
+) -> Result<SyncResponse, Box<dyn std::error::Error>> {
+    let (status, _, body) = server.sync(token, request).await?;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    Ok(protocol::decode("sync response", &body)?)
+}
+
+async fn index_rows_go_only_to_a_first_sync_that_asks_and_only_with_every_change_of_a_document(
+    backend: Backend,
+) -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let server = Instances::open(backend, dir.path(), "index_rows", Limits::default())?;
+    let user = User {
+        id: "am-li".into(),
+        role: Role::AccountManager,
+        name: "am-li".into(),
+    };
+    server.storage.add_user(&user, 0)?;
+    let admin = AdminDevice::open_with_clock(
+        dir.path(),
+        server.storage.as_ref(),
+        fieldsync_core::fixtures::office_clock(),
+    )?;
+    let stores = (0..2)
+        .map(|n| admin.local.create_store(sample_store("am-li", n)))
+        .collect::<Result<Vec<_>, _>>()?;
+    admin.push()?;
+    let token = server.enroll("am-li").await?;
+    let (li, _) = device(dir.path().join("li.db"), "am-li", Timestamp::now())?;
+    server.sync_phone(&token, &li).await?;
+    let mut with_rows = BTreeSet::new();
+    for store in &stores {
+        with_rows.insert(li.create_shelf_display(store)?.to_string());
+        for _ in 0..6 {
+            with_rows.insert(
+                li.create_visit(routine_visit(store, Timestamp::now()))?
+                    .to_string(),
+            );
+            with_rows.insert(
+                li.create_inventory_count(sample_count(store, 5))?
+                    .to_string(),
+            );
+        }
+    }
+    server.sync_phone(&token, &li).await?;
+    let new = server.enroll("am-li").await?;
+
+    let plain = pulled(&server, &new, &pull(None, 64 << 20, false)).await?;
+    assert!(
+        plain.changes.iter().all(|d| d.index.is_none()),
+        "a request without `index_version` gets none"
+    );
+    let other = SyncRequest {
+        index_version: Some(FEED_INDEX_VERSION + 1),
+        ..pull(None, 64 << 20, true)
+    };
+    assert!(
+        pulled(&server, &new, &other)
+            .await?
+            .changes
+            .iter()
+            .all(|d| d.index.is_none()),
+        "nor does one asking for another version"
+    );
+    let whole = pulled(&server, &new, &pull(None, 64 << 20, true)).await?;
+    let indexed: BTreeSet<String> = whole
+        .changes
+        .iter()
+        .filter(|d| d.index.is_some())
+        .map(|d| d.doc.clone())
+        .collect();
+    assert_eq!(
+        indexed, with_rows,
+        "every visit, count and display, and no store"
+    );
+
+    // A document changed after the pass began comes without rows in the pass (its rows
+    // are of heads the pass does not send), then its new change comes from the log.
+    let first = pulled(&server, &new, &pull(None, 2_000, true)).await?;
+    assert!(first.more, "a pass of several pages");
+    let sent_first: BTreeSet<String> = first.changes.iter().map(|d| d.doc.clone()).collect();
+    let later = li
+        .document_ids(DocKind::InventoryCount)?
+        .into_iter()
+        .rev()
+        .find(|id| !sent_first.contains(&id.to_string()))
+        .ok_or("a count the first page did not send")?;
+    li.set_counted(&later, "sku-001", 4)?;
+    server.sync_phone(&token, &li).await?;
+    let mut cursor = Some(first.cursor.clone());
+    let mut entries = first.changes;
+    for _ in 0..400 {
+        let page = pulled(&server, &new, &pull(cursor.clone(), 2_000, true)).await?;
+        entries.extend(page.changes);
+        cursor = Some(page.cursor);
+        if !page.more {
+            break;
+        }
+    }
+    let of_later: Vec<_> = entries
+        .iter()
+        .filter(|d| d.doc == later.to_string())
+        .collect();
+    assert_eq!(
+        of_later.len(),
+        2,
+        "in the pass, then its change from the log"
+    );
+    assert!(
+        of_later.iter().all(|d| d.index.is_none()),
+        "never with rows"
+    );
+    assert!(
+        entries
+            .iter()
+            .filter(|d| d.doc != later.to_string() && with_rows.contains(&d.doc))
+            .all(|d| d.index.is_some()),
+        "every other document of the pass came with its rows"
+    );
+
+    // After the pass: a sync from a numeric cursor sends changes without rows.
+    li.set_counted(&later, "sku-002", 1)?;
+    server.sync_phone(&token, &li).await?;
+    let after = pulled(&server, &new, &pull(cursor, 64 << 20, true)).await?;
+    assert!(!after.changes.is_empty());
+    assert!(after.changes.iter().all(|d| d.index.is_none()));
+    Ok(())
+}
+
+on_sqlite_and_postgres!(
+    index_rows_go_only_to_a_first_sync_that_asks_and_only_with_every_change_of_a_document:
+    index_rows_go_only_to_a_first_sync_that_asks_and_only_with_every_change_of_a_document_on_sqlite,
+    index_rows_go_only_to_a_first_sync_that_asks_and_only_with_every_change_of_a_document_on_postgres
 );

@@ -30,7 +30,7 @@ fn several_instances_starting_at_once_on_a_fresh_postgres_database_migrate_it_on
         .rows("SELECT version FROM fieldsync_schema ORDER BY version", &[])?;
     assert_eq!(
         versions.len(),
-        12,
+        13,
         "each migration applied once: {versions:?}"
     );
     // Every instance works on the one schema: a user added through one is seen by all.
@@ -61,7 +61,7 @@ fn a_postgres_database_with_a_newer_schema_is_refused_naming_both_versions() -> 
         .expect_err("a newer schema must be refused");
     let message = refused.to_string();
     assert!(
-        message.contains("schema 99") && message.contains("this server's 12"),
+        message.contains("schema 99") && message.contains("this server's 13"),
         "{message}"
     );
     Ok(())
@@ -152,7 +152,9 @@ fn a_schema_1_postgres_database_learns_each_documents_size_and_counts_its_device
     )?;
     // Back to schema 1: what a server of that version left in the database.
     client.batch_execute(
-        "DROP TABLE photo_owners;
+        "ALTER TABLE docs DROP COLUMN feed_index;
+         DELETE FROM fieldsync_schema WHERE version = 13;
+         DROP TABLE photo_owners;
          DROP TABLE photo_owners_pending;
          DELETE FROM fieldsync_schema WHERE version = 12;
          DROP TABLE photo_uses;
@@ -277,7 +279,9 @@ fn a_schema_6_postgres_database_learns_every_value_its_stores_held_when_it_opens
         .count();
     assert_eq!(lats, 2, "both places of the moved store: {recorded:?}");
     client.batch_execute(
-        "DROP TABLE photo_owners;
+        "ALTER TABLE docs DROP COLUMN feed_index;
+         DELETE FROM fieldsync_schema WHERE version = 13;
+         DROP TABLE photo_owners;
          DROP TABLE photo_owners_pending;
          DELETE FROM fieldsync_schema WHERE version = 12;
          DROP TABLE photo_uses;
@@ -347,7 +351,9 @@ fn a_schema_10_postgres_database_learns_the_photos_its_visits_use_and_their_owne
         "two photos and their thumbnails: {claimed:?}"
     );
     client.batch_execute(
-        "DROP TABLE photo_owners;
+        "ALTER TABLE docs DROP COLUMN feed_index;
+         DELETE FROM fieldsync_schema WHERE version = 13;
+         DROP TABLE photo_owners;
          DROP TABLE photo_owners_pending;
          DELETE FROM fieldsync_schema WHERE version = 12;
          DROP TABLE photo_uses;

@@ -26,6 +26,8 @@ mod conflict_tests;
 mod prepare;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod unbuilt_tests;
 mod write;
 
 use prepare::prepare;

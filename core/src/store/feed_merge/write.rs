@@ -158,7 +158,11 @@ fn write_unbuilt(
             crate::store::shelf_displays::write_index(tx, id, s, (*m, *f), ch)?;
         }
     }
-    crate::store::conflicts::write(tx, id, &unbuilt.conflicts)
+    // A new document has no conflict rows to replace.
+    if !unbuilt.conflicts.is_empty() {
+        crate::store::conflicts::write(tx, id, &unbuilt.conflicts)?;
+    }
+    Ok(())
 }
 
 /// When none of the document's local edits waits, the server holds everything this device
