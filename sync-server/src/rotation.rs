@@ -57,9 +57,15 @@ pub fn rotate_if_due(
     let token = new_token();
     let expires_at = now + lifetime;
     match storage.rotate_token(device_id, presented, &hash_secret(&token), now, expires_at) {
-        Ok(()) => {
+        Ok(true) => {
             tracing::info!(device = device_id, "token rotated");
             Some(Rotated { token, expires_at })
+        }
+        // Another sync replaced the token meanwhile (or one begun after this one issued
+        // it): the token drawn here was never stored and must not be handed out.
+        Ok(false) => {
+            tracing::info!(device = device_id, "token not rotated: another sync did");
+            None
         }
         Err(e) => {
             tracing::warn!(device = device_id, error = %e, "cannot rotate the token");

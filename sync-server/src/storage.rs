@@ -201,7 +201,8 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug + 'static {
         token_hash: &[u8],
     ) -> AppResult<Option<tokens::TokenStatus>>;
     /// Gives the device the token `new_hash`, valid until `expires_at` (see
-    /// [`tokens::sqlite_rotate`] for what becomes of the one presented).
+    /// [`tokens::sqlite_rotate`] for what becomes of the one presented, and when nothing
+    /// is replaced); whether it did.
     fn rotate_token(
         &self,
         device_id: &str,
@@ -209,7 +210,7 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug + 'static {
         new_hash: &[u8],
         now: i64,
         expires_at: i64,
-    ) -> AppResult<()>;
+    ) -> AppResult<bool>;
 
     /// Stores a one-time console sign-in code's hash for `user_id` (docs/adr/0017).
     fn add_console_code(

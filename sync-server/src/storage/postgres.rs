@@ -455,7 +455,7 @@ impl SyncStorage for PostgresStorage {
         new_hash: &[u8],
         now: i64,
         expires_at: i64,
-    ) -> AppResult<()> {
+    ) -> AppResult<bool> {
         let grace = expires_at - now;
         self.with_client(|client| {
             super::tokens::postgres_rotate(

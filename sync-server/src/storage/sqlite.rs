@@ -421,7 +421,7 @@ impl SyncStorage for SqliteStorage {
         new_hash: &[u8],
         now: i64,
         expires_at: i64,
-    ) -> AppResult<()> {
+    ) -> AppResult<bool> {
         let grace = expires_at - now;
         self.with_writer(|w| {
             super::tokens::sqlite_rotate(

@@ -41,7 +41,11 @@ pub fn sqlite_status(
 /// Replaces the device's token by `new_hash` (valid until `expires_at`). When the current
 /// token was presented it becomes the previous one (valid until its own expiry, or for
 /// `grace_ms` if it had none); when the previous one was presented (the device never got
-/// the current one), only the current one is replaced.
+/// the current one), only the current one is replaced, and only if it was issued no later
+/// than `now`, when the request presenting the previous one began: a sync that started
+/// before the current token existed (one the device gave up on, whose retry was handed that
+/// token) must not replace it. False when nothing was replaced (the presented token is
+/// neither, or the current one is newer than the request): then no token may be handed out.
 pub fn sqlite_rotate(
     conn: &Connection,
     device: &str,
@@ -50,17 +54,18 @@ pub fn sqlite_rotate(
     now: i64,
     expires_at: i64,
     grace_ms: i64,
-) -> AppResult<()> {
-    conn.prepare_cached(
+) -> AppResult<bool> {
+    Ok(conn.prepare_cached(
         "UPDATE devices SET
              previous_token_expires_at = CASE WHEN token_hash = ?2
                  THEN COALESCE(token_expires_at, ?4 + ?6) ELSE previous_token_expires_at END,
              previous_token_hash = CASE WHEN token_hash = ?2 THEN token_hash ELSE previous_token_hash END,
              token_hash = ?3, token_issued_at = ?4, token_expires_at = ?5
-         WHERE id = ?1 AND (token_hash = ?2 OR previous_token_hash = ?2)",
+         WHERE id = ?1 AND (token_hash = ?2
+             OR (previous_token_hash = ?2 AND COALESCE(token_issued_at, enrolled_at) <= ?4))",
     )?
-    .execute(params![device, presented, new_hash, now, expires_at, grace_ms])?;
-    Ok(())
+    .execute(params![device, presented, new_hash, now, expires_at, grace_ms])?
+        > 0)
 }
 
 pub fn postgres_status(
@@ -87,15 +92,15 @@ pub fn postgres_rotate(
     now: i64,
     expires_at: i64,
     grace_ms: i64,
-) -> AppResult<()> {
-    client.execute(
+) -> AppResult<bool> {
+    Ok(client.execute(
         "UPDATE devices SET
              previous_token_expires_at = CASE WHEN token_hash = $2
                  THEN COALESCE(token_expires_at, $4::BIGINT + $6::BIGINT) ELSE previous_token_expires_at END,
              previous_token_hash = CASE WHEN token_hash = $2 THEN token_hash ELSE previous_token_hash END,
              token_hash = $3, token_issued_at = $4, token_expires_at = $5
-         WHERE id = $1 AND (token_hash = $2 OR previous_token_hash = $2)",
+         WHERE id = $1 AND (token_hash = $2
+             OR (previous_token_hash = $2 AND COALESCE(token_issued_at, enrolled_at) <= $4))",
         &[&device, &presented, &new_hash, &now, &expires_at, &grace_ms],
-    )?;
-    Ok(())
+    )? > 0)
 }

@@ -1,0 +1,218 @@
+//! Token rotation under attack and under races (docs/protocol.md, "Token rotation";
+//! docs/adr/0015-token-expiry-and-rotation.md): what a holder of an old token, or a sync
+//! that ends after a later one, can do to the token the device holds.
+//!
+//! Through the server's routes on real storage. The races run on PostgreSQL with two
+//! instances, where a request can be held part-way deterministically: a lock taken from
+//! outside on the table a device report is written to holds the one sync that carries a
+//! report, and nothing else.
+
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use axum::http::{HeaderMap, StatusCode};
+use fieldsync_core::Role;
+use fieldsync_core::protocol::{DeviceReport, SyncRequest, TOKEN_HEADER};
+use fieldsync_server::Limits;
+use fieldsync_server::auth::hash_secret;
+use fieldsync_server::storage::User;
+use fieldsync_tests::routes::Instances;
+use fieldsync_tests::{Backend, ServerDb};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+const DAY: i64 = 86_400_000;
+
+fn pull() -> SyncRequest {
+    SyncRequest {
+        protocol: 1,
+        cursor: None,
+        push: vec![],
+        max_response_bytes: None,
+        device: None,
+        working_set: None,
+    }
+}
+
+/// A pull that carries a device report (written to `device_reports` before the feed).
+fn pull_reporting(app_version: &str) -> SyncRequest {
+    SyncRequest {
+        device: Some(DeviceReport {
+            app_version: Some(app_version.into()),
+            ..DeviceReport::default()
+        }),
+        ..pull()
+    }
+}
+
+fn new_token(headers: &HeaderMap) -> Option<String> {
+    Some(headers.get(TOKEN_HEADER)?.to_str().ok()?.to_owned())
+}
+
+fn add_li(server: &Instances) -> TestResult {
+    server.storage.add_user(
+        &User {
+            id: "am-li".into(),
+            role: Role::AccountManager,
+            name: "Li Wei".into(),
+        },
+        0,
+    )?;
+    Ok(())
+}
+
+/// Holds `LOCK TABLE device_reports` in a transaction on a thread of its own (the blocking
+/// client must not run on the test's runtime) until the returned sender is dropped or sent to.
+fn hold_device_reports(url: &str) -> Result<mpsc::Sender<()>, Box<dyn std::error::Error>> {
+    let url = url.to_owned();
+    let (release, released) = mpsc::channel::<()>();
+    let (locked, is_locked) = mpsc::channel::<Result<(), String>>();
+    std::thread::spawn(move || {
+        let run = || -> Result<postgres::Client, postgres::Error> {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls)?;
+            client.batch_execute("BEGIN; LOCK TABLE device_reports IN EXCLUSIVE MODE")?;
+            Ok(client)
+        };
+        match run() {
+            Ok(mut client) => {
+                let _ = locked.send(Ok(()));
+                let _ = released.recv();
+                let _ = client.batch_execute("ROLLBACK");
+            }
+            Err(e) => {
+                let _ = locked.send(Err(e.to_string()));
+            }
+        }
+    });
+    is_locked.recv()??;
+    Ok(release)
+}
+
+fn database_url(server: &Instances) -> Result<String, Box<dyn std::error::Error>> {
+    match &server.db {
+        ServerDb::Postgres(url) => Ok(url.clone()),
+        ServerDb::Sqlite(_) => Err("these races need PostgreSQL".into()),
+    }
+}
+
+/// Two syncs with one due token, the first held part-way (the device gave up on it: a
+/// timeout, a dropped connection) while its retry goes through and hands the device a new
+/// token. When the first one finishes, the token the device now holds must still work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_that_ends_after_its_retry_does_not_kill_the_token_the_retry_handed_out()
+-> TestResult {
+    let dir = tempfile::tempdir()?;
+    let server = Arc::new(Instances::open(
+        Backend::POSTGRES_PAIR,
+        dir.path(),
+        "token_race_retry",
+        Limits::default(),
+    )?);
+    add_li(&server)?;
+    let enrolled = server.enroll_device("am-li").await?;
+    // Both instances have heard from the device (its report, when it was last seen).
+    for _ in 0..4 {
+        let (status, _, _) = server.sync(&enrolled.token, &pull()).await?;
+        assert_eq!(status, StatusCode::OK);
+    }
+    // The token the device holds is due for rotation.
+    let now = chrono::Utc::now().timestamp_millis();
+    let aged = "aged-token";
+    server.storage.rotate_token(
+        &enrolled.device_id,
+        &hash_secret(&enrolled.token),
+        &hash_secret(aged),
+        now - 50 * DAY,
+        now + 40 * DAY,
+    )?;
+
+    // The first attempt is held before its feed; the device gives up on it.
+    let release = hold_device_reports(&database_url(&server)?)?;
+    let first = tokio::spawn({
+        let server = server.clone();
+        async move { server.sync(aged, &pull_reporting("2.4.1 (381)")).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!first.is_finished(), "the first attempt is held");
+
+    // Its retry goes through and hands out a new token, which the device takes.
+    let (status, headers, _) = server.sync(aged, &pull()).await?;
+    assert_eq!(status, StatusCode::OK);
+    let taken = new_token(&headers).ok_or("the retry hands out a new token")?;
+
+    // The first attempt finishes on the server (its answer goes nowhere).
+    drop(release);
+    let (status, _, _) = first.await??;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, _, _) = server.sync(&taken, &pull()).await?;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the device is locked out: the token its latest answer gave it was replaced by a sync \
+         that started before it"
+    );
+    Ok(())
+}
+
+/// A sync with the previous token is held while the device's current one is rotated by
+/// another sync; when it finishes, it must not answer with a token it never stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_never_answers_with_a_token_the_server_did_not_store() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let server = Arc::new(Instances::open(
+        Backend::POSTGRES_PAIR,
+        dir.path(),
+        "token_race_unstored",
+        Limits::default(),
+    )?);
+    add_li(&server)?;
+    let enrolled = server.enroll_device("am-li").await?;
+    for _ in 0..4 {
+        let (status, _, _) = server.sync(&enrolled.token, &pull()).await?;
+        assert_eq!(status, StatusCode::OK);
+    }
+    // The device's previous token `old` (still valid) and its current one `due`, half a
+    // lifetime old.
+    let now = chrono::Utc::now().timestamp_millis();
+    let device = enrolled.device_id.as_str();
+    server.storage.rotate_token(
+        device,
+        &hash_secret(&enrolled.token),
+        &hash_secret("old"),
+        now - 60 * DAY,
+        now + 30 * DAY,
+    )?;
+    server.storage.rotate_token(
+        device,
+        &hash_secret("old"),
+        &hash_secret("due"),
+        now - 50 * DAY,
+        now + 40 * DAY,
+    )?;
+
+    let release = hold_device_reports(&database_url(&server)?)?;
+    let held = tokio::spawn({
+        let server = server.clone();
+        async move { server.sync("old", &pull_reporting("2.4.1 (381)")).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!held.is_finished(), "the sync with the old token is held");
+    // The current token is rotated meanwhile: `old` is neither current nor previous now.
+    let (status, headers, _) = server.sync("due", &pull()).await?;
+    assert_eq!(status, StatusCode::OK);
+    new_token(&headers).ok_or("the due token is rotated")?;
+
+    drop(release);
+    let (status, headers, _) = held.await??;
+    assert_eq!(status, StatusCode::OK);
+    if let Some(handed) = new_token(&headers) {
+        let (status, _, _) = server.sync(&handed, &pull()).await?;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "the server answered with a token it never stored"
+        );
+    }
+    Ok(())
+}
