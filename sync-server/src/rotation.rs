@@ -1,7 +1,8 @@
 //! Token rotation through sync (docs/adr/0015-token-expiry-and-rotation.md): a device that
 //! keeps syncing never sees its token expire, because a sync whose token is half a
 //! lifetime old (or is the one a rotation replaced) answers with a new one in
-//! `Fieldsync-Token`, valid for `--token-days` from then.
+//! `Fieldsync-Token`, valid for `--token-days` from then. The first sync with the new one
+//! retires the one it replaced.
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
@@ -52,6 +53,18 @@ pub fn rotate_if_due(
         }
     };
     if !status.previous && now - status.issued_at < lifetime / 2 {
+        // The device synced with its current token: it has it, and the one it replaced is
+        // of use to no one but whoever copied it (who could otherwise trade it for a token
+        // of their own, replacing the device's). One write per rotation.
+        if status.has_previous {
+            match storage.retire_previous_token(device_id, presented) {
+                Ok(true) => tracing::info!(device = device_id, "previous token retired"),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(device = device_id, error = %e, "cannot retire the previous token");
+                }
+            }
+        }
         return None;
     }
     let token = new_token();

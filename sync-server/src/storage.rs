@@ -200,6 +200,9 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug + 'static {
         device_id: &str,
         token_hash: &[u8],
     ) -> AppResult<Option<tokens::TokenStatus>>;
+    /// Forgets the device's previous token, `current` being its current one (see
+    /// [`tokens::sqlite_retire_previous`]); whether there was one.
+    fn retire_previous_token(&self, device_id: &str, current: &[u8]) -> AppResult<bool>;
     /// Gives the device the token `new_hash`, valid until `expires_at` (see
     /// [`tokens::sqlite_rotate`] for what becomes of the one presented, and when nothing
     /// is replaced); whether it did.

@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use fieldsync_core::Role;
 use fieldsync_core::protocol::{DeviceReport, SyncRequest, TOKEN_HEADER};
 use fieldsync_server::Limits;
+use fieldsync_server::admin::enrollment_code;
 use fieldsync_server::auth::hash_secret;
 use fieldsync_server::storage::User;
 use fieldsync_tests::routes::Instances;
@@ -216,3 +217,49 @@ async fn a_sync_never_answers_with_a_token_the_server_did_not_store() -> TestRes
     }
     Ok(())
 }
+
+/// A token copied off a phone at enrollment (or any replaced token) is a thief's: once the
+/// phone has synced with the token that replaced it, the copy must neither keep working
+/// nor replace the phone's token.
+async fn a_replaced_token_is_refused_once_its_successor_has_been_used_on(
+    backend: Backend,
+) -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let server = Instances::open(backend, dir.path(), "token_stolen_old", Limits::default())?;
+    add_li(&server)?;
+    // Enrolled 50 days ago; the thief copied the enrollment token then.
+    let now = chrono::Utc::now().timestamp_millis();
+    let then = now - 50 * DAY;
+    let code = enrollment_code(server.storage.as_ref(), "am-li", then)?;
+    let copied = "enrollment-token";
+    server.storage.enroll(
+        &hash_secret(&code),
+        "Li's phone",
+        &hash_secret(copied),
+        then,
+    )?;
+
+    // The phone syncs, takes its new token and syncs with it: it has its new token.
+    let (status, headers, _) = server.sync(copied, &pull()).await?;
+    assert_eq!(status, StatusCode::OK);
+    let phone = new_token(&headers).ok_or("the enrollment token is rotated")?;
+    let (status, headers, _) = server.sync(&phone, &pull()).await?;
+    assert_eq!((status, new_token(&headers)), (StatusCode::OK, None));
+
+    // The thief syncs with the copy.
+    let (thief_status, thief_headers, _) = server.sync(copied, &pull()).await?;
+    let (phone_status, _, _) = server.sync(&phone, &pull()).await?;
+    assert_eq!(
+        phone_status,
+        StatusCode::OK,
+        "the phone is locked out by a sync with its replaced token"
+    );
+    assert_eq!(
+        (thief_status, new_token(&thief_headers).is_some()),
+        (StatusCode::UNAUTHORIZED, false),
+        "the replaced token still works (and mints a fresh token of a full lifetime)"
+    );
+    Ok(())
+}
+
+fieldsync_tests::on_sqlite_and_postgres!(a_replaced_token_is_refused_once_its_successor_has_been_used_on: a_replaced_token_is_refused_once_its_successor_has_been_used, a_replaced_token_is_refused_once_its_successor_has_been_used_on_postgres);

@@ -448,6 +448,12 @@ impl SyncStorage for PostgresStorage {
         self.with_client(|client| super::tokens::postgres_status(client, device_id, token_hash))
     }
 
+    fn retire_previous_token(&self, device_id: &str, current: &[u8]) -> AppResult<bool> {
+        self.with_client(|client| {
+            super::tokens::postgres_retire_previous(client, device_id, current)
+        })
+    }
+
     fn rotate_token(
         &self,
         device_id: &str,

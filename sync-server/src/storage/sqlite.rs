@@ -414,6 +414,10 @@ impl SyncStorage for SqliteStorage {
         self.with_reader(|conn| super::tokens::sqlite_status(conn, device_id, token_hash))
     }
 
+    fn retire_previous_token(&self, device_id: &str, current: &[u8]) -> AppResult<bool> {
+        self.with_writer(|w| super::tokens::sqlite_retire_previous(&w.conn, device_id, current))
+    }
+
     fn rotate_token(
         &self,
         device_id: &str,

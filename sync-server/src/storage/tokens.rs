@@ -3,9 +3,9 @@
 //! these functions.
 //!
 //! A device holds one token; the server stores its hash and, after a rotation, the hash
-//! of the one before, accepted until its own expiry. Authentication accepts either; a
-//! sync whose token is due (half its lifetime gone, or presented as the previous one)
-//! gets a new token in its answer.
+//! of the one before, accepted until its own expiry or until a sync presents the new one
+//! (the device has it then). Authentication accepts either; a sync whose token is due (half
+//! its lifetime gone, or presented as the previous one) gets a new token in its answer.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -18,6 +18,8 @@ pub struct TokenStatus {
     pub issued_at: i64,
     /// Whether it is the token a rotation replaced (its answer may have been lost).
     pub previous: bool,
+    /// Whether the device has a previous token (which a sync with the current one retires).
+    pub has_previous: bool,
 }
 
 pub fn sqlite_status(
@@ -27,12 +29,14 @@ pub fn sqlite_status(
 ) -> AppResult<Option<TokenStatus>> {
     Ok(conn
         .prepare_cached(
-            "SELECT COALESCE(token_issued_at, enrolled_at), token_hash = ?2 FROM devices WHERE id = ?1",
+            "SELECT COALESCE(token_issued_at, enrolled_at), token_hash = ?2, previous_token_hash IS NOT NULL
+             FROM devices WHERE id = ?1",
         )?
         .query_row(params![device, token_hash], |r| {
             Ok(TokenStatus {
                 issued_at: r.get(0)?,
                 previous: !r.get::<_, bool>(1)?,
+                has_previous: r.get(2)?,
             })
         })
         .optional()?)
@@ -68,6 +72,32 @@ pub fn sqlite_rotate(
         > 0)
 }
 
+/// Forgets the device's previous token once `current` (its current one) was presented: the
+/// device has its new token, so the one it replaced is needed no more, and in other hands
+/// would mint tokens of its own and lock the device out. False when there was nothing to
+/// forget (no previous token, or `current` is not current any more).
+pub fn sqlite_retire_previous(conn: &Connection, device: &str, current: &[u8]) -> AppResult<bool> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE devices SET previous_token_hash = NULL, previous_token_expires_at = NULL
+             WHERE id = ?1 AND token_hash = ?2 AND previous_token_hash IS NOT NULL",
+        )?
+        .execute(params![device, current])?
+        > 0)
+}
+
+pub fn postgres_retire_previous(
+    client: &mut postgres::Client,
+    device: &str,
+    current: &[u8],
+) -> AppResult<bool> {
+    Ok(client.execute(
+        "UPDATE devices SET previous_token_hash = NULL, previous_token_expires_at = NULL
+         WHERE id = $1 AND token_hash = $2 AND previous_token_hash IS NOT NULL",
+        &[&device, &current],
+    )? > 0)
+}
+
 pub fn postgres_status(
     client: &mut postgres::Client,
     device: &str,
@@ -75,12 +105,14 @@ pub fn postgres_status(
 ) -> AppResult<Option<TokenStatus>> {
     Ok(client
         .query_opt(
-            "SELECT COALESCE(token_issued_at, enrolled_at), token_hash = $2 FROM devices WHERE id = $1",
+            "SELECT COALESCE(token_issued_at, enrolled_at), token_hash = $2, previous_token_hash IS NOT NULL
+             FROM devices WHERE id = $1",
             &[&device, &token_hash],
         )?
         .map(|r| TokenStatus {
             issued_at: r.get(0),
             previous: !r.get::<_, bool>(1),
+            has_previous: r.get(2),
         }))
 }
 

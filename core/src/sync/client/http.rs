@@ -86,15 +86,19 @@ impl SyncClient {
             .unwrap_or_else(|p| p.into_inner().clone())
     }
 
-    /// Uses `token` from now on and keeps it in the store for the next opening. If it
-    /// cannot be kept, the old token still works until its own expiry (and the server
-    /// rotates again), so the sync goes on.
+    /// Keeps `token` in the store for the next opening and uses it from now on. If it
+    /// cannot be kept, it is not used either: the server retires the old token at the first
+    /// sync with the new one, and the app, reopened, would send the old one. The old token
+    /// still works until its own expiry (and the server rotates again), so the sync goes on.
     async fn take_token(&self, token: String) {
         let original = self.config.token.clone();
         let keep = token.clone();
-        let _ = self
+        let kept = self
             .blocking(move |s| s.store_rotated_token(&original, &keep))
             .await;
+        if kept.is_err() {
+            return;
+        }
         match self.token.lock() {
             Ok(mut t) => *t = token,
             Err(p) => *p.into_inner() = token,
