@@ -263,3 +263,51 @@ async fn a_replaced_token_is_refused_once_its_successor_has_been_used_on(
 }
 
 fieldsync_tests::on_sqlite_and_postgres!(a_replaced_token_is_refused_once_its_successor_has_been_used_on: a_replaced_token_is_refused_once_its_successor_has_been_used, a_replaced_token_is_refused_once_its_successor_has_been_used_on_postgres);
+
+/// Revocation and expiry hold for both of a device's tokens: neither works, and neither
+/// trades itself for a new one.
+async fn a_revoked_devices_tokens_and_an_expired_previous_token_get_nothing_on(
+    backend: Backend,
+) -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let server = Instances::open(backend, dir.path(), "token_revoked", Limits::default())?;
+    add_li(&server)?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let enrolled = server.enroll_device("am-li").await?;
+    let device = enrolled.device_id.as_str();
+    // An expired previous token and a current one due for rotation.
+    server.storage.rotate_token(
+        device,
+        &hash_secret(&enrolled.token),
+        &hash_secret("expired-previous"),
+        now - 200 * DAY,
+        now - DAY,
+    )?;
+    server.storage.rotate_token(
+        device,
+        &hash_secret("expired-previous"),
+        &hash_secret("due"),
+        now - 50 * DAY,
+        now + 40 * DAY,
+    )?;
+    let (status, headers, _) = server.sync("expired-previous", &pull()).await?;
+    assert_eq!(
+        (status, new_token(&headers)),
+        (StatusCode::UNAUTHORIZED, None)
+    );
+    // Revoked: the current token and the previous one (from a rotation) are both refused.
+    let (status, headers, _) = server.sync("due", &pull()).await?;
+    assert_eq!(status, StatusCode::OK);
+    let fresh = new_token(&headers).ok_or("rotated")?;
+    assert!(server.storage.revoke_device(device, now)?);
+    for token in ["due", fresh.as_str()] {
+        let (status, headers, _) = server.sync(token, &pull()).await?;
+        assert_eq!(
+            (status, new_token(&headers)),
+            (StatusCode::UNAUTHORIZED, None)
+        );
+    }
+    Ok(())
+}
+
+fieldsync_tests::on_sqlite_and_postgres!(a_revoked_devices_tokens_and_an_expired_previous_token_get_nothing_on: a_revoked_devices_tokens_and_an_expired_previous_token_get_nothing, a_revoked_devices_tokens_and_an_expired_previous_token_get_nothing_on_postgres);
