@@ -122,6 +122,7 @@ async fn a_sync_that_ends_after_its_retry_does_not_kill_the_token_the_retry_hand
     server.storage.rotate_token(
         &enrolled.device_id,
         &hash_secret(&enrolled.token),
+        &hash_secret(&enrolled.token),
         &hash_secret(aged),
         now - 50 * DAY,
         now + 40 * DAY,
@@ -156,6 +157,74 @@ async fn a_sync_that_ends_after_its_retry_does_not_kill_the_token_the_retry_hand
     Ok(())
 }
 
+/// The same race with the instances' clocks an hour apart: the retry is handled by an
+/// instance whose clock is behind the one the first attempt is held on. Which token a
+/// sync may replace must not depend on the servers' clocks agreeing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_that_ends_after_its_retry_does_not_kill_the_retrys_token_when_the_servers_clocks_disagree()
+-> TestResult {
+    let dir = tempfile::tempdir()?;
+    let server = Arc::new(Instances::open(
+        Backend::POSTGRES_PAIR,
+        dir.path(),
+        "token_race_skew",
+        Limits::default(),
+    )?);
+    add_li(&server)?;
+    let enrolled = server.enroll_device("am-li").await?;
+    for _ in 0..4 {
+        let (status, _, _) = server.sync(&enrolled.token, &pull()).await?;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let now = chrono::Utc::now().timestamp_millis();
+    let device = enrolled.device_id.as_str();
+    let aged = "aged-token";
+    server.storage.rotate_token(
+        device,
+        &hash_secret(&enrolled.token),
+        &hash_secret(&enrolled.token),
+        &hash_secret(aged),
+        now - 50 * DAY,
+        now + 40 * DAY,
+    )?;
+
+    let release = hold_device_reports(&database_url(&server)?)?;
+    let first = tokio::spawn({
+        let server = server.clone();
+        async move { server.sync(aged, &pull_reporting("2.4.1 (381)")).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!first.is_finished(), "the first attempt is held");
+
+    // The retry, on an instance whose clock is an hour behind, rotates the token the
+    // device holds and hands it `taken` (what that instance's sync stores, stamped with
+    // its clock).
+    let later = chrono::Utc::now().timestamp_millis();
+    let taken = "taken-by-the-retry";
+    let slow = later - 3_600_000;
+    assert!(server.storage.rotate_token(
+        device,
+        &hash_secret(aged),
+        &hash_secret(aged),
+        &hash_secret(taken),
+        slow,
+        slow + 90 * DAY,
+    )?);
+
+    drop(release);
+    let (status, _, _) = first.await??;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, _, _) = server.sync(taken, &pull()).await?;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the device is locked out: a sync that began before its retry replaced the token \
+         the retry handed out, because the retry's server clock was behind"
+    );
+    Ok(())
+}
+
 /// A sync with the previous token is held while the device's current one is rotated by
 /// another sync; when it finishes, it must not answer with a token it never stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -180,12 +249,14 @@ async fn a_sync_never_answers_with_a_token_the_server_did_not_store() -> TestRes
     server.storage.rotate_token(
         device,
         &hash_secret(&enrolled.token),
+        &hash_secret(&enrolled.token),
         &hash_secret("old"),
         now - 60 * DAY,
         now + 30 * DAY,
     )?;
     server.storage.rotate_token(
         device,
+        &hash_secret("old"),
         &hash_secret("old"),
         &hash_secret("due"),
         now - 50 * DAY,
@@ -217,6 +288,118 @@ async fn a_sync_never_answers_with_a_token_the_server_did_not_store() -> TestRes
     }
     Ok(())
 }
+
+/// Many syncs at once with one due token (a device's retries, two of its syncs that overlap),
+/// on both instances: the rotations are atomic, so exactly one of the tokens they handed out
+/// is current (the others were replaced by syncs that began after them), and the token the
+/// device presented still works, so that whichever answer it keeps, it can sync again.
+async fn concurrent_syncs_with_one_due_token_leave_one_handed_out_token_current_and_the_presented_one_working_on(
+    backend: Backend,
+) -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let server = Arc::new(Instances::open(
+        backend,
+        dir.path(),
+        "token_concurrent",
+        Limits::default(),
+    )?);
+    add_li(&server)?;
+    let enrolled = server.enroll_device("am-li").await?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let device = enrolled.device_id.clone();
+    let aged = "aged-token";
+    server.storage.rotate_token(
+        &device,
+        &hash_secret(&enrolled.token),
+        &hash_secret(&enrolled.token),
+        &hash_secret(aged),
+        now - 50 * DAY,
+        now + 40 * DAY,
+    )?;
+    for round in 0..3 {
+        let syncs: Vec<_> = (0..8)
+            .map(|_| {
+                let server = server.clone();
+                tokio::spawn(async move { server.sync(aged, &pull()).await })
+            })
+            .collect();
+        let mut handed = Vec::new();
+        for sync in syncs {
+            let (status, headers, _) = sync.await??;
+            assert_eq!(status, StatusCode::OK);
+            handed.extend(new_token(&headers));
+        }
+        assert!(!handed.is_empty(), "round {round}: a due token is rotated");
+        let current: Vec<_> = handed
+            .iter()
+            .filter(|t| {
+                server
+                    .storage
+                    .token_status(&device, &hash_secret(t))
+                    .ok()
+                    .flatten()
+                    .is_some_and(|s| !s.previous)
+            })
+            .collect();
+        assert_eq!(
+            current.len(),
+            1,
+            "round {round}: {} tokens handed out, {} of them current",
+            handed.len(),
+            current.len()
+        );
+        let presented = server.storage.token_status(&device, &hash_secret(aged))?;
+        assert!(
+            presented.is_some_and(|s| s.previous && s.has_previous),
+            "round {round}: the token the device presented is still its previous one"
+        );
+    }
+    Ok(())
+}
+
+fieldsync_tests::on_sqlite_and_postgres!(concurrent_syncs_with_one_due_token_leave_one_handed_out_token_current_and_the_presented_one_working_on: concurrent_syncs_with_one_due_token_leave_one_handed_out_token_current_and_the_presented_one_working, concurrent_syncs_with_one_due_token_leave_one_handed_out_token_current_and_the_presented_one_working_on_postgres);
+
+/// An honest device whose rotation answers are lost twice (or whose app was killed before
+/// it kept the new token) goes on with the token it has: each sync with it hands out a new
+/// one, and the first sync with the one it finally keeps retires the old one.
+async fn a_device_whose_rotation_answers_are_lost_twice_keeps_syncing_and_takes_the_third_on(
+    backend: Backend,
+) -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let server = Instances::open(backend, dir.path(), "token_lost_twice", Limits::default())?;
+    add_li(&server)?;
+    let enrolled = server.enroll_device("am-li").await?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let aged = "aged-token";
+    server.storage.rotate_token(
+        &enrolled.device_id,
+        &hash_secret(&enrolled.token),
+        &hash_secret(&enrolled.token),
+        &hash_secret(aged),
+        now - 50 * DAY,
+        now + 40 * DAY,
+    )?;
+    let mut lost = Vec::new();
+    for _ in 0..2 {
+        let (status, headers, _) = server.sync(aged, &pull()).await?;
+        assert_eq!(status, StatusCode::OK);
+        lost.push(new_token(&headers).ok_or("a new token each time")?);
+    }
+    let (status, headers, _) = server.sync(aged, &pull()).await?;
+    assert_eq!(status, StatusCode::OK);
+    let kept = new_token(&headers).ok_or("a third new token")?;
+    let (status, headers, _) = server.sync(&kept, &pull()).await?;
+    assert_eq!((status, new_token(&headers)), (StatusCode::OK, None));
+    for token in [aged, lost[0].as_str(), lost[1].as_str()] {
+        let (status, _, _) = server.sync(token, &pull()).await?;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{token} is retired");
+    }
+    let (status, _, _) = server.sync(&kept, &pull()).await?;
+    assert_eq!(status, StatusCode::OK);
+    Ok(())
+}
+
+fieldsync_tests::on_sqlite_and_postgres!(a_device_whose_rotation_answers_are_lost_twice_keeps_syncing_and_takes_the_third_on: a_device_whose_rotation_answers_are_lost_twice_keeps_syncing_and_takes_the_third, a_device_whose_rotation_answers_are_lost_twice_keeps_syncing_and_takes_the_third_on_postgres);
 
 /// A token copied off a phone at enrollment (or any replaced token) is a thief's: once the
 /// phone has synced with the token that replaced it, the copy must neither keep working
@@ -279,12 +462,14 @@ async fn a_revoked_devices_tokens_and_an_expired_previous_token_get_nothing_on(
     server.storage.rotate_token(
         device,
         &hash_secret(&enrolled.token),
+        &hash_secret(&enrolled.token),
         &hash_secret("expired-previous"),
         now - 200 * DAY,
         now - DAY,
     )?;
     server.storage.rotate_token(
         device,
+        &hash_secret("expired-previous"),
         &hash_secret("expired-previous"),
         &hash_secret("due"),
         now - 50 * DAY,

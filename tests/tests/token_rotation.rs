@@ -70,6 +70,7 @@ async fn a_token_half_its_life_old_is_replaced_through_sync_and_an_expired_one_i
     server.storage.rotate_token(
         device,
         &hash_secret(&enrolled.token),
+        &hash_secret(&enrolled.token),
         &hash_secret(aged),
         now - 50 * DAY,
         now + 40 * DAY,
@@ -103,6 +104,7 @@ async fn a_token_half_its_life_old_is_replaced_through_sync_and_an_expired_one_i
     // A token past its expiry is refused.
     server.storage.rotate_token(
         device,
+        &hash_secret(&again),
         &hash_secret(&again),
         &hash_secret("expired-token"),
         now - 100 * DAY,

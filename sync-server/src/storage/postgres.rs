@@ -458,14 +458,14 @@ impl SyncStorage for PostgresStorage {
         &self,
         device_id: &str,
         presented: &[u8],
+        replacing: &[u8],
         new_hash: &[u8],
         now: i64,
         expires_at: i64,
     ) -> AppResult<bool> {
-        let grace = expires_at - now;
         self.with_client(|client| {
             super::tokens::postgres_rotate(
-                client, device_id, presented, new_hash, now, expires_at, grace,
+                client, device_id, presented, replacing, new_hash, now, expires_at,
             )
         })
     }

@@ -422,14 +422,14 @@ impl SyncStorage for SqliteStorage {
         &self,
         device_id: &str,
         presented: &[u8],
+        replacing: &[u8],
         new_hash: &[u8],
         now: i64,
         expires_at: i64,
     ) -> AppResult<bool> {
-        let grace = expires_at - now;
         self.with_writer(|w| {
             super::tokens::sqlite_rotate(
-                &w.conn, device_id, presented, new_hash, now, expires_at, grace,
+                &w.conn, device_id, presented, replacing, new_hash, now, expires_at,
             )
         })
     }
