@@ -200,16 +200,22 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug + 'static {
         device_id: &str,
         token_hash: &[u8],
     ) -> AppResult<Option<tokens::TokenStatus>>;
-    /// Gives the device the token `new_hash`, valid until `expires_at` (see
-    /// [`tokens::sqlite_rotate`] for what becomes of the one presented).
+    /// Forgets the device's previous token, `current` being its current one (see
+    /// [`tokens::sqlite_retire_previous`]); whether there was one.
+    fn retire_previous_token(&self, device_id: &str, current: &[u8]) -> AppResult<bool>;
+    /// Gives the device the token `new_hash` in place of `replacing`, the current token
+    /// the request saw when it began, valid until `expires_at` (see
+    /// [`tokens::sqlite_rotate`] for what becomes of the one presented, and when nothing
+    /// is replaced); whether it did.
     fn rotate_token(
         &self,
         device_id: &str,
         presented: &[u8],
+        replacing: &[u8],
         new_hash: &[u8],
         now: i64,
         expires_at: i64,
-    ) -> AppResult<()>;
+    ) -> AppResult<bool>;
 
     /// Stores a one-time console sign-in code's hash for `user_id` (docs/adr/0017).
     fn add_console_code(

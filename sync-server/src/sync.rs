@@ -151,6 +151,13 @@ async fn sync_as(
     let presented = crate::rotation::presented(&headers).unwrap_or_default();
     let token_days = limits.token_days;
     let (response, rotated) = tokio::task::spawn_blocking(move || -> AppResult<_> {
+        // First: the token this sync may replace is the one current when it began.
+        let token_status = crate::rotation::status_at_start(
+            storage.as_ref(),
+            &device.device_id,
+            &presented,
+            token_days,
+        );
         if note_seen {
             // For `admin devices --stale`; a failure here must not fail the sync.
             if let Err(e) = storage.touch_device(&device.device_id, now) {
@@ -238,6 +245,7 @@ async fn sync_as(
             storage.as_ref(),
             &device.device_id,
             &presented,
+            token_status,
             now,
             token_days,
         );

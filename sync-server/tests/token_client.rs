@@ -15,8 +15,8 @@ use fieldsync_server::{AppState, Limits, SqliteStorage, serve};
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_device_that_keeps_syncing_takes_its_new_token_and_keeps_it_after_a_restart() -> TestResult
-{
+async fn a_device_that_keeps_syncing_takes_its_new_token_retires_the_old_one_at_once_and_keeps_it_after_a_restart()
+-> TestResult {
     let dir = tempfile::tempdir()?;
     let storage = Arc::new(SqliteStorage::open(&dir.path().join("fieldsync.db"))?);
     storage.add_user(
@@ -33,6 +33,7 @@ async fn a_device_that_keeps_syncing_takes_its_new_token_and_keeps_it_after_a_re
     // The token the app holds was issued 60 days ago.
     storage.rotate_token(
         &enrolled.device_id,
+        &hash_secret("t0"),
         &hash_secret("t0"),
         &hash_secret("app-token"),
         now - 60 * 86_400_000,
@@ -74,6 +75,10 @@ async fn a_device_that_keeps_syncing_takes_its_new_token_and_keeps_it_after_a_re
     assert!(
         !status.previous,
         "what the phone keeps is the server's current token"
+    );
+    assert!(
+        !status.has_previous,
+        "the sync that took the new token used it at once: the replaced one is retired"
     );
     // Presenting the old token again would be rotated again: no rotation means the new
     // token was sent.

@@ -1,7 +1,7 @@
 //! Device tokens expire and are rotated through sync (docs/protocol.md, "Token rotation"):
 //! a sync with a token half its lifetime old gets a new one in `Fieldsync-Token`; the old
-//! one keeps working until its own expiry (its answer may have been lost); a token past
-//! its expiry is refused. On SQLite and on PostgreSQL (one instance: a rotation is stored
+//! one keeps working until its own expiry (its answer may have been lost) or until the new
+//! one is used; a token past its expiry is refused. On SQLite and on PostgreSQL (one instance: a rotation is stored
 //! before it is handed out, so any instance would do).
 
 use axum::http::{HeaderMap, StatusCode};
@@ -71,6 +71,7 @@ async fn a_token_half_its_life_old_is_replaced_through_sync_and_an_expired_one_i
     server.storage.rotate_token(
         device,
         &hash_secret(&enrolled.token),
+        &hash_secret(&enrolled.token),
         &hash_secret(aged),
         now - 50 * DAY,
         now + 40 * DAY,
@@ -84,17 +85,27 @@ async fn a_token_half_its_life_old_is_replaced_through_sync_and_an_expired_one_i
         "90 days from now"
     );
 
-    // The new one works and is not rotated again; the old one still works (its answer
-    // may never have arrived) and gets a new token again.
-    let (status, headers, _) = server.sync(&fresh, &pull()).await?;
-    assert_eq!((status, new_token(&headers)), (StatusCode::OK, None));
+    // Until the new one is used, the old one still works (its answer may never have
+    // arrived) and gets a new token again, in place of the one never received.
     let (status, headers, _) = server.sync(aged, &pull()).await?;
     assert_eq!(status, StatusCode::OK);
     let (again, _) = new_token(&headers).ok_or("the old token's sync gets a new one")?;
+    let (status, _, _) = server.sync(&fresh, &pull()).await?;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the token never received");
+    // The new one works and is not rotated again; from then on the old one is refused.
+    let (status, headers, _) = server.sync(&again, &pull()).await?;
+    assert_eq!((status, new_token(&headers)), (StatusCode::OK, None));
+    let (status, _, _) = server.sync(aged, &pull()).await?;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the old token, once the new one was used"
+    );
 
     // A token past its expiry is refused.
     server.storage.rotate_token(
         device,
+        &hash_secret(&again),
         &hash_secret(&again),
         &hash_secret("expired-token"),
         now - 100 * DAY,

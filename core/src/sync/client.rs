@@ -225,6 +225,9 @@ impl SyncClient {
             }
         }
         self.blocking(|s| s.note_synced()).await?;
+        if report.token_rotated {
+            self.confirm_token(&mut report).await;
+        }
         let keep = self.config.keep_fetched;
         self.blocking(move |s| {
             let before = s.now()?.0.saturating_sub(keep.as_millis() as i64);

@@ -448,18 +448,24 @@ impl SyncStorage for PostgresStorage {
         self.with_client(|client| super::tokens::postgres_status(client, device_id, token_hash))
     }
 
+    fn retire_previous_token(&self, device_id: &str, current: &[u8]) -> AppResult<bool> {
+        self.with_client(|client| {
+            super::tokens::postgres_retire_previous(client, device_id, current)
+        })
+    }
+
     fn rotate_token(
         &self,
         device_id: &str,
         presented: &[u8],
+        replacing: &[u8],
         new_hash: &[u8],
         now: i64,
         expires_at: i64,
-    ) -> AppResult<()> {
-        let grace = expires_at - now;
+    ) -> AppResult<bool> {
         self.with_client(|client| {
             super::tokens::postgres_rotate(
-                client, device_id, presented, new_hash, now, expires_at, grace,
+                client, device_id, presented, replacing, new_hash, now, expires_at,
             )
         })
     }

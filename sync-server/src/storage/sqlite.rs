@@ -414,18 +414,22 @@ impl SyncStorage for SqliteStorage {
         self.with_reader(|conn| super::tokens::sqlite_status(conn, device_id, token_hash))
     }
 
+    fn retire_previous_token(&self, device_id: &str, current: &[u8]) -> AppResult<bool> {
+        self.with_writer(|w| super::tokens::sqlite_retire_previous(&w.conn, device_id, current))
+    }
+
     fn rotate_token(
         &self,
         device_id: &str,
         presented: &[u8],
+        replacing: &[u8],
         new_hash: &[u8],
         now: i64,
         expires_at: i64,
-    ) -> AppResult<()> {
-        let grace = expires_at - now;
+    ) -> AppResult<bool> {
         self.with_writer(|w| {
             super::tokens::sqlite_rotate(
-                &w.conn, device_id, presented, new_hash, now, expires_at, grace,
+                &w.conn, device_id, presented, replacing, new_hash, now, expires_at,
             )
         })
     }

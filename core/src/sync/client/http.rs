@@ -86,15 +86,47 @@ impl SyncClient {
             .unwrap_or_else(|p| p.into_inner().clone())
     }
 
-    /// Uses `token` from now on and keeps it in the store for the next opening. If it
-    /// cannot be kept, the old token still works until its own expiry (and the server
-    /// rotates again), so the sync goes on.
+    /// One pull with the token this sync took, its answer unused (the stored cursor does
+    /// not move), so that the server retires the token it replaced now rather than at the
+    /// next sync: until then, a copy of the replaced token (taken off the phone, or from a
+    /// backup) could trade itself for a token of its own and lock the phone out
+    /// (docs/protocol.md, "Token rotation"). One small round trip per rotation; a failure
+    /// changes nothing (the next sync retires it).
+    pub(super) async fn confirm_token(&self, report: &mut SyncReport) {
+        let Ok(cursor) = self.blocking(|s| s.sync_cursor()).await else {
+            return;
+        };
+        let Ok(working_set) = self.working_set().await else {
+            return;
+        };
+        let request = protocol::SyncRequest {
+            protocol: protocol::PROTOCOL_VERSION,
+            cursor,
+            push: Vec::new(),
+            max_response_bytes: Some(1),
+            device: None,
+            working_set,
+        };
+        let body = compress(protocol::encode(&request));
+        report.round_trips += 1;
+        report.bytes_sent += body.bytes.len() as u64;
+        // A failure leaves the new token's first use to the next sync.
+        let _ = self.round_trip(body, report).await;
+    }
+
+    /// Keeps `token` in the store for the next opening and uses it from now on. If it
+    /// cannot be kept, it is not used either: the server retires the old token at the first
+    /// sync with the new one, and the app, reopened, would send the old one. The old token
+    /// still works until its own expiry (and the server rotates again), so the sync goes on.
     async fn take_token(&self, token: String) {
         let original = self.config.token.clone();
         let keep = token.clone();
-        let _ = self
+        let kept = self
             .blocking(move |s| s.store_rotated_token(&original, &keep))
             .await;
+        if kept.is_err() {
+            return;
+        }
         match self.token.lock() {
             Ok(mut t) => *t = token,
             Err(p) => *p.into_inner() = token,
