@@ -23,6 +23,7 @@ fn pull() -> Vec<u8> {
         max_response_bytes: None,
         device: None,
         working_set: None,
+        index_version: None,
     })
 }
 

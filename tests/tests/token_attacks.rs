@@ -32,6 +32,7 @@ fn pull() -> SyncRequest {
         max_response_bytes: None,
         device: None,
         working_set: None,
+        index_version: None,
     }
 }
 

@@ -38,8 +38,8 @@ fn record(id: &DocId, changes: &[Vec<u8>], user: &str) -> Result<Vec<u8>> {
 }
 
 /// A phone's store with a display, a visit and a count in conflict (two counts of one
-/// line merged); returns it with the documents as (id, changes), the store first.
-fn source(dir: &std::path::Path) -> Result<(LocalStore, Vec<(DocId, Vec<Vec<u8>>)>)> {
+/// line merged); returns the documents as (id, changes), the store first.
+fn source(dir: &std::path::Path) -> Result<Vec<IncomingDocument>> {
     let (phone, clock) = device(dir.join("a.db"), "am-li", at("2026-11-23T09:00:00+08:00"))?;
     let (tablet, _) = device(dir.join("b.db"), "am-li", at("2026-11-23T09:05:00+08:00"))?;
     let store = phone.create_store(sample_store("am-li", 1))?;
@@ -63,7 +63,7 @@ fn source(dir: &std::path::Path) -> Result<(LocalStore, Vec<(DocId, Vec<Vec<u8>>
             Ok((id, changes))
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok((phone, docs))
+    Ok(docs)
 }
 
 fn stored_unbuilt(phone: &LocalStore) -> Result<Vec<String>> {
@@ -77,7 +77,7 @@ fn stored_unbuilt(phone: &LocalStore) -> Result<Vec<String>> {
 fn a_document_stored_from_the_servers_rows_reads_and_indexes_as_one_built_from_its_changes()
 -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let (_, docs) = source(dir.path())?;
+    let docs = source(dir.path())?;
     let index = docs
         .iter()
         .skip(1)
@@ -129,7 +129,7 @@ fn a_document_stored_from_the_servers_rows_reads_and_indexes_as_one_built_from_i
 fn rows_that_do_not_decode_or_changes_that_fail_their_checks_leave_the_document_to_be_built()
 -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let (_, docs) = source(dir.path())?;
+    let docs = source(dir.path())?;
     let (visit, changes) = docs[2].clone();
     let good = record(&visit, &changes, "am-li")?;
     let opened = |name: &str| {

@@ -106,6 +106,7 @@ impl SyncClient {
             max_response_bytes: Some(1),
             device: None,
             working_set,
+            index_version: None,
         };
         let body = compress(protocol::encode(&request));
         report.round_trips += 1;
