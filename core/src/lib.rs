@@ -48,6 +48,7 @@ pub use ids::{DeviceIdentity, DocId, DocKind, Role};
 pub use kinds::complaint::{
     ClockState, Complaint, ComplaintEvent, ComplaintKind, EventRecord, NewComplaint,
 };
+pub use kinds::feed_index::FEED_INDEX_VERSION;
 pub use kinds::inventory_count::{CountLine, InventoryCount, NewCountLine, NewInventoryCount};
 pub use kinds::scorecard::{
     Acknowledgement, NewScorecard, ScoreDimension, ScoreWeights, Scorecard, ScorecardOutcome,
@@ -96,8 +97,8 @@ pub use sync::replica::{
     IncomingChange, MAX_CHANGE_BYTES, MAX_CHANGE_OPS, Precheck, Pusher, Replica,
 };
 pub use sync::{
-    FEED_INDEX_VERSION, Fetched, PhotoReport, PhotoSettings, PhotoUploadProgress, SyncClient,
-    SyncConfig, SyncFailure, SyncPhase, SyncProgress, SyncReport, backoff, enroll,
+    Fetched, PhotoReport, PhotoSettings, PhotoUploadProgress, SyncClient, SyncConfig, SyncFailure,
+    SyncPhase, SyncProgress, SyncReport, backoff, enroll,
 };
 pub use time::working_days::{DayKind, WorkingDays};
 pub use time::{FieldCalendar, Timestamp};

@@ -151,7 +151,7 @@ pub(crate) struct Inner {
     /// Index rows the server sent with the sync response being stored, by document:
     /// taken by the merge of a document this device does not hold (`feed_merge.rs`).
     pub(crate) feed_index:
-        std::collections::HashMap<crate::DocId, crate::sync::feed_index::FeedIndex>,
+        std::collections::HashMap<crate::DocId, crate::kinds::feed_index::FeedIndex>,
 }
 
 impl LocalStore {

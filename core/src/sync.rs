@@ -7,12 +7,13 @@
 mod change_ops;
 pub(crate) mod client;
 mod config;
-pub(crate) mod feed_index;
 pub mod protocol;
 pub(crate) mod replica;
 mod report;
 
 pub use client::{Fetched, PhotoReport, PhotoSettings, PhotoUploadProgress, SyncClient, enroll};
 pub use config::{SyncConfig, backoff};
-pub use feed_index::FEED_INDEX_VERSION;
 pub use report::{SyncFailure, SyncPhase, SyncProgress, SyncReport};
+
+#[cfg(test)]
+mod unbuilt_tests;

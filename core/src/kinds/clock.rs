@@ -48,7 +48,7 @@ pub(crate) struct Sender<'a> {
 /// Judges `new` (already applied to `doc`, whose other changes the server had): the
 /// merged document reads as its kind, the document as the sender made it passes the value
 /// rules, and every change's author, times and state changes are the sender's to make.
-/// Returns the document's index rows for a first sync (`crate::sync::feed_index`), read
+/// Returns the document's index rows for a first sync (`crate::kinds::feed_index`), read
 /// with the judge's own reading of it.
 pub(crate) fn judge(
     doc: &mut Doc,
@@ -87,7 +87,7 @@ pub(crate) fn judge(
         let mut index = None;
         if moves.is_empty() {
             finish(doc, before, &heads, &touched, linear)?;
-            index = crate::sync::feed_index::encode(doc);
+            index = crate::kinds::feed_index::encode(doc, &merged);
         }
         Ok((moves, index))
     })?;
@@ -111,7 +111,7 @@ pub(crate) fn judge(
     }
     let index = doc.reading(|doc| {
         finish(doc, before, &heads, &touched, linear)?;
-        Ok(crate::sync::feed_index::encode(doc))
+        Ok(crate::kinds::feed_index::encode(doc, &merged))
     })?;
     if !linear {
         sender_view(doc, &heads)?;

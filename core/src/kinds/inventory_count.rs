@@ -196,7 +196,37 @@ pub(crate) struct CountRows {
     pub(crate) counted: HashMap<String, i64>,
 }
 
+/// A count's row of `count_index`: store, started, finished, lines, counted lines, book
+/// total, the sum of the absolute differences.
+pub(crate) type CountIndexRow = (String, i64, Option<i64>, i64, i64, i64, i64);
+
 impl CountRows {
+    /// The count's row of `count_index`.
+    pub(crate) fn index_row(&self) -> CountIndexRow {
+        let (mut abs_diff, mut book_total, mut counted_lines) = (0i64, 0i64, 0i64);
+        let finished = self.finished_at.is_some();
+        for (sku, book) in &self.book {
+            // A finished count's line without a counted quantity (added on another phone
+            // while the count was being finished) counts as found empty: leaving a line out
+            // never improves a rate (R3).
+            let counted = self.counted.get(sku).copied().or(finished.then_some(0));
+            if let Some(qty) = counted {
+                abs_diff = abs_diff.saturating_add(book.saturating_sub(qty).saturating_abs());
+                book_total = book_total.saturating_add(*book);
+                counted_lines += 1;
+            }
+        }
+        (
+            self.store_id.clone(),
+            self.started_at,
+            self.finished_at,
+            self.book.len() as i64,
+            counted_lines,
+            book_total,
+            abs_diff,
+        )
+    }
+
     /// The rows of the document as it is, read directly: as [`CountRows::of`] the count
     /// [`read`] gives, without the lines' names and the values the current ones won over
     /// (the index uses neither). The current value of a conflicted sku is the one every

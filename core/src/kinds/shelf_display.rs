@@ -26,7 +26,7 @@ pub use read::{
     StandardCheck, Verdict,
 };
 pub(crate) use read::{PRODUCT_PREFIX, STANDARD_PREFIX, checked_key, read};
-pub(crate) use rows::{Against, DisplayRows};
+pub(crate) use rows::DisplayRows;
 
 use super::shape::{Field, KeyRule, Ty, opt, prefixed, req};
 use super::visit::MAX_NOTE;

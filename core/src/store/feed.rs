@@ -162,9 +162,9 @@ impl LocalStore {
         let waiting = || self.others_waiting();
         // Rows that do not decode, or of another version, are left out: their documents are
         // built as any others.
-        let index: std::collections::HashMap<DocId, crate::sync::feed_index::FeedIndex> = index
+        let index: std::collections::HashMap<DocId, crate::kinds::feed_index::FeedIndex> = index
             .into_iter()
-            .filter_map(|(id, bytes)| Some((id, crate::sync::feed_index::decode(&bytes)?)))
+            .filter_map(|(id, bytes)| Some((id, crate::kinds::feed_index::decode(&bytes)?)))
             .collect();
         let mut index = Some(index);
         let mut inner = self.lock_for_merge()?;

@@ -26,8 +26,6 @@ mod conflict_tests;
 mod prepare;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod unbuilt_tests;
 mod write;
 
 use prepare::prepare;
@@ -46,7 +44,7 @@ use super::{Inner, LocalStore};
 use crate::doc::Doc;
 use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
-use crate::sync::feed_index::FeedIndex;
+use crate::kinds::feed_index::FeedIndex;
 
 /// Most worker threads preparing documents (fewer on a machine with fewer cores).
 pub(crate) const MAX_WORKERS: usize = 4;
@@ -124,7 +122,7 @@ struct Ready {
 struct Unbuilt {
     kind: DocKind,
     heads: Vec<ChangeHash>,
-    rows: crate::sync::feed_index::SentRows,
+    rows: crate::kinds::feed_index::SentRows,
     conflicts: Vec<String>,
 }
 

@@ -10,7 +10,7 @@ use crate::doc::{DOC_ROOT, Doc, HydrateValue, stamped_value, str_value};
 use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
 use crate::kinds::inventory_count::{
-    CountRows, InventoryCount, NewCountLine, NewInventoryCount, read,
+    CountIndexRow, CountRows, InventoryCount, NewCountLine, NewInventoryCount, read,
 };
 use crate::kinds::shelf_display::validate_sku;
 use crate::store::LocalStore;
@@ -281,35 +281,6 @@ fn update_rows(doc: &mut Doc, update: impl FnOnce(&mut CountRows)) {
 /// The count index row of a count: (store, started, finished, lines, counted lines,
 /// Σ book, Σ |diff|), the sums over the counted lines. Σ |diff| is real even where Σ book
 /// is 0, and the number of counted lines tells "nothing counted" from "book total 0".
-/// A count's row of `count_index`: store, started, finished, lines, counted lines, book
-/// total, the sum of the absolute differences.
-pub(crate) type CountIndexRow = (String, i64, Option<i64>, i64, i64, i64, i64);
-
-pub(crate) fn index_row(rows: &CountRows) -> CountIndexRow {
-    let (mut abs_diff, mut book_total, mut counted_lines) = (0i64, 0i64, 0i64);
-    let finished = rows.finished_at.is_some();
-    for (sku, book) in &rows.book {
-        // A finished count's line without a counted quantity (added on another phone while
-        // the count was being finished) counts as found empty: leaving a line out never
-        // improves a rate (R3).
-        let counted = rows.counted.get(sku).copied().or(finished.then_some(0));
-        if let Some(qty) = counted {
-            abs_diff = abs_diff.saturating_add(book.saturating_sub(qty).saturating_abs());
-            book_total = book_total.saturating_add(*book);
-            counted_lines += 1;
-        }
-    }
-    (
-        rows.store_id.clone(),
-        rows.started_at,
-        rows.finished_at,
-        rows.book.len() as i64,
-        counted_lines,
-        book_total,
-        abs_diff,
-    )
-}
-
 pub(crate) fn index(tx: &Connection, doc: &mut Doc) -> Result<()> {
     if !matches!(doc.derived::<Derived>(), Some(Derived::Count(_))) {
         let rows = CountRows::read(doc)?;
@@ -324,7 +295,7 @@ pub(crate) fn index(tx: &Connection, doc: &mut Doc) -> Result<()> {
 
 /// Writes a count's index row.
 pub(crate) fn write_rows(tx: &Connection, id: &DocId, rows: &CountRows) -> Result<()> {
-    write_index_row(tx, id, index_row(rows))
+    write_index_row(tx, id, rows.index_row())
 }
 
 /// Writes a count's row of `count_index` as it is.

@@ -10,8 +10,8 @@ use crate::doc::{DOC_ROOT, Doc, Scalar, Stamp, str_value};
 use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
 use crate::kinds::shelf_display::{
-    Against, DisplayCheck, DisplayRows, DisplayStandard, PRODUCT_PREFIX, STANDARD_PREFIX,
-    ShelfDisplay, StandardCheck, Verdict, checked_key, read, validate_sku,
+    DisplayCheck, DisplayRows, DisplayStandard, PRODUCT_PREFIX, STANDARD_PREFIX, ShelfDisplay,
+    StandardCheck, Verdict, checked_key, read, validate_sku,
 };
 use crate::store::LocalStore;
 use crate::store::index::Derived;
@@ -242,24 +242,8 @@ pub(crate) fn index(tx: &Connection, doc: &mut Doc) -> Result<()> {
 
 /// Writes a display's index rows.
 pub(crate) fn write_rows(tx: &Connection, id: &DocId, rows: &DisplayRows) -> Result<()> {
-    let (missing, failed, checkers) = index_values(rows);
+    let (missing, failed, checkers) = rows.index_values();
     write_index(tx, id, &rows.store_id, (missing, failed), &checkers)
-}
-
-/// What a display's index rows hold besides its store: the products missing their tag,
-/// the standards failed, and when each checker last checked (sorted by checker).
-pub(crate) fn index_values(rows: &DisplayRows) -> (i64, i64, Vec<(String, i64)>) {
-    let mut checkers: Vec<(String, i64)> = rows
-        .checkers()
-        .into_iter()
-        .map(|(by, at)| (by.to_owned(), at))
-        .collect();
-    checkers.sort();
-    (
-        rows.count(Against::MissingTag),
-        rows.count(Against::FailedStandard),
-        checkers,
-    )
 }
 
 /// Writes a display's rows of `display_index` (`missing`, `failed`: products missing

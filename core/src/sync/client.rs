@@ -303,7 +303,7 @@ impl SyncClient {
             index_version: self
                 .config
                 .server_index_rows
-                .then_some(crate::sync::feed_index::FEED_INDEX_VERSION),
+                .then_some(crate::kinds::feed_index::FEED_INDEX_VERSION),
         };
         let mut attempt = 0;
         loop {

@@ -157,6 +157,22 @@ impl DisplayRows {
             .count() as i64
     }
 
+    /// What the display's index rows hold besides its store: the products missing their
+    /// tag, the standards failed, and when each checker last checked (sorted by checker).
+    pub(crate) fn index_values(&self) -> (i64, i64, Vec<(String, i64)>) {
+        let mut checkers: Vec<(String, i64)> = self
+            .checkers()
+            .into_iter()
+            .map(|(by, at)| (by.to_owned(), at))
+            .collect();
+        checkers.sort();
+        (
+            self.count(Against::MissingTag),
+            self.count(Against::FailedStandard),
+            checkers,
+        )
+    }
+
     /// Who checked, and when last: every stamp of every value, conflicting ones included.
     pub(crate) fn checkers(&self) -> HashMap<&str, i64> {
         let mut checkers: HashMap<&str, i64> = HashMap::new();

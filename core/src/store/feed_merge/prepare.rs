@@ -10,10 +10,10 @@ use super::{Prepared, Ready, Stored, Unbuilt};
 use crate::doc::Doc;
 use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
+use crate::kinds::feed_index::FeedIndex;
 use crate::store::Inner;
 use crate::store::damaged::{self, Damage};
 use crate::store::index::Derived;
-use crate::sync::feed_index::FeedIndex;
 
 /// Parses `changes`, applies them (with the changes `held` aside for it, when it is
 /// damaged) to what the store held of document `id`, checks that the result reads as its
@@ -140,11 +140,14 @@ pub(super) fn prepare(
 /// A document this device does not hold, prepared from the rows the server sent without
 /// building it: its changes kept as they came, one after the other, as one chunk (what
 /// [`Doc::load`] reads), its heads read from them. `None` when a change is not one whole
-/// uncompressed Automerge change whose checksum holds, or depends on one not given: the
-/// document is then built (and refused as it would be without the rows).
+/// uncompressed Automerge change whose checksum holds, or depends on one not given, or the
+/// rows were derived at other heads: the document is then built (and refused or set aside
+/// as damaged as it would be without the rows).
 fn unbuilt(changes: &[Vec<u8>], sent: FeedIndex) -> Option<Prepared> {
-    let heads = crate::sync::feed_index::heads_of(changes)?;
-    if heads.is_empty() {
+    let heads = crate::kinds::feed_index::heads_of(changes)?;
+    // Rows of other heads (kept by a server past a change stored another way) are not
+    // this document's.
+    if heads.is_empty() || !sent.derived_at(&heads) {
         return None;
     }
     let mut chunk = Vec::with_capacity(changes.iter().map(Vec::len).sum());

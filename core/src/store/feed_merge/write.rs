@@ -120,7 +120,7 @@ fn write_unbuilt(
     chunk: &[u8],
     now: i64,
 ) -> Result<()> {
-    use crate::sync::feed_index::SentRows;
+    use crate::kinds::feed_index::SentRows;
     tx.prepare_cached(
         "INSERT INTO documents (id, kind, store_id, snapshot, heads, updated_at, chunk_count, chunk_bytes)
          VALUES (?1, ?2, ?3, NULL, ?4, ?5, 1, ?6)",

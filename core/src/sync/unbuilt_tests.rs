@@ -1,11 +1,17 @@
-//! A document stored from the rows the server sent (ADR 0035) reads and indexes as one
+//! A document stored from the rows the server sent (ADR 0035; the store's side, with the
+//! records a server's judge derives) reads and indexes as one
 //! built from its changes; rows that do not decode, or changes that fail their checks,
 //! leave the document to be built as it would be without them.
 
-use super::*;
+use crate::error::{Error, Result};
 use crate::fixtures::{at, device, routine_visit, sample_count, sample_store};
+use crate::ids::DocId;
+use crate::store::LocalStore;
 use crate::store::index::tests::table_rows;
 use crate::sync::replica::{IncomingChange, Pusher, Replica};
+
+/// A document as a response carries it: its id and changes.
+type Document = (DocId, Vec<Vec<u8>>);
 
 /// The index tables and what the store records per document, in a fixed order.
 const TABLES: [&str; 6] = [
@@ -39,7 +45,7 @@ fn record(id: &DocId, changes: &[Vec<u8>], user: &str) -> Result<Vec<u8>> {
 
 /// A phone's store with a display, a visit and a count in conflict (two counts of one
 /// line merged); returns the documents as (id, changes), the store first.
-fn source(dir: &std::path::Path) -> Result<Vec<IncomingDocument>> {
+fn source(dir: &std::path::Path) -> Result<Vec<Document>> {
     let (phone, clock) = device(dir.join("a.db"), "am-li", at("2026-11-23T09:00:00+08:00"))?;
     let (tablet, _) = device(dir.join("b.db"), "am-li", at("2026-11-23T09:05:00+08:00"))?;
     let store = phone.create_store(sample_store("am-li", 1))?;
@@ -164,6 +170,22 @@ fn rows_that_do_not_decode_or_changes_that_fail_their_checks_leave_the_document_
         assert!(stored_unbuilt(&phone)?.is_empty(), "{name}: built");
         assert_eq!(phone.visit(&visit)?.id, visit);
     }
+
+    // Rows of the document before its last change (a server that kept them past a change
+    // stored another way): not this document's, built.
+    let count = docs[3].0.clone();
+    let earlier = &docs[3].1[..docs[3].1.len() - 1];
+    let stale = record(&count, earlier, "am-li")?;
+    let phone = opened("stale.db")?;
+    phone.apply_sync_response(
+        &[],
+        docs.clone(),
+        vec![(count.clone(), stale)],
+        &[],
+        None,
+        "9",
+    )?;
+    assert!(stored_unbuilt(&phone)?.is_empty(), "stale rows: built");
 
     // A change whose checksum does not hold is refused as it is without rows: the
     // response stores nothing.

@@ -9,20 +9,25 @@
 //! they came, with these rows, and builds the document the first time something reads it.
 //!
 //! The record holds the rows as the phone's index tables hold them (not what a loaded
-//! document keeps to update them in place) and the fields in conflict: no heads (the phone
-//! reads them from the changes, `crate::doc::change_hash_and_deps`) and no ids (the record
-//! travels inside the document's entry). Its bytes are this crate's own, CBOR with short
+//! document keeps to update them in place), the fields in conflict, and 8 bytes of a digest
+//! of the heads they were derived at: the phone reads the heads from the changes it
+//! received (`crate::doc::change_hash_and_deps`) and uses the rows only if they match, so
+//! rows a server kept past a change stored another way (an older server, a repair) are
+//! never taken for the document's. No ids: the record travels inside the document's entry. Its bytes are this crate's own, CBOR with short
 //! keys, versioned by [`FEED_INDEX_VERSION`]: a client not built on it does not ask for
 //! them. A phone ignores a record of another version, or that does not decode, and builds
 //! the document as it would without it.
 
 use automerge::ChangeHash;
 use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+use sha2::{Digest, Sha256};
 
 use crate::doc::Doc;
 use crate::ids::DocKind;
+use crate::kinds::inventory_count::CountRows;
+use crate::kinds::shelf_display::DisplayRows;
 use crate::kinds::visit::VisitRow;
-use crate::store::index::Derived;
 
 /// The version of the records this build derives and reads; a request names it
 /// (`index_version`).
@@ -33,6 +38,8 @@ pub const FEED_INDEX_VERSION: u32 = 1;
 pub(crate) struct FeedIndex {
     /// [`FEED_INDEX_VERSION`] when it was derived.
     v: u32,
+    /// The first 8 bytes of [`heads_digest`] of the heads the rows were derived at.
+    h: ByteBuf,
     #[serde(rename = "r")]
     pub(crate) rows: SentRows,
     /// The paths of the fields in conflict.
@@ -94,18 +101,23 @@ impl SentRows {
         }
     }
 
-    fn of(derived: &Derived) -> SentRows {
-        match derived {
-            Derived::Visit(row) => SentRows::Visit {
-                s: row.store_id.clone(),
-                by: row.visitor.clone(),
-                k: row.kind.clone(),
-                i: row.check_in_at,
-                o: row.check_out_at,
-                r: row.in_range,
-            },
-            Derived::Count(rows) => {
-                let (s, a, f, n, c, b, d) = crate::store::inventory_counts::index_row(rows);
+    /// The rows of `doc` (a visit, count or display) as its index tables hold them, read
+    /// as the phone's merge reads them: what the index holds only.
+    fn read(doc: &Doc) -> crate::Result<Option<SentRows>> {
+        Ok(Some(match doc.kind {
+            DocKind::Visit => {
+                let row = VisitRow::read(doc)?;
+                SentRows::Visit {
+                    s: row.store_id,
+                    by: row.visitor,
+                    k: row.kind,
+                    i: row.check_in_at,
+                    o: row.check_out_at,
+                    r: row.in_range,
+                }
+            }
+            DocKind::InventoryCount => {
+                let (s, a, f, n, c, b, d) = CountRows::read(doc)?.index_row();
                 SentRows::Count {
                     s,
                     a,
@@ -116,16 +128,18 @@ impl SentRows {
                     d,
                 }
             }
-            Derived::Display(rows) => {
-                let (m, f, checkers) = crate::store::shelf_displays::index_values(rows);
+            DocKind::ShelfDisplay => {
+                let rows = DisplayRows::of(&crate::kinds::shelf_display::read(doc)?);
+                let (m, f, ch) = rows.index_values();
                 SentRows::Display {
-                    s: rows.store_id.clone(),
+                    s: rows.store_id,
                     m,
                     f,
-                    ch: checkers,
+                    ch,
                 }
             }
-        }
+            _ => return Ok(None),
+        }))
     }
 
     /// The visit's row, for `visit_index`.
@@ -151,25 +165,44 @@ fn has_rows(kind: DocKind) -> bool {
     )
 }
 
-/// The record of `doc` as it is sent, for the kinds whose rows a phone keeps without the
-/// document (visits, counts, shelf displays); `None` for the others. Called by the
-/// server's judge once the document passed, inside its [`Doc::reading`]: the maps the
-/// judge read are not read again.
-pub(crate) fn encode(doc: &Doc) -> Option<Vec<u8>> {
+/// The record of `doc` at `heads` (sorted) as it is sent, for the kinds whose rows a
+/// phone keeps without the document (visits, counts, shelf displays); `None` for the
+/// others. Called by the server's judge once the document passed, inside its
+/// [`Doc::reading`]: the maps the judge read are not read again.
+pub(crate) fn encode(doc: &Doc, heads: &[ChangeHash]) -> Option<Vec<u8>> {
     if !has_rows(doc.kind) {
         return None;
     }
-    // The rows as the phone's merge derives them (`crate::store::index::derive`): what the
-    // index holds only, the judge having read the document whole.
-    let (rows, conflicts) =
-        doc.reading(|doc| (crate::store::index::derive(doc), doc.conflicted_fields()));
-    let rows = rows.ok()??;
+    let (rows, conflicts) = doc.reading(|doc| (SentRows::read(doc), doc.conflicted_fields()));
     let index = FeedIndex {
         v: FEED_INDEX_VERSION,
-        rows: SentRows::of(&rows),
+        h: ByteBuf::from(heads_digest(heads).to_vec()),
+        rows: rows.ok()??,
         conflicts,
     };
-    Some(crate::sync::protocol::encode(&index))
+    let mut out = Vec::new();
+    ciborium::into_writer(&index, &mut out).ok()?;
+    Some(out)
+}
+
+/// What a record names of the heads it was derived at: the first 8 bytes of the SHA-256
+/// of the sorted heads one after the other.
+fn heads_digest(heads: &[ChangeHash]) -> [u8; 8] {
+    let mut hasher = Sha256::new();
+    for head in heads {
+        hasher.update(head.0);
+    }
+    let digest: [u8; 32] = hasher.finalize().into();
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&digest[..8]);
+    out
+}
+
+impl FeedIndex {
+    /// Whether the rows were derived at `heads` (sorted).
+    pub(crate) fn derived_at(&self, heads: &[ChangeHash]) -> bool {
+        self.h.as_slice() == heads_digest(heads)
+    }
 }
 
 /// The record in `bytes`, if it is of this build's version and decodes.
