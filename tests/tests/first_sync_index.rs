@@ -17,7 +17,7 @@ use fieldsync_server::Limits;
 use fieldsync_server::admin::AdminDevice;
 use fieldsync_server::storage::User;
 use fieldsync_tests::district::{District, StoreRow};
-use fieldsync_tests::routes::Instances;
+use fieldsync_tests::routes::{Instances, outbox_request};
 use fieldsync_tests::{Backend, on_sqlite_and_postgres};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -208,13 +208,9 @@ on_sqlite_and_postgres!(
 /// A pull from `cursor` of at most `max_bytes`, asking for index rows or not.
 fn pull(cursor: Option<String>, max_bytes: u64, index: bool) -> SyncRequest {
     SyncRequest {
-        protocol: protocol::PROTOCOL_VERSION,
-        cursor,
-        push: Vec::new(),
         max_response_bytes: Some(max_bytes),
-        device: None,
-        working_set: None,
         index_version: index.then_some(FEED_INDEX_VERSION),
+        ..outbox_request(&[], cursor)
     }
 }
 

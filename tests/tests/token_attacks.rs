@@ -12,7 +12,7 @@ use std::sync::mpsc;
 
 use axum::http::{HeaderMap, StatusCode};
 use fieldsync_core::Role;
-use fieldsync_core::protocol::{DeviceReport, SyncRequest, TOKEN_HEADER};
+use fieldsync_core::protocol::{DeviceReport, EnrollResponse, SyncRequest, TOKEN_HEADER};
 use fieldsync_server::Limits;
 use fieldsync_server::admin::enrollment_code;
 use fieldsync_server::auth::hash_secret;
@@ -25,15 +25,7 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 const DAY: i64 = 86_400_000;
 
 fn pull() -> SyncRequest {
-    SyncRequest {
-        protocol: 1,
-        cursor: None,
-        push: vec![],
-        max_response_bytes: None,
-        device: None,
-        working_set: None,
-        index_version: None,
-    }
+    fieldsync_tests::routes::outbox_request(&[], None)
 }
 
 /// A pull that carries a device report (written to `device_reports` before the feed).
@@ -97,45 +89,86 @@ fn database_url(server: &Instances) -> Result<String, Box<dyn std::error::Error>
     }
 }
 
+/// Two PostgreSQL instances (labelled `label`) where `am-li`'s enrolled device has synced
+/// with both (its report, when it was last seen), so that a held report holds only the
+/// sync meant to be held.
+async fn a_device_heard_by_two_instances(
+    label: &str,
+) -> Result<(tempfile::TempDir, Arc<Instances>, EnrollResponse), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let server = Arc::new(Instances::open(
+        Backend::POSTGRES_PAIR,
+        dir.path(),
+        label,
+        Limits::default(),
+    )?);
+    add_li(&server)?;
+    let enrolled = server.enroll_device("am-li").await?;
+    for _ in 0..4 {
+        let (status, _, _) = server.sync(&enrolled.token, &pull()).await?;
+        assert_eq!(status, StatusCode::OK);
+    }
+    Ok((dir, server, enrolled))
+}
+
+/// Gives the device the token `to` in place of `from` (presented and read as current),
+/// issued and expiring at those instants.
+fn replace_token(
+    server: &Instances,
+    device: &str,
+    (from, to): (&str, &str),
+    issued_at: i64,
+    expires_at: i64,
+) -> Result<bool, Box<dyn std::error::Error>> {
+    Ok(server.storage.rotate_token(
+        device,
+        &hash_secret(from),
+        &hash_secret(from),
+        &hash_secret(to),
+        issued_at,
+        expires_at,
+    )?)
+}
+
+type HeldSync = tokio::task::JoinHandle<
+    Result<(StatusCode, HeaderMap, Vec<u8>), fieldsync_tests::HarnessError>,
+>;
+
+/// A sync with `token` carrying a report, held before its feed until the returned sender
+/// is dropped.
+async fn hold_a_sync(
+    server: &Arc<Instances>,
+    token: &str,
+) -> Result<(mpsc::Sender<()>, HeldSync), Box<dyn std::error::Error>> {
+    let release = hold_device_reports(&database_url(server)?)?;
+    let held = tokio::spawn({
+        let (server, token) = (server.clone(), token.to_owned());
+        async move { server.sync(&token, &pull_reporting("2.4.1 (381)")).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    Ok((release, held))
+}
+
 /// Two syncs with one due token, the first held part-way (the device gave up on it: a
 /// timeout, a dropped connection) while its retry goes through and hands the device a new
 /// token. When the first one finishes, the token the device now holds must still work.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_that_ends_after_its_retry_does_not_kill_the_token_the_retry_handed_out()
 -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let server = Arc::new(Instances::open(
-        Backend::POSTGRES_PAIR,
-        dir.path(),
-        "token_race_retry",
-        Limits::default(),
-    )?);
-    add_li(&server)?;
-    let enrolled = server.enroll_device("am-li").await?;
-    // Both instances have heard from the device (its report, when it was last seen).
-    for _ in 0..4 {
-        let (status, _, _) = server.sync(&enrolled.token, &pull()).await?;
-        assert_eq!(status, StatusCode::OK);
-    }
+    let (_dir, server, enrolled) = a_device_heard_by_two_instances("token_race_retry").await?;
     // The token the device holds is due for rotation.
     let now = chrono::Utc::now().timestamp_millis();
     let aged = "aged-token";
-    server.storage.rotate_token(
+    replace_token(
+        &server,
         &enrolled.device_id,
-        &hash_secret(&enrolled.token),
-        &hash_secret(&enrolled.token),
-        &hash_secret(aged),
+        (&enrolled.token, aged),
         now - 50 * DAY,
         now + 40 * DAY,
     )?;
 
     // The first attempt is held before its feed; the device gives up on it.
-    let release = hold_device_reports(&database_url(&server)?)?;
-    let first = tokio::spawn({
-        let server = server.clone();
-        async move { server.sync(aged, &pull_reporting("2.4.1 (381)")).await }
-    });
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (release, first) = hold_a_sync(&server, aged).await?;
     assert!(!first.is_finished(), "the first attempt is held");
 
     // Its retry goes through and hands out a new token, which the device takes.
@@ -164,37 +197,19 @@ async fn a_sync_that_ends_after_its_retry_does_not_kill_the_token_the_retry_hand
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_that_ends_after_its_retry_does_not_kill_the_retrys_token_when_the_servers_clocks_disagree()
 -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let server = Arc::new(Instances::open(
-        Backend::POSTGRES_PAIR,
-        dir.path(),
-        "token_race_skew",
-        Limits::default(),
-    )?);
-    add_li(&server)?;
-    let enrolled = server.enroll_device("am-li").await?;
-    for _ in 0..4 {
-        let (status, _, _) = server.sync(&enrolled.token, &pull()).await?;
-        assert_eq!(status, StatusCode::OK);
-    }
+    let (_dir, server, enrolled) = a_device_heard_by_two_instances("token_race_skew").await?;
     let now = chrono::Utc::now().timestamp_millis();
     let device = enrolled.device_id.as_str();
     let aged = "aged-token";
-    server.storage.rotate_token(
+    replace_token(
+        &server,
         device,
-        &hash_secret(&enrolled.token),
-        &hash_secret(&enrolled.token),
-        &hash_secret(aged),
+        (&enrolled.token, aged),
         now - 50 * DAY,
         now + 40 * DAY,
     )?;
 
-    let release = hold_device_reports(&database_url(&server)?)?;
-    let first = tokio::spawn({
-        let server = server.clone();
-        async move { server.sync(aged, &pull_reporting("2.4.1 (381)")).await }
-    });
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (release, first) = hold_a_sync(&server, aged).await?;
     assert!(!first.is_finished(), "the first attempt is held");
 
     // The retry, on an instance whose clock is an hour behind, rotates the token the
@@ -203,13 +218,12 @@ async fn a_sync_that_ends_after_its_retry_does_not_kill_the_retrys_token_when_th
     let later = chrono::Utc::now().timestamp_millis();
     let taken = "taken-by-the-retry";
     let slow = later - 3_600_000;
-    assert!(server.storage.rotate_token(
+    assert!(replace_token(
+        &server,
         device,
-        &hash_secret(aged),
-        &hash_secret(aged),
-        &hash_secret(taken),
+        (aged, taken),
         slow,
-        slow + 90 * DAY,
+        slow + 90 * DAY
     )?);
 
     drop(release);
@@ -230,46 +244,27 @@ async fn a_sync_that_ends_after_its_retry_does_not_kill_the_retrys_token_when_th
 /// another sync; when it finishes, it must not answer with a token it never stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_never_answers_with_a_token_the_server_did_not_store() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let server = Arc::new(Instances::open(
-        Backend::POSTGRES_PAIR,
-        dir.path(),
-        "token_race_unstored",
-        Limits::default(),
-    )?);
-    add_li(&server)?;
-    let enrolled = server.enroll_device("am-li").await?;
-    for _ in 0..4 {
-        let (status, _, _) = server.sync(&enrolled.token, &pull()).await?;
-        assert_eq!(status, StatusCode::OK);
-    }
+    let (_dir, server, enrolled) = a_device_heard_by_two_instances("token_race_unstored").await?;
     // The device's previous token `old` (still valid) and its current one `due`, half a
     // lifetime old.
     let now = chrono::Utc::now().timestamp_millis();
     let device = enrolled.device_id.as_str();
-    server.storage.rotate_token(
+    replace_token(
+        &server,
         device,
-        &hash_secret(&enrolled.token),
-        &hash_secret(&enrolled.token),
-        &hash_secret("old"),
+        (&enrolled.token, "old"),
         now - 60 * DAY,
         now + 30 * DAY,
     )?;
-    server.storage.rotate_token(
+    replace_token(
+        &server,
         device,
-        &hash_secret("old"),
-        &hash_secret("old"),
-        &hash_secret("due"),
+        ("old", "due"),
         now - 50 * DAY,
         now + 40 * DAY,
     )?;
 
-    let release = hold_device_reports(&database_url(&server)?)?;
-    let held = tokio::spawn({
-        let server = server.clone();
-        async move { server.sync("old", &pull_reporting("2.4.1 (381)")).await }
-    });
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (release, held) = hold_a_sync(&server, "old").await?;
     assert!(!held.is_finished(), "the sync with the old token is held");
     // The current token is rotated meanwhile: `old` is neither current nor previous now.
     let (status, headers, _) = server.sync("due", &pull()).await?;

@@ -18,15 +18,7 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 const DAY: i64 = 86_400_000;
 
 fn pull() -> SyncRequest {
-    SyncRequest {
-        protocol: 1,
-        cursor: None,
-        push: vec![],
-        max_response_bytes: None,
-        device: None,
-        working_set: None,
-        index_version: None,
-    }
+    fieldsync_tests::routes::outbox_request(&[], None)
 }
 
 fn new_token(headers: &HeaderMap) -> Option<(String, i64)> {

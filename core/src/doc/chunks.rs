@@ -168,16 +168,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_stored_chunk_splits_into_the_changes_it_holds_and_a_snapshot_does_not() -> Result<()> {
-        let actor = ActorId::random();
-        let mut doc = Doc::create(
+    /// A new visit document of a random actor.
+    fn new_visit() -> Result<Doc> {
+        Doc::create(
             DocId::new(),
             DocKind::Visit,
-            &actor,
+            &ActorId::random(),
             HashMap::new(),
             &stamp("u", 1),
-        )?;
+        )
+    }
+
+    #[test]
+    fn a_stored_chunk_splits_into_the_changes_it_holds_and_a_snapshot_does_not() -> Result<()> {
+        let mut doc = new_visit()?;
         // A long note makes Automerge compress that change: both chunk types are covered.
         doc.put(&ROOT, "notes", "shelf tidy ".repeat(200))?;
         doc.commit(&stamp("u", 2), "notes");
@@ -219,14 +223,7 @@ mod tests {
 
     #[test]
     fn a_changes_hash_and_dependencies_read_from_its_bytes_are_automerges_own() -> Result<()> {
-        let actor = ActorId::random();
-        let mut doc = Doc::create(
-            DocId::new(),
-            DocKind::Visit,
-            &actor,
-            HashMap::new(),
-            &stamp("u", 1),
-        )?;
+        let mut doc = new_visit()?;
         doc.put(&ROOT, "outcome", "done")?;
         doc.commit(&stamp("u", 2), "outcome");
         // A concurrent change: two dependencies for the next one.

@@ -141,21 +141,6 @@ impl SentRows {
             _ => return Ok(None),
         }))
     }
-
-    /// The visit's row, for `visit_index`.
-    pub(crate) fn visit_row(&self) -> Option<VisitRow> {
-        match self {
-            SentRows::Visit { s, by, k, i, o, r } => Some(VisitRow {
-                store_id: s.clone(),
-                visitor: by.clone(),
-                kind: k.clone(),
-                check_in_at: *i,
-                check_out_at: *o,
-                in_range: *r,
-            }),
-            _ => None,
-        }
-    }
 }
 
 fn has_rows(kind: DocKind) -> bool {

@@ -136,10 +136,16 @@ fn write_unbuilt(
     tx.prepare_cached("INSERT INTO chunks (doc_id, seq, bytes) VALUES (?1, 1, ?2)")?
         .execute(params![id.as_str(), chunk])?;
     match &unbuilt.rows {
-        SentRows::Visit { .. } => {
-            if let Some(row) = unbuilt.rows.visit_row() {
-                crate::store::visits::write_row(tx, id, &row)?;
-            }
+        SentRows::Visit { s, by, k, i, o, r } => {
+            let row = crate::kinds::visit::VisitRow {
+                store_id: s.clone(),
+                visitor: by.clone(),
+                kind: k.clone(),
+                check_in_at: *i,
+                check_out_at: *o,
+                in_range: *r,
+            };
+            crate::store::visits::write_row(tx, id, &row)?;
         }
         SentRows::Count {
             s,
