@@ -124,6 +124,26 @@ class WebDriver:
         path = f"/element/{element}/screenshot" if element else "/screenshot"
         return base64.b64decode(self.s("GET", path))
 
+    def drawn_screenshot(self, element, what, attempts=5):
+        """An element's screenshot once it shows drawing. Chromium can hand back a transparent
+        image of an element below the fold that it has not painted yet (seen once in CI on the
+        violations chart): the element is scrolled into view and two frames are waited for
+        before each of a bounded number of attempts; the last one is judged by `non_blank`."""
+        shot = b""
+        for attempt in range(attempts):
+            self.s("POST", "/execute/async", {
+                "script": "const [el, done] = arguments;"
+                          "el.scrollIntoView({block: 'center'});"
+                          "requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+                "args": [{"element-6066-11e4-a52e-4f735466cecf": element}],
+            })
+            shot = self.screenshot(element)
+            if blank_reason(shot) is None:
+                return shot
+            time.sleep(0.5 * (attempt + 1))
+        non_blank(shot, what)
+        return shot
+
     def quit(self):
         try:
             self.call("DELETE", f"/session/{self.session}")
@@ -146,14 +166,22 @@ def png_pixels(png):
     return zlib.decompress(idat)
 
 
-def non_blank(png, what):
-    """Fails unless the PNG has drawing in it; returns its count of distinct byte values."""
+def blank_reason(png):
+    """Why the PNG looks blank (too few distinct byte values or too little ink), or None."""
     pixels = png_pixels(png)
     distinct = len(set(pixels))
     not_white = sum(1 for b in pixels if b < 200)
     if distinct < 16 or not_white < 2000:
-        fail(f"the {what}'s screenshot looks blank ({distinct} byte values, {not_white} dark)")
-    return distinct
+        return f"{distinct} byte values, {not_white} dark"
+    return None
+
+
+def non_blank(png, what):
+    """Fails unless the PNG has drawing in it; returns its count of distinct byte values."""
+    reason = blank_reason(png)
+    if reason is not None:
+        fail(f"the {what}'s screenshot looks blank ({reason})")
+    return len(set(png_pixels(png)))
 
 
 def column_sum(driver, table, column):
@@ -169,10 +197,9 @@ def check_violations_chart(driver, artifacts):
     bars = driver.find_all("#violations-chart rect.bar")
     if len(bars) != 30:
         fail(f"the violations chart has {len(bars)} bars, not 6 months x 5 kinds")
-    shot = driver.screenshot(driver.find("#violations-chart svg"))  # the events
+    shot = driver.drawn_screenshot(driver.find("#violations-chart svg"), "violations chart")
     with open(os.path.join(artifacts, "console-violations.png"), "wb") as f:
         f.write(shot)
-    non_blank(shot, "violations chart")
     rows = driver.find_all("#violations tbody tr")
     if len(rows) != 6:
         fail(f"the violations table has {len(rows)} months")
@@ -219,11 +246,9 @@ def check_photos(driver, base, port, artifacts):
     if not links or "尚未上传" not in page:
         fail(f"the store page lacks a linked photo or a not-yet-uploaded one: {store}")
     driver.go(base + store)
-    image = driver.find("ul.photos img")
-    shot = driver.screenshot(image)
+    shot = driver.drawn_screenshot(driver.find("ul.photos img"), "thumbnail")
     with open(os.path.join(artifacts, "console-photo.png"), "wb") as f:
         f.write(shot)
-    non_blank(shot, "thumbnail")
     status, kind, photo = http_get(port, links[0], cookie)
     if status != 200 or kind != "image/jpeg" or photo[:3] != b"\xff\xd8\xff":
         fail(f"the photo was not served to the session: {status} {kind}")
@@ -323,7 +348,7 @@ def main():
         bars = driver.find_all("#coverage-chart rect.bar")
         if len(bars) < 4:
             fail(f"the coverage chart has {len(bars)} bars")
-        chart = driver.screenshot(driver.find("#coverage-chart"))
+        chart = driver.drawn_screenshot(driver.find("#coverage-chart"), "chart")
         chart_path = os.path.join(artifacts, "console-chart.png")
         with open(chart_path, "wb") as f:
             f.write(chart)
