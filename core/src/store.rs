@@ -20,7 +20,8 @@
 //! `scorecards.rs`, `tasks.rs`, `complaints.rs`, with `visit_whole.rs` for a visit recorded
 //! at once) with `index.rs` dispatching to them;
 //! `outbox.rs` (what to push) and `feed.rs` with `feed_merge/` (what arrives);
-//! `damaged.rs`, `transaction.rs`, `cache.rs`, `maintenance.rs` and `migrate.rs`.
+//! `damaged.rs`, `transaction.rs`, `cache.rs`, `maintenance.rs`, `received_check.rs` (ADR
+//! 0036) and `migrate.rs`.
 
 mod cache;
 pub(crate) mod changes;
@@ -39,6 +40,7 @@ pub(crate) mod migrate;
 pub(crate) mod outbox;
 pub(crate) mod photos;
 mod readers;
+mod received_check;
 pub(crate) mod retail_stores;
 pub(crate) mod scorecards;
 pub(crate) mod shelf_displays;
@@ -72,6 +74,7 @@ pub use damaged::DamagedDocument;
 pub(crate) use documents::heads_blob;
 pub(crate) use feed_merge::default_workers;
 pub use migrate::LATEST as STORE_SCHEMA_VERSION;
+pub use received_check::ReceivedCheck;
 pub use working_set::FetchedStored;
 
 /// Where edits take their time from. The default is the device's clock.

@@ -564,6 +564,7 @@ fn a_store_written_by_schema_1_opens_migrated_with_its_documents() -> Result<()>
              DROP INDEX task_by_rating; ALTER TABLE task_index DROP COLUMN answers_rating_at;
              ALTER TABLE store_index DROP COLUMN rating_at; ALTER TABLE store_index DROP COLUMN assigned_at;
              DROP TABLE user_roles; DROP TABLE store_period;
+             DROP INDEX documents_rows_unchecked; ALTER TABLE documents DROP COLUMN rows_unchecked;
              ALTER TABLE count_index DROP COLUMN counted_lines; PRAGMA user_version = 1;",
         )?;
     }

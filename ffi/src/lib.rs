@@ -45,6 +45,7 @@ mod fetch;
 mod history;
 mod inventory_count;
 mod lists;
+mod maintenance;
 mod outbox;
 mod parse;
 mod photo;

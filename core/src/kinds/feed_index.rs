@@ -214,3 +214,19 @@ pub(crate) fn heads_of(changes: &[Vec<u8>]) -> Option<Vec<ChangeHash>> {
     heads.sort();
     Some(heads)
 }
+
+/// A record with any rows and conflicts that names the heads of `changes`: what a lying
+/// server could send, for the tests of what the phone does with it.
+#[cfg(test)]
+pub(crate) fn forged(rows: SentRows, conflicts: Vec<String>, changes: &[Vec<u8>]) -> Vec<u8> {
+    let heads = heads_of(changes).unwrap_or_default();
+    let index = FeedIndex {
+        v: FEED_INDEX_VERSION,
+        h: ByteBuf::from(heads_digest(&heads).to_vec()),
+        rows,
+        conflicts,
+    };
+    let mut out = Vec::new();
+    ciborium::into_writer(&index, &mut out).expect("a record encodes");
+    out
+}

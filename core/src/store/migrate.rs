@@ -26,10 +26,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
         12,
         include_str!("../../migrations/012_store_period_rules.sql"),
     ),
+    (13, include_str!("../../migrations/013_rows_unchecked.sql")),
 ];
 
 /// The schema version this build writes.
-pub const LATEST: i64 = 12;
+pub const LATEST: i64 = 13;
 
 /// The kinds whose index rows a migration's new columns are derived for from the
 /// documents, in that migration's transaction: SQL cannot read an Automerge document.

@@ -206,3 +206,150 @@ fn rows_that_do_not_decode_or_changes_that_fail_their_checks_leave_the_document_
     assert!(table_rows(&phone, &["SELECT id FROM documents"])?.is_empty());
     Ok(())
 }
+
+/// A phone that stored `docs` (the store first) from their records, with `index` instead
+/// of the judge's records where given.
+fn stored_from_records(
+    dir: &std::path::Path,
+    name: &str,
+    docs: &[Document],
+    index: Vec<(DocId, Vec<u8>)>,
+) -> Result<LocalStore> {
+    let (phone, _) = device(dir.join(name), "am-li", at("2026-11-23T10:00:00+08:00"))?;
+    phone.apply_sync_response(&[], docs.to_vec(), index, &[], None, "9")?;
+    Ok(phone)
+}
+
+fn records(docs: &[Document]) -> Result<Vec<(DocId, Vec<u8>)>> {
+    docs.iter()
+        .skip(1)
+        .map(|(id, changes)| Ok((id.clone(), record(id, changes, "am-li")?)))
+        .collect()
+}
+
+#[test]
+fn the_received_check_builds_and_compacts_every_document_stored_from_rows_in_bounded_batches_and_changes_nothing_a_reader_sees()
+-> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let docs = source(dir.path())?;
+    let fast = stored_from_records(dir.path(), "fast.db", &docs, records(&docs)?)?;
+    let built = stored_from_records(dir.path(), "built.db", &docs, Vec::new())?;
+    let rows = table_rows(&fast, &TABLES)?;
+    let bytes_before = table_rows(&fast, &["SELECT SUM(chunk_bytes) FROM documents"])?;
+
+    let first = fast.check_received(2)?;
+    assert_eq!((first.checked, first.remaining), (2, 1));
+    let second = fast.check_received(2)?;
+    assert_eq!((second.checked, second.remaining), (1, 0));
+    assert!(first.corrected.is_empty() && second.corrected.is_empty());
+    assert!(first.damaged.is_empty() && second.damaged.is_empty());
+    assert_eq!(fast.check_received(2)?, crate::ReceivedCheck::default());
+
+    assert_eq!(table_rows(&fast, &TABLES)?, rows, "the rows were right");
+    assert_eq!(table_rows(&fast, &TABLES)?, table_rows(&built, &TABLES)?);
+    assert!(
+        stored_unbuilt(&fast)?.is_empty(),
+        "every document has a snapshot"
+    );
+    assert_eq!(
+        table_rows(&fast, &["SELECT COUNT(*) FROM chunks"])?,
+        ["Integer(0)"],
+        "the received changes were folded into snapshots (before: {bytes_before:?} bytes)"
+    );
+    let (visit, count) = (&docs[2].0, &docs[3].0);
+    assert_eq!(fast.visit(visit)?, built.visit(visit)?);
+    assert_eq!(fast.inventory_count(count)?, built.inventory_count(count)?);
+    // Edited after the check (from its snapshot), the count indexes as the builder's does.
+    fast.set_counted(count, "sku-002", 1)?;
+    built.set_counted(count, "sku-002", 1)?;
+    let counts = ["SELECT * FROM count_index", "SELECT * FROM conflict_index"];
+    assert_eq!(table_rows(&fast, &counts)?, table_rows(&built, &counts)?);
+    Ok(())
+}
+
+#[test]
+fn rows_and_conflicts_a_server_made_up_are_replaced_by_the_documents_own_and_the_document_is_named()
+-> Result<()> {
+    use crate::kinds::feed_index::{SentRows, decode, forged};
+    let dir = tempfile::tempdir()?;
+    let docs = source(dir.path())?;
+    let built = stored_from_records(dir.path(), "built.db", &docs, Vec::new())?;
+    let mut index = records(&docs)?;
+    // The visit moved to another store, out of range, with a conflict it does not have.
+    let (visit, changes) = &docs[2];
+    let honest = decode(&index[1].1).ok_or_else(|| Error::invalid("record", "undecodable"))?;
+    let SentRows::Visit { by, k, i, o, .. } = honest.rows else {
+        return Err(Error::invalid("record", "not a visit's"));
+    };
+    let lie = SentRows::Visit {
+        s: "01a24e3e-0000-7000-8000-000000000000".into(),
+        by,
+        k,
+        i,
+        o,
+        r: Some(false),
+    };
+    index[1].1 = forged(lie, vec!["check_in.at".into()], changes);
+    let fast = stored_from_records(dir.path(), "fast.db", &docs, index)?;
+    assert_ne!(
+        table_rows(&fast, &TABLES)?,
+        table_rows(&built, &TABLES)?,
+        "the lie was stored"
+    );
+
+    let report = fast.check_received(10)?;
+    assert_eq!(report.checked, 3);
+    assert_eq!(report.corrected, std::slice::from_ref(visit));
+    assert_eq!(table_rows(&fast, &TABLES)?, table_rows(&built, &TABLES)?);
+    Ok(())
+}
+
+#[test]
+fn a_document_stored_from_rows_that_does_not_read_as_its_kind_is_kept_aside_as_damaged_with_its_changes()
+-> Result<()> {
+    use crate::fixtures::unreadable::{RawEdit, raw_change};
+    use crate::kinds::feed_index::{decode, forged};
+    let dir = tempfile::tempdir()?;
+    let mut docs = source(dir.path())?;
+    let mut index = records(&docs)?;
+    // A visit whose last change deletes its check-in, sent with the rows it had before.
+    let (visit, changes) = docs[2].clone();
+    let bad = raw_change(
+        &changes,
+        &[RawEdit::delete("check_in")],
+        "am-li",
+        at("2026-11-23T09:30:00+08:00"),
+    )?;
+    let mut damaged = changes.clone();
+    damaged.push(IncomingChange::parse(&bad)?.bytes());
+    let honest = decode(&index[1].1).ok_or_else(|| Error::invalid("record", "undecodable"))?;
+    index[1].1 = forged(honest.rows, Vec::new(), &damaged);
+    docs[2].1 = damaged.clone();
+    let fast = stored_from_records(dir.path(), "fast.db", &docs, index)?;
+    assert_eq!(
+        fast.visits_of_store(&docs[0].0)?,
+        std::slice::from_ref(&visit),
+        "listed"
+    );
+
+    let report = fast.check_received(10)?;
+    assert_eq!(
+        (report.checked, report.damaged.clone()),
+        (2, vec![visit.clone()])
+    );
+    assert_eq!(report.remaining, 0);
+    assert!(
+        fast.visits_of_store(&docs[0].0)?.is_empty(),
+        "left the lists"
+    );
+    let listed = fast.damaged_documents()?;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, visit);
+    assert!(!listed[0].earlier_version_kept);
+    assert!(matches!(fast.visit(&visit), Err(Error::Damaged { .. })));
+
+    // Every change it came with is kept, for the repair that makes it read again.
+    let kept = fast.lock()?.held_changes(&visit)?.unwrap_or_default();
+    assert_eq!(kept, damaged, "every received change was kept");
+    Ok(())
+}

@@ -92,7 +92,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fieldsync_core::fixtures::{at, sample_store};
-use fieldsync_core::{DocId, DocKind, Role, SyncPhase, SyncProgress, SyncReport, Timestamp};
+use fieldsync_core::{
+    DocId, DocKind, LocalStore, Role, SyncPhase, SyncProgress, SyncReport, Timestamp,
+};
 use fieldsync_server::{Limits, SqliteStorage};
 use fieldsync_tests::bundle;
 use fieldsync_tests::client_device::{ClientDevice, Who};
@@ -397,7 +399,7 @@ fn new_phone(url: &str, token: &str, path: &Path) -> Result<serde_json::Value, B
             rounds.push(round);
         }
     };
-    let (report, took, docs) = runtime.block_on(async {
+    let (report, took, docs, checked) = runtime.block_on(async {
         // A working set of N weeks instead of the whole territory (docs/protocol.md).
         let weeks = std::env::var("FIELDSYNC_BENCH_WORKING_WEEKS")
             .ok()
@@ -414,9 +416,12 @@ fn new_phone(url: &str, token: &str, path: &Path) -> Result<serde_json::Value, B
         for kind in DocKind::ALL {
             docs += device.local.document_ids(kind)?.len();
         }
-        Ok::<_, BoxError>((report, (took, cpu), docs))
+        // The sync's own peak, before the idle check below.
+        let peak = status_kib("VmHWM").unwrap_or(0);
+        let checked = check_received(&device.local)?;
+        Ok::<_, BoxError>((report, (took, cpu, peak), docs, checked))
     })?;
-    let (took, cpu) = took;
+    let (took, cpu, peak) = took;
     drop(runtime);
     let (first_use_ms, first_use_docs) = first_use.get().copied().unwrap_or((f64::NAN, 0));
     Ok(serde_json::json!({
@@ -429,8 +434,47 @@ fn new_phone(url: &str, token: &str, path: &Path) -> Result<serde_json::Value, B
         "bytes_received": report.bytes_received,
         "docs": docs,
         "rss_at_start_kib": rss_at_start,
-        "peak_rss_kib": status_kib("VmHWM").unwrap_or(0),
+        "peak_rss_kib": peak,
         "rounds": rounds.lock().map(|r| r.clone()).unwrap_or_default(),
+        "check": checked,
+    }))
+}
+
+/// After the first sync: the idle-time check of the documents stored from the server's
+/// rows (ADR 0036), in batches of 100 as the Android library runs it, with what it took
+/// and the documents' stored bytes and the file's size before and after.
+fn check_received(local: &LocalStore) -> Result<serde_json::Value, BoxError> {
+    let stored = || -> Result<i64, BoxError> {
+        let mut bytes = 0;
+        for kind in DocKind::ALL {
+            bytes += local.stored_bytes(kind)?.0;
+        }
+        Ok(bytes)
+    };
+    let before = stored()?;
+    let began = Instant::now();
+    let cpu_before = cpu_ms().unwrap_or(f64::NAN);
+    let (mut checked, mut corrected, mut damaged, mut batches) = (0, 0, 0, 0);
+    // Bounded: a territory is far below 100,000 batches of 100.
+    for _ in 0..100_000 {
+        let batch = local.check_received(100)?;
+        batches += 1;
+        checked += batch.checked;
+        corrected += batch.corrected.len();
+        damaged += batch.damaged.len();
+        if batch.remaining == 0 {
+            break;
+        }
+    }
+    Ok(serde_json::json!({
+        "ms": ms(began.elapsed()),
+        "cpu_ms": cpu_ms().unwrap_or(f64::NAN) - cpu_before,
+        "batches": batches,
+        "checked": checked,
+        "corrected": corrected,
+        "damaged": damaged,
+        "stored_bytes_before": before,
+        "stored_bytes_after": stored()?,
     }))
 }
 
@@ -598,6 +642,37 @@ async fn run(config: &Config, metrics: PrometheusHandle) -> Result<Figures, BoxE
         "bytes",
     );
     figures.add("new_phone_docs", field(&child, "docs"), "documents");
+    if let Some(check) = child.get("check") {
+        println!(
+            "new phone, idle check (ADR 0036): {} documents in {:.0} ms ({} batches, CPU {:.0} ms), \
+             {} corrected, {} damaged; stored {:.1} MB -> {:.1} MB",
+            field(check, "checked"),
+            field(check, "ms"),
+            field(check, "batches"),
+            field(check, "cpu_ms"),
+            field(check, "corrected"),
+            field(check, "damaged"),
+            field(check, "stored_bytes_before") / 1e6,
+            field(check, "stored_bytes_after") / 1e6,
+        );
+        figures.add("new_phone_check_ms", field(check, "ms"), "ms");
+        figures.add("new_phone_check_docs", field(check, "checked"), "documents");
+        figures.add(
+            "new_phone_check_corrected",
+            field(check, "corrected"),
+            "documents",
+        );
+        figures.add(
+            "new_phone_stored_mb_before_check",
+            field(check, "stored_bytes_before") / 1e6,
+            "MB",
+        );
+        figures.add(
+            "new_phone_stored_mb_after_check",
+            field(check, "stored_bytes_after") / 1e6,
+            "MB",
+        );
+    }
     figures.add(
         "new_phone_peak_rss_mb",
         field(&child, "peak_rss_kib") / 1024.0,

@@ -122,8 +122,8 @@ fn write_unbuilt(
 ) -> Result<()> {
     use crate::kinds::feed_index::SentRows;
     tx.prepare_cached(
-        "INSERT INTO documents (id, kind, store_id, snapshot, heads, updated_at, chunk_count, chunk_bytes)
-         VALUES (?1, ?2, ?3, NULL, ?4, ?5, 1, ?6)",
+        "INSERT INTO documents (id, kind, store_id, snapshot, heads, updated_at, chunk_count, chunk_bytes, rows_unchecked)
+         VALUES (?1, ?2, ?3, NULL, ?4, ?5, 1, ?6, 1)",
     )?
     .execute(params![
         id.as_str(),

@@ -1,0 +1,235 @@
+//! The background check of documents stored from the server's rows (docs/adr/0036).
+//!
+//! A first sync may store a visit, count or display as its changes came, with the index
+//! rows the server derived (ADR 0035, `feed_merge/write.rs`), marked `rows_unchecked`
+//! (migration 13). Until the phone builds such a document, its rule answers and lists rest
+//! on the judging server's word. [`LocalStore::check_received`] takes a bounded batch of
+//! them and, for each: builds it as any read would (every change's checksum, the kind's
+//! definition, the readers), derives its rows and conflicts itself and writes them over
+//! the server's, folds its chunks into a snapshot (the received changes take about three
+//! times a snapshot's bytes), and clears the mark; the batch commits once.
+//! Documents whose rows differed from the server's are named in the answer: a server that
+//! sends rows its documents do not say is misbehaving. A document that does not build or read as its
+//! kind is kept aside as damaged (`damaged.rs`) with the changes it came with, and leaves
+//! the lists, unless the device holds its own edits of it, which stay where they are.
+//!
+//! An app runs it when idle, batch after batch until `remaining` is 0 (the Android
+//! library's `FieldsyncStore.checkReceived`); each batch holds the store for one batch.
+
+use rusqlite::{Connection, params};
+
+use super::damaged::{Damage, check_readable, record_damage};
+use super::{Inner, LocalStore};
+use crate::doc::split_changes;
+use crate::error::{Error, Result};
+use crate::ids::{DocId, DocKind};
+
+/// What one batch of [`LocalStore::check_received`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReceivedCheck {
+    /// Documents built, their rows derived here and their chunks compacted.
+    pub checked: usize,
+    /// Of those, the documents whose stored rows, conflicts or heads differed from what the
+    /// document says (now replaced by what it says): worth reporting, the server that sent
+    /// them is misbehaving.
+    pub corrected: Vec<DocId>,
+    /// Documents that did not build or read as their kind: kept aside as damaged (listed by
+    /// [`LocalStore::damaged_documents`] with the reason).
+    pub damaged: Vec<DocId>,
+    /// Documents still waiting for the check after this batch.
+    pub remaining: usize,
+}
+
+impl LocalStore {
+    /// Checks up to `max_docs` documents stored from the server's index rows: builds each,
+    /// writes its own rows over the server's, compacts it (see the module's notes).
+    pub fn check_received(&self, max_docs: usize) -> Result<ReceivedCheck> {
+        let mut inner = self.lock()?;
+        let now = (inner.clock)();
+        let batch: Vec<(String, String)> = inner
+            .conn
+            .prepare_cached(
+                "SELECT id, kind FROM documents WHERE rows_unchecked = 1 ORDER BY id LIMIT ?1",
+            )?
+            .query_map([max_docs as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        // One transaction for the batch (each document in its own savepoint inside it): a
+        // commit per document spent most of the check writing the same pages to the log.
+        let mut report = inner.all_or_nothing(|inner| {
+            let mut report = ReceivedCheck::default();
+            for (id, kind) in batch {
+                let id = DocId::parse("id", &id)?;
+                let kind = DocKind::parse(&kind)?;
+                match check_one(inner, &id, kind, now)? {
+                    Outcome::Same => report.checked += 1,
+                    Outcome::Corrected => {
+                        report.checked += 1;
+                        report.corrected.push(id);
+                    }
+                    Outcome::Damaged => report.damaged.push(id),
+                }
+            }
+            Ok(report)
+        })?;
+        report.remaining = inner
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM documents WHERE rows_unchecked = 1")?
+            .query_row([], |r| r.get::<_, i64>(0))? as usize;
+        Ok(report)
+    }
+}
+
+enum Outcome {
+    Same,
+    Corrected,
+    Damaged,
+}
+
+fn check_one(
+    inner: &mut Inner,
+    id: &DocId,
+    kind: DocKind,
+    now: crate::time::Timestamp,
+) -> Result<Outcome> {
+    // A cached copy was built from the same bytes; the check builds from what is stored.
+    inner.forget(id);
+    let mut doc = match inner.take_doc(id, kind) {
+        Ok(doc) => doc,
+        Err(error @ (Error::Corrupt { .. } | Error::Damaged { .. } | Error::WrongKind { .. })) => {
+            set_aside(inner, id, kind, &error, now)?;
+            return Ok(Outcome::Damaged);
+        }
+        Err(e) => return Err(e),
+    };
+    // The kind's definition and readers, as the merge judges a document it builds.
+    if let Err(error) = check_readable(&doc) {
+        set_aside(inner, id, kind, &error, now)?;
+        return Ok(Outcome::Damaged);
+    }
+    let snapshot = doc.save_full();
+    let tx = inner.conn.savepoint()?;
+    let before = stored_rows(&tx, id)?;
+    tx.execute("DELETE FROM chunks WHERE doc_id = ?1", [id.as_str()])?;
+    tx.execute(
+        "UPDATE documents SET snapshot = ?2, chunk_count = 0, chunk_bytes = 0, heads = ?3,
+             store_id = ?4, rows_unchecked = 0 WHERE id = ?1",
+        params![
+            id.as_str(),
+            snapshot,
+            super::heads_blob(&doc.heads()),
+            crate::kinds::store_of(&doc)
+        ],
+    )?;
+    // Edits of its own the device made after building it are in the snapshot now: the next
+    // push loads the document (as after `compact`).
+    tx.execute(
+        "UPDATE outbox SET first_chunk = NULL WHERE doc_id = ?1",
+        [id.as_str()],
+    )?;
+    super::index::reindex(&tx, &mut doc)?;
+    super::conflicts::write(&tx, id, &doc.conflicted_fields())?;
+    let after = stored_rows(&tx, id)?;
+    tx.commit()?;
+    inner.cache.put(doc);
+    Ok(if before == after {
+        Outcome::Same
+    } else {
+        Outcome::Corrected
+    })
+}
+
+/// Keeps a document that does not build or read aside as damaged. Without edits of this
+/// device's own waiting, it leaves `documents` (its index rows go with it: rule queries
+/// then name it among those they cannot judge) and its received changes are kept in
+/// `damaged`; with them, it stays as it is and is only listed.
+fn set_aside(
+    inner: &mut Inner,
+    id: &DocId,
+    kind: DocKind,
+    error: &Error,
+    now: crate::time::Timestamp,
+) -> Result<()> {
+    let own_edits: bool = inner
+        .conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE doc_id = ?1 AND local_edits > confirmed_edits)",
+        )?
+        .query_row([id.as_str()], |r| r.get(0))?;
+    let tx = inner.conn.savepoint()?;
+    let changes = if own_edits {
+        Vec::new()
+    } else {
+        received_changes(&tx, id)?
+    };
+    let mut damage = Damage::unloadable(kind, error, &[], &changes);
+    damage.store = tx
+        .query_row(
+            "SELECT store_id FROM documents WHERE id = ?1",
+            [id.as_str()],
+            |r| r.get(0),
+        )
+        .unwrap_or(None);
+    record_damage(&tx, id, &damage, now)?;
+    if own_edits {
+        tx.execute(
+            "UPDATE documents SET rows_unchecked = 0 WHERE id = ?1",
+            [id.as_str()],
+        )?;
+    } else {
+        tx.execute("DELETE FROM documents WHERE id = ?1", [id.as_str()])?;
+    }
+    tx.commit()?;
+    inner.forget(id);
+    Ok(())
+}
+
+/// The changes stored for `id`, one by one (the chunks as they came, and its snapshot's
+/// changes if it was compacted before the check).
+fn received_changes(tx: &Connection, id: &DocId) -> Result<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    let snapshot: Option<Vec<u8>> = tx.query_row(
+        "SELECT snapshot FROM documents WHERE id = ?1",
+        [id.as_str()],
+        |r| r.get(0),
+    )?;
+    if let Some(snapshot) = snapshot {
+        // A snapshot that does not load keeps its bytes whole, as a single entry.
+        out.push(snapshot);
+    }
+    let mut stmt = tx.prepare_cached("SELECT bytes FROM chunks WHERE doc_id = ?1 ORDER BY seq")?;
+    let chunks = stmt
+        .query_map([id.as_str()], |r| r.get::<_, Vec<u8>>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for chunk in chunks {
+        match split_changes(&chunk) {
+            Some(parts) => out.extend(parts.into_iter().map(<[u8]>::to_vec)),
+            None => out.push(chunk),
+        }
+    }
+    Ok(out)
+}
+
+/// Every index row the phone keeps for `id`, with its heads and store, as text: what the
+/// rule queries and lists read of it.
+fn stored_rows(tx: &Connection, id: &DocId) -> Result<Vec<String>> {
+    const QUERIES: &[&str] = &[
+        "SELECT store_id, heads FROM documents WHERE id = ?1",
+        "SELECT * FROM visit_index WHERE id = ?1",
+        "SELECT * FROM count_index WHERE id = ?1",
+        "SELECT * FROM display_index WHERE id = ?1",
+        "SELECT * FROM display_check_index WHERE display_id = ?1 ORDER BY checker",
+        "SELECT field FROM conflict_index WHERE doc_id = ?1 ORDER BY field",
+    ];
+    let mut rows = Vec::new();
+    for sql in QUERIES {
+        let mut stmt = tx.prepare_cached(sql)?;
+        let mut query = stmt.query([id.as_str()])?;
+        while let Some(row) = query.next()? {
+            let cells = (0..row.as_ref().column_count())
+                .map(|i| row.get_ref(i).map(|v| format!("{v:?}")))
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.push(format!("{sql}: {}", cells.join("|")));
+        }
+    }
+    Ok(rows)
+}
