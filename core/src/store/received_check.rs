@@ -16,7 +16,7 @@
 //! An app runs it when idle, batch after batch until `remaining` is 0 (the Android
 //! library's `FieldsyncStore.checkReceived`); each batch holds the store for one batch.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::damaged::{Damage, check_readable, record_damage};
 use super::{Inner, LocalStore};
@@ -88,18 +88,36 @@ enum Outcome {
 fn check_one(
     inner: &mut Inner,
     id: &DocId,
-    kind: DocKind,
+    stored_kind: DocKind,
     now: crate::time::Timestamp,
 ) -> Result<Outcome> {
     // A cached copy was built from the same bytes; the check builds from what is stored.
     inner.forget(id);
-    let mut doc = match inner.take_doc(id, kind) {
+    let mut kind = stored_kind;
+    let mut built = inner.take_doc(id, kind);
+    if let Err(Error::Corrupt { .. }) = &built
+        && let Some(named) = kind_it_names(inner, id)?
+        && named != kind
+    {
+        // Rows of another kind were sent for it (a server's bug or lie): it is stored as
+        // the kind it names, and checked as that; its rows of the other kind go below.
+        inner
+            .conn
+            .prepare_cached("UPDATE documents SET kind = ?2 WHERE id = ?1")?
+            .execute(params![id.as_str(), named.as_str()])?;
+        kind = named;
+        built = inner.take_doc(id, kind);
+    }
+    let mut doc = match built {
         Ok(doc) => doc,
-        Err(error @ (Error::Corrupt { .. } | Error::Damaged { .. } | Error::WrongKind { .. })) => {
+        // The store's own failure is not the document's: the batch stops and is retried.
+        Err(e @ Error::Sqlite(_)) => return Err(e),
+        // Anything else (damage, a schema newer than this build, another kind) is the
+        // document's: set aside, so that one document never stalls every batch.
+        Err(error) => {
             set_aside(inner, id, kind, &error, now)?;
             return Ok(Outcome::Damaged);
         }
-        Err(e) => return Err(e),
     };
     // The kind's definition and readers, as the merge judges a document it builds.
     if let Err(error) = check_readable(&doc) {
@@ -108,27 +126,30 @@ fn check_one(
     }
     let snapshot = doc.save_full();
     let tx = inner.conn.savepoint()?;
-    let before = stored_rows(&tx, id)?;
-    tx.execute("DELETE FROM chunks WHERE doc_id = ?1", [id.as_str()])?;
-    tx.execute(
+    let before = stored_rows(&tx, id, stored_kind)?;
+    tx.prepare_cached("DELETE FROM chunks WHERE doc_id = ?1")?
+        .execute([id.as_str()])?;
+    tx.prepare_cached(
         "UPDATE documents SET snapshot = ?2, chunk_count = 0, chunk_bytes = 0, heads = ?3,
              store_id = ?4, rows_unchecked = 0 WHERE id = ?1",
-        params![
-            id.as_str(),
-            snapshot,
-            super::heads_blob(&doc.heads()),
-            crate::kinds::store_of(&doc)
-        ],
-    )?;
+    )?
+    .execute(params![
+        id.as_str(),
+        snapshot,
+        super::heads_blob(&doc.heads()),
+        crate::kinds::store_of(&doc)
+    ])?;
     // Edits of its own the device made after building it are in the snapshot now: the next
     // push loads the document (as after `compact`).
-    tx.execute(
-        "UPDATE outbox SET first_chunk = NULL WHERE doc_id = ?1",
-        [id.as_str()],
-    )?;
+    tx.prepare_cached("UPDATE outbox SET first_chunk = NULL WHERE doc_id = ?1")?
+        .execute([id.as_str()])?;
+    // Rows of any kind the server's record named go; the document's own are written.
+    for sql in DROP_SENT_ROWS {
+        tx.prepare_cached(sql)?.execute([id.as_str()])?;
+    }
     super::index::reindex(&tx, &mut doc)?;
     super::conflicts::write(&tx, id, &doc.conflicted_fields())?;
-    let after = stored_rows(&tx, id)?;
+    let after = stored_rows(&tx, id, kind)?;
     tx.commit()?;
     inner.cache.put(doc);
     Ok(if before == after {
@@ -138,10 +159,57 @@ fn check_one(
     })
 }
 
-/// Keeps a document that does not build or read aside as damaged. Without edits of this
-/// device's own waiting, it leaves `documents` (its index rows go with it: rule queries
-/// then name it among those they cannot judge) and its received changes are kept in
-/// `damaged`; with them, it stays as it is and is only listed.
+/// The index tables a server's record fills (ADR 0035), for one document.
+const DROP_SENT_ROWS: [&str; 4] = [
+    "DELETE FROM visit_index WHERE id = ?1",
+    "DELETE FROM count_index WHERE id = ?1",
+    "DELETE FROM display_index WHERE id = ?1",
+    "DELETE FROM display_check_index WHERE display_id = ?1",
+];
+
+/// The kind `id`'s stored bytes name at their root, when they load and name one.
+fn kind_it_names(inner: &Inner, id: &DocId) -> Result<Option<DocKind>> {
+    let Some(bytes) = stored_bytes(&inner.conn, id)? else {
+        return Ok(None);
+    };
+    let Ok(am) = automerge::AutoCommit::load(&bytes) else {
+        return Ok(None);
+    };
+    use automerge::ReadDoc;
+    Ok(match am.get(automerge::ROOT, "kind") {
+        Ok(Some((automerge::Value::Scalar(s), _))) => match s.as_ref() {
+            automerge::ScalarValue::Str(k) => DocKind::parse(k).ok(),
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+/// `id`'s snapshot (if any) and chunks one after the other, as Automerge loads them.
+fn stored_bytes(conn: &Connection, id: &DocId) -> Result<Option<Vec<u8>>> {
+    let snapshot: Option<Option<Vec<u8>>> = conn
+        .prepare_cached("SELECT snapshot FROM documents WHERE id = ?1")?
+        .query_row([id.as_str()], |r| r.get(0))
+        .optional()?;
+    let Some(snapshot) = snapshot else {
+        return Ok(None);
+    };
+    let mut bytes = snapshot.unwrap_or_default();
+    let mut stmt =
+        conn.prepare_cached("SELECT bytes FROM chunks WHERE doc_id = ?1 ORDER BY seq")?;
+    let chunks = stmt.query_map([id.as_str()], |r| r.get::<_, Vec<u8>>(0))?;
+    for chunk in chunks {
+        bytes.extend(chunk?);
+    }
+    Ok(Some(bytes))
+}
+
+/// Keeps a document that does not build or read aside as damaged, with the changes the
+/// merge already kept aside for it. Without edits of this device's own waiting, and with
+/// stored bytes that give back its changes, it leaves `documents` (its index rows go with
+/// it: rule queries then name it among those they cannot judge) and its changes are kept
+/// in `damaged`, for the repair a later sync brings to merge with. Otherwise it stays as
+/// it is (unmarked) and is only listed: nothing of it is dropped.
 fn set_aside(
     inner: &mut Inner,
     id: &DocId,
@@ -155,63 +223,70 @@ fn set_aside(
             "SELECT EXISTS (SELECT 1 FROM outbox WHERE doc_id = ?1 AND local_edits > confirmed_edits)",
         )?
         .query_row([id.as_str()], |r| r.get(0))?;
-    let tx = inner.conn.savepoint()?;
-    let changes = if own_edits {
-        Vec::new()
+    let held = inner.held_changes(id)?.unwrap_or_default();
+    let stored = if own_edits {
+        None
     } else {
-        received_changes(&tx, id)?
+        received_changes(&inner.conn, id)?
     };
-    let mut damage = Damage::unloadable(kind, error, &[], &changes);
+    let leaves = stored.is_some();
+    let mut damage = Damage::unloadable(kind, error, &held, &stored.unwrap_or_default());
+    let tx = inner.conn.savepoint()?;
     damage.store = tx
-        .query_row(
-            "SELECT store_id FROM documents WHERE id = ?1",
-            [id.as_str()],
-            |r| r.get(0),
-        )
-        .unwrap_or(None);
+        .prepare_cached("SELECT store_id FROM documents WHERE id = ?1")?
+        .query_row([id.as_str()], |r| r.get(0))
+        .optional()?
+        .flatten();
     record_damage(&tx, id, &damage, now)?;
-    if own_edits {
+    if leaves {
+        tx.execute("DELETE FROM documents WHERE id = ?1", [id.as_str()])?;
+    } else {
         tx.execute(
             "UPDATE documents SET rows_unchecked = 0 WHERE id = ?1",
             [id.as_str()],
         )?;
-    } else {
-        tx.execute("DELETE FROM documents WHERE id = ?1", [id.as_str()])?;
     }
     tx.commit()?;
     inner.forget(id);
     Ok(())
 }
 
-/// The changes stored for `id`, one by one (the chunks as they came, and its snapshot's
-/// changes if it was compacted before the check).
-fn received_changes(tx: &Connection, id: &DocId) -> Result<Vec<Vec<u8>>> {
+/// The changes stored for `id`, one by one, as a later merge reads them back from
+/// `damaged` (`held_changes`): its snapshot's changes (when it was compacted before the
+/// check) and its chunks'. `None` when the stored bytes do not give them back.
+fn received_changes(conn: &Connection, id: &DocId) -> Result<Option<Vec<Vec<u8>>>> {
     let mut out = Vec::new();
-    let snapshot: Option<Vec<u8>> = tx.query_row(
-        "SELECT snapshot FROM documents WHERE id = ?1",
-        [id.as_str()],
-        |r| r.get(0),
-    )?;
+    let snapshot: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT snapshot FROM documents WHERE id = ?1")?
+        .query_row([id.as_str()], |r| r.get(0))?;
     if let Some(snapshot) = snapshot {
-        // A snapshot that does not load keeps its bytes whole, as a single entry.
-        out.push(snapshot);
+        let Ok(mut am) = automerge::AutoCommit::load(&snapshot) else {
+            return Ok(None);
+        };
+        out.extend(
+            am.get_changes(&[])
+                .into_iter()
+                .map(|c| c.raw_bytes().to_vec()),
+        );
     }
-    let mut stmt = tx.prepare_cached("SELECT bytes FROM chunks WHERE doc_id = ?1 ORDER BY seq")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT bytes FROM chunks WHERE doc_id = ?1 ORDER BY seq")?;
     let chunks = stmt
         .query_map([id.as_str()], |r| r.get::<_, Vec<u8>>(0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     for chunk in chunks {
-        match split_changes(&chunk) {
-            Some(parts) => out.extend(parts.into_iter().map(<[u8]>::to_vec)),
-            None => out.push(chunk),
-        }
+        let Some(parts) = split_changes(&chunk) else {
+            return Ok(None);
+        };
+        out.extend(parts.into_iter().map(<[u8]>::to_vec));
     }
-    Ok(out)
+    Ok(Some(out))
 }
 
 /// Every index row the phone keeps for `id`, with its heads and store, as text: what the
 /// rule queries and lists read of it.
-fn stored_rows(tx: &Connection, id: &DocId) -> Result<Vec<String>> {
+fn stored_rows(tx: &Connection, id: &DocId, kind: DocKind) -> Result<Vec<String>> {
+    let mut rows = vec![kind.to_string()];
     const QUERIES: &[&str] = &[
         "SELECT store_id, heads FROM documents WHERE id = ?1",
         "SELECT * FROM visit_index WHERE id = ?1",
@@ -220,7 +295,6 @@ fn stored_rows(tx: &Connection, id: &DocId) -> Result<Vec<String>> {
         "SELECT * FROM display_check_index WHERE display_id = ?1 ORDER BY checker",
         "SELECT field FROM conflict_index WHERE doc_id = ?1 ORDER BY field",
     ];
-    let mut rows = Vec::new();
     for sql in QUERIES {
         let mut stmt = tx.prepare_cached(sql)?;
         let mut query = stmt.query([id.as_str()])?;

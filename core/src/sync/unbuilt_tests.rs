@@ -353,3 +353,189 @@ fn a_document_stored_from_rows_that_does_not_read_as_its_kind_is_kept_aside_as_d
     assert_eq!(kept, damaged, "every received change was kept");
     Ok(())
 }
+
+/// A phone that stored, from the server's rows, a visit whose last change deletes its
+/// check-in: the phone, the documents, the visit and its changes as sent.
+type UnreadableVisit = (LocalStore, Vec<Document>, DocId, Vec<Vec<u8>>);
+
+fn stored_unreadable_visit(dir: &std::path::Path) -> Result<UnreadableVisit> {
+    use crate::fixtures::unreadable::{RawEdit, raw_change};
+    use crate::kinds::feed_index::{decode, forged};
+    let mut docs = source(dir)?;
+    let mut index = records(&docs)?;
+    let (visit, changes) = docs[2].clone();
+    let bad = raw_change(
+        &changes,
+        &[RawEdit::delete("check_in")],
+        "am-li",
+        at("2026-11-23T09:30:00+08:00"),
+    )?;
+    let mut damaged = changes.clone();
+    damaged.push(IncomingChange::parse(&bad)?.bytes());
+    let honest = decode(&index[1].1).ok_or_else(|| Error::invalid("record", "undecodable"))?;
+    index[1].1 = forged(honest.rows, Vec::new(), &damaged);
+    docs[2].1 = damaged.clone();
+    let phone = stored_from_records(dir, "fast.db", &docs, index)?;
+    Ok((phone, docs, visit, damaged))
+}
+
+/// A change of `changes`' document that sets its notes, as a server sends it.
+fn note(changes: &[Vec<u8>], text: &str) -> Result<Vec<u8>> {
+    use crate::fixtures::unreadable::{RawEdit, raw_change};
+    let change = raw_change(
+        changes,
+        &[RawEdit::put_str("notes", text)],
+        "am-li",
+        at("2026-11-23T11:00:00+08:00"),
+    )?;
+    Ok(IncomingChange::parse(&change)?.bytes())
+}
+
+#[test]
+fn a_document_of_a_newer_schema_is_set_aside_and_never_stalls_the_check() -> Result<()> {
+    use crate::kinds::feed_index::{decode, forged};
+    use automerge::transaction::{CommitOptions, Transactable};
+    let dir = tempfile::tempdir()?;
+    let mut docs = source(dir.path())?;
+    let mut index = records(&docs)?;
+    let (visit, changes) = docs[2].clone();
+    let parsed = changes
+        .iter()
+        .map(|c| IncomingChange::parse(c).map(|c| c.bytes()))
+        .collect::<Result<Vec<_>>>()?
+        .iter()
+        .map(|c| {
+            automerge::Change::try_from(c.as_slice())
+                .map_err(|e| Error::invalid("changes", e.to_string()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut am = automerge::AutoCommit::new().with_actor(automerge::ActorId::random());
+    am.apply_changes(parsed)?;
+    am.put(
+        automerge::ROOT,
+        "schema",
+        crate::doc::DOC_SCHEMA_VERSION + 1,
+    )?;
+    am.commit_with(
+        CommitOptions::default()
+            .with_message(r#"{"by":"am-li","what":"a newer app"}"#.to_owned())
+            .with_time(at("2026-11-23T09:30:00+08:00").0),
+    );
+    let mut newer = am
+        .get_last_local_change()
+        .ok_or_else(|| Error::invalid("change", "none"))?
+        .clone();
+    let mut newer_changes = changes.clone();
+    newer_changes.push(IncomingChange::parse(&newer.bytes())?.bytes());
+    let honest = decode(&index[1].1).ok_or_else(|| Error::invalid("record", "undecodable"))?;
+    index[1].1 = forged(honest.rows, Vec::new(), &newer_changes);
+    docs[2].1 = newer_changes;
+    let phone = stored_from_records(dir.path(), "fast.db", &docs, index)?;
+
+    let report = phone.check_received(10)?;
+    assert_eq!((report.checked, report.remaining), (2, 0));
+    assert_eq!(report.damaged, std::slice::from_ref(&visit));
+    assert_eq!(phone.check_received(10)?, crate::ReceivedCheck::default());
+    Ok(())
+}
+
+#[test]
+fn a_damaged_document_compacted_before_the_check_is_kept_aside_as_changes_a_later_sync_merges_with()
+-> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (phone, _docs, visit, damaged) = stored_unreadable_visit(dir.path())?;
+    assert_eq!(phone.compact(1, 10)?, 3, "compaction reached it first");
+    assert_eq!(
+        phone.check_received(10)?.damaged,
+        std::slice::from_ref(&visit)
+    );
+    let kept = phone.lock()?.held_changes(&visit)?.unwrap_or_default();
+    assert_eq!(kept.len(), damaged.len(), "its changes, one by one");
+    let later = note(&damaged, "later")?;
+    phone.apply_sync_response(
+        &[],
+        vec![(visit.clone(), vec![later])],
+        Vec::new(),
+        &[],
+        None,
+        "10",
+    )?;
+    assert_eq!(
+        phone.damaged_documents()?.len(),
+        1,
+        "still unreadable, still listed"
+    );
+    Ok(())
+}
+
+#[test]
+fn changes_the_merge_kept_aside_survive_the_check_setting_the_document_aside() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (phone, _docs, visit, damaged) = stored_unreadable_visit(dir.path())?;
+    // A later sync brings X: the merge keeps it aside, the stored version stays.
+    let x = note(&damaged, "x")?;
+    phone.apply_sync_response(
+        &[],
+        vec![(visit.clone(), vec![x.clone()])],
+        Vec::new(),
+        &[],
+        None,
+        "10",
+    )?;
+    assert_eq!(phone.lock()?.held_changes(&visit)?, Some(vec![x.clone()]));
+
+    assert_eq!(
+        phone.check_received(10)?.damaged,
+        std::slice::from_ref(&visit)
+    );
+    let kept = phone.lock()?.held_changes(&visit)?.unwrap_or_default();
+    assert!(kept.contains(&x), "X is still on the phone");
+    // Y depends on X: the next sync merges it instead of failing.
+    let mut with_x = damaged.clone();
+    with_x.push(x);
+    let y = note(&with_x, "y")?;
+    phone.apply_sync_response(
+        &[],
+        vec![(visit.clone(), vec![y])],
+        Vec::new(),
+        &[],
+        None,
+        "11",
+    )?;
+    Ok(())
+}
+
+#[test]
+fn a_visit_sent_with_a_counts_rows_is_stored_and_listed_as_the_visit_it_is_once_checked()
+-> Result<()> {
+    use crate::kinds::feed_index::{SentRows, forged};
+    let dir = tempfile::tempdir()?;
+    let docs = source(dir.path())?;
+    let built = stored_from_records(dir.path(), "built.db", &docs, Vec::new())?;
+    let mut index = records(&docs)?;
+    let (visit, changes) = &docs[2];
+    let lie = SentRows::Count {
+        s: docs[0].0.to_string(),
+        a: 0,
+        f: None,
+        n: 0,
+        c: 0,
+        b: 0,
+        d: 0,
+    };
+    index[1].1 = forged(lie, Vec::new(), changes);
+    let phone = stored_from_records(dir.path(), "fast.db", &docs, index)?;
+    assert!(
+        phone.visits_of_store(&docs[0].0)?.is_empty(),
+        "the lie hid it"
+    );
+
+    let report = phone.check_received(10)?;
+    assert_eq!(report.corrected, std::slice::from_ref(visit));
+    assert_eq!(
+        phone.visits_of_store(&docs[0].0)?,
+        built.visits_of_store(&docs[0].0)?
+    );
+    assert_eq!(table_rows(&phone, &TABLES)?, table_rows(&built, &TABLES)?);
+    Ok(())
+}

@@ -56,6 +56,10 @@ impl std::fmt::Debug for SqliteStorage {
     }
 }
 
+/// How much of the database file each connection reads through a memory map instead of
+/// `read` calls (SQLite's `mmap_size`).
+const MMAP_BYTES: i64 = 1 << 30;
+
 impl SqliteStorage {
     /// Opens (creating and migrating) the database at `path`.
     pub fn open(path: &Path) -> AppResult<SqliteStorage> {
@@ -65,6 +69,7 @@ impl SqliteStorage {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
         migrate(&mut conn)?;
         backfill_store_held(&mut conn)?;
         backfill_happened_at(&mut conn)?;
@@ -124,6 +129,7 @@ impl SqliteStorage {
                 let c = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
                 fieldsync_core::sqlite_plans::stable_query_plans(&c)?;
                 c.busy_timeout(std::time::Duration::from_secs(5))?;
+                c.pragma_update(None, "mmap_size", MMAP_BYTES)?;
                 c
             }
         };
