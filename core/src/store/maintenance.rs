@@ -30,7 +30,7 @@ impl LocalStore {
                 Ok(doc) => doc,
                 // A damaged document is reported when it is read; it must not stop the
                 // others from being compacted.
-                Err(Error::Corrupt { .. }) => continue,
+                Err(Error::Corrupt { .. } | Error::SchemaTooNew { .. }) => continue,
                 Err(e) => return Err(e),
             };
             let snapshot = doc.save_full();

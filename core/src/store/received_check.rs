@@ -20,7 +20,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::damaged::{Damage, check_readable, record_damage};
 use super::{Inner, LocalStore};
-use crate::doc::split_changes;
+use crate::doc::{Doc, split_changes};
 use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
 
@@ -120,12 +120,40 @@ fn check_one(
         }
     };
     // The kind's definition and readers, as the merge judges a document it builds.
-    if let Err(error) = check_readable(&doc) {
+    if let Err(error) = readable(&doc) {
         set_aside(inner, id, kind, &error, now)?;
         return Ok(Outcome::Damaged);
     }
+    // Changes the merge kept aside because the mislabelled version did not load: merged
+    // now that it does; kept aside under the kind it is when they do not read.
+    let mut repaired = false;
+    if kind != stored_kind
+        && let Ok(Some(held)) = inner.held_changes(id)
+    {
+        let before = doc.heads();
+        let parsed: Option<Vec<automerge::Change>> = held
+            .iter()
+            .map(|c| automerge::Change::try_from(c.as_slice()).ok())
+            .collect();
+        let merged = parsed.is_some_and(|parsed| {
+            doc.am.apply_changes(parsed).is_ok() && doc.am.get_missing_deps(&[]).is_empty()
+        });
+        if merged {
+            match readable(&doc) {
+                Ok(()) => repaired = true,
+                Err(e) => record_damage(&inner.conn, id, &Damage::of(&mut doc, &e, &before), now)?,
+            }
+        }
+        if !repaired {
+            // Back to what is stored: the document without the changes kept aside.
+            doc = inner.take_doc(id, kind)?;
+        }
+    }
     let snapshot = doc.save_full();
     let tx = inner.conn.savepoint()?;
+    if repaired {
+        super::damaged::clear_damage(&tx, id)?;
+    }
     let before = stored_rows(&tx, id, stored_kind)?;
     tx.prepare_cached("DELETE FROM chunks WHERE doc_id = ?1")?
         .execute([id.as_str()])?;
@@ -159,6 +187,14 @@ fn check_one(
     })
 }
 
+/// Whether `doc` is the document it is stored as (its own id at its root: records carry
+/// no id, so a server could send one document's changes under another's id) and reads
+/// as its kind, as the merge judges a document it builds.
+fn readable(doc: &Doc) -> Result<()> {
+    doc.check_identity()?;
+    check_readable(doc).map(|_| ())
+}
+
 /// The index tables a server's record fills (ADR 0035), for one document.
 const DROP_SENT_ROWS: [&str; 4] = [
     "DELETE FROM visit_index WHERE id = ?1",
@@ -169,18 +205,21 @@ const DROP_SENT_ROWS: [&str; 4] = [
 
 /// The kind `id`'s stored bytes name at their root, when they load and name one.
 fn kind_it_names(inner: &Inner, id: &DocId) -> Result<Option<DocKind>> {
-    let Some(bytes) = stored_bytes(&inner.conn, id)? else {
+    Ok(named_at_root(&inner.conn, id, "kind")?.and_then(|k| DocKind::parse(&k).ok()))
+}
+
+/// The text `id`'s stored bytes hold at `key` of their root, when they load and hold one:
+/// what the document itself says, not what a record said of it.
+fn named_at_root(conn: &Connection, id: &DocId, key: &str) -> Result<Option<String>> {
+    use automerge::ReadDoc;
+    let Some(bytes) = stored_bytes(conn, id)? else {
         return Ok(None);
     };
     let Ok(am) = automerge::AutoCommit::load(&bytes) else {
         return Ok(None);
     };
-    use automerge::ReadDoc;
-    Ok(match am.get(automerge::ROOT, "kind") {
-        Ok(Some((automerge::Value::Scalar(s), _))) => match s.as_ref() {
-            automerge::ScalarValue::Str(k) => DocKind::parse(k).ok(),
-            _ => None,
-        },
+    Ok(match am.get(automerge::ROOT, key) {
+        Ok(Some((automerge::Value::Scalar(s), _))) => s.as_str().map(str::to_owned),
         _ => None,
     })
 }
@@ -232,11 +271,9 @@ fn set_aside(
     let leaves = stored.is_some();
     let mut damage = Damage::unloadable(kind, error, &held, &stored.unwrap_or_default());
     let tx = inner.conn.savepoint()?;
-    damage.store = tx
-        .prepare_cached("SELECT store_id FROM documents WHERE id = ?1")?
-        .query_row([id.as_str()], |r| r.get(0))
-        .optional()?
-        .flatten();
+    // The store the document names (documents.store_id of an unchecked document is the
+    // server's record's word).
+    damage.store = named_at_root(&tx, id, "store_id")?;
     record_damage(&tx, id, &damage, now)?;
     if leaves {
         tx.execute("DELETE FROM documents WHERE id = ?1", [id.as_str()])?;
