@@ -83,13 +83,14 @@ impl SyncClient {
         request.max_response_bytes = Some(self.config.max_response_bytes);
         let body = protocol::encode(&request);
         let url = format!("{}/v1/fetch", self.config.server_url.trim_end_matches('/'));
-        let mut attempt = 0;
+        let (mut attempt, mut renewed) = (0, false);
         let answer: FetchResponse = loop {
             attempt += 1;
+            let token = self.current_token();
             let sent = self
                 .http
                 .post(&url)
-                .bearer_auth(self.current_token())
+                .bearer_auth(&token)
                 .header(reqwest::header::CONTENT_TYPE, protocol::CONTENT_TYPE)
                 .body(body.clone())
                 .send()
@@ -108,6 +109,11 @@ impl SyncClient {
                     }
                     let error = error_body(status, &bytes);
                     match status.as_u16() {
+                        // Sent with a token a rotation replaced meanwhile: once more.
+                        401 if !renewed && self.token_changed_since(&token) => {
+                            renewed = true;
+                            continue;
+                        }
                         401 => return Err(SyncFailure::Unauthorized(error.message)),
                         408 | 429 | 500..=599 => {
                             SyncFailure::ServerUnavailable(format!("{status}: {}", error.message))

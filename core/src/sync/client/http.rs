@@ -79,6 +79,14 @@ impl SyncClient {
 }
 
 impl SyncClient {
+    /// Whether this client took another token since it sent a request with `sent`: a `401`
+    /// to that request may be the server retiring `sent` just after a rotation this client
+    /// already took (docs/protocol.md, "Token rotation"), not a refusal of the device. Such
+    /// a request is sent once more with the current token.
+    pub(super) fn token_changed_since(&self, sent: &str) -> bool {
+        self.current_token() != sent
+    }
+
     pub(super) fn current_token(&self) -> String {
         self.token
             .lock()

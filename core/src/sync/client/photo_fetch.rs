@@ -54,14 +54,15 @@ impl SyncClient {
             .map_err(SyncFailure::from)?;
         let url = self.blob_url(&hash, doc.as_str());
         let chunk = settings.chunk_bytes.max(1) as u64;
-        let mut attempt = 0u32;
+        let (mut attempt, mut renewed) = (0u32, false);
         for _ in 0..100_000 {
             // A download cut short resumes after what the temp file holds.
             let have = std::fs::metadata(&tmp).map(|m| m.len()).unwrap_or(0);
+            let token = self.current_token();
             let sent = self
                 .http
                 .get(&url)
-                .bearer_auth(self.current_token())
+                .bearer_auth(&token)
                 .header(
                     reqwest::header::RANGE,
                     format!("bytes={have}-{}", have + chunk - 1),
@@ -76,6 +77,12 @@ impl SyncClient {
             match outcome {
                 Ok(Some(total)) if have_after(&tmp) >= total => break,
                 Ok(_) => attempt = 0,
+                // Sent with a token a rotation replaced meanwhile: once more.
+                Err(SyncFailure::Unauthorized(_))
+                    if !renewed && self.token_changed_since(&token) =>
+                {
+                    renewed = true;
+                }
                 Err(f) if f.is_transient() && attempt + 1 < self.config.max_attempts => {
                     attempt += 1;
                     tokio::time::sleep(backoff(&self.config, attempt)).await;

@@ -202,13 +202,14 @@ impl SyncClient {
             "{}/v1/blobs/status",
             self.config.server_url.trim_end_matches('/')
         );
-        let mut attempt = 0;
+        let (mut attempt, mut renewed) = (0, false);
         loop {
             attempt += 1;
+            let token = self.current_token();
             let sent = self
                 .http
                 .post(&url)
-                .bearer_auth(self.current_token())
+                .bearer_auth(&token)
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body.clone())
                 .send()
@@ -226,6 +227,12 @@ impl SyncClient {
                     ));
                 }
                 Ok(Err(e)) => return Err(SyncFailure::Refused(e.message)),
+                // Sent with a token a rotation replaced meanwhile: once more.
+                Err(SyncFailure::Unauthorized(_))
+                    if !renewed && self.token_changed_since(&token) =>
+                {
+                    renewed = true;
+                }
                 Err(f) if f.is_transient() && attempt < self.config.max_attempts => {
                     tokio::time::sleep(backoff(&self.config, attempt)).await;
                 }
@@ -254,7 +261,7 @@ impl SyncClient {
             .map_err(|e| SyncFailure::Local(e.to_string()))?
             .len();
         let mut offset = from;
-        let mut attempt = 0u32;
+        let (mut attempt, mut renewed) = (0u32, false);
         // Each round sends one chunk or moves to the server's offset; bounded by the
         // chunks of the photo plus the retries allowed.
         let rounds = length / chunk as u64 + 2 + u64::from(self.config.max_attempts) * 4;
@@ -267,10 +274,11 @@ impl SyncClient {
             report.chunks_sent += 1;
             report.bytes_sent += want as u64;
             state.bytes_sent += want as u64;
+            let token = self.current_token();
             let sent = self
                 .http
                 .patch(&url)
-                .bearer_auth(self.current_token())
+                .bearer_auth(&token)
                 .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
                 .header(OFFSET_HEADER, offset)
                 .header(LENGTH_HEADER, length)
@@ -291,6 +299,12 @@ impl SyncClient {
                 }
                 Ok(Answer::Offset(committed)) => offset = committed.min(length),
                 Ok(Answer::Refused(reason)) => return Ok(Some(reason)),
+                // Sent with a token a rotation replaced meanwhile: the chunk once more.
+                Err(SyncFailure::Unauthorized(_))
+                    if !renewed && self.token_changed_since(&token) =>
+                {
+                    renewed = true;
+                }
                 Err(f) if f.is_transient() && attempt + 1 < self.config.max_attempts => {
                     attempt += 1;
                     tokio::time::sleep(backoff(&self.config, attempt)).await;
