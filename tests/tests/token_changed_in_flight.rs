@@ -180,3 +180,39 @@ async fn a_fetch_refused_with_the_token_the_phone_still_holds_is_unauthorized_at
     assert_eq!(seen.len(), 1, "one request: {seen:?}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_client_of_the_store_refused_after_the_first_rotated_takes_the_kept_token_and_sends_again()
+-> TestResult {
+    let stand = Arc::new(Stand::default());
+    let addr = stand_in(stand.clone()).await?;
+    let dir = tempfile::tempdir()?;
+    let (phone, _) = device(
+        dir.path().join("li.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    let phone = Arc::new(phone);
+    let config = SyncConfig::new(format!("http://{addr}"), OLD);
+    // Both built before any rotation: both hold the old token in memory.
+    let syncing = SyncClient::new(config.clone(), phone.clone())?;
+    let fetching = SyncClient::new(config, phone)?;
+    let report = tokio::time::timeout(Duration::from_secs(10), syncing.sync(&|_| {})).await??;
+    assert!(report.token_rotated);
+
+    stand.release.notify_one();
+    let fetched = tokio::time::timeout(
+        Duration::from_secs(10),
+        fetching.fetch_documents(&[DocId::new()]),
+    )
+    .await?;
+    assert!(fetched.is_ok(), "{fetched:?}");
+    let seen = stand.seen.lock().map_err(|e| e.to_string())?.clone();
+    let fetches: Vec<&str> = seen
+        .iter()
+        .filter(|(path, _)| path == "fetch")
+        .map(|(_, token)| token.as_str())
+        .collect();
+    assert_eq!(fetches, [OLD, NEW], "{seen:?}");
+    Ok(())
+}

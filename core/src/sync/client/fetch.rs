@@ -109,12 +109,14 @@ impl SyncClient {
                     }
                     let error = error_body(status, &bytes);
                     match status.as_u16() {
-                        // Sent with a token a rotation replaced meanwhile: once more.
-                        401 if !renewed && self.token_changed_since(&token) => {
-                            renewed = true;
-                            continue;
+                        401 => {
+                            // Sent with a token a rotation replaced meanwhile: once more.
+                            if !renewed && self.token_renewed_since(&token).await {
+                                renewed = true;
+                                continue;
+                            }
+                            return Err(SyncFailure::Unauthorized(error.message));
                         }
-                        401 => return Err(SyncFailure::Unauthorized(error.message)),
                         408 | 429 | 500..=599 => {
                             SyncFailure::ServerUnavailable(format!("{status}: {}", error.message))
                         }

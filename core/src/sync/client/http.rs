@@ -79,12 +79,24 @@ impl SyncClient {
 }
 
 impl SyncClient {
-    /// Whether this client took another token since it sent a request with `sent`: a `401`
-    /// to that request may be the server retiring `sent` just after a rotation this client
-    /// already took (docs/protocol.md, "Token rotation"), not a refusal of the device. Such
-    /// a request is sent once more with the current token.
-    pub(super) fn token_changed_since(&self, sent: &str) -> bool {
-        self.current_token() != sent
+    /// Whether a newer token than `sent` is at hand, taken by this client or kept in the
+    /// store by another client of the same store (then used from now on): a `401` to a
+    /// request sent with `sent` may be the server retiring it just after a rotation
+    /// (docs/protocol.md, "Token rotation", rule 5), not a refusal of the device. Such a
+    /// request is sent once more, with the current token.
+    pub(super) async fn token_renewed_since(&self, sent: &str) -> bool {
+        if self.current_token() != sent {
+            return true;
+        }
+        let original = self.config.token.clone();
+        let Ok(Some(stored)) = self.blocking(move |s| s.rotated_token(&original)).await else {
+            return false;
+        };
+        if stored == sent || stored.trim().is_empty() {
+            return false;
+        }
+        self.use_token(stored);
+        true
     }
 
     pub(super) fn current_token(&self) -> String {
@@ -136,6 +148,10 @@ impl SyncClient {
         if kept.is_err() {
             return;
         }
+        self.use_token(token);
+    }
+
+    fn use_token(&self, token: String) {
         match self.token.lock() {
             Ok(mut t) => *t = token,
             Err(p) => *p.into_inner() = token,

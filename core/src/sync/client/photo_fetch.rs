@@ -74,15 +74,14 @@ impl SyncClient {
                 Ok(response) => download_piece(response, &tmp, have).await,
                 Err(f) => Err(f),
             };
+            // Sent with a token a rotation replaced meanwhile: once more.
+            let renew = !renewed
+                && matches!(outcome, Err(SyncFailure::Unauthorized(_)))
+                && self.token_renewed_since(&token).await;
             match outcome {
                 Ok(Some(total)) if have_after(&tmp) >= total => break,
                 Ok(_) => attempt = 0,
-                // Sent with a token a rotation replaced meanwhile: once more.
-                Err(SyncFailure::Unauthorized(_))
-                    if !renewed && self.token_changed_since(&token) =>
-                {
-                    renewed = true;
-                }
+                _ if renew => renewed = true,
                 Err(f) if f.is_transient() && attempt + 1 < self.config.max_attempts => {
                     attempt += 1;
                     tokio::time::sleep(backoff(&self.config, attempt)).await;

@@ -219,6 +219,10 @@ impl SyncClient {
                 Ok(response) => read_json::<BlobStatusResponse>(response).await,
                 Err(e) => Err(e),
             };
+            // Sent with a token a rotation replaced meanwhile: once more.
+            let renew = !renewed
+                && matches!(outcome, Err(SyncFailure::Unauthorized(_)))
+                && self.token_renewed_since(&token).await;
             match outcome {
                 Ok(Ok(status)) if status.blobs.len() == batch.len() => return Ok(status),
                 Ok(Ok(_)) => {
@@ -227,12 +231,7 @@ impl SyncClient {
                     ));
                 }
                 Ok(Err(e)) => return Err(SyncFailure::Refused(e.message)),
-                // Sent with a token a rotation replaced meanwhile: once more.
-                Err(SyncFailure::Unauthorized(_))
-                    if !renewed && self.token_changed_since(&token) =>
-                {
-                    renewed = true;
-                }
+                _ if renew => renewed = true,
                 Err(f) if f.is_transient() && attempt < self.config.max_attempts => {
                     tokio::time::sleep(backoff(&self.config, attempt)).await;
                 }
@@ -290,6 +289,10 @@ impl SyncClient {
                 Ok(response) => upload_answer(response).await,
                 Err(f) => Err(f),
             };
+            // Sent with a token a rotation replaced meanwhile: the chunk once more.
+            let renew = !renewed
+                && matches!(answer, Err(SyncFailure::Unauthorized(_)))
+                && self.token_renewed_since(&token).await;
             match answer {
                 Ok(Answer::Done(up)) if up.complete => return Ok(None),
                 Ok(Answer::Done(up)) => {
@@ -299,12 +302,7 @@ impl SyncClient {
                 }
                 Ok(Answer::Offset(committed)) => offset = committed.min(length),
                 Ok(Answer::Refused(reason)) => return Ok(Some(reason)),
-                // Sent with a token a rotation replaced meanwhile: the chunk once more.
-                Err(SyncFailure::Unauthorized(_))
-                    if !renewed && self.token_changed_since(&token) =>
-                {
-                    renewed = true;
-                }
+                _ if renew => renewed = true,
                 Err(f) if f.is_transient() && attempt + 1 < self.config.max_attempts => {
                     attempt += 1;
                     tokio::time::sleep(backoff(&self.config, attempt)).await;
