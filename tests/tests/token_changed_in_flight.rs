@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use fieldsync_core::fixtures::{at, device};
 use fieldsync_core::protocol::{self, FetchResponse, SyncResponse, TOKEN_HEADER};
-use fieldsync_core::{DocId, SyncClient, SyncConfig, SyncFailure};
+use fieldsync_core::{DocId, LocalStore, SyncClient, SyncConfig, SyncFailure};
 use tokio::sync::Notify;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -23,20 +23,52 @@ const NEW: &str = "new-token";
 #[derive(Default)]
 struct Stand {
     /// The bearer token of every request, in order, with its path.
-    seen: Mutex<Vec<(String, String)>>,
+    seen: Mutex<Seen>,
     /// A fetch with the old token has arrived.
     fetch_arrived: Notify,
     /// The sync has rotated: answer the held fetch.
     release: Notify,
 }
 
-fn bearer(headers: &HeaderMap) -> String {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default()
-        .to_owned()
+/// The requests a stand-in saw: (path, bearer token), in order.
+type Seen = Vec<(String, String)>;
+
+impl Stand {
+    /// Notes a request to `path` and returns its bearer token.
+    fn note(&self, path: &str, headers: &HeaderMap) -> String {
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default()
+            .to_owned();
+        self.seen
+            .lock()
+            .map(|mut s| s.push((path.into(), token.clone())))
+            .ok();
+        token
+    }
+
+    /// Every request seen (path, token), with the tokens of the fetches among them.
+    fn seen(&self) -> Result<(Seen, Vec<String>), String> {
+        let seen = self.seen.lock().map_err(|e| e.to_string())?.clone();
+        let fetches = seen
+            .iter()
+            .filter(|(path, _)| path == "fetch")
+            .map(|(_, token)| token.clone())
+            .collect();
+        Ok((seen, fetches))
+    }
+}
+
+/// A phone's store for the stand-in's tests.
+fn phone(dir: &tempfile::TempDir) -> Result<Arc<LocalStore>, Box<dyn std::error::Error>> {
+    let (phone, _) = device(
+        dir.path().join("li.db"),
+        "am-li",
+        at("2026-11-23T09:00:00+08:00"),
+    )?;
+    Ok(Arc::new(phone))
 }
 
 /// A server that rotates `OLD` to `NEW` on a sync, refuses `OLD` with `401` on a fetch
@@ -49,12 +81,7 @@ async fn stand_in(stand: Arc<Stand>) -> Result<SocketAddr, Box<dyn std::error::E
             axum::routing::post(move |headers: HeaderMap| {
                 let stand = on_sync.clone();
                 async move {
-                    let token = bearer(&headers);
-                    stand
-                        .seen
-                        .lock()
-                        .map(|mut s| s.push(("sync".into(), token.clone())))
-                        .ok();
+                    let token = stand.note("sync", &headers);
                     let body = protocol::encode(&SyncResponse {
                         cursor: "1".into(),
                         ..SyncResponse::default()
@@ -79,12 +106,7 @@ async fn stand_in(stand: Arc<Stand>) -> Result<SocketAddr, Box<dyn std::error::E
             axum::routing::post(move |headers: HeaderMap| {
                 let stand = on_fetch.clone();
                 async move {
-                    let token = bearer(&headers);
-                    stand
-                        .seen
-                        .lock()
-                        .map(|mut s| s.push(("fetch".into(), token.clone())))
-                        .ok();
+                    let token = stand.note("fetch", &headers);
                     if token != NEW {
                         stand.fetch_arrived.notify_one();
                         // Bounded: the test releases it, or the wait ends.
@@ -121,14 +143,10 @@ async fn a_fetch_refused_because_a_rotation_replaced_its_token_meanwhile_is_sent
     let stand = Arc::new(Stand::default());
     let addr = stand_in(stand.clone()).await?;
     let dir = tempfile::tempdir()?;
-    let (phone, _) = device(
-        dir.path().join("li.db"),
-        "am-li",
-        at("2026-11-23T09:00:00+08:00"),
-    )?;
+    let phone = phone(&dir)?;
     let client = Arc::new(SyncClient::new(
         SyncConfig::new(format!("http://{addr}"), OLD),
-        Arc::new(phone),
+        phone,
     )?);
 
     let fetching = client.clone();
@@ -140,12 +158,7 @@ async fn a_fetch_refused_because_a_rotation_replaced_its_token_meanwhile_is_sent
     let fetched = tokio::time::timeout(Duration::from_secs(10), fetch).await??;
     assert!(fetched.is_ok(), "{fetched:?}");
 
-    let seen = stand.seen.lock().map_err(|e| e.to_string())?.clone();
-    let fetches: Vec<&str> = seen
-        .iter()
-        .filter(|(path, _)| path == "fetch")
-        .map(|(_, token)| token.as_str())
-        .collect();
+    let (seen, fetches) = stand.seen()?;
     assert_eq!(fetches, [OLD, NEW], "{seen:?}");
     Ok(())
 }
@@ -156,15 +169,8 @@ async fn a_fetch_refused_with_the_token_the_phone_still_holds_is_unauthorized_at
     let stand = Arc::new(Stand::default());
     let addr = stand_in(stand.clone()).await?;
     let dir = tempfile::tempdir()?;
-    let (phone, _) = device(
-        dir.path().join("li.db"),
-        "am-li",
-        at("2026-11-23T09:00:00+08:00"),
-    )?;
-    let client = SyncClient::new(
-        SyncConfig::new(format!("http://{addr}"), OLD),
-        Arc::new(phone),
-    )?;
+    let phone = phone(&dir)?;
+    let client = SyncClient::new(SyncConfig::new(format!("http://{addr}"), OLD), phone)?;
     // Nothing rotates: the stand-in's refusal is the device's, and is not tried again.
     stand.release.notify_one();
     let fetched = tokio::time::timeout(
@@ -176,7 +182,7 @@ async fn a_fetch_refused_with_the_token_the_phone_still_holds_is_unauthorized_at
         matches!(fetched, Err(SyncFailure::Unauthorized(_))),
         "{fetched:?}"
     );
-    let seen = stand.seen.lock().map_err(|e| e.to_string())?.clone();
+    let (seen, _) = stand.seen()?;
     assert_eq!(seen.len(), 1, "one request: {seen:?}");
     Ok(())
 }
@@ -187,12 +193,7 @@ async fn a_second_client_of_the_store_refused_after_the_first_rotated_takes_the_
     let stand = Arc::new(Stand::default());
     let addr = stand_in(stand.clone()).await?;
     let dir = tempfile::tempdir()?;
-    let (phone, _) = device(
-        dir.path().join("li.db"),
-        "am-li",
-        at("2026-11-23T09:00:00+08:00"),
-    )?;
-    let phone = Arc::new(phone);
+    let phone = phone(&dir)?;
     let config = SyncConfig::new(format!("http://{addr}"), OLD);
     // Both built before any rotation: both hold the old token in memory.
     let syncing = SyncClient::new(config.clone(), phone.clone())?;
@@ -207,12 +208,7 @@ async fn a_second_client_of_the_store_refused_after_the_first_rotated_takes_the_
     )
     .await?;
     assert!(fetched.is_ok(), "{fetched:?}");
-    let seen = stand.seen.lock().map_err(|e| e.to_string())?.clone();
-    let fetches: Vec<&str> = seen
-        .iter()
-        .filter(|(path, _)| path == "fetch")
-        .map(|(_, token)| token.as_str())
-        .collect();
+    let (seen, fetches) = stand.seen()?;
     assert_eq!(fetches, [OLD, NEW], "{seen:?}");
     Ok(())
 }
