@@ -85,6 +85,7 @@ pub mod in_process;
 pub mod old_server;
 pub mod phone;
 pub mod photo_setup;
+pub mod rotating_stand_in;
 pub mod routes;
 pub mod seed;
 pub mod server;

@@ -83,9 +83,9 @@ impl SyncClient {
         request.max_response_bytes = Some(self.config.max_response_bytes);
         let body = protocol::encode(&request);
         let url = format!("{}/v1/fetch", self.config.server_url.trim_end_matches('/'));
+        // `attempt` counts the failures of the link; a retry after a rotation is not one.
         let (mut attempt, mut renewed) = (0, false);
         let answer: FetchResponse = loop {
-            attempt += 1;
             let token = self.current_token();
             let sent = self
                 .http
@@ -130,6 +130,7 @@ impl SyncClient {
                 }
                 Err(failure) => failure,
             };
+            attempt += 1;
             if !failure.is_transient() || attempt >= self.config.max_attempts {
                 return Err(failure);
             }

@@ -202,9 +202,9 @@ impl SyncClient {
             "{}/v1/blobs/status",
             self.config.server_url.trim_end_matches('/')
         );
+        // `attempt` counts the failures of the link; a retry after a rotation is not one.
         let (mut attempt, mut renewed) = (0, false);
         loop {
-            attempt += 1;
             let token = self.current_token();
             let sent = self
                 .http
@@ -232,7 +232,8 @@ impl SyncClient {
                 }
                 Ok(Err(e)) => return Err(SyncFailure::Refused(e.message)),
                 _ if renew => renewed = true,
-                Err(f) if f.is_transient() && attempt < self.config.max_attempts => {
+                Err(f) if f.is_transient() && attempt + 1 < self.config.max_attempts => {
+                    attempt += 1;
                     tokio::time::sleep(backoff(&self.config, attempt)).await;
                 }
                 Err(f) => return Err(f),
