@@ -16,6 +16,8 @@ pub use config::{SyncConfig, backoff};
 pub use report::{SyncFailure, SyncPhase, SyncProgress, SyncReport};
 
 #[cfg(test)]
+mod received_check_damage_tests;
+#[cfg(test)]
 mod received_check_tests;
 #[cfg(test)]
 mod unbuilt_tests;

@@ -175,6 +175,18 @@ impl ChangeLog {
         }
     }
 
+    /// The topics the transaction in progress has written so far.
+    pub(crate) fn pending(&self) -> Topics {
+        Topics(self.pending.load(Ordering::SeqCst))
+    }
+
+    /// Takes the topics the transaction in progress has written back to `earlier` (read
+    /// with [`ChangeLog::pending`] on the same connection, under the same lock): what was
+    /// written since then rewrote rows with the values they held, and no reader is told.
+    pub(crate) fn quiet_since(&self, earlier: Topics) {
+        self.pending.store(earlier.0, Ordering::SeqCst);
+    }
+
     fn version_of(&self, topics: Topics) -> u64 {
         topics
             .bits()

@@ -14,7 +14,7 @@ use crate::sync::replica::IncomingChange;
 
 /// A phone that stored `docs` (the store first) from their records, with `index` instead
 /// of the judge's records where given.
-fn stored_from_records(
+pub(super) fn stored_from_records(
     dir: &std::path::Path,
     name: &str,
     docs: &[Document],
@@ -25,11 +25,26 @@ fn stored_from_records(
     Ok(phone)
 }
 
-fn records(docs: &[Document]) -> Result<Vec<(DocId, Vec<u8>)>> {
+pub(super) fn records(docs: &[Document]) -> Result<Vec<(DocId, Vec<u8>)>> {
     docs.iter()
         .skip(1)
         .map(|(id, changes)| Ok((id.clone(), record(id, changes, "am-li")?)))
         .collect()
+}
+
+/// Every change `store` publishes from now on, while the subscription lives.
+pub(super) fn listen(
+    store: &LocalStore,
+) -> (impl Fn() -> Vec<crate::Topics>, crate::ChangeSubscription) {
+    let heard = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let into = heard.clone();
+    let subscription = store.subscribe_changes(crate::Topics::ALL, move |topics, _| {
+        if let Ok(mut heard) = into.lock() {
+            heard.push(topics);
+        }
+    });
+    let read = move || heard.lock().map(|h| h.clone()).unwrap_or_default();
+    (read, subscription)
 }
 
 #[test]
@@ -41,6 +56,7 @@ fn the_received_check_builds_and_compacts_every_document_stored_from_rows_in_bou
     let built = stored_from_records(dir.path(), "built.db", &docs, Vec::new())?;
     let rows = table_rows(&fast, &TABLES)?;
     let bytes_before = table_rows(&fast, &["SELECT SUM(chunk_bytes) FROM documents"])?;
+    let (heard, _listening) = listen(&fast);
 
     let first = fast.check_received(2)?;
     assert_eq!((first.checked, first.remaining), (2, 1));
@@ -49,6 +65,11 @@ fn the_received_check_builds_and_compacts_every_document_stored_from_rows_in_bou
     assert!(first.corrected.is_empty() && second.corrected.is_empty());
     assert!(first.damaged.is_empty() && second.damaged.is_empty());
     assert_eq!(fast.check_received(2)?, crate::ReceivedCheck::default());
+    assert_eq!(
+        heard(),
+        [],
+        "live lists were not told of rows rewritten as they were"
+    );
 
     assert_eq!(table_rows(&fast, &TABLES)?, rows, "the rows were right");
     assert_eq!(table_rows(&fast, &TABLES)?, table_rows(&built, &TABLES)?);
@@ -101,53 +122,25 @@ fn rows_and_conflicts_a_server_made_up_are_replaced_by_the_documents_own_and_the
         "the lie was stored"
     );
 
+    let (heard, _listening) = listen(&fast);
     let report = fast.check_received(10)?;
     assert_eq!(report.checked, 3);
     assert_eq!(report.corrected, std::slice::from_ref(visit));
-    assert_eq!(table_rows(&fast, &TABLES)?, table_rows(&built, &TABLES)?);
-    Ok(())
-}
-
-#[test]
-fn a_document_stored_from_rows_that_does_not_read_as_its_kind_is_kept_aside_as_damaged_with_its_changes()
--> Result<()> {
-    let dir = tempfile::tempdir()?;
-    // A visit whose last change deletes its check-in, sent with the rows it had before.
-    let (fast, docs, visit, damaged) = stored_unreadable_visit(dir.path())?;
-    assert_eq!(
-        fast.visits_of_store(&docs[0].0)?,
-        std::slice::from_ref(&visit),
-        "listed"
-    );
-
-    let report = fast.check_received(10)?;
-    assert_eq!(
-        (report.checked, report.damaged.clone()),
-        (2, vec![visit.clone()])
-    );
-    assert_eq!(report.remaining, 0);
     assert!(
-        fast.visits_of_store(&docs[0].0)?.is_empty(),
-        "left the lists"
+        heard().iter().any(|t| t.intersects(crate::Topics::VISITS)),
+        "the visits' list was told of the corrected rows: {:?}",
+        heard()
     );
-    let listed = fast.damaged_documents()?;
-    assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].id, visit);
-    assert!(!listed[0].earlier_version_kept);
-    assert!(matches!(fast.visit(&visit), Err(Error::Damaged { .. })));
-
-    // Every change it came with is kept, for the repair that makes it read again.
-    let kept = fast.lock()?.held_changes(&visit)?.unwrap_or_default();
-    assert_eq!(kept, damaged, "every received change was kept");
+    assert_eq!(table_rows(&fast, &TABLES)?, table_rows(&built, &TABLES)?);
     Ok(())
 }
 
 /// A phone that stored, from records, the documents of [`source`] with `change` appended
 /// to the visit's (`docs[2]`), sent with `rows` (given the visit's honest rows) for its new
 /// heads: the phone, the documents as sent, the visit and its changes.
-type StoredVisit = (LocalStore, Vec<Document>, DocId, Vec<Vec<u8>>);
+pub(super) type StoredVisit = (LocalStore, Vec<Document>, DocId, Vec<Vec<u8>>);
 
-fn stored_visit_with(
+pub(super) fn stored_visit_with(
     dir: &std::path::Path,
     mut docs: Vec<Document>,
     change: Vec<u8>,
@@ -164,7 +157,7 @@ fn stored_visit_with(
 }
 
 /// A change of `changes`' document that deletes its check-in: a visit that does not read.
-fn check_in_deleted(changes: &[Vec<u8>]) -> Result<Vec<u8>> {
+pub(super) fn check_in_deleted(changes: &[Vec<u8>]) -> Result<Vec<u8>> {
     use crate::fixtures::unreadable::{RawEdit, raw_change};
     let change = raw_change(
         changes,
@@ -177,7 +170,7 @@ fn check_in_deleted(changes: &[Vec<u8>]) -> Result<Vec<u8>> {
 
 /// A change of `changes`' document that sets its schema past this build's, as a newer
 /// app would.
-fn of_a_newer_schema(changes: &[Vec<u8>]) -> Result<Vec<u8>> {
+pub(super) fn of_a_newer_schema(changes: &[Vec<u8>]) -> Result<Vec<u8>> {
     use automerge::transaction::{CommitOptions, Transactable};
     let parsed = changes
         .iter()
@@ -207,14 +200,14 @@ fn of_a_newer_schema(changes: &[Vec<u8>]) -> Result<Vec<u8>> {
 
 /// A phone that stored a visit whose last change deletes its check-in, with its honest
 /// rows.
-fn stored_unreadable_visit(dir: &std::path::Path) -> Result<StoredVisit> {
+pub(super) fn stored_unreadable_visit(dir: &std::path::Path) -> Result<StoredVisit> {
     let docs = source(dir)?;
     let bad = check_in_deleted(&docs[2].1)?;
     stored_visit_with(dir, docs, bad, |rows| rows)
 }
 
 /// A change of `changes`' document that sets its notes, as a server sends it.
-fn note(changes: &[Vec<u8>], text: &str) -> Result<Vec<u8>> {
+pub(super) fn note(changes: &[Vec<u8>], text: &str) -> Result<Vec<u8>> {
     use crate::fixtures::unreadable::{RawEdit, raw_change};
     let change = raw_change(
         changes,
@@ -223,86 +216,6 @@ fn note(changes: &[Vec<u8>], text: &str) -> Result<Vec<u8>> {
         at("2026-11-23T11:00:00+08:00"),
     )?;
     Ok(IncomingChange::parse(&change)?.bytes())
-}
-
-#[test]
-fn a_document_of_a_newer_schema_is_set_aside_and_never_stalls_the_check() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let docs = source(dir.path())?;
-    let newer = of_a_newer_schema(&docs[2].1)?;
-    let (phone, _, visit, _) = stored_visit_with(dir.path(), docs, newer, |rows| rows)?;
-
-    let report = phone.check_received(10)?;
-    assert_eq!((report.checked, report.remaining), (2, 0));
-    assert_eq!(report.damaged, std::slice::from_ref(&visit));
-    assert_eq!(phone.check_received(10)?, crate::ReceivedCheck::default());
-    Ok(())
-}
-
-#[test]
-fn a_damaged_document_compacted_before_the_check_is_kept_aside_as_changes_a_later_sync_merges_with()
--> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let (phone, _docs, visit, damaged) = stored_unreadable_visit(dir.path())?;
-    assert_eq!(phone.compact(1, 10)?, 3, "compaction reached it first");
-    assert_eq!(
-        phone.check_received(10)?.damaged,
-        std::slice::from_ref(&visit)
-    );
-    let kept = phone.lock()?.held_changes(&visit)?.unwrap_or_default();
-    assert_eq!(kept.len(), damaged.len(), "its changes, one by one");
-    let later = note(&damaged, "later")?;
-    phone.apply_sync_response(
-        &[],
-        vec![(visit.clone(), vec![later])],
-        Vec::new(),
-        &[],
-        None,
-        "10",
-    )?;
-    assert_eq!(
-        phone.damaged_documents()?.len(),
-        1,
-        "still unreadable, still listed"
-    );
-    Ok(())
-}
-
-#[test]
-fn changes_the_merge_kept_aside_survive_the_check_setting_the_document_aside() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let (phone, _docs, visit, damaged) = stored_unreadable_visit(dir.path())?;
-    // A later sync brings X: the merge keeps it aside, the stored version stays.
-    let x = note(&damaged, "x")?;
-    phone.apply_sync_response(
-        &[],
-        vec![(visit.clone(), vec![x.clone()])],
-        Vec::new(),
-        &[],
-        None,
-        "10",
-    )?;
-    assert_eq!(phone.lock()?.held_changes(&visit)?, Some(vec![x.clone()]));
-
-    assert_eq!(
-        phone.check_received(10)?.damaged,
-        std::slice::from_ref(&visit)
-    );
-    let kept = phone.lock()?.held_changes(&visit)?.unwrap_or_default();
-    assert!(kept.contains(&x), "X is still on the phone");
-    // Y depends on X: the next sync merges it instead of failing.
-    let mut with_x = damaged.clone();
-    with_x.push(x);
-    let y = note(&with_x, "y")?;
-    phone.apply_sync_response(
-        &[],
-        vec![(visit.clone(), vec![y])],
-        Vec::new(),
-        &[],
-        None,
-        "11",
-    )?;
-    Ok(())
 }
 
 #[test]
@@ -342,7 +255,7 @@ fn a_visit_sent_with_a_counts_rows_is_stored_and_listed_as_the_visit_it_is_once_
 // ---- review 2 -------------------------------------------------------------------------
 
 /// A count's rows for the visit `docs[2]` (a record of another kind).
-fn count_lie(docs: &[Document]) -> crate::kinds::feed_index::SentRows {
+pub(super) fn count_lie(docs: &[Document]) -> crate::kinds::feed_index::SentRows {
     crate::kinds::feed_index::SentRows::Count {
         s: docs[0].0.to_string(),
         a: 0,
@@ -383,93 +296,6 @@ fn a_document_holding_another_documents_changes_is_set_aside_by_the_check() -> R
         std::slice::from_ref(&other),
         "the check passes a document holding another document's changes"
     );
-    Ok(())
-}
-
-/// A change the merge kept aside only because the mislabelled stored version did not
-/// load stays aside (and the document listed as a damaged count) after the check relabels
-/// it and finds it reads.
-#[test]
-fn changes_kept_aside_for_a_document_stored_under_another_kind_are_merged_once_it_is_stored_as_its_own()
--> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let docs = source(dir.path())?;
-    let mut index = records(&docs)?;
-    let (visit, changes) = docs[2].clone();
-    index[1].1 = forged(count_lie(&docs), Vec::new(), &changes);
-    let phone = stored_from_records(dir.path(), "fast.db", &docs, index)?;
-    // A readable change (notes), written on a phone that built the visit.
-    let builder = stored_from_records(dir.path(), "builder.db", &docs, Vec::new())?;
-    let heads = builder.heads(&visit)?;
-    builder.set_visit_notes(&visit, "x")?;
-    let x = builder
-        .export_changes(&visit, &heads)?
-        .iter()
-        .map(|c| IncomingChange::parse(c).map(|c| c.bytes()))
-        .collect::<Result<Vec<_>>>()?;
-    phone.apply_sync_response(&[], vec![(visit.clone(), x)], Vec::new(), &[], None, "10")?;
-
-    phone.check_received(10)?;
-    let listed = phone.damaged_documents()?;
-    let notes = phone.visit(&visit)?.notes;
-    assert_eq!(notes, builder.visit(&visit)?.notes, "the note merged");
-    assert!(listed.is_empty(), "still listed as damaged: {listed:?}");
-    Ok(())
-}
-
-/// A mislabelled visit that is itself damaged is set aside as a visit,
-/// with every change, and the count's rows go with it.
-#[test]
-fn a_damaged_visit_stored_under_another_kind_is_set_aside_as_a_visit() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let docs = source(dir.path())?;
-    let (bad, lie) = (check_in_deleted(&docs[2].1)?, count_lie(&docs));
-    let (phone, _, visit, damaged) = stored_visit_with(dir.path(), docs, bad, |_| lie)?;
-    let report = phone.check_received(10)?;
-    assert_eq!(report.damaged, std::slice::from_ref(&visit));
-    let listed = phone.damaged_documents()?;
-    assert_eq!(listed[0].kind, Some(crate::ids::DocKind::Visit));
-    assert!(!listed[0].earlier_version_kept);
-    assert_eq!(
-        table_rows(
-            &phone,
-            &[
-                "SELECT COUNT(*) FROM count_index WHERE id NOT IN (SELECT id FROM documents)",
-                "SELECT COUNT(*) FROM documents WHERE kind = 'inventory_count'"
-            ]
-        )?,
-        ["Integer(0)", "Integer(1)"]
-    );
-    assert_eq!(phone.lock()?.held_changes(&visit)?, Some(damaged.clone()));
-    // A repair merges with them.
-    let later = note(&damaged, "later")?;
-    phone.apply_sync_response(
-        &[],
-        vec![(visit.clone(), vec![later])],
-        Vec::new(),
-        &[],
-        None,
-        "10",
-    )?;
-    Ok(())
-}
-
-#[test]
-fn compaction_before_the_check_skips_a_document_of_a_newer_schema() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let docs = source(dir.path())?;
-    let newer = of_a_newer_schema(&docs[2].1)?;
-    let (phone, _, visit, _) = stored_visit_with(dir.path(), docs, newer, |rows| rows)?;
-
-    let compacted = phone.compact(1, 10);
-    assert!(
-        compacted.is_ok(),
-        "compaction stops at a newer schema: {compacted:?}"
-    );
-    let report = phone.check_received(10)?;
-    assert_eq!((report.checked, report.remaining), (2, 0));
-    assert_eq!(report.damaged, std::slice::from_ref(&visit));
-    assert_eq!(phone.check_received(10)?, crate::ReceivedCheck::default());
     Ok(())
 }
 
