@@ -15,7 +15,7 @@ pub async fn enroll(
     code: &str,
     device_name: &str,
 ) -> Result<EnrollResponse, SyncFailure> {
-    let http = super::http_client(config)?;
+    let http = super::connection::http_client(config)?;
     let url = format!("{}/v1/enroll", config.server_url.trim_end_matches('/'));
     let request = EnrollRequest {
         code: code.trim().to_owned(),
