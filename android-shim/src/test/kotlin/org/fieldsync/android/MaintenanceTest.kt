@@ -10,7 +10,8 @@ import java.nio.file.Path
 
 /**
  * A new phone's first sync stores visits and counts from the server's rows; the idle-time
- * check builds them, finds the rows right, and leaves them readable and compacted.
+ * check builds them, finds the rows right, and leaves them readable and compacted; the
+ * pages it freed go back to the phone when the app asks.
  */
 class MaintenanceTest {
 
@@ -49,6 +50,15 @@ class MaintenanceTest {
                     assertEquals(visits.sorted(), visits.map { b.visit(it).id }.sorted())
                     assertEquals(a.inventoryCount(count).lines, b.inventoryCount(count).lines)
                     assertThrows<IllegalArgumentException> { runBlocking { b.checkReceived(batch = 0) } }
+
+                    // The pages the check and compaction freed go back to the phone.
+                    val measured = b.reclaimSpace(minFreeBytes = Long.MAX_VALUE)
+                    assertTrue(measured.freeBytes > 0, "the check freed pages: $measured")
+                    assertEquals(measured.bytesBefore, measured.bytesAfter, "below the threshold nothing is rewritten")
+                    val reclaimed = b.reclaimSpace(minFreeBytes = 0)
+                    assertTrue(reclaimed.bytesAfter < reclaimed.bytesBefore, "the file shrank: $reclaimed")
+                    assertEquals(a.inventoryCount(count).lines, b.inventoryCount(count).lines)
+                    assertEquals(0L, b.reclaimSpace(minFreeBytes = 0).freeBytes)
                 }
             }
         }
