@@ -248,7 +248,6 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
             admin.pull()?;
             let (rows, unreadable) = report::compliance_report_naming(&admin, &options)?;
             let reused = blobs::reused(storage)?;
-            let month_days = report::month_days(&options);
             if !unreadable.is_empty() {
                 eprintln!(
                     "{} document(s) cannot be read and are left out of the figures: named after \
@@ -261,9 +260,7 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
                     let file = std::fs::File::create(path).map_err(|e| {
                         AppError::BadRequest(format!("cannot write `{}`: {e}", path.display()))
                     })?;
-                    report::write_csv(&rows, &file)?;
-                    damaged::write_section(&unreadable, &file)?;
-                    report::write_reuse_section(&reused, month_days, &file)?;
+                    report::write_report(&rows, &unreadable, &reused, &options, &file)?;
                     eprintln!(
                         "wrote {} account manager(s) for {} as of {} to `{}`",
                         rows.len(),
@@ -273,9 +270,8 @@ pub fn run(args: &AdminArgs) -> AppResult<()> {
                     );
                 }
                 None => {
-                    report::write_csv(&rows, std::io::stdout().lock())?;
-                    damaged::write_section(&unreadable, std::io::stdout().lock())?;
-                    report::write_reuse_section(&reused, month_days, std::io::stdout().lock())?;
+                    let stdout = std::io::stdout().lock();
+                    report::write_report(&rows, &unreadable, &reused, &options, stdout)?;
                 }
             }
         }

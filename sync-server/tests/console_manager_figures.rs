@@ -29,7 +29,7 @@ type Shown = (
     Vec<Series>,
     Vec<Series>,
     Vec<MonthViolations>,
-    usize,
+    Vec<fieldsync_server::admin::damaged::Unreadable>,
 );
 
 fn shown(o: &Overview) -> Shown {
@@ -40,7 +40,7 @@ fn shown(o: &Overview) -> Shown {
         o.coverage.clone(),
         o.trend.clone(),
         o.violations.clone(),
-        o.unreadable,
+        o.unreadable.clone(),
     )
 }
 

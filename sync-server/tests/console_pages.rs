@@ -1,6 +1,7 @@
 //! The console's pages through its routes (no socket): what documents hold is shown as
 //! text, Chinese by default and English after the switch, figures equal to what an account
-//! manager's phone answers for the same day, the fleet with its silent devices.
+//! manager's phone answers for the same day, the fleet with its silent devices, the
+//! assessment download equal to `admin report`'s file with its two sections.
 
 #[path = "support/console.rs"]
 #[allow(dead_code)] // each test file uses part of the support
@@ -15,7 +16,7 @@ use fieldsync_core::{
 };
 use fieldsync_server::storage::DeviceInfo;
 use fieldsync_server::storage::device_reports::DeviceStatus;
-use support::{Console, Fallible, TestResult, attention_rows, csv_row, now};
+use support::{Console, Fallible, TestResult, attention_rows, csv_row, now, visit_at};
 
 #[tokio::test]
 async fn a_store_named_like_a_script_is_shown_as_text_on_every_page() -> TestResult {
@@ -464,5 +465,189 @@ async fn a_push_after_a_page_shows_on_the_next_page_though_overviews_are_cached(
         "0",
         "the visit counts at once"
     );
+    Ok(())
+}
+
+/// The lines of the assessment CSV's section headed `header` (after its empty line), up to
+/// the next empty line.
+fn section(csv: &str, header: &str) -> Vec<String> {
+    csv.split("\n\n")
+        .find(|part| part.starts_with(header))
+        .map(|part| {
+            part.lines()
+                .skip(1)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+const DAMAGED: &str = "damaged_document,kind,store,territory,reason";
+const REUSED: &str = "reused_photo,visit,store,day";
+
+/// `admin report` for `month` judged on `day`, run by the server's binary on the console's
+/// data folder: what the admin's command writes.
+fn admin_report(console: &Console, month: &str, day: &str) -> Fallible<String> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fieldsync-server"))
+        .args(["admin", "--data-dir"])
+        .arg(&console.dir)
+        .args(["report", "--month", month, "--day", day])
+        .output()?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned().into());
+    }
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+#[tokio::test]
+async fn the_consoles_assessment_csv_is_the_admin_reports_file_byte_for_byte_after_its_bom_for_a_month_with_a_reused_photo_and_an_unreadable_document()
+-> TestResult {
+    let console = Console::new(100)?;
+    console.import(&[
+        "S1,S1,O,,A,30.26,120.16,B,C,2,B,100,0,0,,am-li",
+        "S2,S2,O,,A,30.26,120.16,B,C,2,B,100,0,0,,am-wu",
+    ])?;
+    let (li, clock, info) =
+        console.phone("am-li", Role::AccountManager, "2026-11-23T09:00:00+08:00")?;
+    let s1 = li.store_by_licence("S1")?.ok_or("no S1")?;
+    // One photo as the evidence of visits on two days: reused.
+    let photo = format!("sha256:{}", "ab".repeat(32));
+    let first = visit_at(&li, &s1, "2026-11-23T09:05:00+08:00", None)?;
+    li.add_visit_photo(&first, &photo, "shelf")?;
+    console.sync(&li, &clock, &info)?;
+    clock.set(at("2026-11-24T09:00:00+08:00"));
+    let second = visit_at(&li, &s1, "2026-11-24T09:05:00+08:00", None)?;
+    li.add_visit_photo(&second, &photo, "shelf")?;
+    console.sync(&li, &clock, &info)?;
+    // A visit an older server stored without its check-in: unreadable.
+    let damaged =
+        console.plant_visit_without_check_in("am-li", &s1, "2026-11-24T10:00:00+08:00")?;
+
+    let (cookie, _) = console.signed_in("sup-wang").await?;
+    let export = console
+        .get("/console/assessment.csv?day=2026-11-24", &cookie)
+        .await?;
+    assert_eq!(export.status, StatusCode::OK, "{}", export.body);
+    let report = admin_report(&console, "2026-11", "2026-11-24")?;
+    // The admin's file has both sections, so the comparison below covers them.
+    let unreadable = section(&report, DAMAGED);
+    assert_eq!(unreadable.len(), 1, "{report}");
+    assert!(
+        unreadable[0].starts_with(&format!("{damaged},visit,{s1},am-li,")),
+        "{report}"
+    );
+    let mut uses = vec![
+        format!("{photo},{first},{s1},2026-11-23"),
+        format!("{photo},{second},{s1},2026-11-24"),
+    ];
+    uses.sort();
+    assert_eq!(section(&report, REUSED), uses, "{report}");
+    assert_eq!(export.body, format!("\u{feff}{report}"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_assessments_sections_list_the_whole_districts_unreadable_documents_and_the_months_reused_photos_on_the_csv_and_the_printable_page_and_none_reused_only_in_another_month()
+-> TestResult {
+    let console = Console::new(100)?;
+    console.import(&[
+        "S1,S1,O,,A,30.26,120.16,B,C,2,B,100,0,0,,am-li",
+        "S2,S2,O,,A,30.26,120.16,B,C,2,B,100,0,0,,am-wu",
+    ])?;
+    let (li, li_clock, li_info) =
+        console.phone("am-li", Role::AccountManager, "2026-10-20T09:00:00+08:00")?;
+    let (wu, wu_clock, wu_info) =
+        console.phone("am-wu", Role::AccountManager, "2026-11-23T09:00:00+08:00")?;
+    let s1 = li.store_by_licence("S1")?.ok_or("no S1")?;
+    let s2 = wu.store_by_licence("S2")?.ok_or("no S2")?;
+    // October's photo: two of am-li's visits on two October days, reused in October only.
+    let october = format!("sha256:{}", "0c".repeat(32));
+    let oct_first = visit_at(&li, &s1, "2026-10-20T09:05:00+08:00", None)?;
+    li.add_visit_photo(&oct_first, &october, "shelf")?;
+    li_clock.set(at("2026-10-21T09:00:00+08:00"));
+    let oct_second = visit_at(&li, &s1, "2026-10-21T09:05:00+08:00", None)?;
+    li.add_visit_photo(&oct_second, &october, "shelf")?;
+    // November's photo: the same picture in a visit of each territory on one day.
+    let november = format!("sha256:{}", "0b".repeat(32));
+    li_clock.set(at("2026-11-23T09:00:00+08:00"));
+    let li_visit = visit_at(&li, &s1, "2026-11-23T09:05:00+08:00", None)?;
+    li.add_visit_photo(&li_visit, &november, "shelf")?;
+    console.sync(&li, &li_clock, &li_info)?;
+    let wu_visit = visit_at(&wu, &s2, "2026-11-23T09:05:00+08:00", None)?;
+    wu.add_visit_photo(&wu_visit, &november, "shelf")?;
+    console.sync(&wu, &wu_clock, &wu_info)?;
+    // An unreadable visit in am-wu's territory.
+    let damaged =
+        console.plant_visit_without_check_in("am-wu", &s2, "2026-11-23T10:00:00+08:00")?;
+
+    let (cookie, _) = console.signed_in("sup-wang").await?;
+    let csv = console
+        .get("/console/assessment.csv?day=2026-11-23", &cookie)
+        .await?;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.body);
+    let unreadable = section(&csv.body, DAMAGED);
+    assert_eq!(unreadable.len(), 1, "{}", csv.body);
+    assert!(
+        unreadable[0].starts_with(&format!("{damaged},visit,{s2},am-wu,")),
+        "a supervisor sees the district: {}",
+        csv.body
+    );
+    let reused = section(&csv.body, REUSED);
+    assert_eq!(reused.len(), 2, "{}", csv.body);
+    for (visit, store) in [(&li_visit, &s1), (&wu_visit, &s2)] {
+        let line = format!("{november},{visit},{store},2026-11-23");
+        assert!(reused.contains(&line), "`{line}`: {}", csv.body);
+    }
+    assert!(
+        !csv.body.contains(&october),
+        "a photo reused only in October is not November's: {}",
+        csv.body
+    );
+    let past = console
+        .get("/console/assessment.csv?day=2026-10-31", &cookie)
+        .await?;
+    let reused = section(&past.body, REUSED);
+    assert_eq!(reused.len(), 2, "{}", past.body);
+    assert!(
+        reused.iter().all(|l| l.starts_with(&october)),
+        "{}",
+        past.body
+    );
+
+    // The printable page shows the same sections, in words.
+    let en = console
+        .get(
+            "/console/assessment?day=2026-11-23",
+            &format!("{cookie}; fieldsync_lang=en"),
+        )
+        .await?;
+    assert_eq!(en.status, StatusCode::OK, "{}", en.body);
+    for shown in [
+        "Documents that cannot be read (left out)",
+        "<table id=\"damaged-documents\">",
+        damaged.as_str(),
+        "Photos used as evidence more than once",
+        "<table id=\"reused-photos\">",
+        november.as_str(),
+        li_visit.as_str(),
+        wu_visit.as_str(),
+        "?at=2026-11-23\">S2</a>",
+    ] {
+        assert!(en.body.contains(shown), "`{shown}`: {}", en.body);
+    }
+    assert!(!en.body.contains(&october), "{}", en.body);
+    let zh = console
+        .get("/console/assessment?day=2026-11-23", &cookie)
+        .await?;
+    for shown in ["无法读取的文档（未计入）", "多次用作凭证的照片"] {
+        assert!(zh.body.contains(shown), "`{shown}`: {}", zh.body);
+    }
+    // Without a session, nothing of it.
+    let signed_out = console
+        .get("/console/assessment.csv?day=2026-11-23", "")
+        .await?;
+    assert_eq!(signed_out.status, StatusCode::SEE_OTHER);
+    assert!(!signed_out.body.contains(&november) && !signed_out.body.contains(damaged.as_str()));
     Ok(())
 }

@@ -6,10 +6,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use fieldsync_core::{DEFAULT_MIN_MONTHLY_VISITS, FieldCalendar, Timestamp};
-use fieldsync_server::admin::report::{
-    ReportOptions, compliance_report_naming, month_days, write_csv, write_reuse_section,
-};
-use fieldsync_server::admin::{AdminDevice, blobs, damaged};
+use fieldsync_server::admin::report::{ReportOptions, compliance_report_naming, write_report};
+use fieldsync_server::admin::{AdminDevice, blobs};
 use fieldsync_server::storage::SyncStorage;
 
 use super::seed::Fallible;
@@ -76,10 +74,7 @@ fn once(admin: &AdminDevice<'_>, options: &ReportOptions) -> Fallible<(ReportRun
     let reusing = Instant::now();
     let reused = blobs::reused(admin.storage())?;
     let reused_ms = reusing.elapsed().as_secs_f64() * 1000.0;
-    let mut out = std::io::sink();
-    write_csv(&rows, &mut out)?;
-    damaged::write_section(&unreadable, &mut out)?;
-    write_reuse_section(&reused, month_days(options), &mut out)?;
+    write_report(&rows, &unreadable, &reused, options, std::io::sink())?;
     let run = ReportRun {
         pulled,
         pull_ms,

@@ -127,11 +127,8 @@ pub fn write_reuse<'a>(
     writer.write_record(header).map_err(io)?;
     for (hash, uses) in reused {
         for u in uses {
-            let day = chrono::DateTime::from_timestamp(u.day * 86_400, 0)
-                .map(|d| d.format("%Y-%m-%d").to_string())
-                .unwrap_or_default();
             writer
-                .write_record([hash.as_str(), &u.visit, &u.store, &day])
+                .write_record([hash.as_str(), &u.visit, &u.store, &u.day_text()])
                 .map_err(io)?;
         }
     }

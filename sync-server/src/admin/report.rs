@@ -7,6 +7,7 @@
 //! documents with core's own verdicts (`Scorecard::outcome`, `ShelfDisplay::failed_standards`,
 //! `Complaint::clocks`). The columns are described in [`HELP`].
 
+use std::collections::BTreeMap;
 use std::io::Write;
 
 use chrono::{Duration, NaiveDate};
@@ -17,6 +18,7 @@ mod row;
 pub use row::{District, manager_row};
 
 use super::AdminDevice;
+use super::blobs::PhotoUse;
 use super::damaged::{self, Unreadable};
 use crate::error::{AppError, AppResult};
 
@@ -168,21 +170,51 @@ pub fn month_days(options: &ReportOptions) -> std::ops::Range<i64> {
     day(options.month)..day(next)
 }
 
+/// Photo hashes used more than once, with every use of each, as
+/// [`reused`](super::blobs::reused) reads them from the server's storage.
+pub type Reused = BTreeMap<String, Vec<PhotoUse>>;
+
+/// The photos of `reused` with a use in `days` (the month's: [`month_days`]), each with
+/// every use, in the order the report lists them.
+pub fn reused_in<'a>(
+    reused: &'a Reused,
+    days: &std::ops::Range<i64>,
+) -> Vec<(&'a String, &'a Vec<PhotoUse>)> {
+    reused
+        .iter()
+        .filter(|(_, uses)| uses.iter().any(|u| days.contains(&u.day)))
+        .collect()
+}
+
 /// Writes the reused photos' section (see [`HELP`]) when a photo of the month was reused.
 pub fn write_reuse_section(
-    reused: &std::collections::BTreeMap<String, Vec<super::blobs::PhotoUse>>,
+    reused: &Reused,
     days: std::ops::Range<i64>,
     mut out: impl Write,
 ) -> AppResult<()> {
-    let of_month: std::collections::BTreeMap<_, _> = reused
-        .iter()
-        .filter(|(_, uses)| uses.iter().any(|u| days.contains(&u.day)))
-        .collect();
+    let of_month = reused_in(reused, &days);
     if of_month.is_empty() {
         return Ok(());
     }
     writeln!(out).map_err(|e| AppError::Internal(format!("cannot write the report: {e}")))?;
     super::blobs::write_reuse(of_month, &super::blobs::REUSE_SECTION_COLUMNS, out)
+}
+
+/// Writes the whole report as `admin report` gives it (see [`HELP`]): the rows under the
+/// [`COLUMNS`] header, then the documents that cannot be read
+/// ([`damaged::write_section`]), then the month's reused photos ([`write_reuse_section`]);
+/// a section with nothing to list is left out. The console's `GET
+/// /console/assessment.csv` writes the same after a byte-order mark.
+pub fn write_report(
+    rows: &[ManagerRow],
+    unreadable: &[Unreadable],
+    reused: &Reused,
+    options: &ReportOptions,
+    mut out: impl Write,
+) -> AppResult<()> {
+    write_csv(rows, &mut out)?;
+    damaged::write_section(unreadable, &mut out)?;
+    write_reuse_section(reused, month_days(options), &mut out)
 }
 
 /// Parses `YYYY-MM` into the month's first day (clap's value parser for `--month`).

@@ -3,7 +3,8 @@
 //! says 督查抽检 where the document says `supervision_spot_check`.
 
 use fieldsync_core::{
-    ComplaintEvent, ComplaintKind, DisplayStandard, Role, TaskState, TerminalRating, VisitKind,
+    ComplaintEvent, ComplaintKind, DisplayStandard, DocKind, Role, TaskState, TerminalRating,
+    VisitKind,
 };
 
 use super::i18n::{Lang, look_up};
@@ -181,10 +182,13 @@ pub fn rating(lang: Lang, rating: TerminalRating) -> &'static str {
     word(RATINGS, lang, rating.code())
 }
 
+pub fn doc_kind(lang: Lang, kind: DocKind) -> &'static str {
+    word(DOC_KINDS, lang, kind.as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fieldsync_core::DocKind;
 
     /// Every code of every kind has words in both languages (a code added to core without
     /// words would show as itself: this fails first).

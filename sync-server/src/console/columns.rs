@@ -134,7 +134,7 @@ const TITLES: [(&str, &str, &str); 32] = [
 ];
 
 /// What column `code` counts, in `lang` (the code itself for a column without words).
-fn title(lang: Lang, code: &'static str) -> &'static str {
+pub fn title(lang: Lang, code: &'static str) -> &'static str {
     look_up(&TITLES, lang, code).unwrap_or(code)
 }
 

@@ -277,6 +277,21 @@ const WORDS: &[(&str, &str, &str)] = &[
         "无法读取的文档（未计入）",
         "Documents that cannot be read (left out)",
     ),
+    ("document", "文档", "Document"),
+    ("reason", "原因", "Reason"),
+    (
+        "reused_photos",
+        "多次用作凭证的照片",
+        "Photos used as evidence more than once",
+    ),
+    (
+        "reused_note",
+        "同一张照片出现在不同零售户或不同日期的走访中（旧照片冒充新照片）。列出本月有一次使用的照片，及其每一次使用；日期为拍摄日期，无则为添加日期（UTC）。",
+        "The same photo in visits of different stores or on different days (an old photo passed off as new): each photo with a use in the month, with every use; the day is the day it was taken, else added (UTC).",
+    ),
+    ("photo", "照片", "Photo"),
+    ("visit", "走访", "Visit"),
+    ("photo_day", "日期", "Day"),
     ("computed_in", "计算耗时", "computed in"),
     (
         "figures_note",

@@ -78,7 +78,9 @@ pub struct Overview {
     pub trend: Vec<Series>,
     /// The district's violations in each month of the trend.
     pub violations: Vec<MonthViolations>,
-    pub unreadable: usize,
+    /// The documents left out because they cannot be read, as `admin report` names them
+    /// after its rows (the replica holds the whole district, as the admin device does).
+    pub unreadable: Vec<damaged::Unreadable>,
 }
 
 /// Resolves the day judged into report options (the current month when no day is given).
@@ -178,7 +180,7 @@ impl Overview {
                 parts.iter().map(|p| p.violations.as_slice()),
                 &options,
             )?,
-            unreadable: 0,
+            unreadable: Vec::new(),
             month_ended: options.as_of.0 + 1
                 >= local
                     .calendar()
@@ -207,7 +209,7 @@ impl Overview {
         crate::priority::step_aside();
         let mut unreadable = damaged::damaged(local)?;
         damaged::merge(&mut unreadable, skipped);
-        overview.unreadable = unreadable.len();
+        overview.unreadable = unreadable;
         Ok(overview)
     }
 }

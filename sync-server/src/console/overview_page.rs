@@ -190,12 +190,12 @@ pub fn render(lang: Lang, o: &Overview, took: std::time::Duration) -> String {
         })
         .collect();
     out.push_str(&table("overview", &head, &rows));
-    if o.unreadable > 0 {
+    if !o.unreadable.is_empty() {
         let _ = write!(
             out,
             "<p class=\"error\">{}: {}</p>",
             esc(t(lang, "damaged")),
-            o.unreadable
+            o.unreadable.len()
         );
     }
     let _ = write!(

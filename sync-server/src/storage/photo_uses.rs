@@ -28,6 +28,15 @@ pub struct PhotoUse {
     pub day: i64,
 }
 
+impl PhotoUse {
+    /// [`PhotoUse::day`] written `YYYY-MM-DD`, as the reports list it.
+    pub fn day_text(&self) -> String {
+        chrono::DateTime::from_timestamp(self.day * 86_400, 0)
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_default()
+    }
+}
+
 /// The rows of one visit: each photo hash it uses with the UTC day it was taken (or else
 /// added), each pair once.
 pub type VisitPhotos = Vec<(String, i64)>;

@@ -1,5 +1,6 @@
 //! What the console's route tests share: a district on SQLite with the console's routes,
-//! requests without a socket, signing in, phones that sync straight against storage.
+//! requests without a socket, signing in, phones that sync straight against storage, an
+//! unreadable document planted as an older server stored it.
 //! Included by `console_sign_in.rs` and `console_pages.rs` (`#[path]`).
 
 use std::collections::HashMap;
@@ -335,6 +336,80 @@ impl Console {
         }
         local.set_sync_cursor(&feed.cursor.to_string())?;
         Ok(())
+    }
+}
+
+impl Console {
+    /// Plants in the district's SQLite database a visit of `user` to `store` without its
+    /// `check_in`, as an older server that did not read whole documents stored it (today's
+    /// push refuses it): a `log` row per change, the changes, their actor and the `docs`
+    /// row, as a push writes them (the same as `tests/src/old_server.rs` does for the
+    /// end-to-end tests). Returns the visit's id.
+    pub fn plant_visit_without_check_in(
+        &self,
+        user: &str,
+        store: &DocId,
+        when: &str,
+    ) -> Fallible<DocId> {
+        use fieldsync_core::fixtures::unreadable::{RawEdit, raw_change};
+        use rusqlite::{OptionalExtension, params};
+        if self._database.is_some() {
+            return Err("planting is written for SQLite".into());
+        }
+        let scratch = self.dir.join(format!("old-client-{}.db", DocId::new()));
+        let (client, _) = device(scratch, user, at(when))?;
+        client.merge_changes(store, &self.storage.document_changes(store.as_str())?)?;
+        let visit = visit_at(&client, store, when, None)?;
+        let mut changes = client.export_changes(&visit, &[])?;
+        changes.push(raw_change(
+            &changes,
+            &[RawEdit::delete("check_in")],
+            user,
+            at(when),
+        )?);
+        let mut conn = rusqlite::Connection::open(self.dir.join("fieldsync.db"))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut heads: Vec<String> = tx
+            .query_row(
+                "SELECT heads FROM docs WHERE id = ?1",
+                [visit.as_str()],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()?
+            .unwrap_or_default()
+            .split(',')
+            .filter(|h| !h.is_empty())
+            .map(str::to_owned)
+            .collect();
+        for bytes in &changes {
+            let change = fieldsync_core::IncomingChange::parse(bytes)?;
+            let hash = change.hash();
+            tx.execute(
+                "INSERT INTO log (kind, doc_id, change_hash, device_id, at) \
+                 VALUES ('change', ?1, ?2, 'old-client', ?3)",
+                params![visit.as_str(), hash, now()],
+            )?;
+            tx.execute(
+                "INSERT INTO changes (seq, doc_id, hash, bytes) VALUES (?1, ?2, ?3, ?4)",
+                params![tx.last_insert_rowid(), visit.as_str(), hash, change.bytes()],
+            )?;
+            tx.execute(
+                "INSERT OR IGNORE INTO actors (actor, device_id) VALUES (?1, 'old-client')",
+                params![change.actor()],
+            )?;
+            let deps = change.deps();
+            heads.retain(|h| !deps.contains(h));
+            heads.push(hash);
+            heads.sort();
+        }
+        tx.execute(
+            "INSERT INTO docs (id, kind, store_id, manager, heads) VALUES (?1, 'visit', ?2, NULL, ?3) \
+             ON CONFLICT (id) DO UPDATE SET heads = excluded.heads",
+            params![visit.as_str(), store.as_str(), heads.join(",")],
+        )?;
+        tx.commit()?;
+        Ok(visit)
     }
 }
 
