@@ -55,9 +55,22 @@ impl IncomingChange {
     /// and first whatever [`IncomingChange::precheck`] refuses.
     pub fn parse(bytes: &[u8]) -> Result<Self> {
         Self::precheck(bytes)?;
-        automerge::Change::try_from(bytes)
-            .map(|change| IncomingChange { change })
-            .map_err(|e| Error::invalid("changes", format!("not an automerge change: {e}")))
+        let change = automerge::Change::try_from(bytes)
+            .map_err(|e| Error::invalid("changes", format!("not an automerge change: {e}")))?;
+        // Automerge takes the 4 bytes a chunk carries as its checksum without comparing
+        // them with the hash of what it holds (of the inflated change, for a compressed
+        // one); a change that passed on with a wrong one would fail every load of its
+        // document (a snapshot's loader does compare).
+        if bytes.get(4..8) != Some(&change.hash().0[..4]) {
+            return Err(Error::invalid(
+                "changes",
+                format!(
+                    "change `{}` does not match its checksum: its bytes were altered on the way",
+                    change.hash()
+                ),
+            ));
+        }
+        Ok(IncomingChange { change })
     }
 
     /// What one change as sent will cost to parse, read before Automerge reads it: the bytes

@@ -1,4 +1,5 @@
-//! What [`IncomingChange::parse`] lets in: one change, plain or compressed within bounds.
+//! What [`IncomingChange::parse`] lets in: one change, plain or compressed within bounds,
+//! whose checksum holds.
 
 use std::io::Write;
 
@@ -249,4 +250,32 @@ fn a_change_whose_runs_cannot_be_read_is_refused_before_automerge_reads_them() {
     );
     let message = refusal(&chunk(1, &data));
     assert!(message.contains("cannot be read"), "{message}");
+}
+
+#[test]
+fn a_change_plain_or_compressed_whose_checksum_does_not_hold_is_refused() {
+    let mut doc = automerge::AutoCommit::new();
+    doc.put(automerge::ROOT, "notes", "short").expect("put");
+    doc.commit();
+    doc.put(automerge::ROOT, "notes", "shelf wiped, ".repeat(200))
+        .expect("put");
+    let sent: Vec<Vec<u8>> = doc
+        .get_changes(&[])
+        .into_iter()
+        .map(|mut c| c.bytes().into_owned())
+        .collect();
+    assert_eq!(
+        sent.iter().map(|b| b[8]).collect::<Vec<_>>(),
+        [1, 2],
+        "one plain, one compressed"
+    );
+    for bytes in &sent {
+        IncomingChange::parse(bytes).expect("as Automerge wrote it");
+        for broken in [[0u8; 4], [bytes[4] ^ 1, bytes[5], bytes[6], bytes[7]]] {
+            let mut forged = bytes.to_vec();
+            forged[4..8].copy_from_slice(&broken);
+            let message = refusal(&forged);
+            assert!(message.contains("does not match its checksum"), "{message}");
+        }
+    }
 }
