@@ -21,6 +21,7 @@ pub mod listener;
 pub mod priority;
 pub mod probes;
 pub mod push_parse;
+mod refusal_close;
 pub mod rotation;
 pub mod storage;
 pub mod sync;
@@ -145,6 +146,9 @@ pub fn app_with(state: AppState, options: &AppOptions) -> Router {
             admission::limit_in_flight,
         ))
         .layer(axum::middleware::from_fn(count_requests))
+        .layer(axum::middleware::from_fn(
+            refusal_close::close_after_refusal,
+        ))
         .layer(TraceLayer::new_for_http())
         // Outermost but for panics: every layer and handler sees the client's address.
         .layer(axum::middleware::from_fn_with_state(

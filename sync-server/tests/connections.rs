@@ -288,3 +288,87 @@ async fn a_body_over_the_budget_of_bytes_in_flight_gets_429_busy() -> TestResult
     assert_eq!(answer.0, 401, "the bytes come back when the request ends");
     Ok(())
 }
+
+/// Sends `request` on `stream` and reads one answer (headers, and the body its length says).
+async fn exchange(stream: &mut TcpStream, request: &[u8]) -> Fallible<String> {
+    stream.write_all(request).await?;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Bounded: each pass reads something or the answer is whole; every read has a deadline.
+    for _ in 0..1_000 {
+        let text = String::from_utf8_lossy(&got).to_string();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if got.len() >= end + 4 + length {
+                return Ok(text);
+            }
+        }
+        let n = tokio::time::timeout(PATIENCE, stream.read(&mut buf)).await??;
+        if n == 0 {
+            return Ok(String::from_utf8_lossy(&got).to_string());
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    Err("the answer never ended".into())
+}
+
+fn says_close(answer: &str) -> bool {
+    answer
+        .split("\r\n\r\n")
+        .next()
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.to_ascii_lowercase().replace(' ', "") == "connection:close")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_of_a_request_with_a_body_says_it_closes_the_connection_and_a_bodiless_one_keeps_it()
+-> TestResult {
+    let (addr, _stop, _dir) = start(Limits::default()).await?;
+    let mut stream = TcpStream::connect(addr).await?;
+    let probe = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    let answer = exchange(&mut stream, probe.as_bytes()).await?;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(!says_close(&answer), "{answer}");
+
+    // A token the server does not know, refused before its body is read: the connection
+    // ends, and the answer says so (hyper alone says it only when the body was not yet in
+    // its buffer), so the client opens another.
+    let body = vec![0xa0u8; 256 * 1024];
+    let refused = format!(
+        "POST /v1/sync HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer not-a-token\r\n\
+         Content-Type: application/cbor\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let mut request = refused.into_bytes();
+    request.extend_from_slice(&body);
+    let answer = exchange(&mut stream, &request).await?;
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(
+        says_close(&answer),
+        "the client is told not to send on: {answer}"
+    );
+
+    // A refusal of a request without a body leaves the connection open.
+    let mut stream = TcpStream::connect(addr).await?;
+    let bodiless = format!(
+        "POST /v1/sync HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer not-a-token\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    let answer = exchange(&mut stream, bodiless.as_bytes()).await?;
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(!says_close(&answer), "{answer}");
+    let answer = exchange(&mut stream, probe.as_bytes()).await?;
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "the connection went on: {answer}"
+    );
+    Ok(())
+}
