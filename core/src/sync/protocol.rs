@@ -197,13 +197,25 @@ pub fn decode<T: for<'de> Deserialize<'de>>(what: &str, bytes: &[u8]) -> Result<
         }
         // Serde's own sentence, without the parser's wrapping (``missing field `push` ``).
         ciborium::de::Error::Semantic(_, message) => match message.strip_prefix("missing field ") {
-            Some(field) => Error::invalid(
-                what,
-                format!("it lacks {field}, which every {what} carries"),
-            ),
+            Some(field) => Error::invalid(what, format!("it lacks {field}, which is required")),
             None => Error::invalid(what, format!("not a valid CBOR {what}: {message}")),
         },
-        e => Error::invalid(what, format!("not a valid CBOR {what}: {e}")),
+        // The body ends inside a value: an empty body, or one cut short.
+        ciborium::de::Error::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Error::invalid(
+                what,
+                format!("not a valid CBOR {what}: the body is empty or ends inside a value"),
+            )
+        }
+        ciborium::de::Error::Io(e) => Error::invalid(what, format!("not a valid CBOR {what}: {e}")),
+        ciborium::de::Error::Syntax(at) => Error::invalid(
+            what,
+            format!("not a valid CBOR {what}: malformed CBOR at byte {at}"),
+        ),
+        ciborium::de::Error::RecursionLimitExceeded => Error::invalid(
+            what,
+            format!("not a valid CBOR {what}: its values nest too deep"),
+        ),
     })
 }
 
@@ -247,6 +259,15 @@ mod tests {
                 .starts_with("invalid `sync request`: not a valid CBOR sync request"),
             "{err}"
         );
+        for cut in [&bytes[..0], &bytes[..bytes.len() - 1]] {
+            let message = decode::<SyncRequest>("sync request", cut)
+                .expect_err("cut")
+                .to_string();
+            assert!(
+                message.ends_with("the body is empty or ends inside a value"),
+                "a sentence, not the parser's debug output: {message}"
+            );
+        }
     }
 
     #[test]
@@ -259,7 +280,7 @@ mod tests {
         let err = decode::<SyncRequest>("sync request", &bytes).expect_err("no push");
         assert_eq!(
             err.to_string(),
-            "invalid `sync request`: it lacks `push`, which every sync request carries"
+            "invalid `sync request`: it lacks `push`, which is required"
         );
     }
 }

@@ -75,9 +75,10 @@ pub async fn download(
     admission.device(&device.device_id)?;
     let blobs = enabled(blobs)?;
     let hex = hex_in(&hash)?;
+    let doc = query.doc()?;
     let storage = state.storage.clone();
     let (found, first) = {
-        let (blobs, hex, hash, doc) = (blobs.clone(), hex.clone(), hash.clone(), query.doc.clone());
+        let (blobs, hex, hash, doc) = (blobs.clone(), hex.clone(), hash.clone(), doc.clone());
         blocking(move || {
             let mut access = Access::new(storage.as_ref(), &device);
             if !access.allows(&doc, &hash)? {
@@ -94,11 +95,11 @@ pub async fn download(
         .await?
     };
     let len = match found {
-        Found::Refused => return Err(refused(&hash, &query.doc)),
+        Found::Refused => return Err(refused(&hash, &doc)),
         Found::NotTheUploaders => {
             return Err(AppError::NotFound(format!(
                 "`{hash}` was first attached by someone who wrote no reference to it in `{}`: a photo is read only through the documents its owner (who attached it first) referenced it from",
-                query.doc
+                doc
             )));
         }
         Found::NotYet => {

@@ -9,6 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use fieldsync_core::DocId;
 use fieldsync_core::photos::hex_of;
 use fieldsync_core::protocol::ErrorBody;
 use fieldsync_core::protocol::blobs::{
@@ -35,7 +36,21 @@ pub(super) type BlobsExt = Extension<Option<Arc<Blobs>>>;
 
 #[derive(Debug, serde::Deserialize)]
 pub struct DocQuery {
-    pub(super) doc: String,
+    doc: Option<String>,
+}
+
+impl DocQuery {
+    /// The document the blob is asked through: required, in canonical form (as every id a
+    /// client sends).
+    pub(super) fn doc(&self) -> AppResult<String> {
+        let doc = self.doc.as_deref().ok_or_else(|| {
+            AppError::BadRequest(
+                "`doc` is required in the query: the document the photo is attached to (`?doc=<id>`)"
+                    .into(),
+            )
+        })?;
+        Ok(DocId::parse_exact("doc", doc)?.to_string())
+    }
 }
 
 pub(super) fn enabled(blobs: Option<Arc<Blobs>>) -> AppResult<Arc<Blobs>> {
@@ -89,6 +104,17 @@ pub async fn status(
             "{} blobs in one status request; the limit is `{MAX_STATUS_BATCH}`",
             request.blobs.len()
         )));
+    }
+    // A hash or an id no client of this protocol writes is its bug, named; the answer
+    // `refused` is for blobs the device may not have.
+    for (i, asked) in request.blobs.iter().enumerate() {
+        if hex_of(&asked.hash).is_none() {
+            return Err(AppError::BadRequest(format!(
+                "`blobs[{i}].hash`: `{}` is not a `sha256:<64 hex digits>` content hash",
+                asked.hash
+            )));
+        }
+        DocId::parse_exact(&format!("blobs[{i}].doc"), &asked.doc)?;
     }
     let storage = state.storage.clone();
     blocking(move || {
@@ -196,6 +222,7 @@ pub async fn upload(
     admission.device(&device.device_id)?;
     let blobs = enabled(blobs)?;
     let hex = hex_in(&hash)?;
+    let doc = query.doc()?;
     let offset = header_u64(&headers, OFFSET_HEADER)?;
     let length = header_u64(&headers, LENGTH_HEADER)?;
     let limits = blobs.limits.clone();
@@ -213,16 +240,12 @@ pub async fn upload(
     // Access before the body: a refused upload costs no bandwidth beyond its headers.
     let storage = state.storage.clone();
     let allowed = {
-        let (storage, device, hash, doc) = (
-            storage.clone(),
-            device.clone(),
-            hash.clone(),
-            query.doc.clone(),
-        );
+        let (storage, device, hash, doc) =
+            (storage.clone(), device.clone(), hash.clone(), doc.clone());
         blocking(move || Access::new(storage.as_ref(), &device).allows(&doc, &hash)).await?
     };
     if !allowed {
-        return Err(refused(&hash, &query.doc));
+        return Err(refused(&hash, &doc));
     }
     // The piece's bytes are held against the server's budget of bodies in flight until
     // the answer, as a sync's are.
