@@ -90,8 +90,8 @@ pub use store::visits::MAX_AHEAD_OF_DEVICE_CLOCK_MS;
 pub use store::wal_checkpoint;
 pub use store::{ChangeListener, ChangeSubscription, Topics};
 pub use store::{
-    Clock, DamagedDocument, FetchedStored, LocalStore, ReceivedCheck, Reclaimed,
-    STORE_SCHEMA_VERSION, StoreOptions,
+    Clock, DamagedDocument, FetchedStored, LocalStore, ReceivedCheck, STORE_SCHEMA_VERSION,
+    StoreOptions,
 };
 pub use sync::protocol;
 pub use sync::replica::{

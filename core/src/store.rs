@@ -73,7 +73,6 @@ pub use changes::{ChangeListener, ChangeSubscription, Topics};
 pub use damaged::DamagedDocument;
 pub(crate) use documents::heads_blob;
 pub(crate) use feed_merge::default_workers;
-pub use maintenance::Reclaimed;
 pub use migrate::LATEST as STORE_SCHEMA_VERSION;
 pub use received_check::ReceivedCheck;
 pub use working_set::FetchedStored;

@@ -1,7 +1,6 @@
 //! Keeping the local store checked and small, for an app's idle time (a WorkManager job
 //! on Android): the check of documents a first sync stored from the server's rows
-//! (docs/adr/0036), compaction of documents' saved chunks into snapshots, and giving the
-//! pages they free back to the phone's storage.
+//! (docs/adr/0036), and compaction of documents' saved chunks into snapshots.
 
 use crate::error::FieldError;
 use crate::store::FieldStore;
@@ -18,16 +17,6 @@ pub struct ReceivedCheckRecord {
     pub damaged: Vec<String>,
     /// Documents still waiting for the check: call again until 0.
     pub remaining: u32,
-}
-
-/// What `reclaim_space` found and did.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct ReclaimedRecord {
-    /// Bytes of free pages in the database file when it was called.
-    pub free_bytes: u64,
-    /// The database's size before and after (equal: nothing was rewritten).
-    pub bytes_before: u64,
-    pub bytes_after: u64,
 }
 
 #[uniffi::export]
@@ -61,18 +50,5 @@ impl FieldStore {
     /// edits see no difference; the file stops growing with every edit.
     pub fn compact(&self, min_chunks: u32, max_docs: u32) -> Result<u32, FieldError> {
         Ok(self.core.compact(min_chunks as usize, max_docs as usize)? as u32)
-    }
-
-    /// Rewrites the database file without its free pages when they come to at least
-    /// `min_free_bytes` (after the idle check or compaction freed them), so that the file
-    /// shrinks. Holds the store for the rewrite and needs free storage of about the file's
-    /// size while it runs; below the threshold it only measures.
-    pub fn reclaim_space(&self, min_free_bytes: u64) -> Result<ReclaimedRecord, FieldError> {
-        let r = self.core.reclaim_space(min_free_bytes)?;
-        Ok(ReclaimedRecord {
-            free_bytes: r.free_bytes,
-            bytes_before: r.bytes_before,
-            bytes_after: r.bytes_after,
-        })
     }
 }

@@ -1,22 +1,11 @@
 //! Keeping the database small and sound: compaction of a document's chunks into a
-//! snapshot (for idle time, never the edit path), giving the file's free pages back to
-//! the phone, what is stored, and SQLite's own check.
+//! snapshot (for idle time, never the edit path), what is stored, and SQLite's own check.
 
 use rusqlite::params;
 
 use super::LocalStore;
 use crate::error::{Error, Result};
 use crate::ids::{DocId, DocKind};
-
-/// What [`LocalStore::reclaim_space`] found and did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Reclaimed {
-    /// Bytes of free pages in the file when it was called.
-    pub free_bytes: u64,
-    /// The database's size before and after (equal: nothing was rewritten).
-    pub bytes_before: u64,
-    pub bytes_after: u64,
-}
 
 impl LocalStore {
     /// Folds the incremental chunks of up to `max_docs` documents that have at least
@@ -61,45 +50,6 @@ impl LocalStore {
             done += 1;
         }
         Ok(done)
-    }
-
-    /// Gives the pages compaction and the idle check freed back to the phone's storage,
-    /// when they come to at least `min_free_bytes`: SQLite rewrites the file without them
-    /// (`VACUUM`), then the write-ahead log is emptied into it. Until then the file keeps
-    /// its size (later writes reuse the pages). Holds the store for the rewrite (about a
-    /// second per 50 MB on a phone) and needs free storage of about the file's size while
-    /// it runs; if the phone lacks it, SQLite refuses and nothing changes.
-    pub fn reclaim_space(&self, min_free_bytes: u64) -> Result<Reclaimed> {
-        let inner = self.lock()?;
-        let bytes = |pragma: &str| -> Result<u64> {
-            let pages: i64 = inner.conn.query_row(pragma, [], |r| r.get(0))?;
-            let size: i64 = inner.conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-            Ok(u64::try_from(pages.saturating_mul(size)).unwrap_or(0))
-        };
-        let free_bytes = bytes("PRAGMA freelist_count")?;
-        let before = bytes("PRAGMA page_count")?;
-        if free_bytes == 0 || free_bytes < min_free_bytes {
-            return Ok(Reclaimed {
-                free_bytes,
-                bytes_before: before,
-                bytes_after: before,
-            });
-        }
-        inner.conn.execute_batch("VACUUM")?;
-        // The rewritten pages are in the log: copied into the file, which shrinks, and the
-        // log emptied. A reader in the middle of a read can hold part of the log back; the
-        // next checkpoint finishes the copy.
-        let _: (i64, i64, i64) =
-            inner
-                .conn
-                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })?;
-        Ok(Reclaimed {
-            free_bytes,
-            bytes_before: before,
-            bytes_after: bytes("PRAGMA page_count")?,
-        })
     }
 
     /// Bytes stored for documents of `kind` (snapshots plus chunks) and how many there are.

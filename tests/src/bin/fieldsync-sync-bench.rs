@@ -448,8 +448,7 @@ fn new_phone(url: &str, token: &str, path: &Path) -> Result<serde_json::Value, B
 
 /// After the first sync: the idle-time check of the documents stored from the server's
 /// rows (ADR 0036), in batches of 100 as the Android library runs it, with what it took
-/// and the documents' stored bytes before and after; then the file's free pages given
-/// back (`reclaim_space`), with its size before and after.
+/// and the documents' stored bytes before and after.
 fn check_received(local: &LocalStore) -> Result<serde_json::Value, BoxError> {
     let stored = || -> Result<i64, BoxError> {
         let mut bytes = 0;
@@ -473,17 +472,9 @@ fn check_received(local: &LocalStore) -> Result<serde_json::Value, BoxError> {
             break;
         }
     }
-    let ms_check = ms(began.elapsed());
-    let cpu_check = cpu_ms().unwrap_or(f64::NAN) - cpu_before;
-    // Then the pages it freed go back, as the Android guide's idle job does.
-    let began = Instant::now();
-    let reclaimed = local.reclaim_space(0)?;
     Ok(serde_json::json!({
-        "ms": ms_check,
-        "cpu_ms": cpu_check,
-        "reclaim_ms": ms(began.elapsed()),
-        "file_bytes_before_reclaim": reclaimed.bytes_before,
-        "file_bytes_after_reclaim": reclaimed.bytes_after,
+        "ms": ms(began.elapsed()),
+        "cpu_ms": cpu_ms().unwrap_or(f64::NAN) - cpu_before,
         "batches": batches,
         "checked": checked,
         "corrected": corrected,
@@ -682,19 +673,7 @@ async fn run(config: &Config, metrics: PrometheusHandle) -> Result<Figures, BoxE
             field(check, "stored_bytes_before") / 1e6,
             field(check, "stored_bytes_after") / 1e6,
         );
-        println!(
-            "new phone, space reclaimed after the check: file {:.1} MB -> {:.1} MB in {:.0} ms",
-            field(check, "file_bytes_before_reclaim") / 1e6,
-            field(check, "file_bytes_after_reclaim") / 1e6,
-            field(check, "reclaim_ms"),
-        );
         figures.add("new_phone_check_ms", field(check, "ms"), "ms");
-        figures.add("new_phone_reclaim_ms", field(check, "reclaim_ms"), "ms");
-        figures.add(
-            "new_phone_file_mb_after_reclaim",
-            field(check, "file_bytes_after_reclaim") / 1e6,
-            "MB",
-        );
         figures.add("new_phone_check_docs", field(check, "checked"), "documents");
         figures.add(
             "new_phone_check_corrected",

@@ -52,19 +52,3 @@ suspend fun FieldsyncStore.compact(minChunks: Int = 8, maxDocs: Int = 500): Int 
     require(minChunks >= 1 && maxDocs >= 1) { "minChunks and maxDocs must be at least 1" }
     return local { compact(minChunks.toUInt(), maxDocs.toUInt()) }.toInt()
 }
-
-/** What [reclaimSpace] found and did: the database's size before and after, in bytes. */
-data class SpaceReclaimed(val freeBytes: Long, val bytesBefore: Long, val bytesAfter: Long)
-
-/**
- * Gives the database file's free pages back to the phone when they come to at least
- * [minFreeBytes]: after [checkReceived] or [compact] the file keeps its size (later writes
- * reuse the pages) until this rewrites it without them. Holds the store for the rewrite
- * (about a second per 50 MB) and needs free storage of about the file's size while it
- * runs; for idle time, after the check (the Android guide's `MaintenanceWorker`).
- */
-suspend fun FieldsyncStore.reclaimSpace(minFreeBytes: Long = 8L * 1024 * 1024): SpaceReclaimed {
-    require(minFreeBytes >= 0) { "minFreeBytes must not be negative, was $minFreeBytes" }
-    val r = local { reclaimSpace(minFreeBytes.toULong()) }
-    return SpaceReclaimed(r.freeBytes.toLong(), r.bytesBefore.toLong(), r.bytesAfter.toLong())
-}
