@@ -146,9 +146,6 @@ pub fn app_with(state: AppState, options: &AppOptions) -> Router {
             admission::limit_in_flight,
         ))
         .layer(axum::middleware::from_fn(count_requests))
-        .layer(axum::middleware::from_fn(
-            refusal_close::close_after_refusal,
-        ))
         .layer(TraceLayer::new_for_http())
         // Outermost but for panics: every layer and handler sees the client's address.
         .layer(axum::middleware::from_fn_with_state(
@@ -158,6 +155,10 @@ pub fn app_with(state: AppState, options: &AppOptions) -> Router {
         // A panic in a handler is a bug; it becomes a logged 500, not a dropped connection.
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
+        ))
+        // Outside even the panics' layer: a panic's 500 ends its connection too.
+        .layer(axum::middleware::from_fn(
+            refusal_close::close_after_refusal,
         ))
         .with_state(state)
 }

@@ -21,11 +21,12 @@ use crate::auth::Authed;
 use crate::error::{AppError, AppResult};
 use crate::storage::fetch::FetchAsk;
 
-/// Refuses a working set the server cannot honour, naming the field: `since` is a
-/// `working_since` this server's clock gave, so never later than `now` (its clock, ms)
-/// beyond the drift allowed between instances; a later one would hide every visit and
-/// count of the device's scope until that day comes.
-pub fn checked_working_set(working: Option<WorkingSet>, now: i64) -> AppResult<Option<WorkingSet>> {
+/// Refuses a working set the server cannot honour, naming the field. A `since` later
+/// than the server's clock is taken as the device's word, not refused: refusing it would
+/// stop the device's pushes for good (it sends back what it stored), where taking it only
+/// hides the visits and counts before it until that time comes (docs/protocol.md, "The
+/// working set").
+pub fn checked_working_set(working: Option<WorkingSet>) -> AppResult<Option<WorkingSet>> {
     let Some(working) = working else {
         return Ok(None);
     };
@@ -36,10 +37,10 @@ pub fn checked_working_set(working: Option<WorkingSet>, now: i64) -> AppResult<O
         )));
     }
     if let Some(since) = working.since
-        && (since < 0 || since > now.saturating_add(fieldsync_core::MAX_CLOCK_DRIFT_MS))
+        && since < 0
     {
         return Err(AppError::BadRequest(format!(
-            "`working_set.since` must be the `working_since` of a response (ms since the epoch, not after the server's clock); it was {since}"
+            "`working_set.since` must be the `working_since` of a response (ms since the epoch); it was {since}"
         )));
     }
     Ok(Some(working))

@@ -269,21 +269,6 @@ async fn a_malformed_fetch_or_working_set_is_refused_naming_what_was_wrong_on(
             },
             "`working_set.since`",
         ),
-        // A day ahead of the server's clock: it would hide every visit until then.
-        (
-            WorkingSet {
-                weeks: 5,
-                since: Some(chrono::Utc::now().timestamp_millis() + 86_400_000),
-            },
-            "`working_set.since`",
-        ),
-        (
-            WorkingSet {
-                weeks: 5,
-                since: Some(i64::MAX),
-            },
-            "`working_set.since`",
-        ),
     ] {
         let request = SyncRequest {
             protocol: PROTOCOL_VERSION,

@@ -59,8 +59,10 @@ impl IncomingChange {
             .map_err(|e| Error::invalid("changes", format!("not an automerge change: {e}")))?;
         // Automerge takes the 4 bytes a chunk carries as its checksum without comparing
         // them with the hash of what it holds (of the inflated change, for a compressed
-        // one); a change that passed on with a wrong one would fail every load of its
-        // document (a snapshot's loader does compare).
+        // one). Relayed as they came, such bytes are refused by every reader that does
+        // compare: Automerge's loader of stored bytes (a phone's first sync then builds
+        // the document instead of storing it as it came), a strict client of another
+        // language.
         if bytes.get(4..8) != Some(&change.hash().0[..4]) {
             return Err(Error::invalid(
                 "changes",
@@ -71,6 +73,16 @@ impl IncomingChange {
             ));
         }
         Ok(IncomingChange { change })
+    }
+
+    /// A change read back from the server's storage: parsed as Automerge reads it,
+    /// without [`IncomingChange::parse`]'s checksum comparison, which servers before
+    /// December 2026 did not make (a change stored then with a wrong checksum is read as
+    /// `Replica::load` reads it, not refused at every start).
+    pub fn stored(bytes: &[u8]) -> Result<Self> {
+        automerge::Change::try_from(bytes)
+            .map(|change| IncomingChange { change })
+            .map_err(|e| Error::invalid("changes", format!("not an automerge change: {e}")))
     }
 
     /// What one change as sent will cost to parse, read before Automerge reads it: the bytes

@@ -80,7 +80,18 @@ impl SyncClient {
                 && self.token_renewed_since(&token).await;
             match outcome {
                 Ok(Some(total)) if have_after(&tmp) >= total => break,
-                Ok(_) => attempt = 0,
+                Ok(_) if have_after(&tmp) > have => attempt = 0,
+                // A piece that brought nothing is a failure of the server's, counted as
+                // one: otherwise an answer of empty pieces kept the loop going.
+                Ok(_) if attempt + 1 < self.config.max_attempts => {
+                    attempt += 1;
+                    tokio::time::sleep(backoff(&self.config, attempt)).await;
+                }
+                Ok(_) => {
+                    return Err(SyncFailure::ServerUnavailable(format!(
+                        "the server's answers to the download of `{hash}` brought no bytes"
+                    )));
+                }
                 _ if renew => renewed = true,
                 Err(f) if f.is_transient() && attempt + 1 < self.config.max_attempts => {
                     attempt += 1;

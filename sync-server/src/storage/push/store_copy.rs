@@ -17,7 +17,7 @@ use crate::error::{AppError, AppResult};
 pub fn held_by_stored(store: &str, changes: &[Vec<u8>]) -> AppResult<Vec<HeldValue>> {
     let mut held = Vec::new();
     for bytes in changes {
-        let change = IncomingChange::parse(bytes).map_err(|e| {
+        let change = IncomingChange::stored(bytes).map_err(|e| {
             AppError::Internal(format!(
                 "a stored change of store `{store}` is unreadable: {e}"
             ))
