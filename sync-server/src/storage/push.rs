@@ -24,9 +24,7 @@ use fieldsync_core::{
 };
 
 use self::read::read_one;
-use self::work::{Worked, work_all};
-use super::photo_owners;
-use super::photo_uses;
+use self::work::{PhotoFacts, Worked, work_all};
 use super::quota::{self, Quotas};
 use super::scope_guard::{self, Access, Scopes};
 use super::{DeviceInfo, PushResult, Pushed};
@@ -66,6 +64,7 @@ struct Staged {
     after: DocSummary,
     /// Its index rows after the push (`Replica::feed_index`).
     feed_index: Option<Vec<u8>>,
+    photos: PhotoFacts,
     moved: Option<ScopeMove>,
 }
 
@@ -157,7 +156,7 @@ pub fn run(
             });
             continue;
         }
-        let (before, effect, after, feed_index) = match result? {
+        let (before, effect, after, feed_index, photos) = match result? {
             Ok(applied) => applied,
             Err(v) => {
                 rejections.push(rejection(doc, v));
@@ -233,6 +232,7 @@ pub fn run(
             new_bytes,
             after,
             feed_index,
+            photos,
             moved,
         });
     }
@@ -269,15 +269,13 @@ pub fn run(
         let heads = s.replica.heads();
         let added = i64::try_from(s.new_bytes).map_err(AppError::internal)?;
         tx.upsert_doc(&s.doc, &s.after, &heads, s.feed_index.as_deref(), added)?;
-        if s.after.kind == DocKind::Visit {
+        // Read from the document on the worker threads (`PhotoFacts`).
+        if let Some(uses) = &s.photos.uses {
             let store = s.after.store_id.as_deref().unwrap_or_default();
-            tx.set_photo_uses(&s.doc, store, &photo_uses::of_replica(&s.replica))?;
+            tx.set_photo_uses(&s.doc, store, uses)?;
         }
-        if !s.new.is_empty() && photo_owners::has_photos(s.after.kind) {
-            let claims = photo_owners::claims(&s.replica, &device.user_id);
-            if !claims.is_empty() {
-                tx.claim_photos(&device.user_id, claims)?;
-            }
+        if !s.photos.claims.is_empty() {
+            tx.claim_photos(&device.user_id, std::mem::take(&mut s.photos.claims))?;
         }
         if s.after.kind == DocKind::Store {
             if let (Some(territory), Some(demo)) = (&s.after.territory, s.after.demo_street) {

@@ -38,7 +38,7 @@ pub(super) fn pushed_held(
     let mut held: HashMap<String, Vec<HeldValue>> = HashMap::new();
     for (doc, w) in docs.iter().zip(worked) {
         if let Ok(w) = w
-            && let Some(Ok(Ok((_, _, after, _)))) = &w.applied
+            && let Some(Ok(Ok((_, _, after, _, _)))) = &w.applied
             && after.kind == DocKind::Store
         {
             let entry = held.entry(doc.clone()).or_default();

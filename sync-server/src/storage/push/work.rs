@@ -7,10 +7,12 @@ use std::num::NonZeroUsize;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use fieldsync_core::{DocSummary, Effect, IncomingChange, Pusher, Replica, RuleViolation};
+use fieldsync_core::{DocKind, DocSummary, Effect, IncomingChange, Pusher, Replica, RuleViolation};
 
 use super::Stored;
 use crate::error::{AppError, AppResult};
+use crate::storage::photo_owners;
+use crate::storage::photo_uses::{self, VisitPhotos};
 use crate::storage::replica_cache::load_replica;
 
 /// Documents to load or apply per worker thread: a push with fewer than twice this many is
@@ -44,10 +46,29 @@ pub(super) struct Worked {
     pub(super) applied: Option<AppResult<Applied>>,
 }
 
-/// A document's summaries before and after its new changes, what they did and its index
-/// rows after them (`Replica::feed_index`); or why the document they make is refused.
-pub(super) type Applied =
-    Result<(Option<DocSummary>, Effect, DocSummary, Option<Vec<u8>>), RuleViolation>;
+/// A document's summaries before and after its new changes, what they did, its index
+/// rows after them (`Replica::feed_index`) and its photos; or why the document they make
+/// is refused.
+pub(super) type Applied = Result<
+    (
+        Option<DocSummary>,
+        Effect,
+        DocSummary,
+        Option<Vec<u8>>,
+        PhotoFacts,
+    ),
+    RuleViolation,
+>;
+
+/// What the write of a document records of its photos, read from it on the push's
+/// worker threads rather than in the write's transaction.
+#[derive(Debug, Default)]
+pub(super) struct PhotoFacts {
+    /// A visit's photos and the day of each (`photo_uses.rs`).
+    pub(super) uses: Option<VisitPhotos>,
+    /// The hashes the pusher references in it, which the push claims (`photo_owners.rs`).
+    pub(super) claims: Vec<String>,
+}
 
 /// Loads and applies every job, in parallel when there are enough of them; the results are
 /// in the jobs' order.
@@ -173,7 +194,15 @@ fn apply(
         .ok_or_else(|| AppError::BadRequest(format!("document `{doc}` has no content")))?;
     // Derived here, on the push's worker threads, from the document just judged.
     let feed_index = replica.feed_index();
-    Ok(Ok((before, effect, after, feed_index)))
+    let photos = PhotoFacts {
+        uses: (after.kind == DocKind::Visit).then(|| photo_uses::of_replica(replica)),
+        claims: if photo_owners::has_photos(after.kind) {
+            photo_owners::claims(replica, pusher.user)
+        } else {
+            Vec::new()
+        },
+    };
+    Ok(Ok((before, effect, after, feed_index, photos)))
 }
 
 #[cfg(test)]
