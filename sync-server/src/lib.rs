@@ -147,7 +147,8 @@ pub fn app_with(state: AppState, options: &AppOptions) -> Router {
         ))
         .layer(axum::middleware::from_fn(count_requests))
         .layer(TraceLayer::new_for_http())
-        // Outermost but for panics: every layer and handler sees the client's address.
+        // Outside every layer but the panics' and the connection's: every layer and
+        // handler sees the client's address.
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(state.limits.trusted_proxies.clone()),
             forwarded::resolve,

@@ -117,7 +117,7 @@ async fn sync_as(
             request.cursor.as_deref().unwrap_or_default()
         ))
     })?;
-    let working = checked_working_set(request.working_set)?;
+    let working = checked_working_set(request.working_set, received_at)?;
     // Index rows of another version than this build derives are not sent at all.
     let send_index = request.index_version == Some(fieldsync_core::FEED_INDEX_VERSION);
     let limits = state.limits.clone();

@@ -21,12 +21,14 @@ use crate::auth::Authed;
 use crate::error::{AppError, AppResult};
 use crate::storage::fetch::FetchAsk;
 
-/// Refuses a working set the server cannot honour, naming the field. A `since` later
-/// than the server's clock is taken as the device's word, not refused: refusing it would
-/// stop the device's pushes for good (it sends back what it stored), where taking it only
-/// hides the visits and counts before it until that time comes (docs/protocol.md, "The
-/// working set").
-pub fn checked_working_set(working: Option<WorkingSet>) -> AppResult<Option<WorkingSet>> {
+/// Refuses a working set the server cannot honour, naming the field. A `since` later than
+/// the server's clock `now` (ms) beyond the drift allowed between instances is no
+/// `working_since` this server handed out as it stands (only an instance whose clock once
+/// ran more than a week ahead could have): taken as it is, it would hide the visits and
+/// counts before it from the device for good. It is answered `409 conflict`, as a cursor
+/// ahead of the server is, which makes the device forget its cursor and working set and
+/// sync from the start, its own edits sent again (pushes are idempotent).
+pub fn checked_working_set(working: Option<WorkingSet>, now: i64) -> AppResult<Option<WorkingSet>> {
     let Some(working) = working else {
         return Ok(None);
     };
@@ -41,6 +43,13 @@ pub fn checked_working_set(working: Option<WorkingSet>) -> AppResult<Option<Work
     {
         return Err(AppError::BadRequest(format!(
             "`working_set.since` must be the `working_since` of a response (ms since the epoch); it was {since}"
+        )));
+    }
+    if let Some(since) = working.since
+        && since > now.saturating_add(fieldsync_core::MAX_CLOCK_DRIFT_MS)
+    {
+        return Err(AppError::Conflict(format!(
+            "`working_set.since` ({since}) is later than this server's clock ({now}): sync again from the start"
         )));
     }
     Ok(Some(working))

@@ -350,3 +350,43 @@ on_sqlite_and_postgres!(
     a_store_entering_the_scope_brings_its_recent_documents_into_the_working_set_and_not_its_old_ones,
     a_store_entering_the_scope_brings_its_recent_documents_into_the_working_set_and_not_its_old_ones_on_postgres
 );
+
+/// A `working_since` ahead of the server's clock (as an instance whose clock once ran a
+/// day ahead would have handed out) used to hide every visit and count before it from the
+/// phone for good. The server answers it `409`, and core's client syncs again from the
+/// start: a visit made meanwhile arrives, and the phone's `working_since` is the server's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_working_since_ahead_of_the_servers_clock_makes_the_phone_sync_from_the_start_and_hides_nothing()
+-> TestResult {
+    let (district, li, _) = district_with_history(Backend::Sqlite, &[3]).await?;
+    let wang = supervisor(&district, 5).await?;
+    let ahead = Timestamp::now().0 + DAY_MS;
+    let closed = wang.close()?;
+    rusqlite::Connection::open(closed.path())?.execute(
+        "UPDATE meta SET value = CAST(?1 AS BLOB) WHERE key = 'working_since'",
+        [ahead],
+    )?;
+    let wang = closed.open()?;
+    assert_eq!(wang.local().working_since()?, Some(ahead));
+
+    let store = held(li.local(), DocKind::Store)?
+        .into_iter()
+        .next()
+        .ok_or("li has a store")?;
+    let visit = li
+        .local()
+        .create_visit(routine_visit(&store, Timestamp::now()))?;
+    li.sync().await?;
+    wang.sync().await?;
+    assert!(
+        held(wang.local(), DocKind::Visit)?.contains(&visit),
+        "the visit made today reached the supervisor"
+    );
+    let since = wang.local().working_since()?.ok_or("a working set")?;
+    assert!(
+        since <= Timestamp::now().0,
+        "the server's own `working_since`: {since}"
+    );
+    assert_eq!(activity(wang.local())?, activity(li.local())?);
+    Ok(())
+}

@@ -78,7 +78,8 @@ impl IncomingChange {
     /// A change read back from the server's storage: parsed as Automerge reads it,
     /// without [`IncomingChange::parse`]'s checksum comparison, which servers before
     /// December 2026 did not make (a change stored then with a wrong checksum is read as
-    /// `Replica::load` reads it, not refused at every start).
+    /// `Replica::load` reads it, not refused at every start). Never for bytes from a
+    /// device: it skips the bounds of [`IncomingChange::precheck`] too.
     pub fn stored(bytes: &[u8]) -> Result<Self> {
         automerge::Change::try_from(bytes)
             .map(|change| IncomingChange { change })
