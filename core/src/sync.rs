@@ -7,6 +7,7 @@
 mod change_ops;
 pub(crate) mod client;
 mod config;
+mod incoming_change;
 pub mod protocol;
 pub(crate) mod replica;
 mod report;

@@ -500,6 +500,18 @@ fn admin_report(console: &Console, month: &str, day: &str) -> Fallible<String> {
     Ok(String::from_utf8(out.stdout)?)
 }
 
+/// A routine visit of `store` at `when` on `phone`, with `photo` (a hash) as its evidence.
+fn photographed_visit(
+    phone: &LocalStore,
+    store: &DocId,
+    when: &str,
+    photo: &str,
+) -> Fallible<DocId> {
+    let visit = visit_at(phone, store, when, None)?;
+    phone.add_visit_photo(&visit, photo, "shelf")?;
+    Ok(visit)
+}
+
 #[tokio::test]
 async fn the_consoles_assessment_csv_is_the_admin_reports_file_byte_for_byte_after_its_bom_for_a_month_with_a_reused_photo_and_an_unreadable_document()
 -> TestResult {
@@ -513,12 +525,10 @@ async fn the_consoles_assessment_csv_is_the_admin_reports_file_byte_for_byte_aft
     let s1 = li.store_by_licence("S1")?.ok_or("no S1")?;
     // One photo as the evidence of visits on two days: reused.
     let photo = format!("sha256:{}", "ab".repeat(32));
-    let first = visit_at(&li, &s1, "2026-11-23T09:05:00+08:00", None)?;
-    li.add_visit_photo(&first, &photo, "shelf")?;
+    let first = photographed_visit(&li, &s1, "2026-11-23T09:05:00+08:00", &photo)?;
     console.sync(&li, &clock, &info)?;
     clock.set(at("2026-11-24T09:00:00+08:00"));
-    let second = visit_at(&li, &s1, "2026-11-24T09:05:00+08:00", None)?;
-    li.add_visit_photo(&second, &photo, "shelf")?;
+    let second = photographed_visit(&li, &s1, "2026-11-24T09:05:00+08:00", &photo)?;
     console.sync(&li, &clock, &info)?;
     // A visit an older server stored without its check-in: unreadable.
     let damaged =
@@ -563,19 +573,15 @@ async fn the_assessments_sections_list_the_whole_districts_unreadable_documents_
     let s2 = wu.store_by_licence("S2")?.ok_or("no S2")?;
     // October's photo: two of am-li's visits on two October days, reused in October only.
     let october = format!("sha256:{}", "0c".repeat(32));
-    let oct_first = visit_at(&li, &s1, "2026-10-20T09:05:00+08:00", None)?;
-    li.add_visit_photo(&oct_first, &october, "shelf")?;
+    photographed_visit(&li, &s1, "2026-10-20T09:05:00+08:00", &october)?;
     li_clock.set(at("2026-10-21T09:00:00+08:00"));
-    let oct_second = visit_at(&li, &s1, "2026-10-21T09:05:00+08:00", None)?;
-    li.add_visit_photo(&oct_second, &october, "shelf")?;
+    photographed_visit(&li, &s1, "2026-10-21T09:05:00+08:00", &october)?;
     // November's photo: the same picture in a visit of each territory on one day.
     let november = format!("sha256:{}", "0b".repeat(32));
     li_clock.set(at("2026-11-23T09:00:00+08:00"));
-    let li_visit = visit_at(&li, &s1, "2026-11-23T09:05:00+08:00", None)?;
-    li.add_visit_photo(&li_visit, &november, "shelf")?;
+    let li_visit = photographed_visit(&li, &s1, "2026-11-23T09:05:00+08:00", &november)?;
     console.sync(&li, &li_clock, &li_info)?;
-    let wu_visit = visit_at(&wu, &s2, "2026-11-23T09:05:00+08:00", None)?;
-    wu.add_visit_photo(&wu_visit, &november, "shelf")?;
+    let wu_visit = photographed_visit(&wu, &s2, "2026-11-23T09:05:00+08:00", &november)?;
     console.sync(&wu, &wu_clock, &wu_info)?;
     // An unreadable visit in am-wu's territory.
     let damaged =

@@ -8,7 +8,6 @@
 //! that [`crate::rules::write_rules::check`] can judge who may write it.
 
 use std::collections::BTreeSet;
-use std::io::Read;
 
 use automerge::{PatchAction, Prop};
 
@@ -18,174 +17,14 @@ use crate::ids::{DocId, DocKind};
 use crate::kinds::{RuleViolation, Sender, judge};
 use crate::rules::write_rules::{DocSummary, Effect};
 
+pub use super::incoming_change::{IncomingChange, MAX_CHANGE_BYTES, MAX_CHANGE_OPS, Precheck};
+
 /// Who pushed changes, as the server authenticated them, and when it received them.
 #[derive(Clone, Copy, Debug)]
 pub struct Pusher<'a> {
     pub user: &'a str,
     /// The server's receive time, milliseconds since the Unix epoch.
     pub received_at: i64,
-}
-
-/// The most bytes one change may hold once inflated: far beyond any edit of the field's
-/// documents (a 30-line count is about 3 KB), and a bound on what a compressed change a
-/// few kilobytes long can make the server allocate.
-pub const MAX_CHANGE_BYTES: u64 = 8 << 20;
-
-/// The most operations and predecessors one change may list: a 20,000-character note
-/// cleared in one edit lists 40,000; a field edit a few dozen.
-pub const MAX_CHANGE_OPS: u64 = 100_000;
-
-/// What [`IncomingChange::precheck`] found a change will cost to parse.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Precheck {
-    /// Bytes it holds once inflated.
-    pub inflated: u64,
-    /// Operations and predecessors it lists.
-    pub ops: u64,
-}
-
-/// One change a device sent, parsed and verified (its hash is checked on parsing).
-#[derive(Clone, Debug)]
-pub struct IncomingChange {
-    change: automerge::Change,
-}
-
-impl IncomingChange {
-    /// Parses one encoded change; refuses anything that is not exactly one valid change,
-    /// and first whatever [`IncomingChange::precheck`] refuses.
-    pub fn parse(bytes: &[u8]) -> Result<Self> {
-        Self::precheck(bytes)?;
-        let change = automerge::Change::try_from(bytes)
-            .map_err(|e| Error::invalid("changes", format!("not an automerge change: {e}")))?;
-        // Automerge takes the 4 bytes a chunk carries as its checksum without comparing
-        // them with the hash of what it holds (of the inflated change, for a compressed
-        // one). Relayed as they came, such bytes are refused by every reader that does
-        // compare: Automerge's loader of stored bytes (a phone's first sync then builds
-        // the document instead of storing it as it came), a strict client of another
-        // language.
-        if bytes.get(4..8) != Some(&change.hash().0[..4]) {
-            return Err(Error::invalid(
-                "changes",
-                format!(
-                    "change `{}` does not match its checksum: its bytes were altered on the way",
-                    change.hash()
-                ),
-            ));
-        }
-        Ok(IncomingChange { change })
-    }
-
-    /// A change read back from the server's storage: parsed as Automerge reads it,
-    /// without [`IncomingChange::parse`]'s checksum comparison, which servers before
-    /// December 2026 did not make (a change stored then with a wrong checksum is read as
-    /// `Replica::load` reads it, not refused at every start). Never for bytes from a
-    /// device: it skips the bounds of [`IncomingChange::precheck`] too.
-    pub fn stored(bytes: &[u8]) -> Result<Self> {
-        automerge::Change::try_from(bytes)
-            .map(|change| IncomingChange { change })
-            .map_err(|e| Error::invalid("changes", format!("not an automerge change: {e}")))
-    }
-
-    /// What one change as sent will cost to parse, read before Automerge reads it: the bytes
-    /// it holds once inflated, and the operations and predecessors it lists. Refuses a
-    /// chunk that is not a change, a compressed change that inflates past
-    /// [`MAX_CHANGE_BYTES`] (Automerge would inflate it without a bound), and a change that
-    /// lists more than [`MAX_CHANGE_OPS`] operations and predecessors, or whose lists cannot
-    /// be read (Automerge would walk them lazily, a few bytes of runs listing billions:
-    /// `change_ops.rs`).
-    pub fn precheck(bytes: &[u8]) -> Result<Precheck> {
-        let invalid = |why: String| Error::invalid("changes", why);
-        let head = crate::doc::chunk_head(bytes)
-            .ok_or_else(|| invalid("not an automerge change: no whole chunk header".into()))?;
-        let data = bytes
-            .get(head.data_at..head.data_at + head.data_len)
-            .unwrap_or_default();
-        let inflated;
-        let ops_in = match head.kind {
-            crate::doc::CHANGE => data,
-            crate::doc::COMPRESSED_CHANGE => {
-                let mut out = Vec::new();
-                flate2::bufread::DeflateDecoder::new(data)
-                    .take(MAX_CHANGE_BYTES + 1)
-                    .read_to_end(&mut out)
-                    .map_err(|e| {
-                        invalid(format!(
-                            "not an automerge change: its compression is broken ({e})"
-                        ))
-                    })?;
-                if out.len() as u64 > MAX_CHANGE_BYTES {
-                    return Err(invalid(format!(
-                        "a compressed change inflates past {} MiB, the most one change may hold",
-                        MAX_CHANGE_BYTES >> 20
-                    )));
-                }
-                inflated = out;
-                &inflated
-            }
-            other => {
-                return Err(invalid(format!(
-                    "not an automerge change: chunk type {other} (1: a change, 2: a compressed change)"
-                )));
-            }
-        };
-        let ops = match super::change_ops::declared_ops(ops_in, MAX_CHANGE_OPS) {
-            super::change_ops::Declared::Ops(n) => n,
-            super::change_ops::Declared::Over => {
-                return Err(invalid(format!(
-                    "the change lists more than {MAX_CHANGE_OPS} operations and predecessors"
-                )));
-            }
-            super::change_ops::Declared::Unreadable => {
-                return Err(invalid(
-                    "not an automerge change: its operations' columns cannot be read".into(),
-                ));
-            }
-        };
-        Ok(Precheck {
-            inflated: ops_in.len() as u64,
-            ops,
-        })
-    }
-
-    /// The change's hash, hex.
-    pub fn hash(&self) -> String {
-        self.change.hash().to_string()
-    }
-
-    /// The actor that made it, hex.
-    pub fn actor(&self) -> String {
-        self.change.actor_id().to_hex_string()
-    }
-
-    /// The hashes it depends on, hex.
-    pub fn deps(&self) -> Vec<String> {
-        self.change.deps().iter().map(|h| h.to_string()).collect()
-    }
-
-    /// How many bytes the change holds as it is stored (uncompressed).
-    pub fn byte_len(&self) -> usize {
-        self.change.raw_bytes().len()
-    }
-
-    /// The encoded change, as it is stored and sent on: uncompressed. Compressing each
-    /// change on its own cost the server's one writer about 5 ms per 500 changes, while
-    /// every response that carries changes is compressed whole (and compresses them better
-    /// than it compresses already compressed ones).
-    pub fn bytes(&self) -> Vec<u8> {
-        self.change.raw_bytes().to_vec()
-    }
-
-    /// Each value the change writes to a store field that visits and complaints copy
-    /// (see [`crate::StoreCopy`]); meaningful for a store document's changes.
-    pub fn store_values(&self) -> Vec<crate::HeldValue> {
-        crate::kinds::store_copy::values_written(&self.change)
-    }
-
-    /// Automerge's own encoding of the change on its own, compressed when that pays: how
-    /// the benchmarks size "the change itself".
-    pub fn compact(&mut self) -> Vec<u8> {
-        self.change.bytes().into_owned()
-    }
 }
 
 /// The server's copy of one document.
@@ -437,7 +276,3 @@ fn doc_kind(doc: &Doc) -> Result<Option<DocKind>> {
         .map(|k| DocKind::parse(&k))
         .transpose()
 }
-
-#[cfg(test)]
-#[path = "replica_parse_tests.rs"]
-mod parse_tests;
