@@ -29,16 +29,37 @@ pub fn new_token() -> String {
     hex::encode(bytes)
 }
 
+/// The characters of a code a person types: no look-alikes (no 0, 1, I, O).
+const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
 /// A new enrollment code a person can type: 12 characters without look-alikes, in groups.
 pub fn new_code() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rng();
     let chars: Vec<char> = (0..12)
-        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .map(|_| CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())] as char)
         .collect();
     chars
         .chunks(4)
         .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// A code as a person typed it, in the form [`new_code`] wrote it: in lower case, with
+/// spaces or without its dashes (`abcd efgh jklm`, `ABCDEFGHJKLM`) it is the same code.
+/// Anything that is not 12 characters of the code's alphabet once the spaces and dashes
+/// are gone is left as typed (trimmed), so it matches nothing, as before.
+pub fn typed_code(typed: &str) -> String {
+    let bare: Vec<u8> = typed
+        .bytes()
+        .filter(|b| !b.is_ascii_whitespace() && *b != b'-')
+        .map(|b| b.to_ascii_uppercase())
+        .collect();
+    if bare.len() != 12 || !bare.iter().all(|b| CODE_ALPHABET.contains(b)) {
+        return typed.trim().to_owned();
+    }
+    bare.chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
         .collect::<Vec<_>>()
         .join("-")
 }
@@ -119,5 +140,36 @@ mod tests {
             hash_secret("ABCD"),
             "surrounding spaces from a copy-paste do not matter"
         );
+    }
+
+    #[test]
+    fn a_code_typed_in_lower_case_with_spaces_or_without_dashes_is_the_code_given() {
+        let code = new_code();
+        let bare = code.replace('-', "");
+        for typed in [
+            code.clone(),
+            code.to_lowercase(),
+            bare.clone(),
+            bare.to_lowercase(),
+            format!(" {} ", code.replace('-', " ")),
+            format!("{}\t{}", &bare[..6], &bare[6..]),
+        ] {
+            assert_eq!(typed_code(&typed), code, "typed {typed:?}");
+        }
+    }
+
+    #[test]
+    fn a_typed_code_with_a_character_outside_the_alphabet_or_of_another_length_matches_no_code() {
+        for typed in [
+            "ABCD-EFGH-JKL0",  // 0 is not in the alphabet
+            "ABCD-EFGH-JKLI",  // nor I
+            "ABCD-EFGH-JKLMN", // 13 characters
+            "ABCD-EFGH-JKL",   // 11
+            "ＡBCD-EFGH-JKLM", // a full-width A
+            "ABCD_EFGH_JKLM",  // another separator
+        ] {
+            assert_eq!(typed_code(typed), typed.trim(), "typed {typed:?}");
+            assert_ne!(typed_code(typed), "ABCD-EFGH-JKLM");
+        }
     }
 }

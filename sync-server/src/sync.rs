@@ -20,7 +20,7 @@ use fieldsync_core::protocol::{
 
 use crate::AppState;
 use crate::admission::{self, Admission};
-use crate::auth::{Authed, hash_secret, new_token};
+use crate::auth::{Authed, hash_secret, new_token, typed_code};
 use crate::error::{AppError, AppResult};
 use crate::storage::device_reports::DeviceStatus;
 use crate::text::{field_path, shorten_quotes};
@@ -323,9 +323,11 @@ pub async fn enroll(
     State(state): State<AppState>,
     Extension(admission): Extension<Arc<Admission>>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
     body: Body,
 ) -> AppResult<Json<EnrollResponse>> {
     let source = admission::source(peer.as_ref().map(|Extension(info)| info));
+    check_content_type_is(&headers, "application/json")?;
     let (body, _held) = admission.read_body(body, 16 * 1024).await?;
     let request: EnrollRequest = serde_json::from_slice(&body).map_err(|e| {
         AppError::BadRequest(format!(
@@ -341,7 +343,7 @@ pub async fn enroll(
     crate::text::check_name("device_name", name).map_err(AppError::BadRequest)?;
     let token = new_token();
     let (code_hash, token_hash, name) = (
-        hash_secret(&request.code),
+        hash_secret(&typed_code(&request.code)),
         hash_secret(&token),
         name.to_owned(),
     );
@@ -371,21 +373,27 @@ pub async fn enroll(
     }))
 }
 
+/// A CBOR body's content type: `application/cbor` (parameters after `;` aside).
 pub(crate) fn check_content_type(headers: &HeaderMap) -> AppResult<()> {
+    check_content_type_is(headers, protocol::CONTENT_TYPE)
+}
+
+/// The body's content type is `expected` (any case; parameters after `;` aside), or a
+/// `400` naming the one to send.
+fn check_content_type_is(headers: &HeaderMap, expected: &str) -> AppResult<()> {
     let ok = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| {
             v.split(';')
                 .next()
-                .is_some_and(|t| t.trim() == protocol::CONTENT_TYPE)
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case(expected))
         });
     if ok {
         Ok(())
     } else {
         Err(AppError::BadRequest(format!(
-            "send the body as `Content-Type: {}`",
-            protocol::CONTENT_TYPE
+            "send the body as `Content-Type: {expected}`"
         )))
     }
 }

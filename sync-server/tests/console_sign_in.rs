@@ -59,6 +59,18 @@ async fn a_supervisor_signs_in_once_with_a_code_and_gets_an_http_only_strict_coo
 }
 
 #[tokio::test]
+async fn a_code_typed_in_lower_case_with_spaces_for_dashes_signs_in() -> TestResult {
+    let console = Console::new(100)?;
+    let code = issue_code(console.storage.as_ref(), "sup-wang", now())?;
+    // `+` is a space in a form's body.
+    let typed = code.to_lowercase().replace('-', "+");
+    let answer = console.sign_in_with(&typed).await?;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    assert_eq!(answer.location(), Some("/console"));
+    Ok(())
+}
+
+#[tokio::test]
 async fn behind_a_tls_proxy_the_session_cookie_is_marked_secure() -> TestResult {
     let console = Console::new(100)?;
     let code = issue_code(console.storage.as_ref(), "sup-wang", now())?;

@@ -13,6 +13,8 @@ use fieldsync_server::demo::{self, Seeded};
 use fieldsync_server::storage::{DeviceInfo, SyncStorage};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
+/// The schema this server migrates to.
+const LATEST: i64 = 15;
 type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
 /// Documents with their changes, in the order a feed sent them.
 type Sent = Vec<(String, Vec<Vec<u8>>)>;
@@ -243,7 +245,7 @@ fn a_schema_1_database_keeps_every_change_in_log_order_and_takes_new_pushes_afte
 
     back_to_schema_1(&path)?;
     let storage = SqliteStorage::open(&path)?;
-    assert_eq!(schema(&path)?, 14, "migrated on open");
+    assert_eq!(schema(&path)?, LATEST, "migrated on open");
     let (feed_after, end_after) = log_feed(&storage, 0)?;
     assert_eq!(end_after, end, "the log ends where it did");
     assert!(
@@ -346,7 +348,7 @@ fn a_schema_2_database_learns_each_documents_size_and_counts_its_devices_told_of
 
     back_to_schema_2(&path)?;
     let storage = SqliteStorage::open(&path)?;
-    assert_eq!(schema(&path)?, 14, "migrated on open");
+    assert_eq!(schema(&path)?, LATEST, "migrated on open");
     let (docs, devices) = sizes_and_handed(&path)?;
     assert_eq!(docs.len(), 4, "two stores and their shelf displays");
     for (doc, bytes, stored) in &docs {
@@ -400,7 +402,7 @@ fn a_schema_7_database_learns_every_value_its_stores_held_when_it_opens() -> Tes
     assert_eq!(stores.len(), demo::DEMO_STORES as usize, "every demo store");
     back_to_schema_7(&path)?;
     drop(SqliteStorage::open(&path)?);
-    assert_eq!(schema(&path)?, 14);
+    assert_eq!(schema(&path)?, LATEST);
     assert!(
         held_rows(&path)? == recorded,
         "the same rows, from the changes"
@@ -446,7 +448,7 @@ fn a_schema_9_database_learns_when_its_visits_and_counts_happened_when_it_opens(
     );
     back_to_schema_9(&path)?;
     drop(SqliteStorage::open(&path)?);
-    assert_eq!(schema(&path)?, 14);
+    assert_eq!(schema(&path)?, LATEST);
     assert_eq!(
         happened_rows(&path)?,
         recorded,
@@ -478,7 +480,7 @@ fn a_schema_11_database_learns_the_photos_its_visits_use_when_it_opens() -> Test
     );
     back_to_schema_11(&path)?;
     drop(SqliteStorage::open(&path)?);
-    assert_eq!(schema(&path)?, 14);
+    assert_eq!(schema(&path)?, LATEST);
     assert_eq!(
         photo_rows(&path)?,
         recorded,
@@ -516,7 +518,7 @@ fn a_schema_12_database_learns_who_attached_each_photo_when_it_opens() -> TestRe
     );
     back_to_schema_12(&path)?;
     drop(SqliteStorage::open(&path)?);
-    assert_eq!(schema(&path)?, 14);
+    assert_eq!(schema(&path)?, LATEST);
     assert_eq!(
         photo_owners(&path)?,
         claimed,

@@ -398,7 +398,16 @@ async fn a_body_that_is_not_cbor_is_refused_naming_the_sync_request_on(
 ) -> TestResult {
     let field = Field::new(backend).await?;
     let before = field.snapshot()?;
-    for body in [b"{\"protocol\": 1}".to_vec(), Vec::new(), vec![0xff; 64]] {
+    // A whole request followed by one more byte: one CBOR value is the whole body.
+    let (visit, changes) = field.new_visit()?;
+    let mut trailing = protocol::encode(&field.push(visit.as_str(), changes)?);
+    trailing.push(0);
+    for body in [
+        b"{\"protocol\": 1}".to_vec(),
+        Vec::new(),
+        vec![0xff; 64],
+        trailing,
+    ] {
         field.post_bytes(body).await?.refused(
             StatusCode::BAD_REQUEST,
             "bad_request",
@@ -1259,9 +1268,41 @@ async fn a_bad_enrollment_body_is_refused_naming_the_fields_on(backend: Backend)
         )
         .await?
         .refused(StatusCode::PAYLOAD_TOO_LARGE, "too_large", &["limit"]);
+    // The right JSON without its content type, or with another one.
+    let body = serde_json::json!({"code": code, "device_name": "phone"}).to_string();
+    for content_type in [None, Some("text/plain"), Some("application/cbor")] {
+        let mut request = Request::post("/v1/enroll");
+        if let Some(t) = content_type {
+            request = request.header(header::CONTENT_TYPE, t);
+        }
+        field
+            .call(request.body(Body::from(body.clone()))?)
+            .await?
+            .refused(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                &["`Content-Type: application/json`"],
+            );
+    }
     assert_eq!(field.snapshot()?, before, "the code is still unused");
     let reply = field.enroll_with(&code, "Li's phone").await?;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    Ok(())
+}
+
+async fn a_code_typed_in_lower_case_with_spaces_for_dashes_enrolls_once_on(
+    backend: Backend,
+) -> TestResult {
+    let field = Field::new(backend).await?;
+    let code = field.code("am-li")?;
+    let typed = format!(" {} ", code.to_lowercase().replace('-', " "));
+    let reply = field.enroll_with(&typed, "Li's phone").await?;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    field.enroll_with(&code, "again").await?.refused(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        &["cannot be used"],
+    );
     Ok(())
 }
 
@@ -1371,3 +1412,4 @@ fieldsync_tests::on_sqlite_and_postgres!(a_bad_enrollment_body_is_refused_naming
 fieldsync_tests::on_sqlite_and_postgres!(a_device_name_of_one_hundred_chinese_characters_is_accepted_on: a_device_name_of_one_hundred_chinese_characters_is_accepted, a_device_name_of_one_hundred_chinese_characters_is_accepted_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(an_unknown_used_or_expired_enrollment_code_is_refused_alike_and_makes_no_device_on: an_unknown_used_or_expired_enrollment_code_is_refused_alike_and_makes_no_device, an_unknown_used_or_expired_enrollment_code_is_refused_alike_and_makes_no_device_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(an_unknown_path_or_method_gets_a_json_error_on: an_unknown_path_or_method_gets_a_json_error, an_unknown_path_or_method_gets_a_json_error_on_postgres);
+fieldsync_tests::on_sqlite_and_postgres!(a_code_typed_in_lower_case_with_spaces_for_dashes_enrolls_once_on: a_code_typed_in_lower_case_with_spaces_for_dashes_enrolls_once, a_code_typed_in_lower_case_with_spaces_for_dashes_enrolls_once_on_postgres);

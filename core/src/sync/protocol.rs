@@ -174,7 +174,6 @@ pub fn encode<T: Serialize>(message: &T) -> Vec<u8> {
     out
 }
 
-/// Decodes a CBOR message; `what` names it in the error.
 /// The `protocol` a CBOR request names, read before the rest of it, so that a request of
 /// another version is answered as one (`unsupported_protocol`) whatever else its shape
 /// holds; `None` when it names no version this way.
@@ -188,8 +187,28 @@ pub fn protocol_of(bytes: &[u8]) -> Option<u32> {
         .map(|v| v.protocol)
 }
 
+/// Decodes a CBOR message that is the whole of `bytes`; `what` names it in the error.
 pub fn decode<T: for<'de> Deserialize<'de>>(what: &str, bytes: &[u8]) -> Result<T> {
-    ciborium::from_reader(bytes).map_err(|e| match e {
+    let mut rest = bytes;
+    let value = ciborium::from_reader(&mut rest).map_err(|e| cbor_error(what, e))?;
+    // One CBOR value is the whole body: bytes after it are a framing bug of the sender
+    // (two requests in one body, a length off by some bytes), never ignored.
+    if !rest.is_empty() {
+        return Err(Error::invalid(
+            what,
+            format!(
+                "not a valid CBOR {what}: {} bytes follow its value, which ends at byte {}",
+                rest.len(),
+                bytes.len() - rest.len()
+            ),
+        ));
+    }
+    Ok(value)
+}
+
+/// The sentence for a body ciborium could not read as a `what`.
+fn cbor_error(what: &str, e: ciborium::de::Error<std::io::Error>) -> Error {
+    match e {
         // Well-formed CBOR whose value a type refused naming it (``"`device.pending_edits`
         // must not be negative"``): that sentence as it is.
         ciborium::de::Error::Semantic(_, message) if message.starts_with('`') => {
@@ -216,7 +235,7 @@ pub fn decode<T: for<'de> Deserialize<'de>>(what: &str, bytes: &[u8]) -> Result<
             what,
             format!("not a valid CBOR {what}: its values nest too deep"),
         ),
-    })
+    }
 }
 
 #[cfg(test)]
@@ -266,6 +285,27 @@ mod tests {
             assert!(
                 message.ends_with("the body is empty or ends inside a value"),
                 "a sentence, not the parser's debug output: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn bytes_after_a_requests_cbor_value_refuse_it_saying_how_many_and_where_it_ended() {
+        let bytes = encode(&SyncRequest {
+            protocol: 1,
+            ..Default::default()
+        });
+        for extra in [vec![0u8], vec![0xa0], encode(&SyncRequest::default())] {
+            let mut body = bytes.clone();
+            body.extend_from_slice(&extra);
+            let err = decode::<SyncRequest>("sync request", &body).expect_err("trailing bytes");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "invalid `sync request`: not a valid CBOR sync request: {} bytes follow its value, which ends at byte {}",
+                    extra.len(),
+                    bytes.len()
+                )
             );
         }
     }

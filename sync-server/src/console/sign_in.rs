@@ -21,7 +21,7 @@ use super::session::{
 };
 use super::{CODE_VALID_FOR_MS, Console, SESSION_MS};
 use crate::AppState;
-use crate::auth::{hash_secret, new_code};
+use crate::auth::{hash_secret, new_code, typed_code};
 use crate::error::{AppError, AppResult};
 use crate::storage::SyncStorage;
 use crate::storage::audit::AuditEntry;
@@ -145,7 +145,7 @@ pub async fn sign_in(
             StatusCode::FORBIDDEN,
         );
     }
-    let code_hash = hash_secret(&form.code);
+    let code_hash = hash_secret(&typed_code(&form.code));
     let now = chrono::Utc::now().timestamp_millis();
     let session = new_secret();
     let csrf = new_secret();

@@ -59,6 +59,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
         13,
         include_str!("../../../migrations/postgres/013_feed_index.sql"),
     ),
+    (
+        14,
+        include_str!("../../../migrations/postgres/014_change_checksums.sql"),
+    ),
 ];
 pub(super) fn add_store_held(
     tx: &mut Transaction<'_>,

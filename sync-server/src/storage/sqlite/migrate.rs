@@ -43,6 +43,10 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
     (12, include_str!("../../../migrations/012_photo_uses.sql")),
     (13, include_str!("../../../migrations/013_photo_owners.sql")),
     (14, include_str!("../../../migrations/014_feed_index.sql")),
+    (
+        15,
+        include_str!("../../../migrations/015_change_checksums.sql"),
+    ),
 ];
 
 pub(super) fn add_store_held(tx: &Connection, store: &str, values: &[HeldValue]) -> AppResult<()> {
