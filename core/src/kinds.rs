@@ -17,6 +17,7 @@
 
 mod clock;
 pub(crate) mod complaint;
+mod entries;
 pub(crate) mod feed_index;
 mod fixed;
 pub(crate) mod inventory_count;

@@ -95,7 +95,7 @@ pub use store::{
 };
 pub use sync::protocol;
 pub use sync::replica::{
-    IncomingChange, MAX_CHANGE_BYTES, MAX_CHANGE_OPS, Precheck, Pusher, Replica,
+    IncomingChange, MAX_CHANGE_BYTES, MAX_CHANGE_OPS, MAX_DOCUMENT_OPS, Precheck, Pusher, Replica,
 };
 pub use sync::{
     Fetched, PhotoReport, PhotoSettings, PhotoUploadProgress, SyncClient, SyncConfig, SyncFailure,

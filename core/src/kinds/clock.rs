@@ -78,8 +78,9 @@ pub(crate) fn judge(
     let (moves, index) = doc.reading(|doc| {
         super::check_header_and_fields(doc)?;
         let mut moves = Vec::new();
+        let entries = super::entries::Entries::of(doc);
         for change in new {
-            let made = judge_change(doc, change, sender, &times, &mut touched)?;
+            let made = judge_change(doc, change, sender, &times, &entries, &mut touched)?;
             if !made.is_empty() {
                 moves.push((change, made));
             }
@@ -202,6 +203,7 @@ fn judge_change(
     change: &Change,
     sender: &Sender,
     times: &HashMap<ChangeHash, i64>,
+    entries: &super::entries::Entries,
     touched: &mut super::fixed::Touched,
 ) -> Result<Made, RuleViolation> {
     let latest = sender.now + MAX_CLOCK_DRIFT_MS;
@@ -254,8 +256,11 @@ fn judge_change(
     }
     let mut state_writes = Vec::new();
     let mut score_writes = false;
+    // What this change wrote, for its own fixed-field check below.
+    let mut mine = super::fixed::Touched::default();
     for op in change.decode().operations {
-        touched.op(&op);
+        mine.op(&op);
+        entries.check(doc, change, &op, sender.user)?;
         let (Key::Map(key), OpType::Put(value)) = (&op.key, &op.action) else {
             continue;
         };
@@ -298,6 +303,13 @@ fn judge_change(
             _ => {}
         }
     }
+    // A fixed field rewritten by one change and put back by a later one is refused too:
+    // the changes in between were judged on the document with the rewritten value (a
+    // task's assignee renamed so that its own assignee could verify it).
+    if !change.deps().is_empty() {
+        super::fixed::unchanged(doc, change.deps(), &[change.hash()], &mine)?;
+    }
+    touched.absorb(mine);
     Ok(Made {
         states: state_writes,
         scores: score_writes,

@@ -54,8 +54,9 @@ fn fixed_values(kind: DocKind) -> &'static [&'static str] {
     }
 }
 
-/// Root maps and texts that edits add to: never replaced by another object, never deleted.
-fn containers(kind: DocKind) -> &'static [&'static str] {
+/// Root maps and texts that edits add to: never replaced by another object, never deleted
+/// (and the entries of the maps never removed: [`super::entries`]).
+pub(crate) fn containers(kind: DocKind) -> &'static [&'static str] {
     match kind {
         DocKind::Store | DocKind::ShelfDisplay => &[],
         DocKind::Visit => &["photos", "comments", "training", "notes", "brand_promotion"],
@@ -89,6 +90,12 @@ impl Touched {
                 }
             }
         }
+    }
+
+    /// Adds what `other` touched.
+    pub(crate) fn absorb(&mut self, other: Touched) {
+        self.root.extend(other.root);
+        self.objects.extend(other.objects);
     }
 
     /// Whether an operation wrote at the root `key`, or inside an object held there now.

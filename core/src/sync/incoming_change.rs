@@ -15,6 +15,13 @@ pub const MAX_CHANGE_BYTES: u64 = 8 << 20;
 /// cleared in one edit lists 40,000; a field edit a few dozen.
 pub const MAX_CHANGE_OPS: u64 = 100_000;
 
+/// The most operations and predecessors the changes of one document may list in all: a
+/// change is bounded by [`MAX_CHANGE_OPS`] and a push by the server, but a document grows
+/// push after push, and every load of it (the next push's judge, a fetch, a phone's first
+/// sync) walks all of them. A 20,000-character note typed and then cleared lists 60,000;
+/// a shelf display with a year of weekly checks a few thousand.
+pub const MAX_DOCUMENT_OPS: u64 = 500_000;
+
 /// What [`IncomingChange::precheck`] found a change will cost to parse.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Precheck {
@@ -28,14 +35,16 @@ pub struct Precheck {
 #[derive(Clone, Debug)]
 pub struct IncomingChange {
     pub(super) change: automerge::Change,
+    /// The operations and predecessors it lists.
+    pub(super) listed: u64,
 }
 
 impl IncomingChange {
     /// Parses one encoded change; refuses anything that is not exactly one valid change,
     /// and first whatever [`IncomingChange::precheck`] refuses.
     pub fn parse(bytes: &[u8]) -> Result<Self> {
-        Self::precheck(bytes)?;
-        let IncomingChange { change } = Self::stored(bytes)?;
+        let listed = Self::precheck(bytes)?.ops;
+        let change = Self::stored(bytes)?.change;
         // Automerge takes the 4 bytes a chunk carries as its checksum without comparing
         // them with the hash of what it holds (of the inflated change, for a compressed
         // one). Relayed as they came, such bytes are refused by every reader that does
@@ -51,7 +60,7 @@ impl IncomingChange {
                 ),
             ));
         }
-        Ok(IncomingChange { change })
+        Ok(IncomingChange { change, listed })
     }
 
     /// A change read back from the server's storage: parsed as Automerge reads it,
@@ -60,9 +69,12 @@ impl IncomingChange {
     /// `Replica::load` reads it, not refused at every start). Never for bytes from a
     /// device: it skips the bounds of [`IncomingChange::precheck`] too.
     pub fn stored(bytes: &[u8]) -> Result<Self> {
-        automerge::Change::try_from(bytes)
-            .map(|change| IncomingChange { change })
-            .map_err(|e| Error::invalid("changes", format!("not an automerge change: {e}")))
+        let change = automerge::Change::try_from(bytes)
+            .map_err(|e| Error::invalid("changes", format!("not an automerge change: {e}")))?;
+        Ok(IncomingChange {
+            listed: listed(change.raw_bytes()).unwrap_or(change.len() as u64),
+            change,
+        })
     }
 
     /// What one change as sent will cost to parse, read before Automerge reads it: the bytes
@@ -170,3 +182,17 @@ impl IncomingChange {
 #[cfg(test)]
 #[path = "incoming_change_tests.rs"]
 mod tests;
+
+/// The operations and predecessors a stored change (an uncompressed chunk) lists, as
+/// [`IncomingChange::precheck`] counts them, with no cap; `None` for bytes not laid out so.
+pub(crate) fn listed(bytes: &[u8]) -> Option<u64> {
+    let head = crate::doc::chunk_head(bytes)?;
+    if head.kind != crate::doc::CHANGE {
+        return None;
+    }
+    let data = bytes.get(head.data_at..head.data_at + head.data_len)?;
+    match super::change_ops::declared_ops(data, u64::MAX) {
+        super::change_ops::Declared::Ops(n) => Some(n),
+        _ => None,
+    }
+}

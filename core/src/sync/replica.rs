@@ -17,7 +17,9 @@ use crate::ids::{DocId, DocKind};
 use crate::kinds::{RuleViolation, Sender, judge};
 use crate::rules::write_rules::{DocSummary, Effect};
 
-pub use super::incoming_change::{IncomingChange, MAX_CHANGE_BYTES, MAX_CHANGE_OPS, Precheck};
+pub use super::incoming_change::{
+    IncomingChange, MAX_CHANGE_BYTES, MAX_CHANGE_OPS, MAX_DOCUMENT_OPS, Precheck,
+};
 
 /// Who pushed changes, as the server authenticated them, and when it received them.
 #[derive(Clone, Copy, Debug)]
@@ -34,6 +36,8 @@ pub struct Replica {
     /// The index rows the last accepted [`apply`](Self::apply)'s judge read, at the heads
     /// it left (see [`feed_index`](Self::feed_index)).
     index: Option<Vec<u8>>,
+    /// The operations and predecessors its changes list ([`MAX_DOCUMENT_OPS`]).
+    listed: u64,
 }
 
 impl Replica {
@@ -42,22 +46,30 @@ impl Replica {
         Replica {
             doc: Doc::empty(id),
             index: None,
+            listed: 0,
         }
     }
 
     /// Rebuilds a replica from the changes the server stored for it.
     pub fn load<'a>(id: &DocId, stored: impl IntoIterator<Item = &'a [u8]>) -> Result<Replica> {
         let mut changes = Vec::new();
+        let mut listed: u64 = 0;
         for bytes in stored {
-            changes.push(
-                automerge::Change::try_from(bytes)
-                    .map_err(|e| Error::corrupt(id.as_str(), e.to_string()))?,
+            let change = automerge::Change::try_from(bytes)
+                .map_err(|e| Error::corrupt(id.as_str(), e.to_string()))?;
+            listed = listed.saturating_add(
+                super::incoming_change::listed(bytes).unwrap_or(change.len() as u64),
             );
+            changes.push(change);
         }
         let mut doc = Doc::empty(id);
         doc.am.apply_changes(changes)?;
         doc.kind = doc_kind(&doc)?.unwrap_or(DocKind::Store);
-        Ok(Replica { doc, index: None })
+        Ok(Replica {
+            doc,
+            index: None,
+            listed,
+        })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -158,6 +170,22 @@ impl Replica {
         touched: bool,
     ) -> Result<Result<Effect, RuleViolation>> {
         self.index = None;
+        let adding = changes
+            .iter()
+            .map(|c| c.listed)
+            .fold(0u64, u64::saturating_add);
+        let listed = self.listed.saturating_add(adding);
+        if listed > MAX_DOCUMENT_OPS {
+            // Before Automerge applies them: applying is the cost this bounds.
+            return Ok(Err(RuleViolation::at(
+                "quota",
+                "",
+                format!(
+                    "the document's changes would list `{listed}` operations and predecessors, over the `{MAX_DOCUMENT_OPS}` one document may hold"
+                ),
+            )));
+        }
+        self.listed = listed;
         let before = self.doc.heads();
         let raw: Vec<automerge::Change> = changes.iter().map(|c| c.change.clone()).collect();
         self.doc.am.apply_changes(raw.iter().cloned())?;

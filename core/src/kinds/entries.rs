@@ -1,0 +1,96 @@
+//! The entries of a document's container maps (a visit's comments and photos, a count's
+//! lines, a task's photos, a complaint's events, a scorecard's scores and evidence:
+//! [`super::fixed`]'s containers that are maps) are added to, never taken away: an entry
+//! is never removed, and one stamped by a user is rewritten only by that user.
+//!
+//! Judged for every operation of a device's new changes, so that what a push does in one
+//! change and undoes in the next (a photo that let a task be submitted, then removed)
+//! is judged too, and a delete, which names no author, is still someone's.
+
+use std::collections::HashMap;
+
+use automerge::legacy::{Key, ObjectId, OpType};
+use automerge::{ActorId, Change, ObjId, ObjType, ReadDoc, ScalarValue, Value};
+
+use super::RuleViolation;
+use crate::doc::{Doc, Fields};
+
+/// The container maps of one document, by the id an operation names them with.
+pub(crate) struct Entries {
+    maps: HashMap<(u64, ActorId), (&'static str, ObjId)>,
+}
+
+impl Entries {
+    /// The container maps `doc` holds (every value at each container key: a concurrent
+    /// replacement is refused by [`super::fixed`], and its entries are judged alike).
+    pub(crate) fn of(doc: &Doc) -> Entries {
+        let mut maps = HashMap::new();
+        for key in super::fixed::containers(doc.kind) {
+            for (value, id) in doc.am.get_all(&automerge::ROOT, *key).unwrap_or_default() {
+                if let (Value::Object(ObjType::Map), ObjId::Id(counter, actor, _)) = (&value, &id) {
+                    maps.insert((*counter, actor.clone()), (*key, id.clone()));
+                }
+            }
+        }
+        Entries { maps }
+    }
+
+    /// Refuses `op`, of `change` sent by `sender`, if it removes an entry of a container
+    /// map, or writes over an entry another user stamped (as the document was where the
+    /// change was made).
+    pub(crate) fn check(
+        &self,
+        doc: &Doc,
+        change: &Change,
+        op: &automerge::legacy::Op,
+        sender: &str,
+    ) -> Result<(), RuleViolation> {
+        let (ObjectId::Id(id), Key::Map(key)) = (&op.obj, &op.key) else {
+            return Ok(());
+        };
+        if self.maps.is_empty() {
+            return Ok(());
+        }
+        let Some((container, obj)) = self.maps.get(&(id.counter(), id.actor().clone())) else {
+            return Ok(());
+        };
+        let field = format!("{container}.{key}");
+        match &op.action {
+            OpType::Delete => Err(RuleViolation::at(
+                "transition",
+                field,
+                format!(
+                    "is an entry of `{container}`, which edits add to: entries are never removed"
+                ),
+            )),
+            OpType::Put(_) | OpType::Make(_) if !change.deps().is_empty() => {
+                let held = doc
+                    .am
+                    .get_all_at(obj, key.as_str(), change.deps())
+                    .unwrap_or_default();
+                for (value, _) in held {
+                    let Value::Scalar(scalar) = value else {
+                        continue;
+                    };
+                    let ScalarValue::Str(text) = scalar.as_ref() else {
+                        continue;
+                    };
+                    if let Some(by) = Fields::parse(text).and_then(|f| f.str("by"))
+                        && by != sender
+                    {
+                        return Err(RuleViolation::at(
+                            "stamp_author",
+                            field,
+                            format!(
+                                "is `{}`'s entry: only they rewrite it, and `{sender}` sent this",
+                                super::shape::quote(&by)
+                            ),
+                        ));
+                    }
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}

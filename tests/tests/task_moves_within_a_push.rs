@@ -1,0 +1,255 @@
+//! A push's changes are judged each on the document as it found them, so a fixed field
+//! rewritten for one change of a push and put back by the next would have the change in
+//! between judged against a task no reader ever sees (found by a review acting as an
+//! assignee with a crafted client). A fixed field is now refused in the change that
+//! rewrites it, and an entry of a container map is never removed.
+
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{AutoCommit, ReadDoc};
+use axum::http::StatusCode;
+use fieldsync_core::fixtures::{at, device, sample_store};
+use fieldsync_core::protocol::{DocChanges, ErrorBody, SyncRequest};
+use fieldsync_core::{DocId, LocalStore, NewTask, Role, TaskState};
+use fieldsync_server::Limits;
+use fieldsync_server::admin::AdminDevice;
+use fieldsync_server::storage::User;
+use fieldsync_tests::Backend;
+use fieldsync_tests::routes::Instances;
+
+type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
+
+const MONDAY: &str = "2026-11-23T09:00:00+08:00";
+const PHOTO: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+/// A district with a store of Li's, a task the supervisor opened for Li, and both phones.
+struct Field {
+    server: Instances,
+    _dir: tempfile::TempDir,
+    task: DocId,
+    li: LocalStore,
+    li_token: String,
+    sup: LocalStore,
+    sup_token: String,
+}
+
+async fn phone(
+    server: &Instances,
+    dir: &std::path::Path,
+    user: &str,
+) -> Fallible<(LocalStore, String)> {
+    let token = server.enroll(user).await?;
+    let (phone, _) = device(dir.join(format!("{user}.db")), user, at(MONDAY))?;
+    server.sync_phone(&token, &phone).await?;
+    Ok((phone, token))
+}
+
+impl Field {
+    async fn new(label: &str) -> Fallible<Field> {
+        let dir = tempfile::tempdir()?;
+        let server = Instances::open(Backend::Sqlite, dir.path(), label, Limits::default())?;
+        for (id, role) in [
+            ("am-li", Role::AccountManager),
+            ("am-wu", Role::AccountManager),
+            ("sup-liu", Role::Supervisor),
+        ] {
+            server.storage.add_user(
+                &User {
+                    id: id.into(),
+                    role,
+                    name: id.into(),
+                },
+                0,
+            )?;
+        }
+        let store = {
+            let admin = AdminDevice::open(dir.path(), server.storage.as_ref())?;
+            let store = admin.local.create_store(sample_store("am-li", 1))?;
+            admin.push()?;
+            store
+        };
+        let (sup, sup_token) = phone(&server, dir.path(), "sup-liu").await?;
+        let task = sup.create_task(NewTask {
+            store_id: store.clone(),
+            title: "fix the price tags".into(),
+            description: String::new(),
+            assignee: "am-li".into(),
+            deadline: at("2026-12-04T18:00:00+08:00"),
+            origin: None,
+        })?;
+        server.sync_phone(&sup_token, &sup).await?;
+        let (li, li_token) = phone(&server, dir.path(), "am-li").await?;
+        Ok(Field {
+            server,
+            _dir: dir,
+            task,
+            li,
+            li_token,
+            sup,
+            sup_token,
+        })
+    }
+
+    /// Li works the task honestly to `submitted`, with one after photo, and syncs.
+    async fn li_submits(&self) -> Fallible<()> {
+        self.li.move_task(&self.task, TaskState::InProgress, None)?;
+        self.li.add_task_photo(&self.task, PHOTO, "tags in place")?;
+        self.li.move_task(&self.task, TaskState::Submitted, None)?;
+        self.server.sync_phone(&self.li_token, &self.li).await?;
+        assert_eq!(
+            *self.li.task(&self.task)?.state.value(),
+            TaskState::Submitted
+        );
+        Ok(())
+    }
+
+    /// The task as the server holds it, on a fork with a fresh actor (a crafted client).
+    fn forged_base(&self) -> Fallible<(AutoCommit, Vec<automerge::ChangeHash>)> {
+        let mut doc = AutoCommit::new();
+        for change in self.server.storage.document_changes(self.task.as_str())? {
+            doc.load_incremental(&change)?;
+        }
+        let heads = doc.get_heads();
+        Ok((doc.fork().with_actor(automerge::ActorId::random()), heads))
+    }
+
+    /// Pushes `changes` of the task with Li's token, as a crafted client would.
+    async fn li_pushes(&self, changes: Vec<Vec<u8>>) -> Fallible<(StatusCode, String)> {
+        let request = SyncRequest {
+            protocol: 1,
+            cursor: None,
+            push: vec![DocChanges {
+                doc: self.task.to_string(),
+                changes: changes.into_iter().map(Into::into).collect(),
+                index: None,
+            }],
+            max_response_bytes: None,
+            device: None,
+            working_set: None,
+            index_version: None,
+        };
+        let (status, _, body) = self.server.sync(&self.li_token, &request).await?;
+        // A refusal is JSON; an acceptance is CBOR, not worth printing.
+        let said = if status.is_success() {
+            "(accepted)".to_owned()
+        } else {
+            String::from_utf8_lossy(&body).into_owned()
+        };
+        Ok((status, said))
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn commit(doc: &mut AutoCommit, time: i64) {
+    doc.commit_with(CommitOptions::default().with_time(time));
+}
+
+/// protocol.md, the task state machine: `submitted` → `verified` by "anyone but the
+/// assignee". Li, the assignee, sends two changes in one push: the first names `am-wu` as
+/// the assignee and writes `verified` stamped by Li; the second puts `am-li` back. The
+/// move is judged against the task as the first change left it (assignee `am-wu`), and the
+/// fixed `assignee` only by comparing the push's start with its end (both `am-li`).
+#[tokio::test]
+async fn the_assignee_cannot_verify_their_own_task_by_renaming_the_assignee_within_one_push()
+-> Fallible<()> {
+    let field = Field::new("attack_self_verify").await?;
+    field.li_submits().await?;
+
+    let (mut doc, heads) = field.forged_base()?;
+    let now = now_ms();
+    doc.put(automerge::ROOT, "assignee", "am-wu")?;
+    let state = serde_json::json!({"v": "verified", "by": "am-li", "at": now}).to_string();
+    doc.put(automerge::ROOT, "state", state.as_str())?;
+    commit(&mut doc, now);
+    doc.put(automerge::ROOT, "assignee", "am-li")?;
+    commit(&mut doc, now);
+    let changes: Vec<Vec<u8>> = doc
+        .get_changes(&heads)
+        .into_iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect();
+    assert_eq!(changes.len(), 2);
+
+    let (status, body) = field.li_pushes(changes).await?;
+    // What a reader then sees, to show the effect when the push is (wrongly) accepted.
+    field
+        .server
+        .sync_phone(&field.sup_token, &field.sup)
+        .await?;
+    let seen = field.sup.task(&field.task)?;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "the assignee's own `verified` was accepted ({status} {body}); the supervisor's phone now reads the task as `{}` assigned to `{}`",
+        seen.state.value().code(),
+        seen.assignee
+    );
+    let refusal: ErrorBody = serde_json::from_str(&body)?;
+    assert_eq!(refusal.error, "write_rule");
+    assert_eq!(
+        (
+            refusal.rejected[0].rule.as_str(),
+            refusal.rejected[0].field.as_str()
+        ),
+        ("transition", "assignee"),
+        "{body}"
+    );
+    Ok(())
+}
+
+/// protocol.md: `in_progress` → `submitted` by the assignee "with at least one after photo
+/// in `photos`". A submitted task whose only after photo is deleted in the next change of
+/// the same push leaves a submitted (then verifiable) task with no after photo at all.
+#[tokio::test]
+async fn a_task_submitted_within_a_push_keeps_the_after_photo_it_was_submitted_with() -> Fallible<()>
+{
+    let field = Field::new("attack_photo_gone").await?;
+    field
+        .li
+        .move_task(&field.task, TaskState::InProgress, None)?;
+    field.server.sync_phone(&field.li_token, &field.li).await?;
+
+    let (mut doc, heads) = field.forged_base()?;
+    let now = now_ms();
+    let photos = match doc.get(automerge::ROOT, "photos")? {
+        Some((automerge::Value::Object(_), id)) => id,
+        _ => return Err("the task has no photos map".into()),
+    };
+    let entry = serde_json::json!({"caption": "after", "by": "am-li", "at": now}).to_string();
+    doc.put(&photos, PHOTO, entry.as_str())?;
+    let state = serde_json::json!({"v": "submitted", "by": "am-li", "at": now}).to_string();
+    doc.put(automerge::ROOT, "state", state.as_str())?;
+    commit(&mut doc, now);
+    doc.delete(&photos, PHOTO)?;
+    commit(&mut doc, now);
+    let changes: Vec<Vec<u8>> = doc
+        .get_changes(&heads)
+        .into_iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect();
+
+    let (status, body) = field.li_pushes(changes).await?;
+    field
+        .server
+        .sync_phone(&field.sup_token, &field.sup)
+        .await?;
+    let seen = field.sup.task(&field.task)?;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "accepted ({body}): the supervisor's phone reads the task as `{}` with {} after photos",
+        seen.state.value().code(),
+        seen.after_photos.len()
+    );
+    let refusal: ErrorBody = serde_json::from_str(&body)?;
+    assert_eq!(refusal.rejected[0].rule, "transition", "{body}");
+    assert_eq!(
+        refusal.rejected[0].field,
+        format!("photos.{PHOTO}"),
+        "{body}"
+    );
+    assert_eq!(*seen.state.value(), TaskState::InProgress);
+    Ok(())
+}
