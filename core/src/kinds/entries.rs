@@ -1,7 +1,8 @@
 //! The entries of a document's container maps (a visit's comments and photos, a count's
 //! lines, a task's photos, a complaint's events, a scorecard's scores and evidence:
 //! [`super::fixed`]'s containers that are maps) are added to, never taken away: an entry
-//! is never removed, and one stamped by a user is rewritten only by that user.
+//! is never removed, and an entry of what one person did (a comment, a photo) is
+//! rewritten only by that person.
 //!
 //! Judged for every operation of a device's new changes, so that what a push does in one
 //! change and undoes in the next (a photo that let a task be submitted, then removed)
@@ -14,21 +15,24 @@ use automerge::{ActorId, Change, ObjId, ObjType, ReadDoc, ScalarValue, Value};
 
 use super::RuleViolation;
 use crate::doc::{Doc, Fields};
+use crate::ids::DocKind;
 
 /// The container maps of one document, by the id an operation names them with.
 pub(crate) struct Entries {
-    maps: HashMap<(u64, ActorId), (&'static str, ObjId)>,
+    /// By the id's counter: (its actor, the container's name, its id).
+    maps: HashMap<u64, Vec<(ActorId, &'static str, ObjId)>>,
 }
 
 impl Entries {
     /// The container maps `doc` holds (every value at each container key: a concurrent
     /// replacement is refused by [`super::fixed`], and its entries are judged alike).
     pub(crate) fn of(doc: &Doc) -> Entries {
-        let mut maps = HashMap::new();
+        let mut maps: HashMap<u64, Vec<(ActorId, &'static str, ObjId)>> = HashMap::new();
         for key in super::fixed::containers(doc.kind) {
             for (value, id) in doc.am.get_all(&automerge::ROOT, *key).unwrap_or_default() {
                 if let (Value::Object(ObjType::Map), ObjId::Id(counter, actor, _)) = (&value, &id) {
-                    maps.insert((*counter, actor.clone()), (*key, id.clone()));
+                    let (counter, actor) = (*counter, actor.clone());
+                    maps.entry(counter).or_default().push((actor, *key, id));
                 }
             }
         }
@@ -48,10 +52,11 @@ impl Entries {
         let (ObjectId::Id(id), Key::Map(key)) = (&op.obj, &op.key) else {
             return Ok(());
         };
-        if self.maps.is_empty() {
-            return Ok(());
-        }
-        let Some((container, obj)) = self.maps.get(&(id.counter(), id.actor().clone())) else {
+        let Some((_, container, obj)) = self
+            .maps
+            .get(&id.counter())
+            .and_then(|maps| maps.iter().find(|(actor, _, _)| actor == id.actor()))
+        else {
             return Ok(());
         };
         let field = format!("{container}.{key}");
@@ -63,7 +68,9 @@ impl Entries {
                     "is an entry of `{container}`, which edits add to: entries are never removed"
                 ),
             )),
-            OpType::Put(_) | OpType::Make(_) if !change.deps().is_empty() => {
+            OpType::Put(_) | OpType::Make(_)
+                if !change.deps().is_empty() && personal(doc.kind, container) =>
+            {
                 let held = doc
                     .am
                     .get_all_at(obj, key.as_str(), change.deps())
@@ -93,4 +100,15 @@ impl Entries {
             _ => Ok(()),
         }
     }
+}
+
+/// Containers whose entries each say what one person did (a comment, a photo taken):
+/// written over by that person only. A count's line, by contrast, is counted again by
+/// whoever counts the shelf next, and a complaint's step (`events.on_site`) is recorded
+/// again by whoever handles it next.
+fn personal(kind: DocKind, container: &str) -> bool {
+    matches!(
+        (kind, container),
+        (DocKind::Visit, "comments" | "photos") | (DocKind::Task, "photos")
+    )
 }

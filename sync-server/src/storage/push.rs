@@ -195,6 +195,22 @@ pub fn run(
             }
             None => privileged,
         };
+        // Supervisors and admins have every store in scope, not stores that do not
+        // exist: a task, count or display about no store would be no one's.
+        if privileged
+            && after.kind != DocKind::Store
+            && let Some(store) = &scope_store
+            && !pushed_held.contains_key(store)
+            && tx.store_facts(store)?.is_none()
+        {
+            rejections.push(Rejection {
+                doc,
+                rule: "store_scope".into(),
+                field: "store_id".into(),
+                message: format!("`store_id` names no store: `{store}`"),
+            });
+            continue;
+        }
         let writer = Writer {
             user: &device.user_id,
             role: device.role,
