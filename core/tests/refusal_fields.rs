@@ -143,6 +143,40 @@ fn a_document_without_its_schema_or_with_another_kind_is_refused_naming_that_hea
     Ok(())
 }
 
+/// JavaScript Automerge 3 writes a plain JavaScript string as Text: a header so written is
+/// refused as a plain string, naming it, not read as a missing kind or another document's
+/// changes (both were said before the header was checked first).
+#[test]
+fn a_header_written_as_automerge_text_is_refused_as_not_a_plain_string_naming_it()
+-> std::result::Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let (li, store) = li_with_a_store(&dir)?;
+    let count = li.record_inventory_count(sample_count(&store, 2), &[], false)?;
+    let made = li.export_changes(&count, &[])?;
+    for key in ["kind", "id"] {
+        let mut replica = Replica::empty(&count);
+        let change = edited(&made, at(NOON).0, |doc| {
+            let value = doc
+                .get(ROOT, key)?
+                .map(|(v, _)| v.to_string())
+                .unwrap_or_default();
+            let text = doc.put_object(ROOT, key, automerge::ObjType::Text)?;
+            doc.splice_text(&text, 0, 0, value.trim_matches('"'))
+        })?;
+        let mut both = made.clone();
+        both.push(change);
+        let v = push(&mut replica, "am-li", &both)?.ok_or("refused")?;
+        assert_eq!((v.rule, v.field.as_str()), ("schema", key), "{}", v.message);
+        assert!(
+            v.message
+                .contains("must be a plain string, not an automerge text"),
+            "{}",
+            v.message
+        );
+    }
+    Ok(())
+}
+
 #[test]
 fn the_write_rules_about_one_field_name_it() {
     let summary = |kind: DocKind, visit_kind: Option<VisitKind>| DocSummary {

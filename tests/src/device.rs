@@ -244,8 +244,8 @@ fn open_when_released(
     open()
 }
 
-/// `POST /v1/enroll` straight to the server.
-async fn enroll(server_url: &str, code: &str, name: &str) -> HarnessResult<EnrollResponse> {
+/// `POST /v1/enroll` straight to the server (also how [`crate::js_client`] enrolls).
+pub async fn enroll(server_url: &str, code: &str, name: &str) -> HarnessResult<EnrollResponse> {
     let http = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(20))

@@ -51,6 +51,12 @@
 //! - `tests/outbox_resend.rs` (ignored until fixed): an edit of a document the server holds
 //!   pushes only the new change.
 //!
+//! A client written in JavaScript from the protocol alone ([`js_client::JsClient`]:
+//! documents written by `@automerge/automerge` 3.5.0 through `tests/js-client/write.mjs`,
+//! hand-built CBOR requests): `tests/js_changes.rs` pushes its changes to a real server
+//! beside a core phone of the same user. It needs Node.js and `npm ci` in `tests/js-client`
+//! (scripts/test runs it) and fails, saying so, without them.
+//!
 //! Documents an older server accepted and no reader can read are planted straight into a
 //! server's database by [`old_server`]: `tests/damaged_documents.rs` shows the phones keep
 //! syncing past them, `tests/damaged_admin.rs` that the admin commands name them and go on.
@@ -82,6 +88,7 @@ pub mod fault_proxy;
 pub mod field_day;
 pub mod hostile;
 pub mod in_process;
+pub mod js_client;
 pub mod old_server;
 pub mod phone;
 pub mod photo_setup;

@@ -196,6 +196,9 @@ impl Replica {
             ));
         }
         let after = self.doc.heads();
+        if let Some(refused) = header_object(&self.doc) {
+            return Ok(Err(refused));
+        }
         let kind = match doc_kind(&self.doc) {
             Ok(Some(kind)) => kind,
             Ok(None) => {
@@ -297,6 +300,24 @@ fn summarize(doc: &Doc) -> Result<Option<DocSummary>> {
         _ => {}
     }
     Ok(Some(summary))
+}
+
+/// A header field (`kind`, `id`) that holds an object where a plain string belongs, refused
+/// as the shape check refuses every other field. JavaScript Automerge 3 writes a plain
+/// JavaScript string as Text: read as a missing kind or another document's changes, the
+/// refusal would not say what to fix.
+fn header_object(doc: &Doc) -> Option<RuleViolation> {
+    use automerge::ReadDoc;
+    ["kind", "id"]
+        .into_iter()
+        .find_map(|key| match doc.am.get(&DOC_ROOT, key).ok()?? {
+            (automerge::Value::Object(found), _) => Some(RuleViolation::at(
+                "schema",
+                key,
+                format!("must be a plain string, not an automerge {found}"),
+            )),
+            (automerge::Value::Scalar(_), _) => None,
+        })
 }
 
 fn doc_kind(doc: &Doc) -> Result<Option<DocKind>> {
