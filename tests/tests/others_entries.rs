@@ -193,3 +193,92 @@ async fn a_visitor_cannot_write_her_own_entry_over_a_supervisors_comment() -> Fa
     refused_at(answer, "stamp_author", "comments.");
     field.comment_kept().await
 }
+
+/// The supervisor's comment change, as stored: the last change of the visit, and the
+/// heads it was made on.
+fn before_the_comment(field: &Commented) -> Fallible<(AutoCommit, Vec<automerge::ChangeHash>)> {
+    let mut doc = AutoCommit::new();
+    for change in field
+        .server
+        .storage
+        .document_changes(field.visit.as_str())?
+    {
+        doc.load_incremental(&change)?;
+    }
+    let comment = doc
+        .get_changes(&[])
+        .last()
+        .map(|c| c.deps().to_vec())
+        .ok_or("the visit has no changes")?;
+    Ok((doc, comment))
+}
+
+/// Review 23: the stamp check reads the entry "as the document was where the change was
+/// made", so a change made on the visit as it was before the supervisor commented (an
+/// offline phone's view, or a crafted one) does not see her comment. Li's crafted client
+/// forks the visit at the comment change's own dependencies and writes her own stamped
+/// entry at the comment's key, with the largest actor id, so that of the two values
+/// that now conflict (the same counter) Li's wins. Every reader then shows
+/// Li's "all fine" in place of the supervisor's comment: written over as surely as by a
+/// put that names the comment as its predecessor.
+#[tokio::test]
+async fn a_visitor_cannot_hide_a_supervisors_comment_behind_a_concurrent_entry_at_its_key()
+-> Fallible<()> {
+    let field = commented("others_concurrent").await?;
+    let (mut doc, before) = before_the_comment(&field)?;
+    let key = {
+        let comments = match doc.get(automerge::ROOT, "comments")? {
+            Some((automerge::Value::Object(_), id)) => id,
+            _ => return Err("the visit has no comments map".into()),
+        };
+        doc.keys(&comments).next().ok_or("no comment")?
+    };
+    // The largest actor id: a value of the same counter wins the conflict.
+    let mut fork = doc
+        .fork_at(&before)?
+        .with_actor(automerge::ActorId::from([0xffu8; 16].as_slice()));
+    let comments = match fork.get(automerge::ROOT, "comments")? {
+        Some((automerge::Value::Object(_), id)) => id,
+        _ => return Err("the visit had no comments map before the comment".into()),
+    };
+    assert!(
+        fork.get(&comments, &key)?.is_none(),
+        "made before the comment"
+    );
+    let now = chrono::Utc::now().timestamp_millis();
+    let mine = serde_json::json!({"text": "all fine", "by": "am-li", "at": now}).to_string();
+    fork.put(&comments, &key, mine.as_str())?;
+    fork.commit_with(CommitOptions::default().with_time(now));
+    let changes: Vec<Vec<u8>> = fork
+        .get_changes(&before)
+        .into_iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect();
+    assert_eq!(changes.len(), 1);
+    let request = SyncRequest {
+        protocol: 1,
+        cursor: None,
+        push: vec![DocChanges {
+            doc: field.visit.to_string(),
+            changes: changes.into_iter().map(Into::into).collect(),
+            index: None,
+        }],
+        max_response_bytes: None,
+        device: None,
+        working_set: None,
+        index_version: None,
+    };
+    let (status, _, body) = field.server.sync(&field.li_token, &request).await?;
+    field
+        .server
+        .sync_phone(&field.sup_token, &field.sup)
+        .await?;
+    let seen = field.sup.visit(&field.visit)?.comments;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "accepted: the supervisor's phone now shows the comments {seen:?}; {}",
+        String::from_utf8_lossy(&body)
+    );
+    field.comment_kept().await
+}

@@ -253,3 +253,75 @@ async fn a_task_submitted_within_a_push_keeps_the_after_photo_it_was_submitted_w
     assert_eq!(*seen.state.value(), TaskState::InProgress);
     Ok(())
 }
+
+/// `change` as if made on nothing: its dependencies dropped, its operations (and the
+/// predecessors they name) kept.
+fn on_nothing(change: &automerge::Change) -> automerge::Change {
+    let mut expanded = change.decode();
+    expanded.deps = Vec::new();
+    expanded.hash = None;
+    automerge::Change::from(expanded)
+}
+
+/// Review 23: the fixed fields are now judged per change "on the document as that change
+/// found it", but only for a change with dependencies (`!change.deps().is_empty()`): one
+/// without any is taken for the document's creation. Automerge applies a change whose
+/// operations name, as their predecessors, operations outside its dependencies, so a
+/// change with none can still rewrite a field of a task that exists. Li, the assignee,
+/// sends three changes: X (no dependencies) names `am-wu` the assignee, over the stored
+/// value; Y, built on the task and X, writes `verified` stamped by Li, judged against the
+/// task as X left it; Z (no dependencies) puts `am-li` back over X's value. Neither X nor
+/// Z is judged per change, and the push's start and end both read `am-li`.
+#[tokio::test]
+async fn a_change_without_dependencies_cannot_rename_the_assignee_for_the_next_change_of_the_push()
+-> Fallible<()> {
+    let field = Field::new("attack_no_deps").await?;
+    field.li_submits().await?;
+    let (mut base, _) = field.forged_base()?;
+    let now = now_ms();
+
+    // X: the assignee renamed, then its dependencies dropped.
+    let mut x_doc = base.fork().with_actor(automerge::ActorId::random());
+    x_doc.put(automerge::ROOT, "assignee", "am-wu")?;
+    commit(&mut x_doc, now);
+    let x = on_nothing(&x_doc.get_last_local_change().ok_or("no X")?.clone());
+    assert!(x.deps().is_empty());
+
+    // The task with X: Y verifies it (Li is not its assignee there).
+    let mut with_x = base.fork();
+    with_x.apply_changes([x.clone()])?;
+    assert_eq!(
+        with_x
+            .get(automerge::ROOT, "assignee")?
+            .map(|(v, _)| v.to_string()),
+        Some("\"am-wu\"".to_owned()),
+        "X's value is the only one"
+    );
+    let mut y_doc = with_x.fork().with_actor(automerge::ActorId::random());
+    let state = serde_json::json!({"v": "verified", "by": "am-li", "at": now}).to_string();
+    y_doc.put(automerge::ROOT, "state", state.as_str())?;
+    commit(&mut y_doc, now);
+    let y = y_doc.get_last_local_change().ok_or("no Y")?.clone();
+
+    // Z: the assignee put back over X's value, then its dependencies dropped.
+    let mut z_doc = with_x.fork().with_actor(automerge::ActorId::random());
+    z_doc.put(automerge::ROOT, "assignee", "am-li")?;
+    commit(&mut z_doc, now);
+    let z = on_nothing(&z_doc.get_last_local_change().ok_or("no Z")?.clone());
+
+    let changes: Vec<Vec<u8>> = [x, y, z].iter().map(|c| c.raw_bytes().to_vec()).collect();
+    let (status, body) = field.li_pushes(changes).await?;
+    field
+        .server
+        .sync_phone(&field.sup_token, &field.sup)
+        .await?;
+    let seen = field.sup.task(&field.task)?;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "the assignee's own `verified` was accepted ({status} {body}); the supervisor's phone now reads the task as `{}` assigned to `{}`",
+        seen.state.value().code(),
+        seen.assignee
+    );
+    Ok(())
+}

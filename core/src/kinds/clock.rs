@@ -79,15 +79,23 @@ pub(crate) fn judge(
         super::check_header_and_fields(doc)?;
         let mut moves = Vec::new();
         let entries = super::entries::Entries::of(doc);
+        let held = super::fixed::FixedObjects::of(doc);
         for change in new {
-            let made = judge_change(doc, change, sender, &times, &entries, &mut touched)?;
+            let made = judge_change(
+                doc,
+                change,
+                sender,
+                &times,
+                (&entries, &held, before),
+                &mut touched,
+            )?;
             if !made.is_empty() {
                 moves.push((change, made));
             }
         }
         let mut index = None;
         if moves.is_empty() {
-            finish(doc, before, &heads, &touched, linear)?;
+            finish(doc, before, &heads, (&touched, &held), linear)?;
             index = crate::kinds::feed_index::encode(doc, &merged);
         }
         Ok((moves, index))
@@ -111,7 +119,8 @@ pub(crate) fn judge(
         }
     }
     let index = doc.reading(|doc| {
-        finish(doc, before, &heads, &touched, linear)?;
+        let held = super::fixed::FixedObjects::of(doc);
+        finish(doc, before, &heads, (&touched, &held), linear)?;
         Ok(crate::kinds::feed_index::encode(doc, &merged))
     })?;
     if !linear {
@@ -126,11 +135,11 @@ fn finish(
     doc: &Doc,
     before: &[ChangeHash],
     heads: &[ChangeHash],
-    touched: &super::fixed::Touched,
+    (touched, held): (&super::fixed::Touched, &super::fixed::FixedObjects),
     linear: bool,
 ) -> Result<(), RuleViolation> {
     if !before.is_empty() {
-        super::fixed::unchanged(doc, before, heads, touched)?;
+        super::fixed::unchanged(doc, before, heads, touched, held)?;
     }
     if linear {
         // The sender's view is the merged document: its value rules read it as its kind.
@@ -203,9 +212,24 @@ fn judge_change(
     change: &Change,
     sender: &Sender,
     times: &HashMap<ChangeHash, i64>,
-    entries: &super::entries::Entries,
+    (entries, held, before): (
+        &super::entries::Entries,
+        &super::fixed::FixedObjects,
+        &[ChangeHash],
+    ),
     touched: &mut super::fixed::Touched,
 ) -> Result<Made, RuleViolation> {
+    // The document as this change found it, and as it left it. A change that builds on
+    // nothing found the document the server held (nothing, for a document it creates):
+    // Automerge lets such a change name stored operations as the ones it overwrites.
+    let hash = change.hash();
+    let joined: Vec<ChangeHash>;
+    let (found, left): (&[ChangeHash], &[ChangeHash]) = if change.deps().is_empty() {
+        joined = before.iter().copied().chain([hash]).collect();
+        (before, &joined)
+    } else {
+        (change.deps(), std::slice::from_ref(&hash))
+    };
     let latest = sender.now + MAX_CLOCK_DRIFT_MS;
     let built_on = change
         .deps()
@@ -260,7 +284,7 @@ fn judge_change(
     let mut mine = super::fixed::Touched::default();
     for op in change.decode().operations {
         mine.op(&op);
-        entries.check(doc, change, &op, sender.user)?;
+        entries.check(doc, found, &op, sender.user)?;
         let (Key::Map(key), OpType::Put(value)) = (&op.key, &op.action) else {
             continue;
         };
@@ -306,8 +330,8 @@ fn judge_change(
     // A fixed field rewritten by one change and put back by a later one is refused too:
     // the changes in between were judged on the document with the rewritten value (a
     // task's assignee renamed so that its own assignee could verify it).
-    if !change.deps().is_empty() {
-        super::fixed::unchanged(doc, change.deps(), &[change.hash()], &mine)?;
+    if !found.is_empty() {
+        super::fixed::unchanged(doc, found, left, &mine, held)?;
     }
     touched.absorb(mine);
     Ok(Made {

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use automerge::legacy::{Key, ObjectId, OpType};
-use automerge::{ActorId, Change, ObjId, ObjType, ReadDoc, ScalarValue, Value};
+use automerge::{ActorId, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value};
 
 use super::RuleViolation;
 use crate::doc::{Doc, Fields};
@@ -29,8 +29,8 @@ impl Entries {
     pub(crate) fn of(doc: &Doc) -> Entries {
         let mut maps: HashMap<u64, Vec<(ActorId, &'static str, ObjId)>> = HashMap::new();
         for key in super::fixed::containers(doc.kind) {
-            for (value, id) in doc.am.get_all(&automerge::ROOT, *key).unwrap_or_default() {
-                if let (Value::Object(ObjType::Map), ObjId::Id(counter, actor, _)) = (&value, &id) {
+            for (kind, id) in super::fixed::root_objects(doc, key) {
+                if let (ObjType::Map, ObjId::Id(counter, actor, _)) = (kind, &id) {
                     let (counter, actor) = (*counter, actor.clone());
                     maps.entry(counter).or_default().push((actor, *key, id));
                 }
@@ -39,13 +39,14 @@ impl Entries {
         Entries { maps }
     }
 
-    /// Refuses `op`, of `change` sent by `sender`, if it removes an entry of a container
-    /// map, or writes over an entry another user stamped (as the document was where the
-    /// change was made).
+    /// Refuses `op`, sent by `sender` in a change that found the document at `found`, if
+    /// it removes an entry of a container map, or writes at the key of a personal entry
+    /// another user stamped: one the change found there, or one held there beside it in
+    /// the merged document (a value written concurrently, which may win the conflict).
     pub(crate) fn check(
         &self,
         doc: &Doc,
-        change: &Change,
+        found: &[ChangeHash],
         op: &automerge::legacy::Op,
         sender: &str,
     ) -> Result<(), RuleViolation> {
@@ -68,13 +69,16 @@ impl Entries {
                     "is an entry of `{container}`, which edits add to: entries are never removed"
                 ),
             )),
-            OpType::Put(_) | OpType::Make(_)
-                if !change.deps().is_empty() && personal(doc.kind, container) =>
-            {
-                let held = doc
-                    .am
-                    .get_all_at(obj, key.as_str(), change.deps())
-                    .unwrap_or_default();
+            OpType::Put(_) | OpType::Make(_) if personal(doc.kind, container) => {
+                let mut held = doc.am.get_all(obj, key.as_str()).unwrap_or_default();
+                // What it writes over (a put with no predecessor overwrites nothing).
+                if !found.is_empty() && !op.pred.is_empty() {
+                    held.extend(
+                        doc.am
+                            .get_all_at(obj, key.as_str(), found)
+                            .unwrap_or_default(),
+                    );
+                }
                 for (value, _) in held {
                     let Value::Scalar(scalar) = value else {
                         continue;

@@ -6,9 +6,9 @@
 //! Judged by comparing the document before the push with the document as the sender made
 //! it, at the root, read at each version's heads (no copy of the document is made).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
-use automerge::{ChangeHash, ObjId, ReadDoc, Value, hydrate};
+use automerge::{ActorId, ChangeHash, ObjId, ReadDoc, Value, hydrate};
 
 use super::RuleViolation;
 use crate::doc::Doc;
@@ -80,7 +80,9 @@ impl Touched {
     pub(crate) fn op(&mut self, op: &automerge::legacy::Op) {
         match (&op.obj, &op.key) {
             (automerge::legacy::ObjectId::Root, automerge::legacy::Key::Map(key)) => {
-                self.root.insert(key.to_string());
+                if !self.root.contains(key.as_str()) {
+                    self.root.insert(key.to_string());
+                }
             }
             (automerge::legacy::ObjectId::Root, _) => {}
             (automerge::legacy::ObjectId::Id(id), _) => {
@@ -99,19 +101,57 @@ impl Touched {
     }
 
     /// Whether an operation wrote at the root `key`, or inside an object held there now.
-    fn reached(&self, doc: &Doc, key: &str) -> bool {
+    fn reached(&self, held: &FixedObjects, key: &str) -> bool {
         self.root.contains(key)
-            || (!self.objects.is_empty()
-                && doc
-                    .am
-                    .get_all(&automerge::ROOT, key)
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|(v, id)| {
-                        v.is_object()
-                            && matches!(&id, ObjId::Id(counter, actor, _)
-                                if self.objects.contains(&(*counter, actor.clone())))
-                    }))
+            || (!held.0.is_empty()
+                && self.objects.iter().any(|(counter, actor)| {
+                    held.0
+                        .get(counter)
+                        .is_some_and(|at| at.iter().any(|(a, k)| a == actor && *k == key))
+                }))
+    }
+}
+
+/// The objects a document holds at its fixed keys now (a visit's `check_in`, a
+/// scorecard's `weights`), by the id an operation names them with: read once for all the
+/// changes of a push.
+pub(crate) struct FixedObjects(HashMap<u64, Vec<(ActorId, &'static str)>>);
+
+impl FixedObjects {
+    pub(crate) fn of(doc: &Doc) -> FixedObjects {
+        let mut held: HashMap<u64, Vec<(ActorId, &'static str)>> = HashMap::new();
+        for key in fixed_values(doc.kind) {
+            for (_, id) in root_objects(doc, key) {
+                if let ObjId::Id(counter, actor, _) = id {
+                    held.entry(counter).or_default().push((actor, *key));
+                }
+            }
+        }
+        FixedObjects(held)
+    }
+}
+
+/// The objects (and their types) the root `key` holds: every one of a conflict. Read from
+/// the read cache's root map ([`Doc::reading`]), which the shape check has read already;
+/// Automerge is asked for all values only where the key has several.
+pub(crate) fn root_objects(doc: &Doc, key: &str) -> Vec<(automerge::ObjType, ObjId)> {
+    let root = doc.map(&crate::doc::DOC_ROOT);
+    match root.get(key) {
+        None => Vec::new(),
+        Some(item) if !item.conflict => match (&item.value, &item.id) {
+            (Value::Object(t), Some(id)) => vec![(*t, id.clone())],
+            _ => Vec::new(),
+        },
+        Some(_) => doc
+            .am
+            .get_all(&automerge::ROOT, key)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(value, id)| match value {
+                Value::Object(t) => Some((t, id)),
+                Value::Scalar(_) => None,
+            })
+            .collect(),
     }
 }
 
@@ -122,6 +162,7 @@ pub(crate) fn unchanged(
     before: &[ChangeHash],
     after: &[ChangeHash],
     touched: &Touched,
+    held: &FixedObjects,
 ) -> Result<(), RuleViolation> {
     let fixed = |key: &str| {
         RuleViolation::at(
@@ -132,7 +173,7 @@ pub(crate) fn unchanged(
     };
     for key in fixed_values(doc.kind)
         .iter()
-        .filter(|k| touched.reached(doc, k))
+        .filter(|k| touched.reached(held, k))
     {
         let was = values_at(doc, key, before);
         if !was.is_empty() && !same(&was, &values_at(doc, key, after)) {

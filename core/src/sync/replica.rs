@@ -57,8 +57,10 @@ impl Replica {
         for bytes in stored {
             let change = automerge::Change::try_from(bytes)
                 .map_err(|e| Error::corrupt(id.as_str(), e.to_string()))?;
+            // Counted on the change as Automerge holds it, uncompressed: older servers
+            // stored some changes compressed.
             listed = listed.saturating_add(
-                super::incoming_change::listed(bytes).unwrap_or(change.len() as u64),
+                super::incoming_change::listed(change.raw_bytes()).unwrap_or(change.len() as u64),
             );
             changes.push(change);
         }
@@ -74,6 +76,11 @@ impl Replica {
 
     pub fn is_empty(&self) -> bool {
         self.doc.am.is_empty()
+    }
+
+    /// The operations and predecessors its changes list ([`MAX_DOCUMENT_OPS`]).
+    pub fn listed(&self) -> u64 {
+        self.listed
     }
 
     /// Whether the replica holds this change (hex hash).
