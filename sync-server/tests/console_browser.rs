@@ -68,6 +68,20 @@ async fn an_error_opened_in_a_browser_is_a_page_in_its_language_and_a_program_st
             "{path}: the page says what was wrong and leads back: {}",
             page.body
         );
+        // What went wrong, in the page's language, before the server's English detail.
+        let explain = page
+            .body
+            .split("id=\"error-explain\">")
+            .nth(1)
+            .and_then(|rest| rest.split('<').next())
+            .unwrap_or_default();
+        assert!(
+            explain
+                .chars()
+                .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+            "{path}: a Chinese sentence says what went wrong: {}",
+            page.body
+        );
         let json = console.get(path, &cookie).await?;
         assert_eq!(json.status, status, "{path}");
         assert!(

@@ -23,14 +23,17 @@ fn wants_html(headers: &HeaderMap) -> bool {
         .is_some_and(|accept| accept.to_ascii_lowercase().contains("text/html"))
 }
 
-/// The page's title for an error status.
-fn title_key(status: StatusCode) -> &'static str {
+/// The page's title for an error status, and the sentence that explains it in the
+/// page's language (the server's own message, in English, follows as its detail).
+fn title_key(status: StatusCode) -> (&'static str, &'static str) {
     match status {
-        StatusCode::NOT_FOUND => "not_found",
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => "error_forbidden",
-        StatusCode::TOO_MANY_REQUESTS => "error_busy",
-        s if s.is_server_error() => "error_server",
-        _ => "error_request",
+        StatusCode::NOT_FOUND => ("not_found", "not_found_explain"),
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+            ("error_forbidden", "error_forbidden_explain")
+        }
+        StatusCode::TOO_MANY_REQUESTS => ("error_busy", "error_busy_explain"),
+        s if s.is_server_error() => ("error_server", "error_server_explain"),
+        _ => ("error_request", "error_request_explain"),
     }
 }
 
@@ -68,12 +71,17 @@ pub async fn errors_as_pages(request: Request, next: Next) -> Response {
         m if m.trim().is_empty() => status.canonical_reason().unwrap_or_default().to_owned(),
         m => m,
     };
+    let (title, explain) = title_key(status);
     let body = format!(
-        "<p class=\"error\" id=\"error-message\">{}</p><p><a href=\"/console\">{}</a></p>",
+        "<p class=\"error\" id=\"error-explain\">{}</p>\
+         <p class=\"note\">{}: <span id=\"error-message\">{}</span></p>\
+         <p><a href=\"/console\">{}</a></p>",
+        esc(t(lang, explain)),
+        esc(t(lang, "error_detail")),
         esc(message.trim()),
         esc(t(lang, "back_to_overview")),
     );
-    let rendered = page(lang, t(lang, title_key(status)), None, &body).into_response();
+    let rendered = page(lang, t(lang, title), None, &body).into_response();
     // The status and the headers the error carried (Retry-After, the protocol header),
     // with the page's type and length.
     parts.headers.remove(header::CONTENT_LENGTH);

@@ -330,6 +330,36 @@ const WORDS: &[(&str, &str, &str)] = &[
     ),
     ("error_server", "服务器出错", "The server failed"),
     (
+        "not_found_explain",
+        "这个地址没有对应的页面，或所指的零售户、客户经理不在本区域。",
+        "No page answers this address, or the store or account manager it names is not in this district.",
+    ),
+    (
+        "error_request_explain",
+        "地址或其中的值有误，例如日期不存在或在今天之后。",
+        "The address or one of its values is wrong: a date that does not exist or is still to come, for example.",
+    ),
+    (
+        "error_forbidden_explain",
+        "您的账号不能查看这个页面，或登录已过期，请重新登录。",
+        "Your account may not open this page, or your session has ended: sign in again.",
+    ),
+    (
+        "error_busy_explain",
+        "同步优先：请稍候片刻再刷新。",
+        "Phones' syncs come first: reload in a moment.",
+    ),
+    (
+        "error_server_explain",
+        "服务器处理时出错，错误已记入服务器日志，请告知管理员。",
+        "The server failed while answering; the failure is in its log: tell the administrator.",
+    ),
+    (
+        "error_detail",
+        "服务器的说明（英文）",
+        "What the server said",
+    ),
+    (
         "back_to_overview",
         "返回区域总览",
         "Back to the district overview",
