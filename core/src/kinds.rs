@@ -24,6 +24,7 @@ pub(crate) mod inventory_count;
 mod paths;
 pub(crate) mod photo_refs;
 pub(crate) mod scorecard;
+mod seen;
 pub(crate) mod shape;
 pub(crate) mod shelf_display;
 #[cfg(test)]

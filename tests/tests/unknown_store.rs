@@ -1,7 +1,8 @@
-//! Supervisors and admins have every store in their scope, but not stores that do not
-//! exist: a task, a count or a shelf display about no store would be no one's (no
-//! account manager's scope holds it, no rule counts it). Found by a review acting as a
-//! supervisor with a crafted client.
+//! Supervisors have every store in their scope, but not stores that do not exist: a
+//! task, a count or a shelf display about no store would be no one's (no account
+//! manager's scope holds it, no rule counts it). Found by a review acting as a supervisor
+//! with a crafted client. (Admins are exempt: the office's import sends stores and their
+//! displays in batches, in any order.)
 
 use axum::http::StatusCode;
 use fieldsync_core::fixtures::{at, device, sample_store};

@@ -75,13 +75,14 @@ pub(crate) fn judge(
     let linear = merged == heads;
 
     let mut touched = super::fixed::Touched::default();
-    let (moves, index) = doc.reading(|doc| {
+    let (moves, index, named) = doc.reading(|doc| {
         super::check_header_and_fields(doc)?;
         let mut moves = Vec::new();
+        let mut named = Vec::new();
         let entries = super::entries::Entries::of(doc);
         let held = super::fixed::FixedObjects::of(doc);
         for change in new {
-            let made = judge_change(
+            let mut made = judge_change(
                 doc,
                 change,
                 sender,
@@ -89,6 +90,9 @@ pub(crate) fn judge(
                 (&entries, &held, before),
                 &mut touched,
             )?;
+            if !made.named.is_empty() {
+                named.push((change, std::mem::take(&mut made.named)));
+            }
             if !made.is_empty() {
                 moves.push((change, made));
             }
@@ -98,8 +102,13 @@ pub(crate) fn judge(
             finish(doc, before, &heads, (&touched, &held), linear)?;
             index = crate::kinds::feed_index::encode(doc, &merged);
         }
-        Ok((moves, index))
+        Ok((moves, index, named))
     })?;
+    // Before anything reads the document at a change's heads (Automerge fails there on
+    // a change that overwrote what it had not seen).
+    for (change, ops) in &named {
+        super::seen::check(doc, change, ops)?;
+    }
     if moves.is_empty() {
         if !linear {
             sender_view(doc, &heads)?;
@@ -171,6 +180,8 @@ struct Made {
     states: Vec<Fields>,
     /// Whether it wrote a score.
     scores: bool,
+    /// Operations of other changes it names as overwritten ([`super::seen`]).
+    named: Vec<super::seen::Named>,
 }
 
 impl Made {
@@ -282,8 +293,10 @@ fn judge_change(
     let mut score_writes = false;
     // What this change wrote, for its own fixed-field check below.
     let mut mine = super::fixed::Touched::default();
+    let mut named = Vec::new();
     for op in change.decode().operations {
         mine.op(&op);
+        super::seen::named_elsewhere(change, &op, &mut named);
         entries.check(doc, found, &op, sender.user)?;
         let (Key::Map(key), OpType::Put(value)) = (&op.key, &op.action) else {
             continue;
@@ -337,6 +350,7 @@ fn judge_change(
     Ok(Made {
         states: state_writes,
         scores: score_writes,
+        named,
     })
 }
 

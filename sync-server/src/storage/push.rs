@@ -195,9 +195,10 @@ pub fn run(
             }
             None => privileged,
         };
-        // Supervisors and admins have every store in scope, not stores that do not
-        // exist: a task, count or display about no store would be no one's.
-        if privileged
+        // Supervisors have every store in scope, not stores that do not exist: a task,
+        // count or display about no store would be no one's. (Admins are exempt: the
+        // office's import sends stores and their displays in batches in any order.)
+        if device.role == Role::Supervisor
             && after.kind != DocKind::Store
             && let Some(store) = &scope_store
             && !pushed_held.contains_key(store)
