@@ -59,16 +59,23 @@ pub(crate) fn judge(
     // What needs the document itself, not only a read of it: the times of the changes
     // built on (most of a push's changes build on one another, and Automerge looks a
     // stored change up by rebuilding it) and the heads.
-    let mut times: HashMap<ChangeHash, i64> =
-        new.iter().map(|c| (c.hash(), c.timestamp())).collect();
+    // (time, last operation) of each change built on.
+    let mut built_on: HashMap<ChangeHash, (i64, u64)> = new
+        .iter()
+        .map(|c| (c.hash(), (c.timestamp(), c.max_op())))
+        .collect();
     for dep in new.iter().flat_map(|c| c.deps()) {
-        if !times.contains_key(dep)
+        if !built_on.contains_key(dep)
             && let Some(meta) = doc.am.get_change_meta_by_hash(dep)
         {
-            let t = meta.timestamp;
-            times.insert(*dep, t);
+            let seen = (meta.timestamp, meta.max_op);
+            built_on.insert(*dep, seen);
         }
     }
+    for change in new {
+        super::seen::numbered_after(change, &built_on)?;
+    }
+    let times: HashMap<ChangeHash, i64> = built_on.iter().map(|(h, (t, _))| (*h, *t)).collect();
     let heads = sender_heads(new);
     let mut merged = doc.heads();
     merged.sort();
@@ -294,9 +301,9 @@ fn judge_change(
     // What this change wrote, for its own fixed-field check below.
     let mut mine = super::fixed::Touched::default();
     let mut named = Vec::new();
-    for op in change.decode().operations {
+    for (n, op) in change.decode().operations.into_iter().enumerate() {
         mine.op(&op);
-        super::seen::named_elsewhere(change, &op, &mut named);
+        super::seen::named_elsewhere(change, n as u64, &op, &mut named);
         entries.check(doc, found, &op, sender.user)?;
         let (Key::Map(key), OpType::Put(value)) = (&op.key, &op.action) else {
             continue;

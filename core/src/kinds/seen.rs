@@ -7,7 +7,7 @@
 //! of the document at such a change's heads fails (a panic, answered 500). No Automerge
 //! client writes such a change: it is refused.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use automerge::{Change, ChangeHash, ObjId};
 
@@ -17,14 +17,48 @@ use crate::doc::Doc;
 /// An operation a change names as overwritten, made by another change: (counter, actor).
 pub(crate) type Named = (u64, automerge::ActorId);
 
-/// The predecessors of `op`, an operation of `change`, made by other changes.
-pub(crate) fn named_elsewhere(change: &Change, op: &automerge::legacy::Op, out: &mut Vec<Named>) {
+/// The predecessors of `op`, the `n`th operation of `change`, other than earlier
+/// operations of the same change.
+pub(crate) fn named_elsewhere(
+    change: &Change,
+    n: u64,
+    op: &automerge::legacy::Op,
+    out: &mut Vec<Named>,
+) {
     let start = change.start_op().get();
     for pred in op.pred.iter() {
-        let own = pred.actor() == change.actor_id() && pred.counter() >= start;
+        let own = pred.actor() == change.actor_id()
+            && (start..start.saturating_add(n)).contains(&pred.counter());
         if !own {
             out.push((pred.counter(), pred.actor().clone()));
         }
+    }
+}
+
+/// Refuses `change` if it numbers its operations from a counter not above the last
+/// operation of every change it builds on (`built_on`: time and last operation by hash),
+/// as every Automerge client numbers them: numbered lower, its operations could pass for
+/// operations of the history it names as overwritten.
+pub(crate) fn numbered_after(
+    change: &Change,
+    built_on: &HashMap<ChangeHash, (i64, u64)>,
+) -> Result<(), RuleViolation> {
+    let start = change.start_op().get();
+    let last = change
+        .deps()
+        .iter()
+        .filter_map(|d| built_on.get(d).map(|(_, max_op)| *max_op))
+        .max();
+    match last {
+        Some(last) if start <= last => Err(RuleViolation::at(
+            "transition",
+            "change.ops",
+            format!(
+                "change `{}` numbers its operations from `{start}`, not after `{last}`, the last operation of the history it builds on",
+                change.hash()
+            ),
+        )),
+        _ => Ok(()),
     }
 }
 
