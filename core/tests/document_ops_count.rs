@@ -48,3 +48,49 @@ fn a_change_stored_compressed_counts_its_operations_and_predecessors_as_one_stor
     );
     Ok(())
 }
+
+/// Two changes of one actor, the second of its sequence given first: Automerge asserts
+/// its order while applying them (a panic, which answered a push `500`).
+#[test]
+fn changes_automerge_cannot_apply_in_their_order_are_refused_not_a_panic() -> Fallible<()> {
+    let actor = automerge::ActorId::random();
+    let change = |seq: u64, start_op: u64| -> Fallible<Vec<u8>> {
+        let made = automerge::Change::from(automerge::ExpandedChange {
+            operations: vec![automerge::legacy::Op {
+                action: automerge::legacy::OpType::Put(automerge::ScalarValue::Int(1)),
+                obj: automerge::legacy::ObjectId::Root,
+                key: automerge::legacy::Key::Map(format!("k{seq}").into()),
+                pred: Vec::new().into(),
+                insert: false,
+            }],
+            actor_id: actor.clone(),
+            hash: None,
+            seq,
+            start_op: std::num::NonZeroU64::new(start_op).ok_or("op")?,
+            time: 1_800_000_000_000,
+            message: None,
+            deps: Vec::new(),
+            extra_bytes: Vec::new(),
+            author: None,
+        });
+        Ok(made.raw_bytes().to_vec())
+    };
+    let sent: Vec<IncomingChange> = [change(2, 2)?, change(1, 1)?]
+        .iter()
+        .map(|b| IncomingChange::parse(b))
+        .collect::<Result<_, _>>()?;
+    let mut replica = Replica::empty(&DocId::new());
+    let pusher = fieldsync_core::Pusher {
+        user: "am-li",
+        received_at: 1_800_000_000_000,
+    };
+    let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        replica.apply(&sent, &pusher).map(|r| r.is_ok())
+    }));
+    match answer {
+        Ok(Err(e)) => assert!(e.to_string().contains("Automerge cannot apply"), "{e}"),
+        Ok(Ok(applied)) => return Err(format!("not refused (judged: {applied})").into()),
+        Err(_) => return Err("the apply panicked".into()),
+    }
+    Ok(())
+}

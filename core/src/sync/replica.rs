@@ -151,7 +151,7 @@ impl Replica {
         changes: &[IncomingChange],
         pusher: &Pusher<'_>,
     ) -> Result<Result<Effect, RuleViolation>> {
-        self.apply_working_out(changes, pusher, true)
+        guarded(|| self.apply_working_out(changes, pusher, true))
     }
 
     /// As [`apply`](Self::apply) for a document that was `before`, working out
@@ -163,11 +163,13 @@ impl Replica {
         before: Option<&DocSummary>,
         pusher: &Pusher<'_>,
     ) -> Result<Result<Effect, RuleViolation>> {
-        self.apply_working_out(
-            changes,
-            pusher,
-            crate::rules::write_rules::reads_touched(before),
-        )
+        guarded(|| {
+            self.apply_working_out(
+                changes,
+                pusher,
+                crate::rules::write_rules::reads_touched(before),
+            )
+        })
     }
 
     fn apply_working_out(
@@ -325,6 +327,24 @@ fn header_object(doc: &Doc) -> Option<RuleViolation> {
             )),
             (automerge::Value::Scalar(_), _) => None,
         })
+}
+
+/// Runs `apply` with Automerge's own assertions answered as a refusal of the changes:
+/// crafted changes can trip them (an actor's changes applied out of their order, an
+/// author on a later change), and a panic would answer the push `500` and poison the
+/// lock of the server's writer. The replica is then unusable, as after any refusal.
+fn guarded<T>(apply: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(apply)).unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(Error::invalid(
+            "changes",
+            format!("Automerge cannot apply or read them: {why}"),
+        ))
+    })
 }
 
 fn doc_kind(doc: &Doc) -> Result<Option<DocKind>> {
