@@ -33,6 +33,7 @@ pub(crate) mod store;
 pub(crate) mod store_copy;
 pub(crate) mod store_periods;
 pub(crate) mod task;
+mod task_moves;
 mod violation;
 pub(crate) mod visit;
 

@@ -80,6 +80,7 @@ pub mod backend;
 pub mod bundle;
 pub mod client_device;
 pub mod convergence;
+pub mod crafted;
 pub mod device;
 pub mod district;
 pub mod edit_script;

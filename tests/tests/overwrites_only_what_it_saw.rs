@@ -7,114 +7,16 @@
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{AutoCommit, ChangeHash, ReadDoc};
 use axum::http::StatusCode;
-use fieldsync_core::fixtures::{at, device, sample_store};
-use fieldsync_core::protocol::{DocChanges, SyncRequest};
+use fieldsync_core::fixtures::at;
 use fieldsync_core::{
-    CheckPoint, DocId, LocalStore, NewScorecard, NewTask, NewVisit, Role, ScoreDimension,
-    ScoreWeights, TaskState, VisitKind,
+    CheckPoint, DocId, LocalStore, NewScorecard, NewTask, NewVisit, ScoreDimension, ScoreWeights,
+    TaskState, VisitKind,
 };
-use fieldsync_server::Limits;
-use fieldsync_server::admin::AdminDevice;
-use fieldsync_server::storage::User;
-use fieldsync_tests::Backend;
-use fieldsync_tests::routes::Instances;
+use fieldsync_tests::crafted::{Crafted as Field, MONDAY, now_ms};
 
 type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
 
-const MONDAY: &str = "2026-11-23T09:00:00+08:00";
 const PHOTO: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
-
-struct Field {
-    server: Instances,
-    dir: tempfile::TempDir,
-    store: DocId,
-}
-
-async fn phone(field: &Field, user: &str) -> Fallible<(LocalStore, String)> {
-    let token = field.server.enroll(user).await?;
-    let (phone, _) = device(
-        field.dir.path().join(format!("{user}.db")),
-        user,
-        at(MONDAY),
-    )?;
-    field.server.sync_phone(&token, &phone).await?;
-    Ok((phone, token))
-}
-
-impl Field {
-    fn new(label: &str) -> Fallible<Field> {
-        let dir = tempfile::tempdir()?;
-        let server = Instances::open(Backend::Sqlite, dir.path(), label, Limits::default())?;
-        for (id, role) in [
-            ("am-li", Role::AccountManager),
-            ("am-wu", Role::AccountManager),
-            ("sup-liu", Role::Supervisor),
-        ] {
-            server.storage.add_user(
-                &User {
-                    id: id.into(),
-                    role,
-                    name: id.into(),
-                },
-                0,
-            )?;
-        }
-        let store = {
-            let admin = AdminDevice::open(dir.path(), server.storage.as_ref())?;
-            let store = admin.local.create_store(sample_store("am-li", 1))?;
-            admin.push()?;
-            store
-        };
-        Ok(Field { server, dir, store })
-    }
-
-    /// The document as the server holds it, with its heads.
-    fn stored(&self, doc: &DocId) -> Fallible<(AutoCommit, Vec<ChangeHash>)> {
-        let mut am = AutoCommit::new();
-        for change in self.server.storage.document_changes(doc.as_str())? {
-            am.load_incremental(&change)?;
-        }
-        let heads = am.get_heads();
-        Ok((am, heads))
-    }
-
-    /// Pushes `changes` of `doc` with `token`, as a crafted client would: the status and
-    /// the refusal's text.
-    async fn push(
-        &self,
-        token: &str,
-        doc: &DocId,
-        changes: &[automerge::Change],
-    ) -> Fallible<(StatusCode, String)> {
-        let request = SyncRequest {
-            protocol: 1,
-            cursor: None,
-            push: vec![DocChanges {
-                doc: doc.to_string(),
-                changes: changes
-                    .iter()
-                    .map(|c| c.raw_bytes().to_vec().into())
-                    .collect(),
-                index: None,
-            }],
-            max_response_bytes: None,
-            device: None,
-            working_set: None,
-            index_version: None,
-        };
-        let (status, _, body) = self.server.sync(token, &request).await?;
-        let said = if status.is_success() {
-            "(accepted)".to_owned()
-        } else {
-            String::from_utf8_lossy(&body).into_owned()
-        };
-        Ok((status, said))
-    }
-}
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
 
 /// Commits `doc`'s pending operations and returns the change (made by a fresh actor).
 fn commit(doc: &mut AutoCommit) -> Fallible<automerge::Change> {
@@ -146,7 +48,7 @@ fn stamped(fields: serde_json::Value) -> String {
 async fn task_for_li(
     field: &Field,
 ) -> Fallible<(DocId, (LocalStore, String), (LocalStore, String))> {
-    let sup = phone(field, "sup-liu").await?;
+    let sup = field.phone("sup-liu").await?;
     let task = sup.0.create_task(NewTask {
         store_id: field.store.clone(),
         title: "fix the price tags".into(),
@@ -156,7 +58,7 @@ async fn task_for_li(
         origin: None,
     })?;
     field.server.sync_phone(&sup.1, &sup.0).await?;
-    let li = phone(field, "am-li").await?;
+    let li = field.phone("am-li").await?;
     Ok((task, li, sup))
 }
 
@@ -231,8 +133,8 @@ async fn a_change_built_on_a_side_branch_cannot_rename_the_assignee_for_the_next
 async fn a_new_tasks_assignee_cannot_be_renamed_by_a_change_without_dependencies_in_the_push_that_creates_it()
 -> Fallible<()> {
     let field = Field::new("rev23b_new_task")?;
-    let (li, li_token) = phone(&field, "am-li").await?;
-    let (sup, sup_token) = phone(&field, "sup-liu").await?;
+    let (li, li_token) = field.phone("am-li").await?;
+    let (sup, sup_token) = field.phone("sup-liu").await?;
     let task = li.create_task(NewTask {
         store_id: field.store.clone(),
         title: "fix the price tags".into(),
@@ -296,7 +198,7 @@ struct Overwritten {
 
 async fn comment_overwritten(label: &str) -> Fallible<Overwritten> {
     let field = Field::new(label)?;
-    let (li, li_token) = phone(&field, "am-li").await?;
+    let (li, li_token) = field.phone("am-li").await?;
     let visit = li.create_visit(NewVisit {
         store_id: field.store.clone(),
         kind: VisitKind::Routine,
@@ -307,7 +209,7 @@ async fn comment_overwritten(label: &str) -> Fallible<Overwritten> {
         complaint_id: None,
     })?;
     field.server.sync_phone(&li_token, &li).await?;
-    let (sup, sup_token) = phone(&field, "sup-liu").await?;
+    let (sup, sup_token) = field.phone("sup-liu").await?;
     sup.comment_on_visit(&visit, "no one was in the store at this time: explain")?;
     field.server.sync_phone(&sup_token, &sup).await?;
 
@@ -426,7 +328,7 @@ async fn a_change_without_dependencies_cannot_move_a_verified_task_back_to_open(
 async fn a_change_without_dependencies_cannot_rewrite_scores_the_manager_acknowledged()
 -> Fallible<()> {
     let field = Field::new("rev23b_scores")?;
-    let (sup, sup_token) = phone(&field, "sup-liu").await?;
+    let (sup, sup_token) = field.phone("sup-liu").await?;
     let card = sup.create_scorecard(NewScorecard {
         manager: "am-li".into(),
         month: "2026-11".into(),
@@ -436,7 +338,7 @@ async fn a_change_without_dependencies_cannot_rewrite_scores_the_manager_acknowl
         sup.score_dimension(&card, dimension, 20.0)?;
     }
     field.server.sync_phone(&sup_token, &sup).await?;
-    let (li, li_token) = phone(&field, "am-li").await?;
+    let (li, li_token) = field.phone("am-li").await?;
     li.acknowledge_scorecard(&card, Some("agreed"))?;
     field.server.sync_phone(&li_token, &li).await?;
     field.server.sync_phone(&sup_token, &sup).await?;

@@ -8,100 +8,14 @@
 use automerge::legacy;
 use automerge::{AutoCommit, ChangeHash, ReadDoc};
 use axum::http::StatusCode;
-use fieldsync_core::fixtures::{at, device, sample_store};
-use fieldsync_core::protocol::{DocChanges, SyncRequest};
-use fieldsync_core::{DocId, LocalStore, NewTask, Role, TaskState};
-use fieldsync_server::Limits;
-use fieldsync_server::admin::AdminDevice;
-use fieldsync_server::storage::User;
-use fieldsync_tests::Backend;
-use fieldsync_tests::routes::Instances;
+use fieldsync_core::fixtures::at;
+use fieldsync_core::{NewTask, TaskState};
+use fieldsync_tests::crafted::{Crafted as Field, now_ms};
 use std::collections::HashMap;
 
 type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
 
-const MONDAY: &str = "2026-11-23T09:00:00+08:00";
 const PHOTO: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
-
-struct Field {
-    server: Instances,
-    dir: tempfile::TempDir,
-    store: DocId,
-}
-
-async fn phone(field: &Field, user: &str) -> Fallible<(LocalStore, String)> {
-    let token = field.server.enroll(user).await?;
-    let (phone, _) = device(
-        field.dir.path().join(format!("{user}.db")),
-        user,
-        at(MONDAY),
-    )?;
-    field.server.sync_phone(&token, &phone).await?;
-    Ok((phone, token))
-}
-
-impl Field {
-    fn new(label: &str) -> Fallible<Field> {
-        let dir = tempfile::tempdir()?;
-        let server = Instances::open(Backend::Sqlite, dir.path(), label, Limits::default())?;
-        for (id, role) in [
-            ("am-li", Role::AccountManager),
-            ("am-wu", Role::AccountManager),
-            ("sup-liu", Role::Supervisor),
-        ] {
-            server.storage.add_user(
-                &User {
-                    id: id.into(),
-                    role,
-                    name: id.into(),
-                },
-                0,
-            )?;
-        }
-        let store = {
-            let admin = AdminDevice::open(dir.path(), server.storage.as_ref())?;
-            let store = admin.local.create_store(sample_store("am-li", 1))?;
-            admin.push()?;
-            store
-        };
-        Ok(Field { server, dir, store })
-    }
-
-    async fn push(
-        &self,
-        token: &str,
-        doc: &DocId,
-        changes: &[automerge::Change],
-    ) -> Fallible<(StatusCode, String)> {
-        let request = SyncRequest {
-            protocol: 1,
-            cursor: None,
-            push: vec![DocChanges {
-                doc: doc.to_string(),
-                changes: changes
-                    .iter()
-                    .map(|c| c.raw_bytes().to_vec().into())
-                    .collect(),
-                index: None,
-            }],
-            max_response_bytes: None,
-            device: None,
-            working_set: None,
-            index_version: None,
-        };
-        let (status, _, body) = self.server.sync(token, &request).await?;
-        let said = if status.is_success() {
-            "(accepted)".to_owned()
-        } else {
-            String::from_utf8_lossy(&body).into_owned()
-        };
-        Ok((status, said))
-    }
-}
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
 
 /// `id` moved `by` counters up when it is `actor`'s.
 fn shift(id: &legacy::OpId, actor: &automerge::ActorId, by: u64) -> legacy::OpId {
@@ -195,8 +109,8 @@ fn put_assignee(value: &str, over: legacy::OpId) -> legacy::Op {
 async fn a_change_cannot_overwrite_unseen_an_operation_of_its_own_actor_numbered_above_its_start()
 -> Fallible<()> {
     let field = Field::new("rev23c_own_range")?;
-    let (li, li_token) = phone(&field, "am-li").await?;
-    let (sup, sup_token) = phone(&field, "sup-liu").await?;
+    let (li, li_token) = field.phone("am-li").await?;
+    let (sup, sup_token) = field.phone("sup-liu").await?;
     let task = li.create_task(NewTask {
         store_id: field.store.clone(),
         title: "fix the price tags".into(),

@@ -20,7 +20,6 @@ use automerge::{Change, ChangeHash, ScalarValue};
 use crate::doc::{CommitMessage, Doc, Fields};
 use crate::ids::DocKind;
 use crate::kinds::RuleViolation;
-use crate::kinds::task::TaskState;
 
 /// How far a device's clock may run ahead of the server's, or behind what it built on.
 pub const MAX_CLOCK_DRIFT_MS: i64 = 15 * 60_000;
@@ -125,7 +124,7 @@ pub(crate) fn judge(
     // Task moves and scores are judged on the document as each change found it.
     for (change, made) in &moves {
         if !made.states.is_empty() {
-            task_moves(doc, change, &made.states, sender)?;
+            super::task_moves::check(doc, change, &made.states, sender)?;
         }
         if made.scores && !change.deps().is_empty() {
             let before = doc
@@ -359,53 +358,4 @@ fn judge_change(
         scores: score_writes,
         named,
     })
-}
-
-/// Each state a change writes must be a legal move, for its author, from a state the
-/// task was in where the change was made (a new task starts `open`).
-fn task_moves(
-    doc: &mut Doc,
-    change: &Change,
-    writes: &[Fields],
-    sender: &Sender,
-) -> Result<(), RuleViolation> {
-    let transition = |reason: String| RuleViolation::at("transition", "state", reason);
-    if change.deps().is_empty() {
-        let all_open = writes
-            .iter()
-            .all(|w| w.str("v").as_deref() == Some(TaskState::Open.code()));
-        return if all_open {
-            Ok(())
-        } else {
-            Err(transition("a new task starts `open`".into()))
-        };
-    }
-    let before = doc
-        .fork_at(change.deps())
-        .map_err(|e| RuleViolation::unreadable(&e))?;
-    let after = doc
-        .fork_at(&[change.hash()])
-        .map_err(|e| RuleViolation::unreadable(&e))?;
-    let task_before =
-        crate::kinds::task::read(&before).map_err(|e| RuleViolation::unreadable(&e))?;
-    let task_after = crate::kinds::task::read(&after).map_err(|e| RuleViolation::unreadable(&e))?;
-    for write in writes {
-        let to = write
-            .str("v")
-            .and_then(|v| TaskState::parse(&v).ok())
-            .ok_or_else(|| transition("the new state is not a task state".into()))?;
-        let note = write.str("note");
-        let mut last = None;
-        let legal = task_before.state.all().any(|from| {
-            let verdict =
-                super::check_task_move(&task_after, from.value, to, sender.user, note.as_deref());
-            let ok = verdict.is_ok();
-            last = verdict.err();
-            ok
-        });
-        if !legal {
-            return Err(last.unwrap_or_else(|| transition("an illegal move".into())));
-        }
-    }
-    Ok(())
 }
