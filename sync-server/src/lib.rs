@@ -13,6 +13,7 @@ pub mod blobs;
 pub mod calendar;
 pub mod config;
 pub mod console;
+mod content_type;
 pub mod data_dir;
 pub mod demo;
 pub mod error;

@@ -82,7 +82,7 @@ async fn sync_as(
     // large body finished.
     let received_at = chrono::Utc::now().timestamp_millis();
     admission.device(&device.device_id)?;
-    check_content_type(&headers)?;
+    crate::content_type::check(&headers, protocol::CONTENT_TYPE)?;
     // The permit holds the body's bytes against the server's budget until the answer.
     let (body, _held) = admission
         .read_body(body, state.limits.max_body_bytes)
@@ -327,7 +327,7 @@ pub async fn enroll(
     body: Body,
 ) -> AppResult<Json<EnrollResponse>> {
     let source = admission::source(peer.as_ref().map(|Extension(info)| info));
-    check_content_type_is(&headers, "application/json")?;
+    crate::content_type::check(&headers, "application/json")?;
     let (body, _held) = admission.read_body(body, 16 * 1024).await?;
     let request: EnrollRequest = serde_json::from_slice(&body).map_err(|e| {
         AppError::BadRequest(format!(
@@ -371,31 +371,6 @@ pub async fn enroll(
         user_id: device.user_id,
         role: device.role.code().into(),
     }))
-}
-
-/// A CBOR body's content type: `application/cbor` (parameters after `;` aside).
-pub(crate) fn check_content_type(headers: &HeaderMap) -> AppResult<()> {
-    check_content_type_is(headers, protocol::CONTENT_TYPE)
-}
-
-/// The body's content type is `expected` (any case; parameters after `;` aside), or a
-/// `400` naming the one to send.
-fn check_content_type_is(headers: &HeaderMap, expected: &str) -> AppResult<()> {
-    let ok = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';')
-                .next()
-                .is_some_and(|t| t.trim().eq_ignore_ascii_case(expected))
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(AppError::BadRequest(format!(
-            "send the body as `Content-Type: {expected}`"
-        )))
-    }
 }
 
 /// The one answer to every enrollment refused for its code.

@@ -66,7 +66,7 @@ pub async fn fetch(
 ) -> AppResult<Response> {
     let started = Instant::now();
     admission.device(&device.device_id)?;
-    crate::sync::check_content_type(&headers)?;
+    crate::content_type::check(&headers, fieldsync_core::protocol::CONTENT_TYPE)?;
     let (body, _held) = admission
         .read_body(body, state.limits.max_body_bytes)
         .await?;

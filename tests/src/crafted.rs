@@ -89,15 +89,23 @@ impl Crafted {
         doc: &DocId,
         changes: &[automerge::Change],
     ) -> Fallible<(StatusCode, String)> {
+        let encoded = changes.iter().map(|c| c.raw_bytes().to_vec()).collect();
+        self.push_encoded(token, doc, encoded).await
+    }
+
+    /// As [`Crafted::push`], for changes already encoded.
+    pub async fn push_encoded(
+        &self,
+        token: &str,
+        doc: &DocId,
+        changes: Vec<Vec<u8>>,
+    ) -> Fallible<(StatusCode, String)> {
         let request = SyncRequest {
             protocol: 1,
             cursor: None,
             push: vec![DocChanges {
                 doc: doc.to_string(),
-                changes: changes
-                    .iter()
-                    .map(|c| c.raw_bytes().to_vec().into())
-                    .collect(),
+                changes: changes.into_iter().map(Into::into).collect(),
                 index: None,
             }],
             max_response_bytes: None,

@@ -7,34 +7,16 @@
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{AutoCommit, ReadDoc};
 use axum::http::StatusCode;
-use fieldsync_core::fixtures::{at, device, sample_store};
-use fieldsync_core::protocol::{DocChanges, ErrorBody, SyncRequest};
-use fieldsync_core::{CheckPoint, DocId, LocalStore, NewVisit, Role, VisitKind};
-use fieldsync_server::Limits;
-use fieldsync_server::admin::AdminDevice;
-use fieldsync_server::storage::User;
-use fieldsync_tests::Backend;
-use fieldsync_tests::routes::Instances;
+use fieldsync_core::fixtures::at;
+use fieldsync_core::protocol::ErrorBody;
+use fieldsync_core::{CheckPoint, DocId, LocalStore, NewVisit, VisitKind};
+use fieldsync_tests::crafted::{Crafted, MONDAY, now_ms};
 
 type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
 
-const MONDAY: &str = "2026-11-23T09:00:00+08:00";
-
-async fn phone(
-    server: &Instances,
-    dir: &std::path::Path,
-    user: &str,
-) -> Fallible<(LocalStore, String)> {
-    let token = server.enroll(user).await?;
-    let (phone, _) = device(dir.join(format!("{user}.db")), user, at(MONDAY))?;
-    server.sync_phone(&token, &phone).await?;
-    Ok((phone, token))
-}
-
 /// A visit of Li's with one comment of the supervisor's, on the server and on both phones.
 struct Commented {
-    server: Instances,
-    _dir: tempfile::TempDir,
+    district: Crafted,
     visit: DocId,
     li_token: String,
     sup: LocalStore,
@@ -42,30 +24,10 @@ struct Commented {
 }
 
 async fn commented(label: &str) -> Fallible<Commented> {
-    let dir = tempfile::tempdir()?;
-    let server = Instances::open(Backend::Sqlite, dir.path(), label, Limits::default())?;
-    for (id, role) in [
-        ("am-li", Role::AccountManager),
-        ("sup-liu", Role::Supervisor),
-    ] {
-        server.storage.add_user(
-            &User {
-                id: id.into(),
-                role,
-                name: id.into(),
-            },
-            0,
-        )?;
-    }
-    let store = {
-        let admin = AdminDevice::open(dir.path(), server.storage.as_ref())?;
-        let store = admin.local.create_store(sample_store("am-li", 1))?;
-        admin.push()?;
-        store
-    };
-    let (li, li_token) = phone(&server, dir.path(), "am-li").await?;
+    let district = Crafted::new(label)?;
+    let (li, li_token) = district.phone("am-li").await?;
     let visit = li.create_visit(NewVisit {
-        store_id: store.clone(),
+        store_id: district.store.clone(),
         kind: VisitKind::Routine,
         check_in: CheckPoint {
             at: at(MONDAY),
@@ -73,14 +35,13 @@ async fn commented(label: &str) -> Fallible<Commented> {
         },
         complaint_id: None,
     })?;
-    server.sync_phone(&li_token, &li).await?;
-    let (sup, sup_token) = phone(&server, dir.path(), "sup-liu").await?;
+    district.server.sync_phone(&li_token, &li).await?;
+    let (sup, sup_token) = district.phone("sup-liu").await?;
     sup.comment_on_visit(&visit, "no one was in the store at this time: explain")?;
-    server.sync_phone(&sup_token, &sup).await?;
+    district.server.sync_phone(&sup_token, &sup).await?;
     assert_eq!(sup.visit(&visit)?.comments.len(), 1);
     Ok(Commented {
-        server,
-        _dir: dir,
+        district,
         visit,
         li_token,
         sup,
@@ -96,11 +57,7 @@ impl Commented {
         &self,
         edit: impl FnOnce(&mut AutoCommit, &automerge::ObjId, &str) -> Fallible<()>,
     ) -> Fallible<(StatusCode, Option<ErrorBody>)> {
-        let mut doc = AutoCommit::new();
-        for change in self.server.storage.document_changes(self.visit.as_str())? {
-            doc.load_incremental(&change)?;
-        }
-        let heads = doc.get_heads();
+        let (mut doc, heads) = self.district.stored(&self.visit)?;
         let mut doc = doc.fork().with_actor(automerge::ActorId::random());
         let comments = match doc.get(automerge::ROOT, "comments")? {
             Some((automerge::Value::Object(_), id)) => id,
@@ -111,34 +68,23 @@ impl Commented {
             return Err(format!("one comment expected: {keys:?}").into());
         };
         edit(&mut doc, &comments, key)?;
-        doc.commit_with(CommitOptions::default().with_time(chrono::Utc::now().timestamp_millis()));
-        let request = SyncRequest {
-            protocol: 1,
-            cursor: None,
-            push: vec![DocChanges {
-                doc: self.visit.to_string(),
-                changes: doc
-                    .get_changes(&heads)
-                    .into_iter()
-                    .map(|c| c.raw_bytes().to_vec().into())
-                    .collect(),
-                index: None,
-            }],
-            max_response_bytes: None,
-            device: None,
-            working_set: None,
-            index_version: None,
-        };
-        let (status, _, body) = self.server.sync(&self.li_token, &request).await?;
+        doc.commit_with(CommitOptions::default().with_time(now_ms()));
+        let (status, said) = self
+            .district
+            .push(&self.li_token, &self.visit, &doc.get_changes(&heads))
+            .await?;
         let refusal = (!status.is_success())
-            .then(|| serde_json::from_slice(&body))
+            .then(|| serde_json::from_str(&said))
             .transpose()?;
         Ok((status, refusal))
     }
 
     /// The supervisor's comment is still on her phone after a sync, as she wrote it.
     async fn comment_kept(&self) -> Fallible<()> {
-        self.server.sync_phone(&self.sup_token, &self.sup).await?;
+        self.district
+            .server
+            .sync_phone(&self.sup_token, &self.sup)
+            .await?;
         let comments = self.sup.visit(&self.visit)?.comments;
         assert_eq!(comments.len(), 1, "{comments:?}");
         assert_eq!(comments[0].by, "sup-liu");
@@ -197,14 +143,7 @@ async fn a_visitor_cannot_write_her_own_entry_over_a_supervisors_comment() -> Fa
 /// The supervisor's comment change, as stored: the last change of the visit, and the
 /// heads it was made on.
 fn before_the_comment(field: &Commented) -> Fallible<(AutoCommit, Vec<automerge::ChangeHash>)> {
-    let mut doc = AutoCommit::new();
-    for change in field
-        .server
-        .storage
-        .document_changes(field.visit.as_str())?
-    {
-        doc.load_incremental(&change)?;
-    }
+    let (mut doc, _) = field.district.stored(&field.visit)?;
     let comment = doc
         .get_changes(&[])
         .last()
@@ -249,27 +188,14 @@ async fn a_visitor_cannot_hide_a_supervisors_comment_behind_a_concurrent_entry_a
     let mine = serde_json::json!({"text": "all fine", "by": "am-li", "at": now}).to_string();
     fork.put(&comments, &key, mine.as_str())?;
     fork.commit_with(CommitOptions::default().with_time(now));
-    let changes: Vec<Vec<u8>> = fork
-        .get_changes(&before)
-        .into_iter()
-        .map(|c| c.raw_bytes().to_vec())
-        .collect();
+    let changes = fork.get_changes(&before);
     assert_eq!(changes.len(), 1);
-    let request = SyncRequest {
-        protocol: 1,
-        cursor: None,
-        push: vec![DocChanges {
-            doc: field.visit.to_string(),
-            changes: changes.into_iter().map(Into::into).collect(),
-            index: None,
-        }],
-        max_response_bytes: None,
-        device: None,
-        working_set: None,
-        index_version: None,
-    };
-    let (status, _, body) = field.server.sync(&field.li_token, &request).await?;
+    let (status, body) = field
+        .district
+        .push(&field.li_token, &field.visit, &changes)
+        .await?;
     field
+        .district
         .server
         .sync_phone(&field.sup_token, &field.sup)
         .await?;
@@ -277,8 +203,7 @@ async fn a_visitor_cannot_hide_a_supervisors_comment_behind_a_concurrent_entry_a
     assert_eq!(
         status,
         StatusCode::FORBIDDEN,
-        "accepted: the supervisor's phone now shows the comments {seen:?}; {}",
-        String::from_utf8_lossy(&body)
+        "accepted: the supervisor's phone now shows the comments {seen:?}; {body}"
     );
     field.comment_kept().await
 }

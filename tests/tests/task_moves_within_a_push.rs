@@ -7,24 +7,18 @@
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{AutoCommit, ReadDoc};
 use axum::http::StatusCode;
-use fieldsync_core::fixtures::{at, device, sample_store};
-use fieldsync_core::protocol::{DocChanges, ErrorBody, SyncRequest};
-use fieldsync_core::{DocId, LocalStore, NewTask, Role, TaskState};
-use fieldsync_server::Limits;
-use fieldsync_server::admin::AdminDevice;
-use fieldsync_server::storage::User;
-use fieldsync_tests::Backend;
-use fieldsync_tests::routes::Instances;
+use fieldsync_core::fixtures::at;
+use fieldsync_core::protocol::ErrorBody;
+use fieldsync_core::{DocId, LocalStore, NewTask, TaskState};
+use fieldsync_tests::crafted::{Crafted, now_ms};
 
 type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
 
-const MONDAY: &str = "2026-11-23T09:00:00+08:00";
 const PHOTO: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 
 /// A district with a store of Li's, a task the supervisor opened for Li, and both phones.
 struct Field {
-    server: Instances,
-    _dir: tempfile::TempDir,
+    district: Crafted,
     task: DocId,
     li: LocalStore,
     li_token: String,
@@ -32,55 +26,22 @@ struct Field {
     sup_token: String,
 }
 
-async fn phone(
-    server: &Instances,
-    dir: &std::path::Path,
-    user: &str,
-) -> Fallible<(LocalStore, String)> {
-    let token = server.enroll(user).await?;
-    let (phone, _) = device(dir.join(format!("{user}.db")), user, at(MONDAY))?;
-    server.sync_phone(&token, &phone).await?;
-    Ok((phone, token))
-}
-
 impl Field {
     async fn new(label: &str) -> Fallible<Field> {
-        let dir = tempfile::tempdir()?;
-        let server = Instances::open(Backend::Sqlite, dir.path(), label, Limits::default())?;
-        for (id, role) in [
-            ("am-li", Role::AccountManager),
-            ("am-wu", Role::AccountManager),
-            ("sup-liu", Role::Supervisor),
-        ] {
-            server.storage.add_user(
-                &User {
-                    id: id.into(),
-                    role,
-                    name: id.into(),
-                },
-                0,
-            )?;
-        }
-        let store = {
-            let admin = AdminDevice::open(dir.path(), server.storage.as_ref())?;
-            let store = admin.local.create_store(sample_store("am-li", 1))?;
-            admin.push()?;
-            store
-        };
-        let (sup, sup_token) = phone(&server, dir.path(), "sup-liu").await?;
+        let district = Crafted::new(label)?;
+        let (sup, sup_token) = district.phone("sup-liu").await?;
         let task = sup.create_task(NewTask {
-            store_id: store.clone(),
+            store_id: district.store.clone(),
             title: "fix the price tags".into(),
             description: String::new(),
             assignee: "am-li".into(),
             deadline: at("2026-12-04T18:00:00+08:00"),
             origin: None,
         })?;
-        server.sync_phone(&sup_token, &sup).await?;
-        let (li, li_token) = phone(&server, dir.path(), "am-li").await?;
+        district.server.sync_phone(&sup_token, &sup).await?;
+        let (li, li_token) = district.phone("am-li").await?;
         Ok(Field {
-            server,
-            _dir: dir,
+            district,
             task,
             li,
             li_token,
@@ -94,7 +55,10 @@ impl Field {
         self.li.move_task(&self.task, TaskState::InProgress, None)?;
         self.li.add_task_photo(&self.task, PHOTO, "tags in place")?;
         self.li.move_task(&self.task, TaskState::Submitted, None)?;
-        self.server.sync_phone(&self.li_token, &self.li).await?;
+        self.district
+            .server
+            .sync_phone(&self.li_token, &self.li)
+            .await?;
         assert_eq!(
             *self.li.task(&self.task)?.state.value(),
             TaskState::Submitted
@@ -104,42 +68,16 @@ impl Field {
 
     /// The task as the server holds it, on a fork with a fresh actor (a crafted client).
     fn forged_base(&self) -> Fallible<(AutoCommit, Vec<automerge::ChangeHash>)> {
-        let mut doc = AutoCommit::new();
-        for change in self.server.storage.document_changes(self.task.as_str())? {
-            doc.load_incremental(&change)?;
-        }
-        let heads = doc.get_heads();
+        let (mut doc, heads) = self.district.stored(&self.task)?;
         Ok((doc.fork().with_actor(automerge::ActorId::random()), heads))
     }
 
     /// Pushes `changes` of the task with Li's token, as a crafted client would.
     async fn li_pushes(&self, changes: Vec<Vec<u8>>) -> Fallible<(StatusCode, String)> {
-        let request = SyncRequest {
-            protocol: 1,
-            cursor: None,
-            push: vec![DocChanges {
-                doc: self.task.to_string(),
-                changes: changes.into_iter().map(Into::into).collect(),
-                index: None,
-            }],
-            max_response_bytes: None,
-            device: None,
-            working_set: None,
-            index_version: None,
-        };
-        let (status, _, body) = self.server.sync(&self.li_token, &request).await?;
-        // A refusal is JSON; an acceptance is CBOR, not worth printing.
-        let said = if status.is_success() {
-            "(accepted)".to_owned()
-        } else {
-            String::from_utf8_lossy(&body).into_owned()
-        };
-        Ok((status, said))
+        self.district
+            .push_encoded(&self.li_token, &self.task, changes)
+            .await
     }
-}
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 fn commit(doc: &mut AutoCommit, time: i64) {
@@ -175,6 +113,7 @@ async fn the_assignee_cannot_verify_their_own_task_by_renaming_the_assignee_with
     let (status, body) = field.li_pushes(changes).await?;
     // What a reader then sees, to show the effect when the push is (wrongly) accepted.
     field
+        .district
         .server
         .sync_phone(&field.sup_token, &field.sup)
         .await?;
@@ -209,7 +148,11 @@ async fn a_task_submitted_within_a_push_keeps_the_after_photo_it_was_submitted_w
     field
         .li
         .move_task(&field.task, TaskState::InProgress, None)?;
-    field.server.sync_phone(&field.li_token, &field.li).await?;
+    field
+        .district
+        .server
+        .sync_phone(&field.li_token, &field.li)
+        .await?;
 
     let (mut doc, heads) = field.forged_base()?;
     let now = now_ms();
@@ -232,6 +175,7 @@ async fn a_task_submitted_within_a_push_keeps_the_after_photo_it_was_submitted_w
 
     let (status, body) = field.li_pushes(changes).await?;
     field
+        .district
         .server
         .sync_phone(&field.sup_token, &field.sup)
         .await?;
@@ -312,6 +256,7 @@ async fn a_change_without_dependencies_cannot_rename_the_assignee_for_the_next_c
     let changes: Vec<Vec<u8>> = [x, y, z].iter().map(|c| c.raw_bytes().to_vec()).collect();
     let (status, body) = field.li_pushes(changes).await?;
     field
+        .district
         .server
         .sync_phone(&field.sup_token, &field.sup)
         .await?;
