@@ -39,7 +39,7 @@ use crate::time::Timestamp;
 
 pub(crate) use cache::Item as MapItem;
 pub(crate) use chunks::{
-    CHANGE, COMPRESSED_CHANGE, change_hash_and_deps, chunk_head, split_changes,
+    CHANGE, COMPRESSED_CHANGE, change_hash_and_deps, checksum_holds, chunk_head, split_changes,
 };
 pub(crate) use fields::Fields;
 pub use fields::{Versions, Written};

@@ -52,6 +52,14 @@ pub(crate) fn change_hash_and_deps(bytes: &[u8]) -> Option<(ChangeHash, Vec<Chan
     Some((ChangeHash(hash), deps))
 }
 
+/// Whether the 4 bytes a change chunk carries as its checksum are the first 4 of `change`'s
+/// hash (of the inflated change, for a compressed one), as Automerge's loader of stored
+/// bytes demands. Automerge's parser of one change takes them without comparing: a byte
+/// altered on the way parses as another change, under another hash.
+pub(crate) fn checksum_holds(bytes: &[u8], change: &automerge::Change) -> bool {
+    bytes.get(4..8) == Some(&change.hash().0[..4])
+}
+
 /// The type byte of an Automerge chunk holding one change.
 pub(crate) const CHANGE: u8 = 1;
 /// The type byte of an Automerge chunk holding one change, DEFLATE-compressed.

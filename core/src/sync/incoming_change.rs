@@ -51,7 +51,7 @@ impl IncomingChange {
         // compare: Automerge's loader of stored bytes (a phone's first sync then builds
         // the document instead of storing it as it came), a strict client of another
         // language.
-        if bytes.get(4..8) != Some(&change.hash().0[..4]) {
+        if !crate::doc::checksum_holds(bytes, &change) {
             return Err(Error::invalid(
                 "changes",
                 format!(

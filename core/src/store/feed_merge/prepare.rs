@@ -51,8 +51,21 @@ pub(super) fn prepare(
         .enumerate()
         .map(|(i, bytes)| parse(i, bytes, "kept-aside change"))
         .collect::<Result<Vec<_>>>()?;
+    // What arrives is compared with its checksum: a byte altered on the way would otherwise
+    // parse as another change, stored under another hash, or fail later as a dependency no
+    // one sent. Changes kept aside are this device's own bytes, some kept before it compared.
     for (i, bytes) in changes.iter().enumerate() {
-        parsed.push(parse(i, bytes, "change")?);
+        let change = parse(i, bytes, "change")?;
+        if !crate::doc::checksum_holds(bytes, &change) {
+            return Err(Error::invalid(
+                "changes",
+                format!(
+                    "change {i} of `{id}` is not an automerge change: its checksum does not \
+                     hold (its bytes were altered on the way)"
+                ),
+            ));
+        }
+        parsed.push(change);
     }
     let (mut doc, before, new) = match stored {
         Stored::New => match damaged::new_document(id, parsed, actor)? {

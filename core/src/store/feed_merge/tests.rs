@@ -213,6 +213,44 @@ fn a_damaged_change_in_a_batch_is_refused_naming_its_document_and_nothing_of_the
 }
 
 #[test]
+fn a_change_with_one_letter_altered_on_the_way_parses_but_is_refused_by_its_checksum() -> Result<()>
+{
+    let dir = tempfile::tempdir()?;
+    let source = source(dir.path())?;
+    let mut docs = feed(&source, &HashMap::new())?;
+    let phone = new_phone(dir.path(), "phone.db")?;
+    // A visit's check-out with its commit message's `check out` made `Check out`: the
+    // change still parses (Automerge does not compare its checksum), as another change
+    // under another hash.
+    let (victim, change, at) = docs
+        .iter()
+        .enumerate()
+        .find_map(|(d, (_, changes))| {
+            changes.iter().enumerate().find_map(|(c, bytes)| {
+                (bytes[8] == crate::doc::CHANGE)
+                    .then(|| bytes.windows(9).position(|w| w == b"check out"))
+                    .flatten()
+                    .map(|at| (d, c, at))
+            })
+        })
+        .expect("an uncompressed check-out");
+    let damaged = docs[victim].0.clone();
+    docs[victim].1[change][at] = b'C';
+    assert!(automerge::Change::try_from(docs[victim].1[change].as_slice()).is_ok());
+    let err = phone
+        .merge_many_from_server(docs)
+        .expect_err("an altered change is refused");
+    assert!(
+        err.to_string().contains(&format!(
+            "change {change} of `{damaged}` is not an automerge change: its checksum does not hold"
+        )),
+        "{err}"
+    );
+    assert_eq!(rows(&phone)?, Vec::<String>::new(), "nothing was written");
+    Ok(())
+}
+
+#[test]
 fn a_batch_holding_a_change_whose_dependency_is_missing_is_refused_whole() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let source = source(dir.path())?;
