@@ -87,6 +87,36 @@ pub fn visit_with_photo(
     Ok((visit, added, jpeg))
 }
 
+/// Zhao writes the photo of `jpeg` (another user's, whose hash she learned) into a visit of
+/// her own store (licence 2) and syncs it: the server sees an entry of hers naming the hash
+/// and its thumbnail, as a crafted reference would be. Her visit and the photo she added.
+pub async fn quote_photo(zhao: &Device, jpeg: &[u8]) -> Fallible<(DocId, AddedPhoto)> {
+    let store = zhao
+        .local()
+        .store_by_licence(&licence(2))?
+        .ok_or("zhao has no store 2")?;
+    zhao.clock().advance_minutes(40);
+    let visit = zhao.local().create_visit(NewVisit {
+        store_id: store,
+        kind: VisitKind::Routine,
+        check_in: CheckPoint {
+            at: zhao.clock().now(),
+            gps: None,
+        },
+        complaint_id: None,
+    })?;
+    let quoted = zhao.local().add_photo(
+        &PhotoTarget::Visit(visit.clone()),
+        PhotoSource::Bytes(jpeg),
+        &PhotoMeta {
+            caption: "my shelf".into(),
+            ..PhotoMeta::default()
+        },
+    )?;
+    zhao.sync().await?;
+    Ok((visit, quoted))
+}
+
 pub fn blob_file(district: &District, hash: &str) -> PathBuf {
     district
         .data_dir()

@@ -1,8 +1,8 @@
 //! A photo is read only through the documents of its owner, the user who attached it first:
 //! an account manager of another territory who knows a photo's hash (from a store that
 //! moved away, from a screen) and writes it into a visit of her own reads nothing through
-//! it, nor does her supervisor, even when her phone uploaded the bytes before the owner's
-//! did; the owner's visit serves it to the readers it should. The real server binary on
+//! it, nor does her supervisor, and her phone, holding the same bytes, may not upload
+//! them; the owner's visit serves it to the readers it should. The real server binary on
 //! 127.0.0.1, on SQLite and on PostgreSQL (ADR 0033).
 //!
 //! Shown to catch what it guards, once each, in scratch edits (reverted): with the download
@@ -11,12 +11,10 @@
 //! owner taken from the blob's uploader (this ADR's first version, which a review showed an
 //! attacker racing two instances could become), li's visit answered `404`.
 
-use fieldsync_core::photos::{PhotoMeta, PhotoSource, PhotoTarget};
-use fieldsync_core::{CheckPoint, DocId, NewVisit, VisitKind};
+use fieldsync_core::DocId;
 use fieldsync_tests::Backend;
 use fieldsync_tests::device::Device;
-use fieldsync_tests::district::licence;
-use fieldsync_tests::photo_setup::{settings, setup, visit_with_photo};
+use fieldsync_tests::photo_setup::{quote_photo, settings, setup, visit_with_photo};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -46,45 +44,23 @@ async fn a_quoted_hash_reads_nothing(backend: Backend) -> TestResult {
     // Li's visit reaches the server; her photo waits for Wi-Fi.
     s.li.sync().await?;
 
-    // Zhao writes li's photo into a visit of her own store: the server sees an entry of hers
-    // naming the hash (and its thumbnail), as a forged reference would be.
-    let zhao_store = s
-        .zhao
-        .local()
-        .store_by_licence(&licence(2))?
-        .ok_or("zhao has no store 2")?;
-    s.zhao.clock().advance_minutes(40);
-    let zhao_visit = s.zhao.local().create_visit(NewVisit {
-        store_id: zhao_store,
-        kind: VisitKind::Routine,
-        check_in: CheckPoint {
-            at: s.zhao.clock().now(),
-            gps: None,
-        },
-        complaint_id: None,
-    })?;
-    let quoted = s.zhao.local().add_photo(
-        &PhotoTarget::Visit(zhao_visit.clone()),
-        PhotoSource::Bytes(&jpeg),
-        &PhotoMeta {
-            caption: "my shelf".into(),
-            ..PhotoMeta::default()
-        },
-    )?;
+    // Zhao writes li's photo into a visit of her own store.
+    let (zhao_visit, quoted) = quote_photo(&s.zhao, &jpeg).await?;
     assert_eq!(
         (&quoted.hash, &quoted.thumb),
         (&photo.hash, &photo.thumb),
         "the same bytes name the same blobs"
     );
-    s.zhao.sync().await?;
-    // Zhao uploads the bytes first (as an attacker racing pieces through two instances
-    // could end up recorded as the uploader): uploading confers nothing.
+    // Her phone holds the bytes too, but may not upload them: only the owner does (an
+    // attacker racing pieces through two instances could otherwise end up recorded as the
+    // uploader, and uploading confers nothing anyway).
     let sent = s
         .zhao
         .client()
         .upload_photos(&settings(64 * 1024), &|_| {})
         .await?;
-    assert_eq!((sent.thumbnails_sent, sent.photos_sent), (1, 1));
+    assert_eq!((sent.thumbnails_sent, sent.photos_sent), (0, 0));
+    assert_eq!(sent.refused.len(), 2, "{:?}", sent.refused);
     s.li.client()
         .upload_photos(&settings(64 * 1024), &|_| {})
         .await?;

@@ -44,9 +44,22 @@ impl<'a> Access<'a> {
         }
     }
 
-    /// Whether the device may upload `hash` through `doc`, or ask where its upload stands.
+    /// Whether the device may ask about `hash` through `doc`: whether it is complete.
     pub(crate) fn allows(&mut self, doc: &str, hash: &str) -> AppResult<bool> {
         Ok(self.authors(doc, hash)?.is_some())
+    }
+
+    /// Whether the device may upload `hash` through `doc`, or learn where its upload
+    /// stands: its user owns the photo (attached it first) and referenced it in `doc`.
+    /// Anyone else who learned the hash and quoted it in a document of their own could
+    /// otherwise send pieces of it, and end its owner's upload with a last piece that
+    /// does not match (a partial upload is one per blob, shared by its uploaders).
+    pub(crate) fn allows_upload(&mut self, doc: &str, hash: &str) -> AppResult<bool> {
+        let user = self.device.user_id.clone();
+        if !self.authors(doc, hash)?.is_some_and(|a| a.contains(&user)) {
+            return Ok(false);
+        }
+        Ok(self.storage.photo_owner(hash)?.as_deref() == Some(user.as_str()))
     }
 
     /// Whether the device may read the verified blob `hash` through `doc`: `doc` references

@@ -121,10 +121,16 @@ pub async fn status(
         let mut access = Access::new(storage.as_ref(), &device);
         let mut answer = Vec::with_capacity(request.blobs.len());
         for asked in request.blobs {
+            // Whether a blob is complete is told to anyone whose document references it
+            // (a phone holding the same bytes need not send them); where an upload stands
+            // only to those who may upload it.
             let (state, committed) = match hex_of(&asked.hash) {
                 Some(hex) if access.allows(&asked.doc, &asked.hash)? => {
                     match blobs.store.stat(hex)? {
                         Stored::Complete(n) => (BlobState::Complete, n),
+                        _ if !access.allows_upload(&asked.doc, &asked.hash)? => {
+                            (BlobState::Refused, 0)
+                        }
                         Stored::Partial(n) => (BlobState::Partial, n),
                         Stored::Missing => (BlobState::Missing, 0),
                     }
@@ -239,13 +245,25 @@ pub async fn upload(
     }
     // Access before the body: a refused upload costs no bandwidth beyond its headers.
     let storage = state.storage.clone();
-    let allowed = {
+    let not_allowed = {
         let (storage, device, hash, doc) =
             (storage.clone(), device.clone(), hash.clone(), doc.clone());
-        blocking(move || Access::new(storage.as_ref(), &device).allows(&doc, &hash)).await?
+        blocking(move || {
+            let mut access = Access::new(storage.as_ref(), &device);
+            Ok(if !access.allows(&doc, &hash)? {
+                Some(refused(&hash, &doc))
+            } else if !access.allows_upload(&doc, &hash)? {
+                Some(AppError::NotFound(format!(
+                    "`{hash}` was not first attached by you in `{doc}`: only the user who attached a photo first uploads its bytes, through a document where they referenced it"
+                )))
+            } else {
+                None
+            })
+        })
+        .await?
     };
-    if !allowed {
-        return Err(refused(&hash, &doc));
+    if let Some(not_allowed) = not_allowed {
+        return Err(not_allowed);
     }
     // The piece's bytes are held against the server's budget of bodies in flight until
     // the answer, as a sync's are.

@@ -140,7 +140,8 @@ impl SyncClient {
                         BlobState::Refused => {
                             report.refused.push((
                                 photo.hash.clone(),
-                                "the server does not see its document in this device's scope"
+                                "the server refused it: its document is not in this device's \
+                                 scope, or another user attached the same photo first"
                                     .into(),
                             ));
                             continue;
