@@ -11,8 +11,11 @@ use axum::http::{HeaderMap, Request, StatusCode, header};
 use fieldsync_core::protocol::{self, DocChanges, EnrollResponse, SyncRequest, SyncResponse};
 use fieldsync_core::{DocId, LocalStore};
 use fieldsync_server::admin::enrollment_code;
+use fieldsync_server::blobs::{BlobLimits, Blobs};
 use fieldsync_server::storage::SyncStorage;
-use fieldsync_server::{AppState, Limits, PostgresOptions, PostgresStorage, SqliteStorage, app};
+use fieldsync_server::{
+    AppOptions, AppState, Limits, PostgresOptions, PostgresStorage, SqliteStorage, app_with,
+};
 use tower::ServiceExt;
 
 use crate::backend::{Backend, TestDatabase};
@@ -86,14 +89,22 @@ impl Instances {
             .first()
             .cloned()
             .ok_or_else(|| HarnessError("no instance".into()))?;
+        // Photos in `dir/blobs`, shared by the instances as one folder.
+        let options = AppOptions {
+            blobs: Some(Blobs::in_data_dir(dir, BlobLimits::default()).map_err(err)?),
+            ..AppOptions::default()
+        };
         let routers = storages
             .into_iter()
             .map(|storage| {
-                app(AppState {
-                    storage,
-                    limits: limits.clone(),
-                    metrics: None,
-                })
+                app_with(
+                    AppState {
+                        storage,
+                        limits: limits.clone(),
+                        metrics: None,
+                    },
+                    &options,
+                )
             })
             .collect();
         Ok(Instances {
@@ -217,6 +228,23 @@ impl Instances {
             .header(header::AUTHORIZATION, format!("Bearer {token}"))
             .header(header::CONTENT_TYPE, protocol::CONTENT_TYPE)
             .body(Body::from(body))
+            .map_err(failed)?;
+        let (status, _, bytes) = self.call(request).await?;
+        Ok((status, bytes))
+    }
+
+    /// Posts `body` as JSON to `path` (`/v1/blobs/status`) with `token`; the status and
+    /// body of the answer.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> HarnessResult<(StatusCode, Vec<u8>)> {
+        let request = Request::post(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
             .map_err(failed)?;
         let (status, _, bytes) = self.call(request).await?;
         Ok((status, bytes))

@@ -4,7 +4,9 @@
 //! a crafted client could make a visit of a few kilobytes hold millions of them, replayed
 //! by every later load (the next push's judge, a fetch, a supervisor's phone). A document
 //! may list at most `MAX_DOCUMENT_OPS` operations and predecessors in all (found by a
-//! review acting as an account manager with a crafted client).
+//! review acting as an account manager with a crafted client), and the documents one photo
+//! request names at most twice that (a status request may name 500 documents; a second
+//! review showed each could hold close to the bound).
 
 use automerge::{AutoCommit, ScalarValue, legacy};
 use axum::http::StatusCode;
@@ -94,6 +96,16 @@ impl Crafted {
 
 /// Li's visit, stored on a server; her token.
 async fn visit_of_li(server: &Instances, dir: &std::path::Path) -> Fallible<(DocId, String)> {
+    let (mut visits, token) = visits_of_li(server, dir, 1).await?;
+    Ok((visits.remove(0), token))
+}
+
+/// `n` visits of Li's, stored on a server; her token.
+async fn visits_of_li(
+    server: &Instances,
+    dir: &std::path::Path,
+    n: usize,
+) -> Fallible<(Vec<DocId>, String)> {
     server.storage.add_user(
         &User {
             id: "am-li".into(),
@@ -109,19 +121,23 @@ async fn visit_of_li(server: &Instances, dir: &std::path::Path) -> Fallible<(Doc
         store
     };
     let token = server.enroll("am-li").await?;
-    let (li, _) = device(dir.join("li.db"), "am-li", at(MONDAY))?;
+    let (li, clock) = device(dir.join("li.db"), "am-li", at(MONDAY))?;
     server.sync_phone(&token, &li).await?;
-    let visit = li.create_visit(NewVisit {
-        store_id: store,
-        kind: VisitKind::Routine,
-        check_in: CheckPoint {
-            at: at(MONDAY),
-            gps: None,
-        },
-        complaint_id: None,
-    })?;
+    let mut visits = Vec::new();
+    for _ in 0..n {
+        clock.advance_minutes(30);
+        visits.push(li.create_visit(NewVisit {
+            store_id: store.clone(),
+            kind: VisitKind::Routine,
+            check_in: CheckPoint {
+                at: li.now()?,
+                gps: None,
+            },
+            complaint_id: None,
+        })?);
+    }
     server.sync_phone(&token, &li).await?;
-    Ok((visit, token))
+    Ok((visits, token))
 }
 
 async fn push(
@@ -222,5 +238,56 @@ async fn one_push_that_would_make_a_document_pass_its_operation_bound_is_refused
     let refusal: ErrorBody = serde_json::from_slice(&body)?;
     assert_eq!(refusal.rejected[0].rule, "quota", "{refusal:?}");
     assert_eq!(server.storage.document_changes(visit.as_str())?, held);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_photo_status_naming_documents_that_list_more_operations_than_one_request_may_replay_is_refused_before_they_are_replayed()
+-> Fallible<()> {
+    let dir = tempfile::tempdir()?;
+    let server = Instances::open(
+        Backend::Sqlite,
+        dir.path(),
+        "doc_ops_blobs",
+        Limits::default(),
+    )?;
+    let (visits, token) = visits_of_li(&server, dir.path(), 3).await?;
+    // Each visit grown to about 392,000 listed, within the bound a document has: three of
+    // them list more than the 1,000,000 one request may make the server replay.
+    for visit in &visits {
+        let mut doc = AutoCommit::new();
+        for change in server.storage.document_changes(visit.as_str())? {
+            doc.load_incremental(&change)?;
+        }
+        let (status, body) = push(&server, &token, visit, Crafted::on(&mut doc).changes(4)).await?;
+        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    }
+    let hash = format!("sha256:{}", "ab".repeat(32));
+    let status_of = |docs: &[DocId]| {
+        serde_json::json!({
+            "blobs": docs.iter().map(|d| serde_json::json!({"hash": hash, "doc": d.as_str()}))
+                .collect::<Vec<_>>()
+        })
+    };
+    // Two of them, and one named again and again, are read.
+    let two = [&visits[..2], &[visits[0].clone(), visits[1].clone()]].concat();
+    let (status, body) = server
+        .post_json("/v1/blobs/status", &token, &status_of(&two))
+        .await?;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let (status, body) = server
+        .post_json("/v1/blobs/status", &token, &status_of(&visits))
+        .await?;
+    assert_eq!(
+        status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let refusal: ErrorBody = serde_json::from_slice(&body)?;
+    assert!(
+        refusal.message.contains("more than `1000000` operations"),
+        "{refusal:?}"
+    );
     Ok(())
 }

@@ -16,12 +16,18 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use fieldsync_core::{DocId, Replica, Role};
+use fieldsync_core::{DocId, IncomingChange, MAX_CHANGE_OPS, MAX_DOCUMENT_OPS, Replica, Role};
 
 use crate::SyncStorage;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::storage::DeviceInfo;
 use crate::storage::push::store_in_scope;
+
+/// The most operations and predecessors the documents one request names may list in all,
+/// which the server replays to read them: two of the largest documents a push may leave.
+/// A status request may name 500 documents; a phone's visits list a few hundred
+/// operations each, and a crafted client could make each of 500 hold 500,000.
+pub(crate) const MAX_REQUEST_OPS: u64 = 2 * MAX_DOCUMENT_OPS;
 
 /// The hashes the device may touch through each document it named, with the users whose
 /// entries reference each, read once per request, and whether each store those documents
@@ -32,6 +38,8 @@ pub(crate) struct Access<'a> {
     device: &'a DeviceInfo,
     docs: HashMap<String, BTreeMap<String, BTreeSet<String>>>,
     stores: HashMap<String, bool>,
+    /// Operations and predecessors the documents read so far list ([`MAX_REQUEST_OPS`]).
+    ops_read: u64,
 }
 
 impl<'a> Access<'a> {
@@ -41,6 +49,7 @@ impl<'a> Access<'a> {
             device,
             docs: HashMap::new(),
             stores: HashMap::new(),
+            ops_read: 0,
         }
     }
 
@@ -114,7 +123,7 @@ impl<'a> Access<'a> {
         Ok(in_scope)
     }
 
-    fn store_id_in_scope(&self, store: &str) -> AppResult<bool> {
+    fn store_id_in_scope(&mut self, store: &str) -> AppResult<bool> {
         let Ok(store_id) = DocId::parse("store_id", store) else {
             return Ok(false);
         };
@@ -132,10 +141,22 @@ impl<'a> Access<'a> {
         })
     }
 
-    fn load(&self, id: &DocId) -> AppResult<Option<Replica>> {
+    /// The stored document `id`, counted against [`MAX_REQUEST_OPS`] before Automerge
+    /// replays it (the count reads each change's columns, not its operations).
+    fn load(&mut self, id: &DocId) -> AppResult<Option<Replica>> {
         let changes = self.storage.document_changes(id.as_str())?;
         if changes.is_empty() {
             return Ok(None);
+        }
+        let listed = changes.iter().fold(0u64, |sum, change| {
+            let ops = IncomingChange::precheck(change).map_or(MAX_CHANGE_OPS, |p| p.ops);
+            sum.saturating_add(ops)
+        });
+        self.ops_read = self.ops_read.saturating_add(listed);
+        if self.ops_read > MAX_REQUEST_OPS {
+            return Err(AppError::TooLarge(format!(
+                "the documents this request names list more than `{MAX_REQUEST_OPS}` operations and predecessors in all (the server replays them to read them): name fewer at a time"
+            )));
         }
         Ok(Some(Replica::load(id, changes.iter().map(Vec::as_slice))?))
     }
