@@ -220,3 +220,27 @@ fn the_write_rules_about_one_field_name_it() {
     let v = check_write(Some(&visit), &count, &touched(&[]), &li).expect_err("kind changed");
     assert_eq!((v.rule, v.field.as_str()), ("kind_fixed", "kind"));
 }
+
+#[test]
+fn a_count_finished_with_false_is_refused_naming_finished_v_and_one_finished_with_true_is_taken()
+-> std::result::Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let (li, store) = li_with_a_store(&dir)?;
+    let counted = [("sku-000".to_owned(), 20), ("sku-001".to_owned(), 21)];
+    let count = li.record_inventory_count(sample_count(&store, 2), &counted, false)?;
+    let made = li.export_changes(&count, &[])?;
+    let mut replica = Replica::empty(&count);
+    assert_eq!(push(&mut replica, "am-li", &made)?, None);
+    let now = at(NOON).0;
+    let finished = |v: bool| {
+        let entry = format!(r#"{{"v":{v},"by":"am-li","at":{now}}}"#);
+        edited(&made, now, move |doc| {
+            doc.put(ROOT, "finished", entry.as_str())
+        })
+    };
+    // Every line is counted: only the value of `v` decides.
+    let v = push(&mut replica.clone(), "am-li", &[finished(false)?])?;
+    assert_eq!(field_of(v), ("value".into(), "finished.v".into()));
+    assert_eq!(push(&mut replica, "am-li", &[finished(true)?])?, None);
+    Ok(())
+}

@@ -103,8 +103,8 @@ pub(crate) const FIELDS: &[Field] = &[
 ];
 
 /// Counted quantities and names belong to lines of the book (a count of a line that does
-/// not exist would be silently left out of the error rate), and a finished count has every
-/// line counted.
+/// not exist would be silently left out of the error rate), and a finished count says so
+/// with `true` and has every line counted.
 pub(crate) fn rules(doc: &Doc) -> Result<(), RuleViolation> {
     let count = read(doc).map_err(|e| RuleViolation::unreadable(&e))?;
     let book: std::collections::HashSet<&str> =
@@ -123,6 +123,19 @@ pub(crate) fn rules(doc: &Doc) -> Result<(), RuleViolation> {
                 "is not a line of this count's book",
             ));
         }
+    }
+    // A count is finished once and never reopened: `finished` says so with `v` true. A
+    // `false` would still read as finished everywhere, the count's `finished_at` included.
+    if let Some(finished) = doc.stamped(&DOC_ROOT, "finished")
+        && finished
+            .all()
+            .any(|w| w.value != automerge::ScalarValue::Boolean(true))
+    {
+        return Err(RuleViolation::at(
+            "value",
+            "finished.v",
+            "must be true: a count is finished once, and never reopened",
+        ));
     }
     if doc.scalar(&DOC_ROOT, "finished").is_some() {
         let counted: std::collections::HashSet<&str> = counted.iter().map(String::as_str).collect();
