@@ -84,11 +84,14 @@ impl Doc {
             .collect()
     }
 
-    /// Every stamped entry ever written to one of `keys` at the document's root, with its
-    /// key, including the ones later overwritten or that lost to a concurrent write, in
+    /// Every stamped entry ever written at the document's root to a key `keys` accepts, with
+    /// its key, including the ones later overwritten or that lost to a concurrent write, in
     /// causal order (each change after what it built on): what those fields held over the
     /// document's life. Entries that are not stamped (no `{v, by, at}`) are left out.
-    pub(crate) fn root_writes(&mut self, keys: &[&str]) -> Vec<(String, Written<ScalarValue>)> {
+    pub(crate) fn root_writes(
+        &mut self,
+        keys: impl Fn(&str) -> bool,
+    ) -> Vec<(String, Written<ScalarValue>)> {
         let mut writes = Vec::new();
         for change in self.am.get_changes(&[]) {
             for op in change.decode().operations {
@@ -97,7 +100,7 @@ impl Doc {
                 else {
                     continue;
                 };
-                if !keys.contains(&k.as_str()) {
+                if !keys(k.as_str()) {
                     continue;
                 }
                 if let Some(fields) = Fields::parse(text) {
@@ -114,6 +117,25 @@ impl Doc {
             }
         }
         writes
+    }
+
+    /// Every deletion of one of `keys` at the document's root, with its key and the time of
+    /// the change that made it (core commits a change at its stamp's time): a deleted field
+    /// holds no stamped entry to say when it was cleared. In causal order.
+    pub(crate) fn root_deletions(&mut self, keys: &[&str]) -> Vec<(String, i64)> {
+        let mut deletions = Vec::new();
+        for change in self.am.get_changes(&[]) {
+            let decoded = change.decode();
+            for op in decoded.operations {
+                if let (ObjectId::Root, Key::Map(k), OpType::Delete) =
+                    (&op.obj, &op.key, &op.action)
+                    && keys.contains(&k.as_str())
+                {
+                    deletions.push((k.to_string(), decoded.time));
+                }
+            }
+        }
+        deletions
     }
 
     /// The document as it was at the end of `at`: every change made at or before `at` by its

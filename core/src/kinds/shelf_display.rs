@@ -25,7 +25,7 @@ pub use read::{
     DisplayCheck, DisplayProduct, DisplayStandard, NewProductZone, ProductOnDisplay, ShelfDisplay,
     StandardCheck, Verdict,
 };
-pub(crate) use read::{PRODUCT_PREFIX, STANDARD_PREFIX, checked_key, read};
+pub(crate) use read::{PRODUCT_PREFIX, STANDARD_PREFIX, checked_key, is_check_entry, read};
 pub(crate) use rows::DisplayRows;
 
 use super::shape::{Field, KeyRule, Ty, opt, prefixed, req};

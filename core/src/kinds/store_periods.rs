@@ -11,7 +11,9 @@
 //! entries written before that stamp, ordered by their stamps; an entry stamped at or after
 //! the current one lost to it (two admins editing at once) and never held. The store is in
 //! one state from one of those stamps until the next. Every store's fields are stamped (the
-//! store's reader requires it).
+//! store's reader requires it), except that an optional one (`rating`) may be deleted: a
+//! deletion holds from the time of the change that made it, with no value (docs/adr/0034:
+//! a rating cleared in December leaves November's rating in November).
 
 use std::collections::BTreeMap;
 
@@ -58,15 +60,34 @@ pub(crate) fn periods(doc: &mut Doc) -> Vec<Period> {
     if !current.contains_key("territory") {
         return Vec::new();
     }
+    // A field deleted now (a rating cleared) holds no entry: its latest deletion is its
+    // current state, with no value, from the time of the change that made it. Earlier
+    // deletions are events like earlier entries; a later one lost to the current value.
+    let deletions = doc.root_deletions(&KEYS);
+    for (key, at) in &deletions {
+        let Some(key) = KEYS.iter().find(|k| **k == key.as_str()) else {
+            continue;
+        };
+        if doc.stamped(&DOC_ROOT, key).is_some() {
+            continue;
+        }
+        let latest = current.entry(key).or_insert((*at, ScalarValue::Null));
+        if *at > latest.0 {
+            *latest = (*at, ScalarValue::Null);
+        }
+    }
+    let before_current = |key: &str, at: i64| current.get(key).is_some_and(|(now, _)| at < *now);
     let mut events: Vec<(i64, String, ScalarValue)> = doc
-        .root_writes(&KEYS)
+        .root_writes(|key| KEYS.contains(&key))
         .into_iter()
-        .filter(|(key, w)| {
-            current
-                .get(key.as_str())
-                .is_some_and(|(at, _)| w.at.millis() < *at)
-        })
+        .filter(|(key, w)| before_current(key, w.at.millis()))
         .map(|(key, w)| (w.at.millis(), key, w.value))
+        .chain(
+            deletions
+                .into_iter()
+                .filter(|(key, at)| before_current(key, *at))
+                .map(|(key, at)| (at, key, ScalarValue::Null)),
+        )
         .collect();
     events.extend(
         current

@@ -1,8 +1,9 @@
 //! R5's daily check: account managers check every demo-street store of their territory
-//! each day, and every check writes its checker's mark on the store's shelf display
-//! (`checked.<user>`). Today's stores are read from the index of each checker's latest
-//! check; a past day's, where a later check hid that day's, from the display's history of
-//! the mark (docs/adr/0034).
+//! each day. A check is any entry of the store's shelf display its checker stamped that
+//! day (a standard, a product, the new-product zone or the mark `checked.<user>`, which
+//! core writes with every check but the protocol does not require). Today's stores are
+//! read from the index of each checker's latest check; a past day's, where a later check
+//! hid that day's, from the display's history of those same entries (docs/adr/0034).
 
 use chrono::NaiveDate;
 use rusqlite::params;
@@ -68,8 +69,10 @@ impl LocalStore {
         Ok(unchecked)
     }
 
-    /// Whether `checker`'s mark on the shelf display of `store` was ever written with a
-    /// stamp in `[from, to)` (every check writes it: `checked.<user>`).
+    /// Whether `checker` stamped an entry of the shelf display of `store` in `[from, to)`:
+    /// a standard, a product, the new-product zone or the checker's mark, overwritten since
+    /// or not. The display's index counts the same stamps as a check, so a day reads the
+    /// same before and after a later check hides it from the index.
     fn checked_between(
         &self,
         store: &DocId,
@@ -80,11 +83,10 @@ impl LocalStore {
         let display = LocalStore::shelf_display_id(store);
         let mut inner = self.lock()?;
         let mut doc = inner.take_doc(&display, crate::ids::DocKind::ShelfDisplay)?;
-        let key = crate::kinds::shelf_display::checked_key(checker);
         let hit = doc
-            .root_writes(&[key.as_str()])
+            .root_writes(crate::kinds::shelf_display::is_check_entry)
             .iter()
-            .any(|(_, w)| (from.0..to.0).contains(&w.at.millis()));
+            .any(|(_, w)| w.by == checker && (from.0..to.0).contains(&w.at.millis()));
         inner.cache.put(doc);
         Ok(hit)
     }

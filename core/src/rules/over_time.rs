@@ -10,7 +10,7 @@
 //! display's heads, so a display that has not changed is never read again, and one that has
 //! is read again only at the instants from its earliest new change on.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use automerge::ChangeHash;
 use rusqlite::params;
@@ -19,8 +19,8 @@ use crate::doc::DOC_ROOT;
 use crate::error::Result;
 use crate::ids::{DocId, DocKind};
 use crate::kinds::shelf_display::read;
-use crate::rules::MAX_MISSING_PRICE_TAGS;
 use crate::rules::error_rate::ErrorRate;
+use crate::rules::{MAX_MISSING_PRICE_TAGS, credited_at, ever_held_by, period_at};
 use crate::store::LocalStore;
 use crate::time::Timestamp;
 
@@ -39,24 +39,18 @@ pub struct PeriodEvents {
 pub struct PriceTagsOverTime {
     ends: Vec<Timestamp>,
     known: HashMap<String, (Vec<u8>, Vec<bool>)>,
+    /// The displays the last call counted at each of its instants, by id, sorted.
+    counted: Vec<Vec<String>>,
     /// Displays read as they were (not answered from the index or from memory): for
     /// benchmarks and tests.
     pub past_reads: usize,
 }
 
 impl PriceTagsOverTime {
-    /// The displays whose reading at the `index`th instant of the last
-    /// [`LocalStore::price_tag_breaches_at`] broke R2, by id: what that call counted when
-    /// this memo served that one territory only (the memo remembers every display it read).
+    /// The displays the last [`LocalStore::price_tag_breaches_at`] counted at its
+    /// `index`th instant, by id, sorted: those of the manager's stores then that broke R2.
     pub fn breaking_at(&self, index: usize) -> Vec<String> {
-        let mut ids: Vec<String> = self
-            .known
-            .iter()
-            .filter(|(_, (_, verdicts))| verdicts.get(index).copied().unwrap_or(false))
-            .map(|(id, _)| id.clone())
-            .collect();
-        ids.sort();
-        ids
+        self.counted.get(index).cloned().unwrap_or_default()
     }
 }
 
@@ -75,7 +69,11 @@ impl LocalStore {
         Ok(earliest)
     }
 
-    /// R3 and the geofence in `[from, to)` for the stores of `manager`'s territory.
+    /// R3 and the geofence in `[from, to)` for the stores of `manager`'s territory. R3
+    /// reads each count's store as it was when the count was finished, as the monthly
+    /// report's findings do (`count_findings_finished_in`, docs/adr/0034): the counts of
+    /// stores that were `manager`'s (credited as ADR 0029 says) and functional terminals
+    /// then.
     pub fn period_events(
         &self,
         manager: &str,
@@ -83,12 +81,15 @@ impl LocalStore {
         to: Timestamp,
     ) -> Result<PeriodEvents> {
         let inner = self.lock()?;
-        let mut counts = inner.conn.prepare_cached(
+        let mut counts = inner.conn.prepare_cached(&format!(
             "SELECT c.counted_lines, c.abs_diff_total, c.book_total
              FROM count_index c JOIN store_index s ON s.id = c.store_id
-             WHERE s.territory = ?1 AND s.functional = 1
+             WHERE {} AND {} = ?1 AND {} = 1
                AND c.finished_at >= ?2 AND c.finished_at < ?3",
-        )?;
+            ever_held_by(1),
+            credited_at("c.finished_at"),
+            period_at("functional", "c.finished_at")
+        ))?;
         let counts_over_limit = counts
             .query_map(params![manager, from.0, to.0], |r| {
                 Ok((
@@ -121,6 +122,9 @@ impl LocalStore {
     /// R2 at each instant of `ends`: how many shelf displays of `manager`'s territory had
     /// more than 3 products missing a price tag then (as [`crate::ShelfDisplay`]'s
     /// `violates_price_tag_rule` reads them). `memo` keeps past readings between calls.
+    /// Each instant reads the display and the territory as they were then (docs/adr/0034):
+    /// a display counts for the manager whose store it was at that instant (credited as
+    /// ADR 0029 says), so a store moved since keeps its past breaches where they were.
     pub fn price_tag_breaches_at(
         &self,
         manager: &str,
@@ -131,25 +135,45 @@ impl LocalStore {
             memo.ends = ends.to_vec();
             memo.known.clear();
         }
-        let rows = {
+        // The displays of every store the territory ever held, and at each instant of
+        // `ends` those of the stores it held then.
+        let (rows, held) = {
             let inner = self.lock()?;
-            let mut stmt = inner.conn.prepare_cached(
+            let mut stmt = inner.conn.prepare_cached(&format!(
                 "SELECT d.id, d.missing_tags, d.last_checked_at, docs.heads
                  FROM display_index d JOIN store_index s ON s.id = d.store_id
                  JOIN documents docs ON docs.id = d.id
-                 WHERE s.territory = ?1 ORDER BY d.id",
-            )?;
-            stmt.query_map([manager], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, Option<i64>>(2)?,
-                    r.get::<_, Vec<u8>>(3)?,
-                ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?
+                 WHERE {} ORDER BY d.id",
+                ever_held_by(1)
+            ))?;
+            let rows = stmt
+                .query_map([manager], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, Option<i64>>(2)?,
+                        r.get::<_, Vec<u8>>(3)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut held_then = inner.conn.prepare_cached(&format!(
+                "SELECT d.id FROM display_index d JOIN store_index s ON s.id = d.store_id
+                 WHERE {} AND {} = ?1",
+                ever_held_by(1),
+                credited_at("?2")
+            ))?;
+            let held = ends
+                .iter()
+                .map(|end| {
+                    held_then
+                        .query_map(params![manager, end.0], |r| r.get::<_, String>(0))?
+                        .collect::<rusqlite::Result<HashSet<_>>>()
+                })
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            (rows, held)
         };
         let mut breaches = vec![0; ends.len()];
+        let mut counted = vec![Vec::new(); ends.len()];
         for (id, missing, last_checked, heads) in rows {
             let now_breaks = usize::try_from(missing).unwrap_or(0) > MAX_MISSING_PRICE_TAGS;
             let known = memo.known.get(&id).cloned();
@@ -188,14 +212,19 @@ impl LocalStore {
                             )?);
                         }
                     }
-                    memo.known.insert(id, (heads, verdicts.clone()));
+                    memo.known.insert(id.clone(), (heads, verdicts.clone()));
                     verdicts
                 }
             };
-            for (n, breaks) in breaches.iter_mut().zip(verdicts) {
-                *n += usize::from(breaks);
+            for (i, breaks) in verdicts.into_iter().enumerate() {
+                if breaks && held.get(i).is_some_and(|ids| ids.contains(&id)) {
+                    breaches[i] += 1;
+                    counted[i].push(id.clone());
+                }
             }
         }
+        // `rows` came in id order.
+        memo.counted = counted;
         Ok(breaches)
     }
 }

@@ -27,10 +27,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/012_store_period_rules.sql"),
     ),
     (13, include_str!("../../migrations/013_rows_unchecked.sql")),
+    (
+        14,
+        include_str!("../../migrations/014_store_period_cleared_rating.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
-pub const LATEST: i64 = 13;
+pub const LATEST: i64 = 14;
 
 /// The kinds whose index rows a migration's new columns are derived for from the
 /// documents, in that migration's transaction: SQL cannot read an Automerge document.
@@ -45,6 +49,8 @@ const REINDEX: &[(i64, &[DocKind])] = &[
     // Each period's functional flag and rating; the error rates of finished counts with a
     // line left uncounted (`count_index`).
     (12, &[DocKind::Store, DocKind::InventoryCount]),
+    // The periods of a store whose rating was cleared keep its earlier ratings.
+    (14, &[DocKind::Store]),
 ];
 
 /// Brings the database to [`LATEST`]; refuses a database written by a newer build.

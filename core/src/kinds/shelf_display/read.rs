@@ -197,6 +197,18 @@ pub(crate) fn checked_key(user: &str) -> String {
     format!("{CHECKED_PREFIX}{user}")
 }
 
+/// Whether an entry at `key` is one whose stamp the display's index counts as its author's
+/// check (R5, `display_check_index`): a standard, a product, the new-product zone or a
+/// checker's mark. The protocol makes none of them required, the mark included, so a check
+/// is any of them its author stamped.
+pub(crate) fn is_check_entry(key: &str) -> bool {
+    key.strip_prefix(STANDARD_PREFIX)
+        .is_some_and(|code| DisplayStandard::ALL.iter().any(|s| s.code() == code))
+        || key.starts_with(PRODUCT_PREFIX)
+        || key == "new_product_zone"
+        || key.starts_with(CHECKED_PREFIX)
+}
+
 fn split_list(s: Option<String>) -> Vec<String> {
     s.map(|s| {
         s.split(',')

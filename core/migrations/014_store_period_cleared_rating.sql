@@ -1,0 +1,6 @@
+-- fieldsync local store, schema 14: no new column. A store's periods (`store_period`) now
+-- read a deleted field, a rating cleared, as holding no value from the time of the change
+-- that deleted it; before, a cleared rating dropped every earlier rating from the store's
+-- periods, so a past month's R7 follow-ups of a terminal declassified since vanished
+-- (docs/adr/0034). The migration derives every store's periods again from the stored
+-- documents (`REINDEX` in `store/migrate.rs`).
