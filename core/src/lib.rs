@@ -74,6 +74,7 @@ pub use rules::month_weeks::{WeekMissed, weeks_of_month};
 pub use rules::over_time::{PeriodEvents, PriceTagsOverTime};
 pub use rules::store_history::StoreAt;
 pub use rules::store_list::{StoreListQuery, StoreListRow, StorePage, StoreSort};
+pub use rules::week_visited::WeekVisited;
 pub use rules::write_rules::{DocSummary, Effect, Writer, check as check_write};
 pub use rules::{
     CountFinding, DEFAULT_MIN_MONTHLY_VISITS, FollowUp, FollowUpAction, MAX_MISSING_PRICE_TAGS,

@@ -16,6 +16,7 @@ pub(crate) mod over_time;
 pub(crate) mod periods;
 pub(crate) mod store_history;
 pub(crate) mod store_list;
+pub(crate) mod week_visited;
 pub(crate) mod write_rules;
 
 pub(crate) use periods::{credited_at, ever_held_by, held_at, period_at};

@@ -62,6 +62,27 @@ impl LocalStore {
         }))
     }
 
+    /// The territory a record of the store `id` dated `at` counts for: the one that held the
+    /// store then, or its first territory for an instant before its first period (a record
+    /// entered late, or dated by a clock behind), as the rules credit records over a past
+    /// month (`credited_at`, docs/adr/0029). `None` for a store with no period.
+    pub fn territory_credited_at(&self, id: &DocId, at: Timestamp) -> Result<Option<String>> {
+        let inner = self.lock()?;
+        let territory = inner
+            .conn
+            .prepare_cached(
+                "SELECT COALESCE(
+                   (SELECT territory FROM store_period WHERE store_id = ?1 AND from_at <= ?2
+                    ORDER BY from_at DESC LIMIT 1),
+                   (SELECT territory FROM store_period WHERE store_id = ?1
+                    ORDER BY from_at LIMIT 1))",
+            )?
+            .query_row(params![id.as_str(), at.0], |r| {
+                r.get::<_, Option<String>>(0)
+            })?;
+        Ok(territory)
+    }
+
     /// Every store `territory` has ever held, by id.
     pub fn stores_ever_held(&self, territory: &str) -> Result<Vec<DocId>> {
         let inner = self.lock()?;

@@ -3,7 +3,7 @@
 //! Every figure comes from core's rule queries run on the admin device's local store after
 //! a pull: the same code the phones run, over the whole district. Where core has a query
 //! for one rule (R1, R2, R3, R4's spot checks, R5, R7, R9's visits and open clocks, R10,
-//! tasks) the report counts its answer; R4, R6, R8 and the month's breached complaint clocks are read from the
+//! tasks) the report counts its answer; R4, R6, R8 and the month's complaint clocks are read from the
 //! documents with core's own verdicts (`Scorecard::outcome`, `ShelfDisplay::failed_standards`,
 //! `Complaint::clocks`). The columns are described in [`HELP`].
 
@@ -266,7 +266,7 @@ pub fn report_over(
         .filter(|u| u.role == fieldsync_core::Role::AccountManager)
     {
         let mut row = manager_row(local, &district, user, options, &mut skipped)?;
-        row.r9_clocks_breached = district.breached.get(&user.id).copied().unwrap_or(0);
+        district.fill_clocks(&mut row);
         rows.push(row);
     }
     let mut unreadable = damaged::damaged(local)?;

@@ -103,16 +103,19 @@ pub fn render(
         }
     }
     // As the report counts them: every clock whose deadline fell in the month, of open
-    // and closed complaints alike.
-    for id in district.stores_of(manager) {
-        if let Some(n) = district.breached_by_store.get(id) {
-            add(
-                id,
-                None,
-                0,
-                format!("{} ×{n}", esc(t(lang, "clock_breached"))),
-            );
-        }
+    // and closed complaints alike, for the manager who held the store when it fell due.
+    for (id, n) in district
+        .breached_by_store
+        .get(manager)
+        .into_iter()
+        .flatten()
+    {
+        add(
+            id,
+            None,
+            0,
+            format!("{} ×{n}", esc(t(lang, "clock_breached"))),
+        );
     }
     let mut out = format!("<h2>{}</h2>", esc(t(lang, "attention")));
     if stores.is_empty() {

@@ -27,14 +27,18 @@ use crate::storage::User;
 /// One account manager's part of the overview.
 #[derive(Debug)]
 pub struct ManagerFigures {
-    /// Their row, R9's breached clocks left at 0 (district-wide, filled in by the overview).
+    /// Their row, R9's clocks breached and running left at 0 (district-wide, filled in by
+    /// the overview).
     pub row: ManagerRow,
     /// Stores R1 covers.
     pub covered: usize,
+    /// Stores visited this week among those owed it ([`LocalStore::week_visited`]).
+    pub visited_this_week: usize,
     /// R7 follow-ups not done in their period, by rating (excellent, good, qualified,
     /// unqualified).
     pub follow_ups_due: [usize; 4],
-    /// (week start, share of R1-covered stores visited that week).
+    /// (week start, share of the R1-covered stores owed that week that were visited in it,
+    /// in percent: [`LocalStore::week_visited`]).
     pub coverage: Vec<(String, f64)>,
     /// (month start, visits made to R1-covered stores).
     pub trend: Vec<(String, f64)>,
@@ -76,18 +80,17 @@ impl ManagerFigures {
                 }] += 1;
             }
         }
+        // Each week's share over one set: the stores owed that week, and those of them
+        // visited in it (as R1's weeks over a month judge them).
         let week = FieldCalendar::week_start(options.day);
         let mut coverage = Vec::new();
+        let mut visited_this_week = 0;
         for back in (0..COVERAGE_WEEKS).rev() {
             step_aside();
             let start = week - Duration::weeks(back);
-            let due = local.stores_due_visit(m, start)?.len();
-            let share = if covered == 0 {
-                0.0
-            } else {
-                (covered - due.min(covered)) as f64 / covered as f64
-            };
-            coverage.push((start.format("%m-%d").to_string(), share * 100.0));
+            let visited = local.week_visited(m, start)?;
+            visited_this_week = visited.visited;
+            coverage.push((start.format("%m-%d").to_string(), visited.percent()));
         }
         let mut trend = Vec::new();
         let mut below_minimum = Vec::new();
@@ -102,6 +105,7 @@ impl ManagerFigures {
         Ok(ManagerFigures {
             row,
             covered,
+            visited_this_week,
             follow_ups_due,
             coverage,
             trend,

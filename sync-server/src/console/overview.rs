@@ -67,12 +67,16 @@ pub struct Overview {
     pub rows: Vec<ManagerRow>,
     /// Per account manager: stores R1 covers.
     pub covered: HashMap<String, usize>,
+    /// Per account manager: stores visited this week among those owed it
+    /// (`LocalStore::week_visited`).
+    pub visited_this_week: HashMap<String, usize>,
     /// Per account manager: clocks met whose deadline fell in the month.
     pub clocks_met: HashMap<String, usize>,
     /// Per account manager: R7 follow-ups not done in their period, by rating
     /// (excellent, good, qualified, unqualified).
     pub follow_ups_due: HashMap<String, [usize; 4]>,
-    /// Per account manager: (week start, share of R1-covered stores visited that week).
+    /// Per account manager: (week start, share of the R1-covered stores owed that week that
+    /// were visited in it).
     pub coverage: Vec<Series>,
     /// Per account manager: (month start, visits made to R1-covered stores).
     pub trend: Vec<Series>,
@@ -170,6 +174,7 @@ impl Overview {
         let mut overview = Overview {
             rows: Vec::with_capacity(managers.len()),
             covered: HashMap::new(),
+            visited_this_week: HashMap::new(),
             clocks_met: district.met.clone(),
             follow_ups_due: HashMap::new(),
             coverage: Vec::new(),
@@ -190,9 +195,12 @@ impl Overview {
         };
         for (m, part) in managers.iter().zip(&parts) {
             let mut row = part.row.clone();
-            row.r9_clocks_breached = district.breached.get(&m.id).copied().unwrap_or(0);
+            district.fill_clocks(&mut row);
             overview.rows.push(row);
             overview.covered.insert(m.id.clone(), part.covered);
+            overview
+                .visited_this_week
+                .insert(m.id.clone(), part.visited_this_week);
             overview
                 .follow_ups_due
                 .insert(m.id.clone(), part.follow_ups_due);

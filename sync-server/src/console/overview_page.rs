@@ -151,9 +151,10 @@ pub fn render(lang: Lang, o: &Overview, took: std::time::Duration) -> String {
                 ),
                 r.stores.to_string(),
                 covered.to_string(),
+                // Counted among the stores owed this week, not derived from two sets.
                 format!(
                     "<span data-figure=\"r1_visited\">{}</span>",
-                    covered.saturating_sub(r.r1_due_this_week)
+                    o.visited_this_week.get(&r.manager).copied().unwrap_or(0)
                 ),
                 // The month's ended weeks: each store not visited in one is a miss.
                 format!(

@@ -68,9 +68,11 @@ team, spot checks from supervisors. Columns:
                               covered, at the month's middle
   r9_stores_below_minimum     R9: stores R1 covers visited fewer than --min-visits times
   r9_clocks_breached          R9: service clocks breached whose deadline fell in the month, by
-                              the end of --day, whenever the complaint came (a refund's 3 working days are counted on the district's
+                              the end of --day, whenever the complaint came, about stores
+                              the manager held when the deadline fell (a refund's 3 working days are counted on the district's
                               calendar of holidays and make-up days: `admin calendar`)
   r9_clocks_running           R9: clocks still running, of complaints open at the end of --day
+                              about stores the manager held then
   r10_requests_received       R10: retailers' requests received in the month, up to --day
   r10_requests_unanswered     R10: requests received by the end of --day (in any month) still
                               waiting for a reply, a visit or a satisfaction callback

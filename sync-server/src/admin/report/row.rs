@@ -1,5 +1,5 @@
 //! One account manager's row of the report, and the district-wide facts every row is
-//! computed from (each store's territory and flags, the month's breached clocks).
+//! computed from (each store's territory and flags, the month's complaint clocks).
 
 use std::collections::HashMap;
 
@@ -19,16 +19,22 @@ struct StoreFacts {
 }
 
 /// The district-wide facts every manager's row is computed from: each store's territory
-/// and flags (from the index) and the month's breached clocks by territory.
+/// and flags now (from the index), and R9's clocks by the territory that held their store
+/// when it counted (see [`month_clocks`]).
 #[derive(Debug)]
 pub struct District {
     stores: HashMap<DocId, StoreFacts>,
-    /// R9's breached clocks of the month, by territory.
+    /// R9's breached clocks of the month, by the territory that held the store when each
+    /// fell due.
     pub breached: HashMap<String, usize>,
-    /// R9's met clocks of the month, by territory (the console shows them beside).
+    /// R9's met clocks of the month, by the territory that held the store when each fell
+    /// due (the console shows them beside).
     pub met: HashMap<String, usize>,
-    /// R9's breached clocks of the month, by store (the console lists the stores).
-    pub breached_by_store: HashMap<DocId, usize>,
+    /// R9's clocks running at the end of `--day`, by the territory that held the store then.
+    pub running: HashMap<String, usize>,
+    /// R9's breached clocks of the month, by territory as [`District::breached`], then by
+    /// store (the console lists the stores).
+    pub breached_by_store: HashMap<String, HashMap<DocId, usize>>,
 }
 
 impl District {
@@ -38,6 +44,13 @@ impl District {
             .iter()
             .filter(move |(_, s)| s.territory == territory)
             .map(|(id, _)| id)
+    }
+
+    /// Sets `row`'s R9 clocks breached and running, which [`manager_row`] leaves at 0:
+    /// they are counted district-wide, by the territory that held each clock's store.
+    pub fn fill_clocks(&self, row: &mut ManagerRow) {
+        let of = |by: &HashMap<String, usize>| by.get(&row.manager).copied().unwrap_or(0);
+        (row.r9_clocks_breached, row.r9_clocks_running) = (of(&self.breached), of(&self.running));
     }
 }
 
@@ -73,13 +86,14 @@ impl District {
             stores,
             breached: clocks.breached,
             met: clocks.met,
+            running: clocks.running,
             breached_by_store: clocks.breached_by_store,
         })
     }
 }
 
-/// One account manager's row, all but R9's breached clocks (district-wide: see
-/// [`District::breached`]), which are left at 0. Reads only index rows and documents that
+/// One account manager's row, all but R9's clocks breached and running (district-wide:
+/// see [`District::fill_clocks`]), which are left at 0. Reads only index rows and documents that
 /// count for the manager (core's `LocalStore::territories_of`): their territory's stores
 /// and what is about them, and what names them.
 pub fn manager_row(
@@ -162,12 +176,6 @@ pub fn manager_row(
     row.r9_visits_made = visits.made();
     row.r9_visits_required = visits.required();
     row.r9_stores_below_minimum = visits.below_minimum().count();
-    row.r9_clocks_running = local
-        .complaint_clocks(m, options.as_of)?
-        .iter()
-        .flat_map(|c| &c.clocks)
-        .filter(|(_, state)| matches!(state, ClockState::Running { .. }))
-        .count();
     let requests = local.requests_answered(m, options.day, options.as_of)?;
     row.r10_requests_received = requests.received;
     row.r10_requests_unanswered = requests.unanswered.len();
@@ -213,17 +221,25 @@ fn training_days(
 /// Counts by territory.
 type ByTerritory = HashMap<String, usize>;
 
-/// The month's clocks: breached and met by territory, breached by store.
+/// The month's clocks: breached and met by territory, breached by territory and store,
+/// running at `as_of` by territory.
 struct MonthClocks {
     breached: ByTerritory,
     met: ByTerritory,
-    breached_by_store: HashMap<DocId, usize>,
+    running: ByTerritory,
+    breached_by_store: HashMap<String, HashMap<DocId, usize>>,
 }
 
 /// The clocks breached and met whose deadline fell in `[from, to)`, by the end of `as_of`,
-/// by territory (and the breached by store): a clock counts in the month its deadline fell
-/// in, whenever the complaint came (one received on the 29th and due on the 2nd is the
-/// next month's), and whether or not the complaint is closed since.
+/// and those running at `as_of`. A clock counts in the month its deadline fell in,
+/// whenever the complaint came (one received on the 29th and due on the 2nd is the next
+/// month's), and whether or not the complaint is closed since (docs/adr/0030).
+///
+/// Each counts for the territory that held the store at the instant it is judged at, as
+/// the other rules of a past month read the store as it was (docs/adr/0029, 0034): a clock
+/// breached or met for the holder when it fell due (who owed the deadline: the store left
+/// the former manager's phone when it moved), a clock running for the holder at `as_of`.
+/// A store moved since keeps its past clocks where they were.
 fn month_clocks(
     local: &LocalStore,
     stores: &HashMap<DocId, StoreFacts>,
@@ -231,8 +247,12 @@ fn month_clocks(
     as_of: Timestamp,
     skipped: &mut Vec<Unreadable>,
 ) -> AppResult<MonthClocks> {
-    let (mut breached, mut met) = (ByTerritory::new(), ByTerritory::new());
-    let mut breached_by_store: HashMap<DocId, usize> = HashMap::new();
+    let mut clocks = MonthClocks {
+        breached: ByTerritory::new(),
+        met: ByTerritory::new(),
+        running: ByTerritory::new(),
+        breached_by_store: HashMap::new(),
+    };
     for id in local.document_ids(DocKind::Complaint)? {
         let Some(complaint) = readable(local.complaint(&id), DocKind::Complaint, skipped)? else {
             continue;
@@ -240,26 +260,36 @@ fn month_clocks(
         if complaint.received_at > as_of {
             continue;
         }
+        // From the index: a store that cannot be read is named with the damaged documents.
         let Some(store) = stores.get(&complaint.store_id) else {
             continue;
         };
+        let holder = |at: Timestamp| -> AppResult<String> {
+            Ok(local
+                .territory_credited_at(&complaint.store_id, at)?
+                .unwrap_or_else(|| store.territory.clone()))
+        };
         for (_, state) in complaint.clocks(as_of) {
-            let counts = match state {
+            match state {
                 ClockState::Breached { due, .. } if due >= from && due < to => {
-                    *breached_by_store
+                    let territory = holder(due)?;
+                    *clocks
+                        .breached_by_store
+                        .entry(territory.clone())
+                        .or_default()
                         .entry(complaint.store_id.clone())
                         .or_default() += 1;
-                    &mut breached
+                    *clocks.breached.entry(territory).or_default() += 1;
                 }
-                ClockState::Met { due, .. } if due >= from && due < to => &mut met,
-                _ => continue,
-            };
-            *counts.entry(store.territory.clone()).or_default() += 1;
+                ClockState::Met { due, .. } if due >= from && due < to => {
+                    *clocks.met.entry(holder(due)?).or_default() += 1;
+                }
+                ClockState::Running { .. } => {
+                    *clocks.running.entry(holder(as_of)?).or_default() += 1;
+                }
+                _ => {}
+            }
         }
     }
-    Ok(MonthClocks {
-        breached,
-        met,
-        breached_by_store,
-    })
+    Ok(clocks)
 }
