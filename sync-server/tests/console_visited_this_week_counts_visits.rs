@@ -1,9 +1,9 @@
 //! The console's R1 figures of one week count the stores visited in it among one set of
 //! stores: those the manager owes the week (held at its middle and covered by R1, as R1's
-//! weeks over a month are judged: docs/adr/0029). The overview's "visited this week" cell
-//! and the coverage chart show no store visited for a manager who visited none, after a
-//! store moved away in the month. Each test failed while both figures subtracted this
-//! week's due stores (held now) from the stores held at the month's middle.
+//! weeks over a month are judged: docs/adr/0029). The overview's "visited this week" cell,
+//! the coverage chart and the manager page's stores show no store visited for a manager
+//! who visited none, after a store moved away in the month. Each test failed while these
+//! took this week's due stores (held now) from the stores held at the month's middle.
 
 #[path = "support/district.rs"]
 #[allow(dead_code)] // each test file uses part of the support
@@ -12,15 +12,15 @@ mod district;
 use district::{District, Fallible, HEADER, TestResult, day};
 use fieldsync_core::fixtures::at;
 use fieldsync_core::{CheckPoint, NewVisit, Role, VisitKind};
+use fieldsync_server::admin::AdminDevice;
+use fieldsync_server::admin::report::ReportOptions;
 
-/// The overview of Wednesday 25 November 2026, made that evening, for a district where S1
-/// and S2 were Li's until S2 moved to Wu on Friday 20 November, and nobody visited any
-/// store but as `before_the_move` does (over the admin device's store, which holds the
-/// whole district as the console's replica does).
-fn overview_after_a_move(
+/// A district where S1 and S2 were Li's until S2 moved to Wu on Friday 20 November, and
+/// nobody visited any store but as `before_the_move` does.
+fn move_s2_to_wu(
     district: &District,
     before_the_move: impl FnOnce(&District) -> TestResult,
-) -> Fallible<fieldsync_server::console::overview::Overview> {
+) -> TestResult {
     let report = district.import(
         &[
             HEADER,
@@ -38,15 +38,31 @@ fn overview_after_a_move(
         std::sync::Arc::new(move || office),
     )?
     .reassign("S2", "am-wu")?;
+    Ok(())
+}
+
+/// The admin device after a pull (its store holds the whole district, as the console's
+/// replica does), and the console's options for Wednesday 25 November 2026, that evening.
+fn console_of_the_25th(district: &District) -> Fallible<(AdminDevice<'_>, ReportOptions)> {
     let admin = district.admin()?;
     admin.pull()?;
-    let options = fieldsync_server::admin::report::ReportOptions::resolve(
+    let options = ReportOptions::resolve(
         Some(day("2026-11-01")),
         Some(day("2026-11-25")),
         4,
         admin.local.calendar(),
         at("2026-11-25T18:00:00+08:00"),
     )?;
+    Ok((admin, options))
+}
+
+/// The overview of Wednesday 25 November 2026, made that evening, after S2's move.
+fn overview_after_a_move(
+    district: &District,
+    before_the_move: impl FnOnce(&District) -> TestResult,
+) -> Fallible<fieldsync_server::console::overview::Overview> {
+    move_s2_to_wu(district, before_the_move)?;
+    let (admin, options) = console_of_the_25th(district)?;
     let mut memo = fieldsync_core::PriceTagsOverTime::default();
     Ok(fieldsync_server::console::overview::Overview::compute(
         &admin.local,
@@ -154,6 +170,59 @@ fn each_week_of_the_coverage_chart_counts_the_stores_owed_that_week() -> TestRes
             ("11-23", 0.0),
         ],
         "one store visited of the two owed in the week of 16 November, none in the others"
+    );
+    Ok(())
+}
+
+/// The manager page marks each store's week as the overview counts it: S2, moved to Wu
+/// before this week and still listed among Li's stores of the month (held at its middle),
+/// is not shown visited this week (✓) for Li, and S1, hers and not visited, is due.
+#[test]
+fn the_manager_page_shows_no_store_visited_this_week_when_the_manager_visited_none() -> TestResult {
+    let district = District::new()?;
+    move_s2_to_wu(&district, |_| Ok(()))?;
+    let (admin, options) = console_of_the_25th(&district)?;
+    let page = fieldsync_server::console::manager::render(
+        &admin.local,
+        fieldsync_server::console::i18n::Lang::En,
+        "am-li",
+        &options,
+    )?;
+    let stores = page
+        .split("<table id=\"stores\">")
+        .nth(1)
+        .ok_or("no table of stores")?;
+    // Each row's store name and its week's cell (the last).
+    let weeks: Vec<(String, String)> = stores
+        .split("<tr>")
+        .skip(2)
+        .map(|row| {
+            let cells: Vec<&str> = row
+                .split("<td>")
+                .skip(1)
+                .map(|c| c.split("</td>").next().unwrap_or_default())
+                .collect();
+            let name = cells
+                .first()
+                .and_then(|c| c.split('>').nth(1))
+                .and_then(|c| c.split('<').next())
+                .unwrap_or_default();
+            (
+                name.to_owned(),
+                cells.last().copied().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        weeks,
+        [
+            (
+                "S1".to_owned(),
+                "<span class=\"bad\">✗</span> never".to_owned()
+            ),
+            ("S2".to_owned(), "–".to_owned()),
+        ],
+        "Li visited neither store; S2 is Wu's this week"
     );
     Ok(())
 }

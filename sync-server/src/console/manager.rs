@@ -125,18 +125,27 @@ pub fn render(
         &[t(lang, "month"), t(lang, "outcome")],
         &rows,
     ));
-    // The R1-covered stores with this month's visits and whether this week's is due.
+    // The R1-covered stores with this month's visits and this week's R1: visited among
+    // the stores owed the week (as the overview counts them), due on this week's list, or
+    // neither (a store moved away before the week's middle is not the manager's week).
+    let owed: HashMap<String, bool> = local
+        .week_owed(manager, options.day)?
+        .into_iter()
+        .map(|(id, visited)| (id.as_str().to_owned(), visited))
+        .collect();
     let rows: Vec<Vec<String>> = visits
         .stores
         .iter()
         .map(|(id, name, made)| {
-            let week = match due.get(id.as_str()) {
-                Some(last) => format!(
+            let week = match (owed.get(id.as_str()), due.get(id.as_str())) {
+                (Some(true), _) => "<span class=\"good\">✓</span>".into(),
+                (_, Some(last)) => format!(
                     "<span class=\"bad\">✗</span> {}",
                     last.map(|l| esc(&when(cal, l)))
                         .unwrap_or_else(|| esc(t(lang, "never")))
                 ),
-                None => "<span class=\"good\">✓</span>".into(),
+                (Some(false), None) => "<span class=\"bad\">✗</span>".into(),
+                (None, None) => "–".into(),
             };
             vec![
                 format!(
