@@ -14,7 +14,7 @@ use fieldsync_server::storage::{DeviceInfo, SyncStorage};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 /// The schema this server migrates to.
-const LATEST: i64 = 15;
+const LATEST: i64 = 16;
 type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
 /// Documents with their changes, in the order a feed sent them.
 type Sent = Vec<(String, Vec<Vec<u8>>)>;

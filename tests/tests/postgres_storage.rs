@@ -30,7 +30,7 @@ fn several_instances_starting_at_once_on_a_fresh_postgres_database_migrate_it_on
         .rows("SELECT version FROM fieldsync_schema ORDER BY version", &[])?;
     assert_eq!(
         versions.len(),
-        14,
+        15,
         "each migration applied once: {versions:?}"
     );
     // Every instance works on the one schema: a user added through one is seen by all.
@@ -61,7 +61,7 @@ fn a_postgres_database_with_a_newer_schema_is_refused_naming_both_versions() -> 
         .expect_err("a newer schema must be refused");
     let message = refused.to_string();
     assert!(
-        message.contains("schema 99") && message.contains("this server's 14"),
+        message.contains("schema 99") && message.contains("this server's 15"),
         "{message}"
     );
     Ok(())
@@ -152,7 +152,8 @@ fn a_schema_1_postgres_database_learns_each_documents_size_and_counts_its_device
     )?;
     // Back to schema 1: what a server of that version left in the database.
     client.batch_execute(
-        "DELETE FROM fieldsync_schema WHERE version = 14;
+        "DELETE FROM fieldsync_schema WHERE version = 15;
+         DELETE FROM fieldsync_schema WHERE version = 14;
          ALTER TABLE docs DROP COLUMN feed_index;
          DELETE FROM fieldsync_schema WHERE version = 13;
          DROP TABLE photo_owners;
@@ -280,7 +281,8 @@ fn a_schema_6_postgres_database_learns_every_value_its_stores_held_when_it_opens
         .count();
     assert_eq!(lats, 2, "both places of the moved store: {recorded:?}");
     client.batch_execute(
-        "DELETE FROM fieldsync_schema WHERE version = 14;
+        "DELETE FROM fieldsync_schema WHERE version = 15;
+         DELETE FROM fieldsync_schema WHERE version = 14;
          ALTER TABLE docs DROP COLUMN feed_index;
          DELETE FROM fieldsync_schema WHERE version = 13;
          DROP TABLE photo_owners;
@@ -353,7 +355,8 @@ fn a_schema_10_postgres_database_learns_the_photos_its_visits_use_and_their_owne
         "two photos and their thumbnails: {claimed:?}"
     );
     client.batch_execute(
-        "DELETE FROM fieldsync_schema WHERE version = 14;
+        "DELETE FROM fieldsync_schema WHERE version = 15;
+         DELETE FROM fieldsync_schema WHERE version = 14;
          ALTER TABLE docs DROP COLUMN feed_index;
          DELETE FROM fieldsync_schema WHERE version = 13;
          DROP TABLE photo_owners;

@@ -43,7 +43,8 @@ pub struct ReportOptions {
     pub today: NaiveDate,
 }
 
-/// The days of the month reported, as days since the epoch (UTC), for the reused photos.
+/// The days of the month reported, local dates as days since 1970-01-01, for the reused
+/// photos (whose days are local dates: `storage::photo_uses::local_day`).
 pub fn month_days(options: &ReportOptions) -> std::ops::Range<i64> {
     let epoch = chrono::DateTime::UNIX_EPOCH.date_naive();
     let day = |d: NaiveDate| d.signed_duration_since(epoch).num_days();

@@ -6,15 +6,15 @@
 //! holds now, in the push's transaction: a photo removed by a later edit stops counting, and
 //! the rows always match the stored document. Visits stored before the table existed are
 //! listed as pending by the migration and filled in from their stored changes when a server
-//! opens the database ([`BACKFILL_BATCH`] visits per transaction).
+//! opens the database ([`BACKFILL_BATCH`] visits per transaction); so are the visits with
+//! photos of a database whose days were UTC dates (before schema 16 on SQLite, 15 on
+//! PostgreSQL).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use fieldsync_core::Replica;
+use fieldsync_core::{FieldCalendar, Replica};
 
 use crate::error::AppResult;
-
-const DAY_MS: i64 = 86_400_000;
 
 /// Visits filled in per transaction when a server opens a database stored before the table.
 pub const BACKFILL_BATCH: usize = 500;
@@ -24,8 +24,21 @@ pub const BACKFILL_BATCH: usize = 500;
 pub struct PhotoUse {
     pub visit: String,
     pub store: String,
-    /// The UTC day (days since the epoch) the photo was taken, or else added.
+    /// The district's local date (days since 1970-01-01) the photo was taken, or else
+    /// added: [`local_day`].
     pub day: i64,
+}
+
+/// The district's local date of `at` as days since 1970-01-01 (the server's district is
+/// the default calendar's, UTC+8): what a photo use's day and the report's month read, so
+/// that a day turns at local midnight, not at 08:00.
+pub fn local_day(at: fieldsync_core::Timestamp) -> i64 {
+    let epoch = chrono::DateTime::UNIX_EPOCH.date_naive();
+    FieldCalendar::default()
+        .local(at)
+        .date_naive()
+        .signed_duration_since(epoch)
+        .num_days()
 }
 
 impl PhotoUse {
@@ -37,7 +50,7 @@ impl PhotoUse {
     }
 }
 
-/// The rows of one visit: each photo hash it uses with the UTC day it was taken (or else
+/// The rows of one visit: each photo hash it uses with the local day it was taken (or else
 /// added), each pair once.
 pub type VisitPhotos = Vec<(String, i64)>;
 
@@ -48,7 +61,7 @@ pub fn of_replica(replica: &Replica) -> VisitPhotos {
         .into_iter()
         .map(|photo| {
             let at = photo.taken_at.unwrap_or(photo.at);
-            (photo.hash, at.0.div_euclid(DAY_MS))
+            (photo.hash, local_day(at))
         })
         .collect();
     uses.into_iter().collect()

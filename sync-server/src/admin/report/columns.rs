@@ -86,7 +86,7 @@ damaged_document, kind, store, territory, reason, and a row per document.
 Photos used as evidence more than once (the same photo in visits of different stores or on
 different days: an old photo passed off as new), when one of the uses falls in the month,
 follow: an empty line, then the columns reused_photo, visit, store, day (the day the photo
-was taken, else added, UTC), and a row per use, every use of such a photo listed.";
+was taken, else added, the district's local date), and a row per use, every use of such a photo listed.";
 
 /// The header of the report, in order.
 pub const COLUMNS: [&str; 32] = [

@@ -63,6 +63,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
         14,
         include_str!("../../../migrations/postgres/014_change_checksums.sql"),
     ),
+    (
+        15,
+        include_str!("../../../migrations/postgres/015_photo_uses_local_days.sql"),
+    ),
 ];
 pub(super) fn add_store_held(
     tx: &mut Transaction<'_>,

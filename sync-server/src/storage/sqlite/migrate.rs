@@ -47,6 +47,10 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
         15,
         include_str!("../../../migrations/015_change_checksums.sql"),
     ),
+    (
+        16,
+        include_str!("../../../migrations/016_photo_uses_local_days.sql"),
+    ),
 ];
 
 pub(super) fn add_store_held(tx: &Connection, store: &str, values: &[HeldValue]) -> AppResult<()> {
