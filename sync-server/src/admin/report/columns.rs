@@ -59,9 +59,10 @@ team, spot checks from supervisors. Columns:
   r7_not_done                 R7: follow-ups the records show not done in their period
                               (month, ISO week or quarter holding --day); study visits to
                               another store leave no record and are not counted here
-  r8_training_days            R8: training-day visits by the manager in the month, all four
-                              activities recorded, in a store that was hers and a functional
-                              terminal that day (1 is required)
+  r8_training_days            R8: days with a training-day visit by the manager in the
+                              month, all four activities recorded, in a store that was hers
+                              and a functional terminal that day (two on one day are one
+                              day; 1 is required)
   r9_visits_made              R9: visits by the manager in the month to stores R1 covers,
                               at most one a day per store (two check-ins on one day are one)
   r9_visits_required          R9: --min-visits times the stores the territory held, and R1

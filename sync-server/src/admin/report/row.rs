@@ -168,10 +168,13 @@ pub fn manager_row(
     row.r7_follow_ups = follow_ups.len();
     row.r7_not_done = follow_ups.iter().filter(|f| f.done == Some(false)).count();
     // Every store the manager ever held: a training day counts where the store was hers
-    // and a functional terminal on that day, whoever holds it now (docs/adr/0034).
+    // and a functional terminal on that day, whoever holds it now (docs/adr/0034). Days,
+    // not visits: two training visits on one day are one day.
+    let mut days = std::collections::BTreeSet::new();
     for id in local.stores_ever_held(m)? {
-        row.r8_training_days += training_days(local, &id, m, (month_from, month_to), skipped)?;
+        training_days(local, &id, m, (month_from, month_to), &mut days, skipped)?;
     }
+    row.r8_training_days = days.len();
     let visits = local.monthly_visits(m, options.day, options.min_visits)?;
     row.r9_visits_made = visits.made();
     row.r9_visits_required = visits.required();
@@ -185,15 +188,17 @@ pub fn manager_row(
     Ok(row)
 }
 
-/// Complete training days (R8) `manager` spent in store `store` in the month.
+/// Adds to `days` the local dates of the complete training days (R8) `manager` spent in
+/// store `store` in the month.
 fn training_days(
     local: &LocalStore,
     store: &DocId,
     manager: &str,
     (from, to): (Timestamp, Timestamp),
+    days: &mut std::collections::BTreeSet<chrono::NaiveDate>,
     skipped: &mut Vec<Unreadable>,
-) -> AppResult<usize> {
-    let mut days = 0;
+) -> AppResult<()> {
+    let calendar = local.calendar();
     // Newest first: stop at the first visit before the month.
     for id in local.visits_of_store(store)? {
         let Some(visit) = readable(local.visit(&id), DocKind::Visit, skipped)? else {
@@ -212,10 +217,10 @@ fn training_days(
                 .store_at(store, visit.check_in.at)?
                 .is_some_and(|then| then.functional && then.territory == manager)
         {
-            days += 1;
+            days.insert(calendar.local(visit.check_in.at).date_naive());
         }
     }
-    Ok(days)
+    Ok(())
 }
 
 /// Counts by territory.
