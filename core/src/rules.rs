@@ -16,6 +16,7 @@ pub(crate) mod over_time;
 pub(crate) mod periods;
 pub(crate) mod store_history;
 pub(crate) mod store_list;
+pub(crate) mod training_visits;
 pub(crate) mod week_visited;
 pub(crate) mod write_rules;
 

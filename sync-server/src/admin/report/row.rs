@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use fieldsync_core::{
-    ClockState, DocId, DocKind, FieldCalendar, LocalStore, Timestamp, TrainingActivity, VisitKind,
+    ClockState, DocId, DocKind, FieldCalendar, LocalStore, Timestamp, TrainingActivity,
 };
 
 use super::{ManagerRow, ReportOptions};
@@ -167,14 +167,10 @@ pub fn manager_row(
     let follow_ups = local.terminal_follow_ups(m, options.day)?;
     row.r7_follow_ups = follow_ups.len();
     row.r7_not_done = follow_ups.iter().filter(|f| f.done == Some(false)).count();
-    // Every store the manager ever held: a training day counts where the store was hers
-    // and a functional terminal on that day, whoever holds it now (docs/adr/0034). Days,
-    // not visits: two training visits on one day are one day.
-    let mut days = std::collections::BTreeSet::new();
-    for id in local.stores_ever_held(m)? {
-        training_days(local, &id, m, (month_from, month_to), &mut days, skipped)?;
-    }
-    row.r8_training_days = days.len();
+    // A training day counts where the store was hers and a functional terminal on that
+    // day, whoever holds it now (docs/adr/0034). Days, not visits: two training visits on
+    // one day are one day.
+    row.r8_training_days = training_days(local, m, (month_from, month_to), skipped)?;
     let visits = local.monthly_visits(m, options.day, options.min_visits)?;
     row.r9_visits_made = visits.made();
     row.r9_visits_required = visits.required();
@@ -188,39 +184,32 @@ pub fn manager_row(
     Ok(row)
 }
 
-/// Adds to `days` the local dates of the complete training days (R8) `manager` spent in
-/// store `store` in the month.
+/// The days (local dates) of the month on which `manager` made a complete training-day
+/// visit (R8: all four activities recorded) in a store that was hers and a functional
+/// terminal that day. Only her training-day visits of the month are read.
 fn training_days(
     local: &LocalStore,
-    store: &DocId,
     manager: &str,
     (from, to): (Timestamp, Timestamp),
-    days: &mut std::collections::BTreeSet<chrono::NaiveDate>,
     skipped: &mut Vec<Unreadable>,
-) -> AppResult<()> {
+) -> AppResult<usize> {
     let calendar = local.calendar();
-    // Newest first: stop at the first visit before the month.
-    for id in local.visits_of_store(store)? {
+    let mut days = std::collections::BTreeSet::new();
+    for (id, store) in local.training_visits(manager, from, to)? {
         let Some(visit) = readable(local.visit(&id), DocKind::Visit, skipped)? else {
             continue;
         };
-        if visit.check_in.at < from {
-            break;
-        }
         let complete = visit.training.len() == TrainingActivity::ALL.len()
             && visit.training.iter().all(|(_, note)| note.is_some());
-        if visit.check_in.at < to
-            && visit.kind == VisitKind::TrainingDay
-            && visit.visitor == manager
-            && complete
+        if complete
             && local
-                .store_at(store, visit.check_in.at)?
+                .store_at(&store, visit.check_in.at)?
                 .is_some_and(|then| then.functional && then.territory == manager)
         {
             days.insert(calendar.local(visit.check_in.at).date_naive());
         }
     }
-    Ok(())
+    Ok(days.len())
 }
 
 /// Counts by territory.
