@@ -31,13 +31,7 @@ fn move_s2_to_wu(
     )?;
     assert!(report.bad.is_empty(), "{report}");
     before_the_move(district)?;
-    let office = at("2026-11-20T10:00:00+08:00");
-    fieldsync_server::admin::AdminDevice::open_with_clock(
-        &district.dir,
-        district.storage.as_ref(),
-        std::sync::Arc::new(move || office),
-    )?
-    .reassign("S2", "am-wu")?;
+    district.reassign_at("S2", "am-wu", "2026-11-20T10:00:00+08:00")?;
     Ok(())
 }
 

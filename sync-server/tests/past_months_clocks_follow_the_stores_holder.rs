@@ -67,13 +67,7 @@ fn novembers_breached_complaint_clocks_stay_with_the_manager_who_held_the_store_
         ("am-wu".to_owned(), vec!["0".to_owned()]),
     ];
     assert_eq!(november()?, judged);
-    let office = at("2026-12-02T10:00:00+08:00");
-    fieldsync_server::admin::AdminDevice::open_with_clock(
-        &district.dir,
-        district.storage.as_ref(),
-        std::sync::Arc::new(move || office),
-    )?
-    .reassign("S1", "am-wu")?;
+    district.reassign_at("S1", "am-wu", "2026-12-02T10:00:00+08:00")?;
     assert_eq!(
         november()?,
         judged,
@@ -117,13 +111,7 @@ fn a_clock_running_at_the_end_of_november_stays_in_the_november_row_of_the_manag
         ("am-wu".to_owned(), vec!["0".to_owned()]),
     ];
     assert_eq!(november()?, judged);
-    let office = at("2026-12-02T09:00:00+08:00");
-    fieldsync_server::admin::AdminDevice::open_with_clock(
-        &district.dir,
-        district.storage.as_ref(),
-        std::sync::Arc::new(move || office),
-    )?
-    .reassign("S1", "am-wu")?;
+    district.reassign_at("S1", "am-wu", "2026-12-02T09:00:00+08:00")?;
     assert_eq!(
         november()?,
         judged,
@@ -153,13 +141,7 @@ fn a_breach_counts_for_the_manager_who_held_the_store_when_its_clock_fell_due() 
         description: "the retailer called".into(),
     })?;
     district.sync(&li)?;
-    let office = at("2026-11-21T10:00:00+08:00");
-    fieldsync_server::admin::AdminDevice::open_with_clock(
-        &district.dir,
-        district.storage.as_ref(),
-        std::sync::Arc::new(move || office),
-    )?
-    .reassign("S1", "am-wu")?;
+    district.reassign_at("S1", "am-wu", "2026-11-21T10:00:00+08:00")?;
     assert_eq!(
         cells(
             &district,

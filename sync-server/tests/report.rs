@@ -434,13 +434,7 @@ fn a_training_day_counts_for_who_held_the_terminal_that_day_after_the_store_move
         ("am-wu".into(), "0".into()),
     ];
     assert_eq!(november()?, judged);
-    let office = at("2026-12-02T10:00:00+08:00");
-    fieldsync_server::admin::AdminDevice::open_with_clock(
-        &district.dir,
-        district.storage.as_ref(),
-        std::sync::Arc::new(move || office),
-    )?
-    .reassign("S1", "am-wu")?;
+    district.reassign_at("S1", "am-wu", "2026-12-02T10:00:00+08:00")?;
     assert_eq!(
         november()?,
         judged,

@@ -54,6 +54,15 @@ impl District {
         })
     }
 
+    /// Moves the store with `licence` to `to`'s territory through the admin device, by an
+    /// office clock reading `when`.
+    pub fn reassign_at(&self, licence: &str, to: &str, when: &str) -> Fallible<()> {
+        let office = at(when);
+        AdminDevice::open_with_clock(&self.dir, self.storage.as_ref(), Arc::new(move || office))?
+            .reassign(licence, to)?;
+        Ok(())
+    }
+
     /// The admin device, whose clock stands before every phone's: the stores it imports
     /// exist before anyone visits them.
     pub fn admin(&self) -> Fallible<AdminDevice<'_>> {
