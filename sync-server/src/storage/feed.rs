@@ -46,6 +46,10 @@ pub enum LogRow {
     },
 }
 
+/// One change as [`FeedTx::documents_changes`] reads it: (document, position in the log,
+/// hash, bytes).
+pub type ChangeRow = (String, i64, String, Vec<u8>);
+
 /// What [`read`] needs from a backend's read snapshot.
 pub trait FeedTx {
     /// The cursor of the last row in the snapshot (0 when the log is empty).
@@ -92,24 +96,18 @@ pub trait FeedTx {
         after: &str,
         limit: i64,
     ) -> AppResult<Vec<(String, i64)>>;
-    /// Every change with `seq <= upto` of the documents in the device's scope and in `part`
-    /// whose ids sort after `after` and up to `last`, by document in the order of
-    /// [`scope_documents`] and oldest first within one, as (document, hash, bytes).
+    /// Every change with `seq <= upto` of the documents `ids` (listed from the device's
+    /// scope by [`scope_documents`] in this snapshot, so in scope), as (document, its
+    /// position in the log, hash, bytes), in any order: one lookup of each document's
+    /// changes, not the scope listed again.
     ///
     /// [`scope_documents`]: FeedTx::scope_documents
-    fn documents_changes(
-        &mut self,
-        device: &DeviceInfo,
-        part: PassPart,
-        after: &str,
-        last: &str,
-        upto: i64,
-    ) -> AppResult<Vec<(String, String, Vec<u8>)>>;
-    /// The index rows (`docs.feed_index`) of the documents `ids` (read from the scope by
-    /// [`documents_changes`]) that have them and no change after `upto` (the rows were
+    fn documents_changes(&mut self, ids: &[String], upto: i64) -> AppResult<Vec<ChangeRow>>;
+    /// The index rows (`docs.feed_index`) of the documents `ids` (listed from the scope by
+    /// [`scope_documents`]) that have them and no change after `upto` (the rows were
     /// derived at the heads of the changes sent), as (document, rows), in any order.
     ///
-    /// [`documents_changes`]: FeedTx::documents_changes
+    /// [`scope_documents`]: FeedTx::scope_documents
     fn documents_index(&mut self, ids: &[String], upto: i64) -> AppResult<Vec<(String, Vec<u8>)>>;
     /// Every scope row with `seq <= upto`, oldest first.
     fn scope_rows(&mut self, upto: i64) -> AppResult<Vec<LogRow>>;

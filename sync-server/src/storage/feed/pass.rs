@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use fieldsync_core::Role;
 use fieldsync_core::protocol::{FeedCursor, Part};
 
-use super::{Budget, Changes, FeedTx};
+use super::{Budget, ChangeRow, Changes, FeedTx};
 use crate::error::{AppError, AppResult};
 use crate::storage::{DeviceInfo, Feed};
 
@@ -178,11 +178,10 @@ pub(super) fn pass_of(
     }
 }
 
-/// Documents in scope read per query in a first sync's pass, at first (later queries are
-/// sized by the bytes per document seen so far).
-const FIRST_DOCS: i64 = 256;
-/// Most documents read per query in a pass.
-const MAX_DOCS: i64 = 4_000;
+/// Documents in scope listed per query in a first sync's pass. Listing costs about what
+/// the scope holds whatever the limit (the documents are sorted by id), so a response lists
+/// once, many, and reads changes only for those it has room for ([`within_room`]).
+const LISTED_DOCS: i64 = 4_000;
 
 /// The first of `listed` (documents with the bytes of their stored changes) that a
 /// response with `room` bytes left takes, as the pass's loop takes them: documents while
@@ -220,21 +219,18 @@ pub(super) fn read_pass(
     feed: &mut Feed,
     out: &mut Changes,
 ) -> AppResult<bool> {
-    let (mut docs_sent, mut limit) = (0usize, FIRST_DOCS);
+    let limit = LISTED_DOCS;
     // Bounded: each round moves `after` past at least one document, or ends the part.
     loop {
         let from = pass.after.clone().unwrap_or_default();
         let listed = tx.scope_documents(device, pass.part, &from, limit)?;
         let (listed_len, part_ends) = (listed.len(), (listed.len() as i64) < limit);
         let ids = within_room(listed, budget.max_bytes.saturating_sub(out.bytes));
-        let Some(last) = ids.last() else {
+        if ids.is_empty() {
             return Ok(true);
-        };
+        }
         let cut = ids.len() < listed_len;
-        let mut rows = tx
-            .documents_changes(device, pass.part, &from, last, pass.upto)?
-            .into_iter()
-            .peekable();
+        let mut changes = changes_by_document(tx.documents_changes(&ids, pass.upto)?);
         let mut index: HashMap<String, Vec<u8>> =
             tx.documents_index(&ids, pass.upto)?.into_iter().collect();
         for id in &ids {
@@ -244,8 +240,7 @@ pub(super) fn read_pass(
                 return Ok(false);
             }
             let mut whole = true;
-            // Bounded by the rows read.
-            while let Some((_, hash, bytes)) = rows.next_if(|(doc, _, _)| doc == id) {
+            for (hash, bytes) in changes.remove(id).unwrap_or_default() {
                 if budget.just_pushed.contains(&hash) {
                     whole = false;
                 } else {
@@ -259,13 +254,12 @@ pub(super) fn read_pass(
             {
                 out.set_index(id, rows);
             }
-            docs_sent += 1;
             pass.after = Some(id.clone());
         }
-        if let Some((doc, _, _)) = rows.next() {
-            // Both queries order documents alike; a change left over would be lost.
+        if let Some(doc) = changes.keys().next() {
+            // The query read only the documents listed; a change left over would be lost.
             return Err(AppError::internal(format!(
-                "the pass read a change of `{doc}` out of document order"
+                "the pass read a change of `{doc}`, which it did not list"
             )));
         }
         if part_ends && !cut {
@@ -276,12 +270,23 @@ pub(super) fn read_pass(
             feed.more = true;
             return Ok(false);
         }
-        let per_doc = out.bytes.div_ceil(docs_sent.max(1)).max(1);
-        let wanted = budget.max_bytes.saturating_sub(out.bytes) / per_doc + 1;
-        limit = i64::try_from(wanted)
-            .unwrap_or(MAX_DOCS)
-            .clamp(16, MAX_DOCS);
     }
+}
+
+/// The changes `rows` read, by document, each document's oldest first.
+fn changes_by_document(rows: Vec<ChangeRow>) -> HashMap<String, Vec<(String, Vec<u8>)>> {
+    let mut by_doc: HashMap<String, Vec<(i64, String, Vec<u8>)>> = HashMap::new();
+    for (doc, seq, hash, bytes) in rows {
+        by_doc.entry(doc).or_default().push((seq, hash, bytes));
+    }
+    by_doc
+        .into_iter()
+        .map(|(doc, mut changes)| {
+            changes.sort_unstable_by_key(|(seq, _, _)| *seq);
+            let changes = changes.into_iter().map(|(_, h, b)| (h, b)).collect();
+            (doc, changes)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use postgres::Transaction;
 
 use crate::error::AppResult;
 use crate::storage::DeviceInfo;
-use crate::storage::feed::{self, LogRow, PassPart};
+use crate::storage::feed::{self, ChangeRow, LogRow, PassPart};
 
 /// [`feed::FeedTx`] over a read-only repeatable-read transaction: one snapshot.
 pub(super) struct PgFeed<'a, 't> {
@@ -159,41 +159,16 @@ impl feed::FeedTx for PgFeed<'_, '_> {
             .collect())
     }
 
-    fn documents_changes(
-        &mut self,
-        device: &DeviceInfo,
-        part: PassPart,
-        after: &str,
-        last: &str,
-        upto: i64,
-    ) -> AppResult<Vec<(String, String, Vec<u8>)>> {
-        let sql = format!(
-            "SELECT p.id, c.hash, c.bytes FROM ({}) AS p JOIN changes c ON c.doc_id = p.id
-             WHERE c.seq <= $4 ORDER BY p.id, c.seq",
-            feed::scope_ids(
-                device.role,
-                "$3::text",
-                &format!(
-                    "d.id > $1 AND d.id <= $2 AND {}",
-                    feed::part_condition(part.part, "$5::bigint", "$6::bigint")
-                )
-            )
-        );
+    fn documents_changes(&mut self, ids: &[String], upto: i64) -> AppResult<Vec<ChangeRow>> {
         Ok(self
             .tx
             .query(
-                &sql,
-                &[
-                    &after,
-                    &last,
-                    &device.user_id,
-                    &upto,
-                    &part.since,
-                    &part.floor_bound(),
-                ],
+                "SELECT c.doc_id, c.seq, c.hash, c.bytes FROM changes c
+                 WHERE c.doc_id = ANY($1) AND c.seq <= $2",
+                &[&ids, &upto],
             )?
             .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
             .collect())
     }
 

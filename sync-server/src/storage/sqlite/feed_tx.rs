@@ -7,7 +7,7 @@ use fieldsync_core::protocol::{FeedCursor, WorkingSet};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{AppError, AppResult};
-use crate::storage::feed::{self, LogRow, PassPart};
+use crate::storage::feed::{self, ChangeRow, LogRow, PassPart};
 use crate::storage::{DeviceInfo, Feed};
 
 /// [`feed::FeedTx`] over a read transaction of one of the reader connections.
@@ -152,40 +152,19 @@ impl feed::FeedTx for SqliteFeed<'_> {
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    fn documents_changes(
-        &mut self,
-        device: &DeviceInfo,
-        part: PassPart,
-        after: &str,
-        last: &str,
-        upto: i64,
-    ) -> AppResult<Vec<(String, String, Vec<u8>)>> {
-        let sql = format!(
-            "SELECT p.id, c.hash, c.bytes FROM ({}) AS p JOIN changes c ON c.doc_id = p.id
-             WHERE c.seq <= ?4 ORDER BY p.id, c.seq",
-            feed::scope_ids(
-                device.role,
-                "?3",
-                &format!(
-                    "d.id > ?1 AND d.id <= ?2 AND {}",
-                    feed::part_condition(part.part, "?5", "?6")
-                )
-            )
-        );
+    fn documents_changes(&mut self, ids: &[String], upto: i64) -> AppResult<Vec<ChangeRow>> {
+        let ids = serde_json::to_string(ids).map_err(AppError::internal)?;
+        // No ORDER BY: sorting would copy every change's bytes into a temporary b-tree; the
+        // pass puts them in order.
         Ok(self
             .conn
-            .prepare_cached(&sql)?
-            .query_map(
-                params![
-                    after,
-                    last,
-                    device.user_id,
-                    upto,
-                    part.since,
-                    part.floor_bound()
-                ],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            .prepare_cached(
+                "SELECT c.doc_id, c.seq, c.hash, c.bytes FROM json_each(?1) AS j
+                 JOIN changes c ON c.doc_id = j.value WHERE c.seq <= ?2",
             )?
+            .query_map(params![ids, upto], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
