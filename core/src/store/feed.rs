@@ -156,6 +156,9 @@ impl LocalStore {
             removed: removed.len(),
             ..AppliedResponse::default()
         };
+        // A document the feed sends is in the device's scope again (a store that left and
+        // came back): one kept only for its edits stays.
+        let arrived: Vec<DocId> = docs.iter().map(|(id, _)| id.clone()).collect();
         let mut rest = docs;
         let mut confirmed = Some(confirmed);
         let workers = crate::store::default_workers();
@@ -188,6 +191,7 @@ impl LocalStore {
                     rest = left;
                     return Ok(false);
                 }
+                back_in_scope(&inner.conn, &arrived)?;
                 note_left_scope(&inner.conn, removed)?;
                 drop_left_documents(inner)?;
                 if working_since.is_some() {
@@ -224,6 +228,14 @@ fn set_sync_cursor(conn: &Connection, cursor: &str) -> Result<()> {
         "INSERT INTO meta (key, value) VALUES ('cursor', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         [cursor.as_bytes()],
     )?;
+    Ok(())
+}
+
+fn back_in_scope(conn: &Connection, ids: &[DocId]) -> Result<()> {
+    let mut stmt = conn.prepare_cached("DELETE FROM leaving WHERE doc_id = ?1")?;
+    for id in ids {
+        stmt.execute([id.as_str()])?;
+    }
     Ok(())
 }
 

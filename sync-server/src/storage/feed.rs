@@ -14,12 +14,14 @@ use serde_bytes::ByteBuf;
 
 use self::left::{left_before, moved, tell_what_left};
 use self::let_go::left_window;
+use self::log::read_log;
 use self::pass::{pass_of, read_pass};
 use super::{DeviceInfo, Feed};
 use crate::error::{AppError, AppResult};
 
 mod left;
 mod let_go;
+mod log;
 mod pass;
 
 pub use pass::{PassPart, part_condition, scope_ids, window_condition};
@@ -35,6 +37,8 @@ pub enum LogRow {
         doc: String,
         hash: String,
         bytes: Vec<u8>,
+        /// The store the document is about, if any.
+        store: Option<String>,
     },
     Scope {
         seq: i64,
@@ -109,8 +113,8 @@ pub trait FeedTx {
     ///
     /// [`scope_documents`]: FeedTx::scope_documents
     fn documents_index(&mut self, ids: &[String], upto: i64) -> AppResult<Vec<(String, Vec<u8>)>>;
-    /// Every scope row with `seq <= upto`, oldest first.
-    fn scope_rows(&mut self, upto: i64) -> AppResult<Vec<LogRow>>;
+    /// Every scope row with `after < seq <= upto`, oldest first.
+    fn scope_rows(&mut self, after: i64, upto: i64) -> AppResult<Vec<LogRow>>;
     /// The last log position recorded as told to the device, if a scope row lies after
     /// it and at or before `upto` (none for a device the server does not know).
     fn handed_before_scope_row(&mut self, device: &str, upto: i64) -> AppResult<Option<i64>>;
@@ -271,79 +275,6 @@ impl Budget<'_> {
     /// Whether `out` is full: it always holds at least one document.
     fn spent(&self, out: &Changes) -> bool {
         out.bytes >= self.max_bytes && !out.changes.is_empty()
-    }
-}
-
-/// Reads the log after `position` up to `end` into `out` until the budget is spent, moving
-/// `feed.cursor` (and `feed.more` when rows remain).
-fn read_log(
-    tx: &mut impl FeedTx,
-    device: &DeviceInfo,
-    (mut position, floor): (i64, i64),
-    end: i64,
-    budget: &Budget,
-    feed: &mut Feed,
-    out: &mut Changes,
-) -> AppResult<()> {
-    // Bounded: each page advances `position`, and the loop stops at the end of the snapshot.
-    loop {
-        let rows = tx.page(device, position, end, PAGE, floor)?;
-        let page_len = rows.len() as i64;
-        for row in rows {
-            if budget.spent(out) {
-                feed.more = true;
-                return Ok(());
-            }
-            let seq = match row {
-                LogRow::Change {
-                    seq,
-                    doc,
-                    hash,
-                    bytes,
-                } => {
-                    // The device's own changes come back only when it lacks them (its
-                    // cursor is behind them: restored from a backup); never the ones it
-                    // just sent.
-                    if !budget.just_pushed.contains(&hash) {
-                        out.push(doc, bytes);
-                    }
-                    seq
-                }
-                LogRow::Scope {
-                    seq,
-                    store,
-                    old_territory,
-                    new_territory,
-                    old_demo,
-                    new_demo,
-                } => {
-                    let (was, is) = moved(
-                        device,
-                        (old_territory.as_deref(), old_demo),
-                        (new_territory.as_deref(), new_demo),
-                    );
-                    if is && !was {
-                        for (doc, hash, bytes) in tx.store_changes(&store, seq, floor)? {
-                            if !budget.just_pushed.contains(&hash) {
-                                out.push(doc, bytes);
-                            }
-                        }
-                    } else if was && !is {
-                        feed.removed
-                            .extend(tx.store_documents(&store, seq, &device.device_id)?);
-                    }
-                    seq
-                }
-            };
-            feed.cursor = FeedCursor::Log(seq as u64);
-            position = seq;
-        }
-        if page_len < PAGE {
-            // Everything up to the end of the snapshot was read: rows not in scope need not
-            // be read again by the next sync.
-            feed.cursor = FeedCursor::Log(end as u64);
-            return Ok(());
-        }
     }
 }
 
