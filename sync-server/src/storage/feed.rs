@@ -113,6 +113,8 @@ pub trait FeedTx {
     ///
     /// [`scope_documents`]: FeedTx::scope_documents
     fn documents_index(&mut self, ids: &[String], upto: i64) -> AppResult<Vec<(String, Vec<u8>)>>;
+    /// The mark of the log row at `seq` ([`row_mark`]), `None` when there is none.
+    fn log_mark(&mut self, seq: i64) -> AppResult<Option<String>>;
     /// Every scope row with `after < seq <= upto`, oldest first.
     fn scope_rows(&mut self, after: i64, upto: i64) -> AppResult<Vec<LogRow>>;
     /// The last log position recorded as told to the device, if a scope row lies after
@@ -149,7 +151,7 @@ const WEEK_MS: i64 = 7 * 86_400_000;
 pub fn read(
     tx: &mut impl FeedTx,
     device: &DeviceInfo,
-    cursor: &FeedCursor,
+    (cursor, mark): (&FeedCursor, Option<&str>),
     max_bytes: usize,
     (just_pushed, outbox_emptied): (&HashSet<String>, bool),
     working: Option<WorkingSet>,
@@ -164,6 +166,19 @@ pub fn read(
             "cursor `{cursor}` is ahead of this server (at `{end}`): sync again from the start"
         )));
     }
+    // A cursor read from another log (a server restored from a backup, whose log has grown
+    // past the cursor again) is refused as one ahead of it is: the device's own changes
+    // the server confirmed after the backup are sent again only after a `409`.
+    if let Some(mark) = mark
+        && position > 0
+        && tx.log_mark(position)?.as_deref() != Some(mark)
+    {
+        return Err(AppError::Conflict(format!(
+            "cursor `{cursor}~{mark}` was read from another log than this server's (it was \
+             restored from a backup): sync again from the start, sending every change of \
+             your own again"
+        )));
+    }
     let mut feed = read_at(
         tx,
         device,
@@ -176,6 +191,8 @@ pub fn read(
     if outbox_emptied {
         tell_what_left(tx, device, end, &mut feed)?;
     }
+    let at = i64::try_from(feed.cursor.position()).unwrap_or(0);
+    feed.mark = if at > 0 { tx.log_mark(at)? } else { None };
     Ok(feed)
 }
 
@@ -262,6 +279,27 @@ fn read_at(
     )?;
     feed.changes = out.changes;
     Ok(feed)
+}
+
+/// The mark of a log row: the first 8 bytes of a SHA-256 of everything it records, in
+/// hexadecimal. A cursor carries the mark of the row at its position, so a server knows a
+/// cursor read from another log: rows at one position in two logs differ at least by the
+/// instant they were logged.
+pub fn row_mark(seq: i64, fields: [Option<&str>; 4], at: i64) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(seq.to_le_bytes());
+    for field in fields {
+        // Length-prefixed, so that no two rows write the same bytes.
+        let field = field.unwrap_or("\u{0}absent");
+        hash.update((field.len() as u64).to_le_bytes());
+        hash.update(field.as_bytes());
+    }
+    hash.update(at.to_le_bytes());
+    hash.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// What a response may hold.

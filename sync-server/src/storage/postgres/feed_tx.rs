@@ -198,6 +198,19 @@ impl feed::FeedTx for PgFeed<'_, '_> {
             .map(|r| r.get(0)))
     }
 
+    fn log_mark(&mut self, seq: i64) -> AppResult<Option<String>> {
+        Ok(self
+            .tx
+            .query_opt(
+                "SELECT kind, doc_id, change_hash, store_id, at FROM log WHERE seq = $1",
+                &[&seq],
+            )?
+            .map(|r| {
+                let fields: [Option<String>; 4] = [r.get(0), r.get(1), r.get(2), r.get(3)];
+                feed::row_mark(seq, fields.each_ref().map(|f| f.as_deref()), r.get(4))
+            }))
+    }
+
     fn scope_rows(&mut self, after: i64, upto: i64) -> AppResult<Vec<LogRow>> {
         Ok(self
             .tx

@@ -193,6 +193,23 @@ impl feed::FeedTx for SqliteFeed<'_> {
             .optional()?)
     }
 
+    fn log_mark(&mut self, seq: i64) -> AppResult<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT kind, doc_id, change_hash, store_id, at FROM log WHERE seq = ?1",
+            )?
+            .query_row([seq], |r| {
+                let fields: [Option<String>; 4] = [r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?];
+                Ok(feed::row_mark(
+                    seq,
+                    fields.each_ref().map(|f| f.as_deref()),
+                    r.get(4)?,
+                ))
+            })
+            .optional()?)
+    }
+
     fn scope_rows(&mut self, after: i64, upto: i64) -> AppResult<Vec<LogRow>> {
         Ok(self
             .conn
@@ -218,7 +235,7 @@ impl feed::FeedTx for SqliteFeed<'_> {
 pub(super) fn read_feed(
     conn: &Connection,
     device: &DeviceInfo,
-    cursor: &FeedCursor,
+    cursor: (&FeedCursor, Option<&str>),
     (max_bytes, just_pushed, outbox_emptied): (usize, &HashSet<String>, bool),
     working: Option<WorkingSet>,
 ) -> AppResult<Feed> {
