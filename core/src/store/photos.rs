@@ -139,7 +139,7 @@ impl LocalStore {
                     doc.put_value(&photos, hash, &entry_value(fields, stamp))
                 })
             }
-            PhotoTarget::Task(id) => self.add_task_photo_entry(id, hash, fields),
+            PhotoTarget::Task(id) => self.add_task_photo_entry(id, hash, fields, false),
             PhotoTarget::Complaint(id) => {
                 self.edit_doc(id, DocKind::Complaint, "add photo", |doc, stamp, _| {
                     let key = format!("{}{hash}", crate::kinds::visit::PHOTO_PREFIX);
