@@ -6,8 +6,8 @@ use fieldsync_core::fixtures::{ManualClock, sample_store};
 use fieldsync_core::photos::thumbnail::sample_jpeg;
 use fieldsync_core::photos::{PhotoMeta, PhotoSource, PhotoTarget};
 use fieldsync_core::{
-    CheckPoint, DeviceIdentity, DocId, GpsFix, LocalStore, NewTask, NewVisit, StoreOptions,
-    Timestamp, VisitKind,
+    CheckPoint, DeviceIdentity, DocId, GpsFix, LocalStore, NewTask, NewVisit, Receipt,
+    StoreOptions, Timestamp, VisitKind,
 };
 
 fn t(s: &str) -> Timestamp {
@@ -47,6 +47,15 @@ fn meta() -> PhotoMeta {
         taken_at: Some(t("2026-11-23T09:06:00+08:00")),
         gps: Some(GpsFix::wgs84(30.27, 120.15, 6.0)),
     }
+}
+
+fn confirm(db: &LocalStore, id: &DocId) -> fieldsync_core::Result<()> {
+    let doc = db
+        .outbox_batch(100)?
+        .into_iter()
+        .find(|d| &d.id == id)
+        .expect("pending");
+    db.confirm_pushed(&doc.id, doc.local_edits, &doc.heads)
 }
 
 #[test]
@@ -103,5 +112,84 @@ fn a_caption_given_to_a_tasks_after_photo_keeps_its_thumbnail_size_and_time()
     assert_eq!(photos[0].thumb.as_deref(), Some(added.thumb.as_str()));
     assert_eq!(photos[0].bytes, Some(jpeg.len() as u64));
     assert_eq!(photos[0].taken_at, Some(t("2026-11-23T09:06:00+08:00")));
+    Ok(())
+}
+
+#[test]
+fn a_photo_added_to_a_visit_and_a_display_check_keeps_the_visits_receipt_waiting_for_it()
+-> fieldsync_core::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let db = open(&dir);
+    let store = db.create_store(sample_store("am-li", 1))?;
+    let id = visit(&db, &store);
+    let display = db.create_shelf_display(&store)?;
+    let jpeg = sample_jpeg(640, 480, 5);
+    db.add_photo(
+        &PhotoTarget::Visit(id.clone()),
+        PhotoSource::Bytes(&jpeg),
+        &meta(),
+    )?;
+    db.add_photo(
+        &PhotoTarget::DisplayCheck {
+            display: display.clone(),
+            standard: None,
+        },
+        PhotoSource::Bytes(&jpeg),
+        &meta(),
+    )?;
+    confirm(&db, &id)?;
+
+    assert_eq!(
+        db.receipt(&id)?,
+        Receipt::UploadingPhotos {
+            uploaded: 0,
+            total: 1
+        }
+    );
+    assert_eq!(db.receipt(&display)?, Receipt::SavedOnPhone);
+    assert_eq!(
+        db.photo_progress(None)?.photos_total,
+        1,
+        "one photo, not two"
+    );
+    assert_eq!(db.pending_photos(false, 10)?.len(), 2, "queued once");
+    Ok(())
+}
+
+#[test]
+fn a_store_of_schema_14_opens_with_each_own_photo_referenced_by_its_document()
+-> fieldsync_core::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let visit_id = {
+        let db = open(&dir);
+        let store = db.create_store(sample_store("am-li", 1))?;
+        let id = visit(&db, &store);
+        let jpeg = sample_jpeg(640, 480, 6);
+        db.add_photo(
+            &PhotoTarget::Visit(id.clone()),
+            PhotoSource::Bytes(&jpeg),
+            &meta(),
+        )?;
+        confirm(&db, &id)?;
+        id
+    };
+    {
+        // Turn the file back into what schema 14 wrote.
+        let conn = rusqlite::Connection::open(dir.path().join("am-li.db"))?;
+        conn.execute_batch("DROP TABLE photo_docs; PRAGMA user_version = 14;")?;
+    }
+    let db = open(&dir);
+    assert_eq!(
+        db.receipt(&visit_id)?,
+        Receipt::UploadingPhotos {
+            uploaded: 0,
+            total: 1
+        }
+    );
+    let queue = db.pending_photos(false, 10)?;
+    assert!(
+        queue.iter().all(|p| p.docs == [visit_id.to_string()]),
+        "{queue:?}"
+    );
     Ok(())
 }

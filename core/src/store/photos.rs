@@ -28,8 +28,11 @@ use crate::photos::{
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PendingPhoto {
     pub hash: String,
-    /// A document that references it (the server checks access against it).
+    /// A document that references it (the server checks access against it): the last
+    /// one it was added to, until the upload pass picks one the server holds.
     pub doc_id: String,
+    /// Every document of this phone that references it, in the order of their ids.
+    pub docs: Vec<String>,
     pub thumbnail: bool,
     pub bytes: u64,
     pub path: PathBuf,
@@ -100,6 +103,12 @@ impl LocalStore {
                 )?;
                 insert.execute(params![hash, "photo", bytes as i64, doc_id, now])?;
                 insert.execute(params![thumb, "thumb", thumb_len as i64, doc_id, now])?;
+                // Every document that references it: each one's receipt waits for it.
+                let mut refer = inner.conn.prepare_cached(
+                    "INSERT OR IGNORE INTO photo_docs (hash, doc_id) VALUES (?1, ?2)",
+                )?;
+                refer.execute(params![hash, doc_id])?;
+                refer.execute(params![thumb, doc_id])?;
             }
             let mut fields: Vec<(&str, ScalarValue)> = vec![
                 ("caption", meta.caption.as_str().into()),
@@ -177,9 +186,11 @@ impl LocalStore {
         let folder = self.photo_folder();
         let rows = self.read(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT hash, doc_id, role, bytes FROM photo_files
-                 WHERE own = 1 AND uploaded = 0 AND (?1 = 0 OR role = 'thumb')
-                 ORDER BY role DESC, added_at, hash LIMIT ?2",
+                "SELECT f.hash, f.doc_id, f.role, f.bytes,
+                        (SELECT group_concat(d.doc_id) FROM photo_docs d WHERE d.hash = f.hash)
+                 FROM photo_files f
+                 WHERE f.own = 1 AND f.uploaded = 0 AND (?1 = 0 OR f.role = 'thumb')
+                 ORDER BY f.role DESC, f.added_at, f.hash LIMIT ?2",
             )?;
             let rows = stmt
                 .query_map(params![thumbnails_only, max as i64], |r| {
@@ -188,15 +199,23 @@ impl LocalStore {
                         r.get::<_, String>(1)?,
                         r.get::<_, String>(2)?,
                         r.get::<_, i64>(3)?,
+                        r.get::<_, Option<String>>(4)?,
                     ))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })?;
         rows.into_iter()
-            .map(|(hash, doc_id, role, bytes)| {
+            .map(|(hash, doc_id, role, bytes, docs)| {
                 Ok(PendingPhoto {
                     path: folder.path_of(&hash)?,
+                    docs: docs
+                        .map(|d| {
+                            let mut docs: Vec<String> = d.split(',').map(str::to_owned).collect();
+                            docs.sort();
+                            docs
+                        })
+                        .unwrap_or_else(|| vec![doc_id.clone()]),
                     hash,
                     doc_id,
                     thumbnail: role == "thumb",
@@ -222,7 +241,9 @@ impl LocalStore {
             let mut stmt = conn.prepare_cached(
                 "SELECT role, COUNT(*), COALESCE(SUM(uploaded), 0),
                         COALESCE(SUM(CASE WHEN uploaded = 0 THEN bytes ELSE 0 END), 0)
-                 FROM photo_files WHERE own = 1 AND (?1 IS NULL OR doc_id = ?1) GROUP BY role",
+                 FROM photo_files f WHERE own = 1 AND (?1 IS NULL OR EXISTS
+                     (SELECT 1 FROM photo_docs d WHERE d.hash = f.hash AND d.doc_id = ?1))
+                 GROUP BY role",
             )?;
             let mut progress = PhotoProgress::default();
             let rows = stmt.query_map([doc.map(|d| d.as_str())], |r| {

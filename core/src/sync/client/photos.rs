@@ -96,17 +96,21 @@ impl SyncClient {
     ) -> Result<PhotoReport, SyncFailure> {
         let mut report = PhotoReport::default();
         let everything = self.blocking(|s| s.pending_photos(false, 100_000)).await?;
-        // A document not yet on the server cannot vouch for its photos: they wait.
+        // A document not yet on the server cannot vouch for its photos: each goes through
+        // one of its documents the server holds, or waits.
         let ready = self
             .blocking(move |s| {
                 let mut ready = Vec::new();
-                for p in everything {
-                    let on_server = DocId::parse("doc", &p.doc_id)
-                        .and_then(|id| s.receipt(&id))
-                        .is_ok_and(|r| {
-                            matches!(r, Receipt::OnServer | Receipt::UploadingPhotos { .. })
-                        });
-                    if on_server {
+                for mut p in everything {
+                    let on_server = p.docs.iter().find(|doc| {
+                        DocId::parse("doc", doc)
+                            .and_then(|id| s.receipt(&id))
+                            .is_ok_and(|r| {
+                                matches!(r, Receipt::OnServer | Receipt::UploadingPhotos { .. })
+                            })
+                    });
+                    if let Some(doc) = on_server {
+                        p.doc_id = doc.clone();
                         ready.push(p);
                     }
                 }
