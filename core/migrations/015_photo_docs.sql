@@ -5,7 +5,7 @@
 -- was uploaded, and the upload waited for the display. A receipt now counts the photos of
 -- every document that references them, and the upload goes through any of them the server
 -- holds. `IF NOT EXISTS` / `OR IGNORE`: a store taken back to an older schema by a test
--- keeps the table.
+-- keeps the tables.
 CREATE TABLE IF NOT EXISTS photo_docs (
     hash TEXT NOT NULL REFERENCES photo_files (hash) ON DELETE CASCADE,
     doc_id TEXT NOT NULL,
@@ -16,3 +16,14 @@ CREATE INDEX IF NOT EXISTS photo_docs_of_doc ON photo_docs (doc_id);
 
 INSERT OR IGNORE INTO photo_docs (hash, doc_id)
 SELECT hash, doc_id FROM photo_files WHERE own = 1;
+
+-- Own photos that cannot be sent, with why: the server refused them through every document
+-- the phone could name (a store that left the device's scope, another user who attached the
+-- same picture first), or their file cannot be read. They leave the upload queue, so a
+-- document kept on the phone only for them may go, and count as blocked in the photos'
+-- progress, until `retry_blocked_photos` queues them again. The file stays.
+CREATE TABLE IF NOT EXISTS photo_blocked (
+    hash TEXT PRIMARY KEY REFERENCES photo_files (hash) ON DELETE CASCADE,
+    reason TEXT NOT NULL,
+    at INTEGER NOT NULL
+) STRICT;

@@ -176,7 +176,9 @@ fn a_store_of_schema_14_opens_with_each_own_photo_referenced_by_its_document()
     {
         // Turn the file back into what schema 14 wrote.
         let conn = rusqlite::Connection::open(dir.path().join("am-li.db"))?;
-        conn.execute_batch("DROP TABLE photo_docs; PRAGMA user_version = 14;")?;
+        conn.execute_batch(
+            "DROP TABLE photo_blocked; DROP TABLE photo_docs; PRAGMA user_version = 14;",
+        )?;
     }
     let db = open(&dir);
     assert_eq!(

@@ -38,15 +38,20 @@ pub struct PendingPhoto {
     pub path: PathBuf,
 }
 
-/// How far the phone's own photos are on their way to the server.
+/// How far the phone's own photos are on their way to the server. Every photo is on its
+/// way until it is uploaded or blocked (`store/photo_blocked.rs`): the uploads are done
+/// when `photos_uploaded + photos_blocked == photos_total` (and so for thumbnails).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PhotoProgress {
     /// Full photos the server has, of all those taken on this phone.
     pub photos_uploaded: u64,
+    /// Full photos that cannot be sent (the server refused them, their file is gone).
+    pub photos_blocked: u64,
     pub photos_total: u64,
     pub thumbnails_uploaded: u64,
+    pub thumbnails_blocked: u64,
     pub thumbnails_total: u64,
-    /// Bytes of full photos still to send.
+    /// Bytes of full photos still to send (blocked ones not counted).
     pub bytes_waiting: u64,
 }
 
@@ -190,6 +195,7 @@ impl LocalStore {
                         (SELECT group_concat(d.doc_id) FROM photo_docs d WHERE d.hash = f.hash)
                  FROM photo_files f
                  WHERE f.own = 1 AND f.uploaded = 0 AND (?1 = 0 OR f.role = 'thumb')
+                   AND NOT EXISTS (SELECT 1 FROM photo_blocked b WHERE b.hash = f.hash)
                  ORDER BY f.role DESC, f.added_at, f.hash LIMIT ?2",
             )?;
             let rows = stmt
@@ -232,6 +238,10 @@ impl LocalStore {
             .conn
             .prepare_cached("UPDATE photo_files SET uploaded = 1 WHERE hash = ?1")?
             .execute([hash])?;
+        inner
+            .conn
+            .prepare_cached("DELETE FROM photo_blocked WHERE hash = ?1")?
+            .execute([hash])?;
         Ok(())
     }
 
@@ -239,11 +249,13 @@ impl LocalStore {
     pub fn photo_progress(&self, doc: Option<&DocId>) -> Result<PhotoProgress> {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT role, COUNT(*), COALESCE(SUM(uploaded), 0),
-                        COALESCE(SUM(CASE WHEN uploaded = 0 THEN bytes ELSE 0 END), 0)
-                 FROM photo_files f WHERE own = 1 AND (?1 IS NULL OR EXISTS
+                "SELECT f.role, COUNT(*), COALESCE(SUM(f.uploaded), 0),
+                        COALESCE(SUM(CASE WHEN f.uploaded = 0 AND b.hash IS NULL THEN f.bytes ELSE 0 END), 0),
+                        COUNT(b.hash)
+                 FROM photo_files f LEFT JOIN photo_blocked b ON b.hash = f.hash AND f.uploaded = 0
+                 WHERE f.own = 1 AND (?1 IS NULL OR EXISTS
                      (SELECT 1 FROM photo_docs d WHERE d.hash = f.hash AND d.doc_id = ?1))
-                 GROUP BY role",
+                 GROUP BY f.role",
             )?;
             let mut progress = PhotoProgress::default();
             let rows = stmt.query_map([doc.map(|d| d.as_str())], |r| {
@@ -252,17 +264,20 @@ impl LocalStore {
                     r.get::<_, i64>(1)?,
                     r.get::<_, i64>(2)?,
                     r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
                 ))
             })?;
             for row in rows {
-                let (role, total, uploaded, waiting) = row?;
-                let (total, uploaded) = (total as u64, uploaded as u64);
+                let (role, total, uploaded, waiting, blocked) = row?;
+                let (total, uploaded, blocked) = (total as u64, uploaded as u64, blocked as u64);
                 if role == "thumb" {
                     progress.thumbnails_total = total;
                     progress.thumbnails_uploaded = uploaded;
+                    progress.thumbnails_blocked = blocked;
                 } else {
                     progress.photos_total = total;
                     progress.photos_uploaded = uploaded;
+                    progress.photos_blocked = blocked;
                     progress.bytes_waiting = waiting as u64;
                 }
             }
