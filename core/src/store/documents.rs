@@ -76,13 +76,13 @@ impl LocalStore {
         let mut inner = self.lock()?;
         let stamp = self.stamp(&inner);
         let mut doc = inner.take_doc(id, kind)?;
-        if let Err(e) = clock_not_behind(&mut doc, stamp.at) {
-            inner.cache.put(doc);
-            return Err(e);
-        }
+        // Read before the edit opens; refused after it, so that what the record's own rules
+        // say of the edit comes first.
+        let clock = clock_not_behind(&mut doc, stamp.at);
         doc.begin_edit();
         let edited = edit(&mut doc, &stamp, &inner.conn)
-            .and_then(|()| check_and_derive(&doc, !doc.edit_updated_rows()));
+            .and_then(|()| check_and_derive(&doc, !doc.edit_updated_rows()))
+            .and_then(|rows| clock.map(|()| rows));
         let rows = match edited {
             Ok(rows) => rows,
             Err(e) => {
