@@ -295,7 +295,7 @@ async fn a_cursor_of_the_pass_by_id_that_older_servers_gave_still_ends_with_ever
     // Where the old phone's feed stands is the end of the log; `0` sorts before every id.
     let (old_token, watcher) = territory.new_phone("watcher").await?;
     pull_all(&territory, &old_token, &watcher, 4 << 20).await?;
-    let end = watcher.sync_cursor()?.unwrap_or_default();
+    let end = FeedCursor::parse(watcher.sync_cursor()?.as_deref())?.position();
     phone.set_sync_cursor(&format!("d{end}:0"))?;
     let pages = pull_all(&territory, &token, &phone, 2_000).await?;
     assert!(
