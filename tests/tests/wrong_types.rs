@@ -3,7 +3,7 @@
 //! wrong type refuses the request naming the key"; a float where an integer belongs,
 //! "`400`, naming the field"). Found by a review writing a client from the spec: only
 //! `device.*` named its key, every other refusal said serde's "invalid type: floating point
-//! `1700000000000.0`, expected i64" and left the client team to guess where. Through the
+//! `1700000000000.0`, expected integer" and left the client team to guess where. Through the
 //! routes, on both backends.
 
 use axum::http::StatusCode;
