@@ -84,6 +84,7 @@ pub use store::complaints::ComplaintClocks;
 pub use store::conflicts::ConflictedDocument;
 pub use store::lists::{UploadState, VisitListRow};
 pub use store::outbox::{OutboxCounts, OutgoingDocument, PendingDocument, Receipt};
+pub use store::photo_blocked::BlockedPhoto;
 pub use store::photos::{PendingPhoto, PhotoProgress};
 pub use store::sqlite_plans;
 pub use store::tasks::TaskDue;

@@ -38,6 +38,7 @@ pub(crate) mod lists;
 mod maintenance;
 pub(crate) mod migrate;
 pub(crate) mod outbox;
+pub(crate) mod photo_blocked;
 pub(crate) mod photos;
 mod readers;
 mod received_check;

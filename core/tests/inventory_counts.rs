@@ -477,7 +477,7 @@ fn a_store_from_schema_4_reports_the_real_difference_of_its_old_zero_book_counts
              ALTER TABLE store_index DROP COLUMN assigned_at; DROP TABLE user_roles;
              DROP TABLE store_period;
              ALTER TABLE count_index DROP COLUMN counted_lines;
-             DROP TABLE damaged; DROP TABLE photo_files; DROP TABLE fetched;
+             DROP TABLE damaged; DROP TABLE photo_blocked; DROP TABLE photo_docs; DROP TABLE photo_files; DROP TABLE fetched;
              UPDATE count_index SET abs_diff_total = 0, book_total = 0;
              DROP INDEX documents_rows_unchecked; ALTER TABLE documents DROP COLUMN rows_unchecked;
              PRAGMA user_version = 4;",

@@ -560,7 +560,7 @@ fn a_store_written_by_schema_1_opens_migrated_with_its_documents() -> Result<()>
         conn.execute_batch(
             "DROP INDEX outbox_pending;
              ALTER TABLE outbox DROP COLUMN first_chunk; ALTER TABLE outbox DROP COLUMN uploading;
-             DROP TABLE leaving; DROP TABLE damaged; DROP TABLE photo_files; DROP TABLE fetched;
+             DROP TABLE leaving; DROP TABLE damaged; DROP TABLE photo_blocked; DROP TABLE photo_docs; DROP TABLE photo_files; DROP TABLE fetched;
              DROP INDEX task_by_rating; ALTER TABLE task_index DROP COLUMN answers_rating_at;
              ALTER TABLE store_index DROP COLUMN rating_at; ALTER TABLE store_index DROP COLUMN assigned_at;
              DROP TABLE user_roles; DROP TABLE store_period;

@@ -176,7 +176,7 @@ fn a_store_moved_away_and_back_is_owed_by_whoever_held_it_at_the_middle_of_each_
     drop(db);
     {
         let conn = rusqlite::Connection::open(&path)?;
-        conn.execute_batch("DROP INDEX documents_rows_unchecked; ALTER TABLE documents DROP COLUMN rows_unchecked; DROP TABLE store_period; PRAGMA user_version = 10;")?;
+        conn.execute_batch("DROP INDEX documents_rows_unchecked; ALTER TABLE documents DROP COLUMN rows_unchecked; DROP TABLE store_period; DROP TABLE photo_blocked; DROP TABLE photo_docs; PRAGMA user_version = 10;")?;
     }
     let (db, _) = device(&path, "sup-wang", clock.now())?;
     assert_eq!(weeks_of(&db, "am-li")?, vec![1, 0, 0, 1]);
@@ -258,7 +258,7 @@ fn a_store_written_by_schema_9_learns_since_when_each_store_is_its_managers() ->
         conn.execute_batch(
             "ALTER TABLE store_index DROP COLUMN assigned_at; DROP TABLE user_roles;
              DROP INDEX documents_rows_unchecked; ALTER TABLE documents DROP COLUMN rows_unchecked;
-             DROP TABLE store_period; PRAGMA user_version = 9;",
+             DROP TABLE store_period; DROP TABLE photo_blocked; DROP TABLE photo_docs; PRAGMA user_version = 9;",
         )?;
     }
     let (db, _) = device(&path, "am-li", clock.now())?;

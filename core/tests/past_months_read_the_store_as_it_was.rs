@@ -93,7 +93,7 @@ fn novembers_follow_up_stays_after_the_terminal_is_declassified_and_its_rating_c
     drop(db);
     let path = dir.path().join("a.db");
     rusqlite::Connection::open(&path)?.execute_batch(
-        "UPDATE store_period SET rating = NULL, rating_at = NULL; PRAGMA user_version = 13;",
+        "UPDATE store_period SET rating = NULL, rating_at = NULL; DROP TABLE photo_blocked; DROP TABLE photo_docs; PRAGMA user_version = 13;",
     )?;
     let db = device(&path, "am-li", at("2026-12-02T09:00:00+08:00"))?.0;
     let novembers: Vec<FollowUpAction> = db

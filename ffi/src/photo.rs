@@ -83,6 +83,23 @@ pub struct PhotoReportRecord {
     pub waiting_for_unmetered: u64,
     /// `hash: reason` of each blob the server would not take (a limit, access).
     pub refused: Vec<String>,
+    /// `hash: reason` of each own photo whose file could not be read (gone, cut short):
+    /// blocked, and the pass went on with the others.
+    pub unreadable: Vec<String>,
+}
+
+/// An own photo or thumbnail the uploads no longer try, and why: the server refused it
+/// for good (its document's store left this user's scope, another user attached the same
+/// picture first), or its file cannot be read. Its file stays on the phone.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct BlockedPhotoRecord {
+    pub hash: String,
+    pub thumbnail: bool,
+    pub reason: String,
+    /// Every document of this phone that referenced it (some may have left the phone).
+    pub doc_ids: Vec<String>,
+    /// Its file on the phone (absent when that is why it is blocked).
+    pub path: String,
 }
 
 /// Implemented by the app to follow photo uploads.
@@ -158,6 +175,28 @@ impl FieldStore {
             .core
             .local_photo(&hash)?
             .map(|p| p.to_string_lossy().into_owned()))
+    }
+
+    /// The own photos and thumbnails the uploads no longer try, oldest first, with why.
+    pub fn blocked_photos(&self) -> Result<Vec<BlockedPhotoRecord>, FieldError> {
+        Ok(self
+            .core
+            .blocked_photos()?
+            .into_iter()
+            .map(|b| BlockedPhotoRecord {
+                hash: b.hash,
+                thumbnail: b.thumbnail,
+                reason: b.reason,
+                doc_ids: b.docs,
+                path: b.path.to_string_lossy().into_owned(),
+            })
+            .collect())
+    }
+
+    /// Queues every blocked photo again (after the office moved a store back, say): the
+    /// next upload pass asks the server again. Returns how many.
+    pub fn retry_blocked_photos(&self) -> Result<u64, FieldError> {
+        Ok(self.core.retry_blocked_photos()? as u64)
     }
 }
 
@@ -279,6 +318,64 @@ impl From<fc::PhotoReport> for PhotoReportRecord {
                 .into_iter()
                 .map(|(hash, why)| format!("{hash}: {why}"))
                 .collect(),
+            unreadable: r
+                .unreadable
+                .into_iter()
+                .map(|(hash, why)| format!("{hash}: {why}"))
+                .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{MONDAY_10, phone};
+
+    #[test]
+    fn a_blocked_photo_is_listed_with_its_reason_and_its_document_and_queued_again_on_retry() {
+        let li = phone("am-li", MONDAY_10);
+        let core = &li.store.core;
+        let shop = core
+            .create_store(fc::fixtures::sample_store("am-li", 1))
+            .expect("store");
+        let visit = core
+            .create_visit(fc::NewVisit {
+                store_id: shop,
+                kind: fc::VisitKind::Routine,
+                check_in: fc::CheckPoint {
+                    at: core.now().expect("now"),
+                    gps: None,
+                },
+                complaint_id: None,
+            })
+            .expect("visit");
+        let added = li
+            .store
+            .add_photo_bytes(
+                PhotoTargetRecord {
+                    kind: PhotoTargetKind::Visit,
+                    doc_id: visit.to_string(),
+                    standard: None,
+                },
+                fc::photos::thumbnail::sample_jpeg(64, 48, 7),
+                PhotoMetaRecord {
+                    caption: "shelf".into(),
+                    taken_at: None,
+                    gps: None,
+                },
+            )
+            .expect("photo");
+        core.block_photo(&added.hash, "the server refused it")
+            .expect("block");
+
+        let blocked = li.store.blocked_photos().expect("blocked");
+        assert_eq!(blocked.len(), 1);
+        assert_eq!(blocked[0].hash, added.hash);
+        assert_eq!(blocked[0].reason, "the server refused it");
+        assert_eq!(blocked[0].doc_ids, [visit.to_string()]);
+        assert!(!blocked[0].thumbnail);
+        assert_eq!(li.store.retry_blocked_photos().expect("retry"), 1);
+        assert!(li.store.blocked_photos().expect("blocked").is_empty());
     }
 }

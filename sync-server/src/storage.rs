@@ -66,6 +66,9 @@ pub struct Feed {
     /// position, whatever its cursor: the backend records it as handed to the device
     /// (`feed/left.rs`).
     pub told_upto: Option<i64>,
+    /// The mark of the log row at `cursor`'s position, sent with it (see
+    /// [`fieldsync_core::protocol::split_mark`]); `None` at the start of the log.
+    pub mark: Option<String>,
 }
 
 /// The outcome of a push that passed every rule.
@@ -129,7 +132,7 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug + 'static {
         just_pushed: &std::collections::HashSet<String>,
     ) -> AppResult<Feed> {
         let told = just_pushed.is_empty();
-        self.feed_within(device, cursor, max_bytes, just_pushed, None, told)
+        self.feed_within(device, (cursor, None), max_bytes, just_pushed, None, told)
     }
 
     /// [`feed`](Self::feed) for a device that holds `working` of its scope (`None`: all of
@@ -140,7 +143,7 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug + 'static {
     fn feed_within(
         &self,
         device: &DeviceInfo,
-        cursor: &FeedCursor,
+        cursor: (&FeedCursor, Option<&str>),
         max_bytes: usize,
         just_pushed: &std::collections::HashSet<String>,
         working: Option<fieldsync_core::protocol::WorkingSet>,

@@ -117,6 +117,11 @@ async fn sync_as(
             request.cursor.as_deref().unwrap_or_default()
         ))
     })?;
+    let mark = request
+        .cursor
+        .as_deref()
+        .and_then(|c| fieldsync_core::protocol::split_mark(c).1)
+        .map(str::to_owned);
     let working = checked_working_set(request.working_set, received_at)?;
     // Index rows of another version than this build derives are not sent at all.
     let send_index = request.index_version == Some(fieldsync_core::FEED_INDEX_VERSION);
@@ -234,7 +239,7 @@ async fn sync_as(
         let outbox_emptied = just_pushed.is_empty() || reports_outbox_emptied;
         let feed = storage.feed_within(
             &device,
-            &cursor,
+            (&cursor, mark.as_deref()),
             max_bytes,
             &just_pushed,
             working,
@@ -263,7 +268,10 @@ async fn sync_as(
                         .collect()
                 },
                 removed: feed.removed,
-                cursor: feed.cursor.to_string(),
+                cursor: match &feed.mark {
+                    Some(mark) => format!("{}~{mark}", feed.cursor),
+                    None => feed.cursor.to_string(),
+                },
                 more: feed.more,
                 first_use: feed.first_use,
                 working_since: feed.working_since,

@@ -171,3 +171,94 @@ async fn a_backup_taken_while_the_server_runs_restores_and_a_phone_that_synced_s
     assert!(has(&data, &synced_after)?);
     Ok(())
 }
+
+/// Shown to guard the cursor's mark: without the check, Li's cursor (behind the restored
+/// log once Zhao's phone had pushed again) was taken as it was, no `409` came, and the
+/// visit the server had confirmed to Li after the backup was never sent again: the test
+/// failed at its last assert.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_whose_cursor_the_restored_log_grew_past_again_still_sends_back_what_it_lost()
+-> TestResult {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data)?;
+    let (li_store, zhao_store) = {
+        let storage = SqliteStorage::open(&data.join("fieldsync.db"))?;
+        let mut stores = Vec::new();
+        let admin = AdminDevice::open_with_clock(
+            &data,
+            &storage,
+            fieldsync_core::fixtures::office_clock(),
+        )?;
+        for (n, (user, name, token)) in [
+            ("am-li", "Li Wei", "li-t0k3n"),
+            ("am-zhao", "Zhao Min", "zhao-t0k3n"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let user = User {
+                id: user.into(),
+                role: fieldsync_core::Role::AccountManager,
+                name: name.into(),
+            };
+            storage.add_user(&user, 0)?;
+            let code = enrollment_code(&storage, &user.id, chrono::Utc::now().timestamp_millis())?;
+            storage.enroll(&hash_secret(&code), "phone", &hash_secret(token), 1)?;
+            stores.push(
+                admin
+                    .local
+                    .create_store(sample_store(&user.id, n as u32 + 1))?,
+            );
+        }
+        admin.push()?;
+        (stores[0].clone(), stores[1].clone())
+    };
+    let (addr, stop, task) = start(&data).await?;
+    let monday = at("2026-11-23T09:00:00+08:00");
+    let (li, _) = device(dir.path().join("li.db"), "am-li", monday)?;
+    let (zhao, _) = device(dir.path().join("zhao.db"), "am-zhao", monday)?;
+    let (li, zhao) = (Arc::new(li), Arc::new(zhao));
+    let client = |addr: SocketAddr, token: &str, phone: &Arc<fieldsync_core::LocalStore>| {
+        SyncClient::new(
+            SyncConfig::new(format!("http://{addr}"), token),
+            phone.clone(),
+        )
+    };
+    client(addr, "li-t0k3n", &li)?.sync(&|_| {}).await?;
+    client(addr, "zhao-t0k3n", &zhao)?.sync(&|_| {}).await?;
+    let copy = dir.path().join("fieldsync-backup.db");
+    let out = Command::new(env!("CARGO_BIN_EXE_fieldsync-server"))
+        .args(["admin", "--data-dir"])
+        .arg(&data)
+        .arg("backup")
+        .arg(&copy)
+        .output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // After the backup the server confirms Li's visit: her phone will not send it again
+    // unless told the server lost it.
+    let lost = li.create_visit(visit(&li_store))?;
+    client(addr, "li-t0k3n", &li)?.sync(&|_| {}).await?;
+
+    drop(stop);
+    task.await??;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(data.join(format!("fieldsync.db{suffix}")));
+    }
+    std::fs::copy(&copy, data.join("fieldsync.db"))?;
+    assert!(!has(&data, &lost)?, "the restored server lacks Li's visit");
+    let (addr, _stop, _task) = start(&data).await?;
+    // Zhao's phone syncs first and pushes a few visits: the log grows past Li's cursor.
+    for _ in 0..4 {
+        zhao.create_visit(visit(&zhao_store))?;
+    }
+    client(addr, "zhao-t0k3n", &zhao)?.sync(&|_| {}).await?;
+    let report = client(addr, "li-t0k3n", &li)?.sync(&|_| {}).await?;
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    assert!(has(&data, &lost)?, "Li's phone sent its visit again");
+    Ok(())
+}

@@ -592,7 +592,9 @@ async fn a_cursor_ahead_of_the_server_asks_for_a_full_sync_and_stores_nothing_on
     let before = field.snapshot()?;
     let (v, changes) = field.new_visit()?;
     // Just ahead, far ahead, and past what the log's sequence numbers can reach.
-    let position: u64 = field.phone.sync_cursor()?.ok_or("no cursor")?.parse()?;
+    let position =
+        fieldsync_core::protocol::FeedCursor::parse(field.phone.sync_cursor()?.as_deref())?
+            .position();
     for cursor in [position + 1, 1_000_000, u64::MAX] {
         let request = SyncRequest {
             cursor: Some(cursor.to_string()),

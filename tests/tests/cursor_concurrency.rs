@@ -192,8 +192,8 @@ async fn skipping_poller(phone: Phone, done: Arc<AtomicBool>) -> Result<Polled, 
             Some(response.cursor)
         } else {
             // The bug: one position too far.
-            response
-                .cursor
+            fieldsync_core::protocol::split_mark(&response.cursor)
+                .0
                 .parse::<u64>()
                 .ok()
                 .map(|c| (c + 1).to_string())

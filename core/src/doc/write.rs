@@ -53,6 +53,33 @@ impl Doc {
         Ok(())
     }
 
+    /// Writes a stamped entry at `key` with `fields`, keeping every field of the entry
+    /// there now that `fields` does not name (its `by` and `at` are the new stamp's). For
+    /// an edit of part of an entry another call wrote whole: a caption given to a photo
+    /// keeps the thumbnail, size, time and place `add_photo` recorded.
+    pub(crate) fn put_entry_keeping(
+        &mut self,
+        obj: &ObjId,
+        key: &str,
+        fields: Vec<(&str, ScalarValue)>,
+        stamp: &Stamp,
+    ) -> Result<()> {
+        let kept: Vec<(String, ScalarValue)> = self
+            .entry(obj, key)
+            .map(|old| {
+                old.iter()
+                    .filter(|(k, _)| {
+                        !matches!(k.as_str(), "by" | "at") && !fields.iter().any(|(f, _)| f == k)
+                    })
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut all = fields;
+        all.extend(kept.iter().map(|(k, v)| (k.as_str(), v.clone())));
+        self.put_entry(obj, key, all, stamp)
+    }
+
     /// Writes a value built for creation (an entry, or a whole object such as a check-in)
     /// at `key`; objects go in one batch operation.
     pub(crate) fn put_value(

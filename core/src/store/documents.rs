@@ -76,6 +76,10 @@ impl LocalStore {
         let mut inner = self.lock()?;
         let stamp = self.stamp(&inner);
         let mut doc = inner.take_doc(id, kind)?;
+        if let Err(e) = clock_not_behind(&mut doc, stamp.at) {
+            inner.cache.put(doc);
+            return Err(e);
+        }
         doc.begin_edit();
         let edited = edit(&mut doc, &stamp, &inner.conn)
             .and_then(|()| check_and_derive(&doc, !doc.edit_updated_rows()));
@@ -347,4 +351,32 @@ fn check_and_derive(doc: &Doc, derive: bool) -> Result<Option<index::Derived>> {
 /// A local write the kind's definition refuses, as the typed API reports invalid input.
 fn refused(v: crate::kinds::RuleViolation) -> Error {
     Error::invalid(v.field, v.message)
+}
+
+/// Refuses an edit stamped `at` when it is earlier than the latest change it would build on
+/// by more than two clock drifts: the server refuses such a change (`kinds::clock`), and
+/// every later edit of the document would build on it and be refused too. A phone whose
+/// clock is that far behind must be set right before the edit, not after it.
+fn clock_not_behind(doc: &mut Doc, at: Timestamp) -> Result<()> {
+    let heads = doc.heads();
+    let latest = heads
+        .iter()
+        .filter_map(|h| doc.am.get_change_by_hash(h).map(|c| c.timestamp()))
+        .max();
+    let allowed = 2 * crate::kinds::MAX_CLOCK_DRIFT_MS;
+    match latest {
+        Some(latest) if at.0 < latest - allowed => Err(Error::invalid(
+            "clock",
+            format!(
+                "this phone's clock reads `{}`, {} minutes before the latest change of `{}` \
+                 (`{latest}`): set the phone's clock right, then edit again (the server \
+                 refuses an edit more than {} minutes before what it builds on)",
+                at.0,
+                (latest - at.0) / 60_000,
+                doc.id,
+                allowed / 60_000
+            ),
+        )),
+        _ => Ok(()),
+    }
 }

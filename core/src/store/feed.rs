@@ -87,7 +87,8 @@ impl LocalStore {
     }
 
     /// Notes that documents left this device's scope; each is dropped as soon as none of
-    /// its local edits waits for the server (at once, for most). Returns how many were
+    /// its local edits, and none of its own photos, waits for the server (at once, for
+    /// most). Returns how many were
     /// dropped now.
     pub fn documents_left_scope(&self, ids: &[DocId]) -> Result<usize> {
         let mut inner = self.lock()?;
@@ -97,8 +98,9 @@ impl LocalStore {
         })
     }
 
-    /// Drops documents that left the scope and have nothing pending. A document whose edits
-    /// were refused stays: the user must see them.
+    /// Drops documents that left the scope and have nothing pending: no edit, no own photo
+    /// the server lacks (unless blocked). A document whose edits were refused stays: the
+    /// user must see them.
     pub fn drop_left_documents(&self) -> Result<usize> {
         let mut inner = self.lock()?;
         inner.all_or_nothing(drop_left_documents)
@@ -156,6 +158,9 @@ impl LocalStore {
             removed: removed.len(),
             ..AppliedResponse::default()
         };
+        // A document the feed sends is in the device's scope again (a store that left and
+        // came back): one kept only for its edits stays.
+        let arrived: Vec<DocId> = docs.iter().map(|(id, _)| id.clone()).collect();
         let mut rest = docs;
         let mut confirmed = Some(confirmed);
         let workers = crate::store::default_workers();
@@ -188,6 +193,7 @@ impl LocalStore {
                     rest = left;
                     return Ok(false);
                 }
+                back_in_scope(&inner.conn, &arrived)?;
                 note_left_scope(&inner.conn, removed)?;
                 drop_left_documents(inner)?;
                 if working_since.is_some() {
@@ -227,6 +233,14 @@ fn set_sync_cursor(conn: &Connection, cursor: &str) -> Result<()> {
     Ok(())
 }
 
+fn back_in_scope(conn: &Connection, ids: &[DocId]) -> Result<()> {
+    let mut stmt = conn.prepare_cached("DELETE FROM leaving WHERE doc_id = ?1")?;
+    for id in ids {
+        stmt.execute([id.as_str()])?;
+    }
+    Ok(())
+}
+
 fn note_left_scope(conn: &Connection, ids: &[DocId]) -> Result<()> {
     let mut stmt = conn.prepare_cached("INSERT OR IGNORE INTO leaving (doc_id) VALUES (?1)")?;
     for id in ids {
@@ -235,13 +249,20 @@ fn note_left_scope(conn: &Connection, ids: &[DocId]) -> Result<()> {
     Ok(())
 }
 
-/// See [`LocalStore::drop_left_documents`].
+/// See [`LocalStore::drop_left_documents`]. A document that references an own photo or
+/// thumbnail the server lacks stays too, as one whose edits wait does: the photo is the
+/// user's evidence, and the upload names a document (it goes once each of its photos is
+/// uploaded or blocked, `store/photo_blocked.rs`).
 pub(super) fn drop_left_documents(inner: &mut Inner) -> Result<usize> {
     let ids: Vec<String> = inner
         .conn
         .prepare_cached(
             "SELECT l.doc_id FROM leaving l LEFT JOIN outbox o ON o.doc_id = l.doc_id
-             WHERE o.doc_id IS NULL OR o.confirmed_edits >= o.local_edits",
+             WHERE (o.doc_id IS NULL OR o.confirmed_edits >= o.local_edits)
+               AND NOT EXISTS (
+                   SELECT 1 FROM photo_docs d JOIN photo_files f ON f.hash = d.hash
+                   WHERE d.doc_id = l.doc_id AND f.own = 1 AND f.uploaded = 0
+                     AND NOT EXISTS (SELECT 1 FROM photo_blocked b WHERE b.hash = f.hash))",
         )?
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;

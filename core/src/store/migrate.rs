@@ -31,10 +31,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
         14,
         include_str!("../../migrations/014_store_period_cleared_rating.sql"),
     ),
+    (15, include_str!("../../migrations/015_photo_docs.sql")),
 ];
 
 /// The schema version this build writes.
-pub const LATEST: i64 = 14;
+pub const LATEST: i64 = 15;
 
 /// The kinds whose index rows a migration's new columns are derived for from the
 /// documents, in that migration's transaction: SQL cannot read an Automerge document.

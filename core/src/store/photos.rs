@@ -28,22 +28,30 @@ use crate::photos::{
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PendingPhoto {
     pub hash: String,
-    /// A document that references it (the server checks access against it).
+    /// A document that references it (the server checks access against it): the last
+    /// one it was added to, until the upload pass picks one the server holds.
     pub doc_id: String,
+    /// Every document of this phone that references it, in the order of their ids.
+    pub docs: Vec<String>,
     pub thumbnail: bool,
     pub bytes: u64,
     pub path: PathBuf,
 }
 
-/// How far the phone's own photos are on their way to the server.
+/// How far the phone's own photos are on their way to the server. Every photo is on its
+/// way until it is uploaded or blocked (`store/photo_blocked.rs`): the uploads are done
+/// when `photos_uploaded + photos_blocked == photos_total` (and so for thumbnails).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PhotoProgress {
     /// Full photos the server has, of all those taken on this phone.
     pub photos_uploaded: u64,
+    /// Full photos that cannot be sent (the server refused them, their file is gone).
+    pub photos_blocked: u64,
     pub photos_total: u64,
     pub thumbnails_uploaded: u64,
+    pub thumbnails_blocked: u64,
     pub thumbnails_total: u64,
-    /// Bytes of full photos still to send.
+    /// Bytes of full photos still to send (blocked ones not counted).
     pub bytes_waiting: u64,
 }
 
@@ -100,6 +108,12 @@ impl LocalStore {
                 )?;
                 insert.execute(params![hash, "photo", bytes as i64, doc_id, now])?;
                 insert.execute(params![thumb, "thumb", thumb_len as i64, doc_id, now])?;
+                // Every document that references it: each one's receipt waits for it.
+                let mut refer = inner.conn.prepare_cached(
+                    "INSERT OR IGNORE INTO photo_docs (hash, doc_id) VALUES (?1, ?2)",
+                )?;
+                refer.execute(params![hash, doc_id])?;
+                refer.execute(params![thumb, doc_id])?;
             }
             let mut fields: Vec<(&str, ScalarValue)> = vec![
                 ("caption", meta.caption.as_str().into()),
@@ -139,7 +153,7 @@ impl LocalStore {
                     doc.put_value(&photos, hash, &entry_value(fields, stamp))
                 })
             }
-            PhotoTarget::Task(id) => self.add_task_photo_entry(id, hash, fields),
+            PhotoTarget::Task(id) => self.add_task_photo_entry(id, hash, fields, false),
             PhotoTarget::Complaint(id) => {
                 self.edit_doc(id, DocKind::Complaint, "add photo", |doc, stamp, _| {
                     let key = format!("{}{hash}", crate::kinds::visit::PHOTO_PREFIX);
@@ -177,9 +191,12 @@ impl LocalStore {
         let folder = self.photo_folder();
         let rows = self.read(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT hash, doc_id, role, bytes FROM photo_files
-                 WHERE own = 1 AND uploaded = 0 AND (?1 = 0 OR role = 'thumb')
-                 ORDER BY role DESC, added_at, hash LIMIT ?2",
+                "SELECT f.hash, f.doc_id, f.role, f.bytes,
+                        (SELECT group_concat(d.doc_id) FROM photo_docs d WHERE d.hash = f.hash)
+                 FROM photo_files f
+                 WHERE f.own = 1 AND f.uploaded = 0 AND (?1 = 0 OR f.role = 'thumb')
+                   AND NOT EXISTS (SELECT 1 FROM photo_blocked b WHERE b.hash = f.hash)
+                 ORDER BY f.role DESC, f.added_at, f.hash LIMIT ?2",
             )?;
             let rows = stmt
                 .query_map(params![thumbnails_only, max as i64], |r| {
@@ -188,15 +205,23 @@ impl LocalStore {
                         r.get::<_, String>(1)?,
                         r.get::<_, String>(2)?,
                         r.get::<_, i64>(3)?,
+                        r.get::<_, Option<String>>(4)?,
                     ))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })?;
         rows.into_iter()
-            .map(|(hash, doc_id, role, bytes)| {
+            .map(|(hash, doc_id, role, bytes, docs)| {
                 Ok(PendingPhoto {
                     path: folder.path_of(&hash)?,
+                    docs: docs
+                        .map(|d| {
+                            let mut docs: Vec<String> = d.split(',').map(str::to_owned).collect();
+                            docs.sort();
+                            docs
+                        })
+                        .unwrap_or_else(|| vec![doc_id.clone()]),
                     hash,
                     doc_id,
                     thumbnail: role == "thumb",
@@ -213,6 +238,10 @@ impl LocalStore {
             .conn
             .prepare_cached("UPDATE photo_files SET uploaded = 1 WHERE hash = ?1")?
             .execute([hash])?;
+        inner
+            .conn
+            .prepare_cached("DELETE FROM photo_blocked WHERE hash = ?1")?
+            .execute([hash])?;
         Ok(())
     }
 
@@ -220,9 +249,13 @@ impl LocalStore {
     pub fn photo_progress(&self, doc: Option<&DocId>) -> Result<PhotoProgress> {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT role, COUNT(*), COALESCE(SUM(uploaded), 0),
-                        COALESCE(SUM(CASE WHEN uploaded = 0 THEN bytes ELSE 0 END), 0)
-                 FROM photo_files WHERE own = 1 AND (?1 IS NULL OR doc_id = ?1) GROUP BY role",
+                "SELECT f.role, COUNT(*), COALESCE(SUM(f.uploaded), 0),
+                        COALESCE(SUM(CASE WHEN f.uploaded = 0 AND b.hash IS NULL THEN f.bytes ELSE 0 END), 0),
+                        COUNT(b.hash)
+                 FROM photo_files f LEFT JOIN photo_blocked b ON b.hash = f.hash AND f.uploaded = 0
+                 WHERE f.own = 1 AND (?1 IS NULL OR EXISTS
+                     (SELECT 1 FROM photo_docs d WHERE d.hash = f.hash AND d.doc_id = ?1))
+                 GROUP BY f.role",
             )?;
             let mut progress = PhotoProgress::default();
             let rows = stmt.query_map([doc.map(|d| d.as_str())], |r| {
@@ -231,17 +264,20 @@ impl LocalStore {
                     r.get::<_, i64>(1)?,
                     r.get::<_, i64>(2)?,
                     r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
                 ))
             })?;
             for row in rows {
-                let (role, total, uploaded, waiting) = row?;
-                let (total, uploaded) = (total as u64, uploaded as u64);
+                let (role, total, uploaded, waiting, blocked) = row?;
+                let (total, uploaded, blocked) = (total as u64, uploaded as u64, blocked as u64);
                 if role == "thumb" {
                     progress.thumbnails_total = total;
                     progress.thumbnails_uploaded = uploaded;
+                    progress.thumbnails_blocked = blocked;
                 } else {
                     progress.photos_total = total;
                     progress.photos_uploaded = uploaded;
+                    progress.photos_blocked = blocked;
                     progress.bytes_waiting = waiting as u64;
                 }
             }

@@ -128,19 +128,22 @@ impl LocalStore {
         })
     }
 
-    /// Adds an after photo by content hash (`sha256:<64 hex>`), while the task is being
-    /// worked on (not once it is submitted or verified).
+    /// Adds an after photo by content hash (`sha256:<64 hex>`), or gives the photo
+    /// referenced already a new caption (keeping what `add_photo` recorded of it), while
+    /// the task is being worked on (not once it is submitted or verified).
     pub fn add_task_photo(&self, id: &DocId, hash: &str, caption: &str) -> Result<()> {
         validate_photo_hash(hash)?;
-        self.add_task_photo_entry(id, hash, vec![("caption", caption.into())])
+        self.add_task_photo_entry(id, hash, vec![("caption", caption.into())], true)
     }
 
-    /// Writes an after photo's entry with these fields (see `store/photos.rs`).
+    /// Writes an after photo's entry with these fields (see `store/photos.rs`); `keep`:
+    /// the fields of the entry there now that these do not name stay.
     pub(crate) fn add_task_photo_entry(
         &self,
         id: &DocId,
         hash: &str,
         fields: Vec<(&str, automerge::ScalarValue)>,
+        keep: bool,
     ) -> Result<()> {
         self.edit_doc(id, DocKind::Task, "add after photo", |doc, stamp, _| {
             let state = *read(doc)?.state.value();
@@ -151,6 +154,9 @@ impl LocalStore {
                 ));
             }
             let photos = doc.container(&DOC_ROOT, "photos")?;
+            if keep {
+                return doc.put_entry_keeping(&photos, hash, fields, stamp);
+            }
             doc.put_value(&photos, hash, &entry_value(fields, stamp))
         })
     }

@@ -170,13 +170,13 @@ impl LocalStore {
         })
     }
 
-    /// Adds a photo reference by content hash (`sha256:<64 hex>`).
+    /// Adds a photo reference by content hash (`sha256:<64 hex>`), or gives the photo
+    /// referenced already a new caption, keeping what `add_photo` recorded of it.
     pub fn add_visit_photo(&self, id: &DocId, hash: &str, caption: &str) -> Result<()> {
         validate_photo_hash(hash)?;
         self.edit_doc(id, DocKind::Visit, "add photo", |doc, stamp, _| {
             let photos = photos_obj(doc)?;
-            let entry = crate::doc::entry_value(vec![("caption", caption.into())], stamp);
-            doc.put_value(&photos, hash, &entry)
+            doc.put_entry_keeping(&photos, hash, vec![("caption", caption.into())], stamp)
         })
     }
 

@@ -193,6 +193,37 @@ mod tests {
     }
 
     #[test]
+    fn a_fetched_document_whose_own_photo_is_not_uploaded_is_kept_past_the_rule()
+    -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let now = Timestamp::now().0;
+        let (phone, _) = device(dir.path().join("phone.db"), "am-li", Timestamp(now))?;
+        set_working_since(&phone.lock()?.conn, Some(now - 35 * DAY_MS))?;
+        let docs = old_visit(dir.path(), now)?;
+        let visit = docs
+            .iter()
+            .find(|(_, _, at)| at.is_some())
+            .map(|(id, _, _)| id.clone())
+            .ok_or("no visit")?;
+        phone.store_fetched(docs)?;
+        phone.add_photo(
+            &crate::photos::PhotoTarget::Visit(visit.clone()),
+            crate::photos::PhotoSource::Bytes(&crate::photos::thumbnail::sample_jpeg(64, 48, 1)),
+            &crate::photos::PhotoMeta::default(),
+        )?;
+        for sent in phone.outbox_batch(10)? {
+            phone.confirm_pushed(&sent.id, sent.local_edits, &sent.heads)?;
+        }
+        assert_eq!(phone.let_go_fetched(Timestamp(now + DAY_MS))?, 0);
+        assert!(phone.visit(&visit).is_ok(), "kept while its photo waits");
+        for p in phone.pending_photos(false, 10)? {
+            phone.mark_photo_uploaded(&p.hash)?;
+        }
+        assert_eq!(phone.let_go_fetched(Timestamp(now + DAY_MS))?, 1);
+        Ok(())
+    }
+
+    #[test]
     fn a_phone_without_a_working_set_keeps_what_it_fetches_as_its_own() -> Result<()> {
         let dir = tempfile::tempdir()?;
         let now = Timestamp::now().0;

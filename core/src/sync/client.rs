@@ -15,6 +15,7 @@ mod fetch;
 mod http;
 mod in_flight;
 mod photo_fetch;
+mod photo_upload;
 mod photos;
 mod round;
 

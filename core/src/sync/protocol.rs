@@ -17,7 +17,7 @@ mod decode_error;
 mod device_report;
 mod working_set;
 
-pub use cursor::{FeedCursor, Part};
+pub use cursor::{FeedCursor, MARK_LEN, Part, split_mark};
 pub use working_set::{
     DEFAULT_WORKING_WEEKS, FetchRequest, FetchResponse, FetchedDoc, MAX_FETCH_IDS,
     MAX_WORKING_WEEKS, WorkingSet,

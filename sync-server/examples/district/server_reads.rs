@@ -64,8 +64,14 @@ pub fn first_sync_reads(
             return Err(format!("{user}'s first sync did not end within {MAX_PAGES} pages").into());
         }
         let working = weeks.map(|weeks| WorkingSet { weeks, since });
-        let feed =
-            storage.feed_within(&device, &cursor, max_bytes, &HashSet::new(), working, true)?;
+        let feed = storage.feed_within(
+            &device,
+            (&cursor, None),
+            max_bytes,
+            &HashSet::new(),
+            working,
+            true,
+        )?;
         figures.pages += 1;
         figures.documents += feed.changes.len();
         figures.change_bytes += feed

@@ -14,12 +14,14 @@ use serde_bytes::ByteBuf;
 
 use self::left::{left_before, moved, tell_what_left};
 use self::let_go::left_window;
+use self::log::read_log;
 use self::pass::{pass_of, read_pass};
 use super::{DeviceInfo, Feed};
 use crate::error::{AppError, AppResult};
 
 mod left;
 mod let_go;
+mod log;
 mod pass;
 
 pub use pass::{PassPart, part_condition, scope_ids, window_condition};
@@ -35,6 +37,8 @@ pub enum LogRow {
         doc: String,
         hash: String,
         bytes: Vec<u8>,
+        /// The store the document is about, if any.
+        store: Option<String>,
     },
     Scope {
         seq: i64,
@@ -109,8 +113,10 @@ pub trait FeedTx {
     ///
     /// [`scope_documents`]: FeedTx::scope_documents
     fn documents_index(&mut self, ids: &[String], upto: i64) -> AppResult<Vec<(String, Vec<u8>)>>;
-    /// Every scope row with `seq <= upto`, oldest first.
-    fn scope_rows(&mut self, upto: i64) -> AppResult<Vec<LogRow>>;
+    /// The mark of the log row at `seq` ([`row_mark`]), `None` when there is none.
+    fn log_mark(&mut self, seq: i64) -> AppResult<Option<String>>;
+    /// Every scope row with `after < seq <= upto`, oldest first.
+    fn scope_rows(&mut self, after: i64, upto: i64) -> AppResult<Vec<LogRow>>;
     /// The last log position recorded as told to the device, if a scope row lies after
     /// it and at or before `upto` (none for a device the server does not know).
     fn handed_before_scope_row(&mut self, device: &str, upto: i64) -> AppResult<Option<i64>>;
@@ -145,7 +151,7 @@ const WEEK_MS: i64 = 7 * 86_400_000;
 pub fn read(
     tx: &mut impl FeedTx,
     device: &DeviceInfo,
-    cursor: &FeedCursor,
+    (cursor, mark): (&FeedCursor, Option<&str>),
     max_bytes: usize,
     (just_pushed, outbox_emptied): (&HashSet<String>, bool),
     working: Option<WorkingSet>,
@@ -160,6 +166,19 @@ pub fn read(
             "cursor `{cursor}` is ahead of this server (at `{end}`): sync again from the start"
         )));
     }
+    // A cursor read from another log (a server restored from a backup, whose log has grown
+    // past the cursor again) is refused as one ahead of it is: the device's own changes
+    // the server confirmed after the backup are sent again only after a `409`.
+    if let Some(mark) = mark
+        && position > 0
+        && tx.log_mark(position)?.as_deref() != Some(mark)
+    {
+        return Err(AppError::Conflict(format!(
+            "cursor `{cursor}~{mark}` was read from another log than this server's (it was \
+             restored from a backup): sync again from the start, sending every change of \
+             your own again"
+        )));
+    }
     let mut feed = read_at(
         tx,
         device,
@@ -172,6 +191,8 @@ pub fn read(
     if outbox_emptied {
         tell_what_left(tx, device, end, &mut feed)?;
     }
+    let at = i64::try_from(feed.cursor.position()).unwrap_or(0);
+    feed.mark = if at > 0 { tx.log_mark(at)? } else { None };
     Ok(feed)
 }
 
@@ -260,6 +281,27 @@ fn read_at(
     Ok(feed)
 }
 
+/// The mark of a log row: the first 8 bytes of a SHA-256 of everything it records, in
+/// hexadecimal. A cursor carries the mark of the row at its position, so a server knows a
+/// cursor read from another log: rows at one position in two logs differ at least by the
+/// instant they were logged.
+pub fn row_mark(seq: i64, fields: [Option<&str>; 4], at: i64) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(seq.to_le_bytes());
+    for field in fields {
+        // Length-prefixed, so that no two rows write the same bytes.
+        let field = field.unwrap_or("\u{0}absent");
+        hash.update((field.len() as u64).to_le_bytes());
+        hash.update(field.as_bytes());
+    }
+    hash.update(at.to_le_bytes());
+    hash.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// What a response may hold.
 struct Budget<'a> {
     max_bytes: usize,
@@ -271,79 +313,6 @@ impl Budget<'_> {
     /// Whether `out` is full: it always holds at least one document.
     fn spent(&self, out: &Changes) -> bool {
         out.bytes >= self.max_bytes && !out.changes.is_empty()
-    }
-}
-
-/// Reads the log after `position` up to `end` into `out` until the budget is spent, moving
-/// `feed.cursor` (and `feed.more` when rows remain).
-fn read_log(
-    tx: &mut impl FeedTx,
-    device: &DeviceInfo,
-    (mut position, floor): (i64, i64),
-    end: i64,
-    budget: &Budget,
-    feed: &mut Feed,
-    out: &mut Changes,
-) -> AppResult<()> {
-    // Bounded: each page advances `position`, and the loop stops at the end of the snapshot.
-    loop {
-        let rows = tx.page(device, position, end, PAGE, floor)?;
-        let page_len = rows.len() as i64;
-        for row in rows {
-            if budget.spent(out) {
-                feed.more = true;
-                return Ok(());
-            }
-            let seq = match row {
-                LogRow::Change {
-                    seq,
-                    doc,
-                    hash,
-                    bytes,
-                } => {
-                    // The device's own changes come back only when it lacks them (its
-                    // cursor is behind them: restored from a backup); never the ones it
-                    // just sent.
-                    if !budget.just_pushed.contains(&hash) {
-                        out.push(doc, bytes);
-                    }
-                    seq
-                }
-                LogRow::Scope {
-                    seq,
-                    store,
-                    old_territory,
-                    new_territory,
-                    old_demo,
-                    new_demo,
-                } => {
-                    let (was, is) = moved(
-                        device,
-                        (old_territory.as_deref(), old_demo),
-                        (new_territory.as_deref(), new_demo),
-                    );
-                    if is && !was {
-                        for (doc, hash, bytes) in tx.store_changes(&store, seq, floor)? {
-                            if !budget.just_pushed.contains(&hash) {
-                                out.push(doc, bytes);
-                            }
-                        }
-                    } else if was && !is {
-                        feed.removed
-                            .extend(tx.store_documents(&store, seq, &device.device_id)?);
-                    }
-                    seq
-                }
-            };
-            feed.cursor = FeedCursor::Log(seq as u64);
-            position = seq;
-        }
-        if page_len < PAGE {
-            // Everything up to the end of the snapshot was read: rows not in scope need not
-            // be read again by the next sync.
-            feed.cursor = FeedCursor::Log(end as u64);
-            return Ok(());
-        }
     }
 }
 

@@ -2,20 +2,20 @@
 //! phone's own thumbnails, then (unless the link is metered) its full photos, each
 //! resuming at the byte the server has committed and read from its file one chunk at a
 //! time; one status request per batch says what the server already has, which is never
-//! sent again. Fetching on demand is `photo_fetch.rs`.
-
-use std::io::{Read, Seek, SeekFrom};
+//! sent again. One photo's pieces are `photo_upload.rs`; fetching on demand is
+//! `photo_fetch.rs`.
 
 use super::SyncClient;
 use super::http::classify;
+use super::photo_upload::{Later, Upload};
+use crate::error::Error;
 use crate::ids::DocId;
 use crate::store::outbox::Receipt;
 use crate::store::photos::PendingPhoto;
 use crate::sync::config::backoff;
 use crate::sync::protocol::ErrorBody;
 use crate::sync::protocol::blobs::{
-    BlobRef, BlobState, BlobStatusRequest, BlobStatusResponse, BlobUploaded, LENGTH_HEADER,
-    MAX_STATUS_BATCH, OFFSET_HEADER,
+    BlobRef, BlobState, BlobStatusRequest, BlobStatusResponse, MAX_STATUS_BATCH,
 };
 use crate::sync::report::SyncFailure;
 
@@ -67,17 +67,16 @@ pub struct PhotoReport {
     /// Full photos left for an unmetered link.
     pub waiting_for_unmetered: usize,
     /// Blobs the server would not take, with its reason (a limit, a refused document).
+    /// Those refused for good are blocked (`LocalStore::blocked_photos`); a daily quota
+    /// spent is not.
     pub refused: Vec<(String, String)>,
+    /// Own photos whose file could not be read (gone, cut short), with what reading it
+    /// said: blocked, while the pass went on with the others.
+    pub unreadable: Vec<(String, String)>,
 }
 
-/// How one request for a blob ended, short of success.
-enum Answer<T> {
-    Done(T),
-    /// The server holds another offset: resume there.
-    Offset(u64),
-    /// Not this blob, not now (a limit, access): the reason.
-    Refused(String),
-}
+pub(super) const OUT_OF_REACH: &str = "the server refused it: its document is not in this device's scope, \
+                            or another user attached the same photo first";
 
 impl SyncClient {
     pub(super) fn blob_url(&self, hash: &str, doc: &str) -> String {
@@ -89,6 +88,9 @@ impl SyncClient {
 
     /// Uploads the phone's own photos whose documents the server holds: every thumbnail
     /// first, then the full photos (not on a metered link); `progress` hears after each.
+    /// A photo the server refuses for good, or whose file cannot be read, is blocked and
+    /// reported, and the pass goes on; documents kept on the phone only for their photos
+    /// (they left the scope or the working set) go once those are uploaded or blocked.
     pub async fn upload_photos(
         &self,
         settings: &PhotoSettings,
@@ -96,17 +98,31 @@ impl SyncClient {
     ) -> Result<PhotoReport, SyncFailure> {
         let mut report = PhotoReport::default();
         let everything = self.blocking(|s| s.pending_photos(false, 100_000)).await?;
-        // A document not yet on the server cannot vouch for its photos: they wait.
+        // A document not yet on the server cannot vouch for its photos: each goes through
+        // one of its documents the server holds, or waits. A document the phone no longer
+        // holds left only once the server held every edit of it (`drop_left_documents`, a
+        // damaged one set aside): it is on the server, which decides whether it still
+        // vouches (not once its store left the device's scope).
         let ready = self
             .blocking(move |s| {
                 let mut ready = Vec::new();
-                for p in everything {
-                    let on_server = DocId::parse("doc", &p.doc_id)
-                        .and_then(|id| s.receipt(&id))
-                        .is_ok_and(|r| {
-                            matches!(r, Receipt::OnServer | Receipt::UploadingPhotos { .. })
-                        });
-                    if on_server {
+                for mut p in everything {
+                    let mut gone = None;
+                    let mut held = None;
+                    for doc in &p.docs {
+                        match DocId::parse("doc", doc).and_then(|id| s.receipt(&id)) {
+                            Ok(Receipt::OnServer | Receipt::UploadingPhotos { .. }) => {
+                                held = Some(doc.clone());
+                                break;
+                            }
+                            Err(Error::UnknownDocument { .. }) if gone.is_none() => {
+                                gone = Some(doc.clone());
+                            }
+                            _ => {}
+                        }
+                    }
+                    if let Some(doc) = held.or(gone) {
+                        p.doc_id = doc;
                         ready.push(p);
                     }
                 }
@@ -138,12 +154,8 @@ impl SyncClient {
                             continue;
                         }
                         BlobState::Refused => {
-                            report.refused.push((
-                                photo.hash.clone(),
-                                "the server refused it: its document is not in this device's \
-                                 scope, or another user attached the same photo first"
-                                    .into(),
-                            ));
+                            self.refused(photo, OUT_OF_REACH.into(), Later::Never, &mut report)
+                                .await?;
                             continue;
                         }
                         BlobState::Partial => status.committed,
@@ -156,8 +168,16 @@ impl SyncClient {
                         .upload_one(photo, from, settings, &mut report, &mut state, progress)
                         .await?
                     {
-                        Some(reason) => report.refused.push((photo.hash.clone(), reason)),
-                        None => {
+                        Upload::Refused(reason, later) => {
+                            self.refused(photo, reason, later, &mut report).await?;
+                        }
+                        Upload::Unreadable(reason) => {
+                            let hash = photo.hash.clone();
+                            let why = reason.clone();
+                            self.blocking(move |s| s.block_photo(&hash, &why)).await?;
+                            report.unreadable.push((photo.hash.clone(), reason));
+                        }
+                        Upload::Sent => {
                             if photo.thumbnail {
                                 report.thumbnails_sent += 1;
                             } else {
@@ -170,7 +190,26 @@ impl SyncClient {
                 }
             }
         }
+        // Documents kept only for photos now uploaded or blocked leave.
+        self.blocking(|s| s.drop_left_documents()).await?;
         Ok(report)
+    }
+
+    /// Reports `photo` refused, and blocks it when asking again cannot change the answer.
+    async fn refused(
+        &self,
+        photo: &PendingPhoto,
+        reason: String,
+        later: Later,
+        report: &mut PhotoReport,
+    ) -> Result<(), SyncFailure> {
+        if later == Later::Never {
+            let hash = photo.hash.clone();
+            let why = reason.clone();
+            self.blocking(move |s| s.block_photo(&hash, &why)).await?;
+        }
+        report.refused.push((photo.hash.clone(), reason));
+        Ok(())
     }
 
     async fn done(
@@ -188,7 +227,10 @@ impl SyncClient {
         Ok(())
     }
 
-    async fn blob_status(&self, batch: &[PendingPhoto]) -> Result<BlobStatusResponse, SyncFailure> {
+    pub(super) async fn blob_status(
+        &self,
+        batch: &[PendingPhoto],
+    ) -> Result<BlobStatusResponse, SyncFailure> {
         let request = BlobStatusRequest {
             blobs: batch
                 .iter()
@@ -241,94 +283,6 @@ impl SyncClient {
             }
         }
     }
-
-    /// Sends `photo` from byte `from` in chunks read from its file. `Some(reason)`: the
-    /// server refused it (a limit, access), and the pass goes on with the others.
-    async fn upload_one(
-        &self,
-        photo: &PendingPhoto,
-        from: u64,
-        settings: &PhotoSettings,
-        report: &mut PhotoReport,
-        state: &mut PhotoUploadProgress,
-        progress: &(dyn Fn(PhotoUploadProgress) + Send + Sync),
-    ) -> Result<Option<String>, SyncFailure> {
-        let url = self.blob_url(&photo.hash, &photo.doc_id);
-        let chunk = settings.chunk_bytes.max(1);
-        let mut file = std::fs::File::open(&photo.path)
-            .map_err(|e| SyncFailure::Local(format!("photo `{}`: {e}", photo.hash)))?;
-        let length = file
-            .metadata()
-            .map_err(|e| SyncFailure::Local(e.to_string()))?
-            .len();
-        let mut offset = from;
-        let (mut attempt, mut renewed) = (0u32, false);
-        // Each round sends one chunk or moves to the server's offset; bounded by the
-        // chunks of the photo plus the retries allowed.
-        let rounds = length / chunk as u64 + 2 + u64::from(self.config.max_attempts) * 4;
-        for _ in 0..rounds {
-            let want = usize::try_from((length - offset).min(chunk as u64)).unwrap_or(chunk);
-            let mut buf = vec![0u8; want];
-            file.seek(SeekFrom::Start(offset))
-                .and_then(|_| file.read_exact(&mut buf))
-                .map_err(|e| SyncFailure::Local(format!("photo `{}`: {e}", photo.hash)))?;
-            report.chunks_sent += 1;
-            report.bytes_sent += want as u64;
-            state.bytes_sent += want as u64;
-            let token = self.current_token();
-            let sent = self
-                .http
-                .patch(&url)
-                .bearer_auth(&token)
-                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                .header(OFFSET_HEADER, offset)
-                .header(LENGTH_HEADER, length)
-                .body(buf)
-                .send()
-                .await
-                .map_err(classify);
-            let answer = match sent {
-                Ok(response) => upload_answer(response).await,
-                Err(f) => Err(f),
-            };
-            // Sent with a token a rotation replaced meanwhile: the chunk once more.
-            let renew = !renewed
-                && matches!(answer, Err(SyncFailure::Unauthorized(_)))
-                && self.token_renewed_since(&token).await;
-            match answer {
-                Ok(Answer::Done(up)) if up.complete => return Ok(None),
-                Ok(Answer::Done(up)) => {
-                    offset = up.committed;
-                    attempt = 0;
-                    progress(*state);
-                }
-                Ok(Answer::Offset(committed)) => offset = committed.min(length),
-                Ok(Answer::Refused(reason)) => return Ok(Some(reason)),
-                _ if renew => renewed = true,
-                Err(f) if f.is_transient() && attempt + 1 < self.config.max_attempts => {
-                    attempt += 1;
-                    tokio::time::sleep(backoff(&self.config, attempt)).await;
-                    // Where the server stands after a request whose answer was lost.
-                    let status = self.blob_status(std::slice::from_ref(photo)).await?;
-                    if let Some(s) = status.blobs.first() {
-                        match s.state {
-                            BlobState::Complete => return Ok(None),
-                            BlobState::Partial => offset = s.committed,
-                            BlobState::Missing => offset = 0,
-                            BlobState::Refused => {
-                                return Ok(Some("the server refused the photo's document".into()));
-                            }
-                        }
-                    }
-                }
-                Err(f) => return Err(f),
-            }
-        }
-        Err(SyncFailure::ServerUnavailable(format!(
-            "the upload of `{}` did not finish within its bounded number of requests",
-            photo.hash
-        )))
-    }
 }
 
 pub(super) fn error_body(status: reqwest::StatusCode, bytes: &[u8]) -> ErrorBody {
@@ -357,38 +311,5 @@ async fn read_json<T: serde::de::DeserializeOwned>(
             error_body(status, &bytes).message,
         )),
         _ => Ok(Err(error_body(status, &bytes))),
-    }
-}
-
-async fn upload_answer(response: reqwest::Response) -> Result<Answer<BlobUploaded>, SyncFailure> {
-    let status = response.status();
-    let offset = response
-        .headers()
-        .get(OFFSET_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if status == reqwest::StatusCode::CONFLICT
-        && let Some(offset) = offset
-    {
-        return Ok(Answer::Offset(offset));
-    }
-    let bytes = response.bytes().await.map_err(classify)?;
-    if status.is_success() {
-        return serde_json::from_slice(&bytes)
-            .map(Answer::Done)
-            .map_err(|e| {
-                SyncFailure::ServerUnavailable(format!("the answer was cut short or garbled: {e}"))
-            });
-    }
-    let error = error_body(status, &bytes);
-    match status.as_u16() {
-        401 => Err(SyncFailure::Unauthorized(error.message)),
-        // A daily budget spent: the photo waits for tomorrow, the pass goes on.
-        429 if error.error == "quota" => Ok(Answer::Refused(error.message)),
-        408 | 429 | 500..=599 => Err(SyncFailure::ServerUnavailable(error.message)),
-        _ => Ok(Answer::Refused(format!(
-            "{}: {}",
-            error.error, error.message
-        ))),
     }
 }

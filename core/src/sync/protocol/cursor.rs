@@ -13,6 +13,10 @@ use crate::error::{Error, Result};
 /// sync of a working set writes its floor too (`"N<upto>:<since>:<floor>:<doc>"`,
 /// `"R…"`); servers before that ordering gave `"d<upto>:<doc>"`, which still reads
 /// (docs/protocol.md, "A first sync").
+///
+/// A server may follow any of them with `~` and a mark of the log row at the cursor's
+/// position ([`split_mark`]), by which it knows a cursor read from another log (a server
+/// restored from a backup whose log has grown past the cursor again).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FeedCursor {
     /// Every row of the log up to this position was processed.
@@ -46,12 +50,39 @@ pub enum Part {
     History,
 }
 
+/// The length of a cursor's mark, in lowercase hexadecimal digits.
+pub const MARK_LEN: usize = 16;
+
+/// A cursor's text without its mark, and the mark (see [`FeedCursor`]), if it has one.
+pub fn split_mark(text: &str) -> (&str, Option<&str>) {
+    match text.rsplit_once('~') {
+        Some((cursor, mark)) => (cursor, Some(mark)),
+        None => (text, None),
+    }
+}
+
+/// Whether `mark` is one a server writes: [`MARK_LEN`] lowercase hexadecimal digits.
+fn well_formed_mark(mark: &str) -> bool {
+    mark.len() == MARK_LEN && mark.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 impl FeedCursor {
-    /// Reads a cursor a server gave; `None` (a first sync) is the start of the log.
+    /// Reads a cursor a server gave, with or without its mark; `None` (a first sync) is the
+    /// start of the log.
     pub fn parse(cursor: Option<&str>) -> Result<FeedCursor> {
-        let Some(text) = cursor else {
+        let Some(marked) = cursor else {
             return Ok(FeedCursor::Log(0));
         };
+        let (text, mark) = split_mark(marked);
+        if mark.is_some_and(|m| !well_formed_mark(m)) {
+            return Err(Error::invalid(
+                "cursor",
+                format!(
+                    "`{}` is not one this server gave",
+                    crate::kinds::shape::quote(marked)
+                ),
+            ));
+        }
         let bad = || {
             Error::invalid(
                 "cursor",
@@ -186,6 +217,15 @@ mod tests {
         }
         assert_eq!(FeedCursor::parse(None)?, FeedCursor::Log(0));
         assert_eq!(FeedCursor::parse(Some("1234"))?, FeedCursor::Log(1234));
+        assert_eq!(
+            FeedCursor::parse(Some("1234~0123456789abcdef"))?,
+            FeedCursor::Log(1234)
+        );
+        assert_eq!(
+            split_mark("n7:5:a~0123456789abcdef"),
+            ("n7:5:a", Some("0123456789abcdef"))
+        );
+        assert_eq!(split_mark("1234"), ("1234", None));
         for bad in [
             "",
             "x",
@@ -209,6 +249,12 @@ mod tests {
             "R12:5:x:a",
             "N12:5: 6:a",
             "Nx:5:6:a",
+            "12~",
+            "12~0123456789abcdeF",
+            "12~0123456789abcde",
+            "12~0123456789abcdef0",
+            "~0123456789abcdef",
+            "12~0123~456789abcdef",
         ] {
             assert!(FeedCursor::parse(Some(bad)).is_err(), "{bad}");
         }

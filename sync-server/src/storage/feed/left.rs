@@ -88,7 +88,7 @@ fn left_between(
     // scope after its last move.
     let mut stores: Vec<(String, Option<i64>, bool)> = Vec::new();
     let mut by_store: HashMap<String, usize> = HashMap::new();
-    for row in tx.scope_rows(upto)? {
+    for row in tx.scope_rows(after, upto)? {
         let LogRow::Scope {
             seq,
             store,
@@ -100,9 +100,6 @@ fn left_between(
         else {
             continue;
         };
-        if seq <= after {
-            continue;
-        }
         let (was, is) = moved(
             device,
             (old_territory.as_deref(), old_demo),

@@ -69,7 +69,7 @@ impl SyncStorage for PostgresStorage {
     fn feed_within(
         &self,
         device: &DeviceInfo,
-        cursor: &FeedCursor,
+        cursor: (&FeedCursor, Option<&str>),
         max_bytes: usize,
         just_pushed: &HashSet<String>,
         working: Option<WorkingSet>,

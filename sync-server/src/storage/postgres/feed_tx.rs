@@ -30,7 +30,7 @@ impl feed::FeedTx for PgFeed<'_, '_> {
     ) -> AppResult<Vec<LogRow>> {
         let sql = format!(
             "SELECT l.seq, l.kind, l.doc_id, c.bytes, l.store_id, l.old_territory, l.new_territory,
-                    l.old_demo, l.new_demo, l.change_hash
+                    l.old_demo, l.new_demo, l.change_hash, d.store_id
              FROM log l
              LEFT JOIN changes c ON c.hash = l.change_hash
              LEFT JOIN docs d ON d.id = l.doc_id
@@ -53,6 +53,7 @@ impl feed::FeedTx for PgFeed<'_, '_> {
                         doc: r.get(2),
                         bytes: r.get(3),
                         hash: r.get(9),
+                        store: r.get(10),
                     }
                 } else {
                     LogRow::Scope {
@@ -197,13 +198,26 @@ impl feed::FeedTx for PgFeed<'_, '_> {
             .map(|r| r.get(0)))
     }
 
-    fn scope_rows(&mut self, upto: i64) -> AppResult<Vec<LogRow>> {
+    fn log_mark(&mut self, seq: i64) -> AppResult<Option<String>> {
+        Ok(self
+            .tx
+            .query_opt(
+                "SELECT kind, doc_id, change_hash, store_id, at FROM log WHERE seq = $1",
+                &[&seq],
+            )?
+            .map(|r| {
+                let fields: [Option<String>; 4] = [r.get(0), r.get(1), r.get(2), r.get(3)];
+                feed::row_mark(seq, fields.each_ref().map(|f| f.as_deref()), r.get(4))
+            }))
+    }
+
+    fn scope_rows(&mut self, after: i64, upto: i64) -> AppResult<Vec<LogRow>> {
         Ok(self
             .tx
             .query(
                 "SELECT seq, store_id, old_territory, new_territory, old_demo, new_demo FROM log
-                 WHERE kind = 'scope' AND seq <= $1 ORDER BY seq",
-                &[&upto],
+                 WHERE kind = 'scope' AND seq > $1 AND seq <= $2 ORDER BY seq",
+                &[&after, &upto],
             )?
             .iter()
             .map(|r| LogRow::Scope {

@@ -66,7 +66,7 @@ impl SyncStorage for SqliteStorage {
     fn feed_within(
         &self,
         device: &DeviceInfo,
-        cursor: &FeedCursor,
+        cursor: (&FeedCursor, Option<&str>),
         max_bytes: usize,
         just_pushed: &HashSet<String>,
         working: Option<WorkingSet>,

@@ -32,7 +32,7 @@ impl feed::FeedTx for SqliteFeed<'_> {
     ) -> AppResult<Vec<LogRow>> {
         let sql = format!(
             "SELECT l.seq, l.kind, l.doc_id, c.bytes, l.store_id, l.old_territory, l.new_territory, l.old_demo, l.new_demo,
-                    l.change_hash
+                    l.change_hash, d.store_id
              FROM log l
              LEFT JOIN changes c ON c.seq = l.seq
              LEFT JOIN docs d ON d.id = l.doc_id
@@ -52,6 +52,7 @@ impl feed::FeedTx for SqliteFeed<'_> {
                         doc: r.get(2)?,
                         bytes: r.get(3)?,
                         hash: r.get(9)?,
+                        store: r.get(10)?,
                     }
                 } else {
                     LogRow::Scope {
@@ -192,14 +193,31 @@ impl feed::FeedTx for SqliteFeed<'_> {
             .optional()?)
     }
 
-    fn scope_rows(&mut self, upto: i64) -> AppResult<Vec<LogRow>> {
+    fn log_mark(&mut self, seq: i64) -> AppResult<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT kind, doc_id, change_hash, store_id, at FROM log WHERE seq = ?1",
+            )?
+            .query_row([seq], |r| {
+                let fields: [Option<String>; 4] = [r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?];
+                Ok(feed::row_mark(
+                    seq,
+                    fields.each_ref().map(|f| f.as_deref()),
+                    r.get(4)?,
+                ))
+            })
+            .optional()?)
+    }
+
+    fn scope_rows(&mut self, after: i64, upto: i64) -> AppResult<Vec<LogRow>> {
         Ok(self
             .conn
             .prepare_cached(
                 "SELECT seq, store_id, old_territory, new_territory, old_demo, new_demo FROM log
-                 WHERE kind = 'scope' AND seq <= ?1 ORDER BY seq",
+                 WHERE kind = 'scope' AND seq > ?1 AND seq <= ?2 ORDER BY seq",
             )?
-            .query_map([upto], |r| {
+            .query_map([after, upto], |r| {
                 Ok(LogRow::Scope {
                     seq: r.get(0)?,
                     store: r.get(1)?,
@@ -217,7 +235,7 @@ impl feed::FeedTx for SqliteFeed<'_> {
 pub(super) fn read_feed(
     conn: &Connection,
     device: &DeviceInfo,
-    cursor: &FeedCursor,
+    cursor: (&FeedCursor, Option<&str>),
     (max_bytes, just_pushed, outbox_emptied): (usize, &HashSet<String>, bool),
     working: Option<WorkingSet>,
 ) -> AppResult<Feed> {
