@@ -4,6 +4,7 @@
 //! The top layer of the crate: the client builds on the local store (its outbox and
 //! merges), the replica on the document kinds and the write rules.
 
+mod causal_order;
 mod change_ops;
 pub(crate) mod client;
 mod config;

@@ -9,8 +9,11 @@ use serde_bytes::ByteBuf;
 
 use crate::error::{Error, Result};
 
+use self::decode_error::{cbor_error, key_of};
+
 pub mod blobs;
 mod cursor;
+mod decode_error;
 mod device_report;
 mod working_set;
 
@@ -190,7 +193,12 @@ pub fn protocol_of(bytes: &[u8]) -> Option<u32> {
 /// Decodes a CBOR message that is the whole of `bytes`; `what` names it in the error.
 pub fn decode<T: for<'de> Deserialize<'de>>(what: &str, bytes: &[u8]) -> Result<T> {
     let mut rest = bytes;
-    let value = ciborium::from_reader(&mut rest).map_err(|e| cbor_error(what, e))?;
+    let value = match ciborium::from_reader(&mut rest) {
+        Ok(value) => value,
+        Err(e) => {
+            return Err(cbor_error(what, e, || key_of::<T>(bytes)));
+        }
+    };
     // One CBOR value is the whole body: bytes after it are a framing bug of the sender
     // (two requests in one body, a length off by some bytes), never ignored.
     if !rest.is_empty() {
@@ -204,38 +212,6 @@ pub fn decode<T: for<'de> Deserialize<'de>>(what: &str, bytes: &[u8]) -> Result<
         ));
     }
     Ok(value)
-}
-
-/// The sentence for a body ciborium could not read as a `what`.
-fn cbor_error(what: &str, e: ciborium::de::Error<std::io::Error>) -> Error {
-    match e {
-        // Well-formed CBOR whose value a type refused naming it (``"`device.pending_edits`
-        // must not be negative"``): that sentence as it is.
-        ciborium::de::Error::Semantic(_, message) if message.starts_with('`') => {
-            Error::invalid(what, message)
-        }
-        // Serde's own sentence, without the parser's wrapping (``missing field `push` ``).
-        ciborium::de::Error::Semantic(_, message) => match message.strip_prefix("missing field ") {
-            Some(field) => Error::invalid(what, format!("it lacks {field}, which is required")),
-            None => Error::invalid(what, format!("not a valid CBOR {what}: {message}")),
-        },
-        // The body ends inside a value: an empty body, or one cut short.
-        ciborium::de::Error::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            Error::invalid(
-                what,
-                format!("not a valid CBOR {what}: the body is empty or ends inside a value"),
-            )
-        }
-        ciborium::de::Error::Io(e) => Error::invalid(what, format!("not a valid CBOR {what}: {e}")),
-        ciborium::de::Error::Syntax(at) => Error::invalid(
-            what,
-            format!("not a valid CBOR {what}: malformed CBOR at byte {at}"),
-        ),
-        ciborium::de::Error::RecursionLimitExceeded => Error::invalid(
-            what,
-            format!("not a valid CBOR {what}: its values nest too deep"),
-        ),
-    }
 }
 
 #[cfg(test)]

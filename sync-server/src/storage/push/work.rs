@@ -151,6 +151,9 @@ fn work(job: Job, pusher: &Pusher<'_>) -> AppResult<Worked> {
         .into_iter()
         .filter(|c| seen.insert(c.hash()) && !replica.has_change(&c.hash()))
         .collect();
+    // Stored and logged in this order: a device reading the log a page at a time gets each
+    // change after those it builds on, whatever order the pusher sent them in.
+    let new = IncomingChange::in_causal_order(new);
     // Changes to a hidden document are applied to an empty one, as an unknown id's would be,
     // unless they build on its stored changes (which only someone who held it can name).
     let builds_on_hidden = hidden
