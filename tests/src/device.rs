@@ -16,8 +16,8 @@ use std::time::Duration;
 use fieldsync_core::fixtures::ManualClock;
 use fieldsync_core::protocol::{EnrollRequest, EnrollResponse};
 use fieldsync_core::{
-    DeviceIdentity, LocalStore, Role, StoreOptions, SyncClient, SyncConfig, SyncFailure,
-    SyncReport, Timestamp,
+    CheckPoint, DeviceIdentity, DocId, LocalStore, NewVisit, Role, StoreOptions, SyncClient,
+    SyncConfig, SyncFailure, SyncReport, Timestamp, VisitKind,
 };
 
 use crate::server::{HarnessError, HarnessResult};
@@ -64,6 +64,27 @@ fn err(what: &str, e: impl std::fmt::Display) -> HarnessError {
 }
 
 impl Device {
+    /// The store of the district's store row `number` (its licence), as this phone holds it.
+    pub fn store_numbered(&self, number: u32) -> HarnessResult<DocId> {
+        self.local()
+            .store_by_licence(&crate::district::licence(number))
+            .map_err(|e| HarnessError(e.to_string()))?
+            .ok_or_else(|| HarnessError(format!("{} has no store {number}", self.name)))
+    }
+
+    /// A routine visit to `store` checked in now by this phone's clock, without a position.
+    pub fn routine_visit(&self, store: &DocId) -> NewVisit {
+        NewVisit {
+            store_id: store.clone(),
+            kind: VisitKind::Routine,
+            check_in: CheckPoint {
+                at: self.clock().now(),
+                gps: None,
+            },
+            complaint_id: None,
+        }
+    }
+
     /// Enrolls a new device at `server_url` with `code`, its store at `path` and its clock
     /// at `start`; it syncs with `server_url` until [`connect_to`](Self::connect_to).
     pub async fn enroll(

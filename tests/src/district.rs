@@ -221,3 +221,10 @@ impl District {
         Ok(self.server.admin(&["enroll-code", user])?.trim().to_owned())
     }
 }
+
+/// A device time as the admin CLI's `--edit-time` takes it (RFC 3339).
+pub fn office_time(t: Timestamp) -> String {
+    chrono::DateTime::from_timestamp_millis(t.0)
+        .map(|d| d.to_rfc3339())
+        .unwrap_or_default()
+}

@@ -298,6 +298,14 @@ pub fn check_converged(
     check_against(&view, devices, ledger)
 }
 
+/// [`check_converged`] for a test: panics listing every problem found.
+pub fn assert_converged(server_db: &ServerDb, devices: &[&Device], ledger: &Ledger) -> Converged {
+    match check_converged(server_db, devices, ledger) {
+        Ok(converged) => converged,
+        Err(problems) => panic!("{} problems:\n{}", problems.len(), problems.join("\n")),
+    }
+}
+
 /// [`check_converged`] against a server view already read.
 pub fn check_against(
     view: &ServerView,

@@ -11,37 +11,16 @@
 
 use fieldsync_core::fixtures::at;
 use fieldsync_core::fixtures::unreadable::{RawEdit, raw_change};
-use fieldsync_core::{
-    CheckPoint, DisplayStandard, DocId, DocKind, Error, NewVisit, Receipt, Role, Verdict, VisitKind,
-};
+use fieldsync_core::{DisplayStandard, DocId, DocKind, Error, Receipt, Role, Verdict};
 use fieldsync_tests::Backend;
 use fieldsync_tests::device::Device;
-use fieldsync_tests::district::{District, StoreRow, licence};
+use fieldsync_tests::district::{District, StoreRow};
 use fieldsync_tests::old_server::{self, Bad, plant, stored_changes};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
 
 const MONDAY: &str = "2026-11-23T09:00:00+08:00";
-
-fn new_visit(device: &Device, store: &DocId) -> NewVisit {
-    NewVisit {
-        store_id: store.clone(),
-        kind: VisitKind::Routine,
-        check_in: CheckPoint {
-            at: device.clock().now(),
-            gps: None,
-        },
-        complaint_id: None,
-    }
-}
-
-fn store_of(device: &Device, number: u32) -> Fallible<DocId> {
-    Ok(device
-        .local()
-        .store_by_licence(&licence(number))?
-        .ok_or_else(|| format!("{} has no store {number}", device.name))?)
-}
 
 /// A district of two stores of am-li's (store 1 on the demo street), with Li's phone and
 /// tablet synced.
@@ -80,12 +59,12 @@ fn plant_bad(district: &District, store: &DocId, bad: Bad) -> Fallible<DocId> {
 
 async fn a_phone_that_receives(backend: Backend, bad: Bad) -> TestResult {
     let (district, phone, tablet) = district(backend).await?;
-    let (one, two) = (store_of(&phone, 1)?, store_of(&phone, 2)?);
+    let (one, two) = (phone.store_numbered(1)?, phone.store_numbered(2)?);
     let damaged = plant_bad(&district, &one, bad)?;
     // Meanwhile the tablet records a visit, and the phone one of its own, offline.
-    let theirs = tablet.local().create_visit(new_visit(&tablet, &two))?;
+    let theirs = tablet.local().create_visit(tablet.routine_visit(&two))?;
     tablet.sync().await?;
-    let mine = phone.local().create_visit(new_visit(&phone, &two))?;
+    let mine = phone.local().create_visit(phone.routine_visit(&two))?;
 
     let report = phone.sync().await?;
     assert_eq!(report.damaged, vec![damaged.clone()], "{bad:?}: {report:?}");
@@ -159,7 +138,7 @@ async fn a_phone_that_receives_a_complaint_without_its_kind_keeps_syncing_and_re
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_display_that_a_later_change_repairs_reads_again_on_the_phone() -> TestResult {
     let (district, phone, _tablet) = district(Backend::Sqlite).await?;
-    let one = store_of(&phone, 1)?;
+    let one = phone.store_numbered(1)?;
     let display = plant_bad(&district, &one, Bad::BananaVerdict)?;
     assert_eq!(phone.sync().await?.damaged, vec![display.clone()]);
 

@@ -35,7 +35,7 @@ use fieldsync_core::{
 };
 use fieldsync_tests::Backend;
 use fieldsync_tests::device::Device;
-use fieldsync_tests::district::{District, StoreRow, licence};
+use fieldsync_tests::district::{District, StoreRow};
 use fieldsync_tests::end_state::{Converged, Ledger, check_converged};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -68,13 +68,6 @@ fn morning(devices: &[&Device], day: i64) {
 /// Moves one device's clock on by `minutes` (edits of one device get increasing times).
 fn later(device: &Device, minutes: i64) {
     device.clock().advance_minutes(minutes);
-}
-
-fn store_of(device: &Device, number: u32) -> Result<DocId, Box<dyn std::error::Error>> {
-    Ok(device
-        .local()
-        .store_by_licence(&licence(number))?
-        .ok_or_else(|| format!("{} has no store {number}", device.name))?)
 }
 
 fn visit_at(store: &DocId, device: &Device) -> NewVisit {
@@ -137,11 +130,11 @@ async fn a_field_week_of_concurrent_offline_edits_synced_in_varying_orders_conve
     let all = [&li, &tablet, &zhao, &chen, &wang];
     sync_in_order(&all).await?;
 
-    let demo_li = store_of(&li, 1)?;
-    let terminal_li = store_of(&li, 2)?;
-    let plain_li = store_of(&li, 3)?;
-    let demo_zhao = store_of(&zhao, 4)?;
-    let plain_zhao = store_of(&zhao, 5)?;
+    let demo_li = li.store_numbered(1)?;
+    let terminal_li = li.store_numbered(2)?;
+    let plain_li = li.store_numbered(3)?;
+    let demo_zhao = zhao.store_numbered(4)?;
+    let plain_zhao = zhao.store_numbered(5)?;
     let shared_display = LocalStore::shelf_display_id(&demo_li);
     let zhao_display = LocalStore::shelf_display_id(&demo_zhao);
     let mut ledger = Ledger::default();

@@ -10,14 +10,10 @@ use std::io::Write;
 use std::time::Instant;
 
 use fieldsync_core::fixtures::at;
-use fieldsync_core::{
-    CheckPoint, DisplayStandard, DocId, LocalStore, NewVisit, Receipt, Role, SyncFailure, Verdict,
-    VisitKind,
-};
+use fieldsync_core::{DisplayStandard, DocId, LocalStore, Receipt, Role, SyncFailure, Verdict};
 use fieldsync_tests::Backend;
-use fieldsync_tests::device::Device;
-use fieldsync_tests::district::{District, StoreRow, licence};
-use fieldsync_tests::end_state::{Ledger, check_converged, held_documents, server_has_change};
+use fieldsync_tests::district::{District, StoreRow, licence, office_time};
+use fieldsync_tests::end_state::{Ledger, assert_converged, held_documents, server_has_change};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -25,31 +21,6 @@ const MONDAY: &str = "2026-11-23T09:00:00+08:00";
 
 fn report(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
-}
-
-fn new_visit(device: &Device, store: &DocId) -> NewVisit {
-    NewVisit {
-        store_id: store.clone(),
-        kind: VisitKind::Routine,
-        check_in: CheckPoint {
-            at: device.clock().now(),
-            gps: None,
-        },
-        complaint_id: None,
-    }
-}
-
-fn store_of(device: &Device, number: u32) -> Result<DocId, Box<dyn std::error::Error>> {
-    Ok(device
-        .local()
-        .store_by_licence(&licence(number))?
-        .ok_or_else(|| format!("{} has no store {number}", device.name))?)
-}
-
-fn assert_converged(district: &District, devices: &[&Device], ledger: &Ledger) {
-    if let Err(problems) = check_converged(&district.database(), devices, ledger) {
-        panic!("{} problems:\n{}", problems.len(), problems.join("\n"));
-    }
 }
 
 /// Shown to guard the delivery of edits made before the move: with the server's former 30-day
@@ -82,14 +53,14 @@ async fn a_store_reassigned_while_its_old_owner_has_offline_edits_keeps_them_and
     for device in [&li, &zhao, &wang] {
         device.sync().await?;
     }
-    let moving = store_of(&li, 1)?;
-    let staying = store_of(&li, 2)?;
+    let moving = li.store_numbered(1)?;
+    let staying = li.store_numbered(2)?;
     let display = LocalStore::shelf_display_id(&moving);
     let mut ledger = Ledger::default();
 
     // Monday, online: a visit to the store that will move, synced.
     let earlier = ledger.create(&li, "Monday visit", |l| {
-        l.create_visit(new_visit(&li, &moving))
+        l.create_visit(li.routine_visit(&moving))
     })?;
     ledger.edit(&li, &earlier, "Monday notes", |l| {
         l.set_visit_notes(&earlier, "first visit")
@@ -99,7 +70,7 @@ async fn a_store_reassigned_while_its_old_owner_has_offline_edits_keeps_them_and
     // Tuesday, offline: another visit and a display check there, and a visit elsewhere.
     li.clock().advance_minutes(24 * 60);
     let offline = ledger.create(&li, "offline visit", |l| {
-        l.create_visit(new_visit(&li, &moving))
+        l.create_visit(li.routine_visit(&moving))
     })?;
     ledger.edit(&li, &offline, "offline notes", |l| {
         l.set_visit_notes(&offline, "visited before hearing of the move")
@@ -113,13 +84,13 @@ async fn a_store_reassigned_while_its_old_owner_has_offline_edits_keeps_them_and
         )
     })?;
     let elsewhere = ledger.create(&li, "visit to a store that stays", |l| {
-        l.create_visit(new_visit(&li, &staying))
+        l.create_visit(li.routine_visit(&staying))
     })?;
 
     // Meanwhile the office moves the store to am-zhao, who syncs at once.
     let moved = district.server.admin(&[
         "--edit-time",
-        &rfc3339(li.clock().now()),
+        &office_time(li.clock().now()),
         "reassign",
         &licence(1),
         "am-zhao",
@@ -162,7 +133,7 @@ async fn a_store_reassigned_while_its_old_owner_has_offline_edits_keeps_them_and
     for device in [&li, &zhao, &wang] {
         device.sync().await?;
     }
-    assert_converged(&district, &[&li, &zhao, &wang], &ledger);
+    assert_converged(&district.database(), &[&li, &zhao, &wang], &ledger);
     report_time("reassignment", started);
     Ok(())
 }
@@ -193,14 +164,14 @@ async fn a_store_that_moves_away_and_back_returns_whole_to_its_owner_on(
     for device in [&li, &zhao, &wang] {
         device.sync().await?;
     }
-    let store = store_of(&li, 1)?;
+    let store = li.store_numbered(1)?;
     let mut ledger = Ledger::default();
-    let visit = ledger.create(&li, "visit", |l| l.create_visit(new_visit(&li, &store)))?;
+    let visit = ledger.create(&li, "visit", |l| l.create_visit(li.routine_visit(&store)))?;
     ledger.edit(&li, &visit, "notes", |l| {
         l.set_visit_notes(&visit, "before the move")
     })?;
     li.sync().await?;
-    let office = rfc3339(li.clock().now());
+    let office = office_time(li.clock().now());
     district
         .server
         .admin(&["--edit-time", &office, "reassign", &licence(1), "am-zhao"])?;
@@ -216,7 +187,7 @@ async fn a_store_that_moves_away_and_back_returns_whole_to_its_owner_on(
         device.sync().await?;
     }
     assert_eq!(li.local().visit(&visit)?.notes, "before the move");
-    assert_converged(&district, &[&li, &zhao, &wang], &ledger);
+    assert_converged(&district.database(), &[&li, &zhao, &wang], &ledger);
     Ok(())
 }
 
@@ -242,10 +213,10 @@ async fn a_revoked_device_is_refused_as_unauthorized_and_keeps_its_edits_pending
     for device in [&li, &tablet, &wang] {
         device.sync().await?;
     }
-    let store = store_of(&li, 1)?;
+    let store = li.store_numbered(1)?;
     let mut ledger = Ledger::default();
     let visit = ledger.create(&tablet, "tablet visit", |l| {
-        l.create_visit(new_visit(&tablet, &store))
+        l.create_visit(tablet.routine_visit(&store))
     })?;
     tablet.sync().await?;
 
@@ -256,7 +227,7 @@ async fn a_revoked_device_is_refused_as_unauthorized_and_keeps_its_edits_pending
         l.set_visit_notes(&visit, "written on a revoked tablet")
     })?;
     let later = kept.create(&tablet, "visit after the revocation", |l| {
-        l.create_visit(new_visit(&tablet, &store))
+        l.create_visit(tablet.routine_visit(&store))
     })?;
     let failed = tablet
         .sync()
@@ -290,7 +261,7 @@ async fn a_revoked_device_is_refused_as_unauthorized_and_keeps_its_edits_pending
     for device in [&li, &wang, &li] {
         device.sync().await?;
     }
-    assert_converged(&district, &[&li, &wang], &ledger);
+    assert_converged(&district.database(), &[&li, &wang], &ledger);
     assert!(tablet.sync().await.is_err(), "still revoked");
     assert_eq!(tablet.local().pending_documents()?.len(), 2);
     report_time("revoked device", started);
@@ -322,10 +293,10 @@ async fn a_phone_restored_from_a_backup_taken_before_its_last_push_catches_up_an
     let wang = district.enroll("sup-wang", "wang-phone", monday).await?;
     li.sync().await?;
     wang.sync().await?;
-    let store = store_of(&li, 1)?;
+    let store = li.store_numbered(1)?;
     let display = LocalStore::shelf_display_id(&store);
     let mut ledger = Ledger::default();
-    let visit = ledger.create(&li, "visit", |l| l.create_visit(new_visit(&li, &store)))?;
+    let visit = ledger.create(&li, "visit", |l| l.create_visit(li.routine_visit(&store)))?;
     li.sync().await?;
     ledger.edit(&li, &visit, "notes pending at the backup", |l| {
         l.set_visit_notes(&visit, "pending when backed up. ")
@@ -368,7 +339,7 @@ async fn a_phone_restored_from_a_backup_taken_before_its_last_push_catches_up_an
     li.sync().await?;
     wang.sync().await?;
     li.sync().await?;
-    assert_converged(&district, &[&li, &wang], &ledger);
+    assert_converged(&district.database(), &[&li, &wang], &ledger);
     assert_eq!(
         li.local().visit(&visit)?.notes,
         "pending when backed up. written after the restore. "
@@ -408,9 +379,9 @@ async fn a_phone_restored_from_a_backup_gets_back_what_it_pushed_after_the_backu
     let wang = district.enroll("sup-wang", "wang-phone", monday).await?;
     li.sync().await?;
     wang.sync().await?;
-    let store = store_of(&li, 1)?;
+    let store = li.store_numbered(1)?;
     let mut ledger = Ledger::default();
-    let visit = ledger.create(&li, "visit", |l| l.create_visit(new_visit(&li, &store)))?;
+    let visit = ledger.create(&li, "visit", |l| l.create_visit(li.routine_visit(&store)))?;
     li.sync().await?;
 
     let backup = district.phones_dir().join("li-phone-backup.db");
@@ -422,7 +393,7 @@ async fn a_phone_restored_from_a_backup_gets_back_what_it_pushed_after_the_backu
         l.set_visit_notes(&visit, "pushed after the backup. ")
     })?;
     let second = ledger.create(&li, "visit pushed after the backup", |l| {
-        l.create_visit(new_visit(&li, &store))
+        l.create_visit(li.routine_visit(&store))
     })?;
     li.sync().await?;
     wang.sync().await?;
@@ -444,7 +415,7 @@ async fn a_phone_restored_from_a_backup_gets_back_what_it_pushed_after_the_backu
         li.local().visit(&second).is_ok(),
         "the visit pushed after the backup"
     );
-    assert_converged(&district, &[&li, &wang], &ledger);
+    assert_converged(&district.database(), &[&li, &wang], &ledger);
     Ok(())
 }
 
@@ -457,10 +428,3 @@ fieldsync_tests::on_sqlite_and_postgres!(a_store_that_moves_away_and_back_return
 fieldsync_tests::on_sqlite_and_postgres!(a_revoked_device_is_refused_as_unauthorized_and_keeps_its_edits_pending_on: a_revoked_device_is_refused_as_unauthorized_and_keeps_its_edits_pending, a_revoked_device_is_refused_as_unauthorized_and_keeps_its_edits_pending_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(a_phone_restored_from_a_backup_taken_before_its_last_push_catches_up_and_loses_nothing_on: a_phone_restored_from_a_backup_taken_before_its_last_push_catches_up_and_loses_nothing, a_phone_restored_from_a_backup_taken_before_its_last_push_catches_up_and_loses_nothing_on_postgres);
 fieldsync_tests::on_sqlite_and_postgres!(a_phone_restored_from_a_backup_gets_back_what_it_pushed_after_the_backup_on: a_phone_restored_from_a_backup_gets_back_what_it_pushed_after_the_backup, a_phone_restored_from_a_backup_gets_back_what_it_pushed_after_the_backup_on_postgres);
-
-/// A device time as the admin CLI's `--edit-time` takes it.
-fn rfc3339(t: fieldsync_core::Timestamp) -> String {
-    chrono::DateTime::from_timestamp_millis(t.0)
-        .map(|d| d.to_rfc3339())
-        .unwrap_or_default()
-}

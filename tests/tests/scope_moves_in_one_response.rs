@@ -2,48 +2,15 @@
 //! feed sends of them is what the phone may hold when the sync ends, and every change it
 //! sends comes after those it builds on, however small the responses.
 
+use fieldsync_core::Role;
 use fieldsync_core::fixtures::at;
-use fieldsync_core::{CheckPoint, DocId, NewVisit, Role, VisitKind};
 use fieldsync_tests::Backend;
-use fieldsync_tests::device::Device;
-use fieldsync_tests::district::{District, StoreRow, licence};
-use fieldsync_tests::end_state::{Ledger, check_converged};
+use fieldsync_tests::district::{District, StoreRow, licence, office_time};
+use fieldsync_tests::end_state::{Ledger, assert_converged};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 const MONDAY: &str = "2026-11-23T09:00:00+08:00";
-
-fn new_visit(device: &Device, store: &DocId) -> NewVisit {
-    NewVisit {
-        store_id: store.clone(),
-        kind: VisitKind::Routine,
-        check_in: CheckPoint {
-            at: device.clock().now(),
-            gps: None,
-        },
-        complaint_id: None,
-    }
-}
-
-fn store_of(device: &Device, number: u32) -> Result<DocId, Box<dyn std::error::Error>> {
-    Ok(device
-        .local()
-        .store_by_licence(&licence(number))?
-        .ok_or_else(|| format!("{} has no store {number}", device.name))?)
-}
-
-fn assert_converged(district: &District, devices: &[&Device], ledger: &Ledger) {
-    if let Err(problems) = check_converged(&district.database(), devices, ledger) {
-        panic!("{} problems:\n{}", problems.len(), problems.join("\n"));
-    }
-}
-
-/// A device time as the admin CLI's `--edit-time` takes it.
-fn rfc3339(t: fieldsync_core::Timestamp) -> String {
-    chrono::DateTime::from_timestamp_millis(t.0)
-        .map(|d| d.to_rfc3339())
-        .unwrap_or_default()
-}
 
 /// Shown to guard the settling of what left: before it, the one response held the store's
 /// documents both whole and as removed, and the phone (which merges, then drops) ended
@@ -64,12 +31,12 @@ async fn a_store_moved_away_and_back_while_its_phone_was_offline_is_still_whole_
     let zhao = district.enroll("am-zhao", "zhao-phone", monday).await?;
     li.sync().await?;
     zhao.sync().await?;
-    let store = store_of(&li, 1)?;
+    let store = li.store_numbered(1)?;
     let mut ledger = Ledger::default();
-    let visit = ledger.create(&li, "visit", |l| l.create_visit(new_visit(&li, &store)))?;
+    let visit = ledger.create(&li, "visit", |l| l.create_visit(li.routine_visit(&store)))?;
     li.sync().await?;
     // A mistaken move, undone the same day, while Li's phone is off.
-    let office = rfc3339(li.clock().now());
+    let office = office_time(li.clock().now());
     for to in ["am-zhao", "am-li"] {
         district
             .server
@@ -83,7 +50,7 @@ async fn a_store_moved_away_and_back_while_its_phone_was_offline_is_still_whole_
     })?;
     li.sync().await?;
     zhao.sync().await?;
-    assert_converged(&district, &[&li, &zhao], &ledger);
+    assert_converged(&district.database(), &[&li, &zhao], &ledger);
     Ok(())
 }
 
@@ -106,16 +73,18 @@ async fn a_change_made_before_a_store_entered_the_scope_arrives_after_what_it_bu
     let mut li = district.enroll("am-li", "li-phone", monday).await?;
     let zhao = district.enroll("am-zhao", "zhao-phone", monday).await?;
     zhao.sync().await?;
-    let store = store_of(&zhao, 1)?;
+    let store = zhao.store_numbered(1)?;
     let mut ledger = Ledger::default();
-    let visit = ledger.create(&zhao, "visit", |l| l.create_visit(new_visit(&zhao, &store)))?;
+    let visit = ledger.create(&zhao, "visit", |l| {
+        l.create_visit(zhao.routine_visit(&store))
+    })?;
     zhao.sync().await?;
     li.sync().await?;
     ledger.edit(&zhao, &visit, "notes", |l| {
         l.set_visit_notes(&visit, "made before the move")
     })?;
     zhao.sync().await?;
-    let office = rfc3339(zhao.clock().now());
+    let office = office_time(zhao.clock().now());
     district
         .server
         .admin(&["--edit-time", &office, "reassign", &licence(1), "am-li"])?;
@@ -123,7 +92,7 @@ async fn a_change_made_before_a_store_entered_the_scope_arrives_after_what_it_bu
     li.sync().await?;
     assert_eq!(li.local().visit(&visit)?.notes, "made before the move");
     zhao.sync().await?;
-    assert_converged(&district, &[&li, &zhao], &ledger);
+    assert_converged(&district.database(), &[&li, &zhao], &ledger);
     Ok(())
 }
 
