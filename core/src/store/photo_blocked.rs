@@ -72,10 +72,9 @@ impl LocalStore {
         })?;
         rows.into_iter()
             .map(|(hash, role, reason, at, docs)| {
-                let mut docs: Vec<String> = docs
-                    .map(|d| d.split(',').map(str::to_owned).collect())
+                let docs = docs
+                    .map(|d| super::photos::doc_list(&d))
                     .unwrap_or_default();
-                docs.sort();
                 Ok(BlockedPhoto {
                     path: folder.path_of(&hash)?,
                     hash,

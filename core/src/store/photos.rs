@@ -216,11 +216,7 @@ impl LocalStore {
                 Ok(PendingPhoto {
                     path: folder.path_of(&hash)?,
                     docs: docs
-                        .map(|d| {
-                            let mut docs: Vec<String> = d.split(',').map(str::to_owned).collect();
-                            docs.sort();
-                            docs
-                        })
+                        .map(|d| doc_list(&d))
                         .unwrap_or_else(|| vec![doc_id.clone()]),
                     hash,
                     doc_id,
@@ -367,4 +363,11 @@ impl LocalStore {
         self.photo_folder()
             .remove_orphans(|h| hex_of(h).is_some() && known.contains(h))
     }
+}
+
+/// The documents of a `group_concat(doc_id)` of `photo_docs`, sorted.
+pub(super) fn doc_list(concatenated: &str) -> Vec<String> {
+    let mut docs: Vec<String> = concatenated.split(',').map(str::to_owned).collect();
+    docs.sort();
+    docs
 }
